@@ -1,0 +1,27 @@
+{
+  # Three targets from one C core. Built only through npm scripts (see STYLE.md):
+  # npm points node-gyp at the local Node headers.
+  "target_defaults": {
+    "cflags": ["-Wall", "-Wextra", "-O2", "-D_GNU_SOURCE", "-fno-strict-aliasing"],
+    "cflags!": ["-fno-exceptions"],
+    "include_dirs": ["src"]
+  },
+  "targets": [
+    {
+      "target_name": "nsbox_native",
+      "sources": ["src/addon.c"]
+    },
+    {
+      "target_name": "nsbox-launcher",
+      "type": "executable",
+      "sources": ["src/launcher.c", "src/program.c", "src/common.c"],
+      "libraries": ["-lseccomp"]
+    },
+    {
+      "target_name": "nsbox-shim",
+      "type": "executable",
+      "sources": ["src/shim.c"],
+      "ldflags": ["-static"]
+    }
+  ]
+}

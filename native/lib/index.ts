@@ -1,0 +1,51 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export { encodeProgram, type LaunchOp } from './program.js';
+
+/** Root of this package, whether running from lib/ (source) or dist/ (built). */
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const releaseDir = join(packageRoot, 'build', 'Release');
+
+export const launcherPath = join(releaseDir, 'nsbox-launcher');
+export const shimPath = join(releaseDir, 'nsbox-shim');
+
+export interface StatfsResult {
+  type: number;
+  bsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+}
+
+/** The N-API addon's functions (native/PROTOCOL.md §4). */
+export interface NativeAddon {
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(fd: number, signal: number): void;
+  close(fd: number): void;
+  processAlive(pid: number): boolean;
+  statfs(path: string): StatfsResult;
+  nsInode(pid: number, name: string): string;
+  umount(path: string, flags: number): void;
+  isMountpoint(path: string): boolean;
+}
+
+let addon: NativeAddon | undefined;
+
+/** Loads the addon lazily so that packages that only need paths do not require a build. */
+export function native(): NativeAddon {
+  if (!addon) {
+    const addonPath = join(releaseDir, 'nsbox_native.node');
+    if (!existsSync(addonPath)) {
+      throw new Error(`nsbox native addon is not built (${addonPath}); run npm run setup`);
+    }
+    addon = createRequire(import.meta.url)(addonPath) as NativeAddon;
+  }
+  return addon;
+}
+
+export const MNT_DETACH = 2;

@@ -1,0 +1,79 @@
+/**
+ * Finds installed packages that declare themselves nsbox plugins in their package.json:
+ *   "nsbox": { "plugin": true }           the package's main export holds the definition
+ *   "nsbox": { "plugin": "./dist/x.js" }  that file does
+ */
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { NsboxError } from './errors.js';
+import { type AnyPlugin, isPluginDefinition } from './plugin.js';
+
+export interface DiscoveredPackage {
+  packageName: string;
+  directory: string;
+  entry: string;
+}
+
+function readManifest(directory: string): Record<string, unknown> | undefined {
+  const file = join(directory, 'package.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+function entryOf(directory: string, manifest: Record<string, unknown>): string | undefined {
+  const marker = (manifest.nsbox as { plugin?: unknown } | undefined)?.plugin;
+  if (marker === undefined || marker === false) return undefined;
+  if (typeof marker === 'string') return resolve(directory, marker);
+  const exported = manifest.exports as Record<string, unknown> | string | undefined;
+  const dot = typeof exported === 'string' ? exported : (exported?.['.'] as Record<string, string> | string | undefined);
+  const target = typeof dot === 'string' ? dot : (dot?.import ?? dot?.default);
+  return resolve(directory, target ?? (manifest.main as string | undefined) ?? 'index.js');
+}
+
+/** Lists plugin packages in the given node_modules directories (scoped packages included). */
+export function findPluginPackages(nodeModulesDirs: readonly string[]): DiscoveredPackage[] {
+  const found: DiscoveredPackage[] = [];
+  for (const root of nodeModulesDirs) {
+    if (!existsSync(root)) continue;
+    for (const entry of readdirSync(root)) {
+      const candidates = entry.startsWith('@') ? readdirSync(join(root, entry)).map((name) => join(entry, name)) : [entry];
+      for (const candidate of candidates) {
+        const directory = join(root, candidate);
+        const manifest = readManifest(directory);
+        const pluginEntry = manifest && entryOf(directory, manifest);
+        if (pluginEntry) found.push({ packageName: String(manifest.name ?? candidate), directory, entry: pluginEntry });
+      }
+    }
+  }
+  return found;
+}
+
+/** Imports a discovered package and returns the plugin definition it exports. */
+export async function loadPluginPackage(pkg: DiscoveredPackage): Promise<AnyPlugin> {
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(pkg.entry).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new NsboxError('E_PLUGIN_INVALID', `cannot load plugin package '${pkg.packageName}' from ${pkg.entry}: ${(error as Error).message}`, {
+      details: { package: pkg.packageName },
+      cause: error,
+    });
+  }
+  const definitions = Object.values(module).filter(isPluginDefinition);
+  if (definitions.length !== 1) {
+    throw new NsboxError('E_PLUGIN_INVALID', `package '${pkg.packageName}' must export exactly one nsbox plugin definition (found ${definitions.length})`, {
+      details: { package: pkg.packageName },
+    });
+  }
+  return definitions[0] as AnyPlugin;
+}
+
+export async function discoverPlugins(nodeModulesDirs: readonly string[]): Promise<AnyPlugin[]> {
+  return Promise.all(findPluginPackages(nodeModulesDirs).map(loadPluginPackage));
+}

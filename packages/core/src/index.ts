@@ -1,0 +1,30 @@
+export * from 'inversify';
+export { type Box, type BoxConfig, type BoxState, type CoreBoxConfig, type OperationKind, type StableState, boxNameProblem, isStable, operations, stableStates, transitionalStates } from './box.js';
+export { BoxManager, isProcessAlive, type BoxManagerDeps, type CreateBoxInput } from './box-manager.js';
+export { type ConfigIssue, coreConfigSchema, validateBoxConfig } from './config.js';
+export { type DiscoveredPackage, discoverPlugins, findPluginPackages, loadPluginPackage } from './discovery.js';
+export { type ErrorCode, errorCatalog, isNsboxError, NsboxError, toNsboxError } from './errors.js';
+export { type BoxEvent, type BoxEventInput, EventBus, type EventFilter } from './events.js';
+export type * from './oci-spec.js';
+export { OperationRun, type Step } from './operation.js';
+export {
+  type AnyPlugin,
+  type CommandContribution,
+  type CommandInput,
+  definePlugin,
+  type HookContext,
+  type HookName,
+  hookNames,
+  isPluginDefinition,
+  type LifecycleHooks,
+  PLUGIN_BRAND,
+  type PluginDefinition,
+  teardownHooks,
+} from './plugin.js';
+export { type LoadedPlugin, PluginHost, type PluginHostOptions, type PluginInfo } from './plugin-host.js';
+export { checkPlugins, orderPlugins, reservedSectionNames } from './plugin-order.js';
+export type * from './ports.js';
+export type { InferOutput, StandardSchemaV1 } from './standard-schema.js';
+export { CoreTokens } from './tokens.js';
+export { CORE_API_VERSION } from './version.js';
+export { z } from 'zod';

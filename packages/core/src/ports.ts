@@ -1,0 +1,90 @@
+/**
+ * What the core needs from the outside world, as interfaces: persistence (packages/store)
+ * and the box driver (packages/runtime). The core holds no implementation of either.
+ */
+
+import type { Box, BoxState, OperationKind, StableState } from './box.js';
+import type { BoxEvent } from './events.js';
+import type { OciSpec } from './oci-spec.js';
+
+export interface BoxListFilter {
+  owner?: string;
+  state?: BoxState;
+}
+
+export interface BoxRepository {
+  insert(box: Box): void;
+  update(box: Box): void;
+  find(idOrName: string): Box | undefined;
+  list(filter?: BoxListFilter): Box[];
+  remove(id: string): void;
+}
+
+export interface HistoryQuery {
+  boxId?: string;
+  kind?: string;
+  since?: number;
+  until?: number;
+  afterId?: number;
+  limit?: number;
+}
+
+export interface HistoryRepository {
+  append(event: Omit<BoxEvent, 'id'>): BoxEvent;
+  query(query: HistoryQuery): BoxEvent[];
+}
+
+export type OperationStatus = 'running' | 'done' | 'failed' | 'rolled-back';
+
+export interface OperationRecord {
+  id: number;
+  boxId: string;
+  kind: OperationKind;
+  /** The stable state the box was in before; reconcile returns it there. */
+  fromState: StableState;
+  status: OperationStatus;
+  /** Process that runs it; reconcile only touches operations whose process is gone. */
+  pid: number;
+  /** Step ids in the order they completed. */
+  doneSteps: string[];
+  startedAt: number;
+  finishedAt: number | null;
+  error: string | null;
+}
+
+export interface OperationJournal {
+  /** Records the intent; throws E_BUSY when another live process runs an operation on the box. */
+  begin(op: { boxId: string; kind: OperationKind; fromState: StableState; pid: number }): OperationRecord;
+  stepDone(opId: number, stepId: string): void;
+  finish(opId: number, status: Exclude<OperationStatus, 'running'>, error?: string): void;
+  /** Operations still marked running. */
+  unfinished(): OperationRecord[];
+}
+
+export interface DriverStatus {
+  state: 'running' | 'paused' | 'stopped';
+  exitCode?: number;
+  signal?: number;
+}
+
+/**
+ * Turns a box into processes. packages/runtime implements it for Linux; the core calls it
+ * between the plugins' hooks.
+ */
+export interface BoxDriver {
+  /** Host-side preparation at create time (rootfs from a template, ...). */
+  create(box: Box): Promise<Record<string, unknown>>;
+  /** The OCI spec every box starts from, before plugins edit it. */
+  baseSpec(box: Box): OciSpec;
+  /** Starts the box; returns runtime facts stored on the box (pids, paths). */
+  start(box: Box, spec: OciSpec): Promise<Record<string, unknown>>;
+  stop(box: Box, options: { timeoutMs: number }): Promise<DriverStatus>;
+  kill(box: Box, signal: number): Promise<void>;
+  pause(box: Box): Promise<void>;
+  resume(box: Box): Promise<void>;
+  status(box: Box): Promise<DriverStatus>;
+  /** Removes what create left on the host. Idempotent. */
+  destroy(box: Box): Promise<void>;
+  /** Removes what a start that did not finish left behind. Idempotent. */
+  cleanupStart(box: Box): Promise<void>;
+}

@@ -1,0 +1,97 @@
+/**
+ * Fixtures for lifecycle tests of the core through a real store: plugins that record what
+ * their hooks do, and an in-memory box driver (the seam where packages/runtime plugs in).
+ */
+
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Box, type BoxDriver, definePlugin, type DriverStatus, type HookContext, type HookName, type OciSpec, z } from '@nsbox/core';
+
+export type Journal = string[];
+
+export interface RecordingOptions {
+  requires?: Record<string, string>;
+  /** Hook that throws when it runs. */
+  failOn?: HookName;
+  /** Hook that kills this whole process when it runs (a crash between two steps). */
+  crashOn?: HookName;
+  /** Directory where `prepare` leaves a marker file that `rollback` removes. */
+  markerDir?: string;
+}
+
+export function recordingPlugin(name: string, journal: Journal, options: RecordingOptions = {}) {
+  const act = (hook: HookName) => (context: HookContext<unknown>) => {
+    if (options.crashOn === hook) process.kill(process.pid, 'SIGKILL');
+    if (options.failOn === hook) throw new Error(`${name} refuses ${hook}`);
+    journal.push(`${name}:${hook}`);
+    if (hook === 'prepare' && options.markerDir) writeFileSync(join(options.markerDir, `${name}-${context.box.name}`), 'prepared');
+    if (hook === 'spec') context.spec.annotations = { ...context.spec.annotations, [`${name}.seen`]: 'yes' };
+  };
+  class RecordingHooks {
+    validate = act('validate');
+    spec = act('spec');
+    prepare = act('prepare');
+    started = act('started');
+    update = act('update');
+    stopping = act('stopping');
+    stopped = act('stopped');
+    destroy = act('destroy');
+    rollback(context: HookContext<unknown>, hook: HookName) {
+      journal.push(`${name}:rollback:${hook}`);
+      if (hook === 'prepare' && options.markerDir) {
+        const marker = join(options.markerDir, `${name}-${context.box.name}`);
+        if (existsSync(marker)) rmSync(marker);
+      }
+    }
+  }
+  return definePlugin({
+    name,
+    version: '1.0.0',
+    core: '^1.0.0',
+    requires: options.requires ?? {},
+    config: z.strictObject({ level: z.number().int().min(0).max(10).default(1) }),
+    hooks: RecordingHooks,
+  });
+}
+
+/** A box driver that keeps boxes in memory: enough to drive the core's state machine. */
+export class MemoryDriver implements BoxDriver {
+  readonly running = new Set<string>();
+  readonly created = new Set<string>();
+
+  async create(box: Box) {
+    this.created.add(box.id);
+    return { created: true };
+  }
+  baseSpec(box: Box): OciSpec {
+    return {
+      ociVersion: '1.2.0',
+      process: { user: { uid: 0, gid: 0 }, args: box.config.process?.args ?? ['/sbin/init'], cwd: '/' },
+      root: { path: box.config.rootfs ?? '/' },
+      mounts: [],
+      linux: { namespaces: [{ type: 'pid' }] },
+    };
+  }
+  async start(box: Box) {
+    this.running.add(box.id);
+    return { pid: 4242 };
+  }
+  async stop(box: Box): Promise<DriverStatus> {
+    this.running.delete(box.id);
+    return { state: 'stopped', exitCode: 0 };
+  }
+  async kill(box: Box) {
+    this.running.delete(box.id);
+  }
+  async pause() {}
+  async resume() {}
+  async status(box: Box): Promise<DriverStatus> {
+    return { state: this.running.has(box.id) ? 'running' : 'stopped' };
+  }
+  async destroy(box: Box) {
+    this.created.delete(box.id);
+  }
+  async cleanupStart(box: Box) {
+    this.running.delete(box.id);
+  }
+}

@@ -1,0 +1,3 @@
+export { migrate, migrations } from './migrations.js';
+export { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+export { DEFAULT_STATE_DIR, ensureStateDir, resolveStateDir } from './state-dir.js';

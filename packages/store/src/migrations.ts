@@ -1,0 +1,58 @@
+/**
+ * Schema migrations, applied in order inside one transaction each; `PRAGMA user_version`
+ * records how far a database has come. Append new migrations; never edit a shipped one.
+ */
+
+import type Database from 'better-sqlite3';
+
+export const migrations: readonly string[] = [
+  `CREATE TABLE boxes (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     owner TEXT,
+     config TEXT NOT NULL,
+     state TEXT NOT NULL,
+     runtime TEXT NOT NULL DEFAULT '{}',
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX boxes_owner ON boxes(owner);
+   CREATE TABLE events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     box_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     source TEXT NOT NULL,
+     time INTEGER NOT NULL,
+     data TEXT NOT NULL
+   );
+   CREATE INDEX events_box_time ON events(box_id, time);
+   CREATE INDEX events_kind ON events(kind);
+   CREATE TABLE operations (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     box_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     from_state TEXT NOT NULL,
+     status TEXT NOT NULL,
+     pid INTEGER NOT NULL,
+     done_steps TEXT NOT NULL DEFAULT '[]',
+     started_at INTEGER NOT NULL,
+     finished_at INTEGER,
+     error TEXT
+   );
+   CREATE INDEX operations_open ON operations(status);
+   CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+];
+
+export function migrate(db: Database.Database): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new Error(`state database schema ${current} is newer than this nsbox (${migrations.length}); upgrade nsbox`);
+  }
+  for (let version = current; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version] as string);
+      db.pragma(`user_version = ${version + 1}`);
+    }).immediate();
+  }
+  return migrations.length;
+}

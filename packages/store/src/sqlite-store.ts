@@ -1,0 +1,234 @@
+/**
+ * The SQLite store: boxes, history and the operation journal in one WAL database, safe to
+ * share between the CLI, the daemon and the OCI CLI (each write is one short transaction;
+ * busy_timeout makes concurrent writers wait instead of failing).
+ */
+
+import { join } from 'node:path';
+import type { Box, BoxEvent, BoxListFilter, BoxRepository, HistoryQuery, HistoryRepository, OperationJournal, OperationRecord, OperationStatus } from '@nsbox/core';
+import { isProcessAlive, NsboxError } from '@nsbox/core';
+import Database from 'better-sqlite3';
+import { migrate } from './migrations.js';
+import { ensureStateDir } from './state-dir.js';
+
+interface BoxRow {
+  id: string;
+  name: string;
+  owner: string | null;
+  config: string;
+  state: string;
+  runtime: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface EventRow {
+  id: number;
+  box_id: string;
+  kind: string;
+  source: string;
+  time: number;
+  data: string;
+}
+
+interface OperationRow {
+  id: number;
+  box_id: string;
+  kind: string;
+  from_state: string;
+  status: string;
+  pid: number;
+  done_steps: string;
+  started_at: number;
+  finished_at: number | null;
+  error: string | null;
+}
+
+const toBox = (row: BoxRow): Box => ({
+  id: row.id,
+  name: row.name,
+  owner: row.owner,
+  config: JSON.parse(row.config),
+  state: row.state as Box['state'],
+  runtime: JSON.parse(row.runtime),
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+const toEvent = (row: EventRow): BoxEvent => ({
+  id: row.id,
+  boxId: row.box_id,
+  kind: row.kind,
+  source: row.source,
+  time: row.time,
+  data: JSON.parse(row.data),
+});
+
+const toOperation = (row: OperationRow): OperationRecord => ({
+  id: row.id,
+  boxId: row.box_id,
+  kind: row.kind as OperationRecord['kind'],
+  fromState: row.from_state as OperationRecord['fromState'],
+  status: row.status as OperationStatus,
+  pid: row.pid,
+  doneSteps: JSON.parse(row.done_steps),
+  startedAt: row.started_at,
+  finishedAt: row.finished_at,
+  error: row.error,
+});
+
+export interface SqliteStoreOptions {
+  stateDir: string;
+  clock?: () => number;
+  /** Whether a process is alive; decides whether another process's operation is live. */
+  processAlive?: (pid: number) => boolean;
+}
+
+export class SqliteStore implements BoxRepository, HistoryRepository, OperationJournal {
+  readonly db: Database.Database;
+  readonly path: string;
+  private readonly clock: () => number;
+  private readonly processAlive: (pid: number) => boolean;
+
+  constructor(options: SqliteStoreOptions) {
+    this.path = join(ensureStateDir(options.stateDir), 'nsbox.db');
+    this.clock = options.clock ?? Date.now;
+    this.processAlive = options.processAlive ?? isProcessAlive;
+    try {
+      this.db = new Database(this.path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('busy_timeout = 10000');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db);
+    } catch (error) {
+      throw new NsboxError('E_STORE', `cannot open the state database ${this.path}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // Boxes
+
+  insert(box: Box): void {
+    this.db
+      .prepare('INSERT INTO boxes (id, name, owner, config, state, runtime, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(box.id, box.name, box.owner, JSON.stringify(box.config), box.state, JSON.stringify(box.runtime), box.createdAt, box.updatedAt);
+  }
+
+  update(box: Box): void {
+    const result = this.db
+      .prepare('UPDATE boxes SET name = ?, owner = ?, config = ?, state = ?, runtime = ?, updated_at = ? WHERE id = ?')
+      .run(box.name, box.owner, JSON.stringify(box.config), box.state, JSON.stringify(box.runtime), box.updatedAt, box.id);
+    if (result.changes === 0) throw new NsboxError('E_NOT_FOUND', `box '${box.name}' is not in the store`, { details: { box: box.name } });
+  }
+
+  find(idOrName: string): Box | undefined {
+    const row = this.db.prepare('SELECT * FROM boxes WHERE id = ? OR name = ?').get(idOrName, idOrName) as BoxRow | undefined;
+    return row && toBox(row);
+  }
+
+  list(filter: BoxListFilter = {}): Box[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.owner !== undefined) {
+      where.push('owner = ?');
+      params.push(filter.owner);
+    }
+    if (filter.state !== undefined) {
+      where.push('state = ?');
+      params.push(filter.state);
+    }
+    const sql = `SELECT * FROM boxes ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name`;
+    return (this.db.prepare(sql).all(...params) as BoxRow[]).map(toBox);
+  }
+
+  remove(id: string): void {
+    this.db.prepare('DELETE FROM boxes WHERE id = ?').run(id);
+  }
+
+  // History
+
+  append(event: Omit<BoxEvent, 'id'>): BoxEvent {
+    const result = this.db
+      .prepare('INSERT INTO events (box_id, kind, source, time, data) VALUES (?, ?, ?, ?, ?)')
+      .run(event.boxId, event.kind, event.source, event.time, JSON.stringify(event.data));
+    return { ...event, id: Number(result.lastInsertRowid) };
+  }
+
+  query(query: HistoryQuery): BoxEvent[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.boxId) {
+      where.push('box_id = ?');
+      params.push(query.boxId);
+    }
+    if (query.kind) {
+      where.push('(kind = ? OR kind LIKE ?)');
+      params.push(query.kind, `${query.kind}.%`);
+    }
+    if (query.since !== undefined) {
+      where.push('time >= ?');
+      params.push(query.since);
+    }
+    if (query.until !== undefined) {
+      where.push('time <= ?');
+      params.push(query.until);
+    }
+    if (query.afterId !== undefined) {
+      where.push('id > ?');
+      params.push(query.afterId);
+    }
+    const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    return (this.db.prepare(sql).all(...params, query.limit ?? 1000) as EventRow[]).map(toEvent);
+  }
+
+  // Operation journal
+
+  begin(op: { boxId: string; kind: OperationRecord['kind']; fromState: OperationRecord['fromState']; pid: number }): OperationRecord {
+    const started = this.db.transaction(() => {
+      const open = this.db.prepare("SELECT * FROM operations WHERE box_id = ? AND status = 'running'").all(op.boxId) as OperationRow[];
+      const live = open.find((row) => this.processAlive(row.pid));
+      if (live) {
+        throw new NsboxError('E_BUSY', `box is busy: a ${live.kind} operation is running in process ${live.pid}`, {
+          details: { operation: live.kind, pid: live.pid },
+        });
+      }
+      const result = this.db
+        .prepare("INSERT INTO operations (box_id, kind, from_state, status, pid, started_at) VALUES (?, ?, ?, 'running', ?, ?)")
+        .run(op.boxId, op.kind, op.fromState, op.pid, this.clock());
+      return this.db.prepare('SELECT * FROM operations WHERE id = ?').get(result.lastInsertRowid) as OperationRow;
+    });
+    return toOperation(started.immediate());
+  }
+
+  stepDone(opId: number, stepId: string): void {
+    this.db.prepare('UPDATE operations SET done_steps = json_insert(done_steps, \'$[#]\', ?) WHERE id = ?').run(stepId, opId);
+  }
+
+  finish(opId: number, status: Exclude<OperationStatus, 'running'>, error?: string): void {
+    this.db.prepare('UPDATE operations SET status = ?, finished_at = ?, error = ? WHERE id = ?').run(status, this.clock(), error ?? null, opId);
+  }
+
+  unfinished(): OperationRecord[] {
+    return (this.db.prepare("SELECT * FROM operations WHERE status = 'running' ORDER BY id").all() as OperationRow[]).map(toOperation);
+  }
+
+  operation(id: number): OperationRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM operations WHERE id = ?').get(id) as OperationRow | undefined;
+    return row && toOperation(row);
+  }
+
+  // Settings
+
+  getSetting(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setSetting(key: string, value: string): void {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+}
+
