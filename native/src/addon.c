@@ -1,0 +1,452 @@
+/* nsbox_native.node: host-side calls for the runtime (native/PROTOCOL.md §4).
+ *
+ * Two layers. The core (`host_*`) is plain C: each call returns an int < 0 on failure and
+ * fills a `struct host_error` with the errno, the syscall and the path. The glue (`js_*`)
+ * only converts JS values to C and back, and turns a host_error into a thrown Error with
+ * `code` (errno name), `errno` (negative, as Node's own system errors), `syscall` and
+ * `path`. Every call is a single syscall or two, safe in a threaded process. */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <node_api.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x00002000
+#endif
+
+/* ------------------------------------------------------------------------------------ */
+/* Core                                                                                   */
+/* ------------------------------------------------------------------------------------ */
+
+struct host_error
+{
+  int errnum;
+  const char *syscall;
+  char path[PATH_MAX];
+};
+
+static int
+host_fail (struct host_error *err, int errnum, const char *syscall, const char *path)
+{
+  err->errnum = errnum;
+  err->syscall = syscall;
+  err->path[0] = '\0';
+  if (path)
+    snprintf (err->path, sizeof err->path, "%s", path);
+  return -1;
+}
+
+static int
+host_pidfd_open (pid_t pid, int *fd, struct host_error *err)
+{
+  /* pidfd_open sets O_CLOEXEC on the new fd. */
+  int ret = syscall (SYS_pidfd_open, pid, 0);
+
+  if (ret < 0)
+    return host_fail (err, errno, "pidfd_open", NULL);
+  *fd = ret;
+  return 0;
+}
+
+static int
+host_pidfd_send_signal (int fd, int sig, struct host_error *err)
+{
+  if (syscall (SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0)
+    return host_fail (err, errno, "pidfd_send_signal", NULL);
+  return 0;
+}
+
+static int
+host_close (int fd, struct host_error *err)
+{
+  if (close (fd) < 0 && errno != EINTR)
+    return host_fail (err, errno, "close", NULL);
+  return 0;
+}
+
+/* A process is alive when it exists and has not exited: a pidfd is readable once its
+ * process has exited, zombie included, and refers to that process only, so the answer
+ * cannot be about another process that reused the pid meanwhile. */
+static int
+host_process_alive (pid_t pid, bool *alive, struct host_error *err)
+{
+  struct pollfd pfd = { .events = POLLIN };
+  int ret;
+
+  if (pid <= 0)
+    return host_fail (err, EINVAL, "pidfd_open", NULL);
+  pfd.fd = syscall (SYS_pidfd_open, pid, 0);
+  if (pfd.fd < 0)
+    {
+      if (errno == ESRCH)
+        {
+          *alive = false;
+          return 0;
+        }
+      return host_fail (err, errno, "pidfd_open", NULL);
+    }
+  do
+    ret = poll (&pfd, 1, 0);
+  while (ret < 0 && errno == EINTR);
+  if (ret < 0)
+    {
+      int e = errno;
+      close (pfd.fd);
+      return host_fail (err, e, "poll", NULL);
+    }
+  close (pfd.fd);
+  *alive = ret == 0;
+  return 0;
+}
+
+static int
+host_statfs (const char *path, struct statfs *out, struct host_error *err)
+{
+  if (statfs (path, out) < 0)
+    return host_fail (err, errno, "statfs", path);
+  return 0;
+}
+
+static int
+host_ns_inode (pid_t pid, const char *name, uint64_t *ino, struct host_error *err)
+{
+  char path[64];
+  struct stat st;
+
+  if (pid <= 0 || name[0] == '\0' || strchr (name, '/') || strlen (name) > 16)
+    return host_fail (err, EINVAL, "stat", name);
+  snprintf (path, sizeof path, "/proc/%d/ns/%s", (int) pid, name);
+  if (stat (path, &st) < 0)
+    return host_fail (err, errno, "stat", path);
+  *ino = st.st_ino;
+  return 0;
+}
+
+static int
+host_umount (const char *path, int flags, struct host_error *err)
+{
+  if (umount2 (path, flags) < 0)
+    return host_fail (err, errno, "umount2", path);
+  return 0;
+}
+
+/* The kernel says whether a path is the root of a mount (STATX_ATTR_MOUNT_ROOT, Linux
+ * 5.8); without it, the path is a mount point when its mount id differs from its
+ * parent's. Symlinks are followed, as mountpoint(1) does. */
+static int
+host_is_mountpoint (const char *path, bool *out, struct host_error *err)
+{
+  struct statx stx, parent;
+  char parent_path[PATH_MAX];
+
+  if (statx (AT_FDCWD, path, 0, STATX_INO | STATX_MNT_ID, &stx) < 0)
+    return host_fail (err, errno, "statx", path);
+  if (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+    {
+      *out = (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+      return 0;
+    }
+  if ((size_t) snprintf (parent_path, sizeof parent_path, "%s/..", path) >= sizeof parent_path)
+    return host_fail (err, ENAMETOOLONG, "statx", path);
+  if (statx (AT_FDCWD, parent_path, 0, STATX_INO | STATX_MNT_ID, &parent) < 0)
+    return host_fail (err, errno, "statx", parent_path);
+  if (!(stx.stx_mask & STATX_MNT_ID) || !(parent.stx_mask & STATX_MNT_ID))
+    *out = stx.stx_dev_major != parent.stx_dev_major || stx.stx_dev_minor != parent.stx_dev_minor
+           || stx.stx_ino == parent.stx_ino;
+  else
+    *out = stx.stx_mnt_id != parent.stx_mnt_id || stx.stx_ino == parent.stx_ino;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Glue                                                                                   */
+/* ------------------------------------------------------------------------------------ */
+
+#define NAPI_OK(call)                                                                      \
+  do                                                                                       \
+    {                                                                                      \
+      if ((call) != napi_ok)                                                               \
+        return NULL;                                                                       \
+    }                                                                                      \
+  while (0)
+
+static napi_value
+throw_host_error (napi_env env, const struct host_error *err)
+{
+  const char *name = strerrorname_np (err->errnum);
+  char message[PATH_MAX + 128];
+  napi_value error, code, msg, value;
+
+  if (!name)
+    name = "EUNKNOWN";
+  if (err->path[0])
+    snprintf (message, sizeof message, "%s '%s': %s", err->syscall, err->path,
+              strerror (err->errnum));
+  else
+    snprintf (message, sizeof message, "%s: %s", err->syscall, strerror (err->errnum));
+  NAPI_OK (napi_create_string_utf8 (env, name, NAPI_AUTO_LENGTH, &code));
+  NAPI_OK (napi_create_string_utf8 (env, message, NAPI_AUTO_LENGTH, &msg));
+  NAPI_OK (napi_create_error (env, code, msg, &error));
+  NAPI_OK (napi_create_int32 (env, -err->errnum, &value));
+  NAPI_OK (napi_set_named_property (env, error, "errno", value));
+  NAPI_OK (napi_create_string_utf8 (env, err->syscall, NAPI_AUTO_LENGTH, &value));
+  NAPI_OK (napi_set_named_property (env, error, "syscall", value));
+  if (err->path[0])
+    {
+      NAPI_OK (napi_create_string_utf8 (env, err->path, NAPI_AUTO_LENGTH, &value));
+      NAPI_OK (napi_set_named_property (env, error, "path", value));
+    }
+  napi_throw (env, error);
+  return NULL;
+}
+
+static napi_value
+throw_type_error (napi_env env, const char *message)
+{
+  napi_throw_type_error (env, "ERR_INVALID_ARG_TYPE", message);
+  return NULL;
+}
+
+/* Reads argc arguments; a missing one is `undefined`, which the converters reject. */
+static bool
+get_args (napi_env env, napi_callback_info info, size_t argc, napi_value *argv)
+{
+  size_t n = argc;
+
+  return napi_get_cb_info (env, info, &n, argv, NULL, NULL) == napi_ok;
+}
+
+static bool
+arg_int32 (napi_env env, napi_value value, const char *name, int32_t *out)
+{
+  napi_valuetype type;
+  double d;
+  char message[96];
+
+  if (napi_typeof (env, value, &type) == napi_ok && type == napi_number
+      && napi_get_value_double (env, value, &d) == napi_ok && d >= INT32_MIN && d <= INT32_MAX
+      && d == (double) (int32_t) d)
+    {
+      *out = (int32_t) d;
+      return true;
+    }
+  snprintf (message, sizeof message, "The \"%s\" argument must be an integer", name);
+  throw_type_error (env, message);
+  return false;
+}
+
+static bool
+arg_string (napi_env env, napi_value value, const char *name, char *buf, size_t size)
+{
+  napi_valuetype type;
+  size_t len;
+  char message[96];
+
+  if (napi_typeof (env, value, &type) == napi_ok && type == napi_string
+      && napi_get_value_string_utf8 (env, value, buf, size, &len) == napi_ok
+      && len < size - 1 && strlen (buf) == len)
+    return true;
+  snprintf (message, sizeof message,
+            "The \"%s\" argument must be a string without NUL, shorter than %zu bytes", name,
+            size - 1);
+  throw_type_error (env, message);
+  return false;
+}
+
+static napi_value
+undefined (napi_env env)
+{
+  napi_value value;
+
+  NAPI_OK (napi_get_undefined (env, &value));
+  return value;
+}
+
+static napi_value
+js_pidfd_open (napi_env env, napi_callback_info info)
+{
+  napi_value argv[1], result;
+  struct host_error err;
+  int32_t pid;
+  int fd;
+
+  if (!get_args (env, info, 1, argv) || !arg_int32 (env, argv[0], "pid", &pid))
+    return NULL;
+  if (host_pidfd_open (pid, &fd, &err) < 0)
+    return throw_host_error (env, &err);
+  NAPI_OK (napi_create_int32 (env, fd, &result));
+  return result;
+}
+
+static napi_value
+js_pidfd_send_signal (napi_env env, napi_callback_info info)
+{
+  napi_value argv[2];
+  struct host_error err;
+  int32_t fd, sig;
+
+  if (!get_args (env, info, 2, argv) || !arg_int32 (env, argv[0], "fd", &fd)
+      || !arg_int32 (env, argv[1], "signal", &sig))
+    return NULL;
+  if (host_pidfd_send_signal (fd, sig, &err) < 0)
+    return throw_host_error (env, &err);
+  return undefined (env);
+}
+
+static napi_value
+js_close (napi_env env, napi_callback_info info)
+{
+  napi_value argv[1];
+  struct host_error err;
+  int32_t fd;
+
+  if (!get_args (env, info, 1, argv) || !arg_int32 (env, argv[0], "fd", &fd))
+    return NULL;
+  if (host_close (fd, &err) < 0)
+    return throw_host_error (env, &err);
+  return undefined (env);
+}
+
+static napi_value
+js_process_alive (napi_env env, napi_callback_info info)
+{
+  napi_value argv[1], result;
+  struct host_error err;
+  int32_t pid;
+  bool alive;
+
+  if (!get_args (env, info, 1, argv) || !arg_int32 (env, argv[0], "pid", &pid))
+    return NULL;
+  if (host_process_alive (pid, &alive, &err) < 0)
+    return throw_host_error (env, &err);
+  NAPI_OK (napi_get_boolean (env, alive, &result));
+  return result;
+}
+
+static bool
+set_number (napi_env env, napi_value object, const char *name, double value)
+{
+  napi_value v;
+
+  return napi_create_double (env, value, &v) == napi_ok
+         && napi_set_named_property (env, object, name, v) == napi_ok;
+}
+
+static napi_value
+js_statfs (napi_env env, napi_callback_info info)
+{
+  napi_value argv[1], result;
+  struct host_error err;
+  struct statfs st;
+  char path[PATH_MAX];
+
+  if (!get_args (env, info, 1, argv) || !arg_string (env, argv[0], "path", path, sizeof path))
+    return NULL;
+  if (host_statfs (path, &st, &err) < 0)
+    return throw_host_error (env, &err);
+  NAPI_OK (napi_create_object (env, &result));
+  /* f_type is a magic number (unsigned on the wire, e.g. 0xef53); counts fit a double up
+   * to 2^53. */
+  if (!set_number (env, result, "type", (double) (unsigned long) st.f_type)
+      || !set_number (env, result, "bsize", (double) st.f_bsize)
+      || !set_number (env, result, "blocks", (double) st.f_blocks)
+      || !set_number (env, result, "bfree", (double) st.f_bfree)
+      || !set_number (env, result, "bavail", (double) st.f_bavail)
+      || !set_number (env, result, "files", (double) st.f_files)
+      || !set_number (env, result, "ffree", (double) st.f_ffree))
+    return NULL;
+  return result;
+}
+
+static napi_value
+js_ns_inode (napi_env env, napi_callback_info info)
+{
+  napi_value argv[2], result;
+  struct host_error err;
+  int32_t pid;
+  char name[32], text[24];
+  uint64_t ino;
+
+  if (!get_args (env, info, 2, argv) || !arg_int32 (env, argv[0], "pid", &pid)
+      || !arg_string (env, argv[1], "name", name, sizeof name))
+    return NULL;
+  if (host_ns_inode (pid, name, &ino, &err) < 0)
+    return throw_host_error (env, &err);
+  snprintf (text, sizeof text, "%llu", (unsigned long long) ino);
+  NAPI_OK (napi_create_string_utf8 (env, text, NAPI_AUTO_LENGTH, &result));
+  return result;
+}
+
+static napi_value
+js_umount (napi_env env, napi_callback_info info)
+{
+  napi_value argv[2];
+  struct host_error err;
+  char path[PATH_MAX];
+  int32_t flags;
+
+  if (!get_args (env, info, 2, argv) || !arg_string (env, argv[0], "path", path, sizeof path)
+      || !arg_int32 (env, argv[1], "flags", &flags))
+    return NULL;
+  if (host_umount (path, flags, &err) < 0)
+    return throw_host_error (env, &err);
+  return undefined (env);
+}
+
+static napi_value
+js_is_mountpoint (napi_env env, napi_callback_info info)
+{
+  napi_value argv[1], result;
+  struct host_error err;
+  char path[PATH_MAX];
+  bool is_mountpoint;
+
+  if (!get_args (env, info, 1, argv) || !arg_string (env, argv[0], "path", path, sizeof path))
+    return NULL;
+  if (host_is_mountpoint (path, &is_mountpoint, &err) < 0)
+    return throw_host_error (env, &err);
+  NAPI_OK (napi_get_boolean (env, is_mountpoint, &result));
+  return result;
+}
+
+NAPI_MODULE_INIT ()
+{
+  static const napi_property_descriptor functions[] = {
+    { "pidfdOpen", NULL, js_pidfd_open, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "pidfdSendSignal", NULL, js_pidfd_send_signal, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "processAlive", NULL, js_process_alive, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "statfs", NULL, js_statfs, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "nsInode", NULL, js_ns_inode, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "umount", NULL, js_umount, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "isMountpoint", NULL, js_is_mountpoint, NULL, NULL, NULL, napi_enumerable, NULL },
+  };
+
+  if (napi_define_properties (env, exports, sizeof functions / sizeof functions[0], functions)
+      != napi_ok)
+    return NULL;
+  return exports;
+}

@@ -1,0 +1,191 @@
+/** The N-API addon (PROTOCOL.md §4) against real processes and the host's mounts. */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MNT_DETACH, native } from '../lib/index.js';
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A pid that is not in use right now (above every live pid, below pid_max). */
+function unusedPid(): number {
+  for (let pid = 4194000; pid > 1000; pid -= 997) {
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return pid;
+    }
+  }
+  throw new Error('no free pid found');
+}
+
+function assertSystemError(fn: () => unknown, code: string, syscall: string): void {
+  assert.throws(fn, (error: NodeJS.ErrnoException) => {
+    assert.ok(error instanceof Error);
+    assert.equal(error.code, code);
+    assert.equal(error.syscall, syscall);
+    assert.equal(typeof error.errno, 'number');
+    assert.ok((error.errno ?? 0) < 0, 'errno is negative, as in Node system errors');
+    assert.match(error.message, new RegExp(syscall));
+    return true;
+  });
+}
+
+describe('nsbox native addon', () => {
+  let children: ChildProcess[];
+  let fds: number[];
+  let mountDirs: string[];
+
+  beforeEach(() => {
+    children = [];
+    fds = [];
+    mountDirs = [];
+  });
+
+  afterEach(async () => {
+    for (const fd of fds) {
+      try {
+        native().close(fd);
+      } catch {
+        // closed by the test
+      }
+    }
+    for (const dir of mountDirs) {
+      try {
+        execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
+      } catch {
+        // not mounted (any more)
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await gone;
+      }
+    }
+  });
+
+  function spawnSleep(): ChildProcess & { pid: number } {
+    const child = spawn('sleep', ['100'], { stdio: 'ignore' });
+    children.push(child);
+    assert.ok(child.pid, 'sleep started');
+    return child as ChildProcess & { pid: number };
+  }
+
+  it('exports exactly the functions of the protocol', () => {
+    assert.deepEqual(Object.keys(native()).sort(), ['close', 'isMountpoint', 'nsInode', 'pidfdOpen', 'pidfdSendSignal', 'processAlive', 'statfs', 'umount']);
+  });
+
+  it('signals a process through a pidfd', async () => {
+    const child = spawnSleep();
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const fd = native().pidfdOpen(child.pid);
+    fds.push(fd);
+    assert.ok(Number.isInteger(fd) && fd > 2);
+    assert.equal(readlinkSync(`/proc/self/fd/${fd}`), 'anon_inode:[pidfd]');
+    native().pidfdSendSignal(fd, 0); // alive: signal 0 succeeds
+    native().pidfdSendSignal(fd, 15);
+    assert.equal(await exited, 'SIGTERM');
+    // The pidfd keeps referring to that process: gone now, even if its pid is reused.
+    assertSystemError(() => native().pidfdSendSignal(fd, 0), 'ESRCH', 'pidfd_send_signal');
+    native().close(fd);
+    fds.pop();
+    assertSystemError(() => native().close(fd), 'EBADF', 'close');
+  });
+
+  it('tells whether a process is alive, a zombie counting as dead', async () => {
+    const child = spawnSleep();
+    assert.equal(native().processAlive(child.pid), true);
+    assert.equal(native().processAlive(process.pid), true);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    process.kill(child.pid, 'SIGKILL');
+    // Until Node reaps it, the child is a zombie: not alive.
+    for (let i = 0; i < 100 && native().processAlive(child.pid); i++) await sleep(10);
+    assert.equal(native().processAlive(child.pid), false);
+    await exited;
+    assert.equal(native().processAlive(child.pid), false);
+    assert.equal(native().processAlive(unusedPid()), false);
+  });
+
+  it('fails with ESRCH to open a pidfd on a pid that does not exist', () => {
+    assertSystemError(() => native().pidfdOpen(unusedPid()), 'ESRCH', 'pidfd_open');
+  });
+
+  it('reports statfs of a path', () => {
+    const root = native().statfs('/');
+    assert.deepEqual(Object.keys(root).sort(), ['bavail', 'bfree', 'blocks', 'bsize', 'ffree', 'files', 'type']);
+    assert.ok(root.blocks > 0);
+    assert.ok(root.bsize > 0);
+    assert.ok(root.bfree <= root.blocks && root.bavail <= root.blocks);
+    assert.ok(root.ffree <= root.files);
+    assert.ok(root.type > 0);
+    assert.equal(native().statfs('/proc').type, 0x9fa0); // PROC_SUPER_MAGIC
+    const error = (() => {
+      try {
+        native().statfs('/nonexistent-nsbox-test');
+      } catch (caught) {
+        return caught as NodeJS.ErrnoException;
+      }
+      return undefined;
+    })();
+    assert.equal(error?.code, 'ENOENT');
+    assert.equal(error?.errno, -2);
+    assert.equal(error?.syscall, 'statfs');
+    assert.equal(error?.path, '/nonexistent-nsbox-test');
+  });
+
+  it('gives the inode of a namespace of a process', () => {
+    assert.equal(native().nsInode(process.pid, 'mnt'), String(statSync('/proc/self/ns/mnt').ino));
+    assert.equal(native().nsInode(process.pid, 'pid'), String(statSync('/proc/self/ns/pid').ino));
+    const child = spawnSleep();
+    assert.equal(native().nsInode(child.pid, 'net'), String(statSync(`/proc/${child.pid}/ns/net`).ino));
+    assertSystemError(() => native().nsInode(process.pid, 'nope'), 'ENOENT', 'stat');
+    assertSystemError(() => native().nsInode(process.pid, '../../self/ns/mnt'), 'EINVAL', 'stat');
+  });
+
+  it('tells whether a path is a mount point', () => {
+    assert.equal(native().isMountpoint('/'), true);
+    assert.equal(native().isMountpoint('/proc'), true);
+    assert.equal(native().isMountpoint('/proc/self'), false);
+    assert.equal(native().isMountpoint('/proc/self/ns'), false);
+    assertSystemError(() => native().isMountpoint('/nonexistent-nsbox-test'), 'ENOENT', 'statx');
+  });
+
+  it('unmounts a mount point', function () {
+    if (process.getuid?.() !== 0) {
+      console.log('      skipped: mounting a tmpfs needs root');
+      this.skip();
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'nsbox-test-addon-'));
+    mountDirs.push(dir);
+    execFileSync('mount', ['-t', 'tmpfs', 'nsbox-test', dir]);
+    assert.equal(native().isMountpoint(dir), true);
+    assert.equal(native().statfs(dir).type, 0x01021994); // TMPFS_MAGIC
+    native().umount(dir, MNT_DETACH);
+    assert.equal(native().isMountpoint(dir), false);
+  });
+
+  it('fails to umount what is not a mount point with EINVAL', () => {
+    assertSystemError(() => native().umount('/proc/self/ns', 0), 'EINVAL', 'umount2');
+    assertSystemError(() => native().umount('/nonexistent-nsbox-test', 0), 'ENOENT', 'umount2');
+  });
+
+  it('refuses arguments of the wrong type', () => {
+    const addon = native() as unknown as Record<string, (...args: unknown[]) => unknown>;
+    for (const call of [
+      () => addon.pidfdOpen?.('1'),
+      () => addon.pidfdOpen?.(1.5),
+      () => addon.pidfdOpen?.(),
+      () => addon.statfs?.(42),
+      () => addon.statfs?.('a\0b'),
+      () => addon.nsInode?.(1),
+    ]) {
+      assert.throws(call, (error: NodeJS.ErrnoException) => error instanceof TypeError && error.code === 'ERR_INVALID_ARG_TYPE');
+    }
+  });
+});
