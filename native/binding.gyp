@@ -14,7 +14,13 @@
     {
       "target_name": "nsbox-launcher",
       "type": "executable",
-      "sources": ["src/launcher.c", "src/program.c", "src/common.c"],
+      "sources": [
+        "src/launcher.c", "src/program.c", "src/common.c",
+        "src/launcher-exe.c", "src/launcher-host.c", "src/launcher-mount.c",
+        "src/launcher-caps.c", "src/launcher-seccomp.c", "src/launcher-final.c",
+        "src/launcher-tty.c", "src/launcher-create.c", "src/launcher-join.c",
+        "src/launcher-sync.c"
+      ],
       "libraries": ["-lseccomp"]
     },
     {

@@ -1,0 +1,226 @@
+/* Create mode (PROTOCOL.md §1).
+ *
+ * host ops → clone3 into the new namespaces (CLONE_INTO_CGROUP when asked) → the parent
+ * writes setgroups/uid_map/gid_map and the limits, then lets the child go → the child
+ * becomes root of its user namespace and runs the child ops in program order (mounts,
+ * pivot_root, hostname, sysctl...) → the final steps and exec (launcher-final.c). The
+ * parent learns that exec worked from the handshake socket (launcher-sync.c). */
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+
+static int
+op_sysctl (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
+{
+  char path[PATH_MAX];
+  cleanup_fd int fd = -1;
+  struct statfs sfs;
+  ssize_t n;
+
+  if (strstr (op->args[0], "..") || strchr (op->args[0], '/'))
+    return nsbox_fail (err, EINVAL, "bad sysctl key '%s'", op->args[0]);
+  snprintf (path, sizeof path, "/proc/sys/%s", op->args[0]);
+  for (char *c = path + strlen ("/proc/sys/"); *c; c++)
+    if (*c == '.')
+      *c = '/';
+  fd = nsbox_open_in_root (m->root_fd, path, O_WRONLY | O_CLOEXEC, 0);
+  if (fd < 0)
+    return nsbox_fail (err, errno, "open '%s'", path);
+  /* The rootfs could have put a plain directory at /proc: write only to procfs. */
+  if (fstatfs (fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+    return nsbox_fail (err, EXDEV, "'%s' is not on procfs", path);
+  n = write (fd, op->args[1], strlen (op->args[1]));
+  if (n < 0)
+    return nsbox_fail (err, errno, "write '%s'", path);
+  return 0;
+}
+
+static int
+child_op (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
+{
+  int ret = nsbox_mount_op (m, op, err);
+
+  if (ret <= 0)
+    return ret;
+  if (strcmp (op->name, "hostname") == 0)
+    {
+      if (sethostname (op->args[0], strlen (op->args[0])) < 0)
+        return nsbox_fail (err, errno, "sethostname '%s'", op->args[0]);
+      return 0;
+    }
+  if (strcmp (op->name, "domainname") == 0)
+    {
+      if (setdomainname (op->args[0], strlen (op->args[0])) < 0)
+        return nsbox_fail (err, errno, "setdomainname '%s'", op->args[0]);
+      return 0;
+    }
+  if (strcmp (op->name, "sysctl") == 0)
+    return op_sysctl (m, op, err);
+  return nsbox_fail (err, ENOSYS, "op '%s' has no child implementation", op->name);
+}
+
+static int
+child_setup (const struct nsbox_program *prog, int *sync_fd, unsigned long ns_flags,
+             struct nsbox_error *err)
+{
+  struct nsbox_mounts m = { .root_fd = -1, .null_fd = -1 };
+  char go;
+  int ret;
+
+  /* Wait for the parent: id maps and limits first. */
+  if (read (*sync_fd, &go, 1) != 1)
+    _exit (1); /* the parent is gone or gave up: nothing to report to */
+  err->step = "handshake";
+  /* Root of the new user namespace (uid 0 is mapped by the parent). */
+  if ((ns_flags & CLONE_NEWUSER) && nsbox_program_find (prog, "uidmap"))
+    {
+      if (nsbox_become_ns_root (err) < 0)
+        return -1;
+      /* Changing credentials cleared the parent-death signal. */
+      nsbox_child_arm_death_signal (*sync_fd);
+    }
+  /* A cgroup namespace is rooted at the cgroup of the process that creates it: created
+   * here rather than by clone3, it is rooted at the box's cgroup even with
+   * CLONE_INTO_CGROUP. */
+  if ((ns_flags & CLONE_NEWCGROUP) && unshare (CLONE_NEWCGROUP) < 0)
+    return nsbox_fail (err, errno, "unshare the cgroup namespace");
+  err->step = NULL;
+
+  /* Modes given by the program are exact. */
+  umask (0);
+  ret = nsbox_mounts_init (prog, &m, err);
+  for (size_t i = 0; ret == 0 && i < prog->n_ops; i++)
+    if (prog->ops[i].spec->phase == NSBOX_PHASE_CHILD)
+      {
+        ret = child_op (&m, &prog->ops[i], err);
+        if (ret < 0)
+          nsbox_error_step (err, prog->ops[i].name);
+      }
+  nsbox_mounts_release (&m);
+  if (ret < 0)
+    return -1;
+  return nsbox_final_exec (prog, sync_fd, err);
+}
+
+static __attribute__ ((noreturn)) void
+child_main (const struct nsbox_program *prog, int sync_fd, unsigned long ns_flags)
+{
+  struct nsbox_error err = { 0 };
+
+  /* The result fd is the launcher's to write. */
+  close (NSBOX_RESULT_FD);
+  /* If the launcher dies during the setup, so does the half-built box. Cleared before
+   * exec (launcher-final.c). */
+  nsbox_child_arm_death_signal (sync_fd);
+  child_setup (prog, &sync_fd, ns_flags, &err);
+  nsbox_child_report (sync_fd, &err);
+  _exit (1);
+}
+
+static int
+write_map (pid_t pid, const char *file, const char *text, struct nsbox_error *err)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%d/%s", pid, file);
+  return nsbox_write_file (path, text, strlen (text), err);
+}
+
+/* Parent-phase ops: setgroups before gid_map (the kernel wants it in that order), then
+ * uid_map, gid_map, and the limits. */
+static int
+parent_setup (const struct nsbox_program *prog, pid_t pid, struct nsbox_error *err)
+{
+  const struct nsbox_op *uidmap = nsbox_program_find (prog, "uidmap");
+  const struct nsbox_op *gidmap = nsbox_program_find (prog, "gidmap");
+  const struct nsbox_op *setgroups_op = nsbox_program_find (prog, "setgroups");
+
+  if (setgroups_op)
+    {
+      err->step = "setgroups";
+      if (strcmp (setgroups_op->args[0], "deny") != 0
+          && strcmp (setgroups_op->args[0], "allow") != 0)
+        return nsbox_fail (err, EINVAL, "bad value '%s'", setgroups_op->args[0]);
+      if (write_map (pid, "setgroups", setgroups_op->args[0], err) < 0)
+        return -1;
+    }
+  err->step = "uidmap";
+  if (uidmap && write_map (pid, "uid_map", uidmap->args[0], err) < 0)
+    return -1;
+  err->step = "gidmap";
+  if (gidmap && write_map (pid, "gid_map", gidmap->args[0], err) < 0)
+    return -1;
+  err->step = NULL;
+  return nsbox_parent_limits (prog, pid, err);
+}
+
+int
+nsbox_run_create (const struct nsbox_program *prog, pid_t *out_pid, struct nsbox_error *err,
+                  char *step_buf, size_t step_size)
+{
+  __attribute__ ((cleanup (nsbox_host_release))) struct nsbox_host host
+      = { .cgroup_fd = -1, .pidfd = -1 };
+  unsigned long clone_flags;
+  cleanup_fd int parent_end = -1;
+  cleanup_fd int pidfd = -1;
+  int sv[2];
+  pid_t pid;
+
+  if (nsbox_host_ops (prog, &host, err) < 0)
+    return -1;
+  clone_flags = host.clone_flags & ~CLONE_NEWCGROUP; /* unshared by the child */
+  if (host.timens_offsets)
+    clone_flags &= ~CLONE_NEWTIME; /* already pending for children, with its offsets */
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    {
+      err->step = "handshake";
+      return nsbox_fail (err, errno, "socketpair");
+    }
+  parent_end = sv[0];
+
+  struct clone_args args = {
+    .flags = clone_flags | CLONE_PIDFD | (host.cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+    .pidfd = (uint64_t) (uintptr_t) &pidfd,
+    .exit_signal = SIGCHLD,
+    .cgroup = host.cgroup_fd >= 0 ? (uint64_t) host.cgroup_fd : 0,
+  };
+  pid = (pid_t) syscall (SYS_clone3, &args, sizeof args);
+  if (pid < 0)
+    {
+      close (sv[1]);
+      err->step = "clone";
+      return nsbox_fail (err, errno, "clone3");
+    }
+  if (pid == 0)
+    {
+      close (sv[0]);
+      child_main (prog, sv[1], host.clone_flags);
+    }
+  close (sv[1]);
+
+  if (parent_setup (prog, pid, err) < 0)
+    return nsbox_kill_and_reap (pid, pidfd);
+  if (write (parent_end, "g", 1) != 1)
+    {
+      nsbox_fail (err, errno, "let the child go");
+      err->step = "handshake";
+      return nsbox_kill_and_reap (pid, pidfd);
+    }
+  if (nsbox_read_child_report (parent_end, err, step_buf, step_size) < 0)
+    return nsbox_kill_and_reap (pid, pidfd);
+  *out_pid = pid;
+  return 0;
+}

@@ -1,0 +1,264 @@
+/* Host ops: what the launcher does to itself before it clones (create mode) or forks
+ * (join mode), and the limits it puts on the child from outside. */
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/resource.h>
+
+static const struct
+{
+  const char *name;
+  unsigned long flag;
+} namespace_names[] = {
+  { "user", CLONE_NEWUSER }, { "pid", CLONE_NEWPID },       { "mnt", CLONE_NEWNS },
+  { "uts", CLONE_NEWUTS },   { "ipc", CLONE_NEWIPC },       { "net", CLONE_NEWNET },
+  { "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
+};
+
+static int
+namespace_flag (const char *name, unsigned long *flag)
+{
+  for (size_t i = 0; i < sizeof namespace_names / sizeof namespace_names[0]; i++)
+    if (strcmp (namespace_names[i].name, name) == 0)
+      {
+        *flag = namespace_names[i].flag;
+        return 0;
+      }
+  return -1;
+}
+
+int
+nsbox_parse_namespaces (const struct nsbox_op *op, unsigned long *flags,
+                        struct nsbox_error *err)
+{
+  for (size_t i = 0; i < op->argc; i++)
+    {
+      unsigned long flag;
+      if (namespace_flag (op->args[i], &flag) < 0)
+        return nsbox_fail (err, EINVAL, "unknown namespace '%s'", op->args[i]);
+      *flags |= flag;
+    }
+  return 0;
+}
+
+static int
+write_own_pid (const char *path, struct nsbox_error *err)
+{
+  char pid[32];
+  int len = snprintf (pid, sizeof pid, "%d", getpid ());
+  return nsbox_write_file (path, pid, len, err);
+}
+
+static int
+join_ns_path (const struct nsbox_op *op, struct nsbox_error *err)
+{
+  unsigned long flag;
+  cleanup_fd int fd = -1;
+
+  if (namespace_flag (op->args[0], &flag) < 0)
+    return nsbox_fail (err, EINVAL, "unknown namespace '%s'", op->args[0]);
+  fd = open (op->args[1], O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return nsbox_fail (err, errno, "open '%s'", op->args[1]);
+  /* The type is checked by the kernel: a path to another kind of namespace fails. */
+  if (setns (fd, (int) flag) < 0)
+    return nsbox_fail (err, errno, "setns '%s'", op->args[1]);
+  return 0;
+}
+
+static int
+timens_offset (const struct nsbox_op *op, struct nsbox_host *host, struct nsbox_error *err)
+{
+  long long secs, nsecs;
+  char line[128];
+  int len;
+
+  if (strcmp (op->args[0], "monotonic") != 0 && strcmp (op->args[0], "boottime") != 0)
+    return nsbox_fail (err, EINVAL, "unknown clock '%s'", op->args[0]);
+  if (nsbox_parse_long (op->args[1], INT64_MIN / 2, INT64_MAX / 2, &secs) < 0
+      || nsbox_parse_long (op->args[2], 0, 999999999, &nsecs) < 0)
+    return nsbox_fail (err, EINVAL, "bad offset '%s' '%s'", op->args[1], op->args[2]);
+  /* The new time namespace is for the children only, and its offsets can be written
+   * until a first process enters it (our clone child). */
+  if (!host->timens_offsets)
+    {
+      if (unshare (CLONE_NEWTIME) < 0)
+        return nsbox_fail (err, errno, "unshare the time namespace");
+      host->timens_offsets = true;
+    }
+  len = snprintf (line, sizeof line, "%s %lld %lld\n", op->args[0], secs, nsecs);
+  return nsbox_write_file ("/proc/self/timens_offsets", line, len, err);
+}
+
+int
+nsbox_host_ops (const struct nsbox_program *prog, struct nsbox_host *host,
+                struct nsbox_error *err)
+{
+  bool join = nsbox_program_mode (prog) == NSBOX_IN_JOIN;
+
+  for (size_t i = 0; i < prog->n_ops; i++)
+    {
+      const struct nsbox_op *op = &prog->ops[i];
+      int ret = 0;
+
+      if (op->spec->phase != NSBOX_PHASE_HOST)
+        continue;
+      if (strcmp (op->name, "cgroup.procs") == 0)
+        ret = write_own_pid (op->args[0], err);
+      else if (strcmp (op->name, "cgroup.into") == 0)
+        {
+          if (host->cgroup_fd >= 0)
+            close (host->cgroup_fd);
+          host->cgroup_fd = open (op->args[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          if (host->cgroup_fd < 0)
+            ret = nsbox_fail (err, errno, "open '%s'", op->args[0]);
+        }
+      else if (strcmp (op->name, "namespaces") == 0)
+        ret = nsbox_parse_namespaces (op, &host->clone_flags, err);
+      else if (strcmp (op->name, "join.ns") == 0 && !join)
+        ret = join_ns_path (op, err);
+      else if (strcmp (op->name, "join.pid") == 0)
+        {
+          long long pid;
+          if (nsbox_parse_long (op->args[0], 1, INT32_MAX, &pid) < 0)
+            ret = nsbox_fail (err, EINVAL, "bad pid '%s'", op->args[0]);
+          else if ((host->pidfd = pidfd_open ((pid_t) pid, 0)) < 0)
+            ret = nsbox_fail (err, errno, "pidfd_open %lld", pid);
+        }
+      else if (strcmp (op->name, "timens.offset") == 0)
+        ret = timens_offset (op, host, err);
+      if (ret < 0)
+        {
+          nsbox_error_step (err, op->name);
+          return -1;
+        }
+    }
+  return 0;
+}
+
+int
+nsbox_host_join (const struct nsbox_program *prog, struct nsbox_host *host,
+                 struct nsbox_error *err)
+{
+  for (size_t i = 0; i < prog->n_ops; i++)
+    {
+      const struct nsbox_op *op = &prog->ops[i];
+      int ret = 0;
+
+      if (strcmp (op->name, "join.ns") == 0)
+        ret = join_ns_path (op, err);
+      else if (strcmp (op->name, "join.pid") == 0 && host->clone_flags != 0)
+        {
+          /* One call for every namespace: the kernel enters them in the right order
+           * (user first) and either all or none. */
+          if (setns (host->pidfd, (int) host->clone_flags) < 0)
+            ret = nsbox_fail (err, errno, "setns into the namespaces of pid %s", op->args[0]);
+        }
+      if (ret < 0)
+        {
+          nsbox_error_step (err, op->name);
+          return -1;
+        }
+    }
+  return 0;
+}
+
+void
+nsbox_host_release (struct nsbox_host *host)
+{
+  if (host->cgroup_fd >= 0)
+    close (host->cgroup_fd);
+  if (host->pidfd >= 0)
+    close (host->pidfd);
+  host->cgroup_fd = host->pidfd = -1;
+}
+
+static const struct
+{
+  const char *name;
+  int resource;
+} rlimit_names[] = {
+  { "RLIMIT_CPU", RLIMIT_CPU },         { "RLIMIT_FSIZE", RLIMIT_FSIZE },
+  { "RLIMIT_DATA", RLIMIT_DATA },       { "RLIMIT_STACK", RLIMIT_STACK },
+  { "RLIMIT_CORE", RLIMIT_CORE },       { "RLIMIT_RSS", RLIMIT_RSS },
+  { "RLIMIT_NPROC", RLIMIT_NPROC },     { "RLIMIT_NOFILE", RLIMIT_NOFILE },
+  { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK }, { "RLIMIT_AS", RLIMIT_AS },
+  { "RLIMIT_LOCKS", RLIMIT_LOCKS },     { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+  { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_NICE", RLIMIT_NICE },
+  { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },   { "RLIMIT_RTTIME", RLIMIT_RTTIME },
+};
+
+static int
+parse_rlim (const char *text, rlim_t *out)
+{
+  long long value;
+  if (strcmp (text, "unlimited") == 0)
+    {
+      *out = RLIM_INFINITY;
+      return 0;
+    }
+  if (nsbox_parse_long (text, 0, INT64_MAX, &value) < 0)
+    return -1;
+  *out = (rlim_t) value;
+  return 0;
+}
+
+static int
+set_rlimit (const struct nsbox_op *op, pid_t pid, struct nsbox_error *err)
+{
+  struct rlimit limit;
+
+  for (size_t i = 0; i < sizeof rlimit_names / sizeof rlimit_names[0]; i++)
+    if (strcmp (rlimit_names[i].name, op->args[0]) == 0)
+      {
+        if (parse_rlim (op->args[1], &limit.rlim_cur) < 0
+            || parse_rlim (op->args[2], &limit.rlim_max) < 0 || limit.rlim_cur > limit.rlim_max)
+          return nsbox_fail (err, EINVAL, "bad limits '%s' '%s'", op->args[1], op->args[2]);
+        if (prlimit (pid, rlimit_names[i].resource, &limit, NULL) < 0)
+          return nsbox_fail (err, errno, "prlimit %s", op->args[0]);
+        return 0;
+      }
+  return nsbox_fail (err, EINVAL, "unknown resource '%s'", op->args[0]);
+}
+
+/* rlimit and oom_score_adj are set from outside: raising a hard limit or lowering the
+ * score needs CAP_SYS_RESOURCE in the initial user namespace, which the box's root does
+ * not have. pid 0 means the launcher itself (join mode, before it enters the box). */
+int
+nsbox_parent_limits (const struct nsbox_program *prog, pid_t pid, struct nsbox_error *err)
+{
+  for (size_t i = 0; i < prog->n_ops; i++)
+    {
+      const struct nsbox_op *op = &prog->ops[i];
+      int ret = 0;
+
+      if (strcmp (op->name, "rlimit") == 0)
+        ret = set_rlimit (op, pid, err);
+      else if (strcmp (op->name, "oom_score_adj") == 0)
+        {
+          char path[64];
+          long long score;
+          if (nsbox_parse_long (op->args[0], -1000, 1000, &score) < 0)
+            ret = nsbox_fail (err, EINVAL, "bad score '%s'", op->args[0]);
+          else
+            {
+              if (pid == 0)
+                snprintf (path, sizeof path, "/proc/self/oom_score_adj");
+              else
+                snprintf (path, sizeof path, "/proc/%d/oom_score_adj", pid);
+              ret = nsbox_write_file (path, op->args[0], strlen (op->args[0]), err);
+            }
+        }
+      if (ret < 0)
+        {
+          nsbox_error_step (err, op->name);
+          return -1;
+        }
+    }
+  return 0;
+}

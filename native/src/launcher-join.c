@@ -1,0 +1,126 @@
+/* Join mode (PROTOCOL.md §3): run a process in a running box.
+ *
+ * host ops (cgroup.procs, pidfd_open) → limits on ourselves while still outside the box's
+ * user namespace → the pty, from the host's /dev/ptmx → one setns(pidfd, flags) for every
+ * namespace → fork, since a pid namespace is only entered by children (setns into the
+ * mount namespace already made the box's root our root and cwd) → the child sets its
+ * identity and execs (launcher-final.c); the launcher supervises it (launcher-tty.c)
+ * and exits with its status, 128+N for a signal. */
+#include "launcher.h"
+
+#include <errno.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+static int
+join_child_setup (const struct nsbox_program *prog, int *sync_fd, struct nsbox_tty *tty,
+                  bool joined_userns, struct nsbox_error *err)
+{
+  if (tty->master >= 0 && nsbox_tty_child (tty, err) < 0)
+    return -1;
+  /* setns into a user namespace keeps our host uid (unmapped there): start from the
+   * box's root, then `user` applies. */
+  if (joined_userns && nsbox_become_ns_root (err) < 0)
+    {
+      err->step = "join.pid";
+      return -1;
+    }
+  return nsbox_final_exec (prog, sync_fd, err);
+}
+
+static __attribute__ ((noreturn)) void
+join_child (const struct nsbox_program *prog, int sync_fd, struct nsbox_tty *tty,
+            bool joined_userns)
+{
+  struct nsbox_error err = { 0 };
+
+  close (NSBOX_RESULT_FD);
+  join_child_setup (prog, &sync_fd, tty, joined_userns, &err);
+  nsbox_child_report (sync_fd, &err);
+  _exit (1);
+}
+
+static bool
+joins_userns (const struct nsbox_program *prog, const struct nsbox_host *host)
+{
+  if (host->clone_flags & CLONE_NEWUSER)
+    return true;
+  for (size_t i = 0; i < prog->n_ops; i++)
+    if (strcmp (prog->ops[i].name, "join.ns") == 0 && strcmp (prog->ops[i].args[0], "user") == 0)
+      return true;
+  return false;
+}
+
+static void
+release_tty (struct nsbox_tty *tty)
+{
+  if (tty->master >= 0)
+    close (tty->master);
+  if (tty->slave >= 0)
+    close (tty->slave);
+}
+
+int
+nsbox_run_join (const struct nsbox_program *prog, int *exit_code, struct nsbox_error *err,
+                char *step_buf, size_t step_size)
+{
+  __attribute__ ((cleanup (nsbox_host_release))) struct nsbox_host host
+      = { .cgroup_fd = -1, .pidfd = -1 };
+  __attribute__ ((cleanup (release_tty))) struct nsbox_tty tty = { .master = -1, .slave = -1 };
+  cleanup_fd int parent_end = -1;
+  cleanup_fd int pidfd = -1;
+  int sv[2], status;
+  pid_t pid;
+
+  if (nsbox_host_ops (prog, &host, err) < 0)
+    return -1;
+  /* Limits from outside the box's user namespace (see nsbox_parent_limits): on the
+   * launcher itself, inherited by the fork. */
+  if (nsbox_parent_limits (prog, 0, err) < 0)
+    return -1;
+  /* Before setns: the pty must be the host's. */
+  if (nsbox_program_find (prog, "tty") && nsbox_tty_open (&tty, err) < 0)
+    return -1;
+  if (nsbox_host_join (prog, &host, err) < 0)
+    return -1;
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    {
+      err->step = "handshake";
+      return nsbox_fail (err, errno, "socketpair");
+    }
+  parent_end = sv[0];
+  pid = fork ();
+  if (pid < 0)
+    {
+      close (sv[1]);
+      err->step = "clone";
+      return nsbox_fail (err, errno, "fork into the box");
+    }
+  if (pid == 0)
+    {
+      close (sv[0]);
+      join_child (prog, sv[1], &tty, joins_userns (prog, &host));
+    }
+  close (sv[1]);
+  pidfd = pidfd_open (pid, 0);
+  if (pidfd < 0)
+    {
+      err->step = "clone";
+      nsbox_fail (err, errno, "pidfd_open %d", pid);
+      return nsbox_kill_and_reap (pid, -1);
+    }
+  if (nsbox_read_child_report (parent_end, err, step_buf, step_size) < 0)
+    return nsbox_kill_and_reap (pid, pidfd);
+  /* exec worked: EOF on the result fd tells the caller, who then gets the exit code. */
+  close (NSBOX_RESULT_FD);
+  close (tty.slave);
+  tty.slave = -1;
+  if (nsbox_supervise (pid, pidfd, &tty, &status, err) < 0)
+    return -1;
+  *exit_code = WIFSIGNALED (status) ? 128 + WTERMSIG (status) : WEXITSTATUS (status);
+  return 0;
+}

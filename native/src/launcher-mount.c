@@ -1,0 +1,522 @@
+/* Mount-related child ops: rootfs, mount, mkdir, symlink, dev.bind, mknod, pivot_root,
+ * mask, readonly.
+ *
+ * Every path inside the box is resolved from m->root_fd with RESOLVE_IN_ROOT and
+ * RESOLVE_NO_MAGICLINKS (common.c), so a symlink in the rootfs, absolute or with `..`,
+ * is followed the way the box would follow it and never leads to the host. The mount then
+ * goes onto the resolved fd itself: bind mounts are cloned with open_tree(2), get their
+ * flags with mount_setattr(2) while still detached (never visible read-write), and are
+ * attached with move_mount(2) onto the target fd; other mounts use mount(2) on
+ * /proc/self/fd/N of the target's O_PATH fd. */
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
+struct mount_flags
+{
+  unsigned long ms;          /* for mount(2) */
+  unsigned long propagation; /* MS_PRIVATE... (with MS_REC for the r* forms), or 0 */
+  bool bind, recursive;
+  uint64_t attr_set, attr_clr; /* for mount_setattr(2) on bind mounts */
+};
+
+static const struct
+{
+  const char *name;
+  unsigned long ms_set, ms_clr;
+  uint64_t attr_set, attr_clr;
+} flag_names[] = {
+  { "defaults", 0, 0, 0, 0 },
+  { "ro", MS_RDONLY, 0, MOUNT_ATTR_RDONLY, 0 },
+  { "rw", 0, MS_RDONLY, 0, MOUNT_ATTR_RDONLY },
+  { "nosuid", MS_NOSUID, 0, MOUNT_ATTR_NOSUID, 0 },
+  { "suid", 0, MS_NOSUID, 0, MOUNT_ATTR_NOSUID },
+  { "nodev", MS_NODEV, 0, MOUNT_ATTR_NODEV, 0 },
+  { "dev", 0, MS_NODEV, 0, MOUNT_ATTR_NODEV },
+  { "noexec", MS_NOEXEC, 0, MOUNT_ATTR_NOEXEC, 0 },
+  { "exec", 0, MS_NOEXEC, 0, MOUNT_ATTR_NOEXEC },
+  { "sync", MS_SYNCHRONOUS, 0, 0, 0 },
+  { "async", 0, MS_SYNCHRONOUS, 0, 0 },
+  { "dirsync", MS_DIRSYNC, 0, 0, 0 },
+  { "mand", 0, 0, 0, 0 }, /* gone from the kernel; accepted and ignored */
+  { "nomand", 0, 0, 0, 0 },
+  { "noatime", MS_NOATIME, 0, MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME },
+  { "atime", 0, MS_NOATIME, 0, 0 },
+  { "relatime", MS_RELATIME, 0, MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME },
+  { "norelatime", 0, MS_RELATIME, 0, 0 },
+  { "strictatime", MS_STRICTATIME, 0, MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME },
+  { "nostrictatime", 0, MS_STRICTATIME, 0, 0 },
+  { "nodiratime", MS_NODIRATIME, 0, MOUNT_ATTR_NODIRATIME, 0 },
+  { "diratime", 0, MS_NODIRATIME, 0, MOUNT_ATTR_NODIRATIME },
+  { "lazytime", MS_LAZYTIME, 0, 0, 0 },
+  { "nolazytime", 0, MS_LAZYTIME, 0, 0 },
+  { "nosymfollow", MS_NOSYMFOLLOW, 0, MOUNT_ATTR_NOSYMFOLLOW, 0 },
+  { "symfollow", 0, MS_NOSYMFOLLOW, 0, MOUNT_ATTR_NOSYMFOLLOW },
+};
+
+static const struct
+{
+  const char *name;
+  unsigned long propagation;
+} propagation_names[] = {
+  { "private", MS_PRIVATE },           { "rprivate", MS_PRIVATE | MS_REC },
+  { "slave", MS_SLAVE },               { "rslave", MS_SLAVE | MS_REC },
+  { "shared", MS_SHARED },             { "rshared", MS_SHARED | MS_REC },
+  { "unbindable", MS_UNBINDABLE },     { "runbindable", MS_UNBINDABLE | MS_REC },
+};
+
+static int
+parse_one_flag (const char *name, struct mount_flags *f)
+{
+  if (strcmp (name, "bind") == 0 || strcmp (name, "rbind") == 0)
+    {
+      f->bind = true;
+      f->recursive = name[0] == 'r';
+      return 0;
+    }
+  for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
+    if (strcmp (flag_names[i].name, name) == 0)
+      {
+        f->ms = (f->ms & ~flag_names[i].ms_clr) | flag_names[i].ms_set;
+        f->attr_set = (f->attr_set & ~flag_names[i].attr_clr) | flag_names[i].attr_set;
+        f->attr_clr = (f->attr_clr & ~flag_names[i].attr_set) | flag_names[i].attr_clr;
+        return 0;
+      }
+  for (size_t i = 0; i < sizeof propagation_names / sizeof propagation_names[0]; i++)
+    if (strcmp (propagation_names[i].name, name) == 0)
+      {
+        f->propagation = propagation_names[i].propagation;
+        return 0;
+      }
+  return -1;
+}
+
+static int
+parse_flags (const char *text, struct mount_flags *f, struct nsbox_error *err)
+{
+  cleanup_free char *copy = strdup (text);
+  char *save = NULL;
+
+  memset (f, 0, sizeof *f);
+  if (copy == NULL)
+    return nsbox_fail (err, ENOMEM, "parse mount flags");
+  for (char *name = strtok_r (copy, ",", &save); name; name = strtok_r (NULL, ",", &save))
+    if (parse_one_flag (name, f) < 0)
+      return nsbox_fail (err, EINVAL, "unknown mount flag '%s'", name);
+  /* Atime bits are clear-and-set as a group in mount_setattr(2). */
+  if (f->attr_set & MOUNT_ATTR__ATIME)
+    f->attr_clr |= MOUNT_ATTR__ATIME;
+  return 0;
+}
+
+static void
+fd_path (char *buf, size_t size, int fd)
+{
+  snprintf (buf, size, "/proc/self/fd/%d", fd);
+}
+
+/* Clones the mount tree at src_fd, sets attributes on the detached clone, and attaches
+ * it onto target_fd. */
+static int
+bind_fd (int src_fd, int target_fd, bool recursive, uint64_t attr_set, uint64_t attr_clr,
+         const char *what, struct nsbox_error *err)
+{
+  unsigned at_rec = recursive ? AT_RECURSIVE : 0;
+  cleanup_fd int tree
+      = open_tree (src_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | at_rec);
+
+  if (tree < 0)
+    return nsbox_fail (err, errno, "clone the mount at %s", what);
+  if (attr_set || attr_clr)
+    {
+      struct mount_attr attr = { .attr_set = attr_set, .attr_clr = attr_clr };
+      if (mount_setattr (tree, "", AT_EMPTY_PATH | at_rec, &attr, sizeof attr) < 0)
+        return nsbox_fail (err, errno, "set the flags of the bind mount of %s", what);
+    }
+  if (move_mount (tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+      < 0)
+    return nsbox_fail (err, errno, "attach the bind mount of %s", what);
+  return 0;
+}
+
+/* Changes propagation of the mount now on top of `path` (resolved again: the fd we hold
+ * is the mountpoint underneath). */
+static int
+set_propagation (struct nsbox_mounts *m, const char *path, unsigned long propagation,
+                 struct nsbox_error *err)
+{
+  struct mount_attr attr = { .propagation = propagation & ~MS_REC };
+  cleanup_fd int fd = nsbox_open_in_root (m->root_fd, path, O_PATH | O_CLOEXEC, 0);
+
+  if (fd < 0)
+    return nsbox_fail (err, errno, "resolve '%s' in the root", path);
+  if (mount_setattr (fd, "", AT_EMPTY_PATH | ((propagation & MS_REC) ? AT_RECURSIVE : 0),
+                     &attr, sizeof attr)
+      < 0)
+    return nsbox_fail (err, errno, "set the propagation of '%s'", path);
+  return 0;
+}
+
+static int
+op_rootfs (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
+{
+  const char *path = op->args[0];
+  /* `shared` cannot be applied before pivot_root (which refuses shared mounts): `/` is
+   * made a slave first and the new root shared after the pivot. */
+  unsigned long first = m->propagation == MS_SHARED ? MS_SLAVE : m->propagation;
+
+  if (mount (NULL, "/", NULL, MS_REC | first, NULL) < 0)
+    return nsbox_fail (err, errno, "make / recursively %s",
+                       first == MS_SLAVE ? "slave" : "private");
+  /* A mount of its own: pivot_root needs new_root to be a mount point. */
+  if (mount (path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+    return nsbox_fail (err, errno, "bind mount '%s' onto itself", path);
+  m->root_fd = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (m->root_fd < 0)
+    return nsbox_fail (err, errno, "open '%s'", path);
+  return 0;
+}
+
+/* The source of a bind mount: a host path before pivot_root (given by the runtime), a
+ * path inside the box after it. */
+static int
+open_source (struct nsbox_mounts *m, const char *source, struct nsbox_error *err)
+{
+  int fd = m->pivoted ? nsbox_open_in_root (m->root_fd, source, O_PATH | O_CLOEXEC, 0)
+                      : open (source, O_PATH | O_CLOEXEC);
+  if (fd < 0)
+    return nsbox_fail (err, errno, "open the source '%s'", source);
+  return fd;
+}
+
+static int
+op_mount (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
+{
+  const char *source = op->args[0], *target = op->args[1], *fstype = op->args[2];
+  const char *data = op->args[4];
+  struct mount_flags f;
+  cleanup_fd int target_fd = -1;
+  char what[PATH_MAX + 64];
+
+  if (parse_flags (op->args[3], &f, err) < 0)
+    return -1;
+  snprintf (what, sizeof what, "'%s' on '%s'", source, target);
+
+  if (f.bind)
+    {
+      cleanup_fd int src_fd = open_source (m, source, err);
+      struct stat st;
+
+      if (src_fd < 0)
+        return -1;
+      if (fstat (src_fd, &st) < 0)
+        return nsbox_fail (err, errno, "stat '%s'", source);
+      target_fd = nsbox_resolve_in_root (m->root_fd, target,
+                                         S_ISDIR (st.st_mode) ? NSBOX_CREATE_DIR
+                                                              : NSBOX_CREATE_FILE,
+                                         S_ISDIR (st.st_mode) ? 0755 : 0644, err);
+      if (target_fd < 0)
+        return -1;
+      if (bind_fd (src_fd, target_fd, f.recursive, f.attr_set, f.attr_clr, what, err) < 0)
+        return -1;
+    }
+  else
+    {
+      char path[64];
+
+      target_fd = nsbox_resolve_in_root (m->root_fd, target, NSBOX_CREATE_DIR, 0755, err);
+      if (target_fd < 0)
+        return -1;
+      fd_path (path, sizeof path, target_fd);
+      if (mount (source[0] ? source : NULL, path, fstype[0] ? fstype : NULL, f.ms,
+                 data[0] ? data : NULL)
+          < 0)
+        return nsbox_fail (err, errno, "mount %s (%s)", what, fstype);
+    }
+  if (f.propagation)
+    return set_propagation (m, target, f.propagation, err);
+  return 0;
+}
+
+static int
+parse_mode (const char *text, mode_t *mode)
+{
+  char *end;
+  unsigned long value = strtoul (text, &end, 8);
+  if (end == text || *end != '\0' || value > 07777)
+    return -1;
+  *mode = (mode_t) value;
+  return 0;
+}
+
+static int
+op_mkdir (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
+{
+  cleanup_fd int fd = -1;
+  struct stat st;
+  mode_t mode;
+
+  if (parse_mode (op->args[1], &mode) < 0)
+    return nsbox_fail (err, EINVAL, "bad mode '%s'", op->args[1]);
+  fd = nsbox_resolve_in_root (m->root_fd, op->args[0], NSBOX_CREATE_DIR, mode, err);
+  if (fd < 0)
+    return -1;
+  if (fstat (fd, &st) < 0)
+    return nsbox_fail (err, errno, "stat '%s'", op->args[0]);
+  if (!S_ISDIR (st.st_mode))
+    return nsbox_fail (err, ENOTDIR, "mkdir '%s'", op->args[0]);
+  return 0;
+}
+
+static int
+op_symlink (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
+{
+  const char *link_target = op->args[0], *path = op->args[1];
+  char name[NAME_MAX + 1], existing[PATH_MAX];
+  cleanup_fd int dir = nsbox_resolve_parent_in_root (m->root_fd, path, true, name,
+                                                     sizeof name, err);
+  ssize_t len;
+
+  if (dir < 0)
+    return -1;
+  if (symlinkat (link_target, dir, name) == 0)
+    return 0;
+  if (errno != EEXIST)
+    return nsbox_fail (err, errno, "symlink '%s' -> '%s'", path, link_target);
+  /* Already there (an image may ship it): fine if it says the same thing. */
+  len = readlinkat (dir, name, existing, sizeof existing - 1);
+  if (len >= 0)
+    {
+      existing[len] = '\0';
+      if (strcmp (existing, link_target) == 0)
+        return 0;
+    }
+  return nsbox_fail (err, EEXIST, "symlink '%s' -> '%s'", path, link_target);
+}
+
+static int
+op_dev_bind (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
+{
+  cleanup_fd int src_fd = open (op->args[0], O_PATH | O_CLOEXEC);
+  cleanup_fd int target_fd = -1;
+  char what[PATH_MAX + 64];
+  struct stat st;
+
+  if (src_fd < 0)
+    return nsbox_fail (err, errno, "open '%s'", op->args[0]);
+  if (fstat (src_fd, &st) < 0)
+    return nsbox_fail (err, errno, "stat '%s'", op->args[0]);
+  if (!S_ISCHR (st.st_mode) && !S_ISBLK (st.st_mode))
+    return nsbox_fail (err, ENODEV, "'%s' is not a device", op->args[0]);
+  target_fd = nsbox_resolve_in_root (m->root_fd, op->args[1], NSBOX_CREATE_FILE, 0644, err);
+  if (target_fd < 0)
+    return -1;
+  snprintf (what, sizeof what, "'%s' on '%s'", op->args[0], op->args[1]);
+  return bind_fd (src_fd, target_fd, false, 0, 0, what, err);
+}
+
+static int
+op_mknod (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
+{
+  const char *path = op->args[0], *type = op->args[1];
+  char name[NAME_MAX + 1];
+  long long major, minor;
+  cleanup_fd int dir = -1;
+  mode_t mode;
+
+  if (strcmp (type, "c") != 0 && strcmp (type, "b") != 0)
+    return nsbox_fail (err, EINVAL, "bad device type '%s'", type);
+  if (nsbox_parse_long (op->args[2], 0, 0xfff, &major) < 0
+      || nsbox_parse_long (op->args[3], 0, 0xfffff, &minor) < 0)
+    return nsbox_fail (err, EINVAL, "bad device number '%s:%s'", op->args[2], op->args[3]);
+  if (parse_mode (op->args[4], &mode) < 0)
+    return nsbox_fail (err, EINVAL, "bad mode '%s'", op->args[4]);
+  dir = nsbox_resolve_parent_in_root (m->root_fd, path, true, name, sizeof name, err);
+  if (dir < 0)
+    return -1;
+  mode |= type[0] == 'c' ? S_IFCHR : S_IFBLK;
+  if (mknodat (dir, name, mode, makedev (major, minor)) < 0 && errno != EEXIST)
+    return nsbox_fail (err, errno, "mknod '%s'", path);
+  return 0;
+}
+
+static int
+op_pivot_root (struct nsbox_mounts *m, struct nsbox_error *err)
+{
+  if (fchdir (m->root_fd) < 0)
+    return nsbox_fail (err, errno, "chdir into the rootfs");
+  /* pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
+   * no path to the host's tree in this mount namespace. */
+  if (syscall (SYS_pivot_root, ".", ".") < 0)
+    return nsbox_fail (err, errno, "pivot_root");
+  if (umount2 (".", MNT_DETACH) < 0)
+    return nsbox_fail (err, errno, "detach the old root");
+  if (chdir ("/") < 0)
+    return nsbox_fail (err, errno, "chdir '/'");
+  close (m->root_fd);
+  m->root_fd = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (m->root_fd < 0)
+    return nsbox_fail (err, errno, "open the new root");
+  m->pivoted = true;
+  if (m->propagation == MS_SHARED && mount (NULL, "/", NULL, MS_REC | MS_SHARED, NULL) < 0)
+    return nsbox_fail (err, errno, "make / recursively shared");
+  return 0;
+}
+
+static bool
+is_null_device (int fd)
+{
+  struct stat st;
+  return fstat (fd, &st) == 0 && S_ISCHR (st.st_mode) && st.st_rdev == makedev (1, 3);
+}
+
+/* Binds /dev/null over a file: from the detached clone of the host's (cloning a detached
+ * mount needs Linux 6.15), or else from the box's /dev/null if it is the real device. */
+static int
+mask_file (struct nsbox_mounts *m, int target_fd, const char *path, struct nsbox_error *err)
+{
+  cleanup_fd int box_null = -1;
+
+  if (bind_fd (m->null_fd, target_fd, false, 0, 0, path, err) == 0)
+    return 0;
+  if (err->errnum != EINVAL)
+    return -1;
+  box_null = nsbox_open_in_root (m->root_fd, "/dev/null", O_PATH | O_CLOEXEC, 0);
+  if (box_null < 0 || !is_null_device (box_null))
+    return nsbox_fail (err, box_null < 0 ? errno : ENODEV,
+                       "mask '%s': no /dev/null device in the box to bind", path);
+  return bind_fd (box_null, target_fd, false, 0, 0, path, err);
+}
+
+static int
+op_mask (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
+{
+  cleanup_fd int target_fd = nsbox_open_in_root (m->root_fd, op->args[0], O_PATH | O_CLOEXEC, 0);
+  struct stat st;
+
+  if (target_fd < 0 && errno == ENOENT)
+    return 0;
+  if (target_fd < 0)
+    return nsbox_fail (err, errno, "resolve '%s' in the root", op->args[0]);
+  if (fstat (target_fd, &st) < 0)
+    return nsbox_fail (err, errno, "stat '%s'", op->args[0]);
+  if (S_ISDIR (st.st_mode))
+    {
+      /* An empty read-only tmpfs, made with the new mount API so that this works even
+       * when the box has no /proc to reach /proc/self/fd. */
+      cleanup_fd int fs = fsopen ("tmpfs", FSOPEN_CLOEXEC);
+      cleanup_fd int mnt = -1;
+
+      if (fs < 0)
+        return nsbox_fail (err, errno, "fsopen tmpfs");
+      if (fsconfig (fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0
+          || fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return nsbox_fail (err, errno, "create a tmpfs to mask '%s'", op->args[0]);
+      mnt = fsmount (fs, FSMOUNT_CLOEXEC,
+                     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
+                         | MOUNT_ATTR_NOEXEC);
+      if (mnt < 0)
+        return nsbox_fail (err, errno, "fsmount a tmpfs to mask '%s'", op->args[0]);
+      if (move_mount (mnt, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+          < 0)
+        return nsbox_fail (err, errno, "mount a tmpfs over '%s'", op->args[0]);
+      return 0;
+    }
+  return mask_file (m, target_fd, op->args[0], err);
+}
+
+static int
+op_readonly (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
+{
+  cleanup_fd int target_fd = nsbox_open_in_root (m->root_fd, op->args[0], O_PATH | O_CLOEXEC, 0);
+
+  if (target_fd < 0 && errno == ENOENT)
+    return 0;
+  if (target_fd < 0)
+    return nsbox_fail (err, errno, "resolve '%s' in the root", op->args[0]);
+  /* Bind onto itself, read-only (recursively) before it is attached. */
+  return bind_fd (target_fd, target_fd, true, MOUNT_ATTR_RDONLY, 0, op->args[0], err);
+}
+
+int
+nsbox_mounts_init (const struct nsbox_program *prog, struct nsbox_mounts *m,
+                   struct nsbox_error *err)
+{
+  const struct nsbox_op *prop = nsbox_program_find (prog, "propagation");
+
+  m->root_fd = -1;
+  m->pivoted = false;
+  m->propagation = MS_PRIVATE;
+  if (prop)
+    {
+      if (strcmp (prop->args[0], "private") == 0)
+        m->propagation = MS_PRIVATE;
+      else if (strcmp (prop->args[0], "slave") == 0)
+        m->propagation = MS_SLAVE;
+      else if (strcmp (prop->args[0], "shared") == 0)
+        m->propagation = MS_SHARED;
+      else
+        {
+          err->step = "propagation";
+          return nsbox_fail (err, EINVAL, "unknown propagation '%s'", prop->args[0]);
+        }
+    }
+  if (nsbox_program_find (prog, "mask") == NULL)
+    return 0;
+  /* A detached clone of the host's /dev/null mount, taken while the host tree is still
+   * visible: `mask` binds it over files after pivot_root, and the rootfs's own /dev/null
+   * could be anything. Detached, it does not go away with the old root. */
+  m->null_fd = open_tree (AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (m->null_fd < 0 || !is_null_device (m->null_fd))
+    {
+      err->step = "mask";
+      return nsbox_fail (err, m->null_fd < 0 ? errno : ENODEV, "clone the host's /dev/null");
+    }
+  return 0;
+}
+
+int
+nsbox_mount_op (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
+{
+  const char *name = op->name;
+
+  if (strcmp (name, "rootfs") == 0)
+    return op_rootfs (m, op, err);
+  if (strcmp (name, "propagation") == 0)
+    return 0; /* read once by nsbox_mounts_init */
+  if (strcmp (name, "mount") == 0)
+    return op_mount (m, op, err);
+  if (strcmp (name, "mkdir") == 0)
+    return op_mkdir (m, op, err);
+  if (strcmp (name, "symlink") == 0)
+    return op_symlink (m, op, err);
+  if (strcmp (name, "dev.bind") == 0)
+    return op_dev_bind (m, op, err);
+  if (strcmp (name, "mknod") == 0)
+    return op_mknod (m, op, err);
+  if (strcmp (name, "pivot_root") == 0)
+    return op_pivot_root (m, err);
+  if (strcmp (name, "mask") == 0)
+    return op_mask (m, op, err);
+  if (strcmp (name, "readonly") == 0)
+    return op_readonly (m, op, err);
+  return 1;
+}
+
+void
+nsbox_mounts_release (struct nsbox_mounts *m)
+{
+  if (m->root_fd >= 0)
+    close (m->root_fd);
+  if (m->null_fd >= 0)
+    close (m->null_fd);
+  m->root_fd = m->null_fd = -1;
+}

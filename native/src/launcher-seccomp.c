@@ -1,0 +1,178 @@
+/* seccomp.* ops: a libseccomp filter, built early (while memory and files are still
+ * reachable) and loaded by launcher-final.c at the last moment. */
+#include "launcher.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static int
+parse_action (const char *text, uint32_t *action)
+{
+  long long n;
+
+  if (strcmp (text, "allow") == 0)
+    *action = SCMP_ACT_ALLOW;
+  else if (strcmp (text, "kill") == 0)
+    *action = SCMP_ACT_KILL;
+  else if (strcmp (text, "kill_process") == 0)
+    *action = SCMP_ACT_KILL_PROCESS;
+  else if (strcmp (text, "trap") == 0)
+    *action = SCMP_ACT_TRAP;
+  else if (strcmp (text, "log") == 0)
+    *action = SCMP_ACT_LOG;
+  else if (strncmp (text, "errno:", 6) == 0 && nsbox_parse_long (text + 6, 0, 4095, &n) == 0)
+    *action = SCMP_ACT_ERRNO ((uint32_t) n);
+  else if (strncmp (text, "trace:", 6) == 0 && nsbox_parse_long (text + 6, 0, 65535, &n) == 0)
+    *action = SCMP_ACT_TRACE ((uint32_t) n);
+  else
+    return -1;
+  return 0;
+}
+
+static const struct
+{
+  const char *name;
+  enum scmp_compare op;
+} compare_names[] = {
+  { "ne", SCMP_CMP_NE }, { "lt", SCMP_CMP_LT }, { "le", SCMP_CMP_LE },
+  { "eq", SCMP_CMP_EQ }, { "ge", SCMP_CMP_GE }, { "gt", SCMP_CMP_GT },
+  { "masked_eq", SCMP_CMP_MASKED_EQ },
+};
+
+static int
+parse_u64 (const char *text, uint64_t *out)
+{
+  char *end;
+  errno = 0;
+  *out = strtoull (text, &end, 0);
+  return errno != 0 || end == text || *end != '\0' ? -1 : 0;
+}
+
+/* `index:op:value[:mask]` */
+static int
+parse_condition (const char *text, struct scmp_arg_cmp *cmp)
+{
+  char buf[128], *save = NULL, *index, *op, *value, *mask;
+  uint64_t idx, v, m = 0;
+
+  if (snprintf (buf, sizeof buf, "%s", text) >= (int) sizeof buf)
+    return -1;
+  index = strtok_r (buf, ":", &save);
+  op = strtok_r (NULL, ":", &save);
+  value = strtok_r (NULL, ":", &save);
+  mask = strtok_r (NULL, ":", &save);
+  if (!index || !op || !value || strtok_r (NULL, ":", &save))
+    return -1;
+  if (parse_u64 (index, &idx) < 0 || idx > 5 || parse_u64 (value, &v) < 0
+      || (mask && parse_u64 (mask, &m) < 0))
+    return -1;
+  for (size_t i = 0; i < sizeof compare_names / sizeof compare_names[0]; i++)
+    if (strcmp (compare_names[i].name, op) == 0)
+      {
+        cmp->arg = (unsigned) idx;
+        cmp->op = compare_names[i].op;
+        /* libseccomp wants the mask first for SCMP_CMP_MASKED_EQ. */
+        cmp->datum_a = cmp->op == SCMP_CMP_MASKED_EQ ? m : v;
+        cmp->datum_b = cmp->op == SCMP_CMP_MASKED_EQ ? v : 0;
+        return 0;
+      }
+  return -1;
+}
+
+static void
+release_ctx (scmp_filter_ctx *ctx)
+{
+  if (*ctx)
+    seccomp_release (*ctx);
+}
+
+static int
+add_rule (scmp_filter_ctx ctx, uint32_t default_action, const struct nsbox_op *op,
+          struct nsbox_error *err)
+{
+  struct scmp_arg_cmp conds[6];
+  size_t n_conds = op->argc - 2;
+  uint32_t action;
+  int syscall_nr, rc;
+
+  if (parse_action (op->args[0], &action) < 0)
+    return nsbox_fail (err, EINVAL, "unknown action '%s'", op->args[0]);
+  /* A name this kernel (or libseccomp) does not know: the kernel does not have it, so
+   * there is nothing to filter. */
+  syscall_nr = seccomp_syscall_resolve_name (op->args[1]);
+  if (syscall_nr == __NR_SCMP_ERROR)
+    return 0;
+  if (n_conds > 6)
+    return nsbox_fail (err, E2BIG, "too many conditions for '%s'", op->args[1]);
+  for (size_t i = 0; i < n_conds; i++)
+    if (parse_condition (op->args[2 + i], &conds[i]) < 0)
+      return nsbox_fail (err, EINVAL, "bad condition '%s'", op->args[2 + i]);
+  /* libseccomp refuses a rule that repeats the default action; it is a no-op anyway. */
+  if (action == default_action)
+    return 0;
+  rc = seccomp_rule_add_array (ctx, action, syscall_nr, (unsigned) n_conds, conds);
+  if (rc < 0)
+    return nsbox_fail (err, -rc, "add the rule for '%s'", op->args[1]);
+  return 0;
+}
+
+int
+nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *out,
+                     struct nsbox_error *err)
+{
+  const struct nsbox_op *def = nsbox_program_find (prog, "seccomp.default");
+  __attribute__ ((cleanup (release_ctx))) scmp_filter_ctx ctx = NULL;
+  uint32_t default_action;
+  int rc;
+
+  *out = NULL;
+  if (nsbox_program_find (prog, "seccomp.load") == NULL)
+    return 0;
+  err->step = "seccomp.default";
+  if (def == NULL)
+    return nsbox_fail (err, EINVAL, "seccomp.load without seccomp.default");
+  if (parse_action (def->args[0], &default_action) < 0)
+    return nsbox_fail (err, EINVAL, "unknown action '%s'", def->args[0]);
+  ctx = seccomp_init (default_action);
+  if (ctx == NULL)
+    return nsbox_fail (err, EINVAL, "seccomp_init");
+  /* no_new_privs is the `no_new_privs` op's business, not libseccomp's default. */
+  rc = seccomp_attr_set (ctx, SCMP_FLTATR_CTL_NNP, 0);
+  if (rc < 0)
+    return nsbox_fail (err, -rc, "seccomp_attr_set");
+
+  /* Architectures first: rules are then added for every architecture of the filter. */
+  err->step = "seccomp.arch";
+  for (size_t i = 0; i < prog->n_ops; i++)
+    if (strcmp (prog->ops[i].name, "seccomp.arch") == 0)
+      {
+        uint32_t arch = seccomp_arch_resolve_name (prog->ops[i].args[0]);
+        if (arch == 0)
+          return nsbox_fail (err, EINVAL, "unknown architecture '%s'", prog->ops[i].args[0]);
+        rc = seccomp_arch_add (ctx, arch);
+        if (rc < 0 && rc != -EEXIST)
+          return nsbox_fail (err, -rc, "add the architecture '%s'", prog->ops[i].args[0]);
+      }
+  err->step = "seccomp.rule";
+  for (size_t i = 0; i < prog->n_ops; i++)
+    if (strcmp (prog->ops[i].name, "seccomp.rule") == 0
+        && add_rule (ctx, default_action, &prog->ops[i], err) < 0)
+      return -1;
+  err->step = NULL;
+  *out = ctx;
+  ctx = NULL;
+  return 0;
+}
+
+int
+nsbox_seccomp_load (scmp_filter_ctx ctx, struct nsbox_error *err)
+{
+  int rc = seccomp_load (ctx);
+  if (rc < 0)
+    {
+      err->step = "seccomp.load";
+      return nsbox_fail (err, -rc, "load the seccomp filter");
+    }
+  return 0;
+}

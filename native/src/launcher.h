@@ -1,0 +1,136 @@
+/* Internal interface between the launcher's files. Each file has one concern:
+ *   launcher.c          main: re-exec, read the program, report the result on fd 4
+ *   launcher-create.c   create mode: clone3, id maps, child ops
+ *   launcher-join.c     join mode: setns + fork, supervision
+ *   launcher-sync.c     the parent/child handshake
+ *   launcher-exe.c      re-exec from a sealed memfd copy of the binary (CVE-2019-5736)
+ *   launcher-host.c     host ops: cgroups, namespaces, time namespace offsets, join.*
+ *   launcher-mount.c    rootfs, mount, mkdir, symlink, dev.bind, mknod, pivot_root, mask, readonly
+ *   launcher-caps.c     capability names and the user/groups/caps sequence
+ *   launcher-seccomp.c  seccomp.* ops with libseccomp
+ *   launcher-final.c    the child's last steps: fds, cwd check, seccomp, exec
+ *   launcher-tty.c      join mode: pty, raw mode, relay and signal forwarding */
+#ifndef NSBOX_LAUNCHER_H
+#define NSBOX_LAUNCHER_H
+
+#include "common.h"
+#include "program.h"
+
+#include <seccomp.h>
+
+/* fds of the protocol (PROTOCOL.md §1). */
+#define NSBOX_PROGRAM_FD 3
+#define NSBOX_RESULT_FD 4
+
+/* launcher-create.c, launcher-join.c: run the program; errors as `STEP ERRNO MESSAGE`
+ * (step_buf holds a step name that came from the child). */
+int nsbox_run_create (const struct nsbox_program *prog, pid_t *pid, struct nsbox_error *err,
+                      char *step_buf, size_t step_size);
+int nsbox_run_join (const struct nsbox_program *prog, int *exit_code,
+                    struct nsbox_error *err, char *step_buf, size_t step_size);
+
+/* launcher-sync.c: the parent/child handshake */
+/* SIGKILL (through the pidfd when there is one) and waitpid; returns -1 for callers. */
+int nsbox_kill_and_reap (pid_t pid, int pidfd);
+/* Reads the child's end of the handshake to EOF: 0 when it said nothing (exec worked). */
+int nsbox_read_child_report (int fd, struct nsbox_error *err, char *step_buf,
+                             size_t step_size);
+/* Child: report an error to the parent (`STEP ERRNO MESSAGE`). */
+void nsbox_child_report (int sync_fd, const struct nsbox_error *err);
+/* Child: SIGKILL when the launcher dies; exits at once if it already has. */
+void nsbox_child_arm_death_signal (int sync_fd);
+/* Child: setresgid/setresuid 0 inside the user namespace it is in. */
+int nsbox_become_ns_root (struct nsbox_error *err);
+
+/* launcher-exe.c */
+/* Re-executes the launcher from a sealed memfd unless it already runs from one; returns
+ * only on failure (or when already sealed). */
+int nsbox_ensure_sealed_self (char **argv, struct nsbox_error *err);
+
+/* launcher-host.c */
+struct nsbox_host
+{
+  unsigned long clone_flags; /* CLONE_NEW* from `namespaces` */
+  int cgroup_fd;             /* `cgroup.into`, or -1 */
+  int pidfd;                 /* `join.pid`, or -1 */
+  bool timens_offsets;       /* a time ns with offsets is pending for children */
+};
+int nsbox_parse_namespaces (const struct nsbox_op *op, unsigned long *flags,
+                            struct nsbox_error *err);
+/* Runs the host ops in program order. */
+int nsbox_host_ops (const struct nsbox_program *prog, struct nsbox_host *host,
+                    struct nsbox_error *err);
+void nsbox_host_release (struct nsbox_host *host);
+/* Join mode: setns(pidfd, flags) for everything in `namespaces` at once. */
+int nsbox_host_join (const struct nsbox_program *prog, struct nsbox_host *host,
+                     struct nsbox_error *err);
+/* Parent-phase ops on a child: rlimit (prlimit) and oom_score_adj. */
+int nsbox_parent_limits (const struct nsbox_program *prog, pid_t pid,
+                         struct nsbox_error *err);
+
+/* launcher-mount.c */
+struct nsbox_mounts
+{
+  int root_fd;     /* the rootfs before pivot_root, the new `/` after; -1 before `rootfs` */
+  int null_fd;     /* the host's /dev/null (O_PATH), the source of `mask` on files */
+  bool pivoted;
+  unsigned long propagation; /* MS_PRIVATE, MS_SLAVE or MS_SHARED */
+};
+int nsbox_mounts_init (const struct nsbox_program *prog, struct nsbox_mounts *m,
+                       struct nsbox_error *err);
+/* Runs one mount-related op; returns 1 when op is not one of them. */
+int nsbox_mount_op (struct nsbox_mounts *m, const struct nsbox_op *op,
+                    struct nsbox_error *err);
+void nsbox_mounts_release (struct nsbox_mounts *m);
+
+/* launcher-caps.c */
+struct nsbox_caps
+{
+  bool given; /* at least one `caps` op: the five sets are exactly what the ops say */
+  uint64_t sets[5];
+};
+enum
+{
+  NSBOX_CAP_BOUNDING,
+  NSBOX_CAP_EFFECTIVE,
+  NSBOX_CAP_PERMITTED,
+  NSBOX_CAP_INHERITABLE,
+  NSBOX_CAP_AMBIENT,
+};
+int nsbox_caps_parse (const struct nsbox_program *prog, struct nsbox_caps *caps,
+                      struct nsbox_error *err);
+/* bounding drop, keep caps, groups, setresgid/setresuid, capset, ambient raise. */
+int nsbox_apply_identity (const struct nsbox_program *prog, const struct nsbox_caps *caps,
+                          struct nsbox_error *err);
+
+/* launcher-seccomp.c */
+/* Builds the filter from the seccomp.* ops; *ctx stays NULL without `seccomp.load`. */
+int nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *ctx,
+                         struct nsbox_error *err);
+int nsbox_seccomp_load (scmp_filter_ctx ctx, struct nsbox_error *err);
+
+/* launcher-final.c */
+/* The last steps in the child, shared by both modes: identity, caps, no_new_privs, cwd,
+ * fds, seccomp, exec. *sync_fd is the CLOEXEC end that tells the parent about exec; it
+ * may be moved to fd 3 on the way. Returns only on failure. */
+int nsbox_final_exec (const struct nsbox_program *prog, int *sync_fd,
+                      struct nsbox_error *err);
+/* Resets the signal mask and every disposition (the shim ignores SIGPIPE/SIGINT/SIGHUP:
+ * the box must not inherit that). */
+void nsbox_reset_signals (void);
+
+/* launcher-tty.c */
+struct nsbox_tty
+{
+  int master;
+  int slave;
+};
+int nsbox_tty_open (struct nsbox_tty *tty, struct nsbox_error *err);
+/* Child: new session, the slave as stdio and controlling terminal. */
+int nsbox_tty_child (struct nsbox_tty *tty, struct nsbox_error *err);
+/* Parent: forwards signals to the child, relays the pty (when tty->master >= 0) until the
+ * child exits; returns its wait status. */
+int nsbox_supervise (pid_t child, int pidfd, struct nsbox_tty *tty, int *status,
+                     struct nsbox_error *err);
+
+#endif
