@@ -6,6 +6,8 @@
  * pivot_root, hostname, sysctl...) → the final steps and exec (launcher-final.c). The
  * parent learns that exec worked from the handshake socket (launcher-sync.c). */
 #include "launcher.h"
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -112,6 +114,15 @@ child_setup (const struct nsbox_program *prog, int *sync_fd, unsigned long ns_fl
   nsbox_mounts_release (&m);
   if (ret < 0)
     return -1;
+  /* A box started on a terminal (the shim's pty) gets it as its controlling tty, so that
+   * job control and Ctrl-C work for its init. */
+  if (isatty (STDIN_FILENO))
+    {
+      if (setsid () < 0)
+        return nsbox_fail (err, errno, "setsid");
+      if (ioctl (STDIN_FILENO, TIOCSCTTY, 0) < 0)
+        return nsbox_fail (err, errno, "make the terminal the controlling tty");
+    }
   return nsbox_final_exec (prog, sync_fd, err);
 }
 

@@ -62,7 +62,10 @@ export class BoxManager {
   async validateConfig(config: unknown, name = 'config'): Promise<BoxConfig> {
     const draft = { name, config: (typeof config === 'object' && config ? config : {}) as BoxConfig };
     const plugins = this.deps.host.pluginsFor(draft);
-    return validateBoxConfig(config, plugins.map((plugin) => plugin.definition));
+    return validateBoxConfig(
+      config,
+      plugins.map((plugin) => plugin.definition),
+    );
   }
 
   get(idOrName: string): Box {
@@ -178,21 +181,26 @@ export class BoxManager {
     const next = await this.validateConfig(mergeSections(previous, changes), box.name);
     box.config = next;
     const live = box.state === 'running' || box.state === 'paused';
-    return this.operate(box, 'update', async (run) => {
-      if (!live) return;
-      const spec = (box.runtime.spec as OciSpec | undefined) ?? this.specFor(box);
-      for (const plugin of this.deps.host.pluginsFor(box)) {
-        const hook = plugin.hooks?.update;
-        const name = plugin.definition.name;
-        if (!hook || JSON.stringify(previous[name]) === JSON.stringify(next[name])) continue;
-        await run.step({
-          id: `hook:${name}:update`,
-          run: async () => hook.call(plugin.hooks, { ...this.context(box, plugin, spec), previous: previous[name] }),
-        });
-      }
-    }, () => {
-      box.config = previous;
-    });
+    return this.operate(
+      box,
+      'update',
+      async (run) => {
+        if (!live) return;
+        const spec = (box.runtime.spec as OciSpec | undefined) ?? this.specFor(box);
+        for (const plugin of this.deps.host.pluginsFor(box)) {
+          const hook = plugin.hooks?.update;
+          const name = plugin.definition.name;
+          if (!hook || JSON.stringify(previous[name]) === JSON.stringify(next[name])) continue;
+          await run.step({
+            id: `hook:${name}:update`,
+            run: async () => hook.call(plugin.hooks, { ...this.context(box, plugin, spec), previous: previous[name] }),
+          });
+        }
+      },
+      () => {
+        box.config = previous;
+      },
+    );
   }
 
   async destroy(idOrName: string, options: { force?: boolean } = {}): Promise<void> {
@@ -222,7 +230,8 @@ export class BoxManager {
 
   /**
    * Repairs what processes killed mid-operation left: tear-downs are finished, everything
-   * else is rolled back to the state the box was in before.
+   * else is rolled back to the state the box was in before. Then boxes whose init died
+   * while nobody watched are marked stopped, and the driver removes leftovers.
    */
   async reconcile(): Promise<OperationRecord[]> {
     const repaired: OperationRecord[] = [];
@@ -249,6 +258,10 @@ export class BoxManager {
       }
       repaired.push(record);
     }
+    for (const box of this.deps.boxes.list()) {
+      if (box.state === 'running' || box.state === 'paused') await this.sync(box.id);
+    }
+    await this.deps.driver?.reconcile?.(this.deps.boxes.list());
     return repaired;
   }
 

@@ -9,7 +9,11 @@ const limits = definePlugin({
   name: 'limits',
   version: '1.0.0',
   core: '^1.0.0',
-  config: z.object({ memory: z.string().regex(/^\d+[KMG]?$/, 'must be a size like 512M'), pids: z.number().int().positive().optional(), io: z.array(z.object({ device: z.string() })).optional() }),
+  config: z.object({
+    memory: z.string().regex(/^\d+[KMG]?$/, 'must be a size like 512M'),
+    pids: z.number().int().positive().optional(),
+    io: z.array(z.object({ device: z.string() })).optional(),
+  }),
 });
 const network = definePlugin({ name: 'network', version: '1.0.0', core: '^1.0.0', config: z.strictObject({ ip: z.string().default('10.0.0.2') }) });
 
@@ -43,7 +47,7 @@ describe('box config validation', () => {
 
   it('refuses an unknown section and unknown core fields', async () => {
     const issues = await issuesOf({ limtis: { memory: '1G' }, process: { argz: [] } });
-    assert.deepEqual(issues.map((issue) => issue.path).sort(), ['limtis', 'process']);
+    assert.deepEqual(issues.map((issue) => issue.path).sort(), ['limtis', 'process.argz']);
     assert.match(issues.find((issue) => issue.path === 'limtis')?.message ?? '', /unknown section/);
   });
 

@@ -43,8 +43,14 @@ function pathText(path: readonly (PropertyKey | { key: PropertyKey })[] | undefi
     .join('');
 }
 
+/** zod reports unknown keys once per object; nsbox reports each one at its own path. */
 function issuesOf(prefix: string[], issues: readonly StandardIssue[]): ConfigIssue[] {
-  return issues.map((issue) => ({ path: pathText([...prefix, ...(issue.path ?? [])]), message: issue.message }));
+  return issues.flatMap((issue) => {
+    const path = [...prefix, ...(issue.path ?? [])];
+    const { code, keys } = issue as { code?: string; keys?: string[] };
+    if (code === 'unrecognized_keys' && Array.isArray(keys)) return keys.map((key) => ({ path: pathText([...path, key]), message: 'unknown field' }));
+    return [{ path: pathText(path), message: issue.message }];
+  });
 }
 
 /** Keys present in the input but absent from the parsed output: fields a schema stripped. */

@@ -1,6 +1,19 @@
 export * from 'inversify';
-export { type Box, type BoxConfig, type BoxState, type CoreBoxConfig, type OperationKind, type StableState, boxNameProblem, isStable, operations, stableStates, transitionalStates } from './box.js';
-export { BoxManager, isProcessAlive, type BoxManagerDeps, type CreateBoxInput } from './box-manager.js';
+export { z } from 'zod';
+export {
+  type Box,
+  type BoxConfig,
+  type BoxState,
+  boxNameProblem,
+  type CoreBoxConfig,
+  isStable,
+  type OperationKind,
+  operations,
+  type StableState,
+  stableStates,
+  transitionalStates,
+} from './box.js';
+export { BoxManager, type BoxManagerDeps, type CreateBoxInput, isProcessAlive } from './box-manager.js';
 export { type ConfigIssue, coreConfigSchema, validateBoxConfig } from './config.js';
 export { type DiscoveredPackage, discoverPlugins, findPluginPackages, loadPluginPackage } from './discovery.js';
 export { type ErrorCode, errorCatalog, isNsboxError, NsboxError, toNsboxError } from './errors.js';
@@ -27,4 +40,3 @@ export type * from './ports.js';
 export type { InferOutput, StandardSchemaV1 } from './standard-schema.js';
 export { CoreTokens } from './tokens.js';
 export { CORE_API_VERSION } from './version.js';
-export { z } from 'zod';

@@ -96,11 +96,9 @@ export class PluginHost {
     for (const plugin of active) {
       for (const dependency of Object.keys(plugin.definition.requires)) {
         if (boxDisabled.has(dependency)) {
-          throw new NsboxError(
-            'E_PLUGIN_DEPENDENCY',
-            `box '${box.name}' disables plugin '${dependency}', which plugin '${plugin.definition.name}' requires`,
-            { details: { plugin: plugin.definition.name, requires: dependency } },
-          );
+          throw new NsboxError('E_PLUGIN_DEPENDENCY', `box '${box.name}' disables plugin '${dependency}', which plugin '${plugin.definition.name}' requires`, {
+            details: { plugin: plugin.definition.name, requires: dependency },
+          });
         }
       }
     }

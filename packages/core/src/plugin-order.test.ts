@@ -18,7 +18,12 @@ function codeOf(fn: () => unknown): { code: string; message: string } {
 
 describe('plugin ordering and checks', () => {
   it('orders dependencies first and keeps the given order otherwise', () => {
-    const plugins = [plugin('limits', { tracking: '^1.0.0' }), plugin('migration', { limits: '^1.0.0', isolation: '^1.0.0' }), plugin('tracking'), plugin('isolation')];
+    const plugins = [
+      plugin('limits', { tracking: '^1.0.0' }),
+      plugin('migration', { limits: '^1.0.0', isolation: '^1.0.0' }),
+      plugin('tracking'),
+      plugin('isolation'),
+    ];
     checkPlugins(plugins, '1.0.0');
     assert.deepEqual(
       orderPlugins(plugins).map((p) => p.name),

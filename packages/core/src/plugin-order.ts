@@ -26,25 +26,25 @@ export function checkPlugins(plugins: readonly AnyPlugin[], coreApiVersion: stri
   }
   for (const plugin of plugins) {
     if (!semver.validRange(plugin.core) || !semver.satisfies(coreApiVersion, plugin.core)) {
-      throw new NsboxError(
-        'E_PLUGIN_VERSION',
-        `plugin '${plugin.name}' ${plugin.version} needs core ${plugin.core}, but this core is ${coreApiVersion}`,
-        { details: { plugin: plugin.name, needs: plugin.core, core: coreApiVersion } },
-      );
+      throw new NsboxError('E_PLUGIN_VERSION', `plugin '${plugin.name}' ${plugin.version} needs core ${plugin.core}, but this core is ${coreApiVersion}`, {
+        details: { plugin: plugin.name, needs: plugin.core, core: coreApiVersion },
+      });
     }
     for (const [dependency, range] of Object.entries(plugin.requires)) {
       const found = byName.get(dependency);
       if (!found) {
-        throw new NsboxError('E_PLUGIN_DEPENDENCY', `plugin '${plugin.name}' requires plugin '${dependency}' (${range}), which is not installed or is disabled`, {
-          details: { plugin: plugin.name, requires: dependency, range },
-        });
+        throw new NsboxError(
+          'E_PLUGIN_DEPENDENCY',
+          `plugin '${plugin.name}' requires plugin '${dependency}' (${range}), which is not installed or is disabled`,
+          {
+            details: { plugin: plugin.name, requires: dependency, range },
+          },
+        );
       }
       if (!semver.satisfies(found.version, range)) {
-        throw new NsboxError(
-          'E_PLUGIN_VERSION',
-          `plugin '${plugin.name}' requires plugin '${dependency}' ${range}, but '${dependency}' is ${found.version}`,
-          { details: { plugin: plugin.name, requires: dependency, range, found: found.version } },
-        );
+        throw new NsboxError('E_PLUGIN_VERSION', `plugin '${plugin.name}' requires plugin '${dependency}' ${range}, but '${dependency}' is ${found.version}`, {
+          details: { plugin: plugin.name, requires: dependency, range, found: found.version },
+        });
       }
     }
   }

@@ -8,18 +8,7 @@ import type { InferOutput, StandardSchemaV1 } from './standard-schema.js';
 /** Brand that marks a plugin definition; Symbol.for so copies of the core agree. */
 export const PLUGIN_BRAND = Symbol.for('nsbox.plugin');
 
-export const hookNames = [
-  'validate',
-  'spec',
-  'prepare',
-  'started',
-  'update',
-  'stopping',
-  'stopped',
-  'destroy',
-  'checkpoint',
-  'restore',
-] as const;
+export const hookNames = ['validate', 'spec', 'prepare', 'started', 'update', 'stopping', 'stopped', 'destroy', 'checkpoint', 'restore'] as const;
 export type HookName = (typeof hookNames)[number];
 
 /** Hooks that tear down run in reverse dependency order. */
@@ -92,9 +81,7 @@ export type PluginInput<TSchema extends StandardSchemaV1 | undefined> = Omit<
 > &
   Partial<Pick<PluginDefinition<TSchema>, 'requires' | 'publishes' | 'commands'>>;
 
-export function definePlugin<TSchema extends StandardSchemaV1 | undefined = undefined>(
-  input: PluginInput<TSchema>,
-): PluginDefinition<TSchema> {
+export function definePlugin<TSchema extends StandardSchemaV1 | undefined = undefined>(input: PluginInput<TSchema>): PluginDefinition<TSchema> {
   return Object.freeze({
     requires: {},
     publishes: {},

@@ -87,4 +87,6 @@ export interface BoxDriver {
   destroy(box: Box): Promise<void>;
   /** Removes what a start that did not finish left behind. Idempotent. */
   cleanupStart(box: Box): Promise<void>;
+  /** After a restart of the host process: removes leftovers of boxes that are not running. */
+  reconcile?(boxes: Box[]): Promise<void>;
 }

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NsboxError } from '@nsbox/core';
+import type { NsboxError } from '@nsbox/core';
 import sinon from 'sinon';
 import { type NsboxHost, openHost } from './open-host.js';
 import { type Journal, MemoryDriver, recordingPlugin } from './test-fixtures.js';
@@ -47,7 +47,10 @@ describe('box lifecycle through the core and a real SQLite store', () => {
     journal.length = 0;
     const started = await manager.start('web1');
     assert.equal(started.state, 'running');
-    assert.deepEqual(journal.filter((line) => line.endsWith(':prepare')), ['alpha:prepare', 'beta:prepare', 'gamma:prepare']);
+    assert.deepEqual(
+      journal.filter((line) => line.endsWith(':prepare')),
+      ['alpha:prepare', 'beta:prepare', 'gamma:prepare'],
+    );
     assert.equal((started.runtime.spec as { annotations: Record<string, string> }).annotations['gamma.seen'], 'yes');
     journal.length = 0;
     await manager.stop('web1');
@@ -67,9 +70,14 @@ describe('box lifecycle through the core and a real SQLite store', () => {
     });
     const rollbacks = journal.filter((line) => line.includes(':rollback:'));
     assert.deepEqual(rollbacks, [
-      'beta:rollback:prepare', 'alpha:rollback:prepare',
-      'gamma:rollback:spec', 'beta:rollback:spec', 'alpha:rollback:spec',
-      'gamma:rollback:validate', 'beta:rollback:validate', 'alpha:rollback:validate',
+      'beta:rollback:prepare',
+      'alpha:rollback:prepare',
+      'gamma:rollback:spec',
+      'beta:rollback:spec',
+      'alpha:rollback:spec',
+      'gamma:rollback:validate',
+      'beta:rollback:validate',
+      'alpha:rollback:validate',
     ]);
     const after = manager.get('web2');
     assert.equal(after.state, before.state);
@@ -121,8 +129,14 @@ describe('box lifecycle through the core and a real SQLite store', () => {
 
     host = await openHost({ stateDir, discover: false, driver: new MemoryDriver() });
     const all = host.manager.history({ boxId: id });
-    assert.deepEqual(all.map((event) => event.kind), ['box.defined', 'state.creating', 'state.created', 'state.starting', 'state.running', 'state.stopping', 'state.stopped']);
-    assert.deepEqual(host.manager.history({ boxId: id, kind: 'state', since: 2_000, until: 2_999 }).map((event) => event.kind), ['state.starting', 'state.running']);
+    assert.deepEqual(
+      all.map((event) => event.kind),
+      ['box.defined', 'state.creating', 'state.created', 'state.starting', 'state.running', 'state.stopping', 'state.stopped'],
+    );
+    assert.deepEqual(
+      host.manager.history({ boxId: id, kind: 'state', since: 2_000, until: 2_999 }).map((event) => event.kind),
+      ['state.starting', 'state.running'],
+    );
     assert.equal(host.manager.history({ boxId: 'another-box' }).length, 0);
   });
 
@@ -145,7 +159,10 @@ describe('box lifecycle through the core and a real SQLite store', () => {
       });
       assert.equal(host.manager.get('crashy').state, 'starting');
       const repaired = await host.manager.reconcile();
-      assert.deepEqual(repaired.map((record) => record.kind), ['start']);
+      assert.deepEqual(
+        repaired.map((record) => record.kind),
+        ['start'],
+      );
       assert.equal(host.manager.get('crashy').state, 'created');
       assert.equal(existsSync(join(markers, 'alpha-crashy')), false, 'rollback removed what alpha prepared');
       assert.deepEqual(journal, ['alpha:rollback:prepare', 'beta:rollback:spec', 'alpha:rollback:spec', 'beta:rollback:validate', 'alpha:rollback:validate']);

@@ -2,7 +2,18 @@
 
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type AnyPlugin, type BoxDriver, BoxManager, Container, CoreTokens, discoverPlugins, EventBus, isPluginDefinition, NsboxError, PluginHost } from '@nsbox/core';
+import {
+  type AnyPlugin,
+  type BoxDriver,
+  BoxManager,
+  Container,
+  CoreTokens,
+  discoverPlugins,
+  EventBus,
+  isPluginDefinition,
+  NsboxError,
+  PluginHost,
+} from '@nsbox/core';
 import { resolveStateDir, SqliteStore } from '@nsbox/store';
 import { type HostConfig, loadHostConfig } from './host-config.js';
 
@@ -92,7 +103,15 @@ export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost
     store.close();
     throw error;
   }
-  const manager = new BoxManager({ host: plugins, boxes: store, history: store, journal: store, events, ...(driver ? { driver } : {}), ...(options.clock ? { clock: options.clock } : {}) });
+  const manager = new BoxManager({
+    host: plugins,
+    boxes: store,
+    history: store,
+    journal: store,
+    events,
+    ...(driver ? { driver } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   container.bind(CoreTokens.PluginHost).toConstantValue(plugins);
   container.bind(CoreTokens.BoxManager).toConstantValue(manager);
 

@@ -5,7 +5,7 @@
 
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Box, type BoxDriver, definePlugin, type DriverStatus, type HookContext, type HookName, type OciSpec, z } from '@nsbox/core';
+import { type Box, type BoxDriver, type DriverStatus, definePlugin, type HookContext, type HookName, type OciSpec, z } from '@nsbox/core';
 
 export type Journal = string[];
 

@@ -5,7 +5,17 @@
  */
 
 import { join } from 'node:path';
-import type { Box, BoxEvent, BoxListFilter, BoxRepository, HistoryQuery, HistoryRepository, OperationJournal, OperationRecord, OperationStatus } from '@nsbox/core';
+import type {
+  Box,
+  BoxEvent,
+  BoxListFilter,
+  BoxRepository,
+  HistoryQuery,
+  HistoryRepository,
+  OperationJournal,
+  OperationRecord,
+  OperationStatus,
+} from '@nsbox/core';
 import { isProcessAlive, NsboxError } from '@nsbox/core';
 import Database from 'better-sqlite3';
 import { migrate } from './migrations.js';
@@ -205,7 +215,7 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
   }
 
   stepDone(opId: number, stepId: string): void {
-    this.db.prepare('UPDATE operations SET done_steps = json_insert(done_steps, \'$[#]\', ?) WHERE id = ?').run(stepId, opId);
+    this.db.prepare("UPDATE operations SET done_steps = json_insert(done_steps, '$[#]', ?) WHERE id = ?").run(stepId, opId);
   }
 
   finish(opId: number, status: Exclude<OperationStatus, 'running'>, error?: string): void {
@@ -231,4 +241,3 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
     this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 }
-

@@ -1,4 +1,6 @@
 export { BUSYBOX, type BusyboxRootfsOptions, buildBusyboxRootfs, busyboxAvailable, chownTree } from './busybox-rootfs.js';
 export { Cleanup, type CleanupAction, useCleanup } from './cleanup.js';
-export { createTestHost, makeTempDir, TEST_PREFIX, type TestHostOptions } from './test-host.js';
+export { type CliRunOptions, type CliRunResult, cliArgs, repoRoot, runNsbox, runNsboxAsync } from './cli-runner.js';
+export { type HostSnapshot, snapshotHost } from './host-snapshot.js';
 export { requireRoot } from './require-root.js';
+export { createTestHost, makeTempDir, TEST_PREFIX, type TestHostOptions } from './test-host.js';

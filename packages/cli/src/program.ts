@@ -1,0 +1,135 @@
+/** Builds the `nsbox` command line from the built-in commands and the plugins' commands. */
+
+import { type CommandContribution, isNsboxError, NsboxError, toNsboxError } from '@nsbox/core';
+import { Command, CommanderError } from 'commander';
+import { CliContext, type DriverFactory, type GlobalOptions } from './cli-context.js';
+import type { CliCommand } from './command.js';
+import { builtinCommands } from './commands/index.js';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const defaultIo: CliIo = {
+  stdout: (text) => process.stdout.write(`${text}\n`),
+  stderr: (text) => process.stderr.write(`${text}\n`),
+};
+
+/** Global options are read before the host opens, because plugins add commands. */
+function preScan(argv: string[]): GlobalOptions {
+  const options: GlobalOptions = {};
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    if (arg === '--') break;
+    const [flag, inline] = arg.includes('=') ? (arg.split(/=(.*)/s) as [string, string]) : [arg, undefined];
+    const value = () => inline ?? argv[++index];
+    if (flag === '--state-dir') options.stateDir = value();
+    else if (flag === '--host-config') options.hostConfig = value();
+    else if (flag === '--plugin-path') options.pluginPath = [...(options.pluginPath ?? []), value() as string];
+    else if (flag === '--json') options.json = true;
+    else if (flag === '--debug') options.debug = true;
+  }
+  return options;
+}
+
+function fromContribution(contribution: CommandContribution, plugin: string): CliCommand {
+  return {
+    name: contribution.name,
+    description: `${contribution.description} (plugin ${plugin})`,
+    ...(contribution.arguments ? { arguments: contribution.arguments } : {}),
+    ...(contribution.options ? { options: contribution.options } : {}),
+    run: async (context, args, options) => contribution.run({ args, options, services: await context.services() }),
+    ...(contribution.render ? { render: contribution.render } : {}),
+  };
+}
+
+function addCommand(program: Command, command: CliCommand, context: CliContext, io: CliIo, outcome: { exitCode: number }): void {
+  const words = command.name.split(' ');
+  let parent = program;
+  for (const word of words.slice(0, -1)) {
+    parent = parent.commands.find((existing) => existing.name() === word) ?? parent.command(word).description(`${word} commands`);
+  }
+  const sub = parent.command(words.at(-1) as string).description(command.description);
+  for (const argument of command.arguments ?? []) {
+    const name = `${argument.name}${argument.variadic ? '...' : ''}`;
+    sub.argument(argument.required ? `<${name}>` : `[${name}]`, argument.description ?? '');
+  }
+  for (const option of command.options ?? []) {
+    if (option.parse) sub.option(option.flags, option.description, option.parse, option.defaultValue);
+    else sub.option(option.flags, option.description, option.defaultValue as string);
+  }
+  if (command.passThrough) sub.passThroughOptions();
+  sub.action(async (...received: unknown[]) => {
+    const self = received.at(-1) as Command;
+    const options = self.opts();
+    const args =
+      self.args.length > 0 && command.passThrough
+        ? self.args
+        : (received
+            .slice(0, -2)
+            .flat()
+            .filter((v) => v !== undefined) as string[]);
+    const result = await command.run(context, args.map(String), options);
+    if (context.options.json) io.stdout(JSON.stringify(result ?? null, null, 2));
+    else if (command.render) {
+      const text = command.render(result);
+      if (text) io.stdout(text);
+    } else if (result !== undefined) io.stdout(typeof result === 'string' ? result : JSON.stringify(result, null, 2));
+    outcome.exitCode = command.exitCode?.(result) ?? 0;
+  });
+}
+
+export interface RunCliOptions {
+  io?: CliIo;
+  driver?: DriverFactory;
+  /** Extra commands (faces built on the CLI, such as the box commands of the runtime). */
+  commands?: CliCommand[];
+}
+
+/** Runs the CLI; returns the exit code instead of exiting, so tests and embedders can call it. */
+export async function runCli(argv: string[], options: RunCliOptions = {}): Promise<number> {
+  const io = options.io ?? defaultIo;
+  const globals = preScan(argv);
+  const context = new CliContext(globals, options.driver);
+  const outcome = { exitCode: 0 };
+  const program = new Command('nsbox')
+    .description('nsbox: virtual-server boxes on a stock Linux kernel')
+    .option('--state-dir <dir>', 'state directory (default $NSBOX_STATE_DIR or /var/lib/nsbox)')
+    .option('--host-config <file>', 'host config file (default <state-dir>/host.json)')
+    .option('--plugin-path <dir>', 'extra node_modules folder to search for plugins (repeatable)')
+    .option('--json', 'print results as JSON')
+    .option('--debug', 'print stack traces and debug details')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.stdout(text.trimEnd()), writeErr: (text) => io.stderr(text.trimEnd()) });
+
+  for (const command of [...builtinCommands, ...(options.commands ?? [])]) addCommand(program, command, context, io, outcome);
+  try {
+    const host = await context.host();
+    for (const plugin of host.plugins.plugins) {
+      for (const contribution of plugin.definition.commands) addCommand(program, fromContribution(contribution, plugin.definition.name), context, io, outcome);
+    }
+  } catch {
+    // The host could not open (bad host config, broken plugin): built-in commands still
+    // run, and the first one that needs the host reports the error.
+  }
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return outcome.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : errorExit(new NsboxError('E_INVALID_ARGUMENT', error.message.replace(/^error: /, '')), globals, io, true);
+    }
+    return errorExit(toNsboxError(error), globals, io);
+  } finally {
+    await context.close();
+  }
+}
+
+function errorExit(error: NsboxError, globals: GlobalOptions, io: CliIo, alreadyPrinted = false): number {
+  if (globals.json) io.stdout(JSON.stringify({ error: error.toJSON() }, null, 2));
+  else if (!alreadyPrinted) io.stderr(`nsbox: ${error.message}${isNsboxError(error) ? ` [${error.code}]` : ''}`);
+  if (globals.debug && error.stack) io.stderr(error.stack);
+  return error.exitCode;
+}

@@ -1,0 +1,11 @@
+export { boxEnvironment, buildBaseSpec, DEFAULT_PATH, defaultCapabilities, defaultMaskedPaths, defaultMounts, defaultReadonlyPaths } from './base-spec.js';
+export { type BoxExit, BoxFiles, exitStatus } from './box-files.js';
+export * from './cgroup/index.js';
+export { type ExecOptions, type ExecResult, execInBox } from './exec.js';
+export { type FollowOptions, followLog } from './follow-log.js';
+export { LinuxBoxDriver, type LinuxDriverOptions, type LinuxRuntimeFacts } from './linux-driver.js';
+export { identify, isSameProcess, type ProcessIdentity, processStartTime, waitUntil } from './process-identity.js';
+export { shimAttach, shimRequest, shimSocketPath } from './shim-client.js';
+export { launchShim, type ShimReady } from './shim-launch.js';
+export { type CompileContext, compileCreateProgram, compileJoinProgram, defaultDevices, type JoinRequest } from './spec-compiler.js';
+export * from './templates/index.js';

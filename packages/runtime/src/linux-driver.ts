@@ -1,0 +1,190 @@
+/**
+ * The Linux box driver: rootfs from a template, a cgroup per box, the launch program run by
+ * the native launcher under the box's shim. Boxes outlive the process that started them.
+ */
+
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Box, type BoxDriver, type DriverStatus, NsboxError, type OciSpec } from '@nsbox/core';
+import { buildBaseSpec } from './base-spec.js';
+import { type BoxExit, BoxFiles } from './box-files.js';
+import { type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
+import { identify, isSameProcess, type ProcessIdentity, waitUntil } from './process-identity.js';
+import { launchShim } from './shim-launch.js';
+import { compileCreateProgram } from './spec-compiler.js';
+import { materializeTemplate, type TemplateProgress } from './templates/index.js';
+
+export interface LinuxDriverOptions {
+  stateDir: string;
+  /** Parent of every box cgroup; tests use one of their own. */
+  cgroupParent?: string;
+  cgroups?: CgroupDriver;
+  onProgress?: (progress: TemplateProgress) => void;
+}
+
+/** What the driver records on a box (Box.runtime). */
+export interface LinuxRuntimeFacts {
+  rootfs?: string;
+  /** The rootfs was made by nsbox (from a template) and is removed with the box. */
+  ownsRootfs?: boolean;
+  image?: { cmd?: string[]; entrypoint?: string[]; env?: string[]; workingDir?: string };
+  init?: ProcessIdentity;
+  shim?: ProcessIdentity;
+  cgroup?: string;
+  startedAt?: number;
+}
+
+function facts(box: Box): LinuxRuntimeFacts {
+  return box.runtime as LinuxRuntimeFacts;
+}
+
+export class LinuxBoxDriver implements BoxDriver {
+  readonly cgroups: CgroupDriver;
+
+  constructor(private readonly options: LinuxDriverOptions) {
+    this.cgroups = options.cgroups ?? createCgroupDriver({ parent: options.cgroupParent ?? 'nsbox' });
+  }
+
+  files(box: Pick<Box, 'id'>): BoxFiles {
+    return new BoxFiles(join(this.options.stateDir, 'boxes', box.id));
+  }
+
+  async create(box: Box): Promise<Record<string, unknown>> {
+    const files = this.files(box);
+    const { rootfs, template } = box.config;
+    if (rootfs) {
+      if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) {
+        throw new NsboxError('E_INVALID_ARGUMENT', `rootfs ${rootfs} does not exist or is not a directory`, { details: { field: 'rootfs', step: 'create' } });
+      }
+      mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+      return { rootfs, ownsRootfs: false } satisfies LinuxRuntimeFacts;
+    }
+    if (!template) throw new NsboxError('E_INVALID_CONFIG', 'a box needs a rootfs directory or a template', { details: { field: 'template' } });
+    mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    try {
+      const made = await materializeTemplate(template, files.rootfs, {
+        cacheDir: join(this.options.stateDir, 'templates'),
+        ...(this.options.onProgress ? { onProgress: this.options.onProgress } : {}),
+      });
+      return { rootfs: made.rootfs, ownsRootfs: true, ...(made.config ? { image: made.config } : {}) } satisfies LinuxRuntimeFacts;
+    } catch (error) {
+      rmSync(files.dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  baseSpec(box: Box): OciSpec {
+    const runtime = facts(box);
+    return buildBaseSpec(box, runtime.rootfs ?? box.config.rootfs ?? '', runtime.image);
+  }
+
+  async start(box: Box, spec: OciSpec): Promise<Record<string, unknown>> {
+    const files = this.files(box);
+    mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    for (const stale of [files.exitFile, join(files.dir, 'init.pid'), files.shimPidFile]) rmSync(stale, { force: true });
+    writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
+    const cgroup = this.cgroups.create(box.id);
+    try {
+      const program = compileCreateProgram(spec, { procsFiles: cgroup.procsFiles });
+      const ready = await launchShim({ boxDir: files.dir, program, terminal: spec.process.terminal ?? false });
+      const init = identify(ready.pid);
+      const shim = identify(ready.shimPid);
+      // A very short-lived init may be gone already; its exit.json tells the rest.
+      return { init, shim, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
+    } catch (error) {
+      await this.cgroups.remove(box.id).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async status(box: Box): Promise<DriverStatus> {
+    const runtime = facts(box);
+    const exit = this.files(box).exit();
+    if (exit) return exitToStatus(exit);
+    if (isSameProcess(runtime.init)) {
+      return { state: box.state === 'paused' ? 'paused' : 'running' };
+    }
+    // init is gone and the shim never wrote exit.json: the shim was killed (or the host rebooted).
+    return { state: 'stopped' };
+  }
+
+  async stop(box: Box, options: { timeoutMs: number }): Promise<DriverStatus> {
+    const runtime = facts(box);
+    const files = this.files(box);
+    if (box.state === 'paused' || box.state === 'stopping') await this.cgroups.thaw(box.id).catch(() => undefined);
+    if (isSameProcess(runtime.init) && options.timeoutMs > 0) {
+      signal(runtime.init, 'SIGTERM');
+      await waitUntil(() => !isSameProcess(runtime.init), options.timeoutMs);
+    }
+    if (this.cgroups.get(box.id)) await this.cgroups.kill(box.id);
+    if (isSameProcess(runtime.init)) signal(runtime.init, 'SIGKILL');
+    // The shim writes exit.json once init is reaped; give it a moment, then stop waiting.
+    await waitUntil(() => files.exit() !== undefined || !isSameProcess(runtime.shim), 5_000);
+    if (isSameProcess(runtime.shim) && !files.exit()) signal(runtime.shim, 'SIGKILL');
+    await this.cgroups.remove(box.id);
+    return files.exit() ? exitToStatus(files.exit() as BoxExit) : { state: 'stopped', signal: 9 };
+  }
+
+  async kill(box: Box, signalNumber: number): Promise<void> {
+    const init = facts(box).init;
+    if (!isSameProcess(init)) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no running init`, { details: { box: box.name } });
+    signal(init, signalNumber);
+  }
+
+  async pause(box: Box): Promise<void> {
+    await this.cgroups.freeze(box.id);
+  }
+
+  async resume(box: Box): Promise<void> {
+    await this.cgroups.thaw(box.id);
+  }
+
+  async destroy(box: Box): Promise<void> {
+    await this.cleanupStart(box);
+    const files = this.files(box);
+    // A rootfs given with --rootfs belongs to the admin; only what nsbox made goes.
+    rmSync(files.dir, { recursive: true, force: true });
+  }
+
+  async cleanupStart(box: Box): Promise<void> {
+    const runtime = facts(box);
+    if (this.cgroups.get(box.id)) await this.cgroups.remove(box.id);
+    if (isSameProcess(runtime.shim)) signal(runtime.shim, 'SIGKILL');
+  }
+
+  /** Cgroups of boxes that are not running were left by a crashed start or stop. */
+  async reconcile(boxes: Box[]): Promise<void> {
+    const known = new Map(boxes.map((box) => [box.id, box]));
+    for (const name of this.cgroups.list()) {
+      const box = known.get(name);
+      if (box && box.state !== 'running' && box.state !== 'paused') await this.cgroups.remove(name);
+    }
+  }
+
+  /** Init's exit as recorded by the shim, for `run` and `wait`. */
+  exit(box: Box): BoxExit | undefined {
+    return this.files(box).exit();
+  }
+
+  logs(box: Box): string {
+    const file = this.files(box).consoleLog;
+    return existsSync(file) ? readFileSync(file, 'utf8') : '';
+  }
+}
+
+function signal(identity: ProcessIdentity | undefined, sig: NodeJS.Signals | number): void {
+  if (!identity || !isSameProcess(identity)) return;
+  try {
+    process.kill(identity.pid, sig);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+function exitToStatus(exit: BoxExit): DriverStatus {
+  return {
+    state: 'stopped',
+    ...(exit.exitCode !== undefined ? { exitCode: exit.exitCode } : {}),
+    ...(exit.signal !== undefined ? { signal: exit.signal } : {}),
+  };
+}

@@ -1,0 +1,247 @@
+/**
+ * Compiles an OCI runtime spec into the launch program the native launcher executes
+ * (native/PROTOCOL.md §1). All policy is decided here; the launcher only carries it out.
+ */
+
+import { NsboxError, type OciIdMapping, type OciMount, type OciSpec } from '@nsbox/core';
+import type { LaunchOp } from '@nsbox/native';
+
+/** Mount options that are flags (the launcher maps them); anything else is filesystem data. */
+const mountFlags = new Set([
+  'defaults',
+  'ro',
+  'rw',
+  'nosuid',
+  'suid',
+  'nodev',
+  'dev',
+  'noexec',
+  'exec',
+  'sync',
+  'async',
+  'dirsync',
+  'mand',
+  'nomand',
+  'noatime',
+  'atime',
+  'relatime',
+  'norelatime',
+  'strictatime',
+  'nostrictatime',
+  'nodiratime',
+  'diratime',
+  'lazytime',
+  'nolazytime',
+  'nosymfollow',
+  'symfollow',
+  'bind',
+  'rbind',
+  'private',
+  'rprivate',
+  'slave',
+  'rslave',
+  'shared',
+  'rshared',
+  'unbindable',
+  'runbindable',
+]);
+
+const namespaceNames: Record<string, string> = {
+  pid: 'pid',
+  network: 'net',
+  mount: 'mnt',
+  ipc: 'ipc',
+  uts: 'uts',
+  user: 'user',
+  cgroup: 'cgroup',
+  time: 'time',
+};
+
+/** Device nodes every box gets when /dev is a fresh tmpfs (runc's default set). */
+export const defaultDevices = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+export interface CompileContext {
+  /** cgroup.procs files the launcher joins before cloning (packages/runtime/src/cgroup). */
+  procsFiles: string[];
+}
+
+function mountOp(mount: OciMount): LaunchOp {
+  const options = mount.options ?? [];
+  const flags = options.filter((option) => mountFlags.has(option));
+  const data = options.filter((option) => !mountFlags.has(option));
+  const isBind = mount.type === 'bind' || flags.includes('bind') || flags.includes('rbind');
+  if (isBind && !flags.includes('bind') && !flags.includes('rbind')) flags.push('rbind');
+  if (!mount.destination.startsWith('/')) {
+    throw new NsboxError('E_INVALID_CONFIG', `mount destination '${mount.destination}' must be absolute`, { details: { field: 'mounts.destination' } });
+  }
+  return ['mount', mount.source ?? mount.type ?? 'none', mount.destination, isBind ? '' : (mount.type ?? 'none'), flags.join(','), data.join(',')];
+}
+
+function idMapText(mappings: OciIdMapping[], kind: 'uid' | 'gid'): string {
+  for (const mapping of mappings) {
+    const fields = [mapping.containerID, mapping.hostID, mapping.size];
+    if (!fields.every((value) => Number.isInteger(value) && value >= 0 && value <= 0xffffffff) || mapping.size === 0) {
+      throw new NsboxError('E_INVALID_CONFIG', `${kind} mapping ${JSON.stringify(mapping)} does not fit: ids must be 0..2^32-1 and size > 0`, {
+        details: { field: `linux.${kind}Mappings` },
+      });
+    }
+    if (mapping.hostID + mapping.size > 0x100000000 || mapping.containerID + mapping.size > 0x100000000) {
+      throw new NsboxError('E_INVALID_CONFIG', `${kind} mapping ${JSON.stringify(mapping)} does not fit in the 32-bit id space`, {
+        details: { field: `linux.${kind}Mappings` },
+      });
+    }
+  }
+  return mappings.map((mapping) => `${mapping.containerID} ${mapping.hostID} ${mapping.size}\n`).join('');
+}
+
+function hasMountAt(spec: OciSpec, destination: string, type?: string): boolean {
+  return spec.mounts.some((mount) => mount.destination === destination && (!type || mount.type === type));
+}
+
+/** Device nodes and symlinks for a fresh /dev tmpfs; bind mounts because a user ns cannot mknod. */
+function minimalDevOps(spec: OciSpec): LaunchOp[] {
+  const ops: LaunchOp[] = defaultDevices.map((name) => ['dev.bind', `/dev/${name}`, `/dev/${name}`]);
+  if (hasMountAt(spec, '/dev/pts', 'devpts')) ops.push(['symlink', 'pts/ptmx', '/dev/ptmx']);
+  ops.push(
+    ['symlink', '/proc/self/fd', '/dev/fd'],
+    ['symlink', '/proc/self/fd/0', '/dev/stdin'],
+    ['symlink', '/proc/self/fd/1', '/dev/stdout'],
+    ['symlink', '/proc/self/fd/2', '/dev/stderr'],
+  );
+  if (hasMountAt(spec, '/proc', 'proc')) ops.push(['symlink', '/proc/kcore', '/dev/core']);
+  return ops;
+}
+
+function seccompOps(seccomp: NonNullable<OciSpec['linux']['seccomp']>): LaunchOp[] {
+  const action = (name: string, errnoRet?: number): string => {
+    switch (name) {
+      case 'SCMP_ACT_ALLOW':
+        return 'allow';
+      case 'SCMP_ACT_ERRNO':
+        return `errno:${errnoRet ?? 1}`;
+      case 'SCMP_ACT_KILL':
+      case 'SCMP_ACT_KILL_THREAD':
+        return 'kill';
+      case 'SCMP_ACT_KILL_PROCESS':
+        return 'kill_process';
+      case 'SCMP_ACT_TRAP':
+        return 'trap';
+      case 'SCMP_ACT_LOG':
+        return 'log';
+      case 'SCMP_ACT_TRACE':
+        return `trace:${errnoRet ?? 0}`;
+      default:
+        throw new NsboxError('E_UNSUPPORTED', `seccomp action '${name}' is not supported`, { details: { field: 'linux.seccomp' } });
+    }
+  };
+  const opNames: Record<string, string> = {
+    SCMP_CMP_NE: 'ne',
+    SCMP_CMP_LT: 'lt',
+    SCMP_CMP_LE: 'le',
+    SCMP_CMP_EQ: 'eq',
+    SCMP_CMP_GE: 'ge',
+    SCMP_CMP_GT: 'gt',
+    SCMP_CMP_MASKED_EQ: 'masked_eq',
+  };
+  const ops: LaunchOp[] = [['seccomp.default', action(seccomp.defaultAction, seccomp.defaultErrnoRet)]];
+  for (const arch of seccomp.architectures ?? []) ops.push(['seccomp.arch', arch.replace(/^SCMP_ARCH_/, '').toLowerCase()]);
+  for (const rule of seccomp.syscalls ?? []) {
+    const args = (rule.args ?? []).map((arg) => {
+      const op = opNames[arg.op];
+      if (!op) throw new NsboxError('E_UNSUPPORTED', `seccomp operator '${arg.op}' is not supported`, { details: { field: 'linux.seccomp.syscalls' } });
+      return `${arg.index}:${op}:${arg.value}${arg.valueTwo !== undefined ? `:${arg.valueTwo}` : ''}`;
+    });
+    for (const name of rule.names) ops.push(['seccomp.rule', action(rule.action, rule.errnoRet), name, ...args]);
+  }
+  ops.push(['seccomp.load']);
+  return ops;
+}
+
+/** The program that creates a box and execs its init. */
+export function compileCreateProgram(spec: OciSpec, context: CompileContext): LaunchOp[] {
+  const ops: LaunchOp[] = [['mode', 'create']];
+  for (const file of context.procsFiles) ops.push(['cgroup.procs', file]);
+
+  const fresh: string[] = [];
+  for (const namespace of spec.linux.namespaces) {
+    const name = namespaceNames[namespace.type];
+    if (!name) throw new NsboxError('E_UNSUPPORTED', `namespace type '${namespace.type}' is not supported`, { details: { field: 'linux.namespaces' } });
+    if (namespace.path) ops.push(['join.ns', name, namespace.path]);
+    else fresh.push(name);
+  }
+  ops.push(['namespaces', ...fresh]);
+  for (const [clock, offset] of Object.entries(spec.linux.timeOffsets ?? {})) {
+    ops.push(['timens.offset', clock, String(offset.secs), String(offset.nanosecs ?? 0)]);
+  }
+
+  if (fresh.includes('user')) {
+    if (!spec.linux.uidMappings?.length || !spec.linux.gidMappings?.length) {
+      throw new NsboxError('E_INVALID_CONFIG', 'a user namespace needs uid and gid mappings', { details: { field: 'linux.uidMappings' } });
+    }
+    ops.push(['uidmap', idMapText(spec.linux.uidMappings, 'uid')], ['setgroups', 'deny'], ['gidmap', idMapText(spec.linux.gidMappings, 'gid')]);
+  }
+
+  ops.push(['rootfs', spec.root.path], ['propagation', (spec.linux.rootfsPropagation ?? 'private').replace(/^r/, '')]);
+  for (const mount of spec.mounts) ops.push(mountOp(mount));
+  if (hasMountAt(spec, '/dev', 'tmpfs')) ops.push(...minimalDevOps(spec));
+  ops.push(['pivot_root']);
+  if (spec.root.readonly) ops.push(['readonly', '/']);
+  for (const path of spec.linux.maskedPaths ?? []) ops.push(['mask', path]);
+  for (const path of spec.linux.readonlyPaths ?? []) ops.push(['readonly', path]);
+  for (const [key, value] of Object.entries(spec.linux.sysctl ?? {})) ops.push(['sysctl', key, value]);
+  ops.push(...processOps(spec));
+  return ops;
+}
+
+/** What the box's process gets, in create and join mode alike. */
+function processOps(spec: OciSpec, args = spec.process.args): LaunchOp[] {
+  const ops: LaunchOp[] = [];
+  const process = spec.process;
+  if (spec.hostname) ops.push(['hostname', spec.hostname]);
+  if (spec.domainname) ops.push(['domainname', spec.domainname]);
+  for (const limit of process.rlimits ?? []) ops.push(['rlimit', limit.type, String(limit.soft), String(limit.hard)]);
+  if (process.oomScoreAdj !== undefined) ops.push(['oom_score_adj', String(process.oomScoreAdj)]);
+  if (process.user.additionalGids?.length) ops.push(['groups', ...process.user.additionalGids.map(String)]);
+  ops.push(['user', String(process.user.uid), String(process.user.gid)]);
+  ops.push(['cwd', process.cwd]);
+  for (const variable of process.env ?? []) ops.push(['env', variable]);
+  if (process.noNewPrivileges) ops.push(['no_new_privs']);
+  const caps = process.capabilities ?? {};
+  for (const set of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const) ops.push(['caps', set, ...(caps[set] ?? [])]);
+  if (spec.linux.seccomp) ops.push(...seccompOps(spec.linux.seccomp));
+  if (args.length === 0) throw new NsboxError('E_INVALID_CONFIG', 'process.args is empty: nothing to run', { details: { field: 'process.args' } });
+  ops.push(['exec', ...args]);
+  return ops;
+}
+
+export interface JoinRequest {
+  initPid: number;
+  args: string[];
+  env?: string[];
+  cwd?: string;
+  user?: { uid: number; gid: number };
+  tty?: boolean;
+}
+
+/** The program that runs one more process inside a running box (exec, enter). */
+export function compileJoinProgram(spec: OciSpec, request: JoinRequest, context: CompileContext): LaunchOp[] {
+  const ops: LaunchOp[] = [['mode', 'join']];
+  for (const file of context.procsFiles) ops.push(['cgroup.procs', file]);
+  const names = spec.linux.namespaces.map((namespace) => namespaceNames[namespace.type]).filter((name): name is string => Boolean(name));
+  ops.push(['join.pid', String(request.initPid)], ['namespaces', ...names]);
+  if (request.tty) ops.push(['tty']);
+  // The box's hostname is already set in its UTS namespace; a joined process keeps it.
+  const { hostname: _hostname, domainname: _domainname, ...boxSpec } = spec;
+  const joined: OciSpec = {
+    ...boxSpec,
+    process: {
+      ...spec.process,
+      user: request.user ?? spec.process.user,
+      cwd: request.cwd ?? spec.process.cwd,
+      env: request.env ?? spec.process.env ?? [],
+      rlimits: [],
+    },
+  };
+  ops.push(...processOps(joined, request.args));
+  return ops;
+}

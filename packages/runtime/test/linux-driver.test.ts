@@ -1,0 +1,149 @@
+/**
+ * The Linux driver through the library API (what an embedding panel calls): lifecycle,
+ * exec, pause, reconcile after an init died unwatched, and specs the kernel refuses.
+ */
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { definePlugin, type HookContext, type NsboxError, type OciIdMapping } from '@nsbox/core';
+import { buildBusyboxRootfs, chownTree, createTestHost, makeTempDir, requireRoot, snapshotHost, useCleanup } from '@nsbox/testkit';
+import { createCgroupDriver } from '../src/cgroup/index.js';
+import { execInBox } from '../src/exec.js';
+import { LinuxBoxDriver, type LinuxRuntimeFacts } from '../src/linux-driver.js';
+import { waitUntil } from '../src/process-identity.js';
+
+/** A test plugin that puts the box in a user namespace with the given maps (isolation's job later). */
+function userNamespacePlugin(uidMappings: OciIdMapping[]) {
+  class Hooks {
+    spec(context: HookContext) {
+      context.spec.linux.namespaces.push({ type: 'user' });
+      context.spec.linux.uidMappings = uidMappings;
+      context.spec.linux.gidMappings = uidMappings;
+    }
+  }
+  return definePlugin({ name: 'test-userns', version: '1.0.0', core: '^1.0.0', hooks: Hooks });
+}
+
+describe('the Linux box driver through the library API', function () {
+  this.timeout(60_000);
+  const cleanup = useCleanup();
+  let cgroupParent: string;
+  let rootfs: string;
+  const marker = `nsbox-marker-${randomBytes(3).toString('hex')}`;
+
+  before(function () {
+    requireRoot(this, 'running boxes');
+  });
+
+  beforeEach(() => {
+    cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
+    rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'rootfs'), 'rootfs'));
+    const parent = cgroupParent;
+    cleanup.add('remove test cgroups', async () => {
+      const cgroups = createCgroupDriver({ parent });
+      for (const name of cgroups.list()) await cgroups.remove(name);
+      await cgroups.removeParent?.();
+    });
+  });
+
+  async function openTestHost(plugins = [] as ReturnType<typeof userNamespacePlugin>[], stateDir?: string) {
+    const host = await createTestHost(cleanup, {
+      plugins,
+      ...(stateDir ? { stateDir } : {}),
+      driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),
+    });
+    cleanup.add('destroy boxes', async () => {
+      if (!host.store.db.open) return; // a test closed this host itself; a later one cleans up
+      for (const box of host.manager.list()) await host.manager.destroy(box.id, { force: true }).catch(() => undefined);
+    });
+    return host;
+  }
+
+  it('creates, starts, execs, pauses, resumes, stops and destroys a box', async () => {
+    const host = await openTestHost();
+    const driver = host.driver as LinuxBoxDriver;
+    await host.manager.create({ name: 'lib1', config: { rootfs, process: { args: ['/bin/sleep', '1000'] } } });
+    const box = await host.manager.start('lib1');
+    const init = (box.runtime as LinuxRuntimeFacts).init;
+    assert.ok(init && existsSync(`/proc/${init.pid}`));
+    assert.ok(driver.cgroups.pids(box.id).includes(init.pid), "init is in the box's cgroup");
+
+    const exec = await execInBox(driver, box, { args: ['sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "; echo; hostname; ls /proc | grep -c "^[0-9]"'] });
+    assert.equal(exec.exitCode, 0, exec.stderr);
+    const [cmdline, hostname, processes] = exec.stdout.trim().split('\n');
+    assert.equal(cmdline?.trim(), '/bin/sleep 1000');
+    assert.equal(hostname, 'lib1');
+    assert.ok(Number(processes) <= 4, `the box sees only its own processes, saw ${processes}`);
+
+    await host.manager.pause('lib1');
+    assert.match((await import('node:fs')).readFileSync(`/proc/${init.pid}/status`, 'utf8'), /State:\s+[ST]/);
+    await host.manager.resume('lib1');
+    const stopped = await host.manager.stop('lib1', { timeoutMs: 500 });
+    assert.equal(stopped.state, 'stopped');
+    assert.equal(existsSync(`/proc/${init.pid}`), false);
+    assert.equal(driver.cgroups.get(box.id), undefined, 'stop removes the cgroup');
+    await host.manager.destroy('lib1');
+    assert.equal(existsSync(driver.files(box).dir), false);
+    assert.equal(existsSync(rootfs), true, 'a rootfs given by the admin is left in place');
+  });
+
+  it('runs a user-namespaced box whose root is an unprivileged host uid', async () => {
+    chownTree(rootfs, 200000, 200000);
+    chmodSync(dirname(rootfs), 0o755); // the box's root (host uid 200000) must reach its rootfs
+    const host = await openTestHost([userNamespacePlugin([{ containerID: 0, hostID: 200000, size: 65536 }])]);
+    await host.manager.create({ name: 'userns', config: { rootfs, process: { args: ['/bin/sleep', '1000'] } } });
+    const box = await host.manager.start('userns');
+    const exec = await execInBox(host.driver as LinuxBoxDriver, box, { args: ['sh', '-c', 'id -u; cat /proc/self/uid_map'] });
+    assert.equal(exec.exitCode, 0, exec.stderr);
+    assert.match(exec.stdout, /^0\n\s+0\s+200000\s+65536\n$/);
+    const init = (box.runtime as LinuxRuntimeFacts).init as { pid: number };
+    assert.match((await import('node:fs')).readFileSync(`/proc/${init.pid}/status`, 'utf8'), /Uid:\s+200000\s/);
+  });
+
+  it('refuses a uid map that does not fit, leaving nothing behind', async () => {
+    const host = await openTestHost([userNamespacePlugin([{ containerID: 0, hostID: 4294967000, size: 65536 }])]);
+    await host.manager.create({ name: 'badmap', config: { rootfs, process: { args: ['/bin/sleep', marker] } } });
+    const before = snapshotHost({ cgroupParent, marker });
+    await assert.rejects(host.manager.start('badmap'), (error: NsboxError) => {
+      assert.equal(error.code, 'E_INVALID_CONFIG');
+      assert.match(error.message, /uid mapping .* does not fit/);
+      return true;
+    });
+    assert.deepEqual(snapshotHost({ cgroupParent, marker }), before);
+    assert.equal(host.manager.get('badmap').state, 'created');
+  });
+
+  it('reports a map the kernel refuses with its step, leaving nothing behind', async () => {
+    const host = await openTestHost([
+      userNamespacePlugin([
+        { containerID: 0, hostID: 300000, size: 1000 },
+        { containerID: 500, hostID: 400000, size: 1000 },
+      ]),
+    ]);
+    await host.manager.create({ name: 'overlap', config: { rootfs, process: { args: ['/bin/sleep', marker] } } });
+    const before = snapshotHost({ cgroupParent, marker });
+    await assert.rejects(host.manager.start('overlap'), /box did not start: (uidmap|handshake)/);
+    assert.deepEqual(snapshotHost({ cgroupParent, marker }), before);
+  });
+
+  it('marks a box whose init died while no host process ran as stopped, with its status', async () => {
+    const stateDir = makeTempDir(cleanup, 'state');
+    let host = await openTestHost([], stateDir);
+    await host.manager.create({ name: 'orphan', config: { rootfs, process: { args: ['/bin/sleep', '1000'] } } });
+    const box = await host.manager.start('orphan');
+    host.close();
+    const init = (box.runtime as LinuxRuntimeFacts).init as { pid: number };
+    process.kill(init.pid, 'SIGKILL');
+    const driver = new LinuxBoxDriver({ stateDir, cgroupParent });
+    assert.ok(await waitUntil(() => driver.exit(box) !== undefined, 5_000), 'the shim records the exit');
+
+    host = await openTestHost([], stateDir);
+    await host.manager.reconcile();
+    const after = host.manager.get('orphan');
+    assert.equal(after.state, 'stopped');
+    assert.deepEqual((after.runtime as { exit?: unknown }).exit, { state: 'stopped', signal: 9 });
+    assert.equal(host.manager.history({ boxId: box.id, kind: 'state.stopped' }).length, 1);
+  });
+});

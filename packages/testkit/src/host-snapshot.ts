@@ -1,0 +1,50 @@
+/**
+ * What a failed operation must not leave behind: mounts, cgroups under a parent, processes.
+ * Take a snapshot before, act, and compare after.
+ */
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface HostSnapshot {
+  mounts: string[];
+  cgroups: string[];
+  processes: string[];
+}
+
+function cgroupDirs(parent: string): string[] {
+  const found: string[] = [];
+  const root = '/sys/fs/cgroup';
+  for (const hierarchy of existsSync(root) ? readdirSync(root) : []) {
+    const dir = join(root, hierarchy, parent);
+    if (existsSync(dir))
+      for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) found.push(join(hierarchy, parent, entry.name));
+  }
+  return found.sort();
+}
+
+/** Processes whose command line mentions the marker (a string unique to the test). */
+function markedProcesses(marker: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (cmdline.includes(marker) && Number(pid) !== process.pid) found.push(`${pid} ${cmdline.trim()}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found.sort();
+}
+
+export function snapshotHost(options: { cgroupParent: string; marker: string }): HostSnapshot {
+  return {
+    mounts: readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' ').slice(3, 5).join(' '))
+      .filter(Boolean)
+      .sort(),
+    cgroups: cgroupDirs(options.cgroupParent),
+    processes: markedProcesses(options.marker),
+  };
+}
