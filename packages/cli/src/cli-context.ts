@@ -1,6 +1,6 @@
 /** What every command gets: the global options and a lazily opened host. */
 
-import { CoreTokens, type ServiceIdentifier } from '@nsbox/core';
+import type { ServiceIdentifier } from '@nsbox/core';
 import { type NsboxHost, type OpenHostOptions, openHost } from '@nsbox/host';
 
 export interface GlobalOptions {
@@ -45,5 +45,3 @@ export class CliContext {
     if (this.opened) (await this.opened.catch(() => undefined))?.close();
   }
 }
-
-export { CoreTokens };

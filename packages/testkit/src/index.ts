@@ -1,4 +1,4 @@
-export { BUSYBOX, type BusyboxRootfsOptions, buildBusyboxRootfs, busyboxAvailable, chownTree } from './busybox-rootfs.js';
+export { BUSYBOX, type BusyboxRootfsOptions, buildBusyboxRootfs, busyboxAvailable, chownTree } from '@nsbox/runtime';
 export { Cleanup, type CleanupAction, useCleanup } from './cleanup.js';
 export { type CliRunOptions, type CliRunResult, cliArgs, repoRoot, runNsbox, runNsboxAsync } from './cli-runner.js';
 export { type HostSnapshot, snapshotHost } from './host-snapshot.js';

@@ -34,9 +34,9 @@ export interface CgroupDriver {
   thaw(name: string): Promise<void>;
   /** SIGKILL everything and wait until empty; a missing box is already empty. */
   kill(name: string, options?: KillOptions): Promise<void>;
-  /** kill, rmdir in every hierarchy (deepest first), then the parent levels if empty; idempotent. */
+  /** kill, then rmdir in every hierarchy (deepest first); idempotent. The parent stays: the next box reuses it. */
   remove(name: string, options?: KillOptions): Promise<void>;
-  /** rmdir the parent levels that hold no box (remove() does it too; this is for a parent left with none). */
+  /** rmdir the parent levels that hold no box (tests, uninstall). */
   removeParent(): void;
   /** A controller file, e.g. ('memory', 'memory.limit_in_bytes') on v1 or ('memory', 'memory.max') on v2. E_UNSUPPORTED when the host lacks the controller. */
   read(name: string, controller: string, file: string): string;

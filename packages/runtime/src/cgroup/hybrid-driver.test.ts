@@ -161,7 +161,7 @@ describe('hybrid cgroup driver (this machine)', function () {
     assert.deepEqual(driver.pids('box1'), []);
   });
 
-  it('removes every directory in every hierarchy, nested ones and the parent included, and is idempotent', async () => {
+  it('removes every directory in every hierarchy, nested ones included, is idempotent, and keeps the parent for removeParent()', async () => {
     const box = driver.create('box1');
     const sleeper = processes.sleeper();
     joinCgroup(box.procsFiles, pidOf(sleeper));
@@ -174,6 +174,8 @@ describe('hybrid cgroup driver (this machine)', function () {
     assert.deepEqual(driver.list(), ['box2']);
     assert.ok(parentDirsOnHost(parent).length > 0, 'the parent stays while box2 lives in it');
     await driver.remove('box2');
+    assert.ok(parentDirsOnHost(parent).length > 0, 'remove() keeps the parent for the next box');
+    driver.removeParent();
     assert.deepEqual(parentDirsOnHost(parent), []);
     await driver.remove('box2');
     await driver.remove('never-created');

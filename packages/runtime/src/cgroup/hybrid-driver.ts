@@ -86,7 +86,6 @@ export class HybridDriver implements CgroupDriver {
     await this.kill(name, { timeoutMs: remaining(deadline) });
     await this.v1.removeDirs(name, deadline);
     await this.unified.removeDirs(name, deadline);
-    this.removeParent();
   }
 
   removeParent(): void {

@@ -128,11 +128,12 @@ describe('v1 cgroup driver (forced on this host)', function () {
     assert.equal(await exitSignal(sleeper), 'SIGKILL');
   });
 
-  it('removes every directory, parent included, and nothing is left on the host', async () => {
+  it('removes every directory, then removeParent() the parent, and nothing is left on the host', async () => {
     const box = driver.create('box1');
     joinCgroup(box.procsFiles, pidOf(processes.sleeper()));
     mkdirSync(join(box.v1Dirs['memory']!, 'inner'));
     await driver.remove('box1');
+    driver.removeParent();
     assert.deepEqual(parentDirsOnHost(parent), []);
     await driver.remove('box1');
   });

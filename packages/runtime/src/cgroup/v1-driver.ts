@@ -199,7 +199,6 @@ export class V1Driver implements CgroupDriver {
     const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     await this.kill(name, { timeoutMs: Math.max(0, deadline - Date.now()) });
     await this.removeDirs(name, deadline);
-    this.removeParent();
   }
 
   private controllerPath(name: string, controller: string, file: string): string {

@@ -115,11 +115,12 @@ describe('v2 cgroup driver (forced on this host cgroup2 mount)', function () {
     assert.equal(readFileSync(join(box.unifiedDir!, 'cgroup.freeze'), 'utf8').trim(), '0', 'left thawed for the next start');
   });
 
-  it('removes the box and the parent, deepest first, leaving nothing on the host', async () => {
+  it('removes the box deepest first, then removeParent() the parent, leaving nothing on the host', async () => {
     const box = driver.create('box1');
     joinCgroup(box.procsFiles, pidOf(processes.sleeper()));
     mkdirSync(join(box.unifiedDir!, 'inner'));
     await driver.remove('box1');
+    driver.removeParent();
     assert.ok(!existsSync(join(CGROUP_ROOT, 'unified', parent)));
     assert.deepEqual(parentDirsOnHost(parent), []);
     await driver.remove('box1');

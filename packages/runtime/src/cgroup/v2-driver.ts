@@ -177,7 +177,6 @@ export class V2Driver implements CgroupDriver {
     const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     await this.kill(name, { timeoutMs: Math.max(0, deadline - Date.now()) });
     await this.removeDirs(name, deadline);
-    this.removeParent();
   }
 
   /** Controllers enabled for the box: what its parent's cgroup.subtree_control delegates. */

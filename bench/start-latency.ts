@@ -1,0 +1,87 @@
+/**
+ * create + start + wait + destroy of /bin/true, side by side in one run: nsbox's library
+ * API, nsbox's CLI, crun and runc (Debian's). Prints medians and nsbox/crun ratios.
+ *   npm run bench:start-latency -- [runs]
+ */
+
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openHost } from '@nsbox/host';
+import { buildBusyboxRootfs, createCgroupDriver, LinuxBoxDriver, waitUntil } from '@nsbox/runtime';
+import { makeBundle, median, printTable, timeRuns, which } from './bench-support.js';
+
+const runs = Number(process.argv[2] ?? 20);
+const work = mkdtempSync(join(tmpdir(), 'nsbox-bench-'));
+const cgroupParent = `nsbox-bench-${randomBytes(3).toString('hex')}`;
+const rootfs = buildBusyboxRootfs(join(work, 'rootfs'));
+const rows: { name: string; medianMs?: number; note?: string }[] = [];
+
+try {
+  // nsbox, library API (what an embedding panel or nsboxd calls).
+  const host = await openHost({ stateDir: join(work, 'state-lib'), discover: true, driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }) });
+  const driver = host.driver as LinuxBoxDriver;
+  const libraryTimes = await timeRuns(runs, async (index) => {
+    const name = `lib${index}`;
+    await host.manager.create({ name, config: { rootfs, process: { args: ['/bin/true'] } } });
+    const box = await host.manager.start(name);
+    await waitUntil(() => driver.exit(box) !== undefined, 10_000, 1);
+    await host.manager.destroy(name, { force: true });
+  });
+  host.close();
+  rows.push({ name: 'nsbox library API', medianMs: median(libraryTimes) });
+
+  // nsbox, CLI (built, as installed): one process per run.
+  const cli = join(process.cwd(), 'packages/cli/bin/nsbox.js');
+  const cliTimes = await timeRuns(runs, (index) => {
+    const result = spawnSync(
+      process.execPath,
+      [cli, '--state-dir', join(work, 'state-cli'), 'run', '--rm', '--rootfs', rootfs, `cli${index}`, '--', '/bin/true'],
+      {
+        env: { ...process.env, NSBOX_CGROUP_PARENT: cgroupParent },
+        encoding: 'utf8',
+      },
+    );
+    if (result.status !== 0) throw new Error(`nsbox run failed: ${result.stderr}`);
+  });
+  rows.push({ name: 'nsbox CLI (run --rm)', medianMs: median(cliTimes) });
+
+  const runc = which('runc');
+  if (runc) {
+    const bundle = makeBundle(runc, join(work, 'bundle-runc'), rootfs, ['/bin/true']);
+    const times = await timeRuns(runs, (index) => {
+      const result = spawnSync(runc, ['--root', join(work, 'runc-state'), 'run', '--bundle', bundle, `runc-${index}`], { encoding: 'utf8' });
+      if (result.status !== 0) throw new Error(`runc run failed: ${result.stderr}`);
+    });
+    rows.push({ name: 'runc run', medianMs: median(times) });
+  } else rows.push({ name: 'runc run', note: 'not installed (npm run setup -- --bench)' });
+
+  const crun = which('crun');
+  if (crun) {
+    // crun refuses this hybrid host ("cgroups in hybrid mode not supported") even with
+    // --cgroup-manager=disabled. It runs in a private mount namespace of the benchmark's
+    // own where the cgroup2 mount is detached: the host is not changed. The loop times
+    // crun itself, from inside that namespace.
+    const bundle = makeBundle(crun, join(work, 'bundle-crun'), rootfs, ['/bin/true']);
+    const script = `umount -l /sys/fs/cgroup/unified || exit 1
+for i in $(seq ${runs}); do s=$(date +%s%N); ${crun} --root ${join(work, 'crun-state')} run --bundle ${bundle} crun-$i >/dev/null || exit 2; e=$(date +%s%N); echo $((e-s)); done`;
+    const result = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8' });
+    if (result.status === 0) {
+      const times = result.stdout
+        .trim()
+        .split('\n')
+        .map((ns) => Number(ns) / 1e6);
+      rows.push({ name: 'crun run', medianMs: median(times), note: 'in a private mount ns without the cgroup2 mount' });
+    } else rows.push({ name: 'crun run', note: `fails here: ${result.stderr.trim().split('\n')[0]}` });
+  } else rows.push({ name: 'crun run', note: 'not installed (npm run setup -- --bench)' });
+
+  console.log(`\nstart latency: create + start + wait + destroy of /bin/true, median of ${runs} runs\n`);
+  printTable(rows, rows.find((row) => row.name === 'crun run')?.medianMs);
+} finally {
+  const cgroups = createCgroupDriver({ parent: cgroupParent });
+  for (const name of cgroups.list()) await cgroups.remove(name);
+  await cgroups.removeParent?.();
+  rmSync(work, { recursive: true, force: true });
+}
