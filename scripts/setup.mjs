@@ -91,7 +91,11 @@ function stampedStep(name, inputs, action) {
 function workspaceDirs() {
   const manifest = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
   return manifest.workspaces.flatMap((pattern) =>
-    pattern.endsWith('/*') ? readdirSync(join(repo, pattern.slice(0, -2))).map((name) => `${pattern.slice(0, -2)}/${name}`) : [pattern],
+    pattern.endsWith('/*')
+      ? readdirSync(join(repo, pattern.slice(0, -2)), { withFileTypes: true })
+          .filter((entry) => entry.isDirectory() && existsSync(join(repo, pattern.slice(0, -2), entry.name, 'package.json')))
+          .map((entry) => `${pattern.slice(0, -2)}/${entry.name}`)
+      : [pattern],
   );
 }
 

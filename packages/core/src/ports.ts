@@ -61,6 +61,20 @@ export interface OperationJournal {
   unfinished(): OperationRecord[];
 }
 
+/**
+ * Small persistent state of plugins (uid ranges handed out, pool paths...), shared by every
+ * process of a host. `claim` is atomic across processes: it is how allocators avoid handing
+ * the same thing out twice.
+ */
+export interface PluginStateStore {
+  get(namespace: string, key: string): string | undefined;
+  set(namespace: string, key: string, value: string): void;
+  /** Stores the value only if the key is free; true when this caller got it. */
+  claim(namespace: string, key: string, value: string): boolean;
+  delete(namespace: string, key: string): void;
+  list(namespace: string): { key: string; value: string }[];
+}
+
 export interface DriverStatus {
   state: 'running' | 'paused' | 'stopped';
   exitCode?: number;

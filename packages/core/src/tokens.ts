@@ -4,6 +4,7 @@ export const CoreTokens = {
   HistoryRepository: Symbol.for('nsbox.core.historyRepository'),
   OperationJournal: Symbol.for('nsbox.core.operationJournal'),
   BoxDriver: Symbol.for('nsbox.core.boxDriver'),
+  PluginState: Symbol.for('nsbox.core.pluginState'),
   EventBus: Symbol.for('nsbox.core.eventBus'),
   PluginHost: Symbol.for('nsbox.core.pluginHost'),
   BoxManager: Symbol.for('nsbox.core.boxManager'),

@@ -94,6 +94,7 @@ export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost
   container.bind(CoreTokens.HistoryRepository).toConstantValue(store);
   container.bind(CoreTokens.OperationJournal).toConstantValue(store);
   container.bind(CoreTokens.EventBus).toConstantValue(events);
+  container.bind(CoreTokens.PluginState).toConstantValue(store.pluginState);
   if (driver) container.bind(CoreTokens.BoxDriver).toConstantValue(driver);
 
   let plugins: PluginHost;

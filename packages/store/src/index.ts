@@ -1,3 +1,4 @@
-export { migrate, migrations } from './migrations.js';
+export { migrate, migrateNamespace, migrations } from './migrations.js';
+export { SqlitePluginState } from './plugin-state.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 export { DEFAULT_STATE_DIR, ensureStateDir, resolveStateDir } from './state-dir.js';

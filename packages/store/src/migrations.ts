@@ -41,7 +41,34 @@ export const migrations: readonly string[] = [
    );
    CREATE INDEX operations_open ON operations(status);
    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  `CREATE TABLE plugin_state (
+     namespace TEXT NOT NULL,
+     key TEXT NOT NULL,
+     value TEXT NOT NULL,
+     PRIMARY KEY (namespace, key)
+   );
+   CREATE TABLE schema_versions (namespace TEXT PRIMARY KEY, version INTEGER NOT NULL);`,
 ];
+
+/**
+ * Tables of a face or plugin (the daemon's tenants, ...) migrate on their own, under a
+ * namespace, so that packages released separately never edit the list above.
+ */
+export function migrateNamespace(db: Database.Database, namespace: string, steps: readonly string[]): number {
+  return db
+    .transaction(() => {
+      const row = db.prepare('SELECT version FROM schema_versions WHERE namespace = ?').get(namespace) as { version: number } | undefined;
+      const current = row?.version ?? 0;
+      if (current > steps.length) throw new Error(`tables of '${namespace}' are at schema ${current}, newer than this code (${steps.length})`);
+      for (let version = current; version < steps.length; version++) db.exec(steps[version] as string);
+      db.prepare('INSERT INTO schema_versions (namespace, version) VALUES (?, ?) ON CONFLICT(namespace) DO UPDATE SET version = excluded.version').run(
+        namespace,
+        steps.length,
+      );
+      return steps.length;
+    })
+    .immediate();
+}
 
 export function migrate(db: Database.Database): number {
   const current = db.pragma('user_version', { simple: true }) as number;

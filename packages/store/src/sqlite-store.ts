@@ -18,7 +18,8 @@ import type {
 } from '@nsbox/core';
 import { isProcessAlive, NsboxError } from '@nsbox/core';
 import Database from 'better-sqlite3';
-import { migrate } from './migrations.js';
+import { migrate, migrateNamespace } from './migrations.js';
+import { SqlitePluginState } from './plugin-state.js';
 import { ensureStateDir } from './state-dir.js';
 
 interface BoxRow {
@@ -97,6 +98,8 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements BoxRepository, HistoryRepository, OperationJournal {
   readonly db: Database.Database;
   readonly path: string;
+  /** Plugins' small persistent state, in the same database. */
+  readonly pluginState: SqlitePluginState;
   private readonly clock: () => number;
   private readonly processAlive: (pid: number) => boolean;
 
@@ -111,6 +114,7 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('foreign_keys = ON');
       migrate(this.db);
+      this.pluginState = new SqlitePluginState(this.db);
     } catch (error) {
       throw new NsboxError('E_STORE', `cannot open the state database ${this.path}: ${(error as Error).message}`, { cause: error });
     }
@@ -229,6 +233,11 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
   operation(id: number): OperationRecord | undefined {
     const row = this.db.prepare('SELECT * FROM operations WHERE id = ?').get(id) as OperationRow | undefined;
     return row && toOperation(row);
+  }
+
+  /** Tables of a face or plugin, migrated under their own namespace (see migrateNamespace). */
+  migrateNamespace(namespace: string, steps: readonly string[]): number {
+    return migrateNamespace(this.db, namespace, steps);
   }
 
   // Settings

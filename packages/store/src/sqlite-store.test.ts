@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from './sqlite-store.js';
+import { resolveStateDir } from './state-dir.js';
+
+describe('SQLite store', () => {
+  let dir: string;
+  const stores: SqliteStore[] = [];
+  const open = () => {
+    const store = new SqliteStore({ stateDir: dir });
+    stores.push(store);
+    return store;
+  };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'nsbox-test-store-'));
+  });
+  afterEach(() => {
+    for (const store of stores.splice(0)) store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('chooses the state dir from --state-dir, then NSBOX_STATE_DIR, then /var/lib/nsbox', () => {
+    assert.equal(resolveStateDir('/srv/a', { NSBOX_STATE_DIR: '/srv/b' }), '/srv/a');
+    assert.equal(resolveStateDir(undefined, { NSBOX_STATE_DIR: '/srv/b' }), '/srv/b');
+    assert.equal(resolveStateDir(undefined, {}), '/var/lib/nsbox');
+  });
+
+  it('uses WAL so that several processes share one database', () => {
+    const store = open();
+    assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+  });
+
+  it('lets only one of two store handles claim a plugin state key', () => {
+    const first = open().pluginState;
+    const second = open().pluginState;
+    assert.equal(first.claim('isolation', 'uid-range:1', 'box-a'), true);
+    assert.equal(second.claim('isolation', 'uid-range:1', 'box-b'), false);
+    assert.equal(second.get('isolation', 'uid-range:1'), 'box-a');
+    second.delete('isolation', 'uid-range:1');
+    assert.equal(second.claim('isolation', 'uid-range:1', 'box-b'), true);
+    assert.deepEqual(first.list('isolation'), [{ key: 'uid-range:1', value: 'box-b' }]);
+  });
+
+  it('migrates a namespace once, and refuses tables newer than the code', () => {
+    const store = open();
+    const steps = ['CREATE TABLE daemon_tenants (id TEXT PRIMARY KEY)'];
+    assert.equal(store.migrateNamespace('daemon', steps), 1);
+    assert.equal(open().migrateNamespace('daemon', steps), 1, 'a second process finds it done');
+    assert.throws(() => store.migrateNamespace('daemon', []), /newer than this code/);
+  });
+
+  it('records operation steps in order and lists only unfinished operations', () => {
+    const store = open();
+    const op = store.begin({ boxId: 'b1', kind: 'start', fromState: 'created', pid: process.pid });
+    store.stepDone(op.id, 'hook:a:prepare');
+    store.stepDone(op.id, 'driver:start');
+    assert.deepEqual(store.unfinished()[0]?.doneSteps, ['hook:a:prepare', 'driver:start']);
+    store.finish(op.id, 'done');
+    assert.deepEqual(store.unfinished(), []);
+  });
+});
