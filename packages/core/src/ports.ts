@@ -103,4 +103,6 @@ export interface BoxDriver {
   cleanupStart(box: Box): Promise<void>;
   /** After a restart of the host process: removes leftovers of boxes that are not running. */
   reconcile?(boxes: Box[]): Promise<void>;
+  /** Services the driver publishes for plugins (the runtime's cgroup driver, ...). */
+  services?(): { id: symbol; value: unknown }[];
 }

@@ -96,6 +96,7 @@ export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost
   container.bind(CoreTokens.EventBus).toConstantValue(events);
   container.bind(CoreTokens.PluginState).toConstantValue(store.pluginState);
   if (driver) container.bind(CoreTokens.BoxDriver).toConstantValue(driver);
+  for (const service of driver?.services?.() ?? []) container.bind(service.id).toConstantValue(service.value);
 
   let plugins: PluginHost;
   try {

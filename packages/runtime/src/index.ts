@@ -9,3 +9,4 @@ export { shimAttach, shimRequest, shimSocketPath } from './shim-client.js';
 export { launchShim, type ShimReady } from './shim-launch.js';
 export { type CompileContext, compileCreateProgram, compileJoinProgram, defaultDevices, type JoinRequest } from './spec-compiler.js';
 export * from './templates/index.js';
+export { RuntimeTokens } from './tokens.js';

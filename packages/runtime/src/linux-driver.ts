@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join } from 'node:path';
 import { type Box, type BoxDriver, type DriverStatus, NsboxError, type OciSpec } from '@nsbox/core';
 import { buildBaseSpec } from './base-spec.js';
+import { RuntimeTokens } from './tokens.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
 import { identify, isSameProcess, type ProcessIdentity, waitUntil } from './process-identity.js';
@@ -43,6 +44,14 @@ export class LinuxBoxDriver implements BoxDriver {
 
   constructor(private readonly options: LinuxDriverOptions) {
     this.cgroups = options.cgroups ?? createCgroupDriver({ parent: options.cgroupParent ?? 'nsbox' });
+  }
+
+  /** Plugins reach the runtime through these (limits and tracking use the cgroup driver). */
+  services(): { id: symbol; value: unknown }[] {
+    return [
+      { id: RuntimeTokens.CgroupDriver, value: this.cgroups },
+      { id: RuntimeTokens.LinuxBoxDriver, value: this },
+    ];
   }
 
   files(box: Pick<Box, 'id'>): BoxFiles {
