@@ -32,8 +32,23 @@ function entryOf(directory: string, manifest: Record<string, unknown>): string |
   if (typeof marker === 'string') return resolve(directory, marker);
   const exported = manifest.exports as Record<string, unknown> | string | undefined;
   const dot = typeof exported === 'string' ? exported : (exported?.['.'] as Record<string, string> | string | undefined);
-  const target = typeof dot === 'string' ? dot : (dot?.import ?? dot?.default);
+  if (typeof dot === 'string') return resolve(directory, dot);
+  // The same conditions Node resolves with, so a plugin loads the same copy of @nsbox/core
+  // as the host (a source checkout run through tsx uses `source`).
+  const condition = [...activeConditions(), 'import', 'default'].find((name) => typeof dot?.[name] === 'string');
+  const target = condition ? dot?.[condition] : undefined;
   return resolve(directory, target ?? (manifest.main as string | undefined) ?? 'index.js');
+}
+
+function activeConditions(): string[] {
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const conditions: string[] = [];
+  for (let index = 0; index < flags.length; index++) {
+    const flag = flags[index] as string;
+    if (flag.startsWith('--conditions=') || flag.startsWith('-C=')) conditions.push(flag.slice(flag.indexOf('=') + 1));
+    else if ((flag === '--conditions' || flag === '-C') && flags[index + 1]) conditions.push(flags[++index] as string);
+  }
+  return conditions;
 }
 
 /** Lists plugin packages in the given node_modules directories (scoped packages included). */

@@ -22,6 +22,8 @@ export type * from './oci-spec.js';
 export { OperationRun, type Step } from './operation.js';
 export {
   type AnyPlugin,
+  type ApiRole,
+  apiRoles,
   type CommandContribution,
   type CommandInput,
   definePlugin,
@@ -32,6 +34,8 @@ export {
   type LifecycleHooks,
   PLUGIN_BRAND,
   type PluginDefinition,
+  type RouteContribution,
+  type RouteInput,
   teardownHooks,
 } from './plugin.js';
 export { type LoadedPlugin, PluginHost, type PluginHostOptions, type PluginInfo } from './plugin-host.js';

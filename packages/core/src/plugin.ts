@@ -57,6 +57,39 @@ export interface CommandInput {
   services: { get<T>(id: ServiceIdentifier<T>): T };
 }
 
+/** Roles of API tokens, weakest first; a route names the weakest role that may call it. */
+export const apiRoles = ['read-only', 'operator', 'admin'] as const;
+export type ApiRole = (typeof apiRoles)[number];
+
+/**
+ * An HTTP route a plugin adds to the API (nsboxd mounts it under `/plugins/<plugin>`). The
+ * schemas validate the request and document it in the OpenAPI document; the face checks
+ * the token and its role before the handler runs.
+ */
+export interface RouteContribution {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Below the plugin's prefix, Fastify syntax: `/pools`, `/boxes/:box/usage`. */
+  path: string;
+  summary: string;
+  /** The weakest role allowed (default: read-only for GET, operator otherwise). */
+  role?: ApiRole;
+  params?: StandardSchemaV1;
+  query?: StandardSchemaV1;
+  body?: StandardSchemaV1;
+  handler(input: RouteInput): unknown | Promise<unknown>;
+}
+
+export interface RouteInput {
+  params: unknown;
+  query: unknown;
+  body: unknown;
+  /** The caller's tenant; null for a host-wide token. */
+  tenant: string | null;
+  /** A box the caller may see (E_NOT_FOUND for another tenant's box, as for a missing one). */
+  box(idOrName: string): Box;
+  services: { get<T>(id: ServiceIdentifier<T>): T };
+}
+
 export interface PluginDefinition<TSchema extends StandardSchemaV1 | undefined = StandardSchemaV1 | undefined> {
   readonly [PLUGIN_BRAND]: true;
   /** kebab-case, stable; also the name of the plugin's config section. */
@@ -73,6 +106,8 @@ export interface PluginDefinition<TSchema extends StandardSchemaV1 | undefined =
   publishes: Record<string, ServiceIdentifier>;
   hooks?: Newable<LifecycleHooks<TSchema extends StandardSchemaV1 ? InferOutput<TSchema> : undefined>>;
   commands: CommandContribution[];
+  /** HTTP routes for the API face (optional: a plugin without them works everywhere). */
+  routes?: RouteContribution[];
 }
 
 export type PluginInput<TSchema extends StandardSchemaV1 | undefined> = Omit<
