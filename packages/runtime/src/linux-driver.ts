@@ -7,13 +7,13 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join } from 'node:path';
 import { type Box, type BoxDriver, type DriverStatus, NsboxError, type OciSpec } from '@nsbox/core';
 import { buildBaseSpec } from './base-spec.js';
-import { RuntimeTokens } from './tokens.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
 import { identify, isSameProcess, type ProcessIdentity, waitUntil } from './process-identity.js';
 import { launchShim } from './shim-launch.js';
 import { compileCreateProgram } from './spec-compiler.js';
 import { materializeTemplate, type TemplateProgress } from './templates/index.js';
+import { RuntimeTokens } from './tokens.js';
 
 export interface LinuxDriverOptions {
   stateDir: string;
@@ -58,7 +58,8 @@ export class LinuxBoxDriver implements BoxDriver {
     return new BoxFiles(join(this.options.stateDir, 'boxes', box.id));
   }
 
-  async create(box: Box): Promise<Record<string, unknown>> {
+  /** `options` lets a face follow and cancel one box's template work (nsboxd's operations). */
+  async create(box: Box, options: { onProgress?: (progress: TemplateProgress) => void; signal?: AbortSignal } = {}): Promise<Record<string, unknown>> {
     const files = this.files(box);
     const { rootfs, template } = box.config;
     if (rootfs) {
@@ -73,7 +74,8 @@ export class LinuxBoxDriver implements BoxDriver {
     try {
       const made = await materializeTemplate(template, files.rootfs, {
         cacheDir: join(this.options.stateDir, 'templates'),
-        ...(this.options.onProgress ? { onProgress: this.options.onProgress } : {}),
+        ...(options.onProgress || this.options.onProgress ? { onProgress: options.onProgress ?? this.options.onProgress } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
       });
       return { rootfs: made.rootfs, ownsRootfs: true, ...(made.config ? { image: made.config } : {}) } satisfies LinuxRuntimeFacts;
     } catch (error) {
