@@ -1,11 +1,4 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../tsup.base.js';
 
-export default defineConfig({
-  entry: ['lib/index.ts'],
-  format: ['esm'],
-  dts: true,
-  clean: false,
-  outDir: 'dist',
-  sourcemap: true,
-  target: 'node20',
-});
+// clean: false — build/ (node-gyp's output) lives beside dist/.
+export default packageBuild({ entry: ['lib/index.ts'], clean: false });
