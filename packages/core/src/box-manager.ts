@@ -61,11 +61,8 @@ export class BoxManager {
   /** Validates a config against the core and every plugin that would apply to it. */
   async validateConfig(config: unknown, name = 'config'): Promise<BoxConfig> {
     const draft = { name, config: (typeof config === 'object' && config ? config : {}) as BoxConfig };
-    const plugins = this.deps.host.pluginsFor(draft);
-    return validateBoxConfig(
-      config,
-      plugins.map((plugin) => plugin.definition),
-    );
+    this.deps.host.pluginsFor(draft); // refuses disabling a plugin that another one needs
+    return validateBoxConfig(config, this.deps.host.definitions());
   }
 
   get(idOrName: string): Box {

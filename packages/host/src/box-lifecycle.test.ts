@@ -181,4 +181,32 @@ describe('box lifecycle through the core and a real SQLite store', () => {
     store.begin({ boxId: box.id, kind: 'start', fromState: 'created', pid: process.ppid });
     await assert.rejects(manager.start('web7'), (error: NsboxError) => error.code === 'E_BUSY');
   });
+
+  it('disables plugins per host and per box, refusing to disable what another needs', async () => {
+    const journal: Journal = [];
+    const plugins = [recordingPlugin('alpha', journal), recordingPlugin('beta', journal, { requires: { alpha: '^1.0.0' } })];
+    await assert.rejects(openHost({ stateDir, discover: false, plugins, disabled: ['alpha'] }), (error: NsboxError) => {
+      assert.equal(error.code, 'E_PLUGIN_DEPENDENCY');
+      assert.match(error.message, /'beta' requires plugin 'alpha'/);
+      return true;
+    });
+    host = await openHost({ stateDir, discover: false, plugins, disabled: ['beta'], driver: new MemoryDriver() });
+    assert.deepEqual(
+      host.plugins.describe().map((plugin) => [plugin.name, plugin.enabled]),
+      [
+        ['alpha', true],
+        ['beta', false],
+      ],
+    );
+    await host.manager.create({ name: 'solo', config: { plugins: { disable: ['alpha'] } } });
+    journal.length = 0;
+    await host.manager.start('solo');
+    assert.deepEqual(journal, [], 'no hook of a plugin disabled for the box runs');
+    host.close();
+    host = await openHost({ stateDir, discover: false, plugins, driver: new MemoryDriver() });
+    await assert.rejects(
+      host.manager.create({ name: 'needy', config: { plugins: { disable: ['alpha'] } } }),
+      /disables plugin 'alpha', which plugin 'beta' requires/,
+    );
+  });
 });

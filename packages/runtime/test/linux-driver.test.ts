@@ -146,4 +146,16 @@ describe('the Linux box driver through the library API', function () {
     assert.deepEqual((after.runtime as { exit?: unknown }).exit, { state: 'stopped', signal: 9 });
     assert.equal(host.manager.history({ boxId: box.id, kind: 'state.stopped' }).length, 1);
   });
+
+  it('removes, on reconcile, the cgroup a crashed start left behind for a box that is not running', async () => {
+    const host = await openTestHost();
+    const driver = host.driver as LinuxBoxDriver;
+    await host.manager.create({ name: 'crashed', config: { rootfs, process: { args: ['/bin/true'] } } });
+    const box = host.manager.get('crashed');
+    driver.cgroups.create(box.id); // what a start killed after creating the cgroup leaves
+    assert.ok(driver.cgroups.get(box.id));
+    await host.manager.reconcile();
+    assert.equal(driver.cgroups.get(box.id), undefined);
+    assert.equal(host.manager.get('crashed').state, 'created');
+  });
 });
