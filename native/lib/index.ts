@@ -32,6 +32,15 @@ export interface NativeAddon {
   nsInode(pid: number, name: string): string;
   umount(path: string, flags: number): void;
   isMountpoint(path: string): boolean;
+  /** A close-on-exec pipe: [read end, write end]. */
+  pipe(): [number, number];
+  /**
+   * Starts a program in a new session with posix_spawn (vfork: no copy of Node's memory);
+   * fds[i] becomes the child's fd i (-1: /dev/null). Returns its pid; nobody waits for it.
+   */
+  spawnDetached(path: string, argv: string[], fds: number[]): number;
+  /** Collects an exited child of spawnDetached (no zombie left); true once it is gone. */
+  reap(pid: number): boolean;
 }
 
 let addon: NativeAddon | undefined;

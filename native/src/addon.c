@@ -23,7 +23,12 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <spawn.h>
+#include <stdlib.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #include <node_api.h>
 
@@ -181,6 +186,78 @@ host_is_mountpoint (const char *path, bool *out, struct host_error *err)
   return 0;
 }
 
+/* Starts `path` in a new session without copying this (large, threaded) process: glibc's
+ * posix_spawn uses CLONE_VM|CLONE_VFORK, where fork() would duplicate Node's page tables.
+ * fds[i] becomes fd i of the child (-1: /dev/null); every other fd is closed (they are
+ * all close-on-exec in Node). Signals get their default dispositions and an empty mask. */
+static int
+host_spawn_detached (const char *path, char *const argv[], const int *fds, int nfds, pid_t *pid,
+                     struct host_error *err)
+{
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  sigset_t none, all;
+  int high[16];
+  int rc = -1, e;
+
+  if (nfds > 16)
+    return host_fail (err, EINVAL, "spawn: too many fds", NULL);
+  for (int i = 0; i < nfds; i++)
+    high[i] = -1;
+  /* Move every source out of the way first, so no dup2 overwrites a later source. */
+  for (int i = 0; i < nfds; i++)
+    if (fds[i] >= 0 && (high[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
+      {
+        host_fail (err, errno, "fcntl F_DUPFD_CLOEXEC", NULL);
+        goto out_fds;
+      }
+  posix_spawn_file_actions_init (&actions);
+  posix_spawnattr_init (&attr);
+  for (int i = 0; i < nfds; i++)
+    if (high[i] >= 0)
+      posix_spawn_file_actions_adddup2 (&actions, high[i], i);
+    else
+      posix_spawn_file_actions_addopen (&actions, i, "/dev/null", O_RDWR, 0);
+  sigemptyset (&none);
+  sigfillset (&all);
+  posix_spawnattr_setsigmask (&attr, &none);
+  posix_spawnattr_setsigdefault (&attr, &all);
+  posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK
+                                       | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
+  e = posix_spawn (pid, path, &actions, &attr, argv, environ);
+  if (e != 0)
+    host_fail (err, e, "posix_spawn", path);
+  else
+    rc = 0;
+  posix_spawnattr_destroy (&attr);
+  posix_spawn_file_actions_destroy (&actions);
+out_fds:
+  for (int i = 0; i < nfds; i++)
+    if (high[i] >= 0)
+      close (high[i]);
+  return rc;
+}
+
+/* Collects the exit status of a child started by host_spawn_detached once it has exited,
+ * so it does not stay a zombie while this process lives. Not our child, or already
+ * collected: nothing to do. */
+static bool
+host_reap (pid_t pid)
+{
+  int status;
+  pid_t got = waitpid (pid, &status, WNOHANG);
+
+  return got == pid || (got < 0 && errno == ECHILD);
+}
+
+static int
+host_pipe (int fds[2], struct host_error *err)
+{
+  if (pipe2 (fds, O_CLOEXEC) < 0)
+    return host_fail (err, errno, "pipe2", NULL);
+  return 0;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Glue                                                                                   */
 /* ------------------------------------------------------------------------------------ */
@@ -283,6 +360,93 @@ undefined (napi_env env)
 
   NAPI_OK (napi_get_undefined (env, &value));
   return value;
+}
+
+static napi_value
+js_pipe (napi_env env, napi_callback_info info)
+{
+  napi_value result, value;
+  struct host_error err;
+  int fds[2];
+
+  (void) info;
+  if (host_pipe (fds, &err) < 0)
+    return throw_host_error (env, &err);
+  NAPI_OK (napi_create_array_with_length (env, 2, &result));
+  for (uint32_t i = 0; i < 2; i++)
+    {
+      NAPI_OK (napi_create_int32 (env, fds[i], &value));
+      NAPI_OK (napi_set_element (env, result, i, value));
+    }
+  return result;
+}
+
+static napi_value
+js_reap (napi_env env, napi_callback_info info)
+{
+  napi_value argv[1], result;
+  int32_t pid;
+
+  if (!get_args (env, info, 1, argv) || !arg_int32 (env, argv[0], "pid", &pid))
+    return NULL;
+  NAPI_OK (napi_get_boolean (env, host_reap (pid), &result));
+  return result;
+}
+
+/* spawnDetached(path, argv: string[], fds: number[]) → pid */
+static napi_value
+js_spawn_detached (napi_env env, napi_callback_info info)
+{
+  napi_value argv[3], item, result;
+  struct host_error err;
+  char path[PATH_MAX];
+  char *args[64] = { NULL };
+  int fds[16];
+  uint32_t nargs, nfds;
+  bool is_array;
+  pid_t pid;
+  napi_value ret = NULL;
+
+  if (!get_args (env, info, 3, argv) || !arg_string (env, argv[0], "path", path, sizeof path))
+    return NULL;
+  if (napi_is_array (env, argv[1], &is_array) != napi_ok || !is_array
+      || napi_get_array_length (env, argv[1], &nargs) != napi_ok || nargs >= 64)
+    return throw_type_error (env, "The \"argv\" argument must be an array of fewer than 64 strings");
+  if (napi_is_array (env, argv[2], &is_array) != napi_ok || !is_array
+      || napi_get_array_length (env, argv[2], &nfds) != napi_ok || nfds > 16)
+    return throw_type_error (env, "The \"fds\" argument must be an array of at most 16 integers");
+  for (uint32_t i = 0; i < nfds; i++)
+    {
+      int32_t fd;
+      if (napi_get_element (env, argv[2], i, &item) != napi_ok || !arg_int32 (env, item, "fds[i]", &fd))
+        return NULL;
+      fds[i] = fd;
+    }
+  for (uint32_t i = 0; i < nargs; i++)
+    {
+      char buf[PATH_MAX];
+      if (napi_get_element (env, argv[1], i, &item) != napi_ok
+          || !arg_string (env, item, "argv[i]", buf, sizeof buf))
+        goto out;
+      args[i] = strdup (buf);
+      if (!args[i])
+        {
+          host_fail (&err, ENOMEM, "strdup", NULL);
+          throw_host_error (env, &err);
+          goto out;
+        }
+    }
+  if (host_spawn_detached (path, args, fds, (int) nfds, &pid, &err) < 0)
+    {
+      throw_host_error (env, &err);
+      goto out;
+    }
+  if (napi_create_int32 (env, pid, &result) == napi_ok)
+    ret = result;
+out:
+  for (uint32_t i = 0; i < nargs && i < 64; i++)
+    free (args[i]);
+  return ret;
 }
 
 static napi_value
@@ -443,6 +607,9 @@ NAPI_MODULE_INIT ()
     { "nsInode", NULL, js_ns_inode, NULL, NULL, NULL, napi_enumerable, NULL },
     { "umount", NULL, js_umount, NULL, NULL, NULL, napi_enumerable, NULL },
     { "isMountpoint", NULL, js_is_mountpoint, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "spawnDetached", NULL, js_spawn_detached, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "reap", NULL, js_reap, NULL, NULL, NULL, napi_enumerable, NULL },
   };
 
   if (napi_define_properties (env, exports, sizeof functions / sizeof functions[0], functions)

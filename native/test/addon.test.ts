@@ -1,7 +1,7 @@
 /** The N-API addon (PROTOCOL.md §4) against real processes and the host's mounts. */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, read, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MNT_DETACH, native } from '../lib/index.js';
@@ -78,7 +78,38 @@ describe('nsbox native addon', () => {
   }
 
   it('exports exactly the functions of the protocol', () => {
-    assert.deepEqual(Object.keys(native()).sort(), ['close', 'isMountpoint', 'nsInode', 'pidfdOpen', 'pidfdSendSignal', 'processAlive', 'statfs', 'umount']);
+    assert.deepEqual(Object.keys(native()).sort(), [
+      'close',
+      'isMountpoint',
+      'nsInode',
+      'pidfdOpen',
+      'pidfdSendSignal',
+      'pipe',
+      'processAlive',
+      'reap',
+      'spawnDetached',
+      'statfs',
+      'umount',
+    ]);
+  });
+
+  it('spawns a detached process in its own session with the fds it is given, and reaps it', async () => {
+    const [readEnd, writeEnd] = native().pipe();
+    fds.push(readEnd);
+    const pid = native().spawnDetached('/bin/sh', ['sh', '-c', 'echo "fd3 $(cut -d" " -f6 /proc/$$/stat)" >&3; exec sleep 0.2'], [-1, -1, -1, writeEnd]);
+    native().close(writeEnd);
+    const line = await new Promise<string>((resolve, reject) =>
+      read(readEnd, Buffer.alloc(64), 0, 64, null, (error, bytes, buffer) => (error ? reject(error) : resolve(buffer.subarray(0, bytes).toString()))),
+    );
+    assert.equal(line.trim(), `fd3 ${pid}`, 'the child leads its own session and got the pipe as fd 3');
+    assert.equal(native().reap(pid), false, 'still running');
+    const deadline = Date.now() + 5000;
+    while (!native().reap(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(existsSync(`/proc/${pid}`), false, 'reaped: no zombie left');
+    assert.throws(
+      () => native().spawnDetached('/nonexistent/program', ['x'], []),
+      (error: NodeJS.ErrnoException) => error.code === 'ENOENT',
+    );
   });
 
   it('signals a process through a pidfd', async () => {

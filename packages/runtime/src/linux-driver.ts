@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, type BoxDriver, type DriverStatus, NsboxError, type OciSpec } from '@nsbox/core';
+import { native } from '@nsbox/native';
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
@@ -111,7 +112,10 @@ export class LinuxBoxDriver implements BoxDriver {
   async status(box: Box): Promise<DriverStatus> {
     const runtime = facts(box);
     const exit = this.files(box).exit();
-    if (exit) return exitToStatus(exit);
+    if (exit) {
+      reapShim(runtime.shim);
+      return exitToStatus(exit);
+    }
     if (isSameProcess(runtime.init)) {
       return { state: box.state === 'paused' ? 'paused' : 'running' };
     }
@@ -133,6 +137,7 @@ export class LinuxBoxDriver implements BoxDriver {
     await waitUntil(() => files.exit() !== undefined || !isSameProcess(runtime.shim), 5_000);
     if (isSameProcess(runtime.shim) && !files.exit()) signal(runtime.shim, 'SIGKILL');
     await this.cgroups.remove(box.id);
+    await waitUntil(() => reapShim(runtime.shim), 1_000);
     return files.exit() ? exitToStatus(files.exit() as BoxExit) : { state: 'stopped', signal: 9 };
   }
 
@@ -161,6 +166,7 @@ export class LinuxBoxDriver implements BoxDriver {
     const runtime = facts(box);
     if (this.cgroups.get(box.id)) await this.cgroups.remove(box.id);
     if (isSameProcess(runtime.shim)) signal(runtime.shim, 'SIGKILL');
+    await waitUntil(() => reapShim(runtime.shim), 1_000);
   }
 
   /** Cgroups of boxes that are not running were left by a crashed start or stop. */
@@ -181,6 +187,15 @@ export class LinuxBoxDriver implements BoxDriver {
     const file = this.files(box).consoleLog;
     return existsSync(file) ? readFileSync(file, 'utf8') : '';
   }
+}
+
+/**
+ * A shim started by this process is its child until it exits: collect it, or it stays a
+ * zombie. True once it is gone (or was never ours).
+ */
+function reapShim(identity: ProcessIdentity | undefined): boolean {
+  if (!identity) return true;
+  return native().reap(identity.pid) || !isSameProcess(identity);
 }
 
 function signal(identity: ProcessIdentity | undefined, sig: NodeJS.Signals | number): void {
