@@ -20,18 +20,30 @@ const rootfs = buildBusyboxRootfs(join(work, 'rootfs'));
 const rows: { name: string; medianMs?: number; note?: string }[] = [];
 
 try {
-  // nsbox, library API (what an embedding panel or nsboxd calls).
-  const host = await openHost({ stateDir: join(work, 'state-lib'), discover: true, driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }) });
-  const driver = host.driver as LinuxBoxDriver;
-  const libraryTimes = await timeRuns(runs, async (index) => {
-    const name = `lib${index}`;
-    await host.manager.create({ name, config: { rootfs, process: { args: ['/bin/true'] } } });
-    const box = await host.manager.start(name);
-    await waitUntil(() => driver.exit(box) !== undefined, 10_000, 1);
-    await host.manager.destroy(name, { force: true });
-  });
-  host.close();
-  rows.push({ name: 'nsbox library API', medianMs: median(libraryTimes) });
+  // nsbox, library API (what an embedding panel or nsboxd calls): the runtime alone, then
+  // with every installed plugin (isolation adds a user namespace, an idmapped root, seccomp).
+  for (const discover of [false, true]) {
+    const host = await openHost({
+      stateDir: join(work, `state-lib-${discover}`),
+      discover,
+      driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),
+    });
+    const driver = host.driver as LinuxBoxDriver;
+    const plugins = host.plugins.plugins.map((plugin) => plugin.definition.name);
+    const times = await timeRuns(runs, async (index) => {
+      const name = `lib${index}`;
+      await host.manager.create({ name, config: { rootfs, process: { args: ['/bin/true'] } } });
+      const box = await host.manager.start(name);
+      await waitUntil(() => driver.exit(box) !== undefined, 10_000, 1);
+      await host.manager.destroy(name, { force: true });
+    });
+    host.close();
+    rows.push({
+      name: `nsbox library API${discover ? ' + plugins' : ''}`,
+      medianMs: median(times),
+      ...(discover ? { note: plugins.join(', ') || 'none installed' } : {}),
+    });
+  }
 
   // nsbox, CLI (built, as installed): one process per run.
   const cli = join(process.cwd(), 'packages/cli/bin/nsbox.js');
