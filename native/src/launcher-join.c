@@ -1,8 +1,8 @@
 /* Join mode (PROTOCOL.md §3): run a process in a running box.
  *
  * host ops (cgroup.procs, pidfd_open) → limits on ourselves while still outside the box's
- * user namespace → the pty, from the host's /dev/ptmx → one setns(pidfd, flags) for every
- * namespace → fork, since a pid namespace is only entered by children (setns into the
+ * user namespace → one setns(pidfd, flags) for every namespace → the pty, from the box's
+ * devpts → fork, since a pid namespace is only entered by children (setns into the
  * mount namespace already made the box's root our root and cwd) → the child sets its
  * identity and execs (launcher-final.c); the launcher supervises it (launcher-tty.c)
  * and exits with its status, 128+N for a signal. */
@@ -71,6 +71,9 @@ nsbox_run_join (const struct nsbox_program *prog, int *exit_code, struct nsbox_e
   __attribute__ ((cleanup (nsbox_host_release))) struct nsbox_host host
       = { .cgroup_fd = -1, .pidfd = -1 };
   __attribute__ ((cleanup (release_tty))) struct nsbox_tty tty = { .master = -1, .slave = -1 };
+  __attribute__ ((cleanup (release_tty))) struct nsbox_tty host_tty
+      = { .master = -1, .slave = -1 };
+  bool want_tty = nsbox_program_find (prog, "tty") != NULL;
   cleanup_fd int parent_end = -1;
   cleanup_fd int pidfd = -1;
   int sv[2], status;
@@ -82,11 +85,23 @@ nsbox_run_join (const struct nsbox_program *prog, int *exit_code, struct nsbox_e
    * launcher itself, inherited by the fork. */
   if (nsbox_parent_limits (prog, 0, err) < 0)
     return -1;
-  /* Before setns: the pty must be the host's. */
-  if (nsbox_program_find (prog, "tty") && nsbox_tty_open (&tty, err) < 0)
+  /* A host pty before setns, in case the box has no devpts of its own... */
+  if (want_tty && nsbox_tty_open_host (&host_tty, err) < 0)
     return -1;
   if (nsbox_host_join (prog, &host, err) < 0)
     return -1;
+  /* ...but the box's own pty when it has one, so that `tty` in the box names a device the
+   * box can see (see nsbox_tty_open). */
+  if (want_tty)
+    {
+      struct nsbox_error box_err = { 0 };
+      if (nsbox_tty_open (&tty, &box_err) < 0)
+        {
+          release_tty (&tty);
+          tty = host_tty;
+          host_tty = (struct nsbox_tty){ .master = -1, .slave = -1 };
+        }
+    }
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     {
       err->step = "handshake";

@@ -1,7 +1,7 @@
 /* Join mode: the pty of the joined process and the launcher's watch over it.
  *
- * The pty comes from the host's /dev/ptmx (opened before setns), so the box cannot
- * influence it. The launcher stays the parent: it forwards the signals it gets to the
+ * The pty comes from the box's own devpts (opened after setns, checked, without following
+ * the box's symlinks), so `tty` inside the box names a device the box has. The launcher stays the parent: it forwards the signals it gets to the
  * child, relays the pty both ways when there is one, and returns the child's status. */
 #include "launcher.h"
 
@@ -11,14 +11,26 @@
 #include <pty.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/ioctl.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/pidfd.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <termios.h>
 
+/* Opens the pty in the devpts instance the launcher sees: after setns into the box's
+ * mount namespace that is the box's own, so the joined process's `tty` names a
+ * /dev/pts/N that exists in the box. The path is the box's to control: no symlink is
+ * followed, the file must be a devpts ptmx, and the peer comes from the master itself
+ * (TIOCGPTPEER), never from a path lookup. */
+/* A pty from the host's /dev/ptmx, opened before setns: the fallback for a box without a
+ * devpts of its own. */
 int
-nsbox_tty_open (struct nsbox_tty *tty, struct nsbox_error *err)
+nsbox_tty_open_host (struct nsbox_tty *tty, struct nsbox_error *err)
 {
   struct winsize ws;
 
@@ -31,6 +43,32 @@ nsbox_tty_open (struct nsbox_tty *tty, struct nsbox_error *err)
   fcntl (tty->slave, F_SETFD, FD_CLOEXEC);
   if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
     ioctl (tty->master, TIOCSWINSZ, &ws);
+  return 0;
+}
+
+int
+nsbox_tty_open (struct nsbox_tty *tty, struct nsbox_error *err)
+{
+  struct open_how how = { .flags = O_RDWR | O_NOCTTY | O_CLOEXEC,
+                          .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+  struct winsize ws;
+  struct statfs sfs;
+  int unlock = 0;
+
+  err->step = "tty";
+  tty->master = (int) syscall (SYS_openat2, AT_FDCWD, "/dev/pts/ptmx", &how, sizeof how);
+  if (tty->master < 0)
+    return nsbox_fail (err, errno, "open /dev/pts/ptmx (the box has no devpts?)");
+  if (fstatfs (tty->master, &sfs) < 0 || sfs.f_type != DEVPTS_SUPER_MAGIC)
+    return nsbox_fail (err, EPERM, "/dev/pts/ptmx is not on a devpts filesystem");
+  if (ioctl (tty->master, TIOCSPTLCK, &unlock) < 0)
+    return nsbox_fail (err, errno, "unlock the pty");
+  tty->slave = ioctl (tty->master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (tty->slave < 0)
+    return nsbox_fail (err, errno, "open the pty's peer");
+  if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+    ioctl (tty->master, TIOCSWINSZ, &ws);
+  err->step = NULL;
   return 0;
 }
 

@@ -126,6 +126,7 @@ struct nsbox_tty
   int slave;
 };
 int nsbox_tty_open (struct nsbox_tty *tty, struct nsbox_error *err);
+int nsbox_tty_open_host (struct nsbox_tty *tty, struct nsbox_error *err);
 /* Child: new session, the slave as stdio and controlling terminal. */
 int nsbox_tty_child (struct nsbox_tty *tty, struct nsbox_error *err);
 /* Parent: forwards signals to the child, relays the pty (when tty->master >= 0) until the

@@ -4,10 +4,11 @@
  */
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildBusyboxRootfs, type CliRunOptions, makeTempDir, requireRoot, runNsbox, runNsboxAsync, snapshotHost, useCleanup } from '@nsbox/testkit';
+import { buildBusyboxRootfs, type CliRunOptions, cliArgs, makeTempDir, requireRoot, runNsbox, runNsboxAsync, snapshotHost, useCleanup } from '@nsbox/testkit';
 import { createCgroupDriver } from '../src/cgroup/index.js';
 
 describe('boxes through the nsbox CLI', function () {
@@ -76,6 +77,30 @@ describe('boxes through the nsbox CLI', function () {
     assert.equal(JSON.parse(runNsbox(['info', '--json', 'keeper'], cli).stdout).state, 'stopped');
     assert.equal(runNsbox(['destroy', 'keeper'], cli).code, 0);
     assert.deepEqual(JSON.parse(runNsbox(['list', '--json'], cli).stdout), []);
+  });
+
+  it('gives exec -t and enter a terminal of their own inside the box', () => {
+    assert.equal(runNsbox(['create', 'termbox', '--template', 'busybox', '--', 'sleep', '1000'], cli).code, 0);
+    assert.equal(runNsbox(['start', 'termbox'], cli).code, 0);
+    // script(1) gives the CLI a terminal, as an admin's shell would.
+    const nsboxCommand = (args: string) =>
+      `${process.execPath} ${cliArgs([], cli)
+        .map((arg) => `'${arg}'`)
+        .join(' ')} ${args}`;
+    const exec = spawnSync('script', ['-qec', nsboxCommand("exec -t termbox -- sh -c 'tty; stty size; exit 4'"), '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...process.env, NSBOX_CGROUP_PARENT: cgroupParent },
+    });
+    assert.equal(exec.status, 4, exec.stderr);
+    assert.match(exec.stdout, /\/dev\/pts\/\d+/);
+    const enter = spawnSync('script', ['-qec', nsboxCommand('enter termbox'), '/dev/null'], {
+      encoding: 'utf8',
+      input: 'echo answer=$((6*7)); hostname; exit\n',
+      env: { ...process.env, NSBOX_CGROUP_PARENT: cgroupParent },
+    });
+    assert.equal(enter.status, 0, enter.stderr);
+    assert.match(enter.stdout, /answer=42/);
+    assert.match(enter.stdout, /termbox/);
   });
 
   it('shows what the box printed with logs, and marks a box whose init exited as stopped', async () => {
