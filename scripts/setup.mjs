@@ -24,6 +24,7 @@ const aptSets = {
     'iproute2',
     'util-linux',
     'e2fsprogs',
+    'xfsprogs',
     'zstd',
     'xz-utils',
   ],

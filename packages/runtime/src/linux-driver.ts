@@ -47,6 +47,11 @@ export class LinuxBoxDriver implements BoxDriver {
     this.cgroups = options.cgroups ?? createCgroupDriver({ parent: options.cgroupParent ?? 'nsbox' });
   }
 
+  /** The host's state directory (plugins keep their files under it, e.g. limits' image pools). */
+  get stateDir(): string {
+    return this.options.stateDir;
+  }
+
   /** Plugins reach the runtime through these (limits and tracking use the cgroup driver). */
   services(): { id: symbol; value: unknown }[] {
     return [

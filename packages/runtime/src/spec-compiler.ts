@@ -193,13 +193,18 @@ export function compileCreateProgram(spec: OciSpec, context: CompileContext): La
   return ops;
 }
 
+/** OCI writes "no limit" as 2^64-1; the launcher takes `unlimited`. */
+function rlimitText(value: number): string {
+  return value >= 2 ** 63 ? 'unlimited' : String(value);
+}
+
 /** What the box's process gets, in create and join mode alike. */
 function processOps(spec: OciSpec, args = spec.process.args): LaunchOp[] {
   const ops: LaunchOp[] = [];
   const process = spec.process;
   if (spec.hostname) ops.push(['hostname', spec.hostname]);
   if (spec.domainname) ops.push(['domainname', spec.domainname]);
-  for (const limit of process.rlimits ?? []) ops.push(['rlimit', limit.type, String(limit.soft), String(limit.hard)]);
+  for (const limit of process.rlimits ?? []) ops.push(['rlimit', limit.type, rlimitText(limit.soft), rlimitText(limit.hard)]);
   if (process.oomScoreAdj !== undefined) ops.push(['oom_score_adj', String(process.oomScoreAdj)]);
   if (process.user.additionalGids?.length) ops.push(['groups', ...process.user.additionalGids.map(String)]);
   ops.push(['user', String(process.user.uid), String(process.user.gid)]);
@@ -239,7 +244,8 @@ export function compileJoinProgram(spec: OciSpec, request: JoinRequest, context:
       user: request.user ?? spec.process.user,
       cwd: request.cwd ?? spec.process.cwd,
       env: request.env ?? spec.process.env ?? [],
-      rlimits: [],
+      // The box's rlimits hold for what is exec'd into it too (limits keeps them current).
+      rlimits: spec.process.rlimits ?? [],
     },
   };
   ops.push(...processOps(joined, request.args));

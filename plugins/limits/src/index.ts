@@ -1,4 +1,7 @@
-import { definePlugin } from '@nsbox/core';
-
-/** Placeholder until the plugin lands: installed, valid, and does nothing yet. */
-export const limitsPlugin = definePlugin({ name: 'limits', version: '0.1.0', core: '^1.0.0' });
+export type { CgroupCounters, CgroupUsage, EffectiveLimits } from './cgroup-limits.js';
+export { type IoLimit, type LimitsConfig, limitsConfigSchema } from './config-schema.js';
+export type { PoolInfo } from './disk/pools.js';
+export type { DiskRecord, StorageBackend } from './disk/storage-backend.js';
+export { limitsPlugin } from './limits-plugin.js';
+export type { LimitsReport, LimitsService } from './limits-service.js';
+export { LimitsTokens } from './tokens.js';

@@ -1,4 +1,4 @@
-import type { OciSpec } from '@nsbox/core';
+import type { Box, OciSpec } from '@nsbox/core';
 import { summarize } from '../box-helpers.js';
 import { defineCommand } from '../command.js';
 
@@ -10,11 +10,26 @@ export default defineCommand({
     const host = await context.host();
     const box = await host.manager.sync(name as string);
     const spec = box.runtime.spec as OciSpec | undefined;
+    // A plugin that publishes a 'boxInfo' service ({ describe(box) }) adds its own section.
+    const details: Record<string, unknown> = {};
+    for (const plugin of host.plugins.pluginsFor(box)) {
+      if (!plugin.definition.publishes.boxInfo) continue;
+      const provider = host.plugins.service<{ describe(box: Box): unknown }>(plugin.definition.name, 'boxInfo');
+      const section = await (async () => provider.describe(box))().catch((error: Error) => ({ error: error.message }));
+      if (section !== undefined) details[plugin.definition.name] = section;
+    }
     return {
       ...summarize(box),
       createdAt: new Date(box.createdAt).toISOString(),
       config: box.config,
       plugins: host.plugins.pluginsFor(box).map((plugin) => `${plugin.definition.name}@${plugin.definition.version}`),
+      // Said plainly: without the isolation plugin, a box's root is the host's root.
+      ...(host.plugins.pluginsFor(box).some((plugin) => plugin.definition.name === 'isolation')
+        ? {}
+        : {
+            isolation:
+              'OFF: this box runs without the isolation plugin, so without its restrictions: no user namespace (root in the box is root on the host), no seccomp filter, no device allowlist, no no_new_privs',
+          }),
       ...(spec
         ? {
             effective: {
@@ -30,6 +45,7 @@ export default defineCommand({
             },
           }
         : {}),
+      ...(Object.keys(details).length > 0 ? { details } : {}),
       recentEvents: host.manager
         .history({ boxId: box.id })
         .slice(-10)

@@ -1,0 +1,127 @@
+/**
+ * Disk limits as project quotas (XFS, or ext4 with the project feature), on the filesystem
+ * that already holds the box's root: one project id per box, set with PROJINHERIT on the
+ * root directory so every file the box makes is counted (and the box, lacking
+ * CAP_SYS_RESOURCE and CAP_FOWNER over the host's view, cannot take it off). `df /` in the
+ * box reports the project's limit, as XFS and ext4 do for a directory tree with a project.
+ *
+ * Chosen when the filesystem is mounted with project quotas (prjquota / pquota) and
+ * xfs_quota is installed; needs no image, grows and shrinks live.
+ */
+
+import { NsboxError, type PluginStateStore } from '@nsbox/core';
+import { formatSize } from '../units.js';
+import type { BoxDiskContext, DiskProblem, DiskRecord, DiskRequest, ProjectRecord, StorageBackend } from './storage-backend.js';
+import { mountOf, run, type SpaceFigures, space, which } from './system.js';
+
+const NAMESPACE = 'limits.projects';
+/** Project ids nsbox hands out; below are the admin's (/etc/projid). */
+const FIRST_PROJECT_ID = 0x6e5b_0000;
+
+/** Mount options that switch project quota enforcement on, per filesystem. */
+const enforcing: Record<string, string[]> = {
+  xfs: ['prjquota', 'pquota', 'pqnoenforce'],
+  ext4: ['prjquota'],
+};
+
+export class ProjectQuotaBackend implements StorageBackend {
+  readonly name = 'project' as const;
+
+  constructor(private readonly state: PluginStateStore) {}
+
+  unavailable(context: BoxDiskContext): string | undefined {
+    const mount = mountOf(context.seed);
+    if (!mount) return `cannot find the filesystem that holds ${context.seed}`;
+    const options = enforcing[mount.fsType];
+    if (!options) return `project quotas need XFS or ext4; ${context.seed} is on ${mount.fsType}`;
+    if (!mount.options.some((option) => options.includes(option))) {
+      return `${mount.mountPoint} (${mount.fsType}) is not mounted with project quotas (${options[0]})`;
+    }
+    if (!which('xfs_quota')) return 'xfs_quota is not installed (Debian package xfsprogs)';
+    return undefined;
+  }
+
+  rootPath(context: BoxDiskContext): string {
+    return context.seed;
+  }
+
+  check(context: BoxDiskContext, record: DiskRecord | undefined, request: DiskRequest | undefined): DiskProblem[] {
+    if (!request || record?.backend !== 'project') return [];
+    const usage = this.usage(context, record);
+    const problems: DiskProblem[] = [];
+    if (usage && request.limit < usage.used) {
+      problems.push({
+        kind: 'invalid',
+        message: `disk ${formatSize(request.limit)} is below what box '${context.box.name}' already uses (${formatSize(usage.used)})`,
+      });
+    }
+    if (usage?.inodesUsed != null && request.inodes !== undefined && request.inodes < usage.inodesUsed) {
+      problems.push({ kind: 'invalid', message: `inodes ${request.inodes} is below what box '${context.box.name}' already uses (${usage.inodesUsed})` });
+    }
+    return problems;
+  }
+
+  prepare(context: BoxDiskContext, record: DiskRecord | undefined, request: DiskRequest): ProjectRecord {
+    const mount = mountOf(context.seed);
+    if (!mount) throw new NsboxError('E_RUNTIME', `cannot find the filesystem that holds ${context.seed}`);
+    const projectId = record?.backend === 'project' ? record.projectId : this.allocate(context.box.id);
+    const project: ProjectRecord = {
+      backend: 'project',
+      projectId,
+      path: context.seed,
+      mountPoint: mount.mountPoint,
+      fsType: mount.fsType,
+      limit: request.limit,
+      ...(request.inodes !== undefined ? { inodes: request.inodes } : {}),
+    };
+    // -s sets the project id and PROJINHERIT on every directory of the tree.
+    this.quota(project, [`project -s -p ${project.path} ${projectId}`]);
+    this.setLimit(project);
+    return project;
+  }
+
+  resizeLive(_context: BoxDiskContext, record: DiskRecord, request: DiskRequest): ProjectRecord {
+    const project = { ...(record as ProjectRecord), limit: request.limit };
+    delete project.inodes;
+    if (request.inodes !== undefined) project.inodes = request.inodes;
+    this.setLimit(project);
+    return project;
+  }
+
+  usage(_context: BoxDiskContext, record: DiskRecord): SpaceFigures | undefined {
+    try {
+      return space((record as ProjectRecord).path);
+    } catch {
+      return undefined;
+    }
+  }
+
+  release(): void {
+    // A quota stays with the files: nothing to take down when the box stops.
+  }
+
+  remove(_context: BoxDiskContext, record: DiskRecord): void {
+    const project = record as ProjectRecord;
+    this.quota(project, [`limit -p bhard=0 ihard=0 ${project.projectId}`, `project -C -p ${project.path} ${project.projectId}`]);
+    this.state.delete(NAMESPACE, String(project.projectId));
+  }
+
+  private setLimit(project: ProjectRecord): void {
+    this.quota(project, [`limit -p bhard=${project.limit} ihard=${project.inodes ?? 0} ${project.projectId}`]);
+  }
+
+  private quota(project: ProjectRecord, commands: string[]): void {
+    // -f: xfs_quota drives ext4 (a "foreign" filesystem) through the generic quotactl.
+    const foreign = project.fsType === 'xfs' ? [] : ['-f'];
+    run('xfs_quota', ['-x', ...foreign, ...commands.flatMap((command) => ['-c', command]), project.mountPoint]);
+  }
+
+  /** A project id no other box holds (claimed atomically across processes). */
+  private allocate(boxId: string): number {
+    for (let id = FIRST_PROJECT_ID; id < FIRST_PROJECT_ID + 1_000_000; id++) {
+      if (this.state.claim(NAMESPACE, String(id), boxId)) return id;
+      if (this.state.get(NAMESPACE, String(id)) === boxId) return id;
+    }
+    throw new NsboxError('E_RUNTIME', 'no free project id for the box');
+  }
+}

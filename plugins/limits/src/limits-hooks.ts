@@ -1,0 +1,47 @@
+/** The lifecycle hooks of the limits plugin; the work is in LimitsService. */
+
+import { type HookContext, type HookName, inject, injectable, type LifecycleHooks } from '@nsbox/core';
+import type { LimitsConfig } from './config-schema.js';
+import { LimitsService } from './limits-service.js';
+
+type Context = HookContext<LimitsConfig>;
+
+@injectable()
+export class LimitsHooks implements LifecycleHooks<LimitsConfig> {
+  constructor(@inject(LimitsService) private readonly limits: LimitsService) {}
+
+  /** create and start: refuse what this host cannot enforce before anything is made. */
+  validate(context: Context): void {
+    this.limits.checkHost(context.box, context.config);
+  }
+
+  spec(context: Context): void {
+    this.limits.editSpec(context.box, context.config, context.spec);
+  }
+
+  async prepare(context: Context): Promise<void> {
+    await this.limits.prepare(context.box, context.config);
+  }
+
+  async update(context: Context): Promise<void> {
+    await this.limits.update(context.box, context.previous, context.config, context.spec);
+  }
+
+  /** The last look at the counters while the cgroup is still there. */
+  stopping(context: Context): void {
+    if (context.config !== undefined) this.limits.events.poll(context.box);
+  }
+
+  stopped(context: Context): void {
+    this.limits.stopped(context.box);
+  }
+
+  destroy(context: Context): void {
+    this.limits.destroy(context.box);
+  }
+
+  async rollback(context: Context, hook: HookName): Promise<void> {
+    if (hook === 'prepare') await this.limits.undoPrepare(context.box);
+    else if (hook === 'update') await this.limits.undoUpdate(context.box, context.spec);
+  }
+}

@@ -1,0 +1,21 @@
+/** The plugin's bindings. */
+
+import { ContainerModule } from '@nsbox/core';
+import { CgroupLimits } from './cgroup-limits.js';
+import { DiskLimits } from './disk/disk-limits.js';
+import { Pools } from './disk/pools.js';
+import { HostFacts } from './host-facts.js';
+import { LimitEvents } from './limit-events.js';
+import { LimitsService } from './limits-service.js';
+import { LimitsTokens } from './tokens.js';
+
+export const limitsModule = new ContainerModule((options) => {
+  options.bind(HostFacts).toSelf().inSingletonScope();
+  options.bind(CgroupLimits).toSelf().inSingletonScope();
+  options.bind(Pools).toSelf().inSingletonScope();
+  options.bind(DiskLimits).toSelf().inSingletonScope();
+  options.bind(LimitEvents).toSelf().inSingletonScope();
+  options.bind(LimitsService).toSelf().inSingletonScope();
+  options.bind(LimitsTokens.Service).toService(LimitsService);
+  options.bind(LimitsTokens.Pools).toService(Pools);
+});

@@ -1,0 +1,23 @@
+/** The limits plugin: hard caps on CPU, memory, processes, IO, rlimits and disk, changed live. */
+
+import { definePlugin } from '@nsbox/core';
+import { limitsCommand } from './commands/limits-command.js';
+import { poolCommands } from './commands/pool-commands.js';
+import { setCommand } from './commands/set-command.js';
+import { limitsConfigSchema } from './config-schema.js';
+import { LimitsHooks } from './limits-hooks.js';
+import { limitsModule } from './limits-module.js';
+import { LimitsTokens } from './tokens.js';
+import { version } from './version.js';
+
+export const limitsPlugin = definePlugin({
+  name: 'limits',
+  version,
+  description: 'hard caps on CPU, memory, processes, IO, rlimits and disk space, changed live',
+  core: '^1.0.0',
+  config: limitsConfigSchema,
+  module: limitsModule,
+  hooks: LimitsHooks,
+  publishes: { limits: LimitsTokens.Service, boxInfo: LimitsTokens.Service, pools: LimitsTokens.Pools },
+  commands: [setCommand, limitsCommand, ...poolCommands],
+});

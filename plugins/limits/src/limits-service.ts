@@ -1,0 +1,227 @@
+/**
+ * The limits of boxes, start to end: checks, the OCI spec's part, the cgroup and disk before
+ * start, live changes, what `nsbox limits` and `nsbox info` show. The hooks and the
+ * commands both go through here; a daemon gets it as the service 'limits' publishes.
+ */
+
+import { execFileSync } from 'node:child_process';
+import { type Box, inject, injectable, NsboxError, type OciSpec } from '@nsbox/core';
+import { CgroupLimits, type CgroupUsage, type EffectiveLimits } from './cgroup-limits.js';
+import type { LimitsConfig } from './config-schema.js';
+import { DiskLimits } from './disk/disk-limits.js';
+import { which } from './disk/system.js';
+import { HostFacts } from './host-facts.js';
+import type { RuntimeFactsView } from './host-services.js';
+import { LimitEvents } from './limit-events.js';
+import { hostProblems, liveProblems } from './limits-checks.js';
+import { type LimitProblem, throwProblems } from './problems.js';
+import { mergeSpecRlimits, type RlimitName, type RlimitPair, rlimitNames } from './rlimits.js';
+
+type LimitsBox = Pick<Box, 'id' | 'name' | 'config' | 'runtime' | 'state'>;
+
+/** What `nsbox limits` and `nsbox info` show for a box. */
+export interface LimitsReport {
+  configured: LimitsConfig;
+  /** Read back from the kernel (running boxes). */
+  effective?: EffectiveLimits & { rlimits?: Partial<Record<RlimitName, RlimitPair>> };
+  usage?: CgroupUsage;
+  disk?: { backend: string; limit: number; size: number; used: number; available: number; inodes: number | null; inodesUsed: number | null };
+  /** Events found by this look (also in the box's history). */
+  newEvents: string[];
+}
+
+const CGROUP_FIELDS = ['cpus', 'cpuWeight', 'cpuset', 'cpusetMems', 'memory', 'memoryHigh', 'swap', 'pids', 'io'] as const;
+
+export function sectionOf(box: Pick<Box, 'config'>): LimitsConfig | undefined {
+  return box.config['limits'] as LimitsConfig | undefined;
+}
+
+function hasCgroupLimits(config: LimitsConfig | undefined): boolean {
+  return config !== undefined && CGROUP_FIELDS.some((field) => config[field] !== undefined);
+}
+
+function isLive(box: Pick<Box, 'state'>): boolean {
+  return box.state === 'running' || box.state === 'paused';
+}
+
+@injectable()
+export class LimitsService {
+  /** The section before an update in progress, for its rollback (this process only). */
+  private readonly beforeUpdate = new Map<string, LimitsConfig | undefined>();
+
+  constructor(
+    @inject(CgroupLimits) readonly cgroups: CgroupLimits,
+    @inject(DiskLimits) readonly disk: DiskLimits,
+    @inject(LimitEvents) readonly events: LimitEvents,
+    @inject(HostFacts) private readonly facts: HostFacts,
+  ) {}
+
+  /** Everything that can be known about a section without a box: throws with every problem. */
+  checkHost(box: LimitsBox, config: LimitsConfig | undefined): void {
+    if (!config) return;
+    const problems: LimitProblem[] = this.cgroups.available ? hostProblems(config, this.facts, this.cgroups) : [];
+    const disk = this.disk.unsupported(box, config);
+    if (disk) problems.push({ field: 'limits.disk', kind: 'unsupported', message: `cannot be enforced: ${disk}` });
+    throwProblems(problems);
+  }
+
+  /**
+   * A change to a box's section, checked as a whole before anything is touched: the host,
+   * what a running box already uses, and what its disk can do in its state.
+   */
+  checkChange(box: LimitsBox, next: LimitsConfig | undefined): void {
+    this.checkHost(box, next);
+    const problems: LimitProblem[] = [];
+    const live = isLive(box);
+    if (live && next && this.cgroups.available) {
+      const init = (box.runtime as RuntimeFactsView).init?.pid;
+      problems.push(...liveProblems(box.name, next, this.cgroups.usage(box), init === undefined ? undefined : this.facts.processLimits(init), this.facts));
+    }
+    if (this.disk.involved(box, next)) {
+      for (const problem of this.disk.check(box, next, live)) problems.push({ field: 'limits.disk', ...problem });
+    }
+    throwProblems(problems);
+  }
+
+  /** The spec hook: rlimits for init, and the root where the disk limit lives. */
+  editSpec(box: LimitsBox, config: LimitsConfig | undefined, spec: OciSpec): void {
+    if (config?.rlimits) spec.process.rlimits = mergeSpecRlimits(spec.process.rlimits ?? [], config.rlimits);
+    const root = this.disk.rootPath(box, config);
+    if (root) spec.root.path = root;
+  }
+
+  /** Before start: the disk brought up, the cgroup made and limited, counters from zero. */
+  async prepare(box: LimitsBox, config: LimitsConfig | undefined): Promise<void> {
+    if (config === undefined && !this.disk.involved(box, config)) return;
+    this.disk.prepare(box, config);
+    let created = false;
+    try {
+      if (hasCgroupLimits(config) && this.cgroups.available) {
+        created = this.cgroups.ensureCgroup(box);
+        this.cgroups.apply(box, config as LimitsConfig, this.devices(config));
+      }
+      this.events.reset(box);
+    } catch (error) {
+      if (created) await this.cgroups.removeCgroup(box).catch(() => undefined);
+      this.disk.release(box);
+      throw error;
+    }
+  }
+
+  /** Undoes prepare (a later step of the start failed, or reconcile after a crash). */
+  async undoPrepare(box: LimitsBox): Promise<void> {
+    this.disk.release(box);
+    if (this.cgroups.available && hasCgroupLimits(sectionOf(box))) await this.cgroups.removeCgroup(box);
+  }
+
+  /** A running box gets its new section: checked whole, then applied; a failure puts the old one back. */
+  async update(box: LimitsBox, previous: LimitsConfig | undefined, next: LimitsConfig | undefined, spec: OciSpec): Promise<void> {
+    this.checkChange(box, next);
+    this.beforeUpdate.set(box.id, previous);
+    try {
+      this.applyLive(box, next, previous, spec);
+    } catch (error) {
+      try {
+        this.applyLive(box, previous, next, spec);
+      } catch {
+        // The first error says what went wrong; the box keeps what could be put back.
+      }
+      throw error;
+    }
+    this.events.poll(box);
+  }
+
+  /** Puts back the section an update replaced (rollback of a failed update). */
+  async undoUpdate(box: LimitsBox, spec: OciSpec): Promise<void> {
+    const previous = this.beforeUpdate.has(box.id) ? this.beforeUpdate.get(box.id) : sectionOf(box);
+    this.beforeUpdate.delete(box.id);
+    if (isLive(box)) this.applyLive(box, previous, sectionOf(box), spec);
+  }
+
+  private applyLive(box: LimitsBox, config: LimitsConfig | undefined, replaced: LimitsConfig | undefined, spec: OciSpec): void {
+    if (this.cgroups.available && (hasCgroupLimits(config) || hasCgroupLimits(replaced))) {
+      this.cgroups.apply(box, config ?? {}, this.devices(config));
+    }
+    this.applyRlimitsLive(box, config);
+    // Names no longer limited leave the spec; running processes keep theirs until restart.
+    const dropped: string[] = Object.keys(replaced?.rlimits ?? {}).map((name) => rlimitNames[name as RlimitName].kernel);
+    spec.process.rlimits = mergeSpecRlimits(
+      (spec.process.rlimits ?? []).filter((limit) => !dropped.includes(limit.type)),
+      config?.rlimits ?? {},
+    );
+    this.disk.resizeLive(box, config);
+  }
+
+  /** prlimit on every process of the box (init passes its limits to what it starts later). */
+  private applyRlimitsLive(box: LimitsBox, config: LimitsConfig | undefined): void {
+    const entries = Object.entries(config?.rlimits ?? {}) as [RlimitName, RlimitPair][];
+    if (entries.length === 0 || !this.cgroups.available) return;
+    const prlimit = which('prlimit');
+    if (!prlimit) throw new NsboxError('E_UNSUPPORTED', 'prlimit is not installed (Debian package util-linux): rlimits cannot change on a running box');
+    const args = entries.map(([name, pair]) => `--${name}=${pair.soft}:${pair.hard}`);
+    for (const pid of this.cgroups.boxPids(box)) {
+      try {
+        execFileSync(prlimit, ['--pid', String(pid), ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+      } catch (error) {
+        const stderr = String((error as { stderr?: string }).stderr ?? '');
+        // A process that exited meanwhile has no limits to change.
+        if (/No such process/i.test(stderr)) continue;
+        throw new NsboxError('E_RUNTIME', `limits.rlimits: prlimit on process ${pid} of box '${box.name}' failed: ${stderr.trim()}`, { cause: error });
+      }
+    }
+  }
+
+  /** io devices of a section as 'major:minor' (checkHost made sure they exist). */
+  private devices(config: LimitsConfig | undefined): Map<string, string> {
+    const map = new Map<string, string>();
+    for (const entry of config?.io ?? []) {
+      const device = this.facts.blockDevice(entry.device);
+      if (device) map.set(entry.device, device.id);
+    }
+    return map;
+  }
+
+  /** The box stopped: last look at its counters, disk taken down. */
+  stopped(box: LimitsBox): void {
+    if (sectionOf(box) === undefined && !this.disk.involved(box, undefined)) return;
+    this.events.poll(box);
+    this.disk.release(box);
+    this.events.reset(box);
+  }
+
+  destroy(box: LimitsBox): void {
+    this.disk.destroy(box);
+    this.events.reset(box);
+  }
+
+  /** The section `nsbox info` shows for a box (the 'boxInfo' service). */
+  describe(box: LimitsBox): LimitsReport | undefined {
+    if (sectionOf(box) === undefined && !this.disk.involved(box, undefined)) return undefined;
+    return this.report(box);
+  }
+
+  /** Configured and effective limits, usage, and any new events found on the way. */
+  report(box: LimitsBox): LimitsReport {
+    const newEvents = isLive(box) ? this.events.poll(box) : [];
+    const result: LimitsReport = { configured: sectionOf(box) ?? {}, newEvents };
+    if (isLive(box) && this.cgroups.available) {
+      const effective = this.cgroups.effective(box);
+      const init = (box.runtime as RuntimeFactsView).init?.pid;
+      const limits = init === undefined ? undefined : this.facts.processLimits(init);
+      const names = Object.keys(result.configured.rlimits ?? {}) as RlimitName[];
+      if (effective) {
+        result.effective = effective;
+        if (limits && names.length > 0) result.effective.rlimits = Object.fromEntries(names.map((name) => [name, limits[name]]));
+      }
+      const usage = this.cgroups.usage(box);
+      if (usage) result.usage = usage;
+    }
+    try {
+      const disk = this.disk.usage(box);
+      if (disk) result.disk = disk;
+    } catch {
+      // A disk that cannot be read now (being resized) is left out of the report.
+    }
+    return result;
+  }
+}

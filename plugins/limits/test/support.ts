@@ -1,0 +1,100 @@
+/**
+ * What the real-box suites share: a host with the limits plugin and the Linux driver on a
+ * cgroup parent of the test's own, boxes from the busybox template, and cleanup that
+ * destroys boxes, detaches any loop device of the test's images and removes the cgroups.
+ */
+
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Box } from '@nsbox/core';
+import type { NsboxHost } from '@nsbox/host';
+import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
+import { type Cleanup, createTestHost } from '@nsbox/testkit';
+import { limitsPlugin } from '../src/index.js';
+import type { LimitsService } from '../src/limits-service.js';
+
+export interface LimitsTestHost {
+  host: NsboxHost;
+  driver: LinuxBoxDriver;
+  limits: LimitsService;
+  cgroupParent: string;
+  /** Creates and starts a busybox box whose init sleeps (or runs `init`). */
+  box(name: string, limits: Record<string, unknown> | undefined, init?: string[]): Promise<Box>;
+  exec(name: string, script: string): Promise<ExecResult>;
+  cgroup(name: string, controller: string, file: string): string;
+}
+
+export function loopDevices(): string[] {
+  return execFileSync('losetup', ['-a', '-n', '-O', 'NAME,BACK-FILE'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).sort();
+}
+
+/** Detaches loop devices backed by files under dir (what a failed test may leave). */
+export function detachLoopsUnder(dir: string): void {
+  for (const line of loopDevices()) {
+    const [device, file] = line.trim().split(/\s+/, 2);
+    if (device && file?.startsWith(dir)) {
+      for (const mount of execFileSync('findmnt', ['-n', '-o', 'TARGET', '-S', device], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+        execFileSync('umount', ['-l', mount]);
+      }
+      execFileSync('losetup', ['-d', device]);
+    }
+  }
+}
+
+export async function openLimitsHost(cleanup: Cleanup, options: { stateDir?: string } = {}): Promise<LimitsTestHost> {
+  const cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
+  cleanup.add('remove test cgroups', async () => {
+    const cgroups = createCgroupDriver({ parent: cgroupParent });
+    for (const name of cgroups.list()) await cgroups.remove(name);
+    cgroups.removeParent();
+  });
+  const host = await createTestHost(cleanup, {
+    plugins: [limitsPlugin],
+    ...(options.stateDir ? { stateDir: options.stateDir } : {}),
+    driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),
+  });
+  cleanup.add('destroy boxes and detach their loop devices', async () => {
+    if (host.store.db.open) for (const box of host.manager.list()) await host.manager.destroy(box.id, { force: true }).catch(() => undefined);
+    if (existsSync(host.stateDir)) detachLoopsUnder(host.stateDir);
+  });
+  const driver = host.driver as LinuxBoxDriver;
+  const limits = host.plugins.service<LimitsService>('limits', 'limits');
+  return {
+    host,
+    driver,
+    limits,
+    cgroupParent,
+    async box(name, section, init = ['sleep', '100000']) {
+      await host.manager.create({ name, config: { template: 'busybox', process: { args: init }, ...(section ? { limits: section } : {}) } });
+      return host.manager.start(name);
+    },
+    async exec(name, script) {
+      return execInBox(driver, host.manager.get(name), { args: ['sh', '-c', script] });
+    },
+    cgroup(name, controller, file) {
+      return driver.cgroups.read(host.manager.get(name).id, controller, file).trim();
+    },
+  };
+}
+
+/** Images in the state dir's default pool. */
+export function poolImages(stateDir: string): string[] {
+  const dir = join(stateDir, 'pools', 'default');
+  return existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.img')) : [];
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls until check holds (true) or the time runs out (false). */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(100);
+  }
+}
