@@ -25,6 +25,7 @@ const aptSets = {
     'util-linux',
     'e2fsprogs',
     'xfsprogs',
+    'openssl',
     'zstd',
     'xz-utils',
   ],

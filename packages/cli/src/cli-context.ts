@@ -2,6 +2,7 @@
 
 import type { ServiceIdentifier } from '@nsbox/core';
 import { type NsboxHost, type OpenHostOptions, openHost } from '@nsbox/host';
+import type { RemoteTarget } from './remote-daemon.js';
 
 export interface GlobalOptions {
   stateDir?: string;
@@ -9,6 +10,8 @@ export interface GlobalOptions {
   pluginPath?: string[];
   json?: boolean;
   debug?: boolean;
+  /** Work on the state directory even when nsboxd serves it. */
+  local?: boolean;
 }
 
 export type DriverFactory = OpenHostOptions['driver'];
@@ -19,6 +22,8 @@ export class CliContext {
   constructor(
     readonly options: GlobalOptions,
     private readonly driver?: DriverFactory,
+    /** The nsboxd that serves the state directory: box commands go through it. */
+    readonly remote?: RemoteTarget,
   ) {}
 
   host(): Promise<NsboxHost> {
@@ -28,8 +33,9 @@ export class CliContext {
       ...(this.options.pluginPath ? { pluginPaths: this.options.pluginPath } : {}),
       ...(this.driver ? { driver: this.driver } : {}),
     }).then(async (host) => {
-      // Every face repairs what a killed process left before it acts (cheap when nothing is).
-      await host.manager.reconcile();
+      // Every face repairs what a killed process left before it acts (cheap when nothing is);
+      // when nsboxd serves the state directory, repairing is its job.
+      if (!this.remote) await host.manager.reconcile();
       return host;
     });
     return this.opened;
@@ -42,6 +48,7 @@ export class CliContext {
   }
 
   async close(): Promise<void> {
+    this.remote?.client.close();
     if (this.opened) (await this.opened.catch(() => undefined))?.close();
   }
 }

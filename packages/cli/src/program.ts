@@ -5,6 +5,8 @@ import { Command, CommanderError } from 'commander';
 import { CliContext, type DriverFactory, type GlobalOptions } from './cli-context.js';
 import type { CliCommand } from './command.js';
 import { builtinCommands } from './commands/index.js';
+import { remoteCommand } from './remote-commands.js';
+import { findDaemon } from './remote-daemon.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -29,6 +31,7 @@ function preScan(argv: string[]): GlobalOptions {
     else if (flag === '--plugin-path') options.pluginPath = [...(options.pluginPath ?? []), value() as string];
     else if (flag === '--json') options.json = true;
     else if (flag === '--debug') options.debug = true;
+    else if (flag === '--local') options.local = true;
   }
   return options;
 }
@@ -91,7 +94,7 @@ export interface RunCliOptions {
 export async function runCli(argv: string[], options: RunCliOptions = {}): Promise<number> {
   const io = options.io ?? defaultIo;
   const globals = preScan(argv);
-  const context = new CliContext(globals, options.driver);
+  const context = new CliContext(globals, options.driver, await findDaemon(globals));
   const outcome = { exitCode: 0 };
   const program = new Command('nsbox')
     .description('nsbox: virtual-server boxes on a stock Linux kernel')
@@ -100,10 +103,13 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     .option('--plugin-path <dir>', 'extra node_modules folder to search for plugins (repeatable)')
     .option('--json', 'print results as JSON')
     .option('--debug', 'print stack traces and debug details')
+    .option('--local', 'work on the state directory even when nsboxd serves it (box commands go through nsboxd otherwise)')
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout(text.trimEnd()), writeErr: (text) => io.stderr(text.trimEnd()) });
 
-  for (const command of [...builtinCommands, ...(options.commands ?? [])]) addCommand(program, command, context, io, outcome);
+  for (const command of [...builtinCommands, ...(options.commands ?? [])]) {
+    addCommand(program, context.remote ? remoteCommand(command, context.remote) : command, context, io, outcome);
+  }
   try {
     const host = await context.host();
     for (const plugin of host.plugins.plugins) {

@@ -1,0 +1,110 @@
+/** Every mutating call, with who made it (token id and name, tenant, role) and how it ended. */
+
+import type Database from 'better-sqlite3';
+import type { Caller } from './token-store.js';
+
+export interface AuditEntry {
+  id: number;
+  time: number;
+  tokenId: string | null;
+  tokenName: string | null;
+  tenant: string | null;
+  role: string | null;
+  method: string;
+  url: string;
+  route: string | null;
+  box: string | null;
+  status: number;
+  code: string | null;
+  durationMs: number;
+}
+
+interface AuditRow {
+  id: number;
+  time: number;
+  token_id: string | null;
+  token_name: string | null;
+  tenant: string | null;
+  role: string | null;
+  method: string;
+  url: string;
+  route: string | null;
+  box: string | null;
+  status: number;
+  code: string | null;
+  duration_ms: number;
+}
+
+const toEntry = (row: AuditRow): AuditEntry => ({
+  id: row.id,
+  time: row.time,
+  tokenId: row.token_id,
+  tokenName: row.token_name,
+  tenant: row.tenant,
+  role: row.role,
+  method: row.method,
+  url: row.url,
+  route: row.route,
+  box: row.box,
+  status: row.status,
+  code: row.code,
+  durationMs: row.duration_ms,
+});
+
+export interface AuditRecord {
+  caller: Caller | undefined;
+  method: string;
+  url: string;
+  route: string | undefined;
+  box: string | undefined;
+  status: number;
+  code: string | undefined;
+  durationMs: number;
+}
+
+export class AuditLog {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  record(entry: AuditRecord): void {
+    this.db
+      .prepare(
+        'INSERT INTO daemon_audit (time, token_id, token_name, tenant, role, method, url, route, box, status, code, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        this.clock(),
+        entry.caller?.tokenId ?? null,
+        entry.caller?.name ?? null,
+        entry.caller?.tenant ?? null,
+        entry.caller?.role ?? null,
+        entry.method,
+        entry.url.slice(0, 2048),
+        entry.route ?? null,
+        entry.box ?? null,
+        entry.status,
+        entry.code ?? null,
+        Math.round(entry.durationMs),
+      );
+  }
+
+  list(filter: { tenant?: string; tokenId?: string; after?: number; limit?: number }): AuditEntry[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.tenant !== undefined) {
+      where.push('tenant = ?');
+      params.push(filter.tenant);
+    }
+    if (filter.tokenId !== undefined) {
+      where.push('token_id = ?');
+      params.push(filter.tokenId);
+    }
+    if (filter.after !== undefined) {
+      where.push('id > ?');
+      params.push(filter.after);
+    }
+    const sql = `SELECT * FROM daemon_audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    return (this.db.prepare(sql).all(...params, filter.limit ?? 1000) as AuditRow[]).map(toEntry);
+  }
+}

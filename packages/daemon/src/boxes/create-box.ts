@@ -1,0 +1,114 @@
+/**
+ * POST /boxes: checks everything that can be checked at once (name, owner, config, template,
+ * quota), then runs the create (and the start, when asked) as an operation. The operation is
+ * all or nothing: when a step fails or it is cancelled, the box is removed again.
+ */
+
+import { type Box, NsboxError } from '@nsbox/core';
+import type { Scope } from '../auth/scope.js';
+import type { DaemonContext } from '../context.js';
+import { fieldError, prefixFields } from '../http/api-error.js';
+import { cancelledError, type Operation, type StoredOperation } from '../ops/operation-manager.js';
+import { resolveBoxSource } from './box-source.js';
+import { boxView } from './box-view.js';
+
+export interface CreateBoxRequest {
+  name: string;
+  config: Record<string, unknown>;
+  owner?: string | undefined;
+  start: boolean;
+}
+
+function ownerFor(context: DaemonContext, scope: Scope, requested: string | undefined): string | null {
+  const tenant = scope.tenant;
+  if (tenant !== null) {
+    if (requested !== undefined && requested !== tenant)
+      throw fieldError('E_FORBIDDEN', 'owner', `a token of tenant '${tenant}' creates boxes for '${tenant}' only`);
+    return tenant;
+  }
+  if (requested === undefined) return null;
+  if (!context.tenants.find(requested)) throw fieldError('E_INVALID_ARGUMENT', 'owner', `no tenant named '${requested}'`);
+  return requested;
+}
+
+export async function startCreateBox(context: DaemonContext, scope: Scope, request: CreateBoxRequest): Promise<Operation> {
+  const owner = ownerFor(context, scope, request.owner);
+  if (context.host.store.find(request.name)) {
+    throw fieldError('E_ALREADY_EXISTS', 'name', `a box named '${request.name}' already exists`, { box: request.name });
+  }
+  const config = resolveBoxSource(request.config, context.templates, scope.tenant);
+  let validated: Box['config'];
+  try {
+    validated = await context.manager.validateConfig(config, request.name);
+  } catch (error) {
+    throw prefixFields(error, 'config');
+  }
+  const release = context.quotas.reserve(owner, request.name, validated);
+  try {
+    return context.operations.start(
+      {
+        kind: 'box.create',
+        description: `create box ${request.name}${request.start ? ' and start it' : ''}`,
+        tenant: owner,
+        resources: { boxes: [request.name] },
+        input: { name: request.name, start: request.start },
+      },
+      async ({ signal, progress }) => {
+        const untrack = context.driver.track(request.name, { signal, onProgress: (step) => progress(step) });
+        try {
+          progress({ step: 'define', message: `defining box ${request.name}` });
+          let box = await context.manager.create({ name: request.name, owner, config });
+          try {
+            if (signal.aborted) throw cancelledError(`creating box ${request.name}`);
+            if (request.start) {
+              progress({ step: 'start', message: `starting box ${request.name}` });
+              box = await context.manager.start(box.id);
+            }
+          } catch (error) {
+            await context.manager.destroy(box.id, { force: true }).catch(() => undefined);
+            throw error;
+          }
+          progress({ step: 'done', percent: 100 });
+          return boxView(box);
+        } catch (error) {
+          if (signal.aborted) throw cancelledError(`creating box ${request.name}`);
+          throw error;
+        } finally {
+          untrack();
+          release();
+        }
+      },
+    );
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+/**
+ * A create that a previous nsboxd left running. Its core operations were reconciled already
+ * (a half-made box is gone); here the API operation is settled: a box that is fully there
+ * is finished (started, if that was asked), anything else is removed.
+ */
+export async function settleCreate(context: DaemonContext, operation: StoredOperation): Promise<void> {
+  const name = operation.input.name as string;
+  const interrupted = {
+    code: 'E_CANCELLED',
+    message: `nsboxd stopped before creating box ${name} was done; what it had done was rolled back`,
+    details: { interrupted: true },
+  };
+  const box = context.manager.list().find((candidate) => candidate.name === name && candidate.createdAt >= operation.createdAt - 1000);
+  if (!box) {
+    context.operations.settle(operation.id, 'failure', { error: interrupted });
+    return;
+  }
+  try {
+    let current = await context.manager.sync(box.id);
+    if (current.state === 'defined') throw new NsboxError('E_INVALID_STATE', 'the box was never created');
+    if (operation.input.start === true && current.state !== 'running') current = await context.manager.start(box.id);
+    context.operations.settle(operation.id, 'success', { result: boxView(current) });
+  } catch {
+    await context.manager.destroy(box.id, { force: true }).catch(() => undefined);
+    context.operations.settle(operation.id, 'failure', { error: interrupted });
+  }
+}

@@ -1,0 +1,27 @@
+/** Everything the routes share: the host (store, plugins, manager) and nsboxd's own services. */
+
+import type { BoxManager } from '@nsbox/core';
+import type { NsboxHost } from '@nsbox/host';
+import type { AuditLog } from './auth/audit-log.js';
+import type { TokenStore } from './auth/token-store.js';
+import type { DaemonBoxDriver } from './daemon-driver.js';
+import type { EventFeed } from './events/event-feed.js';
+import type { OperationManager } from './ops/operation-manager.js';
+import type { TemplateRegistry } from './templates/template-registry.js';
+import type { QuotaGuard } from './tenancy/quota-guard.js';
+import type { TenantStore } from './tenancy/tenant-store.js';
+
+export interface DaemonContext {
+  host: NsboxHost;
+  manager: BoxManager;
+  driver: DaemonBoxDriver;
+  tokens: TokenStore;
+  tenants: TenantStore;
+  audit: AuditLog;
+  quotas: QuotaGuard;
+  operations: OperationManager;
+  templates: TemplateRegistry;
+  events: EventFeed;
+  version: string;
+  startedAt: number;
+}

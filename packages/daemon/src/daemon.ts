@@ -1,0 +1,246 @@
+/**
+ * Starting nsboxd: open the host on its state directory, repair what a previous process left
+ * (reconcile, stale API operations, leftovers), make sure an admin token exists, then serve
+ * the API on the unix socket (and TCP with TLS when asked).
+ *
+ * Boxes never depend on nsboxd: each runs under its own shim, so a stopped or killed daemon
+ * leaves them running, and the next one adopts them.
+ */
+
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AnyPlugin } from '@nsbox/core';
+import { openHost } from '@nsbox/host';
+import { resolveStateDir } from '@nsbox/store';
+import type { FastifyInstance } from 'fastify';
+import { AuditLog } from './auth/audit-log.js';
+import { TokenStore } from './auth/token-store.js';
+import { settleCreate } from './boxes/create-box.js';
+import type { DaemonContext } from './context.js';
+import { DaemonBoxDriver } from './daemon-driver.js';
+import { daemonMigrations } from './db-schema.js';
+import { EventFeed } from './events/event-feed.js';
+import { buildApp } from './http/app.js';
+import { buildOpenApi } from './http/openapi.js';
+import type { AnyRoute } from './http/route.js';
+import { sweepLeftovers } from './leak-sweep.js';
+import { OperationManager } from './ops/operation-manager.js';
+import { boxRoutes } from './routes/box-routes.js';
+import { eventRoutes } from './routes/event-routes.js';
+import { execRoutes } from './routes/exec-routes.js';
+import { hostRoutes } from './routes/host-routes.js';
+import { logRoutes } from './routes/log-routes.js';
+import { operationRoutes } from './routes/operation-routes.js';
+import { pluginRoutes } from './routes/plugin-routes.js';
+import { templateRoutes } from './routes/template-routes.js';
+import { tenantRoutes } from './routes/tenant-routes.js';
+import { DEFAULT_SOCKET, prepareSocketPath, secureSocket, socketAnswers } from './socket.js';
+import { TemplateRegistry } from './templates/template-registry.js';
+import { QuotaGuard } from './tenancy/quota-guard.js';
+import { TenantStore } from './tenancy/tenant-store.js';
+
+export interface TcpListen {
+  host: string;
+  port: number;
+  /** PEM files; TCP without TLS is refused unless `insecure` (a loopback benchmark). */
+  cert?: string;
+  key?: string;
+  insecure?: boolean;
+}
+
+export interface DaemonOptions {
+  stateDir?: string;
+  /** Unix socket path (default /run/nsbox/nsbox.sock); false for none. */
+  socket?: string | false;
+  /** Group of the socket (default 'nsbox', created if missing); false: root only. */
+  socketGroup?: string | false;
+  tcp?: TcpListen;
+  hostConfigFile?: string;
+  plugins?: AnyPlugin[];
+  pluginPaths?: string[];
+  discover?: boolean;
+  /** cgroup parent of the boxes (default $NSBOX_CGROUP_PARENT or 'nsbox'). */
+  cgroupParent?: string;
+  /** Fastify's log level (off when not given). */
+  logLevel?: string;
+  warn?: (message: string) => void;
+}
+
+export interface RunningDaemon {
+  context: DaemonContext;
+  stateDir: string;
+  socketPath: string | undefined;
+  tcpAddress: string | undefined;
+  adminToken: string;
+  adminTokenFile: string;
+  openapi: Record<string, unknown>;
+  /** Stops serving; waits (at most `graceMs`) for running operations. Boxes keep running. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Written next to the store so that the CLI finds the daemon that serves this state dir. */
+export interface DaemonStateFile {
+  pid: number;
+  socket: string | null;
+  tcp: string | null;
+  version: string;
+  startedAt: number;
+}
+
+export const DAEMON_STATE_FILE = 'nsboxd.json';
+const OPERATION_RETENTION_MS = 24 * 3600_000;
+
+export function daemonVersion(): string {
+  const manifest = join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json');
+  try {
+    return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+async function repair(context: DaemonContext, warn: (message: string) => void): Promise<void> {
+  const repaired = await context.manager.reconcile();
+  if (repaired.length > 0) warn(`reconciled ${repaired.length} operations a previous process left unfinished`);
+  for (const operation of context.operations.stale()) {
+    if (operation.kind === 'box.create') await settleCreate(context, operation);
+    else {
+      context.operations.settle(operation.id, 'failure', {
+        error: { code: 'E_CANCELLED', message: `nsboxd stopped before ${operation.description} was done; it was rolled back`, details: { interrupted: true } },
+      });
+    }
+  }
+  context.templates.sweep();
+  const swept = sweepLeftovers({ stateDir: context.host.stateDir, boxes: context.manager.list() });
+  if (swept.boxDirs.length > 0) warn(`removed box directories of interrupted creates: ${swept.boxDirs.join(', ')}`);
+  for (const dir of swept.skipped) warn(`left ${dir} alone: something is still mounted under it`);
+  context.operations.prune(OPERATION_RETENTION_MS);
+}
+
+function allRoutes(context: DaemonContext, openapi: () => unknown): AnyRoute[] {
+  return [
+    ...hostRoutes(context, openapi),
+    ...boxRoutes(context),
+    ...execRoutes(context),
+    ...logRoutes(context),
+    ...eventRoutes(context),
+    ...operationRoutes(context),
+    ...templateRoutes(context),
+    ...pluginRoutes(context),
+    ...tenantRoutes(context),
+  ];
+}
+
+export async function startDaemon(options: DaemonOptions = {}): Promise<RunningDaemon> {
+  const warn = options.warn ?? ((message: string) => process.stderr.write(`nsboxd: ${message}\n`));
+  const stateDir = resolveStateDir(options.stateDir);
+  const socketPath = options.socket === false ? undefined : (options.socket ?? DEFAULT_SOCKET);
+  if (socketPath && (await socketAnswers(socketPath))) throw new Error(`another nsboxd already answers on ${socketPath}`);
+
+  const cgroupParent = options.cgroupParent ?? process.env.NSBOX_CGROUP_PARENT;
+  const driver = new DaemonBoxDriver({ stateDir, ...(cgroupParent ? { cgroupParent } : {}) });
+  const host = await openHost({
+    stateDir,
+    driver,
+    ...(options.hostConfigFile ? { hostConfigFile: options.hostConfigFile } : {}),
+    ...(options.plugins ? { plugins: options.plugins } : {}),
+    ...(options.pluginPaths ? { pluginPaths: options.pluginPaths } : {}),
+    ...(options.discover !== undefined ? { discover: options.discover } : {}),
+  });
+  const apps: FastifyInstance[] = [];
+  try {
+    host.store.migrateNamespace('daemon', daemonMigrations);
+    const db = host.store.db;
+    const tenants = new TenantStore(db);
+    const context: DaemonContext = {
+      host,
+      manager: host.manager,
+      driver,
+      tokens: new TokenStore(db),
+      tenants,
+      audit: new AuditLog(db),
+      quotas: new QuotaGuard(
+        tenants,
+        (owner) => host.manager.list({ owner }),
+        (name) => host.store.find(name) !== undefined,
+      ),
+      operations: new OperationManager(db),
+      templates: new TemplateRegistry(db, stateDir),
+      events: new EventFeed(
+        host.store,
+        host.events,
+        (boxId) => host.store.find(boxId)?.owner,
+        () => (db.prepare('SELECT MAX(id) AS id FROM events').get() as { id: number | null }).id ?? 0,
+      ),
+      version: daemonVersion(),
+      startedAt: Date.now(),
+    };
+    await repair(context, warn);
+    const adminTokenFile = join(stateDir, 'admin.token');
+    const { token: adminToken } = context.tokens.ensureAdminToken(adminTokenFile);
+
+    let openapi: Record<string, unknown> = {};
+    const routes = allRoutes(context, () => openapi);
+    openapi = buildOpenApi(routes, { version: context.version, plugins: host.plugins.definitions() });
+    const appOptions = {
+      tokens: context.tokens,
+      audit: context.audit,
+      manager: host.manager,
+      routes,
+      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    };
+
+    if (socketPath) {
+      const app = await buildApp(appOptions);
+      apps.push(app);
+      prepareSocketPath(socketPath);
+      await app.listen({ path: socketPath });
+      secureSocket(socketPath, options.socketGroup ?? 'nsbox', warn);
+    }
+    let tcpAddress: string | undefined;
+    if (options.tcp) {
+      const { cert, key, insecure } = options.tcp;
+      if ((!cert || !key) && !insecure) throw new Error('TCP needs --tls-cert and --tls-key (or --tcp-insecure for a loopback test)');
+      const app = await buildApp({ ...appOptions, ...(cert && key ? { https: { cert: readFileSync(cert), key: readFileSync(key) } } : {}) });
+      apps.push(app);
+      tcpAddress = await app.listen({ host: options.tcp.host, port: options.tcp.port });
+    }
+
+    const stateFile: DaemonStateFile = {
+      pid: process.pid,
+      socket: socketPath ?? null,
+      tcp: tcpAddress ?? null,
+      version: context.version,
+      startedAt: context.startedAt,
+    };
+    writeFileSync(join(stateDir, DAEMON_STATE_FILE), `${JSON.stringify(stateFile)}\n`, { mode: 0o644 });
+    const pruner = setInterval(() => context.operations.prune(OPERATION_RETENTION_MS), 3600_000).unref();
+
+    let closing: Promise<void> | undefined;
+    return {
+      context,
+      stateDir,
+      socketPath,
+      tcpAddress,
+      adminToken,
+      adminTokenFile,
+      openapi,
+      close(graceMs = 30_000) {
+        closing ??= (async () => {
+          clearInterval(pruner);
+          await Promise.all(apps.map((app) => app.close()));
+          await Promise.race([context.operations.idle(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+          rmSync(join(stateDir, DAEMON_STATE_FILE), { force: true });
+          if (socketPath) rmSync(socketPath, { force: true });
+          host.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await Promise.all(apps.map((app) => app.close().catch(() => undefined)));
+    host.close();
+    throw error;
+  }
+}

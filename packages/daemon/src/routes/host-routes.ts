@@ -1,0 +1,103 @@
+/** Host facts, health, the OpenAPI document, and config validation. */
+
+import { CORE_API_VERSION, z } from '@nsbox/core';
+import type { DaemonContext } from '../context.js';
+import { hostInfo, type PluginPool } from '../host-info.js';
+import { prefixFields } from '../http/api-error.js';
+import { type AnyRoute, defineRoute } from '../http/route.js';
+import { validateConfigBody } from '../schemas/admin.js';
+
+/** Pools of plugins that publish a `pools` service ({ list() }), such as limits' disk-image pools. */
+function pluginPools(context: DaemonContext): { plugin: string; pools: PluginPool[] }[] {
+  return context.host.plugins.plugins
+    .filter((plugin) => plugin.definition.publishes.pools)
+    .flatMap((plugin) => {
+      try {
+        const service = context.host.plugins.service<{ list(): PluginPool[] }>(plugin.definition.name, 'pools');
+        return [{ plugin: plugin.definition.name, pools: service.list() }];
+      } catch {
+        return [];
+      }
+    });
+}
+
+export function hostRoutes(context: DaemonContext, openapi: () => unknown): AnyRoute[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      url: '/health',
+      summary: 'Liveness (no token needed)',
+      tags: ['host'],
+      access: 'public',
+      response: z.object({ status: z.literal('ok'), version: z.string() }),
+      handler() {
+        return { status: 'ok', version: context.version };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/openapi.json',
+      summary: 'This API as an OpenAPI 3.1 document (no token needed)',
+      tags: ['host'],
+      access: 'public',
+      handler() {
+        return openapi();
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/host',
+      summary: 'The host: kernel and the features found, cgroup layout, storage pools, boxes by state, versions',
+      tags: ['host'],
+      access: 'read-only',
+      hostWide: true,
+      response: z.object({
+        nsboxd: z.object({ version: z.string(), coreApi: z.string(), pid: z.number(), startedAt: z.number(), operationsRunning: z.number() }),
+        kernel: z.object({ release: z.string(), version: z.string(), arch: z.string() }),
+        features: z.record(z.string(), z.unknown()),
+        cgroups: z.record(z.string(), z.unknown()),
+        storage: z.array(
+          z.looseObject({
+            name: z.string(),
+            path: z.string(),
+            filesystem: z.string(),
+            sizeBytes: z.number(),
+            freeBytes: z.number(),
+            plugin: z.string().optional(),
+          }),
+        ),
+        boxes: z.record(z.string(), z.number()),
+      }),
+      handler() {
+        return {
+          nsboxd: {
+            version: context.version,
+            coreApi: CORE_API_VERSION,
+            pid: process.pid,
+            startedAt: context.startedAt,
+            operationsRunning: context.operations.runningCount(),
+          },
+          ...hostInfo({ stateDir: context.host.stateDir, cgroups: context.driver.cgroups, boxes: context.manager.list(), pluginPools: pluginPools(context) }),
+        };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/config/validate',
+      summary: "Validate a box config against the core and every installed plugin's section",
+      tags: ['boxes'],
+      access: 'read-only',
+      audit: false,
+      body: validateConfigBody,
+      bodyDoc: { config: { $ref: '#/components/schemas/BoxConfig' } },
+      response: z.object({ valid: z.literal(true), config: z.record(z.string(), z.unknown()) }),
+      async handler({ body }) {
+        try {
+          return { valid: true, config: await context.manager.validateConfig(body.config, body.name ?? 'config') };
+        } catch (error) {
+          throw prefixFields(error, 'config');
+        }
+      },
+    }),
+  ];
+}

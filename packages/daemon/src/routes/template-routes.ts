@@ -1,0 +1,78 @@
+/** /templates: list the built-ins and the imported ones; import (an operation with progress); remove. */
+
+import { z } from '@nsbox/core';
+import type { DaemonContext } from '../context.js';
+import { fieldError } from '../http/api-error.js';
+import { type AnyRoute, defineRoute } from '../http/route.js';
+import { importTemplateBody, operationView, templateRef, templateView } from '../schemas/admin.js';
+
+export function templateRoutes(context: DaemonContext): AnyRoute[] {
+  const { templates } = context;
+  return [
+    defineRoute({
+      method: 'GET',
+      url: '/templates',
+      summary: 'Templates boxes can be made from: the built-ins and the imported ones',
+      tags: ['templates'],
+      access: 'read-only',
+      response: z.array(templateView),
+      handler() {
+        return templates.list();
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/templates',
+      summary: "Import a template (or build a built-in's cache): returns an operation with progress",
+      tags: ['templates'],
+      access: 'admin',
+      hostWide: true,
+      body: importTemplateBody,
+      response: operationView,
+      status: 202,
+      handler({ body, reply }) {
+        const builtin = templates.isBuiltin(body.source);
+        const name = body.name ?? (builtin ? body.source : undefined);
+        if (name === undefined) throw fieldError('E_INVALID_ARGUMENT', 'name', 'an imported template needs a name');
+        if (!builtin && !body.source.startsWith('/')) {
+          throw fieldError(
+            'E_INVALID_ARGUMENT',
+            'source',
+            `source must be a built-in (${templates
+              .list()
+              .filter((t) => t.kind === 'builtin')
+              .map((t) => t.name)
+              .join(', ')}) or an absolute path`,
+          );
+        }
+        if (!(builtin && name === body.source)) templates.assertFree(name);
+        const operation = context.operations.start(
+          {
+            kind: 'template.import',
+            description: builtin && name === body.source ? `build the ${name} template` : `import template ${name} from ${body.source}`,
+            tenant: null,
+            resources: { templates: [name] },
+            input: { name, source: body.source },
+          },
+          ({ signal, progress }) => templates.import(name, body.source, { signal, onProgress: progress }),
+        );
+        reply.header('location', `/operations/${operation.id}`);
+        return operation;
+      },
+    }),
+    defineRoute({
+      method: 'DELETE',
+      url: '/templates/:name',
+      summary: 'Remove an imported template (boxes made from it keep their copy)',
+      tags: ['templates'],
+      access: 'admin',
+      hostWide: true,
+      params: templateRef,
+      response: z.object({ name: z.string(), removed: z.boolean() }),
+      handler({ params }) {
+        templates.remove(params.name);
+        return { name: params.name, removed: true };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,152 @@
+/** Tenants, tokens, audit, operations, templates, plugins, host: requests and responses. */
+
+import { z } from '@nsbox/core';
+import { boxName, bytes, queryInt, role, templateName, tenantName } from './common.js';
+
+export const quotasInput = z.strictObject({
+  boxes: z.number().int().min(0).optional(),
+  memory: bytes.optional(),
+  disk: bytes.optional(),
+});
+
+export const tenantRef = z.strictObject({ name: tenantName });
+
+export const createTenantBody = z.strictObject({
+  name: tenantName,
+  description: z.string().max(1000).optional(),
+  quotas: quotasInput.optional(),
+});
+
+export const updateTenantBody = z.strictObject({
+  description: z.string().max(1000).optional(),
+  quotas: quotasInput.optional(),
+});
+
+export const tenantView = z.object({
+  name: z.string(),
+  description: z.string(),
+  quotas: z.object({ boxes: z.number().optional(), memory: z.number().optional(), disk: z.number().optional() }),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
+
+export const usageView = z.object({
+  tenant: z.string(),
+  quotas: tenantView.shape.quotas,
+  usage: z.object({ boxes: z.number(), memory: z.number(), disk: z.number() }),
+});
+
+export const createTokenBody = z.strictObject({
+  name: z.string().min(1).max(200),
+  /** Omitted or null: a host-wide token (host admins only). */
+  tenant: tenantName.nullable().optional(),
+  role,
+  /** Seconds until the token stops working. */
+  expiresIn: z
+    .number()
+    .int()
+    .positive()
+    .max(10 * 365 * 86_400)
+    .optional(),
+});
+
+export const tokenRef = z.strictObject({ id: z.string().regex(/^tok_[0-9a-f]{12}$/, 'must be a token id (tok_...)') });
+
+export const tokenView = z.object({
+  id: z.string(),
+  name: z.string(),
+  tenant: z.string().nullable(),
+  role,
+  createdBy: z.string().nullable(),
+  createdAt: z.number(),
+  expiresAt: z.number().nullable(),
+  revokedAt: z.number().nullable(),
+  lastUsedAt: z.number().nullable(),
+});
+
+export const issuedToken = z.object({ token: z.string().describe('the secret: shown once, stored hashed'), record: tokenView });
+
+export const auditQuery = z.strictObject({
+  tenant: tenantName.optional(),
+  token: z.string().optional(),
+  after: queryInt(0, Number.MAX_SAFE_INTEGER).optional(),
+  limit: queryInt(1, 10_000).optional(),
+});
+
+export const auditEntry = z.object({
+  id: z.number(),
+  time: z.number(),
+  tokenId: z.string().nullable(),
+  tokenName: z.string().nullable(),
+  tenant: z.string().nullable(),
+  role: z.string().nullable(),
+  method: z.string(),
+  url: z.string(),
+  route: z.string().nullable(),
+  box: z.string().nullable(),
+  status: z.number(),
+  code: z.string().nullable(),
+  durationMs: z.number(),
+});
+
+export const operationRef = z.strictObject({ id: z.uuid('must be an operation id') });
+export const operationStatus = z.enum(['running', 'success', 'failure', 'cancelled']);
+export const listOperationsQuery = z.strictObject({ status: operationStatus.optional() });
+export const waitQuery = z.strictObject({ timeout: z.coerce.number().min(0).max(600).optional() });
+
+export const operationView = z.object({
+  id: z.string(),
+  kind: z.string(),
+  description: z.string(),
+  status: operationStatus,
+  tenant: z.string().nullable(),
+  resources: z.object({ boxes: z.array(z.string()).optional(), templates: z.array(z.string()).optional() }),
+  progress: z.object({ step: z.string(), percent: z.number().optional(), message: z.string().optional() }).nullable(),
+  result: z.unknown(),
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional(), details: z.record(z.string(), z.unknown()) }).nullable(),
+  cancellable: z.boolean(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
+
+export const importTemplateBody = z.strictObject({
+  /** The template's name; defaults to the source when the source is a built-in (builds its cache). */
+  name: templateName.optional(),
+  /** A built-in name, or an absolute path: rootfs tarball, directory, OCI image layout or save archive. */
+  source: z.string().min(1).max(4096),
+});
+
+export const templateRef = z.strictObject({ name: templateName });
+
+export const templateView = z.object({
+  name: z.string(),
+  kind: z.enum(['builtin', 'imported']),
+  cached: z.boolean(),
+  description: z.string(),
+  source: z.string().optional(),
+  path: z.string().optional(),
+  createdAt: z.number().optional(),
+});
+
+export const pluginRef = z.strictObject({ name: z.string().min(1).max(100) });
+
+export const pluginView = z.object({
+  name: z.string(),
+  version: z.string(),
+  core: z.string(),
+  requires: z.record(z.string(), z.string()),
+  enabled: z.boolean(),
+  publishes: z.array(z.string()),
+  commands: z.array(z.string()),
+  description: z.string().optional(),
+});
+
+export const eventsQuery = z.strictObject({
+  box: z.string().min(1).max(255).optional(),
+  tenant: z.string().optional(),
+  kind: z.string().min(1).optional(),
+  after: queryInt(0, Number.MAX_SAFE_INTEGER).optional(),
+  limit: queryInt(1, 10_000).optional(),
+});
+
+export const validateConfigBody = z.strictObject({ name: boxName.optional(), config: z.record(z.string(), z.unknown()) });

@@ -1,0 +1,83 @@
+/** Tenants: the customers of a hosting panel. A box's `owner` is its tenant's name. */
+
+import { NsboxError } from '@nsbox/core';
+import type Database from 'better-sqlite3';
+
+export interface Quotas {
+  /** Number of boxes. */
+  boxes?: number;
+  /** Total memory limit of the tenant's boxes, in bytes. */
+  memory?: number;
+  /** Total disk limit of the tenant's boxes, in bytes. */
+  disk?: number;
+}
+
+export interface Tenant {
+  name: string;
+  description: string;
+  quotas: Quotas;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface TenantRow {
+  name: string;
+  description: string;
+  quotas: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const toTenant = (row: TenantRow): Tenant => ({
+  name: row.name,
+  description: row.description,
+  quotas: JSON.parse(row.quotas) as Quotas,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+export class TenantStore {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  create(input: { name: string; description?: string; quotas?: Quotas }): Tenant {
+    if (this.find(input.name)) {
+      throw new NsboxError('E_ALREADY_EXISTS', `a tenant named '${input.name}' already exists`, { details: { field: 'name', tenant: input.name } });
+    }
+    const now = this.clock();
+    this.db
+      .prepare('INSERT INTO daemon_tenants (name, description, quotas, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
+      .run(input.name, input.description ?? '', JSON.stringify(input.quotas ?? {}), now, now);
+    return this.get(input.name);
+  }
+
+  find(name: string): Tenant | undefined {
+    const row = this.db.prepare('SELECT * FROM daemon_tenants WHERE name = ?').get(name) as TenantRow | undefined;
+    return row && toTenant(row);
+  }
+
+  get(name: string): Tenant {
+    const tenant = this.find(name);
+    if (!tenant) throw new NsboxError('E_NOT_FOUND', `no tenant named '${name}'`, { details: { tenant: name } });
+    return tenant;
+  }
+
+  list(): Tenant[] {
+    return (this.db.prepare('SELECT * FROM daemon_tenants ORDER BY name').all() as TenantRow[]).map(toTenant);
+  }
+
+  update(name: string, changes: { description?: string; quotas?: Quotas }): Tenant {
+    const tenant = this.get(name);
+    const quotas = changes.quotas ?? tenant.quotas;
+    this.db
+      .prepare('UPDATE daemon_tenants SET description = ?, quotas = ?, updated_at = ? WHERE name = ?')
+      .run(changes.description ?? tenant.description, JSON.stringify(quotas), this.clock(), name);
+    return this.get(name);
+  }
+
+  remove(name: string): void {
+    this.db.prepare('DELETE FROM daemon_tenants WHERE name = ?').run(name);
+  }
+}
