@@ -19,9 +19,9 @@
         "src/launcher-exe.c", "src/launcher-host.c", "src/launcher-mount.c",
         "src/launcher-caps.c", "src/launcher-seccomp.c", "src/launcher-final.c",
         "src/launcher-tty.c", "src/launcher-create.c", "src/launcher-join.c",
-        "src/launcher-sync.c"
+        "src/launcher-sync.c", "src/launcher-idmap.c", "src/launcher-bpf.c"
       ],
-      "libraries": ["-lseccomp"]
+      "libraries": ["-lseccomp", "-lbpf"]
     },
     {
       "target_name": "nsbox-shim",

@@ -21,6 +21,7 @@ const aptSets = {
     'busybox-static',
     'libseccomp-dev',
     'libcap-dev',
+    'libbpf-dev',
     'iproute2',
     'util-linux',
     'e2fsprogs',

@@ -74,23 +74,50 @@ child_op (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error 
   return nsbox_fail (err, ENOSYS, "op '%s' has no child implementation", op->name);
 }
 
+/* `rootfs PATH idmap` attaches the parent's tree onto PATH: open PATH now, while we are
+ * still the host's uid (the box's root may not be allowed to walk to it). */
+static int
+open_rootfs_target (const struct nsbox_program *prog, struct nsbox_mounts *m,
+                    struct nsbox_error *err)
+{
+  const struct nsbox_op *rootfs = nsbox_program_find (prog, "rootfs");
+
+  if (rootfs == NULL || rootfs->argc < 2 || !nsbox_trees_has (m->trees, rootfs->args[0]))
+    return 0;
+  m->rootfs_target = open (rootfs->args[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (m->rootfs_target < 0)
+    {
+      err->step = "rootfs";
+      return nsbox_fail (err, errno, "open '%s'", rootfs->args[0]);
+    }
+  return 0;
+}
+
 static int
 child_setup (const struct nsbox_program *prog, int *sync_fd, unsigned long ns_flags,
              struct nsbox_error *err)
 {
-  struct nsbox_mounts m = { .root_fd = -1, .null_fd = -1 };
-  char go;
+  __attribute__ ((cleanup (nsbox_trees_release))) struct nsbox_trees trees = { 0 };
+  struct nsbox_mounts m = { .root_fd = -1, .null_fd = -1, .rootfs_target = -1 };
   int ret;
 
-  /* Wait for the parent: id maps and limits first. */
-  if (read (*sync_fd, &go, 1) != 1)
+  if (nsbox_trees_init (&trees) < 0)
+    return nsbox_fail (err, ENOMEM, "allocate the trees");
+  m.trees = &trees;
+  /* Wait for the parent: id maps, limits and the prepared trees first. */
+  if (nsbox_trees_receive (*sync_fd, prog, &trees) < 0)
     _exit (1); /* the parent is gone or gave up: nothing to report to */
+  if (open_rootfs_target (prog, &m, err) < 0)
+    return -1;
   err->step = "handshake";
   /* Root of the new user namespace (uid 0 is mapped by the parent). */
   if ((ns_flags & CLONE_NEWUSER) && nsbox_program_find (prog, "uidmap"))
     {
       if (nsbox_become_ns_root (err) < 0)
-        return -1;
+        {
+          nsbox_mounts_release (&m);
+          return -1;
+        }
       /* Changing credentials cleared the parent-death signal. */
       nsbox_child_arm_death_signal (*sync_fd);
     }
@@ -98,7 +125,10 @@ child_setup (const struct nsbox_program *prog, int *sync_fd, unsigned long ns_fl
    * here rather than by clone3, it is rooted at the box's cgroup even with
    * CLONE_INTO_CGROUP. */
   if ((ns_flags & CLONE_NEWCGROUP) && unshare (CLONE_NEWCGROUP) < 0)
-    return nsbox_fail (err, errno, "unshare the cgroup namespace");
+    {
+      nsbox_mounts_release (&m);
+      return nsbox_fail (err, errno, "unshare the cgroup namespace");
+    }
   err->step = NULL;
 
   /* Modes given by the program are exact. */
@@ -186,11 +216,14 @@ nsbox_run_create (const struct nsbox_program *prog, pid_t *out_pid, struct nsbox
   unsigned long clone_flags;
   cleanup_fd int parent_end = -1;
   cleanup_fd int pidfd = -1;
+  __attribute__ ((cleanup (nsbox_trees_release))) struct nsbox_trees trees = { 0 };
   int sv[2];
   pid_t pid;
 
   if (nsbox_host_ops (prog, &host, err) < 0)
     return -1;
+  if (nsbox_trees_init (&trees) < 0)
+    return nsbox_fail (err, ENOMEM, "allocate the trees");
   clone_flags = host.clone_flags & ~CLONE_NEWCGROUP; /* unshared by the child */
   if (host.timens_offsets)
     clone_flags &= ~CLONE_NEWTIME; /* already pending for children, with its offsets */
@@ -222,14 +255,12 @@ nsbox_run_create (const struct nsbox_program *prog, pid_t *out_pid, struct nsbox
     }
   close (sv[1]);
 
-  if (parent_setup (prog, pid, err) < 0)
+  if (parent_setup (prog, pid, err) < 0
+      || nsbox_trees_prepare (prog, pid, &trees, err) < 0
+      || nsbox_trees_send_go (parent_end, &trees, err) < 0)
     return nsbox_kill_and_reap (pid, pidfd);
-  if (write (parent_end, "g", 1) != 1)
-    {
-      nsbox_fail (err, errno, "let the child go");
-      err->step = "handshake";
-      return nsbox_kill_and_reap (pid, pidfd);
-    }
+  /* The child holds its own copies now. */
+  nsbox_trees_release (&trees);
   if (nsbox_read_child_report (parent_end, err, step_buf, step_size) < 0)
     return nsbox_kill_and_reap (pid, pidfd);
   *out_pid = pid;

@@ -132,6 +132,8 @@ nsbox_host_ops (const struct nsbox_program *prog, struct nsbox_host *host,
         }
       else if (strcmp (op->name, "timens.offset") == 0)
         ret = timens_offset (op, host, err);
+      else if (strncmp (op->name, "bpf.", 4) == 0)
+        ret = nsbox_bpf_op (op, err);
       if (ret < 0)
         {
           nsbox_error_step (err, op->name);

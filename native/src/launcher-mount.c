@@ -25,6 +25,7 @@ struct mount_flags
   unsigned long ms;          /* for mount(2) */
   unsigned long propagation; /* MS_PRIVATE... (with MS_REC for the r* forms), or 0 */
   bool bind, recursive;
+  bool idmap;                  /* the bind mount is a tree the parent idmapped */
   uint64_t attr_set, attr_clr; /* for mount_setattr(2) on bind mounts */
 };
 
@@ -82,6 +83,11 @@ parse_one_flag (const char *name, struct mount_flags *f)
       f->recursive = name[0] == 'r';
       return 0;
     }
+  if (strcmp (name, "idmap") == 0)
+    {
+      f->idmap = true;
+      return 0;
+    }
   for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
     if (strcmp (flag_names[i].name, name) == 0)
       {
@@ -114,6 +120,25 @@ parse_flags (const char *text, struct mount_flags *f, struct nsbox_error *err)
   /* Atime bits are clear-and-set as a group in mount_setattr(2). */
   if (f->attr_set & MOUNT_ATTR__ATIME)
     f->attr_clr |= MOUNT_ATTR__ATIME;
+  return 0;
+}
+
+int
+nsbox_parse_bind_attrs (const char *text, struct nsbox_bind_attrs *attrs,
+                        struct nsbox_error *err)
+{
+  struct mount_flags f;
+
+  if (parse_flags (text, &f, err) < 0)
+    return -1;
+  if (f.ms & ~(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_RELATIME
+               | MS_STRICTATIME | MS_NODIRATIME | MS_NOSYMFOLLOW)
+      || f.propagation)
+    return nsbox_fail (err, EINVAL, "flags '%s' are not all mount attributes", text);
+  attrs->recursive = f.recursive;
+  attrs->idmap = f.idmap;
+  attrs->attr_set = f.attr_set;
+  attrs->attr_clr = f.attr_clr;
   return 0;
 }
 
@@ -176,6 +201,24 @@ op_rootfs (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error
   if (mount (NULL, "/", NULL, MS_REC | first, NULL) < 0)
     return nsbox_fail (err, errno, "make / recursively %s",
                        first == MS_SLAVE ? "slave" : "private");
+  if (op->argc > 1)
+    {
+      /* `rootfs PATH idmap`: the parent's idmapped clone of PATH, attached onto PATH
+       * (opened before the uid switch: the box's root may not be able to reach it). */
+      cleanup_fd int tree = m->trees ? nsbox_trees_take (m->trees, path) : -1;
+
+      if (strcmp (op->args[1], "idmap") != 0)
+        return nsbox_fail (err, EINVAL, "unknown rootfs option '%s'", op->args[1]);
+      if (tree < 0 || m->rootfs_target < 0)
+        return nsbox_fail (err, EINVAL, "no idmapped tree was prepared for '%s'", path);
+      if (move_mount (tree, "", m->rootfs_target, "",
+                      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+          < 0)
+        return nsbox_fail (err, errno, "attach the idmapped mount of '%s'", path);
+      /* The tree's fd is the root of the attached mount: the box's root from now on. */
+      m->root_fd = nsbox_steal_fd (&tree);
+      return 0;
+    }
   /* A mount of its own: pivot_root needs new_root to be a mount point. */
   if (mount (path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
     return nsbox_fail (err, errno, "bind mount '%s' onto itself", path);
@@ -210,7 +253,27 @@ op_mount (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error 
     return -1;
   snprintf (what, sizeof what, "'%s' on '%s'", source, target);
 
-  if (f.bind)
+  if (f.bind && f.idmap)
+    {
+      /* The parent's idmapped clone of the host path, its attributes already set. */
+      cleanup_fd int tree = m->trees && !m->pivoted ? nsbox_trees_take (m->trees, source) : -1;
+      struct stat st;
+
+      if (tree < 0)
+        return nsbox_fail (err, EINVAL, "no idmapped tree was prepared for '%s'", source);
+      if (fstat (tree, &st) < 0)
+        return nsbox_fail (err, errno, "stat '%s'", source);
+      target_fd = nsbox_resolve_in_root (m->root_fd, target,
+                                         S_ISDIR (st.st_mode) ? NSBOX_CREATE_DIR
+                                                              : NSBOX_CREATE_FILE,
+                                         S_ISDIR (st.st_mode) ? 0755 : 0644, err);
+      if (target_fd < 0)
+        return -1;
+      if (move_mount (tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+          < 0)
+        return nsbox_fail (err, errno, "attach the idmapped mount %s", what);
+    }
+  else if (f.bind)
     {
       cleanup_fd int src_fd = open_source (m, source, err);
       struct stat st;
@@ -442,6 +505,17 @@ op_readonly (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_err
     return 0;
   if (target_fd < 0)
     return nsbox_fail (err, errno, "resolve '%s' in the root", op->args[0]);
+  if (op->argc > 1)
+    {
+      /* `top`: the mount at PATH itself, in place; the mounts below keep their flags (a
+       * read-only root with writable binds inside it). */
+      struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+      if (strcmp (op->args[1], "top") != 0)
+        return nsbox_fail (err, EINVAL, "unknown readonly option '%s'", op->args[1]);
+      if (mount_setattr (target_fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+        return nsbox_fail (err, errno, "make the mount at '%s' read-only", op->args[0]);
+      return 0;
+    }
   /* Bind onto itself, read-only (recursively) before it is attached. */
   return bind_fd (target_fd, target_fd, true, MOUNT_ATTR_RDONLY, 0, op->args[0], err);
 }
@@ -518,5 +592,7 @@ nsbox_mounts_release (struct nsbox_mounts *m)
     close (m->root_fd);
   if (m->null_fd >= 0)
     close (m->null_fd);
-  m->root_fd = m->null_fd = -1;
+  if (m->rootfs_target >= 0)
+    close (m->rootfs_target);
+  m->root_fd = m->null_fd = m->rootfs_target = -1;
 }

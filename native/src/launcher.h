@@ -8,6 +8,8 @@
  *   launcher-mount.c    rootfs, mount, mkdir, symlink, dev.bind, mknod, pivot_root, mask, readonly
  *   launcher-caps.c     capability names and the user/groups/caps sequence
  *   launcher-seccomp.c  seccomp.* ops with libseccomp
+ *   launcher-idmap.c    tree ops: detached (idmapped) mounts the parent hands the child
+ *   launcher-bpf.c      bpf.* host ops: cgroup BPF device and IP confinement programs
  *   launcher-final.c    the child's last steps: fds, cwd check, seccomp, exec
  *   launcher-tty.c      join mode: pty, raw mode, relay and signal forwarding */
 #ifndef NSBOX_LAUNCHER_H
@@ -68,6 +70,30 @@ int nsbox_host_join (const struct nsbox_program *prog, struct nsbox_host *host,
 int nsbox_parent_limits (const struct nsbox_program *prog, pid_t pid,
                          struct nsbox_error *err);
 
+/* launcher-idmap.c */
+struct nsbox_trees
+{
+  size_t n;
+  int *fds;           /* -1 once taken */
+  const char **paths; /* host path of each tree (strings of the program) */
+};
+int nsbox_trees_init (struct nsbox_trees *trees);
+void nsbox_trees_release (struct nsbox_trees *trees);
+/* Parent: clones and (id)maps every `tree` op's path, after the id maps are written. */
+int nsbox_trees_prepare (const struct nsbox_program *prog, pid_t pid,
+                         struct nsbox_trees *trees, struct nsbox_error *err);
+/* Parent: sends every tree (SCM_RIGHTS), then the go byte. */
+int nsbox_trees_send_go (int sock, const struct nsbox_trees *trees, struct nsbox_error *err);
+/* Child: receives the trees until the go byte; -1 when the parent is gone. */
+int nsbox_trees_receive (int sock, const struct nsbox_program *prog,
+                         struct nsbox_trees *trees);
+/* The fd of the first unused tree of this host path (the caller owns it), or -1. */
+int nsbox_trees_take (struct nsbox_trees *trees, const char *path);
+bool nsbox_trees_has (const struct nsbox_trees *trees, const char *path);
+
+/* launcher-bpf.c: runs a bpf.* host op; returns 1 when op is not one of them. */
+int nsbox_bpf_op (const struct nsbox_op *op, struct nsbox_error *err);
+
 /* launcher-mount.c */
 struct nsbox_mounts
 {
@@ -75,7 +101,18 @@ struct nsbox_mounts
   int null_fd;     /* the host's /dev/null (O_PATH), the source of `mask` on files */
   bool pivoted;
   unsigned long propagation; /* MS_PRIVATE, MS_SLAVE or MS_SHARED */
+  struct nsbox_trees *trees; /* trees from the parent (`tree` ops), or NULL */
+  int rootfs_target;         /* `rootfs PATH idmap`: PATH opened before the uid switch */
 };
+/* The flags of a `tree` op (and of bind mounts): recursion, mount_setattr(2) attributes
+ * and whether the mount is idmapped. */
+struct nsbox_bind_attrs
+{
+  bool recursive, idmap;
+  uint64_t attr_set, attr_clr;
+};
+int nsbox_parse_bind_attrs (const char *text, struct nsbox_bind_attrs *attrs,
+                            struct nsbox_error *err);
 int nsbox_mounts_init (const struct nsbox_program *prog, struct nsbox_mounts *m,
                        struct nsbox_error *err);
 /* Runs one mount-related op; returns 1 when op is not one of them. */

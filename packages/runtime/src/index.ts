@@ -7,6 +7,14 @@ export { LinuxBoxDriver, type LinuxDriverOptions, type LinuxRuntimeFacts } from 
 export { identify, isSameProcess, type ProcessIdentity, processStartTime, waitUntil } from './process-identity.js';
 export { shimAttach, shimRequest, shimSocketPath } from './shim-client.js';
 export { launchShim, type ShimReady } from './shim-launch.js';
-export { type CompileContext, compileCreateProgram, compileJoinProgram, defaultDevices, type JoinRequest } from './spec-compiler.js';
+export {
+  type CompileContext,
+  compileCreateProgram,
+  compileJoinProgram,
+  defaultDevices,
+  IP_CONFINEMENT_ANNOTATION,
+  type JoinRequest,
+  ROOTFS_IDMAP_ANNOTATION,
+} from './spec-compiler.js';
 export * from './templates/index.js';
 export { RuntimeTokens } from './tokens.js';

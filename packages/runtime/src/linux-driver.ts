@@ -102,7 +102,7 @@ export class LinuxBoxDriver implements BoxDriver {
     writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
     const cgroup = this.cgroups.create(box.id);
     try {
-      const program = compileCreateProgram(spec, { procsFiles: cgroup.procsFiles });
+      const program = compileCreateProgram(spec, { procsFiles: cgroup.procsFiles, ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}) });
       const ready = await launchShim({ boxDir: files.dir, program, terminal: spec.process.terminal ?? false });
       const init = identify(ready.pid);
       const shim = identify(ready.shimPid);

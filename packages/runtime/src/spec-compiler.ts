@@ -60,13 +60,45 @@ const namespaceNames: Record<string, string> = {
 /** Device nodes every box gets when /dev is a fresh tmpfs (runc's default set). */
 export const defaultDevices = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 
+/**
+ * Annotations the compiler reads, for what the OCI spec has no field for (as crun's
+ * `run.oci.*`): `'true'` shows the rootfs through an idmapped mount of the box's user
+ * namespace (files owned by host uid 0 on disk appear owned by the box's root).
+ */
+export const ROOTFS_IDMAP_ANNOTATION = 'org.nsbox.rootfs.idmap';
+/**
+ * Comma-separated IPv4/IPv6 addresses a box sharing the host's network stack is confined
+ * to (cgroup BPF on its cgroup2 directory): binds to the wildcard get its first address,
+ * binds to any other address fail with EPERM, outgoing traffic leaves from its address.
+ */
+export const IP_CONFINEMENT_ANNOTATION = 'org.nsbox.ip-confinement';
+
 export interface CompileContext {
   /** cgroup.procs files the launcher joins before cloning (packages/runtime/src/cgroup). */
   procsFiles: string[];
+  /** The box's cgroup2 directory, where cgroup BPF programs attach (v2 and hybrid hosts). */
+  unifiedDir?: string;
+}
+
+/** An OCI `linux.resources.devices` entry. */
+interface OciDeviceRule {
+  allow: boolean;
+  type?: string;
+  major?: number | null;
+  minor?: number | null;
+  access?: string;
+}
+
+type IdMappedMount = OciMount & { uidMappings?: OciIdMapping[]; gidMappings?: OciIdMapping[] };
+
+/** OCI `rro`: recursively read-only, i.e. a recursive bind made read-only with AT_RECURSIVE. */
+function normaliseOptions(options: string[]): string[] {
+  if (!options.includes('rro')) return options;
+  return [...options.filter((option) => option !== 'rro' && option !== 'bind'), 'rbind', 'ro'];
 }
 
 function mountOp(mount: OciMount): LaunchOp {
-  const options = mount.options ?? [];
+  const options = normaliseOptions(mount.options ?? []).filter((option) => option !== 'idmap' && option !== 'ridmap');
   const flags = options.filter((option) => mountFlags.has(option));
   const data = options.filter((option) => !mountFlags.has(option));
   const isBind = mount.type === 'bind' || flags.includes('bind') || flags.includes('rbind');
@@ -74,7 +106,98 @@ function mountOp(mount: OciMount): LaunchOp {
   if (!mount.destination.startsWith('/')) {
     throw new NsboxError('E_INVALID_CONFIG', `mount destination '${mount.destination}' must be absolute`, { details: { field: 'mounts.destination' } });
   }
+  if (isBind && isIdMapped(mount)) flags.push('idmap');
   return ['mount', mount.source ?? mount.type ?? 'none', mount.destination, isBind ? '' : (mount.type ?? 'none'), flags.join(','), data.join(',')];
+}
+
+function isIdMapped(mount: IdMappedMount): boolean {
+  return Boolean(mount.uidMappings?.length || mount.gidMappings?.length);
+}
+
+function sameMappings(a: OciIdMapping[] | undefined, b: OciIdMapping[] | undefined): boolean {
+  return JSON.stringify(a ?? []) === JSON.stringify(b ?? []);
+}
+
+/**
+ * The trees the launcher's parent prepares (native/PROTOCOL.md §1 `tree`): the idmapped
+ * rootfs and every idmapped bind mount. The kernel ties an idmap to a user namespace; the
+ * launcher uses the box's, so a mount's mappings must be the box's own.
+ */
+function treeOps(spec: OciSpec, userns: boolean): LaunchOp[] {
+  const ops: LaunchOp[] = [];
+  if (spec.annotations?.[ROOTFS_IDMAP_ANNOTATION] === 'true') {
+    if (!userns) {
+      throw new NsboxError('E_INVALID_CONFIG', 'an idmapped rootfs needs a user namespace', { details: { field: `annotations.${ROOTFS_IDMAP_ANNOTATION}` } });
+    }
+    ops.push(['tree', spec.root.path, 'rbind,idmap']);
+  }
+  spec.mounts.forEach((mount: IdMappedMount, index) => {
+    if (!isIdMapped(mount)) return;
+    const field = `mounts[${index}].uidMappings`;
+    if (!userns) throw new NsboxError('E_INVALID_CONFIG', `mount '${mount.destination}' is idmapped but the box has no user namespace`, { details: { field } });
+    if (!sameMappings(mount.uidMappings, spec.linux.uidMappings) || !sameMappings(mount.gidMappings, spec.linux.gidMappings)) {
+      throw new NsboxError('E_UNSUPPORTED', `mount '${mount.destination}': idmapped mounts must use the box's own uid and gid mappings`, {
+        details: { field },
+      });
+    }
+    if (!mount.source?.startsWith('/'))
+      throw new NsboxError('E_INVALID_CONFIG', `idmapped mount '${mount.destination}' needs an absolute source`, { details: { field } });
+    const options = normaliseOptions(mount.options ?? []);
+    const attributes = options.filter((option) =>
+      ['ro', 'nosuid', 'nodev', 'noexec', 'noatime', 'nodiratime', 'relatime', 'strictatime', 'nosymfollow'].includes(option),
+    );
+    const recursive = !options.includes('bind') || options.includes('rbind') || options.includes('ridmap');
+    ops.push(['tree', mount.source, [recursive ? 'rbind' : 'bind', 'idmap', ...attributes].join(',')]);
+  });
+  return ops;
+}
+
+/** `linux.resources.devices` as `bpf.devices` rules (`TYPE:MAJOR:MINOR:ACCESS:allow|deny`). */
+function deviceRuleText(rule: OciDeviceRule, index: number): string {
+  const field = `linux.resources.devices[${index}]`;
+  const type = rule.type ?? 'a';
+  const access = rule.access ?? 'rwm';
+  if (!['a', 'b', 'c'].includes(type)) throw new NsboxError('E_INVALID_CONFIG', `device rule type '${type}' must be a, b or c`, { details: { field } });
+  if (!/^[rwm]{1,3}$/.test(access)) throw new NsboxError('E_INVALID_CONFIG', `device rule access '${access}' must be letters of rwm`, { details: { field } });
+  const number = (value: number | null | undefined) => (value === undefined || value === null || value < 0 ? '*' : String(value));
+  return `${type}:${number(rule.major)}:${number(rule.minor)}:${access}:${rule.allow ? 'allow' : 'deny'}`;
+}
+
+/** cgroup BPF programs the launcher attaches before it clones (host ops). */
+function bpfOps(spec: OciSpec, context: CompileContext): LaunchOp[] {
+  const ops: LaunchOp[] = [];
+  const devices = (spec.linux.resources as { devices?: OciDeviceRule[] } | undefined)?.devices;
+  // On cgroup v1 the devices controller's files carry the rules (the isolation plugin writes
+  // them); the BPF program is cgroup2's way, and on a hybrid host both apply.
+  if (devices && context.unifiedDir) ops.push(['bpf.devices', context.unifiedDir, ...devices.map(deviceRuleText)]);
+  const confinement = spec.annotations?.[IP_CONFINEMENT_ANNOTATION];
+  if (confinement !== undefined) {
+    if (!context.unifiedDir) {
+      throw new NsboxError('E_UNSUPPORTED', 'IP confinement needs a cgroup2 hierarchy (cgroup BPF attaches to cgroup2 directories only)', {
+        details: { field: `annotations.${IP_CONFINEMENT_ANNOTATION}` },
+      });
+    }
+    const addresses = confinement
+      .split(',')
+      .map((address) => address.trim())
+      .filter(Boolean);
+    ops.push(['bpf.inet', context.unifiedDir, ...addresses]);
+  }
+  return ops;
+}
+
+/** Device nodes of `linux.devices`: bind mounts of the host's node in a user namespace (which cannot mknod), mknod otherwise. */
+function deviceNodeOps(spec: OciSpec, userns: boolean): LaunchOp[] {
+  return (spec.linux.devices ?? []).map((device, index): LaunchOp => {
+    if (!device.path.startsWith('/dev/')) {
+      throw new NsboxError('E_INVALID_CONFIG', `device path '${device.path}' must be under /dev`, { details: { field: `linux.devices[${index}].path` } });
+    }
+    if (userns) return ['dev.bind', device.path, device.path];
+    if (device.type !== 'c' && device.type !== 'b') {
+      throw new NsboxError('E_INVALID_CONFIG', `device '${device.path}' type must be c or b`, { details: { field: `linux.devices[${index}].type` } });
+    }
+    return ['mknod', device.path, device.type, String(device.major), String(device.minor), (device.fileMode ?? 0o666).toString(8)];
+  });
 }
 
 function idMapText(mappings: OciIdMapping[], kind: 'uid' | 'gid'): string {
@@ -149,6 +272,9 @@ function seccompOps(seccomp: NonNullable<OciSpec['linux']['seccomp']>): LaunchOp
     const args = (rule.args ?? []).map((arg) => {
       const op = opNames[arg.op];
       if (!op) throw new NsboxError('E_UNSUPPORTED', `seccomp operator '${arg.op}' is not supported`, { details: { field: 'linux.seccomp.syscalls' } });
+      // OCI's masked_eq is `(arg & value) == valueTwo`; the launcher's condition is
+      // `index:masked_eq:DATUM:MASK`, the mask last.
+      if (op === 'masked_eq') return `${arg.index}:${op}:${arg.valueTwo ?? 0}:${arg.value}`;
       return `${arg.index}:${op}:${arg.value}${arg.valueTwo !== undefined ? `:${arg.valueTwo}` : ''}`;
     });
     for (const name of rule.names) ops.push(['seccomp.rule', action(rule.action, rule.errnoRet), name, ...args]);
@@ -170,6 +296,7 @@ export function compileCreateProgram(spec: OciSpec, context: CompileContext): La
     else fresh.push(name);
   }
   ops.push(['namespaces', ...fresh]);
+  ops.push(...bpfOps(spec, context));
   for (const [clock, offset] of Object.entries(spec.linux.timeOffsets ?? {})) {
     ops.push(['timens.offset', clock, String(offset.secs), String(offset.nanosecs ?? 0)]);
   }
@@ -180,12 +307,18 @@ export function compileCreateProgram(spec: OciSpec, context: CompileContext): La
     }
     ops.push(['uidmap', idMapText(spec.linux.uidMappings, 'uid')], ['setgroups', 'deny'], ['gidmap', idMapText(spec.linux.gidMappings, 'gid')]);
   }
+  ops.push(...treeOps(spec, fresh.includes('user')));
 
-  ops.push(['rootfs', spec.root.path], ['propagation', (spec.linux.rootfsPropagation ?? 'private').replace(/^r/, '')]);
+  // treeOps refused an idmapped rootfs without a user namespace.
+  const idmappedRoot = spec.annotations?.[ROOTFS_IDMAP_ANNOTATION] === 'true';
+  ops.push(idmappedRoot ? ['rootfs', spec.root.path, 'idmap'] : ['rootfs', spec.root.path]);
+  ops.push(['propagation', (spec.linux.rootfsPropagation ?? 'private').replace(/^r/, '')]);
   for (const mount of spec.mounts) ops.push(mountOp(mount));
   if (hasMountAt(spec, '/dev', 'tmpfs')) ops.push(...minimalDevOps(spec));
+  ops.push(...deviceNodeOps(spec, fresh.includes('user') || spec.linux.namespaces.some((namespace) => namespace.type === 'user')));
   ops.push(['pivot_root']);
-  if (spec.root.readonly) ops.push(['readonly', '/']);
+  // The root mount only, as runc does: /dev, /proc and binds inside it keep their own flags.
+  if (spec.root.readonly) ops.push(['readonly', '/', 'top']);
   for (const path of spec.linux.maskedPaths ?? []) ops.push(['mask', path]);
   for (const path of spec.linux.readonlyPaths ?? []) ops.push(['readonly', path]);
   for (const [key, value] of Object.entries(spec.linux.sysctl ?? {})) ops.push(['sysctl', key, value]);
@@ -193,7 +326,7 @@ export function compileCreateProgram(spec: OciSpec, context: CompileContext): La
   return ops;
 }
 
-/** OCI writes "no limit" as 2^64-1; the launcher takes `unlimited`. */
+/** OCI writes RLIM_INFINITY as 2^64-1, which a JS number cannot hold exactly: anything past int64 is infinity. */
 function rlimitText(value: number): string {
   return value >= 2 ** 63 ? 'unlimited' : String(value);
 }

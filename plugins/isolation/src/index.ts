@@ -1,4 +1,28 @@
 import { definePlugin } from '@nsbox/core';
+import packageJson from '../package.json' with { type: 'json' };
+import { isolationConfigSchema } from './config-schema.js';
+import { IsolationHooks } from './isolation-hooks.js';
+import { isolationModule } from './isolation-module.js';
+import { rangesCommand } from './ranges-command.js';
+import { IsolationTokens } from './tokens.js';
 
-/** Placeholder until the plugin lands: installed, valid, and does nothing yet. */
-export const isolationPlugin = definePlugin({ name: 'isolation', version: '0.1.0', core: '^1.0.0' });
+export const isolationPlugin = definePlugin({
+  name: 'isolation',
+  version: packageJson.version,
+  description: 'user namespaces with a uid range per box, idmapped rootfs, seccomp, capabilities, device allowlist, bind mounts, IP confinement',
+  core: '^1.0.0',
+  config: isolationConfigSchema,
+  module: isolationModule,
+  publishes: { uidAllocator: IsolationTokens.UidAllocator, boxInfo: IsolationTokens.BoxInfo },
+  hooks: IsolationHooks,
+  commands: [rangesCommand],
+});
+
+export { allCapabilities, defaultCapabilities } from './capabilities.js';
+export { type BindMountConfig, type DeviceConfig, defaultIsolationConfig, type IsolationConfig, isolationConfigSchema } from './config-schema.js';
+export { type DeviceRule, defaultDeviceRules } from './devices.js';
+export { DEFAULT_POOL_START, RANGE_SIZE } from './id-pool.js';
+export { IP_CONFINEMENT_ANNOTATION, ROOTFS_IDMAP_ANNOTATION } from './isolation-spec.js';
+export { defaultSeccompProfile } from './seccomp-profile.js';
+export { IsolationTokens } from './tokens.js';
+export { type BoxIdRanges, type IdPoolFiles, UidAllocator } from './uid-allocator.js';

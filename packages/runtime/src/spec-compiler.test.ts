@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import type { OciSpec } from '@nsbox/core';
+import { buildBaseSpec } from './base-spec.js';
+import { compileCreateProgram, compileJoinProgram, IP_CONFINEMENT_ANNOTATION, ROOTFS_IDMAP_ANNOTATION } from './spec-compiler.js';
+
+const map = [{ containerID: 0, hostID: 300000, size: 65536 }];
+
+function userSpec(): OciSpec {
+  const spec = buildBaseSpec({ name: 'c', config: {} }, '/r');
+  spec.linux.namespaces.push({ type: 'user' });
+  spec.linux.uidMappings = map;
+  spec.linux.gidMappings = map;
+  return spec;
+}
+
+const named = (ops: readonly (readonly string[])[], name: string) => ops.filter((op) => op[0] === name);
+
+describe('compiling what isolation adds to a spec', () => {
+  it('prepares idmapped trees for the rootfs and idmapped binds, after the id maps', () => {
+    const spec = userSpec();
+    spec.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+    spec.mounts.push({
+      destination: '/data',
+      type: 'bind',
+      source: '/srv/data',
+      options: ['bind', 'ro'],
+      uidMappings: map,
+      gidMappings: map,
+    } as OciSpec['mounts'][number]);
+    const ops = compileCreateProgram(spec, { procsFiles: [] });
+    assert.deepEqual(named(ops, 'tree'), [
+      ['tree', '/r', 'rbind,idmap'],
+      ['tree', '/srv/data', 'bind,idmap,ro'],
+    ]);
+    assert.deepEqual(named(ops, 'rootfs'), [['rootfs', '/r', 'idmap']]);
+    assert.deepEqual(named(ops, 'mount').at(-1), ['mount', '/srv/data', '/data', '', 'bind,ro,idmap', '']);
+    assert.ok(ops.findIndex((op) => op[0] === 'tree') > ops.findIndex((op) => op[0] === 'gidmap'));
+  });
+
+  it('refuses idmaps without a user namespace or with mappings of their own', () => {
+    const spec = buildBaseSpec({ name: 'c', config: {} }, '/r');
+    spec.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+    assert.throws(() => compileCreateProgram(spec, { procsFiles: [] }), /an idmapped rootfs needs a user namespace/);
+    const other = userSpec();
+    other.mounts.push({
+      destination: '/d',
+      type: 'bind',
+      source: '/s',
+      uidMappings: [{ containerID: 0, hostID: 1, size: 1 }],
+      gidMappings: map,
+    } as OciSpec['mounts'][number]);
+    assert.throws(() => compileCreateProgram(other, { procsFiles: [] }), /must use the box's own uid and gid mappings/);
+  });
+
+  it('turns linux.resources.devices into bpf.devices rules when the box has a cgroup2 directory', () => {
+    const spec = userSpec();
+    spec.linux.resources = {
+      devices: [
+        { allow: false, access: 'rwm' },
+        { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' },
+        { allow: true, type: 'c', major: 136, access: 'rwm' },
+      ],
+    };
+    assert.deepEqual(named(compileCreateProgram(spec, { procsFiles: [], unifiedDir: '/cg/c' }), 'bpf.devices'), [
+      ['bpf.devices', '/cg/c', 'a:*:*:rwm:deny', 'c:1:3:rw:allow', 'c:136:*:rwm:allow'],
+    ]);
+    assert.deepEqual(named(compileCreateProgram(spec, { procsFiles: [] }), 'bpf.devices'), [], 'v1 only: the devices controller carries them');
+  });
+
+  it('binds device nodes into a user-namespaced box and mknods them in a privileged one', () => {
+    const spec = userSpec();
+    spec.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }];
+    assert.deepEqual(named(compileCreateProgram(spec, { procsFiles: [] }), 'dev.bind').at(-1), ['dev.bind', '/dev/fuse', '/dev/fuse']);
+    const privileged = buildBaseSpec({ name: 'c', config: {} }, '/r');
+    privileged.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o600 }];
+    assert.deepEqual(named(compileCreateProgram(privileged, { procsFiles: [] }), 'mknod'), [['mknod', '/dev/fuse', 'c', '10', '229', '600']]);
+  });
+
+  it('makes only the root mount read-only, reads rro as a recursive read-only bind, and gives masked_eq its mask last', () => {
+    const spec = userSpec();
+    spec.root.readonly = true;
+    spec.mounts.push({ destination: '/s', type: 'bind', source: '/srv', options: ['rro'] });
+    spec.linux.seccomp = {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      syscalls: [{ names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0x7e020000, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] }],
+    };
+    const ops = compileCreateProgram(spec, { procsFiles: [] });
+    assert.deepEqual(named(ops, 'readonly')[0], ['readonly', '/', 'top']);
+    assert.deepEqual(named(ops, 'mount').at(-1), ['mount', '/srv', '/s', '', 'rbind,ro', '']);
+    assert.deepEqual(named(ops, 'seccomp.rule'), [['seccomp.rule', 'allow', 'clone', `0:masked_eq:0:${0x7e020000}`]]);
+  });
+
+  it('attaches IP confinement to the cgroup2 directory, and never in join mode', () => {
+    const spec = userSpec();
+    spec.annotations = { [IP_CONFINEMENT_ANNOTATION]: '127.0.0.2, ::1' };
+    const ops = compileCreateProgram(spec, { procsFiles: [], unifiedDir: '/cg/c' });
+    assert.deepEqual(named(ops, 'bpf.inet'), [['bpf.inet', '/cg/c', '127.0.0.2', '::1']]);
+    assert.throws(() => compileCreateProgram(spec, { procsFiles: [] }), /needs a cgroup2 hierarchy/);
+    const join = compileJoinProgram(spec, { initPid: 1, args: ['sh'] }, { procsFiles: [] });
+    assert.deepEqual([...named(join, 'bpf.inet'), ...named(join, 'tree')], []);
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * The plugin's lifecycle hooks: check what the schema cannot (files on the host), edit the
+ * spec, write the v1 device rules before the box's first process exists, record what was
+ * applied, and give the box's uid range back when it is destroyed.
+ */
+
+import { readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type HookContext, type HookName, inject, injectable, type LifecycleHooks, NsboxError, optional } from '@nsbox/core';
+import { defaultIsolationConfig, type IsolationConfig } from './config-schema.js';
+import { deviceAllowlist, v1RuleText } from './devices.js';
+import { applyIsolation } from './isolation-spec.js';
+import { CGROUP_DRIVER, type CgroupAccess } from './runtime-services.js';
+import { IsolationTokens } from './tokens.js';
+import type { UidAllocator } from './uid-allocator.js';
+
+type Context = HookContext<IsolationConfig>;
+
+function configOf(context: Context): IsolationConfig {
+  // A box config without an `isolation` section gets every default.
+  return context.config ?? defaultIsolationConfig();
+}
+
+function invalid(field: string, message: string): NsboxError {
+  return new NsboxError('E_INVALID_CONFIG', `${field}: ${message}`, { details: { field, issues: [{ path: field, message }] } });
+}
+
+/** Mount points of the host (this process's mount namespace). */
+function hostMountPoints(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (line.split(' ')[4] ?? '').replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))));
+}
+
+/** Whether every directory down to `path` lets other host users through (o+x). */
+function reachableByOthers(path: string): boolean {
+  for (let dir = path; ; dir = dirname(dir)) {
+    try {
+      if ((statSync(dir).mode & 0o001) === 0) return false;
+    } catch {
+      return false;
+    }
+    if (dir === dirname(dir)) return true;
+  }
+}
+
+@injectable()
+export class IsolationHooks implements LifecycleHooks<IsolationConfig> {
+  constructor(
+    @inject(IsolationTokens.UidAllocator) private readonly allocator: UidAllocator,
+    @inject(CGROUP_DRIVER) @optional() private readonly cgroups?: CgroupAccess,
+  ) {}
+
+  /** Runs at create (nothing exists yet) and before every start. */
+  validate(context: Context): void {
+    const config = configOf(context);
+    config.mounts.forEach((mount, index) => {
+      const field = `isolation.mounts[${index}].source`;
+      try {
+        statSync(mount.source);
+      } catch {
+        throw invalid(field, `bind source '${mount.source}' does not exist on the host`);
+      }
+      // The kernel refuses, in a user namespace, a plain bind of a tree with mounts below
+      // it (that would uncover what they hide): say so now, with the way out.
+      const recursive = !mount.options.includes('bind') || mount.options.includes('rbind') || mount.options.includes('rro');
+      if (!recursive && !config.privileged) {
+        const below = hostMountPoints().find((point) => point.startsWith(`${mount.source.replace(/\/+$/, '')}/`));
+        if (below)
+          throw invalid(
+            `isolation.mounts[${index}].options`,
+            `'bind' of '${mount.source}' would hide the mount at '${below}' below it, which a user namespace may not do: use 'rbind'`,
+          );
+      }
+    });
+    deviceAllowlist(config.devices);
+    if (config.ipConfinement && this.cgroups && !this.cgroups.layout.unified) {
+      throw new NsboxError('E_UNSUPPORTED', 'isolation.ipConfinement: cgroup BPF needs a cgroup2 hierarchy, and this host mounts none', {
+        details: { field: 'isolation.ipConfinement' },
+      });
+    }
+  }
+
+  spec(context: Context): void {
+    const config = configOf(context);
+    const explicit = config.uidMappings !== undefined;
+    const ranges = config.privileged || explicit ? undefined : this.allocator.allocate(context.box.id);
+    applyIsolation(context.spec, config, { ...(ranges ? { ranges } : {}), devices: deviceAllowlist(config.devices) });
+    if (ranges && reachableByOthers(context.spec.root.path)) {
+      // Through the idmapped mount, files the box's root creates are owned by host root on
+      // disk: a setuid binary made in the box must not be reachable by host users.
+      context.report('warning', {
+        message: `the rootfs ${context.spec.root.path} is reachable by every host user; make a directory above it mode 0700`,
+      });
+    }
+  }
+
+  /**
+   * The v1 devices controller, where the host has one: the cgroup is created now (the
+   * driver's create is idempotent) so the rules are in place before the launcher puts the
+   * box's first process in it. cgroup2 gets the same rules as a BPF program from the launcher.
+   */
+  prepare(context: Context): void {
+    const cgroups = this.cgroups;
+    if (!cgroups?.layout.v1.devices) return;
+    const rules = deviceAllowlist(configOf(context).devices).rules;
+    cgroups.create(context.box.id);
+    for (const rule of rules) cgroups.write(context.box.id, 'devices', rule.allow ? 'devices.allow' : 'devices.deny', v1RuleText(rule));
+  }
+
+  started(context: Context): void {
+    const spec = context.spec;
+    const uidMap = spec.linux.uidMappings?.map((mapping) => `${mapping.containerID} ${mapping.hostID} ${mapping.size}`).join(', ');
+    context.report('applied', {
+      privileged: uidMap === undefined,
+      ...(uidMap ? { uidMap } : {}),
+      namespaces: spec.linux.namespaces.map((namespace) => namespace.type),
+      capabilities: spec.process.capabilities?.bounding?.length ?? 0,
+      seccomp: spec.linux.seccomp ? `${spec.linux.seccomp.syscalls?.[0]?.names.length ?? 0} syscalls allowed, others EPERM` : 'unconfined',
+      noNewPrivileges: spec.process.noNewPrivileges ?? false,
+      ...(configOf(context).ipConfinement ? { ipConfinement: configOf(context).ipConfinement?.addresses } : {}),
+    });
+  }
+
+  /** Namespaces, mounts and filters are set when a box starts: a change waits for the next start. */
+  update(context: Context): void {
+    context.report('restart-required', { reason: 'isolation settings apply when the box next starts' });
+  }
+
+  destroy(context: Context): void {
+    const freed = this.allocator.free(context.box.id);
+    if (freed) context.report('range-freed', { uid: freed.uid.hostID, gid: freed.gid.hostID, size: freed.uid.size });
+  }
+
+  /** prepare created the box's cgroup; a start that failed after it must not leave it. */
+  async rollback(context: Context, hook: HookName): Promise<void> {
+    if (hook !== 'prepare' || !this.cgroups) return;
+    if (context.box.state === 'running' || context.box.state === 'paused') return;
+    if (this.cgroups.get(context.box.id) && this.cgroups.pids(context.box.id).length === 0) await this.cgroups.remove(context.box.id);
+  }
+}

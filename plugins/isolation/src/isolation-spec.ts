@@ -1,0 +1,184 @@
+/**
+ * Edits a box's OCI spec for its `isolation` section: namespaces, the user namespace and
+ * its idmapped rootfs, masked and read-only paths, capabilities, no_new_privs, seccomp,
+ * the device allowlist, bind mounts, /proc and /sys, IP confinement. Pure: the uid range
+ * and the device facts come in, the spec goes out.
+ */
+
+import type { OciIdMapping, OciMount, OciNamespace, OciSpec } from '@nsbox/core';
+import { effectiveCapabilities } from './capabilities.js';
+import type { BindMountConfig, IsolationConfig } from './config-schema.js';
+import type { DeviceNode, DeviceRule } from './devices.js';
+import { defaultSeccompProfile } from './seccomp-profile.js';
+
+/** The runtime's annotations (`@nsbox/runtime` spec-compiler), by value as any plugin would. */
+export const ROOTFS_IDMAP_ANNOTATION = 'org.nsbox.rootfs.idmap';
+export const IP_CONFINEMENT_ANNOTATION = 'org.nsbox.ip-confinement';
+
+/** Masked whatever the base spec says (Docker's list and the issue's). */
+export const maskedPaths = [
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+
+export const readonlyPaths = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** Every box gets its own of these; the network one is the config's choice. */
+const namespaceTypes: OciNamespace['type'][] = ['pid', 'mount', 'uts', 'ipc', 'cgroup'];
+
+export interface IsolationFacts {
+  /** The box's host id ranges (absent for a privileged box or explicit mappings). */
+  ranges?: { uid: { hostID: number; size: number }; gid: { hostID: number; size: number } };
+  devices: { rules: DeviceRule[]; nodes: DeviceNode[] };
+}
+
+function union(base: readonly string[] | undefined, extra: readonly string[]): string[] {
+  return [...new Set([...(base ?? []), ...extra])];
+}
+
+function idMappings(config: IsolationConfig, facts: IsolationFacts): { uid: OciIdMapping[]; gid: OciIdMapping[] } | undefined {
+  if (config.privileged) return undefined;
+  if (config.uidMappings && config.gidMappings) return { uid: config.uidMappings, gid: config.gidMappings };
+  if (!facts.ranges) throw new Error('an unprivileged box needs its id ranges');
+  return {
+    uid: [{ containerID: 0, hostID: facts.ranges.uid.hostID, size: facts.ranges.uid.size }],
+    gid: [{ containerID: 0, hostID: facts.ranges.gid.hostID, size: facts.ranges.gid.size }],
+  };
+}
+
+function setNamespaces(spec: OciSpec, config: IsolationConfig, userns: boolean): void {
+  const wanted = new Set<OciNamespace['type']>(namespaceTypes);
+  if (config.namespaces.network === 'private') wanted.add('network');
+  if (userns) wanted.add('user');
+  // Other plugins' namespaces (time, a network namespace to join...) stay; sharing the
+  // host's stack means no network namespace, and a privileged box has no user namespace.
+  const namespaces = spec.linux.namespaces.filter(
+    (namespace) => !(namespace.type === 'network' && config.namespaces.network === 'host') && !(namespace.type === 'user' && !userns),
+  );
+  for (const type of wanted) if (!namespaces.some((namespace) => namespace.type === type)) namespaces.push({ type });
+  spec.linux.namespaces = namespaces;
+}
+
+function bindMount(mount: BindMountConfig, mappings: { uid: OciIdMapping[]; gid: OciIdMapping[] } | undefined): OciMount {
+  const options = [...mount.options];
+  if (!options.includes('bind') && !options.includes('rbind') && !options.includes('rro')) options.unshift('rbind');
+  const result: OciMount & { uidMappings?: OciIdMapping[]; gidMappings?: OciIdMapping[] } = {
+    destination: mount.destination,
+    type: 'bind',
+    source: mount.source,
+    options,
+  };
+  if (mount.idmap && mappings) {
+    result.uidMappings = mappings.uid;
+    result.gidMappings = mappings.gid;
+  }
+  return result;
+}
+
+const hidepidValues = { off: undefined, noaccess: 'noaccess', invisible: 'invisible' } as const;
+
+function procfsOptions(spec: OciSpec, config: IsolationConfig): void {
+  const proc = spec.mounts.find((mount) => mount.destination === '/proc' && mount.type === 'proc');
+  if (!proc) return;
+  const options = (proc.options ?? []).filter((option) => !option.startsWith('hidepid=') && !option.startsWith('subset='));
+  const hidepid = hidepidValues[config.procfs.hidepid];
+  if (hidepid) options.push(`hidepid=${hidepid}`);
+  if (config.procfs.subsetPid) options.push('subset=pid');
+  proc.options = options;
+}
+
+/**
+ * sysfs: read-only always. A box in a user namespace that shares the host's network
+ * namespace may not mount sysfs (the kernel ties sysfs to the network namespace's owner),
+ * so it gets a read-only recursive bind of the host's instead, as runc does.
+ */
+function sysfs(spec: OciSpec, config: IsolationConfig, userns: boolean): void {
+  const index = spec.mounts.findIndex((mount) => mount.destination === '/sys');
+  if (index < 0) return;
+  const mount = spec.mounts[index] as OciMount;
+  if (userns && config.namespaces.network === 'host') {
+    spec.mounts[index] = { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+    return;
+  }
+  mount.options = union(
+    (mount.options ?? []).filter((option) => option !== 'rw'),
+    ['nosuid', 'noexec', 'nodev', 'ro'],
+  );
+}
+
+export function applyIsolation(spec: OciSpec, config: IsolationConfig, facts: IsolationFacts): void {
+  const mappings = idMappings(config, facts);
+  const userns = mappings !== undefined;
+  setNamespaces(spec, config, userns);
+  if (mappings) {
+    spec.linux.uidMappings = mappings.uid;
+    spec.linux.gidMappings = mappings.gid;
+    // The rootfs stays owned by host uid 0 on disk; the box sees it as its own.
+    spec.annotations = { ...spec.annotations, [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+  } else {
+    delete spec.linux.uidMappings;
+    delete spec.linux.gidMappings;
+    if (spec.annotations) delete spec.annotations[ROOTFS_IDMAP_ANNOTATION];
+  }
+
+  spec.linux.maskedPaths = union(spec.linux.maskedPaths, maskedPaths);
+  spec.linux.readonlyPaths = union(spec.linux.readonlyPaths, readonlyPaths);
+  if (config.readonlyRoot) spec.root.readonly = true;
+  procfsOptions(spec, config);
+  sysfs(spec, config, userns);
+  spec.mounts.push(...config.mounts.map((mount) => bindMount(mount, mappings)));
+  // A bind that receives the host's later mounts needs the box's copy of the host tree to
+  // stay a slave of it while the binds are made (a private copy would cut the link first).
+  const propagating = config.mounts.some((mount) => mount.options.some((option) => /^r?(slave|shared)$/.test(option)));
+  if (propagating && (spec.linux.rootfsPropagation ?? 'private').replace(/^r/, '') === 'private') spec.linux.rootfsPropagation = 'rslave';
+
+  const start = spec.process.capabilities?.bounding ?? [];
+  let capabilities = effectiveCapabilities(start, config.capabilities.add, config.capabilities.drop);
+  // A box with host root's identity on the host's own stack could forge packets from any address.
+  if (!userns && config.ipConfinement && !config.capabilities.add.some((cap) => cap.toUpperCase().endsWith('NET_RAW'))) {
+    capabilities = capabilities.filter((cap) => cap !== 'CAP_NET_RAW');
+  }
+  spec.process.capabilities = {
+    ...spec.process.capabilities,
+    bounding: capabilities,
+    effective: capabilities,
+    permitted: capabilities,
+  };
+  spec.process.noNewPrivileges = config.noNewPrivileges;
+
+  if (config.seccomp.profile === 'default') {
+    spec.linux.seccomp = defaultSeccompProfile({ capabilities, allow: config.seccomp.allow, deny: config.seccomp.deny });
+  } else {
+    delete spec.linux.seccomp;
+  }
+
+  spec.linux.resources = {
+    ...spec.linux.resources,
+    devices: facts.devices.rules.map((rule) => ({
+      allow: rule.allow,
+      type: rule.type,
+      ...(rule.major === undefined ? {} : { major: rule.major }),
+      ...(rule.minor === undefined ? {} : { minor: rule.minor }),
+      access: rule.access,
+    })),
+  };
+  if (facts.devices.nodes.length > 0) {
+    spec.linux.devices = [
+      ...(spec.linux.devices ?? []),
+      ...facts.devices.nodes.map((node) => ({ path: node.path, type: node.type, major: node.major, minor: node.minor })),
+    ];
+  }
+
+  if (config.ipConfinement) {
+    spec.annotations = { ...spec.annotations, [IP_CONFINEMENT_ANNOTATION]: config.ipConfinement.addresses.join(',') };
+  }
+}

@@ -1,0 +1,322 @@
+/* attack: the escape suite's attacker, compiled statically at test time into a box's
+ * rootfs. Each subcommand tries one thing a box must not be able to do and prints one
+ * line: `ok DETAIL` when the kernel let it through, `err ENAME` with the errno name when
+ * it did not. The suite decides what the expected answer is. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/keyctl.h>
+#include <linux/perf_event.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/reboot.h>
+#include <sys/resource.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int
+fail (void)
+{
+  printf ("err %s\n", strerrorname_np (errno));
+  return 1;
+}
+
+static int
+ok (const char *detail)
+{
+  printf ("ok %s\n", detail);
+  return 0;
+}
+
+static int
+parse_sockaddr (const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+  memset (ss, 0, sizeof *ss);
+  if (strchr (addr, ':'))
+    {
+      struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) ss;
+      s6->sin6_family = AF_INET6;
+      s6->sin6_port = htons (port);
+      *len = sizeof *s6;
+      return inet_pton (AF_INET6, addr, &s6->sin6_addr) == 1 ? AF_INET6 : -1;
+    }
+  struct sockaddr_in *s4 = (struct sockaddr_in *) ss;
+  s4->sin_family = AF_INET;
+  s4->sin_port = htons (port);
+  *len = sizeof *s4;
+  return inet_pton (AF_INET, addr, &s4->sin_addr) == 1 ? AF_INET : -1;
+}
+
+static void
+local_name (int fd, char *buf, size_t size)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  char text[INET6_ADDRSTRLEN] = "?";
+
+  if (getsockname (fd, (struct sockaddr *) &ss, &len) == 0)
+    {
+      if (ss.ss_family == AF_INET)
+        inet_ntop (AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, text, sizeof text);
+      else
+        inet_ntop (AF_INET6, &((struct sockaddr_in6 *) &ss)->sin6_addr, text, sizeof text);
+    }
+  snprintf (buf, size, "%s", text);
+}
+
+/* net bind|connect|udp ADDR PORT: what the socket's local address is afterwards. */
+static int
+net (const char *what, const char *addr, int port)
+{
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int family = parse_sockaddr (addr, port, &ss, &len);
+  int udp = strcmp (what, "udp") == 0;
+  int fd;
+  char name[INET6_ADDRSTRLEN + 8];
+
+  if (family < 0)
+    {
+      errno = EINVAL;
+      return fail ();
+    }
+  fd = socket (family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+  if (fd < 0)
+    return fail ();
+  if (strcmp (what, "bind") == 0)
+    {
+      int one = 1;
+      setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      if (bind (fd, (struct sockaddr *) &ss, len) < 0)
+        return fail ();
+    }
+  else if (strcmp (what, "connect") == 0)
+    {
+      if (connect (fd, (struct sockaddr *) &ss, len) < 0)
+        return fail ();
+    }
+  else if (udp)
+    {
+      if (sendto (fd, "x", 1, 0, (struct sockaddr *) &ss, len) < 0)
+        return fail ();
+    }
+  local_name (fd, name, sizeof name);
+  return ok (name);
+}
+
+/* The "shocker" exploit: open a file of the host filesystem by its handle (inode 2, the
+ * root directory of an ext4 filesystem), which needs CAP_DAC_READ_SEARCH on the host. */
+static int
+open_by_handle (void)
+{
+  struct
+  {
+    struct file_handle h;
+    unsigned char bytes[8];
+  } handle = { .h = { .handle_bytes = 8, .handle_type = 1 } };
+  uint32_t ino = 2, gen = 0;
+  int mount_fd = open ("/", O_RDONLY | O_DIRECTORY);
+
+  memcpy (handle.h.f_handle, &ino, 4);
+  memcpy (handle.h.f_handle + 4, &gen, 4);
+  if (syscall (SYS_open_by_handle_at, mount_fd, &handle.h, O_RDONLY) < 0)
+    return fail ();
+  return ok ("opened");
+}
+
+static int
+read_file (const char *path, long max)
+{
+  char buf[4096], detail[64];
+  long total = 0;
+  ssize_t n = 0;
+  int fd = open (path, O_RDONLY);
+
+  if (fd < 0)
+    return fail ();
+  while (total < max && (n = read (fd, buf, sizeof buf)) > 0)
+    total += n;
+  if (n < 0 && total == 0)
+    return fail ();
+  snprintf (detail, sizeof detail, "%ld bytes", total);
+  return ok (detail);
+}
+
+static int
+write_file (const char *path, const char *data)
+{
+  int fd = open (path, O_WRONLY);
+  if (fd < 0)
+    return fail ();
+  if (write (fd, data, strlen (data)) < 0)
+    return fail ();
+  return ok ("written");
+}
+
+/* Watches the box's /proc for processes whose executable is not a file of the box (the
+ * launcher entering it, CVE-2019-5736) and tries to open that executable for writing. */
+static int
+exe_watch (int seconds)
+{
+  time_t end = time (NULL) + seconds;
+  int pids[1024], n_pids = 0, tries = 0, opened = 0;
+  char last[300] = "none";
+
+  while (time (NULL) < end)
+    {
+      DIR *proc = opendir ("/proc");
+      struct dirent *e;
+      while (proc && (e = readdir (proc)))
+        {
+          char path[300], target[256];
+          int pid = atoi (e->d_name), known = 0;
+          ssize_t n;
+          if (pid <= 0 || pid == getpid ())
+            continue;
+          snprintf (path, sizeof path, "/proc/%s/exe", e->d_name);
+          n = readlink (path, target, sizeof target - 1);
+          target[n > 0 ? n : 0] = '\0';
+          if (n > 0 && (strncmp (target, "/bin/", 5) == 0 || strncmp (target, "/attack", 7) == 0))
+            continue;
+          /* Not one of the box's binaries (or not even readable): try to write it. */
+          int fd = open (path, O_WRONLY);
+          if (fd < 0 && errno == ENOENT)
+            continue;
+          tries++;
+          for (int i = 0; i < n_pids; i++)
+            known |= pids[i] == pid;
+          if (!known && n_pids < 1024)
+            pids[n_pids++] = pid;
+          if (fd >= 0)
+            {
+              opened++;
+              close (fd);
+            }
+          snprintf (last, sizeof last, "%s=%s", target[0] ? target : "(unreadable)",
+                    fd >= 0 ? "OPENED" : strerrorname_np (errno));
+        }
+      if (proc)
+        closedir (proc);
+    }
+  printf ("%s processes=%d tries=%d opened=%d last=%s\n", opened ? "ok" : "err", n_pids, tries,
+          opened, last);
+  return opened ? 0 : 1;
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *cmd = argc > 1 ? argv[1] : "";
+  setvbuf (stdout, NULL, _IOLBF, 0);
+
+  if (strcmp (cmd, "net") == 0 && argc == 5)
+    return net (argv[2], argv[3], atoi (argv[4]));
+  if (strcmp (cmd, "raw") == 0)
+    return socket (AF_INET, SOCK_RAW, IPPROTO_UDP) < 0 ? fail () : ok ("raw socket");
+  if (strcmp (cmd, "open_by_handle_at") == 0)
+    return open_by_handle ();
+  if (strcmp (cmd, "keyctl") == 0)
+    return syscall (SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0) < 0 ? fail ()
+                                                                                     : ok ("keyring");
+  if (strcmp (cmd, "add_key") == 0)
+    return syscall (SYS_add_key, "user", "nsbox-escape", "x", 1, KEY_SPEC_USER_KEYRING) < 0
+               ? fail ()
+               : ok ("added");
+  if (strcmp (cmd, "bpf") == 0)
+    {
+      union bpf_attr attr = { .map_type = BPF_MAP_TYPE_ARRAY, .key_size = 4, .value_size = 4,
+                              .max_entries = 1 };
+      return syscall (SYS_bpf, BPF_MAP_CREATE, &attr, sizeof attr) < 0 ? fail () : ok ("map");
+    }
+  if (strcmp (cmd, "perf_event_open") == 0)
+    {
+      struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE, .size = sizeof attr,
+                                      .config = PERF_COUNT_SW_CPU_CLOCK };
+      return syscall (SYS_perf_event_open, &attr, 0, -1, -1, 0) < 0 ? fail () : ok ("event");
+    }
+  if (strcmp (cmd, "userfaultfd") == 0)
+    return syscall (SYS_userfaultfd, O_CLOEXEC) < 0 ? fail () : ok ("uffd");
+  if (strcmp (cmd, "userns") == 0)
+    return unshare (CLONE_NEWUSER) < 0 ? fail () : ok ("new user namespace");
+  if (strcmp (cmd, "clone-userns") == 0)
+    {
+      pid_t pid = (pid_t) syscall (SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+      if (pid < 0)
+        return fail ();
+      if (pid == 0)
+        _exit (0);
+      waitpid (pid, NULL, 0);
+      return ok ("cloned");
+    }
+  if (strcmp (cmd, "finit_module") == 0 && argc == 3)
+    {
+      int fd = open (argv[2], O_RDONLY);
+      return syscall (SYS_finit_module, fd, "", 0) < 0 ? fail () : ok ("loaded");
+    }
+  if (strcmp (cmd, "init_module") == 0)
+    return syscall (SYS_init_module, "\177ELF", 4, "") < 0 ? fail () : ok ("loaded");
+  if (strcmp (cmd, "reboot") == 0)
+    return reboot (RB_AUTOBOOT) < 0 ? fail () : ok ("rebooting");
+  if (strcmp (cmd, "mknod") == 0 && argc == 6)
+    return mknod (argv[2], (argv[3][0] == 'b' ? S_IFBLK : S_IFCHR) | 0600,
+                  makedev (atoi (argv[4]), atoi (argv[5])))
+                   < 0
+               ? fail ()
+               : ok ("created");
+  if (strcmp (cmd, "read") == 0 && argc >= 3)
+    return read_file (argv[2], argc > 3 ? atol (argv[3]) : 1 << 20);
+  if (strcmp (cmd, "write") == 0 && argc == 4)
+    return write_file (argv[2], argv[3]);
+  if (strcmp (cmd, "ptrace") == 0 && argc == 3)
+    return ptrace (PTRACE_ATTACH, atoi (argv[2]), 0, 0) < 0 ? fail () : ok ("attached");
+  if (strcmp (cmd, "kill") == 0 && argc == 4)
+    return kill (atoi (argv[2]), atoi (argv[3])) < 0 ? fail () : ok ("signaled");
+  if (strcmp (cmd, "renice") == 0 && argc == 4)
+    return setpriority (PRIO_PROCESS, atoi (argv[2]), atoi (argv[3])) < 0 ? fail ()
+                                                                          : ok ("reniced");
+  if (strcmp (cmd, "renice-user") == 0 && argc == 4)
+    return setpriority (PRIO_USER, atoi (argv[2]), atoi (argv[3])) < 0 ? fail ()
+                                                                       : ok ("reniced");
+  if (strcmp (cmd, "shmget") == 0 && argc == 3)
+    return shmget ((key_t) strtol (argv[2], NULL, 0), 0, 0) < 0 ? fail () : ok ("found");
+  if (strcmp (cmd, "shmcreate") == 0 && argc == 3)
+    {
+      int id = shmget ((key_t) strtol (argv[2], NULL, 0), 4096, IPC_CREAT | IPC_EXCL | 0666);
+      char detail[32];
+      if (id < 0)
+        return fail ();
+      snprintf (detail, sizeof detail, "%d", id);
+      return ok (detail);
+    }
+  if (strcmp (cmd, "shmat") == 0 && argc == 3)
+    return shmat (atoi (argv[2]), NULL, SHM_RDONLY) == (void *) -1 ? fail () : ok ("attached");
+  if (strcmp (cmd, "remount-rw") == 0)
+    return mount (NULL, "/", NULL, MS_REMOUNT | MS_BIND, NULL) < 0 ? fail () : ok ("remounted");
+  if (strcmp (cmd, "umount") == 0 && argc == 3)
+    return umount2 (argv[2], MNT_DETACH) < 0 ? fail () : ok ("unmounted");
+  if (strcmp (cmd, "fd") == 0 && argc == 3)
+    {
+      int fd = atoi (argv[2]);
+      return fcntl (fd, F_GETFD) < 0 ? fail () : ok ("open");
+    }
+  if (strcmp (cmd, "exe-watch") == 0 && argc == 3)
+    return exe_watch (atoi (argv[2]));
+  fprintf (stderr, "usage: attack COMMAND ARGS...\n");
+  return 2;
+}
