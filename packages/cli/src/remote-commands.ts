@@ -6,9 +6,10 @@
 
 import { readFileSync } from 'node:fs';
 import { type Box as ApiBox, isNsboxApiError, type NsboxClient } from '@nsbox/client';
-import { type Box, type ErrorCode, errorCatalog, NsboxError, type OciSpec } from '@nsbox/core';
+import { type Box, type ErrorCode, errorCatalog, NsboxError } from '@nsbox/core';
 import { exitStatus } from '@nsbox/runtime';
 import { parseEnv, parseSignal, summarize } from './box-helpers.js';
+import { boxInfoView } from './box-info-view.js';
 import type { CliCommand } from './command.js';
 import { boxConfigFromOptions } from './commands/box-options.js';
 import type { RemoteTarget } from './remote-daemon.js';
@@ -92,39 +93,13 @@ const runs: Record<string, RemoteRun> = {
     const box = asBox(await client.boxes.get(name as string));
     const disabled = new Set(box.config.plugins?.disable ?? []);
     const plugins = (await client.plugins.list()).filter((plugin) => plugin.enabled && !disabled.has(plugin.name));
-    const spec = box.runtime.spec as OciSpec | undefined;
     const { lastExit: _lastExit, ...runtime } = box.runtime;
-    const details = await client.boxes.details(box.id);
-    return {
-      ...summarize({ ...box, runtime }),
-      createdAt: new Date(box.createdAt).toISOString(),
-      config: box.config,
-      plugins: plugins.map((plugin) => `${plugin.name}@${plugin.version}`),
-      // As the local info says it (commands/box-info.ts).
-      ...(plugins.some((plugin) => plugin.name === 'isolation')
-        ? {}
-        : {
-            isolation:
-              'OFF: this box runs without the isolation plugin, so without its restrictions: no user namespace (root in the box is root on the host), no seccomp filter, no device allowlist, no no_new_privs',
-          }),
-      ...(spec
-        ? {
-            effective: {
-              hostname: spec.hostname,
-              init: spec.process.args,
-              namespaces: spec.linux.namespaces.map((namespace) => namespace.type),
-              privileged: !spec.linux.namespaces.some((namespace) => namespace.type === 'user'),
-              capabilities: spec.process.capabilities?.bounding ?? [],
-              noNewPrivileges: spec.process.noNewPrivileges ?? false,
-              maskedPaths: spec.linux.maskedPaths ?? [],
-              readonlyPaths: spec.linux.readonlyPaths ?? [],
-              rootReadonly: spec.root.readonly ?? false,
-            },
-          }
-        : {}),
-      ...(Object.keys(details).length > 0 ? { details } : {}),
-      recentEvents: (await client.boxes.history(box.id, { last: 10 })).map((event) => `${new Date(event.time).toISOString()} ${event.kind}`),
-    };
+    return boxInfoView({
+      box: { ...box, runtime },
+      plugins,
+      details: await client.boxes.details(box.id),
+      recentEvents: await client.boxes.history(box.id, { last: 10 }),
+    });
   },
   async exec(client, [name, ...command], options, json) {
     const env = parseEnv(options.env);
