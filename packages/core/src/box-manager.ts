@@ -218,6 +218,8 @@ export class BoxManager {
     const status: DriverStatus = await this.deps.driver.status(box);
     if (status.state === box.state) return box;
     if (status.state === 'stopped') {
+      // init is gone: finish the stop (its cgroup, what it left running) as `stop` would.
+      await this.deps.driver.stop(box, { timeoutMs: 0 }).catch((error: Error) => this.publish(box, 'driver.failed', { action: 'stop', error: error.message }));
       await this.teardown(box, 'stopped');
       box.runtime = { ...box.runtime, exit: status };
     }

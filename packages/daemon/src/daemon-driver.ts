@@ -4,7 +4,7 @@
  * driver.create(box) without either, so the daemon registers them by box name first.
  */
 
-import type { Box, DriverStatus } from '@nsbox/core';
+import type { Box } from '@nsbox/core';
 import { LinuxBoxDriver, type TemplateProgress } from '@nsbox/runtime';
 
 export interface CreateWork {
@@ -25,16 +25,5 @@ export class DaemonBoxDriver extends LinuxBoxDriver {
 
   override create(box: Box, options: CreateWork = {}): Promise<Record<string, unknown>> {
     return super.create(box, { ...this.work.get(box.name), ...options });
-  }
-
-  /**
-   * Asked of running boxes only (by sync). When init turns out to be gone, its cgroup goes
-   * too: the CLI reconciles on every call and sweeps such cgroups, a long-lived daemon does
-   * not. The shim is not in that cgroup: it finishes writing the log and exits by itself.
-   */
-  override async status(box: Box): Promise<DriverStatus> {
-    const status = await super.status(box);
-    if (status.state === 'stopped') await this.cgroups.remove(box.id);
-    return status;
   }
 }
