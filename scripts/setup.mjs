@@ -27,6 +27,7 @@ const aptSets = {
     'e2fsprogs',
     'xfsprogs',
     'openssl',
+    'podman',
     'zstd',
     'xz-utils',
   ],

@@ -146,13 +146,10 @@ child_setup (const struct nsbox_program *prog, int *sync_fd, unsigned long ns_fl
     return -1;
   /* A box started on a terminal (the shim's pty) gets it as its controlling tty, so that
    * job control and Ctrl-C work for its init. */
-  if (isatty (STDIN_FILENO))
-    {
-      if (setsid () < 0)
-        return nsbox_fail (err, errno, "setsid");
-      if (ioctl (STDIN_FILENO, TIOCSCTTY, 0) < 0)
-        return nsbox_fail (err, errno, "make the terminal the controlling tty");
-    }
+  /* Best effort: a terminal that already controls another session (a caller's own, when
+   * the launcher runs in the foreground) stays that session's. */
+  if (isatty (STDIN_FILENO) && setsid () >= 0)
+    (void) ioctl (STDIN_FILENO, TIOCSCTTY, 0);
   return nsbox_final_exec (prog, sync_fd, err);
 }
 

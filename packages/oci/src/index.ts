@@ -1,1 +1,12 @@
-export {};
+export { type CgroupPlacement, OciCgroupDriver, parseCgroupsPath } from './box/cgroup-paths.js';
+export { isRunning, isZombie, type LaunchRequest, OciBoxDriver, type OciFacts, ociFacts } from './box/oci-driver.js';
+export { type OciState, type OciStatus, ociState, ociStatus } from './box/oci-state.js';
+export { type Bundle, loadBundle } from './bundle/load-bundle.js';
+export { defaultDeviceRules, type LimitsSection, resourcesToLimits } from './bundle/resources.js';
+export { checkSpec } from './bundle/spec-support.js';
+export { features } from './commands/features.js';
+export { exampleSpec } from './commands/spec.js';
+export { boxNameFor, DEFAULT_ROOT, nativePaths, OciRuntime, type OciRuntimeOptions } from './oci-runtime.js';
+export { runRuncCommand } from './program.js';
+export { type CallerPort, FrontSession, type SpawnRequest } from './server/front-session.js';
+export { RuncServer, type ServeOptions } from './server/server.js';

@@ -15,6 +15,8 @@ import { compileJoinProgram, type JoinRequest } from './spec-compiler.js';
 export interface ExecOptions extends Omit<JoinRequest, 'initPid'> {
   /** stdio of the process: 'inherit' for a CLI, 'pipe' to capture. */
   stdio?: 'inherit' | 'pipe';
+  /** With stdio 'pipe': written to the process's stdin, which is then closed (OCI hooks read their state there). */
+  input?: string;
 }
 
 export interface ExecResult {
@@ -35,6 +37,10 @@ export async function execInBox(driver: LinuxBoxDriver, box: Box, options: ExecO
   const child = spawn(launcherPath, [], { stdio });
   (child.stdio[3] as Writable).end(encodeProgram(program));
   (child.stdio[3] as Writable).on('error', () => undefined);
+  if (options.input !== undefined && child.stdin) {
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input);
+  }
 
   let stdout = '';
   let stderr = '';

@@ -317,11 +317,12 @@ export function compileCreateProgram(spec: OciSpec, context: CompileContext): La
   if (hasMountAt(spec, '/dev', 'tmpfs')) ops.push(...minimalDevOps(spec));
   ops.push(...deviceNodeOps(spec, fresh.includes('user') || spec.linux.namespaces.some((namespace) => namespace.type === 'user')));
   ops.push(['pivot_root']);
+  // Sysctls first: /proc/sys turns read-only just below.
+  for (const [key, value] of Object.entries(spec.linux.sysctl ?? {})) ops.push(['sysctl', key, value]);
   // The root mount only, as runc does: /dev, /proc and binds inside it keep their own flags.
   if (spec.root.readonly) ops.push(['readonly', '/', 'top']);
   for (const path of spec.linux.maskedPaths ?? []) ops.push(['mask', path]);
   for (const path of spec.linux.readonlyPaths ?? []) ops.push(['readonly', path]);
-  for (const [key, value] of Object.entries(spec.linux.sysctl ?? {})) ops.push(['sysctl', key, value]);
   ops.push(...processOps(spec));
   return ops;
 }

@@ -158,4 +158,20 @@ describe('the Linux box driver through the library API', function () {
     assert.equal(driver.cgroups.get(box.id), undefined);
     assert.equal(host.manager.get('crashed').state, 'created');
   });
+
+  it('applies namespaced sysctls before /proc/sys turns read-only', async () => {
+    class SysctlHooks {
+      spec(context: HookContext) {
+        context.spec.linux.sysctl = { 'net.ipv4.ping_group_range': '0 0', 'kernel.domainname': 'box.test' };
+      }
+    }
+    const host = await openTestHost([definePlugin({ name: 'test-sysctl', version: '1.0.0', core: '^1.0.0', hooks: SysctlHooks })]);
+    await host.manager.create({ name: 'sysctl', config: { rootfs, process: { args: ['/bin/sleep', '1000'] } } });
+    const box = await host.manager.start('sysctl');
+    const exec = await execInBox(host.driver as LinuxBoxDriver, box, {
+      args: ['sh', '-c', 'cat /proc/sys/net/ipv4/ping_group_range /proc/sys/kernel/domainname; echo 1 > /proc/sys/kernel/domainname'],
+    });
+    assert.match(exec.stdout, /^0\s+0\nbox\.test\n$/);
+    assert.notEqual(exec.exitCode, 0, '/proc/sys is read-only afterwards');
+  });
 });

@@ -109,7 +109,10 @@ describe('isolation: mounts, /proc, /sys and devices', function () {
     const [first, second] = [makeRootfs(cleanup), makeRootfs(cleanup)];
     const kit = await openIsolationHost(cleanup, { cgroupParent: testCgroupParent(cleanup) });
     await kit.host.manager.create({ name: 'nnp', config: { rootfs: first, process: { args: ['/bin/sleep', '1000'] } } });
-    await kit.host.manager.create({ name: 'sudo-ok', config: { rootfs: second, process: { args: ['/bin/sleep', '1000'] }, isolation: { noNewPrivileges: false } } });
+    await kit.host.manager.create({
+      name: 'sudo-ok',
+      config: { rootfs: second, process: { args: ['/bin/sleep', '1000'] }, isolation: { noNewPrivileges: false } },
+    });
     await kit.host.manager.start('nnp');
     await kit.host.manager.start('sudo-ok');
     const status = async (name: string) => (await inBox(kit, name, 'grep -E "^(NoNewPrivs|Seccomp):" /proc/1/status')).stdout.replace(/\s+/g, ' ').trim();

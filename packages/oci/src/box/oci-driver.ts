@@ -1,0 +1,180 @@
+/**
+ * The box driver of OCI boxes: the Linux driver, with the bundle's config.json as the spec
+ * (so the core's start path, journal, plugin hooks and reconcile are the ones `nsbox` uses)
+ * and one difference in how the box is launched: not under an nsbox shim, but by the
+ * caller's process (the native front), so that the box's init is the caller's descendant
+ * as a runc-driven engine expects, with the init helper holding the user's process until
+ * `start`.
+ */
+
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Box, type DriverStatus, NsboxError, type OciSpec } from '@nsbox/core';
+import { encodeProgram, launcherPath } from '@nsbox/native';
+import { compileCreateProgram, identify, isSameProcess, LinuxBoxDriver, type LinuxRuntimeFacts, type ProcessIdentity } from '@nsbox/runtime';
+import type { CallerPort } from '../server/front-session.js';
+import type { OciCgroupDriver } from './cgroup-paths.js';
+import { awaitReady, makeFifo } from './exec-fifo.js';
+import { EXEC_FIFO, launchSpec, READY_FIFO } from './launch-spec.js';
+import { applySysctls, planSysctls } from './sysctl.js';
+
+/** What nsbox-runc records about an OCI box, beside the Linux driver's facts. */
+export interface OciFacts {
+  id: string;
+  bundle: string;
+  /** config.json as checked at create, paths resolved. */
+  spec: OciSpec;
+  /** RFC 3339, for `state` and `list`. */
+  created: string;
+  /** `start` ran: the user's process replaced the init helper. */
+  started?: boolean;
+}
+
+export type OciRuntimeFacts = LinuxRuntimeFacts & { oci: OciFacts; spec?: OciSpec };
+
+export function ociFacts(box: Box): OciFacts {
+  const facts = (box.runtime as Partial<OciRuntimeFacts>).oci;
+  if (!facts) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' was not created by nsbox-runc`, { details: { box: box.name } });
+  return facts;
+}
+
+/** How the current `create` or `run` launches: through its caller. */
+export interface LaunchRequest {
+  caller: CallerPort;
+  consoleSocket?: string;
+  /** `run` in the foreground: the caller waits for the init, so it becomes its reaper. */
+  subreaper?: boolean;
+}
+
+export interface OciDriverOptions {
+  stateDir: string;
+  cgroups: OciCgroupDriver;
+  /** The static init helper (build/nsbox-runc-init). */
+  initHelper: string;
+}
+
+/** /proc/PID/stat state 'Z': exited, not yet reaped by its parent (conmon, the shim...). */
+export function isZombie(identity: ProcessIdentity | undefined): boolean {
+  if (!identity || !isSameProcess(identity)) return false;
+  try {
+    const stat = readFileSync(`/proc/${identity.pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
+/** Alive in the sense that matters: running, not a zombie waiting for its reaper. */
+export function isRunning(identity: ProcessIdentity | undefined): boolean {
+  return isSameProcess(identity) && !isZombie(identity);
+}
+
+export class OciBoxDriver extends LinuxBoxDriver {
+  private readonly creating = new Map<string, Omit<OciFacts, 'created'>>();
+  private readonly launching = new Map<string, LaunchRequest>();
+
+  constructor(private readonly ociOptions: OciDriverOptions) {
+    super({ stateDir: ociOptions.stateDir, cgroups: ociOptions.cgroups });
+  }
+
+  /** The bundle of the box named `name` that manager.create is about to define. */
+  expectCreate(name: string, facts: Omit<OciFacts, 'created'>): () => void {
+    this.creating.set(name, facts);
+    return () => this.creating.delete(name);
+  }
+
+  /** How the box named `name` is launched by the manager.start that follows. */
+  expectLaunch(name: string, request: LaunchRequest): () => void {
+    this.launching.set(name, request);
+    return () => this.launching.delete(name);
+  }
+
+  override async create(box: Box): Promise<Record<string, unknown>> {
+    const pending = this.creating.get(box.name);
+    if (!pending)
+      throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no bundle: OCI boxes are made by nsbox-runc create`, { details: { box: box.name } });
+    const facts = await super.create(box);
+    return { ...facts, oci: { ...pending, created: new Date().toISOString() } satisfies OciFacts };
+  }
+
+  /** config.json; during create (validate hooks run before the box has facts) the pending bundle's. */
+  override baseSpec(box: Box): OciSpec {
+    const facts = (box.runtime as Partial<OciRuntimeFacts>).oci ?? this.creating.get(box.name);
+    if (!facts) return ociFacts(box).spec; // throws the explanation
+    return structuredClone(facts.spec);
+  }
+
+  override async start(box: Box, spec: OciSpec): Promise<Record<string, unknown>> {
+    const launch = this.launching.get(box.name);
+    if (!launch) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is started by nsbox-runc create or run`, { details: { box: box.name } });
+    const files = this.files(box);
+    mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    const fifoDir = this.fifoDir(box);
+    for (const stale of [files.exitFile, fifoDir]) rmSync(stale, { force: true, recursive: true });
+    writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
+    const cgroup = this.cgroups.create(box.id);
+    let init: ProcessIdentity | undefined;
+    try {
+      mkdirSync(fifoDir, { mode: 0o711 });
+      makeFifo(join(fifoDir, READY_FIFO));
+      makeFifo(join(fifoDir, EXEC_FIFO));
+      const sysctls = planSysctls(
+        spec.linux.sysctl,
+        spec.linux.namespaces.map((namespace) => namespace.type),
+      );
+      const launchable = launchSpec(spec, cgroup, { initHelper: this.ociOptions.initHelper, fifoDir });
+      delete launchable.linux.sysctl; // written below (see sysctl.ts)
+      const program = compileCreateProgram(launchable, {
+        procsFiles: cgroup.procsFiles,
+        ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}),
+      });
+      const programFile = join(files.dir, 'program.bin');
+      writeFileSync(programFile, encodeProgram(program), { mode: 0o600 });
+      const size = (spec.process as { consoleSize?: { height: number; width: number } }).consoleSize;
+      const answer = await launch.caller.spawn({
+        launcher: launcherPath,
+        program: programFile,
+        ...(spec.process.terminal ? { tty: true } : {}),
+        ...(launch.consoleSocket ? { consoleSocket: launch.consoleSocket } : {}),
+        ...(size ? { rows: size.height, cols: size.width } : {}),
+        ...(launch.subreaper ? { subreaper: true } : {}),
+      });
+      const ok = /^ok (\d+)$/.exec(answer.line);
+      if (!ok) throw launcherError(answer.line);
+      init = identify(Number(ok[1]));
+      const started = init;
+      applySysctls(Number(ok[1]), sysctls);
+      await awaitReady(join(fifoDir, READY_FIFO), () => isRunning(started));
+      rmSync(join(fifoDir, READY_FIFO), { force: true });
+      return { init, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
+    } catch (error) {
+      await this.cgroups.remove(box.id).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** An init that exited but was not reaped yet (its reaper is the engine) is stopped. */
+  override async status(box: Box): Promise<DriverStatus> {
+    const init = (box.runtime as LinuxRuntimeFacts).init;
+    if (isZombie(init)) return { state: 'stopped' };
+    return super.status(box);
+  }
+
+  /** The host directory of the fifos the init helper uses (bound into the box). */
+  fifoDir(box: Pick<Box, 'id'>): string {
+    return join(this.files(box).dir, 'fifos');
+  }
+
+  /** The fifo the init helper blocks on until `start` (gone once started). */
+  execFifo(box: Pick<Box, 'id'>): string {
+    return join(this.fifoDir(box), EXEC_FIFO);
+  }
+}
+
+/** 'error STEP ERRNO MESSAGE' from the launcher, as runc would word it. */
+function launcherError(line: string): NsboxError {
+  const match = /^error (\S+) (\d+) (.*)$/.exec(line);
+  if (!match) return new NsboxError('E_RUNTIME', `the launcher gave no verdict (${line || 'no output'})`, { details: { step: 'launch' } });
+  const [, step, errno, message] = match as unknown as [string, string, string, string];
+  return new NsboxError('E_RUNTIME', `${step}: ${message}`, { details: { step, errno: Number(errno) } });
+}

@@ -1,0 +1,175 @@
+/**
+ * The real client: Debian's podman drives nsbox-runc (--runtime) on a busybox image
+ * imported offline. podman keeps its state under the test's temp dir (--root, --runroot,
+ * --tmpdir, vfs storage: no mounts of its own), and every box goes under a cgroup parent of
+ * the test's; all of it is removed afterwards.
+ */
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
+import { createHarness, ensureNativeBuilt, type RuncHarness, removeCgroupParent } from './runc-harness.js';
+
+const IMAGE = 'localhost/nsbox-test-busybox:latest';
+
+describe('podman with nsbox-runc as its runtime', function () {
+  this.timeout(180_000);
+  const cleanup = new Cleanup();
+  let harness: RuncHarness;
+  let base: string[];
+  let cgroupParent: string;
+
+  const podman = (args: string[], options: { timeoutMs?: number } = {}) => {
+    const result = spawnSync('podman', [...base, ...args], { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    return { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+  };
+  const run = (args: string[], command: string[]) =>
+    podman([
+      'run',
+      '--rm',
+      '--cgroup-parent',
+      `/${cgroupParent}`,
+      '--network',
+      'none',
+      '--ulimit',
+      'nofile=1024:1024',
+      '--ulimit',
+      'nproc=4096:4096',
+      ...args,
+      IMAGE,
+      ...command,
+    ]);
+
+  before(function () {
+    requireRoot(this, 'podman runs rootful containers');
+    if (spawnSync('podman', ['--version']).status !== 0) this.skip(); // the lead's setup installs it (apt-get install podman)
+    ensureNativeBuilt();
+    const dir = makeTempDir(cleanup, 'podman');
+    const rootfs = buildBusyboxRootfs(join(dir, 'rootfs'));
+    harness = createHarness(cleanup, join(dir, 'work'), rootfs, `podman-${process.pid}`);
+    cgroupParent = `nsbox-test-podman-parent-${process.pid}`;
+    cleanup.add('remove the podman cgroup parent', () => removeCgroupParent(cgroupParent));
+    base = [
+      '--root',
+      join(dir, 'storage'),
+      '--runroot',
+      join(dir, 'run'),
+      '--tmpdir',
+      join(dir, 'tmp'),
+      '--storage-driver',
+      'vfs',
+      '--cgroup-manager',
+      'cgroupfs',
+      '--events-backend',
+      'file',
+      '--runtime',
+      harness.wrapper,
+    ];
+    cleanup.add('remove the podman containers', () => podman(['rm', '--all', '--force', '--time', '0']));
+    execFileSync('tar', ['-C', rootfs, '-cf', join(dir, 'busybox.tar'), '.']);
+    const imported = podman(['import', join(dir, 'busybox.tar'), IMAGE]);
+    assert.equal(imported.code, 0, imported.stderr);
+  });
+
+  after(async () => {
+    const failures = await cleanup.run();
+    assert.deepEqual(failures, []);
+  });
+
+  it('passes exit codes through, 127 for a missing program', () => {
+    assert.equal(run([], ['true']).code, 0);
+    assert.equal(run([], ['sh', '-c', 'exit 3']).code, 3);
+    const missing = run([], ['no-such-program']);
+    assert.equal(missing.code, 127, missing.stderr);
+    assert.match(missing.stderr, /executable file not found/);
+  });
+
+  it('honours --hostname, -e, --user and --read-only', () => {
+    const result = run(
+      ['--hostname', 'podbox', '-e', 'GREETING=hello', '--user', '1000:1000', '--read-only'],
+      ['sh', '-c', 'hostname; echo $GREETING; id -u; id -g; touch /x 2>/dev/null || echo root-ro; touch /tmp/y && echo tmp-rw'],
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'podbox\nhello\n1000\n1000\nroot-ro\ntmp-rw\n');
+  });
+
+  it('enforces --memory and --pids-limit (limits plugin)', () => {
+    const result = run(['--memory', '64m', '--pids-limit', '40'], ['sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${64 * 2 ** 20}\n40\n`);
+  });
+
+  it('runs detached: logs, exec, stop', async () => {
+    const name = `nsbox-test-detached-${process.pid}`;
+    const started = podman([
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--cgroup-parent',
+      `/${cgroupParent}`,
+      '--network',
+      'none',
+      '--ulimit',
+      'nofile=1024:1024',
+      '--ulimit',
+      'nproc=4096:4096',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo started; trap "echo stopping; exit 0" TERM; while true; do sleep 0.1; done',
+    ]);
+    assert.equal(started.code, 0, started.stderr);
+    for (let i = 0; i < 50 && !podman(['logs', name]).stdout.includes('started'); i++) await sleep(100);
+    assert.equal(podman(['logs', name]).stdout, 'started\n');
+    const exec = podman(['exec', name, 'sh', '-c', 'echo in-exec; exit 4']);
+    assert.equal(exec.code, 4, exec.stderr);
+    assert.equal(exec.stdout, 'in-exec\n');
+    const stopped = podman(['stop', '--time', '5', name]);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(podman(['ps', '--all', '--filter', `name=${name}`, '--format', '{{.Status}}']).stdout, /Exited \(0\)/);
+    assert.equal(podman(['logs', name]).stdout, 'started\nstopping\n');
+    assert.equal(podman(['rm', name]).code, 0);
+    assert.equal(harness.run(['list', '--quiet']).stdout, '', 'nsbox-runc has no container left');
+  });
+
+  it('gives -t a terminal through the console socket', () => {
+    // `script` gives podman a terminal of its own, as a person's would be.
+    const command = [
+      'podman',
+      ...base,
+      'run',
+      '--rm',
+      '-t',
+      '--cgroup-parent',
+      `/${cgroupParent}`,
+      '--network',
+      'none',
+      '--ulimit',
+      'nofile=1024:1024',
+      '--ulimit',
+      'nproc=4096:4096',
+      IMAGE,
+      'sh',
+      '-c',
+      'test -t 0 && test -t 1 && echo on-a-tty; exit 5',
+    ];
+    const result = spawnSync('script', ['-qec', command.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' '), '/dev/null'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(result.status, 5, result.stderr);
+    assert.match(result.stdout, /on-a-tty/);
+  });
+
+  it('leaves no box cgroup behind', () => {
+    for (const hierarchy of ['memory', 'pids']) {
+      const dir = join('/sys/fs/cgroup', hierarchy, cgroupParent);
+      const left = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isDirectory() && entry.name.startsWith('libpod-')) : [];
+      assert.deepEqual(left, []);
+    }
+  });
+});
