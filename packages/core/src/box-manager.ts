@@ -218,7 +218,9 @@ export class BoxManager {
     const status: DriverStatus = await this.deps.driver.status(box);
     if (status.state === box.state) return box;
     if (status.state === 'stopped') {
-      // init is gone: finish the stop (its cgroup, what it left running) as `stop` would.
+      // init is gone: finish the stop as `stop` would, in the same order (plugins read
+      // their counters while the box's cgroup still exists).
+      await this.teardown(box, 'stopping');
       await this.deps.driver.stop(box, { timeoutMs: 0 }).catch((error: Error) => this.publish(box, 'driver.failed', { action: 'stop', error: error.message }));
       await this.teardown(box, 'stopped');
       box.runtime = { ...box.runtime, exit: status };
