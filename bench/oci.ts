@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBusyboxRootfs } from '@nsbox/runtime';
+import { podmanGlobalArgs, podmanRunArgs } from '../packages/oci/test/podman-args.js';
 import { ensureNativeBuilt, removeCgroupParent, stopServer, writeWrapper } from '../packages/oci/test/runc-harness.js';
 import { makeBundle, median, printTable, timeRuns, which } from './bench-support.js';
 
@@ -24,34 +25,8 @@ const wrapper = join(work, 'nsbox-runc');
 const image = 'localhost/nsbox-bench-busybox:latest';
 const rows: { name: string; medianMs?: number; note?: string }[] = [];
 
-const podmanBase = [
-  '--root',
-  join(work, 'storage'),
-  '--runroot',
-  join(work, 'run'),
-  '--tmpdir',
-  join(work, 'tmp'),
-  '--storage-driver',
-  'vfs',
-  '--cgroup-manager',
-  'cgroupfs',
-  '--events-backend',
-  'file',
-];
-const runArgs = [
-  'run',
-  '--rm',
-  '--cgroup-parent',
-  `/${cgroupParent}`,
-  '--network',
-  'none',
-  '--ulimit',
-  'nofile=1024:1024',
-  '--ulimit',
-  'nproc=4096:4096',
-  image,
-  '/bin/true',
-];
+const podmanBase = podmanGlobalArgs(work);
+const runArgs = podmanRunArgs(cgroupParent, [], image, ['/bin/true']);
 const quote = (words: string[]) => words.map((word) => `'${word}'`).join(' ');
 
 /** Times `runs` runs of a command line inside a mount namespace without the cgroup2 mount. */

@@ -11,6 +11,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
+import { podmanGlobalArgs, podmanRunArgs } from './podman-args.js';
 import { createHarness, ensureNativeBuilt, type RuncHarness, removeCgroupParent } from './runc-harness.js';
 
 const IMAGE = 'localhost/nsbox-test-busybox:latest';
@@ -26,22 +27,7 @@ describe('podman with nsbox-runc as its runtime', function () {
     const result = spawnSync('podman', [...base, ...args], { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
     return { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
   };
-  const run = (args: string[], command: string[]) =>
-    podman([
-      'run',
-      '--rm',
-      '--cgroup-parent',
-      `/${cgroupParent}`,
-      '--network',
-      'none',
-      '--ulimit',
-      'nofile=1024:1024',
-      '--ulimit',
-      'nproc=4096:4096',
-      ...args,
-      IMAGE,
-      ...command,
-    ]);
+  const run = (args: string[], command: string[]) => podman(podmanRunArgs(cgroupParent, args, IMAGE, command));
 
   before(function () {
     requireRoot(this, 'podman runs rootful containers');
@@ -52,22 +38,10 @@ describe('podman with nsbox-runc as its runtime', function () {
     harness = createHarness(cleanup, join(dir, 'work'), rootfs, `podman-${process.pid}`);
     cgroupParent = `nsbox-test-podman-parent-${process.pid}`;
     cleanup.add('remove the podman cgroup parent', () => removeCgroupParent(cgroupParent));
-    base = [
-      '--root',
-      join(dir, 'storage'),
-      '--runroot',
-      join(dir, 'run'),
-      '--tmpdir',
-      join(dir, 'tmp'),
-      '--storage-driver',
-      'vfs',
-      '--cgroup-manager',
-      'cgroupfs',
-      '--events-backend',
-      'file',
-      '--runtime',
-      harness.wrapper,
-    ];
+    base = [...podmanGlobalArgs(dir), '--runtime', harness.wrapper];
+    // Start nsbox-runc's server now (from source it takes seconds), not inside the first podman call.
+    const warm = spawnSync(harness.wrapper, ['list'], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(warm.status, 0, warm.stderr);
     cleanup.add('remove the podman containers', () => podman(['rm', '--all', '--force', '--time', '0']));
     execFileSync('tar', ['-C', rootfs, '-cf', join(dir, 'busybox.tar'), '.']);
     const imported = podman(['import', join(dir, 'busybox.tar'), IMAGE]);

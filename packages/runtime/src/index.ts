@@ -1,5 +1,6 @@
-export { boxEnvironment, buildBaseSpec, DEFAULT_PATH, defaultCapabilities, defaultMaskedPaths, defaultMounts, defaultReadonlyPaths } from './base-spec.js';
+export { boxEnvironment, buildBaseSpec, DEFAULT_PATH, defaultMaskedPaths, defaultMounts, defaultReadonlyPaths } from './base-spec.js';
 export { type BoxExit, BoxFiles, exitStatus } from './box-files.js';
+export { allCapabilities, defaultCapabilities } from './capabilities.js';
 export * from './cgroup/index.js';
 export { type ExecOptions, type ExecResult, execInBox } from './exec.js';
 export { type FollowOptions, followLog } from './follow-log.js';
