@@ -27,11 +27,12 @@ const aptSets = {
     'e2fsprogs',
     'xfsprogs',
     'openssl',
-    'podman',
     'zstd',
     'xz-utils',
   ],
   bench: ['crun', 'runc'],
+  /** Installed with their recommends: podman needs its network and storage helpers (tests of nsbox-runc). */
+  withRecommends: ['podman'],
 };
 
 function log(message) {
@@ -55,8 +56,9 @@ function missingDebianPackages(packages) {
 }
 
 function ensureDebianPackages() {
-  const wanted = [...aptSets.base, ...(args.has('--bench') ? aptSets.bench : [])];
-  const missing = missingDebianPackages(wanted);
+  const plain = missingDebianPackages([...aptSets.base, ...(args.has('--bench') ? aptSets.bench : [])]);
+  const recommended = missingDebianPackages(aptSets.withRecommends);
+  const missing = [...plain, ...recommended];
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
     log(`missing Debian packages: ${missing.join(' ')}; run as root or install them with apt-get`);
@@ -65,7 +67,8 @@ function ensureDebianPackages() {
   log(`installing Debian packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   run('apt-get', ['update', '-qq'], { env });
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+  if (plain.length > 0) run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...plain], { env });
+  if (recommended.length > 0) run('apt-get', ['install', '-y', '-qq', ...recommended], { env });
 }
 
 function fingerprint(paths) {
