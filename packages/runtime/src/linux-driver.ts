@@ -174,12 +174,16 @@ export class LinuxBoxDriver implements BoxDriver {
     await waitUntil(() => reapShim(runtime.shim), 1_000);
   }
 
-  /** Cgroups of boxes that are not running were left by a crashed start or stop. */
+  /**
+   * Cgroups of boxes that rest in a state without processes were left by a crashed start or
+   * stop. A box in a transitional state is left alone: another live process is starting or
+   * stopping it right now (a crashed one was already rolled back by the core's reconcile).
+   */
   async reconcile(boxes: Box[]): Promise<void> {
     const known = new Map(boxes.map((box) => [box.id, box]));
     for (const name of this.cgroups.list()) {
       const box = known.get(name);
-      if (box && box.state !== 'running' && box.state !== 'paused') await this.cgroups.remove(name);
+      if (box && (box.state === 'created' || box.state === 'stopped' || box.state === 'defined')) await this.cgroups.remove(name);
     }
   }
 

@@ -174,4 +174,19 @@ describe('the Linux box driver through the library API', function () {
     assert.match(exec.stdout, /^0\s+0\nbox\.test\n$/);
     assert.notEqual(exec.exitCode, 0, '/proc/sys is read-only afterwards');
   });
+
+  it('leaves alone, on reconcile, the cgroup of a box another live process is starting', async () => {
+    const host = await openTestHost();
+    const driver = host.driver as LinuxBoxDriver;
+    await host.manager.create({ name: 'busy', config: { rootfs, process: { args: ['/bin/true'] } } });
+    const box = host.manager.get('busy');
+    // What a start running in another process looks like from here: its journal entry, the
+    // transitional state, the cgroup it just made.
+    host.store.begin({ boxId: box.id, kind: 'start', fromState: 'created', pid: process.ppid });
+    host.store.update({ ...box, state: 'starting' });
+    driver.cgroups.create(box.id);
+    await host.manager.reconcile();
+    assert.ok(driver.cgroups.get(box.id), 'the cgroup of a start in progress stays');
+    assert.equal(host.manager.get('busy').state, 'starting');
+  });
 });
