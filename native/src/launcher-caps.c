@@ -162,9 +162,12 @@ set_caps (const uint64_t *sets, struct nsbox_error *err)
     return nsbox_fail (err, errno, "capset");
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
     return nsbox_fail (err, errno, "clear the ambient set");
+  /* The kernel keeps an ambient capability only while it is both permitted and
+   * inheritable; one the spec asks for without those is skipped, as crun and runc do,
+   * rather than failing the box (specs from `crun spec` list ambient caps that way). */
+  uint64_t raisable = sets[NSBOX_CAP_AMBIENT] & sets[NSBOX_CAP_PERMITTED] & sets[NSBOX_CAP_INHERITABLE];
   for (int cap = 0; cap < 64; cap++)
-    if ((sets[NSBOX_CAP_AMBIENT] & (1ULL << cap))
-        && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+    if ((raisable & (1ULL << cap)) && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
       return nsbox_fail (err, errno, "raise CAP_%s in the ambient set", cap_names[cap]);
   return 0;
 }

@@ -294,6 +294,19 @@ describe('nsbox-launcher', function () {
     ]);
   });
 
+  it('skips ambient capabilities that are not also inheritable, as crun does', async () => {
+    const launch = start([
+      ...boxOps(root.rootfs),
+      ...['bounding', 'effective', 'permitted'].map((set): LaunchOp => ['caps', set, 'CAP_NET_BIND_SERVICE', 'CAP_KILL']),
+      ['caps', 'inheritable', 'CAP_KILL'],
+      ['caps', 'ambient', 'CAP_NET_BIND_SERVICE', 'CAP_KILL'],
+      ['user', '1000', '1000'],
+      ['exec', 'sh', '-c', 'grep CapAmb /proc/self/status'],
+    ]);
+    assert.match(await launch.result, /^ok \d+$/);
+    assert.deepEqual(lines(await launch.output()), ['CapAmb: 0000000000000020'], 'CAP_KILL (bit 5) raised, CAP_NET_BIND_SERVICE skipped');
+  });
+
   it('loads a seccomp filter last', async () => {
     const launch = start([
       ...boxOps(root.rootfs),
