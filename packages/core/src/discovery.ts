@@ -16,13 +16,16 @@ export interface DiscoveredPackage {
   entry: string;
 }
 
+/**
+ * The manifest of a package that may be a plugin. Every command scans whole node_modules
+ * folders: a manifest that does not even mention "nsbox" is not parsed.
+ */
 function readManifest(directory: string): Record<string, unknown> | undefined {
-  const file = join(directory, 'package.json');
-  if (!existsSync(file)) return undefined;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const text = readFileSync(join(directory, 'package.json'), 'utf8');
+    return text.includes('"nsbox"') ? (JSON.parse(text) as Record<string, unknown>) : undefined;
   } catch {
-    return undefined;
+    return undefined; // no manifest (a plain folder) or not JSON
   }
 }
 
