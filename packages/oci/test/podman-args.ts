@@ -20,21 +20,12 @@ export function podmanGlobalArgs(work: string): string[] {
   ];
 }
 
-/** `podman run --rm` under a cgroup parent of the caller's, with no network and the ulimits root may set here. */
+/** `podman run` flags: a cgroup parent of the caller's, no network, the ulimits root may set here. */
+export function podmanBoxFlags(cgroupParent: string): string[] {
+  return ['--cgroup-parent', `/${cgroupParent}`, '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'];
+}
+
+/** `podman run --rm` with those flags. */
 export function podmanRunArgs(cgroupParent: string, options: string[], image: string, command: string[]): string[] {
-  return [
-    'run',
-    '--rm',
-    '--cgroup-parent',
-    `/${cgroupParent}`,
-    '--network',
-    'none',
-    '--ulimit',
-    'nofile=1024:1024',
-    '--ulimit',
-    'nproc=4096:4096',
-    ...options,
-    image,
-    ...command,
-  ];
+  return ['run', '--rm', ...podmanBoxFlags(cgroupParent), ...options, image, ...command];
 }

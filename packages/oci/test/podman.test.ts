@@ -11,7 +11,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
-import { podmanGlobalArgs, podmanRunArgs } from './podman-args.js';
+import { podmanBoxFlags, podmanGlobalArgs, podmanRunArgs } from './podman-args.js';
 import { createHarness, ensureNativeBuilt, type RuncHarness, removeCgroupParent } from './runc-harness.js';
 
 const IMAGE = 'localhost/nsbox-test-busybox:latest';
@@ -83,14 +83,7 @@ describe('podman with nsbox-runc as its runtime', function () {
       '-d',
       '--name',
       name,
-      '--cgroup-parent',
-      `/${cgroupParent}`,
-      '--network',
-      'none',
-      '--ulimit',
-      'nofile=1024:1024',
-      '--ulimit',
-      'nproc=4096:4096',
+      ...podmanBoxFlags(cgroupParent),
       IMAGE,
       'sh',
       '-c',

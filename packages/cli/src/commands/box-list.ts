@@ -11,7 +11,7 @@ export default defineCommand({
   ],
   async run(context, _args, options) {
     const host = await context.host();
-    for (const box of host.manager.list()) if (box.state === 'running' || box.state === 'paused') await host.manager.sync(box.id);
+    // Opening the host already reconciled: running boxes whose init died are marked stopped.
     const filter = { ...(options.owner ? { owner: options.owner as string } : {}), ...(options.state ? { state: options.state as never } : {}) };
     return host.manager.list(filter).map(summarize);
   },

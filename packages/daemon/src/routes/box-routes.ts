@@ -155,34 +155,27 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
         },
       }),
     ),
-    defineRoute({
-      method: 'POST',
-      url: '/boxes/:id/stop',
-      summary: 'Stop a box: SIGTERM to its init, SIGKILL to everything after the timeout',
-      tags: ['boxes'],
-      access: 'operator',
-      params: boxRef,
-      body: stopBody,
-      response: boxSchema,
-      async handler({ params, body, scope }) {
-        const box = scope.box(params.id);
-        return boxView(await manager.stop(box.id, { timeoutMs: timeoutMs(body) }));
-      },
-    }),
-    defineRoute({
-      method: 'POST',
-      url: '/boxes/:id/restart',
-      summary: 'Stop and start a box',
-      tags: ['boxes'],
-      access: 'operator',
-      params: boxRef,
-      body: stopBody,
-      response: boxSchema,
-      async handler({ params, body, scope }) {
-        const box = scope.box(params.id);
-        return boxView(await manager.restart(box.id, { timeoutMs: timeoutMs(body) }));
-      },
-    }),
+    ...(
+      [
+        ['stop', 'Stop a box: SIGTERM to its init, SIGKILL to everything after the timeout'],
+        ['restart', 'Stop and start a box'],
+      ] as const
+    ).map(([action, summary]) =>
+      defineRoute({
+        method: 'POST',
+        url: `/boxes/:id/${action}`,
+        summary,
+        tags: ['boxes'],
+        access: 'operator',
+        params: boxRef,
+        body: stopBody,
+        response: boxSchema,
+        async handler({ params, body, scope }) {
+          const box = scope.box(params.id);
+          return boxView(await manager[action](box.id, { timeoutMs: timeoutMs(body) }));
+        },
+      }),
+    ),
     defineRoute({
       method: 'POST',
       url: '/boxes/:id/kill',
