@@ -6,7 +6,6 @@ export { type ExecOptions, type ExecResult, execInBox } from './exec.js';
 export { type FollowOptions, followLog } from './follow-log.js';
 export { LinuxBoxDriver, type LinuxDriverOptions, type LinuxRuntimeFacts } from './linux-driver.js';
 export { identify, isSameProcess, type ProcessIdentity, processStartTime, waitUntil } from './process-identity.js';
-export { shimAttach, shimRequest, shimSocketPath } from './shim-client.js';
 export { launchShim, type ShimReady } from './shim-launch.js';
 export {
   type CompileContext,
