@@ -16,7 +16,7 @@ import type { CallerPort } from '../server/front-session.js';
 import type { OciCgroupDriver } from './cgroup-paths.js';
 import { awaitReady, makeFifo } from './exec-fifo.js';
 import { EXEC_FIFO, launchSpec, READY_FIFO } from './launch-spec.js';
-import { applySysctls, planSysctls } from './sysctl.js';
+import { checkSysctls } from './sysctl.js';
 
 /** What nsbox-runc records about an OCI box, beside the Linux driver's facts. */
 export interface OciFacts {
@@ -118,12 +118,11 @@ export class OciBoxDriver extends LinuxBoxDriver {
       mkdirSync(fifoDir, { mode: 0o711 });
       makeFifo(join(fifoDir, READY_FIFO));
       makeFifo(join(fifoDir, EXEC_FIFO));
-      const sysctls = planSysctls(
+      checkSysctls(
         spec.linux.sysctl,
         spec.linux.namespaces.map((namespace) => namespace.type),
       );
       const launchable = launchSpec(spec, cgroup, { initHelper: this.ociOptions.initHelper, fifoDir });
-      delete launchable.linux.sysctl; // written below (see sysctl.ts)
       const program = compileCreateProgram(launchable, {
         procsFiles: cgroup.procsFiles,
         ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}),
@@ -143,7 +142,6 @@ export class OciBoxDriver extends LinuxBoxDriver {
       if (!ok) throw launcherError(answer.line);
       init = identify(Number(ok[1]));
       const started = init;
-      applySysctls(Number(ok[1]), sysctls);
       await awaitReady(join(fifoDir, READY_FIFO), () => isRunning(started));
       rmSync(join(fifoDir, READY_FIFO), { force: true });
       return { init, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
