@@ -4,7 +4,11 @@
  *
  *   { "plugins": ["@nsbox/plugin-isolation", "/opt/my-plugin/dist/index.js"],
  *     "pluginPaths": ["/usr/lib/nsbox/node_modules"],
- *     "disabled": ["migration"] }
+ *     "disabled": ["migration"],
+ *     "settings": { "isolation": { "realtimeScheduling": false } } }
+ *
+ * `settings` holds each plugin's host-wide settings under its name (the admin's, never a
+ * box's); the plugin reads and checks its own part through HOST_PLUGIN_SETTINGS.
  */
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -17,7 +21,11 @@ export const hostConfigSchema = z.strictObject({
   disabled: z.array(z.string()).default([]),
   /** Skip scanning the default node_modules folders for plugin packages. */
   discover: z.boolean().default(true),
+  settings: z.record(z.string(), z.unknown()).default({}),
 });
+
+/** The host config's `settings` (plugin name → that plugin's settings), bound before plugins load. A Symbol.for key, so plugins declare it by shape. */
+export const HOST_PLUGIN_SETTINGS = Symbol.for('nsbox.host.pluginSettings');
 
 export type HostConfig = z.output<typeof hostConfigSchema>;
 

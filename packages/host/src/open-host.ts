@@ -15,7 +15,7 @@ import {
   PluginHost,
 } from '@nsbox/core';
 import { resolveStateDir, SqliteStore } from '@nsbox/store';
-import { type HostConfig, loadHostConfig } from './host-config.js';
+import { HOST_PLUGIN_SETTINGS, type HostConfig, loadHostConfig } from './host-config.js';
 
 export interface OpenHostOptions {
   stateDir?: string;
@@ -95,6 +95,7 @@ export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost
   container.bind(CoreTokens.OperationJournal).toConstantValue(store);
   container.bind(CoreTokens.EventBus).toConstantValue(events);
   container.bind(CoreTokens.PluginState).toConstantValue(store.pluginState);
+  container.bind(HOST_PLUGIN_SETTINGS).toConstantValue(config.settings);
   if (driver) container.bind(CoreTokens.BoxDriver).toConstantValue(driver);
   for (const service of driver?.services?.() ?? []) container.bind(service.id).toConstantValue(service.value);
 
