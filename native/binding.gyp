@@ -9,7 +9,7 @@
   "targets": [
     {
       "target_name": "nsbox_native",
-      "sources": ["src/addon.c"]
+      "sources": ["src/addon.c", "src/remove-tree.c"]
     },
     {
       "target_name": "nsbox-launcher",

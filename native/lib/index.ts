@@ -41,6 +41,10 @@ export interface NativeAddon {
   spawnDetached(path: string, argv: string[], fds: number[]): number;
   /** Collects an exited child of spawnDetached (no zombie left); true once it is gone. */
   reap(pid: number): boolean;
+  /** The walk of {@link removeTree} on a worker thread; resolves to the mount points left in place. */
+  removeTree(path: string): Promise<string[]>;
+  /** The same walk on the calling thread. */
+  removeTreeSync(path: string): string[];
 }
 
 let addon: NativeAddon | undefined;
@@ -58,3 +62,36 @@ export function native(): NativeAddon {
 }
 
 export const MNT_DETACH = 2;
+
+/** A tree was removed except for what is mounted below it: another mount is never entered. */
+export class MountBelowError extends Error {
+  readonly code = 'EBUSY';
+  constructor(
+    readonly path: string,
+    readonly mounts: string[],
+  ) {
+    super(
+      `not removing all of ${path}: ${mounts.join(', ')} ${mounts.length === 1 ? 'is a mount' : 'are mounts'} below it, which a delete never enters (unmount, then remove again)`,
+    );
+    this.name = 'MountBelowError';
+  }
+}
+
+/**
+ * The project's one recursive delete: removes `path` and everything below it that lives on
+ * the same mount. A symlink is removed itself, never followed (at the root too); a directory
+ * or file on another mount is left untouched, with the directories leading to it, and the
+ * call then rejects with a {@link MountBelowError} naming every such mount — after removing
+ * all the rest. `path` that is itself a mount point is emptied and stays (the caller's mount);
+ * a missing `path` is nothing to do. Runs on a worker thread.
+ */
+export async function removeTree(path: string): Promise<void> {
+  const mounts = await native().removeTree(path);
+  if (mounts.length > 0) throw new MountBelowError(path, mounts);
+}
+
+/** {@link removeTree} on the calling thread, for small trees and synchronous callers. */
+export function removeTreeSync(path: string): void {
+  const mounts = native().removeTreeSync(path);
+  if (mounts.length > 0) throw new MountBelowError(path, mounts);
+}

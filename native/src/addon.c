@@ -32,6 +32,8 @@ extern char **environ;
 
 #include <node_api.h>
 
+#include "remove-tree.h"
+
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -596,6 +598,134 @@ js_is_mountpoint (napi_env env, napi_callback_info info)
   return result;
 }
 
+/* removeTree: the walk runs on a worker thread (a rootfs has tens of thousands of files);
+ * the promise resolves to the list of mount points left in place. */
+struct remove_tree_work
+{
+  napi_async_work work;
+  napi_deferred deferred;
+  char path[PATH_MAX];
+  int ret;
+  struct remove_tree_mounts mounts;
+  struct remove_tree_error err;
+};
+
+static napi_value
+mounts_to_array (napi_env env, const struct remove_tree_mounts *mounts)
+{
+  napi_value result, value;
+
+  NAPI_OK (napi_create_array_with_length (env, mounts->count, &result));
+  for (size_t i = 0; i < mounts->count; i++)
+    {
+      NAPI_OK (napi_create_string_utf8 (env, mounts->paths[i], NAPI_AUTO_LENGTH, &value));
+      NAPI_OK (napi_set_element (env, result, (uint32_t) i, value));
+    }
+  return result;
+}
+
+static napi_value
+host_error_value (napi_env env, const struct remove_tree_error *rt)
+{
+  struct host_error err;
+  napi_value error = NULL;
+  bool pending;
+
+  host_fail (&err, rt->errnum, rt->syscall, rt->path);
+  throw_host_error (env, &err);
+  if (napi_is_exception_pending (env, &pending) == napi_ok && pending)
+    napi_get_and_clear_last_exception (env, &error);
+  return error;
+}
+
+static void
+remove_tree_execute (napi_env env, void *data)
+{
+  struct remove_tree_work *job = data;
+
+  (void) env;
+  job->ret = remove_tree (job->path, &job->mounts, &job->err);
+}
+
+static void
+remove_tree_complete (napi_env env, napi_status status, void *data)
+{
+  struct remove_tree_work *job = data;
+  napi_value value = NULL;
+
+  if (status == napi_ok && job->ret == 0)
+    value = mounts_to_array (env, &job->mounts);
+  if (value)
+    napi_resolve_deferred (env, job->deferred, value);
+  else
+    {
+      if (status != napi_ok || job->ret == 0)
+        {
+          job->err.errnum = status == napi_ok ? ENOMEM : ECANCELED;
+          job->err.syscall = "removeTree";
+          snprintf (job->err.path, sizeof job->err.path, "%s", job->path);
+        }
+      value = host_error_value (env, &job->err);
+      if (!value)
+        napi_get_undefined (env, &value);
+      napi_reject_deferred (env, job->deferred, value);
+    }
+  remove_tree_mounts_free (&job->mounts);
+  napi_delete_async_work (env, job->work);
+  free (job);
+}
+
+/* removeTree(path) → Promise<string[]> */
+static napi_value
+js_remove_tree (napi_env env, napi_callback_info info)
+{
+  napi_value argv[1], promise, name;
+  struct remove_tree_work *job = calloc (1, sizeof *job);
+
+  if (!job)
+    return throw_type_error (env, "out of memory");
+  if (!get_args (env, info, 1, argv) || !arg_string (env, argv[0], "path", job->path, sizeof job->path)
+      || napi_create_promise (env, &job->deferred, &promise) != napi_ok
+      || napi_create_string_utf8 (env, "nsbox:removeTree", NAPI_AUTO_LENGTH, &name) != napi_ok
+      || napi_create_async_work (env, NULL, name, remove_tree_execute, remove_tree_complete, job,
+                                 &job->work)
+             != napi_ok)
+    {
+      free (job);
+      return NULL;
+    }
+  if (napi_queue_async_work (env, job->work) != napi_ok)
+    {
+      napi_delete_async_work (env, job->work);
+      free (job);
+      return NULL;
+    }
+  return promise;
+}
+
+/* removeTreeSync(path) → string[] */
+static napi_value
+js_remove_tree_sync (napi_env env, napi_callback_info info)
+{
+  napi_value argv[1], result;
+  struct remove_tree_mounts mounts;
+  struct remove_tree_error rt;
+  struct host_error err;
+  char path[PATH_MAX];
+
+  if (!get_args (env, info, 1, argv) || !arg_string (env, argv[0], "path", path, sizeof path))
+    return NULL;
+  if (remove_tree (path, &mounts, &rt) < 0)
+    {
+      remove_tree_mounts_free (&mounts);
+      host_fail (&err, rt.errnum, rt.syscall, rt.path);
+      return throw_host_error (env, &err);
+    }
+  result = mounts_to_array (env, &mounts);
+  remove_tree_mounts_free (&mounts);
+  return result;
+}
+
 NAPI_MODULE_INIT ()
 {
   static const napi_property_descriptor functions[] = {
@@ -610,6 +740,8 @@ NAPI_MODULE_INIT ()
     { "pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL },
     { "spawnDetached", NULL, js_spawn_detached, NULL, NULL, NULL, napi_enumerable, NULL },
     { "reap", NULL, js_reap, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "removeTree", NULL, js_remove_tree, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "removeTreeSync", NULL, js_remove_tree_sync, NULL, NULL, NULL, napi_enumerable, NULL },
   };
 
   if (napi_define_properties (env, exports, sizeof functions / sizeof functions[0], functions)

@@ -87,6 +87,8 @@ describe('nsbox native addon', () => {
       'pipe',
       'processAlive',
       'reap',
+      'removeTree',
+      'removeTreeSync',
       'spawnDetached',
       'statfs',
       'umount',

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, type BoxDriver, type DriverStatus, NsboxError, type OciSpec } from '@nsbox/core';
-import { native } from '@nsbox/native';
+import { native, removeTree } from '@nsbox/native';
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
@@ -85,7 +85,7 @@ export class LinuxBoxDriver implements BoxDriver {
       });
       return { rootfs: made.rootfs, ownsRootfs: true, ...(made.config ? { image: made.config } : {}) } satisfies LinuxRuntimeFacts;
     } catch (error) {
-      rmSync(files.dir, { recursive: true, force: true });
+      await removeTree(files.dir).catch(() => undefined); // the create's own error is the one to report
       throw error;
     }
   }
@@ -163,8 +163,9 @@ export class LinuxBoxDriver implements BoxDriver {
   async destroy(box: Box): Promise<void> {
     await this.cleanupStart(box);
     const files = this.files(box);
-    // A rootfs given with --rootfs belongs to the admin; only what nsbox made goes.
-    rmSync(files.dir, { recursive: true, force: true });
+    // A rootfs given with --rootfs belongs to the admin; only what nsbox made goes, and
+    // nothing mounted below the box's directory (a mount left behind fails the destroy, named).
+    await removeTree(files.dir);
   }
 
   async cleanupStart(box: Box): Promise<void> {

@@ -4,10 +4,12 @@
  */
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { definePlugin, type HookContext, type NsboxError, type OciIdMapping } from '@nsbox/core';
+import { MNT_DETACH, native } from '@nsbox/native';
 import { buildBusyboxRootfs, chownTree, createTestHost, makeTempDir, requireRoot, snapshotHost, useCleanup } from '@nsbox/testkit';
 import { createCgroupDriver } from '../src/cgroup/index.js';
 import { execInBox } from '../src/exec.js';
@@ -188,5 +190,26 @@ describe('the Linux box driver through the library API', function () {
     await host.manager.reconcile();
     assert.ok(driver.cgroups.get(box.id), 'the cgroup of a start in progress stays');
     assert.equal(host.manager.get('busy').state, 'starting');
+  });
+
+  it('destroys a box without deleting through a mount left in its directory, and names that mount', async () => {
+    const host = await openTestHost();
+    const driver = host.driver as LinuxBoxDriver;
+    await host.manager.create({ name: 'mounted', config: { rootfs, process: { args: ['/bin/true'] } } });
+    const box = host.manager.get('mounted');
+    const outside = makeTempDir(cleanup, 'outside');
+    writeFileSync(join(outside, 'marker'), 'kept');
+    const point = join(driver.files(box).dir, 'left-mounted');
+    mkdirSync(point);
+    execFileSync('mount', ['--bind', outside, point]);
+    cleanup.add('unmount the bind', () => {
+      if (existsSync(point) && native().isMountpoint(point)) native().umount(point, MNT_DETACH);
+    });
+    await assert.rejects(host.manager.destroy(box.id), (error: Error) => error.message.includes(point));
+    assert.equal(readFileSync(join(outside, 'marker'), 'utf8'), 'kept', 'nothing was deleted through the bind');
+    native().umount(point, MNT_DETACH);
+    await host.manager.destroy(box.id, { force: true });
+    assert.equal(existsSync(driver.files(box).dir), false, 'once unmounted, destroy removes the whole directory');
+    assert.equal(readFileSync(join(outside, 'marker'), 'utf8'), 'kept');
   });
 });

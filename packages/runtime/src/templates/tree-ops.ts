@@ -1,14 +1,15 @@
 /**
  * Whole-tree operations on rootfs directories. A rootfs may still have proc or sysfs mounted
- * in it (debootstrap killed midway), so removal unmounts first and never crosses into another
- * filesystem: a recursive delete that walked into a bind-mounted /dev would wipe the host's.
+ * in it (debootstrap killed midway), so removal unmounts first and never crosses a mount (the
+ * native removeTree): a recursive delete that walked into a bind-mounted /dev would wipe the host's.
  */
 
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { NsboxError } from '@nsbox/core';
+import { removeTree as removeWithinMount } from '@nsbox/native';
 import { runCommand } from './run-command.js';
 
 /** True when `path` is `root` or below it (both already resolved). */
@@ -36,15 +37,17 @@ export function mountsUnder(dir: string): string[] {
 }
 
 /**
- * Removes a tree: lazily unmounts whatever is mounted below it, then `rm -rf --one-file-system`.
- * A mount on `dir` itself is the caller's (a box's own filesystem image): it stays, emptied.
+ * Removes a tree nsbox built: lazily unmounts whatever its own tools left mounted below it
+ * (debootstrap's /proc), then deletes it without crossing a mount or following a symlink; a
+ * mount that would not go makes it fail naming that mount. A mount on `dir` itself is the
+ * caller's (a box's own filesystem image): it stays, emptied.
  */
 export async function removeTree(dir: string): Promise<void> {
-  if (isSymlink(dir)) return rmSync(dir, { force: true });
-  if (!existsSync(dir)) return;
-  const self = realpathSync(dir);
-  for (const point of mountsUnder(dir)) if (point !== self) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
-  await runCommand('rm', ['-rf', '--one-file-system', '--', dir], { what: `removing ${dir}` });
+  if (!isSymlink(dir) && existsSync(dir)) {
+    const self = realpathSync(dir);
+    for (const point of mountsUnder(dir)) if (point !== self) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
+  }
+  await removeWithinMount(dir);
 }
 
 function isSymlink(path: string): boolean {
