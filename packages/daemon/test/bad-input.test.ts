@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
-import { startTestDaemon, type TestDaemon, testLimitsPlugin } from './daemon-fixture.js';
+import { startTestDaemon, type TestDaemon } from './daemon-fixture.js';
 import { type RawResponse, raw, storeSnapshot } from './raw-http.js';
 
 interface Case {
@@ -258,7 +258,7 @@ describe('bad input to nsboxd', function () {
   });
 
   beforeEach(async () => {
-    nsboxd = await startTestDaemon(cleanup, { plugins: [testLimitsPlugin()] });
+    nsboxd = await startTestDaemon(cleanup);
     const admin = nsboxd.client;
     await (await admin.boxes.create({ name: 'running', config: sleeper, start: true })).wait();
     await (await admin.boxes.create({ name: 'idle', config: sleeper })).wait();

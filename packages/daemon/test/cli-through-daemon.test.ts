@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CliRunOptions, type CliRunResult, cliArgs, repoRoot, requireRoot, useCleanup } from '@nsbox/testkit';
-import { startTestDaemon, type TestDaemon, testHostConfig, testLimitsPlugin } from './daemon-fixture.js';
+import { startTestDaemon, type TestDaemon } from './daemon-fixture.js';
 
 /** The real CLI in a child process; never spawnSync, which would stall the nsboxd of this process. */
 function runNsbox(args: string[], options: CliRunOptions): Promise<CliRunResult> {
@@ -40,7 +40,7 @@ describe('the CLI next to nsboxd', function () {
   });
 
   beforeEach(async () => {
-    nsboxd = await startTestDaemon(cleanup, { plugins: [testLimitsPlugin()], hostConfig: testHostConfig });
+    nsboxd = await startTestDaemon(cleanup);
     cli = { stateDir: nsboxd.stateDir, cgroupParent: nsboxd.cgroupParent };
   });
 

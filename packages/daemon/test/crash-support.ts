@@ -1,20 +1,24 @@
 /**
- * Crash safety: nsboxd runs as a child process, many operations run at once through the SDK,
- * nsboxd gets SIGKILL at a random moment, comes back, and the host must be whole: every box
- * fully there or fully absent, running boxes adopted (never stopped by the crash), half-done
- * operations finished or rolled back, nothing leaked (cgroups, box directories, processes,
- * mounts). Shared by the fast suite and the long one.
+ * Crash safety: nsboxd runs as a child process with the real isolation and limits plugins,
+ * many operations run at once through the SDK, nsboxd gets SIGKILL while they are in flight,
+ * comes back, and the host must be whole: every box fully there or fully absent, running boxes
+ * adopted (never stopped by the crash), half-done operations finished or rolled back, nothing
+ * leaked (cgroups and the BPF programs on them, box directories, processes, mounts, uid
+ * ranges, disk images, loop devices). Shared by the fast suite and the long one.
  */
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxClient } from '@nsbox/client';
 import type { Box } from '@nsbox/core';
+import type { BoxIdRanges } from '@nsbox/plugin-isolation';
+import type { DiskRecord } from '@nsbox/plugin-limits';
 import { createCgroupDriver, isSameProcess, type LinuxRuntimeFacts } from '@nsbox/runtime';
 import { type Cleanup, makeTempDir } from '@nsbox/testkit';
 import Database from 'better-sqlite3';
-import { adminToken, cleanupBoxes, type DaemonProcess, spawnDaemon, testCgroupParent } from './daemon-fixture.js';
+import { adminToken, cleanupBoxes, type DaemonProcess, loopDevicesUnder, mountsUnder, spawnDaemon, testCgroupParent } from './daemon-fixture.js';
 
 /** A small seeded generator, so that a failing round can be replayed. */
 export function random(seed: number): () => number {
@@ -32,57 +36,40 @@ export interface CrashRig {
   socketPath: string;
   cgroupParent: string;
   daemon?: DaemonProcess;
+  /** Each box's uid range slot as first seen: a range is the box's for good. */
+  ranges: Map<string, number>;
+  /** Disk records seen over the run (so that the disk checks were not vacuous). */
+  disksSeen: number;
 }
 
-const sleeper = (memory?: number) => ({ template: 'busybox', process: { args: ['sleep', '100000'] }, ...(memory ? { limits: { memory } } : {}) });
+const MiB = 1024 * 1024;
+/** Above the limits plugin's smallest image (16 MiB), far above what a busybox rootfs takes. */
+const DISK = 32 * MiB;
+
+interface SleeperLimits {
+  memory?: number;
+  disk?: number;
+}
+
+const sleeper = (limits: SleeperLimits = {}) => ({
+  template: 'busybox',
+  process: { args: ['sleep', '100000'] },
+  ...(Object.keys(limits).length > 0 ? { limits } : {}),
+});
 
 export async function startRig(rig: CrashRig): Promise<NsboxClient> {
   rig.daemon = await spawnDaemon(rig);
   return new NsboxClient({ socketPath: rig.socketPath, token: adminToken(rig.stateDir), timeoutMs: 60_000 });
 }
 
-/** Fires `count` mixed operations at once (staggered a little) and kills nsboxd meanwhile. */
-export async function crashRound(rig: CrashRig, client: NsboxClient, input: { round: number; count: number; seed: number; bystanders: string[] }) {
-  const next = random(input.seed);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
-  const existing = (await client.boxes.list()).map((box) => box.name).filter((name) => !input.bystanders.includes(name));
-  const fresh: string[] = [];
-  const operations: (() => Promise<unknown>)[] = [];
-  for (let index = 0; index < input.count; index++) {
-    const kind = pick(['create', 'create', 'start', 'stop', 'restart', 'update', 'update', 'destroy', 'exec', 'kill'] as const);
-    const target = pick([...existing, ...fresh, ...existing]);
-    if (kind === 'create' || target === undefined) {
-      const name = `r${input.round}-${index}`;
-      fresh.push(name);
-      const start = next() < 0.7;
-      operations.push(async () => (await client.boxes.create({ name, config: sleeper(next() < 0.5 ? 64 * 1024 * 1024 : undefined), start })).wait());
-    } else if (kind === 'start') operations.push(() => client.boxes.start(target));
-    else if (kind === 'stop') operations.push(() => client.boxes.stop(target, { timeout: 0 }));
-    else if (kind === 'restart') operations.push(() => client.boxes.restart(target, { timeout: 0 }));
-    else if (kind === 'update')
-      operations.push(() =>
-        client.boxes.update(target, next() < 0.5 ? { annotations: { round: String(input.round) } } : { limits: { memory: (32 + index) * 1024 * 1024 } }),
-      );
-    else if (kind === 'destroy') operations.push(() => client.boxes.destroy(target, { force: true }));
-    else if (kind === 'exec') operations.push(() => client.boxes.exec(target, { command: ['sh', '-c', 'echo hi'] }));
-    else operations.push(() => client.boxes.kill(target, 'SIGKILL'));
-  }
-  const killAfter = 50 + Math.floor(next() * 1500);
-  const fired = operations.map(
-    (operation) =>
-      new Promise((resolve) => {
-        setTimeout(() => operation().then(resolve, resolve), Math.floor(next() * 400));
-      }),
-  );
-  await new Promise((resolve) => setTimeout(resolve, killAfter));
-  rig.daemon?.child.kill('SIGKILL');
-  await rig.daemon?.exited;
-  await Promise.all(fired);
-  client.close();
-  return { killAfter };
+interface StoreRows {
+  boxes: Box[];
+  openJournal: { id: number; kind: string; boxId: string }[];
+  openApiOperations: string[];
+  pluginState: { namespace: string; key: string; value: string }[];
 }
 
-function boxesOf(stateDir: string): { boxes: Box[]; openJournal: number; openApiOperations: number } {
+function readStore(stateDir: string): StoreRows {
   const db = new Database(join(stateDir, 'nsbox.db'), { readonly: true });
   try {
     const boxes = (
@@ -98,12 +85,115 @@ function boxesOf(stateDir: string): { boxes: Box[]; openJournal: number; openApi
           owner: row.owner,
         }) as unknown as Box,
     );
-    const openJournal = (db.prepare("SELECT COUNT(*) AS n FROM operations WHERE status = 'running'").get() as { n: number }).n;
-    const openApiOperations = (db.prepare("SELECT COUNT(*) AS n FROM daemon_operations WHERE status = 'running'").get() as { n: number }).n;
-    return { boxes, openJournal, openApiOperations };
+    const openJournal = db.prepare("SELECT id, kind, box_id AS boxId FROM operations WHERE status = 'running'").all() as StoreRows['openJournal'];
+    const openApiOperations = (db.prepare("SELECT id FROM daemon_operations WHERE status = 'running'").all() as { id: string }[]).map((row) => row.id);
+    const pluginState = db.prepare('SELECT namespace, key, value FROM plugin_state').all() as StoreRows['pluginState'];
+    return { boxes, openJournal, openApiOperations, pluginState };
   } finally {
     db.close();
   }
+}
+
+/** How the core journal and the API operations ended that a kill left open. */
+function settlement(stateDir: string, journalIds: number[], apiIds: string[]): { journal: string[]; api: string[] } {
+  const db = new Database(join(stateDir, 'nsbox.db'), { readonly: true });
+  try {
+    const journal = journalIds.map(
+      (id) => (db.prepare('SELECT status FROM operations WHERE id = ?').get(id) as { status: string } | undefined)?.status ?? 'gone',
+    );
+    const api = apiIds.map(
+      (id) => (db.prepare('SELECT status FROM daemon_operations WHERE id = ?').get(id) as { status: string } | undefined)?.status ?? 'gone',
+    );
+    return { journal, api };
+  } finally {
+    db.close();
+  }
+}
+
+export interface KillReport {
+  killAfter: number;
+  /** Requests sent before the kill (all of the round's). */
+  sent: number;
+  /** Requests nsboxd had not answered when it died. */
+  unanswered: number;
+  /** Core journal entries and API operations left open by the kill. */
+  openJournal: { id: number; kind: string; boxId: string }[];
+  openApiOperations: string[];
+}
+
+/**
+ * Fires `count` mixed operations at once (staggered a little), then kills nsboxd while the
+ * store holds operations in flight, and reports what the kill interrupted.
+ */
+export async function crashRound(
+  rig: CrashRig,
+  client: NsboxClient,
+  input: { round: number; count: number; seed: number; bystanders: string[] },
+): Promise<KillReport> {
+  const next = random(input.seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
+  const limitsFor = (): SleeperLimits => ({ ...(next() < 0.5 ? { memory: 64 * MiB } : {}), ...(next() < 0.35 ? { disk: DISK } : {}) });
+  const existing = (await client.boxes.list()).map((box) => box.name).filter((name) => !input.bystanders.includes(name));
+  const fresh: string[] = [];
+  const operations: (() => Promise<unknown>)[] = [];
+  for (let index = 0; index < input.count; index++) {
+    const kind = pick(['create', 'create', 'start', 'stop', 'restart', 'update', 'update', 'destroy', 'exec', 'kill'] as const);
+    const target = pick([...existing, ...fresh, ...existing]);
+    if (kind === 'create' || target === undefined) {
+      const name = `r${input.round}-${index}`;
+      fresh.push(name);
+      const start = next() < 0.7;
+      const config = sleeper(limitsFor());
+      operations.push(async () => (await client.boxes.create({ name, config, start })).wait());
+    } else if (kind === 'start') operations.push(() => client.boxes.start(target));
+    else if (kind === 'stop') operations.push(() => client.boxes.stop(target, { timeout: 0 }));
+    else if (kind === 'restart') operations.push(() => client.boxes.restart(target, { timeout: 0 }));
+    else if (kind === 'update') {
+      // A whole new limits section: a disk limit may come, stay, change or go (stopped boxes move their files).
+      const changes =
+        next() < 0.4
+          ? { annotations: { round: String(input.round) } }
+          : { limits: { memory: (32 + index) * MiB, ...(next() < 0.5 ? { disk: DISK + index * MiB } : {}) } };
+      operations.push(() => client.boxes.update(target, changes));
+    } else if (kind === 'destroy') operations.push(() => client.boxes.destroy(target, { force: true }));
+    else if (kind === 'exec') operations.push(() => client.boxes.exec(target, { command: ['sh', '-c', 'echo hi'] }));
+    else operations.push(() => client.boxes.kill(target, 'SIGKILL'));
+  }
+  const spread = 300;
+  let sent = 0;
+  let pending = 0;
+  const fired = operations.map(
+    (operation) =>
+      new Promise((resolve) => {
+        setTimeout(
+          () => {
+            sent += 1;
+            pending += 1;
+            operation()
+              .finally(() => {
+                pending -= 1;
+              })
+              .then(resolve, resolve);
+          },
+          Math.floor(next() * spread),
+        );
+      }),
+  );
+  // Every request is out before the kill, which lands at a random moment after; should
+  // everything have settled by then, the kill waits for the next operation to begin.
+  const killAfter = spread + 20 + Math.floor(next() * 1200);
+  await new Promise((resolve) => setTimeout(resolve, killAfter));
+  const deadline = Date.now() + 20_000;
+  while (readStore(rig.stateDir).openJournal.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  const unanswered = pending;
+  const sentBeforeKill = sent;
+  rig.daemon?.child.kill('SIGKILL');
+  await rig.daemon?.exited;
+  // Read after the process is gone: exactly what it had not finished when it died.
+  const { openJournal, openApiOperations } = readStore(rig.stateDir);
+  await Promise.all(fired);
+  client.close();
+  return { killAfter, sent: sentBeforeKill, unanswered, openJournal, openApiOperations };
 }
 
 /** Processes whose command line names the state dir (shims: --box-dir <state>/boxes/<id>), nsboxd aside. */
@@ -122,6 +212,12 @@ function shimsOf(stateDir: string, daemonPid: number | undefined): Map<string, n
   return shims;
 }
 
+/** Whether an ext4 image holds `path` (read with debugfs, without mounting it). */
+function ext4ImageHas(image: string, path: string): boolean {
+  const out = execFileSync('debugfs', ['-R', `stat ${path}`, image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return /Inode: \d+/.test(out);
+}
+
 /** The invariants after a restart; retried for a few seconds while killed processes drain. */
 export async function checkInvariants(rig: CrashRig, client: NsboxClient, adopted: Map<string, number>): Promise<{ boxes: number; running: number }> {
   const deadline = Date.now() + 10_000;
@@ -136,22 +232,45 @@ export async function checkInvariants(rig: CrashRig, client: NsboxClient, adopte
 }
 
 function checkOnce(rig: CrashRig, adopted: Map<string, number>, listed: { name: string; state: string }[]) {
-  const { boxes, openJournal, openApiOperations } = boxesOf(rig.stateDir);
-  assert.equal(openJournal, 0, 'every core operation was finished or rolled back');
-  assert.equal(openApiOperations, 0, 'every API operation was settled');
+  const { boxes, openJournal, openApiOperations, pluginState } = readStore(rig.stateDir);
+  assert.deepEqual(openJournal, [], 'every core operation was finished or rolled back');
+  assert.deepEqual(openApiOperations, [], 'every API operation was settled');
   assert.deepEqual(
     listed.map((box) => `${box.name}:${box.state}`).sort(),
     boxes.map((box) => `${box.name}:${box.state}`).sort(),
     'the API shows what the store holds',
   );
+  const ids = new Set(boxes.map((box) => box.id));
+  const running = boxes.filter((box) => box.state === 'running');
+  const runningIds = new Set(running.map((box) => box.id));
+  const nameOf = (id: string) => boxes.find((box) => box.id === id)?.name ?? `gone box ${id}`;
+
+  // The limits plugin's disk records; images and loop devices must match them.
+  const disks = new Map(pluginState.filter((row) => row.namespace === 'limits.disk').map((row) => [row.key, JSON.parse(row.value) as DiskRecord]));
+  const images = new Map([...disks].filter((entry): entry is [string, Extract<DiskRecord, { backend: 'image' }>] => entry[1].backend === 'image'));
+  rig.disksSeen += disks.size;
+  assert.deepEqual(
+    [...disks.keys()].filter((id) => !ids.has(id)),
+    [],
+    'no disk record of a box that is gone',
+  );
+
   const cgroups = createCgroupDriver({ parent: rig.cgroupParent });
   const cgroupNames = new Set(cgroups.list());
   const dirs = new Set(existsSync(join(rig.stateDir, 'boxes')) ? readdirSync(join(rig.stateDir, 'boxes')) : []);
   const shims = shimsOf(rig.stateDir, rig.daemon?.child.pid);
-  const running = boxes.filter((box) => box.state === 'running');
   for (const box of boxes) {
     assert.ok(['created', 'running', 'stopped'].includes(box.state), `${box.name} is ${box.state}: not a whole state`);
-    assert.ok(dirs.has(box.id) && existsSync(join(rig.stateDir, 'boxes', box.id, 'rootfs', 'bin')), `${box.name} has its whole rootfs`);
+    assert.ok(dirs.has(box.id), `${box.name} has its directory`);
+    const boxDir = join(rig.stateDir, 'boxes', box.id);
+    const image = images.get(box.id);
+    if (image === undefined) assert.ok(existsSync(join(boxDir, 'rootfs', 'bin')), `${box.name} has its whole rootfs`);
+    else if (box.state === 'running') assert.ok(existsSync(join(boxDir, 'disk', 'bin')), `${box.name} runs on its mounted disk image`);
+    else {
+      assert.ok(existsSync(image.image), `${box.name} (${box.state}) has the disk image its record names`);
+      // The image holds the box's files (the seed directory was emptied into it).
+      if (image.fs === 'ext4') assert.ok(ext4ImageHas(image.image, '/bin'), `${box.name}'s image holds its rootfs`);
+    }
     const runtime = box.runtime as LinuxRuntimeFacts;
     if (box.state === 'running') {
       assert.ok(isSameProcess(runtime.init), `${box.name}'s init runs`);
@@ -162,26 +281,86 @@ function checkOnce(rig: CrashRig, adopted: Map<string, number>, listed: { name: 
       assert.ok(!shims.has(box.id), `${box.name} (${box.state}) has no shim left`);
     }
   }
-  const ids = new Set(boxes.map((box) => box.id));
   assert.deepEqual(
     [...cgroupNames].filter((name) => !ids.has(name)),
     [],
     'no cgroup without a box',
   );
+  // The device (and IP) BPF programs attach to a box's cgroup2 directory and go with it.
+  const unified = cgroups.layout.unified;
+  if (unified) {
+    const unifiedDirs = new Set(boxes.map((box) => cgroups.get(box.id)?.unifiedDir).filter((dir): dir is string => dir !== undefined && existsSync(dir)));
+    for (const box of running) assert.ok(unifiedDirs.has(cgroups.get(box.id)?.unifiedDir as string), `${box.name} has its cgroup2 directory`);
+    assert.equal(unifiedDirs.size, running.length, 'no cgroup2 directory, and so no BPF program, of a box that does not run');
+  }
   assert.deepEqual(
     [...dirs].filter((dir) => !ids.has(dir)),
     [],
     'no box directory without a box',
   );
   assert.deepEqual(
-    [...shims.keys()].filter((id) => !running.some((box) => box.id === id)),
+    [...shims.keys()].filter((id) => !runningIds.has(id)),
     [],
     'no shim without a running box',
   );
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((line) => line.includes(rig.stateDir));
-  assert.deepEqual(mounts, [], 'no mount left under the state dir');
+
+  // uid ranges (the isolation plugin's claims): none held for a box that is gone, each
+  // running box's init maps exactly the range claimed for it, and a range never moves.
+  const isolation = pluginState.filter((row) => row.namespace === 'isolation');
+  const claims = new Map(isolation.filter((row) => row.key.startsWith('slot:')).map((row) => [Number(row.key.slice('slot:'.length)), row.value]));
+  const recorded = new Map(
+    isolation.filter((row) => row.key.startsWith('box:')).map((row) => [row.key.slice('box:'.length), JSON.parse(row.value) as BoxIdRanges]),
+  );
+  assert.deepEqual(
+    [...claims].filter(([, id]) => !ids.has(id)).map(([slot, id]) => `slot ${slot}: ${id}`),
+    [],
+    'no uid range claimed by a box that is gone',
+  );
+  assert.deepEqual(
+    [...recorded.keys()].filter((id) => !ids.has(id)),
+    [],
+    'no uid range recorded for a box that is gone',
+  );
+  for (const [id, ranges] of recorded) {
+    assert.equal(claims.get(ranges.slot), id, `${nameOf(id)}'s range (slot ${ranges.slot}) is claimed by it`);
+    const first = rig.ranges.get(id);
+    if (first !== undefined) assert.equal(ranges.slot, first, `${nameOf(id)} keeps its uid range`);
+    rig.ranges.set(id, ranges.slot);
+  }
+  for (const id of rig.ranges.keys()) {
+    if (!ids.has(id)) rig.ranges.delete(id);
+    else assert.ok(recorded.has(id), `${nameOf(id)} still holds its uid range`);
+  }
+  for (const box of running) {
+    const [inside, outside, size] = readFileSync(`/proc/${(box.runtime as LinuxRuntimeFacts).init?.pid}/uid_map`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    const ranges = recorded.get(box.id);
+    assert.ok(ranges, `running ${box.name} has a uid range`);
+    assert.deepEqual({ inside, outside, size }, { inside: 0, outside: ranges.uid.hostID, size: ranges.uid.size }, `${box.name}'s init maps its claimed range`);
+  }
+
+  // Disk images, loop devices and mounts (the limits plugin's image backend).
+  const pools = join(rig.stateDir, 'pools');
+  const imageFiles = existsSync(pools) ? readdirSync(pools).flatMap((pool) => readdirSync(join(pools, pool)).map((file) => join(pools, pool, file))) : [];
+  assert.deepEqual(
+    imageFiles.filter((file) => !ids.has((file.split('/').at(-1) as string).replace(/\.img(\.new)?$/, ''))),
+    [],
+    'no disk image file of a box that is gone',
+  );
+  const loops = loopDevicesUnder(rig.stateDir);
+  assert.deepEqual(
+    loops.filter((loop) => ![...images].some(([id, image]) => image.image === loop.file && runningIds.has(id))).map((loop) => `${loop.device} ${loop.file}`),
+    [],
+    'no loop device but those of running boxes with a disk image',
+  );
+  for (const [id, image] of images) {
+    if (runningIds.has(id)) assert.equal(loops.filter((loop) => loop.file === image.image).length, 1, `${nameOf(id)}'s image is on one loop device`);
+  }
+  const expectedMounts = [...images.keys()].filter((id) => runningIds.has(id)).map((id) => join(rig.stateDir, 'boxes', id, 'disk'));
+  assert.deepEqual(mountsUnder(rig.stateDir).sort(), expectedMounts.sort(), 'no mount under the state dir but the disks of running boxes');
+
   for (const [name, pid] of adopted) {
     const box = boxes.find((candidate) => candidate.name === name);
     assert.equal(box?.state, 'running', `bystander ${name} still runs`);
@@ -193,17 +372,19 @@ function checkOnce(rig: CrashRig, adopted: Map<string, number>, listed: { name: 
 /** Boxes no operation touches: they must run on, with the same init, through every crash. */
 export async function startBystanders(client: NsboxClient, names: string[]): Promise<Map<string, number>> {
   const adopted = new Map<string, number>();
-  for (const name of names) {
-    const box = await (await client.boxes.create({ name, config: sleeper(), start: true })).wait();
+  for (const [index, name] of names.entries()) {
+    const box = await (await client.boxes.create({ name, config: sleeper(index === 0 ? { disk: DISK } : {}), start: true })).wait();
     adopted.set(name, box.runtime.init?.pid as number);
   }
   return adopted;
 }
 
-/** Some boxes for the operations to work on. */
+/** Some boxes for the operations to work on, a third of them with a disk limit. */
 export async function seedBoxes(client: NsboxClient, count: number): Promise<void> {
   await Promise.all(
-    Array.from({ length: count }, async (_, index) => (await client.boxes.create({ name: `seed-${index}`, config: sleeper(), start: index % 2 === 0 })).wait()),
+    Array.from({ length: count }, async (_, index) =>
+      (await client.boxes.create({ name: `seed-${index}`, config: sleeper(index % 3 === 0 ? { disk: DISK } : {}), start: index % 2 === 0 })).wait(),
+    ),
   );
 }
 
@@ -212,7 +393,13 @@ export function crashSuite(input: { rounds: number; operations: number; seed: nu
   return async function (this: Mocha.Context) {
     const cleanup = (this as unknown as { cleanup: Cleanup }).cleanup;
     const dir = makeTempDir(cleanup, 'crash');
-    const rig: CrashRig = { stateDir: join(dir, 'state'), socketPath: join(dir, 'nsbox.sock'), cgroupParent: testCgroupParent() };
+    const rig: CrashRig = {
+      stateDir: join(dir, 'state'),
+      socketPath: join(dir, 'nsbox.sock'),
+      cgroupParent: testCgroupParent(),
+      ranges: new Map(),
+      disksSeen: 0,
+    };
     mkdirSync(rig.stateDir, { recursive: true });
     cleanupBoxes(cleanup, rig.stateDir, rig.cgroupParent);
     cleanup.add('kill nsboxd', () => rig.daemon?.child.kill('SIGKILL'));
@@ -220,14 +407,35 @@ export function crashSuite(input: { rounds: number; operations: number; seed: nu
     let client = await startRig(rig);
     const adopted = await startBystanders(client, ['bystander-1', 'bystander-2']);
     await seedBoxes(client, 6);
+    await checkInvariants(rig, client, adopted);
     for (let round = 1; round <= input.rounds; round++) {
-      const { killAfter } = await crashRound(rig, client, { round, count: input.operations, seed: input.seed + round, bystanders: [...adopted.keys()] });
+      const seed = input.seed + round;
+      const kill = await crashRound(rig, client, { round, count: input.operations, seed, bystanders: [...adopted.keys()] });
+      const where = `round ${round} (seed ${seed}, killed after ${kill.killAfter} ms)`;
+      assert.equal(kill.sent, input.operations, `${where}: every operation was sent before the kill`);
+      assert.ok(kill.unanswered > 0, `${where}: the kill cut requests short`);
+      assert.ok(kill.openJournal.length > 0, `${where}: the kill hit operations in flight`);
       client = await startRig(rig);
       const found = await checkInvariants(rig, client, adopted).catch((error: Error) => {
-        throw new Error(`round ${round} (seed ${input.seed + round}, killed after ${killAfter} ms): ${error.message}\n${rig.daemon?.stderr() ?? ''}`);
+        throw new Error(`${where}: ${error.message}\n${rig.daemon?.stderr() ?? ''}`);
       });
+      // What the kill left open, reconcile settled: tear-downs finished, the rest rolled back.
+      const settled = settlement(
+        rig.stateDir,
+        kill.openJournal.map((entry) => entry.id),
+        kill.openApiOperations,
+      );
+      assert.ok(
+        settled.journal.every((status) => status === 'done' || status === 'rolled-back'),
+        `${where}: interrupted operations ${JSON.stringify(kill.openJournal)} ended ${settled.journal.join(', ')}`,
+      );
+      assert.ok(!settled.api.includes('running'), `${where}: interrupted API operations ended ${settled.api.join(', ')}`);
       assert.ok(found.running >= adopted.size);
+      console.log(
+        `      ${where}: ${kill.unanswered} of ${kill.sent} requests unanswered, ${kill.openJournal.length} operations in flight (${kill.openJournal.map((entry) => entry.kind).join(', ')}), ${found.boxes} boxes after, ${found.running} running`,
+      );
     }
+    assert.ok(rig.disksSeen > 0, 'boxes with a disk limit took part');
     // And the host still works after all that.
     const after = await (
       await client.boxes.create({ name: 'after-the-crashes', config: { template: 'busybox', process: { args: ['sleep', '100'] } }, start: true })

@@ -1,21 +1,36 @@
 /**
  * A real nsboxd on a real unix socket in a temporary directory, with its own cgroup parent,
- * in this process (startDaemon) or as a child process (for kill -9). Everything it made is
- * removed after the test, even when the test failed.
+ * in this process (startDaemon) or as a child process (for kill -9), loading the real
+ * isolation and limits plugins the way a user's host does: named by package in the state
+ * dir's host.json. Everything it made (boxes, cgroups, uid ranges, disk images, loop devices)
+ * is removed after the test, even when the test failed.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxClient } from '@nsbox/client';
 import type { AnyPlugin } from '@nsbox/core';
 import { openHost } from '@nsbox/host';
+import { limitsPlugin } from '@nsbox/plugin-limits';
 import { createCgroupDriver, LinuxBoxDriver } from '@nsbox/runtime';
 import { type Cleanup, makeTempDir, repoRoot } from '@nsbox/testkit';
 import { type RunningDaemon, startDaemon, type TcpListen } from '../src/index.js';
 
-export { testLimitsPlugin } from './test-limits-plugin.js';
+/** The plugin packages a host of nsbox users has installed, named as its host.json names them. */
+export const hostPluginPackages = ['@nsbox/plugin-isolation', '@nsbox/plugin-limits'];
+
+/** The host config of every test daemon (and of a CLI or child nsboxd on its state dir). */
+export const testHostConfig = { discover: false, plugins: hostPluginPackages };
+
+/**
+ * The real limits plugin (the test daemon loads it anyway, through its host config).
+ * @deprecated kept for tests written against the former stand-in; pass nothing instead.
+ */
+export function testLimitsPlugin(): AnyPlugin {
+  return limitsPlugin as AnyPlugin;
+}
 
 export interface TestDaemon {
   daemon: RunningDaemon;
@@ -32,9 +47,32 @@ export function testCgroupParent(): string {
   return `nsbox-test-${randomBytes(4).toString('hex')}`;
 }
 
-/** Removes every box of a state dir (through a host of its own), then the cgroup parent. */
+/** Loop devices whose backing file lies under `dir` (a box's disk image), with that file. */
+export function loopDevicesUnder(dir: string): { device: string; file: string }[] {
+  return execFileSync('losetup', ['--list', '--noheadings', '--raw', '--output', 'NAME,BACK-FILE'], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => /^(\S+) (.+)$/.exec(line.trim()))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => ({ device: match[1] as string, file: (match[2] as string).replace(/ \(deleted\)$/, '') }))
+    .filter((loop) => loop.file.startsWith(`${dir}/`));
+}
+
+/** Mount points under `dir` in this process's mount namespace, deepest first. */
+export function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => (line.split(' ')[4] ?? '').replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))))
+    .filter((point) => point.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Removes every box of a state dir through a host of its own (its host.json loads the
+ * plugins, whose destroy hooks free uid ranges and delete disk images), then the cgroup
+ * parent, then whatever a failed test left mounted or attached under the state dir.
+ */
 export function cleanupBoxes(cleanup: Cleanup, stateDir: string, cgroupParent: string): void {
-  cleanup.add(`remove the boxes and cgroups of ${stateDir}`, async () => {
+  cleanup.add(`remove the boxes, cgroups, mounts and loop devices of ${stateDir}`, async () => {
     if (existsSync(join(stateDir, 'nsbox.db'))) {
       const host = await openHost({ stateDir, discover: false, driver: new LinuxBoxDriver({ stateDir, cgroupParent }) });
       try {
@@ -47,7 +85,15 @@ export function cleanupBoxes(cleanup: Cleanup, stateDir: string, cgroupParent: s
     const cgroups = createCgroupDriver({ parent: cgroupParent });
     for (const name of cgroups.list()) await cgroups.remove(name);
     cgroups.removeParent();
+    for (const point of mountsUnder(stateDir)) execFileSync('umount', ['-l', point]);
+    for (const loop of loopDevicesUnder(stateDir)) execFileSync('losetup', ['-d', loop.device]);
   });
+}
+
+/** Writes the test host config into a state dir, with a test's own fields on top. */
+export function writeTestHostConfig(stateDir: string, extra: Record<string, unknown> = {}): void {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ ...testHostConfig, ...extra }));
 }
 
 export async function startTestDaemon(
@@ -56,10 +102,7 @@ export async function startTestDaemon(
 ): Promise<TestDaemon> {
   const dir = makeTempDir(cleanup, 'nsboxd');
   const stateDir = options.stateDir ?? join(dir, 'state');
-  if (options.hostConfig) {
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(stateDir, 'host.json'), JSON.stringify(options.hostConfig));
-  }
+  writeTestHostConfig(stateDir, options.hostConfig);
   const socketPath = join(dir, 'nsbox.sock');
   const cgroupParent = testCgroupParent();
   cleanupBoxes(cleanup, stateDir, cgroupParent);
@@ -100,9 +143,6 @@ export async function startTestDaemon(
   return fixture;
 }
 
-/** The host config that makes a CLI (or a child nsboxd) load the same stand-in plugin. */
-export const testHostConfig = { discover: false, plugins: [join(repoRoot, 'packages/daemon/test/test-limits-plugin.ts')] };
-
 /** nsboxd as a child process (from source), for tests that kill it. */
 export interface DaemonProcess {
   child: ChildProcess;
@@ -111,8 +151,8 @@ export interface DaemonProcess {
 }
 
 export async function spawnDaemon(input: { stateDir: string; socketPath: string; cgroupParent: string }): Promise<DaemonProcess> {
-  // The child loads the stand-in limits plugin from source, as a host config names a plugin.
-  writeFileSync(join(input.stateDir, 'host.json'), JSON.stringify(testHostConfig));
+  // The child loads the real plugins by package name, as a user's host config names them.
+  writeTestHostConfig(input.stateDir);
   const child = spawn(
     process.execPath,
     [

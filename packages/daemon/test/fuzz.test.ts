@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
-import { startTestDaemon, testLimitsPlugin } from './daemon-fixture.js';
+import { startTestDaemon } from './daemon-fixture.js';
 import { fuzzDaemon } from './fuzz-support.js';
 
 describe('nsboxd under fuzzed input', function () {
@@ -18,7 +18,7 @@ describe('nsboxd under fuzzed input', function () {
   });
 
   it('answers 5000 malformed requests with 4xx errors that name the field, and changes nothing', async () => {
-    const nsboxd = await startTestDaemon(cleanup, { plugins: [testLimitsPlugin()] });
+    const nsboxd = await startTestDaemon(cleanup);
     await (await nsboxd.client.boxes.create({ name: 'target', config: { template: 'busybox', process: { args: ['sleep', '1000'] } }, start: true })).wait();
     assert.equal(await fuzzDaemon(nsboxd, 5000), 5000);
     assert.equal((await nsboxd.client.boxes.get('target')).state, 'running');

@@ -1,15 +1,19 @@
 /**
- * The SDK against a real nsboxd on a real unix socket, with real boxes: the full lifecycle,
- * a live limit change that reaches the kernel, a pty over the websocket, and events in order,
- * resumed after the connection drops (nsboxd restarted underneath).
+ * The SDK against a real nsboxd on a real unix socket, with real boxes and the real isolation
+ * and limits plugins: the full lifecycle, a live limit change that reaches the kernel, a pty
+ * over the websocket, and events in order, resumed after the connection drops (nsboxd
+ * restarted underneath).
  */
 
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { BoxEvent, NsboxClient } from '@nsbox/client';
 import { isNsboxApiError } from '@nsbox/client';
+import { isolationPlugin, RANGE_SIZE } from '@nsbox/plugin-isolation';
+import { limitsPlugin } from '@nsbox/plugin-limits';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
-import { readMemoryLimit, startTestDaemon, type TestDaemon, testLimitsPlugin } from './daemon-fixture.js';
+import { readMemoryLimit, startTestDaemon, type TestDaemon } from './daemon-fixture.js';
+import { ROUTE_PLUGIN, routePlugin } from './route-plugin.js';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -40,7 +44,7 @@ describe('nsboxd through the SDK', function () {
   });
 
   beforeEach(async () => {
-    nsboxd = await startTestDaemon(cleanup, { plugins: [testLimitsPlugin()] });
+    nsboxd = await startTestDaemon(cleanup, { plugins: [routePlugin()] });
     client = nsboxd.client;
   });
 
@@ -65,6 +69,10 @@ describe('nsboxd through the SDK', function () {
 
     const box = await client.boxes.get('life');
     assert.equal(box.state, 'running');
+    // The isolation plugin gave it a user namespace over a host uid range of its own.
+    const [inside, outside, size] = readFileSync(`/proc/${box.runtime.init?.pid}/uid_map`, 'utf8').trim().split(/\s+/).map(Number);
+    assert.deepEqual({ inside, size }, { inside: 0, size: RANGE_SIZE });
+    assert.ok((outside as number) > 0, `box root is host uid ${outside}, not host root`);
     assert.ok(box.runtime.spec, 'a single box carries its OCI spec');
     assert.deepEqual(
       (await client.boxes.list()).map((listed) => [listed.name, listed.state]),
@@ -204,10 +212,12 @@ describe('nsboxd through the SDK', function () {
         'state.creating',
         'state.created',
         'state.starting',
+        'isolation.applied',
         'state.running',
         'state.stopping',
         'state.stopped',
         'state.destroying',
+        'isolation.range-freed',
         'state.defined',
         'box.removed',
       ],
@@ -238,12 +248,12 @@ describe('nsboxd through the SDK', function () {
     assert.deepEqual(Object.keys(create?.properties ?? {}).sort(), ['config', 'name', 'owner', 'start']);
     const { coveredRoutes } = await import('@nsbox/client');
     const all = Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`));
-    // The plugin's own routes are reached through client.plugins.routes(name).
+    // A plugin's own routes are reached through client.plugins.routes(name).
     assert.deepEqual(
-      all.filter((route) => route.includes('/plugins/limits/')),
-      ['GET /plugins/limits/boxes/{box}/memory', 'POST /plugins/limits/check'],
+      all.filter((route) => route.includes(`/plugins/${ROUTE_PLUGIN}/`)),
+      [`GET /plugins/${ROUTE_PLUGIN}/boxes/{box}/memory`, `POST /plugins/${ROUTE_PLUGIN}/check`],
     );
-    const documented = all.filter((route) => !route.includes('/plugins/limits/'));
+    const documented = all.filter((route) => !route.includes(`/plugins/${ROUTE_PLUGIN}/`));
     assert.deepEqual(
       documented.filter((route) => !(route in coveredRoutes)),
       [],
@@ -264,16 +274,20 @@ describe('nsboxd through the SDK', function () {
         start: true,
       })
     ).wait();
-    const limits = client.plugins.routes('limits');
-    assert.deepEqual(await limits.get(`/boxes/${box.name}/memory`), { box: 'routed', limit: String(64 * 1024 * 1024) });
-    assert.deepEqual(await limits.post('/check', { memory: 5 }), { ok: true, memory: 5, tenant: null });
-    await assert.rejects(limits.post('/check', { memory: 'x' }), (error) => isNsboxApiError(error) && error.status === 400 && error.field === 'memory');
+    const report = client.plugins.routes(ROUTE_PLUGIN);
+    assert.deepEqual(await report.get(`/boxes/${box.name}/memory`), { box: 'routed', limit: String(64 * 1024 * 1024) });
+    assert.deepEqual(await report.post('/check', { memory: 5 }), { ok: true, memory: 5, tenant: null });
+    await assert.rejects(report.post('/check', { memory: 'x' }), (error) => isNsboxApiError(error) && error.status === 400 && error.field === 'memory');
     await client.tenants.create({ name: 'other' });
     const { token } = await client.tokens.create({ name: 'other', tenant: 'other', role: 'operator' });
-    const other = nsboxd.clientFor(token).plugins.routes('limits');
+    const other = nsboxd.clientFor(token).plugins.routes(ROUTE_PLUGIN);
     await assert.rejects(other.get('/boxes/routed/memory'), (error) => isNsboxApiError(error) && error.status === 404);
     assert.deepEqual(await other.post('/check', { memory: 1 }), { ok: true, memory: 1, tenant: 'other' });
-    assert.deepEqual((await client.plugins.get('limits')).routes, ['GET /plugins/limits/boxes/:box/memory', 'POST /plugins/limits/check']);
+    assert.deepEqual((await client.plugins.get(ROUTE_PLUGIN)).routes, [
+      `GET /plugins/${ROUTE_PLUGIN}/boxes/:box/memory`,
+      `POST /plugins/${ROUTE_PLUGIN}/check`,
+    ]);
+    assert.deepEqual((await client.plugins.get('limits')).routes, [], 'the limits plugin adds no routes');
   });
 
   it('reports the host, the plugins and their versions', async () => {
@@ -283,9 +297,10 @@ describe('nsboxd through the SDK', function () {
     assert.ok(Array.isArray(host.features.namespaces));
     assert.equal(host.storage[0]?.name, 'state');
     const plugins = await client.plugins.list();
+    // The installed packages, loaded by name from the host config, at the versions they carry.
     assert.deepEqual(
-      plugins.map((plugin) => `${plugin.name}@${plugin.version}`),
-      ['limits@0.0.0-test'],
+      plugins.map((plugin) => `${plugin.name}@${plugin.version}`).sort(),
+      [`${ROUTE_PLUGIN}@1.0.0`, `isolation@${isolationPlugin.version}`, `limits@${limitsPlugin.version}`].sort(),
     );
     const limits = await client.plugins.get('limits');
     assert.equal(limits.coreApi, '1.0.0');
