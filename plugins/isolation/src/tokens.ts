@@ -6,4 +6,6 @@ export const IsolationTokens = {
   PoolFiles: Symbol.for('nsbox.isolation.poolFiles'),
   /** IsolationInfo: the box's section of `nsbox info` (published as `isolation.boxInfo`). */
   BoxInfo: Symbol.for('nsbox.isolation.boxInfo'),
+  /** IsolationHostSettings: the admin's `settings.isolation` from the host config. */
+  HostSettings: Symbol.for('nsbox.isolation.hostSettings'),
 } as const;

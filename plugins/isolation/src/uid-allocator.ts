@@ -4,9 +4,19 @@
  * get the same one), recorded against the box, found again on every later start (also
  * after nsbox restarts), and freed when the box is destroyed.
  *
- * Keys in namespace `isolation`: `slot:N` → box id (the claim), `box:ID` → the ranges.
+ * A freed range is quarantined, so that a process the old box left behind (its uid is in
+ * the range) can never signal or ptrace the box that gets the range next: it rests for a
+ * cool-down (`rangeCooldownSeconds`, 10 minutes by default) and after it, ranges never used
+ * go first, then the longest-rested; a range is not handed out again while any host process
+ * still runs with one of its uids or gids (every /proc/PID/status is read). Files are not
+ * searched for (the box's rootfs went with it; a non-idmapped bind may keep files of the
+ * range, which only the range's next box could then own).
+ *
+ * Keys in namespace `isolation`: `slot:N` → box id (the claim), `box:ID` → the ranges,
+ * `cooldown:N` → when slot N was freed and until when it rests.
  */
 
+import { readdirSync, readFileSync } from 'node:fs';
 import { NsboxError, type PluginStateStore } from '@nsbox/core';
 import { type IdRange, poolFrom, RANGE_SIZE, readSubIds, slotCount, slotStart } from './id-pool.js';
 
@@ -27,12 +37,59 @@ export const defaultPoolFiles: IdPoolFiles = { subuid: '/etc/subuid', subgid: '/
 
 const slotKey = (slot: number) => `slot:${slot}`;
 const boxKey = (boxId: string) => `box:${boxId}`;
+const cooldownKey = (slot: number) => `cooldown:${slot}`;
+
+interface Cooldown {
+  freedAt: number;
+  until: number;
+  boxId: string;
+}
+
+/** Host processes with any uid or gid (real, effective, saved, filesystem) in [start, start + size). */
+export function hostProcessesInRange(uid: { start: number; size: number }, gid: { start: number; size: number }): number[] {
+  const inside = (ids: string | undefined, range: { start: number; size: number }) =>
+    (ids ?? '')
+      .trim()
+      .split(/\s+/)
+      .some((id) => Number(id) >= range.start && Number(id) < range.start + range.size);
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${name}/status`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (inside(/^Uid:(.*)$/m.exec(status)?.[1], uid) || inside(/^Gid:(.*)$/m.exec(status)?.[1], gid)) found.push(Number(name));
+  }
+  return found;
+}
+
+export interface AllocatorOptions {
+  /** How long a freed range rests before it is handed out again. */
+  cooldownMs?: number;
+  now?: () => number;
+  /** Which host processes still hold ids of a range (a seam; /proc by default). */
+  processesInRange?: typeof hostProcessesInRange;
+}
+
+export const DEFAULT_COOLDOWN_MS = 600_000;
 
 export class UidAllocator {
+  private readonly cooldownMs: number;
+  private readonly now: () => number;
+  private readonly processesInRange: typeof hostProcessesInRange;
+
   constructor(
     private readonly state: PluginStateStore,
     private readonly files: IdPoolFiles = defaultPoolFiles,
-  ) {}
+    options: AllocatorOptions = {},
+  ) {
+    this.cooldownMs = options.cooldownMs ?? DEFAULT_COOLDOWN_MS;
+    this.now = options.now ?? (() => Date.now());
+    this.processesInRange = options.processesInRange ?? hostProcessesInRange;
+  }
 
   /** The pools as the host's files define them now (read on every allocation: they may change). */
   pools(): { uid: IdRange[]; gid: IdRange[]; slots: number; source: string } {
@@ -60,21 +117,43 @@ export class UidAllocator {
     // A process that died between the claim and the record left the claim: it is this box's.
     const claimed = this.state.list(STATE_NAMESPACE).find((entry) => entry.key.startsWith('slot:') && entry.value === boxId);
     let slot = claimed ? Number(claimed.key.slice('slot:'.length)) : undefined;
+    let resting = 0;
     if (slot === undefined) {
-      const taken = new Set(
-        this.state
-          .list(STATE_NAMESPACE)
-          .filter((entry) => entry.key.startsWith('slot:'))
-          .map((entry) => Number(entry.key.slice('slot:'.length))),
+      const entries = this.state.list(STATE_NAMESPACE);
+      // `taken` is a hint; the claim is what decides when another process races us.
+      const taken = new Set(entries.filter((entry) => entry.key.startsWith('slot:')).map((entry) => Number(entry.key.slice('slot:'.length))));
+      const cooldowns = new Map(
+        entries
+          .filter((entry) => entry.key.startsWith('cooldown:'))
+          .map((entry) => [Number(entry.key.slice('cooldown:'.length)), JSON.parse(entry.value) as Cooldown]),
       );
-      for (let candidate = 0; candidate < pools.slots && slot === undefined; candidate++) {
-        // `taken` is a hint; the claim is what decides when another process races us.
-        if (!taken.has(candidate) && this.state.claim(STATE_NAMESPACE, slotKey(candidate), boxId)) slot = candidate;
+      const now = this.now();
+      const fresh: number[] = [];
+      const rested: number[] = [];
+      for (let candidate = 0; candidate < pools.slots; candidate++) {
+        if (taken.has(candidate)) continue;
+        const cooldown = cooldowns.get(candidate);
+        if (!cooldown) fresh.push(candidate);
+        else if (cooldown.until <= now) rested.push(candidate);
+        else resting++;
+      }
+      rested.sort((a, b) => (cooldowns.get(a) as Cooldown).freedAt - (cooldowns.get(b) as Cooldown).freedAt);
+      for (const candidate of [...fresh, ...rested]) {
+        if (cooldowns.has(candidate) && this.stillHeld(pools, candidate)) {
+          resting++;
+          continue;
+        }
+        if (this.state.claim(STATE_NAMESPACE, slotKey(candidate), boxId)) {
+          slot = candidate;
+          this.state.delete(STATE_NAMESPACE, cooldownKey(candidate));
+          break;
+        }
       }
     }
     if (slot === undefined) {
-      throw new NsboxError('E_RUNTIME', `no free uid range for box ${boxId}: all ${pools.slots} ranges of the pool are in use (${pools.source})`, {
-        details: { slots: pools.slots, pool: pools.source },
+      const why = resting > 0 ? `${resting} of them freed recently and resting, or still held by host processes` : 'all in use';
+      throw new NsboxError('E_RUNTIME', `no free uid range for box ${boxId}: ${pools.slots} ranges in the pool, ${why} (${pools.source})`, {
+        details: { slots: pools.slots, resting, pool: pools.source },
       });
     }
     const uidStart = slotStart(pools.uid, slot);
@@ -87,11 +166,24 @@ export class UidAllocator {
     return ranges;
   }
 
-  /** Frees the box's ranges; a box that has none is fine. */
+  /** Whether a host process still holds an id of a freed slot's range. */
+  private stillHeld(pools: ReturnType<UidAllocator['pools']>, slot: number): boolean {
+    const uid = slotStart(pools.uid, slot);
+    const gid = slotStart(pools.gid, slot);
+    if (uid === undefined || gid === undefined) return false;
+    return this.processesInRange({ start: uid, size: RANGE_SIZE }, { start: gid, size: RANGE_SIZE }).length > 0;
+  }
+
+  /** Frees the box's ranges into their cool-down; a box that has none is fine. */
   free(boxId: string): BoxIdRanges | undefined {
     const ranges = this.find(boxId);
+    const freedAt = this.now();
     for (const entry of this.state.list(STATE_NAMESPACE)) {
-      if (entry.key.startsWith('slot:') && entry.value === boxId) this.state.delete(STATE_NAMESPACE, entry.key);
+      if (!entry.key.startsWith('slot:') || entry.value !== boxId) continue;
+      // The rest is recorded before the claim goes: no allocator ever sees the slot free and not resting.
+      const cooldown: Cooldown = { freedAt, until: freedAt + this.cooldownMs, boxId };
+      this.state.set(STATE_NAMESPACE, cooldownKey(Number(entry.key.slice('slot:'.length))), JSON.stringify(cooldown));
+      this.state.delete(STATE_NAMESPACE, entry.key);
     }
     this.state.delete(STATE_NAMESPACE, boxKey(boxId));
     return ranges;
