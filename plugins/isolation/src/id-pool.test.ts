@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '@nsbox/store';
-import { DEFAULT_POOL_START, defaultPool, parseSubIds, poolFrom, RANGE_SIZE, slotCount, slotStart } from './id-pool.js';
 import sinon from 'sinon';
+import { DEFAULT_POOL_START, defaultPool, parseSubIds, poolFrom, RANGE_SIZE, slotCount, slotStart } from './id-pool.js';
 import { hostProcessesInRange, UidAllocator } from './uid-allocator.js';
 
 describe('the uid pool from /etc/subuid and /etc/subgid', () => {
