@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { type AnyPlugin, type Box, boxNameProblem, NsboxError } from '@nsbox/core';
 import { type NsboxHost, openHost } from '@nsbox/host';
 import { type CgroupPlacement, OciCgroupDriver, parseCgroupsPath } from './box/cgroup-paths.js';
+import { prepareInitLayers } from './box/init-helper.js';
 import { OciBoxDriver } from './box/oci-driver.js';
 import { IdLocks } from './id-locks.js';
 
@@ -79,7 +80,8 @@ export class OciRuntime {
     const parent = options.cgroupParent ?? process.env.NSBOX_CGROUP_PARENT ?? DEFAULT_CGROUP_PARENT;
     let runtime: OciRuntime | undefined;
     const cgroups = new OciCgroupDriver(parent, (name) => runtime?.placementOf(name));
-    const driver = new OciBoxDriver({ stateDir: options.root, cgroups, initHelper: nativePaths().initHelper });
+    const initLayers = prepareInitLayers(options.root, nativePaths().initHelper);
+    const driver = new OciBoxDriver({ stateDir: options.root, cgroups, initLayers });
     const host = await openHost({
       stateDir: options.root,
       discover: options.discover ?? true,

@@ -2,7 +2,10 @@
  * The spec the launcher gets for an OCI box: config.json as the plugins left it, plus what
  * a runc-compatible runtime adds on its own side —
  *   - the init helper in front of process.args (create/start split, see native/runc-init.c),
- *     bind-mounted read-only with its fifos into the box's /dev tmpfs;
+ *     on a read-only overlay (./init-helper.ts), and its two fifos, each bound on its own
+ *     into the box's /dev tmpfs: the host directory that holds them is never in the box,
+ *     so the box cannot put anything there (a symlink for the host to follow, a file that
+ *     fills the host's /run), only write into the fifos;
  *   - a `cgroup` mount made of binds of the box's own cgroup directories (what runc does
  *     on cgroup v1 and hybrid hosts);
  *   - runc's default device rules after config.json's;
@@ -15,18 +18,25 @@ import { NsboxError, type OciMount, type OciSpec } from '@nsbox/core';
 import type { BoxCgroup } from '@nsbox/runtime';
 import { defaultDeviceRules } from '../bundle/resources.js';
 import { unsupported } from '../bundle/spec-support.js';
+import { INIT_HELPER_NAME, type InitHelperLayers, initHelperMount } from './init-helper.js';
 
 /** Where the helper and its fifos appear inside the box (a tmpfs: nothing lands in the image). */
-export const INIT_IN_BOX = '/dev/.nsbox-runc-init';
+export const INIT_DIR_IN_BOX = '/dev/.nsbox-runc-init';
+export const INIT_IN_BOX = `${INIT_DIR_IN_BOX}/${INIT_HELPER_NAME}`;
 export const FIFOS_IN_BOX = '/dev/.nsbox-runc';
 export const READY_FIFO = 'ready.fifo';
 export const EXEC_FIFO = 'exec.fifo';
 
 export interface LaunchFiles {
-  /** The static init helper on the host. */
-  initHelper: string;
-  /** The host directory holding the box's ready and exec fifos. */
+  /** The overlay layers that hold the init helper. */
+  initLayers: InitHelperLayers;
+  /** The host directory holding the box's ready and exec fifos (never mounted in the box). */
   fifoDir: string;
+}
+
+/** One fifo bound into the box: the box can open it, not replace or add to what the host reads. */
+function fifoMount(fifoDir: string, name: string): OciMount {
+  return { destination: `${FIFOS_IN_BOX}/${name}`, type: 'bind', source: join(fifoDir, name), options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] };
 }
 
 function insideRoot(root: string, destination: string): string {
@@ -94,10 +104,7 @@ export function launchSpec(spec: OciSpec, cgroup: BoxCgroup, files: LaunchFiles)
       details: { field: 'mounts' },
     });
   }
-  launch.mounts.push(
-    { destination: INIT_IN_BOX, type: 'bind', source: files.initHelper, options: ['bind', 'ro', 'nosuid', 'nodev'] },
-    { destination: FIFOS_IN_BOX, type: 'bind', source: files.fifoDir, options: ['bind', 'nosuid', 'nodev', 'noexec'] },
-  );
+  launch.mounts.push(initHelperMount(files.initLayers, INIT_DIR_IN_BOX), fifoMount(files.fifoDir, READY_FIFO), fifoMount(files.fifoDir, EXEC_FIFO));
   launch.process.args = [INIT_IN_BOX, `${FIFOS_IN_BOX}/${READY_FIFO}`, `${FIFOS_IN_BOX}/${EXEC_FIFO}`, ...spec.process.args];
   return launch;
 }

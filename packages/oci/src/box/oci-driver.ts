@@ -15,6 +15,7 @@ import { compileCreateProgram, identify, isSameProcess, LinuxBoxDriver, type Lin
 import type { CallerPort } from '../server/front-session.js';
 import type { OciCgroupDriver } from './cgroup-paths.js';
 import { awaitReady, makeFifo } from './exec-fifo.js';
+import type { InitHelperLayers } from './init-helper.js';
 import { EXEC_FIFO, launchSpec, READY_FIFO } from './launch-spec.js';
 import { checkSysctls } from './sysctl.js';
 
@@ -49,8 +50,8 @@ export interface LaunchRequest {
 export interface OciDriverOptions {
   stateDir: string;
   cgroups: OciCgroupDriver;
-  /** The static init helper (build/nsbox-runc-init). */
-  initHelper: string;
+  /** The overlay layers that show the init helper in boxes (./init-helper.ts). */
+  initLayers: InitHelperLayers;
 }
 
 /** /proc/PID/stat state 'Z': exited, not yet reaped by its parent (conmon, the shim...). */
@@ -115,14 +116,15 @@ export class OciBoxDriver extends LinuxBoxDriver {
     const cgroup = this.cgroups.create(box.id);
     let init: ProcessIdentity | undefined;
     try {
-      mkdirSync(fifoDir, { mode: 0o711 });
+      // Host only: the box gets each fifo bound on its own, never this directory.
+      mkdirSync(fifoDir, { mode: 0o700 });
       makeFifo(join(fifoDir, READY_FIFO));
       makeFifo(join(fifoDir, EXEC_FIFO));
       checkSysctls(
         spec.linux.sysctl,
         spec.linux.namespaces.map((namespace) => namespace.type),
       );
-      const launchable = launchSpec(spec, cgroup, { initHelper: this.ociOptions.initHelper, fifoDir });
+      const launchable = launchSpec(spec, cgroup, { initLayers: this.ociOptions.initLayers, fifoDir });
       const program = compileCreateProgram(launchable, {
         procsFiles: cgroup.procsFiles,
         ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}),
@@ -158,7 +160,7 @@ export class OciBoxDriver extends LinuxBoxDriver {
     return super.status(box);
   }
 
-  /** The host directory of the fifos the init helper uses (bound into the box). */
+  /** The host directory of the fifos the init helper uses (each fifo is bound into the box, the directory is not). */
   fifoDir(box: Pick<Box, 'id'>): string {
     return join(this.files(box).dir, 'fifos');
   }
