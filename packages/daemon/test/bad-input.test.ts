@@ -4,6 +4,9 @@
  */
 
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { isNsboxApiError } from '@nsbox/client';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
 import { startTestDaemon, type TestDaemon } from './daemon-fixture.js';
 import { type RawResponse, raw, storeSnapshot } from './raw-http.js';
@@ -81,6 +84,24 @@ const cases: Case[] = [
     status: 400,
     code: 'E_INVALID_CONFIG',
     field: 'config.limits.memory',
+  },
+  {
+    title: 'an isolation section of the wrong shape',
+    method: 'POST',
+    path: '/boxes',
+    body: { name: 'x', config: { template: 'busybox', isolation: { mounts: [{ source: 'relative', destination: '/mnt' }] } } },
+    status: 400,
+    code: 'E_INVALID_CONFIG',
+    field: 'config.isolation.mounts[0].source',
+  },
+  {
+    title: 'a disk limit below the smallest image',
+    method: 'POST',
+    path: '/boxes',
+    body: { name: 'x', config: { template: 'busybox', limits: { disk: '1M' } } },
+    status: 400,
+    code: 'E_INVALID_CONFIG',
+    field: 'config.limits.disk',
   },
   {
     title: 'an unknown field in the body',
@@ -295,6 +316,22 @@ describe('bad input to nsboxd', function () {
     // And the boxes are as they were.
     assert.equal((await nsboxd.client.boxes.get('running')).state, 'running');
     assert.equal((await nsboxd.client.boxes.get('idle')).state, 'created');
+  });
+
+  it('fails the create of a box whose bind source is not on the host, naming the field, and makes nothing', async () => {
+    // The isolation plugin checks the host in its validate hook, which runs in the operation.
+    const creating = await nsboxd.client.boxes.create({
+      name: 'unbound',
+      config: { ...sleeper, isolation: { mounts: [{ source: '/nonexistent/nsbox-bind-source', destination: '/mnt' }] } },
+    });
+    await assert.rejects(creating.wait(), (error) => {
+      assert.ok(isNsboxApiError(error));
+      assert.equal(error.code, 'E_INVALID_CONFIG');
+      assert.equal(error.field, 'isolation.mounts[0].source');
+      return true;
+    });
+    assert.deepEqual((await nsboxd.client.boxes.list()).map((box) => box.name).sort(), ['idle', 'running']);
+    assert.deepEqual(readdirSync(join(nsboxd.stateDir, 'boxes')).length, 2, 'no box directory was made');
   });
 
   it('says which token failed and why, without a token in the audit log', async () => {

@@ -9,7 +9,8 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxClient } from '@nsbox/client';
 import type { Box } from '@nsbox/core';
@@ -369,6 +370,74 @@ function checkOnce(rig: CrashRig, adopted: Map<string, number>, listed: { name: 
   return { boxes: boxes.length, running: running.length };
 }
 
+/**
+ * The checks can fail: each kind of leak the plugins could leave is planted in turn (a uid
+ * range claimed and one recorded for a box that is gone, a disk image of a gone box, a loop
+ * device on a file of the state dir) and must be named; the host is whole again after.
+ */
+export async function plantedLeaksAreCaught(rig: CrashRig, client: NsboxClient, adopted: Map<string, number>): Promise<void> {
+  const listed = await client.boxes.list();
+  const check = () => checkOnce(rig, adopted, listed);
+  const gone = randomUUID();
+  const plantState = (key: string, value: string) => {
+    const db = new Database(join(rig.stateDir, 'nsbox.db'));
+    try {
+      db.prepare("INSERT INTO plugin_state (namespace, key, value) VALUES ('isolation', ?, ?)").run(key, value);
+    } finally {
+      db.close();
+    }
+    return () => {
+      const undo = new Database(join(rig.stateDir, 'nsbox.db'));
+      try {
+        undo.prepare("DELETE FROM plugin_state WHERE namespace = 'isolation' AND key = ?").run(key);
+      } finally {
+        undo.close();
+      }
+    };
+  };
+  const planted: { what: string; plant: () => () => void; named: RegExp }[] = [
+    { what: 'a uid range claim', plant: () => plantState('slot:4095', gone), named: /no uid range claimed by a box that is gone/ },
+    {
+      what: 'a uid range record',
+      plant: () => plantState(`box:${gone}`, JSON.stringify({ slot: 4095, uid: { hostID: 1, size: 1 }, gid: { hostID: 1, size: 1 } })),
+      named: /no uid range recorded for a box that is gone/,
+    },
+    {
+      what: 'a disk image',
+      plant: () => {
+        const file = join(rig.stateDir, 'pools', 'default', `${gone}.img`);
+        mkdirSync(join(rig.stateDir, 'pools', 'default'), { recursive: true });
+        writeFileSync(file, '');
+        return () => rmSync(file);
+      },
+      named: /no disk image file of a box that is gone/,
+    },
+    {
+      what: 'a loop device',
+      plant: () => {
+        const file = join(rig.stateDir, `${gone}.img`);
+        writeFileSync(file, Buffer.alloc(MiB));
+        const device = execFileSync('losetup', ['--find', '--show', file], { encoding: 'utf8' }).trim();
+        return () => {
+          execFileSync('losetup', ['-d', device]);
+          rmSync(file);
+        };
+      },
+      named: /no loop device but those of running boxes/,
+    },
+  ];
+  check();
+  for (const leak of planted) {
+    const remove = leak.plant();
+    try {
+      assert.throws(check, leak.named, `${leak.what} of a box that is gone is caught`);
+    } finally {
+      remove();
+    }
+  }
+  check();
+}
+
 /** Boxes no operation touches: they must run on, with the same init, through every crash. */
 export async function startBystanders(client: NsboxClient, names: string[]): Promise<Map<string, number>> {
   const adopted = new Map<string, number>();
@@ -436,6 +505,7 @@ export function crashSuite(input: { rounds: number; operations: number; seed: nu
       );
     }
     assert.ok(rig.disksSeen > 0, 'boxes with a disk limit took part');
+    await plantedLeaksAreCaught(rig, client, adopted);
     // And the host still works after all that.
     const after = await (
       await client.boxes.create({ name: 'after-the-crashes', config: { template: 'busybox', process: { args: ['sleep', '100'] } }, start: true })

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { NsboxClient } from '@nsbox/client';
 import type { AnyPlugin } from '@nsbox/core';
 import { openHost } from '@nsbox/host';
+import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
 import { createCgroupDriver, LinuxBoxDriver } from '@nsbox/runtime';
 import { type Cleanup, makeTempDir, repoRoot } from '@nsbox/testkit';
@@ -23,6 +24,15 @@ export const hostPluginPackages = ['@nsbox/plugin-isolation', '@nsbox/plugin-lim
 
 /** The host config of every test daemon (and of a CLI or child nsboxd on its state dir). */
 export const testHostConfig = { discover: false, plugins: hostPluginPackages };
+
+/**
+ * The same packages as this process imported them. An nsboxd in this process gets them in
+ * code as well (given plugins win over the host config's copies): under mocha the test
+ * files load through require, a host config's plugins through import(), and the two module
+ * graphs would hold two copies of @nsbox/core, so that a plugin's NsboxError would not be
+ * one to the daemon. A child nsboxd, a CLI and any real host have one graph.
+ */
+const hostPlugins: AnyPlugin[] = [isolationPlugin as AnyPlugin, limitsPlugin as AnyPlugin];
 
 /**
  * The real limits plugin (the test daemon loads it anyway, through its host config).
@@ -74,7 +84,7 @@ export function mountsUnder(dir: string): string[] {
 export function cleanupBoxes(cleanup: Cleanup, stateDir: string, cgroupParent: string): void {
   cleanup.add(`remove the boxes, cgroups, mounts and loop devices of ${stateDir}`, async () => {
     if (existsSync(join(stateDir, 'nsbox.db'))) {
-      const host = await openHost({ stateDir, discover: false, driver: new LinuxBoxDriver({ stateDir, cgroupParent }) });
+      const host = await openHost({ stateDir, discover: false, plugins: hostPlugins, driver: new LinuxBoxDriver({ stateDir, cgroupParent }) });
       try {
         await host.manager.reconcile().catch(() => undefined);
         for (const box of host.manager.list()) await host.manager.destroy(box.id, { force: true }).catch(() => undefined);
@@ -113,7 +123,7 @@ export async function startTestDaemon(
       socketGroup: false,
       discover: false,
       cgroupParent,
-      plugins: options.plugins ?? [],
+      plugins: [...(options.plugins ?? []), ...hostPlugins],
       warn: () => undefined,
       ...(options.tcp ? { tcp: options.tcp } : {}),
     });

@@ -5,6 +5,8 @@
  */
 
 import assert from 'node:assert/strict';
+import { isolationConfigSchema } from '@nsbox/plugin-isolation';
+import { limitsConfigSchema } from '@nsbox/plugin-limits';
 import fc from 'fast-check';
 import type { TestDaemon } from './daemon-fixture.js';
 import { raw, storeSnapshot } from './raw-http.js';
@@ -51,13 +53,32 @@ const badSections: fc.Arbitrary<Record<string, unknown>>[] = [
     limits: fc.oneof(
       notAnObject,
       fc.record({
-        memory: fc.oneof(
-          fc.string(),
-          fc.integer({ max: 0 }),
-          fc.double().filter((value) => !Number.isInteger(value) || value <= 0),
-        ),
+        memory: fc
+          .oneof(
+            fc.string(),
+            fc.integer({ max: 0 }),
+            fc.double().filter((value) => !Number.isInteger(value) || value <= 0),
+          )
+          // A generated string can be a real size ('8G'): the limits plugin's own schema says which.
+          .filter((memory) => !limitsConfigSchema.safeParse({ memory }).success),
       }),
     ),
+  }),
+  // The isolation plugin's section with one thing wrong, as its own schema judges it.
+  fc.record({
+    template: fc.constant('busybox'),
+    isolation: fc
+      .oneof(
+        notAnObject,
+        fc.record({ privileged: fc.oneof(fc.string(), fc.integer()) }),
+        fc.record({ mounts: fc.constant([{ source: 'relative/path', destination: '/mnt' }]) }),
+        fc.record({ mounts: fc.constant([{ source: '/tmp', destination: '/' }]) }),
+        fc.record({ capabilities: fc.record({ add: fc.constant(['CAP_NOPE']) }) }),
+        fc.record({ seccomp: fc.record({ profile: fc.string() }) }),
+        fc.record({ uidMappings: fc.constant([{ containerID: 0, hostID: 0, size: 65536 }]) }),
+        fc.tuple(unknownKey, fc.jsonValue()).map(([key, value]) => ({ [key]: value })),
+      )
+      .filter((isolation) => !isolationConfigSchema.safeParse(isolation).success),
   }),
   fc.record({
     template: fc.constant('busybox'),
