@@ -121,8 +121,8 @@ export class CgroupLimits {
     return this.driver().pids(box.id);
   }
 
-  /** Writes the whole section into the box's cgroup (which must exist). */
-  apply(box: Pick<Box, 'id'>, config: LimitsConfig, devices: Map<string, string>): void {
+  /** Writes the whole section into the box's cgroup (which must exist); defaultPids holds where the section sets no pids. */
+  apply(box: Pick<Box, 'id'>, config: LimitsConfig, devices: Map<string, string>, defaultPids: number | null = null): void {
     const cgroups = this.driver();
     const writes = orderMemoryWrites(
       planCgroupWrites(config, {
@@ -131,6 +131,7 @@ export class CgroupLimits {
         parentMems: this.parentCpuset('cpuset.mems'),
         devices,
         throttled: this.throttled(box.id),
+        defaultPids,
       }),
       this.readOr(box.id, 'memory', 'memory.memsw.limit_in_bytes'),
     );

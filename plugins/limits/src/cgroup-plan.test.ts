@@ -82,6 +82,15 @@ describe('limits: cgroup files for v1 and v2', () => {
     assert.equal(byFile(planCgroupWrites({}, context('v2')))['memory.max (reset)'], 'max');
   });
 
+  it("writes the host's default pids limit where the section sets none, without requiring a pids controller", () => {
+    const withDefault = { ...context('v2'), defaultPids: 4096 };
+    assert.deepEqual(
+      planCgroupWrites({}, withDefault).filter((write) => write.file === 'pids.max'),
+      [{ field: 'pids', controller: 'pids', file: 'pids.max', value: '4096', required: false }],
+    );
+    assert.equal(byFile(planCgroupWrites({ pids: 100 }, withDefault))['pids.max'], '100', "the box's own limit wins");
+  });
+
   it('keeps memory ≤ memsw at every step on v1', () => {
     const writes = planCgroupWrites({ memory: 512 * MiB, swap: 0 }, context('v1'));
     const order = (current: string) =>

@@ -33,6 +33,8 @@ export interface PlanContext {
   devices: Map<string, string>;
   /** 'major:minor' of devices with a throttle set now, per v1 file or v2 io.max. */
   throttled: Map<string, Set<string>>;
+  /** The admin's pids limit for a box whose section sets none (null or absent: none). */
+  defaultPids?: number | null;
 }
 
 export const CFS_PERIOD_US = 100_000;
@@ -154,16 +156,10 @@ function memoryWrites(config: LimitsConfig, context: PlanContext): CgroupWrite[]
   ];
 }
 
-function pidsWrites(config: LimitsConfig, _context: PlanContext): CgroupWrite[] {
-  return [
-    {
-      field: 'pids',
-      controller: 'pids',
-      file: 'pids.max',
-      value: config.pids === undefined ? 'max' : String(config.pids),
-      required: config.pids !== undefined,
-    },
-  ];
+function pidsWrites(config: LimitsConfig, context: PlanContext): CgroupWrite[] {
+  // The host's default is not `required`: a host without a pids controller still runs boxes.
+  const pids = config.pids ?? context.defaultPids ?? undefined;
+  return [{ field: 'pids', controller: 'pids', file: 'pids.max', value: pids === undefined ? 'max' : String(pids), required: config.pids !== undefined }];
 }
 
 function ioWrites(config: LimitsConfig, context: PlanContext): CgroupWrite[] {

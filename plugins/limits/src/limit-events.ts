@@ -12,6 +12,8 @@ import { type Box, CoreTokens, type EventBus, inject, injectable, type PluginSta
 import { CgroupLimits } from './cgroup-limits.js';
 import type { LimitsConfig } from './config-schema.js';
 import { DiskLimits } from './disk/disk-limits.js';
+import type { LimitsHostSettings } from './host-settings.js';
+import { LimitsTokens } from './tokens.js';
 
 const NAMESPACE = 'limits.events';
 
@@ -31,6 +33,7 @@ export class LimitEvents {
     @inject(CoreTokens.EventBus) private readonly events: EventBus,
     @inject(CgroupLimits) private readonly cgroups: CgroupLimits,
     @inject(DiskLimits) private readonly disk: DiskLimits,
+    @inject(LimitsTokens.HostSettings) private readonly settings: LimitsHostSettings,
   ) {}
 
   private seen(box: Pick<Box, 'id'>): Seen {
@@ -51,7 +54,7 @@ export class LimitEvents {
         reported.push('oom');
       }
       if (counters.pidsMax > seen.pidsMax && this.claim(box, 'pids-max', counters.pidsMax)) {
-        this.report(box, 'pids-max', { refused: counters.pidsMax - seen.pidsMax, total: counters.pidsMax, pids: config?.pids ?? null });
+        this.report(box, 'pids-max', { refused: counters.pidsMax - seen.pidsMax, total: counters.pidsMax, pids: config?.pids ?? this.settings.defaultPids });
         reported.push('pids-max');
       }
       seen.oomKills = Math.max(seen.oomKills, counters.oomKills);

@@ -8,6 +8,7 @@ import type { CgroupLimits, CgroupUsage } from './cgroup-limits.js';
 import type { LimitsConfig } from './config-schema.js';
 import { formatCpuList } from './cpu-list.js';
 import { CAP_SYS_RESOURCE, type HostFacts } from './host-facts.js';
+import type { LimitsHostSettings } from './host-settings.js';
 import type { LimitProblem } from './problems.js';
 import { type RlimitName, type RlimitPair, rlimitAtMost } from './rlimits.js';
 import { formatSize } from './units.js';
@@ -49,6 +50,25 @@ export function hostProblems(config: LimitsConfig, facts: HostFacts, cgroups: Cg
 
   for (const { field, reason } of cgroups.unsupported(config))
     problems.push({ field: `limits.${field}`, kind: 'unsupported', message: `cannot be enforced: ${reason}` });
+  return problems;
+}
+
+/**
+ * What the admin caps in the host config (`settings.limits`): a box asking for more is
+ * refused whoever asks, so the admin raises the cap rather than a box config lifting it.
+ */
+export function adminCapProblems(config: LimitsConfig, settings: LimitsHostSettings): LimitProblem[] {
+  const problems: LimitProblem[] = [];
+  const forbidden = (field: string, message: string) => problems.push({ field: `limits.${field}`, kind: 'forbidden', message });
+  if (config.pids !== undefined && settings.maxPids !== null && config.pids > settings.maxPids) {
+    forbidden('pids', `${config.pids} is above the admin's cap of ${settings.maxPids} (settings.limits.maxPids in the host config)`);
+  }
+  for (const [name, pair] of Object.entries(config.rlimits ?? {}) as [RlimitName, RlimitPair][]) {
+    const cap = settings.maxRlimits[name];
+    if (cap !== undefined && !rlimitAtMost(pair.hard, cap)) {
+      forbidden(`rlimits.${name}`, `hard limit ${pair.hard} is above the admin's cap of ${cap} (settings.limits.maxRlimits.${name} in the host config)`);
+    }
+  }
   return problems;
 }
 

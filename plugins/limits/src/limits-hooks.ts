@@ -29,7 +29,7 @@ export class LimitsHooks implements LifecycleHooks<LimitsConfig> {
 
   /** The last look at the counters while the cgroup is still there. */
   stopping(context: Context): void {
-    if (context.config !== undefined) this.limits.events.poll(context.box);
+    if (this.limits.involved(context.box)) this.limits.events.poll(context.box);
   }
 
   stopped(context: Context): void {

@@ -5,11 +5,19 @@ import { CgroupLimits } from './cgroup-limits.js';
 import { DiskLimits } from './disk/disk-limits.js';
 import { Pools } from './disk/pools.js';
 import { HostFacts } from './host-facts.js';
+import { HOST_PLUGIN_SETTINGS, limitsHostSettings } from './host-settings.js';
 import { LimitEvents } from './limit-events.js';
 import { LimitsService } from './limits-service.js';
 import { LimitsTokens } from './tokens.js';
 
 export const limitsModule = new ContainerModule((options) => {
+  // An embedding host may bind its own settings before the plugin loads.
+  if (!options.isBound(LimitsTokens.HostSettings)) {
+    options
+      .bind(LimitsTokens.HostSettings)
+      .toDynamicValue((context) => limitsHostSettings(context.get<Record<string, unknown>>(HOST_PLUGIN_SETTINGS, { optional: true })))
+      .inSingletonScope();
+  }
   options.bind(HostFacts).toSelf().inSingletonScope();
   options.bind(CgroupLimits).toSelf().inSingletonScope();
   options.bind(Pools).toSelf().inSingletonScope();

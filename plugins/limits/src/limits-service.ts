@@ -5,17 +5,19 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { type Box, inject, injectable, NsboxError, type OciSpec } from '@nsbox/core';
+import { type Box, inject, injectable, NsboxError, type OciRlimit, type OciSpec } from '@nsbox/core';
 import { CgroupLimits, type CgroupUsage, type EffectiveLimits } from './cgroup-limits.js';
 import type { LimitsConfig } from './config-schema.js';
 import { DiskLimits } from './disk/disk-limits.js';
 import { which } from './disk/system.js';
 import { HostFacts } from './host-facts.js';
 import type { RuntimeFactsView } from './host-services.js';
+import type { LimitsHostSettings } from './host-settings.js';
 import { LimitEvents } from './limit-events.js';
-import { hostProblems, liveProblems } from './limits-checks.js';
+import { adminCapProblems, hostProblems, liveProblems } from './limits-checks.js';
 import { type LimitProblem, throwProblems } from './problems.js';
-import { mergeSpecRlimits, type RlimitName, type RlimitPair, rlimitNames } from './rlimits.js';
+import { boxRlimits, mergeSpecRlimits, type RlimitName, type RlimitPair, rlimitNames } from './rlimits.js';
+import { LimitsTokens } from './tokens.js';
 
 type LimitsBox = Pick<Box, 'id' | 'name' | 'config' | 'runtime' | 'state'>;
 
@@ -54,12 +56,27 @@ export class LimitsService {
     @inject(DiskLimits) readonly disk: DiskLimits,
     @inject(LimitEvents) readonly events: LimitEvents,
     @inject(HostFacts) private readonly facts: HostFacts,
+    @inject(LimitsTokens.HostSettings) readonly settings: LimitsHostSettings,
   ) {}
+
+  /** Whether a box needs its cgroup limited: its own section, or the host's default pids limit. */
+  private limitsCgroup(config: LimitsConfig | undefined): boolean {
+    return this.cgroups.available && (hasCgroupLimits(config) || this.settings.defaultPids !== null);
+  }
+
+  /** Whether limits has a part in a box: its section, a disk from before, or the host's default pids limit. */
+  involved(box: LimitsBox): boolean {
+    const config = sectionOf(box);
+    return config !== undefined || this.disk.involved(box, config) || this.limitsCgroup(config);
+  }
 
   /** Everything that can be known about a section without a box: throws with every problem. */
   checkHost(box: LimitsBox, config: LimitsConfig | undefined): void {
     if (!config) return;
-    const problems: LimitProblem[] = this.cgroups.available ? hostProblems(config, this.facts, this.cgroups) : [];
+    const problems: LimitProblem[] = adminCapProblems(config, this.settings);
+    // A field above the admin's cap needs no word on what this host could do with it.
+    const forbidden = new Set(problems.map((problem) => problem.field));
+    if (this.cgroups.available) problems.push(...hostProblems(config, this.facts, this.cgroups).filter((problem) => !forbidden.has(problem.field)));
     const disk = this.disk.unsupported(box, config);
     if (disk) problems.push({ field: 'limits.disk', kind: 'unsupported', message: `cannot be enforced: ${disk}` });
     throwProblems(problems);
@@ -83,22 +100,28 @@ export class LimitsService {
     throwProblems(problems);
   }
 
+  /** The rlimits a box's init gets: its own, and the admin's caps (rtprio, nice...) on the rest; `inSpec` is what the spec keeps. */
+  private rlimitsFor(config: LimitsConfig | undefined, inSpec: readonly OciRlimit[]): Partial<Record<RlimitName, RlimitPair>> {
+    return boxRlimits(config?.rlimits, this.settings.maxRlimits, this.facts.rlimitCeilings(), inSpec);
+  }
+
   /** The spec hook: rlimits for init, and the root where the disk limit lives. */
   editSpec(box: LimitsBox, config: LimitsConfig | undefined, spec: OciSpec): void {
-    if (config?.rlimits) spec.process.rlimits = mergeSpecRlimits(spec.process.rlimits ?? [], config.rlimits);
+    const existing = spec.process.rlimits ?? [];
+    const rlimits = this.rlimitsFor(config, existing);
+    if (Object.keys(rlimits).length > 0) spec.process.rlimits = mergeSpecRlimits(existing, rlimits);
     const root = this.disk.rootPath(box, config);
     if (root) spec.root.path = root;
   }
 
   /** Before start: the disk brought up, the cgroup made and limited, counters from zero. */
   async prepare(box: LimitsBox, config: LimitsConfig | undefined): Promise<void> {
-    if (config === undefined && !this.disk.involved(box, config)) return;
     this.disk.prepare(box, config);
     let created = false;
     try {
-      if (hasCgroupLimits(config) && this.cgroups.available) {
+      if (this.limitsCgroup(config)) {
         created = this.cgroups.ensureCgroup(box);
-        this.cgroups.apply(box, config as LimitsConfig, this.devices(config));
+        this.cgroups.apply(box, config ?? {}, this.devices(config), this.settings.defaultPids);
       }
       this.events.reset(box);
     } catch (error) {
@@ -111,7 +134,7 @@ export class LimitsService {
   /** Undoes prepare (a later step of the start failed, or reconcile after a crash). */
   async undoPrepare(box: LimitsBox): Promise<void> {
     this.disk.release(box);
-    if (this.cgroups.available && hasCgroupLimits(sectionOf(box))) await this.cgroups.removeCgroup(box);
+    if (this.limitsCgroup(sectionOf(box))) await this.cgroups.removeCgroup(box);
   }
 
   /** A running box gets its new section: checked whole, then applied; a failure puts the old one back. */
@@ -139,22 +162,22 @@ export class LimitsService {
   }
 
   private applyLive(box: LimitsBox, config: LimitsConfig | undefined, replaced: LimitsConfig | undefined, spec: OciSpec): void {
-    if (this.cgroups.available && (hasCgroupLimits(config) || hasCgroupLimits(replaced))) {
-      this.cgroups.apply(box, config ?? {}, this.devices(config));
+    if (this.limitsCgroup(config) || (this.cgroups.available && hasCgroupLimits(replaced))) {
+      this.cgroups.apply(box, config ?? {}, this.devices(config), this.settings.defaultPids);
     }
-    this.applyRlimitsLive(box, config);
-    // Names no longer limited leave the spec; running processes keep theirs until restart.
+    // Names no longer limited leave the spec (a capped one comes back at its cap); running
+    // processes keep theirs until restart, except what is set again here.
     const dropped: string[] = Object.keys(replaced?.rlimits ?? {}).map((name) => rlimitNames[name as RlimitName].kernel);
-    spec.process.rlimits = mergeSpecRlimits(
-      (spec.process.rlimits ?? []).filter((limit) => !dropped.includes(limit.type)),
-      config?.rlimits ?? {},
-    );
+    const kept = (spec.process.rlimits ?? []).filter((limit) => !dropped.includes(limit.type));
+    const rlimits = this.rlimitsFor(config, kept);
+    this.applyRlimitsLive(box, rlimits);
+    spec.process.rlimits = mergeSpecRlimits(kept, rlimits);
     this.disk.resizeLive(box, config);
   }
 
   /** prlimit on every process of the box (init passes its limits to what it starts later). */
-  private applyRlimitsLive(box: LimitsBox, config: LimitsConfig | undefined): void {
-    const entries = Object.entries(config?.rlimits ?? {}) as [RlimitName, RlimitPair][];
+  private applyRlimitsLive(box: LimitsBox, rlimits: Partial<Record<RlimitName, RlimitPair>>): void {
+    const entries = Object.entries(rlimits) as [RlimitName, RlimitPair][];
     if (entries.length === 0 || !this.cgroups.available) return;
     const prlimit = which('prlimit');
     if (!prlimit) throw new NsboxError('E_UNSUPPORTED', 'prlimit is not installed (Debian package util-linux): rlimits cannot change on a running box');
@@ -183,7 +206,7 @@ export class LimitsService {
 
   /** The box stopped: last look at its counters, disk taken down. */
   stopped(box: LimitsBox): void {
-    if (sectionOf(box) === undefined && !this.disk.involved(box, undefined)) return;
+    if (!this.involved(box)) return;
     this.events.poll(box);
     this.disk.release(box);
     this.events.reset(box);
@@ -196,7 +219,7 @@ export class LimitsService {
 
   /** The section `nsbox info` shows for a box (the 'boxInfo' service). */
   describe(box: LimitsBox): LimitsReport | undefined {
-    if (sectionOf(box) === undefined && !this.disk.involved(box, undefined)) return undefined;
+    if (!this.involved(box)) return undefined;
     return this.report(box);
   }
 

@@ -69,6 +69,32 @@ export function rlimitAtMost(a: RlimitValue, b: RlimitValue): boolean {
   return a <= b;
 }
 
+/** The lower of two limits, 'unlimited' above every number. */
+export function rlimitMin(a: RlimitValue, b: RlimitValue): RlimitValue {
+  return rlimitAtMost(a, b) ? a : b;
+}
+
+/**
+ * The rlimits a box's init gets: the ones its section sets, and each rlimit the admin caps
+ * that it does not set, held to the cap (what this process has, lowered to the cap where
+ * it is above; a cap of 'unlimited' leaves init what it inherits). An rlimit the spec already carries (an OCI bundle's own, written by the
+ * host's root) is left to the spec.
+ */
+export function boxRlimits(
+  own: Partial<Record<RlimitName, RlimitPair>> | undefined,
+  caps: Partial<Record<RlimitName, RlimitValue>>,
+  inherited: Partial<Record<RlimitName, RlimitPair>>,
+  inSpec: readonly OciRlimit[] = [],
+): Partial<Record<RlimitName, RlimitPair>> {
+  const result: Partial<Record<RlimitName, RlimitPair>> = {};
+  for (const [name, cap] of Object.entries(caps) as [RlimitName, RlimitValue][]) {
+    if (cap === 'unlimited' || own?.[name] || inSpec.some((limit) => limit.type === rlimitNames[name].kernel)) continue;
+    const current = inherited[name] ?? { soft: cap, hard: cap };
+    result[name] = { soft: rlimitMin(current.soft, cap), hard: rlimitMin(current.hard, cap) };
+  }
+  return { ...result, ...own };
+}
+
 /** The OCI entries for a box: ours replace any the spec already had for the same limit. */
 export function mergeSpecRlimits(existing: readonly OciRlimit[], limits: Partial<Record<RlimitName, RlimitPair>>): OciRlimit[] {
   const ours = Object.entries(limits).map(([name, pair]) => ({

@@ -4,4 +4,6 @@ export const LimitsTokens = {
   Service: Symbol.for('nsbox.limits.service'),
   /** Pools: where box disk images live. */
   Pools: Symbol.for('nsbox.limits.pools'),
+  /** LimitsHostSettings: the admin's `settings.limits` from the host config. */
+  HostSettings: Symbol.for('nsbox.limits.hostSettings'),
 } as const;

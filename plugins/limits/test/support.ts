@@ -6,12 +6,13 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
 import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
-import { type Cleanup, createTestHost } from '@nsbox/testkit';
+import { type Cleanup, createTestHost, makeTempDir } from '@nsbox/testkit';
+import { parseCpuList } from '../src/cpu-list.js';
 import { limitsPlugin } from '../src/index.js';
 import type { LimitsService } from '../src/limits-service.js';
 
@@ -43,8 +44,19 @@ export function detachLoopsUnder(dir: string): void {
   }
 }
 
-export async function openLimitsHost(cleanup: Cleanup, options: { stateDir?: string } = {}): Promise<LimitsTestHost> {
+export interface LimitsHostOptions {
+  stateDir?: string;
+  /** The admin's `settings.limits`, written into the state dir's host.json. */
+  settings?: Record<string, unknown>;
+}
+
+export async function openLimitsHost(cleanup: Cleanup, options: LimitsHostOptions = {}): Promise<LimitsTestHost> {
   const cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
+  let stateDir = options.stateDir;
+  if (options.settings) {
+    stateDir ??= makeTempDir(cleanup, 'state');
+    writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false, settings: { limits: options.settings } }));
+  }
   cleanup.add('remove test cgroups', async () => {
     const cgroups = createCgroupDriver({ parent: cgroupParent });
     for (const name of cgroups.list()) await cgroups.remove(name);
@@ -52,7 +64,7 @@ export async function openLimitsHost(cleanup: Cleanup, options: { stateDir?: str
   });
   const host = await createTestHost(cleanup, {
     plugins: [limitsPlugin],
-    ...(options.stateDir ? { stateDir: options.stateDir } : {}),
+    ...(stateDir ? { stateDir } : {}),
     driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),
   });
   cleanup.add('destroy boxes and detach their loop devices', async () => {
@@ -77,6 +89,17 @@ export async function openLimitsHost(cleanup: Cleanup, options: { stateDir?: str
       return driver.cgroups.read(host.manager.get(name).id, controller, file).trim();
     },
   };
+}
+
+/**
+ * The CPUs a box of this host may run on: the cpuset of the test's cgroup parent where the
+ * host has a v1 cpuset (a box cannot leave it), else the CPUs online.
+ */
+export function boxCpus(t: LimitsTestHost): number[] {
+  const cpuset = t.driver.cgroups.layout.v1['cpuset'];
+  const candidates = cpuset ? [join(cpuset, t.cgroupParent, 'cpuset.cpus'), join(cpuset, 'cpuset.cpus')] : [];
+  const file = [...candidates, '/sys/devices/system/cpu/online'].find((path) => existsSync(path)) as string;
+  return parseCpuList(readFileSync(file, 'utf8'));
 }
 
 /** Images in the state dir's default pool. */

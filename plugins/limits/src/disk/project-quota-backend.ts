@@ -12,17 +12,32 @@
 import { NsboxError, type PluginStateStore } from '@nsbox/core';
 import { formatSize } from '../units.js';
 import type { BoxDiskContext, DiskProblem, DiskRecord, DiskRequest, ProjectRecord, StorageBackend } from './storage-backend.js';
-import { mountOf, run, type SpaceFigures, space, which } from './system.js';
+import { type MountEntry, mountOf, run, type SpaceFigures, space, which } from './system.js';
 
 const NAMESPACE = 'limits.projects';
 /** Project ids nsbox hands out; below are the admin's (/etc/projid). */
 const FIRST_PROJECT_ID = 0x6e5b_0000;
 
-/** Mount options that switch project quota enforcement on, per filesystem. */
+/**
+ * Mount options under which the kernel enforces project quotas, as /proc/self/mountinfo
+ * shows them. XFS shows `prjquota` when it enforces and `pqnoenforce` when it only
+ * accounts (usage counted, limits never applied): that is no limit, so it does not count.
+ */
 const enforcing: Record<string, string[]> = {
-  xfs: ['prjquota', 'pquota', 'pqnoenforce'],
+  xfs: ['prjquota', 'pquota'],
   ext4: ['prjquota'],
 };
+
+/** Why project quotas cannot limit a box on this mount; undefined when the kernel enforces them there. */
+export function projectQuotaMountProblem(mount: Pick<MountEntry, 'mountPoint' | 'fsType' | 'options'>, path: string): string | undefined {
+  const options = enforcing[mount.fsType];
+  if (!options) return `project quotas need XFS or ext4; ${path} is on ${mount.fsType}`;
+  if (mount.options.some((option) => options.includes(option))) return undefined;
+  if (mount.options.includes('pqnoenforce')) {
+    return `${mount.mountPoint} (${mount.fsType}) is mounted with pqnoenforce: project usage is only accounted, not enforced (mount it with prjquota)`;
+  }
+  return `${mount.mountPoint} (${mount.fsType}) is not mounted with project quotas (${options[0]})`;
+}
 
 export class ProjectQuotaBackend implements StorageBackend {
   readonly name = 'project' as const;
@@ -32,11 +47,8 @@ export class ProjectQuotaBackend implements StorageBackend {
   unavailable(context: BoxDiskContext): string | undefined {
     const mount = mountOf(context.seed);
     if (!mount) return `cannot find the filesystem that holds ${context.seed}`;
-    const options = enforcing[mount.fsType];
-    if (!options) return `project quotas need XFS or ext4; ${context.seed} is on ${mount.fsType}`;
-    if (!mount.options.some((option) => options.includes(option))) {
-      return `${mount.mountPoint} (${mount.fsType}) is not mounted with project quotas (${options[0]})`;
-    }
+    const problem = projectQuotaMountProblem(mount, context.seed);
+    if (problem) return problem;
     if (!which('xfs_quota')) return 'xfs_quota is not installed (Debian package xfsprogs)';
     return undefined;
   }

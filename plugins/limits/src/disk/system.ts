@@ -63,10 +63,11 @@ export function run(tool: string, args: string[], options: { timeoutMs?: number 
   }
 }
 
-interface MountEntry {
+export interface MountEntry {
   mountPoint: string;
   fsType: string;
   source: string;
+  /** Per-mount options, then the filesystem's own (prjquota, pqnoenforce...), as the kernel shows them. */
   options: string[];
 }
 
@@ -74,8 +75,9 @@ function unescapeMountPath(path: string): string {
   return path.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
 }
 
-export function mounts(): MountEntry[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
+/** The lines of /proc/<pid>/mountinfo (proc(5)), one entry each. */
+export function parseMountInfo(text: string): MountEntry[] {
+  return text
     .split('\n')
     .filter(Boolean)
     .map((line) => {
@@ -88,6 +90,10 @@ export function mounts(): MountEntry[] {
         options: [...(fields[5] ?? '').split(','), ...(fields[separator + 3] ?? '').split(',')],
       };
     });
+}
+
+export function mounts(): MountEntry[] {
+  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'));
 }
 
 export function isMountPoint(path: string): boolean {
