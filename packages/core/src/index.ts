@@ -42,5 +42,16 @@ export { type LoadedPlugin, PluginHost, type PluginHostOptions, type PluginInfo 
 export { checkPlugins, orderPlugins, reservedSectionNames } from './plugin-order.js';
 export type * from './ports.js';
 export type { InferOutput, StandardSchemaV1 } from './standard-schema.js';
+export {
+  coreTenantSafeFields,
+  formatFieldPath,
+  parseFieldPattern,
+  type TenantGrant,
+  type TenantPolicyInput,
+  type TenantRefusal,
+  type TenantSafeFields,
+  type TenantSafeRule,
+  tenantPolicyRefusals,
+} from './tenant-policy.js';
 export { CoreTokens } from './tokens.js';
 export { CORE_API_VERSION } from './version.js';

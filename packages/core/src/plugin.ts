@@ -4,6 +4,7 @@ import type { ContainerModule, Newable, ServiceIdentifier } from 'inversify';
 import type { Box } from './box.js';
 import type { OciSpec } from './oci-spec.js';
 import type { InferOutput, StandardSchemaV1 } from './standard-schema.js';
+import type { TenantSafeFields } from './tenant-policy.js';
 
 /** Brand that marks a plugin definition; Symbol.for so copies of the core agree. */
 export const PLUGIN_BRAND = Symbol.for('nsbox.plugin');
@@ -101,6 +102,12 @@ export interface PluginDefinition<TSchema extends StandardSchemaV1 | undefined =
   /** Plugins this one needs, with semver ranges. Checked at load, never auto-loaded. */
   requires: Record<string, string>;
   config?: TSchema;
+  /**
+   * Fields of this plugin's section that a tenant may set (paths relative to the section; see
+   * TenantSafeFields). Whatever is not listed is refused to tenants unless the admin grants it:
+   * a plugin that lists nothing is wholly the host admin's.
+   */
+  tenantSafe?: TenantSafeFields;
   module?: ContainerModule;
   /** Services this plugin publishes for others: public name → inversify identifier. */
   publishes: Record<string, ServiceIdentifier>;

@@ -4,6 +4,7 @@ import { isolationConfigSchema } from './config-schema.js';
 import { IsolationHooks } from './isolation-hooks.js';
 import { isolationModule } from './isolation-module.js';
 import { rangesCommand } from './ranges-command.js';
+import { isolationTenantSafe } from './tenant-safe.js';
 import { IsolationTokens } from './tokens.js';
 
 export const isolationPlugin = definePlugin({
@@ -12,6 +13,7 @@ export const isolationPlugin = definePlugin({
   description: 'user namespaces with a uid range per box, idmapped rootfs, seccomp, capabilities, device allowlist, bind mounts, IP confinement',
   core: '^1.0.0',
   config: isolationConfigSchema,
+  tenantSafe: isolationTenantSafe,
   module: isolationModule,
   publishes: { uidAllocator: IsolationTokens.UidAllocator, boxInfo: IsolationTokens.BoxInfo },
   hooks: IsolationHooks,

@@ -7,6 +7,7 @@ import { setCommand } from './commands/set-command.js';
 import { limitsConfigSchema } from './config-schema.js';
 import { LimitsHooks } from './limits-hooks.js';
 import { limitsModule } from './limits-module.js';
+import { limitsTenantSafe } from './tenant-safe.js';
 import { LimitsTokens } from './tokens.js';
 import { version } from './version.js';
 
@@ -16,6 +17,7 @@ export const limitsPlugin = definePlugin({
   description: 'hard caps on CPU, memory, processes, IO, rlimits and disk space, changed live',
   core: '^1.0.0',
   config: limitsConfigSchema,
+  tenantSafe: limitsTenantSafe,
   module: limitsModule,
   hooks: LimitsHooks,
   publishes: { limits: LimitsTokens.Service, boxInfo: LimitsTokens.Service, pools: LimitsTokens.Pools },
