@@ -10,6 +10,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCgroupDriver } from '@nsbox/runtime';
 import { type CliRunOptions, makeTempDir, requireRoot, runNsbox, useCleanup } from '@nsbox/testkit';
+import { formatCpuList } from '../src/cpu-list.js';
+import { HostFacts } from '../src/host-facts.js';
 import { detachLoopsUnder, loopDevices } from './support.js';
 
 const pluginEntry = join(dirname(fileURLToPath(import.meta.url)), '../src/index.ts');
@@ -54,7 +56,9 @@ describe('limits: the nsbox commands', function () {
   it('set changes a running box at once and keeps it; limits and info show configured and effective values', () => {
     ok('create', 'web', '--template', 'busybox', '--', 'sleep', '100000');
     ok('start', 'web');
-    const set = ok('set', 'web', '--cpus', '1.5', '--memory', '512M', '--pids', '200', '--rlimit', 'nofile=1024:4096', 'core=0');
+    // One and a half CPUs where the host has two or more, all of it on one.
+    const cpus = new HostFacts().onlineCpus().length >= 2 ? 1.5 : 1;
+    const set = ok('set', 'web', '--cpus', String(cpus), '--memory', '512M', '--pids', '200', '--rlimit', 'nofile=1024:4096', 'core=0');
     assert.match(set.stdout, /limits of box web \(running\): applied live in \d+ ms/);
     assert.match(set.stdout, /memory\s+512M\s+512M/);
     console.log(
@@ -64,11 +68,11 @@ describe('limits: the nsbox commands', function () {
     const limits = ok('limits', 'web', '--json').json();
     assert.deepEqual(
       { cpus: limits.effective.cpus, memory: limits.effective.memory, pids: limits.effective.pids, nofile: limits.effective.rlimits.nofile },
-      { cpus: 1.5, memory: 512 * MiB, pids: 200, nofile: { soft: 1024, hard: 4096 } },
+      { cpus, memory: 512 * MiB, pids: 200, nofile: { soft: 1024, hard: 4096 } },
     );
     const info = ok('info', 'web', '--json').json();
     assert.equal(info.config.limits.memory, 512 * MiB);
-    assert.equal(info.details.limits.effective.cpus, 1.5);
+    assert.equal(info.details.limits.effective.cpus, cpus);
     assert.equal(info.details.limits.usage.pids, 1);
 
     ok('stop', '--timeout', '0', 'web');
@@ -88,10 +92,21 @@ describe('limits: the nsbox commands', function () {
     ok('start', 'calm');
     ok('exec', 'calm', '--', 'dd', 'if=/dev/zero', 'of=/dev/shm/fill', 'bs=1M', 'count=8');
     const before = ok('limits', 'calm', '--json').json();
+    const online = new HostFacts().onlineCpus();
+    const beyond = (online[online.length - 1] as number) + 1;
     const refused: [string[], number, RegExp][] = [
       [['--cpus', '0'], 2, /limits\.cpus: '0': a CPU limit must be more than 0/],
       [['--memory', 'lots'], 2, /limits\.memory: 'lots' is not a size/],
-      [['--cpuset', '0-7'], 2, /limits\.cpuset: CPU 2-7 does not exist on this host \(it has 0-1\)/],
+      [
+        ['--cpuset', `0-${beyond + 5}`],
+        2,
+        new RegExp(`limits\\.cpuset: CPU ${beyond}-${beyond + 5} does not exist on this host \\(it has ${formatCpuList(online)}\\)`),
+      ],
+      [
+        ['--rlimit', 'rtprio=10'],
+        8,
+        /limits\.rlimits\.rtprio: hard limit 10 is above the admin's cap of 0 \(settings\.limits\.maxRlimits\.rtprio in the host config\)/,
+      ],
       [['--memory', '4M'], 2, /limits\.memory: 4M is below what box 'calm' uses now \(\d+(\.\d)?M\)/],
       [['--disk', '32M'], 5, /shrinking the disk of a running box .*stop box 'calm' first/],
       [['--disk', 'unlimited'], 5, /removing the disk limit moves the box's root out of its image: stop box 'calm' first/],

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isNsboxError, type NsboxError } from '@nsbox/core';
-import { makeTempDir, requireRoot, useCleanup } from '@nsbox/testkit';
+import { buildBusyboxRootfs, makeTempDir, requireRoot, useCleanup } from '@nsbox/testkit';
 import { which } from '../src/disk/system.js';
 import { CAP_SYS_RESOURCE, HostFacts } from '../src/host-facts.js';
 import { type LimitsTestHost, loopDevices, openLimitsHost, poolImages } from './support.js';
@@ -183,13 +183,16 @@ describe('limits: disk limits with project quotas', function () {
       console.log(`      skipped: ${reason}`);
       this.skip();
     }
+    // A whole busybox root (its directories made, the static binary copied in) on the quota filesystem.
     const rootfs = join(dir, 'probe', 'rootfs');
-    execFileSync('busybox', ['--install', '-s', rootfs], { env: { ...process.env } });
+    buildBusyboxRootfs(rootfs);
     writeFileSync(join(rootfs, 'marker'), 'x');
     const t = await openLimitsHost(cleanup);
     await t.host.manager.create({ name: 'quota', config: { rootfs, process: { args: ['sleep', '100000'] }, limits: { disk: '16M', inodes: 1000 } } });
     await t.host.manager.start('quota');
     assert.equal(t.limits.report(t.host.manager.get('quota')).disk?.backend, 'project quota');
+    const [size] = (await t.exec('quota', 'df -B1 / | tail -1')).stdout.trim().split(/\s+/).slice(1, 2).map(Number);
+    assert.ok(Math.abs((size as number) - 16 * MiB) <= 16 * MiB * 0.01, `df / shows ${size}, not the project's 16M limit`);
     const full = await t.exec('quota', 'dd if=/dev/zero of=/fill bs=1M count=32 2>&1; echo status=$?');
     assert.match(full.stdout, /(Disk quota exceeded|No space left on device)/);
     assert.ok(existsSync(join(rootfs, 'fill')), 'the files stay in the rootfs directory');
