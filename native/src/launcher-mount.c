@@ -197,18 +197,21 @@ op_rootfs (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error
   /* `shared` cannot be applied before pivot_root (which refuses shared mounts): `/` is
    * made a slave first and the new root shared after the pivot. */
   unsigned long first = m->propagation == MS_SHARED ? MS_SLAVE : m->propagation;
+  /* `rootfs PATH [FLAGS]`: `idmap` and mount attributes (`nosuid,nodev`), comma-separated. */
+  struct nsbox_bind_attrs attrs = { 0 };
 
+  if (op->argc > 1 && nsbox_parse_bind_attrs (op->args[1], &attrs, err) < 0)
+    return -1;
   if (mount (NULL, "/", NULL, MS_REC | first, NULL) < 0)
     return nsbox_fail (err, errno, "make / recursively %s",
                        first == MS_SLAVE ? "slave" : "private");
-  if (op->argc > 1)
+  if (attrs.idmap)
     {
       /* `rootfs PATH idmap`: the parent's idmapped clone of PATH, attached onto PATH
-       * (opened before the uid switch: the box's root may not be able to reach it). */
+       * (opened before the uid switch: the box's root may not be able to reach it). Its
+       * attributes were set by the parent, on the host side, with the `tree` op. */
       cleanup_fd int tree = m->trees ? nsbox_trees_take (m->trees, path) : -1;
 
-      if (strcmp (op->args[1], "idmap") != 0)
-        return nsbox_fail (err, EINVAL, "unknown rootfs option '%s'", op->args[1]);
       if (tree < 0 || m->rootfs_target < 0)
         return nsbox_fail (err, EINVAL, "no idmapped tree was prepared for '%s'", path);
       if (move_mount (tree, "", m->rootfs_target, "",
@@ -225,6 +228,12 @@ op_rootfs (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error
   m->root_fd = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (m->root_fd < 0)
     return nsbox_fail (err, errno, "open '%s'", path);
+  if (attrs.attr_set || attrs.attr_clr)
+    {
+      struct mount_attr attr = { .attr_set = attrs.attr_set, .attr_clr = attrs.attr_clr };
+      if (mount_setattr (m->root_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+        return nsbox_fail (err, errno, "set the attributes of the rootfs '%s'", path);
+    }
   return 0;
 }
 

@@ -66,6 +66,21 @@ export const defaultDevices = ['null', 'zero', 'full', 'random', 'urandom', 'tty
  * namespace (files owned by host uid 0 on disk appear owned by the box's root).
  */
 export const ROOTFS_IDMAP_ANNOTATION = 'org.nsbox.rootfs.idmap';
+/** Mount attributes of the box's root (`nosuid,nodev`), set on the host side for an idmapped root. */
+export const ROOTFS_OPTIONS_ANNOTATION = 'org.nsbox.rootfs.options';
+const rootAttributeNames = new Set(['ro', 'nosuid', 'nodev', 'noexec', 'noatime', 'nodiratime', 'relatime', 'strictatime', 'nosymfollow']);
+
+function rootAttributes(spec: OciSpec): string[] {
+  const text = spec.annotations?.[ROOTFS_OPTIONS_ANNOTATION];
+  const attributes = (text ?? '').split(',').filter(Boolean);
+  const unknown = attributes.find((attribute) => !rootAttributeNames.has(attribute));
+  if (unknown) {
+    throw new NsboxError('E_INVALID_CONFIG', `rootfs option '${unknown}' is not a mount attribute`, {
+      details: { field: `annotations.${ROOTFS_OPTIONS_ANNOTATION}` },
+    });
+  }
+  return attributes;
+}
 /**
  * Comma-separated IPv4/IPv6 addresses a box sharing the host's network stack is confined
  * to (cgroup BPF on its cgroup2 directory): binds to the wildcard get its first address,
@@ -129,7 +144,7 @@ function treeOps(spec: OciSpec, userns: boolean): LaunchOp[] {
     if (!userns) {
       throw new NsboxError('E_INVALID_CONFIG', 'an idmapped rootfs needs a user namespace', { details: { field: `annotations.${ROOTFS_IDMAP_ANNOTATION}` } });
     }
-    ops.push(['tree', spec.root.path, 'rbind,idmap']);
+    ops.push(['tree', spec.root.path, ['rbind', 'idmap', ...rootAttributes(spec)].join(',')]);
   }
   spec.mounts.forEach((mount: IdMappedMount, index) => {
     if (!isIdMapped(mount)) return;
@@ -311,7 +326,8 @@ export function compileCreateProgram(spec: OciSpec, context: CompileContext): La
 
   // treeOps refused an idmapped rootfs without a user namespace.
   const idmappedRoot = spec.annotations?.[ROOTFS_IDMAP_ANNOTATION] === 'true';
-  ops.push(idmappedRoot ? ['rootfs', spec.root.path, 'idmap'] : ['rootfs', spec.root.path]);
+  const rootFlags = idmappedRoot ? ['idmap'] : rootAttributes(spec);
+  ops.push(rootFlags.length > 0 ? ['rootfs', spec.root.path, rootFlags.join(',')] : ['rootfs', spec.root.path]);
   ops.push(['propagation', (spec.linux.rootfsPropagation ?? 'private').replace(/^r/, '')]);
   for (const mount of spec.mounts) ops.push(mountOp(mount));
   if (hasMountAt(spec, '/dev', 'tmpfs')) ops.push(...minimalDevOps(spec));

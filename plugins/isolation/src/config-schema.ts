@@ -147,6 +147,10 @@ export const isolationConfigSchema = z
         message: "confines a box that shares the host's network stack: needs namespaces.network 'host'",
       });
     }
+    if (config.ipConfinement && config.seccomp.profile === 'unconfined') {
+      // Raw, ping and packet sockets pass no confinement hook: only the filter refuses them.
+      context.addIssue({ code: 'custom', path: ['seccomp', 'profile'], message: 'a box with ipConfinement needs the default seccomp profile' });
+    }
     config.seccomp.allow.forEach((name, index) => {
       if (config.seccomp.deny.includes(name))
         context.addIssue({ code: 'custom', path: ['seccomp', 'allow', index], message: `'${name}' is both allowed and denied` });

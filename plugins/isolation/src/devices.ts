@@ -39,7 +39,8 @@ export const defaultDeviceRules: readonly DeviceRule[] = [
   char(1, 8), // random
   char(1, 9), // urandom
   char(5, 0), // tty
-  char(5, 1), // console
+  // Not 5:1: that number is the host's system console wherever the node lies; the box's
+  // /dev/console is a pty of its own (136:*).
   char(5, 2), // ptmx
   char(136), // pts/*
 ];

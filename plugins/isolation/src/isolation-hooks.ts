@@ -5,10 +5,11 @@
  */
 
 import { readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { type HookContext, type HookName, inject, injectable, type LifecycleHooks, NsboxError, optional } from '@nsbox/core';
 import { defaultIsolationConfig, type IsolationConfig } from './config-schema.js';
 import { deviceAllowlist, v1RuleText } from './devices.js';
+import { reachableByOthers } from './host-reach.js';
+import type { IsolationHostSettings } from './host-settings.js';
 import { applyIsolation } from './isolation-spec.js';
 import { CGROUP_DRIVER, type CgroupAccess } from './runtime-services.js';
 import { IsolationTokens } from './tokens.js';
@@ -33,24 +34,33 @@ function hostMountPoints(): string[] {
     .map((line) => (line.split(' ')[4] ?? '').replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))));
 }
 
-/** Whether every directory down to `path` lets other host users through (o+x). */
-function reachableByOthers(path: string): boolean {
-  for (let dir = path; ; dir = dirname(dir)) {
-    try {
-      if ((statSync(dir).mode & 0o001) === 0) return false;
-    } catch {
-      return false;
-    }
-    if (dir === dirname(dir)) return true;
-  }
+/** A box whose root may remount its binds (and so make a read-only one writable). */
+function mayRemount(config: IsolationConfig): boolean {
+  return config.capabilities.add.some((cap) => ['SYS_ADMIN', 'CAP_SYS_ADMIN', 'ALL', 'CAP_ALL'].includes(cap.toUpperCase()));
 }
 
 @injectable()
 export class IsolationHooks implements LifecycleHooks<IsolationConfig> {
   constructor(
     @inject(IsolationTokens.UidAllocator) private readonly allocator: UidAllocator,
+    @inject(IsolationTokens.HostSettings) private readonly settings: IsolationHostSettings,
     @inject(CGROUP_DRIVER) @optional() private readonly cgroups?: CgroupAccess,
   ) {}
+
+  /**
+   * Refuses a path the box writes into that other host users can reach (host-reach.ts),
+   * unless the admin allows it (`settings.isolation.reachableSources`).
+   */
+  private refuseReachable(field: string, what: string, path: string): void {
+    if (this.settings.reachableSources) return;
+    const reason = reachableByOthers(path);
+    if (reason === undefined) return;
+    throw invalid(
+      field,
+      `${what} '${path}' is reachable by other host users (${reason}): files the box makes there, setuid ones too, would be theirs to run. ` +
+        'Put it below a root-owned directory of mode 0700, or let the host allow it (settings.isolation.reachableSources in host.json)',
+    );
+  }
 
   /** Runs at create (nothing exists yet) and before every start. */
   validate(context: Context): void {
@@ -62,6 +72,9 @@ export class IsolationHooks implements LifecycleHooks<IsolationConfig> {
       } catch {
         throw invalid(field, `bind source '${mount.source}' does not exist on the host`);
       }
+      // A read-only bind plants nothing, unless the box may remount it.
+      const readonly = mount.options.includes('ro') || mount.options.includes('rro');
+      if (!readonly || mayRemount(config)) this.refuseReachable(field, 'bind source', mount.source);
       // The kernel refuses, in a user namespace, a plain bind of a tree with mounts below
       // it (that would uncover what they hide): say so now, with the way out.
       const recursive = !mount.options.includes('bind') || mount.options.includes('rbind') || mount.options.includes('rro');
@@ -74,6 +87,8 @@ export class IsolationHooks implements LifecycleHooks<IsolationConfig> {
           );
       }
     });
+    const rootfs = (context.box.config as { rootfs?: string }).rootfs;
+    if (rootfs) this.refuseReachable('rootfs', 'the rootfs', rootfs);
     deviceAllowlist(config.devices);
     if (config.ipConfinement && this.cgroups && !this.cgroups.layout.unified) {
       throw new NsboxError('E_UNSUPPORTED', 'isolation.ipConfinement: cgroup BPF needs a cgroup2 hierarchy, and this host mounts none', {
@@ -85,15 +100,10 @@ export class IsolationHooks implements LifecycleHooks<IsolationConfig> {
   spec(context: Context): void {
     const config = configOf(context);
     const explicit = config.uidMappings !== undefined;
+    // Also a rootfs the driver made (from a template): wherever it lies, host users must not reach it.
+    this.refuseReachable('rootfs', 'the rootfs', context.spec.root.path);
     const ranges = config.privileged || explicit ? undefined : this.allocator.allocate(context.box.id);
-    applyIsolation(context.spec, config, { ...(ranges ? { ranges } : {}), devices: deviceAllowlist(config.devices) });
-    if (ranges && reachableByOthers(context.spec.root.path)) {
-      // Through the idmapped mount, files the box's root creates are owned by host root on
-      // disk: a setuid binary made in the box must not be reachable by host users.
-      context.report('warning', {
-        message: `the rootfs ${context.spec.root.path} is reachable by every host user; make a directory above it mode 0700`,
-      });
-    }
+    applyIsolation(context.spec, config, { ...(ranges ? { ranges } : {}), devices: deviceAllowlist(config.devices), settings: this.settings });
   }
 
   /**

@@ -3,13 +3,13 @@ import type { OciSpec } from '@nsbox/core';
 import { buildBaseSpec, compileCreateProgram } from '@nsbox/runtime';
 import { defaultIsolationConfig, type IsolationConfig, isolationConfigSchema } from './config-schema.js';
 import { deviceAllowlist } from './devices.js';
-import { applyIsolation, IP_CONFINEMENT_ANNOTATION, ROOTFS_IDMAP_ANNOTATION } from './isolation-spec.js';
+import { applyIsolation, IP_CONFINEMENT_ANNOTATION, type IsolationFacts, ROOTFS_IDMAP_ANNOTATION } from './isolation-spec.js';
 
 const ranges = { uid: { hostID: 1_000_000, size: 65536 }, gid: { hostID: 1_065_536, size: 65536 } };
 
-function specFor(config: IsolationConfig): OciSpec {
+function specFor(config: IsolationConfig, settings?: IsolationFacts['settings']): OciSpec {
   const spec = buildBaseSpec({ name: 'b', config: {} }, '/srv/boxes/b/rootfs');
-  applyIsolation(spec, config, { ...(config.privileged ? {} : { ranges }), devices: deviceAllowlist(config.devices) });
+  applyIsolation(spec, config, { ...(config.privileged ? {} : { ranges }), devices: deviceAllowlist(config.devices), ...(settings ? { settings } : {}) });
   return spec;
 }
 
@@ -31,7 +31,7 @@ describe('the spec the isolation plugin builds', () => {
     assert.ok(spec.mounts.find((mount) => mount.destination === '/sys')?.options?.includes('ro'));
 
     const ops = compileCreateProgram(spec, { procsFiles: [], unifiedDir: '/sys/fs/cgroup/unified/nsbox/b' });
-    assert.deepEqual(opsNamed(ops, 'tree'), [['tree', '/srv/boxes/b/rootfs', 'rbind,idmap']]);
+    assert.deepEqual(opsNamed(ops, 'tree'), [['tree', '/srv/boxes/b/rootfs', 'rbind,idmap,nodev,nosuid']], 'set on the host side, before the box gets it');
     assert.deepEqual(opsNamed(ops, 'rootfs'), [['rootfs', '/srv/boxes/b/rootfs', 'idmap']]);
     const devices = opsNamed(ops, 'bpf.devices')[0] as string[];
     assert.deepEqual(devices.slice(0, 5), ['bpf.devices', '/sys/fs/cgroup/unified/nsbox/b', 'a:*:*:rwm:deny', 'c:*:*:m:allow', 'b:*:*:m:allow']);
@@ -52,7 +52,18 @@ describe('the spec the isolation plugin builds', () => {
     );
     assert.equal(spec.linux.uidMappings, undefined);
     assert.equal(spec.annotations?.[ROOTFS_IDMAP_ANNOTATION], undefined);
-    assert.deepEqual(opsNamed(compileCreateProgram(spec, { procsFiles: [] }), 'tree'), []);
+    const ops = compileCreateProgram(spec, { procsFiles: [] });
+    assert.deepEqual(opsNamed(ops, 'tree'), []);
+    assert.deepEqual(opsNamed(ops, 'rootfs'), [['rootfs', '/srv/boxes/b/rootfs', 'nodev']], 'its root is nodev all the same');
+  });
+
+  it('lets setuid files work in idmapped mounts only when the host settings say so', () => {
+    const config = parse({ mounts: [{ source: '/srv/app', destination: '/app', idmap: true }] });
+    const ops = compileCreateProgram(specFor(config, { setuidInIdmappedMounts: true, realtimeScheduling: false }), { procsFiles: [] });
+    assert.deepEqual(opsNamed(ops, 'tree'), [
+      ['tree', '/srv/boxes/b/rootfs', 'rbind,idmap,nodev'],
+      ['tree', '/srv/app', 'rbind,idmap,nodev'],
+    ]);
   });
 
   it('compiles binds, idmapped binds, a read-only root and procfs options', () => {
@@ -73,12 +84,12 @@ describe('the spec the isolation plugin builds', () => {
     assert.deepEqual(
       opsNamed(ops, 'mount').filter((op) => op[1]?.startsWith('/srv')),
       [
-        ['mount', '/srv/data', '/data', '', 'rbind,ro,nosuid', ''],
-        ['mount', '/srv/app', '/app', '', 'rbind,noexec,idmap', ''],
-        ['mount', '/srv/shared', '/shared', '', 'rslave,rbind,ro', ''],
+        ['mount', '/srv/data', '/data', '', 'rbind,ro,nosuid,nodev', ''],
+        ['mount', '/srv/app', '/app', '', 'rbind,noexec,nodev,nosuid,idmap', ''],
+        ['mount', '/srv/shared', '/shared', '', 'rslave,nodev,rbind,ro', ''],
       ],
     );
-    assert.deepEqual(opsNamed(ops, 'tree')[1], ['tree', '/srv/app', 'rbind,idmap,noexec']);
+    assert.deepEqual(opsNamed(ops, 'tree')[1], ['tree', '/srv/app', 'rbind,idmap,noexec,nodev,nosuid']);
     assert.deepEqual(opsNamed(ops, 'propagation'), [['propagation', 'slave']], 'a propagating bind keeps the host link while binds are made');
     assert.match(opsNamed(ops, 'mount').find((op) => op[1] === 'proc')?.[5] ?? '', /hidepid=invisible,subset=pid/);
     const caps = spec.process.capabilities?.bounding ?? [];

@@ -9,11 +9,14 @@ import type { OciIdMapping, OciMount, OciNamespace, OciSpec } from '@nsbox/core'
 import { effectiveCapabilities } from './capabilities.js';
 import type { BindMountConfig, IsolationConfig } from './config-schema.js';
 import type { DeviceNode, DeviceRule } from './devices.js';
+import type { IsolationHostSettings } from './host-settings.js';
 import { defaultSeccompProfile } from './seccomp-profile.js';
 
 /** The runtime's annotations (`@nsbox/runtime` spec-compiler), by value as any plugin would. */
 export const ROOTFS_IDMAP_ANNOTATION = 'org.nsbox.rootfs.idmap';
 export const IP_CONFINEMENT_ANNOTATION = 'org.nsbox.ip-confinement';
+/** Mount attributes of the box's root; the launcher sets them on the host side for an idmapped root. */
+export const ROOTFS_OPTIONS_ANNOTATION = 'org.nsbox.rootfs.options';
 
 /** Masked whatever the base spec says (Docker's list and the issue's). */
 export const maskedPaths = [
@@ -39,6 +42,8 @@ export interface IsolationFacts {
   /** The box's host id ranges (absent for a privileged box or explicit mappings). */
   ranges?: { uid: { hostID: number; size: number }; gid: { hostID: number; size: number } };
   devices: { rules: DeviceRule[]; nodes: DeviceNode[] };
+  /** The admin's host settings (all off when absent). */
+  settings?: Pick<IsolationHostSettings, 'setuidInIdmappedMounts' | 'realtimeScheduling'>;
 }
 
 function union(base: readonly string[] | undefined, extra: readonly string[]): string[] {
@@ -68,8 +73,15 @@ function setNamespaces(spec: OciSpec, config: IsolationConfig, userns: boolean):
   spec.linux.namespaces = namespaces;
 }
 
-function bindMount(mount: BindMountConfig, mappings: { uid: OciIdMapping[]; gid: OciIdMapping[] } | undefined): OciMount {
-  const options = [...mount.options];
+/**
+ * A bind is nodev (the box opens devices through its own /dev and the device allowlist);
+ * an idmapped one is nosuid too unless the admin lets setuid files work there: what the
+ * box's root makes in it is owned by host root on disk.
+ */
+function bindMount(mount: BindMountConfig, mappings: { uid: OciIdMapping[]; gid: OciIdMapping[] } | undefined, setuid: boolean): OciMount {
+  const idmapped = mount.idmap && mappings !== undefined;
+  const attributes = idmapped && !setuid ? ['nodev', 'nosuid'] : ['nodev'];
+  const options: string[] = [...mount.options.filter((option) => !attributes.includes(option)), ...attributes];
   if (!options.includes('bind') && !options.includes('rbind') && !options.includes('rro')) options.unshift('rbind');
   const result: OciMount & { uidMappings?: OciIdMapping[]; gidMappings?: OciIdMapping[] } = {
     destination: mount.destination,
@@ -77,7 +89,7 @@ function bindMount(mount: BindMountConfig, mappings: { uid: OciIdMapping[]; gid:
     source: mount.source,
     options,
   };
-  if (mount.idmap && mappings) {
+  if (idmapped) {
     result.uidMappings = mappings.uid;
     result.gidMappings = mappings.gid;
   }
@@ -118,7 +130,11 @@ function sysfs(spec: OciSpec, config: IsolationConfig, userns: boolean): void {
 export function applyIsolation(spec: OciSpec, config: IsolationConfig, facts: IsolationFacts): void {
   const mappings = idMappings(config, facts);
   const userns = mappings !== undefined;
+  const setuid = facts.settings?.setuidInIdmappedMounts ?? false;
   setNamespaces(spec, config, userns);
+  // Device nodes in the rootfs never open (nsbox's own /dev is a mount of its own); in an
+  // idmapped rootfs setuid files raise nobody unless the admin says so.
+  spec.annotations = { ...spec.annotations, [ROOTFS_OPTIONS_ANNOTATION]: userns && !setuid ? 'nodev,nosuid' : 'nodev' };
   if (mappings) {
     spec.linux.uidMappings = mappings.uid;
     spec.linux.gidMappings = mappings.gid;
@@ -135,7 +151,7 @@ export function applyIsolation(spec: OciSpec, config: IsolationConfig, facts: Is
   if (config.readonlyRoot) spec.root.readonly = true;
   procfsOptions(spec, config);
   sysfs(spec, config, userns);
-  spec.mounts.push(...config.mounts.map((mount) => bindMount(mount, mappings)));
+  spec.mounts.push(...config.mounts.map((mount) => bindMount(mount, mappings, setuid)));
   // A bind that receives the host's later mounts needs the box's copy of the host tree to
   // stay a slave of it while the binds are made (a private copy would cut the link first).
   const propagating = config.mounts.some((mount) => mount.options.some((option) => /^r?(slave|shared)$/.test(option)));
@@ -156,7 +172,13 @@ export function applyIsolation(spec: OciSpec, config: IsolationConfig, facts: Is
   spec.process.noNewPrivileges = config.noNewPrivileges;
 
   if (config.seccomp.profile === 'default') {
-    spec.linux.seccomp = defaultSeccompProfile({ capabilities, allow: config.seccomp.allow, deny: config.seccomp.deny });
+    spec.linux.seccomp = defaultSeccompProfile({
+      capabilities,
+      allow: config.seccomp.allow,
+      deny: config.seccomp.deny,
+      confined: config.ipConfinement !== undefined,
+      realtime: facts.settings?.realtimeScheduling ?? false,
+    });
   } else {
     delete spec.linux.seccomp;
   }

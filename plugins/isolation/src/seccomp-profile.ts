@@ -4,6 +4,8 @@
  * allowed (a large kernel attack surface, and a way around seccomp, as Docker ≥ 25 and
  * ChromeOS decided). Syscalls that only make sense with a capability are allowed only
  * when the box has it, as in Docker; the kernel checks the capability again anyway.
+ * Stricter again: no TIOCSTI/TIOCLINUX ioctls, no real-time scheduling policy unless the
+ * admin allows it, and no raw/ping/packet sockets in a box confined to its IP addresses.
  */
 
 import type { OciSeccompRule, OciSpec } from '@nsbox/core';
@@ -26,7 +28,7 @@ const everyBox = words(`
   getppid getpriority getrandom getresgid getresgid32 getresuid getresuid32 getrlimit getrusage
   getsid getsockname getsockopt gettid gettimeofday getuid getuid32 getxattr inotify_add_watch
   inotify_init inotify_init1 inotify_rm_watch io_cancel io_destroy io_getevents io_pgetevents
-  io_pgetevents_time64 io_setup io_submit ioctl ioprio_get ioprio_set ipc kill
+  io_pgetevents_time64 io_setup io_submit ioprio_get ioprio_set ipc kill
   landlock_add_rule landlock_create_ruleset landlock_restrict_self lchown lchown32 lgetxattr link
   linkat listen listxattr llistxattr _llseek lremovexattr lseek lsetxattr lstat lstat64 madvise
   map_shadow_stack membarrier memfd_create memfd_secret mincore mkdir mkdirat mknod mknodat mlock
@@ -41,8 +43,7 @@ const everyBox = words(`
   rt_sigpending rt_sigprocmask rt_sigqueueinfo rt_sigreturn rt_sigsuspend rt_sigtimedwait
   rt_sigtimedwait_time64 rt_tgsigqueueinfo sched_get_priority_max sched_get_priority_min
   sched_getaffinity sched_getattr sched_getparam sched_getscheduler sched_rr_get_interval
-  sched_rr_get_interval_time64 sched_setaffinity sched_setattr sched_setparam
-  sched_setscheduler sched_yield seccomp select semctl semget semop semtimedop semtimedop_time64
+  sched_rr_get_interval_time64 sched_setaffinity sched_setparam sched_yield seccomp select semctl semget semop semtimedop semtimedop_time64
   sendfile sendfile64 sendmmsg sendmsg sendto set_robust_list set_thread_area set_tid_address
   setfsgid setfsgid32 setfsuid setfsuid32 setgid setgid32 setgroups setgroups32 setitimer
   setpgid setpriority setregid setregid32 setresgid setresgid32 setresuid setresuid32 setreuid
@@ -76,22 +77,133 @@ const withCapability: Record<string, string[]> = {
   CAP_DAC_READ_SEARCH: ['open_by_handle_at'],
 };
 
+const AF_INET = 2;
+const AF_INET6 = 10;
+const AF_PACKET = 17;
 const AF_VSOCK = 40;
+const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
+const SOCK_SEQPACKET = 5;
+/** socket(2)'s type carries SOCK_NONBLOCK and SOCK_CLOEXEC above these bits. */
+const SOCK_TYPE_MASK = 0xf;
+const IPPROTO_UDP = 17;
+const IPPROTO_UDPLITE = 136;
 /** CLONE_NEWNS | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWCGROUP */
 const CLONE_NAMESPACE_FLAGS = 0x7e020000;
+/** ioctl requests that act on a terminal the caller does not own: typing into it, and the console's own. */
+const TIOCSTI = 0x5412;
+const TIOCLINUX = 0x541c;
+const SCHED_FIFO = 1;
+const SCHED_RR = 2;
+/** OR-ed into sched_setscheduler's policy; says nothing about the class. */
+const SCHED_RESET_ON_FORK = 0x40000000;
+/** The kernel reads these arguments as 32-bit ints: the upper half of the register is ignored, so never compare it. */
+const INT_BITS = 0xffffffff;
 const ENOSYS = 38;
 const EPERM = 1;
 
+type MaskedValue = { mask: number; value: number };
+
+/**
+ * Every `arg & mask == value` test that together match exactly the values whose bits under
+ * `bits` are none of `excluded` — "not in this set" as a list of allow rules, since a
+ * libseccomp rule compares an argument once and an errno rule cannot sit beside an
+ * unconditional allow of the same syscall. Splits on one bit at a time, from the top, and
+ * stops as soon as no excluded value shares the prefix: about 32 tests per excluded value.
+ */
+export function maskedComplement(excluded: readonly number[], bits: number = INT_BITS): MaskedValue[] {
+  const order: number[] = [];
+  for (let bit = 31; bit >= 0; bit--) if ((bits >>> bit) & 1) order.push((1 << bit) >>> 0);
+  const out: MaskedValue[] = [];
+  const split = (depth: number, mask: number, value: number, left: readonly number[]) => {
+    if (left.length === 0) {
+      out.push({ mask, value });
+      return;
+    }
+    if (depth === order.length) return;
+    const bit = order[depth] as number;
+    const nextMask = (mask | bit) >>> 0;
+    split(
+      depth + 1,
+      nextMask,
+      value,
+      left.filter((candidate) => (candidate & bit) === 0),
+    );
+    split(
+      depth + 1,
+      nextMask,
+      (value | bit) >>> 0,
+      left.filter((candidate) => (candidate & bit) !== 0),
+    );
+  };
+  split(0, 0, 0, [...new Set(excluded.map((value) => (value & bits) >>> 0))]);
+  return out;
+}
+
+const masked = (index: number, { mask, value }: MaskedValue): NonNullable<OciSeccompRule['args']>[number] => ({
+  index,
+  value: mask,
+  valueTwo: value,
+  op: 'SCMP_CMP_MASKED_EQ',
+});
+const allowWhere = (name: string, ...args: NonNullable<OciSeccompRule['args']>): OciSeccompRule => ({ names: [name], action: 'SCMP_ACT_ALLOW', args });
+const exactly = (value: number): MaskedValue => ({ mask: INT_BITS, value });
+
+/**
+ * socket(2): every family but vsock (the host↔VM channel). A box confined to its addresses
+ * on the host's stack also gets no raw IP, ping (ICMP datagram) or packet socket: their
+ * traffic passes none of the cgroup hooks that confine it (bind, connect and sendmsg run
+ * for TCP and UDP only), so the only place to stop them is their creation.
+ */
+function socketRules(confined: boolean): OciSeccompRule[] {
+  if (!confined) return [allowWhere('socket', { index: 0, value: AF_VSOCK, op: 'SCMP_CMP_NE' })];
+  const rules = maskedComplement([AF_INET, AF_INET6, AF_PACKET, AF_VSOCK]).map((family) => allowWhere('socket', masked(0, family)));
+  for (const family of [AF_INET, AF_INET6]) {
+    for (const type of [SOCK_STREAM, SOCK_SEQPACKET])
+      rules.push(allowWhere('socket', masked(0, exactly(family)), masked(1, { mask: SOCK_TYPE_MASK, value: type })));
+    // A datagram socket of the default protocol (0) or UDP is UDP; ICMP (ping) is the one left out.
+    for (const protocol of [0, IPPROTO_UDP, IPPROTO_UDPLITE]) {
+      rules.push(allowWhere('socket', masked(0, exactly(family)), masked(1, { mask: SOCK_TYPE_MASK, value: SOCK_DGRAM }), masked(2, exactly(protocol))));
+    }
+  }
+  return rules;
+}
+
+/** Unfiltered for a box the admin lets run real-time. */
+const REALTIME_SYSCALLS = ['sched_setscheduler', 'sched_setattr'];
+
+/** What a box may change in its scheduling unless the admin lets it run real-time. */
+function schedulingRules(): OciSeccompRule[] {
+  // sched_setscheduler(pid, policy, param): any policy but SCHED_FIFO and SCHED_RR. sched_setattr
+  // keeps its policy in a struct seccomp cannot read: EPERM (chrt and libc use sched_setscheduler
+  // for every policy but SCHED_DEADLINE, itself real-time). sched_setparam keeps the current
+  // policy, and a normal task's only priority is 0: it stays allowed.
+  return maskedComplement([SCHED_FIFO, SCHED_RR], INT_BITS & ~SCHED_RESET_ON_FORK).map((policy) => allowWhere('sched_setscheduler', masked(1, policy)));
+}
+
+export interface ProfileOptions {
+  /** The box is confined to its IP addresses on the host's network stack. */
+  confined: boolean;
+}
+
 /** Allowed with conditions on their arguments (unless the box has the capability, or the config allows them outright). */
-function conditionalRules(caps: ReadonlySet<string>): OciSeccompRule[] {
+function conditionalRules(caps: ReadonlySet<string>, options: ProfileOptions): OciSeccompRule[] {
   const rules: OciSeccompRule[] = [
-    // Sockets of every family but vsock, the host↔VM channel.
-    { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: AF_VSOCK, op: 'SCMP_CMP_NE' }] },
+    ...socketRules(options.confined),
     // personality: the usual personas only (0, PER_LINUX32, UNAME26 combinations, query).
     ...[0x0, 0x8, 0x20000, 0x20008, 0xffffffff].map(
       (value): OciSeccompRule => ({ names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value, op: 'SCMP_CMP_EQ' }] }),
     ),
+    // ioctl: anything but typing into a terminal (TIOCSTI: a terminal the box was handed,
+    // its operator's) and the Linux console's requests (TIOCLINUX).
+    ...maskedComplement([TIOCSTI, TIOCLINUX]).map((request) => allowWhere('ioctl', masked(1, request))),
+    ...schedulingRules(),
   ];
+  if (options.confined) {
+    // i386's socketcall(2) hides socket's arguments in memory: a confined box makes its
+    // sockets with socket(2) (every libc since kernel 4.3 has it on i386).
+    rules.push({ names: ['socketcall'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS });
+  }
   if (!caps.has('CAP_SYS_ADMIN')) {
     // fork and threads, but no new namespaces; clone3 hides its flags in memory seccomp
     // cannot read: ENOSYS makes libc fall back to clone.
@@ -116,6 +228,10 @@ function architectures(): string[] {
 }
 
 export interface SeccompChoices {
+  /** The box is confined to its IP addresses on the host's network stack (no raw, ping or packet sockets). */
+  confined?: boolean;
+  /** The admin lets the box use real-time scheduling (SCHED_FIFO, SCHED_RR, SCHED_DEADLINE). */
+  realtime?: boolean;
   /** The box's capability set (bounding). */
   capabilities: readonly string[];
   allow: readonly string[];
@@ -127,8 +243,12 @@ export function defaultSeccompProfile(choices: SeccompChoices): NonNullable<OciS
   const caps = new Set(choices.capabilities);
   const deny = new Set(choices.deny);
   const allow = new Set([...everyBox, ...Object.entries(withCapability).flatMap(([cap, names]) => (caps.has(cap) ? names : [])), ...choices.allow]);
+  if (choices.realtime) for (const name of REALTIME_SYSCALLS) allow.add(name);
+  // socketcall stays allowed for i386 binaries, except where it would slip past socket's rules.
+  if (choices.confined && !choices.allow.includes('socketcall')) allow.delete('socketcall');
   for (const name of deny) allow.delete(name);
-  const conditional = conditionalRules(caps).filter((rule) => rule.names.every((name) => !deny.has(name) && !allow.has(name)));
+  const options = { confined: choices.confined ?? false };
+  const conditional = conditionalRules(caps, options).filter((rule) => rule.names.every((name) => !deny.has(name) && !allow.has(name)));
   const syscalls: OciSeccompRule[] = [{ names: [...allow].sort(), action: 'SCMP_ACT_ALLOW' }, ...conditional];
   return { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: EPERM, architectures: architectures(), syscalls };
 }

@@ -159,7 +159,7 @@ describe('isolation through the CLI and bad input', function () {
           rootfs: makeRootfs(cleanup),
           isolation: {
             mounts: [
-              { source: '/tmp', destination: '/a' },
+              { source: '/tmp', destination: '/a', options: ['ro'] },
               { source: missing, destination: '/b' },
             ],
           },

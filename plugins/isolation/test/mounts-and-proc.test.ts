@@ -41,7 +41,9 @@ describe('isolation: mounts, /proc, /sys and devices', function () {
     execFileSync('mount', ['--bind', shared, shared]);
     cleanup.add(`unmount ${shared}`, () => execFileSync('umount', ['-l', shared]));
     execFileSync('mount', ['--make-shared', shared]);
-    const writable = makeTempDir(cleanup, 'writable');
+    // Below a 0700 directory: other host users cannot reach what the box makes there.
+    const writable = join(makeTempDir(cleanup, 'writable'), 'app');
+    mkdirSync(writable);
     const kit = await openIsolationHost(cleanup, { cgroupParent: testCgroupParent(cleanup) });
     await kit.host.manager.create({
       name: 'binds',
@@ -53,7 +55,8 @@ describe('isolation: mounts, /proc, /sys and devices', function () {
           mounts: [
             { source: data, destination: '/data/ro', options: ['ro', 'nosuid', 'nodev', 'noexec'] },
             { source: data, destination: '/data/rro', options: ['rro'] },
-            { source: shared, destination: '/shared', options: ['rslave'] },
+            // Read-only: a writable bind must not be reachable by other host users (it is, in /tmp).
+            { source: shared, destination: '/shared', options: ['ro', 'rslave'] },
             { source: writable, destination: '/var/lib/app', idmap: true },
           ],
         },
@@ -135,20 +138,7 @@ describe('isolation: mounts, /proc, /sys and devices', function () {
       .sort();
     assert.deepEqual(
       list,
-      [
-        'b *:* m',
-        'c *:* m',
-        'c 1:3 rwm',
-        'c 1:5 rwm',
-        'c 1:7 rwm',
-        'c 1:8 rwm',
-        'c 1:9 rwm',
-        'c 10:200 rw',
-        'c 136:* rwm',
-        'c 5:0 rwm',
-        'c 5:1 rwm',
-        'c 5:2 rwm',
-      ].sort(),
+      ['b *:* m', 'c *:* m', 'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 10:200 rw', 'c 136:* rwm', 'c 5:0 rwm', 'c 5:2 rwm'].sort(),
     );
     const inside = await inBox(kit, box, 'head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo null-ok');
     assert.equal(inside.stdout, '4\nnull-ok\n', inside.stderr);
