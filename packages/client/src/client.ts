@@ -24,6 +24,7 @@ import type {
   Role,
   Template,
   Tenant,
+  TenantPolicy,
   TenantUsage,
   TokenRecord,
 } from './types.js';
@@ -257,8 +258,12 @@ class TemplatesApi {
     return this.t.json('GET', '/templates');
   }
 
+  get(name: string): Promise<Template> {
+    return this.t.json('GET', `/templates/${encodeURIComponent(name)}`);
+  }
+
   /** Imports a template (or, given a built-in's name as the source, builds its cache). */
-  async import(input: { source: string; name?: string }): Promise<OperationHandle<Template>> {
+  async import(input: { source: string; name?: string; owner?: string; shared?: boolean }): Promise<OperationHandle<Template>> {
     return new OperationHandle<Template>(this.t, await this.t.json<Operation<Template>>('POST', '/templates', { body: input }));
   }
 
@@ -299,7 +304,7 @@ class TenantsApi {
     return this.t.json('GET', '/tenants');
   }
 
-  create(input: { name: string; description?: string; quotas?: Quotas }): Promise<Tenant> {
+  create(input: { name: string; description?: string; quotas?: Quotas; policy?: Partial<TenantPolicy> }): Promise<Tenant> {
     return this.t.json('POST', '/tenants', { body: input });
   }
 
@@ -307,7 +312,7 @@ class TenantsApi {
     return this.t.json('GET', `/tenants/${encodeURIComponent(name)}`);
   }
 
-  update(name: string, changes: { description?: string; quotas?: Quotas }): Promise<Tenant> {
+  update(name: string, changes: { description?: string; quotas?: Quotas; policy?: Partial<TenantPolicy> }): Promise<Tenant> {
     return this.t.json('PATCH', `/tenants/${encodeURIComponent(name)}`, { body: changes });
   }
 

@@ -31,6 +31,7 @@ export const coveredRoutes: Record<string, string> = {
   'GET /operations/{id}/watch': 'operations.watch(), OperationHandle.wait({ onProgress })',
   'DELETE /operations/{id}': 'operations.cancel(), OperationHandle.cancel()',
   'GET /templates': 'templates.list()',
+  'GET /templates/{name}': 'templates.get()',
   'POST /templates': 'templates.import()',
   'DELETE /templates/{name}': 'templates.remove()',
   'GET /plugins': 'plugins.list()',

@@ -81,8 +81,11 @@ export interface Template {
   kind: 'builtin' | 'imported';
   cached: boolean;
   description: string;
+  /** Host paths: shown to host-wide tokens only. */
   source?: string;
   path?: string;
+  owner?: string | null;
+  shared?: boolean;
   createdAt?: number;
 }
 
@@ -119,10 +122,20 @@ export interface Quotas {
   disk?: number | string;
 }
 
+/**
+ * What a tenant may set beyond the tenant-safe baseline: field paths (`isolation.mounts`) or
+ * caps (`limits.rlimits.nofile <= 4096`), for all its tokens and per role.
+ */
+export interface TenantPolicy {
+  grants: string[];
+  roles: { operator?: string[]; admin?: string[] };
+}
+
 export interface Tenant {
   name: string;
   description: string;
   quotas: { boxes?: number; memory?: number; disk?: number };
+  policy: TenantPolicy;
   createdAt: number;
   updatedAt: number;
 }

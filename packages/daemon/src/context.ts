@@ -8,6 +8,7 @@ import type { DaemonBoxDriver } from './daemon-driver.js';
 import type { EventFeed } from './events/event-feed.js';
 import type { OperationManager } from './ops/operation-manager.js';
 import type { TemplateRegistry } from './templates/template-registry.js';
+import type { PolicyGuard } from './tenancy/policy-guard.js';
 import type { QuotaGuard } from './tenancy/quota-guard.js';
 import type { TenantStore } from './tenancy/tenant-store.js';
 
@@ -19,6 +20,8 @@ export interface DaemonContext {
   tenants: TenantStore;
   audit: AuditLog;
   quotas: QuotaGuard;
+  /** The tenant policy: what a tenant's token may put in a box config. */
+  policy: PolicyGuard;
   operations: OperationManager;
   templates: TemplateRegistry;
   events: EventFeed;

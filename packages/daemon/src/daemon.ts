@@ -37,6 +37,7 @@ import { templateRoutes } from './routes/template-routes.js';
 import { tenantRoutes } from './routes/tenant-routes.js';
 import { DEFAULT_SOCKET, prepareSocketPath, secureSocket, socketAnswers } from './socket.js';
 import { TemplateRegistry } from './templates/template-registry.js';
+import { PolicyGuard } from './tenancy/policy-guard.js';
 import { QuotaGuard } from './tenancy/quota-guard.js';
 import { TenantStore } from './tenancy/tenant-store.js';
 
@@ -165,6 +166,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
         (owner) => host.manager.list({ owner }),
         (name) => host.store.find(name) !== undefined,
       ),
+      policy: new PolicyGuard(tenants, () => host.plugins.definitions()),
       operations: new OperationManager(db),
       templates: new TemplateRegistry(db, stateDir),
       events: new EventFeed(

@@ -1,6 +1,7 @@
 /**
  * nsboxd's own tables, migrated under the 'daemon' namespace of the shared SQLite store:
- * tenants, tokens (hashes only), the audit log, API operations and imported templates.
+ * tenants (with their policy grants), tokens (hashes only), the audit log, API operations and
+ * imported templates (with the tenant that owns each).
  * Append steps; never edit a shipped one.
  */
 
@@ -65,4 +66,8 @@ export const daemonMigrations: readonly string[] = [
      image TEXT,
      created_at INTEGER NOT NULL
    );`,
+  // The tenant policy (grants beyond the tenant-safe baseline); templates belong to a tenant or are shared.
+  `ALTER TABLE daemon_tenants ADD COLUMN policy TEXT NOT NULL DEFAULT '{"grants":[],"roles":{}}';
+   ALTER TABLE daemon_templates ADD COLUMN owner TEXT;
+   ALTER TABLE daemon_templates ADD COLUMN shared INTEGER NOT NULL DEFAULT 1;`,
 ];

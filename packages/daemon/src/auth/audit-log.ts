@@ -62,6 +62,25 @@ export interface AuditRecord {
   durationMs: number;
 }
 
+/** Query parameters that carry values a log must not keep: the exec environment (KEY=VALUE). */
+const SECRET_QUERY_VALUES = new Set(['env']);
+
+/**
+ * The URL as the log keeps it: an exec's `env=KEY=VALUE` keeps its KEY only (environments carry
+ * passwords and API keys; who set which variable is what an audit needs).
+ */
+export function auditedUrl(url: string): string {
+  const question = url.indexOf('?');
+  if (question < 0) return url;
+  const query = new URLSearchParams(url.slice(question + 1));
+  if (![...query.keys()].some((key) => SECRET_QUERY_VALUES.has(key))) return url;
+  const kept = new URLSearchParams();
+  for (const [key, value] of query) {
+    kept.append(key, SECRET_QUERY_VALUES.has(key) ? `${value.split('=')[0]}=<redacted>` : value);
+  }
+  return `${url.slice(0, question)}?${kept.toString()}`;
+}
+
 export class AuditLog {
   constructor(
     private readonly db: Database.Database,
@@ -80,7 +99,7 @@ export class AuditLog {
         entry.caller?.tenant ?? null,
         entry.caller?.role ?? null,
         entry.method,
-        entry.url.slice(0, 2048),
+        auditedUrl(entry.url).slice(0, 2048),
         entry.route ?? null,
         entry.box ?? null,
         entry.status,

@@ -32,7 +32,8 @@ export function resolveBoxSource(config: Record<string, unknown>, templates: Tem
   }
   if (typeof template !== 'string') return config; // the config schema reports the type
   if (builtinTemplates.includes(template)) return config;
-  const imported = templates.find(template);
+  // A tenant finds its own templates and the shared ones; another tenant's is missing, as any missing one.
+  const imported = templates.find(template, tenant);
   if (imported) {
     const process = { ...((config.process as Record<string, unknown> | undefined) ?? {}) };
     const image = imported.image;
@@ -41,7 +42,7 @@ export function resolveBoxSource(config: Record<string, unknown>, templates: Tem
     if (process.cwd === undefined && image?.workingDir) process.cwd = image.workingDir;
     return { ...config, template: imported.path, ...(Object.keys(process).length > 0 ? { process } : {}) };
   }
-  if (!template.startsWith('/') || !existsSync(template)) {
+  if (tenant !== null || !template.startsWith('/') || !existsSync(template)) {
     throw fieldError(
       'E_NOT_FOUND',
       'config.template',

@@ -11,6 +11,7 @@ import { fieldError, prefixFields } from '../http/api-error.js';
 import { cancelledError, type Operation, type StoredOperation } from '../ops/operation-manager.js';
 import { resolveBoxSource } from './box-source.js';
 import { boxView } from './box-view.js';
+import { scopedBoxView } from './tenant-config.js';
 
 export interface CreateBoxRequest {
   name: string;
@@ -36,13 +37,18 @@ export async function startCreateBox(context: DaemonContext, scope: Scope, reque
   if (context.host.store.find(request.name)) {
     throw fieldError('E_ALREADY_EXISTS', 'name', `a box named '${request.name}' already exists`, { box: request.name });
   }
+  const validate = async (config: unknown) => {
+    try {
+      return await context.manager.validateConfig(config, request.name);
+    } catch (error) {
+      throw prefixFields(error, 'config');
+    }
+  };
+  // The tenant policy judges the config as the tenant wrote it (a template by name), before
+  // anything is reserved or written.
+  if (scope.tenant !== null) context.policy.check(scope.caller, await validate(request.config));
   const config = resolveBoxSource(request.config, context.templates, scope.tenant);
-  let validated: Box['config'];
-  try {
-    validated = await context.manager.validateConfig(config, request.name);
-  } catch (error) {
-    throw prefixFields(error, 'config');
-  }
+  const validated: Box['config'] = await validate(config);
   const release = context.quotas.reserve(owner, request.name, validated);
   try {
     return context.operations.start(
@@ -69,7 +75,7 @@ export async function startCreateBox(context: DaemonContext, scope: Scope, reque
             throw error;
           }
           progress({ step: 'done', percent: 100 });
-          return boxView(box);
+          return scopedBoxView(context, scope, box);
         } catch (error) {
           if (signal.aborted) throw cancelledError(`creating box ${request.name}`);
           throw error;

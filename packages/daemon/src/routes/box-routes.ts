@@ -2,8 +2,8 @@
 
 import { constants } from 'node:os';
 import { type Box, type BoxConfig, z } from '@nsbox/core';
-import { boxView } from '../boxes/box-view.js';
 import { startCreateBox } from '../boxes/create-box.js';
+import { checkStoredConfig, configAsTenantSees, scopedBoxView } from '../boxes/tenant-config.js';
 import type { DaemonContext } from '../context.js';
 import { fieldError, prefixFields } from '../http/api-error.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
@@ -42,7 +42,7 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
           if (query.name && !box.name.startsWith(query.name)) continue;
           // A box whose init exited on its own is shown stopped, as it is.
           const current = box.state === 'running' || box.state === 'paused' ? await manager.sync(box.id).catch(() => box) : box;
-          if (!query.state || current.state === query.state) listed.push(boxView(current));
+          if (!query.state || current.state === query.state) listed.push(scopedBoxView(context, scope, current));
         }
         return listed;
       },
@@ -74,7 +74,7 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
       response: boxSchema,
       async handler({ params, scope }) {
         const box = await scope.syncedBox(params.id);
-        return boxView(box, { spec: true, lastExit: context.driver.exit(box) });
+        return scopedBoxView(context, scope, box, { spec: true, lastExit: context.driver.exit(box) });
       },
     }),
     defineRoute({
@@ -120,8 +120,14 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
         } catch (error) {
           throw prefixFields(error, 'config');
         }
+        const tenant = scope.tenant;
+        if (tenant !== null) {
+          // Only what the change changes is judged here; a start judges the whole config again.
+          const asTenantSees = (config: BoxConfig) => configAsTenantSees(config, context.templates, tenant);
+          context.policy.check(scope.caller, asTenantSees(next), { previous: asTenantSees(box.config) });
+        }
         context.quotas.checkUpdate(box, next);
-        return boxView(await manager.update(box.id, body.config));
+        return scopedBoxView(context, scope, await manager.update(box.id, body.config));
       },
     }),
     defineRoute({
@@ -151,7 +157,9 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
         response: boxSchema,
         async handler({ params, scope }) {
           const box = scope.box(params.id);
-          return boxView(await manager[action](box.id));
+          // A start applies the whole stored config: it must pass the tenant's policy as it is now.
+          if (action === 'start') checkStoredConfig(context, scope, box);
+          return scopedBoxView(context, scope, await manager[action](box.id));
         },
       }),
     ),
@@ -172,7 +180,9 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
         response: boxSchema,
         async handler({ params, body, scope }) {
           const box = scope.box(params.id);
-          return boxView(await manager[action](box.id, { timeoutMs: timeoutMs(body) }));
+          // Refused before the stop: a box the policy would not start again keeps running as it is.
+          if (action === 'restart') checkStoredConfig(context, scope, box);
+          return scopedBoxView(context, scope, await manager[action](box.id, { timeoutMs: timeoutMs(body) }));
         },
       }),
     ),

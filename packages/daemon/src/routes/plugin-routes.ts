@@ -1,14 +1,16 @@
 /**
  * GET /plugins (installed plugins and versions), GET /plugins/{name} (with the JSON schema of
  * its config section and its routes), and the routes plugins contribute, mounted under
- * /plugins/{name}: validated with the plugin's schemas, checked for role and tenant.
+ * /plugins/{name}: validated with the plugin's schemas, checked for role and tenant. A tenant's
+ * call that changes boxes through the BoxManager service meets the tenant policy there.
  */
 
-import { type AnyPlugin, CORE_API_VERSION, NsboxError, type RouteContribution, z } from '@nsbox/core';
+import { type AnyPlugin, CORE_API_VERSION, CoreTokens, NsboxError, type RouteContribution, z } from '@nsbox/core';
 import type { DaemonContext } from '../context.js';
 import { pluginConfigJsonSchema } from '../http/openapi.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
 import { pluginRef, pluginView } from '../schemas/admin.js';
+import { tenantBoxManager } from '../tenancy/tenant-box-manager.js';
 
 function contributed(context: DaemonContext, plugin: AnyPlugin, contribution: RouteContribution): AnyRoute {
   const path = contribution.path.startsWith('/') ? contribution.path : `/${contribution.path}`;
@@ -29,7 +31,8 @@ function contributed(context: DaemonContext, plugin: AnyPlugin, contribution: Ro
         body,
         tenant: scope.tenant,
         box: (idOrName) => scope.box(idOrName),
-        services: { get: (id) => context.host.plugins.get(id) },
+        // A tenant's call reaches boxes through a manager that applies its scope and policy.
+        services: { get: (id) => (id === CoreTokens.BoxManager ? tenantBoxManager(context, scope) : context.host.plugins.get(id)) as never },
       }),
   } as AnyRoute;
 }

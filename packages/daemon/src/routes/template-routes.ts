@@ -1,6 +1,6 @@
 /** /templates: list the built-ins and the imported ones; import (an operation with progress); remove. */
 
-import { z } from '@nsbox/core';
+import { NsboxError, z } from '@nsbox/core';
 import type { DaemonContext } from '../context.js';
 import { fieldError } from '../http/api-error.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
@@ -12,12 +12,26 @@ export function templateRoutes(context: DaemonContext): AnyRoute[] {
     defineRoute({
       method: 'GET',
       url: '/templates',
-      summary: 'Templates boxes can be made from: the built-ins and the imported ones',
+      summary: "Templates boxes can be made from: the built-ins and the imported ones (a tenant's: its own and the shared ones, without host paths)",
       tags: ['templates'],
       access: 'read-only',
       response: z.array(templateView),
-      handler() {
-        return templates.list();
+      handler({ scope }) {
+        return templates.list(scope.tenant);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/templates/:name',
+      summary: 'A template the token may use',
+      tags: ['templates'],
+      access: 'read-only',
+      params: templateRef,
+      response: templateView,
+      handler({ params, scope }) {
+        const template = templates.list(scope.tenant).find((listed) => listed.name === params.name);
+        if (!template) throw new NsboxError('E_NOT_FOUND', `no template named '${params.name}'`, { details: { template: params.name, field: 'name' } });
+        return template;
       },
     }),
     defineRoute({
@@ -46,6 +60,7 @@ export function templateRoutes(context: DaemonContext): AnyRoute[] {
           );
         }
         if (!(builtin && name === body.source)) templates.assertFree(name);
+        if (body.owner !== undefined && !context.tenants.find(body.owner)) throw fieldError('E_INVALID_ARGUMENT', 'owner', `no tenant named '${body.owner}'`);
         const operation = context.operations.start(
           {
             kind: 'template.import',
@@ -54,7 +69,13 @@ export function templateRoutes(context: DaemonContext): AnyRoute[] {
             resources: { templates: [name] },
             input: { name, source: body.source },
           },
-          ({ signal, progress }) => templates.import(name, body.source, { signal, onProgress: progress }),
+          ({ signal, progress }) =>
+            templates.import(name, body.source, {
+              signal,
+              onProgress: progress,
+              ...(body.owner !== undefined ? { owner: body.owner } : {}),
+              ...(body.shared !== undefined ? { shared: body.shared } : {}),
+            }),
         );
         reply.header('location', `/operations/${operation.id}`);
         return operation;

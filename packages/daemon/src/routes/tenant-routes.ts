@@ -1,6 +1,6 @@
 /** Tenants (host admins manage them; a tenant's token may read its own), tokens, the audit log. */
 
-import { NsboxError, z } from '@nsbox/core';
+import { coreConfigSchema, NsboxError, z } from '@nsbox/core';
 import type { Scope } from '../auth/scope.js';
 import { roleAtLeast } from '../auth/token-store.js';
 import type { DaemonContext } from '../context.js';
@@ -19,6 +19,25 @@ import {
   updateTenantBody,
   usageView,
 } from '../schemas/admin.js';
+import { parseGrant, type TenantPolicy } from '../tenancy/tenant-grants.js';
+
+/** A grant names a core field or the section of an installed plugin (a typo would grant nothing). */
+function checkPolicy(context: DaemonContext, policy: TenantPolicy | undefined): TenantPolicy | undefined {
+  if (!policy) return undefined;
+  const sections = new Set([...Object.keys(coreConfigSchema.shape), ...context.host.plugins.definitions().map((plugin) => plugin.name)]);
+  const lists: [string, string[]][] = [
+    ['policy.grants', policy.grants],
+    ...Object.entries(policy.roles).map(([role, list]): [string, string[]] => [`policy.roles.${role}`, list ?? []]),
+  ];
+  for (const [field, list] of lists) {
+    list.forEach((text, index) => {
+      const section = parseGrant(text).path.split(/[.[]/)[0] as string;
+      if (!sections.has(section))
+        throw fieldError('E_INVALID_ARGUMENT', `${field}[${index}]`, `'${section}' is neither a core field nor the section of an installed plugin`);
+    });
+  }
+  return policy;
+}
 
 function ownTenant(context: DaemonContext, scope: Scope, name: string) {
   const tenant = context.tenants.find(name);
@@ -45,7 +64,7 @@ export function tenantRoutes(context: DaemonContext): AnyRoute[] {
     defineRoute({
       method: 'POST',
       url: '/tenants',
-      summary: 'Create a tenant with its quotas (boxes, total memory, total disk)',
+      summary: 'Create a tenant with its quotas (boxes, total memory, total disk) and policy grants',
       tags: ['tenants'],
       access: 'admin',
       hostWide: true,
@@ -53,10 +72,12 @@ export function tenantRoutes(context: DaemonContext): AnyRoute[] {
       response: tenantView,
       status: 201,
       handler({ body }) {
+        const policy = checkPolicy(context, body.policy);
         return tenants.create({
           name: body.name,
           ...(body.description ? { description: body.description } : {}),
           ...(body.quotas ? { quotas: body.quotas } : {}),
+          ...(policy ? { policy } : {}),
         });
       },
     }),
@@ -75,7 +96,7 @@ export function tenantRoutes(context: DaemonContext): AnyRoute[] {
     defineRoute({
       method: 'PATCH',
       url: '/tenants/:name',
-      summary: "Change a tenant's description or quotas (quotas replace the old ones)",
+      summary: "Change a tenant's description, quotas or policy grants (quotas and policy replace the old ones)",
       tags: ['tenants'],
       access: 'admin',
       hostWide: true,
@@ -83,9 +104,11 @@ export function tenantRoutes(context: DaemonContext): AnyRoute[] {
       body: updateTenantBody,
       response: tenantView,
       handler({ params, body }) {
+        const policy = checkPolicy(context, body.policy);
         return tenants.update(params.name, {
           ...(body.description !== undefined ? { description: body.description } : {}),
           ...(body.quotas ? { quotas: body.quotas } : {}),
+          ...(policy ? { policy } : {}),
         });
       },
     }),

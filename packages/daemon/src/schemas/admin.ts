@@ -1,6 +1,7 @@
 /** Tenants, tokens, audit, operations, templates, plugins, host: requests and responses. */
 
 import { z } from '@nsbox/core';
+import { parseGrant } from '../tenancy/tenant-grants.js';
 import { boxName, bytes, queryInt, role, templateName, tenantName } from './common.js';
 
 export const quotasInput = z.strictObject({
@@ -11,21 +12,43 @@ export const quotasInput = z.strictObject({
 
 export const tenantRef = z.strictObject({ name: tenantName });
 
+/** `isolation.mounts` (that field and all below it) or `limits.rlimits.nofile <= 4096` (a cap). */
+const grantText = z
+  .string()
+  .max(500)
+  .superRefine((text, context) => {
+    try {
+      parseGrant(text);
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
+
+/** What a tenant may set beyond the tenant-safe baseline: for all its tokens, and per role. */
+export const policyInput = z.strictObject({
+  grants: z.array(grantText).max(200).default([]),
+  roles: z.strictObject({ operator: z.array(grantText).max(200).optional(), admin: z.array(grantText).max(200).optional() }).default({}),
+});
+
 export const createTenantBody = z.strictObject({
   name: tenantName,
   description: z.string().max(1000).optional(),
   quotas: quotasInput.optional(),
+  policy: policyInput.optional(),
 });
 
 export const updateTenantBody = z.strictObject({
   description: z.string().max(1000).optional(),
   quotas: quotasInput.optional(),
+  /** Replaces the tenant's whole policy. */
+  policy: policyInput.optional(),
 });
 
 export const tenantView = z.object({
   name: z.string(),
   description: z.string(),
   quotas: z.object({ boxes: z.number().optional(), memory: z.number().optional(), disk: z.number().optional() }),
+  policy: z.object({ grants: z.array(z.string()), roles: z.record(z.string(), z.array(z.string())) }),
   createdAt: z.number(),
   updatedAt: z.number(),
 });
@@ -114,6 +137,10 @@ export const importTemplateBody = z.strictObject({
   name: templateName.optional(),
   /** A built-in name, or an absolute path: rootfs tarball, directory, OCI image layout or save archive. */
   source: z.string().min(1).max(4096),
+  /** The tenant the template belongs to; left out: the host admin's, shared with every tenant. */
+  owner: tenantName.optional(),
+  /** Whether every tenant may see and use it (default: true without an owner, false with one). */
+  shared: z.boolean().optional(),
 });
 
 export const templateRef = z.strictObject({ name: templateName });
@@ -125,6 +152,8 @@ export const templateView = z.object({
   description: z.string(),
   source: z.string().optional(),
   path: z.string().optional(),
+  owner: z.string().nullable().optional(),
+  shared: z.boolean().optional(),
   createdAt: z.number().optional(),
 });
 

@@ -6,6 +6,10 @@
  *
  * An import works in a private directory renamed into place whole, so a crash leaves a
  * work directory (removed at the next start) and never half a template.
+ *
+ * An imported template belongs to a tenant (or to the host admin: owner null) and may be shared
+ * with every tenant. A tenant sees and uses the built-ins, the shared templates and its own;
+ * another tenant's template is not found, as if it did not exist.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -23,8 +27,15 @@ export interface TemplateInfo {
   description: string;
   source?: string;
   path?: string;
+  /** Imported: the tenant it belongs to (null: the host admin's). */
+  owner?: string | null;
+  /** Imported: whether every tenant may see and use it. */
+  shared?: boolean;
   createdAt?: number;
 }
+
+/** Who is asking: a tenant's name, or null for a host-wide token (sees every template). */
+export type TemplateViewer = string | null;
 
 interface TemplateRow {
   name: string;
@@ -32,8 +43,12 @@ interface TemplateRow {
   kind: string;
   path: string;
   image: string | null;
+  owner: string | null;
+  shared: number;
   created_at: number;
 }
+
+const visibleTo = (row: TemplateRow, viewer: TemplateViewer) => viewer === null || row.shared === 1 || row.owner === viewer;
 
 const WORK_PREFIX = '.import-';
 
@@ -50,26 +65,36 @@ export class TemplateRegistry {
     this.cacheDir = join(stateDir, 'templates');
   }
 
-  list(): TemplateInfo[] {
+  /** The templates `viewer` may use; a tenant's list carries no host paths (source, path). */
+  list(viewer: TemplateViewer = null): TemplateInfo[] {
     const builtins: TemplateInfo[] = listTemplates(this.cacheDir);
-    const imported = (this.db.prepare('SELECT * FROM daemon_templates ORDER BY name').all() as TemplateRow[]).map(
+    const rows = (this.db.prepare('SELECT * FROM daemon_templates ORDER BY name').all() as TemplateRow[]).filter((row) => visibleTo(row, viewer));
+    const imported = rows.map(
       (row): TemplateInfo => ({
         name: row.name,
         kind: 'imported',
         cached: true,
-        description: `imported from ${row.source} (${row.kind})`,
-        source: row.source,
-        path: row.path,
+        description: viewer === null ? `imported from ${row.source} (${row.kind})` : `imported (${row.kind})`,
+        ...(viewer === null ? { source: row.source, path: row.path } : {}),
+        owner: row.owner,
+        shared: row.shared === 1,
         createdAt: row.created_at,
       }),
     );
     return [...builtins, ...imported];
   }
 
-  /** An imported template's rootfs directory and image config, by name. */
-  find(name: string): { path: string; image: ImageConfig | undefined } | undefined {
+  /** An imported template's rootfs directory and image config, by name, if `viewer` may use it. */
+  find(name: string, viewer: TemplateViewer = null): { path: string; image: ImageConfig | undefined } | undefined {
     const row = this.db.prepare('SELECT * FROM daemon_templates WHERE name = ?').get(name) as TemplateRow | undefined;
-    return row && { path: row.path, image: row.image ? (JSON.parse(row.image) as ImageConfig) : undefined };
+    if (!row || !visibleTo(row, viewer)) return undefined;
+    return { path: row.path, image: row.image ? (JSON.parse(row.image) as ImageConfig) : undefined };
+  }
+
+  /** The name of the imported template whose rootfs is `path` (a box's stored config holds the path), if `viewer` may use it. */
+  nameOf(path: string, viewer: TemplateViewer = null): string | undefined {
+    const row = this.db.prepare('SELECT * FROM daemon_templates WHERE path = ?').get(path) as TemplateRow | undefined;
+    return row && visibleTo(row, viewer) ? row.name : undefined;
   }
 
   isBuiltin(name: string): boolean {
@@ -77,7 +102,7 @@ export class TemplateRegistry {
   }
 
   assertFree(name: string): void {
-    if (this.isBuiltin(name) || this.find(name)) {
+    if (this.isBuiltin(name) || this.db.prepare('SELECT 1 FROM daemon_templates WHERE name = ?').get(name)) {
       throw new NsboxError('E_ALREADY_EXISTS', `a template named '${name}' already exists`, { details: { field: 'name', template: name } });
     }
   }
@@ -86,7 +111,14 @@ export class TemplateRegistry {
    * Imports `source` as template `name`. A built-in's name as the source with no other name
    * builds that built-in's cache instead (so the first box of a debian-12 does not wait).
    */
-  async import(name: string, source: string, options: { signal: AbortSignal; onProgress: (progress: TemplateProgress) => void }): Promise<TemplateInfo> {
+  async import(
+    name: string,
+    source: string,
+    options: { signal: AbortSignal; onProgress: (progress: TemplateProgress) => void; owner?: string | null; shared?: boolean },
+  ): Promise<TemplateInfo> {
+    const owner = options.owner ?? null;
+    // The host admin's own templates are for everyone; a tenant's only when the admin says so.
+    const shared = options.shared ?? owner === null;
     mkdirSync(this.imagesDir, { recursive: true, mode: 0o700 });
     const work = join(this.imagesDir, `${WORK_PREFIX}${randomBytes(6).toString('hex')}`);
     try {
@@ -100,8 +132,8 @@ export class TemplateRegistry {
       rmSync(target, { recursive: true, force: true });
       renameSync(work, target);
       this.db
-        .prepare('INSERT INTO daemon_templates (name, source, kind, path, image, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(name, source, made.kind, join(target, 'rootfs'), made.config ? JSON.stringify(made.config) : null, this.clock());
+        .prepare('INSERT INTO daemon_templates (name, source, kind, path, image, owner, shared, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(name, source, made.kind, join(target, 'rootfs'), made.config ? JSON.stringify(made.config) : null, owner, shared ? 1 : 0, this.clock());
       return this.list().find((template) => template.name === name) as TemplateInfo;
     } catch (error) {
       rmSync(work, { recursive: true, force: true });
@@ -110,7 +142,7 @@ export class TemplateRegistry {
   }
 
   remove(name: string): void {
-    const found = this.find(name);
+    const found = this.find(name, null);
     if (!found) {
       if (this.isBuiltin(name))
         throw new NsboxError('E_INVALID_ARGUMENT', `'${name}' is a built-in template: it cannot be removed`, { details: { template: name } });

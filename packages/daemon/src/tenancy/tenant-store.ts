@@ -2,6 +2,7 @@
 
 import { NsboxError } from '@nsbox/core';
 import type Database from 'better-sqlite3';
+import { emptyTenantPolicy, type TenantPolicy } from './tenant-grants.js';
 
 export interface Quotas {
   /** Number of boxes. */
@@ -16,6 +17,8 @@ export interface Tenant {
   name: string;
   description: string;
   quotas: Quotas;
+  /** What the admin grants beyond the tenant-safe baseline. */
+  policy: TenantPolicy;
   createdAt: number;
   updatedAt: number;
 }
@@ -24,6 +27,7 @@ interface TenantRow {
   name: string;
   description: string;
   quotas: string;
+  policy: string;
   created_at: number;
   updated_at: number;
 }
@@ -32,6 +36,7 @@ const toTenant = (row: TenantRow): Tenant => ({
   name: row.name,
   description: row.description,
   quotas: JSON.parse(row.quotas) as Quotas,
+  policy: { ...emptyTenantPolicy(), ...(JSON.parse(row.policy) as Partial<TenantPolicy>) },
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
@@ -42,14 +47,14 @@ export class TenantStore {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  create(input: { name: string; description?: string; quotas?: Quotas }): Tenant {
+  create(input: { name: string; description?: string; quotas?: Quotas; policy?: TenantPolicy }): Tenant {
     if (this.find(input.name)) {
       throw new NsboxError('E_ALREADY_EXISTS', `a tenant named '${input.name}' already exists`, { details: { field: 'name', tenant: input.name } });
     }
     const now = this.clock();
     this.db
-      .prepare('INSERT INTO daemon_tenants (name, description, quotas, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
-      .run(input.name, input.description ?? '', JSON.stringify(input.quotas ?? {}), now, now);
+      .prepare('INSERT INTO daemon_tenants (name, description, quotas, policy, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(input.name, input.description ?? '', JSON.stringify(input.quotas ?? {}), JSON.stringify(input.policy ?? emptyTenantPolicy()), now, now);
     return this.get(input.name);
   }
 
@@ -68,12 +73,13 @@ export class TenantStore {
     return (this.db.prepare('SELECT * FROM daemon_tenants ORDER BY name').all() as TenantRow[]).map(toTenant);
   }
 
-  update(name: string, changes: { description?: string; quotas?: Quotas }): Tenant {
+  update(name: string, changes: { description?: string; quotas?: Quotas; policy?: TenantPolicy }): Tenant {
     const tenant = this.get(name);
     const quotas = changes.quotas ?? tenant.quotas;
+    const policy = changes.policy ?? tenant.policy;
     this.db
-      .prepare('UPDATE daemon_tenants SET description = ?, quotas = ?, updated_at = ? WHERE name = ?')
-      .run(changes.description ?? tenant.description, JSON.stringify(quotas), this.clock(), name);
+      .prepare('UPDATE daemon_tenants SET description = ?, quotas = ?, policy = ?, updated_at = ? WHERE name = ?')
+      .run(changes.description ?? tenant.description, JSON.stringify(quotas), JSON.stringify(policy), this.clock(), name);
     return this.get(name);
   }
 

@@ -1,0 +1,30 @@
+/**
+ * A box's stored config as its tenant knows it: an imported template is stored as its host
+ * path (the runtime copies from there), but the tenant named it and must not see the path. The
+ * tenant policy judges this form (a template by name is tenant-safe, a path is not), and the
+ * tenant's responses show it.
+ */
+
+import type { Box, BoxConfig } from '@nsbox/core';
+import type { Scope } from '../auth/scope.js';
+import type { DaemonContext } from '../context.js';
+import type { TemplateRegistry } from '../templates/template-registry.js';
+import { boxView } from './box-view.js';
+
+export function configAsTenantSees(config: BoxConfig, templates: TemplateRegistry, tenant: string): BoxConfig {
+  if (typeof config.template !== 'string' || !config.template.startsWith('/')) return config;
+  const name = templates.nameOf(config.template, tenant);
+  return name ? { ...config, template: name } : config;
+}
+
+/** Refuses (403) to start a tenant's box whose stored config its tenant's current policy does not allow. */
+export function checkStoredConfig(context: DaemonContext, scope: Scope, box: Box): void {
+  if (scope.tenant === null) return;
+  context.policy.check(scope.caller, configAsTenantSees(box.config, context.templates, scope.tenant));
+}
+
+/** boxView, with the config as a tenant caller knows it. */
+export function scopedBoxView(context: DaemonContext, scope: Scope, box: Box, options: Parameters<typeof boxView>[1] = {}): Box {
+  const tenant = scope.tenant;
+  return boxView(tenant === null ? box : { ...box, config: configAsTenantSees(box.config, context.templates, tenant) }, options);
+}
