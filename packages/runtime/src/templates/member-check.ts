@@ -12,7 +12,7 @@
  * of the same layer are never hidden by its own whiteouts (OCI image spec, "Whiteouts").
  */
 
-import { lstatSync, readdirSync, rmSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { NsboxError } from '@nsbox/core';
 import { bytePath, shown, type TarEntry } from './tar-listing.js';
 
@@ -122,6 +122,28 @@ export function checkMembers(root: string, entries: TarEntry[], what: string, op
     declared.set(entry.path, entry.type);
   }
   return replaced;
+}
+
+/**
+ * Deletes the device nodes an archive brought: its char and block members, and hard links
+ * to them. nsbox makes a box's /dev itself; a node anywhere else in a rootfs is at best
+ * useless and at worst the host's console, memory or disk. Runs after tar, on a fresh view
+ * of the disk, and only below real directories (never through a symlink); returns what went.
+ */
+export function removeDeviceNodes(root: string, entries: TarEntry[]): string[] {
+  const disk = new DiskView(root);
+  const removed: string[] = [];
+  for (const entry of entries) {
+    if (entry.type !== 'char' && entry.type !== 'block' && entry.type !== 'hardlink') continue;
+    if (entry.path === '' || disk.kind(parentOf(entry.path)) !== 'dir') continue;
+    const path = bytePath(root, entry.path);
+    const stat = lstatSync(path, { throwIfNoEntry: false });
+    if (stat?.isCharacterDevice() || stat?.isBlockDevice()) {
+      unlinkSync(path);
+      removed.push(entry.path);
+    }
+  }
+  return removed;
 }
 
 /**

@@ -2,15 +2,16 @@
  * Extracts an untrusted archive into a rootfs in two passes over one open file: tar lists it,
  * the members are checked (member-check.ts), then tar extracts it. Both passes read the same
  * open file by position, so renaming another file into its place between them changes nothing.
- * As root, `tar -xp --numeric-owner` keeps owners, modes and device numbers as archived:
- * a rootfs needs them (--no-same-owner would give every file to root).
+ * As root, `tar -xp --numeric-owner` keeps owners and modes as archived: a rootfs needs them
+ * (--no-same-owner would give every file to root). Device nodes are not kept: nsbox makes a
+ * box's /dev itself, and a node the archive planted could be the host's console or disk.
  */
 
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, rmSync } from 'node:fs';
 import { NsboxError } from '@nsbox/core';
 import { type Compression, compressionFromSuffix, hasArchiveSuffix, sniffArchive, tarCompressionFlags } from './archive-format.js';
-import { applyWhiteouts, checkMembers, collectWhiteouts, WHITEOUT_PREFIX } from './member-check.js';
+import { applyWhiteouts, checkMembers, collectWhiteouts, removeDeviceNodes, WHITEOUT_PREFIX } from './member-check.js';
 import { runCommand } from './run-command.js';
 import { bytePath, listArchive, type TarEntry } from './tar-listing.js';
 
@@ -102,6 +103,7 @@ export async function extractScanned(archive: OpenArchive, entries: TarEntry[], 
     inputFd: archive.fd,
     onInput: readTracker(archive.size, options.onFraction),
   });
+  removeDeviceNodes(root, entries);
 }
 
 function readTracker(size: number, onFraction?: (fraction: number) => void, hash?: ReturnType<typeof createHash>) {
