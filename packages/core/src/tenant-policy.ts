@@ -84,18 +84,23 @@ export function formatFieldPath(path: readonly Segment[]): string {
 export function parseFieldPattern(text: string): PatternSegment[] {
   const segments: PatternSegment[] = [];
   let rest = text.trim();
-  let first = true;
+  const forms: [RegExp, (match: RegExpExecArray) => PatternSegment][] = [
+    [/^\[\]/, () => ({ any: 'index' })],
+    [/^\[(\d+)\]/, (match) => ({ key: String(Number(match[1])) })],
+    [/^\["((?:[^"\\]|\\.)+)"\]/, (match) => ({ key: JSON.parse(`"${match[1]}"`) as string })],
+  ];
   while (rest.length > 0) {
-    let match: RegExpExecArray | null;
-    if ((match = /^\[\]/.exec(rest))) segments.push({ any: 'index' });
-    else if ((match = /^\[(\d+)\]/.exec(rest))) segments.push({ key: String(Number(match[1])) });
-    else if ((match = /^\["((?:[^"\\]|\\.)+)"\]/.exec(rest))) segments.push({ key: JSON.parse(`"${match[1]}"`) as string });
-    else if ((match = (first ? /^(\*|[A-Za-z_$][\w$-]*)/ : /^\.(\*|[A-Za-z_$][\w$-]*)/).exec(rest))) {
-      const key = match[1] as string;
-      segments.push(key === '*' ? { any: 'key' } : { key });
-    } else throw new Error(`'${text}' is not a field path (keys joined by '.', '*' for any key, '[]' for any item)`);
+    const key = (segments.length === 0 ? /^(\*|[A-Za-z_$][\w$-]*)/ : /^\.(\*|[A-Za-z_$][\w$-]*)/).exec(rest);
+    let match: RegExpExecArray | null = key;
+    let segment: PatternSegment | undefined = key ? (key[1] === '*' ? { any: 'key' } : { key: key[1] as string }) : undefined;
+    for (const [form, make] of forms) {
+      if (segment) break;
+      match = form.exec(rest);
+      if (match) segment = make(match);
+    }
+    if (!segment || !match) throw new Error(`'${text}' is not a field path (keys joined by '.', '*' for any key, '[]' for any item)`);
+    segments.push(segment);
     rest = rest.slice(match[0].length);
-    first = false;
   }
   if (segments.length === 0) throw new Error('a field path must not be empty');
   return segments;
@@ -197,7 +202,7 @@ export function tenantPolicyRefusals(input: TenantPolicyInput): TenantRefusal[] 
       return;
     }
     if (Array.isArray(value)) {
-      value.forEach((child, index) => visit(child, [...path, index], covered));
+      for (const [index, child] of value.entries()) visit(child, [...path, index], covered);
       return;
     }
     if (!covered) refusals.push({ path: text, reason: reasonForUndeclared(path, input.plugins) });

@@ -92,8 +92,8 @@ describe('tenants, tokens and quotas', function () {
       (await alpha.operations.list()).map((operation) => operation.resources.boxes),
       [['alpha-web']],
     );
-    // Beta's box did not notice.
-    assert.equal((await admin.boxes.get('beta-web')).state, 'running');
+    // Beta's box did not notice. The host admin knows it by its host-wide name: tenant--name.
+    assert.equal((await admin.boxes.get('beta--beta-web')).state, 'running');
     assert.equal((await beta.boxes.exec('beta-web', { command: ['hostname'] })).stdout, 'beta-web\n');
   });
 
@@ -166,7 +166,7 @@ describe('tenants, tokens and quotas', function () {
     await assert.rejects(client.boxes.create({ name: 'q2', config: { template: 'busybox' } }), refused(403, 'E_QUOTA_EXCEEDED', 'config.limits.memory'));
     await (await client.boxes.create({ name: 'q2', config: { template: 'busybox', limits: { memory: 64 * MiB } } })).wait();
     // Third box: over the count.
-    await assert.rejects(client.boxes.create({ name: 'q3', config: { template: 'busybox', limits: { memory: 1 } } }), refused(403, 'E_QUOTA_EXCEEDED'));
+    await assert.rejects(client.boxes.create({ name: 'q3', config: { template: 'busybox', limits: { memory: 2 * MiB } } }), refused(403, 'E_QUOTA_EXCEEDED'));
     // Growing a box past the quota is refused too; shrinking is fine.
     await assert.rejects(client.boxes.update('q2', { limits: { memory: 96 * MiB } }), refused(403, 'E_QUOTA_EXCEEDED', 'config.limits.memory'));
     assert.deepEqual((await client.boxes.get('q2')).config.limits, { memory: 64 * MiB });

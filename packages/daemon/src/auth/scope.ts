@@ -1,9 +1,11 @@
 /**
  * What a caller may see. A tenant's token sees only its tenant's boxes; any other box is
- * reported exactly as a missing one (404, same message), so existence does not leak.
+ * reported exactly as a missing one (404, same message), so existence does not leak. A
+ * tenant names its boxes by their names within the tenant (see box-names.ts).
  */
 
 import { type Box, type BoxManager, NsboxError } from '@nsbox/core';
+import { storedBoxName } from '../boxes/box-names.js';
 import { type Caller, roleAtLeast } from './token-store.js';
 
 export class Scope {
@@ -43,10 +45,25 @@ export class Scope {
     return this.caller !== undefined && roleAtLeast(this.caller.role, role);
   }
 
+  /** The stored name of a box this caller calls `name`. */
+  storedName(name: string): string {
+    return storedBoxName(this.tenant, name);
+  }
+
   private find(idOrName: string): Box | undefined {
+    const tenant = this.tenant;
+    // An id, or (a tenant's) name within the tenant; then a stored name the caller owns.
+    const candidates = tenant === null ? [idOrName] : [storedBoxName(tenant, idOrName), idOrName];
+    for (const candidate of candidates) {
+      const box = this.lookup(candidate);
+      if (box && this.sees(box)) return box;
+    }
+    return undefined;
+  }
+
+  private lookup(idOrName: string): Box | undefined {
     try {
-      const box = this.manager.get(idOrName);
-      return this.sees(box) ? box : undefined;
+      return this.manager.get(idOrName);
     } catch {
       return undefined;
     }

@@ -9,6 +9,7 @@ import type { Scope } from '../auth/scope.js';
 import type { DaemonContext } from '../context.js';
 import { fieldError, prefixFields } from '../http/api-error.js';
 import { cancelledError, type Operation, type StoredOperation } from '../ops/operation-manager.js';
+import { scopedNameProblem, storedBoxName } from './box-names.js';
 import { resolveBoxSource } from './box-source.js';
 import { boxView } from './box-view.js';
 import { scopedBoxView } from './tenant-config.js';
@@ -32,10 +33,14 @@ function ownerFor(context: DaemonContext, scope: Scope, requested: string | unde
   return requested;
 }
 
-export async function startCreateBox(context: DaemonContext, scope: Scope, request: CreateBoxRequest): Promise<Operation> {
-  const owner = ownerFor(context, scope, request.owner);
+export async function startCreateBox(context: DaemonContext, scope: Scope, input: CreateBoxRequest): Promise<Operation> {
+  const owner = ownerFor(context, scope, input.owner);
+  // A tenant's box names are its own (box-names.ts): the 409 can only name one of its boxes.
+  const tooLong = scopedNameProblem(owner, input.name);
+  if (tooLong) throw fieldError('E_INVALID_ARGUMENT', 'name', tooLong);
+  const request = { ...input, name: storedBoxName(owner, input.name) };
   if (context.host.store.find(request.name)) {
-    throw fieldError('E_ALREADY_EXISTS', 'name', `a box named '${request.name}' already exists`, { box: request.name });
+    throw fieldError('E_ALREADY_EXISTS', 'name', `a box named '${input.name}' already exists`, { box: input.name });
   }
   const validate = async (config: unknown) => {
     try {
@@ -47,17 +52,20 @@ export async function startCreateBox(context: DaemonContext, scope: Scope, reque
   // The tenant policy judges the config as the tenant wrote it (a template by name), before
   // anything is reserved or written.
   if (scope.tenant !== null) context.policy.check(scope.caller, await validate(request.config));
-  const config = resolveBoxSource(request.config, context.templates, scope.tenant);
+  const resolved = resolveBoxSource(request.config, context.templates, scope.tenant);
+  // Inside the box, its hostname is the name its tenant gave it.
+  const config = owner !== null && resolved.hostname === undefined ? { ...resolved, hostname: input.name } : resolved;
   const validated: Box['config'] = await validate(config);
   const release = context.quotas.reserve(owner, request.name, validated);
   try {
     return context.operations.start(
       {
         kind: 'box.create',
-        description: `create box ${request.name}${request.start ? ' and start it' : ''}`,
+        description: `create box ${input.name}${request.start ? ' and start it' : ''}`,
         tenant: owner,
-        resources: { boxes: [request.name] },
-        input: { name: request.name, start: request.start },
+        // Names as the owner knows them; settleCreate finds the stored one from the tenant.
+        resources: { boxes: [input.name] },
+        input: { name: input.name, start: request.start },
       },
       async ({ signal, progress }) => {
         const untrack = context.driver.track(request.name, { signal, onProgress: (step) => progress(step) });
@@ -97,7 +105,7 @@ export async function startCreateBox(context: DaemonContext, scope: Scope, reque
  * is finished (started, if that was asked), anything else is removed.
  */
 export async function settleCreate(context: DaemonContext, operation: StoredOperation): Promise<void> {
-  const name = operation.input.name as string;
+  const name = storedBoxName(operation.tenant, operation.input.name as string);
   const interrupted = {
     code: 'E_CANCELLED',
     message: `nsboxd stopped before creating box ${name} was done; what it had done was rolled back`,

@@ -9,6 +9,7 @@ import type { Box, BoxConfig } from '@nsbox/core';
 import type { Scope } from '../auth/scope.js';
 import type { DaemonContext } from '../context.js';
 import type { TemplateRegistry } from '../templates/template-registry.js';
+import { shownBoxName } from './box-names.js';
 import { boxView } from './box-view.js';
 
 export function configAsTenantSees(config: BoxConfig, templates: TemplateRegistry, tenant: string): BoxConfig {
@@ -23,8 +24,9 @@ export function checkStoredConfig(context: DaemonContext, scope: Scope, box: Box
   context.policy.check(scope.caller, configAsTenantSees(box.config, context.templates, scope.tenant));
 }
 
-/** boxView, with the config as a tenant caller knows it. */
+/** boxView, with the name and the config as a tenant caller knows them. */
 export function scopedBoxView(context: DaemonContext, scope: Scope, box: Box, options: Parameters<typeof boxView>[1] = {}): Box {
   const tenant = scope.tenant;
-  return boxView(tenant === null ? box : { ...box, config: configAsTenantSees(box.config, context.templates, tenant) }, options);
+  if (tenant === null) return boxView(box, options);
+  return boxView({ ...box, name: shownBoxName(tenant, box.name), config: configAsTenantSees(box.config, context.templates, tenant) }, options);
 }

@@ -2,6 +2,7 @@
 
 import { constants } from 'node:os';
 import { type Box, type BoxConfig, z } from '@nsbox/core';
+import { shownBoxName } from '../boxes/box-names.js';
 import { startCreateBox } from '../boxes/create-box.js';
 import { checkStoredConfig, configAsTenantSees, scopedBoxView } from '../boxes/tenant-config.js';
 import type { DaemonContext } from '../context.js';
@@ -39,7 +40,7 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
         const listed: Box[] = [];
         for (const box of manager.list(owner !== undefined ? { owner } : {})) {
           if (query.template && box.config.template !== query.template) continue;
-          if (query.name && !box.name.startsWith(query.name)) continue;
+          if (query.name && !box.name.startsWith(scope.storedName(query.name))) continue;
           // A box whose init exited on its own is shown stopped, as it is.
           const current = box.state === 'running' || box.state === 'paused' ? await manager.sync(box.id).catch(() => box) : box;
           if (!query.state || current.state === query.state) listed.push(scopedBoxView(context, scope, current));
@@ -142,7 +143,7 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
       async handler({ params, query, scope }) {
         const box = scope.box(params.id);
         await manager.destroy(box.id, { force: Boolean(query.force) });
-        return { name: box.name, destroyed: true };
+        return { name: shownBoxName(scope.tenant, box.name), destroyed: true };
       },
     }),
     ...(['start', 'pause', 'resume'] as const).map((action) =>
@@ -199,7 +200,7 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
         const box = scope.box(params.id);
         const signal = signalNumber(body?.signal);
         await manager.kill(box.id, signal);
-        return { name: box.name, signal };
+        return { name: shownBoxName(scope.tenant, box.name), signal };
       },
     }),
   ];

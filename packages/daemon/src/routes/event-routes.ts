@@ -6,6 +6,7 @@
 
 import { NsboxError, z } from '@nsbox/core';
 import type { Scope } from '../auth/scope.js';
+import { shownEvent } from '../boxes/box-names.js';
 import type { DaemonContext } from '../context.js';
 import type { FeedFilter } from '../events/event-feed.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
@@ -21,7 +22,7 @@ function filterFor(context: DaemonContext, scope: Scope, query: z.infer<typeof e
   if (tenant !== undefined) filter.tenant = tenant;
   if (query.kind) filter.kind = query.kind;
   if (query.box) {
-    const box = context.host.store.find(query.box);
+    const box = context.host.store.find(scope.storedName(query.box)) ?? context.host.store.find(query.box);
     if (box && scope.sees(box)) filter.boxId = box.id;
     // A box that is gone still has a history: its id names it.
     else if (!box && UUID.test(query.box)) filter.boxId = query.box;
@@ -46,7 +47,8 @@ export function eventRoutes(context: DaemonContext): AnyRoute[] {
       query: eventsQuery,
       response: z.object({ events: z.array(boxEvent), lastId: z.number() }),
       handler({ query, scope }) {
-        return context.events.page(filterFor(context, scope, query), query.after ?? 0, query.limit ?? 1000);
+        const page = context.events.page(filterFor(context, scope, query), query.after ?? 0, query.limit ?? 1000);
+        return { ...page, events: page.events.map((event) => shownEvent(scope.tenant, event)) };
       },
     }),
     defineRoute({
@@ -63,7 +65,7 @@ export function eventRoutes(context: DaemonContext): AnyRoute[] {
         const stream = openSse(request, reply);
         // Where this stream starts: a client that asked for "from now" resumes from here.
         stream.send('ready', { after });
-        await context.events.follow(filter, after, (event) => stream.send('box', event, event.id), stream.signal);
+        await context.events.follow(filter, after, (event) => stream.send('box', shownEvent(scope.tenant, event), event.id), stream.signal);
         stream.close();
         return reply;
       },

@@ -31,7 +31,8 @@ export const policyInput = z.strictObject({
 });
 
 export const createTenantBody = z.strictObject({
-  name: tenantName,
+  // '--' separates a tenant from its box names in the host-wide names (boxes/box-names.ts).
+  name: tenantName.refine((name) => !name.includes('--'), "must not contain '--'"),
   description: z.string().max(1000).optional(),
   quotas: quotasInput.optional(),
   policy: policyInput.optional(),

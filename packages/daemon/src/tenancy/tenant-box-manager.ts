@@ -7,6 +7,7 @@
 
 import { type Box, type BoxConfig, type BoxManager, type CreateBoxInput, NsboxError } from '@nsbox/core';
 import type { Scope } from '../auth/scope.js';
+import { storedBoxName } from '../boxes/box-names.js';
 import { checkStoredConfig, configAsTenantSees } from '../boxes/tenant-config.js';
 import type { DaemonContext } from '../context.js';
 
@@ -25,7 +26,7 @@ export function tenantBoxManager(context: DaemonContext, scope: Scope): BoxManag
         throw new NsboxError('E_FORBIDDEN', `a token of tenant '${tenant}' creates boxes for '${tenant}' only`, { details: { field: 'owner' } });
       }
       context.policy.check(scope.caller, await manager.validateConfig(input.config, input.name));
-      return manager.create({ ...input, owner: tenant });
+      return manager.create({ ...input, name: storedBoxName(tenant, input.name), owner: tenant });
     },
     async update(idOrName: string, changes: Record<string, unknown>): Promise<Box> {
       const box = scope.box(idOrName);
