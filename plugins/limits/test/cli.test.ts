@@ -129,8 +129,10 @@ describe('limits: the nsbox commands', function () {
   });
 
   it('pool create chooses where images live; destroy takes the image and its loop device away', () => {
-    const loops = loopDevices();
     const poolDir = join(makeTempDir(cleanup, 'pool'), 'images');
+    // Only the test's own loop devices: other tests may run meanwhile.
+    const own = () => loopDevices(cli.stateDir, poolDir);
+    const loops = own();
     assert.match(ok('pool', 'create', 'fast', '--path', poolDir).stdout, /pool fast\s+.*images\s+0 image\(s\)/);
     assert.equal(existsSync(poolDir), true);
     ok('create', 'pooled', '--template', 'busybox', '--', 'sleep', '100000');
@@ -143,7 +145,7 @@ describe('limits: the nsbox commands', function () {
     assert.equal(busy.code, 6, busy.stderr);
     ok('destroy', '--force', 'pooled');
     assert.deepEqual(readdirSync(poolDir), []);
-    assert.deepEqual(loopDevices(), loops);
+    assert.deepEqual(own(), loops);
     ok('pool', 'remove', 'fast');
   });
 });

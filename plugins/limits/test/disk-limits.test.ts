@@ -26,9 +26,14 @@ describe('limits: disk limits on real boxes', function () {
   });
 
   beforeEach(async () => {
-    loopsBefore = loopDevices();
     t = await openLimitsHost(cleanup);
+    // Only the test's own loop devices (its images live in its state dir): other tests may run meanwhile.
+    loopsBefore = loops();
   });
+
+  function loops(): string[] {
+    return loopDevices(t.host.stateDir);
+  }
 
   /** df -B1 / in the box: [size, used, available]. */
   async function df(name: string, flag = '-B1'): Promise<number[]> {
@@ -42,7 +47,7 @@ describe('limits: disk limits on real boxes', function () {
     await t.box('roomy', { disk: '320M' });
     const [size] = await df('roomy');
     assert.ok(Math.abs((size as number) - 320 * MiB) <= 320 * MiB * 0.005, `df / shows ${size}, not the 320M limit`);
-    assert.equal(loopDevices().length, loopsBefore.length + 1, 'one loop device while the box runs');
+    assert.equal(loops().length, loopsBefore.length + 1, 'one loop device while the box runs');
 
     const full = await t.exec('roomy', 'dd if=/dev/zero of=/fill bs=1M count=400 2>&1; echo status=$?');
     assert.match(full.stdout, /No space left on device/);
@@ -58,11 +63,11 @@ describe('limits: disk limits on real boxes', function () {
     assert.match(more.stdout, /status=0/, more.stdout);
 
     await t.host.manager.stop('roomy', { timeoutMs: 0 });
-    assert.deepEqual(loopDevices(), loopsBefore, 'stop detaches the loop device');
+    assert.deepEqual(loops(), loopsBefore, 'stop detaches the loop device');
     await t.host.manager.start('roomy');
     assert.equal((await t.exec('roomy', 'wc -c < /fill2')).stdout.trim(), String(100 * MiB), 'the files survive a restart');
     await t.host.manager.destroy('roomy', { force: true });
-    assert.deepEqual(loopDevices(), loopsBefore, 'destroy leaves no loop device');
+    assert.deepEqual(loops(), loopsBefore, 'destroy leaves no loop device');
     assert.deepEqual(poolImages(t.host.stateDir), [], 'destroy removes the image');
   });
 
@@ -112,16 +117,16 @@ describe('limits: disk limits on real boxes', function () {
     assert.equal((await t.exec('tiny', 'cat /kept')).stdout, 'kept\n', 'files moved back to the rootfs');
     assert.deepEqual(poolImages(t.host.stateDir), []);
     await t.host.manager.destroy('tiny', { force: true });
-    assert.deepEqual(loopDevices(), loopsBefore);
+    assert.deepEqual(loops(), loopsBefore);
   });
 
   it('takes down an image whose record a killed process never wrote, when the box is destroyed', async () => {
     await t.box('orphan', { disk: '32M' });
     // As if the process that made the first image died before recording it.
     t.host.store.pluginState.delete('limits.disk', t.host.manager.get('orphan').id);
-    assert.equal(loopDevices().length, loopsBefore.length + 1);
+    assert.equal(loops().length, loopsBefore.length + 1);
     await t.host.manager.destroy('orphan', { force: true });
-    assert.deepEqual(loopDevices(), loopsBefore);
+    assert.deepEqual(loops(), loopsBefore);
     assert.deepEqual(poolImages(t.host.stateDir), []);
   });
 

@@ -27,8 +27,14 @@ export interface LimitsTestHost {
   cgroup(name: string, controller: string, file: string): string;
 }
 
-export function loopDevices(): string[] {
-  return execFileSync('losetup', ['-a', '-n', '-O', 'NAME,BACK-FILE'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).sort();
+/** Loop devices as 'device backing-file', only those backed by files under one of `dirs` when given (what a test made). */
+export function loopDevices(...dirs: string[]): string[] {
+  const all = execFileSync('losetup', ['-a', '-n', '-O', 'NAME,BACK-FILE'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).sort();
+  if (dirs.length === 0) return all;
+  return all.filter((line) => {
+    const file = line.trim().split(/\s+/, 2)[1] ?? '';
+    return dirs.some((dir) => file.startsWith(`${dir}/`));
+  });
 }
 
 /** Detaches loop devices backed by files under dir (what a failed test may leave). */
