@@ -352,7 +352,14 @@ function checkOnce(rig: CrashRig, adopted: Map<string, number>, listed: { name: 
   );
   const loops = loopDevicesUnder(rig.stateDir);
   assert.deepEqual(
-    loops.filter((loop) => ![...images].some(([id, image]) => image.image === loop.file && runningIds.has(id))).map((loop) => `${loop.device} ${loop.file}`),
+    loops
+      .filter((loop) => ![...images].some(([id, image]) => image.image === loop.file && runningIds.has(id)))
+      .map((loop) => {
+        const id = (loop.file.split('/').at(-1) as string).replace(/\.img(\.new)?$/, '');
+        const box = boxes.find((candidate) => candidate.id === id);
+        const mounted = mountsUnder(rig.stateDir).filter((point) => point.includes(id));
+        return `${loop.device} ${loop.file} (${box ? `${box.name} ${box.state}` : 'no box'}, ${disks.has(id) ? 'recorded' : 'no disk record'}, mounted at ${mounted.join(' ') || 'nothing'})`;
+      }),
     [],
     'no loop device but those of running boxes with a disk image',
   );
@@ -457,22 +464,84 @@ export async function seedBoxes(client: NsboxClient, count: number): Promise<voi
   );
 }
 
+/** A state dir, socket and cgroup parent for a child nsboxd, all removed after the test. */
+export function makeRig(cleanup: Cleanup): CrashRig {
+  const dir = makeTempDir(cleanup, 'crash');
+  const rig: CrashRig = {
+    stateDir: join(dir, 'state'),
+    socketPath: join(dir, 'nsbox.sock'),
+    cgroupParent: testCgroupParent(),
+    ranges: new Map(),
+    disksSeen: 0,
+  };
+  mkdirSync(rig.stateDir, { recursive: true });
+  cleanupBoxes(cleanup, rig.stateDir, rig.cgroupParent);
+  cleanup.add('kill nsboxd', () => rig.daemon?.child.kill('SIGKILL'));
+  return rig;
+}
+
+/** Loop devices backed by `file`, read from sysfs (cheap enough to poll every millisecond). */
+export function loopsBackedBy(file: string): string[] {
+  return readdirSync('/sys/block')
+    .filter((name) => name.startsWith('loop'))
+    .filter((name) => {
+      try {
+        return readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim() === file;
+      } catch {
+        return false; // not attached
+      }
+    });
+}
+
+/**
+ * nsboxd killed inside the limits plugin's prepare, while it makes a box's first disk image:
+ * the image is on a loop device and mounted, and neither the plugin's record of it nor the
+ * prepare step is in the store yet. Reconcile must take it down all the same.
+ */
+export function killInsideDiskPrepare() {
+  return async function (this: Mocha.Context) {
+    const rig = makeRig((this as unknown as { cleanup: Cleanup }).cleanup);
+    let client = await startRig(rig);
+    const box = await (await client.boxes.create({ name: 'first-image', config: sleeper({ disk: DISK }) })).wait();
+    const image = join(rig.stateDir, 'pools', 'default', `${box.id}.img`);
+    const starting = client.boxes.start(box.name).catch((error: Error) => error);
+    const deadline = Date.now() + 30_000;
+    while (loopsBackedBy(image).length === 0) {
+      if (Date.now() > deadline) throw new Error(`no loop device ever held ${image}`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    rig.daemon?.child.kill('SIGKILL');
+    await rig.daemon?.exited;
+    await starting;
+    client.close();
+    const killed = readStore(rig.stateDir);
+    assert.deepEqual(
+      killed.openJournal.map((entry) => entry.kind),
+      ['start'],
+      'the kill cut the start short',
+    );
+    assert.ok(!killed.pluginState.some((row) => row.namespace === 'limits.disk'), 'the image was not recorded yet: the kill landed inside prepare');
+    assert.equal(loopsBackedBy(image).length, 1, 'the kill left the half-made image on its loop device');
+
+    client = await startRig(rig);
+    await checkInvariants(rig, client, new Map());
+    assert.equal((await client.boxes.get(box.name)).state, 'created', 'the start was rolled back');
+    assert.deepEqual(loopsBackedBy(image), [], 'no loop device holds the image');
+    // And the box starts whole from there, on an image of its own.
+    assert.equal((await client.boxes.start(box.name)).state, 'running');
+    assert.equal((await client.boxes.exec(box.name, { command: ['hostname'] })).stdout, `${box.name}\n`);
+    assert.equal(loopsBackedBy(image).length, 1);
+    await client.boxes.destroy(box.name, { force: true });
+    assert.deepEqual(loopsBackedBy(image), [], 'destroy detached it');
+    assert.ok(!existsSync(image), 'and deleted it');
+    client.close();
+  };
+}
+
 /** The whole crash test: seed boxes and bystanders, then rounds of operations, kill, restart, check. */
 export function crashSuite(input: { rounds: number; operations: number; seed: number }) {
   return async function (this: Mocha.Context) {
-    const cleanup = (this as unknown as { cleanup: Cleanup }).cleanup;
-    const dir = makeTempDir(cleanup, 'crash');
-    const rig: CrashRig = {
-      stateDir: join(dir, 'state'),
-      socketPath: join(dir, 'nsbox.sock'),
-      cgroupParent: testCgroupParent(),
-      ranges: new Map(),
-      disksSeen: 0,
-    };
-    mkdirSync(rig.stateDir, { recursive: true });
-    cleanupBoxes(cleanup, rig.stateDir, rig.cgroupParent);
-    cleanup.add('kill nsboxd', () => rig.daemon?.child.kill('SIGKILL'));
-
+    const rig = makeRig((this as unknown as { cleanup: Cleanup }).cleanup);
     let client = await startRig(rig);
     const adopted = await startBystanders(client, ['bystander-1', 'bystander-2']);
     await seedBoxes(client, 6);

@@ -7,7 +7,7 @@
  */
 
 import { requireRoot, useCleanup } from '@nsbox/testkit';
-import { crashSuite } from './crash-support.js';
+import { crashSuite, killInsideDiskPrepare } from './crash-support.js';
 
 describe('nsboxd killed at random points', function () {
   this.timeout(600_000);
@@ -25,4 +25,6 @@ describe('nsboxd killed at random points', function () {
     'keeps boxes whole, adopts running ones and leaks nothing: 3 kills during 40 concurrent operations',
     crashSuite({ rounds: 3, operations: 40, seed: Date.now() % 100_000 }),
   );
+
+  it('takes down the disk image a kill left half-made inside the limits plugin', killInsideDiskPrepare());
 });

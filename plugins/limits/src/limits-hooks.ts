@@ -40,8 +40,13 @@ export class LimitsHooks implements LifecycleHooks<LimitsConfig> {
     this.limits.destroy(context.box);
   }
 
+  /**
+   * The core journals a step once it is done: a process killed inside prepare (a first disk
+   * image up on its loop device, not yet recorded) leaves only the spec step before it in
+   * the journal, so undoing spec takes down what prepare may have begun (idempotent).
+   */
   async rollback(context: Context, hook: HookName): Promise<void> {
-    if (hook === 'prepare') await this.limits.undoPrepare(context.box);
+    if (hook === 'prepare' || hook === 'spec') await this.limits.undoPrepare(context.box);
     else if (hook === 'update') await this.limits.undoUpdate(context.box, context.spec);
   }
 }
