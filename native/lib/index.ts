@@ -42,9 +42,9 @@ export interface NativeAddon {
   /** Collects an exited child of spawnDetached (no zombie left); true once it is gone. */
   reap(pid: number): boolean;
   /** The walk of {@link removeTree} on a worker thread; resolves to the mount points left in place. */
-  removeTree(path: string): Promise<string[]>;
+  removeTree(path: string | Buffer): Promise<string[]>;
   /** The same walk on the calling thread. */
-  removeTreeSync(path: string): string[];
+  removeTreeSync(path: string | Buffer): string[];
 }
 
 let addon: NativeAddon | undefined;
@@ -85,13 +85,13 @@ export class MountBelowError extends Error {
  * all the rest. `path` that is itself a mount point is emptied and stays (the caller's mount);
  * a missing `path` is nothing to do. Runs on a worker thread.
  */
-export async function removeTree(path: string): Promise<void> {
+export async function removeTree(path: string | Buffer): Promise<void> {
   const mounts = await native().removeTree(path);
-  if (mounts.length > 0) throw new MountBelowError(path, mounts);
+  if (mounts.length > 0) throw new MountBelowError(String(path), mounts);
 }
 
 /** {@link removeTree} on the calling thread, for small trees and synchronous callers. */
-export function removeTreeSync(path: string): void {
+export function removeTreeSync(path: string | Buffer): void {
   const mounts = native().removeTreeSync(path);
-  if (mounts.length > 0) throw new MountBelowError(path, mounts);
+  if (mounts.length > 0) throw new MountBelowError(String(path), mounts);
 }

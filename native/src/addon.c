@@ -355,6 +355,30 @@ arg_string (napi_env env, napi_value value, const char *name, char *buf, size_t 
   return false;
 }
 
+/* A path given as a string, or as a Buffer for names that are not UTF-8 (archive members). */
+static bool
+arg_path (napi_env env, napi_value value, const char *name, char *buf, size_t size)
+{
+  bool is_buffer;
+  void *data;
+  size_t len;
+  char message[96];
+
+  if (napi_is_buffer (env, value, &is_buffer) != napi_ok || !is_buffer)
+    return arg_string (env, value, name, buf, size);
+  if (napi_get_buffer_info (env, value, &data, &len) == napi_ok && len < size
+      && memchr (data, '\0', len) == NULL)
+    {
+      memcpy (buf, data, len);
+      buf[len] = '\0';
+      return true;
+    }
+  snprintf (message, sizeof message,
+            "The \"%s\" argument must be a Buffer without NUL, shorter than %zu bytes", name, size);
+  throw_type_error (env, message);
+  return false;
+}
+
 static napi_value
 undefined (napi_env env)
 {
@@ -684,7 +708,7 @@ js_remove_tree (napi_env env, napi_callback_info info)
 
   if (!job)
     return throw_type_error (env, "out of memory");
-  if (!get_args (env, info, 1, argv) || !arg_string (env, argv[0], "path", job->path, sizeof job->path)
+  if (!get_args (env, info, 1, argv) || !arg_path (env, argv[0], "path", job->path, sizeof job->path)
       || napi_create_promise (env, &job->deferred, &promise) != napi_ok
       || napi_create_string_utf8 (env, "nsbox:removeTree", NAPI_AUTO_LENGTH, &name) != napi_ok
       || napi_create_async_work (env, NULL, name, remove_tree_execute, remove_tree_complete, job,
@@ -713,7 +737,7 @@ js_remove_tree_sync (napi_env env, napi_callback_info info)
   struct host_error err;
   char path[PATH_MAX];
 
-  if (!get_args (env, info, 1, argv) || !arg_string (env, argv[0], "path", path, sizeof path))
+  if (!get_args (env, info, 1, argv) || !arg_path (env, argv[0], "path", path, sizeof path))
     return NULL;
   if (remove_tree (path, &mounts, &rt) < 0)
     {

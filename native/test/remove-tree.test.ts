@@ -134,6 +134,14 @@ describe('removeTree', () => {
     assert.deepEqual(readdirSync(point), []);
   });
 
+  it('takes a Buffer path, for names that are not UTF-8', () => {
+    const name = Buffer.concat([Buffer.from(`${scratch}/`), Buffer.from([0x6e, 0xff, 0xfe])]);
+    mkdirSync(name);
+    writeFileSync(Buffer.concat([name, Buffer.from('/inside')]), 'x');
+    removeTreeSync(name);
+    assert.deepEqual(readdirSync(scratch), []);
+  });
+
   it('removes a plain file, does nothing for a missing path, refuses / and an empty path', async () => {
     writeFileSync(join(scratch, 'file'), 'x');
     await removeTree(join(scratch, 'file'));

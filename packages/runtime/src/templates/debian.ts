@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isNsboxError, NsboxError } from '@nsbox/core';
+import { removeTreeSync } from '@nsbox/native';
 import { DebootstrapProgress } from './debootstrap-progress.js';
 import { cancelledError, runCommand } from './run-command.js';
 import type { ProgressSink } from './types.js';
@@ -92,7 +93,7 @@ function finishDebianRootfs(dir: string, mirror: string): void {
     if (!existsSync(path)) continue;
     for (const name of readdirSync(path)) {
       if (name === 'partial' || name === 'lock') continue;
-      rmSync(join(path, name), { recursive: true, force: true });
+      removeTreeSync(join(path, name));
     }
   }
   mkdirSync(join(dir, 'var/lib/apt/lists/partial'), { recursive: true });

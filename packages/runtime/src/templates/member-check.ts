@@ -12,8 +12,9 @@
  * of the same layer are never hidden by its own whiteouts (OCI image spec, "Whiteouts").
  */
 
-import { lstatSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { NsboxError } from '@nsbox/core';
+import { removeTreeSync } from '@nsbox/native';
 import { bytePath, shown, type TarEntry } from './tar-listing.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
@@ -73,12 +74,12 @@ export function applyWhiteouts(root: string, whiteouts: Whiteouts): void {
   for (const dir of whiteouts.opaque) {
     if (disk.kind(dir) !== 'dir') continue;
     for (const child of readdirSync(bytePath(root, dir), { encoding: 'buffer' })) {
-      rmSync(Buffer.concat([bytePath(root, dir), Buffer.from('/'), child]), { recursive: true, force: true });
+      removeTreeSync(Buffer.concat([bytePath(root, dir), Buffer.from('/'), child]));
     }
   }
   for (const path of whiteouts.removed) {
-    // rmSync deletes a symlink itself, never what it points to.
-    if (disk.kind(parentOf(path)) === 'dir') rmSync(bytePath(root, path), { recursive: true, force: true });
+    // removeTreeSync deletes a symlink itself, never what it points to.
+    if (disk.kind(parentOf(path)) === 'dir') removeTreeSync(bytePath(root, path));
   }
 }
 

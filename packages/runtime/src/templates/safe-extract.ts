@@ -8,8 +8,9 @@
  */
 
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { NsboxError } from '@nsbox/core';
+import { removeTreeSync } from '@nsbox/native';
 import { type Compression, compressionFromSuffix, hasArchiveSuffix, sniffArchive, tarCompressionFlags } from './archive-format.js';
 import { applyWhiteouts, checkMembers, collectWhiteouts, removeDeviceNodes, WHITEOUT_PREFIX } from './member-check.js';
 import { runCommand } from './run-command.js';
@@ -79,7 +80,7 @@ export async function scanArchive(archive: OpenArchive, options: PassOptions & {
 export async function extractScanned(archive: OpenArchive, entries: TarEntry[], root: string, options: PassOptions & { layer: boolean }): Promise<void> {
   if (options.layer) applyWhiteouts(root, collectWhiteouts(entries));
   for (const dir of checkMembers(root, entries, archive.what, { skipWhiteouts: options.layer })) {
-    rmSync(bytePath(root, dir), { recursive: true, force: true });
+    removeTreeSync(bytePath(root, dir));
   }
   const args = [
     '-x',
