@@ -27,6 +27,8 @@ function probePlugin(): AnyPlugin {
     name: PROBE,
     version: '1.0.0',
     core: '^1.0.0',
+    // A section of its own, and no tenantSafe: all of it is the host admin's.
+    config: z.strictObject({ level: z.number().int().optional() }),
     routes: [
       {
         method: 'POST',
@@ -190,6 +192,11 @@ describe('tenant policy: deny by default', function () {
       await leavesNoTrace(() => alpha.boxes.create({ name: 'attack', config: { template: '/etc' } }), forbidden('config.template'));
     });
 
+    it('every field of a plugin that declares nothing tenant-safe', async () => {
+      await leavesNoTrace(create({ [PROBE]: { level: 1 } }), forbidden(`config.${PROBE}.level`));
+      await (await admin.boxes.create({ name: 'leveled', owner: 'alpha', config: { ...sleeper, [PROBE]: { level: 1 } } })).wait();
+    });
+
     it('a tenant admin token is a tenant too', async () => {
       const tenantAdmin = await tenantClient('alpha', 'admin');
       await leavesNoTrace(
@@ -343,14 +350,18 @@ describe('templates per tenant, box names per tenant, the audit log', function (
     assert.equal(own.state, 'running');
     await (await beta.client.boxes.create({ name: 'web', config: { ...sleeper, template: 'shared-img' } })).wait();
 
-    // No tenant response carries a template's host path.
+    // No tenant response carries a host path of nsboxd's (the template's, the box's rootfs, its spec).
     for (const { token } of [alpha, beta]) {
-      for (const path of ['/templates', '/templates/shared-img', '/boxes', '/boxes/web', '/operations']) {
+      for (const path of ['/templates', '/templates/shared-img', '/boxes', '/boxes/web', '/boxes/web/details', '/operations']) {
         const response = await raw(nsboxd.socketPath, 'GET', path, { token });
         assert.equal(response.status, 200, `${path}: ${response.text}`);
-        assert.ok(!response.text.includes(imagesDir), `${path} shows ${imagesDir}: ${response.text.slice(0, 300)}`);
+        assert.ok(!response.text.includes(nsboxd.stateDir), `${path} shows ${nsboxd.stateDir}: ${response.text.slice(0, 400)}`);
       }
     }
+    assert.ok(
+      (await raw(nsboxd.socketPath, 'GET', '/boxes/alpha--web', { token: nsboxd.daemon.adminToken })).text.includes(imagesDir),
+      'the admin sees where it came from',
+    );
     assert.equal((await alpha.client.boxes.get('web')).config.template, 'alpha-img');
     // A restart re-checks the config: the template by name passes.
     assert.equal((await alpha.client.boxes.restart('web', { timeout: 0 })).state, 'running');

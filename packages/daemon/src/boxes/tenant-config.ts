@@ -24,9 +24,17 @@ export function checkStoredConfig(context: DaemonContext, scope: Scope, box: Box
   context.policy.check(scope.caller, configAsTenantSees(box.config, context.templates, scope.tenant));
 }
 
-/** boxView, with the name and the config as a tenant caller knows them. */
+/**
+ * The runtime facts a tenant is shown: when it started, how it ended, its image's defaults.
+ * The rest (rootfs directory, host pids of init and shim, cgroup, the OCI spec with its host
+ * paths and id maps) is the host's.
+ */
+const TENANT_RUNTIME_FACTS = ['startedAt', 'exit', 'lastExit', 'image'];
+
+/** boxView, with the name, the config and the runtime facts as a tenant caller may know them. */
 export function scopedBoxView(context: DaemonContext, scope: Scope, box: Box, options: Parameters<typeof boxView>[1] = {}): Box {
   const tenant = scope.tenant;
   if (tenant === null) return boxView(box, options);
-  return boxView({ ...box, name: shownBoxName(tenant, box.name), config: configAsTenantSees(box.config, context.templates, tenant) }, options);
+  const view = boxView({ ...box, name: shownBoxName(tenant, box.name), config: configAsTenantSees(box.config, context.templates, tenant) }, options);
+  return { ...view, runtime: Object.fromEntries(Object.entries(view.runtime).filter(([key]) => TENANT_RUNTIME_FACTS.includes(key))) };
 }
