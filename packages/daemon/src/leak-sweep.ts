@@ -6,9 +6,10 @@
  * reconcile, which only touches known boxes: other state directories may share the parent.)
  */
 
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Box } from '@nsbox/core';
+import { MountBelowError, removeTreeSync } from '@nsbox/native';
 
 export interface SweepResult {
   boxDirs: string[];
@@ -35,7 +36,13 @@ export function sweepLeftovers(input: { stateDir: string; boxes: Box[] }): Sweep
       result.skipped.push(dir);
       continue;
     }
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      removeTreeSync(dir);
+    } catch (error) {
+      if (!(error instanceof MountBelowError)) throw error;
+      result.skipped.push(dir); // mounted there since the check above
+      continue;
+    }
     result.boxDirs.push(entry);
   }
   return result;

@@ -13,9 +13,10 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxError } from '@nsbox/core';
+import { MountBelowError, removeTree, removeTreeSync } from '@nsbox/native';
 import { builtinTemplates, type ImageConfig, listTemplates, materializeTemplate, type TemplateProgress } from '@nsbox/runtime';
 import type Database from 'better-sqlite3';
 
@@ -124,19 +125,19 @@ export class TemplateRegistry {
     try {
       const made = await materializeTemplate(source, join(work, 'rootfs'), { cacheDir: this.cacheDir, signal: options.signal, onProgress: options.onProgress });
       if (name === source && this.isBuiltin(source)) {
-        rmSync(work, { recursive: true, force: true });
+        await removeTree(work);
         return this.list().find((template) => template.name === source) as TemplateInfo;
       }
       this.assertFree(name);
       const target = join(this.imagesDir, name);
-      rmSync(target, { recursive: true, force: true });
+      removeTreeSync(target); // synchronous: nothing may run between assertFree and the insert
       renameSync(work, target);
       this.db
         .prepare('INSERT INTO daemon_templates (name, source, kind, path, image, owner, shared, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(name, source, made.kind, join(target, 'rootfs'), made.config ? JSON.stringify(made.config) : null, owner, shared ? 1 : 0, this.clock());
       return this.list().find((template) => template.name === name) as TemplateInfo;
     } catch (error) {
-      rmSync(work, { recursive: true, force: true });
+      await removeTree(work);
       throw error;
     }
   }
@@ -149,7 +150,7 @@ export class TemplateRegistry {
       throw new NsboxError('E_NOT_FOUND', `no template named '${name}'`, { details: { template: name } });
     }
     this.db.prepare('DELETE FROM daemon_templates WHERE name = ?').run(name);
-    rmSync(join(this.imagesDir, name), { recursive: true, force: true });
+    removeTreeSync(join(this.imagesDir, name));
   }
 
   /** Work directories of imports a crash interrupted, and directories no row names. */
@@ -159,7 +160,12 @@ export class TemplateRegistry {
     const removed: string[] = [];
     for (const entry of readdirSync(this.imagesDir)) {
       if (known.has(entry)) continue;
-      rmSync(join(this.imagesDir, entry), { recursive: true, force: true });
+      try {
+        removeTreeSync(join(this.imagesDir, entry));
+      } catch (error) {
+        if (error instanceof MountBelowError) continue; // something mounted there is not ours to delete through
+        throw error;
+      }
       removed.push(entry);
     }
     return removed;
