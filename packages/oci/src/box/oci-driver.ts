@@ -10,7 +10,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, type DriverStatus, NsboxError, type OciSpec } from '@nsbox/core';
-import { encodeProgram, launcherPath } from '@nsbox/native';
+import { encodeProgram, launcherPath, removeTreeSync } from '@nsbox/native';
 import { compileCreateProgram, identify, isSameProcess, LinuxBoxDriver, type LinuxRuntimeFacts, type ProcessIdentity } from '@nsbox/runtime';
 import type { CallerPort } from '../server/front-session.js';
 import type { OciCgroupDriver } from './cgroup-paths.js';
@@ -111,7 +111,7 @@ export class OciBoxDriver extends LinuxBoxDriver {
     const files = this.files(box);
     mkdirSync(files.dir, { recursive: true, mode: 0o700 });
     const fifoDir = this.fifoDir(box);
-    for (const stale of [files.exitFile, fifoDir]) rmSync(stale, { force: true, recursive: true });
+    for (const stale of [files.exitFile, fifoDir]) removeTreeSync(stale);
     writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
     const cgroup = this.cgroups.create(box.id);
     let init: ProcessIdentity | undefined;
