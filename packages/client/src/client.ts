@@ -267,6 +267,11 @@ class TemplatesApi {
     return new OperationHandle<Template>(this.t, await this.t.json<Operation<Template>>('POST', '/templates', { body: input }));
   }
 
+  /** Gives an imported template to a tenant (null: the host admin) or shares it with every tenant. */
+  update(name: string, changes: { owner?: string | null; shared?: boolean }): Promise<Template> {
+    return this.t.json('PATCH', `/templates/${encodeURIComponent(name)}`, { body: changes });
+  }
+
   remove(name: string): Promise<{ name: string; removed: boolean }> {
     return this.t.json('DELETE', `/templates/${encodeURIComponent(name)}`);
   }

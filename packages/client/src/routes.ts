@@ -33,6 +33,7 @@ export const coveredRoutes: Record<string, string> = {
   'GET /templates': 'templates.list()',
   'GET /templates/{name}': 'templates.get()',
   'POST /templates': 'templates.import()',
+  'PATCH /templates/{name}': 'templates.update()',
   'DELETE /templates/{name}': 'templates.remove()',
   'GET /plugins': 'plugins.list()',
   'GET /plugins/{name}': 'plugins.get()',

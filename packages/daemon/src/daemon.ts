@@ -178,6 +178,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       version: daemonVersion(),
       startedAt: Date.now(),
     };
+    context.audit.redactStoredEnvironments();
     await repair(context, warn);
     const adminTokenFile = join(stateDir, 'admin.token');
     const { token: adminToken } = context.tokens.ensureAdminToken(adminTokenFile);

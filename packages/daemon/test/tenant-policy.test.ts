@@ -365,6 +365,10 @@ describe('templates per tenant, box names per tenant, the audit log', function (
     assert.equal((await alpha.client.boxes.get('web')).config.template, 'alpha-img');
     // A restart re-checks the config: the template by name passes.
     assert.equal((await alpha.client.boxes.restart('web', { timeout: 0 })).state, 'running');
+    // The admin shares it: beta sees it now (without its path).
+    await admin.templates.update('alpha-img', { shared: true });
+    assert.deepEqual(await names(beta.client), ['alpha-img', 'shared-img']);
+    assert.equal((await beta.client.templates.get('alpha-img')).path, undefined);
   });
 
   it("box names are per tenant: a tenant does not learn another tenant's names", async () => {
@@ -407,5 +411,18 @@ describe('templates per tenant, box names per tenant, the audit log', function (
     const db = nsboxd.daemon.context.host.store.db;
     const stored = JSON.stringify(db.prepare('SELECT * FROM daemon_audit').all());
     assert.ok(!stored.includes(secret), `the audit log holds the secret: ${stored}`);
+  });
+
+  it('redacts the exec environments an older nsboxd wrote into the audit log when it starts', async () => {
+    const db = nsboxd.daemon.context.host.store.db;
+    const old = '/boxes/web/exec/socket?command=sh&env=DB_PASSWORD%3Dold-s3cr3t';
+    db.prepare("INSERT INTO daemon_audit (time, method, url, status, duration_ms) VALUES (1, 'GET', ?, 101, 1)").run(old);
+    await nsboxd.restart();
+    const urls = (nsboxd.daemon.context.host.store.db.prepare('SELECT url FROM daemon_audit').all() as { url: string }[]).map((row) => row.url);
+    assert.ok(
+      urls.some((url) => url.includes('DB_PASSWORD')),
+      urls.join('\n'),
+    );
+    assert.ok(!urls.some((url) => url.includes('old-s3cr3t')), urls.join('\n'));
   });
 });

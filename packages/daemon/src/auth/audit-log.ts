@@ -108,6 +108,20 @@ export class AuditLog {
       );
   }
 
+  /** Redacts the exec environments that entries written before auditedUrl existed still hold. */
+  redactStoredEnvironments(): number {
+    const rows = this.db.prepare("SELECT id, url FROM daemon_audit WHERE url LIKE '%env=%'").all() as { id: number; url: string }[];
+    const update = this.db.prepare('UPDATE daemon_audit SET url = ? WHERE id = ?');
+    let changed = 0;
+    for (const row of rows) {
+      const redacted = auditedUrl(row.url);
+      if (redacted === row.url) continue;
+      update.run(redacted, row.id);
+      changed += 1;
+    }
+    return changed;
+  }
+
   list(filter: { tenant?: string; tokenId?: string; after?: number; limit?: number }): AuditEntry[] {
     const where: string[] = [];
     const params: unknown[] = [];

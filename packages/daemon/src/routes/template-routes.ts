@@ -4,7 +4,7 @@ import { NsboxError, z } from '@nsbox/core';
 import type { DaemonContext } from '../context.js';
 import { fieldError } from '../http/api-error.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
-import { importTemplateBody, operationView, templateRef, templateView } from '../schemas/admin.js';
+import { importTemplateBody, operationView, templateRef, templateView, updateTemplateBody } from '../schemas/admin.js';
 
 export function templateRoutes(context: DaemonContext): AnyRoute[] {
   const { templates } = context;
@@ -79,6 +79,25 @@ export function templateRoutes(context: DaemonContext): AnyRoute[] {
         );
         reply.header('location', `/operations/${operation.id}`);
         return operation;
+      },
+    }),
+    defineRoute({
+      method: 'PATCH',
+      url: '/templates/:name',
+      summary: 'Give an imported template to a tenant (owner; null: the host admin) or share it with every tenant',
+      tags: ['templates'],
+      access: 'admin',
+      hostWide: true,
+      params: templateRef,
+      body: updateTemplateBody,
+      response: templateView,
+      handler({ params, body }) {
+        if (typeof body.owner === 'string' && !context.tenants.find(body.owner))
+          throw fieldError('E_INVALID_ARGUMENT', 'owner', `no tenant named '${body.owner}'`);
+        return templates.update(params.name, {
+          ...(body.owner !== undefined ? { owner: body.owner } : {}),
+          ...(body.shared !== undefined ? { shared: body.shared } : {}),
+        });
       },
     }),
     defineRoute({

@@ -130,6 +130,7 @@ export function tenantRoutes(context: DaemonContext): AnyRoute[] {
           });
         }
         tokens.removeTenantTokens(params.name);
+        context.templates.releaseTenant(params.name);
         tenants.remove(params.name);
         return { name: params.name, removed: true };
       },

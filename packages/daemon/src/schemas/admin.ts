@@ -144,6 +144,11 @@ export const importTemplateBody = z.strictObject({
   shared: z.boolean().optional(),
 });
 
+export const updateTemplateBody = z.strictObject({
+  owner: tenantName.nullable().optional(),
+  shared: z.boolean().optional(),
+});
+
 export const templateRef = z.strictObject({ name: templateName });
 
 export const templateView = z.object({

@@ -142,6 +142,19 @@ export class TemplateRegistry {
     }
   }
 
+  /** Gives a template to a tenant (or to the host admin: null) and shares it, or not, with every tenant. */
+  update(name: string, changes: { owner?: string | null; shared?: boolean }): TemplateInfo {
+    if (!this.find(name, null)) throw new NsboxError('E_NOT_FOUND', `no imported template named '${name}'`, { details: { template: name, field: 'name' } });
+    if (changes.owner !== undefined) this.db.prepare('UPDATE daemon_templates SET owner = ? WHERE name = ?').run(changes.owner, name);
+    if (changes.shared !== undefined) this.db.prepare('UPDATE daemon_templates SET shared = ? WHERE name = ?').run(changes.shared ? 1 : 0, name);
+    return this.list(null).find((template) => template.name === name) as TemplateInfo;
+  }
+
+  /** A removed tenant's templates go back to the host admin, unshared (a new tenant of that name gets none). */
+  releaseTenant(tenant: string): void {
+    this.db.prepare('UPDATE daemon_templates SET owner = NULL, shared = 0 WHERE owner = ?').run(tenant);
+  }
+
   remove(name: string): void {
     const found = this.find(name, null);
     if (!found) {
