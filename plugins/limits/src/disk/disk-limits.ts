@@ -162,11 +162,12 @@ export class DiskLimits {
    * what would have been recorded is taken down (and, at destroy, deleted) all the same.
    */
   private sweep(box: DiskBox, destroy: boolean): void {
+    // Also when the config no longer asks for a disk (dropped after a first image was cut short): the default pool then.
     const request = this.request(box.config['limits'] as LimitsConfig | undefined);
-    if (!request || !this.driver) return;
+    if (!this.driver) return;
     let context: BoxDiskContext;
     try {
-      context = this.context(box, request.pool);
+      context = this.context(box, request?.pool ?? DEFAULT_POOL);
     } catch {
       return; // its pool is gone: nothing of this box can be in it
     }
