@@ -46,6 +46,7 @@ export {
   coreTenantSafeFields,
   formatFieldPath,
   parseFieldPattern,
+  sectionDefaults,
   type TenantGrant,
   type TenantPolicyInput,
   type TenantRefusal,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { z } from 'zod';
 import { definePlugin } from './plugin.js';
-import { parseFieldPattern, tenantPolicyRefusals } from './tenant-policy.js';
+import { parseFieldPattern, sectionDefaults, tenantPolicyRefusals } from './tenant-policy.js';
 
 const net = definePlugin({
   name: 'net',
@@ -56,6 +57,21 @@ describe('tenant policy', () => {
     const previous = { silent: { x: 1 }, hostname: 'a' };
     assert.deepEqual(paths({ silent: { x: 1 }, hostname: 'b' }, { previous }), []);
     assert.deepEqual(paths({ silent: { x: 2 }, hostname: 'b' }, { previous }), ['silent.x']);
+  });
+
+  it("does not judge a value its plugin's schema gives an empty section", async () => {
+    const grown = definePlugin({
+      name: 'grown',
+      version: '1.0.0',
+      core: '^1.0.0',
+      config: z.strictObject({ safe: z.boolean().default(false), added: z.enum(['off', 'on']).default('off') }),
+      tenantSafe: { safe: true },
+    });
+    const defaults = await sectionDefaults([grown]);
+    assert.deepEqual(defaults, { grown: { safe: false, added: 'off' } });
+    const judge = (config: Record<string, unknown>) => tenantPolicyRefusals({ config, defaults, grants: [], plugins: [grown] }).map((refusal) => refusal.path);
+    assert.deepEqual(judge({ grown: { safe: true, added: 'off' } }), []);
+    assert.deepEqual(judge({ grown: { safe: true, added: 'on' } }), ['grown.added']);
   });
 
   it('parses patterns and refuses malformed ones', () => {

@@ -153,6 +153,12 @@ function isReservedAnnotation(path: readonly Segment[]): boolean {
 export interface TenantPolicyInput {
   /** The config the box would have (validated: the owners' rules see normalised values). */
   config: Record<string, unknown>;
+  /**
+   * Each section as its plugin fills it when it is given empty (sectionDefaults). A value equal
+   * to its plugin's default is what the box gets with the section left out: not the tenant's
+   * choice, so not judged. (A plugin adding a defaulted field does not lock tenants out.)
+   */
+  defaults?: Record<string, unknown> | undefined;
   /** For a change: the config before it. Values the change leaves as they were are not judged again. */
   previous?: Record<string, unknown> | undefined;
   grants: readonly TenantGrant[];
@@ -169,6 +175,7 @@ export function tenantPolicyRefusals(input: TenantPolicyInput): TenantRefusal[] 
 
   const visit = (value: unknown, path: Segment[], allowed: boolean): void => {
     if (input.previous !== undefined && sameValue(value, valueAt(input.previous, path))) return;
+    if (input.defaults !== undefined && path.length > 1 && !isPlainObject(value) && sameValue(value, valueAt(input.defaults, path))) return;
     const text = formatFieldPath(path);
     const granted = fieldGrants.some((pattern) => matches(pattern, path));
     // A broad grant (`annotations`) does not reach the plugins' own annotations: those need their key named.
@@ -210,6 +217,17 @@ export function tenantPolicyRefusals(input: TenantPolicyInput): TenantRefusal[] 
 
   for (const [key, value] of Object.entries(input.config)) visit(value, [key], false);
   return refusals;
+}
+
+/** Each plugin's section as its schema fills an empty one (sections that need a value are left out). */
+export async function sectionDefaults(plugins: readonly AnyPlugin[]): Promise<Record<string, unknown>> {
+  const defaults: Record<string, unknown> = {};
+  for (const plugin of plugins) {
+    if (!plugin.config) continue;
+    const result = await plugin.config['~standard'].validate({});
+    if (!result.issues) defaults[plugin.name] = result.value;
+  }
+  return defaults;
 }
 
 function judge(rule: TenantSafeRule, value: unknown, capped: boolean): string | undefined {

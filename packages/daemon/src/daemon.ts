@@ -10,7 +10,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AnyPlugin } from '@nsbox/core';
+import { type AnyPlugin, sectionDefaults } from '@nsbox/core';
 import { openHost } from '@nsbox/host';
 import { resolveStateDir } from '@nsbox/store';
 import type { FastifyInstance } from 'fastify';
@@ -166,7 +166,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
         (owner) => host.manager.list({ owner }),
         (name) => host.store.find(name) !== undefined,
       ),
-      policy: new PolicyGuard(tenants, () => host.plugins.definitions()),
+      policy: new PolicyGuard(tenants, () => host.plugins.definitions(), await sectionDefaults(host.plugins.definitions())),
       operations: new OperationManager(db),
       templates: new TemplateRegistry(db, stateDir),
       events: new EventFeed(

@@ -15,6 +15,8 @@ export class PolicyGuard {
   constructor(
     private readonly tenants: TenantStore,
     private readonly plugins: () => readonly AnyPlugin[],
+    /** The plugins' sections as their schemas fill empty ones (core's sectionDefaults). */
+    private readonly defaults: Record<string, unknown> = {},
   ) {}
 
   /**
@@ -25,7 +27,7 @@ export class PolicyGuard {
     if (!caller || caller.tenant === null) return;
     const tenant = this.tenants.find(caller.tenant);
     const grants = tenant ? grantsFor(tenant.policy, caller.role) : [];
-    const refusals = tenantPolicyRefusals({ config, previous: options.previous, grants, plugins: this.plugins() });
+    const refusals = tenantPolicyRefusals({ config, previous: options.previous, defaults: this.defaults, grants, plugins: this.plugins() });
     if (refusals.length === 0) return;
     const prefix = options.prefix ?? 'config';
     const issues = refusals.map((refusal) => ({ path: `${prefix}.${refusal.path}`, message: refusal.reason }));
