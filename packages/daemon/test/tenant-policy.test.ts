@@ -369,6 +369,11 @@ describe('templates per tenant, box names per tenant, the audit log', function (
     await admin.templates.update('alpha-img', { shared: true });
     assert.deepEqual(await names(beta.client), ['alpha-img', 'shared-img']);
     assert.equal((await beta.client.templates.get('alpha-img')).path, undefined);
+    // Removed: the box keeps its copy and still restarts, and its view names no path.
+    await admin.templates.remove('alpha-img');
+    assert.equal((await alpha.client.boxes.restart('web', { timeout: 0 })).state, 'running');
+    const after = await raw(nsboxd.socketPath, 'GET', '/boxes/web', { token: alpha.token });
+    assert.ok(!after.text.includes(nsboxd.stateDir), after.text);
   });
 
   it("box names are per tenant: a tenant does not learn another tenant's names", async () => {

@@ -12,16 +12,27 @@ import type { TemplateRegistry } from '../templates/template-registry.js';
 import { shownBoxName } from './box-names.js';
 import { boxView } from './box-view.js';
 
-export function configAsTenantSees(config: BoxConfig, templates: TemplateRegistry, tenant: string): BoxConfig {
+/**
+ * The config as the tenant knows it: an imported template by its name (the box was made from
+ * it, whoever may use it now), and no template at all when it was removed since (its path
+ * would be a host path).
+ */
+export function configAsTenantSees(config: BoxConfig, templates: TemplateRegistry): BoxConfig {
   if (typeof config.template !== 'string' || !config.template.startsWith('/')) return config;
-  const name = templates.nameOf(config.template, tenant);
-  return name ? { ...config, template: name } : config;
+  const { template, ...rest } = config;
+  const name = templates.nameOf(template, null);
+  return name ? { ...rest, template: name } : rest;
 }
 
-/** Refuses (403) to start a tenant's box whose stored config its tenant's current policy does not allow. */
+/**
+ * Refuses (403) to start a tenant's box whose stored config its tenant's current policy does
+ * not allow. The template is left out: it was copied when the box was made, a start does not
+ * use it (and it may have been unshared or removed since).
+ */
 export function checkStoredConfig(context: DaemonContext, scope: Scope, box: Box): void {
   if (scope.tenant === null) return;
-  context.policy.check(scope.caller, configAsTenantSees(box.config, context.templates, scope.tenant));
+  const { template: _template, ...config } = box.config;
+  context.policy.check(scope.caller, config);
 }
 
 /**
@@ -35,6 +46,6 @@ const TENANT_RUNTIME_FACTS = ['startedAt', 'exit', 'lastExit', 'image'];
 export function scopedBoxView(context: DaemonContext, scope: Scope, box: Box, options: Parameters<typeof boxView>[1] = {}): Box {
   const tenant = scope.tenant;
   if (tenant === null) return boxView(box, options);
-  const view = boxView({ ...box, name: shownBoxName(tenant, box.name), config: configAsTenantSees(box.config, context.templates, tenant) }, options);
+  const view = boxView({ ...box, name: shownBoxName(tenant, box.name), config: configAsTenantSees(box.config, context.templates) }, options);
   return { ...view, runtime: Object.fromEntries(Object.entries(view.runtime).filter(([key]) => TENANT_RUNTIME_FACTS.includes(key))) };
 }

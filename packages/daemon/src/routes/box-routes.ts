@@ -121,10 +121,9 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
         } catch (error) {
           throw prefixFields(error, 'config');
         }
-        const tenant = scope.tenant;
-        if (tenant !== null) {
+        if (scope.tenant !== null) {
           // Only what the change changes is judged here; a start judges the whole config again.
-          const asTenantSees = (config: BoxConfig) => configAsTenantSees(config, context.templates, tenant);
+          const asTenantSees = (config: BoxConfig) => configAsTenantSees(config, context.templates);
           context.policy.check(scope.caller, asTenantSees(next), { previous: asTenantSees(box.config) });
         }
         context.quotas.checkUpdate(box, next);

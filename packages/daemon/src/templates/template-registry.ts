@@ -92,7 +92,7 @@ export class TemplateRegistry {
     return { path: row.path, image: row.image ? (JSON.parse(row.image) as ImageConfig) : undefined };
   }
 
-  /** The name of the imported template whose rootfs is `path` (a box's stored config holds the path), if `viewer` may use it. */
+  /** The name of the imported template whose rootfs is `path` (a box's stored config holds the path), if `viewer` may use it (null: any). */
   nameOf(path: string, viewer: TemplateViewer = null): string | undefined {
     const row = this.db.prepare('SELECT * FROM daemon_templates WHERE path = ?').get(path) as TemplateRow | undefined;
     return row && visibleTo(row, viewer) ? row.name : undefined;

@@ -18,7 +18,7 @@ export function tenantBoxManager(context: DaemonContext, scope: Scope): BoxManag
   const manager = context.manager;
   const tenant = scope.tenant;
   if (tenant === null) return manager;
-  const asTenantSees = (config: BoxConfig) => configAsTenantSees(config, context.templates, tenant);
+  const asTenantSees = (config: BoxConfig) => configAsTenantSees(config, context.templates);
   const guarded: Partial<Record<keyof BoxManager, unknown>> = {
     list: (filter?: Parameters<BoxManager['list']>[0]) => manager.list({ ...(filter ?? {}), owner: tenant }),
     async create(input: CreateBoxInput): Promise<Box> {
