@@ -11,8 +11,7 @@ import { fieldError, prefixFields } from '../http/api-error.js';
 import { cancelledError, type Operation, type StoredOperation } from '../ops/operation-manager.js';
 import { scopedNameProblem, storedBoxName } from './box-names.js';
 import { resolveBoxSource } from './box-source.js';
-import { boxView } from './box-view.js';
-import { scopedBoxView } from './tenant-config.js';
+import { boxViewFor, scopedBoxView } from './tenant-config.js';
 
 export interface CreateBoxRequest {
   name: string;
@@ -120,7 +119,8 @@ export async function settleCreate(context: DaemonContext, operation: StoredOper
     let current = await context.manager.sync(box.id);
     if (current.state === 'defined') throw new NsboxError('E_INVALID_STATE', 'the box was never created');
     if (operation.input.start === true && current.state !== 'running') current = await context.manager.start(box.id);
-    context.operations.settle(operation.id, 'success', { result: boxView(current) });
+    // The result is read by the operation's tenant: shown as that tenant knows the box.
+    context.operations.settle(operation.id, 'success', { result: boxViewFor(context, operation.tenant, current) });
   } catch {
     await context.manager.destroy(box.id, { force: true }).catch(() => undefined);
     context.operations.settle(operation.id, 'failure', { error: interrupted });

@@ -42,10 +42,14 @@ export function checkStoredConfig(context: DaemonContext, scope: Scope, box: Box
  */
 const TENANT_RUNTIME_FACTS = ['startedAt', 'exit', 'lastExit', 'image'];
 
-/** boxView, with the name, the config and the runtime facts as a tenant caller may know them. */
-export function scopedBoxView(context: DaemonContext, scope: Scope, box: Box, options: Parameters<typeof boxView>[1] = {}): Box {
-  const tenant = scope.tenant;
-  if (tenant === null) return boxView(box, options);
-  const view = boxView({ ...box, name: shownBoxName(tenant, box.name), config: configAsTenantSees(box.config, context.templates) }, options);
+/** boxView, with the name, the config and the runtime facts as `viewer` (a tenant, or null: the host) may know them. */
+export function boxViewFor(context: DaemonContext, viewer: string | null, box: Box, options: Parameters<typeof boxView>[1] = {}): Box {
+  if (viewer === null) return boxView(box, options);
+  const view = boxView({ ...box, name: shownBoxName(viewer, box.name), config: configAsTenantSees(box.config, context.templates) }, options);
   return { ...view, runtime: Object.fromEntries(Object.entries(view.runtime).filter(([key]) => TENANT_RUNTIME_FACTS.includes(key))) };
+}
+
+/** boxView for the caller of a request. */
+export function scopedBoxView(context: DaemonContext, scope: Scope, box: Box, options: Parameters<typeof boxView>[1] = {}): Box {
+  return boxViewFor(context, scope.tenant, box, options);
 }
