@@ -144,11 +144,18 @@ child_setup (const struct nsbox_program *prog, int *sync_fd, unsigned long ns_fl
   nsbox_mounts_release (&m);
   if (ret < 0)
     return -1;
-  /* A box started on a terminal (the shim's pty) gets it as its controlling tty, so that
-   * job control and Ctrl-C work for its init. */
-  /* Best effort: a terminal that already controls another session (a caller's own, when
-   * the launcher runs in the foreground) stays that session's. */
-  if (isatty (STDIN_FILENO) && setsid () >= 0)
+  /* A session of its own, always: whoever started the launcher (an operator's shell) keeps
+   * its session and controlling terminal to itself. */
+  if (setsid () < 0)
+    {
+      err->step = "stdio";
+      return nsbox_fail (err, errno, "setsid");
+    }
+  /* A box started on a terminal (the shim's pty, nsbox-runc's) gets it as its controlling
+   * tty, so that job control and Ctrl-C work for its init. Best effort, and never stolen
+   * (TIOCSCTTY 0): a terminal that controls another session (a caller's own, when
+   * nsbox-runc runs in the foreground without -t) stays that session's. */
+  if (isatty (STDIN_FILENO))
     (void) ioctl (STDIN_FILENO, TIOCSCTTY, 0);
   return nsbox_final_exec (prog, sync_fd, err);
 }

@@ -18,9 +18,21 @@
 
 static int
 join_child_setup (const struct nsbox_program *prog, int *sync_fd, struct nsbox_tty *tty,
-                  bool joined_userns, struct nsbox_error *err)
+                  struct nsbox_relay *relay, bool joined_userns, struct nsbox_error *err)
 {
-  if (tty->master >= 0 && nsbox_tty_child (tty, err) < 0)
+  /* A session of its own, always: the caller's session and controlling terminal (an
+   * operator's shell) are not the box's. With a pty, it becomes that session's terminal. */
+  if (tty->master >= 0)
+    {
+      if (nsbox_tty_child (tty, err) < 0)
+        return -1;
+    }
+  else if (setsid () < 0)
+    {
+      err->step = "stdio";
+      return nsbox_fail (err, errno, "setsid");
+    }
+  else if (nsbox_relay_child (relay, err) < 0)
     return -1;
   /* setns into a user namespace keeps our host uid (unmapped there): start from the
    * box's root, then `user` applies. */
@@ -34,12 +46,12 @@ join_child_setup (const struct nsbox_program *prog, int *sync_fd, struct nsbox_t
 
 static __attribute__ ((noreturn)) void
 join_child (const struct nsbox_program *prog, int sync_fd, struct nsbox_tty *tty,
-            bool joined_userns)
+            struct nsbox_relay *relay, bool joined_userns)
 {
   struct nsbox_error err = { 0 };
 
   close (NSBOX_RESULT_FD);
-  join_child_setup (prog, &sync_fd, tty, joined_userns, &err);
+  join_child_setup (prog, &sync_fd, tty, relay, joined_userns, &err);
   nsbox_child_report (sync_fd, &err);
   _exit (1);
 }
@@ -73,6 +85,8 @@ nsbox_run_join (const struct nsbox_program *prog, int *exit_code, struct nsbox_e
   __attribute__ ((cleanup (release_tty))) struct nsbox_tty tty = { .master = -1, .slave = -1 };
   __attribute__ ((cleanup (release_tty))) struct nsbox_tty host_tty
       = { .master = -1, .slave = -1 };
+  __attribute__ ((cleanup (nsbox_relay_release))) struct nsbox_relay relay
+      = { .child = { -1, -1, -1 }, .host = { -1, -1, -1 } };
   bool want_tty = nsbox_program_find (prog, "tty") != NULL;
   cleanup_fd int parent_end = -1;
   cleanup_fd int pidfd = -1;
@@ -102,6 +116,8 @@ nsbox_run_join (const struct nsbox_program *prog, int *exit_code, struct nsbox_e
           host_tty = (struct nsbox_tty){ .master = -1, .slave = -1 };
         }
     }
+  else if (nsbox_relay_open (&relay, err) < 0)
+    return -1;
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     {
       err->step = "handshake";
@@ -118,7 +134,7 @@ nsbox_run_join (const struct nsbox_program *prog, int *exit_code, struct nsbox_e
   if (pid == 0)
     {
       close (sv[0]);
-      join_child (prog, sv[1], &tty, joins_userns (prog, &host));
+      join_child (prog, sv[1], &tty, &relay, joins_userns (prog, &host));
     }
   close (sv[1]);
   pidfd = pidfd_open (pid, 0);
@@ -134,7 +150,8 @@ nsbox_run_join (const struct nsbox_program *prog, int *exit_code, struct nsbox_e
   close (NSBOX_RESULT_FD);
   close (tty.slave);
   tty.slave = -1;
-  if (nsbox_supervise (pid, pidfd, &tty, &status, err) < 0)
+  nsbox_relay_close_child_ends (&relay);
+  if (nsbox_supervise (pid, pidfd, &tty, &relay, &status, err) < 0)
     return -1;
   *exit_code = WIFSIGNALED (status) ? 128 + WTERMSIG (status) : WEXITSTATUS (status);
   return 0;

@@ -1,8 +1,13 @@
-/* Join mode: the pty of the joined process and the launcher's watch over it.
+/* Join mode: the stdio of the joined process and the launcher's watch over it.
  *
- * The pty comes from the box's own devpts (opened after setns, checked, without following
- * the box's symlinks), so `tty` inside the box names a device the box has. The launcher stays the parent: it forwards the signals it gets to the
- * child, relays the pty both ways when there is one, and returns the child's status. */
+ * With `tty`, the pty comes from the box's own devpts (opened after setns, checked, without
+ * following the box's symlinks), so `tty` inside the box names a device the box has.
+ * Without it, no fd of the caller's that is a terminal reaches the box: that terminal is
+ * the operator's, and a box process holding it could type into the operator's shell
+ * (TIOCSTI) or read keystrokes after exec returned. Such an fd is replaced by a pipe the
+ * launcher relays (other fds, pipes and files of a daemon or an engine, pass as they are).
+ * The launcher stays the parent: it forwards the signals it gets to the child, relays the
+ * pty or pipes, and returns the child's status. */
 #include "launcher.h"
 
 #include <errno.h>
@@ -119,7 +124,7 @@ restore_terminal (struct terminal *term)
 }
 
 /* Copies what is available from `from` to `to`; returns 0 on EOF/EIO (the other side is
- * gone), 1 otherwise. */
+ * gone) or when `to` refuses the data, 1 otherwise. */
 static int
 pump (int from, int to)
 {
@@ -130,21 +135,111 @@ pump (int from, int to)
     return 1;
   if (n <= 0)
     return 0;
-  (void) nsbox_write_all (to, buf, n);
-  return 1;
+  return nsbox_write_all (to, buf, n) < 0 ? 0 : 1;
+}
+
+int
+nsbox_relay_open (struct nsbox_relay *relay, struct nsbox_error *err)
+{
+  for (int fd = 0; fd < 3; fd++)
+    relay->child[fd] = relay->host[fd] = -1;
+  for (int fd = 0; fd < 3; fd++)
+    {
+      int p[2];
+
+      if (!isatty (fd))
+        continue;
+      if (pipe2 (p, O_CLOEXEC) < 0)
+        {
+          err->step = "stdio";
+          return nsbox_fail (err, errno, "pipe for fd %d", fd);
+        }
+      relay->child[fd] = fd == 0 ? p[0] : p[1];
+      relay->host[fd] = fd == 0 ? p[1] : p[0];
+    }
+  return 0;
+}
+
+int
+nsbox_relay_child (struct nsbox_relay *relay, struct nsbox_error *err)
+{
+  for (int fd = 0; fd < 3; fd++)
+    {
+      if (relay->host[fd] >= 0)
+        close (relay->host[fd]);
+      /* dup2 clears close-on-exec on the copy; the pipe end itself still has it. */
+      if (relay->child[fd] >= 0 && dup2 (relay->child[fd], fd) < 0)
+        {
+          err->step = "stdio";
+          return nsbox_fail (err, errno, "dup the relay pipe to fd %d", fd);
+        }
+    }
+  return 0;
+}
+
+void
+nsbox_relay_close_child_ends (struct nsbox_relay *relay)
+{
+  for (int fd = 0; fd < 3; fd++)
+    if (relay->child[fd] >= 0)
+      {
+        close (relay->child[fd]);
+        relay->child[fd] = -1;
+      }
+}
+
+void
+nsbox_relay_release (struct nsbox_relay *relay)
+{
+  nsbox_relay_close_child_ends (relay);
+  for (int fd = 0; fd < 3; fd++)
+    if (relay->host[fd] >= 0)
+      {
+        close (relay->host[fd]);
+        relay->host[fd] = -1;
+      }
 }
 
 static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGCONT };
 
+/* One direction of a copy the launcher makes while its child runs. */
+struct link
+{
+  int from, to;
+  bool open;
+  bool input; /* from our stdin: its end is the child's end of file */
+};
+
 int
-nsbox_supervise (pid_t child, int pidfd, struct nsbox_tty *tty, int *status,
-                 struct nsbox_error *err)
+nsbox_supervise (pid_t child, int pidfd, struct nsbox_tty *tty, struct nsbox_relay *relay,
+                 int *status, struct nsbox_error *err)
 {
   struct terminal term = { .raw = false };
   cleanup_fd int sigfd = -1;
-  bool relay = tty && tty->master >= 0;
-  bool stdin_open = relay, master_open = relay;
+  bool pty = tty && tty->master >= 0;
+  struct link links[3];
+  size_t n_links = 0;
   sigset_t mask;
+
+  if (pty)
+    {
+      links[n_links++] = (struct link){ STDIN_FILENO, tty->master, true, true };
+      links[n_links++] = (struct link){ tty->master, STDOUT_FILENO, true, false };
+    }
+  else if (relay)
+    {
+      if (relay->host[0] >= 0)
+        {
+          links[n_links++] = (struct link){ STDIN_FILENO, relay->host[0], true, true };
+          /* A child that does not read its stdin must not block the relay of its output. */
+          fcntl (relay->host[0], F_SETFL, fcntl (relay->host[0], F_GETFL) | O_NONBLOCK);
+          /* Run in the background, we get EIO (end of input) instead of being stopped. */
+          signal (SIGTTIN, SIG_IGN);
+        }
+      for (int fd = 1; fd < 3; fd++)
+        if (relay->host[fd] >= 0)
+          links[n_links++] = (struct link){ relay->host[fd], fd, true, false };
+    }
 
   sigemptyset (&mask);
   for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
@@ -157,22 +252,25 @@ nsbox_supervise (pid_t child, int pidfd, struct nsbox_tty *tty, int *status,
       err->step = "supervise";
       return nsbox_fail (err, errno, "signalfd");
     }
-  if (relay)
+  if (pty)
     {
       make_raw (&term);
       fcntl (tty->master, F_SETFL, fcntl (tty->master, F_GETFL) | O_NONBLOCK);
     }
+  for (size_t i = 0; i < n_links; i++)
+    if (!links[i].input)
+      fcntl (links[i].from, F_SETFL, fcntl (links[i].from, F_GETFL) | O_NONBLOCK);
 
   for (;;)
     {
-      struct pollfd fds[4] = {
+      struct pollfd fds[2 + 3] = {
         { .fd = sigfd, .events = POLLIN },
         { .fd = pidfd, .events = POLLIN },
-        { .fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN },
-        { .fd = master_open ? tty->master : -1, .events = POLLIN },
       };
 
-      if (poll (fds, 4, -1) < 0)
+      for (size_t i = 0; i < n_links; i++)
+        fds[2 + i] = (struct pollfd){ .fd = links[i].open ? links[i].from : -1, .events = POLLIN };
+      if (poll (fds, 2 + n_links, -1) < 0)
         {
           if (errno == EINTR)
             continue;
@@ -186,33 +284,45 @@ nsbox_supervise (pid_t child, int pidfd, struct nsbox_tty *tty, int *status,
               struct winsize ws;
               if (si.ssi_signo == SIGWINCH)
                 {
-                  if (relay && ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+                  if (pty && ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
                     ioctl (tty->master, TIOCSWINSZ, &ws);
                 }
               else
                 pidfd_send_signal (pidfd, (int) si.ssi_signo, NULL, 0);
             }
         }
-      if (fds[2].revents & (POLLIN | POLLHUP | POLLERR) && !pump (STDIN_FILENO, tty->master))
+      for (size_t i = 0; i < n_links; i++)
         {
-          /* The caller closed its input: end of file for the process too (VEOF at the
-           * start of a line, in the pty's canonical mode). */
-          static const char eof = 4;
-          stdin_open = false;
-          if (!term.raw)
-            (void) nsbox_write_all (tty->master, &eof, 1);
+          if (!(fds[2 + i].revents & (POLLIN | POLLHUP | POLLERR)) || pump (links[i].from, links[i].to))
+            continue;
+          links[i].open = false;
+          if (!links[i].input)
+            continue;
+          /* The caller closed its input: end of file for the process too. */
+          if (pty)
+            {
+              /* VEOF at the start of a line, in the pty's canonical mode. */
+              static const char eof = 4;
+              if (!term.raw)
+                (void) nsbox_write_all (tty->master, &eof, 1);
+            }
+          else
+            {
+              close (relay->host[0]);
+              relay->host[0] = -1;
+            }
         }
-      if (fds[3].revents & (POLLIN | POLLHUP | POLLERR) && !pump (tty->master, STDOUT_FILENO))
-        master_open = false;
       if (fds[1].revents & POLLIN)
         {
-          /* Exited: what it wrote before is still in the pty. */
-          while (master_open && pump (tty->master, STDOUT_FILENO))
-            {
-              struct pollfd p = { .fd = tty->master, .events = POLLIN };
-              if (poll (&p, 1, 0) <= 0)
-                break;
-            }
+          /* Exited: what it wrote before is still in the pty or the pipes. Only what is
+           * there now: a process it left behind may hold the pipes open for ever. */
+          for (size_t i = 0; i < n_links; i++)
+            while (!links[i].input && links[i].open && pump (links[i].from, links[i].to))
+              {
+                struct pollfd p = { .fd = links[i].from, .events = POLLIN };
+                if (poll (&p, 1, 0) <= 0)
+                  break;
+              }
           break;
         }
     }

@@ -166,9 +166,21 @@ int nsbox_tty_open (struct nsbox_tty *tty, struct nsbox_error *err);
 int nsbox_tty_open_host (struct nsbox_tty *tty, struct nsbox_error *err);
 /* Child: new session, the slave as stdio and controlling terminal. */
 int nsbox_tty_child (struct nsbox_tty *tty, struct nsbox_error *err);
-/* Parent: forwards signals to the child, relays the pty (when tty->master >= 0) until the
- * child exits; returns its wait status. */
-int nsbox_supervise (pid_t child, int pidfd, struct nsbox_tty *tty, int *status,
-                     struct nsbox_error *err);
+/* Join mode without a pty: each of fds 0-2 that is a terminal gets a pipe instead (child
+ * end, launcher end; -1 where the fd passes as it is). */
+struct nsbox_relay
+{
+  int child[3];
+  int host[3];
+};
+int nsbox_relay_open (struct nsbox_relay *relay, struct nsbox_error *err);
+/* Child: the pipes become its fds 0-2. */
+int nsbox_relay_child (struct nsbox_relay *relay, struct nsbox_error *err);
+void nsbox_relay_close_child_ends (struct nsbox_relay *relay);
+void nsbox_relay_release (struct nsbox_relay *relay);
+/* Parent: forwards signals to the child, relays the pty (when tty->master >= 0) or the
+ * relay pipes until the child exits; returns its wait status. */
+int nsbox_supervise (pid_t child, int pidfd, struct nsbox_tty *tty, struct nsbox_relay *relay,
+                     int *status, struct nsbox_error *err);
 
 #endif
