@@ -116,7 +116,7 @@ set_groups (const struct nsbox_op *op, struct nsbox_error *err)
     }
   if (setgroups (op->argc, gids) < 0)
     return nsbox_fail (err, errno, "setgroups");
-  return 0;
+  return nsbox_undumpable (err);
 }
 
 static int
@@ -130,7 +130,7 @@ set_user (const struct nsbox_op *op, struct nsbox_error *err)
     return nsbox_fail (err, errno, "setresgid %u", gid);
   if (setresuid (uid, uid, uid) < 0)
     return nsbox_fail (err, errno, "setresuid %u", uid);
-  return 0;
+  return nsbox_undumpable (err);
 }
 
 static int
@@ -160,6 +160,8 @@ set_caps (const uint64_t *sets, struct nsbox_error *err)
     }
   if (syscall (SYS_capset, &header, data) < 0)
     return nsbox_fail (err, errno, "capset");
+  if (nsbox_undumpable (err) < 0)
+    return -1;
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
     return nsbox_fail (err, errno, "clear the ambient set");
   /* The kernel keeps an ambient capability only while it is both permitted and

@@ -102,7 +102,7 @@ nsbox_run_join (const struct nsbox_program *prog, int *exit_code, struct nsbox_e
   /* A host pty before setns, in case the box has no devpts of its own... */
   if (want_tty && nsbox_tty_open_host (&host_tty, err) < 0)
     return -1;
-  if (nsbox_host_join (prog, &host, err) < 0)
+  if (nsbox_host_join (prog, &host, err) < 0 || nsbox_undumpable (err) < 0)
     return -1;
   /* ...but the box's own pty when it has one, so that `tty` in the box names a device the
    * box can see (see nsbox_tty_open). */

@@ -395,6 +395,43 @@ op_dev_bind (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_err
   return bind_fd (src_fd, target_fd, false, 0, 0, what, err);
 }
 
+/* /dev/console is the box's own terminal: fd 0, the pty nsbox allocated for the box (the
+ * shim's with --terminal, nsbox-runc's for `terminal: true`), bound onto the path, as LXC
+ * does. The runtime asks for it only for a box with a terminal; a box without one has no
+ * /dev/console. Never the host's system console (5:1). */
+static int
+op_console (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
+{
+  cleanup_fd int target_fd = -1;
+  cleanup_fd int src_fd = -1;
+  struct stat st;
+
+  if (!isatty (STDIN_FILENO))
+    return nsbox_fail (err, ENOTTY, "the box's stdin is not its terminal, for '%s'", op->args[0]);
+  if (fstat (STDIN_FILENO, &st) < 0)
+    return nsbox_fail (err, errno, "stat the box's terminal");
+  if (major (st.st_rdev) == 5 || major (st.st_rdev) == 4)
+    return nsbox_fail (err, EPERM, "the box's terminal is a host console (%u:%u)", major (st.st_rdev),
+                       minor (st.st_rdev));
+  /* fd 0 refers to a mount of the namespace we were cloned from, which open_tree cannot
+   * clone here: its name (/dev/pts/N) in our copy of that namespace, checked to be the same
+   * device node, can. */
+  char name[PATH_MAX];
+  struct stat named;
+  if (ttyname_r (STDIN_FILENO, name, sizeof name) != 0)
+    return nsbox_fail (err, errno, "name the box's terminal");
+  src_fd = open (name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (src_fd < 0)
+    return nsbox_fail (err, errno, "open the box's terminal '%s'", name);
+  if (fstat (src_fd, &named) < 0 || named.st_rdev != st.st_rdev || named.st_ino != st.st_ino
+      || named.st_dev != st.st_dev)
+    return nsbox_fail (err, ENXIO, "'%s' is not the box's terminal", name);
+  target_fd = nsbox_resolve_in_root (m->root_fd, op->args[0], NSBOX_CREATE_FILE, 0600, err);
+  if (target_fd < 0)
+    return -1;
+  return bind_fd (src_fd, target_fd, false, 0, 0, "the box's terminal on /dev/console", err);
+}
+
 static int
 op_mknod (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
 {
@@ -583,6 +620,8 @@ nsbox_mount_op (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_
     return op_symlink (m, op, err);
   if (strcmp (name, "dev.bind") == 0)
     return op_dev_bind (m, op, err);
+  if (strcmp (name, "console") == 0)
+    return op_console (m, op, err);
   if (strcmp (name, "mknod") == 0)
     return op_mknod (m, op, err);
   if (strcmp (name, "pivot_root") == 0)

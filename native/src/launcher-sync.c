@@ -62,6 +62,18 @@ nsbox_child_arm_death_signal (int sync_fd)
     _exit (1);
 }
 
+/* A credential change (setres[ug]id, setgroups, capset, setns into a user namespace) makes
+ * the kernel reset "dumpable" to fs.suid_dumpable (commit_creds), which a host may set to 1.
+ * Until exec a box process sharing our new uid must not ptrace us or read /proc/PID/{mem,fd},
+ * so each change is followed by this, as runc does. */
+int
+nsbox_undumpable (struct nsbox_error *err)
+{
+  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+    return nsbox_fail (err, errno, "PR_SET_DUMPABLE 0 after a credential change");
+  return 0;
+}
+
 int
 nsbox_become_ns_root (struct nsbox_error *err)
 {
@@ -69,5 +81,5 @@ nsbox_become_ns_root (struct nsbox_error *err)
     return nsbox_fail (err, errno, "setresgid 0 in the user namespace");
   if (setresuid (0, 0, 0) < 0)
     return nsbox_fail (err, errno, "setresuid 0 in the user namespace");
-  return 0;
+  return nsbox_undumpable (err);
 }

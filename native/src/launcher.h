@@ -156,6 +156,9 @@ int nsbox_final_exec (const struct nsbox_program *prog, int *sync_fd,
  * the box must not inherit that). */
 void nsbox_reset_signals (void);
 
+/* PR_SET_DUMPABLE 0 again, after a credential change reset it (launcher-sync.c). */
+int nsbox_undumpable (struct nsbox_error *err);
+
 /* launcher-tty.c */
 struct nsbox_tty
 {

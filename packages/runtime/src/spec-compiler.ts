@@ -240,6 +240,8 @@ function hasMountAt(spec: OciSpec, destination: string, type?: string): boolean 
 function minimalDevOps(spec: OciSpec): LaunchOp[] {
   const ops: LaunchOp[] = defaultDevices.map((name) => ['dev.bind', `/dev/${name}`, `/dev/${name}`]);
   if (hasMountAt(spec, '/dev/pts', 'devpts')) ops.push(['symlink', 'pts/ptmx', '/dev/ptmx']);
+  // The box's own terminal (never the host console, 5:1); a box without one has no /dev/console.
+  if (spec.process.terminal) ops.push(['console', '/dev/console']);
   ops.push(
     ['symlink', '/proc/self/fd', '/dev/fd'],
     ['symlink', '/proc/self/fd/0', '/dev/stdin'],

@@ -81,7 +81,7 @@ describe('nsbox exec from an operator terminal', function () {
       if (match?.[1] && match[2] !== undefined) report.set(match[1], match[2]);
     }
     const caller = new Map(result.stderr.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const));
-    assert.ok(caller.has('input'), `the pty caller reported: ${result.stderr} (status ${result.status}, ${result.error ?? "no spawn error"})`);
+    assert.ok(caller.has('input'), `the pty caller reported: ${result.stderr} (status ${result.status}, ${result.error ?? 'no spawn error'})`);
     return {
       status: result.status,
       report,

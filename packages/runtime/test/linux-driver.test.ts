@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { definePlugin, type HookContext, type NsboxError, type OciIdMapping } from '@nsbox/core';
 import { MNT_DETACH, native } from '@nsbox/native';
@@ -211,5 +211,29 @@ describe('the Linux box driver through the library API', function () {
     await host.manager.destroy(box.id, { force: true });
     assert.equal(existsSync(driver.files(box).dir), false, 'once unmounted, destroy removes the whole directory');
     assert.equal(readFileSync(join(outside, 'marker'), 'utf8'), 'kept');
+  });
+
+  it("gives a box with a terminal that pty as /dev/console, and a box without one no /dev/console (never the host's 5:1)", async () => {
+    const host = await openTestHost();
+    const driver = host.driver as LinuxBoxDriver;
+    await host.manager.create({ name: 'console', config: { rootfs, process: { args: ['/bin/sleep', '1000'], terminal: true } } });
+    const box = await host.manager.start('console');
+    const init = (box.runtime as LinuxRuntimeFacts).init;
+    assert.ok(init);
+    const terminal = statSync(`/proc/${init.pid}/fd/0`).rdev;
+    const console = await execInBox(driver, box, { args: ['stat', '-c', '%t:%T', '/dev/console'] });
+    assert.equal(console.exitCode, 0, console.stderr);
+    const [major, minor] = console.stdout
+      .trim()
+      .split(':')
+      .map((hex) => Number.parseInt(hex, 16));
+    assert.notDeepEqual([major, minor], [5, 1], "not the host's system console");
+    assert.equal(major, Math.floor(terminal / 256) & 0xfff, "the box's own pty (its init's stdin)");
+    assert.equal(minor, (terminal & 0xff) | ((terminal >> 12) & 0xfff00));
+
+    await host.manager.create({ name: 'headless', config: { rootfs, process: { args: ['/bin/sleep', '1000'] } } });
+    const headless = await host.manager.start('headless');
+    const probe = await execInBox(driver, headless, { args: ['sh', '-c', 'test -e /dev/console'] });
+    assert.equal(probe.exitCode, 1, 'no /dev/console without a terminal');
   });
 });
