@@ -4,6 +4,7 @@
  */
 
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { type Box, type BoxDriver, type DriverStatus, NsboxError, type OciSpec } from '@nsbox/core';
 import { native, removeTree } from '@nsbox/native';
@@ -208,12 +209,26 @@ function reapShim(identity: ProcessIdentity | undefined): boolean {
   return native().reap(identity.pid) || !isSameProcess(identity);
 }
 
+/**
+ * Signals the process `identity` names through a pidfd opened before its start time is
+ * checked: once the check passes, the pidfd is that process, even if the pid is recycled
+ * before the signal lands.
+ */
 function signal(identity: ProcessIdentity | undefined, sig: NodeJS.Signals | number): void {
-  if (!identity || !isSameProcess(identity)) return;
+  if (!identity) return;
+  let pidfd: number;
   try {
-    process.kill(identity.pid, sig);
+    pidfd = native().pidfdOpen(identity.pid);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return;
+    throw error;
+  }
+  try {
+    if (isSameProcess(identity)) native().pidfdSendSignal(pidfd, typeof sig === 'number' ? sig : constants.signals[sig]);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  } finally {
+    native().close(pidfd);
   }
 }
 

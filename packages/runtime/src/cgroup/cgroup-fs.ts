@@ -150,15 +150,6 @@ export function removeCgroupDir(path: string): RmdirResult {
   }
 }
 
-/** SIGKILL that accepts a process which already died (ESRCH). */
-export function sigkill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch (error) {
-    if (errnoOf(error) !== 'ESRCH') throw error;
-  }
-}
-
 export const POLL_INTERVAL_MS = 5;
 
 /** Polls check until it holds or the deadline (ms since the epoch) passes; true when it held. */

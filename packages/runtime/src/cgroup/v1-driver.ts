@@ -179,7 +179,7 @@ export class V1Driver implements CgroupDriver {
       const state = join(this.freezerDir(name), 'freezer.state');
       writeCgroupFile(state, 'FROZEN');
       await pollUntil(() => readCgroupFile(state).trim() === 'FROZEN', Math.min(deadline, Date.now() + KILL_FREEZE_WAIT_MS));
-      signalAll(this.pids(name));
+      signalAll(() => this.pids(name));
     }
     this.thawSubtree(name);
     await killUntilEmpty(() => this.pids(name), deadline, what);

@@ -158,7 +158,7 @@ export class V2Driver implements CgroupDriver {
     if (this.supportsFreeze(name) && this.isPopulated(name)) {
       writeCgroupFile(join(this.boxDir(name), 'cgroup.freeze'), '1');
       await pollUntil(() => this.events(name)?.get('frozen') === '1', Math.min(deadline, Date.now() + KILL_FREEZE_WAIT_MS));
-      signalAll(this.pids(name));
+      signalAll(() => this.pids(name));
       writeCgroupFile(join(this.boxDir(name), 'cgroup.freeze'), '0');
     }
     await killUntilEmpty(() => this.pids(name), deadline, what);
