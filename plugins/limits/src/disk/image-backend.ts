@@ -15,6 +15,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { NsboxError } from '@nsbox/core';
+import { removeTreeSync } from '@nsbox/native';
 import { CAP_SYS_RESOURCE, type HostFacts } from '../host-facts.js';
 import { formatSize } from '../units.js';
 import type { BoxDiskContext, DiskProblem, DiskRecord, DiskRequest, ImageRecord, StorageBackend } from './storage-backend.js';
@@ -153,7 +154,7 @@ export class ImageBackend implements StorageBackend {
     takeDown(mount, image.image);
     rmSync(image.image, { force: true });
     rmSync(`${image.image}.new`, { force: true });
-    if (existsSync(mount) && !isMountPoint(mount)) rmSync(mount, { recursive: true, force: true });
+    if (existsSync(mount) && !isMountPoint(mount)) removeTreeSync(mount);
   }
 
   /** A new image for the box, filled from its seed directory. */
@@ -212,7 +213,7 @@ export class ImageBackend implements StorageBackend {
     } finally {
       takeDown(newMount, fresh);
       takeDown(oldMount, old.image);
-      for (const dir of [oldMount, newMount]) if (existsSync(dir) && !isMountPoint(dir)) rmSync(dir, { recursive: true, force: true });
+      for (const dir of [oldMount, newMount]) if (existsSync(dir) && !isMountPoint(dir)) removeTreeSync(dir);
     }
     renameSync(fresh, old.image);
     return { ...record, image: old.image };
@@ -355,5 +356,5 @@ function growOnline(image: ImageRecord, mount: string, targetBytes: number): voi
 
 /** Entries of a directory, for emptying a seed once its files live in the image. */
 export function emptyDirectory(dir: string): void {
-  for (const entry of readdirSync(dir)) rmSync(join(dir, entry), { recursive: true, force: true });
+  for (const entry of readdirSync(dir, { encoding: 'buffer' })) removeTreeSync(Buffer.concat([Buffer.from(`${dir}/`), entry]));
 }
