@@ -36,6 +36,8 @@ export interface IsolationHost {
   host: NsboxHost;
   driver: LinuxBoxDriver;
   stateDir: string;
+  /** Its boxes' cgroup parent (for a CLI run against the same state dir: NSBOX_CGROUP_PARENT). */
+  cgroupParent: string;
 }
 
 /** A host with the isolation plugin (and `plugins`), whose boxes are destroyed afterwards. */
@@ -50,7 +52,7 @@ export async function openIsolationHost(cleanup: Cleanup, options: { cgroupParen
     if (!host.store.db.open) return;
     for (const box of host.manager.list()) await host.manager.destroy(box.id, { force: true }).catch(() => undefined);
   });
-  return { host, driver: host.driver as LinuxBoxDriver, stateDir };
+  return { host, driver: host.driver as LinuxBoxDriver, stateDir, cgroupParent: options.cgroupParent };
 }
 
 /** The attack program, compiled once per process into a temp dir of the caller's. */

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,12 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <linux/io_uring.h>
+#include <linux/reboot.h>
+#include <termios.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,13 +175,15 @@ write_file (const char *path, const char *data)
   return ok ("written");
 }
 
-/* Watches the box's /proc for processes whose executable is not a file of the box (the
- * launcher entering it, CVE-2019-5736) and tries to open that executable for writing. */
+/* CVE-2019-5736: watches the box's /proc for processes whose executable is not a file of
+ * the box (the host entering it) and opens that executable (the step that needs ptrace
+ * access to the process); afterwards, when the process has exec'd or exited, reopens each
+ * handle for writing and writes back its own first byte (content unchanged either way). */
 static int
 exe_watch (int seconds)
 {
   time_t end = time (NULL) + seconds;
-  int pids[1024], n_pids = 0, tries = 0, opened = 0;
+  int pids[1024], n_pids = 0, tries = 0, held[64], n_held = 0, written = 0;
   char last[300] = "none";
 
   while (time (NULL) < end)
@@ -194,8 +202,7 @@ exe_watch (int seconds)
           target[n > 0 ? n : 0] = '\0';
           if (n > 0 && (strncmp (target, "/bin/", 5) == 0 || strncmp (target, "/attack", 7) == 0))
             continue;
-          /* Not one of the box's binaries (or not even readable): try to write it. */
-          int fd = open (path, O_WRONLY);
+          int fd = open (path, O_RDONLY | O_CLOEXEC);
           if (fd < 0 && errno == ENOENT)
             continue;
           tries++;
@@ -203,20 +210,228 @@ exe_watch (int seconds)
             known |= pids[i] == pid;
           if (!known && n_pids < 1024)
             pids[n_pids++] = pid;
-          if (fd >= 0)
-            {
-              opened++;
-              close (fd);
-            }
           snprintf (last, sizeof last, "%s=%s", target[0] ? target : "(unreadable)",
                     fd >= 0 ? "OPENED" : strerrorname_np (errno));
+          if (fd >= 0 && n_held < 64)
+            held[n_held++] = fd;
+          else if (fd >= 0)
+            close (fd);
         }
       if (proc)
         closedir (proc);
     }
-  printf ("%s processes=%d tries=%d opened=%d last=%s\n", opened ? "ok" : "err", n_pids, tries,
-          opened, last);
-  return opened ? 0 : 1;
+  for (int i = 0; i < n_held; i++)
+    {
+      char path[64], byte;
+      snprintf (path, sizeof path, "/proc/self/fd/%d", held[i]);
+      int fd = open (path, O_WRONLY);
+      if (fd >= 0 && pread (held[i], &byte, 1, 0) == 1 && pwrite (fd, &byte, 1, 0) == 1)
+        written++;
+      if (fd >= 0)
+        close (fd);
+    }
+  printf ("%s processes=%d tries=%d opened=%d written=%d last=%s\n", n_held ? "ok" : "err", n_pids,
+          tries, n_held, written, last);
+  return n_held ? 0 : 1;
+}
+
+/* Watches the box's /proc for processes that are not the box's own programs (the host
+ * entering the box) and tries to ptrace-seize each; prints what it saw. */
+static int
+ptrace_watch (int seconds)
+{
+  time_t end = time (NULL) + seconds;
+  int seen = 0, attached = 0;
+  char last[320] = "none";
+
+  while (time (NULL) < end)
+    {
+      DIR *proc = opendir ("/proc");
+      struct dirent *e;
+      while (proc && (e = readdir (proc)))
+        {
+          char path[300], target[256];
+          int pid = atoi (e->d_name);
+          ssize_t n;
+          if (pid <= 1 || pid == getpid ())
+            continue;
+          snprintf (path, sizeof path, "/proc/%s/exe", e->d_name);
+          n = readlink (path, target, sizeof target - 1);
+          target[n > 0 ? n : 0] = '\0';
+          if (n > 0 && (strncmp (target, "/bin/", 5) == 0 || strncmp (target, "/attack", 7) == 0))
+            continue;
+          if (n < 0 && errno == ENOENT)
+            continue;
+          seen++;
+          /* SEIZE: no stop of its own; the tracee is let go when this program exits. */
+          if (ptrace (PTRACE_SEIZE, pid, 0, 0) == 0)
+            {
+              /* It may have exec'd a program of the box since: tracing that is no escape. */
+              n = readlink (path, target, sizeof target - 1);
+              target[n > 0 ? n : 0] = '\0';
+              if (n > 0 && (strncmp (target, "/bin/", 5) == 0 || strncmp (target, "/attack", 7) == 0))
+                {
+                  if (ptrace (PTRACE_INTERRUPT, pid, 0, 0) == 0)
+                    waitpid (pid, NULL, __WALL);
+                  ptrace (PTRACE_DETACH, pid, 0, 0);
+                  continue;
+                }
+              attached++;
+              snprintf (last, sizeof last, "ATTACHED(exe=%s)", n > 0 ? target : "unreadable");
+            }
+          else
+            snprintf (last, sizeof last, "%s", strerrorname_np (errno));
+        }
+      if (proc)
+        closedir (proc);
+    }
+  printf ("%s seen=%d attached=%d last=%s\n", attached ? "ok" : "err", seen, attached, last);
+  return attached ? 0 : 1;
+}
+
+/* Types into a terminal: TIOCSTI on fds 0-2 and /dev/tty (a terminal the box was handed). */
+static int
+tiocsti (const char *text)
+{
+  int fds[4] = { 0, 1, 2, open ("/dev/tty", O_RDWR | O_NOCTTY) }, typed = 0;
+  int error = 0;
+  for (int i = 0; i < 4; i++)
+    {
+      int fd_ok = fds[i] >= 0 && isatty (fds[i]);
+      if (!fd_ok)
+        continue;
+      int all = 1;
+      for (const char *c = text; *c; c++)
+        if (ioctl (fds[i], TIOCSTI, c) < 0)
+          {
+            error = errno;
+            all = 0;
+            break;
+          }
+      if (all)
+        {
+          typed = 1;
+          break;
+        }
+    }
+  if (typed)
+    return ok ("typed");
+  errno = error ? error : ENOTTY;
+  return fail ();
+}
+
+/* TIOCSTI into a pty of the box's own that is the caller's controlling terminal: only
+ * the seccomp filter stands in the way; the text comes back on the terminal's input. */
+static int
+tiocsti_own_pty (void)
+{
+  int master = posix_openpt (O_RDWR | O_NOCTTY), slave;
+  char buf[16] = "";
+  if (master < 0 || grantpt (master) < 0 || unlockpt (master) < 0)
+    return fail ();
+  pid_t child = fork ();
+  if (child == 0)
+    {
+      setsid ();
+      slave = open (ptsname (master), O_RDWR);
+      if (slave < 0)
+        _exit (fail ());
+      if (ioctl (slave, TIOCSTI, "x") < 0 || ioctl (slave, TIOCSTI, "\n") < 0)
+        _exit (fail ());
+      ssize_t n = read (slave, buf, sizeof buf - 1);
+      _exit (n > 0 && buf[0] == 'x' ? ok ("typed into its own terminal") : fail ());
+    }
+  int status = 0;
+  waitpid (child, &status, 0);
+  return WIFEXITED (status) ? WEXITSTATUS (status) : 1;
+}
+
+static int
+abstract_connect (const char *name)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+  size_t len = strlen (name);
+  if (fd < 0)
+    return fail ();
+  memcpy (addr.sun_path + 1, name, len);
+  /* The whole sun_path, NUL-padded, as Node names an abstract socket. */
+  if (connect (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
+    return fail ();
+  return ok ("connected");
+}
+
+static unsigned long
+mount_flags (const char *list)
+{
+  unsigned long flags = 0;
+  char copy[128], *save, *word;
+  snprintf (copy, sizeof copy, "%s", list);
+  for (word = strtok_r (copy, ",", &save); word; word = strtok_r (NULL, ",", &save))
+    {
+      if (strcmp (word, "ro") == 0)
+        flags |= MS_RDONLY;
+      else if (strcmp (word, "remount") == 0)
+        flags |= MS_REMOUNT;
+      else if (strcmp (word, "bind") == 0)
+        flags |= MS_BIND;
+      else if (strcmp (word, "rec") == 0)
+        flags |= MS_REC;
+      else if (strcmp (word, "shared") == 0)
+        flags |= MS_SHARED;
+    }
+  return flags;
+}
+
+/* mount SOURCE TARGET TYPE FLAGS DATA ("-" for none); the target is made if missing. */
+static int
+do_mount (char **argv)
+{
+  const char *source = strcmp (argv[0], "-") ? argv[0] : NULL;
+  const char *type = strcmp (argv[2], "-") ? argv[2] : NULL;
+  const char *data = strcmp (argv[4], "-") ? argv[4] : NULL;
+  mkdir (argv[1], 0755);
+  if (mount (source, argv[1], type, mount_flags (argv[3]), data) < 0)
+    return fail ();
+  return ok ("mounted");
+}
+
+/* CVE-2022-0492: mount a cgroup v1 hierarchy and set its release_agent (run by the kernel
+ * as host root when a cgroup of it empties). */
+static int
+release_agent (const char *dir, const char *options)
+{
+  char path[300];
+  mkdir (dir, 0755);
+  if (mount ("cgroup", dir, "cgroup", 0, options) < 0)
+    return fail ();
+  snprintf (path, sizeof path, "%s/release_agent", dir);
+  int fd = open (path, O_WRONLY);
+  int written = fd >= 0 && write (fd, "/bin/true", 9) == 9;
+  int saved = errno;
+  umount2 (dir, MNT_DETACH);
+  errno = saved;
+  return written ? ok ("release_agent set") : fail ();
+}
+
+/* CVE-2024-21626: is the working directory outside the root? Walk up from it and compare
+ * the top with "/". With ROOT: chroot there first without moving the cwd (runc's bug). */
+static int
+cwd_escape (const char *root)
+{
+  struct stat top, slash;
+  if (root && chroot (root) < 0)
+    return fail ();
+  for (int i = 0; i < 64; i++)
+    if (chdir ("..") < 0)
+      return fail ();
+  if (stat (".", &top) < 0 || stat ("/", &slash) < 0)
+    return fail ();
+  if (top.st_dev != slash.st_dev || top.st_ino != slash.st_ino)
+    return ok ("the working directory is outside the root");
+  errno = EXDEV; /* stand-in: stayed inside */
+  printf ("err inside-root\n");
+  return 1;
 }
 
 int
@@ -247,11 +462,12 @@ main (int argc, char **argv)
   if (strcmp (cmd, "perf_event_open") == 0)
     {
       struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE, .size = sizeof attr,
-                                      .config = PERF_COUNT_SW_CPU_CLOCK };
+                                      .config = PERF_COUNT_SW_CPU_CLOCK,
+                                      .exclude_kernel = 1, .exclude_hv = 1 };
       return syscall (SYS_perf_event_open, &attr, 0, -1, -1, 0) < 0 ? fail () : ok ("event");
     }
   if (strcmp (cmd, "userfaultfd") == 0)
-    return syscall (SYS_userfaultfd, O_CLOEXEC) < 0 ? fail () : ok ("uffd");
+    return syscall (SYS_userfaultfd, O_CLOEXEC | 1 /* UFFD_USER_MODE_ONLY */) < 0 ? fail () : ok ("uffd");
   if (strcmp (cmd, "userns") == 0)
     return unshare (CLONE_NEWUSER) < 0 ? fail () : ok ("new user namespace");
   if (strcmp (cmd, "clone-userns") == 0)
@@ -317,6 +533,42 @@ main (int argc, char **argv)
     }
   if (strcmp (cmd, "exe-watch") == 0 && argc == 3)
     return exe_watch (atoi (argv[2]));
+  if (strcmp (cmd, "io_uring") == 0)
+    {
+      struct io_uring_params params = { 0 };
+      return syscall (SYS_io_uring_setup, 1, &params) < 0 ? fail () : ok ("ring");
+    }
+  if (strcmp (cmd, "tiocsti") == 0 && argc == 3)
+    return tiocsti (argv[2]);
+  if (strcmp (cmd, "tiocsti-own-pty") == 0)
+    return tiocsti_own_pty ();
+  if (strcmp (cmd, "ctty") == 0)
+    {
+      int fd = open ("/dev/tty", O_RDWR | O_NOCTTY);
+      return fd < 0 ? fail () : ok ("has a controlling terminal");
+    }
+  if (strcmp (cmd, "abstract") == 0 && argc == 3)
+    return abstract_connect (argv[2]);
+  if (strcmp (cmd, "ptrace-watch") == 0 && argc == 3)
+    return ptrace_watch (atoi (argv[2]));
+  if (strcmp (cmd, "mount") == 0 && argc == 7)
+    return do_mount (argv + 2);
+  if (strcmp (cmd, "release-agent") == 0 && argc == 4)
+    return release_agent (argv[2], argv[3]);
+  if (strcmp (cmd, "cwd-escape") == 0)
+    return cwd_escape (argc > 2 ? argv[2] : NULL);
+  if (strcmp (cmd, "reboot-cad") == 0 && argc == 3)
+    return reboot (atoi (argv[2]) ? LINUX_REBOOT_CMD_CAD_ON : LINUX_REBOOT_CMD_CAD_OFF) < 0 ? fail ()
+                                                                                             : ok ("set");
+  if (strcmp (cmd, "keyring-id") == 0)
+    {
+      long id = syscall (SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 1);
+      char detail[32];
+      if (id < 0)
+        return fail ();
+      snprintf (detail, sizeof detail, "%ld", id);
+      return ok (detail);
+    }
   fprintf (stderr, "usage: attack COMMAND ARGS...\n");
   return 2;
 }
