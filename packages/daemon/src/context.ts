@@ -2,9 +2,9 @@
 
 import type { BoxManager } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
+import type { LinuxBoxDriver } from '@nsbox/runtime';
 import type { AuditLog } from './auth/audit-log.js';
 import type { TokenStore } from './auth/token-store.js';
-import type { DaemonBoxDriver } from './daemon-driver.js';
 import type { EventFeed } from './events/event-feed.js';
 import type { OperationManager } from './ops/operation-manager.js';
 import type { TemplateRegistry } from './templates/template-registry.js';
@@ -15,7 +15,7 @@ import type { TenantStore } from './tenancy/tenant-store.js';
 export interface DaemonContext {
   host: NsboxHost;
   manager: BoxManager;
-  driver: DaemonBoxDriver;
+  driver: LinuxBoxDriver;
   tokens: TokenStore;
   tenants: TenantStore;
   audit: AuditLog;

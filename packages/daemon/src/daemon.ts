@@ -12,13 +12,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AnyPlugin, sectionDefaults } from '@nsbox/core';
 import { openHost } from '@nsbox/host';
+import { LinuxBoxDriver } from '@nsbox/runtime';
 import { resolveStateDir } from '@nsbox/store';
 import type { FastifyInstance } from 'fastify';
 import { AuditLog } from './auth/audit-log.js';
 import { TokenStore } from './auth/token-store.js';
 import { settleCreate } from './boxes/create-box.js';
 import type { DaemonContext } from './context.js';
-import { DaemonBoxDriver } from './daemon-driver.js';
 import { daemonMigrations } from './db-schema.js';
 import { EventFeed } from './events/event-feed.js';
 import { buildApp } from './http/app.js';
@@ -140,7 +140,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   if (socketPath && (await socketAnswers(socketPath))) throw new Error(`another nsboxd already answers on ${socketPath}`);
 
   const cgroupParent = options.cgroupParent ?? process.env.NSBOX_CGROUP_PARENT;
-  const driver = new DaemonBoxDriver({ stateDir, ...(cgroupParent ? { cgroupParent } : {}) });
+  const driver = new LinuxBoxDriver({ stateDir, ...(cgroupParent ? { cgroupParent } : {}) });
   const host = await openHost({
     stateDir,
     driver,

@@ -3,7 +3,6 @@ export type { AuditEntry } from './auth/audit-log.js';
 export type { Caller, TokenRecord } from './auth/token-store.js';
 export type { DaemonContext } from './context.js';
 export { DAEMON_STATE_FILE, type DaemonOptions, type DaemonStateFile, daemonVersion, type RunningDaemon, startDaemon, type TcpListen } from './daemon.js';
-export { DaemonBoxDriver } from './daemon-driver.js';
 export { type ApiErrorBody, toApiError } from './http/api-error.js';
 export { boxConfigJsonSchema, buildOpenApi } from './http/openapi.js';
 export type { Operation, OperationProgress, OperationStatus } from './ops/operation-manager.js';

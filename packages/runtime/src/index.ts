@@ -12,9 +12,6 @@ export {
   compileCreateProgram,
   compileJoinProgram,
   defaultDevices,
-  IP_CONFINEMENT_ANNOTATION,
   type JoinRequest,
-  ROOTFS_IDMAP_ANNOTATION,
 } from './spec-compiler.js';
 export * from './templates/index.js';
-export { RuntimeTokens } from './tokens.js';

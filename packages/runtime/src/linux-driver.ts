@@ -6,8 +6,21 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { type Box, type BoxDriver, type DriverStatus, NsboxError, type OciSpec } from '@nsbox/core';
+import {
+  type Box,
+  type BoxDriver,
+  type CheckpointOptions,
+  type DriverStatus,
+  NsboxError,
+  type OciSpec,
+  type OperationContext,
+  type Provision,
+  provide,
+  type RestoreOptions,
+  type StartMoments,
+} from '@nsbox/core';
 import { native, removeTree } from '@nsbox/native';
+import { type BoxFilesService, runtimeRefs } from '@nsbox/runtime-api';
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
@@ -15,7 +28,6 @@ import { identify, isSameProcess, type ProcessIdentity, waitUntil } from './proc
 import { launchShim } from './shim-launch.js';
 import { compileCreateProgram } from './spec-compiler.js';
 import { materializeTemplate, type TemplateProgress } from './templates/index.js';
-import { RuntimeTokens } from './tokens.js';
 
 export interface LinuxDriverOptions {
   stateDir: string;
@@ -41,7 +53,7 @@ function facts(box: Box): LinuxRuntimeFacts {
   return box.runtime as LinuxRuntimeFacts;
 }
 
-export class LinuxBoxDriver implements BoxDriver {
+export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
   readonly cgroups: CgroupDriver;
 
   constructor(private readonly options: LinuxDriverOptions) {
@@ -53,20 +65,22 @@ export class LinuxBoxDriver implements BoxDriver {
     return this.options.stateDir;
   }
 
-  /** Plugins reach the runtime through these (limits and tracking use the cgroup driver). */
-  services(): { id: symbol; value: unknown }[] {
-    return [
-      { id: RuntimeTokens.CgroupDriver, value: this.cgroups },
-      { id: RuntimeTokens.LinuxBoxDriver, value: this },
-    ];
+  /** The runtime-api refs plugins declare in their deps (checked against their types here). */
+  provisions(): Provision[] {
+    return [provide(runtimeRefs.cgroups, this.cgroups), provide(runtimeRefs.boxFiles, this as BoxFilesService)];
   }
 
   files(box: Pick<Box, 'id'>): BoxFiles {
-    return new BoxFiles(join(this.options.stateDir, 'boxes', box.id));
+    return new BoxFiles(this.boxDir(box));
   }
 
-  /** `options` lets a face follow and cancel one box's template work (nsboxd's operations). */
-  async create(box: Box, options: { onProgress?: (progress: TemplateProgress) => void; signal?: AbortSignal } = {}): Promise<Record<string, unknown>> {
+  boxDir(box: Pick<Box, 'id'>): string {
+    return join(this.options.stateDir, 'boxes', box.id);
+  }
+
+  /** The operation's context follows and cancels the template work (nsboxd's operations). */
+  async create(box: Box, context?: OperationContext): Promise<Record<string, unknown>> {
+    const onProgress = context ? (progress: TemplateProgress) => context.progress(progress) : this.options.onProgress;
     const files = this.files(box);
     const { rootfs, template } = box.config;
     if (rootfs) {
@@ -81,8 +95,8 @@ export class LinuxBoxDriver implements BoxDriver {
     try {
       const made = await materializeTemplate(template, files.rootfs, {
         cacheDir: join(this.options.stateDir, 'templates'),
-        ...(options.onProgress || this.options.onProgress ? { onProgress: options.onProgress ?? this.options.onProgress } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
+        ...(onProgress ? { onProgress } : {}),
+        ...(context ? { signal: context.signal } : {}),
       });
       return { rootfs: made.rootfs, ownsRootfs: true, ...(made.config ? { image: made.config } : {}) } satisfies LinuxRuntimeFacts;
     } catch (error) {
@@ -96,23 +110,42 @@ export class LinuxBoxDriver implements BoxDriver {
     return buildBaseSpec(box, runtime.rootfs ?? box.config.rootfs ?? '', runtime.image);
   }
 
-  async start(box: Box, spec: OciSpec): Promise<Record<string, unknown>> {
+  async start(box: Box, spec: OciSpec, _context?: OperationContext, moments?: StartMoments): Promise<Record<string, unknown>> {
     const files = this.files(box);
     mkdirSync(files.dir, { recursive: true, mode: 0o700 });
     for (const stale of [files.exitFile, join(files.dir, 'init.pid'), files.shimPidFile]) rmSync(stale, { force: true });
     writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
     const cgroup = this.cgroups.create(box.id);
     try {
+      // The cgroup exists and nothing runs in it: plugins declare their resources now.
+      await moments?.configure();
       const program = compileCreateProgram(spec, { procsFiles: cgroup.procsFiles, ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}) });
       const ready = await launchShim({ boxDir: files.dir, program, terminal: spec.process.terminal ?? false });
       const init = identify(ready.pid);
       const shim = identify(ready.shimPid);
       // A very short-lived init may be gone already; its exit.json tells the rest.
-      return { init, shim, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
+      const facts = { init, shim, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
+      // TODO(wire): the launcher has no barrier between clone and exec yet, so this moment
+      // comes once init runs; PROTOCOL.md gets a `wire` pause for it (issue 11, item 3).
+      await moments?.wire(facts);
+      return facts;
     } catch (error) {
       await this.cgroups.remove(box.id).catch(() => undefined);
       throw error;
     }
+  }
+
+  /** CRIU is the migration plugin's (it provides a checkpoint engine); without it there is none. */
+  async checkpoint(box: Box, _options: CheckpointOptions): Promise<Record<string, unknown>> {
+    throw new NsboxError('E_UNSUPPORTED', `cannot checkpoint box '${box.name}': no checkpoint engine is installed (the migration plugin provides one)`, {
+      details: { box: box.name },
+    });
+  }
+
+  async restore(box: Box, _spec: OciSpec, _options: RestoreOptions): Promise<Record<string, unknown>> {
+    throw new NsboxError('E_UNSUPPORTED', `cannot restore box '${box.name}': no checkpoint engine is installed (the migration plugin provides one)`, {
+      details: { box: box.name },
+    });
   }
 
   async status(box: Box): Promise<DriverStatus> {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { OciSpec } from '@nsbox/core';
+import { contributeLaunch } from '@nsbox/runtime-api';
 import { buildBaseSpec } from './base-spec.js';
-import { compileCreateProgram, compileJoinProgram, IP_CONFINEMENT_ANNOTATION, ROOTFS_IDMAP_ANNOTATION } from './spec-compiler.js';
+import { compileCreateProgram, compileJoinProgram } from './spec-compiler.js';
 
 const map = [{ containerID: 0, hostID: 300000, size: 65536 }];
 
@@ -18,7 +19,7 @@ const named = (ops: readonly (readonly string[])[], name: string) => ops.filter(
 describe('compiling what isolation adds to a spec', () => {
   it('prepares idmapped trees for the rootfs and idmapped binds, after the id maps', () => {
     const spec = userSpec();
-    spec.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+    contributeLaunch(spec, { rootfsIdmap: true });
     spec.mounts.push({
       destination: '/data',
       type: 'bind',
@@ -39,7 +40,7 @@ describe('compiling what isolation adds to a spec', () => {
 
   it('refuses idmaps without a user namespace or with mappings of their own', () => {
     const spec = buildBaseSpec({ name: 'c', config: {} }, '/r');
-    spec.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+    contributeLaunch(spec, { rootfsIdmap: true });
     assert.throws(() => compileCreateProgram(spec, { procsFiles: [] }), /an idmapped rootfs needs a user namespace/);
     const other = userSpec();
     other.mounts.push({
@@ -92,7 +93,7 @@ describe('compiling what isolation adds to a spec', () => {
 
   it('attaches IP confinement to the cgroup2 directory, and never in join mode', () => {
     const spec = userSpec();
-    spec.annotations = { [IP_CONFINEMENT_ANNOTATION]: '127.0.0.2, ::1' };
+    contributeLaunch(spec, { ipConfinement: ['127.0.0.2', ' ::1'] });
     const ops = compileCreateProgram(spec, { procsFiles: [], unifiedDir: '/cg/c' });
     assert.deepEqual(named(ops, 'bpf.inet'), [['bpf.inet', '/cg/c', '127.0.0.2', '::1']]);
     assert.throws(() => compileCreateProgram(spec, { procsFiles: [] }), /needs a cgroup2 hierarchy/);

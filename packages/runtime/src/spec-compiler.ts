@@ -5,6 +5,7 @@
 
 import { NsboxError, type OciIdMapping, type OciMount, type OciSpec } from '@nsbox/core';
 import type { LaunchOp } from '@nsbox/native';
+import { LAUNCH_ANNOTATION, launchContributions } from '@nsbox/runtime-api';
 
 /** Mount options that are flags (the launcher maps them); anything else is filesystem data. */
 const mountFlags = new Set([
@@ -60,33 +61,19 @@ const namespaceNames: Record<string, string> = {
 /** Device nodes every box gets when /dev is a fresh tmpfs (runc's default set). */
 export const defaultDevices = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 
-/**
- * Annotations the compiler reads, for what the OCI spec has no field for (as crun's
- * `run.oci.*`): `'true'` shows the rootfs through an idmapped mount of the box's user
- * namespace (files owned by host uid 0 on disk appear owned by the box's root).
- */
-export const ROOTFS_IDMAP_ANNOTATION = 'org.nsbox.rootfs.idmap';
-/** Mount attributes of the box's root (`nosuid,nodev`), set on the host side for an idmapped root. */
-export const ROOTFS_OPTIONS_ANNOTATION = 'org.nsbox.rootfs.options';
 const rootAttributeNames = new Set(['ro', 'nosuid', 'nodev', 'noexec', 'noatime', 'nodiratime', 'relatime', 'strictatime', 'nosymfollow']);
 
+/** Mount attributes of the box's root (`nosuid,nodev`), from the plugins' launch contributions. */
 function rootAttributes(spec: OciSpec): string[] {
-  const text = spec.annotations?.[ROOTFS_OPTIONS_ANNOTATION];
-  const attributes = (text ?? '').split(',').filter(Boolean);
+  const attributes = launchContributions(spec).rootfsOptions ?? [];
   const unknown = attributes.find((attribute) => !rootAttributeNames.has(attribute));
   if (unknown) {
     throw new NsboxError('E_INVALID_CONFIG', `rootfs option '${unknown}' is not a mount attribute`, {
-      details: { field: `annotations.${ROOTFS_OPTIONS_ANNOTATION}` },
+      details: { field: `annotations.${LAUNCH_ANNOTATION}.rootfsOptions` },
     });
   }
   return attributes;
 }
-/**
- * Comma-separated IPv4/IPv6 addresses a box sharing the host's network stack is confined
- * to (cgroup BPF on its cgroup2 directory): binds to the wildcard get its first address,
- * binds to any other address fail with EPERM, outgoing traffic leaves from its address.
- */
-export const IP_CONFINEMENT_ANNOTATION = 'org.nsbox.ip-confinement';
 
 export interface CompileContext {
   /** cgroup.procs files the launcher joins before cloning (packages/runtime/src/cgroup). */
@@ -140,9 +127,11 @@ function sameMappings(a: OciIdMapping[] | undefined, b: OciIdMapping[] | undefin
  */
 function treeOps(spec: OciSpec, userns: boolean): LaunchOp[] {
   const ops: LaunchOp[] = [];
-  if (spec.annotations?.[ROOTFS_IDMAP_ANNOTATION] === 'true') {
+  if (launchContributions(spec).rootfsIdmap) {
     if (!userns) {
-      throw new NsboxError('E_INVALID_CONFIG', 'an idmapped rootfs needs a user namespace', { details: { field: `annotations.${ROOTFS_IDMAP_ANNOTATION}` } });
+      throw new NsboxError('E_INVALID_CONFIG', 'an idmapped rootfs needs a user namespace', {
+        details: { field: `annotations.${LAUNCH_ANNOTATION}.rootfsIdmap` },
+      });
     }
     ops.push(['tree', spec.root.path, ['rbind', 'idmap', ...rootAttributes(spec)].join(',')]);
   }
@@ -185,18 +174,15 @@ function bpfOps(spec: OciSpec, context: CompileContext): LaunchOp[] {
   // On cgroup v1 the devices controller's files carry the rules (the isolation plugin writes
   // them); the BPF program is cgroup2's way, and on a hybrid host both apply.
   if (devices && context.unifiedDir) ops.push(['bpf.devices', context.unifiedDir, ...devices.map(deviceRuleText)]);
-  const confinement = spec.annotations?.[IP_CONFINEMENT_ANNOTATION];
+  // IP confinement on the host's stack: binds, connects and sends limited to these addresses.
+  const confinement = launchContributions(spec).ipConfinement;
   if (confinement !== undefined) {
     if (!context.unifiedDir) {
       throw new NsboxError('E_UNSUPPORTED', 'IP confinement needs a cgroup2 hierarchy (cgroup BPF attaches to cgroup2 directories only)', {
-        details: { field: `annotations.${IP_CONFINEMENT_ANNOTATION}` },
+        details: { field: `annotations.${LAUNCH_ANNOTATION}.ipConfinement` },
       });
     }
-    const addresses = confinement
-      .split(',')
-      .map((address) => address.trim())
-      .filter(Boolean);
-    ops.push(['bpf.inet', context.unifiedDir, ...addresses]);
+    ops.push(['bpf.inet', context.unifiedDir, ...confinement.map((address) => address.trim()).filter(Boolean)]);
   }
   return ops;
 }
@@ -327,7 +313,7 @@ export function compileCreateProgram(spec: OciSpec, context: CompileContext): La
   ops.push(...treeOps(spec, fresh.includes('user')));
 
   // treeOps refused an idmapped rootfs without a user namespace.
-  const idmappedRoot = spec.annotations?.[ROOTFS_IDMAP_ANNOTATION] === 'true';
+  const idmappedRoot = launchContributions(spec).rootfsIdmap === true;
   const rootFlags = idmappedRoot ? ['idmap'] : rootAttributes(spec);
   ops.push(rootFlags.length > 0 ? ['rootfs', spec.root.path, rootFlags.join(',')] : ['rootfs', spec.root.path]);
   ops.push(['propagation', (spec.linux.rootfsPropagation ?? 'private').replace(/^r/, '')]);

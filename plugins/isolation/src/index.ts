@@ -24,7 +24,6 @@ export { allCapabilities, defaultCapabilities } from './capabilities.js';
 export { type BindMountConfig, type DeviceConfig, defaultIsolationConfig, type IsolationConfig, isolationConfigSchema } from './config-schema.js';
 export { type DeviceRule, defaultDeviceRules } from './devices.js';
 export { DEFAULT_POOL_START, RANGE_SIZE } from './id-pool.js';
-export { IP_CONFINEMENT_ANNOTATION, ROOTFS_IDMAP_ANNOTATION } from './isolation-spec.js';
 export { defaultSeccompProfile } from './seccomp-profile.js';
 export { IsolationTokens } from './tokens.js';
 export { type BoxIdRanges, type IdPoolFiles, UidAllocator } from './uid-allocator.js';

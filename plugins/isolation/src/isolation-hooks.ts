@@ -6,12 +6,12 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { type HookContext, type HookName, inject, injectable, type LifecycleHooks, NsboxError, optional } from '@nsbox/core';
+import { type CgroupDriver, runtimeRefs } from '@nsbox/runtime-api';
 import { defaultIsolationConfig, type IsolationConfig } from './config-schema.js';
 import { deviceAllowlist, v1RuleText } from './devices.js';
 import { reachableByOthers } from './host-reach.js';
 import type { IsolationHostSettings } from './host-settings.js';
 import { applyIsolation } from './isolation-spec.js';
-import { CGROUP_DRIVER, type CgroupAccess } from './runtime-services.js';
 import { IsolationTokens } from './tokens.js';
 import type { UidAllocator } from './uid-allocator.js';
 
@@ -44,7 +44,7 @@ export class IsolationHooks implements LifecycleHooks<IsolationConfig> {
   constructor(
     @inject(IsolationTokens.UidAllocator) private readonly allocator: UidAllocator,
     @inject(IsolationTokens.HostSettings) private readonly settings: IsolationHostSettings,
-    @inject(CGROUP_DRIVER) @optional() private readonly cgroups?: CgroupAccess,
+    @inject(runtimeRefs.cgroups.token) @optional() private readonly cgroups?: CgroupDriver,
   ) {}
 
   /**

@@ -6,17 +6,12 @@
  */
 
 import type { OciIdMapping, OciMount, OciNamespace, OciSpec } from '@nsbox/core';
+import { contributeLaunch } from '@nsbox/runtime-api';
 import { effectiveCapabilities } from './capabilities.js';
 import type { BindMountConfig, IsolationConfig } from './config-schema.js';
 import type { DeviceNode, DeviceRule } from './devices.js';
 import type { IsolationHostSettings } from './host-settings.js';
 import { defaultSeccompProfile } from './seccomp-profile.js';
-
-/** The runtime's annotations (`@nsbox/runtime` spec-compiler), by value as any plugin would. */
-export const ROOTFS_IDMAP_ANNOTATION = 'org.nsbox.rootfs.idmap';
-export const IP_CONFINEMENT_ANNOTATION = 'org.nsbox.ip-confinement';
-/** Mount attributes of the box's root; the launcher sets them on the host side for an idmapped root. */
-export const ROOTFS_OPTIONS_ANNOTATION = 'org.nsbox.rootfs.options';
 
 /** Masked whatever the base spec says (Docker's list and the issue's). */
 export const maskedPaths = [
@@ -134,16 +129,14 @@ export function applyIsolation(spec: OciSpec, config: IsolationConfig, facts: Is
   setNamespaces(spec, config, userns);
   // Device nodes in the rootfs never open (nsbox's own /dev is a mount of its own); in an
   // idmapped rootfs setuid files raise nobody unless the admin says so.
-  spec.annotations = { ...spec.annotations, [ROOTFS_OPTIONS_ANNOTATION]: userns && !setuid ? 'nodev,nosuid' : 'nodev' };
+  // The rootfs stays owned by host uid 0 on disk; with a user namespace the box sees it as its own.
+  contributeLaunch(spec, { rootfsOptions: userns && !setuid ? ['nodev', 'nosuid'] : ['nodev'], rootfsIdmap: mappings !== undefined });
   if (mappings) {
     spec.linux.uidMappings = mappings.uid;
     spec.linux.gidMappings = mappings.gid;
-    // The rootfs stays owned by host uid 0 on disk; the box sees it as its own.
-    spec.annotations = { ...spec.annotations, [ROOTFS_IDMAP_ANNOTATION]: 'true' };
   } else {
     delete spec.linux.uidMappings;
     delete spec.linux.gidMappings;
-    if (spec.annotations) delete spec.annotations[ROOTFS_IDMAP_ANNOTATION];
   }
 
   spec.linux.maskedPaths = union(spec.linux.maskedPaths, maskedPaths);
@@ -200,7 +193,5 @@ export function applyIsolation(spec: OciSpec, config: IsolationConfig, facts: Is
     ];
   }
 
-  if (config.ipConfinement) {
-    spec.annotations = { ...spec.annotations, [IP_CONFINEMENT_ANNOTATION]: config.ipConfinement.addresses.join(',') };
-  }
+  if (config.ipConfinement) contributeLaunch(spec, { ipConfinement: config.ipConfinement.addresses });
 }

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, inject, injectable, isNsboxError, NsboxError, optional } from '@nsbox/core';
+import { type CgroupDriver, runtimeRefs } from '@nsbox/runtime-api';
 import {
   CFS_PERIOD_US,
   type CgroupWrite,
@@ -18,7 +19,6 @@ import {
   v1IoFiles,
 } from './cgroup-plan.js';
 import type { LimitsConfig } from './config-schema.js';
-import { type CgroupAccess, RuntimeServices } from './host-services.js';
 
 /** What the kernel enforces on a box now, read from its cgroup (null: no limit). */
 export interface EffectiveLimits {
@@ -50,13 +50,13 @@ const V1_UNLIMITED_FLOOR = 2 ** 62;
 
 @injectable()
 export class CgroupLimits {
-  constructor(@inject(RuntimeServices.CgroupDriver) @optional() private readonly cgroups: CgroupAccess | undefined) {}
+  constructor(@inject(runtimeRefs.cgroups.token) @optional() private readonly cgroups: CgroupDriver | undefined) {}
 
   get available(): boolean {
     return this.cgroups !== undefined;
   }
 
-  private driver(): CgroupAccess {
+  private driver(): CgroupDriver {
     if (!this.cgroups) throw new NsboxError('E_UNSUPPORTED', 'limits need the Linux box driver (no cgroup driver is installed)');
     return this.cgroups;
   }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { NsboxError } from '@nsbox/core';
+import type { CgroupDriver, CgroupLayout } from '@nsbox/runtime-api';
 import { CgroupLimits, orderMemoryWrites } from './cgroup-limits.js';
 import { type CgroupWrite, type Flavor, type PlanContext, planCgroupWrites, sharesToWeight, throttledDevices, weightToShares } from './cgroup-plan.js';
 import type { LimitsConfig } from './config-schema.js';
 import { HostFacts } from './host-facts.js';
-import type { CgroupAccess, CgroupLayoutView } from './host-services.js';
 import { hostProblems } from './limits-checks.js';
 
 const MiB = 2 ** 20;
@@ -113,8 +113,8 @@ describe('limits: cgroup files for v1 and v2', () => {
 });
 
 /** A cgroup driver that only shows a layout: enough for the checks made before any box. */
-function hostWith(layout: CgroupLayoutView): CgroupLimits {
-  const driver = { layout, parent: 'nsbox' } as CgroupAccess;
+function hostWith(layout: CgroupLayout): CgroupLimits {
+  const driver = { layout, parent: 'nsbox' } as CgroupDriver;
   return new CgroupLimits(driver);
 }
 
@@ -182,7 +182,7 @@ describe('limits: applying a section through the cgroup driver', () => {
         read(name, controller, file);
         written.push(`${file}=${value}`);
       },
-    } as unknown as CgroupAccess;
+    } as unknown as CgroupDriver;
     return { limits: new CgroupLimits(driver), written };
   }
 

@@ -6,12 +6,12 @@
 
 import { execFileSync } from 'node:child_process';
 import { type Box, inject, injectable, NsboxError, type OciRlimit, type OciSpec } from '@nsbox/core';
+import { runtimeFacts } from '@nsbox/runtime-api';
 import { CgroupLimits, type CgroupUsage, type EffectiveLimits } from './cgroup-limits.js';
 import type { LimitsConfig } from './config-schema.js';
 import { DiskLimits } from './disk/disk-limits.js';
 import { which } from './disk/system.js';
 import { HostFacts } from './host-facts.js';
-import type { RuntimeFactsView } from './host-services.js';
 import type { LimitsHostSettings } from './host-settings.js';
 import { LimitEvents } from './limit-events.js';
 import { adminCapProblems, hostProblems, liveProblems } from './limits-checks.js';
@@ -91,7 +91,7 @@ export class LimitsService {
     const problems: LimitProblem[] = [];
     const live = isLive(box);
     if (live && next && this.cgroups.available) {
-      const init = (box.runtime as RuntimeFactsView).init?.pid;
+      const init = runtimeFacts(box).init?.pid;
       problems.push(...liveProblems(box.name, next, this.cgroups.usage(box), init === undefined ? undefined : this.facts.processLimits(init), this.facts));
     }
     if (this.disk.involved(box, next)) {
@@ -229,7 +229,7 @@ export class LimitsService {
     const result: LimitsReport = { configured: sectionOf(box) ?? {}, newEvents };
     if (isLive(box) && this.cgroups.available) {
       const effective = this.cgroups.effective(box);
-      const init = (box.runtime as RuntimeFactsView).init?.pid;
+      const init = runtimeFacts(box).init?.pid;
       const limits = init === undefined ? undefined : this.facts.processLimits(init);
       const names = Object.keys(result.configured.rlimits ?? {}) as RlimitName[];
       if (effective) {

@@ -4,7 +4,7 @@
  * all or nothing: when a step fails or it is cancelled, the box is removed again.
  */
 
-import { type Box, NsboxError } from '@nsbox/core';
+import { type Box, NsboxError, operationContext } from '@nsbox/core';
 import type { Scope } from '../auth/scope.js';
 import type { DaemonContext } from '../context.js';
 import { fieldError, prefixFields } from '../http/api-error.js';
@@ -67,15 +67,16 @@ export async function startCreateBox(context: DaemonContext, scope: Scope, input
         input: { name: input.name, start: request.start },
       },
       async ({ signal, progress }) => {
-        const untrack = context.driver.track(request.name, { signal, onProgress: (step) => progress(step) });
+        // The template work reports to this operation and stops when it is cancelled.
+        const operation = operationContext({ signal, onProgress: progress });
         try {
           progress({ step: 'define', message: `defining box ${request.name}` });
-          let box = await context.manager.create({ name: request.name, owner, config });
+          let box = await context.manager.create({ name: request.name, owner, config }, operation);
           try {
             if (signal.aborted) throw cancelledError(`creating box ${request.name}`);
             if (request.start) {
               progress({ step: 'start', message: `starting box ${request.name}` });
-              box = await context.manager.start(box.id);
+              box = await context.manager.start(box.id, operation);
             }
           } catch (error) {
             await context.manager.destroy(box.id, { force: true }).catch(() => undefined);
@@ -87,7 +88,6 @@ export async function startCreateBox(context: DaemonContext, scope: Scope, input
           if (signal.aborted) throw cancelledError(`creating box ${request.name}`);
           throw error;
         } finally {
-          untrack();
           release();
         }
       },
