@@ -114,8 +114,11 @@ export class MemoryDriver implements BoxDriver {
   }
   async pause() {}
   async resume() {}
+  /** How the next init that ended is reported (a test's seam for exits, reboots, halts). */
+  nextExit: DriverStatus | undefined;
   async status(box: Box): Promise<DriverStatus> {
-    return { state: this.running.has(box.id) ? 'running' : 'stopped' };
+    if (this.running.has(box.id)) return { state: 'running' };
+    return this.nextExit ?? { state: 'stopped' };
   }
   async destroy(box: Box) {
     this.created.delete(box.id);
