@@ -29,15 +29,13 @@ export const quotaClaimPoint = createContributionPoint<QuotaClaimContribution>({
 
 /** A pool of the host that boxes draw from (disk image pools, address pools, uid ranges). */
 export interface HostPoolInfo {
-  plugin: string;
   name: string;
-  kind: string;
-  size?: number;
-  used?: number;
-  details?: Record<string, unknown>;
+  /** Facts of the pool (path, size, free, images...), as its plugin reports them. */
+  [fact: string]: unknown;
 }
 export interface HostPoolContribution {
-  list(): HostPoolInfo[] | Promise<HostPoolInfo[]>;
+  plugin: string;
+  list(): HostPoolInfo[];
 }
 export const hostPoolPoint = createContributionPoint<HostPoolContribution>({ id: 'core.host-pools' });
 

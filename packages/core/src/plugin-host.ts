@@ -149,7 +149,7 @@ export class PluginHost implements ServiceSource {
     for (const loaded of this.plugins) {
       const { definition } = loaded;
       if (!definition.setup) continue;
-      const env = this.envFor(definition);
+      const env = this.envFor(definition, loaded.container);
       let parts: Awaited<ReturnType<NonNullable<AnyPlugin['setup']>>>;
       try {
         parts = await definition.setup(env);
@@ -178,7 +178,7 @@ export class PluginHost implements ServiceSource {
     this.container.bind(contribution.point.token).toConstantValue(contribution.value);
   }
 
-  private envFor(definition: AnyPlugin): PluginEnv {
+  private envFor(definition: AnyPlugin, own: Container): PluginEnv {
     const resolve = (refs: ServiceRefs | undefined, optional: boolean) => {
       const resolved: Record<string, unknown> = {};
       for (const [key, ref] of Object.entries(refs ?? {})) {
@@ -198,6 +198,7 @@ export class PluginHost implements ServiceSource {
       },
       log: this.options.log?.(definition.name) ?? silentLog,
       services: this,
+      own: (id) => own.get(id),
     };
   }
 

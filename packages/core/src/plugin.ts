@@ -145,6 +145,8 @@ export interface PluginEnv<TDeps extends ServiceRefs = ServiceRefs, TSettings = 
   log: OperationLog;
   /** Everything else: optional refs, contribution points. */
   services: ServiceSource;
+  /** A service of the plugin's own module (a plugin that has classes as well as `setup`). */
+  own<T>(id: ServiceIdentifier<T>): T;
 }
 
 /** What `setup` returns: the parts of the plugin, as plain values and functions. */

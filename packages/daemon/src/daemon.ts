@@ -10,7 +10,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type AnyPlugin, sectionDefaults } from '@nsbox/core';
+import { type AnyPlugin, quotaClaimPoint, sectionDefaults } from '@nsbox/core';
 import { openHost } from '@nsbox/host';
 import { LinuxBoxDriver } from '@nsbox/runtime';
 import { resolveStateDir } from '@nsbox/store';
@@ -37,6 +37,7 @@ import { templateRoutes } from './routes/template-routes.js';
 import { tenantRoutes } from './routes/tenant-routes.js';
 import { DEFAULT_SOCKET, prepareSocketPath, secureSocket, socketAnswers } from './socket.js';
 import { TemplateRegistry } from './templates/template-registry.js';
+import { boxResourcesFrom } from './tenancy/box-resources.js';
 import { PolicyGuard } from './tenancy/policy-guard.js';
 import { QuotaGuard } from './tenancy/quota-guard.js';
 import { TenantStore } from './tenancy/tenant-store.js';
@@ -165,6 +166,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
         tenants,
         (owner) => host.manager.list({ owner }),
         (name) => host.store.find(name) !== undefined,
+        boxResourcesFrom(host.plugins.contributions(quotaClaimPoint)),
       ),
       policy: new PolicyGuard(tenants, () => host.plugins.definitions(), await sectionDefaults(host.plugins.definitions())),
       operations: new OperationManager(db),

@@ -1,7 +1,8 @@
-import { definePlugin } from '@nsbox/core';
+import { boxInfoPoint, contribute, definePlugin } from '@nsbox/core';
 import packageJson from '../package.json' with { type: 'json' };
 import { isolationConfigSchema } from './config-schema.js';
 import { IsolationHooks } from './isolation-hooks.js';
+import type { IsolationInfo } from './isolation-info.js';
 import { isolationModule } from './isolation-module.js';
 import { rangesCommand } from './ranges-command.js';
 import { isolationTenantSafe } from './tenant-safe.js';
@@ -18,6 +19,10 @@ export const isolationPlugin = definePlugin({
   publishes: { uidAllocator: IsolationTokens.UidAllocator, boxInfo: IsolationTokens.BoxInfo },
   hooks: IsolationHooks,
   commands: [rangesCommand],
+  setup: ({ own }) => {
+    const info = own<IsolationInfo>(IsolationTokens.BoxInfo);
+    return { contributions: [contribute(boxInfoPoint, { section: 'isolation', describe: (box) => info.describe(box) })] };
+  },
 });
 
 export { allCapabilities, defaultCapabilities } from './capabilities.js';

@@ -1,6 +1,5 @@
 /**
- * The `isolation` section of `nsbox info` (the `boxInfo` service the CLI asks each plugin
- * for): the box's uid and gid ranges, how many processes it runs, and the policy its
+ * The `isolation` section of `nsbox info` (its box-info contribution): the box's uid and gid ranges, how many processes it runs, and the policy its
  * running spec carries.
  */
 

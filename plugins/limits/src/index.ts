@@ -4,4 +4,5 @@ export type { PoolInfo } from './disk/pools.js';
 export type { DiskRecord, StorageBackend } from './disk/storage-backend.js';
 export { limitsPlugin } from './limits-plugin.js';
 export type { LimitsReport, LimitsService } from './limits-service.js';
+export { limitsQuotaClaims } from './quota-claims.js';
 export { LimitsTokens } from './tokens.js';

@@ -217,7 +217,7 @@ export class LimitsService {
     this.events.reset(box);
   }
 
-  /** The section `nsbox info` shows for a box (the 'boxInfo' service). */
+  /** The section `nsbox info` shows for a box (its box-info contribution). */
   describe(box: LimitsBox): LimitsReport | undefined {
     if (!this.involved(box)) return undefined;
     return this.report(box);

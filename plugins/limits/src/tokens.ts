@@ -1,6 +1,6 @@
 /** inversify identifiers of what the limits plugin publishes. */
 export const LimitsTokens = {
-  /** LimitsService: checks, live changes, reports (published as 'limits' and 'boxInfo'). */
+  /** LimitsService: checks, live changes, reports (published as 'limits'; contributes the box-info section). */
   Service: Symbol.for('nsbox.limits.service'),
   /** Pools: where box disk images live. */
   Pools: Symbol.for('nsbox.limits.pools'),

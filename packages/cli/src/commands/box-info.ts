@@ -1,4 +1,4 @@
-import type { Box } from '@nsbox/core';
+import { boxDetails } from '@nsbox/host';
 import { boxInfoView, renderBoxInfo } from '../box-info-view.js';
 import { defineCommand } from '../command.js';
 
@@ -10,14 +10,8 @@ export default defineCommand({
     const host = await context.host();
     const box = await host.manager.sync(name as string);
     const plugins = host.plugins.pluginsFor(box);
-    // A plugin that publishes a 'boxInfo' service ({ describe(box) }) adds its own section.
-    const details: Record<string, unknown> = {};
-    for (const plugin of plugins) {
-      if (!plugin.definition.publishes.boxInfo) continue;
-      const provider = host.plugins.service<{ describe(box: Box): unknown }>(plugin.definition.name, 'boxInfo');
-      const section = await (async () => provider.describe(box))().catch((error: Error) => ({ error: error.message }));
-      if (section !== undefined) details[plugin.definition.name] = section;
-    }
+    // Each plugin that contributes to the box-info point adds its own section.
+    const details = await boxDetails(host.plugins, box);
     return boxInfoView({
       box,
       plugins: plugins.map((plugin) => ({ name: plugin.definition.name, version: plugin.definition.version })),

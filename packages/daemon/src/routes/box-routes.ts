@@ -2,6 +2,7 @@
 
 import { constants } from 'node:os';
 import { type Box, type BoxConfig, z } from '@nsbox/core';
+import { boxDetails } from '@nsbox/host';
 import { shownBoxName } from '../boxes/box-names.js';
 import { startCreateBox } from '../boxes/create-box.js';
 import { checkStoredConfig, configAsTenantSees, scopedBoxView } from '../boxes/tenant-config.js';
@@ -81,21 +82,13 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
     defineRoute({
       method: 'GET',
       url: '/boxes/:id/details',
-      summary: "What each plugin says about a box (the sections of `nsbox info` from plugins' boxInfo services)",
+      summary: 'What each plugin says about a box (the sections of `nsbox info`, from the box-info contribution point)',
       tags: ['boxes'],
       access: 'read-only',
       params: boxRef,
       response: z.record(z.string(), z.unknown()),
       async handler({ params, scope }) {
-        const box = await scope.syncedBox(params.id);
-        const details: Record<string, unknown> = {};
-        for (const plugin of context.host.plugins.pluginsFor(box)) {
-          if (!plugin.definition.publishes.boxInfo) continue;
-          const provider = context.host.plugins.service<{ describe(box: Box): unknown }>(plugin.definition.name, 'boxInfo');
-          const section = await (async () => provider.describe(box))().catch((error: Error) => ({ error: error.message }));
-          if (section !== undefined) details[plugin.definition.name] = section;
-        }
-        return details;
+        return boxDetails(context.host.plugins, await scope.syncedBox(params.id));
       },
     }),
     defineRoute({
