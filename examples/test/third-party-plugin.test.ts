@@ -84,7 +84,10 @@ describe('a third-party plugin installed from a packed tarball', function () {
   it('runs its hooks on a box', async () => {
     const host = await openHost({ stateDir: join(scratch, 'state-hooks'), pluginPaths: [nodeModules], driver: new MemoryDriver() });
     try {
-      await host.manager.create({ name: 'greeted', config: { hello: { greeting: 'good morning' } } });
+      // A rootfs no other host user can reach (the isolation plugin, when installed, refuses one they can).
+      const rootfs = join(scratch, 'greeted-rootfs');
+      mkdirSync(rootfs, { recursive: true, mode: 0o755 });
+      await host.manager.create({ name: 'greeted', config: { rootfs, hello: { greeting: 'good morning' } } });
       const box = await host.manager.start('greeted');
       assert.equal((box.runtime.spec as { annotations: Record<string, string> }).annotations['org.example.hello'], 'good morning');
       assert.deepEqual(
