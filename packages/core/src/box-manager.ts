@@ -26,6 +26,7 @@ import type {
   RestoreOptions,
   StartMoments,
 } from './ports.js';
+import { sectionDefaults } from './tenant-policy.js';
 
 export interface BoxManagerDeps {
   host: PluginHost;
@@ -382,6 +383,7 @@ export class BoxManager {
   }
 
   private async operate(box: Box, kind: OperationKind, body: (run: OperationRun) => Promise<void>, onFailure?: () => void): Promise<Box> {
+    await this.loadDefaults();
     const rule = operations[kind];
     if (!(rule.from as readonly string[]).includes(box.state)) {
       throw new NsboxError('E_INVALID_STATE', `cannot ${kind} box '${box.name}': it is ${box.state}`, {
@@ -417,6 +419,7 @@ export class BoxManager {
 
   /** Teardown hooks run in reverse order and never stop at a failure: each is reported. */
   private async teardown(box: Box, hook: HookName, ctx: OperationContext, exit?: BoxExitInfo): Promise<void> {
+    await this.loadDefaults();
     if (!teardownHooks.includes(hook)) throw new Error(`${hook} is not a teardown hook`);
     const spec = (box.runtime.spec as OciSpec | undefined) ?? this.specFor(box);
     for (const plugin of [...this.deps.host.pluginsFor(box)].reverse()) {
@@ -431,6 +434,7 @@ export class BoxManager {
   }
 
   private async runHooks(box: Box, hook: HookName, spec: OciSpec, ctx: OperationContext): Promise<void> {
+    await this.loadDefaults();
     for (const plugin of this.deps.host.pluginsFor(box)) {
       await plugin.hooks?.[hook]?.call(plugin.hooks, this.context(box, plugin, spec, ctx));
     }
@@ -454,11 +458,24 @@ export class BoxManager {
     await plugin.hooks.rollback(this.context(box, plugin, spec, operationContext()), second as HookName);
   }
 
+  /**
+   * Each plugin's section with its schema's defaults, for boxes that have no section: hooks
+   * see the defaults (the stored config keeps only what was given).
+   */
+  private defaults: Record<string, unknown> = {};
+  private defaultsLoaded: Promise<void> | undefined;
+  private async loadDefaults(): Promise<void> {
+    this.defaultsLoaded ??= sectionDefaults(this.deps.host.definitions()).then((defaults) => {
+      this.defaults = defaults;
+    });
+    await this.defaultsLoaded;
+  }
+
   private context(box: Box, plugin: LoadedPlugin, spec: OciSpec, operation: OperationContext): HookContext {
     const source = plugin.definition.name;
     return {
       box,
-      config: box.config[source],
+      config: box.config[source] ?? this.defaults[source],
       spec,
       operation,
       report: (kind: string, data: Record<string, unknown> = {}) => {

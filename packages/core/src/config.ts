@@ -120,12 +120,6 @@ export async function validateBoxConfig(input: unknown, plugins: readonly AnyPlu
   else Object.assign(output, core.data);
 
   const disabled = (isPlainObject(input.plugins) && Array.isArray(input.plugins.disable) ? input.plugins.disable : []) as string[];
-  // A plugin's defaults apply even when the box has no section (when `{}` is a valid section).
-  for (const plugin of plugins) {
-    if (plugin.name in input || disabled.includes(plugin.name) || !plugin.config) continue;
-    const result = await validateSection(plugin.config, {}, plugin.name);
-    if (result.issues.length === 0 && isPlainObject(result.value) && Object.keys(result.value).length > 0) output[plugin.name] = result.value;
-  }
   for (const name of disabled) {
     if (!sections.has(name)) issues.push({ path: 'plugins.disable', message: `no installed plugin named '${name}'` });
     else if (name in input) issues.push({ path: name, message: `section of plugin '${name}', which this box disables` });

@@ -249,6 +249,7 @@ describe('the host API: plugin contract', () => {
   });
 
   it('applies a section’s defaults to a box that has no section, and validates a stopped box’s update', async () => {
+    const levels: number[] = [];
     const defaults = definePlugin({
       name: 'defaults',
       version: '1.0.0',
@@ -257,6 +258,7 @@ describe('the host API: plugin contract', () => {
       setup: () => ({
         hooks: {
           validate: (context: HookContext) => {
+            levels.push((context.config as { level: number }).level);
             if ((context.config as { level: number }).level === 4) throw new NsboxError('E_INVALID_CONFIG', 'level 4 is not available on this host');
           },
         },
@@ -264,8 +266,12 @@ describe('the host API: plugin contract', () => {
     });
     const { manager } = await open([defaults]);
     const box = await manager.create({ name: 'def1', config: { rootfs: '/srv/def1' } });
-    assert.deepEqual(box.config.defaults, { level: 2 });
+    assert.equal(box.config.defaults, undefined, 'the stored config keeps only what was given');
+    assert.deepEqual(levels, [2], 'the validate hook saw the default');
+    await manager.update(box.id, { defaults: { level: 3 } });
+    await manager.update(box.id, { defaults: null });
+    assert.equal(manager.get(box.id).config.defaults, undefined);
     await assert.rejects(manager.update(box.id, { defaults: { level: 4 } }), /level 4/);
-    assert.deepEqual(manager.get(box.id).config.defaults, { level: 2 });
+    assert.equal(manager.get(box.id).config.defaults, undefined);
   });
 });
