@@ -6,29 +6,16 @@
  */
 
 import type { OciIdMapping, OciMount, OciNamespace, OciSpec } from '@nsbox/core';
-import { contributeLaunch } from '@nsbox/runtime-api';
+import { contributeLaunch, defaultMaskedPaths, defaultReadonlyPaths } from '@nsbox/runtime-api';
 import { effectiveCapabilities } from './capabilities.js';
 import type { BindMountConfig, IsolationConfig } from './config-schema.js';
 import type { DeviceNode, DeviceRule } from './devices.js';
 import type { IsolationHostSettings } from './host-settings.js';
 import { defaultSeccompProfile } from './seccomp-profile.js';
 
-/** Masked whatever the base spec says (Docker's list and the issue's). */
-export const maskedPaths = [
-  '/proc/acpi',
-  '/proc/asound',
-  '/proc/kcore',
-  '/proc/keys',
-  '/proc/latency_stats',
-  '/proc/timer_list',
-  '/proc/timer_stats',
-  '/proc/sched_debug',
-  '/proc/scsi',
-  '/sys/firmware',
-  '/sys/devices/virtual/powercap',
-];
-
-export const readonlyPaths = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+/** Masked and read-only whatever the base spec says (the one list, in runtime-api). */
+export const maskedPaths = defaultMaskedPaths;
+export const readonlyPaths = defaultReadonlyPaths;
 
 /** Every box gets its own of these; the network one is the config's choice. */
 const namespaceTypes: OciNamespace['type'][] = ['pid', 'mount', 'uts', 'ipc', 'cgroup'];
