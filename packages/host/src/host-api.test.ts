@@ -19,6 +19,7 @@ import {
   createServiceRef,
   definePlugin,
   type HookContext,
+  hookNames,
   type LifecycleHooks,
   NsboxError,
   provide,
@@ -27,25 +28,9 @@ import {
 import { type NsboxHost, openHost } from './open-host.js';
 import { MemoryDriver } from './test-fixtures.js';
 
-const every = [
-  'validate',
-  'provision',
-  'spec',
-  'prepare',
-  'configure',
-  'wire',
-  'started',
-  'exited',
-  'stopping',
-  'stopped',
-  'destroy',
-  'checkpoint',
-  'restore',
-] as const;
-
 function plainHooks(name: string, journal: string[]): LifecycleHooks {
   const hooks: Record<string, (context: HookContext) => void> = {};
-  for (const hook of every) {
+  for (const hook of hookNames.filter((name) => name !== 'update')) {
     hooks[hook] = (context) => {
       journal.push(`${name}:${hook}${context.exit ? `:${context.exit.reason}` : ''}`);
     };
