@@ -4,7 +4,7 @@
  */
 
 import type { Box, BoxState, OperationKind, StableState } from './box.js';
-import type { BoxEvent } from './events.js';
+import type { BoxEvent } from './box-event.js';
 import type { OciSpec } from './oci-spec.js';
 import type { OperationContext } from './operation-context.js';
 import type { Provision } from './plugin.js';
