@@ -1,6 +1,6 @@
 /** The event bus: every transition and every plugin-reported event, persisted as history. */
 
-import type { BoxEvent } from './box-event.js';
+import type { BoxEvent, BoxEventInput } from './box-event.js';
 import type { HistoryRepository } from './ports.js';
 
 export type { BoxEvent, BoxEventInput } from './box-event.js';
