@@ -30,5 +30,5 @@ export { type BindMountConfig, type DeviceConfig, defaultIsolationConfig, type I
 export { type DeviceRule, defaultDeviceRules } from './devices.js';
 export { DEFAULT_POOL_START, RANGE_SIZE } from './id-pool.js';
 export { defaultSeccompProfile } from './seccomp-profile.js';
-export { IsolationTokens } from './tokens.js';
+export { IsolationTokens, isolationRefs } from './tokens.js';
 export { type BoxIdRanges, type IdPoolFiles, UidAllocator } from './uid-allocator.js';

@@ -5,4 +5,4 @@ export type { DiskRecord, StorageBackend } from './disk/storage-backend.js';
 export { limitsPlugin } from './limits-plugin.js';
 export type { LimitsReport, LimitsService } from './limits-service.js';
 export { limitsQuotaClaims } from './quota-claims.js';
-export { LimitsTokens } from './tokens.js';
+export { LimitsTokens, limitsRefs } from './tokens.js';
