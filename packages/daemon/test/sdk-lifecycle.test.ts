@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import type { BoxEvent, NsboxClient } from '@nsbox/client';
 import { isNsboxApiError } from '@nsbox/client';
+import { CORE_API_VERSION } from '@nsbox/core';
 import { isolationPlugin, RANGE_SIZE } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
@@ -303,7 +304,7 @@ describe('nsboxd through the SDK', function () {
       [`${ROUTE_PLUGIN}@1.0.0`, `isolation@${isolationPlugin.version}`, `limits@${limitsPlugin.version}`].sort(),
     );
     const limits = await client.plugins.get('limits');
-    assert.equal(limits.coreApi, '1.0.0');
+    assert.equal(limits.coreApi, CORE_API_VERSION);
     assert.ok(limits.configSchema);
     const templates = await client.templates.list();
     assert.ok(templates.some((template) => template.name === 'busybox' && template.kind === 'builtin'));
