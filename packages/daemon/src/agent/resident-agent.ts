@@ -8,11 +8,11 @@
  * meanwhile gets its exited hooks, tear-down and restart policy then) before it starts.
  */
 
-import type { EventBus, OperationLog } from '@nsbox/core';
+import type { OperationLog } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
 import type { AgentLock } from './agent-lock.js';
 import { BoxWatcher } from './box-watcher.js';
-import { HOST_HISTORY_ID, ServiceSupervisor } from './service-supervisor.js';
+import { ServiceSupervisor } from './service-supervisor.js';
 
 export interface AgentSettings {
   /** Between two sweeps of the running boxes (default 5 s). */
@@ -65,7 +65,6 @@ export async function startResidentAgent(options: ResidentAgentOptions): Promise
     await watcher.close();
     throw error;
   }
-  report(host.events, 'agent.started', { pid: process.pid });
   let closing: Promise<void> | undefined;
   return {
     watcher,
@@ -74,14 +73,9 @@ export async function startResidentAgent(options: ResidentAgentOptions): Promise
       closing ??= (async () => {
         await services.stop();
         await watcher.close();
-        report(host.events, 'agent.stopped', { pid: process.pid });
         options.lock.release();
       })();
       return closing;
     },
   };
-}
-
-function report(events: EventBus, kind: string, data: Record<string, unknown>): void {
-  events.publish({ boxId: HOST_HISTORY_ID, kind, source: 'agent', data });
 }
