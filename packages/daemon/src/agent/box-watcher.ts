@@ -91,7 +91,10 @@ export class BoxWatcher {
     try {
       box = await this.options.manager.sync(boxId, operationContext({ log: this.options.log }));
     } catch (error) {
-      if ((error as { code?: unknown }).code === 'E_NOT_FOUND') return; // a directory no box owns (yet, or any more)
+      if ((error as { code?: unknown }).code === 'E_NOT_FOUND') {
+        this.forgetRetry(boxId); // a directory no box owns (yet, or any more)
+        return;
+      }
       this.options.log.warn(`cannot settle box ${boxId}: ${(error as Error).message}`);
       this.retryLater(boxId);
       return;
