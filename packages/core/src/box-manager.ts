@@ -301,33 +301,72 @@ export class BoxManager {
    * Brings a running box's stored state in line with the driver. An init that ended by itself
    * runs the `exited` hooks, then the stop's tear-down in the stop's order (plugins read their
    * counters while the cgroup still exists), then the box's restart policy. The resident
-   * agent's watcher calls it the moment an init ends; any face calls it before acting.
+   * agent's watcher calls it the moment an init ends; any face calls it before acting, so two
+   * processes may call it for the same exit at once: only one of them settles it.
    */
   async sync(idOrName: string, ctx: OperationContext = operationContext()): Promise<Box> {
     const box = this.get(idOrName);
-    if ((box.state !== 'running' && box.state !== 'paused') || !this.deps.driver) return box;
+    if (!isLive(box) || !this.deps.driver) return box;
     const status: DriverStatus = await this.deps.driver.status(box);
     if (status.state === box.state) return box;
     if (status.state !== 'stopped') {
       this.transition(box, status.state, { exit: status });
       return box;
     }
-    const exit = exitInfo(status);
-    await this.teardown(box, 'exited', ctx, exit);
-    await this.teardown(box, 'stopping', ctx);
-    await this.deps.driver.stop(box, { timeoutMs: 0 }).catch((error: Error) => this.publish(box, 'driver.failed', { action: 'stop', error: error.message }));
-    await this.teardown(box, 'stopped', ctx);
-    box.runtime = { ...box.runtime, exit: status };
-    this.transition(box, 'stopped', { exit: status, reason: exit.reason });
-    if (restartWanted(box.config.restart ?? 'no', exit)) {
-      this.publish(box, 'box.restarting', { reason: exit.reason, policy: box.config.restart ?? 'no' });
-      try {
-        return await this.start(box.id, ctx);
-      } catch (error) {
-        this.publish(box, 'box.restart-failed', { error: (error as Error).message });
-      }
+    const settled = await this.settleExit(box, ctx);
+    if (!settled) return this.get(box.id);
+    return this.restartByPolicy(settled.box, settled.exit, ctx);
+  }
+
+  /**
+   * The tear-down of an init that ended, run once. The journal's stop record is the lock: it
+   * is refused (E_BUSY) while another live process — the agent, a CLI — holds an operation on
+   * the box, and once it is held the box is read again, because the other one may have
+   * settled (and restarted) it in between. Undefined when there was nothing left to settle.
+   */
+  private async settleExit(seen: Box, ctx: OperationContext): Promise<{ box: Box; exit: BoxExitInfo } | undefined> {
+    const driver = this.driver();
+    let record: OperationRecord;
+    try {
+      record = this.deps.journal.begin({ boxId: seen.id, kind: 'stop', fromState: seen.state as StableState, pid: process.pid });
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'E_BUSY') return undefined;
+      throw error;
     }
-    return box;
+    try {
+      const box = this.deps.boxes.find(seen.id);
+      const status = box && isLive(box) ? await driver.status(box) : undefined;
+      if (!box || status?.state !== 'stopped') {
+        this.deps.journal.finish(record.id, 'done', 'nothing to settle: another process did');
+        return undefined;
+      }
+      // Marks the stop as an init's end: a reconcile that finishes it applies the restart policy.
+      this.deps.journal.stepDone(record.id, EXIT_STEP);
+      const exit = exitInfo(status);
+      await this.teardown(box, 'exited', ctx, exit);
+      await this.teardown(box, 'stopping', ctx);
+      await driver.stop(box, { timeoutMs: 0 }).catch((error: Error) => this.publish(box, 'driver.failed', { action: 'stop', error: error.message }));
+      await this.teardown(box, 'stopped', ctx);
+      box.runtime = { ...box.runtime, exit: status };
+      this.transition(box, 'stopped', { exit: status, reason: exit.reason });
+      this.deps.journal.finish(record.id, 'done');
+      return { box, exit };
+    } catch (error) {
+      this.deps.journal.finish(record.id, 'failed', (error as Error).message);
+      throw error;
+    }
+  }
+
+  /** After an init's end: a reboot from inside restarts, a halt never; otherwise `config.restart`. */
+  private async restartByPolicy(box: Box, exit: BoxExitInfo, ctx: OperationContext): Promise<Box> {
+    if (!restartWanted(box.config.restart ?? 'no', exit)) return box;
+    this.publish(box, 'box.restarting', { reason: exit.reason, policy: box.config.restart ?? 'no' });
+    try {
+      return await this.start(box.id, ctx);
+    } catch (error) {
+      this.publish(box, 'box.restart-failed', { error: (error as Error).message });
+      return this.deps.boxes.find(box.id) ?? box;
+    }
   }
 
   /**
@@ -361,7 +400,7 @@ export class BoxManager {
       repaired.push(record);
     }
     for (const box of this.deps.boxes.list()) {
-      if (box.state === 'running' || box.state === 'paused') await this.sync(box.id);
+      if (isLive(box)) await this.sync(box.id);
     }
     await this.deps.driver?.reconcile?.(this.deps.boxes.list());
     return repaired;
@@ -380,6 +419,10 @@ export class BoxManager {
     }
     this.deps.journal.finish(record.id, 'done', 'finished by reconcile');
     this.publish(box, 'operation.finished', { operation: record.kind });
+    // The process that settled an init's end died before the box's restart policy could act.
+    if (record.kind === 'stop' && record.doneSteps.includes(EXIT_STEP)) {
+      await this.restartByPolicy(box, exitInfo(await driver.status(box)), operationContext());
+    }
   }
 
   private async operate(box: Box, kind: OperationKind, body: (run: OperationRun) => Promise<void>, onFailure?: () => void): Promise<Box> {
@@ -515,6 +558,13 @@ export class BoxManager {
   private publish(box: Box, kind: string, data: Record<string, unknown>, source = 'core'): void {
     this.deps.events.publish({ boxId: box.id, kind, source, data: { box: box.name, ...data } });
   }
+}
+
+/** The journal step that marks a stop as the settling of an init that ended by itself. */
+const EXIT_STEP = 'core:exited';
+
+function isLive(box: Box): boolean {
+  return box.state === 'running' || box.state === 'paused';
 }
 
 /** reboot(2) in a box's pid namespace ends its init with SIGHUP (restart) or SIGINT (halt, power off). */

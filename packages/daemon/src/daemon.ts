@@ -15,6 +15,9 @@ import { openHost } from '@nsbox/host';
 import { LinuxBoxDriver } from '@nsbox/runtime';
 import { resolveStateDir } from '@nsbox/store';
 import type { FastifyInstance } from 'fastify';
+import { AgentLock } from './agent/agent-lock.js';
+import { agentLog } from './agent/agent-log.js';
+import { type AgentSettings, type ResidentAgent, startResidentAgent } from './agent/resident-agent.js';
 import { AuditLog } from './auth/audit-log.js';
 import { TokenStore } from './auth/token-store.js';
 import { settleCreate } from './boxes/create-box.js';
@@ -67,6 +70,8 @@ export interface DaemonOptions {
   /** Fastify's log level (off when not given). */
   logLevel?: string;
   warn?: (message: string) => void;
+  /** The resident agent's timings (sweep, host service backoff). */
+  agent?: AgentSettings;
 }
 
 export interface RunningDaemon {
@@ -77,6 +82,8 @@ export interface RunningDaemon {
   adminToken: string;
   adminTokenFile: string;
   openapi: Record<string, unknown>;
+  /** The resident agent: box watcher and host services. */
+  agent: ResidentAgent;
   /** Stops serving; waits (at most `graceMs`) for running operations. Boxes keep running. */
   close(graceMs?: number): Promise<void>;
 }
@@ -151,7 +158,11 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     ...(options.discover !== undefined ? { discover: options.discover } : {}),
   });
   const apps: FastifyInstance[] = [];
+  let lock: AgentLock | undefined;
+  let agent: ResidentAgent | undefined;
   try {
+    // One agent per state dir, taken before the reconcile: two would settle the same exits.
+    lock = AgentLock.acquire(stateDir, 'nsboxd', (body) => host.store.db.transaction(body).immediate());
     host.store.migrateNamespace('daemon', daemonMigrations);
     const db = host.store.db;
     const tenants = new TenantStore(db);
@@ -184,6 +195,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     await repair(context, warn);
     const adminTokenFile = join(stateDir, 'admin.token');
     const { token: adminToken } = context.tokens.ensureAdminToken(adminTokenFile);
+    agent = await startResidentAgent({ host, boxesDir: driver.boxesDir, lock, log: agentLog(options.logLevel, warn), ...options.agent });
 
     let openapi: Record<string, unknown> = {};
     const routes = allRoutes(context, () => openapi);
@@ -231,6 +243,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       adminToken,
       adminTokenFile,
       openapi,
+      agent,
       close(graceMs = 30_000) {
         closing ??= (async () => {
           clearInterval(pruner);
@@ -238,6 +251,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
           await Promise.race([context.operations.idle(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
           rmSync(join(stateDir, DAEMON_STATE_FILE), { force: true });
           if (socketPath) rmSync(socketPath, { force: true });
+          await agent?.close();
           host.close();
         })();
         return closing;
@@ -245,6 +259,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     };
   } catch (error) {
     await Promise.all(apps.map((app) => app.close().catch(() => undefined)));
+    if (agent) await agent.close();
+    else lock?.release();
     host.close();
     throw error;
   }

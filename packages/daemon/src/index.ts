@@ -1,4 +1,8 @@
-export { parseDaemonArgs, usage } from './args.js';
+export { AGENT_LOCK_FILE, type AgentLockHolder, type AgentMode, agentLockHolder } from './agent/agent-lock.js';
+export { type LeanAgentOptions, type RunningAgent, startAgent } from './agent/lean-agent.js';
+export type { AgentSettings, ResidentAgent } from './agent/resident-agent.js';
+export { HOST_HISTORY_ID, type ServiceState } from './agent/service-supervisor.js';
+export { type DaemonInvocation, parseDaemonArgs, usage } from './args.js';
 export type { AuditEntry } from './auth/audit-log.js';
 export type { Caller, TokenRecord } from './auth/token-store.js';
 export type { DaemonContext } from './context.js';

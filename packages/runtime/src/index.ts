@@ -3,10 +3,11 @@ export { type BoxExit, BoxFiles, exitStatus } from './box-files.js';
 export { allCapabilities, defaultCapabilities } from './capabilities.js';
 export * from './cgroup/index.js';
 export { type ExecOptions, type ExecResult, execInBox } from './exec.js';
+export { EXIT_FILE, ExitWatch, type ExitWatchOptions } from './exit-watch.js';
 export { type FollowOptions, followLog } from './follow-log.js';
 export { execFailureError, type LauncherFailure, launcherFailure } from './launcher-verdict.js';
 export { LinuxBoxDriver, type LinuxDriverOptions, type LinuxRuntimeFacts } from './linux-driver.js';
-export { identify, isSameProcess, type ProcessIdentity, processStartTime, waitUntil } from './process-identity.js';
+export { identify, isSameProcess, isZombie, type ProcessIdentity, processStartTime, waitUntil } from './process-identity.js';
 export { launchShim, type ShimReady } from './shim-launch.js';
 export {
   type CompileContext,

@@ -24,7 +24,7 @@ import { type BoxFilesService, runtimeRefs } from '@nsbox/runtime-api';
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
-import { identify, isSameProcess, type ProcessIdentity, waitUntil } from './process-identity.js';
+import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
 import { launchShim } from './shim-launch.js';
 import { compileCreateProgram } from './spec-compiler.js';
 import { materializeTemplate, type TemplateProgress } from './templates/index.js';
@@ -74,8 +74,13 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
     return new BoxFiles(this.boxDir(box));
   }
 
+  /** The directory of every box's directory (the resident agent watches it for exits). */
+  get boxesDir(): string {
+    return join(this.options.stateDir, 'boxes');
+  }
+
   boxDir(box: Pick<Box, 'id'>): string {
-    return join(this.options.stateDir, 'boxes', box.id);
+    return join(this.boxesDir, box.id);
   }
 
   /** The operation's context follows and cancels the template work (nsboxd's operations). */
@@ -235,11 +240,12 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
 
 /**
  * A shim started by this process is its child until it exits: collect it, or it stays a
- * zombie. True once it is gone (or was never ours).
+ * zombie. True once it is gone, or ended as another process's child (a box started by a
+ * CLI and settled by the agent: that zombie is not ours to collect, and holds nothing).
  */
 function reapShim(identity: ProcessIdentity | undefined): boolean {
   if (!identity) return true;
-  return native().reap(identity.pid) || !isSameProcess(identity);
+  return native().reap(identity.pid) || !isSameProcess(identity) || isZombie(identity.pid);
 }
 
 /**
