@@ -59,7 +59,7 @@ export class RemoteBoxApi {
     return this.client.boxes.logs(idOrName);
   }
 
-  followLogs(idOrName: string, options: { signal?: AbortSignal } = {}): AsyncIterable<Uint8Array> {
+  followLogs(idOrName: string, options: { fromEnd?: boolean; signal?: AbortSignal } = {}): AsyncIterable<Uint8Array> {
     return this.client.boxes.followLogs(idOrName, options);
   }
 

@@ -62,6 +62,12 @@ export interface HistoryFilter {
   last?: number;
 }
 
+export interface FollowLogsOptions {
+  /** Only what comes from now on. */
+  fromEnd?: boolean;
+  signal?: AbortSignal;
+}
+
 export interface BoxApi {
   list(filter?: BoxListQuery): Promise<Box[]>;
   /** The box with its state brought in line with its processes, its spec and last exit. */
@@ -79,8 +85,8 @@ export interface BoxApi {
   destroy(idOrName: string, options?: { force?: boolean }): Promise<{ name: string; destroyed: boolean }>;
   /** The console output so far. */
   logs(idOrName: string): Promise<string>;
-  /** The console output from the start, then as it comes, until the box stops (or `signal` aborts). */
-  followLogs(idOrName: string, options?: { signal?: AbortSignal }): AsyncIterable<Uint8Array>;
+  /** The console output from the start (or its end), then as it comes, until the box stops or `signal` aborts. */
+  followLogs(idOrName: string, options?: FollowLogsOptions): AsyncIterable<Uint8Array>;
   /** Runs a command in a running box and captures its output. */
   exec(idOrName: string, request: ExecRequest): Promise<ExecOutput>;
   /** What each plugin says about the box (the box-info contribution point). */

@@ -24,7 +24,7 @@ export {
   stableStates,
   transitionalStates,
 } from './box.js';
-export type { BoxApi, BoxListQuery, CreateBoxRequest, ExecOutput, ExecRequest, HistoryFilter } from './box-api.js';
+export type { BoxApi, BoxListQuery, CreateBoxRequest, ExecOutput, ExecRequest, FollowLogsOptions, HistoryFilter } from './box-api.js';
 export { BoxManager, type BoxManagerDeps, type CreateBoxInput, isProcessAlive } from './box-manager.js';
 export { type ConfigIssue, coreConfigSchema, validateBoxConfig } from './config.js';
 export {

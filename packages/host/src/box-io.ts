@@ -4,15 +4,15 @@
  * CLI and nsboxd build one on the Linux runtime); without one, those calls are unsupported.
  */
 
-import type { Box, ExecOutput, ExecRequest } from '@nsbox/core';
+import type { Box, ExecOutput, ExecRequest, FollowLogsOptions } from '@nsbox/core';
 
 export interface BoxIo {
   /** Runs a command in a running box, output captured. */
   exec(box: Box, request: ExecRequest): Promise<ExecOutput>;
   /** The console output so far. */
   logs(box: Box): string | Promise<string>;
-  /** The console output from the start, then as it comes, until the box stops or `signal` aborts. */
-  followLogs(box: Box, options: { signal?: AbortSignal }): AsyncIterable<Uint8Array>;
+  /** The console output from the start (or its end), then as it comes, until the box stops or `signal` aborts. */
+  followLogs(box: Box, options: FollowLogsOptions): AsyncIterable<Uint8Array>;
   /** What the box's supervisor recorded when its init last exited (undefined: it has not). */
   lastExit(box: Box): unknown;
 }

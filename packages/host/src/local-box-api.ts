@@ -14,6 +14,7 @@ import {
   type CreateBoxRequest,
   type ExecOutput,
   type ExecRequest,
+  type FollowLogsOptions,
   type HistoryFilter,
   NsboxError,
   type OperationContext,
@@ -80,15 +81,15 @@ export class LocalBoxApi implements BoxApi {
   /** Create, and start when asked; a start that fails (or is cancelled) removes the box again. */
   async create(input: CreateBoxRequest, ctx: OperationContext = operationContext()): Promise<Box> {
     let box = await this.manager.create({ name: input.name, owner: input.owner ?? null, config: input.config }, ctx);
-    if (input.start) {
-      try {
-        throwIfCancelled(ctx);
+    try {
+      throwIfCancelled(ctx);
+      if (input.start) {
         ctx.progress({ step: 'start', message: `starting box ${box.name}` });
         box = await this.manager.start(box.id, ctx);
-      } catch (error) {
-        await this.manager.destroy(box.id, { force: true }).catch(() => undefined);
-        throw error;
       }
+    } catch (error) {
+      await this.manager.destroy(box.id, { force: true }).catch(() => undefined);
+      throw error;
     }
     return listedBox(box);
   }
@@ -134,7 +135,7 @@ export class LocalBoxApi implements BoxApi {
     return this.io().logs(await this.manager.sync(idOrName));
   }
 
-  async *followLogs(idOrName: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+  async *followLogs(idOrName: string, options: FollowLogsOptions = {}): AsyncGenerator<Uint8Array> {
     const box = await this.manager.sync(idOrName);
     yield* this.io().followLogs(box, options);
   }
