@@ -1,38 +1,55 @@
-/** `nsbox set NAME --cpus 1.5 --memory 512M ...`: changes limits, live on a running box, and keeps them. */
+/**
+ * `nsbox set NAME --cpus 1.5 --memory 512M ...` (and `POST /plugins/limits/actions/set`):
+ * changes a box's limits, live on a running box, and keeps them. The change goes through the
+ * BoxApi as the caller's own, so the tenant policy, the quotas and the limits hooks' checks
+ * (the host, what a running box uses, what its disk holds) judge it as they judge PATCH /boxes/:id.
+ */
 
-import { type BoxManager, type CommandContribution, CoreTokens } from '@nsbox/core';
-import { type LimitsConfig, limitsConfigSchema } from '../config-schema.js';
-import type { LimitsService } from '../limits-service.js';
-import { LimitsTokens } from '../tokens.js';
+import { defineAction, z } from '@nsbox/core';
+import { LimitsService, sectionOf } from '../limits-service.js';
 import { renderLimits } from './render.js';
 import { mergeLimitOptions, scalarOptions } from './set-options.js';
 
-export const setCommand: CommandContribution = {
+const scalar = z.union([z.string(), z.number()]);
+const oneOrMore = z.union([z.string(), z.array(z.string())]);
+
+export const setInput = z.strictObject({
+  box: z.string().min(1).describe('the box (name or id)'),
+  ...(Object.fromEntries(Object.entries(scalarOptions).map(([field, option]) => [field, scalar.optional().describe(option.description)])) as Record<
+    keyof typeof scalarOptions,
+    z.ZodOptional<typeof scalar>
+  >),
+  rlimit: oneOrMore.optional().describe('rlimits: nofile=1024:4096, core=0; name=- removes one'),
+  io: oneOrMore.optional().describe('IO throttles: /dev/vdb,wbps=10M,riops=500; DEVICE,none removes one'),
+  reset: z.boolean().optional().describe('remove every limit first'),
+});
+
+export const setAction = defineAction({
   name: 'set',
   description: "change a box's limits: a running box gets them at once, and they are kept ('unlimited' removes one)",
-  arguments: [{ name: 'name', required: true }],
-  options: [
-    ...Object.values(scalarOptions).map((option) => ({ flags: option.flag, description: option.description })),
-    { flags: '--rlimit <name=soft:hard...>', description: 'rlimits (nofile=1024:4096 core=0); name=- removes one' },
-    { flags: '--io <device,key=value...>', description: 'IO throttles (/dev/vdb,wbps=10M,riops=500); device,none removes' },
-    { flags: '--reset', description: 'remove every limit first' },
-  ],
-  async run({ args, options, services }) {
-    const manager = services.get<BoxManager>(CoreTokens.BoxManager);
-    const limits = services.get<LimitsService>(LimitsTokens.Service);
-    const name = args[0] as string;
-    const box = await manager.sync(name);
-    const next = mergeLimitOptions(box.config['limits'] as LimitsConfig | undefined, options);
-    // A stopped box's update runs no hook: check here what its next start would refuse.
-    const parsed = limitsConfigSchema.safeParse(next);
-    if (parsed.success) limits.checkChange(box, parsed.data);
-    const started = Date.now();
-    const updated = await manager.update(name, { limits: Object.keys(next).length > 0 ? next : null });
-    return { box: updated.name, state: updated.state, appliedInMs: Date.now() - started, ...limits.report(updated) };
+  input: setInput,
+  box: true,
+  cli: {
+    command: 'set',
+    arguments: [{ name: 'box', description: 'the box (name or id)', required: true }],
+    options: [
+      ...Object.values(scalarOptions).map((option) => ({ flags: option.flag, description: option.description })),
+      { flags: '--rlimit <name=soft:hard...>', description: 'rlimits (nofile=1024:4096 core=0); name=- removes one' },
+      { flags: '--io <device,key=value...>', description: 'IO throttles (/dev/vdb,wbps=10M,riops=500); device,none removes' },
+      { flags: '--reset', description: 'remove every limit first' },
+    ],
   },
-  render: (result) => {
-    const report = result as { box: string; state: string; appliedInMs: number } & Parameters<typeof renderLimits>[0];
+  async run({ box: ref, ...options }, { box, api, own }) {
+    const current = box as NonNullable<typeof box>;
+    const limits = own(LimitsService);
+    const next = mergeLimitOptions(sectionOf(current), options);
+    const started = Date.now();
+    const updated = await api.update(ref, { limits: Object.keys(next).length > 0 ? next : null });
+    const appliedInMs = Date.now() - started;
+    return { box: updated.name, state: updated.state, appliedInMs, ...limits.report({ ...current, config: updated.config, state: updated.state }) };
+  },
+  render: (report) => {
     const when = report.state === 'running' || report.state === 'paused' ? `applied live in ${report.appliedInMs} ms` : 'kept for the next start';
     return `limits of box ${report.box} (${report.state}): ${when}\n${renderLimits(report)}`;
   },
-};
+});
