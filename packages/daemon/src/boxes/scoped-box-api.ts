@@ -175,10 +175,9 @@ export class ScopedBoxApi implements BoxApi {
     }
   }
 
-  /** A tenant's token is not shown the actions only host-wide tokens may run. */
-  async actions(): Promise<ActionInfo[]> {
-    const all = await this.local.actions();
-    return this.scope.tenant === null ? all : all.filter((action) => !action.hostWide);
+  /** Every action, each saying who may run it (`role`, `hostWide`): a refusal names the rule. */
+  actions(): Promise<ActionInfo[]> {
+    return this.local.actions();
   }
 
   /**
