@@ -34,6 +34,32 @@ import { shownBoxName } from './box-names.js';
 import { prepareCreate } from './create-box.js';
 import { checkStoredConfig, configAsTenantSees, scopedBoxView } from './tenant-config.js';
 
+/**
+ * A config change of `box` by this caller: the merged config is validated (fields named from
+ * `config`), judged by the tenant policy (only what it changes; a start judges the whole
+ * config again), and must fit the owner's quotas. The plugins then check it as they check any
+ * change (limits: what the host and the box can take). Returns the validated config.
+ */
+export async function judgeChange(context: DaemonContext, scope: Scope, box: Box, changes: Record<string, unknown>): Promise<BoxConfig> {
+  const merged: Record<string, unknown> = { ...box.config };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  let next: BoxConfig;
+  try {
+    next = await context.manager.validateConfig(merged, box.name);
+  } catch (error) {
+    throw prefixFields(error, 'config');
+  }
+  if (scope.tenant !== null) {
+    const asTenantSees = (config: BoxConfig) => configAsTenantSees(config, context.templates);
+    context.policy.check(scope.caller, asTenantSees(next), { previous: asTenantSees(box.config) });
+  }
+  context.quotas.checkUpdate(box, next);
+  return next;
+}
+
 export class ScopedBoxApi implements BoxApi {
   constructor(
     private readonly context: DaemonContext,
@@ -110,30 +136,10 @@ export class ScopedBoxApi implements BoxApi {
     return this.view(await this.local.resume(this.scope.box(idOrName).id));
   }
 
-  /**
-   * A config change: the merged config is validated (fields named from `config`), judged by
-   * the tenant policy (only what it changes), and must fit the owner's quotas; then the plugins
-   * check it as they check any change (limits: what the host and the box can take).
-   */
+  /** A config change, judged by judgeChange first. */
   async update(idOrName: string, config: Record<string, unknown>, ctx?: OperationContext): Promise<Box> {
     const box = this.scope.box(idOrName);
-    const merged: Record<string, unknown> = { ...box.config };
-    for (const [key, value] of Object.entries(config)) {
-      if (value === null) delete merged[key];
-      else merged[key] = value;
-    }
-    let next: BoxConfig;
-    try {
-      next = await this.context.manager.validateConfig(merged, box.name);
-    } catch (error) {
-      throw prefixFields(error, 'config');
-    }
-    if (this.scope.tenant !== null) {
-      // Only what the change changes is judged here; a start judges the whole config again.
-      const asTenantSees = (section: BoxConfig) => configAsTenantSees(section, this.context.templates);
-      this.context.policy.check(this.scope.caller, asTenantSees(next), { previous: asTenantSees(box.config) });
-    }
-    this.context.quotas.checkUpdate(box, next);
+    await judgeChange(this.context, this.scope, box, config);
     return this.view(await this.local.update(box.id, config, ctx));
   }
 
