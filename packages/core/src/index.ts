@@ -1,6 +1,16 @@
 export * from 'inversify';
 export { z } from 'zod';
-export { type ActionCliShape, type ActionContext, type ActionDefinition, defineAction } from './action.js';
+export {
+  type ActionCliShape,
+  type ActionContext,
+  type ActionDefinition,
+  type ActionInfo,
+  type ActionTypes,
+  type AnyAction,
+  defineAction,
+  describeAction,
+  parseActionInput,
+} from './action.js';
 export {
   type Box,
   type BoxConfig,
@@ -14,6 +24,7 @@ export {
   stableStates,
   transitionalStates,
 } from './box.js';
+export type { BoxApi, BoxListQuery, CreateBoxRequest, ExecOutput, ExecRequest, FollowLogsOptions, HistoryFilter } from './box-api.js';
 export { BoxManager, type BoxManagerDeps, type CreateBoxInput, isProcessAlive } from './box-manager.js';
 export { type ConfigIssue, coreConfigSchema, validateBoxConfig } from './config.js';
 export {

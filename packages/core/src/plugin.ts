@@ -1,7 +1,7 @@
 /** The plugin contract: what a plugin package exports, and the helper that types it. */
 
 import type { ContainerModule, Newable, ServiceIdentifier } from 'inversify';
-import type { ActionDefinition } from './action.js';
+import type { AnyAction } from './action.js';
 import type { Box } from './box.js';
 import type { ErrorCodeInfo } from './errors.js';
 import type { OciSpec } from './oci-spec.js';
@@ -218,7 +218,7 @@ export interface PluginDefinition<TSchema extends StandardSchemaV1 | undefined =
    * Actions: declared once, each becomes a CLI command, an API route, an SDK call and an
    * OpenAPI operation, all through the same BoxApi (tokens, tenant policy, quotas, audit).
    */
-  actions?: readonly ActionDefinition[];
+  actions?: readonly AnyAction[];
   /** Typed refs this plugin needs; resolved for `setup` (a missing one fails the load, named). */
   deps?: TDeps;
   /** Refs this plugin can do without (resolved to undefined when nobody provides them). */

@@ -1,7 +1,7 @@
 /** Everything the routes share: the host (store, plugins, manager) and nsboxd's own services. */
 
 import type { BoxManager } from '@nsbox/core';
-import type { NsboxHost } from '@nsbox/host';
+import type { LocalBoxApi, NsboxHost } from '@nsbox/host';
 import type { LinuxBoxDriver } from '@nsbox/runtime';
 import type { AuditLog } from './auth/audit-log.js';
 import type { TokenStore } from './auth/token-store.js';
@@ -15,6 +15,8 @@ import type { TenantStore } from './tenancy/tenant-store.js';
 export interface DaemonContext {
   host: NsboxHost;
   manager: BoxManager;
+  /** The application layer as the host admin uses it; routes reach it through a caller's ScopedBoxApi. */
+  api: LocalBoxApi;
   driver: LinuxBoxDriver;
   tokens: TokenStore;
   tenants: TenantStore;

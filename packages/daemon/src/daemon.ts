@@ -11,7 +11,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AnyPlugin, quotaClaimPoint, sectionDefaults } from '@nsbox/core';
-import { openHost } from '@nsbox/host';
+import { LocalBoxApi, openHost } from '@nsbox/host';
 import { LinuxBoxDriver } from '@nsbox/runtime';
 import { resolveStateDir } from '@nsbox/store';
 import type { FastifyInstance } from 'fastify';
@@ -24,11 +24,13 @@ import { settleCreate } from './boxes/create-box.js';
 import type { DaemonContext } from './context.js';
 import { daemonMigrations } from './db-schema.js';
 import { EventFeed } from './events/event-feed.js';
+import { daemonBoxIo } from './exec/daemon-box-io.js';
 import { buildApp } from './http/app.js';
 import { buildOpenApi } from './http/openapi.js';
 import type { AnyRoute } from './http/route.js';
 import { sweepLeftovers } from './leak-sweep.js';
 import { OperationManager } from './ops/operation-manager.js';
+import { actionRoutes } from './routes/action-routes.js';
 import { boxRoutes } from './routes/box-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { execRoutes } from './routes/exec-routes.js';
@@ -137,6 +139,7 @@ function allRoutes(context: DaemonContext, openapi: () => unknown): AnyRoute[] {
     ...operationRoutes(context),
     ...templateRoutes(context),
     ...pluginRoutes(context),
+    ...actionRoutes(context),
     ...tenantRoutes(context),
   ];
 }
@@ -169,6 +172,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     const context: DaemonContext = {
       host,
       manager: host.manager,
+      api: new LocalBoxApi(host, daemonBoxIo(driver)),
       driver,
       tokens: new TokenStore(db),
       tenants,

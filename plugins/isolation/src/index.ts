@@ -4,7 +4,7 @@ import { isolationConfigSchema } from './config-schema.js';
 import { IsolationHooks } from './isolation-hooks.js';
 import type { IsolationInfo } from './isolation-info.js';
 import { isolationModule } from './isolation-module.js';
-import { rangesCommand } from './ranges-command.js';
+import { rangesAction } from './ranges-action.js';
 import { isolationTenantSafe } from './tenant-safe.js';
 import { IsolationTokens } from './tokens.js';
 
@@ -18,7 +18,7 @@ export const isolationPlugin = definePlugin({
   module: isolationModule,
   publishes: { uidAllocator: IsolationTokens.UidAllocator, boxInfo: IsolationTokens.BoxInfo },
   hooks: IsolationHooks,
-  commands: [rangesCommand],
+  actions: [rangesAction],
   setup: ({ own }) => {
     const info = own<IsolationInfo>(IsolationTokens.BoxInfo);
     return { contributions: [contribute(boxInfoPoint, { section: 'isolation', describe: (box) => info.describe(box) })] };

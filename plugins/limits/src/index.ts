@@ -1,3 +1,4 @@
+export { type LimitsActions, limitsActions } from './actions/index.js';
 export type { CgroupCounters, CgroupUsage, EffectiveLimits } from './cgroup-limits.js';
 export { type IoLimit, type LimitsConfig, limitsConfigSchema } from './config-schema.js';
 export type { PoolInfo } from './disk/pools.js';

@@ -1,9 +1,7 @@
 /** The limits plugin: hard caps on CPU, memory, processes, IO, rlimits and disk, changed live. */
 
 import { boxInfoPoint, contribute, definePlugin, hostPoolPoint, quotaClaimPoint } from '@nsbox/core';
-import { limitsCommand } from './commands/limits-command.js';
-import { poolCommands } from './commands/pool-commands.js';
-import { setCommand } from './commands/set-command.js';
+import { limitsActions } from './actions/index.js';
 import { limitsConfigSchema } from './config-schema.js';
 import { Pools } from './disk/pools.js';
 import { LimitsHooks } from './limits-hooks.js';
@@ -24,7 +22,7 @@ export const limitsPlugin = definePlugin({
   module: limitsModule,
   hooks: LimitsHooks,
   publishes: { limits: LimitsTokens.Service, pools: LimitsTokens.Pools },
-  commands: [setCommand, limitsCommand, ...poolCommands],
+  actions: limitsActions,
   setup: ({ own }) => {
     const service = own<LimitsService>(LimitsService);
     const pools = own<Pools>(Pools);

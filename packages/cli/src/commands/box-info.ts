@@ -1,4 +1,3 @@
-import { boxDetails } from '@nsbox/host';
 import { boxInfoView, renderBoxInfo } from '../box-info-view.js';
 import { defineCommand } from '../command.js';
 
@@ -7,16 +6,17 @@ export default defineCommand({
   description: 'show a box: state, processes, config and the effective policy of its plugins',
   arguments: [{ name: 'name', required: true }],
   async run(context, [name]) {
-    const host = await context.host();
-    const box = await host.manager.sync(name as string);
-    const plugins = host.plugins.pluginsFor(box);
-    // Each plugin that contributes to the box-info point adds its own section.
-    const details = await boxDetails(host.plugins, box);
+    const api = await context.api();
+    const box = await api.get(name as string);
+    const disabled = new Set(box.config.plugins?.disable ?? []);
+    const plugins = (await api.plugins()).filter((plugin) => plugin.enabled && !disabled.has(plugin.name));
+    const { lastExit: _lastExit, ...runtime } = box.runtime;
     return boxInfoView({
-      box,
-      plugins: plugins.map((plugin) => ({ name: plugin.definition.name, version: plugin.definition.version })),
-      details,
-      recentEvents: host.manager.history({ boxId: box.id }).slice(-10),
+      box: { ...box, runtime },
+      plugins,
+      // Each plugin that contributes to the box-info point adds its own section.
+      details: await api.details(box.id),
+      recentEvents: await api.history(box.id, { last: 10 }),
     });
   },
   render: renderBoxInfo,
