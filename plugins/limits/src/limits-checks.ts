@@ -4,9 +4,9 @@
  * anything is written, so a refused change leaves the box as it was.
  */
 
+import { formatCpuList } from '@nsbox/runtime-api';
 import type { CgroupLimits, CgroupUsage } from './cgroup-limits.js';
 import type { LimitsConfig } from './config-schema.js';
-import { formatCpuList } from './cpu-list.js';
 import { CAP_SYS_RESOURCE, type HostFacts } from './host-facts.js';
 import type { LimitsHostSettings } from './host-settings.js';
 import type { LimitProblem } from './problems.js';
