@@ -42,13 +42,15 @@ export function hostProblems(config: LimitsConfig, facts: HostFacts, cgroups: Cg
     }
   }
 
+  const devices = new Map<string, string>();
   for (const [index, entry] of (config.io ?? []).entries()) {
     const device = facts.blockDevice(entry.device);
     if (!device) invalid(`io[${index}].device`, `${entry.device} is not a block device on this host`);
     else if (device.partition) invalid(`io[${index}].device`, `${entry.device} is a partition: IO throttles apply to whole disks`);
+    else devices.set(entry.device, device.id);
   }
 
-  for (const { field, reason } of cgroups.unsupported(config))
+  for (const { field, reason } of cgroups.unsupported(config, devices))
     problems.push({ field: `limits.${field}`, kind: 'unsupported', message: `cannot be enforced: ${reason}` });
   return problems;
 }
