@@ -38,7 +38,7 @@ const UNIFIED_KEY = /^[a-z0-9_]+\.[A-Za-z0-9_.-]+$/;
 const RESERVED_UNIFIED = new Set(['cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control', 'cgroup.kill', 'cgroup.freeze', 'cgroup.type']);
 
 function invalid(knob: string, owner: string, message: string): NsboxError {
-  return new NsboxError('E_INVALID_CONFIG', `resources of '${owner}': ${knob} ${message}`, { details: { field: knob, owner } });
+  return new NsboxError('E_INVALID_CONFIG', `resources of '${owner}': ${knob} ${message}`, { details: { field: knob, owner, reason: message } });
 }
 
 function count(value: unknown, knob: string, owner: string, minimum = 0, maximum = Number.MAX_SAFE_INTEGER): number {
