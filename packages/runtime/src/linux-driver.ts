@@ -222,6 +222,8 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
 
   async destroy(box: Box): Promise<void> {
     await this.cleanupStart(box);
+    // Declarations a lost cgroup left (a host reboot) go with the box.
+    this.resources.forget(box);
     const files = this.files(box);
     // A rootfs given with --rootfs belongs to the admin; only what nsbox made goes, and
     // nothing mounted below the box's directory (a mount left behind fails the destroy, named).

@@ -248,7 +248,8 @@ export class BoxCgroupManager implements CgroupManager {
     }
     for (const level of levels) {
       const period = Number(readCgroupFile(join(level, 'cpu.rt_period_us')));
-      const wanted = Math.ceil((needs.get(level) as number) * period);
+      // Shares are fractions of a period: round up, but not past a float's last bit.
+      const wanted = Math.ceil((needs.get(level) as number) * period - 1e-6);
       if (Number(readCgroupFile(join(level, 'cpu.rt_runtime_us'))) < wanted) writeCgroupFile(join(level, 'cpu.rt_runtime_us'), String(wanted));
     }
   }
