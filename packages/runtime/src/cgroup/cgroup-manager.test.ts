@@ -148,6 +148,29 @@ describe('the cgroup manager on real box cgroups', function () {
     assert.deepEqual(manager.desired(box).declarations, {});
   });
 
+  it('does the same on v1 alone (this host’s v1 hierarchies, forced), the v1 files and order', () => {
+    const { unified: _unified, ...host } = detectCgroupLayout();
+    const v1 = new CountingDriver(createCgroupDriver({ parent, layout: { ...host, kind: 'v1', unifiedControllers: [] } }));
+    const only = new BoxCgroupManager(v1);
+    v1.create('box3');
+    only.began({ id: 'box3' }, { existed: false });
+    only.apply({ id: 'box3' }, 'limits', { memory: { max: 64 * MiB, swap: 0 }, cpu: { quota: 50_000, weight: 50 } });
+    only.apply({ id: 'box3' }, 'pidcap', { pids: { max: 77 } });
+    v1.writes.length = 0;
+    only.apply({ id: 'box3' }, 'limits', { memory: { max: 256 * MiB, swap: 0 }, cpu: { quota: 50_000, weight: 50 } });
+    assert.deepEqual(
+      v1.writes,
+      [`memory.memsw.limit_in_bytes=${256 * MiB}`, `memory.limit_in_bytes=${256 * MiB}`],
+      'memsw grows first, nothing else is written',
+    );
+    assert.deepEqual(
+      ['cpu.cfs_quota_us', 'cpu.shares'].map((name) => v1.inner.read('box3', 'cpu', name).trim()),
+      ['50000', '512'],
+    );
+    assert.equal(v1.inner.read('box3', 'pids', 'pids.max').trim(), '77');
+    assert.equal(v1.inner.get('box3')?.unifiedDir, undefined, 'no cgroup2 directory: v1 alone');
+  });
+
   it('refuses a conflict or a knob the kernel refuses, leaving the cgroup and the declarations as they were', () => {
     manager.apply(box, 'limits', { cpu: { weight: 200 }, pids: { max: 100 } });
     driver.writes.length = 0;
