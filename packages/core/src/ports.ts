@@ -77,6 +77,11 @@ export interface PluginStateStore {
   list(namespace: string): { key: string; value: string }[];
 }
 
+/** What an open host hands its driver when it asks for the driver's provisions. */
+export interface ProvisionHost {
+  pluginState: PluginStateStore;
+}
+
 export interface DriverStatus {
   state: 'running' | 'paused' | 'stopped';
   exitCode?: number;
@@ -136,6 +141,10 @@ export interface BoxDriver {
   restore(box: Box, spec: OciSpec, options: RestoreOptions, context: OperationContext, moments: StartMoments): Promise<Record<string, unknown>>;
   /** After a restart of the host process: removes leftovers of boxes that are not running. */
   reconcile?(boxes: Box[]): Promise<void>;
-  /** The typed services (runtime-api refs) the driver offers plugins; the face provides them. */
-  provisions?(): Provision[];
+  /**
+   * The typed services (runtime-api refs) the driver offers plugins; the face provides them.
+   * `host` gives the driver what the host opened after it (the plugin state its cgroup
+   * manager keeps the owners' declarations in).
+   */
+  provisions?(host?: ProvisionHost): Provision[];
 }

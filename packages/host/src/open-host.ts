@@ -97,7 +97,7 @@ export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost
   container.bind(CoreTokens.PluginState).toConstantValue(store.pluginState);
   if (driver) container.bind(CoreTokens.BoxDriver).toConstantValue(driver);
   // What the driver offers plugins, under the runtime-api refs (plugins cannot rebind them).
-  const provisions = driver?.provisions?.() ?? [];
+  const provisions = driver?.provisions?.({ pluginState: store.pluginState }) ?? [];
   for (const provision of provisions) container.bind(provision.ref.token).toConstantValue(provision.value);
 
   let plugins: PluginHost;

@@ -19,7 +19,11 @@ import { IdLocks } from './id-locks.js';
 export const OCI_ID_ANNOTATION = 'org.nsbox.oci.id';
 export const CGROUPS_PATH_ANNOTATION = 'org.nsbox.oci.cgroups-path';
 
-/** Plugins that translate config.json rather than rewrite it; every other one is off for OCI boxes. */
+/**
+ * Plugins that stay on for OCI boxes: they add what config.json leaves to the host (limits:
+ * the admin's default pids limit, which config.json's own linux.resources overrides); every
+ * other one is off, since config.json says what runs.
+ */
 export const TRANSLATOR_PLUGINS = ['limits'];
 
 export const DEFAULT_ROOT = '/run/nsbox-runc';
@@ -96,10 +100,6 @@ export class OciRuntime {
 
   get manager() {
     return this.host.manager;
-  }
-
-  get limitsInstalled(): boolean {
-    return this.host.plugins.plugins.some((plugin) => plugin.definition.name === 'limits');
   }
 
   /** Plugins an OCI box turns off: config.json says what runs, translators only carry it out. */

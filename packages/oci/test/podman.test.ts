@@ -70,7 +70,7 @@ describe('podman with nsbox-runc as its runtime', function () {
     assert.equal(result.stdout, 'podbox\nhello\n1000\n1000\nroot-ro\ntmp-rw\n');
   });
 
-  it('enforces --memory and --pids-limit (limits plugin)', () => {
+  it('enforces --memory and --pids-limit (the cgroup manager, owner oci)', () => {
     const result = run(['--memory', '64m', '--pids-limit', '40'], ['sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, `${64 * 2 ** 20}\n40\n`);

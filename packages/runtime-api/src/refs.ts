@@ -3,10 +3,13 @@
 import { createServiceRef } from '@nsbox/core';
 import type { BoxFilesService } from './box-files.js';
 import type { CgroupDriver } from './cgroups.js';
+import type { CgroupManager } from './resources.js';
 
 export const runtimeRefs = {
-  /** The box cgroups (the runtime owns them; plugins read and write controller files). */
+  /** The box cgroups (the runtime owns them; plugins read controller files and list processes). */
   cgroups: createServiceRef<CgroupDriver>({ id: 'runtime.cgroups' }),
+  /** Resource arbitration: plugins declare the resources they want; the runtime merges and writes them. */
+  cgroupManager: createServiceRef<CgroupManager>({ id: 'runtime.cgroup-manager' }),
   /** The host's state dir and each box's directory. */
   boxFiles: createServiceRef<BoxFilesService>({ id: 'runtime.box-files' }),
 } as const;

@@ -15,15 +15,16 @@ import {
   type OciSpec,
   type OperationContext,
   type Provision,
+  type ProvisionHost,
   provide,
   type RestoreOptions,
   type StartMoments,
 } from '@nsbox/core';
 import { native, removeTree } from '@nsbox/native';
-import { type BoxFilesService, runtimeRefs } from '@nsbox/runtime-api';
+import { type BoxFilesService, type CgroupManager, runtimeRefs } from '@nsbox/runtime-api';
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
-import { type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
+import { type BoxCgroup, BoxCgroupManager, type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
 import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
 import { launchShim } from './shim-launch.js';
 import { compileCreateProgram } from './spec-compiler.js';
@@ -55,9 +56,12 @@ function facts(box: Box): LinuxRuntimeFacts {
 
 export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
   readonly cgroups: CgroupDriver;
+  /** The one writer of boxes' resource files (runtimeRefs.cgroupManager). */
+  readonly resources: BoxCgroupManager;
 
   constructor(private readonly options: LinuxDriverOptions) {
     this.cgroups = options.cgroups ?? createCgroupDriver({ parent: options.cgroupParent ?? 'nsbox' });
+    this.resources = new BoxCgroupManager(this.cgroups);
   }
 
   /** The host's state directory (plugins keep their files under it, e.g. limits' image pools). */
@@ -66,8 +70,30 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
   }
 
   /** The runtime-api refs plugins declare in their deps (checked against their types here). */
-  provisions(): Provision[] {
-    return [provide(runtimeRefs.cgroups, this.cgroups), provide(runtimeRefs.boxFiles, this as BoxFilesService)];
+  provisions(host?: ProvisionHost): Provision[] {
+    if (host) this.resources.useStore(host.pluginState);
+    return [
+      provide(runtimeRefs.cgroups, this.cgroups),
+      provide<CgroupManager>(runtimeRefs.cgroupManager, this.resources),
+      provide(runtimeRefs.boxFiles, this as BoxFilesService),
+    ];
+  }
+
+  /**
+   * Makes the box's cgroup for a start: the runtime alone creates and removes box cgroups.
+   * Resource declarations of an earlier run are forgotten; owners declare anew at `configure`.
+   */
+  protected makeCgroup(box: Pick<Box, 'id'>): BoxCgroup {
+    const existed = this.cgroups.list().includes(box.id);
+    const cgroup = this.cgroups.create(box.id);
+    this.resources.began(box, { existed });
+    return cgroup;
+  }
+
+  /** Kills what is left in the box's cgroup and removes it, with its resource declarations. */
+  protected async removeCgroup(box: Pick<Box, 'id'>): Promise<void> {
+    await this.cgroups.remove(box.id);
+    this.resources.forget(box);
   }
 
   files(box: Pick<Box, 'id'>): BoxFiles {
@@ -120,7 +146,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
     mkdirSync(files.dir, { recursive: true, mode: 0o700 });
     for (const stale of [files.exitFile, join(files.dir, 'init.pid'), files.shimPidFile]) rmSync(stale, { force: true });
     writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
-    const cgroup = this.cgroups.create(box.id);
+    const cgroup = this.makeCgroup(box);
     try {
       // The cgroup exists and nothing runs in it: plugins declare their resources now.
       await moments?.configure();
@@ -135,7 +161,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
       await moments?.wire(facts);
       return facts;
     } catch (error) {
-      await this.cgroups.remove(box.id).catch(() => undefined);
+      await this.removeCgroup(box).catch(() => undefined);
       throw error;
     }
   }
@@ -180,7 +206,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
     // The shim writes exit.json once init is reaped; give it a moment, then stop waiting.
     await waitUntil(() => files.exit() !== undefined || !isSameProcess(runtime.shim), 5_000);
     if (isSameProcess(runtime.shim) && !files.exit()) signal(runtime.shim, 'SIGKILL');
-    await this.cgroups.remove(box.id);
+    await this.removeCgroup(box);
     await waitUntil(() => reapShim(runtime.shim), 1_000);
     return files.exit() ? exitToStatus(files.exit() as BoxExit) : { state: 'stopped', signal: 9 };
   }
@@ -201,6 +227,8 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
 
   async destroy(box: Box): Promise<void> {
     await this.cleanupStart(box);
+    // Declarations a lost cgroup left (a host reboot) go with the box.
+    this.resources.forget(box);
     const files = this.files(box);
     // A rootfs given with --rootfs belongs to the admin; only what nsbox made goes, and
     // nothing mounted below the box's directory (a mount left behind fails the destroy, named).
@@ -209,7 +237,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
 
   async cleanupStart(box: Box): Promise<void> {
     const runtime = facts(box);
-    if (this.cgroups.get(box.id)) await this.cgroups.remove(box.id);
+    if (this.cgroups.list().includes(box.id)) await this.removeCgroup(box);
     if (isSameProcess(runtime.shim)) signal(runtime.shim, 'SIGKILL');
     await waitUntil(() => reapShim(runtime.shim), 1_000);
   }
@@ -218,12 +246,22 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
    * Cgroups of boxes that rest in a state without processes were left by a crashed start or
    * stop. A box in a transitional state is left alone: another live process is starting or
    * stopping it right now (a crashed one was already rolled back by the core's reconcile).
+   * A running box whose resources a crash left half-written gets its whole plan written.
    */
   async reconcile(boxes: Box[]): Promise<void> {
     const known = new Map(boxes.map((box) => [box.id, box]));
     for (const name of this.cgroups.list()) {
       const box = known.get(name);
-      if (box && (box.state === 'created' || box.state === 'stopped' || box.state === 'defined')) await this.cgroups.remove(name);
+      if (box && (box.state === 'created' || box.state === 'stopped' || box.state === 'defined')) await this.removeCgroup(box);
+      else if (box && (box.state === 'running' || box.state === 'paused')) this.reconcileResources(box);
+    }
+  }
+
+  private reconcileResources(box: Box): void {
+    try {
+      this.resources.reconcile(box);
+    } catch {
+      // The plan stays pending: the next apply on the box writes it whole again.
     }
   }
 

@@ -30,6 +30,11 @@ export class LimitsHooks implements LifecycleHooks<LimitsConfig> {
     await this.limits.prepare(context.box, context.config);
   }
 
+  /** The runtime made the box's cgroup: limits declares its resources (the runtime merges and writes them). */
+  configure(context: Context): void {
+    this.limits.configure(context.box, context.config);
+  }
+
   async update(context: Context): Promise<void> {
     await this.limits.update(context.box, context.previous, context.config, context.spec);
   }
@@ -53,7 +58,7 @@ export class LimitsHooks implements LifecycleHooks<LimitsConfig> {
    * the journal, so undoing spec takes down what prepare may have begun (idempotent).
    */
   async rollback(context: Context, hook: HookName): Promise<void> {
-    if (hook === 'prepare' || hook === 'spec') await this.limits.undoPrepare(context.box);
+    if (hook === 'prepare' || hook === 'spec') this.limits.undoPrepare(context.box);
     else if (hook === 'update') await this.limits.undoUpdate(context.box, context.spec);
   }
 }

@@ -114,27 +114,25 @@ export class LimitsService {
     if (root) spec.root.path = root;
   }
 
-  /** Before start: the disk brought up, the cgroup made and limited, counters from zero. */
+  /** Before start: the disk brought up, counters from zero (the runtime makes the cgroup next). */
   async prepare(box: LimitsBox, config: LimitsConfig | undefined): Promise<void> {
     this.disk.prepare(box, config);
-    let created = false;
     try {
-      if (this.limitsCgroup(config)) {
-        created = this.cgroups.ensureCgroup(box);
-        this.cgroups.apply(box, config ?? {}, this.devices(config), this.settings.defaultPids);
-      }
       this.events.reset(box);
     } catch (error) {
-      if (created) await this.cgroups.removeCgroup(box).catch(() => undefined);
       this.disk.release(box);
       throw error;
     }
   }
 
-  /** Undoes prepare (a later step of the start failed, or reconcile after a crash). */
-  async undoPrepare(box: LimitsBox): Promise<void> {
+  /** The box's cgroup exists (the runtime made it) and nothing runs in it: the section's resources are declared. */
+  configure(box: LimitsBox, config: LimitsConfig | undefined): void {
+    if (this.limitsCgroup(config)) this.cgroups.declare(box, config ?? {}, this.devices(config), this.settings.defaultPids);
+  }
+
+  /** Undoes prepare (a later step of the start failed, or reconcile after a crash); the runtime removes the cgroup. */
+  undoPrepare(box: LimitsBox): void {
     this.disk.release(box);
-    if (this.limitsCgroup(sectionOf(box))) await this.cgroups.removeCgroup(box);
   }
 
   /** A running box gets its new section: checked whole, then applied; a failure puts the old one back. */
@@ -162,9 +160,9 @@ export class LimitsService {
   }
 
   private applyLive(box: LimitsBox, config: LimitsConfig | undefined, replaced: LimitsConfig | undefined, spec: OciSpec): void {
-    if (this.limitsCgroup(config) || (this.cgroups.available && hasCgroupLimits(replaced))) {
-      this.cgroups.apply(box, config ?? {}, this.devices(config), this.settings.defaultPids);
-    }
+    // Only what changed is written; knobs another plugin owns keep their values.
+    if (this.limitsCgroup(config)) this.cgroups.declare(box, config ?? {}, this.devices(config), this.settings.defaultPids);
+    else this.cgroups.withdraw(box);
     // Names no longer limited leave the spec (a capped one comes back at its cap); running
     // processes keep theirs until restart, except what is set again here.
     const dropped: string[] = Object.keys(replaced?.rlimits ?? {}).map((name) => rlimitNames[name as RlimitName].kernel);

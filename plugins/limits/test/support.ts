@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import type { Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
 import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
+import { parseCpuList } from '@nsbox/runtime-api';
 import { type Cleanup, createTestHost, makeTempDir } from '@nsbox/testkit';
-import { parseCpuList } from '../src/cpu-list.js';
 import { limitsPlugin } from '../src/index.js';
 import type { LimitsService } from '../src/limits-service.js';
 

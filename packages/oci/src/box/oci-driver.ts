@@ -9,9 +9,10 @@
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Box, type DriverStatus, NsboxError, type OciSpec } from '@nsbox/core';
+import { type Box, type DriverStatus, NsboxError, type OciSpec, type OperationContext, type StartMoments } from '@nsbox/core';
 import { encodeProgram, launcherPath, removeTreeSync } from '@nsbox/native';
 import { compileCreateProgram, identify, isSameProcess, LinuxBoxDriver, type LinuxRuntimeFacts, type ProcessIdentity } from '@nsbox/runtime';
+import { OCI_OWNER, translateResources } from '../bundle/resources.js';
 import type { CallerPort } from '../server/front-session.js';
 import type { OciCgroupDriver } from './cgroup-paths.js';
 import { awaitReady, makeFifo } from './exec-fifo.js';
@@ -105,7 +106,7 @@ export class OciBoxDriver extends LinuxBoxDriver {
     return structuredClone(facts.spec);
   }
 
-  override async start(box: Box, spec: OciSpec): Promise<Record<string, unknown>> {
+  override async start(box: Box, spec: OciSpec, _context?: OperationContext, moments?: StartMoments): Promise<Record<string, unknown>> {
     const launch = this.launching.get(box.name);
     if (!launch) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is started by nsbox-runc create or run`, { details: { box: box.name } });
     const files = this.files(box);
@@ -113,9 +114,12 @@ export class OciBoxDriver extends LinuxBoxDriver {
     const fifoDir = this.fifoDir(box);
     for (const stale of [files.exitFile, fifoDir]) removeTreeSync(stale);
     writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
-    const cgroup = this.cgroups.create(box.id);
+    const cgroup = this.makeCgroup(box);
     let init: ProcessIdentity | undefined;
     try {
+      // config.json's linux.resources, then the plugins' (limits' default pids), merged by the runtime.
+      this.resources.apply(box, OCI_OWNER, translateResources(spec.linux.resources).resources);
+      await moments?.configure();
       // Host only: the box gets each fifo bound on its own, never this directory.
       mkdirSync(fifoDir, { mode: 0o700 });
       makeFifo(join(fifoDir, READY_FIFO));
@@ -148,7 +152,7 @@ export class OciBoxDriver extends LinuxBoxDriver {
       rmSync(join(fifoDir, READY_FIFO), { force: true });
       return { init, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
     } catch (error) {
-      await this.cgroups.remove(box.id).catch(() => undefined);
+      await this.removeCgroup(box).catch(() => undefined);
       throw error;
     }
   }

@@ -10,7 +10,7 @@ import { parseCgroupsPath } from '../box/cgroup-paths.js';
 import { hooksOf, runHooks } from '../box/oci-hooks.js';
 import { hookState } from '../box/oci-state.js';
 import { loadBundle } from '../bundle/load-bundle.js';
-import { resourcesToLimits } from '../bundle/resources.js';
+import { checkResources, translateResources } from '../bundle/resources.js';
 import { boxNameFor, CGROUPS_PATH_ANNOTATION, checkId, OCI_ID_ANNOTATION } from '../oci-runtime.js';
 import { type CommandContext, writePidFile } from './context.js';
 
@@ -42,11 +42,10 @@ export async function createContainer(context: CommandContext, id: string, optio
         details: { field: '--console-socket' },
       });
     }
-    const layout = runtime.cgroups.layout;
-    const limits = resourcesToLimits(spec.linux.resources, {
-      limits: runtime.limitsInstalled,
-      memoryFlavor: layout.v1.memory ? 'v1' : layout.unifiedControllers.includes('memory') ? 'v2' : undefined,
-    });
+    // Applied by the runtime's cgroup manager when the box starts (owner 'oci'); refused now if this host cannot.
+    const resources = translateResources(spec.linux.resources);
+    checkResources(runtime.driver.resources, resources);
+    for (const field of resources.ignored) context.log.warn(`${field} is ignored: kernel memory limits are gone from cgroup v2 and deprecated on v1`);
     const cgroupsPath = spec.linux.cgroupsPath;
     if (cgroupsPath) parseCgroupsPath(cgroupsPath, runtime.cgroups.parent);
     const name = boxNameFor(id);
@@ -55,7 +54,6 @@ export async function createContainer(context: CommandContext, id: string, optio
       rootfs: spec.root.path,
       annotations: { [OCI_ID_ANNOTATION]: id, ...(cgroupsPath ? { [CGROUPS_PATH_ANNOTATION]: cgroupsPath } : {}) },
       ...(disabled.length > 0 ? { plugins: { disable: disabled } } : {}),
-      ...(limits ? { limits } : {}),
     };
     const forgetCreate = runtime.driver.expectCreate(name, { id, bundle: bundle.dir, spec });
     const forgetLaunch = runtime.driver.expectLaunch(name, {
