@@ -90,6 +90,36 @@ nsbox_cleanup_free (void *ptr)
   errno = saved;
 }
 
+void
+nsbox_close (int *fd)
+{
+  if (*fd >= 0)
+    {
+      int saved = errno;
+      close (*fd);
+      errno = saved;
+      *fd = -1;
+    }
+}
+
+int
+nsbox_read_exact (int fd, void *buf, size_t len)
+{
+  char *p = buf;
+
+  while (len > 0)
+    {
+      ssize_t n = read (fd, p, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return -1;
+      p += n;
+      len -= n;
+    }
+  return 0;
+}
+
 int
 nsbox_write_all (int fd, const void *buf, size_t len)
 {
@@ -307,4 +337,83 @@ nsbox_resolve_parent_in_root (int root_fd, const char *path, bool create, char *
     copy[0] = '\0';
   return nsbox_resolve_in_root (root_fd, copy, create ? NSBOX_CREATE_DIR : NSBOX_CREATE_NONE,
                                 0755, err);
+}
+
+void
+nsbox_buf_mem (struct nsbox_buf *b, const char *s, size_t n)
+{
+  if (b->failed)
+    return;
+  if (b->len + n + 1 > b->cap)
+    {
+      if (b->grows)
+        {
+          size_t cap = b->cap ? b->cap : 256;
+          char *bigger;
+
+          while (cap < b->len + n + 1)
+            cap *= 2;
+          bigger = realloc (b->p, cap);
+          if (bigger == NULL)
+            {
+              b->failed = true;
+              return;
+            }
+          b->p = bigger;
+          b->cap = cap;
+        }
+      else if (b->cap == 0)
+        return;
+      else
+        n = b->cap - 1 - b->len;
+    }
+  memcpy (b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+void
+nsbox_buf_str (struct nsbox_buf *b, const char *s)
+{
+  nsbox_buf_mem (b, s, strlen (s));
+}
+
+void
+nsbox_buf_int (struct nsbox_buf *b, int64_t v)
+{
+  char tmp[24];
+  size_t i = sizeof tmp;
+  uint64_t u = v < 0 ? -(uint64_t) v : (uint64_t) v;
+
+  do
+    tmp[--i] = (char) ('0' + u % 10);
+  while ((u /= 10) != 0);
+  if (v < 0)
+    tmp[--i] = '-';
+  nsbox_buf_mem (b, tmp + i, sizeof tmp - i);
+}
+
+void
+nsbox_buf_json (struct nsbox_buf *b, const char *s)
+{
+  static const char hex[] = "0123456789abcdef";
+
+  nsbox_buf_mem (b, "\"", 1);
+  for (; *s; s++)
+    {
+      unsigned char c = (unsigned char) *s;
+      if (c == '"' || c == '\\')
+        {
+          char esc[2] = { '\\', (char) c };
+          nsbox_buf_mem (b, esc, 2);
+        }
+      else if (c < 0x20 || c == 0x7f)
+        {
+          char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+          nsbox_buf_mem (b, esc, 6);
+        }
+      else
+        nsbox_buf_mem (b, (const char *) &c, 1);
+    }
+  nsbox_buf_mem (b, "\"", 1);
 }

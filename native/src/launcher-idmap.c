@@ -10,6 +10,7 @@
  * tree before the go byte. The child attaches them with move_mount(2): `rootfs PATH idmap`
  * and bind `mount`s with the `idmap` flag take the tree prepared for their host path. */
 #include "launcher.h"
+#include "mount-flags.h"
 
 #include <errno.h>
 #include <fcntl.h>

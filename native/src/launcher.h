@@ -9,6 +9,7 @@
  *   launcher-caps.c     capability names and the user/groups/caps sequence
  *   launcher-seccomp.c  seccomp.* ops with libseccomp
  *   launcher-idmap.c    tree ops: detached (idmapped) mounts the parent hands the child
+ *   mount-flags.c       mount option names as flags and attributes (mount, tree, rootfs)
  *   launcher-bpf.c      bpf.* host ops: cgroup BPF device and IP confinement programs
  *   launcher-final.c    the child's last steps: fds, cwd check, seccomp, exec
  *   launcher-tty.c      join mode: pty, raw mode, relay and signal forwarding */
@@ -104,15 +105,6 @@ struct nsbox_mounts
   struct nsbox_trees *trees; /* trees from the parent (`tree` ops), or NULL */
   int rootfs_target;         /* `rootfs PATH idmap`: PATH opened before the uid switch */
 };
-/* The flags of a `tree` op (and of bind mounts): recursion, mount_setattr(2) attributes
- * and whether the mount is idmapped. */
-struct nsbox_bind_attrs
-{
-  bool recursive, idmap;
-  uint64_t attr_set, attr_clr;
-};
-int nsbox_parse_bind_attrs (const char *text, struct nsbox_bind_attrs *attrs,
-                            struct nsbox_error *err);
 int nsbox_mounts_init (const struct nsbox_program *prog, struct nsbox_mounts *m,
                        struct nsbox_error *err);
 /* Runs one mount-related op; returns 1 when op is not one of them. */

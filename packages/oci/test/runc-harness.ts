@@ -14,11 +14,15 @@ import { nativePaths, packageRoot } from '../src/oci-runtime.js';
 
 const ociRoot = packageRoot();
 
-/** Builds the front and the init helper when they are missing or older than their source. */
+/**
+ * Copies the front and the init helper from @nsbox/native's build (native/binding.gyp) when
+ * the copies are missing or older; the native build itself is setup's (`npm run setup`).
+ */
 export function ensureNativeBuilt(): void {
   const { front, initHelper } = nativePaths(ociRoot);
-  const sources = ['runc-front.c', 'runc-init.c', 'build.sh'].map((name) => statSync(join(ociRoot, 'native', name)).mtimeMs);
-  const fresh = [front, initHelper].every((file) => existsSync(file) && statSync(file).mtimeMs >= Math.max(...sources));
+  const built = [join(repoRoot, 'native', 'build', 'Release', 'nsbox-runc'), join(repoRoot, 'native', 'build', 'Release', 'nsbox-runc-init')];
+  const newest = Math.max(...built.map((file) => statSync(file).mtimeMs));
+  const fresh = [front, initHelper].every((file) => existsSync(file) && statSync(file).mtimeMs >= newest);
   if (!fresh) execFileSync('sh', [join(ociRoot, 'native', 'build.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 

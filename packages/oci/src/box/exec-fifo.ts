@@ -1,5 +1,5 @@
 /**
- * The server's side of the exec fifo the init helper (native/runc-init.c) blocks on:
+ * The server's side of the exec fifo the init helper (@nsbox/native: native/src/runc-init.c) blocks on:
  * `create` reads the helper's verdict on the program to run, `start` lets it exec.
  *
  * What comes through a fifo is the box's to write (any process of the box may open it), so

@@ -1,5 +1,5 @@
 /**
- * How the init helper (native/runc-init.c) reaches a box without the box ever holding a
+ * How the init helper (@nsbox/native: native/src/runc-init.c) reaches a box without the box ever holding a
  * writable path to a host binary (the CVE-2019-5736 class). The box does not bind the
  * helper's host file: it gets a read-only overlay of a directory holding only a copy of
  * the helper, with no upper layer. An overlay without an upper layer refuses every write

@@ -1,7 +1,7 @@
 /**
  * The spec the launcher gets for an OCI box: config.json as the plugins left it, plus what
  * a runc-compatible runtime adds on its own side —
- *   - the init helper in front of process.args (create/start split, see native/runc-init.c),
+ *   - the init helper in front of process.args (create/start split, see native/src/runc-init.c),
  *     on a read-only overlay (./init-helper.ts), and its two fifos, each bound on its own
  *     into the box's /dev tmpfs: the host directory that holds them is never in the box,
  *     so the box cannot put anything there (a symlink for the host to follow, a file that

@@ -1,5 +1,5 @@
 /**
- * The frames between the native front (native/runc-front.c) and the server: u32 length
+ * The frames between the native front (@nsbox/native: native/src/runc-front.c) and the server: u32 length
  * (little-endian, counting the type byte) + type byte + body.
  *
  *   front → server  'J' one JSON object: the request, then answers to spawn and wait

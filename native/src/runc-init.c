@@ -17,9 +17,7 @@
  *
  * Statically linked: it runs inside any image. No allocation, no stdio buffering. */
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
+#include "common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,24 +33,6 @@
 
 extern char **environ;
 
-static int
-write_all (int fd, const char *data, size_t len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, data, len);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return -1;
-        }
-      data += n;
-      len -= n;
-    }
-  return 0;
-}
-
 /* "error ERRNO MESSAGE: strerror\n" in the runc style, so podman maps it to 126/127. */
 static void
 report_error (int fd, int errnum, const char *what, const char *name)
@@ -67,7 +47,7 @@ report_error (int fd, int errnum, const char *what, const char *name)
     n = snprintf (line, sizeof line, "error %d %s '%s': %s\n", errnum, what, name,
                   strerror (errnum));
   if (n > 0)
-    write_all (fd, line, (size_t) n < sizeof line ? (size_t) n : sizeof line - 1);
+    nsbox_write_all (fd, line, (size_t) n < sizeof line ? (size_t) n : sizeof line - 1);
 }
 
 static const char *
@@ -152,7 +132,7 @@ main (int argc, char **argv)
   if (argc < 4)
     {
       static const char usage[] = "usage: nsbox-runc-init READY_FIFO EXEC_FIFO PROGRAM [ARGS...]\n";
-      write_all (2, usage, sizeof usage - 1);
+      nsbox_write_all (2, usage, sizeof usage - 1);
       return 2;
     }
   e = resolve (argv[3], path, sizeof path);
@@ -166,14 +146,14 @@ main (int argc, char **argv)
       close (fd);
       return e == ENOENT ? 127 : 126;
     }
-  if (write_all (fd, "ok\n", 3) < 0)
+  if (nsbox_write_all (fd, "ok\n", 3) < 0)
     return 125;
   close (fd);
 
   fd = open_fifo (argv[2]);
   if (fd < 0)
     return 125;
-  if (write_all (fd, "exec\n", 5) < 0)
+  if (nsbox_write_all (fd, "exec\n", 5) < 0)
     return 125;
   execve (path, argv + 3, environ);
   e = errno;
