@@ -21,7 +21,8 @@
         "src/launcher-caps.c", "src/launcher-seccomp.c", "src/launcher-final.c",
         "src/launcher-tty.c", "src/launcher-create.c", "src/launcher-join.c",
         "src/launcher-sync.c", "src/launcher-idmap.c", "src/launcher-bpf.c",
-        "src/mount-flags.c"
+        "src/mount-flags.c", "src/launcher-process.c", "src/launcher-hold.c",
+        "src/launcher-hooks.c"
       ],
       "libraries": ["-lseccomp", "-lbpf"]
     },

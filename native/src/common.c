@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 
 int
 nsbox_fail (struct nsbox_error *err, int errnum, const char *fmt, ...)
@@ -416,4 +418,35 @@ nsbox_buf_json (struct nsbox_buf *b, const char *s)
         nsbox_buf_mem (b, (const char *) &c, 1);
     }
   nsbox_buf_mem (b, "\"", 1);
+}
+
+int
+nsbox_unix_address (const char *path, struct sockaddr_un *addr, int *dir_fd,
+                    struct nsbox_error *err)
+{
+  const char *slash;
+  cleanup_free char *dir = NULL;
+
+  memset (addr, 0, sizeof *addr);
+  addr->sun_family = AF_UNIX;
+  *dir_fd = -1;
+  if (strlen (path) < sizeof addr->sun_path)
+    {
+      strcpy (addr->sun_path, path);
+      return 0;
+    }
+  slash = strrchr (path, '/');
+  if (slash == NULL || strlen (slash + 1) > NAME_MAX)
+    return nsbox_fail (err, ENAMETOOLONG, "socket path '%s'", path);
+  dir = strndup (path, slash == path ? 1 : (size_t) (slash - path));
+  if (dir == NULL)
+    return nsbox_fail (err, ENOMEM, "socket path '%s'", path);
+  *dir_fd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*dir_fd < 0)
+    return nsbox_fail (err, errno, "open the directory of '%s'", path);
+  if ((size_t) snprintf (addr->sun_path, sizeof addr->sun_path, "/proc/self/fd/%d/%s", *dir_fd,
+                         slash + 1)
+      >= sizeof addr->sun_path)
+    return nsbox_fail (err, ENAMETOOLONG, "socket path '%s'", path);
+  return 0;
 }

@@ -94,6 +94,13 @@ int nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create crea
 int nsbox_resolve_parent_in_root (int root_fd, const char *path, bool create, char *name,
                                   size_t name_size, struct nsbox_error *err);
 
+/* A unix socket address for path. A path longer than sun_path is reached through its
+ * directory: *dir_fd (the caller closes it) is an O_PATH fd of the parent and the address
+ * is /proc/self/fd/N/NAME. */
+struct sockaddr_un;
+int nsbox_unix_address (const char *path, struct sockaddr_un *addr, int *dir_fd,
+                        struct nsbox_error *err);
+
 /* A string builder, NUL-terminated at all times. A growing one (`grows`) reallocs and sets
  * `failed` when memory runs out; a fixed one (NSBOX_BUF_FIXED over an array) never
  * allocates and cuts appends at its capacity, for the shim's loop. */

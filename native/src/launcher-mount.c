@@ -73,9 +73,13 @@ static int
 op_rootfs (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
 {
   const char *path = op->args[0];
-  /* `shared` cannot be applied before pivot_root (which refuses shared mounts): `/` is
-   * made a slave first and the new root shared after the pivot. */
-  unsigned long first = m->propagation == MS_SHARED ? MS_SLAVE : m->propagation;
+  /* `shared` cannot be applied before pivot_root (which refuses shared mounts), nor
+   * `unbindable` (the rootfs and the binds are bind mounts of what is below `/`): `/` is made
+   * a slave or private first, and the box's root gets its propagation once it is built
+   * (nsbox_mounts_finish). */
+  unsigned long first = m->propagation == MS_SHARED      ? MS_SLAVE
+                        : m->propagation == MS_UNBINDABLE ? MS_PRIVATE
+                                                          : m->propagation;
   /* `rootfs PATH [FLAGS]`: `idmap` and mount attributes (`nosuid,nodev`), comma-separated. */
   struct nsbox_bind_attrs attrs = { 0 };
 
@@ -84,19 +88,20 @@ op_rootfs (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error
   if (mount (NULL, "/", NULL, MS_REC | first, NULL) < 0)
     return nsbox_fail (err, errno, "make / recursively %s",
                        first == MS_SLAVE ? "slave" : "private");
-  if (attrs.idmap)
+  if (attrs.idmap || (m->trees && nsbox_trees_has (m->trees, path)))
     {
-      /* `rootfs PATH idmap`: the parent's idmapped clone of PATH, attached onto PATH
-       * (opened before the uid switch: the box's root may not be able to reach it). Its
-       * attributes were set by the parent, on the host side, with the `tree` op. */
+      /* The parent's clone of PATH (idmapped with `rootfs PATH idmap`; plain in a box
+       * with a user namespace), attached onto PATH (opened before the uid switch: the
+       * box's root may not be able to reach it). Its attributes were set by the parent,
+       * on the host side, with the `tree` op. */
       cleanup_fd int tree = m->trees ? nsbox_trees_take (m->trees, path) : -1;
 
       if (tree < 0 || m->rootfs_target < 0)
-        return nsbox_fail (err, EINVAL, "no idmapped tree was prepared for '%s'", path);
+        return nsbox_fail (err, EINVAL, "no tree was prepared for '%s'", path);
       if (move_mount (tree, "", m->rootfs_target, "",
                       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
           < 0)
-        return nsbox_fail (err, errno, "attach the idmapped mount of '%s'", path);
+        return nsbox_fail (err, errno, "attach the prepared mount of '%s'", path);
       /* The tree's fd is the root of the attached mount: the box's root from now on. */
       m->root_fd = nsbox_steal_fd (&tree);
       return 0;
@@ -141,9 +146,10 @@ op_mount (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error 
     return -1;
   snprintf (what, sizeof what, "'%s' on '%s'", source, target);
 
-  if (f.bind && f.idmap)
+  if (f.bind && (f.idmap || (m->trees && !m->pivoted && nsbox_trees_has (m->trees, source))))
     {
-      /* The parent's idmapped clone of the host path, its attributes already set. */
+      /* The parent's clone of the host path (idmapped or not: opened with the host's
+       * credentials), its attributes already set. */
       cleanup_fd int tree = m->trees && !m->pivoted ? nsbox_trees_take (m->trees, source) : -1;
       struct stat st;
 
@@ -159,7 +165,7 @@ op_mount (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error 
         return -1;
       if (move_mount (tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
           < 0)
-        return nsbox_fail (err, errno, "attach the idmapped mount %s", what);
+        return nsbox_fail (err, errno, "attach the prepared mount %s", what);
     }
   else if (f.bind)
     {
@@ -311,28 +317,42 @@ op_console (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_erro
   return bind_fd (src_fd, target_fd, false, 0, 0, "the box's terminal on /dev/console", err);
 }
 
+/* `mknod PATH TYPE MAJOR MINOR MODE [UID GID]`: a character or block device, or a fifo
+ * (`p`, no device number); owned by UID:GID when given. */
 static int
 op_mknod (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
 {
   const char *path = op->args[0], *type = op->args[1];
   char name[NAME_MAX + 1];
-  long long major, minor;
+  long long major, minor, uid = -1, gid = -1;
   cleanup_fd int dir = -1;
   mode_t mode;
 
-  if (strcmp (type, "c") != 0 && strcmp (type, "b") != 0)
+  if (strcmp (type, "c") != 0 && strcmp (type, "b") != 0 && strcmp (type, "p") != 0)
     return nsbox_fail (err, EINVAL, "bad device type '%s'", type);
   if (nsbox_parse_long (op->args[2], 0, 0xfff, &major) < 0
       || nsbox_parse_long (op->args[3], 0, 0xfffff, &minor) < 0)
     return nsbox_fail (err, EINVAL, "bad device number '%s:%s'", op->args[2], op->args[3]);
   if (parse_mode (op->args[4], &mode) < 0)
     return nsbox_fail (err, EINVAL, "bad mode '%s'", op->args[4]);
+  if (op->argc == 7
+      && (nsbox_parse_long (op->args[5], 0, UINT32_MAX - 1, &uid) < 0
+          || nsbox_parse_long (op->args[6], 0, UINT32_MAX - 1, &gid) < 0))
+    return nsbox_fail (err, EINVAL, "bad owner '%s:%s'", op->args[5], op->args[6]);
   dir = nsbox_resolve_parent_in_root (m->root_fd, path, true, name, sizeof name, err);
   if (dir < 0)
     return -1;
-  mode |= type[0] == 'c' ? S_IFCHR : S_IFBLK;
-  if (mknodat (dir, name, mode, makedev (major, minor)) < 0 && errno != EEXIST)
-    return nsbox_fail (err, errno, "mknod '%s'", path);
+  mode |= type[0] == 'c' ? S_IFCHR : type[0] == 'b' ? S_IFBLK : S_IFIFO;
+  if (mknodat (dir, name, mode, type[0] == 'p' ? 0 : makedev (major, minor)) < 0)
+    {
+      if (errno != EEXIST)
+        return nsbox_fail (err, errno, "mknod '%s'", path);
+      /* A node already there (the image's, or a host device bound in): left as it is. */
+      return 0;
+    }
+  /* The node just made, never through a symlink. */
+  if (uid >= 0 && fchownat (dir, name, (uid_t) uid, (gid_t) gid, AT_SYMLINK_NOFOLLOW) < 0)
+    return nsbox_fail (err, errno, "chown '%s' to %lld:%lld", path, uid, gid);
   return 0;
 }
 
@@ -354,8 +374,20 @@ op_pivot_root (struct nsbox_mounts *m, struct nsbox_error *err)
   if (m->root_fd < 0)
     return nsbox_fail (err, errno, "open the new root");
   m->pivoted = true;
-  if (m->propagation == MS_SHARED && mount (NULL, "/", NULL, MS_REC | MS_SHARED, NULL) < 0)
-    return nsbox_fail (err, errno, "make / recursively shared");
+  return 0;
+}
+
+int
+nsbox_mounts_finish (struct nsbox_mounts *m, struct nsbox_error *err)
+{
+  if (m->propagation != MS_SHARED && m->propagation != MS_UNBINDABLE)
+    return 0;
+  if (m->pivoted && mount (NULL, "/", NULL, MS_REC | m->propagation, NULL) < 0)
+    {
+      err->step = "propagation";
+      return nsbox_fail (err, errno, "make / recursively %s",
+                         m->propagation == MS_SHARED ? "shared" : "unbindable");
+    }
   return 0;
 }
 
@@ -462,6 +494,8 @@ nsbox_mounts_init (const struct nsbox_program *prog, struct nsbox_mounts *m,
         m->propagation = MS_SLAVE;
       else if (strcmp (prop->args[0], "shared") == 0)
         m->propagation = MS_SHARED;
+      else if (strcmp (prop->args[0], "unbindable") == 0)
+        m->propagation = MS_UNBINDABLE;
       else
         {
           err->step = "propagation";
