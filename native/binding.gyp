@@ -42,13 +42,6 @@
       "type": "executable",
       "sources": ["src/runc-front.c", "src/common.c"],
       "ldflags": ["-static"]
-    },
-    {
-      # The first program of an OCI box until `start`; static, it runs inside any image.
-      "target_name": "nsbox-runc-init",
-      "type": "executable",
-      "sources": ["src/runc-init.c", "src/common.c"],
-      "ldflags": ["-static"]
     }
   ]
 }

@@ -1,6 +1,7 @@
 /* Attributes of the box's process that it keeps across exec: scheduling (`sched`, with
  * sched_setattr), I/O priority (`ioprio`), NUMA memory policy (`mempolicy`), execution domain
- * (`personality`), file mode mask (`umask`), and HOME from the box's /etc/passwd (`home`).
+ * (`personality`), cpus (`affinity`), file mode mask (`umask`), and HOME from the box's
+ * /etc/passwd (`home`).
  * The first four are set before the identity drops capabilities (an RT policy or an RT
  * I/O class needs CAP_SYS_NICE / CAP_SYS_ADMIN). Names are those of the OCI spec and the
  * kernel headers; the runtime checks the combinations, the kernel has the last word. */
@@ -9,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/personality.h>
@@ -216,6 +218,25 @@ op_personality (const struct nsbox_op *op, struct nsbox_error *err)
   return 0;
 }
 
+/* `affinity CPUS` (a list such as 0-3,7): sched_setaffinity. */
+static int
+op_affinity (const struct nsbox_op *op, struct nsbox_error *err)
+{
+  unsigned long mask[16];
+  cpu_set_t set;
+
+  /* The same list syntax as NUMA nodes. */
+  if (parse_nodes (op->args[0], mask, 16, err) < 0)
+    return -1;
+  CPU_ZERO (&set);
+  for (int cpu = 0; cpu < CPU_SETSIZE && cpu < 16 * 64; cpu++)
+    if (mask[cpu / 64] & (1UL << (cpu % 64)))
+      CPU_SET (cpu, &set);
+  if (sched_setaffinity (0, sizeof set, &set) < 0)
+    return nsbox_fail (err, errno, "sched_setaffinity %s", op->args[0]);
+  return 0;
+}
+
 int
 nsbox_process_attributes (const struct nsbox_program *prog, struct nsbox_error *err)
 {
@@ -228,6 +249,7 @@ nsbox_process_attributes (const struct nsbox_program *prog, struct nsbox_error *
     { "ioprio", op_ioprio },
     { "mempolicy", op_mempolicy },
     { "personality", op_personality },
+    { "affinity", op_affinity },
   };
 
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)

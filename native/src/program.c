@@ -55,6 +55,7 @@ static const struct nsbox_op_spec op_specs[] = {
   { "ioprio", NSBOX_PHASE_FINAL, 2, 2, BOTH, 0 },
   { "mempolicy", NSBOX_PHASE_FINAL, 3, 3, BOTH, 0 },
   { "personality", NSBOX_PHASE_FINAL, 1, 1, BOTH, 0 },
+  { "affinity", NSBOX_PHASE_FINAL, 1, 1, BOTH, 0 },
   { "home", NSBOX_PHASE_FINAL, 0, 0, BOTH, 0 },
   { "seccomp.flag", NSBOX_PHASE_FINAL, 1, 1, BOTH, 0 },
   { "seccomp.default", NSBOX_PHASE_FINAL, 1, 1, BOTH, 0 },

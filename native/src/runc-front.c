@@ -57,6 +57,9 @@ static const char DEFAULT_ROOT[] = "/run/nsbox-runc";
 static const char SOCK_NAME[] = "nsbox-runc.sock";
 
 static int server_fd = -1;
+/* The caller's fds 3 … caller_fds_end-1 were open when we started (before we opened any):
+ * the most --preserve-fds can hand on. */
+static int caller_fds_end = 3;
 static int pty_master = -1;     /* kept for `run` on a terminal without a console socket */
 static bool raw_mode = false;
 static struct termios saved_termios;
@@ -464,6 +467,9 @@ do_spawn (const char *body, size_t len)
   bool tty = body_int (body, len, "tty", 0) != 0;
   bool join = body_int (body, len, "join", 0) != 0;
   bool subreaper = body_int (body, len, "subreaper", 0) != 0;
+  /* --preserve-fds and socket activation: our fds 3 … 2+N are the box's, handed to the
+   * launcher as 5 … 4+N (its `preserve_fds N`). */
+  int preserve = (int) body_int (body, len, "preserve", 0);
   int rows = (int) body_int (body, len, "rows", 0), cols = (int) body_int (body, len, "cols", 0);
   int slave = -1, master = -1, prog_fd, result[2];
   char pty_name[PATH_MAX] = "";
@@ -473,8 +479,10 @@ do_spawn (const char *body, size_t len)
   int status = -1;
   pid_t pid;
 
-  if (!launcher || !program)
+  if (!launcher || !program || preserve < 0 || preserve > 4096)
     die ("bad spawn request from the server");
+  if (3 + preserve > caller_fds_end)
+    die ("--preserve-fds %d: fd %d is not open", preserve, caller_fds_end);
   prog_fd = open (program, O_RDONLY | O_CLOEXEC);
   if (prog_fd < 0)
     die ("open '%s': %s", program, strerror (errno));
@@ -490,18 +498,28 @@ do_spawn (const char *body, size_t len)
     die ("fork: %s", strerror (errno));
   if (pid == 0)
     {
-      int want[5] = { tty ? slave : 0, tty ? slave : 1, tty ? slave : 2, prog_fd, result[1] };
-      int tmp[5];
+      int count = 5 + preserve;
+      int *want = calloc ((size_t) count, sizeof (int)), *tmp = calloc ((size_t) count, sizeof (int));
       sigset_t none;
       char *argv[] = { (char *) launcher, NULL };
 
-      for (int i = 0; i < 5; i++)
-        if ((tmp[i] = fcntl (want[i], F_DUPFD_CLOEXEC, 5)) < 0)
+      if (want == NULL || tmp == NULL)
+        _exit (127);
+      want[0] = tty ? slave : 0;
+      want[1] = tty ? slave : 1;
+      want[2] = tty ? slave : 2;
+      want[3] = prog_fd;
+      want[4] = result[1];
+      for (int i = 0; i < preserve; i++)
+        want[5 + i] = 3 + i;
+      /* Out of the way of every target first, then into place. */
+      for (int i = 0; i < count; i++)
+        if ((tmp[i] = fcntl (want[i], F_DUPFD_CLOEXEC, count)) < 0)
           _exit (127);
-      for (int i = 0; i < 5; i++)
+      for (int i = 0; i < count; i++)
         if (dup2 (tmp[i], i) < 0)
           _exit (127);
-      close_range (5, ~0U, 0);
+      close_range ((unsigned) count, ~0U, 0);
       sigemptyset (&none);
       sigprocmask (SIG_SETMASK, &none, NULL);
       for (int sig = 1; sig < NSIG; sig++)
@@ -699,6 +717,8 @@ send_request (int argc, char **argv)
     nsbox_buf_str (&b, fd ? (isatty (fd) ? ",true" : ",false") : (isatty (fd) ? "true" : "false"));
   nsbox_buf_str (&b, "],\"pid\":");
   nsbox_buf_int (&b, getpid ());
+  nsbox_buf_str (&b, ",\"fds\":");
+  nsbox_buf_int (&b, caller_fds_end - 3);
   nsbox_buf_str (&b, "}");
   buf_check (&b);
   send_json (b.p);
@@ -712,6 +732,8 @@ main (int argc, char **argv)
   const char *no_daemon = getenv ("NSBOX_RUNC_NO_DAEMON");
   static char frame[FRAME_MAX + 1];
 
+  while (caller_fds_end < 3 + 4096 && fcntl (caller_fds_end, F_GETFD) >= 0)
+    caller_fds_end++;
   signal (SIGPIPE, SIG_IGN);
   server_fd = (no_daemon && strcmp (no_daemon, "1") == 0) ? open_private_server (root) : open_server (root);
   send_request (argc, argv);

@@ -15,14 +15,13 @@ import { nativePaths, packageRoot } from '../src/oci-runtime.js';
 const ociRoot = packageRoot();
 
 /**
- * Copies the front and the init helper from @nsbox/native's build (native/binding.gyp) when
- * the copies are missing or older; the native build itself is setup's (`npm run setup`).
+ * Copies the front from @nsbox/native's build (native/binding.gyp) when the copy is missing
+ * or older; the native build itself is setup's (`npm run setup`).
  */
 export function ensureNativeBuilt(): void {
-  const { front, initHelper } = nativePaths(ociRoot);
-  const built = [join(repoRoot, 'native', 'build', 'Release', 'nsbox-runc'), join(repoRoot, 'native', 'build', 'Release', 'nsbox-runc-init')];
-  const newest = Math.max(...built.map((file) => statSync(file).mtimeMs));
-  const fresh = [front, initHelper].every((file) => existsSync(file) && statSync(file).mtimeMs >= newest);
+  const { front } = nativePaths(ociRoot);
+  const built = statSync(join(repoRoot, 'native', 'build', 'Release', 'nsbox-runc')).mtimeMs;
+  const fresh = existsSync(front) && statSync(front).mtimeMs >= built;
   if (!fresh) execFileSync('sh', [join(ociRoot, 'native', 'build.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 

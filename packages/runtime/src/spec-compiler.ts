@@ -127,10 +127,38 @@ function linuxExtras(spec: OciSpec): OciLinuxExtras {
   return spec.linux as unknown as OciLinuxExtras;
 }
 
-/** OCI `rro`: recursively read-only, i.e. a recursive bind made read-only with AT_RECURSIVE. */
+/** The recursive mount attributes of the OCI spec (mount_setattr with AT_RECURSIVE). */
+const recursiveAttributes = new Set([
+  'rro',
+  'rrw',
+  'rnosuid',
+  'rsuid',
+  'rnodev',
+  'rdev',
+  'rnoexec',
+  'rexec',
+  'rnoatime',
+  'ratime',
+  'rnodiratime',
+  'rdiratime',
+  'rrelatime',
+  'rnorelatime',
+  'rstrictatime',
+  'rnostrictatime',
+  'rnosymfollow',
+  'rsymfollow',
+]);
+
+/**
+ * OCI `rro`, `rnosuid`...: the attribute on the whole tree, i.e. on a bind a recursive bind
+ * whose clone gets the attribute with AT_RECURSIVE; another mount has no submounts yet.
+ */
 function normaliseOptions(options: string[]): string[] {
-  if (!options.includes('rro')) return options;
-  return [...options.filter((option) => option !== 'rro' && option !== 'bind'), 'rbind', 'ro'];
+  const recursive = options.filter((option) => recursiveAttributes.has(option));
+  if (recursive.length === 0) return options;
+  const rest = options.filter((option) => !recursiveAttributes.has(option));
+  const bind = rest.includes('bind') || rest.includes('rbind') || options.includes('rro');
+  return [...rest.filter((option) => option !== 'bind' && option !== 'rbind'), ...(bind ? ['rbind'] : []), ...recursive.map((option) => option.slice(1))];
 }
 
 function mountOp(mount: OciMount): LaunchOp {
@@ -488,5 +516,10 @@ export function compileJoinProgram(spec: OciSpec, request: JoinRequest, context:
     },
   };
   ops.push(...processOps(joined, request.args));
+  // Not for the box's init, for what is exec'd into it (runtime spec); the launcher moves
+  // into the cgroup before it forks, so the final set is the one that applies.
+  const affinity = (spec.process as { execCPUAffinity?: { initial?: string; final?: string } }).execCPUAffinity;
+  const cpus = affinity?.final ?? affinity?.initial;
+  if (cpus) ops.push(['affinity', cpus]);
   return ops;
 }

@@ -17,6 +17,8 @@ export interface FrontRequest {
   /** isatty() of the caller's fd 0, 1, 2. */
   tty: [boolean, boolean, boolean];
   pid: number;
+  /** How many of the caller's fds from 3 up were open (what --preserve-fds may hand on). */
+  fds?: number;
 }
 
 export interface SpawnedMessage {
