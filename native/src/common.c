@@ -251,9 +251,26 @@ create_component (int dir_fd, const char *name, bool as_file, mode_t mode,
   return 0;
 }
 
-int
-nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create create, mode_t mode,
-                       struct nsbox_error *err)
+/* How many dangling symlinks a path may go through before it is ELOOP (as the kernel's 40). */
+#define MAX_DANGLING 40
+
+/* `dir/target/rest` for a dangling symlink met at the end of `dir/name`: the path to
+ * resolve instead, inside the root (an absolute target starts at the root). */
+static char *
+through_link (const char *prefix, size_t dir_len, const char *target, const char *rest)
+{
+  char *path = NULL;
+
+  if (target[0] == '/')
+    dir_len = 0;
+  if (asprintf (&path, "%.*s/%s%s%s", (int) dir_len, prefix, target, rest[0] ? "/" : "", rest) < 0)
+    return NULL;
+  return path;
+}
+
+static int
+resolve_in_root (int root_fd, const char *path, enum nsbox_create create, mode_t mode,
+                 int depth, struct nsbox_error *err)
 {
   cleanup_free char *copy = NULL;
   cleanup_free char *prefix = NULL;
@@ -270,7 +287,9 @@ nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create create, 
 
   /* Walk down from the root, creating what is missing. Every prefix is resolved again
    * from the root with RESOLVE_IN_ROOT, so a symlink met on the way is followed the way
-   * the box would follow it (relative to its own root), never to the host. */
+   * the box would follow it (relative to its own root), never to the host. A dangling
+   * symlink is followed the same way: what it names is created inside the root, as runc
+   * and crun do. */
   copy = strdup (path);
   prefix = calloc (1, strlen (path) + 2);
   if (copy == NULL || prefix == NULL)
@@ -283,6 +302,7 @@ nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create create, 
     {
       char *next_comp;
       bool last;
+      size_t dir_len = prefix_len;
       int next;
 
       if (strcmp (comp, ".") == 0)
@@ -300,6 +320,21 @@ nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create create, 
       next = nsbox_open_in_root (root_fd, prefix, O_PATH | O_CLOEXEC, 0);
       if (next < 0 && errno == ENOENT)
         {
+          char target[PATH_MAX];
+          ssize_t len = readlinkat (cur, comp, target, sizeof target - 1);
+
+          if (len >= 0)
+            {
+              cleanup_free char *redirected = NULL;
+
+              if (depth >= MAX_DANGLING)
+                return nsbox_fail (err, ELOOP, "resolve '%s' in the root", path);
+              target[len] = '\0';
+              redirected = through_link (prefix, dir_len, target, last ? "" : next_comp);
+              if (redirected == NULL)
+                return nsbox_fail (err, ENOMEM, "resolve '%s'", path);
+              return resolve_in_root (root_fd, redirected, create, mode, depth + 1, err);
+            }
           bool as_file = last && create == NSBOX_CREATE_FILE;
           if (create_component (cur, comp, as_file, last ? mode : 0755, path, err) < 0)
             return -1;
@@ -311,6 +346,13 @@ nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create create, 
       cur = next;
     }
   return nsbox_steal_fd (&cur);
+}
+
+int
+nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create create, mode_t mode,
+                       struct nsbox_error *err)
+{
+  return resolve_in_root (root_fd, path, create, mode, 0, err);
 }
 
 int

@@ -185,13 +185,26 @@ describe('nsbox-launcher', function () {
     );
   });
 
-  it('fails a mount through a dangling symlink instead of creating its target on the host', async () => {
+  it('follows a dangling symlink of a mount target inside the rootfs, never to the host', async () => {
     const name = uniqueName();
     symlinkSync(`/${name}/deeper`, join(root.rootfs, 'dangling'));
-    const launch = start([...boxOps(root.rootfs, { extraMounts: [['mount', 'tmpfs', '/dangling/x', 'tmpfs', '', '']] }), ['exec', 'true']]);
-    assert.match(await launch.result, /^error mount 2 resolve '\/dangling' in the root/);
-    assert.equal(await launch.exitCode, 1);
-    assert.equal(existsSync(`/${name}`), false);
+    mkdirSync(join(root.rootfs, 'etc', 'sub'), { recursive: true });
+    symlinkSync(`../../${name}-rel/here`, join(root.rootfs, 'etc', 'sub', 'relative'));
+    const launch = start([
+      ...boxOps(root.rootfs, {
+        extraMounts: [
+          ['mount', 'tmpfs', '/dangling/x', 'tmpfs', '', ''],
+          ['mount', 'tmpfs', '/etc/sub/relative', 'tmpfs', '', ''],
+        ],
+      }),
+      ['exec', 'sh', '-c', `grep -c " /${name}/deeper/x \\| /${name}-rel/here " /proc/self/mountinfo`],
+    ]);
+    assert.match(await launch.result, /^ok \d+$/);
+    assert.equal((await launch.output()).trim(), '2', 'both mounts are where the links lead, inside the box');
+    assert.ok(existsSync(join(root.rootfs, name, 'deeper', 'x')), 'the absolute target was made inside the rootfs');
+    assert.ok(existsSync(join(root.rootfs, `${name}-rel`, 'here')), 'the relative target was made inside the rootfs');
+    assert.equal(existsSync(`/${name}`), false, 'nothing was made on the host');
+    assert.equal(existsSync(`/${name}-rel`), false, 'nothing was made on the host');
   });
 
   it('reports exec of a non-executable init as EACCES and leaves no process', async () => {

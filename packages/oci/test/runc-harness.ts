@@ -33,7 +33,7 @@ export interface RuncHarness {
   wrapper: string;
   run(
     args: string[],
-    options?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string },
+    options?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; fds?: number[] },
   ): { code: number | null; stdout: string; stderr: string };
   rootfs: string;
 }
@@ -118,7 +118,8 @@ export function createHarness(cleanup: Cleanup, dir: string, rootfs: string, tag
           cwd: options.cwd ?? dir,
           timeout: options.timeoutMs ?? 60_000,
           env: { ...process.env, ...options.env },
-          stdio: [options.input !== undefined ? 'pipe' : 'ignore', out, err],
+          // fds beyond 2 are the caller's fds 3, 4, ... (--preserve-fds, LISTEN_FDS).
+          stdio: [options.input !== undefined ? 'pipe' : 'ignore', out, err, ...(options.fds ?? [])],
           ...(options.input !== undefined ? { input: options.input } : {}),
         });
         return { code: result.status, stdout: readFileSync(outFile, 'utf8'), stderr: readFileSync(errFile, 'utf8') };
