@@ -332,7 +332,7 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
     it('runs each kind where and when the spec says, with the state on stdin', () => {
       const log = join(harness.dir, 'hooks-moments.log');
       const hostMnt = readlinkSync('/proc/self/ns/mnt');
-      const record = (kind: string, script: string) => ({
+      const record = (script: string) => ({
         path: '/bin/sh',
         args: [
           'sh',
@@ -340,7 +340,7 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
           `read -r state; pid=$(echo "$state" | sed 's/.*"pid":\\([0-9]*\\).*/\\1/'); status=$(echo "$state" | sed 's/.*"status":"\\([a-z]*\\)".*/\\1/'); ${script}`,
         ],
       });
-      const hostLog = (kind: string, extra: string) => record(kind, `echo "${kind} $status ${extra}" >> ${log}`);
+      const hostLog = (kind: string, extra: string) => record(`echo "${kind} $status ${extra}" >> ${log}`);
       const out = runBox(
         'hook-moments',
         ['echo', 'user process'],
@@ -351,7 +351,7 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
             // In the box's namespaces, before pivot_root: the host's tree is still there.
             createContainer: [hostLog('createContainer', 'own-mnt=$(readlink /proc/self/ns/mnt) host-tree=$(test -d ' + dir + ' && echo seen)')],
             // In the box, after start: the host's tree is gone; it writes on the box's stdout.
-            startContainer: [record('startContainer', `echo "startContainer $status host-tree=$(test -d ${dir} && echo seen || echo gone)"`)],
+            startContainer: [record(`echo "startContainer $status host-tree=$(test -d ${dir} && echo seen || echo gone)"`)],
             poststart: [hostLog('poststart', '')],
             poststop: [hostLog('poststop', '')],
           };
