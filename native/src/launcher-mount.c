@@ -133,6 +133,15 @@ open_source (struct nsbox_mounts *m, const char *source, struct nsbox_error *err
   return fd;
 }
 
+static bool
+has_mode_option (const char *data)
+{
+  for (const char *p = data; p && *p; p = strchr (p, ','), p = p ? p + 1 : NULL)
+    if (strncmp (p, "mode=", 5) == 0)
+      return true;
+  return false;
+}
+
 static int
 op_mount (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
 {
@@ -188,10 +197,20 @@ op_mount (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error 
   else
     {
       char path[64];
+      cleanup_free char *tmpfs_data = NULL;
+      struct stat st;
 
       target_fd = nsbox_resolve_in_root (m->root_fd, target, NSBOX_CREATE_DIR, 0755, err);
       if (target_fd < 0)
         return -1;
+      /* A tmpfs without mode= takes the mode of the directory it covers, as with runc and
+       * crun (the image's /tmp stays 1777 under a tmpfs). */
+      if (strcmp (fstype, "tmpfs") == 0 && !has_mode_option (data) && fstat (target_fd, &st) == 0)
+        {
+          if (asprintf (&tmpfs_data, "%s%smode=%o", data, data[0] ? "," : "", st.st_mode & 07777) < 0)
+            return nsbox_fail (err, ENOMEM, "mount %s", what);
+          data = tmpfs_data;
+        }
       fd_path (path, sizeof path, target_fd);
       if (mount (source[0] ? source : NULL, path, fstype[0] ? fstype : NULL, f.ms,
                  data[0] ? data : NULL)

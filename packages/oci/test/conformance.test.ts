@@ -248,6 +248,8 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
       execFileSync('mount', ['-t', 'tmpfs', 'nsbox-test-sub', join(source, 'sub')]);
       cleanup.add('unmount the rbind source', () => execFileSync('umount', [join(source, 'sub')]));
       writeFileSync(join(source, 'sub', 'inner'), 'from the submount\n');
+      mkdirSync(join(harness.rootfs, 'srv', 'moded'), { recursive: true });
+      chmodSync(join(harness.rootfs, 'srv', 'moded'), 0o712);
       const link = join(harness.rootfs, 'etc', 'nsbox-test-dangling');
       if (!existsSync(link)) execFileSync('ln', ['-s', '../nsbox-test-target/here', link]);
       const out = runBox(
@@ -255,20 +257,22 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
         [
           'sh',
           '-c',
-          'test -c /dev/ptmx && test -c /dev/null && echo dev-bound; probe node /tmp/moded; cat /mnt/tree/sub/inner; grep -c " /nsbox-test-target/here " /proc/self/mountinfo',
+          'test -c /dev/ptmx && test -c /dev/null && echo dev-bound; probe node /tmp/moded; probe node /srv/moded; cat /mnt/tree/sub/inner; grep -c " /nsbox-test-target/here " /proc/self/mountinfo',
         ],
         (config) => {
           config.mounts = config.mounts.filter((mount: { destination: string }) => !mount.destination.startsWith('/dev'));
           config.mounts.push(
             { destination: '/dev', type: 'bind', source: '/dev', options: ['rbind', 'nosuid', 'noexec'] },
             { destination: '/tmp/moded', type: 'tmpfs', source: 'tmpfs', options: ['mode=1770', 'size=1m'] },
+            // Without mode=: the mode of the directory it covers (crun's test_mount_tmpfs_permissions).
+            { destination: '/srv/moded', type: 'tmpfs', source: 'tmpfs', options: ['ro'] },
             { destination: '/mnt/tree', type: 'bind', source, options: ['rbind', 'ro'] },
             { destination: '/etc/nsbox-test-dangling', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
           );
           config.linux.resources.devices = [{ allow: true, access: 'rwm' }];
         },
       );
-      assert.deepEqual(lines(out), ['dev-bound', 'other 1770 0 0 0:0', 'from the submount', '1']);
+      assert.deepEqual(lines(out), ['dev-bound', 'other 1770 0 0 0:0', 'other 712 0 0 0:0', 'from the submount', '1']);
       assert.ok(existsSync(join(harness.rootfs, 'nsbox-test-target', 'here')), 'the link target was made inside the rootfs');
       assert.equal(existsSync('/nsbox-test-target'), false, 'nothing was made on the host');
     });
