@@ -198,6 +198,7 @@ op_mount (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error 
     {
       char path[64];
       cleanup_free char *tmpfs_data = NULL;
+      cleanup_fd int below = -1;
       struct stat st;
 
       target_fd = nsbox_resolve_in_root (m->root_fd, target, NSBOX_CREATE_DIR, 0755, err);
@@ -211,11 +212,34 @@ op_mount (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error 
             return nsbox_fail (err, ENOMEM, "mount %s", what);
           data = tmpfs_data;
         }
+      /* tmpcopyup: the directory as it is now, before the tmpfs covers it. */
+      if (f.copyup)
+        {
+          below = nsbox_open_in_root (m->root_fd, target, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+          if (below < 0)
+            return nsbox_fail (err, errno, "open '%s' to copy it up", target);
+        }
       fd_path (path, sizeof path, target_fd);
-      if (mount (source[0] ? source : NULL, path, fstype[0] ? fstype : NULL, f.ms,
-                 data[0] ? data : NULL)
+      /* Read-only once the copy is done. */
+      if (mount (source[0] ? source : NULL, path, fstype[0] ? fstype : NULL,
+                 f.copyup ? f.ms & ~MS_RDONLY : f.ms, data[0] ? data : NULL)
           < 0)
         return nsbox_fail (err, errno, "mount %s (%s)", what, fstype);
+      if (f.copyup)
+        {
+          cleanup_fd int above
+              = nsbox_open_in_root (m->root_fd, target, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+          if (above < 0)
+            return nsbox_fail (err, errno, "open the new mount on '%s'", target);
+          if (nsbox_copy_up (below, above, what, err) < 0)
+            return -1;
+          if (f.ms & MS_RDONLY)
+            {
+              struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+              if (mount_setattr (above, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+                return nsbox_fail (err, errno, "make %s read-only", what);
+            }
+        }
     }
   if (f.propagation)
     return set_propagation (m, target, f.propagation, err);

@@ -128,6 +128,9 @@ int nsbox_mounts_init (const struct nsbox_program *prog, struct nsbox_mounts *m,
 /* Runs one mount-related op; returns 1 when op is not one of them. */
 int nsbox_mount_op (struct nsbox_mounts *m, const struct nsbox_op *op,
                     struct nsbox_error *err);
+/* launcher-copyup.c: `tmpcopyup`, the tree under src_dir copied into dst_dir. */
+int nsbox_copy_up (int src_dir, int dst_dir, const char *what, struct nsbox_error *err);
+
 /* After the child ops: the box root's final propagation (shared, unbindable). */
 int nsbox_mounts_finish (struct nsbox_mounts *m, struct nsbox_error *err);
 void nsbox_mounts_release (struct nsbox_mounts *m);

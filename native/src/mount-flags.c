@@ -64,6 +64,11 @@ parse_one_flag (const char *name, struct nsbox_mount_flags *f)
       f->idmap = true;
       return 0;
     }
+  if (strcmp (name, "tmpcopyup") == 0)
+    {
+      f->copyup = true;
+      return 0;
+    }
   for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
     if (strcmp (flag_names[i].name, name) == 0)
       {
@@ -109,7 +114,7 @@ nsbox_parse_bind_attrs (const char *text, struct nsbox_bind_attrs *attrs,
     return -1;
   if (f.ms & ~(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_RELATIME
                | MS_STRICTATIME | MS_NODIRATIME | MS_NOSYMFOLLOW)
-      || f.propagation)
+      || f.propagation || f.copyup)
     return nsbox_fail (err, EINVAL, "flags '%s' are not all mount attributes", text);
   attrs->recursive = f.recursive;
   attrs->idmap = f.idmap;

@@ -12,6 +12,7 @@ struct nsbox_mount_flags
   unsigned long propagation;   /* MS_PRIVATE... (with MS_REC for the r* forms), or 0 */
   bool bind, recursive;
   bool idmap;                  /* the bind mount is a tree the parent idmapped */
+  bool copyup;                 /* `tmpcopyup`: the tmpfs gets what the directory held */
   uint64_t attr_set, attr_clr; /* for mount_setattr(2) on bind mounts */
 };
 

@@ -277,6 +277,24 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
       assert.equal(existsSync('/nsbox-test-target'), false, 'nothing was made on the host');
     });
 
+    it('copies what the image holds into a tmpfs with tmpcopyup, modes and links kept, the image untouched', () => {
+      mkdirSync(join(harness.rootfs, 'srv', 'copied', 'deep'), { recursive: true });
+      writeFileSync(join(harness.rootfs, 'srv', 'copied', 'deep', 'file'), 'from the image\n', { mode: 0o640 });
+      const link = join(harness.rootfs, 'srv', 'copied', 'link');
+      if (!existsSync(link)) execFileSync('ln', ['-s', 'deep/file', link]);
+      const out = runBox(
+        'copyup',
+        [
+          'sh',
+          '-c',
+          'cat /srv/copied/link; probe node /srv/copied/deep/file; echo new > /srv/copied/new && cat /srv/copied/new; grep -c " /srv/copied .* - tmpfs " /proc/self/mountinfo',
+        ],
+        (config) => config.mounts.push({ destination: '/srv/copied', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'size=1m'] }),
+      );
+      assert.deepEqual(lines(out), ['from the image', 'other 640 0 0 0:0', 'new', '1']);
+      assert.equal(existsSync(join(harness.rootfs, 'srv', 'copied', 'new')), false, 'the write went to the tmpfs');
+    });
+
     it('in a user namespace: binds a source only host root can reach, sets additionalGids, and without mappings maps root like crun', () => {
       const locked = join(dir, 'locked');
       // Only host root walks through `locked`; what the box sees, `inside`, is readable by all.

@@ -44,6 +44,7 @@ const mountFlags = new Set([
   'rshared',
   'unbindable',
   'runbindable',
+  'tmpcopyup',
 ]);
 
 const namespaceNames: Record<string, string> = {

@@ -4,42 +4,17 @@
  *   - a `cgroup` mount made of binds of the box's own cgroup directories (what runc does
  *     on cgroup v1 and hybrid hosts);
  *   - runc's default device rules after config.json's;
- *   - `tmpcopyup` resolved: an empty or missing directory has nothing to copy up.
+ *   - `notmpcopyup` dropped (`tmpcopyup` is the launcher's: native/src/launcher-copyup.c).
  */
 
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { OciMount, OciSpec } from '@nsbox/core';
 import type { BoxCgroup } from '@nsbox/runtime';
 import { defaultDeviceRules } from '../bundle/resources.js';
-import { unsupported } from '../bundle/spec-support.js';
 
-function insideRoot(root: string, destination: string): string {
-  return join(root, ...destination.split('/').filter((part) => part && part !== '..'));
-}
-
-/** A directory of the rootfs that holds nothing (or does not exist): copy-up is a no-op there. */
-function isEmptyOrMissing(root: string, destination: string): boolean {
-  try {
-    return readdirSync(insideRoot(root, destination)).length === 0;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' || code === 'ENOTDIR';
-  }
-}
-
-function resolveTmpcopyup(spec: OciSpec): OciMount[] {
-  return spec.mounts.map((mount, index) => {
-    const options = mount.options ?? [];
-    if (!options.includes('tmpcopyup') && !options.includes('notmpcopyup')) return mount;
-    if (options.includes('tmpcopyup') && !isEmptyOrMissing(spec.root.path, mount.destination)) {
-      throw unsupported(
-        `mounts[${index}].options 'tmpcopyup'`,
-        `${mount.destination} holds files in the image and the launcher has no op to copy them into the new tmpfs`,
-      );
-    }
-    return { ...mount, options: options.filter((option) => option !== 'tmpcopyup' && option !== 'notmpcopyup') };
-  });
+function withoutNotmpcopyup(spec: OciSpec): OciMount[] {
+  return spec.mounts.map((mount) =>
+    mount.options?.includes('notmpcopyup') ? { ...mount, options: mount.options.filter((option) => option !== 'notmpcopyup') } : mount,
+  );
 }
 
 /** `cgroup` mounts become a tmpfs with binds of the box's own directories in each hierarchy. */
@@ -62,7 +37,7 @@ function cgroupMounts(mount: OciMount, cgroup: BoxCgroup): OciMount[] {
 
 export function launchSpec(spec: OciSpec, cgroup: BoxCgroup): OciSpec {
   const launch = structuredClone(spec);
-  launch.mounts = resolveTmpcopyup(launch);
+  launch.mounts = withoutNotmpcopyup(launch);
   launch.mounts = launch.mounts.flatMap((mount) => (mount.type === 'cgroup' || mount.type === 'cgroup2' ? cgroupMounts(mount, cgroup) : [mount]));
   const readonlyCgroups = spec.mounts.filter((mount) => (mount.type === 'cgroup' || mount.type === 'cgroup2') && (mount.options ?? []).includes('ro'));
   if (readonlyCgroups.length > 0) {

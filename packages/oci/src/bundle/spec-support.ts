@@ -102,7 +102,7 @@ export const SECCOMP_OPERATORS = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', '
 
 /** Mount options that are not the kernel's: runtimes act on them, or they are refused. */
 const RUNTIME_MOUNT_OPTIONS: Record<string, string | undefined> = {
-  tmpcopyup: undefined, // handled in mounts.ts
+  tmpcopyup: undefined, // the launcher copies the image's directory into the tmpfs
   notmpcopyup: undefined,
   z: 'SELinux relabelling (this host has no SELinux)',
   Z: 'SELinux relabelling (this host has no SELinux)',
