@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { type AnyPlugin, type Box, boxNameProblem, NsboxError } from '@nsbox/core';
 import { type NsboxHost, openHost } from '@nsbox/host';
 import { type CgroupPlacement, OciCgroupDriver, parseCgroupsPath } from './box/cgroup-paths.js';
-import { prepareInitLayers } from './box/init-helper.js';
 import { OciBoxDriver } from './box/oci-driver.js';
 import { IdLocks } from './id-locks.js';
 
@@ -55,8 +54,8 @@ export function packageRoot(from = dirname(fileURLToPath(import.meta.url))): str
   return dir;
 }
 
-export function nativePaths(root = packageRoot()): { front: string; initHelper: string } {
-  return { front: join(root, 'build', 'nsbox-runc'), initHelper: join(root, 'build', 'nsbox-runc-init') };
+export function nativePaths(root = packageRoot()): { front: string } {
+  return { front: join(root, 'build', 'nsbox-runc') };
 }
 
 export interface OciRuntimeOptions {
@@ -84,8 +83,7 @@ export class OciRuntime {
     const parent = options.cgroupParent ?? process.env.NSBOX_CGROUP_PARENT ?? DEFAULT_CGROUP_PARENT;
     let runtime: OciRuntime | undefined;
     const cgroups = new OciCgroupDriver(parent, (name) => runtime?.placementOf(name));
-    const initLayers = prepareInitLayers(options.root, nativePaths().initHelper);
-    const driver = new OciBoxDriver({ stateDir: options.root, cgroups, initLayers });
+    const driver = new OciBoxDriver({ stateDir: options.root, cgroups });
     const host = await openHost({
       stateDir: options.root,
       discover: options.discover ?? true,

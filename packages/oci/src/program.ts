@@ -3,6 +3,7 @@
  * are reported the runc way (log.ts) and end the call with exit status 1.
  */
 
+import { resolve } from 'node:path';
 import { isNsboxError, NsboxError } from '@nsbox/core';
 import { Command, CommanderError, Option } from 'commander';
 import type { CommandContext } from './commands/context.js';
@@ -32,6 +33,7 @@ export interface GlobalFlags {
   systemdCgroup?: boolean;
   criu?: string;
   rootless?: string;
+  cgroupManager?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -56,6 +58,7 @@ function scanGlobals(argv: string[]): GlobalFlags {
     else if (name === 'rootless') flags.rootless = value();
     else if (name === 'debug') flags.debug = true;
     else if (name === 'systemd-cgroup') flags.systemdCgroup = true;
+    else if (name === 'cgroup-manager') flags.cgroupManager = value();
   }
   return flags;
 }
@@ -63,6 +66,8 @@ function scanGlobals(argv: string[]): GlobalFlags {
 /** Flags of runc's that take a value (the word after them is not the container id). */
 const VALUE_FLAGS = new Set([
   'root',
+  'cgroup-manager',
+  'config',
   'log',
   'log-format',
   'criu',
@@ -146,12 +151,17 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
   const globals = scanGlobals(args);
   const format: LogFormat = globals.logFormat === 'json' ? 'json' : 'text';
   const log = new RuncLog({
-    ...(globals.log ? { file: globals.log } : {}),
+    ...(globals.log ? { file: resolve(caller.request.cwd, globals.log) } : {}),
     format,
     debug: globals.debug ?? false,
     stderr: (text) => caller.out(2, text),
     stderrIsTty: caller.request.tty[2],
   });
+  const unusableLog = log.checkFile();
+  if (unusableLog) {
+    caller.out(2, `nsbox-runc: ${unusableLog}\n`);
+    return 1;
+  }
   let exitCode = 0;
   const context = async (): Promise<CommandContext> => ({ runtime: await runtime(), caller, log, cwd: caller.request.cwd });
 
@@ -167,6 +177,7 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     .option('--systemd-cgroup', 'refused: cgroupfs paths only')
     .option('--criu <path>', 'accepted for compatibility; checkpoint is not implemented')
     .option('--rootless <value>', 'false or auto (nsbox-runc runs as root)')
+    .option('--cgroup-manager <manager>', "crun's flag: cgroupfs (the only manager here)")
     .version('nsbox-runc 0.1.0\nspec: 1.2.0', '-v, --version');
 
   program.hook('preAction', () => {
@@ -181,6 +192,13 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     }
     if (globals.rootless === 'true')
       throw new NsboxError('E_UNSUPPORTED', '--rootless true is not supported: nsbox-runc runs as root', { details: { field: '--rootless' } });
+    if (globals.cgroupManager !== undefined && globals.cgroupManager !== 'cgroupfs') {
+      throw new NsboxError(
+        'E_UNSUPPORTED',
+        `--cgroup-manager ${globals.cgroupManager} is not supported: nsbox-runc manages cgroupfs paths (its boxes always get a cgroup)`,
+        { details: { field: '--cgroup-manager' } },
+      );
+    }
   });
 
   const createFlags = (command: Command) =>
@@ -190,7 +208,8 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
       .option('--console-socket <path>', 'unix socket that receives the pty master')
       .option('--no-pivot', 'accepted: the launcher always uses pivot_root')
       .option('--no-new-keyring', 'accepted: boxes keep the session keyring they inherit')
-      .option('--preserve-fds <n>', 'refused when more than 0', count, 0);
+      .option('--preserve-fds <n>', 'pass fds 3 … 2+N on to the box', count, 0)
+      .option('--config <file>', "crun's flag: config.json's path in the bundle", 'config.json');
 
   createFlags(program.command('create').description('create a container').argument('<id>')).action(async (id: string, options) => {
     await createContainer(await context(), id, createOptions(options));
@@ -243,7 +262,7 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     .option('--no-new-privs', 'set no_new_privs')
     .option('--process-label <label>', 'refused: no SELinux')
     .option('--apparmor <profile>', 'refused: no AppArmor')
-    .option('--preserve-fds <n>', 'refused when more than 0', count, 0)
+    .option('--preserve-fds <n>', 'pass fds 3 … 2+N on to the process', count, 0)
     .option('--ignore-paused', 'exec into a paused container')
     .action(async (id: string, command: string[], options) => {
       exitCode = await execInContainer(await context(), id, command, {
@@ -309,7 +328,7 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     .command('spec')
     .description('write an example config.json')
     .option('-b, --bundle <dir>', 'bundle directory', '.')
-    .option('--rootless', 'refused')
+    .option('--rootless', 'a spec for a user namespace, as runc makes it')
     .action(async (options: { bundle: string; rootless?: boolean }) =>
       writeExampleSpec({ runtime: undefined as never, caller, log, cwd: caller.request.cwd }, options.bundle, options.rootless ?? false),
     );
@@ -350,5 +369,6 @@ function createOptions(options: Record<string, unknown>) {
     ...(options.pidFile ? { pidFile: options.pidFile as string } : {}),
     ...(options.consoleSocket ? { consoleSocket: options.consoleSocket as string } : {}),
     preserveFds: (options.preserveFds as number | undefined) ?? 0,
+    ...(options.config && options.config !== 'config.json' ? { config: options.config as string } : {}),
   };
 }

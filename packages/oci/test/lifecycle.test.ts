@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
-import { cleanupBundle, createHarness, ensureNativeBuilt, makeBundle, type RuncHarness } from './runc-harness.js';
+import { type BundleConfig, cleanupBundle, createHarness, ensureNativeBuilt, makeBundle, type RuncHarness } from './runc-harness.js';
 
 function state(harness: RuncHarness, id: string): Record<string, unknown> {
   const result = harness.run(['state', id]);
@@ -64,12 +64,12 @@ describe('nsbox-runc: the OCI lifecycle through the command line', function () {
     assert.equal(current.pid, pid);
     assert.equal(current.bundle, bundle);
     assert.equal(current.ociVersion, '1.2.0');
-    assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /nsbox-runc-init/, 'the user process has not run yet');
+    assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /nsbox-launcher/, 'the launcher holds the box: the user process has not run yet');
 
     assert.equal(harness.run(['start', id]).code, 0);
     current = state(harness, id);
     assert.equal(current.status, 'running');
-    assert.doesNotMatch(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /nsbox-runc-init/, 'start exec`d the user process in place of the helper');
+    assert.doesNotMatch(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /nsbox-launcher/, 'start exec`d the user process in place of the held launcher');
     assert.equal(cgroupDirs(harness.cgroupParent).length, 1, 'the box has its cgroup under the parent');
 
     const again = harness.run(['start', id]);
@@ -238,7 +238,7 @@ describe('nsbox-runc: the OCI lifecycle through the command line', function () {
     assert.equal(harness.run(['run', '--bundle', bundle, id]).code, 0);
     assert.equal(
       readFileSync(log, 'utf8'),
-      'prestart "status":"created"\ncreateRuntime "status":"created"\npoststart "status":"running"\npoststop "status":"stopped"\n',
+      'prestart "status":"creating"\ncreateRuntime "status":"creating"\npoststart "status":"running"\npoststop "status":"stopped"\n',
     );
     const failing = makeBundle(harness, 'b-hooks-fail', ['true'], (config) => {
       config.hooks = { createRuntime: [{ path: '/bin/false' }] };
@@ -297,11 +297,27 @@ describe('nsbox-runc: the OCI lifecycle through the command line', function () {
       ['create', '--bundle', makeBundle(harness, 'b-notify', ['true'], (config) => (config.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' })), 'bad-1'],
       /linux\.seccomp\.defaultAction is not supported/,
     );
+    // What runc and crun both refuse.
     fail(
-      ['create', '--bundle', makeBundle(harness, 'b-umask', ['true'], (config) => (config.process.user.umask = 0o077)), 'bad-1'],
-      /process\.user\.umask is not supported/,
+      ['create', '--bundle', makeBundle(harness, 'b-mempolicy', ['true'], (config) => (config.linux.memoryPolicy = { nodes: '0' })), 'bad-1'],
+      /linux\.memoryPolicy\.mode: is required/,
+    );
+    fail(
+      ['create', '--bundle', makeBundle(harness, 'b-hostname', ['true'], (config) => (config.linux.sysctl = { 'kernel.hostname': 'other' })), 'bad-1'],
+      /linux\.sysctl\.kernel\.hostname: set the hostname with the `hostname` field/,
+    );
+    const domain = (config: BundleConfig) => {
+      config.domainname = 'one.example';
+      config.linux.sysctl = { 'kernel.domainname': 'two.example' };
+    };
+    fail(
+      ['create', '--bundle', makeBundle(harness, 'b-domain', ['true'], domain), 'bad-1'],
+      /kernel\.domainname 'two\.example' conflicts with domainname 'one\.example'/,
     );
     assert.equal(harness.run(['state', 'bad-1']).code, 1, 'no container is left of any of them');
+    const unusableLog = harness.run(['--log', join(harness.dir, 'no-such-dir', 'x.log'), 'list']);
+    assert.equal(unusableLog.code, 1, 'a --log that cannot be opened fails the command, as in runc and crun');
+    assert.match(unusableLog.stderr, /--log .*no-such-dir\/x\.log: ENOENT/);
 
     const ok = makeBundle(harness, 'b-inuse', ['sleep', '30']);
     ids.push('busy-1');

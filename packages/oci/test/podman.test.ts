@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
@@ -23,8 +23,13 @@ describe('podman with nsbox-runc as its runtime', function () {
   let base: string[];
   let cgroupParent: string;
 
-  const podman = (args: string[], options: { timeoutMs?: number } = {}) => {
-    const result = spawnSync('podman', [...base, ...args], { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  let dir: string;
+  const podman = (args: string[], options: { timeoutMs?: number; fds?: number[] } = {}) => {
+    const result = spawnSync('podman', [...base, ...args], {
+      encoding: 'utf8',
+      timeout: options.timeoutMs ?? 60_000,
+      stdio: ['ignore', 'pipe', 'pipe', ...(options.fds ?? [])],
+    });
     return { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
   };
   const run = (args: string[], command: string[]) => podman(podmanRunArgs(cgroupParent, args, IMAGE, command));
@@ -33,7 +38,7 @@ describe('podman with nsbox-runc as its runtime', function () {
     requireRoot(this, 'podman runs rootful containers');
     if (spawnSync('podman', ['--version']).status !== 0) this.skip(); // the lead's setup installs it (apt-get install podman)
     ensureNativeBuilt();
-    const dir = makeTempDir(cleanup, 'podman');
+    dir = makeTempDir(cleanup, 'podman');
     const rootfs = buildBusyboxRootfs(join(dir, 'rootfs'));
     harness = createHarness(cleanup, join(dir, 'work'), rootfs, `podman-${process.pid}`);
     cgroupParent = `nsbox-test-podman-parent-${process.pid}`;
@@ -130,6 +135,61 @@ describe('podman with nsbox-runc as its runtime', function () {
     });
     assert.equal(result.status, 5, result.stderr);
     assert.match(result.stdout, /on-a-tty/);
+  });
+
+  it("runs a seccomp profile that denies the launcher's own syscalls, without no-new-privileges (issue 20 item 1)", () => {
+    const profile = join(dir, 'seccomp.json');
+    writeFileSync(
+      profile,
+      JSON.stringify({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [
+          {
+            names: ['openat2', 'close_range', 'capset', 'capget', 'setresuid', 'setresgid', 'setgroups', 'fchdir', 'umask', 'dup3', 'mkdir', 'mkdirat'],
+            action: 'SCMP_ACT_ERRNO',
+            errnoRet: 38,
+          },
+        ],
+      }),
+    );
+    const result = run(['--security-opt', `seccomp=${profile}`], ['sh', '-c', 'mkdir /tmp/x 2>&1; grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "mkdir: can't create directory '/tmp/x': Function not implemented\nNoNewPrivs:\t0\nSeccomp:\t2\n");
+  });
+
+  it('honours --umask, --personality and --preserve-fds (issue 20 item 2)', () => {
+    const file = join(dir, 'preserved.txt');
+    writeFileSync(file, 'from the caller\n');
+    const fd = openSync(file, 'r');
+    try {
+      const result = podman(
+        podmanRunArgs(cgroupParent, ['--umask', '0077', '--personality', 'LINUX32', '--preserve-fds', '1'], IMAGE, ['sh', '-c', 'umask; uname -m; cat <&3']),
+        { fds: [fd] },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, '0077\ni686\nfrom the caller\n');
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('runs OCI hooks from --hooks-dir at their moments (issue 20 item 4)', () => {
+    const hooksDir = join(dir, 'hooks.d');
+    mkdirSync(hooksDir, { recursive: true });
+    const log = join(dir, 'podman-hooks.log');
+    const hook = (stage: string, script: string) =>
+      writeFileSync(
+        join(hooksDir, `${stage}.json`),
+        JSON.stringify({ version: '1.0.0', hook: { path: '/bin/sh', args: ['sh', '-c', script] }, when: { always: true }, stages: [stage] }),
+      );
+    hook('createRuntime', `read -r state; echo "createRuntime $(readlink /proc/self/ns/mnt)" >> ${log}`);
+    hook('startContainer', 'echo "startContainer in the box"');
+    hook('poststop', `echo poststop >> ${log}`);
+    const result = podman(['--hooks-dir', hooksDir, ...podmanRunArgs(cgroupParent, [], IMAGE, ['echo', 'user process'])]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'startContainer in the box\nuser process\n');
+    const entries = readFileSync(log, 'utf8').trim().split('\n');
+    assert.deepEqual(entries, [`createRuntime ${execFileSync('readlink', ['/proc/self/ns/mnt'], { encoding: 'utf8' }).trim()}`, 'poststop']);
   });
 
   it('leaves no box cgroup behind', () => {

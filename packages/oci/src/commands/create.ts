@@ -1,14 +1,14 @@
 /**
- * `create`: the box is built and its init waits in the init helper until `start`. The core
- * does the work (validate, define, plugins' spec and prepare hooks, driver start) with the
- * bundle's config.json as the spec; a failure at any step leaves nothing behind.
+ * `create`: the box is built and its init waits, held by the launcher, until `start`. The
+ * core does the work (validate, define, plugins' spec and prepare hooks, driver start) with
+ * the bundle's config.json as the spec; the prestart, createRuntime and createContainer
+ * hooks run in the launcher at their moments. A failure at any step leaves nothing behind.
  */
 
 import { type Box, NsboxError } from '@nsbox/core';
 import type { LinuxRuntimeFacts } from '@nsbox/runtime';
 import { parseCgroupsPath } from '../box/cgroup-paths.js';
-import { hooksOf, runHooks } from '../box/oci-hooks.js';
-import { hookState } from '../box/oci-state.js';
+import { inheritedFds, withVariables } from '../box/inherited-fds.js';
 import { loadBundle } from '../bundle/load-bundle.js';
 import { checkResources, translateResources } from '../bundle/resources.js';
 import { boxNameFor, CGROUPS_PATH_ANNOTATION, checkId, OCI_ID_ANNOTATION } from '../oci-runtime.js';
@@ -21,17 +21,19 @@ export interface CreateOptions {
   preserveFds?: number;
   /** `run` without --detach: the caller stays and waits for the init (and can relay a tty). */
   foreground?: boolean;
+  /** crun's --config: config.json's path, relative to the bundle. */
+  config?: string;
 }
 
 export async function createContainer(context: CommandContext, id: string, options: CreateOptions): Promise<Box> {
   checkId(id);
   const { runtime } = context;
-  if (options.preserveFds)
-    throw new NsboxError('E_UNSUPPORTED', '--preserve-fds is not supported: the launcher passes fds 0-2 only', { details: { field: '--preserve-fds' } });
+  const fds = inheritedFds(context.caller.request, options.preserveFds ?? 0);
   return runtime.locks.with(id, async () => {
     if (runtime.find(id)) throw new NsboxError('E_ALREADY_EXISTS', `container with id exists: ${id}`, { details: { id } });
-    const bundle = loadBundle(options.bundle ?? context.cwd, context.cwd);
+    const bundle = loadBundle(options.bundle ?? context.cwd, context.cwd, options.config);
     const { spec } = bundle;
+    if (fds.env.length > 0) spec.process.env = withVariables(spec.process.env, fds.env);
     if (spec.process.terminal && !options.consoleSocket && !options.foreground) {
       throw new NsboxError('E_INVALID_ARGUMENT', 'cannot allocate tty if runc will detach without setting console socket', {
         details: { field: 'process.terminal' },
@@ -58,6 +60,8 @@ export async function createContainer(context: CommandContext, id: string, optio
     const forgetCreate = runtime.driver.expectCreate(name, { id, bundle: bundle.dir, spec });
     const forgetLaunch = runtime.driver.expectLaunch(name, {
       caller: context.caller,
+      env: context.caller.request.env,
+      preserveFds: fds.count,
       ...(options.consoleSocket ? { consoleSocket: options.consoleSocket } : {}),
       ...(options.foreground ? { subreaper: true } : {}),
     });
@@ -66,10 +70,6 @@ export async function createContainer(context: CommandContext, id: string, optio
       let box = await runtime.manager.create({ name, config });
       try {
         box = await runtime.manager.start(box.id);
-        const hookContext = { driver: runtime.driver, box, warn: (message: string) => context.log.warn(message) };
-        for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) {
-          await runHooks(kind, hooksOf(spec, kind), hookState(box, 'created'), hookContext);
-        }
         const init = (box.runtime as LinuxRuntimeFacts).init;
         if (options.pidFile && init) writePidFile(context, options.pidFile, init.pid);
         return box;

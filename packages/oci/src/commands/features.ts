@@ -2,7 +2,7 @@
 
 import { allCapabilities } from '@nsbox/runtime';
 import { OCI_VERSION } from '../box/oci-state.js';
-import { HOOK_NAMES, SECCOMP_ACTIONS, SECCOMP_OPERATORS } from '../bundle/spec-support.js';
+import { HOOK_NAMES, SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../bundle/spec-support.js';
 import { type CommandContext, stdout } from './context.js';
 
 const MOUNT_OPTIONS = [
@@ -45,6 +45,25 @@ const MOUNT_OPTIONS = [
   'notmpcopyup',
   'idmap',
   'ridmap',
+  'unbindable',
+  'runbindable',
+  'rrw',
+  'rnosuid',
+  'rsuid',
+  'rnodev',
+  'rdev',
+  'rnoexec',
+  'rexec',
+  'rnoatime',
+  'ratime',
+  'rnodiratime',
+  'rdiratime',
+  'rrelatime',
+  'rnorelatime',
+  'rstrictatime',
+  'rnostrictatime',
+  'rnosymfollow',
+  'rsymfollow',
 ];
 
 export function features(): Record<string, unknown> {
@@ -62,8 +81,8 @@ export function features(): Record<string, unknown> {
         actions: [...SECCOMP_ACTIONS],
         operators: [...SECCOMP_OPERATORS],
         archs: ['SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
-        knownFlags: [],
-        supportedFlags: [],
+        knownFlags: [...SECCOMP_FLAGS, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+        supportedFlags: [...SECCOMP_FLAGS],
       },
       apparmor: { enabled: false },
       selinux: { enabled: false },

@@ -20,9 +20,7 @@
  * NSBOX_RUNC_SERVER overrides the server command line (split at spaces); with
  * NSBOX_RUNC_NO_DAEMON=1 a server is started for this one call and exits with it. */
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
+#include "common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +57,9 @@ static const char DEFAULT_ROOT[] = "/run/nsbox-runc";
 static const char SOCK_NAME[] = "nsbox-runc.sock";
 
 static int server_fd = -1;
+/* The caller's fds 3 … caller_fds_end-1 were open when we started (before we opened any):
+ * the most --preserve-fds can hand on. */
+static int caller_fds_end = 3;
 static int pty_master = -1;     /* kept for `run` on a terminal without a console socket */
 static bool raw_mode = false;
 static struct termios saved_termios;
@@ -96,44 +97,6 @@ die (const char *fmt, ...)
   exit (1);
 }
 
-static int
-write_all (int fd, const void *data, size_t len)
-{
-  const char *p = data;
-
-  while (len > 0)
-    {
-      ssize_t n = write (fd, p, len);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return -1;
-        }
-      p += n;
-      len -= n;
-    }
-  return 0;
-}
-
-static int
-read_all (int fd, void *data, size_t len)
-{
-  char *p = data;
-
-  while (len > 0)
-    {
-      ssize_t n = read (fd, p, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return -1;
-      p += n;
-      len -= n;
-    }
-  return 0;
-}
-
 static int64_t
 now_ms (void)
 {
@@ -142,68 +105,12 @@ now_ms (void)
   return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A growing buffer for the JSON request. */
-struct buf
-{
-  char *p;
-  size_t len, cap;
-};
-
+/* A growing buffer (common.c); running out of memory ends the call. */
 static void
-buf_mem (struct buf *b, const char *s, size_t n)
+buf_check (struct nsbox_buf *b)
 {
-  if (b->len + n + 1 > b->cap)
-    {
-      size_t cap = b->cap ? b->cap : 4096;
-      while (cap < b->len + n + 1)
-        cap *= 2;
-      b->p = realloc (b->p, cap);
-      if (!b->p)
-        die ("out of memory");
-      b->cap = cap;
-    }
-  memcpy (b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void
-buf_str (struct buf *b, const char *s)
-{
-  buf_mem (b, s, strlen (s));
-}
-
-static void
-buf_json (struct buf *b, const char *s)
-{
-  static const char hex[] = "0123456789abcdef";
-
-  buf_mem (b, "\"", 1);
-  for (; *s; s++)
-    {
-      unsigned char c = *s;
-      if (c == '"' || c == '\\')
-        {
-          char esc[2] = { '\\', (char) c };
-          buf_mem (b, esc, 2);
-        }
-      else if (c < 0x20 || c == 0x7f)
-        {
-          char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-          buf_mem (b, esc, 6);
-        }
-      else
-        buf_mem (b, (const char *) &c, 1);
-    }
-  buf_mem (b, "\"", 1);
-}
-
-static void
-buf_int (struct buf *b, long v)
-{
-  char tmp[32];
-  snprintf (tmp, sizeof tmp, "%ld", v);
-  buf_str (b, tmp);
+  if (b->failed)
+    die ("out of memory");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -216,8 +123,8 @@ send_json (const char *json)
   uint32_t len = (uint32_t) strlen (json) + 1;
   char type = 'J';
 
-  if (write_all (server_fd, &len, 4) < 0 || write_all (server_fd, &type, 1) < 0
-      || write_all (server_fd, json, len - 1) < 0)
+  if (nsbox_write_all (server_fd, &len, 4) < 0 || nsbox_write_all (server_fd, &type, 1) < 0
+      || nsbox_write_all (server_fd, json, len - 1) < 0)
     die ("lost the nsbox-runc server: %s", strerror (errno));
 }
 
@@ -560,17 +467,22 @@ do_spawn (const char *body, size_t len)
   bool tty = body_int (body, len, "tty", 0) != 0;
   bool join = body_int (body, len, "join", 0) != 0;
   bool subreaper = body_int (body, len, "subreaper", 0) != 0;
+  /* --preserve-fds and socket activation: our fds 3 … 2+N are the box's, handed to the
+   * launcher as 5 … 4+N (its `preserve_fds N`). */
+  int preserve = (int) body_int (body, len, "preserve", 0);
   int rows = (int) body_int (body, len, "rows", 0), cols = (int) body_int (body, len, "cols", 0);
   int slave = -1, master = -1, prog_fd, result[2];
   char pty_name[PATH_MAX] = "";
   char line[1024];
   size_t used = 0;
-  struct buf reply = { 0 };
+  struct nsbox_buf reply = NSBOX_BUF_GROWING;
   int status = -1;
   pid_t pid;
 
-  if (!launcher || !program)
+  if (!launcher || !program || preserve < 0 || preserve > 4096)
     die ("bad spawn request from the server");
+  if (3 + preserve > caller_fds_end)
+    die ("--preserve-fds %d: fd %d is not open", preserve, caller_fds_end);
   prog_fd = open (program, O_RDONLY | O_CLOEXEC);
   if (prog_fd < 0)
     die ("open '%s': %s", program, strerror (errno));
@@ -586,18 +498,28 @@ do_spawn (const char *body, size_t len)
     die ("fork: %s", strerror (errno));
   if (pid == 0)
     {
-      int want[5] = { tty ? slave : 0, tty ? slave : 1, tty ? slave : 2, prog_fd, result[1] };
-      int tmp[5];
+      int count = 5 + preserve;
+      int *want = calloc ((size_t) count, sizeof (int)), *tmp = calloc ((size_t) count, sizeof (int));
       sigset_t none;
       char *argv[] = { (char *) launcher, NULL };
 
-      for (int i = 0; i < 5; i++)
-        if ((tmp[i] = fcntl (want[i], F_DUPFD_CLOEXEC, 5)) < 0)
+      if (want == NULL || tmp == NULL)
+        _exit (127);
+      want[0] = tty ? slave : 0;
+      want[1] = tty ? slave : 1;
+      want[2] = tty ? slave : 2;
+      want[3] = prog_fd;
+      want[4] = result[1];
+      for (int i = 0; i < preserve; i++)
+        want[5 + i] = 3 + i;
+      /* Out of the way of every target first, then into place. */
+      for (int i = 0; i < count; i++)
+        if ((tmp[i] = fcntl (want[i], F_DUPFD_CLOEXEC, count)) < 0)
           _exit (127);
-      for (int i = 0; i < 5; i++)
+      for (int i = 0; i < count; i++)
         if (dup2 (tmp[i], i) < 0)
           _exit (127);
-      close_range (5, ~0U, 0);
+      close_range ((unsigned) count, ~0U, 0);
       sigemptyset (&none);
       sigprocmask (SIG_SETMASK, &none, NULL);
       for (int sig = 1; sig < NSIG; sig++)
@@ -649,13 +571,14 @@ do_spawn (const char *body, size_t len)
         close (master);
     }
 
-  buf_str (&reply, "{\"t\":\"spawned\",\"line\":");
-  buf_json (&reply, line);
-  buf_str (&reply, ",\"launcher\":");
-  buf_int (&reply, pid);
-  buf_str (&reply, ",\"status\":");
-  buf_int (&reply, status);
-  buf_str (&reply, "}");
+  nsbox_buf_str (&reply, "{\"t\":\"spawned\",\"line\":");
+  nsbox_buf_json (&reply, line);
+  nsbox_buf_str (&reply, ",\"launcher\":");
+  nsbox_buf_int (&reply, pid);
+  nsbox_buf_str (&reply, ",\"status\":");
+  nsbox_buf_int (&reply, status);
+  nsbox_buf_str (&reply, "}");
+  buf_check (&reply);
   send_json (reply.p);
   free (reply.p);
 }
@@ -671,7 +594,7 @@ pump (int from, int to)
     return true;
   if (n <= 0)
     return false;
-  return write_all (to, data, n) == 0;
+  return nsbox_write_all (to, data, n) == 0;
 }
 
 /* 'W': waits for a child (the init after `run`, the launcher of `exec`), forwarding the
@@ -681,7 +604,7 @@ do_wait (const char *body, size_t len)
 {
   static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH };
   pid_t pid = (pid_t) body_int (body, len, "pid", -1);
-  struct buf reply = { 0 };
+  struct nsbox_buf reply = NSBOX_BUF_GROWING;
   sigset_t mask;
   int sigfd, code = -1;
   bool in_open = pty_master >= 0, out_open = pty_master >= 0;
@@ -751,11 +674,12 @@ do_wait (const char *body, size_t len)
   close (sigfd);
   sigprocmask (SIG_UNBLOCK, &mask, NULL);
 
-  buf_str (&reply, "{\"t\":\"exited\",\"pid\":");
-  buf_int (&reply, pid);
-  buf_str (&reply, ",\"status\":");
-  buf_int (&reply, code);
-  buf_str (&reply, "}");
+  nsbox_buf_str (&reply, "{\"t\":\"exited\",\"pid\":");
+  nsbox_buf_int (&reply, pid);
+  nsbox_buf_str (&reply, ",\"status\":");
+  nsbox_buf_int (&reply, code);
+  nsbox_buf_str (&reply, "}");
+  buf_check (&reply);
   send_json (reply.p);
   free (reply.p);
 }
@@ -767,33 +691,36 @@ do_wait (const char *body, size_t len)
 static void
 send_request (int argc, char **argv)
 {
-  struct buf b = { 0 };
+  struct nsbox_buf b = NSBOX_BUF_GROWING;
   char cwd[PATH_MAX];
 
   if (!getcwd (cwd, sizeof cwd))
     strcpy (cwd, "/");
-  buf_str (&b, "{\"t\":\"request\",\"argv\":[");
+  nsbox_buf_str (&b, "{\"t\":\"request\",\"argv\":[");
   for (int i = 1; i < argc; i++)
     {
       if (i > 1)
-        buf_str (&b, ",");
-      buf_json (&b, argv[i]);
+        nsbox_buf_str (&b, ",");
+      nsbox_buf_json (&b, argv[i]);
     }
-  buf_str (&b, "],\"cwd\":");
-  buf_json (&b, cwd);
-  buf_str (&b, ",\"env\":[");
+  nsbox_buf_str (&b, "],\"cwd\":");
+  nsbox_buf_json (&b, cwd);
+  nsbox_buf_str (&b, ",\"env\":[");
   for (char **e = environ; e && *e; e++)
     {
       if (e != environ)
-        buf_str (&b, ",");
-      buf_json (&b, *e);
+        nsbox_buf_str (&b, ",");
+      nsbox_buf_json (&b, *e);
     }
-  buf_str (&b, "],\"tty\":[");
+  nsbox_buf_str (&b, "],\"tty\":[");
   for (int fd = 0; fd < 3; fd++)
-    buf_str (&b, fd ? (isatty (fd) ? ",true" : ",false") : (isatty (fd) ? "true" : "false"));
-  buf_str (&b, "],\"pid\":");
-  buf_int (&b, getpid ());
-  buf_str (&b, "}");
+    nsbox_buf_str (&b, fd ? (isatty (fd) ? ",true" : ",false") : (isatty (fd) ? "true" : "false"));
+  nsbox_buf_str (&b, "],\"pid\":");
+  nsbox_buf_int (&b, getpid ());
+  nsbox_buf_str (&b, ",\"fds\":");
+  nsbox_buf_int (&b, caller_fds_end - 3);
+  nsbox_buf_str (&b, "}");
+  buf_check (&b);
   send_json (b.p);
   free (b.p);
 }
@@ -805,6 +732,8 @@ main (int argc, char **argv)
   const char *no_daemon = getenv ("NSBOX_RUNC_NO_DAEMON");
   static char frame[FRAME_MAX + 1];
 
+  while (caller_fds_end < 3 + 4096 && fcntl (caller_fds_end, F_GETFD) >= 0)
+    caller_fds_end++;
   signal (SIGPIPE, SIG_IGN);
   server_fd = (no_daemon && strcmp (no_daemon, "1") == 0) ? open_private_server (root) : open_server (root);
   send_request (argc, argv);
@@ -814,9 +743,9 @@ main (int argc, char **argv)
       uint32_t len;
       char type;
 
-      if (read_all (server_fd, &len, 4) < 0 || len == 0 || len > FRAME_MAX)
+      if (nsbox_read_exact (server_fd, &len, 4) < 0 || len == 0 || len > FRAME_MAX)
         die ("the nsbox-runc server went away; see %s/server.log", root);
-      if (read_all (server_fd, frame, len) < 0)
+      if (nsbox_read_exact (server_fd, frame, len) < 0)
         die ("the nsbox-runc server went away; see %s/server.log", root);
       type = frame[0];
       frame[len] = '\0';
@@ -824,7 +753,7 @@ main (int argc, char **argv)
         {
         case 'O':
           if (len >= 2)
-            write_all (frame[1] == 2 ? 2 : 1, frame + 2, len - 2);
+            nsbox_write_all (frame[1] == 2 ? 2 : 1, frame + 2, len - 2);
           break;
         case 'S':
           do_spawn (frame + 1, len - 1);
