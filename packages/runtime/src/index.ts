@@ -5,6 +5,7 @@ export * from './cgroup/index.js';
 export { type ExecOptions, type ExecResult, execInBox } from './exec.js';
 export { EXIT_FILE, ExitWatch, type ExitWatchOptions } from './exit-watch.js';
 export { type FollowOptions, followLog } from './follow-log.js';
+export { releaseInit } from './held-init.js';
 export { execFailureError, type LauncherFailure, launcherFailure } from './launcher-verdict.js';
 export { LinuxBoxDriver, type LinuxDriverOptions, type LinuxRuntimeFacts } from './linux-driver.js';
 export { identify, isSameProcess, isZombie, type ProcessIdentity, processStartTime, waitUntil } from './process-identity.js';

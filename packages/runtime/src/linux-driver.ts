@@ -25,6 +25,7 @@ import { type BoxFilesService, type CgroupManager, runtimeRefs } from '@nsbox/ru
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type BoxCgroup, BoxCgroupManager, type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
+import { releaseInit } from './held-init.js';
 import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
 import { launchShim } from './shim-launch.js';
 import { compileCreateProgram } from './spec-compiler.js';
@@ -150,15 +151,21 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
     try {
       // The cgroup exists and nothing runs in it: plugins declare their resources now.
       await moments?.configure();
-      const program = compileCreateProgram(spec, { procsFiles: cgroup.procsFiles, ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}) });
+      // The init holds once the box is built, before it execs (the launcher's `hold`).
+      const holdSocket = join(files.dir, 'start.sock');
+      const program = [
+        ...compileCreateProgram(spec, { procsFiles: cgroup.procsFiles, ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}) }),
+        ['hold', holdSocket],
+      ];
       const ready = await launchShim({ boxDir: files.dir, program, terminal: spec.process.terminal ?? false });
       const init = identify(ready.pid);
       const shim = identify(ready.shimPid);
-      // A very short-lived init may be gone already; its exit.json tells the rest.
       const facts = { init, shim, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
-      // TODO(wire): the launcher has no barrier between clone and exec yet, so this moment
-      // comes once init runs; PROTOCOL.md gets a `wire` pause for it (issue 11, item 3).
+      // The wire moment: the box's namespaces exist, its init has not run (veth in, BPF, listener).
       await moments?.wire(facts);
+      await releaseInit(holdSocket);
+      rmSync(holdSocket, { force: true });
+      // A very short-lived init may be gone already; its exit.json tells the rest.
       return facts;
     } catch (error) {
       await this.removeCgroup(box).catch(() => undefined);

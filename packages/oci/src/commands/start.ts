@@ -6,10 +6,11 @@
 
 import { NsboxError } from '@nsbox/core';
 import { removeTreeSync } from '@nsbox/native';
+import { releaseInit } from '@nsbox/runtime';
 import { ociFacts } from '../box/oci-driver.js';
 import { hooksOf, runHooks } from '../box/oci-hooks.js';
 import { hookState, ociStatus } from '../box/oci-state.js';
-import { releaseInit } from '../box/start-socket.js';
+
 import type { CommandContext } from './context.js';
 
 const refusals: Record<string, string> = {

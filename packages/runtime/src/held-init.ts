@@ -1,5 +1,6 @@
 /**
- * `start`'s side of the launcher's `hold` (native/src/launcher-hold.c): connect to the
+ * The runtime's side of the launcher's `hold` (native/src/launcher-hold.c), for nsbox's own
+ * boxes (after the wire moment) and nsbox-runc's `start`: connect to the
  * socket the held init listens on, and read until the connection closes. Nothing means
  * the user's program was exec'd (the connection is close-on-exec); one `STEP ERRNO MESSAGE`
  * line means the startContainer hooks, the seccomp load or the exec failed. The init is the
