@@ -188,6 +188,46 @@ describe('the resident agent', function () {
     assert.equal(probed(state, 'orphan', 'exited').length, 1);
   });
 
+  it('finishes the stop and applies the restart policy when the agent was killed while it settled an exit', async () => {
+    const state = agentStateDir(cleanup);
+    const socketPath = join(state.dir, 'nsbox.sock');
+    const first = await spawnNsboxd(cleanup, state, { socketPath, env: { NSBOX_PROBE_KILL_IN_EXITED: '1' } });
+    const client = new NsboxClient({ socketPath, token: adminToken(state.stateDir) });
+    cleanup.add('close the client', () => client.close());
+    const id = await createRunning(client, 'interrupted', { restart: 'always', process: { args: endsOnce(0, 'sleep 1; exit 0') } });
+    const firstInit = initPid(state, 'interrupted');
+    client.close();
+
+    // The agent dies inside the exited hook: the stop it began is left in the journal.
+    assert.equal(await first.exited, null, 'killed by SIGKILL');
+    assert.deepEqual(
+      probed(state, 'interrupted').map((entry) => [entry.pid, entry.event]),
+      [
+        [first.pid, 'started'],
+        [first.pid, 'exited'],
+      ],
+    );
+    assert.equal(boxState(state, 'interrupted')?.state, 'running', 'the store still says running');
+
+    const second = await spawnNsboxd(cleanup, state, { socketPath });
+    const box = boxState(state, 'interrupted');
+    assert.equal(box?.state, 'running', 'the next agent finished the stop and restarted the box');
+    assert.notEqual(initPid(state, 'interrupted'), firstInit);
+    assert.deepEqual(
+      probed(state, 'interrupted').map((entry) => [entry.pid, entry.event]),
+      [
+        [first.pid, 'started'],
+        [first.pid, 'exited'],
+        [second.pid, 'stopped'],
+        [second.pid, 'started'],
+      ],
+    );
+    assert.deepEqual(
+      historyOf(state, id, 'box.restarting').map((event) => [event.data.reason, event.data.policy]),
+      [['exit', 'always']],
+    );
+  });
+
   it('runs the host services in dependency order, restarts one that throws, and stops them in reverse (--agent, no API)', async () => {
     const state = agentStateDir(cleanup, { failFirstStarts: 1 });
     const agent = await spawnNsboxd(cleanup, state);

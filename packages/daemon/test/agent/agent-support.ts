@@ -86,6 +86,7 @@ export interface NsboxdOptions {
   socketPath?: string;
   /** Arguments instead of the mode's (a command line that must be refused). */
   args?: string[];
+  env?: Record<string, string>;
 }
 
 function startNsboxd(state: AgentStateDir, options: NsboxdOptions): ChildProcess {
@@ -93,7 +94,7 @@ function startNsboxd(state: AgentStateDir, options: NsboxdOptions): ChildProcess
   return spawn(
     globalThis.process.execPath,
     ['--import', 'tsx', '--conditions=source', join(repoRoot, 'packages/daemon/src/main.ts'), ...mode, '--state-dir', state.stateDir, '--log-level', 'warn'],
-    { cwd: repoRoot, env: { ...globalThis.process.env, NSBOX_CGROUP_PARENT: state.cgroupParent }, stdio: ['ignore', 'ignore', 'pipe'] },
+    { cwd: repoRoot, env: { ...globalThis.process.env, NSBOX_CGROUP_PARENT: state.cgroupParent, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
 }
 

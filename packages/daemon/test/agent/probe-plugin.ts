@@ -23,6 +23,8 @@ export const probePlugin = definePlugin({
         started: hook('started'),
         exited: async (context: HookContext<unknown>) => {
           hook('exited')(context);
+          // An agent killed in the middle of settling an exit (set only in a child nsboxd's env).
+          if (process.env.NSBOX_PROBE_KILL_IN_EXITED === '1') process.kill(process.pid, 'SIGKILL');
           await new Promise((resolve) => setTimeout(resolve, settings.exitedDelayMs));
         },
         stopping: hook('stopping'),
