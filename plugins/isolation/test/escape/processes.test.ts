@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { native } from '@nsbox/native';
 import { cliArgs, repoRoot, requireRoot } from '@nsbox/testkit';
 import { type Attacker, escapeSuite } from './escape-kit.js';
 
@@ -179,12 +180,18 @@ describe('escape suite: host processes, IPC and terminals', () => {
       ? `${shellQuote(suite.attackBinary())} ${command} ${shellQuote(`${injected}\n`)}`
       : [process.execPath, ...cliArgs(['exec', on.name, '--', '/attack', command, `${injected}\n`], cli)].map(shellQuote).join(' ');
     const script = `${inner}; read -t 2 line; echo "GOT:$line"`;
+    // script's stdin stays open and silent: at EOF it would pass ^D to the terminal, which can
+    // reach the shell's `read` before the typed text and make even the host control miss.
+    const [silentIn, keepOpen] = native().pipe();
     const run = spawnSync('script', ['-qec', script, '/dev/null'], {
       encoding: 'utf8',
       timeout: 60_000,
       cwd: repoRoot,
+      stdio: [silentIn, 'pipe', 'pipe'],
       env: { ...process.env, NSBOX_CGROUP_PARENT: suite.kit().cgroupParent },
     });
+    native().close(silentIn);
+    native().close(keepOpen);
     const answer = /^(ok|err) .*$/m.exec(run.stdout)?.[0] ?? `no answer: ${run.stdout}${run.stderr}`;
     return { answer, typed: run.stdout.includes(`GOT:${injected}`), output: run.stdout };
   };
