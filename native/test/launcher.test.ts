@@ -171,7 +171,8 @@ describe('nsbox-launcher', function () {
     ]);
     assert.match(await launch.result, /^ok \d+$/);
     assert.deepEqual(lines(await launch.output()), [
-      `tmpfs /tmp/${name}/x tmpfs rw,nosuid,relatime,size=1024k,uid=${HOST_ID},gid=${HOST_ID} 0 0`,
+      // Without mode=, a tmpfs takes the mode of the directory it covers (755, made here).
+      `tmpfs /tmp/${name}/x tmpfs rw,nosuid,relatime,size=1024k,mode=755,uid=${HOST_ID},gid=${HOST_ID} 0 0`,
       `/tmp/${name}-dots`,
     ]);
     // Landed in the rootfs; the host's /tmp has no new directory and no new mount.

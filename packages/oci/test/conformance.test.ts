@@ -194,6 +194,11 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
         const activated = harness.run(['run', '--bundle', listen, 'fds-3'], { fds: [openSync(join(harness.dir, 'fd3'), 'r')], env: { LISTEN_FDS: '1' } });
         assert.equal(activated.code, 0, activated.stderr);
         assert.deepEqual(lines(activated.stdout), ['three', '1 1']);
+        ids.push('fds-exec');
+        const running = makeBundle(harness, 'b-fds-exec', ['sleep', '60']);
+        assert.equal(harness.run(['run', '--detach', '--bundle', running, 'fds-exec']).code, 0);
+        const execd = harness.run(['exec', '--preserve-fds', '1', 'fds-exec', 'probe', 'fd', '3'], { fds: [openSync(join(harness.dir, 'fd4'), 'r')] });
+        assert.equal(execd.stdout.trim(), 'four', execd.stderr);
         const missing = harness.run(['run', '--preserve-fds', '3', '--bundle', bundle, 'fds-4']);
         assert.equal(missing.code, 1);
         assert.match(missing.stderr, /--preserve-fds 3: the caller has 0 fds open from fd 3/);
@@ -405,6 +410,15 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, 'ran\n');
       assert.match(result.stderr, /error running poststart hook #0 \(\/bin\/false\): exit status 1/);
+      const slow = makeBundle(harness, 'b-hook-slow', ['echo', 'never'], (config) => {
+        config.hooks = { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '30'], timeout: 1 }] };
+      });
+      ids.push('hook-slow');
+      const started = Date.now();
+      const timedOut = harness.run(['create', '--bundle', slow, 'hook-slow']);
+      assert.equal(timedOut.code, 1);
+      assert.match(timedOut.stderr, /error running createRuntime hook #0 \(\/bin\/sleep\): timed out after 1 s/);
+      assert.ok(Date.now() - started < 20_000, 'the hook was killed at its timeout');
       const failing = makeBundle(harness, 'b-hook-start', ['echo', 'never'], (config) => {
         config.hooks = { startContainer: [{ path: '/bin/false' }] };
       });

@@ -47,7 +47,17 @@ describe('podman with nsbox-runc as its runtime', function () {
     // Start nsbox-runc's server now (from source it takes seconds), not inside the first podman call.
     const warm = spawnSync(harness.wrapper, ['list'], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(warm.status, 0, warm.stderr);
-    cleanup.add('remove the podman containers', () => podman(['rm', '--all', '--force', '--time', '0']));
+    cleanup.add('remove the podman containers', async () => {
+      podman(['rm', '--all', '--force', '--time', '0']);
+      // conmon's `podman container cleanup` unmounts a container's shm after it exited, on
+      // its own time: wait for it, so that no later test sees a mount of ours go.
+      const ours = () =>
+        readFileSync('/proc/self/mountinfo', 'utf8')
+          .split('\n')
+          .filter((line) => line.includes(dir));
+      for (let i = 0; i < 100 && ours().length > 0; i++) await sleep(100);
+      assert.deepEqual(ours(), [], 'podman left a mount under the test directory');
+    });
     execFileSync('tar', ['-C', rootfs, '-cf', join(dir, 'busybox.tar'), '.']);
     const imported = podman(['import', join(dir, 'busybox.tar'), IMAGE]);
     assert.equal(imported.code, 0, imported.stderr);

@@ -90,7 +90,15 @@ describe('the spec the isolation plugin builds', () => {
         ['mount', '/srv/shared', '/shared', '', 'rslave,nodev,rbind,ro', ''],
       ],
     );
-    assert.deepEqual(opsNamed(ops, 'tree')[1], ['tree', '/srv/app', 'rbind,idmap,noexec,nodev,nosuid']);
+    assert.deepEqual(
+      opsNamed(ops, 'tree').find((op) => op[1] === '/srv/app'),
+      ['tree', '/srv/app', 'rbind,idmap,noexec,nodev,nosuid'],
+    );
+    // A plain bind of a box with a user namespace is opened by the launcher as host root too.
+    assert.deepEqual(
+      opsNamed(ops, 'tree').find((op) => op[1] === '/srv/data'),
+      ['tree', '/srv/data', 'rbind,ro,nosuid,nodev'],
+    );
     assert.deepEqual(opsNamed(ops, 'propagation'), [['propagation', 'slave']], 'a propagating bind keeps the host link while binds are made');
     assert.match(opsNamed(ops, 'mount').find((op) => op[1] === 'proc')?.[5] ?? '', /hidepid=invisible,subset=pid/);
     const caps = spec.process.capabilities?.bounding ?? [];

@@ -45,15 +45,19 @@ function hookOp(kind: (typeof LAUNCHER_HOOKS)[number], hook: OciHook, spec: OciS
   return ['hook', kind, String(hook.timeout ?? 0), cwd, stateJson(context, status), hook.path, String(args.length), ...args, ...env];
 }
 
+/** `seccomp.listener` for a filter with SCMP_ACT_NOTIFY rules: the agent gets each process's listener. */
+export function listenerOps(spec: OciSpec, state: string): LaunchOp[] {
+  const seccomp = spec.linux.seccomp as { listenerPath?: string; listenerMetadata?: string } | undefined;
+  if (!seccomp?.listenerPath) return [];
+  return [['seccomp.listener', seccomp.listenerPath, state, ...(seccomp.listenerMetadata ? [seccomp.listenerMetadata] : [])]];
+}
+
 export function ociLaunchOps(spec: OciSpec, context: LaunchContext): LaunchOp[] {
   const ops: LaunchOp[] = [['hold', context.startSocket]];
   if (context.preserveFds > 0) ops.push(['preserve_fds', String(context.preserveFds)]);
   for (const kind of LAUNCHER_HOOKS) {
     for (const hook of hooksOf(spec, kind) ?? []) ops.push(hookOp(kind, hook, spec, context));
   }
-  const seccomp = spec.linux.seccomp as { listenerPath?: string; listenerMetadata?: string } | undefined;
-  if (seccomp?.listenerPath) {
-    ops.push(['seccomp.listener', seccomp.listenerPath, stateJson(context, 'creating'), ...(seccomp.listenerMetadata ? [seccomp.listenerMetadata] : [])]);
-  }
+  ops.push(...listenerOps(spec, stateJson(context, 'creating')));
   return ops;
 }

@@ -11,8 +11,9 @@ import { NsboxError, type OciSpec } from '@nsbox/core';
 import { encodeProgram, launcherPath } from '@nsbox/native';
 import { compileJoinProgram } from '@nsbox/runtime';
 import { inheritedFds, withVariables } from '../box/inherited-fds.js';
+import { listenerOps } from '../box/launch-ops.js';
 import type { OciRuntimeFacts } from '../box/oci-driver.js';
-import { ociStatus } from '../box/oci-state.js';
+import { hookState, ociStatus } from '../box/oci-state.js';
 import { checkProcessSpec } from '../bundle/spec-support.js';
 import { type CommandContext, writePidFile } from './context.js';
 
@@ -104,6 +105,9 @@ export async function execInContainer(context: CommandContext, id: string, args:
     { procsFiles: cgroup?.procsFiles ?? [] },
   );
   if (fds.count > 0) program.push(['preserve_fds', String(fds.count)]);
+  // The exec'd process gets its own listener; the agent gets it too, as runc sends it.
+  const { pid: _pid, ...state } = hookState(box, 'running');
+  program.push(...listenerOps(spec, JSON.stringify(state)));
   const programFile = join(runtime.driver.files(box).dir, `exec-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.bin`);
   writeFileSync(programFile, encodeProgram(program), { mode: 0o600 });
   let answer: Awaited<ReturnType<typeof context.caller.spawn>>;
