@@ -16,5 +16,6 @@ export {
   compileJoinProgram,
   defaultDevices,
   type JoinRequest,
+  recursiveMountAttributes,
 } from './spec-compiler.js';
 export * from './templates/index.js';

@@ -116,7 +116,7 @@ function linuxExtras(spec: OciSpec): OciLinuxExtras {
 }
 
 /** The recursive mount attributes of the OCI spec (mount_setattr with AT_RECURSIVE). */
-const recursiveAttributes = new Set([
+export const recursiveMountAttributes: readonly string[] = [
   'rro',
   'rrw',
   'rnosuid',
@@ -135,7 +135,8 @@ const recursiveAttributes = new Set([
   'rnostrictatime',
   'rnosymfollow',
   'rsymfollow',
-]);
+];
+const recursiveAttributes = new Set(recursiveMountAttributes);
 
 /**
  * OCI `rro`, `rnosuid`...: the attribute on the whole tree, i.e. on a bind a recursive bind

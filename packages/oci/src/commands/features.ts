@@ -1,6 +1,6 @@
 /** `features`: what this runtime implements, in the runtime-spec's features.json shape. */
 
-import { allCapabilities } from '@nsbox/runtime';
+import { allCapabilities, recursiveMountAttributes } from '@nsbox/runtime';
 import { OCI_VERSION } from '../box/oci-state.js';
 import { HOOK_NAMES, SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../bundle/spec-support.js';
 import { type CommandContext, stdout } from './context.js';
@@ -47,23 +47,8 @@ const MOUNT_OPTIONS = [
   'ridmap',
   'unbindable',
   'runbindable',
-  'rrw',
-  'rnosuid',
-  'rsuid',
-  'rnodev',
-  'rdev',
-  'rnoexec',
-  'rexec',
-  'rnoatime',
-  'ratime',
-  'rnodiratime',
-  'rdiratime',
-  'rrelatime',
-  'rnorelatime',
-  'rstrictatime',
-  'rnostrictatime',
-  'rnosymfollow',
-  'rsymfollow',
+  // The recursive attributes, from the compiler that applies them ('rro' is listed above).
+  ...recursiveMountAttributes.filter((attribute) => attribute !== 'rro'),
 ];
 
 export function features(): Record<string, unknown> {
