@@ -188,7 +188,9 @@ describe('escape suite: host processes, IPC and terminals', () => {
       timeout: 60_000,
       cwd: repoRoot,
       stdio: [silentIn, 'pipe', 'pipe'],
-      env: { ...process.env, NSBOX_CGROUP_PARENT: suite.kit().cgroupParent },
+      // script runs the line with $SHELL, /bin/sh (dash) where it is unset, as under CI: dash
+      // has no `read -t`, so the shell would never read what was typed.
+      env: { ...process.env, SHELL: '/bin/bash', NSBOX_CGROUP_PARENT: suite.kit().cgroupParent },
     });
     native().close(silentIn);
     native().close(keepOpen);
