@@ -45,14 +45,14 @@ export interface CrashRig {
 
 const MiB = 1024 * 1024;
 /** Above the limits plugin's smallest image (16 MiB), far above what a busybox rootfs takes. */
-const DISK = 32 * MiB;
+export const DISK = 32 * MiB;
 
 interface SleeperLimits {
   memory?: number;
   disk?: number;
 }
 
-const sleeper = (limits: SleeperLimits = {}) => ({
+export const sleeper = (limits: SleeperLimits = {}) => ({
   template: 'busybox',
   process: { args: ['sleep', '100000'] },
   ...(Object.keys(limits).length > 0 ? { limits } : {}),
@@ -70,7 +70,7 @@ interface StoreRows {
   pluginState: { namespace: string; key: string; value: string }[];
 }
 
-function readStore(stateDir: string): StoreRows {
+export function readStore(stateDir: string): StoreRows {
   const db = new Database(join(stateDir, 'nsbox.db'), { readonly: true });
   try {
     const boxes = (
@@ -213,10 +213,10 @@ function shimsOf(stateDir: string, daemonPid: number | undefined): Map<string, n
   return shims;
 }
 
-/** Whether an ext4 image holds `path` (read with debugfs, without mounting it). */
-function ext4ImageHas(image: string, path: string): boolean {
-  const out = execFileSync('debugfs', ['-R', `stat ${path}`, image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return /Inode: \d+/.test(out);
+/** The names in an ext4 image's root directory (read with debugfs, without mounting it). */
+export function ext4Root(image: string): string[] {
+  const out = execFileSync('debugfs', ['-R', 'ls /', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return [...out.matchAll(/\d+\s+\(\d+\)\s+(\S+)/g)].map((match) => match[1] as string).filter((name) => name !== '.' && name !== '..');
 }
 
 /** The invariants after a restart; retried for a few seconds while killed processes drain. */
@@ -269,8 +269,14 @@ function checkOnce(rig: CrashRig, adopted: Map<string, number>, listed: { name: 
     else if (box.state === 'running') assert.ok(existsSync(join(boxDir, 'disk', 'bin')), `${box.name} runs on its mounted disk image`);
     else {
       assert.ok(existsSync(image.image), `${box.name} (${box.state}) has the disk image its record names`);
+      // Read off the file only once no filesystem holds it: a live one (a mount that leaked, or
+      // one still in use) has not written its latest metadata back, and would read as empty.
+      assert.deepEqual(loopsBackedBy(image.image), [], `${box.name} (${box.state})'s image is on no loop device`);
       // The image holds the box's files (the seed directory was emptied into it).
-      if (image.fs === 'ext4') assert.ok(ext4ImageHas(image.image, '/bin'), `${box.name}'s image holds its rootfs`);
+      if (image.fs === 'ext4') {
+        const root = ext4Root(image.image);
+        assert.ok(root.includes('bin'), `${box.name}'s image holds its rootfs (its root: ${root.join(' ') || 'unreadable'})`);
+      }
     }
     const runtime = box.runtime as LinuxRuntimeFacts;
     if (box.state === 'running') {

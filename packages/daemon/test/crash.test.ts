@@ -3,7 +3,9 @@
  * time at a random moment while 40 concurrent operations are in flight (asserted from the
  * journal the dead process left), then restarted: boxes whole or absent, running boxes
  * adopted, operations settled, nothing leaked (uid ranges, disk images and loop devices
- * included). crash.slow-test.ts runs 100 operations per round, five rounds.
+ * included). crash.slow-test.ts runs 100 operations per round, five rounds. A failed round
+ * names its seed: NSBOX_CRASH_SEED=<that seed minus the round> replays the same operations
+ * (where the kill lands still depends on the machine's timing).
  */
 
 import { requireRoot, useCleanup } from '@nsbox/testkit';
@@ -23,7 +25,7 @@ describe('nsboxd killed at random points', function () {
 
   it(
     'keeps boxes whole, adopts running ones and leaks nothing: 3 kills during 40 concurrent operations',
-    crashSuite({ rounds: 3, operations: 40, seed: Date.now() % 100_000 }),
+    crashSuite({ rounds: 3, operations: 40, seed: Number(process.env.NSBOX_CRASH_SEED ?? Date.now() % 100_000) }),
   );
 
   it('takes down the disk image a kill left half-made inside the limits plugin', killInsideDiskPrepare());
