@@ -5,11 +5,13 @@
  * adopted, operations settled, nothing leaked (uid ranges, disk images and loop devices
  * included). crash.slow-test.ts runs 100 operations per round, five rounds. A failed round
  * names its seed: NSBOX_CRASH_SEED=<that seed minus the round> replays the same operations
- * (where the kill lands still depends on the machine's timing).
+ * (where the kill lands still depends on the machine's timing). Then kills at exact steps of
+ * the limits plugin's disk work.
  */
 
 import { requireRoot, useCleanup } from '@nsbox/testkit';
 import { crashSuite, killInsideDiskPrepare } from './crash-support.js';
+import { killDuringCopyBack, killDuringCopyIntoImage } from './disk-copy-kills.js';
 
 describe('nsboxd killed at random points', function () {
   this.timeout(600_000);
@@ -29,4 +31,8 @@ describe('nsboxd killed at random points', function () {
   );
 
   it('takes down the disk image a kill left half-made inside the limits plugin', killInsideDiskPrepare());
+
+  it('makes a whole image at the next start after a kill during the copy of the seed into the first image', killDuringCopyIntoImage());
+
+  it('never attaches an image twice after a kill during the copy back to the seed (the cp left running holds it)', killDuringCopyBack());
 });
