@@ -180,12 +180,19 @@ export async function crashRound(
         );
       }),
   );
-  // Every request is out before the kill, which lands at a random moment after; should
-  // everything have settled by then, the kill waits for the next operation to begin.
+  // Every request is out before the kill, which lands at a random moment after — or sooner,
+  // once few requests are left unanswered (on a quick machine all could be answered before
+  // that moment, and the kill would cut nothing short) — while an operation is in flight.
   const killAfter = spread + 20 + Math.floor(next() * 1200);
-  await new Promise((resolve) => setTimeout(resolve, killAfter));
-  const deadline = Date.now() + 20_000;
-  while (readStore(rig.stateDir).openJournal.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  const fewLeft = Math.max(1, Math.floor(input.count / 10));
+  const began = Date.now();
+  const deadline = began + killAfter + 20_000;
+  for (;;) {
+    const due = sent === input.count && (Date.now() - began >= killAfter || pending <= fewLeft);
+    if ((due && readStore(rig.stateDir).openJournal.length > 0) || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, due ? 1 : 5));
+  }
+  const killedAfter = Date.now() - began;
   const unanswered = pending;
   const sentBeforeKill = sent;
   rig.daemon?.child.kill('SIGKILL');
@@ -194,7 +201,7 @@ export async function crashRound(
   const { openJournal, openApiOperations } = readStore(rig.stateDir);
   await Promise.all(fired);
   client.close();
-  return { killAfter, sent: sentBeforeKill, unanswered, openJournal, openApiOperations };
+  return { killAfter: killedAfter, sent: sentBeforeKill, unanswered, openJournal, openApiOperations };
 }
 
 /** Processes whose command line names the state dir (shims: --box-dir <state>/boxes/<id>), nsboxd aside. */
