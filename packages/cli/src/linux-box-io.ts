@@ -1,15 +1,8 @@
 /** The CLI's side of a box's processes and console in local mode, on the Linux runtime. */
 
-import type { Box, ExecRequest, OciSpec } from '@nsbox/core';
+import type { Box, ExecRequest } from '@nsbox/core';
 import { type BoxIo, chunkStream } from '@nsbox/host';
-import { execInBox, followLog, type LinuxBoxDriver } from '@nsbox/runtime';
-
-/** The box's own environment with the request's variables on top. */
-export function execEnvironment(box: Box, env: Record<string, string> | undefined): string[] | undefined {
-  if (!env) return undefined;
-  const own = (box.runtime.spec as OciSpec | undefined)?.process.env ?? [];
-  return [...own, ...Object.entries(env).map(([key, value]) => `${key}=${value}`)];
-}
+import { execEnvironment, execInBox, followLog, type LinuxBoxDriver } from '@nsbox/runtime';
 
 export function linuxBoxIo(driver: LinuxBoxDriver): BoxIo {
   return {

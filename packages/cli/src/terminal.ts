@@ -7,9 +7,8 @@
 
 import type { NsboxClient } from '@nsbox/client';
 import type { NsboxHost } from '@nsbox/host';
-import { execInBox } from '@nsbox/runtime';
+import { execEnvironment, execInBox } from '@nsbox/runtime';
 import { linuxDriver } from './box-helpers.js';
-import { execEnvironment } from './linux-box-io.js';
 
 export interface TerminalRequest {
   command: string[];

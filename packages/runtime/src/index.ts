@@ -2,7 +2,16 @@ export { boxEnvironment, buildBaseSpec, DEFAULT_PATH, defaultMaskedPaths, defaul
 export { type BoxExit, BoxFiles, exitStatus } from './box-files.js';
 export { allCapabilities, defaultCapabilities } from './capabilities.js';
 export * from './cgroup/index.js';
-export { type ExecOptions, type ExecResult, execInBox } from './exec.js';
+export {
+  assertRunning,
+  type BoxProcess,
+  type ExecOptions,
+  type ExecResult,
+  execEnvironment,
+  execInBox,
+  type JoinOptions,
+  spawnInBox,
+} from './exec.js';
 export { EXIT_FILE, ExitWatch, type ExitWatchOptions } from './exit-watch.js';
 export { type FollowOptions, followLog } from './follow-log.js';
 export { releaseInit } from './held-init.js';

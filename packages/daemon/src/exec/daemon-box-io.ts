@@ -6,8 +6,7 @@
 
 import type { Box, ExecOutput, ExecRequest, FollowLogsOptions } from '@nsbox/core';
 import { type BoxIo, chunkStream } from '@nsbox/host';
-import { followLog, type LinuxBoxDriver } from '@nsbox/runtime';
-import { spawnInBox } from './box-process.js';
+import { execEnvironment, followLog, type LinuxBoxDriver, spawnInBox } from '@nsbox/runtime';
 
 /** Captured output beyond this is dropped (the result says so). */
 const OUTPUT_LIMIT = 16 * 1024 * 1024;
@@ -29,9 +28,10 @@ function capture(stream: NodeJS.ReadableStream): { text: () => string; truncated
 }
 
 async function exec(driver: LinuxBoxDriver, box: Box, request: ExecRequest): Promise<ExecOutput> {
+  const env = execEnvironment(box, request.env);
   const process = spawnInBox(driver, box, {
-    command: request.command,
-    ...(request.env ? { env: request.env } : {}),
+    args: request.command,
+    ...(env ? { env } : {}),
     ...(request.cwd ? { cwd: request.cwd } : {}),
     ...(request.user ? { user: request.user } : {}),
   });

@@ -10,9 +10,9 @@
  */
 
 import { NsboxError, z } from '@nsbox/core';
+import { type BoxProcess, execEnvironment, spawnInBox } from '@nsbox/runtime';
 import { ScopedBoxApi } from '../boxes/scoped-box-api.js';
 import type { DaemonContext } from '../context.js';
-import { type BoxProcess, spawnInBox } from '../exec/box-process.js';
 import { toApiError } from '../http/api-error.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
 import { WS_OPEN } from '../http/ws-socket.js';
@@ -76,9 +76,9 @@ export function execRoutes(context: DaemonContext): AnyRoute[] {
         try {
           const box = await scope.syncedBox(params.id);
           boxName = box.name;
-          const env = envFromPairs(query.env);
+          const env = execEnvironment(box, envFromPairs(query.env));
           process = spawnInBox(context.driver, box, {
-            command: query.command ?? ['/bin/sh'],
+            args: query.command ?? ['/bin/sh'],
             tty: query.tty ?? true,
             ...(env ? { env } : {}),
             ...(query.cwd ? { cwd: query.cwd } : {}),
