@@ -103,7 +103,7 @@ export class BoxManager {
     const config = await this.validateConfig(input.config, input.name);
     const now = this.clock();
     const box: Box = { id: randomUUID(), name: input.name, owner: input.owner ?? null, config, state: 'defined', runtime: {}, createdAt: now, updatedAt: now };
-    await this.runHooks(box, 'validate', this.specFor(box), ctx);
+    await this.runHooks(box, 'validate', this.specFor(box, ctx), ctx);
     try {
       this.deps.boxes.insert(box);
     } catch (error) {
@@ -118,7 +118,7 @@ export class BoxManager {
             box.runtime = { ...box.runtime, ...(await this.driver().create(box, ctx)) };
           },
         });
-        await this.forwardHook(run, box, this.deps.host.pluginsFor(box), 'provision', this.specFor(box), ctx);
+        await this.forwardHook(run, box, this.deps.host.pluginsFor(box), 'provision', this.specFor(box, ctx), ctx);
       });
     } catch (error) {
       // A box that could not be created is not left half-defined: the name is free again.
@@ -145,7 +145,7 @@ export class BoxManager {
 
   /** validate → spec → prepare: what a start and a restore share before the driver acts. */
   private async prepareLaunch(run: OperationRun, box: Box, ctx: OperationContext): Promise<OciSpec> {
-    const spec = this.specFor(box);
+    const spec = this.specFor(box, ctx);
     const plugins = this.deps.host.pluginsFor(box);
     await this.forwardHook(run, box, plugins, 'validate', spec, ctx);
     await this.forwardHook(run, box, plugins, 'spec', spec, ctx);
@@ -190,7 +190,7 @@ export class BoxManager {
    */
   async checkpoint(idOrName: string, options: CheckpointOptions, ctx: OperationContext = operationContext()): Promise<Box> {
     const box = await this.sync(idOrName, ctx);
-    const spec = (box.runtime.spec as OciSpec | undefined) ?? this.specFor(box);
+    const spec = (box.runtime.spec as OciSpec | undefined) ?? this.specFor(box, ctx);
     await this.operate(box, 'checkpoint', async (run) => {
       await this.forwardHook(run, box, this.deps.host.pluginsFor(box), 'checkpoint', spec, ctx);
       await run.step({
@@ -263,13 +263,13 @@ export class BoxManager {
     box.config = next;
     const live = box.state === 'running' || box.state === 'paused';
     // A stopped box's new config is checked against this host now, not at its next start.
-    if (!live) await this.runHooks(box, 'validate', this.specFor(box), ctx);
+    if (!live) await this.runHooks(box, 'validate', this.specFor(box, ctx), ctx);
     return this.operate(
       box,
       'update',
       async (run) => {
         if (!live) return;
-        const spec = (box.runtime.spec as OciSpec | undefined) ?? this.specFor(box);
+        const spec = (box.runtime.spec as OciSpec | undefined) ?? this.specFor(box, ctx);
         for (const plugin of this.deps.host.pluginsFor(box)) {
           const hook = plugin.hooks?.update;
           const name = plugin.definition.name;
@@ -464,7 +464,7 @@ export class BoxManager {
   private async teardown(box: Box, hook: HookName, ctx: OperationContext, exit?: BoxExitInfo): Promise<void> {
     await this.loadDefaults();
     if (!teardownHooks.includes(hook)) throw new Error(`${hook} is not a teardown hook`);
-    const spec = (box.runtime.spec as OciSpec | undefined) ?? this.specFor(box);
+    const spec = (box.runtime.spec as OciSpec | undefined) ?? this.specFor(box, ctx);
     for (const plugin of [...this.deps.host.pluginsFor(box)].reverse()) {
       const fn = plugin.hooks?.[hook];
       if (!fn) continue;
@@ -527,8 +527,8 @@ export class BoxManager {
     };
   }
 
-  private specFor(box: Box): OciSpec {
-    if (this.deps.driver) return this.deps.driver.baseSpec(box);
+  private specFor(box: Box, ctx?: OperationContext): OciSpec {
+    if (this.deps.driver) return this.deps.driver.baseSpec(box, ctx);
     return {
       ociVersion: '1.2.0',
       process: { user: { uid: 0, gid: 0 }, args: box.config.process?.args ?? ['/sbin/init'], cwd: '/' },

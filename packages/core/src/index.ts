@@ -57,7 +57,15 @@ export {
 export { type BoxEvent, type BoxEventInput, EventBus, type EventFilter } from './events.js';
 export type * from './oci-spec.js';
 export { OperationRun, type Step } from './operation.js';
-export { type OperationContext, type OperationLog, type OperationProgress, operationContext, throwIfCancelled } from './operation-context.js';
+export {
+  defineOperationInput,
+  type OperationContext,
+  type OperationInput,
+  type OperationLog,
+  type OperationProgress,
+  operationContext,
+  throwIfCancelled,
+} from './operation-context.js';
 export {
   type AnyPlugin,
   type ApiRole,

@@ -23,6 +23,29 @@ export interface OperationContext {
   readonly signal: AbortSignal;
   progress(progress: OperationProgress): void;
   readonly log: OperationLog;
+  /** Values a face hands to the driver for this operation alone (see defineOperationInput). */
+  readonly inputs?: ReadonlyMap<string, unknown>;
+}
+
+/**
+ * A typed value that travels with one operation from a face to its driver — what nsbox-runc's
+ * create hands its driver (the bundle, the caller's process) — instead of a side map keyed by
+ * box name that a crash or a concurrent call could leave wrong.
+ */
+export interface OperationInput<T> {
+  readonly id: string;
+  /** The value this operation carries, if its face gave one. */
+  of(context: OperationContext | undefined): T | undefined;
+  /** A context like `context` that carries `value` too. */
+  with(context: OperationContext, value: T): OperationContext;
+}
+
+export function defineOperationInput<T>(id: string): OperationInput<T> {
+  return {
+    id,
+    of: (context) => context?.inputs?.get(id) as T | undefined,
+    with: (context, value) => ({ ...context, inputs: new Map([...(context.inputs ?? []), [id, value]]) }),
+  };
 }
 
 const silentLog: OperationLog = { debug() {}, info() {}, warn() {} };

@@ -122,8 +122,8 @@ export interface RestoreOptions {
 export interface BoxDriver {
   /** Host-side preparation at create time (rootfs from a template, ...). */
   create(box: Box, context: OperationContext): Promise<Record<string, unknown>>;
-  /** The OCI spec every box starts from, before plugins edit it. */
-  baseSpec(box: Box): OciSpec;
+  /** The OCI spec every box starts from, before plugins edit it (during create, from the operation's inputs if the driver takes any). */
+  baseSpec(box: Box, context?: OperationContext): OciSpec;
   /** Starts the box, calling back at its moments; returns runtime facts stored on the box. */
   start(box: Box, spec: OciSpec, context: OperationContext, moments: StartMoments): Promise<Record<string, unknown>>;
   stop(box: Box, options: { timeoutMs: number }): Promise<DriverStatus>;

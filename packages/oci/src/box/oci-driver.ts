@@ -9,7 +9,7 @@
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Box, type DriverStatus, NsboxError, type OciSpec, type OperationContext, type StartMoments } from '@nsbox/core';
+import { type Box, type DriverStatus, defineOperationInput, NsboxError, type OciSpec, type OperationContext, type StartMoments } from '@nsbox/core';
 import { encodeProgram, launcherPath, removeTreeSync } from '@nsbox/native';
 import { compileCreateProgram, identify, isSameProcess, LinuxBoxDriver, type LinuxRuntimeFacts, type ProcessIdentity } from '@nsbox/runtime';
 import { OCI_OWNER, translateResources } from '../bundle/resources.js';
@@ -52,6 +52,11 @@ export interface LaunchRequest {
   env: string[];
 }
 
+/** nsbox-runc create's bundle, handed to the driver's create (and to the spec of the hooks that run before it). */
+export const ociBundleInput = defineOperationInput<Omit<OciFacts, 'created'>>('oci.bundle');
+/** How this `create` or `run` launches its box, handed to the driver's start. */
+export const ociLaunchInput = defineOperationInput<LaunchRequest>('oci.launch');
+
 export interface OciDriverOptions {
   stateDir: string;
   cgroups: OciCgroupDriver;
@@ -74,44 +79,29 @@ export function isRunning(identity: ProcessIdentity | undefined): boolean {
 }
 
 export class OciBoxDriver extends LinuxBoxDriver {
-  private readonly creating = new Map<string, Omit<OciFacts, 'created'>>();
-  private readonly launching = new Map<string, LaunchRequest>();
-
   constructor(options: OciDriverOptions) {
     super({ stateDir: options.stateDir, cgroups: options.cgroups });
   }
 
-  /** The bundle of the box named `name` that manager.create is about to define. */
-  expectCreate(name: string, facts: Omit<OciFacts, 'created'>): () => void {
-    this.creating.set(name, facts);
-    return () => this.creating.delete(name);
-  }
-
-  /** How the box named `name` is launched by the manager.start that follows. */
-  expectLaunch(name: string, request: LaunchRequest): () => void {
-    this.launching.set(name, request);
-    return () => this.launching.delete(name);
-  }
-
-  override async create(box: Box): Promise<Record<string, unknown>> {
-    const pending = this.creating.get(box.name);
+  override async create(box: Box, context: OperationContext): Promise<Record<string, unknown>> {
+    const pending = ociBundleInput.of(context);
     if (!pending)
       throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no bundle: OCI boxes are made by nsbox-runc create`, { details: { box: box.name } });
-    const facts = await super.create(box);
+    const facts = await super.create(box, context);
     return { ...facts, oci: { ...pending, created: new Date().toISOString() } satisfies OciFacts };
   }
 
-  /** config.json; during create (validate hooks run before the box has facts) the pending bundle's. */
-  override baseSpec(box: Box): OciSpec {
-    const facts = (box.runtime as Partial<OciRuntimeFacts>).oci ?? this.creating.get(box.name);
+  /** config.json; during create (validate hooks run before the box has facts) the operation's bundle. */
+  override baseSpec(box: Box, context?: OperationContext): OciSpec {
+    const facts = (box.runtime as Partial<OciRuntimeFacts>).oci ?? ociBundleInput.of(context);
     if (!facts) return ociFacts(box).spec; // throws the explanation
     return structuredClone(facts.spec);
   }
 
-  override async start(box: Box, spec: OciSpec, _context?: OperationContext, moments?: StartMoments): Promise<Record<string, unknown>> {
-    const launch = this.launching.get(box.name);
+  override async start(box: Box, spec: OciSpec, context?: OperationContext, moments?: StartMoments): Promise<Record<string, unknown>> {
+    const launch = ociLaunchInput.of(context);
     if (!launch) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is started by nsbox-runc create or run`, { details: { box: box.name } });
-    const facts = (box.runtime as Partial<OciRuntimeFacts>).oci ?? this.creating.get(box.name) ?? ociFacts(box);
+    const facts = ociFacts(box);
     const files = this.files(box);
     mkdirSync(files.dir, { recursive: true, mode: 0o700 });
     for (const stale of [files.exitFile, this.startSocket(box)]) removeTreeSync(stale);

@@ -5,10 +5,11 @@
  * hooks run in the launcher at their moments. A failure at any step leaves nothing behind.
  */
 
-import { type Box, NsboxError } from '@nsbox/core';
+import { type Box, NsboxError, operationContext } from '@nsbox/core';
 import type { LinuxRuntimeFacts } from '@nsbox/runtime';
 import { parseCgroupsPath } from '../box/cgroup-paths.js';
 import { inheritedFds, withVariables } from '../box/inherited-fds.js';
+import { ociBundleInput, ociLaunchInput } from '../box/oci-driver.js';
 import { loadBundle } from '../bundle/load-bundle.js';
 import { checkResources, translateResources } from '../bundle/resources.js';
 import { boxNameFor, CGROUPS_PATH_ANNOTATION, checkId, OCI_ID_ANNOTATION } from '../oci-runtime.js';
@@ -57,30 +58,26 @@ export async function createContainer(context: CommandContext, id: string, optio
       annotations: { [OCI_ID_ANNOTATION]: id, ...(cgroupsPath ? { [CGROUPS_PATH_ANNOTATION]: cgroupsPath } : {}) },
       ...(disabled.length > 0 ? { plugins: { disable: disabled } } : {}),
     };
-    const forgetCreate = runtime.driver.expectCreate(name, { id, bundle: bundle.dir, spec });
-    const forgetLaunch = runtime.driver.expectLaunch(name, {
+    // The bundle and the caller travel with the operation to the driver's create and start.
+    const withBundle = ociBundleInput.with(operationContext(), { id, bundle: bundle.dir, spec });
+    const operation = ociLaunchInput.with(withBundle, {
       caller: context.caller,
       env: context.caller.request.env,
       preserveFds: fds.count,
       ...(options.consoleSocket ? { consoleSocket: options.consoleSocket } : {}),
       ...(options.foreground ? { subreaper: true } : {}),
     });
+    context.log.debug(`create ${id}: box ${name}, bundle ${bundle.dir}`);
+    let box = await runtime.manager.create({ name, config }, operation);
     try {
-      context.log.debug(`create ${id}: box ${name}, bundle ${bundle.dir}`);
-      let box = await runtime.manager.create({ name, config });
-      try {
-        box = await runtime.manager.start(box.id);
-        const init = (box.runtime as LinuxRuntimeFacts).init;
-        if (options.pidFile && init) writePidFile(context, options.pidFile, init.pid);
-        return box;
-      } catch (error) {
-        await runtime.manager.destroy(box.id, { force: true }).catch((cleanup: Error) => context.log.warn(`cleanup of ${id}: ${cleanup.message}`));
-        runtime.forget(box);
-        throw error;
-      }
-    } finally {
-      forgetCreate();
-      forgetLaunch();
+      box = await runtime.manager.start(box.id, operation);
+      const init = (box.runtime as LinuxRuntimeFacts).init;
+      if (options.pidFile && init) writePidFile(context, options.pidFile, init.pid);
+      return box;
+    } catch (error) {
+      await runtime.manager.destroy(box.id, { force: true }).catch((cleanup: Error) => context.log.warn(`cleanup of ${id}: ${cleanup.message}`));
+      runtime.forget(box);
+      throw error;
     }
   });
 }
