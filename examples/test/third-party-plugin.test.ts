@@ -8,15 +8,16 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AnyPlugin } from '@nsbox/core';
-import { openHost } from '@nsbox/host';
+import { boxDetails, openHost } from '@nsbox/host';
+import { createCgroupDriver, LinuxBoxDriver } from '@nsbox/runtime';
 import { useCleanup } from '@nsbox/testkit';
 import { startTestDaemon } from '../../packages/daemon/test/daemon-fixture.js';
-import { MemoryDriver } from '../../packages/host/src/test-fixtures.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const cliMain = join(repo, 'packages/cli/src/main.ts');
@@ -126,20 +127,34 @@ describe('a third-party plugin installed from a packed tarball', function () {
     assert.match(refused.stderr, /hello\.volume: unknown field/);
   });
 
-  it('runs its hooks on a box', async () => {
-    const host = await openHost({ stateDir: join(scratch, 'state-hooks'), pluginPaths: [nodeModules], driver: new MemoryDriver() });
+  it("runs its hooks on a real box, and its info counts the box cgroup's processes", async () => {
+    const cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
+    cleanup.add('remove the test cgroups', async () => {
+      const cgroups = createCgroupDriver({ parent: cgroupParent });
+      for (const name of cgroups.list()) await cgroups.remove(name);
+      cgroups.removeParent();
+    });
+    const host = await openHost({
+      stateDir: join(scratch, 'state-hooks'),
+      pluginPaths: [nodeModules],
+      driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),
+    });
     try {
-      // A rootfs no other host user can reach (the isolation plugin, when installed, refuses one they can).
-      const rootfs = join(scratch, 'greeted-rootfs');
-      mkdirSync(rootfs, { recursive: true, mode: 0o755 });
-      await host.manager.create({ name: 'greeted', config: { rootfs, hello: { greeting: 'good morning' } } });
+      await host.manager.create({
+        name: 'greeted',
+        config: { template: 'busybox', process: { args: ['sleep', '100000'] }, hello: { greeting: 'good morning' } },
+      });
       const box = await host.manager.start('greeted');
       assert.equal((box.runtime.spec as { annotations: Record<string, string> }).annotations['org.example.hello'], 'good morning');
       assert.deepEqual(
         host.manager.history({ boxId: box.id, kind: 'hello' }).map((event) => [event.kind, event.source, event.data.greeting]),
         [['hello.greeted', 'hello', 'good morning']],
       );
+      // The optional cgroups ref is the runtime's: the box's sleep is in its cgroup.
+      const sections = await boxDetails(host.plugins, host.manager.get('greeted'));
+      assert.deepEqual(sections.hello, { greeting: 'good morning', processes: 1 });
     } finally {
+      for (const box of host.manager.list()) await host.manager.destroy(box.id, { force: true }).catch(() => undefined);
       host.close();
     }
   });
