@@ -1,0 +1,39 @@
+#!/bin/sh
+# Inside the guest, as root, from the image's nsbox-vm-entry: the tree is mounted at the host's
+# path of it ($NSBOX_VM_REPO) and the host's Node is installed. Runs the kernel suites and
+# ends with two lines the host reads: NSBOX-VM-REPORT <json> and NSBOX-VM-EXIT <status>.
+set -u
+cd "$NSBOX_VM_REPO" || exit 1
+
+say() { printf '[vm-guest] %s\n' "$*"; }
+finish() {
+  echo "NSBOX-VM-EXIT $1"
+  exit "$1"
+}
+
+say "kernel $(uname -r), PID 1 is $(cat /proc/1/comm), /sys/fs/cgroup is $(stat -fc %T /sys/fs/cgroup)"
+say "controllers at the cgroup root: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+
+# The swap disk gives memory.swap.max something to hold back.
+swap=/dev/disk/by-id/virtio-nsbox-swap
+if [ -e "$swap" ]; then
+  mkswap "$swap" >/dev/null && swapon "$swap" || finish 2
+  say "swap: $(swapon --show=NAME,SIZE --noheadings | tr -s ' ')"
+fi
+
+export HOME=/root
+export NSBOX_REQUIRE_ROOT=1
+# Suites that can use a real virtio disk of the guest (io.max on a block device of its own).
+export NSBOX_TEST_BLOCK_DEVICE=/dev/disk/by-id/virtio-nsbox-scratch
+export NSBOX_VM_REPORT=/run/nsbox-vm-report.json
+
+# Nothing to download (the guest has no network): setup only checks its stamps.
+node scripts/setup.mjs || finish 2
+
+# The suites that touch the kernel, with npm test's options (vm/guest/mocharc.json).
+npx mocha --config vm/guest/mocharc.json
+status=$?
+if [ -f "$NSBOX_VM_REPORT" ]; then
+  echo "NSBOX-VM-REPORT $(cat "$NSBOX_VM_REPORT")"
+fi
+finish "$status"
