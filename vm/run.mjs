@@ -15,7 +15,7 @@ import { ensureHostTools } from './lib/host-tools.mjs';
 import { ensureImage, imageFacts } from './lib/image.mjs';
 import { GuestOutput } from './lib/output.mjs';
 import { GUEST_CPUS, GUEST_MEMORY, kvmSupport, qemuArgs, startQemu } from './lib/qemu.mjs';
-import { removeTreeOnOneFilesystem, secondsSince } from './lib/system.mjs';
+import { removeTreeOnOneFilesystem, run, secondsSince } from './lib/system.mjs';
 import { judge, loadExpectedSkips } from './lib/verdict.mjs';
 
 const vmDir = dirname(fileURLToPath(import.meta.url));
@@ -77,6 +77,8 @@ async function main() {
     return result;
   };
 
+  // The guest runs the tree as built here: setup brings node_modules and every build up to date first.
+  await timed('setup', () => run(process.execPath, [join(repo, 'scripts', 'setup.mjs')], {}, 'scripts/setup.mjs'));
   await timed('host tools', () => ensureHostTools(log));
   const image = await timed('guest image', () => ensureImage({ cacheDir, log }));
   const facts = imageFacts(image);
@@ -90,7 +92,9 @@ async function main() {
   if (!kvm) log(`no KVM: ${why}; the guest runs under TCG, several times slower`);
   const output = join(dir, 'output.log');
   const consoleLog = join(dir, 'console.log');
-  const args = qemuArgs({ image, disks, repo, output, console: consoleLog, kvm });
+  const specs = process.argv.slice(2);
+  if (specs.length > 0) log(`only ${specs.join(' ')}`);
+  const args = qemuArgs({ image, disks, repo, output, console: consoleLog, kvm, specs });
   log(`booting the guest (${GUEST_CPUS} vCPUs, ${GUEST_MEMORY} RAM, ${kvm ? 'KVM' : 'TCG'}, no network)`);
   const guestStarted = Date.now();
   const qemu = startQemu(args, { tmpdir: dir });

@@ -13,6 +13,7 @@ class VmReporter extends Mocha.reporters.Spec {
     runner.on('fail', (test) => failed.push(test.fullTitle()));
     runner.once('end', () => {
       const { passes, failures, pending: skipped, duration } = this.stats;
+      if (!process.env.NSBOX_VM_REPORT) return;
       writeFileSync(
         process.env.NSBOX_VM_REPORT,
         JSON.stringify({ passes, failures, pending: skipped, duration, skippedTitles: pending, failedTitles: failed }),

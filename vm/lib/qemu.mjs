@@ -6,6 +6,8 @@ import { closeSync, constants, existsSync, openSync } from 'node:fs';
 
 export const GUEST_CPUS = 2;
 export const GUEST_MEMORY = '5G';
+/** How much slower the suites run under TCG than on hardware, roughly (measured: 10-60x). */
+export const TCG_SLOWDOWN = 20;
 
 /**
  * Whether qemu can run the guest with KVM, and why not: /dev/kvm must open, and be backed by
@@ -35,7 +37,7 @@ function drive(id, file, { snapshot = false, readonly = false } = {}) {
   return ['-drive', options.join(','), '-device', `virtio-blk-pci,drive=${id},serial=nsbox-${id}`];
 }
 
-export function qemuArgs({ image, disks, repo, output, console: consoleLog, kvm }) {
+export function qemuArgs({ image, disks, repo, output, console: consoleLog, kvm, specs }) {
   const cmdline = [
     'root=/dev/vda',
     'rw',
@@ -46,6 +48,10 @@ export function qemuArgs({ image, disks, repo, output, console: consoleLog, kvm 
     'systemd.show_status=error',
     `nsbox.repo=${repo.replaceAll(' ', '%20')}`,
   ];
+  // TCG runs the guest tens of times slower: vm/guest/slow-machine.cjs scales mocha's timeouts.
+  if (!kvm) cmdline.push(`nsbox.slowdown=${TCG_SLOWDOWN}`);
+  // Only these spec files (npm run test:vm -- <files>), read by vm/guest/run.sh.
+  if (specs.length > 0) cmdline.push(`nsbox.specs=${Buffer.from(specs.join('\n')).toString('base64')}`);
   return [
     '-machine',
     'q35',
