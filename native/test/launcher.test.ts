@@ -4,6 +4,7 @@
  * afterEach removes them even when the test failed.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, lchownSync, mkdirSync, openSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import {
   finishes,
   HOST_ID,
   hostMountPoints,
+  ID_MAP,
   killAll,
   Launch,
   type LaunchOptions,
@@ -400,6 +402,32 @@ describe('nsbox-launcher', function () {
       'NoNewPrivs: 0',
       'Seccomp: 2',
     ]);
+  });
+
+  it('pivots into an idmapped rootfs cloned from a shared host mount (systemd makes / shared)', async () => {
+    // Owned by host root on disk, shown as the box's root through the idmap.
+    const hostOwned = makeRootfs(0);
+    execFileSync('mount', ['--bind', hostOwned.dir, hostOwned.dir]);
+    execFileSync('mount', ['--make-shared', hostOwned.dir]);
+    cleanups.push(() => {
+      execFileSync('umount', ['-l', hostOwned.dir]);
+      hostOwned.remove();
+    });
+    const launch = start([
+      ['mode', 'create'],
+      ['namespaces', 'user', 'pid', 'mnt'],
+      ['uidmap', ID_MAP],
+      ['gidmap', ID_MAP],
+      ['setgroups', 'deny'],
+      ['tree', hostOwned.rootfs, 'rbind,idmap'],
+      ['rootfs', hostOwned.rootfs, 'idmap'],
+      ['mount', 'proc', '/proc', 'proc', 'nosuid,nodev,noexec', ''],
+      ['pivot_root'],
+      ['env', 'PATH=/bin:/sbin'],
+      ['exec', 'sh', '-c', 'stat -c %u /bin/busybox; grep -E "^([^ ]+ ){4}/ " /proc/self/mountinfo | grep -c " shared:"'],
+    ]);
+    assert.match(await launch.result, /^ok \d+$/);
+    assert.deepEqual(lines(await launch.output()), ['0', '0'], "the box's root owns its files, and its root mount is no peer of the host's");
   });
 
   it('masks paths, makes paths read-only and writes sysctls after pivot_root', async () => {
