@@ -18,6 +18,8 @@ import {
   v1IoFiles,
 } from './cgroup-plan.js';
 import type { LimitsConfig } from './config-schema.js';
+import { formatCpuList } from './cpu-list.js';
+import { HostFacts } from './host-facts.js';
 import { type CgroupAccess, RuntimeServices } from './host-services.js';
 
 /** What the kernel enforces on a box now, read from its cgroup (null: no limit). */
@@ -50,6 +52,8 @@ const V1_UNLIMITED_FLOOR = 2 ** 62;
 
 @injectable()
 export class CgroupLimits {
+  private readonly host = new HostFacts();
+
   constructor(@inject(RuntimeServices.CgroupDriver) @optional() private readonly cgroups: CgroupAccess | undefined) {}
 
   get available(): boolean {
@@ -150,11 +154,18 @@ export class CgroupLimits {
     return this.flavor(write.controller === 'blkio' ? 'io' : (write.controller as LimitController));
   }
 
-  /** The parent level's cpuset, which a v1 box inherits when it sets none. */
-  private parentCpuset(file: string): string {
+  /**
+   * The cpuset of a box that sets none: v1's must hold a value, the parent level's; on v2
+   * every CPU (memory node) online, of which the kernel keeps what the levels above allow.
+   * Not v2's empty "the parent's": Linux 6.1 refuses to empty the cpuset of a box with
+   * processes (ENOSPC), so a running box whose cpuset limit is removed could not get it back.
+   */
+  private parentCpuset(file: 'cpuset.cpus' | 'cpuset.mems'): string {
     const layout = this.driver().layout;
-    if (this.flavor('cpuset') !== 'v1') return '';
-    return readFileSync(join(layout.v1.cpuset as string, this.driver().parent, file), 'utf8').trim();
+    const flavor = this.flavor('cpuset');
+    if (flavor === 'v1') return readFileSync(join(layout.v1.cpuset as string, this.driver().parent, file), 'utf8').trim();
+    if (flavor === 'v2') return formatCpuList(file === 'cpuset.cpus' ? this.host.onlineCpus() : this.host.onlineNodes());
+    return '';
   }
 
   private throttled(name: string): Map<string, Set<string>> {

@@ -57,7 +57,7 @@ describe('limits: cgroup files for v1 and v2', () => {
       'cpu.max': '150000 100000',
       'cpu.weight': '200',
       'cpuset.cpus': '0-1',
-      'cpuset.mems (reset)': '',
+      'cpuset.mems (reset)': '0',
       'memory.max': String(512 * MiB),
       'memory.high': String(256 * MiB),
       'memory.swap.max': String(128 * MiB),
@@ -80,6 +80,13 @@ describe('limits: cgroup files for v1 and v2', () => {
       'pids.max (reset)': 'max',
     });
     assert.equal(byFile(planCgroupWrites({}, context('v2')))['memory.max (reset)'], 'max');
+  });
+
+  it('gives a box whose memory is limited no swap unless the section says how much', () => {
+    assert.equal(byFile(planCgroupWrites({ memory: 64 * MiB }, context('v2')))['memory.swap.max (reset)'], '0');
+    assert.equal(byFile(planCgroupWrites({ memory: 64 * MiB }, context('v1')))['memory.memsw.limit_in_bytes (reset)'], String(64 * MiB));
+    assert.equal(byFile(planCgroupWrites({ memory: 64 * MiB, swap: 32 * MiB }, context('v2')))['memory.swap.max'], String(32 * MiB));
+    assert.equal(byFile(planCgroupWrites({}, context('v2')))['memory.swap.max (reset)'], 'max', 'no memory limit, no swap limit');
   });
 
   it("writes the host's default pids limit where the section sets none, without requiring a pids controller", () => {

@@ -26,7 +26,10 @@ export interface CgroupWrite {
 /** What the planner needs to know about the host and the box's current cgroup. */
 export interface PlanContext {
   flavor(controller: LimitController): Flavor | undefined;
-  /** v1 cpusets start empty and must hold a value: the parent's, when the box sets none. */
+  /**
+   * The cpuset of a box that sets none: v1 cpusets start empty and must hold a value (the
+   * parent's); on v2 the CPUs online (emptying a populated box's cpuset fails on Linux 6.1).
+   */
   parentCpus: string;
   parentMems: string;
   /** io devices resolved to 'major:minor'. */
@@ -94,28 +97,32 @@ function cpuWrites(config: LimitsConfig, context: PlanContext): CgroupWrite[] {
 }
 
 function cpusetWrites(config: LimitsConfig, context: PlanContext): CgroupWrite[] {
-  const v2 = context.flavor('cpuset') === 'v2';
-  // v2: an empty cpuset.cpus means "the parent's"; v1 needs the parent's set written out.
+  // Without a cpuset of its own, the box gets the one the context names for it (parentCpus).
   return [
-    {
-      field: 'cpuset',
-      controller: 'cpuset',
-      file: 'cpuset.cpus',
-      value: config.cpuset ?? (v2 ? '' : context.parentCpus),
-      required: config.cpuset !== undefined,
-    },
+    { field: 'cpuset', controller: 'cpuset', file: 'cpuset.cpus', value: config.cpuset ?? context.parentCpus, required: config.cpuset !== undefined },
     {
       field: 'cpusetMems',
       controller: 'cpuset',
       file: 'cpuset.mems',
-      value: config.cpusetMems ?? (v2 ? '' : context.parentMems),
+      value: config.cpusetMems ?? context.parentMems,
       required: config.cpusetMems !== undefined,
     },
   ];
 }
 
+/**
+ * Swap is on top of memory, and none when the section limits memory without saying how much
+ * swap: a box held to 64M must not page the rest of what it allocates out to the host's swap
+ * (which it would, unbounded, on a host that has swap). No memory limit: no swap limit either.
+ */
+function swapOnTop(config: LimitsConfig): number | undefined {
+  if (config.swap !== undefined) return config.swap;
+  return config.memory === undefined ? undefined : 0;
+}
+
 function memoryWrites(config: LimitsConfig, context: PlanContext): CgroupWrite[] {
   const memory = config.memory;
+  const swap = swapOnTop(config);
   if (context.flavor('memory') === 'v2') {
     return [
       { field: 'memory', controller: 'memory', file: 'memory.max', value: memory === undefined ? 'max' : String(memory), required: memory !== undefined },
@@ -126,17 +133,11 @@ function memoryWrites(config: LimitsConfig, context: PlanContext): CgroupWrite[]
         value: config.memoryHigh === undefined ? 'max' : String(config.memoryHigh),
         required: config.memoryHigh !== undefined,
       },
-      {
-        field: 'swap',
-        controller: 'memory',
-        file: 'memory.swap.max',
-        value: config.swap === undefined ? 'max' : String(config.swap),
-        required: config.swap !== undefined,
-      },
+      { field: 'swap', controller: 'memory', file: 'memory.swap.max', value: swap === undefined ? 'max' : String(swap), required: config.swap !== undefined },
     ];
   }
   // v1 counts swap together with memory (memsw = memory + swap), and memsw ≥ memory always.
-  const memsw = config.swap === undefined || memory === undefined ? V1_UNLIMITED : String(memory + config.swap);
+  const memsw = swap === undefined || memory === undefined ? V1_UNLIMITED : String(memory + swap);
   return [
     {
       field: 'memory',

@@ -164,7 +164,9 @@ function projectQuotaProbe(dir: string): string | undefined {
   const mount = join(dir, 'probe');
   execFileSync('truncate', ['-s', '32M', image]);
   execFileSync('mkdir', ['-p', mount]);
-  const mkfs = spawnSync('mkfs.ext4', ['-F', '-q', '-O', 'quota,project', image], { encoding: 'utf8' });
+  // 256-byte inodes: ext4 keeps a file's project id in the larger inode, and mke2fs gives a
+  // filesystem this small 128-byte ones, on which setting a project fails with EOPNOTSUPP.
+  const mkfs = spawnSync('mkfs.ext4', ['-F', '-q', '-I', '256', '-O', 'quota,project', image], { encoding: 'utf8' });
   if (mkfs.status !== 0) return `mkfs.ext4 -O quota,project failed: ${mkfs.stderr.trim()}`;
   const mounted = spawnSync('mount', ['-o', 'loop,prjquota', image, mount], { encoding: 'utf8' });
   if (mounted.status !== 0)

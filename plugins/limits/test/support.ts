@@ -13,7 +13,7 @@ import type { NsboxHost } from '@nsbox/host';
 import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
 import { type Cleanup, createTestHost, makeTempDir } from '@nsbox/testkit';
 import { weightToShares } from '../src/cgroup-plan.js';
-import { formatCpuList, parseCpuList } from '../src/cpu-list.js';
+import { parseCpuList } from '../src/cpu-list.js';
 import { limitsPlugin } from '../src/index.js';
 import type { LimitsService } from '../src/limits-service.js';
 
@@ -177,9 +177,4 @@ export function knob(t: LimitsTestHost, field: KnobField): Knob {
 export function readKnob(t: LimitsTestHost, name: string, field: KnobField): string {
   const { controller, file } = knob(t, field);
   return t.cgroup(name, controller, file);
-}
-
-/** The cpuset.cpus a box without a cpuset of its own shows: v1 copies the parent's, v2 leaves it empty (the parent's). */
-export function inheritedCpuset(t: LimitsTestHost, cpus: number[]): string {
-  return t.limits.cgroups.flavor('cpuset') === 'v2' ? '' : formatCpuList(cpus);
 }
