@@ -153,7 +153,13 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     stderrIsTty: caller.request.tty[2],
   });
   let exitCode = 0;
-  const context = async (): Promise<CommandContext> => ({ runtime: await runtime(), caller, log, cwd: caller.request.cwd });
+  const context = async (): Promise<CommandContext> => ({
+    runtime: await runtime(),
+    caller,
+    log,
+    cwd: caller.request.cwd,
+    systemdCgroup: globals.systemdCgroup ?? false,
+  });
 
   const program = new Command('nsbox-runc')
     .description('nsbox-runc: an OCI runtime (runc command line) on nsbox')
@@ -164,21 +170,12 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     .option('--log <file>', 'log file (errors also go to stderr)')
     .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'))
     .option('--debug', 'debug lines in the log')
-    .option('--systemd-cgroup', 'refused: cgroupfs paths only')
+    .option('--systemd-cgroup', "cgroupsPath is systemd's slice:prefix:name: each container a scope, made through systemd")
     .option('--criu <path>', 'accepted for compatibility; checkpoint is not implemented')
     .option('--rootless <value>', 'false or auto (nsbox-runc runs as root)')
     .version('nsbox-runc 0.1.0\nspec: 1.2.0', '-v, --version');
 
   program.hook('preAction', () => {
-    if (globals.systemdCgroup) {
-      throw new NsboxError(
-        'E_UNSUPPORTED',
-        '--systemd-cgroup is not supported: nsbox-runc manages cgroupfs paths (use --cgroup-manager cgroupfs with podman, SystemdCgroup = false with containerd)',
-        {
-          details: { field: '--systemd-cgroup' },
-        },
-      );
-    }
     if (globals.rootless === 'true')
       throw new NsboxError('E_UNSUPPORTED', '--rootless true is not supported: nsbox-runc runs as root', { details: { field: '--rootless' } });
   });

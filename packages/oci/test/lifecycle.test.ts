@@ -6,9 +6,10 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createCgroupDriver, detectCgroupLayout } from '@nsbox/runtime';
 import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
 import { cleanupBundle, createHarness, ensureNativeBuilt, makeBundle, type RuncHarness } from './runc-harness.js';
 
@@ -18,13 +19,9 @@ function state(harness: RuncHarness, id: string): Record<string, unknown> {
   return JSON.parse(result.stdout) as Record<string, unknown>;
 }
 
+/** The box cgroups under a parent, as nsbox-runc makes them (cgroupfs paths, as runc: v1 or cgroup2 directories). */
 function cgroupDirs(parent: string): string[] {
-  const dir = join('/sys/fs/cgroup/memory', parent);
-  return existsSync(dir)
-    ? readdirSync(dir, { withFileTypes: true })
-        .filter((entry) => entry.isDirectory())
-        .map((entry) => entry.name)
-    : [];
+  return createCgroupDriver({ parent, manager: 'cgroupfs' }).list();
 }
 
 describe('nsbox-runc: the OCI lifecycle through the command line', function () {
@@ -261,10 +258,24 @@ describe('nsbox-runc: the OCI lifecycle through the command line', function () {
   it('features, spec and list answer as runc does', () => {
     const features = JSON.parse(harness.run(['features']).stdout) as { linux: { namespaces: string[]; cgroup: { systemd: boolean } } };
     assert.ok(features.linux.namespaces.includes('time'));
-    assert.equal(features.linux.cgroup.systemd, false);
-    const systemd = harness.run(['--systemd-cgroup', 'list']);
-    assert.equal(systemd.code, 1);
-    assert.match(systemd.stderr, /--systemd-cgroup is not supported/);
+    const systemdHost = existsSync('/run/systemd/system') && detectCgroupLayout().kind === 'v2';
+    assert.equal(features.linux.cgroup.systemd, systemdHost);
+    assert.equal(harness.run(['--systemd-cgroup', 'list']).code, 0, 'a global flag every command takes');
     assert.equal(harness.run(['list', '--quiet']).code, 0);
+  });
+
+  it('refuses --systemd-cgroup where PID 1 is not systemd, and a systemd path without it, leaving nothing', function () {
+    if (existsSync('/run/systemd/system') && detectCgroupLayout().kind === 'v2') this.skip(); // podman.test.ts runs it there
+    const bundle = makeBundle(harness, 'b-systemd', ['true'], (config) => {
+      config.linux = { ...config.linux, cgroupsPath: 'machine.slice:nsbox-test:b-systemd' };
+    });
+    const refused = harness.run(['--systemd-cgroup', 'create', '--bundle', bundle, 'systemd-1']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /--systemd-cgroup needs systemd as PID 1 on a pure cgroup2 host/);
+    const withoutFlag = harness.run(['create', '--bundle', bundle, 'systemd-2']);
+    assert.equal(withoutFlag.code, 1);
+    assert.match(withoutFlag.stderr, /is a systemd path \(slice:prefix:name\): it needs --systemd-cgroup/);
+    assert.equal(harness.run(['list', '--quiet']).stdout, '');
+    assert.deepEqual(cgroupDirs(harness.cgroupParent), []);
   });
 });

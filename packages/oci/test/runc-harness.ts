@@ -80,7 +80,8 @@ export function stopServer(root: string): void {
 }
 
 export async function removeCgroupParent(parent: string): Promise<void> {
-  const cgroups = createCgroupDriver({ parent });
+  // nsbox-runc keeps cgroupfs paths (runc's default): its boxes are directories under the parent, not scopes.
+  const cgroups = createCgroupDriver({ parent, manager: 'cgroupfs' });
   for (const name of cgroups.list()) await cgroups.remove(name);
   cgroups.removeParent();
   // podman's conmon also goes under --cgroup-parent in the name=systemd hierarchy, which

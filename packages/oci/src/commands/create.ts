@@ -6,7 +6,7 @@
 
 import { type Box, NsboxError } from '@nsbox/core';
 import type { LinuxRuntimeFacts } from '@nsbox/runtime';
-import { parseCgroupsPath } from '../box/cgroup-paths.js';
+import { assertSystemdCgroupSupported, parseCgroupsPath } from '../box/cgroup-paths.js';
 import { hooksOf, runHooks } from '../box/oci-hooks.js';
 import { hookState } from '../box/oci-state.js';
 import { loadBundle } from '../bundle/load-bundle.js';
@@ -48,7 +48,8 @@ export async function createContainer(context: CommandContext, id: string, optio
       memoryFlavor: layout.v1.memory ? 'v1' : layout.unifiedControllers.includes('memory') ? 'v2' : undefined,
     });
     const cgroupsPath = spec.linux.cgroupsPath;
-    if (cgroupsPath) parseCgroupsPath(cgroupsPath, runtime.cgroups.parent);
+    if (context.systemdCgroup) assertSystemdCgroupSupported(layout);
+    if (cgroupsPath) parseCgroupsPath(cgroupsPath, runtime.cgroups.parent, { systemd: context.systemdCgroup ?? false });
     const name = boxNameFor(id);
     const disabled = runtime.disabledPlugins();
     const config = {
