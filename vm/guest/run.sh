@@ -21,6 +21,11 @@ if [ -e "$swap" ]; then
   say "swap: $(swapon --show=NAME,SIZE --noheadings | tr -s ' ')"
 fi
 
+# tsx's compile cache from the host (vm/lib/disks.mjs), where tsx looks for it.
+if mount -o remount,rw /opt/nsbox-node 2>/dev/null && [ -d /opt/nsbox-node/tsx-cache ]; then
+  ln -sfn /opt/nsbox-node/tsx-cache "/tmp/tsx-$(id -u)"
+fi
+
 export HOME=/root
 export NSBOX_REQUIRE_ROOT=1
 # Suites that can use a real virtio disk of the guest (io.max on a block device of its own).
@@ -38,7 +43,14 @@ npm_config_offline=true node scripts/setup.mjs --no-build || finish 2
 # The suites that touch the kernel (vm/guest/suites.txt), or only the spec files given to
 # npm run test:vm (nsbox.specs=, base64, one a line); with npm test's options.
 specs=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^nsbox\.specs=//p' | base64 -d | tr '\n' ' ')
-[ -n "$specs" ] || specs=$(grep -v '^#' vm/guest/suites.txt | tr '\n' ' ')
+if [ -z "$specs" ]; then
+  suites=vm/guest/suites.txt
+  if [ "$NSBOX_VM_SLOWDOWN" -gt 1 ]; then
+    suites=vm/guest/suites-tcg.txt
+    say "TCG: only the suites of $suites (the full lane, $(grep -vc '^#' vm/guest/suites.txt) globs, needs hardware KVM)"
+  fi
+  specs=$(grep -v '^#' "$suites" | tr '\n' ' ')
+fi
 set -f
 # shellcheck disable=SC2086 # one argument per glob; -f leaves them for mocha to expand
 npx mocha --config vm/guest/mocharc.json $specs

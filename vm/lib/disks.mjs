@@ -1,8 +1,9 @@
 // The per-run disks, made fresh in the run's temp dir and thrown away with it: the tree (a
-// copy of the working tree, node_modules and builds included), the host's Node, swap, and a
-// blank scratch disk for suites that want a real block device of the guest.
+// copy of the working tree, node_modules and builds included), the host's Node (and tsx's
+// compile cache), swap, and a blank scratch disk for suites that want a real block device.
 
 import { cpSync, existsSync, mkdirSync, realpathSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { run } from './system.mjs';
 
@@ -29,6 +30,17 @@ function stageNode(staging) {
   symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', join(usr, 'bin', 'npx'));
 }
 
+/**
+ * tsx's cache of compiled TypeScript (tsx-<uid> in the temp dir), keyed by each file's path
+ * and text: the guest mounts the tree at the same path, so what this host compiled for
+ * npm test is compiled for the guest too (under TCG, a cold compile of the CLI takes minutes).
+ */
+function stageTsxCache(staging) {
+  const cache = join(tmpdir(), `tsx-${process.getuid?.() ?? 0}`);
+  if (existsSync(cache)) cpSync(cache, join(staging, 'tsx-cache'), { recursive: true });
+  else mkdirSync(join(staging, 'tsx-cache'));
+}
+
 export function makeRunDisks({ repo, dir }) {
   const disks = {
     tree: join(dir, 'tree.img'),
@@ -40,6 +52,7 @@ export function makeRunDisks({ repo, dir }) {
   ext4From(repo, disks.tree, '16G', 'nsbox-tree');
   const staging = join(dir, 'node');
   stageNode(staging);
+  stageTsxCache(staging);
   ext4From(staging, disks.node, '1G', 'nsbox-node');
   run('rm', ['-rf', '--one-file-system', '--', staging]);
   run('truncate', ['-s', '1G', disks.swap]);
