@@ -1,6 +1,7 @@
 {
-  # Three targets from one C core. Built only through npm scripts (see STYLE.md):
-  # npm points node-gyp at the local Node headers.
+  # Every native program from one C core, each linking the shared helpers of src/common.c.
+  # Built only through npm scripts (`npm run build:native`): npm points node-gyp at the local
+  # Node headers (plain node-gyp would try to download them).
   "target_defaults": {
     "cflags": ["-Wall", "-Wextra", "-O2", "-D_GNU_SOURCE", "-fno-strict-aliasing"],
     "cflags!": ["-fno-exceptions"],
@@ -19,14 +20,27 @@
         "src/launcher-exe.c", "src/launcher-host.c", "src/launcher-mount.c",
         "src/launcher-caps.c", "src/launcher-seccomp.c", "src/launcher-final.c",
         "src/launcher-tty.c", "src/launcher-create.c", "src/launcher-join.c",
-        "src/launcher-sync.c", "src/launcher-idmap.c", "src/launcher-bpf.c"
+        "src/launcher-sync.c", "src/launcher-idmap.c", "src/launcher-bpf.c",
+        "src/mount-flags.c", "src/launcher-process.c", "src/launcher-hold.c",
+        "src/launcher-hooks.c", "src/launcher-copyup.c"
       ],
       "libraries": ["-lseccomp", "-lbpf"]
     },
     {
       "target_name": "nsbox-shim",
       "type": "executable",
-      "sources": ["src/shim.c"],
+      "sources": [
+        "src/shim.c", "src/shim-supervise.c", "src/shim-log.c", "src/shim-exit.c",
+        "src/common.c"
+      ],
+      "ldflags": ["-static"]
+    },
+    {
+      # nsbox-runc's native front (packages/oci copies it next to its dist/): static, so
+      # that it starts fast from any caller.
+      "target_name": "nsbox-runc",
+      "type": "executable",
+      "sources": ["src/runc-front.c", "src/common.c"],
       "ldflags": ["-static"]
     }
   ]

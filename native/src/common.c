@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 
 int
 nsbox_fail (struct nsbox_error *err, int errnum, const char *fmt, ...)
@@ -88,6 +90,36 @@ nsbox_cleanup_free (void *ptr)
   int saved = errno;
   free (*p);
   errno = saved;
+}
+
+void
+nsbox_close (int *fd)
+{
+  if (*fd >= 0)
+    {
+      int saved = errno;
+      close (*fd);
+      errno = saved;
+      *fd = -1;
+    }
+}
+
+int
+nsbox_read_exact (int fd, void *buf, size_t len)
+{
+  char *p = buf;
+
+  while (len > 0)
+    {
+      ssize_t n = read (fd, p, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return -1;
+      p += n;
+      len -= n;
+    }
+  return 0;
 }
 
 int
@@ -219,9 +251,26 @@ create_component (int dir_fd, const char *name, bool as_file, mode_t mode,
   return 0;
 }
 
-int
-nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create create, mode_t mode,
-                       struct nsbox_error *err)
+/* How many dangling symlinks a path may go through before it is ELOOP (as the kernel's 40). */
+#define MAX_DANGLING 40
+
+/* `dir/target/rest` for a dangling symlink met at the end of `dir/name`: the path to
+ * resolve instead, inside the root (an absolute target starts at the root). */
+static char *
+through_link (const char *prefix, size_t dir_len, const char *target, const char *rest)
+{
+  char *path = NULL;
+
+  if (target[0] == '/')
+    dir_len = 0;
+  if (asprintf (&path, "%.*s/%s%s%s", (int) dir_len, prefix, target, rest[0] ? "/" : "", rest) < 0)
+    return NULL;
+  return path;
+}
+
+static int
+resolve_in_root (int root_fd, const char *path, enum nsbox_create create, mode_t mode,
+                 int depth, struct nsbox_error *err)
 {
   cleanup_free char *copy = NULL;
   cleanup_free char *prefix = NULL;
@@ -238,7 +287,9 @@ nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create create, 
 
   /* Walk down from the root, creating what is missing. Every prefix is resolved again
    * from the root with RESOLVE_IN_ROOT, so a symlink met on the way is followed the way
-   * the box would follow it (relative to its own root), never to the host. */
+   * the box would follow it (relative to its own root), never to the host. A dangling
+   * symlink is followed the same way: what it names is created inside the root, as runc
+   * and crun do. */
   copy = strdup (path);
   prefix = calloc (1, strlen (path) + 2);
   if (copy == NULL || prefix == NULL)
@@ -251,6 +302,7 @@ nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create create, 
     {
       char *next_comp;
       bool last;
+      size_t dir_len = prefix_len;
       int next;
 
       if (strcmp (comp, ".") == 0)
@@ -268,6 +320,21 @@ nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create create, 
       next = nsbox_open_in_root (root_fd, prefix, O_PATH | O_CLOEXEC, 0);
       if (next < 0 && errno == ENOENT)
         {
+          char target[PATH_MAX];
+          ssize_t len = readlinkat (cur, comp, target, sizeof target - 1);
+
+          if (len >= 0)
+            {
+              cleanup_free char *redirected = NULL;
+
+              if (depth >= MAX_DANGLING)
+                return nsbox_fail (err, ELOOP, "resolve '%s' in the root", path);
+              target[len] = '\0';
+              redirected = through_link (prefix, dir_len, target, last ? "" : next_comp);
+              if (redirected == NULL)
+                return nsbox_fail (err, ENOMEM, "resolve '%s'", path);
+              return resolve_in_root (root_fd, redirected, create, mode, depth + 1, err);
+            }
           bool as_file = last && create == NSBOX_CREATE_FILE;
           if (create_component (cur, comp, as_file, last ? mode : 0755, path, err) < 0)
             return -1;
@@ -279,6 +346,13 @@ nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create create, 
       cur = next;
     }
   return nsbox_steal_fd (&cur);
+}
+
+int
+nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create create, mode_t mode,
+                       struct nsbox_error *err)
+{
+  return resolve_in_root (root_fd, path, create, mode, 0, err);
 }
 
 int
@@ -307,4 +381,114 @@ nsbox_resolve_parent_in_root (int root_fd, const char *path, bool create, char *
     copy[0] = '\0';
   return nsbox_resolve_in_root (root_fd, copy, create ? NSBOX_CREATE_DIR : NSBOX_CREATE_NONE,
                                 0755, err);
+}
+
+void
+nsbox_buf_mem (struct nsbox_buf *b, const char *s, size_t n)
+{
+  if (b->failed)
+    return;
+  if (b->len + n + 1 > b->cap)
+    {
+      if (b->grows)
+        {
+          size_t cap = b->cap ? b->cap : 256;
+          char *bigger;
+
+          while (cap < b->len + n + 1)
+            cap *= 2;
+          bigger = realloc (b->p, cap);
+          if (bigger == NULL)
+            {
+              b->failed = true;
+              return;
+            }
+          b->p = bigger;
+          b->cap = cap;
+        }
+      else if (b->cap == 0)
+        return;
+      else
+        n = b->cap - 1 - b->len;
+    }
+  memcpy (b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+void
+nsbox_buf_str (struct nsbox_buf *b, const char *s)
+{
+  nsbox_buf_mem (b, s, strlen (s));
+}
+
+void
+nsbox_buf_int (struct nsbox_buf *b, int64_t v)
+{
+  char tmp[24];
+  size_t i = sizeof tmp;
+  uint64_t u = v < 0 ? -(uint64_t) v : (uint64_t) v;
+
+  do
+    tmp[--i] = (char) ('0' + u % 10);
+  while ((u /= 10) != 0);
+  if (v < 0)
+    tmp[--i] = '-';
+  nsbox_buf_mem (b, tmp + i, sizeof tmp - i);
+}
+
+void
+nsbox_buf_json (struct nsbox_buf *b, const char *s)
+{
+  static const char hex[] = "0123456789abcdef";
+
+  nsbox_buf_mem (b, "\"", 1);
+  for (; *s; s++)
+    {
+      unsigned char c = (unsigned char) *s;
+      if (c == '"' || c == '\\')
+        {
+          char esc[2] = { '\\', (char) c };
+          nsbox_buf_mem (b, esc, 2);
+        }
+      else if (c < 0x20 || c == 0x7f)
+        {
+          char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+          nsbox_buf_mem (b, esc, 6);
+        }
+      else
+        nsbox_buf_mem (b, (const char *) &c, 1);
+    }
+  nsbox_buf_mem (b, "\"", 1);
+}
+
+int
+nsbox_unix_address (const char *path, struct sockaddr_un *addr, int *dir_fd,
+                    struct nsbox_error *err)
+{
+  const char *slash;
+  cleanup_free char *dir = NULL;
+
+  memset (addr, 0, sizeof *addr);
+  addr->sun_family = AF_UNIX;
+  *dir_fd = -1;
+  if (strlen (path) < sizeof addr->sun_path)
+    {
+      strcpy (addr->sun_path, path);
+      return 0;
+    }
+  slash = strrchr (path, '/');
+  if (slash == NULL || strlen (slash + 1) > NAME_MAX)
+    return nsbox_fail (err, ENAMETOOLONG, "socket path '%s'", path);
+  dir = strndup (path, slash == path ? 1 : (size_t) (slash - path));
+  if (dir == NULL)
+    return nsbox_fail (err, ENOMEM, "socket path '%s'", path);
+  *dir_fd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*dir_fd < 0)
+    return nsbox_fail (err, errno, "open the directory of '%s'", path);
+  if ((size_t) snprintf (addr->sun_path, sizeof addr->sun_path, "/proc/self/fd/%d/%s", *dir_fd,
+                         slash + 1)
+      >= sizeof addr->sun_path)
+    return nsbox_fail (err, ENAMETOOLONG, "socket path '%s'", path);
+  return 0;
 }

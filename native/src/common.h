@@ -41,6 +41,9 @@ void nsbox_cleanup_free (void *ptr);
 #define cleanup_fd __attribute__ ((cleanup (nsbox_cleanup_fd)))
 #define cleanup_free __attribute__ ((cleanup (nsbox_cleanup_free)))
 
+/* Closes *fd if open and sets it to -1 (for fds kept in structs and globals). */
+void nsbox_close (int *fd);
+
 /* Returns the fd and forgets it, so a cleanup_fd variable does not close it. */
 static inline int
 nsbox_steal_fd (int *fd)
@@ -52,6 +55,9 @@ nsbox_steal_fd (int *fd)
 
 /* write(2) of the whole buffer, retrying on EINTR and short writes. */
 int nsbox_write_all (int fd, const void *buf, size_t len);
+
+/* read(2) of exactly len bytes, retrying on EINTR; -1 on error or early EOF. */
+int nsbox_read_exact (int fd, void *buf, size_t len);
 
 /* Writes a string into a file (for /proc and /sys knobs: one write(2) call). */
 int nsbox_write_file (const char *path, const char *content, size_t len,
@@ -87,5 +93,29 @@ int nsbox_resolve_in_root (int root_fd, const char *path, enum nsbox_create crea
  * and returns an O_PATH fd on it; the last component is copied into name. */
 int nsbox_resolve_parent_in_root (int root_fd, const char *path, bool create, char *name,
                                   size_t name_size, struct nsbox_error *err);
+
+/* A unix socket address for path. A path longer than sun_path is reached through its
+ * directory: *dir_fd (the caller closes it) is an O_PATH fd of the parent and the address
+ * is /proc/self/fd/N/NAME. */
+struct sockaddr_un;
+int nsbox_unix_address (const char *path, struct sockaddr_un *addr, int *dir_fd,
+                        struct nsbox_error *err);
+
+/* A string builder, NUL-terminated at all times. A growing one (`grows`) reallocs and sets
+ * `failed` when memory runs out; a fixed one (NSBOX_BUF_FIXED over an array) never
+ * allocates and cuts appends at its capacity, for the shim's loop. */
+struct nsbox_buf
+{
+  char *p;
+  size_t len, cap;
+  bool grows, failed;
+};
+#define NSBOX_BUF_FIXED(array) { (array), 0, sizeof (array), false, false }
+#define NSBOX_BUF_GROWING { NULL, 0, 0, true, false }
+void nsbox_buf_mem (struct nsbox_buf *b, const char *s, size_t n);
+void nsbox_buf_str (struct nsbox_buf *b, const char *s);
+void nsbox_buf_int (struct nsbox_buf *b, int64_t v);
+/* Appends s as a JSON string, quotes included. */
+void nsbox_buf_json (struct nsbox_buf *b, const char *s);
 
 #endif

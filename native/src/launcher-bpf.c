@@ -307,6 +307,14 @@ assemble_devices (struct bpf_asm *a, const struct nsbox_op *op, struct nsbox_err
 
       if (parse_dev_rule (op->args[i], &rule) < 0)
         return nsbox_fail (err, EINVAL, "bad device rule '%s'", op->args[i]);
+      /* `a:*:*:rwm:allow` (a privileged box) matches every request: the earlier rules can
+       * never decide, and the verifier refuses code that cannot be reached. */
+      if (rule.type == 'a' && rule.major < 0 && rule.minor < 0 && rule.allow
+          && rule.access == (BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE | BPF_DEVCG_ACC_MKNOD))
+        {
+          ret (a, 1);
+          return 0;
+        }
       if (rule.type != 'a')
         jne32 (a, R3, rule.type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR, next);
       if (rule.access != (BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE | BPF_DEVCG_ACC_MKNOD)

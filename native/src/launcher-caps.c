@@ -147,15 +147,15 @@ drop_bounding (uint64_t keep, int last, struct nsbox_error *err)
 }
 
 static int
-set_caps (const uint64_t *sets, struct nsbox_error *err)
+set_caps (const uint64_t *sets, uint64_t keep, struct nsbox_error *err)
 {
   struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
   struct __user_cap_data_struct data[2];
 
   for (int i = 0; i < 2; i++)
     {
-      data[i].effective = (uint32_t) (sets[NSBOX_CAP_EFFECTIVE] >> (32 * i));
-      data[i].permitted = (uint32_t) (sets[NSBOX_CAP_PERMITTED] >> (32 * i));
+      data[i].effective = (uint32_t) ((sets[NSBOX_CAP_EFFECTIVE] | keep) >> (32 * i));
+      data[i].permitted = (uint32_t) ((sets[NSBOX_CAP_PERMITTED] | keep) >> (32 * i));
       data[i].inheritable = (uint32_t) (sets[NSBOX_CAP_INHERITABLE] >> (32 * i));
     }
   if (syscall (SYS_capset, &header, data) < 0)
@@ -181,9 +181,26 @@ failed_at (struct nsbox_error *err, const char *step)
   return -1;
 }
 
+/* Adds `keep` to the effective set (it is in the permitted set: keep caps across the uid
+ * change), when no `caps` op says what the sets are. */
+static int
+raise_kept (uint64_t keep, struct nsbox_error *err)
+{
+  struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+  struct __user_cap_data_struct data[2];
+
+  if (syscall (SYS_capget, &header, data) < 0)
+    return nsbox_fail (err, errno, "capget");
+  for (int i = 0; i < 2; i++)
+    data[i].effective |= (uint32_t) (keep >> (32 * i)) & data[i].permitted;
+  if (syscall (SYS_capset, &header, data) < 0)
+    return nsbox_fail (err, errno, "capset");
+  return nsbox_undumpable (err);
+}
+
 int
 nsbox_apply_identity (const struct nsbox_program *prog, const struct nsbox_caps *caps,
-                      struct nsbox_error *err)
+                      uint64_t keep, struct nsbox_error *err)
 {
   const struct nsbox_op *user = nsbox_program_find (prog, "user");
   const struct nsbox_op *groups = nsbox_program_find (prog, "groups");
@@ -195,10 +212,10 @@ nsbox_apply_identity (const struct nsbox_program *prog, const struct nsbox_caps 
   for (int s = 0; s < 5; s++)
     sets[s] = caps->sets[s] & (last >= 63 ? ~0ULL : (1ULL << (last + 1)) - 1);
 
-  if (caps->given)
+  if (caps->given && drop_bounding (sets[NSBOX_CAP_BOUNDING], last, err) < 0)
+    return failed_at (err, "caps");
+  if (caps->given || keep)
     {
-      if (drop_bounding (sets[NSBOX_CAP_BOUNDING], last, err) < 0)
-        return failed_at (err, "caps");
       if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
         {
           nsbox_fail (err, errno, "PR_SET_KEEPCAPS");
@@ -209,9 +226,11 @@ nsbox_apply_identity (const struct nsbox_program *prog, const struct nsbox_caps 
     return failed_at (err, "groups");
   if (user && set_user (user, err) < 0)
     return failed_at (err, "user");
-  if (caps->given)
+  if (caps->given || keep)
     {
-      if (set_caps (sets, err) < 0)
+      if (caps->given && set_caps (sets, keep, err) < 0)
+        return failed_at (err, "caps");
+      if (!caps->given && raise_kept (keep, err) < 0)
         return failed_at (err, "caps");
       /* Back to the default, so that a later setuid in the box drops caps as usual. */
       if (prctl (PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)

@@ -8,6 +8,7 @@
 #include "launcher.h"
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <net/if.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +51,37 @@ op_sysctl (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error
   return 0;
 }
 
+/* `loopback.up`: a new network namespace has `lo` down; runc and crun bring it up. */
+static int
+op_loopback_up (struct nsbox_error *err)
+{
+  struct ifreq req = { 0 };
+  cleanup_fd int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+  if (sock < 0)
+    return nsbox_fail (err, errno, "socket");
+  strcpy (req.ifr_name, "lo");
+  if (ioctl (sock, SIOCGIFFLAGS, &req) < 0)
+    return nsbox_fail (err, errno, "get the flags of lo");
+  req.ifr_flags |= IFF_UP;
+  if (ioctl (sock, SIOCSIFFLAGS, &req) < 0)
+    return nsbox_fail (err, errno, "bring lo up");
+  return 0;
+}
+
+/* Before pivot_root: the launcher runs the prestart and createRuntime hooks (the box's
+ * namespaces exist, its mounts are done), then we run the createContainer ones, in the
+ * box's namespaces, still on the host's tree. */
+static int
+before_pivot (const struct nsbox_program *prog, int sync_fd, pid_t own_pid,
+              struct nsbox_error *err)
+{
+  if ((nsbox_has_hooks (prog, "prestart") || nsbox_has_hooks (prog, "createRuntime"))
+      && nsbox_child_request_hooks (sync_fd, err) < 0)
+    return -1;
+  return nsbox_run_hooks (prog, "createContainer", own_pid, err);
+}
+
 static int
 child_op (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
 {
@@ -57,6 +89,8 @@ child_op (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error 
 
   if (ret <= 0)
     return ret;
+  if (strcmp (op->name, "loopback.up") == 0)
+    return op_loopback_up (err);
   if (strcmp (op->name, "hostname") == 0)
     {
       if (sethostname (op->args[0], strlen (op->args[0])) < 0)
@@ -74,15 +108,16 @@ child_op (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error 
   return nsbox_fail (err, ENOSYS, "op '%s' has no child implementation", op->name);
 }
 
-/* `rootfs PATH idmap` attaches the parent's tree onto PATH: open PATH now, while we are
- * still the host's uid (the box's root may not be allowed to walk to it). */
+/* A rootfs the parent prepared as a tree (idmapped or not) is attached onto PATH: open
+ * PATH now, while we are still the host's uid (the box's root may not be allowed to walk
+ * to it). */
 static int
 open_rootfs_target (const struct nsbox_program *prog, struct nsbox_mounts *m,
                     struct nsbox_error *err)
 {
   const struct nsbox_op *rootfs = nsbox_program_find (prog, "rootfs");
 
-  if (rootfs == NULL || rootfs->argc < 2 || !nsbox_trees_has (m->trees, rootfs->args[0]))
+  if (rootfs == NULL || !nsbox_trees_has (m->trees, rootfs->args[0]))
     return 0;
   m->rootfs_target = open (rootfs->args[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (m->rootfs_target < 0)
@@ -94,7 +129,7 @@ open_rootfs_target (const struct nsbox_program *prog, struct nsbox_mounts *m,
 }
 
 static int
-child_setup (const struct nsbox_program *prog, int *sync_fd, unsigned long ns_flags,
+child_setup (const struct nsbox_program *prog, struct nsbox_final *f, unsigned long ns_flags,
              struct nsbox_error *err)
 {
   __attribute__ ((cleanup (nsbox_trees_release))) struct nsbox_trees trees = { 0 };
@@ -105,7 +140,7 @@ child_setup (const struct nsbox_program *prog, int *sync_fd, unsigned long ns_fl
     return nsbox_fail (err, ENOMEM, "allocate the trees");
   m.trees = &trees;
   /* Wait for the parent: id maps, limits and the prepared trees first. */
-  if (nsbox_trees_receive (*sync_fd, prog, &trees) < 0)
+  if (nsbox_trees_receive (f->sync_fd, prog, &trees, &f->host_pid) < 0)
     _exit (1); /* the parent is gone or gave up: nothing to report to */
   if (open_rootfs_target (prog, &m, err) < 0)
     return -1;
@@ -119,7 +154,7 @@ child_setup (const struct nsbox_program *prog, int *sync_fd, unsigned long ns_fl
           return -1;
         }
       /* Changing credentials cleared the parent-death signal. */
-      nsbox_child_arm_death_signal (*sync_fd);
+      nsbox_child_arm_death_signal (f->sync_fd);
     }
   /* A cgroup namespace is rooted at the cgroup of the process that creates it: created
    * here rather than by clone3, it is rooted at the box's cgroup even with
@@ -137,10 +172,15 @@ child_setup (const struct nsbox_program *prog, int *sync_fd, unsigned long ns_fl
   for (size_t i = 0; ret == 0 && i < prog->n_ops; i++)
     if (prog->ops[i].spec->phase == NSBOX_PHASE_CHILD)
       {
-        ret = child_op (&m, &prog->ops[i], err);
+        if (strcmp (prog->ops[i].name, "pivot_root") == 0)
+          ret = before_pivot (prog, f->sync_fd, f->host_pid, err);
+        if (ret == 0)
+          ret = child_op (&m, &prog->ops[i], err);
         if (ret < 0)
           nsbox_error_step (err, prog->ops[i].name);
       }
+  if (ret == 0)
+    ret = nsbox_mounts_finish (&m, err);
   nsbox_mounts_release (&m);
   if (ret < 0)
     return -1;
@@ -157,21 +197,22 @@ child_setup (const struct nsbox_program *prog, int *sync_fd, unsigned long ns_fl
    * nsbox-runc runs in the foreground without -t) stays that session's. */
   if (isatty (STDIN_FILENO))
     (void) ioctl (STDIN_FILENO, TIOCSCTTY, 0);
-  return nsbox_final_exec (prog, sync_fd, err);
+  return nsbox_final_exec (prog, f, err);
 }
 
 static __attribute__ ((noreturn)) void
-child_main (const struct nsbox_program *prog, int sync_fd, unsigned long ns_flags)
+child_main (const struct nsbox_program *prog, struct nsbox_final *f, unsigned long ns_flags)
 {
   struct nsbox_error err = { 0 };
 
   /* The result fd is the launcher's to write. */
   close (NSBOX_RESULT_FD);
   /* If the launcher dies during the setup, so does the half-built box. Cleared before
-   * exec (launcher-final.c). */
-  nsbox_child_arm_death_signal (sync_fd);
-  child_setup (prog, &sync_fd, ns_flags, &err);
-  nsbox_child_report (sync_fd, &err);
+   * exec or hold (launcher-final.c). */
+  nsbox_child_arm_death_signal (f->sync_fd);
+  child_setup (prog, f, ns_flags, &err);
+  if (f->sync_fd >= 0)
+    nsbox_child_report (f->sync_fd, &err);
   _exit (1);
 }
 
@@ -215,9 +256,9 @@ int
 nsbox_run_create (const struct nsbox_program *prog, pid_t *out_pid, struct nsbox_error *err,
                   char *step_buf, size_t step_size)
 {
-  __attribute__ ((cleanup (nsbox_host_release))) struct nsbox_host host
-      = { .cgroup_fd = -1, .pidfd = -1 };
+  __attribute__ ((cleanup (nsbox_host_release))) struct nsbox_host host = NSBOX_HOST_INIT;
   unsigned long clone_flags;
+  bool held;
   cleanup_fd int parent_end = -1;
   cleanup_fd int pidfd = -1;
   __attribute__ ((cleanup (nsbox_trees_release))) struct nsbox_trees trees = { 0 };
@@ -254,18 +295,23 @@ nsbox_run_create (const struct nsbox_program *prog, pid_t *out_pid, struct nsbox
     }
   if (pid == 0)
     {
+      struct nsbox_final f = { .sync_fd = sv[1], .hold_fd = host.hold_fd,
+                               .listener_fd = host.listener_fd };
       close (sv[0]);
-      child_main (prog, sv[1], host.clone_flags);
+      child_main (prog, &f, host.clone_flags);
     }
   close (sv[1]);
+  /* The child has its copies. */
+  nsbox_close (&host.hold_fd);
+  nsbox_close (&host.listener_fd);
 
   if (parent_setup (prog, pid, err) < 0
       || nsbox_trees_prepare (prog, pid, &trees, err) < 0
-      || nsbox_trees_send_go (parent_end, &trees, err) < 0)
+      || nsbox_trees_send_go (parent_end, &trees, pid, err) < 0)
     return nsbox_kill_and_reap (pid, pidfd);
   /* The child holds its own copies now. */
   nsbox_trees_release (&trees);
-  if (nsbox_read_child_report (parent_end, err, step_buf, step_size) < 0)
+  if (nsbox_parent_follow_child (prog, parent_end, pid, &held, err, step_buf, step_size) < 0)
     return nsbox_kill_and_reap (pid, pidfd);
   *out_pid = pid;
   return 0;

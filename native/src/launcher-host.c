@@ -132,6 +132,16 @@ nsbox_host_ops (const struct nsbox_program *prog, struct nsbox_host *host,
         }
       else if (strcmp (op->name, "timens.offset") == 0)
         ret = timens_offset (op, host, err);
+      else if (strcmp (op->name, "hold") == 0)
+        {
+          nsbox_close (&host->hold_fd);
+          ret = nsbox_hold_listen (op->args[0], &host->hold_fd, err);
+        }
+      else if (strcmp (op->name, "seccomp.listener") == 0)
+        {
+          nsbox_close (&host->listener_fd);
+          ret = nsbox_seccomp_listener_connect (op->args[0], &host->listener_fd, err);
+        }
       else if (strncmp (op->name, "bpf.", 4) == 0)
         ret = nsbox_bpf_op (op, err);
       if (ret < 0)
@@ -173,11 +183,22 @@ nsbox_host_join (const struct nsbox_program *prog, struct nsbox_host *host,
 void
 nsbox_host_release (struct nsbox_host *host)
 {
-  if (host->cgroup_fd >= 0)
-    close (host->cgroup_fd);
-  if (host->pidfd >= 0)
-    close (host->pidfd);
-  host->cgroup_fd = host->pidfd = -1;
+  nsbox_close (&host->cgroup_fd);
+  nsbox_close (&host->pidfd);
+  nsbox_close (&host->hold_fd);
+  nsbox_close (&host->listener_fd);
+}
+
+unsigned
+nsbox_preserved_fds (const struct nsbox_program *prog)
+{
+  const struct nsbox_op *op = nsbox_program_find (prog, "preserve_fds");
+  long long n;
+
+  /* Checked when the program was validated. */
+  if (op == NULL || nsbox_parse_long (op->args[0], 0, 4096, &n) < 0)
+    return 0;
+  return (unsigned) n;
 }
 
 static const struct

@@ -7,9 +7,14 @@
  * maps, clones each tree (open_tree(OPEN_TREE_CLONE)), sets its attributes and its idmap
  * (mount_setattr(MOUNT_ATTR_IDMAP) with the child's user namespace) while it is detached,
  * and hands the fds to the child over the handshake socket (SCM_RIGHTS), one message per
- * tree before the go byte. The child attaches them with move_mount(2): `rootfs PATH idmap`
+ * tree before the go byte.
+ *
+ * Plain bind mounts of a box with a user namespace come the same way, without the idmap:
+ * the child, root of the box's user namespace, may not be allowed to open a host path that
+ * the launcher (host root) can; the source is opened with the host's credentials. The child attaches them with move_mount(2): `rootfs PATH idmap`
  * and bind `mount`s with the `idmap` flag take the tree prepared for their host path. */
 #include "launcher.h"
+#include "mount-flags.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -103,7 +108,8 @@ send_byte (int sock, char byte, int fd)
 }
 
 int
-nsbox_trees_send_go (int sock, const struct nsbox_trees *trees, struct nsbox_error *err)
+nsbox_trees_send_go (int sock, const struct nsbox_trees *trees, pid_t pid,
+                     struct nsbox_error *err)
 {
   for (size_t i = 0; i < trees->n; i++)
     if (send_byte (sock, 't', trees->fds[i]) < 0)
@@ -111,7 +117,7 @@ nsbox_trees_send_go (int sock, const struct nsbox_trees *trees, struct nsbox_err
         err->step = "tree";
         return nsbox_fail (err, errno, "hand the tree of '%s' to the child", trees->paths[i]);
       }
-  if (send_byte (sock, 'g', -1) < 0)
+  if (send_byte (sock, 'g', -1) < 0 || nsbox_write_all (sock, &pid, sizeof pid) < 0)
     {
       err->step = "handshake";
       return nsbox_fail (err, errno, "let the child go");
@@ -120,7 +126,8 @@ nsbox_trees_send_go (int sock, const struct nsbox_trees *trees, struct nsbox_err
 }
 
 int
-nsbox_trees_receive (int sock, const struct nsbox_program *prog, struct nsbox_trees *trees)
+nsbox_trees_receive (int sock, const struct nsbox_program *prog, struct nsbox_trees *trees,
+                     pid_t *own_pid)
 {
   size_t next = 0;
 
@@ -142,7 +149,7 @@ nsbox_trees_receive (int sock, const struct nsbox_program *prog, struct nsbox_tr
       if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS)
         memcpy (&fd, CMSG_DATA (cmsg), sizeof (int));
       if (byte == 'g')
-        return 0;
+        return nsbox_read_exact (sock, own_pid, sizeof *own_pid);
       if (byte != 't' || fd < 0 || trees->n >= MAX_TREES)
         {
           if (fd >= 0)

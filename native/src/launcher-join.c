@@ -17,9 +17,12 @@
 #include <sys/wait.h>
 
 static int
-join_child_setup (const struct nsbox_program *prog, int *sync_fd, struct nsbox_tty *tty,
+join_child_setup (const struct nsbox_program *prog, struct nsbox_final *f, struct nsbox_tty *tty,
                   struct nsbox_relay *relay, bool joined_userns, struct nsbox_error *err)
 {
+  /* Our pid as the launcher sees it (for the seccomp agent), sent right after the fork. */
+  if (nsbox_read_exact (f->sync_fd, &f->host_pid, sizeof f->host_pid) < 0)
+    _exit (1);
   /* A session of its own, always: the caller's session and controlling terminal (an
    * operator's shell) are not the box's. With a pty, it becomes that session's terminal. */
   if (tty->master >= 0)
@@ -41,18 +44,18 @@ join_child_setup (const struct nsbox_program *prog, int *sync_fd, struct nsbox_t
       err->step = "join.pid";
       return -1;
     }
-  return nsbox_final_exec (prog, sync_fd, err);
+  return nsbox_final_exec (prog, f, err);
 }
 
 static __attribute__ ((noreturn)) void
-join_child (const struct nsbox_program *prog, int sync_fd, struct nsbox_tty *tty,
+join_child (const struct nsbox_program *prog, struct nsbox_final *f, struct nsbox_tty *tty,
             struct nsbox_relay *relay, bool joined_userns)
 {
   struct nsbox_error err = { 0 };
 
   close (NSBOX_RESULT_FD);
-  join_child_setup (prog, &sync_fd, tty, relay, joined_userns, &err);
-  nsbox_child_report (sync_fd, &err);
+  join_child_setup (prog, f, tty, relay, joined_userns, &err);
+  nsbox_child_report (f->sync_fd, &err);
   _exit (1);
 }
 
@@ -80,8 +83,7 @@ int
 nsbox_run_join (const struct nsbox_program *prog, int *exit_code, struct nsbox_error *err,
                 char *step_buf, size_t step_size)
 {
-  __attribute__ ((cleanup (nsbox_host_release))) struct nsbox_host host
-      = { .cgroup_fd = -1, .pidfd = -1 };
+  __attribute__ ((cleanup (nsbox_host_release))) struct nsbox_host host = NSBOX_HOST_INIT;
   __attribute__ ((cleanup (release_tty))) struct nsbox_tty tty = { .master = -1, .slave = -1 };
   __attribute__ ((cleanup (release_tty))) struct nsbox_tty host_tty
       = { .master = -1, .slave = -1 };
@@ -133,10 +135,21 @@ nsbox_run_join (const struct nsbox_program *prog, int *exit_code, struct nsbox_e
     }
   if (pid == 0)
     {
+      struct nsbox_final f = { .sync_fd = sv[1], .hold_fd = -1, .listener_fd = host.listener_fd };
       close (sv[0]);
-      join_child (prog, sv[1], &tty, &relay, joins_userns (prog, &host));
+      join_child (prog, &f, &tty, &relay, joins_userns (prog, &host));
     }
   close (sv[1]);
+  nsbox_close (&host.listener_fd);
+  /* Preserved fds are the child's; the supervisor keeps none of them open. */
+  if (nsbox_preserved_fds (prog) > 0)
+    close_range (NSBOX_PRESERVED_BASE, NSBOX_PRESERVED_BASE + nsbox_preserved_fds (prog) - 1, 0);
+  if (nsbox_write_all (parent_end, &pid, sizeof pid) < 0)
+    {
+      err->step = "handshake";
+      nsbox_fail (err, errno, "send the child its pid");
+      return nsbox_kill_and_reap (pid, -1);
+    }
   pidfd = pidfd_open (pid, 0);
   if (pidfd < 0)
     {

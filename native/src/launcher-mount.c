@@ -9,6 +9,7 @@
  * attached with move_mount(2) onto the target fd; other mounts use mount(2) on
  * /proc/self/fd/N of the target's O_PATH fd. */
 #include "launcher.h"
+#include "mount-flags.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,128 +20,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
-
-struct mount_flags
-{
-  unsigned long ms;          /* for mount(2) */
-  unsigned long propagation; /* MS_PRIVATE... (with MS_REC for the r* forms), or 0 */
-  bool bind, recursive;
-  bool idmap;                  /* the bind mount is a tree the parent idmapped */
-  uint64_t attr_set, attr_clr; /* for mount_setattr(2) on bind mounts */
-};
-
-static const struct
-{
-  const char *name;
-  unsigned long ms_set, ms_clr;
-  uint64_t attr_set, attr_clr;
-} flag_names[] = {
-  { "defaults", 0, 0, 0, 0 },
-  { "ro", MS_RDONLY, 0, MOUNT_ATTR_RDONLY, 0 },
-  { "rw", 0, MS_RDONLY, 0, MOUNT_ATTR_RDONLY },
-  { "nosuid", MS_NOSUID, 0, MOUNT_ATTR_NOSUID, 0 },
-  { "suid", 0, MS_NOSUID, 0, MOUNT_ATTR_NOSUID },
-  { "nodev", MS_NODEV, 0, MOUNT_ATTR_NODEV, 0 },
-  { "dev", 0, MS_NODEV, 0, MOUNT_ATTR_NODEV },
-  { "noexec", MS_NOEXEC, 0, MOUNT_ATTR_NOEXEC, 0 },
-  { "exec", 0, MS_NOEXEC, 0, MOUNT_ATTR_NOEXEC },
-  { "sync", MS_SYNCHRONOUS, 0, 0, 0 },
-  { "async", 0, MS_SYNCHRONOUS, 0, 0 },
-  { "dirsync", MS_DIRSYNC, 0, 0, 0 },
-  { "mand", 0, 0, 0, 0 }, /* gone from the kernel; accepted and ignored */
-  { "nomand", 0, 0, 0, 0 },
-  { "noatime", MS_NOATIME, 0, MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME },
-  { "atime", 0, MS_NOATIME, 0, 0 },
-  { "relatime", MS_RELATIME, 0, MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME },
-  { "norelatime", 0, MS_RELATIME, 0, 0 },
-  { "strictatime", MS_STRICTATIME, 0, MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME },
-  { "nostrictatime", 0, MS_STRICTATIME, 0, 0 },
-  { "nodiratime", MS_NODIRATIME, 0, MOUNT_ATTR_NODIRATIME, 0 },
-  { "diratime", 0, MS_NODIRATIME, 0, MOUNT_ATTR_NODIRATIME },
-  { "lazytime", MS_LAZYTIME, 0, 0, 0 },
-  { "nolazytime", 0, MS_LAZYTIME, 0, 0 },
-  { "nosymfollow", MS_NOSYMFOLLOW, 0, MOUNT_ATTR_NOSYMFOLLOW, 0 },
-  { "symfollow", 0, MS_NOSYMFOLLOW, 0, MOUNT_ATTR_NOSYMFOLLOW },
-};
-
-static const struct
-{
-  const char *name;
-  unsigned long propagation;
-} propagation_names[] = {
-  { "private", MS_PRIVATE },           { "rprivate", MS_PRIVATE | MS_REC },
-  { "slave", MS_SLAVE },               { "rslave", MS_SLAVE | MS_REC },
-  { "shared", MS_SHARED },             { "rshared", MS_SHARED | MS_REC },
-  { "unbindable", MS_UNBINDABLE },     { "runbindable", MS_UNBINDABLE | MS_REC },
-};
-
-static int
-parse_one_flag (const char *name, struct mount_flags *f)
-{
-  if (strcmp (name, "bind") == 0 || strcmp (name, "rbind") == 0)
-    {
-      f->bind = true;
-      f->recursive = name[0] == 'r';
-      return 0;
-    }
-  if (strcmp (name, "idmap") == 0)
-    {
-      f->idmap = true;
-      return 0;
-    }
-  for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
-    if (strcmp (flag_names[i].name, name) == 0)
-      {
-        f->ms = (f->ms & ~flag_names[i].ms_clr) | flag_names[i].ms_set;
-        f->attr_set = (f->attr_set & ~flag_names[i].attr_clr) | flag_names[i].attr_set;
-        f->attr_clr = (f->attr_clr & ~flag_names[i].attr_set) | flag_names[i].attr_clr;
-        return 0;
-      }
-  for (size_t i = 0; i < sizeof propagation_names / sizeof propagation_names[0]; i++)
-    if (strcmp (propagation_names[i].name, name) == 0)
-      {
-        f->propagation = propagation_names[i].propagation;
-        return 0;
-      }
-  return -1;
-}
-
-static int
-parse_flags (const char *text, struct mount_flags *f, struct nsbox_error *err)
-{
-  cleanup_free char *copy = strdup (text);
-  char *save = NULL;
-
-  memset (f, 0, sizeof *f);
-  if (copy == NULL)
-    return nsbox_fail (err, ENOMEM, "parse mount flags");
-  for (char *name = strtok_r (copy, ",", &save); name; name = strtok_r (NULL, ",", &save))
-    if (parse_one_flag (name, f) < 0)
-      return nsbox_fail (err, EINVAL, "unknown mount flag '%s'", name);
-  /* Atime bits are clear-and-set as a group in mount_setattr(2). */
-  if (f->attr_set & MOUNT_ATTR__ATIME)
-    f->attr_clr |= MOUNT_ATTR__ATIME;
-  return 0;
-}
-
-int
-nsbox_parse_bind_attrs (const char *text, struct nsbox_bind_attrs *attrs,
-                        struct nsbox_error *err)
-{
-  struct mount_flags f;
-
-  if (parse_flags (text, &f, err) < 0)
-    return -1;
-  if (f.ms & ~(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_RELATIME
-               | MS_STRICTATIME | MS_NODIRATIME | MS_NOSYMFOLLOW)
-      || f.propagation)
-    return nsbox_fail (err, EINVAL, "flags '%s' are not all mount attributes", text);
-  attrs->recursive = f.recursive;
-  attrs->idmap = f.idmap;
-  attrs->attr_set = f.attr_set;
-  attrs->attr_clr = f.attr_clr;
-  return 0;
-}
 
 static void
 fd_path (char *buf, size_t size, int fd)
@@ -194,9 +73,13 @@ static int
 op_rootfs (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
 {
   const char *path = op->args[0];
-  /* `shared` cannot be applied before pivot_root (which refuses shared mounts): `/` is
-   * made a slave first and the new root shared after the pivot. */
-  unsigned long first = m->propagation == MS_SHARED ? MS_SLAVE : m->propagation;
+  /* `shared` cannot be applied before pivot_root (which refuses shared mounts), nor
+   * `unbindable` (the rootfs and the binds are bind mounts of what is below `/`): `/` is made
+   * a slave or private first, and the box's root gets its propagation once it is built
+   * (nsbox_mounts_finish). */
+  unsigned long first = m->propagation == MS_SHARED      ? MS_SLAVE
+                        : m->propagation == MS_UNBINDABLE ? MS_PRIVATE
+                                                          : m->propagation;
   /* `rootfs PATH [FLAGS]`: `idmap` and mount attributes (`nosuid,nodev`), comma-separated. */
   struct nsbox_bind_attrs attrs = { 0 };
 
@@ -205,19 +88,20 @@ op_rootfs (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error
   if (mount (NULL, "/", NULL, MS_REC | first, NULL) < 0)
     return nsbox_fail (err, errno, "make / recursively %s",
                        first == MS_SLAVE ? "slave" : "private");
-  if (attrs.idmap)
+  if (attrs.idmap || (m->trees && nsbox_trees_has (m->trees, path)))
     {
-      /* `rootfs PATH idmap`: the parent's idmapped clone of PATH, attached onto PATH
-       * (opened before the uid switch: the box's root may not be able to reach it). Its
-       * attributes were set by the parent, on the host side, with the `tree` op. */
+      /* The parent's clone of PATH (idmapped with `rootfs PATH idmap`; plain in a box
+       * with a user namespace), attached onto PATH (opened before the uid switch: the
+       * box's root may not be able to reach it). Its attributes were set by the parent,
+       * on the host side, with the `tree` op. */
       cleanup_fd int tree = m->trees ? nsbox_trees_take (m->trees, path) : -1;
 
       if (tree < 0 || m->rootfs_target < 0)
-        return nsbox_fail (err, EINVAL, "no idmapped tree was prepared for '%s'", path);
+        return nsbox_fail (err, EINVAL, "no tree was prepared for '%s'", path);
       if (move_mount (tree, "", m->rootfs_target, "",
                       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
           < 0)
-        return nsbox_fail (err, errno, "attach the idmapped mount of '%s'", path);
+        return nsbox_fail (err, errno, "attach the prepared mount of '%s'", path);
       /* The tree's fd is the root of the attached mount: the box's root from now on. */
       m->root_fd = nsbox_steal_fd (&tree);
       return 0;
@@ -249,22 +133,32 @@ open_source (struct nsbox_mounts *m, const char *source, struct nsbox_error *err
   return fd;
 }
 
+static bool
+has_mode_option (const char *data)
+{
+  for (const char *p = data; p && *p; p = strchr (p, ','), p = p ? p + 1 : NULL)
+    if (strncmp (p, "mode=", 5) == 0)
+      return true;
+  return false;
+}
+
 static int
 op_mount (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
 {
   const char *source = op->args[0], *target = op->args[1], *fstype = op->args[2];
   const char *data = op->args[4];
-  struct mount_flags f;
+  struct nsbox_mount_flags f;
   cleanup_fd int target_fd = -1;
   char what[PATH_MAX + 64];
 
-  if (parse_flags (op->args[3], &f, err) < 0)
+  if (nsbox_parse_mount_flags (op->args[3], &f, err) < 0)
     return -1;
   snprintf (what, sizeof what, "'%s' on '%s'", source, target);
 
-  if (f.bind && f.idmap)
+  if (f.bind && (f.idmap || (m->trees && !m->pivoted && nsbox_trees_has (m->trees, source))))
     {
-      /* The parent's idmapped clone of the host path, its attributes already set. */
+      /* The parent's clone of the host path (idmapped or not: opened with the host's
+       * credentials), its attributes already set. */
       cleanup_fd int tree = m->trees && !m->pivoted ? nsbox_trees_take (m->trees, source) : -1;
       struct stat st;
 
@@ -280,7 +174,7 @@ op_mount (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error 
         return -1;
       if (move_mount (tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
           < 0)
-        return nsbox_fail (err, errno, "attach the idmapped mount %s", what);
+        return nsbox_fail (err, errno, "attach the prepared mount %s", what);
     }
   else if (f.bind)
     {
@@ -303,15 +197,49 @@ op_mount (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error 
   else
     {
       char path[64];
+      cleanup_free char *tmpfs_data = NULL;
+      cleanup_fd int below = -1;
+      struct stat st;
 
       target_fd = nsbox_resolve_in_root (m->root_fd, target, NSBOX_CREATE_DIR, 0755, err);
       if (target_fd < 0)
         return -1;
+      /* A tmpfs without mode= takes the mode of the directory it covers, as with runc and
+       * crun (the image's /tmp stays 1777 under a tmpfs). */
+      if (strcmp (fstype, "tmpfs") == 0 && !has_mode_option (data) && fstat (target_fd, &st) == 0)
+        {
+          if (asprintf (&tmpfs_data, "%s%smode=%o", data, data[0] ? "," : "", st.st_mode & 07777) < 0)
+            return nsbox_fail (err, ENOMEM, "mount %s", what);
+          data = tmpfs_data;
+        }
+      /* tmpcopyup: the directory as it is now, before the tmpfs covers it. */
+      if (f.copyup)
+        {
+          below = nsbox_open_in_root (m->root_fd, target, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+          if (below < 0)
+            return nsbox_fail (err, errno, "open '%s' to copy it up", target);
+        }
       fd_path (path, sizeof path, target_fd);
-      if (mount (source[0] ? source : NULL, path, fstype[0] ? fstype : NULL, f.ms,
-                 data[0] ? data : NULL)
+      /* Read-only once the copy is done. */
+      if (mount (source[0] ? source : NULL, path, fstype[0] ? fstype : NULL,
+                 f.copyup ? f.ms & ~MS_RDONLY : f.ms, data[0] ? data : NULL)
           < 0)
         return nsbox_fail (err, errno, "mount %s (%s)", what, fstype);
+      if (f.copyup)
+        {
+          cleanup_fd int above
+              = nsbox_open_in_root (m->root_fd, target, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+          if (above < 0)
+            return nsbox_fail (err, errno, "open the new mount on '%s'", target);
+          if (nsbox_copy_up (below, above, what, err) < 0)
+            return -1;
+          if (f.ms & MS_RDONLY)
+            {
+              struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+              if (mount_setattr (above, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+                return nsbox_fail (err, errno, "make %s read-only", what);
+            }
+        }
     }
   if (f.propagation)
     return set_propagation (m, target, f.propagation, err);
@@ -432,28 +360,42 @@ op_console (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_erro
   return bind_fd (src_fd, target_fd, false, 0, 0, "the box's terminal on /dev/console", err);
 }
 
+/* `mknod PATH TYPE MAJOR MINOR MODE [UID GID]`: a character or block device, or a fifo
+ * (`p`, no device number); owned by UID:GID when given. */
 static int
 op_mknod (struct nsbox_mounts *m, const struct nsbox_op *op, struct nsbox_error *err)
 {
   const char *path = op->args[0], *type = op->args[1];
   char name[NAME_MAX + 1];
-  long long major, minor;
+  long long major, minor, uid = -1, gid = -1;
   cleanup_fd int dir = -1;
   mode_t mode;
 
-  if (strcmp (type, "c") != 0 && strcmp (type, "b") != 0)
+  if (strcmp (type, "c") != 0 && strcmp (type, "b") != 0 && strcmp (type, "p") != 0)
     return nsbox_fail (err, EINVAL, "bad device type '%s'", type);
   if (nsbox_parse_long (op->args[2], 0, 0xfff, &major) < 0
       || nsbox_parse_long (op->args[3], 0, 0xfffff, &minor) < 0)
     return nsbox_fail (err, EINVAL, "bad device number '%s:%s'", op->args[2], op->args[3]);
   if (parse_mode (op->args[4], &mode) < 0)
     return nsbox_fail (err, EINVAL, "bad mode '%s'", op->args[4]);
+  if (op->argc == 7
+      && (nsbox_parse_long (op->args[5], 0, UINT32_MAX - 1, &uid) < 0
+          || nsbox_parse_long (op->args[6], 0, UINT32_MAX - 1, &gid) < 0))
+    return nsbox_fail (err, EINVAL, "bad owner '%s:%s'", op->args[5], op->args[6]);
   dir = nsbox_resolve_parent_in_root (m->root_fd, path, true, name, sizeof name, err);
   if (dir < 0)
     return -1;
-  mode |= type[0] == 'c' ? S_IFCHR : S_IFBLK;
-  if (mknodat (dir, name, mode, makedev (major, minor)) < 0 && errno != EEXIST)
-    return nsbox_fail (err, errno, "mknod '%s'", path);
+  mode |= type[0] == 'c' ? S_IFCHR : type[0] == 'b' ? S_IFBLK : S_IFIFO;
+  if (mknodat (dir, name, mode, type[0] == 'p' ? 0 : makedev (major, minor)) < 0)
+    {
+      if (errno != EEXIST)
+        return nsbox_fail (err, errno, "mknod '%s'", path);
+      /* A node already there (the image's, or a host device bound in): left as it is. */
+      return 0;
+    }
+  /* The node just made, never through a symlink. */
+  if (uid >= 0 && fchownat (dir, name, (uid_t) uid, (gid_t) gid, AT_SYMLINK_NOFOLLOW) < 0)
+    return nsbox_fail (err, errno, "chown '%s' to %lld:%lld", path, uid, gid);
   return 0;
 }
 
@@ -475,8 +417,20 @@ op_pivot_root (struct nsbox_mounts *m, struct nsbox_error *err)
   if (m->root_fd < 0)
     return nsbox_fail (err, errno, "open the new root");
   m->pivoted = true;
-  if (m->propagation == MS_SHARED && mount (NULL, "/", NULL, MS_REC | MS_SHARED, NULL) < 0)
-    return nsbox_fail (err, errno, "make / recursively shared");
+  return 0;
+}
+
+int
+nsbox_mounts_finish (struct nsbox_mounts *m, struct nsbox_error *err)
+{
+  if (m->propagation != MS_SHARED && m->propagation != MS_UNBINDABLE)
+    return 0;
+  if (m->pivoted && mount (NULL, "/", NULL, MS_REC | m->propagation, NULL) < 0)
+    {
+      err->step = "propagation";
+      return nsbox_fail (err, errno, "make / recursively %s",
+                         m->propagation == MS_SHARED ? "shared" : "unbindable");
+    }
   return 0;
 }
 
@@ -583,6 +537,8 @@ nsbox_mounts_init (const struct nsbox_program *prog, struct nsbox_mounts *m,
         m->propagation = MS_SLAVE;
       else if (strcmp (prop->args[0], "shared") == 0)
         m->propagation = MS_SHARED;
+      else if (strcmp (prop->args[0], "unbindable") == 0)
+        m->propagation = MS_UNBINDABLE;
       else
         {
           err->step = "propagation";

@@ -1,10 +1,18 @@
 /* seccomp.* ops: a libseccomp filter, built early (while memory and files are still
- * reachable) and loaded by launcher-final.c at the last moment. */
+ * reachable) and loaded by launcher-final.c as the very last thing before execve.
+ *
+ * SCMP_ACT_NOTIFY rules give the filter a listener fd. `seccomp.listener PATH STATE
+ * [METADATA]` connects to the agent at PATH before the launcher clones (host credentials,
+ * host paths); right after the load, the only other syscall before execve sends the
+ * listener with the OCI container process state (runtime-spec config-linux.md, "seccomp"),
+ * as runc and crun do. */
 #include "launcher.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 static int
 parse_action (const char *text, uint32_t *action)
@@ -21,6 +29,8 @@ parse_action (const char *text, uint32_t *action)
     *action = SCMP_ACT_TRAP;
   else if (strcmp (text, "log") == 0)
     *action = SCMP_ACT_LOG;
+  else if (strcmp (text, "notify") == 0)
+    *action = SCMP_ACT_NOTIFY;
   else if (strncmp (text, "errno:", 6) == 0 && nsbox_parse_long (text + 6, 0, 4095, &n) == 0)
     *action = SCMP_ACT_ERRNO ((uint32_t) n);
   else if (strncmp (text, "trace:", 6) == 0 && nsbox_parse_long (text + 6, 0, 65535, &n) == 0)
@@ -117,6 +127,32 @@ add_rule (scmp_filter_ctx ctx, uint32_t default_action, const struct nsbox_op *o
   return 0;
 }
 
+/* Filter flags of the OCI spec (SECCOMP_FILTER_FLAG_*) as libseccomp attributes. */
+static int
+set_flag (scmp_filter_ctx ctx, const char *name, struct nsbox_error *err)
+{
+  static const struct
+  {
+    const char *name;
+    enum scmp_filter_attr attr;
+  } flags[] = {
+    { "SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC },
+    { "SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG },
+    { "SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB },
+  };
+  int rc;
+
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+    if (strcmp (flags[i].name, name) == 0)
+      {
+        rc = seccomp_attr_set (ctx, flags[i].attr, 1);
+        if (rc < 0)
+          return nsbox_fail (err, -rc, "set the filter flag %s", name);
+        return 0;
+      }
+  return nsbox_fail (err, EINVAL, "unknown seccomp filter flag '%s'", name);
+}
+
 int
 nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *out,
                      struct nsbox_error *err)
@@ -141,6 +177,11 @@ nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *out,
   rc = seccomp_attr_set (ctx, SCMP_FLTATR_CTL_NNP, 0);
   if (rc < 0)
     return nsbox_fail (err, -rc, "seccomp_attr_set");
+
+  err->step = "seccomp.flag";
+  for (size_t i = 0; i < prog->n_ops; i++)
+    if (strcmp (prog->ops[i].name, "seccomp.flag") == 0 && set_flag (ctx, prog->ops[i].args[0], err) < 0)
+      return -1;
 
   /* Architectures first: rules are then added for every architecture of the filter. */
   err->step = "seccomp.arch";
@@ -174,5 +215,72 @@ nsbox_seccomp_load (scmp_filter_ctx ctx, struct nsbox_error *err)
       err->step = "seccomp.load";
       return nsbox_fail (err, -rc, "load the seccomp filter");
     }
+  return 0;
+}
+
+int
+nsbox_seccomp_listener_connect (const char *path, int *out, struct nsbox_error *err)
+{
+  struct sockaddr_un addr;
+  cleanup_fd int dir_fd = -1;
+  cleanup_fd int fd = -1;
+
+  if (nsbox_unix_address (path, &addr, &dir_fd, err) < 0)
+    return -1;
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return nsbox_fail (err, errno, "socket");
+  if (connect (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
+    return nsbox_fail (err, errno, "connect to the seccomp agent at '%s'", path);
+  *out = nsbox_steal_fd (&fd);
+  return 0;
+}
+
+int
+nsbox_seccomp_listener_payload (const struct nsbox_program *prog, pid_t pid,
+                                struct nsbox_buf *out, struct nsbox_error *err)
+{
+  const struct nsbox_op *op = nsbox_program_find (prog, "seccomp.listener");
+
+  nsbox_buf_str (out, "{\"ociVersion\":\"1.0.2\",\"fds\":[\"seccompFd\"],\"pid\":");
+  nsbox_buf_int (out, pid);
+  if (op->argc > 2)
+    {
+      nsbox_buf_str (out, ",\"metadata\":");
+      nsbox_buf_json (out, op->args[2]);
+    }
+  nsbox_buf_str (out, ",\"state\":");
+  if (nsbox_state_with_pid (op->args[1], pid, out) < 0)
+    {
+      err->step = "seccomp.listener";
+      return nsbox_fail (err, ENOMEM, "build the state for the seccomp agent");
+    }
+  nsbox_buf_str (out, "}");
+  if (out->failed)
+    return nsbox_fail (err, ENOMEM, "build the state for the seccomp agent");
+  return 0;
+}
+
+int
+nsbox_seccomp_listener_send (scmp_filter_ctx ctx, int sock, const struct nsbox_buf *payload,
+                             struct nsbox_error *err)
+{
+  int listener = seccomp_notify_fd (ctx);
+  char control[CMSG_SPACE (sizeof (int))] = { 0 };
+  struct iovec iov = { .iov_base = payload->p, .iov_len = payload->len };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                        .msg_controllen = sizeof control };
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg);
+
+  err->step = "seccomp.listener";
+  if (listener < 0)
+    return nsbox_fail (err, -listener, "the filter has no listener (no SCMP_ACT_NOTIFY rule)");
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (cmsg), &listener, sizeof (int));
+  while (sendmsg (sock, &msg, MSG_NOSIGNAL) < 0)
+    if (errno != EINTR)
+      return nsbox_fail (err, errno, "send the seccomp listener to the agent");
   return 0;
 }

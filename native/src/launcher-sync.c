@@ -1,7 +1,10 @@
 /* The handshake between the launcher and its child, the same in both modes: one
  * SOCK_STREAM socketpair, CLOEXEC on both ends. The parent sends one byte when the child
- * may go on (id maps written); the child answers with nothing at all when execve
- * succeeds (its end is closed by exec) or with `STEP ERRNO MESSAGE` before it exits. */
+ * may go on (id maps written), then the child's pid as the launcher sees it; the child
+ * answers with nothing at all when execve succeeds (its end is closed by exec) or with
+ * `STEP ERRNO MESSAGE` before it exits. In create mode the child may also say, as whole
+ * messages, "hooks\n" (run the prestart and createRuntime hooks now; the parent answers
+ * 'c') and "held\n" (built, waiting for `start`: the launcher's work is done). */
 #include "launcher.h"
 
 #include <errno.h>
@@ -40,6 +43,67 @@ nsbox_read_child_report (int fd, struct nsbox_error *err, char *step_buf, size_t
     return 0;
   nsbox_error_parse (err, text, step_buf, step_size);
   return -1;
+}
+
+int
+nsbox_parent_follow_child (const struct nsbox_program *prog, int fd, pid_t pid, bool *held,
+                           struct nsbox_error *err, char *step_buf, size_t step_size)
+{
+  static const char hooks[] = "hooks\n", held_msg[] = "held\n";
+  char text[4096 + 64];
+  size_t used = 0;
+
+  *held = false;
+  for (;;)
+    {
+      ssize_t n = read (fd, text + used, sizeof text - 1 - used);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          err->step = "handshake";
+          return nsbox_fail (err, errno, "read from the child");
+        }
+      used += (size_t) n;
+      text[used] = '\0';
+      if (n == 0 || used == sizeof text - 1)
+        break;
+      if (used == sizeof hooks - 1 && memcmp (text, hooks, used) == 0)
+        {
+          used = 0;
+          if (nsbox_run_hooks (prog, "prestart", pid, err) < 0
+              || nsbox_run_hooks (prog, "createRuntime", pid, err) < 0)
+            return -1;
+          if (nsbox_write_all (fd, "c", 1) < 0)
+            {
+              err->step = "handshake";
+              return nsbox_fail (err, errno, "let the child go on after the hooks");
+            }
+          continue;
+        }
+      if (used == sizeof held_msg - 1 && memcmp (text, held_msg, used) == 0)
+        {
+          *held = true;
+          return 0;
+        }
+    }
+  if (used == 0)
+    return 0;
+  nsbox_error_parse (err, text, step_buf, step_size);
+  return -1;
+}
+
+int
+nsbox_child_request_hooks (int sync_fd, struct nsbox_error *err)
+{
+  char answer = 0;
+
+  if (nsbox_write_all (sync_fd, "hooks\n", 6) < 0)
+    return nsbox_fail (err, errno, "ask the launcher for the hooks");
+  if (nsbox_read_exact (sync_fd, &answer, 1) < 0 || answer != 'c')
+    _exit (1); /* the launcher failed and reports it; it kills us */
+  return 0;
 }
 
 void

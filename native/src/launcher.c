@@ -73,9 +73,6 @@ main (int argc, char **argv)
 
   (void) argc;
   result_fd_given = fcntl (NSBOX_RESULT_FD, F_GETFD) >= 0;
-  /* Nothing but fds 0-4 is ours: close the rest before anything else happens (they
-   * would otherwise survive into the box's namespaces until the final close_range). */
-  close_range (NSBOX_RESULT_FD + 1, ~0U, 0);
   /* A reader that went away must not kill us before the child is cleaned up. */
   signal (SIGPIPE, SIG_IGN);
 
@@ -107,6 +104,10 @@ main (int argc, char **argv)
       return 1;
     }
   close (NSBOX_PROGRAM_FD);
+  /* Nothing but fds 0-4 is ours, and the box's preserved fds (`preserve_fds N`: 5 … 4+N):
+   * close the rest before any namespace is entered (they would otherwise survive into the
+   * box's namespaces until the final close_range). */
+  close_range (NSBOX_PRESERVED_BASE + nsbox_preserved_fds (&prog), ~0U, 0);
 
   if (nsbox_program_mode (&prog) == NSBOX_IN_JOIN)
     {

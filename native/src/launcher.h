@@ -9,8 +9,12 @@
  *   launcher-caps.c     capability names and the user/groups/caps sequence
  *   launcher-seccomp.c  seccomp.* ops with libseccomp
  *   launcher-idmap.c    tree ops: detached (idmapped) mounts the parent hands the child
+ *   mount-flags.c       mount option names as flags and attributes (mount, tree, rootfs)
  *   launcher-bpf.c      bpf.* host ops: cgroup BPF device and IP confinement programs
- *   launcher-final.c    the child's last steps: fds, cwd check, seccomp, exec
+ *   launcher-final.c    the child's last steps: identity, cwd, fds, hold, seccomp, exec
+ *   launcher-process.c  sched, ioprio, mempolicy, personality, umask, HOME
+ *   launcher-hold.c     `hold`: the built box waits for `start` (create/start split)
+ *   launcher-hooks.c    OCI hooks at their moments, with the state on stdin
  *   launcher-tty.c      join mode: pty, raw mode, relay and signal forwarding */
 #ifndef NSBOX_LAUNCHER_H
 #define NSBOX_LAUNCHER_H
@@ -37,6 +41,13 @@ int nsbox_kill_and_reap (pid_t pid, int pidfd);
 /* Reads the child's end of the handshake to EOF: 0 when it said nothing (exec worked). */
 int nsbox_read_child_report (int fd, struct nsbox_error *err, char *step_buf,
                              size_t step_size);
+/* Parent, create mode: answers the child's requests (the prestart and createRuntime hooks
+ * before its pivot_root) until it exec'd (EOF, *held false), holds (*held true) or reports
+ * an error (-1). */
+int nsbox_parent_follow_child (const struct nsbox_program *prog, int fd, pid_t pid, bool *held,
+                               struct nsbox_error *err, char *step_buf, size_t step_size);
+/* Child: asks the parent to run its hooks and waits until it did. */
+int nsbox_child_request_hooks (int sync_fd, struct nsbox_error *err);
 /* Child: report an error to the parent (`STEP ERRNO MESSAGE`). */
 void nsbox_child_report (int sync_fd, const struct nsbox_error *err);
 /* Child: SIGKILL when the launcher dies; exits at once if it already has. */
@@ -56,7 +67,13 @@ struct nsbox_host
   int cgroup_fd;             /* `cgroup.into`, or -1 */
   int pidfd;                 /* `join.pid`, or -1 */
   bool timens_offsets;       /* a time ns with offsets is pending for children */
+  int hold_fd;               /* `hold`: the socket `start` connects to, or -1 */
+  int listener_fd;           /* `seccomp.listener`: connected to the agent, or -1 */
 };
+#define NSBOX_HOST_INIT { .cgroup_fd = -1, .pidfd = -1, .hold_fd = -1, .listener_fd = -1 }
+/* `preserve_fds N`: the launcher's fds 5 … 4+N become the box's 3 … 2+N. */
+#define NSBOX_PRESERVED_BASE 5
+unsigned nsbox_preserved_fds (const struct nsbox_program *prog);
 int nsbox_parse_namespaces (const struct nsbox_op *op, unsigned long *flags,
                             struct nsbox_error *err);
 /* Runs the host ops in program order. */
@@ -82,11 +99,13 @@ void nsbox_trees_release (struct nsbox_trees *trees);
 /* Parent: clones and (id)maps every `tree` op's path, after the id maps are written. */
 int nsbox_trees_prepare (const struct nsbox_program *prog, pid_t pid,
                          struct nsbox_trees *trees, struct nsbox_error *err);
-/* Parent: sends every tree (SCM_RIGHTS), then the go byte. */
-int nsbox_trees_send_go (int sock, const struct nsbox_trees *trees, struct nsbox_error *err);
-/* Child: receives the trees until the go byte; -1 when the parent is gone. */
+/* Parent: sends every tree (SCM_RIGHTS), then the go byte and the child's pid. */
+int nsbox_trees_send_go (int sock, const struct nsbox_trees *trees, pid_t pid,
+                         struct nsbox_error *err);
+/* Child: receives the trees until the go byte and its own pid in the launcher's pid
+ * namespace; -1 when the parent is gone. */
 int nsbox_trees_receive (int sock, const struct nsbox_program *prog,
-                         struct nsbox_trees *trees);
+                         struct nsbox_trees *trees, pid_t *own_pid);
 /* The fd of the first unused tree of this host path (the caller owns it), or -1. */
 int nsbox_trees_take (struct nsbox_trees *trees, const char *path);
 bool nsbox_trees_has (const struct nsbox_trees *trees, const char *path);
@@ -100,24 +119,20 @@ struct nsbox_mounts
   int root_fd;     /* the rootfs before pivot_root, the new `/` after; -1 before `rootfs` */
   int null_fd;     /* the host's /dev/null (O_PATH), the source of `mask` on files */
   bool pivoted;
-  unsigned long propagation; /* MS_PRIVATE, MS_SLAVE or MS_SHARED */
+  unsigned long propagation; /* MS_PRIVATE, MS_SLAVE, MS_SHARED or MS_UNBINDABLE */
   struct nsbox_trees *trees; /* trees from the parent (`tree` ops), or NULL */
   int rootfs_target;         /* `rootfs PATH idmap`: PATH opened before the uid switch */
 };
-/* The flags of a `tree` op (and of bind mounts): recursion, mount_setattr(2) attributes
- * and whether the mount is idmapped. */
-struct nsbox_bind_attrs
-{
-  bool recursive, idmap;
-  uint64_t attr_set, attr_clr;
-};
-int nsbox_parse_bind_attrs (const char *text, struct nsbox_bind_attrs *attrs,
-                            struct nsbox_error *err);
 int nsbox_mounts_init (const struct nsbox_program *prog, struct nsbox_mounts *m,
                        struct nsbox_error *err);
 /* Runs one mount-related op; returns 1 when op is not one of them. */
 int nsbox_mount_op (struct nsbox_mounts *m, const struct nsbox_op *op,
                     struct nsbox_error *err);
+/* launcher-copyup.c: `tmpcopyup`, the tree under src_dir copied into dst_dir. */
+int nsbox_copy_up (int src_dir, int dst_dir, const char *what, struct nsbox_error *err);
+
+/* After the child ops: the box root's final propagation (shared, unbindable). */
+int nsbox_mounts_finish (struct nsbox_mounts *m, struct nsbox_error *err);
 void nsbox_mounts_release (struct nsbox_mounts *m);
 
 /* launcher-caps.c */
@@ -136,21 +151,60 @@ enum
 };
 int nsbox_caps_parse (const struct nsbox_program *prog, struct nsbox_caps *caps,
                       struct nsbox_error *err);
-/* bounding drop, keep caps, groups, setresgid/setresuid, capset, ambient raise. */
+/* bounding drop, keep caps, groups, setresgid/setresuid, capset, ambient raise. `keep`
+ * stays in the effective and permitted sets beyond what the ops say: CAP_SYS_ADMIN while a
+ * seccomp filter without no_new_privs is still to be loaded (execve drops it: the sets after
+ * exec come from the bounding, inheritable and ambient sets). */
 int nsbox_apply_identity (const struct nsbox_program *prog, const struct nsbox_caps *caps,
-                          struct nsbox_error *err);
+                          uint64_t keep, struct nsbox_error *err);
 
 /* launcher-seccomp.c */
 /* Builds the filter from the seccomp.* ops; *ctx stays NULL without `seccomp.load`. */
 int nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *ctx,
                          struct nsbox_error *err);
 int nsbox_seccomp_load (scmp_filter_ctx ctx, struct nsbox_error *err);
+/* `seccomp.listener`: host op, then the payload (built before the load) and its sending. */
+int nsbox_seccomp_listener_connect (const char *path, int *fd, struct nsbox_error *err);
+int nsbox_seccomp_listener_payload (const struct nsbox_program *prog, pid_t pid,
+                                    struct nsbox_buf *out, struct nsbox_error *err);
+int nsbox_seccomp_listener_send (scmp_filter_ctx ctx, int sock, const struct nsbox_buf *payload,
+                                 struct nsbox_error *err);
+
+/* launcher-process.c */
+/* sched, ioprio, mempolicy, personality: before the identity drops capabilities. */
+int nsbox_process_attributes (const struct nsbox_program *prog, struct nsbox_error *err);
+/* `umask`, 0022 without it. */
+int nsbox_process_umask (const struct nsbox_program *prog, struct nsbox_error *err);
+/* HOME of uid in the box's /etc/passwd, "/" when there is none. */
+int nsbox_process_home (uid_t uid, char *home, size_t size, struct nsbox_error *err);
+
+/* launcher-hold.c */
+int nsbox_hold_listen (const char *path, int *fd, struct nsbox_error *err);
+/* Child: says "held" on *sync_fd, closes it and waits for `start`; *sync_fd becomes
+ * start's connection. */
+int nsbox_hold_wait (int *sync_fd, int *hold_fd, struct nsbox_error *err);
+
+/* launcher-hooks.c */
+bool nsbox_has_hooks (const struct nsbox_program *prog, const char *kind);
+/* Every `hook` op of this kind, in program order; box_pid goes into the state. */
+int nsbox_run_hooks (const struct nsbox_program *prog, const char *kind, pid_t box_pid,
+                     struct nsbox_error *err);
+/* The runtime's state object with "pid" added. */
+int nsbox_state_with_pid (const char *state, pid_t pid, struct nsbox_buf *out);
 
 /* launcher-final.c */
-/* The last steps in the child, shared by both modes: identity, caps, no_new_privs, cwd,
- * fds, seccomp, exec. *sync_fd is the CLOEXEC end that tells the parent about exec; it
- * may be moved to fd 3 on the way. Returns only on failure. */
-int nsbox_final_exec (const struct nsbox_program *prog, int *sync_fd,
+struct nsbox_final
+{
+  int sync_fd;     /* CLOEXEC end that tells the parent about exec; after `hold`, start's
+                      connection */
+  int hold_fd;     /* from `hold`, or -1 */
+  int listener_fd; /* from `seccomp.listener`, or -1 */
+  pid_t host_pid;  /* the process in the launcher's pid namespace (hook state, agent) */
+};
+/* The last steps in the child, shared by both modes: attributes, identity, caps,
+ * no_new_privs, cwd, the program, fds, [hold, startContainer hooks], seccomp, exec.
+ * Returns only on failure. */
+int nsbox_final_exec (const struct nsbox_program *prog, struct nsbox_final *f,
                       struct nsbox_error *err);
 /* Resets the signal mask and every disposition (the shim ignores SIGPIPE/SIGINT/SIGHUP:
  * the box must not inherit that). */

@@ -19,6 +19,10 @@ static const struct nsbox_op_spec op_specs[] = {
   { "join.pid", NSBOX_PHASE_HOST, 1, 1, JOIN, 0 },
   { "timens.offset", NSBOX_PHASE_HOST, 3, 3, CREATE, 0 },
   { "tty", NSBOX_PHASE_HOST, 0, 0, JOIN, 0 },
+  { "preserve_fds", NSBOX_PHASE_HOST, 1, 1, BOTH, 0 },
+  { "hold", NSBOX_PHASE_HOST, 1, 1, CREATE, 0 },
+  { "seccomp.listener", NSBOX_PHASE_HOST, 2, 3, BOTH, 0 },
+  { "hook", NSBOX_PHASE_HOOK, 6, ANY, CREATE, 0 },
   { "bpf.devices", NSBOX_PHASE_HOST, 1, ANY, CREATE, 0 },
   { "bpf.inet", NSBOX_PHASE_HOST, 1, ANY, CREATE, 0 },
   { "uidmap", NSBOX_PHASE_PARENT, 1, 1, CREATE, 0 },
@@ -34,7 +38,8 @@ static const struct nsbox_op_spec op_specs[] = {
   { "symlink", NSBOX_PHASE_CHILD, 2, 2, CREATE, NSBOX_NEEDS_ROOTFS },
   { "dev.bind", NSBOX_PHASE_CHILD, 2, 2, CREATE, NSBOX_NEEDS_ROOTFS | NSBOX_BEFORE_PIVOT },
   { "console", NSBOX_PHASE_CHILD, 1, 1, CREATE, NSBOX_NEEDS_ROOTFS | NSBOX_BEFORE_PIVOT },
-  { "mknod", NSBOX_PHASE_CHILD, 5, 5, CREATE, NSBOX_NEEDS_ROOTFS },
+  { "mknod", NSBOX_PHASE_CHILD, 5, 7, CREATE, NSBOX_NEEDS_ROOTFS },
+  { "loopback.up", NSBOX_PHASE_CHILD, 0, 0, CREATE, 0 },
   { "pivot_root", NSBOX_PHASE_CHILD, 0, 0, CREATE, NSBOX_NEEDS_ROOTFS | NSBOX_BEFORE_PIVOT },
   { "mask", NSBOX_PHASE_CHILD, 1, 1, CREATE, NSBOX_NEEDS_PIVOT },
   { "readonly", NSBOX_PHASE_CHILD, 1, 2, CREATE, NSBOX_NEEDS_PIVOT },
@@ -45,6 +50,14 @@ static const struct nsbox_op_spec op_specs[] = {
   { "groups", NSBOX_PHASE_FINAL, 0, ANY, BOTH, 0 },
   { "caps", NSBOX_PHASE_FINAL, 1, ANY, BOTH, 0 },
   { "no_new_privs", NSBOX_PHASE_FINAL, 0, 0, BOTH, 0 },
+  { "umask", NSBOX_PHASE_FINAL, 1, 1, BOTH, 0 },
+  { "sched", NSBOX_PHASE_FINAL, 7, 7, BOTH, 0 },
+  { "ioprio", NSBOX_PHASE_FINAL, 2, 2, BOTH, 0 },
+  { "mempolicy", NSBOX_PHASE_FINAL, 3, 3, BOTH, 0 },
+  { "personality", NSBOX_PHASE_FINAL, 1, 1, BOTH, 0 },
+  { "affinity", NSBOX_PHASE_FINAL, 1, 1, BOTH, 0 },
+  { "home", NSBOX_PHASE_FINAL, 0, 0, BOTH, 0 },
+  { "seccomp.flag", NSBOX_PHASE_FINAL, 1, 1, BOTH, 0 },
   { "seccomp.default", NSBOX_PHASE_FINAL, 1, 1, BOTH, 0 },
   { "seccomp.arch", NSBOX_PHASE_FINAL, 1, 1, BOTH, 0 },
   { "seccomp.rule", NSBOX_PHASE_FINAL, 2, ANY, BOTH, 0 },
@@ -184,6 +197,29 @@ nsbox_program_mode (const struct nsbox_program *prog)
   return NSBOX_IN_CREATE;
 }
 
+const char *const nsbox_hook_kinds[] = { "prestart", "createRuntime", "createContainer",
+                                         "startContainer", NULL };
+
+/* `hook KIND TIMEOUT CWD STATE PATH ARGC ARG... ENV...` */
+int
+nsbox_hook_check (const struct nsbox_op *op, struct nsbox_error *err)
+{
+  long long timeout, argc;
+  bool known = false;
+
+  for (size_t k = 0; nsbox_hook_kinds[k]; k++)
+    known = known || strcmp (op->args[0], nsbox_hook_kinds[k]) == 0;
+  if (!known)
+    return fail (err, EINVAL, "unknown hook kind '%s'", op->args[0]);
+  if (nsbox_parse_long (op->args[1], 0, 86400, &timeout) < 0)
+    return fail (err, EINVAL, "bad hook timeout '%s'", op->args[1]);
+  if (op->args[4][0] != '/')
+    return fail (err, EINVAL, "hook path '%s' is not absolute", op->args[4]);
+  if (nsbox_parse_long (op->args[5], 0, (long long) op->argc - 6, &argc) < 0)
+    return fail (err, EINVAL, "bad hook argument count '%s'", op->args[5]);
+  return 0;
+}
+
 int
 nsbox_program_validate (const struct nsbox_program *prog, struct nsbox_error *err)
 {
@@ -225,6 +261,14 @@ nsbox_program_validate (const struct nsbox_program *prog, struct nsbox_error *er
         }
       else if (strcmp (op->name, "pivot_root") == 0)
         seen_pivot = true;
+      else if (strcmp (op->name, "hook") == 0 && nsbox_hook_check (op, err) < 0)
+        return -1;
+      else if (strcmp (op->name, "preserve_fds") == 0)
+        {
+          long long n;
+          if (nsbox_parse_long (op->args[0], 0, 4096, &n) < 0)
+            return fail (err, EINVAL, "bad fd count '%s'", op->args[0]);
+        }
       else if (strcmp (op->name, "exec") == 0)
         {
           if (seen_exec)

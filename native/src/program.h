@@ -19,6 +19,7 @@ enum nsbox_phase
   NSBOX_PHASE_PARENT, /* in the launcher, on the child after clone (id maps, rlimits) */
   NSBOX_PHASE_CHILD,  /* in the child, in program order (mounts, hostname...) */
   NSBOX_PHASE_FINAL,  /* in the child, in a fixed order just before exec (user, caps...) */
+  NSBOX_PHASE_HOOK,   /* OCI hooks: each kind at its moment (launcher-hooks.c) */
 };
 
 /* Where an op may appear. */
@@ -80,6 +81,10 @@ void nsbox_program_free (struct nsbox_program *prog);
 /* The last op with this name, or NULL. */
 const struct nsbox_op *nsbox_program_find (const struct nsbox_program *prog,
                                            const char *name);
+
+/* The hook kinds of the `hook` op, NULL-terminated, and the check of one such op. */
+extern const char *const nsbox_hook_kinds[];
+int nsbox_hook_check (const struct nsbox_op *op, struct nsbox_error *err);
 
 /* The mode the program asks for: NSBOX_IN_CREATE (the default) or NSBOX_IN_JOIN. */
 unsigned nsbox_program_mode (const struct nsbox_program *prog);

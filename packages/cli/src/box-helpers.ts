@@ -1,6 +1,5 @@
-/** Shared by the box commands: the Linux driver, signal names, box summaries. */
+/** Shared by the box commands: the Linux driver, box summaries, option parsing. */
 
-import { constants } from 'node:os';
 import { type Box, NsboxError } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
 import { LinuxBoxDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
@@ -8,15 +7,6 @@ import { LinuxBoxDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
 export function linuxDriver(host: NsboxHost): LinuxBoxDriver {
   if (host.driver instanceof LinuxBoxDriver) return host.driver;
   throw new NsboxError('E_UNSUPPORTED', 'this host has no Linux box driver');
-}
-
-export function parseSignal(text: string | undefined, fallback = 'SIGTERM'): number {
-  const raw = (text ?? fallback).toUpperCase();
-  if (/^\d+$/.test(raw)) return Number(raw);
-  const name = (raw.startsWith('SIG') ? raw : `SIG${raw}`) as keyof typeof constants.signals;
-  const number = constants.signals[name];
-  if (number === undefined) throw new NsboxError('E_INVALID_ARGUMENT', `unknown signal '${text}'`, { details: { signal: text } });
-  return number;
 }
 
 export interface BoxSummary {
@@ -58,3 +48,16 @@ export function parseEnv(values: unknown): Record<string, string> | undefined {
 }
 
 export const collect = (value: string, previous: unknown): string[] => [...((previous as string[] | undefined) ?? []), value];
+
+/** `--user UID[:GID]`. */
+export function parseUser(value: unknown): { uid: number; gid: number } | undefined {
+  if (typeof value !== 'string') return undefined;
+  const [uid, gid] = value.split(':').map(Number);
+  return { uid: uid ?? 0, gid: gid ?? uid ?? 0 };
+}
+
+/** `--timeout` in seconds; what is not a number leaves the default. */
+export function seconds(value: unknown): number | undefined {
+  const number = Number(value);
+  return Number.isFinite(number) ? number : undefined;
+}

@@ -1,8 +1,16 @@
-/** What every command gets: the global options and a lazily opened host. */
+/**
+ * What every command gets: the global options, a lazily opened host, and the BoxApi — the
+ * in-process one over that host, or the one over nsboxd's API when a daemon serves the state
+ * directory (podman's `abi` and `tunnel`). Commands are written once against it.
+ */
 
-import type { ServiceIdentifier } from '@nsbox/core';
-import { type NsboxHost, type OpenHostOptions, openHost } from '@nsbox/host';
+import { RemoteBoxApi } from '@nsbox/client';
+import type { BoxApi, ServiceIdentifier } from '@nsbox/core';
+import { LocalBoxApi, type NsboxHost, type OpenHostOptions, openHost } from '@nsbox/host';
+import { LinuxBoxDriver } from '@nsbox/runtime';
+import { linuxBoxIo } from './linux-box-io.js';
 import type { RemoteTarget } from './remote-daemon.js';
+import { type BoxTerminal, localTerminal, remoteTerminal } from './terminal.js';
 
 export interface GlobalOptions {
   stateDir?: string;
@@ -18,6 +26,7 @@ export type DriverFactory = OpenHostOptions['driver'];
 
 export class CliContext {
   private opened: Promise<NsboxHost> | undefined;
+  private local: Promise<BoxApi> | undefined;
 
   constructor(
     readonly options: GlobalOptions,
@@ -39,6 +48,19 @@ export class CliContext {
       return host;
     });
     return this.opened;
+  }
+
+  /** The application layer: through nsboxd when it serves the state directory, in-process otherwise. */
+  async api(): Promise<BoxApi> {
+    // The compiler holds the SDK to the same interface as the in-process BoxApi.
+    if (this.remote) return new RemoteBoxApi(this.remote.client) satisfies BoxApi;
+    this.local ??= this.host().then((host) => new LocalBoxApi(host, host.driver instanceof LinuxBoxDriver ? linuxBoxIo(host.driver) : undefined));
+    return this.local;
+  }
+
+  /** Commands on this process's terminal (exec, enter). */
+  async terminal(): Promise<BoxTerminal> {
+    return this.remote ? remoteTerminal(this.remote.client) : localTerminal(await this.host());
   }
 
   /** The services view handed to plugin commands. */

@@ -2,10 +2,11 @@
 
 import { type CommandContribution, isNsboxError, NsboxError, toNsboxError } from '@nsbox/core';
 import { Command, CommanderError } from 'commander';
+import { actionCommand } from './action-commands.js';
+import { asLocalError } from './api-error.js';
 import { CliContext, type DriverFactory, type GlobalOptions } from './cli-context.js';
 import type { CliCommand } from './command.js';
 import { builtinCommands } from './commands/index.js';
-import { remoteCommand } from './remote-commands.js';
 import { findDaemon } from './remote-daemon.js';
 
 export interface CliIo {
@@ -53,6 +54,8 @@ function addCommand(program: Command, command: CliCommand, context: CliContext, 
   for (const word of words.slice(0, -1)) {
     parent = parent.commands.find((existing) => existing.name() === word) ?? parent.command(word).description(`${word} commands`);
   }
+  // A plugin cannot take over a command that is already there (a built-in, another plugin's).
+  if (parent.commands.some((existing) => existing.name() === words.at(-1))) return;
   const sub = parent.command(words.at(-1) as string).description(command.description);
   for (const argument of command.arguments ?? []) {
     const name = `${argument.name}${argument.variadic ? '...' : ''}`;
@@ -107,13 +110,13 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout(text.trimEnd()), writeErr: (text) => io.stderr(text.trimEnd()) });
 
-  for (const command of [...builtinCommands, ...(options.commands ?? [])]) {
-    addCommand(program, context.remote ? remoteCommand(command, context.remote) : command, context, io, outcome);
-  }
+  for (const command of [...builtinCommands, ...(options.commands ?? [])]) addCommand(program, command, context, io, outcome);
   try {
     const host = await context.host();
     for (const plugin of host.plugins.plugins) {
-      for (const contribution of plugin.definition.commands) addCommand(program, fromContribution(contribution, plugin.definition.name), context, io, outcome);
+      const name = plugin.definition.name;
+      for (const action of plugin.definition.actions ?? []) addCommand(program, actionCommand(name, action), context, io, outcome);
+      for (const contribution of plugin.definition.commands) addCommand(program, fromContribution(contribution, name), context, io, outcome);
     }
   } catch {
     // The host could not open (bad host config, broken plugin): built-in commands still
@@ -127,7 +130,7 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : errorExit(new NsboxError('E_INVALID_ARGUMENT', error.message.replace(/^error: /, '')), globals, io, true);
     }
-    return errorExit(toNsboxError(error), globals, io);
+    return errorExit(toNsboxError(asLocalError(error)), globals, io);
   } finally {
     await context.close();
   }

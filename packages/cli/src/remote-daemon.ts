@@ -9,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_SOCKET, NsboxClient } from '@nsbox/client';
+import { isProcessAlive } from '@nsbox/core';
 
 export interface RemoteTarget {
   socketPath: string;
@@ -26,22 +27,13 @@ function readable(file: string): string | undefined {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The socket of the nsboxd that serves `stateDir`, if one is running. */
 function socketFor(stateDir: string, explicitStateDir: boolean, env: NodeJS.ProcessEnv): string | undefined {
   const stateFile = readable(join(stateDir, 'nsboxd.json'));
   if (stateFile) {
     try {
       const { pid, socket } = JSON.parse(stateFile) as { pid: number; socket: string | null };
-      return socket && alive(pid) ? socket : undefined;
+      return socket && isProcessAlive(pid) ? socket : undefined;
     } catch {
       return undefined;
     }

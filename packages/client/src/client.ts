@@ -3,6 +3,7 @@
  * (boxes, operations, events, templates, plugins, tenants, tokens, host).
  */
 
+import { ActionsApi } from './actions.js';
 import { ExecSession } from './exec-session.js';
 import { OperationHandle } from './operation-handle.js';
 import { readSse } from './sse.js';
@@ -355,6 +356,8 @@ export class NsboxClient {
   readonly plugins: PluginsApi;
   readonly tenants: TenantsApi;
   readonly tokens: TokensApi;
+  /** Plugins' actions: `run(plugin, action, input)`, or typed with `plugin<Map>(name)`. */
+  readonly actions: ActionsApi;
   private readonly transport: Transport;
 
   constructor(options: ClientOptions = {}) {
@@ -366,6 +369,7 @@ export class NsboxClient {
     this.plugins = new PluginsApi(this.transport);
     this.tenants = new TenantsApi(this.transport);
     this.tokens = new TokensApi(this.transport);
+    this.actions = new ActionsApi(this.transport);
   }
 
   /** A client from NSBOX_URL or NSBOX_SOCKET, and NSBOX_TOKEN. */

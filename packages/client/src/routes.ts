@@ -37,6 +37,10 @@ export const coveredRoutes: Record<string, string> = {
   'DELETE /templates/{name}': 'templates.remove()',
   'GET /plugins': 'plugins.list()',
   'GET /plugins/{name}': 'plugins.get()',
+  'GET /actions': 'actions.list()',
+  // One route per action of each plugin (GET when it only reads), all run by actions.run().
+  'POST /plugins/{plugin}/actions/{action}': 'actions.run(), actions.plugin(name)',
+  'GET /plugins/{plugin}/actions/{action}': 'actions.run(), actions.plugin(name) (read-only actions)',
   'GET /tenants': 'tenants.list()',
   'POST /tenants': 'tenants.create()',
   'GET /tenants/{name}': 'tenants.get()',

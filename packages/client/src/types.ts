@@ -10,6 +10,7 @@ export interface BoxConfig {
   process?: { args?: string[]; env?: Record<string, string>; cwd?: string; user?: { uid: number; gid: number }; terminal?: boolean };
   hostname?: string;
   plugins?: { disable?: string[] };
+  restart?: 'no' | 'on-failure' | 'always';
   annotations?: Record<string, string>;
   [section: string]: unknown;
 }
@@ -97,6 +98,8 @@ export interface PluginInfo {
   enabled: boolean;
   publishes: string[];
   commands: string[];
+  /** Its actions by name (GET /actions for their routes). */
+  actions: string[];
   description?: string;
 }
 
@@ -105,6 +108,27 @@ export interface PluginDetails extends PluginInfo {
   configSchema: unknown;
   routes: string[];
 }
+
+/** A plugin's action: declared once, a CLI command, this route and `client.actions.run()`. */
+export interface ActionInfo {
+  plugin: string;
+  name: string;
+  description: string;
+  /** About one box: the input names it in `box`. */
+  box: boolean;
+  /** GET, input in the query string; not audited. */
+  readOnly: boolean;
+  /** Only for host-wide tokens. */
+  hostWide: boolean;
+  role: Role;
+  method: 'GET' | 'POST';
+  path: string;
+  /** The `nsbox` command. */
+  command: string;
+}
+
+/** The input and result types of a plugin's actions by name (`ActionTypes` of @nsbox/core gives them). */
+export type ActionMap = Record<string, { input: unknown; result: unknown }>;
 
 export interface HostInfo {
   nsboxd: { version: string; coreApi: string; pid: number; startedAt: number; operationsRunning: number };

@@ -10,9 +10,23 @@ import { NsboxError } from './errors.js';
 import type { BoxEvent, EventBus } from './events.js';
 import type { OciSpec } from './oci-spec.js';
 import { OperationRun, undoSteps } from './operation.js';
-import { type HookName, teardownHooks } from './plugin.js';
+import { type OperationContext, operationContext } from './operation-context.js';
+import { type BoxExitInfo, type HookContext, type HookName, teardownHooks } from './plugin.js';
 import type { LoadedPlugin, PluginHost } from './plugin-host.js';
-import type { BoxDriver, BoxListFilter, BoxRepository, DriverStatus, HistoryQuery, HistoryRepository, OperationJournal, OperationRecord } from './ports.js';
+import type {
+  BoxDriver,
+  BoxListFilter,
+  BoxRepository,
+  CheckpointOptions,
+  DriverStatus,
+  HistoryQuery,
+  HistoryRepository,
+  OperationJournal,
+  OperationRecord,
+  RestoreOptions,
+  StartMoments,
+} from './ports.js';
+import { sectionDefaults } from './tenant-policy.js';
 
 export interface BoxManagerDeps {
   host: PluginHost;
@@ -80,7 +94,7 @@ export class BoxManager {
   }
 
   /** Defines the box (validated, persisted) and runs the driver's create step. */
-  async create(input: CreateBoxInput): Promise<Box> {
+  async create(input: CreateBoxInput, ctx: OperationContext = operationContext()): Promise<Box> {
     const problem = boxNameProblem(input.name);
     if (problem) throw new NsboxError('E_INVALID_ARGUMENT', problem, { details: { field: 'name' } });
     if (this.deps.boxes.find(input.name)) {
@@ -89,7 +103,7 @@ export class BoxManager {
     const config = await this.validateConfig(input.config, input.name);
     const now = this.clock();
     const box: Box = { id: randomUUID(), name: input.name, owner: input.owner ?? null, config, state: 'defined', runtime: {}, createdAt: now, updatedAt: now };
-    await this.runHooks(box, 'validate', this.specFor(box));
+    await this.runHooks(box, 'validate', this.specFor(box), ctx);
     try {
       this.deps.boxes.insert(box);
     } catch (error) {
@@ -101,9 +115,10 @@ export class BoxManager {
         await run.step({
           id: 'driver:create',
           run: async () => {
-            box.runtime = { ...box.runtime, ...(await this.driver().create(box)) };
+            box.runtime = { ...box.runtime, ...(await this.driver().create(box, ctx)) };
           },
         });
+        await this.forwardHook(run, box, this.deps.host.pluginsFor(box), 'provision', this.specFor(box), ctx);
       });
     } catch (error) {
       // A box that could not be created is not left half-defined: the name is free again.
@@ -113,39 +128,108 @@ export class BoxManager {
     }
   }
 
-  async start(idOrName: string): Promise<Box> {
+  async start(idOrName: string, ctx: OperationContext = operationContext()): Promise<Box> {
     const box = this.get(idOrName);
     return this.operate(box, 'start', async (run) => {
-      const spec = this.specFor(box);
-      const plugins = this.deps.host.pluginsFor(box);
-      await this.forwardHook(run, box, plugins, 'validate', spec);
-      await this.forwardHook(run, box, plugins, 'spec', spec);
-      await this.forwardHook(run, box, plugins, 'prepare', spec);
+      const spec = await this.prepareLaunch(run, box, ctx);
       await run.step({
         id: 'driver:start',
         run: async () => {
-          box.runtime = { ...box.runtime, ...(await this.driver().start(box, spec)), spec };
+          box.runtime = { ...box.runtime, ...(await this.driver().start(box, spec, ctx, this.moments(run, box, spec, ctx))), spec };
           this.deps.boxes.update(box);
         },
       });
-      await this.forwardHook(run, box, plugins, 'started', spec);
+      await this.forwardHook(run, box, this.deps.host.pluginsFor(box), 'started', spec, ctx);
     });
   }
 
-  async stop(idOrName: string, options: { timeoutMs?: number } = {}): Promise<Box> {
-    const box = await this.sync(idOrName);
+  /** validate → spec → prepare: what a start and a restore share before the driver acts. */
+  private async prepareLaunch(run: OperationRun, box: Box, ctx: OperationContext): Promise<OciSpec> {
+    const spec = this.specFor(box);
+    const plugins = this.deps.host.pluginsFor(box);
+    await this.forwardHook(run, box, plugins, 'validate', spec, ctx);
+    await this.forwardHook(run, box, plugins, 'spec', spec, ctx);
+    await this.forwardHook(run, box, plugins, 'prepare', spec, ctx);
+    return spec;
+  }
+
+  /**
+   * The driver's moments as journaled hook steps. They run inside the driver's step: a
+   * failure there undoes them (and the driver tears down what it made).
+   */
+  private moments(run: OperationRun, box: Box, spec: OciSpec, ctx: OperationContext): StartMoments {
+    const plugins = this.deps.host.pluginsFor(box);
+    return {
+      configure: () => this.forwardHook(run, box, plugins, 'configure', spec, ctx),
+      wire: async (facts) => {
+        box.runtime = { ...box.runtime, ...facts };
+        await this.forwardHook(run, box, plugins, 'wire', spec, ctx);
+      },
+    };
+  }
+
+  async stop(idOrName: string, options: { timeoutMs?: number } = {}, ctx: OperationContext = operationContext()): Promise<Box> {
+    const box = await this.sync(idOrName, ctx);
     if (box.state === 'stopped') return box;
     return this.operate(box, 'stop', async () => {
-      await this.teardown(box, 'stopping');
+      await this.teardown(box, 'stopping', ctx);
       const status = await this.driver().stop(box, { timeoutMs: options.timeoutMs ?? 10_000 });
       box.runtime = { ...box.runtime, exit: status };
-      await this.teardown(box, 'stopped');
+      await this.teardown(box, 'stopped', ctx);
     });
   }
 
-  async restart(idOrName: string, options: { timeoutMs?: number } = {}): Promise<Box> {
-    await this.stop(idOrName, options);
-    return this.start(idOrName);
+  async restart(idOrName: string, options: { timeoutMs?: number } = {}, ctx: OperationContext = operationContext()): Promise<Box> {
+    await this.stop(idOrName, options, ctx);
+    return this.start(idOrName, ctx);
+  }
+
+  /**
+   * Saves a running box's processes through the driver's checkpoint engine; the plugins'
+   * checkpoint hooks run first (a network plugin records its addresses, limits its knobs).
+   */
+  async checkpoint(idOrName: string, options: CheckpointOptions, ctx: OperationContext = operationContext()): Promise<Box> {
+    const box = await this.sync(idOrName, ctx);
+    const spec = (box.runtime.spec as OciSpec | undefined) ?? this.specFor(box);
+    await this.operate(box, 'checkpoint', async (run) => {
+      await this.forwardHook(run, box, this.deps.host.pluginsFor(box), 'checkpoint', spec, ctx);
+      await run.step({
+        id: 'driver:checkpoint',
+        run: async () => {
+          box.runtime = { ...box.runtime, checkpoint: await this.driver().checkpoint(box, options, ctx) };
+        },
+      });
+    });
+    if (!options.leaveRunning && !options.preDump) {
+      // The dump ended the box's processes: finish the stop as an init exit would.
+      const status = await this.driver().status(box);
+      if (status.state === 'stopped') {
+        await this.operate(box, 'stop', async () => {
+          await this.teardown(box, 'stopping', ctx);
+          box.runtime = { ...box.runtime, exit: await this.driver().stop(box, { timeoutMs: 0 }) };
+          await this.teardown(box, 'stopped', ctx);
+        });
+      }
+    }
+    return box;
+  }
+
+  /** Brings a checkpointed box back: validate → spec → prepare → driver restore (configure, wire) → restore → started. */
+  async restore(idOrName: string, options: RestoreOptions, ctx: OperationContext = operationContext()): Promise<Box> {
+    const box = this.get(idOrName);
+    return this.operate(box, 'restore', async (run) => {
+      const spec = await this.prepareLaunch(run, box, ctx);
+      await run.step({
+        id: 'driver:restore',
+        run: async () => {
+          box.runtime = { ...box.runtime, ...(await this.driver().restore(box, spec, options, ctx, this.moments(run, box, spec, ctx))), spec };
+          this.deps.boxes.update(box);
+        },
+      });
+      const plugins = this.deps.host.pluginsFor(box);
+      await this.forwardHook(run, box, plugins, 'restore', spec, ctx);
+      await this.forwardHook(run, box, plugins, 'started', spec, ctx);
+    });
   }
 
   async kill(idOrName: string, signal: number): Promise<void> {
@@ -172,12 +256,14 @@ export class BoxManager {
   }
 
   /** Changes a box's config; on a running box the plugins' update hooks apply it live. */
-  async update(idOrName: string, changes: Record<string, unknown>): Promise<Box> {
+  async update(idOrName: string, changes: Record<string, unknown>, ctx: OperationContext = operationContext()): Promise<Box> {
     const box = this.get(idOrName);
     const previous = box.config;
     const next = await this.validateConfig(mergeSections(previous, changes), box.name);
     box.config = next;
     const live = box.state === 'running' || box.state === 'paused';
+    // A stopped box's new config is checked against this host now, not at its next start.
+    if (!live) await this.runHooks(box, 'validate', this.specFor(box), ctx);
     return this.operate(
       box,
       'update',
@@ -190,7 +276,7 @@ export class BoxManager {
           if (!hook || JSON.stringify(previous[name]) === JSON.stringify(next[name])) continue;
           await run.step({
             id: `hook:${name}:update`,
-            run: async () => hook.call(plugin.hooks, { ...this.context(box, plugin, spec), previous: previous[name] }),
+            run: async () => hook.call(plugin.hooks, { ...this.context(box, plugin, spec, ctx), previous: previous[name] }),
           });
         }
       },
@@ -200,33 +286,87 @@ export class BoxManager {
     );
   }
 
-  async destroy(idOrName: string, options: { force?: boolean } = {}): Promise<void> {
-    let box = await this.sync(idOrName);
-    if (options.force && (box.state === 'running' || box.state === 'paused')) box = await this.stop(box.id, { timeoutMs: 0 });
+  async destroy(idOrName: string, options: { force?: boolean } = {}, ctx: OperationContext = operationContext()): Promise<void> {
+    let box = await this.sync(idOrName, ctx);
+    if (options.force && (box.state === 'running' || box.state === 'paused')) box = await this.stop(box.id, { timeoutMs: 0 }, ctx);
     await this.operate(box, 'destroy', async () => {
-      await this.teardown(box, 'destroy');
+      await this.teardown(box, 'destroy', ctx);
       await this.driver().destroy(box);
     });
     this.deps.boxes.remove(box.id);
     this.publish(box, 'box.removed', {});
   }
 
-  /** Brings a running box's stored state in line with the driver (an init that exited). */
-  async sync(idOrName: string): Promise<Box> {
+  /**
+   * Brings a running box's stored state in line with the driver. An init that ended by itself
+   * runs the `exited` hooks, then the stop's tear-down in the stop's order (plugins read their
+   * counters while the cgroup still exists), then the box's restart policy. The resident
+   * agent's watcher calls it the moment an init ends; any face calls it before acting, so two
+   * processes may call it for the same exit at once: only one of them settles it.
+   */
+  async sync(idOrName: string, ctx: OperationContext = operationContext()): Promise<Box> {
     const box = this.get(idOrName);
-    if ((box.state !== 'running' && box.state !== 'paused') || !this.deps.driver) return box;
+    if (!isLive(box) || !this.deps.driver) return box;
     const status: DriverStatus = await this.deps.driver.status(box);
     if (status.state === box.state) return box;
-    if (status.state === 'stopped') {
-      // init is gone: finish the stop as `stop` would, in the same order (plugins read
-      // their counters while the box's cgroup still exists).
-      await this.teardown(box, 'stopping');
-      await this.deps.driver.stop(box, { timeoutMs: 0 }).catch((error: Error) => this.publish(box, 'driver.failed', { action: 'stop', error: error.message }));
-      await this.teardown(box, 'stopped');
-      box.runtime = { ...box.runtime, exit: status };
+    if (status.state !== 'stopped') {
+      this.transition(box, status.state, { exit: status });
+      return box;
     }
-    this.transition(box, status.state, { exit: status });
-    return box;
+    const settled = await this.settleExit(box, ctx);
+    if (!settled) return this.get(box.id);
+    return this.restartByPolicy(settled.box, settled.exit, ctx);
+  }
+
+  /**
+   * The tear-down of an init that ended, run once. The journal's stop record is the lock: it
+   * is refused (E_BUSY) while another live process — the agent, a CLI — holds an operation on
+   * the box, and once it is held the box is read again, because the other one may have
+   * settled (and restarted) it in between. Undefined when there was nothing left to settle.
+   */
+  private async settleExit(seen: Box, ctx: OperationContext): Promise<{ box: Box; exit: BoxExitInfo } | undefined> {
+    const driver = this.driver();
+    let record: OperationRecord;
+    try {
+      record = this.deps.journal.begin({ boxId: seen.id, kind: 'stop', fromState: seen.state as StableState, pid: process.pid });
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'E_BUSY') return undefined;
+      throw error;
+    }
+    try {
+      const box = this.deps.boxes.find(seen.id);
+      const status = box && isLive(box) ? await driver.status(box) : undefined;
+      if (!box || status?.state !== 'stopped') {
+        this.deps.journal.finish(record.id, 'done', 'nothing to settle: another process did');
+        return undefined;
+      }
+      // Marks the stop as an init's end: a reconcile that finishes it applies the restart policy.
+      this.deps.journal.stepDone(record.id, EXIT_STEP);
+      const exit = exitInfo(status);
+      await this.teardown(box, 'exited', ctx, exit);
+      await this.teardown(box, 'stopping', ctx);
+      await driver.stop(box, { timeoutMs: 0 }).catch((error: Error) => this.publish(box, 'driver.failed', { action: 'stop', error: error.message }));
+      await this.teardown(box, 'stopped', ctx);
+      box.runtime = { ...box.runtime, exit: status };
+      this.transition(box, 'stopped', { exit: status, reason: exit.reason });
+      this.deps.journal.finish(record.id, 'done');
+      return { box, exit };
+    } catch (error) {
+      this.deps.journal.finish(record.id, 'failed', (error as Error).message);
+      throw error;
+    }
+  }
+
+  /** After an init's end: a reboot from inside restarts, a halt never; otherwise `config.restart`. */
+  private async restartByPolicy(box: Box, exit: BoxExitInfo, ctx: OperationContext): Promise<Box> {
+    if (!restartWanted(box.config.restart ?? 'no', exit)) return box;
+    this.publish(box, 'box.restarting', { reason: exit.reason, policy: box.config.restart ?? 'no' });
+    try {
+      return await this.start(box.id, ctx);
+    } catch (error) {
+      this.publish(box, 'box.restart-failed', { error: (error as Error).message });
+      return this.deps.boxes.find(box.id) ?? box;
+    }
   }
 
   /**
@@ -260,7 +400,7 @@ export class BoxManager {
       repaired.push(record);
     }
     for (const box of this.deps.boxes.list()) {
-      if (box.state === 'running' || box.state === 'paused') await this.sync(box.id);
+      if (isLive(box)) await this.sync(box.id);
     }
     await this.deps.driver?.reconcile?.(this.deps.boxes.list());
     return repaired;
@@ -270,18 +410,23 @@ export class BoxManager {
     const driver = this.driver();
     if (record.kind === 'stop') {
       await driver.stop(box, { timeoutMs: 0 });
-      await this.teardown(box, 'stopped');
+      await this.teardown(box, 'stopped', operationContext());
       this.transition(box, 'stopped', { reconciled: 'stop' });
     } else {
-      await this.teardown(box, 'destroy');
+      await this.teardown(box, 'destroy', operationContext());
       await driver.destroy(box);
       this.deps.boxes.remove(box.id);
     }
     this.deps.journal.finish(record.id, 'done', 'finished by reconcile');
     this.publish(box, 'operation.finished', { operation: record.kind });
+    // The process that settled an init's end died before the box's restart policy could act.
+    if (record.kind === 'stop' && record.doneSteps.includes(EXIT_STEP)) {
+      await this.restartByPolicy(box, exitInfo(await driver.status(box)), operationContext());
+    }
   }
 
   private async operate(box: Box, kind: OperationKind, body: (run: OperationRun) => Promise<void>, onFailure?: () => void): Promise<Box> {
+    await this.loadDefaults();
     const rule = operations[kind];
     if (!(rule.from as readonly string[]).includes(box.state)) {
       throw new NsboxError('E_INVALID_STATE', `cannot ${kind} box '${box.name}': it is ${box.state}`, {
@@ -306,32 +451,35 @@ export class BoxManager {
     return box;
   }
 
-  private async forwardHook(run: OperationRun, box: Box, plugins: LoadedPlugin[], hook: HookName, spec: OciSpec): Promise<void> {
+  private async forwardHook(run: OperationRun, box: Box, plugins: LoadedPlugin[], hook: HookName, spec: OciSpec, ctx: OperationContext): Promise<void> {
     for (const plugin of plugins) {
       const fn = plugin.hooks?.[hook];
       if (!fn) continue;
-      await run.step({ id: `hook:${plugin.definition.name}:${hook}`, run: async () => fn.call(plugin.hooks, this.context(box, plugin, spec)) });
+      ctx.signal.throwIfAborted();
+      await run.step({ id: `hook:${plugin.definition.name}:${hook}`, run: async () => fn.call(plugin.hooks, this.context(box, plugin, spec, ctx)) });
     }
   }
 
   /** Teardown hooks run in reverse order and never stop at a failure: each is reported. */
-  private async teardown(box: Box, hook: HookName): Promise<void> {
+  private async teardown(box: Box, hook: HookName, ctx: OperationContext, exit?: BoxExitInfo): Promise<void> {
+    await this.loadDefaults();
     if (!teardownHooks.includes(hook)) throw new Error(`${hook} is not a teardown hook`);
     const spec = (box.runtime.spec as OciSpec | undefined) ?? this.specFor(box);
     for (const plugin of [...this.deps.host.pluginsFor(box)].reverse()) {
       const fn = plugin.hooks?.[hook];
       if (!fn) continue;
       try {
-        await fn.call(plugin.hooks, this.context(box, plugin, spec));
+        await fn.call(plugin.hooks, { ...this.context(box, plugin, spec, ctx), ...(exit ? { exit } : {}) });
       } catch (error) {
         this.publish(box, 'hook.failed', { plugin: plugin.definition.name, hook, error: (error as Error).message });
       }
     }
   }
 
-  private async runHooks(box: Box, hook: HookName, spec: OciSpec): Promise<void> {
+  private async runHooks(box: Box, hook: HookName, spec: OciSpec, ctx: OperationContext): Promise<void> {
+    await this.loadDefaults();
     for (const plugin of this.deps.host.pluginsFor(box)) {
-      await plugin.hooks?.[hook]?.call(plugin.hooks, this.context(box, plugin, spec));
+      await plugin.hooks?.[hook]?.call(plugin.hooks, this.context(box, plugin, spec, ctx));
     }
   }
 
@@ -350,15 +498,29 @@ export class BoxManager {
     const plugin = this.deps.host.plugins.find((loaded) => loaded.definition.name === first);
     if (!plugin?.hooks?.rollback) return;
     const spec = (box.runtime.spec as OciSpec | undefined) ?? this.specFor(box);
-    await plugin.hooks.rollback(this.context(box, plugin, spec), second as HookName);
+    await plugin.hooks.rollback(this.context(box, plugin, spec, operationContext()), second as HookName);
   }
 
-  private context(box: Box, plugin: LoadedPlugin, spec: OciSpec) {
+  /**
+   * Each plugin's section with its schema's defaults, for boxes that have no section: hooks
+   * see the defaults (the stored config keeps only what was given).
+   */
+  private defaults: Record<string, unknown> = {};
+  private defaultsLoaded: Promise<void> | undefined;
+  private async loadDefaults(): Promise<void> {
+    this.defaultsLoaded ??= sectionDefaults(this.deps.host.definitions()).then((defaults) => {
+      this.defaults = defaults;
+    });
+    await this.defaultsLoaded;
+  }
+
+  private context(box: Box, plugin: LoadedPlugin, spec: OciSpec, operation: OperationContext): HookContext {
     const source = plugin.definition.name;
     return {
       box,
-      config: box.config[source],
+      config: box.config[source] ?? this.defaults[source],
       spec,
+      operation,
       report: (kind: string, data: Record<string, unknown> = {}) => {
         this.publish(box, `${source}.${kind}`, data, source);
       },
@@ -396,6 +558,28 @@ export class BoxManager {
   private publish(box: Box, kind: string, data: Record<string, unknown>, source = 'core'): void {
     this.deps.events.publish({ boxId: box.id, kind, source, data: { box: box.name, ...data } });
   }
+}
+
+/** The journal step that marks a stop as the settling of an init that ended by itself. */
+const EXIT_STEP = 'core:exited';
+
+function isLive(box: Box): boolean {
+  return box.state === 'running' || box.state === 'paused';
+}
+
+/** reboot(2) in a box's pid namespace ends its init with SIGHUP (restart) or SIGINT (halt, power off). */
+function exitInfo(status: DriverStatus): BoxExitInfo {
+  const codes = { ...(status.exitCode !== undefined ? { exitCode: status.exitCode } : {}), ...(status.signal !== undefined ? { signal: status.signal } : {}) };
+  if (status.signal === 1) return { reason: 'reboot', ...codes };
+  if (status.signal === 2) return { reason: 'halt', ...codes };
+  return { reason: status.signal !== undefined ? 'signal' : 'exit', ...codes };
+}
+
+function restartWanted(policy: 'no' | 'on-failure' | 'always', exit: BoxExitInfo): boolean {
+  if (exit.reason === 'reboot') return true;
+  if (exit.reason === 'halt') return false;
+  if (policy === 'always') return true;
+  return policy === 'on-failure' && (exit.reason === 'signal' || (exit.exitCode ?? 0) !== 0);
 }
 
 /** A change replaces whole plugin sections; `null` removes a section. */

@@ -14,6 +14,7 @@ export interface CoreBoxConfig {
   process?: { args?: string[]; env?: Record<string, string>; cwd?: string; user?: { uid: number; gid: number }; terminal?: boolean };
   hostname?: string;
   plugins?: { disable?: string[] };
+  restart?: 'no' | 'on-failure' | 'always';
   annotations?: Record<string, string>;
 }
 

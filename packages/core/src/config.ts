@@ -27,6 +27,12 @@ export const coreConfigSchema = z.strictObject({
     .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/, 'must be a valid hostname')
     .optional(),
   plugins: z.strictObject({ disable: z.array(z.string()).optional() }).optional(),
+  /**
+   * What happens when the init ends by itself: `no` (stay stopped), `on-failure` (start again
+   * after a non-zero exit or a signal), `always`. A reboot asked from inside the box always
+   * starts it again; a halt never does.
+   */
+  restart: z.enum(['no', 'on-failure', 'always']).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
 });
 

@@ -27,7 +27,43 @@ export const errorCatalog = {
   E_STORE: { exit: 40, http: 500 },
 } as const;
 
-export type ErrorCode = keyof typeof errorCatalog;
+export type CoreErrorCode = keyof typeof errorCatalog;
+/** A plugin's own code, `<plugin>:<code>` (`limits:disk-full`), declared in its definition. */
+export type PluginErrorCode = `${string}:${string}`;
+export type ErrorCode = CoreErrorCode | PluginErrorCode;
+
+export interface ErrorCodeInfo {
+  exit: number;
+  http: number;
+  description?: string;
+}
+
+const pluginErrorCatalog = new Map<string, ErrorCodeInfo>();
+
+/**
+ * Registers the codes a plugin declares (`errors` in its definition) under `<plugin>:<code>`.
+ * The plugin host calls it when it loads the plugin; an undeclared plugin code maps to 1/500.
+ */
+export function registerPluginErrors(plugin: string, codes: Record<string, Partial<ErrorCodeInfo>>): void {
+  for (const [code, info] of Object.entries(codes)) {
+    pluginErrorCatalog.set(`${plugin}:${code}`, {
+      exit: info.exit ?? 1,
+      http: info.http ?? 500,
+      ...(info.description ? { description: info.description } : {}),
+    });
+  }
+}
+
+/** Exit code and HTTP status of any code, core or plugin. */
+export function errorCodeInfo(code: string): ErrorCodeInfo {
+  if (Object.hasOwn(errorCatalog, code)) return errorCatalog[code as CoreErrorCode];
+  return pluginErrorCatalog.get(code) ?? { exit: 1, http: 500 };
+}
+
+/** Whether a code is one the catalog knows (core, or declared by a loaded plugin). */
+export function isKnownErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(errorCatalog, code) || pluginErrorCatalog.has(code);
+}
 
 export interface NsboxErrorOptions {
   /** Structured facts about the failure (field path, plugin names, step, errno...). */
@@ -47,11 +83,11 @@ export class NsboxError extends Error {
   }
 
   get exitCode(): number {
-    return errorCatalog[this.code].exit;
+    return errorCodeInfo(this.code).exit;
   }
 
   get httpStatus(): number {
-    return errorCatalog[this.code].http;
+    return errorCodeInfo(this.code).http;
   }
 
   toJSON(): { code: ErrorCode; message: string; details: Record<string, unknown> } {

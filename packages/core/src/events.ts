@@ -1,21 +1,9 @@
 /** The event bus: every transition and every plugin-reported event, persisted as history. */
 
+import type { BoxEvent, BoxEventInput } from './box-event.js';
 import type { HistoryRepository } from './ports.js';
 
-export interface BoxEventInput {
-  boxId: string;
-  /** Dotted kind: `state.running`, `hook.failed`, `limits.oom`, ... */
-  kind: string;
-  /** `core` or the name of the plugin that reported it. */
-  source: string;
-  data?: Record<string, unknown>;
-  time?: number;
-}
-
-export interface BoxEvent extends Required<Omit<BoxEventInput, 'time'>> {
-  id: number;
-  time: number;
-}
+export type { BoxEvent, BoxEventInput } from './box-event.js';
 
 export interface EventFilter {
   boxId?: string;

@@ -1,6 +1,17 @@
 export * from 'inversify';
 export { z } from 'zod';
 export {
+  type ActionCliShape,
+  type ActionContext,
+  type ActionDefinition,
+  type ActionInfo,
+  type ActionTypes,
+  type AnyAction,
+  defineAction,
+  describeAction,
+  parseActionInput,
+} from './action.js';
+export {
   type Box,
   type BoxConfig,
   type BoxState,
@@ -13,27 +24,62 @@ export {
   stableStates,
   transitionalStates,
 } from './box.js';
+export type { BoxApi, BoxListQuery, CreateBoxRequest, ExecOutput, ExecRequest, FollowLogsOptions, HistoryFilter } from './box-api.js';
 export { BoxManager, type BoxManagerDeps, type CreateBoxInput, isProcessAlive } from './box-manager.js';
 export { type ConfigIssue, coreConfigSchema, validateBoxConfig } from './config.js';
+export {
+  type BoxInfoContribution,
+  boxInfoPoint,
+  type HostPoolContribution,
+  type HostPoolInfo,
+  hostPoolPoint,
+  type MetricSample,
+  type MetricsContribution,
+  metricsPoint,
+  type QuotaClaimContribution,
+  quotaClaimPoint,
+} from './contribution-points.js';
+export { coreRefs } from './core-refs.js';
 export { type DiscoveredPackage, discoverPlugins, findPluginPackages, loadPluginPackage } from './discovery.js';
-export { type ErrorCode, errorCatalog, isNsboxError, NsboxError, toNsboxError } from './errors.js';
+export {
+  type CoreErrorCode,
+  type ErrorCode,
+  type ErrorCodeInfo,
+  errorCatalog,
+  errorCodeInfo,
+  isKnownErrorCode,
+  isNsboxError,
+  NsboxError,
+  type PluginErrorCode,
+  registerPluginErrors,
+  toNsboxError,
+} from './errors.js';
 export { type BoxEvent, type BoxEventInput, EventBus, type EventFilter } from './events.js';
 export type * from './oci-spec.js';
 export { OperationRun, type Step } from './operation.js';
+export { type OperationContext, type OperationLog, type OperationProgress, operationContext, throwIfCancelled } from './operation-context.js';
 export {
   type AnyPlugin,
   type ApiRole,
   apiRoles,
+  type BoxExitInfo,
   type CommandContribution,
   type CommandInput,
+  type Contribution,
+  contribute,
   definePlugin,
   type HookContext,
   type HookName,
+  type HostService,
   hookNames,
   isPluginDefinition,
   type LifecycleHooks,
   PLUGIN_BRAND,
   type PluginDefinition,
+  type PluginEnv,
+  type PluginParts,
+  type Provision,
+  provide,
   type RouteContribution,
   type RouteInput,
   teardownHooks,
@@ -41,6 +87,15 @@ export {
 export { type LoadedPlugin, PluginHost, type PluginHostOptions, type PluginInfo } from './plugin-host.js';
 export { checkPlugins, orderPlugins, reservedSectionNames } from './plugin-order.js';
 export type * from './ports.js';
+export {
+  type ContributionPoint,
+  createContributionPoint,
+  createServiceRef,
+  type ResolvedRefs,
+  type ServiceRef,
+  type ServiceRefs,
+  type ServiceSource,
+} from './service-ref.js';
 export type { InferOutput, StandardSchemaV1 } from './standard-schema.js';
 export {
   coreTenantSafeFields,

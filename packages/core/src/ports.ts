@@ -4,8 +4,10 @@
  */
 
 import type { Box, BoxState, OperationKind, StableState } from './box.js';
-import type { BoxEvent } from './events.js';
+import type { BoxEvent } from './box-event.js';
 import type { OciSpec } from './oci-spec.js';
+import type { OperationContext } from './operation-context.js';
+import type { Provision } from './plugin.js';
 
 export interface BoxListFilter {
   owner?: string;
@@ -75,6 +77,11 @@ export interface PluginStateStore {
   list(namespace: string): { key: string; value: string }[];
 }
 
+/** What an open host hands its driver when it asks for the driver's provisions. */
+export interface ProvisionHost {
+  pluginState: PluginStateStore;
+}
+
 export interface DriverStatus {
   state: 'running' | 'paused' | 'stopped';
   exitCode?: number;
@@ -82,16 +89,43 @@ export interface DriverStatus {
 }
 
 /**
+ * The moments of a start the core runs plugin hooks at, called by the driver in this order:
+ * `configure` once the box's cgroup exists (nothing runs in it), `wire` once its namespaces
+ * exist and before its init runs (the facts name the init's pid, its namespaces). A hook
+ * that fails fails the start; the driver then tears down what it made.
+ */
+export interface StartMoments {
+  configure(): Promise<void>;
+  wire(facts: Record<string, unknown>): Promise<void>;
+}
+
+export interface CheckpointOptions {
+  /** Directory the images go to (made by the caller). */
+  imageDir: string;
+  /** Keep the box running after the dump (a snapshot); default: it stops. */
+  leaveRunning?: boolean;
+  /** Pre-dump only (memory, iterative live migration). */
+  preDump?: boolean;
+  /** Engine-specific options (migration plugin). */
+  extra?: Record<string, unknown>;
+}
+
+export interface RestoreOptions {
+  imageDir: string;
+  extra?: Record<string, unknown>;
+}
+
+/**
  * Turns a box into processes. packages/runtime implements it for Linux; the core calls it
- * between the plugins' hooks.
+ * between the plugins' hooks. Every call gets the operation's context (cancel, progress, log).
  */
 export interface BoxDriver {
   /** Host-side preparation at create time (rootfs from a template, ...). */
-  create(box: Box): Promise<Record<string, unknown>>;
+  create(box: Box, context: OperationContext): Promise<Record<string, unknown>>;
   /** The OCI spec every box starts from, before plugins edit it. */
   baseSpec(box: Box): OciSpec;
-  /** Starts the box; returns runtime facts stored on the box (pids, paths). */
-  start(box: Box, spec: OciSpec): Promise<Record<string, unknown>>;
+  /** Starts the box, calling back at its moments; returns runtime facts stored on the box. */
+  start(box: Box, spec: OciSpec, context: OperationContext, moments: StartMoments): Promise<Record<string, unknown>>;
   stop(box: Box, options: { timeoutMs: number }): Promise<DriverStatus>;
   kill(box: Box, signal: number): Promise<void>;
   pause(box: Box): Promise<void>;
@@ -101,8 +135,16 @@ export interface BoxDriver {
   destroy(box: Box): Promise<void>;
   /** Removes what a start that did not finish left behind. Idempotent. */
   cleanupStart(box: Box): Promise<void>;
+  /** Saves the box's processes (E_UNSUPPORTED when no checkpoint engine is installed). */
+  checkpoint(box: Box, options: CheckpointOptions, context: OperationContext): Promise<Record<string, unknown>>;
+  /** Brings saved processes back, with the same moments as a start. */
+  restore(box: Box, spec: OciSpec, options: RestoreOptions, context: OperationContext, moments: StartMoments): Promise<Record<string, unknown>>;
   /** After a restart of the host process: removes leftovers of boxes that are not running. */
   reconcile?(boxes: Box[]): Promise<void>;
-  /** Services the driver publishes for plugins (the runtime's cgroup driver, ...). */
-  services?(): { id: symbol; value: unknown }[];
+  /**
+   * The typed services (runtime-api refs) the driver offers plugins; the face provides them.
+   * `host` gives the driver what the host opened after it (the plugin state its cgroup
+   * manager keeps the owners' declarations in).
+   */
+  provisions?(host?: ProvisionHost): Provision[];
 }

@@ -56,6 +56,7 @@ export const coreTenantSafeFields: TenantSafeFields = {
   'process.user': true,
   'process.terminal': true,
   hostname: true,
+  restart: true,
 };
 
 /** Annotations the plugins read: set by the host admin (or by an explicit grant of that very key). */

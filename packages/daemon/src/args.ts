@@ -1,6 +1,7 @@
 /** nsboxd's command line. */
 
 import { parseArgs } from 'node:util';
+import type { LeanAgentOptions } from './agent/lean-agent.js';
 import type { DaemonOptions } from './daemon.js';
 
 export const usage = `usage: nsboxd [options]
@@ -16,11 +17,20 @@ export const usage = `usage: nsboxd [options]
   --tls-key FILE        PEM private key
   --tcp-insecure        TCP without TLS (loopback tests and benchmarks only)
   --log-level LEVEL     fatal, error, warn, info (default), debug, trace, silent
+  --agent               the resident agent alone: box watcher and plugins' host
+                        services, no API (no socket, no TCP, no token)
   -h, --help            this text
 
-On first start nsboxd writes an admin token to <state-dir>/admin.token (mode 0600).`;
+On first start nsboxd writes an admin token to <state-dir>/admin.token (mode 0600).
+One agent (nsboxd or nsboxd --agent) runs per state dir; a second one refuses to start.`;
 
-export function parseDaemonArgs(argv: string[]): DaemonOptions | 'help' {
+/** What nsboxd was asked to run: the API with the agent, or the agent alone. */
+export type DaemonInvocation = (DaemonOptions & { agentOnly?: false }) | (LeanAgentOptions & { agentOnly: true });
+
+/** Options that configure the API, which --agent does not serve. */
+const apiOptions = ['socket', 'socket-group', 'no-socket', 'tcp', 'tls-cert', 'tls-key', 'tcp-insecure'] as const;
+
+export function parseDaemonArgs(argv: string[]): DaemonInvocation | 'help' {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -35,11 +45,21 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions | 'help' {
       'tls-key': { type: 'string' },
       'tcp-insecure': { type: 'boolean' },
       'log-level': { type: 'string' },
+      agent: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) return 'help';
+  if (values.agent) {
+    const given = apiOptions.filter((name) => values[name] !== undefined);
+    if (given.length > 0) throw new Error(`--agent serves no API: ${given.map((name) => `--${name}`).join(', ')} cannot be used with it`);
+    const agent: LeanAgentOptions & { agentOnly: true } = { agentOnly: true, logLevel: values['log-level'] ?? 'info' };
+    if (values['state-dir']) agent.stateDir = values['state-dir'];
+    if (values['host-config']) agent.hostConfigFile = values['host-config'];
+    if (values['plugin-path']) agent.pluginPaths = values['plugin-path'];
+    return agent;
+  }
   const options: DaemonOptions = { logLevel: values['log-level'] ?? 'info' };
   if (values['state-dir']) options.stateDir = values['state-dir'];
   if (values['no-socket']) options.socket = false;

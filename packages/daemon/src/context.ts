@@ -1,10 +1,10 @@
 /** Everything the routes share: the host (store, plugins, manager) and nsboxd's own services. */
 
 import type { BoxManager } from '@nsbox/core';
-import type { NsboxHost } from '@nsbox/host';
+import type { LocalBoxApi, NsboxHost } from '@nsbox/host';
+import type { LinuxBoxDriver } from '@nsbox/runtime';
 import type { AuditLog } from './auth/audit-log.js';
 import type { TokenStore } from './auth/token-store.js';
-import type { DaemonBoxDriver } from './daemon-driver.js';
 import type { EventFeed } from './events/event-feed.js';
 import type { OperationManager } from './ops/operation-manager.js';
 import type { TemplateRegistry } from './templates/template-registry.js';
@@ -15,7 +15,9 @@ import type { TenantStore } from './tenancy/tenant-store.js';
 export interface DaemonContext {
   host: NsboxHost;
   manager: BoxManager;
-  driver: DaemonBoxDriver;
+  /** The application layer as the host admin uses it; routes reach it through a caller's ScopedBoxApi. */
+  api: LocalBoxApi;
+  driver: LinuxBoxDriver;
   tokens: TokenStore;
   tenants: TenantStore;
   audit: AuditLog;

@@ -10,22 +10,27 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type AnyPlugin, sectionDefaults } from '@nsbox/core';
-import { openHost } from '@nsbox/host';
+import { type AnyPlugin, quotaClaimPoint, sectionDefaults } from '@nsbox/core';
+import { LocalBoxApi, openHost } from '@nsbox/host';
+import { LinuxBoxDriver } from '@nsbox/runtime';
 import { resolveStateDir } from '@nsbox/store';
 import type { FastifyInstance } from 'fastify';
+import { AgentLock } from './agent/agent-lock.js';
+import { agentLog } from './agent/agent-log.js';
+import { type AgentSettings, type ResidentAgent, startResidentAgent } from './agent/resident-agent.js';
 import { AuditLog } from './auth/audit-log.js';
 import { TokenStore } from './auth/token-store.js';
 import { settleCreate } from './boxes/create-box.js';
 import type { DaemonContext } from './context.js';
-import { DaemonBoxDriver } from './daemon-driver.js';
 import { daemonMigrations } from './db-schema.js';
 import { EventFeed } from './events/event-feed.js';
+import { daemonBoxIo } from './exec/daemon-box-io.js';
 import { buildApp } from './http/app.js';
 import { buildOpenApi } from './http/openapi.js';
 import type { AnyRoute } from './http/route.js';
 import { sweepLeftovers } from './leak-sweep.js';
 import { OperationManager } from './ops/operation-manager.js';
+import { actionRoutes } from './routes/action-routes.js';
 import { boxRoutes } from './routes/box-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { execRoutes } from './routes/exec-routes.js';
@@ -37,6 +42,7 @@ import { templateRoutes } from './routes/template-routes.js';
 import { tenantRoutes } from './routes/tenant-routes.js';
 import { DEFAULT_SOCKET, prepareSocketPath, secureSocket, socketAnswers } from './socket.js';
 import { TemplateRegistry } from './templates/template-registry.js';
+import { boxResourcesFrom } from './tenancy/box-resources.js';
 import { PolicyGuard } from './tenancy/policy-guard.js';
 import { QuotaGuard } from './tenancy/quota-guard.js';
 import { TenantStore } from './tenancy/tenant-store.js';
@@ -66,6 +72,8 @@ export interface DaemonOptions {
   /** Fastify's log level (off when not given). */
   logLevel?: string;
   warn?: (message: string) => void;
+  /** The resident agent's timings (sweep, host service backoff). */
+  agent?: AgentSettings;
 }
 
 export interface RunningDaemon {
@@ -76,6 +84,8 @@ export interface RunningDaemon {
   adminToken: string;
   adminTokenFile: string;
   openapi: Record<string, unknown>;
+  /** The resident agent: box watcher and host services. */
+  agent: ResidentAgent;
   /** Stops serving; waits (at most `graceMs`) for running operations. Boxes keep running. */
   close(graceMs?: number): Promise<void>;
 }
@@ -129,6 +139,7 @@ function allRoutes(context: DaemonContext, openapi: () => unknown): AnyRoute[] {
     ...operationRoutes(context),
     ...templateRoutes(context),
     ...pluginRoutes(context),
+    ...actionRoutes(context),
     ...tenantRoutes(context),
   ];
 }
@@ -140,7 +151,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   if (socketPath && (await socketAnswers(socketPath))) throw new Error(`another nsboxd already answers on ${socketPath}`);
 
   const cgroupParent = options.cgroupParent ?? process.env.NSBOX_CGROUP_PARENT;
-  const driver = new DaemonBoxDriver({ stateDir, ...(cgroupParent ? { cgroupParent } : {}) });
+  const driver = new LinuxBoxDriver({ stateDir, ...(cgroupParent ? { cgroupParent } : {}) });
   const host = await openHost({
     stateDir,
     driver,
@@ -150,13 +161,18 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     ...(options.discover !== undefined ? { discover: options.discover } : {}),
   });
   const apps: FastifyInstance[] = [];
+  let lock: AgentLock | undefined;
+  let agent: ResidentAgent | undefined;
   try {
+    // One agent per state dir, taken before the reconcile: two would settle the same exits.
+    lock = AgentLock.acquire(stateDir, 'nsboxd', (body) => host.store.db.transaction(body).immediate());
     host.store.migrateNamespace('daemon', daemonMigrations);
     const db = host.store.db;
     const tenants = new TenantStore(db);
     const context: DaemonContext = {
       host,
       manager: host.manager,
+      api: new LocalBoxApi(host, daemonBoxIo(driver)),
       driver,
       tokens: new TokenStore(db),
       tenants,
@@ -165,6 +181,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
         tenants,
         (owner) => host.manager.list({ owner }),
         (name) => host.store.find(name) !== undefined,
+        boxResourcesFrom(host.plugins.contributions(quotaClaimPoint)),
       ),
       policy: new PolicyGuard(tenants, () => host.plugins.definitions(), await sectionDefaults(host.plugins.definitions())),
       operations: new OperationManager(db),
@@ -182,6 +199,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     await repair(context, warn);
     const adminTokenFile = join(stateDir, 'admin.token');
     const { token: adminToken } = context.tokens.ensureAdminToken(adminTokenFile);
+    agent = await startResidentAgent({ host, boxesDir: driver.boxesDir, lock, log: agentLog(options.logLevel, warn), ...options.agent });
 
     let openapi: Record<string, unknown> = {};
     const routes = allRoutes(context, () => openapi);
@@ -229,6 +247,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       adminToken,
       adminTokenFile,
       openapi,
+      agent,
       close(graceMs = 30_000) {
         closing ??= (async () => {
           clearInterval(pruner);
@@ -236,6 +255,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
           await Promise.race([context.operations.idle(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
           rmSync(join(stateDir, DAEMON_STATE_FILE), { force: true });
           if (socketPath) rmSync(socketPath, { force: true });
+          await agent?.close();
           host.close();
         })();
         return closing;
@@ -243,6 +263,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     };
   } catch (error) {
     await Promise.all(apps.map((app) => app.close().catch(() => undefined)));
+    if (agent) await agent.close();
+    else lock?.release();
     host.close();
     throw error;
   }

@@ -1,9 +1,12 @@
-export { parseDaemonArgs, usage } from './args.js';
+export { AGENT_LOCK_FILE, type AgentLockHolder, type AgentMode, agentLockHolder } from './agent/agent-lock.js';
+export { type LeanAgentOptions, type RunningAgent, startAgent } from './agent/lean-agent.js';
+export type { AgentSettings, ResidentAgent } from './agent/resident-agent.js';
+export { HOST_HISTORY_ID, type ServiceState } from './agent/service-supervisor.js';
+export { type DaemonInvocation, parseDaemonArgs, usage } from './args.js';
 export type { AuditEntry } from './auth/audit-log.js';
 export type { Caller, TokenRecord } from './auth/token-store.js';
 export type { DaemonContext } from './context.js';
 export { DAEMON_STATE_FILE, type DaemonOptions, type DaemonStateFile, daemonVersion, type RunningDaemon, startDaemon, type TcpListen } from './daemon.js';
-export { DaemonBoxDriver } from './daemon-driver.js';
 export { type ApiErrorBody, toApiError } from './http/api-error.js';
 export { boxConfigJsonSchema, buildOpenApi } from './http/openapi.js';
 export type { Operation, OperationProgress, OperationStatus } from './ops/operation-manager.js';

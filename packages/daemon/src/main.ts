@@ -1,5 +1,6 @@
-/** The `nsboxd` executable. SIGTERM/SIGINT stop the API; the boxes keep running. */
+/** The `nsboxd` executable. SIGTERM/SIGINT stop the API (or the lean agent); the boxes keep running. */
 
+import { startAgent } from './agent/lean-agent.js';
 import { parseDaemonArgs, usage } from './args.js';
 import { startDaemon } from './daemon.js';
 
@@ -16,9 +17,17 @@ if (options === 'help') {
 }
 
 try {
-  const daemon = await startDaemon(options);
-  const where = [daemon.socketPath, daemon.tcpAddress].filter(Boolean).join(' and ');
-  process.stderr.write(`nsboxd ${daemon.context.version}: serving ${daemon.stateDir} on ${where}; admin token in ${daemon.adminTokenFile}\n`);
+  let daemon: { close(): Promise<void> };
+  if (options.agentOnly) {
+    const agent = await startAgent(options);
+    process.stderr.write(`nsboxd --agent: watching the boxes of ${agent.stateDir} and running the plugins' host services (no API)\n`);
+    daemon = agent;
+  } else {
+    const api = await startDaemon(options);
+    const where = [api.socketPath, api.tcpAddress].filter(Boolean).join(' and ');
+    process.stderr.write(`nsboxd ${api.context.version}: serving ${api.stateDir} on ${where}; admin token in ${api.adminTokenFile}\n`);
+    daemon = api;
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -4,30 +4,10 @@
  */
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CliRunOptions, type CliRunResult, cliArgs, repoRoot, requireRoot, useCleanup } from '@nsbox/testkit';
-import { startTestDaemon, type TestDaemon } from './daemon-fixture.js';
-
-/** The real CLI in a child process; never spawnSync, which would stall the nsboxd of this process. */
-function runNsbox(args: string[], options: CliRunOptions): Promise<CliRunResult> {
-  const child = spawn(process.execPath, cliArgs(args, options), {
-    cwd: repoRoot,
-    env: { ...process.env, NSBOX_CGROUP_PARENT: options.cgroupParent, ...options.env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  child.stdin.end(options.input ?? '');
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-}
+import { type CliRunOptions, requireRoot, useCleanup } from '@nsbox/testkit';
+import { runCli, startTestDaemon, type TestDaemon } from './daemon-fixture.js';
 
 describe('the CLI next to nsboxd', function () {
   this.timeout(180_000);
@@ -45,15 +25,15 @@ describe('the CLI next to nsboxd', function () {
   });
 
   const json = async (args: string[], options: CliRunOptions = cli) => {
-    const result = await runNsbox(['--json', ...args], options);
+    const result = await runCli(['--json', ...args], options);
     assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}${result.stdout}`);
     return result.stdout;
   };
 
   it('sees the boxes of the API, goes through it, and prints the same JSON as on its own', async () => {
     await (await nsboxd.client.boxes.create({ name: 'from-api', config: { template: 'busybox', process: { args: ['sleep', '1000'] } }, start: true })).wait();
-    assert.equal((await runNsbox(['create', 'from-cli', '--template', 'busybox', '--', 'sleep', '1000'], cli)).code, 0);
-    assert.equal((await runNsbox(['start', 'from-cli'], cli)).code, 0);
+    assert.equal((await runCli(['create', 'from-cli', '--template', 'busybox', '--', 'sleep', '1000'], cli)).code, 0);
+    assert.equal((await runCli(['start', 'from-cli'], cli)).code, 0);
     // The daemon did it: its audit log names the admin token.
     const audit = await nsboxd.client.audit();
     assert.ok(audit.some((entry) => entry.route === 'POST /boxes' && entry.tokenName === 'admin (admin.token)' && entry.status === 202));
@@ -67,23 +47,23 @@ describe('the CLI next to nsboxd', function () {
       ['from-api', 'from-cli'],
     );
 
-    const exec = await runNsbox(['exec', 'from-api', '--', 'sh', '-c', 'echo out; echo err >&2; exit 5'], cli);
+    const exec = await runCli(['exec', 'from-api', '--', 'sh', '-c', 'echo out; echo err >&2; exit 5'], cli);
     assert.equal(exec.code, 5);
     assert.equal(exec.stdout, 'out\n');
     assert.equal(exec.stderr, 'err\n');
-    assert.equal((await runNsbox(['exec', 'from-api', '--', 'cat'], { ...cli, input: 'piped\n' })).stdout, 'piped\n');
+    assert.equal((await runCli(['exec', 'from-api', '--', 'cat'], { ...cli, input: 'piped\n' })).stdout, 'piped\n');
     assert.deepEqual(JSON.parse(await json(['exec', 'from-api', '--', 'hostname'])), { exitCode: 0, stdout: 'from-api\n', stderr: '' });
 
-    const run = await runNsbox(['run', '--rm', '--template', 'busybox', 'one-shot', '--', 'sh', '-c', 'echo ran; exit 7'], cli);
+    const run = await runCli(['run', '--rm', '--template', 'busybox', 'one-shot', '--', 'sh', '-c', 'echo ran; exit 7'], cli);
     assert.equal(run.code, 7, run.stderr);
     assert.equal(run.stdout, 'ran\n');
-    const missing = await runNsbox(['start', 'no-such-box'], cli);
+    const missing = await runCli(['start', 'no-such-box'], cli);
     assert.equal(missing.code, 3);
     assert.match(missing.stderr, /no box named 'no-such-box' \[E_NOT_FOUND\]/);
 
-    assert.equal((await runNsbox(['stop', '--timeout', '1', 'from-cli'], cli)).code, 0);
+    assert.equal((await runCli(['stop', '--timeout', '1', 'from-cli'], cli)).code, 0);
     assert.equal((await nsboxd.client.boxes.get('from-cli')).state, 'stopped');
-    assert.equal((await runNsbox(['destroy', 'from-cli'], cli)).code, 0);
+    assert.equal((await runCli(['destroy', 'from-cli'], cli)).code, 0);
     assert.deepEqual(
       (await nsboxd.client.boxes.list()).map((box) => box.name),
       ['from-api'],
@@ -96,8 +76,8 @@ describe('the CLI next to nsboxd', function () {
     await nsboxd.daemon.close(1000);
     assert.ok(!existsSync(join(nsboxd.stateDir, 'nsboxd.json')), 'nsboxd says it is gone');
     assert.equal(await json(['list']), through);
-    const exec = await runNsbox(['exec', 'survivor', '--', 'hostname'], cli);
+    const exec = await runCli(['exec', 'survivor', '--', 'hostname'], cli);
     assert.equal(exec.stdout, 'survivor\n');
-    assert.equal((await runNsbox(['destroy', '--force', 'survivor'], cli)).code, 0);
+    assert.equal((await runCli(['destroy', '--force', 'survivor'], cli)).code, 0);
   });
 });

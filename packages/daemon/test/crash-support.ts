@@ -45,14 +45,14 @@ export interface CrashRig {
 
 const MiB = 1024 * 1024;
 /** Above the limits plugin's smallest image (16 MiB), far above what a busybox rootfs takes. */
-const DISK = 32 * MiB;
+export const DISK = 32 * MiB;
 
 interface SleeperLimits {
   memory?: number;
   disk?: number;
 }
 
-const sleeper = (limits: SleeperLimits = {}) => ({
+export const sleeper = (limits: SleeperLimits = {}) => ({
   template: 'busybox',
   process: { args: ['sleep', '100000'] },
   ...(Object.keys(limits).length > 0 ? { limits } : {}),
@@ -70,7 +70,7 @@ interface StoreRows {
   pluginState: { namespace: string; key: string; value: string }[];
 }
 
-function readStore(stateDir: string): StoreRows {
+export function readStore(stateDir: string): StoreRows {
   const db = new Database(join(stateDir, 'nsbox.db'), { readonly: true });
   try {
     const boxes = (
@@ -180,12 +180,19 @@ export async function crashRound(
         );
       }),
   );
-  // Every request is out before the kill, which lands at a random moment after; should
-  // everything have settled by then, the kill waits for the next operation to begin.
+  // Every request is out before the kill, which lands at a random moment after — or sooner,
+  // once few requests are left unanswered (on a quick machine all could be answered before
+  // that moment, and the kill would cut nothing short) — while an operation is in flight.
   const killAfter = spread + 20 + Math.floor(next() * 1200);
-  await new Promise((resolve) => setTimeout(resolve, killAfter));
-  const deadline = Date.now() + 20_000;
-  while (readStore(rig.stateDir).openJournal.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  const fewLeft = Math.max(1, Math.floor(input.count / 10));
+  const began = Date.now();
+  const deadline = began + killAfter + 20_000;
+  for (;;) {
+    const due = sent === input.count && (Date.now() - began >= killAfter || pending <= fewLeft);
+    if ((due && readStore(rig.stateDir).openJournal.length > 0) || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, due ? 1 : 5));
+  }
+  const killedAfter = Date.now() - began;
   const unanswered = pending;
   const sentBeforeKill = sent;
   rig.daemon?.child.kill('SIGKILL');
@@ -194,7 +201,7 @@ export async function crashRound(
   const { openJournal, openApiOperations } = readStore(rig.stateDir);
   await Promise.all(fired);
   client.close();
-  return { killAfter, sent: sentBeforeKill, unanswered, openJournal, openApiOperations };
+  return { killAfter: killedAfter, sent: sentBeforeKill, unanswered, openJournal, openApiOperations };
 }
 
 /** Processes whose command line names the state dir (shims: --box-dir <state>/boxes/<id>), nsboxd aside. */
@@ -213,10 +220,10 @@ function shimsOf(stateDir: string, daemonPid: number | undefined): Map<string, n
   return shims;
 }
 
-/** Whether an ext4 image holds `path` (read with debugfs, without mounting it). */
-function ext4ImageHas(image: string, path: string): boolean {
-  const out = execFileSync('debugfs', ['-R', `stat ${path}`, image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return /Inode: \d+/.test(out);
+/** The names in an ext4 image's root directory (read with debugfs, without mounting it). */
+export function ext4Root(image: string): string[] {
+  const out = execFileSync('debugfs', ['-R', 'ls /', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return [...out.matchAll(/\d+\s+\(\d+\)\s+(\S+)/g)].map((match) => match[1] as string).filter((name) => name !== '.' && name !== '..');
 }
 
 /** The invariants after a restart; retried for a few seconds while killed processes drain. */
@@ -269,8 +276,14 @@ function checkOnce(rig: CrashRig, adopted: Map<string, number>, listed: { name: 
     else if (box.state === 'running') assert.ok(existsSync(join(boxDir, 'disk', 'bin')), `${box.name} runs on its mounted disk image`);
     else {
       assert.ok(existsSync(image.image), `${box.name} (${box.state}) has the disk image its record names`);
+      // Read off the file only once no filesystem holds it: a live one (a mount that leaked, or
+      // one still in use) has not written its latest metadata back, and would read as empty.
+      assert.deepEqual(loopsBackedBy(image.image), [], `${box.name} (${box.state})'s image is on no loop device`);
       // The image holds the box's files (the seed directory was emptied into it).
-      if (image.fs === 'ext4') assert.ok(ext4ImageHas(image.image, '/bin'), `${box.name}'s image holds its rootfs`);
+      if (image.fs === 'ext4') {
+        const root = ext4Root(image.image);
+        assert.ok(root.includes('bin'), `${box.name}'s image holds its rootfs (its root: ${root.join(' ') || 'unreadable'})`);
+      }
     }
     const runtime = box.runtime as LinuxRuntimeFacts;
     if (box.state === 'running') {

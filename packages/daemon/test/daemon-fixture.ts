@@ -16,7 +16,7 @@ import { openHost } from '@nsbox/host';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
 import { createCgroupDriver, LinuxBoxDriver } from '@nsbox/runtime';
-import { type Cleanup, makeTempDir, repoRoot } from '@nsbox/testkit';
+import { type Cleanup, type CliRunOptions, type CliRunResult, cliArgs, makeTempDir, repoRoot } from '@nsbox/testkit';
 import { type RunningDaemon, startDaemon, type TcpListen } from '../src/index.js';
 
 /** The plugin packages a host of nsbox users has installed, named as its host.json names them. */
@@ -209,4 +209,23 @@ export function readMemoryLimit(cgroupParent: string, boxId: string): string {
   const cgroups = createCgroupDriver({ parent: cgroupParent });
   const v2 = cgroups.layout.v1.memory === undefined;
   return cgroups.read(boxId, 'memory', v2 ? 'memory.max' : 'memory.limit_in_bytes').trim();
+}
+
+/** The real CLI in a child process; never spawnSync, which would stall the nsboxd of this process. */
+export function runCli(args: string[], options: CliRunOptions): Promise<CliRunResult> {
+  const child = spawn(process.execPath, cliArgs(args, options), {
+    cwd: repoRoot,
+    env: { ...process.env, NSBOX_CGROUP_PARENT: options.cgroupParent, ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  child.stdin.end(options.input ?? '');
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
 }

@@ -6,7 +6,7 @@
  */
 
 import { type AnyPlugin, definePlugin, z } from '@nsbox/core';
-import { type CgroupDriver, RuntimeTokens } from '@nsbox/runtime';
+import { runtimeRefs } from '@nsbox/runtime-api';
 
 export const ROUTE_PLUGIN = 'cgroup-report';
 
@@ -23,7 +23,7 @@ export function routePlugin(): AnyPlugin {
         params: z.strictObject({ box: z.string() }),
         handler({ params, box, services }) {
           const found = box((params as { box: string }).box);
-          const cgroups = services.get<CgroupDriver>(RuntimeTokens.CgroupDriver);
+          const cgroups = services.get(runtimeRefs.cgroups.token);
           const v2 = cgroups.layout.v1.memory === undefined;
           return { box: found.name, limit: cgroups.read(found.id, 'memory', v2 ? 'memory.max' : 'memory.limit_in_bytes').trim() };
         },

@@ -8,7 +8,7 @@
  *     "settings": { "isolation": { "realtimeScheduling": false } } }
  *
  * `settings` holds each plugin's host-wide settings under its name (the admin's, never a
- * box's); the plugin reads and checks its own part through HOST_PLUGIN_SETTINGS.
+ * box's); the plugin reads and checks its own part (its `hostSettings` schema, or `coreRefs.hostSettings`).
  */
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,9 +23,6 @@ export const hostConfigSchema = z.strictObject({
   discover: z.boolean().default(true),
   settings: z.record(z.string(), z.unknown()).default({}),
 });
-
-/** The host config's `settings` (plugin name → that plugin's settings), bound before plugins load. A Symbol.for key, so plugins declare it by shape. */
-export const HOST_PLUGIN_SETTINGS = Symbol.for('nsbox.host.pluginSettings');
 
 export type HostConfig = z.output<typeof hostConfigSchema>;
 

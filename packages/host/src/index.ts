@@ -1,2 +1,7 @@
-export { HOST_PLUGIN_SETTINGS, type HostConfig, hostConfigSchema, loadHostConfig } from './host-config.js';
+export { type ActionScope, actionInfos, allActions, type FoundAction, findAction, invokeAction } from './actions.js';
+export { boxDetails } from './box-details.js';
+export { type BoxIo, chunkStream } from './box-io.js';
+export { type HostConfig, hostConfigSchema, loadHostConfig } from './host-config.js';
+export { LocalBoxApi, listedBox } from './local-box-api.js';
 export { defaultPluginPaths, type NsboxHost, type OpenHostOptions, openHost } from './open-host.js';
+export { signalNumber } from './signals.js';

@@ -15,7 +15,7 @@ import {
   PluginHost,
 } from '@nsbox/core';
 import { resolveStateDir, SqliteStore } from '@nsbox/store';
-import { HOST_PLUGIN_SETTINGS, type HostConfig, loadHostConfig } from './host-config.js';
+import { type HostConfig, loadHostConfig } from './host-config.js';
 
 export interface OpenHostOptions {
   stateDir?: string;
@@ -95,13 +95,21 @@ export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost
   container.bind(CoreTokens.OperationJournal).toConstantValue(store);
   container.bind(CoreTokens.EventBus).toConstantValue(events);
   container.bind(CoreTokens.PluginState).toConstantValue(store.pluginState);
-  container.bind(HOST_PLUGIN_SETTINGS).toConstantValue(config.settings);
   if (driver) container.bind(CoreTokens.BoxDriver).toConstantValue(driver);
-  for (const service of driver?.services?.() ?? []) container.bind(service.id).toConstantValue(service.value);
+  // What the driver offers plugins, under the runtime-api refs (plugins cannot rebind them).
+  const provisions = driver?.provisions?.({ pluginState: store.pluginState }) ?? [];
+  for (const provision of provisions) container.bind(provision.ref.token).toConstantValue(provision.value);
 
   let plugins: PluginHost;
   try {
-    plugins = new PluginHost({ plugins: mergeByName([explicit, discovered]), disabled: [...config.disabled, ...(options.disabled ?? [])], container });
+    plugins = await PluginHost.create({
+      plugins: mergeByName([explicit, discovered]),
+      disabled: [...config.disabled, ...(options.disabled ?? [])],
+      container,
+      settings: config.settings,
+      protectedRefs: provisions.map((provision) => provision.ref),
+      dataRoot: join(stateDir, 'plugins'),
+    });
   } catch (error) {
     store.close();
     throw error;
@@ -115,7 +123,6 @@ export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost
     ...(driver ? { driver } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  container.bind(CoreTokens.PluginHost).toConstantValue(plugins);
   container.bind(CoreTokens.BoxManager).toConstantValue(manager);
 
   return { stateDir, config, store, plugins, events, manager, driver, close: () => store.close() };

@@ -5,7 +5,20 @@
 
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Box, type BoxDriver, type DriverStatus, definePlugin, type HookContext, type HookName, type OciSpec, z } from '@nsbox/core';
+import {
+  type Box,
+  type BoxDriver,
+  type CheckpointOptions,
+  type DriverStatus,
+  definePlugin,
+  type HookContext,
+  type HookName,
+  type OciSpec,
+  type OperationContext,
+  type RestoreOptions,
+  type StartMoments,
+  z,
+} from '@nsbox/core';
 
 export type Journal = string[];
 
@@ -72,9 +85,25 @@ export class MemoryDriver implements BoxDriver {
       linux: { namespaces: [{ type: 'pid' }] },
     };
   }
-  async start(box: Box) {
+  /** Runs the core's moments as the Linux driver does: configure, then wire, then the box runs. */
+  async start(box: Box, _spec: OciSpec, _context: OperationContext, moments: StartMoments) {
+    await moments.configure();
+    await moments.wire({ pid: 4242 });
     this.running.add(box.id);
     return { pid: 4242 };
+  }
+  readonly checkpoints = new Map<string, CheckpointOptions>();
+  async checkpoint(box: Box, options: CheckpointOptions) {
+    this.checkpoints.set(box.id, options);
+    if (!options.leaveRunning && !options.preDump) this.running.delete(box.id);
+    return { imageDir: options.imageDir };
+  }
+  async restore(box: Box, _spec: OciSpec, options: RestoreOptions, _context: OperationContext, moments: StartMoments) {
+    if (this.checkpoints.get(box.id)?.imageDir !== options.imageDir) throw new Error(`no checkpoint in ${options.imageDir}`);
+    await moments.configure();
+    await moments.wire({ pid: 4343 });
+    this.running.add(box.id);
+    return { pid: 4343, restored: true };
   }
   async stop(box: Box): Promise<DriverStatus> {
     this.running.delete(box.id);
@@ -85,8 +114,11 @@ export class MemoryDriver implements BoxDriver {
   }
   async pause() {}
   async resume() {}
+  /** How the next init that ended is reported (a test's seam for exits, reboots, halts). */
+  nextExit: DriverStatus | undefined;
   async status(box: Box): Promise<DriverStatus> {
-    return { state: this.running.has(box.id) ? 'running' : 'stopped' };
+    if (this.running.has(box.id)) return { state: 'running' };
+    return this.nextExit ?? { state: 'stopped' };
   }
   async destroy(box: Box) {
     this.created.delete(box.id);

@@ -2,7 +2,7 @@ export { type CgroupPlacement, OciCgroupDriver, parseCgroupsPath } from './box/c
 export { isRunning, isZombie, type LaunchRequest, OciBoxDriver, type OciFacts, ociFacts } from './box/oci-driver.js';
 export { type OciState, type OciStatus, ociState, ociStatus } from './box/oci-state.js';
 export { type Bundle, loadBundle } from './bundle/load-bundle.js';
-export { defaultDeviceRules, type LimitsSection, resourcesToLimits } from './bundle/resources.js';
+export { checkResources, defaultDeviceRules, OCI_OWNER, type TranslatedResources, translateResources } from './bundle/resources.js';
 export { checkSpec } from './bundle/spec-support.js';
 export { features } from './commands/features.js';
 export { exampleSpec } from './commands/spec.js';

@@ -4,7 +4,7 @@
  * read back). Debug lines go to the log only, when --debug is given.
  */
 
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync } from 'node:fs';
 
 export type LogFormat = 'text' | 'json';
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
@@ -24,6 +24,20 @@ function textLine(level: LogLevel, message: string, time: Date): string {
 
 export class RuncLog {
   constructor(private readonly options: LogOptions) {}
+
+  /**
+   * Opens (creates) the --log file, as runc and crun do before anything else: a path that
+   * cannot be used fails the command. Undefined when it can, else why not.
+   */
+  checkFile(): string | undefined {
+    if (!this.options.file) return undefined;
+    try {
+      closeSync(openSync(this.options.file, 'a', 0o600));
+      return undefined;
+    } catch (error) {
+      return `--log ${this.options.file}: ${(error as Error).message}`;
+    }
+  }
 
   private toFile(level: LogLevel, message: string): void {
     if (!this.options.file) return;

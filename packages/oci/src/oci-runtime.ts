@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { type AnyPlugin, type Box, boxNameProblem, NsboxError } from '@nsbox/core';
 import { type NsboxHost, openHost } from '@nsbox/host';
 import { type CgroupPlacement, isSystemdCgroupsPath, OciCgroupDriver, parseCgroupsPath } from './box/cgroup-paths.js';
-import { prepareInitLayers } from './box/init-helper.js';
 import { OciBoxDriver } from './box/oci-driver.js';
 import { IdLocks } from './id-locks.js';
 
@@ -19,7 +18,11 @@ import { IdLocks } from './id-locks.js';
 export const OCI_ID_ANNOTATION = 'org.nsbox.oci.id';
 export const CGROUPS_PATH_ANNOTATION = 'org.nsbox.oci.cgroups-path';
 
-/** Plugins that translate config.json rather than rewrite it; every other one is off for OCI boxes. */
+/**
+ * Plugins that stay on for OCI boxes: they add what config.json leaves to the host (limits:
+ * the admin's default pids limit, which config.json's own linux.resources overrides); every
+ * other one is off, since config.json says what runs.
+ */
 export const TRANSLATOR_PLUGINS = ['limits'];
 
 export const DEFAULT_ROOT = '/run/nsbox-runc';
@@ -51,8 +54,8 @@ export function packageRoot(from = dirname(fileURLToPath(import.meta.url))): str
   return dir;
 }
 
-export function nativePaths(root = packageRoot()): { front: string; initHelper: string } {
-  return { front: join(root, 'build', 'nsbox-runc'), initHelper: join(root, 'build', 'nsbox-runc-init') };
+export function nativePaths(root = packageRoot()): { front: string } {
+  return { front: join(root, 'build', 'nsbox-runc') };
 }
 
 export interface OciRuntimeOptions {
@@ -80,8 +83,7 @@ export class OciRuntime {
     const parent = options.cgroupParent ?? process.env.NSBOX_CGROUP_PARENT ?? DEFAULT_CGROUP_PARENT;
     let runtime: OciRuntime | undefined;
     const cgroups = new OciCgroupDriver(parent, (name) => runtime?.placementOf(name));
-    const initLayers = prepareInitLayers(options.root, nativePaths().initHelper);
-    const driver = new OciBoxDriver({ stateDir: options.root, cgroups, initLayers });
+    const driver = new OciBoxDriver({ stateDir: options.root, cgroups });
     const host = await openHost({
       stateDir: options.root,
       discover: options.discover ?? true,
@@ -96,10 +98,6 @@ export class OciRuntime {
 
   get manager() {
     return this.host.manager;
-  }
-
-  get limitsInstalled(): boolean {
-    return this.host.plugins.plugins.some((plugin) => plugin.definition.name === 'limits');
   }
 
   /** Plugins an OCI box turns off: config.json says what runs, translators only carry it out. */

@@ -3,6 +3,7 @@
  * are reported the runc way (log.ts) and end the call with exit status 1.
  */
 
+import { resolve } from 'node:path';
 import { isNsboxError, NsboxError } from '@nsbox/core';
 import { Command, CommanderError, Option } from 'commander';
 import type { CommandContext } from './commands/context.js';
@@ -32,6 +33,7 @@ export interface GlobalFlags {
   systemdCgroup?: boolean;
   criu?: string;
   rootless?: string;
+  cgroupManager?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -56,6 +58,7 @@ function scanGlobals(argv: string[]): GlobalFlags {
     else if (name === 'rootless') flags.rootless = value();
     else if (name === 'debug') flags.debug = true;
     else if (name === 'systemd-cgroup') flags.systemdCgroup = true;
+    else if (name === 'cgroup-manager') flags.cgroupManager = value();
   }
   return flags;
 }
@@ -63,6 +66,8 @@ function scanGlobals(argv: string[]): GlobalFlags {
 /** Flags of runc's that take a value (the word after them is not the container id). */
 const VALUE_FLAGS = new Set([
   'root',
+  'cgroup-manager',
+  'config',
   'log',
   'log-format',
   'criu',
@@ -146,19 +151,25 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
   const globals = scanGlobals(args);
   const format: LogFormat = globals.logFormat === 'json' ? 'json' : 'text';
   const log = new RuncLog({
-    ...(globals.log ? { file: globals.log } : {}),
+    ...(globals.log ? { file: resolve(caller.request.cwd, globals.log) } : {}),
     format,
     debug: globals.debug ?? false,
     stderr: (text) => caller.out(2, text),
     stderrIsTty: caller.request.tty[2],
   });
+  const unusableLog = log.checkFile();
+  if (unusableLog) {
+    caller.out(2, `nsbox-runc: ${unusableLog}\n`);
+    return 1;
+  }
   let exitCode = 0;
   const context = async (): Promise<CommandContext> => ({
     runtime: await runtime(),
     caller,
     log,
     cwd: caller.request.cwd,
-    systemdCgroup: globals.systemdCgroup ?? false,
+    // crun's --cgroup-manager systemd is runc's --systemd-cgroup.
+    systemdCgroup: (globals.systemdCgroup ?? false) || globals.cgroupManager === 'systemd',
   });
 
   const program = new Command('nsbox-runc')
@@ -173,11 +184,19 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     .option('--systemd-cgroup', "cgroupsPath is systemd's slice:prefix:name: each container a scope, made through systemd")
     .option('--criu <path>', 'accepted for compatibility; checkpoint is not implemented')
     .option('--rootless <value>', 'false or auto (nsbox-runc runs as root)')
+    .option('--cgroup-manager <manager>', "crun's flag: cgroupfs, or systemd (as --systemd-cgroup)")
     .version('nsbox-runc 0.1.0\nspec: 1.2.0', '-v, --version');
 
   program.hook('preAction', () => {
     if (globals.rootless === 'true')
       throw new NsboxError('E_UNSUPPORTED', '--rootless true is not supported: nsbox-runc runs as root', { details: { field: '--rootless' } });
+    if (globals.cgroupManager !== undefined && globals.cgroupManager !== 'cgroupfs' && globals.cgroupManager !== 'systemd') {
+      throw new NsboxError(
+        'E_UNSUPPORTED',
+        `--cgroup-manager ${globals.cgroupManager} is not supported: nsbox-runc manages cgroupfs paths or systemd scopes (its boxes always get a cgroup)`,
+        { details: { field: '--cgroup-manager' } },
+      );
+    }
   });
 
   const createFlags = (command: Command) =>
@@ -187,7 +206,8 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
       .option('--console-socket <path>', 'unix socket that receives the pty master')
       .option('--no-pivot', 'accepted: the launcher always uses pivot_root')
       .option('--no-new-keyring', 'accepted: boxes keep the session keyring they inherit')
-      .option('--preserve-fds <n>', 'refused when more than 0', count, 0);
+      .option('--preserve-fds <n>', 'pass fds 3 … 2+N on to the box', count, 0)
+      .option('--config <file>', "crun's flag: config.json's path in the bundle", 'config.json');
 
   createFlags(program.command('create').description('create a container').argument('<id>')).action(async (id: string, options) => {
     await createContainer(await context(), id, createOptions(options));
@@ -240,7 +260,7 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     .option('--no-new-privs', 'set no_new_privs')
     .option('--process-label <label>', 'refused: no SELinux')
     .option('--apparmor <profile>', 'refused: no AppArmor')
-    .option('--preserve-fds <n>', 'refused when more than 0', count, 0)
+    .option('--preserve-fds <n>', 'pass fds 3 … 2+N on to the process', count, 0)
     .option('--ignore-paused', 'exec into a paused container')
     .action(async (id: string, command: string[], options) => {
       exitCode = await execInContainer(await context(), id, command, {
@@ -287,11 +307,11 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     .option('--cpuset-cpus <list>')
     .option('--cpuset-mems <list>')
     .option('--pids-limit <n>')
-    .option('--blkio-weight <n>', 'refused')
-    .option('--kernel-memory <size>', 'refused')
+    .option('--blkio-weight <n>', 'IO weight, 10-1000 (needs the BFQ scheduler)')
+    .option('--kernel-memory <size>', 'accepted and ignored, as runc does')
     .option('--kernel-memory-tcp <size>', 'refused')
-    .option('--cpu-rt-period <n>', 'refused')
-    .option('--cpu-rt-runtime <n>', 'refused')
+    .option('--cpu-rt-period <n>', 'realtime period in µs (cgroup v1)')
+    .option('--cpu-rt-runtime <n>', 'realtime runtime in µs (cgroup v1)')
     .option('--l3-cache-schema <schema>', 'refused')
     .option('--mem-bw-schema <schema>', 'refused')
     .action(async (id: string, options) => updateContainer(await context(), id, options));
@@ -306,7 +326,7 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     .command('spec')
     .description('write an example config.json')
     .option('-b, --bundle <dir>', 'bundle directory', '.')
-    .option('--rootless', 'refused')
+    .option('--rootless', 'a spec for a user namespace, as runc makes it')
     .action(async (options: { bundle: string; rootless?: boolean }) =>
       writeExampleSpec({ runtime: undefined as never, caller, log, cwd: caller.request.cwd }, options.bundle, options.rootless ?? false),
     );
@@ -347,5 +367,6 @@ function createOptions(options: Record<string, unknown>) {
     ...(options.pidFile ? { pidFile: options.pidFile as string } : {}),
     ...(options.consoleSocket ? { consoleSocket: options.consoleSocket as string } : {}),
     preserveFds: (options.preserveFds as number | undefined) ?? 0,
+    ...(options.config && options.config !== 'config.json' ? { config: options.config as string } : {}),
   };
 }

@@ -1,19 +1,19 @@
 /**
- * What an OCI box can reach of the host through what nsbox-runc itself puts into it: the
- * init helper and the fifos that split create from start (issue 10, hole 6). The boxes
- * here hold CAP_SYS_ADMIN (a config podman makes with --cap-add SYS_ADMIN) and no seccomp
- * filter, so they can unmount and remount what they were given: only the way the helper
- * and the fifos are placed protects the host, not the box's lack of privilege.
+ * What an OCI box can reach of the host through nsbox-runc's create/start split (issue 10,
+ * hole 6). Between create and start the box's pid 1 is the launcher itself, holding a
+ * socket of the runtime's state directory; nothing of the runtime is mounted in the box.
+ * The boxes here hold CAP_SYS_ADMIN (a config podman makes with --cap-add SYS_ADMIN) and no
+ * seccomp filter, so only the way the split is made protects the host.
  */
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launcherPath } from '@nsbox/native';
 import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
-import { nativePaths } from '../src/oci-runtime.js';
 import { type BundleConfig, cleanupBundle, createHarness, ensureNativeBuilt, makeBundle, type RuncHarness } from './runc-harness.js';
 
 const probeSource = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'probe.c');
@@ -38,7 +38,7 @@ function filesHolding(dir: string, marker: string): string[] {
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-describe('nsbox-runc: a box reaches no host file through the init helper or its fifos', function () {
+describe('nsbox-runc: a box reaches no host file through the create/start split', function () {
   this.timeout(120_000);
   const cleanup = new Cleanup();
   let harness: RuncHarness;
@@ -71,64 +71,47 @@ describe('nsbox-runc: a box reaches no host file through the init helper or its 
     return result.stdout;
   };
 
-  it('start does not follow what the box put in place of its exec fifo to a host file', () => {
-    const secret = join(harness.dir, 'secret.txt');
-    writeFileSync(secret, `${marker}\n`, { mode: 0o600 });
-    const id = 'reach-fifo';
+  it('a created box sees no mount and no file of the runtime, and cannot start itself', () => {
+    const id = 'reach-created';
     ids.push(id);
-    const bundle = makeBundle(harness, 'b-reach-fifo', ['sleep', '60'], withSysAdmin);
-    const created = harness.run(['create', '--bundle', bundle, id]);
-    assert.equal(created.code, 0, created.stderr);
-    // The box swaps its exec fifo for a symlink to the host's secret (the host path means
-    // nothing in the box, everything to a host that follows it).
-    exec(id, `umount -l /dev/.nsbox-runc/exec.fifo 2>/dev/null; rm -f /dev/.nsbox-runc/exec.fifo && ln -s ${secret} /dev/.nsbox-runc/exec.fifo`);
-    const started = harness.run(['start', id]);
-    assert.doesNotMatch(`${started.stdout}${started.stderr}`, new RegExp(marker), 'start printed the host file');
-    assert.equal(started.code, 0, started.stderr);
-    const cmdline = readFileSync(`/proc/${JSON.parse(harness.run(['state', id]).stdout).pid}/cmdline`, 'utf8');
-    assert.deepEqual(cmdline.split('\0').slice(0, 2), ['sleep', '60'], 'the user process runs');
+    const bundle = makeBundle(harness, 'b-reach-created', ['sleep', '60'], withSysAdmin);
+    assert.equal(harness.run(['create', '--bundle', bundle, id]).code, 0);
+    const mountinfo = exec(id, 'cat /proc/self/mountinfo');
+    assert.doesNotMatch(mountinfo, new RegExp(harness.root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'a mount of the state directory is in the box');
+    // The held init's socket is an fd of a process the box cannot inspect (not dumpable),
+    // and nothing else leads to it.
+    const fds = exec(id, 'ls -l /proc/1/fd/ 2>&1; echo rc=$?');
+    assert.match(fds, /Permission denied|rc=[1-9]/, `the box listed pid 1's fds: ${fds}`);
+    assert.equal(exec(id, 'find / -xdev -type s 2>/dev/null | wc -l').trim(), '0', 'a unix socket is reachable in the box');
+    const state = JSON.parse(harness.run(['state', id]).stdout) as { status: string };
+    assert.equal(state.status, 'created', 'the box started without `start`');
+    assert.equal(harness.run(['start', id]).code, 0);
   });
 
-  it('nothing the box writes into what nsbox-runc gave it lands in the host state directory', () => {
+  it('nothing the box writes lands in the host state directory', () => {
     const id = 'reach-write';
     ids.push(id);
     const bundle = makeBundle(harness, 'b-reach-write', ['sleep', '60'], withSysAdmin);
-    assert.equal(harness.run(['run', '--detach', '--bundle', bundle, id]).code, 0);
-    exec(
-      id,
-      [
-        'for m in /dev/.nsbox-runc /dev/.nsbox-runc/ready.fifo /dev/.nsbox-runc-init; do mount -o remount,bind,rw $m; mount -o remount,rw $m; done 2>/dev/null',
-        `for d in /dev/.nsbox-runc /dev/.nsbox-runc-init; do echo ${marker} > $d/planted; dd if=/dev/zero bs=1k count=256 2>/dev/null | tr '\\0' x | sed 's/^/${marker}/' > $d/fill; done 2>/dev/null`,
-        'true',
-      ].join('; '),
-    );
+    assert.equal(harness.run(['create', '--bundle', bundle, id]).code, 0);
+    exec(id, `for d in / /dev /tmp; do echo ${marker} > $d/planted; done 2>/dev/null; true`);
+    assert.equal(harness.run(['start', id]).code, 0);
+    exec(id, `mount -t tmpfs own /mnt 2>/dev/null; echo ${marker} > /mnt/planted; true`);
     assert.deepEqual(filesHolding(harness.root, marker), [], 'files the box wrote are in the host state directory');
   });
 
-  it('the init helper cannot be opened for writing from the box, even remounted, and the host binary is unchanged', () => {
-    const helper = nativePaths().initHelper;
-    const before = sha256(helper);
+  it('the held init cannot be opened for writing from the box, and the host launcher is unchanged', () => {
+    const before = sha256(launcherPath);
     const id = 'reach-init';
     ids.push(id);
     const bundle = makeBundle(harness, 'b-reach-init', ['sleep', '60'], withSysAdmin);
     assert.equal(harness.run(['create', '--bundle', bundle, id]).code, 0);
-    const remountAll = 'for m in "$H" "$(dirname "$H")"; do mount -o remount,bind,rw "$m"; mount -o remount,rw "$m"; done 2>/dev/null';
-    // Created: the box's pid 1 is the helper itself.
-    const whileCreated = exec(
-      id,
-      `H=$(readlink /proc/1/exe); ${remountAll}; probe open-write /proc/1/exe; probe open-write /proc/self/exe; probe open-write "$H"`,
-    )
-      .trim()
-      .split('\n');
+    // Created: the box's pid 1 is the launcher, run from a sealed memfd copy.
+    const whileCreated = exec(id, 'probe open-write /proc/1/exe').trim().split('\n');
+    for (const answer of whileCreated) assert.ok(REFUSED_WRITE.includes(answer), `a write open of the held init answered ${answer}`);
+    assert.equal(whileCreated.length, 1);
     assert.equal(harness.run(['start', id]).code, 0);
-    // Started: nothing runs the helper any more, so no ETXTBSY protects it.
-    const helperInBox = '/dev/.nsbox-runc-init/nsbox-runc-init';
-    const afterStart = exec(id, `H=${helperInBox}; [ -f "$H" ] || H=/dev/.nsbox-runc-init; ${remountAll}; probe open-write "$H"`).trim().split('\n');
-    for (const answer of [...whileCreated, ...afterStart]) assert.ok(REFUSED_WRITE.includes(answer), `a write open answered ${answer}`);
-    assert.equal(whileCreated.length, 3);
-    assert.equal(afterStart.length, 1);
     // The control: the box may mount and remount what is its own.
     assert.equal(exec(id, 'mkdir -p /dev/own && mount -t tmpfs own /dev/own && mount -o remount,ro /dev/own && echo can-remount'), 'can-remount\n');
-    assert.equal(sha256(helper), before, 'the host helper binary changed');
+    assert.equal(sha256(launcherPath), before, 'the host launcher binary changed');
   });
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCgroupDriver, detectCgroupLayout } from '@nsbox/runtime';
 import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
-import { cleanupBundle, createHarness, ensureNativeBuilt, makeBundle, type RuncHarness } from './runc-harness.js';
+import { type BundleConfig, cleanupBundle, createHarness, ensureNativeBuilt, makeBundle, type RuncHarness } from './runc-harness.js';
 
 function state(harness: RuncHarness, id: string): Record<string, unknown> {
   const result = harness.run(['state', id]);
@@ -61,12 +61,12 @@ describe('nsbox-runc: the OCI lifecycle through the command line', function () {
     assert.equal(current.pid, pid);
     assert.equal(current.bundle, bundle);
     assert.equal(current.ociVersion, '1.2.0');
-    assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /nsbox-runc-init/, 'the user process has not run yet');
+    assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /nsbox-launcher/, 'the launcher holds the box: the user process has not run yet');
 
     assert.equal(harness.run(['start', id]).code, 0);
     current = state(harness, id);
     assert.equal(current.status, 'running');
-    assert.doesNotMatch(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /nsbox-runc-init/, 'start exec`d the user process in place of the helper');
+    assert.doesNotMatch(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /nsbox-launcher/, 'start exec`d the user process in place of the held launcher');
     assert.equal(cgroupDirs(harness.cgroupParent).length, 1, 'the box has its cgroup under the parent');
 
     const again = harness.run(['start', id]);
@@ -142,7 +142,7 @@ describe('nsbox-runc: the OCI lifecycle through the command line', function () {
     assert.notEqual(harness.run(['exec', id, 'cat', '/dev/shm/tick']).stdout, first, 'it runs again');
   });
 
-  it('update changes the memory limit of a running box live (limits plugin)', () => {
+  it('update changes the memory limit of a running box live (the cgroup manager, owner oci)', () => {
     const id = 'update-1';
     ids.push(id);
     const bundle = makeBundle(harness, 'b-update', ['sleep', '60'], (config) => {
@@ -158,9 +158,68 @@ describe('nsbox-runc: the OCI lifecycle through the command line', function () {
     writeFileSync(resources, JSON.stringify({ pids: { limit: 77 } }));
     assert.equal(harness.run(['update', '--resources', resources, id]).code, 0);
     assert.equal(harness.run(['exec', id, 'cat', '/sys/fs/cgroup/pids/pids.max']).stdout.trim(), '77');
-    const refused = harness.run(['update', '--blkio-weight', '300', id]);
-    assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /--blkio-weight is not supported/);
+    assert.equal(read('memory.limit_in_bytes'), String(96 * 2 ** 20), 'what the update did not name stays');
+  });
+
+  /** Whether this kernel weighs IO per cgroup (v1 blkio.weight with CFQ, or BFQ's file). */
+  function kernelWeighsIo(): boolean {
+    return ['blkio.weight', 'blkio.bfq.weight'].some((file) => existsSync(join('/sys/fs/cgroup/blkio', file)));
+  }
+
+  /** Whether boxes here can get a hugetlb cgroup: a v1 hierarchy, or cgroup2 delegating it below the root. */
+  function hugetlbForBoxes(): boolean {
+    if (existsSync('/sys/fs/cgroup/hugetlb')) return true;
+    const unified = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((dir) => existsSync(join(dir, 'cgroup.subtree_control')));
+    return unified !== undefined && readFileSync(join(unified, 'cgroup.subtree_control'), 'utf8').split(/\s+/).includes('hugetlb');
+  }
+
+  it('applies disableOOMKiller, realtime CPU time and update --cpu-rt-runtime, ignores memory.kernel as runc does, and refuses what this kernel cannot do with its reason', () => {
+    const rtFile = '/sys/fs/cgroup/cpu/cpu.rt_runtime_us';
+    const hasRealtime = existsSync(rtFile);
+    const id = 'update-rt';
+    ids.push(id);
+    const bundle = makeBundle(harness, 'b-update-rt', ['sleep', '60'], (config) => {
+      config.linux.resources = {
+        ...config.linux.resources,
+        memory: { limit: 64 * 2 ** 20, disableOOMKiller: true, kernel: 32 * 2 ** 20 },
+        ...(hasRealtime ? { cpu: { realtimeRuntime: 10_000, realtimePeriod: 1_000_000 } } : {}),
+      };
+    });
+    const started = harness.run(['run', '-d', '--bundle', bundle, id]);
+    assert.equal(started.code, 0, started.stderr);
+    const read = (file: string) => harness.run(['exec', id, 'cat', file]).stdout.trim();
+    assert.match(read('/sys/fs/cgroup/memory/memory.oom_control'), /^oom_kill_disable 1$/m);
+    assert.equal(read('/sys/fs/cgroup/memory/memory.kmem.limit_in_bytes') === String(32 * 2 ** 20), false, 'memory.kernel is not written');
+    if (hasRealtime) {
+      assert.equal(read('/sys/fs/cgroup/cpu/cpu.rt_runtime_us'), '10000');
+      const rt = harness.run(['update', '--cpu-rt-runtime', '20000', id]);
+      assert.equal(rt.code, 0, rt.stderr);
+      assert.equal(read('/sys/fs/cgroup/cpu/cpu.rt_runtime_us'), '20000');
+    } else console.log(`      (no ${rtFile}: this kernel has no realtime group scheduling)`);
+
+    const weight = harness.run(['update', '--blkio-weight', '300', id]);
+    if (kernelWeighsIo()) assert.equal(weight.code, 0, weight.stderr);
+    else {
+      assert.equal(weight.code, 1);
+      assert.match(
+        weight.stderr,
+        /--blkio-weight is not supported: this kernel weighs IO only with the BFQ scheduler, and there is no blkio\.weight or blkio\.bfq\.weight here/,
+      );
+    }
+
+    const huge = makeBundle(harness, 'b-huge', ['true'], (config) => {
+      config.linux.resources = { ...config.linux.resources, hugepageLimits: [{ pageSize: '2MB', limit: 0 }] };
+    });
+    const hugeRun = harness.run(['run', '--bundle', huge, 'huge-1']);
+    if (hugetlbForBoxes()) assert.equal(hugeRun.code, 0, hugeRun.stderr);
+    else {
+      assert.equal(hugeRun.code, 1);
+      assert.match(
+        hugeRun.stderr,
+        /linux\.resources\.hugepageLimits\[0\] is not supported: the hugetlb controller is on \S+ but the host does not delegate it/,
+      );
+      assert.equal(harness.run(['state', 'huge-1']).code, 1, 'nothing was made');
+    }
   });
 
   it('runs hooks with the state on stdin, in order', () => {
@@ -176,7 +235,7 @@ describe('nsbox-runc: the OCI lifecycle through the command line', function () {
     assert.equal(harness.run(['run', '--bundle', bundle, id]).code, 0);
     assert.equal(
       readFileSync(log, 'utf8'),
-      'prestart "status":"created"\ncreateRuntime "status":"created"\npoststart "status":"running"\npoststop "status":"stopped"\n',
+      'prestart "status":"creating"\ncreateRuntime "status":"creating"\npoststart "status":"running"\npoststop "status":"stopped"\n',
     );
     const failing = makeBundle(harness, 'b-hooks-fail', ['true'], (config) => {
       config.hooks = { createRuntime: [{ path: '/bin/false' }] };
@@ -235,11 +294,27 @@ describe('nsbox-runc: the OCI lifecycle through the command line', function () {
       ['create', '--bundle', makeBundle(harness, 'b-notify', ['true'], (config) => (config.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' })), 'bad-1'],
       /linux\.seccomp\.defaultAction is not supported/,
     );
+    // What runc and crun both refuse.
     fail(
-      ['create', '--bundle', makeBundle(harness, 'b-umask', ['true'], (config) => (config.process.user.umask = 0o077)), 'bad-1'],
-      /process\.user\.umask is not supported/,
+      ['create', '--bundle', makeBundle(harness, 'b-mempolicy', ['true'], (config) => (config.linux.memoryPolicy = { nodes: '0' })), 'bad-1'],
+      /linux\.memoryPolicy\.mode: is required/,
+    );
+    fail(
+      ['create', '--bundle', makeBundle(harness, 'b-hostname', ['true'], (config) => (config.linux.sysctl = { 'kernel.hostname': 'other' })), 'bad-1'],
+      /linux\.sysctl\.kernel\.hostname: set the hostname with the `hostname` field/,
+    );
+    const domain = (config: BundleConfig) => {
+      config.domainname = 'one.example';
+      config.linux.sysctl = { 'kernel.domainname': 'two.example' };
+    };
+    fail(
+      ['create', '--bundle', makeBundle(harness, 'b-domain', ['true'], domain), 'bad-1'],
+      /kernel\.domainname 'two\.example' conflicts with domainname 'one\.example'/,
     );
     assert.equal(harness.run(['state', 'bad-1']).code, 1, 'no container is left of any of them');
+    const unusableLog = harness.run(['--log', join(harness.dir, 'no-such-dir', 'x.log'), 'list']);
+    assert.equal(unusableLog.code, 1, 'a --log that cannot be opened fails the command, as in runc and crun');
+    assert.match(unusableLog.stderr, /--log .*no-such-dir\/x\.log: ENOENT/);
 
     const ok = makeBundle(harness, 'b-inuse', ['sleep', '30']);
     ids.push('busy-1');

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCgroupDriver, detectCgroupLayout } from '@nsbox/runtime';
@@ -24,8 +24,13 @@ describe('podman with nsbox-runc as its runtime', function () {
   let base: string[];
   let cgroupParent: string;
 
-  const podman = (args: string[], options: { timeoutMs?: number } = {}) => {
-    const result = spawnSync('podman', [...base, ...args], { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  let dir: string;
+  const podman = (args: string[], options: { timeoutMs?: number; fds?: number[] } = {}) => {
+    const result = spawnSync('podman', [...base, ...args], {
+      encoding: 'utf8',
+      timeout: options.timeoutMs ?? 60_000,
+      stdio: ['ignore', 'pipe', 'pipe', ...(options.fds ?? [])],
+    });
     return { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
   };
   const run = (args: string[], command: string[]) => podman(podmanRunArgs(cgroupParent, args, IMAGE, command));
@@ -34,7 +39,7 @@ describe('podman with nsbox-runc as its runtime', function () {
     requireRoot(this, 'podman runs rootful containers');
     if (spawnSync('podman', ['--version']).status !== 0) this.skip(); // the lead's setup installs it (apt-get install podman)
     ensureNativeBuilt();
-    const dir = makeTempDir(cleanup, 'podman');
+    dir = makeTempDir(cleanup, 'podman');
     const rootfs = buildBusyboxRootfs(join(dir, 'rootfs'));
     harness = createHarness(cleanup, join(dir, 'work'), rootfs, `podman-${process.pid}`);
     cgroupParent = `nsbox-test-podman-parent-${process.pid}`;
@@ -43,7 +48,17 @@ describe('podman with nsbox-runc as its runtime', function () {
     // Start nsbox-runc's server now (from source it takes seconds), not inside the first podman call.
     const warm = spawnSync(harness.wrapper, ['list'], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(warm.status, 0, warm.stderr);
-    cleanup.add('remove the podman containers', () => podman(['rm', '--all', '--force', '--time', '0']));
+    cleanup.add('remove the podman containers', async () => {
+      podman(['rm', '--all', '--force', '--time', '0']);
+      // conmon's `podman container cleanup` unmounts a container's shm after it exited, on
+      // its own time: wait for it, so that no later test sees a mount of ours go.
+      const ours = () =>
+        readFileSync('/proc/self/mountinfo', 'utf8')
+          .split('\n')
+          .filter((line) => line.includes(dir));
+      for (let i = 0; i < 100 && ours().length > 0; i++) await sleep(100);
+      assert.deepEqual(ours(), [], 'podman left a mount under the test directory');
+    });
     execFileSync('tar', ['-C', rootfs, '-cf', join(dir, 'busybox.tar'), '.']);
     const imported = podman(['import', join(dir, 'busybox.tar'), IMAGE]);
     assert.equal(imported.code, 0, imported.stderr);
@@ -71,7 +86,7 @@ describe('podman with nsbox-runc as its runtime', function () {
     assert.equal(result.stdout, 'podbox\nhello\n1000\n1000\nroot-ro\ntmp-rw\n');
   });
 
-  it('enforces --memory and --pids-limit (limits plugin)', () => {
+  it('enforces --memory and --pids-limit (the cgroup manager, owner oci)', () => {
     // The box's cgroup at /sys/fs/cgroup: v1's hierarchies, or cgroup2's files of the box itself.
     const read =
       'if [ -d /sys/fs/cgroup/memory ]; then cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; else cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; fi';
@@ -168,6 +183,61 @@ describe('podman with nsbox-runc as its runtime', function () {
     } finally {
       podmanSystemd(['rm', '--force', '--time', '0', name]);
     }
+  });
+
+  it("runs a seccomp profile that denies the launcher's own syscalls, without no-new-privileges (issue 20 item 1)", () => {
+    const profile = join(dir, 'seccomp.json');
+    writeFileSync(
+      profile,
+      JSON.stringify({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [
+          {
+            names: ['openat2', 'close_range', 'capset', 'capget', 'setresuid', 'setresgid', 'setgroups', 'fchdir', 'umask', 'dup3', 'mkdir', 'mkdirat'],
+            action: 'SCMP_ACT_ERRNO',
+            errnoRet: 38,
+          },
+        ],
+      }),
+    );
+    const result = run(['--security-opt', `seccomp=${profile}`], ['sh', '-c', 'mkdir /tmp/x 2>&1; grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "mkdir: can't create directory '/tmp/x': Function not implemented\nNoNewPrivs:\t0\nSeccomp:\t2\n");
+  });
+
+  it('honours --umask, --personality and --preserve-fds (issue 20 item 2)', () => {
+    const file = join(dir, 'preserved.txt');
+    writeFileSync(file, 'from the caller\n');
+    const fd = openSync(file, 'r');
+    try {
+      const result = podman(
+        podmanRunArgs(cgroupParent, ['--umask', '0077', '--personality', 'LINUX32', '--preserve-fds', '1'], IMAGE, ['sh', '-c', 'umask; uname -m; cat <&3']),
+        { fds: [fd] },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, '0077\ni686\nfrom the caller\n');
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('runs OCI hooks from --hooks-dir at their moments (issue 20 item 4)', () => {
+    const hooksDir = join(dir, 'hooks.d');
+    mkdirSync(hooksDir, { recursive: true });
+    const log = join(dir, 'podman-hooks.log');
+    const hook = (stage: string, script: string) =>
+      writeFileSync(
+        join(hooksDir, `${stage}.json`),
+        JSON.stringify({ version: '1.0.0', hook: { path: '/bin/sh', args: ['sh', '-c', script] }, when: { always: true }, stages: [stage] }),
+      );
+    hook('createRuntime', `read -r state; echo "createRuntime $(readlink /proc/self/ns/mnt)" >> ${log}`);
+    hook('startContainer', 'echo "startContainer in the box"');
+    hook('poststop', `echo poststop >> ${log}`);
+    const result = podman(['--hooks-dir', hooksDir, ...podmanRunArgs(cgroupParent, [], IMAGE, ['echo', 'user process'])]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'startContainer in the box\nuser process\n');
+    const entries = readFileSync(log, 'utf8').trim().split('\n');
+    assert.deepEqual(entries, [`createRuntime ${execFileSync('readlink', ['/proc/self/ns/mnt'], { encoding: 'utf8' }).trim()}`, 'poststop']);
   });
 
   it('leaves no box cgroup behind', () => {

@@ -14,11 +14,14 @@ import { nativePaths, packageRoot } from '../src/oci-runtime.js';
 
 const ociRoot = packageRoot();
 
-/** Builds the front and the init helper when they are missing or older than their source. */
+/**
+ * Copies the front from @nsbox/native's build (native/binding.gyp) when the copy is missing
+ * or older; the native build itself is setup's (`npm run setup`).
+ */
 export function ensureNativeBuilt(): void {
-  const { front, initHelper } = nativePaths(ociRoot);
-  const sources = ['runc-front.c', 'runc-init.c', 'build.sh'].map((name) => statSync(join(ociRoot, 'native', name)).mtimeMs);
-  const fresh = [front, initHelper].every((file) => existsSync(file) && statSync(file).mtimeMs >= Math.max(...sources));
+  const { front } = nativePaths(ociRoot);
+  const built = statSync(join(repoRoot, 'native', 'build', 'Release', 'nsbox-runc')).mtimeMs;
+  const fresh = existsSync(front) && statSync(front).mtimeMs >= built;
   if (!fresh) execFileSync('sh', [join(ociRoot, 'native', 'build.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
@@ -30,7 +33,7 @@ export interface RuncHarness {
   wrapper: string;
   run(
     args: string[],
-    options?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string },
+    options?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; fds?: number[] },
   ): { code: number | null; stdout: string; stderr: string };
   rootfs: string;
 }
@@ -116,7 +119,8 @@ export function createHarness(cleanup: Cleanup, dir: string, rootfs: string, tag
           cwd: options.cwd ?? dir,
           timeout: options.timeoutMs ?? 60_000,
           env: { ...process.env, ...options.env },
-          stdio: [options.input !== undefined ? 'pipe' : 'ignore', out, err],
+          // fds beyond 2 are the caller's fds 3, 4, ... (--preserve-fds, LISTEN_FDS).
+          stdio: [options.input !== undefined ? 'pipe' : 'ignore', out, err, ...(options.fds ?? [])],
           ...(options.input !== undefined ? { input: options.input } : {}),
         });
         return { code: result.status, stdout: readFileSync(outFile, 'utf8'), stderr: readFileSync(errFile, 'utf8') };

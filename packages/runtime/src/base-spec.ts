@@ -5,25 +5,12 @@
  */
 
 import type { Box, OciMount, OciSpec } from '@nsbox/core';
+import { defaultMaskedPaths, defaultReadonlyPaths } from '@nsbox/runtime-api';
 import { defaultCapabilities } from './capabilities.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export const defaultMaskedPaths = [
-  '/proc/acpi',
-  '/proc/asound',
-  '/proc/kcore',
-  '/proc/keys',
-  '/proc/latency_stats',
-  '/proc/timer_list',
-  '/proc/timer_stats',
-  '/proc/sched_debug',
-  '/proc/scsi',
-  '/sys/firmware',
-  '/sys/devices/virtual/powercap',
-];
-
-export const defaultReadonlyPaths = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+export { defaultMaskedPaths, defaultReadonlyPaths };
 
 export const defaultMounts: OciMount[] = [
   { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },

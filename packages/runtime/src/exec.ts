@@ -8,6 +8,7 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { type Box, NsboxError, type OciSpec } from '@nsbox/core';
 import { encodeProgram, launcherPath } from '@nsbox/native';
+import { execFailureError, launcherFailure } from './launcher-verdict.js';
 import type { LinuxBoxDriver, LinuxRuntimeFacts } from './linux-driver.js';
 import { isSameProcess } from './process-identity.js';
 import { compileJoinProgram, type JoinRequest } from './spec-compiler.js';
@@ -58,10 +59,7 @@ export async function execInBox(driver: LinuxBoxDriver, box: Box, options: ExecO
     child.once('error', (error) => reject(new NsboxError('E_RUNTIME', `cannot run the launcher: ${error.message}`, { cause: error })));
     child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
   });
-  const failure = verdict.split('\n').find((line) => line.startsWith('error '));
-  if (failure) {
-    const [, step, errno, ...message] = failure.split(' ');
-    throw new NsboxError('E_RUNTIME', `exec in box '${box.name}' failed: ${step}: ${message.join(' ')}`, { details: { step, errno: Number(errno) } });
-  }
+  const failure = launcherFailure(verdict);
+  if (failure) throw execFailureError(box.name, failure);
   return { exitCode, stdout, stderr };
 }

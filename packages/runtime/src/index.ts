@@ -3,18 +3,19 @@ export { type BoxExit, BoxFiles, exitStatus } from './box-files.js';
 export { allCapabilities, defaultCapabilities } from './capabilities.js';
 export * from './cgroup/index.js';
 export { type ExecOptions, type ExecResult, execInBox } from './exec.js';
+export { EXIT_FILE, ExitWatch, type ExitWatchOptions } from './exit-watch.js';
 export { type FollowOptions, followLog } from './follow-log.js';
+export { releaseInit } from './held-init.js';
+export { execFailureError, type LauncherFailure, launcherFailure } from './launcher-verdict.js';
 export { LinuxBoxDriver, type LinuxDriverOptions, type LinuxRuntimeFacts } from './linux-driver.js';
-export { identify, isSameProcess, type ProcessIdentity, processStartTime, waitUntil } from './process-identity.js';
+export { identify, isSameProcess, isZombie, type ProcessIdentity, processStartTime, waitUntil } from './process-identity.js';
 export { launchShim, type ShimReady } from './shim-launch.js';
 export {
   type CompileContext,
   compileCreateProgram,
   compileJoinProgram,
   defaultDevices,
-  IP_CONFINEMENT_ANNOTATION,
   type JoinRequest,
-  ROOTFS_IDMAP_ANNOTATION,
+  recursiveMountAttributes,
 } from './spec-compiler.js';
 export * from './templates/index.js';
-export { RuntimeTokens } from './tokens.js';

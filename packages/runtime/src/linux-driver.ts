@@ -6,16 +6,30 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { type Box, type BoxDriver, type DriverStatus, NsboxError, type OciSpec } from '@nsbox/core';
+import {
+  type Box,
+  type BoxDriver,
+  type CheckpointOptions,
+  type DriverStatus,
+  NsboxError,
+  type OciSpec,
+  type OperationContext,
+  type Provision,
+  type ProvisionHost,
+  provide,
+  type RestoreOptions,
+  type StartMoments,
+} from '@nsbox/core';
 import { native, removeTree } from '@nsbox/native';
+import { type BoxFilesService, type CgroupManager, runtimeRefs } from '@nsbox/runtime-api';
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
-import { type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
-import { identify, isSameProcess, type ProcessIdentity, waitUntil } from './process-identity.js';
+import { type BoxCgroup, BoxCgroupManager, type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
+import { releaseInit } from './held-init.js';
+import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
 import { launchShim } from './shim-launch.js';
 import { compileCreateProgram } from './spec-compiler.js';
 import { materializeTemplate, type TemplateProgress } from './templates/index.js';
-import { RuntimeTokens } from './tokens.js';
 
 export interface LinuxDriverOptions {
   stateDir: string;
@@ -41,11 +55,14 @@ function facts(box: Box): LinuxRuntimeFacts {
   return box.runtime as LinuxRuntimeFacts;
 }
 
-export class LinuxBoxDriver implements BoxDriver {
+export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
   readonly cgroups: CgroupDriver;
+  /** The one writer of boxes' resource files (runtimeRefs.cgroupManager). */
+  readonly resources: BoxCgroupManager;
 
   constructor(private readonly options: LinuxDriverOptions) {
     this.cgroups = options.cgroups ?? createCgroupDriver({ parent: options.cgroupParent ?? 'nsbox' });
+    this.resources = new BoxCgroupManager(this.cgroups);
   }
 
   /** The host's state directory (plugins keep their files under it, e.g. limits' image pools). */
@@ -53,20 +70,49 @@ export class LinuxBoxDriver implements BoxDriver {
     return this.options.stateDir;
   }
 
-  /** Plugins reach the runtime through these (limits and tracking use the cgroup driver). */
-  services(): { id: symbol; value: unknown }[] {
+  /** The runtime-api refs plugins declare in their deps (checked against their types here). */
+  provisions(host?: ProvisionHost): Provision[] {
+    if (host) this.resources.useStore(host.pluginState);
     return [
-      { id: RuntimeTokens.CgroupDriver, value: this.cgroups },
-      { id: RuntimeTokens.LinuxBoxDriver, value: this },
+      provide(runtimeRefs.cgroups, this.cgroups),
+      provide<CgroupManager>(runtimeRefs.cgroupManager, this.resources),
+      provide(runtimeRefs.boxFiles, this as BoxFilesService),
     ];
   }
 
-  files(box: Pick<Box, 'id'>): BoxFiles {
-    return new BoxFiles(join(this.options.stateDir, 'boxes', box.id));
+  /**
+   * Makes the box's cgroup for a start: the runtime alone creates and removes box cgroups.
+   * Resource declarations of an earlier run are forgotten; owners declare anew at `configure`.
+   */
+  protected makeCgroup(box: Pick<Box, 'id'>): BoxCgroup {
+    const existed = this.cgroups.list().includes(box.id);
+    const cgroup = this.cgroups.create(box.id);
+    this.resources.began(box, { existed });
+    return cgroup;
   }
 
-  /** `options` lets a face follow and cancel one box's template work (nsboxd's operations). */
-  async create(box: Box, options: { onProgress?: (progress: TemplateProgress) => void; signal?: AbortSignal } = {}): Promise<Record<string, unknown>> {
+  /** Kills what is left in the box's cgroup and removes it, with its resource declarations. */
+  protected async removeCgroup(box: Pick<Box, 'id'>): Promise<void> {
+    await this.cgroups.remove(box.id);
+    this.resources.forget(box);
+  }
+
+  files(box: Pick<Box, 'id'>): BoxFiles {
+    return new BoxFiles(this.boxDir(box));
+  }
+
+  /** The directory of every box's directory (the resident agent watches it for exits). */
+  get boxesDir(): string {
+    return join(this.options.stateDir, 'boxes');
+  }
+
+  boxDir(box: Pick<Box, 'id'>): string {
+    return join(this.boxesDir, box.id);
+  }
+
+  /** The operation's context follows and cancels the template work (nsboxd's operations). */
+  async create(box: Box, context?: OperationContext): Promise<Record<string, unknown>> {
+    const onProgress = context ? (progress: TemplateProgress) => context.progress(progress) : this.options.onProgress;
     const files = this.files(box);
     const { rootfs, template } = box.config;
     if (rootfs) {
@@ -81,8 +127,8 @@ export class LinuxBoxDriver implements BoxDriver {
     try {
       const made = await materializeTemplate(template, files.rootfs, {
         cacheDir: join(this.options.stateDir, 'templates'),
-        ...(options.onProgress || this.options.onProgress ? { onProgress: options.onProgress ?? this.options.onProgress } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
+        ...(onProgress ? { onProgress } : {}),
+        ...(context ? { signal: context.signal } : {}),
       });
       return { rootfs: made.rootfs, ownsRootfs: true, ...(made.config ? { image: made.config } : {}) } satisfies LinuxRuntimeFacts;
     } catch (error) {
@@ -96,23 +142,48 @@ export class LinuxBoxDriver implements BoxDriver {
     return buildBaseSpec(box, runtime.rootfs ?? box.config.rootfs ?? '', runtime.image);
   }
 
-  async start(box: Box, spec: OciSpec): Promise<Record<string, unknown>> {
+  async start(box: Box, spec: OciSpec, _context?: OperationContext, moments?: StartMoments): Promise<Record<string, unknown>> {
     const files = this.files(box);
     mkdirSync(files.dir, { recursive: true, mode: 0o700 });
     for (const stale of [files.exitFile, join(files.dir, 'init.pid'), files.shimPidFile]) rmSync(stale, { force: true });
     writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
-    const cgroup = this.cgroups.create(box.id);
+    const cgroup = this.makeCgroup(box);
     try {
-      const program = compileCreateProgram(spec, { procsFiles: cgroup.procsFiles, ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}) });
+      // The cgroup exists and nothing runs in it: plugins declare their resources now.
+      await moments?.configure();
+      // The init holds once the box is built, before it execs (the launcher's `hold`).
+      const holdSocket = join(files.dir, 'start.sock');
+      const program = [
+        ...compileCreateProgram(spec, { procsFiles: cgroup.procsFiles, ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}) }),
+        ['hold', holdSocket],
+      ];
       const ready = await launchShim({ boxDir: files.dir, program, terminal: spec.process.terminal ?? false });
       const init = identify(ready.pid);
       const shim = identify(ready.shimPid);
+      const facts = { init, shim, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
+      // The wire moment: the box's namespaces exist, its init has not run (veth in, BPF, listener).
+      await moments?.wire(facts);
+      await releaseInit(holdSocket);
+      rmSync(holdSocket, { force: true });
       // A very short-lived init may be gone already; its exit.json tells the rest.
-      return { init, shim, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
+      return facts;
     } catch (error) {
-      await this.cgroups.remove(box.id).catch(() => undefined);
+      await this.removeCgroup(box).catch(() => undefined);
       throw error;
     }
+  }
+
+  /** CRIU is the migration plugin's (it provides a checkpoint engine); without it there is none. */
+  async checkpoint(box: Box, _options: CheckpointOptions): Promise<Record<string, unknown>> {
+    throw new NsboxError('E_UNSUPPORTED', `cannot checkpoint box '${box.name}': no checkpoint engine is installed (the migration plugin provides one)`, {
+      details: { box: box.name },
+    });
+  }
+
+  async restore(box: Box, _spec: OciSpec, _options: RestoreOptions): Promise<Record<string, unknown>> {
+    throw new NsboxError('E_UNSUPPORTED', `cannot restore box '${box.name}': no checkpoint engine is installed (the migration plugin provides one)`, {
+      details: { box: box.name },
+    });
   }
 
   async status(box: Box): Promise<DriverStatus> {
@@ -142,7 +213,7 @@ export class LinuxBoxDriver implements BoxDriver {
     // The shim writes exit.json once init is reaped; give it a moment, then stop waiting.
     await waitUntil(() => files.exit() !== undefined || !isSameProcess(runtime.shim), 5_000);
     if (isSameProcess(runtime.shim) && !files.exit()) signal(runtime.shim, 'SIGKILL');
-    await this.cgroups.remove(box.id);
+    await this.removeCgroup(box);
     await waitUntil(() => reapShim(runtime.shim), 1_000);
     return files.exit() ? exitToStatus(files.exit() as BoxExit) : { state: 'stopped', signal: 9 };
   }
@@ -163,6 +234,8 @@ export class LinuxBoxDriver implements BoxDriver {
 
   async destroy(box: Box): Promise<void> {
     await this.cleanupStart(box);
+    // Declarations a lost cgroup left (a host reboot) go with the box.
+    this.resources.forget(box);
     const files = this.files(box);
     // A rootfs given with --rootfs belongs to the admin; only what nsbox made goes, and
     // nothing mounted below the box's directory (a mount left behind fails the destroy, named).
@@ -171,7 +244,7 @@ export class LinuxBoxDriver implements BoxDriver {
 
   async cleanupStart(box: Box): Promise<void> {
     const runtime = facts(box);
-    if (this.cgroups.get(box.id)) await this.cgroups.remove(box.id);
+    if (this.cgroups.list().includes(box.id)) await this.removeCgroup(box);
     if (isSameProcess(runtime.shim)) signal(runtime.shim, 'SIGKILL');
     await waitUntil(() => reapShim(runtime.shim), 1_000);
   }
@@ -180,12 +253,22 @@ export class LinuxBoxDriver implements BoxDriver {
    * Cgroups of boxes that rest in a state without processes were left by a crashed start or
    * stop. A box in a transitional state is left alone: another live process is starting or
    * stopping it right now (a crashed one was already rolled back by the core's reconcile).
+   * A running box whose resources a crash left half-written gets its whole plan written.
    */
   async reconcile(boxes: Box[]): Promise<void> {
     const known = new Map(boxes.map((box) => [box.id, box]));
     for (const name of this.cgroups.list()) {
       const box = known.get(name);
-      if (box && (box.state === 'created' || box.state === 'stopped' || box.state === 'defined')) await this.cgroups.remove(name);
+      if (box && (box.state === 'created' || box.state === 'stopped' || box.state === 'defined')) await this.removeCgroup(box);
+      else if (box && (box.state === 'running' || box.state === 'paused')) this.reconcileResources(box);
+    }
+  }
+
+  private reconcileResources(box: Box): void {
+    try {
+      this.resources.reconcile(box);
+    } catch {
+      // The plan stays pending: the next apply on the box writes it whole again.
     }
   }
 
@@ -202,11 +285,12 @@ export class LinuxBoxDriver implements BoxDriver {
 
 /**
  * A shim started by this process is its child until it exits: collect it, or it stays a
- * zombie. True once it is gone (or was never ours).
+ * zombie. True once it is gone, or ended as another process's child (a box started by a
+ * CLI and settled by the agent: that zombie is not ours to collect, and holds nothing).
  */
 function reapShim(identity: ProcessIdentity | undefined): boolean {
   if (!identity) return true;
-  return native().reap(identity.pid) || !isSameProcess(identity);
+  return native().reap(identity.pid) || !isSameProcess(identity) || isZombie(identity.pid);
 }
 
 /**

@@ -21,6 +21,19 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
+/**
+ * Whether the process ended and waits for its parent to collect it (state Z, field 3 of
+ * /proc/PID/stat). A zombie still has its pid and start time but holds nothing any more.
+ */
+export function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
 export function identify(pid: number): ProcessIdentity | undefined {
   const startTime = processStartTime(pid);
   return startTime === undefined ? undefined : { pid, startTime };

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { OciSpec } from '@nsbox/core';
+import { contributeLaunch } from '@nsbox/runtime-api';
 import { buildBaseSpec } from './base-spec.js';
-import { compileCreateProgram, compileJoinProgram, IP_CONFINEMENT_ANNOTATION, ROOTFS_IDMAP_ANNOTATION } from './spec-compiler.js';
+import { compileCreateProgram, compileJoinProgram } from './spec-compiler.js';
 
 const map = [{ containerID: 0, hostID: 300000, size: 65536 }];
 
@@ -18,7 +19,7 @@ const named = (ops: readonly (readonly string[])[], name: string) => ops.filter(
 describe('compiling what isolation adds to a spec', () => {
   it('prepares idmapped trees for the rootfs and idmapped binds, after the id maps', () => {
     const spec = userSpec();
-    spec.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+    contributeLaunch(spec, { rootfsIdmap: true });
     spec.mounts.push({
       destination: '/data',
       type: 'bind',
@@ -39,7 +40,7 @@ describe('compiling what isolation adds to a spec', () => {
 
   it('refuses idmaps without a user namespace or with mappings of their own', () => {
     const spec = buildBaseSpec({ name: 'c', config: {} }, '/r');
-    spec.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+    contributeLaunch(spec, { rootfsIdmap: true });
     assert.throws(() => compileCreateProgram(spec, { procsFiles: [] }), /an idmapped rootfs needs a user namespace/);
     const other = userSpec();
     other.mounts.push({
@@ -92,11 +93,78 @@ describe('compiling what isolation adds to a spec', () => {
 
   it('attaches IP confinement to the cgroup2 directory, and never in join mode', () => {
     const spec = userSpec();
-    spec.annotations = { [IP_CONFINEMENT_ANNOTATION]: '127.0.0.2, ::1' };
+    contributeLaunch(spec, { ipConfinement: ['127.0.0.2', ' ::1'] });
     const ops = compileCreateProgram(spec, { procsFiles: [], unifiedDir: '/cg/c' });
     assert.deepEqual(named(ops, 'bpf.inet'), [['bpf.inet', '/cg/c', '127.0.0.2', '::1']]);
     assert.throws(() => compileCreateProgram(spec, { procsFiles: [] }), /needs a cgroup2 hierarchy/);
     const join = compileJoinProgram(spec, { initPid: 1, args: ['sh'] }, { procsFiles: [] });
     assert.deepEqual([...named(join, 'bpf.inet'), ...named(join, 'tree')], []);
+  });
+
+  it('compiles what nsbox-runc carries out for runc and crun: process attributes, devices, recursive attributes, seccomp notify (issue 20)', () => {
+    const spec = buildBaseSpec({ name: 'c', config: {} }, '/r') as OciSpec & Record<string, never>;
+    const process = spec.process as OciSpec['process'] & Record<string, unknown>;
+    process.user = { uid: 0, gid: 0, umask: 0o027 } as OciSpec['process']['user'];
+    process.scheduler = { policy: 'SCHED_BATCH', nice: 7, flags: ['SCHED_FLAG_RESET_ON_FORK'] };
+    process.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 4 };
+    Object.assign(spec.linux, { memoryPolicy: { mode: 'MPOL_BIND', nodes: '0-1', flags: ['MPOL_F_STATIC_NODES'] }, personality: { domain: 'LINUX32' } });
+    spec.linux.devices = [
+      { path: '/dev/fifo', type: 'p', major: 0, minor: 0, fileMode: 0o640, uid: 1, gid: 2 },
+      { path: '/opt/zero', type: 'c', major: 1, minor: 5 },
+    ];
+    spec.mounts.push({ destination: '/s', type: 'bind', source: '/srv', options: ['bind', 'rnosuid', 'rro'] });
+    spec.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+    (spec.linux.seccomp as Record<string, unknown>).flags = ['SECCOMP_FILTER_FLAG_LOG'];
+    const ops = compileCreateProgram(spec, { procsFiles: [] });
+    assert.deepEqual(
+      ops.filter((op) => ['umask', 'sched', 'ioprio', 'mempolicy', 'personality', 'home'].includes(op[0] as string)),
+      [
+        ['umask', '27'],
+        ['sched', 'SCHED_BATCH', '7', '0', 'SCHED_FLAG_RESET_ON_FORK', '0', '0', '0'],
+        ['ioprio', 'IOPRIO_CLASS_BE', '4'],
+        ['mempolicy', 'MPOL_BIND', 'MPOL_F_STATIC_NODES', '0-1'],
+        ['personality', 'LINUX32'],
+        ['home'],
+      ],
+    );
+    assert.deepEqual(named(ops, 'mknod'), [
+      ['mknod', '/dev/fifo', 'p', '0', '0', '640', '1', '2'],
+      ['mknod', '/opt/zero', 'c', '1', '5', '666'],
+    ]);
+    assert.deepEqual(named(ops, 'mount').at(-1), ['mount', '/srv', '/s', '', 'rbind,nosuid,ro', '']);
+    assert.deepEqual(named(ops, 'seccomp.rule'), [['seccomp.rule', 'notify', 'mkdir']]);
+    assert.deepEqual(named(ops, 'seccomp.flag'), [['seccomp.flag', 'SECCOMP_FILTER_FLAG_LOG']]);
+    assert.deepEqual(named(ops, 'loopback.up'), [['loopback.up']], 'lo comes up in the new network namespace');
+    assert.deepEqual(
+      ops.slice(ops.findIndex((op) => op[0] === 'pivot_root')).find((op) => op[0] === 'mkdir'),
+      ['mkdir', '/', '755'],
+      'the working directory is made when missing, after pivot_root',
+    );
+  });
+
+  it('maps root to root, size 1, for a user namespace without mappings, and prepares plain binds and the root as trees in it', () => {
+    const spec = buildBaseSpec({ name: 'c', config: {} }, '/r');
+    spec.linux.namespaces.push({ type: 'user' });
+    spec.mounts.push({ destination: '/data', type: 'bind', source: '/srv/data', options: ['bind', 'ro'] });
+    const ops = compileCreateProgram(spec, { procsFiles: [] });
+    assert.deepEqual(
+      ops.filter((op) => ['uidmap', 'setgroups', 'gidmap'].includes(op[0] as string)),
+      [
+        ['uidmap', '0 0 1\n'],
+        ['setgroups', 'allow'],
+        ['gidmap', '0 0 1\n'],
+      ],
+    );
+    assert.deepEqual(named(ops, 'tree'), [
+      ['tree', '/r', 'rbind'],
+      ['tree', '/srv/data', 'bind,ro'],
+    ]);
+    assert.deepEqual(named(ops, 'rootfs'), [['rootfs', '/r']]);
+    const join = compileJoinProgram(
+      { ...spec, process: { ...spec.process, execCPUAffinity: { initial: '0', final: '1' } } as OciSpec['process'] },
+      { initPid: 1, args: ['sh'] },
+      { procsFiles: [] },
+    );
+    assert.deepEqual(named(join, 'affinity'), [['affinity', '1']]);
   });
 });

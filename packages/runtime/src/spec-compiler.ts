@@ -5,6 +5,7 @@
 
 import { NsboxError, type OciIdMapping, type OciMount, type OciSpec } from '@nsbox/core';
 import type { LaunchOp } from '@nsbox/native';
+import { LAUNCH_ANNOTATION, launchContributions } from '@nsbox/runtime-api';
 
 /** Mount options that are flags (the launcher maps them); anything else is filesystem data. */
 const mountFlags = new Set([
@@ -44,6 +45,7 @@ const mountFlags = new Set([
   'rshared',
   'unbindable',
   'runbindable',
+  'tmpcopyup',
 ]);
 
 const namespaceNames: Record<string, string> = {
@@ -60,33 +62,19 @@ const namespaceNames: Record<string, string> = {
 /** Device nodes every box gets when /dev is a fresh tmpfs (runc's default set). */
 export const defaultDevices = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 
-/**
- * Annotations the compiler reads, for what the OCI spec has no field for (as crun's
- * `run.oci.*`): `'true'` shows the rootfs through an idmapped mount of the box's user
- * namespace (files owned by host uid 0 on disk appear owned by the box's root).
- */
-export const ROOTFS_IDMAP_ANNOTATION = 'org.nsbox.rootfs.idmap';
-/** Mount attributes of the box's root (`nosuid,nodev`), set on the host side for an idmapped root. */
-export const ROOTFS_OPTIONS_ANNOTATION = 'org.nsbox.rootfs.options';
 const rootAttributeNames = new Set(['ro', 'nosuid', 'nodev', 'noexec', 'noatime', 'nodiratime', 'relatime', 'strictatime', 'nosymfollow']);
 
+/** Mount attributes of the box's root (`nosuid,nodev`), from the plugins' launch contributions. */
 function rootAttributes(spec: OciSpec): string[] {
-  const text = spec.annotations?.[ROOTFS_OPTIONS_ANNOTATION];
-  const attributes = (text ?? '').split(',').filter(Boolean);
+  const attributes = launchContributions(spec).rootfsOptions ?? [];
   const unknown = attributes.find((attribute) => !rootAttributeNames.has(attribute));
   if (unknown) {
     throw new NsboxError('E_INVALID_CONFIG', `rootfs option '${unknown}' is not a mount attribute`, {
-      details: { field: `annotations.${ROOTFS_OPTIONS_ANNOTATION}` },
+      details: { field: `annotations.${LAUNCH_ANNOTATION}.rootfsOptions` },
     });
   }
   return attributes;
 }
-/**
- * Comma-separated IPv4/IPv6 addresses a box sharing the host's network stack is confined
- * to (cgroup BPF on its cgroup2 directory): binds to the wildcard get its first address,
- * binds to any other address fail with EPERM, outgoing traffic leaves from its address.
- */
-export const IP_CONFINEMENT_ANNOTATION = 'org.nsbox.ip-confinement';
 
 export interface CompileContext {
   /** cgroup.procs files the launcher joins before cloning (packages/runtime/src/cgroup). */
@@ -106,10 +94,60 @@ interface OciDeviceRule {
 
 type IdMappedMount = OciMount & { uidMappings?: OciIdMapping[]; gidMappings?: OciIdMapping[] };
 
-/** OCI `rro`: recursively read-only, i.e. a recursive bind made read-only with AT_RECURSIVE. */
+/** Fields of the OCI runtime spec the core's OciSpec type leaves out, compiled here. */
+interface OciProcessExtras {
+  user: { umask?: number };
+  scheduler?: { policy: string; nice?: number; priority?: number; flags?: string[]; runtime?: number; deadline?: number; period?: number };
+  ioPriority?: { class: string; priority?: number };
+}
+interface OciLinuxExtras {
+  memoryPolicy?: { mode: string; nodes?: string; flags?: string[] };
+  personality?: { domain: string; flags?: string[] };
+  seccomp?: { flags?: string[] };
+}
+type OciDevice = NonNullable<OciSpec['linux']['devices']>[number];
+
+function processExtras(spec: OciSpec): OciProcessExtras {
+  return spec.process as unknown as OciProcessExtras;
+}
+
+function linuxExtras(spec: OciSpec): OciLinuxExtras {
+  return spec.linux as unknown as OciLinuxExtras;
+}
+
+/** The recursive mount attributes of the OCI spec (mount_setattr with AT_RECURSIVE). */
+export const recursiveMountAttributes: readonly string[] = [
+  'rro',
+  'rrw',
+  'rnosuid',
+  'rsuid',
+  'rnodev',
+  'rdev',
+  'rnoexec',
+  'rexec',
+  'rnoatime',
+  'ratime',
+  'rnodiratime',
+  'rdiratime',
+  'rrelatime',
+  'rnorelatime',
+  'rstrictatime',
+  'rnostrictatime',
+  'rnosymfollow',
+  'rsymfollow',
+];
+const recursiveAttributes = new Set(recursiveMountAttributes);
+
+/**
+ * OCI `rro`, `rnosuid`...: the attribute on the whole tree, i.e. on a bind a recursive bind
+ * whose clone gets the attribute with AT_RECURSIVE; another mount has no submounts yet.
+ */
 function normaliseOptions(options: string[]): string[] {
-  if (!options.includes('rro')) return options;
-  return [...options.filter((option) => option !== 'rro' && option !== 'bind'), 'rbind', 'ro'];
+  const recursive = options.filter((option) => recursiveAttributes.has(option));
+  if (recursive.length === 0) return options;
+  const rest = options.filter((option) => !recursiveAttributes.has(option));
+  const bind = rest.includes('bind') || rest.includes('rbind') || options.includes('rro');
+  return [...rest.filter((option) => option !== 'bind' && option !== 'rbind'), ...(bind ? ['rbind'] : []), ...recursive.map((option) => option.slice(1))];
 }
 
 function mountOp(mount: OciMount): LaunchOp {
@@ -133,21 +171,40 @@ function sameMappings(a: OciIdMapping[] | undefined, b: OciIdMapping[] | undefin
   return JSON.stringify(a ?? []) === JSON.stringify(b ?? []);
 }
 
+const attributeNames = ['ro', 'nosuid', 'nodev', 'noexec', 'noatime', 'nodiratime', 'relatime', 'strictatime', 'nosymfollow'];
+
+function isHostBind(mount: OciMount): boolean {
+  const options = mount.options ?? [];
+  return (mount.type === 'bind' || options.includes('bind') || options.includes('rbind') || options.includes('rro')) && Boolean(mount.source?.startsWith('/'));
+}
+
 /**
  * The trees the launcher's parent prepares (native/PROTOCOL.md §1 `tree`): the idmapped
  * rootfs and every idmapped bind mount. The kernel ties an idmap to a user namespace; the
- * launcher uses the box's, so a mount's mappings must be the box's own.
+ * launcher uses the box's, so a mount's mappings must be the box's own. In a box with a
+ * user namespace of its own, plain host binds (and the rootfs) are prepared the same way
+ * without an idmap: the launcher opens their sources with the host's credentials, which
+ * the box's root may lack (a source below a root-only directory).
  */
 function treeOps(spec: OciSpec, userns: boolean): LaunchOp[] {
   const ops: LaunchOp[] = [];
-  if (spec.annotations?.[ROOTFS_IDMAP_ANNOTATION] === 'true') {
+  if (launchContributions(spec).rootfsIdmap) {
     if (!userns) {
-      throw new NsboxError('E_INVALID_CONFIG', 'an idmapped rootfs needs a user namespace', { details: { field: `annotations.${ROOTFS_IDMAP_ANNOTATION}` } });
+      throw new NsboxError('E_INVALID_CONFIG', 'an idmapped rootfs needs a user namespace', {
+        details: { field: `annotations.${LAUNCH_ANNOTATION}.rootfsIdmap` },
+      });
     }
     ops.push(['tree', spec.root.path, ['rbind', 'idmap', ...rootAttributes(spec)].join(',')]);
-  }
+  } else if (userns) ops.push(['tree', spec.root.path, ['rbind', ...rootAttributes(spec)].join(',')]);
   spec.mounts.forEach((mount: IdMappedMount, index) => {
-    if (!isIdMapped(mount)) return;
+    const options = normaliseOptions(mount.options ?? []);
+    const attributes = options.filter((option) => attributeNames.includes(option));
+    if (!isIdMapped(mount)) {
+      if (userns && isHostBind(mount)) {
+        ops.push(['tree', mount.source as string, [options.includes('bind') && !options.includes('rbind') ? 'bind' : 'rbind', ...attributes].join(',')]);
+      }
+      return;
+    }
     const field = `mounts[${index}].uidMappings`;
     if (!userns) throw new NsboxError('E_INVALID_CONFIG', `mount '${mount.destination}' is idmapped but the box has no user namespace`, { details: { field } });
     if (!sameMappings(mount.uidMappings, spec.linux.uidMappings) || !sameMappings(mount.gidMappings, spec.linux.gidMappings)) {
@@ -157,10 +214,6 @@ function treeOps(spec: OciSpec, userns: boolean): LaunchOp[] {
     }
     if (!mount.source?.startsWith('/'))
       throw new NsboxError('E_INVALID_CONFIG', `idmapped mount '${mount.destination}' needs an absolute source`, { details: { field } });
-    const options = normaliseOptions(mount.options ?? []);
-    const attributes = options.filter((option) =>
-      ['ro', 'nosuid', 'nodev', 'noexec', 'noatime', 'nodiratime', 'relatime', 'strictatime', 'nosymfollow'].includes(option),
-    );
     const recursive = !options.includes('bind') || options.includes('rbind') || options.includes('ridmap');
     ops.push(['tree', mount.source, [recursive ? 'rbind' : 'bind', 'idmap', ...attributes].join(',')]);
   });
@@ -185,33 +238,39 @@ function bpfOps(spec: OciSpec, context: CompileContext): LaunchOp[] {
   // On cgroup v1 the devices controller's files carry the rules (the isolation plugin writes
   // them); the BPF program is cgroup2's way, and on a hybrid host both apply.
   if (devices && context.unifiedDir) ops.push(['bpf.devices', context.unifiedDir, ...devices.map(deviceRuleText)]);
-  const confinement = spec.annotations?.[IP_CONFINEMENT_ANNOTATION];
+  // IP confinement on the host's stack: binds, connects and sends limited to these addresses.
+  const confinement = launchContributions(spec).ipConfinement;
   if (confinement !== undefined) {
     if (!context.unifiedDir) {
       throw new NsboxError('E_UNSUPPORTED', 'IP confinement needs a cgroup2 hierarchy (cgroup BPF attaches to cgroup2 directories only)', {
-        details: { field: `annotations.${IP_CONFINEMENT_ANNOTATION}` },
+        details: { field: `annotations.${LAUNCH_ANNOTATION}.ipConfinement` },
       });
     }
-    const addresses = confinement
-      .split(',')
-      .map((address) => address.trim())
-      .filter(Boolean);
-    ops.push(['bpf.inet', context.unifiedDir, ...addresses]);
+    ops.push(['bpf.inet', context.unifiedDir, ...confinement.map((address) => address.trim()).filter(Boolean)]);
   }
   return ops;
 }
 
-/** Device nodes of `linux.devices`: bind mounts of the host's node in a user namespace (which cannot mknod), mknod otherwise. */
+/**
+ * Device nodes of `linux.devices`, anywhere in the box: in a user namespace (which cannot
+ * mknod a device) character and block devices are bind mounts of the host's node at the
+ * same path, owned as on the host; fifos are made (a user namespace may). Otherwise mknod,
+ * owned by uid/gid when the spec gives them.
+ */
 function deviceNodeOps(spec: OciSpec, userns: boolean): LaunchOp[] {
-  return (spec.linux.devices ?? []).map((device, index): LaunchOp => {
-    if (!device.path.startsWith('/dev/')) {
-      throw new NsboxError('E_INVALID_CONFIG', `device path '${device.path}' must be under /dev`, { details: { field: `linux.devices[${index}].path` } });
+  return (spec.linux.devices ?? []).map((device: OciDevice, index): LaunchOp => {
+    const field = `linux.devices[${index}]`;
+    if (!device.path.startsWith('/')) {
+      throw new NsboxError('E_INVALID_CONFIG', `device path '${device.path}' must be absolute`, { details: { field: `${field}.path` } });
     }
-    if (userns) return ['dev.bind', device.path, device.path];
-    if (device.type !== 'c' && device.type !== 'b') {
-      throw new NsboxError('E_INVALID_CONFIG', `device '${device.path}' type must be c or b`, { details: { field: `linux.devices[${index}].type` } });
+    if (!['c', 'b', 'u', 'p'].includes(device.type)) {
+      throw new NsboxError('E_INVALID_CONFIG', `device '${device.path}' type must be c, b, u or p`, { details: { field: `${field}.type` } });
     }
-    return ['mknod', device.path, device.type, String(device.major), String(device.minor), (device.fileMode ?? 0o666).toString(8)];
+    const type = device.type === 'u' ? 'c' : device.type; // `u`: an unbuffered character device
+    if (userns && type !== 'p') return ['dev.bind', device.path, device.path];
+    const owner = device.uid !== undefined || device.gid !== undefined ? [String(device.uid ?? 0), String(device.gid ?? 0)] : [];
+    const number = (value: number | undefined) => String(type === 'p' ? 0 : (value ?? 0));
+    return ['mknod', device.path, type, number(device.major), number(device.minor), (device.fileMode ?? 0o666).toString(8), ...owner];
   });
 }
 
@@ -270,6 +329,8 @@ function seccompOps(seccomp: NonNullable<OciSpec['linux']['seccomp']>): LaunchOp
         return 'log';
       case 'SCMP_ACT_TRACE':
         return `trace:${errnoRet ?? 0}`;
+      case 'SCMP_ACT_NOTIFY':
+        return 'notify';
       default:
         throw new NsboxError('E_UNSUPPORTED', `seccomp action '${name}' is not supported`, { details: { field: 'linux.seccomp' } });
     }
@@ -284,6 +345,7 @@ function seccompOps(seccomp: NonNullable<OciSpec['linux']['seccomp']>): LaunchOp
     SCMP_CMP_MASKED_EQ: 'masked_eq',
   };
   const ops: LaunchOp[] = [['seccomp.default', action(seccomp.defaultAction, seccomp.defaultErrnoRet)]];
+  for (const flag of (seccomp as OciLinuxExtras['seccomp'])?.flags ?? []) ops.push(['seccomp.flag', flag]);
   for (const arch of seccomp.architectures ?? []) ops.push(['seccomp.arch', arch.replace(/^SCMP_ARCH_/, '').toLowerCase()]);
   for (const rule of seccomp.syscalls ?? []) {
     const args = (rule.args ?? []).map((arg) => {
@@ -319,22 +381,34 @@ export function compileCreateProgram(spec: OciSpec, context: CompileContext): La
   }
 
   if (fresh.includes('user')) {
-    if (!spec.linux.uidMappings?.length || !spec.linux.gidMappings?.length) {
-      throw new NsboxError('E_INVALID_CONFIG', 'a user namespace needs uid and gid mappings', { details: { field: 'linux.uidMappings' } });
-    }
-    ops.push(['uidmap', idMapText(spec.linux.uidMappings, 'uid')], ['setgroups', 'deny'], ['gidmap', idMapText(spec.linux.gidMappings, 'gid')]);
+    // No mappings: the launcher's own ids (host root) as the box's root, and nothing else,
+    // as crun does. setgroups stays allowed, as runc and crun leave it when root made the
+    // namespace: additionalGids need it, and no host group follows the box in.
+    const own = [{ containerID: 0, hostID: 0, size: 1 }];
+    const uidMappings = spec.linux.uidMappings?.length ? spec.linux.uidMappings : own;
+    const gidMappings = spec.linux.gidMappings?.length ? spec.linux.gidMappings : own;
+    ops.push(['uidmap', idMapText(uidMappings, 'uid')], ['setgroups', 'allow'], ['gidmap', idMapText(gidMappings, 'gid')]);
   }
   ops.push(...treeOps(spec, fresh.includes('user')));
 
-  // treeOps refused an idmapped rootfs without a user namespace.
-  const idmappedRoot = spec.annotations?.[ROOTFS_IDMAP_ANNOTATION] === 'true';
-  const rootFlags = idmappedRoot ? ['idmap'] : rootAttributes(spec);
+  // treeOps refused an idmapped rootfs without a user namespace; in a user namespace the
+  // root is a tree the launcher prepared (its attributes set there).
+  const idmappedRoot = launchContributions(spec).rootfsIdmap === true;
+  const rootFlags = idmappedRoot ? ['idmap'] : fresh.includes('user') ? [] : rootAttributes(spec);
   ops.push(rootFlags.length > 0 ? ['rootfs', spec.root.path, rootFlags.join(',')] : ['rootfs', spec.root.path]);
   ops.push(['propagation', (spec.linux.rootfsPropagation ?? 'private').replace(/^r/, '')]);
+  if (fresh.includes('net')) ops.push(['loopback.up']);
   for (const mount of spec.mounts) ops.push(mountOp(mount));
   if (hasMountAt(spec, '/dev', 'tmpfs')) ops.push(...minimalDevOps(spec));
-  ops.push(...deviceNodeOps(spec, fresh.includes('user') || spec.linux.namespaces.some((namespace) => namespace.type === 'user')));
+  ops.push(
+    ...deviceNodeOps(
+      spec,
+      spec.linux.namespaces.some((namespace) => namespace.type === 'user'),
+    ),
+  );
   ops.push(['pivot_root']);
+  // A missing working directory is made, as runc and crun do (before the root turns read-only).
+  ops.push(['mkdir', spec.process.cwd, '755']);
   // Sysctls first: /proc/sys turns read-only just below.
   for (const [key, value] of Object.entries(spec.linux.sysctl ?? {})) ops.push(['sysctl', key, value]);
   // The root mount only, as runc does: /dev, /proc and binds inside it keep their own flags.
@@ -358,6 +432,7 @@ function processOps(spec: OciSpec, args = spec.process.args): LaunchOp[] {
   if (spec.domainname) ops.push(['domainname', spec.domainname]);
   for (const limit of process.rlimits ?? []) ops.push(['rlimit', limit.type, rlimitText(limit.soft), rlimitText(limit.hard)]);
   if (process.oomScoreAdj !== undefined) ops.push(['oom_score_adj', String(process.oomScoreAdj)]);
+  ops.push(...processAttributeOps(spec));
   if (process.user.additionalGids?.length) ops.push(['groups', ...process.user.additionalGids.map(String)]);
   ops.push(['user', String(process.user.uid), String(process.user.gid)]);
   ops.push(['cwd', process.cwd]);
@@ -368,6 +443,34 @@ function processOps(spec: OciSpec, args = spec.process.args): LaunchOp[] {
   if (spec.linux.seccomp) ops.push(...seccompOps(spec.linux.seccomp));
   if (args.length === 0) throw new NsboxError('E_INVALID_CONFIG', 'process.args is empty: nothing to run', { details: { field: 'process.args' } });
   ops.push(['exec', ...args]);
+  return ops;
+}
+
+/** umask, scheduler, I/O priority, memory policy, personality and HOME (launcher-process.c). */
+function processAttributeOps(spec: OciSpec): LaunchOp[] {
+  const ops: LaunchOp[] = [];
+  const process = processExtras(spec);
+  const linux = linuxExtras(spec);
+  if (process.user.umask !== undefined) ops.push(['umask', process.user.umask.toString(8)]);
+  const scheduler = process.scheduler;
+  if (scheduler) {
+    ops.push([
+      'sched',
+      scheduler.policy,
+      String(scheduler.nice ?? 0),
+      String(scheduler.priority ?? 0),
+      (scheduler.flags ?? []).join(','),
+      String(scheduler.runtime ?? 0),
+      String(scheduler.deadline ?? 0),
+      String(scheduler.period ?? 0),
+    ]);
+  }
+  if (process.ioPriority) ops.push(['ioprio', process.ioPriority.class, String(process.ioPriority.priority ?? 0)]);
+  const policy = linux.memoryPolicy;
+  if (policy) ops.push(['mempolicy', policy.mode, (policy.flags ?? []).join(','), policy.nodes ?? '']);
+  if (linux.personality && linux.personality.domain !== 'LINUX') ops.push(['personality', linux.personality.domain]);
+  // HOME from the box's /etc/passwd when the environment has none (runc, crun).
+  ops.push(['home']);
   return ops;
 }
 
@@ -401,5 +504,10 @@ export function compileJoinProgram(spec: OciSpec, request: JoinRequest, context:
     },
   };
   ops.push(...processOps(joined, request.args));
+  // Not for the box's init, for what is exec'd into it (runtime spec); the launcher moves
+  // into the cgroup before it forks, so the final set is the one that applies.
+  const affinity = (spec.process as { execCPUAffinity?: { initial?: string; final?: string } }).execCPUAffinity;
+  const cpus = affinity?.final ?? affinity?.initial;
+  if (cpus) ops.push(['affinity', cpus]);
   return ops;
 }

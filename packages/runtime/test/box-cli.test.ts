@@ -118,11 +118,12 @@ describe('boxes through the nsbox CLI', function () {
     const marker = `nsbox-marker-${randomBytes(3).toString('hex')}`;
 
     function assertRefused(args: string[], code: number, message: RegExp) {
-      const before = snapshotHost({ cgroupParent, marker });
+      const scope = { cgroupParent, marker, ownDirs: [cli.stateDir] };
+      const before = snapshotHost(scope);
       const result = runNsbox(args, cli);
       assert.equal(result.code, code, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, message);
-      assert.deepEqual(snapshotHost({ cgroupParent, marker }), before);
+      assert.deepEqual(snapshotHost(scope), before);
       return result;
     }
 

@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { definePlugin, type HookContext, type NsboxError, type OciIdMapping } from '@nsbox/core';
 import { MNT_DETACH, native } from '@nsbox/native';
+import { runtimeRefs } from '@nsbox/runtime-api';
 import { buildBusyboxRootfs, chownTree, createTestHost, makeTempDir, requireRoot, snapshotHost, useCleanup } from '@nsbox/testkit';
 import { createCgroupDriver } from '../src/cgroup/index.js';
 import { execInBox } from '../src/exec.js';
@@ -62,6 +63,37 @@ describe('the Linux box driver through the library API', function () {
     });
     return host;
   }
+
+  it('runs configure once the cgroup exists and wire once the box is built but before its init runs', async () => {
+    const seen: string[] = [];
+    const wirePlugin = definePlugin({
+      name: 'test-wire',
+      version: '1.0.0',
+      core: '^1.0.0',
+      setup: ({ services }) => ({
+        hooks: {
+          configure: (context) => {
+            const driver = services.get(runtimeRefs.cgroups);
+            seen.push(`configure cgroup=${driver.get(context.box.id) !== undefined} pids=${driver.pids(context.box.id).length}`);
+          },
+          wire: (context) => {
+            const init = (context.box.runtime as LinuxRuntimeFacts).init as { pid: number };
+            // The init is in its namespaces (its own pid namespace exists) and has not exec'd:
+            // a file put into its root now is there when its program starts.
+            seen.push(`wire pidns=${readlinkSync(`/proc/${init.pid}/ns/pid`) !== readlinkSync('/proc/self/ns/pid')}`);
+            writeFileSync(join(rootfs, 'wired'), 'wired before init\n');
+          },
+        },
+      }),
+    });
+    const host = await openTestHost([wirePlugin]);
+    const driver = host.driver as LinuxBoxDriver;
+    await host.manager.create({ name: 'wire1', config: { rootfs, process: { args: ['/bin/sh', '-c', 'cat /wired; sleep 1000'] } } });
+    const box = await host.manager.start('wire1');
+    assert.deepEqual(seen, ['configure cgroup=true pids=0', 'wire pidns=true']);
+    assert.ok(await waitUntil(() => driver.logs(box).includes('wired before init'), 5000), `the init read what wire wrote: ${driver.logs(box)}`);
+    assert.equal(existsSync(join(driver.files(box).dir, 'start.sock')), false, 'the hold socket is gone once the init runs');
+  });
 
   it('creates, starts, execs, pauses, resumes, stops and destroys a box', async () => {
     const host = await openTestHost();

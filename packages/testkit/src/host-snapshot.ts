@@ -4,7 +4,9 @@
  */
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TEST_PREFIX } from './test-host.js';
 
 export interface HostSnapshot {
   mounts: string[];
@@ -38,12 +40,26 @@ function markedProcesses(marker: string): string[] {
   return found.sort();
 }
 
-export function snapshotHost(options: { cgroupParent: string; marker: string }): HostSnapshot {
+/**
+ * A mount that belongs to another test running at the same time: under a test temp dir that
+ * is not one of ours. Only when the caller names its own dirs; otherwise every mount counts.
+ */
+function isOtherTestsMount(mountPoint: string, ownDirs: string[] | undefined): boolean {
+  if (!ownDirs || !mountPoint.startsWith(join(tmpdir(), TEST_PREFIX))) return false;
+  return !ownDirs.some((dir) => mountPoint === dir || mountPoint.startsWith(`${dir}/`));
+}
+
+/**
+ * ownDirs: the test's own temp dirs. Mounts under other tests' temp dirs are then left out,
+ * so that a suite run beside this one (a second checkout's tests) does not fail it.
+ */
+export function snapshotHost(options: { cgroupParent: string; marker: string; ownDirs?: string[] }): HostSnapshot {
   return {
     mounts: readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')
-      .map((line) => line.split(' ').slice(3, 5).join(' '))
-      .filter(Boolean)
+      .map((line) => line.split(' ').slice(3, 5))
+      .filter(([root, mountPoint]) => root && mountPoint && !isOtherTestsMount(mountPoint, options.ownDirs))
+      .map((fields) => fields.join(' '))
       .sort(),
     cgroups: cgroupDirs(options.cgroupParent),
     processes: markedProcesses(options.marker),

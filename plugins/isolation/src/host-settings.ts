@@ -9,9 +9,6 @@
 
 import { NsboxError, z } from '@nsbox/core';
 
-/** The host config's `settings` (plugin name → settings), as @nsbox/host binds it: declared by shape. */
-export const HOST_PLUGIN_SETTINGS = Symbol.for('nsbox.host.pluginSettings');
-
 export const isolationHostSettingsSchema = z.strictObject({
   /**
    * Setuid/setgid bits and file capabilities take effect on idmapped mounts (the rootfs and

@@ -5,13 +5,13 @@
  */
 
 import { readFileSync, statSync } from 'node:fs';
-import { type HookContext, type HookName, inject, injectable, type LifecycleHooks, NsboxError, optional } from '@nsbox/core';
+import { type HookContext, inject, injectable, type LifecycleHooks, NsboxError, optional } from '@nsbox/core';
+import { type CgroupDriver, runtimeRefs } from '@nsbox/runtime-api';
 import { defaultIsolationConfig, type IsolationConfig } from './config-schema.js';
 import { deviceAllowlist, v1RuleText } from './devices.js';
 import { reachableByOthers } from './host-reach.js';
 import type { IsolationHostSettings } from './host-settings.js';
 import { applyIsolation } from './isolation-spec.js';
-import { CGROUP_DRIVER, type CgroupAccess } from './runtime-services.js';
 import { IsolationTokens } from './tokens.js';
 import type { UidAllocator } from './uid-allocator.js';
 
@@ -44,7 +44,7 @@ export class IsolationHooks implements LifecycleHooks<IsolationConfig> {
   constructor(
     @inject(IsolationTokens.UidAllocator) private readonly allocator: UidAllocator,
     @inject(IsolationTokens.HostSettings) private readonly settings: IsolationHostSettings,
-    @inject(CGROUP_DRIVER) @optional() private readonly cgroups?: CgroupAccess,
+    @inject(runtimeRefs.cgroups.token) @optional() private readonly cgroups?: CgroupDriver,
   ) {}
 
   /**
@@ -107,15 +107,15 @@ export class IsolationHooks implements LifecycleHooks<IsolationConfig> {
   }
 
   /**
-   * The v1 devices controller, where the host has one: the cgroup is created now (the
-   * driver's create is idempotent) so the rules are in place before the launcher puts the
-   * box's first process in it. cgroup2 gets the same rules as a BPF program from the launcher.
+   * The v1 devices controller, where the host has one: at `configure` the runtime has made
+   * the box's cgroup and nothing runs in it yet, so the rules are in place before the launcher
+   * puts the box's first process in it. cgroup2 gets the same rules as a BPF program from the
+   * launcher. The runtime alone creates and removes the cgroup.
    */
-  prepare(context: Context): void {
+  configure(context: Context): void {
     const cgroups = this.cgroups;
     if (!cgroups?.layout.v1.devices) return;
     const rules = deviceAllowlist(configOf(context).devices).rules;
-    cgroups.create(context.box.id);
     for (const rule of rules) cgroups.write(context.box.id, 'devices', rule.allow ? 'devices.allow' : 'devices.deny', v1RuleText(rule));
   }
 
@@ -141,12 +141,5 @@ export class IsolationHooks implements LifecycleHooks<IsolationConfig> {
   destroy(context: Context): void {
     const freed = this.allocator.free(context.box.id);
     if (freed) context.report('range-freed', { uid: freed.uid.hostID, gid: freed.gid.hostID, size: freed.uid.size });
-  }
-
-  /** prepare created the box's cgroup; a start that failed after it must not leave it. */
-  async rollback(context: Context, hook: HookName): Promise<void> {
-    if (hook !== 'prepare' || !this.cgroups) return;
-    if (context.box.state === 'running' || context.box.state === 'paused') return;
-    if (this.cgroups.get(context.box.id) && this.cgroups.pids(context.box.id).length === 0) await this.cgroups.remove(context.box.id);
   }
 }

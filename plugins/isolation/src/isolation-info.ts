@@ -1,12 +1,10 @@
 /**
- * The `isolation` section of `nsbox info` (the `boxInfo` service the CLI asks each plugin
- * for): the box's uid and gid ranges, how many processes it runs, and the policy its
+ * The `isolation` section of `nsbox info` (its box-info contribution): the box's uid and gid ranges, how many processes it runs, and the policy its
  * running spec carries.
  */
 
 import { type Box, inject, injectable, type OciSpec, optional } from '@nsbox/core';
-import { IP_CONFINEMENT_ANNOTATION } from './isolation-spec.js';
-import { CGROUP_DRIVER, type CgroupAccess } from './runtime-services.js';
+import { type CgroupDriver, launchContributions, runtimeRefs } from '@nsbox/runtime-api';
 import { IsolationTokens } from './tokens.js';
 import type { UidAllocator } from './uid-allocator.js';
 
@@ -14,7 +12,7 @@ import type { UidAllocator } from './uid-allocator.js';
 export class IsolationInfo {
   constructor(
     @inject(IsolationTokens.UidAllocator) private readonly allocator: UidAllocator,
-    @inject(CGROUP_DRIVER) @optional() private readonly cgroups?: CgroupAccess,
+    @inject(runtimeRefs.cgroups.token) @optional() private readonly cgroups?: CgroupDriver,
   ) {}
 
   describe(box: Box): Record<string, unknown> {
@@ -32,7 +30,7 @@ export class IsolationInfo {
             seccomp: spec.linux.seccomp ? `allowlist of ${spec.linux.seccomp.syscalls?.[0]?.names.length ?? 0} syscalls, others EPERM` : 'unconfined',
             deviceRules: devices?.length ?? 0,
             network: spec.linux.namespaces.some((namespace) => namespace.type === 'network') ? 'private' : 'host',
-            ...(spec.annotations?.[IP_CONFINEMENT_ANNOTATION] ? { ipConfinement: spec.annotations[IP_CONFINEMENT_ANNOTATION].split(',') } : {}),
+            ...(launchContributions(spec).ipConfinement ? { ipConfinement: launchContributions(spec).ipConfinement } : {}),
           }
         : {}),
     };

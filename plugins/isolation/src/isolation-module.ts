@@ -1,7 +1,7 @@
 /** The plugin's bindings (no logic here). */
 
-import { ContainerModule, CoreTokens, type PluginStateStore } from '@nsbox/core';
-import { HOST_PLUGIN_SETTINGS, type IsolationHostSettings, isolationHostSettings } from './host-settings.js';
+import { ContainerModule, coreRefs } from '@nsbox/core';
+import { type IsolationHostSettings, isolationHostSettings } from './host-settings.js';
 import { IsolationInfo } from './isolation-info.js';
 import { IsolationTokens } from './tokens.js';
 import { defaultPoolFiles, type IdPoolFiles, UidAllocator } from './uid-allocator.js';
@@ -11,13 +11,13 @@ export const isolationModule = new ContainerModule(({ bind, isBound }) => {
   if (!isBound(IsolationTokens.PoolFiles)) bind(IsolationTokens.PoolFiles).toConstantValue(defaultPoolFiles);
   if (!isBound(IsolationTokens.HostSettings)) {
     bind(IsolationTokens.HostSettings)
-      .toDynamicValue((context) => isolationHostSettings(context.get<Record<string, unknown>>(HOST_PLUGIN_SETTINGS, { optional: true })))
+      .toDynamicValue((context) => isolationHostSettings(context.get(coreRefs.hostSettings.token, { optional: true })))
       .inSingletonScope();
   }
   bind(IsolationTokens.UidAllocator)
     .toDynamicValue(
       (context) =>
-        new UidAllocator(context.get<PluginStateStore>(CoreTokens.PluginState), context.get<IdPoolFiles>(IsolationTokens.PoolFiles), {
+        new UidAllocator(context.get(coreRefs.pluginState.token), context.get<IdPoolFiles>(IsolationTokens.PoolFiles), {
           cooldownMs: context.get<IsolationHostSettings>(IsolationTokens.HostSettings).rangeCooldownSeconds * 1000,
         }),
     )

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import type { OciSpec } from '@nsbox/core';
 import { buildBaseSpec, compileCreateProgram } from '@nsbox/runtime';
+import { launchContributions } from '@nsbox/runtime-api';
 import { defaultIsolationConfig, type IsolationConfig, isolationConfigSchema } from './config-schema.js';
 import { deviceAllowlist } from './devices.js';
-import { applyIsolation, IP_CONFINEMENT_ANNOTATION, type IsolationFacts, ROOTFS_IDMAP_ANNOTATION } from './isolation-spec.js';
+import { applyIsolation, type IsolationFacts } from './isolation-spec.js';
 
 const ranges = { uid: { hostID: 1_000_000, size: 65536 }, gid: { hostID: 1_065_536, size: 65536 } };
 
@@ -22,7 +23,7 @@ describe('the spec the isolation plugin builds', () => {
     assert.deepEqual(spec.linux.namespaces.map((namespace) => namespace.type).sort(), ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts']);
     assert.deepEqual(spec.linux.uidMappings, [{ containerID: 0, hostID: 1_000_000, size: 65536 }]);
     assert.deepEqual(spec.linux.gidMappings, [{ containerID: 0, hostID: 1_065_536, size: 65536 }]);
-    assert.equal(spec.annotations?.[ROOTFS_IDMAP_ANNOTATION], 'true');
+    assert.equal(launchContributions(spec).rootfsIdmap, true);
     assert.equal(spec.process.noNewPrivileges, true);
     assert.equal(spec.process.capabilities?.bounding?.length, 14);
     assert.equal(spec.linux.seccomp?.defaultAction, 'SCMP_ACT_ERRNO');
@@ -51,7 +52,7 @@ describe('the spec the isolation plugin builds', () => {
       false,
     );
     assert.equal(spec.linux.uidMappings, undefined);
-    assert.equal(spec.annotations?.[ROOTFS_IDMAP_ANNOTATION], undefined);
+    assert.equal(launchContributions(spec).rootfsIdmap, false);
     const ops = compileCreateProgram(spec, { procsFiles: [] });
     assert.deepEqual(opsNamed(ops, 'tree'), []);
     assert.deepEqual(opsNamed(ops, 'rootfs'), [['rootfs', '/srv/boxes/b/rootfs', 'nodev']], 'its root is nodev all the same');
@@ -89,7 +90,15 @@ describe('the spec the isolation plugin builds', () => {
         ['mount', '/srv/shared', '/shared', '', 'rslave,nodev,rbind,ro', ''],
       ],
     );
-    assert.deepEqual(opsNamed(ops, 'tree')[1], ['tree', '/srv/app', 'rbind,idmap,noexec,nodev,nosuid']);
+    assert.deepEqual(
+      opsNamed(ops, 'tree').find((op) => op[1] === '/srv/app'),
+      ['tree', '/srv/app', 'rbind,idmap,noexec,nodev,nosuid'],
+    );
+    // A plain bind of a box with a user namespace is opened by the launcher as host root too.
+    assert.deepEqual(
+      opsNamed(ops, 'tree').find((op) => op[1] === '/srv/data'),
+      ['tree', '/srv/data', 'rbind,ro,nosuid,nodev'],
+    );
     assert.deepEqual(opsNamed(ops, 'propagation'), [['propagation', 'slave']], 'a propagating bind keeps the host link while binds are made');
     assert.match(opsNamed(ops, 'mount').find((op) => op[1] === 'proc')?.[5] ?? '', /hidepid=invisible,subset=pid/);
     const caps = spec.process.capabilities?.bounding ?? [];
@@ -102,7 +111,7 @@ describe('the spec the isolation plugin builds', () => {
       spec.linux.namespaces.some((namespace) => namespace.type === 'network'),
       false,
     );
-    assert.equal(spec.annotations?.[IP_CONFINEMENT_ANNOTATION], '192.0.2.7,2001:db8::7');
+    assert.deepEqual(launchContributions(spec).ipConfinement, ['192.0.2.7', '2001:db8::7']);
     assert.deepEqual(
       spec.mounts.find((mount) => mount.destination === '/sys'),
       { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] },

@@ -6,34 +6,16 @@
  */
 
 import type { OciIdMapping, OciMount, OciNamespace, OciSpec } from '@nsbox/core';
+import { contributeLaunch, defaultMaskedPaths, defaultReadonlyPaths } from '@nsbox/runtime-api';
 import { effectiveCapabilities } from './capabilities.js';
 import type { BindMountConfig, IsolationConfig } from './config-schema.js';
 import type { DeviceNode, DeviceRule } from './devices.js';
 import type { IsolationHostSettings } from './host-settings.js';
 import { defaultSeccompProfile } from './seccomp-profile.js';
 
-/** The runtime's annotations (`@nsbox/runtime` spec-compiler), by value as any plugin would. */
-export const ROOTFS_IDMAP_ANNOTATION = 'org.nsbox.rootfs.idmap';
-export const IP_CONFINEMENT_ANNOTATION = 'org.nsbox.ip-confinement';
-/** Mount attributes of the box's root; the launcher sets them on the host side for an idmapped root. */
-export const ROOTFS_OPTIONS_ANNOTATION = 'org.nsbox.rootfs.options';
-
-/** Masked whatever the base spec says (Docker's list and the issue's). */
-export const maskedPaths = [
-  '/proc/acpi',
-  '/proc/asound',
-  '/proc/kcore',
-  '/proc/keys',
-  '/proc/latency_stats',
-  '/proc/timer_list',
-  '/proc/timer_stats',
-  '/proc/sched_debug',
-  '/proc/scsi',
-  '/sys/firmware',
-  '/sys/devices/virtual/powercap',
-];
-
-export const readonlyPaths = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+/** Masked and read-only whatever the base spec says (the one list, in runtime-api). */
+export const maskedPaths = defaultMaskedPaths;
+export const readonlyPaths = defaultReadonlyPaths;
 
 /** Every box gets its own of these; the network one is the config's choice. */
 const namespaceTypes: OciNamespace['type'][] = ['pid', 'mount', 'uts', 'ipc', 'cgroup'];
@@ -134,16 +116,14 @@ export function applyIsolation(spec: OciSpec, config: IsolationConfig, facts: Is
   setNamespaces(spec, config, userns);
   // Device nodes in the rootfs never open (nsbox's own /dev is a mount of its own); in an
   // idmapped rootfs setuid files raise nobody unless the admin says so.
-  spec.annotations = { ...spec.annotations, [ROOTFS_OPTIONS_ANNOTATION]: userns && !setuid ? 'nodev,nosuid' : 'nodev' };
+  // The rootfs stays owned by host uid 0 on disk; with a user namespace the box sees it as its own.
+  contributeLaunch(spec, { rootfsOptions: userns && !setuid ? ['nodev', 'nosuid'] : ['nodev'], rootfsIdmap: mappings !== undefined });
   if (mappings) {
     spec.linux.uidMappings = mappings.uid;
     spec.linux.gidMappings = mappings.gid;
-    // The rootfs stays owned by host uid 0 on disk; the box sees it as its own.
-    spec.annotations = { ...spec.annotations, [ROOTFS_IDMAP_ANNOTATION]: 'true' };
   } else {
     delete spec.linux.uidMappings;
     delete spec.linux.gidMappings;
-    if (spec.annotations) delete spec.annotations[ROOTFS_IDMAP_ANNOTATION];
   }
 
   spec.linux.maskedPaths = union(spec.linux.maskedPaths, maskedPaths);
@@ -200,7 +180,5 @@ export function applyIsolation(spec: OciSpec, config: IsolationConfig, facts: Is
     ];
   }
 
-  if (config.ipConfinement) {
-    spec.annotations = { ...spec.annotations, [IP_CONFINEMENT_ANNOTATION]: config.ipConfinement.addresses.join(',') };
-  }
+  if (config.ipConfinement) contributeLaunch(spec, { ipConfinement: config.ipConfinement.addresses });
 }

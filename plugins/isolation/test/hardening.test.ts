@@ -18,8 +18,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AnyPlugin, definePlugin, injectable, type LifecycleHooks, NsboxError } from '@nsbox/core';
 import { createCgroupDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
+import { contributeLaunch } from '@nsbox/runtime-api';
 import { Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
-import { ROOTFS_OPTIONS_ANNOTATION } from '../src/isolation-spec.js';
 import { type IsolationHost, inBox, makeRootfs, openIsolationHost, testCgroupParent } from './box-kit.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,7 +34,7 @@ function compileProbe(dir: string): string {
 @injectable()
 class StripRootfsOptions implements LifecycleHooks {
   spec(context: Parameters<NonNullable<LifecycleHooks['spec']>>[0]): void {
-    if (context.box.name.startsWith('strip-')) delete context.spec.annotations?.[ROOTFS_OPTIONS_ANNOTATION];
+    if (context.box.name.startsWith('strip-')) contributeLaunch(context.spec, { rootfsOptions: [] });
   }
 }
 const stripPlugin = definePlugin({

@@ -6,7 +6,7 @@
  */
 
 import { z } from '@nsbox/core';
-import { formatCpuList, parseCpuList } from './cpu-list.js';
+import { formatCpuList, parseCpuList } from '@nsbox/runtime-api';
 import { isRlimitName, parseRlimitValue, type RlimitName, type RlimitPair, rlimitAtMost, rlimitNames } from './rlimits.js';
 import { parseCount, parseCpus, parseSize } from './units.js';
 

@@ -6,7 +6,7 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { injectable } from '@nsbox/core';
-import { parseCpuList } from './cpu-list.js';
+import { parseCpuList } from '@nsbox/runtime-api';
 import { parseProcLimits, type RlimitName, type RlimitPair } from './rlimits.js';
 
 /** Capability numbers from linux/capability.h. */

@@ -22,9 +22,6 @@ import { NsboxError, z } from '@nsbox/core';
 import { isRlimitName, parseRlimitValue, type RlimitName, type RlimitValue, rlimitNames } from './rlimits.js';
 import { parseCount } from './units.js';
 
-/** The host config's `settings` (plugin name → settings), as @nsbox/host binds it: declared by shape. */
-export const HOST_PLUGIN_SETTINGS = Symbol.for('nsbox.host.pluginSettings');
-
 export const DEFAULT_PIDS = 4096;
 
 /** rlimits capped when the admin says nothing about them. */

@@ -4,9 +4,9 @@
  * anything is written, so a refused change leaves the box as it was.
  */
 
+import { formatCpuList } from '@nsbox/runtime-api';
 import type { CgroupLimits, CgroupUsage } from './cgroup-limits.js';
 import type { LimitsConfig } from './config-schema.js';
-import { formatCpuList } from './cpu-list.js';
 import { CAP_SYS_RESOURCE, type HostFacts } from './host-facts.js';
 import type { LimitsHostSettings } from './host-settings.js';
 import type { LimitProblem } from './problems.js';
@@ -42,13 +42,15 @@ export function hostProblems(config: LimitsConfig, facts: HostFacts, cgroups: Cg
     }
   }
 
+  const devices = new Map<string, string>();
   for (const [index, entry] of (config.io ?? []).entries()) {
     const device = facts.blockDevice(entry.device);
     if (!device) invalid(`io[${index}].device`, `${entry.device} is not a block device on this host`);
     else if (device.partition) invalid(`io[${index}].device`, `${entry.device} is a partition: IO throttles apply to whole disks`);
+    else devices.set(entry.device, device.id);
   }
 
-  for (const { field, reason } of cgroups.unsupported(config))
+  for (const { field, reason } of cgroups.unsupported(config, devices))
     problems.push({ field: `limits.${field}`, kind: 'unsupported', message: `cannot be enforced: ${reason}` });
   return problems;
 }

@@ -10,9 +10,16 @@ type Context = HookContext<LimitsConfig>;
 export class LimitsHooks implements LifecycleHooks<LimitsConfig> {
   constructor(@inject(LimitsService) private readonly limits: LimitsService) {}
 
-  /** create and start: refuse what this host cannot enforce before anything is made. */
+  /**
+   * Refuses what this host cannot enforce before anything is made. A change of a stopped box
+   * (the only validate that finds the box in a stable state: a create finds it `defined`, a
+   * start `starting`) is checked as a whole, as a running box's change is in `update`: its
+   * disk included, whichever face asked (nsbox set, PATCH /boxes/:id).
+   */
   validate(context: Context): void {
-    this.limits.checkHost(context.box, context.config);
+    const { box } = context;
+    if (box.state === 'created' || box.state === 'stopped') this.limits.checkChange(box, context.config);
+    else this.limits.checkHost(box, context.config);
   }
 
   spec(context: Context): void {
@@ -21,6 +28,11 @@ export class LimitsHooks implements LifecycleHooks<LimitsConfig> {
 
   async prepare(context: Context): Promise<void> {
     await this.limits.prepare(context.box, context.config);
+  }
+
+  /** The runtime made the box's cgroup: limits declares its resources (the runtime merges and writes them). */
+  configure(context: Context): void {
+    this.limits.configure(context.box, context.config);
   }
 
   async update(context: Context): Promise<void> {
@@ -46,7 +58,7 @@ export class LimitsHooks implements LifecycleHooks<LimitsConfig> {
    * the journal, so undoing spec takes down what prepare may have begun (idempotent).
    */
   async rollback(context: Context, hook: HookName): Promise<void> {
-    if (hook === 'prepare' || hook === 'spec') await this.limits.undoPrepare(context.box);
+    if (hook === 'prepare' || hook === 'spec') this.limits.undoPrepare(context.box);
     else if (hook === 'update') await this.limits.undoUpdate(context.box, context.spec);
   }
 }

@@ -1,11 +1,11 @@
 /** The plugin's bindings. */
 
-import { ContainerModule } from '@nsbox/core';
+import { ContainerModule, coreRefs } from '@nsbox/core';
 import { CgroupLimits } from './cgroup-limits.js';
 import { DiskLimits } from './disk/disk-limits.js';
 import { Pools } from './disk/pools.js';
 import { HostFacts } from './host-facts.js';
-import { HOST_PLUGIN_SETTINGS, limitsHostSettings } from './host-settings.js';
+import { limitsHostSettings } from './host-settings.js';
 import { LimitEvents } from './limit-events.js';
 import { LimitsService } from './limits-service.js';
 import { LimitsTokens } from './tokens.js';
@@ -15,7 +15,7 @@ export const limitsModule = new ContainerModule((options) => {
   if (!options.isBound(LimitsTokens.HostSettings)) {
     options
       .bind(LimitsTokens.HostSettings)
-      .toDynamicValue((context) => limitsHostSettings(context.get<Record<string, unknown>>(HOST_PLUGIN_SETTINGS, { optional: true })))
+      .toDynamicValue((context) => limitsHostSettings(context.get(coreRefs.hostSettings.token, { optional: true })))
       .inSingletonScope();
   }
   options.bind(HostFacts).toSelf().inSingletonScope();

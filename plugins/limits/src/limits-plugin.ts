@@ -1,12 +1,13 @@
 /** The limits plugin: hard caps on CPU, memory, processes, IO, rlimits and disk, changed live. */
 
-import { definePlugin } from '@nsbox/core';
-import { limitsCommand } from './commands/limits-command.js';
-import { poolCommands } from './commands/pool-commands.js';
-import { setCommand } from './commands/set-command.js';
+import { boxInfoPoint, contribute, definePlugin, hostPoolPoint, quotaClaimPoint } from '@nsbox/core';
+import { limitsActions } from './actions/index.js';
 import { limitsConfigSchema } from './config-schema.js';
+import { Pools } from './disk/pools.js';
 import { LimitsHooks } from './limits-hooks.js';
 import { limitsModule } from './limits-module.js';
+import { LimitsService } from './limits-service.js';
+import { limitsQuotaClaims } from './quota-claims.js';
 import { limitsTenantSafe } from './tenant-safe.js';
 import { LimitsTokens } from './tokens.js';
 import { version } from './version.js';
@@ -20,6 +21,17 @@ export const limitsPlugin = definePlugin({
   tenantSafe: limitsTenantSafe,
   module: limitsModule,
   hooks: LimitsHooks,
-  publishes: { limits: LimitsTokens.Service, boxInfo: LimitsTokens.Service, pools: LimitsTokens.Pools },
-  commands: [setCommand, limitsCommand, ...poolCommands],
+  publishes: { limits: LimitsTokens.Service, pools: LimitsTokens.Pools },
+  actions: limitsActions,
+  setup: ({ own }) => {
+    const service = own<LimitsService>(LimitsService);
+    const pools = own<Pools>(Pools);
+    return {
+      contributions: [
+        contribute(boxInfoPoint, { section: 'limits', describe: (box) => service.describe(box) }),
+        contribute(hostPoolPoint, { plugin: 'limits', list: () => pools.list().map((pool) => ({ ...pool })) }),
+        contribute(quotaClaimPoint, limitsQuotaClaims),
+      ],
+    };
+  },
 });

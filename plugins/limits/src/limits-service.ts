@@ -6,12 +6,12 @@
 
 import { execFileSync } from 'node:child_process';
 import { type Box, inject, injectable, NsboxError, type OciRlimit, type OciSpec } from '@nsbox/core';
+import { runtimeFacts } from '@nsbox/runtime-api';
 import { CgroupLimits, type CgroupUsage, type EffectiveLimits } from './cgroup-limits.js';
 import type { LimitsConfig } from './config-schema.js';
 import { DiskLimits } from './disk/disk-limits.js';
 import { which } from './disk/system.js';
 import { HostFacts } from './host-facts.js';
-import type { RuntimeFactsView } from './host-services.js';
 import type { LimitsHostSettings } from './host-settings.js';
 import { LimitEvents } from './limit-events.js';
 import { adminCapProblems, hostProblems, liveProblems } from './limits-checks.js';
@@ -91,7 +91,7 @@ export class LimitsService {
     const problems: LimitProblem[] = [];
     const live = isLive(box);
     if (live && next && this.cgroups.available) {
-      const init = (box.runtime as RuntimeFactsView).init?.pid;
+      const init = runtimeFacts(box).init?.pid;
       problems.push(...liveProblems(box.name, next, this.cgroups.usage(box), init === undefined ? undefined : this.facts.processLimits(init), this.facts));
     }
     if (this.disk.involved(box, next)) {
@@ -114,27 +114,25 @@ export class LimitsService {
     if (root) spec.root.path = root;
   }
 
-  /** Before start: the disk brought up, the cgroup made and limited, counters from zero. */
+  /** Before start: the disk brought up, counters from zero (the runtime makes the cgroup next). */
   async prepare(box: LimitsBox, config: LimitsConfig | undefined): Promise<void> {
     this.disk.prepare(box, config);
-    let created = false;
     try {
-      if (this.limitsCgroup(config)) {
-        created = this.cgroups.ensureCgroup(box);
-        this.cgroups.apply(box, config ?? {}, this.devices(config), this.settings.defaultPids);
-      }
       this.events.reset(box);
     } catch (error) {
-      if (created) await this.cgroups.removeCgroup(box).catch(() => undefined);
       this.disk.release(box);
       throw error;
     }
   }
 
-  /** Undoes prepare (a later step of the start failed, or reconcile after a crash). */
-  async undoPrepare(box: LimitsBox): Promise<void> {
+  /** The box's cgroup exists (the runtime made it) and nothing runs in it: the section's resources are declared. */
+  configure(box: LimitsBox, config: LimitsConfig | undefined): void {
+    if (this.limitsCgroup(config)) this.cgroups.declare(box, config ?? {}, this.devices(config), this.settings.defaultPids);
+  }
+
+  /** Undoes prepare (a later step of the start failed, or reconcile after a crash); the runtime removes the cgroup. */
+  undoPrepare(box: LimitsBox): void {
     this.disk.release(box);
-    if (this.limitsCgroup(sectionOf(box))) await this.cgroups.removeCgroup(box);
   }
 
   /** A running box gets its new section: checked whole, then applied; a failure puts the old one back. */
@@ -162,9 +160,9 @@ export class LimitsService {
   }
 
   private applyLive(box: LimitsBox, config: LimitsConfig | undefined, replaced: LimitsConfig | undefined, spec: OciSpec): void {
-    if (this.limitsCgroup(config) || (this.cgroups.available && hasCgroupLimits(replaced))) {
-      this.cgroups.apply(box, config ?? {}, this.devices(config), this.settings.defaultPids);
-    }
+    // Only what changed is written; knobs another plugin owns keep their values.
+    if (this.limitsCgroup(config)) this.cgroups.declare(box, config ?? {}, this.devices(config), this.settings.defaultPids);
+    else this.cgroups.withdraw(box);
     // Names no longer limited leave the spec (a capped one comes back at its cap); running
     // processes keep theirs until restart, except what is set again here.
     const dropped: string[] = Object.keys(replaced?.rlimits ?? {}).map((name) => rlimitNames[name as RlimitName].kernel);
@@ -217,7 +215,7 @@ export class LimitsService {
     this.events.reset(box);
   }
 
-  /** The section `nsbox info` shows for a box (the 'boxInfo' service). */
+  /** The section `nsbox info` shows for a box (its box-info contribution). */
   describe(box: LimitsBox): LimitsReport | undefined {
     if (!this.involved(box)) return undefined;
     return this.report(box);
@@ -229,7 +227,7 @@ export class LimitsService {
     const result: LimitsReport = { configured: sectionOf(box) ?? {}, newEvents };
     if (isLive(box) && this.cgroups.available) {
       const effective = this.cgroups.effective(box);
-      const init = (box.runtime as RuntimeFactsView).init?.pid;
+      const init = runtimeFacts(box).init?.pid;
       const limits = init === undefined ? undefined : this.facts.processLimits(init);
       const names = Object.keys(result.configured.rlimits ?? {}) as RlimitName[];
       if (effective) {

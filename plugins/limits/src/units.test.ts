@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { formatCpuList, parseCpuList } from './cpu-list.js';
+import { formatCpuList, parseCpuList } from '@nsbox/runtime-api';
 import { formatSize, parseCount, parseCpus, parseSize } from './units.js';
 
 describe('limits: human units', () => {

@@ -9,8 +9,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type BoxEvent, isNsboxError, type NsboxError, type OciSpec } from '@nsbox/core';
 import { isSameProcess, type LinuxRuntimeFacts } from '@nsbox/runtime';
+import { formatCpuList } from '@nsbox/runtime-api';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
-import { formatCpuList } from '../src/cpu-list.js';
 import { CAP_SYS_RESOURCE, HostFacts } from '../src/host-facts.js';
 import { DEFAULT_PIDS } from '../src/host-settings.js';
 import { parseProcLimits } from '../src/rlimits.js';
@@ -103,7 +103,7 @@ describe('limits: cgroup limits on real boxes', function () {
       sample();
       await sleep(50);
     }
-    const peak = t.limits.cgroups.readOr(t.host.manager.get(name).id, 'pids', 'pids.peak')?.trim();
+    const peak = t.driver.resources.stats(t.host.manager.get(name))?.pids.peak;
     // The kernel raises the peak only for a fork it let through: a refused fork means the box was at its limit.
     if (peak !== undefined) {
       assert.equal(Number(peak), limit, `pids.peak is the limit exactly: the box reached it and never passed it`);
@@ -162,7 +162,7 @@ describe('limits: cgroup limits on real boxes', function () {
   /** Kernel counters of a box whose init spins: CPU time used, time throttled, and its init's time waiting to run. */
   function cpuCounters(name: string) {
     const stat = t.cgroup(name, 'cpu', 'cpu.stat');
-    const v1 = t.limits.cgroups.flavor('cpu') === 'v1';
+    const v1 = t.driver.resources.host.flavor('cpu') === 'v1';
     const [runNs, waitNs] = readFileSync(`/proc/${initPid(name)}/schedstat`, 'utf8')
       .trim()
       .split(/\s+/)

@@ -9,8 +9,8 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCgroupDriver } from '@nsbox/runtime';
+import { formatCpuList } from '@nsbox/runtime-api';
 import { type CliRunOptions, makeTempDir, requireRoot, runNsbox, useCleanup } from '@nsbox/testkit';
-import { formatCpuList } from '../src/cpu-list.js';
 import { HostFacts } from '../src/host-facts.js';
 import { detachLoopsUnder, loopDevices } from './support.js';
 

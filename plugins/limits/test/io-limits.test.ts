@@ -63,7 +63,7 @@ describe('limits: IO throttles on a real box', function () {
     const report = t.limits.report(t.host.manager.get('io'));
     assert.deepEqual(report.effective?.io, [{ device: report.effective?.io[0]?.device, writeBps: 8 * MiB }]);
     await t.host.manager.update('io', { limits: null });
-    const [controller, file] = t.limits.cgroups.flavor('io') === 'v2' ? ['io', 'io.max'] : ['blkio', 'blkio.throttle.write_bps_device'];
+    const [controller, file] = t.driver.resources.host.flavor('io') === 'v2' ? ['io', 'io.max'] : ['blkio', 'blkio.throttle.write_bps_device'];
     assert.equal(t.cgroup('io', controller, file), '', 'removing the limit removes the throttle');
   });
 });

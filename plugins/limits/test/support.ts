@@ -10,10 +10,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
-import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
+import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver, weightToShares } from '@nsbox/runtime';
+import { parseCpuList } from '@nsbox/runtime-api';
 import { type Cleanup, createTestHost, makeTempDir } from '@nsbox/testkit';
-import { weightToShares } from '../src/cgroup-plan.js';
-import { parseCpuList } from '../src/cpu-list.js';
 import { limitsPlugin } from '../src/index.js';
 import type { LimitsService } from '../src/limits-service.js';
 
@@ -149,7 +148,7 @@ const CFS_PERIOD_US = 100_000;
  */
 export function knob(t: LimitsTestHost, field: KnobField): Knob {
   const controller = field === 'cpus' || field === 'cpuWeight' ? 'cpu' : 'memory';
-  const v2 = t.limits.cgroups.flavor(controller) === 'v2';
+  const v2 = t.driver.resources.host.flavor(controller) === 'v2';
   const bytes = (value: number | null) => (value === null ? (v2 ? 'max' : V1_NO_MEMORY_LIMIT) : String(value));
   switch (field) {
     case 'cpus':

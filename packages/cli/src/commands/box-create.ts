@@ -11,8 +11,12 @@ export default defineCommand({
   ],
   options: boxDefinitionOptions,
   async run(context, [name, ...command], options) {
-    const host = await context.host();
-    const box = await host.manager.create({ name: name as string, owner: (options.owner as string) ?? null, config: boxConfigFromOptions(options, command) });
+    const api = await context.api();
+    const box = await api.create({
+      name: name as string,
+      config: boxConfigFromOptions(options, command),
+      ...(options.owner ? { owner: options.owner as string } : {}),
+    });
     return summarize(box);
   },
   render: (result) => `created box ${(result as { name: string }).name}`,

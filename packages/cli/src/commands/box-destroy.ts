@@ -6,7 +6,7 @@ export default defineCommand({
   arguments: [{ name: 'name', required: true }],
   options: [{ flags: '-f, --force', description: 'stop the box first if it is running' }],
   async run(context, [name], options) {
-    await (await context.host()).manager.destroy(name as string, { force: Boolean(options.force) });
+    await (await context.api()).destroy(name as string, { force: Boolean(options.force) });
     return { name, destroyed: true };
   },
   render: (result) => `destroyed box ${(result as { name: string }).name}`,

@@ -1,5 +1,3 @@
-import { execInBox } from '@nsbox/runtime';
-import { linuxDriver } from '../box-helpers.js';
 import { defineCommand } from '../command.js';
 
 export default defineCommand({
@@ -8,9 +6,7 @@ export default defineCommand({
   arguments: [{ name: 'name', required: true }],
   options: [{ flags: '--shell <path>', description: 'shell to run', defaultValue: '/bin/sh' }],
   async run(context, [name], options) {
-    const host = await context.host();
-    const box = await host.manager.sync(name as string);
-    return execInBox(linuxDriver(host), box, { args: [options.shell as string, '-l'], tty: Boolean(process.stdin.isTTY), stdio: 'inherit' });
+    return (await context.terminal()).run(name as string, { command: [options.shell as string, '-l'], tty: Boolean(process.stdin.isTTY) });
   },
   render: () => '',
   exitCode: (result) => (result as { exitCode: number }).exitCode,

@@ -1,5 +1,4 @@
-import { execInBox } from '@nsbox/runtime';
-import { collect, linuxDriver, parseEnv } from '../box-helpers.js';
+import { collect, parseEnv, parseUser } from '../box-helpers.js';
 import { defineCommand } from '../command.js';
 
 export default defineCommand({
@@ -16,26 +15,12 @@ export default defineCommand({
     { flags: '--user <uid:gid>', description: 'user inside the box' },
   ],
   async run(context, [name, ...command], options) {
-    const host = await context.host();
-    const box = await host.manager.sync(name as string);
     const env = parseEnv(options.env);
-    const user = typeof options.user === 'string' ? options.user.split(':').map(Number) : undefined;
-    const result = await execInBox(linuxDriver(host), box, {
-      args: command,
-      tty: Boolean(options.tty),
-      stdio: context.options.json ? 'pipe' : 'inherit',
-      ...(env
-        ? {
-            env: [
-              ...((box.runtime.spec as { process: { env: string[] } } | undefined)?.process.env ?? []),
-              ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-            ],
-          }
-        : {}),
-      ...(options.cwd ? { cwd: options.cwd as string } : {}),
-      ...(user ? { user: { uid: user[0] ?? 0, gid: user[1] ?? user[0] ?? 0 } } : {}),
-    });
-    return result;
+    const user = parseUser(options.user);
+    const request = { command, ...(env ? { env } : {}), ...(options.cwd ? { cwd: options.cwd as string } : {}), ...(user ? { user } : {}) };
+    // --json captures the output; otherwise the command gets this terminal.
+    if (context.options.json) return (await context.api()).exec(name as string, request);
+    return (await context.terminal()).run(name as string, { ...request, tty: Boolean(options.tty) });
   },
   render: () => '',
   exitCode: (result) => (result as { exitCode: number }).exitCode,

@@ -1,4 +1,3 @@
-import type { Box } from '@nsbox/core';
 import { boxInfoView, renderBoxInfo } from '../box-info-view.js';
 import { defineCommand } from '../command.js';
 
@@ -7,22 +6,17 @@ export default defineCommand({
   description: 'show a box: state, processes, config and the effective policy of its plugins',
   arguments: [{ name: 'name', required: true }],
   async run(context, [name]) {
-    const host = await context.host();
-    const box = await host.manager.sync(name as string);
-    const plugins = host.plugins.pluginsFor(box);
-    // A plugin that publishes a 'boxInfo' service ({ describe(box) }) adds its own section.
-    const details: Record<string, unknown> = {};
-    for (const plugin of plugins) {
-      if (!plugin.definition.publishes.boxInfo) continue;
-      const provider = host.plugins.service<{ describe(box: Box): unknown }>(plugin.definition.name, 'boxInfo');
-      const section = await (async () => provider.describe(box))().catch((error: Error) => ({ error: error.message }));
-      if (section !== undefined) details[plugin.definition.name] = section;
-    }
+    const api = await context.api();
+    const box = await api.get(name as string);
+    const disabled = new Set(box.config.plugins?.disable ?? []);
+    const plugins = (await api.plugins()).filter((plugin) => plugin.enabled && !disabled.has(plugin.name));
+    const { lastExit: _lastExit, ...runtime } = box.runtime;
     return boxInfoView({
-      box,
-      plugins: plugins.map((plugin) => ({ name: plugin.definition.name, version: plugin.definition.version })),
-      details,
-      recentEvents: host.manager.history({ boxId: box.id }).slice(-10),
+      box: { ...box, runtime },
+      plugins,
+      // Each plugin that contributes to the box-info point adds its own section.
+      details: await api.details(box.id),
+      recentEvents: await api.history(box.id, { last: 10 }),
     });
   },
   render: renderBoxInfo,

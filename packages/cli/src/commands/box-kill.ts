@@ -1,4 +1,3 @@
-import { parseSignal } from '../box-helpers.js';
 import { defineCommand } from '../command.js';
 
 export default defineCommand({
@@ -6,9 +5,8 @@ export default defineCommand({
   description: "send a signal to a box's init (default SIGTERM)",
   arguments: [{ name: 'name', required: true }, { name: 'signal' }],
   async run(context, [name, signal]) {
-    const number = parseSignal(signal);
-    await (await context.host()).manager.kill(name as string, number);
-    return { name, signal: number };
+    const killed = await (await context.api()).kill(name as string, signal);
+    return { name, signal: killed.signal };
   },
   render: (result) => `sent signal ${(result as { signal: number }).signal} to box ${(result as { name: string }).name}`,
 });

@@ -1,3 +1,4 @@
+import type { BoxState } from '@nsbox/core';
 import { type BoxSummary, summarize } from '../box-helpers.js';
 import { defineCommand } from '../command.js';
 import { table } from '../render.js';
@@ -10,10 +11,11 @@ export default defineCommand({
     { flags: '--state <state>', description: 'only boxes in this state' },
   ],
   async run(context, _args, options) {
-    const host = await context.host();
-    // Opening the host already reconciled: running boxes whose init died are marked stopped.
-    const filter = { ...(options.owner ? { owner: options.owner as string } : {}), ...(options.state ? { state: options.state as never } : {}) };
-    return host.manager.list(filter).map(summarize);
+    const boxes = await (await context.api()).list({
+      ...(options.owner ? { owner: options.owner as string } : {}),
+      ...(options.state ? { state: options.state as BoxState } : {}),
+    });
+    return boxes.map(summarize);
   },
   render(result) {
     const boxes = result as BoxSummary[];

@@ -1,5 +1,3 @@
-import { followLog } from '@nsbox/runtime';
-import { linuxDriver } from '../box-helpers.js';
 import { defineCommand } from '../command.js';
 
 export default defineCommand({
@@ -8,16 +6,13 @@ export default defineCommand({
   arguments: [{ name: 'name', required: true }],
   options: [{ flags: '-f, --follow', description: 'keep printing new output until the box stops' }],
   async run(context, [name], options) {
-    const host = await context.host();
-    const driver = linuxDriver(host);
-    const box = await host.manager.sync(name as string);
-    if (context.options.json) return { name: box.name, log: driver.logs(box) };
-    const stillRunning = () => driver.exit(box) === undefined && (box.state === 'running' || box.state === 'paused');
-    await followLog(
-      driver.files(box).consoleLog,
-      (chunk) => process.stdout.write(chunk),
-      () => !options.follow || !stillRunning(),
-    );
+    const api = await context.api();
+    if (context.options.json) {
+      const box = await api.get(name as string);
+      return { name: box.name, log: await api.logs(box.id) };
+    }
+    if (!options.follow) process.stdout.write(await api.logs(name as string));
+    else for await (const chunk of api.followLogs(name as string)) process.stdout.write(chunk);
     return undefined;
   },
 });

@@ -1,5 +1,4 @@
-import { exitStatus, followLog } from '@nsbox/runtime';
-import { linuxDriver } from '../box-helpers.js';
+import { exitStatus } from '@nsbox/runtime';
 import { defineCommand } from '../command.js';
 import { boxConfigFromOptions, boxDefinitionOptions } from './box-options.js';
 
@@ -12,26 +11,31 @@ export default defineCommand({
   ],
   options: [...boxDefinitionOptions, { flags: '--rm', description: 'destroy the box when it exits' }],
   async run(context, [name, ...command], options) {
-    const host = await context.host();
-    const driver = linuxDriver(host);
+    const api = await context.api();
     const boxName = name as string;
-    await host.manager.create({ name: boxName, owner: (options.owner as string) ?? null, config: boxConfigFromOptions(options, command) });
+    const json = Boolean(context.options.json);
+    let created = false;
     let output = '';
     try {
-      const box = await host.manager.start(boxName);
-      await followLog(
-        driver.files(box).consoleLog,
-        (chunk) => {
-          if (context.options.json) output += chunk.toString('utf8');
-          else process.stdout.write(chunk);
-        },
-        () => driver.exit(box) !== undefined,
-      );
-      const exit = driver.exit(box);
-      const stopped = await host.manager.sync(boxName);
-      return { name: boxName, exitCode: exitStatus(exit) ?? 0, exit, state: stopped.state, ...(context.options.json ? { output } : {}) };
+      // One operation: a start that fails leaves no box behind.
+      await api.create({
+        name: boxName,
+        config: boxConfigFromOptions(options, command),
+        start: true,
+        ...(options.owner ? { owner: options.owner as string } : {}),
+      });
+      created = true;
+      const decoder = new TextDecoder();
+      for await (const chunk of api.followLogs(boxName)) {
+        if (json) output += decoder.decode(chunk, { stream: true });
+        else process.stdout.write(chunk);
+      }
+      if (json) output += decoder.decode();
+      const box = await api.get(boxName);
+      const exit = box.runtime.lastExit as Parameters<typeof exitStatus>[0];
+      return { name: boxName, exitCode: exitStatus(exit) ?? 0, exit, state: box.state, ...(json ? { output } : {}) };
     } finally {
-      if (options.rm) await host.manager.destroy(boxName, { force: true });
+      if (options.rm && created) await api.destroy(boxName, { force: true });
     }
   },
   render: () => '',

@@ -6,7 +6,7 @@ export default defineCommand({
   description: 'start a box',
   arguments: [{ name: 'name', required: true }],
   async run(context, [name]) {
-    return summarize(await (await context.host()).manager.start(name as string));
+    return summarize(await (await context.api()).start(name as string));
   },
   render: (result) => `started box ${(result as { name: string; pid: number }).name} (init pid ${(result as { pid: number }).pid})`,
 });

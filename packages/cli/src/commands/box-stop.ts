@@ -1,4 +1,4 @@
-import { summarize } from '../box-helpers.js';
+import { seconds, summarize } from '../box-helpers.js';
 import { defineCommand } from '../command.js';
 
 export default defineCommand({
@@ -7,8 +7,7 @@ export default defineCommand({
   arguments: [{ name: 'name', required: true }],
   options: [{ flags: '--timeout <seconds>', description: 'seconds to wait after SIGTERM', defaultValue: '10' }],
   async run(context, [name], options) {
-    const timeoutMs = Number(options.timeout) * 1000;
-    return summarize(await (await context.host()).manager.stop(name as string, { timeoutMs: Number.isFinite(timeoutMs) ? timeoutMs : 10_000 }));
+    return summarize(await (await context.api()).stop(name as string, { timeout: seconds(options.timeout) }));
   },
   render: (result) => `stopped box ${(result as { name: string }).name}`,
 });

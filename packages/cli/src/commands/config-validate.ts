@@ -13,7 +13,7 @@ export default defineCommand({
     } catch (error) {
       throw new NsboxError('E_INVALID_ARGUMENT', `cannot read ${file}: ${(error as Error).message}`, { details: { file } });
     }
-    const config = await (await context.host()).manager.validateConfig(raw);
+    const { config } = await (await context.api()).validateConfig(raw as Record<string, unknown>);
     return { valid: true, file, config };
   },
   render: (result) => `${(result as { file: string }).file}: valid`,

@@ -6,13 +6,13 @@ export default defineCommand({
   name: 'plugins',
   description: 'list installed plugins: versions, dependencies, whether enabled',
   async run(context) {
-    return (await context.host()).plugins.describe();
+    return (await context.api()).plugins();
   },
   render(result) {
     const plugins = result as PluginInfo[];
     if (plugins.length === 0) return 'no plugins installed';
     return table(
-      ['NAME', 'VERSION', 'CORE', 'REQUIRES', 'ENABLED', 'COMMANDS'],
+      ['NAME', 'VERSION', 'CORE', 'REQUIRES', 'ENABLED', 'COMMANDS', 'ACTIONS'],
       plugins.map((p) => [
         p.name,
         p.version,
@@ -22,6 +22,7 @@ export default defineCommand({
           .join(',') || '-',
         p.enabled ? 'yes' : 'no',
         p.commands.join(',') || '-',
+        p.actions.join(',') || '-',
       ]),
     );
   },

@@ -4,7 +4,7 @@
  * all or nothing: when a step fails or it is cancelled, the box is removed again.
  */
 
-import { type Box, NsboxError } from '@nsbox/core';
+import { type Box, NsboxError, operationContext } from '@nsbox/core';
 import type { Scope } from '../auth/scope.js';
 import type { DaemonContext } from '../context.js';
 import { fieldError, prefixFields } from '../http/api-error.js';
@@ -32,62 +32,71 @@ function ownerFor(context: DaemonContext, scope: Scope, requested: string | unde
   return requested;
 }
 
-export async function startCreateBox(context: DaemonContext, scope: Scope, input: CreateBoxRequest): Promise<Operation> {
+/** A create checked and reserved, not run yet: call `release` once it ran (or will not). */
+export interface PreparedCreate {
+  /** The stored name (a tenant's box: `<tenant>--<name>`). */
+  name: string;
+  owner: string | null;
+  config: Record<string, unknown>;
+  release(): void;
+}
+
+/**
+ * Everything that can be checked at once, in order: owner, name, the tenant policy on the
+ * config as the tenant wrote it, the template, then the name and the quota are reserved.
+ */
+export async function prepareCreate(context: DaemonContext, scope: Scope, input: Omit<CreateBoxRequest, 'start'>): Promise<PreparedCreate> {
   const owner = ownerFor(context, scope, input.owner);
   // A tenant's box names are its own (box-names.ts): the 409 can only name one of its boxes.
   const tooLong = scopedNameProblem(owner, input.name);
   if (tooLong) throw fieldError('E_INVALID_ARGUMENT', 'name', tooLong);
-  const request = { ...input, name: storedBoxName(owner, input.name) };
-  if (context.host.store.find(request.name)) {
+  const name = storedBoxName(owner, input.name);
+  if (context.host.store.find(name)) {
     throw fieldError('E_ALREADY_EXISTS', 'name', `a box named '${input.name}' already exists`, { box: input.name });
   }
   const validate = async (config: unknown) => {
     try {
-      return await context.manager.validateConfig(config, request.name);
+      return await context.manager.validateConfig(config, name);
     } catch (error) {
       throw prefixFields(error, 'config');
     }
   };
   // The tenant policy judges the config as the tenant wrote it (a template by name), before
   // anything is reserved or written.
-  if (scope.tenant !== null) context.policy.check(scope.caller, await validate(request.config));
-  const resolved = resolveBoxSource(request.config, context.templates, scope.tenant);
+  if (scope.tenant !== null) context.policy.check(scope.caller, await validate(input.config));
+  const resolved = resolveBoxSource(input.config, context.templates, scope.tenant);
   // Inside the box, its hostname is the name its tenant gave it.
   const config = owner !== null && resolved.hostname === undefined ? { ...resolved, hostname: input.name } : resolved;
   const validated: Box['config'] = await validate(config);
-  const release = context.quotas.reserve(owner, request.name, validated);
+  const release = context.quotas.reserve(owner, name, validated);
+  return { name, owner, config, release };
+}
+
+export async function startCreateBox(context: DaemonContext, scope: Scope, input: CreateBoxRequest): Promise<Operation> {
+  const prepared = await prepareCreate(context, scope, input);
+  const { name, owner, config, release } = prepared;
   try {
     return context.operations.start(
       {
         kind: 'box.create',
-        description: `create box ${input.name}${request.start ? ' and start it' : ''}`,
+        description: `create box ${input.name}${input.start ? ' and start it' : ''}`,
         tenant: owner,
         // Names as the owner knows them; settleCreate finds the stored one from the tenant.
         resources: { boxes: [input.name] },
-        input: { name: input.name, start: request.start },
+        input: { name: input.name, start: input.start },
       },
       async ({ signal, progress }) => {
-        const untrack = context.driver.track(request.name, { signal, onProgress: (step) => progress(step) });
+        // The template work reports to this operation and stops when it is cancelled.
+        const operation = operationContext({ signal, onProgress: progress });
         try {
-          progress({ step: 'define', message: `defining box ${request.name}` });
-          let box = await context.manager.create({ name: request.name, owner, config });
-          try {
-            if (signal.aborted) throw cancelledError(`creating box ${request.name}`);
-            if (request.start) {
-              progress({ step: 'start', message: `starting box ${request.name}` });
-              box = await context.manager.start(box.id);
-            }
-          } catch (error) {
-            await context.manager.destroy(box.id, { force: true }).catch(() => undefined);
-            throw error;
-          }
+          progress({ step: 'define', message: `defining box ${name}` });
+          const box = await context.api.create({ name, config, start: input.start, ...(owner !== null ? { owner } : {}) }, operation);
           progress({ step: 'done', percent: 100 });
           return scopedBoxView(context, scope, box);
         } catch (error) {
-          if (signal.aborted) throw cancelledError(`creating box ${request.name}`);
+          if (signal.aborted) throw cancelledError(`creating box ${name}`);
           throw error;
         } finally {
-          untrack();
           release();
         }
       },

@@ -12,7 +12,7 @@ import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { type Box, NsboxError, type OciSpec } from '@nsbox/core';
 import { encodeProgram, launcherPath } from '@nsbox/native';
-import { compileJoinProgram, isSameProcess, type LinuxBoxDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
+import { compileJoinProgram, execFailureError, isSameProcess, type LinuxBoxDriver, type LinuxRuntimeFacts, launcherFailure } from '@nsbox/runtime';
 
 const run = promisify(execFile);
 
@@ -75,10 +75,9 @@ export function spawnInBox(driver: LinuxBoxDriver, box: Box, request: BoxProcess
   const exited = new Promise<number>((resolve, reject) => {
     child.once('error', (error) => reject(new NsboxError('E_RUNTIME', `cannot run the launcher: ${error.message}`, { cause: error })));
     child.once('close', (code, signal) => {
-      const failure = verdict.split('\n').find((line) => line.startsWith('error '));
+      const failure = launcherFailure(verdict);
       if (failure) {
-        const [, step, errno, ...message] = failure.split(' ');
-        reject(new NsboxError('E_RUNTIME', `exec in box '${box.name}' failed: ${step}: ${message.join(' ')}`, { details: { step, errno: Number(errno) } }));
+        reject(execFailureError(box.name, failure));
         return;
       }
       resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));

@@ -119,12 +119,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const audited = route ? isAudited(route) : request.method !== 'GET' && request.method !== 'HEAD';
     if (!audited || route?.produces === 'websocket') return;
     const params = request.params as Record<string, unknown> | undefined;
+    const input = request.apiInput ?? { params: request.params, query: request.query, body: request.body };
+    const named = route?.auditBox?.(input);
     options.audit.record({
       caller: request.caller,
       method: request.method,
       url: request.url,
       route: route ? `${route.method} ${route.url}` : undefined,
-      box: typeof params?.id === 'string' && route?.url.startsWith('/boxes') ? params.id : undefined,
+      box: typeof params?.id === 'string' && route?.url.startsWith('/boxes') ? params.id : typeof named === 'string' ? named : undefined,
       status: reply.statusCode,
       code: request.apiErrorCode,
       durationMs: performance.now() - (request.startedAt ?? performance.now()),
@@ -145,6 +147,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   for (const route of options.routes) {
     const preValidation = async (request: FastifyRequest, reply: FastifyReply) => {
+      if (route.validates === 'handler') {
+        request.apiInput = { params: request.params, query: request.query, body: request.body };
+        return;
+      }
       request.apiInput = {
         params: await parseWith(route.params, 'params', request.params),
         query: await parseWith(route.query, 'query', request.query),

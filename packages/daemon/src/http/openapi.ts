@@ -100,6 +100,7 @@ export function buildOpenApi(routes: readonly AnyRoute[], options: { version: st
       security: route.access === 'public' ? [] : [{ bearer: [] }],
       'x-nsbox-role': route.access,
       ...(route.hostWide ? { 'x-nsbox-host-wide': true } : {}),
+      ...(route.extensions ?? {}),
     };
     const body = requestBody(route);
     if (body) operation.requestBody = body;

@@ -51,6 +51,15 @@ export interface RouteDef<P extends Schema = Schema, Q extends Schema = Schema, 
   produces?: Produces;
   /** Mutating calls are audited; defaults to every method but GET. */
   audit?: boolean;
+  /** The box an audit entry names when it is not the `:id` of a /boxes route (an action's `box`). */
+  auditBox?(input: { params: unknown; query: unknown; body: unknown }): string | undefined;
+  /**
+   * 'handler': the schemas document the request, the handler validates it (a plugin's action,
+   * whose input the BoxApi checks the same way for every face). Default 'route'.
+   */
+  validates?: 'route' | 'handler';
+  /** Extra fields of the OpenAPI operation (`x-nsbox-action`). */
+  extensions?: Record<string, unknown>;
   /** Registered by a plugin: the plugin's name (OpenAPI tag and prefix). */
   plugin?: string;
   handler?(call: ApiCall<Out<P>, Out<Q>, Out<B>>): unknown | Promise<unknown>;

@@ -1,31 +1,17 @@
-/** /boxes: list, get, create (an operation), update (live), destroy, and the lifecycle actions. */
+/** /boxes: list, get, create (an operation), update (live), destroy, and the lifecycle actions — each through the caller's ScopedBoxApi. */
 
-import { constants } from 'node:os';
-import { type Box, type BoxConfig, z } from '@nsbox/core';
-import { shownBoxName } from '../boxes/box-names.js';
+import { z } from '@nsbox/core';
+import type { Scope } from '../auth/scope.js';
 import { startCreateBox } from '../boxes/create-box.js';
-import { checkStoredConfig, configAsTenantSees, scopedBoxView } from '../boxes/tenant-config.js';
+import { ScopedBoxApi } from '../boxes/scoped-box-api.js';
 import type { DaemonContext } from '../context.js';
-import { fieldError, prefixFields } from '../http/api-error.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
 import { operationView } from '../schemas/admin.js';
 import { boxView as boxSchema, createBoxBody, destroyQuery, killBody, listBoxesQuery, stopBody, updateBoxBody } from '../schemas/boxes.js';
 import { boxRef } from '../schemas/common.js';
 
-function signalNumber(signal: string | number | undefined): number {
-  if (signal === undefined) return constants.signals.SIGTERM;
-  if (typeof signal === 'number') return signal;
-  if (/^\d+$/.test(signal)) return Number(signal);
-  const name = (signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`) as keyof typeof constants.signals;
-  const number = constants.signals[name];
-  if (number === undefined) throw fieldError('E_INVALID_ARGUMENT', 'signal', `unknown signal '${signal}'`);
-  return number;
-}
-
-const timeoutMs = (body: { timeout?: number | undefined } | undefined) => (body?.timeout === undefined ? 10_000 : body.timeout * 1000);
-
 export function boxRoutes(context: DaemonContext): AnyRoute[] {
-  const { manager } = context;
+  const api = (scope: Scope) => new ScopedBoxApi(context, scope);
   return [
     defineRoute({
       method: 'GET',
@@ -35,17 +21,8 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
       access: 'read-only',
       query: listBoxesQuery,
       response: z.array(boxSchema),
-      async handler({ query, scope }) {
-        const owner = scope.ownerFilter(query.owner);
-        const listed: Box[] = [];
-        for (const box of manager.list(owner !== undefined ? { owner } : {})) {
-          if (query.template && box.config.template !== query.template) continue;
-          if (query.name && !box.name.startsWith(scope.storedName(query.name))) continue;
-          // A box whose init exited on its own is shown stopped, as it is.
-          const current = box.state === 'running' || box.state === 'paused' ? await manager.sync(box.id).catch(() => box) : box;
-          if (!query.state || current.state === query.state) listed.push(scopedBoxView(context, scope, current));
-        }
-        return listed;
+      handler({ query, scope }) {
+        return api(scope).list(query);
       },
     }),
     defineRoute({
@@ -73,29 +50,20 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
       access: 'read-only',
       params: boxRef,
       response: boxSchema,
-      async handler({ params, scope }) {
-        const box = await scope.syncedBox(params.id);
-        return scopedBoxView(context, scope, box, { spec: true, lastExit: context.driver.exit(box) });
+      handler({ params, scope }) {
+        return api(scope).get(params.id);
       },
     }),
     defineRoute({
       method: 'GET',
       url: '/boxes/:id/details',
-      summary: "What each plugin says about a box (the sections of `nsbox info` from plugins' boxInfo services)",
+      summary: 'What each plugin says about a box (the sections of `nsbox info`, from the box-info contribution point)',
       tags: ['boxes'],
       access: 'read-only',
       params: boxRef,
       response: z.record(z.string(), z.unknown()),
-      async handler({ params, scope }) {
-        const box = await scope.syncedBox(params.id);
-        const details: Record<string, unknown> = {};
-        for (const plugin of context.host.plugins.pluginsFor(box)) {
-          if (!plugin.definition.publishes.boxInfo) continue;
-          const provider = context.host.plugins.service<{ describe(box: Box): unknown }>(plugin.definition.name, 'boxInfo');
-          const section = await (async () => provider.describe(box))().catch((error: Error) => ({ error: error.message }));
-          if (section !== undefined) details[plugin.definition.name] = section;
-        }
-        return details;
+      handler({ params, scope }) {
+        return api(scope).details(params.id);
       },
     }),
     defineRoute({
@@ -108,26 +76,8 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
       body: updateBoxBody,
       bodyDoc: { config: { $ref: '#/components/schemas/BoxConfig' } },
       response: boxSchema,
-      async handler({ params, body, scope }) {
-        const box = scope.box(params.id);
-        const merged: Record<string, unknown> = { ...box.config };
-        for (const [key, value] of Object.entries(body.config)) {
-          if (value === null) delete merged[key];
-          else merged[key] = value;
-        }
-        let next: BoxConfig;
-        try {
-          next = await manager.validateConfig(merged, box.name);
-        } catch (error) {
-          throw prefixFields(error, 'config');
-        }
-        if (scope.tenant !== null) {
-          // Only what the change changes is judged here; a start judges the whole config again.
-          const asTenantSees = (config: BoxConfig) => configAsTenantSees(config, context.templates);
-          context.policy.check(scope.caller, asTenantSees(next), { previous: asTenantSees(box.config) });
-        }
-        context.quotas.checkUpdate(box, next);
-        return scopedBoxView(context, scope, await manager.update(box.id, body.config));
+      handler({ params, body, scope }) {
+        return api(scope).update(params.id, body.config);
       },
     }),
     defineRoute({
@@ -139,10 +89,8 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
       params: boxRef,
       query: destroyQuery,
       response: z.object({ name: z.string(), destroyed: z.boolean() }),
-      async handler({ params, query, scope }) {
-        const box = scope.box(params.id);
-        await manager.destroy(box.id, { force: Boolean(query.force) });
-        return { name: shownBoxName(scope.tenant, box.name), destroyed: true };
+      handler({ params, query, scope }) {
+        return api(scope).destroy(params.id, { force: Boolean(query.force) });
       },
     }),
     ...(['start', 'pause', 'resume'] as const).map((action) =>
@@ -155,11 +103,8 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
         params: boxRef,
         body: z.strictObject({}).optional(),
         response: boxSchema,
-        async handler({ params, scope }) {
-          const box = scope.box(params.id);
-          // A start applies the whole stored config: it must pass the tenant's policy as it is now.
-          if (action === 'start') checkStoredConfig(context, scope, box);
-          return scopedBoxView(context, scope, await manager[action](box.id));
+        handler({ params, scope }) {
+          return api(scope)[action](params.id);
         },
       }),
     ),
@@ -178,11 +123,8 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
         params: boxRef,
         body: stopBody,
         response: boxSchema,
-        async handler({ params, body, scope }) {
-          const box = scope.box(params.id);
-          // Refused before the stop: a box the policy would not start again keeps running as it is.
-          if (action === 'restart') checkStoredConfig(context, scope, box);
-          return scopedBoxView(context, scope, await manager[action](box.id, { timeoutMs: timeoutMs(body) }));
+        handler({ params, body, scope }) {
+          return api(scope)[action](params.id, body ?? {});
         },
       }),
     ),
@@ -195,11 +137,8 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
       params: boxRef,
       body: killBody,
       response: z.object({ name: z.string(), signal: z.number() }),
-      async handler({ params, body, scope }) {
-        const box = scope.box(params.id);
-        const signal = signalNumber(body?.signal);
-        await manager.kill(box.id, signal);
-        return { name: shownBoxName(scope.tenant, box.name), signal };
+      handler({ params, body, scope }) {
+        return api(scope).kill(params.id, body?.signal);
       },
     }),
   ];

@@ -10,6 +10,7 @@
  */
 
 import { NsboxError, z } from '@nsbox/core';
+import { ScopedBoxApi } from '../boxes/scoped-box-api.js';
 import type { DaemonContext } from '../context.js';
 import { type BoxProcess, spawnInBox } from '../exec/box-process.js';
 import { toApiError } from '../http/api-error.js';
@@ -17,25 +18,6 @@ import { type AnyRoute, defineRoute } from '../http/route.js';
 import { WS_OPEN } from '../http/ws-socket.js';
 import { execBody, execResult, execSocketQuery } from '../schemas/boxes.js';
 import { boxRef } from '../schemas/common.js';
-
-/** Captured output beyond this is dropped (the result says so). */
-const OUTPUT_LIMIT = 16 * 1024 * 1024;
-const DEFAULT_TIMEOUT_S = 300;
-
-function capture(stream: NodeJS.ReadableStream): { text: () => string; truncated: () => boolean } {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let dropped = false;
-  stream.on('data', (chunk: Buffer) => {
-    if (size + chunk.length > OUTPUT_LIMIT) {
-      dropped = true;
-      chunk = chunk.subarray(0, Math.max(0, OUTPUT_LIMIT - size));
-    }
-    size += chunk.length;
-    if (chunk.length > 0) chunks.push(chunk);
-  });
-  return { text: () => Buffer.concat(chunks).toString('utf8'), truncated: () => dropped };
-}
 
 function envFromPairs(pairs: string[] | undefined): Record<string, string> | undefined {
   if (!pairs) return undefined;
@@ -59,29 +41,8 @@ export function execRoutes(context: DaemonContext): AnyRoute[] {
       params: boxRef,
       body: execBody,
       response: execResult,
-      async handler({ params, body, scope }) {
-        const box = await scope.syncedBox(params.id);
-        const process = spawnInBox(context.driver, box, {
-          command: body.command,
-          ...(body.env ? { env: body.env } : {}),
-          ...(body.cwd ? { cwd: body.cwd } : {}),
-          ...(body.user ? { user: body.user } : {}),
-        });
-        const stdout = capture(process.stdout);
-        const stderr = capture(process.stderr);
-        process.stdin.end(body.stdin ?? '');
-        const timer = setTimeout(() => process.kill(), (body.timeout ?? DEFAULT_TIMEOUT_S) * 1000);
-        try {
-          const exitCode = await process.exited;
-          return {
-            exitCode,
-            stdout: stdout.text(),
-            stderr: stderr.text(),
-            ...(stdout.truncated() || stderr.truncated() ? { truncated: true } : {}),
-          };
-        } finally {
-          clearTimeout(timer);
-        }
+      handler({ params, body, scope }) {
+        return new ScopedBoxApi(context, scope).exec(params.id, body);
       },
     }),
     defineRoute({

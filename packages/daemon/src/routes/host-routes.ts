@@ -1,24 +1,21 @@
 /** Host facts, health, the OpenAPI document, and config validation. */
 
-import { CORE_API_VERSION, z } from '@nsbox/core';
+import { CORE_API_VERSION, hostPoolPoint, z } from '@nsbox/core';
 import type { DaemonContext } from '../context.js';
 import { hostInfo, type PluginPool } from '../host-info.js';
 import { prefixFields } from '../http/api-error.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
 import { validateConfigBody } from '../schemas/admin.js';
 
-/** Pools of plugins that publish a `pools` service ({ list() }), such as limits' disk-image pools. */
+/** Pools of the host, from the host-pool contribution point (limits' disk-image pools...). */
 function pluginPools(context: DaemonContext): { plugin: string; pools: PluginPool[] }[] {
-  return context.host.plugins.plugins
-    .filter((plugin) => plugin.definition.publishes.pools)
-    .flatMap((plugin) => {
-      try {
-        const service = context.host.plugins.service<{ list(): PluginPool[] }>(plugin.definition.name, 'pools');
-        return [{ plugin: plugin.definition.name, pools: service.list() }];
-      } catch {
-        return [];
-      }
-    });
+  return context.host.plugins.contributions(hostPoolPoint).flatMap((contribution) => {
+    try {
+      return [{ plugin: contribution.plugin, pools: contribution.list() as PluginPool[] }];
+    } catch {
+      return [];
+    }
+  });
 }
 
 export function hostRoutes(context: DaemonContext, openapi: () => unknown): AnyRoute[] {

@@ -1,8 +1,7 @@
 /** A box's console output (followed until the box stops) and its history. */
 
-import { createReadStream, existsSync } from 'node:fs';
 import { z } from '@nsbox/core';
-import { followLog } from '@nsbox/runtime';
+import { ScopedBoxApi } from '../boxes/scoped-box-api.js';
 import type { DaemonContext } from '../context.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
 import { boxEvent, historyQuery, logsQuery } from '../schemas/boxes.js';
@@ -21,22 +20,20 @@ export function logRoutes(context: DaemonContext): AnyRoute[] {
       produces: 'text',
       response: z.string(),
       async handler({ params, query, scope, request, reply }) {
-        const box = await scope.syncedBox(params.id);
-        const file = context.driver.files(box).consoleLog;
+        const api = new ScopedBoxApi(context, scope);
         reply.type('text/plain; charset=utf-8');
-        if (!query.follow) return existsSync(file) ? reply.send(createReadStream(file)) : reply.send('');
+        if (!query.follow) return reply.send(await api.logs(params.id));
+        // Missing (or another tenant's) box: a 404 before the stream starts.
+        await scope.syncedBox(params.id);
         const controller = new AbortController();
         request.raw.on('close', () => controller.abort());
         reply.hijack();
         reply.raw.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
-        const running = box.state === 'running' || box.state === 'paused';
-        await followLog(
-          file,
-          (chunk) => reply.raw.write(chunk),
-          () => !running || context.driver.exit(box) !== undefined,
-          { signal: controller.signal, intervalMs: 100, ...(query.tail ? { from: 'end' as const } : {}) },
-        );
-        reply.raw.end();
+        try {
+          for await (const chunk of api.followLogs(params.id, { signal: controller.signal, ...(query.tail ? { fromEnd: true } : {}) })) reply.raw.write(chunk);
+        } finally {
+          reply.raw.end();
+        }
         return reply;
       },
     }),
@@ -50,16 +47,7 @@ export function logRoutes(context: DaemonContext): AnyRoute[] {
       query: historyQuery,
       response: z.array(boxEvent),
       handler({ params, query, scope }) {
-        const box = scope.box(params.id);
-        const events = context.manager.history({
-          boxId: box.id,
-          ...(query.kind ? { kind: query.kind } : {}),
-          ...(query.since !== undefined ? { since: query.since } : {}),
-          ...(query.until !== undefined ? { until: query.until } : {}),
-          ...(query.after !== undefined ? { afterId: query.after } : {}),
-          limit: query.last !== undefined ? 1_000_000 : (query.limit ?? 1000),
-        });
-        return query.last !== undefined ? events.slice(-query.last) : events;
+        return new ScopedBoxApi(context, scope).history(params.id, query);
       },
     }),
   ];

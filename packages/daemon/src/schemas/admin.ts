@@ -173,6 +173,8 @@ export const pluginView = z.object({
   enabled: z.boolean(),
   publishes: z.array(z.string()),
   commands: z.array(z.string()),
+  /** Its actions by name; GET /actions has their routes. */
+  actions: z.array(z.string()),
   description: z.string().optional(),
 });
 

@@ -1,11 +1,10 @@
 /**
- * What a box claims against its tenant's quotas, read from the `limits` section of its
- * config when the limits plugin is installed. The section is the plugin's, so this reads it
- * tolerantly: `memory: "512M"`, `memory: { max: 536870912 }`, `disk: { size: "2G" }`...
+ * What a box claims against its tenant's quotas: the sum of what the installed plugins say
+ * through the quota-claim contribution point (limits claims `memory` and `disk`). nsboxd does
+ * not read any plugin's section itself.
  */
 
-import type { BoxConfig } from '@nsbox/core';
-import { parseBytes } from './bytes.js';
+import type { BoxConfig, QuotaClaimContribution } from '@nsbox/core';
 
 export interface BoxResources {
   /** Bytes; null when the box sets no limit. */
@@ -13,22 +12,16 @@ export interface BoxResources {
   disk: number | null;
 }
 
-const LIMIT_KEYS = ['max', 'limit', 'hard', 'size', 'space', 'bytes', 'quota'];
-
-function limitOf(value: unknown): number | null {
-  const direct = parseBytes(value);
-  if (direct !== undefined) return direct;
-  if (typeof value === 'object' && value !== null) {
-    for (const key of LIMIT_KEYS) {
-      const nested = parseBytes((value as Record<string, unknown>)[key]);
-      if (nested !== undefined) return nested;
+export function boxResourcesFrom(contributions: readonly QuotaClaimContribution[]): (config: BoxConfig) => BoxResources {
+  return (config) => {
+    const resources: BoxResources = { memory: null, disk: null };
+    for (const contribution of contributions) {
+      const claims = contribution.claims(config);
+      for (const key of ['memory', 'disk'] as const) {
+        const claim = claims[key];
+        if (claim !== undefined) resources[key] = (resources[key] ?? 0) + claim;
+      }
     }
-  }
-  return null;
-}
-
-export function boxResources(config: BoxConfig): BoxResources {
-  const limits = config.limits as Record<string, unknown> | undefined;
-  if (typeof limits !== 'object' || limits === null) return { memory: null, disk: null };
-  return { memory: limitOf(limits.memory), disk: limitOf(limits.disk) };
+    return resources;
+  };
 }

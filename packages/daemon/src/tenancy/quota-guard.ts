@@ -6,7 +6,7 @@
 
 import type { Box, BoxConfig } from '@nsbox/core';
 import { fieldError } from '../http/api-error.js';
-import { type BoxResources, boxResources } from './box-resources.js';
+import type { BoxResources } from './box-resources.js';
 import type { Quotas, TenantStore } from './tenant-store.js';
 
 export interface Usage {
@@ -27,11 +27,13 @@ export class QuotaGuard {
     private readonly tenants: TenantStore,
     private readonly boxes: (owner: string) => Box[],
     private readonly nameTaken: (name: string) => boolean,
+    /** What a config claims (from the plugins' quota-claim contributions). */
+    private readonly boxResources: (config: BoxConfig) => BoxResources,
   ) {}
 
   usage(tenant: string, except?: string): Usage {
     const claims = new Map<string, BoxResources>();
-    for (const box of this.boxes(tenant)) claims.set(box.name, boxResources(box.config));
+    for (const box of this.boxes(tenant)) claims.set(box.name, this.boxResources(box.config));
     for (const [name, reservation] of this.reservations) if (reservation.tenant === tenant) claims.set(name, reservation);
     if (except) claims.delete(except);
     const usage: Usage = { boxes: 0, memory: 0, disk: 0 };
@@ -48,7 +50,7 @@ export class QuotaGuard {
     if (this.reservations.has(name) || this.nameTaken(name)) {
       throw fieldError('E_ALREADY_EXISTS', 'name', `a box named '${name}' already exists`, { box: name });
     }
-    const claim = boxResources(config);
+    const claim = this.boxResources(config);
     if (tenant !== null) this.check(tenant, claim, this.usage(tenant), 1);
     const reservation = { tenant, ...claim };
     this.reservations.set(name, reservation);
@@ -60,7 +62,7 @@ export class QuotaGuard {
   /** A config change of an existing box must still fit: its old claim is replaced by the new one. */
   checkUpdate(box: Box, next: BoxConfig): void {
     if (box.owner === null || !this.tenants.find(box.owner)) return;
-    this.check(box.owner, boxResources(next), this.usage(box.owner, box.name), 0);
+    this.check(box.owner, this.boxResources(next), this.usage(box.owner, box.name), 0);
   }
 
   private check(tenant: string, claim: BoxResources, used: Usage, newBoxes: number): void {

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import type { Box } from '@nsbox/core';
+import { limitsQuotaClaims } from '@nsbox/plugin-limits';
 import Database from 'better-sqlite3';
 import { daemonMigrations } from '../db-schema.js';
-import { boxResources } from './box-resources.js';
+import { boxResourcesFrom } from './box-resources.js';
+
+const boxResources = boxResourcesFrom([limitsQuotaClaims]);
+
 import { parseBytes } from './bytes.js';
 import { QuotaGuard } from './quota-guard.js';
 import { TenantStore } from './tenant-store.js';
@@ -17,10 +21,12 @@ describe('quotas', () => {
     for (const bad of ['lots', '-1G', '1X', '', -5, Number.NaN, null]) assert.equal(parseBytes(bad), undefined, String(bad));
   });
 
-  it("finds a box's memory and disk in the limits section, in the shapes a plugin may use", () => {
-    assert.deepEqual(boxResources({ limits: { memory: '1G', disk: { size: '10G' } } }), { memory: 1024 ** 3, disk: 10 * 1024 ** 3 });
-    assert.deepEqual(boxResources({ limits: { memory: { max: 100 } } }), { memory: 100, disk: null });
+  it("sums what the plugins' quota claims say of a box: limits' memory and disk", () => {
+    assert.deepEqual(boxResources({ limits: { memory: '1G', disk: '10G' } }), { memory: 1024 ** 3, disk: 10 * 1024 ** 3 });
+    assert.deepEqual(boxResources({ limits: { memory: 100 } }), { memory: 100, disk: null });
     assert.deepEqual(boxResources({ template: 'busybox' }), { memory: null, disk: null });
+    const twice = boxResourcesFrom([limitsQuotaClaims, limitsQuotaClaims]);
+    assert.deepEqual(twice({ limits: { memory: 100 } }), { memory: 200, disk: null });
   });
 
   it('counts boxes being created, so that two creates cannot share the last slot', () => {
@@ -35,6 +41,7 @@ describe('quotas', () => {
       tenants,
       () => stored,
       (name) => stored.some((box) => box.name === name),
+      boxResources,
     );
     const release = guard.reserve('acme', 'b', { limits: { memory: 300 } });
     assert.throws(() => guard.reserve('acme', 'c', { limits: { memory: 50 } }), /may have 2 boxes/);

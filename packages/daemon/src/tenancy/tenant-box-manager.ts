@@ -5,10 +5,11 @@
  * boxes; a host-wide token's call gets the plain manager.
  */
 
-import { type Box, type BoxConfig, type BoxManager, type CreateBoxInput, NsboxError } from '@nsbox/core';
+import { type Box, type BoxManager, type CreateBoxInput, NsboxError } from '@nsbox/core';
 import type { Scope } from '../auth/scope.js';
 import { storedBoxName } from '../boxes/box-names.js';
-import { checkStoredConfig, configAsTenantSees } from '../boxes/tenant-config.js';
+import { judgeChange } from '../boxes/scoped-box-api.js';
+import { checkStoredConfig } from '../boxes/tenant-config.js';
 import type { DaemonContext } from '../context.js';
 
 /** Methods whose first argument is a box by id or name: they see only the tenant's boxes. */
@@ -18,7 +19,6 @@ export function tenantBoxManager(context: DaemonContext, scope: Scope): BoxManag
   const manager = context.manager;
   const tenant = scope.tenant;
   if (tenant === null) return manager;
-  const asTenantSees = (config: BoxConfig) => configAsTenantSees(config, context.templates);
   const guarded: Partial<Record<keyof BoxManager, unknown>> = {
     list: (filter?: Parameters<BoxManager['list']>[0]) => manager.list({ ...(filter ?? {}), owner: tenant }),
     async create(input: CreateBoxInput): Promise<Box> {
@@ -30,14 +30,7 @@ export function tenantBoxManager(context: DaemonContext, scope: Scope): BoxManag
     },
     async update(idOrName: string, changes: Record<string, unknown>): Promise<Box> {
       const box = scope.box(idOrName);
-      const merged: Record<string, unknown> = { ...box.config };
-      for (const [key, value] of Object.entries(changes)) {
-        if (value === null) delete merged[key];
-        else merged[key] = value;
-      }
-      const next = await manager.validateConfig(merged, box.name);
-      context.policy.check(scope.caller, asTenantSees(next), { previous: asTenantSees(box.config) });
-      context.quotas.checkUpdate(box, next);
+      await judgeChange(context, scope, box, changes);
       return manager.update(box.id, changes);
     },
     async start(idOrName: string): Promise<Box> {

@@ -3,20 +3,21 @@
  * (so the core's start path, journal, plugin hooks and reconcile are the ones `nsbox` uses)
  * and one difference in how the box is launched: not under an nsbox shim, but by the
  * caller's process (the native front), so that the box's init is the caller's descendant
- * as a runc-driven engine expects, with the init helper holding the user's process until
- * `start`.
+ * as a runc-driven engine expects, built completely and held by the launcher until `start`
+ * (./launch-ops.ts).
  */
 
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Box, type DriverStatus, NsboxError, type OciSpec } from '@nsbox/core';
+import { type Box, type DriverStatus, NsboxError, type OciSpec, type OperationContext, type StartMoments } from '@nsbox/core';
 import { encodeProgram, launcherPath, removeTreeSync } from '@nsbox/native';
 import { compileCreateProgram, identify, isSameProcess, LinuxBoxDriver, type LinuxRuntimeFacts, type ProcessIdentity } from '@nsbox/runtime';
+import { OCI_OWNER, translateResources } from '../bundle/resources.js';
 import type { CallerPort } from '../server/front-session.js';
 import type { OciCgroupDriver } from './cgroup-paths.js';
-import { awaitReady, makeFifo } from './exec-fifo.js';
-import type { InitHelperLayers } from './init-helper.js';
-import { EXEC_FIFO, launchSpec, READY_FIFO } from './launch-spec.js';
+import { ociLaunchOps } from './launch-ops.js';
+import { launchSpec } from './launch-spec.js';
+import { OCI_VERSION } from './oci-state.js';
 import { checkSysctls } from './sysctl.js';
 
 /** What nsbox-runc records about an OCI box, beside the Linux driver's facts. */
@@ -27,7 +28,7 @@ export interface OciFacts {
   spec: OciSpec;
   /** RFC 3339, for `state` and `list`. */
   created: string;
-  /** `start` ran: the user's process replaced the init helper. */
+  /** `start` ran: the held init exec'd the user's process. */
   started?: boolean;
 }
 
@@ -45,13 +46,15 @@ export interface LaunchRequest {
   consoleSocket?: string;
   /** `run` in the foreground: the caller waits for the init, so it becomes its reaper. */
   subreaper?: boolean;
+  /** fds 3 … 2+N of the caller that the box gets (--preserve-fds and LISTEN_FDS). */
+  preserveFds: number;
+  /** The caller's environment (hooks without `env` run with it). */
+  env: string[];
 }
 
 export interface OciDriverOptions {
   stateDir: string;
   cgroups: OciCgroupDriver;
-  /** The overlay layers that show the init helper in boxes (./init-helper.ts). */
-  initLayers: InitHelperLayers;
 }
 
 /** /proc/PID/stat state 'Z': exited, not yet reaped by its parent (conmon, the shim...). */
@@ -74,8 +77,8 @@ export class OciBoxDriver extends LinuxBoxDriver {
   private readonly creating = new Map<string, Omit<OciFacts, 'created'>>();
   private readonly launching = new Map<string, LaunchRequest>();
 
-  constructor(private readonly ociOptions: OciDriverOptions) {
-    super({ stateDir: ociOptions.stateDir, cgroups: ociOptions.cgroups });
+  constructor(options: OciDriverOptions) {
+    super({ stateDir: options.stateDir, cgroups: options.cgroups });
   }
 
   /** The bundle of the box named `name` that manager.create is about to define. */
@@ -105,30 +108,36 @@ export class OciBoxDriver extends LinuxBoxDriver {
     return structuredClone(facts.spec);
   }
 
-  override async start(box: Box, spec: OciSpec): Promise<Record<string, unknown>> {
+  override async start(box: Box, spec: OciSpec, _context?: OperationContext, moments?: StartMoments): Promise<Record<string, unknown>> {
     const launch = this.launching.get(box.name);
     if (!launch) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is started by nsbox-runc create or run`, { details: { box: box.name } });
+    const facts = (box.runtime as Partial<OciRuntimeFacts>).oci ?? this.creating.get(box.name) ?? ociFacts(box);
     const files = this.files(box);
     mkdirSync(files.dir, { recursive: true, mode: 0o700 });
-    const fifoDir = this.fifoDir(box);
-    for (const stale of [files.exitFile, fifoDir]) removeTreeSync(stale);
+    for (const stale of [files.exitFile, this.startSocket(box)]) removeTreeSync(stale);
     writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
-    const cgroup = this.cgroups.create(box.id);
-    let init: ProcessIdentity | undefined;
+    const cgroup = this.makeCgroup(box);
     try {
-      // Host only: the box gets each fifo bound on its own, never this directory.
-      mkdirSync(fifoDir, { mode: 0o700 });
-      makeFifo(join(fifoDir, READY_FIFO));
-      makeFifo(join(fifoDir, EXEC_FIFO));
+      // config.json's linux.resources, then the plugins' (limits' default pids), merged by the runtime.
+      this.resources.apply(box, OCI_OWNER, translateResources(spec.linux.resources).resources);
+      await moments?.configure();
       checkSysctls(
         spec.linux.sysctl,
         spec.linux.namespaces.map((namespace) => namespace.type),
+        spec.domainname,
       );
-      const launchable = launchSpec(spec, cgroup, { initLayers: this.ociOptions.initLayers, fifoDir });
-      const program = compileCreateProgram(launchable, {
-        procsFiles: cgroup.procsFiles,
-        ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}),
-      });
+      const program = [
+        ...compileCreateProgram(launchSpec(spec, cgroup), {
+          procsFiles: cgroup.procsFiles,
+          ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}),
+        }),
+        ...ociLaunchOps(spec, {
+          startSocket: this.startSocket(box),
+          state: { ociVersion: OCI_VERSION, id: facts.id, bundle: facts.bundle, annotations: spec.annotations ?? {} },
+          callerEnv: launch.env,
+          preserveFds: launch.preserveFds,
+        }),
+      ];
       const programFile = join(files.dir, 'program.bin');
       writeFileSync(programFile, encodeProgram(program), { mode: 0o600 });
       const size = (spec.process as { consoleSize?: { height: number; width: number } }).consoleSize;
@@ -139,16 +148,16 @@ export class OciBoxDriver extends LinuxBoxDriver {
         ...(launch.consoleSocket ? { consoleSocket: launch.consoleSocket } : {}),
         ...(size ? { rows: size.height, cols: size.width } : {}),
         ...(launch.subreaper ? { subreaper: true } : {}),
+        ...(launch.preserveFds > 0 ? { preserveFds: launch.preserveFds } : {}),
       });
       const ok = /^ok (\d+)$/.exec(answer.line);
       if (!ok) throw launcherError(answer.line);
-      init = identify(Number(ok[1]));
-      const started = init;
-      await awaitReady(join(fifoDir, READY_FIFO), () => isRunning(started));
-      rmSync(join(fifoDir, READY_FIFO), { force: true });
-      return { init, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
+      // `ok` comes once the init holds: built, waiting for `start` on the socket — the wire moment.
+      const started = { init: identify(Number(ok[1])), cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
+      await moments?.wire(started);
+      return started;
     } catch (error) {
-      await this.cgroups.remove(box.id).catch(() => undefined);
+      await this.removeCgroup(box).catch(() => undefined);
       throw error;
     }
   }
@@ -160,14 +169,9 @@ export class OciBoxDriver extends LinuxBoxDriver {
     return super.status(box);
   }
 
-  /** The host directory of the fifos the init helper uses (each fifo is bound into the box, the directory is not). */
-  fifoDir(box: Pick<Box, 'id'>): string {
-    return join(this.files(box).dir, 'fifos');
-  }
-
-  /** The fifo the init helper blocks on until `start` (gone once started). */
-  execFifo(box: Pick<Box, 'id'>): string {
-    return join(this.fifoDir(box), EXEC_FIFO);
+  /** The socket the held init waits on until `start` (in the box's state directory, never in the box). */
+  startSocket(box: Pick<Box, 'id'>): string {
+    return join(this.files(box).dir, 'start.sock');
   }
 }
 

@@ -1,19 +1,17 @@
 /**
- * OCI hooks, with the container's state on stdin. prestart, createRuntime, poststart and
- * poststop run in the runtime's namespaces; createContainer and startContainer run inside
- * the box, through the launcher's join mode (execInBox).
- *
- * The launcher builds the whole box before anything else runs, so the create-time hooks
- * run once it is built and its init waits for `start`: after pivot_root rather than before.
- * What hooks use — the init's pid, its namespaces under /proc/PID/ns, the bundle — is
- * all there by then.
+ * OCI hooks. prestart, createRuntime, createContainer and startContainer are compiled into
+ * the launcher's program and run at their moments (./launch-ops.ts); poststart and
+ * poststop run here, in the runtime's namespaces, with the state on stdin. A hook without
+ * `env` runs with the environment of nsbox-runc's caller (runc's own), in the bundle
+ * directory (as crun). Their failures are logged and the lifecycle goes on, as the
+ * runtime spec words it.
  */
 
 import { spawn } from 'node:child_process';
-import { type Box, NsboxError, type OciSpec } from '@nsbox/core';
-import { execInBox } from '@nsbox/runtime';
+import { existsSync } from 'node:fs';
+import type { Box, OciSpec } from '@nsbox/core';
 import type { HookName } from '../bundle/spec-support.js';
-import type { OciBoxDriver } from './oci-driver.js';
+import { ociFacts } from './oci-driver.js';
 
 export interface OciHook {
   path: string;
@@ -27,16 +25,14 @@ export function hooksOf(spec: OciSpec, kind: HookName): OciHook[] | undefined {
   return (spec as OciSpec & { hooks?: Partial<Record<HookName, OciHook[]>> }).hooks?.[kind];
 }
 
-const inBox: readonly HookName[] = ['createContainer', 'startContainer'];
+function environment(entries: string[]): NodeJS.ProcessEnv {
+  return Object.fromEntries(entries.map((entry) => entry.split(/=(.*)/s, 2) as [string, string]));
+}
 
-function runOnHost(hook: OciHook, input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function runOnHost(hook: OciHook, input: string, cwd: string, env: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const [argv0, ...args] = hook.args?.length ? hook.args : [hook.path];
-    const child = spawn(hook.path, args, {
-      argv0: argv0 as string,
-      env: Object.fromEntries((hook.env ?? []).map((entry) => entry.split(/=(.*)/s, 2) as [string, string])),
-      stdio: 'pipe',
-    });
+    const child = spawn(hook.path, args, { argv0: argv0 as string, cwd, env: environment(hook.env ?? env), stdio: 'pipe' });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -66,36 +62,28 @@ function runOnHost(hook: OciHook, input: string): Promise<{ code: number; stdout
   });
 }
 
-/**
- * Runs the hooks of one kind in order. The first failure stops them and throws, except for
- * poststart and poststop, whose failures the caller only warns about (`warn`).
- */
+/** Runs the poststart or poststop hooks in order; each failure is only a warning. */
 export async function runHooks(
-  kind: HookName,
+  kind: 'poststart' | 'poststop',
   hooks: OciHook[] | undefined,
   state: Record<string, unknown>,
-  context: { driver: OciBoxDriver; box: Box; warn: (message: string) => void },
+  context: { box: Box; env: string[]; warn: (message: string) => void },
 ): Promise<void> {
   const input = JSON.stringify(state);
+  const bundle = ociFacts(context.box).bundle;
+  const cwd = existsSync(bundle) ? bundle : '/';
   for (const [index, hook] of (hooks ?? []).entries()) {
     let result: { code: number; stdout: string; stderr: string };
     try {
-      if (inBox.includes(kind)) {
-        const args = [hook.path, ...(hook.args ?? []).slice(1)];
-        const ran = await execInBox(context.driver, context.box, { args, env: hook.env ?? [], user: { uid: 0, gid: 0 }, stdio: 'pipe', input });
-        result = { code: ran.exitCode, stdout: ran.stdout, stderr: ran.stderr };
-      } else result = await runOnHost(hook, input);
+      result = await runOnHost(hook, input, cwd, context.env);
     } catch (error) {
       result = { code: -1, stdout: '', stderr: (error as Error).message };
     }
     if (result.code === 0) continue;
-    const message = `error running ${kind} hook #${index} (${hook.path}): ${result.code < 0 ? result.stderr : `exit status ${result.code}`}${
-      result.code >= 0 && (result.stdout || result.stderr) ? `, stdout: ${result.stdout.trim()}, stderr: ${result.stderr.trim()}` : ''
-    }`;
-    if (kind === 'poststart' || kind === 'poststop') {
-      context.warn(message);
-      continue;
-    }
-    throw new NsboxError('E_HOOK_FAILED', message, { details: { hook: kind, index } });
+    context.warn(
+      `error running ${kind} hook #${index} (${hook.path}): ${result.code < 0 ? result.stderr : `exit status ${result.code}`}${
+        result.code >= 0 && (result.stdout || result.stderr) ? `, stdout: ${result.stdout.trim()}, stderr: ${result.stderr.trim()}` : ''
+      }`,
+    );
   }
 }

@@ -29,9 +29,23 @@ export function sysctlNamespace(key: string): Namespace {
   });
 }
 
-/** Checks every key before anything runs: a sysctl name, of a namespace the box has of its own. */
-export function checkSysctls(sysctl: Record<string, string> | undefined, namespaces: readonly string[]): void {
-  for (const key of Object.keys(sysctl ?? {})) {
+/**
+ * Checks every key before anything runs: a sysctl name, of a namespace the box has of its
+ * own. As runc and crun, kernel.hostname is refused (the `hostname` field says it), and a
+ * kernel.domainname that says otherwise than `domainname`.
+ */
+export function checkSysctls(sysctl: Record<string, string> | undefined, namespaces: readonly string[], domainname?: string): void {
+  for (const [key, value] of Object.entries(sysctl ?? {})) {
+    if (key === 'kernel.hostname') {
+      throw new NsboxError('E_INVALID_CONFIG', 'linux.sysctl.kernel.hostname: set the hostname with the `hostname` field', {
+        details: { field: 'linux.sysctl.kernel.hostname' },
+      });
+    }
+    if (key === 'kernel.domainname' && domainname !== undefined && domainname !== '' && value !== domainname) {
+      throw new NsboxError('E_INVALID_CONFIG', `linux.sysctl.kernel.domainname '${value}' conflicts with domainname '${domainname}'`, {
+        details: { field: 'linux.sysctl.kernel.domainname' },
+      });
+    }
     if (!/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/.test(key)) {
       throw new NsboxError('E_INVALID_CONFIG', `linux.sysctl: '${key}' is not a sysctl name`, { details: { field: `linux.sysctl.${key}` } });
     }

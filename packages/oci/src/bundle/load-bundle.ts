@@ -1,7 +1,7 @@
 /** Reads a bundle: its config.json, checked field by field, with paths made absolute. */
 
 import { lstatSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { NsboxError, type OciSpec } from '@nsbox/core';
 import { checkSpec } from './spec-support.js';
 
@@ -12,16 +12,17 @@ export interface Bundle {
   spec: OciSpec;
 }
 
-export function loadBundle(bundle: string, cwd: string): Bundle {
+/** `config`: crun's --config, config.json's path (relative to the bundle). */
+export function loadBundle(bundle: string, cwd: string, config = 'config.json'): Bundle {
   const dir = resolve(cwd, bundle);
-  const file = join(dir, 'config.json');
+  const file = resolve(dir, config);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
-      throw new NsboxError('E_INVALID_ARGUMENT', `JSON specification file config.json not found in bundle ${dir}`, { details: { field: 'bundle' } });
+      throw new NsboxError('E_INVALID_ARGUMENT', `JSON specification file ${config} not found in bundle ${dir}`, { details: { field: 'bundle' } });
     throw new NsboxError('E_INVALID_ARGUMENT', `cannot read ${file}: ${(error as Error).message}`, { details: { field: 'bundle' } });
   }
   let raw: unknown;

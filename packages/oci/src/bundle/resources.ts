@@ -1,33 +1,27 @@
 /**
- * `linux.resources` is carried out by the limits plugin: each OCI field becomes a field of
- * the box's `limits` section, which limits enforces on start and changes live on `update`.
- * `devices` stays in the spec (the compiler attaches it as a cgroup BPF program). A field
- * with no translation is refused, naming it.
+ * `linux.resources` becomes the resources nsbox-runc declares to the runtime's cgroup manager
+ * as the owner 'oci' (merged there with what plugins declare, written once). `devices` stays
+ * in the spec (the compiler attaches it as a cgroup BPF program). A field this host cannot
+ * enforce is refused with the kernel's reason (`checkResources`); a field nsbox does not
+ * apply is refused naming it; `memory.kernel` is accepted and ignored, as runc does.
  */
 
 import { NsboxError } from '@nsbox/core';
+import { blkioToWeight, sharesToWeight } from '@nsbox/runtime';
+import type { BoxResources, CgroupManager, IoThrottle } from '@nsbox/runtime-api';
 import { unsupported } from './spec-support.js';
 
 type Json = Record<string, unknown>;
 
-/** The part of the limits plugin's config section nsbox-runc writes (plain numbers and strings). */
-export interface LimitsSection {
-  memory?: number;
-  memoryHigh?: number;
-  swap?: number;
-  cpus?: number;
-  cpuWeight?: number;
-  cpuset?: string;
-  cpusetMems?: string;
-  pids?: number;
-  io?: { device: string; readBps?: number; writeBps?: number; readIops?: number; writeIops?: number }[];
-}
+/** The owner name nsbox-runc declares `linux.resources` under. */
+export const OCI_OWNER = 'oci';
 
-export interface ResourceHost {
-  /** Whether the limits plugin is installed (and so can take the section). */
-  limits: boolean;
-  /** How the host runs the memory controller (OCI reservation maps to v1's soft limit). */
-  memoryFlavor: 'v1' | 'v2' | undefined;
+export interface TranslatedResources {
+  resources: BoxResources;
+  /** Runtime knob ('memory.max') → the OCI field it came from ('linux.resources.memory.limit'), for errors. */
+  fields: Record<string, string>;
+  /** Fields accepted and ignored, as runc does (memory.kernel). */
+  ignored: string[];
 }
 
 const CFS_PERIOD_US = 100_000;
@@ -59,108 +53,109 @@ function knownKeys(value: Json, field: string, keys: string[]): void {
   for (const key of Object.keys(value)) if (!keys.includes(key)) throw unsupported(`${field}.${key}`, 'nsbox-runc does not know this field');
 }
 
-/** v2 weight from v1 shares, as the limits plugin and systemd map them. */
-function sharesToWeight(shares: number): number {
-  return Math.min(10_000, Math.max(1, Math.round((shares * 100) / 1024)));
+/** A positive value is a limit; 0 and -1 (OCI's "unlimited") are none. */
+function positive(value: unknown, field: string): number | undefined {
+  const number = num(value, field);
+  return number !== undefined && number > 0 ? number : undefined;
 }
 
-/**
- * The limits section for `linux.resources` (undefined when nothing needs limiting).
- * `prefix` names the fields in errors ('linux.resources', or 'update' flags).
- */
-export function resourcesToLimits(resources: unknown, host: ResourceHost, prefix = 'linux.resources'): LimitsSection | undefined {
-  if (resources === undefined || resources === null) return undefined;
-  if (!isObject(resources)) throw new NsboxError('E_INVALID_CONFIG', `${prefix}: must be an object`, { details: { field: prefix } });
-  knownKeys(resources, prefix, ['devices', 'memory', 'cpu', 'pids', 'blockIO', 'hugepageLimits', 'network', 'rdma', 'unified']);
-  const section: LimitsSection = {};
-  const needLimits = (field: string) => {
-    if (!host.limits) {
-      throw new NsboxError(
-        'E_UNSUPPORTED',
-        `${field} is not supported: resource limits are enforced by the limits plugin (@nsbox/plugin-limits), which is not installed`,
-        {
-          details: { field },
-        },
-      );
-    }
-  };
+class Translation {
+  readonly resources: BoxResources = {};
+  readonly fields: Record<string, string> = {};
+  readonly ignored: string[] = [];
 
-  if (isObject(resources.memory)) {
-    const memory = resources.memory;
-    const field = `${prefix}.memory`;
+  constructor(private readonly prefix: string) {}
+
+  knob(key: string, field: string): void {
+    this.fields[key] = `${this.prefix}.${field}`;
+  }
+
+  memory(memory: Json): void {
+    const field = `${this.prefix}.memory`;
     knownKeys(memory, field, ['limit', 'reservation', 'swap', 'kernel', 'kernelTCP', 'swappiness', 'disableOOMKiller', 'useHierarchy', 'checkBeforeUpdate']);
-    const limit = num(memory.limit, `${field}.limit`);
-    const reservation = num(memory.reservation, `${field}.reservation`);
-    const swap = num(memory.swap, `${field}.swap`);
-    if (limit !== undefined && limit > 0) {
-      needLimits(`${field}.limit`);
-      section.memory = limit;
+    const target: NonNullable<BoxResources['memory']> = {};
+    const limit = positive(memory.limit, `${field}.limit`);
+    const reservation = positive(memory.reservation, `${field}.reservation`);
+    const swap = positive(memory.swap, `${field}.swap`);
+    if (limit !== undefined) {
+      target.max = limit;
+      this.knob('memory.max', 'memory.limit');
     }
-    if (reservation !== undefined && reservation > 0) {
-      needLimits(`${field}.reservation`);
-      if (host.memoryFlavor === 'v2') throw unsupported(`${field}.reservation`, 'on cgroup v2 it is memory.low, which the limits plugin does not set');
-      section.memoryHigh = reservation;
+    if (reservation !== undefined) {
+      target.reservation = reservation;
+      this.knob('memory.reservation', 'memory.reservation');
     }
-    if (swap !== undefined && swap > 0) {
-      needLimits(`${field}.swap`);
-      if (section.memory === undefined)
+    if (swap !== undefined) {
+      // OCI's swap is memory + swap, as v1's memsw counts them.
+      if (limit === undefined)
         throw new NsboxError('E_INVALID_CONFIG', `${field}.swap: memory+swap needs memory.limit too`, { details: { field: `${field}.swap` } });
-      if (swap < section.memory) {
-        throw new NsboxError('E_INVALID_CONFIG', `${field}.swap: ${swap} is memory+swap and must be at least memory.limit (${section.memory})`, {
+      if (swap < limit) {
+        throw new NsboxError('E_INVALID_CONFIG', `${field}.swap: ${swap} is memory+swap and must be at least memory.limit (${limit})`, {
           details: { field: `${field}.swap` },
         });
       }
-      section.swap = swap - section.memory;
+      target.swap = swap - limit;
+      this.knob('memory.swap', 'memory.swap');
     }
-    refuse(memory.kernel, `${field}.kernel`, 'kernel memory limits are gone from cgroup v2 and deprecated on v1');
-    refuse(memory.kernelTCP, `${field}.kernelTCP`, 'kernel memory limits are gone from cgroup v2 and deprecated on v1');
-    refuse(memory.swappiness, `${field}.swappiness`, 'the limits plugin does not set memory.swappiness');
-    refuse(memory.disableOOMKiller, `${field}.disableOOMKiller`, 'the limits plugin keeps the OOM killer on');
+    if (memory.disableOOMKiller === true) {
+      target.oomKillDisable = true;
+      this.knob('memory.oomKillDisable', 'memory.disableOOMKiller');
+    }
+    // runc ignores kernel memory limits (gone from cgroup v2, deprecated on v1): so does nsbox-runc.
+    if (set(memory.kernel)) this.ignored.push(`${field}.kernel`);
+    refuse(memory.kernelTCP, `${field}.kernelTCP`, 'kernel TCP memory limits are not applied by nsbox-runc');
+    refuse(memory.swappiness, `${field}.swappiness`, 'nsbox-runc does not set memory.swappiness');
     if (memory.useHierarchy === false) throw unsupported(`${field}.useHierarchy`, 'memory cgroups are always hierarchical on this kernel');
-    refuse(memory.checkBeforeUpdate, `${field}.checkBeforeUpdate`, 'the limits plugin checks every update against usage itself');
+    refuse(memory.checkBeforeUpdate, `${field}.checkBeforeUpdate`, 'nsbox-runc does not compare an update with the usage');
+    if (Object.keys(target).length > 0) this.resources.memory = target;
   }
 
-  if (isObject(resources.cpu)) {
-    const cpu = resources.cpu;
-    const field = `${prefix}.cpu`;
+  cpu(cpu: Json): void {
+    const field = `${this.prefix}.cpu`;
     knownKeys(cpu, field, ['shares', 'quota', 'burst', 'period', 'realtimeRuntime', 'realtimePeriod', 'cpus', 'mems', 'idle']);
-    const shares = num(cpu.shares, `${field}.shares`);
-    const quota = num(cpu.quota, `${field}.quota`);
-    const period = num(cpu.period, `${field}.period`) || CFS_PERIOD_US;
-    if (shares !== undefined && shares > 0) {
-      needLimits(`${field}.shares`);
-      section.cpuWeight = sharesToWeight(shares);
+    const target: NonNullable<BoxResources['cpu']> = {};
+    const shares = positive(cpu.shares, `${field}.shares`);
+    const quota = positive(cpu.quota, `${field}.quota`);
+    const period = positive(cpu.period, `${field}.period`);
+    if (shares !== undefined) {
+      target.weight = sharesToWeight(shares);
+      this.knob('cpu.weight', 'cpu.shares');
     }
-    if (quota !== undefined && quota > 0) {
-      needLimits(`${field}.quota`);
-      section.cpus = Math.round((quota / period) * 1000) / 1000;
+    if (quota !== undefined || period !== undefined) {
+      if (quota !== undefined) target.quota = quota;
+      target.period = period ?? CFS_PERIOD_US;
+      this.knob('cpu.quota', quota !== undefined ? 'cpu.quota' : 'cpu.period');
     }
     if (typeof cpu.cpus === 'string' && cpu.cpus !== '') {
-      needLimits(`${field}.cpus`);
-      section.cpuset = cpu.cpus;
+      target.cpus = cpu.cpus;
+      this.knob('cpu.cpus', 'cpu.cpus');
     }
     if (typeof cpu.mems === 'string' && cpu.mems !== '') {
-      needLimits(`${field}.mems`);
-      section.cpusetMems = cpu.mems;
+      target.mems = cpu.mems;
+      this.knob('cpu.mems', 'cpu.mems');
     }
-    refuse(cpu.burst, `${field}.burst`, 'the limits plugin does not set cpu burst');
-    refuse(cpu.realtimeRuntime, `${field}.realtimeRuntime`, 'real-time CPU time is not limited by the limits plugin');
-    refuse(cpu.realtimePeriod, `${field}.realtimePeriod`, 'real-time CPU time is not limited by the limits plugin');
-    refuse(cpu.idle, `${field}.idle`, 'the limits plugin does not set cpu.idle');
+    const runtime = positive(cpu.realtimeRuntime, `${field}.realtimeRuntime`);
+    const realtimePeriod = positive(cpu.realtimePeriod, `${field}.realtimePeriod`);
+    if (runtime !== undefined || realtimePeriod !== undefined) {
+      if (runtime !== undefined) target.realtimeRuntime = runtime;
+      if (realtimePeriod !== undefined) target.realtimePeriod = realtimePeriod;
+      this.knob('cpu.realtime', runtime !== undefined ? 'cpu.realtimeRuntime' : 'cpu.realtimePeriod');
+    }
+    refuse(cpu.burst, `${field}.burst`, 'nsbox-runc does not set cpu burst');
+    refuse(cpu.idle, `${field}.idle`, 'nsbox-runc does not set cpu.idle');
+    if (Object.keys(target).length > 0) this.resources.cpu = target;
   }
 
-  if (isObject(resources.pids)) {
-    knownKeys(resources.pids, `${prefix}.pids`, ['limit']);
-    const limit = num(resources.pids.limit, `${prefix}.pids.limit`);
-    if (limit !== undefined && limit > 0) {
-      needLimits(`${prefix}.pids.limit`);
-      section.pids = limit;
-    }
+  pids(pids: Json): void {
+    knownKeys(pids, `${this.prefix}.pids`, ['limit']);
+    const limit = positive(pids.limit, `${this.prefix}.pids.limit`);
+    if (limit === undefined) return;
+    this.resources.pids = { max: limit };
+    this.knob('pids.max', 'pids.limit');
   }
 
-  if (isObject(resources.blockIO)) {
-    const io = resources.blockIO;
-    const field = `${prefix}.blockIO`;
+  blockIO(io: Json): void {
+    const field = `${this.prefix}.blockIO`;
     knownKeys(io, field, [
       'weight',
       'leafWeight',
@@ -170,17 +165,24 @@ export function resourcesToLimits(resources: unknown, host: ResourceHost, prefix
       'throttleReadIOPSDevice',
       'throttleWriteIOPSDevice',
     ]);
-    refuse(io.weight, `${field}.weight`, 'the limits plugin throttles IO but does not weigh it');
-    refuse(io.leafWeight, `${field}.leafWeight`, 'the limits plugin throttles IO but does not weigh it');
-    refuse(io.weightDevice, `${field}.weightDevice`, 'the limits plugin throttles IO but does not weigh it');
-    const entries = new Map<string, NonNullable<LimitsSection['io']>[number]>();
+    const target: NonNullable<BoxResources['io']> = {};
+    const weight = positive(io.weight, `${field}.weight`);
+    if (weight !== undefined) {
+      if (weight < 10 || weight > 1000)
+        throw new NsboxError('E_INVALID_CONFIG', `${field}.weight: ${weight} is outside 10-1000`, { details: { field: `${field}.weight` } });
+      target.weight = blkioToWeight(weight);
+      this.knob('io.weight', 'blockIO.weight');
+    }
+    refuse(io.leafWeight, `${field}.leafWeight`, 'leaf weights belonged to the CFQ scheduler, which this kernel no longer has');
+    refuse(io.weightDevice, `${field}.weightDevice`, 'nsbox-runc sets one IO weight for the box, not one per device');
+    const entries = new Map<string, IoThrottle>();
     const throttles = [
       ['throttleReadBpsDevice', 'readBps'],
       ['throttleWriteBpsDevice', 'writeBps'],
       ['throttleReadIOPSDevice', 'readIops'],
       ['throttleWriteIOPSDevice', 'writeIops'],
     ] as const;
-    for (const [key, target] of throttles) {
+    for (const [key, rateField] of throttles) {
       if (io[key] === undefined || io[key] === null) continue;
       if (!Array.isArray(io[key])) throw new NsboxError('E_INVALID_CONFIG', `${field}.${key}: must be an array`, { details: { field: `${field}.${key}` } });
       (io[key] as unknown[]).forEach((item, index) => {
@@ -193,24 +195,87 @@ export function resourcesToLimits(resources: unknown, host: ResourceHost, prefix
           throw new NsboxError('E_INVALID_CONFIG', `${entryField}: needs major, minor and rate`, { details: { field: entryField } });
         }
         if (rate === 0) return;
-        needLimits(entryField);
         const device = `${major}:${minor}`;
         const entry = entries.get(device) ?? { device };
-        entry[target] = rate;
+        entry[rateField] = rate;
         entries.set(device, entry);
+        this.knob(`io.throttle[${device}].${rateField}`, `blockIO.${key}[${index}]`);
       });
     }
-    if (entries.size > 0) section.io = [...entries.values()];
+    if (entries.size > 0) target.throttle = [...entries.values()];
+    if (Object.keys(target).length > 0) this.resources.io = target;
   }
 
-  refuse(resources.hugepageLimits, `${prefix}.hugepageLimits`, 'the limits plugin does not limit huge pages');
+  hugepageLimits(limits: unknown): void {
+    const field = `${this.prefix}.hugepageLimits`;
+    if (!Array.isArray(limits)) throw new NsboxError('E_INVALID_CONFIG', `${field}: must be an array`, { details: { field } });
+    const hugetlb: Record<string, number> = {};
+    limits.forEach((item, index) => {
+      const entryField = `${field}[${index}]`;
+      if (!isObject(item) || typeof item.pageSize !== 'string') {
+        throw new NsboxError('E_INVALID_CONFIG', `${entryField}: needs pageSize (such as '2MB') and limit`, { details: { field: entryField } });
+      }
+      const limit = num(item.limit, `${entryField}.limit`);
+      if (limit === undefined) throw new NsboxError('E_INVALID_CONFIG', `${entryField}.limit: must be a number`, { details: { field: `${entryField}.limit` } });
+      hugetlb[item.pageSize] = limit;
+      this.knob(`hugetlb.${item.pageSize}`, `hugepageLimits[${index}]`);
+    });
+    if (Object.keys(hugetlb).length > 0) this.resources.hugetlb = hugetlb;
+  }
+
+  unified(unified: unknown): void {
+    const field = `${this.prefix}.unified`;
+    if (!isObject(unified)) throw new NsboxError('E_INVALID_CONFIG', `${field}: must be an object of cgroup2 files`, { details: { field } });
+    const raw: Record<string, string> = {};
+    for (const [file, value] of Object.entries(unified)) {
+      if (typeof value !== 'string') throw new NsboxError('E_INVALID_CONFIG', `${field}.${file}: must be a string`, { details: { field: `${field}.${file}` } });
+      raw[file] = value;
+      this.knob(`unified.${file}`, `unified.${file}`);
+    }
+    if (Object.keys(raw).length > 0) this.resources.unified = raw;
+  }
+}
+
+/**
+ * The runtime resources of `linux.resources` (empty when nothing is limited). `prefix` names
+ * the fields in errors. Shape errors are refused here; what the host cannot do is for
+ * `checkResources`.
+ */
+export function translateResources(resources: unknown, prefix = 'linux.resources'): TranslatedResources {
+  const translation = new Translation(prefix);
+  if (resources === undefined || resources === null) return translation;
+  if (!isObject(resources)) throw new NsboxError('E_INVALID_CONFIG', `${prefix}: must be an object`, { details: { field: prefix } });
+  knownKeys(resources, prefix, ['devices', 'memory', 'cpu', 'pids', 'blockIO', 'hugepageLimits', 'network', 'rdma', 'unified']);
+  if (isObject(resources.memory)) translation.memory(resources.memory);
+  if (isObject(resources.cpu)) translation.cpu(resources.cpu);
+  if (isObject(resources.pids)) translation.pids(resources.pids);
+  if (isObject(resources.blockIO)) translation.blockIO(resources.blockIO);
+  if (set(resources.hugepageLimits)) translation.hugepageLimits(resources.hugepageLimits);
+  if (set(resources.unified)) translation.unified(resources.unified);
   refuse(resources.network, `${prefix}.network`, 'net_cls and net_prio are not managed by nsbox');
   refuse(resources.rdma, `${prefix}.rdma`, 'the rdma controller is not managed by nsbox');
-  refuse(resources.unified, `${prefix}.unified`, 'raw cgroup v2 files are not written by nsbox-runc; use the typed fields');
   if (resources.devices !== undefined && !Array.isArray(resources.devices)) {
     throw new NsboxError('E_INVALID_CONFIG', `${prefix}.devices: must be an array`, { details: { field: `${prefix}.devices` } });
   }
-  return Object.keys(section).length > 0 ? section : undefined;
+  return translation;
+}
+
+/**
+ * Refuses, before anything is made, a field this host cannot enforce, with the kernel's reason
+ * (`name` may word a field as the command-line flag that set it). Bad values are refused too.
+ */
+export function checkResources(manager: CgroupManager, translated: TranslatedResources, name: (field: string) => string = (field) => field): void {
+  let problems: ReturnType<CgroupManager['check']>;
+  try {
+    problems = manager.check(translated.resources);
+  } catch (error) {
+    const details = (error as NsboxError).details ?? {};
+    const field = translated.fields[String(details['field'])];
+    if (field === undefined || details['reason'] === undefined) throw error;
+    throw new NsboxError('E_INVALID_CONFIG', `${name(field)}: ${details['reason']}`, { details: { field }, cause: error });
+  }
+  const [first] = problems;
+  if (first) throw unsupported(name(translated.fields[first.knob] ?? first.knob), first.reason);
 }
 
 /**

@@ -93,26 +93,22 @@ export const SECCOMP_ACTIONS = [
   'SCMP_ACT_TRAP',
   'SCMP_ACT_LOG',
   'SCMP_ACT_TRACE',
+  'SCMP_ACT_NOTIFY',
 ] as const;
+
+/** Filter flags the launcher sets through libseccomp (SECCOMP_FILTER_FLAG_*). */
+export const SECCOMP_FLAGS = ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'] as const;
 export const SECCOMP_OPERATORS = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ'] as const;
 
 /** Mount options that are not the kernel's: runtimes act on them, or they are refused. */
 const RUNTIME_MOUNT_OPTIONS: Record<string, string | undefined> = {
-  tmpcopyup: undefined, // handled in mounts.ts
+  tmpcopyup: undefined, // the launcher copies the image's directory into the tmpfs
   notmpcopyup: undefined,
   z: 'SELinux relabelling (this host has no SELinux)',
   Z: 'SELinux relabelling (this host has no SELinux)',
   U: "chown of the volume to the box's user is the engine's job",
   copy: "copying image content into volumes is the engine's job",
   nocopy: "copying image content into volumes is the engine's job",
-  rrw: 'recursive mount attributes other than rro need the launcher to set them with AT_RECURSIVE',
-  rnosuid: 'recursive mount attributes other than rro need the launcher to set them with AT_RECURSIVE',
-  rnodev: 'recursive mount attributes other than rro need the launcher to set them with AT_RECURSIVE',
-  rnoexec: 'recursive mount attributes other than rro need the launcher to set them with AT_RECURSIVE',
-  rnoatime: 'recursive mount attributes other than rro need the launcher to set them with AT_RECURSIVE',
-  rnosymfollow: 'recursive mount attributes other than rro need the launcher to set them with AT_RECURSIVE',
-  unbindable: 'the launcher sets propagation private, slave or shared only',
-  runbindable: 'the launcher sets propagation private, slave or shared only',
 };
 
 function checkVersion(raw: Json): void {
@@ -166,9 +162,9 @@ function checkProcess(raw: Json): void {
   });
   refuseIfSet(process.apparmorProfile, 'process.apparmorProfile', 'AppArmor is not enabled on this host');
   refuseIfSet(process.selinuxLabel, 'process.selinuxLabel', 'SELinux is not enabled on this host');
-  refuseIfSet(process.scheduler, 'process.scheduler', 'the launcher has no sched_setattr op');
-  refuseIfSet(process.ioPriority, 'process.ioPriority', 'the launcher has no ioprio_set op');
-  refuseIfSet(process.execCPUAffinity, 'process.execCPUAffinity', 'the launcher has no sched_setaffinity op');
+  checkScheduler(process.scheduler);
+  checkIoPriority(process.ioPriority);
+  checkExecCpuAffinity(process.execCPUAffinity);
   const caps = object(process.capabilities, 'process.capabilities');
   if (caps) {
     known(caps, 'process.capabilities', ['bounding', 'effective', 'inheritable', 'permitted', 'ambient']);
@@ -182,10 +178,85 @@ function checkProcess(raw: Json): void {
   integer(user.gid, 'process.user.gid', true);
   for (const [index, gid] of array(user.additionalGids, 'process.user.additionalGids').entries()) integer(gid, `process.user.additionalGids[${index}]`, true);
   const umask = integer(user.umask, 'process.user.umask');
-  if (umask !== undefined && umask !== 0o022) {
-    throw unsupported('process.user.umask', `${umask.toString(8).padStart(4, '0')}: the launcher always execs with umask 0022 (it has no umask op)`);
-  }
+  if (umask !== undefined && (umask < 0 || umask > 0o777)) throw invalid('process.user.umask', `${umask} is not a file mode mask (0 to 0777)`);
   refuseIfSet(user.username, 'process.user.username', 'it is for Windows');
+}
+
+const SCHED_POLICIES = ['SCHED_OTHER', 'SCHED_FIFO', 'SCHED_RR', 'SCHED_BATCH', 'SCHED_ISO', 'SCHED_IDLE', 'SCHED_DEADLINE'];
+const SCHED_FLAGS = [
+  'SCHED_FLAG_RESET_ON_FORK',
+  'SCHED_FLAG_RECLAIM',
+  'SCHED_FLAG_DL_OVERRUN',
+  'SCHED_FLAG_KEEP_POLICY',
+  'SCHED_FLAG_KEEP_PARAMS',
+  'SCHED_FLAG_UTIL_CLAMP_MIN',
+  'SCHED_FLAG_UTIL_CLAMP_MAX',
+];
+
+function oneOf(value: string, field: string, names: readonly string[]): void {
+  if (!names.includes(value)) throw invalid(field, `'${value}' is not one of ${names.join(', ')}`);
+}
+
+function checkScheduler(value: unknown): void {
+  const scheduler = object(value, 'process.scheduler');
+  if (!scheduler) return;
+  known(scheduler, 'process.scheduler', ['policy', 'nice', 'priority', 'flags', 'runtime', 'deadline', 'period']);
+  const policy = string(scheduler.policy, 'process.scheduler.policy', true) as string;
+  oneOf(policy, 'process.scheduler.policy', SCHED_POLICIES);
+  if (policy === 'SCHED_ISO') throw unsupported('process.scheduler.policy', 'SCHED_ISO: the Linux kernel does not implement it');
+  const nice = integer(scheduler.nice, 'process.scheduler.nice');
+  if (nice !== undefined && (nice < -20 || nice > 19)) throw invalid('process.scheduler.nice', `${nice} is not a nice value (-20 to 19)`);
+  const priority = integer(scheduler.priority, 'process.scheduler.priority');
+  if (priority !== undefined && (priority < 0 || priority > 99)) throw invalid('process.scheduler.priority', `${priority} is not a priority (0 to 99)`);
+  for (const [index, flag] of strings(scheduler.flags, 'process.scheduler.flags').entries()) oneOf(flag, `process.scheduler.flags[${index}]`, SCHED_FLAGS);
+  for (const key of ['runtime', 'deadline', 'period']) {
+    const number = integer(scheduler[key], `process.scheduler.${key}`);
+    if (number !== undefined && number < 0) throw invalid(`process.scheduler.${key}`, 'must not be negative');
+  }
+}
+
+function checkIoPriority(value: unknown): void {
+  const io = object(value, 'process.ioPriority');
+  if (!io) return;
+  known(io, 'process.ioPriority', ['class', 'priority']);
+  oneOf(string(io.class, 'process.ioPriority.class', true) as string, 'process.ioPriority.class', ['IOPRIO_CLASS_RT', 'IOPRIO_CLASS_BE', 'IOPRIO_CLASS_IDLE']);
+  const priority = integer(io.priority, 'process.ioPriority.priority');
+  if (priority !== undefined && (priority < 0 || priority > 7)) throw invalid('process.ioPriority.priority', `${priority} is not an I/O priority (0 to 7)`);
+}
+
+/** A list of cpus as the kernel writes them ("0-3,7"). */
+const CPU_LIST = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+
+function checkExecCpuAffinity(value: unknown): void {
+  const affinity = object(value, 'process.execCPUAffinity');
+  if (!affinity) return;
+  known(affinity, 'process.execCPUAffinity', ['initial', 'final']);
+  for (const key of ['initial', 'final']) {
+    const list = string(affinity[key], `process.execCPUAffinity.${key}`);
+    if (list !== undefined && !CPU_LIST.test(list)) throw invalid(`process.execCPUAffinity.${key}`, `'${list}' is not a cpu list such as 0-3,7`);
+  }
+}
+
+const MPOL_MODES = ['MPOL_DEFAULT', 'MPOL_PREFERRED', 'MPOL_BIND', 'MPOL_INTERLEAVE', 'MPOL_LOCAL', 'MPOL_PREFERRED_MANY', 'MPOL_WEIGHTED_INTERLEAVE'];
+const MPOL_FLAGS = ['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES'];
+
+/** As crun checks it (runc and crun both refuse a policy without its mode). */
+function checkMemoryPolicy(value: unknown): void {
+  const policy = object(value, 'linux.memoryPolicy');
+  if (!policy) return;
+  known(policy, 'linux.memoryPolicy', ['mode', 'nodes', 'flags']);
+  const mode = string(policy.mode, 'linux.memoryPolicy.mode', true) as string;
+  oneOf(mode, 'linux.memoryPolicy.mode', MPOL_MODES);
+  const flags = strings(policy.flags, 'linux.memoryPolicy.flags');
+  for (const [index, flag] of flags.entries()) oneOf(flag, `linux.memoryPolicy.flags[${index}]`, MPOL_FLAGS);
+  const nodes = string(policy.nodes, 'linux.memoryPolicy.nodes');
+  if (mode === 'MPOL_DEFAULT' || mode === 'MPOL_LOCAL') return;
+  if (flags.includes('MPOL_F_NUMA_BALANCING') && mode !== 'MPOL_BIND')
+    throw invalid('linux.memoryPolicy.flags', `MPOL_F_NUMA_BALANCING goes with MPOL_BIND only, not ${mode}`);
+  if (flags.includes('MPOL_F_RELATIVE_NODES') && flags.includes('MPOL_F_STATIC_NODES'))
+    throw invalid('linux.memoryPolicy.flags', 'MPOL_F_RELATIVE_NODES and MPOL_F_STATIC_NODES cannot be combined');
+  if (nodes === undefined || nodes === '') throw invalid('linux.memoryPolicy.nodes', `is required with ${mode}`);
+  if (!CPU_LIST.test(nodes)) throw invalid('linux.memoryPolicy.nodes', `'${nodes}' is not a node list such as 0-3,7`);
 }
 
 function checkMounts(raw: Json): void {
@@ -243,10 +314,7 @@ function checkNamespaces(linux: Json, raw: Json): void {
   if (!seen.has('mount')) throw unsupported('linux.namespaces', 'a box needs its own mount namespace (the launcher pivots into the rootfs)');
   if (raw.hostname && !seen.has('uts')) throw invalid('hostname', 'setting a hostname needs a uts namespace');
   if (raw.domainname && !seen.has('uts')) throw invalid('domainname', 'setting a domainname needs a uts namespace');
-  if (seen.has('user') && !array(linux.uidMappings, 'linux.uidMappings').length) {
-    const joined = (linux.namespaces as Json[]).some((namespace) => namespace.type === 'user' && namespace.path);
-    if (!joined) throw invalid('linux.uidMappings', 'a new user namespace needs uid and gid mappings');
-  }
+  // A new user namespace without mappings maps the launcher's own ids (root) to root, size 1, as crun does.
 }
 
 function checkMappings(linux: Json): void {
@@ -264,25 +332,40 @@ function checkSeccomp(linux: Json): void {
   const seccomp = object(linux.seccomp, 'linux.seccomp');
   if (!seccomp) return;
   known(seccomp, 'linux.seccomp', ['defaultAction', 'defaultErrnoRet', 'architectures', 'flags', 'listenerPath', 'listenerMetadata', 'syscalls']);
+  const listenerPath = string(seccomp.listenerPath, 'linux.seccomp.listenerPath');
+  if (listenerPath !== undefined && listenerPath !== '' && !listenerPath.startsWith('/'))
+    throw invalid('linux.seccomp.listenerPath', `'${listenerPath}' must be an absolute path`);
+  string(seccomp.listenerMetadata, 'linux.seccomp.listenerMetadata');
+  let notifies = false;
   const action = (value: unknown, field: string) => {
     const name = string(value, field, true) as string;
-    if (name === 'SCMP_ACT_NOTIFY') {
-      throw unsupported(field, 'SCMP_ACT_NOTIFY needs the launcher to hand the seccomp listener fd to linux.seccomp.listenerPath (no such op yet)');
-    }
     if (!(SECCOMP_ACTIONS as readonly string[]).includes(name)) throw unsupported(field, `seccomp action '${name}'`);
+    if (name === 'SCMP_ACT_NOTIFY') notifies = true;
+    return name;
   };
-  action(seccomp.defaultAction, 'linux.seccomp.defaultAction');
+  if (action(seccomp.defaultAction, 'linux.seccomp.defaultAction') === 'SCMP_ACT_NOTIFY') {
+    throw unsupported(
+      'linux.seccomp.defaultAction',
+      'SCMP_ACT_NOTIFY as the default action: libseccomp refuses it (every syscall, the handover of the listener included, would wait for the agent)',
+    );
+  }
   integer(seccomp.defaultErrnoRet, 'linux.seccomp.defaultErrnoRet');
   strings(seccomp.architectures, 'linux.seccomp.architectures');
-  refuseIfSet(seccomp.flags, 'linux.seccomp.flags', 'the launcher loads filters with libseccomp defaults and has no op for filter flags');
-  refuseIfSet(seccomp.listenerPath, 'linux.seccomp.listenerPath', 'the launcher cannot hand the seccomp listener fd to an agent yet');
-  refuseIfSet(seccomp.listenerMetadata, 'linux.seccomp.listenerMetadata', 'it goes with listenerPath');
+  strings(seccomp.flags, 'linux.seccomp.flags').forEach((flag, index) => {
+    if (flag === 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV') {
+      throw unsupported(`linux.seccomp.flags[${index}]`, `${flag}: the libseccomp of this host (2.5) has no attribute for it`);
+    }
+    oneOf(flag, `linux.seccomp.flags[${index}]`, SECCOMP_FLAGS);
+  });
   array(seccomp.syscalls, 'linux.seccomp.syscalls').forEach((item, index) => {
     const field = `linux.seccomp.syscalls[${index}]`;
     const rule = object(item, field, true) as Json;
     known(rule, field, ['names', 'action', 'errnoRet', 'args']);
-    strings(rule.names, `${field}.names`);
-    action(rule.action, `${field}.action`);
+    const names = strings(rule.names, `${field}.names`);
+    if (action(rule.action, `${field}.action`) === 'SCMP_ACT_NOTIFY' && names.includes('sendmsg')) {
+      // The launcher hands the listener over with sendmsg, after the load: it would wait for itself.
+      throw unsupported(`${field}.action`, 'SCMP_ACT_NOTIFY for sendmsg: the launcher sends the listener to the agent with sendmsg once the filter is loaded');
+    }
     integer(rule.errnoRet, `${field}.errnoRet`);
     array(rule.args, `${field}.args`).forEach((argItem, argIndex) => {
       const argField = `${field}.args[${argIndex}]`;
@@ -293,6 +376,7 @@ function checkSeccomp(linux: Json): void {
       if (!(SECCOMP_OPERATORS as readonly string[]).includes(op)) throw unsupported(`${argField}.op`, `seccomp operator '${op}'`);
     });
   });
+  if (notifies && !listenerPath) throw invalid('linux.seccomp.listenerPath', 'is required with SCMP_ACT_NOTIFY (the agent that gets the listener)');
 }
 
 function checkLinux(raw: Json): void {
@@ -336,18 +420,23 @@ function checkLinux(raw: Json): void {
     known(device, field, ['type', 'path', 'major', 'minor', 'fileMode', 'uid', 'gid']);
     const type = string(device.type, `${field}.type`, true) as string;
     if (!['c', 'b', 'u', 'p'].includes(type)) throw invalid(`${field}.type`, `'${type}' must be c, b, u or p`);
-    if (type === 'p' || type === 'u') throw unsupported(`${field}.type`, `device type '${type}': the launcher makes character and block nodes only`);
-    string(device.path, `${field}.path`, true);
-    if (device.uid !== undefined || device.gid !== undefined) {
-      if ((device.uid ?? 0) !== 0 || (device.gid ?? 0) !== 0)
-        throw unsupported(`${field}.uid`, 'device nodes are made owned by root (the launcher has no chown op)');
+    const path = string(device.path, `${field}.path`, true) as string;
+    if (!path.startsWith('/')) throw invalid(`${field}.path`, `'${path}' must be an absolute path`);
+    if (type !== 'p') {
+      integer(device.major, `${field}.major`, true);
+      integer(device.minor, `${field}.minor`, true);
     }
+    for (const key of ['fileMode', 'uid', 'gid']) integer(device[key], `${field}.${key}`);
   });
   string(linux.cgroupsPath, 'linux.cgroupsPath');
   object(linux.resources, 'linux.resources');
   const propagation = string(linux.rootfsPropagation, 'linux.rootfsPropagation');
-  if (propagation !== undefined && propagation !== '' && !['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared'].includes(propagation)) {
-    throw unsupported('linux.rootfsPropagation', `'${propagation}': the launcher sets private, slave or shared`);
+  if (
+    propagation !== undefined &&
+    propagation !== '' &&
+    !['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared', 'unbindable', 'runbindable'].includes(propagation)
+  ) {
+    throw invalid('linux.rootfsPropagation', `'${propagation}' is not one of private, slave, shared, unbindable (or their r forms)`);
   }
   checkSeccomp(linux);
   const sysctl = object(linux.sysctl, 'linux.sysctl') ?? {};
@@ -355,14 +444,14 @@ function checkLinux(raw: Json): void {
   strings(linux.maskedPaths, 'linux.maskedPaths');
   strings(linux.readonlyPaths, 'linux.readonlyPaths');
   refuseIfSet(linux.mountLabel, 'linux.mountLabel', 'SELinux is not enabled on this host');
-  refuseIfSet(linux.intelRdt, 'linux.intelRdt', 'Intel RDT (resctrl) is not managed by nsbox');
-  refuseIfSet(linux.memoryPolicy, 'linux.memoryPolicy', 'the launcher has no set_mempolicy op');
+  refuseIfSet(linux.intelRdt, 'linux.intelRdt', 'the kernel of this host has no resctrl filesystem (Intel RDT)');
+  checkMemoryPolicy(linux.memoryPolicy);
   refuseIfSet(linux.netDevices, 'linux.netDevices', 'moving host network devices into a box is not implemented');
   const personality = object(linux.personality, 'linux.personality');
   if (personality) {
     known(personality, 'linux.personality', ['domain', 'flags']);
-    if (personality.domain !== 'LINUX') throw unsupported('linux.personality.domain', `'${String(personality.domain)}': the launcher has no personality op`);
-    refuseIfSet(personality.flags, 'linux.personality.flags', 'the launcher has no personality op');
+    oneOf(string(personality.domain, 'linux.personality.domain', true) as string, 'linux.personality.domain', ['LINUX', 'LINUX32']);
+    refuseIfSet(personality.flags, 'linux.personality.flags', 'the runtime spec defines no personality flag');
   }
 }
 

@@ -25,7 +25,7 @@ export async function deleteContainer(context: CommandContext, id: string, force
     const facts = ociFacts(box);
     await runtime.manager.destroy(box.id, { force: true });
     runtime.forget(box);
-    const hookContext = { driver: runtime.driver, box, warn: (message: string) => context.log.warn(message) };
+    const hookContext = { box, env: context.caller.request.env, warn: (message: string) => context.log.warn(message) };
     await runHooks('poststop', hooksOf(facts.spec, 'poststop'), hookState(box, 'stopped'), hookContext);
   });
 }

@@ -10,8 +10,10 @@ import { join, resolve } from 'node:path';
 import { NsboxError, type OciSpec } from '@nsbox/core';
 import { encodeProgram, launcherPath } from '@nsbox/native';
 import { compileJoinProgram } from '@nsbox/runtime';
+import { inheritedFds, withVariables } from '../box/inherited-fds.js';
+import { listenerOps } from '../box/launch-ops.js';
 import type { OciRuntimeFacts } from '../box/oci-driver.js';
-import { ociStatus } from '../box/oci-state.js';
+import { hookState, ociStatus } from '../box/oci-state.js';
 import { checkProcessSpec } from '../bundle/spec-support.js';
 import { type CommandContext, writePidFile } from './context.js';
 
@@ -78,8 +80,7 @@ export async function execInContainer(context: CommandContext, id: string, args:
     throw new NsboxError('E_UNSUPPORTED', '--process-label is not supported: SELinux is not enabled on this host', { details: { field: '--process-label' } });
   if (options.apparmor)
     throw new NsboxError('E_UNSUPPORTED', '--apparmor is not supported: AppArmor is not enabled on this host', { details: { field: '--apparmor' } });
-  if (options.preserveFds)
-    throw new NsboxError('E_UNSUPPORTED', '--preserve-fds is not supported: the launcher passes fds 0-2 only', { details: { field: '--preserve-fds' } });
+  const fds = inheritedFds(context.caller.request, options.preserveFds ?? 0);
   const box = await runtime.get(id);
   const status = ociStatus(box);
   if (status === 'stopped' || status === 'creating') throw new NsboxError('E_INVALID_STATE', 'cannot exec in a stopped container', { details: { id, status } });
@@ -87,6 +88,7 @@ export async function execInContainer(context: CommandContext, id: string, args:
   const facts = box.runtime as unknown as OciRuntimeFacts;
   const spec = facts.spec ?? facts.oci.spec;
   const joined = execProcess(context, spec, args, options);
+  if (fds.env.length > 0) joined.env = withVariables(joined.env, fds.env);
   const tty = joined.terminal ?? false;
   if (tty && options.detach && !options.consoleSocket) {
     throw new NsboxError('E_INVALID_ARGUMENT', 'cannot allocate tty if runc will detach without setting console socket', { details: { field: '--tty' } });
@@ -102,6 +104,10 @@ export async function execInContainer(context: CommandContext, id: string, args:
     { initPid: init.pid, args: joined.args, env: joined.env ?? [], cwd: joined.cwd, user: joined.user, tty },
     { procsFiles: cgroup?.procsFiles ?? [] },
   );
+  if (fds.count > 0) program.push(['preserve_fds', String(fds.count)]);
+  // The exec'd process gets its own listener; the agent gets it too, as runc sends it.
+  const { pid: _pid, ...state } = hookState(box, 'running');
+  program.push(...listenerOps(spec, JSON.stringify(state)));
   const programFile = join(runtime.driver.files(box).dir, `exec-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.bin`);
   writeFileSync(programFile, encodeProgram(program), { mode: 0o600 });
   let answer: Awaited<ReturnType<typeof context.caller.spawn>>;
@@ -111,6 +117,7 @@ export async function execInContainer(context: CommandContext, id: string, args:
       program: programFile,
       join: true,
       ...(options.consoleSocket ? { tty: true, consoleSocket: options.consoleSocket } : {}),
+      ...(fds.count > 0 ? { preserveFds: fds.count } : {}),
     });
   } finally {
     rmSync(programFile, { force: true });

@@ -1,9 +1,9 @@
 /** `features`: what this runtime implements, in the runtime-spec's features.json shape. */
 
-import { allCapabilities, detectCgroupLayout } from '@nsbox/runtime';
+import { allCapabilities, detectCgroupLayout, recursiveMountAttributes } from '@nsbox/runtime';
 import { systemdCgroupSupported } from '../box/cgroup-paths.js';
 import { OCI_VERSION } from '../box/oci-state.js';
-import { HOOK_NAMES, SECCOMP_ACTIONS, SECCOMP_OPERATORS } from '../bundle/spec-support.js';
+import { HOOK_NAMES, SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../bundle/spec-support.js';
 import { type CommandContext, stdout } from './context.js';
 
 const MOUNT_OPTIONS = [
@@ -46,6 +46,10 @@ const MOUNT_OPTIONS = [
   'notmpcopyup',
   'idmap',
   'ridmap',
+  'unbindable',
+  'runbindable',
+  // The recursive attributes, from the compiler that applies them ('rro' is listed above).
+  ...recursiveMountAttributes.filter((attribute) => attribute !== 'rro'),
 ];
 
 export function features(): Record<string, unknown> {
@@ -63,8 +67,8 @@ export function features(): Record<string, unknown> {
         actions: [...SECCOMP_ACTIONS],
         operators: [...SECCOMP_OPERATORS],
         archs: ['SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
-        knownFlags: [],
-        supportedFlags: [],
+        knownFlags: [...SECCOMP_FLAGS, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+        supportedFlags: [...SECCOMP_FLAGS],
       },
       apparmor: { enabled: false },
       selinux: { enabled: false },

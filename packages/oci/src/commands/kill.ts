@@ -1,22 +1,17 @@
 /** `kill ID [SIGNAL] [--all]`: a signal to the init, or to every process of the box. */
 
-import { constants } from 'node:os';
 import { NsboxError } from '@nsbox/core';
+import { signalNumber } from '@nsbox/host';
 import { ociStatus } from '../box/oci-state.js';
 import type { CommandContext } from './context.js';
 
-/** 'TERM', 'SIGTERM', '15' → 15; runc's default is SIGTERM. */
+/** 'TERM', 'SIGTERM', '15', 'RTMIN+1' → a number (the faces' one table); runc's words when unknown. */
 export function parseSignal(text: string): number {
-  if (/^\d+$/.test(text)) {
-    const number = Number(text);
-    if (number >= 1 && number <= 64) return number;
+  try {
+    return signalNumber(text);
+  } catch {
+    throw new NsboxError('E_INVALID_ARGUMENT', `unknown signal "${text}"`, { details: { field: 'signal' } });
   }
-  const name = text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`;
-  const rt = /^SIGRTMIN(?:\+(\d+))?$/.exec(name) ?? /^SIGRTMAX(?:-(\d+))?$/.exec(name);
-  if (rt) return name.startsWith('SIGRTMIN') ? 34 + Number(rt[1] ?? 0) : 64 - Number(rt[1] ?? 0);
-  const number = (constants.signals as Record<string, number>)[name];
-  if (number === undefined) throw new NsboxError('E_INVALID_ARGUMENT', `unknown signal "${text}"`, { details: { field: 'signal' } });
-  return number;
 }
 
 export async function killContainer(context: CommandContext, id: string, signalText: string | undefined, all: boolean): Promise<void> {

@@ -41,9 +41,31 @@ export function exampleSpec(): Record<string, unknown> {
   };
 }
 
+/**
+ * The example made for a user namespace, as runc's `spec --rootless` makes it: a user
+ * namespace mapping the caller's uid and gid to root, no network namespace of its own, /sys
+ * bound from the host (sysfs cannot be mounted without one), no uid=/gid= mount options, no
+ * resources.
+ */
+export function rootlessSpec(uid: number, gid: number): Record<string, unknown> {
+  const spec = exampleSpec() as { mounts: { destination: string; options?: string[] }[]; linux: Record<string, unknown> };
+  const namespaces = (spec.linux.namespaces as { type: string }[]).filter((namespace) => namespace.type !== 'network' && namespace.type !== 'user');
+  spec.linux.namespaces = [...namespaces, { type: 'user' }];
+  spec.linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }];
+  spec.linux.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }];
+  spec.mounts = spec.mounts.map((mount) =>
+    mount.destination === '/sys'
+      ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+      : { ...mount, ...(mount.options ? { options: mount.options.filter((option) => !/^[ug]id=/.test(option)) } : {}) },
+  );
+  delete spec.linux.resources;
+  return spec;
+}
+
 export function writeExampleSpec(context: CommandContext, bundle: string | undefined, rootless: boolean): void {
-  if (rootless) throw new NsboxError('E_UNSUPPORTED', '--rootless is not supported: nsbox-runc runs as root', { details: { field: '--rootless' } });
   const file = join(resolve(context.cwd, bundle ?? '.'), 'config.json');
   if (existsSync(file)) throw new NsboxError('E_ALREADY_EXISTS', 'File config.json exists. Remove it first', { details: { file } });
-  writeFileSync(file, `${JSON.stringify(exampleSpec(), null, '\t')}\n`);
+  // nsbox-runc runs as root: the caller's ids, in the runc sense, are root's.
+  const spec = rootless ? rootlessSpec(process.geteuid?.() ?? 0, process.getegid?.() ?? 0) : exampleSpec();
+  writeFileSync(file, `${JSON.stringify(spec, null, '\t')}\n`);
 }

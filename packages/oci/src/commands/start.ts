@@ -1,11 +1,16 @@
-/** `start`: startContainer hooks, then the init helper execs the user's process; poststart. */
+/**
+ * `start`: the held init runs the startContainer hooks and execs the user's process
+ * (native/src/launcher-hold.c); then poststart. As the runtime spec words it, a failing
+ * poststart hook is logged and the lifecycle goes on (runc fails `start` instead).
+ */
 
-import { rmSync } from 'node:fs';
 import { NsboxError } from '@nsbox/core';
-import { releaseInit } from '../box/exec-fifo.js';
-import { isRunning, type OciRuntimeFacts, ociFacts } from '../box/oci-driver.js';
+import { removeTreeSync } from '@nsbox/native';
+import { releaseInit } from '@nsbox/runtime';
+import { ociFacts } from '../box/oci-driver.js';
 import { hooksOf, runHooks } from '../box/oci-hooks.js';
 import { hookState, ociStatus } from '../box/oci-state.js';
+
 import type { CommandContext } from './context.js';
 
 const refusals: Record<string, string> = {
@@ -23,15 +28,13 @@ export async function startContainer(context: CommandContext, id: string): Promi
     if (status !== 'created')
       throw new NsboxError('E_INVALID_STATE', refusals[status] ?? `cannot start a container that is ${status}`, { details: { id, status } });
     const facts = ociFacts(box);
-    const hookContext = { driver: runtime.driver, box, warn: (message: string) => context.log.warn(message) };
-    await runHooks('startContainer', hooksOf(facts.spec, 'startContainer'), hookState(box, 'created'), hookContext);
-    const init = (box.runtime as unknown as OciRuntimeFacts).init;
-    const fifo = runtime.driver.execFifo(box);
-    await releaseInit(fifo, () => isRunning(init));
-    rmSync(fifo, { force: true });
+    const socket = runtime.driver.startSocket(box);
+    await releaseInit(socket);
+    removeTreeSync(socket);
     box.runtime = { ...box.runtime, oci: { ...facts, started: true } };
     box.updatedAt = Date.now();
     runtime.host.store.update(box);
+    const hookContext = { box, env: context.caller.request.env, warn: (message: string) => context.log.warn(message) };
     await runHooks('poststart', hooksOf(facts.spec, 'poststart'), hookState(box, 'running'), hookContext);
   });
 }

@@ -1,7 +1,9 @@
 /**
- * `update`: new `linux.resources` for a box, applied live by the limits plugin through the
- * core's update (which checks the whole change first and puts the old limits back if a
- * write fails). --resources takes an OCI LinuxResources document ('-': the caller's stdin).
+ * `update`: new `linux.resources` for a box, declared again as the owner 'oci' to the
+ * runtime's cgroup manager, which writes only the files whose merged value changed (and
+ * puts the last declaration back if the kernel refuses one). What this host cannot enforce
+ * is refused first, with the kernel's reason. --resources takes an OCI LinuxResources
+ * document ('-': the caller's stdin).
  */
 
 import { readFileSync } from 'node:fs';
@@ -9,7 +11,7 @@ import { resolve } from 'node:path';
 import { NsboxError } from '@nsbox/core';
 import { ociFacts } from '../box/oci-driver.js';
 import { ociStatus } from '../box/oci-state.js';
-import { resourcesToLimits } from '../bundle/resources.js';
+import { checkResources, OCI_OWNER, translateResources } from '../bundle/resources.js';
 import type { CommandContext } from './context.js';
 
 export interface UpdateOptions {
@@ -68,31 +70,47 @@ function section(target: Json, key: string): Json {
   return fresh;
 }
 
+/** The OCI field each flag sets (to name the flag in a refusal). */
+const FLAG_FIELDS: [keyof UpdateOptions, string, string][] = [
+  ['memory', 'memory.limit', '--memory'],
+  ['memoryReservation', 'memory.reservation', '--memory-reservation'],
+  ['memorySwap', 'memory.swap', '--memory-swap'],
+  ['kernelMemory', 'memory.kernel', '--kernel-memory'],
+  ['cpuShare', 'cpu.shares', '--cpu-share'],
+  ['cpuQuota', 'cpu.quota', '--cpu-quota'],
+  ['cpuPeriod', 'cpu.period', '--cpu-period'],
+  ['cpusetCpus', 'cpu.cpus', '--cpuset-cpus'],
+  ['cpusetMems', 'cpu.mems', '--cpuset-mems'],
+  ['cpuRtRuntime', 'cpu.realtimeRuntime', '--cpu-rt-runtime'],
+  ['cpuRtPeriod', 'cpu.realtimePeriod', '--cpu-rt-period'],
+  ['pidsLimit', 'pids.limit', '--pids-limit'],
+  ['blkioWeight', 'blockIO.weight', '--blkio-weight'],
+];
+
 /** The flags as a LinuxResources document. */
 function fromFlags(options: UpdateOptions): Json {
   const resources: Json = {};
-  const refused: [keyof UpdateOptions, string][] = [
-    ['blkioWeight', '--blkio-weight'],
-    ['kernelMemory', '--kernel-memory'],
-    ['kernelMemoryTcp', '--kernel-memory-tcp'],
-    ['cpuRtPeriod', '--cpu-rt-period'],
-    ['cpuRtRuntime', '--cpu-rt-runtime'],
-    ['l3CacheSchema', '--l3-cache-schema'],
-    ['memBwSchema', '--mem-bw-schema'],
+  const refused: [keyof UpdateOptions, string, string][] = [
+    ['kernelMemoryTcp', '--kernel-memory-tcp', 'kernel TCP memory limits are not applied by nsbox-runc'],
+    ['l3CacheSchema', '--l3-cache-schema', 'Intel RDT (resctrl) is not managed by nsbox'],
+    ['memBwSchema', '--mem-bw-schema', 'Intel RDT (resctrl) is not managed by nsbox'],
   ];
-  for (const [key, flag] of refused) {
-    if (options[key] !== undefined)
-      throw new NsboxError('E_UNSUPPORTED', `${flag} is not supported by nsbox-runc (no limits plugin field for it)`, { details: { field: flag } });
+  for (const [key, flag, why] of refused) {
+    if (options[key] !== undefined) throw new NsboxError('E_UNSUPPORTED', `${flag} is not supported: ${why}`, { details: { field: flag } });
   }
   if (options.memory !== undefined) section(resources, 'memory').limit = size(options.memory, '--memory');
   if (options.memoryReservation !== undefined) section(resources, 'memory').reservation = size(options.memoryReservation, '--memory-reservation');
   if (options.memorySwap !== undefined) section(resources, 'memory').swap = size(options.memorySwap, '--memory-swap');
+  if (options.kernelMemory !== undefined) section(resources, 'memory').kernel = size(options.kernelMemory, '--kernel-memory');
   if (options.cpuShare !== undefined) section(resources, 'cpu').shares = int(options.cpuShare, '--cpu-share');
   if (options.cpuQuota !== undefined) section(resources, 'cpu').quota = int(options.cpuQuota, '--cpu-quota');
   if (options.cpuPeriod !== undefined) section(resources, 'cpu').period = int(options.cpuPeriod, '--cpu-period');
   if (options.cpusetCpus !== undefined) section(resources, 'cpu').cpus = options.cpusetCpus;
   if (options.cpusetMems !== undefined) section(resources, 'cpu').mems = options.cpusetMems;
+  if (options.cpuRtRuntime !== undefined) section(resources, 'cpu').realtimeRuntime = int(options.cpuRtRuntime, '--cpu-rt-runtime');
+  if (options.cpuRtPeriod !== undefined) section(resources, 'cpu').realtimePeriod = int(options.cpuRtPeriod, '--cpu-rt-period');
   if (options.pidsLimit !== undefined) section(resources, 'pids').limit = int(options.pidsLimit, '--pids-limit');
+  if (options.blkioWeight !== undefined) section(resources, 'blockIO').weight = int(options.blkioWeight, '--blkio-weight');
   return resources;
 }
 
@@ -123,15 +141,15 @@ export async function updateContainer(context: CommandContext, id: string, optio
     const facts = ociFacts(box);
     const changes = merge(options.resources ? readResources(context, options.resources) : {}, fromFlags(options));
     const resources = merge((facts.spec.linux.resources ?? {}) as Json, changes);
-    const layout = runtime.cgroups.layout;
-    const limits = resourcesToLimits(resources, {
-      limits: runtime.limitsInstalled,
-      memoryFlavor: layout.v1.memory ? 'v1' : layout.unifiedControllers.includes('memory') ? 'v2' : undefined,
-    });
-    const updated = await runtime.manager.update(box.id, { limits: limits ?? null });
+    const translated = translateResources(resources);
+    // A field the flags set is named as the flag.
+    const flagOf = (field: string) => FLAG_FIELDS.find(([key, path]) => options[key] !== undefined && field === `linux.resources.${path}`)?.[2] ?? field;
+    checkResources(runtime.driver.resources, translated, flagOf);
+    for (const field of translated.ignored) context.log.warn(`${flagOf(field)} is ignored: kernel memory limits are gone from cgroup v2 and deprecated on v1`);
+    runtime.driver.resources.apply(box, OCI_OWNER, translated.resources);
     const spec = { ...facts.spec, linux: { ...facts.spec.linux, resources } };
-    updated.runtime = { ...updated.runtime, oci: { ...facts, spec } };
-    updated.updatedAt = Date.now();
-    runtime.host.store.update(updated);
+    box.runtime = { ...box.runtime, oci: { ...facts, spec } };
+    box.updatedAt = Date.now();
+    runtime.host.store.update(box);
   });
 }

@@ -20,6 +20,8 @@ export interface SpawnRequest {
   subreaper?: boolean;
   /** Join mode: the launcher stays to supervise the process. */
   join?: boolean;
+  /** The caller's fds 3 … 2+N go to the launcher as 5 … 4+N (its `preserve_fds`). */
+  preserveFds?: number;
 }
 
 /** What a command needs from whoever called it: the front, or a test harness. */
@@ -114,6 +116,7 @@ export class FrontSession implements CallerPort {
         cols: request.cols,
         subreaper: request.subreaper,
         join: request.join,
+        preserve: request.preserveFds,
       }),
       'spawned',
     ) as Promise<SpawnedMessage>;

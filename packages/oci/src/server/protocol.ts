@@ -1,5 +1,5 @@
 /**
- * The frames between the native front (native/runc-front.c) and the server: u32 length
+ * The frames between the native front (@nsbox/native: native/src/runc-front.c) and the server: u32 length
  * (little-endian, counting the type byte) + type byte + body.
  *
  *   front → server  'J' one JSON object: the request, then answers to spawn and wait
@@ -17,6 +17,8 @@ export interface FrontRequest {
   /** isatty() of the caller's fd 0, 1, 2. */
   tty: [boolean, boolean, boolean];
   pid: number;
+  /** How many of the caller's fds from 3 up were open (what --preserve-fds may hand on). */
+  fds?: number;
 }
 
 export interface SpawnedMessage {

@@ -1,47 +1,6 @@
 /** The contract every cgroup backend (v1, v2, hybrid) fulfils; callers never see which one. */
-import type { CgroupLayout } from './layout.js';
 
-export interface BoxCgroup {
-  /** The box's cgroup name (a leaf under the parent). */
-  name: string;
-  /** Every cgroup.procs file a process must be written into to be fully in the box's cgroup (one per v1 hierarchy we use, plus the unified one). The launcher writes its own pid to each before cloning. */
-  procsFiles: string[];
-  /** The unified (cgroup2) directory of the box, if the host has a cgroup2 mount. */
-  unifiedDir?: string;
-  /** v1 controller → directory of the box in that hierarchy. */
-  v1Dirs: Record<string, string>;
-}
-
-export interface KillOptions {
-  /** How long to wait for every process to be gone (default 5000 ms). */
-  timeoutMs?: number;
-}
-
-export interface CgroupDriver {
-  readonly layout: CgroupLayout;
-  /** The cgroup path all boxes live under, e.g. 'nsbox'; every level of it is ours. */
-  readonly parent: string;
-  /** Idempotent; also completes a box a crash left half-created. */
-  create(name: string): BoxCgroup;
-  /** undefined when the box's cgroup does not exist in every hierarchy we use. */
-  get(name: string): BoxCgroup | undefined;
-  /** Names under the parent, including half-created ones so that they can be removed. */
-  list(): string[];
-  /** Every process in the box's cgroup and below it (union over hierarchies); [] when missing. */
-  pids(name: string): number[];
-  isPopulated(name: string): boolean;
-  freeze(name: string): Promise<void>;
-  thaw(name: string): Promise<void>;
-  /** SIGKILL everything and wait until empty; a missing box is already empty. */
-  kill(name: string, options?: KillOptions): Promise<void>;
-  /** kill, then rmdir in every hierarchy (deepest first); idempotent. The parent stays: the next box reuses it. */
-  remove(name: string, options?: KillOptions): Promise<void>;
-  /** rmdir the parent levels that hold no box (tests, uninstall). */
-  removeParent(): void;
-  /** A controller file, e.g. ('memory', 'memory.limit_in_bytes') on v1 or ('memory', 'memory.max') on v2. E_UNSUPPORTED when the host lacks the controller. */
-  read(name: string, controller: string, file: string): string;
-  write(name: string, controller: string, file: string, value: string): void;
-}
+export type { BoxCgroup, CgroupDriver, KillOptions } from '@nsbox/runtime-api';
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 /** Freezing waits for every task to reach the freezer; a box that cannot within this is stuck. */

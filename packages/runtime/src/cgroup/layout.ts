@@ -6,17 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxError } from '@nsbox/core';
 
-export type CgroupLayoutKind = 'v1' | 'v2' | 'hybrid';
+import type { CgroupLayout, CgroupLayoutKind } from '@nsbox/runtime-api';
 
-export interface CgroupLayout {
-  kind: CgroupLayoutKind;
-  /** v1 controller name → mount point (v1 and hybrid), e.g. memory → /sys/fs/cgroup/memory. Co-mounted controllers (cpu,cpuacct) map to the same path. */
-  v1: Record<string, string>;
-  /** cgroup2 mount point: /sys/fs/cgroup (v2) or /sys/fs/cgroup/unified (hybrid). */
-  unified?: string;
-  /** Controllers available on the cgroup2 mount (its cgroup.controllers). */
-  unifiedControllers: string[];
-}
+export type { CgroupLayout, CgroupLayoutKind } from '@nsbox/runtime-api';
 
 export interface DetectOptions {
   /** Prefix for every path read and returned: a fake tree for tests of detection. */

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { NsboxError } from '@nsbox/core';
+import { isProcessAlive, NsboxError } from '@nsbox/core';
 import { removeTree as removeWithinMount } from '@nsbox/native';
 import { runCommand } from './run-command.js';
 
@@ -98,16 +98,7 @@ export async function removeStaleWork(cacheDir: string): Promise<void> {
   }
   for (const name of names) {
     const match = /^\.[a-z0-9-]+?-(\d+)-[a-z0-9]+$/.exec(name);
-    if (!match || isAlive(Number(match[1]))) continue;
+    if (!match || isProcessAlive(Number(match[1]))) continue;
     await removeTree(join(cacheDir, name));
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -235,14 +235,46 @@ exe_watch (int seconds)
   return n_held ? 0 : 1;
 }
 
+/* A box program's path: tracing one of those is no escape. */
+static int
+box_program (const char *exe)
+{
+  return strncmp (exe, "/bin/", 5) == 0 || strncmp (exe, "/attack", 7) == 0;
+}
+
+/* Lets a seized tracee go: PTRACE_DETACH needs it stopped, and one that exits meanwhile
+ * reports its exit to us (the tracer) first, which waitpid takes so its parent can reap it. */
+static void
+ptrace_release (pid_t pid)
+{
+  int status;
+  if (ptrace (PTRACE_INTERRUPT, pid, 0, 0) < 0)
+    return;
+  while (waitpid (pid, &status, __WALL) < 0)
+    if (errno != EINTR)
+      return;
+  if (WIFSTOPPED (status))
+    ptrace (PTRACE_DETACH, pid, 0, 0);
+}
+
 /* Watches the box's /proc for processes that are not the box's own programs (the host
- * entering the box) and tries to ptrace-seize each; prints what it saw. */
+ * entering the box: the launcher before its exec) and tries to ptrace-seize each; prints
+ * what it saw: `ok ... last=ATTACHED(exe=PATH|unreadable:ERRNO comm=NAME)` for the first
+ * attach, else `err ... last=ERRNO` of the last refusal.
+ *
+ * Between the look at /proc/PID/exe and the seize, the process may have exec'd a box
+ * program, which the box's root may trace: the exe is read again once attached. A process
+ * found without an exe then (ENOENT) is `gone`, as is one that exited before the seize
+ * (ESRCH): PTRACE_O_TRACEEXIT stops a tracee at the start of its exit with its memory still
+ * mapped, so a tracee without one was already past that point when we attached — it runs
+ * no code of its own again, and attaching it is no escape. Any other unreadable exe
+ * (EACCES: not dumpable now that we hold it) counts as an attach to the host's process. */
 static int
 ptrace_watch (int seconds)
 {
   time_t end = time (NULL) + seconds;
-  int seen = 0, attached = 0;
-  char last[320] = "none";
+  int seen = 0, attached = 0, gone = 0;
+  char last[64] = "none", first_attach[400] = "";
 
   while (time (NULL) < end)
     {
@@ -250,42 +282,55 @@ ptrace_watch (int seconds)
       struct dirent *e;
       while (proc && (e = readdir (proc)))
         {
-          char path[300], target[256];
-          int pid = atoi (e->d_name);
+          char path[300], target[256], comm[64] = "?";
+          int pid = atoi (e->d_name), why;
           ssize_t n;
+          FILE *stat;
           if (pid <= 1 || pid == getpid ())
             continue;
           snprintf (path, sizeof path, "/proc/%s/exe", e->d_name);
           n = readlink (path, target, sizeof target - 1);
           target[n > 0 ? n : 0] = '\0';
-          if (n > 0 && (strncmp (target, "/bin/", 5) == 0 || strncmp (target, "/attack", 7) == 0))
+          if (n > 0 && box_program (target))
             continue;
           if (n < 0 && errno == ENOENT)
             continue;
           seen++;
-          /* SEIZE: no stop of its own; the tracee is let go when this program exits. */
-          if (ptrace (PTRACE_SEIZE, pid, 0, 0) == 0)
+          /* SEIZE: no stop of its own; the tracee is let go below (ptrace_release). */
+          if (ptrace (PTRACE_SEIZE, pid, 0, PTRACE_O_TRACEEXIT) < 0)
             {
-              /* It may have exec'd a program of the box since: tracing that is no escape. */
-              n = readlink (path, target, sizeof target - 1);
-              target[n > 0 ? n : 0] = '\0';
-              if (n > 0 && (strncmp (target, "/bin/", 5) == 0 || strncmp (target, "/attack", 7) == 0))
-                {
-                  if (ptrace (PTRACE_INTERRUPT, pid, 0, 0) == 0)
-                    waitpid (pid, NULL, __WALL);
-                  ptrace (PTRACE_DETACH, pid, 0, 0);
-                  continue;
-                }
-              attached++;
-              snprintf (last, sizeof last, "ATTACHED(exe=%s)", n > 0 ? target : "unreadable");
+              /* ESRCH: it exited since we looked, nothing was refused. */
+              if (errno == ESRCH)
+                gone++;
+              else
+                snprintf (last, sizeof last, "%s", strerrorname_np (errno));
+              continue;
             }
-          else
-            snprintf (last, sizeof last, "%s", strerrorname_np (errno));
+          n = readlink (path, target, sizeof target - 1);
+          why = n < 0 ? errno : 0;
+          target[n > 0 ? n : 0] = '\0';
+          if (n < 0 && why == ENOENT)
+            gone++;
+          else if (n < 0 || !box_program (target))
+            {
+              snprintf (path, sizeof path, "/proc/%s/stat", e->d_name);
+              if ((stat = fopen (path, "r")) != NULL)
+                {
+                  if (fscanf (stat, "%*d (%63[^)])", comm) != 1)
+                    snprintf (comm, sizeof comm, "?");
+                  fclose (stat);
+                }
+              if (attached++ == 0)
+                snprintf (first_attach, sizeof first_attach, "ATTACHED(exe=%s%s comm=%s)",
+                          n > 0 ? target : "unreadable:", n > 0 ? "" : strerrorname_np (why), comm);
+            }
+          ptrace_release (pid);
         }
       if (proc)
         closedir (proc);
     }
-  printf ("%s seen=%d attached=%d last=%s\n", attached ? "ok" : "err", seen, attached, last);
+  printf ("%s seen=%d attached=%d gone=%d last=%s\n", attached ? "ok" : "err", seen, attached, gone,
+          attached ? first_attach : last);
   return attached ? 0 : 1;
 }
 

@@ -7,9 +7,9 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, CoreTokens, inject, injectable, NsboxError, optional, type PluginStateStore } from '@nsbox/core';
+import { type BoxFilesService, runtimeFacts, runtimeRefs } from '@nsbox/runtime-api';
 import type { LimitsConfig } from '../config-schema.js';
 import { HostFacts } from '../host-facts.js';
-import { type BoxDriverAccess, type RuntimeFactsView, RuntimeServices } from '../host-services.js';
 import { emptyDirectory, ImageBackend, takeDown } from './image-backend.js';
 import { DEFAULT_POOL, Pools } from './pools.js';
 import { ProjectQuotaBackend } from './project-quota-backend.js';
@@ -29,7 +29,7 @@ export class DiskLimits {
     @inject(CoreTokens.PluginState) private readonly state: PluginStateStore,
     @inject(Pools) private readonly pools: Pools,
     @inject(HostFacts) facts: HostFacts,
-    @inject(RuntimeServices.LinuxBoxDriver) @optional() private readonly driver: BoxDriverAccess | undefined,
+    @inject(runtimeRefs.boxFiles.token) @optional() private readonly driver: BoxFilesService | undefined,
   ) {
     this.image = new ImageBackend(facts);
     this.project = new ProjectQuotaBackend(state);
@@ -57,8 +57,8 @@ export class DiskLimits {
 
   context(box: DiskBox, pool = DEFAULT_POOL): BoxDiskContext {
     if (!this.driver) throw new NsboxError('E_UNSUPPORTED', 'disk limits need the Linux box driver');
-    const boxDir = this.driver.files(box).dir;
-    const runtime = box.runtime as RuntimeFactsView;
+    const boxDir = this.driver.boxDir(box);
+    const runtime = runtimeFacts(box);
     // Before the driver's create step (validate at create time) a template box will own its rootfs.
     const ownsSeed = runtime.ownsRootfs ?? (box.config.rootfs === undefined && box.config.template !== undefined);
     const seed = runtime.rootfs ?? box.config.rootfs ?? join(boxDir, 'rootfs');
@@ -127,7 +127,7 @@ export class DiskLimits {
     const prepared = backend.prepare(context, record, request);
     this.save(box, prepared);
     // Saved first: from here on the image holds the box's files, and the seed's copy can go.
-    if (prepared.backend === 'image' && context.ownsSeed && (box.runtime as RuntimeFactsView).ownsRootfs === true) emptyDirectory(context.seed);
+    if (prepared.backend === 'image' && context.ownsSeed && runtimeFacts(box).ownsRootfs === true) emptyDirectory(context.seed);
   }
 
   resizeLive(box: DiskBox, config: LimitsConfig | undefined): void {

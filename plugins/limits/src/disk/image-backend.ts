@@ -25,6 +25,8 @@ const BLOCK = 4096;
 /** mkfs.xfs refuses smaller filesystems. */
 export const XFS_MIN_BYTES = 300 * 2 ** 20;
 const REQUIRED_TOOLS = ['losetup', 'mount', 'umount', 'mkfs.ext4', 'resize2fs', 'e2fsck', 'dumpe2fs', 'cp', 'du'];
+/** How long an image taken down may stay held before it is refused (see ensureReleased). */
+const RELEASE_WAIT_MS = 5_000;
 
 function roundUp(bytes: number): number {
   return Math.ceil(bytes / BLOCK) * BLOCK;
@@ -221,6 +223,8 @@ export class ImageBackend implements StorageBackend {
 
   /** A stopped box's image to a new size: ext4 grows or shrinks offline, XFS grows once mounted. */
   private resizeOffline(image: ImageRecord, request: DiskRequest): ImageRecord {
+    // e2fsck and resize2fs write the file directly: never under a filesystem still alive on it.
+    ensureReleased(image.image);
     const target = roundUp(request.limit + image.overhead);
     if (image.fs === 'xfs') {
       truncateSync(image.image, target);
@@ -314,7 +318,31 @@ export function loopsOf(file: string): string[] {
     .filter((device): device is string => device !== undefined);
 }
 
+/**
+ * Waits until no loop device holds the image, or refuses. takeDown unmounts lazily what is
+ * busy, and the kernel keeps that filesystem alive, on its loop device, until its last user
+ * is gone: normally the box's processes, a moment after they are killed, but also a `cp` that
+ * a killed nsboxd left running in it. Attaching the image again then would put a second
+ * filesystem on the same file (each overwriting the other's metadata: a box's files lost),
+ * and e2fsck or resize2fs would change it under the live one. The busy error names the
+ * device; the start can be tried again once that user has ended.
+ */
+export function ensureReleased(file: string): void {
+  const deadline = Date.now() + RELEASE_WAIT_MS;
+  for (let held = loopsOf(file); held.length > 0; held = loopsOf(file)) {
+    if (Date.now() > deadline) {
+      throw new NsboxError(
+        'E_BUSY',
+        `the disk image ${file} is still held by ${held.join(', ')}: a process still uses the filesystem it held before (one a killed nsboxd left behind, say); it is not attached twice — try again once that process has ended`,
+        { details: { image: file, loopDevices: held } },
+      );
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+  }
+}
+
 function bringUp(image: ImageRecord, mount: string): void {
+  ensureReleased(image.image);
   const device = run('losetup', ['--find', '--show', image.image]).trim();
   try {
     run('mount', ['-t', image.fs, device, mount]);

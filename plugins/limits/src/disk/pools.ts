@@ -7,7 +7,7 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CoreTokens, inject, injectable, NsboxError, optional, type PluginStateStore } from '@nsbox/core';
-import { type BoxDriverAccess, RuntimeServices } from '../host-services.js';
+import { type BoxFilesService, runtimeRefs } from '@nsbox/runtime-api';
 import { space } from './system.js';
 
 const NAMESPACE = 'limits.pools';
@@ -28,7 +28,7 @@ export interface PoolInfo extends Pool {
 export class Pools {
   constructor(
     @inject(CoreTokens.PluginState) private readonly state: PluginStateStore,
-    @inject(RuntimeServices.LinuxBoxDriver) @optional() private readonly driver: BoxDriverAccess | undefined,
+    @inject(runtimeRefs.boxFiles.token) @optional() private readonly driver: BoxFilesService | undefined,
   ) {}
 
   private defaultPath(): string {

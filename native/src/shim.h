@@ -1,0 +1,112 @@
+/* Internal interface between the shim's files (native/PROTOCOL.md §2). Each has one concern:
+ *   shim.c            main: arguments, setup, the epoll loop
+ *   shim-supervise.c  the launcher and its result, reaping (subreaper), leftovers after a failure
+ *   shim-log.c        the box's output: console.log with rotation
+ *   shim-exit.c       what the shim reports: the ready line, pid files, exit.json
+ * Single-threaded, one state struct, no allocation after setup. */
+#ifndef NSBOX_SHIM_H
+#define NSBOX_SHIM_H
+
+#include "common.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+enum
+{
+  LOG_MAX_DEFAULT = 1 << 20,
+  LOG_KEEP_DEFAULT = 2,
+  LOG_KEEP_MAX = 1000,
+  IO_BUF = 16384,      /* one read of box output */
+  RESULT_MAX = 1024,   /* the launcher's result line */
+  MAX_EVENTS = 8,
+  DRAIN_MS = 1000,     /* output kept being read after init exited */
+  FAIL_WAIT_MS = 2000, /* after a launcher error: time given to it to exit and clean up */
+};
+
+/* epoll tags (epoll_event.data.u64). */
+enum
+{
+  TAG_SIGNAL = 1,
+  TAG_RESULT,
+  TAG_OUTPUT,
+};
+
+enum box_state
+{
+  BOX_STARTING, /* the launcher runs; no result yet */
+  BOX_RUNNING,  /* init runs */
+  BOX_EXITED,   /* init exited; draining the output */
+  BOX_FAILED,   /* the launcher failed; waiting for it and its leftovers to go */
+};
+
+struct shim_state
+{
+  /* options */
+  char launcher[PATH_MAX];
+  const char *box_dir;
+  bool terminal;
+  uint64_t log_max; /* 0: never rotate */
+  unsigned log_keep;
+
+  /* fds; -1 when closed */
+  int ready_fd;  /* to the starter: one JSON line */
+  int result_fd; /* from the launcher: one result line */
+  int out_fd;    /* box output: pipe read end or pty master */
+  int in_fd;     /* box input: the write end of its stdin pipe, held so reads block */
+  int signal_fd;
+  int epoll_fd;
+  int log_fd;
+
+  pid_t self;
+  pid_t launcher_pid;
+  pid_t init_pid;
+  enum box_state state;
+  bool launcher_reaped;
+  bool children_left;
+  bool last_round; /* BOX_FAILED: the leftovers were killed; next deadline gives up */
+  int launcher_status;
+  int init_status;
+  int64_t exited_at; /* realtime ms */
+  int64_t deadline;  /* monotonic ms, for BOX_EXITED and BOX_FAILED; 0 = none */
+
+  uint64_t log_size;
+  size_t result_len;
+};
+
+extern struct shim_state S;
+/* Scratch space for one read (box output, /proc/self/task/N/children). */
+extern char shim_io_buf[IO_BUF];
+
+/* shim.c */
+int64_t shim_now_ms (clockid_t clock);
+int shim_epoll_add (int fd, uint32_t events, uint64_t tag);
+
+/* shim-log.c */
+int shim_log_open (struct nsbox_error *err);
+/* Reads what the box wrote into the log; closes the output at EOF. */
+void shim_output_read (void);
+
+/* shim-exit.c */
+void shim_ready_ok (void);
+void shim_ready_error (const char *step, int errnum, const char *message);
+int shim_write_pid_file (const char *name, pid_t pid, struct nsbox_error *err);
+/* exit.json for the init's wait status; 0, or -1 with err. */
+int shim_write_exit (struct nsbox_error *err);
+
+/* shim-supervise.c */
+struct shim_stdio
+{
+  int in, out, err;
+};
+/* Forks the launcher with fd 0-2 = io, 3 = the program, 4 = a result pipe (watched). */
+int shim_launcher_spawn (struct shim_stdio *io, struct nsbox_error *err);
+void shim_result_read (void);
+/* Reaps every child that exited: the launcher, init, orphans of the box. */
+void shim_reap (void);
+/* After a failed start: SIGKILL to every child left (unreaped, so no pid reuse). */
+void shim_kill_children (void);
+
+#endif

@@ -1,0 +1,54 @@
+/**
+ * The contribution points the core defines. Plugins contribute with `contribute(point, value)`
+ * in their `setup`; faces ask `host.contributions(point)` and lose their conventions
+ * (no service looked up by the name 'boxInfo', no face guessing a plugin's config keys).
+ */
+
+import type { Box, BoxConfig } from './box.js';
+import { createContributionPoint } from './service-ref.js';
+
+/** A section of `nsbox info` / `GET /boxes/{id}/info`. */
+export interface BoxInfoContribution {
+  /** The section's name (usually the plugin's). */
+  section: string;
+  describe(box: Box): unknown | Promise<unknown>;
+}
+export const boxInfoPoint = createContributionPoint<BoxInfoContribution>({ id: 'core.box-info' });
+
+/**
+ * What a box costs its tenant, per resource (`memory` bytes, `disk` bytes, `cpus`...), read from
+ * its config by the plugin that owns the fields. nsboxd checks the sums against tenant quotas.
+ */
+export interface QuotaClaimContribution {
+  /** Resource name → unit, for quota documents: `{ memory: 'bytes', disk: 'bytes' }`. */
+  resources: Record<string, 'bytes' | 'count' | 'cpus'>;
+  /** This box's claim on each resource; a resource it does not limit is left out. */
+  claims(config: BoxConfig): Record<string, number>;
+}
+export const quotaClaimPoint = createContributionPoint<QuotaClaimContribution>({ id: 'core.quota-claim' });
+
+/** A pool of the host that boxes draw from (disk image pools, address pools, uid ranges). */
+export interface HostPoolInfo {
+  name: string;
+  /** Facts of the pool (path, size, free, images...), as its plugin reports them. */
+  [fact: string]: unknown;
+}
+export interface HostPoolContribution {
+  plugin: string;
+  list(): HostPoolInfo[];
+}
+export const hostPoolPoint = createContributionPoint<HostPoolContribution>({ id: 'core.host-pools' });
+
+/** One sample of a metric (Prometheus naming: `nsbox_box_memory_bytes`). */
+export interface MetricSample {
+  name: string;
+  help: string;
+  type: 'gauge' | 'counter';
+  labels: Record<string, string>;
+  value: number;
+}
+export interface MetricsContribution {
+  /** Samples for the boxes given (all running boxes of the host when the face asks). */
+  collect(boxes: readonly Box[]): MetricSample[] | Promise<MetricSample[]>;
+}
+export const metricsPoint = createContributionPoint<MetricsContribution>({ id: 'core.metrics' });

@@ -1,0 +1,262 @@
+/**
+ * The plugin contract of the host API: typed refs and `setup` with plain-function hooks,
+ * contribution points, child containers that cannot rebind the host's services, the
+ * lifecycle's moments in order, exited with the restart policy, checkpoint and restore as
+ * operations whose hooks fire, plugin error codes, host settings with defaults.
+ */
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type AnyPlugin,
+  boxInfoPoint,
+  ContainerModule,
+  CoreTokens,
+  contribute,
+  createContributionPoint,
+  createServiceRef,
+  definePlugin,
+  type HookContext,
+  hookNames,
+  type LifecycleHooks,
+  NsboxError,
+  provide,
+  z,
+} from '@nsbox/core';
+import { type NsboxHost, openHost } from './open-host.js';
+import { MemoryDriver } from './test-fixtures.js';
+
+function plainHooks(name: string, journal: string[]): LifecycleHooks {
+  const hooks: Record<string, (context: HookContext) => void> = {};
+  for (const hook of hookNames.filter((name) => name !== 'update')) {
+    hooks[hook] = (context) => {
+      journal.push(`${name}:${hook}${context.exit ? `:${context.exit.reason}` : ''}`);
+    };
+  }
+  return hooks as LifecycleHooks;
+}
+
+describe('the host API: plugin contract', () => {
+  let stateDir: string;
+  let host: NsboxHost | undefined;
+  let driver: MemoryDriver;
+
+  beforeEach(() => {
+    stateDir = mkdtempSync(join(tmpdir(), 'nsbox-test-hostapi-'));
+    driver = new MemoryDriver();
+  });
+  afterEach(() => {
+    host?.close();
+    host = undefined;
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  async function open(plugins: AnyPlugin[]) {
+    host = await openHost({ stateDir, discover: false, driver, plugins });
+    return host;
+  }
+
+  it('gives setup typed deps a plugin provides, and plain-function hooks run in lifecycle order', async () => {
+    const counterRef = createServiceRef<{ next(): number }>({ id: 'test.counter' });
+    const journal: string[] = [];
+    let count = 0;
+    const provider = definePlugin({
+      name: 'provider',
+      version: '1.0.0',
+      core: '^1.0.0',
+      setup: () => ({ provides: [provide(counterRef, { next: () => ++count })] }),
+    });
+    const consumer = definePlugin({
+      name: 'consumer',
+      version: '1.0.0',
+      core: '^1.0.0',
+      requires: { provider: '^1.0.0' },
+      deps: { counter: counterRef },
+      setup: ({ deps }) => ({
+        hooks: {
+          ...plainHooks('consumer', journal),
+          started: (context) => context.report('counted', { n: deps.counter.next() }),
+        },
+      }),
+    });
+    const { manager } = await open([consumer, provider]);
+    await manager.create({ name: 'ref1', config: { rootfs: '/srv/ref1' } });
+    await manager.start('ref1');
+    assert.deepEqual(journal, [
+      'consumer:validate',
+      'consumer:provision',
+      'consumer:validate',
+      'consumer:spec',
+      'consumer:prepare',
+      'consumer:configure',
+      'consumer:wire',
+    ]);
+    const counted = manager.history({ kind: 'consumer.counted' });
+    assert.equal(counted.length, 1);
+    assert.equal(counted[0]?.data.n, 1);
+  });
+
+  it('refuses a plugin whose dependency nobody provides, naming the ref', async () => {
+    const missingRef = createServiceRef<string>({ id: 'test.nobody' });
+    const needy = definePlugin({ name: 'needy', version: '1.0.0', core: '^1.0.0', deps: { thing: missingRef }, setup: () => ({}) });
+    await assert.rejects(open([needy]), (error: NsboxError) => error.code === 'E_PLUGIN_DEPENDENCY' && /test\.nobody/.test(error.message));
+  });
+
+  it('loads each plugin in a child container: a rebind of a host service is refused', async () => {
+    const rogue = definePlugin({
+      name: 'rogue',
+      version: '1.0.0',
+      core: '^1.0.0',
+      module: new ContainerModule(({ bind }) => {
+        bind(CoreTokens.BoxRepository).toConstantValue({});
+      }),
+    });
+    await assert.rejects(open([rogue]), (error: NsboxError) => error.code === 'E_PLUGIN_INVALID' && /rogue/.test(error.message));
+  });
+
+  it('collects every contribution to a point, the core one and a point a plugin defines', async () => {
+    const greetPoint = createContributionPoint<{ greet(): string }>({ id: 'test.greet' });
+    const a = definePlugin({
+      name: 'a',
+      version: '1.0.0',
+      core: '^1.0.0',
+      setup: () => ({
+        contributions: [contribute(boxInfoPoint, { section: 'a', describe: (box) => ({ name: box.name }) }), contribute(greetPoint, { greet: () => 'a' })],
+      }),
+    });
+    const b = definePlugin({ name: 'b', version: '1.0.0', core: '^1.0.0', setup: () => ({ contributions: [contribute(greetPoint, { greet: () => 'b' })] }) });
+    const opened = await open([a, b]);
+    assert.deepEqual(
+      opened.plugins
+        .contributions(greetPoint)
+        .map((c) => c.greet())
+        .sort(),
+      ['a', 'b'],
+    );
+    const box = await opened.manager.create({ name: 'info1', config: { rootfs: '/srv/info1' } });
+    const sections = await Promise.all(opened.plugins.contributions(boxInfoPoint).map(async (c) => [c.section, await c.describe(box)]));
+    assert.deepEqual(sections, [['a', { name: 'info1' }]]);
+  });
+
+  it('runs exited with the reason, tears down, and restarts on a reboot from inside the box', async () => {
+    const journal: string[] = [];
+    const watcher = definePlugin({ name: 'watcher', version: '1.0.0', core: '^1.0.0', setup: () => ({ hooks: plainHooks('watcher', journal) }) });
+    const { manager } = await open([watcher]);
+    const box = await manager.create({ name: 'reboot1', config: { rootfs: '/srv/reboot1' } });
+    await manager.start(box.id);
+    journal.length = 0;
+    // The init ends with SIGHUP: what reboot(2) does to a pid namespace's init.
+    driver.running.delete(box.id);
+    driver.nextExit = { state: 'stopped', signal: 1 };
+    const synced = await manager.sync(box.id);
+    assert.equal(synced.state, 'running', 'a reboot brings the box back');
+    assert.deepEqual(journal.slice(0, 3), ['watcher:exited:reboot', 'watcher:stopping', 'watcher:stopped']);
+    assert.ok(journal.includes('watcher:started'));
+    assert.equal(manager.history({ kind: 'box.restarting' }).length, 1);
+  });
+
+  it('keeps a box that halted stopped, and restarts one that failed under on-failure', async () => {
+    const { manager } = await open([]);
+    const halted = await manager.create({ name: 'halt1', config: { rootfs: '/srv/h', restart: 'always' } });
+    await manager.start(halted.id);
+    driver.running.delete(halted.id);
+    driver.nextExit = { state: 'stopped', signal: 2 };
+    assert.equal((await manager.sync(halted.id)).state, 'stopped');
+
+    const failing = await manager.create({ name: 'fail1', config: { rootfs: '/srv/f', restart: 'on-failure' } });
+    await manager.start(failing.id);
+    driver.running.delete(failing.id);
+    driver.nextExit = { state: 'stopped', exitCode: 3 };
+    assert.equal((await manager.sync(failing.id)).state, 'running');
+
+    const clean = await manager.create({ name: 'clean1', config: { rootfs: '/srv/c', restart: 'on-failure' } });
+    await manager.start(clean.id);
+    driver.running.delete(clean.id);
+    driver.nextExit = { state: 'stopped', exitCode: 0 };
+    assert.equal((await manager.sync(clean.id)).state, 'stopped');
+  });
+
+  it('checkpoint and restore are operations whose hooks fire, around the driver', async () => {
+    const journal: string[] = [];
+    const recorder = definePlugin({ name: 'recorder', version: '1.0.0', core: '^1.0.0', setup: () => ({ hooks: plainHooks('recorder', journal) }) });
+    const { manager } = await open([recorder]);
+    const box = await manager.create({ name: 'cr1', config: { rootfs: '/srv/cr1' } });
+    await manager.start(box.id);
+    journal.length = 0;
+    const imageDir = join(stateDir, 'images');
+    const saved = await manager.checkpoint(box.id, { imageDir });
+    assert.equal(saved.state, 'stopped');
+    assert.deepEqual(journal.slice(0, 1), ['recorder:checkpoint']);
+    journal.length = 0;
+    const restored = await manager.restore(box.id, { imageDir });
+    assert.equal(restored.state, 'running');
+    assert.equal(restored.runtime.restored, true);
+    assert.deepEqual(journal, [
+      'recorder:validate',
+      'recorder:spec',
+      'recorder:prepare',
+      'recorder:configure',
+      'recorder:wire',
+      'recorder:restore',
+      'recorder:started',
+    ]);
+    await assert.rejects(manager.restore(box.id, { imageDir: '/nowhere' }), /running/);
+  });
+
+  it("registers a plugin's error codes with their exit codes and HTTP statuses", async () => {
+    const coded = definePlugin({ name: 'coded', version: '1.0.0', core: '^1.0.0', errors: { 'pool-full': { exit: 17, http: 507 } } });
+    await open([coded]);
+    const error = new NsboxError('coded:pool-full', 'the pool is full');
+    assert.equal(error.exitCode, 17);
+    assert.equal(error.httpStatus, 507);
+  });
+
+  it('gives setup its host.json section through its schema, defaults when absent, and refuses a bad one', async () => {
+    let seen: unknown;
+    const tuned = definePlugin({
+      name: 'tuned',
+      version: '1.0.0',
+      core: '^1.0.0',
+      hostSettings: z.strictObject({ interval: z.number().int().positive().default(10) }),
+      setup: ({ settings, dataDir }) => {
+        seen = { settings, dir: dataDir() };
+        return {};
+      },
+    });
+    await open([tuned]);
+    assert.deepEqual(seen, { settings: { interval: 10 }, dir: join(stateDir, 'plugins', 'tuned') });
+    host?.close();
+    host = undefined;
+    writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ settings: { tuned: { interval: -1 } } }));
+    await assert.rejects(open([tuned]), (error: NsboxError) => error.code === 'E_INVALID_CONFIG' && /settings\.tuned: interval/.test(error.message));
+  });
+
+  it('applies a section’s defaults to a box that has no section, and validates a stopped box’s update', async () => {
+    const levels: number[] = [];
+    const defaults = definePlugin({
+      name: 'defaults',
+      version: '1.0.0',
+      core: '^1.0.0',
+      config: z.strictObject({ level: z.number().int().max(5).default(2) }),
+      setup: () => ({
+        hooks: {
+          validate: (context: HookContext) => {
+            levels.push((context.config as { level: number }).level);
+            if ((context.config as { level: number }).level === 4) throw new NsboxError('E_INVALID_CONFIG', 'level 4 is not available on this host');
+          },
+        },
+      }),
+    });
+    const { manager } = await open([defaults]);
+    const box = await manager.create({ name: 'def1', config: { rootfs: '/srv/def1' } });
+    assert.equal(box.config.defaults, undefined, 'the stored config keeps only what was given');
+    assert.deepEqual(levels, [2], 'the validate hook saw the default');
+    await manager.update(box.id, { defaults: { level: 3 } });
+    await manager.update(box.id, { defaults: null });
+    assert.equal(manager.get(box.id).config.defaults, undefined);
+    await assert.rejects(manager.update(box.id, { defaults: { level: 4 } }), /level 4/);
+    assert.equal(manager.get(box.id).config.defaults, undefined);
+  });
+});

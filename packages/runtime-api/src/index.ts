@@ -1,0 +1,21 @@
+export { type BoxFilesService, type RuntimeFacts, runtimeFacts } from './box-files.js';
+export type { BoxCgroup, CgroupDriver, CgroupLayout, CgroupLayoutKind, KillOptions } from './cgroups.js';
+export { formatCpuList, parseCpuList } from './cpu-list.js';
+export { contributeLaunch, LAUNCH_ANNOTATION, type LaunchContributions, launchContributions } from './launch.js';
+export { allCapabilities, defaultCapabilities, defaultMaskedPaths, defaultReadonlyPaths } from './policy-lists.js';
+export { runtimeRefs } from './refs.js';
+export type {
+  ApplyOptions,
+  ApplyResult,
+  BoxResources,
+  CgroupManager,
+  DesiredResources,
+  IoThrottle,
+  KnobOwnership,
+  KnobWrite,
+  ResourceBox,
+  ResourceDeclaration,
+  ResourceEvents,
+  ResourceProblem,
+  ResourceStats,
+} from './resources.js';

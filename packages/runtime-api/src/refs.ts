@@ -1,0 +1,15 @@
+/** The typed refs of what the runtime offers plugins; declare them in a plugin's `deps`. */
+
+import { createServiceRef } from '@nsbox/core';
+import type { BoxFilesService } from './box-files.js';
+import type { CgroupDriver } from './cgroups.js';
+import type { CgroupManager } from './resources.js';
+
+export const runtimeRefs = {
+  /** The box cgroups (the runtime owns them; plugins read controller files and list processes). */
+  cgroups: createServiceRef<CgroupDriver>({ id: 'runtime.cgroups' }),
+  /** Resource arbitration: plugins declare the resources they want; the runtime merges and writes them. */
+  cgroupManager: createServiceRef<CgroupManager>({ id: 'runtime.cgroup-manager' }),
+  /** The host's state dir and each box's directory. */
+  boxFiles: createServiceRef<BoxFilesService>({ id: 'runtime.box-files' }),
+} as const;

@@ -1,0 +1,246 @@
+/**
+ * What the kernel enforces on a box and what the box uses, read back from its cgroup on
+ * whichever flavour serves each controller. A file this host or box lacks is left out
+ * rather than guessed.
+ */
+
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BoxResources, CgroupDriver, IoThrottle, ResourceEvents, ResourceStats } from '@nsbox/runtime-api';
+import { readCgroupFileIfExists } from './cgroup-fs.js';
+import type { ResourceHost } from './resource-host.js';
+import { CFS_PERIOD_US, RT_PERIOD_US, type ThrottleField } from './resource-knobs.js';
+import { blkioToWeight, sharesToWeight, v1ThrottleFiles, v2ThrottleKeys } from './resource-plan.js';
+
+/** Values at or above this are v1's "no limit" (PAGE_COUNTER_MAX in bytes, rounded to a page). */
+const V1_UNLIMITED_FLOOR = 2 ** 62;
+
+/** Huge page sizes the kernel has, as cgroup files name them ('2MB', '1GB'). */
+export function hugepageSizes(): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/sys/kernel/mm/hugepages');
+  } catch {
+    return [];
+  }
+  return entries.flatMap((entry) => {
+    const kb = Number(/^hugepages-(\d+)kB$/.exec(entry)?.[1]);
+    if (!kb) return [];
+    return [kb >= 1024 * 1024 ? `${kb / (1024 * 1024)}GB` : kb >= 1024 ? `${kb / 1024}MB` : `${kb}KB`];
+  });
+}
+
+function field(text: string | undefined, key: string): number | undefined {
+  const value = new RegExp(`^${key} (\\d+)$`, 'm').exec(text ?? '')?.[1];
+  return value === undefined ? undefined : Number(value);
+}
+
+function defined<T extends object>(object: T): T {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
+}
+
+export class ResourceReader {
+  constructor(
+    private readonly driver: CgroupDriver,
+    private readonly host: ResourceHost,
+    private readonly name: string,
+  ) {}
+
+  /** A controller file of the box, or undefined when this host or box has none. */
+  read(controller: string, file: string): string | undefined {
+    try {
+      return this.driver.read(this.name, controller, file).trim();
+    } catch {
+      return undefined;
+    }
+  }
+
+  private v2(controller: 'cpu' | 'cpuset' | 'memory' | 'io' | 'hugetlb'): boolean {
+    return this.host.flavor(controller) === 'v2';
+  }
+
+  /** A byte limit, or undefined for none ('max', -1, v1's huge "unlimited"). */
+  private limit(text: string | undefined): number | undefined {
+    if (text === undefined || text === 'max' || text === '') return undefined;
+    const value = Number(text);
+    return Number.isFinite(value) && value >= 0 && value < V1_UNLIMITED_FLOOR ? value : undefined;
+  }
+
+  /** `unified`: the raw files owners declared, read back as the kernel shows them. */
+  effective(unifiedDir: string | undefined, unified: string[], softLimitIsReservation: boolean): BoxResources {
+    const resources: BoxResources = {};
+    const cpu = this.effectiveCpu();
+    if (Object.keys(cpu).length > 0) resources.cpu = cpu;
+    const memory = this.effectiveMemory(softLimitIsReservation);
+    if (Object.keys(memory).length > 0) resources.memory = memory;
+    const pids = this.limit(this.read('pids', 'pids.max'));
+    if (pids !== undefined) resources.pids = { max: pids };
+    const io = this.effectiveIo();
+    if (io.weight !== undefined || (io.throttle?.length ?? 0) > 0) resources.io = io;
+    const hugetlb: Record<string, number> = {};
+    for (const size of hugepageSizes()) {
+      const value = this.limit(this.read('hugetlb', this.v2('hugetlb') ? `hugetlb.${size}.max` : `hugetlb.${size}.limit_in_bytes`));
+      if (value !== undefined) hugetlb[size] = value;
+    }
+    if (Object.keys(hugetlb).length > 0) resources.hugetlb = hugetlb;
+    if (unifiedDir !== undefined && unified.length > 0) {
+      const raw: Record<string, string> = {};
+      for (const file of unified) {
+        const text = readCgroupFileIfExists(join(unifiedDir, file));
+        if (text !== undefined) raw[file] = text.trim();
+      }
+      resources.unified = raw;
+    }
+    return resources;
+  }
+
+  private effectiveCpu(): NonNullable<BoxResources['cpu']> {
+    const cpu: NonNullable<BoxResources['cpu']> = {};
+    if (this.v2('cpu')) {
+      const [quota, period] = (this.read('cpu', 'cpu.max') ?? 'max').split(/\s+/);
+      if (quota !== 'max' && quota !== undefined) Object.assign(cpu, { quota: Number(quota), period: Number(period ?? CFS_PERIOD_US) });
+      const weight = this.read('cpu', 'cpu.weight');
+      if (weight !== undefined) cpu.weight = Number(weight);
+    } else {
+      const quota = Number(this.read('cpu', 'cpu.cfs_quota_us') ?? -1);
+      if (quota > 0) Object.assign(cpu, { quota, period: Number(this.read('cpu', 'cpu.cfs_period_us') ?? CFS_PERIOD_US) });
+      const shares = this.read('cpu', 'cpu.shares');
+      if (shares !== undefined) cpu.weight = sharesToWeight(Number(shares));
+      const runtime = Number(this.read('cpu', 'cpu.rt_runtime_us') ?? 0);
+      if (runtime > 0) Object.assign(cpu, { realtimeRuntime: runtime, realtimePeriod: Number(this.read('cpu', 'cpu.rt_period_us') ?? RT_PERIOD_US) });
+    }
+    const cpus = this.read('cpuset', 'cpuset.cpus');
+    if (cpus) cpu.cpus = cpus;
+    const mems = this.read('cpuset', 'cpuset.mems');
+    if (mems) cpu.mems = mems;
+    return cpu;
+  }
+
+  private effectiveMemory(softLimitIsReservation: boolean): NonNullable<BoxResources['memory']> {
+    if (this.v2('memory')) {
+      const low = Number(this.read('memory', 'memory.low') ?? 0);
+      return defined({
+        max: this.limit(this.read('memory', 'memory.max')),
+        high: this.limit(this.read('memory', 'memory.high')),
+        swap: this.limit(this.read('memory', 'memory.swap.max')),
+        reservation: low > 0 ? low : undefined,
+      });
+    }
+    const max = this.limit(this.read('memory', 'memory.limit_in_bytes'));
+    const memsw = this.limit(this.read('memory', 'memory.memsw.limit_in_bytes'));
+    const soft = this.limit(this.read('memory', 'memory.soft_limit_in_bytes'));
+    const oomKillDisable = field(this.read('memory', 'memory.oom_control'), 'oom_kill_disable') === 1;
+    return defined({
+      max,
+      // v1's one soft limit is the reservation when an owner declared one, else the throttle point.
+      high: softLimitIsReservation ? undefined : soft,
+      reservation: softLimitIsReservation ? soft : undefined,
+      swap: memsw === undefined || max === undefined ? undefined : memsw - max,
+      oomKillDisable: oomKillDisable ? true : undefined,
+    });
+  }
+
+  private effectiveIo(): NonNullable<BoxResources['io']> {
+    const io: NonNullable<BoxResources['io']> = {};
+    const byDevice = new Map<string, IoThrottle>();
+    const entry = (device: string) => byDevice.get(device) ?? (byDevice.set(device, { device }).get(device) as IoThrottle);
+    if (this.v2('io')) {
+      const weight = /^default (\d+)$/m.exec(this.read('io', 'io.weight') ?? '')?.[1];
+      if (weight !== undefined) io.weight = Number(weight);
+      for (const line of (this.read('io', 'io.max') ?? '').split('\n')) {
+        const [device, ...settings] = line.trim().split(/\s+/);
+        if (!device) continue;
+        for (const setting of settings) {
+          const [key, value] = setting.split('=');
+          const name = (Object.keys(v2ThrottleKeys) as ThrottleField[]).find((candidate) => v2ThrottleKeys[candidate] === key);
+          if (name && value !== 'max') entry(device)[name] = Number(value);
+        }
+      }
+    } else if (this.host.flavor('io') === 'v1') {
+      const weight = this.read('blkio', 'blkio.weight') ?? this.read('blkio', 'blkio.bfq.weight');
+      if (weight !== undefined && /^\d+$/.test(weight)) io.weight = blkioToWeight(Number(weight));
+      for (const [name, file] of Object.entries(v1ThrottleFiles) as [ThrottleField, string][]) {
+        for (const line of (this.read('blkio', file) ?? '').split('\n')) {
+          const [device, value] = line.trim().split(/\s+/);
+          if (device && value) entry(device)[name] = Number(value);
+        }
+      }
+    }
+    if (byDevice.size > 0) io.throttle = [...byDevice.values()];
+    return io;
+  }
+
+  stats(): ResourceStats {
+    const number = (text: string | undefined) => (text === undefined || text === '' ? undefined : Number(text));
+    const stats: ResourceStats = { cpu: {}, memory: {}, pids: {}, io: [] };
+    const cpuStat = this.read('cpu', 'cpu.stat');
+    if (this.v2('cpu') || this.host.flavor('cpu') === undefined) {
+      stats.cpu = defined({
+        usageUsec: field(cpuStat, 'usage_usec'),
+        userUsec: field(cpuStat, 'user_usec'),
+        systemUsec: field(cpuStat, 'system_usec'),
+        throttledPeriods: field(cpuStat, 'nr_throttled'),
+        throttledUsec: field(cpuStat, 'throttled_usec'),
+      });
+    } else {
+      const usage = number(this.read('cpuacct', 'cpuacct.usage'));
+      // cpuacct.stat counts USER_HZ ticks, 100 a second on Linux.
+      const ticks = this.read('cpuacct', 'cpuacct.stat');
+      const user = field(ticks, 'user');
+      const system = field(ticks, 'system');
+      const throttled = field(cpuStat, 'throttled_time');
+      stats.cpu = defined({
+        usageUsec: usage === undefined ? undefined : Math.round(usage / 1000),
+        userUsec: user === undefined ? undefined : user * 10_000,
+        systemUsec: system === undefined ? undefined : system * 10_000,
+        throttledPeriods: field(cpuStat, 'nr_throttled'),
+        throttledUsec: throttled === undefined ? undefined : Math.round(throttled / 1000),
+      });
+    }
+    const v2Memory = this.v2('memory');
+    stats.memory = defined({
+      usage: number(this.read('memory', v2Memory ? 'memory.current' : 'memory.usage_in_bytes')),
+      peak: number(this.read('memory', v2Memory ? 'memory.peak' : 'memory.max_usage_in_bytes')),
+      swapUsage: v2Memory ? number(this.read('memory', 'memory.swap.current')) : undefined,
+    });
+    stats.pids = defined({ current: number(this.read('pids', 'pids.current')), peak: number(this.read('pids', 'pids.peak')) });
+    stats.io = this.ioStats();
+    return stats;
+  }
+
+  private ioStats(): ResourceStats['io'] {
+    const byDevice = new Map<string, ResourceStats['io'][number]>();
+    const entry = (device: string) =>
+      byDevice.get(device) ?? (byDevice.set(device, { device, readBytes: 0, writeBytes: 0, reads: 0, writes: 0 }).get(device) as ResourceStats['io'][number]);
+    if (this.v2('io')) {
+      for (const line of (this.read('io', 'io.stat') ?? '').split('\n')) {
+        const [device, ...settings] = line.trim().split(/\s+/);
+        if (!device) continue;
+        const values = new Map(settings.map((setting) => setting.split('=') as [string, string]));
+        Object.assign(entry(device), {
+          readBytes: Number(values.get('rbytes') ?? 0),
+          writeBytes: Number(values.get('wbytes') ?? 0),
+          reads: Number(values.get('rios') ?? 0),
+          writes: Number(values.get('wios') ?? 0),
+        });
+      }
+    } else if (this.host.flavor('io') === 'v1') {
+      const lines = (file: string, read: 'readBytes' | 'reads', write: 'writeBytes' | 'writes') => {
+        for (const line of (this.read('blkio', file) ?? '').split('\n')) {
+          const [device, op, value] = line.trim().split(/\s+/);
+          if (!device || !/^\d+:\d+$/.test(device)) continue;
+          if (op === 'Read') entry(device)[read] = Number(value);
+          if (op === 'Write') entry(device)[write] = Number(value);
+        }
+      };
+      lines('blkio.throttle.io_service_bytes_recursive', 'readBytes', 'writeBytes');
+      lines('blkio.throttle.io_serviced_recursive', 'reads', 'writes');
+    }
+    return [...byDevice.values()];
+  }
+
+  events(): ResourceEvents {
+    const memoryEvents = this.v2('memory') ? this.read('memory', 'memory.events') : this.read('memory', 'memory.oom_control');
+    return { oomKills: field(memoryEvents, 'oom_kill') ?? 0, pidsMax: field(this.read('pids', 'pids.events'), 'max') ?? 0 };
+  }
+}
