@@ -347,6 +347,12 @@ describe('nsbox-runc: the OCI lifecycle through the command line', function () {
     const refused = harness.run(['--systemd-cgroup', 'create', '--bundle', bundle, 'systemd-1']);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /--systemd-cgroup needs systemd as PID 1 on a pure cgroup2 host/);
+    const crunFlag = harness.run(['--cgroup-manager', 'systemd', 'create', '--bundle', bundle, 'systemd-3']);
+    assert.equal(crunFlag.code, 1);
+    assert.match(crunFlag.stderr, /--systemd-cgroup needs systemd as PID 1/, "crun's --cgroup-manager systemd is --systemd-cgroup");
+    const unknown = harness.run(['--cgroup-manager', 'disabled', 'create', '--bundle', bundle, 'systemd-4']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /--cgroup-manager disabled is not supported/);
     const withoutFlag = harness.run(['create', '--bundle', bundle, 'systemd-2']);
     assert.equal(withoutFlag.code, 1);
     assert.match(withoutFlag.stderr, /is a systemd path \(slice:prefix:name\): it needs --systemd-cgroup/);
