@@ -5,12 +5,13 @@
  */
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCgroupDriver, detectCgroupLayout } from '@nsbox/runtime';
 import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
+import { nativePaths, packageRoot } from '../src/oci-runtime.js';
 import { type BundleConfig, cleanupBundle, createHarness, ensureNativeBuilt, makeBundle, type RuncHarness } from './runc-harness.js';
 
 function state(harness: RuncHarness, id: string): Record<string, unknown> {
@@ -337,6 +338,17 @@ describe('nsbox-runc: the OCI lifecycle through the command line', function () {
     assert.equal(features.linux.cgroup.systemd, systemdHost);
     assert.equal(harness.run(['--systemd-cgroup', 'list']).code, 0, 'a global flag every command takes');
     assert.equal(harness.run(['list', '--quiet']).code, 0);
+  });
+
+  it('refuses a server wait that is not a number of seconds, naming the variable, before it starts anything', () => {
+    const root = join(harness.dir, 'root-wait');
+    const result = spawnSync(nativePaths(packageRoot()).front, ['--root', root, 'list'], {
+      encoding: 'utf8',
+      env: { ...process.env, NSBOX_RUNC_SERVER_WAIT_SECONDS: 'soon' },
+    });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /NSBOX_RUNC_SERVER_WAIT_SECONDS 'soon': a whole number of seconds from 1 to 3600/);
+    assert.ok(!existsSync(join(root, 'server.pid')), 'no server was started');
   });
 
   it('refuses --systemd-cgroup where PID 1 is not systemd, and a systemd path without it, leaving nothing', function () {

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createCgroupDriver, detectCgroupLayout } from '@nsbox/runtime';
 import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
 import { podmanBoxFlags, podmanGlobalArgs, podmanRunArgs } from './podman-args.js';
-import { createHarness, ensureNativeBuilt, type RuncHarness, removeCgroupParent } from './runc-harness.js';
+import { createHarness, ensureNativeBuilt, type RuncHarness, removeCgroupParent, slowdown } from './runc-harness.js';
 
 const IMAGE = 'localhost/nsbox-test-busybox:latest';
 
@@ -46,7 +46,7 @@ describe('podman with nsbox-runc as its runtime', function () {
     cleanup.add('remove the podman cgroup parent', () => removeCgroupParent(cgroupParent));
     base = [...podmanGlobalArgs(dir), '--runtime', harness.wrapper];
     // Start nsbox-runc's server now (from source it takes seconds), not inside the first podman call.
-    const warm = spawnSync(harness.wrapper, ['list'], { encoding: 'utf8', timeout: 120_000 });
+    const warm = spawnSync(harness.wrapper, ['list'], { encoding: 'utf8', timeout: 120_000 * slowdown() });
     assert.equal(warm.status, 0, warm.stderr);
     cleanup.add('remove the podman containers', async () => {
       podman(['rm', '--all', '--force', '--time', '0']);
