@@ -8,32 +8,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { aptSets } from './apt-packages.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
-
-/** Debian packages every run needs, and the extra sets some npm scripts ask for. */
-const aptSets = {
-  base: [
-    'build-essential',
-    'python3',
-    'pkg-config',
-    'busybox-static',
-    'libseccomp-dev',
-    'libcap-dev',
-    'libbpf-dev',
-    'iproute2',
-    'util-linux',
-    'e2fsprogs',
-    'xfsprogs',
-    'openssl',
-    'zstd',
-    'xz-utils',
-  ],
-  bench: ['crun', 'runc'],
-  /** Installed with their recommends: podman needs its network and storage helpers (tests of nsbox-runc). */
-  withRecommends: ['podman'],
-};
 
 function log(message) {
   process.stderr.write(`[setup] ${message}\n`);

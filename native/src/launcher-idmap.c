@@ -58,19 +58,21 @@ nsbox_trees_prepare (const struct nsbox_program *prog, pid_t pid, struct nsbox_t
                             | (attrs.recursive ? AT_RECURSIVE : 0));
       if (tree < 0)
         return nsbox_fail (err, errno, "clone the mount at '%s'", op->args[0]);
-      if (attrs.attr_set || attrs.attr_clr || attrs.idmap)
-        {
-          struct mount_attr attr = {
-            .attr_set = attrs.attr_set | (attrs.idmap ? MOUNT_ATTR_IDMAP : 0),
-            .attr_clr = attrs.attr_clr,
-            .userns_fd = attrs.idmap ? (uint64_t) userns : 0,
-          };
-          if (mount_setattr (tree, "", AT_EMPTY_PATH | (attrs.recursive ? AT_RECURSIVE : 0),
-                             &attr, sizeof attr)
-              < 0)
-            return nsbox_fail (err, errno, "set the attributes%s of the mount of '%s'",
-                               attrs.idmap ? " and the idmap" : "", op->args[0]);
-        }
+      /* A clone keeps its source's peer group: on a host whose mounts are shared (systemd
+       * makes / shared), the tree would join the child's namespace shared with the host,
+       * and pivot_root refuses a shared new root (EINVAL). A slave gets the host's mount
+       * events, as the rootfs bound in the child does, and sends none back. */
+      struct mount_attr attr = {
+        .attr_set = attrs.attr_set | (attrs.idmap ? MOUNT_ATTR_IDMAP : 0),
+        .attr_clr = attrs.attr_clr,
+        .propagation = MS_SLAVE,
+        .userns_fd = attrs.idmap ? (uint64_t) userns : 0,
+      };
+      if (mount_setattr (tree, "", AT_EMPTY_PATH | (attrs.recursive ? AT_RECURSIVE : 0),
+                         &attr, sizeof attr)
+          < 0)
+        return nsbox_fail (err, errno, "set the attributes%s of the mount of '%s'",
+                           attrs.idmap ? " and the idmap" : "", op->args[0]);
       trees->fds[trees->n] = nsbox_steal_fd (&tree);
       trees->paths[trees->n] = op->args[0];
       trees->n++;

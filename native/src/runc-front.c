@@ -324,12 +324,30 @@ spawn_server (const char *root)
   waitpid (pid, NULL, 0);
 }
 
+/* How long a call waits for the server it started: NSBOX_RUNC_SERVER_WAIT_SECONDS where node
+ * takes longer than SERVER_WAIT_MS to start (an emulated machine, a server from source). */
+static int64_t
+server_wait_ms (void)
+{
+  const char *text = getenv ("NSBOX_RUNC_SERVER_WAIT_SECONDS");
+  char *end;
+  long seconds;
+
+  if (!text || !*text)
+    return SERVER_WAIT_MS;
+  errno = 0;
+  seconds = strtol (text, &end, 10);
+  if (errno || *end || seconds < 1 || seconds > 3600)
+    die ("NSBOX_RUNC_SERVER_WAIT_SECONDS '%s': a whole number of seconds from 1 to 3600", text);
+  return (int64_t) seconds * 1000;
+}
+
 static int
 open_server (const char *root)
 {
   char sock_path[PATH_MAX], lock_path[PATH_MAX];
   int fd, lock;
-  int64_t deadline;
+  int64_t deadline, wait_ms = server_wait_ms ();
 
   snprintf (sock_path, sizeof sock_path, "%s/%s", root, SOCK_NAME);
   fd = connect_server (sock_path);
@@ -345,13 +363,13 @@ open_server (const char *root)
   if (fd < 0)
     {
       spawn_server (root);
-      deadline = now_ms () + SERVER_WAIT_MS;
+      deadline = now_ms () + wait_ms;
       while ((fd = connect_server (sock_path)) < 0 && now_ms () < deadline)
         usleep (5000);
     }
   close (lock);
   if (fd < 0)
-    die ("the nsbox-runc server did not start within %d s; see %s/server.log", SERVER_WAIT_MS / 1000,
+    die ("the nsbox-runc server did not start within %d s; see %s/server.log", (int) (wait_ms / 1000),
          root);
   return fd;
 }

@@ -4,6 +4,7 @@
  * afterEach removes them even when the test failed.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, lchownSync, mkdirSync, openSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import {
   finishes,
   HOST_ID,
   hostMountPoints,
+  ID_MAP,
   killAll,
   Launch,
   type LaunchOptions,
@@ -170,11 +172,11 @@ describe('nsbox-launcher', function () {
       ['exec', 'sh', '-c', `grep ${name} /proc/mounts; ls -d /tmp/${name}-dots`],
     ]);
     assert.match(await launch.result, /^ok \d+$/);
-    assert.deepEqual(lines(await launch.output()), [
-      // Without mode=, a tmpfs takes the mode of the directory it covers (755, made here).
-      `tmpfs /tmp/${name}/x tmpfs rw,nosuid,relatime,size=1024k,mode=755,uid=${HOST_ID},gid=${HOST_ID} 0 0`,
-      `/tmp/${name}-dots`,
-    ]);
+    // A kernel built with CONFIG_TMPFS_INODE64 (Debian's) lists the default inode64 among the options.
+    const [mount, dots] = lines(await launch.output());
+    // Without mode=, a tmpfs takes the mode of the directory it covers (755, made here).
+    assert.equal(mount?.replace(',inode64', ''), `tmpfs /tmp/${name}/x tmpfs rw,nosuid,relatime,size=1024k,mode=755,uid=${HOST_ID},gid=${HOST_ID} 0 0`);
+    assert.equal(dots, `/tmp/${name}-dots`);
     // Landed in the rootfs; the host's /tmp has no new directory and no new mount.
     assert.ok(existsSync(join(root.rootfs, 'tmp', name, 'x')));
     assert.ok(existsSync(join(root.rootfs, 'tmp', `${name}-dots`)));
@@ -433,12 +435,43 @@ describe('nsbox-launcher', function () {
     );
   });
 
+  it('pivots into an idmapped rootfs cloned from a shared host mount (systemd makes / shared)', async () => {
+    // Owned by host root on disk, shown as the box's root through the idmap.
+    const hostOwned = makeRootfs(0);
+    execFileSync('mount', ['--bind', hostOwned.dir, hostOwned.dir]);
+    execFileSync('mount', ['--make-shared', hostOwned.dir]);
+    cleanups.push(() => {
+      execFileSync('umount', ['-l', hostOwned.dir]);
+      hostOwned.remove();
+    });
+    const launch = start([
+      ['mode', 'create'],
+      ['namespaces', 'user', 'pid', 'mnt'],
+      ['uidmap', ID_MAP],
+      ['gidmap', ID_MAP],
+      ['setgroups', 'deny'],
+      ['tree', hostOwned.rootfs, 'rbind,idmap'],
+      ['rootfs', hostOwned.rootfs, 'idmap'],
+      ['mount', 'proc', '/proc', 'proc', 'nosuid,nodev,noexec', ''],
+      ['pivot_root'],
+      ['env', 'PATH=/bin:/sbin'],
+      ['exec', 'sh', '-c', 'stat -c %u /bin/busybox; grep -E "^([^ ]+ ){4}/ " /proc/self/mountinfo | grep -c " shared:"'],
+    ]);
+    assert.match(await launch.result, /^ok \d+$/);
+    assert.deepEqual(lines(await launch.output()), ['0', '0'], "the box's root owns its files, and its root mount is no peer of the host's");
+  });
+
   it('masks paths, makes paths read-only and writes sysctls after pivot_root', async () => {
     mkdirSync(join(root.rootfs, 'secretdir'));
     writeFileSync(join(root.rootfs, 'secretdir', 'key'), 'dir-secret\n');
     writeFileSync(join(root.rootfs, 'etc', 'secret'), 'file-secret\n');
+    // Every box has a /dev/null: before Linux 6.15 (no clone of a detached mount) a masked file is bound from it.
+    const devNull: LaunchOp[] = [
+      ['mount', 'tmpfs', '/dev', 'tmpfs', 'nosuid', 'mode=755,size=64k'],
+      ['dev.bind', '/dev/null', '/dev/null'],
+    ];
     const launch = start([
-      ...boxOps(root.rootfs),
+      ...boxOps(root.rootfs, { extraMounts: devNull }),
       ['mask', '/etc/secret'],
       ['mask', '/secretdir'],
       ['mask', '/does/not/exist'],
@@ -479,12 +512,15 @@ describe('nsbox-launcher', function () {
 
   it('starts the box in its cgroups (v1 cgroup.procs, v2 cgroup.into) and a cgroup namespace', async () => {
     const name = uniqueName();
-    const v1 = `/sys/fs/cgroup/pids/${name}`;
-    const v2 = `/sys/fs/cgroup/unified/${name}`;
-    mkdirSync(v1);
-    cleanups.push(() => rmdirSync(v1));
-    mkdirSync(v2);
-    cleanups.push(() => rmdirSync(v2));
+    // A hybrid host (this machine) has v1's pids hierarchy and cgroup2 beside it; a pure
+    // cgroup2 host has cgroup2 alone, where cgroup.procs and cgroup.into name the same cgroup.
+    const hybrid = existsSync('/sys/fs/cgroup/pids');
+    const v2 = hybrid ? `/sys/fs/cgroup/unified/${name}` : `/sys/fs/cgroup/${name}`;
+    const v1 = hybrid ? `/sys/fs/cgroup/pids/${name}` : v2;
+    for (const dir of new Set([v1, v2])) {
+      mkdirSync(dir);
+      cleanups.push(() => rmdirSync(dir));
+    }
     const launch = start([
       ['cgroup.procs', `${v1}/cgroup.procs`],
       ['cgroup.into', v2],
@@ -493,7 +529,7 @@ describe('nsbox-launcher', function () {
     ]);
     const pid = await launch.boxPid();
     const cgroups = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-    assert.match(cgroups, new RegExp(`^\\d+:pids:/${name}$`, 'm'));
+    if (hybrid) assert.match(cgroups, new RegExp(`^\\d+:pids:/${name}$`, 'm'));
     assert.match(cgroups, new RegExp(`^0::/${name}$`, 'm'));
     // Inside, the cgroup namespace is rooted at the box's own cgroup.
     assert.equal(lines(await launch.waitForOutput(/0::/))[0], '0::/');

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AnyPlugin, type Box, boxNameProblem, NsboxError } from '@nsbox/core';
 import { type NsboxHost, openHost } from '@nsbox/host';
-import { type CgroupPlacement, OciCgroupDriver, parseCgroupsPath } from './box/cgroup-paths.js';
+import { type CgroupPlacement, isSystemdCgroupsPath, OciCgroupDriver, parseCgroupsPath } from './box/cgroup-paths.js';
 import { OciBoxDriver } from './box/oci-driver.js';
 import { IdLocks } from './id-locks.js';
 
@@ -111,7 +111,7 @@ export class OciRuntime {
       const box = this.host.store.find(name);
       const path = box?.config.annotations?.[CGROUPS_PATH_ANNOTATION];
       if (!box) return undefined; // not cached: the box may be inserted later
-      this.placements.set(name, path ? parseCgroupsPath(path, this.cgroups.parent) : null);
+      this.placements.set(name, path ? parseCgroupsPath(path, this.cgroups.parent, { systemd: isSystemdCgroupsPath(path) }) : null);
     }
     return this.placements.get(name) ?? undefined;
   }

@@ -163,7 +163,14 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     return 1;
   }
   let exitCode = 0;
-  const context = async (): Promise<CommandContext> => ({ runtime: await runtime(), caller, log, cwd: caller.request.cwd });
+  const context = async (): Promise<CommandContext> => ({
+    runtime: await runtime(),
+    caller,
+    log,
+    cwd: caller.request.cwd,
+    // crun's --cgroup-manager systemd is runc's --systemd-cgroup.
+    systemdCgroup: (globals.systemdCgroup ?? false) || globals.cgroupManager === 'systemd',
+  });
 
   const program = new Command('nsbox-runc')
     .description('nsbox-runc: an OCI runtime (runc command line) on nsbox')
@@ -174,28 +181,19 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     .option('--log <file>', 'log file (errors also go to stderr)')
     .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'))
     .option('--debug', 'debug lines in the log')
-    .option('--systemd-cgroup', 'refused: cgroupfs paths only')
+    .option('--systemd-cgroup', "cgroupsPath is systemd's slice:prefix:name: each container a scope, made through systemd")
     .option('--criu <path>', 'accepted for compatibility; checkpoint is not implemented')
     .option('--rootless <value>', 'false or auto (nsbox-runc runs as root)')
-    .option('--cgroup-manager <manager>', "crun's flag: cgroupfs (the only manager here)")
+    .option('--cgroup-manager <manager>', "crun's flag: cgroupfs, or systemd (as --systemd-cgroup)")
     .version('nsbox-runc 0.1.0\nspec: 1.2.0', '-v, --version');
 
   program.hook('preAction', () => {
-    if (globals.systemdCgroup) {
-      throw new NsboxError(
-        'E_UNSUPPORTED',
-        '--systemd-cgroup is not supported: nsbox-runc manages cgroupfs paths (use --cgroup-manager cgroupfs with podman, SystemdCgroup = false with containerd)',
-        {
-          details: { field: '--systemd-cgroup' },
-        },
-      );
-    }
     if (globals.rootless === 'true')
       throw new NsboxError('E_UNSUPPORTED', '--rootless true is not supported: nsbox-runc runs as root', { details: { field: '--rootless' } });
-    if (globals.cgroupManager !== undefined && globals.cgroupManager !== 'cgroupfs') {
+    if (globals.cgroupManager !== undefined && globals.cgroupManager !== 'cgroupfs' && globals.cgroupManager !== 'systemd') {
       throw new NsboxError(
         'E_UNSUPPORTED',
-        `--cgroup-manager ${globals.cgroupManager} is not supported: nsbox-runc manages cgroupfs paths (its boxes always get a cgroup)`,
+        `--cgroup-manager ${globals.cgroupManager} is not supported: nsbox-runc manages cgroupfs paths or systemd scopes (its boxes always get a cgroup)`,
         { details: { field: '--cgroup-manager' } },
       );
     }

@@ -5,11 +5,13 @@
  */
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createCgroupDriver, detectCgroupLayout } from '@nsbox/runtime';
 import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
+import { nativePaths, packageRoot } from '../src/oci-runtime.js';
 import { type BundleConfig, cleanupBundle, createHarness, ensureNativeBuilt, makeBundle, type RuncHarness } from './runc-harness.js';
 
 function state(harness: RuncHarness, id: string): Record<string, unknown> {
@@ -18,13 +20,9 @@ function state(harness: RuncHarness, id: string): Record<string, unknown> {
   return JSON.parse(result.stdout) as Record<string, unknown>;
 }
 
+/** The box cgroups under a parent, as nsbox-runc makes them (cgroupfs paths, as runc: v1 or cgroup2 directories). */
 function cgroupDirs(parent: string): string[] {
-  const dir = join('/sys/fs/cgroup/memory', parent);
-  return existsSync(dir)
-    ? readdirSync(dir, { withFileTypes: true })
-        .filter((entry) => entry.isDirectory())
-        .map((entry) => entry.name)
-    : [];
+  return createCgroupDriver({ parent, manager: 'cgroupfs' }).list();
 }
 
 describe('nsbox-runc: the OCI lifecycle through the command line', function () {
@@ -336,10 +334,41 @@ describe('nsbox-runc: the OCI lifecycle through the command line', function () {
   it('features, spec and list answer as runc does', () => {
     const features = JSON.parse(harness.run(['features']).stdout) as { linux: { namespaces: string[]; cgroup: { systemd: boolean } } };
     assert.ok(features.linux.namespaces.includes('time'));
-    assert.equal(features.linux.cgroup.systemd, false);
-    const systemd = harness.run(['--systemd-cgroup', 'list']);
-    assert.equal(systemd.code, 1);
-    assert.match(systemd.stderr, /--systemd-cgroup is not supported/);
+    const systemdHost = existsSync('/run/systemd/system') && detectCgroupLayout().kind === 'v2';
+    assert.equal(features.linux.cgroup.systemd, systemdHost);
+    assert.equal(harness.run(['--systemd-cgroup', 'list']).code, 0, 'a global flag every command takes');
     assert.equal(harness.run(['list', '--quiet']).code, 0);
+  });
+
+  it('refuses a server wait that is not a number of seconds, naming the variable, before it starts anything', () => {
+    const root = join(harness.dir, 'root-wait');
+    const result = spawnSync(nativePaths(packageRoot()).front, ['--root', root, 'list'], {
+      encoding: 'utf8',
+      env: { ...process.env, NSBOX_RUNC_SERVER_WAIT_SECONDS: 'soon' },
+    });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /NSBOX_RUNC_SERVER_WAIT_SECONDS 'soon': a whole number of seconds from 1 to 3600/);
+    assert.ok(!existsSync(join(root, 'server.pid')), 'no server was started');
+  });
+
+  it('refuses --systemd-cgroup where PID 1 is not systemd, and a systemd path without it, leaving nothing', function () {
+    if (existsSync('/run/systemd/system') && detectCgroupLayout().kind === 'v2') this.skip(); // podman.test.ts runs it there
+    const bundle = makeBundle(harness, 'b-systemd', ['true'], (config) => {
+      config.linux = { ...config.linux, cgroupsPath: 'machine.slice:nsbox-test:b-systemd' };
+    });
+    const refused = harness.run(['--systemd-cgroup', 'create', '--bundle', bundle, 'systemd-1']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /--systemd-cgroup needs systemd as PID 1 on a pure cgroup2 host/);
+    const crunFlag = harness.run(['--cgroup-manager', 'systemd', 'create', '--bundle', bundle, 'systemd-3']);
+    assert.equal(crunFlag.code, 1);
+    assert.match(crunFlag.stderr, /--systemd-cgroup needs systemd as PID 1/, "crun's --cgroup-manager systemd is --systemd-cgroup");
+    const unknown = harness.run(['--cgroup-manager', 'disabled', 'create', '--bundle', bundle, 'systemd-4']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /--cgroup-manager disabled is not supported/);
+    const withoutFlag = harness.run(['create', '--bundle', bundle, 'systemd-2']);
+    assert.equal(withoutFlag.code, 1);
+    assert.match(withoutFlag.stderr, /is a systemd path \(slice:prefix:name\): it needs --systemd-cgroup/);
+    assert.equal(harness.run(['list', '--quiet']).stdout, '');
+    assert.deepEqual(cgroupDirs(harness.cgroupParent), []);
   });
 });

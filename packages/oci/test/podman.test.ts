@@ -7,12 +7,13 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createCgroupDriver, detectCgroupLayout } from '@nsbox/runtime';
 import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
 import { podmanBoxFlags, podmanGlobalArgs, podmanRunArgs } from './podman-args.js';
-import { createHarness, ensureNativeBuilt, type RuncHarness, removeCgroupParent } from './runc-harness.js';
+import { createHarness, ensureNativeBuilt, type RuncHarness, removeCgroupParent, slowdown } from './runc-harness.js';
 
 const IMAGE = 'localhost/nsbox-test-busybox:latest';
 
@@ -45,7 +46,7 @@ describe('podman with nsbox-runc as its runtime', function () {
     cleanup.add('remove the podman cgroup parent', () => removeCgroupParent(cgroupParent));
     base = [...podmanGlobalArgs(dir), '--runtime', harness.wrapper];
     // Start nsbox-runc's server now (from source it takes seconds), not inside the first podman call.
-    const warm = spawnSync(harness.wrapper, ['list'], { encoding: 'utf8', timeout: 120_000 });
+    const warm = spawnSync(harness.wrapper, ['list'], { encoding: 'utf8', timeout: 120_000 * slowdown() });
     assert.equal(warm.status, 0, warm.stderr);
     cleanup.add('remove the podman containers', async () => {
       podman(['rm', '--all', '--force', '--time', '0']);
@@ -86,7 +87,10 @@ describe('podman with nsbox-runc as its runtime', function () {
   });
 
   it('enforces --memory and --pids-limit (the cgroup manager, owner oci)', () => {
-    const result = run(['--memory', '64m', '--pids-limit', '40'], ['sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max']);
+    // The box's cgroup at /sys/fs/cgroup: v1's hierarchies, or cgroup2's files of the box itself.
+    const read =
+      'if [ -d /sys/fs/cgroup/memory ]; then cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; else cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; fi';
+    const result = run(['--memory', '64m', '--pids-limit', '40'], ['sh', '-c', read]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, `${64 * 2 ** 20}\n40\n`);
   });
@@ -147,6 +151,40 @@ describe('podman with nsbox-runc as its runtime', function () {
     assert.match(result.stdout, /on-a-tty/);
   });
 
+  it('runs under systemd as podman does by default there: --systemd-cgroup, each container a delegated scope', function () {
+    if (!existsSync('/run/systemd/system') || detectCgroupLayout().kind !== 'v2') {
+      console.log('      skipped: PID 1 is not systemd on a pure cgroup2 host (the VM lane runs this test)');
+      this.skip();
+    }
+    // podman's own default on such a host: the systemd cgroup manager, which passes --systemd-cgroup.
+    const systemdBase = base.map((arg) => (arg === 'cgroupfs' ? 'systemd' : arg));
+    const podmanSystemd = (args: string[]) => {
+      const result = spawnSync('podman', [...systemdBase, ...args], { encoding: 'utf8', timeout: 120_000 });
+      return { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+    };
+    const name = `nsbox-test-systemd-${process.pid}`;
+    const ulimits = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'];
+    const started = podmanSystemd(['run', '-d', '--name', name, '--network', 'none', '--memory', '64m', ...ulimits, IMAGE, 'sleep', '1000']);
+    assert.equal(started.code, 0, started.stderr);
+    try {
+      const [id, pid] = podmanSystemd(['inspect', '--format', '{{.Id}} {{.State.Pid}}', name]).stdout.trim().split(' ');
+      const scope = `libpod-${id}.scope`;
+      const cgroup = /^0::(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[1];
+      assert.equal(cgroup, `/machine.slice/${scope}/box`, 'the box in the scope podman named (machine.slice:libpod:<id>)');
+      const show = (property: string) => execFileSync('systemctl', ['show', '--property', property, '--value', scope], { encoding: 'utf8' }).trim();
+      assert.equal(show('Delegate'), 'yes');
+      assert.equal(show('ActiveState'), 'active');
+      const limit = podmanSystemd(['exec', name, 'cat', '/sys/fs/cgroup/memory.max']);
+      assert.equal(limit.stdout, `${64 * 2 ** 20}\n`, limit.stderr);
+      const removed = podmanSystemd(['rm', '--force', '--time', '0', name]);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.equal(show('LoadState'), 'not-found', 'the scope went with the container');
+      assert.equal(harness.run(['list', '--quiet']).stdout, '', 'nsbox-runc has no container left');
+    } finally {
+      podmanSystemd(['rm', '--force', '--time', '0', name]);
+    }
+  });
+
   it("runs a seccomp profile that denies the launcher's own syscalls, without no-new-privileges (issue 20 item 1)", () => {
     const profile = join(dir, 'seccomp.json');
     writeFileSync(
@@ -203,10 +241,9 @@ describe('podman with nsbox-runc as its runtime', function () {
   });
 
   it('leaves no box cgroup behind', () => {
-    for (const hierarchy of ['memory', 'pids']) {
-      const dir = join('/sys/fs/cgroup', hierarchy, cgroupParent);
-      const left = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isDirectory() && entry.name.startsWith('libpod-')) : [];
-      assert.deepEqual(left, []);
-    }
+    const left = createCgroupDriver({ parent: cgroupParent, manager: 'cgroupfs' })
+      .list()
+      .filter((name) => name.startsWith('libpod-'));
+    assert.deepEqual(left, []);
   });
 });

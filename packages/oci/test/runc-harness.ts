@@ -38,6 +38,12 @@ export interface RuncHarness {
   rootfs: string;
 }
 
+/** How many times slower than a host this machine runs: the VM lane's guest under TCG says so (NSBOX_VM_SLOWDOWN). */
+export function slowdown(): number {
+  const factor = Number(process.env['NSBOX_VM_SLOWDOWN'] ?? '1');
+  return Number.isInteger(factor) && factor > 1 ? factor : 1;
+}
+
 export function serverCommand(): string {
   // tsx's ESM entry (its package's "import" export), as `node --import tsx` would load it.
   const loader = pathToFileURL(join(dirname(createRequire(join(ociRoot, 'package.json')).resolve('tsx/package.json')), 'dist', 'loader.mjs')).href;
@@ -51,6 +57,8 @@ export function writeWrapper(file: string, root: string, cgroupParent: string, e
     TSX_TSCONFIG_PATH: join(repoRoot, 'tsconfig.json'),
     NSBOX_CGROUP_PARENT: cgroupParent,
     NSBOX_RUNC_IDLE_SECONDS: '120',
+    // The server from source starts in seconds here, in minutes in the VM lane's emulated guest (its slowdown factor).
+    NSBOX_RUNC_SERVER_WAIT_SECONDS: String(30 * slowdown()),
     ...extraEnv,
   };
   const exports = Object.entries(env).map(([key, value]) => `export ${key}='${value}'`);
@@ -83,7 +91,8 @@ export function stopServer(root: string): void {
 }
 
 export async function removeCgroupParent(parent: string): Promise<void> {
-  const cgroups = createCgroupDriver({ parent });
+  // nsbox-runc keeps cgroupfs paths (runc's default): its boxes are directories under the parent, not scopes.
+  const cgroups = createCgroupDriver({ parent, manager: 'cgroupfs' });
   for (const name of cgroups.list()) await cgroups.remove(name);
   cgroups.removeParent();
   // podman's conmon also goes under --cgroup-parent in the name=systemd hierarchy, which

@@ -14,10 +14,11 @@ export interface HostSnapshot {
   processes: string[];
 }
 
+/** The cgroups below parent in every hierarchy: /sys/fs/cgroup/<hierarchy>/parent (v1, hybrid) and /sys/fs/cgroup/parent (pure cgroup2). */
 function cgroupDirs(parent: string): string[] {
   const found: string[] = [];
   const root = '/sys/fs/cgroup';
-  for (const hierarchy of existsSync(root) ? readdirSync(root) : []) {
+  for (const hierarchy of ['.', ...(existsSync(root) ? readdirSync(root) : [])]) {
     const dir = join(root, hierarchy, parent);
     if (existsSync(dir))
       for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) found.push(join(hierarchy, parent, entry.name));

@@ -123,7 +123,11 @@ describe('isolation: a uid range per box', function () {
           child.stderr.on('data', (chunk) => {
             stderr += chunk;
           });
-          child.on('close', (code) => (code === 0 ? resolve(JSON.parse(stdout.trim().split('\n').at(-1) as string)) : reject(new Error(stderr))));
+          child.on('close', (code, signal) =>
+            code === 0
+              ? resolve(JSON.parse(stdout.trim().split('\n').at(-1) as string))
+              : reject(new Error(`racer ${name} ended with ${code ?? signal}: ${stderr}`)),
+          );
         }),
     );
     const all = (await Promise.all(racers)).flat();

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { ResourceHost } from '@nsbox/runtime';
 import type { BoxResources, CgroupLayout, CgroupManager } from '@nsbox/runtime-api';
-import { CgroupLimits, limitsResources } from './cgroup-limits.js';
+import { CgroupLimits, limitsDefaults, limitsResources } from './cgroup-limits.js';
 import { HostFacts } from './host-facts.js';
 import { hostProblems } from './limits-checks.js';
 
@@ -40,6 +40,19 @@ describe('limits: the section as resources of the owner limits', () => {
       } satisfies BoxResources,
     );
     assert.deepEqual(limitsResources({ rlimits: {}, disk: 64 * MiB }, new Map()), {}, 'fields without a cgroup knob declare nothing');
+  });
+
+  it('defaults: the host default pids limit, and no swap for a memory limit that says none', () => {
+    const all = () => true;
+    assert.deepEqual(limitsDefaults({ memory: 64 * MiB }, 4096, all), { pids: { max: 4096 }, memory: { swap: 0 } });
+    assert.deepEqual(limitsDefaults({ memory: 64 * MiB, swap: 32 * MiB, pids: 10 }, 4096, all), undefined, 'the section says both');
+    assert.deepEqual(limitsDefaults({}, null, all), undefined, 'no memory limit, no swap limit');
+    const v1WithoutSwapAccounting = new ResourceHost({ kind: 'v1', v1: { memory: '/nonexistent', pids: '/nonexistent' }, unifiedControllers: [] });
+    assert.deepEqual(
+      limitsDefaults({ memory: 64 * MiB }, 4096, (resources) => v1WithoutSwapAccounting.check(resources).length === 0),
+      { pids: { max: 4096 } },
+      'no swap default where the kernel does not account swap (no memory.memsw.* files)',
+    );
   });
 });
 

@@ -78,6 +78,21 @@ export function limitsResources(config: LimitsConfig, devices: Map<string, strin
   return resources;
 }
 
+/**
+ * What the section means where it says nothing, as defaults of the owner limits: the admin's
+ * default pids limit (where this host has a pids controller), and no swap for a box whose
+ * memory is limited without saying how much swap — a box held to 64M must not page the rest
+ * of what it allocates out to the host's swap, unbounded, on a host that has swap (v2's
+ * memory.swap.max 0; v1's memsw = memory, where the kernel accounts swap). `enforceable`
+ * says whether this host can do a set of resources.
+ */
+export function limitsDefaults(config: LimitsConfig, defaultPids: number | null, enforceable: (resources: BoxResources) => boolean): BoxResources | undefined {
+  const defaults: BoxResources = {};
+  if (defaultPids !== null && config.pids === undefined && enforceable({ pids: { max: defaultPids } })) defaults.pids = { max: defaultPids };
+  if (config.memory !== undefined && config.swap === undefined && enforceable({ memory: { max: config.memory, swap: 0 } })) defaults.memory = { swap: 0 };
+  return Object.keys(defaults).length > 0 ? defaults : undefined;
+}
+
 @injectable()
 export class CgroupLimits {
   constructor(
@@ -102,15 +117,15 @@ export class CgroupLimits {
   }
 
   /**
-   * Declares the section's resources for the box (a running box's cgroup changes at once).
-   * The admin's default pids limit goes in as a default: it holds unless some owner sets one,
-   * and only where this host has a pids controller.
+   * Declares the section's resources for the box (a running box's cgroup changes at once),
+   * with its defaults (limitsDefaults): they hold unless some owner sets the knob, and only
+   * where this host can enforce them.
    */
   declare(box: Pick<Box, 'id'>, config: LimitsConfig, devices: Map<string, string>, defaultPids: number | null): ApplyResult | undefined {
-    if (!this.manager) return undefined;
-    const defaults: BoxResources = { pids: { max: defaultPids ?? 0 } };
-    const useDefault = defaultPids !== null && config.pids === undefined && this.manager.check(defaults).length === 0;
-    return this.manager.apply(box, LIMITS_OWNER, limitsResources(config, devices), useDefault ? { defaults } : {});
+    const manager = this.manager;
+    if (!manager) return undefined;
+    const defaults = limitsDefaults(config, defaultPids, (resources) => manager.check(resources).length === 0);
+    return manager.apply(box, LIMITS_OWNER, limitsResources(config, devices), defaults ? { defaults } : {});
   }
 
   withdraw(box: Pick<Box, 'id'>): void {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type BoxEvent, isNsboxError, type NsboxError, type OciSpec } from '@nsbox/core';
 import { isSameProcess, type LinuxRuntimeFacts } from '@nsbox/runtime';
 import { formatCpuList } from '@nsbox/runtime-api';
@@ -14,7 +14,7 @@ import { requireRoot, useCleanup } from '@nsbox/testkit';
 import { CAP_SYS_RESOURCE, HostFacts } from '../src/host-facts.js';
 import { DEFAULT_PIDS } from '../src/host-settings.js';
 import { parseProcLimits } from '../src/rlimits.js';
-import { boxCpus, type LimitsTestHost, openLimitsHost, sleep, waitFor } from './support.js';
+import { boxCpus, knob, type LimitsTestHost, openLimitsHost, readKnob, sleep, waitFor } from './support.js';
 
 const MiB = 2 ** 20;
 
@@ -51,7 +51,7 @@ describe('limits: cgroup limits on real boxes', function () {
     await t.box('neighbour', undefined);
     const result = await t.exec('hog', 'dd if=/dev/zero of=/dev/null bs=200M count=1 2>/dev/null; echo status=$?');
     assert.equal(result.stdout.trim(), 'status=137', `dd should be SIGKILLed by the OOM killer: ${result.stdout} ${result.stderr}`);
-    assert.ok(Number(t.cgroup('hog', 'memory', 'memory.max_usage_in_bytes')) <= 64 * MiB, 'the box never held more than its limit');
+    assert.ok(Number(readKnob(t, 'hog', 'memoryPeak')) <= 64 * MiB, 'the box never held more than its limit');
     assert.ok(initAlive('hog'), "the box's init survives");
     assert.ok(initAlive('neighbour'), 'the neighbour box keeps running');
     assert.equal((await t.exec('neighbour', 'echo alive')).stdout, 'alive\n');
@@ -144,13 +144,19 @@ describe('limits: cgroup limits on real boxes', function () {
   });
 
   /**
-   * The test's cgroup parent (its own) gets the highest CPU weight, so other load on the
-   * machine takes no CPU time from its box: the CPU limit is what holds the box back.
+   * Every level of the test's own above the box (its cgroup parent; under systemd, the slice
+   * and the box's scope too) gets the highest CPU weight, so other load on the machine takes
+   * no CPU time from the box: the CPU limit is what holds the box back.
    */
-  function favourTestParent(): void {
+  function favourTestParent(name: string): void {
     const layout = t.driver.cgroups.layout;
-    if (layout.v1['cpu']) writeFileSync(join(layout.v1['cpu'], t.cgroupParent, 'cpu.shares'), '262144');
-    else if (layout.unified) writeFileSync(join(layout.unified, t.cgroupParent, 'cpu.weight'), '10000');
+    if (layout.v1['cpu']) {
+      writeFileSync(join(layout.v1['cpu'], t.cgroupParent, 'cpu.shares'), '262144');
+      return;
+    }
+    const boxDir = t.driver.cgroups.get(t.host.manager.get(name).id)?.unifiedDir;
+    assert.ok(layout.unified && boxDir, `box '${name}' has a cgroup2 directory`);
+    for (let dir = dirname(boxDir); dir.startsWith(`${layout.unified}/`); dir = dirname(dir)) writeFileSync(join(dir, 'cpu.weight'), '10000');
   }
 
   /** Kernel counters of a box whose init spins: CPU time used, time throttled, and its init's time waiting to run. */
@@ -194,7 +200,7 @@ describe('limits: cgroup limits on real boxes', function () {
 
   it('holds a busy loop to cpus 0.5, and lifts the cap live when cpus goes to 1', async () => {
     await t.box('spin', { cpus: 0.5 }, ['sh', '-c', 'while :; do :; done']);
-    favourTestParent();
+    favourTestParent('spin');
     await sleep(300);
     const half = await cpuShare('spin', 2000);
     console.log(`      busy loop at cpus 0.5: ${(half.share * 100).toFixed(1)}% of one CPU over 2 s (${half.throttledPeriods} periods throttled)`);
@@ -351,12 +357,10 @@ describe('limits: cgroup limits on real boxes', function () {
     const wide = cpus.length >= 2 ? 1.5 : 1;
     const box = await t.box('live', { cpus: 0.5, cpuWeight: 50, cpuset: String(first), memory: '64M', memoryHigh: '32M', pids: 100 });
     const init = (box.runtime as LinuxRuntimeFacts).init?.pid;
-    assert.deepEqual(
-      ['cpu.cfs_quota_us', 'cpu.shares'].map((file) => t.cgroup('live', 'cpu', file)),
-      ['50000', '512'],
-    );
+    assert.equal(readKnob(t, 'live', 'cpus'), knob(t, 'cpus').text(0.5));
+    assert.equal(readKnob(t, 'live', 'cpuWeight'), knob(t, 'cpuWeight').text(50));
     assert.equal(t.cgroup('live', 'cpuset', 'cpuset.cpus'), String(first));
-    assert.equal(t.cgroup('live', 'memory', 'memory.soft_limit_in_bytes'), String(32 * MiB));
+    assert.equal(readKnob(t, 'live', 'memoryHigh'), String(32 * MiB));
 
     const changed = Date.now();
     await t.host.manager.update('live', {
@@ -364,24 +368,24 @@ describe('limits: cgroup limits on real boxes', function () {
     });
     const took = Date.now() - changed;
     console.log(`      7 limits changed live in ${took} ms`);
-    assert.equal(t.cgroup('live', 'cpu', 'cpu.cfs_quota_us'), String(wide * 100_000));
-    assert.equal(t.cgroup('live', 'cpu', 'cpu.shares'), '2048');
+    assert.equal(readKnob(t, 'live', 'cpus'), knob(t, 'cpus').text(wide));
+    assert.equal(readKnob(t, 'live', 'cpuWeight'), knob(t, 'cpuWeight').text(200));
     assert.equal(t.cgroup('live', 'cpuset', 'cpuset.cpus'), String(last));
-    assert.equal(t.cgroup('live', 'memory', 'memory.limit_in_bytes'), String(128 * MiB));
-    assert.equal(t.cgroup('live', 'memory', 'memory.soft_limit_in_bytes'), String(96 * MiB));
-    assert.equal(t.cgroup('live', 'memory', 'memory.memsw.limit_in_bytes'), String(192 * MiB));
+    assert.equal(readKnob(t, 'live', 'memory'), String(128 * MiB));
+    assert.equal(readKnob(t, 'live', 'memoryHigh'), String(96 * MiB));
+    assert.equal(readKnob(t, 'live', 'swap'), knob(t, 'swap').text(64 * MiB, 128 * MiB));
     assert.equal(t.cgroup('live', 'pids', 'pids.max'), '200');
     assert.match((await t.exec('live', 'cat /proc/self/status')).stdout, new RegExp(`Cpus_allowed_list:\\s+${last}\\n`), 'processes run on the new cpuset');
 
     // Lowering memory below the old memsw and then removing every limit.
     await t.host.manager.update('live', { limits: { memory: '32M' } });
-    assert.equal(t.cgroup('live', 'memory', 'memory.limit_in_bytes'), String(32 * MiB));
-    assert.equal(t.cgroup('live', 'memory', 'memory.memsw.limit_in_bytes'), '9223372036854771712');
+    assert.equal(readKnob(t, 'live', 'memory'), String(32 * MiB));
+    assert.equal(readKnob(t, 'live', 'swap'), knob(t, 'swap').text(0, 32 * MiB), 'swap unset under a memory limit: none');
     await t.host.manager.update('live', { limits: null });
-    assert.equal(t.cgroup('live', 'cpu', 'cpu.cfs_quota_us'), '-1');
+    assert.equal(readKnob(t, 'live', 'cpus'), knob(t, 'cpus').text(null));
     assert.equal(t.cgroup('live', 'pids', 'pids.max'), String(DEFAULT_PIDS), "no pids limit of its own: the host's default");
     assert.equal(t.cgroup('live', 'cpuset', 'cpuset.cpus'), formatCpuList(cpus));
-    assert.equal(t.cgroup('live', 'memory', 'memory.limit_in_bytes'), '9223372036854771712');
+    assert.equal(readKnob(t, 'live', 'memory'), knob(t, 'memory').text(null));
     assert.equal((t.host.manager.get('live').runtime as LinuxRuntimeFacts).init?.pid, init, 'the same init throughout: no restart');
     assert.equal(t.host.manager.get('live').state, 'running');
   });
@@ -390,11 +394,7 @@ describe('limits: cgroup limits on real boxes', function () {
     await t.box('steady', { memory: '64M', cpus: 1, pids: 100 });
     await t.exec('steady', 'dd if=/dev/zero of=/dev/shm/fill bs=1M count=8 2>/dev/null');
     const config = structuredClone(t.host.manager.get('steady').config);
-    const files = () => [
-      t.cgroup('steady', 'memory', 'memory.limit_in_bytes'),
-      t.cgroup('steady', 'cpu', 'cpu.cfs_quota_us'),
-      t.cgroup('steady', 'cpuset', 'cpuset.cpus'),
-    ];
+    const files = () => [readKnob(t, 'steady', 'memory'), readKnob(t, 'steady', 'cpus'), t.cgroup('steady', 'cpuset', 'cpuset.cpus')];
     const cgroupBefore = files();
     const online = new HostFacts().onlineCpus();
     const beyond = (online[online.length - 1] as number) + 1;
@@ -432,8 +432,8 @@ describe('limits: cgroup limits on real boxes', function () {
     );
     assert.deepEqual(t.host.manager.list(), []);
     const plain = await t.box('plain', undefined);
-    assert.equal(t.cgroup('plain', 'memory', 'memory.limit_in_bytes'), '9223372036854771712');
-    assert.equal(t.cgroup('plain', 'cpu', 'cpu.cfs_quota_us'), '-1');
+    assert.equal(readKnob(t, 'plain', 'memory'), knob(t, 'memory').text(null));
+    assert.equal(readKnob(t, 'plain', 'cpus'), knob(t, 'cpus').text(null));
     const report = t.limits.describe(plain);
     assert.deepEqual(report?.configured, {}, 'nothing configured');
     assert.equal(report?.effective?.pids, DEFAULT_PIDS, "the host's default pids limit is what it shows");

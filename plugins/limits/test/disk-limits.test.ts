@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isNsboxError, type NsboxError } from '@nsbox/core';
 import { buildBusyboxRootfs, makeTempDir, requireRoot, useCleanup } from '@nsbox/testkit';
@@ -157,18 +157,25 @@ describe('limits: disk limits on real boxes', function () {
 
 /**
  * Project quotas need quota support in the kernel (CONFIG_QFMT_V2 for ext4, CONFIG_XFS_QUOTA);
- * this probe mounts a small ext4 with the project feature to find out.
+ * this probe makes a filesystem of the kind with project quotas on a loop image of the
+ * test's and mounts it with prjquota, to find out.
  */
-function projectQuotaProbe(dir: string): string | undefined {
+function projectQuotaProbe(dir: string, fsType: 'ext4' | 'xfs'): string | undefined {
   const image = join(dir, 'probe.img');
   const mount = join(dir, 'probe');
-  execFileSync('truncate', ['-s', '32M', image]);
+  // XFS wants 300M at least (sparse: it costs what is written).
+  execFileSync('truncate', ['-s', fsType === 'xfs' ? '320M' : '32M', image]);
   execFileSync('mkdir', ['-p', mount]);
-  const mkfs = spawnSync('mkfs.ext4', ['-F', '-q', '-O', 'quota,project', image], { encoding: 'utf8' });
-  if (mkfs.status !== 0) return `mkfs.ext4 -O quota,project failed: ${mkfs.stderr.trim()}`;
+  // 256-byte inodes: ext4 keeps a file's project id in the larger inode, and mke2fs gives a
+  // filesystem this small 128-byte ones, on which setting a project fails with EOPNOTSUPP.
+  const mkfs =
+    fsType === 'xfs'
+      ? spawnSync('mkfs.xfs', ['-f', '-q', image], { encoding: 'utf8' })
+      : spawnSync('mkfs.ext4', ['-F', '-q', '-I', '256', '-O', 'quota,project', image], { encoding: 'utf8' });
+  if (mkfs.status !== 0) return `mkfs.${fsType} failed: ${mkfs.stderr.trim()}`;
   const mounted = spawnSync('mount', ['-o', 'loop,prjquota', image, mount], { encoding: 'utf8' });
   if (mounted.status !== 0)
-    return `this kernel cannot mount ext4 with project quotas (${mounted.stderr.trim().split('\n')[0]}): it lacks quota support (CONFIG_QFMT_V2 / CONFIG_XFS_QUOTA)`;
+    return `this kernel cannot mount ${fsType} with project quotas (${mounted.stderr.trim().split('\n')[0]}): it lacks quota support (CONFIG_QFMT_V2 / CONFIG_XFS_QUOTA)`;
   return undefined;
 }
 
@@ -180,26 +187,34 @@ describe('limits: disk limits with project quotas', function () {
     requireRoot(this, 'project quotas');
   });
 
-  it('limits a box on a filesystem with project quotas in place, df showing the limit', async function () {
-    const dir = makeTempDir(cleanup, 'prjquota');
-    cleanup.add('unmount the probe filesystem', () => spawnSync('umount', [join(dir, 'probe')]));
-    const reason = projectQuotaProbe(dir);
-    if (reason) {
-      console.log(`      skipped: ${reason}`);
-      this.skip();
-    }
-    // A whole busybox root (its directories made, the static binary copied in) on the quota filesystem.
-    const rootfs = join(dir, 'probe', 'rootfs');
-    buildBusyboxRootfs(rootfs);
-    writeFileSync(join(rootfs, 'marker'), 'x');
-    const t = await openLimitsHost(cleanup);
-    await t.host.manager.create({ name: 'quota', config: { rootfs, process: { args: ['sleep', '100000'] }, limits: { disk: '16M', inodes: 1000 } } });
-    await t.host.manager.start('quota');
-    assert.equal(t.limits.report(t.host.manager.get('quota')).disk?.backend, 'project quota');
-    const [size] = (await t.exec('quota', 'df -B1 / | tail -1')).stdout.trim().split(/\s+/).slice(1, 2).map(Number);
-    assert.ok(Math.abs((size as number) - 16 * MiB) <= 16 * MiB * 0.01, `df / shows ${size}, not the project's 16M limit`);
-    const full = await t.exec('quota', 'dd if=/dev/zero of=/fill bs=1M count=32 2>&1; echo status=$?');
-    assert.match(full.stdout, /(Disk quota exceeded|No space left on device)/);
-    assert.ok(existsSync(join(rootfs, 'fill')), 'the files stay in the rootfs directory');
-  });
+  for (const fsType of ['ext4', 'xfs'] as const) {
+    it(`limits a box on ${fsType} with project quotas in place, its files counted, df showing the limits`, async function () {
+      const dir = makeTempDir(cleanup, 'prjquota');
+      cleanup.add('unmount the probe filesystem', () => spawnSync('umount', [join(dir, 'probe')]));
+      const reason = projectQuotaProbe(dir, fsType);
+      if (reason) {
+        console.log(`      skipped: ${reason}`);
+        this.skip();
+      }
+      // A whole busybox root (its directories made, the static binary copied in) on the quota filesystem.
+      const rootfs = join(dir, 'probe', 'rootfs');
+      buildBusyboxRootfs(rootfs);
+      writeFileSync(join(rootfs, 'marker'), 'x');
+      const t = await openLimitsHost(cleanup);
+      await t.host.manager.create({ name: 'quota', config: { rootfs, process: { args: ['sleep', '100000'] }, limits: { disk: '16M', inodes: 1000 } } });
+      await t.host.manager.start('quota');
+      assert.equal(t.limits.report(t.host.manager.get('quota')).disk?.backend, 'project quota');
+      const [size, used] = (await t.exec('quota', 'df -B1 / | tail -1')).stdout.trim().split(/\s+/).slice(1, 3).map(Number);
+      assert.ok(Math.abs((size as number) - 16 * MiB) <= 16 * MiB * 0.01, `df / shows ${size}, not the project's 16M limit`);
+      // The files the box started with are the project's too, the busybox binary first.
+      const busybox = statSync(join(rootfs, 'bin', 'busybox')).size;
+      assert.ok((used as number) >= busybox, `df / counts ${used} bytes used: the rootfs's own files (busybox is ${busybox}) are outside the project`);
+      const [inodes] = (await t.exec('quota', 'df -i / | tail -1')).stdout.trim().split(/\s+/).slice(1, 2).map(Number);
+      assert.equal(inodes, 1000, 'df -i / shows the inode limit');
+      const full = await t.exec('quota', 'dd if=/dev/zero of=/fill bs=1M count=32 2>&1; echo status=$?');
+      assert.match(full.stdout, /(Disk quota exceeded|No space left on device)/);
+      assert.ok(existsSync(join(rootfs, 'fill')), 'the files stay in the rootfs directory');
+      await t.host.manager.destroy('quota', { force: true });
+    });
+  }
 });

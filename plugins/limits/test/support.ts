@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
-import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
+import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver, weightToShares } from '@nsbox/runtime';
 import { parseCpuList } from '@nsbox/runtime-api';
 import { type Cleanup, createTestHost, makeTempDir } from '@nsbox/testkit';
 import { limitsPlugin } from '../src/index.js';
@@ -126,4 +126,54 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     if (Date.now() > deadline) return false;
     await sleep(100);
   }
+}
+
+export type KnobField = 'cpus' | 'cpuWeight' | 'memory' | 'memoryHigh' | 'swap' | 'memoryPeak';
+
+export interface Knob {
+  controller: string;
+  file: string;
+  /** The text the kernel shows for a value of the field (null: no limit). */
+  text(value: number | null, memory?: number | null): string;
+}
+
+// v1's "no limit" for memory files: PAGE_COUNTER_MAX in bytes, rounded down to a page.
+const V1_NO_MEMORY_LIMIT = '9223372036854771712';
+const CFS_PERIOD_US = 100_000;
+
+/**
+ * Where a limit lives on this host's flavour of its controller, and how the kernel writes it:
+ * v1 and v2 name and spell the same limit differently (cpu.cfs_quota_us -1 / cpu.max 'max
+ * 100000'; v1's memsw is memory plus swap, v2's memory.swap.max is swap alone).
+ */
+export function knob(t: LimitsTestHost, field: KnobField): Knob {
+  const controller = field === 'cpus' || field === 'cpuWeight' ? 'cpu' : 'memory';
+  const v2 = t.driver.resources.host.flavor(controller) === 'v2';
+  const bytes = (value: number | null) => (value === null ? (v2 ? 'max' : V1_NO_MEMORY_LIMIT) : String(value));
+  switch (field) {
+    case 'cpus':
+      return v2
+        ? { controller, file: 'cpu.max', text: (cpus) => `${cpus === null ? 'max' : Math.round(cpus * CFS_PERIOD_US)} ${CFS_PERIOD_US}` }
+        : { controller, file: 'cpu.cfs_quota_us', text: (cpus) => (cpus === null ? '-1' : String(Math.round(cpus * CFS_PERIOD_US))) };
+    case 'cpuWeight':
+      return v2
+        ? { controller, file: 'cpu.weight', text: (weight) => String(weight ?? 100) }
+        : { controller, file: 'cpu.shares', text: (weight) => String(weightToShares(weight ?? 100)) };
+    case 'memory':
+      return { controller, file: v2 ? 'memory.max' : 'memory.limit_in_bytes', text: bytes };
+    case 'memoryHigh':
+      return { controller, file: v2 ? 'memory.high' : 'memory.soft_limit_in_bytes', text: bytes };
+    case 'swap':
+      return v2
+        ? { controller, file: 'memory.swap.max', text: bytes }
+        : { controller, file: 'memory.memsw.limit_in_bytes', text: (swap, memory) => bytes(swap === null || !memory ? null : memory + swap) };
+    case 'memoryPeak':
+      return { controller, file: v2 ? 'memory.peak' : 'memory.max_usage_in_bytes', text: bytes };
+  }
+}
+
+/** The current text of a limit of box `name`, read where this host's flavour keeps it. */
+export function readKnob(t: LimitsTestHost, name: string, field: KnobField): string {
+  const { controller, file } = knob(t, field);
+  return t.cgroup(name, controller, file);
 }

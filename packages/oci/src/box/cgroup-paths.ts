@@ -8,24 +8,57 @@
 
 import { posix } from 'node:path';
 import { NsboxError } from '@nsbox/core';
-import { type BoxCgroup, type CgroupDriver, type CgroupLayout, createCgroupDriver, type KillOptions } from '@nsbox/runtime';
+import {
+  type BoxCgroup,
+  busctlCall,
+  type CgroupDriver,
+  type CgroupLayout,
+  createCgroupDriver,
+  type KillOptions,
+  prefixedScopeUnits,
+  SystemdDriver,
+  systemdIsInit,
+} from '@nsbox/runtime';
 
 export interface CgroupPlacement {
   parent: string;
   leaf: string;
+  /** --systemd-cgroup's 'slice:prefix:name': the box is the scope 'prefix-name.scope' in that slice. */
+  systemd?: { slice: string; prefix: string };
+}
+
+export interface CgroupsPathOptions {
+  /** runc's --systemd-cgroup: cgroupsPath is 'slice:prefix:name', a systemd scope. */
+  systemd?: boolean;
+}
+
+const SYSTEMD_PATH = /^([^/:]*):([^/:]*):([^/:]+)$/;
+
+/** A cgroupsPath in systemd's form (slice:prefix:name), which only --systemd-cgroup accepts. */
+export function isSystemdCgroupsPath(path: string): boolean {
+  return SYSTEMD_PATH.test(path);
 }
 
 const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.@:+-]{0,199}$/;
 
 /**
  * '/a/b/leaf' → parent 'a/b', leaf 'leaf' (relative to the cgroup roots); a relative path is
- * placed under the default parent. systemd's 'slice:prefix:name' needs --systemd-cgroup,
- * which is refused.
+ * placed under the default parent. With --systemd-cgroup, as runc, the path is systemd's
+ * 'slice:prefix:name' instead: scope 'prefix-name.scope' in the slice (system.slice if empty).
  */
-export function parseCgroupsPath(path: string, defaultParent: string): CgroupPlacement {
+export function parseCgroupsPath(path: string, defaultParent: string, options: CgroupsPathOptions = {}): CgroupPlacement {
   const field = { details: { field: 'linux.cgroupsPath' } };
-  if (/^[^/]*:[^/]*:[^/]*$/.test(path)) {
-    throw new NsboxError('E_UNSUPPORTED', `linux.cgroupsPath '${path}' is a systemd path (slice:prefix:name); nsbox-runc manages cgroupfs paths only`, field);
+  const systemd = SYSTEMD_PATH.exec(path);
+  if (options.systemd) {
+    if (!systemd) throw new NsboxError('E_INVALID_CONFIG', `linux.cgroupsPath '${path}': with --systemd-cgroup it must be slice:prefix:name`, field);
+    const [, slice = '', prefix = '', leaf = ''] = systemd;
+    if (![slice, prefix, leaf].every((part) => part === '' || SEGMENT.test(part)) || (slice !== '' && !slice.endsWith('.slice'))) {
+      throw new NsboxError('E_INVALID_CONFIG', `linux.cgroupsPath '${path}': slice:prefix:name needs a slice unit (name.slice) and plain names`, field);
+    }
+    return { parent: `systemd:${slice}:${prefix}`, leaf, systemd: { slice, prefix } };
+  }
+  if (systemd) {
+    throw new NsboxError('E_UNSUPPORTED', `linux.cgroupsPath '${path}' is a systemd path (slice:prefix:name): it needs --systemd-cgroup`, field);
   }
   const absolute = path.startsWith('/');
   const segments = posix.normalize(path).split('/').filter(Boolean);
@@ -50,7 +83,8 @@ export class OciCgroupDriver implements CgroupDriver {
     private readonly placementOf: (name: string) => CgroupPlacement | undefined,
     fallback?: CgroupDriver,
   ) {
-    this.fallback = fallback ?? createCgroupDriver({ parent });
+    // runc's default, cgroupfs paths: only a --systemd-cgroup path (slice:prefix:name) makes a scope.
+    this.fallback = fallback ?? createCgroupDriver({ parent, manager: 'cgroupfs' });
     this.drivers.set(parent, this.fallback);
   }
 
@@ -73,16 +107,12 @@ export class OciCgroupDriver implements CgroupDriver {
     if (!placement) return { driver: this.fallback, leaf: name };
     let driver = this.drivers.get(placement.parent);
     if (!driver) {
-      driver = createCgroupDriver({ parent: placement.parent, layout: this.fallback.layout });
+      driver = placement.systemd
+        ? systemdScopes(this.fallback.layout, placement.parent, placement.systemd)
+        : createCgroupDriver({ parent: placement.parent, layout: this.fallback.layout });
       this.drivers.set(placement.parent, driver);
     }
     return { driver, leaf: placement.leaf };
-  }
-
-  /** The host-relative path of a box's cgroup (for `state` and the cgroup mount). */
-  pathOf(name: string): string {
-    const placement = this.placementOf(name);
-    return placement ? `/${placement.parent}/${placement.leaf}` : `/${this.parent}/${name}`;
   }
 
   create(name: string): BoxCgroup {
@@ -94,6 +124,12 @@ export class OciCgroupDriver implements CgroupDriver {
     const { driver, leaf } = this.target(name);
     const cgroup = driver.get(leaf);
     return cgroup ? { ...cgroup, name } : undefined;
+  }
+
+  /** The host-relative path of a box's cgroup (for `state` and the cgroup mount). */
+  pathOf(name: string): string {
+    const placement = this.placementOf(name);
+    return placement ? `/${placement.parent}/${placement.leaf}` : `/${this.parent}/${name}`;
   }
 
   /** Boxes under the default parent by id; mapped ones are reported by their owners (the store). */
@@ -145,4 +181,28 @@ export class OciCgroupDriver implements CgroupDriver {
     const { driver, leaf } = this.target(name);
     driver.write(leaf, controller, file, value);
   }
+}
+
+/** Whether this host can make --systemd-cgroup's scopes: systemd is PID 1 and cgroup2 is all there is. */
+export function systemdCgroupSupported(layout: CgroupLayout): boolean {
+  return layout.kind === 'v2' && systemdIsInit();
+}
+
+/** Refuses --systemd-cgroup where systemd cannot make the scope (checked before anything is made). */
+export function assertSystemdCgroupSupported(layout: CgroupLayout): void {
+  if (!systemdCgroupSupported(layout)) {
+    throw new NsboxError(
+      'E_UNSUPPORTED',
+      `--systemd-cgroup needs systemd as PID 1 on a pure cgroup2 host (this host: ${layout.kind}, PID 1 ${systemdIsInit() ? 'is' : 'is not'} systemd)`,
+      {
+        details: { field: '--systemd-cgroup', layout: layout.kind },
+      },
+    );
+  }
+}
+
+/** The scopes of --systemd-cgroup boxes of one slice and prefix, made through systemd itself. */
+function systemdScopes(layout: CgroupLayout, key: string, placement: { slice: string; prefix: string }): CgroupDriver {
+  assertSystemdCgroupSupported(layout);
+  return new SystemdDriver(layout, key, busctlCall, prefixedScopeUnits(placement.slice, placement.prefix));
 }

@@ -12,6 +12,8 @@ export interface CommandContext {
   log: RuncLog;
   /** The caller's working directory: relative paths (--bundle, --pid-file) are resolved there. */
   cwd: string;
+  /** --systemd-cgroup: cgroupsPath is systemd's slice:prefix:name, each box a scope. */
+  systemdCgroup?: boolean;
 }
 
 export function stdout(context: CommandContext, text: string): void {

@@ -7,7 +7,7 @@
 
 import { type Box, NsboxError, operationContext } from '@nsbox/core';
 import type { LinuxRuntimeFacts } from '@nsbox/runtime';
-import { parseCgroupsPath } from '../box/cgroup-paths.js';
+import { assertSystemdCgroupSupported, parseCgroupsPath } from '../box/cgroup-paths.js';
 import { inheritedFds, withVariables } from '../box/inherited-fds.js';
 import { ociBundleInput, ociLaunchInput } from '../box/oci-driver.js';
 import { loadBundle } from '../bundle/load-bundle.js';
@@ -50,7 +50,8 @@ export async function createContainer(context: CommandContext, id: string, optio
     checkResources(runtime.driver.resources, resources);
     for (const field of resources.ignored) context.log.warn(`${field} is ignored: kernel memory limits are gone from cgroup v2 and deprecated on v1`);
     const cgroupsPath = spec.linux.cgroupsPath;
-    if (cgroupsPath) parseCgroupsPath(cgroupsPath, runtime.cgroups.parent);
+    if (context.systemdCgroup) assertSystemdCgroupSupported(runtime.cgroups.layout);
+    if (cgroupsPath) parseCgroupsPath(cgroupsPath, runtime.cgroups.parent, { systemd: context.systemdCgroup ?? false });
     const name = boxNameFor(id);
     const disabled = runtime.disabledPlugins();
     const config = {

@@ -1,6 +1,7 @@
 /** `features`: what this runtime implements, in the runtime-spec's features.json shape. */
 
-import { allCapabilities, recursiveMountAttributes } from '@nsbox/runtime';
+import { allCapabilities, detectCgroupLayout, recursiveMountAttributes } from '@nsbox/runtime';
+import { systemdCgroupSupported } from '../box/cgroup-paths.js';
 import { OCI_VERSION } from '../box/oci-state.js';
 import { HOOK_NAMES, SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../bundle/spec-support.js';
 import { type CommandContext, stdout } from './context.js';
@@ -60,7 +61,7 @@ export function features(): Record<string, unknown> {
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
       capabilities: allCapabilities,
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+      cgroup: { v1: true, v2: true, systemd: systemdCgroupSupported(detectCgroupLayout()), systemdUser: false, rdma: false },
       seccomp: {
         enabled: true,
         actions: [...SECCOMP_ACTIONS],

@@ -36,10 +36,14 @@ export function readCgroupFileIfExists(path: string): string | undefined {
   }
 }
 
-/** One write(2) of the whole value: cgroupfs parses each write on its own. */
+/**
+ * One write(2) of the whole value: cgroupfs parses each write on its own. An empty value (v2's
+ * cpuset.cpus '' = the parent's CPUs) goes as a newline, which the kernel strips: Node makes
+ * no write(2) at all for an empty buffer, and the file would keep its old value.
+ */
 export function writeCgroupFile(path: string, value: string): void {
   try {
-    writeFileSync(path, value);
+    writeFileSync(path, value === '' ? '\n' : value);
   } catch (error) {
     throw new NsboxError('E_RUNTIME', `cannot write '${value}' to ${path}: ${errnoOf(error) ?? String(error)}`, {
       details: { path, value, errno: errnoOf(error) },

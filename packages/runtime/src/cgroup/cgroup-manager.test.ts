@@ -1,14 +1,15 @@
 /**
  * The cgroup manager on real box cgroups of this host (hybrid: v1 controllers, a cgroup2
  * mount without them), and on cgroup2 forced on /sys/fs/cgroup/unified, where the resource
- * controllers are absent: there their files are fakes, the core files (cgroup.*) real.
+ * controllers are absent: there their files are fakes, the core files (cgroup.*) real. On a
+ * pure cgroup2 host (the VM lane's guest: Debian's 6.1, systemd) the real v2 controllers.
  */
 
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isNsboxError, type NsboxError } from '@nsbox/core';
-import type { BoxCgroup, CgroupDriver, CgroupLayout, KillOptions } from '@nsbox/runtime-api';
+import type { BoxCgroup, BoxResources, CgroupDriver, CgroupLayout, KillOptions } from '@nsbox/runtime-api';
 import { BoxCgroupManager } from './cgroup-manager.js';
 import { joinCgroup, Processes, pidOf, removeTestCgroups, requireRoot, testParentName } from './cgroup-test-support.js';
 import { createCgroupDriver } from './create-driver.js';
@@ -346,5 +347,52 @@ describe('the cgroup manager on cgroup2 forced on this host (controller files fa
       );
     }
     assert.deepEqual(driver.writes, []);
+  });
+});
+
+describe('the cgroup manager on pure cgroup2 (real controllers)', function () {
+  this.timeout(30_000);
+  let parent: string;
+  let driver: CgroupDriver;
+  let manager: BoxCgroupManager;
+  let processes: Processes;
+  const box = { id: 'box4' };
+
+  before(function () {
+    requireRoot(this);
+    if (detectCgroupLayout().kind !== 'v2') {
+      console.log('  skipped: this host is not pure cgroup2 (the VM lane runs this suite)');
+      this.skip();
+    }
+  });
+
+  beforeEach(() => {
+    parent = testParentName();
+    processes = new Processes();
+    // The driver this host chooses: under systemd, each box a delegated scope.
+    driver = createCgroupDriver({ parent });
+    manager = new BoxCgroupManager(driver);
+    driver.create(box.id);
+    manager.began(box, { existed: false });
+  });
+
+  afterEach(async () => {
+    processes.killAll();
+    for (const name of driver.list()) await driver.remove(name);
+    driver.removeParent();
+  });
+
+  it('takes a cpuset and a memory limit away from a box with processes: every CPU online again, swap back to max', () => {
+    const wanted: BoxResources = { cpu: { cpus: '0' }, memory: { max: 64 * MiB, swap: 0 } };
+    assert.deepEqual(manager.check(wanted), [], 'the guest delegates cpuset and memory (with swap accounting)');
+    joinCgroup(driver.get(box.id)?.procsFiles ?? [], pidOf(processes.sleeper()));
+    manager.apply(box, 'limits', wanted);
+    const read = (controller: string, file: string) => driver.read(box.id, controller, file).trim();
+    assert.deepEqual([read('cpuset', 'cpuset.cpus'), read('memory', 'memory.max'), read('memory', 'memory.swap.max')], ['0', String(64 * MiB), '0']);
+    // Linux 6.1 refuses an empty cpuset.cpus here (ENOSPC): the reset is the CPUs online.
+    manager.withdraw(box, 'limits');
+    const online = readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
+    assert.deepEqual([read('cpuset', 'cpuset.cpus'), read('memory', 'memory.max'), read('memory', 'memory.swap.max')], [online, 'max', 'max']);
+    assert.equal(driver.pids(box.id).length, 1, 'the box kept its process throughout');
   });
 });

@@ -260,7 +260,8 @@ export class BoxCgroupManager implements CgroupManager {
       mounted: () => this.host.mounted(),
       parentCpuset: (file) => {
         const dir = cgroup.v1Dirs['cpuset'];
-        return dir === undefined ? '' : readCgroupFile(join(dirname(dir), file)).trim();
+        if (dir !== undefined) return readCgroupFile(join(dirname(dir), file)).trim();
+        return this.host.flavor('cpuset') === 'v2' ? this.host.onlineCpuset(file) : '';
       },
       ioWeightFile: () => {
         const flavor = this.host.flavor('io');

@@ -116,11 +116,15 @@ export async function usesCpuWithin(pid: number, ms: number): Promise<boolean> {
   return false;
 }
 
-/** Every directory named parent directly under a hierarchy of /sys/fs/cgroup. */
+/**
+ * Every directory named parent directly under a hierarchy: /sys/fs/cgroup/<hierarchy>/parent
+ * on a v1 or hybrid host, /sys/fs/cgroup/parent on a pure cgroup2 host (its root is the one
+ * hierarchy).
+ */
 export function parentDirsOnHost(parent: string): string[] {
-  return readdirSync(CGROUP_ROOT)
-    .map((hierarchy) => join(CGROUP_ROOT, hierarchy, parent))
-    .filter((dir) => existsSync(dir));
+  return [CGROUP_ROOT, ...readdirSync(CGROUP_ROOT).map((hierarchy) => join(CGROUP_ROOT, hierarchy))]
+    .map((hierarchy) => join(hierarchy, parent))
+    .filter((dir) => isDir(dir));
 }
 
 function dirsDeepestFirst(dir: string): string[] {

@@ -57,6 +57,13 @@ export class ResourceHost {
     return this.layout.unified === undefined ? [] : readWords(join(this.layout.unified, 'cgroup.subtree_control'));
   }
 
+  /** Every CPU (memory node) online, in the kernel's list format: a v2 box's cpuset when nobody limits it. */
+  onlineCpuset(file: 'cpuset.cpus' | 'cpuset.mems'): string {
+    const list = file === 'cpuset.cpus' ? '/sys/devices/system/cpu/online' : '/sys/devices/system/node/online';
+    // A kernel without NUMA has no node directory: node 0 is all there is.
+    return readWords(list)[0] ?? '0';
+  }
+
   /** An IO weight file a v1 hierarchy root shows (BFQ or CFQ); cgroup2 boxes have io.weight wherever io is delegated. */
   hostIoWeightFile(): string | undefined {
     if (this.flavor('io') === 'v2') return 'io.weight';

@@ -68,6 +68,13 @@ describe('resource arbitration: files for v1 and v2', () => {
     assert.equal(plan({ unified: { 'memory.oom.group': '1' } }, 'v2')[0]?.reset, undefined, 'a raw file has no known default');
   });
 
+  it("gives a v2 box the cpuset its context names back (every CPU online), not v2's empty set, which Linux 6.1 refuses for a box with processes", () => {
+    assert.deepEqual(
+      plan({ cpu: { cpus: '1', mems: '0' } }, 'v2').map((write) => `${write.file}=${write.value} (reset ${write.reset})`),
+      ['cpuset.cpus=1 (reset 0-3)', 'cpuset.mems=0 (reset 0)'],
+    );
+  });
+
   it('writes the extra OCI fields where this flavour has them, and refuses them with the reason where not', () => {
     assert.deepEqual(byFile(plan({ memory: { oomKillDisable: true }, cpu: { realtimeRuntime: 10_000, realtimePeriod: 100_000 } }, 'v1')), {
       'memory/memory.oom_control': '1',

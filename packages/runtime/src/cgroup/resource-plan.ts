@@ -16,7 +16,12 @@ export interface PlanContext {
   flavor(controller: ResourceController): Flavor | undefined;
   /** Where a controller is missing, what the host has (for the error). */
   mounted(): string;
-  /** v1: the parent level's cpuset, which a box setting none gets back (a v1 cpuset cannot be empty). */
+  /**
+   * The cpuset a box gets back when nobody sets one any more: on v1 the parent level's (a v1
+   * cpuset cannot be empty); on v2 every CPU (memory node) online, of which the kernel keeps
+   * what the levels above allow — not v2's empty "the parent's", which Linux 6.1 refuses for a
+   * cgroup with processes (ENOSPC), so a running box could not lose its cpuset limit.
+   */
   parentCpuset(file: 'cpuset.cpus' | 'cpuset.mems'): string;
   /** The IO weight file this kernel has (blkio.weight, blkio.bfq.weight, io.weight, io.bfq.weight). */
   ioWeightFile(): string | undefined;
@@ -137,9 +142,8 @@ class Planner {
 
   private cpuset(knob: MergedKnob): void {
     const file = knob.key === 'cpu.cpus' ? 'cpuset.cpus' : 'cpuset.mems';
-    // v2: an empty cpuset means the parent's; v1 needs the parent's written out.
-    const reset = this.flavorFor(knob, 'cpuset') === 'v2' ? '' : this.context.parentCpuset(file);
-    this.writes.push(write('cpuset', file, knob.value as string, reset, [knob.key]));
+    this.flavorFor(knob, 'cpuset');
+    this.writes.push(write('cpuset', file, knob.value as string, this.context.parentCpuset(file), [knob.key]));
   }
 
   private memory(knob: MergedKnob): void {

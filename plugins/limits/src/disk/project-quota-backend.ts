@@ -86,8 +86,7 @@ export class ProjectQuotaBackend implements StorageBackend {
       limit: request.limit,
       ...(request.inodes !== undefined ? { inodes: request.inodes } : {}),
     };
-    // -s sets the project id and PROJINHERIT on every directory of the tree.
-    this.quota(project, [`project -s -p ${project.path} ${projectId}`]);
+    this.setProject(project, projectId);
     this.setLimit(project);
     return project;
   }
@@ -114,12 +113,30 @@ export class ProjectQuotaBackend implements StorageBackend {
 
   remove(_context: BoxDiskContext, record: DiskRecord): void {
     const project = record as ProjectRecord;
-    this.quota(project, [`limit -p bhard=0 ihard=0 ${project.projectId}`, `project -C -p ${project.path} ${project.projectId}`]);
+    this.quota(project, [`limit -p bhard=0 ihard=0 ${project.projectId}`]);
+    this.setProject(project, 0);
     this.state.delete(NAMESPACE, String(project.projectId));
   }
 
   private setLimit(project: ProjectRecord): void {
     this.quota(project, [`limit -p bhard=${project.limit} ihard=${project.inodes ?? 0} ${project.projectId}`]);
+  }
+
+  /**
+   * Gives every file and directory of the tree the project id (0: none), and directories
+   * PROJINHERIT so what the box makes later is counted too. XFS: xfs_quota's `project -s`
+   * (`-C` for 0). ext4: xfsprogs 6.1's `project -s` also sets PROJINHERIT on regular files,
+   * which ext4 refuses (EOPNOTSUPP), leaving every existing file outside the project: chattr
+   * sets the id (-p) and the inherit flag (+P, directories only) instead. find neither follows
+   * symlinks nor leaves the filesystem (-xdev), and hands chattr files and directories only.
+   */
+  private setProject(project: ProjectRecord, id: number): void {
+    if (project.fsType === 'xfs') {
+      this.quota(project, [id === 0 ? `project -C -p ${project.path} ${project.projectId}` : `project -s -p ${project.path} ${id}`]);
+      return;
+    }
+    run('find', [project.path, '-xdev', '(', '-type', 'f', '-o', '-type', 'd', ')', '-exec', 'chattr', '-p', String(id), '{}', '+']);
+    run('find', [project.path, '-xdev', '-type', 'd', '-exec', 'chattr', id === 0 ? '-P' : '+P', '{}', '+']);
   }
 
   private quota(project: ProjectRecord, commands: string[]): void {

@@ -37,6 +37,8 @@ const packages: Record<string, string> = {
   xfs_growfs: 'xfsprogs',
   xfs_db: 'xfsprogs',
   xfs_quota: 'xfsprogs',
+  chattr: 'e2fsprogs',
+  find: 'findutils',
   prlimit: 'util-linux',
   cp: 'coreutils',
 };

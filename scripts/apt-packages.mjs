@@ -1,0 +1,25 @@
+// The Debian packages nsbox needs, shared by setup.mjs (this host) and vm/ (the test guest's
+// image must hold them all: it has no network).
+
+/** Debian packages every run needs, and the extra sets some npm scripts ask for. */
+export const aptSets = {
+  base: [
+    'build-essential',
+    'python3',
+    'pkg-config',
+    'busybox-static',
+    'libseccomp-dev',
+    'libcap-dev',
+    'libbpf-dev',
+    'iproute2',
+    'util-linux',
+    'e2fsprogs',
+    'xfsprogs',
+    'openssl',
+    'zstd',
+    'xz-utils',
+  ],
+  bench: ['crun', 'runc'],
+  /** Installed with their recommends: podman needs its network and storage helpers (tests of nsbox-runc). */
+  withRecommends: ['podman'],
+};
