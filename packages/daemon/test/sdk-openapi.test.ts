@@ -71,7 +71,10 @@ describe("nsboxd's answers to the SDK against its OpenAPI document", function ()
 
   it('refuses a body that does not fit, naming the route and the field', async () => {
     const caller = await answer('GET /whoami', client.whoami());
-    assert.throws(() => check('GET /whoami', { ...caller, scopes: [] }), /^AssertionError.*GET \/whoami answered .*body must NOT have additional properties \('scopes'\)/);
+    assert.throws(
+      () => check('GET /whoami', { ...caller, scopes: [] }),
+      /^AssertionError.*GET \/whoami answered .*body must NOT have additional properties \('scopes'\)/,
+    );
     assert.throws(() => check('GET /whoami', { ...caller, role: 'root' }), /GET \/whoami answered .*body\/role must be equal to one of the allowed values/);
     assert.throws(() => check('GET /boxes/{id}', { id: 'x' }), /GET \/boxes\/\{id\} answered .*must have required property 'name'/);
   });
