@@ -135,7 +135,8 @@ export interface HostInfo {
   kernel: { release: string; version: string; arch: string };
   features: Record<string, unknown>;
   cgroups: Record<string, unknown>;
-  storage: { name: string; path: string; filesystem: string; sizeBytes: number; freeBytes: number }[];
+  /** The state directory's pool, and the pools plugins add (`plugin` names the plugin; its own facts come along). */
+  storage: { name: string; path: string; filesystem: string; sizeBytes: number; freeBytes: number; plugin?: string; [fact: string]: unknown }[];
   boxes: Record<string, number>;
 }
 

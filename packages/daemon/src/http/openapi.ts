@@ -1,7 +1,9 @@
 /**
  * The OpenAPI 3.1 document, generated from the route definitions and their zod schemas (the
- * ones that validate requests), with the box config composed of the core's schema and every
- * enabled plugin's section schema.
+ * ones that validate requests, and the ones that describe answers), with the box config
+ * composed of the core's schema and every enabled plugin's section schema. A request is
+ * documented as clients send it (zod's input side: defaults optional, coerced values as text),
+ * an answer as nsboxd produces it (the output side: defaults present, no unknown fields).
  */
 
 import { type AnyPlugin, coreConfigSchema, type StandardSchemaV1, z } from '@nsbox/core';
@@ -9,17 +11,19 @@ import { errorBody } from '../schemas/common.js';
 import type { AnyRoute } from './route.js';
 
 type JsonSchema = Record<string, unknown>;
+/** 'input': what a client sends; 'output': what nsboxd answers. */
+type Side = 'input' | 'output';
 
 function isZod(schema: unknown): schema is z.ZodType {
   return typeof (schema as { safeParse?: unknown })?.safeParse === 'function' && '_zod' in (schema as object);
 }
 
-/** JSON Schema of a zod schema as clients send it (input side); other libraries: described only. */
-export function jsonSchemaOf(schema: StandardSchemaV1 | z.ZodType | undefined, fallback = 'validated by its plugin'): JsonSchema {
+/** JSON Schema of a zod schema, as sent (input side, the default) or as answered (output side); other libraries: described only. */
+export function jsonSchemaOf(schema: StandardSchemaV1 | z.ZodType | undefined, fallback = 'validated by its plugin', io: Side = 'input'): JsonSchema {
   if (schema === undefined) return {};
   if (!isZod(schema)) return { description: `${fallback} (schema library: ${(schema as StandardSchemaV1)['~standard']?.vendor ?? 'unknown'})` };
   try {
-    const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
+    const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
     return json;
   } catch {
     return { description: fallback };
@@ -80,7 +84,10 @@ function responses(route: AnyRoute): JsonSchema {
       case 'websocket':
         return { description: 'switching to the websocket protocol' };
       default:
-        return { description: 'success', content: { 'application/json': { schema: route.response ? jsonSchemaOf(route.response) : {} } } };
+        return {
+          description: 'success',
+          content: { 'application/json': { schema: route.response ? jsonSchemaOf(route.response, 'described by its route', 'output') : {} } },
+        };
     }
   })();
   return { [route.produces === 'websocket' ? '101' : status]: success, '4XX': error, '5XX': error };
@@ -118,7 +125,7 @@ export function buildOpenApi(routes: readonly AnyRoute[], options: { version: st
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      schemas: { Error: jsonSchemaOf(errorBody), BoxConfig: boxConfigJsonSchema(options.plugins) },
+      schemas: { Error: jsonSchemaOf(errorBody, 'an error', 'output'), BoxConfig: boxConfigJsonSchema(options.plugins) },
     },
   };
 }

@@ -11,19 +11,7 @@ import { allActions } from '@nsbox/host';
 import { ScopedBoxApi } from '../boxes/scoped-box-api.js';
 import type { DaemonContext } from '../context.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
-
-const actionInfo = z.object({
-  plugin: z.string(),
-  name: z.string(),
-  description: z.string(),
-  box: z.boolean(),
-  readOnly: z.boolean(),
-  hostWide: z.boolean(),
-  role: z.enum(['read-only', 'operator', 'admin']),
-  method: z.enum(['GET', 'POST']),
-  path: z.string(),
-  command: z.string(),
-});
+import { actionInfoView } from '../schemas/admin.js';
 
 function actionRoute(context: DaemonContext, plugin: string, action: AnyAction): AnyRoute {
   const info = describeAction(plugin, action);
@@ -58,7 +46,7 @@ export function actionRoutes(context: DaemonContext): AnyRoute[] {
       summary: "Every action of the enabled plugins: its route, its CLI command, whether it reads only (a tenant's token sees those it may run)",
       tags: ['plugins'],
       access: 'read-only',
-      response: z.array(actionInfo),
+      response: z.array(actionInfoView),
       handler: ({ scope }) => new ScopedBoxApi(context, scope).actions(),
     }),
     ...allActions(context.host.plugins).map(({ plugin, action }) => actionRoute(context, plugin.definition.name, action)),

@@ -7,7 +7,18 @@ import { ScopedBoxApi } from '../boxes/scoped-box-api.js';
 import type { DaemonContext } from '../context.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
 import { operationView } from '../schemas/admin.js';
-import { boxView as boxSchema, createBoxBody, destroyQuery, killBody, listBoxesQuery, stopBody, updateBoxBody } from '../schemas/boxes.js';
+import {
+  boxDetailsView,
+  boxView as boxSchema,
+  createBoxBody,
+  destroyedView,
+  destroyQuery,
+  killBody,
+  killedView,
+  listBoxesQuery,
+  stopBody,
+  updateBoxBody,
+} from '../schemas/boxes.js';
 import { boxRef } from '../schemas/common.js';
 
 export function boxRoutes(context: DaemonContext): AnyRoute[] {
@@ -61,7 +72,7 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
       tags: ['boxes'],
       access: 'read-only',
       params: boxRef,
-      response: z.record(z.string(), z.unknown()),
+      response: boxDetailsView,
       handler({ params, scope }) {
         return api(scope).details(params.id);
       },
@@ -88,7 +99,7 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
       access: 'operator',
       params: boxRef,
       query: destroyQuery,
-      response: z.object({ name: z.string(), destroyed: z.boolean() }),
+      response: destroyedView,
       handler({ params, query, scope }) {
         return api(scope).destroy(params.id, { force: Boolean(query.force) });
       },
@@ -136,7 +147,7 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
       access: 'operator',
       params: boxRef,
       body: killBody,
-      response: z.object({ name: z.string(), signal: z.number() }),
+      response: killedView,
       handler({ params, body, scope }) {
         return api(scope).kill(params.id, body?.signal);
       },

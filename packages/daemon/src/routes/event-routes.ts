@@ -4,15 +4,14 @@
  * kind; a tenant's token only ever gets its own boxes' events.
  */
 
-import { NsboxError, z } from '@nsbox/core';
+import { NsboxError, type z } from '@nsbox/core';
 import type { Scope } from '../auth/scope.js';
 import { shownEvent } from '../boxes/box-names.js';
 import type { DaemonContext } from '../context.js';
 import type { FeedFilter } from '../events/event-feed.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
 import { openSse } from '../http/sse.js';
-import { eventsQuery } from '../schemas/admin.js';
-import { boxEvent } from '../schemas/boxes.js';
+import { eventsPage, eventsQuery } from '../schemas/admin.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -45,7 +44,7 @@ export function eventRoutes(context: DaemonContext): AnyRoute[] {
       tags: ['events'],
       access: 'read-only',
       query: eventsQuery,
-      response: z.object({ events: z.array(boxEvent), lastId: z.number() }),
+      response: eventsPage,
       handler({ query, scope }) {
         const page = context.events.page(filterFor(context, scope, query), query.after ?? 0, query.limit ?? 1000);
         return { ...page, events: page.events.map((event) => shownEvent(scope.tenant, event)) };

@@ -1,11 +1,11 @@
 /** Host facts, health, the OpenAPI document, and config validation. */
 
-import { CORE_API_VERSION, hostPoolPoint, z } from '@nsbox/core';
+import { CORE_API_VERSION, hostPoolPoint } from '@nsbox/core';
 import type { DaemonContext } from '../context.js';
 import { hostInfo, type PluginPool } from '../host-info.js';
 import { prefixFields } from '../http/api-error.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
-import { validateConfigBody } from '../schemas/admin.js';
+import { healthView, hostInfoView, validateConfigBody, validConfigView } from '../schemas/admin.js';
 
 /** Pools of the host, from the host-pool contribution point (limits' disk-image pools...). */
 function pluginPools(context: DaemonContext): { plugin: string; pools: PluginPool[] }[] {
@@ -26,7 +26,7 @@ export function hostRoutes(context: DaemonContext, openapi: () => unknown): AnyR
       summary: 'Liveness (no token needed)',
       tags: ['host'],
       access: 'public',
-      response: z.object({ status: z.literal('ok'), version: z.string() }),
+      response: healthView,
       handler() {
         return { status: 'ok', version: context.version };
       },
@@ -48,23 +48,7 @@ export function hostRoutes(context: DaemonContext, openapi: () => unknown): AnyR
       tags: ['host'],
       access: 'read-only',
       hostWide: true,
-      response: z.object({
-        nsboxd: z.object({ version: z.string(), coreApi: z.string(), pid: z.number(), startedAt: z.number(), operationsRunning: z.number() }),
-        kernel: z.object({ release: z.string(), version: z.string(), arch: z.string() }),
-        features: z.record(z.string(), z.unknown()),
-        cgroups: z.record(z.string(), z.unknown()),
-        storage: z.array(
-          z.looseObject({
-            name: z.string(),
-            path: z.string(),
-            filesystem: z.string(),
-            sizeBytes: z.number(),
-            freeBytes: z.number(),
-            plugin: z.string().optional(),
-          }),
-        ),
-        boxes: z.record(z.string(), z.number()),
-      }),
+      response: hostInfoView,
       handler() {
         return {
           nsboxd: {
@@ -87,7 +71,7 @@ export function hostRoutes(context: DaemonContext, openapi: () => unknown): AnyR
       audit: false,
       body: validateConfigBody,
       bodyDoc: { config: { $ref: '#/components/schemas/BoxConfig' } },
-      response: z.object({ valid: z.literal(true), config: z.record(z.string(), z.unknown()) }),
+      response: validConfigView,
       async handler({ body }) {
         try {
           return { valid: true, config: await context.manager.validateConfig(body.config, body.name ?? 'config') };

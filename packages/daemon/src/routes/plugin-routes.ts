@@ -9,7 +9,7 @@ import { type AnyPlugin, CORE_API_VERSION, CoreTokens, NsboxError, type RouteCon
 import type { DaemonContext } from '../context.js';
 import { pluginConfigJsonSchema } from '../http/openapi.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
-import { pluginRef, pluginView } from '../schemas/admin.js';
+import { pluginDetailsView, pluginRef, pluginView } from '../schemas/admin.js';
 import { tenantBoxManager } from '../tenancy/tenant-box-manager.js';
 
 function contributed(context: DaemonContext, plugin: AnyPlugin, contribution: RouteContribution): AnyRoute {
@@ -59,7 +59,7 @@ export function pluginRoutes(context: DaemonContext): AnyRoute[] {
       tags: ['plugins'],
       access: 'read-only',
       params: pluginRef,
-      response: pluginView.extend({ coreApi: z.string(), configSchema: z.unknown(), routes: z.array(z.string()) }),
+      response: pluginDetailsView,
       handler({ params }) {
         const info = plugins.describe().find((plugin) => plugin.name === params.name);
         const definition = plugins.plugins.find((loaded) => loaded.definition.name === params.name)?.definition;

@@ -4,7 +4,7 @@ import { NsboxError, z } from '@nsbox/core';
 import type { DaemonContext } from '../context.js';
 import { fieldError } from '../http/api-error.js';
 import { type AnyRoute, defineRoute } from '../http/route.js';
-import { importTemplateBody, operationView, templateRef, templateView, updateTemplateBody } from '../schemas/admin.js';
+import { importTemplateBody, operationView, removedView, templateRef, templateView, updateTemplateBody } from '../schemas/admin.js';
 
 export function templateRoutes(context: DaemonContext): AnyRoute[] {
   const { templates } = context;
@@ -108,7 +108,7 @@ export function templateRoutes(context: DaemonContext): AnyRoute[] {
       access: 'admin',
       hostWide: true,
       params: templateRef,
-      response: z.object({ name: z.string(), removed: z.boolean() }),
+      response: removedView,
       handler({ params }) {
         templates.remove(params.name);
         return { name: params.name, removed: true };

@@ -9,9 +9,11 @@ import { type AnyRoute, defineRoute } from '../http/route.js';
 import {
   auditEntry,
   auditQuery,
+  callerView,
   createTenantBody,
   createTokenBody,
   issuedToken,
+  removedView,
   tenantRef,
   tenantView,
   tokenRef,
@@ -120,7 +122,7 @@ export function tenantRoutes(context: DaemonContext): AnyRoute[] {
       access: 'admin',
       hostWide: true,
       params: tenantRef,
-      response: z.object({ name: z.string(), removed: z.boolean() }),
+      response: removedView,
       handler({ params }) {
         tenants.get(params.name);
         const boxes = context.manager.list({ owner: params.name }).length;
@@ -154,7 +156,7 @@ export function tenantRoutes(context: DaemonContext): AnyRoute[] {
       summary: 'The token this call was made with',
       tags: ['tokens'],
       access: 'read-only',
-      response: z.object({ tokenId: z.string(), name: z.string(), tenant: z.string().nullable(), role: z.string() }),
+      response: callerView,
       handler({ caller }) {
         return caller;
       },

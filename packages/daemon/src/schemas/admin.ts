@@ -2,6 +2,7 @@
 
 import { z } from '@nsbox/core';
 import { parseGrant } from '../tenancy/tenant-grants.js';
+import { boxConfigView, boxEvent } from './boxes.js';
 import { boxName, bytes, queryInt, role, templateName, tenantName } from './common.js';
 
 export const quotasInput = z.strictObject({
@@ -49,7 +50,7 @@ export const tenantView = z.object({
   name: z.string(),
   description: z.string(),
   quotas: z.object({ boxes: z.number().optional(), memory: z.number().optional(), disk: z.number().optional() }),
-  policy: z.object({ grants: z.array(z.string()), roles: z.record(z.string(), z.array(z.string())) }),
+  policy: z.object({ grants: z.array(z.string()), roles: z.object({ operator: z.array(z.string()).optional(), admin: z.array(z.string()).optional() }) }),
   createdAt: z.number(),
   updatedAt: z.number(),
 });
@@ -59,6 +60,9 @@ export const usageView = z.object({
   quotas: tenantView.shape.quotas,
   usage: z.object({ boxes: z.number(), memory: z.number(), disk: z.number() }),
 });
+
+/** What DELETE answers for a tenant or a template. */
+export const removedView = z.object({ name: z.string(), removed: z.boolean() });
 
 export const createTokenBody = z.strictObject({
   name: z.string().min(1).max(200),
@@ -89,6 +93,9 @@ export const tokenView = z.object({
 });
 
 export const issuedToken = z.object({ token: z.string().describe('the secret: shown once, stored hashed'), record: tokenView });
+
+/** The token a call was made with (GET /whoami). */
+export const callerView = z.object({ tokenId: z.string(), name: z.string(), tenant: z.string().nullable(), role });
 
 export const auditQuery = z.strictObject({
   tenant: tenantName.optional(),
@@ -178,6 +185,22 @@ export const pluginView = z.object({
   description: z.string().optional(),
 });
 
+export const pluginDetailsView = pluginView.extend({ coreApi: z.string(), configSchema: z.unknown(), routes: z.array(z.string()) });
+
+/** A plugin's action: a CLI command, a route and an SDK method (describeAction of @nsbox/core). */
+export const actionInfoView = z.object({
+  plugin: z.string(),
+  name: z.string(),
+  description: z.string(),
+  box: z.boolean(),
+  readOnly: z.boolean(),
+  hostWide: z.boolean(),
+  role,
+  method: z.enum(['GET', 'POST']),
+  path: z.string(),
+  command: z.string(),
+});
+
 export const eventsQuery = z.strictObject({
   box: z.string().min(1).max(255).optional(),
   tenant: z.string().optional(),
@@ -187,3 +210,27 @@ export const eventsQuery = z.strictObject({
 });
 
 export const validateConfigBody = z.strictObject({ name: boxName.optional(), config: z.record(z.string(), z.unknown()) });
+
+export const eventsPage = z.object({ events: z.array(boxEvent), lastId: z.number() });
+
+export const healthView = z.object({ status: z.literal('ok'), version: z.string() });
+
+export const hostInfoView = z.object({
+  nsboxd: z.object({ version: z.string(), coreApi: z.string(), pid: z.number(), startedAt: z.number(), operationsRunning: z.number() }),
+  kernel: z.object({ release: z.string(), version: z.string(), arch: z.string() }),
+  features: z.record(z.string(), z.unknown()),
+  cgroups: z.record(z.string(), z.unknown()),
+  storage: z.array(
+    z.looseObject({
+      name: z.string(),
+      path: z.string(),
+      filesystem: z.string(),
+      sizeBytes: z.number(),
+      freeBytes: z.number(),
+      plugin: z.string().optional(),
+    }),
+  ),
+  boxes: z.record(z.string(), z.number()),
+});
+
+export const validConfigView = z.object({ valid: z.literal(true), config: boxConfigView });

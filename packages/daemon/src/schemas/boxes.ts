@@ -1,6 +1,6 @@
 /** Boxes: requests and responses. A box config is validated by the core and the plugins. */
 
-import { z } from '@nsbox/core';
+import { coreConfigSchema, z } from '@nsbox/core';
 import { absolutePath, boxName, boxState, envName, queryFlag, queryInt, repeated, tenantName, userIds } from './common.js';
 
 /** A config as sent; each section is checked against its plugin's schema by the box manager. */
@@ -87,18 +87,26 @@ export const historyQuery = z.strictObject({
   last: queryInt(1, 10_000).optional(),
 });
 
+/** A stored config: the core's fields as validated, and one section per plugin (its schema's output). */
+export const boxConfigView = coreConfigSchema.catchall(z.unknown());
+
 export const boxView = z.object({
   id: z.string(),
   name: z.string(),
   owner: z.string().nullable(),
   state: boxState,
-  config: z.record(z.string(), z.unknown()),
+  config: boxConfigView,
   runtime: z.record(z.string(), z.unknown()).describe('facts the runtime records: init and shim pids, rootfs, exit status, the OCI spec (single box only)'),
   createdAt: z.number(),
   updatedAt: z.number(),
 });
 
-export const execResult = z.object({ exitCode: z.number().int(), stdout: z.string(), stderr: z.string() });
+export const execResult = z.object({
+  exitCode: z.number().int(),
+  stdout: z.string(),
+  stderr: z.string(),
+  truncated: z.boolean().optional().describe('true when the output went past what nsboxd keeps and the rest was dropped'),
+});
 
 export const boxEvent = z.object({
   id: z.number().int(),
@@ -108,3 +116,10 @@ export const boxEvent = z.object({
   time: z.number(),
   data: z.record(z.string(), z.unknown()),
 });
+
+/** What each plugin says about a box (GET /boxes/{id}/details): a section per plugin. */
+export const boxDetailsView = z.record(z.string(), z.unknown());
+
+export const destroyedView = z.object({ name: z.string(), destroyed: z.boolean() });
+
+export const killedView = z.object({ name: z.string(), signal: z.number() });
