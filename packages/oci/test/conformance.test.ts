@@ -208,6 +208,35 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
       }
     });
 
+    it('puts the box in a top-level linux.cgroupsPath, right below the cgroup mount points, and removes it at delete', () => {
+      const top = `nsbox-test-cgtop-${process.pid}`;
+      const roots = readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((line) => / - cgroup2? /.test(line))
+        .map((line) => line.split(' ')[4] as string);
+      cleanup.add('remove the top-level cgroup', () => {
+        for (const root of roots) if (existsSync(join(root, top))) execFileSync('rmdir', [join(root, top)]);
+      });
+      const id = 'cgtop';
+      ids.push(id);
+      const bundle = makeBundle(harness, `b-${id}`, ['sleep', '60'], (config) => {
+        config.linux.cgroupsPath = `/${top}`;
+      });
+      const ran = harness.run(['run', '--detach', '--bundle', bundle, id]);
+      assert.equal(ran.code, 0, ran.stderr);
+      const { pid } = JSON.parse(harness.run(['state', id]).stdout) as { pid: number };
+      const placed = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+      // Every hierarchy the box is in (v1 controllers, cgroup2) names the path config.json gave.
+      const ours = placed.filter((line) => line.endsWith(`:/${top}`));
+      assert.ok(ours.length > 0 && placed.some((line) => /:pids:|^0::/.test(line) && line.endsWith(`:/${top}`)), placed.join('\n'));
+      assert.equal(harness.run(['delete', '--force', id]).code, 0);
+      assert.deepEqual(
+        roots.filter((root) => existsSync(join(root, top))),
+        [],
+        'delete removed the cgroup',
+      );
+    });
+
     it('writes a spec for a user namespace with spec --rootless, and runs it', () => {
       const bundle = join(harness.dir, 'b-rootless');
       mkdirSync(bundle, { recursive: true });

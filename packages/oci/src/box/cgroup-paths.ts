@@ -8,7 +8,7 @@
 
 import { posix } from 'node:path';
 import { NsboxError } from '@nsbox/core';
-import { type BoxCgroup, type CgroupDriver, type CgroupLayout, createCgroupDriver, type KillOptions } from '@nsbox/runtime';
+import { type BoxCgroup, CGROUP_ROOT_PARENT, type CgroupDriver, type CgroupLayout, createCgroupDriver, type KillOptions } from '@nsbox/runtime';
 
 export interface CgroupPlacement {
   parent: string;
@@ -33,9 +33,8 @@ export function parseCgroupsPath(path: string, defaultParent: string): CgroupPla
     throw new NsboxError('E_INVALID_CONFIG', `linux.cgroupsPath '${path}' must be a path of plain names (letters, digits, _.@:+-)`, field);
   }
   const leaf = segments.pop() as string;
-  if (absolute && segments.length === 0) {
-    throw new NsboxError('E_UNSUPPORTED', `linux.cgroupsPath '${path}': a box cgroup needs a parent cgroup (such as /nsbox-runc/${leaf})`, field);
-  }
+  // '/cgrouptest': right below the cgroup mount points, as the runtime spec words an absolute path.
+  if (absolute && segments.length === 0) return { parent: CGROUP_ROOT_PARENT, leaf };
   const parent = absolute ? segments.join('/') : [defaultParent, ...segments].join('/');
   return { parent, leaf };
 }
@@ -82,7 +81,7 @@ export class OciCgroupDriver implements CgroupDriver {
   /** The host-relative path of a box's cgroup (for `state` and the cgroup mount). */
   pathOf(name: string): string {
     const placement = this.placementOf(name);
-    return placement ? `/${placement.parent}/${placement.leaf}` : `/${this.parent}/${name}`;
+    return placement ? posix.join('/', placement.parent, placement.leaf) : `/${this.parent}/${name}`;
   }
 
   create(name: string): BoxCgroup {
