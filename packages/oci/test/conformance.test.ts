@@ -237,6 +237,29 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
       );
     });
 
+    it('applies linux.resources.blockIO.weight where the kernel weighs IO, and refuses it with the reason where it cannot, making nothing', () => {
+      // v1 shows blkio.weight (CFQ, gone since 5.0) or blkio.bfq.weight (BFQ) at the hierarchy root when the kernel has them.
+      const blkio = '/sys/fs/cgroup/blkio';
+      const weighs = ['blkio.weight', 'blkio.bfq.weight'].some((file) => existsSync(join(blkio, file)));
+      const id = 'blkio-weight';
+      ids.push(id);
+      const bundle = makeBundle(harness, `b-${id}`, ['sh', '-c', 'cat /sys/fs/cgroup/blkio/blkio.bfq.weight /sys/fs/cgroup/blkio/blkio.weight 2>/dev/null'], (config) => {
+        config.linux.resources = { ...config.linux.resources, blockIO: { weight: 300 } };
+      });
+      const result = harness.run(['run', '--bundle', bundle, id]);
+      if (weighs) {
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stdout, /^(default )?300$/m);
+      } else {
+        assert.equal(result.code, 1);
+        assert.match(result.stderr, /linux\.resources\.blockIO\.weight is not supported: this kernel weighs IO only with the BFQ scheduler/);
+        assert.equal(harness.run(['state', id]).code, 1, 'nothing was made');
+        // The kernel's own word: no scheduler of any disk here is bfq.
+        const schedulers = existsSync('/sys/block') ? execFileSync('sh', ['-c', 'cat /sys/block/*/queue/scheduler 2>/dev/null || true'], { encoding: 'utf8' }) : '';
+        assert.doesNotMatch(schedulers, /\bbfq\b/);
+      }
+    });
+
     it('writes a spec for a user namespace with spec --rootless, and runs it', () => {
       const bundle = join(harness.dir, 'b-rootless');
       mkdirSync(bundle, { recursive: true });
@@ -439,6 +462,16 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, 'ran\n');
       assert.match(result.stderr, /error running poststart hook #0 \(\/bin\/false\): exit status 1/);
+      // poststop too: the box is gone already, the failure is a warning (runtime spec: "log a warning").
+      ids.push('hook-poststop');
+      const poststop = makeBundle(harness, 'b-hook-poststop', ['echo', 'ran'], (config) => {
+        config.hooks = { poststop: [{ path: '/bin/false' }] };
+      });
+      const stopped = harness.run(['run', '--bundle', poststop, 'hook-poststop']);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.equal(stopped.stdout, 'ran\n');
+      assert.match(stopped.stderr, /error running poststop hook #0 \(\/bin\/false\): exit status 1/);
+      assert.equal(harness.run(['state', 'hook-poststop']).code, 1, 'the box was deleted all the same');
       const slow = makeBundle(harness, 'b-hook-slow', ['echo', 'never'], (config) => {
         config.hooks = { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '30'], timeout: 1 }] };
       });
