@@ -243,9 +243,14 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
       const weighs = ['blkio.weight', 'blkio.bfq.weight'].some((file) => existsSync(join(blkio, file)));
       const id = 'blkio-weight';
       ids.push(id);
-      const bundle = makeBundle(harness, `b-${id}`, ['sh', '-c', 'cat /sys/fs/cgroup/blkio/blkio.bfq.weight /sys/fs/cgroup/blkio/blkio.weight 2>/dev/null'], (config) => {
-        config.linux.resources = { ...config.linux.resources, blockIO: { weight: 300 } };
-      });
+      const bundle = makeBundle(
+        harness,
+        `b-${id}`,
+        ['sh', '-c', 'cat /sys/fs/cgroup/blkio/blkio.bfq.weight /sys/fs/cgroup/blkio/blkio.weight 2>/dev/null'],
+        (config) => {
+          config.linux.resources = { ...config.linux.resources, blockIO: { weight: 300 } };
+        },
+      );
       const result = harness.run(['run', '--bundle', bundle, id]);
       if (weighs) {
         assert.equal(result.code, 0, result.stderr);
@@ -255,7 +260,9 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
         assert.match(result.stderr, /linux\.resources\.blockIO\.weight is not supported: this kernel weighs IO only with the BFQ scheduler/);
         assert.equal(harness.run(['state', id]).code, 1, 'nothing was made');
         // The kernel's own word: no scheduler of any disk here is bfq.
-        const schedulers = existsSync('/sys/block') ? execFileSync('sh', ['-c', 'cat /sys/block/*/queue/scheduler 2>/dev/null || true'], { encoding: 'utf8' }) : '';
+        const schedulers = existsSync('/sys/block')
+          ? execFileSync('sh', ['-c', 'cat /sys/block/*/queue/scheduler 2>/dev/null || true'], { encoding: 'utf8' })
+          : '';
         assert.doesNotMatch(schedulers, /\bbfq\b/);
       }
     });

@@ -75,6 +75,9 @@ describe('compiling what isolation adds to a spec', () => {
     const privileged = buildBaseSpec({ name: 'c', config: {} }, '/r');
     privileged.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o600 }];
     assert.deepEqual(named(compileCreateProgram(privileged, { procsFiles: [] }), 'mknod'), [['mknod', '/dev/fuse', 'c', '10', '229', '600']]);
+    // podman writes Go's FileMode with the type bits (S_IFCHR | 0666); the node's type is `type`'s.
+    privileged.linux.devices = [{ path: '/dev/mynull', type: 'c', major: 1, minor: 3, fileMode: 0o20666 }];
+    assert.deepEqual(named(compileCreateProgram(privileged, { procsFiles: [] }), 'mknod'), [['mknod', '/dev/mynull', 'c', '1', '3', '666']]);
   });
 
   it('makes only the root mount read-only, reads rro as a recursive read-only bind, and gives masked_eq its mask last', () => {

@@ -270,7 +270,10 @@ function deviceNodeOps(spec: OciSpec, userns: boolean): LaunchOp[] {
     if (userns && type !== 'p') return ['dev.bind', device.path, device.path];
     const owner = device.uid !== undefined || device.gid !== undefined ? [String(device.uid ?? 0), String(device.gid ?? 0)] : [];
     const number = (value: number | undefined) => String(type === 'p' ? 0 : (value ?? 0));
-    return ['mknod', device.path, type, number(device.major), number(device.minor), (device.fileMode ?? 0o666).toString(8), ...owner];
+    // Permission bits only: podman writes Go's FileMode with the file type in it (S_IFCHR | 0666),
+    // which runc and crun accept; the type is `type`'s.
+    const mode = (device.fileMode ?? 0o666) & 0o7777;
+    return ['mknod', device.path, type, number(device.major), number(device.minor), mode.toString(8), ...owner];
   });
 }
 
