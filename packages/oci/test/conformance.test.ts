@@ -6,7 +6,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -265,6 +265,62 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
           : '';
         assert.doesNotMatch(schedulers, /\bbfq\b/);
       }
+    });
+
+    it('moves a host network device named in linux.netDevices into the box, renamed, with its address and up', () => {
+      // A veth pair of the test's own (this kernel has no dummy driver), with an address of
+      // TEST-NET-1 (RFC 5737) on the end that moves; the peer stays down, without an address.
+      const host = `nsbt${process.pid}`.slice(0, 15);
+      const peer = `nsbp${process.pid}`.slice(0, 15);
+      const ipHost = (args: string[]) => spawnSync('ip', args, { encoding: 'utf8' });
+      const made = ipHost(['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]);
+      assert.equal(made.status, 0, made.stderr);
+      cleanup.add('remove the test veth pair', () => {
+        for (const name of [host, peer]) if (ipHost(['link', 'show', 'dev', name]).status === 0) execFileSync('ip', ['link', 'del', 'dev', name]);
+      });
+      execFileSync('ip', ['address', 'add', '192.0.2.77/32', 'dev', host]);
+      execFileSync('ip', ['link', 'set', 'dev', host, 'up']);
+      const id = 'netdev';
+      ids.push(id);
+      const bundle = makeBundle(harness, `b-${id}`, ['sleep', '60'], (config) => {
+        config.linux.netDevices = { [host]: { name: 'boxnet0' } };
+      });
+      const created = harness.run(['create', '--bundle', bundle, id]);
+      assert.equal(created.code, 0, created.stderr);
+      assert.notEqual(ipHost(['link', 'show', 'dev', host]).status, 0, 'the device left the host at create');
+      assert.equal(harness.run(['start', id]).code, 0);
+      // flags 0x...1: IFF_UP; the /32 shows in the box's local routes.
+      const inside = harness.run(['exec', id, 'sh', '-c', 'echo $(ls /sys/class/net); cat /sys/class/net/boxnet0/flags; grep -c "192.0.2.77" /proc/net/fib_trie']);
+      assert.equal(inside.code, 0, inside.stderr);
+      const [names, flags, address] = inside.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.trim());
+      assert.deepEqual(names?.split(/\s+/).sort(), ['boxnet0', 'lo']);
+      assert.equal(Number(flags) & 1, 1, `boxnet0 is up: ${flags}`);
+      assert.ok(Number(address) >= 1, 'boxnet0 kept 192.0.2.77');
+      const refused = harness.run([
+        'create',
+        '--bundle',
+        makeBundle(harness, 'b-netdev-host', ['true'], (config) => {
+          config.linux.namespaces = config.linux.namespaces.filter((namespace: { type: string }) => namespace.type !== 'network');
+          config.linux.netDevices = { [host]: {} };
+        }),
+        'netdev-host',
+      ]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /linux\.netDevices: needs a network namespace of the box's/);
+      const missing = harness.run([
+        'create',
+        '--bundle',
+        makeBundle(harness, 'b-netdev-missing', ['true'], (config) => {
+          config.linux.netDevices = { 'nsbt-none': {} };
+        }),
+        'netdev-missing',
+      ]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /linux\.netDevices\.nsbt-none: read the device: .*nsbt-none/);
+      assert.equal(harness.run(['state', 'netdev-missing']).code, 1, 'nothing was left of it');
     });
 
     it('writes a spec for a user namespace with spec --rootless, and runs it', () => {

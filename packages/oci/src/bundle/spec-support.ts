@@ -379,6 +379,28 @@ function checkSeccomp(linux: Json): void {
   if (notifies && !listenerPath) throw invalid('linux.seccomp.listenerPath', 'is required with SCMP_ACT_NOTIFY (the agent that gets the listener)');
 }
 
+/** A Linux interface name: 1-15 bytes, no '/', ':' or white space, not '.' or '..' (dev_valid_name). */
+const IFNAME = /^[^/:\s]{1,15}$/;
+
+function checkNetDevices(linux: Json): void {
+  const devices = object(linux.netDevices, 'linux.netDevices');
+  if (!devices || Object.keys(devices).length === 0) return;
+  const network = (linux.namespaces as Json[]).find((namespace) => namespace.type === 'network');
+  if (!network) throw invalid('linux.netDevices', "needs a network namespace of the box's: without one the devices would stay on the host");
+  const names = new Set<string>();
+  for (const [host, value] of Object.entries(devices)) {
+    const field = `linux.netDevices.${host}`;
+    if (!IFNAME.test(host) || host === '.' || host === '..') throw invalid(field, `'${host}' is not a network device name`);
+    const device = object(value, field, true) as Json;
+    known(device, field, ['name']);
+    const name = string(device.name, `${field}.name`) || host;
+    if (!IFNAME.test(name) || name === '.' || name === '..')
+      throw invalid(`${field}.name`, `'${name}' is not a network device name (1-15 bytes, no '/', ':' or space)`);
+    if (names.has(name)) throw invalid(`${field}.name`, `'${name}' is given to two devices`);
+    names.add(name);
+  }
+}
+
 function checkLinux(raw: Json): void {
   const linux = object(raw.linux, 'linux');
   if (!linux) throw invalid('linux', 'is required (nsbox-runc runs Linux boxes)');
@@ -446,7 +468,7 @@ function checkLinux(raw: Json): void {
   refuseIfSet(linux.mountLabel, 'linux.mountLabel', 'SELinux is not enabled on this host');
   refuseIfSet(linux.intelRdt, 'linux.intelRdt', 'the kernel of this host has no resctrl filesystem (Intel RDT)');
   checkMemoryPolicy(linux.memoryPolicy);
-  refuseIfSet(linux.netDevices, 'linux.netDevices', 'moving host network devices into a box is not implemented');
+  checkNetDevices(linux);
   const personality = object(linux.personality, 'linux.personality');
   if (personality) {
     known(personality, 'linux.personality', ['domain', 'flags']);
