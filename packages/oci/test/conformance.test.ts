@@ -290,7 +290,13 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
       assert.notEqual(ipHost(['link', 'show', 'dev', host]).status, 0, 'the device left the host at create');
       assert.equal(harness.run(['start', id]).code, 0);
       // flags 0x...1: IFF_UP; the /32 shows in the box's local routes.
-      const inside = harness.run(['exec', id, 'sh', '-c', 'echo $(ls /sys/class/net); cat /sys/class/net/boxnet0/flags; grep -c "192.0.2.77" /proc/net/fib_trie']);
+      const inside = harness.run([
+        'exec',
+        id,
+        'sh',
+        '-c',
+        'echo $(ls /sys/class/net); cat /sys/class/net/boxnet0/flags; grep -c "192.0.2.77" /proc/net/fib_trie',
+      ]);
       assert.equal(inside.code, 0, inside.stderr);
       const [names, flags, address] = inside.stdout
         .trim()
