@@ -171,6 +171,30 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
       assert.ok(payload.pid > 0 && payload.state.pid === payload.pid);
     });
 
+    it('loads the filter with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: a signal no longer cuts a notified syscall the agent holds', async () => {
+      /** A box whose mkdir the agent answers with ENOSPC after 1.5 s, a SIGALRM due at 0.3 s. */
+      const mkdirUnderSignal = async (id: string, flags: string[]) => {
+        const socket = join(harness.dir, `${id}.sock`);
+        const agent = spawn(join(harness.rootfs, 'bin', 'seccomp-agent'), [socket, join(harness.dir, `${id}.json`), '28', '1500'], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        cleanup.add(`stop the seccomp agent of ${id}`, () => {
+          agent.kill('SIGKILL');
+        });
+        await new Promise((resolve) => agent.stdout?.once('data', resolve));
+        return runBox(id, ['probe', 'mkdir-alarm', '/tmp/w', '300'], (config) => {
+          config.linux.seccomp = {
+            defaultAction: 'SCMP_ACT_ALLOW',
+            listenerPath: socket,
+            flags,
+            syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }],
+          };
+        }).trim();
+      };
+      assert.equal(await mkdirUnderSignal('killable', ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV']), 'ENOSPC', "the agent's answer came");
+      assert.equal(await mkdirUnderSignal('interruptible', []), 'EINTR', 'the control: without the flag the signal cuts the wait');
+    });
+
     it('passes --preserve-fds and socket-activation fds on, with LISTEN_FDS and LISTEN_PID', () => {
       const file = (name: string, text: string) => {
         const path = join(harness.dir, name);

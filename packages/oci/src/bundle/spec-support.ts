@@ -97,7 +97,13 @@ export const SECCOMP_ACTIONS = [
 ] as const;
 
 /** Filter flags the launcher sets through libseccomp (SECCOMP_FILTER_FLAG_*). */
-export const SECCOMP_FLAGS = ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'] as const;
+export const SECCOMP_FLAGS = [
+  'SECCOMP_FILTER_FLAG_TSYNC',
+  'SECCOMP_FILTER_FLAG_LOG',
+  'SECCOMP_FILTER_FLAG_SPEC_ALLOW',
+  // No libseccomp 2.5 attribute: the launcher loads the BPF with seccomp(2) itself for it.
+  'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV',
+] as const;
 export const SECCOMP_OPERATORS = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ'] as const;
 
 /** Mount options that are not the kernel's: runtimes act on them, or they are refused. */
@@ -352,9 +358,6 @@ function checkSeccomp(linux: Json): void {
   integer(seccomp.defaultErrnoRet, 'linux.seccomp.defaultErrnoRet');
   strings(seccomp.architectures, 'linux.seccomp.architectures');
   strings(seccomp.flags, 'linux.seccomp.flags').forEach((flag, index) => {
-    if (flag === 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV') {
-      throw unsupported(`linux.seccomp.flags[${index}]`, `${flag}: the libseccomp of this host (2.5) has no attribute for it`);
-    }
     oneOf(flag, `linux.seccomp.flags[${index}]`, SECCOMP_FLAGS);
   });
   array(seccomp.syscalls, 'linux.seccomp.syscalls').forEach((item, index) => {
