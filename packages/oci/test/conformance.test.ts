@@ -88,6 +88,16 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
       assert.deepEqual(lines(asUser), ['1000', 'CapEff:\t0000000000000000'], 'CAP_SYS_ADMIN, kept for the load, is gone after exec');
     });
 
+    it("puts an exec'd process under the same filter, loaded after the launcher's own syscalls in join mode", () => {
+      const id = 'sc-exec';
+      ids.push(id);
+      const bundle = makeBundle(harness, `b-${id}`, ['sleep', '60'], denyLauncherSyscalls);
+      assert.equal(harness.run(['run', '--detach', '--bundle', bundle, id]).code, 0);
+      const execd = harness.run(['exec', id, 'sh', '-c', 'mkdir /tmp/e 2>&1; grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status']);
+      assert.equal(execd.code, 0, execd.stderr);
+      assert.deepEqual(lines(execd.stdout), ["mkdir: can't create directory '/tmp/e': Function not implemented", 'NoNewPrivs:\t0', 'Seccomp:\t2']);
+    });
+
     it('loads the filter at start, after the wait: the held init is not under it', () => {
       const id = 'sc-held';
       ids.push(id);
