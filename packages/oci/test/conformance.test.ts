@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -361,6 +361,29 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /linux\.netDevices\.nsbt-none: read the device: .*nsbt-none/);
       assert.equal(harness.run(['state', 'netdev-missing']).code, 1, 'nothing was left of it');
+    });
+
+    it('idmaps a bind mount with mappings of its own, in a box with a user namespace and without', () => {
+      const source = join(dir, 'idmap-src');
+      mkdirSync(source, { recursive: true });
+      writeFileSync(join(source, 'file'), 'mapped\n');
+      chownSync(join(source, 'file'), 1000, 1000);
+      mkdirSync(join(harness.rootfs, 'mnt', 'idm'), { recursive: true });
+      // On disk 1000 → host 200500: the box (0 → 200000) sees 500; a box without a user namespace sees 200500.
+      const mapping = [{ containerID: 1000, hostID: 200500, size: 1 }];
+      const idmapped = (config: BundleConfig) =>
+        config.mounts.push({ destination: '/mnt/idm', type: 'bind', source, options: ['bind', 'idmap'], uidMappings: mapping, gidMappings: mapping });
+      const inUserns = runBox('idmap-own', ['sh', '-c', 'stat -c "%u %g" /mnt/idm/file; cat /mnt/idm/file'], (config) => {
+        userns(config);
+        idmapped(config);
+      });
+      assert.deepEqual(lines(inUserns), ['500 500', 'mapped']);
+      const onHost = runBox('idmap-host', ['stat', '-c', '%u %g', '/mnt/idm/file'], idmapped);
+      assert.equal(onHost.trim(), '200500 200500');
+      const plain = runBox('idmap-none', ['stat', '-c', '%u %g', '/mnt/idm/file'], (config) =>
+        config.mounts.push({ destination: '/mnt/idm', type: 'bind', source, options: ['bind'] }),
+      );
+      assert.equal(plain.trim(), '1000 1000', 'the control: without the idmap the disk ids show');
     });
 
     it('writes a spec for a user namespace with spec --rootless, and runs it', () => {
