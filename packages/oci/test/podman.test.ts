@@ -263,14 +263,31 @@ describe('podman with nsbox-runc as its runtime', function () {
         join(hooksDir, `${stage}.json`),
         JSON.stringify({ version: '1.0.0', hook: { path: '/bin/sh', args: ['sh', '-c', script] }, when: { always: true }, stages: [stage] }),
       );
-    hook('createRuntime', `read -r state; echo "createRuntime $(readlink /proc/self/ns/mnt)" >> ${log}`);
+    // Each records its stage, the status of the state on its stdin, and its mount namespace.
+    const record = (stage: string) => `read -r state; echo "${stage} $(echo "$state" | grep -o '"status":"[a-z]*"') $(readlink /proc/self/ns/mnt)" >> ${log}`;
+    for (const stage of ['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop']) hook(stage, record(stage));
     hook('startContainer', 'echo "startContainer in the box"');
-    hook('poststop', `echo poststop >> ${log}`);
     const result = podman(['--hooks-dir', hooksDir, ...podmanRunArgs(cgroupParent, [], IMAGE, ['echo', 'user process'])]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, 'startContainer in the box\nuser process\n');
-    const entries = readFileSync(log, 'utf8').trim().split('\n');
-    assert.deepEqual(entries, [`createRuntime ${execFileSync('readlink', ['/proc/self/ns/mnt'], { encoding: 'utf8' }).trim()}`, 'poststop']);
+    const hostMnt = execFileSync('readlink', ['/proc/self/ns/mnt'], { encoding: 'utf8' }).trim();
+    const entries = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '));
+    assert.deepEqual(
+      entries.map(([stage, status]) => `${stage} ${status}`),
+      [
+        'prestart "status":"creating"',
+        'createRuntime "status":"creating"',
+        'createContainer "status":"created"',
+        'poststart "status":"running"',
+        'poststop "status":"stopped"',
+      ],
+    );
+    const mnt = Object.fromEntries(entries.map(([stage, , ns]) => [stage, ns]));
+    assert.equal(mnt['createRuntime'], hostMnt, "createRuntime runs in the runtime's namespace");
+    assert.notEqual(mnt['createContainer'], hostMnt, "createContainer runs in the box's");
   });
 
   it('leaves no box cgroup behind', () => {
