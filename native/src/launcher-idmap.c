@@ -12,7 +12,11 @@
  * Plain bind mounts of a box with a user namespace come the same way, without the idmap:
  * the child, root of the box's user namespace, may not be allowed to open a host path that
  * the launcher (host root) can; the source is opened with the host's credentials. The child attaches them with move_mount(2): `rootfs PATH idmap`
- * and bind `mount`s with the `idmap` flag take the tree prepared for their host path. */
+ * and bind `mount`s with the `idmap` flag take the tree prepared for their host path.
+ *
+ * `tree PATH FLAGS UIDMAP GIDMAP`: a mount with mappings of its own (OCI mount
+ * uidMappings/gidMappings that are not the box's): its idmap is a user namespace made for
+ * it, with those maps, by a throwaway child of the launcher's (as runc and crun do). */
 #include "launcher.h"
 #include "mount-flags.h"
 
@@ -20,11 +24,53 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* SCM_RIGHTS carries one fd per message here; the bound keeps the arrays small. */
 #define MAX_TREES 256
+
+static int
+write_proc (pid_t pid, const char *file, const char *text, struct nsbox_error *err)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%d/%s", pid, file);
+  return nsbox_write_file (path, text, strlen (text), err);
+}
+
+/* A user namespace with UIDMAP and GIDMAP (uid_map lines): a child made in a new one waits
+ * while the launcher writes its maps and opens it, then is killed and reaped. */
+static int
+mapped_userns (const char *uidmap, const char *gidmap, int *out, struct nsbox_error *err)
+{
+  char path[64];
+  int status, rc = 0;
+  pid_t pid = (pid_t) syscall (SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+
+  if (pid < 0)
+    return nsbox_fail (err, errno, "make a user namespace for a mount's own mappings");
+  if (pid == 0)
+    for (;;)
+      pause ();
+  if (write_proc (pid, "uid_map", uidmap, err) < 0 || write_proc (pid, "gid_map", gidmap, err) < 0)
+    rc = -1;
+  else
+    {
+      snprintf (path, sizeof path, "/proc/%d/ns/user", pid);
+      *out = open (path, O_RDONLY | O_CLOEXEC);
+      if (*out < 0)
+        rc = nsbox_fail (err, errno, "open '%s'", path);
+    }
+  kill (pid, SIGKILL);
+  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  return rc;
+}
 
 int
 nsbox_trees_prepare (const struct nsbox_program *prog, pid_t pid, struct nsbox_trees *trees,
@@ -38,6 +84,7 @@ nsbox_trees_prepare (const struct nsbox_program *prog, pid_t pid, struct nsbox_t
       const struct nsbox_op *op = &prog->ops[i];
       struct nsbox_bind_attrs attrs;
       cleanup_fd int tree = -1;
+      cleanup_fd int own_userns = -1;
 
       if (strcmp (op->name, "tree") != 0)
         continue;
@@ -46,7 +93,16 @@ nsbox_trees_prepare (const struct nsbox_program *prog, pid_t pid, struct nsbox_t
         return nsbox_fail (err, E2BIG, "more than %d trees", MAX_TREES);
       if (nsbox_parse_bind_attrs (op->args[1], &attrs, err) < 0)
         return -1;
-      if (attrs.idmap && userns < 0)
+      if (op->argc == 4)
+        {
+          if (!attrs.idmap)
+            return nsbox_fail (err, EINVAL, "mappings for '%s' without idmap", op->args[0]);
+          if (mapped_userns (op->args[2], op->args[3], &own_userns, err) < 0)
+            return -1;
+        }
+      else if (op->argc != 2)
+        return nsbox_fail (err, EINVAL, "tree '%s' takes both maps or none", op->args[0]);
+      else if (attrs.idmap && userns < 0)
         {
           snprintf (path, sizeof path, "/proc/%d/ns/user", pid);
           userns = open (path, O_RDONLY | O_CLOEXEC);
@@ -66,7 +122,7 @@ nsbox_trees_prepare (const struct nsbox_program *prog, pid_t pid, struct nsbox_t
         .attr_set = attrs.attr_set | (attrs.idmap ? MOUNT_ATTR_IDMAP : 0),
         .attr_clr = attrs.attr_clr,
         .propagation = MS_SLAVE,
-        .userns_fd = attrs.idmap ? (uint64_t) userns : 0,
+        .userns_fd = attrs.idmap ? (uint64_t) (own_userns >= 0 ? own_userns : userns) : 0,
       };
       if (mount_setattr (tree, "", AT_EMPTY_PATH | (attrs.recursive ? AT_RECURSIVE : 0),
                          &attr, sizeof attr)

@@ -5,14 +5,32 @@
  * [METADATA]` connects to the agent at PATH before the launcher clones (host credentials,
  * host paths); right after the load, the only other syscall before execve sends the
  * listener with the OCI container process state (runtime-spec config-linux.md, "seccomp"),
- * as runc and crun do. */
+ * as runc and crun do.
+ *
+ * SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19) has no libseccomp 2.5 attribute: with
+ * it, the filter libseccomp built is exported as BPF at build time and loaded with seccomp(2)
+ * itself, the kernel's flags passed as they are; the listener is then seccomp(2)'s return. */
 #include "launcher.h"
 
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <unistd.h>
+
+/* The launcher builds and loads one filter per run: the direct load's state. */
+static struct
+{
+  bool wanted;              /* SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV was asked for */
+  struct sock_fprog prog;   /* the exported BPF, filled by nsbox_seccomp_build */
+  int listener;             /* seccomp(2)'s return, or -1 */
+} direct = { .listener = -1 };
 
 static int
 parse_action (const char *text, uint32_t *action)
@@ -142,6 +160,11 @@ set_flag (scmp_filter_ctx ctx, const char *name, struct nsbox_error *err)
   };
   int rc;
 
+  if (strcmp (name, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") == 0)
+    {
+      direct.wanted = true;
+      return 0;
+    }
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
     if (strcmp (flags[i].name, name) == 0)
       {
@@ -152,6 +175,8 @@ set_flag (scmp_filter_ctx ctx, const char *name, struct nsbox_error *err)
       }
   return nsbox_fail (err, EINVAL, "unknown seccomp filter flag '%s'", name);
 }
+
+static int export_bpf (scmp_filter_ctx ctx, struct nsbox_error *err);
 
 int
 nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *out,
@@ -200,16 +225,75 @@ nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *out,
     if (strcmp (prog->ops[i].name, "seccomp.rule") == 0
         && add_rule (ctx, default_action, &prog->ops[i], err) < 0)
       return -1;
+  if (direct.wanted && export_bpf (ctx, err) < 0)
+    return -1;
   err->step = NULL;
   *out = ctx;
   ctx = NULL;
   return 0;
 }
 
+/* The kernel's filter flags for a direct load: libseccomp's attributes, the listener, and
+ * WAIT_KILLABLE_RECV (which the kernel accepts only with NEW_LISTENER). */
+static unsigned int
+direct_flags (scmp_filter_ctx ctx)
+{
+  unsigned int flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+  uint32_t on = 0;
+
+  /* TSYNC with a listener: a thread that cannot sync is ESRCH, not its tid (as libseccomp). */
+  if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_TSYNC, &on) == 0 && on)
+    flags |= SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+  if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_LOG, &on) == 0 && on)
+    flags |= SECCOMP_FILTER_FLAG_LOG;
+  if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_SSB, &on) == 0 && on)
+    flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+  return flags;
+}
+
+/* libseccomp's BPF for the filter, through a memfd (2.5 exports to an fd only). */
+static int
+export_bpf (scmp_filter_ctx ctx, struct nsbox_error *err)
+{
+  cleanup_fd int fd = memfd_create ("nsbox-seccomp-bpf", MFD_CLOEXEC);
+  off_t size;
+  int rc;
+
+  err->step = "seccomp.flag";
+  if (fd < 0)
+    return nsbox_fail (err, errno, "memfd_create for the filter's BPF");
+  rc = seccomp_export_bpf (ctx, fd);
+  if (rc < 0)
+    return nsbox_fail (err, -rc, "export the filter's BPF");
+  size = lseek (fd, 0, SEEK_END);
+  if (size <= 0 || size % sizeof (struct sock_filter) != 0 || size / sizeof (struct sock_filter) > BPF_MAXINSNS)
+    return nsbox_fail (err, EINVAL, "the exported filter has %lld bytes", (long long) size);
+  direct.prog.filter = malloc ((size_t) size);
+  if (direct.prog.filter == NULL)
+    return nsbox_fail (err, ENOMEM, "the filter's BPF");
+  if (pread (fd, direct.prog.filter, (size_t) size, 0) != size)
+    return nsbox_fail (err, errno ? errno : EIO, "read the filter's BPF back");
+  direct.prog.len = (unsigned short) (size / sizeof (struct sock_filter));
+  return 0;
+}
+
 int
 nsbox_seccomp_load (scmp_filter_ctx ctx, struct nsbox_error *err)
 {
-  int rc = seccomp_load (ctx);
+  int rc;
+
+  if (direct.prog.filter != NULL)
+    {
+      /* One syscall: nothing but it may run between the capabilities and execve. */
+      direct.listener = (int) syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, direct_flags (ctx), &direct.prog);
+      if (direct.listener < 0)
+        {
+          err->step = "seccomp.load";
+          return nsbox_fail (err, errno, "load the seccomp filter (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)");
+        }
+      return 0;
+    }
+  rc = seccomp_load (ctx);
   if (rc < 0)
     {
       err->step = "seccomp.load";
@@ -265,7 +349,7 @@ int
 nsbox_seccomp_listener_send (scmp_filter_ctx ctx, int sock, const struct nsbox_buf *payload,
                              struct nsbox_error *err)
 {
-  int listener = seccomp_notify_fd (ctx);
+  int listener = direct.listener >= 0 ? direct.listener : seccomp_notify_fd (ctx);
   char control[CMSG_SPACE (sizeof (int))] = { 0 };
   struct iovec iov = { .iov_base = payload->p, .iov_len = payload->len };
   struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,

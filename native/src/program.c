@@ -30,7 +30,7 @@ static const struct nsbox_op_spec op_specs[] = {
   { "setgroups", NSBOX_PHASE_PARENT, 1, 1, CREATE, 0 },
   { "rlimit", NSBOX_PHASE_PARENT, 3, 3, BOTH, 0 },
   { "oom_score_adj", NSBOX_PHASE_PARENT, 1, 1, BOTH, 0 },
-  { "tree", NSBOX_PHASE_PARENT, 2, 2, CREATE, 0 },
+  { "tree", NSBOX_PHASE_PARENT, 2, 4, CREATE, 0 },
   { "rootfs", NSBOX_PHASE_CHILD, 1, 2, CREATE, NSBOX_BEFORE_PIVOT },
   { "propagation", NSBOX_PHASE_CHILD, 1, 1, CREATE, 0 },
   { "mount", NSBOX_PHASE_CHILD, 5, 5, CREATE, NSBOX_NEEDS_ROOTFS },

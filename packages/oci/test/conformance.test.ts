@@ -6,8 +6,8 @@
  */
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,16 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
         config.process.capabilities = {};
       });
       assert.deepEqual(lines(asUser), ['1000', 'CapEff:\t0000000000000000'], 'CAP_SYS_ADMIN, kept for the load, is gone after exec');
+    });
+
+    it("puts an exec'd process under the same filter, loaded after the launcher's own syscalls in join mode", () => {
+      const id = 'sc-exec';
+      ids.push(id);
+      const bundle = makeBundle(harness, `b-${id}`, ['sleep', '60'], denyLauncherSyscalls);
+      assert.equal(harness.run(['run', '--detach', '--bundle', bundle, id]).code, 0);
+      const execd = harness.run(['exec', id, 'sh', '-c', 'mkdir /tmp/e 2>&1; grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status']);
+      assert.equal(execd.code, 0, execd.stderr);
+      assert.deepEqual(lines(execd.stdout), ["mkdir: can't create directory '/tmp/e': Function not implemented", 'NoNewPrivs:\t0', 'Seccomp:\t2']);
     });
 
     it('loads the filter at start, after the wait: the held init is not under it', () => {
@@ -171,6 +181,30 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
       assert.ok(payload.pid > 0 && payload.state.pid === payload.pid);
     });
 
+    it('loads the filter with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: a signal no longer cuts a notified syscall the agent holds', async () => {
+      /** A box whose mkdir the agent answers with ENOSPC after 1.5 s, a SIGALRM due at 0.3 s. */
+      const mkdirUnderSignal = async (id: string, flags: string[]) => {
+        const socket = join(harness.dir, `${id}.sock`);
+        const agent = spawn(join(harness.rootfs, 'bin', 'seccomp-agent'), [socket, join(harness.dir, `${id}.json`), '28', '1500'], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        cleanup.add(`stop the seccomp agent of ${id}`, () => {
+          agent.kill('SIGKILL');
+        });
+        await new Promise((resolve) => agent.stdout?.once('data', resolve));
+        return runBox(id, ['probe', 'mkdir-alarm', '/tmp/w', '300'], (config) => {
+          config.linux.seccomp = {
+            defaultAction: 'SCMP_ACT_ALLOW',
+            listenerPath: socket,
+            flags,
+            syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }],
+          };
+        }).trim();
+      };
+      assert.equal(await mkdirUnderSignal('killable', ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV']), 'ENOSPC', "the agent's answer came");
+      assert.equal(await mkdirUnderSignal('interruptible', []), 'EINTR', 'the control: without the flag the signal cuts the wait');
+    });
+
     it('passes --preserve-fds and socket-activation fds on, with LISTEN_FDS and LISTEN_PID', () => {
       const file = (name: string, text: string) => {
         const path = join(harness.dir, name);
@@ -206,6 +240,150 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
         closeSync(three);
         closeSync(four);
       }
+    });
+
+    it('puts the box in a top-level linux.cgroupsPath, right below the cgroup mount points, and removes it at delete', () => {
+      const top = `nsbox-test-cgtop-${process.pid}`;
+      const roots = readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((line) => / - cgroup2? /.test(line))
+        .map((line) => line.split(' ')[4] as string);
+      cleanup.add('remove the top-level cgroup', () => {
+        for (const root of roots) if (existsSync(join(root, top))) execFileSync('rmdir', [join(root, top)]);
+      });
+      const id = 'cgtop';
+      ids.push(id);
+      const bundle = makeBundle(harness, `b-${id}`, ['sleep', '60'], (config) => {
+        config.linux.cgroupsPath = `/${top}`;
+      });
+      const ran = harness.run(['run', '--detach', '--bundle', bundle, id]);
+      assert.equal(ran.code, 0, ran.stderr);
+      const { pid } = JSON.parse(harness.run(['state', id]).stdout) as { pid: number };
+      const placed = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+      // Every hierarchy the box is in (v1 controllers, cgroup2) names the path config.json gave.
+      const ours = placed.filter((line) => line.endsWith(`:/${top}`));
+      assert.ok(ours.length > 0 && placed.some((line) => /:pids:|^0::/.test(line) && line.endsWith(`:/${top}`)), placed.join('\n'));
+      assert.equal(harness.run(['delete', '--force', id]).code, 0);
+      assert.deepEqual(
+        roots.filter((root) => existsSync(join(root, top))),
+        [],
+        'delete removed the cgroup',
+      );
+    });
+
+    it('applies linux.resources.blockIO.weight where the kernel weighs IO, and refuses it with the reason where it cannot, making nothing', () => {
+      // v1 shows blkio.weight (CFQ, gone since 5.0) or blkio.bfq.weight (BFQ) at the hierarchy root when the kernel has them.
+      const blkio = '/sys/fs/cgroup/blkio';
+      const weighs = ['blkio.weight', 'blkio.bfq.weight'].some((file) => existsSync(join(blkio, file)));
+      const id = 'blkio-weight';
+      ids.push(id);
+      const bundle = makeBundle(
+        harness,
+        `b-${id}`,
+        ['sh', '-c', 'cat /sys/fs/cgroup/blkio/blkio.bfq.weight /sys/fs/cgroup/blkio/blkio.weight 2>/dev/null'],
+        (config) => {
+          config.linux.resources = { ...config.linux.resources, blockIO: { weight: 300 } };
+        },
+      );
+      const result = harness.run(['run', '--bundle', bundle, id]);
+      if (weighs) {
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stdout, /^(default )?300$/m);
+      } else {
+        assert.equal(result.code, 1);
+        assert.match(result.stderr, /linux\.resources\.blockIO\.weight is not supported: this kernel weighs IO only with the BFQ scheduler/);
+        assert.equal(harness.run(['state', id]).code, 1, 'nothing was made');
+        // The kernel's own word: no scheduler of any disk here is bfq.
+        const schedulers = existsSync('/sys/block')
+          ? execFileSync('sh', ['-c', 'cat /sys/block/*/queue/scheduler 2>/dev/null || true'], { encoding: 'utf8' })
+          : '';
+        assert.doesNotMatch(schedulers, /\bbfq\b/);
+      }
+    });
+
+    it('moves a host network device named in linux.netDevices into the box, renamed, with its address and up', () => {
+      // A veth pair of the test's own (this kernel has no dummy driver), with an address of
+      // TEST-NET-1 (RFC 5737) on the end that moves; the peer stays down, without an address.
+      const host = `nsbt${process.pid}`.slice(0, 15);
+      const peer = `nsbp${process.pid}`.slice(0, 15);
+      const ipHost = (args: string[]) => spawnSync('ip', args, { encoding: 'utf8' });
+      const made = ipHost(['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]);
+      assert.equal(made.status, 0, made.stderr);
+      cleanup.add('remove the test veth pair', () => {
+        for (const name of [host, peer]) if (ipHost(['link', 'show', 'dev', name]).status === 0) execFileSync('ip', ['link', 'del', 'dev', name]);
+      });
+      execFileSync('ip', ['address', 'add', '192.0.2.77/32', 'dev', host]);
+      execFileSync('ip', ['link', 'set', 'dev', host, 'up']);
+      const id = 'netdev';
+      ids.push(id);
+      const bundle = makeBundle(harness, `b-${id}`, ['sleep', '60'], (config) => {
+        config.linux.netDevices = { [host]: { name: 'boxnet0' } };
+      });
+      const created = harness.run(['create', '--bundle', bundle, id]);
+      assert.equal(created.code, 0, created.stderr);
+      assert.notEqual(ipHost(['link', 'show', 'dev', host]).status, 0, 'the device left the host at create');
+      assert.equal(harness.run(['start', id]).code, 0);
+      // flags 0x...1: IFF_UP; the /32 shows in the box's local routes.
+      const inside = harness.run([
+        'exec',
+        id,
+        'sh',
+        '-c',
+        'echo $(ls /sys/class/net); cat /sys/class/net/boxnet0/flags; grep -c "192.0.2.77" /proc/net/fib_trie',
+      ]);
+      assert.equal(inside.code, 0, inside.stderr);
+      const [names, flags, address] = inside.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.trim());
+      assert.deepEqual(names?.split(/\s+/).sort(), ['boxnet0', 'lo']);
+      assert.equal(Number(flags) & 1, 1, `boxnet0 is up: ${flags}`);
+      assert.ok(Number(address) >= 1, 'boxnet0 kept 192.0.2.77');
+      const refused = harness.run([
+        'create',
+        '--bundle',
+        makeBundle(harness, 'b-netdev-host', ['true'], (config) => {
+          config.linux.namespaces = config.linux.namespaces.filter((namespace: { type: string }) => namespace.type !== 'network');
+          config.linux.netDevices = { [host]: {} };
+        }),
+        'netdev-host',
+      ]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /linux\.netDevices: needs a network namespace of the box's/);
+      const missing = harness.run([
+        'create',
+        '--bundle',
+        makeBundle(harness, 'b-netdev-missing', ['true'], (config) => {
+          config.linux.netDevices = { 'nsbt-none': {} };
+        }),
+        'netdev-missing',
+      ]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /linux\.netDevices\.nsbt-none: read the device: .*nsbt-none/);
+      assert.equal(harness.run(['state', 'netdev-missing']).code, 1, 'nothing was left of it');
+    });
+
+    it('idmaps a bind mount with mappings of its own, in a box with a user namespace and without', () => {
+      const source = join(dir, 'idmap-src');
+      mkdirSync(source, { recursive: true });
+      writeFileSync(join(source, 'file'), 'mapped\n');
+      chownSync(join(source, 'file'), 1000, 1000);
+      mkdirSync(join(harness.rootfs, 'mnt', 'idm'), { recursive: true });
+      // On disk 1000 → host 200500: the box (0 → 200000) sees 500; a box without a user namespace sees 200500.
+      const mapping = [{ containerID: 1000, hostID: 200500, size: 1 }];
+      const idmapped = (config: BundleConfig) =>
+        config.mounts.push({ destination: '/mnt/idm', type: 'bind', source, options: ['bind', 'idmap'], uidMappings: mapping, gidMappings: mapping });
+      const inUserns = runBox('idmap-own', ['sh', '-c', 'stat -c "%u %g" /mnt/idm/file; cat /mnt/idm/file'], (config) => {
+        userns(config);
+        idmapped(config);
+      });
+      assert.deepEqual(lines(inUserns), ['500 500', 'mapped']);
+      const onHost = runBox('idmap-host', ['stat', '-c', '%u %g', '/mnt/idm/file'], idmapped);
+      assert.equal(onHost.trim(), '200500 200500');
+      const plain = runBox('idmap-none', ['stat', '-c', '%u %g', '/mnt/idm/file'], (config) =>
+        config.mounts.push({ destination: '/mnt/idm', type: 'bind', source, options: ['bind'] }),
+      );
+      assert.equal(plain.trim(), '1000 1000', 'the control: without the idmap the disk ids show');
     });
 
     it('writes a spec for a user namespace with spec --rootless, and runs it', () => {
@@ -410,6 +588,16 @@ describe('nsbox-runc: the runtime spec as runc and crun carry it out', function 
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, 'ran\n');
       assert.match(result.stderr, /error running poststart hook #0 \(\/bin\/false\): exit status 1/);
+      // poststop too: the box is gone already, the failure is a warning (runtime spec: "log a warning").
+      ids.push('hook-poststop');
+      const poststop = makeBundle(harness, 'b-hook-poststop', ['echo', 'ran'], (config) => {
+        config.hooks = { poststop: [{ path: '/bin/false' }] };
+      });
+      const stopped = harness.run(['run', '--bundle', poststop, 'hook-poststop']);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.equal(stopped.stdout, 'ran\n');
+      assert.match(stopped.stderr, /error running poststop hook #0 \(\/bin\/false\): exit status 1/);
+      assert.equal(harness.run(['state', 'hook-poststop']).code, 1, 'the box was deleted all the same');
       const slow = makeBundle(harness, 'b-hook-slow', ['echo', 'never'], (config) => {
         config.hooks = { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '30'], timeout: 1 }] };
       });

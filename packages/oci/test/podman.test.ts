@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCgroupDriver, detectCgroupLayout } from '@nsbox/runtime';
@@ -221,6 +221,77 @@ describe('podman with nsbox-runc as its runtime', function () {
     }
   });
 
+  it('applies --oom-kill-disable, --cpu-rt-runtime where the kernel has it, a runbindable bind and a device node (issue 20 item 2)', () => {
+    const source = join(dir, 'unbindable-src');
+    mkdirSync(source, { recursive: true });
+    const rt = existsSync('/sys/fs/cgroup/cpu/cpu.rt_runtime_us');
+    const result = run(
+      [
+        '--memory',
+        '64m',
+        '--oom-kill-disable',
+        ...(rt ? ['--cpu-rt-runtime', '10000'] : []),
+        '--mount',
+        `type=bind,source=${source},destination=/mnt/u,bind-propagation=runbindable`,
+        '--device',
+        '/dev/null:/dev/mynull',
+      ],
+      [
+        'sh',
+        '-c',
+        'grep ^oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control; grep -c " /mnt/u .* unbindable " /proc/self/mountinfo; stat -c "%F %t:%T" /dev/mynull; cat /sys/fs/cgroup/cpu/cpu.rt_runtime_us 2>/dev/null || echo no-rt',
+      ],
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `oom_kill_disable 1\n1\ncharacter special file 1:3\n${rt ? '10000' : 'no-rt'}\n`);
+  });
+
+  // A missing --workdir is podman's to refuse before the runtime runs ("workdir ... does not exist").
+  it('gives lo up, a tmpfs mode, rbind submounts, devices outside /dev and a bind of the host /dev (issue 20 item 3)', () => {
+    const source = join(dir, 'rbind-src');
+    mkdirSync(join(source, 'sub'), { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', 'nsbox-test-podsub', join(source, 'sub')]);
+    cleanup.add('unmount the podman rbind source', () => execFileSync('umount', [join(source, 'sub')]));
+    writeFileSync(join(source, 'sub', 'inner'), 'from the submount\n');
+    const result = run(
+      ['--mount', 'type=tmpfs,destination=/tmp/moded,tmpfs-mode=1770', '-v', `${source}:/mnt/tree:ro`, '--device', '/dev/zero:/opt/devices/zero2'],
+      ['sh', '-c', 'cat /sys/class/net/lo/flags; stat -c %a /tmp/moded; cat /mnt/tree/sub/inner; stat -c "%F %t:%T" /opt/devices/zero2'],
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, '0x9\n1770\nfrom the submount\ncharacter special file 1:5\n');
+    const dev = run(['-v', '/dev:/dev'], ['sh', '-c', 'test -c /dev/ptmx && test -c /dev/null && echo dev-bound']);
+    assert.equal(dev.code, 0, dev.stderr);
+    assert.equal(dev.stdout, 'dev-bound\n');
+  });
+
+  it('in a user namespace: binds a source only host root can reach and sets --group-add (issue 20 item 3)', () => {
+    const locked = join(dir, 'locked');
+    mkdirSync(join(locked, 'inside'), { recursive: true, mode: 0o755 });
+    chmodSync(locked, 0o700);
+    writeFileSync(join(locked, 'inside', 'file'), 'reached\n');
+    const result = run(
+      ['--uidmap', '0:200000:65536', '--gidmap', '0:200000:65536', '--group-add', '10', '-v', `${join(locked, 'inside')}:/mnt/locked:ro`],
+      ['sh', '-c', 'cat /mnt/locked/file; grep ^Groups: /proc/self/status'],
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^reached\nGroups:\t(.* )?10( .*)?\n$/);
+  });
+
+  it("runs an exec'd process as the leader of its own process group (issue 20 item 3)", () => {
+    const name = `nsbox-test-pgrp-${process.pid}`;
+    const started = podman(['run', '-d', '--name', name, ...podmanBoxFlags(cgroupParent), IMAGE, 'sleep', '60']);
+    assert.equal(started.code, 0, started.stderr);
+    try {
+      // Fields 1 and 5 of /proc/self/stat: the pid of cat itself and its process group.
+      const exec = podman(['exec', name, 'cat', '/proc/self/stat']);
+      assert.equal(exec.code, 0, exec.stderr);
+      const fields = exec.stdout.slice(exec.stdout.lastIndexOf(')') + 2).split(' ');
+      assert.equal(fields[2], exec.stdout.split(' ')[0], `pgrp of ${exec.stdout}`);
+    } finally {
+      podman(['rm', '--force', '--time', '0', name]);
+    }
+  });
+
   it('runs OCI hooks from --hooks-dir at their moments (issue 20 item 4)', () => {
     const hooksDir = join(dir, 'hooks.d');
     mkdirSync(hooksDir, { recursive: true });
@@ -230,14 +301,31 @@ describe('podman with nsbox-runc as its runtime', function () {
         join(hooksDir, `${stage}.json`),
         JSON.stringify({ version: '1.0.0', hook: { path: '/bin/sh', args: ['sh', '-c', script] }, when: { always: true }, stages: [stage] }),
       );
-    hook('createRuntime', `read -r state; echo "createRuntime $(readlink /proc/self/ns/mnt)" >> ${log}`);
+    // Each records its stage, the status of the state on its stdin, and its mount namespace.
+    const record = (stage: string) => `read -r state; echo "${stage} $(echo "$state" | grep -o '"status":"[a-z]*"') $(readlink /proc/self/ns/mnt)" >> ${log}`;
+    for (const stage of ['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop']) hook(stage, record(stage));
     hook('startContainer', 'echo "startContainer in the box"');
-    hook('poststop', `echo poststop >> ${log}`);
     const result = podman(['--hooks-dir', hooksDir, ...podmanRunArgs(cgroupParent, [], IMAGE, ['echo', 'user process'])]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, 'startContainer in the box\nuser process\n');
-    const entries = readFileSync(log, 'utf8').trim().split('\n');
-    assert.deepEqual(entries, [`createRuntime ${execFileSync('readlink', ['/proc/self/ns/mnt'], { encoding: 'utf8' }).trim()}`, 'poststop']);
+    const hostMnt = execFileSync('readlink', ['/proc/self/ns/mnt'], { encoding: 'utf8' }).trim();
+    const entries = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '));
+    assert.deepEqual(
+      entries.map(([stage, status]) => `${stage} ${status}`),
+      [
+        'prestart "status":"creating"',
+        'createRuntime "status":"creating"',
+        'createContainer "status":"created"',
+        'poststart "status":"running"',
+        'poststop "status":"stopped"',
+      ],
+    );
+    const mnt = Object.fromEntries(entries.map(([stage, , ns]) => [stage, ns]));
+    assert.equal(mnt['createRuntime'], hostMnt, "createRuntime runs in the runtime's namespace");
+    assert.notEqual(mnt['createContainer'], hostMnt, "createContainer runs in the box's");
   });
 
   it('leaves no box cgroup behind', () => {

@@ -162,5 +162,7 @@ export function makeBundle(harness: RuncHarness, name: string, args: string[], e
 
 export function cleanupBundle(harness: RuncHarness, ids: string[]): void {
   for (const id of ids) harness.run(['delete', '--force', id]);
+  // Before its pid file goes with the directory: else the server lingers until its idle timeout.
+  stopServer(harness.root);
   rmSync(harness.dir, { recursive: true, force: true });
 }

@@ -38,7 +38,7 @@ describe('compiling what isolation adds to a spec', () => {
     assert.ok(ops.findIndex((op) => op[0] === 'tree') > ops.findIndex((op) => op[0] === 'gidmap'));
   });
 
-  it('refuses idmaps without a user namespace or with mappings of their own', () => {
+  it('refuses an idmapped rootfs without a user namespace, and gives a mount with mappings of its own their maps', () => {
     const spec = buildBaseSpec({ name: 'c', config: {} }, '/r');
     contributeLaunch(spec, { rootfsIdmap: true });
     assert.throws(() => compileCreateProgram(spec, { procsFiles: [] }), /an idmapped rootfs needs a user namespace/);
@@ -47,10 +47,14 @@ describe('compiling what isolation adds to a spec', () => {
       destination: '/d',
       type: 'bind',
       source: '/s',
+      options: ['bind'],
       uidMappings: [{ containerID: 0, hostID: 1, size: 1 }],
       gidMappings: map,
     } as OciSpec['mounts'][number]);
-    assert.throws(() => compileCreateProgram(other, { procsFiles: [] }), /must use the box's own uid and gid mappings/);
+    assert.deepEqual(named(compileCreateProgram(other, { procsFiles: [] }), 'tree').at(-1), ['tree', '/s', 'bind,idmap', '0 1 1\n', '0 300000 65536\n']);
+    const half = buildBaseSpec({ name: 'c', config: {} }, '/r');
+    half.mounts.push({ destination: '/d', type: 'bind', source: '/s', uidMappings: map } as OciSpec['mounts'][number]);
+    assert.throws(() => compileCreateProgram(half, { procsFiles: [] }), /needs both uidMappings and gidMappings/);
   });
 
   it('turns linux.resources.devices into bpf.devices rules when the box has a cgroup2 directory', () => {
@@ -75,6 +79,9 @@ describe('compiling what isolation adds to a spec', () => {
     const privileged = buildBaseSpec({ name: 'c', config: {} }, '/r');
     privileged.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o600 }];
     assert.deepEqual(named(compileCreateProgram(privileged, { procsFiles: [] }), 'mknod'), [['mknod', '/dev/fuse', 'c', '10', '229', '600']]);
+    // podman writes Go's FileMode with the type bits (S_IFCHR | 0666); the node's type is `type`'s.
+    privileged.linux.devices = [{ path: '/dev/mynull', type: 'c', major: 1, minor: 3, fileMode: 0o20666 }];
+    assert.deepEqual(named(compileCreateProgram(privileged, { procsFiles: [] }), 'mknod'), [['mknod', '/dev/mynull', 'c', '1', '3', '666']]);
   });
 
   it('makes only the root mount read-only, reads rro as a recursive read-only bind, and gives masked_eq its mask last', () => {

@@ -180,8 +180,9 @@ function isHostBind(mount: OciMount): boolean {
 
 /**
  * The trees the launcher's parent prepares (native/PROTOCOL.md §1 `tree`): the idmapped
- * rootfs and every idmapped bind mount. The kernel ties an idmap to a user namespace; the
- * launcher uses the box's, so a mount's mappings must be the box's own. In a box with a
+ * rootfs and every idmapped bind mount. The kernel ties an idmap to a user namespace: the
+ * box's when a mount's mappings are the box's own, else one the launcher makes with the
+ * mount's mappings (`tree PATH FLAGS UIDMAP GIDMAP`). In a box with a
  * user namespace of its own, plain host binds (and the rootfs) are prepared the same way
  * without an idmap: the launcher opens their sources with the host's credentials, which
  * the box's root may lack (a source below a root-only directory).
@@ -206,16 +207,21 @@ function treeOps(spec: OciSpec, userns: boolean): LaunchOp[] {
       return;
     }
     const field = `mounts[${index}].uidMappings`;
-    if (!userns) throw new NsboxError('E_INVALID_CONFIG', `mount '${mount.destination}' is idmapped but the box has no user namespace`, { details: { field } });
-    if (!sameMappings(mount.uidMappings, spec.linux.uidMappings) || !sameMappings(mount.gidMappings, spec.linux.gidMappings)) {
-      throw new NsboxError('E_UNSUPPORTED', `mount '${mount.destination}': idmapped mounts must use the box's own uid and gid mappings`, {
-        details: { field },
-      });
-    }
     if (!mount.source?.startsWith('/'))
       throw new NsboxError('E_INVALID_CONFIG', `idmapped mount '${mount.destination}' needs an absolute source`, { details: { field } });
     const recursive = !options.includes('bind') || options.includes('rbind') || options.includes('ridmap');
-    ops.push(['tree', mount.source, [recursive ? 'rbind' : 'bind', 'idmap', ...attributes].join(',')]);
+    const flags = [recursive ? 'rbind' : 'bind', 'idmap', ...attributes].join(',');
+    if (userns && sameMappings(mount.uidMappings, spec.linux.uidMappings) && sameMappings(mount.gidMappings, spec.linux.gidMappings)) {
+      ops.push(['tree', mount.source, flags]);
+      return;
+    }
+    // Mappings of its own: the launcher makes a user namespace with them for this idmap.
+    if (!mount.uidMappings?.length || !mount.gidMappings?.length) {
+      throw new NsboxError('E_INVALID_CONFIG', `idmapped mount '${mount.destination}' with mappings of its own needs both uidMappings and gidMappings`, {
+        details: { field },
+      });
+    }
+    ops.push(['tree', mount.source, flags, idMapText(mount.uidMappings, 'uid'), idMapText(mount.gidMappings, 'gid')]);
   });
   return ops;
 }
@@ -270,7 +276,10 @@ function deviceNodeOps(spec: OciSpec, userns: boolean): LaunchOp[] {
     if (userns && type !== 'p') return ['dev.bind', device.path, device.path];
     const owner = device.uid !== undefined || device.gid !== undefined ? [String(device.uid ?? 0), String(device.gid ?? 0)] : [];
     const number = (value: number | undefined) => String(type === 'p' ? 0 : (value ?? 0));
-    return ['mknod', device.path, type, number(device.major), number(device.minor), (device.fileMode ?? 0o666).toString(8), ...owner];
+    // Permission bits only: podman writes Go's FileMode with the file type in it (S_IFCHR | 0666),
+    // which runc and crun accept; the type is `type`'s.
+    const mode = (device.fileMode ?? 0o666) & 0o7777;
+    return ['mknod', device.path, type, number(device.major), number(device.minor), mode.toString(8), ...owner];
   });
 }
 

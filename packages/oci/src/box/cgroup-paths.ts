@@ -11,6 +11,7 @@ import { NsboxError } from '@nsbox/core';
 import {
   type BoxCgroup,
   busctlCall,
+  CGROUP_ROOT_PARENT,
   type CgroupDriver,
   type CgroupLayout,
   createCgroupDriver,
@@ -66,9 +67,8 @@ export function parseCgroupsPath(path: string, defaultParent: string, options: C
     throw new NsboxError('E_INVALID_CONFIG', `linux.cgroupsPath '${path}' must be a path of plain names (letters, digits, _.@:+-)`, field);
   }
   const leaf = segments.pop() as string;
-  if (absolute && segments.length === 0) {
-    throw new NsboxError('E_UNSUPPORTED', `linux.cgroupsPath '${path}': a box cgroup needs a parent cgroup (such as /nsbox-runc/${leaf})`, field);
-  }
+  // '/cgrouptest': right below the cgroup mount points, as the runtime spec words an absolute path.
+  if (absolute && segments.length === 0) return { parent: CGROUP_ROOT_PARENT, leaf };
   const parent = absolute ? segments.join('/') : [defaultParent, ...segments].join('/');
   return { parent, leaf };
 }
@@ -115,6 +115,12 @@ export class OciCgroupDriver implements CgroupDriver {
     return { driver, leaf: placement.leaf };
   }
 
+  /** The host-relative path of a box's cgroup (for `state` and the cgroup mount). */
+  pathOf(name: string): string {
+    const placement = this.placementOf(name);
+    return placement ? posix.join('/', placement.parent, placement.leaf) : `/${this.parent}/${name}`;
+  }
+
   create(name: string): BoxCgroup {
     const { driver, leaf } = this.target(name);
     return { ...driver.create(leaf), name };
@@ -124,12 +130,6 @@ export class OciCgroupDriver implements CgroupDriver {
     const { driver, leaf } = this.target(name);
     const cgroup = driver.get(leaf);
     return cgroup ? { ...cgroup, name } : undefined;
-  }
-
-  /** The host-relative path of a box's cgroup (for `state` and the cgroup mount). */
-  pathOf(name: string): string {
-    const placement = this.placementOf(name);
-    return placement ? `/${placement.parent}/${placement.leaf}` : `/${this.parent}/${name}`;
   }
 
   /** Boxes under the default parent by id; mapped ones are reported by their owners (the store). */

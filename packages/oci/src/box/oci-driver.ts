@@ -17,6 +17,7 @@ import type { CallerPort } from '../server/front-session.js';
 import type { OciCgroupDriver } from './cgroup-paths.js';
 import { ociLaunchOps } from './launch-ops.js';
 import { launchSpec } from './launch-spec.js';
+import { moveNetDevices, netDeviceMoves } from './net-devices.js';
 import { OCI_VERSION } from './oci-state.js';
 import { checkSysctls } from './sysctl.js';
 
@@ -142,6 +143,8 @@ export class OciBoxDriver extends LinuxBoxDriver {
       });
       const ok = /^ok (\d+)$/.exec(answer.line);
       if (!ok) throw launcherError(answer.line);
+      // The init holds in its network namespace: the host's devices config.json names go in now.
+      moveNetDevices(netDeviceMoves(spec), Number(ok[1]));
       // `ok` comes once the init holds: built, waiting for `start` on the socket — the wire moment.
       const started = { init: identify(Number(ok[1])), cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
       await moments?.wire(started);

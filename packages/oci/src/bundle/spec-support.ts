@@ -97,7 +97,13 @@ export const SECCOMP_ACTIONS = [
 ] as const;
 
 /** Filter flags the launcher sets through libseccomp (SECCOMP_FILTER_FLAG_*). */
-export const SECCOMP_FLAGS = ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'] as const;
+export const SECCOMP_FLAGS = [
+  'SECCOMP_FILTER_FLAG_TSYNC',
+  'SECCOMP_FILTER_FLAG_LOG',
+  'SECCOMP_FILTER_FLAG_SPEC_ALLOW',
+  // No libseccomp 2.5 attribute: the launcher loads the BPF with seccomp(2) itself for it.
+  'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV',
+] as const;
 export const SECCOMP_OPERATORS = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ'] as const;
 
 /** Mount options that are not the kernel's: runtimes act on them, or they are refused. */
@@ -352,9 +358,6 @@ function checkSeccomp(linux: Json): void {
   integer(seccomp.defaultErrnoRet, 'linux.seccomp.defaultErrnoRet');
   strings(seccomp.architectures, 'linux.seccomp.architectures');
   strings(seccomp.flags, 'linux.seccomp.flags').forEach((flag, index) => {
-    if (flag === 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV') {
-      throw unsupported(`linux.seccomp.flags[${index}]`, `${flag}: the libseccomp of this host (2.5) has no attribute for it`);
-    }
     oneOf(flag, `linux.seccomp.flags[${index}]`, SECCOMP_FLAGS);
   });
   array(seccomp.syscalls, 'linux.seccomp.syscalls').forEach((item, index) => {
@@ -377,6 +380,28 @@ function checkSeccomp(linux: Json): void {
     });
   });
   if (notifies && !listenerPath) throw invalid('linux.seccomp.listenerPath', 'is required with SCMP_ACT_NOTIFY (the agent that gets the listener)');
+}
+
+/** A Linux interface name: 1-15 bytes, no '/', ':' or white space, not '.' or '..' (dev_valid_name). */
+const IFNAME = /^[^/:\s]{1,15}$/;
+
+function checkNetDevices(linux: Json): void {
+  const devices = object(linux.netDevices, 'linux.netDevices');
+  if (!devices || Object.keys(devices).length === 0) return;
+  const network = (linux.namespaces as Json[]).find((namespace) => namespace.type === 'network');
+  if (!network) throw invalid('linux.netDevices', "needs a network namespace of the box's: without one the devices would stay on the host");
+  const names = new Set<string>();
+  for (const [host, value] of Object.entries(devices)) {
+    const field = `linux.netDevices.${host}`;
+    if (!IFNAME.test(host) || host === '.' || host === '..') throw invalid(field, `'${host}' is not a network device name`);
+    const device = object(value, field, true) as Json;
+    known(device, field, ['name']);
+    const name = string(device.name, `${field}.name`) || host;
+    if (!IFNAME.test(name) || name === '.' || name === '..')
+      throw invalid(`${field}.name`, `'${name}' is not a network device name (1-15 bytes, no '/', ':' or space)`);
+    if (names.has(name)) throw invalid(`${field}.name`, `'${name}' is given to two devices`);
+    names.add(name);
+  }
 }
 
 function checkLinux(raw: Json): void {
@@ -446,7 +471,7 @@ function checkLinux(raw: Json): void {
   refuseIfSet(linux.mountLabel, 'linux.mountLabel', 'SELinux is not enabled on this host');
   refuseIfSet(linux.intelRdt, 'linux.intelRdt', 'the kernel of this host has no resctrl filesystem (Intel RDT)');
   checkMemoryPolicy(linux.memoryPolicy);
-  refuseIfSet(linux.netDevices, 'linux.netDevices', 'moving host network devices into a box is not implemented');
+  checkNetDevices(linux);
   const personality = object(linux.personality, 'linux.personality');
   if (personality) {
     known(personality, 'linux.personality', ['domain', 'flags']);

@@ -67,7 +67,7 @@ export function features(): Record<string, unknown> {
         actions: [...SECCOMP_ACTIONS],
         operators: [...SECCOMP_OPERATORS],
         archs: ['SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
-        knownFlags: [...SECCOMP_FLAGS, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+        knownFlags: [...SECCOMP_FLAGS],
         supportedFlags: [...SECCOMP_FLAGS],
       },
       apparmor: { enabled: false },

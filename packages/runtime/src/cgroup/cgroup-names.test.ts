@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { isNsboxError } from '@nsbox/core';
-import { assertBoxName, assertControllerFile, parentSegments } from './cgroup-names.js';
+import { assertBoxName, assertControllerFile, CGROUP_ROOT_PARENT, parentSegments } from './cgroup-names.js';
 
 const invalidArgument = (error: unknown) => isNsboxError(error) && error.code === 'E_INVALID_ARGUMENT';
 
@@ -17,6 +17,7 @@ describe('cgroup names', () => {
 
   it('splits a nested parent and rejects an absolute or climbing one', () => {
     assert.deepEqual(parentSegments('nsbox/web'), ['nsbox', 'web']);
+    assert.deepEqual(parentSegments(CGROUP_ROOT_PARENT), [], 'the cgroup roots themselves, spelled only as the constant');
     for (const parent of ['', '/nsbox', 'nsbox/', 'a/../b', 'nsbox//x']) assert.throws(() => parentSegments(parent), invalidArgument, parent);
   });
 

@@ -15,8 +15,17 @@ export function assertBoxName(name: string): void {
   }
 }
 
+/**
+ * The parent that is the roots of the hierarchies themselves: an OCI `linux.cgroupsPath` of
+ * one level ('/cgrouptest') puts a box right below the cgroup mount point, as runc and crun
+ * do. Only a placement driver uses it: none of the root's other children are ours, so a
+ * driver on it lists no boxes and never removes its parent.
+ */
+export const CGROUP_ROOT_PARENT = '/';
+
 /** The parent may be nested ('nsbox/web'); every level is ours, so each must be a plain name. */
 export function parentSegments(parent: string): string[] {
+  if (parent === CGROUP_ROOT_PARENT) return [];
   const segments = parent.split('/');
   if (parent === '' || segments.some((segment) => !SEGMENT.test(segment))) {
     throw new NsboxError('E_INVALID_ARGUMENT', `invalid cgroup parent '${parent}': a relative path of plain names such as 'nsbox' or 'nsbox/web'`, {

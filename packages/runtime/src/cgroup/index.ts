@@ -1,5 +1,6 @@
 export type { BoxCgroup, CgroupDriver, KillOptions } from './cgroup-driver.js';
 export { BoxCgroupManager } from './cgroup-manager.js';
+export { CGROUP_ROOT_PARENT } from './cgroup-names.js';
 export { type CgroupDriverOptions, type CgroupManagerKind, createCgroupDriver, DEFAULT_CGROUP_PARENT } from './create-driver.js';
 export { HybridDriver } from './hybrid-driver.js';
 export { type CgroupLayout, type CgroupLayoutKind, type DetectOptions, detectCgroupLayout } from './layout.js';

@@ -102,6 +102,8 @@ export class V1Driver implements CgroupDriver {
   }
 
   list(): string[] {
+    // At the roots every other child belongs to someone else: a root driver owns no list.
+    if (this.levels.length === 0) return [];
     const names = new Set(this.hierarchies.flatMap((hierarchy) => childCgroups(join(hierarchy.mount, ...this.levels))));
     return [...names].sort();
   }

@@ -78,6 +78,8 @@ export class V2Driver implements CgroupDriver {
   }
 
   list(): string[] {
+    // At the root every other child belongs to someone else: a root driver owns no list.
+    if (this.levels.length === 0) return [];
     return childCgroups(join(this.mount, ...this.levels)).sort();
   }
 
