@@ -11,6 +11,8 @@ const releaseDir = join(packageRoot, 'build', 'Release');
 
 export const launcherPath = join(releaseDir, 'nsbox-launcher');
 export const shimPath = join(releaseDir, 'nsbox-shim');
+/** The per-box seccomp-notify helper the shim starts (and restarts). */
+export const notifyPath = join(releaseDir, 'nsbox-notify');
 
 export interface StatfsResult {
   type: number;

@@ -31,8 +31,7 @@ export async function execInBox(driver: LinuxBoxDriver, box: Box, options: ExecO
   if (box.state !== 'running' || !runtime.init || !isSameProcess(runtime.init) || !runtime.spec) {
     throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is not running`, { details: { box: box.name, state: box.state } });
   }
-  const cgroup = driver.cgroups.get(box.id);
-  const program = compileJoinProgram(runtime.spec, { ...options, initPid: runtime.init.pid }, { procsFiles: cgroup?.procsFiles ?? [] });
+  const program = compileJoinProgram(runtime.spec, { ...options, initPid: runtime.init.pid }, driver.joinContext(box));
   const mode = options.stdio ?? 'pipe';
   const stdio: StdioOptions = [mode, mode, mode, 'pipe', 'pipe'];
   const child = spawn(launcherPath, [], { stdio });

@@ -21,14 +21,15 @@ import {
   type StartMoments,
 } from '@nsbox/core';
 import { native, removeTree } from '@nsbox/native';
-import { type BoxFilesService, type CgroupManager, runtimeRefs } from '@nsbox/runtime-api';
+import { type BoxFilesService, type CgroupManager, notifyRules, runtimeRefs } from '@nsbox/runtime-api';
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type BoxCgroup, BoxCgroupManager, type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
 import { releaseInit } from './held-init.js';
+import { NOTIFY_CONFIG_FILE, NOTIFY_SOCKET_FILE, notifyConfig } from './notify-config.js';
 import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
 import { launchShim } from './shim-launch.js';
-import { compileCreateProgram } from './spec-compiler.js';
+import { type CompileContext, compileCreateProgram } from './spec-compiler.js';
 import { materializeTemplate, type TemplateProgress } from './templates/index.js';
 
 export interface LinuxDriverOptions {
@@ -110,6 +111,11 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
     return join(this.boxesDir, box.id);
   }
 
+  /** What a join program (exec, enter) of a running box needs: its cgroup, its shim's notify socket. */
+  joinContext(box: Pick<Box, 'id'>): CompileContext {
+    return { procsFiles: this.cgroups.get(box.id)?.procsFiles ?? [], notifySocket: join(this.boxDir(box), NOTIFY_SOCKET_FILE) };
+  }
+
   /** The operation's context follows and cancels the template work (nsboxd's operations). */
   async create(box: Box, context?: OperationContext): Promise<Record<string, unknown>> {
     const onProgress = context ? (progress: TemplateProgress) => context.progress(progress) : this.options.onProgress;
@@ -153,11 +159,25 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
       await moments?.configure();
       // The init holds once the box is built, before it execs (the launcher's `hold`).
       const holdSocket = join(files.dir, 'start.sock');
+      // Notified syscalls: the shim takes the listeners and keeps nsbox-notify serving them.
+      const notify = notifyRules(spec);
+      const notifyFile = join(files.dir, NOTIFY_CONFIG_FILE);
+      if (notify.length > 0) writeFileSync(notifyFile, notifyConfig(notify, cgroup), { mode: 0o600 });
+      else rmSync(notifyFile, { force: true });
       const program = [
-        ...compileCreateProgram(spec, { procsFiles: cgroup.procsFiles, ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}) }),
+        ...compileCreateProgram(spec, {
+          procsFiles: cgroup.procsFiles,
+          ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}),
+          notifySocket: join(files.dir, NOTIFY_SOCKET_FILE),
+        }),
         ['hold', holdSocket],
       ];
-      const ready = await launchShim({ boxDir: files.dir, program, terminal: spec.process.terminal ?? false });
+      const ready = await launchShim({
+        boxDir: files.dir,
+        program,
+        terminal: spec.process.terminal ?? false,
+        ...(notify.length > 0 ? { notifyConfig: notifyFile } : {}),
+      });
       const init = identify(ready.pid);
       const shim = identify(ready.shimPid);
       const facts = { init, shim, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;

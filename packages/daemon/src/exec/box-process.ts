@@ -61,7 +61,7 @@ export function spawnInBox(driver: LinuxBoxDriver, box: Box, request: BoxProcess
       ...(request.cwd ? { cwd: request.cwd } : {}),
       ...(request.user ? { user: request.user } : {}),
     },
-    { procsFiles: driver.cgroups.get(box.id)?.procsFiles ?? [] },
+    driver.joinContext(box),
   );
   const child = spawn(launcherPath, [], { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
   const programPipe = child.stdio[3] as Writable;
