@@ -32,6 +32,8 @@ export interface NativeAddon {
   processAlive(pid: number): boolean;
   statfs(path: string): StatfsResult;
   nsInode(pid: number, name: string): string;
+  /** Sets the host name (and the domain name, when given) in the UTS namespace of the process behind a pidfd. */
+  setUtsNames(pidfd: number, hostname: string, domainname?: string | null): void;
   umount(path: string, flags: number): void;
   isMountpoint(path: string): boolean;
   /** A close-on-exec pipe: [read end, write end]. */

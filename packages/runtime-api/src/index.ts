@@ -29,3 +29,4 @@ export type {
   ResourceProblem,
   ResourceStats,
 } from './resources.js';
+export type { UtsNames, UtsService } from './uts.js';

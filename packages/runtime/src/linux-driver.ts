@@ -21,7 +21,7 @@ import {
   type StartMoments,
 } from '@nsbox/core';
 import { native, removeTree } from '@nsbox/native';
-import { type BoxFilesService, type CgroupManager, notifyRules, runtimeRefs } from '@nsbox/runtime-api';
+import { type BoxFilesService, type CgroupManager, notifyRules, runtimeRefs, type UtsNames, type UtsService } from '@nsbox/runtime-api';
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type BoxCgroup, BoxCgroupManager, type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
@@ -56,7 +56,7 @@ function facts(box: Box): LinuxRuntimeFacts {
   return box.runtime as LinuxRuntimeFacts;
 }
 
-export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
+export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
   readonly cgroups: CgroupDriver;
   /** The one writer of boxes' resource files (runtimeRefs.cgroupManager). */
   readonly resources: BoxCgroupManager;
@@ -78,6 +78,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
       provide(runtimeRefs.cgroups, this.cgroups),
       provide<CgroupManager>(runtimeRefs.cgroupManager, this.resources),
       provide(runtimeRefs.boxFiles, this as BoxFilesService),
+      provide(runtimeRefs.uts, this as UtsService),
     ];
   }
 
@@ -236,6 +237,25 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
     await this.removeCgroup(box);
     await waitUntil(() => reapShim(runtime.shim), 1_000);
     return files.exit() ? exitToStatus(files.exit() as BoxExit) : { state: 'stopped', signal: 9 };
+  }
+
+  setNames(box: Box, names: UtsNames): void {
+    const init = facts(box).init;
+    const notRunning = () => new NsboxError('E_INVALID_STATE', `box '${box.name}' has no running init`, { details: { box: box.name } });
+    if (!init) throw notRunning();
+    let pidfd: number;
+    try {
+      pidfd = native().pidfdOpen(init.pid);
+    } catch {
+      throw notRunning();
+    }
+    try {
+      // The pidfd is that init once its start time matched: a recycled pid cannot slip in.
+      if (!isSameProcess(init)) throw notRunning();
+      native().setUtsNames(pidfd, names.hostname, names.domainname);
+    } finally {
+      native().close(pidfd);
+    }
   }
 
   async kill(box: Box, signalNumber: number): Promise<void> {
