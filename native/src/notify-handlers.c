@@ -163,28 +163,39 @@ min_u64 (uint64_t a, uint64_t b)
   return a < b ? a : b;
 }
 
-/* The boottime offset of the caller's time namespace, in seconds (0: none). */
-static int64_t
-boottime_offset (const struct notify_call *call)
+/* The boottime offset of the caller's time namespace (false: none, or not readable). */
+static bool
+boottime_offset (const struct notify_call *call, struct timespec *out)
 {
   cleanup_fd int fd = openat (call->pid_dir, "timens_offsets", O_RDONLY | O_CLOEXEC);
   char buf[256], *line;
   ssize_t n;
 
   if (fd < 0)
-    return 0;
+    return false;
   n = read (fd, buf, sizeof buf - 1);
   if (n <= 0)
-    return 0;
+    return false;
   buf[n] = '\0';
   /* `monotonic S NS\nboottime S NS\n` (the clock may also be given by its number, 7). */
   for (line = buf; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL)
     {
-      long long secs;
-      if (sscanf (line, "boottime %lld", &secs) == 1 || sscanf (line, "7 %lld", &secs) == 1)
-        return secs;
+      long long secs, nsecs;
+      if (sscanf (line, "boottime %lld %lld", &secs, &nsecs) == 2 || sscanf (line, "7 %lld %lld", &secs, &nsecs) == 2)
+        {
+          out->tv_sec = (time_t) secs;
+          out->tv_nsec = (long) nsecs;
+          return secs != 0 || nsecs != 0;
+        }
     }
-  return 0;
+  return false;
+}
+
+/* Seconds as sysinfo(2) counts them: a started second counts (the kernel rounds up too). */
+static long
+uptime_of (int64_t ns)
+{
+  return ns <= 0 ? 0 : (long) (ns / 1000000000 + (ns % 1000000000 ? 1 : 0));
 }
 
 static enum notify_verdict
@@ -193,7 +204,6 @@ sysinfo_handle (const struct notify_rule *rule, const struct notify_call *call,
 {
   struct sysinfo si;
   uint64_t unit, limit, usage, swap_limit, swap_usage, procs;
-  int64_t offset;
 
   if (sysinfo (&si) < 0)
     return NOTIFY_CONTINUE;
@@ -231,19 +241,19 @@ sysinfo_handle (const struct notify_rule *rule, const struct notify_call *call,
   if (read_number (rule, "procs", &procs))
     si.procs = (unsigned short) min_u64 (procs, 0xffff);
 
-  /* The box's uptime: its time namespace already shows it in /proc/uptime (sysinfo(2)
-   * itself honours it); without one, since the box's start. */
-  offset = boottime_offset (call);
-  if (offset != 0)
-    si.uptime = si.uptime + offset > 0 ? si.uptime + offset : 0;
-  else if (call->started_boottime_ns > 0)
-    {
-      struct timespec now;
-      int64_t ns;
-      clock_gettime (CLOCK_BOOTTIME, &now);
-      ns = (int64_t) now.tv_sec * 1000000000 + now.tv_nsec - call->started_boottime_ns;
-      si.uptime = ns > 0 ? ns / 1000000000 : 0;
-    }
+  /* The box's uptime: as its time namespace shows it in /proc/uptime (host boottime plus
+   * the namespace's offset), else since the box's start. */
+  {
+    struct timespec now, offset;
+    int64_t ns;
+
+    clock_gettime (CLOCK_BOOTTIME, &now);
+    ns = (int64_t) now.tv_sec * 1000000000 + now.tv_nsec;
+    if (boottime_offset (call, &offset))
+      si.uptime = uptime_of (ns + (int64_t) offset.tv_sec * 1000000000 + offset.tv_nsec);
+    else if (call->started_boottime_ns > 0)
+      si.uptime = uptime_of (ns - call->started_boottime_ns);
+  }
   return write_result (call, &si, sizeof si, resp);
 }
 

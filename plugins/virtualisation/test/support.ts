@@ -1,5 +1,5 @@
 /**
- * What the real-box suites share: a host with the limits and virtualisation plugins and the
+ * What the real-box suites share: a host with the isolation, limits and virtualisation plugins and the
  * Linux driver on a cgroup parent of the test's own, busybox boxes, and cleanup that
  * destroys the boxes and removes the cgroups.
  */
@@ -9,8 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Box } from '@nsbox/core';
+import type { AnyPlugin, Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
+import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
 import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
 import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir } from '@nsbox/testkit';
@@ -36,7 +37,8 @@ export async function openVirtHost(cleanup: Cleanup): Promise<VirtTestHost> {
     cgroups.removeParent();
   });
   const host = await createTestHost(cleanup, {
-    plugins: [limitsPlugin, virtualisationPlugin],
+    // As a host has them: isolation's user namespace and seccomp profile around the handoff.
+    plugins: [isolationPlugin as AnyPlugin, limitsPlugin, virtualisationPlugin],
     driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),
   });
   cleanup.add('destroy boxes', async () => {
