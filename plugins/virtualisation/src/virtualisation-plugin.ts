@@ -5,8 +5,9 @@
  * failing the box's call.
  */
 
-import { definePlugin } from '@nsbox/core';
+import { boxInfoPoint, contribute, definePlugin } from '@nsbox/core';
 import { contributeNotify } from '@nsbox/runtime-api';
+import { describeVirtualisation } from './box-info.js';
 import { virtualisationConfigSchema } from './config-schema.js';
 import { hostnameAction } from './hostname-action.js';
 import { notifyRulesFor } from './notify-rules.js';
@@ -29,5 +30,6 @@ export const virtualisationPlugin = definePlugin({
         if (config.timeNamespace) addTimeNamespace(ctx.spec);
       },
     },
+    contributions: [contribute(boxInfoPoint, { section: 'virtualisation', describe: describeVirtualisation })],
   }),
 });

@@ -75,6 +75,9 @@ describe('virtualisation: what a box sees of its machine', function () {
     assert.equal(exec.nodename, 'kernel', 'the node name is the box UTS namespace, not the host');
     assert.notEqual(os.release(), '6.1.0-18-amd64', 'the host keeps its own');
     assert.equal((await t.exec('kernel', 'uname -r')).stdout.trim(), '6.1.0-18-amd64', 'busybox uname -r');
+    const info = (await new LocalBoxApi(t.host).details('kernel')).virtualisation as Record<string, unknown>;
+    assert.deepEqual(info.kernel, { release: '6.1.0-18-amd64', version: '#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1' }, 'nsbox info shows it');
+    assert.match(String(info.clocks), /realtime is the host's/, 'and says realtime cannot be per box');
   });
 
   it('answers sysinfo with the memory limit read back from the cgroup, its usage, its process count and its uptime', async () => {
@@ -190,6 +193,7 @@ describe('virtualisation: what a box sees of its machine', function () {
     assert.ok(!existsSync(join(dir, 'notify.sock')) && !existsSync(join(dir, 'notify.conf')), 'no notify socket or config');
     const runtime = t.host.manager.get('plain').runtime as LinuxRuntimeFacts & { spec?: { linux: { namespaces: { type: string }[] } } };
     assert.ok(!runtime.spec?.linux.namespaces.some((namespace) => namespace.type === 'time'), 'no time namespace');
+    assert.equal((await new LocalBoxApi(t.host).details('plain')).virtualisation, undefined, 'no section in nsbox info');
   });
 
   it('refuses a kernel release or version of a bad format naming the field, with nothing created', async () => {
