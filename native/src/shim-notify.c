@@ -327,8 +327,12 @@ void
 shim_notify_stop (void)
 {
   S.notify_respawn_at = 0;
-  if (S.notify_pid > 0)
-    kill (S.notify_pid, SIGKILL);
+  /* Collected here: once the shim is gone an orphan would wait for a host init that may
+   * never reap it. SIGKILL ends it at once (its handlers never sleep uninterruptibly long). */
+  if (S.notify_pid > 0 && kill (S.notify_pid, SIGKILL) == 0)
+    while (waitpid (S.notify_pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  S.notify_pid = 0;
   nsbox_close (&S.notify_ctl_fd);
   for (int i = 0; i < NOTIFY_MAX; i++)
     nsbox_close (&S.notify_fd[i]);

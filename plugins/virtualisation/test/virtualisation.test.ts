@@ -177,7 +177,9 @@ describe('virtualisation: what a box sees of its machine', function () {
     assert.equal((await t.probe('named', 'uname')).nodename, 'web-1', 'a refused name changes nothing in the box');
     assert.equal(t.host.manager.get('named').config.hostname, 'web-1', 'nor in its config');
 
+    const helper = t.notifyPid('named') as number;
     await t.host.manager.stop('named', { timeoutMs: 0 });
+    assert.ok(helper > 0 && !existsSync(`/proc/${helper}`), 'the stopped box left no helper behind');
     await t.host.manager.start('named');
     assert.equal((await t.probe('named', 'uname')).nodename, 'web-1', 'the next start has it');
   });
