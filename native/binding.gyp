@@ -31,8 +31,15 @@
       "type": "executable",
       "sources": [
         "src/shim.c", "src/shim-supervise.c", "src/shim-log.c", "src/shim-exit.c",
-        "src/common.c"
+        "src/common.c", "src/shim-notify.c"
       ],
+      "ldflags": ["-static"]
+    },
+    {
+      # The per-box seccomp-notify helper the shim starts (and restarts): static and small.
+      "target_name": "nsbox-notify",
+      "type": "executable",
+      "sources": ["src/notify.c", "src/notify-handlers.c", "src/common.c"],
       "ldflags": ["-static"]
     },
     {

@@ -11,6 +11,8 @@ const releaseDir = join(packageRoot, 'build', 'Release');
 
 export const launcherPath = join(releaseDir, 'nsbox-launcher');
 export const shimPath = join(releaseDir, 'nsbox-shim');
+/** The per-box seccomp-notify helper the shim starts (and restarts). */
+export const notifyPath = join(releaseDir, 'nsbox-notify');
 
 export interface StatfsResult {
   type: number;
@@ -30,6 +32,8 @@ export interface NativeAddon {
   processAlive(pid: number): boolean;
   statfs(path: string): StatfsResult;
   nsInode(pid: number, name: string): string;
+  /** Sets the host name (and the domain name, when given) in the UTS namespace of the process behind a pidfd. */
+  setUtsNames(pidfd: number, hostname: string, domainname?: string | null): void;
   umount(path: string, flags: number): void;
   isMountpoint(path: string): boolean;
   /** A close-on-exec pipe: [read end, write end]. */

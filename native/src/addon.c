@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -149,6 +151,47 @@ host_ns_inode (pid_t pid, const char *name, uint64_t *ino, struct host_error *er
   if (stat (path, &st) < 0)
     return host_fail (err, errno, "stat", path);
   *ino = st.st_ino;
+  return 0;
+}
+
+/* The host name (and domain name, when given) of the UTS namespace of the process behind a
+ * pidfd, set from a thread of its own: setns changes the calling thread's namespaces only,
+ * and that thread ends right after, so no thread of Node's ever leaves the host's. */
+struct uts_request
+{
+  int pidfd;
+  const char *hostname, *domainname;
+  int errnum;
+  const char *syscall;
+};
+
+static void *
+uts_thread (void *data)
+{
+  struct uts_request *r = data;
+
+  if (setns (r->pidfd, CLONE_NEWUTS) < 0)
+    r->errnum = errno, r->syscall = "setns";
+  else if (sethostname (r->hostname, strlen (r->hostname)) < 0)
+    r->errnum = errno, r->syscall = "sethostname";
+  else if (r->domainname && setdomainname (r->domainname, strlen (r->domainname)) < 0)
+    r->errnum = errno, r->syscall = "setdomainname";
+  return NULL;
+}
+
+static int
+host_set_uts_names (int pidfd, const char *hostname, const char *domainname,
+                    struct host_error *err)
+{
+  struct uts_request r = { pidfd, hostname, domainname, 0, NULL };
+  pthread_t thread;
+  int rc = pthread_create (&thread, NULL, uts_thread, &r);
+
+  if (rc != 0)
+    return host_fail (err, rc, "pthread_create", NULL);
+  pthread_join (thread, NULL);
+  if (r.errnum != 0)
+    return host_fail (err, r.errnum, r.syscall, hostname);
   return 0;
 }
 
@@ -591,6 +634,28 @@ js_ns_inode (napi_env env, napi_callback_info info)
 }
 
 static napi_value
+js_set_uts_names (napi_env env, napi_callback_info info)
+{
+  napi_value argv[3];
+  napi_valuetype type;
+  struct host_error err;
+  int32_t pidfd;
+  char hostname[65], domainname[65];
+  bool with_domain;
+
+  if (!get_args (env, info, 3, argv) || !arg_int32 (env, argv[0], "pidfd", &pidfd)
+      || !arg_string (env, argv[1], "hostname", hostname, sizeof hostname))
+    return NULL;
+  NAPI_OK (napi_typeof (env, argv[2], &type));
+  with_domain = type != napi_undefined && type != napi_null;
+  if (with_domain && !arg_string (env, argv[2], "domainname", domainname, sizeof domainname))
+    return NULL;
+  if (host_set_uts_names (pidfd, hostname, with_domain ? domainname : NULL, &err) < 0)
+    return throw_host_error (env, &err);
+  return undefined (env);
+}
+
+static napi_value
 js_umount (napi_env env, napi_callback_info info)
 {
   napi_value argv[2];
@@ -759,6 +824,7 @@ NAPI_MODULE_INIT ()
     { "processAlive", NULL, js_process_alive, NULL, NULL, NULL, napi_enumerable, NULL },
     { "statfs", NULL, js_statfs, NULL, NULL, NULL, napi_enumerable, NULL },
     { "nsInode", NULL, js_ns_inode, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "setUtsNames", NULL, js_set_uts_names, NULL, NULL, NULL, napi_enumerable, NULL },
     { "umount", NULL, js_umount, NULL, NULL, NULL, napi_enumerable, NULL },
     { "isMountpoint", NULL, js_is_mountpoint, NULL, NULL, NULL, napi_enumerable, NULL },
     { "pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL },

@@ -151,6 +151,7 @@ static void
 start_failed (const char *step, int errnum, const char *message)
 {
   S.state = BOX_FAILED;
+  shim_notify_stop ();
   S.deadline = shim_now_ms (CLOCK_MONOTONIC) + FAIL_WAIT_MS;
   shim_ready_error (step, errnum, message);
   nsbox_close (&S.result_fd);
@@ -271,6 +272,8 @@ init_exited (int status)
   S.init_status = status;
   S.exited_at = shim_now_ms (CLOCK_REALTIME);
   S.deadline = shim_now_ms (CLOCK_MONOTONIC) + DRAIN_MS;
+  /* Nothing in the box is left to serve. */
+  shim_notify_stop ();
   /* Input has nowhere to go any more. */
   if (!S.terminal)
     nsbox_close (&S.in_fd);
@@ -291,6 +294,8 @@ shim_reap (void)
           S.children_left = pid == 0 || errno != ECHILD;
           return;
         }
+      if (shim_notify_reaped (pid, status))
+        continue;
       if (pid == S.launcher_pid)
         {
           S.launcher_reaped = true;

@@ -1,6 +1,7 @@
 /* nsbox-shim: the per-box supervisor (native/PROTOCOL.md §2).
  *
  *   nsbox-shim --box-dir DIR --launcher PATH [--terminal] [--log-max BYTES] [--log-keep N]
+ *              [--notify-helper PATH --notify-config FILE]
  *
  * One process per box, started detached by the runtime with fd 3 = the launch program and
  * fd 4 = a ready pipe. It starts the box through the launcher, then stays as the box
@@ -40,6 +41,9 @@ struct shim_state S = {
   .signal_fd = -1,
   .epoll_fd = -1,
   .log_fd = -1,
+  .notify_listen_fd = -1,
+  .notify_ctl_fd = -1,
+  .notify_inflight_fd = -1,
   .log_max = LOG_MAX_DEFAULT,
   .log_keep = LOG_KEEP_DEFAULT,
 };
@@ -102,7 +106,8 @@ parse_args (int argc, char **argv, struct nsbox_error *err)
   for (int i = 1; i < argc; i++)
     {
       static const char *const with_value[] = { "--box-dir", "--launcher", "--log-max",
-                                                "--log-keep" };
+                                                "--log-keep", "--notify-helper",
+                                                "--notify-config" };
       const char *arg = argv[i], *value = NULL;
       int opt = -1;
       uint64_t n;
@@ -112,7 +117,7 @@ parse_args (int argc, char **argv, struct nsbox_error *err)
           S.terminal = true;
           continue;
         }
-      for (int k = 0; k < 4 && opt < 0; k++)
+      for (int k = 0; k < 6 && opt < 0; k++)
         {
           size_t len = strlen (with_value[k]);
           if (strncmp (arg, with_value[k], len) != 0)
@@ -143,6 +148,14 @@ parse_args (int argc, char **argv, struct nsbox_error *err)
                               value);
           S.log_keep = n;
           break;
+        case 4:
+          /* Resolved now, as the launcher is: we move into the box dir. */
+          if (!realpath (value, S.notify_helper))
+            return nsbox_fail (err, errno, "--notify-helper '%s'", value);
+          break;
+        case 5:
+          S.notify_config = value;
+          break;
         default:
           return nsbox_fail (err, EINVAL, "unknown argument '%s'", arg);
         }
@@ -150,7 +163,10 @@ parse_args (int argc, char **argv, struct nsbox_error *err)
   if (!S.box_dir || !launcher)
     return nsbox_fail (err, EINVAL,
                       "usage: nsbox-shim --box-dir DIR --launcher PATH [--terminal] "
-                      "[--log-max BYTES] [--log-keep N]");
+                      "[--log-max BYTES] [--log-keep N] "
+                      "[--notify-helper PATH --notify-config FILE]");
+  if ((S.notify_helper[0] != '\0') != (S.notify_config != NULL))
+    return nsbox_fail (err, EINVAL, "--notify-helper and --notify-config go together");
   /* Resolved now: the launcher is executed from `/`, and we move into the box dir. */
   if (!realpath (launcher, S.launcher))
     return nsbox_fail (err, errno, "launcher '%s'", launcher);
@@ -257,6 +273,9 @@ setup (int argc, char **argv, struct nsbox_error *err)
     return nsbox_fail (err, errno, "epoll_create1");
   if (shim_epoll_add (S.signal_fd, EPOLLIN, TAG_SIGNAL) < 0)
     return nsbox_fail (err, errno, "epoll_ctl");
+  /* Listening before the launcher runs: it connects before it clones. */
+  if (shim_notify_setup (err) < 0)
+    return -1;
   ret = stdio_setup (&io, err);
   if (ret == 0 && shim_epoll_add (S.out_fd, EPOLLIN, TAG_OUTPUT) < 0)
     ret = nsbox_fail (err, errno, "epoll_ctl");
@@ -281,6 +300,7 @@ finish_exited (void)
   int rc = 0;
 
   nsbox_close (&S.log_fd);
+  shim_notify_stop ();
   if (shim_write_exit (&err) < 0)
     {
       dprintf (2, "nsbox-shim: %s\n", err.msg);
@@ -311,8 +331,22 @@ dispatch (uint64_t tag, uint32_t events)
         shim_output_read ();
       break;
     default:
+      shim_notify_event (tag, events);
       break;
     }
+}
+
+/* The nearest deadline (the state's, the helper's respawn), as an epoll_wait timeout. */
+static int
+next_timeout (int64_t now)
+{
+  int64_t at = S.deadline;
+
+  if (S.notify_respawn_at != 0 && (at == 0 || S.notify_respawn_at < at))
+    at = S.notify_respawn_at;
+  if (at == 0)
+    return -1;
+  return at <= now ? 0 : (int) (at - now);
 }
 
 static int
@@ -346,8 +380,8 @@ loop (void)
             }
         }
 
-      n = epoll_wait (S.epoll_fd, events, MAX_EVENTS,
-                      S.deadline == 0 ? -1 : S.deadline <= now ? 0 : (int) (S.deadline - now));
+      shim_notify_tick (now);
+      n = epoll_wait (S.epoll_fd, events, MAX_EVENTS, next_timeout (now));
       if (n < 0)
         {
           if (errno == EINTR)

@@ -3,6 +3,8 @@
  *   shim-supervise.c  the launcher and its result, reaping (subreaper), leftovers after a failure
  *   shim-log.c        the box's output: console.log with rotation
  *   shim-exit.c       what the shim reports: the ready line, pid files, exit.json
+ *   shim-notify.c     seccomp listeners of the box, kept here, served by nsbox-notify
+ *                     (respawned when it dies)
  * Single-threaded, one state struct, no allocation after setup. */
 #ifndef NSBOX_SHIM_H
 #define NSBOX_SHIM_H
@@ -24,6 +26,8 @@ enum
   MAX_EVENTS = 8,
   DRAIN_MS = 1000,     /* output kept being read after init exited */
   FAIL_WAIT_MS = 2000, /* after a launcher error: time given to it to exit and clean up */
+  NOTIFY_MAX = 64,     /* seccomp listeners of one box: its init's and one per exec running */
+  NOTIFY_CONN_MAX = 8, /* launchers connected, their listener not sent yet */
 };
 
 /* epoll tags (epoll_event.data.u64). */
@@ -32,6 +36,10 @@ enum
   TAG_SIGNAL = 1,
   TAG_RESULT,
   TAG_OUTPUT,
+  TAG_NOTIFY_ACCEPT,
+  /* + slot: a launcher's connection, a listener */
+  TAG_NOTIFY_CONN = 0x100,
+  TAG_NOTIFY_LISTENER = 0x200,
 };
 
 enum box_state
@@ -74,6 +82,22 @@ struct shim_state
 
   uint64_t log_size;
   size_t result_len;
+
+  /* seccomp user-notify (shim-notify.c); notify_helper[0] == 0: off */
+  char notify_helper[PATH_MAX];
+  const char *notify_config;
+  int notify_listen_fd;          /* notify.sock: launchers send listeners there */
+  int notify_conn[NOTIFY_CONN_MAX];
+  int notify_fd[NOTIFY_MAX];     /* listeners kept while the box runs (-1: free slot) */
+  uint32_t notify_seq[NOTIFY_MAX];
+  uint32_t notify_next_seq;
+  int notify_ctl_fd;             /* to the running helper, -1 when none runs */
+  int notify_inflight_fd;        /* a memfd page shared with every helper (shim-notify.c) */
+  pid_t notify_pid;
+  int64_t notify_spawned_at;     /* monotonic ms */
+  int64_t notify_respawn_at;     /* monotonic ms; 0: nothing to respawn */
+  unsigned notify_crashes;       /* quick deaths in a row, for the backoff */
+  int64_t started_boottime_ns;   /* CLOCK_BOOTTIME when the launcher was started */
 };
 
 extern struct shim_state S;
@@ -95,6 +119,17 @@ void shim_ready_error (const char *step, int errnum, const char *message);
 int shim_write_pid_file (const char *name, pid_t pid, struct nsbox_error *err);
 /* exit.json for the init's wait status; 0, or -1 with err. */
 int shim_write_exit (struct nsbox_error *err);
+
+/* shim-notify.c */
+/* notify.sock bound and listened on; before the launcher runs (it connects in its host phase). */
+int shim_notify_setup (struct nsbox_error *err);
+void shim_notify_event (uint64_t tag, uint32_t events);
+/* A child was reaped: true when it was the helper (a respawn is then scheduled). */
+bool shim_notify_reaped (pid_t pid, int status);
+/* The respawn deadline passed: start a helper again. */
+void shim_notify_tick (int64_t now);
+/* The box ended: no helper any more, listeners closed. */
+void shim_notify_stop (void);
 
 /* shim-supervise.c */
 struct shim_stdio

@@ -89,10 +89,36 @@ describe('nsbox native addon', () => {
       'reap',
       'removeTree',
       'removeTreeSync',
+      'setUtsNames',
       'spawnDetached',
       'statfs',
       'umount',
     ]);
+  });
+
+  it("sets the host and domain name in another process's UTS namespace, not in ours", async () => {
+    const hostBefore = execFileSync('hostname', { encoding: 'utf8' });
+    // A process in a UTS namespace of its own, waiting for a line before it says its names.
+    const child = spawn('unshare', ['--uts', 'sh', '-c', 'read line; hostname; domainname'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    const done = new Promise((resolve) => child.once('close', resolve));
+    // unshare has execed sh once the namespace differs from ours.
+    const ours = native().nsInode(process.pid, 'uts');
+    for (let i = 0; i < 200 && (!child.pid || native().nsInode(child.pid, 'uts') === ours); i++) await new Promise((r) => setTimeout(r, 10));
+    const pidfd = native().pidfdOpen(child.pid as number);
+    try {
+      native().setUtsNames(pidfd, 'nsbox-test-uts', 'nsbox-test.example');
+      assert.throws(() => native().setUtsNames(pidfd, 'x'.repeat(70)), /hostname/);
+    } finally {
+      native().close(pidfd);
+    }
+    child.stdin?.end('go\n');
+    await done;
+    assert.equal(output, 'nsbox-test-uts\nnsbox-test.example\n', 'the names in its namespace');
+    assert.equal(execFileSync('hostname', { encoding: 'utf8' }), hostBefore, 'ours unchanged');
   });
 
   it('spawns a detached process in its own session with the fds it is given, and reaps it', async () => {

@@ -2,6 +2,16 @@ export { type BoxFilesService, type RuntimeFacts, runtimeFacts } from './box-fil
 export type { BoxCgroup, CgroupDriver, CgroupLayout, CgroupLayoutKind, KillOptions } from './cgroups.js';
 export { formatCpuList, parseCpuList } from './cpu-list.js';
 export { contributeLaunch, LAUNCH_ANNOTATION, type LaunchContributions, launchContributions } from './launch.js';
+export {
+  checkNotifyRule,
+  contributeNotify,
+  type NotifyHandlerName,
+  type NotifyHandlers,
+  type NotifyRule,
+  notifyHandlerSyscalls,
+  notifyRules,
+  type OwnedNotifyRule,
+} from './notify.js';
 export { allCapabilities, defaultCapabilities, defaultMaskedPaths, defaultReadonlyPaths } from './policy-lists.js';
 export { runtimeRefs } from './refs.js';
 export type {
@@ -19,3 +29,4 @@ export type {
   ResourceProblem,
   ResourceStats,
 } from './resources.js';
+export type { UtsNames, UtsService } from './uts.js';

@@ -6,6 +6,7 @@
  */
 
 import type { OciSpec } from '@nsbox/core';
+import type { OwnedNotifyRule } from './notify.js';
 
 export const LAUNCH_ANNOTATION = 'org.nsbox.launch';
 
@@ -16,6 +17,8 @@ export interface LaunchContributions {
   rootfsOptions?: string[];
   /** IP confinement on the host's stack: the addresses the box may bind and send from ([] = none). */
   ipConfinement?: string[];
+  /** Syscalls answered by the box's notify helper (`contributeNotify`, notify.ts). */
+  notify?: OwnedNotifyRule[];
 }
 
 /** What the spec's plugins contributed so far. */

@@ -4,6 +4,7 @@ import { createServiceRef } from '@nsbox/core';
 import type { BoxFilesService } from './box-files.js';
 import type { CgroupDriver } from './cgroups.js';
 import type { CgroupManager } from './resources.js';
+import type { UtsService } from './uts.js';
 
 export const runtimeRefs = {
   /** The box cgroups (the runtime owns them; plugins read controller files and list processes). */
@@ -12,4 +13,6 @@ export const runtimeRefs = {
   cgroupManager: createServiceRef<CgroupManager>({ id: 'runtime.cgroup-manager' }),
   /** The host's state dir and each box's directory. */
   boxFiles: createServiceRef<BoxFilesService>({ id: 'runtime.box-files' }),
+  /** A running box's host and domain names, set live. */
+  uts: createServiceRef<UtsService>({ id: 'runtime.uts' }),
 } as const;

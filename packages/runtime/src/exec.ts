@@ -68,7 +68,7 @@ export function assertRunning(box: Box): { init: NonNullable<LinuxRuntimeFacts['
 /** Starts the launcher in join mode; `exited` settles with the status or the launcher's failure. */
 function launchJoined(driver: LinuxBoxDriver, box: Box, options: JoinOptions, stdio: 'inherit' | 'pipe'): { child: ChildProcess; exited: Promise<number> } {
   const { init, spec } = assertRunning(box);
-  const program = compileJoinProgram(spec, { ...options, initPid: init.pid }, { procsFiles: driver.cgroups.get(box.id)?.procsFiles ?? [] });
+  const program = compileJoinProgram(spec, { ...options, initPid: init.pid }, driver.joinContext(box));
   const child = spawn(launcherPath, [], { stdio: [stdio, stdio, stdio, 'pipe', 'pipe'] });
   const programPipe = child.stdio[3] as Writable;
   programPipe.on('error', () => undefined);

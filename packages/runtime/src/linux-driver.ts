@@ -21,14 +21,15 @@ import {
   type StartMoments,
 } from '@nsbox/core';
 import { native, removeTree } from '@nsbox/native';
-import { type BoxFilesService, type CgroupManager, runtimeRefs } from '@nsbox/runtime-api';
+import { type BoxFilesService, type CgroupManager, notifyRules, runtimeRefs, type UtsNames, type UtsService } from '@nsbox/runtime-api';
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type BoxCgroup, BoxCgroupManager, type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
 import { releaseInit } from './held-init.js';
+import { NOTIFY_CONFIG_FILE, NOTIFY_SOCKET_FILE, notifyConfig } from './notify-config.js';
 import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
 import { launchShim } from './shim-launch.js';
-import { compileCreateProgram } from './spec-compiler.js';
+import { type CompileContext, compileCreateProgram } from './spec-compiler.js';
 import { materializeTemplate, type TemplateProgress } from './templates/index.js';
 
 export interface LinuxDriverOptions {
@@ -55,7 +56,7 @@ function facts(box: Box): LinuxRuntimeFacts {
   return box.runtime as LinuxRuntimeFacts;
 }
 
-export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
+export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
   readonly cgroups: CgroupDriver;
   /** The one writer of boxes' resource files (runtimeRefs.cgroupManager). */
   readonly resources: BoxCgroupManager;
@@ -77,6 +78,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
       provide(runtimeRefs.cgroups, this.cgroups),
       provide<CgroupManager>(runtimeRefs.cgroupManager, this.resources),
       provide(runtimeRefs.boxFiles, this as BoxFilesService),
+      provide(runtimeRefs.uts, this as UtsService),
     ];
   }
 
@@ -108,6 +110,11 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
 
   boxDir(box: Pick<Box, 'id'>): string {
     return join(this.boxesDir, box.id);
+  }
+
+  /** What a join program (exec, enter) of a running box needs: its cgroup, its shim's notify socket. */
+  joinContext(box: Pick<Box, 'id'>): CompileContext {
+    return { procsFiles: this.cgroups.get(box.id)?.procsFiles ?? [], notifySocket: join(this.boxDir(box), NOTIFY_SOCKET_FILE) };
   }
 
   /** The operation's context follows and cancels the template work (nsboxd's operations). */
@@ -153,11 +160,25 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
       await moments?.configure();
       // The init holds once the box is built, before it execs (the launcher's `hold`).
       const holdSocket = join(files.dir, 'start.sock');
+      // Notified syscalls: the shim takes the listeners and keeps nsbox-notify serving them.
+      const notify = notifyRules(spec);
+      const notifyFile = join(files.dir, NOTIFY_CONFIG_FILE);
+      if (notify.length > 0) writeFileSync(notifyFile, notifyConfig(notify, cgroup), { mode: 0o600 });
+      else rmSync(notifyFile, { force: true });
       const program = [
-        ...compileCreateProgram(spec, { procsFiles: cgroup.procsFiles, ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}) }),
+        ...compileCreateProgram(spec, {
+          procsFiles: cgroup.procsFiles,
+          ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}),
+          notifySocket: join(files.dir, NOTIFY_SOCKET_FILE),
+        }),
         ['hold', holdSocket],
       ];
-      const ready = await launchShim({ boxDir: files.dir, program, terminal: spec.process.terminal ?? false });
+      const ready = await launchShim({
+        boxDir: files.dir,
+        program,
+        terminal: spec.process.terminal ?? false,
+        ...(notify.length > 0 ? { notifyConfig: notifyFile } : {}),
+      });
       const init = identify(ready.pid);
       const shim = identify(ready.shimPid);
       const facts = { init, shim, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
@@ -216,6 +237,25 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService {
     await this.removeCgroup(box);
     await waitUntil(() => reapShim(runtime.shim), 1_000);
     return files.exit() ? exitToStatus(files.exit() as BoxExit) : { state: 'stopped', signal: 9 };
+  }
+
+  setNames(box: Box, names: UtsNames): void {
+    const init = facts(box).init;
+    const notRunning = () => new NsboxError('E_INVALID_STATE', `box '${box.name}' has no running init`, { details: { box: box.name } });
+    if (!init) throw notRunning();
+    let pidfd: number;
+    try {
+      pidfd = native().pidfdOpen(init.pid);
+    } catch {
+      throw notRunning();
+    }
+    try {
+      // The pidfd is that init once its start time matched: a recycled pid cannot slip in.
+      if (!isSameProcess(init)) throw notRunning();
+      native().setUtsNames(pidfd, names.hostname, names.domainname);
+    } finally {
+      native().close(pidfd);
+    }
   }
 
   async kill(box: Box, signalNumber: number): Promise<void> {

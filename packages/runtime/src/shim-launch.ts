@@ -9,7 +9,7 @@
 import { closeSync, openSync, read, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxError } from '@nsbox/core';
-import { encodeProgram, type LaunchOp, launcherPath, native, shimPath } from '@nsbox/native';
+import { encodeProgram, type LaunchOp, launcherPath, native, notifyPath, shimPath } from '@nsbox/native';
 
 export interface ShimReady {
   pid: number;
@@ -31,6 +31,8 @@ export interface LaunchShimOptions {
   terminal?: boolean;
   logMaxBytes?: number;
   timeoutMs?: number;
+  /** nsbox-notify's config: the shim takes the box's seccomp listeners and keeps a helper serving them. */
+  notifyConfig?: string;
 }
 
 /** Reads up to the first newline (or EOF) from a pipe, on libuv's thread pool. */
@@ -65,6 +67,7 @@ export async function launchShim(options: LaunchShimOptions): Promise<ShimReady>
   const args = [shimPath, '--box-dir', options.boxDir, '--launcher', launcherPath];
   if (options.terminal) args.push('--terminal');
   if (options.logMaxBytes) args.push('--log-max', String(options.logMaxBytes));
+  if (options.notifyConfig) args.push('--notify-helper', notifyPath, '--notify-config', options.notifyConfig);
 
   const addon = native();
   const [readyRead, readyWrite] = addon.pipe();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { OciSpec } from '@nsbox/core';
-import { contributeLaunch } from '@nsbox/runtime-api';
+import type { NsboxError, OciSpec } from '@nsbox/core';
+import { contributeLaunch, contributeNotify, type NotifyRule, notifyRules } from '@nsbox/runtime-api';
 import { buildBaseSpec } from './base-spec.js';
 import { compileCreateProgram, compileJoinProgram } from './spec-compiler.js';
 
@@ -173,5 +173,54 @@ describe('compiling what isolation adds to a spec', () => {
       { procsFiles: [] },
     );
     assert.deepEqual(named(join, 'affinity'), [['affinity', '1']]);
+  });
+});
+
+describe('compiling the seccomp user-notify handoff (contributeNotify)', () => {
+  const socket = '/state/boxes/x/notify.sock';
+
+  it('adds notify rules to the profile, drops its own rule for a notified syscall, and sends the listener to the shim', () => {
+    const spec = buildBaseSpec({ name: 'c', config: {} }, '/r');
+    spec.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read', 'uname', 'write'], action: 'SCMP_ACT_ALLOW' }] };
+    contributeNotify(spec, 'virt', [{ syscall: 'uname', handler: 'uname', params: { release: '6.1.0' } }]);
+    const ops = compileCreateProgram(spec, { procsFiles: [], notifySocket: socket });
+    assert.deepEqual(named(ops, 'seccomp.rule'), [
+      ['seccomp.rule', 'allow', 'read'],
+      ['seccomp.rule', 'allow', 'write'],
+      ['seccomp.rule', 'notify', 'uname'],
+    ]);
+    assert.deepEqual(named(ops, 'seccomp.listener'), [['seccomp.listener', socket, '{}']]);
+    const join = compileJoinProgram(spec, { initPid: 42, args: ['sh'] }, { procsFiles: [], notifySocket: socket });
+    assert.deepEqual(named(join, 'seccomp.listener'), [['seccomp.listener', socket, '{}']], "an exec'd process is answered too");
+    assert.deepEqual(named(join, 'seccomp.rule').at(-1), ['seccomp.rule', 'notify', 'uname']);
+  });
+
+  it('gives a box without a profile an allow-all filter with the notify rules, and none without rules', () => {
+    const spec = buildBaseSpec({ name: 'c', config: {} }, '/r');
+    assert.deepEqual(named(compileCreateProgram(spec, { procsFiles: [], notifySocket: socket }), 'seccomp.load'), []);
+    contributeNotify(spec, 'virt', [{ syscall: 'sysinfo', handler: 'sysinfo', params: {} }]);
+    const ops = compileCreateProgram(spec, { procsFiles: [], notifySocket: socket });
+    assert.deepEqual(named(ops, 'seccomp.default'), [['seccomp.default', 'allow']]);
+    assert.deepEqual(named(ops, 'seccomp.rule'), [['seccomp.rule', 'notify', 'sysinfo']]);
+    assert.throws(() => compileCreateProgram(spec, { procsFiles: [] }), /no notify socket/);
+  });
+
+  it('refuses a handler that does not exist, a syscall it does not answer, a bad parameter and a second plugin on one syscall', () => {
+    const spec = buildBaseSpec({ name: 'c', config: {} }, '/r');
+    const refused = (rules: unknown[], field: RegExp) =>
+      assert.throws(
+        () => contributeNotify(spec, 'virt', rules as NotifyRule[]),
+        (error: NsboxError) => error.code === 'E_INVALID_CONFIG' && field.test(String(error.details?.field)),
+      );
+    refused([{ syscall: 'uname', handler: 'lxcfs' }], /notify\[0\]\.handler$/);
+    refused([{ syscall: 'open', handler: 'uname' }], /notify\[0\]\.syscall$/);
+    refused([{ syscall: 'uname', handler: 'uname', params: { release: 'x'.repeat(65) } }], /params\.release$/);
+    refused([{ syscall: 'uname', handler: 'uname', params: { release: 'a\nb' } }], /params\.release$/);
+    refused([{ syscall: 'uname', handler: 'uname', params: { machine: 'x' } }], /params\.machine$/);
+    assert.deepEqual(notifyRules(spec), [], 'a refused contribution leaves nothing');
+    contributeNotify(spec, 'virt', [{ syscall: 'uname', handler: 'uname' }]);
+    assert.throws(() => contributeNotify(spec, 'other', [{ syscall: 'uname', handler: 'uname' }]), /'uname' is answered by plugin 'virt' already; 'other'/);
+    contributeNotify(spec, 'virt', [{ syscall: 'sysinfo', handler: 'sysinfo' }]);
+    assert.deepEqual(notifyRules(spec), [{ syscall: 'sysinfo', handler: 'sysinfo', owner: 'virt' }], "a plugin's second contribution replaces its first");
   });
 });

@@ -5,7 +5,7 @@
 
 import { NsboxError, type OciIdMapping, type OciMount, type OciSpec } from '@nsbox/core';
 import type { LaunchOp } from '@nsbox/native';
-import { LAUNCH_ANNOTATION, launchContributions } from '@nsbox/runtime-api';
+import { LAUNCH_ANNOTATION, launchContributions, notifyRules } from '@nsbox/runtime-api';
 
 /** Mount options that are flags (the launcher maps them); anything else is filesystem data. */
 const mountFlags = new Set([
@@ -81,6 +81,8 @@ export interface CompileContext {
   procsFiles: string[];
   /** The box's cgroup2 directory, where cgroup BPF programs attach (v2 and hybrid hosts). */
   unifiedDir?: string;
+  /** The shim's `notify.sock`, where the launcher sends the seccomp listener (boxes with notify rules). */
+  notifySocket?: string;
 }
 
 /** An OCI `linux.resources.devices` entry. */
@@ -371,6 +373,29 @@ function seccompOps(seccomp: NonNullable<OciSpec['linux']['seccomp']>): LaunchOp
   return ops;
 }
 
+/**
+ * The box's filter with the plugins' notify rules in it (`contributeNotify`): added to the
+ * spec's profile, or to an allow-all filter when the spec has none. A rule of the profile
+ * naming a notified syscall yields to the notify rule (libseccomp takes one action per
+ * syscall): the handler answers it now.
+ */
+export function effectiveSeccomp(spec: OciSpec): OciSpec['linux']['seccomp'] {
+  const notified = [...new Set(notifyRules(spec).map((rule) => rule.syscall))];
+  if (notified.length === 0) return spec.linux.seccomp;
+  const base = spec.linux.seccomp ?? { defaultAction: 'SCMP_ACT_ALLOW' };
+  const syscalls = (base.syscalls ?? [])
+    .map((rule) => ({ ...rule, names: rule.names.filter((name) => !notified.includes(name)) }))
+    .filter((rule) => rule.names.length > 0);
+  return { ...base, syscalls: [...syscalls, { names: notified, action: 'SCMP_ACT_NOTIFY' }] };
+}
+
+/** `seccomp.listener` to the shim, for a box with notify rules (the same op nsbox-runc uses for an OCI agent). */
+function notifyListenerOps(spec: OciSpec, context: CompileContext): LaunchOp[] {
+  if (notifyRules(spec).length === 0) return [];
+  if (!context.notifySocket) throw new NsboxError('E_RUNTIME', 'the box has seccomp notify rules but no notify socket to send its listener to');
+  return [['seccomp.listener', context.notifySocket, '{}']];
+}
+
 /** The program that creates a box and execs its init. */
 export function compileCreateProgram(spec: OciSpec, context: CompileContext): LaunchOp[] {
   const ops: LaunchOp[] = [['mode', 'create']];
@@ -385,6 +410,7 @@ export function compileCreateProgram(spec: OciSpec, context: CompileContext): La
   }
   ops.push(['namespaces', ...fresh]);
   ops.push(...bpfOps(spec, context));
+  ops.push(...notifyListenerOps(spec, context));
   for (const [clock, offset] of Object.entries(spec.linux.timeOffsets ?? {})) {
     ops.push(['timens.offset', clock, String(offset.secs), String(offset.nanosecs ?? 0)]);
   }
@@ -449,7 +475,8 @@ function processOps(spec: OciSpec, args = spec.process.args): LaunchOp[] {
   if (process.noNewPrivileges) ops.push(['no_new_privs']);
   const caps = process.capabilities ?? {};
   for (const set of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const) ops.push(['caps', set, ...(caps[set] ?? [])]);
-  if (spec.linux.seccomp) ops.push(...seccompOps(spec.linux.seccomp));
+  const seccomp = effectiveSeccomp(spec);
+  if (seccomp) ops.push(...seccompOps(seccomp));
   if (args.length === 0) throw new NsboxError('E_INVALID_CONFIG', 'process.args is empty: nothing to run', { details: { field: 'process.args' } });
   ops.push(['exec', ...args]);
   return ops;
@@ -498,6 +525,8 @@ export function compileJoinProgram(spec: OciSpec, request: JoinRequest, context:
   for (const file of context.procsFiles) ops.push(['cgroup.procs', file]);
   const names = spec.linux.namespaces.map((namespace) => namespaceNames[namespace.type]).filter((name): name is string => Boolean(name));
   ops.push(['join.pid', String(request.initPid)], ['namespaces', ...names]);
+  // The exec'd process's filter has a listener of its own: the box's shim serves it too.
+  ops.push(...notifyListenerOps(spec, context));
   if (request.tty) ops.push(['tty']);
   // The box's hostname is already set in its UTS namespace; a joined process keeps it.
   const { hostname: _hostname, domainname: _domainname, ...boxSpec } = spec;

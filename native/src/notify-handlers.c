@@ -1,0 +1,272 @@
+/* The built-in seccomp-notify handlers of nsbox-notify. Fixed C functions: a plugin picks
+ * one by name and gives its parameters (packages/runtime-api, `contributeNotify`); the
+ * runtime writes them into the box's notify config.
+ *
+ *   uname    release, version: what uname(2) says instead of the host's; the node and
+ *            domain names come from the caller's own UTS namespace, the rest from the host.
+ *   sysinfo  memory.limit, memory.usage, swap.limit, swap.usage (cgroup files; with
+ *            swap.with-memory 1 the swap files count memory too, as v1's memsw does),
+ *            procs (pids.current): the box's own figures; uptime from the box's start (its
+ *            time namespace's boottime offset when it has one, else the shim's start
+ *            time); loads and the rest stay the host's.
+ *
+ * A handler writes its result into the caller's memory through /proc/PID/mem, opened and
+ * checked by notify.c. Anything it cannot work out (a file missing) is left to the kernel
+ * (NOTIFY_CONTINUE) rather than failed. */
+#include "notify.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *
+notify_param (const struct notify_rule *rule, const char *key)
+{
+  for (unsigned i = 0; i < rule->n_params; i++)
+    if (strcmp (rule->params[i].key, key) == 0)
+      return rule->params[i].value;
+  return NULL;
+}
+
+static int
+check_params (const struct notify_rule *rule, const char *const *known, struct nsbox_error *err)
+{
+  for (unsigned i = 0; i < rule->n_params; i++)
+    {
+      bool found = false;
+      for (const char *const *k = known; *k && !found; k++)
+        found = strcmp (*k, rule->params[i].key) == 0;
+      if (!found)
+        return nsbox_fail (err, EINVAL, "handler %s has no parameter '%s'", rule->handler,
+                           rule->params[i].key);
+    }
+  return 0;
+}
+
+static enum notify_verdict
+write_result (const struct notify_call *call, const void *data, size_t size,
+              struct seccomp_notif_resp *resp)
+{
+  ssize_t n = pwrite (call->mem_fd, data, size, (off_t) call->req->data.args[0]);
+
+  /* A pointer the caller cannot write is its EFAULT, as the kernel would say. */
+  resp->val = n == (ssize_t) size ? 0 : -1;
+  resp->error = n == (ssize_t) size ? 0 : -EFAULT;
+  return NOTIFY_ANSWERED;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* uname                                                                                */
+/* ---------------------------------------------------------------------------------- */
+
+static const char *const uname_params[] = { "release", "version", NULL };
+
+static int
+uname_check (const struct notify_rule *rule, struct nsbox_error *err)
+{
+  struct utsname u;
+
+  if (check_params (rule, uname_params, err) < 0)
+    return -1;
+  for (const char *const *k = uname_params; *k; k++)
+    {
+      const char *v = notify_param (rule, *k);
+      if (v && strlen (v) >= sizeof u.release)
+        return nsbox_fail (err, EINVAL, "uname %s is longer than %zu bytes", *k, sizeof u.release - 1);
+    }
+  return 0;
+}
+
+static enum notify_verdict
+uname_handle (const struct notify_rule *rule, const struct notify_call *call,
+              struct seccomp_notif_resp *resp)
+{
+  static ino_t joined; /* the UTS namespace this helper is in, once it moved */
+  cleanup_fd int uts = openat (call->pid_dir, "ns/uts", O_RDONLY | O_CLOEXEC);
+  const char *release = notify_param (rule, "release"), *version = notify_param (rule, "version");
+  struct utsname u;
+  struct stat st;
+
+  /* The caller's node and domain names: join its UTS namespace (cheap, and only when it
+   * is another one than last time: a box process may have made its own). */
+  if (uts < 0 || fstat (uts, &st) < 0)
+    return NOTIFY_CONTINUE;
+  if (st.st_ino != joined)
+    {
+      if (setns (uts, CLONE_NEWUTS) < 0)
+        return NOTIFY_CONTINUE;
+      joined = st.st_ino;
+    }
+  if (uname (&u) < 0)
+    return NOTIFY_CONTINUE;
+  if (release)
+    snprintf (u.release, sizeof u.release, "%s", release);
+  if (version)
+    snprintf (u.version, sizeof u.version, "%s", version);
+  return write_result (call, &u, sizeof u, resp);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* sysinfo                                                                              */
+/* ---------------------------------------------------------------------------------- */
+
+static const char *const sysinfo_params[] = { "memory.limit", "memory.usage", "swap.limit",
+                                              "swap.usage",   "swap.with-memory", "procs",
+                                              NULL };
+
+static int
+sysinfo_check (const struct notify_rule *rule, struct nsbox_error *err)
+{
+  return check_params (rule, sysinfo_params, err);
+}
+
+/* A cgroup number file: a count, or `max` (v2) / a huge number (v1) for none. */
+static bool
+read_number (const struct notify_rule *rule, const char *key, uint64_t *out)
+{
+  const char *path = notify_param (rule, key);
+  char buf[64];
+  cleanup_fd int fd = -1;
+  ssize_t n;
+  char *end;
+
+  if (path == NULL)
+    return false;
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return false;
+  n = read (fd, buf, sizeof buf - 1);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  if (strncmp (buf, "max", 3) == 0)
+    {
+      *out = UINT64_MAX;
+      return true;
+    }
+  errno = 0;
+  *out = strtoull (buf, &end, 10);
+  return errno == 0 && end != buf;
+}
+
+static uint64_t
+min_u64 (uint64_t a, uint64_t b)
+{
+  return a < b ? a : b;
+}
+
+/* The boottime offset of the caller's time namespace (false: none, or not readable). */
+static bool
+boottime_offset (const struct notify_call *call, struct timespec *out)
+{
+  cleanup_fd int fd = openat (call->pid_dir, "timens_offsets", O_RDONLY | O_CLOEXEC);
+  char buf[256], *line;
+  ssize_t n;
+
+  if (fd < 0)
+    return false;
+  n = read (fd, buf, sizeof buf - 1);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  /* `monotonic S NS\nboottime S NS\n` (the clock may also be given by its number, 7). */
+  for (line = buf; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL)
+    {
+      long long secs, nsecs;
+      if (sscanf (line, "boottime %lld %lld", &secs, &nsecs) == 2 || sscanf (line, "7 %lld %lld", &secs, &nsecs) == 2)
+        {
+          out->tv_sec = (time_t) secs;
+          out->tv_nsec = (long) nsecs;
+          return secs != 0 || nsecs != 0;
+        }
+    }
+  return false;
+}
+
+/* Seconds as sysinfo(2) counts them: a started second counts (the kernel rounds up too). */
+static long
+uptime_of (int64_t ns)
+{
+  return ns <= 0 ? 0 : (long) (ns / 1000000000 + (ns % 1000000000 ? 1 : 0));
+}
+
+static enum notify_verdict
+sysinfo_handle (const struct notify_rule *rule, const struct notify_call *call,
+                struct seccomp_notif_resp *resp)
+{
+  struct sysinfo si;
+  uint64_t unit, limit, usage, swap_limit, swap_usage, procs;
+
+  if (sysinfo (&si) < 0)
+    return NOTIFY_CONTINUE;
+  /* Everything in bytes from here on. */
+  unit = si.mem_unit ? si.mem_unit : 1;
+  si.totalram *= unit, si.freeram *= unit, si.sharedram *= unit, si.bufferram *= unit;
+  si.totalswap *= unit, si.freeswap *= unit, si.totalhigh *= unit, si.freehigh *= unit;
+  si.mem_unit = 1;
+
+  if (read_number (rule, "memory.limit", &limit) && limit < si.totalram)
+    {
+      if (!read_number (rule, "memory.usage", &usage))
+        usage = 0;
+      si.totalram = limit;
+      si.freeram = limit - min_u64 (usage, limit);
+      si.sharedram = 0;
+      si.bufferram = 0;
+      si.totalhigh = si.freehigh = 0;
+    }
+  if (read_number (rule, "swap.limit", &swap_limit) && swap_limit != UINT64_MAX)
+    {
+      bool with_memory = notify_param (rule, "swap.with-memory") != NULL;
+      if (!read_number (rule, "swap.usage", &swap_usage))
+        swap_usage = 0;
+      if (with_memory) /* v1 memsw: memory + swap */
+        {
+          uint64_t mem_limit = read_number (rule, "memory.limit", &limit) ? limit : 0;
+          uint64_t mem_usage = read_number (rule, "memory.usage", &usage) ? usage : 0;
+          swap_limit = swap_limit > mem_limit ? swap_limit - mem_limit : 0;
+          swap_usage = swap_usage > mem_usage ? swap_usage - mem_usage : 0;
+        }
+      si.totalswap = min_u64 (si.totalswap, swap_limit);
+      si.freeswap = si.totalswap - min_u64 (swap_usage, si.totalswap);
+    }
+  if (read_number (rule, "procs", &procs))
+    si.procs = (unsigned short) min_u64 (procs, 0xffff);
+
+  /* The box's uptime: as its time namespace shows it in /proc/uptime (host boottime plus
+   * the namespace's offset), else since the box's start. */
+  {
+    struct timespec now, offset;
+    int64_t ns;
+
+    clock_gettime (CLOCK_BOOTTIME, &now);
+    ns = (int64_t) now.tv_sec * 1000000000 + now.tv_nsec;
+    if (boottime_offset (call, &offset))
+      si.uptime = uptime_of (ns + (int64_t) offset.tv_sec * 1000000000 + offset.tv_nsec);
+    else if (call->started_boottime_ns > 0)
+      si.uptime = uptime_of (ns - call->started_boottime_ns);
+  }
+  return write_result (call, &si, sizeof si, resp);
+}
+
+static const struct notify_handler handlers[] = {
+  { "uname", SYS_uname, uname_check, uname_handle },
+  { "sysinfo", SYS_sysinfo, sysinfo_check, sysinfo_handle },
+};
+
+const struct notify_handler *
+notify_handler_find (const char *name)
+{
+  for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+    if (strcmp (handlers[i].name, name) == 0)
+      return &handlers[i];
+  return NULL;
+}

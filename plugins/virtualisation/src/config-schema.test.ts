@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { virtualisationConfigSchema } from './config-schema.js';
+import { notifyRulesFor } from './notify-rules.js';
+import { version } from './version.js';
+
+describe('virtualisation: the config section', () => {
+  it('gives a box without a section its own sysinfo and time namespace, and the host kernel strings', () => {
+    const config = virtualisationConfigSchema.parse({});
+    assert.deepEqual(config, { sysinfo: true, timeNamespace: true });
+    assert.deepEqual(notifyRulesFor(config), [{ syscall: 'sysinfo', handler: 'sysinfo', params: {} }]);
+  });
+
+  it('answers uname with the release and version given, and nothing when all is off', () => {
+    const config = virtualisationConfigSchema.parse({ kernel: { release: '6.1.0-18-amd64', version: '#1 SMP' }, sysinfo: false });
+    assert.deepEqual(notifyRulesFor(config), [{ syscall: 'uname', handler: 'uname', params: { release: '6.1.0-18-amd64', version: '#1 SMP' } }]);
+    assert.deepEqual(notifyRulesFor(virtualisationConfigSchema.parse({ sysinfo: false, timeNamespace: false })), []);
+  });
+
+  it('refuses a release that is not one, text that does not fit utsname, and unknown fields, naming them', () => {
+    const issues = (value: unknown) => virtualisationConfigSchema.safeParse(value).error?.issues.map((issue) => issue.path.join('.')) ?? [];
+    for (const release of ['six', '6', '6.1 0', '-6.1', `6.1.${'0'.repeat(70)}`, '6.1.0;rm'])
+      assert.deepEqual(issues({ kernel: { release } }), ['kernel.release'], release);
+    assert.deepEqual(issues({ kernel: { release: '6.1.0', version: 'a\nb' } }), ['kernel.version']);
+    assert.deepEqual(issues({ kernel: { release: '6.1.0', version: 'x'.repeat(65) } }), ['kernel.version']);
+    assert.deepEqual(issues({ kernel: { version: '#1' } }), ['kernel.release']);
+    assert.deepEqual(issues({ uptime: 3 }), ['']);
+    for (const release of ['6.1.0', '6.1', '6.1.0-18-amd64', '5.15.0+nsbox', '4.19.0-27-cloud-amd64'])
+      assert.deepEqual(issues({ kernel: { release } }), [], release);
+  });
+
+  it('has the version of its package', () => {
+    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    assert.equal(version, manifest.version);
+  });
+});
