@@ -22,6 +22,8 @@ const aptSets = {
     'libseccomp-dev',
     'libcap-dev',
     'libbpf-dev',
+    'libmnl-dev',
+    'nftables',
     'iproute2',
     'util-linux',
     'e2fsprogs',

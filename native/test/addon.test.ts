@@ -81,6 +81,8 @@ describe('nsbox native addon', () => {
     assert.deepEqual(Object.keys(native()).sort(), [
       'close',
       'isMountpoint',
+      'netlink',
+      'netlinkSysctl',
       'nsInode',
       'pidfdOpen',
       'pidfdSendSignal',
@@ -92,6 +94,7 @@ describe('nsbox native addon', () => {
       'spawnDetached',
       'statfs',
       'umount',
+      'writeFileInRoot',
     ]);
   });
 
