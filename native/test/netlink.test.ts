@@ -92,7 +92,12 @@ describe('native netlink (rtnetlink through libmnl, in test namespaces)', functi
     const host = netns();
     netlink(host.path, [{ op: 'bridge-add', name: 'nsbt0' }]);
     assert.throws(
-      () => netlink(host.path, [{ op: 'link-up', name: 'lo' }, { op: 'bridge-add', name: 'nsbt0' }, { op: 'bridge-add', name: 'nsbt1' }]),
+      () =>
+        netlink(host.path, [
+          { op: 'link-up', name: 'lo' },
+          { op: 'bridge-add', name: 'nsbt0' },
+          { op: 'bridge-add', name: 'nsbt1' },
+        ]),
       (error: unknown) => isNetlinkError(error, 'EEXIST') && error.step === 1 && /create bridge 'nsbt0'/.test(error.message),
     );
     assert.deepEqual(
@@ -100,9 +105,18 @@ describe('native netlink (rtnetlink through libmnl, in test namespaces)', functi
       ['lo', 'nsbt0'],
       'nothing after the failed step ran',
     );
-    assert.throws(() => netlink(host.path, [{ op: 'addr-add', dev: 'nsbt0', address: '10.0.0.300', prefix: 24 }]), /address '10\.0\.0\.300' is not an IPv4 or IPv6 address/);
-    assert.throws(() => netlink(host.path, [{ op: 'link-up', name: 'nsbt-missing' }]), (error: unknown) => isNetlinkError(error, 'ENODEV'));
-    assert.throws(() => netlink('/nonexistent/netns', [{ op: 'link-up', name: 'lo' }]), (error: unknown) => isNetlinkError(error, 'ENOENT'));
+    assert.throws(
+      () => netlink(host.path, [{ op: 'addr-add', dev: 'nsbt0', address: '10.0.0.300', prefix: 24 }]),
+      /address '10\.0\.0\.300' is not an IPv4 or IPv6 address/,
+    );
+    assert.throws(
+      () => netlink(host.path, [{ op: 'link-up', name: 'nsbt-missing' }]),
+      (error: unknown) => isNetlinkError(error, 'ENODEV'),
+    );
+    assert.throws(
+      () => netlink('/nonexistent/netns', [{ op: 'link-up', name: 'lo' }]),
+      (error: unknown) => isNetlinkError(error, 'ENOENT'),
+    );
   });
 
   it("moves a link into another namespace and writes a net sysctl there, leaving this process's own alone", () => {
@@ -118,7 +132,10 @@ describe('native netlink (rtnetlink through libmnl, in test namespaces)', functi
       ['lo', 'nsbt-b'],
     );
     setNetSysctl(host.path, 'net.ipv4.ip_forward', own === '1' ? '0' : '1');
-    assert.equal(execFileSync('ip', ['netns', 'exec', host.name, 'cat', '/proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8' }).trim(), own === '1' ? '0' : '1');
+    assert.equal(
+      execFileSync('ip', ['netns', 'exec', host.name, 'cat', '/proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8' }).trim(),
+      own === '1' ? '0' : '1',
+    );
     assert.equal(readFileSync('/proc/sys/net/ipv4/conf/all/forwarding', 'utf8').trim(), own, "this process's namespace is untouched");
     assert.throws(() => setNetSysctl(host.path, 'kernel.hostname', 'x'), /only net\.\* keys/);
   });
@@ -137,7 +154,10 @@ describe('native netlink (rtnetlink through libmnl, in test namespaces)', functi
     const second = mkdtempSync(join(tmpdir(), 'nsbt-root-'));
     dirs.push(second);
     symlinkSync(outside, join(second, 'etc'));
-    assert.throws(() => native().writeFileInRoot(second, 'etc/hosts', 'x', 0o644), (error: unknown) => isNetlinkError(error, 'ELOOP'));
+    assert.throws(
+      () => native().writeFileInRoot(second, 'etc/hosts', 'x', 0o644),
+      (error: unknown) => isNetlinkError(error, 'ELOOP'),
+    );
     writeFileSync(join(outside, 'keep'), 'kept');
     assert.deepEqual(readFileSync(join(outside, 'keep'), 'utf8'), 'kept');
     assert.throws(() => native().writeFileInRoot(root, '/etc/hosts', 'x', 0o644), /relative file path/);
