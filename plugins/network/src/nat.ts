@@ -1,0 +1,81 @@
+/**
+ * NAT to the outside through nftables: one table of nsbox's own (`inet nsbox`), written as a
+ * JSON batch to `nft -j` (in the host-side namespace when one is configured). The batch
+ * only ever names that table, so no other table of the host is read or changed; it is
+ * rewritten whole (chain flushed, one masquerade rule per pool), so running it twice is the
+ * same as once.
+ */
+
+import { spawnSync } from 'node:child_process';
+import { NsboxError } from '@nsbox/core';
+import { formatAddress } from './ip.js';
+import type { Pool } from './pools.js';
+
+export const NAT_TABLE = 'nsbox';
+const FAMILY = 'inet';
+
+type NftCommand = Record<string, unknown>;
+
+function masquerade(pool: Pool): NftCommand {
+  const protocol = pool.family === 4 ? 'ip' : 'ip6';
+  const prefix = { prefix: { addr: formatAddress(pool.family, pool.cidr.network), len: pool.prefix } };
+  return {
+    add: {
+      rule: {
+        family: FAMILY,
+        table: NAT_TABLE,
+        chain: 'postrouting',
+        comment: `nsbox pool ${pool.name}`,
+        expr: [
+          { match: { op: '==', left: { payload: { protocol, field: 'saddr' } }, right: prefix } },
+          { match: { op: '!=', left: { payload: { protocol, field: 'daddr' } }, right: prefix } },
+          { masquerade: null },
+        ],
+      },
+    },
+  };
+}
+
+/** The batch that makes the table hold exactly the pools' masquerade rules. */
+export function natBatch(pools: readonly Pool[]): { nftables: NftCommand[] } {
+  const chain = { family: FAMILY, table: NAT_TABLE, name: 'postrouting' };
+  return {
+    nftables: [
+      { add: { table: { family: FAMILY, name: NAT_TABLE } } },
+      { add: { chain: { ...chain, type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } } },
+      { flush: { chain } },
+      ...pools.map(masquerade),
+    ],
+  };
+}
+
+/** Runs `nft` in the namespace (the process's own when undefined). */
+export function runNft(netns: string | undefined, args: string[]): string {
+  const [command, commandArgs] = netns ? ['nsenter', [`--net=${netns}`, 'nft', ...args]] : ['nft', args];
+  const result = spawnSync(command, commandArgs, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (result.status !== 0) {
+    throw new NsboxError('E_RUNTIME', `nft ${args.join(' ')} failed: ${(result.stderr || result.error?.message || `exit ${result.status}`).trim()}`, {
+      details: { step: 'nat' },
+    });
+  }
+  return result.stdout;
+}
+
+export function applyNat(netns: string | undefined, pools: readonly Pool[]): void {
+  // The batch is the command line itself: `nft -f -` cannot read a pipe or socket as /dev/stdin here.
+  runNft(netns, ['-j', JSON.stringify(natBatch(pools))]);
+}
+
+/** Removes nsbox's table (nothing when it is not there). */
+export function removeNat(netns: string | undefined): void {
+  if (listNatRules(netns) === undefined) return;
+  runNft(netns, ['-j', JSON.stringify({ nftables: [{ delete: { table: { family: FAMILY, name: NAT_TABLE } } }] })]);
+}
+
+/** The rules of nsbox's table (undefined: no table). */
+export function listNatRules(netns: string | undefined): Record<string, unknown>[] | undefined {
+  const tables = JSON.parse(runNft(netns, ['-j', 'list', 'tables'])) as { nftables: { table?: { family: string; name: string } }[] };
+  if (!tables.nftables.some((entry) => entry.table?.family === FAMILY && entry.table.name === NAT_TABLE)) return undefined;
+  const listed = JSON.parse(runNft(netns, ['-j', 'list', 'table', FAMILY, NAT_TABLE])) as { nftables: { rule?: Record<string, unknown> }[] };
+  return listed.nftables.flatMap((entry) => (entry.rule ? [entry.rule] : []));
+}

@@ -1,0 +1,69 @@
+/** The network plugin: each box its own addresses on a bridge (NAT to the outside), or none. */
+
+import { boxInfoPoint, ContainerModule, contribute, coreRefs, definePlugin, hostPoolPoint, metricsPoint } from '@nsbox/core';
+import { networkActions, networkServiceId } from './actions.js';
+import { networkConfigSchema } from './config-schema.js';
+import { NetworkService } from './network-service.js';
+import { networkSettingsSchema } from './settings.js';
+import { version } from './version.js';
+
+const networkModule = new ContainerModule((options) => {
+  options
+    .bind(networkServiceId)
+    .toDynamicValue(
+      (context) =>
+        new NetworkService(
+          context.get(coreRefs.pluginState.token),
+          (context.get(coreRefs.hostSettings.token, { optional: true }) as Record<string, unknown> | undefined)?.network,
+        ),
+    )
+    .inSingletonScope();
+});
+
+export const networkPlugin = definePlugin({
+  name: 'network',
+  version,
+  description: 'box networking: a veth on a bridge with addresses from pools and NAT, or none',
+  core: '^1.1.0',
+  config: networkConfigSchema,
+  // A tenant may ask for a mode; addresses are the admin's (they are claims on host pools).
+  tenantSafe: { mode: true },
+  hostSettings: networkSettingsSchema,
+  module: networkModule,
+  actions: networkActions,
+  setup: ({ own }) => {
+    const network = own<NetworkService>(networkServiceId);
+    const bridged = (box: Parameters<NetworkService['describe']>[0]) => network.addresses.modeOf(box) === 'bridge';
+    return {
+      hooks: {
+        validate: (ctx) => network.addresses.validate(ctx.box),
+        // Addresses are claimed when the box is made, kept across stops, freed at destroy.
+        provision: (ctx) => {
+          if (bridged(ctx.box)) network.addresses.assign(ctx.box);
+        },
+        wire: (ctx) => {
+          if (bridged(ctx.box)) network.wire(ctx.box, ctx.spec.hostname ?? ctx.box.name);
+        },
+        exited: (ctx) => {
+          if (bridged(ctx.box)) network.wiring.unwire(ctx.box.id);
+        },
+        stopped: (ctx) => {
+          if (bridged(ctx.box)) network.wiring.unwire(ctx.box.id);
+        },
+        destroy: (ctx) => {
+          network.wiring.unwire(ctx.box.id);
+          network.addresses.release(ctx.box);
+        },
+        rollback: (ctx, hook) => {
+          if (hook === 'wire') network.wiring.unwire(ctx.box.id);
+          if (hook === 'provision') network.addresses.release(ctx.box);
+        },
+      },
+      contributions: [
+        contribute(boxInfoPoint, { section: 'network', describe: (box) => network.describe(box) }),
+        contribute(hostPoolPoint, { plugin: 'network', list: () => network.listPools().map((pool) => ({ ...pool })) }),
+        contribute(metricsPoint, { collect: (boxes) => network.metrics(boxes) }),
+      ],
+    };
+  },
+});

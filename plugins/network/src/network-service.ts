@@ -1,0 +1,100 @@
+/** The plugin's parts put together: pools, claims, the host side and the box wiring. */
+
+import { type Box, type MetricSample, NsboxError, type PluginStateStore } from '@nsbox/core';
+import { listLinks } from '@nsbox/native';
+import { runtimeFacts } from '@nsbox/runtime-api';
+import type { PoolView } from './actions.js';
+import { BoxAddresses } from './box-addresses.js';
+import { BoxWiring, hostLinkName, hostNameservers } from './box-wiring.js';
+import { Claims } from './claims.js';
+import { HostSide } from './host-side.js';
+import { checkConfiguredPools, type Pool, Pools } from './pools.js';
+import { type NetworkSettings, networkSettingsSchema } from './settings.js';
+
+export class NetworkService {
+  readonly settings: NetworkSettings;
+  readonly pools: Pools;
+  readonly addresses: BoxAddresses;
+  readonly host: HostSide;
+  readonly wiring: BoxWiring;
+
+  constructor(state: PluginStateStore, rawSettings: unknown) {
+    const parsed = networkSettingsSchema.safeParse(rawSettings ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const field = `settings.network${issue?.path.length ? `.${issue.path.join('.')}` : ''}`;
+      throw new NsboxError('E_INVALID_CONFIG', `${field}: ${issue?.message}`, { details: { field } });
+    }
+    this.settings = parsed.data;
+    checkConfiguredPools(this.settings.pools);
+    this.pools = new Pools(state, this.settings.pools);
+    this.addresses = new BoxAddresses(this.settings, this.pools, new Claims(state));
+    this.host = new HostSide(this.settings, state);
+    this.wiring = new BoxWiring(this.host);
+  }
+
+  private view(pool: Pool): PoolView {
+    return { name: pool.name, subnet: pool.subnet, gateway: pool.gateway, source: pool.source, used: this.addresses.claims.countIn(pool) };
+  }
+
+  createPool(input: { name: string; subnet: string; gateway?: string | undefined }): PoolView {
+    return this.view(this.pools.create({ name: input.name, subnet: input.subnet, ...(input.gateway ? { gateway: input.gateway } : {}) }));
+  }
+
+  listPools(): PoolView[] {
+    return this.pools.list().map((pool) => this.view(pool));
+  }
+
+  removePool(name: string): void {
+    this.pools.remove(name, (pool) => this.addresses.claims.countIn(pool));
+  }
+
+  /** At the wire moment: the bridge and NAT, then the box's veth, addresses, routes and files. */
+  wire(box: Box, hostname: string): void {
+    const init = runtimeFacts(box).init;
+    if (!init) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no init to wire`, { details: { box: box.name } });
+    const claims = this.addresses.assign(box);
+    this.host.ensure(this.pools.list());
+    this.wiring.wire({
+      boxId: box.id,
+      hostname,
+      initPid: init.pid,
+      rootfs: runtimeFacts(box).rootfs,
+      claims,
+      nameservers: this.settings.nameservers ?? hostNameservers(),
+    });
+  }
+
+  describe(box: Box): Record<string, unknown> {
+    const mode = this.addresses.modeOf(box);
+    if (mode === 'none') return { mode };
+    const claims = this.addresses.held(box);
+    return {
+      mode,
+      bridge: this.host.bridge,
+      interface: box.state === 'running' ? hostLinkName(box.id) : undefined,
+      addresses: claims.map((claim) => `${claim.address}/${claim.prefix}`),
+      gateways: [...new Set(claims.map((claim) => claim.gateway))],
+    };
+  }
+
+  /** Per-box counters of the host end of its veth (what the box sent is what the host end received). */
+  metrics(boxes: readonly Box[]): MetricSample[] {
+    const bridged = boxes.filter((box) => box.state === 'running' && this.addresses.modeOf(box) === 'bridge');
+    if (bridged.length === 0) return [];
+    const links = new Map(listLinks(this.host.netns).map((link) => [link.name, link]));
+    return bridged.flatMap((box) => {
+      const link = links.get(hostLinkName(box.id));
+      if (!link) return [];
+      const labels = { box: box.name, interface: 'eth0' };
+      const counter = (name: string, help: string, value: number): MetricSample => ({ name, help, type: 'counter', labels, value });
+      return [
+        counter('nsbox_box_network_transmit_bytes_total', 'bytes the box sent', link.rxBytes),
+        counter('nsbox_box_network_receive_bytes_total', 'bytes the box received', link.txBytes),
+        counter('nsbox_box_network_transmit_packets_total', 'packets the box sent', link.rxPackets),
+        counter('nsbox_box_network_receive_packets_total', 'packets the box received', link.txPackets),
+        counter('nsbox_box_network_drops_total', 'packets dropped on the box link', link.rxDropped + link.txDropped),
+      ];
+    });
+  }
+}

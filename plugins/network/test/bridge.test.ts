@@ -1,0 +1,180 @@
+/**
+ * Bridged boxes on the real kernel, inside a test "host" network namespace with a second one
+ * standing for the outside world (test/support.ts): boxes reach each other over IPv4 and IPv6,
+ * reach the outside through NAT, keep their addresses across a restart, free them at destroy,
+ * and leave no veth, nft rule or claim behind.
+ */
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { boxInfoPoint, isNsboxError, metricsPoint } from '@nsbox/core';
+import { listLinks } from '@nsbox/native';
+import { requireRoot, useCleanup } from '@nsbox/testkit';
+import { hostLinkName } from '../src/index.js';
+import { makeTestNet, type NetTestHost, natRules, OUTSIDE, openNetHost, outsideServer, sleep, type TestNet } from './support.js';
+
+const POOLS = [
+  { name: 'v4', subnet: '10.231.0.0/24' },
+  { name: 'v6', subnet: 'fd42:231::/64' },
+];
+
+/** A box whose init serves /index.html (its own name) on port 8080. */
+const webServer = (text: string): string[] => ['sh', '-c', `mkdir -p /tmp/www && echo ${text} > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www`];
+
+/** An HTTP GET from inside a box with busybox nc (busybox wget needs NSS, which a static busybox in a bare rootfs lacks). */
+async function fetchFrom(t: NetTestHost, box: string, url: { host: string; port: number; path: string }): Promise<string> {
+  // The server's init may still be starting: a few tries.
+  let last = '';
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const result = await t.exec(box, `printf 'GET ${url.path} HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${url.host} ${url.port}`);
+    const body = result.stdout
+      .split(/\r?\n\r?\n/)
+      .slice(1)
+      .join('\n\n')
+      .trim();
+    if (result.exitCode === 0 && /^HTTP\/1\.[01] 200/.test(result.stdout)) return body;
+    last = `exit ${result.exitCode}: ${result.stderr}`;
+    await sleep(100);
+  }
+  throw new Error(`GET ${url.host} ${url.port} ${url.path} from ${box} failed: ${last}`);
+}
+
+/** After every test's boxes are gone: no veth host end, no claim, one masquerade rule per pool. */
+async function assertNothingLeft(t: NetTestHost, net: TestNet, pools: number): Promise<void> {
+  for (const box of t.host.manager.list()) await t.host.manager.destroy(box.id, { force: true });
+  assert.deepEqual(t.boxLinks(), [], 'no veth host end is left');
+  assert.deepEqual(t.claims(), {}, 'no address claim is left');
+  assert.equal(natRules(net).length, pools, 'the NAT table holds one rule per pool, none per box');
+}
+
+describe('network plugin: bridged boxes (real kernel, test network namespaces)', function () {
+  this.timeout(90_000);
+  const cleanup = useCleanup();
+  let net: TestNet;
+
+  before(function () {
+    requireRoot(this, 'the network plugin tests');
+  });
+
+  beforeEach(() => {
+    net = makeTestNet(cleanup);
+  });
+
+  it('gives two boxes eth0 with an address of each pool, and they reach each other over IPv4 and IPv6', async () => {
+    const t = await openNetHost(cleanup, net, { pools: POOLS });
+    await t.box('web', undefined, webServer('from-web'));
+    await t.box('client', { mode: 'bridge', ip: ['10.231.0.50', 'fd42:231::50/64'] });
+    const web = t.host.manager.get('web');
+    const client = t.host.manager.get('client');
+    assert.deepEqual(t.claims(), { '10.231.0.2': web.id, 'fd42:231::2': web.id, '10.231.0.50': client.id, 'fd42:231::50': client.id });
+
+    assert.equal(await fetchFrom(t, 'client', { host: '10.231.0.2', port: 8080, path: '/' }), 'from-web');
+    assert.equal(await fetchFrom(t, 'client', { host: 'fd42:231::2', port: 8080, path: '/' }), 'from-web');
+
+    const inside = await t.exec('client', 'ip -o addr show dev eth0; ip route; ip -6 route; cat /etc/resolv.conf /etc/hosts; ip -o link show lo');
+    assert.match(inside.stdout, /inet 10\.231\.0\.50\/24/);
+    assert.match(inside.stdout, /inet6 fd42:231::50\/64/);
+    assert.match(inside.stdout, /default via 10\.231\.0\.1 dev eth0/);
+    assert.match(inside.stdout, /default via fd42:231::1 dev eth0/);
+    assert.match(inside.stdout, new RegExp(`nameserver ${OUTSIDE.out4.replace(/\./g, '\\.')}`));
+    assert.match(inside.stdout, /10\.231\.0\.50\s+client/);
+    assert.match(inside.stdout, /lo: <LOOPBACK,UP/);
+
+    // The host ends are on the test's bridge, in the test's namespace — none in the machine's own.
+    const links = listLinks(net.hostPath);
+    const bridge = links.find((link) => link.name === net.bridge);
+    assert.equal(bridge?.kind, 'bridge');
+    for (const box of [web, client]) assert.equal(links.find((link) => link.name === hostLinkName(box.id))?.master, bridge?.index);
+    assert.ok(!listLinks().some((link) => link.name === hostLinkName(web.id)), "nothing in this process's own namespace");
+
+    const [info] = await Promise.all(
+      t.host.plugins
+        .contributions(boxInfoPoint)
+        .filter((c) => c.section === 'network')
+        .map((c) => c.describe(client)),
+    );
+    assert.deepEqual((info as { addresses: string[] }).addresses.sort(), ['10.231.0.50/24', 'fd42:231::50/64']);
+    const samples = (await Promise.all(t.host.plugins.contributions(metricsPoint).map((c) => c.collect([client])))).flat();
+    const sent = samples.find((sample) => sample.name === 'nsbox_box_network_transmit_packets_total');
+    assert.ok((sent?.value ?? 0) > 0, `the client's packets are counted (${sent?.value})`);
+
+    await t.host.manager.stop('web', { timeoutMs: 0 });
+    assert.deepEqual(t.boxLinks(), [hostLinkName(client.id)], "a stopped box's veth is gone");
+    assert.equal(t.claims()['10.231.0.2'], web.id, 'a stopped box keeps its addresses');
+    await assertNothingLeft(t, net, 2);
+  });
+
+  it('reaches a server in the outside namespace through NAT (masquerade in the inet nsbox table only)', async () => {
+    execFileSync('ip', ['-n', net.hostNs, 'route', 'add', 'default', 'via', OUTSIDE.out4]);
+    const otherTable = 'nsbt_other';
+    execFileSync('ip', ['netns', 'exec', net.hostNs, 'nft', 'add', 'table', 'ip', otherTable]);
+    outsideServer(cleanup, net, 8081);
+    const t = await openNetHost(cleanup, net, { pools: [POOLS[0] as (typeof POOLS)[0]] });
+    await t.box('nat');
+    // busybox httpd listens on IPv6 and shows an IPv4 peer as [::ffff:a.b.c.d].
+    const peer = (await fetchFrom(t, 'nat', { host: OUTSIDE.out4, port: 8081, path: '/cgi-bin/peer' })).replace(/^\[::ffff:(.*)\]$/, '$1');
+    assert.equal(peer, OUTSIDE.host4, "the outside saw the host's address, not the box's");
+    assert.deepEqual(natRules(net), ['10.231.0.0/24']);
+    const tables = execFileSync('ip', ['netns', 'exec', net.hostNs, 'nft', 'list', 'tables'], { encoding: 'utf8' });
+    assert.match(tables, new RegExp(`table ip ${otherTable}`), 'a table nsbox does not own is left alone');
+    await assertNothingLeft(t, net, 1);
+  });
+
+  it('keeps claims across a host restart and a box restart, never hands one out twice, and frees them at destroy', async () => {
+    const first = await openNetHost(cleanup, net, { pools: POOLS });
+    await first.box('keep');
+    const keep = first.host.manager.get('keep');
+    const held = first.claims();
+    assert.deepEqual(Object.keys(held).sort(), ['10.231.0.2', 'fd42:231::2']);
+    await first.host.manager.stop('keep', { timeoutMs: 0 });
+    await first.host.close();
+
+    // The same state dir, a new host: the box keeps its addresses; a new box gets the next ones.
+    const second = await openNetHost(cleanup, net, { stateDir: first.stateDir, pools: POOLS });
+    await second.host.manager.start('keep');
+    const inside = await second.exec('keep', 'ip -o addr show dev eth0');
+    assert.match(inside.stdout, /inet 10\.231\.0\.2\/24/);
+    await second.box('next');
+    const next = second.host.manager.get('next');
+    assert.equal(second.claims()['10.231.0.3'], next.id);
+    await assert.rejects(
+      second.host.manager.create({ name: 'thief', config: { template: 'busybox', network: { ip: ['10.231.0.2'] } } }),
+      (error: unknown) => isNsboxError(error) && error.code === 'E_ALREADY_EXISTS' && error.details?.field === 'network.ip[0]',
+    );
+    assert.equal(second.host.manager.list().length, 2, 'the refused box does not exist');
+
+    await second.host.manager.destroy('keep', { force: true });
+    assert.equal(second.claims()['10.231.0.2'], undefined, 'destroy frees the address');
+    await second.box('reuse');
+    assert.equal(second.claims()['10.231.0.2'], second.host.manager.get('reuse').id, 'and it is handed out again');
+    assert.notEqual(keep.id, second.host.manager.get('reuse').id);
+    await assertNothingLeft(second, net, 2);
+  });
+
+  it('refuses bad input naming the field, and leaves no box, claim, pool or veth behind', async () => {
+    const t = await openNetHost(cleanup, net, { pools: [POOLS[0] as (typeof POOLS)[0]] });
+    const refusal = async (promise: Promise<unknown>, code: string, field: string) =>
+      assert.rejects(promise, (error: unknown) => isNsboxError(error) && error.code === code && error.details?.field === field);
+    const create = (ip: string[]) => t.host.manager.create({ name: 'bad', config: { template: 'busybox', network: { ip } } });
+    await refusal(create(['10.232.0.5']), 'E_INVALID_CONFIG', 'network.ip[0]');
+    await refusal(create(['10.231.0.1']), 'E_INVALID_CONFIG', 'network.ip[0]');
+    await refusal(create(['10.231.0.9/16']), 'E_INVALID_CONFIG', 'network.ip[0]');
+    await refusal(create(['10.231.0.9', 'nonsense']), 'E_INVALID_CONFIG', 'network.ip[1]');
+    await refusal(
+      t.host.manager.create({ name: 'bad', config: { template: 'busybox', network: { mode: 'none', ip: ['10.231.0.9'] } } }),
+      'E_INVALID_CONFIG',
+      'network.ip',
+    );
+    assert.deepEqual(t.host.manager.list(), [], 'no box was made');
+    assert.deepEqual(t.claims(), {});
+
+    // A link of the bridge's name that nsbox did not make: the start fails, nothing is left half-made.
+    execFileSync('ip', ['-n', net.hostNs, 'link', 'add', net.bridge, 'type', 'veth', 'peer', 'name', 'nsbt-peer']);
+    await t.host.manager.create({ name: 'blocked', config: { template: 'busybox', process: { args: ['sleep', '100000'] } } });
+    await refusal(t.host.manager.start('blocked'), 'E_ALREADY_EXISTS', 'settings.network.bridge');
+    assert.notEqual(t.host.manager.get('blocked').state, 'running');
+    assert.deepEqual(t.boxLinks(), [], 'no veth was made');
+    assert.equal(listLinks(net.hostPath).find((link) => link.name === net.bridge)?.kind, 'veth', 'the foreign link is left as it was');
+    await assertNothingLeft(t, net, 0);
+  });
+});
