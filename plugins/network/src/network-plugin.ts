@@ -1,6 +1,6 @@
 /** The network plugin: each box its own addresses on a bridge (NAT to the outside), or none. */
 
-import { boxInfoPoint, ContainerModule, contribute, coreRefs, definePlugin, hostPoolPoint, metricsPoint } from '@nsbox/core';
+import { boxInfoPoint, boxOptionPoint, ContainerModule, contribute, coreRefs, definePlugin, hostPoolPoint, metricsPoint } from '@nsbox/core';
 import { networkActions, networkServiceId } from './actions.js';
 import { networkConfigSchema } from './config-schema.js';
 import { NetworkService } from './network-service.js';
@@ -19,6 +19,10 @@ const networkModule = new ContainerModule((options) => {
     )
     .inSingletonScope();
 });
+
+function setSection(config: Record<string, unknown>, fields: Record<string, unknown>): void {
+  config.network = { ...(config.network as Record<string, unknown> | undefined), ...fields };
+}
 
 export const networkPlugin = definePlugin({
   name: 'network',
@@ -63,6 +67,20 @@ export const networkPlugin = definePlugin({
         contribute(boxInfoPoint, { section: 'network', describe: (box) => network.describe(box) }),
         contribute(hostPoolPoint, { plugin: 'network', list: () => network.listPools().map((pool) => ({ ...pool })) }),
         contribute(metricsPoint, { collect: (boxes) => network.metrics(boxes) }),
+        // `nsbox create NAME --net bridge --ip 10.88.0.5 --ip fd88::5/64`: the schema checks the values.
+        contribute(boxOptionPoint, {
+          flags: '--net <mode>',
+          key: 'net',
+          description: 'network mode: bridge or none (network plugin)',
+          apply: (config, value) => setSection(config, { mode: value }),
+        }),
+        contribute(boxOptionPoint, {
+          flags: '--ip <address>',
+          key: 'ip',
+          repeatable: true,
+          description: 'a static address ADDR[/PREFIX] inside a pool (repeatable; network plugin)',
+          apply: (config, value) => setSection(config, { ip: value }),
+        }),
       ],
     };
   },
