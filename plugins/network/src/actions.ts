@@ -1,6 +1,9 @@
-/** `nsbox net pool create|list|remove` (and their routes and SDK calls): the host admin's address pools. */
+/**
+ * `nsbox net pool create|list|remove` (the host admin's address pools) and `nsbox net forward
+ * add|remove|list` (host ports to boxes); each also an API route and an SDK call.
+ */
 
-import { defineAction, z } from '@nsbox/core';
+import { type Box, defineAction, z } from '@nsbox/core';
 import type { NetworkService } from './network-service.js';
 
 export interface PoolView {
@@ -64,4 +67,52 @@ export const poolRemoveAction = defineAction({
   render: (result) => `removed pool ${result.removed}`,
 });
 
-export const networkActions = [poolCreateAction, poolListAction, poolRemoveAction] as const;
+const forwardInput = z.strictObject({
+  box: z.string().min(1),
+  forward: z.string({ error: 'a forward: HOSTPORT:BOXPORT[/udp]' }).min(1).describe('HOSTPORT:BOXPORT[/udp]'),
+});
+const forwardArguments = [
+  { name: 'box', required: true, description: 'the box (name or id)' },
+  { name: 'forward', required: true, description: 'HOSTPORT:BOXPORT[/udp]' },
+];
+
+export const forwardAddAction = defineAction({
+  name: 'forward-add',
+  description: 'forward a host port (TCP, or UDP with /udp) to a port of a bridged box, IPv4 and IPv6',
+  input: forwardInput,
+  box: true,
+  role: 'admin',
+  cli: { command: 'net forward add', arguments: forwardArguments },
+  run: (input, { own, box }) => {
+    const { spec } = own<NetworkService>(networkServiceId).addForward(box as Box, input.forward);
+    return { box: (box as Box).name, forward: spec };
+  },
+  render: (result) => `forwarding host port ${result.forward} to box ${result.box}`,
+});
+
+export const forwardRemoveAction = defineAction({
+  name: 'forward-remove',
+  description: 'stop forwarding a host port to a box',
+  input: forwardInput,
+  box: true,
+  role: 'admin',
+  cli: { command: 'net forward remove', arguments: forwardArguments },
+  run: (input, { own, box }) => {
+    own<NetworkService>(networkServiceId).removeForward(box as Box, input.forward);
+    return { box: (box as Box).name, removed: input.forward };
+  },
+  render: (result) => `removed forward ${result.removed} of box ${result.box}`,
+});
+
+export const forwardListAction = defineAction({
+  name: 'forward-list',
+  description: "list a box's port forwards",
+  input: z.strictObject({ box: z.string().min(1) }),
+  box: true,
+  readOnly: true,
+  cli: { command: 'net forward list' },
+  run: (_input, { own, box }) => own<NetworkService>(networkServiceId).listForwards(box as Box),
+  render: (forwards) => forwards.join('\n'),
+});
+
+export const networkActions = [poolCreateAction, poolListAction, poolRemoveAction, forwardAddAction, forwardRemoveAction, forwardListAction] as const;

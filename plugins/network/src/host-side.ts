@@ -6,7 +6,7 @@
 
 import { NsboxError, type PluginStateStore } from '@nsbox/core';
 import { isNetlinkError, listLinks, netlink, setNetSysctl } from '@nsbox/native';
-import { applyNat } from './nat.js';
+import { applyNat, type ForwardRule } from './nat.js';
 import { type Pool, STATE_NAMESPACE } from './pools.js';
 import type { NetworkSettings } from './settings.js';
 
@@ -34,7 +34,7 @@ export class HostSide {
    * turns forwarding on and writes the NAT table. A link of that name that nsbox did not
    * make is refused: nsbox never takes over an interface of the host.
    */
-  ensure(pools: readonly Pool[]): void {
+  ensure(pools: readonly Pool[], forwards: readonly ForwardRule[] = []): void {
     const ns = this.settings.netns;
     const name = this.settings.bridge;
     const existing = listLinks(ns).find((link) => link.name === name);
@@ -57,7 +57,7 @@ export class HostSide {
     netlink(ns, [{ op: 'link-up', name }]);
     if (pools.some((pool) => pool.family === 4)) setNetSysctl(ns, 'net.ipv4.ip_forward', '1');
     if (pools.some((pool) => pool.family === 6)) setNetSysctl(ns, 'net.ipv6.conf.all.forwarding', '1');
-    if (this.settings.nat) applyNat(ns, pools);
+    if (this.settings.nat || forwards.length > 0) applyNat(ns, this.settings.nat ? pools : [], forwards);
   }
 
   /** Deletes a host-side link, nothing when it is gone already (its box's namespace took it along). */

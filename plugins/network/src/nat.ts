@@ -36,15 +36,50 @@ function masquerade(pool: Pool): NftCommand {
   };
 }
 
-/** The batch that makes the table hold exactly the pools' masquerade rules. */
-export function natBatch(pools: readonly Pool[]): { nftables: NftCommand[] } {
-  const chain = { family: FAMILY, table: NAT_TABLE, name: 'postrouting' };
+/** A port forward with the box address it goes to (one per family the box has). */
+export interface ForwardRule {
+  protocol: 'tcp' | 'udp';
+  hostPort: number;
+  boxPort: number;
+  family: 4 | 6;
+  address: string;
+  box: string;
+}
+
+/** DNAT of a host port to the box, for packets coming in (prerouting) and made on the host (output). */
+function dnat(chain: 'prerouting' | 'output', forward: ForwardRule): NftCommand {
+  return {
+    add: {
+      rule: {
+        family: FAMILY,
+        table: NAT_TABLE,
+        chain,
+        comment: `nsbox forward ${forward.box}`,
+        expr: [
+          { match: { op: '==', left: { meta: { key: 'nfproto' } }, right: forward.family === 4 ? 'ipv4' : 'ipv6' } },
+          { match: { op: '==', left: { fib: { result: 'type', flags: ['daddr'] } }, right: 'local' } },
+          { match: { op: '==', left: { payload: { protocol: forward.protocol, field: 'dport' } }, right: forward.hostPort } },
+          { dnat: { family: forward.family === 4 ? 'ip' : 'ip6', addr: forward.address, port: forward.boxPort } },
+        ],
+      },
+    },
+  };
+}
+
+/** The batch that makes the table hold exactly the pools' masquerade rules and the forwards. */
+export function natBatch(pools: readonly Pool[], forwards: readonly ForwardRule[] = []): { nftables: NftCommand[] } {
+  const chain = (name: string) => ({ family: FAMILY, table: NAT_TABLE, name });
   return {
     nftables: [
       { add: { table: { family: FAMILY, name: NAT_TABLE } } },
-      { add: { chain: { ...chain, type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } } },
-      { flush: { chain } },
+      { add: { chain: { ...chain('postrouting'), type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } } },
+      { add: { chain: { ...chain('prerouting'), type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } } },
+      { add: { chain: { ...chain('output'), type: 'nat', hook: 'output', prio: -100, policy: 'accept' } } },
+      { flush: { chain: chain('postrouting') } },
+      { flush: { chain: chain('prerouting') } },
+      { flush: { chain: chain('output') } },
       ...pools.map(masquerade),
+      ...forwards.flatMap((forward) => [dnat('prerouting', forward), dnat('output', forward)]),
     ],
   };
 }
@@ -61,9 +96,9 @@ export function runNft(netns: string | undefined, args: string[]): string {
   return result.stdout;
 }
 
-export function applyNat(netns: string | undefined, pools: readonly Pool[]): void {
+export function applyNat(netns: string | undefined, pools: readonly Pool[], forwards: readonly ForwardRule[] = []): void {
   // The batch is the command line itself: `nft -f -` cannot read a pipe or socket as /dev/stdin here.
-  runNft(netns, ['-j', JSON.stringify(natBatch(pools))]);
+  runNft(netns, ['-j', JSON.stringify(natBatch(pools, forwards))]);
 }
 
 /** Removes nsbox's table (nothing when it is not there). */
@@ -72,7 +107,7 @@ export function removeNat(netns: string | undefined): void {
   runNft(netns, ['-j', JSON.stringify({ nftables: [{ delete: { table: { family: FAMILY, name: NAT_TABLE } } }] })]);
 }
 
-/** The rules of nsbox's table (undefined: no table). */
+/** The rules of nsbox's table, every chain (undefined: no table). */
 export function listNatRules(netns: string | undefined): Record<string, unknown>[] | undefined {
   const tables = JSON.parse(runNft(netns, ['-j', 'list', 'tables'])) as { nftables: { table?: { family: string; name: string } }[] };
   if (!tables.nftables.some((entry) => entry.table?.family === FAMILY && entry.table.name === NAT_TABLE)) return undefined;

@@ -54,10 +54,7 @@ export const networkPlugin = definePlugin({
         stopped: (ctx) => {
           if (bridged(ctx.box)) network.wiring.unwire(ctx.box.id);
         },
-        destroy: (ctx) => {
-          network.wiring.unwire(ctx.box.id);
-          network.addresses.release(ctx.box);
-        },
+        destroy: (ctx) => network.release(ctx.box),
         rollback: (ctx, hook) => {
           if (hook === 'wire') network.wiring.unwire(ctx.box.id);
           if (hook === 'provision') network.addresses.release(ctx.box);

@@ -7,7 +7,9 @@ import type { PoolView } from './actions.js';
 import { BoxAddresses } from './box-addresses.js';
 import { BoxWiring, hostLinkName, hostNameservers } from './box-wiring.js';
 import { Claims } from './claims.js';
+import { type Forward, Forwards, formatForward, parseForward } from './forwards.js';
 import { HostSide } from './host-side.js';
+import { applyNat, type ForwardRule } from './nat.js';
 import { checkConfiguredPools, type Pool, Pools } from './pools.js';
 import { type NetworkSettings, networkSettingsSchema } from './settings.js';
 
@@ -17,6 +19,7 @@ export class NetworkService {
   readonly addresses: BoxAddresses;
   readonly host: HostSide;
   readonly wiring: BoxWiring;
+  readonly forwards: Forwards;
 
   constructor(state: PluginStateStore, rawSettings: unknown) {
     const parsed = networkSettingsSchema.safeParse(rawSettings ?? {});
@@ -31,6 +34,7 @@ export class NetworkService {
     this.addresses = new BoxAddresses(this.settings, this.pools, new Claims(state));
     this.host = new HostSide(this.settings, state);
     this.wiring = new BoxWiring(this.host);
+    this.forwards = new Forwards(state);
   }
 
   private view(pool: Pool): PoolView {
@@ -54,7 +58,7 @@ export class NetworkService {
     const init = runtimeFacts(box).init;
     if (!init) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no init to wire`, { details: { box: box.name } });
     const claims = this.addresses.assign(box);
-    this.host.ensure(this.pools.list());
+    this.host.ensure(this.pools.list(), this.forwardRules());
     this.wiring.wire({
       boxId: box.id,
       hostname,
@@ -63,6 +67,59 @@ export class NetworkService {
       claims,
       nameservers: this.settings.nameservers ?? hostNameservers(),
     });
+  }
+
+  /** Each forward with the box address it goes to, one per family the box has. */
+  private forwardRules(): ForwardRule[] {
+    const pools = this.pools.list();
+    return this.forwards.list().flatMap((forward) => {
+      const firstOfFamily = new Map(
+        this.addresses.claims
+          .of(forward.box, pools)
+          .map((claim) => [claim.family, claim.address] as const)
+          .reverse(),
+      );
+      return [...firstOfFamily].map(([family, address]) => ({ ...forward, family, address }));
+    });
+  }
+
+  /** Rewrites nsbox's nft table from the pools and forwards as they are now. */
+  private applyRules(): void {
+    applyNat(this.host.netns, this.settings.nat ? this.pools.list() : [], this.forwardRules());
+  }
+
+  /** Forwards a host port to the box (live, and at every start); refused when the port is taken. */
+  addForward(box: Box, text: string): Forward & { spec: string } {
+    if (this.addresses.modeOf(box) !== 'bridge' || this.addresses.held(box).length === 0) {
+      throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no bridged address to forward to`, { details: { field: 'box' } });
+    }
+    const forward = { box: box.id, ...parseForward(text) };
+    this.forwards.add(forward);
+    try {
+      this.applyRules();
+    } catch (error) {
+      // Nothing half-made: the port is free again when its rule could not be written.
+      this.forwards.remove(box.id, forward);
+      throw error;
+    }
+    return { ...forward, spec: formatForward(forward) };
+  }
+
+  removeForward(box: Box, text: string): void {
+    this.forwards.remove(box.id, parseForward(text));
+    this.applyRules();
+  }
+
+  listForwards(box: Box): string[] {
+    return this.forwards.list(box.id).map(formatForward);
+  }
+
+  /** At destroy: the box's addresses and forwards go, and its rules with them. */
+  release(box: Box): void {
+    this.wiring.unwire(box.id);
+    const forwarded = this.forwards.release(box.id);
+    this.addresses.release(box);
+    if (forwarded > 0) this.applyRules();
   }
 
   describe(box: Box): Record<string, unknown> {
@@ -75,6 +132,7 @@ export class NetworkService {
       interface: box.state === 'running' ? hostLinkName(box.id) : undefined,
       addresses: claims.map((claim) => `${claim.address}/${claim.prefix}`),
       gateways: [...new Set(claims.map((claim) => claim.gateway))],
+      forwards: this.listForwards(box),
     };
   }
 

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { boxInfoPoint, isNsboxError, metricsPoint } from '@nsbox/core';
+import { LocalBoxApi } from '@nsbox/host';
 import { listLinks } from '@nsbox/native';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
 import { hostLinkName } from '../src/index.js';
@@ -44,7 +45,7 @@ async function assertNothingLeft(t: NetTestHost, net: TestNet, pools: number): P
   for (const box of t.host.manager.list()) await t.host.manager.destroy(box.id, { force: true });
   assert.deepEqual(t.boxLinks(), [], 'no veth host end is left');
   assert.deepEqual(t.claims(), {}, 'no address claim is left');
-  assert.equal(natRules(net).length, pools, 'the NAT table holds one rule per pool, none per box');
+  assert.equal(natRules(net).length, pools, 'the NAT table holds one rule per pool, no forward and nothing per box');
 }
 
 describe('network plugin: bridged boxes (real kernel, test network namespaces)', function () {
@@ -118,6 +119,43 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     const tables = execFileSync('ip', ['netns', 'exec', net.hostNs, 'nft', 'list', 'tables'], { encoding: 'utf8' });
     assert.match(tables, new RegExp(`table ip ${otherTable}`), 'a table nsbox does not own is left alone');
     await assertNothingLeft(t, net, 1);
+  });
+
+  it('forwards a host port to a box over IPv4 and IPv6, refuses a port forwarded twice, and drops the rules at destroy', async () => {
+    const t = await openNetHost(cleanup, net, { pools: POOLS });
+    const api = new LocalBoxApi(t.host);
+    await t.box('site', undefined, webServer('from-site'));
+    await t.box('other');
+    assert.deepEqual(await api.runAction('network', 'forward-add', { box: 'site', forward: '18080:8080' }), { box: 'site', forward: '18080:8080/tcp' });
+    await assert.rejects(
+      api.runAction('network', 'forward-add', { box: 'other', forward: '18080:80' }),
+      (error: unknown) => isNsboxError(error) && error.code === 'E_ALREADY_EXISTS' && error.details?.field === 'forward',
+    );
+    await assert.rejects(
+      api.runAction('network', 'forward-add', { box: 'other', forward: '70000:80' }),
+      (error: unknown) => isNsboxError(error) && error.code === 'E_INVALID_ARGUMENT' && error.details?.field === 'forward',
+    );
+    // From the outside namespace to the host's uplink addresses: DNAT to the box, answers back through conntrack.
+    for (const target of [OUTSIDE.host4, OUTSIDE.host6]) {
+      let answer = '';
+      for (let attempt = 0; attempt < 20 && !answer.includes('from-site'); attempt++) {
+        answer = execFileSync('ip', ['netns', 'exec', net.outNs, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 ${target} 18080 || true`], {
+          encoding: 'utf8',
+        });
+        if (!answer.includes('from-site')) await sleep(100);
+      }
+      assert.match(answer, /from-site/, `the box answered through ${target}:18080`);
+    }
+    assert.equal(natRules(net).filter((rule) => rule.includes('dnat')).length, 4, 'prerouting and output, IPv4 and IPv6');
+    await t.host.manager.destroy('site', { force: true });
+    assert.deepEqual(
+      natRules(net).filter((rule) => rule.includes('dnat')),
+      [],
+      "a destroyed box's forwards are gone",
+    );
+    assert.deepEqual(await api.runAction('network', 'forward-add', { box: 'other', forward: '18080:8080' }), { box: 'other', forward: '18080:8080/tcp' });
+    await assertNothingLeft(t, net, 2);
+    assert.deepEqual(natRules(net), ['10.231.0.0/24', 'fd42:231::/64'], 'the forward of the destroyed box went with it');
   });
 
   it('keeps claims across a host restart and a box restart, never hands one out twice, and frees them at destroy', async () => {

@@ -139,11 +139,13 @@ export async function openNetHost(cleanup: Cleanup, net: TestNet, options: NetHo
   };
 }
 
-/** The masquerade rules of nsbox's table in the test host namespace, as `saddr-prefix` strings. */
+/** The rules of nsbox's table in the test host namespace: `saddr-prefix` for masquerade, `CHAIN dnat ADDR PORT` for forwards. */
 export function natRules(net: TestNet): string[] {
   return (listNatRules(net.hostPath) ?? []).map((rule) => {
-    const expr = rule.expr as { match?: { right?: { prefix?: { addr: string; len: number } } } }[];
+    const expr = rule.expr as { match?: { right?: { prefix?: { addr: string; len: number } } }; dnat?: { addr: string; port: number } }[];
     const prefix = expr[0]?.match?.right?.prefix;
+    const dnat = expr.find((part) => part.dnat)?.dnat;
+    if (dnat) return `${rule.chain} dnat ${dnat.addr} ${dnat.port}`;
     return prefix ? `${prefix.addr}/${prefix.len}` : JSON.stringify(rule);
   });
 }
