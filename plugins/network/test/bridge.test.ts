@@ -141,6 +141,7 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
       for (let attempt = 0; attempt < 20 && !answer.includes('from-site'); attempt++) {
         answer = execFileSync('ip', ['netns', 'exec', net.outNs, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 ${target} 18080 || true`], {
           encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
         });
         if (!answer.includes('from-site')) await sleep(100);
       }
