@@ -1,12 +1,11 @@
 /**
  * The host side of box networking, in the host-side namespace (the host's own, or the one
- * `settings.network.netns` names): the bridge with a gateway address per pool, forwarding,
- * NAT. nsbox changes no interface but its bridge and its veths.
+ * `settings.network.netns` names): the bridge with a gateway address per pool, forwarding.
+ * nsbox changes no interface but its bridge and its veths.
  */
 
 import { NsboxError, type PluginStateStore } from '@nsbox/core';
 import { isNetlinkError, listLinks, netlink, setNetSysctl } from '@nsbox/native';
-import { applyNat, type ForwardRule } from './nat.js';
 import { type Pool, STATE_NAMESPACE } from './pools.js';
 import type { NetworkSettings } from './settings.js';
 
@@ -30,11 +29,11 @@ export class HostSide {
   }
 
   /**
-   * Makes the bridge (or finds the one nsbox made), gives it each pool's gateway address,
-   * turns forwarding on and writes the NAT table. A link of that name that nsbox did not
+   * Makes the bridge (or finds the one nsbox made), gives it each pool's gateway address and
+   * turns forwarding on (the nft tables are the service's: NetworkService.applyRules). A link of that name that nsbox did not
    * make is refused: nsbox never takes over an interface of the host.
    */
-  ensure(pools: readonly Pool[], forwards: readonly ForwardRule[] = []): void {
+  ensure(pools: readonly Pool[]): void {
     const ns = this.settings.netns;
     const name = this.settings.bridge;
     const existing = listLinks(ns).find((link) => link.name === name);
@@ -57,7 +56,6 @@ export class HostSide {
     netlink(ns, [{ op: 'link-up', name }]);
     if (pools.some((pool) => pool.family === 4)) setNetSysctl(ns, 'net.ipv4.ip_forward', '1');
     if (pools.some((pool) => pool.family === 6)) setNetSysctl(ns, 'net.ipv6.conf.all.forwarding', '1');
-    if (this.settings.nat || forwards.length > 0) applyNat(ns, this.settings.nat ? pools : [], forwards);
   }
 
   /** Deletes a host-side link, nothing when it is gone already (its box's namespace took it along). */

@@ -1,5 +1,6 @@
 /**
- * NAT to the outside through nftables: one table of nsbox's own (`inet nsbox`), written as a
+ * NAT to the outside and port forwards through nftables: a table of nsbox's own (`inet nsbox`,
+ * with anti-spoofing in `bridge nsbox`, anti-spoof.ts), written as a
  * JSON batch to `nft -j` (in the host-side namespace when one is configured). The batch
  * only ever names that table, so no other table of the host is read or changed; it is
  * rewritten whole (chain flushed, one masquerade rule per pool), so running it twice is the
@@ -8,6 +9,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { NsboxError } from '@nsbox/core';
+import { antiSpoofBatch, BRIDGE_FAMILY, type WiredBox } from './anti-spoof.js';
 import { formatAddress } from './ip.js';
 import type { Pool } from './pools.js';
 
@@ -96,21 +98,27 @@ export function runNft(netns: string | undefined, args: string[]): string {
   return result.stdout;
 }
 
-export function applyNat(netns: string | undefined, pools: readonly Pool[], forwards: readonly ForwardRule[] = []): void {
+export function applyNat(netns: string | undefined, pools: readonly Pool[], forwards: readonly ForwardRule[] = [], wired: readonly WiredBox[] = []): void {
+  // One batch, one transaction: NAT, forwards and anti-spoofing change together or not at all.
   // The batch is the command line itself: `nft -f -` cannot read a pipe or socket as /dev/stdin here.
-  runNft(netns, ['-j', JSON.stringify(natBatch(pools, forwards))]);
+  const batch = natBatch(pools, forwards);
+  runNft(netns, ['-j', JSON.stringify({ nftables: [...batch.nftables, ...antiSpoofBatch(wired)] })]);
 }
 
-/** Removes nsbox's table (nothing when it is not there). */
+/** Removes nsbox's tables (nothing when they are not there). */
 export function removeNat(netns: string | undefined): void {
-  if (listNatRules(netns) === undefined) return;
-  runNft(netns, ['-j', JSON.stringify({ nftables: [{ delete: { table: { family: FAMILY, name: NAT_TABLE } } }] })]);
+  const families = ([FAMILY, BRIDGE_FAMILY] as const).filter((family) => listRules(netns, family) !== undefined);
+  if (families.length === 0) return;
+  runNft(netns, ['-j', JSON.stringify({ nftables: families.map((family) => ({ delete: { table: { family, name: NAT_TABLE } } })) })]);
 }
 
-/** The rules of nsbox's table, every chain (undefined: no table). */
-export function listNatRules(netns: string | undefined): Record<string, unknown>[] | undefined {
+/** The rules of nsbox's table of a family (`inet`: NAT and forwards, `bridge`: anti-spoofing); undefined: no table. */
+export function listRules(netns: string | undefined, family: 'inet' | 'bridge' = FAMILY): Record<string, unknown>[] | undefined {
   const tables = JSON.parse(runNft(netns, ['-j', 'list', 'tables'])) as { nftables: { table?: { family: string; name: string } }[] };
-  if (!tables.nftables.some((entry) => entry.table?.family === FAMILY && entry.table.name === NAT_TABLE)) return undefined;
-  const listed = JSON.parse(runNft(netns, ['-j', 'list', 'table', FAMILY, NAT_TABLE])) as { nftables: { rule?: Record<string, unknown> }[] };
+  if (!tables.nftables.some((entry) => entry.table?.family === family && entry.table.name === NAT_TABLE)) return undefined;
+  const listed = JSON.parse(runNft(netns, ['-j', 'list', 'table', family, NAT_TABLE])) as { nftables: { rule?: Record<string, unknown> }[] };
   return listed.nftables.flatMap((entry) => (entry.rule ? [entry.rule] : []));
 }
+
+/** The rules of nsbox's inet table (NAT and forwards). */
+export const listNatRules = (netns: string | undefined) => listRules(netns, FAMILY);

@@ -49,14 +49,14 @@ export const networkPlugin = definePlugin({
           if (bridged(ctx.box)) network.wire(ctx.box, ctx.spec.hostname ?? ctx.box.name);
         },
         exited: (ctx) => {
-          if (bridged(ctx.box)) network.wiring.unwire(ctx.box.id);
+          if (bridged(ctx.box)) network.unwire(ctx.box);
         },
         stopped: (ctx) => {
-          if (bridged(ctx.box)) network.wiring.unwire(ctx.box.id);
+          if (bridged(ctx.box)) network.unwire(ctx.box);
         },
         destroy: (ctx) => network.release(ctx.box),
         rollback: (ctx, hook) => {
-          if (hook === 'wire') network.wiring.unwire(ctx.box.id);
+          if (hook === 'wire') network.unwire(ctx.box);
           if (hook === 'provision') network.addresses.release(ctx.box);
         },
       },

@@ -4,14 +4,18 @@ import { type Box, type MetricSample, NsboxError, type PluginStateStore } from '
 import { listLinks } from '@nsbox/native';
 import { runtimeFacts } from '@nsbox/runtime-api';
 import type { PoolView } from './actions.js';
+import type { WiredBox } from './anti-spoof.js';
 import { BoxAddresses } from './box-addresses.js';
 import { BoxWiring, hostLinkName, hostNameservers } from './box-wiring.js';
 import { Claims } from './claims.js';
 import { type Forward, Forwards, formatForward, parseForward } from './forwards.js';
 import { HostSide } from './host-side.js';
 import { applyNat, type ForwardRule } from './nat.js';
-import { checkConfiguredPools, type Pool, Pools } from './pools.js';
+import { checkConfiguredPools, type Pool, Pools, STATE_NAMESPACE } from './pools.js';
 import { type NetworkSettings, networkSettingsSchema } from './settings.js';
+
+/** State key of a box whose veth is wired now (its anti-spoofing rules are written from these). */
+const WIRED_KEY = 'wired:';
 
 export class NetworkService {
   readonly settings: NetworkSettings;
@@ -21,7 +25,10 @@ export class NetworkService {
   readonly wiring: BoxWiring;
   readonly forwards: Forwards;
 
-  constructor(state: PluginStateStore, rawSettings: unknown) {
+  constructor(
+    private readonly state: PluginStateStore,
+    rawSettings: unknown,
+  ) {
     const parsed = networkSettingsSchema.safeParse(rawSettings ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -58,7 +65,7 @@ export class NetworkService {
     const init = runtimeFacts(box).init;
     if (!init) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no init to wire`, { details: { box: box.name } });
     const claims = this.addresses.assign(box);
-    this.host.ensure(this.pools.list(), this.forwardRules());
+    this.host.ensure(this.pools.list());
     this.wiring.wire({
       boxId: box.id,
       hostname,
@@ -67,6 +74,31 @@ export class NetworkService {
       claims,
       nameservers: this.settings.nameservers ?? hostNameservers(),
     });
+    // The box's init is still held: its anti-spoofing rules are in place before it sends anything.
+    const wired: WiredBox = { box: box.id, link: hostLinkName(box.id), addresses: claims.map(({ family, address }) => ({ family, address })) };
+    this.state.set(STATE_NAMESPACE, `${WIRED_KEY}${box.id}`, JSON.stringify(wired));
+    try {
+      this.applyRules();
+    } catch (error) {
+      this.unwire(box);
+      throw error;
+    }
+  }
+
+  /** The host end goes (and the pair with it), and the box's anti-spoofing rules. Idempotent. */
+  unwire(box: Pick<Box, 'id'>): void {
+    this.wiring.unwire(box.id);
+    const key = `${WIRED_KEY}${box.id}`;
+    if (this.state.get(STATE_NAMESPACE, key) === undefined) return;
+    this.state.delete(STATE_NAMESPACE, key);
+    this.applyRules();
+  }
+
+  private wiredBoxes(): WiredBox[] {
+    return this.state
+      .list(STATE_NAMESPACE)
+      .filter((entry) => entry.key.startsWith(WIRED_KEY))
+      .map((entry) => JSON.parse(entry.value) as WiredBox);
   }
 
   /** Each forward with the box address it goes to, one per family the box has. */
@@ -83,9 +115,9 @@ export class NetworkService {
     });
   }
 
-  /** Rewrites nsbox's nft table from the pools and forwards as they are now. */
+  /** Rewrites nsbox's nft tables from the pools, forwards and wired boxes as they are now. */
   private applyRules(): void {
-    applyNat(this.host.netns, this.settings.nat ? this.pools.list() : [], this.forwardRules());
+    applyNat(this.host.netns, this.settings.nat ? this.pools.list() : [], this.forwardRules(), this.wiredBoxes());
   }
 
   /** Forwards a host port to the box (live, and at every start); refused when the port is taken. */
@@ -116,7 +148,7 @@ export class NetworkService {
 
   /** At destroy: the box's addresses and forwards go, and its rules with them. */
   release(box: Box): void {
-    this.wiring.unwire(box.id);
+    this.unwire(box);
     const forwarded = this.forwards.release(box.id);
     this.addresses.release(box);
     if (forwarded > 0) this.applyRules();

@@ -1,18 +1,20 @@
 /**
  * Bridged boxes on the real kernel, inside a test "host" network namespace with a second one
  * standing for the outside world (test/support.ts): boxes reach each other over IPv4 and IPv6,
- * reach the outside through NAT, keep their addresses across a restart, free them at destroy,
- * and leave no veth, nft rule or claim behind.
+ * reach the outside through NAT and are reached through port forwards, cannot send from an
+ * address they do not hold, keep their addresses across a restart, free them at destroy, and
+ * leave no veth, nft rule or claim behind.
  */
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { boxInfoPoint, isNsboxError, metricsPoint } from '@nsbox/core';
 import { LocalBoxApi } from '@nsbox/host';
-import { listLinks } from '@nsbox/native';
+import { listLinks, netlink } from '@nsbox/native';
+import { runtimeFacts } from '@nsbox/runtime-api';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
 import { hostLinkName } from '../src/index.js';
-import { makeTestNet, type NetTestHost, natRules, OUTSIDE, openNetHost, outsideServer, sleep, type TestNet } from './support.js';
+import { makeTestNet, type NetTestHost, natRules, OUTSIDE, openNetHost, outsideServer, sleep, spoofRules, type TestNet } from './support.js';
 
 const POOLS = [
   { name: 'v4', subnet: '10.231.0.0/24' },
@@ -46,6 +48,7 @@ async function assertNothingLeft(t: NetTestHost, net: TestNet, pools: number): P
   assert.deepEqual(t.boxLinks(), [], 'no veth host end is left');
   assert.deepEqual(t.claims(), {}, 'no address claim is left');
   assert.equal(natRules(net).length, pools, 'the NAT table holds one rule per pool, no forward and nothing per box');
+  assert.deepEqual(spoofRules(net), [], 'no anti-spoofing rule is left');
 }
 
 describe('network plugin: bridged boxes (real kernel, test network namespaces)', function () {
@@ -98,6 +101,20 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     const samples = (await Promise.all(t.host.plugins.contributions(metricsPoint).map((c) => c.collect([client])))).flat();
     const sent = samples.find((sample) => sample.name === 'nsbox_box_network_transmit_packets_total');
     assert.ok((sent?.value ?? 0) > 0, `the client's packets are counted (${sent?.value})`);
+
+    // Anti-spoofing: the box's root adds an address that is not its own and sends from it: dropped on the bridge.
+    const clientLink = hostLinkName(client.id);
+    assert.deepEqual(
+      spoofRules(net).filter((rule) => rule.startsWith(clientLink)),
+      [`${clientLink} ip`, `${clientLink} arp`, `${clientLink} ip6`],
+    );
+    const clientNetns = `/proc/${runtimeFacts(client).init?.pid}/ns/net`;
+    netlink(clientNetns, [{ op: 'addr-add', dev: 'eth0', address: '10.231.0.99', prefix: 32 }]);
+    const own = await t.exec('client', 'ping -c 1 -W 2 -I 10.231.0.50 10.231.0.2');
+    assert.equal(own.exitCode, 0, `a ping from the box's own address gets through: ${own.stdout}${own.stderr}`);
+    const spoofed = await t.exec('client', 'ping -c 2 -W 1 -I 10.231.0.99 10.231.0.2');
+    assert.notEqual(spoofed.exitCode, 0, 'a ping from an address the box does not hold is dropped');
+    assert.match(spoofed.stdout, /2 packets transmitted, 0 packets received/);
 
     await t.host.manager.stop('web', { timeoutMs: 0 });
     assert.deepEqual(t.boxLinks(), [hostLinkName(client.id)], "a stopped box's veth is gone");

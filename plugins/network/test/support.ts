@@ -14,7 +14,7 @@ import type { NsboxHost } from '@nsbox/host';
 import { listLinks } from '@nsbox/native';
 import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
 import { type Cleanup, createTestHost, makeTempDir } from '@nsbox/testkit';
-import { listNatRules, networkPlugin } from '../src/index.js';
+import { listNatRules, listRules, networkPlugin } from '../src/index.js';
 
 /** The outside world's address, seen from the test host (TEST-NET-2 and the documentation IPv6 prefix). */
 export const OUTSIDE = { host4: '198.51.100.1', out4: '198.51.100.2', host6: '2001:db8:51::1', out6: '2001:db8:51::2' };
@@ -152,4 +152,14 @@ export function natRules(net: TestNet): string[] {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The anti-spoofing rules of nsbox's bridge table in the test host namespace, as `LINK ETHERTYPE`. */
+export function spoofRules(net: TestNet): string[] {
+  return (listRules(net.hostPath, 'bridge') ?? []).map((rule) => {
+    // nft lists `ether type` as implied by the source match that follows it, when there is one.
+    const expr = rule.expr as { match?: { left?: { payload?: { protocol: string } }; right?: unknown } }[];
+    const second = expr[1]?.match;
+    return `${String(expr[0]?.match?.right)} ${second?.left?.payload?.protocol === 'ether' ? String(second.right) : second?.left?.payload?.protocol}`;
+  });
 }
