@@ -19,7 +19,7 @@ export type NetlinkOp =
   | { op: 'link-rename'; name: string; newName: string }
   | { op: 'link-del'; name: string }
   | { op: 'addr-add'; dev: string; address: string; prefix: number }
-  | { op: 'route-add' | 'route-del'; dst?: string; prefix?: number; gateway?: string; dev?: string };
+  | { op: 'route-add' | 'route-del'; dst?: string; prefix?: number; gateway?: string; dev?: string; onlink?: boolean };
 
 export interface NetLink {
   index: number;
@@ -63,7 +63,7 @@ function encode(step: NetlinkOp): string[] {
       return [step.op, step.dev, step.address, String(step.prefix)];
     case 'route-add':
     case 'route-del':
-      return [step.op, step.dst ?? '', String(step.prefix ?? 0), step.gateway ?? '', step.dev ?? ''];
+      return [step.op, step.dst ?? '', String(step.prefix ?? 0), step.gateway ?? '', step.dev ?? '', step.onlink ? '1' : ''];
   }
 }
 

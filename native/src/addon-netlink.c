@@ -193,10 +193,10 @@ run_op (napi_env env, struct nl_conn *c, char args[][ARG_SIZE], uint32_t argc, n
     }
   if (strcmp (op, "route-add") == 0 || strcmp (op, "route-del") == 0)
     {
-      NEED (4);
+      NEED (5);
       if (!get_int (args[2], &n))
         return err->errnum = EINVAL, snprintf (err->what, sizeof err->what, "bad prefix '%s'", args[2]), -1;
-      return op[6] == 'a' ? nl_route_add (c, args[1], n, args[3], args[4], err)
+      return op[6] == 'a' ? nl_route_add (c, args[1], n, args[3], args[4], args[5][0] == '1', err)
                           : nl_route_del (c, args[1], n, args[3], args[4], err);
     }
   if (strcmp (op, "sysctl") == 0)

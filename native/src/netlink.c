@@ -563,7 +563,7 @@ nl_addr_add (struct nl_conn *c, const char *dev, const char *address, int prefix
 
 static int
 route_msg (struct nl_conn *c, uint16_t type, const char *dst, int prefix, const char *gateway,
-           const char *dev, struct nl_error *err)
+           const char *dev, bool onlink, struct nl_error *err)
 {
   char buf[MNL_SOCKET_BUFFER_SIZE], what[160];
   struct ip_text dst_ip = { 0 }, gw_ip = { 0 };
@@ -601,6 +601,8 @@ route_msg (struct nl_conn *c, uint16_t type, const char *dst, int prefix, const 
   rtm->rtm_protocol = RTPROT_STATIC;
   rtm->rtm_scope = gw_ip.family ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
   rtm->rtm_type = RTN_UNICAST;
+  if (onlink)
+    rtm->rtm_flags |= RTNH_F_ONLINK;
   if (dst_ip.family && prefix > 0)
     mnl_attr_put (nlh, RTA_DST, dst_ip.len, dst_ip.bytes);
   if (gw_ip.family)
@@ -615,16 +617,16 @@ route_msg (struct nl_conn *c, uint16_t type, const char *dst, int prefix, const 
 
 int
 nl_route_add (struct nl_conn *c, const char *dst, int prefix, const char *gateway,
-              const char *dev, struct nl_error *err)
+              const char *dev, bool onlink, struct nl_error *err)
 {
-  return route_msg (c, RTM_NEWROUTE, dst, prefix, gateway, dev, err);
+  return route_msg (c, RTM_NEWROUTE, dst, prefix, gateway, dev, onlink, err);
 }
 
 int
 nl_route_del (struct nl_conn *c, const char *dst, int prefix, const char *gateway,
               const char *dev, struct nl_error *err)
 {
-  return route_msg (c, RTM_DELROUTE, dst, prefix, gateway, dev, err);
+  return route_msg (c, RTM_DELROUTE, dst, prefix, gateway, dev, false, err);
 }
 
 /* --- sysctl ------------------------------------------------------------------------ */

@@ -58,9 +58,10 @@ int nl_link_list (struct nl_conn *c, struct nl_link **links, size_t *count, stru
 /* Addresses and routes; the family comes from the address text (IPv4 or IPv6). */
 int nl_addr_add (struct nl_conn *c, const char *dev, const char *address, int prefix,
                  struct nl_error *err);
-/* dst NULL or prefix 0: the default route. gateway NULL: a route on the link. */
+/* dst NULL or prefix 0: the default route. gateway NULL: a route on the link. onlink: the
+ * gateway is on the link even though no address of the link covers it (routed boxes). */
 int nl_route_add (struct nl_conn *c, const char *dst, int prefix, const char *gateway,
-                  const char *dev, struct nl_error *err);
+                  const char *dev, bool onlink, struct nl_error *err);
 int nl_route_del (struct nl_conn *c, const char *dst, int prefix, const char *gateway,
                   const char *dev, struct nl_error *err);
 

@@ -27,9 +27,9 @@ export class BoxAddresses {
   /** Checks the section against the pools and the claims of other boxes; claims nothing. */
   validate(box: Pick<Box, 'id' | 'config'>): void {
     const section = sectionOf(box);
-    if (this.modeOf(box) !== 'bridge') {
+    if (this.modeOf(box) === 'none') {
       if (section.ip?.length)
-        throw new NsboxError('E_INVALID_CONFIG', "network.ip: addresses need network mode 'bridge'", { details: { field: 'network.ip' } });
+        throw new NsboxError('E_INVALID_CONFIG', "network.ip: addresses need network mode 'bridge' or 'routed'", { details: { field: 'network.ip' } });
       return;
     }
     const pools = this.poolsOrFail();
@@ -46,7 +46,7 @@ export class BoxAddresses {
   private poolsOrFail(): Pool[] {
     const pools = this.pools.list();
     if (pools.length === 0) {
-      throw new NsboxError('E_INVALID_CONFIG', "network mode 'bridge' needs an address pool: nsbox net pool create NAME --subnet CIDR", {
+      throw new NsboxError('E_INVALID_CONFIG', "network modes 'bridge' and 'routed' need an address pool: nsbox net pool create NAME --subnet CIDR", {
         details: { field: 'network.mode' },
       });
     }

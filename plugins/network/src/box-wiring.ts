@@ -17,7 +17,12 @@ export function hostLinkName(boxId: string): string {
   return `nsb${boxId.replace(/-/g, '').slice(0, 12)}`;
 }
 
+/** The gateways a routed box sees on its link: the host end answers for them (no L2 between boxes). */
+export const ROUTED_GATEWAY = { 4: '169.254.1.1', 6: 'fe80::1' } as const;
+
 export interface WireInput {
+  /** Routed: host routes to the box's /32 and /128 instead of a bridge. */
+  routed: boolean;
   boxId: string;
   hostname: string;
   initPid: number;
@@ -57,26 +62,20 @@ export class BoxWiring {
     }
     const hostNetns = this.host.netns ?? '/proc/self/ns/net';
     if (statSync(boxNetns).ino === statSync(hostNetns).ino) {
-      throw new NsboxError('E_INVALID_CONFIG', "network mode 'bridge' needs the box's own network namespace (isolation.namespaces.network is 'host')", {
-        details: { field: 'network.mode' },
-      });
+      throw new NsboxError(
+        'E_INVALID_CONFIG',
+        "network modes 'bridge' and 'routed' need the box's own network namespace (isolation.namespaces.network is 'host')",
+        {
+          details: { field: 'network.mode' },
+        },
+      );
     }
     const hostLink = hostLinkName(input.boxId);
     // A stale host end of this box (a crash between the pair's creation and the box's start) goes first.
     this.host.removeLink(hostLink);
     try {
-      netlink(this.host.netns, [
-        { op: 'veth-add', name: hostLink, peer: 'eth0', peerNetns: boxNetns },
-        { op: 'link-master', name: hostLink, master: this.host.bridge },
-        { op: 'link-up', name: hostLink },
-      ]);
-      const gateways = new Map(input.claims.map((claim) => [claim.family, claim.gateway]));
-      netlink(boxNetns, [
-        { op: 'link-up', name: 'lo' },
-        ...input.claims.map((claim) => ({ op: 'addr-add' as const, dev: 'eth0', address: claim.address, prefix: claim.prefix })),
-        { op: 'link-up', name: 'eth0' },
-        ...[...gateways.values()].map((gateway) => ({ op: 'route-add' as const, gateway, dev: 'eth0' })),
-      ]);
+      if (input.routed) this.routed(hostLink, boxNetns, input.claims);
+      else this.bridged(hostLink, boxNetns, input.claims);
       if (input.rootfs) {
         native().writeFileInRoot(input.rootfs, 'etc/resolv.conf', resolvConf(input.nameservers), 0o644);
         native().writeFileInRoot(input.rootfs, 'etc/hosts', hostsFile(input.hostname, input.claims), 0o644);
@@ -88,6 +87,43 @@ export class BoxWiring {
         cause: error,
       });
     }
+  }
+
+  private bridged(hostLink: string, boxNetns: string, claims: readonly Claim[]): void {
+    netlink(this.host.netns, [
+      { op: 'veth-add', name: hostLink, peer: 'eth0', peerNetns: boxNetns },
+      { op: 'link-master', name: hostLink, master: this.host.bridge },
+      { op: 'link-up', name: hostLink },
+    ]);
+    const gateways = new Map(claims.map((claim) => [claim.family, claim.gateway]));
+    netlink(boxNetns, [
+      { op: 'link-up', name: 'lo' },
+      ...claims.map((claim) => ({ op: 'addr-add' as const, dev: 'eth0', address: claim.address, prefix: claim.prefix })),
+      { op: 'link-up', name: 'eth0' },
+      ...[...gateways.values()].map((gateway) => ({ op: 'route-add' as const, gateway, dev: 'eth0' })),
+    ]);
+  }
+
+  /**
+   * venet-style: the box holds its addresses as /32 and /128 and routes everything to a gateway
+   * its host end holds (169.254.1.1, fe80::1); the host routes each address to that veth. No
+   * bridge: a box never sees another box's frames, and nobody answers ARP for a neighbour.
+   */
+  private routed(hostLink: string, boxNetns: string, claims: readonly Claim[]): void {
+    const families = new Set(claims.map((claim) => claim.family));
+    netlink(this.host.netns, [
+      { op: 'veth-add', name: hostLink, peer: 'eth0', peerNetns: boxNetns },
+      ...(families.has(4) ? [{ op: 'addr-add' as const, dev: hostLink, address: ROUTED_GATEWAY[4], prefix: 32 }] : []),
+      ...(families.has(6) ? [{ op: 'addr-add' as const, dev: hostLink, address: ROUTED_GATEWAY[6], prefix: 64 }] : []),
+      { op: 'link-up', name: hostLink },
+      ...claims.map((claim) => ({ op: 'route-add' as const, dst: claim.address, prefix: claim.family === 4 ? 32 : 128, dev: hostLink })),
+    ]);
+    netlink(boxNetns, [
+      { op: 'link-up', name: 'lo' },
+      ...claims.map((claim) => ({ op: 'addr-add' as const, dev: 'eth0', address: claim.address, prefix: claim.family === 4 ? 32 : 128 })),
+      { op: 'link-up', name: 'eth0' },
+      ...[...families].map((family) => ({ op: 'route-add' as const, gateway: ROUTED_GATEWAY[family], dev: 'eth0', onlink: family === 4 })),
+    ]);
   }
 
   /** Removes the host end (and so the pair); nothing when the box's namespace already took it along. */

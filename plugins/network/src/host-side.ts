@@ -54,8 +54,13 @@ export class HostSide {
       }
     }
     netlink(ns, [{ op: 'link-up', name }]);
-    if (pools.some((pool) => pool.family === 4)) setNetSysctl(ns, 'net.ipv4.ip_forward', '1');
-    if (pools.some((pool) => pool.family === 6)) setNetSysctl(ns, 'net.ipv6.conf.all.forwarding', '1');
+    this.ensureForwarding(pools);
+  }
+
+  /** Forwarding on in the host-side namespace for the pools' families (bridged and routed boxes). */
+  ensureForwarding(pools: readonly Pool[]): void {
+    if (pools.some((pool) => pool.family === 4)) setNetSysctl(this.settings.netns, 'net.ipv4.ip_forward', '1');
+    if (pools.some((pool) => pool.family === 6)) setNetSysctl(this.settings.netns, 'net.ipv6.conf.all.forwarding', '1');
   }
 
   /** Deletes a host-side link, nothing when it is gone already (its box's namespace took it along). */

@@ -16,7 +16,7 @@ describe('network: the plugin contract and its pure parts', () => {
   it('changes nothing until the admin opts in: the default mode is none, the bridge nsbox0, NAT on', () => {
     const settings = networkSettingsSchema.parse({});
     assert.deepEqual(settings, { bridge: 'nsbox0', defaultMode: 'none', pools: [], nat: true });
-    assert.equal(networkConfigSchema.safeParse({ mode: 'routed' }).success, false);
+    assert.equal(networkConfigSchema.safeParse({ mode: 'host' }).success, false);
     assert.equal(networkSettingsSchema.safeParse({ bridge: 'a-name-that-is-too-long' }).success, false);
     assert.equal(networkSettingsSchema.safeParse({ netns: 'relative' }).success, false);
   });

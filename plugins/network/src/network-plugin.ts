@@ -37,7 +37,8 @@ export const networkPlugin = definePlugin({
   actions: networkActions,
   setup: ({ own }) => {
     const network = own<NetworkService>(networkServiceId);
-    const bridged = (box: Parameters<NetworkService['describe']>[0]) => network.addresses.modeOf(box) === 'bridge';
+    // Boxes with a veth of nsbox's: bridged or routed.
+    const bridged = (box: Parameters<NetworkService['describe']>[0]) => network.addresses.modeOf(box) !== 'none';
     return {
       hooks: {
         validate: (ctx) => network.addresses.validate(ctx.box),
@@ -68,7 +69,7 @@ export const networkPlugin = definePlugin({
         contribute(boxOptionPoint, {
           flags: '--net <mode>',
           key: 'net',
-          description: 'network mode: bridge or none (network plugin)',
+          description: 'network mode: bridge, routed or none (network plugin)',
           apply: (config, value) => setSection(config, { mode: value }),
         }),
         contribute(boxOptionPoint, {

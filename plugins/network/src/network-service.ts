@@ -65,8 +65,11 @@ export class NetworkService {
     const init = runtimeFacts(box).init;
     if (!init) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no init to wire`, { details: { box: box.name } });
     const claims = this.addresses.assign(box);
-    this.host.ensure(this.pools.list());
+    const routed = this.addresses.modeOf(box) === 'routed';
+    if (routed) this.host.ensureForwarding(this.pools.list());
+    else this.host.ensure(this.pools.list());
     this.wiring.wire({
+      routed,
       boxId: box.id,
       hostname,
       initPid: init.pid,
@@ -122,7 +125,7 @@ export class NetworkService {
 
   /** Forwards a host port to the box (live, and at every start); refused when the port is taken. */
   addForward(box: Box, text: string): Forward & { spec: string } {
-    if (this.addresses.modeOf(box) !== 'bridge' || this.addresses.held(box).length === 0) {
+    if (this.addresses.modeOf(box) === 'none' || this.addresses.held(box).length === 0) {
       throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no bridged address to forward to`, { details: { field: 'box' } });
     }
     const forward = { box: box.id, ...parseForward(text) };
@@ -160,7 +163,7 @@ export class NetworkService {
     const claims = this.addresses.held(box);
     return {
       mode,
-      bridge: this.host.bridge,
+      ...(mode === 'bridge' ? { bridge: this.host.bridge } : {}),
       interface: box.state === 'running' ? hostLinkName(box.id) : undefined,
       addresses: claims.map((claim) => `${claim.address}/${claim.prefix}`),
       gateways: [...new Set(claims.map((claim) => claim.gateway))],
@@ -170,7 +173,7 @@ export class NetworkService {
 
   /** Per-box counters of the host end of its veth (what the box sent is what the host end received). */
   metrics(boxes: readonly Box[]): MetricSample[] {
-    const bridged = boxes.filter((box) => box.state === 'running' && this.addresses.modeOf(box) === 'bridge');
+    const bridged = boxes.filter((box) => box.state === 'running' && this.addresses.modeOf(box) !== 'none');
     if (bridged.length === 0) return [];
     const links = new Map(listLinks(this.host.netns).map((link) => [link.name, link]));
     return bridged.flatMap((box) => {

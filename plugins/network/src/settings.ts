@@ -20,7 +20,7 @@ export const networkSettingsSchema = z.strictObject({
   /** The bridge boxes in `bridge` mode are attached to (made by nsbox when missing). */
   bridge: linkName.default('nsbox0'),
   /** The mode of a box whose config does not say: `none` until the admin opts in. */
-  defaultMode: z.enum(['bridge', 'none']).default('none'),
+  defaultMode: z.enum(['bridge', 'routed', 'none']).default('none'),
   /** Address pools (more are made with `nsbox net pool create`). */
   pools: z.array(poolSettingsSchema).default([]),
   /** Name servers written to each box's /etc/resolv.conf (default: the host's own, loopback left out). */

@@ -176,6 +176,39 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     assert.deepEqual(natRules(net), ['10.231.0.0/24', 'fd42:231::/64'], 'the forward of the destroyed box went with it');
   });
 
+  it('routes boxes venet-style: /32 and /128 host routes, they reach each other and the outside, and see no L2 of each other', async () => {
+    execFileSync('ip', ['-n', net.hostNs, 'route', 'add', 'default', 'via', OUTSIDE.out4]);
+    outsideServer(cleanup, net, 8082);
+    const t = await openNetHost(cleanup, net, { pools: POOLS, settings: { defaultMode: 'routed' } });
+    await t.box('r-web', undefined, webServer('from-routed'));
+    await t.box('r-client');
+    const web = t.host.manager.get('r-web');
+    assert.equal(await fetchFrom(t, 'r-client', { host: '10.231.0.2', port: 8080, path: '/' }), 'from-routed');
+    assert.equal(await fetchFrom(t, 'r-client', { host: 'fd42:231::2', port: 8080, path: '/' }), 'from-routed');
+    const peer = (await fetchFrom(t, 'r-client', { host: OUTSIDE.out4, port: 8082, path: '/cgi-bin/peer' })).replace(/^\[::ffff:(.*)\]$/, '$1');
+    assert.equal(peer, OUTSIDE.host4, 'a routed box reaches the outside through NAT too');
+
+    const inside = await t.exec('r-client', 'ip -o addr show dev eth0; ip route; ip -6 route; ip neigh');
+    assert.match(inside.stdout, /inet 10\.231\.0\.3\/32/);
+    assert.match(inside.stdout, /inet6 fd42:231::3\/128/);
+    assert.match(inside.stdout, /default via 169\.254\.1\.1 dev eth0 onlink/);
+    assert.match(inside.stdout, /default via fe80::1 dev eth0/);
+    // The only neighbours the client ever learnt are its gateways: never the other box.
+    const neighbours = inside.stdout.split('\n').filter((line) => /lladdr|FAILED|INCOMPLETE/.test(line));
+    assert.ok(neighbours.length > 0 && neighbours.every((line) => /^(169\.254\.1\.1|fe80::1) /.test(line)), neighbours.join('; '));
+    // No bridge: each host end stands alone with a route to its box.
+    assert.ok(!listLinks(net.hostPath).some((link) => link.kind === 'bridge'));
+    assert.match(execFileSync('ip', ['-n', net.hostNs, 'route', 'show', '10.231.0.2'], { encoding: 'utf8' }), new RegExp(`dev ${hostLinkName(web.id)}`));
+    // Even asked straight, at L2, nobody answers for the other box.
+    const clientNetns = `/proc/${runtimeFacts(t.host.manager.get('r-client')).init?.pid}/ns/net`;
+    netlink(clientNetns, [{ op: 'route-add', dst: '10.231.0.2', prefix: 32, dev: 'eth0' }]);
+    const direct = await t.exec('r-client', 'ping -c 1 -W 1 10.231.0.2; ip neigh show 10.231.0.2');
+    assert.match(direct.stdout, /1 packets transmitted, 0 packets received/, 'no L2 path to the other box');
+    assert.match(direct.stdout, /10\.231\.0\.2 dev eth0 .*(INCOMPLETE|FAILED)/, 'its ARP went unanswered');
+    await assertNothingLeft(t, net, 2);
+    assert.equal(execFileSync('ip', ['-n', net.hostNs, 'route', 'show', '10.231.0.2'], { encoding: 'utf8' }).trim(), '', 'no host route is left');
+  });
+
   it('keeps claims across a host restart and a box restart, never hands one out twice, and frees them at destroy', async () => {
     const first = await openNetHost(cleanup, net, { pools: POOLS });
     await first.box('keep');
