@@ -1,9 +1,11 @@
 /**
- * Anti-spoofing on the bridge: a box sends only from its own addresses and answers ARP only for
- * them. nftables rules in nsbox's own bridge table (`bridge nsbox`), one set per wired box,
- * matched on the host end of its veth (the bridge port): IPv4 and ARP from any other source
- * address are dropped, IPv6 from anything but its addresses, link-local and the unspecified
- * address (duplicate address detection) too. A box with no address of a family sends none of it.
+ * Anti-spoofing: a box sends only from its own addresses and answers ARP only for them.
+ * nftables rules matched on the host end of its veth, one set per wired box: for a bridged box
+ * in nsbox's bridge table (`bridge nsbox`, the veth is a bridge port), for a routed one in the
+ * `antispoof` chain of `inet nsbox` (priority raw, before routing). IPv4 (and, on the bridge,
+ * ARP) from any other source address is dropped, IPv6 from anything but its addresses,
+ * link-local and the unspecified address (duplicate address detection). A box with no address
+ * of a family sends none of it.
  */
 
 type NftCommand = Record<string, unknown>;
@@ -15,22 +17,28 @@ export interface WiredBox {
   box: string;
   link: string;
   addresses: { family: 4 | 6; address: string }[];
+  /** Routed (no bridge): its rules go to the inet table. */
+  routed?: boolean;
 }
 
-function rule(link: string, box: string, etherType: string, source?: NftCommand): NftCommand {
+const BRIDGE_CHAIN = { family: BRIDGE_FAMILY, table: 'nsbox', name: 'prerouting' };
+const ROUTED_CHAIN = { family: 'inet', table: 'nsbox', name: 'antispoof' };
+
+/** `ip`, `arp`, `ip6` as the bridge (ether type) or the inet family (nfproto) matches them. */
+function rule(routed: boolean, link: string, box: string, protocol: 'ip' | 'arp' | 'ip6', source?: NftCommand): NftCommand {
+  const chain = routed ? ROUTED_CHAIN : BRIDGE_CHAIN;
+  const l3 = routed
+    ? { match: { op: '==', left: { meta: { key: 'nfproto' } }, right: protocol === 'ip6' ? 'ipv6' : 'ipv4' } }
+    : { match: { op: '==', left: { payload: { protocol: 'ether', field: 'type' } }, right: protocol } };
   return {
     add: {
       rule: {
-        family: BRIDGE_FAMILY,
-        table: 'nsbox',
-        chain: 'prerouting',
+        family: chain.family,
+        table: chain.table,
+        chain: chain.name,
         comment: `nsbox box ${box}`,
-        expr: [
-          { match: { op: '==', left: { meta: { key: 'iifname' } }, right: link } },
-          { match: { op: '==', left: { payload: { protocol: 'ether', field: 'type' } }, right: etherType } },
-          ...(source ? [source] : []),
-          { drop: null },
-        ],
+        // Counted: what a box tried to spoof shows in `nft list table`.
+        expr: [{ match: { op: '==', left: { meta: { key: 'iifname' } }, right: link } }, l3, ...(source ? [source] : []), { counter: null }, { drop: null }],
       },
     },
   };
@@ -41,24 +49,27 @@ const notFrom = (protocol: string, field: string, allowed: unknown[]): NftComman
 });
 
 export function antiSpoofRules(boxes: readonly WiredBox[]): NftCommand[] {
-  return boxes.flatMap(({ box, link, addresses }) => {
+  return boxes.flatMap(({ box, link, addresses, routed = false }) => {
     const v4 = addresses.filter((a) => a.family === 4).map((a) => a.address);
     const v6 = addresses.filter((a) => a.family === 6).map((a) => a.address);
     return [
-      v4.length > 0 ? rule(link, box, 'ip', notFrom('ip', 'saddr', v4)) : rule(link, box, 'ip'),
-      v4.length > 0 ? rule(link, box, 'arp', notFrom('arp', 'saddr ip', v4)) : rule(link, box, 'arp'),
-      rule(link, box, 'ip6', notFrom('ip6', 'saddr', [...v6, { prefix: { addr: 'fe80::', len: 10 } }, '::'])),
+      v4.length > 0 ? rule(routed, link, box, 'ip', notFrom('ip', 'saddr', v4)) : rule(routed, link, box, 'ip'),
+      // ARP only crosses a bridge; a routed box's ARP ends at its host end.
+      ...(routed ? [] : [v4.length > 0 ? rule(routed, link, box, 'arp', notFrom('arp', 'saddr ip', v4)) : rule(routed, link, box, 'arp')]),
+      rule(routed, link, box, 'ip6', notFrom('ip6', 'saddr', [...v6, { prefix: { addr: 'fe80::', len: 10 } }, '::'])),
     ];
   });
 }
 
-/** The bridge table's part of the batch: the chain rewritten whole from the wired boxes. */
+/** The anti-spoofing part of the batch: both chains rewritten whole from the wired boxes. */
 export function antiSpoofBatch(boxes: readonly WiredBox[]): NftCommand[] {
-  const chain = { family: BRIDGE_FAMILY, table: 'nsbox', name: 'prerouting' };
   return [
     { add: { table: { family: BRIDGE_FAMILY, name: 'nsbox' } } },
-    { add: { chain: { ...chain, type: 'filter', hook: 'prerouting', prio: -200, policy: 'accept' } } },
-    { flush: { chain } },
+    { add: { chain: { ...BRIDGE_CHAIN, type: 'filter', hook: 'prerouting', prio: -200, policy: 'accept' } } },
+    { flush: { chain: BRIDGE_CHAIN } },
+    { add: { table: { family: 'inet', name: 'nsbox' } } },
+    { add: { chain: { ...ROUTED_CHAIN, type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' } } },
+    { flush: { chain: ROUTED_CHAIN } },
     ...antiSpoofRules(boxes),
   ];
 }

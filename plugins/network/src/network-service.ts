@@ -78,7 +78,7 @@ export class NetworkService {
       nameservers: this.settings.nameservers ?? hostNameservers(),
     });
     // The box's init is still held: its anti-spoofing rules are in place before it sends anything.
-    const wired: WiredBox = { box: box.id, link: hostLinkName(box.id), addresses: claims.map(({ family, address }) => ({ family, address })) };
+    const wired: WiredBox = { box: box.id, link: hostLinkName(box.id), addresses: claims.map(({ family, address }) => ({ family, address })), routed };
     this.state.set(STATE_NAMESPACE, `${WIRED_KEY}${box.id}`, JSON.stringify(wired));
     try {
       this.applyRules();

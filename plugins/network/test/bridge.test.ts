@@ -13,7 +13,7 @@ import { LocalBoxApi } from '@nsbox/host';
 import { listLinks, netlink } from '@nsbox/native';
 import { runtimeFacts } from '@nsbox/runtime-api';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
-import { hostLinkName } from '../src/index.js';
+import { hostLinkName, listRules } from '../src/index.js';
 import { makeTestNet, type NetTestHost, natRules, OUTSIDE, openNetHost, outsideServer, sleep, spoofRules, type TestNet } from './support.js';
 
 const POOLS = [
@@ -199,8 +199,21 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     // No bridge: each host end stands alone with a route to its box.
     assert.ok(!listLinks(net.hostPath).some((link) => link.kind === 'bridge'));
     assert.match(execFileSync('ip', ['-n', net.hostNs, 'route', 'show', '10.231.0.2'], { encoding: 'utf8' }), new RegExp(`dev ${hostLinkName(web.id)}`));
-    // Even asked straight, at L2, nobody answers for the other box.
+    // A source the routed box does not hold is dropped at its host end; its own gets through.
     const clientNetns = `/proc/${runtimeFacts(t.host.manager.get('r-client')).init?.pid}/ns/net`;
+    netlink(clientNetns, [{ op: 'addr-add', dev: 'eth0', address: '10.231.0.99', prefix: 32 }]);
+    assert.equal((await t.exec('r-client', 'ping -c 1 -W 2 -I 10.231.0.3 10.231.0.2')).exitCode, 0, 'from its own address');
+    const spoofed = await t.exec('r-client', 'ping -c 2 -W 1 -I 10.231.0.99 10.231.0.2');
+    assert.match(spoofed.stdout, /2 packets transmitted, 0 packets received/, 'from an address it does not hold');
+    const clientRule = (listRules(net.hostPath, 'inet') ?? []).find(
+      (rule) =>
+        rule.chain === 'antispoof' &&
+        JSON.stringify(rule.expr).includes(hostLinkName(t.host.manager.get('r-client').id)) &&
+        JSON.stringify(rule.expr).includes('"ip"'),
+    );
+    const dropped = (clientRule?.expr as { counter?: { packets: number } }[] | undefined)?.find((part) => part.counter)?.counter?.packets ?? 0;
+    assert.ok(dropped >= 2, `the routed box's IPv4 anti-spoofing rule dropped the spoofed pings (${dropped})`);
+    // Even asked straight, at L2, nobody answers for the other box.
     netlink(clientNetns, [{ op: 'route-add', dst: '10.231.0.2', prefix: 32, dev: 'eth0' }]);
     const direct = await t.exec('r-client', 'ping -c 1 -W 1 10.231.0.2; ip neigh show 10.231.0.2');
     assert.match(direct.stdout, /1 packets transmitted, 0 packets received/, 'no L2 path to the other box');
