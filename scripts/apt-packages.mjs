@@ -11,6 +11,8 @@ export const aptSets = {
     'libseccomp-dev',
     'libcap-dev',
     'libbpf-dev',
+    'libmnl-dev',
+    'nftables',
     'iproute2',
     'util-linux',
     'e2fsprogs',

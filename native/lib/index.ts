@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+export { isNetlinkError, listLinks, type NetLink, type NetlinkError, type NetlinkOp, netlink, setNetSysctl } from './netlink.js';
 export { encodeProgram, type LaunchOp } from './program.js';
 
 /** Root of this package, whether running from lib/ (source) or dist/ (built). */
@@ -49,6 +50,14 @@ export interface NativeAddon {
   removeTree(path: string | Buffer): Promise<string[]>;
   /** The same walk on the calling thread. */
   removeTreeSync(path: string | Buffer): string[];
+  /** rtnetlink steps in a namespace (`''`: the caller's); see netlink.ts for the typed form. */
+  netlink(netns: string, ops: string[][]): unknown[];
+  netlinkSysctl(netns: string, key: string, value: string): void;
+  /**
+   * Replaces `root`/`path` with `content` without following a symlink: the directories are
+   * resolved beneath the root with none followed, the file is renamed over the old name.
+   */
+  writeFileInRoot(root: string, path: string, content: string | Buffer, mode: number): void;
 }
 
 let addon: NativeAddon | undefined;

@@ -34,6 +34,7 @@ extern char **environ;
 
 #include <node_api.h>
 
+#include "addon-netlink.h"
 #include "remove-tree.h"
 
 #ifndef SYS_pidfd_open
@@ -836,6 +837,8 @@ NAPI_MODULE_INIT ()
 
   if (napi_define_properties (env, exports, sizeof functions / sizeof functions[0], functions)
       != napi_ok)
+    return NULL;
+  if (!addon_netlink_register (env, exports))
     return NULL;
   return exports;
 }

@@ -81,6 +81,8 @@ describe('nsbox native addon', () => {
     assert.deepEqual(Object.keys(native()).sort(), [
       'close',
       'isMountpoint',
+      'netlink',
+      'netlinkSysctl',
       'nsInode',
       'pidfdOpen',
       'pidfdSendSignal',
@@ -93,6 +95,7 @@ describe('nsbox native addon', () => {
       'spawnDetached',
       'statfs',
       'umount',
+      'writeFileInRoot',
     ]);
   });
 

@@ -5,7 +5,7 @@
  */
 
 import { RemoteBoxApi } from '@nsbox/client';
-import type { BoxApi, ServiceIdentifier } from '@nsbox/core';
+import type { BoxApi, BoxOptionContribution, ServiceIdentifier } from '@nsbox/core';
 import { LocalBoxApi, type NsboxHost, type OpenHostOptions, openHost } from '@nsbox/host';
 import { LinuxBoxDriver } from '@nsbox/runtime';
 import { linuxBoxIo } from './linux-box-io.js';
@@ -27,6 +27,8 @@ export type DriverFactory = OpenHostOptions['driver'];
 export class CliContext {
   private opened: Promise<NsboxHost> | undefined;
   private local: Promise<BoxApi> | undefined;
+  /** Plugins' options of `create` and `run` (boxOptionPoint), known once the host opened. */
+  boxOptions: readonly BoxOptionContribution[] = [];
 
   constructor(
     readonly options: GlobalOptions,

@@ -1,11 +1,12 @@
 /** Builds the `nsbox` command line from the built-in commands and the plugins' commands. */
 
-import { type CommandContribution, isNsboxError, NsboxError, toNsboxError } from '@nsbox/core';
+import { boxOptionPoint, type CommandContribution, isNsboxError, NsboxError, toNsboxError } from '@nsbox/core';
 import { Command, CommanderError } from 'commander';
 import { actionCommand } from './action-commands.js';
 import { asLocalError } from './api-error.js';
 import { CliContext, type DriverFactory, type GlobalOptions } from './cli-context.js';
 import type { CliCommand } from './command.js';
+import { pluginBoxOptions } from './commands/box-options.js';
 import { builtinCommands } from './commands/index.js';
 import { findDaemon } from './remote-daemon.js';
 
@@ -110,9 +111,16 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout(text.trimEnd()), writeErr: (text) => io.stderr(text.trimEnd()) });
 
-  for (const command of [...builtinCommands, ...(options.commands ?? [])]) addCommand(program, command, context, io, outcome);
+  // The host opens first: plugins add commands, and options to create and run (boxOptionPoint).
+  const host = await context.host().catch(() => undefined);
+  context.boxOptions = host?.plugins.contributions(boxOptionPoint) ?? [];
+  const withPluginOptions = (command: CliCommand): CliCommand =>
+    ['create', 'run'].includes(command.name) && context.boxOptions.length > 0
+      ? { ...command, options: [...(command.options ?? []), ...pluginBoxOptions(context.boxOptions)] }
+      : command;
+  for (const command of [...builtinCommands, ...(options.commands ?? [])]) addCommand(program, withPluginOptions(command), context, io, outcome);
   try {
-    const host = await context.host();
+    if (!host) throw new Error('no host');
     for (const plugin of host.plugins.plugins) {
       const name = plugin.definition.name;
       for (const action of plugin.definition.actions ?? []) addCommand(program, actionCommand(name, action), context, io, outcome);

@@ -52,3 +52,21 @@ export interface MetricsContribution {
   collect(boxes: readonly Box[]): MetricSample[] | Promise<MetricSample[]>;
 }
 export const metricsPoint = createContributionPoint<MetricsContribution>({ id: 'core.metrics' });
+
+/**
+ * An option of `nsbox create` and `nsbox run` that fills the contributing plugin's section of
+ * the new box's config (`--net bridge`, `--ip 10.88.0.5`): the plugin owns its fields, the CLI
+ * only parses. The config then goes through the BoxApi as any other (validation, tenant policy).
+ */
+export interface BoxOptionContribution {
+  /** commander syntax: `--net <mode>`. */
+  flags: string;
+  description: string;
+  /** The option may be given more than once; its values then come as an array. */
+  repeatable?: boolean;
+  /** The commander attribute the value lands in (`--ip <addr>` → `ip`). */
+  key: string;
+  /** Writes the value into the config being built. */
+  apply(config: Record<string, unknown>, value: unknown): void;
+}
+export const boxOptionPoint = createContributionPoint<BoxOptionContribution>({ id: 'core.box-option' });

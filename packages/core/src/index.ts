@@ -29,7 +29,9 @@ export { BoxManager, type BoxManagerDeps, type CreateBoxInput, isProcessAlive } 
 export { type ConfigIssue, coreConfigSchema, validateBoxConfig } from './config.js';
 export {
   type BoxInfoContribution,
+  type BoxOptionContribution,
   boxInfoPoint,
+  boxOptionPoint,
   type HostPoolContribution,
   type HostPoolInfo,
   hostPoolPoint,

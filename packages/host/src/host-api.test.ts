@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import {
   type AnyPlugin,
   boxInfoPoint,
+  boxOptionPoint,
   ContainerModule,
   CoreTokens,
   contribute,
@@ -138,6 +139,42 @@ describe('the host API: plugin contract', () => {
     const box = await opened.manager.create({ name: 'info1', config: { rootfs: '/srv/info1' } });
     const sections = await Promise.all(opened.plugins.contributions(boxInfoPoint).map(async (c) => [c.section, await c.describe(box)]));
     assert.deepEqual(sections, [['a', { name: 'info1' }]]);
+  });
+
+  it("collects a plugin's create options; what they write goes through the plugin's schema like any config", async () => {
+    const plugin = definePlugin({
+      name: 'opt',
+      version: '1.0.0',
+      core: '^1.0.0',
+      config: z.strictObject({ color: z.enum(['red', 'blue']).optional() }),
+      setup: () => ({
+        contributions: [
+          contribute(boxOptionPoint, {
+            flags: '--color <color>',
+            key: 'color',
+            description: 'the color',
+            apply: (config, value) => {
+              config.opt = { ...(config.opt as object | undefined), color: value };
+            },
+          }),
+        ],
+      }),
+    });
+    const opened = await open([plugin]);
+    const [option] = opened.plugins.contributions(boxOptionPoint);
+    assert.equal(option?.flags, '--color <color>');
+    const build = (value: string) => {
+      const config: Record<string, unknown> = { rootfs: '/srv/opt' };
+      option?.apply(config, value);
+      return config;
+    };
+    const box = await opened.manager.create({ name: 'opt1', config: build('red') });
+    assert.deepEqual(box.config.opt, { color: 'red' });
+    await assert.rejects(
+      opened.manager.create({ name: 'opt2', config: build('green') }),
+      (error: NsboxError) => error.code === 'E_INVALID_CONFIG' && /opt\.color/.test(error.message),
+    );
+    assert.equal(opened.manager.list().length, 1);
   });
 
   it('runs exited with the reason, tears down, and restarts on a reboot from inside the box', async () => {

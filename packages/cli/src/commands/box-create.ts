@@ -14,7 +14,7 @@ export default defineCommand({
     const api = await context.api();
     const box = await api.create({
       name: name as string,
-      config: boxConfigFromOptions(options, command),
+      config: boxConfigFromOptions(options, command, context.boxOptions),
       ...(options.owner ? { owner: options.owner as string } : {}),
     });
     return summarize(box);

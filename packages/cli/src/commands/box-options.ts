@@ -1,7 +1,7 @@
 /** Options shared by `create` and `run`: what the box is made from and what it runs. */
 
 import { readFileSync } from 'node:fs';
-import { NsboxError } from '@nsbox/core';
+import { type BoxOptionContribution, NsboxError } from '@nsbox/core';
 import { collect, parseEnv } from '../box-helpers.js';
 import type { CliCommand } from '../command.js';
 
@@ -15,7 +15,16 @@ export const boxDefinitionOptions: NonNullable<CliCommand['options']> = [
   { flags: '--owner <tenant>', description: 'tenant that owns the box' },
 ];
 
-export function boxConfigFromOptions(options: Record<string, unknown>, command: string[]): Record<string, unknown> {
+/** Plugins' options of create/run (boxOptionPoint) in the parser's shape. */
+export function pluginBoxOptions(contributions: readonly BoxOptionContribution[]): NonNullable<CliCommand['options']> {
+  return contributions.map((option) => ({ flags: option.flags, description: option.description, ...(option.repeatable ? { parse: collect } : {}) }));
+}
+
+export function boxConfigFromOptions(
+  options: Record<string, unknown>,
+  command: string[],
+  contributions: readonly BoxOptionContribution[] = [],
+): Record<string, unknown> {
   let config: Record<string, unknown> = {};
   if (options.config) {
     try {
@@ -34,5 +43,6 @@ export function boxConfigFromOptions(options: Record<string, unknown>, command: 
   if (env) process.env = { ...((process.env as Record<string, string>) ?? {}), ...env };
   if (options.cwd) process.cwd = options.cwd;
   if (Object.keys(process).length > 0) config.process = process;
+  for (const option of contributions) if (options[option.key] !== undefined) option.apply(config, options[option.key]);
   return config;
 }

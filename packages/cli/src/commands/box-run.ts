@@ -20,7 +20,7 @@ export default defineCommand({
       // One operation: a start that fails leaves no box behind.
       await api.create({
         name: boxName,
-        config: boxConfigFromOptions(options, command),
+        config: boxConfigFromOptions(options, command, context.boxOptions),
         start: true,
         ...(options.owner ? { owner: options.owner as string } : {}),
       });

@@ -1,0 +1,115 @@
+/* See root-write.h. */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "root-write.h"
+
+static int
+fail (struct nl_error *err, int errnum, const char *fmt, ...)
+{
+  va_list ap;
+
+  err->errnum = errnum;
+  va_start (ap, fmt);
+  vsnprintf (err->what, sizeof err->what, fmt, ap);
+  va_end (ap);
+  return -1;
+}
+
+/* The directory of the file, beneath the root, through no symlink and no magic link. */
+static int
+open_dir_beneath (int root_fd, const char *dir)
+{
+  struct open_how how = {
+    .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+  };
+
+  return (int) syscall (SYS_openat2, root_fd, dir[0] ? dir : ".", &how, sizeof how);
+}
+
+static int
+write_all (int fd, const unsigned char *data, size_t len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, data, len);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return -1;
+        }
+      data += n;
+      len -= (size_t) n;
+    }
+  return 0;
+}
+
+int
+root_write_file (const char *root, const char *path, const void *data, size_t len, mode_t mode,
+                 struct nl_error *err)
+{
+  char dir[4096], tmp[300];
+  const char *slash = strrchr (path, '/');
+  const char *name = slash ? slash + 1 : path;
+  unsigned int nonce;
+  int root_fd, dir_fd, fd, e;
+
+  if (path[0] == '/' || !name[0] || strcmp (name, ".") == 0 || strcmp (name, "..") == 0
+      || strlen (name) > 200 || (size_t) (name - path) >= sizeof dir)
+    return fail (err, EINVAL, "write '%s' in '%s': a relative file path is needed", path, root);
+  memcpy (dir, path, (size_t) (name - path));
+  dir[name - path] = '\0';
+  root_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0)
+    return fail (err, errno, "open root '%s'", root);
+  dir_fd = open_dir_beneath (root_fd, dir);
+  e = errno;
+  close (root_fd);
+  if (dir_fd < 0)
+    return fail (err, e, "open directory '%s' in '%s' (no symlink followed)", dir, root);
+  if (getrandom (&nonce, sizeof nonce, 0) != sizeof nonce)
+    nonce = (unsigned int) getpid ();
+  snprintf (tmp, sizeof tmp, ".%s.nsbox-%08x", name, nonce);
+  fd = openat (dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0)
+    {
+      e = errno;
+      close (dir_fd);
+      return fail (err, e, "create '%s%s' in '%s'", dir, tmp, root);
+    }
+  e = write_all (fd, data, len) < 0 || fchmod (fd, mode) < 0 ? errno : 0;
+  if (close (fd) < 0 && e == 0)
+    e = errno;
+  if (e != 0)
+    {
+      unlinkat (dir_fd, tmp, 0);
+      close (dir_fd);
+      return fail (err, e, "write '%s%s' in '%s'", dir, tmp, root);
+    }
+  /* rename replaces a symlink at `name` itself: the new file never goes where it points. */
+  if (renameat (dir_fd, tmp, dir_fd, name) < 0)
+    {
+      e = errno;
+      unlinkat (dir_fd, tmp, 0);
+      close (dir_fd);
+      return fail (err, e, "rename over '%s' in '%s'", path, root);
+    }
+  close (dir_fd);
+  return 0;
+}

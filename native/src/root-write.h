@@ -1,0 +1,18 @@
+/* Writing a file into a box's rootfs from the host without following what the box planted
+ * (native/PROTOCOL.md §4, writeFileInRoot). */
+#ifndef NSBOX_ROOT_WRITE_H
+#define NSBOX_ROOT_WRITE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "netlink.h"
+
+/* Replaces `root`/`path` (path relative to the root, e.g. "etc/resolv.conf") with `data`.
+ * The directories on the way are resolved beneath the root with no symlink followed (a
+ * symlinked /etc fails with ELOOP); the file is written to a new temporary name and renamed
+ * over the old one, so a symlink planted at the name is replaced, never written through. */
+int root_write_file (const char *root, const char *path, const void *data, size_t len, mode_t mode,
+                     struct nl_error *err);
+
+#endif

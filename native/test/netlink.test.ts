@@ -1,0 +1,165 @@
+/**
+ * The addon's netlink calls and its no-follow rootfs write, against the real kernel — only
+ * inside network namespaces this suite makes (`ip netns add nsbt-…`), never the host's own.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isNetlinkError, listLinks, native, netlink, setNetSysctl } from '../lib/index.js';
+
+function ipIn(ns: string, ...args: string[]): string {
+  return execFileSync('ip', ['-n', ns, ...args], { encoding: 'utf8' });
+}
+
+describe('native netlink (rtnetlink through libmnl, in test namespaces)', function () {
+  this.timeout(20_000);
+  let names: string[];
+  let dirs: string[];
+
+  before(function () {
+    if (process.getuid?.() !== 0) {
+      if (process.env.NSBOX_REQUIRE_ROOT === '1') throw new Error('netlink tests need root, and NSBOX_REQUIRE_ROOT=1 forbids skipping');
+      console.log('  skipped: netlink tests need root and the real kernel');
+      this.skip();
+    }
+  });
+
+  beforeEach(() => {
+    names = [];
+    dirs = [];
+  });
+
+  afterEach(() => {
+    for (const name of names) execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function netns(): { name: string; path: string } {
+    const name = `nsbt-${randomBytes(4).toString('hex')}`;
+    execFileSync('ip', ['netns', 'add', name]);
+    names.push(name);
+    return { name, path: `/run/netns/${name}` };
+  }
+
+  it('builds a bridge, a veth into a second namespace, addresses and routes, and both ends answer', () => {
+    const host = netns();
+    const box = netns();
+    netlink(host.path, [
+      { op: 'bridge-add', name: 'nsbt0' },
+      { op: 'addr-add', dev: 'nsbt0', address: '10.77.0.1', prefix: 24 },
+      { op: 'addr-add', dev: 'nsbt0', address: 'fd77::1', prefix: 64 },
+      { op: 'link-up', name: 'nsbt0' },
+      { op: 'veth-add', name: 'nsbt-v1', peer: 'nsbt-p1', peerNetns: box.path },
+      { op: 'link-master', name: 'nsbt-v1', master: 'nsbt0' },
+      { op: 'link-up', name: 'nsbt-v1' },
+    ]);
+    netlink(box.path, [
+      { op: 'link-rename', name: 'nsbt-p1', newName: 'eth0' },
+      { op: 'addr-add', dev: 'eth0', address: '10.77.0.2', prefix: 24 },
+      { op: 'addr-add', dev: 'eth0', address: 'fd77::2', prefix: 64 },
+      { op: 'link-up', name: 'eth0' },
+      { op: 'link-up', name: 'lo' },
+      { op: 'route-add', gateway: '10.77.0.1', dev: 'eth0' },
+      { op: 'route-add', gateway: 'fd77::1', dev: 'eth0' },
+    ]);
+    const hostLinks = listLinks(host.path);
+    const bridge = hostLinks.find((link) => link.name === 'nsbt0');
+    assert.equal(bridge?.kind, 'bridge');
+    assert.equal(hostLinks.find((link) => link.name === 'nsbt-v1')?.master, bridge?.index, 'the veth is on the bridge');
+    assert.deepEqual(
+      listLinks(box.path).map((link) => `${link.name}:${link.kind}:${link.up}`),
+      ['lo::true', 'eth0:veth:true'],
+    );
+    assert.match(ipIn(box.name, 'route', 'show', 'default'), /default via 10\.77\.0\.1 dev eth0/);
+    assert.match(ipIn(box.name, '-6', 'route', 'show', 'default'), /default via fd77::1 dev eth0/);
+    for (const target of ['10.77.0.1', 'fd77::1']) {
+      execFileSync('ip', ['netns', 'exec', box.name, 'busybox', 'ping', '-c', '1', '-W', '2', target], { stdio: 'ignore' });
+    }
+    const before = listLinks(box.path).find((link) => link.name === 'eth0');
+    assert.ok((before?.txPackets ?? 0) >= 2, `eth0 counted its packets (${before?.txPackets})`);
+    netlink(host.path, [{ op: 'link-del', name: 'nsbt-v1' }]);
+    assert.deepEqual(
+      listLinks(box.path).map((link) => link.name),
+      ['lo'],
+      'deleting one end removes the pair',
+    );
+  });
+
+  it('stops a batch at the first failure and names the step, the errno and what it did', () => {
+    const host = netns();
+    netlink(host.path, [{ op: 'bridge-add', name: 'nsbt0' }]);
+    assert.throws(
+      () =>
+        netlink(host.path, [
+          { op: 'link-up', name: 'lo' },
+          { op: 'bridge-add', name: 'nsbt0' },
+          { op: 'bridge-add', name: 'nsbt1' },
+        ]),
+      (error: unknown) => isNetlinkError(error, 'EEXIST') && error.step === 1 && /create bridge 'nsbt0'/.test(error.message),
+    );
+    assert.deepEqual(
+      listLinks(host.path).map((link) => link.name),
+      ['lo', 'nsbt0'],
+      'nothing after the failed step ran',
+    );
+    assert.throws(
+      () => netlink(host.path, [{ op: 'addr-add', dev: 'nsbt0', address: '10.0.0.300', prefix: 24 }]),
+      /address '10\.0\.0\.300' is not an IPv4 or IPv6 address/,
+    );
+    assert.throws(
+      () => netlink(host.path, [{ op: 'link-up', name: 'nsbt-missing' }]),
+      (error: unknown) => isNetlinkError(error, 'ENODEV'),
+    );
+    assert.throws(
+      () => netlink('/nonexistent/netns', [{ op: 'link-up', name: 'lo' }]),
+      (error: unknown) => isNetlinkError(error, 'ENOENT'),
+    );
+  });
+
+  it("moves a link into another namespace and writes a net sysctl there, leaving this process's own alone", () => {
+    const host = netns();
+    const other = netns();
+    const own = readFileSync('/proc/sys/net/ipv4/conf/all/forwarding', 'utf8').trim();
+    netlink(host.path, [
+      { op: 'veth-add', name: 'nsbt-a', peer: 'nsbt-b' },
+      { op: 'link-netns', name: 'nsbt-b', netns: other.path },
+    ]);
+    assert.deepEqual(
+      listLinks(other.path).map((link) => link.name),
+      ['lo', 'nsbt-b'],
+    );
+    setNetSysctl(host.path, 'net.ipv4.ip_forward', own === '1' ? '0' : '1');
+    assert.equal(
+      execFileSync('ip', ['netns', 'exec', host.name, 'cat', '/proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8' }).trim(),
+      own === '1' ? '0' : '1',
+    );
+    assert.equal(readFileSync('/proc/sys/net/ipv4/conf/all/forwarding', 'utf8').trim(), own, "this process's namespace is untouched");
+    assert.throws(() => setNetSysctl(host.path, 'kernel.hostname', 'x'), /only net\.\* keys/);
+  });
+
+  it('writes a file into a root without following a symlink planted at the name or on the way', () => {
+    const root = mkdtempSync(join(tmpdir(), 'nsbt-root-'));
+    const outside = mkdtempSync(join(tmpdir(), 'nsbt-outside-'));
+    dirs.push(root, outside);
+    mkdirSync(join(root, 'etc'));
+    symlinkSync(join(outside, 'victim'), join(root, 'etc', 'resolv.conf'));
+    native().writeFileInRoot(root, 'etc/resolv.conf', 'nameserver 10.77.0.1\n', 0o644);
+    assert.equal(readFileSync(join(root, 'etc', 'resolv.conf'), 'utf8'), 'nameserver 10.77.0.1\n');
+    assert.throws(() => readlinkSync(join(root, 'etc', 'resolv.conf')), /EINVAL/, 'the link itself was replaced');
+    assert.throws(() => readFileSync(join(outside, 'victim')), /ENOENT/, 'nothing was written where it pointed');
+    // A directory on the way that is a symlink out of the root: refused.
+    const second = mkdtempSync(join(tmpdir(), 'nsbt-root-'));
+    dirs.push(second);
+    symlinkSync(outside, join(second, 'etc'));
+    assert.throws(
+      () => native().writeFileInRoot(second, 'etc/hosts', 'x', 0o644),
+      (error: unknown) => isNetlinkError(error, 'ELOOP'),
+    );
+    writeFileSync(join(outside, 'keep'), 'kept');
+    assert.deepEqual(readFileSync(join(outside, 'keep'), 'utf8'), 'kept');
+    assert.throws(() => native().writeFileInRoot(root, '/etc/hosts', 'x', 0o644), /relative file path/);
+  });
+});

@@ -1,0 +1,118 @@
+/**
+ * `nsbox net pool create|list|remove` (the host admin's address pools) and `nsbox net forward
+ * add|remove|list` (host ports to boxes); each also an API route and an SDK call.
+ */
+
+import { type Box, defineAction, z } from '@nsbox/core';
+import type { NetworkService } from './network-service.js';
+
+export interface PoolView {
+  name: string;
+  subnet: string;
+  gateway: string;
+  source: string;
+  used: number;
+}
+
+const line = (pool: PoolView): string => `${pool.name}  ${pool.subnet}  gateway ${pool.gateway}  ${pool.used} in use  (${pool.source})`;
+
+/** The plugin's service, as its actions reach it (bound in setup). */
+export const networkServiceId = Symbol('network service');
+
+export const poolCreateAction = defineAction({
+  name: 'pool-create',
+  description: 'create an address pool (IPv4 or IPv6 subnet) that bridged boxes draw from',
+  input: z.strictObject({
+    name: z.string().min(1).describe('pool name'),
+    subnet: z.string({ error: 'pool create needs --subnet CIDR (e.g. 10.88.0.0/24 or fd88::/64)' }).min(1).describe('the subnet, CIDR'),
+    gateway: z.string().min(1).optional().describe("the bridge's address in it (default: the first)"),
+  }),
+  role: 'admin',
+  hostWide: true,
+  cli: {
+    command: 'net pool create',
+    arguments: [{ name: 'name', required: true, description: 'pool name' }],
+    options: [
+      { flags: '--subnet <cidr>', description: 'the subnet (10.88.0.0/24, fd88::/64)' },
+      { flags: '--gateway <address>', description: "the bridge's address in it (default: the first)" },
+    ],
+  },
+  run: (input, { own }) => own<NetworkService>(networkServiceId).createPool(input),
+  render: (pool) => `pool ${line(pool)}`,
+});
+
+export const poolListAction = defineAction({
+  name: 'pool-list',
+  description: 'list address pools',
+  input: z.strictObject({}),
+  readOnly: true,
+  role: 'admin',
+  hostWide: true,
+  cli: { command: 'net pool list' },
+  run: (_input, { own }) => own<NetworkService>(networkServiceId).listPools(),
+  render: (pools) => pools.map(line).join('\n'),
+});
+
+export const poolRemoveAction = defineAction({
+  name: 'pool-remove',
+  description: 'forget an address pool that no box holds an address of',
+  input: z.strictObject({ name: z.string().min(1) }),
+  role: 'admin',
+  hostWide: true,
+  cli: { command: 'net pool remove', arguments: [{ name: 'name', required: true }] },
+  run(input, { own }) {
+    own<NetworkService>(networkServiceId).removePool(input.name);
+    return { removed: input.name };
+  },
+  render: (result) => `removed pool ${result.removed}`,
+});
+
+const forwardInput = z.strictObject({
+  box: z.string().min(1),
+  forward: z.string({ error: 'a forward: HOSTPORT:BOXPORT[/udp]' }).min(1).describe('HOSTPORT:BOXPORT[/udp]'),
+});
+const forwardArguments = [
+  { name: 'box', required: true, description: 'the box (name or id)' },
+  { name: 'forward', required: true, description: 'HOSTPORT:BOXPORT[/udp]' },
+];
+
+export const forwardAddAction = defineAction({
+  name: 'forward-add',
+  description: 'forward a host port (TCP, or UDP with /udp) to a port of a bridged box, IPv4 and IPv6',
+  input: forwardInput,
+  box: true,
+  role: 'admin',
+  cli: { command: 'net forward add', arguments: forwardArguments },
+  run: (input, { own, box }) => {
+    const { spec } = own<NetworkService>(networkServiceId).addForward(box as Box, input.forward);
+    return { box: (box as Box).name, forward: spec };
+  },
+  render: (result) => `forwarding host port ${result.forward} to box ${result.box}`,
+});
+
+export const forwardRemoveAction = defineAction({
+  name: 'forward-remove',
+  description: 'stop forwarding a host port to a box',
+  input: forwardInput,
+  box: true,
+  role: 'admin',
+  cli: { command: 'net forward remove', arguments: forwardArguments },
+  run: (input, { own, box }) => {
+    own<NetworkService>(networkServiceId).removeForward(box as Box, input.forward);
+    return { box: (box as Box).name, removed: input.forward };
+  },
+  render: (result) => `removed forward ${result.removed} of box ${result.box}`,
+});
+
+export const forwardListAction = defineAction({
+  name: 'forward-list',
+  description: "list a box's port forwards",
+  input: z.strictObject({ box: z.string().min(1) }),
+  box: true,
+  readOnly: true,
+  cli: { command: 'net forward list' },
+  run: (_input, { own, box }) => own<NetworkService>(networkServiceId).listForwards(box as Box),
+  render: (forwards) => forwards.join('\n'),
+});
+
+export const networkActions = [poolCreateAction, poolListAction, poolRemoveAction, forwardAddAction, forwardRemoveAction, forwardListAction] as const;

@@ -1,0 +1,19 @@
+/** A box's `network` section. */
+
+import { z } from '@nsbox/core';
+
+export const networkModes = ['bridge', 'routed', 'none'] as const;
+export type NetworkMode = (typeof networkModes)[number];
+
+export const networkConfigSchema = z.strictObject({
+  /**
+   * `bridge`: a veth on the host's bridge with NAT; `routed`: a veth with host routes to the
+   * box's /32 and /128 and no L2 between boxes; `none`: an empty namespace (lo only). Default:
+   * the host's `defaultMode`.
+   */
+  mode: z.enum(networkModes).optional(),
+  /** Static addresses (`ADDR` or `ADDR/PREFIX`), each inside a pool; without them, the next free one of every pool. */
+  ip: z.array(z.string().min(1)).max(16).optional(),
+});
+
+export type NetworkConfig = z.infer<typeof networkConfigSchema>;

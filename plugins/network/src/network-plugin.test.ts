@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { hostLinkName, hostsFile, resolvConf } from './box-wiring.js';
+import { networkConfigSchema } from './config-schema.js';
+import { natBatch } from './nat.js';
+import { definePool } from './pools.js';
+import { networkSettingsSchema } from './settings.js';
+import { version } from './version.js';
+
+describe('network: the plugin contract and its pure parts', () => {
+  it('has the version of its package', () => {
+    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    assert.equal(version, manifest.version);
+  });
+
+  it('changes nothing until the admin opts in: the default mode is none, the bridge nsbox0, NAT on', () => {
+    const settings = networkSettingsSchema.parse({});
+    assert.deepEqual(settings, { bridge: 'nsbox0', defaultMode: 'none', pools: [], nat: true });
+    assert.equal(networkConfigSchema.safeParse({ mode: 'host' }).success, false);
+    assert.equal(networkSettingsSchema.safeParse({ bridge: 'a-name-that-is-too-long' }).success, false);
+    assert.equal(networkSettingsSchema.safeParse({ netns: 'relative' }).success, false);
+  });
+
+  it('names host ends within the kernel limit, and writes resolv.conf and hosts', () => {
+    assert.equal(hostLinkName('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0'), 'nsb0f1e2d3c4b5a');
+    assert.equal(hostLinkName('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0').length, 15);
+    assert.equal(resolvConf(['10.0.0.53']), '# written by nsbox\nnameserver 10.0.0.53\n');
+    assert.match(hostsFile('web', [{ box: 'b', pool: 'p', address: '10.0.0.5', prefix: 24, gateway: '10.0.0.1', family: 4 }]), /^10\.0\.0\.5\tweb$/m);
+  });
+
+  it('writes only its own table: every command of the batch names inet nsbox', () => {
+    const batch = natBatch(
+      [definePool({ name: 'a', subnet: '10.1.0.0/24' }, 'created')],
+      [{ protocol: 'udp', hostPort: 53, boxPort: 5353, family: 6, address: 'fd01::2', box: 'x' }],
+    );
+    for (const command of batch.nftables) {
+      const object = Object.values(command)[0] as Record<string, { family: string; table?: string; name?: string }>;
+      const target = Object.values(object)[0] as { family: string; table?: string; name?: string };
+      assert.equal(target.family, 'inet');
+      assert.equal(target.table ?? target.name, 'nsbox');
+    }
+  });
+});

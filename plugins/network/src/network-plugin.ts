@@ -1,0 +1,85 @@
+/** The network plugin: each box its own addresses on a bridge (NAT to the outside), or none. */
+
+import { boxInfoPoint, boxOptionPoint, ContainerModule, contribute, coreRefs, definePlugin, hostPoolPoint, metricsPoint } from '@nsbox/core';
+import { networkActions, networkServiceId } from './actions.js';
+import { networkConfigSchema } from './config-schema.js';
+import { NetworkService } from './network-service.js';
+import { networkSettingsSchema } from './settings.js';
+import { version } from './version.js';
+
+const networkModule = new ContainerModule((options) => {
+  options
+    .bind(networkServiceId)
+    .toDynamicValue(
+      (context) =>
+        new NetworkService(
+          context.get(coreRefs.pluginState.token),
+          (context.get(coreRefs.hostSettings.token, { optional: true }) as Record<string, unknown> | undefined)?.network,
+        ),
+    )
+    .inSingletonScope();
+});
+
+function setSection(config: Record<string, unknown>, fields: Record<string, unknown>): void {
+  config.network = { ...(config.network as Record<string, unknown> | undefined), ...fields };
+}
+
+export const networkPlugin = definePlugin({
+  name: 'network',
+  version,
+  description: 'box networking: a veth on a bridge with addresses from pools and NAT, or none',
+  core: '^1.1.0',
+  config: networkConfigSchema,
+  // A tenant may ask for a mode; addresses are the admin's (they are claims on host pools).
+  tenantSafe: { mode: true },
+  hostSettings: networkSettingsSchema,
+  module: networkModule,
+  actions: networkActions,
+  setup: ({ own }) => {
+    const network = own<NetworkService>(networkServiceId);
+    // Boxes with a veth of nsbox's: bridged or routed.
+    const bridged = (box: Parameters<NetworkService['describe']>[0]) => network.addresses.modeOf(box) !== 'none';
+    return {
+      hooks: {
+        validate: (ctx) => network.addresses.validate(ctx.box),
+        // Addresses are claimed when the box is made, kept across stops, freed at destroy.
+        provision: (ctx) => {
+          if (bridged(ctx.box)) network.addresses.assign(ctx.box);
+        },
+        wire: (ctx) => {
+          if (bridged(ctx.box)) network.wire(ctx.box, ctx.spec.hostname ?? ctx.box.name);
+        },
+        exited: (ctx) => {
+          if (bridged(ctx.box)) network.unwire(ctx.box);
+        },
+        stopped: (ctx) => {
+          if (bridged(ctx.box)) network.unwire(ctx.box);
+        },
+        destroy: (ctx) => network.release(ctx.box),
+        rollback: (ctx, hook) => {
+          if (hook === 'wire') network.unwire(ctx.box);
+          if (hook === 'provision') network.addresses.release(ctx.box);
+        },
+      },
+      contributions: [
+        contribute(boxInfoPoint, { section: 'network', describe: (box) => network.describe(box) }),
+        contribute(hostPoolPoint, { plugin: 'network', list: () => network.listPools().map((pool) => ({ ...pool })) }),
+        contribute(metricsPoint, { collect: (boxes) => network.metrics(boxes) }),
+        // `nsbox create NAME --net bridge --ip 10.88.0.5 --ip fd88::5/64`: the schema checks the values.
+        contribute(boxOptionPoint, {
+          flags: '--net <mode>',
+          key: 'net',
+          description: 'network mode: bridge, routed or none (network plugin)',
+          apply: (config, value) => setSection(config, { mode: value }),
+        }),
+        contribute(boxOptionPoint, {
+          flags: '--ip <address>',
+          key: 'ip',
+          repeatable: true,
+          description: 'a static address ADDR[/PREFIX] inside a pool (repeatable; network plugin)',
+          apply: (config, value) => setSection(config, { ip: value }),
+        }),
+      ],
+    };
+  },
+});

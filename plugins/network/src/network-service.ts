@@ -1,0 +1,193 @@
+/** The plugin's parts put together: pools, claims, the host side and the box wiring. */
+
+import { type Box, type MetricSample, NsboxError, type PluginStateStore } from '@nsbox/core';
+import { listLinks } from '@nsbox/native';
+import { runtimeFacts } from '@nsbox/runtime-api';
+import type { PoolView } from './actions.js';
+import type { WiredBox } from './anti-spoof.js';
+import { BoxAddresses } from './box-addresses.js';
+import { BoxWiring, hostLinkName, hostNameservers } from './box-wiring.js';
+import { Claims } from './claims.js';
+import { type Forward, Forwards, formatForward, parseForward } from './forwards.js';
+import { HostSide } from './host-side.js';
+import { applyNat, type ForwardRule } from './nat.js';
+import { checkConfiguredPools, type Pool, Pools, STATE_NAMESPACE } from './pools.js';
+import { type NetworkSettings, networkSettingsSchema } from './settings.js';
+
+/** State key of a box whose veth is wired now (its anti-spoofing rules are written from these). */
+const WIRED_KEY = 'wired:';
+
+export class NetworkService {
+  readonly settings: NetworkSettings;
+  readonly pools: Pools;
+  readonly addresses: BoxAddresses;
+  readonly host: HostSide;
+  readonly wiring: BoxWiring;
+  readonly forwards: Forwards;
+
+  constructor(
+    private readonly state: PluginStateStore,
+    rawSettings: unknown,
+  ) {
+    const parsed = networkSettingsSchema.safeParse(rawSettings ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const field = `settings.network${issue?.path.length ? `.${issue.path.join('.')}` : ''}`;
+      throw new NsboxError('E_INVALID_CONFIG', `${field}: ${issue?.message}`, { details: { field } });
+    }
+    this.settings = parsed.data;
+    checkConfiguredPools(this.settings.pools);
+    this.pools = new Pools(state, this.settings.pools);
+    this.addresses = new BoxAddresses(this.settings, this.pools, new Claims(state));
+    this.host = new HostSide(this.settings, state);
+    this.wiring = new BoxWiring(this.host);
+    this.forwards = new Forwards(state);
+  }
+
+  private view(pool: Pool): PoolView {
+    return { name: pool.name, subnet: pool.subnet, gateway: pool.gateway, source: pool.source, used: this.addresses.claims.countIn(pool) };
+  }
+
+  createPool(input: { name: string; subnet: string; gateway?: string | undefined }): PoolView {
+    return this.view(this.pools.create({ name: input.name, subnet: input.subnet, ...(input.gateway ? { gateway: input.gateway } : {}) }));
+  }
+
+  listPools(): PoolView[] {
+    return this.pools.list().map((pool) => this.view(pool));
+  }
+
+  removePool(name: string): void {
+    this.pools.remove(name, (pool) => this.addresses.claims.countIn(pool));
+  }
+
+  /** At the wire moment: the bridge and NAT, then the box's veth, addresses, routes and files. */
+  wire(box: Box, hostname: string): void {
+    const init = runtimeFacts(box).init;
+    if (!init) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no init to wire`, { details: { box: box.name } });
+    const claims = this.addresses.assign(box);
+    const routed = this.addresses.modeOf(box) === 'routed';
+    if (routed) this.host.ensureForwarding(this.pools.list());
+    else this.host.ensure(this.pools.list());
+    this.wiring.wire({
+      routed,
+      boxId: box.id,
+      hostname,
+      initPid: init.pid,
+      rootfs: runtimeFacts(box).rootfs,
+      claims,
+      nameservers: this.settings.nameservers ?? hostNameservers(),
+    });
+    // The box's init is still held: its anti-spoofing rules are in place before it sends anything.
+    const wired: WiredBox = { box: box.id, link: hostLinkName(box.id), addresses: claims.map(({ family, address }) => ({ family, address })), routed };
+    this.state.set(STATE_NAMESPACE, `${WIRED_KEY}${box.id}`, JSON.stringify(wired));
+    try {
+      this.applyRules();
+    } catch (error) {
+      this.unwire(box);
+      throw error;
+    }
+  }
+
+  /** The host end goes (and the pair with it), and the box's anti-spoofing rules. Idempotent. */
+  unwire(box: Pick<Box, 'id'>): void {
+    this.wiring.unwire(box.id);
+    const key = `${WIRED_KEY}${box.id}`;
+    if (this.state.get(STATE_NAMESPACE, key) === undefined) return;
+    this.state.delete(STATE_NAMESPACE, key);
+    this.applyRules();
+  }
+
+  private wiredBoxes(): WiredBox[] {
+    return this.state
+      .list(STATE_NAMESPACE)
+      .filter((entry) => entry.key.startsWith(WIRED_KEY))
+      .map((entry) => JSON.parse(entry.value) as WiredBox);
+  }
+
+  /** Each forward with the box address it goes to, one per family the box has. */
+  private forwardRules(): ForwardRule[] {
+    const pools = this.pools.list();
+    return this.forwards.list().flatMap((forward) => {
+      const firstOfFamily = new Map(
+        this.addresses.claims
+          .of(forward.box, pools)
+          .map((claim) => [claim.family, claim.address] as const)
+          .reverse(),
+      );
+      return [...firstOfFamily].map(([family, address]) => ({ ...forward, family, address }));
+    });
+  }
+
+  /** Rewrites nsbox's nft tables from the pools, forwards and wired boxes as they are now. */
+  private applyRules(): void {
+    applyNat(this.host.netns, this.settings.nat ? this.pools.list() : [], this.forwardRules(), this.wiredBoxes());
+  }
+
+  /** Forwards a host port to the box (live, and at every start); refused when the port is taken. */
+  addForward(box: Box, text: string): Forward & { spec: string } {
+    if (this.addresses.modeOf(box) === 'none' || this.addresses.held(box).length === 0) {
+      throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no bridged address to forward to`, { details: { field: 'box' } });
+    }
+    const forward = { box: box.id, ...parseForward(text) };
+    this.forwards.add(forward);
+    try {
+      this.applyRules();
+    } catch (error) {
+      // Nothing half-made: the port is free again when its rule could not be written.
+      this.forwards.remove(box.id, forward);
+      throw error;
+    }
+    return { ...forward, spec: formatForward(forward) };
+  }
+
+  removeForward(box: Box, text: string): void {
+    this.forwards.remove(box.id, parseForward(text));
+    this.applyRules();
+  }
+
+  listForwards(box: Box): string[] {
+    return this.forwards.list(box.id).map(formatForward);
+  }
+
+  /** At destroy: the box's addresses and forwards go, and its rules with them. */
+  release(box: Box): void {
+    this.unwire(box);
+    const forwarded = this.forwards.release(box.id);
+    this.addresses.release(box);
+    if (forwarded > 0) this.applyRules();
+  }
+
+  describe(box: Box): Record<string, unknown> {
+    const mode = this.addresses.modeOf(box);
+    if (mode === 'none') return { mode };
+    const claims = this.addresses.held(box);
+    return {
+      mode,
+      ...(mode === 'bridge' ? { bridge: this.host.bridge } : {}),
+      interface: box.state === 'running' ? hostLinkName(box.id) : undefined,
+      addresses: claims.map((claim) => `${claim.address}/${claim.prefix}`),
+      gateways: [...new Set(claims.map((claim) => claim.gateway))],
+      forwards: this.listForwards(box),
+    };
+  }
+
+  /** Per-box counters of the host end of its veth (what the box sent is what the host end received). */
+  metrics(boxes: readonly Box[]): MetricSample[] {
+    const bridged = boxes.filter((box) => box.state === 'running' && this.addresses.modeOf(box) !== 'none');
+    if (bridged.length === 0) return [];
+    const links = new Map(listLinks(this.host.netns).map((link) => [link.name, link]));
+    return bridged.flatMap((box) => {
+      const link = links.get(hostLinkName(box.id));
+      if (!link) return [];
+      const labels = { box: box.name, interface: 'eth0' };
+      const counter = (name: string, help: string, value: number): MetricSample => ({ name, help, type: 'counter', labels, value });
+      return [
+        counter('nsbox_box_network_transmit_bytes_total', 'bytes the box sent', link.rxBytes),
+        counter('nsbox_box_network_receive_bytes_total', 'bytes the box received', link.txBytes),
+        counter('nsbox_box_network_transmit_packets_total', 'packets the box sent', link.rxPackets),
+        counter('nsbox_box_network_receive_packets_total', 'packets the box received', link.txPackets),
+        counter('nsbox_box_network_drops_total', 'packets dropped on the box link', link.rxDropped + link.txDropped),
+      ];
+    });
+  }
+}

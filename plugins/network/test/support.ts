@@ -1,0 +1,165 @@
+/**
+ * What the real-kernel suites share: a test "host" network namespace (nsbox's host side runs
+ * there: bridge, veth host ends, NAT) wired to a second namespace standing for the outside
+ * world, and an nsbox host with the network plugin whose `settings.network.netns` names the
+ * test's namespace. Nothing touches the machine's own network; everything goes in afterEach.
+ */
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Box } from '@nsbox/core';
+import type { NsboxHost } from '@nsbox/host';
+import { listLinks } from '@nsbox/native';
+import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
+import { type Cleanup, createTestHost, makeTempDir } from '@nsbox/testkit';
+import { listNatRules, listRules, networkPlugin } from '../src/index.js';
+
+/** The outside world's address, seen from the test host (TEST-NET-2 and the documentation IPv6 prefix). */
+export const OUTSIDE = { host4: '198.51.100.1', out4: '198.51.100.2', host6: '2001:db8:51::1', out6: '2001:db8:51::2' };
+
+export interface TestNet {
+  /** `ip netns` names and paths. */
+  hostNs: string;
+  hostPath: string;
+  outNs: string;
+  bridge: string;
+}
+
+function ip(...args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8' });
+}
+
+/** Makes the two namespaces and the link between them; both are deleted in cleanup (their links go with them). */
+export function makeTestNet(cleanup: Cleanup): TestNet {
+  const tag = randomBytes(3).toString('hex');
+  const hostNs = `nsbt-${tag}-host`;
+  const outNs = `nsbt-${tag}-out`;
+  for (const ns of [hostNs, outNs]) {
+    ip('netns', 'add', ns);
+    cleanup.add(`delete netns ${ns}`, () => ip('netns', 'del', ns));
+  }
+  ip('-n', hostNs, 'link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'downlink', 'netns', outNs);
+  ip('-n', hostNs, 'link', 'set', 'lo', 'up');
+  ip('-n', outNs, 'link', 'set', 'lo', 'up');
+  ip('-n', hostNs, 'addr', 'add', `${OUTSIDE.host4}/24`, 'dev', 'uplink');
+  ip('-n', hostNs, 'addr', 'add', `${OUTSIDE.host6}/64`, 'dev', 'uplink', 'nodad');
+  ip('-n', outNs, 'addr', 'add', `${OUTSIDE.out4}/24`, 'dev', 'downlink');
+  ip('-n', outNs, 'addr', 'add', `${OUTSIDE.out6}/64`, 'dev', 'downlink', 'nodad');
+  ip('-n', hostNs, 'link', 'set', 'uplink', 'up');
+  ip('-n', outNs, 'link', 'set', 'downlink', 'up');
+  // The outside knows no route back to the boxes' pools: only NAT brings answers home.
+  return { hostNs, hostPath: `/run/netns/${hostNs}`, outNs, bridge: `nsbt${tag}` };
+}
+
+/**
+ * A web server in the outside namespace that answers `/cgi-bin/peer` with the address the
+ * request came from (busybox httpd's CGI REMOTE_ADDR): what NAT made of the box's address.
+ */
+export function outsideServer(cleanup: Cleanup, net: TestNet, port: number): ChildProcess {
+  const dir = makeTempDir(cleanup, 'www');
+  mkdirSync(join(dir, 'cgi-bin'));
+  writeFileSync(join(dir, 'cgi-bin', 'peer'), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%s\\n" "$REMOTE_ADDR"\n', { mode: 0o755 });
+  const child = spawn('ip', ['netns', 'exec', net.outNs, 'busybox', 'httpd', '-f', '-p', String(port), '-h', dir], { stdio: 'ignore' });
+  cleanup.add('stop the outside server', () => child.kill('SIGKILL'));
+  return child;
+}
+
+export interface NetTestHost {
+  host: NsboxHost;
+  driver: LinuxBoxDriver;
+  stateDir: string;
+  box(name: string, network?: Record<string, unknown>, init?: string[]): Promise<Box>;
+  exec(name: string, script: string): Promise<ExecResult>;
+  /** The address claims in the plugin's state, address → box id. */
+  claims(): Record<string, string>;
+  /** Host ends of box veths left in the test host namespace. */
+  boxLinks(): string[];
+}
+
+export interface NetHostOptions {
+  stateDir?: string;
+  pools?: { name: string; subnet: string; gateway?: string }[];
+  /** Overrides of settings.network. */
+  settings?: Record<string, unknown>;
+}
+
+export async function openNetHost(cleanup: Cleanup, net: TestNet, options: NetHostOptions = {}): Promise<NetTestHost> {
+  const cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
+  const stateDir = options.stateDir ?? makeTempDir(cleanup, 'state');
+  const settings = {
+    netns: net.hostPath,
+    bridge: net.bridge,
+    defaultMode: 'bridge',
+    nameservers: [OUTSIDE.out4],
+    pools: options.pools ?? [],
+    ...options.settings,
+  };
+  writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false, settings: { network: settings } }));
+  cleanup.add('remove test cgroups', async () => {
+    const cgroups = createCgroupDriver({ parent: cgroupParent });
+    for (const name of cgroups.list()) await cgroups.remove(name);
+    cgroups.removeParent();
+  });
+  const host = await createTestHost(cleanup, {
+    plugins: [networkPlugin],
+    stateDir,
+    driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),
+  });
+  cleanup.add('destroy boxes', async () => {
+    if (host.store.db.open) for (const box of host.manager.list()) await host.manager.destroy(box.id, { force: true }).catch(() => undefined);
+  });
+  const driver = host.driver as LinuxBoxDriver;
+  const state = host.store.pluginState;
+  return {
+    host,
+    driver,
+    stateDir,
+    async box(name, network, init = ['sleep', '100000']) {
+      await host.manager.create({ name, config: { template: 'busybox', process: { args: init }, ...(network ? { network } : {}) } });
+      return host.manager.start(name);
+    },
+    exec(name, script) {
+      return execInBox(driver, host.manager.get(name), { args: ['sh', '-c', script] });
+    },
+    claims() {
+      return Object.fromEntries(
+        state
+          .list('network')
+          .filter((entry) => entry.key.startsWith('addr:'))
+          .map((entry) => [entry.key.slice('addr:'.length), (JSON.parse(entry.value) as { box: string }).box]),
+      );
+    },
+    boxLinks() {
+      return listLinks(net.hostPath)
+        .filter((link) => /^nsb[0-9a-f]{12}$/.test(link.name))
+        .map((link) => link.name);
+    },
+  };
+}
+
+/** The rules of nsbox's table in the test host namespace: `saddr-prefix` for masquerade, `CHAIN dnat ADDR PORT` for forwards. */
+export function natRules(net: TestNet): string[] {
+  return (listNatRules(net.hostPath) ?? []).map((rule) => {
+    const expr = rule.expr as { match?: { right?: { prefix?: { addr: string; len: number } } }; dnat?: { addr: string; port: number } }[];
+    const prefix = expr[0]?.match?.right?.prefix;
+    const dnat = expr.find((part) => part.dnat)?.dnat;
+    if (dnat) return `${rule.chain} dnat ${dnat.addr} ${dnat.port}`;
+    return prefix ? `${prefix.addr}/${prefix.len}` : JSON.stringify(rule);
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The anti-spoofing rules of nsbox's bridge table in the test host namespace, as `LINK ETHERTYPE`. */
+export function spoofRules(net: TestNet): string[] {
+  return (listRules(net.hostPath, 'bridge') ?? []).map((rule) => {
+    // nft lists `ether type` as implied by the source match that follows it, when there is one.
+    const expr = rule.expr as { match?: { left?: { payload?: { protocol: string } }; right?: unknown } }[];
+    const second = expr[1]?.match;
+    return `${String(expr[0]?.match?.right)} ${second?.left?.payload?.protocol === 'ether' ? String(second.right) : second?.left?.payload?.protocol}`;
+  });
+}
