@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, type DriverStatus, defineOperationInput, NsboxError, type OciSpec, type OperationContext, type StartMoments } from '@nsbox/core';
 import { encodeProgram, launcherPath, removeTreeSync } from '@nsbox/native';
-import { compileCreateProgram, identify, isSameProcess, LinuxBoxDriver, type LinuxRuntimeFacts, type ProcessIdentity } from '@nsbox/runtime';
+import { compileCreateProgram, identify, isSameProcess, LinuxBoxDriver, type LinuxRuntimeFacts, launcherFailure, type ProcessIdentity } from '@nsbox/runtime';
 import { OCI_OWNER, translateResources } from '../bundle/resources.js';
 import type { CallerPort } from '../server/front-session.js';
 import type { OciCgroupDriver } from './cgroup-paths.js';
@@ -168,10 +168,9 @@ export class OciBoxDriver extends LinuxBoxDriver {
   }
 }
 
-/** 'error STEP ERRNO MESSAGE' from the launcher, as runc would word it. */
-function launcherError(line: string): NsboxError {
-  const match = /^error (\S+) (\d+) (.*)$/.exec(line);
-  if (!match) return new NsboxError('E_RUNTIME', `the launcher gave no verdict (${line || 'no output'})`, { details: { step: 'launch' } });
-  const [, step, errno, message] = match as unknown as [string, string, string, string];
-  return new NsboxError('E_RUNTIME', `${step}: ${message}`, { details: { step, errno: Number(errno) } });
+/** 'error STEP ERRNO MESSAGE' from the launcher (read by the runtime's one reader), as runc would word it. */
+export function launcherError(line: string): NsboxError {
+  const failure = launcherFailure(line);
+  if (!failure) return new NsboxError('E_RUNTIME', `the launcher gave no verdict (${line || 'no output'})`, { details: { step: 'launch' } });
+  return new NsboxError('E_RUNTIME', `${failure.step}: ${failure.message}`, { details: { step: failure.step, errno: failure.errno } });
 }

@@ -12,7 +12,7 @@ import { encodeProgram, launcherPath } from '@nsbox/native';
 import { compileJoinProgram } from '@nsbox/runtime';
 import { inheritedFds, withVariables } from '../box/inherited-fds.js';
 import { listenerOps } from '../box/launch-ops.js';
-import type { OciRuntimeFacts } from '../box/oci-driver.js';
+import { launcherError, type OciRuntimeFacts } from '../box/oci-driver.js';
 import { hookState, ociStatus } from '../box/oci-state.js';
 import { checkProcessSpec } from '../bundle/spec-support.js';
 import { type CommandContext, writePidFile } from './context.js';
@@ -122,10 +122,7 @@ export async function execInContainer(context: CommandContext, id: string, args:
   } finally {
     rmSync(programFile, { force: true });
   }
-  if (answer.line) {
-    const match = /^error (\S+) (\d+) (.*)$/.exec(answer.line);
-    throw new NsboxError('E_RUNTIME', match ? `${match[1]}: ${match[3]}` : answer.line, { details: { step: match?.[1] ?? 'exec' } });
-  }
+  if (answer.line) throw launcherError(answer.line);
   if (options.pidFile) writePidFile(context, options.pidFile, answer.launcher);
   if (options.detach) return 0;
   const exited = await context.caller.wait(answer.launcher);
