@@ -139,13 +139,13 @@ describe('the Linux box driver through the library API', function () {
   it('refuses a uid map that does not fit, leaving nothing behind', async () => {
     const host = await openTestHost([userNamespacePlugin([{ containerID: 0, hostID: 4294967000, size: 65536 }])]);
     await host.manager.create({ name: 'badmap', config: { rootfs, process: { args: ['/bin/sleep', marker] } } });
-    const before = snapshotHost({ cgroupParent, marker });
+    const before = snapshotHost({ cgroupParent, marker, ownDirs: [host.stateDir, rootfs] });
     await assert.rejects(host.manager.start('badmap'), (error: NsboxError) => {
       assert.equal(error.code, 'E_INVALID_CONFIG');
       assert.match(error.message, /uid mapping .* does not fit/);
       return true;
     });
-    assert.deepEqual(snapshotHost({ cgroupParent, marker }), before);
+    assert.deepEqual(snapshotHost({ cgroupParent, marker, ownDirs: [host.stateDir, rootfs] }), before);
     assert.equal(host.manager.get('badmap').state, 'created');
   });
 
@@ -157,9 +157,9 @@ describe('the Linux box driver through the library API', function () {
       ]),
     ]);
     await host.manager.create({ name: 'overlap', config: { rootfs, process: { args: ['/bin/sleep', marker] } } });
-    const before = snapshotHost({ cgroupParent, marker });
+    const before = snapshotHost({ cgroupParent, marker, ownDirs: [host.stateDir, rootfs] });
     await assert.rejects(host.manager.start('overlap'), /box did not start: (uidmap|handshake)/);
-    assert.deepEqual(snapshotHost({ cgroupParent, marker }), before);
+    assert.deepEqual(snapshotHost({ cgroupParent, marker, ownDirs: [host.stateDir, rootfs] }), before);
   });
 
   it('marks a box whose init died while no host process ran as stopped, with its status', async () => {

@@ -40,13 +40,18 @@ function markedProcesses(marker: string): string[] {
   return found.sort();
 }
 
+/** Network namespaces that tests make are named with this prefix (pinned under /run/netns). */
+export const TEST_NETNS_PREFIX = 'nsbt-';
+
 /**
- * A mount that belongs to another test running at the same time: under a test temp dir that
- * is not one of ours. Only when the caller names its own dirs; otherwise every mount counts.
+ * A mount that belongs to another test running at the same time: under a test temp dir, or a
+ * test network namespace pinned in /run/netns, that is not one of ours. Only when the caller
+ * names its own dirs; otherwise every mount counts.
  */
 function isOtherTestsMount(mountPoint: string, ownDirs: string[] | undefined): boolean {
-  if (!ownDirs || !mountPoint.startsWith(join(tmpdir(), TEST_PREFIX))) return false;
-  return !ownDirs.some((dir) => mountPoint === dir || mountPoint.startsWith(`${dir}/`));
+  if (!ownDirs) return false;
+  const testOwned = mountPoint.startsWith(join(tmpdir(), TEST_PREFIX)) || mountPoint.startsWith(`/run/netns/${TEST_NETNS_PREFIX}`);
+  return testOwned && !ownDirs.some((dir) => mountPoint === dir || mountPoint.startsWith(`${dir}/`));
 }
 
 /**

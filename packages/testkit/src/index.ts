@@ -1,6 +1,6 @@
 export { BUSYBOX, type BusyboxRootfsOptions, buildBusyboxRootfs, busyboxAvailable, chownTree } from '@nsbox/runtime';
 export { Cleanup, type CleanupAction, useCleanup } from './cleanup.js';
 export { type CliRunOptions, type CliRunResult, cliArgs, repoRoot, runNsbox, runNsboxAsync } from './cli-runner.js';
-export { type HostSnapshot, snapshotHost } from './host-snapshot.js';
+export { type HostSnapshot, snapshotHost, TEST_NETNS_PREFIX } from './host-snapshot.js';
 export { requireRoot } from './require-root.js';
 export { createTestHost, makeTempDir, TEST_PREFIX, type TestHostOptions } from './test-host.js';

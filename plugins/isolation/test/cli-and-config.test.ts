@@ -129,11 +129,13 @@ describe('isolation through the CLI and bad input', function () {
     it(`refuses ${bad.what} with E_INVALID_CONFIG naming ${bad.field}`, async () => {
       const cgroupParent = testCgroupParent(cleanup);
       const kit = await openIsolationHost(cleanup, { cgroupParent });
-      const before = snapshotHost({ cgroupParent, marker: 'nsbox-test-bad-input' });
+      const rootfs = makeRootfs(cleanup);
+      const scope = { cgroupParent, marker: 'nsbox-test-bad-input', ownDirs: [kit.host.stateDir, rootfs] };
+      const before = snapshotHost(scope);
       await assert.rejects(
         kit.host.manager.create({
           name: 'bad',
-          config: { rootfs: makeRootfs(cleanup), isolation: bad.isolation, process: { args: ['/bin/sleep', 'nsbox-test-bad-input'] } },
+          config: { rootfs, isolation: bad.isolation, process: { args: ['/bin/sleep', 'nsbox-test-bad-input'] } },
         }),
         (error: NsboxError) => {
           assert.equal(error.code, 'E_INVALID_CONFIG');
@@ -146,7 +148,7 @@ describe('isolation through the CLI and bad input', function () {
         },
       );
       assert.deepEqual(kit.host.manager.list(), []);
-      assert.deepEqual(snapshotHost({ cgroupParent, marker: 'nsbox-test-bad-input' }), before);
+      assert.deepEqual(snapshotHost(scope), before);
     });
   }
 

@@ -13,7 +13,7 @@ import type { Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
 import { listLinks } from '@nsbox/native';
 import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
-import { type Cleanup, createTestHost, makeTempDir } from '@nsbox/testkit';
+import { type Cleanup, createTestHost, makeTempDir, TEST_NETNS_PREFIX } from '@nsbox/testkit';
 import { listNatRules, listRules, networkPlugin } from '../src/index.js';
 
 /** The outside world's address, seen from the test host (TEST-NET-2 and the documentation IPv6 prefix). */
@@ -34,8 +34,8 @@ function ip(...args: string[]): string {
 /** Makes the two namespaces and the link between them; both are deleted in cleanup (their links go with them). */
 export function makeTestNet(cleanup: Cleanup): TestNet {
   const tag = randomBytes(3).toString('hex');
-  const hostNs = `nsbt-${tag}-host`;
-  const outNs = `nsbt-${tag}-out`;
+  const hostNs = `${TEST_NETNS_PREFIX}${tag}-host`;
+  const outNs = `${TEST_NETNS_PREFIX}${tag}-out`;
   for (const ns of [hostNs, outNs]) {
     ip('netns', 'add', ns);
     cleanup.add(`delete netns ${ns}`, () => ip('netns', 'del', ns));
