@@ -138,6 +138,9 @@ export class LocalBoxApi implements BoxApi {
   async *followLogs(idOrName: string, options: FollowLogsOptions = {}): AsyncGenerator<Uint8Array> {
     const box = await this.manager.sync(idOrName);
     yield* this.io().followLogs(box, options);
+    // The log ended because the init did: record that before the stream ends, so that a caller
+    // who asks for the box next sees it stopped (the resident watcher may not have got to it yet).
+    if (box.state === 'running' && !options.signal?.aborted) await this.manager.sync(box.id);
   }
 
   async exec(idOrName: string, request: ExecRequest): Promise<ExecOutput> {
