@@ -31,7 +31,7 @@ struct nl_conn
   unsigned int seq;
 };
 
-static int
+int
 nl_fail (struct nl_error *err, int errnum, const char *fmt, ...)
 {
   va_list ap;

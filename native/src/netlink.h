@@ -22,6 +22,9 @@ struct nl_error
 
 /* Runs fn(arg) on a helper thread inside the network namespace at `netns` (the caller's
  * own when NULL or empty); fn returns 0 or -errno. */
+/* Fills err (errno and a printf-style description) and returns -1. */
+int nl_fail (struct nl_error *err, int errnum, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
+
 int nl_run_in_netns (const char *netns, int (*fn) (void *), void *arg, struct nl_error *err);
 
 struct nl_conn;

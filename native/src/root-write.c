@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +16,6 @@
 #include <unistd.h>
 
 #include "root-write.h"
-
-static int
-fail (struct nl_error *err, int errnum, const char *fmt, ...)
-{
-  va_list ap;
-
-  err->errnum = errnum;
-  va_start (ap, fmt);
-  vsnprintf (err->what, sizeof err->what, fmt, ap);
-  va_end (ap);
-  return -1;
-}
 
 /* The directory of the file, beneath the root, through no symlink and no magic link. */
 static int
@@ -72,17 +59,17 @@ root_write_file (const char *root, const char *path, const void *data, size_t le
 
   if (path[0] == '/' || !name[0] || strcmp (name, ".") == 0 || strcmp (name, "..") == 0
       || strlen (name) > 200 || (size_t) (name - path) >= sizeof dir)
-    return fail (err, EINVAL, "write '%s' in '%s': a relative file path is needed", path, root);
+    return nl_fail (err, EINVAL, "write '%s' in '%s': a relative file path is needed", path, root);
   memcpy (dir, path, (size_t) (name - path));
   dir[name - path] = '\0';
   root_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0)
-    return fail (err, errno, "open root '%s'", root);
+    return nl_fail (err, errno, "open root '%s'", root);
   dir_fd = open_dir_beneath (root_fd, dir);
   e = errno;
   close (root_fd);
   if (dir_fd < 0)
-    return fail (err, e, "open directory '%s' in '%s' (no symlink followed)", dir, root);
+    return nl_fail (err, e, "open directory '%s' in '%s' (no symlink followed)", dir, root);
   if (getrandom (&nonce, sizeof nonce, 0) != sizeof nonce)
     nonce = (unsigned int) getpid ();
   snprintf (tmp, sizeof tmp, ".%s.nsbox-%08x", name, nonce);
@@ -91,7 +78,7 @@ root_write_file (const char *root, const char *path, const void *data, size_t le
     {
       e = errno;
       close (dir_fd);
-      return fail (err, e, "create '%s%s' in '%s'", dir, tmp, root);
+      return nl_fail (err, e, "create '%s%s' in '%s'", dir, tmp, root);
     }
   e = write_all (fd, data, len) < 0 || fchmod (fd, mode) < 0 ? errno : 0;
   if (close (fd) < 0 && e == 0)
@@ -100,7 +87,7 @@ root_write_file (const char *root, const char *path, const void *data, size_t le
     {
       unlinkat (dir_fd, tmp, 0);
       close (dir_fd);
-      return fail (err, e, "write '%s%s' in '%s'", dir, tmp, root);
+      return nl_fail (err, e, "write '%s%s' in '%s'", dir, tmp, root);
     }
   /* rename replaces a symlink at `name` itself: the new file never goes where it points. */
   if (renameat (dir_fd, tmp, dir_fd, name) < 0)
@@ -108,7 +95,7 @@ root_write_file (const char *root, const char *path, const void *data, size_t le
       e = errno;
       unlinkat (dir_fd, tmp, 0);
       close (dir_fd);
-      return fail (err, e, "rename over '%s' in '%s'", path, root);
+      return nl_fail (err, e, "rename over '%s' in '%s'", path, root);
     }
   close (dir_fd);
   return 0;

@@ -160,27 +160,32 @@ export interface DaemonProcess {
   stderr(): string;
 }
 
+/** node's arguments for nsboxd from source on a test's socket and state dir. */
+export function daemonArgs(input: { stateDir: string; socketPath: string }): string[] {
+  return [
+    '--import',
+    'tsx',
+    '--conditions=source',
+    join(repoRoot, 'packages/daemon/src/main.ts'),
+    '--socket',
+    input.socketPath,
+    '--state-dir',
+    input.stateDir,
+    '--socket-group',
+    'root',
+    '--log-level',
+    'warn',
+  ];
+}
+
 export async function spawnDaemon(input: { stateDir: string; socketPath: string; cgroupParent: string }): Promise<DaemonProcess> {
   // The child loads the real plugins by package name, as a user's host config names them.
   writeTestHostConfig(input.stateDir);
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--conditions=source',
-      join(repoRoot, 'packages/daemon/src/main.ts'),
-      '--socket',
-      input.socketPath,
-      '--state-dir',
-      input.stateDir,
-      '--socket-group',
-      'root',
-      '--log-level',
-      'warn',
-    ],
-    { cwd: repoRoot, env: { ...process.env, NSBOX_CGROUP_PARENT: input.cgroupParent }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const child = spawn(process.execPath, daemonArgs(input), {
+    cwd: repoRoot,
+    env: { ...process.env, NSBOX_CGROUP_PARENT: input.cgroupParent },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;

@@ -16,7 +16,7 @@ import { NsboxClient } from '@nsbox/client';
 import type { Box } from '@nsbox/core';
 import { isSameProcess, type LinuxRuntimeFacts } from '@nsbox/runtime';
 import { makeTempDir, repoRoot, requireRoot, useCleanup } from '@nsbox/testkit';
-import { adminToken, cleanupBoxes, testCgroupParent, writeTestHostConfig } from './daemon-fixture.js';
+import { adminToken, cleanupBoxes, daemonArgs, testCgroupParent, writeTestHostConfig } from './daemon-fixture.js';
 
 const shippedUnit = join(repoRoot, 'packages/daemon/nsboxd.service');
 
@@ -30,21 +30,7 @@ function systemctl(...args: string[]): string {
  * Every other line (KillMode, Delegate, limits...) is the one users install.
  */
 function testUnitText(input: { stateDir: string; socketPath: string; cgroupParent: string }): string {
-  const execStart = [
-    process.execPath,
-    '--import',
-    'tsx',
-    '--conditions=source',
-    join(repoRoot, 'packages/daemon/src/main.ts'),
-    '--socket',
-    input.socketPath,
-    '--state-dir',
-    input.stateDir,
-    '--socket-group',
-    'root',
-    '--log-level',
-    'warn',
-  ].join(' ');
+  const execStart = [process.execPath, ...daemonArgs(input)].join(' ');
   const lines = readFileSync(shippedUnit, 'utf8')
     .split('\n')
     .filter((line) => !/^(RuntimeDirectory|StateDirectory)/.test(line))

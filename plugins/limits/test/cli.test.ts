@@ -4,13 +4,11 @@
  */
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCgroupDriver } from '@nsbox/runtime';
 import { formatCpuList } from '@nsbox/runtime-api';
-import { type CliRunOptions, makeTempDir, requireRoot, runNsbox, useCleanup } from '@nsbox/testkit';
+import { type CliRunOptions, cliCommands, makeCliHost, makeTempDir, requireRoot, useCleanup } from '@nsbox/testkit';
 import { HostFacts } from '../src/host-facts.js';
 import { detachLoopsUnder, loopDevices } from './support.js';
 
@@ -27,31 +25,10 @@ describe('limits: the nsbox commands', function () {
   });
 
   beforeEach(() => {
-    const cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
-    const stateDir = makeTempDir(cleanup, 'state');
-    // Only this plugin, from source: the test does not depend on what else is installed.
-    writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false, plugins: [pluginEntry] }));
-    cli = { stateDir, cgroupParent };
-    cleanup.add('destroy boxes, loop devices and cgroups', async () => {
-      const listed = runNsbox(['list', '--json'], cli);
-      for (const box of JSON.parse(listed.stdout || '[]') as { name: string }[]) runNsbox(['destroy', '--force', box.name], cli);
-      detachLoopsUnder(stateDir);
-      const cgroups = createCgroupDriver({ parent: cgroupParent });
-      for (const name of cgroups.list()) await cgroups.remove(name);
-      cgroups.removeParent();
-    });
+    cli = makeCliHost(cleanup, { plugins: [pluginEntry], afterDestroy: detachLoopsUnder });
   });
 
-  function nsbox(...args: string[]) {
-    const result = runNsbox(args, cli);
-    return { ...result, json: () => JSON.parse(result.stdout) };
-  }
-
-  function ok(...args: string[]) {
-    const result = nsbox(...args);
-    assert.equal(result.code, 0, `nsbox ${args.join(' ')}: ${result.stderr}`);
-    return result;
-  }
+  const { nsbox, ok } = cliCommands(() => cli);
 
   it('set changes a running box at once and keeps it; limits and info show configured and effective values', () => {
     ok('create', 'web', '--template', 'busybox', '--', 'sleep', '100000');

@@ -5,13 +5,10 @@
  */
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listLinks } from '@nsbox/native';
-import { createCgroupDriver } from '@nsbox/runtime';
-import { type CliRunOptions, makeTempDir, requireRoot, runNsbox, useCleanup } from '@nsbox/testkit';
+import { type CliRunOptions, cliCommands, makeCliHost, requireRoot, useCleanup } from '@nsbox/testkit';
 import { hostLinkName } from '../src/index.js';
 import { makeTestNet, natRules, OUTSIDE, type TestNet } from './support.js';
 
@@ -29,30 +26,11 @@ describe('network: the nsbox commands', function () {
 
   beforeEach(() => {
     net = makeTestNet(cleanup);
-    const cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
-    const stateDir = makeTempDir(cleanup, 'state');
     const settings = { netns: net.hostPath, bridge: net.bridge, nameservers: [OUTSIDE.out4] };
-    writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false, plugins: [pluginEntry], settings: { network: settings } }));
-    cli = { stateDir, cgroupParent };
-    cleanup.add('destroy boxes and cgroups', async () => {
-      const listed = runNsbox(['list', '--json'], cli);
-      for (const box of JSON.parse(listed.stdout || '[]') as { name: string }[]) runNsbox(['destroy', '--force', box.name], cli);
-      const cgroups = createCgroupDriver({ parent: cgroupParent });
-      for (const name of cgroups.list()) await cgroups.remove(name);
-      cgroups.removeParent();
-    });
+    cli = makeCliHost(cleanup, { plugins: [pluginEntry], settings: { network: settings } });
   });
 
-  function nsbox(...args: string[]) {
-    const result = runNsbox(args, cli);
-    return { ...result, json: () => JSON.parse(result.stdout) };
-  }
-
-  function ok(...args: string[]) {
-    const result = nsbox(...args);
-    assert.equal(result.code, 0, `nsbox ${args.join(' ')}: ${result.stderr}`);
-    return result;
-  }
+  const { nsbox, ok } = cliCommands(() => cli);
 
   function refused(field: string, ...args: string[]) {
     const result = nsbox('--json', ...args);
