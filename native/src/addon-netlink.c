@@ -18,20 +18,13 @@
 
 #include <node_api.h>
 
+#include "addon-glue.h"
 #include "addon-netlink.h"
 #include "netlink.h"
 #include "root-write.h"
 
 #define MAX_ARGS 6
 #define ARG_SIZE 240
-
-#define CHECK(call)                                                                        \
-  do                                                                                       \
-    {                                                                                      \
-      if ((call) != napi_ok)                                                               \
-        return NULL;                                                                       \
-    }                                                                                      \
-  while (0)
 
 static napi_value
 throw_nl_error (napi_env env, const struct nl_error *err, int step)
@@ -41,36 +34,18 @@ throw_nl_error (napi_env env, const struct nl_error *err, int step)
   napi_value error, code, msg, value;
 
   snprintf (message, sizeof message, "%s: %s", err->what, strerror (err->errnum));
-  CHECK (napi_create_string_utf8 (env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code));
-  CHECK (napi_create_string_utf8 (env, message, NAPI_AUTO_LENGTH, &msg));
-  CHECK (napi_create_error (env, code, msg, &error));
-  CHECK (napi_create_int32 (env, -err->errnum, &value));
-  CHECK (napi_set_named_property (env, error, "errno", value));
+  NAPI_OK (napi_create_string_utf8 (env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code));
+  NAPI_OK (napi_create_string_utf8 (env, message, NAPI_AUTO_LENGTH, &msg));
+  NAPI_OK (napi_create_error (env, code, msg, &error));
+  NAPI_OK (napi_create_int32 (env, -err->errnum, &value));
+  NAPI_OK (napi_set_named_property (env, error, "errno", value));
   if (step >= 0)
     {
-      CHECK (napi_create_int32 (env, step, &value));
-      CHECK (napi_set_named_property (env, error, "step", value));
+      NAPI_OK (napi_create_int32 (env, step, &value));
+      NAPI_OK (napi_set_named_property (env, error, "step", value));
     }
   napi_throw (env, error);
   return NULL;
-}
-
-static napi_value
-type_error (napi_env env, const char *message)
-{
-  napi_throw_type_error (env, "ERR_INVALID_ARG_TYPE", message);
-  return NULL;
-}
-
-static bool
-get_string (napi_env env, napi_value value, char *buf, size_t size)
-{
-  napi_valuetype type;
-  size_t len;
-
-  return napi_typeof (env, value, &type) == napi_ok && type == napi_string
-         && napi_get_value_string_utf8 (env, value, buf, size, &len) == napi_ok && len < size - 1
-         && strlen (buf) == len;
 }
 
 static bool
@@ -86,31 +61,21 @@ get_int (const char *text, int *out)
 }
 
 static napi_value
-set_number (napi_env env, napi_value object, const char *key, double number)
-{
-  napi_value value;
-
-  CHECK (napi_create_double (env, number, &value));
-  CHECK (napi_set_named_property (env, object, key, value));
-  return object;
-}
-
-static napi_value
 links_to_array (napi_env env, const struct nl_link *links, size_t count)
 {
   napi_value array, object, value;
 
-  CHECK (napi_create_array_with_length (env, count, &array));
+  NAPI_OK (napi_create_array_with_length (env, count, &array));
   for (size_t i = 0; i < count; i++)
     {
       const struct nl_link *l = &links[i];
-      CHECK (napi_create_object (env, &object));
-      CHECK (napi_create_string_utf8 (env, l->name, NAPI_AUTO_LENGTH, &value));
-      CHECK (napi_set_named_property (env, object, "name", value));
-      CHECK (napi_create_string_utf8 (env, l->kind, NAPI_AUTO_LENGTH, &value));
-      CHECK (napi_set_named_property (env, object, "kind", value));
-      CHECK (napi_get_boolean (env, l->up, &value));
-      CHECK (napi_set_named_property (env, object, "up", value));
+      NAPI_OK (napi_create_object (env, &object));
+      NAPI_OK (napi_create_string_utf8 (env, l->name, NAPI_AUTO_LENGTH, &value));
+      NAPI_OK (napi_set_named_property (env, object, "name", value));
+      NAPI_OK (napi_create_string_utf8 (env, l->kind, NAPI_AUTO_LENGTH, &value));
+      NAPI_OK (napi_set_named_property (env, object, "kind", value));
+      NAPI_OK (napi_get_boolean (env, l->up, &value));
+      NAPI_OK (napi_set_named_property (env, object, "up", value));
       if (!set_number (env, object, "index", l->index) || !set_number (env, object, "master", l->master)
           || !set_number (env, object, "rxBytes", (double) l->rx_bytes)
           || !set_number (env, object, "txBytes", (double) l->tx_bytes)
@@ -119,7 +84,7 @@ links_to_array (napi_env env, const struct nl_link *links, size_t count)
           || !set_number (env, object, "rxDropped", (double) l->rx_dropped)
           || !set_number (env, object, "txDropped", (double) l->tx_dropped))
         return NULL;
-      CHECK (napi_set_element (env, array, (uint32_t) i, object));
+      NAPI_OK (napi_set_element (env, array, (uint32_t) i, object));
     }
   return array;
 }
@@ -221,13 +186,13 @@ js_netlink (napi_env env, napi_callback_info info)
   struct nl_error err = { 0 };
   bool is_array;
 
-  CHECK (napi_get_cb_info (env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || !get_string (env, argv[0], netns, sizeof netns))
-    return type_error (env, "netlink(netns, ops): netns must be a string");
+  NAPI_OK (napi_get_cb_info (env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !read_string (env, argv[0], netns, sizeof netns))
+    return throw_type_error (env, "netlink(netns, ops): netns must be a string");
   if (napi_is_array (env, argv[1], &is_array) != napi_ok || !is_array)
-    return type_error (env, "netlink(netns, ops): ops must be an array");
-  CHECK (napi_get_array_length (env, argv[1], &count));
-  CHECK (napi_create_array_with_length (env, count, &results));
+    return throw_type_error (env, "netlink(netns, ops): ops must be an array");
+  NAPI_OK (napi_get_array_length (env, argv[1], &count));
+  NAPI_OK (napi_create_array_with_length (env, count, &results));
   if (nl_open (netns, &conn, &err) < 0)
     return throw_nl_error (env, &err, -1);
   for (uint32_t i = 0; i < count; i++)
@@ -238,14 +203,14 @@ js_netlink (napi_env env, napi_callback_info info)
           || op_argc > MAX_ARGS + 1)
         {
           nl_close (conn);
-          return type_error (env, "netlink: each op is [name, ...args] with at most 6 args");
+          return throw_type_error (env, "netlink: each op is [name, ...args] with at most 6 args");
         }
       for (uint32_t a = 0; a < op_argc; a++)
         if (napi_get_element (env, op_value, a, &arg_value) != napi_ok
-            || !get_string (env, arg_value, args[a], ARG_SIZE))
+            || !read_string (env, arg_value, args[a], ARG_SIZE))
           {
             nl_close (conn);
-            return type_error (env, "netlink: op arguments must be strings without NUL");
+            return throw_type_error (env, "netlink: op arguments must be strings without NUL");
           }
       result = NULL;
       if (run_op (env, conn, args, op_argc, &result, &err) < 0)
@@ -254,7 +219,7 @@ js_netlink (napi_env env, napi_callback_info info)
           return throw_nl_error (env, &err, (int) i);
         }
       if (result)
-        CHECK (napi_set_element (env, results, i, result));
+        NAPI_OK (napi_set_element (env, results, i, result));
     }
   nl_close (conn);
   return results;
@@ -265,18 +230,17 @@ static napi_value
 js_netlink_sysctl (napi_env env, napi_callback_info info)
 {
   size_t argc = 3;
-  napi_value argv[3], undefined;
+  napi_value argv[3];
   char netns[ARG_SIZE], key[256], value[256];
   struct nl_error err = { 0 };
 
-  CHECK (napi_get_cb_info (env, info, &argc, argv, NULL, NULL));
-  if (argc < 3 || !get_string (env, argv[0], netns, sizeof netns)
-      || !get_string (env, argv[1], key, sizeof key) || !get_string (env, argv[2], value, sizeof value))
-    return type_error (env, "netlinkSysctl(netns, key, value): three strings");
+  NAPI_OK (napi_get_cb_info (env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || !read_string (env, argv[0], netns, sizeof netns)
+      || !read_string (env, argv[1], key, sizeof key) || !read_string (env, argv[2], value, sizeof value))
+    return throw_type_error (env, "netlinkSysctl(netns, key, value): three strings");
   if (nl_sysctl_set (netns, key, value, &err) < 0)
     return throw_nl_error (env, &err, -1);
-  CHECK (napi_get_undefined (env, &undefined));
-  return undefined;
+  return undefined (env);
 }
 
 /* writeFileInRoot(root, path, content: string | Buffer, mode) */
@@ -284,7 +248,7 @@ static napi_value
 js_write_file_in_root (napi_env env, napi_callback_info info)
 {
   size_t argc = 4;
-  napi_value argv[4], undefined;
+  napi_value argv[4];
   char root[4096], path[4096];
   struct nl_error err = { 0 };
   bool is_buffer;
@@ -294,21 +258,21 @@ js_write_file_in_root (napi_env env, napi_callback_info info)
   int32_t mode;
   int ret;
 
-  CHECK (napi_get_cb_info (env, info, &argc, argv, NULL, NULL));
-  if (argc < 4 || !get_string (env, argv[0], root, sizeof root)
-      || !get_string (env, argv[1], path, sizeof path)
+  NAPI_OK (napi_get_cb_info (env, info, &argc, argv, NULL, NULL));
+  if (argc < 4 || !read_string (env, argv[0], root, sizeof root)
+      || !read_string (env, argv[1], path, sizeof path)
       || napi_get_value_int32 (env, argv[3], &mode) != napi_ok || mode < 0 || mode > 07777)
-    return type_error (env, "writeFileInRoot(root, path, content, mode)");
-  CHECK (napi_is_buffer (env, argv[2], &is_buffer));
+    return throw_type_error (env, "writeFileInRoot(root, path, content, mode)");
+  NAPI_OK (napi_is_buffer (env, argv[2], &is_buffer));
   if (is_buffer)
-    CHECK (napi_get_buffer_info (env, argv[2], &data, &len));
+    NAPI_OK (napi_get_buffer_info (env, argv[2], &data, &len));
   else
     {
       if (napi_get_value_string_utf8 (env, argv[2], NULL, 0, &len) != napi_ok)
-        return type_error (env, "writeFileInRoot: content must be a string or a Buffer");
+        return throw_type_error (env, "writeFileInRoot: content must be a string or a Buffer");
       text = malloc (len + 1);
       if (!text)
-        return type_error (env, "writeFileInRoot: out of memory");
+        return throw_type_error (env, "writeFileInRoot: out of memory");
       napi_get_value_string_utf8 (env, argv[2], text, len + 1, &len);
       data = text;
     }
@@ -316,8 +280,7 @@ js_write_file_in_root (napi_env env, napi_callback_info info)
   free (text);
   if (ret < 0)
     return throw_nl_error (env, &err, -1);
-  CHECK (napi_get_undefined (env, &undefined));
-  return undefined;
+  return undefined (env);
 }
 
 bool

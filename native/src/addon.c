@@ -34,6 +34,7 @@ extern char **environ;
 
 #include <node_api.h>
 
+#include "addon-glue.h"
 #include "addon-netlink.h"
 #include "remove-tree.h"
 
@@ -308,14 +309,6 @@ host_pipe (int fds[2], struct host_error *err)
 /* Glue                                                                                   */
 /* ------------------------------------------------------------------------------------ */
 
-#define NAPI_OK(call)                                                                      \
-  do                                                                                       \
-    {                                                                                      \
-      if ((call) != napi_ok)                                                               \
-        return NULL;                                                                       \
-    }                                                                                      \
-  while (0)
-
 static napi_value
 throw_host_error (napi_env env, const struct host_error *err)
 {
@@ -344,92 +337,6 @@ throw_host_error (napi_env env, const struct host_error *err)
     }
   napi_throw (env, error);
   return NULL;
-}
-
-static napi_value
-throw_type_error (napi_env env, const char *message)
-{
-  napi_throw_type_error (env, "ERR_INVALID_ARG_TYPE", message);
-  return NULL;
-}
-
-/* Reads argc arguments; a missing one is `undefined`, which the converters reject. */
-static bool
-get_args (napi_env env, napi_callback_info info, size_t argc, napi_value *argv)
-{
-  size_t n = argc;
-
-  return napi_get_cb_info (env, info, &n, argv, NULL, NULL) == napi_ok;
-}
-
-static bool
-arg_int32 (napi_env env, napi_value value, const char *name, int32_t *out)
-{
-  napi_valuetype type;
-  double d;
-  char message[96];
-
-  if (napi_typeof (env, value, &type) == napi_ok && type == napi_number
-      && napi_get_value_double (env, value, &d) == napi_ok && d >= INT32_MIN && d <= INT32_MAX
-      && d == (double) (int32_t) d)
-    {
-      *out = (int32_t) d;
-      return true;
-    }
-  snprintf (message, sizeof message, "The \"%s\" argument must be an integer", name);
-  throw_type_error (env, message);
-  return false;
-}
-
-static bool
-arg_string (napi_env env, napi_value value, const char *name, char *buf, size_t size)
-{
-  napi_valuetype type;
-  size_t len;
-  char message[96];
-
-  if (napi_typeof (env, value, &type) == napi_ok && type == napi_string
-      && napi_get_value_string_utf8 (env, value, buf, size, &len) == napi_ok
-      && len < size - 1 && strlen (buf) == len)
-    return true;
-  snprintf (message, sizeof message,
-            "The \"%s\" argument must be a string without NUL, shorter than %zu bytes", name,
-            size - 1);
-  throw_type_error (env, message);
-  return false;
-}
-
-/* A path given as a string, or as a Buffer for names that are not UTF-8 (archive members). */
-static bool
-arg_path (napi_env env, napi_value value, const char *name, char *buf, size_t size)
-{
-  bool is_buffer;
-  void *data;
-  size_t len;
-  char message[96];
-
-  if (napi_is_buffer (env, value, &is_buffer) != napi_ok || !is_buffer)
-    return arg_string (env, value, name, buf, size);
-  if (napi_get_buffer_info (env, value, &data, &len) == napi_ok && len < size
-      && memchr (data, '\0', len) == NULL)
-    {
-      memcpy (buf, data, len);
-      buf[len] = '\0';
-      return true;
-    }
-  snprintf (message, sizeof message,
-            "The \"%s\" argument must be a Buffer without NUL, shorter than %zu bytes", name, size);
-  throw_type_error (env, message);
-  return false;
-}
-
-static napi_value
-undefined (napi_env env)
-{
-  napi_value value;
-
-  NAPI_OK (napi_get_undefined (env, &value));
-  return value;
 }
 
 static napi_value
@@ -578,15 +485,6 @@ js_process_alive (napi_env env, napi_callback_info info)
     return throw_host_error (env, &err);
   NAPI_OK (napi_get_boolean (env, alive, &result));
   return result;
-}
-
-static bool
-set_number (napi_env env, napi_value object, const char *name, double value)
-{
-  napi_value v;
-
-  return napi_create_double (env, value, &v) == napi_ok
-         && napi_set_named_property (env, object, name, v) == napi_ok;
 }
 
 static napi_value
