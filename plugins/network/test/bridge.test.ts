@@ -115,6 +115,10 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     const spoofed = await t.exec('client', 'ping -c 2 -W 1 -I 10.231.0.99 10.231.0.2');
     assert.notEqual(spoofed.exitCode, 0, 'a ping from an address the box does not hold is dropped');
     assert.match(spoofed.stdout, /2 packets transmitted, 0 packets received/);
+    // The control: with the bridge's anti-spoofing rules gone, the same spoofed ping is answered.
+    execFileSync('ip', ['netns', 'exec', net.hostNs, 'nft', 'flush', 'chain', 'bridge', 'nsbox', 'prerouting']);
+    const unprotected = await t.exec('client', 'ping -c 2 -W 1 -I 10.231.0.99 10.231.0.2');
+    assert.match(unprotected.stdout, /2 packets transmitted, 2 packets received/, 'without the rules the spoofed source gets through');
 
     await t.host.manager.stop('web', { timeoutMs: 0 });
     assert.deepEqual(t.boxLinks(), [hostLinkName(client.id)], "a stopped box's veth is gone");
