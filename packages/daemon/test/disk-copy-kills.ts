@@ -15,8 +15,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import type { NsboxClient } from '@nsbox/client';
 import type { Cleanup } from '@nsbox/testkit';
-import { checkInvariants, DISK, ext4Root, loopsBackedBy, makeRig, readStore, sleeper, startRig } from './crash-support.js';
+import { type CrashRig, checkInvariants, DISK, ext4Root, loopsBackedBy, makeRig, readStore, sleeper, startRig } from './crash-support.js';
 
 const MiB = 1024 * 1024;
 /** A big file and many small ones: a copy long enough to be caught holding a file of the image. */
@@ -126,6 +127,19 @@ async function killNsboxd(rig: ReturnType<typeof makeRig>, starting: Promise<unk
   );
 }
 
+/** Starts the box and stops the `cp` of its disk copy when nsboxd runs one (undefined: the start ended first). */
+async function startCatchingCopy(client: NsboxClient, rig: CrashRig, name: string, boxDir: string, cleanup: Cleanup) {
+  let over = false;
+  const starting = client.boxes.start(name).then(
+    () => {
+      over = true;
+    },
+    () => undefined,
+  );
+  const cp = await freezeCopy(rig.daemon?.child.pid as number, join(boxDir, 'disk'), cleanup, () => over);
+  return { cp, starting };
+}
+
 export function killDuringCopyIntoImage() {
   return async function (this: Mocha.Context) {
     const cleanup = (this as unknown as { cleanup: Cleanup }).cleanup;
@@ -135,14 +149,7 @@ export function killDuringCopyIntoImage() {
       const box = await (await client.boxes.create({ name: `copy-in-${round}`, config: sleeper({ disk: DISK }) })).wait();
       const boxDir = join(rig.stateDir, 'boxes', box.id);
       execFileSync('sh', ['-c', filler(join(boxDir, 'rootfs'))]);
-      let over = false;
-      const starting = client.boxes.start(box.name).then(
-        () => {
-          over = true;
-        },
-        () => undefined,
-      );
-      const cp = await freezeCopy(rig.daemon?.child.pid as number, join(boxDir, 'disk'), cleanup, () => over);
+      const { cp, starting } = await startCatchingCopy(client, rig, box.name, boxDir, cleanup);
       if (cp === undefined) return undefined;
       return { box, boxDir, image: join(rig.stateDir, 'pools', 'default', `${box.id}.img`), cp, starting };
     });
@@ -181,14 +188,7 @@ export function killDuringCopyBack() {
       await client.boxes.stop(box.name, { timeout: 0 });
       // The disk limit goes: the next start copies the box's files back to its seed.
       await client.boxes.update(box.name, { limits: null });
-      let over = false;
-      const starting = client.boxes.start(box.name).then(
-        () => {
-          over = true;
-        },
-        () => undefined,
-      );
-      const cp = await freezeCopy(rig.daemon?.child.pid as number, join(boxDir, 'disk'), cleanup, () => over);
+      const { cp, starting } = await startCatchingCopy(client, rig, box.name, boxDir, cleanup);
       if (cp === undefined) return undefined;
       return { box, image: join(rig.stateDir, 'pools', 'default', `${box.id}.img`), cp, starting };
     });
