@@ -160,6 +160,7 @@ export class BoxManager {
   private moments(run: OperationRun, box: Box, spec: OciSpec, ctx: OperationContext): StartMoments {
     const plugins = this.deps.host.pluginsFor(box);
     return {
+      wiring: plugins.some((plugin) => plugin.hooks?.wire !== undefined),
       configure: () => this.forwardHook(run, box, plugins, 'configure', spec, ctx),
       wire: async (facts) => {
         box.runtime = { ...box.runtime, ...facts };

@@ -95,6 +95,11 @@ export interface DriverStatus {
  * that fails fails the start; the driver then tears down what it made.
  */
 export interface StartMoments {
+  /**
+   * Whether a plugin of the box acts at `wire`. Only then must the driver hold the init before
+   * its exec (a socket round trip per start); otherwise it may call `wire` once the init runs.
+   */
+  readonly wiring: boolean;
   configure(): Promise<void>;
   wire(facts: Record<string, unknown>): Promise<void>;
 }

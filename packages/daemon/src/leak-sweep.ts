@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Box } from '@nsbox/core';
-import { MountBelowError, removeTreeSync } from '@nsbox/native';
+import { MountBelowError, removeTreeSync } from '@nsbox/runtime';
 
 export interface SweepResult {
   boxDirs: string[];

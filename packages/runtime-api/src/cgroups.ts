@@ -40,6 +40,8 @@ export interface CgroupDriver {
   create(name: string): BoxCgroup;
   /** undefined when the box's cgroup does not exist in every hierarchy we use. */
   get(name: string): BoxCgroup | undefined;
+  /** Whether any part of the box's cgroup exists (a half-created one too): one stat per hierarchy, not a listing. */
+  exists(name: string): boolean;
   /** Names under the parent, including half-created ones so that they can be removed. */
   list(): string[];
   /** Every process in the box's cgroup and below it (union over hierarchies); [] when missing. */

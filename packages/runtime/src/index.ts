@@ -17,6 +17,7 @@ export { type FollowOptions, followLog } from './follow-log.js';
 export { releaseInit } from './held-init.js';
 export { execFailureError, type LauncherFailure, launcherFailure } from './launcher-verdict.js';
 export { LinuxBoxDriver, type LinuxDriverOptions, type LinuxRuntimeFacts } from './linux-driver.js';
+export { encodeProgram, type LaunchOp, launcherPath, MountBelowError, removeTree, removeTreeSync } from './native-exports.js';
 export { identify, isSameProcess, isZombie, type ProcessIdentity, processStartTime, waitUntil } from './process-identity.js';
 export { launchShim, type ShimReady } from './shim-launch.js';
 export {

@@ -87,7 +87,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
    * Resource declarations of an earlier run are forgotten; owners declare anew at `configure`.
    */
   protected makeCgroup(box: Pick<Box, 'id'>): BoxCgroup {
-    const existed = this.cgroups.list().includes(box.id);
+    const existed = this.cgroups.exists(box.id);
     const cgroup = this.cgroups.create(box.id);
     this.resources.began(box, { existed });
     return cgroup;
@@ -158,8 +158,9 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     try {
       // The cgroup exists and nothing runs in it: plugins declare their resources now.
       await moments?.configure();
-      // The init holds once the box is built, before it execs (the launcher's `hold`).
-      const holdSocket = join(files.dir, 'start.sock');
+      // The init holds once the box is built, before it execs (the launcher's `hold`), when a
+      // plugin wires it; otherwise it execs at once and the wire moment only records the facts.
+      const holdSocket = moments?.wiring ? join(files.dir, 'start.sock') : undefined;
       // Notified syscalls: the shim takes the listeners and keeps nsbox-notify serving them.
       const notify = notifyRules(spec);
       const notifyFile = join(files.dir, NOTIFY_CONFIG_FILE);
@@ -171,7 +172,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
           ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}),
           notifySocket: join(files.dir, NOTIFY_SOCKET_FILE),
         }),
-        ['hold', holdSocket],
+        ...(holdSocket ? [['hold', holdSocket]] : []),
       ];
       const ready = await launchShim({
         boxDir: files.dir,
@@ -184,8 +185,10 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       const facts = { init, shim, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
       // The wire moment: the box's namespaces exist, its init has not run (veth in, BPF, listener).
       await moments?.wire(facts);
-      await releaseInit(holdSocket);
-      rmSync(holdSocket, { force: true });
+      if (holdSocket) {
+        await releaseInit(holdSocket);
+        rmSync(holdSocket, { force: true });
+      }
       // A very short-lived init may be gone already; its exit.json tells the rest.
       return facts;
     } catch (error) {
@@ -284,7 +287,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
 
   async cleanupStart(box: Box): Promise<void> {
     const runtime = facts(box);
-    if (this.cgroups.list().includes(box.id)) await this.removeCgroup(box);
+    if (this.cgroups.exists(box.id)) await this.removeCgroup(box);
     if (isSameProcess(runtime.shim)) signal(runtime.shim, 'SIGKILL');
     await waitUntil(() => reapShim(runtime.shim), 1_000);
   }

@@ -16,8 +16,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxError } from '@nsbox/core';
-import { MountBelowError, removeTree, removeTreeSync } from '@nsbox/native';
-import { builtinTemplates, type ImageConfig, listTemplates, materializeTemplate, type TemplateProgress } from '@nsbox/runtime';
+import {
+  builtinTemplates,
+  type ImageConfig,
+  listTemplates,
+  MountBelowError,
+  materializeTemplate,
+  removeTree,
+  removeTreeSync,
+  type TemplateProgress,
+} from '@nsbox/runtime';
 import type Database from 'better-sqlite3';
 
 export interface TemplateInfo {

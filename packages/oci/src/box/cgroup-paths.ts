@@ -132,6 +132,11 @@ export class OciCgroupDriver implements CgroupDriver {
     return cgroup ? { ...cgroup, name } : undefined;
   }
 
+  exists(name: string): boolean {
+    const { driver, leaf } = this.target(name);
+    return driver.exists(leaf);
+  }
+
   /** Boxes under the default parent by id; mapped ones are reported by their owners (the store). */
   list(): string[] {
     return this.fallback.list();

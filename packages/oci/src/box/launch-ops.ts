@@ -12,7 +12,7 @@
  */
 
 import type { OciSpec } from '@nsbox/core';
-import type { LaunchOp } from '@nsbox/native';
+import type { LaunchOp } from '@nsbox/runtime';
 import type { HookName } from '../bundle/spec-support.js';
 import { hooksOf, type OciHook } from './oci-hooks.js';
 

@@ -10,8 +10,18 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, type DriverStatus, defineOperationInput, NsboxError, type OciSpec, type OperationContext, type StartMoments } from '@nsbox/core';
-import { encodeProgram, launcherPath, removeTreeSync } from '@nsbox/native';
-import { compileCreateProgram, identify, isSameProcess, LinuxBoxDriver, type LinuxRuntimeFacts, launcherFailure, type ProcessIdentity } from '@nsbox/runtime';
+import {
+  compileCreateProgram,
+  encodeProgram,
+  identify,
+  isSameProcess,
+  LinuxBoxDriver,
+  type LinuxRuntimeFacts,
+  launcherFailure,
+  launcherPath,
+  type ProcessIdentity,
+  removeTreeSync,
+} from '@nsbox/runtime';
 import { OCI_OWNER, translateResources } from '../bundle/resources.js';
 import type { CallerPort } from '../server/front-session.js';
 import type { OciCgroupDriver } from './cgroup-paths.js';

@@ -8,8 +8,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NsboxError, type OciSpec } from '@nsbox/core';
-import { encodeProgram, launcherPath } from '@nsbox/native';
-import { compileJoinProgram } from '@nsbox/runtime';
+import { compileJoinProgram, encodeProgram, launcherPath } from '@nsbox/runtime';
 import { inheritedFds, withVariables } from '../box/inherited-fds.js';
 import { listenerOps } from '../box/launch-ops.js';
 import { launcherError, type OciRuntimeFacts } from '../box/oci-driver.js';

@@ -5,8 +5,7 @@
  */
 
 import { NsboxError } from '@nsbox/core';
-import { removeTreeSync } from '@nsbox/native';
-import { releaseInit } from '@nsbox/runtime';
+import { releaseInit, removeTreeSync } from '@nsbox/runtime';
 import { ociFacts } from '../box/oci-driver.js';
 import { hooksOf, runHooks } from '../box/oci-hooks.js';
 import { hookState, ociStatus } from '../box/oci-state.js';

@@ -38,6 +38,10 @@ class CountingDriver implements CgroupDriver {
   get(name: string): BoxCgroup | undefined {
     return this.inner.get(name);
   }
+  exists(name: string): boolean {
+    return this.inner.exists(name);
+  }
+
   list(): string[] {
     return this.inner.list();
   }

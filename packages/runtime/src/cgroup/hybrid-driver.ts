@@ -34,6 +34,10 @@ export class HybridDriver implements CgroupDriver {
     return v1 !== undefined && unified !== undefined ? merge(v1, unified) : undefined;
   }
 
+  exists(name: string): boolean {
+    return this.v1.exists(name) || this.unified.exists(name);
+  }
+
   list(): string[] {
     return [...new Set([...this.v1.list(), ...this.unified.list()])].sort();
   }
