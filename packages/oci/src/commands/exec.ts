@@ -97,11 +97,10 @@ export async function execInContainer(context: CommandContext, id: string, args:
   }
   const init = facts.init;
   if (!init) throw new NsboxError('E_INVALID_STATE', 'container not running', { details: { id } });
-  const cgroup = runtime.cgroups.get(box.id);
   const program = compileJoinProgram(
     { ...spec, process: joined },
     { initPid: init.pid, args: joined.args, env: joined.env ?? [], cwd: joined.cwd, user: joined.user, tty },
-    { procsFiles: cgroup?.procsFiles ?? [] },
+    runtime.driver.joinContext(box),
   );
   if (fds.count > 0) program.push(['preserve_fds', String(fds.count)]);
   // The exec'd process gets its own listener; the agent gets it too, as runc sends it.
