@@ -292,6 +292,23 @@ describe('tenant policy: deny by default', function () {
     await leavesNoTrace(() => probe.post('/boxes/harmless/restart'), forbidden('config.annotations.note'));
   });
 
+  it("a plugin's route that creates boxes meets the tenant's quota as POST /boxes does", async () => {
+    await admin.tenants.update('alpha', { quotas: { boxes: 1 } });
+    const probe = alpha.plugins.routes(PROBE);
+    // The control: under the quota, the same route creates the tenant's box.
+    const made = (await probe.post('/boxes', { name: 'first', config: sleeper })) as { id: string };
+    assert.equal((await alpha.boxes.get('first')).id, made.id);
+    await leavesNoTrace(
+      () => probe.post('/boxes', { name: 'second', config: sleeper }),
+      (error) => {
+        const refusal = refusalOf(error);
+        assert.equal(refusal.code, 'E_QUOTA_EXCEEDED', (error as Error).message);
+        assert.equal(refusal.field, 'name');
+        return true;
+      },
+    );
+  });
+
   it('the host admin keeps full power', async () => {
     const config = { ...sleeper, isolation: { capabilities: { add: ['NET_ADMIN'] }, seccomp: { allow: ['mount'] } }, annotations: { 'org.nsbox.test': 'x' } };
     const box = await (await admin.boxes.create({ name: 'admins', owner: 'alpha', config, start: true })).wait();

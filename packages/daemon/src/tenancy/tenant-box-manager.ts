@@ -1,13 +1,14 @@
 /**
  * The BoxManager a plugin's route gets when a tenant's token called it: the same one, with
  * the tenant's scope and policy in front. A route handler that creates, changes, starts or
- * restarts a box through it is judged as POST/PATCH /boxes are, and reaches only the tenant's
- * boxes; a host-wide token's call gets the plain manager.
+ * restarts a box through it is judged as POST/PATCH /boxes are — a create checks the same
+ * owner, name, policy, template and quota, and holds its quota reservation while it runs —
+ * and reaches only the tenant's boxes; a host-wide token's call gets the plain manager.
  */
 
-import { type Box, type BoxManager, type CreateBoxInput, NsboxError } from '@nsbox/core';
+import type { Box, BoxManager, CreateBoxInput } from '@nsbox/core';
 import type { Scope } from '../auth/scope.js';
-import { storedBoxName } from '../boxes/box-names.js';
+import { prepareCreate } from '../boxes/create-box.js';
 import { judgeChange } from '../boxes/scoped-box-api.js';
 import { checkStoredConfig } from '../boxes/tenant-config.js';
 import type { DaemonContext } from '../context.js';
@@ -22,11 +23,14 @@ export function tenantBoxManager(context: DaemonContext, scope: Scope): BoxManag
   const guarded: Partial<Record<keyof BoxManager, unknown>> = {
     list: (filter?: Parameters<BoxManager['list']>[0]) => manager.list({ ...(filter ?? {}), owner: tenant }),
     async create(input: CreateBoxInput): Promise<Box> {
-      if (input.owner !== undefined && input.owner !== tenant) {
-        throw new NsboxError('E_FORBIDDEN', `a token of tenant '${tenant}' creates boxes for '${tenant}' only`, { details: { field: 'owner' } });
+      // A host box (owner null) is another owner than the tenant: prepareCreate refuses it.
+      const owner = input.owner === null ? '' : input.owner;
+      const prepared = await prepareCreate(context, scope, { name: input.name, config: input.config as Record<string, unknown>, owner });
+      try {
+        return await manager.create({ name: prepared.name, config: prepared.config, owner: tenant });
+      } finally {
+        prepared.release();
       }
-      context.policy.check(scope.caller, await manager.validateConfig(input.config, input.name));
-      return manager.create({ ...input, name: storedBoxName(tenant, input.name), owner: tenant });
     },
     async update(idOrName: string, changes: Record<string, unknown>): Promise<Box> {
       const box = scope.box(idOrName);
