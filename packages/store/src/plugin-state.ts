@@ -24,7 +24,16 @@ export class SqlitePluginState implements PluginStateStore {
     this.db.prepare('DELETE FROM plugin_state WHERE namespace = ? AND key = ?').run(namespace, key);
   }
 
-  list(namespace: string): { key: string; value: string }[] {
-    return this.db.prepare('SELECT key, value FROM plugin_state WHERE namespace = ? ORDER BY key').all(namespace) as { key: string; value: string }[];
+  list(namespace: string, prefix?: string): { key: string; value: string }[] {
+    if (!prefix) {
+      return this.db.prepare('SELECT key, value FROM plugin_state WHERE namespace = ? ORDER BY key').all(namespace) as { key: string; value: string }[];
+    }
+    // GLOB with a literal prefix is a range on the primary key (namespace, key) for SQLite,
+    // which bounds it by bytes; its wildcard characters are matched as themselves.
+    const pattern = `${prefix.replace(/[*?[]/g, (char) => `[${char}]`)}*`;
+    return this.db.prepare('SELECT key, value FROM plugin_state WHERE namespace = ? AND key GLOB ? ORDER BY key').all(namespace, pattern) as {
+      key: string;
+      value: string;
+    }[];
   }
 }

@@ -43,6 +43,33 @@ describe('SQLite store', () => {
     assert.deepEqual(first.list('isolation'), [{ key: 'uid-range:1', value: 'box-b' }]);
   });
 
+  it('lists the keys of a namespace that start with a prefix, and only those', () => {
+    const state = open().pluginState;
+    const keys = [
+      'box-a',
+      'box-a/owner/limits',
+      'box-a/owner/sharing',
+      'box-ab/owner/limits',
+      'box-b/applied',
+      'box-a\u{10FFFF}x',
+      'box-a/\u00e9',
+      'a*b',
+      'a*?[c]',
+    ];
+    for (const key of keys) state.set('runtime', key, key.length.toString());
+    state.set('other', 'box-a/owner/limits', 'x');
+    const prefixed = (prefix: string) => state.list('runtime', prefix).map((entry) => entry.key);
+    assert.deepEqual(prefixed('box-a/'), ['box-a/owner/limits', 'box-a/owner/sharing', 'box-a/\u00e9']);
+    assert.deepEqual(prefixed('box-a/owner/'), ['box-a/owner/limits', 'box-a/owner/sharing']);
+    assert.deepEqual(prefixed('box-a'), keys.filter((key) => key.startsWith('box-a')).sort());
+    assert.deepEqual(prefixed('box-c'), []);
+    assert.deepEqual(prefixed('a*'), ['a*?[c]', 'a*b'], 'wildcards in a prefix are plain characters');
+    assert.deepEqual(prefixed('a*?['), ['a*?[c]']);
+    const plan = open().db.prepare('EXPLAIN QUERY PLAN SELECT key FROM plugin_state WHERE namespace = ? AND key GLOB ?').all('runtime', 'box-a/*');
+    assert.match(JSON.stringify(plan), /namespace=\? AND key>\? AND key<\?/, 'the prefix is a range of the primary key');
+    assert.equal(state.list('runtime').length, keys.length, 'without a prefix: the whole namespace');
+  });
+
   it('migrates a namespace once, and refuses tables newer than the code', () => {
     const store = open();
     const steps = ['CREATE TABLE daemon_tenants (id TEXT PRIMARY KEY)'];

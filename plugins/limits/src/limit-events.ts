@@ -83,7 +83,7 @@ export class LimitEvents {
 
   /** A new cgroup counts from zero: forget what was recorded for the last one. */
   reset(box: Pick<Box, 'id'>): void {
-    for (const { key } of this.state.list(NAMESPACE)) if (key === box.id || key.startsWith(`${box.id}/`)) this.state.delete(NAMESPACE, key);
+    for (const { key } of this.state.list(NAMESPACE, box.id)) if (key === box.id || key.startsWith(`${box.id}/`)) this.state.delete(NAMESPACE, key);
   }
 
   private claim(box: Pick<Box, 'id'>, kind: string, count: number): boolean {

@@ -40,9 +40,12 @@ export class MemoryStateStore implements PluginStateStore {
     this.entries.delete(`${namespace}\0${key}`);
   }
 
-  list(namespace: string): { key: string; value: string }[] {
-    const prefix = `${namespace}\0`;
-    return [...this.entries].filter(([key]) => key.startsWith(prefix)).map(([key, value]) => ({ key: key.slice(prefix.length), value }));
+  list(namespace: string, prefix = ''): { key: string; value: string }[] {
+    const start = `${namespace}\0${prefix}`;
+    return [...this.entries]
+      .filter(([key]) => key.startsWith(start))
+      .map(([key, value]) => ({ key: key.slice(namespace.length + 1), value }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 }
 
@@ -61,9 +64,7 @@ export class ResourceState {
   declarations(box: ResourceBox): Record<string, ResourceDeclaration> {
     const prefix = `${box.id}/owner/`;
     const found: Record<string, ResourceDeclaration> = {};
-    for (const { key, value } of this.store.list(NAMESPACE)) {
-      if (key.startsWith(prefix)) found[key.slice(prefix.length)] = JSON.parse(value) as ResourceDeclaration;
-    }
+    for (const { key, value } of this.store.list(NAMESPACE, prefix)) found[key.slice(prefix.length)] = JSON.parse(value) as ResourceDeclaration;
     return found;
   }
 
@@ -88,6 +89,6 @@ export class ResourceState {
 
   /** Forgets everything about the box (its cgroup was removed, or made anew). */
   clear(box: ResourceBox): void {
-    for (const { key } of this.store.list(NAMESPACE)) if (key.startsWith(`${box.id}/`)) this.store.delete(NAMESPACE, key);
+    for (const { key } of this.store.list(NAMESPACE, `${box.id}/`)) this.store.delete(NAMESPACE, key);
   }
 }
