@@ -1,3 +1,6 @@
 import { packageBuild } from '../../tsup.base.js';
 
-export default packageBuild();
+// zod, semver and inversify are used through core alone (plugins take `z`, `inject` and the
+// container from @nsbox/core): bundled into core's build, they load as one file instead of
+// some 400, which is most of a CLI command's start-up. Their types stay imports of the packages.
+export default packageBuild({ noExternal: ['zod', 'semver', 'inversify', /^@inversifyjs\//, 'reflect-metadata'] });
