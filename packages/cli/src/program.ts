@@ -1,6 +1,6 @@
 /** Builds the `nsbox` command line from the built-in commands and the plugins' commands. */
 
-import { boxOptionPoint, type CommandContribution, isNsboxError, NsboxError, toNsboxError } from '@nsbox/core';
+import { boxOptionPoint, CORE_API_VERSION, type CommandContribution, isNsboxError, NsboxError, toNsboxError } from '@nsbox/core';
 import { Command, CommanderError } from 'commander';
 import { actionCommand } from './action-commands.js';
 import { asLocalError } from './api-error.js';
@@ -9,6 +9,7 @@ import type { CliCommand } from './command.js';
 import { pluginBoxOptions } from './commands/box-options.js';
 import { builtinCommands } from './commands/index.js';
 import { findDaemon } from './remote-daemon.js';
+import { version } from './version.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -102,6 +103,7 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
   const outcome = { exitCode: 0 };
   const program = new Command('nsbox')
     .description('nsbox: virtual-server boxes on a stock Linux kernel')
+    .version(`nsbox ${version} (plugin API ${CORE_API_VERSION})`, '-V, --version', 'print the version of nsbox and of its plugin API')
     .option('--state-dir <dir>', 'state directory (default $NSBOX_STATE_DIR or /var/lib/nsbox)')
     .option('--host-config <file>', 'host config file (default <state-dir>/host.json)')
     .option('--plugin-path <dir>', 'extra node_modules folder to search for plugins (repeatable)')
