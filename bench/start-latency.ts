@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AnyPlugin } from '@nsbox/core';
 import { openHost } from '@nsbox/host';
 import { buildBusyboxRootfs, createCgroupDriver, LinuxBoxDriver, waitUntil } from '@nsbox/runtime';
 import { makeBundle, median, printTable, timeRuns, which } from './bench-support.js';
@@ -20,16 +21,18 @@ const rootfs = buildBusyboxRootfs(join(work, 'rootfs'));
 const rows: { name: string; medianMs?: number; note?: string }[] = [];
 
 try {
-  // nsbox, library API (what an embedding panel or nsboxd calls): the runtime alone, then
-  // with every installed plugin (isolation adds a user namespace, an idmapped root, seccomp).
-  for (const discover of [false, true]) {
+  // nsbox, library API (what an embedding panel or nsboxd calls): the runtime alone, with
+  // every installed plugin (isolation adds a user namespace, an idmapped root, seccomp), then
+  // with each plugin alone (and what it requires), so that each one's cost shows.
+  const libraryRun = async (label: string, plugins: { discover: true } | { only: AnyPlugin[] } | undefined) => {
     const host = await openHost({
-      stateDir: join(work, `state-lib-${discover}`),
-      discover,
+      stateDir: join(work, `state-lib-${rows.length}`),
+      discover: plugins !== undefined && 'discover' in plugins,
+      ...(plugins && 'only' in plugins ? { plugins: plugins.only } : {}),
       driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),
     });
     const driver = host.driver as LinuxBoxDriver;
-    const plugins = host.plugins.plugins.map((plugin) => plugin.definition.name);
+    const loaded = host.plugins.plugins.map((plugin) => plugin.definition);
     const times = await timeRuns(runs, async (index) => {
       const name = `lib${index}`;
       await host.manager.create({ name, config: { rootfs, process: { args: ['/bin/true'] } } });
@@ -38,12 +41,21 @@ try {
       await host.manager.destroy(name, { force: true });
     });
     host.close();
-    rows.push({
-      name: `nsbox library API${discover ? ' + plugins' : ''}`,
-      medianMs: median(times),
-      ...(discover ? { note: plugins.join(', ') || 'none installed' } : {}),
-    });
-  }
+    rows.push({ name: label, medianMs: median(times), ...(plugins ? { note: loaded.map((plugin) => plugin.name).join(', ') || 'none installed' } : {}) });
+    return loaded;
+  };
+  await libraryRun('nsbox library API', undefined);
+  const installed = await libraryRun('nsbox library API + plugins', { discover: true });
+  const byName = new Map(installed.map((plugin) => [plugin.name, plugin]));
+  const withRequired = (plugin: AnyPlugin, into = new Map<string, AnyPlugin>()): AnyPlugin[] => {
+    for (const name of Object.keys(plugin.requires ?? {})) {
+      const required = byName.get(name);
+      if (required && !into.has(name)) withRequired(required, into);
+    }
+    into.set(plugin.name, plugin);
+    return [...into.values()];
+  };
+  for (const plugin of installed) await libraryRun(`  + ${plugin.name} alone`, { only: withRequired(plugin) });
 
   // nsbox, CLI (built, as installed): one process per run.
   const cli = join(process.cwd(), 'packages/cli/bin/nsbox.js');
