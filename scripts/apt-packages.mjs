@@ -20,6 +20,8 @@ export const aptSets = {
     'openssl',
     'zstd',
     'xz-utils',
+    // promtool (tracking's /metrics format check) and a real Prometheus scraping nsboxd in tests.
+    'prometheus',
   ],
   bench: ['crun', 'runc'],
   /** Installed with their recommends: podman needs its network and storage helpers (tests of nsbox-runc). */
