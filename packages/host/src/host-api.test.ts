@@ -299,7 +299,7 @@ describe('the host API: plugin contract', () => {
     assert.equal(manager.get(box.id).config.defaults, undefined);
   });
 
-  it("gives a plugin a database of its own in its data dir: migrated once, kept across hosts, the box database out of reach", async () => {
+  it('gives a plugin a database of its own in its data dir: migrated once, kept across hosts, the box database out of reach', async () => {
     const steps = ['CREATE TABLE series_points (box TEXT NOT NULL, time INTEGER NOT NULL, value REAL NOT NULL)'];
     let db: PluginDatabase | undefined;
     const series = definePlugin({
@@ -318,10 +318,14 @@ describe('the host API: plugin contract', () => {
       db?.run('INSERT INTO series_points VALUES (?, ?, ?)', 'b1', 1, 0.5);
       db?.run('INSERT INTO series_points VALUES (?, ?, ?)', 'b1', 2, 1.5);
     });
-    assert.throws(() => db?.transaction(() => {
-      db?.run('INSERT INTO series_points VALUES (?, ?, ?)', 'b1', 3, 9);
-      throw new Error('half-way');
-    }), /half-way/);
+    assert.throws(
+      () =>
+        db?.transaction(() => {
+          db?.run('INSERT INTO series_points VALUES (?, ?, ?)', 'b1', 3, 9);
+          throw new Error('half-way');
+        }),
+      /half-way/,
+    );
     assert.throws(() => db?.all('SELECT * FROM boxes'), /no such table: boxes/, "the host's box tables are not in a plugin's database");
     assert.ok((db?.sizeBytes() ?? 0) > 0);
     host?.close();
@@ -331,6 +335,9 @@ describe('the host API: plugin contract', () => {
       { time: 1, value: 0.5 },
       { time: 2, value: 1.5 },
     ]);
-    assert.throws(() => host?.plugins.get(coreRefs.pluginDatabases).open('../boxes', []), (error: NsboxError) => error.code === 'E_INVALID_ARGUMENT');
+    assert.throws(
+      () => host?.plugins.get(coreRefs.pluginDatabases).open('../boxes', []),
+      (error: NsboxError) => error.code === 'E_INVALID_ARGUMENT',
+    );
   });
 });

@@ -15,6 +15,13 @@ describe('usage parsers', () => {
 
   it('reads key-value files, skipping what is not a count', () => {
     const values = keyedValues('anon 4096\nfile 8192\nworkingset_refault_anon 0\nbogus line here\n');
-    assert.deepEqual([...values], [['anon', 4096], ['file', 8192], ['workingset_refault_anon', 0]]);
+    assert.deepEqual(
+      [...values],
+      [
+        ['anon', 4096],
+        ['file', 8192],
+        ['workingset_refault_anon', 0],
+      ],
+    );
   });
 });
