@@ -141,7 +141,7 @@ describe('tracking in nsboxd', function () {
     assert.equal(event?.source, 'tracking');
     assert.equal(event?.data['box'], 'hog');
     assert.deepEqual(
-      (event?.data['victims'] as { command: string }[]).map((victim) => victim.command),
+      ((event?.data['victims'] ?? []) as { command: string }[]).map((victim) => victim.command),
       ['dd'],
     );
   });
