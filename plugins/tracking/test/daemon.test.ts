@@ -17,7 +17,8 @@ import { hostPluginPackages, runCli, startTestDaemon, type TestDaemon } from '..
 import { type StatsResult, trackingPlugin } from '../src/index.js';
 import { sleep, waitFor } from './support.js';
 
-const spinner = { template: 'busybox', process: { args: ['sh', '-c', 'while :; do :; done'] } };
+// Niced: it spins on idle CPU time only, and leaves the test's own processes theirs.
+const spinner = { template: 'busybox', process: { args: ['sh', '-c', 'renice -n 19 $$ >/dev/null; while :; do :; done'] } };
 const sleeper = { template: 'busybox', process: { args: ['sleep', '100000'] } };
 
 function promtool(text: string): { code: number | null; output: string } {
