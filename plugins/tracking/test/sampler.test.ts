@@ -6,8 +6,11 @@
 
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
+import { type AnyPlugin, contribute, definePlugin, metricsPoint } from '@nsbox/core';
+import { LocalBoxApi } from '@nsbox/host';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
 import { FINE } from '../src/history-store.js';
+import type { StatsResult } from '../src/index.js';
 import { openTrackingHost, sleep, type TrackingTestHost } from './support.js';
 
 const MiB = 2 ** 20;
@@ -43,6 +46,41 @@ describe('tracking: the sampler on real boxes', function () {
     assert.equal(sample.stats.pids.current, 2);
     assert.ok((sample.stats.memory.usage ?? 0) > 0 && (sample.stats.memory.anon ?? -1) >= 0);
     assert.equal(typeof sample.stats.cpu.usageUsec, 'number');
+  });
+
+  it("keeps other plugins' counters for the box: in its sample, its history and its stats", async () => {
+    // A plugin of the test's own contributes a counter per running box, as network does per interface.
+    const widgets = definePlugin({
+      name: 'widgets',
+      version: '1.0.0',
+      core: '^1.0.0',
+      setup: () => ({
+        contributions: [
+          contribute(metricsPoint, {
+            collect: (boxes) =>
+              boxes.map((box) => ({
+                name: 'nsbox_box_widgets_total',
+                help: 'widgets',
+                type: 'counter' as const,
+                labels: { box: box.name, kind: 'blue' },
+                value: 42,
+              })),
+          }),
+        ],
+      }),
+    });
+    const own = await openTrackingHost(cleanup, { plugins: [widgets as AnyPlugin] });
+    const box = await own.box('counted');
+    const [sample] = (await own.tracking.sampler?.sampleOnce()) ?? [];
+    assert.deepEqual(
+      sample?.contributed.map((metric) => [metric.name, metric.value]),
+      [['nsbox_box_widgets_total', 42]],
+      'its own metrics are not collected twice',
+    );
+    assert.deepEqual(own.tracking.history.latest(box.id)?.counters, { 'nsbox_box_widgets_total{kind="blue"}': 42 });
+    // The action, as every face runs it (the host's BoxApi).
+    const result = (await new LocalBoxApi(own.host).runAction('tracking', 'stats', { box: 'counted' })) as StatsResult;
+    assert.deepEqual(result.stats?.counters, { 'nsbox_box_widgets_total{kind="blue"}': 42 });
   });
 
   it('keeps history in both tiers, across a reopened host, and forgets it with the box', async () => {

@@ -32,6 +32,8 @@ export interface TrackingHostOptions {
   /** host.json's `settings.tracking`. */
   settings?: Record<string, unknown>;
   cgroupParent?: string;
+  /** More plugins (a test's own contributor to the metrics point). */
+  plugins?: AnyPlugin[];
 }
 
 export function testCgroupParent(): string {
@@ -52,7 +54,7 @@ export async function openTrackingHost(cleanup: Cleanup, options: TrackingHostOp
   writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false, settings: { tracking: options.settings ?? {} } }));
   if (!options.cgroupParent) removeCgroupsAfter(cleanup, cgroupParent);
   const host = await createTestHost(cleanup, {
-    plugins: [isolationPlugin as AnyPlugin, limitsPlugin as AnyPlugin, trackingPlugin as AnyPlugin],
+    plugins: [isolationPlugin as AnyPlugin, limitsPlugin as AnyPlugin, trackingPlugin as AnyPlugin, ...(options.plugins ?? [])],
     stateDir,
     driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),
   });
