@@ -8,6 +8,7 @@ import { KernelLog } from './kernel-log.js';
 import { Sampler } from './sampler.js';
 import { trackingSettingsSchema } from './settings.js';
 import { statsAction } from './stats-action.js';
+import { topCommand } from './top-command.js';
 import { TrackingService, trackingServiceId } from './tracking-service.js';
 import { version } from './version.js';
 
@@ -50,6 +51,7 @@ export const trackingPlugin = definePlugin({
   hostSettings: trackingSettingsSchema,
   module: trackingModule,
   actions: [statsAction],
+  commands: [topCommand],
   setup: ({ own }) => {
     const tracking = own<TrackingService>(trackingServiceId);
     return {
