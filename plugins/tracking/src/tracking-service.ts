@@ -30,12 +30,19 @@ export class TrackingService {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** The sampler's sample if it is fresh (this process is the agent), else undefined. */
-  private cached(box: Pick<Box, 'id'>): { sample: BoxSample; previous?: BoxSample } | undefined {
+  /** The sampler's latest sample if it is fresh (this process is the agent), else undefined. */
+  private fresh(box: Pick<Box, 'id'>): BoxSample | undefined {
     const sample = this.sampler?.latest.get(box.id);
-    if (!sample || this.clock() - sample.time > 2 * this.settings.intervalSeconds * 1000 + 1000) return undefined;
+    return sample && this.clock() - sample.time <= 2 * this.settings.intervalSeconds * 1000 + 1000 ? sample : undefined;
+  }
+
+  /** The fresh sample with the one before it (for rates), else undefined. */
+  private cached(box: Pick<Box, 'id'>): { sample: BoxSample; previous: BoxSample } | undefined {
+    const sample = this.fresh(box);
+    if (!sample) return undefined;
+    // A box the sampler has seen once has no rate yet: it is read live instead.
     const previous = this.sampler?.previous.get(box.id);
-    return previous ? { sample, previous } : { sample };
+    return previous ? { sample, previous } : undefined;
   }
 
   /**
@@ -73,7 +80,7 @@ export class TrackingService {
   metrics(boxes: readonly Box[]): MetricSample[] {
     return boxes.flatMap((box) => {
       if (box.state !== 'running') return [];
-      const sample = this.cached(box)?.sample ?? this.safeRead(box);
+      const sample = this.fresh(box) ?? this.safeRead(box);
       return sample ? boxMetrics(sample) : [];
     });
   }

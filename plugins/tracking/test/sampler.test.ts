@@ -78,7 +78,8 @@ describe('tracking: the sampler on real boxes', function () {
       'its own metrics are not collected twice',
     );
     assert.deepEqual(own.tracking.history.latest(box.id)?.counters, { 'nsbox_box_widgets_total{kind="blue"}': 42 });
-    // The action, as every face runs it (the host's BoxApi).
+    // The action, as every face runs it (the host's BoxApi), answers from the sampler once it has two samples.
+    await own.tracking.sampler?.sampleOnce();
     const result = (await new LocalBoxApi(own.host).runAction('tracking', 'stats', { box: 'counted' })) as StatsResult;
     assert.deepEqual(result.stats?.counters, { 'nsbox_box_widgets_total{kind="blue"}': 42 });
   });
