@@ -20,6 +20,10 @@ export const aptSets = {
     'openssl',
     'zstd',
     'xz-utils',
+    // promtool (tracking's /metrics format check) and a real Prometheus scraping nsboxd in tests.
+    'prometheus',
+    // nsbox top's test drives it in a real terminal.
+    'tmux',
   ],
   bench: ['crun', 'runc'],
   /** Installed with their recommends: podman needs its network and storage helpers (tests of nsbox-runc). */

@@ -45,7 +45,7 @@ function fromContribution(contribution: CommandContribution, plugin: string): Cl
     description: `${contribution.description} (plugin ${plugin})`,
     ...(contribution.arguments ? { arguments: contribution.arguments } : {}),
     ...(contribution.options ? { options: contribution.options } : {}),
-    run: async (context, args, options) => contribution.run({ args, options, services: await context.services() }),
+    run: async (context, args, options) => contribution.run({ args, options, services: await context.services(), api: () => context.api() }),
     ...(contribution.render ? { render: contribution.render } : {}),
   };
 }

@@ -393,6 +393,11 @@ export class NsboxClient {
     return this.transport.json('GET', '/host');
   }
 
+  /** Usage of the boxes this token may see, in Prometheus' text exposition format (`GET /metrics`). */
+  metrics(): Promise<string> {
+    return this.transport.text('GET', '/metrics');
+  }
+
   whoami(): Promise<Caller> {
     return this.transport.json('GET', '/whoami');
   }

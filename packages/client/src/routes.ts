@@ -6,6 +6,7 @@ export const coveredRoutes: Record<string, string> = {
   'GET /health': 'health()',
   'GET /openapi.json': 'openapi()',
   'GET /host': 'host()',
+  'GET /metrics': 'metrics()',
   'POST /config/validate': 'validateConfig()',
   'GET /boxes': 'boxes.list()',
   'POST /boxes': 'boxes.create()',

@@ -3,6 +3,7 @@
 import type { ContainerModule, Newable, ServiceIdentifier } from 'inversify';
 import type { AnyAction } from './action.js';
 import type { Box } from './box.js';
+import type { BoxApi } from './box-api.js';
 import type { ErrorCodeInfo } from './errors.js';
 import type { OciSpec } from './oci-spec.js';
 import type { OperationContext, OperationLog } from './operation-context.js';
@@ -99,6 +100,11 @@ export interface CommandContribution {
 export interface CommandInput {
   args: string[];
   options: Record<string, unknown>;
+  /**
+   * The application layer as this face reaches it: through nsboxd (the caller's token) when it
+   * runs, in-process otherwise — what a live view (`nsbox top`) polls.
+   */
+  api?(): Promise<BoxApi>;
   /** The face's services (the plugin host, box manager...), typed by the face. */
   services: { get<T>(id: ServiceIdentifier<T>): T };
 }

@@ -81,6 +81,33 @@ export interface PluginStateStore {
   list(namespace: string, prefix?: string): { key: string; value: string }[];
 }
 
+/** A value SQLite stores and gives back. */
+export type SqlValue = string | number | bigint | null | Uint8Array;
+
+/**
+ * A plugin's own SQLite database (a file in its data dir, WAL, shared by every process of the
+ * host): for what a key/value state does not fit, such as time series. Its tables migrate
+ * with the plugin's own append-only list of steps; the host's box database stays out of reach.
+ */
+export interface PluginDatabase {
+  readonly path: string;
+  run(sql: string, ...params: SqlValue[]): { changes: number };
+  get<T>(sql: string, ...params: SqlValue[]): T | undefined;
+  all<T>(sql: string, ...params: SqlValue[]): T[];
+  /** One write transaction (BEGIN IMMEDIATE): other processes wait rather than interleave. */
+  transaction<T>(body: () => T): T;
+  /** Bytes the database takes on disk (pages in use and free), with its write-ahead log. */
+  sizeBytes(): number;
+}
+
+export interface PluginDatabases {
+  /**
+   * Opens (once per process) the database of `plugin` and brings its schema to the last of
+   * `migrations`, each step once, in order, in a transaction. Closed with the host.
+   */
+  open(plugin: string, migrations: readonly string[]): PluginDatabase;
+}
+
 /** What an open host hands its driver when it asks for the driver's provisions. */
 export interface ProvisionHost {
   pluginState: PluginStateStore;

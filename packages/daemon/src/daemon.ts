@@ -36,6 +36,7 @@ import { eventRoutes } from './routes/event-routes.js';
 import { execRoutes } from './routes/exec-routes.js';
 import { hostRoutes } from './routes/host-routes.js';
 import { logRoutes } from './routes/log-routes.js';
+import { metricsRoutes } from './routes/metrics-routes.js';
 import { operationRoutes } from './routes/operation-routes.js';
 import { pluginRoutes } from './routes/plugin-routes.js';
 import { templateRoutes } from './routes/template-routes.js';
@@ -141,6 +142,7 @@ function allRoutes(context: DaemonContext, openapi: () => unknown): AnyRoute[] {
     ...pluginRoutes(context),
     ...actionRoutes(context),
     ...tenantRoutes(context),
+    ...metricsRoutes(context),
   ];
 }
 

@@ -16,6 +16,7 @@ import {
   ContainerModule,
   CoreTokens,
   contribute,
+  coreRefs,
   createContributionPoint,
   createServiceRef,
   definePlugin,
@@ -23,6 +24,7 @@ import {
   hookNames,
   type LifecycleHooks,
   NsboxError,
+  type PluginDatabase,
   provide,
   z,
 } from '@nsbox/core';
@@ -295,5 +297,47 @@ describe('the host API: plugin contract', () => {
     assert.equal(manager.get(box.id).config.defaults, undefined);
     await assert.rejects(manager.update(box.id, { defaults: { level: 4 } }), /level 4/);
     assert.equal(manager.get(box.id).config.defaults, undefined);
+  });
+
+  it('gives a plugin a database of its own in its data dir: migrated once, kept across hosts, the box database out of reach', async () => {
+    const steps = ['CREATE TABLE series_points (box TEXT NOT NULL, time INTEGER NOT NULL, value REAL NOT NULL)'];
+    let db: PluginDatabase | undefined;
+    const series = definePlugin({
+      name: 'series',
+      version: '1.0.0',
+      core: '^1.0.0',
+      deps: { databases: coreRefs.pluginDatabases },
+      setup: ({ deps }) => {
+        db = deps.databases.open('series', steps);
+        return {};
+      },
+    });
+    await open([series]);
+    assert.equal(db?.path, join(stateDir, 'plugins', 'series', 'series.db'));
+    db?.transaction(() => {
+      db?.run('INSERT INTO series_points VALUES (?, ?, ?)', 'b1', 1, 0.5);
+      db?.run('INSERT INTO series_points VALUES (?, ?, ?)', 'b1', 2, 1.5);
+    });
+    assert.throws(
+      () =>
+        db?.transaction(() => {
+          db?.run('INSERT INTO series_points VALUES (?, ?, ?)', 'b1', 3, 9);
+          throw new Error('half-way');
+        }),
+      /half-way/,
+    );
+    assert.throws(() => db?.all('SELECT * FROM boxes'), /no such table: boxes/, "the host's box tables are not in a plugin's database");
+    assert.ok((db?.sizeBytes() ?? 0) > 0);
+    host?.close();
+    // A second host on the same state dir (a restart): the rows are there, the step is not run again.
+    await open([series]);
+    assert.deepEqual(db?.all<{ time: number; value: number }>('SELECT time, value FROM series_points ORDER BY time'), [
+      { time: 1, value: 0.5 },
+      { time: 2, value: 1.5 },
+    ]);
+    assert.throws(
+      () => host?.plugins.get(coreRefs.pluginDatabases).open('../boxes', []),
+      (error: NsboxError) => error.code === 'E_INVALID_ARGUMENT',
+    );
   });
 });

@@ -8,13 +8,14 @@ import {
   BoxManager,
   Container,
   CoreTokens,
+  coreRefs,
   discoverPlugins,
   EventBus,
   isPluginDefinition,
   NsboxError,
   PluginHost,
 } from '@nsbox/core';
-import { resolveStateDir, SqliteStore } from '@nsbox/store';
+import { resolveStateDir, SqlitePluginDatabases, SqliteStore } from '@nsbox/store';
 import { type HostConfig, loadHostConfig } from './host-config.js';
 
 export interface OpenHostOptions {
@@ -95,6 +96,8 @@ export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost
   container.bind(CoreTokens.OperationJournal).toConstantValue(store);
   container.bind(CoreTokens.EventBus).toConstantValue(events);
   container.bind(CoreTokens.PluginState).toConstantValue(store.pluginState);
+  const pluginDatabases = new SqlitePluginDatabases(join(stateDir, 'plugins'));
+  container.bind(coreRefs.pluginDatabases.token).toConstantValue(pluginDatabases);
   if (driver) container.bind(CoreTokens.BoxDriver).toConstantValue(driver);
   // What the driver offers plugins, under the runtime-api refs (plugins cannot rebind them).
   const provisions = driver?.provisions?.({ pluginState: store.pluginState }) ?? [];
@@ -107,10 +110,11 @@ export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost
       disabled: [...config.disabled, ...(options.disabled ?? [])],
       container,
       settings: config.settings,
-      protectedRefs: provisions.map((provision) => provision.ref),
+      protectedRefs: [...provisions.map((provision) => provision.ref), coreRefs.pluginDatabases],
       dataRoot: join(stateDir, 'plugins'),
     });
   } catch (error) {
+    pluginDatabases.close();
     store.close();
     throw error;
   }
@@ -125,5 +129,9 @@ export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost
   });
   container.bind(CoreTokens.BoxManager).toConstantValue(manager);
 
-  return { stateDir, config, store, plugins, events, manager, driver, close: () => store.close() };
+  const close = () => {
+    pluginDatabases.close();
+    store.close();
+  };
+  return { stateDir, config, store, plugins, events, manager, driver, close };
 }

@@ -23,6 +23,7 @@ export type {
   IoThrottle,
   KnobOwnership,
   KnobWrite,
+  PressureStats,
   ResourceBox,
   ResourceDeclaration,
   ResourceEvents,

@@ -124,12 +124,45 @@ export interface ResourceProblem {
   reason: string;
 }
 
+/**
+ * Pressure stall information of one resource (cgroup2's `cpu.pressure` & co., also on a hybrid
+ * host's unified hierarchy): `some` — at least one task waited; `full` — every task stalled.
+ * Averages are percentages of wall time over 10, 60 and 300 s; totals are microseconds.
+ */
+export interface PressureStats {
+  some: { avg10: number; avg60: number; avg300: number; totalUsec: number };
+  full?: { avg10: number; avg60: number; avg300: number; totalUsec: number };
+}
+
 /** Usage read from the box's cgroup; a figure the host cannot give is left out. */
 export interface ResourceStats {
-  cpu: { usageUsec?: number; userUsec?: number; systemUsec?: number; throttledPeriods?: number; throttledUsec?: number };
-  memory: { usage?: number; peak?: number; swapUsage?: number };
+  cpu: {
+    usageUsec?: number;
+    userUsec?: number;
+    systemUsec?: number;
+    throttledPeriods?: number;
+    throttledUsec?: number;
+    /** CFS bursts (v2 `cpu.max.burst`): how many periods borrowed, and the time borrowed. */
+    bursts?: number;
+    burstUsec?: number;
+  };
+  memory: {
+    usage?: number;
+    peak?: number;
+    swapUsage?: number;
+    /** Anonymous memory (v2 `anon`, v1 `total_rss`). */
+    anon?: number;
+    /** Page cache (v2 `file`, v1 `total_cache`). */
+    file?: number;
+    /** Kernel memory: slabs, stacks, page tables (v2 `kernel`, v1 `memory.kmem.usage_in_bytes`). */
+    kernel?: number;
+    /** Socket buffers (v2 `sock`, v1 `memory.kmem.tcp.usage_in_bytes`). */
+    sock?: number;
+  };
   pids: { current?: number; peak?: number };
   io: { device: string; readBytes: number; writeBytes: number; reads: number; writes: number }[];
+  /** PSI where the kernel keeps it for the box's cgroup (cgroup2 only: never on a pure v1 host). */
+  pressure?: { cpu?: PressureStats; memory?: PressureStats; io?: PressureStats };
 }
 
 /** Event counters since the box's cgroup was made (each start makes a new one). */

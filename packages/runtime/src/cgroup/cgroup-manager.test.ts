@@ -220,6 +220,12 @@ describe('the cgroup manager on real box cgroups', function () {
     // A task moved into a v1 memory cgroup leaves its charges behind: the figure is there, not necessarily above 0.
     assert.equal(typeof stats?.memory.usage, 'number');
     assert.equal(typeof stats?.cpu.usageUsec, 'number');
+    for (const kind of ['anon', 'file', 'kernel'] as const) assert.equal(typeof stats?.memory[kind], 'number', `memory.${kind}`);
+    // PSI lives in cgroup2's core files: wherever the box has a unified directory (v2, hybrid).
+    if (driver.inner.get(box.id)?.unifiedDir !== undefined && existsSync('/proc/pressure/cpu')) {
+      assert.ok((stats?.pressure?.cpu?.some.totalUsec ?? -1) >= 0, 'cpu pressure of the box');
+      assert.ok((stats?.pressure?.memory?.full?.totalUsec ?? -1) >= 0, 'memory pressure (full) of the box');
+    }
     assert.deepEqual(manager.events(box), { oomKills: 0, pidsMax: 0 });
     assert.equal(manager.effective({ id: 'nobox' }), undefined);
   });

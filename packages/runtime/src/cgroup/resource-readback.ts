@@ -11,6 +11,7 @@ import { readCgroupFileIfExists } from './cgroup-fs.js';
 import type { ResourceHost } from './resource-host.js';
 import { CFS_PERIOD_US, RT_PERIOD_US, type ThrottleField } from './resource-knobs.js';
 import { blkioToWeight, sharesToWeight, v1ThrottleFiles, v2ThrottleKeys } from './resource-plan.js';
+import { keyedValues, parsePressure } from './usage-parse.js';
 
 /** Values at or above this are v1's "no limit" (PAGE_COUNTER_MAX in bytes, rounded to a page). */
 const V1_UNLIMITED_FLOOR = 2 ** 62;
@@ -33,6 +34,11 @@ export function hugepageSizes(): string[] {
 function field(text: string | undefined, key: string): number | undefined {
   const value = new RegExp(`^${key} (\\d+)$`, 'm').exec(text ?? '')?.[1];
   return value === undefined ? undefined : Number(value);
+}
+
+function sum(values: Map<string, number>, keys: string[]): number | undefined {
+  const present = keys.filter((key) => values.has(key));
+  return present.length === 0 ? undefined : present.reduce((total, key) => total + (values.get(key) as number), 0);
 }
 
 function defined<T extends object>(object: T): T {
@@ -181,6 +187,8 @@ export class ResourceReader {
         systemUsec: field(cpuStat, 'system_usec'),
         throttledPeriods: field(cpuStat, 'nr_throttled'),
         throttledUsec: field(cpuStat, 'throttled_usec'),
+        bursts: field(cpuStat, 'nr_bursts'),
+        burstUsec: field(cpuStat, 'burst_usec'),
       });
     } else {
       const usage = number(this.read('cpuacct', 'cpuacct.usage'));
@@ -202,10 +210,46 @@ export class ResourceReader {
       usage: number(this.read('memory', v2Memory ? 'memory.current' : 'memory.usage_in_bytes')),
       peak: number(this.read('memory', v2Memory ? 'memory.peak' : 'memory.max_usage_in_bytes')),
       swapUsage: v2Memory ? number(this.read('memory', 'memory.swap.current')) : undefined,
+      ...this.memoryKinds(v2Memory),
     });
     stats.pids = defined({ current: number(this.read('pids', 'pids.current')), peak: number(this.read('pids', 'pids.peak')) });
     stats.io = this.ioStats();
+    const pressure = this.pressure();
+    if (pressure) stats.pressure = pressure;
     return stats;
+  }
+
+  /** Memory by kind: v2's memory.stat, v1's hierarchical totals and kmem counters. */
+  private memoryKinds(v2Memory: boolean): Partial<ResourceStats['memory']> {
+    const stat = keyedValues(this.read('memory', 'memory.stat'));
+    if (v2Memory) {
+      // Kernels before 5.18 have no `kernel` key: its main parts are there.
+      const kernel = stat.get('kernel') ?? sum(stat, ['kernel_stack', 'pagetables', 'slab', 'percpu']);
+      return { anon: stat.get('anon'), file: stat.get('file'), kernel, sock: stat.get('sock') };
+    }
+    const number = (text: string | undefined) => (text === undefined || text === '' ? undefined : Number(text));
+    const swap = stat.get('total_swap');
+    return {
+      anon: stat.get('total_rss'),
+      file: stat.get('total_cache'),
+      kernel: number(this.read('memory', 'memory.kmem.usage_in_bytes')),
+      sock: number(this.read('memory', 'memory.kmem.tcp.usage_in_bytes')),
+      // v1 counts swap only with swap accounting (memsw); total_swap is then in memory.stat.
+      ...(swap !== undefined ? { swapUsage: swap } : {}),
+    };
+  }
+
+  /** PSI of the box's cgroup2 directory (cgroup2's core files: on hybrid hosts too, whatever its controllers). */
+  private pressure(): ResourceStats['pressure'] | undefined {
+    const unifiedDir = this.driver.get(this.name)?.unifiedDir;
+    if (unifiedDir === undefined) return undefined;
+    const pressure: NonNullable<ResourceStats['pressure']> = {};
+    for (const resource of ['cpu', 'memory', 'io'] as const) {
+      // Read in the unified directory itself: on a hybrid host `cpu` names the v1 hierarchy.
+      const parsed = parsePressure(readCgroupFileIfExists(join(unifiedDir, `${resource}.pressure`)));
+      if (parsed) pressure[resource] = parsed;
+    }
+    return Object.keys(pressure).length > 0 ? pressure : undefined;
   }
 
   private ioStats(): ResourceStats['io'] {

@@ -1,0 +1,91 @@
+/**
+ * Plugins' own SQLite databases (core's PluginDatabases): one file per plugin in its data dir,
+ * `<state-dir>/plugins/<plugin>/<plugin>.db`, in WAL mode so the agent writes while a CLI
+ * reads. A separate file keeps a plugin's volume (time series) out of the box database and
+ * its size measurable on its own.
+ */
+
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { NsboxError, type PluginDatabase, type PluginDatabases, type SqlValue } from '@nsbox/core';
+import Database from 'better-sqlite3';
+import { migrateNamespace } from './migrations.js';
+
+const PLUGIN_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+class SqlitePluginDatabase implements PluginDatabase {
+  constructor(
+    readonly path: string,
+    private readonly db: Database.Database,
+  ) {}
+
+  run(sql: string, ...params: SqlValue[]): { changes: number } {
+    return { changes: this.db.prepare(sql).run(...params).changes };
+  }
+
+  get<T>(sql: string, ...params: SqlValue[]): T | undefined {
+    return this.db.prepare(sql).get(...params) as T | undefined;
+  }
+
+  all<T>(sql: string, ...params: SqlValue[]): T[] {
+    return this.db.prepare(sql).all(...params) as T[];
+  }
+
+  transaction<T>(body: () => T): T {
+    return this.db.transaction(body).immediate();
+  }
+
+  sizeBytes(): number {
+    const size = (file: string) => {
+      try {
+        return statSync(file).size;
+      } catch {
+        return 0;
+      }
+    };
+    return size(this.path) + size(`${this.path}-wal`);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+export class SqlitePluginDatabases implements PluginDatabases {
+  private readonly opened = new Map<string, SqlitePluginDatabase>();
+
+  /** `dataRoot`: where the plugins' data dirs are (`<state-dir>/plugins`). */
+  constructor(private readonly dataRoot: string) {}
+
+  open(plugin: string, migrations: readonly string[]): PluginDatabase {
+    if (!PLUGIN_NAME.test(plugin)) {
+      throw new NsboxError('E_INVALID_ARGUMENT', `invalid plugin name '${plugin}' for a plugin database`, { details: { field: 'plugin', plugin } });
+    }
+    const known = this.opened.get(plugin);
+    if (known) return known;
+    const dir = join(this.dataRoot, plugin);
+    const path = join(dir, `${plugin}.db`);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('busy_timeout = 10000');
+      db.pragma('synchronous = NORMAL');
+      db.exec('CREATE TABLE IF NOT EXISTS schema_versions (namespace TEXT PRIMARY KEY, version INTEGER NOT NULL)');
+      migrateNamespace(db, plugin, migrations);
+      const opened = new SqlitePluginDatabase(path, db);
+      this.opened.set(plugin, opened);
+      return opened;
+    } catch (error) {
+      throw new NsboxError('E_STORE', `cannot open the database of plugin '${plugin}' (${path}): ${(error as Error).message}`, {
+        details: { plugin, path },
+        cause: error,
+      });
+    }
+  }
+
+  close(): void {
+    for (const db of this.opened.values()) db.close();
+    this.opened.clear();
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The flight recorder: what the sampler notices between two samples of a box, reported when
+ * it happens rather than when someone looks — an OOM kill (with its victim from the kernel
+ * log and the memory at the time), forks refused at the pids limit, a CPU-throttling episode
+ * (its start, and its end with how long and how much), memory or IO pressure above the
+ * threshold. Events go through the event bus: into the box's history and onto the stream.
+ */
+
+import type { OomVictim } from './kernel-log.js';
+import type { BoxSample } from './sample.js';
+
+export interface RecordedEvent {
+  kind: string;
+  data: Record<string, unknown>;
+}
+
+/** What the recorder remembers of a box between samples. */
+export interface BoxTrail {
+  oomKills: number;
+  pidsLimitHits: number;
+  throttledPeriods: number;
+  throttledUsec: number;
+  /** An episode under way: when it began and the counters then. */
+  throttling?: { since: number; periods: number; usec: number };
+  pressure: { memory: boolean; io: boolean };
+}
+
+export function trailOf(sample: BoxSample, previous?: BoxTrail): BoxTrail {
+  return {
+    oomKills: sample.events.oomKills,
+    pidsLimitHits: sample.events.pidsMax,
+    throttledPeriods: sample.stats.cpu.throttledPeriods ?? 0,
+    throttledUsec: sample.stats.cpu.throttledUsec ?? 0,
+    ...(previous?.throttling ? { throttling: previous.throttling } : {}),
+    pressure: previous?.pressure ?? { memory: false, io: false },
+  };
+}
+
+/**
+ * Compares a sample with the box's trail; returns the events and the new trail. A counter
+ * lower than the trail's is a new cgroup (the box restarted): it counts from zero.
+ */
+export function observe(
+  sample: BoxSample,
+  trail: BoxTrail | undefined,
+  victims: readonly OomVictim[],
+  pressureThreshold: number,
+): { events: RecordedEvent[]; trail: BoxTrail } {
+  const next = trailOf(sample, trail);
+  const events: RecordedEvent[] = [];
+  if (!trail) return { events, trail: next };
+  const since = (now: number, before: number) => (now >= before ? now - before : now);
+  const box = { box: sample.box };
+
+  const kills = since(sample.events.oomKills, trail.oomKills);
+  if (kills > 0) {
+    const mine = victims.filter((victim) => victim.memcg.split('/').includes(sample.boxId));
+    events.push({
+      kind: 'tracking.oom-kill',
+      data: {
+        ...box,
+        kills,
+        total: sample.events.oomKills,
+        victims: mine.map(({ pid, command, anonRssBytes }) => ({ pid, command, ...(anonRssBytes !== undefined ? { anonRssBytes } : {}) })),
+        memory: { usage: sample.stats.memory.usage ?? null, peak: sample.stats.memory.peak ?? null },
+      },
+    });
+  }
+
+  const refused = since(sample.events.pidsMax, trail.pidsLimitHits);
+  if (refused > 0) {
+    events.push({ kind: 'tracking.pids-limit', data: { ...box, refused, total: sample.events.pidsMax, pids: sample.stats.pids.current ?? null } });
+  }
+
+  const periods = since(next.throttledPeriods, trail.throttledPeriods);
+  if (periods > 0 && !trail.throttling) {
+    next.throttling = { since: sample.time, periods: trail.throttledPeriods, usec: trail.throttledUsec };
+    events.push({
+      kind: 'tracking.cpu-throttled',
+      data: { ...box, periods, throttledMs: Math.round(since(next.throttledUsec, trail.throttledUsec) / 1000) },
+    });
+  } else if (periods === 0 && trail.throttling) {
+    const episode = trail.throttling;
+    delete next.throttling;
+    events.push({
+      kind: 'tracking.cpu-throttle-ended',
+      data: {
+        ...box,
+        durationMs: sample.time - episode.since,
+        periods: since(next.throttledPeriods, episode.periods),
+        throttledMs: Math.round(since(next.throttledUsec, episode.usec) / 1000),
+      },
+    });
+  }
+
+  for (const resource of ['memory', 'io'] as const) {
+    const avg10 = sample.stats.pressure?.[resource]?.some.avg10;
+    if (avg10 === undefined) continue;
+    const high = avg10 >= pressureThreshold;
+    if (high && !trail.pressure[resource]) events.push({ kind: `tracking.${resource}-pressure`, data: { ...box, avg10, threshold: pressureThreshold } });
+    next.pressure = { ...next.pressure, [resource]: high };
+  }
+  return { events, trail: next };
+}

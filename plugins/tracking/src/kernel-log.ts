@@ -1,0 +1,78 @@
+/**
+ * OOM-kill victims from the kernel log (/dev/kmsg): the kernel names the killed task with
+ * the memory cgroup whose limit was hit —
+ * `oom-kill:constraint=CONSTRAINT_MEMCG,...,oom_memcg=/nsbox/<box-id>,task_memcg=...,task=sh,pid=123,uid=0`
+ * and `Memory cgroup out of memory: Killed process 123 (sh) total-vm:...kB, anon-rss:...kB, ...`.
+ * The cgroup's counters say *that* a kill happened; only this says *whom*. Read without
+ * blocking from the last record read on.
+ */
+
+import { closeSync, constants, openSync, readSync } from 'node:fs';
+
+export interface OomVictim {
+  pid: number;
+  command: string;
+  /** The memory cgroup whose limit was hit, as the kernel names it. */
+  memcg: string;
+  /** Resident anonymous memory of the victim, in bytes, when the kernel said. */
+  anonRssBytes?: number;
+  uid?: number;
+}
+
+const OOM_KILL = /oom-kill:.*?oom_memcg=([^,]+),task_memcg=[^,]*,task=(.*?),pid=(\d+),uid=(\d+)/;
+const KILLED = /Killed process (\d+) \((.*?)\).*?anon-rss:(\d+)kB/;
+
+/** Parses a batch of kmsg records into victims (pairing each oom-kill line with its Killed line). */
+export function parseOomVictims(records: readonly string[]): OomVictim[] {
+  const victims: OomVictim[] = [];
+  for (const record of records) {
+    const message = record.slice(record.indexOf(';') + 1);
+    const kill = OOM_KILL.exec(message);
+    if (kill) {
+      victims.push({ memcg: kill[1] as string, command: kill[2] as string, pid: Number(kill[3]), uid: Number(kill[4]) });
+      continue;
+    }
+    const killed = KILLED.exec(message);
+    const last = victims.at(-1);
+    if (killed && last && last.pid === Number(killed[1])) last.anonRssBytes = Number(killed[3]) * 1024;
+  }
+  return victims;
+}
+
+export class KernelLog {
+  private fd: number | undefined;
+  private readonly buffer = Buffer.alloc(16 * 1024);
+
+  /** Records written since the last call (the first call: whatever the ring buffer still holds). */
+  read(): string[] {
+    if (this.fd === undefined) {
+      try {
+        this.fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
+      } catch {
+        return []; // no kernel log here (a restricted host): kills are still counted, without a victim
+      }
+    }
+    const records: string[] = [];
+    for (;;) {
+      try {
+        const length = readSync(this.fd, this.buffer, 0, this.buffer.length, null);
+        if (length <= 0) break;
+        records.push(this.buffer.toString('utf8', 0, length));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') continue; // records were overwritten before we read them: go on with the next
+        break; // EAGAIN: nothing more for now
+      }
+    }
+    return records;
+  }
+
+  victims(): OomVictim[] {
+    return parseOomVictims(this.read());
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

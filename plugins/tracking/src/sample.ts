@@ -1,0 +1,25 @@
+/** One sample of one box: what the sampler reads, the history keeps and the faces show. */
+
+import type { MetricSample } from '@nsbox/core';
+import type { ResourceEvents, ResourceStats } from '@nsbox/runtime-api';
+
+/** Processes, threads and open files of the whole box (OpenVZ's numproc / numfile). */
+export interface ProcessCensus {
+  processes: number;
+  threads: number;
+  openFiles: number;
+}
+
+export interface BoxSample {
+  boxId: string;
+  /** The box's stored name. */
+  box: string;
+  tenant: string | null;
+  /** Milliseconds since the epoch. */
+  time: number;
+  stats: ResourceStats;
+  events: ResourceEvents;
+  census: ProcessCensus;
+  /** Counters other plugins contribute for the box (network's per-interface bytes...). */
+  contributed: MetricSample[];
+}

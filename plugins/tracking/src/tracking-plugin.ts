@@ -1,0 +1,68 @@
+/** The tracking plugin: what every box uses, live and over time. */
+
+import { type BoxRepository, ContainerModule, CoreTokens, contribute, coreRefs, definePlugin, type EventBus, metricsPoint, type PluginHost } from '@nsbox/core';
+import { runtimeRefs } from '@nsbox/runtime-api';
+import { BoxReader } from './box-reader.js';
+import { HistoryStore, historyMigrations } from './history-store.js';
+import { KernelLog } from './kernel-log.js';
+import { Sampler } from './sampler.js';
+import { trackingSettingsSchema } from './settings.js';
+import { statsAction } from './stats-action.js';
+import { topCommand } from './top-command.js';
+import { TrackingService, trackingServiceId } from './tracking-service.js';
+import { version } from './version.js';
+
+const trackingModule = new ContainerModule((options) => {
+  options
+    .bind(trackingServiceId)
+    .toDynamicValue((context) => {
+      const settings = trackingSettingsSchema.parse(
+        (context.get(coreRefs.hostSettings.token, { optional: true }) as Record<string, unknown> | undefined)?.tracking ?? {},
+      );
+      const history = new HistoryStore(context.get(coreRefs.pluginDatabases.token).open('tracking', historyMigrations), settings);
+      const manager = context.get(runtimeRefs.cgroupManager.token, { optional: true });
+      const cgroups = context.get(runtimeRefs.cgroups.token, { optional: true });
+      // Without the runtime's cgroups (a host of another driver) there is history only.
+      const reader = manager && cgroups ? new BoxReader(manager, cgroups) : undefined;
+      const tracking = new TrackingService(reader, history, settings);
+      if (reader) {
+        const plugins = context.get<PluginHost>(CoreTokens.PluginHost);
+        tracking.sampler = new Sampler({
+          boxes: context.get<BoxRepository>(CoreTokens.BoxRepository),
+          events: context.get<EventBus>(CoreTokens.EventBus),
+          reader,
+          history,
+          kernelLog: new KernelLog(),
+          settings,
+          // Other plugins' counters (its own are what the sampler reads).
+          contributions: () => plugins.contributions(metricsPoint).filter((contribution) => contribution !== tracking.contribution),
+        });
+      }
+      return tracking;
+    })
+    .inSingletonScope();
+});
+
+export const trackingPlugin = definePlugin({
+  name: 'tracking',
+  version,
+  description: 'what every box uses: sampled by the resident agent, kept as history, nsbox stats, /metrics, a flight recorder',
+  core: '^1.1.0',
+  hostSettings: trackingSettingsSchema,
+  module: trackingModule,
+  actions: [statsAction],
+  commands: [topCommand],
+  setup: ({ own }) => {
+    const tracking = own<TrackingService>(trackingServiceId);
+    return {
+      hooks: {
+        // A box's history goes with it.
+        destroy: (ctx) => {
+          tracking.history.forget(ctx.box.id);
+        },
+      },
+      contributions: [contribute(metricsPoint, tracking.contribution)],
+      services: tracking.sampler ? [tracking.sampler.service()] : [],
+    };
+  },
+});

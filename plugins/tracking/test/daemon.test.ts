@@ -1,0 +1,206 @@
+/**
+ * tracking in a real nsboxd on its socket: the sampler runs in the daemon's resident agent,
+ * `GET /metrics` (checked by promtool) shows a tenant only its boxes, `nsbox stats` runs as an
+ * action through the API (SDK and CLI), flight-recorder events reach the event stream, and a
+ * real Prometheus scrapes nsboxd on loopback and answers a PromQL rate of a box's CPU.
+ */
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { isNsboxApiError, type NsboxClient } from '@nsbox/client';
+import type { AnyPlugin } from '@nsbox/core';
+import { makeTempDir, requireRoot, useCleanup } from '@nsbox/testkit';
+import { hostPluginPackages, runCli, startTestDaemon, type TestDaemon } from '../../../packages/daemon/test/daemon-fixture.js';
+import { type StatsResult, trackingPlugin } from '../src/index.js';
+import { sleep, waitFor } from './support.js';
+
+// Niced: it spins on idle CPU time only, and leaves the test's own processes theirs.
+const spinner = { template: 'busybox', process: { args: ['sh', '-c', 'renice -n 19 $$ >/dev/null; while :; do :; done'] } };
+const sleeper = { template: 'busybox', process: { args: ['sleep', '100000'] } };
+
+function promtool(text: string): { code: number | null; output: string } {
+  const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  return { code: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('tracking in nsboxd', function () {
+  this.timeout(120_000);
+  const cleanup = useCleanup();
+  let nsboxd: TestDaemon;
+  let admin: NsboxClient;
+
+  before(function () {
+    requireRoot(this, 'tracking in nsboxd');
+  });
+
+  async function start(tcp?: { host: string; port: number; insecure: boolean }) {
+    nsboxd = await startTestDaemon(cleanup, {
+      plugins: [trackingPlugin as AnyPlugin],
+      hostConfig: { plugins: [...hostPluginPackages, '@nsbox/plugin-tracking'], settings: { tracking: { intervalSeconds: 0.5 } } },
+      ...(tcp ? { tcp } : {}),
+    });
+    admin = nsboxd.client;
+  }
+
+  async function tenantClient(name: string): Promise<{ client: NsboxClient; token: string }> {
+    await admin.tenants.create({ name });
+    const { token } = await admin.tokens.create({ name: `${name}-reader`, tenant: name, role: 'operator' });
+    return { client: nsboxd.clientFor(token), token };
+  }
+
+  it("samples in the daemon's agent; /metrics passes promtool and shows a tenant its own boxes only; stats through the SDK and the CLI", async () => {
+    await start();
+    const acme = await tenantClient('acme');
+    await (await admin.boxes.create({ name: 'hostbox', config: spinner, start: true })).wait();
+    await (await acme.client.boxes.create({ name: 'web', config: sleeper, start: true })).wait();
+    const states = nsboxd.daemon.agent.services.states().filter((state) => state.plugin === 'tracking');
+    assert.deepEqual(states, [{ plugin: 'tracking', name: 'sampler', status: 'running', crashes: 0 }]);
+
+    let text = '';
+    assert.ok(
+      await waitFor(async () => {
+        text = await admin.metrics();
+        return /^nsbox_box_cpu_seconds_total\{box="hostbox",tenant=""\} [\d.e+-]+$/m.test(text) && text.includes('box="acme--web",tenant="acme"');
+      }, 10_000),
+      `both boxes in the admin's scrape:\n${text}`,
+    );
+    assert.match(text, /^# TYPE nsbox_box_cpu_seconds_total counter$/m);
+    assert.match(text, /^# HELP nsbox_box_memory_usage_bytes /m);
+    assert.match(text, /^nsbox_box_processes\{box="acme--web",tenant="acme"\} 1$/m);
+    assert.match(text, /^nsbox_boxes\{state="running"\} 2$/m);
+    const checked = promtool(text);
+    assert.equal(checked.code, 0, `promtool check metrics:\n${checked.output}`);
+    // The control: promtool does find what the format forbids.
+    assert.notEqual(promtool(text.replace(/nsbox_box_oom_kills_total/g, 'nsbox_box_oom_kills')).code, 0);
+
+    const tenantText = await acme.client.metrics();
+    assert.match(tenantText, /^nsbox_box_cpu_seconds_total\{box="web",tenant="acme"\} /m);
+    assert.doesNotMatch(tenantText, /hostbox/, "another tenant's box is not in a tenant's scrape");
+    assert.match(tenantText, /^nsbox_boxes\{state="running"\} 1$/m);
+    await assert.rejects(
+      new (admin.constructor as typeof NsboxClient)({ socketPath: nsboxd.socketPath }).metrics(),
+      (error: unknown) => isNsboxApiError(error) && error.status === 401,
+    );
+
+    // stats as an action: the SDK (a GET route), the caller's view of the boxes.
+    const mine = (await acme.client.actions.run('tracking', 'stats', { box: 'web' })) as StatsResult;
+    assert.equal(mine.stats?.box, 'web');
+    assert.equal(mine.stats?.processes, 1);
+    await assert.rejects(acme.client.actions.run('tracking', 'stats', { box: 'hostbox' }), (error: unknown) => isNsboxApiError(error) && error.status === 404);
+    await assert.rejects(acme.client.actions.run('tracking', 'stats', { box: 'web', since: 'yesterday' }), (error: unknown) => {
+      return isNsboxApiError(error) && error.status === 400 && /since/.test(error.message);
+    });
+    const all = (await acme.client.actions.run('tracking', 'stats', { all: true })) as StatsResult;
+    assert.deepEqual(
+      all.boxes?.map((box) => box.box),
+      ['web'],
+    );
+    const spun = (await admin.actions.run('tracking', 'stats', { box: 'hostbox', since: '1h' })) as StatsResult;
+    // Niced, it may get little CPU while other suites run: a share, above nothing.
+    assert.ok((spun.stats?.cpu.percent ?? 0) > 0, `a spinning box uses CPU: ${JSON.stringify(spun.stats?.cpu)}`);
+    assert.equal(spun.stats?.history?.tier, 'fine');
+    assert.ok((spun.stats?.history?.points.length ?? 0) >= 1);
+
+    // The CLI: through nsboxd with the tenant's token, and its human table.
+    const cli = { stateDir: nsboxd.stateDir, cgroupParent: nsboxd.cgroupParent, env: { NSBOX_TOKEN: acme.token } };
+    const json = await runCli(['--json', 'stats', 'web'], cli);
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal((JSON.parse(json.stdout) as StatsResult).stats?.box, 'web');
+    const table = await runCli(['stats', '--all'], cli);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^BOX\s+STATE\s+CPU\s+MEMORY/m);
+    assert.match(table.stdout, /^web\s+running\s+/m);
+    const both = await runCli(['stats', 'web', '--all'], cli);
+    assert.notEqual(both.code, 0);
+    assert.match(both.stderr, /box or --all/);
+  });
+
+  it('pushes a flight-recorder event onto the event stream as the sampler notices it', async () => {
+    await start();
+    await (await admin.boxes.create({ name: 'hog', config: { ...sleeper, limits: { memory: 48 * 2 ** 20 } }, start: true })).wait();
+    const controller = new AbortController();
+    cleanup.add('stop following events', () => controller.abort());
+    const seen = (async () => {
+      for await (const event of admin.events.stream({ kind: 'tracking.oom-kill', signal: controller.signal })) return event;
+      return undefined;
+    })();
+    await sleep(1200); // the sampler has a trail of the box before the kill
+    const killed = await admin.boxes.exec('hog', { command: ['sh', '-c', 'dd if=/dev/zero of=/dev/null bs=150M count=1 2>/dev/null; echo $?'] });
+    assert.equal(killed.stdout.trim(), '137');
+    const event = await Promise.race([seen, sleep(10_000).then(() => undefined)]);
+    controller.abort();
+    assert.equal(event?.source, 'tracking');
+    assert.equal(event?.data['box'], 'hog');
+    assert.deepEqual(
+      ((event?.data['victims'] ?? []) as { command: string }[]).map((victim) => victim.command),
+      ['dd'],
+    );
+  });
+
+  it('is scraped by a real Prometheus on loopback, which answers the CPU rate of a box', async () => {
+    const port = await freePort();
+    await start({ host: '127.0.0.1', port: 0, insecure: true });
+    await (await admin.boxes.create({ name: 'spin', config: { ...spinner, limits: { cpus: 0.5 } }, start: true })).wait();
+    const target = (nsboxd.daemon.tcpAddress ?? '').replace(/^https?:\/\//, '');
+    assert.match(target, /^127\.0\.0\.1:\d+$/);
+    const dir = makeTempDir(cleanup, 'prometheus');
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, nsboxd.daemon.adminToken, { mode: 0o600 });
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      [
+        'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+        'scrape_configs:',
+        '  - job_name: nsboxd',
+        `    static_configs: [{ targets: ['${target}'] }]`,
+        `    authorization: { type: Bearer, credentials_file: ${tokenFile} }`,
+      ].join('\n'),
+    );
+    const prometheus: ChildProcess = spawn(
+      'prometheus',
+      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let log = '';
+    prometheus.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      log += chunk;
+    });
+    cleanup.add('stop prometheus', async () => {
+      if (prometheus.exitCode !== null) return;
+      const exited = new Promise((resolve) => prometheus.once('exit', resolve));
+      prometheus.kill('SIGTERM');
+      await Promise.race([exited, sleep(5000)]);
+      if (prometheus.exitCode === null) prometheus.kill('SIGKILL');
+    });
+    const query = `rate(nsbox_box_cpu_seconds_total{box="spin",job="nsboxd"}[4s])`;
+    let rate = Number.NaN;
+    const answered = await waitFor(
+      async () => {
+        try {
+          const response = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(query)}`);
+          const body = (await response.json()) as { data?: { result?: { value: [number, string] }[] } };
+          rate = Number(body.data?.result?.[0]?.value[1]);
+          return Number.isFinite(rate) && rate > 0;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+      500,
+    );
+    assert.ok(answered, `Prometheus answered ${query}: ${rate}\n${log.slice(-2000)}`);
+    // At most half a CPU: the box's quota; well above nothing: it spins.
+    assert.ok(rate > 0.1 && rate <= 0.6, `CPU rate ${rate}`);
+  });
+});
