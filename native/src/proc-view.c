@@ -72,6 +72,7 @@ struct open_slot
   uint64_t fh;
   char *text;
   size_t len;
+  bool unread; /* made at open: the first read at offset 0 takes it as it is */
 };
 
 static struct
@@ -81,6 +82,7 @@ static struct
   struct open_slot open[OPEN_SLOTS];
   unsigned next_slot;
   uint64_t next_fh;
+  size_t last_len[VIEW_FILES]; /* of the newest text made at an open, per file */
 } V;
 
 static char config_buf[CONFIG_MAX];
@@ -191,13 +193,28 @@ fill_attr (uint64_t nodeid, struct fuse_attr *attr)
   attr->mode = nodeid == FUSE_ROOT_ID ? (S_IFDIR | 0555) : (S_IFREG | 0444);
   attr->nlink = nodeid == FUSE_ROOT_ID ? 2 : 1;
   attr->blksize = 4096;
-  /* Like the kernel's /proc files: size 0, the text is read to its end (direct I/O). */
 }
 
 static int
 file_of (uint64_t nodeid)
 {
   return nodeid >= 2 && nodeid < 2 + VIEW_FILES && V.cfg.files[nodeid - 2] ? (int) (nodeid - 2) : -1;
+}
+
+/* A file's size: its text's length now, or the newest open's if longer. The kernel's splice
+ * path reads up to the size (a size above the text's end is cut down at the short read
+ * there; one below would cut the text), so it is never less than a text being read. */
+static uint64_t
+size_of (uint64_t nodeid)
+{
+  int which = file_of (nodeid);
+  char *text;
+  size_t len = 0;
+
+  if (which < 0 || view_render (&V.cfg, &V.page->load, (enum view_file) which, &text, &len) < 0)
+    return which < 0 ? 0 : V.last_len[which];
+  free (text);
+  return len > V.last_len[which] ? len : V.last_len[which];
 }
 
 static void
@@ -211,8 +228,9 @@ do_lookup (const struct fuse_in_header *in, const char *name)
     if (V.cfg.files[i] && strcmp (name, view_files[i].name) == 0)
       {
         out.nodeid = (uint64_t) i + 2;
-        out.entry_valid = out.attr_valid = 3600;
+        out.entry_valid = 3600;
         fill_attr (out.nodeid, &out.attr);
+        out.attr.size = size_of (out.nodeid);
         return reply (in->unique, 0, &out, sizeof out);
       }
   reply (in->unique, ENOENT, NULL, 0);
@@ -221,11 +239,13 @@ do_lookup (const struct fuse_in_header *in, const char *name)
 static void
 do_getattr (const struct fuse_in_header *in)
 {
-  struct fuse_attr_out out = { .attr_valid = 3600 };
+  /* Not cached: the size changes with the text. */
+  struct fuse_attr_out out = { .attr_valid = 0 };
 
   if (in->nodeid != FUSE_ROOT_ID && file_of (in->nodeid) < 0)
     return reply (in->unique, ENOENT, NULL, 0);
   fill_attr (in->nodeid, &out.attr);
+  out.attr.size = size_of (in->nodeid);
   reply (in->unique, 0, &out, sizeof out);
 }
 
@@ -234,6 +254,41 @@ slot_drop (struct open_slot *slot)
 {
   free (slot->text);
   *slot = (struct open_slot){ 0 };
+}
+
+static struct open_slot *slot_find (uint64_t fh);
+
+/* The text of a file being opened, made now, and the file's size in the kernel made at
+ * least its length. Why: reads go to us (direct I/O), but splice and sendfile (busybox
+ * `cat`) read through the page cache, up to the inode's size — 0 for a /proc-like file, so
+ * they would see nothing. Storing the text (FUSE_NOTIFY_STORE) grows the size to its
+ * length; a longer size left from an earlier, longer text is cut down by the kernel at the
+ * short read that ends this one. */
+static void
+text_at_open (uint64_t nodeid, uint64_t fh)
+{
+  struct open_slot *slot = &V.open[V.next_slot++ % OPEN_SLOTS];
+  struct
+  {
+    struct fuse_out_header h;
+    struct fuse_notify_store_out store;
+  } msg = { { sizeof msg, FUSE_NOTIFY_STORE, 0 }, { nodeid, 0, 0, 0 } };
+  struct iovec iov[2] = { { &msg, sizeof msg } };
+  char *text;
+  size_t len;
+
+  slot_drop (slot);
+  if (view_render (&V.cfg, &V.page->load, (enum view_file) (nodeid - 2), &text, &len) < 0)
+    return;
+  *slot = (struct open_slot){ .fh = fh, .text = text, .len = len, .unread = true };
+  V.last_len[nodeid - 2] = len;
+  /* The whole text (the kernel grows the size only for bytes stored); the pages it fills
+   * are dropped again when the open completes (no FOPEN_KEEP_CACHE). */
+  msg.store.size = (uint32_t) len;
+  msg.h.len = (uint32_t) (sizeof msg + len);
+  iov[1] = (struct iovec){ text, len };
+  if (len > 0 && writev (FUSE_FD, iov, 2) < 0)
+    dprintf (2, "nsbox-proc-view: notify store: %s\n", strerror (errno));
 }
 
 static void
@@ -247,6 +302,7 @@ do_open (const struct fuse_in_header *in, const struct fuse_open_in *arg)
     return reply (in->unique, EACCES, NULL, 0);
   /* Unique across servers of the box: the time in the high bits, a counter below. */
   out.fh = ((uint64_t) boottime_ms () << 20) | (++V.next_fh & 0xfffff);
+  text_at_open (in->nodeid, out.fh);
   reply (in->unique, 0, &out, sizeof out);
 }
 
@@ -272,7 +328,7 @@ do_read (const struct fuse_in_header *in, const struct fuse_read_in *arg)
   /* Made at the first read of an open file (or the first this server sees: the text of a
    * file opened under a dead server is made again), kept until it is closed, so that
    * reads in pieces see one text. */
-  if (slot == NULL || arg->offset == 0)
+  if (slot == NULL || (arg->offset == 0 && !slot->unread))
     {
       char *text;
       size_t len;
@@ -290,6 +346,7 @@ do_read (const struct fuse_in_header *in, const struct fuse_read_in *arg)
       free (slot->text);
       *slot = (struct open_slot){ .fh = arg->fh, .text = text, .len = len };
     }
+  slot->unread = false;
   if (arg->offset >= slot->len)
     return reply (in->unique, 0, NULL, 0);
   if (size > slot->len - arg->offset)

@@ -21,12 +21,13 @@ import {
   type StartMoments,
 } from '@nsbox/core';
 import { native, removeTree } from '@nsbox/native';
-import { type BoxFilesService, type CgroupManager, notifyRules, runtimeRefs, type UtsNames, type UtsService } from '@nsbox/runtime-api';
+import { type BoxFilesService, type CgroupManager, notifyRules, procViews, runtimeRefs, type UtsNames, type UtsService } from '@nsbox/runtime-api';
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type BoxCgroup, BoxCgroupManager, type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
 import { releaseInit } from './held-init.js';
 import { NOTIFY_CONFIG_FILE, NOTIFY_SOCKET_FILE, notifyConfig } from './notify-config.js';
+import { VIEWS_CONFIG_FILE, viewsConfig } from './views-config.js';
 import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
 import { launchShim } from './shim-launch.js';
 import { type CompileContext, compileCreateProgram } from './spec-compiler.js';
@@ -165,6 +166,11 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       const notifyFile = join(files.dir, NOTIFY_CONFIG_FILE);
       if (notify.length > 0) writeFileSync(notifyFile, notifyConfig(notify, cgroup), { mode: 0o600 });
       else rmSync(notifyFile, { force: true });
+      // /proc views: the shim keeps the box's FUSE connection and nsbox-proc-view serving it.
+      const views = procViews(spec);
+      const viewsFile = join(files.dir, VIEWS_CONFIG_FILE);
+      if (views) writeFileSync(viewsFile, viewsConfig(views, cgroup), { mode: 0o600 });
+      else rmSync(viewsFile, { force: true });
       const program = [
         ...compileCreateProgram(spec, {
           procsFiles: cgroup.procsFiles,
@@ -178,6 +184,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
         program,
         terminal: spec.process.terminal ?? false,
         ...(notify.length > 0 ? { notifyConfig: notifyFile } : {}),
+        ...(views ? { viewsConfig: viewsFile } : {}),
       });
       const init = identify(ready.pid);
       const shim = identify(ready.shimPid);
