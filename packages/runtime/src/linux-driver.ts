@@ -27,11 +27,11 @@ import { type BoxExit, BoxFiles } from './box-files.js';
 import { type BoxCgroup, BoxCgroupManager, type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
 import { releaseInit } from './held-init.js';
 import { NOTIFY_CONFIG_FILE, NOTIFY_SOCKET_FILE, notifyConfig } from './notify-config.js';
-import { VIEWS_CONFIG_FILE, viewsConfig } from './views-config.js';
 import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
 import { launchShim } from './shim-launch.js';
 import { type CompileContext, compileCreateProgram } from './spec-compiler.js';
 import { materializeTemplate, type TemplateProgress } from './templates/index.js';
+import { VIEWS_CONFIG_FILE, viewsConfig } from './views-config.js';
 
 export interface LinuxDriverOptions {
   stateDir: string;
