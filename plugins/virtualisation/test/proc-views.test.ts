@@ -208,6 +208,18 @@ describe('virtualisation: the box’s own /proc views', function () {
     assert.equal(killed.length, 6);
   });
 
+  it('refuses quotactl in the box with EOPNOTSUPP through its notify helper, naming the reason in its shim.log', async () => {
+    await t.box('quota', withTools());
+    const result = await t.exec('quota', '/view-reader --quotactl');
+    assert.match(result.stdout, /^errno=95$/m, `EOPNOTSUPP, not the profile's EPERM: ${result.stdout}`);
+    const log = readFileSync(join(t.driver.files(t.host.manager.get('quota')).dir, 'shim.log'), 'utf8');
+    assert.match(
+      log,
+      /nsbox-notify: quotactl \(cmd 0x\w+\) of box pid \d+ refused: quotas inside a box are not served by this host/,
+      'the reason, in the box’s log',
+    );
+  });
+
   it('leaves a box with the views off to the kernel’s files, with no server', async () => {
     await t.box('plain', withTools({ limits: { memory: '64M' }, virtualisation: { procViews: false } }));
     const hostTotal = meminfo(readFileSync('/proc/meminfo', 'utf8'), 'MemTotal');
