@@ -288,6 +288,107 @@ quotactl_handle (const struct notify_rule *rule, const struct notify_call *call,
   return NOTIFY_ANSWERED;
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* syslog                                                                               */
+/* ---------------------------------------------------------------------------------- */
+
+/* syslog(2) (klogctl: busybox dmesg, util-linux's fallback) from the box's own kernel log,
+ * `kmsg.log` in the box dir (our cwd), kept by its nsbox-proc-view (proc-view-kmsg.c):
+ * READ_ALL/READ/READ_CLEAR copy its newest lines, in syslog's `<PRIO>[SEC.USEC] TEXT`
+ * form, that fit the caller's buffer; SIZE_BUFFER says the log's capacity; CLEAR and the
+ * console controls are accepted and change nothing (the host's console is not the box's).
+ * Never a line of the host's. */
+
+enum
+{
+  SYSLOG_MAX = 1 << 20,
+};
+
+static char syslog_raw[SYSLOG_MAX], syslog_text[SYSLOG_MAX + SYSLOG_MAX / 4];
+
+static int
+syslog_check (const struct notify_rule *rule, struct nsbox_error *err)
+{
+  static const char *const none[] = { NULL };
+  return check_params (rule, none, err);
+}
+
+/* kmsg.log as syslog text; its length. */
+static size_t
+syslog_format (void)
+{
+  cleanup_fd int fd = open ("kmsg.log", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  size_t raw = 0, out = 0;
+  ssize_t n;
+
+  if (fd < 0)
+    return 0;
+  while (raw < sizeof syslog_raw - 1 && (n = read (fd, syslog_raw + raw, sizeof syslog_raw - 1 - raw)) > 0)
+    raw += (size_t) n;
+  syslog_raw[raw] = '\0';
+  for (char *line = syslog_raw, *nl; line < syslog_raw + raw && (nl = strchr (line, '\n')); line = nl + 1)
+    {
+      unsigned prio;
+      unsigned long long seq, ts;
+      int used = 0;
+
+      *nl = '\0';
+      if (sscanf (line, "%u,%llu,%llu,%*[^;];%n", &prio, &seq, &ts, &used) < 3 || used == 0)
+        continue;
+      n = snprintf (syslog_text + out, sizeof syslog_text - out, "<%u>[%5llu.%06llu] %s\n", prio & 7,
+                    ts / 1000000, ts % 1000000, line + used);
+      if (n < 0 || (size_t) n >= sizeof syslog_text - out)
+        break;
+      out += (size_t) n;
+    }
+  return out;
+}
+
+static enum notify_verdict
+syslog_handle (const struct notify_rule *rule, const struct notify_call *call,
+               struct seccomp_notif_resp *resp)
+{
+  int type = (int) call->req->data.args[0];
+  uint64_t buf = call->req->data.args[1];
+  int len = (int) call->req->data.args[2];
+  size_t size, from;
+  ssize_t n;
+
+  (void) rule;
+  switch (type)
+    {
+    case 2: /* READ */
+    case 3: /* READ_ALL */
+    case 4: /* READ_CLEAR */
+      if (len < 0)
+        return resp->error = -EINVAL, NOTIFY_ANSWERED;
+      size = syslog_format ();
+      from = size > (size_t) len ? size - (size_t) len : 0;
+      /* Whole lines only. */
+      while (from > 0 && from < size && syslog_text[from - 1] != '\n')
+        from++;
+      n = size - from > 0 ? pwrite (call->mem_fd, syslog_text + from, size - from, (off_t) buf) : 0;
+      if (n < 0 || (size_t) n != size - from)
+        return resp->error = -EFAULT, NOTIFY_ANSWERED;
+      resp->val = n;
+      return NOTIFY_ANSWERED;
+    case 0: /* CLOSE */
+    case 1: /* OPEN */
+    case 5: /* CLEAR */
+    case 6: /* CONSOLE_OFF */
+    case 7: /* CONSOLE_ON */
+    case 8: /* CONSOLE_LEVEL */
+    case 9: /* SIZE_UNREAD */
+      resp->val = 0;
+      return NOTIFY_ANSWERED;
+    case 10: /* SIZE_BUFFER */
+      resp->val = SYSLOG_MAX;
+      return NOTIFY_ANSWERED;
+    default:
+      return resp->error = -EINVAL, NOTIFY_ANSWERED;
+    }
+}
+
 #ifndef SYS_quotactl_fd
 #define SYS_quotactl_fd 443
 #endif
@@ -296,6 +397,7 @@ static const struct notify_handler handlers[] = {
   { "uname", SYS_uname, uname_check, uname_handle },
   { "sysinfo", SYS_sysinfo, sysinfo_check, sysinfo_handle },
   { "quotactl", SYS_quotactl, quotactl_check, quotactl_handle },
+  { "syslog", SYS_syslog, syslog_check, syslog_handle },
   { "quotactl_fd", SYS_quotactl_fd, quotactl_check, quotactl_handle },
 };
 

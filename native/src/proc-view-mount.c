@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 
@@ -47,7 +48,8 @@ sys_move_mount (int from, const char *from_path, int to, const char *to_path, un
   return (int) syscall (SYS_move_mount, from, from_path, to, to_path, flags);
 }
 
-/* The FUSE filesystem on `fuse_fd`, as a detached mount (read-only, nosuid, nodev, noexec). */
+/* The FUSE filesystem on `fuse_fd`, as a detached mount (nosuid, nodev, noexec; each view's
+ * bind but /dev/kmsg's is made read-only). */
 static int
 make_mount (int fuse_fd, struct nsbox_error *err)
 {
@@ -70,7 +72,7 @@ make_mount (int fuse_fd, struct nsbox_error *err)
   if (sys_fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
     return nsbox_fail (err, errno, "fsconfig create fuse");
   mnt = sys_fsmount (fs, FSMOUNT_CLOEXEC,
-                     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
   if (mnt < 0)
     return nsbox_fail (err, errno, "fsmount fuse");
   return mnt;
@@ -93,6 +95,43 @@ open_target (int root, const char *target)
       close (fd);
       errno = ENOENT;
       return -1;
+    }
+  return fd;
+}
+
+/* The box's /dev/kmsg: its own /dev is a tmpfs the launcher made, where a box has no kmsg
+ * device (the host's is never given); an empty file is made there to bind the view over. */
+static int
+open_kmsg_target (const struct view_config *cfg, int root)
+{
+  struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                          .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+  cleanup_fd int dev = (int) syscall (SYS_openat2, root, "dev", &how, sizeof how);
+  struct statfs sfs;
+  int fd;
+
+  if (dev < 0)
+    return -1;
+  if (fstatfs (dev, &sfs) < 0 || sfs.f_type != TMPFS_MAGIC)
+    {
+      errno = ENOENT;
+      return -1;
+    }
+  fd = openat (dev, "kmsg", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT)
+    {
+      int made;
+      /* Made as the box's root: the tmpfs belongs to the box's user namespace, where the
+       * host's root has no id (EOVERFLOW). This child ends right after. */
+      setfsgid (cfg->owner_gid);
+      setfsuid (cfg->owner_uid);
+      made = openat (dev, "kmsg", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      setfsuid (0);
+      setfsgid (0);
+      if (made < 0)
+        return -1;
+      close (made);
+      fd = openat (dev, "kmsg", O_PATH | O_NOFOLLOW | O_CLOEXEC);
     }
   return fd;
 }
@@ -126,7 +165,7 @@ view_mount (const struct view_config *cfg, int fuse_fd, struct nsbox_error *err)
 
       if (!cfg->files[i])
         continue;
-      target = open_target (root, view_files[i].target);
+      target = i == VIEW_KMSG ? open_kmsg_target (cfg, root) : open_target (root, view_files[i].target);
       if (target < 0)
         {
           if (errno == ENOENT)
@@ -136,6 +175,12 @@ view_mount (const struct view_config *cfg, int fuse_fd, struct nsbox_error *err)
       tree = sys_open_tree (mnt, view_files[i].name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
       if (tree < 0)
         return nsbox_fail (err, errno, "open_tree %s of the views", view_files[i].name);
+      if (i != VIEW_KMSG)
+        {
+          struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+          if (syscall (SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+            return nsbox_fail (err, errno, "make the view of /%s read-only", view_files[i].target);
+        }
       if (sys_move_mount (tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         return nsbox_fail (err, errno, "bind the view over the box's /%s", view_files[i].target);
     }

@@ -55,14 +55,23 @@ const struct view_file_info view_files[VIEW_FILES] = {
   [VIEW_SWAPS] = { "swaps", "proc/swaps" },
   [VIEW_DISKSTATS] = { "diskstats", "proc/diskstats" },
   [VIEW_CPU_ONLINE] = { "cpu-online", "sys/devices/system/cpu/online" },
+  [VIEW_KMSG] = { "kmsg", "dev/kmsg" },
 };
 
 /* The page shared by every server of the box (fd 4, a memfd of the shim's). */
 struct view_page
 {
   uint32_t busy; /* 1: a request is being read into req or served; 2: answered */
-  uint32_t pad;
+  uint32_t n_waiting;
   struct view_load load;
+  struct view_kmsg kmsg;
+  /* Blocking reads of /dev/kmsg at its end, answered when the log grows (here, so that a
+   * new server answers those the dead one was holding). */
+  struct
+  {
+    uint64_t unique, offset;
+    uint32_t size;
+  } waiting[16];
   char req[REQ_BUF] __attribute__ ((aligned (8)));
 };
 
@@ -83,7 +92,8 @@ static struct
   unsigned next_slot;
   uint64_t next_fh;
   size_t last_len[VIEW_FILES]; /* of the newest text made at an open, per file */
-} V;
+  int host_kmsg;                  /* the host's /dev/kmsg, non-blocking, -1: none */
+} V = { .host_kmsg = -1 };
 
 static char config_buf[CONFIG_MAX];
 
@@ -135,6 +145,7 @@ load_config (const char *path, struct nsbox_error *err)
         { "cpu.usage-v1", offsetof (struct view_config, cpu_usage_v1) },
         { "cpu.stat-v2", offsetof (struct view_config, cpu_stat_v2) },
         { "tasks", offsetof (struct view_config, tasks) },
+        { "cgroup.name", offsetof (struct view_config, cgroup_name) },
       };
       char *value = strchr (line, ' ');
       bool known = false;
@@ -190,7 +201,10 @@ fill_attr (uint64_t nodeid, struct fuse_attr *attr)
 {
   memset (attr, 0, sizeof *attr);
   attr->ino = nodeid;
-  attr->mode = nodeid == FUSE_ROOT_ID ? (S_IFDIR | 0555) : (S_IFREG | 0444);
+  attr->mode = nodeid == FUSE_ROOT_ID ? (S_IFDIR | 0555) : nodeid == VIEW_KMSG + 2 ? (S_IFREG | 0644) : (S_IFREG | 0444);
+  /* The box's root owns them, as root owns /proc's files in it. */
+  attr->uid = V.cfg.owner_uid;
+  attr->gid = V.cfg.owner_gid;
   attr->nlink = nodeid == FUSE_ROOT_ID ? 2 : 1;
   attr->blksize = 4096;
 }
@@ -211,6 +225,8 @@ size_of (uint64_t nodeid)
   char *text;
   size_t len = 0;
 
+  if (which == VIEW_KMSG)
+    return kmsg_size ();
   if (which < 0 || view_render (&V.cfg, &V.page->load, (enum view_file) which, &text, &len) < 0)
     return which < 0 ? 0 : V.last_len[which];
   free (text);
@@ -298,11 +314,12 @@ do_open (const struct fuse_in_header *in, const struct fuse_open_in *arg)
 
   if (file_of (in->nodeid) < 0)
     return reply (in->unique, in->nodeid == FUSE_ROOT_ID ? EISDIR : ENOENT, NULL, 0);
-  if ((arg->flags & O_ACCMODE) != O_RDONLY)
+  if ((arg->flags & O_ACCMODE) != O_RDONLY && file_of (in->nodeid) != VIEW_KMSG)
     return reply (in->unique, EACCES, NULL, 0);
   /* Unique across servers of the box: the time in the high bits, a counter below. */
   out.fh = ((uint64_t) boottime_ms () << 20) | (++V.next_fh & 0xfffff);
-  text_at_open (in->nodeid, out.fh);
+  if (file_of (in->nodeid) != VIEW_KMSG)
+    text_at_open (in->nodeid, out.fh);
   reply (in->unique, 0, &out, sizeof out);
 }
 
@@ -315,6 +332,69 @@ slot_find (uint64_t fh)
   return NULL;
 }
 
+/* One record of the box's log per read, as /dev/kmsg gives them; at the end, EAGAIN for a
+ * non-blocking reader, and a blocking one waits (answered by kmsg_wake). */
+static bool
+kmsg_read (uint64_t unique, uint64_t offset, uint32_t size, bool nonblock)
+{
+  static char rec[4096];
+  ssize_t n = kmsg_record_at (offset, rec, size < sizeof rec ? size : sizeof rec);
+
+  if (n > 0)
+    return reply (unique, 0, rec, (size_t) n), true;
+  if (n < 0)
+    return reply (unique, EINVAL, NULL, 0), true;
+  if (nonblock)
+    return reply (unique, EAGAIN, NULL, 0), true;
+  for (unsigned i = 0; i < 16; i++)
+    if (V.page->waiting[i].unique == 0 || V.page->waiting[i].unique == unique)
+      {
+        V.page->waiting[i].offset = offset;
+        V.page->waiting[i].size = size;
+        V.page->waiting[i].unique = unique;
+        return false;
+      }
+  /* Too many readers waiting at once: this one is told to try again. */
+  reply (unique, EAGAIN, NULL, 0);
+  return true;
+}
+
+/* The log grew (or a waiting read was interrupted): the waiting reads that can go on. */
+static void
+kmsg_wake (uint64_t interrupted)
+{
+  for (unsigned i = 0; i < 16; i++)
+    {
+      uint64_t unique = V.page->waiting[i].unique;
+      if (unique == 0)
+        continue;
+      if (unique == interrupted)
+        {
+          V.page->waiting[i].unique = 0;
+          reply (unique, EINTR, NULL, 0);
+        }
+      else if (V.page->waiting[i].offset < kmsg_size ())
+        {
+          V.page->waiting[i].unique = 0;
+          kmsg_read (unique, V.page->waiting[i].offset, V.page->waiting[i].size, true);
+        }
+    }
+}
+
+static void
+do_write (const struct fuse_in_header *in, const struct fuse_write_in *arg)
+{
+  struct fuse_write_out out = { .size = arg->size };
+
+  if (file_of (in->nodeid) != VIEW_KMSG)
+    return reply (in->unique, EACCES, NULL, 0);
+  if (sizeof *in + sizeof *arg + arg->size > in->len)
+    return reply (in->unique, EINVAL, NULL, 0);
+  kmsg_box_write (&V.page->kmsg, (const char *) (arg + 1), arg->size);
+  reply (in->unique, 0, &out, sizeof out);
+  kmsg_wake (0);
+}
+
 static void
 do_read (const struct fuse_in_header *in, const struct fuse_read_in *arg)
 {
@@ -324,6 +404,11 @@ do_read (const struct fuse_in_header *in, const struct fuse_read_in *arg)
 
   if (which < 0)
     return reply (in->unique, EBADF, NULL, 0);
+  if (which == VIEW_KMSG)
+    {
+      kmsg_read (in->unique, arg->offset, arg->size, (arg->flags & O_NONBLOCK) != 0);
+      return;
+    }
   slot = slot_find (arg->fh);
   /* Made at the first read of an open file (or the first this server sees: the text of a
    * file opened under a dead server is made again), kept until it is closed, so that
@@ -368,6 +453,7 @@ do_init (const struct fuse_in_header *in, const struct fuse_init_in *arg)
   out.max_background = 16;
   out.congestion_threshold = 12;
   out.max_write = 4096;
+  out.flags = arg->flags & FUSE_ATOMIC_O_TRUNC; /* O_TRUNC comes with the open, no setattr */
   out.time_gran = 1;
   if (out.minor < 23)
     len = FUSE_COMPAT_22_INIT_OUT_SIZE;
@@ -406,6 +492,20 @@ serve (const char *buf, size_t len)
       }
     case FUSE_FLUSH:
       return reply (in->unique, 0, NULL, 0);
+    case FUSE_WRITE:
+      return do_write (in, arg);
+    case FUSE_SETATTR:
+      {
+        /* `echo > /dev/kmsg` truncates: nothing to do; the attributes as they are. */
+        struct fuse_attr_out out = { 0 };
+        if (file_of (in->nodeid) < 0)
+          return reply (in->unique, EACCES, NULL, 0);
+        fill_attr (in->nodeid, &out.attr);
+        out.attr.size = size_of (in->nodeid);
+        return reply (in->unique, 0, &out, sizeof out);
+      }
+    case FUSE_INTERRUPT:
+      return kmsg_wake (((const struct fuse_interrupt_in *) arg)->unique);
     case FUSE_STATFS:
       {
         struct fuse_statfs_out out = { .st = { .bsize = 4096, .namelen = 255, .frsize = 4096 } };
@@ -413,7 +513,6 @@ serve (const char *buf, size_t len)
       }
     case FUSE_FORGET:
     case FUSE_BATCH_FORGET:
-    case FUSE_INTERRUPT:
       return; /* no answer is expected */
     case FUSE_DESTROY:
       return reply (in->unique, 0, NULL, 0);
@@ -466,6 +565,22 @@ find_disk (void)
     V.cfg.disk_dev_major = major (st.st_dev), V.cfg.disk_dev_minor = minor (st.st_dev);
 }
 
+/* The box's root as the host sees it (the first line of the init's uid_map/gid_map). */
+static uint32_t
+box_root (const char *map)
+{
+  char path[64], buf[256];
+  unsigned long inside, outside;
+
+  snprintf (path, sizeof path, "/proc/%d/%s", (int) V.cfg.init_pid, map);
+  cleanup_fd int fd = open (path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, buf, sizeof buf - 1) : -1;
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  return sscanf (buf, "%lu %lu", &inside, &outside) == 2 && inside == 0 ? (uint32_t) outside : 0;
+}
+
 /* --mount: a child mounts (its lookups need us serving), then says how it went on fd 5. */
 static pid_t
 mount_in_child (void)
@@ -497,7 +612,7 @@ main (int argc, char **argv)
   struct nsbox_error err = { 0 };
   bool mount = false;
   pid_t mounter = -1;
-  struct pollfd pfd = { .fd = FUSE_FD, .events = POLLIN };
+  struct pollfd pfd[2] = { { .fd = FUSE_FD, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
 
   if (parse_args (argc, argv, &mount, &err) < 0)
     {
@@ -515,6 +630,17 @@ main (int argc, char **argv)
       return 1;
     }
   find_disk ();
+  V.cfg.owner_uid = box_root ("uid_map");
+  V.cfg.owner_gid = box_root ("gid_map");
+  if (V.cfg.files[VIEW_KMSG])
+    {
+      if (kmsg_open_log (V.cfg.started_boottime_ns) < 0)
+        dprintf (2, "nsbox-proc-view: open kmsg.log: %s\n", strerror (errno));
+      V.host_kmsg = open ("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+      /* The first server starts at the host's present: older lines are not the box's. */
+      if (V.host_kmsg >= 0 && !V.page->kmsg.host_seq_seen)
+        lseek (V.host_kmsg, 0, SEEK_END), V.page->kmsg.host_seq_seen = 0;
+    }
   if (mount)
     mounter = mount_in_child ();
   /* What the dead server read and did not answer: answered first. */
@@ -530,7 +656,17 @@ main (int argc, char **argv)
         mounter = -1;
       if (now - V.page->load.sampled_ms >= SAMPLE_MS)
         view_load_sample (&V.cfg, &V.page->load);
-      if (poll (&pfd, 1, SAMPLE_MS) <= 0)
+      pfd[1].fd = V.host_kmsg;
+      if (poll (pfd, 2, SAMPLE_MS) <= 0)
+        continue;
+      if (pfd[1].revents)
+        {
+          uint64_t before = kmsg_size ();
+          kmsg_follow_host (&V.cfg, &V.page->kmsg, V.host_kmsg);
+          if (kmsg_size () != before)
+            kmsg_wake (0);
+        }
+      if (!(pfd[0].revents & POLLIN))
         continue;
       /* Received straight into the page: a server killed from here on leaves the request
        * to the next one. The header is cleared first so that a stale one is never served. */

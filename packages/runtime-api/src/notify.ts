@@ -44,6 +44,11 @@ export interface NotifyHandlers {
   quotactl: { reason?: string };
   /** quotactl_fd(2): as `quotactl`. */
   quotactl_fd: { reason?: string };
+  /**
+   * syslog(2) (klogctl, busybox `dmesg`): the box's own kernel log — the `kmsg.log` its
+   * /proc views server keeps (the `kmsg` view) — never the host's. No parameters.
+   */
+  syslog: Record<string, never>;
 }
 
 export type NotifyHandlerName = keyof NotifyHandlers;
@@ -54,6 +59,7 @@ export const notifyHandlerSyscalls: { readonly [H in NotifyHandlerName]: readonl
   sysinfo: ['sysinfo'],
   quotactl: ['quotactl'],
   quotactl_fd: ['quotactl_fd'],
+  syslog: ['syslog'],
 };
 
 /** One rule: this syscall of the box goes to this handler, with these parameters. */
@@ -78,6 +84,7 @@ const handlerParams: { readonly [H in NotifyHandlerName]: Readonly<Record<string
   sysinfo: {},
   quotactl: { reason: { pattern: reasonText, what: '1 to 200 printable ASCII characters' } },
   quotactl_fd: { reason: { pattern: reasonText, what: '1 to 200 printable ASCII characters' } },
+  syslog: {},
 };
 
 function invalid(field: string, message: string): NsboxError {

@@ -17,7 +17,8 @@ import { NsboxError, type OciSpec } from '@nsbox/core';
 import { contributeLaunch, LAUNCH_ANNOTATION, launchContributions } from './launch.js';
 
 /** The files a view can replace, by the name the server knows them by. */
-export const procViewFiles = ['meminfo', 'cpuinfo', 'stat', 'loadavg', 'swaps', 'diskstats', 'cpu-online'] as const;
+/** `kmsg`: the box's own kernel log at its /dev/kmsg (its own lines and the host kernel's lines about its processes). */
+export const procViewFiles = ['meminfo', 'cpuinfo', 'stat', 'loadavg', 'swaps', 'diskstats', 'cpu-online', 'kmsg'] as const;
 export type ProcViewFile = (typeof procViewFiles)[number];
 
 /** What a plugin asked for, with its name. */

@@ -57,6 +57,8 @@ function cgroupParams(cgroup: BoxCgroup): [string, string][] {
 export function viewsConfig(views: ProcViews, cgroup: BoxCgroup): string {
   const lines = [`# nsbox-proc-view: written by the runtime at the box start (packages/runtime/src/views-config.ts), views of '${views.owner}'`];
   for (const file of views.files) lines.push(`file ${file}`);
+  // How the host kernel's log names the box's cgroup (oom-kill lines, /proc/PID/cgroup).
+  lines.push(`cgroup.name ${cgroup.name}`);
   for (const [key, value] of cgroupParams(cgroup)) {
     // A cgroup path is the runtime's own; a newline would end the line early.
     if (/[\n\r]/.test(value)) throw new Error(`views config: ${key} path has a newline: ${JSON.stringify(value)}`);

@@ -7,7 +7,7 @@ import { version } from './version.js';
 describe('virtualisation: the config section', () => {
   it('gives a box without a section its own sysinfo and time namespace, and the host kernel strings', () => {
     const config = virtualisationConfigSchema.parse({});
-    assert.deepEqual(config, { sysinfo: true, timeNamespace: true });
+    assert.deepEqual(config, { sysinfo: true, procViews: true, kernelLog: true, timeNamespace: true });
     assert.deepEqual(notifyRulesFor(config), [{ syscall: 'sysinfo', handler: 'sysinfo', params: {} }]);
   });
 

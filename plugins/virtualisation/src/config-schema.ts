@@ -25,6 +25,8 @@ export const virtualisationConfigSchema = z.strictObject({
   sysinfo: z.boolean().default(true),
   /** /proc/meminfo, cpuinfo, stat, loadavg, swaps, diskstats, cpu/online from the box's own limits and load (its own FUSE server). */
   procViews: z.boolean().default(true),
+  /** The box's own kernel log: dmesg, /dev/kmsg and syslog(2) show its lines only (its own FUSE server and notify helper). */
+  kernelLog: z.boolean().default(true),
   /** A time namespace: /proc/uptime, process start times and CLOCK_BOOTTIME count from the box's start. */
   timeNamespace: z.boolean().default(true),
 });

@@ -16,6 +16,8 @@ export function notifyRulesFor(config: VirtualisationConfig): NotifyRule[] {
     });
   }
   if (config.sysinfo) rules.push({ syscall: 'sysinfo', handler: 'sysinfo', params: {} });
+  // The box's own kernel log, kept by its views server (the `kmsg` view).
+  if (config.kernelLog) rules.push({ syscall: 'syslog', handler: 'syslog', params: {} });
   // quotactl inside the box: refused by nsbox with its reason, not by the seccomp profile
   // (EPERM, which reads as a missing privilege). Serving it needs a proxy onto the box's
   // disk image and a kernel with a quota format (the VM lane).

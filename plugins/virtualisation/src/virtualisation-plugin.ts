@@ -21,7 +21,7 @@ export const virtualisationPlugin = definePlugin({
   description: 'a box that looks like a server of its own: its kernel release, its sysinfo, its uptime, its hostname changed live',
   core: '^1.1.0',
   config: virtualisationConfigSchema,
-  tenantSafe: { kernel: true, sysinfo: true, timeNamespace: true, procViews: true },
+  tenantSafe: { kernel: true, sysinfo: true, timeNamespace: true, procViews: true, kernelLog: true },
   actions: [hostnameAction],
   setup: () => ({
     hooks: {
@@ -29,7 +29,7 @@ export const virtualisationPlugin = definePlugin({
         const config = virtualisationConfigSchema.parse(ctx.config ?? {});
         contributeNotify(ctx.spec, 'virtualisation', notifyRulesFor(config));
         if (config.timeNamespace) addTimeNamespace(ctx.spec);
-        addProcViews(ctx.spec, config.procViews);
+        addProcViews(ctx.spec, config);
       },
     },
     contributions: [contribute(boxInfoPoint, { section: 'virtualisation', describe: describeVirtualisation })],

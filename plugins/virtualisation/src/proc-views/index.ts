@@ -13,9 +13,14 @@
 import type { OciSpec } from '@nsbox/core';
 import { contributeProcViews, type ProcViewFile, procViewFiles } from '@nsbox/runtime-api';
 
-export const viewFiles: readonly ProcViewFile[] = procViewFiles;
+/** The /proc and /sys views (all but the kernel log). */
+export const viewFiles: readonly ProcViewFile[] = procViewFiles.filter((file) => file !== 'kmsg');
 
-/** Asks for the box's views, or for none (`enabled` false: the box reads the kernel's files). */
-export function addProcViews(spec: OciSpec, enabled: boolean): void {
-  contributeProcViews(spec, 'virtualisation', enabled ? viewFiles : []);
+/**
+ * Asks for the box's views (`procViews`) and its own kernel log at /dev/kmsg (`kernelLog`,
+ * served by the same server, which keeps the log), or for none: the box then reads the
+ * kernel's files and has no /dev/kmsg.
+ */
+export function addProcViews(spec: OciSpec, options: { procViews: boolean; kernelLog: boolean }): void {
+  contributeProcViews(spec, 'virtualisation', [...(options.procViews ? viewFiles : []), ...(options.kernelLog ? (['kmsg'] as const) : [])]);
 }
