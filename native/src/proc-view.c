@@ -215,9 +215,10 @@ file_of (uint64_t nodeid)
   return nodeid >= 2 && nodeid < 2 + VIEW_FILES && V.cfg.files[nodeid - 2] ? (int) (nodeid - 2) : -1;
 }
 
-/* A file's size: its text's length now, or the newest open's if longer. The kernel's splice
- * path reads up to the size (a size above the text's end is cut down at the short read
- * there; one below would cut the text), so it is never less than a text being read. */
+/* A file's size: the length of the newest text made at an open (made now if none was). The
+ * kernel's splice path reads up to the size (a size above a text's end is cut down at the
+ * short read there; one below would cut the text), and asks for it at about every open:
+ * not worth a second text each time. */
 static uint64_t
 size_of (uint64_t nodeid)
 {
@@ -227,10 +228,14 @@ size_of (uint64_t nodeid)
 
   if (which == VIEW_KMSG)
     return kmsg_size ();
-  if (which < 0 || view_render (&V.cfg, &V.page->load, (enum view_file) which, &text, &len) < 0)
-    return which < 0 ? 0 : V.last_len[which];
-  free (text);
-  return len > V.last_len[which] ? len : V.last_len[which];
+  if (which < 0)
+    return 0;
+  if (V.last_len[which] == 0 && view_render (&V.cfg, &V.page->load, (enum view_file) which, &text, &len) == 0)
+    {
+      free (text);
+      V.last_len[which] = len;
+    }
+  return V.last_len[which];
 }
 
 static void
@@ -491,7 +496,8 @@ serve (const char *buf, size_t len)
         return reply (in->unique, 0, NULL, 0);
       }
     case FUSE_FLUSH:
-      return reply (in->unique, 0, NULL, 0);
+      /* Nothing to flush: ENOSYS tells the kernel to stop asking (one round trip less per close). */
+      return reply (in->unique, ENOSYS, NULL, 0);
     case FUSE_WRITE:
       return do_write (in, arg);
     case FUSE_SETATTR:
