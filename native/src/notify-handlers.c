@@ -8,7 +8,8 @@
  *            swap.with-memory 1 the swap files count memory too, as v1's memsw does),
  *            procs (pids.current): the box's own figures; uptime from the box's start (its
  *            time namespace's boottime offset when it has one, else the shim's start
- *            time); loads and the rest stay the host's.
+ *            time); with `loadavg view`, the loads of the box's /proc/loadavg (its views
+ *            server's own load average); the rest stays the host's.
  *
  * A handler writes its result into the caller's memory through /proc/PID/mem, opened and
  * checked by notify.c. Anything it cannot work out (a file missing) is left to the kernel
@@ -20,6 +21,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
@@ -120,7 +122,33 @@ uname_handle (const struct notify_rule *rule, const struct notify_call *call,
 
 static const char *const sysinfo_params[] = { "memory.limit", "memory.usage", "swap.limit",
                                               "swap.usage",   "swap.with-memory", "procs",
-                                              NULL };
+                                              "loadavg", NULL };
+
+/* `loadavg view`: the loads the box sees in its /proc/loadavg (its /proc views server's, the
+ * box's own load), read in the caller's root without following a symlink; false (the host's
+ * loads stay) when it cannot be read. */
+static bool
+box_loads (const struct notify_call *call, unsigned long loads[3])
+{
+  struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS };
+  cleanup_fd int root = openat (call->pid_dir, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  cleanup_fd int fd = -1;
+  char buf[128];
+  double avg[3];
+  ssize_t n;
+
+  if (root < 0)
+    return false;
+  fd = (int) syscall (SYS_openat2, root, "proc/loadavg", &how, sizeof how);
+  if (fd < 0 || (n = read (fd, buf, sizeof buf - 1)) <= 0)
+    return false;
+  buf[n] = '\0';
+  if (sscanf (buf, "%lf %lf %lf", &avg[0], &avg[1], &avg[2]) != 3)
+    return false;
+  for (int i = 0; i < 3; i++)
+    loads[i] = (unsigned long) (avg[i] * (1 << SI_LOAD_SHIFT));
+  return true;
+}
 
 static int
 sysinfo_check (const struct notify_rule *rule, struct nsbox_error *err)
@@ -240,6 +268,8 @@ sysinfo_handle (const struct notify_rule *rule, const struct notify_call *call,
     }
   if (read_number (rule, "procs", &procs))
     si.procs = (unsigned short) min_u64 (procs, 0xffff);
+  if (notify_param (rule, "loadavg") != NULL)
+    box_loads (call, si.loads);
 
   /* The box's uptime: as its time namespace shows it in /proc/uptime (host boottime plus
    * the namespace's offset), else since the box's start. */

@@ -32,8 +32,9 @@ export interface NotifyHandlers {
   /**
    * sysinfo(2): totalram/freeram from the box's memory limit and usage (when it has a
    * limit), swap from its swap limit, procs from its pids count, uptime from its start (its
-   * time namespace's, when it has one). Loads stay the host's. No parameters: the runtime
-   * knows the box's cgroup.
+   * time namespace's, when it has one); loads from its own load average when it has the
+   * `loadavg` view (proc-views.ts), else the host's. No parameters: the runtime knows the
+   * box's cgroup and views.
    */
   sysinfo: Record<string, never>;
   /**

@@ -161,16 +161,17 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       await moments?.configure();
       // The init holds once the box is built, before it execs (the launcher's `hold`).
       const holdSocket = join(files.dir, 'start.sock');
-      // Notified syscalls: the shim takes the listeners and keeps nsbox-notify serving them.
-      const notify = notifyRules(spec);
-      const notifyFile = join(files.dir, NOTIFY_CONFIG_FILE);
-      if (notify.length > 0) writeFileSync(notifyFile, notifyConfig(notify, cgroup), { mode: 0o600 });
-      else rmSync(notifyFile, { force: true });
       // /proc views: the shim keeps the box's FUSE connection and nsbox-proc-view serving it.
       const views = procViews(spec);
       const viewsFile = join(files.dir, VIEWS_CONFIG_FILE);
       if (views) writeFileSync(viewsFile, viewsConfig(views, cgroup), { mode: 0o600 });
       else rmSync(viewsFile, { force: true });
+      // Notified syscalls: the shim takes the listeners and keeps nsbox-notify serving them.
+      const notify = notifyRules(spec);
+      const notifyFile = join(files.dir, NOTIFY_CONFIG_FILE);
+      if (notify.length > 0)
+        writeFileSync(notifyFile, notifyConfig(notify, cgroup, { loadavgView: views?.files.includes('loadavg') ?? false }), { mode: 0o600 });
+      else rmSync(notifyFile, { force: true });
       const program = [
         ...compileCreateProgram(spec, {
           procsFiles: cgroup.procsFiles,

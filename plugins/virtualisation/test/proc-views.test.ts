@@ -150,6 +150,11 @@ describe('virtualisation: the box’s own /proc views', function () {
       await waitFor(async () => Number((await read('busy', '/proc/loadavg')).split(' ')[0]) >= 0.03, 8_000, 250),
       `the busy box's load rises: ${await read('busy', '/proc/loadavg')}`,
     );
+    // sysinfo(2) (uptime, top's header) gives the same loads.
+    const viewLoad = Number((await read('busy', '/proc/loadavg')).split(' ')[0]);
+    const sysinfoLoad = Number(/load1=([\d.]+)/.exec((await t.exec('busy', '/view-reader --loads')).stdout)?.[1]);
+    assert.ok(Math.abs(sysinfoLoad - viewLoad) <= 0.03, `sysinfo's load ${sysinfoLoad} is the view's ${viewLoad}`);
+    assert.match((await t.exec('idle', '/view-reader --loads')).stdout, /^load1=0\.00$/m, "the idle box's sysinfo load is zero too");
     const idle = (await read('idle', '/proc/loadavg')).split(' ');
     assert.equal(idle[0], '0.00', `the idle box's load stays zero: ${idle.join(' ')}`);
     assert.match(idle[3] as string, /^\d+\/\d+$/, 'running/threads');
