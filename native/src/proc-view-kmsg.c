@@ -115,7 +115,36 @@ remembered (const struct view_kmsg *k, long pid)
   return false;
 }
 
-/* One host record (`PRIO,SEQ,TS,FLAGS;TEXT`): is it about the box? */
+/* The pid of a fault line, `COMM[PID]: KEYWORD ...` as the kernel prints it, or 0. COMM is
+ * the box's to choose (at most 15 bytes), so the pid is taken only where `]: ` is followed by
+ * a whole keyword (which does not fit in a COMM with its own `[N]: `), within the reach of a
+ * COMM at the start of the line. */
+static long
+fault_pid (const char *text)
+{
+  static const char *const keywords[] = { "]: segfault at ", "]: general protection fault ",
+                                          "]: general protection ip:", "]: trap ", NULL };
+
+  for (int i = 0; keywords[i]; i++)
+    {
+      const char *close = strstr (text, keywords[i]);
+      const char *open = close;
+      long pid;
+
+      if (!close || close - text > 15 + 1 + 10)
+        continue;
+      while (open > text && open[-1] >= '0' && open[-1] <= '9')
+        open--;
+      if (open == close || open == text || open[-1] != '[' || open - 1 - text > 15)
+        continue;
+      pid = strtol (open, NULL, 10);
+      if (pid > 0)
+        return pid;
+    }
+  return 0;
+}
+
+/* One host record's text: is it about the box? */
 static bool
 about_box (const struct view_config *cfg, struct view_kmsg *k, const char *text)
 {
@@ -126,26 +155,32 @@ about_box (const struct view_config *cfg, struct view_kmsg *k, const char *text)
     return false;
   if (strncmp (text, "oom-kill:", 9) == 0)
     {
-      /* oom-kill:constraint=...,oom_memcg=/PARENT/BOX,task_memcg=/PARENT/BOX,task=X,pid=N,uid=U */
-      const char *memcg = strstr (text, "task_memcg=");
-      if (!memcg || !names_cgroup (memcg, cfg->cgroup_name))
+      /* oom-kill:constraint=...,oom_memcg=/PARENT/BOX,task_memcg=/PARENT/BOX,task=COMM,pid=N,uid=U
+       * The memcg is read up to `,task=` (COMM is the box's); the pid is the last `,pid=`. */
+      const char *memcg = strstr (text, ",task_memcg=");
+      const char *task = memcg ? strstr (memcg, ",task=") : NULL;
+      const char *last = NULL;
+      char path[512];
+
+      if (!memcg || !task || (size_t) (task - memcg) >= sizeof path)
         return false;
-      if ((p = strstr (text, ",pid=")))
-        remember_pid (k, strtol (p + 5, NULL, 10));
+      memcpy (path, memcg, (size_t) (task - memcg));
+      path[task - memcg] = '\0';
+      if (!names_cgroup (path, cfg->cgroup_name))
+        return false;
+      for (p = strstr (task, ",pid="); p; p = strstr (p + 1, ",pid="))
+        last = p;
+      if (last)
+        remember_pid (k, strtol (last + 5, NULL, 10));
       return true;
     }
-  if ((p = strstr (text, "Killed process ")) || (p = strstr (text, "reaped process ")))
-    return remembered (k, strtol (p + 15, NULL, 10));
-  /* COMM[PID]: segfault at ... / general protection ... / trap ... */
-  if ((p = strstr (text, "]: ")) && p > text)
-    {
-      const char *open = p;
-      while (open > text && open[-1] != '[')
-        open--;
-      if (open > text && (pid = strtol (open, NULL, 10)) > 0)
-        return pid_in_box (cfg, pid) || remembered (k, pid);
-    }
-  return false;
+  /* Memory cgroup out of memory: Killed process N (COMM) / oom_reaper: reaped process N (COMM) */
+  if (strncmp (text, "Memory cgroup out of memory: Killed process ", 44) == 0)
+    return remembered (k, strtol (text + 44, NULL, 10));
+  if (strncmp (text, "oom_reaper: reaped process ", 27) == 0)
+    return remembered (k, strtol (text + 27, NULL, 10));
+  pid = fault_pid (text);
+  return pid > 0 && (pid_in_box (cfg, pid) || remembered (k, pid));
 }
 
 /* Reads what the host's kernel logged since the last call (host_fd non-blocking), keeping

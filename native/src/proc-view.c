@@ -72,8 +72,10 @@ struct view_page
     uint64_t unique, offset;
     uint32_t size;
   } waiting[16];
-  char req[REQ_BUF] __attribute__ ((aligned (8)));
+  /* At offset 4096 (PROTOCOL.md): what comes before fits the first page. */
+  char req[REQ_BUF] __attribute__ ((aligned (4096)));
 };
+_Static_assert (offsetof (struct view_page, req) == 4096, "the request is at 4096 in the page");
 
 /* The text of an open file, made at its first read. */
 struct open_slot

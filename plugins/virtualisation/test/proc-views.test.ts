@@ -147,16 +147,20 @@ describe('virtualisation: the box’s own /proc views', function () {
     await t.exec('busy', 'nohup sh -c "while :; do :; done" >/dev/null 2>&1 &');
     // One runnable task for ~4 s: 1 - e^(-4/60) ≈ 0.06 on the 1-minute average.
     assert.ok(
-      await waitFor(async () => Number((await read('busy', '/proc/loadavg')).split(' ')[0]) >= 0.03, 8_000, 250),
+      await waitFor(async () => Number((await read('busy', '/proc/loadavg')).split(' ')[0]) >= 0.06, 10_000, 250),
       `the busy box's load rises: ${await read('busy', '/proc/loadavg')}`,
     );
     // sysinfo(2) (uptime, top's header) gives the same loads.
     const viewLoad = Number((await read('busy', '/proc/loadavg')).split(' ')[0]);
     const sysinfoLoad = Number(/load1=([\d.]+)/.exec((await t.exec('busy', '/view-reader --loads')).stdout)?.[1]);
     assert.ok(Math.abs(sysinfoLoad - viewLoad) <= 0.03, `sysinfo's load ${sysinfoLoad} is the view's ${viewLoad}`);
-    assert.match((await t.exec('idle', '/view-reader --loads')).stdout, /^load1=0\.00$/m, "the idle box's sysinfo load is zero too");
+    assert.ok(
+      Number(/load1=([\d.]+)/.exec((await t.exec('idle', '/view-reader --loads')).stdout)?.[1]) <= 0.02,
+      "the idle box's sysinfo load is near zero too",
+    );
     const idle = (await read('idle', '/proc/loadavg')).split(' ');
-    assert.equal(idle[0], '0.00', `the idle box's load stays zero: ${idle.join(' ')}`);
+    // Only the reads' own short-lived tasks run there: at most a blip.
+    assert.ok(Number(idle[0]) <= 0.02, `the idle box's load stays near zero: ${idle.join(' ')}`);
     assert.match(idle[3] as string, /^\d+\/\d+$/, 'running/threads');
     assert.ok(Number((idle[3] as string).split('/')[1]) < 10, 'the idle box counts its own few threads, not the host’s');
   });
@@ -190,7 +194,7 @@ describe('virtualisation: the box’s own /proc views', function () {
         `round ${round}: a new server within a second`,
       );
       // A read right after answers within a second.
-      const oneRead = await t.exec('victim', '/view-reader /proc/meminfo 1 MemTotal');
+      const oneRead = await t.exec('victim', '/view-reader /proc/meminfo 20 MemTotal');
       assert.equal(oneRead.exitCode, 0);
       assert.ok(Date.now() - started < 1_500, `round ${round}: views back within a second (${Date.now() - started} ms with the exec)`);
       await sleep(1_050);
@@ -220,6 +224,39 @@ describe('virtualisation: the box’s own /proc views', function () {
     console.log(`      victim: ${victim.reads} reads, slowest ${victim.slowest} ms; bystander: ${other.reads} reads, slowest ${other.slowest} ms`);
     console.log(`      nsbox-proc-view of one box: RSS ${fields.Rss} kB, PSS ${fields.Pss} kB, private ${priv} kB`);
     assert.ok(priv < 1024, `a server's own memory stays under 1 MiB (${priv} kB)`);
+  });
+
+  it('answers a request the dead server had taken off the connection: the next server finds it in the shared page', async () => {
+    await t.box('taken', withTools({ limits: { memory: '200M' } }));
+    const pid = serverPid('taken');
+    assert.ok(pid, 'a server runs');
+    process.kill(pid, 'SIGSTOP');
+    // The box opens its meminfo: its first request (a GETATTR or the OPEN) waits in the
+    // kernel's queue, the server being stopped.
+    const started = Date.now();
+    const reading = t.exec('taken', '/view-reader /proc/meminfo 20 "MemTotal:         204800 kB"');
+    let taken = '';
+    try {
+      await sleep(300);
+      // Taken off the connection into the page as a server does, and never answered.
+      taken = execFileSync('python3', [join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'take-request.py'), String(pid)], { encoding: 'utf8' });
+    } finally {
+      // Killed whatever happened: a stopped server would leave the box's read waiting.
+      process.kill(pid, 'SIGKILL');
+    }
+    assert.match(taken, /^opcode=(3|14)$/m, `the box's GETATTR or OPEN was taken: ${taken}`);
+    const result = await reading;
+    const fields = Object.fromEntries(
+      result.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=') as [string, string]),
+    );
+    assert.equal(result.exitCode, 0);
+    assert.equal(fields.failures, '0', `the read whose OPEN the dead server took succeeded (errno ${fields.errno})`);
+    assert.ok(Number(fields.reads) >= 1, 'and it read');
+    assert.ok(Date.now() - started < 3_000, `within ${Date.now() - started} ms of the stop, 300 of them waiting on purpose`);
+    assert.notEqual(serverPid('taken'), pid, 'by a new server');
   });
 
   it('refuses quotactl in the box with EOPNOTSUPP through its notify helper, naming the reason in its shim.log', async () => {
