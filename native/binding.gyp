@@ -32,7 +32,7 @@
       "type": "executable",
       "sources": [
         "src/shim.c", "src/shim-supervise.c", "src/shim-log.c", "src/shim-exit.c",
-        "src/common.c", "src/shim-notify.c"
+        "src/common.c", "src/shim-notify.c", "src/shim-views.c"
       ],
       "ldflags": ["-static"]
     },
@@ -41,6 +41,15 @@
       "target_name": "nsbox-notify",
       "type": "executable",
       "sources": ["src/notify.c", "src/notify-handlers.c", "src/common.c"],
+      "ldflags": ["-static"]
+    },
+    {
+      # The per-box /proc views server the shim starts (and restarts) on the FUSE connection
+      # it keeps: static and small, like nsbox-notify.
+      "target_name": "nsbox-proc-view",
+      "type": "executable",
+      "sources": ["src/proc-view.c", "src/proc-view-mount.c", "src/proc-view-render.c", "src/proc-view-kmsg.c", "src/common.c"],
+      "libraries": ["-lm"],
       "ldflags": ["-static"]
     },
     {

@@ -25,7 +25,8 @@ export const aptSets = {
     // nsbox top's test drives it in a real terminal.
     'tmux',
   ],
-  bench: ['crun', 'runc'],
+  /** lxcfs: bench/views runs Debian's on a directory of its own, next to the boxes' own views. */
+  bench: ['crun', 'runc', 'lxcfs'],
   /** Installed with their recommends: podman needs its network and storage helpers (tests of nsbox-runc). */
   withRecommends: ['podman'],
 };

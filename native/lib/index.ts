@@ -14,6 +14,8 @@ export const launcherPath = join(releaseDir, 'nsbox-launcher');
 export const shimPath = join(releaseDir, 'nsbox-shim');
 /** The per-box seccomp-notify helper the shim starts (and restarts). */
 export const notifyPath = join(releaseDir, 'nsbox-notify');
+/** The per-box /proc views server the shim starts (and restarts) on the box's FUSE connection. */
+export const procViewPath = join(releaseDir, 'nsbox-proc-view');
 
 export interface StatfsResult {
   type: number;

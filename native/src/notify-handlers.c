@@ -8,7 +8,8 @@
  *            swap.with-memory 1 the swap files count memory too, as v1's memsw does),
  *            procs (pids.current): the box's own figures; uptime from the box's start (its
  *            time namespace's boottime offset when it has one, else the shim's start
- *            time); loads and the rest stay the host's.
+ *            time); with `loadavg view`, the loads of the box's /proc/loadavg (its views
+ *            server's own load average); the rest stays the host's.
  *
  * A handler writes its result into the caller's memory through /proc/PID/mem, opened and
  * checked by notify.c. Anything it cannot work out (a file missing) is left to the kernel
@@ -20,6 +21,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
@@ -120,7 +122,33 @@ uname_handle (const struct notify_rule *rule, const struct notify_call *call,
 
 static const char *const sysinfo_params[] = { "memory.limit", "memory.usage", "swap.limit",
                                               "swap.usage",   "swap.with-memory", "procs",
-                                              NULL };
+                                              "loadavg", NULL };
+
+/* `loadavg view`: the loads the box sees in its /proc/loadavg (its /proc views server's, the
+ * box's own load), read in the caller's root without following a symlink; false (the host's
+ * loads stay) when it cannot be read. */
+static bool
+box_loads (const struct notify_call *call, unsigned long loads[3])
+{
+  struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS };
+  cleanup_fd int root = openat (call->pid_dir, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  cleanup_fd int fd = -1;
+  char buf[128];
+  double avg[3];
+  ssize_t n;
+
+  if (root < 0)
+    return false;
+  fd = (int) syscall (SYS_openat2, root, "proc/loadavg", &how, sizeof how);
+  if (fd < 0 || (n = read (fd, buf, sizeof buf - 1)) <= 0)
+    return false;
+  buf[n] = '\0';
+  if (sscanf (buf, "%lf %lf %lf", &avg[0], &avg[1], &avg[2]) != 3)
+    return false;
+  for (int i = 0; i < 3; i++)
+    loads[i] = (unsigned long) (avg[i] * (1 << SI_LOAD_SHIFT));
+  return true;
+}
 
 static int
 sysinfo_check (const struct notify_rule *rule, struct nsbox_error *err)
@@ -240,6 +268,8 @@ sysinfo_handle (const struct notify_rule *rule, const struct notify_call *call,
     }
   if (read_number (rule, "procs", &procs))
     si.procs = (unsigned short) min_u64 (procs, 0xffff);
+  if (notify_param (rule, "loadavg") != NULL)
+    box_loads (call, si.loads);
 
   /* The box's uptime: as its time namespace shows it in /proc/uptime (host boottime plus
    * the namespace's offset), else since the box's start. */
@@ -257,9 +287,148 @@ sysinfo_handle (const struct notify_rule *rule, const struct notify_call *call,
   return write_result (call, &si, sizeof si, resp);
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* quotactl, quotactl_fd                                                                */
+/* ---------------------------------------------------------------------------------- */
+
+/* Quotas administered inside a box (issue 15, OpenVZ's second-level quota) need the
+ * host to proxy them onto the box's own disk image, with a kernel that has a quota format.
+ * Where there is none, the call is refused here rather than by the kernel or the seccomp
+ * profile (EPERM, which reads as a missing privilege): EOPNOTSUPP, and the reason — the
+ * `reason` param, from the plugin — in the box's shim.log, naming the caller. */
+
+static const char *const quotactl_params[] = { "reason", NULL };
+
+static int
+quotactl_check (const struct notify_rule *rule, struct nsbox_error *err)
+{
+  return check_params (rule, quotactl_params, err);
+}
+
+static enum notify_verdict
+quotactl_handle (const struct notify_rule *rule, const struct notify_call *call,
+                 struct seccomp_notif_resp *resp)
+{
+  const char *reason = notify_param (rule, "reason");
+
+  dprintf (2, "nsbox-notify: %s (cmd 0x%llx) of box pid %d refused: %s\n", rule->handler,
+           (unsigned long long) call->req->data.args[rule->syscall_nr == SYS_quotactl ? 0 : 1],
+           (int) call->req->pid, reason ? reason : "quotas inside a box are not served on this host");
+  resp->error = -EOPNOTSUPP;
+  return NOTIFY_ANSWERED;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* syslog                                                                               */
+/* ---------------------------------------------------------------------------------- */
+
+/* syslog(2) (klogctl: busybox dmesg, util-linux's fallback) from the box's own kernel log,
+ * `kmsg.log` in the box dir (our cwd), kept by its nsbox-proc-view (proc-view-kmsg.c):
+ * READ_ALL/READ/READ_CLEAR copy its newest lines, in syslog's `<PRIO>[SEC.USEC] TEXT`
+ * form, that fit the caller's buffer; SIZE_BUFFER says the log's capacity; CLEAR and the
+ * console controls are accepted and change nothing (the host's console is not the box's).
+ * Never a line of the host's. */
+
+enum
+{
+  SYSLOG_MAX = 1 << 20,
+};
+
+static char syslog_raw[SYSLOG_MAX], syslog_text[SYSLOG_MAX + SYSLOG_MAX / 4];
+
+static int
+syslog_check (const struct notify_rule *rule, struct nsbox_error *err)
+{
+  static const char *const none[] = { NULL };
+  return check_params (rule, none, err);
+}
+
+/* kmsg.log as syslog text; its length. */
+static size_t
+syslog_format (void)
+{
+  cleanup_fd int fd = open ("kmsg.log", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  size_t raw = 0, out = 0;
+  ssize_t n;
+
+  if (fd < 0)
+    return 0;
+  while (raw < sizeof syslog_raw - 1 && (n = read (fd, syslog_raw + raw, sizeof syslog_raw - 1 - raw)) > 0)
+    raw += (size_t) n;
+  syslog_raw[raw] = '\0';
+  for (char *line = syslog_raw, *nl; line < syslog_raw + raw && (nl = strchr (line, '\n')); line = nl + 1)
+    {
+      unsigned prio;
+      unsigned long long seq, ts;
+      int used = 0;
+
+      *nl = '\0';
+      if (sscanf (line, "%u,%llu,%llu,%*[^;];%n", &prio, &seq, &ts, &used) < 3 || used == 0)
+        continue;
+      n = snprintf (syslog_text + out, sizeof syslog_text - out, "<%u>[%5llu.%06llu] %s\n", prio & 7,
+                    ts / 1000000, ts % 1000000, line + used);
+      if (n < 0 || (size_t) n >= sizeof syslog_text - out)
+        break;
+      out += (size_t) n;
+    }
+  return out;
+}
+
+static enum notify_verdict
+syslog_handle (const struct notify_rule *rule, const struct notify_call *call,
+               struct seccomp_notif_resp *resp)
+{
+  int type = (int) call->req->data.args[0];
+  uint64_t buf = call->req->data.args[1];
+  int len = (int) call->req->data.args[2];
+  size_t size, from;
+  ssize_t n;
+
+  (void) rule;
+  switch (type)
+    {
+    case 2: /* READ */
+    case 3: /* READ_ALL */
+    case 4: /* READ_CLEAR */
+      if (len < 0)
+        return resp->error = -EINVAL, NOTIFY_ANSWERED;
+      size = syslog_format ();
+      from = size > (size_t) len ? size - (size_t) len : 0;
+      /* Whole lines only. */
+      while (from > 0 && from < size && syslog_text[from - 1] != '\n')
+        from++;
+      n = size - from > 0 ? pwrite (call->mem_fd, syslog_text + from, size - from, (off_t) buf) : 0;
+      if (n < 0 || (size_t) n != size - from)
+        return resp->error = -EFAULT, NOTIFY_ANSWERED;
+      resp->val = n;
+      return NOTIFY_ANSWERED;
+    case 0: /* CLOSE */
+    case 1: /* OPEN */
+    case 5: /* CLEAR */
+    case 6: /* CONSOLE_OFF */
+    case 7: /* CONSOLE_ON */
+    case 8: /* CONSOLE_LEVEL */
+    case 9: /* SIZE_UNREAD */
+      resp->val = 0;
+      return NOTIFY_ANSWERED;
+    case 10: /* SIZE_BUFFER */
+      resp->val = SYSLOG_MAX;
+      return NOTIFY_ANSWERED;
+    default:
+      return resp->error = -EINVAL, NOTIFY_ANSWERED;
+    }
+}
+
+#ifndef SYS_quotactl_fd
+#define SYS_quotactl_fd 443
+#endif
+
 static const struct notify_handler handlers[] = {
   { "uname", SYS_uname, uname_check, uname_handle },
   { "sysinfo", SYS_sysinfo, sysinfo_check, sysinfo_handle },
+  { "quotactl", SYS_quotactl, quotactl_check, quotactl_handle },
+  { "syslog", SYS_syslog, syslog_check, syslog_handle },
+  { "quotactl_fd", SYS_quotactl_fd, quotactl_check, quotactl_handle },
 };
 
 const struct notify_handler *

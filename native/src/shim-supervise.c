@@ -152,6 +152,7 @@ start_failed (const char *step, int errnum, const char *message)
 {
   S.state = BOX_FAILED;
   shim_notify_stop ();
+  shim_views_stop ();
   S.deadline = shim_now_ms (CLOCK_MONOTONIC) + FAIL_WAIT_MS;
   shim_ready_error (step, errnum, message);
   nsbox_close (&S.result_fd);
@@ -167,6 +168,13 @@ box_started (pid_t pid)
     {
       kill (pid, SIGKILL);
       return start_failed ("shim", err.errnum, err.msg);
+    }
+  /* The init is held (or runs already, without `hold`): its views go in before anyone is
+   * told it started. */
+  if (shim_views_start (&err) < 0)
+    {
+      kill (pid, SIGKILL);
+      return start_failed ("views", err.errnum, err.msg);
     }
   S.state = BOX_RUNNING;
   nsbox_close (&S.result_fd);
@@ -274,6 +282,7 @@ init_exited (int status)
   S.deadline = shim_now_ms (CLOCK_MONOTONIC) + DRAIN_MS;
   /* Nothing in the box is left to serve. */
   shim_notify_stop ();
+  shim_views_stop ();
   /* Input has nowhere to go any more. */
   if (!S.terminal)
     nsbox_close (&S.in_fd);
@@ -294,7 +303,7 @@ shim_reap (void)
           S.children_left = pid == 0 || errno != ECHILD;
           return;
         }
-      if (shim_notify_reaped (pid, status))
+      if (shim_notify_reaped (pid, status) || shim_views_reaped (pid, status))
         continue;
       if (pid == S.launcher_pid)
         {

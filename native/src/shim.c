@@ -2,6 +2,7 @@
  *
  *   nsbox-shim --box-dir DIR --launcher PATH [--terminal] [--log-max BYTES] [--log-keep N]
  *              [--notify-helper PATH --notify-config FILE]
+ *              [--views-helper PATH --views-config FILE]
  *
  * One process per box, started detached by the runtime with fd 3 = the launch program and
  * fd 4 = a ready pipe. It starts the box through the launcher, then stays as the box
@@ -44,6 +45,8 @@ struct shim_state S = {
   .notify_listen_fd = -1,
   .notify_ctl_fd = -1,
   .notify_inflight_fd = -1,
+  .views_fuse_fd = -1,
+  .views_page_fd = -1,
   .log_max = LOG_MAX_DEFAULT,
   .log_keep = LOG_KEEP_DEFAULT,
 };
@@ -107,7 +110,8 @@ parse_args (int argc, char **argv, struct nsbox_error *err)
     {
       static const char *const with_value[] = { "--box-dir", "--launcher", "--log-max",
                                                 "--log-keep", "--notify-helper",
-                                                "--notify-config" };
+                                                "--notify-config", "--views-helper",
+                                                "--views-config" };
       const char *arg = argv[i], *value = NULL;
       int opt = -1;
       uint64_t n;
@@ -117,7 +121,7 @@ parse_args (int argc, char **argv, struct nsbox_error *err)
           S.terminal = true;
           continue;
         }
-      for (int k = 0; k < 6 && opt < 0; k++)
+      for (int k = 0; k < 8 && opt < 0; k++)
         {
           size_t len = strlen (with_value[k]);
           if (strncmp (arg, with_value[k], len) != 0)
@@ -156,6 +160,13 @@ parse_args (int argc, char **argv, struct nsbox_error *err)
         case 5:
           S.notify_config = value;
           break;
+        case 6:
+          if (!realpath (value, S.views_helper))
+            return nsbox_fail (err, errno, "--views-helper '%s'", value);
+          break;
+        case 7:
+          S.views_config = value;
+          break;
         default:
           return nsbox_fail (err, EINVAL, "unknown argument '%s'", arg);
         }
@@ -164,9 +175,12 @@ parse_args (int argc, char **argv, struct nsbox_error *err)
     return nsbox_fail (err, EINVAL,
                       "usage: nsbox-shim --box-dir DIR --launcher PATH [--terminal] "
                       "[--log-max BYTES] [--log-keep N] "
-                      "[--notify-helper PATH --notify-config FILE]");
+                      "[--notify-helper PATH --notify-config FILE] "
+                      "[--views-helper PATH --views-config FILE]");
   if ((S.notify_helper[0] != '\0') != (S.notify_config != NULL))
     return nsbox_fail (err, EINVAL, "--notify-helper and --notify-config go together");
+  if ((S.views_helper[0] != '\0') != (S.views_config != NULL))
+    return nsbox_fail (err, EINVAL, "--views-helper and --views-config go together");
   /* Resolved now: the launcher is executed from `/`, and we move into the box dir. */
   if (!realpath (launcher, S.launcher))
     return nsbox_fail (err, errno, "launcher '%s'", launcher);
@@ -276,6 +290,8 @@ setup (int argc, char **argv, struct nsbox_error *err)
   /* Listening before the launcher runs: it connects before it clones. */
   if (shim_notify_setup (err) < 0)
     return -1;
+  if (shim_views_setup (err) < 0)
+    return -1;
   ret = stdio_setup (&io, err);
   if (ret == 0 && shim_epoll_add (S.out_fd, EPOLLIN, TAG_OUTPUT) < 0)
     ret = nsbox_fail (err, errno, "epoll_ctl");
@@ -301,6 +317,7 @@ finish_exited (void)
 
   nsbox_close (&S.log_fd);
   shim_notify_stop ();
+  shim_views_stop ();
   if (shim_write_exit (&err) < 0)
     {
       dprintf (2, "nsbox-shim: %s\n", err.msg);
@@ -344,6 +361,8 @@ next_timeout (int64_t now)
 
   if (S.notify_respawn_at != 0 && (at == 0 || S.notify_respawn_at < at))
     at = S.notify_respawn_at;
+  if (S.views_respawn_at != 0 && (at == 0 || S.views_respawn_at < at))
+    at = S.views_respawn_at;
   if (at == 0)
     return -1;
   return at <= now ? 0 : (int) (at - now);
@@ -381,6 +400,7 @@ loop (void)
         }
 
       shim_notify_tick (now);
+      shim_views_tick (now);
       n = epoll_wait (S.epoll_fd, events, MAX_EVENTS, next_timeout (now));
       if (n < 0)
         {

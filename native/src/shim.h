@@ -5,6 +5,8 @@
  *   shim-exit.c       what the shim reports: the ready line, pid files, exit.json
  *   shim-notify.c     seccomp listeners of the box, kept here, served by nsbox-notify
  *                     (respawned when it dies)
+ *   shim-views.c      the box's FUSE connection for its /proc views, kept here, served by
+ *                     nsbox-proc-view (respawned when it dies)
  * Single-threaded, one state struct, no allocation after setup. */
 #ifndef NSBOX_SHIM_H
 #define NSBOX_SHIM_H
@@ -98,6 +100,16 @@ struct shim_state
   int64_t notify_respawn_at;     /* monotonic ms; 0: nothing to respawn */
   unsigned notify_crashes;       /* quick deaths in a row, for the backoff */
   int64_t started_boottime_ns;   /* CLOCK_BOOTTIME when the launcher was started */
+
+  /* /proc views (shim-views.c); views_helper[0] == 0: off */
+  char views_helper[PATH_MAX];
+  const char *views_config;
+  int views_fuse_fd;             /* the box's FUSE connection, kept for the box's life */
+  int views_page_fd;             /* a memfd shared with every nsbox-proc-view of the box */
+  pid_t views_pid;
+  int64_t views_spawned_at;      /* monotonic ms */
+  int64_t views_respawn_at;      /* monotonic ms; 0: nothing to respawn */
+  unsigned views_crashes;
 };
 
 extern struct shim_state S;
@@ -130,6 +142,18 @@ bool shim_notify_reaped (pid_t pid, int status);
 void shim_notify_tick (int64_t now);
 /* The box ended: no helper any more, listeners closed. */
 void shim_notify_stop (void);
+
+/* shim-views.c */
+/* /dev/fuse opened and the shared page made; before the launcher runs. */
+int shim_views_setup (struct nsbox_error *err);
+/* The init is held: the first server mounts the views in its mount namespace; 0 once they
+ * are there, -1 with err (the box then fails to start). */
+int shim_views_start (struct nsbox_error *err);
+/* A child was reaped: true when it was the views server (a respawn is then scheduled). */
+bool shim_views_reaped (pid_t pid, int status);
+void shim_views_tick (int64_t now);
+/* The box ended: no server any more, the connection closed. */
+void shim_views_stop (void);
 
 /* shim-supervise.c */
 struct shim_stdio

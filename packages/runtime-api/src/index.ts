@@ -13,6 +13,7 @@ export {
   type OwnedNotifyRule,
 } from './notify.js';
 export { allCapabilities, defaultCapabilities, defaultMaskedPaths, defaultReadonlyPaths } from './policy-lists.js';
+export { contributeProcViews, type ProcViewFile, type ProcViews, procViewFiles, procViews } from './proc-views.js';
 export { runtimeRefs } from './refs.js';
 export type {
   ApplyOptions,

@@ -7,6 +7,7 @@
 
 import type { OciSpec } from '@nsbox/core';
 import type { OwnedNotifyRule } from './notify.js';
+import type { ProcViews } from './proc-views.js';
 
 export const LAUNCH_ANNOTATION = 'org.nsbox.launch';
 
@@ -19,6 +20,8 @@ export interface LaunchContributions {
   ipConfinement?: string[];
   /** Syscalls answered by the box's notify helper (`contributeNotify`, notify.ts). */
   notify?: OwnedNotifyRule[];
+  /** /proc and /sys files served per box by its own nsbox-proc-view (`contributeProcViews`, proc-views.ts). */
+  procViews?: ProcViews;
 }
 
 /** What the spec's plugins contributed so far. */

@@ -32,10 +32,24 @@ export interface NotifyHandlers {
   /**
    * sysinfo(2): totalram/freeram from the box's memory limit and usage (when it has a
    * limit), swap from its swap limit, procs from its pids count, uptime from its start (its
-   * time namespace's, when it has one). Loads stay the host's. No parameters: the runtime
-   * knows the box's cgroup.
+   * time namespace's, when it has one); loads from its own load average when it has the
+   * `loadavg` view (proc-views.ts), else the host's. No parameters: the runtime knows the
+   * box's cgroup and views.
    */
   sysinfo: Record<string, never>;
+  /**
+   * quotactl(2): refused with EOPNOTSUPP, `reason` (printable ASCII, at most 200
+   * characters) written to the box's shim.log with the caller's pid — for a host whose
+   * kernel cannot serve quotas inside a box.
+   */
+  quotactl: { reason?: string };
+  /** quotactl_fd(2): as `quotactl`. */
+  quotactl_fd: { reason?: string };
+  /**
+   * syslog(2) (klogctl, busybox `dmesg`): the box's own kernel log — the `kmsg.log` its
+   * /proc views server keeps (the `kmsg` view) — never the host's. No parameters.
+   */
+  syslog: Record<string, never>;
 }
 
 export type NotifyHandlerName = keyof NotifyHandlers;
@@ -44,6 +58,9 @@ export type NotifyHandlerName = keyof NotifyHandlers;
 export const notifyHandlerSyscalls: { readonly [H in NotifyHandlerName]: readonly string[] } = {
   uname: ['uname'],
   sysinfo: ['sysinfo'],
+  quotactl: ['quotactl'],
+  quotactl_fd: ['quotactl_fd'],
+  syslog: ['syslog'],
 };
 
 /** One rule: this syscall of the box goes to this handler, with these parameters. */
@@ -56,6 +73,20 @@ export type OwnedNotifyRule = NotifyRule & { owner: string };
 
 /** Printable ASCII that fits a `struct utsname` field (64 bytes and its NUL). */
 const utsField = /^[\x20-\x7e]{1,64}$/;
+/** A reason written to a log line: printable ASCII, one line. */
+const reasonText = /^[\x20-\x7e]{1,200}$/;
+
+/** Each handler's parameters and the text each must be. */
+const handlerParams: { readonly [H in NotifyHandlerName]: Readonly<Record<string, { pattern: RegExp; what: string }>> } = {
+  uname: {
+    release: { pattern: utsField, what: '1 to 64 printable ASCII characters' },
+    version: { pattern: utsField, what: '1 to 64 printable ASCII characters' },
+  },
+  sysinfo: {},
+  quotactl: { reason: { pattern: reasonText, what: '1 to 200 printable ASCII characters' } },
+  quotactl_fd: { reason: { pattern: reasonText, what: '1 to 200 printable ASCII characters' } },
+  syslog: {},
+};
 
 function invalid(field: string, message: string): NsboxError {
   return new NsboxError('E_INVALID_CONFIG', `${field}: ${message}`, { details: { field } });
@@ -67,10 +98,11 @@ export function checkNotifyRule(rule: NotifyRule, field = 'notify'): void {
   if (!syscalls) throw invalid(`${field}.handler`, `no built-in handler '${rule.handler}' (there are: ${Object.keys(notifyHandlerSyscalls).join(', ')})`);
   if (!syscalls.includes(rule.syscall)) throw invalid(`${field}.syscall`, `handler '${rule.handler}' answers ${syscalls.join(', ')}, not '${rule.syscall}'`);
   const params = (rule.params ?? {}) as Record<string, unknown>;
-  const known = rule.handler === 'uname' ? ['release', 'version'] : [];
+  const known = handlerParams[rule.handler];
   for (const [key, value] of Object.entries(params)) {
-    if (!known.includes(key)) throw invalid(`${field}.params.${key}`, `handler '${rule.handler}' has no parameter '${key}'`);
-    if (typeof value !== 'string' || !utsField.test(value)) throw invalid(`${field}.params.${key}`, 'must be 1 to 64 printable ASCII characters');
+    const param = known[key];
+    if (!param) throw invalid(`${field}.params.${key}`, `handler '${rule.handler}' has no parameter '${key}'`);
+    if (typeof value !== 'string' || !param.pattern.test(value)) throw invalid(`${field}.params.${key}`, `must be ${param.what}`);
   }
 }
 

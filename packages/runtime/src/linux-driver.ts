@@ -21,7 +21,7 @@ import {
   type StartMoments,
 } from '@nsbox/core';
 import { native, removeTree } from '@nsbox/native';
-import { type BoxFilesService, type CgroupManager, notifyRules, runtimeRefs, type UtsNames, type UtsService } from '@nsbox/runtime-api';
+import { type BoxFilesService, type CgroupManager, notifyRules, procViews, runtimeRefs, type UtsNames, type UtsService } from '@nsbox/runtime-api';
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type BoxCgroup, BoxCgroupManager, type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
@@ -31,6 +31,7 @@ import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } fr
 import { launchShim } from './shim-launch.js';
 import { type CompileContext, compileCreateProgram } from './spec-compiler.js';
 import { materializeTemplate, type TemplateProgress } from './templates/index.js';
+import { VIEWS_CONFIG_FILE, viewsConfig } from './views-config.js';
 
 export interface LinuxDriverOptions {
   stateDir: string;
@@ -161,10 +162,16 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       // The init holds once the box is built, before it execs (the launcher's `hold`), when a
       // plugin wires it; otherwise it execs at once and the wire moment only records the facts.
       const holdSocket = moments?.wiring ? join(files.dir, 'start.sock') : undefined;
+      // /proc views: the shim keeps the box's FUSE connection and nsbox-proc-view serving it.
+      const views = procViews(spec);
+      const viewsFile = join(files.dir, VIEWS_CONFIG_FILE);
+      if (views) writeFileSync(viewsFile, viewsConfig(views, cgroup), { mode: 0o600 });
+      else rmSync(viewsFile, { force: true });
       // Notified syscalls: the shim takes the listeners and keeps nsbox-notify serving them.
       const notify = notifyRules(spec);
       const notifyFile = join(files.dir, NOTIFY_CONFIG_FILE);
-      if (notify.length > 0) writeFileSync(notifyFile, notifyConfig(notify, cgroup), { mode: 0o600 });
+      if (notify.length > 0)
+        writeFileSync(notifyFile, notifyConfig(notify, cgroup, { loadavgView: views?.files.includes('loadavg') ?? false }), { mode: 0o600 });
       else rmSync(notifyFile, { force: true });
       const program = [
         ...compileCreateProgram(spec, {
@@ -179,6 +186,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
         program,
         terminal: spec.process.terminal ?? false,
         ...(notify.length > 0 ? { notifyConfig: notifyFile } : {}),
+        ...(views ? { viewsConfig: viewsFile } : {}),
       });
       const init = identify(ready.pid);
       const shim = identify(ready.shimPid);

@@ -39,13 +39,20 @@ function sysinfoParams(cgroup: BoxCgroup): [string, string][] {
   return params;
 }
 
-export function notifyConfig(rules: readonly OwnedNotifyRule[], cgroup: BoxCgroup): string {
+export interface NotifyConfigOptions {
+  /** The box has a loadavg view: sysinfo's loads are read from it (the box's own load). */
+  loadavgView?: boolean;
+}
+
+export function notifyConfig(rules: readonly OwnedNotifyRule[], cgroup: BoxCgroup, options: NotifyConfigOptions = {}): string {
   const lines = ['# nsbox-notify: written by the runtime at the box start (packages/runtime/src/notify-config.ts)'];
   for (const rule of rules) {
     checkNotifyRule(rule);
     lines.push(`handler ${rule.handler}`);
     const params: [string, string][] =
-      rule.handler === 'sysinfo' ? sysinfoParams(cgroup) : Object.entries(rule.params ?? {}).map(([key, value]) => [key, String(value)]);
+      rule.handler === 'sysinfo'
+        ? [...sysinfoParams(cgroup), ...(options.loadavgView ? ([['loadavg', 'view']] as [string, string][]) : [])]
+        : Object.entries(rule.params ?? {}).map(([key, value]) => [key, String(value)]);
     for (const [key, value] of params) {
       if (/[\n\r]/.test(value) || value === '') {
         throw new NsboxError('E_INVALID_CONFIG', `notify rule of '${rule.owner}': ${rule.handler} ${key} must be one non-empty line`, {

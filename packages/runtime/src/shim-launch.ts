@@ -9,7 +9,7 @@
 import { closeSync, openSync, read, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxError } from '@nsbox/core';
-import { encodeProgram, type LaunchOp, launcherPath, native, notifyPath, shimPath } from '@nsbox/native';
+import { encodeProgram, type LaunchOp, launcherPath, native, notifyPath, procViewPath, shimPath } from '@nsbox/native';
 
 export interface ShimReady {
   pid: number;
@@ -33,6 +33,8 @@ export interface LaunchShimOptions {
   timeoutMs?: number;
   /** nsbox-notify's config: the shim takes the box's seccomp listeners and keeps a helper serving them. */
   notifyConfig?: string;
+  /** nsbox-proc-view's config: the shim keeps the box's FUSE connection and a server mounting and serving its /proc views. */
+  viewsConfig?: string;
 }
 
 /** Reads up to the first newline (or EOF) from a pipe, on libuv's thread pool. */
@@ -68,6 +70,7 @@ export async function launchShim(options: LaunchShimOptions): Promise<ShimReady>
   if (options.terminal) args.push('--terminal');
   if (options.logMaxBytes) args.push('--log-max', String(options.logMaxBytes));
   if (options.notifyConfig) args.push('--notify-helper', notifyPath, '--notify-config', options.notifyConfig);
+  if (options.viewsConfig) args.push('--views-helper', procViewPath, '--views-config', options.viewsConfig);
 
   const addon = native();
   const [readyRead, readyWrite] = addon.pipe();

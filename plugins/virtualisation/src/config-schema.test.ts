@@ -1,20 +1,30 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { virtualisationConfigSchema } from './config-schema.js';
-import { notifyRulesFor } from './notify-rules.js';
+import { notifyRulesFor, QUOTA_REASON } from './notify-rules.js';
 import { version } from './version.js';
+
+/** quotactl is always answered (refused with its reason) while the plugin is on for a box. */
+const quota = [
+  { syscall: 'quotactl', handler: 'quotactl', params: { reason: QUOTA_REASON } },
+  { syscall: 'quotactl_fd', handler: 'quotactl_fd', params: { reason: QUOTA_REASON } },
+];
 
 describe('virtualisation: the config section', () => {
   it('gives a box without a section its own sysinfo and time namespace, and the host kernel strings', () => {
     const config = virtualisationConfigSchema.parse({});
-    assert.deepEqual(config, { sysinfo: true, timeNamespace: true });
-    assert.deepEqual(notifyRulesFor(config), [{ syscall: 'sysinfo', handler: 'sysinfo', params: {} }]);
+    assert.deepEqual(config, { sysinfo: true, procViews: true, kernelLog: true, timeNamespace: true });
+    assert.deepEqual(notifyRulesFor(config), [
+      { syscall: 'sysinfo', handler: 'sysinfo', params: {} },
+      { syscall: 'syslog', handler: 'syslog', params: {} },
+      ...quota,
+    ]);
   });
 
   it('answers uname with the release and version given, and nothing when all is off', () => {
-    const config = virtualisationConfigSchema.parse({ kernel: { release: '6.1.0-18-amd64', version: '#1 SMP' }, sysinfo: false });
-    assert.deepEqual(notifyRulesFor(config), [{ syscall: 'uname', handler: 'uname', params: { release: '6.1.0-18-amd64', version: '#1 SMP' } }]);
-    assert.deepEqual(notifyRulesFor(virtualisationConfigSchema.parse({ sysinfo: false, timeNamespace: false })), []);
+    const config = virtualisationConfigSchema.parse({ kernel: { release: '6.1.0-18-amd64', version: '#1 SMP' }, sysinfo: false, kernelLog: false });
+    assert.deepEqual(notifyRulesFor(config), [{ syscall: 'uname', handler: 'uname', params: { release: '6.1.0-18-amd64', version: '#1 SMP' } }, ...quota]);
+    assert.deepEqual(notifyRulesFor(virtualisationConfigSchema.parse({ sysinfo: false, kernelLog: false, timeNamespace: false })), quota);
   });
 
   it('refuses a release that is not one, text that does not fit utsname, and unknown fields, naming them', () => {

@@ -23,6 +23,10 @@ export const virtualisationConfigSchema = z.strictObject({
   kernel: kernelSchema.optional(),
   /** sysinfo(2) from the box's own limits, usage, processes and start (seccomp user-notify). */
   sysinfo: z.boolean().default(true),
+  /** /proc/meminfo, cpuinfo, stat, loadavg, swaps, diskstats, cpu/online from the box's own limits and load (its own FUSE server). */
+  procViews: z.boolean().default(true),
+  /** The box's own kernel log: dmesg, /dev/kmsg and syslog(2) show its lines only (its own FUSE server and notify helper). */
+  kernelLog: z.boolean().default(true),
   /** A time namespace: /proc/uptime, process start times and CLOCK_BOOTTIME count from the box's start. */
   timeNamespace: z.boolean().default(true),
 });

@@ -11,6 +11,7 @@ import { describeVirtualisation } from './box-info.js';
 import { virtualisationConfigSchema } from './config-schema.js';
 import { hostnameAction } from './hostname-action.js';
 import { notifyRulesFor } from './notify-rules.js';
+import { addProcViews } from './proc-views/index.js';
 import { addTimeNamespace } from './time-namespace.js';
 import { version } from './version.js';
 
@@ -20,7 +21,7 @@ export const virtualisationPlugin = definePlugin({
   description: 'a box that looks like a server of its own: its kernel release, its sysinfo, its uptime, its hostname changed live',
   core: '^1.1.0',
   config: virtualisationConfigSchema,
-  tenantSafe: { kernel: true, sysinfo: true, timeNamespace: true },
+  tenantSafe: { kernel: true, sysinfo: true, timeNamespace: true, procViews: true, kernelLog: true },
   actions: [hostnameAction],
   setup: () => ({
     hooks: {
@@ -28,6 +29,7 @@ export const virtualisationPlugin = definePlugin({
         const config = virtualisationConfigSchema.parse(ctx.config ?? {});
         contributeNotify(ctx.spec, 'virtualisation', notifyRulesFor(config));
         if (config.timeNamespace) addTimeNamespace(ctx.spec);
+        addProcViews(ctx.spec, config);
       },
     },
     contributions: [contribute(boxInfoPoint, { section: 'virtualisation', describe: describeVirtualisation })],

@@ -1,0 +1,93 @@
+/* nsbox-proc-view, the per-box /proc views server (native/PROTOCOL.md §2, "/proc views").
+ * Internal interface between its files:
+ *   proc-view.c         main: config, the FUSE loop on the connection the shim keeps, the
+ *                       in-flight page that lets the next server answer what this one took
+ *   proc-view-mount.c   the first start only: the FUSE mount and its files bound over the
+ *                       box's /proc and /sys files, in the box's mount namespace
+ *   proc-view-render.c  the files' text, from the host's files and the box's cgroup
+ *   proc-view-kmsg.c    the box's own kernel log (kmsg.log in the box dir) and its /dev/kmsg
+ * Single-threaded. */
+#ifndef NSBOX_PROC_VIEW_H
+#define NSBOX_PROC_VIEW_H
+
+#include "common.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The files a view can replace; the node id of file i is i + 2 (1 is the root). */
+enum view_file
+{
+  VIEW_MEMINFO,
+  VIEW_CPUINFO,
+  VIEW_STAT,
+  VIEW_LOADAVG,
+  VIEW_SWAPS,
+  VIEW_DISKSTATS,
+  VIEW_CPU_ONLINE,
+  VIEW_KMSG,
+  VIEW_FILES,
+};
+
+struct view_file_info
+{
+  const char *name;   /* config name and the file's name in the FUSE root */
+  const char *target; /* where it goes in the box, relative to its root */
+};
+extern const struct view_file_info view_files[VIEW_FILES];
+
+/* The load average and what the last sample saw; kept in the shared page, so that a
+ * respawned server goes on from where the dead one was. */
+struct view_load
+{
+  int64_t sampled_ms; /* CLOCK_BOOTTIME of the last sample, 0: none yet */
+  double avg[3];      /* 1, 5, 15 minutes */
+  uint32_t running, blocked, threads, last_pid;
+};
+
+/* The kernel log's state, in the shared page too. */
+struct view_kmsg
+{
+  uint64_t seq;      /* the box's next record number */
+  uint64_t host_seq; /* the last host record looked at */
+  uint32_t host_seq_seen, full;
+  int32_t oom_pids[16]; /* host pids an oom-kill line of the box named */
+  uint32_t next_oom_pid;
+};
+
+/* The config, written by the runtime: `KEY VALUE` lines. */
+struct view_config
+{
+  bool files[VIEW_FILES];
+  const char *memory_limit, *memory_usage, *memory_stat;
+  const char *swap_limit, *swap_usage;
+  bool swap_with_memory; /* v1 memsw: memory and swap together */
+  const char *cpuset_cpus, *cpu_max, *cpu_quota, *cpu_period;
+  const char *cpu_usage_v1, *cpu_stat_v2; /* cpuacct.stat (ticks) or cpu.stat (usec) */
+  const char *tasks;                      /* v1 tasks or v2 cgroup.threads */
+  const char *cgroup_name;                /* the box's cgroup leaf, as the kernel log names it */
+  int64_t started_boottime_ns;
+  pid_t init_pid;
+  uint32_t disk_dev_major, disk_dev_minor; /* the box root's block device, 0:0 none */
+  uint32_t owner_uid, owner_gid;           /* the box's root, as the host sees it */
+};
+
+/* proc-view-render.c: the whole text of file `which` into out (malloc'd, caller frees). */
+int view_render (const struct view_config *cfg, const struct view_load *load, enum view_file which,
+                 char **out, size_t *len);
+/* One load sample of the box's threads (every second). */
+void view_load_sample (const struct view_config *cfg, struct view_load *load);
+
+/* proc-view-mount.c: in a child process. Mounts the FUSE connection `fuse_fd` and binds its
+ * files over the box's (the mount namespace of `pid`); 0, or -1 with err. */
+int view_mount (const struct view_config *cfg, int fuse_fd, struct nsbox_error *err);
+
+/* proc-view-kmsg.c */
+int kmsg_open_log (int64_t started_boottime_ns);
+void kmsg_append (struct view_kmsg *k, int prio, uint64_t ts_usec, const char *text, size_t len);
+void kmsg_follow_host (const struct view_config *cfg, struct view_kmsg *k, int host_fd);
+void kmsg_box_write (struct view_kmsg *k, const char *data, size_t len);
+ssize_t kmsg_record_at (uint64_t offset, char *buf, size_t size);
+uint64_t kmsg_size (void);
+
+#endif

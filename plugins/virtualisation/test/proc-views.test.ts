@@ -1,0 +1,336 @@
+/**
+ * The box's own /proc views on real boxes and the real kernel: meminfo, cpuinfo, stat,
+ * loadavg, swaps, diskstats and cpu/online from the box's limits (changed live), Node's
+ * os.totalmem() in the box, sysinfo(2) agreeing with meminfo; the box's own nsbox-proc-view
+ * killed over and over under reads without one read failing, in that box alone; a box with
+ * the views off reading the kernel's files.
+ */
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LinuxRuntimeFacts } from '@nsbox/runtime';
+import { makeTempDir, requireRoot, useCleanup } from '@nsbox/testkit';
+import { openVirtHost, sleep, type VirtTestHost, waitFor } from './support.js';
+
+const KiB = 1024;
+const MiB = 2 ** 20;
+
+/** `Key: N kB` of a meminfo text, in kB. */
+function meminfo(text: string, key: string): number {
+  const match = new RegExp(`^${key.replace(/[()]/g, '\\$&')}:\\s+(\\d+) kB$`, 'm').exec(text);
+  assert.ok(match, `${key} in meminfo`);
+  return Number(match[1]);
+}
+
+/** The host's online CPUs, as the kernel lists them. */
+function hostCpus(): number {
+  let count = 0;
+  for (const range of readFileSync('/sys/devices/system/cpu/online', 'utf8').trim().split(',')) {
+    const [a, b = a] = range.split('-').map(Number) as [number, number?];
+    count += (b as number) - a + 1;
+  }
+  return count;
+}
+
+describe('virtualisation: the box’s own /proc views', function () {
+  this.timeout(60_000);
+  const cleanup = useCleanup();
+  let t: VirtTestHost;
+  let reader: string;
+
+  before(function () {
+    requireRoot(this, 'proc views on real boxes');
+  });
+
+  beforeEach(async () => {
+    t = await openVirtHost(cleanup);
+    reader = join(makeTempDir(cleanup, 'reader'), 'view-reader');
+    execFileSync('gcc', ['-static', '-O1', '-o', reader, join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'view-reader.c')], { stdio: 'pipe' });
+  });
+
+  /** The reader bound into the box at /view-reader (and the host's /usr for Node, read-only). */
+  function withTools(config: Record<string, unknown> = {}, node = false): Record<string, unknown> {
+    const bind = (source: string, destination: string) => ({ source, destination, options: ['ro'] });
+    return {
+      ...config,
+      isolation: {
+        mounts: [bind(reader, '/view-reader'), ...(node ? [bind('/usr', '/usr'), bind('/usr/lib', '/lib'), bind('/usr/lib64', '/lib64')] : [])],
+      },
+    };
+  }
+
+  async function read(name: string, file: string): Promise<string> {
+    const result = await t.exec(name, `cat ${file}`);
+    assert.equal(result.exitCode, 0, `cat ${file} in ${name}: ${result.stderr}`);
+    return result.stdout;
+  }
+
+  /** The pid of the box's nsbox-proc-view (its shim's child), if one runs. */
+  function serverPid(name: string): number | undefined {
+    const shim = (t.host.manager.get(name).runtime as LinuxRuntimeFacts).shim;
+    if (!shim) return undefined;
+    const children = `/proc/${shim.pid}/task/${shim.pid}/children`;
+    if (!existsSync(children)) return undefined;
+    for (const pid of readFileSync(children, 'utf8').split(/\s+/).filter(Boolean).map(Number)) {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'nsbox-proc-view') return pid;
+    }
+    return undefined;
+  }
+
+  function cgroupMemory(name: string): { limit: number; usage: number } {
+    const id = t.host.manager.get(name).id;
+    const v1 = t.driver.cgroups.layout.v1.memory !== undefined;
+    const read = (file: string) => Number(t.driver.cgroups.read(id, 'memory', file).trim());
+    return v1 ? { limit: read('memory.limit_in_bytes'), usage: read('memory.usage_in_bytes') } : { limit: read('memory.max'), usage: read('memory.current') };
+  }
+
+  it('shows the memory limit, its usage and the CPUs of a quota, follows live limit changes, and agrees with sysinfo and Node', async () => {
+    await t.box('sized', withTools({ limits: { memory: '256M', cpus: 0.5 } }, true));
+    const text = await read('sized', '/proc/meminfo');
+    assert.equal(meminfo(text, 'MemTotal'), (256 * MiB) / KiB, 'MemTotal is the limit');
+    const { usage } = cgroupMemory('sized');
+    const free = meminfo(text, 'MemFree');
+    // Usage moves a little between the cgroup read and the view's: within 8 MiB.
+    assert.ok(Math.abs(free - (256 * MiB - usage) / KiB) < 8 * KiB, `MemFree ${free} kB from the usage (${usage} B)`);
+    assert.ok(meminfo(text, 'MemAvailable') >= free && meminfo(text, 'MemAvailable') <= 256 * KiB, 'MemAvailable between free and total');
+    assert.ok(meminfo(text, 'MemTotal') * KiB < os.totalmem(), 'the host has more');
+
+    // A quota of 0.5 CPU is one CPU (ceil), wherever it looks.
+    assert.equal((await read('sized', '/proc/cpuinfo')).match(/^processor\s*:/gm)?.length, 1, 'cpuinfo: one processor');
+    assert.equal((await read('sized', '/sys/devices/system/cpu/online')).trim(), '0', 'cpu/online');
+    const stat = await read('sized', '/proc/stat');
+    assert.match(stat, /^cpu0 /m, 'stat has cpu0');
+    assert.doesNotMatch(stat, /^cpu1 /m, 'and no other CPU');
+
+    // What programs size themselves from agrees: sysinfo(2) and Node's os module (meminfo).
+    const sysinfo = await t.probe('sized', 'sysinfo');
+    assert.equal(Number(sysinfo.totalram), 256 * MiB, 'sysinfo totalram');
+    const node = await t.exec('sized', '/usr/bin/node -e \'const os=require("os");console.log(os.totalmem(), os.cpus().length)\'');
+    assert.equal(node.exitCode, 0, `node in the box: ${node.stderr}`);
+    const [totalmem, cpus] = node.stdout.trim().split(' ').map(Number);
+    assert.equal(totalmem, 256 * MiB, "Node's os.totalmem() in the box");
+    assert.equal(cpus, 1, "Node's os.cpus() in the box");
+
+    // Live: the limits change while the box runs; the next read shows them.
+    await t.host.manager.update('sized', { limits: { memory: '128M', cpus: 1.5 } });
+    assert.equal(meminfo(await read('sized', '/proc/meminfo'), 'MemTotal'), (128 * MiB) / KiB, 'MemTotal follows the new limit');
+    const expected = Math.min(2, hostCpus());
+    assert.equal((await read('sized', '/proc/cpuinfo')).match(/^processor\s*:/gm)?.length, expected, `ceil(1.5) CPUs, at most the host's ${hostCpus()}`);
+    assert.equal(Number((await t.probe('sized', 'sysinfo')).totalram), 128 * MiB, 'sysinfo follows too');
+  });
+
+  it('shows the swap limit, the box root disk only, and the box’s uptime from its time namespace', async () => {
+    await t.box('swapped', withTools({ limits: { memory: '64M', swap: '32M' } }));
+    const text = await read('swapped', '/proc/meminfo');
+    const hostSwap = meminfo(readFileSync('/proc/meminfo', 'utf8'), 'SwapTotal');
+    assert.equal(meminfo(text, 'SwapTotal'), Math.min((32 * MiB) / KiB, hostSwap), 'SwapTotal: the swap limit, at most the host’s swap');
+    const swaps = (await read('swapped', '/proc/swaps')).trim().split('\n');
+    assert.match(swaps[0] as string, /^Filename\s+Type\s+Size/, 'swaps keeps its header');
+    assert.equal(swaps.length, 2, 'and one line for the box');
+    assert.match(swaps[1] as string, /^none\s+virtual\s+32768\s+\d+\s+0$/, 'a virtual swap of the limit');
+    // No host disk is listed (a busybox box on a directory has no block device of its own).
+    const hostDisks = readFileSync('/proc/diskstats', 'utf8').trim().split('\n').length;
+    const boxDisks = (await read('swapped', '/proc/diskstats')).trim();
+    assert.ok(hostDisks > 0 && boxDisks.split('\n').filter(Boolean).length <= 1, `diskstats: at most the box’s own disk (${boxDisks})`);
+    const uptime = Number((await read('swapped', '/proc/uptime')).split(' ')[0]);
+    assert.ok(uptime >= 0 && uptime < 60, `/proc/uptime counts from the box's start: ${uptime}`);
+    assert.ok(uptime < os.uptime(), 'not the host’s');
+  });
+
+  it('has a load average of the box alone: a busy box’s rises, an idle one’s stays at zero', async () => {
+    await t.box('busy', withTools());
+    await t.box('idle', withTools());
+    await t.exec('busy', 'nohup sh -c "while :; do :; done" >/dev/null 2>&1 &');
+    // One runnable task for ~4 s: 1 - e^(-4/60) ≈ 0.06 on the 1-minute average.
+    assert.ok(
+      await waitFor(async () => Number((await read('busy', '/proc/loadavg')).split(' ')[0]) >= 0.06, 10_000, 250),
+      `the busy box's load rises: ${await read('busy', '/proc/loadavg')}`,
+    );
+    // sysinfo(2) (uptime, top's header) gives the same loads.
+    const viewLoad = Number((await read('busy', '/proc/loadavg')).split(' ')[0]);
+    const sysinfoLoad = Number(/load1=([\d.]+)/.exec((await t.exec('busy', '/view-reader --loads')).stdout)?.[1]);
+    assert.ok(Math.abs(sysinfoLoad - viewLoad) <= 0.03, `sysinfo's load ${sysinfoLoad} is the view's ${viewLoad}`);
+    assert.ok(
+      Number(/load1=([\d.]+)/.exec((await t.exec('idle', '/view-reader --loads')).stdout)?.[1]) <= 0.02,
+      "the idle box's sysinfo load is near zero too",
+    );
+    const idle = (await read('idle', '/proc/loadavg')).split(' ');
+    // Only the reads' own short-lived tasks run there: at most a blip.
+    assert.ok(Number(idle[0]) <= 0.02, `the idle box's load stays near zero: ${idle.join(' ')}`);
+    assert.match(idle[3] as string, /^\d+\/\d+$/, 'running/threads');
+    assert.ok(Number((idle[3] as string).split('/')[1]) < 10, 'the idle box counts its own few threads, not the host’s');
+  });
+
+  it('keeps serving when the server is killed mid-reads (4 times): no read fails, a new one within a second, the other box untouched', async () => {
+    await t.box('victim', withTools({ limits: { memory: '200M' } }));
+    await t.box('bystander', withTools({ limits: { memory: '100M' } }));
+    const bystanderPid = serverPid('bystander');
+    assert.ok(bystanderPid, "the bystander's server runs");
+    // Killed every ~1.1 s: a server that dies within a second of its start twice in a row is
+    // restarted after a pause (100 ms, doubling), which is for crash loops, not this.
+    const reads = t.exec('victim', '/view-reader /proc/meminfo 5500 "MemTotal:         204800 kB"');
+    const otherReads = t.exec('bystander', '/view-reader /proc/meminfo 5500 "MemTotal:         102400 kB"');
+    const killed: number[] = [];
+    await sleep(300);
+    for (let round = 0; round < 4; round++) {
+      const pid = serverPid('victim');
+      assert.ok(pid, `round ${round}: a server runs`);
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+      const started = Date.now();
+      assert.ok(
+        await waitFor(
+          () => {
+            const next = serverPid('victim');
+            return next !== undefined && next !== pid;
+          },
+          1_000,
+          5,
+        ),
+        `round ${round}: a new server within a second`,
+      );
+      // A read right after answers within a second.
+      const oneRead = await t.exec('victim', '/view-reader /proc/meminfo 20 MemTotal');
+      assert.equal(oneRead.exitCode, 0);
+      assert.ok(Date.now() - started < 1_500, `round ${round}: views back within a second (${Date.now() - started} ms with the exec)`);
+      await sleep(1_050);
+    }
+    const victim = Object.fromEntries(
+      (await reads).stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=') as [string, string]),
+    );
+    const other = Object.fromEntries(
+      (await otherReads).stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=') as [string, string]),
+    );
+    assert.ok(Number(victim.reads) > 100, `the victim read on (${victim.reads} reads)`);
+    assert.equal(victim.failures, '0', `no read of the victim failed (errno ${victim.errno})`);
+    assert.ok(Number(victim.slowest) < 1_000, `the slowest read took ${victim.slowest} ms`);
+    assert.equal(other.failures, '0', 'nor of the bystander');
+    assert.equal(serverPid('bystander'), bystanderPid, "the bystander's server was never touched");
+    assert.equal(killed.length, 4);
+    // What one box's server costs the host: most of its RSS is code shared by every box's.
+    const fields: Record<string, number> = {};
+    for (const m of readFileSync(`/proc/${bystanderPid}/smaps_rollup`, 'utf8').matchAll(/^(\w+):\s+(\d+) kB$/gm)) fields[m[1] as string] = Number(m[2]);
+    const priv = (fields.Private_Clean ?? 0) + (fields.Private_Dirty ?? 0);
+    console.log(`      victim: ${victim.reads} reads, slowest ${victim.slowest} ms; bystander: ${other.reads} reads, slowest ${other.slowest} ms`);
+    console.log(`      nsbox-proc-view of one box: RSS ${fields.Rss} kB, PSS ${fields.Pss} kB, private ${priv} kB`);
+    assert.ok(priv < 1024, `a server's own memory stays under 1 MiB (${priv} kB)`);
+  });
+
+  it('answers a request the dead server had taken off the connection: the next server finds it in the shared page', async () => {
+    await t.box('taken', withTools({ limits: { memory: '200M' } }));
+    const pid = serverPid('taken');
+    assert.ok(pid, 'a server runs');
+    process.kill(pid, 'SIGSTOP');
+    // The box opens its meminfo: its first request (a GETATTR or the OPEN) waits in the
+    // kernel's queue, the server being stopped.
+    const started = Date.now();
+    const reading = t.exec('taken', '/view-reader /proc/meminfo 20 "MemTotal:         204800 kB"');
+    let taken = '';
+    try {
+      await sleep(300);
+      // Taken off the connection into the page as a server does, and never answered.
+      taken = execFileSync('python3', [join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'take-request.py'), String(pid)], { encoding: 'utf8' });
+    } finally {
+      // Killed whatever happened: a stopped server would leave the box's read waiting.
+      process.kill(pid, 'SIGKILL');
+    }
+    assert.match(taken, /^opcode=(3|14)$/m, `the box's GETATTR or OPEN was taken: ${taken}`);
+    const result = await reading;
+    const fields = Object.fromEntries(
+      result.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=') as [string, string]),
+    );
+    assert.equal(result.exitCode, 0);
+    assert.equal(fields.failures, '0', `the read whose OPEN the dead server took succeeded (errno ${fields.errno})`);
+    assert.ok(Number(fields.reads) >= 1, 'and it read');
+    assert.ok(Date.now() - started < 3_000, `within ${Date.now() - started} ms of the stop, 300 of them waiting on purpose`);
+    assert.notEqual(serverPid('taken'), pid, 'by a new server');
+  });
+
+  it('refuses quotactl in the box with EOPNOTSUPP through its notify helper, naming the reason in its shim.log', async () => {
+    await t.box('quota', withTools());
+    const result = await t.exec('quota', '/view-reader --quotactl');
+    assert.match(result.stdout, /^errno=95$/m, `EOPNOTSUPP, not the profile's EPERM: ${result.stdout}`);
+    const log = readFileSync(join(t.driver.files(t.host.manager.get('quota')).dir, 'shim.log'), 'utf8');
+    assert.match(
+      log,
+      /nsbox-notify: quotactl \(cmd 0x\w+\) of box pid \d+ refused: quotas inside a box are not served by this host/,
+      'the reason, in the box’s log',
+    );
+  });
+
+  it('gives each box its own kernel log: its writes and its OOM kill, never a host line', async () => {
+    await t.box('logged', withTools({ limits: { memory: '32M' } }));
+    await t.box('quiet', withTools());
+    const marker = `nsbox-test-host-marker-${process.pid}-${Date.now()}`;
+    // The host's log gets a marker; the box writes its own line; the box then runs out of memory.
+    writeFileSync('/dev/kmsg', `<6>${marker}\n`);
+    const wrote = await t.exec('logged', 'echo "<5>hello from the box" > /dev/kmsg');
+    assert.equal(wrote.exitCode, 0, `the box writes to its /dev/kmsg: ${wrote.stderr}`);
+    const hog = await t.exec('logged', 'dd if=/dev/zero of=/dev/null bs=64M count=1');
+    assert.notEqual(hog.exitCode, 0, 'dd with a 64 MiB buffer is OOM-killed in a 32 MiB box');
+    const sawOom = await waitFor(async () => /Killed process \d+ \(dd\)/.test((await t.exec('logged', 'dmesg')).stdout), 5_000, 200);
+    const dmesg = (await t.exec('logged', 'dmesg')).stdout;
+    assert.ok(sawOom, `the OOM kill is in the box's dmesg (syslog(2)): ${dmesg}`);
+    assert.match(dmesg, /hello from the box/, 'with its own line');
+    const kmsg = (await t.exec('logged', '/view-reader --kmsg')).stdout;
+    assert.match(kmsg, /^13,\d+,(\d+),-;hello from the box$/m, `/dev/kmsg gives it as a record: ${kmsg}`);
+    const stamp = Number(/^13,\d+,(\d+),-;hello/m.exec(kmsg)?.[1]);
+    assert.ok(stamp < 60_000_000, `its time counts from the box's start, not the host's boot: ${stamp} µs`);
+    assert.match(kmsg, /oom-kill:.*task=dd/, 'and the oom-kill line');
+    assert.match(kmsg, /^end=11$/m, 'a non-blocking reader ends with EAGAIN');
+    for (const [name, text] of [
+      ['logged dmesg', dmesg],
+      ['logged kmsg', kmsg],
+      ['quiet dmesg', (await t.exec('quiet', 'dmesg')).stdout],
+    ] as const) {
+      assert.ok(!text.includes(marker), `${name}: never the host's marker line`);
+    }
+    assert.doesNotMatch((await t.exec('quiet', 'dmesg')).stdout, /hello from the box|Killed process/, "the other box's log has none of it");
+  });
+
+  it('keeps one box’s reads as fast while another box hammers its views', async () => {
+    await t.box('hammer', withTools({ limits: { memory: '100M' } }));
+    await t.box('calm', withTools({ limits: { memory: '100M' } }));
+    const rate = async () =>
+      Number(
+        Object.fromEntries(
+          (await t.exec('calm', '/view-reader /proc/meminfo 1000 MemTotal')).stdout
+            .trim()
+            .split('\n')
+            .map((l) => l.split('=') as [string, string]),
+        ).reads,
+      );
+    const alone = await rate();
+    const hammering = t.exec('hammer', '/view-reader /proc/meminfo 1500 MemTotal');
+    await sleep(200);
+    const beside = await rate();
+    await hammering;
+    console.log(`      calm box: ${alone} reads/s alone, ${beside} reads/s beside a hammering box`);
+    // Two cores shared by the two readers and their two servers: the calm box keeps at least a
+    // third of its rate (a shared server would serialise them).
+    assert.ok(beside > alone / 3, `the calm box's reads: ${alone}/s alone, ${beside}/s beside the other`);
+  });
+
+  it('leaves a box with the views off to the kernel’s files, with no server', async () => {
+    await t.box('plain', withTools({ limits: { memory: '64M' }, virtualisation: { procViews: false, kernelLog: false } }));
+    const hostTotal = meminfo(readFileSync('/proc/meminfo', 'utf8'), 'MemTotal');
+    assert.equal(meminfo(await read('plain', '/proc/meminfo'), 'MemTotal'), hostTotal, "the kernel's MemTotal");
+    assert.equal(serverPid('plain'), undefined, 'no nsbox-proc-view');
+    assert.doesNotMatch(await read('plain', '/proc/self/mountinfo'), /nsbox-proc-view/, 'nothing mounted over /proc');
+    // The notify-served sysinfo is independent of the views.
+    assert.equal(Number((await t.probe('plain', 'sysinfo')).totalram), 64 * MiB);
+  });
+});
