@@ -115,4 +115,56 @@ export const forwardListAction = defineAction({
   render: (forwards) => forwards.join('\n'),
 });
 
-export const networkActions = [poolCreateAction, poolListAction, poolRemoveAction, forwardAddAction, forwardRemoveAction, forwardListAction] as const;
+const ruleInput = z.strictObject({
+  box: z.string().min(1),
+  rule: z.string({ error: 'an allow rule: SOURCE[/PREFIX][:PORT[/udp]]' }).min(1).describe('SOURCE[/PREFIX][:PORT[/udp]]'),
+});
+const ruleArguments = [
+  { name: 'box', required: true, description: 'the box (name or id)' },
+  { name: 'rule', required: true, description: 'SOURCE[/PREFIX][:PORT[/udp]], e.g. 198.51.100.0/24:80 or [fd00::/64]:22' },
+];
+
+export const allowAction = defineAction({
+  name: 'allow',
+  description: 'allow inbound connections to a box from a source prefix (to one port, TCP or /udp); a box with rules drops other new inbound connections',
+  input: ruleInput,
+  box: true,
+  role: 'admin',
+  cli: { command: 'net allow', arguments: ruleArguments },
+  run: (input, { own, box }) => ({ box: (box as Box).name, allowed: own<NetworkService>(networkServiceId).allow(box as Box, input.rule) }),
+  render: (result) => `box ${result.box} allows ${result.allowed}`,
+});
+
+export const denyAction = defineAction({
+  name: 'deny',
+  description: "take back one of a box's allow rules (a box without rules is open again)",
+  input: ruleInput,
+  box: true,
+  role: 'admin',
+  cli: { command: 'net deny', arguments: ruleArguments },
+  run: (input, { own, box }) => ({ box: (box as Box).name, removed: own<NetworkService>(networkServiceId).deny(box as Box, input.rule) }),
+  render: (result) => `box ${result.box} no longer allows ${result.removed}`,
+});
+
+export const allowListAction = defineAction({
+  name: 'allow-list',
+  description: "list a box's inbound allow rules (none: the box is open)",
+  input: z.strictObject({ box: z.string().min(1) }),
+  box: true,
+  readOnly: true,
+  cli: { command: 'net allow-list' },
+  run: (_input, { own, box }) => own<NetworkService>(networkServiceId).listAllowed(box as Box),
+  render: (rules) => rules.join('\n'),
+});
+
+export const networkActions = [
+  poolCreateAction,
+  poolListAction,
+  poolRemoveAction,
+  forwardAddAction,
+  forwardRemoveAction,
+  forwardListAction,
+  allowAction,
+  denyAction,
+  allowListAction,
+] as const;

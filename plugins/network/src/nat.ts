@@ -98,11 +98,17 @@ export function runNft(netns: string | undefined, args: string[]): string {
   return result.stdout;
 }
 
-export function applyNat(netns: string | undefined, pools: readonly Pool[], forwards: readonly ForwardRule[] = [], wired: readonly WiredBox[] = []): void {
+export function applyNat(
+  netns: string | undefined,
+  pools: readonly Pool[],
+  forwards: readonly ForwardRule[] = [],
+  wired: readonly WiredBox[] = [],
+  firewall: readonly NftCommand[] = [],
+): void {
   // One batch, one transaction: NAT, forwards and anti-spoofing change together or not at all.
   // The batch is the command line itself: `nft -f -` cannot read a pipe or socket as /dev/stdin here.
   const batch = natBatch(pools, forwards);
-  runNft(netns, ['-j', JSON.stringify({ nftables: [...batch.nftables, ...antiSpoofBatch(wired)] })]);
+  runNft(netns, ['-j', JSON.stringify({ nftables: [...batch.nftables, ...antiSpoofBatch(wired), ...firewall] })]);
 }
 
 /** Removes nsbox's tables (nothing when they are not there). */

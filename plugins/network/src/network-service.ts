@@ -8,6 +8,7 @@ import type { WiredBox } from './anti-spoof.js';
 import { BoxAddresses } from './box-addresses.js';
 import { BoxWiring, hostLinkName, hostNameservers } from './box-wiring.js';
 import { Claims } from './claims.js';
+import { type AllowRule, FirewallRules, firewallBatch, formatAllow, parseAllow } from './firewall.js';
 import { type Forward, Forwards, formatForward, parseForward } from './forwards.js';
 import { HostSide } from './host-side.js';
 import { applyNat, type ForwardRule } from './nat.js';
@@ -24,6 +25,7 @@ export class NetworkService {
   readonly host: HostSide;
   readonly wiring: BoxWiring;
   readonly forwards: Forwards;
+  readonly firewall: FirewallRules;
 
   constructor(
     private readonly state: PluginStateStore,
@@ -42,6 +44,7 @@ export class NetworkService {
     this.host = new HostSide(this.settings, state);
     this.wiring = new BoxWiring(this.host);
     this.forwards = new Forwards(state);
+    this.firewall = new FirewallRules(state);
   }
 
   private view(pool: Pool): PoolView {
@@ -120,7 +123,39 @@ export class NetworkService {
 
   /** Rewrites nsbox's nft tables from the pools, forwards and wired boxes as they are now. */
   private applyRules(): void {
-    applyNat(this.host.netns, this.settings.nat ? this.pools.list() : [], this.forwardRules(), this.wiredBoxes());
+    const wired = this.wiredBoxes();
+    const firewalled = wired.map((box) => ({ box: box.box, addresses: box.addresses, rules: this.firewall.list(box.box) }));
+    applyNat(this.host.netns, this.settings.nat ? this.pools.list() : [], this.forwardRules(), wired, firewallBatch(firewalled));
+  }
+
+  /** Adds an inbound allow rule (live when the box runs); a box with rules drops other new inbound connections. */
+  allow(box: Box, text: string): string {
+    if (this.addresses.modeOf(box) === 'none') {
+      throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no network of nsbox's to firewall (mode none)`, { details: { field: 'box' } });
+    }
+    const rule = parseAllow(text);
+    if (!this.firewall.add(box.id, rule)) {
+      throw new NsboxError('E_ALREADY_EXISTS', `box '${box.name}' already allows ${formatAllow(rule)}`, { details: { field: 'rule' } });
+    }
+    try {
+      this.applyRules();
+    } catch (error) {
+      this.firewall.remove(box.id, rule);
+      throw error;
+    }
+    return formatAllow(rule);
+  }
+
+  /** Takes an allow rule back; the box's last rule gone, it is open again. */
+  deny(box: Box, text: string): string {
+    const rule: AllowRule = parseAllow(text);
+    this.firewall.remove(box.id, rule);
+    this.applyRules();
+    return formatAllow(rule);
+  }
+
+  listAllowed(box: Box): string[] {
+    return this.firewall.list(box.id).map(formatAllow);
   }
 
   /** Forwards a host port to the box (live, and at every start); refused when the port is taken. */
@@ -153,6 +188,7 @@ export class NetworkService {
   release(box: Box): void {
     this.unwire(box);
     const forwarded = this.forwards.release(box.id);
+    this.firewall.release(box.id);
     this.addresses.release(box);
     if (forwarded > 0) this.applyRules();
   }
@@ -168,6 +204,7 @@ export class NetworkService {
       addresses: claims.map((claim) => `${claim.address}/${claim.prefix}`),
       gateways: [...new Set(claims.map((claim) => claim.gateway))],
       forwards: this.listForwards(box),
+      allow: this.listAllowed(box),
     };
   }
 
