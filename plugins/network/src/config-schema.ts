@@ -1,6 +1,9 @@
 /** A box's `network` section. */
 
 import { z } from '@nsbox/core';
+import { parseRate, rateMessage } from './shaping.js';
+
+const rate = z.string().refine((text) => parseRate(text) !== undefined, rateMessage);
 
 export const networkModes = ['bridge', 'routed', 'none'] as const;
 export type NetworkMode = (typeof networkModes)[number];
@@ -14,6 +17,10 @@ export const networkConfigSchema = z.strictObject({
   mode: z.enum(networkModes).optional(),
   /** Static addresses (`ADDR` or `ADDR/PREFIX`), each inside a pool; without them, the next free one of every pool. */
   ip: z.array(z.string().min(1)).max(16).optional(),
+  /** What the box may send, as tc spells a rate (`10mbit`); changed live on a running box. */
+  rate: rate.optional(),
+  /** What the box may receive (`20mbit`); changed live. */
+  ingressRate: rate.optional(),
 });
 
 export type NetworkConfig = z.infer<typeof networkConfigSchema>;

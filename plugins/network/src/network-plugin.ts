@@ -55,6 +55,7 @@ export const networkPlugin = definePlugin({
         stopped: (ctx) => {
           if (bridged(ctx.box)) network.unwire(ctx.box);
         },
+        update: (ctx) => network.update(ctx.box, ctx.previous),
         destroy: (ctx) => network.release(ctx.box),
         rollback: (ctx, hook) => {
           if (hook === 'wire') network.unwire(ctx.box);
@@ -78,6 +79,18 @@ export const networkPlugin = definePlugin({
           repeatable: true,
           description: 'a static address ADDR[/PREFIX] inside a pool (repeatable; network plugin)',
           apply: (config, value) => setSection(config, { ip: value }),
+        }),
+        contribute(boxOptionPoint, {
+          flags: '--net-rate <rate>',
+          key: 'netRate',
+          description: 'what the box may send, as tc spells a rate: 10mbit (network plugin)',
+          apply: (config, value) => setSection(config, { rate: value }),
+        }),
+        contribute(boxOptionPoint, {
+          flags: '--net-ingress-rate <rate>',
+          key: 'netIngressRate',
+          description: 'what the box may receive: 20mbit (network plugin)',
+          apply: (config, value) => setSection(config, { ingressRate: value }),
         }),
       ],
     };

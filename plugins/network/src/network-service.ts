@@ -5,15 +5,25 @@ import { listLinks } from '@nsbox/native';
 import { runtimeFacts } from '@nsbox/runtime-api';
 import type { PoolView } from './actions.js';
 import type { WiredBox } from './anti-spoof.js';
-import { BoxAddresses } from './box-addresses.js';
+import { BoxAddresses, sectionOf } from './box-addresses.js';
 import { BoxWiring, hostLinkName, hostNameservers } from './box-wiring.js';
 import { Claims } from './claims.js';
+import type { NetworkConfig } from './config-schema.js';
 import { type AllowRule, FirewallRules, firewallBatch, formatAllow, parseAllow } from './firewall.js';
 import { type Forward, Forwards, formatForward, parseForward } from './forwards.js';
 import { HostSide } from './host-side.js';
 import { applyNat, type ForwardRule } from './nat.js';
 import { checkConfiguredPools, type Pool, Pools, STATE_NAMESPACE } from './pools.js';
 import { type NetworkSettings, networkSettingsSchema } from './settings.js';
+import { parseRate, type Rates, Shaper } from './shaping.js';
+
+/** The rates a network section asks for, in bytes per second. */
+export function ratesOf(section: NetworkConfig | undefined): Rates {
+  return {
+    egress: section?.rate === undefined ? undefined : parseRate(section.rate),
+    ingress: section?.ingressRate === undefined ? undefined : parseRate(section.ingressRate),
+  };
+}
 
 /** State key of a box whose veth is wired now (its anti-spoofing rules are written from these). */
 const WIRED_KEY = 'wired:';
@@ -26,6 +36,7 @@ export class NetworkService {
   readonly wiring: BoxWiring;
   readonly forwards: Forwards;
   readonly firewall: FirewallRules;
+  readonly shaper: Shaper;
 
   constructor(
     private readonly state: PluginStateStore,
@@ -45,6 +56,7 @@ export class NetworkService {
     this.wiring = new BoxWiring(this.host);
     this.forwards = new Forwards(state);
     this.firewall = new FirewallRules(state);
+    this.shaper = new Shaper(() => this.settings.netns);
   }
 
   private view(pool: Pool): PoolView {
@@ -84,6 +96,7 @@ export class NetworkService {
     const wired: WiredBox = { box: box.id, link: hostLinkName(box.id), addresses: claims.map(({ family, address }) => ({ family, address })), routed };
     this.state.set(STATE_NAMESPACE, `${WIRED_KEY}${box.id}`, JSON.stringify(wired));
     try {
+      this.shaper.apply(box.id, hostLinkName(box.id), ratesOf(sectionOf(box)));
       this.applyRules();
     } catch (error) {
       this.unwire(box);
@@ -91,9 +104,27 @@ export class NetworkService {
     }
   }
 
+  /**
+   * A running box's section changed (`nsbox net set`, PATCH /boxes/:id): rates change live;
+   * its mode and addresses are fixed while it runs (stop it to change them).
+   */
+  update(box: Box, previous: NetworkConfig | undefined): void {
+    const next = sectionOf(box);
+    for (const field of ['mode', 'ip'] as const) {
+      if (JSON.stringify(next[field]) !== JSON.stringify(previous?.[field])) {
+        throw new NsboxError('E_INVALID_STATE', `network.${field} of a running box cannot change: stop box '${box.name}' first`, {
+          details: { field: `network.${field}` },
+        });
+      }
+    }
+    if (this.addresses.modeOf(box) === 'none') return;
+    this.shaper.apply(box.id, hostLinkName(box.id), ratesOf(next), ratesOf(previous));
+  }
+
   /** The host end goes (and the pair with it), and the box's anti-spoofing rules. Idempotent. */
   unwire(box: Pick<Box, 'id'>): void {
     this.wiring.unwire(box.id);
+    this.shaper.removeIfb(box.id);
     const key = `${WIRED_KEY}${box.id}`;
     if (this.state.get(STATE_NAMESPACE, key) === undefined) return;
     this.state.delete(STATE_NAMESPACE, key);
@@ -205,6 +236,8 @@ export class NetworkService {
       gateways: [...new Set(claims.map((claim) => claim.gateway))],
       forwards: this.listForwards(box),
       allow: this.listAllowed(box),
+      ...(sectionOf(box).rate ? { rate: sectionOf(box).rate } : {}),
+      ...(sectionOf(box).ingressRate ? { ingressRate: sectionOf(box).ingressRate } : {}),
     };
   }
 
