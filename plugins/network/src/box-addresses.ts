@@ -53,26 +53,37 @@ export class BoxAddresses {
     return pools;
   }
 
-  /** The box's claims, made now if it has none: its static addresses, or the next free one of every pool. */
+  /**
+   * The box's claims, made now if it has none: its static addresses, or the next free one of
+   * every pool. Static addresses changed since (`nsbox` update of a stopped box) are claimed
+   * now, and the old ones freed after — the box never holds none in between.
+   */
   assign(box: Pick<Box, 'id' | 'config'>): Claim[] {
     const pools = this.poolsOrFail();
     const held = this.claims.of(box.id, pools);
-    if (held.length > 0) return held;
+    const section = sectionOf(box);
+    if (held.length > 0 && !section.ip?.length) return held;
+    const wanted = section.ip?.map((text, index) => ({ field: `network.ip[${index}]`, address: parseStaticAddress(text, pools, `network.ip[${index}]`) }));
+    if (held.length > 0 && wanted) {
+      const same = held.length === wanted.length && wanted.every(({ address }) => held.some((claim) => claim.address === address.address));
+      if (same) return held;
+    }
+    const fresh: string[] = [];
     try {
-      const section = sectionOf(box);
-      if (section.ip?.length) {
-        section.ip.forEach((text, index) => {
-          const field = `network.ip[${index}]`;
-          this.claims.claimStatic(box.id, parseStaticAddress(text, pools, field), field);
-        });
+      if (wanted) {
+        for (const { field, address } of wanted) {
+          if (this.claims.holder(address.address) !== box.id) fresh.push(address.address);
+          this.claims.claimStatic(box.id, address, field);
+        }
       } else {
-        for (const pool of pools) this.claims.claimNext(box.id, pool);
+        for (const pool of pools) fresh.push(this.claims.claimNext(box.id, pool));
       }
     } catch (error) {
-      // All or none: a box never keeps half its addresses.
-      this.claims.release(box.id);
+      // All or none: a box never keeps half its addresses (and keeps the ones it had).
+      for (const address of fresh) this.claims.releaseOne(box.id, address);
       throw error;
     }
+    for (const claim of held) if (!wanted?.some(({ address }) => address.address === claim.address)) this.claims.releaseOne(box.id, claim.address);
     return this.claims.of(box.id, pools);
   }
 

@@ -46,6 +46,10 @@ export const networkPlugin = definePlugin({
         provision: (ctx) => {
           if (bridged(ctx.box)) network.addresses.assign(ctx.box);
         },
+        // A box switched to mode none while stopped gives its addresses back at its next start.
+        prepare: (ctx) => {
+          if (!bridged(ctx.box)) network.addresses.release(ctx.box);
+        },
         wire: (ctx) => {
           if (bridged(ctx.box)) network.wire(ctx.box, ctx.spec.hostname ?? ctx.box.name);
         },
