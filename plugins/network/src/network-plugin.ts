@@ -62,7 +62,9 @@ export const networkPlugin = definePlugin({
         update: (ctx) => network.update(ctx.box, ctx.previous),
         destroy: (ctx) => network.release(ctx.box),
         rollback: (ctx, hook) => {
-          if (hook === 'wire') network.unwire(ctx.box);
+          // prepare's rollback too: a start killed inside wire (its step never recorded as done)
+          // is rolled back by reconcile from the steps before it; unwire is idempotent.
+          if (hook === 'wire' || hook === 'prepare') network.unwire(ctx.box);
           if (hook === 'provision') network.addresses.release(ctx.box);
         },
       },

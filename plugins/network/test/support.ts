@@ -83,10 +83,12 @@ export interface NetHostOptions {
   pools?: { name: string; subnet: string; gateway?: string }[];
   /** Overrides of settings.network. */
   settings?: Record<string, unknown>;
+  /** The box cgroups' parent (the same for every host opened on one state dir); default: a new one. */
+  cgroupParent?: string;
 }
 
 export async function openNetHost(cleanup: Cleanup, net: TestNet, options: NetHostOptions = {}): Promise<NetTestHost> {
-  const cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
+  const cgroupParent = options.cgroupParent ?? `nsbox-test-${randomBytes(4).toString('hex')}`;
   const stateDir = options.stateDir ?? makeTempDir(cleanup, 'state');
   const settings = {
     netns: net.hostPath,
