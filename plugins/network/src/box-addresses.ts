@@ -5,7 +5,7 @@
 
 import { type Box, NsboxError } from '@nsbox/core';
 import { type Claim, type Claims, parseStaticAddress } from './claims.js';
-import type { NetworkConfig, NetworkMode } from './config-schema.js';
+import { type NetworkConfig, type NetworkMode, wiredModes } from './config-schema.js';
 import type { Pool, Pools } from './pools.js';
 import type { NetworkSettings } from './settings.js';
 
@@ -24,12 +24,24 @@ export class BoxAddresses {
     return sectionOf(box).mode ?? this.settings.defaultMode;
   }
 
+  /** Whether the box has a veth of nsbox's (bridge or routed). */
+  wired(box: Pick<Box, 'config'>): boolean {
+    return wiredModes.includes(this.modeOf(box));
+  }
+
   /** Checks the section against the pools and the claims of other boxes; claims nothing. */
   validate(box: Pick<Box, 'id' | 'config'>): void {
     const section = sectionOf(box);
-    if (this.modeOf(box) === 'none') {
+    if (!this.wired(box)) {
       if (section.ip?.length)
         throw new NsboxError('E_INVALID_CONFIG', "network.ip: addresses need network mode 'bridge' or 'routed'", { details: { field: 'network.ip' } });
+      for (const field of ['rate', 'ingressRate'] as const) {
+        if (section[field] !== undefined) {
+          throw new NsboxError('E_INVALID_CONFIG', `network.${field}: a rate needs network mode 'bridge' or 'routed'`, {
+            details: { field: `network.${field}` },
+          });
+        }
+      }
       return;
     }
     const pools = this.poolsOrFail();

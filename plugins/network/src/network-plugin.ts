@@ -30,15 +30,16 @@ export const networkPlugin = definePlugin({
   description: 'box networking: a veth on a bridge with addresses from pools and NAT, or none',
   core: '^1.1.0',
   config: networkConfigSchema,
-  // A tenant may ask for a mode; addresses are the admin's (they are claims on host pools).
-  tenantSafe: { mode: true },
+  // A tenant may ask for a mode but the host's own stack; addresses and rates are the admin's
+  // (claims on host pools, the host's bandwidth).
+  tenantSafe: { mode: { values: ['bridge', 'routed', 'none'] } },
   hostSettings: networkSettingsSchema,
   module: networkModule,
   actions: networkActions,
   setup: ({ own }) => {
     const network = own<NetworkService>(networkServiceId);
     // Boxes with a veth of nsbox's: bridged or routed.
-    const bridged = (box: Parameters<NetworkService['describe']>[0]) => network.addresses.modeOf(box) !== 'none';
+    const bridged = (box: Parameters<NetworkService['describe']>[0]) => network.addresses.wired(box);
     return {
       hooks: {
         validate: (ctx) => network.addresses.validate(ctx.box),
@@ -49,6 +50,7 @@ export const networkPlugin = definePlugin({
         // A box switched to mode none while stopped gives its addresses back at its next start.
         prepare: (ctx) => {
           if (!bridged(ctx.box)) network.addresses.release(ctx.box);
+          if (network.addresses.modeOf(ctx.box) === 'host') network.checkHostMode(ctx.spec);
         },
         wire: (ctx) => {
           if (bridged(ctx.box)) network.wire(ctx.box, ctx.spec.hostname ?? ctx.box.name);
@@ -76,7 +78,7 @@ export const networkPlugin = definePlugin({
         contribute(boxOptionPoint, {
           flags: '--net <mode>',
           key: 'net',
-          description: 'network mode: bridge, routed or none (network plugin)',
+          description: 'network mode: bridge, routed, none or host (admin only; network plugin)',
           apply: (config, value) => setSection(config, { mode: value }),
         }),
         contribute(boxOptionPoint, {

@@ -117,7 +117,7 @@ export class NetworkService {
         });
       }
     }
-    if (this.addresses.modeOf(box) === 'none') return;
+    if (!this.addresses.wired(box)) return;
     this.shaper.apply(box.id, hostLinkName(box.id), ratesOf(next), ratesOf(previous));
   }
 
@@ -152,6 +152,19 @@ export class NetworkService {
     });
   }
 
+  /**
+   * Mode `host`: the box shares the host's network stack. Isolation owns the namespaces, so
+   * the box must say so there too; the network plugin then adds nothing (no veth, address,
+   * rule or rate: those belong to a stack of the box's own).
+   */
+  checkHostMode(spec: { linux?: { namespaces?: { type: string; path?: string }[] } }): void {
+    if (spec.linux?.namespaces?.some((namespace) => namespace.type === 'network')) {
+      throw new NsboxError('E_INVALID_CONFIG', "network mode 'host' shares the host's network stack: set isolation.namespaces.network to 'host' as well", {
+        details: { field: 'network.mode' },
+      });
+    }
+  }
+
   /** Rewrites nsbox's nft tables from the pools, forwards and wired boxes as they are now. */
   private applyRules(): void {
     const wired = this.wiredBoxes();
@@ -161,8 +174,10 @@ export class NetworkService {
 
   /** Adds an inbound allow rule (live when the box runs); a box with rules drops other new inbound connections. */
   allow(box: Box, text: string): string {
-    if (this.addresses.modeOf(box) === 'none') {
-      throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no network of nsbox's to firewall (mode none)`, { details: { field: 'box' } });
+    if (!this.addresses.wired(box)) {
+      throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no network of nsbox's to firewall (mode ${this.addresses.modeOf(box)})`, {
+        details: { field: 'box' },
+      });
     }
     const rule = parseAllow(text);
     if (!this.firewall.add(box.id, rule)) {
@@ -191,7 +206,7 @@ export class NetworkService {
 
   /** Forwards a host port to the box (live, and at every start); refused when the port is taken. */
   addForward(box: Box, text: string): Forward & { spec: string } {
-    if (this.addresses.modeOf(box) === 'none' || this.addresses.held(box).length === 0) {
+    if (!this.addresses.wired(box) || this.addresses.held(box).length === 0) {
       throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no bridged address to forward to`, { details: { field: 'box' } });
     }
     const forward = { box: box.id, ...parseForward(text) };
@@ -226,7 +241,7 @@ export class NetworkService {
 
   describe(box: Box): Record<string, unknown> {
     const mode = this.addresses.modeOf(box);
-    if (mode === 'none') return { mode };
+    if (!this.addresses.wired(box)) return { mode };
     const claims = this.addresses.held(box);
     return {
       mode,
@@ -243,7 +258,7 @@ export class NetworkService {
 
   /** Per-box counters of the host end of its veth (what the box sent is what the host end received). */
   metrics(boxes: readonly Box[]): MetricSample[] {
-    const bridged = boxes.filter((box) => box.state === 'running' && this.addresses.modeOf(box) !== 'none');
+    const bridged = boxes.filter((box) => box.state === 'running' && this.addresses.wired(box));
     if (bridged.length === 0) return [];
     const links = new Map(listLinks(this.host.netns).map((link) => [link.name, link]));
     return bridged.flatMap((box) => {

@@ -21,21 +21,15 @@ const server = net.createServer((socket) => {
         sent += chunk.length;
         if (!socket.write(chunk)) return socket.once('drain', pump);
       }
-      socket.end();
+      socket.end(() => process.exit(0));
     };
     return pump();
   }
-  const samples = [];
   let received = 0;
   socket.on('data', (data) => {
     received += data.length;
-    samples.push([performance.now(), received]);
     if (received >= expected) {
       socket.destroy();
-      const first = samples[0][0];
-      const from = samples.find(([t]) => t >= first + 1000) ?? samples[0];
-      const last = samples[samples.length - 1];
-      process.stdout.write(JSON.stringify({ bytes: last[1] - from[1], ms: last[0] - from[0] }) + '\n');
       process.exit(0);
     }
   });
@@ -43,36 +37,42 @@ const server = net.createServer((socket) => {
 server.listen(Number(port), () => process.stdout.write('listening\n'));
 `;
 
-export interface RateServer {
-  child: ChildProcess;
-  /** Resolves with the rate (Mbit/s) a 'receive' server measured. */
-  measured: Promise<number>;
-}
-
-/** Starts the server in `netns` and waits until it listens. */
-export async function rateServer(cleanup: Cleanup, netns: string, port: number, mode: 'receive' | 'send', bytes: number): Promise<RateServer> {
+/**
+ * Starts a server in `netns` that receives `bytes` (then closes) or sends them to the first
+ * client, and waits until it listens. The rate is read from kernel counters by the caller
+ * (`measureRate`): a Node process on a loaded machine stamps its reads late.
+ */
+export async function rateServer(cleanup: Cleanup, netns: string, port: number, mode: 'receive' | 'send', bytes: number): Promise<ChildProcess> {
   const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', SERVER, String(port), mode, String(bytes)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   cleanup.add(`stop the rate server on ${port}`, () => child.kill('SIGKILL'));
   let output = '';
-  let onListening: () => void = () => undefined;
-  const listening = new Promise<void>((resolve) => {
-    onListening = resolve;
-  });
-  const measured = new Promise<number>((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the rate server did not listen: ${output}`)), 10_000);
     child.stdout?.on('data', (data: Buffer) => {
       output += data.toString();
-      if (output.includes('listening\n')) onListening();
-      const result = /\{.*\}/.exec(output);
-      if (result) {
-        const { bytes: counted, ms } = JSON.parse(result[0]) as { bytes: number; ms: number };
-        resolve((counted * 8) / ms / 1000);
+      if (output.includes('listening\n')) {
+        clearTimeout(timer);
+        resolve();
       }
     });
-    child.on('exit', (code) => reject(new Error(`the rate server exited (${code}) before it measured: ${output}`)));
   });
-  measured.catch(() => undefined);
-  await Promise.race([listening, new Promise((_, reject) => setTimeout(() => reject(new Error(`the rate server did not listen: ${output}`)), 10_000))]);
-  return { child, measured };
+  return child;
+}
+
+/**
+ * The rate (Mbit/s) a byte counter grows at while a stream runs: sampled one second in (TCP's
+ * slow start and the bucket's first burst left out) and again `seconds` later.
+ */
+export async function measureRate(counter: () => number, seconds: number): Promise<number> {
+  await sleep(1000);
+  const [from, started] = [counter(), performance.now()];
+  await sleep(seconds * 1000);
+  const [to, ended] = [counter(), performance.now()];
+  return ((to - from) * 8) / (ended - started) / 1000;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

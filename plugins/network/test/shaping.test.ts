@@ -1,7 +1,8 @@
 /**
- * Shaping on the real kernel, in the test's namespaces: a box's egress limit measured by a TCP
- * stream from the box to a server in the test's host namespace, its ingress limit by the bytes
- * the host end of its veth sends while a stream goes the other way; a live change takes effect
+ * Shaping on the real kernel, in the test's namespaces: a TCP stream from the box to a server
+ * in the test's host namespace measures its egress limit (the bytes its ifb passed), one the
+ * other way its ingress limit (the bytes the host end of its veth sent) — on the wire, headers
+ * included, as tbf counts them; a live change takes effect
  * on the running box; a removed rate leaves no bucket or ifb, nor does a stop.
  */
 
@@ -13,39 +14,44 @@ import { listLinks } from '@nsbox/native';
 import { type Cleanup, requireRoot, useCleanup } from '@nsbox/testkit';
 import { hostLinkName } from '../src/index.js';
 import { ifbName } from '../src/shaping.js';
-import { rateServer } from './rate-meter.js';
-import { makeTestNet, type NetTestHost, openNetHost, sleep, type TestNet } from './support.js';
+import { measureRate, rateServer } from './rate-meter.js';
+import { makeTestNet, type NetTestHost, openNetHost, type TestNet } from './support.js';
 
 const POOL = { name: 'v4', subnet: '10.234.0.0/24' };
 const GATEWAY = '10.234.0.1';
-/** Seconds of stream per measurement (the first one is left out). */
-const SECONDS = 4;
+/** Seconds measured per stream (after its first second). */
+const SECONDS = 3;
 
 function tc(net: TestNet, ...args: string[]): string {
   return execFileSync('ip', ['netns', 'exec', net.hostNs, 'tc', ...args], { encoding: 'utf8' });
 }
 
-/** The box sends SECONDS of a stream at `mbit` to the host namespace; the rate it arrived at (Mbit/s). */
+/** What the box sent: past its ifb when it is shaped, else as its veth's host end received it. */
+function sentCounter(net: TestNet, boxId: string): () => number {
+  return () => {
+    const links = listLinks(net.hostPath);
+    const ifb = links.find((link) => link.name === ifbName(boxId));
+    return ifb ? ifb.txBytes : (links.find((link) => link.name === hostLinkName(boxId))?.rxBytes ?? 0);
+  };
+}
+
+/** The box streams to the host namespace for SECONDS + 1 at about `mbit`; the rate on the wire (Mbit/s). */
 async function upload(t: NetTestHost, cleanup: Cleanup, net: TestNet, box: string, mbit: number, port: number): Promise<number> {
-  const bytes = Math.round((mbit * 1e6 * SECONDS) / 8);
-  const server = await rateServer(cleanup, net.hostNs, port, 'receive', bytes);
+  const bytes = Math.round((mbit * 1e6 * (SECONDS + 1.5)) / 8);
+  await rateServer(cleanup, net.hostNs, port, 'receive', bytes);
   const sent = t.exec(box, `head -c ${bytes} /dev/zero | nc ${GATEWAY} ${port}`);
-  const rate = await server.measured;
+  const rate = await measureRate(sentCounter(net, t.host.manager.get(box).id), SECONDS);
   await sent;
   return rate;
 }
 
-/** The host namespace sends a stream to the box; the rate its veth's host end sent at, bytes on the wire (Mbit/s). */
+/** The host namespace streams to the box; the rate its veth's host end sent at, on the wire (Mbit/s). */
 async function download(t: NetTestHost, cleanup: Cleanup, net: TestNet, box: string, mbit: number, port: number): Promise<number> {
-  const bytes = Math.round((mbit * 1e6 * SECONDS) / 8);
+  const bytes = Math.round((mbit * 1e6 * (SECONDS + 1.5)) / 8);
   await rateServer(cleanup, net.hostNs, port, 'send', bytes);
   const link = hostLinkName(t.host.manager.get(box).id);
-  const sentBytes = () => listLinks(net.hostPath).find((candidate) => candidate.name === link)?.txBytes ?? 0;
   const received = t.exec(box, `nc ${GATEWAY} ${port} > /dev/null`);
-  await sleep(1000);
-  const [from, started] = [sentBytes(), performance.now()];
-  await sleep((SECONDS - 2) * 1000);
-  const rate = ((sentBytes() - from) * 8) / (performance.now() - started) / 1000;
+  const rate = await measureRate(() => listLinks(net.hostPath).find((candidate) => candidate.name === link)?.txBytes ?? 0, SECONDS);
   await received;
   return rate;
 }
@@ -106,7 +112,11 @@ describe('network plugin: shaping (real kernel, test network namespaces)', funct
     assert.doesNotMatch(tc(net, 'qdisc', 'show', 'dev', link), /tbf|ingress/);
     assert.ok(!listLinks(net.hostPath).some((candidate) => candidate.name === ifbName(id)), 'the ifb went');
     console.log(`      measured: 10mbit out ${out10.toFixed(2)}, 20mbit out ${out20.toFixed(2)}, 10mbit in ${in10.toFixed(2)} Mbit/s`);
-    const free = await upload(t, cleanup, net, 'shaped', 40, 18_004);
+    // Unshaped, 20 MB go by far faster than 20mbit would let them (8 s): the whole exec is timed.
+    await rateServer(cleanup, net.hostNs, 18_004, 'receive', 20e6);
+    const started = performance.now();
+    await t.exec('shaped', `head -c ${20e6} /dev/zero | nc ${GATEWAY} 18004`);
+    const free = (20e6 * 8) / (performance.now() - started) / 1000;
     assert.ok(free > 30, `without a rate the stream runs free (${free.toFixed(2)} Mbit/s)`);
 
     // A stop takes the ifb along with the veth.
