@@ -54,4 +54,19 @@ describe('network plugin: config updates (real kernel, test network namespaces)'
     assert.doesNotMatch((await t.exec('mover', 'ip -o link')).stdout, /eth0/);
     assert.deepEqual(Object.values(t.claims()), [t.host.manager.get('holder').id], 'a box with mode none holds no address');
   });
+  it('refuses mode host for a box with a network namespace of its own, and addresses or rates with it', async () => {
+    const t = await openNetHost(cleanup, net, { pools: [POOL] });
+    const create = (name: string, network: Record<string, unknown>) =>
+      t.host.manager.create({ name, config: { template: 'busybox', process: { args: ['sleep', '100000'] }, network } });
+    const refused = (promise: Promise<unknown>, field: string) =>
+      assert.rejects(promise, (error: unknown) => isNsboxError(error) && error.code === 'E_INVALID_CONFIG' && error.details?.field === field);
+    await refused(create('h1', { mode: 'host', ip: ['10.235.0.7'] }), 'network.ip');
+    await refused(create('h2', { mode: 'host', rate: '10mbit' }), 'network.rate');
+    await create('h3', { mode: 'host' });
+    // Without isolation sharing the host's stack the box has its own namespace: the start is refused, nothing made.
+    await refused(t.host.manager.start('h3'), 'network.mode');
+    assert.notEqual(t.host.manager.get('h3').state, 'running');
+    assert.deepEqual(t.claims(), {});
+    assert.deepEqual(t.boxLinks(), []);
+  });
 });
