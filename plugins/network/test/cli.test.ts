@@ -16,7 +16,8 @@ import { makeTestNet, natRules, OUTSIDE, type TestNet } from './support.js';
 const pluginEntry = join(dirname(fileURLToPath(import.meta.url)), '../src/index.ts');
 
 describe('network: the nsbox commands', function () {
-  this.timeout(120_000);
+  // A dozen CLI processes: on a loaded machine each takes seconds.
+  this.timeout(240_000);
   const cleanup = useCleanup();
   let cli: CliRunOptions;
   let net: TestNet;
