@@ -12,9 +12,12 @@ export interface PoolView {
   gateway: string;
   source: string;
   used: number;
+  /** Only this tenant's boxes draw from it. */
+  tenant?: string;
 }
 
-const line = (pool: PoolView): string => `${pool.name}  ${pool.subnet}  gateway ${pool.gateway}  ${pool.used} in use  (${pool.source})`;
+const line = (pool: PoolView): string =>
+  `${pool.name}  ${pool.subnet}  gateway ${pool.gateway}  ${pool.used} in use  (${pool.source}${pool.tenant ? `, tenant ${pool.tenant}` : ''})`;
 
 /** The plugin's service, as its actions reach it (bound in setup). */
 export const networkServiceId = Symbol('network service');
@@ -26,6 +29,7 @@ export const poolCreateAction = defineAction({
     name: z.string().min(1).describe('pool name'),
     subnet: z.string({ error: 'pool create needs --subnet CIDR (e.g. 10.88.0.0/24 or fd88::/64)' }).min(1).describe('the subnet, CIDR'),
     gateway: z.string().min(1).optional().describe("the bridge's address in it (default: the first)"),
+    tenant: z.string().min(1).optional().describe('the tenant whose boxes draw from it (default: shared)'),
   }),
   role: 'admin',
   hostWide: true,
@@ -35,6 +39,7 @@ export const poolCreateAction = defineAction({
     options: [
       { flags: '--subnet <cidr>', description: 'the subnet (10.88.0.0/24, fd88::/64)' },
       { flags: '--gateway <address>', description: "the bridge's address in it (default: the first)" },
+      { flags: '--tenant <name>', description: 'only this tenant’s boxes draw from it (default: shared)' },
     ],
   },
   run: (input, { own }) => own<NetworkService>(networkServiceId).createPool(input),

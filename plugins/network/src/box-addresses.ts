@@ -6,7 +6,7 @@
 import { type Box, NsboxError } from '@nsbox/core';
 import { type Claim, type Claims, parseStaticAddress } from './claims.js';
 import { type NetworkConfig, type NetworkMode, wiredModes } from './config-schema.js';
-import type { Pool, Pools } from './pools.js';
+import { type Pool, type Pools, poolsFor } from './pools.js';
 import type { NetworkSettings } from './settings.js';
 
 export function sectionOf(box: Pick<Box, 'config'>): NetworkConfig {
@@ -30,7 +30,7 @@ export class BoxAddresses {
   }
 
   /** Checks the section against the pools and the claims of other boxes; claims nothing. */
-  validate(box: Pick<Box, 'id' | 'config'>): void {
+  validate(box: Pick<Box, 'id' | 'config' | 'owner'>): void {
     const section = sectionOf(box);
     if (!this.wired(box)) {
       if (section.ip?.length)
@@ -44,7 +44,7 @@ export class BoxAddresses {
       }
       return;
     }
-    const pools = this.poolsOrFail();
+    const pools = this.poolsOrFail(box);
     section.ip?.forEach((text, index) => {
       const field = `network.ip[${index}]`;
       const wanted = parseStaticAddress(text, pools, field);
@@ -55,8 +55,9 @@ export class BoxAddresses {
     });
   }
 
-  private poolsOrFail(): Pool[] {
-    const pools = this.pools.list();
+  /** The pools the box draws from (its tenant's, else the shared ones); refused when there is none. */
+  private poolsOrFail(box: Pick<Box, 'owner'>): Pool[] {
+    const pools = poolsFor(this.pools.list(), box.owner);
     if (pools.length === 0) {
       throw new NsboxError('E_INVALID_CONFIG', "network modes 'bridge' and 'routed' need an address pool: nsbox net pool create NAME --subnet CIDR", {
         details: { field: 'network.mode' },
@@ -70,9 +71,9 @@ export class BoxAddresses {
    * every pool. Static addresses changed since (`nsbox` update of a stopped box) are claimed
    * now, and the old ones freed after — the box never holds none in between.
    */
-  assign(box: Pick<Box, 'id' | 'config'>): Claim[] {
-    const pools = this.poolsOrFail();
-    const held = this.claims.of(box.id, pools);
+  assign(box: Pick<Box, 'id' | 'config' | 'owner'>): Claim[] {
+    const pools = this.poolsOrFail(box);
+    const held = this.claims.of(box.id, this.pools.list());
     const section = sectionOf(box);
     if (held.length > 0 && !section.ip?.length) return held;
     const wanted = section.ip?.map((text, index) => ({ field: `network.ip[${index}]`, address: parseStaticAddress(text, pools, `network.ip[${index}]`) }));
@@ -96,7 +97,7 @@ export class BoxAddresses {
       throw error;
     }
     for (const claim of held) if (!wanted?.some(({ address }) => address.address === claim.address)) this.claims.releaseOne(box.id, claim.address);
-    return this.claims.of(box.id, pools);
+    return this.claims.of(box.id, this.pools.list());
   }
 
   held(box: Pick<Box, 'id'>): Claim[] {

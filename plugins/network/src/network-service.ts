@@ -60,11 +60,25 @@ export class NetworkService {
   }
 
   private view(pool: Pool): PoolView {
-    return { name: pool.name, subnet: pool.subnet, gateway: pool.gateway, source: pool.source, used: this.addresses.claims.countIn(pool) };
+    return {
+      name: pool.name,
+      subnet: pool.subnet,
+      gateway: pool.gateway,
+      source: pool.source,
+      used: this.addresses.claims.countIn(pool),
+      ...(pool.tenant ? { tenant: pool.tenant } : {}),
+    };
   }
 
-  createPool(input: { name: string; subnet: string; gateway?: string | undefined }): PoolView {
-    return this.view(this.pools.create({ name: input.name, subnet: input.subnet, ...(input.gateway ? { gateway: input.gateway } : {}) }));
+  createPool(input: { name: string; subnet: string; gateway?: string | undefined; tenant?: string | undefined }): PoolView {
+    return this.view(
+      this.pools.create({
+        name: input.name,
+        subnet: input.subnet,
+        ...(input.gateway ? { gateway: input.gateway } : {}),
+        ...(input.tenant ? { tenant: input.tenant } : {}),
+      }),
+    );
   }
 
   listPools(): PoolView[] {

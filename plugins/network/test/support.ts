@@ -80,7 +80,7 @@ export interface NetTestHost {
 
 export interface NetHostOptions {
   stateDir?: string;
-  pools?: { name: string; subnet: string; gateway?: string }[];
+  pools?: { name: string; subnet: string; gateway?: string; tenant?: string }[];
   /** Overrides of settings.network. */
   settings?: Record<string, unknown>;
   /** The box cgroups' parent (the same for every host opened on one state dir); default: a new one. */

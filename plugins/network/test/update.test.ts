@@ -69,4 +69,37 @@ describe('network plugin: config updates (real kernel, test network namespaces)'
     assert.deepEqual(t.claims(), {});
     assert.deepEqual(t.boxLinks(), []);
   });
+  it("gives a tenant's boxes addresses of its pools, others the shared ones, and never one of another tenant's pool", async () => {
+    const t = await openNetHost(cleanup, net, {
+      pools: [
+        { name: 'shared', subnet: '10.238.0.0/24' },
+        { name: 'acme', subnet: '10.239.0.0/24', tenant: 'acme' },
+      ],
+    });
+    const api = new LocalBoxApi(t.host);
+    const pools = (await api.runAction('network', 'pool-list', {})) as { name: string; tenant?: string }[];
+    assert.deepEqual(
+      pools.map((pool) => `${pool.name}:${pool.tenant ?? '-'}`),
+      ['shared:-', 'acme:acme'],
+    );
+    const create = (name: string, owner: string | undefined, network: Record<string, unknown> = { mode: 'bridge' }) =>
+      t.host.manager.create({ name, ...(owner ? { owner } : {}), config: { template: 'busybox', network } });
+    await create('a1', 'acme');
+    await create('admin', undefined);
+    await create('o1', 'other');
+    const claims = t.claims();
+    const holder = (name: string) => Object.keys(claims).filter((address) => claims[address] === t.host.manager.get(name).id);
+    assert.deepEqual(holder('a1'), ['10.239.0.2'], "the tenant's box draws from its pool");
+    assert.deepEqual(holder('admin'), ['10.238.0.2'], 'a box without an owner from the shared one');
+    assert.deepEqual(holder('o1'), ['10.238.0.3'], 'a tenant without pools from the shared one');
+    await assert.rejects(
+      create('o2', 'other', { mode: 'bridge', ip: ['10.239.0.9'] }),
+      (error: unknown) => isNsboxError(error) && error.details?.field === 'network.ip[0]',
+    );
+    await assert.rejects(
+      create('a2', 'acme', { mode: 'bridge', ip: ['10.238.0.9'] }),
+      (error: unknown) => isNsboxError(error) && error.details?.field === 'network.ip[0]',
+    );
+    assert.equal(t.host.manager.list().length, 3, 'the refused boxes do not exist');
+  });
 });
