@@ -19,7 +19,14 @@ export type NetlinkOp =
   | { op: 'link-rename'; name: string; newName: string }
   | { op: 'link-del'; name: string }
   | { op: 'addr-add'; dev: string; address: string; prefix: number }
-  | { op: 'route-add' | 'route-del'; dst?: string; prefix?: number; gateway?: string; dev?: string; onlink?: boolean };
+  | { op: 'route-add' | 'route-del'; dst?: string; prefix?: number; gateway?: string; dev?: string; onlink?: boolean }
+  /** Traffic control (src/netlink-tc.c): an ifb link; a token bucket as `dev`'s root qdisc (made or replaced in place). */
+  | { op: 'ifb-add'; name: string }
+  | { op: 'qdisc-tbf'; dev: string; bytesPerSecond: number; burst: number; limit: number }
+  | { op: 'qdisc-ingress'; dev: string }
+  | { op: 'qdisc-del'; dev: string; parent: 'root' | 'ingress' }
+  /** Every packet `dev` receives goes to `target`'s egress (u32 match-all, mirred redirect, on `dev`'s ingress qdisc). */
+  | { op: 'filter-redirect'; dev: string; target: string };
 
 export interface NetLink {
   index: number;
@@ -64,6 +71,16 @@ function encode(step: NetlinkOp): string[] {
     case 'route-add':
     case 'route-del':
       return [step.op, step.dst ?? '', String(step.prefix ?? 0), step.gateway ?? '', step.dev ?? '', step.onlink ? '1' : ''];
+    case 'ifb-add':
+      return [step.op, step.name];
+    case 'qdisc-tbf':
+      return [step.op, step.dev, String(Math.round(step.bytesPerSecond)), String(Math.round(step.burst)), String(Math.round(step.limit))];
+    case 'qdisc-ingress':
+      return [step.op, step.dev];
+    case 'qdisc-del':
+      return [step.op, step.dev, step.parent];
+    case 'filter-redirect':
+      return [step.op, step.dev, step.target];
   }
 }
 

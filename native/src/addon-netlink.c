@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,40 @@ run_op (napi_env env, struct nl_conn *c, char args[][ARG_SIZE], uint32_t argc, n
         return err->errnum = EINVAL, snprintf (err->what, sizeof err->what, "bad prefix '%s'", args[2]), -1;
       return op[6] == 'a' ? nl_route_add (c, args[1], n, args[3], args[4], args[5][0] == '1', err)
                           : nl_route_del (c, args[1], n, args[3], args[4], err);
+    }
+  if (strcmp (op, "ifb-add") == 0)
+    {
+      NEED (1);
+      return nl_link_add_ifb (c, args[1], err);
+    }
+  if (strcmp (op, "qdisc-tbf") == 0)
+    {
+      unsigned long long rate, burst, limit;
+      char *end1, *end2, *end3;
+      NEED (4);
+      rate = strtoull (args[2], &end1, 10);
+      burst = strtoull (args[3], &end2, 10);
+      limit = strtoull (args[4], &end3, 10);
+      if (*end1 || *end2 || *end3 || !args[2][0] || !args[3][0] || !args[4][0] || burst > UINT32_MAX
+          || limit > UINT32_MAX)
+        return err->errnum = EINVAL,
+               snprintf (err->what, sizeof err->what, "qdisc-tbf: bad rate, burst or limit"), -1;
+      return nl_qdisc_tbf (c, args[1], rate, (uint32_t) burst, (uint32_t) limit, err);
+    }
+  if (strcmp (op, "qdisc-ingress") == 0)
+    {
+      NEED (1);
+      return nl_qdisc_ingress (c, args[1], err);
+    }
+  if (strcmp (op, "qdisc-del") == 0)
+    {
+      NEED (2);
+      return nl_qdisc_del (c, args[1], strcmp (args[2], "ingress") == 0, err);
+    }
+  if (strcmp (op, "filter-redirect") == 0)
+    {
+      NEED (2);
+      return nl_filter_redirect (c, args[1], args[2], err);
     }
   if (strcmp (op, "sysctl") == 0)
     return err->errnum = EINVAL,

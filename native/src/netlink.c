@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "netlink.h"
+#include "netlink-internal.h"
 
 struct nl_conn
 {
@@ -149,7 +150,7 @@ nl_close (struct nl_conn *conn)
 
 /* Sends one request and reads until its ack (or, for a dump, its end), giving each data
  * message to cb. Returns 0 or -1 with err filled (errno from the kernel's answer). */
-static int
+int
 nl_talk (struct nl_conn *c, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, struct nl_error *err,
          const char *what)
 {
@@ -258,7 +259,7 @@ one_link_cb (const struct nlmsghdr *nlh, void *data)
 
 /* The index of a link by name, in the connection's namespace (if_nametoindex would ask
  * the caller's). */
-static int
+int
 link_index (struct nl_conn *c, const char *name, int *index, struct nl_error *err)
 {
   char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -330,7 +331,7 @@ nl_link_list (struct nl_conn *c, struct nl_link **links, size_t *count, struct n
 
 /* --- link changes ------------------------------------------------------------------ */
 
-static int
+int
 check_name (const char *name, struct nl_error *err)
 {
   if (!name || !name[0] || strlen (name) >= IFNAMSIZ || strchr (name, '/') || strchr (name, ' '))

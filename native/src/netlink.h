@@ -68,6 +68,19 @@ int nl_route_add (struct nl_conn *c, const char *dst, int prefix, const char *ga
 int nl_route_del (struct nl_conn *c, const char *dst, int prefix, const char *gateway,
                   const char *dev, struct nl_error *err);
 
+/* Traffic control (netlink-tc.c). An ifb link (made down; bring it up with nl_link_set_up). A
+ * token bucket as the root qdisc of dev, made or replaced in place: rate in bytes per second,
+ * burst (bucket) and limit (queue) in bytes. The ingress qdisc of dev. A match-all filter on
+ * dev's ingress redirecting every packet to target's egress. Deleting dev's root or ingress
+ * qdisc (ENOENT when it has none of its own). */
+int nl_link_add_ifb (struct nl_conn *c, const char *name, struct nl_error *err);
+int nl_qdisc_tbf (struct nl_conn *c, const char *dev, uint64_t rate, uint32_t burst,
+                  uint32_t limit, struct nl_error *err);
+int nl_qdisc_ingress (struct nl_conn *c, const char *dev, struct nl_error *err);
+int nl_qdisc_del (struct nl_conn *c, const char *dev, bool ingress, struct nl_error *err);
+int nl_filter_redirect (struct nl_conn *c, const char *dev, const char *target,
+                        struct nl_error *err);
+
 /* Writes `value` to /proc/sys/<key> as seen from the namespace (net.* keys are per netns). */
 int nl_sysctl_set (const char *netns, const char *key, const char *value, struct nl_error *err);
 

@@ -162,4 +162,37 @@ describe('native netlink (rtnetlink through libmnl, in test namespaces)', functi
     assert.deepEqual(readFileSync(join(outside, 'keep'), 'utf8'), 'kept');
     assert.throws(() => native().writeFileInRoot(root, '/etc/hosts', 'x', 0o644), /relative file path/);
   });
+  it('shapes a link: an ifb, a tbf root qdisc replaced in place, the ingress qdisc and a redirect to the ifb — as tc sees them', () => {
+    const ns = netns();
+    netlink(ns.path, [
+      { op: 'veth-add', name: 'nsbt-a', peer: 'nsbt-b' },
+      { op: 'ifb-add', name: 'nsbt-ifb' },
+      { op: 'link-up', name: 'nsbt-ifb' },
+      { op: 'qdisc-tbf', dev: 'nsbt-a', bytesPerSecond: 1_250_000, burst: 32_768, limit: 131_072 },
+      { op: 'qdisc-ingress', dev: 'nsbt-a' },
+      { op: 'filter-redirect', dev: 'nsbt-a', target: 'nsbt-ifb' },
+      { op: 'qdisc-tbf', dev: 'nsbt-ifb', bytesPerSecond: 2_500_000, burst: 32_768, limit: 131_072 },
+    ]);
+    const tc = (...args: string[]) => execFileSync('ip', ['netns', 'exec', ns.name, 'tc', ...args], { encoding: 'utf8' });
+    assert.match(tc('qdisc', 'show', 'dev', 'nsbt-a'), /qdisc tbf 1: root .*rate 10Mbit burst 32Kb/);
+    assert.match(tc('qdisc', 'show', 'dev', 'nsbt-a'), /qdisc ingress ffff: parent ffff:fff1/);
+    assert.match(tc('filter', 'show', 'dev', 'nsbt-a', 'ingress'), /Egress Redirect to device nsbt-ifb/);
+    assert.match(tc('qdisc', 'show', 'dev', 'nsbt-ifb'), /rate 20Mbit/);
+    // A new rate replaces the bucket in place; past 32 bits of bytes/s too.
+    netlink(ns.path, [{ op: 'qdisc-tbf', dev: 'nsbt-a', bytesPerSecond: 5_000_000_000, burst: 65_536, limit: 131_072 }]);
+    assert.match(tc('qdisc', 'show', 'dev', 'nsbt-a'), /qdisc tbf 1: root .*rate 40Gbit/);
+    netlink(ns.path, [
+      { op: 'qdisc-del', dev: 'nsbt-a', parent: 'root' },
+      { op: 'qdisc-del', dev: 'nsbt-a', parent: 'ingress' },
+    ]);
+    assert.doesNotMatch(tc('qdisc', 'show', 'dev', 'nsbt-a'), /tbf|ingress/);
+    assert.throws(
+      () => netlink(ns.path, [{ op: 'qdisc-del', dev: 'nsbt-a', parent: 'root' }]),
+      (error: unknown) => isNetlinkError(error) && ['ENOENT', 'EINVAL'].includes(error.code),
+    );
+    assert.throws(
+      () => netlink(ns.path, [{ op: 'qdisc-tbf', dev: 'nsbt-a', bytesPerSecond: 0, burst: 1, limit: 1 }]),
+      (error: unknown) => isNetlinkError(error, 'EINVAL'),
+    );
+  });
 });

@@ -153,7 +153,8 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
   async start(box: Box, spec: OciSpec, _context?: OperationContext, moments?: StartMoments): Promise<Record<string, unknown>> {
     const files = this.files(box);
     mkdirSync(files.dir, { recursive: true, mode: 0o700 });
-    for (const stale of [files.exitFile, join(files.dir, 'init.pid'), files.shimPidFile]) rmSync(stale, { force: true });
+    // The hold socket too: a start killed at its wire moment leaves it bound, and the next bind would fail.
+    for (const stale of [files.exitFile, join(files.dir, 'init.pid'), files.shimPidFile, join(files.dir, 'start.sock')]) rmSync(stale, { force: true });
     writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
     const cgroup = this.makeCgroup(box);
     try {

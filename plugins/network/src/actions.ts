@@ -12,9 +12,12 @@ export interface PoolView {
   gateway: string;
   source: string;
   used: number;
+  /** Only this tenant's boxes draw from it. */
+  tenant?: string;
 }
 
-const line = (pool: PoolView): string => `${pool.name}  ${pool.subnet}  gateway ${pool.gateway}  ${pool.used} in use  (${pool.source})`;
+const line = (pool: PoolView): string =>
+  `${pool.name}  ${pool.subnet}  gateway ${pool.gateway}  ${pool.used} in use  (${pool.source}${pool.tenant ? `, tenant ${pool.tenant}` : ''})`;
 
 /** The plugin's service, as its actions reach it (bound in setup). */
 export const networkServiceId = Symbol('network service');
@@ -26,6 +29,7 @@ export const poolCreateAction = defineAction({
     name: z.string().min(1).describe('pool name'),
     subnet: z.string({ error: 'pool create needs --subnet CIDR (e.g. 10.88.0.0/24 or fd88::/64)' }).min(1).describe('the subnet, CIDR'),
     gateway: z.string().min(1).optional().describe("the bridge's address in it (default: the first)"),
+    tenant: z.string().min(1).optional().describe('the tenant whose boxes draw from it (default: shared)'),
   }),
   role: 'admin',
   hostWide: true,
@@ -35,6 +39,7 @@ export const poolCreateAction = defineAction({
     options: [
       { flags: '--subnet <cidr>', description: 'the subnet (10.88.0.0/24, fd88::/64)' },
       { flags: '--gateway <address>', description: "the bridge's address in it (default: the first)" },
+      { flags: '--tenant <name>', description: 'only this tenant’s boxes draw from it (default: shared)' },
     ],
   },
   run: (input, { own }) => own<NetworkService>(networkServiceId).createPool(input),
@@ -115,4 +120,96 @@ export const forwardListAction = defineAction({
   render: (forwards) => forwards.join('\n'),
 });
 
-export const networkActions = [poolCreateAction, poolListAction, poolRemoveAction, forwardAddAction, forwardRemoveAction, forwardListAction] as const;
+const ruleInput = z.strictObject({
+  box: z.string().min(1),
+  rule: z.string({ error: 'an allow rule: SOURCE[/PREFIX][:PORT[/udp]]' }).min(1).describe('SOURCE[/PREFIX][:PORT[/udp]]'),
+});
+const ruleArguments = [
+  { name: 'box', required: true, description: 'the box (name or id)' },
+  { name: 'rule', required: true, description: 'SOURCE[/PREFIX][:PORT[/udp]], e.g. 198.51.100.0/24:80 or [fd00::/64]:22' },
+];
+
+export const allowAction = defineAction({
+  name: 'allow',
+  description: 'allow inbound connections to a box from a source prefix (to one port, TCP or /udp); a box with rules drops other new inbound connections',
+  input: ruleInput,
+  box: true,
+  role: 'admin',
+  cli: { command: 'net allow', arguments: ruleArguments },
+  run: (input, { own, box }) => ({ box: (box as Box).name, allowed: own<NetworkService>(networkServiceId).allow(box as Box, input.rule) }),
+  render: (result) => `box ${result.box} allows ${result.allowed}`,
+});
+
+export const denyAction = defineAction({
+  name: 'deny',
+  description: "take back one of a box's allow rules (a box without rules is open again)",
+  input: ruleInput,
+  box: true,
+  role: 'admin',
+  cli: { command: 'net deny', arguments: ruleArguments },
+  run: (input, { own, box }) => ({ box: (box as Box).name, removed: own<NetworkService>(networkServiceId).deny(box as Box, input.rule) }),
+  render: (result) => `box ${result.box} no longer allows ${result.removed}`,
+});
+
+export const allowListAction = defineAction({
+  name: 'allow-list',
+  description: "list a box's inbound allow rules (none: the box is open)",
+  input: z.strictObject({ box: z.string().min(1) }),
+  box: true,
+  readOnly: true,
+  cli: { command: 'net allow-list' },
+  run: (_input, { own, box }) => own<NetworkService>(networkServiceId).listAllowed(box as Box),
+  render: (rules) => rules.join('\n'),
+});
+
+const REMOVE = new Set(['none', 'unlimited', 'max']);
+
+export const setAction = defineAction({
+  name: 'set',
+  description: "change a box's network rates: a running box gets them at once, and they are kept ('none' removes one)",
+  input: z.strictObject({
+    box: z.string().min(1).describe('the box (name or id)'),
+    rate: z.string().min(1).optional().describe('what the box may send: 10mbit, 500kbit, 2mbps (bytes); none: unshaped'),
+    ingressRate: z.string().min(1).optional().describe('what the box may receive; none: unshaped'),
+  }),
+  box: true,
+  cli: {
+    command: 'net set',
+    arguments: [{ name: 'box', description: 'the box (name or id)', required: true }],
+    options: [
+      { flags: '--rate <rate>', description: 'what the box may send: 10mbit, 500kbit, 2mbps (bytes); none: unshaped' },
+      { flags: '--ingress-rate <rate>', description: 'what the box may receive; none: unshaped' },
+    ],
+  },
+  // Through the BoxApi as the caller's own change: the schema, the tenant policy and the
+  // network plugin's update hook judge it as they judge PATCH /boxes/:id.
+  async run({ box: ref, rate, ingressRate }, { box, api }) {
+    const next: Record<string, unknown> = { ...((box as Box).config.network as Record<string, unknown> | undefined) };
+    for (const [field, value] of [
+      ['rate', rate],
+      ['ingressRate', ingressRate],
+    ] as const) {
+      if (value === undefined) continue;
+      if (REMOVE.has(value.toLowerCase())) delete next[field];
+      else next[field] = value;
+    }
+    const updated = await api.update(ref, { network: Object.keys(next).length > 0 ? next : null });
+    const section = (updated.config.network ?? {}) as { rate?: string; ingressRate?: string };
+    return { box: updated.name, state: updated.state, rate: section.rate ?? 'none', ingressRate: section.ingressRate ?? 'none' };
+  },
+  render: (result) =>
+    `box ${result.box} (${result.state}): sends at ${result.rate}, receives at ${result.ingressRate}${result.state === 'running' ? ', applied live' : ''}`,
+});
+
+export const networkActions = [
+  setAction,
+  poolCreateAction,
+  poolListAction,
+  poolRemoveAction,
+  forwardAddAction,
+  forwardRemoveAction,
+  forwardListAction,
+  allowAction,
+  denyAction,
+  allowListAction,
+] as const;

@@ -112,6 +112,11 @@ export class Claims {
     });
   }
 
+  /** Frees one address of the box (nothing when the box does not hold it). */
+  releaseOne(box: string, address: string): void {
+    if (this.holder(address) === box) this.state.delete(STATE_NAMESPACE, `${CLAIM_KEY}${address}`);
+  }
+
   /** Frees every address of the box (idempotent). */
   release(box: string): string[] {
     const released = this.entries().filter((entry) => entry.record.box === box);

@@ -8,6 +8,9 @@
  */
 
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { NsboxError } from '@nsbox/core';
 import { antiSpoofBatch, BRIDGE_FAMILY, type WiredBox } from './anti-spoof.js';
 import { formatAddress } from './ip.js';
@@ -98,11 +101,25 @@ export function runNft(netns: string | undefined, args: string[]): string {
   return result.stdout;
 }
 
-export function applyNat(netns: string | undefined, pools: readonly Pool[], forwards: readonly ForwardRule[] = [], wired: readonly WiredBox[] = []): void {
-  // One batch, one transaction: NAT, forwards and anti-spoofing change together or not at all.
-  // The batch is the command line itself: `nft -f -` cannot read a pipe or socket as /dev/stdin here.
+export function applyNat(
+  netns: string | undefined,
+  pools: readonly Pool[],
+  forwards: readonly ForwardRule[] = [],
+  wired: readonly WiredBox[] = [],
+  firewall: readonly NftCommand[] = [],
+): void {
+  // One batch, one transaction: NAT, forwards, anti-spoofing and firewall change together or
+  // not at all. It goes through a private file: as one argument it would pass the kernel's
+  // 128 KiB limit of an argument with a few hundred boxes (E2BIG).
   const batch = natBatch(pools, forwards);
-  runNft(netns, ['-j', JSON.stringify({ nftables: [...batch.nftables, ...antiSpoofBatch(wired)] })]);
+  const dir = mkdtempSync(join(tmpdir(), 'nsbox-nft-'));
+  try {
+    const file = join(dir, 'batch.json');
+    writeFileSync(file, JSON.stringify({ nftables: [...batch.nftables, ...antiSpoofBatch(wired), ...firewall] }), { mode: 0o600 });
+    runNft(netns, ['-j', '-f', file]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Removes nsbox's tables (nothing when they are not there). */

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { tenantPolicyRefusals } from '@nsbox/core';
 import { hostLinkName, hostsFile, resolvConf } from './box-wiring.js';
 import { networkConfigSchema } from './config-schema.js';
 import { natBatch } from './nat.js';
+import { networkPlugin } from './network-plugin.js';
 import { definePool } from './pools.js';
 import { networkSettingsSchema } from './settings.js';
 import { version } from './version.js';
@@ -16,7 +18,8 @@ describe('network: the plugin contract and its pure parts', () => {
   it('changes nothing until the admin opts in: the default mode is none, the bridge nsbox0, NAT on', () => {
     const settings = networkSettingsSchema.parse({});
     assert.deepEqual(settings, { bridge: 'nsbox0', defaultMode: 'none', pools: [], nat: true });
-    assert.equal(networkConfigSchema.safeParse({ mode: 'host' }).success, false);
+    assert.equal(networkConfigSchema.safeParse({ mode: 'shared' }).success, false);
+    assert.equal(networkSettingsSchema.safeParse({ defaultMode: 'host' }).success, false, "the host's stack is never a default");
     assert.equal(networkSettingsSchema.safeParse({ bridge: 'a-name-that-is-too-long' }).success, false);
     assert.equal(networkSettingsSchema.safeParse({ netns: 'relative' }).success, false);
   });
@@ -39,5 +42,14 @@ describe('network: the plugin contract and its pure parts', () => {
       assert.equal(target.family, 'inet');
       assert.equal(target.table ?? target.name, 'nsbox');
     }
+  });
+
+  it("lets a tenant pick bridge, routed or none, never the host's stack, addresses or rates", () => {
+    const judge = (network: Record<string, unknown>) =>
+      tenantPolicyRefusals({ config: { network }, grants: [], plugins: [networkPlugin] }).map((refusal) => refusal.path);
+    for (const mode of ['bridge', 'routed', 'none']) assert.deepEqual(judge({ mode }), [], mode);
+    assert.deepEqual(judge({ mode: 'host' }), ['network.mode']);
+    assert.deepEqual(judge({ mode: 'bridge', ip: ['10.0.0.5'] }), ['network.ip[0]']);
+    assert.deepEqual(judge({ mode: 'bridge', rate: '1gbit' }), ['network.rate']);
   });
 });

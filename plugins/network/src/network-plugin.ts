@@ -30,21 +30,27 @@ export const networkPlugin = definePlugin({
   description: 'box networking: a veth on a bridge with addresses from pools and NAT, or none',
   core: '^1.1.0',
   config: networkConfigSchema,
-  // A tenant may ask for a mode; addresses are the admin's (they are claims on host pools).
-  tenantSafe: { mode: true },
+  // A tenant may ask for a mode but the host's own stack; addresses and rates are the admin's
+  // (claims on host pools, the host's bandwidth).
+  tenantSafe: { mode: { values: ['bridge', 'routed', 'none'] } },
   hostSettings: networkSettingsSchema,
   module: networkModule,
   actions: networkActions,
   setup: ({ own }) => {
     const network = own<NetworkService>(networkServiceId);
     // Boxes with a veth of nsbox's: bridged or routed.
-    const bridged = (box: Parameters<NetworkService['describe']>[0]) => network.addresses.modeOf(box) !== 'none';
+    const bridged = (box: Parameters<NetworkService['describe']>[0]) => network.addresses.wired(box);
     return {
       hooks: {
         validate: (ctx) => network.addresses.validate(ctx.box),
         // Addresses are claimed when the box is made, kept across stops, freed at destroy.
         provision: (ctx) => {
           if (bridged(ctx.box)) network.addresses.assign(ctx.box);
+        },
+        // A box switched to mode none while stopped gives its addresses back at its next start.
+        prepare: (ctx) => {
+          if (!bridged(ctx.box)) network.addresses.release(ctx.box);
+          if (network.addresses.modeOf(ctx.box) === 'host') network.checkHostMode(ctx.spec);
         },
         wire: (ctx) => {
           if (bridged(ctx.box)) network.wire(ctx.box, ctx.spec.hostname ?? ctx.box.name);
@@ -55,9 +61,12 @@ export const networkPlugin = definePlugin({
         stopped: (ctx) => {
           if (bridged(ctx.box)) network.unwire(ctx.box);
         },
+        update: (ctx) => network.update(ctx.box, ctx.previous),
         destroy: (ctx) => network.release(ctx.box),
         rollback: (ctx, hook) => {
-          if (hook === 'wire') network.unwire(ctx.box);
+          // prepare's rollback too: a start killed inside wire (its step never recorded as done)
+          // is rolled back by reconcile from the steps before it; unwire is idempotent.
+          if (hook === 'wire' || hook === 'prepare') network.unwire(ctx.box);
           if (hook === 'provision') network.addresses.release(ctx.box);
         },
       },
@@ -69,7 +78,7 @@ export const networkPlugin = definePlugin({
         contribute(boxOptionPoint, {
           flags: '--net <mode>',
           key: 'net',
-          description: 'network mode: bridge, routed or none (network plugin)',
+          description: 'network mode: bridge, routed, none or host (admin only; network plugin)',
           apply: (config, value) => setSection(config, { mode: value }),
         }),
         contribute(boxOptionPoint, {
@@ -78,6 +87,18 @@ export const networkPlugin = definePlugin({
           repeatable: true,
           description: 'a static address ADDR[/PREFIX] inside a pool (repeatable; network plugin)',
           apply: (config, value) => setSection(config, { ip: value }),
+        }),
+        contribute(boxOptionPoint, {
+          flags: '--net-rate <rate>',
+          key: 'netRate',
+          description: 'what the box may send, as tc spells a rate: 10mbit (network plugin)',
+          apply: (config, value) => setSection(config, { rate: value }),
+        }),
+        contribute(boxOptionPoint, {
+          flags: '--net-ingress-rate <rate>',
+          key: 'netIngressRate',
+          description: 'what the box may receive: 20mbit (network plugin)',
+          apply: (config, value) => setSection(config, { ingressRate: value }),
         }),
       ],
     };

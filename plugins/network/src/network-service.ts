@@ -5,14 +5,25 @@ import { listLinks } from '@nsbox/native';
 import { runtimeFacts } from '@nsbox/runtime-api';
 import type { PoolView } from './actions.js';
 import type { WiredBox } from './anti-spoof.js';
-import { BoxAddresses } from './box-addresses.js';
+import { BoxAddresses, sectionOf } from './box-addresses.js';
 import { BoxWiring, hostLinkName, hostNameservers } from './box-wiring.js';
 import { Claims } from './claims.js';
+import type { NetworkConfig } from './config-schema.js';
+import { type AllowRule, FirewallRules, firewallBatch, formatAllow, parseAllow } from './firewall.js';
 import { type Forward, Forwards, formatForward, parseForward } from './forwards.js';
 import { HostSide } from './host-side.js';
 import { applyNat, type ForwardRule } from './nat.js';
 import { checkConfiguredPools, type Pool, Pools, STATE_NAMESPACE } from './pools.js';
 import { type NetworkSettings, networkSettingsSchema } from './settings.js';
+import { parseRate, type Rates, Shaper } from './shaping.js';
+
+/** The rates a network section asks for, in bytes per second. */
+export function ratesOf(section: NetworkConfig | undefined): Rates {
+  return {
+    egress: section?.rate === undefined ? undefined : parseRate(section.rate),
+    ingress: section?.ingressRate === undefined ? undefined : parseRate(section.ingressRate),
+  };
+}
 
 /** State key of a box whose veth is wired now (its anti-spoofing rules are written from these). */
 const WIRED_KEY = 'wired:';
@@ -24,6 +35,8 @@ export class NetworkService {
   readonly host: HostSide;
   readonly wiring: BoxWiring;
   readonly forwards: Forwards;
+  readonly firewall: FirewallRules;
+  readonly shaper: Shaper;
 
   constructor(
     private readonly state: PluginStateStore,
@@ -42,14 +55,30 @@ export class NetworkService {
     this.host = new HostSide(this.settings, state);
     this.wiring = new BoxWiring(this.host);
     this.forwards = new Forwards(state);
+    this.firewall = new FirewallRules(state);
+    this.shaper = new Shaper(() => this.settings.netns);
   }
 
   private view(pool: Pool): PoolView {
-    return { name: pool.name, subnet: pool.subnet, gateway: pool.gateway, source: pool.source, used: this.addresses.claims.countIn(pool) };
+    return {
+      name: pool.name,
+      subnet: pool.subnet,
+      gateway: pool.gateway,
+      source: pool.source,
+      used: this.addresses.claims.countIn(pool),
+      ...(pool.tenant ? { tenant: pool.tenant } : {}),
+    };
   }
 
-  createPool(input: { name: string; subnet: string; gateway?: string | undefined }): PoolView {
-    return this.view(this.pools.create({ name: input.name, subnet: input.subnet, ...(input.gateway ? { gateway: input.gateway } : {}) }));
+  createPool(input: { name: string; subnet: string; gateway?: string | undefined; tenant?: string | undefined }): PoolView {
+    return this.view(
+      this.pools.create({
+        name: input.name,
+        subnet: input.subnet,
+        ...(input.gateway ? { gateway: input.gateway } : {}),
+        ...(input.tenant ? { tenant: input.tenant } : {}),
+      }),
+    );
   }
 
   listPools(): PoolView[] {
@@ -81,6 +110,7 @@ export class NetworkService {
     const wired: WiredBox = { box: box.id, link: hostLinkName(box.id), addresses: claims.map(({ family, address }) => ({ family, address })), routed };
     this.state.set(STATE_NAMESPACE, `${WIRED_KEY}${box.id}`, JSON.stringify(wired));
     try {
+      this.shaper.apply(box.id, hostLinkName(box.id), ratesOf(sectionOf(box)));
       this.applyRules();
     } catch (error) {
       this.unwire(box);
@@ -88,9 +118,27 @@ export class NetworkService {
     }
   }
 
+  /**
+   * A running box's section changed (`nsbox net set`, PATCH /boxes/:id): rates change live;
+   * its mode and addresses are fixed while it runs (stop it to change them).
+   */
+  update(box: Box, previous: NetworkConfig | undefined): void {
+    const next = sectionOf(box);
+    for (const field of ['mode', 'ip'] as const) {
+      if (JSON.stringify(next[field]) !== JSON.stringify(previous?.[field])) {
+        throw new NsboxError('E_INVALID_STATE', `network.${field} of a running box cannot change: stop box '${box.name}' first`, {
+          details: { field: `network.${field}` },
+        });
+      }
+    }
+    if (!this.addresses.wired(box)) return;
+    this.shaper.apply(box.id, hostLinkName(box.id), ratesOf(next), ratesOf(previous));
+  }
+
   /** The host end goes (and the pair with it), and the box's anti-spoofing rules. Idempotent. */
   unwire(box: Pick<Box, 'id'>): void {
     this.wiring.unwire(box.id);
+    this.shaper.removeIfb(box.id);
     const key = `${WIRED_KEY}${box.id}`;
     if (this.state.get(STATE_NAMESPACE, key) === undefined) return;
     this.state.delete(STATE_NAMESPACE, key);
@@ -118,14 +166,61 @@ export class NetworkService {
     });
   }
 
+  /**
+   * Mode `host`: the box shares the host's network stack. Isolation owns the namespaces, so
+   * the box must say so there too; the network plugin then adds nothing (no veth, address,
+   * rule or rate: those belong to a stack of the box's own).
+   */
+  checkHostMode(spec: { linux?: { namespaces?: { type: string; path?: string }[] } }): void {
+    if (spec.linux?.namespaces?.some((namespace) => namespace.type === 'network')) {
+      throw new NsboxError('E_INVALID_CONFIG', "network mode 'host' shares the host's network stack: set isolation.namespaces.network to 'host' as well", {
+        details: { field: 'network.mode' },
+      });
+    }
+  }
+
   /** Rewrites nsbox's nft tables from the pools, forwards and wired boxes as they are now. */
   private applyRules(): void {
-    applyNat(this.host.netns, this.settings.nat ? this.pools.list() : [], this.forwardRules(), this.wiredBoxes());
+    const wired = this.wiredBoxes();
+    const firewalled = wired.map((box) => ({ box: box.box, addresses: box.addresses, rules: this.firewall.list(box.box) }));
+    applyNat(this.host.netns, this.settings.nat ? this.pools.list() : [], this.forwardRules(), wired, firewallBatch(firewalled));
+  }
+
+  /** Adds an inbound allow rule (live when the box runs); a box with rules drops other new inbound connections. */
+  allow(box: Box, text: string): string {
+    if (!this.addresses.wired(box)) {
+      throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no network of nsbox's to firewall (mode ${this.addresses.modeOf(box)})`, {
+        details: { field: 'box' },
+      });
+    }
+    const rule = parseAllow(text);
+    if (!this.firewall.add(box.id, rule)) {
+      throw new NsboxError('E_ALREADY_EXISTS', `box '${box.name}' already allows ${formatAllow(rule)}`, { details: { field: 'rule' } });
+    }
+    try {
+      this.applyRules();
+    } catch (error) {
+      this.firewall.remove(box.id, rule);
+      throw error;
+    }
+    return formatAllow(rule);
+  }
+
+  /** Takes an allow rule back; the box's last rule gone, it is open again. */
+  deny(box: Box, text: string): string {
+    const rule: AllowRule = parseAllow(text);
+    this.firewall.remove(box.id, rule);
+    this.applyRules();
+    return formatAllow(rule);
+  }
+
+  listAllowed(box: Box): string[] {
+    return this.firewall.list(box.id).map(formatAllow);
   }
 
   /** Forwards a host port to the box (live, and at every start); refused when the port is taken. */
   addForward(box: Box, text: string): Forward & { spec: string } {
-    if (this.addresses.modeOf(box) === 'none' || this.addresses.held(box).length === 0) {
+    if (!this.addresses.wired(box) || this.addresses.held(box).length === 0) {
       throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no bridged address to forward to`, { details: { field: 'box' } });
     }
     const forward = { box: box.id, ...parseForward(text) };
@@ -153,13 +248,14 @@ export class NetworkService {
   release(box: Box): void {
     this.unwire(box);
     const forwarded = this.forwards.release(box.id);
+    this.firewall.release(box.id);
     this.addresses.release(box);
     if (forwarded > 0) this.applyRules();
   }
 
   describe(box: Box): Record<string, unknown> {
     const mode = this.addresses.modeOf(box);
-    if (mode === 'none') return { mode };
+    if (!this.addresses.wired(box)) return { mode };
     const claims = this.addresses.held(box);
     return {
       mode,
@@ -168,12 +264,15 @@ export class NetworkService {
       addresses: claims.map((claim) => `${claim.address}/${claim.prefix}`),
       gateways: [...new Set(claims.map((claim) => claim.gateway))],
       forwards: this.listForwards(box),
+      allow: this.listAllowed(box),
+      ...(sectionOf(box).rate ? { rate: sectionOf(box).rate } : {}),
+      ...(sectionOf(box).ingressRate ? { ingressRate: sectionOf(box).ingressRate } : {}),
     };
   }
 
   /** Per-box counters of the host end of its veth (what the box sent is what the host end received). */
   metrics(boxes: readonly Box[]): MetricSample[] {
-    const bridged = boxes.filter((box) => box.state === 'running' && this.addresses.modeOf(box) !== 'none');
+    const bridged = boxes.filter((box) => box.state === 'running' && this.addresses.wired(box));
     if (bridged.length === 0) return [];
     const links = new Map(listLinks(this.host.netns).map((link) => [link.name, link]));
     return bridged.flatMap((box) => {

@@ -20,6 +20,17 @@ export interface Pool {
   source: 'host-config' | 'created';
   cidr: Cidr;
   gatewayValue: bigint;
+  /** Only this tenant's boxes draw from it; absent: shared. */
+  tenant?: string;
+}
+
+/**
+ * The pools a box draws its addresses from: its tenant's, when the tenant has any; else the
+ * shared ones. A box never gets an address of another tenant's pool.
+ */
+export function poolsFor(pools: readonly Pool[], owner: string | null | undefined): Pool[] {
+  const own = owner ? pools.filter((pool) => pool.tenant === owner) : [];
+  return own.length > 0 ? own : pools.filter((pool) => pool.tenant === undefined);
 }
 
 function invalid(field: string, message: string): NsboxError {
@@ -48,6 +59,7 @@ export function definePool(input: PoolSettings, source: Pool['source'], fieldPre
     source,
     cidr,
     gatewayValue,
+    ...(input.tenant ? { tenant: input.tenant } : {}),
   };
 }
 
@@ -82,7 +94,7 @@ export class Pools {
     }
     const clash = existing.find((other) => other.family === pool.family && overlapsPool(other, pool));
     if (clash) throw invalid('subnet', `subnet ${pool.subnet} overlaps pool '${clash.name}' (${clash.subnet})`);
-    const record: PoolSettings = { name: pool.name, subnet: pool.subnet, gateway: pool.gateway };
+    const record: PoolSettings = { name: pool.name, subnet: pool.subnet, gateway: pool.gateway, ...(pool.tenant ? { tenant: pool.tenant } : {}) };
     if (!this.state.claim(STATE_NAMESPACE, `${POOL_KEY}${pool.name}`, JSON.stringify(record))) {
       throw new NsboxError('E_ALREADY_EXISTS', `a pool named '${pool.name}' exists`, { details: { field: 'name' } });
     }

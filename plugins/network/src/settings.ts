@@ -8,6 +8,8 @@ export const poolSettingsSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a pool name: lower-case letters, digits, _ and -, at most 32'),
   subnet: z.string().min(1),
   gateway: z.string().min(1).optional(),
+  /** The tenant whose boxes draw from it (absent: shared, for boxes without a pool of their tenant's). */
+  tenant: z.string().min(1).optional(),
 });
 
 export const networkSettingsSchema = z.strictObject({

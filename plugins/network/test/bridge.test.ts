@@ -14,33 +14,24 @@ import { listLinks, netlink } from '@nsbox/native';
 import { runtimeFacts } from '@nsbox/runtime-api';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
 import { hostLinkName, listRules } from '../src/index.js';
-import { makeTestNet, type NetTestHost, natRules, OUTSIDE, openNetHost, outsideServer, sleep, spoofRules, type TestNet } from './support.js';
+import {
+  fetchFrom,
+  makeTestNet,
+  type NetTestHost,
+  natRules,
+  OUTSIDE,
+  openNetHost,
+  outsideServer,
+  sleep,
+  spoofRules,
+  type TestNet,
+  webServer,
+} from './support.js';
 
 const POOLS = [
   { name: 'v4', subnet: '10.231.0.0/24' },
   { name: 'v6', subnet: 'fd42:231::/64' },
 ];
-
-/** A box whose init serves /index.html (its own name) on port 8080. */
-const webServer = (text: string): string[] => ['sh', '-c', `mkdir -p /tmp/www && echo ${text} > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www`];
-
-/** An HTTP GET from inside a box with busybox nc (busybox wget needs NSS, which a static busybox in a bare rootfs lacks). */
-async function fetchFrom(t: NetTestHost, box: string, url: { host: string; port: number; path: string }): Promise<string> {
-  // The server's init may still be starting: a few tries.
-  let last = '';
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const result = await t.exec(box, `printf 'GET ${url.path} HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${url.host} ${url.port}`);
-    const body = result.stdout
-      .split(/\r?\n\r?\n/)
-      .slice(1)
-      .join('\n\n')
-      .trim();
-    if (result.exitCode === 0 && /^HTTP\/1\.[01] 200/.test(result.stdout)) return body;
-    last = `exit ${result.exitCode}: ${result.stderr}`;
-    await sleep(100);
-  }
-  throw new Error(`GET ${url.host} ${url.port} ${url.path} from ${box} failed: ${last}`);
-}
 
 /** After every test's boxes are gone: no veth host end, no claim, one masquerade rule per pool. */
 async function assertNothingLeft(t: NetTestHost, net: TestNet, pools: number): Promise<void> {

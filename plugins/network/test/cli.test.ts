@@ -5,6 +5,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listLinks } from '@nsbox/native';
@@ -15,7 +16,8 @@ import { makeTestNet, natRules, OUTSIDE, type TestNet } from './support.js';
 const pluginEntry = join(dirname(fileURLToPath(import.meta.url)), '../src/index.ts');
 
 describe('network: the nsbox commands', function () {
-  this.timeout(120_000);
+  // A dozen CLI processes: on a loaded machine each takes seconds.
+  this.timeout(240_000);
   const cleanup = useCleanup();
   let cli: CliRunOptions;
   let net: TestNet;
@@ -66,6 +68,15 @@ describe('network: the nsbox commands', function () {
     const id = (nsbox('--json', 'list').json() as { id: string }[])[0]?.id as string;
     assert.ok(listLinks(net.hostPath).some((link) => link.name === hostLinkName(id)));
 
+    // Rates through `nsbox net set`, live; a bad one refused naming the field, the box as it was.
+    ok('net', 'set', 'web', '--rate', '10mbit', '--ingress-rate', '20mbit');
+    const shaped = (nsbox('--json', 'info', 'web').json() as { details: { network: { rate?: string; ingressRate?: string } } }).details.network;
+    assert.deepEqual([shaped.rate, shaped.ingressRate], ['10mbit', '20mbit']);
+    assert.match(
+      execFileSync('ip', ['netns', 'exec', net.hostNs, 'tc', 'qdisc', 'show', 'dev', hostLinkName(id)], { encoding: 'utf8' }),
+      /tbf 1: root .*rate 20Mbit/,
+    );
+    refused('network.rate', 'net', 'set', 'web', '--rate', 'fast');
     ok('destroy', '--force', 'web');
     assert.ok(!listLinks(net.hostPath).some((link) => link.name === hostLinkName(id)), 'the veth went with the box');
     ok('net', 'pool', 'remove', 'lan');

@@ -80,13 +80,15 @@ export interface NetTestHost {
 
 export interface NetHostOptions {
   stateDir?: string;
-  pools?: { name: string; subnet: string; gateway?: string }[];
+  pools?: { name: string; subnet: string; gateway?: string; tenant?: string }[];
   /** Overrides of settings.network. */
   settings?: Record<string, unknown>;
+  /** The box cgroups' parent (the same for every host opened on one state dir); default: a new one. */
+  cgroupParent?: string;
 }
 
 export async function openNetHost(cleanup: Cleanup, net: TestNet, options: NetHostOptions = {}): Promise<NetTestHost> {
-  const cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
+  const cgroupParent = options.cgroupParent ?? `nsbox-test-${randomBytes(4).toString('hex')}`;
   const stateDir = options.stateDir ?? makeTempDir(cleanup, 'state');
   const settings = {
     netns: net.hostPath,
@@ -162,4 +164,29 @@ export function spoofRules(net: TestNet): string[] {
     const second = expr[1]?.match;
     return `${String(expr[0]?.match?.right)} ${second?.left?.payload?.protocol === 'ether' ? String(second.right) : second?.left?.payload?.protocol}`;
   });
+}
+
+/** A box whose init serves /index.html (its own name) on port 8080. */
+export const webServer = (text: string): string[] => [
+  'sh',
+  '-c',
+  `mkdir -p /tmp/www && echo ${text} > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www`,
+];
+
+/** An HTTP GET from inside a box with busybox nc (busybox wget needs NSS, which a static busybox in a bare rootfs lacks). */
+export async function fetchFrom(t: NetTestHost, box: string, url: { host: string; port: number; path: string }): Promise<string> {
+  // The server's init may still be starting: a few tries.
+  let last = '';
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const result = await t.exec(box, `printf 'GET ${url.path} HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${url.host} ${url.port}`);
+    const body = result.stdout
+      .split(/\r?\n\r?\n/)
+      .slice(1)
+      .join('\n\n')
+      .trim();
+    if (result.exitCode === 0 && /^HTTP\/1\.[01] 200/.test(result.stdout)) return body;
+    last = `exit ${result.exitCode}: ${result.stderr}`;
+    await sleep(100);
+  }
+  throw new Error(`GET ${url.host} ${url.port} ${url.path} from ${box} failed: ${last}`);
 }

@@ -1,0 +1,136 @@
+/**
+ * The network plugin, side by side in one run, inside network namespaces of the benchmark's
+ * own (the host's interfaces, routes and nft tables are never touched):
+ *   - what networking adds to a box start: median start time without the plugin, with it in
+ *     mode none, and bridged (veth, addresses, routes, files, nft rules);
+ *   - throughput box → host side through the veth and the bridge (TCP, busybox nc to a Node
+ *     receiver, read on the kernel's byte counters) against a bare veth pair between two
+ *     namespaces, measured the same way;
+ *   - starting N bridged boxes one after another (total, median, last) and destroying them.
+ *   npm run bench:network -- [runs] [boxes]
+ */
+
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AnyPlugin } from '@nsbox/core';
+import { type NsboxHost, openHost } from '@nsbox/host';
+import { listLinks } from '@nsbox/native';
+import { buildBusyboxRootfs, createCgroupDriver, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
+import { Cleanup } from '@nsbox/testkit';
+import { hostLinkName, networkPlugin } from '../plugins/network/src/index.js';
+import { measureRate, rateServer } from '../plugins/network/test/rate-meter.js';
+import { median, timeRuns } from './bench-support.js';
+
+const runs = Number(process.argv[2] ?? 20);
+const boxes = Number(process.argv[3] ?? 200);
+const tag = randomBytes(3).toString('hex');
+const work = mkdtempSync(join(tmpdir(), 'nsbox-bench-net-'));
+const cgroupParent = `nsbox-bench-${tag}`;
+const hostNs = `nsbb-${tag}-host`;
+const bareNs = `nsbb-${tag}-bare`;
+const rootfs = buildBusyboxRootfs(join(work, 'rootfs'));
+const POOL = { name: 'bench', subnet: '10.240.0.0/16' };
+const GATEWAY = '10.240.0.1';
+const cleanup = new Cleanup();
+/** One stream's length, long enough for a few seconds of counters at veth speed. */
+const STREAM_BYTES = 4e9;
+
+const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
+
+async function open(name: string, plugins: AnyPlugin[], defaultMode: string): Promise<NsboxHost> {
+  const stateDir = join(work, name);
+  execFileSync('mkdir', ['-p', stateDir]);
+  const settings = { netns: `/run/netns/${hostNs}`, bridge: `nsbb${tag}`, defaultMode, pools: [POOL], nameservers: ['10.240.0.1'] };
+  writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false, settings: { network: settings } }));
+  const host = await openHost({ stateDir, discover: false, plugins, driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }) });
+  cleanup.add(`close ${name}`, async () => {
+    for (const box of host.manager.list()) await host.manager.destroy(box.id, { force: true }).catch(() => undefined);
+    host.close();
+  });
+  return host;
+}
+
+/** Median time of manager.start over `runs` start/stop rounds of one box. */
+async function startCost(host: NsboxHost, name: string): Promise<number> {
+  await host.manager.create({ name, config: { rootfs, process: { args: ['sleep', '100000'] } } });
+  const times: number[] = [];
+  for (let index = 0; index < runs; index++) {
+    const started = process.hrtime.bigint();
+    await host.manager.start(name);
+    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    await host.manager.stop(name, { timeoutMs: 0 });
+  }
+  await host.manager.destroy(name, { force: true });
+  return median(times);
+}
+
+try {
+  for (const ns of [hostNs, bareNs]) {
+    ip('netns', 'add', ns);
+    cleanup.add(`delete netns ${ns}`, () => ip('netns', 'del', ns));
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+  }
+
+  // 1. What networking adds to a start.
+  const without = await open('without', [], 'none');
+  const none = await open('none', [networkPlugin], 'none');
+  const bridged = await open('bridged', [networkPlugin], 'bridge');
+  const costs = {
+    without: await startCost(without, 'plain'),
+    none: await startCost(none, 'empty'),
+    bridged: await startCost(bridged, 'wired'),
+  };
+  console.log(`\nbox start (create once, then start/stop ${runs} times; median of manager.start)\n`);
+  console.log(`without the network plugin        ${costs.without.toFixed(1).padStart(8)} ms`);
+  console.log(`plugin, mode none                 ${costs.none.toFixed(1).padStart(8)} ms`);
+  console.log(
+    `plugin, bridged                   ${costs.bridged.toFixed(1).padStart(8)} ms  (+${(costs.bridged - costs.without).toFixed(1)} ms for the network)`,
+  );
+
+  // 2. Throughput: a bridged box to a receiver in the host-side namespace, and a bare veth pair.
+  await bridged.manager.create({ name: 'sender', config: { rootfs, process: { args: ['sleep', '100000'] } } });
+  const sender = await bridged.manager.start('sender');
+  const link = hostLinkName(sender.id);
+  await rateServer(cleanup, hostNs, 19_001, 'receive', STREAM_BYTES);
+  const boxStream = execInBox(bridged.driver as LinuxBoxDriver, sender, { args: ['sh', '-c', `head -c ${STREAM_BYTES} /dev/zero | nc ${GATEWAY} 19001`] });
+  const boxRate = await measureRate(() => listLinks(`/run/netns/${hostNs}`).find((candidate) => candidate.name === link)?.rxBytes ?? 0, 3);
+  void boxStream.catch(() => undefined);
+  await bridged.manager.stop('sender', { timeoutMs: 0 });
+
+  ip('-n', hostNs, 'link', 'add', 'nsbb-v0', 'type', 'veth', 'peer', 'name', 'nsbb-v1', 'netns', bareNs);
+  ip('-n', hostNs, 'addr', 'add', '10.241.0.1/24', 'dev', 'nsbb-v0');
+  ip('-n', bareNs, 'addr', 'add', '10.241.0.2/24', 'dev', 'nsbb-v1');
+  ip('-n', hostNs, 'link', 'set', 'nsbb-v0', 'up');
+  ip('-n', bareNs, 'link', 'set', 'nsbb-v1', 'up');
+  await rateServer(cleanup, hostNs, 19_002, 'receive', STREAM_BYTES);
+  const bare = spawn('ip', ['netns', 'exec', bareNs, 'busybox', 'sh', '-c', `head -c ${STREAM_BYTES} /dev/zero | busybox nc 10.241.0.1 19002`], {
+    stdio: 'ignore',
+  });
+  cleanup.add('stop the bare sender', () => bare.kill('SIGKILL'));
+  const bareRate = await measureRate(() => listLinks(`/run/netns/${hostNs}`).find((candidate) => candidate.name === 'nsbb-v0')?.rxBytes ?? 0, 3);
+  bare.kill('SIGKILL');
+  console.log('\nthroughput to the host side, TCP, 3 s after the first second (kernel byte counters)\n');
+  console.log(`bare veth pair                    ${bareRate.toFixed(0).padStart(8)} Mbit/s`);
+  console.log(`box veth on the bridge            ${boxRate.toFixed(0).padStart(8)} Mbit/s  (${((boxRate / bareRate) * 100).toFixed(0)} % of bare)`);
+
+  // 3. Many bridged boxes, one after another.
+  const times = await timeRuns(boxes, async (index) => {
+    await bridged.manager.create({ name: `many${index}`, config: { rootfs, process: { args: ['sleep', '100000'] } } });
+    await bridged.manager.start(`many${index}`);
+  });
+  const links = listLinks(`/run/netns/${hostNs}`).filter((candidate) => /^nsb[0-9a-f]{12}$/.test(candidate.name)).length;
+  console.log(`\n${boxes} bridged boxes started one after another (create + start)\n`);
+  console.log(
+    `total ${(times.reduce((sum, time) => sum + time, 0) / 1000).toFixed(1)} s, median ${median(times).toFixed(1)} ms, last ${times.at(-1)?.toFixed(1)} ms, ${links} veths on the bridge`,
+  );
+} finally {
+  // Boxes first, then the namespaces (nsbox's bridge, veths and nft tables go with them).
+  for (const failure of await cleanup.run()) console.error(`cleanup: ${failure}`);
+  const cgroups = createCgroupDriver({ parent: cgroupParent });
+  for (const name of cgroups.list()) await cgroups.remove(name);
+  await cgroups.removeParent?.();
+  rmSync(work, { recursive: true, force: true });
+}
