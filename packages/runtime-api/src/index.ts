@@ -29,4 +29,12 @@ export type {
   ResourceProblem,
   ResourceStats,
 } from './resources.js';
+export {
+  type BoxLayers,
+  type BoxLayersView,
+  OWN_UPPER,
+  OWN_WORK,
+  type RootfsLayers,
+  type TemplateLayer,
+} from './rootfs-layers.js';
 export type { UtsNames, UtsService } from './uts.js';
