@@ -54,4 +54,4 @@ export const pruneAction = defineAction({
     removed.length === 0 ? 'nothing to prune' : removed.map((layer) => `removed ${layer.template}@${layer.version} (${mib(layer.bytes)})`).join('\n'),
 });
 
-export const sharingActions = [templatesAction, refreshAction, pruneAction];
+export const templateActions = [templatesAction, refreshAction, pruneAction];

@@ -6,8 +6,7 @@
 import { type Box, NsboxError, type OperationContext } from '@nsbox/core';
 import type { BoxLayersView, RootfsLayers } from '@nsbox/runtime-api';
 import type { SharingConfig, SharingSettings } from './config-schema.js';
-
-export const OWNER = 'sharing';
+import { OWNER } from './owner.js';
 
 type LayerBox = Pick<Box, 'id' | 'name' | 'config' | 'runtime'>;
 
