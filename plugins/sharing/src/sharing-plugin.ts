@@ -5,7 +5,7 @@
  * service of the resident agent.
  */
 
-import { boxInfoPoint, contribute, coreRefs, definePlugin } from '@nsbox/core';
+import { boxInfoPoint, boxOptionPoint, contribute, coreRefs, definePlugin } from '@nsbox/core';
 import { runtimeRefs } from '@nsbox/runtime-api';
 import { BiasController, BiasRegistry } from './bias-controller.js';
 import { type SharingConfig, sharingConfigSchema, sharingSettingsSchema } from './config-schema.js';
@@ -49,6 +49,15 @@ export const sharingPlugin = definePlugin({
         },
       },
       contributions: [
+        // `nsbox create NAME --template debian-12 --shared`: the box runs on the template's shared layer.
+        contribute(boxOptionPoint, {
+          flags: '--shared',
+          key: 'shared',
+          description: "run on the template's shared layer, copy-on-write, instead of a copy of it (sharing plugin)",
+          apply: (config, value) => {
+            if (value === true) config.sharing = { ...(config.sharing as object | undefined), template: 'shared' };
+          },
+        }),
         contribute(boxInfoPoint, {
           section: 'sharing',
           describe: (box) => ({
