@@ -15,6 +15,7 @@ import { BiasController, BiasRegistry } from '../src/index.js';
 import { openSharingHost, type SharingTestHost } from './support.js';
 
 const MiB = 2 ** 20;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('sharing: CPU, IO and memory shares through the arbitration', function () {
   this.timeout(90_000);
@@ -98,7 +99,7 @@ describe('sharing: CPU, IO and memory shares through the arbitration', function 
     assert.equal(cpu('busy').weight, weightText(400), 'a new box starts with a full bucket');
     const controller = new BiasController(new BiasRegistry(t.host.store.pluginState), t.driver.resources, 1000);
     controller.tick();
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await sleep(600);
     const changed = controller.tick();
     const ids = { busy: t.host.manager.get('busy').id, idle: t.host.manager.get('idle').id };
     assert.deepEqual(
@@ -117,6 +118,23 @@ describe('sharing: CPU, IO and memory shares through the arbitration', function 
       [ids.idle],
       'a stopped box is no longer watched',
     );
+  });
+
+  it('runs the bias controller as the plugin’s host service (what the resident agent starts): it moves a busy box’s weight by itself', async () => {
+    t = await openSharingHost(cleanup, { settings: { biasTickMs: 200 } });
+    const section = { cpu: { fillRate: 20, bucket: 20, weight: 200, bias: 1 } };
+    await t.box('spinner', { sharing: section, process: { args: ['sh', '-c', 'while :; do :; done'] } });
+    const found = t.host.plugins.hostServices().find((entry) => entry.plugin === 'sharing');
+    assert.equal(found?.service.name, 'cpu-bias');
+    const service = found?.service as NonNullable<typeof found>['service'];
+    await service.start({ signal: new AbortController().signal, log: { debug() {}, info() {}, warn() {} } });
+    try {
+      const deadline = Date.now() + 5_000;
+      while (cpu('spinner').weight !== weightText(100) && Date.now() < deadline) await sleep(100);
+      assert.equal(cpu('spinner').weight, weightText(100), 'the service lowered the drained box’s weight');
+    } finally {
+      await service.stop();
+    }
   });
 
   it('writes the memory guarantee (v2 memory.low, v1 soft limit) and the IO weight where the host weighs IO, refusing it naming the field where not', async () => {
