@@ -34,6 +34,7 @@ export {
   type BoxLayersView,
   OWN_UPPER,
   OWN_WORK,
+  type RebasePlan,
   type RootfsLayers,
   type TemplateLayer,
 } from './rootfs-layers.js';

@@ -55,6 +55,15 @@ export interface BoxLayersView extends BoxLayers {
   mounted: boolean;
 }
 
+/** What moving a box onto other layers changes: the paths its upper holds where the layers differ (the box's version wins there). */
+export interface RebasePlan {
+  from: TemplateLayer[];
+  to: TemplateLayer[];
+  conflicts: string[];
+  /** The box is on `to` now (false for a dry run). */
+  applied: boolean;
+}
+
 export interface RootfsLayers {
   /**
    * The current version of `template` as a layer, made from the template (built into the
@@ -77,6 +86,13 @@ export interface RootfsLayers {
    * nsbox makes (no admin `rootfs` directory); E_INVALID_STATE otherwise.
    */
   use(box: Pick<Box, 'id' | 'name' | 'config'>, owner: string, lowers: TemplateLayer[]): BoxLayers;
+  /**
+   * Moves a stopped box onto `lowers` (a newer template version), keeping its own upper: where
+   * the box changed a path that also changed between the layers, the box's version stays
+   * (listed in `conflicts`). `dryRun`: only the plan. E_INVALID_STATE for a running box or one
+   * without layers; E_UNSUPPORTED when its upper is in a disk image that is not mounted.
+   */
+  rebase(box: Pick<Box, 'id' | 'name' | 'state' | 'runtime'>, lowers: TemplateLayer[], options?: { dryRun?: boolean }): RebasePlan;
   /** Forgets the box's layers (the undo of `use` in a create that failed). */
   release(box: Pick<Box, 'id'>): void;
   /** The box's layers (undefined: its root is a plain directory). */

@@ -9,6 +9,7 @@ export {
   type TemplateMode,
 } from './config-schema.js';
 export { OWNER } from './owner.js';
+export { rebaseAction } from './rebase-action.js';
 export { shareSetAction } from './share-actions.js';
 export { ShareService } from './share-service.js';
 export { shareResources } from './shares.js';

@@ -9,6 +9,7 @@ import { boxInfoPoint, boxOptionPoint, contribute, coreRefs, definePlugin } from
 import { runtimeRefs } from '@nsbox/runtime-api';
 import { BiasController, BiasRegistry } from './bias-controller.js';
 import { type SharingConfig, sharingConfigSchema, sharingSettingsSchema } from './config-schema.js';
+import { rebaseAction } from './rebase-action.js';
 import { shareSetAction } from './share-actions.js';
 import { ShareService } from './share-service.js';
 import { templateActions } from './template-actions.js';
@@ -24,7 +25,7 @@ export const sharingPlugin = definePlugin({
   hostSettings: sharingSettingsSchema,
   tenantSafe: { template: true },
   deps: { layers: runtimeRefs.rootfsLayers, cgroups: runtimeRefs.cgroupManager, state: coreRefs.pluginState },
-  actions: [...templateActions, shareSetAction],
+  actions: [...templateActions, rebaseAction, shareSetAction],
   setup: ({ deps, settings, log }) => {
     const hostSettings = sharingSettingsSchema.parse(settings ?? {});
     const templates = new TemplateSharing(deps.layers, hostSettings);

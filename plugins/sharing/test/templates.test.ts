@@ -100,6 +100,41 @@ describe('sharing: boxes share a template copy-on-write', function () {
     assert.equal((await t.exec('new', 'cat /etc/motd')).stdout, 'version two\n', 'the current one stays');
   });
 
+  it('rebases a stopped box onto the new version, keeping its changes; the dry run lists the conflicts and changes nothing', async () => {
+    await t.box('rb');
+    const changed = await t.exec(
+      'rb',
+      'echo mine > /etc/motd && rm /etc/group && echo own > /etc/own && mkdir -p /srv/data && echo x > /srv/data/f && echo ok',
+    );
+    assert.equal(changed.stdout.trim(), 'ok', changed.stderr);
+    writeFileSync(join(t.template, 'etc', 'motd'), 'version two\n');
+    writeFileSync(join(t.template, 'etc', 'group'), 'root:x:0:\nnew:x:5:\n');
+    writeFileSync(join(t.template, 'etc', 'only-in-two'), 'new\n');
+    const [before] = t.driver.layers.versions();
+    const fresh = await t.driver.layers.refresh(t.template);
+    const api = new LocalBoxApi(t.host);
+    await assert.rejects(
+      api.runAction('sharing', 'rebase', { box: 'rb', dryRun: true }),
+      (error: NsboxError) => error.code === 'E_INVALID_STATE',
+      'not while it runs',
+    );
+    await t.host.manager.stop('rb', { timeoutMs: 0 });
+    const dry = (await api.runAction('sharing', 'rebase', { box: 'rb', dryRun: true })) as { conflicts: string[]; applied: boolean; from: string; to: string };
+    assert.deepEqual(dry.conflicts, ['etc/group', 'etc/motd'], 'what the box changed and the template changed too');
+    assert.deepEqual([dry.from, dry.to, dry.applied], [before?.version, fresh.version, false]);
+    assert.equal(t.driver.layers.of(t.host.manager.get('rb'))?.lowers[0]?.version, before?.version, 'the dry run changed nothing');
+    const done = (await api.runAction('sharing', 'rebase', { box: 'rb' })) as { applied: boolean };
+    assert.equal(done.applied, true);
+    await t.host.manager.start('rb');
+    const seen = await t.exec('rb', 'cat /etc/motd /etc/own /etc/only-in-two /srv/data/f; cat /etc/group 2>/dev/null || echo no-group');
+    assert.equal(seen.stdout, 'mine\nown\nnew\nx\nno-group\n', 'its own changes stay, the new version shows elsewhere');
+    assert.deepEqual(
+      t.driver.layers.versions().map((layer) => layer.boxes.length),
+      [0, 1],
+      'the box is on the new version now',
+    );
+  });
+
   it('puts the upper layer in the box’s disk image under a disk limit: df shows the limit and a write beyond it fails', async () => {
     await t.box('disk', { limits: { disk: '32M' } });
     const boxDir = t.boxDir('disk');

@@ -13,7 +13,7 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { chownSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { lchownSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxError, type OciIdMapping } from '@nsbox/core';
 import { native } from '@nsbox/native';
@@ -119,7 +119,7 @@ export function mountOverlay(boxId: string, root: string, lowers: string[], opti
   const upper = join(root, OWN_UPPER);
   if (idmap && lowers[0]) {
     const top = lstatSync(lowers[0]);
-    chownSync(upper, mapId(idmap.uidMappings, top.uid), mapId(idmap.gidMappings, top.gid));
+    lchownSync(upper, mapId(idmap.uidMappings, top.uid), mapId(idmap.gidMappings, top.gid));
   }
   const layers = idmap ? idmapLowers(lowers, options.lowersDir, idmap) : lowers;
   const mountOptions = `lowerdir=${layers.join(':')},upperdir=${upper},workdir=${join(root, OWN_WORK)}`;

@@ -1,6 +1,6 @@
 /** A layered box's own layer: the empty upper and work directories in its root directory. */
 
-import { chownSync, lstatSync, mkdirSync } from 'node:fs';
+import { lchownSync, lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OWN_UPPER, OWN_WORK } from '@nsbox/runtime-api';
 
@@ -14,6 +14,6 @@ export function makeOwnLayer(rootfs: string, topLower: string): void {
   mkdirSync(rootfs, { mode: 0o755 });
   const upper = join(rootfs, OWN_UPPER);
   mkdirSync(upper, { mode: top.mode & 0o7777 });
-  chownSync(upper, top.uid, top.gid);
+  lchownSync(upper, top.uid, top.gid);
   mkdirSync(join(rootfs, OWN_WORK), { mode: 0o700 });
 }

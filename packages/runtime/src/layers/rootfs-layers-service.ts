@@ -7,9 +7,10 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, NsboxError, type OperationContext } from '@nsbox/core';
-import { type BoxLayers, type BoxLayersView, OWN_UPPER, type RootfsLayers, runtimeFacts, type TemplateLayer } from '@nsbox/runtime-api';
+import { type BoxLayers, type BoxLayersView, OWN_UPPER, type RebasePlan, type RootfsLayers, runtimeFacts, type TemplateLayer } from '@nsbox/runtime-api';
 import { LayerStore, type StoredLayer } from './layer-store.js';
 import { overlayMountPoints } from './overlay-mount.js';
+import { rebaseConflicts } from './rebase-conflicts.js';
 
 const RECORD = 'layers.json';
 
@@ -92,6 +93,35 @@ export class RootfsLayersService implements RootfsLayers {
     const record: BoxLayers = { owner, lowers: lowers.map(({ template, version, dir, madeAt, bytes }) => ({ template, version, dir, madeAt, bytes })) };
     writeFileSync(join(dir, RECORD), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
     return record;
+  }
+
+  rebase(box: Pick<Box, 'id' | 'name' | 'state' | 'runtime'>, lowers: TemplateLayer[], options: { dryRun?: boolean } = {}): RebasePlan {
+    const record = this.record(box);
+    if (!record) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' does not run on template layers`, { details: { box: box.name } });
+    if (box.state === 'running' || box.state === 'paused' || overlayMountPoints(box.id).length > 0) {
+      throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is ${box.state}: stop it first, its layers change only while it is stopped`, {
+        details: { box: box.name },
+      });
+    }
+    if (lowers.length !== record.lowers.length) {
+      throw new NsboxError('E_INVALID_ARGUMENT', `box '${box.name}' has ${record.lowers.length} layer(s), not ${lowers.length}`, {
+        details: { field: 'lowers' },
+      });
+    }
+    const upper = join(runtimeFacts(box).rootfs ?? join(this.boxDir(box), 'rootfs'), OWN_UPPER);
+    if (!existsSync(upper)) {
+      throw new NsboxError(
+        'E_UNSUPPORTED',
+        `the upper layer of box '${box.name}' lives in its disk image, which is not mounted while it is stopped: rebase it without a disk limit`,
+        {
+          details: { box: box.name },
+        },
+      );
+    }
+    const conflicts = [...new Set(record.lowers.flatMap((lower, index) => rebaseConflicts(upper, lower.dir, (lowers[index] as TemplateLayer).dir)))].sort();
+    const to = lowers.map(({ template, version, dir, madeAt, bytes }) => ({ template, version, dir, madeAt, bytes }));
+    if (!options.dryRun) writeFileSync(join(this.boxDir(box), RECORD), `${JSON.stringify({ ...record, lowers: to }, null, 2)}\n`, { mode: 0o600 });
+    return { from: record.lowers, to, conflicts, applied: !options.dryRun };
   }
 
   release(box: Pick<Box, 'id'>): void {
