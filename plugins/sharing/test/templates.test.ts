@@ -7,6 +7,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isNsboxError, type NsboxError } from '@nsbox/core';
@@ -189,6 +190,31 @@ describe('sharing: boxes share a template copy-on-write', function () {
     assert.ok(copied >= 0.9 * template, 'a copied box costs a whole template (the control)');
     assert.ok(median <= 50, `a shared create from a cached template takes ${median.toFixed(1)} ms (≤ 50 ms)`);
     assert.deepEqual(readdirSync(join(t.boxDir('many0'), 'rootfs')).sort(), ['.nsbox-upper', '.nsbox-work'], 'no copy in the box');
+  });
+
+  it('shares the page cache: N boxes reading one template file grow it once, N copies N times', async () => {
+    const n = 4;
+    const size = 8 * 2 ** 20;
+    execFileSync('dd', ['if=/dev/urandom', `of=${join(t.template, 'big')}`, 'bs=1M', `count=${size / 2 ** 20}`], { stdio: 'ignore' });
+    for (let i = 0; i < n; i += 1) await t.box(`pc${i}`);
+    for (let i = 0; i < n; i += 1) await t.box(`copy${i}`, { sharing: { template: 'copy' } });
+    const layerFile = join(t.driver.layers.versions()[0]?.dir as string, 'big');
+    const copies = Array.from({ length: n }, (_, i) => join(t.boxDir(`copy${i}`), 'rootfs', 'big'));
+    // Only the test's own files leave the cache (written back first: dirty pages stay).
+    for (const file of [layerFile, ...copies]) {
+      execFileSync('sync', [file]);
+      execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
+    }
+    const resident = (files: string[]) =>
+      files.reduce((sum, file) => sum + Number(execFileSync('fincore', ['-b', '-n', '-o', 'RES', file], { encoding: 'utf8' }).trim()), 0);
+    assert.equal(resident([layerFile, ...copies]), 0, 'nothing of them cached before');
+    for (let i = 0; i < n; i += 1) await t.exec(`pc${i}`, 'cat /big > /dev/null');
+    const shared = resident([layerFile]);
+    for (let i = 0; i < n; i += 1) await t.exec(`copy${i}`, 'cat /big > /dev/null');
+    const copied = resident(copies);
+    console.log(`      page cache of ${n} boxes reading one ${size / 2 ** 20} MiB file: shared ${shared / 2 ** 20} MiB, copies ${copied / 2 ** 20} MiB`);
+    assert.ok(shared >= 0.9 * size && shared <= 1.1 * size, `${n} shared boxes cached it once (${shared} bytes)`);
+    assert.ok(copied >= 0.9 * n * size, `${n} copies cached it ${n} times (${copied} bytes): the control`);
   });
 
   it('refuses a shared template for a box on an admin rootfs, and a bad mode, naming the field, with nothing made', async () => {
