@@ -10,7 +10,7 @@
   "targets": [
     {
       "target_name": "nsbox_native",
-      "sources": ["src/addon.c", "src/addon-glue.c", "src/remove-tree.c", "src/addon-netlink.c", "src/netlink.c", "src/netlink-tc.c", "src/root-write.c"],
+      "sources": ["src/addon.c", "src/addon-glue.c", "src/remove-tree.c", "src/addon-netlink.c", "src/netlink.c", "src/netlink-tc.c", "src/root-write.c", "src/addon-idmap.c"],
       "libraries": ["-lmnl"]
     },
     {

@@ -60,6 +60,12 @@ export interface NativeAddon {
    * resolved beneath the root with none followed, the file is renamed over the old name.
    */
   writeFileInRoot(root: string, path: string, content: string | Buffer, mode: number): void;
+  /**
+   * Attaches at `target` an idmapped clone of the mount at `source` (not recursive), its idmap
+   * a user namespace with `uidMap`/`gidMap` (uid_map lines): a layered box's overlay is built on
+   * such mounts of its layers (overlayfs cannot be idmapped itself; its layers can).
+   */
+  idmapBind(source: string, target: string, uidMap: string, gidMap: string): void;
 }
 
 let addon: NativeAddon | undefined;

@@ -35,6 +35,7 @@ extern char **environ;
 #include <node_api.h>
 
 #include "addon-glue.h"
+#include "addon-idmap.h"
 #include "addon-netlink.h"
 #include "remove-tree.h"
 
@@ -737,6 +738,8 @@ NAPI_MODULE_INIT ()
       != napi_ok)
     return NULL;
   if (!addon_netlink_register (env, exports))
+    return NULL;
+  if (!addon_idmap_register (env, exports))
     return NULL;
   return exports;
 }

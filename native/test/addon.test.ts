@@ -80,6 +80,7 @@ describe('nsbox native addon', () => {
   it('exports exactly the functions of the protocol', () => {
     assert.deepEqual(Object.keys(native()).sort(), [
       'close',
+      'idmapBind',
       'isMountpoint',
       'netlink',
       'netlinkSysctl',
@@ -122,6 +123,25 @@ describe('nsbox native addon', () => {
     await done;
     assert.equal(output, 'nsbox-test-uts\nnsbox-test.example\n', 'the names in its namespace');
     assert.equal(execFileSync('hostname', { encoding: 'utf8' }), hostBefore, 'ours unchanged');
+  });
+
+  it('attaches an idmapped clone of a directory: files owned by 0 on disk show as the mapped id; bad maps fail naming the step', function () {
+    if (process.getuid?.() !== 0) this.skip();
+    const dir = mkdtempSync(join(tmpdir(), 'nsbox-test-idmap-'));
+    try {
+      execFileSync('mkdir', [join(dir, 'source'), join(dir, 'target')]);
+      execFileSync('touch', [join(dir, 'source', 'file')]);
+      native().idmapBind(join(dir, 'source'), join(dir, 'target'), '0 200000 65536\n', '0 200000 65536\n');
+      assert.equal(statSync(join(dir, 'target', 'file')).uid, 200000, 'seen through the idmap');
+      assert.equal(statSync(join(dir, 'source', 'file')).uid, 0, 'on disk it stays 0');
+      assert.throws(
+        () => native().idmapBind(join(dir, 'source'), join(dir, 'target'), 'not a map', 'not a map'),
+        (error: NodeJS.ErrnoException & { step?: string }) => error.code === 'EINVAL' && /uid_map or gid_map/.test(error.step ?? ''),
+      );
+    } finally {
+      execFileSync('sh', ['-c', `umount -l ${join(dir, 'target')} 2>/dev/null; true`]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('spawns a detached process in its own session with the fds it is given, and reaps it', async () => {

@@ -112,13 +112,14 @@ export class BoxManager {
     this.publish(box, 'box.defined', { owner: box.owner });
     try {
       return await this.operate(box, 'create', async (run) => {
+        // Provision first: a plugin that chooses the box's rootfs layers does so before the driver makes the rootfs.
+        await this.forwardHook(run, box, this.deps.host.pluginsFor(box), 'provision', this.specFor(box, ctx), ctx);
         await run.step({
           id: 'driver:create',
           run: async () => {
             box.runtime = { ...box.runtime, ...(await this.driver().create(box, ctx)) };
           },
         });
-        await this.forwardHook(run, box, this.deps.host.pluginsFor(box), 'provision', this.specFor(box, ctx), ctx);
       });
     } catch (error) {
       // A box that could not be created is not left half-defined: the name is free again.

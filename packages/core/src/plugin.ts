@@ -17,7 +17,7 @@ export const PLUGIN_BRAND = Symbol.for('nsbox.plugin');
 /**
  * The lifecycle, in the order a box lives it (DESIGN.md, "One box, end to end"):
  * - validate: the config is checked against what this host can do (create and start);
- * - provision: at create, the rootfs layers are made;
+ * - provision: at create, before the driver makes the rootfs: rootfs layers are chosen, claims made;
  * - spec: each plugin edits its part of the OCI spec;
  * - prepare: host-side work before the box's cgroup exists;
  * - configure: the box's cgroup exists, nothing runs in it yet: declare resources;

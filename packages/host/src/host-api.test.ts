@@ -2,11 +2,14 @@
  * The plugin contract of the host API: typed refs and `setup` with plain-function hooks,
  * contribution points, child containers that cannot rebind the host's services, the
  * lifecycle's moments in order, exited with the restart policy, checkpoint and restore as
- * operations whose hooks fire, plugin error codes, host settings with defaults.
+ * operations whose hooks fire, plugin error codes, host settings with defaults; rootfs layers
+ * chosen at provision, made by the Linux driver.
  */
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -28,6 +31,8 @@ import {
   provide,
   z,
 } from '@nsbox/core';
+import { buildBusyboxRootfs, createCgroupDriver, LinuxBoxDriver } from '@nsbox/runtime';
+import { OWN_UPPER, OWN_WORK, runtimeFacts, runtimeRefs } from '@nsbox/runtime-api';
 import { type NsboxHost, openHost } from './open-host.js';
 import { MemoryDriver } from './test-fixtures.js';
 
@@ -339,5 +344,107 @@ describe('the host API: plugin contract', () => {
       () => host?.plugins.get(coreRefs.pluginDatabases).open('../boxes', []),
       (error: NsboxError) => error.code === 'E_INVALID_ARGUMENT',
     );
+  });
+});
+
+describe('the host API: rootfs layers (runtime-api rootfsLayers, the Linux driver)', function () {
+  this.timeout(60_000);
+  let stateDir: string;
+  let templateDir: string;
+  let cgroupParent: string;
+  let host: NsboxHost | undefined;
+
+  before(function () {
+    if (process.getuid?.() !== 0) this.skip();
+  });
+  beforeEach(() => {
+    stateDir = mkdtempSync(join(tmpdir(), 'nsbox-test-layers-state-'));
+    templateDir = mkdtempSync(join(tmpdir(), 'nsbox-test-layers-template-'));
+    cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
+  });
+  afterEach(async () => {
+    if (host) for (const box of host.manager.list()) await host.manager.destroy(box.id, { force: true }).catch(() => undefined);
+    host?.close();
+    host = undefined;
+    const cgroups = createCgroupDriver({ parent: cgroupParent });
+    for (const name of cgroups.list()) await cgroups.remove(name);
+    cgroups.removeParent();
+    for (const point of mountsBelow(stateDir)) spawnSync('umount', ['-l', point]);
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(templateDir, { recursive: true, force: true });
+  });
+
+  function mountsBelow(dir: string): string[] {
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' ')[4] ?? '')
+      .filter((point) => point.startsWith(`${dir}/`))
+      .sort((a, b) => b.length - a.length);
+  }
+
+  it('lets a plugin choose layers at provision, before the driver makes the rootfs: no copy, the overlay up from start to stop, destroy takes the upper only', async () => {
+    const template = buildBusyboxRootfs(join(templateDir, 'rootfs'));
+    writeFileSync(join(template, 'shared.txt'), 'from the layer\n');
+    const seenAtProvision: unknown[] = [];
+    const layering = definePlugin({
+      name: 'layering',
+      version: '1.0.0',
+      core: '^1.0.0',
+      deps: { layers: runtimeRefs.rootfsLayers },
+      setup: ({ deps }) => ({
+        hooks: {
+          provision: async (context) => {
+            seenAtProvision.push(runtimeFacts(context.box).rootfs);
+            deps.layers.use(context.box, 'layering', [await deps.layers.templateLayer(context.box.config.template as string, context.operation)]);
+          },
+          rollback: (context, hook) => {
+            if (hook === 'provision') deps.layers.release(context.box);
+          },
+        },
+      }),
+    });
+    const driver = new LinuxBoxDriver({ stateDir, cgroupParent });
+    host = await openHost({ stateDir, discover: false, driver, plugins: [layering] });
+    const box = await host.manager.create({ name: 'layered', config: { template, process: { args: ['sleep', '100000'] } } });
+    assert.deepEqual(seenAtProvision, [undefined], 'provision ran before the driver made a rootfs');
+    const rootfs = runtimeFacts(box).rootfs as string;
+    assert.deepEqual(readdirSync(rootfs).sort(), [OWN_UPPER, OWN_WORK], 'the driver copied nothing');
+    const layer = driver.layers.of(box);
+    assert.equal(layer?.owner, 'layering');
+    assert.equal(layer?.lowers[0]?.template, template);
+
+    await host.manager.start('layered');
+    assert.equal(driver.layers.of(host.manager.get('layered'))?.mounted, true);
+    assert.equal(readFileSync(join(rootfs, 'shared.txt'), 'utf8'), 'from the layer\n', 'the root shows the layer');
+    writeFileSync(join(rootfs, 'shared.txt'), 'the box’s own\n');
+    assert.equal(readFileSync(join(layer?.lowers[0]?.dir as string, 'shared.txt'), 'utf8'), 'from the layer\n', 'a write copies up');
+
+    await host.manager.stop('layered', { timeoutMs: 0 });
+    assert.deepEqual(mountsBelow(stateDir), [], 'stop took the overlay down');
+    assert.equal(readFileSync(join(rootfs, OWN_UPPER, 'shared.txt'), 'utf8'), 'the box’s own\n', 'the write is in the upper');
+    await host.manager.destroy('layered');
+    assert.equal(existsSync(driver.boxDir(box)), false, 'destroy removed the upper');
+    assert.equal(readFileSync(join(layer?.lowers[0]?.dir as string, 'shared.txt'), 'utf8'), 'from the layer\n', 'and kept the layer');
+    assert.equal(driver.layers.versions()[0]?.boxes.length, 0);
+  });
+
+  it('refuses layers for a box on an admin rootfs, naming the field, and the create leaves nothing', async () => {
+    const layering = definePlugin({
+      name: 'layering',
+      version: '1.0.0',
+      core: '^1.0.0',
+      deps: { layers: runtimeRefs.rootfsLayers },
+      setup: ({ deps }) => ({
+        hooks: { provision: (context) => void deps.layers.use(context.box, 'layering', []) },
+      }),
+    });
+    const driver = new LinuxBoxDriver({ stateDir, cgroupParent });
+    host = await openHost({ stateDir, discover: false, driver, plugins: [layering] });
+    await assert.rejects(
+      host.manager.create({ name: 'admin', config: { rootfs: templateDir } }),
+      (error: NsboxError) => error.code === 'E_INVALID_CONFIG' && (error.details as { field?: string }).field === 'rootfs',
+    );
+    assert.deepEqual(host.manager.list(), []);
+    assert.deepEqual(existsSync(driver.boxesDir) ? readdirSync(driver.boxesDir) : [], []);
   });
 });

@@ -31,4 +31,13 @@ export type {
   ResourceProblem,
   ResourceStats,
 } from './resources.js';
+export {
+  type BoxLayers,
+  type BoxLayersView,
+  OWN_UPPER,
+  OWN_WORK,
+  type RebasePlan,
+  type RootfsLayers,
+  type TemplateLayer,
+} from './rootfs-layers.js';
 export type { UtsNames, UtsService } from './uts.js';

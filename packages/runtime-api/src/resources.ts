@@ -7,7 +7,7 @@
  *
  * Merge rule, knob by knob (a knob is one leaf of `BoxResources`, e.g. `memory.max`,
  * `io.throttle[254:0].writeBps`, `hugetlb.2MB`):
- * - ceilings (cpu quota/period, cpu realtime runtime/period, memory max/high/swap, pids max,
+ * - ceilings (cpu quota/period, cpu burst, cpu realtime runtime/period, memory max/high/swap, pids max,
  *   io throttles, hugetlb): the strictest owner's value wins — the lowest limit, the lowest
  *   share of a period for the cpu and realtime pairs (whose quota and period travel together);
  * - sets (cpu `cpus`, `mems`): the intersection; an empty one is an error naming the owners;
@@ -40,6 +40,12 @@ export interface BoxResources {
     quota?: number;
     /** The CFS period in microseconds (default 100000). */
     period?: number;
+    /**
+     * CFS burst: microseconds of unused quota a box may save up and spend at once (v2
+     * `cpu.max.burst`, v1 `cpu.cfs_burst_us`). The kernel holds it to at most the quota: the
+     * runtime writes the smaller of the two, so a burst never lifts a hard cap.
+     */
+    burst?: number;
     /** Relative weight under contention, 1-10000 (100 = default; v1 cpu.shares scaled as systemd does). */
     weight?: number;
     /** CPUs the box may run on ('0-1,3'). */

@@ -21,11 +21,23 @@ import {
   type StartMoments,
 } from '@nsbox/core';
 import { native, removeTree } from '@nsbox/native';
-import { type BoxFilesService, type CgroupManager, notifyRules, procViews, runtimeRefs, type UtsNames, type UtsService } from '@nsbox/runtime-api';
+import {
+  type BoxFilesService,
+  type CgroupManager,
+  contributeLaunch,
+  launchContributions,
+  notifyRules,
+  procViews,
+  type RootfsLayers,
+  runtimeRefs,
+  type UtsNames,
+  type UtsService,
+} from '@nsbox/runtime-api';
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type BoxCgroup, BoxCgroupManager, type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
 import { releaseInit } from './held-init.js';
+import { makeOwnLayer, mountOverlay, RootfsLayersService, unmountOverlay } from './layers/index.js';
 import { NOTIFY_CONFIG_FILE, NOTIFY_SOCKET_FILE, notifyConfig } from './notify-config.js';
 import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
 import { launchShim } from './shim-launch.js';
@@ -61,10 +73,17 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
   readonly cgroups: CgroupDriver;
   /** The one writer of boxes' resource files (runtimeRefs.cgroupManager). */
   readonly resources: BoxCgroupManager;
+  /** Template layers and layered boxes' roots (runtimeRefs.rootfsLayers). */
+  readonly layers: RootfsLayersService;
 
   constructor(private readonly options: LinuxDriverOptions) {
     this.cgroups = options.cgroups ?? createCgroupDriver({ parent: options.cgroupParent ?? 'nsbox' });
     this.resources = new BoxCgroupManager(this.cgroups);
+    this.layers = new RootfsLayersService({
+      layersDir: join(options.stateDir, 'layers'),
+      cacheDir: join(options.stateDir, 'templates'),
+      boxesDir: join(options.stateDir, 'boxes'),
+    });
   }
 
   /** The host's state directory (plugins keep their files under it, e.g. limits' image pools). */
@@ -80,6 +99,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       provide<CgroupManager>(runtimeRefs.cgroupManager, this.resources),
       provide(runtimeRefs.boxFiles, this as BoxFilesService),
       provide(runtimeRefs.uts, this as UtsService),
+      provide<RootfsLayers>(runtimeRefs.rootfsLayers, this.layers),
     ];
   }
 
@@ -132,6 +152,18 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     }
     if (!template) throw new NsboxError('E_INVALID_CONFIG', 'a box needs a rootfs directory or a template', { details: { field: 'template' } });
     mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    // A plugin chose layers at provision: no copy, only the box's own empty upper layer.
+    const layered = this.layers.record(box);
+    if (layered) {
+      try {
+        makeOwnLayer(files.rootfs, layered.lowers[0]?.dir ?? '');
+      } catch (error) {
+        await removeTree(files.dir).catch(() => undefined);
+        throw error;
+      }
+      const image = this.layers.imageConfig(layered);
+      return { rootfs: files.rootfs, ownsRootfs: true, ...(image ? { image } : {}) } satisfies LinuxRuntimeFacts;
+    }
     try {
       const made = await materializeTemplate(template, files.rootfs, {
         cacheDir: join(this.options.stateDir, 'templates'),
@@ -156,7 +188,23 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     // The hold socket too: a start killed at its wire moment leaves it bound, and the next bind would fail.
     for (const stale of [files.exitFile, join(files.dir, 'init.pid'), files.shimPidFile, join(files.dir, 'start.sock')]) rmSync(stale, { force: true });
     writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
-    const cgroup = this.makeCgroup(box);
+    // A layered root is mounted on the spec's root path: the box's own directory, or where a
+    // plugin moved it (limits' disk image), so that the upper layer lives on the box's disk.
+    const layered = this.layers.record(box);
+    const launchSpec = layered
+      ? this.mountLayers(
+          box,
+          spec,
+          layered.lowers.map((lower) => lower.dir),
+        )
+      : spec;
+    let cgroup: BoxCgroup;
+    try {
+      cgroup = this.makeCgroup(box);
+    } catch (error) {
+      this.unmountLayers(box);
+      throw error;
+    }
     try {
       // The cgroup exists and nothing runs in it: plugins declare their resources now.
       await moments?.configure();
@@ -175,7 +223,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
         writeFileSync(notifyFile, notifyConfig(notify, cgroup, { loadavgView: views?.files.includes('loadavg') ?? false }), { mode: 0o600 });
       else rmSync(notifyFile, { force: true });
       const program = [
-        ...compileCreateProgram(spec, {
+        ...compileCreateProgram(launchSpec, {
           procsFiles: cgroup.procsFiles,
           ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}),
           notifySocket: join(files.dir, NOTIFY_SOCKET_FILE),
@@ -202,8 +250,32 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       return facts;
     } catch (error) {
       await this.removeCgroup(box).catch(() => undefined);
+      this.unmountLayers(box);
       throw error;
     }
+  }
+
+  /**
+   * Mounts a layered box's overlay on its spec's root path. A box whose root the launcher
+   * would idmap gets idmapped lower layers instead (an overlay cannot be idmapped): the
+   * launcher is then given the root as a plain tree. Returns the spec to compile.
+   */
+  private mountLayers(box: Box, spec: OciSpec, lowers: string[]): OciSpec {
+    const lowersDir = join(this.boxDir(box), 'lowers');
+    if (!launchContributions(spec).rootfsIdmap) {
+      mountOverlay(box.id, spec.root.path, lowers, { lowersDir });
+      return spec;
+    }
+    const idmap = { uidMappings: spec.linux.uidMappings ?? [], gidMappings: spec.linux.gidMappings ?? [] };
+    mountOverlay(box.id, spec.root.path, lowers, { lowersDir, idmap });
+    const launchSpec: OciSpec = { ...spec, annotations: { ...spec.annotations } };
+    contributeLaunch(launchSpec, { rootfsIdmap: false });
+    return launchSpec;
+  }
+
+  /** Takes down a layered box's overlay (nothing for a box without layers). */
+  private unmountLayers(box: Pick<Box, 'id'>): void {
+    if (this.layers.record(box)) unmountOverlay(box.id, join(this.boxDir(box), 'lowers'));
   }
 
   /** CRIU is the migration plugin's (it provides a checkpoint engine); without it there is none. */
@@ -247,6 +319,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     await waitUntil(() => files.exit() !== undefined || !isSameProcess(runtime.shim), 5_000);
     if (isSameProcess(runtime.shim) && !files.exit()) signal(runtime.shim, 'SIGKILL');
     await this.removeCgroup(box);
+    this.unmountLayers(box);
     await waitUntil(() => reapShim(runtime.shim), 1_000);
     return files.exit() ? exitToStatus(files.exit() as BoxExit) : { state: 'stopped', signal: 9 };
   }
@@ -299,6 +372,8 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     if (this.cgroups.exists(box.id)) await this.removeCgroup(box);
     if (isSameProcess(runtime.shim)) signal(runtime.shim, 'SIGKILL');
     await waitUntil(() => reapShim(runtime.shim), 1_000);
+    // After the shim: nothing of the box holds its root any more.
+    this.unmountLayers(box);
   }
 
   /**

@@ -81,6 +81,7 @@ export function knobsOf(resources: BoxResources, owner: string): Knob[] {
       if (cpu.period !== undefined) pair.period = count(cpu.period, 'cpu.period', owner, 1000, 1_000_000);
       add('cpu.quota', 'ceiling', pair);
     }
+    if (cpu.burst !== undefined) add('cpu.burst', 'ceiling', count(cpu.burst, 'cpu.burst', owner, 0));
     if (cpu.weight !== undefined) add('cpu.weight', 'choice', count(cpu.weight, 'cpu.weight', owner, 1, 10_000));
     if (cpu.cpus !== undefined) add('cpu.cpus', 'set', cpuList(cpu.cpus, 'cpu.cpus', owner));
     if (cpu.mems !== undefined) add('cpu.mems', 'set', cpuList(cpu.mems, 'cpu.mems', owner));
@@ -160,7 +161,8 @@ export function resourcesOf(knobs: Map<string, KnobValue>): BoxResources {
       const [limit, period] = key === 'cpu.quota' ? (['quota', 'period'] as const) : (['realtimeRuntime', 'realtimePeriod'] as const);
       if (pair.limit !== undefined) cpu()[limit] = pair.limit;
       if (pair.period !== undefined) cpu()[period] = pair.period;
-    } else if (key === 'cpu.weight') cpu().weight = value as number;
+    } else if (key === 'cpu.burst') cpu().burst = value as number;
+    else if (key === 'cpu.weight') cpu().weight = value as number;
     else if (key === 'cpu.cpus') cpu().cpus = value as string;
     else if (key === 'cpu.mems') cpu().mems = value as string;
     else if (key === 'memory.oomKillDisable') memory().oomKillDisable = value as boolean;

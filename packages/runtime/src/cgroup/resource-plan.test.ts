@@ -29,6 +29,26 @@ const full: BoxResources = {
 };
 
 describe('resource arbitration: files for v1 and v2', () => {
+  it('writes the cpu burst (v1 cfs_burst_us, v2 cpu.max.burst), held to the merged quota, shrinking before the quota and growing after it', () => {
+    const merged = (burst: number, quota?: number) =>
+      planWrites(
+        mergeDeclarations({ sharing: { resources: { cpu: { quota: 50_000, burst } } }, ...(quota ? { limits: { resources: { cpu: { quota } } } } : {}) }),
+        {
+          flavor: () => 'v1',
+          mounted: () => 'cpu (v1)',
+          parentCpuset: () => '0',
+          ioWeightFile: () => undefined,
+        },
+      );
+    assert.equal(byFile(plan({ cpu: { quota: 50_000, burst: 20_000 } }, 'v1'))['cpu/cpu.cfs_burst_us'], '20000');
+    assert.equal(byFile(plan({ cpu: { quota: 50_000, burst: 20_000 } }, 'v2'))['cpu/cpu.max.burst'], '20000');
+    assert.equal(byFile(merged(40_000, 30_000))['cpu/cpu.cfs_burst_us'], '30000', 'never above the stricter owner’s quota');
+    const before = merged(40_000);
+    const ids = (writes: PlannedWrite[]) => writes.map((write) => write.id).filter((id) => id.includes('quota') || id.includes('burst'));
+    assert.deepEqual(ids(diffPlans(before, merged(40_000, 30_000))), ['cpu/cpu.cfs_burst_us', 'cpu/cpu.cfs_quota_us'], 'a smaller burst goes first');
+    assert.deepEqual(ids(diffPlans(merged(40_000, 30_000), before)), ['cpu/cpu.cfs_quota_us', 'cpu/cpu.cfs_burst_us'], 'a larger one after the quota');
+  });
+
   it('writes v1 files: cfs quota, shares, cpuset, memory + memsw, pids, blkio throttles', () => {
     assert.deepEqual(byFile(plan(full, 'v1')), {
       'cpu/cpu.cfs_period_us': '100000',

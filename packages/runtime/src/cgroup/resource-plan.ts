@@ -101,6 +101,7 @@ class Planner {
     for (const knob of this.knobs.values()) {
       if (only !== undefined && knob.key !== only) continue;
       if (knob.key === 'cpu.quota') this.cpuQuota(knob);
+      else if (knob.key === 'cpu.burst') this.cpuBurst(knob);
       else if (knob.key === 'cpu.weight') this.cpuWeight(knob);
       else if (knob.key === 'cpu.realtime') this.realtime(knob);
       else if (knob.key === 'cpu.cpus' || knob.key === 'cpu.mems') this.cpuset(knob);
@@ -123,6 +124,14 @@ class Planner {
     }
     this.writes.push(write('cpu', 'cpu.cfs_period_us', period, String(CFS_PERIOD_US), [knob.key]));
     this.writes.push(write('cpu', 'cpu.cfs_quota_us', pair.limit ?? V1_UNLIMITED, V1_UNLIMITED, [knob.key]));
+  }
+
+  /** At most the merged quota (the kernel refuses more): a burst never lifts a hard cap. */
+  private cpuBurst(knob: MergedKnob): void {
+    const quota = (this.knobs.get('cpu.quota')?.value as KnobPair | undefined)?.limit;
+    const burst = Math.min(knob.value as number, quota ?? Number.POSITIVE_INFINITY);
+    if (this.flavorFor(knob, 'cpu') === 'v2') this.writes.push(write('cpu', 'cpu.max.burst', burst, '0', [knob.key]));
+    else this.writes.push(write('cpu', 'cpu.cfs_burst_us', burst, '0', [knob.key]));
   }
 
   private cpuWeight(knob: MergedKnob): void {
@@ -302,6 +311,16 @@ function orderWrites(writes: PlannedWrite[], current: (id: string) => string | u
   const memory = ordered.find((planned) => planned.id === 'memory/memory.limit_in_bytes');
   if (memory && v1Limit(memory.value) > v1Limit(current('memory/memory.memsw.limit_in_bytes'))) {
     moveFirst('memory/memory.memsw.limit_in_bytes', 'memory/memory.limit_in_bytes');
+  }
+  // The burst never exceeds the quota: a smaller burst before the quota, a larger one after it.
+  for (const [burstId, quotaId] of [
+    ['cpu/cpu.cfs_burst_us', 'cpu/cpu.cfs_quota_us'],
+    ['cpu/cpu.max.burst', 'cpu/cpu.max'],
+  ] as const) {
+    const burst = ordered.find((planned) => planned.id === burstId);
+    if (!burst) continue;
+    if (Number(burst.value) < Number(current(burstId) ?? 0)) moveFirst(burstId, quotaId);
+    else moveFirst(quotaId, burstId);
   }
   // The realtime runtime never exceeds its period: a longer period first, a shorter one last.
   const period = ordered.find((planned) => planned.id === 'cpu/cpu.rt_period_us');

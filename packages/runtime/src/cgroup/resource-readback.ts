@@ -105,11 +105,15 @@ export class ResourceReader {
     if (this.v2('cpu')) {
       const [quota, period] = (this.read('cpu', 'cpu.max') ?? 'max').split(/\s+/);
       if (quota !== 'max' && quota !== undefined) Object.assign(cpu, { quota: Number(quota), period: Number(period ?? CFS_PERIOD_US) });
+      const burst = Number(this.read('cpu', 'cpu.max.burst') ?? 0);
+      if (burst > 0) cpu.burst = burst;
       const weight = this.read('cpu', 'cpu.weight');
       if (weight !== undefined) cpu.weight = Number(weight);
     } else {
       const quota = Number(this.read('cpu', 'cpu.cfs_quota_us') ?? -1);
       if (quota > 0) Object.assign(cpu, { quota, period: Number(this.read('cpu', 'cpu.cfs_period_us') ?? CFS_PERIOD_US) });
+      const burst = Number(this.read('cpu', 'cpu.cfs_burst_us') ?? 0);
+      if (burst > 0) cpu.burst = burst;
       const shares = this.read('cpu', 'cpu.shares');
       if (shares !== undefined) cpu.weight = sharesToWeight(Number(shares));
       const runtime = Number(this.read('cpu', 'cpu.rt_runtime_us') ?? 0);

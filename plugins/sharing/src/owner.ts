@@ -1,0 +1,2 @@
+/** The owner name sharing declares rootfs layers and resources under. */
+export const OWNER = 'sharing';

@@ -1,0 +1,73 @@
+/**
+ * The sharing plugin: boxes made from a template share it copy-on-write (the runtime's rootfs
+ * layers, chosen at `provision`), and each box gets its CPU token bucket, IO weight and memory
+ * guarantee through the runtime's resource arbitration; the bias controller runs as a host
+ * service of the resident agent.
+ */
+
+import { boxInfoPoint, boxOptionPoint, contribute, coreRefs, definePlugin } from '@nsbox/core';
+import { runtimeRefs } from '@nsbox/runtime-api';
+import { BiasController, BiasRegistry } from './bias-controller.js';
+import { type SharingConfig, sharingConfigSchema, sharingSettingsSchema } from './config-schema.js';
+import { rebaseAction } from './rebase-action.js';
+import { shareSetAction } from './share-actions.js';
+import { ShareService } from './share-service.js';
+import { templateActions } from './template-actions.js';
+import { TemplateSharing } from './template-sharing.js';
+import { version } from './version.js';
+
+export const sharingPlugin = definePlugin({
+  name: 'sharing',
+  version,
+  description: 'templates shared copy-on-write through overlayfs, and shares of CPU (a token bucket with burst and bias), IO and memory',
+  core: '^1.1.0',
+  config: sharingConfigSchema,
+  hostSettings: sharingSettingsSchema,
+  tenantSafe: { template: true },
+  deps: { layers: runtimeRefs.rootfsLayers, cgroups: runtimeRefs.cgroupManager, state: coreRefs.pluginState },
+  actions: [...templateActions, rebaseAction, shareSetAction],
+  setup: ({ deps, settings, log }) => {
+    const hostSettings = sharingSettingsSchema.parse(settings ?? {});
+    const templates = new TemplateSharing(deps.layers, hostSettings);
+    const bias = new BiasRegistry(deps.state);
+    const shares = new ShareService(deps.cgroups, bias);
+    const controller = new BiasController(bias, deps.cgroups, hostSettings.biasTickMs);
+    const section = (config: unknown) => config as SharingConfig | undefined;
+    return {
+      hooks: {
+        validate: (ctx) => {
+          templates.validate(ctx.box, section(ctx.config));
+          shares.validate(ctx.box, section(ctx.config));
+        },
+        provision: (ctx) => templates.provision(ctx.box, section(ctx.config), ctx.operation),
+        configure: (ctx) => shares.configure(ctx.box, section(ctx.config)),
+        update: (ctx) => shares.update(ctx.box, section(ctx.config)),
+        exited: (ctx) => shares.stopped(ctx.box),
+        stopped: (ctx) => shares.stopped(ctx.box),
+        rollback: (ctx, hook) => {
+          if (hook === 'provision') templates.release(ctx.box);
+          if (hook === 'update') shares.restore(ctx.box, ctx.previous);
+        },
+      },
+      contributions: [
+        // `nsbox create NAME --template debian-12 --shared`: the box runs on the template's shared layer.
+        contribute(boxOptionPoint, {
+          flags: '--shared',
+          key: 'shared',
+          description: "run on the template's shared layer, copy-on-write, instead of a copy of it (sharing plugin)",
+          apply: (config, value) => {
+            if (value === true) config.sharing = { ...(config.sharing as object | undefined), template: 'shared' };
+          },
+        }),
+        contribute(boxInfoPoint, {
+          section: 'sharing',
+          describe: (box) => ({
+            ...(templates.describe(box) ?? { layers: [] }),
+            ...shares.describe(box, sharingConfigSchema.parse(box.config.sharing ?? {})),
+          }),
+        }),
+      ],
+      services: [{ name: 'cpu-bias', start: () => controller.start(log), stop: () => controller.stop() }],
+    };
+  },
+});

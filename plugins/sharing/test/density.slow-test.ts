@@ -1,0 +1,74 @@
+/**
+ * The issue's figures on `debian-12` (slow: the template is built with debootstrap once, then
+ * NSBOX_SHARING_BOXES boxes, 100 by default, are made from it). Run it with
+ *   npx mocha --no-config --node-option import=tsx --node-option conditions=source --timeout 1800000 \
+ *     plugins/sharing/test/density.slow-test.ts
+ * Asserts: a box from the cached template is created in ≤ 50 ms (median); N boxes that each
+ * change a few files use ≤ 1.1 × one template plus their changes; a box's first write to a
+ * 50 MB template file copies it up (timed and printed beside the assertion that it did).
+ */
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { OWN_UPPER } from '@nsbox/runtime-api';
+import { requireRoot, useCleanup } from '@nsbox/testkit';
+import { diskUse, openSharingHost, type SharingTestHost } from './support.js';
+
+describe('sharing: density on debian-12 (slow)', function () {
+  this.timeout(30 * 60_000);
+  const cleanup = useCleanup();
+  let t: SharingTestHost;
+
+  before(function () {
+    requireRoot(this, 'boxes from debian-12');
+  });
+
+  beforeEach(async () => {
+    t = await openSharingHost(cleanup);
+  });
+
+  it('creates N boxes from the cached debian-12 in ≤ 50 ms each, on ≤ 1.1 × one template plus their changes', async () => {
+    const n = Number(process.env.NSBOX_SHARING_BOXES ?? 100);
+    const config = { template: 'debian-12', sharing: { template: 'shared' }, process: { args: ['sleep', '100000'] } };
+    await t.host.manager.create({ name: 'first', config }); // builds the template and its layer once
+    const timings: number[] = [];
+    for (let i = 0; i < n; i += 1) {
+      const started = process.hrtime.bigint();
+      await t.host.manager.create({ name: `d${i}`, config });
+      timings.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+    const [layer] = t.driver.layers.versions();
+    const template = layer?.bytes as number;
+    // Each box changes something of its own (a start, a write, a stop), ten at a time.
+    for (let i = 0; i < n; i += 10) {
+      const batch = Array.from({ length: Math.min(10, n - i) }, (_, k) => `d${i + k}`);
+      for (const name of batch) await t.host.manager.start(name);
+      for (const name of batch) await t.exec(name, `echo ${name} > /etc/hostname && dd if=/dev/urandom of=/root/own bs=4k count=4 2>/dev/null`);
+      for (const name of batch) await t.host.manager.stop(name, { timeoutMs: 0 });
+    }
+    const changes = Array.from({ length: n }, (_, i) => diskUse(join(t.boxDir(`d${i}`), 'rootfs', OWN_UPPER))).reduce((a, b) => a + b, 0);
+    const roots = Array.from({ length: n }, (_, i) => diskUse(join(t.boxDir(`d${i}`), 'rootfs'))).reduce((a, b) => a + b, 0);
+    timings.sort((a, b) => a - b);
+    const median = timings[Math.floor(n / 2)] as number;
+    console.log(
+      `      ${n} boxes from debian-12 (${(template / 2 ** 20).toFixed(1)} MiB): ${((template + roots) / 2 ** 20).toFixed(1)} MiB, their changes ${(changes / 2 ** 20).toFixed(1)} MiB; create median ${median.toFixed(1)} ms, slowest ${timings.at(-1)?.toFixed(1)} ms`,
+    );
+    assert.ok(median <= 50, `create median ${median.toFixed(1)} ms ≤ 50 ms`);
+    assert.ok(template + roots <= 1.1 * template + changes, `${template + roots} ≤ 1.1 × ${template} + ${changes}`);
+  });
+
+  it("copies a 50 MB template file up on a box's first write to it, and only then", async () => {
+    const big = join(t.template, 'big');
+    execFileSync('dd', ['if=/dev/urandom', `of=${big}`, 'bs=1M', 'count=50'], { stdio: 'ignore' });
+    await t.box('writer');
+    const started = process.hrtime.bigint();
+    const wrote = await t.exec('writer', 'echo x >> /big && echo ok');
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    assert.equal(wrote.stdout.trim(), 'ok');
+    await t.host.manager.stop('writer', { timeoutMs: 0 });
+    const upper = diskUse(join(t.boxDir('writer'), 'rootfs', OWN_UPPER));
+    console.log(`      first write to a 50 MiB template file: ${ms.toFixed(0)} ms (the exec included); the upper holds ${(upper / 2 ** 20).toFixed(1)} MiB`);
+    assert.ok(upper >= 50 * 2 ** 20, 'the whole file was copied up');
+  });
+});
