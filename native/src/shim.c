@@ -38,6 +38,7 @@ struct shim_state S = {
   .result_fd = -1,
   .out_fd = -1,
   .in_fd = -1,
+  .pty_keep = -1,
   .signal_fd = -1,
   .epoll_fd = -1,
   .log_fd = -1,
@@ -229,6 +230,9 @@ stdio_setup (struct shim_stdio *io, struct nsbox_error *err)
       if (slave < 0)
         return nsbox_fail (err, errno, "open pty slave");
       io->in = io->out = io->err = slave;
+      S.pty_keep = fcntl (slave, F_DUPFD_CLOEXEC, 3);
+      if (S.pty_keep < 0)
+        return nsbox_fail (err, errno, "dup pty slave");
       return 0;
     }
   else

@@ -64,6 +64,9 @@ struct shim_state
   int result_fd; /* from the launcher: one result line */
   int out_fd;    /* box output: pipe read end or pty master */
   int in_fd;     /* box input: the write end of its stdin pipe, held so reads block */
+  int pty_keep;  /* a slave of the box's pty, held while init runs: a master whose slaves are
+                    all closed reads EIO, and systemd closes its stdio and opens /dev/console
+                    anew for each message (LXC holds one the same way) */
   int signal_fd;
   int epoll_fd;
   int log_fd;

@@ -187,7 +187,10 @@ export class BoxManager {
     }
     return this.operate(box, 'stop', async () => {
       await this.teardown(box, 'stopping', ctx);
-      const status = await this.driver().stop(box, { timeoutMs: options.timeoutMs ?? 10_000 });
+      const timeoutMs = options.timeoutMs ?? 10_000;
+      const status = await this.driver().stop(box, { timeoutMs });
+      // An init that ignored its stop signal was killed: say so (a box that cannot shut down cleanly).
+      if (status.killedAfterMs !== undefined) this.publish(box, 'box.stop-forced', { timeoutMs: status.killedAfterMs, signal: status.signal });
       box.runtime = { ...box.runtime, exit: status };
       await this.teardown(box, 'stopped', ctx);
     });

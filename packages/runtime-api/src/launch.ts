@@ -19,6 +19,8 @@ export interface LaunchContributions {
   ipConfinement?: string[];
   /** Syscalls answered by the box's notify helper (`contributeNotify`, notify.ts). */
   notify?: OwnedNotifyRule[];
+  /** The signal `stop` sends the init first, before the timeout and SIGKILL (systemd halts on SIGRTMIN+3); SIGTERM unless given. */
+  stopSignal?: number;
 }
 
 /** What the spec's plugins contributed so far. */

@@ -4,6 +4,7 @@
  */
 
 import { z } from '@nsbox/core';
+import { bootFields } from './boot-schema.js';
 import { powerFields } from './power-schema.js';
 
 /** `6.1.0`, `6.1.0-18-amd64`, `5.15.0+nsbox`: what software that checks the release parses. */
@@ -28,6 +29,8 @@ export const virtualisationConfigSchema = z.strictObject({
   timeNamespace: z.boolean().default(true),
   /** Reboot and halt from inside, restarts in a row (power-schema.ts). */
   ...powerFields,
+  /** The init environment: systemd's, or none (boot-schema.ts). */
+  ...bootFields,
 });
 
 export type VirtualisationConfig = z.infer<typeof virtualisationConfigSchema>;
