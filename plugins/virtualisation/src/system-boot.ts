@@ -33,7 +33,7 @@ const PTY_SLAVE_MAJORS = [136, 143];
 /** Whether the box boots systemd as its init, by its `boot` setting. */
 export function bootsSystemd(mode: BootMode, spec: OciSpec, box: Pick<Box, 'config'>): boolean {
   if (mode !== 'auto') return mode === 'systemd';
-  if (box.config.template === 'debian-12') return true;
+  if (box.config.template?.startsWith('debian-12')) return true;
   const init = spec.process.args[0];
   if (!init?.startsWith('/') || !spec.root.path) return false;
   const target = resolveInRoot(spec.root.path, init);
