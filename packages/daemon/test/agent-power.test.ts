@@ -48,7 +48,8 @@ describe('the resident agent: reboot from inside, with the virtualisation plugin
     const created = await (
       await first.client.boxes.create({ name: 'downtime', config: { template: 'busybox', process: { args: onceThen('sleep 1.5; reboot -f') } }, start: true })
     ).wait();
-    const firstInit = (boxState(state, 'downtime')?.runtime.init as { pid: number }).pid;
+    const firstInit = (boxState(state, 'downtime')?.runtime.init as { pid: number } | undefined)?.pid;
+    assert.ok(firstInit);
     first.nsboxd.child.kill('SIGKILL');
     await first.nsboxd.exited;
     const exit = await until('the reboot (the shim records it)', () => exitRecord(state, created.id), 10_000);
@@ -59,7 +60,7 @@ describe('the resident agent: reboot from inside, with the virtualisation plugin
     // nsboxd says it is up after its reconcile and first sweep: the box is back by then.
     const back = boxState(state, 'downtime');
     assert.equal(back?.state, 'running');
-    assert.notEqual((back?.runtime.init as { pid: number }).pid, firstInit);
+    assert.notEqual((back?.runtime.init as { pid: number } | undefined)?.pid, firstInit);
     assert.deepEqual(
       historyOf(state, created.id, 'state.stopped').map((event) => event.data.reason),
       ['reboot'],
