@@ -153,6 +153,25 @@ describe('virtualisation: reboot and halt from inside a box', function () {
     assert.equal(again.runtime.stopReason, undefined);
   });
 
+  it('kills an init that ignores the stop signal once the timeout is over, and says so', async () => {
+    // A pid namespace's init gets no signal it has no handler for: `sleep` ignores SIGTERM.
+    await t.box('deaf', { process: { args: ['sleep', '100000'] } });
+    const began = Date.now();
+    const stopped = await t.host.manager.stop('deaf', { timeoutMs: 700 });
+    const tookMs = Date.now() - began;
+    assert.equal(stopped.state, 'stopped');
+    assert.ok(tookMs >= 700, `stopped after ${tookMs} ms`);
+    const [forced] = t.host.manager.history({ boxId: stopped.id, kind: 'box.stop-forced' });
+    assert.deepEqual([forced?.data.timeoutMs, forced?.data.signal], [700, 9], 'the stop says the init was killed after the timeout');
+    // A box that halts by itself in time is not reported.
+    await t.box('polite', { process: { args: ['/sbin/init'] } });
+    // An init has no handler in its first moments: wait until busybox init caught its signals.
+    const caught = async () => /SigCgt:\s*0*[1-9a-f]/.test((await t.exec('polite', 'grep SigCgt /proc/1/status')).stdout);
+    assert.ok(await waitFor(caught, 5_000));
+    const polite = await t.host.manager.stop('polite', { timeoutMs: 10_000 });
+    assert.deepEqual(t.host.manager.history({ boxId: polite.id, kind: 'box.stop-forced' }), []);
+  });
+
   it('refuses to set the realtime clock from a box: date -s, settimeofday, clock_settime and adjtimex fail with EPERM', async () => {
     await t.box('clock');
     // The probe, static (a busybox rootfs has no libc), copied into the box's rootfs.
