@@ -39,6 +39,8 @@ struct shim_state S = {
   .out_fd = -1,
   .in_fd = -1,
   .pty_keep = -1,
+  .console_listen_fd = -1,
+  .console_client_fd = -1,
   .signal_fd = -1,
   .epoll_fd = -1,
   .log_fd = -1,
@@ -284,6 +286,8 @@ setup (int argc, char **argv, struct nsbox_error *err)
   if (ret == 0 && shim_epoll_add (S.out_fd, EPOLLIN, TAG_OUTPUT) < 0)
     ret = nsbox_fail (err, errno, "epoll_ctl");
   if (ret == 0)
+    ret = shim_console_setup (err);
+  if (ret == 0)
     ret = shim_launcher_spawn (&io, err);
   if (io.err != io.out)
     nsbox_close (&io.err);
@@ -305,6 +309,7 @@ finish_exited (void)
 
   nsbox_close (&S.log_fd);
   shim_notify_stop ();
+  shim_console_stop ();
   if (shim_write_exit (&err) < 0)
     {
       dprintf (2, "nsbox-shim: %s\n", err.msg);
@@ -333,6 +338,12 @@ dispatch (uint64_t tag, uint32_t events)
     case TAG_OUTPUT:
       if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
         shim_output_read ();
+      break;
+    case TAG_CONSOLE_ACCEPT:
+      shim_console_accept ();
+      break;
+    case TAG_CONSOLE_CLIENT:
+      shim_console_input (events);
       break;
     default:
       shim_notify_event (tag, events);
