@@ -17,6 +17,7 @@ import { copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Box, BoxEvent } from '@nsbox/core';
+import { LocalBoxApi } from '@nsbox/host';
 import type { LinuxRuntimeFacts } from '@nsbox/runtime';
 import { makeTempDir, requireRoot, snapshotHost, useCleanup } from '@nsbox/testkit';
 import { openVirtHost, sleep, type VirtTestHost, waitFor } from './support.js';
@@ -148,6 +149,10 @@ describe('virtualisation: reboot and halt from inside a box', function () {
       assert.ok(waited >= delay, `restart ${index + 1} waited ${waited} ms, its delay is ${delay} ms`);
     }
     assert.equal(history('loop', 'box.not-restarted').length, 1);
+    const info = (await new LocalBoxApi(t.host).details('loop')).virtualisation as Record<string, unknown>;
+    assert.match(String(info.stopReason), /^reboot loop/, 'nsbox info says why it stays stopped');
+    assert.match(String(info.restarts), /^at most 3 in a row/);
+    assert.match(String(info.clocks), /realtime is the host's: Linux has no per-box realtime clock \(setting it from the box fails with EPERM\)/);
     // A start by hand begins a new series and clears the reason.
     const again = await t.host.manager.start('loop');
     assert.equal(again.runtime.stopReason, undefined);
