@@ -35,7 +35,7 @@ export function bootsSystemd(mode: BootMode, spec: OciSpec, box: Pick<Box, 'conf
   if (mode !== 'auto') return mode === 'systemd';
   if (box.config.template?.startsWith('debian-12')) return true;
   const init = spec.process.args[0];
-  if (!init?.startsWith('/') || !spec.root.path) return false;
+  if (!init?.startsWith('/') || !spec.root.path?.startsWith('/')) return false;
   const target = resolveInRoot(spec.root.path, init);
   return target.found && /\/systemd$/.test(target.path);
 }
@@ -103,7 +103,8 @@ export function giveConsoleToBox(spec: OciSpec, box: Pick<Box, 'runtime'>): void
 /** configure: an init that is not there is said plainly, before anything runs. */
 export function checkInit(spec: OciSpec): void {
   const init = spec.process.args[0];
-  if (!init?.startsWith('/') || !spec.root.path) return;
+  // A relative root (an OCI bundle's) is the bundle's business: only a rootfs path of our own is looked into.
+  if (!init?.startsWith('/') || !spec.root.path?.startsWith('/')) return;
   const target = resolveInRoot(spec.root.path, init);
   if (target.found) return;
   const detail = target.path === init ? `${init} ${target.why}` : `${init} leads to ${target.path}, which ${target.why}`;
