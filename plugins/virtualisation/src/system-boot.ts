@@ -106,7 +106,8 @@ export function checkInit(spec: OciSpec): void {
   // A relative root (an OCI bundle's) is the bundle's business: only a rootfs path of our own is looked into.
   if (!init?.startsWith('/') || !spec.root.path?.startsWith('/')) return;
   const target = resolveInRoot(spec.root.path, init);
-  if (target.found) return;
+  // A file that is there but not executable is the launcher's to refuse: its exec says EACCES.
+  if (target.found || target.why === 'is not executable') return;
   const detail = target.path === init ? `${init} ${target.why}` : `${init} leads to ${target.path}, which ${target.why}`;
   throw new NsboxError(
     'E_INVALID_CONFIG',
