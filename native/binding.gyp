@@ -32,7 +32,7 @@
       "type": "executable",
       "sources": [
         "src/shim.c", "src/shim-supervise.c", "src/shim-log.c", "src/shim-exit.c",
-        "src/common.c", "src/shim-notify.c", "src/shim-views.c"
+        "src/common.c", "src/shim-notify.c", "src/shim-views.c", "src/shim-console.c"
       ],
       "ldflags": ["-static"]
     },

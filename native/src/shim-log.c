@@ -104,6 +104,7 @@ shim_output_read (void)
       if (n > 0)
         {
           log_write (shim_io_buf, n);
+          shim_console_output (shim_io_buf, n);
           continue;
         }
       if (n < 0 && errno == EINTR)

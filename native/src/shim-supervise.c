@@ -286,6 +286,8 @@ init_exited (int status)
   /* Input has nowhere to go any more. */
   if (!S.terminal)
     nsbox_close (&S.in_fd);
+  /* The box's own slaves end with it: the master reads EIO once they have, and the drain ends. */
+  nsbox_close (&S.pty_keep);
 }
 
 void

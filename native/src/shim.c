@@ -39,6 +39,9 @@ struct shim_state S = {
   .result_fd = -1,
   .out_fd = -1,
   .in_fd = -1,
+  .pty_keep = -1,
+  .console_listen_fd = -1,
+  .console_client_fd = -1,
   .signal_fd = -1,
   .epoll_fd = -1,
   .log_fd = -1,
@@ -243,6 +246,9 @@ stdio_setup (struct shim_stdio *io, struct nsbox_error *err)
       if (slave < 0)
         return nsbox_fail (err, errno, "open pty slave");
       io->in = io->out = io->err = slave;
+      S.pty_keep = fcntl (slave, F_DUPFD_CLOEXEC, 3);
+      if (S.pty_keep < 0)
+        return nsbox_fail (err, errno, "dup pty slave");
       return 0;
     }
   else
@@ -296,6 +302,8 @@ setup (int argc, char **argv, struct nsbox_error *err)
   if (ret == 0 && shim_epoll_add (S.out_fd, EPOLLIN, TAG_OUTPUT) < 0)
     ret = nsbox_fail (err, errno, "epoll_ctl");
   if (ret == 0)
+    ret = shim_console_setup (err);
+  if (ret == 0)
     ret = shim_launcher_spawn (&io, err);
   if (io.err != io.out)
     nsbox_close (&io.err);
@@ -318,6 +326,7 @@ finish_exited (void)
   nsbox_close (&S.log_fd);
   shim_notify_stop ();
   shim_views_stop ();
+  shim_console_stop ();
   if (shim_write_exit (&err) < 0)
     {
       dprintf (2, "nsbox-shim: %s\n", err.msg);
@@ -346,6 +355,12 @@ dispatch (uint64_t tag, uint32_t events)
     case TAG_OUTPUT:
       if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
         shim_output_read ();
+      break;
+    case TAG_CONSOLE_ACCEPT:
+      shim_console_accept ();
+      break;
+    case TAG_CONSOLE_CLIENT:
+      shim_console_input (events);
       break;
     default:
       shim_notify_event (tag, events);

@@ -39,6 +39,8 @@ enum
   TAG_RESULT,
   TAG_OUTPUT,
   TAG_NOTIFY_ACCEPT,
+  TAG_CONSOLE_ACCEPT,
+  TAG_CONSOLE_CLIENT,
   /* + slot: a launcher's connection, a listener */
   TAG_NOTIFY_CONN = 0x100,
   TAG_NOTIFY_LISTENER = 0x200,
@@ -66,6 +68,9 @@ struct shim_state
   int result_fd; /* from the launcher: one result line */
   int out_fd;    /* box output: pipe read end or pty master */
   int in_fd;     /* box input: the write end of its stdin pipe, held so reads block */
+  int pty_keep;  /* a slave of the box's pty, held while init runs: a master whose slaves are
+                    all closed reads EIO, and systemd closes its stdio and opens /dev/console
+                    anew for each message (LXC holds one the same way) */
   int signal_fd;
   int epoll_fd;
   int log_fd;
@@ -84,6 +89,10 @@ struct shim_state
 
   uint64_t log_size;
   size_t result_len;
+
+  /* nsbox console (shim-console.c), with --terminal */
+  int console_listen_fd; /* console.sock */
+  int console_client_fd; /* the one attached client, -1 when none */
 
   /* seccomp user-notify (shim-notify.c); notify_helper[0] == 0: off */
   char notify_helper[PATH_MAX];
@@ -124,6 +133,13 @@ int shim_epoll_add (int fd, uint32_t events, uint64_t tag);
 int shim_log_open (struct nsbox_error *err);
 /* Reads what the box wrote into the log; closes the output at EOF. */
 void shim_output_read (void);
+
+/* shim-console.c */
+int shim_console_setup (struct nsbox_error *err);
+void shim_console_accept (void);
+void shim_console_input (uint32_t events);
+void shim_console_output (const char *data, size_t len);
+void shim_console_stop (void);
 
 /* shim-exit.c */
 void shim_ready_ok (void);

@@ -154,6 +154,14 @@ class BoxesApi {
     return new ExecSession(await connectWebSocket(this.t, `${box(idOrName)}/exec/socket${queryString(query)}`));
   }
 
+  /**
+   * Attaches to the box's console (its terminal, held by its shim: a systemd box's login
+   * prompt); `exited` resolves (0) when the console closes. One client at a time per box.
+   */
+  async attachConsole(idOrName: string): Promise<ExecSession> {
+    return new ExecSession(await connectWebSocket(this.t, `${box(idOrName)}/console/socket`));
+  }
+
   /** The console output so far. */
   logs(idOrName: string): Promise<string> {
     return this.t.text('GET', `${box(idOrName)}/logs`);

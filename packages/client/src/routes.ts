@@ -22,6 +22,7 @@ export const coveredRoutes: Record<string, string> = {
   'POST /boxes/{id}/kill': 'boxes.kill()',
   'POST /boxes/{id}/exec': 'boxes.exec()',
   'GET /boxes/{id}/exec/socket': 'boxes.console()',
+  'GET /boxes/{id}/console/socket': 'boxes.attachConsole()',
   'GET /boxes/{id}/logs': 'boxes.logs(), boxes.followLogs()',
   'GET /boxes/{id}/history': 'boxes.history()',
   'GET /events': 'events.list()',

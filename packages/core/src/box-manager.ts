@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Box, type BoxConfig, boxNameProblem, type OperationKind, operations, type StableState } from './box.js';
 import { validateBoxConfig } from './config.js';
+import { type ExitDecision, exitPolicyPoint } from './contribution-points.js';
 import { NsboxError } from './errors.js';
 import type { BoxEvent, EventBus } from './events.js';
 import type { OciSpec } from './oci-spec.js';
@@ -131,6 +132,11 @@ export class BoxManager {
 
   async start(idOrName: string, ctx: OperationContext = operationContext()): Promise<Box> {
     const box = this.get(idOrName);
+    // A start by anyone replaces a restart a policy had scheduled, and the reason it last stopped.
+    if (box.state === 'stopped' && (box.runtime.pendingRestart || box.runtime.stopReason)) {
+      const { stopReason: _reason, ...runtime } = withoutPendingRestart(box.runtime);
+      box.runtime = runtime;
+    }
     return this.operate(box, 'start', async (run) => {
       const spec = await this.prepareLaunch(run, box, ctx);
       await run.step({
@@ -172,10 +178,21 @@ export class BoxManager {
 
   async stop(idOrName: string, options: { timeoutMs?: number } = {}, ctx: OperationContext = operationContext()): Promise<Box> {
     const box = await this.sync(idOrName, ctx);
-    if (box.state === 'stopped') return box;
+    if (box.state === 'stopped') {
+      // A stop asked for while a policy's restart waits: the box stays stopped.
+      if (box.runtime.pendingRestart) {
+        box.runtime = withoutPendingRestart(box.runtime);
+        this.save(box);
+        this.publish(box, 'box.restart-cancelled', {});
+      }
+      return box;
+    }
     return this.operate(box, 'stop', async () => {
       await this.teardown(box, 'stopping', ctx);
-      const status = await this.driver().stop(box, { timeoutMs: options.timeoutMs ?? 10_000 });
+      const timeoutMs = options.timeoutMs ?? 10_000;
+      const status = await this.driver().stop(box, { timeoutMs });
+      // An init that ignored its stop signal was killed: say so (a box that cannot shut down cleanly).
+      if (status.killedAfterMs !== undefined) this.publish(box, 'box.stop-forced', { timeoutMs: status.killedAfterMs, signal: status.signal });
       box.runtime = { ...box.runtime, exit: status };
       await this.teardown(box, 'stopped', ctx);
     });
@@ -359,16 +376,75 @@ export class BoxManager {
     }
   }
 
-  /** After an init's end: a reboot from inside restarts, a halt never; otherwise `config.restart`. */
+  /**
+   * After an init's end: a reboot from inside restarts, a halt never; otherwise `config.restart`
+   * — unless an exit policy of a plugin (exitPolicyPoint) decides otherwise: a restart later
+   * (a backoff, kept in `runtime.pendingRestart` and carried out by `restartDue`), or none, with
+   * the reason kept in `runtime.stopReason`.
+   */
   private async restartByPolicy(box: Box, exit: BoxExitInfo, ctx: OperationContext): Promise<Box> {
-    if (!restartWanted(box.config.restart ?? 'no', exit)) return box;
-    this.publish(box, 'box.restarting', { reason: exit.reason, policy: box.config.restart ?? 'no' });
+    const policy = box.config.restart ?? 'no';
+    const decision = await this.exitDecision(box, exit, restartWanted(policy, exit));
+    if (!decision.restart) {
+      if (decision.reason) {
+        box.runtime = { ...box.runtime, stopReason: decision.reason };
+        this.save(box);
+        this.publish(box, 'box.not-restarted', { reason: exit.reason, why: decision.reason, policy });
+      }
+      return box;
+    }
+    const delayMs = decision.delayMs ?? 0;
+    if (delayMs > 0) {
+      const pendingRestart: PendingRestart = { at: this.clock() + delayMs, reason: exit.reason, policy };
+      box.runtime = { ...box.runtime, pendingRestart };
+      this.save(box);
+      this.publish(box, 'box.restart-scheduled', { reason: exit.reason, policy, delayMs, at: pendingRestart.at });
+      return box;
+    }
+    return this.restartNow(box, exit.reason, policy, ctx);
+  }
+
+  private async exitDecision(box: Box, exit: BoxExitInfo, restartByDefault: boolean): Promise<ExitDecision> {
+    await this.loadDefaults();
+    const applying = new Set(this.deps.host.pluginsFor(box).map((plugin) => plugin.definition.name));
+    for (const policy of this.deps.host.contributions(exitPolicyPoint)) {
+      if (!applying.has(policy.plugin)) continue;
+      const config = box.config[policy.plugin] ?? this.defaults[policy.plugin];
+      const decision = policy.decide({ box, exit, config, restartByDefault, now: this.clock() });
+      if (decision) return decision;
+    }
+    return { restart: restartByDefault };
+  }
+
+  private async restartNow(box: Box, reason: BoxExitInfo['reason'], policy: string, ctx: OperationContext): Promise<Box> {
+    this.publish(box, 'box.restarting', { reason, policy });
+    const began = this.clock();
+    const previousInit = (box.runtime.init as { pid?: number } | undefined)?.pid;
     try {
-      return await this.start(box.id, ctx);
+      const started = await this.start(box.id, ctx);
+      if (reason === 'reboot') {
+        const init = (started.runtime.init as { pid?: number } | undefined)?.pid;
+        this.publish(started, 'box.rebooted', { previousInit, init, tookMs: this.clock() - began });
+      }
+      return started;
     } catch (error) {
       this.publish(box, 'box.restart-failed', { error: (error as Error).message });
       return this.deps.boxes.find(box.id) ?? box;
     }
+  }
+
+  /**
+   * Carries out a restart a policy delayed, once it is due: the resident agent calls it when
+   * the delay ends, and for every box at its start (a restart due while nsboxd was down).
+   * A box started, stopped or destroyed meanwhile by someone else keeps what they did.
+   */
+  async restartDue(idOrName: string, ctx: OperationContext = operationContext()): Promise<Box> {
+    const box = this.get(idOrName);
+    const pending = box.runtime.pendingRestart as PendingRestart | undefined;
+    if (!pending || box.state !== 'stopped' || pending.at > this.clock()) return box;
+    box.runtime = withoutPendingRestart(box.runtime);
+    this.save(box);
+    return this.restartNow(box, pending.reason, pending.policy, ctx);
   }
 
   /**
@@ -560,6 +636,18 @@ export class BoxManager {
   private publish(box: Box, kind: string, data: Record<string, unknown>, source = 'core'): void {
     this.deps.events.publish({ boxId: box.id, kind, source, data: { box: box.name, ...data } });
   }
+}
+
+/** A restart an exit policy delayed (`box.runtime.pendingRestart`). */
+interface PendingRestart {
+  at: number;
+  reason: BoxExitInfo['reason'];
+  policy: string;
+}
+
+function withoutPendingRestart(runtime: Record<string, unknown>): Record<string, unknown> {
+  const { pendingRestart: _pending, ...rest } = runtime;
+  return rest;
 }
 
 /** The journal step that marks a stop as the settling of an init that ended by itself. */

@@ -5,6 +5,7 @@
  */
 
 import type { Box, BoxConfig } from './box.js';
+import type { BoxExitInfo } from './plugin.js';
 import { createContributionPoint } from './service-ref.js';
 
 /** A section of `nsbox info` / `GET /boxes/{id}/info`. */
@@ -70,3 +71,28 @@ export interface BoxOptionContribution {
   apply(config: Record<string, unknown>, value: unknown): void;
 }
 export const boxOptionPoint = createContributionPoint<BoxOptionContribution>({ id: 'core.box-option' });
+
+/**
+ * What happens to a box after its init ended by itself (an exit, a signal, a reboot or halt
+ * from inside). Without a policy the core decides: a reboot restarts, a halt stops, anything
+ * else follows the box's `restart` field. A policy of a plugin that applies to the box decides
+ * instead (the first that answers); it may delay the restart (a backoff) or refuse it with a
+ * reason (a restart loop given up).
+ */
+export interface ExitPolicyInput {
+  box: Box;
+  exit: BoxExitInfo;
+  /** The contributing plugin's section of the box's config (with its defaults). */
+  config: unknown;
+  /** What the core alone would do: restart or not. */
+  restartByDefault: boolean;
+  now: number;
+}
+export type ExitDecision = { restart: true; delayMs?: number } | { restart: false; reason?: string };
+export interface ExitPolicyContribution {
+  /** The contributing plugin: the policy applies to boxes that plugin applies to. */
+  plugin: string;
+  /** Undefined leaves the decision to the next policy, then to the core. */
+  decide(input: ExitPolicyInput): ExitDecision | undefined;
+}
+export const exitPolicyPoint = createContributionPoint<ExitPolicyContribution>({ id: 'core.exit-policy' });

@@ -117,6 +117,8 @@ export interface DriverStatus {
   state: 'running' | 'paused' | 'stopped';
   exitCode?: number;
   signal?: number;
+  /** A stop: the init ignored the stop signal for this long and was killed (SIGKILL). */
+  killedAfterMs?: number;
 }
 
 /**

@@ -32,6 +32,7 @@ import { sweepLeftovers } from './leak-sweep.js';
 import { OperationManager } from './ops/operation-manager.js';
 import { actionRoutes } from './routes/action-routes.js';
 import { boxRoutes } from './routes/box-routes.js';
+import { consoleRoutes } from './routes/console-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { execRoutes } from './routes/exec-routes.js';
 import { hostRoutes } from './routes/host-routes.js';
@@ -135,6 +136,7 @@ function allRoutes(context: DaemonContext, openapi: () => unknown): AnyRoute[] {
     ...hostRoutes(context, openapi),
     ...boxRoutes(context),
     ...execRoutes(context),
+    ...consoleRoutes(context),
     ...logRoutes(context),
     ...eventRoutes(context),
     ...operationRoutes(context),

@@ -183,6 +183,30 @@ describe('nsboxd through the SDK', function () {
     await assert.rejects(client.boxes.console('console'), (error) => isNsboxApiError(error) && error.status === 409 && error.code === 'E_INVALID_STATE');
   });
 
+  it("attaches to a box's console over the websocket: its terminal both ways, one client at a time", async () => {
+    const config = { template: 'busybox', process: { args: ['sh', '-c', 'while read line; do echo "got:$line"; done'], terminal: true } };
+    await (await client.boxes.create({ name: 'tty', config, start: true })).wait();
+    const session = await client.boxes.attachConsole('tty');
+    let screen = '';
+    session.stdout.on('data', (chunk: Buffer) => {
+      screen += chunk.toString('utf8');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    session.write('over the socket\n');
+    await until('the answer', () => (/got:over the socket/.test(screen) ? true : undefined));
+    // A second client is turned away while one is attached: its console closes at once.
+    const second = await client.boxes.attachConsole('tty');
+    let refused = '';
+    second.stdout.on('data', (chunk: Buffer) => {
+      refused += chunk.toString('utf8');
+    });
+    assert.equal(await second.exited, 0);
+    assert.match(refused, /the console is in use/);
+    session.close();
+    await client.boxes.stop('tty', { timeout: 0 });
+    await assert.rejects(client.boxes.attachConsole('tty'), (error) => isNsboxApiError(error) && error.status === 409);
+  });
+
   it('streams events in order and resumes after the connection drops', async () => {
     const controller = new AbortController();
     const seen: BoxEvent[] = [];

@@ -23,6 +23,8 @@ import {
   createContributionPoint,
   createServiceRef,
   definePlugin,
+  type ExitDecision,
+  exitPolicyPoint,
   type HookContext,
   hookNames,
   type LifecycleHooks,
@@ -220,6 +222,75 @@ describe('the host API: plugin contract', () => {
     driver.running.delete(clean.id);
     driver.nextExit = { state: 'stopped', exitCode: 0 };
     assert.equal((await manager.sync(clean.id)).state, 'stopped');
+  });
+
+  it('lets an exit policy of a plugin that applies delay a restart (kept, carried out when due, cancelled by a stop) or refuse it with the reason', async () => {
+    const decisions: ExitDecision[] = [];
+    const seen: unknown[] = [];
+    const policy = definePlugin({
+      name: 'policy',
+      version: '1.0.0',
+      core: '^1.0.0',
+      config: z.object({ tag: z.string().default('default') }),
+      setup: () => ({
+        contributions: [
+          contribute(exitPolicyPoint, {
+            plugin: 'policy',
+            decide: ({ exit, config, restartByDefault }) => {
+              seen.push([exit.reason, (config as { tag: string }).tag, restartByDefault]);
+              return decisions.shift();
+            },
+          }),
+        ],
+      }),
+    });
+    const { manager, store } = await open([policy]);
+    const box = await manager.create({ name: 'pol1', config: { rootfs: '/srv/pol1' } });
+    const reboot = async () => {
+      await manager.start(box.id);
+      driver.running.delete(box.id);
+      driver.nextExit = { state: 'stopped', signal: 1 };
+      return manager.sync(box.id);
+    };
+    decisions.push({ restart: true, delayMs: 60_000 });
+    const waiting = await reboot();
+    assert.equal(waiting.state, 'stopped', 'the restart waits');
+    assert.deepEqual(seen, [['reboot', 'default', true]], 'the policy got the exit, its section with defaults, and what the core would do');
+    const pending = waiting.runtime.pendingRestart as { at: number; reason: string };
+    assert.equal(pending.reason, 'reboot');
+    assert.equal((await manager.restartDue(box.id)).state, 'stopped', 'not due yet');
+    assert.equal(manager.history({ boxId: box.id, kind: 'box.restart-scheduled' })[0]?.data.delayMs, 60_000);
+    // Due now: carried out, and recorded as a reboot.
+    const stored = manager.get(box.id);
+    store.update({ ...stored, runtime: { ...stored.runtime, pendingRestart: { ...pending, at: 0 } } });
+    const due = await manager.restartDue(box.id);
+    assert.equal(due.state, 'running');
+    assert.equal(due.runtime.pendingRestart, undefined);
+    assert.equal(manager.history({ boxId: box.id, kind: 'box.rebooted' }).length, 1);
+
+    // A stop while a restart waits cancels it.
+    await manager.stop(box.id);
+    decisions.push({ restart: true, delayMs: 60_000 });
+    assert.equal((await reboot()).state, 'stopped');
+    assert.equal((await manager.stop(box.id)).runtime.pendingRestart, undefined);
+    assert.equal(manager.history({ boxId: box.id, kind: 'box.restart-cancelled' }).length, 1);
+
+    // Refused with a reason: kept on the box until its next start.
+    decisions.push({ restart: false, reason: 'loop' });
+    const refused = await reboot();
+    assert.equal(refused.state, 'stopped');
+    assert.equal(refused.runtime.stopReason, 'loop');
+    assert.deepEqual(manager.history({ boxId: box.id, kind: 'box.not-restarted' })[0]?.data.why, 'loop');
+    assert.equal((await manager.start(box.id)).runtime.stopReason, undefined);
+
+    // A box that disables the plugin is left to the core: a reboot restarts at once.
+    const other = await manager.create({ name: 'pol2', config: { rootfs: '/srv/pol2', plugins: { disable: ['policy'] } } });
+    await manager.start(other.id);
+    seen.length = 0;
+    driver.running.delete(other.id);
+    driver.nextExit = { state: 'stopped', signal: 1 };
+    assert.equal((await manager.sync(other.id)).state, 'running');
+    assert.deepEqual(seen, []);
   });
 
   it('checkpoint and restore are operations whose hooks fire, around the driver', async () => {

@@ -22,6 +22,8 @@ export interface LaunchContributions {
   notify?: OwnedNotifyRule[];
   /** /proc and /sys files served per box by its own nsbox-proc-view (`contributeProcViews`, proc-views.ts). */
   procViews?: ProcViews;
+  /** The signal `stop` sends the init first, before the timeout and SIGKILL (systemd halts on SIGRTMIN+3); SIGTERM unless given. */
+  stopSignal?: number;
 }
 
 /** What the spec's plugins contributed so far. */

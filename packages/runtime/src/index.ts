@@ -2,6 +2,7 @@ export { boxEnvironment, buildBaseSpec, DEFAULT_PATH, defaultMaskedPaths, defaul
 export { type BoxExit, BoxFiles, exitStatus } from './box-files.js';
 export { allCapabilities, defaultCapabilities } from './capabilities.js';
 export * from './cgroup/index.js';
+export { attachConsole, CONSOLE_SOCKET_FILE } from './console-attach.js';
 export {
   assertRunning,
   type BoxProcess,

@@ -309,9 +309,12 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     const runtime = facts(box);
     const files = this.files(box);
     if (box.state === 'paused' || box.state === 'stopping') await this.cgroups.thaw(box.id).catch(() => undefined);
+    let killedAfterMs: number | undefined;
     if (isSameProcess(runtime.init) && options.timeoutMs > 0) {
-      signal(runtime.init, 'SIGTERM');
+      // The init's own halt signal when a plugin gave one (systemd: SIGRTMIN+3), else SIGTERM.
+      signal(runtime.init, stopSignalOf(box) ?? 'SIGTERM');
       await waitUntil(() => !isSameProcess(runtime.init), options.timeoutMs);
+      if (isSameProcess(runtime.init)) killedAfterMs = options.timeoutMs;
     }
     if (this.cgroups.get(box.id)) await this.cgroups.kill(box.id);
     if (isSameProcess(runtime.init)) signal(runtime.init, 'SIGKILL');
@@ -321,7 +324,8 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     await this.removeCgroup(box);
     this.unmountLayers(box);
     await waitUntil(() => reapShim(runtime.shim), 1_000);
-    return files.exit() ? exitToStatus(files.exit() as BoxExit) : { state: 'stopped', signal: 9 };
+    const status: DriverStatus = files.exit() ? exitToStatus(files.exit() as BoxExit) : { state: 'stopped', signal: 9 };
+    return killedAfterMs === undefined ? status : { ...status, killedAfterMs };
   }
 
   setNames(box: Box, names: UtsNames): void {
@@ -441,6 +445,12 @@ function signal(identity: ProcessIdentity | undefined, sig: NodeJS.Signals | num
   } finally {
     native().close(pidfd);
   }
+}
+
+/** The stop signal the box's spec carries (launch contributions), if any. */
+function stopSignalOf(box: Box): number | undefined {
+  const spec = box.runtime.spec as OciSpec | undefined;
+  return spec ? launchContributions(spec).stopSignal : undefined;
 }
 
 function exitToStatus(exit: BoxExit): DriverStatus {

@@ -2,14 +2,16 @@
 
 import type { Box } from '@nsbox/core';
 import { type VirtualisationConfig, virtualisationConfigSchema } from './config-schema.js';
+import { describePower } from './power-info.js';
 
-export function describeVirtualisation(box: Pick<Box, 'config'>): Record<string, unknown> {
+export function describeVirtualisation(box: Pick<Box, 'config' | 'runtime'>): Record<string, unknown> {
   const config: VirtualisationConfig = virtualisationConfigSchema.parse(box.config.virtualisation ?? {});
   return {
     kernel: config.kernel ? { release: config.kernel.release, version: config.kernel.version ?? "the host's" } : "the host's",
     sysinfo: config.sysinfo ? "the box's own (memory limit and usage, processes, uptime)" : "the host's",
     clocks: config.timeNamespace
-      ? "monotonic and boottime from the box's start (time namespace); realtime is the host's: Linux has no per-box realtime clock"
-      : "the host's (no time namespace)",
+      ? "monotonic and boottime from the box's start (time namespace); realtime is the host's: Linux has no per-box realtime clock (setting it from the box fails with EPERM)"
+      : "the host's (no time namespace); realtime cannot be per box on Linux (setting it from the box fails with EPERM)",
+    ...describePower(box),
   };
 }

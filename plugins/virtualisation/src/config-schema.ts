@@ -4,6 +4,8 @@
  */
 
 import { z } from '@nsbox/core';
+import { bootFields } from './boot-schema.js';
+import { powerFields } from './power-schema.js';
 
 /** `6.1.0`, `6.1.0-18-amd64`, `5.15.0+nsbox`: what software that checks the release parses. */
 const releasePattern = /^\d+\.\d+(\.\d+)?([-+.~_][A-Za-z0-9._+~-]*)?$/;
@@ -29,6 +31,10 @@ export const virtualisationConfigSchema = z.strictObject({
   kernelLog: z.boolean().default(true),
   /** A time namespace: /proc/uptime, process start times and CLOCK_BOOTTIME count from the box's start. */
   timeNamespace: z.boolean().default(true),
+  /** Reboot and halt from inside, restarts in a row (power-schema.ts). */
+  ...powerFields,
+  /** The init environment: systemd's, or none (boot-schema.ts). */
+  ...bootFields,
 });
 
 export type VirtualisationConfig = z.infer<typeof virtualisationConfigSchema>;

@@ -1,17 +1,21 @@
 /**
- * The virtualisation plugin, first slice: a box with its own kernel release and version,
- * its own sysinfo(2), its own uptime, and its hostname changed live. The syscalls are answered by the box's own
- * nsbox-notify helper (runtime-api `contributeNotify`): crash-isolated per box, never
- * failing the box's call.
+ * The virtualisation plugin: a box with its own kernel release and version, its own
+ * sysinfo(2), its own uptime, its hostname changed live (the syscalls answered by the box's
+ * own nsbox-notify helper, runtime-api `contributeNotify`: crash-isolated per box); reboot
+ * and halt from inside with a restart policy (power-policy.ts); systemd as PID 1
+ * (system-boot.ts).
  */
 
-import { boxInfoPoint, contribute, definePlugin } from '@nsbox/core';
-import { contributeNotify } from '@nsbox/runtime-api';
+import { boxInfoPoint, contribute, coreRefs, definePlugin, exitPolicyPoint } from '@nsbox/core';
+import { contributeNotify, runtimeRefs } from '@nsbox/runtime-api';
 import { describeVirtualisation } from './box-info.js';
 import { virtualisationConfigSchema } from './config-schema.js';
 import { hostnameAction } from './hostname-action.js';
 import { notifyRulesFor } from './notify-rules.js';
+import { PowerPolicy } from './power-policy.js';
 import { addProcViews } from './proc-views/index.js';
+import { allowRebootFromInside } from './reboot-capability.js';
+import { addSystemdEnvironment, bootsSystemd, checkInit, delegateCgroup, giveConsoleToBox, mountsCgroupTree } from './system-boot.js';
 import { addTimeNamespace } from './time-namespace.js';
 import { version } from './version.js';
 
@@ -21,17 +25,36 @@ export const virtualisationPlugin = definePlugin({
   description: 'a box that looks like a server of its own: its kernel release, its sysinfo, its uptime, its hostname changed live',
   core: '^1.1.0',
   config: virtualisationConfigSchema,
-  tenantSafe: { kernel: true, sysinfo: true, timeNamespace: true, procViews: true, kernelLog: true },
+  tenantSafe: { kernel: true, sysinfo: true, timeNamespace: true, procViews: true, kernelLog: true, onReboot: true, restarts: true, boot: true },
+  deps: { state: coreRefs.pluginState },
+  optionalDeps: { cgroups: runtimeRefs.cgroups },
   actions: [hostnameAction],
-  setup: () => ({
-    hooks: {
-      spec: (ctx) => {
-        const config = virtualisationConfigSchema.parse(ctx.config ?? {});
-        contributeNotify(ctx.spec, 'virtualisation', notifyRulesFor(config));
-        if (config.timeNamespace) addTimeNamespace(ctx.spec);
-        addProcViews(ctx.spec, config);
+  setup: ({ deps, services }) => {
+    const power = new PowerPolicy(deps.state);
+    // The Linux runtime's cgroups; a host with another driver has none.
+    const cgroups = services.getOptional(runtimeRefs.cgroups);
+    return {
+      hooks: {
+        spec: (ctx) => {
+          const config = virtualisationConfigSchema.parse(ctx.config ?? {});
+          contributeNotify(ctx.spec, 'virtualisation', notifyRulesFor(config));
+          if (config.timeNamespace) addTimeNamespace(ctx.spec);
+          addProcViews(ctx.spec, config);
+          if (bootsSystemd(config.boot ?? 'auto', ctx.spec, ctx.box)) addSystemdEnvironment(ctx.spec, cgroups?.layout.unified !== undefined);
+        },
+        // After every plugin's spec edit: the final namespaces and seccomp filter.
+        prepare: (ctx) => {
+          allowRebootFromInside(ctx.spec, ctx.box.config);
+        },
+        configure: (ctx) => {
+          // Every plugin prepared (a disk image is mounted): the rootfs is the box's now.
+          checkInit(ctx.spec);
+          if (cgroups && mountsCgroupTree(ctx.spec)) delegateCgroup(ctx.spec, ctx.box, cgroups);
+        },
+        wire: (ctx) => giveConsoleToBox(ctx.spec, ctx.box),
+        destroy: (ctx) => power.forget(ctx.box.id),
       },
-    },
-    contributions: [contribute(boxInfoPoint, { section: 'virtualisation', describe: describeVirtualisation })],
-  }),
+      contributions: [contribute(boxInfoPoint, { section: 'virtualisation', describe: describeVirtualisation }), contribute(exitPolicyPoint, power)],
+    };
+  },
 });

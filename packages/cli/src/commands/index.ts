@@ -1,6 +1,7 @@
 /** The built-in commands. Adding one: a file in this folder and a line here. */
 
 import type { CliCommand } from '../command.js';
+import consoleCommand from './box-console.js';
 import create from './box-create.js';
 import destroy from './box-destroy.js';
 import enter from './box-enter.js';
@@ -16,4 +17,20 @@ import stop from './box-stop.js';
 import configValidate from './config-validate.js';
 import plugins from './plugins.js';
 
-export const builtinCommands: CliCommand[] = [create, start, stop, restart, kill, destroy, list, info, exec, enter, logs, run, plugins, configValidate];
+export const builtinCommands: CliCommand[] = [
+  create,
+  start,
+  stop,
+  restart,
+  kill,
+  destroy,
+  list,
+  info,
+  exec,
+  enter,
+  consoleCommand,
+  logs,
+  run,
+  plugins,
+  configValidate,
+];

@@ -4,7 +4,9 @@
  * the stop's tear-down, the box's restart policy. A periodic sweep syncs every running box
  * as well: it catches what inotify cannot see (a shim that was killed writes no file, an
  * event queue that overflowed) and exits whose settling was refused because another process
- * held an operation on the box at that moment.
+ * held an operation on the box at that moment. A restart an exit policy delayed (a backoff,
+ * `runtime.pendingRestart`) is carried out when it is due, by a timer, or by the first sweep of
+ * the next agent when it fell due while none ran.
  */
 
 import { type Box, type BoxManager, isStable, type OperationLog, operationContext } from '@nsbox/core';
@@ -26,6 +28,8 @@ export class BoxWatcher {
   /** Per box: the settling running now, and whether another was asked for meanwhile. */
   private readonly busy = new Map<string, { again: boolean; done: Promise<void> }>();
   private readonly retries = new Map<string, { timer: NodeJS.Timeout | undefined; delay: number }>();
+  /** Per box: the timer of a restart a policy delayed. */
+  private readonly delayedRestarts = new Map<string, NodeJS.Timeout>();
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -50,6 +54,8 @@ export class BoxWatcher {
     clearInterval(this.sweeper);
     for (const { timer } of this.retries.values()) clearTimeout(timer);
     this.retries.clear();
+    for (const timer of this.delayedRestarts.values()) clearTimeout(timer);
+    this.delayedRestarts.clear();
     this.exits.close();
     await Promise.all([...this.busy.values()].map((entry) => entry.done));
   }
@@ -64,7 +70,9 @@ export class BoxWatcher {
       this.options.log.warn(`sweep: cannot list boxes: ${(error as Error).message}`);
       return;
     }
-    for (const box of boxes) if (box.state === 'running' || box.state === 'paused' || !isStable(box.state)) this.settle(box.id);
+    for (const box of boxes) {
+      if (box.state === 'running' || box.state === 'paused' || !isStable(box.state) || pendingRestart(box)) this.settle(box.id);
+    }
   }
 
   /** Syncs one box; one settling per box at a time, the next one queued behind it. */
@@ -89,7 +97,9 @@ export class BoxWatcher {
   private async syncOnce(boxId: string): Promise<void> {
     let box: Box;
     try {
-      box = await this.options.manager.sync(boxId, operationContext({ log: this.options.log }));
+      const ctx = operationContext({ log: this.options.log });
+      box = await this.options.manager.sync(boxId, ctx);
+      if (box.state === 'stopped' && pendingRestart(box)) box = await this.options.manager.restartDue(boxId, ctx);
     } catch (error) {
       if ((error as { code?: unknown }).code === 'E_NOT_FOUND') {
         this.forgetRetry(boxId); // a directory no box owns (yet, or any more)
@@ -104,6 +114,21 @@ export class BoxWatcher {
     const pending = (!isStable(box.state) || box.state === 'running' || box.state === 'paused') && this.exits.hasExited(box.id);
     if (pending) this.retryLater(box.id);
     else this.forgetRetry(box.id);
+    const restart = box.state === 'stopped' ? pendingRestart(box) : undefined;
+    if (restart) this.restartAt(box.id, restart.at);
+  }
+
+  /** Settles the box again when its delayed restart is due. */
+  private restartAt(boxId: string, at: number): void {
+    if (this.closed || this.delayedRestarts.has(boxId)) return;
+    const timer = setTimeout(
+      () => {
+        this.delayedRestarts.delete(boxId);
+        this.settle(boxId);
+      },
+      Math.max(0, at - Date.now()),
+    );
+    this.delayedRestarts.set(boxId, timer);
   }
 
   private retryLater(boxId: string): void {
@@ -122,4 +147,8 @@ export class BoxWatcher {
     clearTimeout(this.retries.get(boxId)?.timer);
     this.retries.delete(boxId);
   }
+}
+
+function pendingRestart(box: Box): { at: number } | undefined {
+  return box.runtime.pendingRestart as { at: number } | undefined;
 }

@@ -26,8 +26,12 @@ const BUILTINS: Record<string, Builtin> = {
     },
   },
   'debian-12': {
-    description: 'Debian 12 (bookworm) minbase from deb.debian.org, made with debootstrap (minutes to build, once)',
+    description: 'Debian 12 (bookworm) from deb.debian.org that boots systemd, made with debootstrap (minutes to build, once)',
     build: (dir, options) => buildDebianRootfs(dir, options),
+  },
+  'debian-12-ssh': {
+    description: "debian-12 with openssh-server (host keys made at each box's first boot)",
+    build: (dir, options) => buildDebianRootfs(dir, { ...options, ssh: true }),
   },
 };
 

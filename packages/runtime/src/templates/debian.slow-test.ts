@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NsboxError } from '@nsbox/core';
 import { listTemplates, materializeTemplate, type TemplateProgress } from './index.js';
@@ -82,7 +82,10 @@ describe('the debian-12 built-in (debootstrap, slow)', function () {
     );
     assert.equal(percents.at(-1), 100);
     assert.match(readFileSync(join(made.rootfs, 'etc/debian_version'), 'utf8'), /^12\./);
-    assert.equal(readFileSync(join(made.rootfs, 'etc/hostname'), 'utf8'), 'box\n');
+    assert.equal(existsSync(join(made.rootfs, 'etc/hostname')), false, "the box's hostname is its UTS name");
+    assert.equal(readlinkSync(join(made.rootfs, 'usr/sbin/init')), '/lib/systemd/systemd', 'systemd-sysv: systemd is the init');
+    assert.equal(readlinkSync(join(made.rootfs, 'etc/systemd/system/systemd-udevd.service')), '/dev/null', 'udev is masked');
+    assert.match(readFileSync(join(made.rootfs, 'etc/nsbox/masked-units'), 'utf8'), /^systemd-timesyncd\.service\t.*EPERM/m);
     assert.equal(readFileSync(join(made.rootfs, 'etc/resolv.conf'), 'utf8'), '');
     const apt = spawnSync('chroot', [made.rootfs, '/bin/sh', '-c', 'apt-get --version | head -1; dpkg -s apt | grep Status'], { encoding: 'utf8' });
     assert.match(apt.stdout, /^apt 2\.6.*\nStatus: install ok installed\n$/, apt.stderr);

@@ -81,6 +81,7 @@ describe('materializeTemplate', function () {
         [
           { name: 'busybox', cached: true },
           { name: 'debian-12', cached: false },
+          { name: 'debian-12-ssh', cached: false },
         ],
       );
     });

@@ -1,0 +1,98 @@
+/**
+ * One boot of the debian-12 template with systemd as PID 1, on this host's cgroups (v1 hybrid
+ * here, v2 in the VM lane): `systemctl is-system-running` says running, journald has the boot,
+ * getty runs on the box's own console, `nsbox stop` halts systemd cleanly (SIGRTMIN+3, no
+ * SIGKILL), and nothing of the box is left on the host. Figures asserted and printed: start to
+ * `running`, memory of the idle booted box, stop. The reboot of such a box and its figures are
+ * in systemd-boot.slow-test.ts.
+ *
+ * The template is built once per machine (minutes, debootstrap from deb.debian.org) into a
+ * cache shared between runs; a box is a copy of it (~250 MB, a few seconds).
+ */
+
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Box } from '@nsbox/core';
+import { buildBusyboxRootfs, makeTempDir, requireRoot, snapshotHost, useCleanup } from '@nsbox/testkit';
+import { debianRootfs, run, systemState } from './debian-box.js';
+import { openVirtHost, type VirtTestHost, waitFor } from './support.js';
+
+describe('virtualisation: a debian-12 box boots systemd', function () {
+  // The first run on a machine builds the template: debootstrap takes minutes.
+  this.timeout(20 * 60_000);
+  const cleanup = useCleanup();
+  let t: VirtTestHost;
+
+  before(function () {
+    requireRoot(this, 'booting systemd in a real box');
+  });
+
+  beforeEach(async () => {
+    t = await openVirtHost(cleanup);
+  });
+
+  it('runs systemd as PID 1 until `running`, with journald, a getty on its console, its own cgroup tree; stops it cleanly and leaves nothing', async () => {
+    const rootfs = await debianRootfs(cleanup);
+    const mib = 2 ** 20;
+    await t.host.manager.create({ name: 'deb', config: { rootfs, limits: { memory: '512M' } } });
+    const started = Date.now();
+    await t.host.manager.start('deb');
+    const box = (): Box => t.host.manager.get('deb');
+    const { state, ms: bootMs } = await systemState(t.driver, box, started);
+    console.log(`      systemd: start to '${state}' in ${bootMs} ms`);
+    const failed = (await run(t.driver, box(), 'systemctl --failed --no-legend --plain')).stdout.trim();
+    assert.equal(state, 'running', `no unit failed (failed: ${failed || 'none'})`);
+    assert.ok(bootMs < 30_000, `booted in ${bootMs} ms`);
+
+    const inside = await run(
+      t.driver,
+      box(),
+      'cat /proc/1/comm; tr "\\0" "\\n" < /proc/1/environ | grep ^container=; stat -fc %T /sys/fs/cgroup; stat -fc %T /run; stat -fc %T /run/lock; hostname; ' +
+        'journalctl -b --no-pager -o cat | grep -c "Startup finished"; readlink /proc/$(pgrep -x agetty)/fd/0; cat /proc/1/cgroup | grep ^0::',
+    );
+    const lines = inside.stdout.trim().split('\n');
+    assert.deepEqual(lines.slice(0, 6), ['systemd', 'container=nsbox', 'cgroup2fs', 'tmpfs', 'tmpfs', 'deb'], inside.stderr);
+    assert.equal(lines[6], '1', 'journalctl -b shows the boot');
+    assert.equal(lines[7], '/dev/console', 'a getty on the console (console-getty.service)');
+    assert.equal(lines[8], '0::/init.scope', "systemd moved itself into its own cgroup tree (the box's, delegated)");
+    // The box's output is its console: systemd's boot messages and the login prompt.
+    const log = () => readFileSync(t.driver.files(box()).consoleLog, 'utf8');
+    assert.match(log(), /Welcome to .*Debian GNU\/Linux 12/);
+    assert.ok(await waitFor(() => /deb login: /.test(log()), 10_000), 'the login prompt on the console');
+
+    // Memory of the idle booted box: its cgroup's usage (v1 or v2).
+    const v1 = t.driver.cgroups.layout.v1.memory !== undefined;
+    const usage = Number(t.driver.cgroups.read(box().id, 'memory', v1 ? 'memory.usage_in_bytes' : 'memory.current').trim());
+    console.log(`      idle booted box: ${(usage / mib).toFixed(1)} MiB (its cgroup's memory usage, page cache included)`);
+    assert.ok(usage > 4 * mib && usage < 256 * mib, `idle memory ${usage} bytes`);
+
+    const stopping = Date.now();
+    const stopped = await t.host.manager.stop('deb');
+    const stopMs = Date.now() - stopping;
+    console.log(`      systemd: stopped (SIGRTMIN+3) in ${stopMs} ms`);
+    assert.equal(stopped.state, 'stopped');
+    assert.deepEqual(t.host.manager.history({ boxId: stopped.id, kind: 'box.stop-forced' }), [], 'systemd halted before the timeout');
+    assert.ok(stopMs < 10_000);
+    // systemd's own tree (init.scope, system.slice...) went with the box's cgroup.
+    const left = snapshotHost({ cgroupParent: t.driver.cgroups.parent, marker: t.driver.boxesDir, ownDirs: [t.driver.stateDir] });
+    assert.deepEqual([left.cgroups, left.processes], [[], []]);
+    await t.host.manager.destroy('deb');
+    assert.equal(existsSync(t.driver.boxDir(stopped)), false);
+  });
+
+  it('refuses to start a box whose rootfs has no init (a minbase), naming it, with nothing left behind', async () => {
+    const rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'noinit'), 'rootfs'));
+    rmSync(join(rootfs, 'sbin/init'));
+    await t.host.manager.create({ name: 'noinit', config: { rootfs } });
+    await assert.rejects(t.host.manager.start('noinit'), (error: { code?: string; message: string; details?: Record<string, unknown> }) => {
+      assert.equal(error.code, 'E_INVALID_CONFIG');
+      assert.equal(error.details?.field, 'process.args');
+      assert.match(error.message, /the box cannot boot: its init \/sbin\/init does not exist in its rootfs/);
+      return true;
+    });
+    assert.equal(t.host.manager.get('noinit').state, 'created');
+    const left = snapshotHost({ cgroupParent: t.driver.cgroups.parent, marker: t.driver.boxesDir, ownDirs: [t.driver.stateDir] });
+    assert.deepEqual([left.cgroups, left.processes], [[], []]);
+  });
+});
