@@ -44,6 +44,14 @@
       "ldflags": ["-static"]
     },
     {
+      # The migration plugin's restore: criu in a mount namespace of its own where the box's
+      # root is idmapped as the launcher made it (src/idmap-root.c).
+      "target_name": "nsbox-idmap-root",
+      "type": "executable",
+      "sources": ["src/idmap-root.c", "src/mount-flags.c", "src/common.c"],
+      "ldflags": ["-static"]
+    },
+    {
       # nsbox-runc's native front (packages/oci copies it next to its dist/): static, so
       # that it starts fast from any caller.
       "target_name": "nsbox-runc",

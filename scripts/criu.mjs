@@ -147,7 +147,15 @@ export function ensureCriu({ prefix = DEFAULT_CRIU_PREFIX, cache = DEFAULT_CRIU_
       ].join('\n'),
     );
     chmodSync(wrapper, 0o755);
-    const record = { version, suite: CRIU_SUITE, mirror, packages: debs.map((deb) => deb.split('/').pop()), installedAt: new Date().toISOString() };
+    // The plugin runs criu from this record (paths relative to the prefix): one place knows the layout.
+    const record = {
+      version,
+      suite: CRIU_SUITE,
+      mirror,
+      command: { loader: LOADER, libraryPath: LIBRARY_DIRS, criu: 'usr/sbin/criu' },
+      packages: debs.map((deb) => deb.split('/').pop()),
+      installedAt: new Date().toISOString(),
+    };
     writeFileSync(join(staging, CRIU_MARKER), `${JSON.stringify(record, null, 2)}\n`);
     mkdirSync(join(prefix, '..'), { recursive: true });
     if (existsSync(prefix)) rmSync(prefix, { recursive: true, force: true }); // an incomplete one (no marker)

@@ -14,6 +14,8 @@ export const launcherPath = join(releaseDir, 'nsbox-launcher');
 export const shimPath = join(releaseDir, 'nsbox-shim');
 /** The per-box seccomp-notify helper the shim starts (and restarts). */
 export const notifyPath = join(releaseDir, 'nsbox-notify');
+/** Runs a program where a path shows the box's root idmapped as the launcher made it (a restore's criu). */
+export const idmapRootPath = join(releaseDir, 'nsbox-idmap-root');
 
 export interface StatfsResult {
   type: number;

@@ -25,9 +25,11 @@ import { type BoxFilesService, type CgroupManager, notifyRules, runtimeRefs, typ
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type BoxCgroup, BoxCgroupManager, type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
+import { CheckpointEngineSlot } from './checkpoint-engines.js';
 import { releaseInit } from './held-init.js';
 import { NOTIFY_CONFIG_FILE, NOTIFY_SOCKET_FILE, notifyConfig } from './notify-config.js';
 import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
+import { restoreRoot } from './restore-root.js';
 import { launchShim } from './shim-launch.js';
 import { type CompileContext, compileCreateProgram } from './spec-compiler.js';
 import { materializeTemplate, type TemplateProgress } from './templates/index.js';
@@ -60,6 +62,8 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
   readonly cgroups: CgroupDriver;
   /** The one writer of boxes' resource files (runtimeRefs.cgroupManager). */
   readonly resources: BoxCgroupManager;
+  /** The engine behind checkpoint and restore, installed by a plugin (runtimeRefs.checkpointEngines). */
+  readonly checkpointEngines = new CheckpointEngineSlot();
 
   constructor(private readonly options: LinuxDriverOptions) {
     this.cgroups = options.cgroups ?? createCgroupDriver({ parent: options.cgroupParent ?? 'nsbox' });
@@ -79,6 +83,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       provide<CgroupManager>(runtimeRefs.cgroupManager, this.resources),
       provide(runtimeRefs.boxFiles, this as BoxFilesService),
       provide(runtimeRefs.uts, this as UtsService),
+      provide(runtimeRefs.checkpointEngines, this.checkpointEngines),
     ];
   }
 
@@ -194,17 +199,72 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     }
   }
 
-  /** CRIU is the migration plugin's (it provides a checkpoint engine); without it there is none. */
-  async checkpoint(box: Box, _options: CheckpointOptions): Promise<Record<string, unknown>> {
-    throw new NsboxError('E_UNSUPPORTED', `cannot checkpoint box '${box.name}': no checkpoint engine is installed (the migration plugin provides one)`, {
-      details: { box: box.name },
-    });
+  /**
+   * Saves the box's processes through the installed engine (the migration plugin's CRIU).
+   * Without --leave-running the dump ends them: the shim then records the init's end as for
+   * any exit, which the core turns into a stop.
+   */
+  async checkpoint(box: Box, options: CheckpointOptions, context: OperationContext): Promise<Record<string, unknown>> {
+    const engine = this.checkpointEngines.require(box, 'checkpoint');
+    const runtime = facts(box);
+    const spec = (box.runtime as { spec?: OciSpec }).spec;
+    if (!runtime.init || !isSameProcess(runtime.init) || !spec) {
+      throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no running init to checkpoint`, { details: { box: box.name } });
+    }
+    engine.check?.(box, spec);
+    mkdirSync(options.imageDir, { recursive: true, mode: 0o700 });
+    const leaveRunning = options.leaveRunning ?? false;
+    const saved = await engine.checkpoint(
+      {
+        box,
+        spec,
+        initPid: runtime.init.pid,
+        rootfs: runtime.rootfs ?? box.config.rootfs ?? '',
+        boxDir: this.boxDir(box),
+        imageDir: options.imageDir,
+        leaveRunning,
+        extra: options.extra ?? {},
+      },
+      context,
+    );
+    // The tree is gone once the dump returns; the shim writes exit.json as it reaps the init.
+    if (!leaveRunning) await waitUntil(() => this.files(box).exit() !== undefined || !isSameProcess(runtime.shim), 5_000);
+    return { engine: engine.name, imageDir: options.imageDir, leaveRunning, at: Date.now(), ...saved };
   }
 
-  async restore(box: Box, _spec: OciSpec, _options: RestoreOptions): Promise<Record<string, unknown>> {
-    throw new NsboxError('E_UNSUPPORTED', `cannot restore box '${box.name}': no checkpoint engine is installed (the migration plugin provides one)`, {
-      details: { box: box.name },
-    });
+  /**
+   * Brings saved processes back as a start does — a fresh cgroup, `configure`, a shim — but
+   * the shim runs the engine's restore instead of the launcher: the restored init is then
+   * the shim's to supervise (reaped, its exit recorded) as a started one is.
+   */
+  async restore(box: Box, spec: OciSpec, options: RestoreOptions, context: OperationContext, moments?: StartMoments): Promise<Record<string, unknown>> {
+    const engine = this.checkpointEngines.require(box, 'restore');
+    engine.check?.(box, spec);
+    const files = this.files(box);
+    mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    for (const stale of [files.exitFile, join(files.dir, 'init.pid'), files.shimPidFile]) rmSync(stale, { force: true });
+    writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
+    this.makeCgroup(box);
+    try {
+      await moments?.configure();
+      const launcher = await engine.restoreLauncher(
+        { box, spec, root: restoreRoot(spec, files.dir), boxDir: files.dir, imageDir: options.imageDir, extra: options.extra ?? {} },
+        context,
+      );
+      const ready = await launchShim({ boxDir: files.dir, program: [], launcher: launcher.path, timeoutMs: 120_000 });
+      const restored = {
+        init: identify(ready.pid),
+        shim: identify(ready.shimPid),
+        cgroup: box.id,
+        startedAt: Date.now(),
+        restoredFrom: { engine: engine.name, imageDir: options.imageDir, ...launcher.facts },
+      };
+      await moments?.wire(restored);
+      return restored;
+    } catch (error) {
+      await this.cleanupStart(box).catch(() => undefined);
+      throw error;
+    }
   }
 
   async status(box: Box): Promise<DriverStatus> {
