@@ -23,7 +23,7 @@
         "src/launcher-tty.c", "src/launcher-create.c", "src/launcher-join.c",
         "src/launcher-sync.c", "src/launcher-idmap.c", "src/launcher-bpf.c",
         "src/mount-flags.c", "src/launcher-process.c", "src/launcher-hold.c",
-        "src/launcher-hooks.c", "src/launcher-copyup.c"
+        "src/launcher-hooks.c", "src/launcher-copyup.c", "src/launcher-timens.c"
       ],
       "libraries": ["-lseccomp", "-lbpf"]
     },

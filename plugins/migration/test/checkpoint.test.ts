@@ -12,6 +12,16 @@ import type { LinuxRuntimeFacts } from '@nsbox/runtime';
 import { makeTempDir, useCleanup } from '@nsbox/testkit';
 import { cgroupPids, isAlive, type MigrationTestHost, openMigrationHost, requireCriu, sleep, waitFor } from './support.js';
 
+async function action(t: MigrationTestHost, name: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const api = t.host.manager;
+  return (await invokeAction(findAction(t.host.plugins, 'migration', name), input, {
+    api: undefined as never,
+    tenant: null,
+    box: async (ref) => api.sync(ref),
+    services: t.host.plugins,
+  })) as Record<string, unknown>;
+}
+
 describe('migration: checkpoint and restore of a real box', function () {
   this.timeout(120_000);
   const cleanup = useCleanup();
@@ -19,16 +29,6 @@ describe('migration: checkpoint and restore of a real box', function () {
   before(function () {
     requireCriu(this);
   });
-
-  async function action(t: MigrationTestHost, name: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const api = t.host.manager;
-    return (await invokeAction(findAction(t.host.plugins, 'migration', name), input, {
-      api: undefined as never,
-      tenant: null,
-      box: async (ref) => api.sync(ref),
-      services: t.host.plugins,
-    })) as Record<string, unknown>;
-  }
 
   it('stops the box at a checkpoint and brings it back: the counter continues from where it was, under a new shim', async () => {
     const t = await openMigrationHost(cleanup);
@@ -87,5 +87,31 @@ describe('migration: checkpoint and restore of a real box', function () {
     assert.equal(restored.state, 'running');
     // The snapshot's memory: the counter starts again just after where it was at the dump.
     assert.ok(await waitFor(() => t.count('mig-snap') > 0 && t.count('mig-snap') <= atDump + 5, 5_000), `counter back near ${atDump}`);
+  });
+});
+
+describe('migration: what a restored box keeps of its virtual server', function () {
+  this.timeout(120_000);
+  const cleanup = useCleanup();
+
+  before(function () {
+    requireCriu(this);
+  });
+
+  it('keeps its time namespace: its uptime goes on from where it was, it does not start again', async () => {
+    const t = await openMigrationHost(cleanup, { virtualisation: true });
+    await t.box('mig-clock', { virtualisation: { sysinfo: false } });
+    const uptime = async () => Number((await t.exec('mig-clock', 'cat /proc/uptime')).split(' ')[0]);
+    await sleep(1_500);
+    const before = await uptime();
+    assert.ok(before >= 1 && before < 60, `a fresh box's uptime (${before} s) counts from its start`);
+    const host = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    assert.ok(host - before > 60 || host < 60, 'the host has been up longer than the box');
+    await action(t, 'checkpoint', { box: 'mig-clock' });
+    await sleep(1_000);
+    await action(t, 'restore', { box: 'mig-clock' });
+    const after = await uptime();
+    assert.ok(after >= before, `uptime ${after} s after the restore, ${before} s before the dump: it went on`);
+    assert.ok(after < before + 30, `uptime ${after} s is the box's, not the host's (${host} s)`);
   });
 });
