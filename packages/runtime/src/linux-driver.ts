@@ -165,11 +165,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       await moments?.configure();
       // The init holds once the box is built, before it execs (the launcher's `hold`).
       const holdSocket = join(files.dir, 'start.sock');
-      // Notified syscalls: the shim takes the listeners and keeps nsbox-notify serving them.
-      const notify = notifyRules(spec);
-      const notifyFile = join(files.dir, NOTIFY_CONFIG_FILE);
-      if (notify.length > 0) writeFileSync(notifyFile, notifyConfig(notify, cgroup), { mode: 0o600 });
-      else rmSync(notifyFile, { force: true });
+      const notify = this.writeNotifyConfig(files, spec, cgroup);
       const program = [
         ...compileCreateProgram(spec, {
           procsFiles: cgroup.procsFiles,
@@ -182,7 +178,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
         boxDir: files.dir,
         program,
         terminal: spec.process.terminal ?? false,
-        ...(notify.length > 0 ? { notifyConfig: notifyFile } : {}),
+        ...(notify ? { notifyConfig: notify } : {}),
       });
       const init = identify(ready.pid);
       const shim = identify(ready.shimPid);
@@ -197,6 +193,18 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       await this.removeCgroup(box).catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Notified syscalls: the shim takes the listeners and keeps nsbox-notify serving them. The config file, if the box has any. */
+  private writeNotifyConfig(files: BoxFiles, spec: OciSpec, cgroup: BoxCgroup): string | undefined {
+    const notify = notifyRules(spec);
+    const notifyFile = join(files.dir, NOTIFY_CONFIG_FILE);
+    if (notify.length === 0) {
+      rmSync(notifyFile, { force: true });
+      return undefined;
+    }
+    writeFileSync(notifyFile, notifyConfig(notify, cgroup), { mode: 0o600 });
+    return notifyFile;
   }
 
   /**
@@ -244,14 +252,22 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     mkdirSync(files.dir, { recursive: true, mode: 0o700 });
     for (const stale of [files.exitFile, join(files.dir, 'init.pid'), files.shimPidFile]) rmSync(stale, { force: true });
     writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
-    this.makeCgroup(box);
+    const cgroup = this.makeCgroup(box);
     try {
       await moments?.configure();
+      // Processes exec'd into the restored box send their listeners to the new shim.
+      const notify = this.writeNotifyConfig(files, spec, cgroup);
       const launcher = await engine.restoreLauncher(
         { box, spec, root: restoreRoot(spec, files.dir), boxDir: files.dir, imageDir: options.imageDir, extra: options.extra ?? {} },
         context,
       );
-      const ready = await launchShim({ boxDir: files.dir, program: [], launcher: launcher.path, timeoutMs: 120_000 });
+      const ready = await launchShim({
+        boxDir: files.dir,
+        program: [],
+        launcher: launcher.path,
+        timeoutMs: 120_000,
+        ...(notify ? { notifyConfig: notify } : {}),
+      });
       const restored = {
         init: identify(ready.pid),
         shim: identify(ready.shimPid),

@@ -10,7 +10,7 @@
 import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, NsboxError, type OciSpec, type OperationContext } from '@nsbox/core';
-import type { CheckpointEngine, CheckpointRequest, RestoreLauncher, RestoreRequest } from '@nsbox/runtime-api';
+import { type CheckpointEngine, type CheckpointRequest, notifyRules, type RestoreLauncher, type RestoreRequest } from '@nsbox/runtime-api';
 import { type CheckpointManifest, dumpArgs, manifestFile, restoreArgs, shellQuote } from './criu-args.js';
 import { type CriuInstall, findCriu } from './criu-install.js';
 import { criuErrors, runCriu } from './criu-run.js';
@@ -57,6 +57,19 @@ export class CriuEngine implements CheckpointEngine {
       throw new NsboxError('E_UNSUPPORTED', `box '${box.name}' has a terminal: its pty cannot be checkpointed yet (migration plugin)`, {
         details: { box: box.name, field: 'process.terminal' },
       });
+    }
+    // A seccomp listener cannot be saved: criu brings the filter back without one, and the
+    // restored processes' notified calls (uname, sysinfo) would fail with ENOSYS.
+    const notified = notifyRules(spec);
+    if (notified.length > 0) {
+      const rules = notified.map((rule) => `${rule.syscall} (${rule.owner})`).join(', ');
+      throw new NsboxError(
+        'E_UNSUPPORTED',
+        `box '${box.name}' has syscalls answered by nsbox-notify: ${rules}; criu cannot restore a seccomp listener, so they would fail after a restore`,
+        {
+          details: { box: box.name, syscalls: notified.map((rule) => rule.syscall) },
+        },
+      );
     }
   }
 
