@@ -70,6 +70,23 @@ describe('migration: checkpoint and restore of a real box', function () {
     assert.equal(isAlive(facts.init.pid), false);
     assert.ok(await waitFor(() => !isAlive(facts.shim?.pid), 5_000), 'the shim ended with its box');
     assert.equal(t.driver.cgroups.get(after.id), undefined, 'the box cgroup is gone');
+    // The root criu was given lived in a mount namespace of its own: the host never had it.
+    const boxDir = t.driver.boxDir(after);
+    assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(boxDir), 'no mount of the restore is left on the host');
+    await t.host.manager.destroy('mig-counter');
+    assert.equal(existsSync(boxDir), false, 'the box directory, with its images, went with the box');
+  });
+
+  it('refuses, before anything stops, a box whose syscalls nsbox-notify answers, naming them', async () => {
+    const t = await openMigrationHost(cleanup, { virtualisation: true });
+    await t.box('mig-notify', { virtualisation: { sysinfo: true } });
+    await assert.rejects(action(t, 'checkpoint', { box: 'mig-notify' }), (error: Error & { code?: string }) => {
+      assert.match(error.message, /sysinfo \(virtualisation\)/);
+      return /E_UNSUPPORTED/.test(String(error.code ?? '')) || /E_UNSUPPORTED|cannot restore a seccomp listener/.test(error.message);
+    });
+    assert.equal(t.host.manager.get('mig-notify').state, 'running');
+    const before = t.count('mig-notify');
+    assert.ok(await waitFor(() => t.count('mig-notify') > before, 5_000), 'the box still runs');
   });
 
   it('keeps the box running with leaveRunning, and the images restore after a stop', async () => {
