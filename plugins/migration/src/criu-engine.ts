@@ -76,6 +76,7 @@ export class CriuEngine implements CheckpointEngine {
   async checkpoint(request: CheckpointRequest, context: OperationContext): Promise<Record<string, unknown>> {
     const install = this.install();
     const pid = request.initPid;
+    refuseHostWiredLinks(request.box, pid);
     const fd = (n: number) => readLink(`/proc/${pid}/fd/${n}`);
     const manifest: CheckpointManifest = {
       format: 1,
@@ -164,6 +165,30 @@ export class CriuEngine implements CheckpointEngine {
       timeoutMs: this.settings.timeoutSeconds * 1000,
       signal: context.signal,
     };
+  }
+}
+
+/**
+ * A link in the box's network namespace other than its loopback was wired from the host (the
+ * network plugin's veth): criu saves it, but would bring it back with a host end of its own
+ * naming, outside the bridge and the rules the network plugin keeps. Refused before anything
+ * stops, until the network plugin takes part in the restore.
+ */
+function refuseHostWiredLinks(box: Box, pid: number): void {
+  let links: string[];
+  try {
+    links = readFileSync(`/proc/${pid}/net/dev`, 'utf8')
+      .split('\n')
+      .slice(2)
+      .map((line) => line.split(':')[0]?.trim() ?? '')
+      .filter((name) => name !== '' && name !== 'lo');
+  } catch {
+    return; // gone: the dump says so
+  }
+  if (links.length > 0) {
+    throw new NsboxError('E_UNSUPPORTED', `box '${box.name}' has network links (${links.join(', ')}): restoring them is not supported yet (migration plugin)`, {
+      details: { box: box.name, links },
+    });
   }
 }
 
