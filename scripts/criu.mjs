@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // CRIU for the migration plugin, in a private prefix. Debian 12's criu (3.17) fails on recent
-// kernels ("vdso: Unexpected rt vDSO area bounds"); trixie's 4.1 works. It is fetched with an
+// kernels ("vdso: Unexpected rt vDSO area bounds"); trixie's 4.1.1 dumps processes but no inet
+// socket on kernels from 6.16 on (SO_PASSCRED and SO_PASSSEC are refused on them there:
+// "sockets: Can't get 1:16 opt: Operation not supported"), so no box with a TCP server or
+// connection; sid's 4.2 does (NSBOX_CRIU_SUITE or --suite picks another suite). It is fetched with an
 // apt configuration of its own (its own sources list, lists and cache under the cache dir,
 // `Dir::State::status=/dev/null`): the system's apt sources and its libc stay as they are.
 // criu and its library closure are unpacked with `dpkg-deb -x` into the prefix and run through
@@ -16,7 +19,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CRIU_SUITE = 'trixie';
+export const CRIU_SUITE = 'sid';
 export const CRIU_MIRROR = 'http://deb.debian.org/debian';
 export const DEFAULT_CRIU_PREFIX = '/var/lib/nsbox/criu';
 export const DEFAULT_CRIU_CACHE = '/var/cache/nsbox-criu';
@@ -34,9 +37,9 @@ function sh(command, args, options = {}) {
   return result.stdout;
 }
 
-/** apt options that keep every file of this apt run under the cache dir. */
-function aptOptions(cache) {
-  const dir = join(cache, 'apt');
+/** apt options that keep every file of this apt run under the cache dir (one apt dir per suite). */
+function aptOptions(cache, suite) {
+  const dir = join(cache, 'apt', suite);
   return [
     ['Dir::Etc::SourceList', join(dir, 'sources.list')],
     ['Dir::Etc::SourceParts', join(dir, 'sources.list.d')],
@@ -45,17 +48,17 @@ function aptOptions(cache) {
     ['Dir::State::Lists', join(dir, 'lists')],
     ['Dir::State::status', '/dev/null'],
     ['Dir::Cache', join(dir, 'cache')],
-    ['Dir::Cache::archives', join(cache, 'debs')],
+    ['Dir::Cache::archives', join(cache, 'debs', suite)],
     ['Debug::NoLocking', '1'],
     ['APT::Get::List-Cleanup', '0'],
   ].flatMap(([key, value]) => ['-o', `${key}=${value}`]);
 }
 
-function prepareAptDirs(cache, mirror) {
-  const dir = join(cache, 'apt');
+function prepareAptDirs(cache, mirror, suite) {
+  const dir = join(cache, 'apt', suite);
   for (const sub of ['lists/partial', 'cache', 'sources.list.d', 'preferences.d']) mkdirSync(join(dir, sub), { recursive: true });
-  mkdirSync(join(cache, 'debs', 'partial'), { recursive: true });
-  writeFileSync(join(dir, 'sources.list'), `deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror} ${CRIU_SUITE} main\n`);
+  mkdirSync(join(cache, 'debs', suite, 'partial'), { recursive: true });
+  writeFileSync(join(dir, 'sources.list'), `deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror} ${suite} main\n`);
 }
 
 /** criu and what it depends on, transitively (Depends and Pre-Depends only): its runtime closure. */
@@ -76,11 +79,11 @@ function closure(options) {
 }
 
 /** The .deb files in the cache for these packages (the newest of each when several). */
-function cachedDebs(cache, packages) {
-  const files = readdirSync(join(cache, 'debs')).filter((name) => name.endsWith('.deb'));
+function cachedDebs(dir, packages) {
+  const files = readdirSync(dir).filter((name) => name.endsWith('.deb'));
   return packages.map((name) => {
     const matches = files.filter((file) => file.startsWith(`${name}_`)).sort();
-    return matches.length > 0 ? join(cache, 'debs', matches[matches.length - 1]) : undefined;
+    return matches.length > 0 ? join(dir, matches[matches.length - 1]) : undefined;
   });
 }
 
@@ -105,23 +108,30 @@ export function installedCriu(prefix = DEFAULT_CRIU_PREFIX) {
  * Installs criu into `prefix` unless a complete install is there. Downloads only what the
  * cache lacks; the prefix appears whole (unpacked beside it, then renamed) or not at all.
  */
-export function ensureCriu({ prefix = DEFAULT_CRIU_PREFIX, cache = DEFAULT_CRIU_CACHE, mirror = CRIU_MIRROR, log = () => {} } = {}) {
+export function ensureCriu({ prefix = DEFAULT_CRIU_PREFIX, cache = DEFAULT_CRIU_CACHE, mirror = CRIU_MIRROR, suite = CRIU_SUITE, log = () => {} } = {}) {
   const present = installedCriu(prefix);
-  if (present) return present;
-  prepareAptDirs(cache, mirror);
-  const options = aptOptions(cache);
-  const listsReady = readdirSync(join(cache, 'apt', 'lists')).some((name) => name.endsWith('_Packages') || name.includes('_Packages.'));
-  if (!listsReady) {
-    log(`fetching the ${CRIU_SUITE} package lists into ${cache} (the system's apt sources are not touched)`);
+  if (present && present.suite === suite) return present;
+  prepareAptDirs(cache, mirror, suite);
+  const options = aptOptions(cache, suite);
+  const debsDir = join(cache, 'debs', suite);
+  const update = () => {
+    log(`fetching the ${suite} package lists into ${cache} (the system's apt sources are not touched)`);
     sh('apt-get', [...options, '-qq', 'update']);
-  }
+  };
+  if (!readdirSync(join(cache, 'apt', suite, 'lists')).some((name) => name.includes('_Packages'))) update();
   const packages = closure(options);
-  let debs = cachedDebs(cache, packages);
+  let debs = cachedDebs(debsDir, packages);
   const missing = packages.filter((_, index) => !debs[index]);
   if (missing.length > 0) {
-    log(`downloading ${missing.join(' ')} from ${CRIU_SUITE}`);
-    sh('apt-get', [...options, '-qq', 'download', ...missing], { cwd: join(cache, 'debs') });
-    debs = cachedDebs(cache, packages);
+    log(`downloading ${missing.join(' ')} from ${suite}`);
+    try {
+      sh('apt-get', [...options, '-qq', 'download', ...missing], { cwd: debsDir });
+    } catch {
+      // Lists older than the archive name files it no longer has: fresh lists, once.
+      update();
+      sh('apt-get', [...options, '-qq', 'download', ...closure(options).filter((name) => !cachedDebs(debsDir, [name])[0])], { cwd: debsDir });
+    }
+    debs = cachedDebs(debsDir, packages);
   }
   const staging = `${prefix}.staging-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
@@ -150,7 +160,7 @@ export function ensureCriu({ prefix = DEFAULT_CRIU_PREFIX, cache = DEFAULT_CRIU_
     // The plugin runs criu from this record (paths relative to the prefix): one place knows the layout.
     const record = {
       version,
-      suite: CRIU_SUITE,
+      suite,
       mirror,
       command: { loader: LOADER, libraryPath: LIBRARY_DIRS, criu: 'usr/sbin/criu' },
       packages: debs.map((deb) => deb.split('/').pop()),
@@ -176,6 +186,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   };
   const prefix = option('--prefix', process.env.NSBOX_CRIU_PREFIX ?? DEFAULT_CRIU_PREFIX);
   const cache = option('--cache', process.env.NSBOX_CRIU_CACHE ?? DEFAULT_CRIU_CACHE);
-  const record = ensureCriu({ prefix, cache, log: (message) => process.stderr.write(`[criu] ${message}\n`) });
+  const suite = option('--suite', process.env.NSBOX_CRIU_SUITE ?? CRIU_SUITE);
+  const record = ensureCriu({ prefix, cache, suite, log: (message) => process.stderr.write(`[criu] ${message}\n`) });
   process.stdout.write(`${prefix} ${record.version}\n`);
 }

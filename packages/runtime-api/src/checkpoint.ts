@@ -40,6 +40,18 @@ export interface RestoreRequest {
   boxDir: string;
   imageDir: string;
   extra: Record<string, unknown>;
+  /**
+   * The network namespace the restored box joins (`/proc/PID/ns/net`), when the engine asked
+   * for one (`restoreNeeds`): made by the runtime and wired by the plugins at the wire moment
+   * (the network plugin's veth, addresses and rules) before the engine runs.
+   */
+  netns?: string;
+}
+
+/** What a restore from these images needs from the runtime before the engine runs. */
+export interface RestoreNeeds {
+  /** A network namespace wired by the plugins: the dump left the box's network to the host's plugins. */
+  netns?: boolean;
 }
 
 /**
@@ -62,6 +74,8 @@ export interface CheckpointEngine {
   check?(box: Box, spec: OciSpec): void;
   /** Saves the tree; returns facts recorded on the box. */
   checkpoint(request: CheckpointRequest, context: OperationContext): Promise<Record<string, unknown>>;
+  /** What the images need before their restore (E_NOT_FOUND when there are none). */
+  restoreNeeds?(imageDir: string): RestoreNeeds;
   restoreLauncher(request: RestoreRequest, context: OperationContext): Promise<RestoreLauncher>;
 }
 

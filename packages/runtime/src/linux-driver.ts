@@ -29,6 +29,7 @@ import { CheckpointEngineSlot } from './checkpoint-engines.js';
 import { releaseInit } from './held-init.js';
 import { NOTIFY_CONFIG_FILE, NOTIFY_SOCKET_FILE, notifyConfig } from './notify-config.js';
 import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
+import { holdNetns, type NetnsHolder } from './netns-holder.js';
 import { restoreRoot } from './restore-root.js';
 import { launchShim } from './shim-launch.js';
 import { type CompileContext, compileCreateProgram } from './spec-compiler.js';
@@ -253,12 +254,26 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     for (const stale of [files.exitFile, join(files.dir, 'init.pid'), files.shimPidFile]) rmSync(stale, { force: true });
     writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
     const cgroup = this.makeCgroup(box);
+    let holder: NetnsHolder | undefined;
     try {
       await moments?.configure();
       // Processes exec'd into the restored box send their listeners to the new shim.
       const notify = this.writeNotifyConfig(files, spec, cgroup);
+      // Images that left the box's network to the plugins: a namespace they wire first, as at a start.
+      if (engine.restoreNeeds?.(options.imageDir).netns) {
+        holder = await holdNetns();
+        await moments?.wire({ init: identify(holder.pid), cgroup: box.id });
+      }
       const launcher = await engine.restoreLauncher(
-        { box, spec, root: restoreRoot(spec, files.dir), boxDir: files.dir, imageDir: options.imageDir, extra: options.extra ?? {} },
+        {
+          box,
+          spec,
+          root: restoreRoot(spec, files.dir),
+          boxDir: files.dir,
+          imageDir: options.imageDir,
+          extra: options.extra ?? {},
+          ...(holder ? { netns: holder.path } : {}),
+        },
         context,
       );
       const ready = await launchShim({
@@ -275,11 +290,13 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
         startedAt: Date.now(),
         restoredFrom: { engine: engine.name, imageDir: options.imageDir, ...launcher.facts },
       };
-      await moments?.wire(restored);
+      if (!holder) await moments?.wire(restored);
       return restored;
     } catch (error) {
       await this.cleanupStart(box).catch(() => undefined);
       throw error;
+    } finally {
+      holder?.stop();
     }
   }
 

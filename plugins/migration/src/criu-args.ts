@@ -21,7 +21,16 @@ export interface CheckpointManifest {
   /** Host paths bound into the box: destination → host source (criu's external mounts). */
   externalMounts: { destination: string; source: string }[];
   tcpEstablished: boolean;
+  /**
+   * The box's network namespace was left out of the images (`--external net[INODE]`): its
+   * links were wired by a plugin from the host (the network plugin's veth), and a restore
+   * joins a namespace the plugins wire again, with the same addresses.
+   */
+  externalNetns?: { inode: number };
 }
+
+/** criu's key for the box's network namespace when it is external. */
+export const NETNS_KEY = 'nsbox-netns';
 
 export interface CriuOptions {
   /** Keep established TCP connections (the peer must not see the box's side go away). */
@@ -45,13 +54,14 @@ export function dumpArgs(input: {
   imageDir: string;
   logFile: string;
   leaveRunning: boolean;
-  manifest: Pick<CheckpointManifest, 'externalMounts'>;
+  manifest: Pick<CheckpointManifest, 'externalMounts' | 'externalNetns'>;
   freezerCgroup?: string;
   options: CriuOptions;
 }): string[] {
   const args = ['dump', '--tree', String(input.pid), '--images-dir', input.imageDir, '--log-file', input.logFile, `-v${input.options.verbosity ?? 2}`];
   // The mount namespace is the box's: host paths bound into it are external, named by their destination.
   for (const mount of input.manifest.externalMounts) args.push('--external', `mnt[${mount.destination}]:${mount.destination}`);
+  if (input.manifest.externalNetns) args.push('--external', `net[${input.manifest.externalNetns.inode}]:${NETNS_KEY}`);
   if (input.leaveRunning) args.push('--leave-running');
   if (input.options.tcpEstablished) args.push('--tcp-established');
   if (input.freezerCgroup) args.push('--freeze-cgroup', input.freezerCgroup);
@@ -70,6 +80,8 @@ export function restoreArgs(input: {
   /** The fds (in criu's process) holding the new shim's stdin read end and output write end. */
   stdinFd: number;
   outputFd: number;
+  /** The fd (in criu's process) of the network namespace to join, for images with an external one. */
+  netnsFd?: number;
   options: CriuOptions;
 }): string[] {
   const { manifest } = input;
@@ -95,6 +107,7 @@ export function restoreArgs(input: {
   const outputs = new Set([manifest.stdio.stdout, manifest.stdio.stderr].filter((file): file is string => file?.startsWith('pipe:') === true));
   for (const output of outputs) args.push('--inherit-fd', `fd[${input.outputFd}]:${output}`);
   for (const mount of manifest.externalMounts) args.push('--external', `mnt[${mount.destination}]:${mount.source}`);
+  if (manifest.externalNetns && input.netnsFd !== undefined) args.push('--inherit-fd', `fd[${input.netnsFd}]:${NETNS_KEY}`);
   if (manifest.tcpEstablished) args.push('--tcp-established');
   return args;
 }

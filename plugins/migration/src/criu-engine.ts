@@ -7,10 +7,10 @@
  * init ends up the shim's child (it is the nearest subreaper) and is supervised as any init.
  */
 
-import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, NsboxError, type OciSpec, type OperationContext } from '@nsbox/core';
-import { type CheckpointEngine, type CheckpointRequest, notifyRules, type RestoreLauncher, type RestoreRequest } from '@nsbox/runtime-api';
+import { type CheckpointEngine, type CheckpointRequest, notifyRules, type RestoreLauncher, type RestoreNeeds, type RestoreRequest } from '@nsbox/runtime-api';
 import { type CheckpointManifest, dumpArgs, manifestFile, restoreArgs, shellQuote } from './criu-args.js';
 import { type CriuInstall, findCriu } from './criu-install.js';
 import { criuErrors, runCriu } from './criu-run.js';
@@ -27,6 +27,8 @@ const OUTPUT_FD = 6;
  * magic link /proc/self/fd/N reaches it without walking them.
  */
 const IMAGES_FD = 7;
+/** The network namespace the runtime made and the plugins wired, for images with an external one. */
+const NETNS_FD = 8;
 
 function readLink(path: string): string | undefined {
   try {
@@ -76,7 +78,7 @@ export class CriuEngine implements CheckpointEngine {
   async checkpoint(request: CheckpointRequest, context: OperationContext): Promise<Record<string, unknown>> {
     const install = this.install();
     const pid = request.initPid;
-    refuseHostWiredLinks(request.box, pid);
+    const externalNetns = networkLeftToPlugins(request.box, request.spec, pid);
     const fd = (n: number) => readLink(`/proc/${pid}/fd/${n}`);
     const manifest: CheckpointManifest = {
       format: 1,
@@ -87,6 +89,7 @@ export class CriuEngine implements CheckpointEngine {
       stdio: { stdin: fd(0), stdout: fd(1), stderr: fd(2) },
       externalMounts: hostBinds(parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')), parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))),
       tcpEstablished: request.extra.tcpEstablished === true,
+      ...(externalNetns ? { externalNetns } : {}),
     };
     const logFile = join(request.boxDir, 'criu-dump.log');
     const args = dumpArgs({
@@ -108,7 +111,11 @@ export class CriuEngine implements CheckpointEngine {
       });
     }
     writeFileSync(manifestFile(request.imageDir), `${JSON.stringify(manifest, null, 2)}\n`);
-    return { criu: install.version, dumpMs: Date.now() - started, externalMounts: manifest.externalMounts.length };
+    return { criu: install.version, dumpMs: Date.now() - started, externalMounts: manifest.externalMounts.length, externalNetns: Boolean(externalNetns) };
+  }
+
+  restoreNeeds(imageDir: string): RestoreNeeds {
+    return { netns: readManifest(imageDir).externalNetns !== undefined };
   }
 
   async restoreLauncher(request: RestoreRequest, context: OperationContext): Promise<RestoreLauncher> {
@@ -127,6 +134,7 @@ export class CriuEngine implements CheckpointEngine {
       manifest,
       stdinFd: STDIN_FD,
       outputFd: OUTPUT_FD,
+      ...(request.netns ? { netnsFd: NETNS_FD } : {}),
       options: { verbosity: this.settings.verbosity },
     });
     giveImagesToBoxRoot(request.imageDir, request.spec);
@@ -141,6 +149,9 @@ export class CriuEngine implements CheckpointEngine {
         '# fds 0-2 the box’s new stdio, 3 the (empty) program, 4 the result pipe.',
         'exec 3<&-',
         `exec ${IMAGES_FD}<${shellQuote(request.imageDir)} || { echo "error criu-restore 2 cannot open ${request.imageDir}" >&4; exit 1; }`,
+        ...(request.netns
+          ? [`exec ${NETNS_FD}<${shellQuote(request.netns)} || { echo "error criu-restore 2 cannot open ${request.netns}" >&4; exit 1; }`]
+          : []),
         `${fault}${command} ${STDIN_FD}<&0 ${OUTPUT_FD}>&1 </dev/null >/dev/null 2>&1`,
         'rc=$?',
         `if [ "$rc" -eq 0 ] && [ -s ${shellQuote(pidFile)} ]; then`,
@@ -169,27 +180,43 @@ export class CriuEngine implements CheckpointEngine {
 }
 
 /**
- * A link in the box's network namespace other than its loopback was wired from the host (the
- * network plugin's veth): criu saves it, but would bring it back with a host end of its own
- * naming, outside the bridge and the rules the network plugin keeps. Refused before anything
- * stops, until the network plugin takes part in the restore.
+ * A box that shares the host's network stack cannot be saved (its sockets are the host's).
+ * A box whose namespace holds links other than its loopback had them wired from the host (the
+ * network plugin's veth): criu would bring a veth back with a host end of its own naming,
+ * outside the bridge and the plugin's rules. Its namespace is left out of the images instead
+ * (returned here to be named external), and a restore joins one the plugins wire again, with
+ * the same addresses (their claims outlive a stop), so that TCP connections can come back.
  */
-function refuseHostWiredLinks(box: Box, pid: number): void {
+function networkLeftToPlugins(box: Box, spec: OciSpec, pid: number): { inode: number } | undefined {
   let links: string[];
+  let inode: number;
   try {
+    inode = statSync(`/proc/${pid}/ns/net`).ino;
+    if (inode === statSync('/proc/self/ns/net').ino) {
+      throw new NsboxError('E_UNSUPPORTED', `box '${box.name}' shares the host's network stack: it cannot be checkpointed (migration plugin)`, {
+        details: { box: box.name, field: 'isolation.namespaces.network' },
+      });
+    }
     links = readFileSync(`/proc/${pid}/net/dev`, 'utf8')
       .split('\n')
       .slice(2)
       .map((line) => line.split(':')[0]?.trim() ?? '')
       .filter((name) => name !== '' && name !== 'lo');
-  } catch {
-    return; // gone: the dump says so
+  } catch (error) {
+    if (error instanceof NsboxError) throw error;
+    return undefined; // gone: the dump says so
   }
-  if (links.length > 0) {
-    throw new NsboxError('E_UNSUPPORTED', `box '${box.name}' has network links (${links.join(', ')}): restoring them is not supported yet (migration plugin)`, {
-      details: { box: box.name, links },
-    });
+  if (links.length === 0) return undefined;
+  // criu's restored init joins that namespace from inside the box's new user namespace, which
+  // has no rights over one made outside it: `Can't unshare net-namespace: Operation not permitted`.
+  if (spec.linux?.namespaces?.some((namespace) => namespace.type === 'user' && !namespace.path)) {
+    throw new NsboxError(
+      'E_UNSUPPORTED',
+      `box '${box.name}' has network links (${links.join(', ')}) and a user namespace: its network cannot be restored yet (migration plugin)`,
+      { details: { box: box.name, links } },
+    );
   }
+  return { inode };
 }
 
 /**

@@ -89,10 +89,10 @@ describe('migration: checkpoint and restore of a real box', function () {
     assert.ok(await waitFor(() => t.count('mig-notify') > before, 5_000), 'the box still runs');
   });
 
-  it('refuses, before anything stops, a box with network links it cannot bring back (here the host stack it shares)', async () => {
+  it("refuses, before anything stops, a box that shares the host's network stack", async () => {
     const t = await openMigrationHost(cleanup);
     await t.box('mig-hostnet', { isolation: { namespaces: { network: 'host' } } });
-    await assert.rejects(action(t, 'checkpoint', { box: 'mig-hostnet' }), /has network links/);
+    await assert.rejects(action(t, 'checkpoint', { box: 'mig-hostnet' }), /shares the host's network stack/);
     assert.equal(t.host.manager.get('mig-hostnet').state, 'running');
   });
 
