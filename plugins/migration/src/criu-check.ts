@@ -16,11 +16,22 @@ export interface CriuCheckResult {
   notes: string[];
 }
 
+/** `criu check` probes the kernel (about a second here): the host's facts reuse a verdict this long. */
+const CACHE_MS = 5 * 60_000;
+
 export class CriuChecker {
+  private cached: { at: number; result: Promise<CriuCheckResult> } | undefined;
+
   constructor(
     private readonly prefix: string,
     private readonly settings: MigrationSettings,
   ) {}
+
+  /** The last verdict if it is recent, else a new one (the host's facts). */
+  recent(now = Date.now()): Promise<CriuCheckResult> {
+    if (!this.cached || now - this.cached.at > CACHE_MS) this.cached = { at: now, result: this.check() };
+    return this.cached.result;
+  }
 
   async check(): Promise<CriuCheckResult> {
     const lookup = findCriu(this.prefix);

@@ -5,7 +5,7 @@
  * operations, with every plugin's hooks, do the rest.
  */
 
-import { ContainerModule, coreRefs, definePlugin } from '@nsbox/core';
+import { ContainerModule, contribute, coreRefs, definePlugin, hostInfoPoint } from '@nsbox/core';
 import { runtimeRefs } from '@nsbox/runtime-api';
 import { migrationActions, migrationServiceId } from './actions.js';
 import { MigrationService } from './migration-service.js';
@@ -32,8 +32,10 @@ export const migrationPlugin = definePlugin({
   optionalDeps: { engines: runtimeRefs.checkpointEngines },
   actions: migrationActions,
   setup: ({ services, own }) => {
+    const migration = own<MigrationService>(migrationServiceId);
     // A driver without checkpoint support (a test fixture's) has no slot: checkpoint then says E_UNSUPPORTED.
-    services.getOptional(runtimeRefs.checkpointEngines)?.install(own<MigrationService>(migrationServiceId).engine);
-    return {};
+    services.getOptional(runtimeRefs.checkpointEngines)?.install(migration.engine);
+    // nsboxd's GET /host: where criu is and `criu check`'s verdict.
+    return { contributions: [contribute(hostInfoPoint, { section: 'migration', describe: () => migration.checker.recent() })] };
   },
 });

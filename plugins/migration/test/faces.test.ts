@@ -104,6 +104,9 @@ describe('migration: checkpoint and restore through nsboxd', function () {
     const deadline = Date.now() + 10_000;
     while ((await count()) < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
 
+    const criu = (await client.host()).plugins.migration as { installed: boolean; ok: boolean; verdict: string };
+    assert.deepEqual([criu.installed, criu.ok, criu.verdict], [true, true, 'Looks good.'], "GET /host has criu check's verdict");
+
     const saved = (await client.actions.run('migration', 'checkpoint', { box: 'api-box' })) as { state: string };
     assert.equal(saved.state, 'stopped');
     assert.equal((await client.boxes.get('api-box')).state, 'stopped');
