@@ -27,6 +27,8 @@ const OUTPUT_FD = 6;
  * magic link /proc/self/fd/N reaches it without walking them.
  */
 const IMAGES_FD = 7;
+/** util-linux's: sets the parent-death signal, then execs. */
+const SETPRIV = '/usr/bin/setpriv';
 /** The network namespace the runtime made and the plugins wired, for images with an external one. */
 const NETNS_FD = 8;
 
@@ -138,7 +140,7 @@ export class CriuEngine implements CheckpointEngine {
       options: { verbosity: this.settings.verbosity },
     });
     giveImagesToBoxRoot(request.imageDir, request.spec);
-    const command = [...request.root.wrapper, install.file, ...install.args, ...args].map(shellQuote).join(' ');
+    const command = [SETPRIV, '--pdeathsig', 'KILL', '--', ...request.root.wrapper, install.file, ...install.args, ...args].map(shellQuote).join(' ');
     const fault = this.settings.fault ? `CRIU_FAULT=${shellQuote(this.settings.fault)} ` : '';
     const script = join(request.boxDir, RESTORE_SCRIPT);
     writeFileSync(
@@ -147,6 +149,10 @@ export class CriuEngine implements CheckpointEngine {
         '#!/bin/sh',
         `# criu restore of box ${request.box.name}, run by its shim as its launcher (native PROTOCOL.md §1):`,
         '# fds 0-2 the box’s new stdio, 3 the (empty) program, 4 the result pipe.',
+        // Killed with the shim (a restore that timed out is cleaned up by killing it), and criu
+        // with this script: nothing of the restore outlives the shim but what is in the box's
+        // cgroup, which goes with it.
+        `[ -n "$NSBOX_RESTORE_GUARDED" ] || NSBOX_RESTORE_GUARDED=1 exec ${SETPRIV} --pdeathsig KILL -- /bin/sh "$0"`,
         'exec 3<&-',
         `exec ${IMAGES_FD}<${shellQuote(request.imageDir)} || { echo "error criu-restore 2 cannot open ${request.imageDir}" >&4; exit 1; }`,
         ...(request.netns
