@@ -114,8 +114,12 @@ describe('migration: checkpoint and restore through nsboxd', function () {
     assert.equal(restored.state, 'running');
     const atRestore = await count();
     assert.ok(atRestore >= 3, `the counter came back at ${atRestore}, not 0`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.ok((await count()) > atRestore, 'and goes on');
+    let later = atRestore;
+    for (const until = Date.now() + 10_000; later <= atRestore && Date.now() < until; ) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      later = await count();
+    }
+    assert.ok(later > atRestore, `and goes on (${atRestore} → ${later})`);
     assert.equal((await client.boxes.stop('api-box')).state, 'stopped');
   });
 });
