@@ -23,7 +23,7 @@
         "src/launcher-tty.c", "src/launcher-create.c", "src/launcher-join.c",
         "src/launcher-sync.c", "src/launcher-idmap.c", "src/launcher-bpf.c",
         "src/mount-flags.c", "src/launcher-process.c", "src/launcher-hold.c",
-        "src/launcher-hooks.c", "src/launcher-copyup.c"
+        "src/launcher-hooks.c", "src/launcher-copyup.c", "src/launcher-timens.c"
       ],
       "libraries": ["-lseccomp", "-lbpf"]
     },
@@ -50,6 +50,14 @@
       "type": "executable",
       "sources": ["src/proc-view.c", "src/proc-view-mount.c", "src/proc-view-render.c", "src/proc-view-kmsg.c", "src/common.c"],
       "libraries": ["-lm"],
+      "ldflags": ["-static"]
+    },
+    {
+      # The migration plugin's restore: criu in a mount namespace of its own where the box's
+      # root is idmapped as the launcher made it (src/idmap-root.c).
+      "target_name": "nsbox-idmap-root",
+      "type": "executable",
+      "sources": ["src/idmap-root.c", "src/mount-flags.c", "src/common.c"],
       "ldflags": ["-static"]
     },
     {

@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { aptSets } from './apt-packages.mjs';
+import { ensureCriu } from './criu.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -85,6 +86,16 @@ function workspaceDirs() {
 }
 
 ensureDebianPackages();
+
+// CRIU for the migration plugin (trixie's, in a private prefix): a missing network only
+// leaves checkpoint/restore unavailable, which the plugin's host info and tests then say.
+if (process.getuid?.() === 0 && !args.has('--no-criu')) {
+  try {
+    ensureCriu({ prefix: process.env.NSBOX_CRIU_PREFIX, cache: process.env.NSBOX_CRIU_CACHE, log: (message) => log(`criu: ${message}`) });
+  } catch (error) {
+    log(`criu could not be installed (checkpoint/restore stays unavailable): ${error.message}`);
+  }
+}
 
 const manifests = ['package.json', 'package-lock.json', ...workspaceDirs().map((dir) => `${dir}/package.json`)];
 if (!existsSync(join(repo, 'node_modules'))) {

@@ -16,6 +16,8 @@ export const shimPath = join(releaseDir, 'nsbox-shim');
 export const notifyPath = join(releaseDir, 'nsbox-notify');
 /** The per-box /proc views server the shim starts (and restarts) on the box's FUSE connection. */
 export const procViewPath = join(releaseDir, 'nsbox-proc-view');
+/** Runs a program where a path shows the box's root idmapped as the launcher made it (a restore's criu). */
+export const idmapRootPath = join(releaseDir, 'nsbox-idmap-root');
 
 export interface StatfsResult {
   type: number;

@@ -148,6 +148,14 @@ child_setup (const struct nsbox_program *prog, struct nsbox_final *f, unsigned l
   /* Root of the new user namespace (uid 0 is mapped by the parent). */
   if ((ns_flags & CLONE_NEWUSER) && nsbox_program_find (prog, "uidmap"))
     {
+      /* Still the host's root on the file side (our /proc files are root's, as we are not
+       * dumpable), already with every capability in the box's user namespace. */
+      if ((ns_flags & CLONE_NEWTIME) && nsbox_program_find (prog, "timens.offset")
+          && nsbox_timens_child (prog, err) < 0)
+        {
+          nsbox_mounts_release (&m);
+          return -1;
+        }
       if (nsbox_become_ns_root (err) < 0)
         {
           nsbox_mounts_release (&m);
@@ -270,8 +278,8 @@ nsbox_run_create (const struct nsbox_program *prog, pid_t *out_pid, struct nsbox
   if (nsbox_trees_init (&trees) < 0)
     return nsbox_fail (err, ENOMEM, "allocate the trees");
   clone_flags = host.clone_flags & ~CLONE_NEWCGROUP; /* unshared by the child */
-  if (host.timens_offsets)
-    clone_flags &= ~CLONE_NEWTIME; /* already pending for children, with its offsets */
+  if (host.timens_offsets || host.timens_in_child)
+    clone_flags &= ~CLONE_NEWTIME; /* pending for children with its offsets, or the child's to make */
 
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     {

@@ -74,15 +74,17 @@ join_ns_path (const struct nsbox_op *op, struct nsbox_error *err)
 static int
 timens_offset (const struct nsbox_op *op, struct nsbox_host *host, struct nsbox_error *err)
 {
-  long long secs, nsecs;
   char line[128];
-  int len;
+  int len = nsbox_timens_offset_line (op, line, sizeof line, err);
 
-  if (strcmp (op->args[0], "monotonic") != 0 && strcmp (op->args[0], "boottime") != 0)
-    return nsbox_fail (err, EINVAL, "unknown clock '%s'", op->args[0]);
-  if (nsbox_parse_long (op->args[1], INT64_MIN / 2, INT64_MAX / 2, &secs) < 0
-      || nsbox_parse_long (op->args[2], 0, 999999999, &nsecs) < 0)
-    return nsbox_fail (err, EINVAL, "bad offset '%s' '%s'", op->args[1], op->args[2]);
+  if (len < 0)
+    return -1;
+  /* With a user namespace the child makes it, owned by that namespace (launcher-timens.c). */
+  if (host->clone_flags & CLONE_NEWUSER)
+    {
+      host->timens_in_child = true;
+      return 0;
+    }
   /* The new time namespace is for the children only, and its offsets can be written
    * until a first process enters it (our clone child). */
   if (!host->timens_offsets)
@@ -91,7 +93,6 @@ timens_offset (const struct nsbox_op *op, struct nsbox_host *host, struct nsbox_
         return nsbox_fail (err, errno, "unshare the time namespace");
       host->timens_offsets = true;
     }
-  len = snprintf (line, sizeof line, "%s %lld %lld\n", op->args[0], secs, nsecs);
   return nsbox_write_file ("/proc/self/timens_offsets", line, len, err);
 }
 

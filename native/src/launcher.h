@@ -67,6 +67,7 @@ struct nsbox_host
   int cgroup_fd;             /* `cgroup.into`, or -1 */
   int pidfd;                 /* `join.pid`, or -1 */
   bool timens_offsets;       /* a time ns with offsets is pending for children */
+  bool timens_in_child;      /* the child makes the time ns (a box with a user ns) */
   int hold_fd;               /* `hold`: the socket `start` connects to, or -1 */
   int listener_fd;           /* `seccomp.listener`: connected to the agent, or -1 */
 };
@@ -80,6 +81,11 @@ int nsbox_parse_namespaces (const struct nsbox_op *op, unsigned long *flags,
 int nsbox_host_ops (const struct nsbox_program *prog, struct nsbox_host *host,
                     struct nsbox_error *err);
 void nsbox_host_release (struct nsbox_host *host);
+/* launcher-timens.c: a `timens.offset` op as a timens_offsets line (its length), and the
+ * time namespace made by the child of a box with a user namespace. */
+int nsbox_timens_offset_line (const struct nsbox_op *op, char *line, size_t size,
+                              struct nsbox_error *err);
+int nsbox_timens_child (const struct nsbox_program *prog, struct nsbox_error *err);
 /* Join mode: setns(pidfd, flags) for everything in `namespaces` at once. */
 int nsbox_host_join (const struct nsbox_program *prog, struct nsbox_host *host,
                      struct nsbox_error *err);

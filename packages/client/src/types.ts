@@ -138,6 +138,8 @@ export interface HostInfo {
   /** The state directory's pool, and the pools plugins add (`plugin` names the plugin; its own facts come along). */
   storage: { name: string; path: string; filesystem: string; sizeBytes: number; freeBytes: number; plugin?: string; [fact: string]: unknown }[];
   boxes: Record<string, number>;
+  /** Each plugin's section of the host's facts (the migration plugin's criu verdict...). */
+  plugins: Record<string, unknown>;
 }
 
 export interface Quotas {

@@ -28,6 +28,16 @@ export interface QuotaClaimContribution {
 }
 export const quotaClaimPoint = createContributionPoint<QuotaClaimContribution>({ id: 'core.quota-claim' });
 
+/**
+ * A section of the host's own facts (nsboxd's `GET /host`, under `plugins`): what a plugin
+ * found on the host that it depends on (the migration plugin's criu and `criu check`).
+ */
+export interface HostInfoContribution {
+  section: string;
+  describe(): unknown | Promise<unknown>;
+}
+export const hostInfoPoint = createContributionPoint<HostInfoContribution>({ id: 'core.host-info' });
+
 /** A pool of the host that boxes draw from (disk image pools, address pools, uid ranges). */
 export interface HostPoolInfo {
   name: string;

@@ -22,6 +22,7 @@ import {
   coreRefs,
   createContributionPoint,
   createServiceRef,
+  defineAction,
   definePlugin,
   type ExitDecision,
   exitPolicyPoint,
@@ -33,6 +34,7 @@ import {
   provide,
   z,
 } from '@nsbox/core';
+import { findAction, invokeAction } from './actions.js';
 import { buildBusyboxRootfs, createCgroupDriver, LinuxBoxDriver } from '@nsbox/runtime';
 import { OWN_UPPER, OWN_WORK, runtimeFacts, runtimeRefs } from '@nsbox/runtime-api';
 import { type NsboxHost, openHost } from './open-host.js';
@@ -318,6 +320,43 @@ describe('the host API: plugin contract', () => {
       'recorder:started',
     ]);
     await assert.rejects(manager.restore(box.id, { imageDir: '/nowhere' }), /running/);
+  });
+
+  it("gives a plugin's action the face's BoxManager through coreRefs.boxManager (a checkpoint driven by an action)", async () => {
+    const saver = definePlugin({
+      name: 'saver',
+      version: '1.0.0',
+      core: '^1.0.0',
+      actions: [
+        defineAction({
+          name: 'save',
+          description: 'checkpoint a box',
+          input: z.strictObject({ box: z.string(), imageDir: z.string() }),
+          box: true,
+          run: async ({ imageDir }, { box, services, operation }) => {
+            const manager = services.get(coreRefs.boxManager);
+            return (await manager.checkpoint((box as { id: string }).id, { imageDir }, operation)).state;
+          },
+        }),
+      ],
+    });
+    const { manager, plugins } = await open([saver]);
+    const box = await manager.create({ name: 'cr2', config: { rootfs: '/srv/cr2' } });
+    await manager.start(box.id);
+    assert.equal(plugins.get(coreRefs.boxManager), manager);
+    const imageDir = join(stateDir, 'images2');
+    const state = await invokeAction(
+      findAction(plugins, 'saver', 'save'),
+      { box: 'cr2', imageDir },
+      {
+        api: undefined as never,
+        tenant: null,
+        box: async (ref) => manager.sync(ref),
+        services: plugins,
+      },
+    );
+    assert.equal(state, 'stopped');
+    assert.equal(driver.checkpoints.get(box.id)?.imageDir, imageDir);
   });
 
   it("registers a plugin's error codes with their exit codes and HTTP statuses", async () => {

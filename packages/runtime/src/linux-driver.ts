@@ -36,10 +36,13 @@ import {
 import { buildBaseSpec } from './base-spec.js';
 import { type BoxExit, BoxFiles } from './box-files.js';
 import { type BoxCgroup, BoxCgroupManager, type CgroupDriver, createCgroupDriver } from './cgroup/index.js';
+import { CheckpointEngineSlot } from './checkpoint-engines.js';
 import { releaseInit } from './held-init.js';
 import { makeOwnLayer, mountOverlay, RootfsLayersService, unmountOverlay } from './layers/index.js';
+import { holdNetns, type NetnsHolder } from './netns-holder.js';
 import { NOTIFY_CONFIG_FILE, NOTIFY_SOCKET_FILE, notifyConfig } from './notify-config.js';
 import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
+import { restoreRoot } from './restore-root.js';
 import { launchShim } from './shim-launch.js';
 import { type CompileContext, compileCreateProgram } from './spec-compiler.js';
 import { materializeTemplate, type TemplateProgress } from './templates/index.js';
@@ -75,6 +78,8 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
   readonly resources: BoxCgroupManager;
   /** Template layers and layered boxes' roots (runtimeRefs.rootfsLayers). */
   readonly layers: RootfsLayersService;
+  /** The engine behind checkpoint and restore, installed by a plugin (runtimeRefs.checkpointEngines). */
+  readonly checkpointEngines = new CheckpointEngineSlot();
 
   constructor(private readonly options: LinuxDriverOptions) {
     this.cgroups = options.cgroups ?? createCgroupDriver({ parent: options.cgroupParent ?? 'nsbox' });
@@ -100,6 +105,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       provide(runtimeRefs.boxFiles, this as BoxFilesService),
       provide(runtimeRefs.uts, this as UtsService),
       provide<RootfsLayers>(runtimeRefs.rootfsLayers, this.layers),
+      provide(runtimeRefs.checkpointEngines, this.checkpointEngines),
     ];
   }
 
@@ -217,11 +223,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       if (views) writeFileSync(viewsFile, viewsConfig(views, cgroup), { mode: 0o600 });
       else rmSync(viewsFile, { force: true });
       // Notified syscalls: the shim takes the listeners and keeps nsbox-notify serving them.
-      const notify = notifyRules(spec);
-      const notifyFile = join(files.dir, NOTIFY_CONFIG_FILE);
-      if (notify.length > 0)
-        writeFileSync(notifyFile, notifyConfig(notify, cgroup, { loadavgView: views?.files.includes('loadavg') ?? false }), { mode: 0o600 });
-      else rmSync(notifyFile, { force: true });
+      const notify = this.writeNotifyConfig(files, spec, cgroup, { loadavgView: views?.files.includes('loadavg') ?? false });
       const program = [
         ...compileCreateProgram(launchSpec, {
           procsFiles: cgroup.procsFiles,
@@ -234,7 +236,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
         boxDir: files.dir,
         program,
         terminal: spec.process.terminal ?? false,
-        ...(notify.length > 0 ? { notifyConfig: notifyFile } : {}),
+        ...(notify ? { notifyConfig: notify } : {}),
         ...(views ? { viewsConfig: viewsFile } : {}),
       });
       const init = identify(ready.pid);
@@ -278,17 +280,114 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     if (this.layers.record(box)) unmountOverlay(box.id, join(this.boxDir(box), 'lowers'));
   }
 
-  /** CRIU is the migration plugin's (it provides a checkpoint engine); without it there is none. */
-  async checkpoint(box: Box, _options: CheckpointOptions): Promise<Record<string, unknown>> {
-    throw new NsboxError('E_UNSUPPORTED', `cannot checkpoint box '${box.name}': no checkpoint engine is installed (the migration plugin provides one)`, {
-      details: { box: box.name },
-    });
+  /** Notified syscalls: the shim takes the listeners and keeps nsbox-notify serving them. The config file, if the box has any. */
+  private writeNotifyConfig(files: BoxFiles, spec: OciSpec, cgroup: BoxCgroup, options: { loadavgView?: boolean } = {}): string | undefined {
+    const notify = notifyRules(spec);
+    const notifyFile = join(files.dir, NOTIFY_CONFIG_FILE);
+    if (notify.length === 0) {
+      rmSync(notifyFile, { force: true });
+      return undefined;
+    }
+    writeFileSync(notifyFile, notifyConfig(notify, cgroup, options), { mode: 0o600 });
+    return notifyFile;
   }
 
-  async restore(box: Box, _spec: OciSpec, _options: RestoreOptions): Promise<Record<string, unknown>> {
-    throw new NsboxError('E_UNSUPPORTED', `cannot restore box '${box.name}': no checkpoint engine is installed (the migration plugin provides one)`, {
-      details: { box: box.name },
-    });
+  /**
+   * Saves the box's processes through the installed engine (the migration plugin's CRIU).
+   * Without --leave-running the dump ends them: the shim then records the init's end as for
+   * any exit, which the core turns into a stop.
+   */
+  async checkpoint(box: Box, options: CheckpointOptions, context: OperationContext): Promise<Record<string, unknown>> {
+    const engine = this.checkpointEngines.require(box, 'checkpoint');
+    // A restore would need the box's overlay mounted as the launcher mounts it, under criu.
+    if (this.layers.record(box)) {
+      throw new NsboxError('E_UNSUPPORTED', `cannot checkpoint box '${box.name}': its root is a shared template's overlay (sharing), which restore does not mount yet`, {
+        details: { box: box.name },
+      });
+    }
+    const runtime = facts(box);
+    const spec = (box.runtime as { spec?: OciSpec }).spec;
+    if (!runtime.init || !isSameProcess(runtime.init) || !spec) {
+      throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no running init to checkpoint`, { details: { box: box.name } });
+    }
+    engine.check?.(box, spec);
+    mkdirSync(options.imageDir, { recursive: true, mode: 0o700 });
+    const leaveRunning = options.leaveRunning ?? false;
+    const saved = await engine.checkpoint(
+      {
+        box,
+        spec,
+        initPid: runtime.init.pid,
+        rootfs: runtime.rootfs ?? box.config.rootfs ?? '',
+        boxDir: this.boxDir(box),
+        imageDir: options.imageDir,
+        leaveRunning,
+        extra: options.extra ?? {},
+      },
+      context,
+    );
+    // The tree is gone once the dump returns; the shim writes exit.json as it reaps the init.
+    if (!leaveRunning) await waitUntil(() => this.files(box).exit() !== undefined || !isSameProcess(runtime.shim), 5_000);
+    return { engine: engine.name, imageDir: options.imageDir, leaveRunning, at: Date.now(), ...saved };
+  }
+
+  /**
+   * Brings saved processes back as a start does — a fresh cgroup, `configure`, a shim — but
+   * the shim runs the engine's restore instead of the launcher: the restored init is then
+   * the shim's to supervise (reaped, its exit recorded) as a started one is.
+   */
+  async restore(box: Box, spec: OciSpec, options: RestoreOptions, context: OperationContext, moments?: StartMoments): Promise<Record<string, unknown>> {
+    const engine = this.checkpointEngines.require(box, 'restore');
+    engine.check?.(box, spec);
+    const files = this.files(box);
+    mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    for (const stale of [files.exitFile, join(files.dir, 'init.pid'), files.shimPidFile]) rmSync(stale, { force: true });
+    writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
+    const cgroup = this.makeCgroup(box);
+    let holder: NetnsHolder | undefined;
+    try {
+      await moments?.configure();
+      // Processes exec'd into the restored box send their listeners to the new shim.
+      const notify = this.writeNotifyConfig(files, spec, cgroup);
+      // Images that left the box's network to the plugins: a namespace they wire first, as at a start.
+      if (engine.restoreNeeds?.(options.imageDir).netns) {
+        holder = await holdNetns();
+        await moments?.wire({ init: identify(holder.pid), cgroup: box.id });
+      }
+      const launcher = await engine.restoreLauncher(
+        {
+          box,
+          spec,
+          root: restoreRoot(spec, files.dir),
+          boxDir: files.dir,
+          imageDir: options.imageDir,
+          extra: options.extra ?? {},
+          ...(holder ? { netns: holder.path } : {}),
+        },
+        context,
+      );
+      const ready = await launchShim({
+        boxDir: files.dir,
+        program: [],
+        launcher: launcher.path,
+        timeoutMs: 120_000,
+        ...(notify ? { notifyConfig: notify } : {}),
+      });
+      const restored = {
+        init: identify(ready.pid),
+        shim: identify(ready.shimPid),
+        cgroup: box.id,
+        startedAt: Date.now(),
+        restoredFrom: { engine: engine.name, imageDir: options.imageDir, ...launcher.facts },
+      };
+      if (!holder) await moments?.wire(restored);
+      return restored;
+    } catch (error) {
+      await this.cleanupStart(box).catch(() => undefined);
+      throw error;
+    } finally {
+      holder?.stop();
+    }
   }
 
   async status(box: Box): Promise<DriverStatus> {

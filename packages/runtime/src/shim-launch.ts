@@ -31,6 +31,8 @@ export interface LaunchShimOptions {
   terminal?: boolean;
   logMaxBytes?: number;
   timeoutMs?: number;
+  /** Another executable on the launcher's contract (a checkpoint engine's restore); default: nsbox-launcher. */
+  launcher?: string;
   /** nsbox-notify's config: the shim takes the box's seccomp listeners and keeps a helper serving them. */
   notifyConfig?: string;
   /** nsbox-proc-view's config: the shim keeps the box's FUSE connection and a server mounting and serving its /proc views. */
@@ -66,7 +68,7 @@ export async function launchShim(options: LaunchShimOptions): Promise<ShimReady>
   // leaves a copy beside the box for whoever debugs it.
   const programFile = join(options.boxDir, 'program.bin');
   writeFileSync(programFile, encodeProgram(options.program), { mode: 0o600 });
-  const args = [shimPath, '--box-dir', options.boxDir, '--launcher', launcherPath];
+  const args = [shimPath, '--box-dir', options.boxDir, '--launcher', options.launcher ?? launcherPath];
   if (options.terminal) args.push('--terminal');
   if (options.logMaxBytes) args.push('--log-max', String(options.logMaxBytes));
   if (options.notifyConfig) args.push('--notify-helper', notifyPath, '--notify-config', options.notifyConfig);

@@ -189,16 +189,26 @@ function isHostBind(mount: OciMount): boolean {
  * without an idmap: the launcher opens their sources with the host's credentials, which
  * the box's root may lack (a source below a root-only directory).
  */
-function treeOps(spec: OciSpec, userns: boolean): LaunchOp[] {
-  const ops: LaunchOp[] = [];
+/**
+ * The flags of the `tree` the launcher makes of the box's root, or undefined when the root
+ * is bound in the box as it is (no user namespace). A restore rebuilds the same root.
+ */
+export function rootTreeFlags(spec: OciSpec, userns: boolean): string | undefined {
   if (launchContributions(spec).rootfsIdmap) {
     if (!userns) {
       throw new NsboxError('E_INVALID_CONFIG', 'an idmapped rootfs needs a user namespace', {
         details: { field: `annotations.${LAUNCH_ANNOTATION}.rootfsIdmap` },
       });
     }
-    ops.push(['tree', spec.root.path, ['rbind', 'idmap', ...rootAttributes(spec)].join(',')]);
-  } else if (userns) ops.push(['tree', spec.root.path, ['rbind', ...rootAttributes(spec)].join(',')]);
+    return ['rbind', 'idmap', ...rootAttributes(spec)].join(',');
+  }
+  return userns ? ['rbind', ...rootAttributes(spec)].join(',') : undefined;
+}
+
+function treeOps(spec: OciSpec, userns: boolean): LaunchOp[] {
+  const ops: LaunchOp[] = [];
+  const rootFlags = rootTreeFlags(spec, userns);
+  if (rootFlags) ops.push(['tree', spec.root.path, rootFlags]);
   spec.mounts.forEach((mount: IdMappedMount, index) => {
     const options = normaliseOptions(mount.options ?? []);
     const attributes = options.filter((option) => attributeNames.includes(option));
@@ -285,7 +295,7 @@ function deviceNodeOps(spec: OciSpec, userns: boolean): LaunchOp[] {
   });
 }
 
-function idMapText(mappings: OciIdMapping[], kind: 'uid' | 'gid'): string {
+export function idMapText(mappings: OciIdMapping[], kind: 'uid' | 'gid'): string {
   for (const mapping of mappings) {
     const fields = [mapping.containerID, mapping.hostID, mapping.size];
     if (!fields.every((value) => Number.isInteger(value) && value >= 0 && value <= 0xffffffff) || mapping.size === 0) {

@@ -1,6 +1,6 @@
 /** Host facts, health, the OpenAPI document, and config validation. */
 
-import { CORE_API_VERSION, hostPoolPoint } from '@nsbox/core';
+import { CORE_API_VERSION, hostInfoPoint, hostPoolPoint } from '@nsbox/core';
 import type { DaemonContext } from '../context.js';
 import { hostInfo, type PluginPool } from '../host-info.js';
 import { prefixFields } from '../http/api-error.js';
@@ -16,6 +16,19 @@ function pluginPools(context: DaemonContext): { plugin: string; pools: PluginPoo
       return [];
     }
   });
+}
+
+/** Each plugin's section of the host's facts; one that fails says why in its place. */
+async function pluginSections(context: DaemonContext): Promise<Record<string, unknown>> {
+  const sections: Record<string, unknown> = {};
+  for (const contribution of context.host.plugins.contributions(hostInfoPoint)) {
+    try {
+      sections[contribution.section] = await contribution.describe();
+    } catch (error) {
+      sections[contribution.section] = { error: (error as Error).message };
+    }
+  }
+  return sections;
 }
 
 export function hostRoutes(context: DaemonContext, openapi: () => unknown): AnyRoute[] {
@@ -49,7 +62,7 @@ export function hostRoutes(context: DaemonContext, openapi: () => unknown): AnyR
       access: 'read-only',
       hostWide: true,
       response: hostInfoView,
-      handler() {
+      async handler() {
         return {
           nsboxd: {
             version: context.version,
@@ -59,6 +72,7 @@ export function hostRoutes(context: DaemonContext, openapi: () => unknown): AnyR
             operationsRunning: context.operations.runningCount(),
           },
           ...hostInfo({ stateDir: context.host.stateDir, cgroups: context.driver.cgroups, boxes: context.manager.list(), pluginPools: pluginPools(context) }),
+          plugins: await pluginSections(context),
         };
       },
     }),

@@ -231,6 +231,8 @@ export const hostInfoView = z.object({
     }),
   ),
   boxes: z.record(z.string(), z.number()),
+  /** Each plugin's section (the host-info contribution point). */
+  plugins: z.record(z.string(), z.unknown()),
 });
 
 export const validConfigView = z.object({ valid: z.literal(true), config: boxConfigView });

@@ -1,0 +1,118 @@
+/**
+ * criu's command lines for a box, from what the checkpoint recorded: pure functions, so the
+ * options a box needs are tested without a kernel.
+ */
+
+import type { OciSpec } from '@nsbox/core';
+
+/** What a checkpoint records beside criu's images (`nsbox-checkpoint.json`). */
+export interface CheckpointManifest {
+  format: 1;
+  box: { id: string; name: string };
+  criu: string;
+  at: number;
+  leaveRunning: boolean;
+  /**
+   * The init's stdio as criu saw it: `pipe:[INODE]` of the shim's pipes. On restore the new
+   * shim's pipes are handed in their place (`--inherit-fd`), or the box would write into a
+   * pipe nobody reads.
+   */
+  stdio: { stdin?: string; stdout?: string; stderr?: string };
+  /** Host paths bound into the box: destination → host source (criu's external mounts). */
+  externalMounts: { destination: string; source: string }[];
+  tcpEstablished: boolean;
+  /**
+   * The box's network namespace was left out of the images (`--external net[INODE]`): its
+   * links were wired by a plugin from the host (the network plugin's veth), and a restore
+   * joins a namespace the plugins wire again, with the same addresses.
+   */
+  externalNetns?: { inode: number };
+}
+
+/** criu's key for the box's network namespace when it is external. */
+export const NETNS_KEY = 'nsbox-netns';
+
+export interface CriuOptions {
+  /** Keep established TCP connections (the peer must not see the box's side go away). */
+  tcpEstablished?: boolean;
+  /** criu's log verbosity, 0–4. */
+  verbosity?: number;
+}
+
+const MANIFEST = 'nsbox-checkpoint.json';
+export const manifestFile = (imageDir: string) => `${imageDir}/${MANIFEST}`;
+
+/** Bind mounts of the spec: their source is the host's, which criu must be told about. */
+export function externalMounts(spec: OciSpec): { destination: string; source: string }[] {
+  return (spec.mounts ?? [])
+    .filter((mount) => (mount.options ?? []).some((option) => option === 'bind' || option === 'rbind') && mount.source?.startsWith('/'))
+    .map((mount) => ({ destination: mount.destination, source: mount.source as string }));
+}
+
+export function dumpArgs(input: {
+  pid: number;
+  imageDir: string;
+  logFile: string;
+  leaveRunning: boolean;
+  manifest: Pick<CheckpointManifest, 'externalMounts' | 'externalNetns'>;
+  freezerCgroup?: string;
+  options: CriuOptions;
+}): string[] {
+  const args = ['dump', '--tree', String(input.pid), '--images-dir', input.imageDir, '--log-file', input.logFile, `-v${input.options.verbosity ?? 2}`];
+  // The mount namespace is the box's: host paths bound into it are external, named by their destination.
+  for (const mount of input.manifest.externalMounts) args.push('--external', `mnt[${mount.destination}]:${mount.destination}`);
+  if (input.manifest.externalNetns) args.push('--external', `net[${input.manifest.externalNetns.inode}]:${NETNS_KEY}`);
+  if (input.leaveRunning) args.push('--leave-running');
+  if (input.options.tcpEstablished) args.push('--tcp-established');
+  if (input.freezerCgroup) args.push('--freeze-cgroup', input.freezerCgroup);
+  args.push('--manage-cgroups=soft');
+  return args;
+}
+
+export function restoreArgs(input: {
+  imageDir: string;
+  /** criu's own directory (its cgroup yard is mounted there): a path, never the images' fd. */
+  workDir: string;
+  logFile: string;
+  pidFile: string;
+  rootfs: string;
+  manifest: CheckpointManifest;
+  /** The fds (in criu's process) holding the new shim's stdin read end and output write end. */
+  stdinFd: number;
+  outputFd: number;
+  /** The fd (in criu's process) of the network namespace to join, for images with an external one. */
+  netnsFd?: number;
+  options: CriuOptions;
+}): string[] {
+  const { manifest } = input;
+  const args = [
+    'restore',
+    '--restore-detached',
+    '--images-dir',
+    input.imageDir,
+    '--work-dir',
+    input.workDir,
+    '--log-file',
+    input.logFile,
+    `-v${input.options.verbosity ?? 2}`,
+    '--root',
+    input.rootfs,
+    '--pidfile',
+    input.pidFile,
+    // The runtime made the box's cgroup and wrote its knobs (the plugins' declarations): criu
+    // puts the tasks back into it and leaves the values alone.
+    '--manage-cgroups=soft',
+  ];
+  if (manifest.stdio.stdin?.startsWith('pipe:')) args.push('--inherit-fd', `fd[${input.stdinFd}]:${manifest.stdio.stdin}`);
+  const outputs = new Set([manifest.stdio.stdout, manifest.stdio.stderr].filter((file): file is string => file?.startsWith('pipe:') === true));
+  for (const output of outputs) args.push('--inherit-fd', `fd[${input.outputFd}]:${output}`);
+  for (const mount of manifest.externalMounts) args.push('--external', `mnt[${mount.destination}]:${mount.source}`);
+  if (manifest.externalNetns && input.netnsFd !== undefined) args.push('--inherit-fd', `fd[${input.netnsFd}]:${NETNS_KEY}`);
+  if (manifest.tcpEstablished) args.push('--tcp-established');
+  return args;
+}
+
+/** A word for a POSIX shell, quoted. */
+export function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}

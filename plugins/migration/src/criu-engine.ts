@@ -1,0 +1,252 @@
+/**
+ * The checkpoint engine the migration plugin installs into the runtime: criu from its private
+ * prefix. A dump saves the box's tree with what criu must be told about the box (its host
+ * binds, its stdio pipes) in a manifest beside the images; a restore is a launcher for the
+ * box's new shim — a shell script that runs `criu restore --restore-detached` with the new
+ * shim's pipes in place of the old ones and answers as the launcher does, so the restored
+ * init ends up the shim's child (it is the nearest subreaper) and is supervised as any init.
+ */
+
+import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Box, NsboxError, type OciSpec, type OperationContext } from '@nsbox/core';
+import { type CheckpointEngine, type CheckpointRequest, notifyRules, type RestoreLauncher, type RestoreNeeds, type RestoreRequest } from '@nsbox/runtime-api';
+import { type CheckpointManifest, dumpArgs, manifestFile, restoreArgs, shellQuote } from './criu-args.js';
+import { type CriuInstall, findCriu } from './criu-install.js';
+import { criuErrors, runCriu } from './criu-run.js';
+import { hostBinds, parseMountinfo } from './mountinfo.js';
+import type { MigrationSettings } from './settings.js';
+
+const RESTORE_SCRIPT = 'criu-restore.sh';
+/** Where the restore launcher keeps the box's new stdio while criu's own goes to /dev/null. */
+const STDIN_FD = 5;
+const OUTPUT_FD = 6;
+/**
+ * The images directory, opened by the script: criu reopens it by path from inside the box's
+ * user namespace, where the runtime's 0700 state directories cannot be walked through; the
+ * magic link /proc/self/fd/N reaches it without walking them.
+ */
+const IMAGES_FD = 7;
+/** util-linux's: sets the parent-death signal, then execs. */
+const SETPRIV = '/usr/bin/setpriv';
+/** The network namespace the runtime made and the plugins wired, for images with an external one. */
+const NETNS_FD = 8;
+
+function readLink(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+export class CriuEngine implements CheckpointEngine {
+  readonly name = 'criu';
+
+  constructor(
+    private readonly settings: MigrationSettings,
+    private readonly prefix: string,
+  ) {}
+
+  /** The install, or E_UNSUPPORTED saying how to get one. */
+  install(): CriuInstall {
+    const lookup = findCriu(this.prefix);
+    if (lookup.found) return lookup.install;
+    throw new NsboxError('E_UNSUPPORTED', `checkpoint/restore needs criu: ${lookup.reason}`, { details: { prefix: this.prefix } });
+  }
+
+  check(box: Box, spec: OciSpec): void {
+    this.install();
+    if (spec.process?.terminal) {
+      throw new NsboxError('E_UNSUPPORTED', `box '${box.name}' has a terminal: its pty cannot be checkpointed yet (migration plugin)`, {
+        details: { box: box.name, field: 'process.terminal' },
+      });
+    }
+    // A seccomp listener cannot be saved: criu brings the filter back without one, and the
+    // restored processes' notified calls (uname, sysinfo) would fail with ENOSYS.
+    const notified = notifyRules(spec);
+    if (notified.length > 0) {
+      const rules = notified.map((rule) => `${rule.syscall} (${rule.owner})`).join(', ');
+      throw new NsboxError(
+        'E_UNSUPPORTED',
+        `box '${box.name}' has syscalls answered by nsbox-notify: ${rules}; criu cannot restore a seccomp listener, so they would fail after a restore`,
+        {
+          details: { box: box.name, syscalls: notified.map((rule) => rule.syscall) },
+        },
+      );
+    }
+  }
+
+  async checkpoint(request: CheckpointRequest, context: OperationContext): Promise<Record<string, unknown>> {
+    const install = this.install();
+    const pid = request.initPid;
+    const externalNetns = networkLeftToPlugins(request.box, request.spec, pid);
+    const fd = (n: number) => readLink(`/proc/${pid}/fd/${n}`);
+    const manifest: CheckpointManifest = {
+      format: 1,
+      box: { id: request.box.id, name: request.box.name },
+      criu: install.version,
+      at: Date.now(),
+      leaveRunning: request.leaveRunning,
+      stdio: { stdin: fd(0), stdout: fd(1), stderr: fd(2) },
+      externalMounts: hostBinds(parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')), parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))),
+      tcpEstablished: request.extra.tcpEstablished === true,
+      ...(externalNetns ? { externalNetns } : {}),
+    };
+    const logFile = join(request.boxDir, 'criu-dump.log');
+    const args = dumpArgs({
+      pid,
+      imageDir: request.imageDir,
+      logFile,
+      leaveRunning: request.leaveRunning,
+      manifest,
+      options: { tcpEstablished: manifest.tcpEstablished, verbosity: this.settings.verbosity },
+    });
+    context.progress({ step: 'checkpoint', message: 'criu dump' });
+    const started = Date.now();
+    const result = await runCriu(install, args, this.callOptions(context));
+    if (result.code !== 0) {
+      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : result.output;
+      const why = result.timedOut ? `timed out after ${this.settings.timeoutSeconds} s` : criuErrors(log);
+      throw new NsboxError('E_RUNTIME', `criu dump of box '${request.box.name}' failed: ${why} (log: ${logFile})`, {
+        details: { box: request.box.name, step: 'criu-dump', log: logFile },
+      });
+    }
+    writeFileSync(manifestFile(request.imageDir), `${JSON.stringify(manifest, null, 2)}\n`);
+    return { criu: install.version, dumpMs: Date.now() - started, externalMounts: manifest.externalMounts.length, externalNetns: Boolean(externalNetns) };
+  }
+
+  restoreNeeds(imageDir: string): RestoreNeeds {
+    return { netns: readManifest(imageDir).externalNetns !== undefined };
+  }
+
+  async restoreLauncher(request: RestoreRequest, context: OperationContext): Promise<RestoreLauncher> {
+    const install = this.install();
+    const manifest = readManifest(request.imageDir);
+    const logFile = join(request.boxDir, 'criu-restore.log');
+    const pidFile = join(request.boxDir, 'criu-restore.pid');
+    // criu refuses to write a pid file that exists.
+    rmSync(pidFile, { force: true });
+    const args = restoreArgs({
+      imageDir: `/proc/self/fd/${IMAGES_FD}`,
+      workDir: request.boxDir,
+      logFile,
+      pidFile,
+      rootfs: request.root.path,
+      manifest,
+      stdinFd: STDIN_FD,
+      outputFd: OUTPUT_FD,
+      ...(request.netns ? { netnsFd: NETNS_FD } : {}),
+      options: { verbosity: this.settings.verbosity },
+    });
+    giveImagesToBoxRoot(request.imageDir, request.spec);
+    const command = [SETPRIV, '--pdeathsig', 'KILL', '--', ...request.root.wrapper, install.file, ...install.args, ...args].map(shellQuote).join(' ');
+    const fault = this.settings.fault ? `CRIU_FAULT=${shellQuote(this.settings.fault)} ` : '';
+    const script = join(request.boxDir, RESTORE_SCRIPT);
+    writeFileSync(
+      script,
+      [
+        '#!/bin/sh',
+        `# criu restore of box ${request.box.name}, run by its shim as its launcher (native PROTOCOL.md §1):`,
+        '# fds 0-2 the box’s new stdio, 3 the (empty) program, 4 the result pipe.',
+        // Killed with the shim (a restore that timed out is cleaned up by killing it), and criu
+        // with this script: nothing of the restore outlives the shim but what is in the box's
+        // cgroup, which goes with it.
+        `[ -n "$NSBOX_RESTORE_GUARDED" ] || NSBOX_RESTORE_GUARDED=1 exec ${SETPRIV} --pdeathsig KILL -- /bin/sh "$0"`,
+        'exec 3<&-',
+        `exec ${IMAGES_FD}<${shellQuote(request.imageDir)} || { echo "error criu-restore 2 cannot open ${request.imageDir}" >&4; exit 1; }`,
+        ...(request.netns
+          ? [`exec ${NETNS_FD}<${shellQuote(request.netns)} || { echo "error criu-restore 2 cannot open ${request.netns}" >&4; exit 1; }`]
+          : []),
+        `${fault}${command} ${STDIN_FD}<&0 ${OUTPUT_FD}>&1 </dev/null >/dev/null 2>&1`,
+        'rc=$?',
+        `if [ "$rc" -eq 0 ] && [ -s ${shellQuote(pidFile)} ]; then`,
+        `  echo "ok $(cat ${shellQuote(pidFile)})" >&4`,
+        '  exit 0',
+        'fi',
+        `why=$(grep -E 'Error|BUG' ${shellQuote(logFile)} 2>/dev/null | tail -n 3 | tr '\\n' ' ' | cut -c1-600)`,
+        `echo "error criu-restore 0 criu restore exited with $rc: \${why:-see ${logFile}}" >&4`,
+        'exit 1',
+        '',
+      ].join('\n'),
+      { mode: 0o700 },
+    );
+    chmodSync(script, 0o700);
+    context.progress({ step: 'restore', message: 'criu restore' });
+    return { path: script, facts: { criu: install.version, checkpointedAt: manifest.at } };
+  }
+
+  private callOptions(context: OperationContext) {
+    return {
+      ...(this.settings.fault ? { fault: this.settings.fault } : {}),
+      timeoutMs: this.settings.timeoutSeconds * 1000,
+      signal: context.signal,
+    };
+  }
+}
+
+/**
+ * A box that shares the host's network stack cannot be saved (its sockets are the host's).
+ * A box whose namespace holds links other than its loopback had them wired from the host (the
+ * network plugin's veth): criu would bring a veth back with a host end of its own naming,
+ * outside the bridge and the plugin's rules. Its namespace is left out of the images instead
+ * (returned here to be named external), and a restore joins one the plugins wire again, with
+ * the same addresses (their claims outlive a stop), so that TCP connections can come back.
+ */
+function networkLeftToPlugins(box: Box, spec: OciSpec, pid: number): { inode: number } | undefined {
+  let links: string[];
+  let inode: number;
+  try {
+    inode = statSync(`/proc/${pid}/ns/net`).ino;
+    if (inode === statSync('/proc/self/ns/net').ino) {
+      throw new NsboxError('E_UNSUPPORTED', `box '${box.name}' shares the host's network stack: it cannot be checkpointed (migration plugin)`, {
+        details: { box: box.name, field: 'isolation.namespaces.network' },
+      });
+    }
+    links = readFileSync(`/proc/${pid}/net/dev`, 'utf8')
+      .split('\n')
+      .slice(2)
+      .map((line) => line.split(':')[0]?.trim() ?? '')
+      .filter((name) => name !== '' && name !== 'lo');
+  } catch (error) {
+    if (error instanceof NsboxError) throw error;
+    return undefined; // gone: the dump says so
+  }
+  if (links.length === 0) return undefined;
+  // criu's restored init joins that namespace from inside the box's new user namespace, which
+  // has no rights over one made outside it: `Can't unshare net-namespace: Operation not permitted`.
+  if (spec.linux?.namespaces?.some((namespace) => namespace.type === 'user' && !namespace.path)) {
+    throw new NsboxError(
+      'E_UNSUPPORTED',
+      `box '${box.name}' has network links (${links.join(', ')}) and a user namespace: its network cannot be restored yet (migration plugin)`,
+      { details: { box: box.name, links } },
+    );
+  }
+  return { inode };
+}
+
+/**
+ * criu reads some images once it is inside the box's user namespace, where the host's root
+ * is nobody: the images (the box's own memory) go to the host uid the box's root maps to.
+ */
+function giveImagesToBoxRoot(imageDir: string, spec: OciSpec): void {
+  const hostId = (mappings: { containerID: number; hostID: number }[] | undefined) => mappings?.find((mapping) => mapping.containerID === 0)?.hostID;
+  const uid = hostId(spec.linux?.uidMappings);
+  const gid = hostId(spec.linux?.gidMappings);
+  if (uid === undefined || gid === undefined) return;
+  chownSync(imageDir, uid, gid);
+  // Searchable by anyone (not listable): some of criu's opens run with an fsuid the box's namespace does not map.
+  chmodSync(imageDir, 0o711);
+  for (const name of readdirSync(imageDir)) {
+    const path = join(imageDir, name);
+    if (lstatSync(path).isFile()) chownSync(path, uid, gid);
+  }
+}
+
+export function readManifest(imageDir: string): CheckpointManifest {
+  const file = manifestFile(imageDir);
+  if (!existsSync(file)) {
+    throw new NsboxError('E_NOT_FOUND', `no checkpoint in ${imageDir} (no ${file})`, { details: { field: 'from', imageDir } });
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as CheckpointManifest;
+}

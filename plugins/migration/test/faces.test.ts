@@ -1,0 +1,125 @@
+/**
+ * Checkpoint and restore through the faces: the real `nsbox` CLI (`nsbox checkpoint`,
+ * `nsbox restore`, `nsbox migration check`) on a host without a user namespace, and nsboxd's
+ * action routes through the SDK on a host with isolation's user namespace.
+ */
+
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AnyPlugin } from '@nsbox/core';
+import { startDaemon } from '@nsbox/daemon';
+import { isolationPlugin } from '@nsbox/plugin-isolation';
+import { limitsPlugin } from '@nsbox/plugin-limits';
+import { buildBusyboxRootfs, type CliRunOptions, cliCommands, makeCliHost, makeTempDir, useCleanup } from '@nsbox/testkit';
+import { migrationPlugin } from '../src/index.js';
+import { COUNTER, requireCriu, waitFor } from './support.js';
+
+const pluginEntry = join(dirname(fileURLToPath(import.meta.url)), '../src/index.ts');
+
+describe('migration: nsbox checkpoint and restore (CLI)', function () {
+  this.timeout(120_000);
+  const cleanup = useCleanup();
+  let cli: CliRunOptions;
+
+  before(function () {
+    requireCriu(this);
+  });
+
+  beforeEach(() => {
+    cli = makeCliHost(cleanup, { plugins: [pluginEntry] });
+  });
+
+  const { nsbox, ok } = cliCommands(() => cli);
+  const count = () => Number(ok('exec', 'cnt', 'cat', '/count').stdout.trim());
+
+  it('says what criu there is, checkpoints, refuses bad input naming the field, and restores', async () => {
+    const check = ok('--json', 'migration', 'check').json() as { installed: boolean; ok: boolean; version: string; verdict: string };
+    assert.deepEqual([check.installed, check.ok, check.verdict], [true, true, 'Looks good.']);
+    assert.match(check.version, /^4\./);
+
+    ok('create', 'cnt', '--template', 'busybox', '--', 'sh', '-c', COUNTER);
+    ok('start', 'cnt');
+    assert.ok(await waitFor(() => count() >= 3, 10_000));
+
+    const relative = nsbox('--json', 'checkpoint', 'cnt', '--to', 'images');
+    assert.notEqual(relative.code, 0);
+    assert.equal((JSON.parse(relative.stdout) as { error: { details: { field: string } } }).error.details.field, 'to');
+    const full = join(makeTempDir(cleanup, 'full'), 'x');
+    mkdirSync(full);
+    writeFileSync(join(full, 'other'), 'not ours');
+    assert.notEqual(nsbox('checkpoint', 'cnt', '--to', full).code, 0, 'a directory with files in it is refused');
+    assert.equal((ok('--json', 'list').json() as { state: string }[])[0]?.state, 'running', 'nothing stopped on bad input');
+
+    const saved = ok('--json', 'checkpoint', 'cnt').json() as { state: string; imageDir: string };
+    assert.equal(saved.state, 'stopped');
+    const restored = ok('--json', 'restore', 'cnt').json() as { state: string };
+    assert.equal(restored.state, 'running');
+    const after = count();
+    assert.ok(await waitFor(() => count() > after, 10_000), 'the counter goes on');
+    ok('stop', 'cnt');
+    ok('destroy', 'cnt');
+  });
+});
+
+describe('migration: checkpoint and restore through nsboxd', function () {
+  this.timeout(120_000);
+  const cleanup = useCleanup();
+
+  before(function () {
+    requireCriu(this);
+  });
+
+  it('runs both as API operations (the action routes) on a box with a user namespace', async () => {
+    const dir = makeTempDir(cleanup, 'nsboxd');
+    const stateDir = join(dir, 'state');
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false }));
+    const cgroupParent = `nsbox-test-mig-${process.pid}`;
+    const daemon = await startDaemon({
+      stateDir,
+      socket: join(dir, 'nsbox.sock'),
+      socketGroup: false,
+      discover: false,
+      cgroupParent,
+      plugins: [isolationPlugin as AnyPlugin, limitsPlugin as AnyPlugin, migrationPlugin as AnyPlugin],
+      warn: () => undefined,
+    });
+    const { NsboxClient } = await import('@nsbox/client');
+    const client = new NsboxClient({ socketPath: join(dir, 'nsbox.sock'), token: daemon.adminToken });
+    cleanup.add('stop nsboxd and remove its boxes', async () => {
+      for (const box of await client.boxes.list().catch(() => [])) await client.boxes.destroy(box.name, { force: true }).catch(() => undefined);
+      client.close();
+      await daemon.close(1000);
+      const { createCgroupDriver } = await import('@nsbox/runtime');
+      const cgroups = createCgroupDriver({ parent: cgroupParent });
+      for (const name of cgroups.list()) await cgroups.remove(name);
+      cgroups.removeParent();
+    });
+    const rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'rootfs'), 'rootfs'));
+    await (await client.boxes.create({ name: 'api-box', config: { rootfs, process: { args: ['sh', '-c', COUNTER] } } })).wait();
+    await client.boxes.start('api-box');
+    const count = async () => Number((await client.boxes.exec('api-box', { command: ['cat', '/count'] })).stdout.trim() || '0');
+    const deadline = Date.now() + 10_000;
+    while ((await count()) < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const criu = (await client.host()).plugins.migration as { installed: boolean; ok: boolean; verdict: string };
+    assert.deepEqual([criu.installed, criu.ok, criu.verdict], [true, true, 'Looks good.'], "GET /host has criu check's verdict");
+
+    const saved = (await client.actions.run('migration', 'checkpoint', { box: 'api-box' })) as { state: string };
+    assert.equal(saved.state, 'stopped');
+    assert.equal((await client.boxes.get('api-box')).state, 'stopped');
+    const restored = (await client.actions.run('migration', 'restore', { box: 'api-box' })) as { state: string };
+    assert.equal(restored.state, 'running');
+    const atRestore = await count();
+    assert.ok(atRestore >= 3, `the counter came back at ${atRestore}, not 0`);
+    let later = atRestore;
+    for (const until = Date.now() + 10_000; later <= atRestore && Date.now() < until; ) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      later = await count();
+    }
+    assert.ok(later > atRestore, `and goes on (${atRestore} → ${later})`);
+    assert.equal((await client.boxes.stop('api-box')).state, 'stopped');
+  });
+});
