@@ -34,9 +34,9 @@ import {
   provide,
   z,
 } from '@nsbox/core';
-import { findAction, invokeAction } from './actions.js';
 import { buildBusyboxRootfs, createCgroupDriver, LinuxBoxDriver } from '@nsbox/runtime';
 import { OWN_UPPER, OWN_WORK, runtimeFacts, runtimeRefs } from '@nsbox/runtime-api';
+import { findAction, invokeAction } from './actions.js';
 import { type NsboxHost, openHost } from './open-host.js';
 import { MemoryDriver } from './test-fixtures.js';
 

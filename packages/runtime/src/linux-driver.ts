@@ -301,9 +301,13 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     const engine = this.checkpointEngines.require(box, 'checkpoint');
     // A restore would need the box's overlay mounted as the launcher mounts it, under criu.
     if (this.layers.record(box)) {
-      throw new NsboxError('E_UNSUPPORTED', `cannot checkpoint box '${box.name}': its root is a shared template's overlay (sharing), which restore does not mount yet`, {
-        details: { box: box.name },
-      });
+      throw new NsboxError(
+        'E_UNSUPPORTED',
+        `cannot checkpoint box '${box.name}': its root is a shared template's overlay (sharing), which restore does not mount yet`,
+        {
+          details: { box: box.name },
+        },
+      );
     }
     const runtime = facts(box);
     const spec = (box.runtime as { spec?: OciSpec }).spec;
