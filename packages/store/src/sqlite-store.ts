@@ -21,6 +21,7 @@ import Database from 'better-sqlite3';
 import { migrate, migrateNamespace } from './migrations.js';
 import { SqlitePluginState } from './plugin-state.js';
 import { ensureStateDir } from './state-dir.js';
+import { StatementCache } from './statements.js';
 
 interface BoxRow {
   id: string;
@@ -101,6 +102,7 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
   /** Plugins' small persistent state, in the same database. */
   readonly pluginState: SqlitePluginState;
   private readonly clock: () => number;
+  private readonly statements: StatementCache;
   private readonly processAlive: (pid: number) => boolean;
 
   constructor(options: SqliteStoreOptions) {
@@ -114,6 +116,7 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('foreign_keys = ON');
       migrate(this.db);
+      this.statements = new StatementCache(this.db);
       this.pluginState = new SqlitePluginState(this.db);
     } catch (error) {
       throw new NsboxError('E_STORE', `cannot open the state database ${this.path}: ${(error as Error).message}`, { cause: error });
@@ -127,20 +130,20 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
   // Boxes
 
   insert(box: Box): void {
-    this.db
-      .prepare('INSERT INTO boxes (id, name, owner, config, state, runtime, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    this.statements
+      .get('INSERT INTO boxes (id, name, owner, config, state, runtime, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(box.id, box.name, box.owner, JSON.stringify(box.config), box.state, JSON.stringify(box.runtime), box.createdAt, box.updatedAt);
   }
 
   update(box: Box): void {
-    const result = this.db
-      .prepare('UPDATE boxes SET name = ?, owner = ?, config = ?, state = ?, runtime = ?, updated_at = ? WHERE id = ?')
+    const result = this.statements
+      .get('UPDATE boxes SET name = ?, owner = ?, config = ?, state = ?, runtime = ?, updated_at = ? WHERE id = ?')
       .run(box.name, box.owner, JSON.stringify(box.config), box.state, JSON.stringify(box.runtime), box.updatedAt, box.id);
     if (result.changes === 0) throw new NsboxError('E_NOT_FOUND', `box '${box.name}' is not in the store`, { details: { box: box.name } });
   }
 
   find(idOrName: string): Box | undefined {
-    const row = this.db.prepare('SELECT * FROM boxes WHERE id = ? OR name = ?').get(idOrName, idOrName) as BoxRow | undefined;
+    const row = this.statements.get('SELECT * FROM boxes WHERE id = ? OR name = ?').get(idOrName, idOrName) as BoxRow | undefined;
     return row && toBox(row);
   }
 
@@ -156,18 +159,18 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
       params.push(filter.state);
     }
     const sql = `SELECT * FROM boxes ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name`;
-    return (this.db.prepare(sql).all(...params) as BoxRow[]).map(toBox);
+    return (this.statements.get(sql).all(...params) as BoxRow[]).map(toBox);
   }
 
   remove(id: string): void {
-    this.db.prepare('DELETE FROM boxes WHERE id = ?').run(id);
+    this.statements.get('DELETE FROM boxes WHERE id = ?').run(id);
   }
 
   // History
 
   append(event: Omit<BoxEvent, 'id'>): BoxEvent {
-    const result = this.db
-      .prepare('INSERT INTO events (box_id, kind, source, time, data) VALUES (?, ?, ?, ?, ?)')
+    const result = this.statements
+      .get('INSERT INTO events (box_id, kind, source, time, data) VALUES (?, ?, ?, ?, ?)')
       .run(event.boxId, event.kind, event.source, event.time, JSON.stringify(event.data));
     return { ...event, id: Number(result.lastInsertRowid) };
   }
@@ -196,42 +199,42 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
       params.push(query.afterId);
     }
     const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
-    return (this.db.prepare(sql).all(...params, query.limit ?? 1000) as EventRow[]).map(toEvent);
+    return (this.statements.get(sql).all(...params, query.limit ?? 1000) as EventRow[]).map(toEvent);
   }
 
   // Operation journal
 
   begin(op: { boxId: string; kind: OperationRecord['kind']; fromState: OperationRecord['fromState']; pid: number }): OperationRecord {
     const started = this.db.transaction(() => {
-      const open = this.db.prepare("SELECT * FROM operations WHERE box_id = ? AND status = 'running'").all(op.boxId) as OperationRow[];
+      const open = this.statements.get("SELECT * FROM operations WHERE box_id = ? AND status = 'running'").all(op.boxId) as OperationRow[];
       const live = open.find((row) => this.processAlive(row.pid));
       if (live) {
         throw new NsboxError('E_BUSY', `box is busy: a ${live.kind} operation is running in process ${live.pid}`, {
           details: { operation: live.kind, pid: live.pid },
         });
       }
-      const result = this.db
-        .prepare("INSERT INTO operations (box_id, kind, from_state, status, pid, started_at) VALUES (?, ?, ?, 'running', ?, ?)")
+      const result = this.statements
+        .get("INSERT INTO operations (box_id, kind, from_state, status, pid, started_at) VALUES (?, ?, ?, 'running', ?, ?)")
         .run(op.boxId, op.kind, op.fromState, op.pid, this.clock());
-      return this.db.prepare('SELECT * FROM operations WHERE id = ?').get(result.lastInsertRowid) as OperationRow;
+      return this.statements.get('SELECT * FROM operations WHERE id = ?').get(result.lastInsertRowid) as OperationRow;
     });
     return toOperation(started.immediate());
   }
 
   stepDone(opId: number, stepId: string): void {
-    this.db.prepare("UPDATE operations SET done_steps = json_insert(done_steps, '$[#]', ?) WHERE id = ?").run(stepId, opId);
+    this.statements.get("UPDATE operations SET done_steps = json_insert(done_steps, '$[#]', ?) WHERE id = ?").run(stepId, opId);
   }
 
   finish(opId: number, status: Exclude<OperationStatus, 'running'>, error?: string): void {
-    this.db.prepare('UPDATE operations SET status = ?, finished_at = ?, error = ? WHERE id = ?').run(status, this.clock(), error ?? null, opId);
+    this.statements.get('UPDATE operations SET status = ?, finished_at = ?, error = ? WHERE id = ?').run(status, this.clock(), error ?? null, opId);
   }
 
   unfinished(): OperationRecord[] {
-    return (this.db.prepare("SELECT * FROM operations WHERE status = 'running' ORDER BY id").all() as OperationRow[]).map(toOperation);
+    return (this.statements.get("SELECT * FROM operations WHERE status = 'running' ORDER BY id").all() as OperationRow[]).map(toOperation);
   }
 
   operation(id: number): OperationRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM operations WHERE id = ?').get(id) as OperationRow | undefined;
+    const row = this.statements.get('SELECT * FROM operations WHERE id = ?').get(id) as OperationRow | undefined;
     return row && toOperation(row);
   }
 
@@ -243,10 +246,10 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
   // Settings
 
   getSetting(key: string): string | undefined {
-    return (this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+    return (this.statements.get('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
 
   setSetting(key: string, value: string): void {
-    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.statements.get('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 }
