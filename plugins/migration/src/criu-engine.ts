@@ -10,7 +10,15 @@
 import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, NsboxError, type OciSpec, type OperationContext } from '@nsbox/core';
-import { type CheckpointEngine, type CheckpointRequest, notifyRules, type RestoreLauncher, type RestoreNeeds, type RestoreRequest } from '@nsbox/runtime-api';
+import {
+  type CheckpointEngine,
+  type CheckpointRequest,
+  notifyRules,
+  procViews,
+  type RestoreLauncher,
+  type RestoreNeeds,
+  type RestoreRequest,
+} from '@nsbox/runtime-api';
 import { type CheckpointManifest, dumpArgs, manifestFile, restoreArgs, shellQuote } from './criu-args.js';
 import { type CriuInstall, findCriu } from './criu-install.js';
 import { criuErrors, runCriu } from './criu-run.js';
@@ -61,6 +69,16 @@ export class CriuEngine implements CheckpointEngine {
       throw new NsboxError('E_UNSUPPORTED', `box '${box.name}' has a terminal: its pty cannot be checkpointed yet (migration plugin)`, {
         details: { box: box.name, field: 'process.terminal' },
       });
+    }
+    // The /proc views are FUSE mounts served by the box's shim: criu saves neither.
+    if (procViews(spec)) {
+      throw new NsboxError(
+        'E_UNSUPPORTED',
+        `box '${box.name}' has files its shim serves over FUSE (virtualisation.procViews, virtualisation.kernelLog): criu cannot save FUSE mounts`,
+        {
+          details: { box: box.name, field: 'virtualisation.procViews' },
+        },
+      );
     }
     // A seccomp listener cannot be saved: criu brings the filter back without one, and the
     // restored processes' notified calls (uname, sysinfo) would fail with ENOSYS.

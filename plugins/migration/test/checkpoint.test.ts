@@ -79,7 +79,7 @@ describe('migration: checkpoint and restore of a real box', function () {
 
   it('refuses, before anything stops, a box whose syscalls nsbox-notify answers, naming them', async () => {
     const t = await openMigrationHost(cleanup, { virtualisation: true });
-    await t.box('mig-notify', { virtualisation: { sysinfo: true } });
+    await t.box('mig-notify', { virtualisation: { sysinfo: true, procViews: false, kernelLog: false } });
     await assert.rejects(action(t, 'checkpoint', { box: 'mig-notify' }), (error: Error & { code?: string }) => {
       assert.match(error.message, /sysinfo \(virtualisation\)/);
       return /E_UNSUPPORTED/.test(String(error.code ?? '')) || /E_UNSUPPORTED|cannot restore a seccomp listener/.test(error.message);
@@ -87,6 +87,13 @@ describe('migration: checkpoint and restore of a real box', function () {
     assert.equal(t.host.manager.get('mig-notify').state, 'running');
     const before = t.count('mig-notify');
     assert.ok(await waitFor(() => t.count('mig-notify') > before, 5_000), 'the box still runs');
+  });
+
+  it('refuses, before anything stops, a box whose /proc views its shim serves over FUSE, naming the field', async () => {
+    const t = await openMigrationHost(cleanup, { virtualisation: true });
+    await t.box('mig-views', { virtualisation: { sysinfo: false, kernelLog: false, quota: false } });
+    await assert.rejects(action(t, 'checkpoint', { box: 'mig-views' }), /virtualisation\.procViews/);
+    assert.equal(t.host.manager.get('mig-views').state, 'running');
   });
 
   it("refuses, before anything stops, a box that shares the host's network stack", async () => {
@@ -124,7 +131,8 @@ describe('migration: what a restored box keeps of its virtual server', function 
 
   it('keeps its time namespace: its uptime goes on from where it was, it does not start again', async () => {
     const t = await openMigrationHost(cleanup, { virtualisation: true });
-    await t.box('mig-clock', { virtualisation: { sysinfo: false } });
+    // Without what criu cannot carry: notified syscalls and the FUSE-served /proc views.
+    await t.box('mig-clock', { virtualisation: { sysinfo: false, kernelLog: false, quota: false, procViews: false } });
     const uptime = async () => Number((await t.exec('mig-clock', 'cat /proc/uptime')).split(' ')[0]);
     await sleep(1_500);
     const before = await uptime();

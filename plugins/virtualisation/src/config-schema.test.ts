@@ -13,7 +13,7 @@ const quota = [
 describe('virtualisation: the config section', () => {
   it('gives a box without a section its own sysinfo and time namespace, and the host kernel strings', () => {
     const config = virtualisationConfigSchema.parse({});
-    assert.deepEqual(config, { sysinfo: true, procViews: true, kernelLog: true, timeNamespace: true });
+    assert.deepEqual(config, { sysinfo: true, procViews: true, kernelLog: true, quota: true, timeNamespace: true });
     assert.deepEqual(notifyRulesFor(config), [
       { syscall: 'sysinfo', handler: 'sysinfo', params: {} },
       { syscall: 'syslog', handler: 'syslog', params: {} },
@@ -25,6 +25,11 @@ describe('virtualisation: the config section', () => {
     const config = virtualisationConfigSchema.parse({ kernel: { release: '6.1.0-18-amd64', version: '#1 SMP' }, sysinfo: false, kernelLog: false });
     assert.deepEqual(notifyRulesFor(config), [{ syscall: 'uname', handler: 'uname', params: { release: '6.1.0-18-amd64', version: '#1 SMP' } }, ...quota]);
     assert.deepEqual(notifyRulesFor(virtualisationConfigSchema.parse({ sysinfo: false, kernelLog: false, timeNamespace: false })), quota);
+    assert.deepEqual(
+      notifyRulesFor(virtualisationConfigSchema.parse({ sysinfo: false, kernelLog: false, quota: false })),
+      [],
+      'quota: false leaves quotactl to the profile',
+    );
   });
 
   it('refuses a release that is not one, text that does not fit utsname, and unknown fields, naming them', () => {

@@ -29,6 +29,8 @@ export const virtualisationConfigSchema = z.strictObject({
   procViews: z.boolean().default(true),
   /** The box's own kernel log: dmesg, /dev/kmsg and syslog(2) show its lines only (its own FUSE server and notify helper). */
   kernelLog: z.boolean().default(true),
+  /** quotactl in the box answered by nsbox (refused with its reason on a kernel without quota support); false leaves it to the seccomp profile. */
+  quota: z.boolean().default(true),
   /** A time namespace: /proc/uptime, process start times and CLOCK_BOOTTIME count from the box's start. */
   timeNamespace: z.boolean().default(true),
   /** Reboot and halt from inside, restarts in a row (power-schema.ts). */

@@ -21,6 +21,6 @@ export function notifyRulesFor(config: VirtualisationConfig): NotifyRule[] {
   // quotactl inside the box: refused by nsbox with its reason, not by the seccomp profile
   // (EPERM, which reads as a missing privilege). Serving it needs a proxy onto the box's
   // disk image and a kernel with a quota format (the VM lane).
-  for (const syscall of ['quotactl', 'quotactl_fd'] as const) rules.push({ syscall, handler: syscall, params: { reason: QUOTA_REASON } });
+  if (config.quota) for (const syscall of ['quotactl', 'quotactl_fd'] as const) rules.push({ syscall, handler: syscall, params: { reason: QUOTA_REASON } });
   return rules;
 }

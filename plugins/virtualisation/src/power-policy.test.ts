@@ -85,6 +85,13 @@ describe('virtualisation: the power policy (reboot, halt, restarts in a row)', (
     assert.deepEqual(issues({ restarts: { max: 0 } }), ['restarts.max']);
     assert.deepEqual(issues({ restarts: { backoffMs: -1 } }), ['restarts.backoffMs']);
     assert.deepEqual(issues({ restarts: { forever: true } }), ['restarts']);
-    assert.deepEqual(virtualisationConfigSchema.parse({ onReboot: 'stop' }), { sysinfo: true, timeNamespace: true, onReboot: 'stop' });
+    assert.deepEqual(virtualisationConfigSchema.parse({ onReboot: 'stop' }), {
+      sysinfo: true,
+      procViews: true,
+      kernelLog: true,
+      quota: true,
+      timeNamespace: true,
+      onReboot: 'stop',
+    });
   });
 });

@@ -25,7 +25,7 @@ export const virtualisationPlugin = definePlugin({
   description: 'a box that looks like a server of its own: its kernel release, its sysinfo, its uptime, its hostname changed live',
   core: '^1.1.0',
   config: virtualisationConfigSchema,
-  tenantSafe: { kernel: true, sysinfo: true, timeNamespace: true, procViews: true, kernelLog: true, onReboot: true, restarts: true, boot: true },
+  tenantSafe: { kernel: true, sysinfo: true, timeNamespace: true, procViews: true, kernelLog: true, quota: true, onReboot: true, restarts: true, boot: true },
   deps: { state: coreRefs.pluginState },
   optionalDeps: { cgroups: runtimeRefs.cgroups },
   actions: [hostnameAction],

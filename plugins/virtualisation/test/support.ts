@@ -13,8 +13,8 @@ import type { AnyPlugin, Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
-import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
-import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir } from '@nsbox/testkit';
+import { type ExecResult, execInBox, LinuxBoxDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
+import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter } from '@nsbox/testkit';
 import { virtualisationPlugin } from '../src/index.js';
 
 export interface VirtTestHost {
@@ -31,11 +31,7 @@ export interface VirtTestHost {
 
 export async function openVirtHost(cleanup: Cleanup): Promise<VirtTestHost> {
   const cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
-  cleanup.add('remove test cgroups', async () => {
-    const cgroups = createCgroupDriver({ parent: cgroupParent });
-    for (const name of cgroups.list()) await cgroups.remove(name);
-    cgroups.removeParent();
-  });
+  removeCgroupsAfter(cleanup, cgroupParent);
   const host = await createTestHost(cleanup, {
     // As a host has them: isolation's user namespace and seccomp profile around the handoff.
     plugins: [isolationPlugin as AnyPlugin, limitsPlugin, virtualisationPlugin],
