@@ -21,7 +21,7 @@
         "src/launcher-exe.c", "src/launcher-host.c", "src/launcher-mount.c",
         "src/launcher-caps.c", "src/launcher-seccomp.c", "src/launcher-final.c",
         "src/launcher-tty.c", "src/launcher-create.c", "src/launcher-join.c",
-        "src/launcher-sync.c", "src/launcher-idmap.c", "src/launcher-bpf.c",
+        "src/launcher-sync.c", "src/launcher-idmap.c", "src/userns-map.c", "src/launcher-bpf.c",
         "src/mount-flags.c", "src/launcher-process.c", "src/launcher-hold.c",
         "src/launcher-hooks.c", "src/launcher-copyup.c", "src/launcher-timens.c"
       ],
@@ -57,7 +57,7 @@
       # root is idmapped as the launcher made it (src/idmap-root.c).
       "target_name": "nsbox-idmap-root",
       "type": "executable",
-      "sources": ["src/idmap-root.c", "src/mount-flags.c", "src/common.c"],
+      "sources": ["src/idmap-root.c", "src/userns-map.c", "src/mount-flags.c", "src/common.c"],
       "ldflags": ["-static"]
     },
     {

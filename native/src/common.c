@@ -156,6 +156,35 @@ nsbox_write_file (const char *path, const char *content, size_t len, struct nsbo
   return 0;
 }
 
+ssize_t
+nsbox_read_small_file (const char *path, char *buf, size_t size)
+{
+  cleanup_fd int fd = -1;
+  size_t len = 0;
+
+  if (path == NULL || size == 0)
+    {
+      errno = EINVAL;
+      return -1;
+    }
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return -1;
+  while (len < size - 1)
+    {
+      ssize_t n = read (fd, buf + len, size - 1 - len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -1;
+      if (n == 0)
+        break;
+      len += (size_t) n;
+    }
+  buf[len] = '\0';
+  return (ssize_t) len;
+}
+
 int
 nsbox_read_all (int fd, size_t max, char **out, size_t *len, struct nsbox_error *err)
 {

@@ -63,6 +63,10 @@ int nsbox_read_exact (int fd, void *buf, size_t len);
 int nsbox_write_file (const char *path, const char *content, size_t len,
                       struct nsbox_error *err);
 
+/* A whole small file into buf (at most size - 1 bytes, NUL-terminated), opened without
+ * following a symlink at its last component; its length, or -1 with errno set. */
+ssize_t nsbox_read_small_file (const char *path, char *buf, size_t size);
+
 /* Reads fd to EOF into a malloc'd buffer (NUL-terminated, *len excludes the NUL). */
 int nsbox_read_all (int fd, size_t max, char **out, size_t *len, struct nsbox_error *err);
 

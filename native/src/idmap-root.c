@@ -13,6 +13,7 @@
  * on stderr when the mount cannot be made; otherwise PROGRAM's own status. */
 #include "common.h"
 #include "mount-flags.h"
+#include "userns-map.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,41 +25,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int
-write_map (pid_t pid, const char *file, const char *text, struct nsbox_error *err)
-{
-  char path[64];
-  snprintf (path, sizeof path, "/proc/%d/%s", pid, file);
-  return nsbox_write_file (path, text, strlen (text), err);
-}
-
-/* A user namespace with the maps, held by a child that waits until it is opened (as the
- * launcher's `tree` op makes one for a mount's own mappings). */
-static int
-mapped_userns (const char *uidmap, const char *gidmap, struct nsbox_error *err)
-{
-  char path[64];
-  int status, fd = -1;
-  pid_t pid = (pid_t) syscall (SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
-
-  if (pid < 0)
-    return nsbox_fail (err, errno, "make a user namespace with the box's maps");
-  if (pid == 0)
-    for (;;)
-      pause ();
-  if (write_map (pid, "uid_map", uidmap, err) == 0 && write_map (pid, "gid_map", gidmap, err) == 0)
-    {
-      snprintf (path, sizeof path, "/proc/%d/ns/user", pid);
-      fd = open (path, O_RDONLY | O_CLOEXEC);
-      if (fd < 0)
-        nsbox_fail (err, errno, "open '%s'", path);
-    }
-  kill (pid, SIGKILL);
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  return fd;
-}
 
 static int
 mount_root (char **argv, struct nsbox_error *err)
@@ -74,7 +40,7 @@ mount_root (char **argv, struct nsbox_error *err)
     return nsbox_fail (err, errno, "unshare the mount namespace");
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return nsbox_fail (err, errno, "make / private");
-  if (attrs.idmap && (userns = mapped_userns (argv[3], argv[4], err)) < 0)
+  if (attrs.idmap && nsbox_mapped_userns (argv[3], argv[4], &userns, err) < 0)
     return -1;
   tree = open_tree (AT_FDCWD, rootfs,
                     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (attrs.recursive ? AT_RECURSIVE : 0));

@@ -6,6 +6,7 @@
  * pivot_root, hostname, sysctl...) → the final steps and exec (launcher-final.c). The
  * parent learns that exec worked from the handshake socket (launcher-sync.c). */
 #include "launcher.h"
+#include "userns-map.h"
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <net/if.h>
@@ -224,14 +225,6 @@ child_main (const struct nsbox_program *prog, struct nsbox_final *f, unsigned lo
   _exit (1);
 }
 
-static int
-write_map (pid_t pid, const char *file, const char *text, struct nsbox_error *err)
-{
-  char path[64];
-  snprintf (path, sizeof path, "/proc/%d/%s", pid, file);
-  return nsbox_write_file (path, text, strlen (text), err);
-}
-
 /* Parent-phase ops: setgroups before gid_map (the kernel wants it in that order), then
  * uid_map, gid_map, and the limits. */
 static int
@@ -247,14 +240,14 @@ parent_setup (const struct nsbox_program *prog, pid_t pid, struct nsbox_error *e
       if (strcmp (setgroups_op->args[0], "deny") != 0
           && strcmp (setgroups_op->args[0], "allow") != 0)
         return nsbox_fail (err, EINVAL, "bad value '%s'", setgroups_op->args[0]);
-      if (write_map (pid, "setgroups", setgroups_op->args[0], err) < 0)
+      if (nsbox_write_proc_file (pid, "setgroups", setgroups_op->args[0], err) < 0)
         return -1;
     }
   err->step = "uidmap";
-  if (uidmap && write_map (pid, "uid_map", uidmap->args[0], err) < 0)
+  if (uidmap && nsbox_write_proc_file (pid, "uid_map", uidmap->args[0], err) < 0)
     return -1;
   err->step = "gidmap";
-  if (gidmap && write_map (pid, "gid_map", gidmap->args[0], err) < 0)
+  if (gidmap && nsbox_write_proc_file (pid, "gid_map", gidmap->args[0], err) < 0)
     return -1;
   err->step = NULL;
   return nsbox_parent_limits (prog, pid, err);

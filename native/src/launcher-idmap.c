@@ -18,6 +18,7 @@
  * uidMappings/gidMappings that are not the box's): its idmap is a user namespace made for
  * it, with those maps, by a throwaway child of the launcher's (as runc and crun do). */
 #include "launcher.h"
+#include "userns-map.h"
 #include "mount-flags.h"
 
 #include <errno.h>
@@ -34,43 +35,6 @@
 
 /* SCM_RIGHTS carries one fd per message here; the bound keeps the arrays small. */
 #define MAX_TREES 256
-
-static int
-write_proc (pid_t pid, const char *file, const char *text, struct nsbox_error *err)
-{
-  char path[64];
-  snprintf (path, sizeof path, "/proc/%d/%s", pid, file);
-  return nsbox_write_file (path, text, strlen (text), err);
-}
-
-/* A user namespace with UIDMAP and GIDMAP (uid_map lines): a child made in a new one waits
- * while the launcher writes its maps and opens it, then is killed and reaped. */
-static int
-mapped_userns (const char *uidmap, const char *gidmap, int *out, struct nsbox_error *err)
-{
-  char path[64];
-  int status, rc = 0;
-  pid_t pid = (pid_t) syscall (SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
-
-  if (pid < 0)
-    return nsbox_fail (err, errno, "make a user namespace for a mount's own mappings");
-  if (pid == 0)
-    for (;;)
-      pause ();
-  if (write_proc (pid, "uid_map", uidmap, err) < 0 || write_proc (pid, "gid_map", gidmap, err) < 0)
-    rc = -1;
-  else
-    {
-      snprintf (path, sizeof path, "/proc/%d/ns/user", pid);
-      *out = open (path, O_RDONLY | O_CLOEXEC);
-      if (*out < 0)
-        rc = nsbox_fail (err, errno, "open '%s'", path);
-    }
-  kill (pid, SIGKILL);
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  return rc;
-}
 
 int
 nsbox_trees_prepare (const struct nsbox_program *prog, pid_t pid, struct nsbox_trees *trees,
@@ -97,7 +61,7 @@ nsbox_trees_prepare (const struct nsbox_program *prog, pid_t pid, struct nsbox_t
         {
           if (!attrs.idmap)
             return nsbox_fail (err, EINVAL, "mappings for '%s' without idmap", op->args[0]);
-          if (mapped_userns (op->args[2], op->args[3], &own_userns, err) < 0)
+          if (nsbox_mapped_userns (op->args[2], op->args[3], &own_userns, err) < 0)
             return -1;
         }
       else if (op->argc != 2)

@@ -162,19 +162,10 @@ read_number (const struct notify_rule *rule, const char *key, uint64_t *out)
 {
   const char *path = notify_param (rule, key);
   char buf[64];
-  cleanup_fd int fd = -1;
-  ssize_t n;
   char *end;
 
-  if (path == NULL)
+  if (path == NULL || nsbox_read_small_file (path, buf, sizeof buf) <= 0)
     return false;
-  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return false;
-  n = read (fd, buf, sizeof buf - 1);
-  if (n <= 0)
-    return false;
-  buf[n] = '\0';
   if (strncmp (buf, "max", 3) == 0)
     {
       *out = UINT64_MAX;

@@ -86,17 +86,10 @@ static bool
 pid_in_box (const struct view_config *cfg, long pid)
 {
   char path[64], buf[4096];
-  ssize_t n;
-  cleanup_fd int fd = -1;
 
   snprintf (path, sizeof path, "/proc/%ld/cgroup", pid);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  if (nsbox_read_small_file (path, buf, sizeof buf) <= 0)
     return false;
-  n = read (fd, buf, sizeof buf - 1);
-  if (n <= 0)
-    return false;
-  buf[n] = '\0';
   return names_cgroup (buf, cfg->cgroup_name);
 }
 

@@ -31,31 +31,6 @@ enum
 
 /* ---- reading --------------------------------------------------------------------- */
 
-/* A whole (small) file into buf; its length, or -1. */
-static ssize_t
-read_small (const char *path, char *buf, size_t size)
-{
-  cleanup_fd int fd = -1;
-  size_t len = 0;
-
-  if (path == NULL)
-    return -1;
-  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return -1;
-  while (len < size - 1)
-    {
-      ssize_t n = read (fd, buf + len, size - 1 - len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      len += (size_t) n;
-    }
-  buf[len] = '\0';
-  return (ssize_t) len;
-}
-
 /* A cgroup number: `max` and v1's huge "unlimited" (beyond 2^62) are none (false). */
 static bool
 read_u64 (const char *path, uint64_t *out)
@@ -64,7 +39,7 @@ read_u64 (const char *path, uint64_t *out)
   char *end;
   unsigned long long v;
 
-  if (read_small (path, buf, sizeof buf) <= 0 || buf[0] < '0' || buf[0] > '9')
+  if (nsbox_read_small_file (path, buf, sizeof buf) <= 0 || buf[0] < '0' || buf[0] > '9')
     return false;
   v = strtoull (buf, &end, 10);
   if (v >= (1ULL << 62))
@@ -129,11 +104,11 @@ box_cpus (const struct view_config *cfg, int *ids)
 
   memset (online, 0, sizeof online);
   memset (allowed, 0, sizeof allowed);
-  if (read_small ("/sys/devices/system/cpu/online", buf, sizeof buf) <= 0 || parse_cpus (buf, online) == 0)
+  if (nsbox_read_small_file ("/sys/devices/system/cpu/online", buf, sizeof buf) <= 0 || parse_cpus (buf, online) == 0)
     online[0] = true;
-  if (read_small (cfg->cpuset_cpus, buf, sizeof buf) <= 0 || parse_cpus (buf, allowed) == 0)
+  if (nsbox_read_small_file (cfg->cpuset_cpus, buf, sizeof buf) <= 0 || parse_cpus (buf, allowed) == 0)
     memcpy (allowed, online, sizeof allowed);
-  if (cfg->cpu_max && read_small (cfg->cpu_max, buf, sizeof buf) > 0 && buf[0] >= '0' && buf[0] <= '9')
+  if (cfg->cpu_max && nsbox_read_small_file (cfg->cpu_max, buf, sizeof buf) > 0 && buf[0] >= '0' && buf[0] <= '9')
     {
       char *end;
       quota = strtoull (buf, &end, 10);
@@ -178,7 +153,7 @@ view_load_sample (const struct view_config *cfg, struct view_load *load)
       if (tid > newest)
         newest = (pid_t) tid;
       snprintf (path, sizeof path, "/proc/%ld/stat", tid);
-      if (read_small (path, stat, sizeof stat) <= 0 || (state = strrchr (stat, ')')) == NULL)
+      if (nsbox_read_small_file (path, stat, sizeof stat) <= 0 || (state = strrchr (stat, ')')) == NULL)
         continue;
       /* `pid (comm) S ...`: the state follows the last ')' (comm may hold one). */
       if (state[1] == ' ' && state[2] == 'R')
@@ -207,7 +182,7 @@ view_load_sample (const struct view_config *cfg, struct view_load *load)
   if (newest > 0)
     {
       snprintf (path, sizeof path, "/proc/%d/status", (int) newest);
-      if (read_small (path, stat, sizeof stat) > 0)
+      if (nsbox_read_small_file (path, stat, sizeof stat) > 0)
         {
           char *nspid = strstr (stat, "\nNSpid:");
           if (nspid)
@@ -262,12 +237,12 @@ render_meminfo (const struct view_config *cfg, struct nsbox_buf *b)
   } set[24];
   size_t n_set = 0;
 
-  if (read_small ("/proc/meminfo", host, sizeof host) <= 0)
+  if (nsbox_read_small_file ("/proc/meminfo", host, sizeof host) <= 0)
     return -1;
   if (!read_u64 (cfg->memory_limit, &limit) || limit / 1024 >= meminfo_value (host, "MemTotal"))
     return nsbox_buf_str (b, host), 0;
   read_u64 (cfg->memory_usage, &usage);
-  if (read_small (cfg->memory_stat, mstat, sizeof mstat) < 0)
+  if (nsbox_read_small_file (cfg->memory_stat, mstat, sizeof mstat) < 0)
     mstat[0] = '\0';
   v1 = strstr (mstat, "total_cache ") != NULL;
   uint64_t total = limit / 1024, used = usage / 1024 < total ? usage / 1024 : total;
@@ -406,9 +381,9 @@ render_stat (const struct view_config *cfg, const struct view_load *load, struct
   char line[256];
   struct timespec real;
 
-  if (read_small (cfg->cpu_usage_v1, text, sizeof text) > 0)
+  if (nsbox_read_small_file (cfg->cpu_usage_v1, text, sizeof text) > 0)
     user = stat_value (text, "user"), system = stat_value (text, "system");
-  else if (read_small (cfg->cpu_stat_v2, text, sizeof text) > 0)
+  else if (nsbox_read_small_file (cfg->cpu_stat_v2, text, sizeof text) > 0)
     user = stat_value (text, "user_usec") / (1000000 / USER_HZ),
     system = stat_value (text, "system_usec") / (1000000 / USER_HZ);
   idle = up_ticks * (uint64_t) n > user + system ? up_ticks * (uint64_t) n - user - system : 0;
@@ -439,7 +414,7 @@ render_swaps (const struct view_config *cfg, struct nsbox_buf *b)
 
   if (!read_u64 (cfg->swap_limit, &limit))
     {
-      if (read_small ("/proc/swaps", host, sizeof host) < 0)
+      if (nsbox_read_small_file ("/proc/swaps", host, sizeof host) < 0)
         return -1;
       return nsbox_buf_str (b, host), 0;
     }
@@ -466,7 +441,7 @@ render_diskstats (const struct view_config *cfg, struct nsbox_buf *b)
 {
   static char host[SMALL_FILE * 4];
 
-  if (read_small ("/proc/diskstats", host, sizeof host) < 0)
+  if (nsbox_read_small_file ("/proc/diskstats", host, sizeof host) < 0)
     return -1;
   for (const char *p = host; *p;)
     {

@@ -115,19 +115,15 @@ boottime_ms (void)
 static int
 load_config (const char *path, struct nsbox_error *err)
 {
-  cleanup_fd int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   struct view_config *c = &V.cfg;
   char *line, *save = NULL;
   ssize_t len;
 
-  if (fd < 0)
-    return nsbox_fail (err, errno, "open '%s'", path);
-  len = read (fd, config_buf, sizeof config_buf - 1);
+  len = nsbox_read_small_file (path, config_buf, sizeof config_buf);
   if (len < 0)
     return nsbox_fail (err, errno, "read '%s'", path);
   if (len == (ssize_t) sizeof config_buf - 1)
     return nsbox_fail (err, EFBIG, "'%s' is larger than %d bytes", path, CONFIG_MAX - 1);
-  config_buf[len] = '\0';
   for (line = strtok_r (config_buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
     {
       static const struct
