@@ -10,9 +10,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
-import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver, weightToShares } from '@nsbox/runtime';
+import { type ExecResult, execInBox, LinuxBoxDriver, weightToShares } from '@nsbox/runtime';
 import { parseCpuList } from '@nsbox/runtime-api';
-import { type Cleanup, createTestHost, makeTempDir } from '@nsbox/testkit';
+import { type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter } from '@nsbox/testkit';
 import { limitsPlugin } from '../src/index.js';
 import type { LimitsService } from '../src/limits-service.js';
 
@@ -63,11 +63,7 @@ export async function openLimitsHost(cleanup: Cleanup, options: LimitsHostOption
     stateDir ??= makeTempDir(cleanup, 'state');
     writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false, settings: { limits: options.settings } }));
   }
-  cleanup.add('remove test cgroups', async () => {
-    const cgroups = createCgroupDriver({ parent: cgroupParent });
-    for (const name of cgroups.list()) await cgroups.remove(name);
-    cgroups.removeParent();
-  });
+  removeCgroupsAfter(cleanup, cgroupParent);
   const host = await createTestHost(cleanup, {
     plugins: [limitsPlugin],
     ...(stateDir ? { stateDir } : {}),

@@ -15,8 +15,8 @@ import { type AnyPlugin, coreRefs } from '@nsbox/core';
 import { findAction, invokeAction } from '@nsbox/host';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { networkPlugin } from '@nsbox/plugin-network';
-import { createCgroupDriver, LinuxBoxDriver } from '@nsbox/runtime';
-import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir, TEST_NETNS_PREFIX, useCleanup } from '@nsbox/testkit';
+import { LinuxBoxDriver } from '@nsbox/runtime';
+import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter, TEST_NETNS_PREFIX, useCleanup } from '@nsbox/testkit';
 import { migrationPlugin } from '../src/index.js';
 import { requireCriu, waitFor } from './support.js';
 
@@ -67,11 +67,7 @@ describe('migration: a bridged box and an established TCP connection', function 
     cleanup.add(`delete netns ${netns}`, () => execFileSync('ip', ['netns', 'del', netns]));
     execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
     const cgroupParent = `nsbox-test-${tag}`;
-    cleanup.add('remove test cgroups', async () => {
-      const cgroups = createCgroupDriver({ parent: cgroupParent });
-      for (const name of cgroups.list()) await cgroups.remove(name);
-      cgroups.removeParent();
-    });
+    removeCgroupsAfter(cleanup, cgroupParent);
     const stateDir = makeTempDir(cleanup, 'state');
     const settings = { netns: `/run/netns/${netns}`, bridge: `nsbm${tag}`, defaultMode: 'bridge', nat: false, pools: [{ name: 'lan', subnet: SUBNET }] };
     writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false, settings: { network: settings } }));

@@ -13,8 +13,8 @@ import type { NsboxHost } from '@nsbox/host';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
 import { virtualisationPlugin } from '@nsbox/plugin-virtualisation';
-import { createCgroupDriver, execInBox, LinuxBoxDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
-import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir } from '@nsbox/testkit';
+import { execInBox, LinuxBoxDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
+import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter } from '@nsbox/testkit';
 import { criuPrefix, findCriu, migrationPlugin } from '../src/index.js';
 
 /**
@@ -67,11 +67,7 @@ function killCriuLeftovers(marker: string): void {
 
 export async function openMigrationHost(cleanup: Cleanup, options: { virtualisation?: boolean } = {}): Promise<MigrationTestHost> {
   const cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
-  cleanup.add('remove test cgroups', async () => {
-    const cgroups = createCgroupDriver({ parent: cgroupParent });
-    for (const name of cgroups.list()) await cgroups.remove(name);
-    cgroups.removeParent();
-  });
+  removeCgroupsAfter(cleanup, cgroupParent);
   const host = await createTestHost(cleanup, {
     plugins: [isolationPlugin as AnyPlugin, limitsPlugin, ...(options.virtualisation ? [virtualisationPlugin] : []), migrationPlugin],
     driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),

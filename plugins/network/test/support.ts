@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import type { Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
 import { listLinks } from '@nsbox/native';
-import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
-import { type Cleanup, createTestHost, makeTempDir, TEST_NETNS_PREFIX } from '@nsbox/testkit';
+import { type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
+import { type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter, TEST_NETNS_PREFIX } from '@nsbox/testkit';
 import { listNatRules, listRules, networkPlugin } from '../src/index.js';
 
 /** The outside world's address, seen from the test host (TEST-NET-2 and the documentation IPv6 prefix). */
@@ -99,11 +99,7 @@ export async function openNetHost(cleanup: Cleanup, net: TestNet, options: NetHo
     ...options.settings,
   };
   writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false, settings: { network: settings } }));
-  cleanup.add('remove test cgroups', async () => {
-    const cgroups = createCgroupDriver({ parent: cgroupParent });
-    for (const name of cgroups.list()) await cgroups.remove(name);
-    cgroups.removeParent();
-  });
+  removeCgroupsAfter(cleanup, cgroupParent);
   const host = await createTestHost(cleanup, {
     plugins: [networkPlugin],
     stateDir,

@@ -13,8 +13,8 @@ import type { AnyPlugin, Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
-import { createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
-import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir } from '@nsbox/testkit';
+import { type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
+import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter } from '@nsbox/testkit';
 import { sharingPlugin } from '../src/index.js';
 
 export interface SharingTestHost {
@@ -62,11 +62,7 @@ export async function openSharingHost(cleanup: Cleanup, options: { settings?: Re
   writeFileSync(join(template, 'etc', 'motd'), 'from the template\n');
   const stateDir = makeTempDir(cleanup, 'state');
   if (options.settings) writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false, settings: { sharing: options.settings } }));
-  cleanup.add('remove test cgroups', async () => {
-    const cgroups = createCgroupDriver({ parent: cgroupParent });
-    for (const name of cgroups.list()) await cgroups.remove(name);
-    cgroups.removeParent();
-  });
+  removeCgroupsAfter(cleanup, cgroupParent);
   const host = await createTestHost(cleanup, {
     stateDir,
     plugins: [isolationPlugin as AnyPlugin, limitsPlugin, sharingPlugin],
