@@ -59,7 +59,11 @@ describe('virtualisation: reboot and halt from inside a box', function () {
     // The box's nsbox-notify runs once its shim has a listener to serve: wait for it.
     assert.ok(await waitFor(() => t.notifyPid(name) !== undefined, 5_000), 'the box has its nsbox-notify');
     const snapshot = snapshotHost({ cgroupParent: t.driver.cgroups.parent, marker: t.driver.boxesDir, ownDirs: [t.driver.stateDir] });
-    const withoutRunFacts = (line: string) => line.replace(/^\d+ /, '').replace(/--started-boottime-ns \d+/, '--started-boottime-ns N');
+    const withoutRunFacts = (line: string) =>
+      line
+        .replace(/^\d+ /, '')
+        .replace(/--started-boottime-ns \d+/, '--started-boottime-ns N')
+        .replace(/--init-pid \d+/, '--init-pid N');
     return { ...snapshot, processes: snapshot.processes.map(withoutRunFacts) };
   }
 

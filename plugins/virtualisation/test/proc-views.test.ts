@@ -76,7 +76,13 @@ describe('virtualisation: the box’s own /proc views', function () {
     const children = `/proc/${shim.pid}/task/${shim.pid}/children`;
     if (!existsSync(children)) return undefined;
     for (const pid of readFileSync(children, 'utf8').split(/\s+/).filter(Boolean).map(Number)) {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'nsbox-proc-view') return pid;
+      let comm: string;
+      try {
+        comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      } catch {
+        continue; // a child listed and gone since (a server being replaced) is not the one
+      }
+      if (comm === 'nsbox-proc-view') return pid;
     }
     return undefined;
   }
