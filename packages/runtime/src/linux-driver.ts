@@ -404,7 +404,17 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     if (isSameProcess(runtime.init)) {
       return { state: box.state === 'paused' ? 'paused' : 'running' };
     }
-    // init is gone and the shim never wrote exit.json: the shim was killed (or the host rebooted).
+    // The init is gone. Its shim records how it ended as soon as it reaps it: while the shim
+    // lives, wait for that record rather than settle the box without it (a halt or reboot
+    // request, a signal, would be lost, and a restart policy would act on a plain exit).
+    if (await waitUntil(() => this.files(box).exit() !== undefined || !isSameProcess(runtime.shim), 2_000, 5)) {
+      const recorded = this.files(box).exit();
+      if (recorded) {
+        reapShim(runtime.shim);
+        return exitToStatus(recorded);
+      }
+    }
+    // The shim is gone too and never wrote exit.json: it was killed (or the host rebooted).
     return { state: 'stopped' };
   }
 

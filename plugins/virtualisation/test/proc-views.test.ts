@@ -150,7 +150,9 @@ describe('virtualisation: the box’s own /proc views', function () {
   it('has a load average of the box alone: a busy box’s rises, an idle one’s stays at zero', async () => {
     await t.box('busy', withTools());
     await t.box('idle', withTools());
-    await t.exec('busy', 'nohup sh -c "while :; do :; done" >/dev/null 2>&1 &');
+    // Its own session, as a daemon: a nohup'd child of the exec's session was found dead (a
+    // zombie under the box's sleep init) when other suites had run first in the same process.
+    await t.exec('busy', 'setsid sh -c "while :; do :; done" </dev/null >/dev/null 2>&1 &');
     // One runnable task for ~4 s: 1 - e^(-4/60) ≈ 0.06 on the 1-minute average.
     assert.ok(
       await waitFor(async () => Number((await read('busy', '/proc/loadavg')).split(' ')[0]) >= 0.06, 10_000, 250),
