@@ -10,8 +10,9 @@ import { native } from './index.js';
 
 /** One step of a batch, run in order on one socket; the first failure stops the batch. */
 export type NetlinkOp =
-  | { op: 'bridge-add'; name: string }
-  | { op: 'veth-add'; name: string; peer: string; peerNetns?: string }
+  /** `address`, `peerAddress`: a MAC (`02:…`); without one the kernel picks a random MAC. */
+  | { op: 'bridge-add'; name: string; address?: string }
+  | { op: 'veth-add'; name: string; peer: string; peerNetns?: string; peerAddress?: string }
   | { op: 'link-netns'; name: string; netns: string }
   | { op: 'link-up'; name: string }
   | { op: 'link-down'; name: string }
@@ -33,6 +34,8 @@ export interface NetLink {
   name: string;
   /** `bridge`, `veth`, ... ('' for a plain device such as lo). */
   kind: string;
+  /** The MAC address (`aa:bb:cc:dd:ee:ff`); '' for a link without a 6-byte one. */
+  address: string;
   /** Index of the bridge it is attached to (0: none). */
   master: number;
   up: boolean;
@@ -54,12 +57,13 @@ export interface NetlinkError extends Error {
 function encode(step: NetlinkOp): string[] {
   switch (step.op) {
     case 'bridge-add':
+      return [step.op, step.name, step.address ?? ''];
     case 'link-up':
     case 'link-down':
     case 'link-del':
       return [step.op, step.name];
     case 'veth-add':
-      return [step.op, step.name, step.peer, step.peerNetns ?? ''];
+      return [step.op, step.name, step.peer, step.peerNetns ?? '', step.peerAddress ?? ''];
     case 'link-netns':
       return [step.op, step.name, step.netns];
     case 'link-master':

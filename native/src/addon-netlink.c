@@ -75,6 +75,8 @@ links_to_array (napi_env env, const struct nl_link *links, size_t count)
       NAPI_OK (napi_set_named_property (env, object, "name", value));
       NAPI_OK (napi_create_string_utf8 (env, l->kind, NAPI_AUTO_LENGTH, &value));
       NAPI_OK (napi_set_named_property (env, object, "kind", value));
+      NAPI_OK (napi_create_string_utf8 (env, l->address, NAPI_AUTO_LENGTH, &value));
+      NAPI_OK (napi_set_named_property (env, object, "address", value));
       NAPI_OK (napi_get_boolean (env, l->up, &value));
       NAPI_OK (napi_set_named_property (env, object, "up", value));
       if (!set_number (env, object, "index", l->index) || !set_number (env, object, "master", l->master)
@@ -106,13 +108,13 @@ run_op (napi_env env, struct nl_conn *c, char args[][ARG_SIZE], uint32_t argc, n
            -1
   if (strcmp (op, "bridge-add") == 0)
     {
-      NEED (1);
-      return nl_link_add_bridge (c, args[1], err);
+      NEED (2);
+      return nl_link_add_bridge (c, args[1], args[2], err);
     }
   if (strcmp (op, "veth-add") == 0)
     {
-      NEED (3);
-      return nl_link_add_veth (c, args[1], args[2], args[3], err);
+      NEED (4);
+      return nl_link_add_veth (c, args[1], args[2], args[3], args[4], err);
     }
   if (strcmp (op, "link-netns") == 0)
     {

@@ -226,6 +226,12 @@ parse_link (const struct nlmsghdr *nlh, struct nl_link *link)
   mnl_attr_parse (nlh, sizeof *ifi, attr_link_cb, tb);
   if (tb[IFLA_IFNAME])
     snprintf (link->name, sizeof link->name, "%s", mnl_attr_get_str (tb[IFLA_IFNAME]));
+  if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len (tb[IFLA_ADDRESS]) == 6)
+    {
+      const unsigned char *mac = mnl_attr_get_payload (tb[IFLA_ADDRESS]);
+      snprintf (link->address, sizeof link->address, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+                mac[2], mac[3], mac[4], mac[5]);
+    }
   if (tb[IFLA_MASTER])
     link->master = (int) mnl_attr_get_u32 (tb[IFLA_MASTER]);
   if (tb[IFLA_LINKINFO])
@@ -340,18 +346,42 @@ check_name (const char *name, struct nl_error *err)
   return 0;
 }
 
+/* A MAC in text form: six hex pairs separated by ':'. NULL or "" is no address (mac untouched). */
+static int
+parse_mac (const char *text, unsigned char mac[6], bool *given, struct nl_error *err)
+{
+  unsigned int b[6];
+  char end;
+
+  *given = text != NULL && text[0] != '\0';
+  if (!*given)
+    return 0;
+  if (sscanf (text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6
+      || strlen (text) != 17)
+    return nl_fail (err, EINVAL, "'%.32s' is not a MAC address (six hex pairs, ':' between)", text);
+  if (b[0] & 1)
+    return nl_fail (err, EINVAL, "MAC address '%s' is a multicast one", text);
+  for (int i = 0; i < 6; i++)
+    mac[i] = (unsigned char) b[i];
+  return 0;
+}
+
 int
-nl_link_add_bridge (struct nl_conn *c, const char *name, struct nl_error *err)
+nl_link_add_bridge (struct nl_conn *c, const char *name, const char *address, struct nl_error *err)
 {
   char buf[MNL_SOCKET_BUFFER_SIZE], what[64];
   struct ifinfomsg *ifi;
   struct nlmsghdr *nlh;
   struct nlattr *info;
+  unsigned char mac[6];
+  bool has_mac;
 
-  if (check_name (name, err) < 0)
+  if (check_name (name, err) < 0 || parse_mac (address, mac, &has_mac, err) < 0)
     return -1;
   nlh = link_msg (buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, &ifi);
   mnl_attr_put_strz (nlh, IFLA_IFNAME, name);
+  if (has_mac)
+    mnl_attr_put (nlh, IFLA_ADDRESS, sizeof mac, mac);
   info = mnl_attr_nest_start (nlh, IFLA_LINKINFO);
   mnl_attr_put_strz (nlh, IFLA_INFO_KIND, "bridge");
   mnl_attr_nest_end (nlh, info);
@@ -361,15 +391,18 @@ nl_link_add_bridge (struct nl_conn *c, const char *name, struct nl_error *err)
 
 int
 nl_link_add_veth (struct nl_conn *c, const char *name, const char *peer, const char *peer_netns,
-                  struct nl_error *err)
+                  const char *peer_address, struct nl_error *err)
 {
   char buf[MNL_SOCKET_BUFFER_SIZE], what[96];
   struct ifinfomsg *ifi, *peer_ifi;
   struct nlmsghdr *nlh;
   struct nlattr *info, *data, *peer_nest;
+  unsigned char peer_mac[6];
+  bool has_peer_mac;
   int ns_fd = -1, ret;
 
-  if (check_name (name, err) < 0 || check_name (peer, err) < 0)
+  if (check_name (name, err) < 0 || check_name (peer, err) < 0
+      || parse_mac (peer_address, peer_mac, &has_peer_mac, err) < 0)
     return -1;
   if (peer_netns && peer_netns[0])
     {
@@ -387,6 +420,8 @@ nl_link_add_veth (struct nl_conn *c, const char *name, const char *peer, const c
   peer_ifi = mnl_nlmsg_put_extra_header (nlh, sizeof *peer_ifi);
   peer_ifi->ifi_family = AF_UNSPEC;
   mnl_attr_put_strz (nlh, IFLA_IFNAME, peer);
+  if (has_peer_mac)
+    mnl_attr_put (nlh, IFLA_ADDRESS, sizeof peer_mac, peer_mac);
   if (ns_fd >= 0)
     mnl_attr_put_u32 (nlh, IFLA_NET_NS_FD, (uint32_t) ns_fd);
   mnl_attr_nest_end (nlh, peer_nest);

@@ -32,10 +32,14 @@ struct nl_conn;
 int nl_open (const char *netns, struct nl_conn **out, struct nl_error *err);
 void nl_close (struct nl_conn *conn);
 
-/* Links. `netns_target` names a namespace by path (the peer of a veth is made there). */
-int nl_link_add_bridge (struct nl_conn *c, const char *name, struct nl_error *err);
+/* Links. `netns_target` names a namespace by path (the peer of a veth is made there). An
+ * address is a MAC as text ("02:00:5e:10:00:01"), NULL or "" for the kernel's random one. A
+ * bridge given its address keeps it (NET_ADDR_SET); one without takes the lowest MAC of its
+ * ports, and so changes whenever a port comes or goes. */
+int nl_link_add_bridge (struct nl_conn *c, const char *name, const char *address,
+                        struct nl_error *err);
 int nl_link_add_veth (struct nl_conn *c, const char *name, const char *peer,
-                      const char *peer_netns, struct nl_error *err);
+                      const char *peer_netns, const char *peer_address, struct nl_error *err);
 int nl_link_set_netns (struct nl_conn *c, const char *name, const char *target_netns,
                        struct nl_error *err);
 int nl_link_set_up (struct nl_conn *c, const char *name, bool up, struct nl_error *err);
@@ -50,6 +54,7 @@ struct nl_link
   int index;
   char name[16];
   char kind[16];
+  char address[18]; /* the MAC as text, "" for a link without one (lo has 00:...) */
   int master;
   bool up;
   uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets, rx_dropped, tx_dropped;

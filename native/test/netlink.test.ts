@@ -88,6 +88,37 @@ describe('native netlink (rtnetlink through libmnl, in test namespaces)', functi
     );
   });
 
+  it('gives a bridge and a veth peer the MAC asked for, and a bridge given one keeps it when a port with a lower MAC joins', () => {
+    const host = netns();
+    const box = netns();
+    netlink(host.path, [
+      { op: 'bridge-add', name: 'nsbt-set', address: '02:aa:00:00:00:01' },
+      { op: 'bridge-add', name: 'nsbt-follow' },
+      { op: 'veth-add', name: 'nsbt-v1', peer: 'eth0', peerNetns: box.path, peerAddress: '02:42:0a:e9:00:0a' },
+      { op: 'veth-add', name: 'nsbt-v2', peer: 'nsbt-p2' },
+    ]);
+    const mac = (netns: string, name: string) => listLinks(netns).find((link) => link.name === name)?.address;
+    assert.equal(mac(box.path, 'eth0'), '02:42:0a:e9:00:0a');
+    // A port whose MAC sorts below both bridges' own, on each bridge.
+    execFileSync('ip', ['-n', host.name, 'link', 'set', 'nsbt-v1', 'address', '02:00:00:00:00:01']);
+    execFileSync('ip', ['-n', host.name, 'link', 'set', 'nsbt-v2', 'address', '02:00:00:00:00:02']);
+    netlink(host.path, [
+      { op: 'link-master', name: 'nsbt-v1', master: 'nsbt-set' },
+      { op: 'link-master', name: 'nsbt-v2', master: 'nsbt-follow' },
+    ]);
+    assert.equal(mac(host.path, 'nsbt-set'), '02:aa:00:00:00:01', 'the bridge given a MAC keeps it');
+    assert.equal(mac(host.path, 'nsbt-follow'), '02:00:00:00:00:02', 'the control: a bridge without one takes its port’s');
+    assert.throws(
+      () => netlink(host.path, [{ op: 'bridge-add', name: 'nsbt-bad', address: '02:aa:00:00:00' }]),
+      (error: unknown) => isNetlinkError(error, 'EINVAL') && /'02:aa:00:00:00' is not a MAC address/.test(error.message),
+    );
+    assert.throws(
+      () => netlink(host.path, [{ op: 'bridge-add', name: 'nsbt-bad', address: '03:aa:00:00:00:01' }]),
+      (error: unknown) => isNetlinkError(error, 'EINVAL') && /multicast/.test(error.message),
+    );
+    assert.equal(mac(host.path, 'nsbt-bad'), undefined, 'nothing made of a refused address');
+  });
+
   it('stops a batch at the first failure and names the step, the errno and what it did', () => {
     const host = netns();
     netlink(host.path, [{ op: 'bridge-add', name: 'nsbt0' }]);

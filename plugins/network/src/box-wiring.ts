@@ -11,6 +11,7 @@ import { NsboxError } from '@nsbox/core';
 import { native, netlink } from '@nsbox/native';
 import type { Claim } from './claims.js';
 import type { HostSide } from './host-side.js';
+import { boxMacAddress } from './mac.js';
 
 /** The host end of a box's veth: `nsb` + 12 hex digits of the box id (15 bytes, the kernel's limit). */
 export function hostLinkName(boxId: string): string {
@@ -74,8 +75,9 @@ export class BoxWiring {
     // A stale host end of this box (a crash between the pair's creation and the box's start) goes first.
     this.host.removeLink(hostLink);
     try {
-      if (input.routed) this.routed(hostLink, boxNetns, input.claims);
-      else this.bridged(hostLink, boxNetns, input.claims);
+      const boxMac = boxMacAddress(input.boxId);
+      if (input.routed) this.routed(hostLink, boxNetns, boxMac, input.claims);
+      else this.bridged(hostLink, boxNetns, boxMac, input.claims);
       if (input.rootfs) {
         native().writeFileInRoot(input.rootfs, 'etc/resolv.conf', resolvConf(input.nameservers), 0o644);
         native().writeFileInRoot(input.rootfs, 'etc/hosts', hostsFile(input.hostname, input.claims), 0o644);
@@ -89,9 +91,9 @@ export class BoxWiring {
     }
   }
 
-  private bridged(hostLink: string, boxNetns: string, claims: readonly Claim[]): void {
+  private bridged(hostLink: string, boxNetns: string, boxMac: string, claims: readonly Claim[]): void {
     netlink(this.host.netns, [
-      { op: 'veth-add', name: hostLink, peer: 'eth0', peerNetns: boxNetns },
+      { op: 'veth-add', name: hostLink, peer: 'eth0', peerNetns: boxNetns, peerAddress: boxMac },
       { op: 'link-master', name: hostLink, master: this.host.bridge },
       { op: 'link-up', name: hostLink },
     ]);
@@ -109,10 +111,10 @@ export class BoxWiring {
    * its host end holds (169.254.1.1, fe80::1); the host routes each address to that veth. No
    * bridge: a box never sees another box's frames, and nobody answers ARP for a neighbour.
    */
-  private routed(hostLink: string, boxNetns: string, claims: readonly Claim[]): void {
+  private routed(hostLink: string, boxNetns: string, boxMac: string, claims: readonly Claim[]): void {
     const families = new Set(claims.map((claim) => claim.family));
     netlink(this.host.netns, [
-      { op: 'veth-add', name: hostLink, peer: 'eth0', peerNetns: boxNetns },
+      { op: 'veth-add', name: hostLink, peer: 'eth0', peerNetns: boxNetns, peerAddress: boxMac },
       ...(families.has(4) ? [{ op: 'addr-add' as const, dev: hostLink, address: ROUTED_GATEWAY[4], prefix: 32 }] : []),
       ...(families.has(6) ? [{ op: 'addr-add' as const, dev: hostLink, address: ROUTED_GATEWAY[6], prefix: 64 }] : []),
       { op: 'link-up', name: hostLink },

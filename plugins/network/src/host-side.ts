@@ -6,6 +6,7 @@
 
 import { NsboxError, type PluginStateStore } from '@nsbox/core';
 import { isNetlinkError, listLinks, netlink, setNetSysctl } from '@nsbox/native';
+import { randomMacAddress } from './mac.js';
 import { type Pool, STATE_NAMESPACE } from './pools.js';
 import type { NetworkSettings } from './settings.js';
 
@@ -43,7 +44,9 @@ export class HostSide {
       });
     }
     if (!existing) {
-      netlink(ns, [{ op: 'bridge-add', name }]);
+      // A MAC of its own: a bridge without one takes its ports' lowest, and so changes as boxes
+      // come and go — and every box's neighbour entry for its gateway goes wrong each time.
+      netlink(ns, [{ op: 'bridge-add', name, address: randomMacAddress() }]);
       this.state.set(STATE_NAMESPACE, this.bridgeKey(), JSON.stringify({ createdAt: Date.now() }));
     }
     for (const pool of pools) {

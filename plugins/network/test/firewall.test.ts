@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { isNsboxError } from '@nsbox/core';
 import { LocalBoxApi } from '@nsbox/host';
+import { listLinks } from '@nsbox/native';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
 import { listRules } from '../src/index.js';
 import { fetchFrom, makeTestNet, type NetTestHost, OUTSIDE, openNetHost, outsideServer, sleep, type TestNet } from './support.js';
@@ -119,9 +120,17 @@ describe('network plugin: per-box firewall (real kernel, test network namespaces
     assert.ok(!(await fromBox(t, 'friend', GUARDED.v4, 9090)), 'a rule taken back closes again');
 
     // Stopped: no rule in nft; started again: the rules are back.
+    const boxMac = async () => (await t.exec('guarded', 'cat /sys/class/net/eth0/address')).stdout.trim();
+    const bridgeMac = () => listLinks(net.hostPath).find((link) => link.name === net.bridge)?.address;
+    const [macBefore, bridgeBefore] = [await boxMac(), bridgeMac()];
     await t.host.manager.stop('guarded', { timeoutMs: 0 });
     assert.deepEqual(firewallChain(net), [], "a stopped box's firewall rules leave nft");
     await t.host.manager.start('guarded');
+    // The same MAC as before, on the box and on the bridge: the neighbour entries the checks above
+    // left (the host's for the box, the box's for its gateway) still hold. With a new MAC the box
+    // was unreachable until the host's entry went stale, 15 to 45 s later.
+    assert.equal(await boxMac(), macBefore, 'the restarted box has the MAC it had');
+    assert.equal(bridgeMac(), bridgeBefore, 'the bridge keeps its MAC while a port goes and comes');
     assert.ok(await eventually(() => fromOutside(net, GUARDED.v4, 8080)), 'after a restart the allowed port answers');
     assert.ok(!fromOutside(net, GUARDED.v4, 9090), 'and the rest is still closed');
 
