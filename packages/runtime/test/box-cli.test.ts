@@ -49,12 +49,26 @@ describe('boxes through the nsbox CLI', function () {
 
   it('exits with 128+N when the box init is killed by signal N', async () => {
     const running = runNsboxAsync(['run', '--rm', '--template', 'busybox', 'killed', '--', 'sleep', '600'], cli);
-    const listed = async () => JSON.parse(runNsbox(['list', '--json'], cli).stdout || '[]') as { state: string }[];
-    for (let tries = 0; tries < 100 && (await listed())[0]?.state !== 'running'; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    const listed = () => JSON.parse(runNsbox(['list', '--json'], cli).stdout || '[]') as { state: string }[];
+    let runExit: number | null | undefined;
+    void running.exited.then((code) => {
+      runExit = code;
+    });
+    // Each `nsbox list` is a whole CLI start, so the wait is bounded by time, not by a count of tries;
+    // it ends early when `run` itself has ended, whose stderr then says why.
+    const deadline = Date.now() + 60_000;
+    let state = listed()[0]?.state;
+    while (state !== 'running' && runExit === undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      state = listed()[0]?.state;
+    }
+    assert.equal(state, 'running', `the box never ran (run exited ${runExit}): ${runExit === undefined ? '' : (await running).stderr}`);
     // An init ignores signals sent from inside its own pid namespace: this one comes from the host.
-    assert.equal(runNsbox(['kill', 'killed', 'KILL'], cli).code, 0);
-    assert.equal(await running.exited, 128 + 9);
-    assert.deepEqual(await listed(), []);
+    const killed = runNsbox(['kill', 'killed', 'KILL'], cli);
+    assert.equal(killed.code, 0, killed.stderr);
+    const run = await running;
+    assert.equal(run.code, 128 + 9, run.stderr);
+    assert.deepEqual(listed(), []);
   });
 
   it('keeps a box running after the CLI exits and after its caller is SIGKILLed', async () => {

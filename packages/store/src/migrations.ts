@@ -71,15 +71,17 @@ export function migrateNamespace(db: Database.Database, namespace: string, steps
 }
 
 export function migrate(db: Database.Database): number {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > migrations.length) {
-    throw new Error(`state database schema ${current} is newer than this nsbox (${migrations.length}); upgrade nsbox`);
-  }
-  for (let version = current; version < migrations.length; version++) {
-    db.transaction(() => {
+  // The version is read inside the write lock: two processes opening a new state directory at
+  // once (a `run` and a `list`) would otherwise both see 0 and both create the tables.
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > migrations.length) {
+      throw new Error(`state database schema ${current} is newer than this nsbox (${migrations.length}); upgrade nsbox`);
+    }
+    for (let version = current; version < migrations.length; version++) {
       db.exec(migrations[version] as string);
       db.pragma(`user_version = ${version + 1}`);
-    }).immediate();
-  }
+    }
+  }).immediate();
   return migrations.length;
 }

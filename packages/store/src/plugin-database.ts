@@ -8,8 +8,9 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxError, type PluginDatabase, type PluginDatabases, type SqlValue } from '@nsbox/core';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { migrateNamespace } from './migrations.js';
+import { openSharedDatabase } from './open-database.js';
 
 const PLUGIN_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
@@ -67,10 +68,7 @@ export class SqlitePluginDatabases implements PluginDatabases {
     const path = join(dir, `${plugin}.db`);
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const db = new Database(path);
-      db.pragma('journal_mode = WAL');
-      db.pragma('busy_timeout = 10000');
-      db.pragma('synchronous = NORMAL');
+      const db = openSharedDatabase(path);
       db.exec('CREATE TABLE IF NOT EXISTS schema_versions (namespace TEXT PRIMARY KEY, version INTEGER NOT NULL)');
       migrateNamespace(db, plugin, migrations);
       const opened = new SqlitePluginDatabase(path, db);

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { migrations } from './migrations.js';
 import { SqliteStore } from './sqlite-store.js';
 import { resolveStateDir } from './state-dir.js';
 
@@ -30,6 +33,36 @@ describe('SQLite store', () => {
   it('uses WAL so that several processes share one database', () => {
     const store = open();
     assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+  });
+
+  it('opens a new state directory while another process is migrating it: waits, then uses the tables that one made', async function () {
+    this.timeout(60_000);
+    const migrationsModule = fileURLToPath(new URL('./migrations.ts', import.meta.url));
+    // Another process (a CLI, nsboxd) opening the same new directory, caught inside its migration:
+    // it holds the write lock for a second with the tables made and not yet committed.
+    const script = `const { default: Database } = await import('better-sqlite3');
+      const { migrations } = await import(${JSON.stringify(migrationsModule)});
+      const db = new Database(${JSON.stringify(join(dir, 'nsbox.db'))});
+      db.pragma('journal_mode = WAL');
+      db.exec('BEGIN IMMEDIATE');
+      for (const step of migrations) db.exec(step);
+      db.pragma('user_version = ' + migrations.length);
+      process.stdout.write('locked\\n');
+      setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1000);`;
+    const other = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    other.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => other.on('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+      other.stdout.once('data', () => resolve());
+      other.once('close', () => reject(new Error(`the migrating process ended before it held the lock: ${stderr}`)));
+    });
+    const store = open();
+    assert.equal(store.db.pragma('user_version', { simple: true }), migrations.length);
+    assert.equal(store.list().length, 0, 'the tables the other process made are there');
+    assert.equal(await exited, 0, stderr);
   });
 
   it('lets only one of two store handles claim a plugin state key', () => {

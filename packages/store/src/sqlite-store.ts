@@ -17,8 +17,9 @@ import type {
   OperationStatus,
 } from '@nsbox/core';
 import { isProcessAlive, NsboxError } from '@nsbox/core';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { migrate, migrateNamespace } from './migrations.js';
+import { openSharedDatabase } from './open-database.js';
 import { SqlitePluginState } from './plugin-state.js';
 import { ensureStateDir } from './state-dir.js';
 import { StatementCache } from './statements.js';
@@ -110,10 +111,7 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
     this.clock = options.clock ?? Date.now;
     this.processAlive = options.processAlive ?? isProcessAlive;
     try {
-      this.db = new Database(this.path);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('busy_timeout = 10000');
-      this.db.pragma('synchronous = NORMAL');
+      this.db = openSharedDatabase(this.path);
       this.db.pragma('foreign_keys = ON');
       migrate(this.db);
       this.statements = new StatementCache(this.db);
