@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
+#include "openat2.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -256,7 +256,7 @@ nsbox_open_in_root (int root_fd, const char *path, int flags, mode_t mode)
   /* An empty path or "/" means the root itself. */
   if (path[0] == '\0')
     path = "/";
-  return (int) syscall (SYS_openat2, root_fd, path, &how, sizeof how);
+  return nsbox_openat2 (root_fd, path, &how);
 }
 
 /* Creates one missing component `name` in dir_fd. Mode is exact: the launcher works

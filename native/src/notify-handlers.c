@@ -21,7 +21,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <linux/openat2.h>
+#include "openat2.h"
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
@@ -139,7 +139,7 @@ box_loads (const struct notify_call *call, unsigned long loads[3])
 
   if (root < 0)
     return false;
-  fd = (int) syscall (SYS_openat2, root, "proc/loadavg", &how, sizeof how);
+  fd = nsbox_openat2 (root, "proc/loadavg", &how);
   if (fd < 0 || (n = read (fd, buf, sizeof buf - 1)) <= 0)
     return false;
   buf[n] = '\0';

@@ -10,7 +10,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/mount.h>
-#include <linux/openat2.h>
+#include "openat2.h"
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,7 +86,7 @@ open_target (int root, const char *target)
   struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
   struct statfs sfs;
-  int fd = (int) syscall (SYS_openat2, root, target, &how, sizeof how);
+  int fd = nsbox_openat2 (root, target, &how);
 
   if (fd < 0)
     return -1;
@@ -106,7 +106,7 @@ open_kmsg_target (const struct view_config *cfg, int root)
 {
   struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
-  cleanup_fd int dev = (int) syscall (SYS_openat2, root, "dev", &how, sizeof how);
+  cleanup_fd int dev = nsbox_openat2 (root, "dev", &how);
   struct statfs sfs;
   int fd;
 

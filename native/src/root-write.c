@@ -6,7 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
+#include "openat2.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,7 @@ open_dir_beneath (int root_fd, const char *dir)
     .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
   };
 
-  return (int) syscall (SYS_openat2, root_fd, dir[0] ? dir : ".", &how, sizeof how);
+  return nsbox_openat2 (root_fd, dir[0] ? dir : ".", &how);
 }
 
 static int
