@@ -51,13 +51,6 @@ function smaps(pid: number): { rss: number; pss: number; private: number } {
   return { rss: field('Rss'), pss: field('Pss'), private: field('Private_Clean') + field('Private_Dirty') };
 }
 
-/** Used memory as `free` computes it: total - available, in KiB. */
-function usedKiB(): number {
-  const text = readFileSync('/proc/meminfo', 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0);
-  return field('MemTotal') - field('MemAvailable');
-}
-
 function childrenOf(pid: number): number[] {
   return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
 }
@@ -131,19 +124,8 @@ try {
   }
   // Many boxes: what each costs the host in its own processes (shim, notify helper, views
   // server), PSS summed per box — the whole box's supervision, the issue's ≤ 1 MiB.
-  // And the host's used memory (kernel objects too: the FUSE connections, page tables, the
-  // processes' kernel stacks) as boxes start with the views and without: noisy on a shared
-  // host, the difference is what the views cost a box.
-  const settle = () => new Promise((r) => setTimeout(r, 1500));
-  await settle();
-  const growth = async (prefix: string, views: boolean) => {
-    const before = usedKiB();
-    for (let index = 1; index < boxes; index++) await box(`${prefix}${index}`, views);
-    await settle();
-    return (usedKiB() - before) / (boxes - 1);
-  };
-  const plainGrowth = await growth('plain', false);
-  const viewsGrowth = await growth('dense', true);
+  for (let index = 1; index < boxes; index++) await box(`dense${index}`, true);
+  await new Promise((r) => setTimeout(r, 1500));
   const perComm = new Map<string, { pss: number; private: number; count: number }>();
   let viewBoxes = 0;
   for (const listed of host.manager.list()) {
@@ -166,9 +148,6 @@ try {
     console.log(`  ${comm.padEnd(18)} PSS ${(sum.pss / viewBoxes).toFixed(0).padStart(5)}  private ${(sum.private / viewBoxes).toFixed(0).padStart(5)}`);
   }
   console.log(`  ${'the whole box'.padEnd(18)} PSS ${total.toFixed(0).padStart(5)}  (${(total / 1024).toFixed(2)} MiB)`);
-  console.log(
-    `host used memory per box started: ${viewsGrowth.toFixed(0)} kB with views, ${plainGrowth.toFixed(0)} kB without (box and kernel objects included; noisy)`,
-  );
 } finally {
   for (const box of host.manager.list()) await host.manager.destroy(box.id, { force: true }).catch(() => undefined);
   host.close();

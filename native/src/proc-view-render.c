@@ -1,5 +1,6 @@
 /* The text of each view: the host's file, with what the box's cgroup says instead of the
- * host's figures. Read at every open, so a limit changed while the box runs shows at once.
+ * host's figures. Made when the kernel asks for the view's attributes (at most once a
+ * second, proc-view.c), so a limit changed while the box runs shows within a second.
  *
  *   meminfo     MemTotal = the memory limit (when below the host's), MemFree = limit - usage,
  *               MemAvailable = free + page cache, the cache/anon/active lines from memory.stat,
