@@ -597,7 +597,9 @@ mount_in_child (void)
 }
 
 /* A new server: the kernel may hold pages and a size of texts the dead server made, which
- * this one has not; they are dropped, so that the next read asks for a size again. */
+ * this one has not. Their attributes are dropped: the next read asks for them again, and the
+ * new text's mtime makes the kernel drop the pages itself. Not the pages from here (offset
+ * -1): that waits for pages locked under reads only this server can answer. */
 static void
 forget_cached_views (void)
 {
@@ -608,7 +610,7 @@ forget_cached_views (void)
       {
         struct fuse_out_header h;
         struct fuse_notify_inval_inode_out inval;
-      } msg = { { sizeof msg, FUSE_NOTIFY_INVAL_INODE, 0 }, { (uint64_t) i + 2, 0, 0 } };
+      } msg = { { sizeof msg, FUSE_NOTIFY_INVAL_INODE, 0 }, { (uint64_t) i + 2, -1, 0 } };
 
       /* ENOENT: the kernel has no such inode cached; nothing to drop. */
       if (file_of ((uint64_t) i + 2) == i && write (VIEWS_FD, &msg, sizeof msg) < 0 && errno != ENOENT)

@@ -138,6 +138,13 @@ describe('virtualisation: the box’s own /proc views', function () {
     // ~1 s of staleness, plus the execs of the reads themselves on a busy host.
     assert.ok(lag < 2_500, `within the views' staleness: ${lag} ms`);
     assert.equal(Number((await t.probe('sized', 'sysinfo')).totalram), 128 * MiB, 'sysinfo follows too');
+    // A reader that keeps the file open and reads it again from the start (top) sees it too.
+    const rereading = t.exec('sized', '/view-reader --reread /proc/meminfo "MemTotal:          65536 kB" 5000');
+    await sleep(200);
+    await t.host.manager.update('sized', { limits: { memory: '64M' } });
+    const reread = (await rereading).stdout;
+    assert.match(reread, /^found=1$/m, `the open file's text follows the new limit: ${reread}`);
+    assert.ok(Number(/^after=(\d+)$/m.exec(reread)?.[1]) < 3_000, `within the views' staleness: ${reread}`);
   });
 
   it('shows the swap limit, the box root disk only, and the box’s uptime from its time namespace', async () => {
@@ -344,6 +351,26 @@ describe('virtualisation: the box’s own /proc views', function () {
     // Two cores shared by the two readers and their two servers: the calm box keeps at least a
     // third of its rate (a shared server would serialise them).
     assert.ok(beside > alone / 3, `the calm box's reads: ${alone}/s alone, ${beside}/s beside the other`);
+  });
+
+  it('reads its meminfo view at most 2× the kernel’s time for its own file (the page cache, no round trip per read)', async () => {
+    await t.box('viewed', withTools({ limits: { memory: '100M' } }));
+    await t.box('unviewed', withTools({ limits: { memory: '100M' }, virtualisation: { procViews: false, kernelLog: false } }));
+    const rate = async (name: string) => {
+      const fields = Object.fromEntries(
+        (await t.exec(name, '/view-reader /proc/meminfo 1000 MemTotal')).stdout
+          .trim()
+          .split('\n')
+          .map((l) => l.split('=') as [string, string]),
+      );
+      assert.equal(fields.failures, '0', `${name}: no read failed`);
+      return Number(fields.reads);
+    };
+    const kernel = await rate('unviewed');
+    const view = await rate('viewed');
+    console.log(`      /proc/meminfo: the kernel's ${kernel} reads/s, the view's ${view} reads/s`);
+    // A round trip to the server per open, read or close made it ~7× (five per cat).
+    assert.ok(view * 2 >= kernel, `the view's ${view} reads/s, at least half the kernel's ${kernel}`);
   });
 
   it('leaves a box with the views off to the kernel’s files, with no server', async () => {
