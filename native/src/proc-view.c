@@ -324,6 +324,8 @@ do_open (const struct fuse_in_header *in, const struct fuse_open_in *arg)
 
   if (which < 0)
     return reply (in->unique, in->nodeid == FUSE_ROOT_ID ? EISDIR : ENOENT, NULL, 0);
+  if (which != VIEW_KMSG && (arg->flags & O_ACCMODE) != O_RDONLY)
+    return reply (in->unique, EACCES, NULL, 0);
   if (which != VIEW_KMSG)
     {
       /* The kernel opens a view by itself from now on (no OPEN, no RELEASE). A kernel
@@ -416,7 +418,8 @@ do_read (const struct fuse_in_header *in, const struct fuse_read_in *arg)
       return;
     }
   /* The pages of the text whose size the kernel was last given (a server that has none
-   * yet, just started, makes one: it invalidated what the kernel held at its start). */
+   * yet, just started, makes one: it dropped the kernel's attributes at its start, so the
+   * size comes from it again). */
   t = V.text[which].p ? &V.text[which] : text_refresh (which);
   if (t == NULL)
     return reply (in->unique, EIO, NULL, 0);
