@@ -2,9 +2,10 @@
  * Reading /proc/meminfo in a box, side by side in one run: the kernel's own file (a box with
  * the views off, and the host), the box's own view (its nsbox-proc-view), and lxcfs (Debian's
  * package, run here on a directory of our own, its meminfo bound into a box) — reads per
- * second of open/read/close for a few seconds each, and the host memory of what serves one
- * box's views and syscalls.
- *   npm run bench:views -- [SECONDS]
+ * second of open/read/close for a few seconds each, and the host memory of what serves a
+ * box's views and syscalls: one box's processes, then the mean over BOXES boxes with views
+ * (shared code split between them, as on a host with many boxes).
+ *   npm run bench:views -- [SECONDS] [BOXES]
  */
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -22,6 +23,7 @@ import { buildBusyboxRootfs, createCgroupDriver, execInBox, LinuxBoxDriver, type
 import { which } from './bench-support.js';
 
 const seconds = Number(process.argv[2] ?? 3);
+const boxes = Number(process.argv[3] ?? 20);
 const work = mkdtempSync(join(tmpdir(), 'nsbox-bench-views-'));
 const cgroupParent = `nsbox-bench-${randomBytes(3).toString('hex')}`;
 const rootfs = buildBusyboxRootfs(join(work, 'rootfs'));
@@ -120,6 +122,32 @@ try {
       `  ${'lxcfs (host-wide)'.padEnd(18)} RSS ${String(m.rss).padStart(5)}  PSS ${String(m.pss).padStart(5)}  private ${String(m.private).padStart(5)}`,
     );
   }
+  // Many boxes: what each costs the host in its own processes (shim, notify helper, views
+  // server), PSS summed per box — the whole box's supervision, the issue's ≤ 1 MiB.
+  for (let index = 1; index < boxes; index++) await box(`dense${index}`, true);
+  await new Promise((r) => setTimeout(r, 1500));
+  const perComm = new Map<string, { pss: number; private: number; count: number }>();
+  let viewBoxes = 0;
+  for (const listed of host.manager.list()) {
+    if (listed.name !== 'views' && !listed.name.startsWith('dense')) continue;
+    const boxShim = (listed.runtime as LinuxRuntimeFacts).shim?.pid;
+    if (!boxShim) continue;
+    viewBoxes++;
+    for (const pid of [boxShim, ...childrenOf(boxShim)]) {
+      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      if (!comm.startsWith('nsbox')) continue;
+      const m = smaps(pid);
+      const sum = perComm.get(comm) ?? { pss: 0, private: 0, count: 0 };
+      perComm.set(comm, { pss: sum.pss + m.pss, private: sum.private + m.private, count: sum.count + 1 });
+    }
+  }
+  let total = 0;
+  console.log(`\nhost memory per box, mean over ${viewBoxes} boxes with views (kB):`);
+  for (const [comm, sum] of perComm) {
+    total += sum.pss / viewBoxes;
+    console.log(`  ${comm.padEnd(18)} PSS ${(sum.pss / viewBoxes).toFixed(0).padStart(5)}  private ${(sum.private / viewBoxes).toFixed(0).padStart(5)}`);
+  }
+  console.log(`  ${'the whole box'.padEnd(18)} PSS ${total.toFixed(0).padStart(5)}  (${(total / 1024).toFixed(2)} MiB)`);
 } finally {
   for (const box of host.manager.list()) await host.manager.destroy(box.id, { force: true }).catch(() => undefined);
   host.close();

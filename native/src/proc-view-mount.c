@@ -137,12 +137,14 @@ open_kmsg_target (const struct view_config *cfg, int root)
 }
 
 int
-view_mount (const struct view_config *cfg, int fuse_fd, struct nsbox_error *err)
+view_mount (const struct view_config *cfg, int views_fd, int kmsg_fd, struct nsbox_error *err)
 {
   char path[64];
   cleanup_fd int root = -1;
   cleanup_fd int ns = -1;
-  cleanup_fd int mnt = -1;
+  cleanup_fd int views = -1;
+  cleanup_fd int kmsg = -1;
+  bool any_view = false;
 
   snprintf (path, sizeof path, "/proc/%d/root", (int) cfg->init_pid);
   root = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -152,8 +154,12 @@ view_mount (const struct view_config *cfg, int fuse_fd, struct nsbox_error *err)
   ns = open (path, O_RDONLY | O_CLOEXEC);
   if (ns < 0)
     return nsbox_fail (err, errno, "open '%s'", path);
-  mnt = make_mount (fuse_fd, err);
-  if (mnt < 0)
+  for (int i = 0; i < VIEW_FILES; i++)
+    any_view |= i != VIEW_KMSG && cfg->files[i];
+  /* Each connection its own filesystem: the views' opens and /dev/kmsg's differ (proc-view.c). */
+  if (any_view && (views = make_mount (views_fd, err)) < 0)
+    return -1;
+  if (cfg->files[VIEW_KMSG] && (kmsg = make_mount (kmsg_fd, err)) < 0)
     return -1;
   /* move_mount attaches only in the caller's own mount namespace. */
   if (setns (ns, CLONE_NEWNS) < 0)
@@ -172,7 +178,7 @@ view_mount (const struct view_config *cfg, int fuse_fd, struct nsbox_error *err)
             continue;
           return nsbox_fail (err, errno, "open the box's /%s", view_files[i].target);
         }
-      tree = sys_open_tree (mnt, view_files[i].name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+      tree = sys_open_tree (i == VIEW_KMSG ? kmsg : views, view_files[i].name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
       if (tree < 0)
         return nsbox_fail (err, errno, "open_tree %s of the views", view_files[i].name);
       if (i != VIEW_KMSG)

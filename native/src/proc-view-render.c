@@ -1,5 +1,6 @@
 /* The text of each view: the host's file, with what the box's cgroup says instead of the
- * host's figures. Read at every open, so a limit changed while the box runs shows at once.
+ * host's figures. Made when the kernel asks for the view's attributes (at most once a
+ * second, proc-view.c), so a limit changed while the box runs shows within a second.
  *
  *   meminfo     MemTotal = the memory limit (when below the host's), MemFree = limit - usage,
  *               MemAvailable = free + page cache, the cache/anon/active lines from memory.stat,
@@ -28,6 +29,17 @@ enum
   CPUS_MAX = 1024,
   USER_HZ = 100,
 };
+
+/* The buffers every text is made with, one of each for all (one text at a time): each page
+ * one touches is a page of the server's own, in every box — a buffer per file would touch
+ * a dozen. `host` takes the host's file, `cgroup` a cgroup stat file. */
+static struct
+{
+  char host[SMALL_FILE * 4];
+  char cgroup[SMALL_FILE];
+  int ids[CPUS_MAX];
+  bool online[CPUS_MAX], allowed[CPUS_MAX];
+} R;
 
 /* ---- reading --------------------------------------------------------------------- */
 
@@ -97,18 +109,18 @@ parse_cpus (const char *text, bool *set)
 static int
 box_cpus (const struct view_config *cfg, int *ids)
 {
-  static bool online[CPUS_MAX], allowed[CPUS_MAX];
-  char buf[4096];
+  bool *online = R.online, *allowed = R.allowed;
+  char *buf = R.cgroup; /* free here: its users read it after this */
   int n = 0, limit = CPUS_MAX;
   uint64_t quota, period;
 
-  memset (online, 0, sizeof online);
-  memset (allowed, 0, sizeof allowed);
-  if (nsbox_read_small_file ("/sys/devices/system/cpu/online", buf, sizeof buf) <= 0 || parse_cpus (buf, online) == 0)
+  memset (online, 0, sizeof R.online);
+  memset (allowed, 0, sizeof R.allowed);
+  if (nsbox_read_small_file ("/sys/devices/system/cpu/online", buf, sizeof R.cgroup) <= 0 || parse_cpus (buf, online) == 0)
     online[0] = true;
-  if (nsbox_read_small_file (cfg->cpuset_cpus, buf, sizeof buf) <= 0 || parse_cpus (buf, allowed) == 0)
-    memcpy (allowed, online, sizeof allowed);
-  if (cfg->cpu_max && nsbox_read_small_file (cfg->cpu_max, buf, sizeof buf) > 0 && buf[0] >= '0' && buf[0] <= '9')
+  if (nsbox_read_small_file (cfg->cpuset_cpus, buf, sizeof R.cgroup) <= 0 || parse_cpus (buf, allowed) == 0)
+    memcpy (allowed, online, sizeof R.allowed);
+  if (cfg->cpu_max && nsbox_read_small_file (cfg->cpu_max, buf, sizeof R.cgroup) > 0 && buf[0] >= '0' && buf[0] <= '9')
     {
       char *end;
       quota = strtoull (buf, &end, 10);
@@ -227,7 +239,7 @@ meminfo_line (struct nsbox_buf *b, const char *line, size_t len, uint64_t kb)
 static int
 render_meminfo (const struct view_config *cfg, struct nsbox_buf *b)
 {
-  static char host[SMALL_FILE], mstat[SMALL_FILE];
+  char *host = R.host, *mstat = R.cgroup;
   uint64_t limit, usage = 0, swap_limit = 0, swap_usage = 0;
   bool v1, has_swap_limit;
   struct
@@ -237,12 +249,12 @@ render_meminfo (const struct view_config *cfg, struct nsbox_buf *b)
   } set[24];
   size_t n_set = 0;
 
-  if (nsbox_read_small_file ("/proc/meminfo", host, sizeof host) <= 0)
+  if (nsbox_read_small_file ("/proc/meminfo", host, sizeof R.host) <= 0)
     return -1;
   if (!read_u64 (cfg->memory_limit, &limit) || limit / 1024 >= meminfo_value (host, "MemTotal"))
     return nsbox_buf_str (b, host), 0;
   read_u64 (cfg->memory_usage, &usage);
-  if (nsbox_read_small_file (cfg->memory_stat, mstat, sizeof mstat) < 0)
+  if (nsbox_read_small_file (cfg->memory_stat, mstat, sizeof R.cgroup) < 0)
     mstat[0] = '\0';
   v1 = strstr (mstat, "total_cache ") != NULL;
   uint64_t total = limit / 1024, used = usage / 1024 < total ? usage / 1024 : total;
@@ -315,8 +327,7 @@ render_meminfo (const struct view_config *cfg, struct nsbox_buf *b)
 static int
 render_cpuinfo (const struct view_config *cfg, struct nsbox_buf *b)
 {
-  static int ids[CPUS_MAX];
-  int n = box_cpus (cfg, ids);
+  int *ids = R.ids, n = box_cpus (cfg, ids);
   char *host = NULL;
   size_t len;
   int fd = open ("/proc/cpuinfo", O_RDONLY | O_CLOEXEC);
@@ -374,16 +385,15 @@ render_cpuinfo (const struct view_config *cfg, struct nsbox_buf *b)
 static int
 render_stat (const struct view_config *cfg, const struct view_load *load, struct nsbox_buf *b)
 {
-  static int ids[CPUS_MAX];
-  static char text[SMALL_FILE];
-  int n = box_cpus (cfg, ids);
+  int *ids = R.ids, n = box_cpus (cfg, ids);
+  char *text = R.cgroup;
   uint64_t user = 0, system = 0, up_ticks = box_uptime_ms (cfg) * USER_HZ / 1000, idle;
   char line[256];
   struct timespec real;
 
-  if (nsbox_read_small_file (cfg->cpu_usage_v1, text, sizeof text) > 0)
+  if (nsbox_read_small_file (cfg->cpu_usage_v1, text, sizeof R.cgroup) > 0)
     user = stat_value (text, "user"), system = stat_value (text, "system");
-  else if (nsbox_read_small_file (cfg->cpu_stat_v2, text, sizeof text) > 0)
+  else if (nsbox_read_small_file (cfg->cpu_stat_v2, text, sizeof R.cgroup) > 0)
     user = stat_value (text, "user_usec") / (1000000 / USER_HZ),
     system = stat_value (text, "system_usec") / (1000000 / USER_HZ);
   idle = up_ticks * (uint64_t) n > user + system ? up_ticks * (uint64_t) n - user - system : 0;
@@ -408,15 +418,14 @@ render_stat (const struct view_config *cfg, const struct view_load *load, struct
 static int
 render_swaps (const struct view_config *cfg, struct nsbox_buf *b)
 {
-  static char host[SMALL_FILE];
   uint64_t limit, usage = 0, mem_limit = 0, mem_usage = 0;
   char line[160];
 
   if (!read_u64 (cfg->swap_limit, &limit))
     {
-      if (nsbox_read_small_file ("/proc/swaps", host, sizeof host) < 0)
+      if (nsbox_read_small_file ("/proc/swaps", R.host, sizeof R.host) < 0)
         return -1;
-      return nsbox_buf_str (b, host), 0;
+      return nsbox_buf_str (b, R.host), 0;
     }
   read_u64 (cfg->swap_usage, &usage);
   if (cfg->swap_with_memory)
@@ -439,11 +448,9 @@ render_swaps (const struct view_config *cfg, struct nsbox_buf *b)
 static int
 render_diskstats (const struct view_config *cfg, struct nsbox_buf *b)
 {
-  static char host[SMALL_FILE * 4];
-
-  if (nsbox_read_small_file ("/proc/diskstats", host, sizeof host) < 0)
+  if (nsbox_read_small_file ("/proc/diskstats", R.host, sizeof R.host) < 0)
     return -1;
-  for (const char *p = host; *p;)
+  for (const char *p = R.host; *p;)
     {
       const char *end = strchr (p, '\n');
       size_t len = end ? (size_t) (end - p + 1) : strlen (p);
@@ -462,7 +469,6 @@ view_render (const struct view_config *cfg, const struct view_load *load, enum v
              char **out, size_t *len)
 {
   struct nsbox_buf b = NSBOX_BUF_GROWING;
-  static int ids[CPUS_MAX];
   char text[96];
   int rc = 0;
 
@@ -491,7 +497,7 @@ view_render (const struct view_config *cfg, const struct view_load *load, enum v
       break;
     case VIEW_CPU_ONLINE:
       {
-        int n = box_cpus (cfg, ids);
+        int n = box_cpus (cfg, R.ids);
         snprintf (text, sizeof text, n > 1 ? "0-%d\n" : "0\n", n - 1);
         nsbox_buf_str (&b, text);
         break;

@@ -4,25 +4,36 @@
  *   nsbox-proc-view --config FILE --init-pid PID --started-boottime-ns NS [--mount]
  *
  * Started, and started again when it dies, by the box's shim with fd 3 = the box's FUSE
- * connection (/dev/fuse, opened and kept by the shim) and fd 4 = a page shared by every
- * server of the box. With `--mount` (the first start, while the init is held before exec)
- * a child mounts the connection and binds its files over the box's, and reports on fd 5
- * (`ok` or `error ERRNO MESSAGE`, one line); later servers only serve.
+ * connection for its /proc and /sys views, fd 6 = a second one for its /dev/kmsg (both
+ * /dev/fuse, opened and kept by the shim) and fd 4 = a page shared by every server of the
+ * box. With `--mount` (the first start, while the init is held before exec) a child mounts
+ * the connections and binds their files over the box's, and reports on fd 5 (`ok` or
+ * `error ERRNO MESSAGE`, one line); later servers only serve.
+ *
+ * Why two connections: the views are read through the kernel's page cache with no OPEN
+ * (the kernel's no-open mode, connection-wide), so that a read costs no round trip at all;
+ * /dev/kmsg must see every open and every read (a record per read, blocking at the end).
  *
  * Why this shape: the connection outlives any server (the shim holds it), so the kernel
  * queues the box's reads while none runs — they wait, none fails with ENOTCONN as with a
  * dead lxcfs — and the next server reads them. A request the dead server had read but not
  * answered is still in the shared page (it is read straight into it): the next server
  * answers it first (a second answer to a request already answered is refused by the
- * kernel with ENOENT, harmless). The node ids are fixed (file i is i + 2) and the text is
- * made at the first read of an open file, so a new server needs no state of the old one
- * but the load average, which lives in the page too. One server per box, nothing
- * host-wide: a crash reaches one box and heals by itself. */
+ * kernel with ENOENT, harmless). The node ids are fixed (file i is i + 2) and the texts are
+ * made again on demand, so a new server needs no state of the old one but the load average
+ * and the kernel log's, which live in the page too. One server per box, nothing host-wide:
+ * a crash reaches one box and heals by itself.
+ *
+ * Freshness: a view's text is made when the kernel asks for the file's attributes (LOOKUP,
+ * GETATTR), which it keeps for TEXT_VALID_S; its pages stay in the page cache until then
+ * (FUSE_AUTO_INVAL_DATA: a new mtime, given only when the text changed, drops them). So a
+ * box reads its views as fast as a cached file, and sees values at most ~1 s old. */
 #include "proc-view.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,16 +47,26 @@
 
 enum
 {
-  FUSE_FD = 3,
+  VIEWS_FD = 3, /* the connection of the /proc and /sys views */
   PAGE_FD = 4,
   STATUS_FD = 5,
+  KMSG_FD = 6, /* the connection of /dev/kmsg */
   /* The kernel wants a read buffer of at least 8 KiB and header + max_write (4 KiB here). */
   REQ_BUF = 64 * 1024,
-  READ_MAX = 32 * 1024, /* a read answered in one piece at most */
-  OPEN_SLOTS = 32,      /* open files whose text is kept between reads */
+  READ_MAX = 128 * 1024, /* a read answered in one piece at most (readahead asks ≤ 128 KiB) */
   CONFIG_MAX = 8192,
   SAMPLE_MS = 1000,
+  TEXT_VALID_S = 1, /* how long the kernel keeps a view's attributes, and so its text */
 };
+
+/* Which connection a request came from (and its answer goes to). */
+enum conn
+{
+  CONN_VIEWS,
+  CONN_KMSG,
+  CONNS,
+};
+static const int conn_fd[CONNS] = { [CONN_VIEWS] = VIEWS_FD, [CONN_KMSG] = KMSG_FD };
 
 const struct view_file_info view_files[VIEW_FILES] = {
   [VIEW_MEMINFO] = { "meminfo", "proc/meminfo" },
@@ -62,7 +83,7 @@ const struct view_file_info view_files[VIEW_FILES] = {
 struct view_page
 {
   uint32_t busy; /* 1: a request is being read into req or served; 2: answered */
-  uint32_t n_waiting;
+  uint32_t conn; /* enum conn: the connection req was read from */
   struct view_load load;
   struct view_kmsg kmsg;
   /* Blocking reads of /dev/kmsg at its end, answered when the log grows (here, so that a
@@ -72,29 +93,31 @@ struct view_page
     uint64_t unique, offset;
     uint32_t size;
   } waiting[16];
+  /* The kernel offered no-open on the views' connection (FUSE_NO_OPEN_SUPPORT, at INIT):
+   * their OPEN is answered ENOSYS, after which the kernel opens them without asking. */
+  uint32_t views_no_open;
   /* At offset 4096 (PROTOCOL.md): what comes before fits the first page. */
   char req[REQ_BUF] __attribute__ ((aligned (4096)));
 };
 _Static_assert (offsetof (struct view_page, req) == 4096, "the request is at 4096 in the page");
 
-/* The text of an open file, made at its first read. */
-struct open_slot
+/* The newest text of a view: what its reads are answered from, and its size and mtime. */
+struct view_text
 {
-  uint64_t fh;
-  char *text;
+  char *p;
   size_t len;
-  bool unread; /* made at open: the first read at offset 0 takes it as it is */
+  struct timespec made; /* CLOCK_REALTIME when it last changed: the file's mtime */
 };
 
 static struct
 {
   struct view_config cfg;
   struct view_page *page;
-  struct open_slot open[OPEN_SLOTS];
-  unsigned next_slot;
+  struct view_text text[VIEW_FILES];
+  enum conn conn; /* of the request being served */
+  bool conn_live[CONNS];
   uint64_t next_fh;
-  size_t last_len[VIEW_FILES]; /* of the newest text made at an open, per file */
-  int host_kmsg;                  /* the host's /dev/kmsg, non-blocking, -1: none */
+  int host_kmsg; /* the host's /dev/kmsg, non-blocking, -1: none */
 } V = { .host_kmsg = -1 };
 
 static char config_buf[CONFIG_MAX];
@@ -190,50 +213,77 @@ reply (uint64_t unique, int error, const void *data, size_t len)
   struct iovec iov[2] = { { &out, sizeof out }, { (void *) data, error ? 0 : len } };
 
   /* ENOENT: the request was answered already (by a server before us) or interrupted. */
-  while (writev (FUSE_FD, iov, data && !error && len ? 2 : 1) < 0 && errno == EINTR)
+  while (writev (conn_fd[V.conn], iov, data && !error && len ? 2 : 1) < 0 && errno == EINTR)
     ;
 }
 
-static void
-fill_attr (uint64_t nodeid, struct fuse_attr *attr)
+/* The file of a node on the connection being served (kmsg on its own, the views on theirs),
+ * -1 for none. */
+static int
+file_of (uint64_t nodeid)
 {
+  int which = nodeid >= 2 && nodeid < 2 + VIEW_FILES ? (int) (nodeid - 2) : -1;
+
+  if (which < 0 || !V.cfg.files[which] || (which == VIEW_KMSG) != (V.conn == CONN_KMSG))
+    return -1;
+  return which;
+}
+
+/* The text of a view made again. The mtime moves only when the text changed: the kernel
+ * then drops the pages it cached (FUSE_AUTO_INVAL_DATA), and keeps them otherwise. A text
+ * that cannot be made leaves the last one; NULL when there is none. */
+static const struct view_text *
+text_refresh (int which)
+{
+  struct view_text *t = &V.text[which];
+  char *p;
+  size_t len;
+
+  if (view_render (&V.cfg, &V.page->load, (enum view_file) which, &p, &len) < 0)
+    return t->p ? t : NULL;
+  if (t->p && t->len == len && memcmp (t->p, p, len) == 0)
+    {
+      free (p);
+      return t;
+    }
+  free (t->p);
+  t->p = p;
+  t->len = len;
+  clock_gettime (CLOCK_REALTIME, &t->made);
+  return t;
+}
+
+/* A node's attributes; a view's from a text made now, valid TEXT_VALID_S in the kernel. */
+static void
+fill_attr (uint64_t nodeid, struct fuse_attr *attr, uint64_t *valid)
+{
+  int which = file_of (nodeid);
+
   memset (attr, 0, sizeof *attr);
   attr->ino = nodeid;
-  attr->mode = nodeid == FUSE_ROOT_ID ? (S_IFDIR | 0555) : nodeid == VIEW_KMSG + 2 ? (S_IFREG | 0644) : (S_IFREG | 0444);
+  attr->mode = nodeid == FUSE_ROOT_ID ? (S_IFDIR | 0555) : which == VIEW_KMSG ? (S_IFREG | 0644) : (S_IFREG | 0444);
   /* The box's root owns them, as root owns /proc's files in it. */
   attr->uid = V.cfg.owner_uid;
   attr->gid = V.cfg.owner_gid;
   attr->nlink = nodeid == FUSE_ROOT_ID ? 2 : 1;
   attr->blksize = 4096;
-}
-
-static int
-file_of (uint64_t nodeid)
-{
-  return nodeid >= 2 && nodeid < 2 + VIEW_FILES && V.cfg.files[nodeid - 2] ? (int) (nodeid - 2) : -1;
-}
-
-/* A file's size: the length of the newest text made at an open (made now if none was). The
- * kernel's splice path reads up to the size (a size above a text's end is cut down at the
- * short read there; one below would cut the text), and asks for it at about every open:
- * not worth a second text each time. */
-static uint64_t
-size_of (uint64_t nodeid)
-{
-  int which = file_of (nodeid);
-  char *text;
-  size_t len = 0;
-
+  *valid = nodeid == FUSE_ROOT_ID ? 3600 : TEXT_VALID_S;
   if (which == VIEW_KMSG)
-    return kmsg_size ();
-  if (which < 0)
-    return 0;
-  if (V.last_len[which] == 0 && view_render (&V.cfg, &V.page->load, (enum view_file) which, &text, &len) == 0)
     {
-      free (text);
-      V.last_len[which] = len;
+      /* Not cached: the log grows. */
+      attr->size = kmsg_size ();
+      *valid = 0;
     }
-  return V.last_len[which];
+  else if (which >= 0)
+    {
+      const struct view_text *t = text_refresh (which);
+      if (t)
+        {
+          attr->size = t->len;
+          attr->mtime = attr->ctime = (uint64_t) t->made.tv_sec;
+          attr->mtimensec = attr->ctimensec = (uint32_t) t->made.tv_nsec;
+        }
+    }
 }
 
 static void
@@ -244,12 +294,12 @@ do_lookup (const struct fuse_in_header *in, const char *name)
   if (in->nodeid != FUSE_ROOT_ID)
     return reply (in->unique, ENOTDIR, NULL, 0);
   for (int i = 0; i < VIEW_FILES; i++)
-    if (V.cfg.files[i] && strcmp (name, view_files[i].name) == 0)
+    if (file_of ((uint64_t) i + 2) == i && strcmp (name, view_files[i].name) == 0)
       {
+        /* The names never change: kept for an hour (the binds pin them anyway). */
         out.nodeid = (uint64_t) i + 2;
         out.entry_valid = 3600;
-        fill_attr (out.nodeid, &out.attr);
-        out.attr.size = size_of (out.nodeid);
+        fill_attr (out.nodeid, &out.attr, &out.attr_valid);
         return reply (in->unique, 0, &out, sizeof out);
       }
   reply (in->unique, ENOENT, NULL, 0);
@@ -258,81 +308,36 @@ do_lookup (const struct fuse_in_header *in, const char *name)
 static void
 do_getattr (const struct fuse_in_header *in)
 {
-  /* Not cached: the size changes with the text. */
-  struct fuse_attr_out out = { .attr_valid = 0 };
+  struct fuse_attr_out out = { 0 };
 
   if (in->nodeid != FUSE_ROOT_ID && file_of (in->nodeid) < 0)
     return reply (in->unique, ENOENT, NULL, 0);
-  fill_attr (in->nodeid, &out.attr);
-  out.attr.size = size_of (in->nodeid);
+  fill_attr (in->nodeid, &out.attr, &out.attr_valid);
   reply (in->unique, 0, &out, sizeof out);
-}
-
-static void
-slot_drop (struct open_slot *slot)
-{
-  free (slot->text);
-  *slot = (struct open_slot){ 0 };
-}
-
-static struct open_slot *slot_find (uint64_t fh);
-
-/* The text of a file being opened, made now, and the file's size in the kernel made at
- * least its length. Why: reads go to us (direct I/O), but splice and sendfile (busybox
- * `cat`) read through the page cache, up to the inode's size — 0 for a /proc-like file, so
- * they would see nothing. Storing the text (FUSE_NOTIFY_STORE) grows the size to its
- * length; a longer size left from an earlier, longer text is cut down by the kernel at the
- * short read that ends this one. */
-static void
-text_at_open (uint64_t nodeid, uint64_t fh)
-{
-  struct open_slot *slot = &V.open[V.next_slot++ % OPEN_SLOTS];
-  struct
-  {
-    struct fuse_out_header h;
-    struct fuse_notify_store_out store;
-  } msg = { { sizeof msg, FUSE_NOTIFY_STORE, 0 }, { nodeid, 0, 0, 0 } };
-  struct iovec iov[2] = { { &msg, sizeof msg } };
-  char *text;
-  size_t len;
-
-  slot_drop (slot);
-  if (view_render (&V.cfg, &V.page->load, (enum view_file) (nodeid - 2), &text, &len) < 0)
-    return;
-  *slot = (struct open_slot){ .fh = fh, .text = text, .len = len, .unread = true };
-  V.last_len[nodeid - 2] = len;
-  /* The whole text (the kernel grows the size only for bytes stored); the pages it fills
-   * are dropped again when the open completes (no FOPEN_KEEP_CACHE). */
-  msg.store.size = (uint32_t) len;
-  msg.h.len = (uint32_t) (sizeof msg + len);
-  iov[1] = (struct iovec){ text, len };
-  if (len > 0 && writev (FUSE_FD, iov, 2) < 0)
-    dprintf (2, "nsbox-proc-view: notify store: %s\n", strerror (errno));
 }
 
 static void
 do_open (const struct fuse_in_header *in, const struct fuse_open_in *arg)
 {
+  int which = file_of (in->nodeid);
   struct fuse_open_out out = { .open_flags = FOPEN_DIRECT_IO };
 
-  if (file_of (in->nodeid) < 0)
+  if (which < 0)
     return reply (in->unique, in->nodeid == FUSE_ROOT_ID ? EISDIR : ENOENT, NULL, 0);
-  if ((arg->flags & O_ACCMODE) != O_RDONLY && file_of (in->nodeid) != VIEW_KMSG)
+  if (which != VIEW_KMSG && (arg->flags & O_ACCMODE) != O_RDONLY)
     return reply (in->unique, EACCES, NULL, 0);
+  if (which != VIEW_KMSG)
+    {
+      /* The kernel opens a view by itself from now on (no OPEN, no RELEASE). A kernel
+       * without no-open: reads through the page cache all the same. */
+      if (V.page->views_no_open)
+        return reply (in->unique, ENOSYS, NULL, 0);
+      out.open_flags = FOPEN_KEEP_CACHE;
+      return reply (in->unique, 0, &out, sizeof out);
+    }
   /* Unique across servers of the box: the time in the high bits, a counter below. */
   out.fh = ((uint64_t) boottime_ms () << 20) | (++V.next_fh & 0xfffff);
-  if (file_of (in->nodeid) != VIEW_KMSG)
-    text_at_open (in->nodeid, out.fh);
   reply (in->unique, 0, &out, sizeof out);
-}
-
-static struct open_slot *
-slot_find (uint64_t fh)
-{
-  for (int i = 0; i < OPEN_SLOTS; i++)
-    if (V.open[i].text && V.open[i].fh == fh)
-      return &V.open[i];
-  return NULL;
 }
 
 /* One record of the box's log per read, as /dev/kmsg gives them; at the end, EAGAIN for a
@@ -402,7 +407,7 @@ static void
 do_read (const struct fuse_in_header *in, const struct fuse_read_in *arg)
 {
   int which = file_of (in->nodeid);
-  struct open_slot *slot;
+  const struct view_text *t;
   size_t size = arg->size < READ_MAX ? arg->size : READ_MAX;
 
   if (which < 0)
@@ -412,34 +417,17 @@ do_read (const struct fuse_in_header *in, const struct fuse_read_in *arg)
       kmsg_read (in->unique, arg->offset, arg->size, (arg->flags & O_NONBLOCK) != 0);
       return;
     }
-  slot = slot_find (arg->fh);
-  /* Made at the first read of an open file (or the first this server sees: the text of a
-   * file opened under a dead server is made again), kept until it is closed, so that
-   * reads in pieces see one text. */
-  if (slot == NULL || (arg->offset == 0 && !slot->unread))
-    {
-      char *text;
-      size_t len;
-
-      if (slot == NULL)
-        {
-          slot = &V.open[V.next_slot++ % OPEN_SLOTS];
-          slot_drop (slot);
-        }
-      if (view_render (&V.cfg, &V.page->load, which, &text, &len) < 0)
-        {
-          slot_drop (slot);
-          return reply (in->unique, EIO, NULL, 0);
-        }
-      free (slot->text);
-      *slot = (struct open_slot){ .fh = arg->fh, .text = text, .len = len };
-    }
-  slot->unread = false;
-  if (arg->offset >= slot->len)
+  /* The pages of the text whose size the kernel was last given (a server that has none
+   * yet, just started, makes one: it dropped the kernel's attributes at its start, so the
+   * size comes from it again). */
+  t = V.text[which].p ? &V.text[which] : text_refresh (which);
+  if (t == NULL)
+    return reply (in->unique, EIO, NULL, 0);
+  if (arg->offset >= t->len)
     return reply (in->unique, 0, NULL, 0);
-  if (size > slot->len - arg->offset)
-    size = slot->len - arg->offset;
-  reply (in->unique, 0, slot->text + arg->offset, size);
+  if (size > t->len - arg->offset)
+    size = t->len - arg->offset;
+  reply (in->unique, 0, t->p + arg->offset, size);
 }
 
 static void
@@ -456,8 +444,15 @@ do_init (const struct fuse_in_header *in, const struct fuse_init_in *arg)
   out.max_background = 16;
   out.congestion_threshold = 12;
   out.max_write = 4096;
-  out.flags = arg->flags & FUSE_ATOMIC_O_TRUNC; /* O_TRUNC comes with the open, no setattr */
   out.time_gran = 1;
+  if (V.conn == CONN_KMSG)
+    out.flags = arg->flags & FUSE_ATOMIC_O_TRUNC; /* O_TRUNC comes with the open, no setattr */
+  else
+    {
+      /* A new mtime drops the cached pages of a view (its text changed). */
+      out.flags = arg->flags & FUSE_AUTO_INVAL_DATA;
+      V.page->views_no_open = (arg->flags & FUSE_NO_OPEN_SUPPORT) != 0;
+    }
   if (out.minor < 23)
     len = FUSE_COMPAT_22_INIT_OUT_SIZE;
   reply (in->unique, 0, &out, len);
@@ -487,12 +482,7 @@ serve (const char *buf, size_t len)
     case FUSE_READ:
       return do_read (in, arg);
     case FUSE_RELEASE:
-      {
-        struct open_slot *slot = slot_find (((const struct fuse_release_in *) arg)->fh);
-        if (slot)
-          slot_drop (slot);
-        return reply (in->unique, 0, NULL, 0);
-      }
+      return reply (in->unique, 0, NULL, 0);
     case FUSE_FLUSH:
       /* Nothing to flush: ENOSYS tells the kernel to stop asking (one round trip less per close). */
       return reply (in->unique, ENOSYS, NULL, 0);
@@ -502,10 +492,9 @@ serve (const char *buf, size_t len)
       {
         /* `echo > /dev/kmsg` truncates: nothing to do; the attributes as they are. */
         struct fuse_attr_out out = { 0 };
-        if (file_of (in->nodeid) < 0)
+        if (file_of (in->nodeid) != VIEW_KMSG)
           return reply (in->unique, EACCES, NULL, 0);
-        fill_attr (in->nodeid, &out.attr);
-        out.attr.size = size_of (in->nodeid);
+        fill_attr (in->nodeid, &out.attr, &out.attr_valid);
         return reply (in->unique, 0, &out, sizeof out);
       }
     case FUSE_INTERRUPT:
@@ -597,7 +586,7 @@ mount_in_child (void)
       char line[sizeof err.msg + 32];
       int n;
 
-      if (view_mount (&V.cfg, FUSE_FD, &err) == 0)
+      if (view_mount (&V.cfg, VIEWS_FD, KMSG_FD, &err) == 0)
         n = snprintf (line, sizeof line, "ok\n");
       else
         n = snprintf (line, sizeof line, "error %d %s\n", err.errnum, err.msg);
@@ -610,14 +599,81 @@ mount_in_child (void)
   return pid;
 }
 
+/* A new server: the kernel may hold pages and a size of texts the dead server made, which
+ * this one has not. Their attributes are dropped: the next read asks for them again, and the
+ * new text's mtime makes the kernel drop the pages itself. Not the pages from here (offset
+ * -1): that waits for pages locked under reads only this server can answer. */
+static void
+forget_cached_views (void)
+{
+  V.conn = CONN_VIEWS;
+  for (int i = 0; i < VIEW_FILES; i++)
+    {
+      struct
+      {
+        struct fuse_out_header h;
+        struct fuse_notify_inval_inode_out inval;
+      } msg = { { sizeof msg, FUSE_NOTIFY_INVAL_INODE, 0 }, { (uint64_t) i + 2, -1, 0 } };
+
+      /* ENOENT: the kernel has no such inode cached; nothing to drop. */
+      if (file_of ((uint64_t) i + 2) == i && write (VIEWS_FD, &msg, sizeof msg) < 0 && errno != ENOENT)
+        dprintf (2, "nsbox-proc-view: drop the cached %s: %s\n", view_files[i].name, strerror (errno));
+    }
+}
+
+/* Reads one request of connection c and serves it; -1 when the server must end. */
+static int
+take_request (enum conn c, bool mounting)
+{
+  ssize_t n;
+
+  /* Received straight into the page: a server killed from here on leaves the request to
+   * the next one. The header is cleared first so that a stale one is never served. */
+  V.conn = c;
+  V.page->conn = c;
+  memset (V.page->req, 0, sizeof (struct fuse_in_header));
+  V.page->busy = 1;
+  n = read (conn_fd[c], V.page->req, sizeof V.page->req);
+  if (n < 0)
+    {
+      V.page->busy = 0;
+      if (errno == EINTR || errno == EAGAIN || errno == ENOENT)
+        return 0;
+      /* Not mounted yet (the first server's child is at it): the connection has no device
+       * until then. */
+      if (errno == EPERM && mounting)
+        {
+          usleep (1000);
+          return 0;
+        }
+      /* Unmounted (the box is gone), or never mounted (no file of it was bound): nothing
+       * more comes from it. */
+      if (errno == ENODEV || errno == EPERM)
+        {
+          V.conn_live[c] = false;
+          return 0;
+        }
+      dprintf (2, "nsbox-proc-view: read the FUSE connection: %s\n", strerror (errno));
+      return -1;
+    }
+  serve (V.page->req, (size_t) n);
+  V.page->busy = 2;
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
   struct nsbox_error err = { 0 };
   bool mount = false;
   pid_t mounter = -1;
-  struct pollfd pfd[2] = { { .fd = FUSE_FD, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
+  struct pollfd pfd[CONNS + 1];
 
+  /* One per box: small and steady. The heap gives back what is freed at its top at once,
+   * and a big buffer (a large host's cpuinfo) is mapped for its use alone. */
+  mallopt (M_TOP_PAD, 0);
+  mallopt (M_TRIM_THRESHOLD, 16 * 1024);
+  mallopt (M_MMAP_THRESHOLD, 32 * 1024);
   if (parse_args (argc, argv, &mount, &err) < 0)
     {
       dprintf (2, "nsbox-proc-view: %s\n", err.msg);
@@ -636,6 +692,9 @@ main (int argc, char **argv)
   find_disk ();
   V.cfg.owner_uid = box_root ("uid_map");
   V.cfg.owner_gid = box_root ("gid_map");
+  for (int i = 0; i < VIEW_FILES; i++)
+    if (V.cfg.files[i])
+      V.conn_live[i == VIEW_KMSG ? CONN_KMSG : CONN_VIEWS] = true;
   if (V.cfg.files[VIEW_KMSG])
     {
       if (kmsg_open_log (V.cfg.started_boottime_ns) < 0)
@@ -647,54 +706,40 @@ main (int argc, char **argv)
     }
   if (mount)
     mounter = mount_in_child ();
+  else
+    forget_cached_views ();
   /* What the dead server read and did not answer: answered first. */
   if (V.page->busy == 1)
-    serve (V.page->req, ((struct fuse_in_header *) V.page->req)->len);
+    {
+      V.conn = V.page->conn == CONN_KMSG ? CONN_KMSG : CONN_VIEWS;
+      serve (V.page->req, ((struct fuse_in_header *) V.page->req)->len);
+    }
 
   for (;;)
     {
       int64_t now = boottime_ms ();
-      ssize_t n;
 
       if (mounter > 0 && waitpid (mounter, NULL, WNOHANG) != 0)
         mounter = -1;
       if (now - V.page->load.sampled_ms >= SAMPLE_MS)
         view_load_sample (&V.cfg, &V.page->load);
-      pfd[1].fd = V.host_kmsg;
-      if (poll (pfd, 2, SAMPLE_MS) <= 0)
+      for (int c = 0; c < CONNS; c++)
+        pfd[c] = (struct pollfd){ .fd = V.conn_live[c] ? conn_fd[c] : -1, .events = POLLIN };
+      pfd[CONNS] = (struct pollfd){ .fd = V.host_kmsg, .events = POLLIN };
+      if (!V.conn_live[CONN_VIEWS] && !V.conn_live[CONN_KMSG])
+        return 0; /* unmounted: the box is gone */
+      if (poll (pfd, CONNS + 1, SAMPLE_MS) <= 0)
         continue;
-      if (pfd[1].revents)
+      if (pfd[CONNS].revents)
         {
           uint64_t before = kmsg_size ();
           kmsg_follow_host (&V.cfg, &V.page->kmsg, V.host_kmsg);
+          V.conn = CONN_KMSG;
           if (kmsg_size () != before)
             kmsg_wake (0);
         }
-      if (!(pfd[0].revents & POLLIN))
-        continue;
-      /* Received straight into the page: a server killed from here on leaves the request
-       * to the next one. The header is cleared first so that a stale one is never served. */
-      memset (V.page->req, 0, sizeof (struct fuse_in_header));
-      V.page->busy = 1;
-      n = read (FUSE_FD, V.page->req, sizeof V.page->req);
-      if (n < 0)
-        {
-          V.page->busy = 0;
-          if (errno == EINTR || errno == EAGAIN || errno == ENOENT)
-            continue;
-          /* Not mounted yet (the first server's child is at it): the connection has no
-           * device until then. */
-          if (errno == EPERM && mounter > 0)
-            {
-              usleep (1000);
-              continue;
-            }
-          if (errno == ENODEV) /* unmounted: the box is gone */
-            return 0;
-          dprintf (2, "nsbox-proc-view: read the FUSE connection: %s\n", strerror (errno));
+      for (int c = 0; c < CONNS; c++)
+        if (pfd[c].revents && take_request ((enum conn) c, mounter > 0) < 0)
           return 1;
-        }
-      serve (V.page->req, (size_t) n);
-      V.page->busy = 2;
     }
 }

@@ -1,6 +1,6 @@
 /* nsbox-proc-view, the per-box /proc views server (native/PROTOCOL.md §2, "/proc views").
  * Internal interface between its files:
- *   proc-view.c         main: config, the FUSE loop on the connection the shim keeps, the
+ *   proc-view.c         main: config, the FUSE loop on the connections the shim keeps, the
  *                       in-flight page that lets the next server answer what this one took
  *   proc-view-mount.c   the first start only: the FUSE mount and its files bound over the
  *                       box's /proc and /sys files, in the box's mount namespace
@@ -78,9 +78,10 @@ int view_render (const struct view_config *cfg, const struct view_load *load, en
 /* One load sample of the box's threads (every second). */
 void view_load_sample (const struct view_config *cfg, struct view_load *load);
 
-/* proc-view-mount.c: in a child process. Mounts the FUSE connection `fuse_fd` and binds its
- * files over the box's (the mount namespace of `pid`); 0, or -1 with err. */
-int view_mount (const struct view_config *cfg, int fuse_fd, struct nsbox_error *err);
+/* proc-view-mount.c: in a child process. Mounts the FUSE connections `views_fd` (the /proc
+ * and /sys views) and `kmsg_fd` (/dev/kmsg) and binds their files over the box's (the mount
+ * namespace of its init); 0, or -1 with err. */
+int view_mount (const struct view_config *cfg, int views_fd, int kmsg_fd, struct nsbox_error *err);
 
 /* proc-view-kmsg.c */
 int kmsg_open_log (int64_t started_boottime_ns);

@@ -1,6 +1,7 @@
 /* The box's /proc views (native/PROTOCOL.md §2, "/proc views"): the shim opens the box's
- * FUSE connection (/dev/fuse) and keeps it for the box's whole life; nsbox-proc-view, a
- * server the shim starts and starts again when it dies, serves it.
+ * FUSE connections (/dev/fuse: one for the /proc and /sys views, one for /dev/kmsg) and
+ * keeps them for the box's whole life; nsbox-proc-view, a server the shim starts and starts
+ * again when it dies, serves them.
  *
  * Why the shim keeps the connection: a FUSE filesystem whose last /dev/fuse fd closes is
  * aborted, and every read of it fails with ENOTCONN — what happens to every container when
@@ -40,12 +41,17 @@ views_on (void)
 int
 shim_views_setup (struct nsbox_error *err)
 {
-  S.views_fuse_fd = S.views_page_fd = -1;
+  S.views_fuse_fd = S.views_kmsg_fd = S.views_page_fd = -1;
   if (!views_on ())
     return 0;
+  /* Two connections (the server mounts those its config uses): an unmounted one costs a
+   * file and nothing else. */
   S.views_fuse_fd = open ("/dev/fuse", O_RDWR | O_CLOEXEC);
   if (S.views_fuse_fd < 0)
     return nsbox_fail (err, errno, "open '/dev/fuse' for the /proc views");
+  S.views_kmsg_fd = open ("/dev/fuse", O_RDWR | O_CLOEXEC);
+  if (S.views_kmsg_fd < 0)
+    return nsbox_fail (err, errno, "open '/dev/fuse' for the kernel log view");
   S.views_page_fd = memfd_create ("nsbox-proc-view-page", MFD_CLOEXEC);
   if (S.views_page_fd < 0)
     return nsbox_fail (err, errno, "memfd_create");
@@ -54,8 +60,9 @@ shim_views_setup (struct nsbox_error *err)
   return 0;
 }
 
-/* In the child: fd 3 = the FUSE connection, 4 = the shared page, 5 = the mount status
- * (first start only); cwd is the box dir, stderr shim.log. */
+/* In the child: fd 3 = the views' FUSE connection, 4 = the shared page, 5 = the mount
+ * status (first start only), 6 = /dev/kmsg's FUSE connection; cwd is the box dir, stderr
+ * shim.log. */
 static void __attribute__ ((noreturn))
 server_exec (int status_fd)
 {
@@ -72,10 +79,15 @@ server_exec (int status_fd)
     sigaction (sig, &sa, NULL);
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
-  if (dup2 (S.views_fuse_fd, 3) < 0 || dup2 (S.views_page_fd, 4) < 0
-      || (status_fd >= 0 && dup2 (status_fd, 5) < 0))
+  /* Moved above 6 first: a source could sit on a target of another. */
+  int fuse = fcntl (S.views_fuse_fd, F_DUPFD, 7), page = fcntl (S.views_page_fd, F_DUPFD, 7);
+  int kmsg = fcntl (S.views_kmsg_fd, F_DUPFD, 7), status = status_fd >= 0 ? fcntl (status_fd, F_DUPFD, 7) : -1;
+  if (fuse < 0 || page < 0 || kmsg < 0 || (status_fd >= 0 && status < 0) || dup2 (fuse, 3) < 0
+      || dup2 (page, 4) < 0 || dup2 (kmsg, 6) < 0 || (status >= 0 && dup2 (status, 5) < 0))
     _exit (127);
-  close_range (status_fd >= 0 ? 6 : 5, ~0U, 0);
+  if (status < 0)
+    close (5);
+  close_range (7, ~0U, 0);
   execv (S.views_helper, argv);
   dprintf (2, "nsbox-shim: exec '%s': %s\n", S.views_helper, strerror (errno));
   _exit (127);
@@ -199,5 +211,6 @@ shim_views_stop (void)
       ;
   S.views_pid = 0;
   nsbox_close (&S.views_fuse_fd);
+  nsbox_close (&S.views_kmsg_fd);
   nsbox_close (&S.views_page_fd);
 }

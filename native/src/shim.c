@@ -49,6 +49,7 @@ struct shim_state S = {
   .notify_ctl_fd = -1,
   .notify_inflight_fd = -1,
   .views_fuse_fd = -1,
+  .views_kmsg_fd = -1,
   .views_page_fd = -1,
   .log_max = LOG_MAX_DEFAULT,
   .log_keep = LOG_KEEP_DEFAULT,

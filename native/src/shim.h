@@ -114,6 +114,7 @@ struct shim_state
   char views_helper[PATH_MAX];
   const char *views_config;
   int views_fuse_fd;             /* the box's FUSE connection, kept for the box's life */
+  int views_kmsg_fd;             /* and the one of its /dev/kmsg */
   int views_page_fd;             /* a memfd shared with every nsbox-proc-view of the box */
   pid_t views_pid;
   int64_t views_spawned_at;      /* monotonic ms */
