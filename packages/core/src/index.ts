@@ -49,6 +49,7 @@ export {
 } from './contribution-points.js';
 export { coreRefs } from './core-refs.js';
 export { type DiscoveredPackage, discoverPlugins, findPluginPackages, loadPluginPackage } from './discovery.js';
+export { discoveryCacheFile, findPluginPackagesCached } from './discovery-cache.js';
 export {
   type CoreErrorCode,
   type ErrorCode,
