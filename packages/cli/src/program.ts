@@ -22,7 +22,7 @@ const defaultIo: CliIo = {
 };
 
 /** Global options are read before the host opens, because plugins add commands. */
-function preScan(argv: string[]): GlobalOptions & { words: string[]; flags: string[] } {
+export function preScan(argv: string[]): GlobalOptions & { words: string[]; flags: string[] } {
   const options: GlobalOptions & { words: string[]; flags: string[] } = { words: [], flags: [] };
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index] as string;
@@ -55,7 +55,8 @@ function flagsOf(command: CliCommand): string[] {
 export function needsPlugins(scan: { words: string[]; flags: string[] }, builtins: readonly CliCommand[]): boolean {
   const [word] = scan.words;
   if (scan.flags.some((flag) => flag === '-h' || flag === '--help') || word === 'help') return true;
-  if (word === undefined) return !scan.flags.every((flag) => flag === '-V' || flag === '--version');
+  // No command: help, unless it asks for the version alone.
+  if (word === undefined) return scan.flags.length === 0 || !scan.flags.every((flag) => flag === '-V' || flag === '--version');
   const candidates = builtins.filter((command) => command.name.split(' ')[0] === word);
   if (candidates.length === 0) return true;
   const known = new Set(['-V', '--version', ...candidates.flatMap(flagsOf)]);
@@ -122,7 +123,11 @@ export interface RunCliOptions {
 export async function runCli(argv: string[], options: RunCliOptions = {}): Promise<number> {
   const io = options.io ?? defaultIo;
   const globals = preScan(argv);
-  const context = new CliContext(globals, options.driver, await findDaemon(globals));
+  const builtins = [...builtinCommands, ...(options.commands ?? [])];
+  const withPlugins = needsPlugins(globals, builtins);
+  // `--version` alone asks nothing of nsboxd.
+  const versionOnly = globals.words.length === 0 && !withPlugins;
+  const context = new CliContext(globals, options.driver, versionOnly ? undefined : await findDaemon(globals));
   const outcome = { exitCode: 0 };
   const program = new Command('nsbox')
     .description('nsbox: virtual-server boxes on a stock Linux kernel')
@@ -138,8 +143,7 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
 
   // The host opens first when the command line needs the plugins: they add commands, and
   // options to create and run (boxOptionPoint).
-  const builtins = [...builtinCommands, ...(options.commands ?? [])];
-  const host = needsPlugins(globals, builtins) ? await context.host().catch(() => undefined) : undefined;
+  const host = withPlugins ? await context.host().catch(() => undefined) : undefined;
   if (host) {
     const { boxOptionPoint } = await import('@nsbox/core');
     context.boxOptions = host.plugins.contributions(boxOptionPoint);
