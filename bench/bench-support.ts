@@ -48,3 +48,25 @@ export function printTable(rows: { name: string; medianMs?: number; note?: strin
     console.log(`${row.name.padEnd(34)}${value}${ratio}${row.note ? `  (${row.note})` : ''}`);
   }
 }
+
+/**
+ * crun run of /bin/true, `runs` times: the anchor every start-up figure is compared with.
+ * crun refuses this hybrid host ("cgroups in hybrid mode not supported") even with
+ * --cgroup-manager=disabled. It runs in a private mount namespace of the benchmark's own
+ * where the cgroup2 mount is detached: the host is not changed. The loop times crun itself,
+ * from inside that namespace.
+ */
+export function timeCrun(work: string, rootfs: string, runs: number): { name: string; medianMs?: number; note?: string } {
+  const crun = which('crun');
+  if (!crun) return { name: 'crun run', note: 'not installed (npm run setup -- --bench)' };
+  const bundle = makeBundle(crun, join(work, 'bundle-crun'), rootfs, ['/bin/true']);
+  const script = `umount -l /sys/fs/cgroup/unified || exit 1
+for i in $(seq ${runs}); do s=$(date +%s%N); ${crun} --root ${join(work, 'crun-state')} run --bundle ${bundle} crun-$i >/dev/null || exit 2; e=$(date +%s%N); echo $((e-s)); done`;
+  const result = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8' });
+  if (result.status !== 0) return { name: 'crun run', note: `fails here: ${result.stderr.trim().split('\n')[0]}` };
+  const times = result.stdout
+    .trim()
+    .split('\n')
+    .map((ns) => Number(ns) / 1e6);
+  return { name: 'crun run', medianMs: median(times), note: 'in a private mount ns without the cgroup2 mount' };
+}

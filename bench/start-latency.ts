@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { AnyPlugin } from '@nsbox/core';
 import { openHost } from '@nsbox/host';
 import { buildBusyboxRootfs, createCgroupDriver, LinuxBoxDriver, waitUntil } from '@nsbox/runtime';
-import { makeBundle, median, printTable, timeRuns, which } from './bench-support.js';
+import { makeBundle, median, printTable, timeCrun, timeRuns, which } from './bench-support.js';
 
 const runs = Number(process.argv[2] ?? 20);
 const work = mkdtempSync(join(tmpdir(), 'nsbox-bench-'));
@@ -82,24 +82,7 @@ try {
     rows.push({ name: 'runc run', medianMs: median(times) });
   } else rows.push({ name: 'runc run', note: 'not installed (npm run setup -- --bench)' });
 
-  const crun = which('crun');
-  if (crun) {
-    // crun refuses this hybrid host ("cgroups in hybrid mode not supported") even with
-    // --cgroup-manager=disabled. It runs in a private mount namespace of the benchmark's
-    // own where the cgroup2 mount is detached: the host is not changed. The loop times
-    // crun itself, from inside that namespace.
-    const bundle = makeBundle(crun, join(work, 'bundle-crun'), rootfs, ['/bin/true']);
-    const script = `umount -l /sys/fs/cgroup/unified || exit 1
-for i in $(seq ${runs}); do s=$(date +%s%N); ${crun} --root ${join(work, 'crun-state')} run --bundle ${bundle} crun-$i >/dev/null || exit 2; e=$(date +%s%N); echo $((e-s)); done`;
-    const result = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8' });
-    if (result.status === 0) {
-      const times = result.stdout
-        .trim()
-        .split('\n')
-        .map((ns) => Number(ns) / 1e6);
-      rows.push({ name: 'crun run', medianMs: median(times), note: 'in a private mount ns without the cgroup2 mount' });
-    } else rows.push({ name: 'crun run', note: `fails here: ${result.stderr.trim().split('\n')[0]}` });
-  } else rows.push({ name: 'crun run', note: 'not installed (npm run setup -- --bench)' });
+  rows.push(timeCrun(work, rootfs, runs));
 
   console.log(`\nstart latency: create + start + wait + destroy of /bin/true, median of ${runs} runs\n`);
   printTable(rows, rows.find((row) => row.name === 'crun run')?.medianMs);

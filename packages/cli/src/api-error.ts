@@ -1,7 +1,7 @@
 /** An API error as the CLI reports local ones: same code, message and exit code. */
 
 import { isNsboxApiError } from '@nsbox/client';
-import { isKnownErrorCode, NsboxError } from '@nsbox/core';
+import { isKnownErrorCode, NsboxError } from '@nsbox/core/light';
 
 export function asLocalError(error: unknown): unknown {
   if (!isNsboxApiError(error)) return error;

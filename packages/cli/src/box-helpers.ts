@@ -1,13 +1,11 @@
-/** Shared by the box commands: the Linux driver, box summaries, option parsing. */
+/**
+ * Shared by the box commands: box summaries, option parsing, exit statuses. Loaded by every
+ * command, so it imports no runtime (a command nsboxd serves never loads it).
+ */
 
-import { type Box, NsboxError } from '@nsbox/core';
-import type { NsboxHost } from '@nsbox/host';
-import { LinuxBoxDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
-
-export function linuxDriver(host: NsboxHost): LinuxBoxDriver {
-  if (host.driver instanceof LinuxBoxDriver) return host.driver;
-  throw new NsboxError('E_UNSUPPORTED', 'this host has no Linux box driver');
-}
+import type { Box } from '@nsbox/core';
+import { NsboxError } from '@nsbox/core/light';
+import type { BoxExit, LinuxRuntimeFacts } from '@nsbox/runtime';
 
 export interface BoxSummary {
   name: string;
@@ -60,4 +58,11 @@ export function parseUser(value: unknown): { uid: number; gid: number } | undefi
 export function seconds(value: unknown): number | undefined {
   const number = Number(value);
   return Number.isFinite(number) ? number : undefined;
+}
+
+/** Exit status the way shells report it: the code, or 128 + the signal (the runtime's exitStatus, for a box's lastExit). */
+export function exitStatus(exit: BoxExit | undefined): number | undefined {
+  if (!exit) return undefined;
+  if (exit.signal !== undefined) return 128 + exit.signal;
+  return exit.exitCode;
 }

@@ -2,15 +2,16 @@
  * What every command gets: the global options, a lazily opened host, and the BoxApi — the
  * in-process one over that host, or the one over nsboxd's API when a daemon serves the state
  * directory (podman's `abi` and `tunnel`). Commands are written once against it.
+ *
+ * The host, the runtime and the plugins are imported when a command first needs the host:
+ * a command that nsboxd serves never loads them (most of a command's start-up otherwise).
  */
 
 import { RemoteBoxApi } from '@nsbox/client';
 import type { BoxApi, BoxOptionContribution, ServiceIdentifier } from '@nsbox/core';
-import { LocalBoxApi, type NsboxHost, type OpenHostOptions, openHost } from '@nsbox/host';
-import { LinuxBoxDriver } from '@nsbox/runtime';
-import { linuxBoxIo } from './linux-box-io.js';
+import type { NsboxHost, OpenHostOptions } from '@nsbox/host';
 import type { RemoteTarget } from './remote-daemon.js';
-import { type BoxTerminal, localTerminal, remoteTerminal } from './terminal.js';
+import { type BoxTerminal, remoteTerminal } from './terminal.js';
 
 export interface GlobalOptions {
   stateDir?: string;
@@ -38,31 +39,47 @@ export class CliContext {
   ) {}
 
   host(): Promise<NsboxHost> {
-    this.opened ??= openHost({
+    this.opened ??= this.openHost();
+    return this.opened;
+  }
+
+  private async openHost(): Promise<NsboxHost> {
+    const { openHost } = await import('@nsbox/host');
+    const host = await openHost({
       ...(this.options.stateDir ? { stateDir: this.options.stateDir } : {}),
       ...(this.options.hostConfig ? { hostConfigFile: this.options.hostConfig } : {}),
       ...(this.options.pluginPath ? { pluginPaths: this.options.pluginPath } : {}),
       ...(this.driver ? { driver: this.driver } : {}),
-    }).then(async (host) => {
-      // Every face repairs what a killed process left before it acts (cheap when nothing is);
-      // when nsboxd serves the state directory, repairing is its job.
-      if (!this.remote) await host.manager.reconcile();
-      return host;
     });
-    return this.opened;
+    // Every face repairs what a killed process left before it acts (cheap when nothing is);
+    // when nsboxd serves the state directory, repairing is its job.
+    if (!this.remote) await host.manager.reconcile();
+    return host;
   }
 
   /** The application layer: through nsboxd when it serves the state directory, in-process otherwise. */
   async api(): Promise<BoxApi> {
     // The compiler holds the SDK to the same interface as the in-process BoxApi.
     if (this.remote) return new RemoteBoxApi(this.remote.client) satisfies BoxApi;
-    this.local ??= this.host().then((host) => new LocalBoxApi(host, host.driver instanceof LinuxBoxDriver ? linuxBoxIo(host.driver) : undefined));
+    this.local ??= this.localApi();
     return this.local;
+  }
+
+  private async localApi(): Promise<BoxApi> {
+    const host = await this.host();
+    const [{ LocalBoxApi }, { LinuxBoxDriver }, { linuxBoxIo }] = await Promise.all([
+      import('@nsbox/host'),
+      import('@nsbox/runtime'),
+      import('./linux-box-io.js'),
+    ]);
+    return new LocalBoxApi(host, host.driver instanceof LinuxBoxDriver ? linuxBoxIo(host.driver) : undefined);
   }
 
   /** Commands on this process's terminal (exec, enter). */
   async terminal(): Promise<BoxTerminal> {
-    return this.remote ? remoteTerminal(this.remote.client) : localTerminal(await this.host());
+    if (this.remote) return remoteTerminal(this.remote.client);
+    const { localTerminal } = await import('./local-terminal.js');
+    return localTerminal(await this.host());
   }
 
   /** The services view handed to plugin commands. */

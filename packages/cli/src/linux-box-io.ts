@@ -1,8 +1,14 @@
 /** The CLI's side of a box's processes and console in local mode, on the Linux runtime. */
 
 import type { Box, ExecRequest } from '@nsbox/core';
-import { type BoxIo, chunkStream } from '@nsbox/host';
-import { execEnvironment, execInBox, followLog, type LinuxBoxDriver } from '@nsbox/runtime';
+import { NsboxError } from '@nsbox/core/light';
+import { type BoxIo, chunkStream, type NsboxHost } from '@nsbox/host';
+import { execEnvironment, execInBox, followLog, LinuxBoxDriver } from '@nsbox/runtime';
+
+export function linuxDriver(host: NsboxHost): LinuxBoxDriver {
+  if (host.driver instanceof LinuxBoxDriver) return host.driver;
+  throw new NsboxError('E_UNSUPPORTED', 'this host has no Linux box driver');
+}
 
 export function linuxBoxIo(driver: LinuxBoxDriver): BoxIo {
   return {

@@ -1,8 +1,8 @@
 /** Builds the `nsbox` command line from the built-in commands and the plugins' commands. */
 
-import { boxOptionPoint, CORE_API_VERSION, type CommandContribution, isNsboxError, NsboxError, toNsboxError } from '@nsbox/core';
+import type { CommandContribution } from '@nsbox/core';
+import { CORE_API_VERSION, isNsboxError, NsboxError, toNsboxError } from '@nsbox/core/light';
 import { Command, CommanderError } from 'commander';
-import { actionCommand } from './action-commands.js';
 import { asLocalError } from './api-error.js';
 import { CliContext, type DriverFactory, type GlobalOptions } from './cli-context.js';
 import type { CliCommand } from './command.js';
@@ -22,8 +22,8 @@ const defaultIo: CliIo = {
 };
 
 /** Global options are read before the host opens, because plugins add commands. */
-function preScan(argv: string[]): GlobalOptions {
-  const options: GlobalOptions = {};
+export function preScan(argv: string[]): GlobalOptions & { words: string[]; flags: string[] } {
+  const options: GlobalOptions & { words: string[]; flags: string[] } = { words: [], flags: [] };
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index] as string;
     if (arg === '--') break;
@@ -35,8 +35,32 @@ function preScan(argv: string[]): GlobalOptions {
     else if (flag === '--json') options.json = true;
     else if (flag === '--debug') options.debug = true;
     else if (flag === '--local') options.local = true;
+    else if (flag.startsWith('-')) options.flags.push(flag);
+    else options.words.push(flag);
   }
   return options;
+}
+
+/** A command's option flags as typed: `-e, --env <KEY=VALUE>` → `-e`, `--env`. */
+function flagsOf(command: CliCommand): string[] {
+  return (command.options ?? []).flatMap((option) => option.flags.split(/[ ,|]+/).filter((part) => part.startsWith('-')));
+}
+
+/**
+ * Whether the command line needs the plugins to be parsed: a command that is not a built-in
+ * (a plugin's), an option a built-in does not have (a plugin's option of create/run), or help
+ * (which lists them). Any other command parses without the host, so one that nsboxd serves
+ * never loads the plugins, and a local one loads them only when it opens the host.
+ */
+export function needsPlugins(scan: { words: string[]; flags: string[] }, builtins: readonly CliCommand[]): boolean {
+  const [word] = scan.words;
+  if (scan.flags.some((flag) => flag === '-h' || flag === '--help') || word === 'help') return true;
+  // No command: help, unless it asks for the version alone.
+  if (word === undefined) return scan.flags.length === 0 || !scan.flags.every((flag) => flag === '-V' || flag === '--version');
+  const candidates = builtins.filter((command) => command.name.split(' ')[0] === word);
+  if (candidates.length === 0) return true;
+  const known = new Set(['-V', '--version', ...candidates.flatMap(flagsOf)]);
+  return scan.flags.some((flag) => !known.has(flag));
 }
 
 function fromContribution(contribution: CommandContribution, plugin: string): CliCommand {
@@ -99,7 +123,11 @@ export interface RunCliOptions {
 export async function runCli(argv: string[], options: RunCliOptions = {}): Promise<number> {
   const io = options.io ?? defaultIo;
   const globals = preScan(argv);
-  const context = new CliContext(globals, options.driver, await findDaemon(globals));
+  const builtins = [...builtinCommands, ...(options.commands ?? [])];
+  const withPlugins = needsPlugins(globals, builtins);
+  // `--version` alone asks nothing of nsboxd.
+  const versionOnly = globals.words.length === 0 && !withPlugins;
+  const context = new CliContext(globals, options.driver, versionOnly ? undefined : await findDaemon(globals));
   const outcome = { exitCode: 0 };
   const program = new Command('nsbox')
     .description('nsbox: virtual-server boxes on a stock Linux kernel')
@@ -113,16 +141,21 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout(text.trimEnd()), writeErr: (text) => io.stderr(text.trimEnd()) });
 
-  // The host opens first: plugins add commands, and options to create and run (boxOptionPoint).
-  const host = await context.host().catch(() => undefined);
-  context.boxOptions = host?.plugins.contributions(boxOptionPoint) ?? [];
+  // The host opens first when the command line needs the plugins: they add commands, and
+  // options to create and run (boxOptionPoint).
+  const host = withPlugins ? await context.host().catch(() => undefined) : undefined;
+  if (host) {
+    const { boxOptionPoint } = await import('@nsbox/core');
+    context.boxOptions = host.plugins.contributions(boxOptionPoint);
+  }
   const withPluginOptions = (command: CliCommand): CliCommand =>
     ['create', 'run'].includes(command.name) && context.boxOptions.length > 0
       ? { ...command, options: [...(command.options ?? []), ...pluginBoxOptions(context.boxOptions)] }
       : command;
-  for (const command of [...builtinCommands, ...(options.commands ?? [])]) addCommand(program, withPluginOptions(command), context, io, outcome);
+  for (const command of builtins) addCommand(program, withPluginOptions(command), context, io, outcome);
   try {
     if (!host) throw new Error('no host');
+    const { actionCommand } = await import('./action-commands.js');
     for (const plugin of host.plugins.plugins) {
       const name = plugin.definition.name;
       for (const action of plugin.definition.actions ?? []) addCommand(program, actionCommand(name, action), context, io, outcome);

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_SOCKET, NsboxClient } from '@nsbox/client';
-import { isProcessAlive } from '@nsbox/core';
+import { isProcessAlive } from '@nsbox/core/light';
 
 export interface RemoteTarget {
   socketPath: string;

@@ -2,13 +2,11 @@
  * A command in a box on the caller's own terminal (`nsbox exec` without --json, `nsbox enter`):
  * the one thing the CLI does that is not the BoxApi's, since it needs this process's stdio.
  * In local mode the launcher gets the terminal itself; through nsboxd the session is the
- * API's websocket console, with raw mode, the window size and stdin forwarded.
+ * API's websocket console, with raw mode, the window size and stdin forwarded (the local
+ * one is in local-terminal.ts, loaded only in local mode).
  */
 
 import type { NsboxClient } from '@nsbox/client';
-import type { NsboxHost } from '@nsbox/host';
-import { execEnvironment, execInBox } from '@nsbox/runtime';
-import { linuxDriver } from './box-helpers.js';
 
 export interface TerminalRequest {
   command: string[];
@@ -21,24 +19,6 @@ export interface TerminalRequest {
 export interface BoxTerminal {
   /** Runs the command with this process's stdio; resolves with its exit status. */
   run(idOrName: string, request: TerminalRequest): Promise<{ exitCode: number }>;
-}
-
-export function localTerminal(host: NsboxHost): BoxTerminal {
-  return {
-    async run(idOrName, request) {
-      const box = await host.manager.sync(idOrName);
-      const env = execEnvironment(box, request.env);
-      const { exitCode } = await execInBox(linuxDriver(host), box, {
-        args: request.command,
-        tty: request.tty,
-        stdio: 'inherit',
-        ...(env ? { env } : {}),
-        ...(request.cwd ? { cwd: request.cwd } : {}),
-        ...(request.user ? { user: request.user } : {}),
-      });
-      return { exitCode };
-    },
-  };
 }
 
 export function remoteTerminal(client: NsboxClient): BoxTerminal {

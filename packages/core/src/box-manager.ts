@@ -27,6 +27,7 @@ import type {
   RestoreOptions,
   StartMoments,
 } from './ports.js';
+import { isProcessAlive } from './process-alive.js';
 import { sectionDefaults } from './tenant-policy.js';
 
 export interface BoxManagerDeps {
@@ -49,16 +50,6 @@ export interface CreateBoxInput {
 
 /** Operations that tear down are finished by reconcile; the others are rolled back. */
 const rollForward: readonly OperationKind[] = ['stop', 'destroy'];
-
-/** Whether a process exists (EPERM still means it does). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class BoxManager {
   private readonly clock: () => number;

@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { findPluginPackagesCached } from './discovery-cache.js';
 import { NsboxError } from './errors.js';
 import { type AnyPlugin, isPluginDefinition } from './plugin.js';
 
@@ -43,7 +44,7 @@ function entryOf(directory: string, manifest: Record<string, unknown>): string |
   return resolve(directory, target ?? (manifest.main as string | undefined) ?? 'index.js');
 }
 
-function activeConditions(): string[] {
+export function activeConditions(): string[] {
   const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   const conditions: string[] = [];
   for (let index = 0; index < flags.length; index++) {
@@ -92,6 +93,8 @@ export async function loadPluginPackage(pkg: DiscoveredPackage): Promise<AnyPlug
   return definitions[0] as AnyPlugin;
 }
 
-export async function discoverPlugins(nodeModulesDirs: readonly string[]): Promise<AnyPlugin[]> {
-  return Promise.all(findPluginPackages(nodeModulesDirs).map(loadPluginPackage));
+/** Finds and imports the plugin packages; with `cacheDir`, the scan is kept there (discovery-cache.ts). */
+export async function discoverPlugins(nodeModulesDirs: readonly string[], options: { cacheDir?: string } = {}): Promise<AnyPlugin[]> {
+  const packages = options.cacheDir ? findPluginPackagesCached(nodeModulesDirs, options.cacheDir) : findPluginPackages(nodeModulesDirs);
+  return Promise.all(packages.map(loadPluginPackage));
 }

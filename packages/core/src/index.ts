@@ -25,7 +25,7 @@ export {
   transitionalStates,
 } from './box.js';
 export type { BoxApi, BoxListQuery, CreateBoxRequest, ExecOutput, ExecRequest, FollowLogsOptions, HistoryFilter } from './box-api.js';
-export { BoxManager, type BoxManagerDeps, type CreateBoxInput, isProcessAlive } from './box-manager.js';
+export { BoxManager, type BoxManagerDeps, type CreateBoxInput } from './box-manager.js';
 export { type ConfigIssue, coreConfigSchema, validateBoxConfig } from './config.js';
 export {
   type BoxInfoContribution,
@@ -49,6 +49,7 @@ export {
 } from './contribution-points.js';
 export { coreRefs } from './core-refs.js';
 export { type DiscoveredPackage, discoverPlugins, findPluginPackages, loadPluginPackage } from './discovery.js';
+export { discoveryCacheFile, findPluginPackagesCached } from './discovery-cache.js';
 export {
   type CoreErrorCode,
   type ErrorCode,
@@ -103,6 +104,7 @@ export {
 export { type LoadedPlugin, PluginHost, type PluginHostOptions, type PluginInfo } from './plugin-host.js';
 export { checkPlugins, orderPlugins, reservedSectionNames } from './plugin-order.js';
 export type * from './ports.js';
+export { isProcessAlive } from './process-alive.js';
 export {
   type ContributionPoint,
   createContributionPoint,

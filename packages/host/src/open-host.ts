@@ -84,7 +84,9 @@ export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost
   const config = loadHostConfig(stateDir, options.hostConfigFile);
   const explicit = [...(options.plugins ?? []), ...(await Promise.all(config.plugins.map((spec) => importPlugin(spec, stateDir))))];
   const discover = options.discover ?? config.discover;
-  const discovered = discover ? await discoverPlugins([...(options.pluginPaths ?? []), ...config.pluginPaths, ...defaultPluginPaths()]) : [];
+  // The scan of the node_modules folders is kept in the state directory while they do not change.
+  const pluginPaths = [...(options.pluginPaths ?? []), ...config.pluginPaths, ...defaultPluginPaths()];
+  const discovered = discover ? await discoverPlugins(pluginPaths, { cacheDir: join(stateDir, 'cache') }) : [];
   const store = new SqliteStore({ stateDir, ...(options.clock ? { clock: options.clock } : {}) });
   const events = new EventBus(store, options.clock);
   const driver = typeof options.driver === 'function' ? await options.driver(stateDir) : options.driver;

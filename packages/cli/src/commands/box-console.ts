@@ -1,5 +1,3 @@
-import { attachConsole } from '@nsbox/runtime';
-import { linuxDriver } from '../box-helpers.js';
 import { defineCommand } from '../command.js';
 
 /** Ctrl-]: the byte that detaches (telnet's and virsh console's); never sent to the box. */
@@ -24,6 +22,7 @@ export default defineCommand({
       link = { output: session.stdout, write: (data) => session.write(data), closed: session.exited.catch(() => undefined), close: () => session.close() };
     } else {
       const host = await context.host();
+      const [{ attachConsole }, { linuxDriver }] = await Promise.all([import('@nsbox/runtime'), import('../linux-box-io.js')]);
       const socket = await attachConsole(linuxDriver(host), await host.manager.sync(name as string));
       link = {
         output: socket,

@@ -9,15 +9,14 @@ export default defineCommand({
     const api = await context.api();
     const box = await api.get(name as string);
     const disabled = new Set(box.config.plugins?.disable ?? []);
-    const plugins = (await api.plugins()).filter((plugin) => plugin.enabled && !disabled.has(plugin.name));
+    // Through nsboxd these are requests of their own: the two that do not depend on each other
+    // at once; the events after the details, whose sync may add one.
+    const [installed, details] = await Promise.all([api.plugins(), api.details(box.id)]);
+    const recentEvents = await api.history(box.id, { last: 10 });
+    const plugins = installed.filter((plugin) => plugin.enabled && !disabled.has(plugin.name));
     const { lastExit: _lastExit, ...runtime } = box.runtime;
-    return boxInfoView({
-      box: { ...box, runtime },
-      plugins,
-      // Each plugin that contributes to the box-info point adds its own section.
-      details: await api.details(box.id),
-      recentEvents: await api.history(box.id, { last: 10 }),
-    });
+    // Each plugin that contributes to the box-info point adds its own section (details).
+    return boxInfoView({ box: { ...box, runtime }, plugins, details, recentEvents });
   },
   render: renderBoxInfo,
 });

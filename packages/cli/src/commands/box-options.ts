@@ -1,7 +1,8 @@
 /** Options shared by `create` and `run`: what the box is made from and what it runs. */
 
 import { readFileSync } from 'node:fs';
-import { type BoxOptionContribution, NsboxError } from '@nsbox/core';
+import type { BoxOptionContribution } from '@nsbox/core';
+import { NsboxError } from '@nsbox/core/light';
 import { collect, parseEnv } from '../box-helpers.js';
 import type { CliCommand } from '../command.js';
 

@@ -1,4 +1,4 @@
-import { exitStatus } from '@nsbox/runtime';
+import { exitStatus } from '../box-helpers.js';
 import { defineCommand } from '../command.js';
 import { boxConfigFromOptions, boxDefinitionOptions } from './box-options.js';
 

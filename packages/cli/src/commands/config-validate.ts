@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { NsboxError } from '@nsbox/core';
+import { NsboxError } from '@nsbox/core/light';
 import { defineCommand } from '../command.js';
 
 export default defineCommand({

@@ -1,0 +1,131 @@
+/**
+ * The `nsbox` CLI as a user meets it: wall time of whole processes per command, median of N,
+ * in local mode (the CLI works on the state directory) and through nsboxd (the CLI finds the
+ * daemon that serves the state directory and calls its API), next to `node -e 0` (the floor
+ * of any Node CLI) and crun. Also the CPU time of each process and the children it waited
+ * for (mean), which stays readable when other work shares the machine.
+ *   npm run bench:cli -- [runs]
+ */
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NsboxClient } from '@nsbox/client';
+import { buildBusyboxRootfs, createCgroupDriver } from '@nsbox/runtime';
+import { median, timeCrun } from './bench-support.js';
+
+const runs = Number(process.argv[2] ?? 15);
+const work = mkdtempSync(join(tmpdir(), 'nsbox-bench-cli-'));
+const cgroupParent = `nsbox-bench-${randomBytes(3).toString('hex')}`;
+const rootfs = buildBusyboxRootfs(join(work, 'rootfs'));
+const cli = join(process.cwd(), 'packages/cli/bin/nsbox.js');
+const env: NodeJS.ProcessEnv = { ...process.env, NSBOX_CGROUP_PARENT: cgroupParent };
+delete env.NSBOX_LOCAL;
+const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU time (ms) of this process's waited-for children so far, from /proc/self/stat. */
+function childrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 16 and 17 of stat (cutime, cstime), counted from the state field (3).
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / clockTicks;
+}
+
+interface Timing {
+  medianMs: number;
+  cpuMs: number;
+}
+
+/** Runs a process `runs` times (after one warm-up), a fresh argv each time; throws on a failure. */
+function time(argvFor: (run: number) => string[], label: string): Timing {
+  const once = (run: number) => {
+    const argv = argvFor(run);
+    const result = spawnSync(argv[0] as string, argv.slice(1), { env, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`${label} failed (${result.status}): ${result.stderr}`);
+  };
+  once(-1);
+  const times: number[] = [];
+  const cpuBefore = childrenCpuMs();
+  for (let run = 0; run < runs; run++) {
+    const start = process.hrtime.bigint();
+    once(run);
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  return { medianMs: median(times), cpuMs: (childrenCpuMs() - cpuBefore) / runs };
+}
+
+function startDaemon(stateDir: string, socketPath: string): ChildProcess {
+  const built = join(process.cwd(), 'packages/daemon/bin/nsboxd.js');
+  return spawn(process.execPath, [built, '--socket', socketPath, '--socket-group', 'root', '--state-dir', stateDir, '--log-level', 'warn'], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+async function waitForDaemon(socketPath: string, daemon: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const probe = new NsboxClient({ socketPath, timeoutMs: 2000 });
+    const up = await probe.health().then(
+      () => true,
+      () => false,
+    );
+    probe.close();
+    if (up) return;
+    if (daemon.exitCode !== null || Date.now() > deadline) throw new Error('nsboxd did not come up');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const localState = join(work, 'state-local');
+const daemonState = join(work, 'state-daemon');
+mkdirSync(localState);
+mkdirSync(daemonState);
+const socketPath = join(work, 'nsboxd.sock');
+const daemon = startDaemon(daemonState, socketPath);
+try {
+  await waitForDaemon(socketPath, daemon);
+  if (!existsSync(join(daemonState, 'nsboxd.json'))) throw new Error('nsboxd did not write nsboxd.json');
+  const nsbox = (stateDir: string, ...args: string[]) => [process.execPath, cli, '--state-dir', stateDir, ...args];
+  for (const stateDir of [localState, daemonState]) {
+    const created = spawnSync(process.execPath, [cli, '--state-dir', stateDir, 'create', 'bench-info', '--rootfs', rootfs, '--', '/bin/true'], {
+      env,
+      encoding: 'utf8',
+    });
+    if (created.status !== 0) throw new Error(`nsbox create failed: ${created.stderr}`);
+  }
+
+  const commands: { name: string; args: (stateDir: string, run: number) => string[] }[] = [
+    { name: 'nsbox --version', args: (stateDir) => nsbox(stateDir, '--version') },
+    { name: 'nsbox list', args: (stateDir) => nsbox(stateDir, 'list') },
+    { name: 'nsbox info NAME', args: (stateDir) => nsbox(stateDir, 'info', 'bench-info') },
+    { name: 'nsbox run --rm /bin/true', args: (stateDir, run) => nsbox(stateDir, 'run', '--rm', '--rootfs', rootfs, `run${run + 1}`, '--', '/bin/true') },
+  ];
+  const floor = time(() => [process.execPath, '-e', '0'], 'node -e 0');
+  const crun = timeCrun(work, rootfs, runs);
+
+  const ms = (value: number | undefined) => (value === undefined ? 'n/a'.padStart(9) : `${value.toFixed(1).padStart(6)} ms`);
+  const ratio = (value: number) => (crun.medianMs ? `${(value / crun.medianMs).toFixed(1).padStart(5)}x` : '  n/a');
+  console.log(`\nnsbox CLI, wall time per process, median of ${runs} runs (CPU: mean user+sys of the process and its waited-for children)\n`);
+  console.log(
+    `${'command'.padEnd(28)}${'local'.padStart(9)}${'vs crun'.padStart(8)}${'nsboxd'.padStart(11)}${'vs crun'.padStart(8)}${'CPU local'.padStart(12)}${'CPU nsboxd'.padStart(12)}`,
+  );
+  console.log(`${'node -e 0 (floor)'.padEnd(28)}${ms(floor.medianMs)}${ratio(floor.medianMs).padStart(8)}${''.padStart(19)}${ms(floor.cpuMs).padStart(12)}`);
+  for (const command of commands) {
+    const local = time((run) => command.args(localState, run), `${command.name} (local)`);
+    const remote = time((run) => command.args(daemonState, run), `${command.name} (nsboxd)`);
+    console.log(
+      `${command.name.padEnd(28)}${ms(local.medianMs)}${ratio(local.medianMs).padStart(8)}${ms(remote.medianMs).padStart(11)}${ratio(remote.medianMs).padStart(8)}${ms(local.cpuMs).padStart(12)}${ms(remote.cpuMs).padStart(12)}`,
+    );
+  }
+  console.log(`${'crun run /bin/true'.padEnd(28)}${ms(crun.medianMs)}${crun.note ? `  (${crun.note})` : ''}`);
+} finally {
+  daemon.kill('SIGTERM');
+  if (daemon.exitCode === null) await new Promise((resolve) => daemon.once('exit', resolve));
+  const cgroups = createCgroupDriver({ parent: cgroupParent });
+  for (const name of cgroups.list()) await cgroups.remove(name);
+  await cgroups.removeParent?.();
+  rmSync(work, { recursive: true, force: true });
+}
