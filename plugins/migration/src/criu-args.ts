@@ -82,6 +82,11 @@ export function restoreArgs(input: {
   outputFd: number;
   /** The fd (in criu's process) of the network namespace to join, for images with an external one. */
   netnsFd?: number;
+  /**
+   * The box's cgroup on this host (`/PARENT/BOX-ID`): criu puts the restored tree there rather
+   * than at the path it had where it was dumped (another host's parent, another box id).
+   */
+  cgroupRoot?: string;
   options: CriuOptions;
 }): string[] {
   const { manifest } = input;
@@ -109,6 +114,7 @@ export function restoreArgs(input: {
   for (const mount of manifest.externalMounts) args.push('--external', `mnt[${mount.destination}]:${mount.source}`);
   if (manifest.externalNetns && input.netnsFd !== undefined) args.push('--inherit-fd', `fd[${input.netnsFd}]:${NETNS_KEY}`);
   if (manifest.tcpEstablished) args.push('--tcp-established');
+  if (input.cgroupRoot) args.push('--cgroup-root', input.cgroupRoot);
   return args;
 }
 

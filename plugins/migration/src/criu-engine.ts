@@ -11,6 +11,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync,
 import { join } from 'node:path';
 import { type Box, NsboxError, type OciSpec, type OperationContext } from '@nsbox/core';
 import {
+  type CgroupDriver,
   type CheckpointEngine,
   type CheckpointRequest,
   notifyRules,
@@ -50,11 +51,17 @@ function readLink(path: string): string | undefined {
 
 export class CriuEngine implements CheckpointEngine {
   readonly name = 'criu';
+  /** The runtime's cgroups (where a restored box's cgroup is), when the driver has them. */
+  private cgroups: CgroupDriver | undefined;
 
   constructor(
     private readonly settings: MigrationSettings,
     private readonly prefix: string,
   ) {}
+
+  useCgroups(cgroups: CgroupDriver | undefined): void {
+    this.cgroups = cgroups;
+  }
 
   /** The install, or E_UNSUPPORTED saying how to get one. */
   install(): CriuInstall {
@@ -155,6 +162,7 @@ export class CriuEngine implements CheckpointEngine {
       stdinFd: STDIN_FD,
       outputFd: OUTPUT_FD,
       ...(request.netns ? { netnsFd: NETNS_FD } : {}),
+      ...(this.cgroups ? { cgroupRoot: `/${this.cgroups.parent}/${request.box.id}` } : {}),
       options: { verbosity: this.settings.verbosity },
     });
     giveImagesToBoxRoot(request.imageDir, request.spec);
