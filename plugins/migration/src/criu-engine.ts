@@ -162,7 +162,7 @@ export class CriuEngine implements CheckpointEngine {
       stdinFd: STDIN_FD,
       outputFd: OUTPUT_FD,
       ...(request.netns ? { netnsFd: NETNS_FD } : {}),
-      ...(this.cgroups ? { cgroupRoot: `/${this.cgroups.parent}/${request.box.id}` } : {}),
+      cgroupRoots: this.cgroupRoots(request.box),
       options: { verbosity: this.settings.verbosity },
     });
     giveImagesToBoxRoot(request.imageDir, request.spec);
@@ -200,6 +200,17 @@ export class CriuEngine implements CheckpointEngine {
     chmodSync(script, 0o700);
     context.progress({ step: 'restore', message: 'criu restore' });
     return { path: script, facts: { criu: install.version, checkpointedAt: manifest.at } };
+  }
+
+  /**
+   * Where criu puts the restored tree in each cgroup hierarchy (see restoreArgs): the box's
+   * cgroup on this host, except in the hierarchies the runtime leaves alone (name=systemd),
+   * where it stays where this host's processes are.
+   */
+  private cgroupRoots(box: Box): { controller?: string; path: string }[] {
+    const cgroup = this.cgroups?.get(box.id);
+    if (!cgroup || !this.cgroups) return [];
+    return [{ path: `/${this.cgroups.parent}/${box.id}` }, ...unmanagedCgroups(readFileSync('/proc/self/cgroup', 'utf8'), Object.keys(cgroup.v1Dirs))];
   }
 
   private callOptions(context: OperationContext) {
@@ -249,6 +260,21 @@ function networkLeftToPlugins(box: Box, spec: OciSpec, pid: number): { inode: nu
     );
   }
   return { inode };
+}
+
+/**
+ * The v1 hierarchies of `/proc/self/cgroup` none of whose controllers the runtime manages,
+ * each with this process's path in it (the cgroup2 line has no controllers: managed).
+ */
+export function unmanagedCgroups(procCgroup: string, managed: string[]): { controller: string; path: string }[] {
+  const roots: { controller: string; path: string }[] = [];
+  for (const line of procCgroup.split('\n')) {
+    const [, controllers = '', ...rest] = line.split(':');
+    const names = controllers.split(',').filter(Boolean);
+    if (names.length === 0 || names.some((name) => managed.includes(name))) continue;
+    roots.push({ controller: names[names.length - 1] as string, path: rest.join(':') });
+  }
+  return roots;
 }
 
 /**

@@ -20,7 +20,13 @@ function octal(value: number, width: number): string {
 }
 
 /** A ustar header for a regular file (typeflag 0) or a directory (5). */
-export function tarHeader(name: string, size: number, type: 'file' | 'dir', mode = type === 'dir' ? 0o700 : 0o600, mtime = Math.floor(Date.now() / 1000)): Buffer {
+export function tarHeader(
+  name: string,
+  size: number,
+  type: 'file' | 'dir',
+  mode = type === 'dir' ? 0o700 : 0o600,
+  mtime = Math.floor(Date.now() / 1000),
+): Buffer {
   if (Buffer.byteLength(name) > 100) throw new Error(`tar member name too long: ${name}`);
   const header = Buffer.alloc(BLOCK, 0);
   header.write(name, 0, 100, 'utf8');
@@ -136,7 +142,6 @@ export interface StrictMember {
   type: 'file' | 'dir';
   size: number;
 }
-
 
 /**
  * Unpacks `archive` into `dir` (made empty by the caller). `allowed` says whether a member

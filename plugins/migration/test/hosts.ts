@@ -30,7 +30,8 @@ export async function openDaemonHost(cleanup: Cleanup, plugins: AnyPlugin[], set
   const socket = join(dir, 'nsbox.sock');
   const daemon = await startDaemon({ stateDir, socket, socketGroup: false, discover: false, cgroupParent, plugins, warn: () => undefined });
   const { NsboxClient } = await import('@nsbox/client');
-  const client = new NsboxClient({ socketPath: socket, token: daemon.adminToken });
+  // A migration's call lasts the dump, the copy and the restore: on a loaded machine, minutes.
+  const client = new NsboxClient({ socketPath: socket, token: daemon.adminToken, timeoutMs: 600_000 });
   cleanup.add(`stop nsboxd of ${stateDir} and remove its boxes`, async () => {
     for (const box of await client.boxes.list().catch(() => [])) await client.boxes.destroy(box.name, { force: true }).catch(() => undefined);
     client.close();
