@@ -87,7 +87,7 @@ describe('migration: a routed box migrated with an established TCP connection', 
     });
     const plugins = [networkPlugin as AnyPlugin, migrationPlugin as AnyPlugin];
     const source = await openDaemonHost(cleanup, plugins, { network: network(sideA) });
-    const target = await openDaemonHost(cleanup, plugins, { network: network(sideB), migration: { verbosity: 4 } });
+    const target = await openDaemonHost(cleanup, plugins, { network: network(sideB) });
 
     const rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'rootfs'), 'rootfs'));
     await (
