@@ -1,7 +1,8 @@
 /**
  * `nsbox migrate BOX --to TARGET --token T`: moves a running box to another nsboxd (its
- * socket path or URL). Before anything stops: the target's criu works and it has no box of
- * that name or id, and this host's engine can save the box. Then the box is checkpointed
+ * socket path or URL). Before anything stops: the target's criu works, it has a plugin for
+ * each section of the box's config and no box of that name or id, and this host's engine can
+ * save the box. Then the box is checkpointed
  * (its processes freeze and stop here), archived with its root, sent to the target in
  * pieces and restored there with its id, name and config. The frozen time is from the dump's
  * start to the target's restore's end. On any failure after the dump the box is restored
@@ -17,7 +18,7 @@ import { rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NsboxApiError, NsboxClient } from '@nsbox/client';
-import { type Box, defineAction, NsboxError, type OperationContext, z } from '@nsbox/core';
+import { type Box, coreConfigSchema, defineAction, NsboxError, type OperationContext, z } from '@nsbox/core';
 import { exportBox, migrationDir, type TransferServices } from './box-transfer.js';
 import type { CriuCheckResult } from './criu-check.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
@@ -43,6 +44,14 @@ async function checkTarget(client: NsboxClient, box: Box, to: string): Promise<C
   if (!criu?.ok) {
     throw new NsboxError('E_UNSUPPORTED', `to: nsboxd at ${to} cannot restore boxes (criu: ${criu?.verdict ?? 'no migration plugin'})`, {
       details: { field: 'to' },
+    });
+  }
+  // Every section of the box's config needs its plugin there, enabled (the import validates it).
+  const enabled = new Set((await client.plugins.list()).filter((plugin) => plugin.enabled).map((plugin) => plugin.name));
+  const missing = Object.keys(box.config).filter((key) => !(key in coreConfigSchema.shape) && !enabled.has(key));
+  if (missing.length > 0) {
+    throw new NsboxError('E_UNSUPPORTED', `to: nsboxd at ${to} has no plugin for the box's ${missing.join(', ')} section(s)`, {
+      details: { field: 'to', sections: missing },
     });
   }
   for (const ref of [box.name, box.id]) {

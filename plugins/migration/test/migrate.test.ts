@@ -6,7 +6,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AnyPlugin } from '@nsbox/core';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
@@ -85,6 +85,9 @@ describe('migration: nsbox migrate between two hosts', function () {
       source.action('migrate', { box: 'mig-stay', to: 'target:1', token: 'x' }),
       (error: Error & { field?: string }) => error.field === 'to',
     );
+    // A target without the limits plugin could not take the box's `limits` section.
+    const bare = await openDaemonHost(cleanup, [isolationPlugin as AnyPlugin, migrationPlugin as AnyPlugin]);
+    await assert.rejects(source.action('migrate', { box: 'mig-stay', to: bare.socket, token: bare.token }), /no plugin for the box's limits section/);
     const box = await source.client.boxes.get('mig-stay');
     assert.equal(box.state, 'running');
     const now = await countIn(source, 'mig-stay');
@@ -93,18 +96,20 @@ describe('migration: nsbox migrate between two hosts', function () {
 
   it('brings the box back on the source when the target fails after the dump, and leaves nothing there', async () => {
     const source = await openDaemonHost(cleanup, plugins);
-    // A target without the limits plugin: the box's `limits` section is refused there at import.
-    const target = await openDaemonHost(cleanup, [isolationPlugin as AnyPlugin, migrationPlugin as AnyPlugin]);
+    const target = await openDaemonHost(cleanup, plugins);
+    // An I/O failure on the target once the box is dumped: its upload directory is a file.
+    mkdirSync(join(target.stateDir, 'migration'), { mode: 0o700 });
+    writeFileSync(join(target.stateDir, 'migration', 'incoming'), 'not a directory');
     const original = await counterBox(source, 'mig-back');
     const before = await countIn(source, 'mig-back');
 
-    await assert.rejects(source.action('migrate', { box: 'mig-back', to: target.socket, token: target.token }), /failed: .*limits.*; it runs here again/s);
+    await assert.rejects(source.action('migrate', { box: 'mig-back', to: target.socket, token: target.token }), /failed: .*; it runs here again/s);
     const box = await source.client.boxes.get('mig-back');
     assert.deepEqual([box.id, box.state], [original.id, 'running']);
     const first = await countIn(source, 'mig-back');
     assert.ok(first >= before, `restored from the dump (${first} ≥ ${before})`);
     assert.ok((await countReaches(source, 'mig-back', first + 2, 10_000)) > first + 2, 'and counting');
     assert.deepEqual(await target.client.boxes.list(), [], 'nothing on the target');
-    assert.deepEqual(readdirSync(join(target.stateDir, 'migration', 'incoming')), [], 'no upload left on the target');
+    assert.deepEqual(readdirSync(join(source.stateDir, 'migration', 'outgoing')), [], 'no archive left on the source');
   });
 });
