@@ -96,6 +96,7 @@ describe('migration: a routed box migrated with an established TCP connection', 
         config: { rootfs, network: { ip: [BOX_ADDRESS] }, process: { args: ['nc', '-l', '-p', String(PORT), '-e', '/bin/cat'] } },
       })
     ).wait();
+    for (const host of [source, target]) cleanup.add('destroy box mig-tcp', () => host.client.boxes.destroy('mig-tcp', { force: true }).catch(() => undefined));
     await source.client.boxes.start('mig-tcp');
     const client = peer(cleanup, lan);
     assert.ok(await client.echoes('one', 10_000, 300), 'the box echoes over the connection');

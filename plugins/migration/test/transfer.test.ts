@@ -50,6 +50,8 @@ describe('migration: export and import of a box between two hosts', function () 
   async function counterBox(host: DaemonHost, name: string) {
     const rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'rootfs'), 'rootfs'));
     await (await host.client.boxes.create({ name, config: { rootfs, process: { args: ['sh', '-c', COUNTER] }, limits: { pids: 64 } } })).wait();
+    // Before its rootfs directory goes (clean-ups run last added first), the box goes.
+    cleanup.add(`destroy box ${name}`, () => host.client.boxes.destroy(name, { force: true }).catch(() => undefined));
     await host.client.boxes.start(name);
     assert.ok((await countReaches(host, name, 4, 10_000)) > 4, 'the counter runs');
     return host.client.boxes.get(name);
