@@ -46,7 +46,15 @@ export interface CreateBoxInput {
   name: string;
   owner?: string | null;
   config: unknown;
+  /**
+   * The box's id, for a box that moves between hosts (the migration plugin's import): it keeps
+   * the id its cgroup, its MAC address and its checkpoint images were made with. A new one
+   * otherwise.
+   */
+  id?: string;
 }
+
+const BOX_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Operations that tear down are finished by reconcile; the others are rolled back. */
 const rollForward: readonly OperationKind[] = ['stop', 'destroy'];
@@ -92,9 +100,24 @@ export class BoxManager {
     if (this.deps.boxes.find(input.name)) {
       throw new NsboxError('E_ALREADY_EXISTS', `a box named '${input.name}' already exists`, { details: { box: input.name } });
     }
+    if (input.id !== undefined && !BOX_ID.test(input.id)) {
+      throw new NsboxError('E_INVALID_ARGUMENT', `box id '${input.id}' is not a lowercase UUID`, { details: { field: 'id' } });
+    }
+    if (input.id !== undefined && this.deps.boxes.find(input.id)) {
+      throw new NsboxError('E_ALREADY_EXISTS', `a box with id '${input.id}' already exists`, { details: { field: 'id', box: input.id } });
+    }
     const config = await this.validateConfig(input.config, input.name);
     const now = this.clock();
-    const box: Box = { id: randomUUID(), name: input.name, owner: input.owner ?? null, config, state: 'defined', runtime: {}, createdAt: now, updatedAt: now };
+    const box: Box = {
+      id: input.id ?? randomUUID(),
+      name: input.name,
+      owner: input.owner ?? null,
+      config,
+      state: 'defined',
+      runtime: {},
+      createdAt: now,
+      updatedAt: now,
+    };
     await this.runHooks(box, 'validate', this.specFor(box, ctx), ctx);
     try {
       this.deps.boxes.insert(box);

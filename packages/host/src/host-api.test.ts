@@ -322,6 +322,23 @@ describe('the host API: plugin contract', () => {
     await assert.rejects(manager.restore(box.id, { imageDir: '/nowhere' }), /running/);
   });
 
+  it('creates a box with the id it had on another host (an import), refusing a malformed or taken one', async () => {
+    const { manager } = await open([]);
+    const id = '0f6a3a52-7f4e-4b8e-9c1d-2a3b4c5d6e7f';
+    const box = await manager.create({ name: 'moved', id, config: { rootfs: '/srv/moved' } });
+    assert.equal(box.id, id);
+    assert.equal(manager.get(id).name, 'moved');
+    await assert.rejects(manager.create({ name: 'other', id, config: { rootfs: '/srv/o' } }), /a box with id .* already exists/);
+    await assert.rejects(manager.create({ name: 'bad', id: '../../etc', config: { rootfs: '/srv/o' } }), (error: NsboxError) => {
+      assert.equal(error.details?.field, 'id');
+      return true;
+    });
+    assert.deepEqual(
+      manager.list().map((listed) => listed.name),
+      ['moved'],
+    );
+  });
+
   it("gives a plugin's action the face's BoxManager through coreRefs.boxManager (a checkpoint driven by an action)", async () => {
     const saver = definePlugin({
       name: 'saver',

@@ -5,7 +5,7 @@
  * one back under the shim it starts.
  */
 
-import type { Box, OciSpec, OperationContext } from '@nsbox/core';
+import { type Box, defineOperationInput, type OciSpec, type OperationContext } from '@nsbox/core';
 
 /** What the runtime knows of a running box when it is saved. */
 export interface CheckpointRequest {
@@ -85,3 +85,11 @@ export interface CheckpointEngines {
   install(engine: CheckpointEngine): () => void;
   current(): CheckpointEngine | undefined;
 }
+
+/**
+ * A box that arrives from another host (the migration plugin's import): its root is the
+ * rootfs tarball it brought, unpacked into the box's own directory (checked member by member,
+ * as a template tarball is), instead of what its config names — a template may not exist on
+ * this host, a rootfs directory is the other host's. The config stays as it was.
+ */
+export const rootfsArchiveInput = defineOperationInput<{ archive: string }>('runtime.rootfs-archive');

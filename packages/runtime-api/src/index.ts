@@ -1,6 +1,14 @@
 export { type BoxFilesService, type RuntimeFacts, runtimeFacts } from './box-files.js';
 export type { BoxCgroup, CgroupDriver, CgroupLayout, CgroupLayoutKind, KillOptions } from './cgroups.js';
-export type { CheckpointEngine, CheckpointEngines, CheckpointRequest, RestoreLauncher, RestoreNeeds, RestoreRequest } from './checkpoint.js';
+export {
+  type CheckpointEngine,
+  type CheckpointEngines,
+  type CheckpointRequest,
+  type RestoreLauncher,
+  type RestoreNeeds,
+  type RestoreRequest,
+  rootfsArchiveInput,
+} from './checkpoint.js';
 export { formatCpuList, parseCpuList } from './cpu-list.js';
 export { contributeLaunch, LAUNCH_ANNOTATION, type LaunchContributions, launchContributions } from './launch.js';
 export {

@@ -29,6 +29,7 @@ import {
   notifyRules,
   procViews,
   type RootfsLayers,
+  rootfsArchiveInput,
   runtimeRefs,
   type UtsNames,
   type UtsService,
@@ -149,6 +150,9 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     const onProgress = context ? (progress: TemplateProgress) => context.progress(progress) : this.options.onProgress;
     const files = this.files(box);
     const { rootfs, template } = box.config;
+    // A box from another host brings its root as a tarball: it becomes the box's own copy.
+    const arrived = rootfsArchiveInput.of(context);
+    if (arrived) return this.createFrom(arrived.archive, files, context);
     if (rootfs) {
       if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) {
         throw new NsboxError('E_INVALID_ARGUMENT', `rootfs ${rootfs} does not exist or is not a directory`, { details: { field: 'rootfs', step: 'create' } });
@@ -179,6 +183,20 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       return { rootfs: made.rootfs, ownsRootfs: true, ...(made.config ? { image: made.config } : {}) } satisfies LinuxRuntimeFacts;
     } catch (error) {
       await removeTree(files.dir).catch(() => undefined); // the create's own error is the one to report
+      throw error;
+    }
+  }
+
+  private async createFrom(archive: string, files: BoxFiles, context?: OperationContext): Promise<Record<string, unknown>> {
+    mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    try {
+      const made = await materializeTemplate(archive, files.rootfs, {
+        cacheDir: join(this.options.stateDir, 'templates'),
+        ...(context ? { signal: context.signal, onProgress: (progress: TemplateProgress) => context.progress(progress) } : {}),
+      });
+      return { rootfs: made.rootfs, ownsRootfs: true } satisfies LinuxRuntimeFacts;
+    } catch (error) {
+      await removeTree(files.dir).catch(() => undefined);
       throw error;
     }
   }

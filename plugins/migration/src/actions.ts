@@ -9,13 +9,24 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { type Box, coreRefs, defineAction, NsboxError, z } from '@nsbox/core';
 import { runtimeRefs } from '@nsbox/runtime-api';
-import type { MigrationService } from './migration-service.js';
+import { manifestFile } from './criu-args.js';
+import { migrateAction } from './migrate-action.js';
+import { type MigrationService, migrationServiceId } from './migration-service.js';
+import { receiveAction } from './receive-action.js';
+import { exportAction, importAction } from './transfer-actions.js';
 
-/** The plugin's service, as its actions reach it (bound in its module). */
-export const migrationServiceId = Symbol('migration service');
+export { migrationServiceId } from './migration-service.js';
 
 interface CheckpointFacts {
   imageDir?: string;
+}
+
+/** The box's last checkpoint, or the images an import brought into its own directory. */
+function lastImages(box: Box, boxDir: string): string | undefined {
+  const recorded = (box.runtime as { checkpoint?: CheckpointFacts }).checkpoint?.imageDir;
+  if (recorded) return recorded;
+  const own = join(boxDir, 'checkpoint');
+  return existsSync(manifestFile(own)) ? own : undefined;
 }
 
 function boxView(box: Box) {
@@ -98,7 +109,7 @@ export const restoreAction = defineAction({
     if (input.from !== undefined && !isAbsolute(input.from)) {
       throw new NsboxError('E_INVALID_ARGUMENT', `from: ${input.from} is not an absolute path`, { details: { field: 'from' } });
     }
-    const imageDir = input.from ?? ((current.runtime as { checkpoint?: CheckpointFacts }).checkpoint?.imageDir as string | undefined);
+    const imageDir = input.from ?? lastImages(current, services.get(runtimeRefs.boxFiles).boxDir(current));
     if (!imageDir) {
       throw new NsboxError('E_NOT_FOUND', `box '${current.name}' has no checkpoint; give --from DIR`, { details: { box: current.name, field: 'from' } });
     }
@@ -122,4 +133,4 @@ export const checkAction = defineAction({
       : `criu: not installed — ${result.verdict}`,
 });
 
-export const migrationActions = [checkpointAction, restoreAction, checkAction] as const;
+export const migrationActions = [checkpointAction, restoreAction, checkAction, exportAction, importAction, receiveAction, migrateAction] as const;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { type CheckpointManifest, dumpArgs, restoreArgs, shellQuote } from './criu-args.js';
+import { unmanagedCgroups } from './criu-engine.js';
 import { version } from './version.js';
 
 const manifest: CheckpointManifest = {
@@ -57,6 +58,33 @@ describe('migration: criu command lines', () => {
     );
     assert.ok(args.includes('--tcp-established'));
     assert.equal(args[args.indexOf('--root') + 1], '/r');
+  });
+
+  it("roots only the runtime's controllers at the box's cgroup on this host", () => {
+    const args = restoreArgs({
+      imageDir: '/i',
+      workDir: '/w',
+      logFile: '/l',
+      pidFile: '/p',
+      rootfs: '/r',
+      manifest: { format: 1, box: { id: 'b', name: 'b' }, criu: '4.2', at: 0, leaveRunning: false, stdio: {}, externalMounts: [], tcpEstablished: false },
+      stdinFd: 5,
+      outputFd: 6,
+      cgroupRoots: [{ path: '/nsbox/b' }, { controller: 'name=systemd', path: '/' }],
+      options: {},
+    });
+    assert.deepEqual(
+      args.filter((_, i) => args[i - 1] === '--cgroup-root'),
+      ['/nsbox/b', 'name=systemd:/'],
+    );
+  });
+
+  it('finds the cgroup hierarchies the runtime does not manage, with where this process is in them', () => {
+    const procCgroup = '9:name=systemd:/user.slice\n8:pids:/\n2:cpu,cpuacct:/x\n1:net_cls,net_prio:/\n0::/nsboxd\n';
+    assert.deepEqual(unmanagedCgroups(procCgroup, ['pids', 'cpu', 'cpuacct']), [
+      { controller: 'name=systemd', path: '/user.slice' },
+      { controller: 'net_prio', path: '/' },
+    ]);
   });
 
   it("quotes words for the restore script's shell", () => {

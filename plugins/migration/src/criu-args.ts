@@ -82,6 +82,14 @@ export function restoreArgs(input: {
   outputFd: number;
   /** The fd (in criu's process) of the network namespace to join, for images with an external one. */
   netnsFd?: number;
+  /**
+   * Where criu puts the restored tree instead of the path it had where it was dumped (another
+   * host's cgroup parent): without a controller, the box's cgroup on this host
+   * (`/PARENT/BOX-ID`) for every hierarchy; with one, that hierarchy's own. A hierarchy the
+   * runtime leaves alone (name=systemd) keeps the box where this host's processes are: a box
+   * at its root there would otherwise make criu copy that whole hierarchy below the new root.
+   */
+  cgroupRoots?: { controller?: string; path: string }[];
   options: CriuOptions;
 }): string[] {
   const { manifest } = input;
@@ -109,6 +117,7 @@ export function restoreArgs(input: {
   for (const mount of manifest.externalMounts) args.push('--external', `mnt[${mount.destination}]:${mount.source}`);
   if (manifest.externalNetns && input.netnsFd !== undefined) args.push('--inherit-fd', `fd[${input.netnsFd}]:${NETNS_KEY}`);
   if (manifest.tcpEstablished) args.push('--tcp-established');
+  for (const root of input.cgroupRoots ?? []) args.push('--cgroup-root', root.controller ? `${root.controller}:${root.path}` : root.path);
   return args;
 }
 

@@ -14,6 +14,11 @@ export interface CriuCheckResult {
   verdict: string;
   /** Its other lines (warnings about features the kernel lacks). */
   notes: string[];
+  /**
+   * The kernel tracks dirty memory (soft-dirty): criu's `pre-dump` works, so memory could be
+   * copied while the box runs (pre-copy). Not on kernels without CONFIG_MEM_SOFT_DIRTY.
+   */
+  dirtyTracking?: boolean;
 }
 
 /** `criu check` probes the kernel (about a second here): the host's facts reuse a verdict this long. */
@@ -37,6 +42,10 @@ export class CriuChecker {
     const lookup = findCriu(this.prefix);
     if (!lookup.found) return { installed: false, prefix: this.prefix, ok: false, verdict: lookup.reason, notes: [] };
     const result = await runCriu(lookup.install, ['check'], { ...(this.settings.fault ? { fault: this.settings.fault } : {}), timeoutMs: 60_000 });
+    const tracking = await runCriu(lookup.install, ['check', '--feature', 'mem_dirty_track'], {
+      ...(this.settings.fault ? { fault: this.settings.fault } : {}),
+      timeoutMs: 60_000,
+    });
     const lines = result.output
       .split('\n')
       .map((line) => line.trim())
@@ -48,6 +57,7 @@ export class CriuChecker {
       ok: result.code === 0,
       verdict: lines[lines.length - 1] ?? `criu check exited with ${result.code ?? result.signal}`,
       notes: lines.slice(0, -1),
+      dirtyTracking: tracking.code === 0,
     };
   }
 }

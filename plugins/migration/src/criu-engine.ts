@@ -11,6 +11,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync,
 import { join } from 'node:path';
 import { type Box, NsboxError, type OciSpec, type OperationContext } from '@nsbox/core';
 import {
+  type CgroupDriver,
   type CheckpointEngine,
   type CheckpointRequest,
   notifyRules,
@@ -50,11 +51,17 @@ function readLink(path: string): string | undefined {
 
 export class CriuEngine implements CheckpointEngine {
   readonly name = 'criu';
+  /** The runtime's cgroups (where a restored box's cgroup is), when the driver has them. */
+  private cgroups: CgroupDriver | undefined;
 
   constructor(
     private readonly settings: MigrationSettings,
     private readonly prefix: string,
   ) {}
+
+  useCgroups(cgroups: CgroupDriver | undefined): void {
+    this.cgroups = cgroups;
+  }
 
   /** The install, or E_UNSUPPORTED saying how to get one. */
   install(): CriuInstall {
@@ -155,6 +162,7 @@ export class CriuEngine implements CheckpointEngine {
       stdinFd: STDIN_FD,
       outputFd: OUTPUT_FD,
       ...(request.netns ? { netnsFd: NETNS_FD } : {}),
+      cgroupRoots: this.cgroupRoots(request.box),
       options: { verbosity: this.settings.verbosity },
     });
     giveImagesToBoxRoot(request.imageDir, request.spec);
@@ -192,6 +200,17 @@ export class CriuEngine implements CheckpointEngine {
     chmodSync(script, 0o700);
     context.progress({ step: 'restore', message: 'criu restore' });
     return { path: script, facts: { criu: install.version, checkpointedAt: manifest.at } };
+  }
+
+  /**
+   * Where criu puts the restored tree in each cgroup hierarchy (see restoreArgs): the box's
+   * cgroup on this host, except in the hierarchies the runtime leaves alone (name=systemd),
+   * where it stays where this host's processes are.
+   */
+  private cgroupRoots(box: Box): { controller?: string; path: string }[] {
+    const cgroup = this.cgroups?.get(box.id);
+    if (!cgroup || !this.cgroups) return [];
+    return [{ path: `/${this.cgroups.parent}/${box.id}` }, ...unmanagedCgroups(readFileSync('/proc/self/cgroup', 'utf8'), Object.keys(cgroup.v1Dirs))];
   }
 
   private callOptions(context: OperationContext) {
@@ -241,6 +260,21 @@ function networkLeftToPlugins(box: Box, spec: OciSpec, pid: number): { inode: nu
     );
   }
   return { inode };
+}
+
+/**
+ * The v1 hierarchies of `/proc/self/cgroup` none of whose controllers the runtime manages,
+ * each with this process's path in it (the cgroup2 line has no controllers: managed).
+ */
+export function unmanagedCgroups(procCgroup: string, managed: string[]): { controller: string; path: string }[] {
+  const roots: { controller: string; path: string }[] = [];
+  for (const line of procCgroup.split('\n')) {
+    const [, controllers = '', ...rest] = line.split(':');
+    const names = controllers.split(',').filter(Boolean);
+    if (names.length === 0 || names.some((name) => managed.includes(name))) continue;
+    roots.push({ controller: names[names.length - 1] as string, path: rest.join(':') });
+  }
+  return roots;
 }
 
 /**

@@ -29,12 +29,13 @@ export const migrationPlugin = definePlugin({
   core: '^1.1.0',
   hostSettings: migrationSettingsSchema,
   module: migrationModule,
-  optionalDeps: { engines: runtimeRefs.checkpointEngines },
+  optionalDeps: { engines: runtimeRefs.checkpointEngines, cgroups: runtimeRefs.cgroups },
   actions: migrationActions,
   setup: ({ services, own }) => {
     const migration = own<MigrationService>(migrationServiceId);
     // A driver without checkpoint support (a test fixture's) has no slot: checkpoint then says E_UNSUPPORTED.
     services.getOptional(runtimeRefs.checkpointEngines)?.install(migration.engine);
+    migration.engine.useCgroups(services.getOptional(runtimeRefs.cgroups));
     // nsboxd's GET /host: where criu is and `criu check`'s verdict.
     return { contributions: [contribute(hostInfoPoint, { section: 'migration', describe: () => migration.checker.recent() })] };
   },

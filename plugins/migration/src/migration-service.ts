@@ -5,6 +5,9 @@ import { CriuEngine } from './criu-engine.js';
 import { criuPrefix } from './criu-install.js';
 import type { MigrationSettings } from './settings.js';
 
+/** The plugin's service, as its actions reach it (bound in its module). */
+export const migrationServiceId = Symbol('migration service');
+
 export class MigrationService {
   readonly prefix: string;
   readonly engine: CriuEngine;

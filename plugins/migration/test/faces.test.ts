@@ -63,6 +63,40 @@ describe('migration: nsbox checkpoint and restore (CLI)', function () {
   });
 });
 
+describe('migration: nsbox export and import (CLI)', function () {
+  this.timeout(180_000);
+  const cleanup = useCleanup();
+  let cli: CliRunOptions;
+
+  before(function () {
+    requireCriu(this);
+  });
+
+  beforeEach(() => {
+    cli = makeCliHost(cleanup, { plugins: [pluginEntry] });
+  });
+
+  const { nsbox, ok } = cliCommands(() => cli);
+  const count = (box: string) => Number(ok('exec', box, 'cat', '/count').stdout.trim());
+
+  it('exports a running box with --checkpoint and imports it under another name, counting on', async () => {
+    ok('create', 'cnt', '--template', 'busybox', '--', 'sh', '-c', COUNTER);
+    ok('start', 'cnt');
+    assert.ok(await waitFor(() => count('cnt') >= 3, 10_000));
+    const file = join(makeTempDir(cleanup, 'archive'), 'cnt.nsbox');
+    const exported = ok('--json', 'export', 'cnt', file, '--checkpoint').json() as { checkpoint: boolean; bytes: number };
+    assert.equal(exported.checkpoint, true);
+    assert.notEqual(nsbox('export', 'cnt', file).code, 0, 'an archive that exists is not overwritten');
+    const imported = ok('--json', 'import', file, '--name', 'cnt2', '--run').json() as { box: string; state: string; id: string };
+    assert.deepEqual([imported.box, imported.state], ['cnt2', 'running']);
+    const first = count('cnt2');
+    assert.ok(first >= 3, `the copy's counter came back at ${first}`);
+    assert.ok(await waitFor(() => count('cnt2') > first, 10_000), 'and goes on');
+    assert.equal((ok('--json', 'list').json() as { name: string; state: string }[]).find((box) => box.name === 'cnt')?.state, 'stopped');
+    ok('stop', 'cnt2');
+  });
+});
+
 describe('migration: checkpoint and restore through nsboxd', function () {
   this.timeout(120_000);
   const cleanup = useCleanup();

@@ -1,0 +1,217 @@
+/**
+ * The outer tar of a box archive, written and read here rather than by the host's tar: it
+ * holds only regular files (and the directories they sit in) at names the archive format
+ * lists, so the reader refuses anything else — an absolute or `..` name, a link, a device, a
+ * pax or GNU extension, a name twice — before a byte of it is written. Files are created with
+ * O_EXCL|O_NOFOLLOW in a directory the caller made empty, so nothing outside it is reached.
+ * ustar headers; sizes past 8 GiB use the base-256 form GNU tar reads.
+ */
+
+import { constants } from 'node:fs';
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NsboxError } from '@nsbox/core';
+
+const BLOCK = 512;
+const CHUNK = 1024 * 1024;
+
+function octal(value: number, width: number): string {
+  return `${value.toString(8).padStart(width - 1, '0')}\0`;
+}
+
+/** A ustar header for a regular file (typeflag 0) or a directory (5). */
+export function tarHeader(
+  name: string,
+  size: number,
+  type: 'file' | 'dir',
+  mode = type === 'dir' ? 0o700 : 0o600,
+  mtime = Math.floor(Date.now() / 1000),
+): Buffer {
+  if (Buffer.byteLength(name) > 100) throw new Error(`tar member name too long: ${name}`);
+  const header = Buffer.alloc(BLOCK, 0);
+  header.write(name, 0, 100, 'utf8');
+  header.write(octal(mode & 0o777, 8), 100, 'ascii');
+  header.write(octal(0, 8), 108, 'ascii');
+  header.write(octal(0, 8), 116, 'ascii');
+  if (size < 8 ** 11) header.write(octal(size, 12), 124, 'ascii');
+  else {
+    // base-256: the high bit of the first byte set, the size big-endian in the rest.
+    header[124] = 0x80;
+    header.writeBigUInt64BE(BigInt(size), 124 + 4);
+  }
+  header.write(octal(mtime, 12), 136, 'ascii');
+  header.write('        ', 148, 'ascii');
+  header.write(type === 'dir' ? '5' : '0', 156, 'ascii');
+  header.write('ustar\0', 257, 'ascii');
+  header.write('00', 263, 'ascii');
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+  return header;
+}
+
+/** Writes a tar member by member to an open file. */
+export class TarWriter {
+  private constructor(private readonly handle: FileHandle) {}
+
+  /** Creates `path` (it must not exist: O_EXCL, no symlink followed). */
+  static async create(path: string): Promise<TarWriter> {
+    return new TarWriter(await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
+  }
+
+  async directory(name: string): Promise<void> {
+    await this.handle.write(tarHeader(name.endsWith('/') ? name : `${name}/`, 0, 'dir'));
+  }
+
+  async buffer(name: string, content: Buffer): Promise<void> {
+    await this.handle.write(tarHeader(name, content.length, 'file'));
+    await this.handle.write(content);
+    await this.pad(content.length);
+  }
+
+  /** Copies a host file in (opened without following a symlink); returns its size. */
+  async file(name: string, path: string, signal?: AbortSignal): Promise<number> {
+    const source = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const { size, mode } = await source.stat();
+      await this.handle.write(tarHeader(name, size, 'file', mode));
+      const buffer = Buffer.allocUnsafe(CHUNK);
+      let done = 0;
+      while (done < size) {
+        signal?.throwIfAborted();
+        const { bytesRead } = await source.read(buffer, 0, Math.min(CHUNK, size - done), done);
+        if (bytesRead === 0) throw new Error(`${path} shrank while it was archived`);
+        await this.handle.write(buffer.subarray(0, bytesRead));
+        done += bytesRead;
+      }
+      await this.pad(size);
+      return size;
+    } finally {
+      await source.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.handle.write(Buffer.alloc(BLOCK * 2, 0));
+    await this.handle.sync();
+    await this.handle.close();
+  }
+
+  async abandon(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+  }
+
+  private async pad(size: number): Promise<void> {
+    const rest = size % BLOCK;
+    if (rest > 0) await this.handle.write(Buffer.alloc(BLOCK - rest, 0));
+  }
+}
+
+function bad(archive: string, why: string, member?: string): NsboxError {
+  return new NsboxError('E_INVALID_ARGUMENT', `${archive} is not a box archive nsbox can import: ${why}`, {
+    details: { field: 'file', ...(member === undefined ? {} : { member }) },
+  });
+}
+
+function field(header: Buffer, start: number, length: number): string {
+  const raw = header.subarray(start, start + length);
+  const end = raw.indexOf(0);
+  return raw.subarray(0, end < 0 ? length : end).toString('utf8');
+}
+
+function numberField(header: Buffer, start: number, length: number): number {
+  if ((header[start] ?? 0) & 0x80) {
+    let value = 0n;
+    for (let i = start + 1; i < start + length; i++) value = (value << 8n) | BigInt(header[i] ?? 0);
+    return Number(value);
+  }
+  const text = field(header, start, length).trim();
+  if (!/^[0-7]*$/.test(text)) throw new Error('not an octal number');
+  return text === '' ? 0 : Number.parseInt(text, 8);
+}
+
+function checksumOk(header: Buffer): boolean {
+  const recorded = numberField(header, 148, 8);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : (header[i] ?? 0);
+  return sum === recorded;
+}
+
+export interface StrictMember {
+  name: string;
+  type: 'file' | 'dir';
+  size: number;
+}
+
+/**
+ * Unpacks `archive` into `dir` (made empty by the caller). `allowed` says whether a member
+ * may be there (directories end with `/`); the first member it refuses, or anything that is
+ * not a plain file or directory, ends the read with E_INVALID_ARGUMENT naming it.
+ */
+export async function unpackStrict(archive: string, dir: string, allowed: (member: StrictMember) => boolean, signal?: AbortSignal): Promise<StrictMember[]> {
+  const input = await open(archive, constants.O_RDONLY);
+  const members: StrictMember[] = [];
+  const seen = new Set<string>();
+  try {
+    const { size: total } = await input.stat();
+    const header = Buffer.alloc(BLOCK);
+    let position = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await input.read(header, 0, BLOCK, position);
+      if (bytesRead < BLOCK) throw bad(archive, 'it ends before its end marker');
+      position += BLOCK;
+      if (header.every((byte) => byte === 0)) break;
+      let size: number;
+      try {
+        if (!checksumOk(header)) throw new Error('checksum');
+        size = numberField(header, 124, 12);
+      } catch {
+        throw bad(archive, `a header at byte ${position - BLOCK} is damaged`);
+      }
+      const typeflag = String.fromCharCode(header[156] ?? 0);
+      const prefix = field(header, 345, 155);
+      const rawName = prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100);
+      const type = typeflag === '5' ? 'dir' : typeflag === '0' || typeflag === '\0' ? 'file' : undefined;
+      if (!type) throw bad(archive, `member "${rawName}" is not a plain file or directory (type '${typeflag}')`, rawName);
+      const name = type === 'dir' && !rawName.endsWith('/') ? `${rawName}/` : rawName;
+      const parts = name.replace(/\/$/, '').split('/');
+      if (name.startsWith('/') || parts.some((part) => part === '' || part === '.' || part === '..')) {
+        throw bad(archive, `member "${rawName}" has an absolute or relative-up name`, rawName);
+      }
+      const member: StrictMember = { name, type, size: type === 'dir' ? 0 : size };
+      if (!allowed(member) || seen.has(name)) throw bad(archive, `member "${rawName}" does not belong in a box archive`, rawName);
+      if (position + member.size > total) throw bad(archive, `member "${rawName}" is cut short`, rawName);
+      // A member's directory comes before it: it was made by this read, never found on disk.
+      const parent = parts.length > 1 ? `${parts.slice(0, -1).join('/')}/` : undefined;
+      if (parent !== undefined && !seen.has(parent)) throw bad(archive, `member "${rawName}" comes before its directory`, rawName);
+      seen.add(name);
+      members.push(member);
+      const target = join(dir, name);
+      if (type === 'dir') {
+        await mkdir(target, { mode: 0o700 });
+        continue;
+      }
+      // The archived mode, but never more than rw-r--r-- (criu's images are 0644).
+      const mode = numberField(header, 100, 8) & 0o644;
+      const output = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      await output.chmod(mode);
+      try {
+        const buffer = Buffer.allocUnsafe(CHUNK);
+        for (let done = 0; done < size; ) {
+          signal?.throwIfAborted();
+          const { bytesRead: got } = await input.read(buffer, 0, Math.min(CHUNK, size - done), position + done);
+          if (got === 0) throw bad(archive, `member "${rawName}" is cut short`, rawName);
+          await output.write(buffer.subarray(0, got));
+          done += got;
+        }
+      } finally {
+        await output.close();
+      }
+      position += Math.ceil(size / BLOCK) * BLOCK;
+    }
+    return members;
+  } finally {
+    await input.close();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * `nsbox export BOX FILE [--checkpoint]` and `nsbox import FILE [--name N] [--run]`, each also an
+ * API route and an SDK call. Both are host-wide: an archive is a file of the host's and an
+ * import creates a box with the config it carries.
+ */
+
+import { mkdirSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type Box, coreRefs, defineAction, NsboxError, type ServiceSource, z } from '@nsbox/core';
+import { runtimeRefs } from '@nsbox/runtime-api';
+import { newFilePath } from './box-archive.js';
+import { exportBox, importBox, ownImageDir, type TransferServices } from './box-transfer.js';
+import { uploadFile } from './receive-action.js';
+
+export function transferServices(services: ServiceSource): TransferServices {
+  return {
+    manager: services.get(coreRefs.boxManager),
+    files: services.get(runtimeRefs.boxFiles),
+    layers: services.getOptional(runtimeRefs.rootfsLayers),
+  };
+}
+
+export const exportAction = defineAction({
+  name: 'export',
+  description: "write a stopped or checkpointed box — its config, its root, its checkpoint's images — to one archive",
+  input: z.strictObject({
+    box: z.string().min(1).describe('the box (name or id)'),
+    file: z.string().min(1).describe('the archive to write (absolute; must not exist)'),
+    checkpoint: z.boolean().optional().describe('checkpoint a running box first (it stops)'),
+    tcpEstablished: z.boolean().optional().describe('with checkpoint: save established TCP connections too'),
+  }),
+  box: true,
+  hostWide: true,
+  cli: {
+    command: 'export',
+    arguments: [
+      { name: 'box', description: 'the box (name or id)', required: true },
+      { name: 'file', description: 'the archive to write', required: true },
+    ],
+    options: [
+      { flags: '--checkpoint', description: 'checkpoint a running box first (it stops)' },
+      { flags: '--tcp-established', description: 'with --checkpoint: save established TCP connections too' },
+    ],
+    input: ([box, file], options) => ({ box, ...(file !== undefined ? { file: resolve(file) } : {}), ...options }),
+  },
+  async run(input, { box, services, operation }) {
+    const transfer = transferServices(services);
+    const file = newFilePath(input.file, 'file');
+    let current = box as Box;
+    if (input.checkpoint && current.state === 'running') {
+      current = await transfer.manager.checkpoint(
+        current.id,
+        { imageDir: freshImageDir(transfer, current), extra: { tcpEstablished: input.tcpEstablished ?? false } },
+        operation,
+      );
+    }
+    return exportBox(transfer, transfer.manager.get(current.id), file, operation);
+  },
+  render: (result) => `box ${result.box} exported to ${result.file} (${result.bytes} bytes${result.checkpoint ? ', with its checkpoint' : ''})`,
+});
+
+/** The box's own image directory, emptied (only criu's files are ever in it). */
+export function freshImageDir(transfer: TransferServices, box: Box): string {
+  const dir = ownImageDir(transfer.files, box);
+  // Our directory of plain files (criu's images), never a mount.
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+export const importAction = defineAction({
+  name: 'import',
+  description: 'create a box from an archive of `nsbox export`; with --run it is restored from its checkpoint (or started)',
+  input: z.strictObject({
+    file: z.string().min(1).optional().describe('the archive (absolute path on the host)'),
+    upload: z.string().optional().describe('instead of file: an archive received by `migration receive` (removed after)'),
+    name: z.string().min(1).optional().describe("the new box's name (default: the name in the archive)"),
+    run: z.boolean().optional().describe('restore the box from its checkpoint once created (start it, without one)'),
+  }),
+  hostWide: true,
+  cli: {
+    command: 'import',
+    arguments: [{ name: 'file', description: 'the archive', required: true }],
+    options: [
+      { flags: '--name <name>', description: "the new box's name (default: the archive's)" },
+      { flags: '--run', description: 'restore it from its checkpoint (or start it) once created' },
+    ],
+    input: ([file], options) => ({ ...(file !== undefined ? { file: resolve(file) } : {}), ...options }),
+  },
+  async run(input, { services, operation }) {
+    if (input.name !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(input.name)) {
+      throw new NsboxError('E_INVALID_ARGUMENT', `name: '${input.name}' is not a box name`, { details: { field: 'name' } });
+    }
+    if ((input.file === undefined) === (input.upload === undefined)) {
+      throw new NsboxError('E_INVALID_ARGUMENT', 'file: give the archive as file or as upload, one of them', { details: { field: 'file' } });
+    }
+    const transfer = transferServices(services);
+    const file = input.upload !== undefined ? uploadFile(transfer.files, input.upload) : (input.file as string);
+    try {
+      return await importBox(transfer, { file, name: input.name, run: input.run }, operation);
+    } finally {
+      if (input.upload !== undefined) rmSync(file, { force: true });
+    }
+  },
+  render: (result) => `box ${result.box} imported (${result.state}${result.checkpoint ? ', with its checkpoint' : ''})`,
+});

@@ -1,0 +1,117 @@
+/**
+ * `migration migrate` between two nsboxd on this machine (each its own state dir, socket and
+ * cgroup parent): the running box moves with its id, name, config and memory and the freeze
+ * is measured; a target that cannot take it is found out before anything stops; a target
+ * that fails after the dump leaves nothing there, and the box runs on the source again.
+ */
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AnyPlugin } from '@nsbox/core';
+import { isolationPlugin } from '@nsbox/plugin-isolation';
+import { limitsPlugin } from '@nsbox/plugin-limits';
+import { buildBusyboxRootfs, makeTempDir, useCleanup } from '@nsbox/testkit';
+import { migrationPlugin } from '../src/index.js';
+import { countIn, countReaches, type DaemonHost, openDaemonHost } from './hosts.js';
+import { COUNTER, requireCriu } from './support.js';
+
+const plugins = [isolationPlugin as AnyPlugin, limitsPlugin as AnyPlugin, migrationPlugin as AnyPlugin];
+
+interface Migrated {
+  box: string;
+  state: string;
+  frozenMs: number;
+  dumpMs: number;
+  transferMs: number;
+  restoreMs: number;
+  bytes: number;
+}
+
+describe('migration: nsbox migrate between two hosts', function () {
+  this.timeout(180_000);
+  const cleanup = useCleanup();
+
+  before(function () {
+    requireCriu(this);
+  });
+
+  async function counterBox(host: DaemonHost, name: string) {
+    const rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'rootfs'), 'rootfs'));
+    await (await host.client.boxes.create({ name, config: { rootfs, process: { args: ['sh', '-c', COUNTER] }, limits: { pids: 64 } } })).wait();
+    // Before its rootfs directory goes (clean-ups run last added first), the box goes.
+    cleanup.add(`destroy box ${name}`, () => host.client.boxes.destroy(name, { force: true }).catch(() => undefined));
+    await host.client.boxes.start(name);
+    assert.ok((await countReaches(host, name, 4, 10_000)) > 4, 'the counter runs');
+    return host.client.boxes.get(name);
+  }
+
+  it('moves a running box: same id, name and config, its counter goes on there, nothing of it stays here', async () => {
+    const source = await openDaemonHost(cleanup, plugins);
+    const target = await openDaemonHost(cleanup, plugins);
+    const original = await counterBox(source, 'mig-move');
+    const before = await countIn(source, 'mig-move');
+
+    const moved = await source.action<Migrated>('migrate', { box: 'mig-move', to: target.socket, token: target.token });
+    console.log(
+      `      frozen ${moved.frozenMs} ms: dump ${moved.dumpMs} ms, copy ${moved.transferMs} ms (${moved.bytes} bytes), restore ${moved.restoreMs} ms`,
+    );
+    assert.equal(moved.state, 'running');
+    assert.ok(moved.bytes > 100_000, 'the root and the images were sent');
+    assert.ok(moved.frozenMs >= moved.dumpMs + moved.restoreMs, 'the freeze spans the dump, the copy and the restore');
+
+    const arrived = await target.client.boxes.get('mig-move');
+    assert.deepEqual([arrived.id, arrived.state], [original.id, 'running']);
+    assert.deepEqual(arrived.config, original.config);
+    const first = await countIn(target, 'mig-move');
+    assert.ok(first >= before, `the counter came back at ${first}, it was ${before} before the move`);
+    assert.ok((await countReaches(target, 'mig-move', first + 3, 10_000)) > first + 3, 'and goes on');
+
+    await assert.rejects(source.client.boxes.get('mig-move'), (error: Error & { status?: number }) => error.status === 404);
+    assert.equal(existsSync(`/sys/fs/cgroup/pids/${source.cgroupParent}/${original.id}`), false, "the source's cgroup is gone");
+    assert.deepEqual(readdirSync(join(source.stateDir, 'migration', 'outgoing')), [], 'no archive left on the source');
+    assert.deepEqual(readdirSync(join(target.stateDir, 'migration', 'incoming')), [], 'no upload left on the target');
+  });
+
+  it('checks the target before anything stops: a name taken there, no nsboxd there, a bad token', async () => {
+    const source = await openDaemonHost(cleanup, plugins);
+    const target = await openDaemonHost(cleanup, plugins);
+    await counterBox(source, 'mig-stay');
+    const rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'rootfs'), 'rootfs'));
+    await (await target.client.boxes.create({ name: 'mig-stay', config: { rootfs } })).wait();
+
+    await assert.rejects(source.action('migrate', { box: 'mig-stay', to: target.socket, token: target.token }), /has a box 'mig-stay' already/);
+    await assert.rejects(source.action('migrate', { box: 'mig-stay', to: join(target.stateDir, 'none.sock'), token: 'x' }), /cannot reach nsboxd/);
+    await assert.rejects(source.action('migrate', { box: 'mig-stay', to: target.socket, token: 'not-a-token' }), /cannot reach nsboxd|token|unauthori/i);
+    await assert.rejects(
+      source.action('migrate', { box: 'mig-stay', to: 'target:1', token: 'x' }),
+      (error: Error & { field?: string }) => error.field === 'to',
+    );
+    // A target without the limits plugin could not take the box's `limits` section.
+    const bare = await openDaemonHost(cleanup, [isolationPlugin as AnyPlugin, migrationPlugin as AnyPlugin]);
+    await assert.rejects(source.action('migrate', { box: 'mig-stay', to: bare.socket, token: bare.token }), /no plugin for the box's limits section/);
+    const box = await source.client.boxes.get('mig-stay');
+    assert.equal(box.state, 'running');
+    const now = await countIn(source, 'mig-stay');
+    assert.ok((await countReaches(source, 'mig-stay', now, 5_000)) > now, 'it never stopped');
+  });
+
+  it('brings the box back on the source when the target fails after the dump, and leaves nothing there', async () => {
+    const source = await openDaemonHost(cleanup, plugins);
+    const target = await openDaemonHost(cleanup, plugins);
+    // An I/O failure on the target once the box is dumped: its upload directory is a file.
+    mkdirSync(join(target.stateDir, 'migration'), { mode: 0o700 });
+    writeFileSync(join(target.stateDir, 'migration', 'incoming'), 'not a directory');
+    const original = await counterBox(source, 'mig-back');
+    const before = await countIn(source, 'mig-back');
+
+    await assert.rejects(source.action('migrate', { box: 'mig-back', to: target.socket, token: target.token }), /failed: .*; it runs here again/s);
+    const box = await source.client.boxes.get('mig-back');
+    assert.deepEqual([box.id, box.state], [original.id, 'running']);
+    const first = await countIn(source, 'mig-back');
+    assert.ok(first >= before, `restored from the dump (${first} ≥ ${before})`);
+    assert.ok((await countReaches(source, 'mig-back', first + 2, 10_000)) > first + 2, 'and counting');
+    assert.deepEqual(await target.client.boxes.list(), [], 'nothing on the target');
+    assert.deepEqual(readdirSync(join(source.stateDir, 'migration', 'outgoing')), [], 'no archive left on the source');
+  });
+});
