@@ -64,14 +64,7 @@ struct view_page
   uint32_t busy; /* 1: a request is being read into req or served; 2: answered */
   uint32_t n_waiting;
   struct view_load load;
-  struct view_kmsg kmsg;
-  /* Blocking reads of /dev/kmsg at its end, answered when the log grows (here, so that a
-   * new server answers those the dead one was holding). */
-  struct
-  {
-    uint64_t unique, offset;
-    uint32_t size;
-  } waiting[16];
+  struct view_kmsg kmsg; /* with the reads of /dev/kmsg waiting: a new server answers them */
   /* At offset 4096 (PROTOCOL.md): what comes before fits the first page. */
   char req[REQ_BUF] __attribute__ ((aligned (4096)));
 };
@@ -194,6 +187,22 @@ reply (uint64_t unique, int error, const void *data, size_t len)
     ;
 }
 
+void
+view_reply (uint64_t unique, int error, const void *data, size_t len)
+{
+  reply (unique, error, data, len);
+}
+
+void
+view_notify (int code, const void *data, size_t len)
+{
+  struct fuse_out_header out = { .len = (uint32_t) (sizeof out + len), .error = code, .unique = 0 };
+  struct iovec iov[2] = { { &out, sizeof out }, { (void *) data, len } };
+
+  if (writev (FUSE_FD, iov, 2) < 0)
+    dprintf (2, "nsbox-proc-view: notify %d: %s\n", code, strerror (errno));
+}
+
 static void
 fill_attr (uint64_t nodeid, struct fuse_attr *attr)
 {
@@ -256,13 +265,15 @@ do_lookup (const struct fuse_in_header *in, const char *name)
 }
 
 static void
-do_getattr (const struct fuse_in_header *in)
+do_getattr (const struct fuse_in_header *in, const struct fuse_getattr_in *arg)
 {
   /* Not cached: the size changes with the text. */
   struct fuse_attr_out out = { .attr_valid = 0 };
 
   if (in->nodeid != FUSE_ROOT_ID && file_of (in->nodeid) < 0)
     return reply (in->unique, ENOENT, NULL, 0);
+  if (file_of (in->nodeid) == VIEW_KMSG && (arg->getattr_flags & FUSE_GETATTR_FH))
+    kmsg_fuse_seek_end (&V.page->kmsg, arg->fh);
   fill_attr (in->nodeid, &out.attr);
   out.attr.size = size_of (in->nodeid);
   reply (in->unique, 0, &out, sizeof out);
@@ -323,6 +334,8 @@ do_open (const struct fuse_in_header *in, const struct fuse_open_in *arg)
   out.fh = ((uint64_t) boottime_ms () << 20) | (++V.next_fh & 0xfffff);
   if (file_of (in->nodeid) != VIEW_KMSG)
     text_at_open (in->nodeid, out.fh);
+  else
+    kmsg_fuse_open (&V.page->kmsg, out.fh);
   reply (in->unique, 0, &out, sizeof out);
 }
 
@@ -335,69 +348,6 @@ slot_find (uint64_t fh)
   return NULL;
 }
 
-/* One record of the box's log per read, as /dev/kmsg gives them; at the end, EAGAIN for a
- * non-blocking reader, and a blocking one waits (answered by kmsg_wake). */
-static bool
-kmsg_read (uint64_t unique, uint64_t offset, uint32_t size, bool nonblock)
-{
-  static char rec[4096];
-  ssize_t n = kmsg_record_at (offset, rec, size < sizeof rec ? size : sizeof rec);
-
-  if (n > 0)
-    return reply (unique, 0, rec, (size_t) n), true;
-  if (n < 0)
-    return reply (unique, EINVAL, NULL, 0), true;
-  if (nonblock)
-    return reply (unique, EAGAIN, NULL, 0), true;
-  for (unsigned i = 0; i < 16; i++)
-    if (V.page->waiting[i].unique == 0 || V.page->waiting[i].unique == unique)
-      {
-        V.page->waiting[i].offset = offset;
-        V.page->waiting[i].size = size;
-        V.page->waiting[i].unique = unique;
-        return false;
-      }
-  /* Too many readers waiting at once: this one is told to try again. */
-  reply (unique, EAGAIN, NULL, 0);
-  return true;
-}
-
-/* The log grew (or a waiting read was interrupted): the waiting reads that can go on. */
-static void
-kmsg_wake (uint64_t interrupted)
-{
-  for (unsigned i = 0; i < 16; i++)
-    {
-      uint64_t unique = V.page->waiting[i].unique;
-      if (unique == 0)
-        continue;
-      if (unique == interrupted)
-        {
-          V.page->waiting[i].unique = 0;
-          reply (unique, EINTR, NULL, 0);
-        }
-      else if (V.page->waiting[i].offset < kmsg_size ())
-        {
-          V.page->waiting[i].unique = 0;
-          kmsg_read (unique, V.page->waiting[i].offset, V.page->waiting[i].size, true);
-        }
-    }
-}
-
-static void
-do_write (const struct fuse_in_header *in, const struct fuse_write_in *arg)
-{
-  struct fuse_write_out out = { .size = arg->size };
-
-  if (file_of (in->nodeid) != VIEW_KMSG)
-    return reply (in->unique, EACCES, NULL, 0);
-  if (sizeof *in + sizeof *arg + arg->size > in->len)
-    return reply (in->unique, EINVAL, NULL, 0);
-  kmsg_box_write (&V.page->kmsg, (const char *) (arg + 1), arg->size);
-  reply (in->unique, 0, &out, sizeof out);
-  kmsg_wake (0);
-}
-
 static void
 do_read (const struct fuse_in_header *in, const struct fuse_read_in *arg)
 {
@@ -408,10 +358,7 @@ do_read (const struct fuse_in_header *in, const struct fuse_read_in *arg)
   if (which < 0)
     return reply (in->unique, EBADF, NULL, 0);
   if (which == VIEW_KMSG)
-    {
-      kmsg_read (in->unique, arg->offset, arg->size, (arg->flags & O_NONBLOCK) != 0);
-      return;
-    }
+    return kmsg_fuse_read (&V.page->kmsg, in, arg);
   slot = slot_find (arg->fh);
   /* Made at the first read of an open file (or the first this server sees: the text of a
    * file opened under a dead server is made again), kept until it is closed, so that
@@ -481,7 +428,7 @@ serve (const char *buf, size_t len)
         return reply (in->unique, EINVAL, NULL, 0);
       return do_lookup (in, arg);
     case FUSE_GETATTR:
-      return do_getattr (in);
+      return do_getattr (in, arg);
     case FUSE_OPEN:
       return do_open (in, arg);
     case FUSE_READ:
@@ -491,13 +438,38 @@ serve (const char *buf, size_t len)
         struct open_slot *slot = slot_find (((const struct fuse_release_in *) arg)->fh);
         if (slot)
           slot_drop (slot);
+        if (file_of (in->nodeid) == VIEW_KMSG)
+          kmsg_fuse_release (&V.page->kmsg, ((const struct fuse_release_in *) arg)->fh);
         return reply (in->unique, 0, NULL, 0);
       }
     case FUSE_FLUSH:
       /* Nothing to flush: ENOSYS tells the kernel to stop asking (one round trip less per close). */
       return reply (in->unique, ENOSYS, NULL, 0);
     case FUSE_WRITE:
-      return do_write (in, arg);
+      if (file_of (in->nodeid) != VIEW_KMSG)
+        return reply (in->unique, EACCES, NULL, 0);
+      return kmsg_fuse_write (&V.page->kmsg, in, arg);
+    case FUSE_POLL:
+      {
+        /* A view's text is always there; /dev/kmsg when a record is ahead of its reader. No
+         * ENOSYS: the kernel would stop asking for every file of the connection. */
+        struct fuse_poll_out out = { .revents = POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM };
+        if (file_of (in->nodeid) == VIEW_KMSG)
+          return kmsg_fuse_poll (&V.page->kmsg, in, arg);
+        return reply (in->unique, 0, &out, sizeof out);
+      }
+    case FUSE_LSEEK:
+      {
+        /* SEEK_DATA/SEEK_HOLE (the kernel does SEEK_SET/END itself); not ENOSYS, for the
+         * same reason. A view's text is all data. */
+        const struct fuse_lseek_in *seek = arg;
+        struct fuse_lseek_out out = { .offset = seek->whence == SEEK_DATA ? seek->offset : size_of (in->nodeid) };
+        if (file_of (in->nodeid) == VIEW_KMSG)
+          return kmsg_fuse_lseek (&V.page->kmsg, in, arg);
+        if (file_of (in->nodeid) < 0 || seek->offset >= size_of (in->nodeid))
+          return reply (in->unique, ENXIO, NULL, 0);
+        return reply (in->unique, 0, &out, sizeof out);
+      }
     case FUSE_SETATTR:
       {
         /* `echo > /dev/kmsg` truncates: nothing to do; the attributes as they are. */
@@ -509,7 +481,7 @@ serve (const char *buf, size_t len)
         return reply (in->unique, 0, &out, sizeof out);
       }
     case FUSE_INTERRUPT:
-      return kmsg_wake (((const struct fuse_interrupt_in *) arg)->unique);
+      return kmsg_wake (&V.page->kmsg, ((const struct fuse_interrupt_in *) arg)->unique);
     case FUSE_STATFS:
       {
         struct fuse_statfs_out out = { .st = { .bsize = 4096, .namelen = 255, .frsize = 4096 } };
@@ -638,7 +610,7 @@ main (int argc, char **argv)
   V.cfg.owner_gid = box_root ("gid_map");
   if (V.cfg.files[VIEW_KMSG])
     {
-      if (kmsg_open_log (V.cfg.started_boottime_ns) < 0)
+      if (kmsg_open_log (V.cfg.started_boottime_ns, mount) < 0)
         dprintf (2, "nsbox-proc-view: open kmsg.log: %s\n", strerror (errno));
       V.host_kmsg = open ("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
       /* The first server starts at the host's present: older lines are not the box's. */
@@ -668,7 +640,7 @@ main (int argc, char **argv)
           uint64_t before = kmsg_size ();
           kmsg_follow_host (&V.cfg, &V.page->kmsg, V.host_kmsg);
           if (kmsg_size () != before)
-            kmsg_wake (0);
+            kmsg_wake (&V.page->kmsg, 0);
         }
       if (!(pfd[0].revents & POLLIN))
         continue;

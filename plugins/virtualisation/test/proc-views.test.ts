@@ -309,6 +309,30 @@ describe('virtualisation: the box’s own /proc views', function () {
     assert.doesNotMatch((await t.exec('quiet', 'dmesg')).stdout, /hello from the box|Killed process/, "the other box's log has none of it");
   });
 
+  it('serves the box’s /dev/kmsg as journald uses the kernel’s: SEEK_DATA, epoll, its own writes, SEEK_END/SET', async () => {
+    await t.box('follow', withTools());
+    const wrote = await t.exec('follow', 'echo "<6>follow: before the reader" > /dev/kmsg');
+    assert.equal(wrote.exitCode, 0, wrote.stderr);
+    const result = await t.exec('follow', '/view-reader --kmsg-follow');
+    const out = result.stdout;
+    const field = (key: string) => new RegExp(`^${key.replace('.', '\\.')}=(.*)$`, 'm').exec(out)?.[1];
+    assert.equal(result.exitCode, 0, out + result.stderr);
+    assert.equal(field('seek_data'), '0', `lseek(0, SEEK_DATA) is taken: ${out}`);
+    assert.equal(field('records'), '1', 'the one record there, read to its end');
+    assert.equal(field('end.errno'), '11', 'then EAGAIN');
+    assert.equal(field('idle_ready'), '0', 'epoll says nothing to read at the end (it said always readable: journald spun)');
+    assert.equal(field('own_ready'), '1', "the reader's own write is ahead of it");
+    assert.equal(field('own'), "follow: written on the reader's own fd", 'and read next: a write does not move the reader');
+    assert.equal(field('drained_ready'), '0');
+    assert.equal(field('woke'), '1', 'a write by another process wakes the epoll waiter');
+    assert.ok(Number(field('waited_ms')) >= 250 && Number(field('waited_ms')) < 3_000, `after its 300 ms: ${field('waited_ms')} ms`);
+    assert.equal(field('other'), 'follow: from another process');
+    assert.deepEqual([field('seek_end'), field('end_ready')], ['0', '0'], 'SEEK_END: nothing ahead');
+    assert.deepEqual([field('seek_set'), field('first_again')], ['0', '1'], 'SEEK_SET: the first record again');
+    assert.equal(field('first'), 'follow: before the reader');
+    assert.equal(field('small.errno'), '22', 'a buffer too small for the record: EINVAL, as /dev/kmsg says');
+  });
+
   it('keeps one box’s reads as fast while another box hammers its views', async () => {
     await t.box('hammer', withTools({ limits: { memory: '100M' } }));
     await t.box('calm', withTools({ limits: { memory: '100M' } }));
