@@ -62,11 +62,18 @@ describe('virtualisation: a debian-12 box boots systemd', function () {
     assert.equal(lines[8], '0::/init.scope', "systemd moved itself into its own cgroup tree (the box's, delegated)");
     // journald follows the box's own kernel log (its /dev/kmsg view): a line the box writes
     // there is in `journalctl -k`, and the host's lines never are.
-    const journald = await run(t.driver, box(), 'systemctl show -p SubState --value systemd-journald; echo "<5>nsbox-box-line: written to the box kmsg" > /dev/kmsg');
+    const journald = await run(
+      t.driver,
+      box(),
+      'systemctl show -p SubState --value systemd-journald; echo "<5>nsbox-box-line: written to the box kmsg" > /dev/kmsg',
+    );
     assert.equal(journald.stdout.trim(), 'running', `journald runs: ${journald.stderr}`);
     const kernelJournal = async () => (await run(t.driver, box(), 'journalctl -k --no-pager -o short')).stdout;
-    assert.ok(await waitFor(async () => (await kernelJournal()).includes('nsbox-box-line: written to the box kmsg'), 10_000, 200), `journalctl -k has the box's line: ${await kernelJournal()}`);
-    assert.ok(!(await kernelJournal()).includes(hostMarker), "journalctl -k has no host line");
+    assert.ok(
+      await waitFor(async () => (await kernelJournal()).includes('nsbox-box-line: written to the box kmsg'), 10_000, 200),
+      `journalctl -k has the box's line: ${await kernelJournal()}`,
+    );
+    assert.ok(!(await kernelJournal()).includes(hostMarker), 'journalctl -k has no host line');
     assert.ok(!(await run(t.driver, box(), 'journalctl -b --no-pager -o short')).stdout.includes(hostMarker), 'nor has any of the journal');
 
     // The box's output is its console: systemd's boot messages and the login prompt.
