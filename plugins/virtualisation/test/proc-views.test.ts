@@ -7,7 +7,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -58,6 +58,7 @@ describe('virtualisation: the box’s own /proc views', function () {
     return {
       ...config,
       isolation: {
+        ...(config.isolation as Record<string, unknown> | undefined),
         mounts: [bind(reader, '/view-reader'), ...(node ? [bind('/usr', '/usr'), bind('/usr/lib', '/lib'), bind('/usr/lib64', '/lib64')] : [])],
       },
     };
@@ -307,6 +308,33 @@ describe('virtualisation: the box’s own /proc views', function () {
       assert.ok(!text.includes(marker), `${name}: never the host's marker line`);
     }
     assert.doesNotMatch((await t.exec('quiet', 'dmesg')).stdout, /hello from the box|Killed process/, "the other box's log has none of it");
+  });
+
+  it('has a control for the host marker: a box reading the host’s log sees it; without the view, isolation leaves a box no kernel log at all', async () => {
+    // A box allowed the host's /dev/kmsg (privileged, CAP_SYSLOG, the device allowlisted) and
+    // without its own log: what a leak would look like — the marker checks above would fail.
+    await t.box(
+      'leaky',
+      withTools({
+        isolation: { privileged: true, capabilities: { add: ['CAP_SYSLOG'] }, devices: [{ type: 'c', major: 1, minor: 11, access: 'r' }] },
+        virtualisation: { kernelLog: false },
+      }),
+    );
+    await t.box('bare', withTools({ virtualisation: { kernelLog: false } }));
+    const marker = `nsbox-test-host-marker-${process.pid}-${Date.now()}`;
+    writeFileSync('/dev/kmsg', `<6>${marker}\n`);
+    assert.ok(spawnSync('dmesg', [], { encoding: 'utf8' }).stdout.includes(marker), "the marker is in the host's log");
+    const leak = await t.exec('leaky', 'mknod /dev/kmsg c 1 11 && /view-reader --kmsg');
+    assert.equal(leak.exitCode, 0, leak.stderr);
+    assert.ok(leak.stdout.includes(marker), `the host's /dev/kmsg read in a box shows the marker: ${leak.stdout.slice(-500)}`);
+
+    // The default box without the view: no /dev/kmsg, none to make, syslog(2) refused.
+    const bare = await t.exec('bare', 'test -e /dev/kmsg && echo kmsg; mknod /dev/kmsg c 1 11 || echo no-mknod; dmesg; echo dmesg=$?');
+    assert.doesNotMatch(bare.stdout, /^kmsg$/m, 'no /dev/kmsg');
+    assert.match(bare.stdout, /^no-mknod$/m, 'no device node made in its user namespace');
+    assert.match(bare.stdout, /^dmesg=1$/m, `syslog(2) refused: ${bare.stderr}`);
+    assert.match(bare.stderr, /Operation not permitted/);
+    assert.ok(!bare.stdout.includes(marker));
   });
 
   it('serves the box’s /dev/kmsg as journald uses the kernel’s: SEEK_DATA, epoll, its own writes, SEEK_END/SET', async () => {

@@ -11,6 +11,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Box } from '@nsbox/core';
@@ -73,6 +74,9 @@ describe('virtualisation: a debian-12 box boots systemd', function () {
       await waitFor(async () => (await kernelJournal()).includes('nsbox-box-line: written to the box kmsg'), 10_000, 200),
       `journalctl -k has the box's line: ${await kernelJournal()}`,
     );
+    // The control: the marker is in the host's log (a box reading that would show it; see
+    // proc-views.test.ts for a box that does).
+    assert.ok(spawnSync('dmesg', [], { encoding: 'utf8' }).stdout.includes(`${hostMarker} during`), "the marker is in the host's log");
     assert.ok(!(await kernelJournal()).includes(hostMarker), 'journalctl -k has no host line');
     assert.ok(!(await run(t.driver, box(), 'journalctl -b --no-pager -o short')).stdout.includes(hostMarker), 'nor has any of the journal');
 
