@@ -69,6 +69,14 @@ describe('virtualisation: a debian-12 box boots systemd', function () {
       'systemctl show -p SubState --value systemd-journald; echo "<5>nsbox-box-line: written to the box kmsg" > /dev/kmsg',
     );
     assert.equal(journald.stdout.trim(), 'running', `journald runs: ${journald.stderr}`);
+    // Idle, journald waits in epoll: a /dev/kmsg that polled always readable made it spin.
+    const cpu = await run(
+      t.driver,
+      box(),
+      'j=$(pidof systemd-journald); t() { cut -d" " -f14,15 /proc/$j/stat | tr " " +; }; a=$(($(t))); sleep 1; echo $(($(t) - a)) $(getconf CLK_TCK)',
+    );
+    const [ticks, hz] = cpu.stdout.trim().split(' ').map(Number) as [number, number];
+    assert.ok(hz > 0 && ticks / hz < 0.2, `journald used ${ticks}/${hz} s of CPU in an idle second: ${cpu.stdout} ${cpu.stderr}`);
     const kernelJournal = async () => (await run(t.driver, box(), 'journalctl -k --no-pager -o short')).stdout;
     assert.ok(
       await waitFor(async () => (await kernelJournal()).includes('nsbox-box-line: written to the box kmsg'), 10_000, 200),
