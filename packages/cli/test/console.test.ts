@@ -2,7 +2,8 @@
  * `nsbox console NAME` through the real CLI, from an operator's terminal: a pty of the test's
  * own (pty-relay.py) is the CLI's controlling terminal, the box is a busybox shell on its
  * console; what is typed reaches the shell and its echo and answer come back, Ctrl-] detaches
- * (exit 0, the box still running), and the console is free for the next attach.
+ * (exit 0, the box still running), and the console is free for the next attach. The same
+ * through nsboxd (the CLI goes through it when it serves the state dir: its websocket).
  */
 
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CliRunOptions, cliArgs, cliCommands, makeCliHost, makeTempDir, repoRoot, requireRoot, useCleanup } from '@nsbox/testkit';
+import { startTestDaemon } from '../../daemon/test/daemon-fixture.js';
 
 const relay = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'pty-relay.py');
 const virtualisation = join(repoRoot, 'plugins/virtualisation/src/index.ts');
@@ -105,5 +107,30 @@ describe('nsbox console from an operator terminal', function () {
     await second.until(/again-yes-42/);
     second.type(DETACH);
     assert.equal(await second.exited, 0);
+  });
+
+  it('does the same through nsboxd, on its console websocket', async () => {
+    const nsboxd = await startTestDaemon(cleanup);
+    const remote = { stateDir: nsboxd.stateDir, cgroupParent: nsboxd.cgroupParent };
+    const config = { template: 'busybox', process: { args: ['sh'], terminal: true } };
+    await (await nsboxd.client.boxes.create({ name: 'rcon', config, start: true })).wait();
+
+    const term = onTerminal(['console', 'rcon'], remote);
+    cleanup.add('end the console client', () => term.close());
+    await term.until(/attached to the console of rcon: Ctrl-\] detaches/);
+    term.type('echo remote-$((6*7))\r');
+    await term.until(/remote-42/);
+    term.type(DETACH);
+    assert.equal(await term.exited, 0, JSON.stringify(term.screen()));
+    assert.match(term.screen(), /\ndetached\r*\n/);
+    assert.equal((await nsboxd.client.boxes.get('rcon')).state, 'running', 'the box runs on');
+    // Through nsboxd indeed: attached again, the console ends when nsboxd goes (a local
+    // attach would not notice).
+    const again = onTerminal(['console', 'rcon'], remote);
+    cleanup.add('end the second console client', () => again.close());
+    await again.until(/attached to the console of rcon/);
+    await nsboxd.daemon.close(1000);
+    await again.until(/the console closed/);
+    assert.equal(await again.exited, 0);
   });
 });
