@@ -86,6 +86,10 @@ describe('virtualisation: a debian-12 box boots systemd', function () {
     // proc-views.test.ts for a box that does).
     assert.ok(spawnSync('dmesg', [], { encoding: 'utf8' }).stdout.includes(`${hostMarker} during`), "the marker is in the host's log");
     assert.ok(!(await kernelJournal()).includes(hostMarker), 'journalctl -k has no host line');
+    // util-linux dmesg reads /dev/kmsg too (SEEK_DATA, then record by record).
+    const dmesg = (await run(t.driver, box(), 'dmesg')).stdout;
+    assert.match(dmesg, /nsbox-box-line: written to the box kmsg/, `dmesg: ${dmesg}`);
+    assert.ok(!dmesg.includes(hostMarker), 'dmesg has no host line');
     assert.ok(!(await run(t.driver, box(), 'journalctl -b --no-pager -o short')).stdout.includes(hostMarker), 'nor has any of the journal');
 
     // The box's output is its console: systemd's boot messages and the login prompt.
