@@ -301,8 +301,10 @@ enum
   READER_UNKNOWN = 2, /* its place is unknown until its next read (an entry taken over) */
 };
 
-/* An entry for `fh`: a free one, or else the oldest taken over (its reader is then handled
- * as an unknown one: its reads go by the file position, its next poll says readable). */
+/* An entry for `fh`: a free one, or else one taken over — one without a poller waiting if
+ * there is (a poller's entry lost would not be told when the log grows). A reader whose
+ * entry was taken is then an unknown one: its reads go by the file position, its next poll
+ * says readable. */
 static struct kmsg_reader *
 reader_take (struct view_kmsg *k, uint64_t fh, uint32_t state)
 {
@@ -311,13 +313,20 @@ reader_take (struct view_kmsg *k, uint64_t fh, uint32_t state)
   for (size_t i = 0; i < N_READERS && !r; i++)
     if (!k->readers[i].used)
       r = &k->readers[i];
+  for (size_t i = 0; i < N_READERS && !r; i++)
+    {
+      struct kmsg_reader *next = &k->readers[k->next_reader++ % N_READERS];
+      if (!next->armed)
+        r = next;
+    }
   if (!r)
     r = &k->readers[k->next_reader++ % N_READERS];
   *r = (struct kmsg_reader){ .fh = fh, .used = state };
   return r;
 }
 
-/* A file opened: at the first record, as the kernel's f_pos starts at 0. */
+/* A file opened for reading: at the first record, as the kernel's f_pos starts at 0. (One
+ * opened to write only — systemd's, every service's logging there — needs no entry.) */
 void
 kmsg_fuse_open (struct view_kmsg *k, uint64_t fh)
 {

@@ -334,7 +334,7 @@ do_open (const struct fuse_in_header *in, const struct fuse_open_in *arg)
   out.fh = ((uint64_t) boottime_ms () << 20) | (++V.next_fh & 0xfffff);
   if (file_of (in->nodeid) != VIEW_KMSG)
     text_at_open (in->nodeid, out.fh);
-  else
+  else if ((arg->flags & O_ACCMODE) != O_WRONLY)
     kmsg_fuse_open (&V.page->kmsg, out.fh);
   reply (in->unique, 0, &out, sizeof out);
 }
