@@ -11,11 +11,22 @@
  * through syslog(2) (nsbox-notify's `syslog` handler reads the same file).
  *
  * The file only grows, up to KMSG_MAX; then new records are dropped (one last record says
- * so): offsets stay valid for every reader. */
+ * so): offsets stay valid for every reader. A new boot of the box (the server started with
+ * --mount) starts it empty, as a kernel's log starts empty at boot: journald, which reads
+ * /dev/kmsg from its start at each boot, would take the last boot's lines for this one's.
+ *
+ * The box's /dev/kmsg behaves as the kernel's does for what journald and dmesg use: a read
+ * gives one record (EINVAL if it does not fit), at the end EAGAIN for a non-blocking reader
+ * or waits; poll(2) says POLLIN while a record is ahead of the reader (FUSE_POLL, and
+ * FUSE_NOTIFY_POLL when the log grows); lseek(0, SEEK_SET) goes to the first record,
+ * SEEK_END after the last, SEEK_DATA after the last SYSLOG_ACTION_CLEAR — no clear empties
+ * a box's log, so the first record. A write does not move the reader. */
 #include "proc-view.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fuse.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,10 +40,10 @@ static uint64_t box_start_usec; /* records count time from the box's start, as i
 static char line_buf[8192];
 
 int
-kmsg_open_log (int64_t started_boottime_ns)
+kmsg_open_log (int64_t started_boottime_ns, bool new_boot)
 {
   box_start_usec = started_boottime_ns > 0 ? (uint64_t) started_boottime_ns / 1000 : 0;
-  log_fd = open (KMSG_FILE, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  log_fd = open (KMSG_FILE, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | (new_boot ? O_TRUNC : 0), 0600);
   return log_fd;
 }
 
@@ -266,4 +277,217 @@ kmsg_size (void)
   struct stat st;
 
   return log_fd >= 0 && fstat (log_fd, &st) == 0 ? (uint64_t) st.st_size : 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The box's /dev/kmsg                                                                    */
+/* ------------------------------------------------------------------------------------ */
+
+#define N_READERS (sizeof ((struct view_kmsg *) 0)->readers / sizeof ((struct view_kmsg *) 0)->readers[0])
+#define N_WAITING (sizeof ((struct view_kmsg *) 0)->waiting / sizeof ((struct view_kmsg *) 0)->waiting[0])
+
+static struct kmsg_reader *
+reader_of (struct view_kmsg *k, uint64_t fh)
+{
+  for (size_t i = 0; i < N_READERS; i++)
+    if (k->readers[i].used && k->readers[i].fh == fh)
+      return &k->readers[i];
+  return NULL;
+}
+
+enum
+{
+  READER_KNOWN = 1,   /* pos and next_off are the reader's */
+  READER_UNKNOWN = 2, /* its place is unknown until its next read (an entry taken over) */
+};
+
+/* An entry for `fh`: a free one, or else one taken over — one without a poller waiting if
+ * there is (a poller's entry lost would not be told when the log grows). A reader whose
+ * entry was taken is then an unknown one: its reads go by the file position, its next poll
+ * says readable. */
+static struct kmsg_reader *
+reader_take (struct view_kmsg *k, uint64_t fh, uint32_t state)
+{
+  struct kmsg_reader *r = NULL;
+
+  for (size_t i = 0; i < N_READERS && !r; i++)
+    if (!k->readers[i].used)
+      r = &k->readers[i];
+  for (size_t i = 0; i < N_READERS && !r; i++)
+    {
+      struct kmsg_reader *next = &k->readers[k->next_reader++ % N_READERS];
+      if (!next->armed)
+        r = next;
+    }
+  if (!r)
+    r = &k->readers[k->next_reader++ % N_READERS];
+  *r = (struct kmsg_reader){ .fh = fh, .used = state };
+  return r;
+}
+
+/* A file opened for reading: at the first record, as the kernel's f_pos starts at 0. (One
+ * opened to write only — systemd's, every service's logging there — needs no entry.) */
+void
+kmsg_fuse_open (struct view_kmsg *k, uint64_t fh)
+{
+  reader_take (k, fh, READER_KNOWN);
+}
+
+void
+kmsg_fuse_release (struct view_kmsg *k, uint64_t fh)
+{
+  struct kmsg_reader *r = reader_of (k, fh);
+
+  if (r)
+    *r = (struct kmsg_reader){ 0 };
+}
+
+/* Where a read or write at file position `off` is in the log. The position the kernel gives
+ * is the reader's own unless it moved by something the server did not see: a seek (to 0, or
+ * to the end, both real offsets of the log). */
+static uint64_t
+place_of (const struct kmsg_reader *r, uint64_t off)
+{
+  return r && r->used == READER_KNOWN && off == r->next_off ? r->pos : off;
+}
+
+/* The record at `pos` for a read that came at file position `off`; false when it waits. */
+static bool
+answer_read (struct view_kmsg *k, uint64_t unique, uint64_t fh, uint64_t pos, uint64_t off, uint32_t size,
+             bool nonblock)
+{
+  static char rec[4096];
+  struct kmsg_reader *r = reader_of (k, fh);
+  ssize_t n = kmsg_record_at (pos, rec, size < sizeof rec ? size : sizeof rec);
+
+  if (n < 0)
+    return view_kmsg_reply (unique, EINVAL, NULL, 0), true;
+  if (r)
+    r->pos = pos + (uint64_t) n, r->next_off = off + (uint64_t) n, r->used = READER_KNOWN;
+  if (n > 0)
+    return view_kmsg_reply (unique, 0, rec, (size_t) n), true;
+  if (nonblock)
+    return view_kmsg_reply (unique, EAGAIN, NULL, 0), true;
+  for (size_t i = 0; i < N_WAITING; i++)
+    if (k->waiting[i].unique == 0 || k->waiting[i].unique == unique)
+      {
+        k->waiting[i].fh = fh;
+        k->waiting[i].pos = pos;
+        k->waiting[i].off = off;
+        k->waiting[i].size = size;
+        k->waiting[i].unique = unique;
+        return false;
+      }
+  /* Too many readers waiting at once: this one is told to try again. */
+  view_kmsg_reply (unique, EAGAIN, NULL, 0);
+  return true;
+}
+
+void
+kmsg_fuse_read (struct view_kmsg *k, const struct fuse_in_header *in, const void *arg)
+{
+  const struct fuse_read_in *read_in = arg;
+
+  answer_read (k, in->unique, read_in->fh, place_of (reader_of (k, read_in->fh), read_in->offset), read_in->offset,
+               read_in->size, (read_in->flags & O_NONBLOCK) != 0);
+}
+
+/* A write appends a record; the kernel moves the file position by its length (a FUSE file is
+ * not a character device): the reader stays where it was, and knows the new position. */
+void
+kmsg_fuse_write (struct view_kmsg *k, const struct fuse_in_header *in, const void *arg)
+{
+  const struct fuse_write_in *write_in = arg;
+  struct fuse_write_out out = { .size = write_in->size };
+  struct kmsg_reader *r = reader_of (k, write_in->fh);
+
+  if (sizeof *in + sizeof *write_in + write_in->size > in->len)
+    return view_kmsg_reply (in->unique, EINVAL, NULL, 0);
+  if (r)
+    r->pos = place_of (r, write_in->offset), r->next_off = write_in->offset + write_in->size, r->used = READER_KNOWN;
+  kmsg_box_write (k, (const char *) (write_in + 1), write_in->size);
+  view_kmsg_reply (in->unique, 0, &out, sizeof out);
+  kmsg_wake (k, 0);
+}
+
+/* POLLIN while a record is ahead of the reader; a poller that waits (SCHEDULE_NOTIFY) is
+ * told when the log grows. */
+void
+kmsg_fuse_poll (struct view_kmsg *k, const struct fuse_in_header *in, const void *arg)
+{
+  const struct fuse_poll_in *poll_in = arg;
+  struct kmsg_reader *r = reader_of (k, poll_in->fh);
+  struct fuse_poll_out out = { 0 };
+
+  if (!r)
+    r = reader_take (k, poll_in->fh, READER_UNKNOWN);
+  if (r->used == READER_UNKNOWN || r->pos < kmsg_size ())
+    out.revents = POLLIN | POLLRDNORM;
+  if (poll_in->flags & FUSE_POLL_SCHEDULE_NOTIFY)
+    r->kh = poll_in->kh, r->armed = 1;
+  view_kmsg_reply (in->unique, 0, &out, sizeof out);
+}
+
+/* lseek SEEK_DATA (SEEK_SET and SEEK_END the kernel does itself, from the size). As for the
+ * kernel's /dev/kmsg, only offset 0 is taken. */
+void
+kmsg_fuse_lseek (struct view_kmsg *k, const struct fuse_in_header *in, const void *arg)
+{
+  const struct fuse_lseek_in *lseek_in = arg;
+  struct kmsg_reader *r = reader_of (k, lseek_in->fh);
+  struct fuse_lseek_out out = { .offset = 0 };
+
+  if (lseek_in->offset != 0)
+    return view_kmsg_reply (in->unique, ESPIPE, NULL, 0);
+  if (lseek_in->whence != SEEK_DATA)
+    return view_kmsg_reply (in->unique, EINVAL, NULL, 0);
+  if (r)
+    r->pos = r->next_off = out.offset, r->used = READER_KNOWN;
+  view_kmsg_reply (in->unique, 0, &out, sizeof out);
+}
+
+/* The kernel asks a file's size with its handle before an lseek SEEK_END (the one case for a
+ * direct-I/O file): the reader goes to the end, so that a poll before its next read is
+ * answered for where it is. */
+void
+kmsg_fuse_seek_end (struct view_kmsg *k, uint64_t fh)
+{
+  struct kmsg_reader *r = reader_of (k, fh);
+
+  if (r)
+    r->pos = r->next_off = kmsg_size (), r->used = READER_KNOWN;
+}
+
+void
+kmsg_wake (struct view_kmsg *k, uint64_t interrupted)
+{
+  uint64_t size = kmsg_size ();
+
+  for (size_t i = 0; i < N_WAITING; i++)
+    {
+      uint64_t unique = k->waiting[i].unique;
+
+      if (unique == 0)
+        continue;
+      if (unique == interrupted)
+        {
+          k->waiting[i].unique = 0;
+          view_kmsg_reply (unique, EINTR, NULL, 0);
+        }
+      else if (k->waiting[i].pos < size)
+        {
+          k->waiting[i].unique = 0;
+          answer_read (k, unique, k->waiting[i].fh, k->waiting[i].pos, k->waiting[i].off, k->waiting[i].size, true);
+        }
+    }
+  for (size_t i = 0; i < N_READERS; i++)
+    {
+      struct kmsg_reader *r = &k->readers[i];
+      struct fuse_notify_poll_wakeup_out wake = { .kh = r->kh };
+
+      if (!r->used || !r->armed || (r->used == READER_KNOWN && r->pos >= size))
+        continue;
+      r->armed = 0;
+      view_kmsg_notify (FUSE_NOTIFY_POLL, &wake, sizeof wake);
+    }
 }

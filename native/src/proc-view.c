@@ -12,7 +12,9 @@
  *
  * Why two connections: the views are read through the kernel's page cache with no OPEN
  * (the kernel's no-open mode, connection-wide), so that a read costs no round trip at all;
- * /dev/kmsg must see every open and every read (a record per read, blocking at the end).
+ * /dev/kmsg must see every open, read, poll and seek (a record per read from the reader's
+ * own place, blocking at the end, readable only while a record is ahead: proc-view-kmsg.c),
+ * and the ENOSYS the views answer for poll and seek is connection-wide in the kernel too.
  *
  * Why this shape: the connection outlives any server (the shim holds it), so the kernel
  * queues the box's reads while none runs — they wait, none fails with ENOTCONN as with a
@@ -85,14 +87,7 @@ struct view_page
   uint32_t busy; /* 1: a request is being read into req or served; 2: answered */
   uint32_t conn; /* enum conn: the connection req was read from */
   struct view_load load;
-  struct view_kmsg kmsg;
-  /* Blocking reads of /dev/kmsg at its end, answered when the log grows (here, so that a
-   * new server answers those the dead one was holding). */
-  struct
-  {
-    uint64_t unique, offset;
-    uint32_t size;
-  } waiting[16];
+  struct view_kmsg kmsg; /* with the reads of /dev/kmsg waiting: a new server answers them */
   /* The kernel offered no-open on the views' connection (FUSE_NO_OPEN_SUPPORT, at INIT):
    * their OPEN is answered ENOSYS, after which the kernel opens them without asking. */
   uint32_t views_no_open;
@@ -206,15 +201,42 @@ load_config (const char *path, struct nsbox_error *err)
 /* FUSE                                                                                   */
 /* ------------------------------------------------------------------------------------ */
 
+/* An answer to request `unique` of connection `c`. */
 static void
-reply (uint64_t unique, int error, const void *data, size_t len)
+reply_on (enum conn c, uint64_t unique, int error, const void *data, size_t len)
 {
   struct fuse_out_header out = { .len = sizeof out + (error ? 0 : len), .error = -error, .unique = unique };
   struct iovec iov[2] = { { &out, sizeof out }, { (void *) data, error ? 0 : len } };
 
   /* ENOENT: the request was answered already (by a server before us) or interrupted. */
-  while (writev (conn_fd[V.conn], iov, data && !error && len ? 2 : 1) < 0 && errno == EINTR)
+  while (writev (conn_fd[c], iov, data && !error && len ? 2 : 1) < 0 && errno == EINTR)
     ;
+}
+
+/* An answer to the request being served, on the connection it came from. */
+static void
+reply (uint64_t unique, int error, const void *data, size_t len)
+{
+  reply_on (V.conn, unique, error, data, len);
+}
+
+/* For proc-view-kmsg.c. What it answers and tells is /dev/kmsg's, so it goes to /dev/kmsg's
+ * connection whatever is being served: a waiting read is answered, and a poller told, when
+ * the host's log grows (the main loop) as well as at a request. */
+void
+view_kmsg_reply (uint64_t unique, int error, const void *data, size_t len)
+{
+  reply_on (CONN_KMSG, unique, error, data, len);
+}
+
+void
+view_kmsg_notify (int code, const void *data, size_t len)
+{
+  struct fuse_out_header out = { .len = (uint32_t) (sizeof out + len), .error = code, .unique = 0 };
+  struct iovec iov[2] = { { &out, sizeof out }, { (void *) data, len } };
+
+  if (writev (KMSG_FD, iov, 2) < 0)
+    dprintf (2, "nsbox-proc-view: notify %d: %s\n", code, strerror (errno));
 }
 
 /* The file of a node on the connection being served (kmsg on its own, the views on theirs),
@@ -306,12 +328,14 @@ do_lookup (const struct fuse_in_header *in, const char *name)
 }
 
 static void
-do_getattr (const struct fuse_in_header *in)
+do_getattr (const struct fuse_in_header *in, const struct fuse_getattr_in *arg)
 {
   struct fuse_attr_out out = { 0 };
 
   if (in->nodeid != FUSE_ROOT_ID && file_of (in->nodeid) < 0)
     return reply (in->unique, ENOENT, NULL, 0);
+  if (file_of (in->nodeid) == VIEW_KMSG && (arg->getattr_flags & FUSE_GETATTR_FH))
+    kmsg_fuse_seek_end (&V.page->kmsg, arg->fh);
   fill_attr (in->nodeid, &out.attr, &out.attr_valid);
   reply (in->unique, 0, &out, sizeof out);
 }
@@ -337,70 +361,9 @@ do_open (const struct fuse_in_header *in, const struct fuse_open_in *arg)
     }
   /* Unique across servers of the box: the time in the high bits, a counter below. */
   out.fh = ((uint64_t) boottime_ms () << 20) | (++V.next_fh & 0xfffff);
+  if ((arg->flags & O_ACCMODE) != O_WRONLY)
+    kmsg_fuse_open (&V.page->kmsg, out.fh);
   reply (in->unique, 0, &out, sizeof out);
-}
-
-/* One record of the box's log per read, as /dev/kmsg gives them; at the end, EAGAIN for a
- * non-blocking reader, and a blocking one waits (answered by kmsg_wake). */
-static bool
-kmsg_read (uint64_t unique, uint64_t offset, uint32_t size, bool nonblock)
-{
-  static char rec[4096];
-  ssize_t n = kmsg_record_at (offset, rec, size < sizeof rec ? size : sizeof rec);
-
-  if (n > 0)
-    return reply (unique, 0, rec, (size_t) n), true;
-  if (n < 0)
-    return reply (unique, EINVAL, NULL, 0), true;
-  if (nonblock)
-    return reply (unique, EAGAIN, NULL, 0), true;
-  for (unsigned i = 0; i < 16; i++)
-    if (V.page->waiting[i].unique == 0 || V.page->waiting[i].unique == unique)
-      {
-        V.page->waiting[i].offset = offset;
-        V.page->waiting[i].size = size;
-        V.page->waiting[i].unique = unique;
-        return false;
-      }
-  /* Too many readers waiting at once: this one is told to try again. */
-  reply (unique, EAGAIN, NULL, 0);
-  return true;
-}
-
-/* The log grew (or a waiting read was interrupted): the waiting reads that can go on. */
-static void
-kmsg_wake (uint64_t interrupted)
-{
-  for (unsigned i = 0; i < 16; i++)
-    {
-      uint64_t unique = V.page->waiting[i].unique;
-      if (unique == 0)
-        continue;
-      if (unique == interrupted)
-        {
-          V.page->waiting[i].unique = 0;
-          reply (unique, EINTR, NULL, 0);
-        }
-      else if (V.page->waiting[i].offset < kmsg_size ())
-        {
-          V.page->waiting[i].unique = 0;
-          kmsg_read (unique, V.page->waiting[i].offset, V.page->waiting[i].size, true);
-        }
-    }
-}
-
-static void
-do_write (const struct fuse_in_header *in, const struct fuse_write_in *arg)
-{
-  struct fuse_write_out out = { .size = arg->size };
-
-  if (file_of (in->nodeid) != VIEW_KMSG)
-    return reply (in->unique, EACCES, NULL, 0);
-  if (sizeof *in + sizeof *arg + arg->size > in->len)
-    return reply (in->unique, EINVAL, NULL, 0);
-  kmsg_box_write (&V.page->kmsg, (const char *) (arg + 1), arg->size);
-  reply (in->unique, 0, &out, sizeof out);
-  kmsg_wake (0);
 }
 
 static void
@@ -413,10 +376,7 @@ do_read (const struct fuse_in_header *in, const struct fuse_read_in *arg)
   if (which < 0)
     return reply (in->unique, EBADF, NULL, 0);
   if (which == VIEW_KMSG)
-    {
-      kmsg_read (in->unique, arg->offset, arg->size, (arg->flags & O_NONBLOCK) != 0);
-      return;
-    }
+    return kmsg_fuse_read (&V.page->kmsg, in, arg);
   /* The pages of the text whose size the kernel was last given (a server that has none
    * yet, just started, makes one: it dropped the kernel's attributes at its start, so the
    * size comes from it again). */
@@ -476,18 +436,35 @@ serve (const char *buf, size_t len)
         return reply (in->unique, EINVAL, NULL, 0);
       return do_lookup (in, arg);
     case FUSE_GETATTR:
-      return do_getattr (in);
+      return do_getattr (in, arg);
     case FUSE_OPEN:
       return do_open (in, arg);
     case FUSE_READ:
       return do_read (in, arg);
     case FUSE_RELEASE:
+      /* A view's only with a kernel without no-open: nothing kept for it. */
+      if (file_of (in->nodeid) == VIEW_KMSG)
+        kmsg_fuse_release (&V.page->kmsg, ((const struct fuse_release_in *) arg)->fh);
       return reply (in->unique, 0, NULL, 0);
     case FUSE_FLUSH:
       /* Nothing to flush: ENOSYS tells the kernel to stop asking (one round trip less per close). */
       return reply (in->unique, ENOSYS, NULL, 0);
     case FUSE_WRITE:
-      return do_write (in, arg);
+      if (file_of (in->nodeid) != VIEW_KMSG)
+        return reply (in->unique, EACCES, NULL, 0);
+      return kmsg_fuse_write (&V.page->kmsg, in, arg);
+    case FUSE_POLL:
+    case FUSE_LSEEK:
+      /* /dev/kmsg's own (readable while a record is ahead of its reader; SEEK_DATA at 0).
+       * A view's: ENOSYS, as a view's connection is not /dev/kmsg's. The kernel then stops
+       * asking for the views' files and answers itself what a view would have: always
+       * readable (DEFAULT_POLLMASK), SEEK_DATA/SEEK_HOLE from the size the last GETATTR
+       * gave (the text's length) — the same answers, and no round trip after the first. */
+      if (file_of (in->nodeid) != VIEW_KMSG)
+        return reply (in->unique, ENOSYS, NULL, 0);
+      if (in->opcode == FUSE_POLL)
+        return kmsg_fuse_poll (&V.page->kmsg, in, arg);
+      return kmsg_fuse_lseek (&V.page->kmsg, in, arg);
     case FUSE_SETATTR:
       {
         /* `echo > /dev/kmsg` truncates: nothing to do; the attributes as they are. */
@@ -498,7 +475,10 @@ serve (const char *buf, size_t len)
         return reply (in->unique, 0, &out, sizeof out);
       }
     case FUSE_INTERRUPT:
-      return kmsg_wake (((const struct fuse_interrupt_in *) arg)->unique);
+      /* Only /dev/kmsg's reads wait; a view's request is answered as it comes. */
+      if (V.conn == CONN_KMSG)
+        kmsg_wake (&V.page->kmsg, ((const struct fuse_interrupt_in *) arg)->unique);
+      return; /* no answer is expected */
     case FUSE_STATFS:
       {
         struct fuse_statfs_out out = { .st = { .bsize = 4096, .namelen = 255, .frsize = 4096 } };
@@ -697,7 +677,7 @@ main (int argc, char **argv)
       V.conn_live[i == VIEW_KMSG ? CONN_KMSG : CONN_VIEWS] = true;
   if (V.cfg.files[VIEW_KMSG])
     {
-      if (kmsg_open_log (V.cfg.started_boottime_ns) < 0)
+      if (kmsg_open_log (V.cfg.started_boottime_ns, mount) < 0)
         dprintf (2, "nsbox-proc-view: open kmsg.log: %s\n", strerror (errno));
       V.host_kmsg = open ("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
       /* The first server starts at the host's present: older lines are not the box's. */
@@ -734,9 +714,9 @@ main (int argc, char **argv)
         {
           uint64_t before = kmsg_size ();
           kmsg_follow_host (&V.cfg, &V.page->kmsg, V.host_kmsg);
-          V.conn = CONN_KMSG;
+          /* Its waiting reads and pollers: answered and told on /dev/kmsg's connection. */
           if (kmsg_size () != before)
-            kmsg_wake (0);
+            kmsg_wake (&V.page->kmsg, 0);
         }
       for (int c = 0; c < CONNS; c++)
         if (pfd[c].revents && take_request ((enum conn) c, mounter > 0) < 0)

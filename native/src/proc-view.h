@@ -45,14 +45,33 @@ struct view_load
   uint32_t running, blocked, threads, last_pid;
 };
 
-/* The kernel log's state, in the shared page too. */
+/* An open /dev/kmsg of the box: where it reads. The kernel keeps the file position (the byte
+ * offset of a record in kmsg.log), but moves it on writes too and seeks without telling the
+ * server; `pos` is the reader's real place, `next_off` the offset its next read comes with
+ * when no seek came between (proc-view-kmsg.c). */
+struct kmsg_reader
+{
+  uint64_t fh, pos, next_off;
+  uint64_t kh;    /* the kernel's handle for poll notifications */
+  uint32_t armed; /* 1: a poller waits for the log to grow */
+  uint32_t used;
+};
+
+/* The kernel log's state, in the shared page too (a respawned server goes on with it). */
 struct view_kmsg
 {
   uint64_t seq;      /* the box's next record number */
   uint64_t host_seq; /* the last host record looked at */
   uint32_t host_seq_seen, full;
   int32_t oom_pids[16]; /* host pids an oom-kill line of the box named */
-  uint32_t next_oom_pid;
+  uint32_t next_oom_pid, next_reader;
+  /* Blocking reads at the log's end, answered when it grows. */
+  struct
+  {
+    uint64_t unique, fh, pos, off;
+    uint32_t size;
+  } waiting[16];
+  struct kmsg_reader readers[32];
 };
 
 /* The config, written by the runtime: `KEY VALUE` lines. */
@@ -83,12 +102,28 @@ void view_load_sample (const struct view_config *cfg, struct view_load *load);
  * namespace of its init); 0, or -1 with err. */
 int view_mount (const struct view_config *cfg, int views_fd, int kmsg_fd, struct nsbox_error *err);
 
-/* proc-view-kmsg.c */
-int kmsg_open_log (int64_t started_boottime_ns);
+/* proc-view.c, for proc-view-kmsg.c: an answer to request `unique`; a notification
+ * (FUSE_NOTIFY_*) to the kernel. Both on /dev/kmsg's connection, whatever is being served. */
+void view_kmsg_reply (uint64_t unique, int error, const void *data, size_t len);
+void view_kmsg_notify (int code, const void *data, size_t len);
+
+/* proc-view-kmsg.c: the log */
+int kmsg_open_log (int64_t started_boottime_ns, bool new_boot);
 void kmsg_append (struct view_kmsg *k, int prio, uint64_t ts_usec, const char *text, size_t len);
 void kmsg_follow_host (const struct view_config *cfg, struct view_kmsg *k, int host_fd);
 void kmsg_box_write (struct view_kmsg *k, const char *data, size_t len);
 ssize_t kmsg_record_at (uint64_t offset, char *buf, size_t size);
 uint64_t kmsg_size (void);
+/* proc-view-kmsg.c: the box's /dev/kmsg, request by request (each answers it) */
+struct fuse_in_header;
+void kmsg_fuse_open (struct view_kmsg *k, uint64_t fh);
+void kmsg_fuse_release (struct view_kmsg *k, uint64_t fh);
+void kmsg_fuse_read (struct view_kmsg *k, const struct fuse_in_header *in, const void *arg);
+void kmsg_fuse_write (struct view_kmsg *k, const struct fuse_in_header *in, const void *arg);
+void kmsg_fuse_poll (struct view_kmsg *k, const struct fuse_in_header *in, const void *arg);
+void kmsg_fuse_lseek (struct view_kmsg *k, const struct fuse_in_header *in, const void *arg);
+void kmsg_fuse_seek_end (struct view_kmsg *k, uint64_t fh);
+/* The log grew: waiting reads answered, pollers told. `interrupted`: a waiting read to end. */
+void kmsg_wake (struct view_kmsg *k, uint64_t interrupted);
 
 #endif

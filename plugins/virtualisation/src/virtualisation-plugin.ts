@@ -36,12 +36,8 @@ export const virtualisationPlugin = definePlugin({
     return {
       hooks: {
         spec: (ctx) => {
-          const parsed = virtualisationConfigSchema.parse(ctx.config ?? {});
-          const systemd = bootsSystemd(parsed.boot ?? 'auto', ctx.spec, ctx.box);
-          // journald reads /dev/kmsg with poll(2) and seeks that the box's kmsg view does not
-          // serve yet: systemd then never gets past `initializing`. A box that boots systemd
-          // goes without its kernel log view (journald finds no /dev/kmsg, as in LXC).
-          const config = systemd ? { ...parsed, kernelLog: false } : parsed;
+          const config = virtualisationConfigSchema.parse(ctx.config ?? {});
+          const systemd = bootsSystemd(config.boot ?? 'auto', ctx.spec, ctx.box);
           contributeNotify(ctx.spec, 'virtualisation', notifyRulesFor(config));
           if (config.timeNamespace) addTimeNamespace(ctx.spec);
           addProcViews(ctx.spec, config);

@@ -111,7 +111,10 @@ describe('virtualisation: reboot and halt from inside a box', function () {
       ['ha', 'halt'],
     ] as const) {
       await t.box(name, { process: { args: ['/sbin/init'] }, restart: 'always' });
-      assert.equal((await t.exec(name, command)).exitCode, 0);
+      // The halting init sends SIGTERM to every process: a loaded host may not let the exec'd
+      // command exit before it (143). Whether the box halted is asserted below.
+      const asked = (await t.exec(name, command)).exitCode;
+      assert.ok(asked === 0 || asked === 143, `${command} exited ${asked}`);
       const box = await settleUntil(name, (candidate) => candidate.state === 'stopped');
       await sleep(200);
       assert.equal((await t.host.manager.sync(name)).state, 'stopped');

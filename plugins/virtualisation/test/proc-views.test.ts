@@ -7,7 +7,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -58,6 +58,7 @@ describe('virtualisation: the box’s own /proc views', function () {
     return {
       ...config,
       isolation: {
+        ...(config.isolation as Record<string, unknown> | undefined),
         mounts: [bind(reader, '/view-reader'), ...(node ? [bind('/usr', '/usr'), bind('/usr/lib', '/lib'), bind('/usr/lib64', '/lib64')] : [])],
       },
     };
@@ -328,6 +329,57 @@ describe('virtualisation: the box’s own /proc views', function () {
       assert.ok(!text.includes(marker), `${name}: never the host's marker line`);
     }
     assert.doesNotMatch((await t.exec('quiet', 'dmesg')).stdout, /hello from the box|Killed process/, "the other box's log has none of it");
+  });
+
+  it('has a control for the host marker: a box reading the host’s log sees it; without the view, isolation leaves a box no kernel log at all', async () => {
+    // A box allowed the host's /dev/kmsg (privileged, CAP_SYSLOG, the device allowlisted) and
+    // without its own log: what a leak would look like — the marker checks above would fail.
+    await t.box(
+      'leaky',
+      withTools({
+        isolation: { privileged: true, capabilities: { add: ['CAP_SYSLOG'] }, devices: [{ type: 'c', major: 1, minor: 11, access: 'r' }] },
+        virtualisation: { kernelLog: false },
+      }),
+    );
+    await t.box('bare', withTools({ virtualisation: { kernelLog: false } }));
+    const marker = `nsbox-test-host-marker-${process.pid}-${Date.now()}`;
+    writeFileSync('/dev/kmsg', `<6>${marker}\n`);
+    assert.ok(spawnSync('dmesg', [], { encoding: 'utf8' }).stdout.includes(marker), "the marker is in the host's log");
+    const leak = await t.exec('leaky', 'mknod /dev/kmsg c 1 11 && /view-reader --kmsg');
+    assert.equal(leak.exitCode, 0, leak.stderr);
+    assert.ok(leak.stdout.includes(marker), `the host's /dev/kmsg read in a box shows the marker: ${leak.stdout.slice(-500)}`);
+
+    // The default box without the view: no /dev/kmsg, none to make, syslog(2) refused.
+    const bare = await t.exec('bare', 'test -e /dev/kmsg && echo kmsg; mknod /dev/kmsg c 1 11 || echo no-mknod; dmesg; echo dmesg=$?');
+    assert.doesNotMatch(bare.stdout, /^kmsg$/m, 'no /dev/kmsg');
+    assert.match(bare.stdout, /^no-mknod$/m, 'no device node made in its user namespace');
+    assert.match(bare.stdout, /^dmesg=1$/m, `syslog(2) refused: ${bare.stderr}`);
+    assert.match(bare.stderr, /Operation not permitted/);
+    assert.ok(!bare.stdout.includes(marker));
+  });
+
+  it('serves the box’s /dev/kmsg as journald uses the kernel’s: SEEK_DATA, epoll, its own writes, SEEK_END/SET', async () => {
+    await t.box('follow', withTools());
+    const wrote = await t.exec('follow', 'echo "<6>follow: before the reader" > /dev/kmsg');
+    assert.equal(wrote.exitCode, 0, wrote.stderr);
+    const result = await t.exec('follow', '/view-reader --kmsg-follow');
+    const out = result.stdout;
+    const field = (key: string) => new RegExp(`^${key.replace('.', '\\.')}=(.*)$`, 'm').exec(out)?.[1];
+    assert.equal(result.exitCode, 0, out + result.stderr);
+    assert.equal(field('seek_data'), '0', `lseek(0, SEEK_DATA) is taken: ${out}`);
+    assert.equal(field('records'), '1', 'the one record there, read to its end');
+    assert.equal(field('end.errno'), '11', 'then EAGAIN');
+    assert.equal(field('idle_ready'), '0', 'epoll says nothing to read at the end (it said always readable: journald spun)');
+    assert.equal(field('own_ready'), '1', "the reader's own write is ahead of it");
+    assert.equal(field('own'), "follow: written on the reader's own fd", 'and read next: a write does not move the reader');
+    assert.equal(field('drained_ready'), '0');
+    assert.equal(field('woke'), '1', 'a write by another process wakes the epoll waiter');
+    assert.ok(Number(field('waited_ms')) >= 250 && Number(field('waited_ms')) < 3_000, `after its 300 ms: ${field('waited_ms')} ms`);
+    assert.equal(field('other'), 'follow: from another process');
+    assert.deepEqual([field('seek_end'), field('end_ready')], ['0', '0'], 'SEEK_END: nothing ahead');
+    assert.deepEqual([field('seek_set'), field('first_again')], ['0', '1'], 'SEEK_SET: the first record again');
+    assert.equal(field('first'), 'follow: before the reader');
+    assert.equal(field('small.errno'), '22', 'a buffer too small for the record: EINVAL, as /dev/kmsg says');
   });
 
   it('keeps one box’s reads as fast while another box hammers its views', async () => {

@@ -10,7 +10,7 @@ import type { Box } from '@nsbox/core';
 import type { LinuxRuntimeFacts } from '@nsbox/runtime';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
 import { debianRootfs, run, systemState } from './debian-box.js';
-import { openVirtHost, sleep, type VirtTestHost } from './support.js';
+import { openVirtHost, sleep, type VirtTestHost, waitFor } from './support.js';
 
 describe('virtualisation: a debian-12 box reboots and powers off from inside (slow)', function () {
   this.timeout(20 * 60_000);
@@ -48,6 +48,10 @@ describe('virtualisation: a debian-12 box reboots and powers off from inside (sl
     const startups = async () => Number((await run(t.driver, box(), 'journalctl --no-pager -o cat | grep -c "Startup finished"')).stdout.trim());
     assert.equal(await startups(), 1);
     const firstInit = initOf();
+    // A line in the box's kernel log, which journald takes into the journal.
+    const kernelLine = async () => Number((await run(t.driver, box(), 'journalctl -k --no-pager -o cat | grep -c "written in the first boot"')).stdout.trim());
+    await run(t.driver, box(), 'echo "<5>nsbox-box-line: written in the first boot" > /dev/kmsg');
+    assert.ok(await waitFor(async () => (await kernelLine()) === 1, 10_000, 200), 'journald has the kernel line');
 
     const asked = Date.now();
     // systemctl returns before the shutdown ends the exec's process: its exit code says nothing.
@@ -61,6 +65,9 @@ describe('virtualisation: a debian-12 box reboots and powers off from inside (sl
     assert.equal(t.host.manager.history({ boxId: box().id, kind: 'box.rebooted' }).length, 1);
     assert.equal(t.host.manager.history({ boxId: box().id, kind: 'state.stopped' })[0]?.data.reason, 'reboot');
     assert.equal(await startups(), 2, 'the persistent journal has both boots');
+    // The new boot's kernel log starts empty, as a kernel's does: journald, which reads the box's
+    // /dev/kmsg from its start at each boot, did not take the first boot's line a second time.
+    assert.equal(await kernelLine(), 1, "the first boot's kernel line once in the journal");
     const uptime = Number.parseFloat((await run(t.driver, box(), 'cut -d" " -f1 /proc/uptime')).stdout);
     assert.ok(uptime * 1000 <= rebootMs + 1000, `uptime ${uptime} s counts from the reboot`);
 

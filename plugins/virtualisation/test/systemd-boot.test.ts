@@ -11,7 +11,8 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Box } from '@nsbox/core';
 import { buildBusyboxRootfs, makeTempDir, requireRoot, snapshotHost, useCleanup } from '@nsbox/testkit';
@@ -35,10 +36,14 @@ describe('virtualisation: a debian-12 box boots systemd', function () {
   it('runs systemd as PID 1 until `running`, with journald, a getty on its console, its own cgroup tree; stops it cleanly and leaves nothing', async () => {
     const rootfs = await debianRootfs(cleanup);
     const mib = 2 ** 20;
+    // A line in the host's kernel log, from before and during the box's boot: never the box's.
+    const hostMarker = `nsbox-test-host-marker-${process.pid}-${Date.now()}`;
+    writeFileSync('/dev/kmsg', `<6>${hostMarker} before\n`);
     await t.host.manager.create({ name: 'deb', config: { rootfs, limits: { memory: '512M' } } });
     const started = Date.now();
     await t.host.manager.start('deb');
     const box = (): Box => t.host.manager.get('deb');
+    writeFileSync('/dev/kmsg', `<6>${hostMarker} during\n`);
     const { state, ms: bootMs } = await systemState(t.driver, box, started);
     console.log(`      systemd: start to '${state}' in ${bootMs} ms`);
     const failed = (await run(t.driver, box(), 'systemctl --failed --no-legend --plain')).stdout.trim();
@@ -56,6 +61,37 @@ describe('virtualisation: a debian-12 box boots systemd', function () {
     assert.equal(lines[6], '1', 'journalctl -b shows the boot');
     assert.equal(lines[7], '/dev/console', 'a getty on the console (console-getty.service)');
     assert.equal(lines[8], '0::/init.scope', "systemd moved itself into its own cgroup tree (the box's, delegated)");
+    // journald follows the box's own kernel log (its /dev/kmsg view): a line the box writes
+    // there is in `journalctl -k`, and the host's lines never are.
+    const journald = await run(
+      t.driver,
+      box(),
+      'systemctl show -p SubState --value systemd-journald; echo "<5>nsbox-box-line: written to the box kmsg" > /dev/kmsg',
+    );
+    assert.equal(journald.stdout.trim(), 'running', `journald runs: ${journald.stderr}`);
+    // Idle, journald waits in epoll: a /dev/kmsg that polled always readable made it spin.
+    const cpu = await run(
+      t.driver,
+      box(),
+      'j=$(pidof systemd-journald); t() { cut -d" " -f14,15 /proc/$j/stat | tr " " +; }; a=$(($(t))); sleep 1; echo $(($(t) - a)) $(getconf CLK_TCK)',
+    );
+    const [ticks, hz] = cpu.stdout.trim().split(' ').map(Number) as [number, number];
+    assert.ok(hz > 0 && ticks / hz < 0.2, `journald used ${ticks}/${hz} s of CPU in an idle second: ${cpu.stdout} ${cpu.stderr}`);
+    const kernelJournal = async () => (await run(t.driver, box(), 'journalctl -k --no-pager -o short')).stdout;
+    assert.ok(
+      await waitFor(async () => (await kernelJournal()).includes('nsbox-box-line: written to the box kmsg'), 10_000, 200),
+      `journalctl -k has the box's line: ${await kernelJournal()}`,
+    );
+    // The control: the marker is in the host's log (a box reading that would show it; see
+    // proc-views.test.ts for a box that does).
+    assert.ok(spawnSync('dmesg', [], { encoding: 'utf8' }).stdout.includes(`${hostMarker} during`), "the marker is in the host's log");
+    assert.ok(!(await kernelJournal()).includes(hostMarker), 'journalctl -k has no host line');
+    // util-linux dmesg reads /dev/kmsg too (SEEK_DATA, then record by record).
+    const dmesg = (await run(t.driver, box(), 'dmesg')).stdout;
+    assert.match(dmesg, /nsbox-box-line: written to the box kmsg/, `dmesg: ${dmesg}`);
+    assert.ok(!dmesg.includes(hostMarker), 'dmesg has no host line');
+    assert.ok(!(await run(t.driver, box(), 'journalctl -b --no-pager -o short')).stdout.includes(hostMarker), 'nor has any of the journal');
+
     // The box's output is its console: systemd's boot messages and the login prompt.
     const log = () => readFileSync(t.driver.files(box()).consoleLog, 'utf8');
     assert.match(log(), /Welcome to .*Debian GNU\/Linux 12/);
