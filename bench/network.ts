@@ -54,10 +54,10 @@ async function open(name: string, plugins: AnyPlugin[], defaultMode: string): Pr
 }
 
 /**
- * Median time of manager.start over `runs` start/stop rounds of one box per host. The hosts
- * take turns round by round, so that a busy moment of the machine weighs on each alike.
+ * Times of manager.start over `runs` start/stop rounds of one box per host. The hosts take
+ * turns round by round, so that a busy moment of the machine weighs on each alike.
  */
-async function startCosts(hosts: { host: NsboxHost; name: string }[]): Promise<number[]> {
+async function startTimes(hosts: { host: NsboxHost; name: string }[]): Promise<number[][]> {
   for (const { host, name } of hosts) await host.manager.create({ name, config: { rootfs, process: { args: ['sleep', '100000'] } } });
   const times: number[][] = hosts.map(() => []);
   for (let index = 0; index < runs; index++) {
@@ -69,7 +69,7 @@ async function startCosts(hosts: { host: NsboxHost; name: string }[]): Promise<n
     }
   }
   for (const { host, name } of hosts) await host.manager.destroy(name, { force: true });
-  return times.map(median);
+  return times;
 }
 
 try {
@@ -83,18 +83,22 @@ try {
   const without = await open('without', [], 'none');
   const none = await open('none', [networkPlugin], 'none');
   const bridged = await open('bridged', [networkPlugin], 'bridge');
-  const [plain = 0, empty = 0, wired = 0] = await startCosts([
+  const [plain = [], empty = [], wired = []] = await startTimes([
     { host: without, name: 'plain' },
     { host: none, name: 'empty' },
     { host: bridged, name: 'wired' },
   ]);
-  const costs = { without: plain, none: empty, bridged: wired };
+  const costs = { without: median(plain), none: median(empty), bridged: median(wired) };
+  // Each round's bridged start against the start without the plugin just before it: the
+  // machine's load, which moves the medians by more than the network costs, cancels out.
+  const paired = median(wired.map((time, index) => time - (plain[index] ?? time)));
   console.log(`\nbox start (create once, then start/stop ${runs} times, the three hosts in turn; median of manager.start)\n`);
   console.log(`without the network plugin        ${costs.without.toFixed(1).padStart(8)} ms`);
   console.log(`plugin, mode none                 ${costs.none.toFixed(1).padStart(8)} ms`);
   console.log(
     `plugin, bridged                   ${costs.bridged.toFixed(1).padStart(8)} ms  (+${(costs.bridged - costs.without).toFixed(1)} ms for the network)`,
   );
+  console.log(`bridged minus without, per round  ${paired.toFixed(1).padStart(8)} ms  (median of the ${runs} rounds' differences)`);
 
   // 2. Throughput: a bridged box to a receiver in the host-side namespace, and a bare veth pair.
   await bridged.manager.create({ name: 'sender', config: { rootfs, process: { args: ['sleep', '100000'] } } });

@@ -10,6 +10,8 @@
  * with no address of a family sends none of it. Every drop is counted.
  */
 
+import { parseAddress } from './ip.js';
+import { boxMacAddress, linkLocalOf } from './mac.js';
 import { addChain, addElement, addRule, type NftCommand, removeChainAndElements, TABLE } from './nft-commands.js';
 
 export const BRIDGE_FAMILY = 'bridge';
@@ -42,20 +44,36 @@ export function antiSpoofBase(): NftCommand[] {
 }
 
 /** `ip`, `arp`, `ip6` as the bridge (ether type) or the inet family (nfproto) matches them. */
-function dropRule(routed: boolean, link: string, protocol: 'ip' | 'arp' | 'ip6', source?: NftCommand): NftCommand {
+function dropRule(routed: boolean, link: string, protocol: 'ip' | 'arp' | 'ip6', ...matches: NftCommand[]): NftCommand {
   const l3 = routed
     ? { match: { op: '==', left: { meta: { key: 'nfproto' } }, right: protocol === 'ip6' ? 'ipv6' : 'ipv4' } }
     : { match: { op: '==', left: { payload: { protocol: 'ether', field: 'type' } }, right: protocol } };
   // Counted: what a box tried to spoof shows in `nft list table`.
-  return addRule(familyOf(routed), spoofChain(link), [l3, ...(source ? [source] : []), { counter: null }, { drop: null }]);
+  return addRule(familyOf(routed), spoofChain(link), [l3, ...matches, { counter: null }, { drop: null }]);
 }
 
 const notFrom = (protocol: string, field: string, allowed: unknown[]): NftCommand => ({
   match: { op: '!=', left: { payload: { protocol, field } }, right: { set: allowed } },
 });
 
+/** A 128-bit number as nft writes a raw payload's value. */
+const hex128 = (value: bigint): string => `0x${value.toString(16).padStart(32, '0')}`;
+
+/**
+ * A neighbour advertisement whose target address (the 16 bytes after the ICMPv6 header's 8,
+ * a raw payload: nft 1.0.6 has no `icmpv6 taddr`) is none of the box's: its IPv6 addresses and
+ * the link-local address of its eth0 (its MAC is the same at every start).
+ */
+function advertisingOther(box: string, v6: readonly string[]): NftCommand[] {
+  const own = [...v6.map((address) => parseAddress(address)?.value ?? 0n), linkLocalOf(boxMacAddress(box))];
+  return [
+    { match: { op: '==', left: { payload: { protocol: 'icmpv6', field: 'type' } }, right: 'nd-neighbor-advert' } },
+    { match: { op: '!=', left: { payload: { base: 'th', offset: 64, len: 128 } }, right: { set: own.map(hex128) } } },
+  ];
+}
+
 /** The box's chain (re)written and its map element set: idempotent, other boxes untouched. */
-export function antiSpoofWire({ link, addresses, routed = false }: WiredBox): NftCommand[] {
+export function antiSpoofWire({ box, link, addresses, routed = false }: WiredBox): NftCommand[] {
   const family = familyOf(routed);
   const v4 = addresses.filter((a) => a.family === 4).map((a) => a.address);
   const v6 = addresses.filter((a) => a.family === 6).map((a) => a.address);
@@ -65,6 +83,7 @@ export function antiSpoofWire({ link, addresses, routed = false }: WiredBox): Nf
     // ARP only crosses a bridge; a routed box's ARP ends at its host end.
     ...(routed ? [] : [v4.length > 0 ? dropRule(routed, link, 'arp', notFrom('arp', 'saddr ip', v4)) : dropRule(routed, link, 'arp')]),
     dropRule(routed, link, 'ip6', notFrom('ip6', 'saddr', [...v6, { prefix: { addr: 'fe80::', len: 10 } }, '::'])),
+    dropRule(routed, link, 'ip6', ...advertisingOther(box, v6)),
     addElement(family, SPOOF_MAP, [link, { jump: { target: spoofChain(link) } }]),
   ];
 }

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { tenantPolicyRefusals } from '@nsbox/core';
+import { antiSpoofBase, antiSpoofUnwire, antiSpoofWire } from './anti-spoof.js';
 import { hostLinkName, hostsFile, resolvConf } from './box-wiring.js';
 import { networkConfigSchema } from './config-schema.js';
-import { antiSpoofBase, antiSpoofUnwire, antiSpoofWire } from './anti-spoof.js';
 import { firewallBase, firewallUnwire, firewallWire, parseAllow } from './firewall.js';
+import { formatAddress } from './ip.js';
+import { linkLocalOf } from './mac.js';
 import { natBatch } from './nat.js';
 import { networkPlugin } from './network-plugin.js';
 import { dropTables } from './nft-commands.js';
@@ -25,6 +27,11 @@ describe('network: the plugin contract and its pure parts', () => {
     assert.equal(networkSettingsSchema.safeParse({ defaultMode: 'host' }).success, false, "the host's stack is never a default");
     assert.equal(networkSettingsSchema.safeParse({ bridge: 'a-name-that-is-too-long' }).success, false);
     assert.equal(networkSettingsSchema.safeParse({ netns: 'relative' }).success, false);
+  });
+
+  it("knows the link-local address the kernel gives a box's eth0 (EUI-64 of its MAC)", () => {
+    assert.equal(formatAddress(6, linkLocalOf('02:42:ac:11:00:02')), 'fe80::42:acff:fe11:2');
+    assert.equal(formatAddress(6, linkLocalOf('52:54:00:12:34:56')), 'fe80::5054:ff:fe12:3456');
   });
 
   it('names host ends within the kernel limit, and writes resolv.conf and hosts', () => {

@@ -97,7 +97,7 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     const clientLink = hostLinkName(client.id);
     assert.deepEqual(
       spoofRules(net).filter((rule) => rule.startsWith(clientLink)),
-      [`${clientLink} ip`, `${clientLink} arp`, `${clientLink} ip6`],
+      [`${clientLink} ip`, `${clientLink} arp`, `${clientLink} ip6`, `${clientLink} nd`],
     );
     const clientNetns = `/proc/${runtimeFacts(client).init?.pid}/ns/net`;
     netlink(clientNetns, [{ op: 'addr-add', dev: 'eth0', address: '10.231.0.99', prefix: 32 }]);

@@ -152,7 +152,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** The anti-spoofing rules of nsbox's bridge table in the test host namespace, as `LINK ETHERTYPE` (each box's chain is `spoof-LINK`). */
+/** The anti-spoofing rules of nsbox's bridge table in the test host namespace, as `LINK ETHERTYPE` or `LINK nd` (each box's chain is `spoof-LINK`). */
 export function spoofRules(net: TestNet): string[] {
   return (listRules(net.hostPath, 'bridge') ?? [])
     .filter((rule) => String(rule.chain).startsWith('spoof-'))
@@ -160,6 +160,8 @@ export function spoofRules(net: TestNet): string[] {
       // nft lists `ether type` as implied by the source match that follows it, when there is one.
       const first = (rule.expr as { match?: { left?: { payload?: { protocol: string } }; right?: unknown } }[])[0]?.match;
       const protocol = first?.left?.payload?.protocol === 'ether' ? String(first.right) : first?.left?.payload?.protocol;
+      // The neighbour-advertisement rule (anti-spoof.ts): `nd`.
+      if (JSON.stringify(rule.expr).includes('nd-neighbor-advert')) return `${String(rule.chain).slice('spoof-'.length)} nd`;
       return `${String(rule.chain).slice('spoof-'.length)} ${protocol}`;
     });
 }
