@@ -2,7 +2,9 @@
  * The network plugin, side by side in one run, inside network namespaces of the benchmark's
  * own (the host's interfaces, routes and nft tables are never touched):
  *   - what networking adds to a box start: median start time without the plugin, with it in
- *     mode none, and bridged (veth, addresses, routes, files, nft rules);
+ *     mode none, and bridged (veth, addresses, routes, files, nft rules), the hosts taking turns;
+ *     the median of each round's difference; and the time the plugin's wire hook took (the
+ *     network's own work in a start, which the machine's noise in the rest does not blur);
  *   - throughput box → host side through the veth and the bridge (TCP, busybox nc to a Node
  *     receiver, read on the kernel's byte counters) against a bare veth pair between two
  *     namespaces, measured the same way;
@@ -53,6 +55,31 @@ async function open(name: string, plugins: AnyPlugin[], defaultMode: string): Pr
   return host;
 }
 
+/** How long each bridged start spent in the network plugin's wire hook (all its work on a start). */
+const wireTimes: number[] = [];
+
+/** The plugin with its wire hook timed, the rest as it is. */
+function timedWire(plugin: AnyPlugin): AnyPlugin {
+  type Setup = (env: unknown) => { hooks?: Record<string, (...args: unknown[]) => unknown> };
+  const setup = plugin.setup as unknown as Setup;
+  const timed: Setup = (env) => {
+    const result = setup(env);
+    const wire = result.hooks?.wire;
+    if (result.hooks && wire) {
+      result.hooks.wire = (...args) => {
+        const started = performance.now();
+        try {
+          return wire(...args);
+        } finally {
+          wireTimes.push(performance.now() - started);
+        }
+      };
+    }
+    return result;
+  };
+  return { ...plugin, setup: timed } as unknown as AnyPlugin;
+}
+
 /**
  * Times of manager.start over `runs` start/stop rounds of one box per host. The hosts take
  * turns round by round, so that a busy moment of the machine weighs on each alike.
@@ -82,7 +109,7 @@ try {
   // 1. What networking adds to a start.
   const without = await open('without', [], 'none');
   const none = await open('none', [networkPlugin], 'none');
-  const bridged = await open('bridged', [networkPlugin], 'bridge');
+  const bridged = await open('bridged', [timedWire(networkPlugin)], 'bridge');
   const [plain = [], empty = [], wired = []] = await startTimes([
     { host: without, name: 'plain' },
     { host: none, name: 'empty' },
@@ -99,6 +126,10 @@ try {
     `plugin, bridged                   ${costs.bridged.toFixed(1).padStart(8)} ms  (+${(costs.bridged - costs.without).toFixed(1)} ms for the network)`,
   );
   console.log(`bridged minus without, per round  ${paired.toFixed(1).padStart(8)} ms  (median of the ${runs} rounds' differences)`);
+  // The network's own work inside a bridged start, free of the machine's noise in the rest of it.
+  console.log(
+    `network setup in a bridged start   ${median(wireTimes).toFixed(1).padStart(7)} ms  (the plugin's wire hook: veth, addresses, routes, files, nft; median)`,
+  );
 
   // 2. Throughput: a bridged box to a receiver in the host-side namespace, and a bare veth pair.
   await bridged.manager.create({ name: 'sender', config: { rootfs, process: { args: ['sleep', '100000'] } } });

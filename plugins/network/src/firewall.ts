@@ -86,8 +86,7 @@ export class FirewallRules {
 
   list(box: string): AllowRule[] {
     return this.state
-      .list(STATE_NAMESPACE)
-      .filter((entry) => entry.key.startsWith(`${RULE_KEY}${box}:`))
+      .list(STATE_NAMESPACE, `${RULE_KEY}${box}:`)
       .map((entry) => JSON.parse(entry.value) as AllowRule)
       .sort((a, b) => formatAllow(a).localeCompare(formatAllow(b)));
   }

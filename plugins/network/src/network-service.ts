@@ -183,10 +183,7 @@ export class NetworkService {
   }
 
   private wiredBoxes(): WiredBox[] {
-    return this.state
-      .list(STATE_NAMESPACE)
-      .filter((entry) => entry.key.startsWith(WIRED_KEY))
-      .map((entry) => JSON.parse(entry.value) as WiredBox);
+    return this.state.list(STATE_NAMESPACE, WIRED_KEY).map((entry) => JSON.parse(entry.value) as WiredBox);
   }
 
   /** Each forward with the box address it goes to, one per family the box has. */
