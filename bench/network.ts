@@ -2,7 +2,9 @@
  * The network plugin, side by side in one run, inside network namespaces of the benchmark's
  * own (the host's interfaces, routes and nft tables are never touched):
  *   - what networking adds to a box start: median start time without the plugin, with it in
- *     mode none, and bridged (veth, addresses, routes, files, nft rules);
+ *     mode none, and bridged (veth, addresses, routes, files, nft rules), the hosts taking turns;
+ *     the median of each round's difference; and the time the plugin's wire hook took (the
+ *     network's own work in a start, which the machine's noise in the rest does not blur);
  *   - throughput box → host side through the veth and the bridge (TCP, busybox nc to a Node
  *     receiver, read on the kernel's byte counters) against a bare veth pair between two
  *     namespaces, measured the same way;
@@ -53,18 +55,48 @@ async function open(name: string, plugins: AnyPlugin[], defaultMode: string): Pr
   return host;
 }
 
-/** Median time of manager.start over `runs` start/stop rounds of one box. */
-async function startCost(host: NsboxHost, name: string): Promise<number> {
-  await host.manager.create({ name, config: { rootfs, process: { args: ['sleep', '100000'] } } });
-  const times: number[] = [];
+/** How long each bridged start spent in the network plugin's wire hook (all its work on a start). */
+const wireTimes: number[] = [];
+
+/** The plugin with its wire hook timed, the rest as it is. */
+function timedWire(plugin: AnyPlugin): AnyPlugin {
+  type Setup = (env: unknown) => { hooks?: Record<string, (...args: unknown[]) => unknown> };
+  const setup = plugin.setup as unknown as Setup;
+  const timed: Setup = (env) => {
+    const result = setup(env);
+    const wire = result.hooks?.wire;
+    if (result.hooks && wire) {
+      result.hooks.wire = (...args) => {
+        const started = performance.now();
+        try {
+          return wire(...args);
+        } finally {
+          wireTimes.push(performance.now() - started);
+        }
+      };
+    }
+    return result;
+  };
+  return { ...plugin, setup: timed } as unknown as AnyPlugin;
+}
+
+/**
+ * Times of manager.start over `runs` start/stop rounds of one box per host. The hosts take
+ * turns round by round, so that a busy moment of the machine weighs on each alike.
+ */
+async function startTimes(hosts: { host: NsboxHost; name: string }[]): Promise<number[][]> {
+  for (const { host, name } of hosts) await host.manager.create({ name, config: { rootfs, process: { args: ['sleep', '100000'] } } });
+  const times: number[][] = hosts.map(() => []);
   for (let index = 0; index < runs; index++) {
-    const started = process.hrtime.bigint();
-    await host.manager.start(name);
-    times.push(Number(process.hrtime.bigint() - started) / 1e6);
-    await host.manager.stop(name, { timeoutMs: 0 });
+    for (const [which, { host, name }] of hosts.entries()) {
+      const started = process.hrtime.bigint();
+      await host.manager.start(name);
+      times[which]?.push(Number(process.hrtime.bigint() - started) / 1e6);
+      await host.manager.stop(name, { timeoutMs: 0 });
+    }
   }
-  await host.manager.destroy(name, { force: true });
-  return median(times);
+  for (const { host, name } of hosts) await host.manager.destroy(name, { force: true });
+  return times;
 }
 
 try {
@@ -77,17 +109,26 @@ try {
   // 1. What networking adds to a start.
   const without = await open('without', [], 'none');
   const none = await open('none', [networkPlugin], 'none');
-  const bridged = await open('bridged', [networkPlugin], 'bridge');
-  const costs = {
-    without: await startCost(without, 'plain'),
-    none: await startCost(none, 'empty'),
-    bridged: await startCost(bridged, 'wired'),
-  };
-  console.log(`\nbox start (create once, then start/stop ${runs} times; median of manager.start)\n`);
+  const bridged = await open('bridged', [timedWire(networkPlugin)], 'bridge');
+  const [plain = [], empty = [], wired = []] = await startTimes([
+    { host: without, name: 'plain' },
+    { host: none, name: 'empty' },
+    { host: bridged, name: 'wired' },
+  ]);
+  const costs = { without: median(plain), none: median(empty), bridged: median(wired) };
+  // Each round's bridged start against the start without the plugin just before it: the
+  // machine's load, which moves the medians by more than the network costs, cancels out.
+  const paired = median(wired.map((time, index) => time - (plain[index] ?? time)));
+  console.log(`\nbox start (create once, then start/stop ${runs} times, the three hosts in turn; median of manager.start)\n`);
   console.log(`without the network plugin        ${costs.without.toFixed(1).padStart(8)} ms`);
   console.log(`plugin, mode none                 ${costs.none.toFixed(1).padStart(8)} ms`);
   console.log(
     `plugin, bridged                   ${costs.bridged.toFixed(1).padStart(8)} ms  (+${(costs.bridged - costs.without).toFixed(1)} ms for the network)`,
+  );
+  console.log(`bridged minus without, per round  ${paired.toFixed(1).padStart(8)} ms  (median of the ${runs} rounds' differences)`);
+  // The network's own work inside a bridged start, free of the machine's noise in the rest of it.
+  console.log(
+    `network setup in a bridged start   ${median(wireTimes).toFixed(1).padStart(7)} ms  (the plugin's wire hook: veth, addresses, routes, files, nft; median)`,
   );
 
   // 2. Throughput: a bridged box to a receiver in the host-side namespace, and a bare veth pair.

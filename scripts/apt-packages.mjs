@@ -12,6 +12,8 @@ export const aptSets = {
     'libcap-dev',
     'libbpf-dev',
     'libmnl-dev',
+    // The network plugin's nft batches run in process (native/src/nftables.c).
+    'libnftables-dev',
     'nftables',
     'iproute2',
     'util-linux',

@@ -2,9 +2,14 @@
 // `npm start`: after set-up, make sure nsboxd runs on its embedded default (SQLite in the
 // state directory, the unix socket /run/nsbox/nsbox.sock) — started in the background when
 // it does not — then make sure a demo box from the busybox template runs, through the API,
-// and show how to reach both. Idempotent: a second run finds the daemon and the box.
+// bridged with an address of its own (the network plugin: a pool made when there is none,
+// the bridge made at the box's start), serving a page with busybox httpd and forwarded a host
+// port; show the page fetched from the host through the box's address and through the
+// forward, and how to reach everything. Idempotent: a second run finds the daemon, the pool,
+// the box, its server and its forward. A demo box from before networking is stopped, bridged
+// and started again.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +20,9 @@ const name = process.env.NSBOX_DEMO_BOX ?? 'demo';
 const stateDir = resolve(process.env.NSBOX_STATE_DIR ?? '/var/lib/nsbox');
 const socketPath = process.env.NSBOX_SOCKET ?? '/run/nsbox/nsbox.sock';
 const logFile = join(stateDir, 'nsboxd.log');
+/** The pool made when the host has none, and the host port forwarded to the box's port 80. */
+const demoSubnet = process.env.NSBOX_DEMO_SUBNET ?? '10.213.0.0/24';
+const demoPort = Number(process.env.NSBOX_DEMO_PORT ?? 8480);
 
 function fail(message) {
   process.stderr.write(`npm start: ${message}\n`);
@@ -61,11 +69,57 @@ const { NsboxClient, isNsboxApiError } = await import(join(repo, 'packages/clien
 const tokenFile = join(stateDir, 'admin.token');
 const client = new NsboxClient({ socketPath, token: process.env.NSBOX_TOKEN ?? readFileSync(tokenFile, 'utf8').trim() });
 
+/** The host's network settings (host.json): where the host side of box networking lives. */
+function networkSettings() {
+  try {
+    return JSON.parse(readFileSync(join(stateDir, 'host.json'), 'utf8')).settings?.network ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** A pool to draw the demo box's address from: the host's first shared IPv4 pool, or one made now. */
+async function ensurePool() {
+  const pools = await client.actions.run('network', 'pool-list', {});
+  const shared = pools.find((pool) => !pool.tenant && !pool.subnet.includes(':'));
+  if (shared) return shared;
+  console.log(`making the address pool 'demo' (${demoSubnet}) for bridged boxes`);
+  return client.actions.run('network', 'pool-create', { name: 'demo', subnet: demoSubnet });
+}
+
+// The demo box's page, and busybox httpd serving it (started again when it is not running).
+const serve = 'mkdir -p /var/www; echo "hello from nsbox box $(hostname)" > /var/www/index.html; pidof httpd >/dev/null || httpd -p 80 -h /var/www';
+
+/** GET / of ADDR:PORT from the host side (its namespace when settings.network.netns names one): the body, or undefined. */
+function fetchFromHost(address, port) {
+  const host = address.includes(':') ? `[${address}]` : address;
+  const script = `printf 'GET / HTTP/1.0\\r\\nHost: ${host}\\r\\n\\r\\n' | busybox nc -w 2 ${address} ${port}`;
+  const netns = networkSettings().netns;
+  const [command, args] = netns ? ['nsenter', [`--net=${netns}`, 'sh', '-c', script]] : ['sh', ['-c', script]];
+  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 5000 });
+  if (result.status !== 0 || !/^HTTP\/1\.[01] 200/.test(result.stdout)) return undefined;
+  return result.stdout
+    .split(/\r?\n\r?\n/)
+    .slice(1)
+    .join('\n\n')
+    .trim();
+}
+
+async function fetchWithRetries(address, port) {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const body = fetchFromHost(address, port);
+    if (body !== undefined) return body;
+    await new Promise((done) => setTimeout(done, 150));
+  }
+  return undefined;
+}
+
 try {
+  const pool = await ensurePool();
   const existing = (await client.boxes.list()).find((box) => box.name === name);
   if (!existing) {
-    console.log(`creating box '${name}' from the busybox template through the API`);
-    const operation = await client.boxes.create({ name, config: { template: 'busybox' }, start: true });
+    console.log(`creating box '${name}' from the busybox template through the API, bridged with an address of pool '${pool.name}'`);
+    const operation = await client.boxes.create({ name, config: { template: 'busybox', network: { mode: 'bridge' } }, start: true });
     let shown = '';
     await operation.wait({
       onProgress: (op) => {
@@ -75,9 +129,28 @@ try {
         console.log(line);
       },
     });
-  } else if (existing.state !== 'running') {
-    console.log(`starting box '${name}' (${existing.state})`);
-    await client.boxes.start(name);
+  } else {
+    if (!['bridge', 'routed'].includes(existing.config.network?.mode)) {
+      // A demo box from before networking: its mode changes only while it is stopped.
+      console.log(`giving box '${name}' a network of its own (bridged)`);
+      if (existing.state === 'running') await client.boxes.stop(name);
+      await client.boxes.update(name, { network: { ...existing.config.network, mode: 'bridge' } });
+    }
+    if ((await client.boxes.get(name)).state !== 'running') {
+      console.log(`starting box '${name}'`);
+      await client.boxes.start(name);
+    }
+  }
+  const served = await client.boxes.exec(name, { command: ['sh', '-c', serve] });
+  if (served.exitCode !== 0) fail(`busybox httpd did not start in box '${name}': ${served.stderr}`);
+  const forward = `${demoPort}:80/tcp`;
+  if (!(await client.actions.run('network', 'forward-list', { box: name })).includes(forward)) {
+    try {
+      await client.actions.run('network', 'forward-add', { box: name, forward });
+    } catch (error) {
+      if (!isNsboxApiError(error) || error.code !== 'E_ALREADY_EXISTS') throw error;
+      console.log(`host port ${demoPort} is forwarded to another box already; set NSBOX_DEMO_PORT to forward another`);
+    }
   }
 
   const boxes = await client.boxes.list();
@@ -92,12 +165,29 @@ try {
     ],
   });
   console.log(`\ninside box '${name}' (through POST /boxes/${name}/exec):\n${inside.stdout}`);
+  const network = (await client.boxes.details(name)).network ?? {};
+  const address = network.addresses?.find((cidr) => !cidr.includes(':'))?.split('/')[0];
+  const gateway = network.gateways?.find((candidate) => !candidate.includes(':'));
+  if (!address || !gateway) fail(`box '${name}' has no IPv4 address: ${JSON.stringify(network)}`);
+  const direct = await fetchWithRetries(address, 80);
+  const forwarded = (network.forwards ?? []).includes(forward) ? await fetchWithRetries(gateway, demoPort) : undefined;
+  const where = networkSettings().netns ? ` (in ${networkSettings().netns})` : '';
+  console.log(`its network: ${network.addresses.join(', ')} on bridge ${network.bridge}, forwards ${(network.forwards ?? []).join(', ') || 'none'}`);
+  const answer = (body) => (body === undefined ? 'no answer' : `answers: ${body}`);
+  console.log(`  from the host${where}, through its address: http://${address}/ ${answer(direct)}`);
+  if ((network.forwards ?? []).includes(forward)) {
+    console.log(`  from the host${where}, through the port forward: http://${gateway}:${demoPort}/ ${answer(forwarded)}`);
+  }
+  if (direct === undefined) fail(`box '${name}' did not answer at ${address}:80 from the host`);
+  if ((network.forwards ?? []).includes(forward) && forwarded === undefined) fail(`box '${name}' did not answer through the forward ${gateway}:${demoPort}`);
+  console.log('');
   console.log(`nsboxd: socket ${socketPath} (mode 0660, group nsbox), admin token in ${tokenFile}, state in ${stateDir}`);
   console.log(`  curl --unix-socket ${socketPath} -H "Authorization: Bearer $(cat ${tokenFile})" http://nsbox/boxes`);
   console.log(`  curl --unix-socket ${socketPath} http://nsbox/openapi.json        # the API, no token needed`);
   console.log('the CLI goes through nsboxd while it runs (and works alone when it does not):');
   console.log(`  npx nsbox list                     npx nsbox exec ${name} -- ps`);
   console.log(`  npx nsbox enter ${name}                npx nsbox stop ${name} && npx nsbox destroy ${name}`);
+  console.log(`  npx nsbox info ${name}                 npx nsbox net forward list ${name}       npx nsbox net pool list`);
   console.log(`stop nsboxd (the boxes keep running): kill $(node -p "require('${join(stateDir, 'nsboxd.json')}').pid")`);
 } catch (error) {
   fail(isNsboxApiError(error) ? `${error.message} [${error.code}]` : error.message);

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export { isNetlinkError, listLinks, type NetLink, type NetlinkError, type NetlinkOp, netlink, setNetSysctl } from './netlink.js';
+export { isNftError, type NftError, nft, nftJson } from './nftables.js';
 export { encodeProgram, type LaunchOp } from './program.js';
 
 /** Root of this package, whether running from lib/ (source) or dist/ (built). */
@@ -57,6 +58,8 @@ export interface NativeAddon {
   /** rtnetlink steps in a namespace (`''`: the caller's); see netlink.ts for the typed form. */
   netlink(netns: string, ops: string[][]): unknown[];
   netlinkSysctl(netns: string, key: string, value: string): void;
+  /** An nft batch (text, or JSON in and out) in a namespace (`''`: the caller's); see nftables.ts. */
+  nft(netns: string, commands: string, json: boolean): string;
   /**
    * Replaces `root`/`path` with `content` without following a symlink: the directories are
    * resolved beneath the root with none followed, the file is renamed over the old name.

@@ -5,6 +5,7 @@
 #endif
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include "openat2.h"
 #include <stdio.h>
@@ -47,6 +48,47 @@ write_all (int fd, const unsigned char *data, size_t len)
   return 0;
 }
 
+/* True when dir_fd/name is a regular file (not followed if a link) of this mode and content:
+ * a rewrite would change nothing (and a rename over it costs ext4 a flush of the new data). */
+static bool
+same_file (int dir_fd, const char *name, const void *data, size_t len, mode_t mode)
+{
+  unsigned char buf[4096];
+  char proc[64];
+  struct stat st;
+  size_t done = 0;
+  bool same = false;
+  /* O_PATH first: nothing is opened for reading (a FIFO or a device the box planted) until
+   * fstat has shown a regular file, which is then reopened through its own fd. */
+  int path_fd = openat (dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC), fd;
+
+  if (path_fd < 0)
+    return false;
+  if (fstat (path_fd, &st) < 0 || !S_ISREG (st.st_mode) || (st.st_mode & 07777) != (mode & 07777)
+      || st.st_uid != geteuid () || (size_t) st.st_size != len)
+    {
+      close (path_fd);
+      return false;
+    }
+  snprintf (proc, sizeof proc, "/proc/self/fd/%d", path_fd);
+  fd = open (proc, O_RDONLY | O_CLOEXEC);
+  close (path_fd);
+  if (fd < 0)
+    return false;
+  while (done < len)
+    {
+      ssize_t n = read (fd, buf, sizeof buf);
+      if (n <= 0 || (size_t) n > len - done
+          || memcmp (buf, (const unsigned char *) data + done, (size_t) n) != 0)
+        goto out;
+      done += (size_t) n;
+    }
+  same = read (fd, buf, 1) == 0;
+out:
+  close (fd);
+  return same;
+}
+
 int
 root_write_file (const char *root, const char *path, const void *data, size_t len, mode_t mode,
                  struct nl_error *err)
@@ -70,6 +112,11 @@ root_write_file (const char *root, const char *path, const void *data, size_t le
   close (root_fd);
   if (dir_fd < 0)
     return nl_fail (err, e, "open directory '%s' in '%s' (no symlink followed)", dir, root);
+  if (same_file (dir_fd, name, data, len, mode))
+    {
+      close (dir_fd);
+      return 0;
+    }
   if (getrandom (&nonce, sizeof nonce, 0) != sizeof nonce)
     nonce = (unsigned int) getpid ();
   snprintf (tmp, sizeof tmp, ".%s.nsbox-%08x", name, nonce);

@@ -84,6 +84,7 @@ describe('nsbox native addon', () => {
       'isMountpoint',
       'netlink',
       'netlinkSysctl',
+      'nft',
       'nsInode',
       'pidfdOpen',
       'pidfdSendSignal',

@@ -8,7 +8,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { NsboxError } from '@nsbox/core';
-import { native, netlink } from '@nsbox/native';
+import { isNetlinkError, type NetlinkOp, native, netlink } from '@nsbox/native';
 import type { Claim } from './claims.js';
 import type { HostSide } from './host-side.js';
 import { boxMacAddress } from './mac.js';
@@ -72,12 +72,11 @@ export class BoxWiring {
       );
     }
     const hostLink = hostLinkName(input.boxId);
-    // A stale host end of this box (a crash between the pair's creation and the box's start) goes first.
-    this.host.removeLink(hostLink);
     try {
       const boxMac = boxMacAddress(input.boxId);
-      if (input.routed) this.routed(hostLink, boxNetns, boxMac, input.claims);
-      else this.bridged(hostLink, boxNetns, boxMac, input.claims);
+      const [hostSteps, boxSteps] = input.routed ? this.routed(hostLink, input.claims) : this.bridged(hostLink, input.claims);
+      this.hostEnd(hostLink, boxNetns, boxMac, hostSteps);
+      netlink(boxNetns, boxSteps);
       if (input.rootfs) {
         native().writeFileInRoot(input.rootfs, 'etc/resolv.conf', resolvConf(input.nameservers), 0o644);
         native().writeFileInRoot(input.rootfs, 'etc/hosts', hostsFile(input.hostname, input.claims), 0o644);
@@ -91,19 +90,37 @@ export class BoxWiring {
     }
   }
 
-  private bridged(hostLink: string, boxNetns: string, boxMac: string, claims: readonly Claim[]): void {
-    netlink(this.host.netns, [
-      { op: 'veth-add', name: hostLink, peer: 'eth0', peerNetns: boxNetns, peerAddress: boxMac },
-      { op: 'link-master', name: hostLink, master: this.host.bridge },
-      { op: 'link-up', name: hostLink },
-    ]);
+  /**
+   * The veth pair, its box end made directly in the box's namespace as `eth0`, then the host
+   * end's steps, in one batch. A stale host end of this box (a crash between the pair's
+   * creation and the box's start) is removed and the batch run again.
+   */
+  private hostEnd(hostLink: string, boxNetns: string, boxMac: string, then: NetlinkOp[]): void {
+    const steps: NetlinkOp[] = [{ op: 'veth-add', name: hostLink, peer: 'eth0', peerNetns: boxNetns, peerAddress: boxMac }, ...then];
+    try {
+      netlink(this.host.netns, steps);
+    } catch (error) {
+      if (!isNetlinkError(error, 'EEXIST') || error.step !== 0) throw error;
+      this.host.removeLink(hostLink);
+      netlink(this.host.netns, steps);
+    }
+  }
+
+  /** Host end on the bridge; inside, the pool addresses and a default route per family through its gateway. */
+  private bridged(hostLink: string, claims: readonly Claim[]): [NetlinkOp[], NetlinkOp[]] {
     const gateways = new Map(claims.map((claim) => [claim.family, claim.gateway]));
-    netlink(boxNetns, [
-      { op: 'link-up', name: 'lo' },
-      ...claims.map((claim) => ({ op: 'addr-add' as const, dev: 'eth0', address: claim.address, prefix: claim.prefix })),
-      { op: 'link-up', name: 'eth0' },
-      ...[...gateways.values()].map((gateway) => ({ op: 'route-add' as const, gateway, dev: 'eth0' })),
-    ]);
+    return [
+      [
+        { op: 'link-master', name: hostLink, master: this.host.bridge },
+        { op: 'link-up', name: hostLink },
+      ],
+      [
+        { op: 'link-up', name: 'lo' },
+        ...claims.map((claim) => ({ op: 'addr-add' as const, dev: 'eth0', address: claim.address, prefix: claim.prefix })),
+        { op: 'link-up', name: 'eth0' },
+        ...[...gateways.values()].map((gateway) => ({ op: 'route-add' as const, gateway, dev: 'eth0' })),
+      ],
+    ];
   }
 
   /**
@@ -111,21 +128,22 @@ export class BoxWiring {
    * its host end holds (169.254.1.1, fe80::1); the host routes each address to that veth. No
    * bridge: a box never sees another box's frames, and nobody answers ARP for a neighbour.
    */
-  private routed(hostLink: string, boxNetns: string, boxMac: string, claims: readonly Claim[]): void {
+  private routed(hostLink: string, claims: readonly Claim[]): [NetlinkOp[], NetlinkOp[]] {
     const families = new Set(claims.map((claim) => claim.family));
-    netlink(this.host.netns, [
-      { op: 'veth-add', name: hostLink, peer: 'eth0', peerNetns: boxNetns, peerAddress: boxMac },
-      ...(families.has(4) ? [{ op: 'addr-add' as const, dev: hostLink, address: ROUTED_GATEWAY[4], prefix: 32 }] : []),
-      ...(families.has(6) ? [{ op: 'addr-add' as const, dev: hostLink, address: ROUTED_GATEWAY[6], prefix: 64 }] : []),
-      { op: 'link-up', name: hostLink },
-      ...claims.map((claim) => ({ op: 'route-add' as const, dst: claim.address, prefix: claim.family === 4 ? 32 : 128, dev: hostLink })),
-    ]);
-    netlink(boxNetns, [
-      { op: 'link-up', name: 'lo' },
-      ...claims.map((claim) => ({ op: 'addr-add' as const, dev: 'eth0', address: claim.address, prefix: claim.family === 4 ? 32 : 128 })),
-      { op: 'link-up', name: 'eth0' },
-      ...[...families].map((family) => ({ op: 'route-add' as const, gateway: ROUTED_GATEWAY[family], dev: 'eth0', onlink: family === 4 })),
-    ]);
+    return [
+      [
+        ...(families.has(4) ? [{ op: 'addr-add' as const, dev: hostLink, address: ROUTED_GATEWAY[4], prefix: 32 }] : []),
+        ...(families.has(6) ? [{ op: 'addr-add' as const, dev: hostLink, address: ROUTED_GATEWAY[6], prefix: 64 }] : []),
+        { op: 'link-up', name: hostLink },
+        ...claims.map((claim) => ({ op: 'route-add' as const, dst: claim.address, prefix: claim.family === 4 ? 32 : 128, dev: hostLink })),
+      ],
+      [
+        { op: 'link-up', name: 'lo' },
+        ...claims.map((claim) => ({ op: 'addr-add' as const, dev: 'eth0', address: claim.address, prefix: claim.family === 4 ? 32 : 128 })),
+        { op: 'link-up', name: 'eth0' },
+        ...[...families].map((family) => ({ op: 'route-add' as const, gateway: ROUTED_GATEWAY[family], dev: 'eth0', onlink: family === 4 })),
+      ],
+    ];
   }
 
   /** Removes the host end (and so the pair); nothing when the box's namespace already took it along. */

@@ -62,8 +62,7 @@ export class Claims {
 
   private entries(): { address: string; record: ClaimRecord }[] {
     return this.state
-      .list(STATE_NAMESPACE)
-      .filter((entry) => entry.key.startsWith(CLAIM_KEY))
+      .list(STATE_NAMESPACE, CLAIM_KEY)
       .map((entry) => ({ address: entry.key.slice(CLAIM_KEY.length), record: JSON.parse(entry.value) as ClaimRecord }));
   }
 

@@ -32,9 +32,12 @@ describe('network: allow rules', () => {
   });
 
   it("writes accepts before one counted drop per family, matched on the box's own addresses", () => {
-    const rules = firewallRules([
-      { box: 'b1', addresses: [{ family: 4, address: '10.0.0.2' }], rules: [parseAllow('198.51.100.0/24:80'), parseAllow('fd00::/64')] },
-    ]);
+    const rules = firewallRules({
+      box: 'b1',
+      link: 'nsb000000000001',
+      addresses: [{ family: 4, address: '10.0.0.2' }],
+      rules: [parseAllow('198.51.100.0/24:80'), parseAllow('fd00::/64')],
+    });
     const verdicts = rules.map((command) => {
       const expr = (command.add as { rule: { expr: Record<string, unknown>[] } }).rule.expr;
       return Object.keys(expr[expr.length - 1] as object)[0];

@@ -1,8 +1,9 @@
 /**
  * The per-box firewall: inbound allow rules (`SOURCE[:PORT[/udp]]`). A box with at least one
- * rule gets, in the `firewall` chain of `inet nsbox` (hook forward), its rules as accepts and
- * a counted drop of every other packet to its addresses that does not belong to a connection
- * already made; a box without rules is open as before. Rules are matched on the box's
+ * rule gets a chain of its own in `inet nsbox` (`guard-<host link>`), reached from the
+ * `firewall` chain (hook forward) through verdict maps of the boxes' addresses, with its
+ * rules as accepts and a counted drop of every other packet to its addresses that does not
+ * belong to a connection already made; a box without rules is open as before. Rules are matched on the box's
  * destination addresses (held, anti-spoofed claims), so they hold the same whether the packet
  * was routed from the outside, forwarded by a DNAT port forward (the port is the box's), or
  * crossed nsbox's bridge from another box (the bridge hands its IP traffic to the inet hooks).
@@ -12,6 +13,7 @@
 
 import { NsboxError, type PluginStateStore } from '@nsbox/core';
 import { type Family, formatAddress, parseAddress } from './ip.js';
+import { addChain, addElement, addRule, type NftCommand, removeChainAndElements, TABLE } from './nft-commands.js';
 import { STATE_NAMESPACE } from './pools.js';
 
 const RULE_KEY = 'fw:';
@@ -25,8 +27,6 @@ export interface AllowRule {
   port?: number;
   protocol?: 'tcp' | 'udp';
 }
-
-type NftCommand = Record<string, unknown>;
 
 const bad = (text: string, why: string): NsboxError =>
   new NsboxError('E_INVALID_ARGUMENT', `allow rule '${text}': ${why} (SOURCE[/PREFIX][:PORT[/udp]], IPv6 with a port as [fd00::/64]:80)`, {
@@ -86,8 +86,7 @@ export class FirewallRules {
 
   list(box: string): AllowRule[] {
     return this.state
-      .list(STATE_NAMESPACE)
-      .filter((entry) => entry.key.startsWith(`${RULE_KEY}${box}:`))
+      .list(STATE_NAMESPACE, `${RULE_KEY}${box}:`)
       .map((entry) => JSON.parse(entry.value) as AllowRule)
       .sort((a, b) => formatAllow(a).localeCompare(formatAllow(b)));
   }
@@ -111,68 +110,87 @@ export class FirewallRules {
   }
 }
 
-/** A wired box with rules, as the batch needs it. */
+/** A wired box with its rules, as its chain needs it. */
 export interface FirewalledBox {
   box: string;
+  /** The host end of its veth: names its chain. */
+  link: string;
   addresses: { family: Family; address: string }[];
   rules: AllowRule[];
 }
 
-const FIREWALL_CHAIN = { family: 'inet', table: 'nsbox', name: 'firewall' };
+/** Verdict maps of the boxes' own addresses to their chains, one per family. */
+const GUARD_MAP = { 4: 'guard4', 6: 'guard6' } as const;
 
-function addRule(box: string, expr: NftCommand[]): NftCommand {
-  return { add: { rule: { family: FIREWALL_CHAIN.family, table: FIREWALL_CHAIN.table, chain: FIREWALL_CHAIN.name, comment: `nsbox firewall ${box}`, expr } } };
+/** The chain of a box's firewall rules. */
+export const guardChain = (link: string): string => `guard-${link}`;
+
+/** The dispatch: a packet to a guarded box's address goes through that box's chain. */
+export function firewallBase(): NftCommand[] {
+  return [
+    { add: { table: { family: 'inet', name: TABLE } } },
+    { add: { map: { family: 'inet', table: TABLE, name: GUARD_MAP[4], type: 'ipv4_addr', map: 'verdict' } } },
+    { add: { map: { family: 'inet', table: TABLE, name: GUARD_MAP[6], type: 'ipv6_addr', map: 'verdict' } } },
+    { add: { chain: { family: 'inet', table: TABLE, name: 'firewall', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } } },
+    addRule('inet', 'firewall', [{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: `@${GUARD_MAP[4]}` } }]),
+    addRule('inet', 'firewall', [{ vmap: { key: { payload: { protocol: 'ip6', field: 'daddr' } }, data: `@${GUARD_MAP[6]}` } }]),
+  ];
 }
 
 const daddr = (family: Family, addresses: string[]): NftCommand => ({
   match: { op: '==', left: { payload: { protocol: family === 4 ? 'ip' : 'ip6', field: 'daddr' } }, right: { set: addresses } },
 });
 
-export function firewallRules(boxes: readonly FirewalledBox[]): NftCommand[] {
-  return boxes.flatMap(({ box, addresses, rules }) =>
-    ([4, 6] as const).flatMap((family) => {
-      const own = addresses.filter((a) => a.family === family).map((a) => a.address);
-      if (own.length === 0) return [];
-      const to = daddr(family, own);
-      const protocol = family === 4 ? 'ip' : 'ip6';
-      const allows = rules
-        .filter((rule) => rule.family === family)
-        .map((rule) =>
-          addRule(box, [
-            to,
-            { match: { op: '==', left: { payload: { protocol, field: 'saddr' } }, right: { prefix: { addr: rule.source, len: rule.prefix } } } },
-            ...(rule.port === undefined ? [] : [{ match: { op: '==', left: { payload: { protocol: rule.protocol, field: 'dport' } }, right: rule.port } }]),
-            { accept: null },
-          ]),
-        );
-      return [
-        // Answers to what the box opened, and ICMP errors about it.
-        addRule(box, [to, { match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } }, { accept: null }]),
-        // Neighbour discovery to a unicast address (reachability probes) is not a connection.
-        ...(family === 6
-          ? [
-              addRule(box, [
-                to,
-                {
-                  match: { op: '==', left: { payload: { protocol: 'icmpv6', field: 'type' } }, right: { set: ['nd-neighbor-solicit', 'nd-neighbor-advert'] } },
-                },
-                { accept: null },
-              ]),
-            ]
-          : []),
-        ...allows,
-        addRule(box, [to, { counter: null }, { drop: null }]),
-      ];
-    }),
-  );
+/** The rules of a box's chain: accepts, then one counted drop per family it has addresses of. */
+export function firewallRules({ box, link, addresses, rules }: FirewalledBox): NftCommand[] {
+  const rule = (expr: NftCommand[]) => addRule('inet', guardChain(link), expr, `nsbox firewall ${box}`);
+  return ([4, 6] as const).flatMap((family) => {
+    const own = addresses.filter((a) => a.family === family).map((a) => a.address);
+    if (own.length === 0) return [];
+    const to = daddr(family, own);
+    const protocol = family === 4 ? 'ip' : 'ip6';
+    const allows = rules
+      .filter((allow) => allow.family === family)
+      .map((allow) =>
+        rule([
+          to,
+          { match: { op: '==', left: { payload: { protocol, field: 'saddr' } }, right: { prefix: { addr: allow.source, len: allow.prefix } } } },
+          ...(allow.port === undefined ? [] : [{ match: { op: '==', left: { payload: { protocol: allow.protocol, field: 'dport' } }, right: allow.port } }]),
+          { accept: null },
+        ]),
+      );
+    return [
+      // Answers to what the box opened, and ICMP errors about it.
+      rule([to, { match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } }, { accept: null }]),
+      // Neighbour discovery to a unicast address (reachability probes) is not a connection.
+      ...(family === 6
+        ? [
+            rule([
+              to,
+              { match: { op: '==', left: { payload: { protocol: 'icmpv6', field: 'type' } }, right: { set: ['nd-neighbor-solicit', 'nd-neighbor-advert'] } } },
+              { accept: null },
+            ]),
+          ]
+        : []),
+      ...allows,
+      rule([to, { counter: null }, { drop: null }]),
+    ];
+  });
 }
 
-/** The firewall part of the batch: the chain rewritten whole from the wired boxes that have rules. */
-export function firewallBatch(boxes: readonly FirewalledBox[]): NftCommand[] {
+const elementsOf = (box: FirewalledBox) => box.addresses.map(({ family, address }) => ({ map: GUARD_MAP[family], key: address }));
+
+/** The box's chain and its addresses' elements gone (nothing when absent). */
+export function firewallUnwire(box: FirewalledBox): NftCommand[] {
+  return removeChainAndElements('inet', guardChain(box.link), elementsOf(box));
+}
+
+/** The box's chain written whole from its rules; a box without rules has none (it is open). */
+export function firewallWire(box: FirewalledBox): NftCommand[] {
+  if (box.rules.length === 0) return firewallUnwire(box);
   return [
-    { add: { table: { family: 'inet', name: 'nsbox' } } },
-    { add: { chain: { ...FIREWALL_CHAIN, type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } } },
-    { flush: { chain: FIREWALL_CHAIN } },
-    ...firewallRules(boxes.filter((box) => box.rules.length > 0)),
+    ...addChain('inet', guardChain(box.link)),
+    ...firewallRules(box),
+    ...elementsOf(box).map(({ map, key }) => addElement('inet', map, [key, { jump: { target: guardChain(box.link) } }])),
   ];
 }

@@ -38,8 +38,7 @@ export class Forwards {
 
   list(box?: string): Forward[] {
     return this.state
-      .list(STATE_NAMESPACE)
-      .filter((entry) => entry.key.startsWith(FORWARD_KEY))
+      .list(STATE_NAMESPACE, FORWARD_KEY)
       .map((entry) => JSON.parse(entry.value) as Forward)
       .filter((forward) => box === undefined || forward.box === box)
       .sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol));

@@ -11,6 +11,10 @@ import { type Pool, STATE_NAMESPACE } from './pools.js';
 import type { NetworkSettings } from './settings.js';
 
 export class HostSide {
+  /** What this process last made sure of (bridge and gateways; forwarding): a box's start then skips it. */
+  private bridgeEnsured: string | undefined;
+  private forwardingEnsured: string | undefined;
+
   constructor(
     private readonly settings: NetworkSettings,
     private readonly state: PluginStateStore,
@@ -31,10 +35,33 @@ export class HostSide {
 
   /**
    * Makes the bridge (or finds the one nsbox made), gives it each pool's gateway address and
-   * turns forwarding on (the nft tables are the service's: NetworkService.applyRules). A link of that name that nsbox did not
-   * make is refused: nsbox never takes over an interface of the host.
+   * turns forwarding on (the nft tables are the service's: rule-tables.ts). A link of that
+   * name that nsbox did not make is refused: nsbox never takes over an interface of the host.
+   * Done once per process and set of pools: later starts trust it (see {@link trusted}).
    */
   ensure(pools: readonly Pool[]): void {
+    const key = JSON.stringify([this.settings.bridge, pools.map((pool) => `${pool.gateway}/${pool.prefix}`)]);
+    if (this.bridgeEnsured === key) return;
+    this.bridgeEnsured = undefined;
+    this.ensureBridge(pools);
+    this.bridgeEnsured = key;
+  }
+
+  /**
+   * Whether the last ensure was taken on trust: a step that then fails on the host side (the
+   * bridge deleted by hand meanwhile) is worth one more try after {@link forget}.
+   */
+  get trusted(): boolean {
+    return this.bridgeEnsured !== undefined;
+  }
+
+  /** The next ensure looks again. */
+  forget(): void {
+    this.bridgeEnsured = undefined;
+    this.forwardingEnsured = undefined;
+  }
+
+  private ensureBridge(pools: readonly Pool[]): void {
     const ns = this.settings.netns;
     const name = this.settings.bridge;
     const existing = listLinks(ns).find((link) => link.name === name);
@@ -62,8 +89,11 @@ export class HostSide {
 
   /** Forwarding on in the host-side namespace for the pools' families (bridged and routed boxes). */
   ensureForwarding(pools: readonly Pool[]): void {
+    const key = [...new Set(pools.map((pool) => pool.family))].sort().join();
+    if (this.forwardingEnsured === key) return;
     if (pools.some((pool) => pool.family === 4)) setNetSysctl(this.settings.netns, 'net.ipv4.ip_forward', '1');
     if (pools.some((pool) => pool.family === 6)) setNetSysctl(this.settings.netns, 'net.ipv6.conf.all.forwarding', '1');
+    this.forwardingEnsured = key;
   }
 
   /** Deletes a host-side link, nothing when it is gone already (its box's namespace took it along). */

@@ -23,3 +23,10 @@ export function boxMacAddress(boxId: string): string {
 export function randomMacAddress(): string {
   return localUnicast(randomBytes(6));
 }
+
+/** The IPv6 link-local address the kernel gives a link of this MAC (EUI-64, RFC 4291 appendix A), as a 128-bit number. */
+export function linkLocalOf(mac: string): bigint {
+  const octets = mac.split(':').map((octet) => Number.parseInt(octet, 16));
+  const eui64 = [(octets[0] ?? 0) ^ 0x02, octets[1] ?? 0, octets[2] ?? 0, 0xff, 0xfe, octets[3] ?? 0, octets[4] ?? 0, octets[5] ?? 0];
+  return (0xfe80n << 112n) | eui64.reduce((sum, octet) => (sum << 8n) | BigInt(octet), 0n);
+}

@@ -1,25 +1,20 @@
 /**
- * NAT to the outside and port forwards through nftables: a table of nsbox's own (`inet nsbox`,
- * with anti-spoofing in `bridge nsbox`, anti-spoof.ts), written as a
- * JSON batch to `nft -j` (in the host-side namespace when one is configured). The batch
- * only ever names that table, so no other table of the host is read or changed; it is
- * rewritten whole (chain flushed, one masquerade rule per pool), so running it twice is the
- * same as once.
+ * NAT to the outside and port forwards through nftables: chains in a table of nsbox's own
+ * (`inet nsbox`; anti-spoofing in anti-spoof.ts, the firewall in firewall.ts), JSON batches run
+ * in process by libnftables (the addon's `nft`, in the host-side namespace when one is
+ * configured). A batch only ever names that table, so no other table of the host is read or
+ * changed. The NAT chains are rewritten whole (flushed, one masquerade rule per pool, DNAT per
+ * forward) when the pools or forwards change, so running it twice is the same as once.
  */
 
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { NsboxError } from '@nsbox/core';
-import { antiSpoofBatch, BRIDGE_FAMILY, type WiredBox } from './anti-spoof.js';
+import { nftJson } from '@nsbox/native';
 import { formatAddress } from './ip.js';
+import { dropTables, type NftCommand, TABLE } from './nft-commands.js';
 import type { Pool } from './pools.js';
 
-export const NAT_TABLE = 'nsbox';
+export const NAT_TABLE = TABLE;
 const FAMILY = 'inet';
-
-type NftCommand = Record<string, unknown>;
 
 function masquerade(pool: Pool): NftCommand {
   const protocol = pool.family === 4 ? 'ip' : 'ip6';
@@ -71,71 +66,62 @@ function dnat(chain: 'prerouting' | 'output', forward: ForwardRule): NftCommand 
   };
 }
 
+/** The NAT chains of nsbox's inet table (base chains, hooked). */
+export function natBase(): NftCommand[] {
+  const chain = (name: string) => ({ family: FAMILY, table: NAT_TABLE, name });
+  return [
+    { add: { table: { family: FAMILY, name: NAT_TABLE } } },
+    { add: { chain: { ...chain('postrouting'), type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } } },
+    { add: { chain: { ...chain('prerouting'), type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } } },
+    { add: { chain: { ...chain('output'), type: 'nat', hook: 'output', prio: -100, policy: 'accept' } } },
+  ];
+}
+
+/** The NAT chains rewritten whole: one masquerade rule per pool, DNAT of each forward. */
+export function natRules(pools: readonly Pool[], forwards: readonly ForwardRule[] = []): NftCommand[] {
+  const chain = (name: string) => ({ family: FAMILY, table: NAT_TABLE, name });
+  return [
+    { flush: { chain: chain('postrouting') } },
+    { flush: { chain: chain('prerouting') } },
+    { flush: { chain: chain('output') } },
+    ...pools.map(masquerade),
+    ...forwards.flatMap((forward) => [dnat('prerouting', forward), dnat('output', forward)]),
+  ];
+}
+
 /** The batch that makes the table hold exactly the pools' masquerade rules and the forwards. */
 export function natBatch(pools: readonly Pool[], forwards: readonly ForwardRule[] = []): { nftables: NftCommand[] } {
-  const chain = (name: string) => ({ family: FAMILY, table: NAT_TABLE, name });
-  return {
-    nftables: [
-      { add: { table: { family: FAMILY, name: NAT_TABLE } } },
-      { add: { chain: { ...chain('postrouting'), type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } } },
-      { add: { chain: { ...chain('prerouting'), type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } } },
-      { add: { chain: { ...chain('output'), type: 'nat', hook: 'output', prio: -100, policy: 'accept' } } },
-      { flush: { chain: chain('postrouting') } },
-      { flush: { chain: chain('prerouting') } },
-      { flush: { chain: chain('output') } },
-      ...pools.map(masquerade),
-      ...forwards.flatMap((forward) => [dnat('prerouting', forward), dnat('output', forward)]),
-    ],
-  };
+  return { nftables: [...natBase(), ...natRules(pools, forwards)] };
 }
 
-/** Runs `nft` in the namespace (the process's own when undefined). */
-export function runNft(netns: string | undefined, args: string[]): string {
-  const [command, commandArgs] = netns ? ['nsenter', [`--net=${netns}`, 'nft', ...args]] : ['nft', args];
-  const result = spawnSync(command, commandArgs, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (result.status !== 0) {
-    throw new NsboxError('E_RUNTIME', `nft ${args.join(' ')} failed: ${(result.stderr || result.error?.message || `exit ${result.status}`).trim()}`, {
-      details: { step: 'nat' },
-    });
-  }
-  return result.stdout;
-}
-
-export function applyNat(
-  netns: string | undefined,
-  pools: readonly Pool[],
-  forwards: readonly ForwardRule[] = [],
-  wired: readonly WiredBox[] = [],
-  firewall: readonly NftCommand[] = [],
-): void {
-  // One batch, one transaction: NAT, forwards, anti-spoofing and firewall change together or
-  // not at all. It goes through a private file: as one argument it would pass the kernel's
-  // 128 KiB limit of an argument with a few hundred boxes (E2BIG).
-  const batch = natBatch(pools, forwards);
-  const dir = mkdtempSync(join(tmpdir(), 'nsbox-nft-'));
+/** Runs a batch in the namespace (the process's own when undefined), in process; nft's refusal becomes E_RUNTIME. */
+export function runBatch(netns: string | undefined, commands: readonly NftCommand[]): Record<string, unknown>[] {
   try {
-    const file = join(dir, 'batch.json');
-    writeFileSync(file, JSON.stringify({ nftables: [...batch.nftables, ...antiSpoofBatch(wired), ...firewall] }), { mode: 0o600 });
-    runNft(netns, ['-j', '-f', file]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    return nftJson(netns, { nftables: commands })?.nftables ?? [];
+  } catch (error) {
+    throw new NsboxError('E_RUNTIME', `nft batch failed: ${(error as Error).message.trim()}`, { details: { step: 'nat' }, cause: error });
   }
 }
 
 /** Removes nsbox's tables (nothing when they are not there). */
 export function removeNat(netns: string | undefined): void {
-  const families = ([FAMILY, BRIDGE_FAMILY] as const).filter((family) => listRules(netns, family) !== undefined);
-  if (families.length === 0) return;
-  runNft(netns, ['-j', JSON.stringify({ nftables: families.map((family) => ({ delete: { table: { family, name: NAT_TABLE } } })) })]);
+  runBatch(netns, dropTables());
 }
 
-/** The rules of nsbox's table of a family (`inet`: NAT and forwards, `bridge`: anti-spoofing); undefined: no table. */
+/** The rules of nsbox's table of a family (`inet`: NAT, routed anti-spoofing, firewall; `bridge`: anti-spoofing); undefined: no table. */
 export function listRules(netns: string | undefined, family: 'inet' | 'bridge' = FAMILY): Record<string, unknown>[] | undefined {
-  const tables = JSON.parse(runNft(netns, ['-j', 'list', 'tables'])) as { nftables: { table?: { family: string; name: string } }[] };
-  if (!tables.nftables.some((entry) => entry.table?.family === family && entry.table.name === NAT_TABLE)) return undefined;
-  const listed = JSON.parse(runNft(netns, ['-j', 'list', 'table', family, NAT_TABLE])) as { nftables: { rule?: Record<string, unknown> }[] };
-  return listed.nftables.flatMap((entry) => (entry.rule ? [entry.rule] : []));
+  const tables = runBatch(netns, [{ list: { tables: null } }]);
+  if (
+    !tables.some(
+      (entry) => (entry.table as { family?: string; name?: string } | undefined)?.family === family && (entry.table as { name?: string }).name === NAT_TABLE,
+    )
+  ) {
+    return undefined;
+  }
+  const listed = runBatch(netns, [{ list: { table: { family, name: NAT_TABLE } } }]);
+  return listed.flatMap((entry) => (entry.rule ? [entry.rule as Record<string, unknown>] : []));
 }
 
-/** The rules of nsbox's inet table (NAT and forwards). */
-export const listNatRules = (netns: string | undefined) => listRules(netns, FAMILY);
+/** The rules of nsbox's NAT chains (masquerade and forwards). */
+export const listNatRules = (netns: string | undefined) =>
+  listRules(netns, FAMILY)?.filter((rule) => ['postrouting', 'prerouting', 'output'].includes(rule.chain as string));

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { tenantPolicyRefusals } from '@nsbox/core';
+import { antiSpoofBase, antiSpoofUnwire, antiSpoofWire } from './anti-spoof.js';
 import { hostLinkName, hostsFile, resolvConf } from './box-wiring.js';
 import { networkConfigSchema } from './config-schema.js';
+import { firewallBase, firewallUnwire, firewallWire, parseAllow } from './firewall.js';
+import { formatAddress } from './ip.js';
+import { linkLocalOf } from './mac.js';
 import { natBatch } from './nat.js';
 import { networkPlugin } from './network-plugin.js';
+import { dropTables } from './nft-commands.js';
 import { definePool } from './pools.js';
 import { networkSettingsSchema } from './settings.js';
 import { version } from './version.js';
@@ -24,6 +29,11 @@ describe('network: the plugin contract and its pure parts', () => {
     assert.equal(networkSettingsSchema.safeParse({ netns: 'relative' }).success, false);
   });
 
+  it("knows the link-local address the kernel gives a box's eth0 (EUI-64 of its MAC)", () => {
+    assert.equal(formatAddress(6, linkLocalOf('02:42:ac:11:00:02')), 'fe80::42:acff:fe11:2');
+    assert.equal(formatAddress(6, linkLocalOf('52:54:00:12:34:56')), 'fe80::5054:ff:fe12:3456');
+  });
+
   it('names host ends within the kernel limit, and writes resolv.conf and hosts', () => {
     assert.equal(hostLinkName('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0'), 'nsb0f1e2d3c4b5a');
     assert.equal(hostLinkName('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0').length, 15);
@@ -31,17 +41,36 @@ describe('network: the plugin contract and its pure parts', () => {
     assert.match(hostsFile('web', [{ box: 'b', pool: 'p', address: '10.0.0.5', prefix: 24, gateway: '10.0.0.1', family: 4 }]), /^10\.0\.0\.5\tweb$/m);
   });
 
-  it('writes only its own table: every command of the batch names inet nsbox', () => {
-    const batch = natBatch(
-      [definePool({ name: 'a', subnet: '10.1.0.0/24' }, 'created')],
-      [{ protocol: 'udp', hostPort: 53, boxPort: 5353, family: 6, address: 'fd01::2', box: 'x' }],
-    );
-    for (const command of batch.nftables) {
-      const object = Object.values(command)[0] as Record<string, { family: string; table?: string; name?: string }>;
-      const target = Object.values(object)[0] as { family: string; table?: string; name?: string };
-      assert.equal(target.family, 'inet');
-      assert.equal(target.table ?? target.name, 'nsbox');
+  it('writes only its own tables: every command of every batch names inet or bridge nsbox', () => {
+    const wired = { box: 'x', link: 'nsb000000000001', addresses: [{ family: 4 as const, address: '10.1.0.2' }] };
+    const firewalled = { ...wired, rules: [parseAllow('198.51.100.0/24:80')] };
+    const batches = {
+      nat: natBatch(
+        [definePool({ name: 'a', subnet: '10.1.0.0/24' }, 'created')],
+        [{ protocol: 'udp', hostPort: 53, boxPort: 5353, family: 6, address: 'fd01::2', box: 'x' }],
+      ).nftables,
+      layout: [...dropTables(), ...antiSpoofBase(), ...firewallBase()],
+      bridged: [...antiSpoofWire(wired), ...antiSpoofUnwire(wired)],
+      routed: [...antiSpoofWire({ ...wired, routed: true }), ...antiSpoofUnwire({ ...wired, routed: true })],
+      firewall: [...firewallWire(firewalled), ...firewallUnwire(firewalled), ...firewallWire({ ...firewalled, rules: [] })],
+    };
+    for (const [name, batch] of Object.entries(batches)) {
+      assert.ok(batch.length > 0, name);
+      for (const command of batch) {
+        const object = Object.values(command)[0] as Record<string, { family: string; table?: string; name?: string }>;
+        const target = Object.values(object)[0] as { family: string; table?: string; name?: string };
+        assert.ok(['inet', 'bridge'].includes(target.family), `${name}: ${JSON.stringify(command)}`);
+        assert.equal(target.table ?? target.name, 'nsbox', `${name}: ${JSON.stringify(command)}`);
+      }
     }
+    // A box's start and stop touch its own chains and elements only.
+    const chains = new Set(
+      [...batches.bridged, ...batches.firewall].flatMap((command) => {
+        const object = Object.values(Object.values(command)[0] as object)[0] as { chain?: string; name?: string; elem?: unknown };
+        return object.chain ? [object.chain] : object.elem ? [] : [object.name];
+      }),
+    );
+    assert.deepEqual([...chains].sort(), ['guard-nsb000000000001', 'spoof-nsb000000000001']);
   });
 
   it("lets a tenant pick bridge, routed or none, never the host's stack, addresses or rates", () => {

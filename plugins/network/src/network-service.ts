@@ -6,14 +6,15 @@ import { runtimeFacts } from '@nsbox/runtime-api';
 import type { PoolView } from './actions.js';
 import type { WiredBox } from './anti-spoof.js';
 import { BoxAddresses, sectionOf } from './box-addresses.js';
-import { BoxWiring, hostLinkName, hostNameservers } from './box-wiring.js';
+import { BoxWiring, hostLinkName, hostNameservers, type WireInput } from './box-wiring.js';
 import { Claims } from './claims.js';
 import type { NetworkConfig } from './config-schema.js';
-import { type AllowRule, FirewallRules, firewallBatch, formatAllow, parseAllow } from './firewall.js';
+import { type AllowRule, FirewallRules, formatAllow, parseAllow } from './firewall.js';
 import { type Forward, Forwards, formatForward, parseForward } from './forwards.js';
 import { HostSide } from './host-side.js';
-import { applyNat, type ForwardRule } from './nat.js';
+import type { ForwardRule } from './nat.js';
 import { checkConfiguredPools, type Pool, Pools, STATE_NAMESPACE } from './pools.js';
+import { RuleTables } from './rule-tables.js';
 import { type NetworkSettings, networkSettingsSchema } from './settings.js';
 import { parseRate, type Rates, Shaper } from './shaping.js';
 
@@ -37,6 +38,7 @@ export class NetworkService {
   readonly forwards: Forwards;
   readonly firewall: FirewallRules;
   readonly shaper: Shaper;
+  readonly tables: RuleTables;
 
   constructor(
     private readonly state: PluginStateStore,
@@ -57,6 +59,12 @@ export class NetworkService {
     this.forwards = new Forwards(state);
     this.firewall = new FirewallRules(state);
     this.shaper = new Shaper(() => this.settings.netns);
+    this.tables = new RuleTables(() => this.settings.netns, {
+      natPools: () => (this.settings.nat ? this.pools.list() : []),
+      forwards: () => this.forwardRules(),
+      wired: () => this.wiredBoxes(),
+      firewalled: (wired) => ({ box: wired.box, link: wired.link, addresses: wired.addresses, rules: this.firewall.list(wired.box) }),
+    });
   }
 
   private view(pool: Pool): PoolView {
@@ -95,9 +103,10 @@ export class NetworkService {
     if (!init) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no init to wire`, { details: { box: box.name } });
     const claims = this.addresses.assign(box);
     const routed = this.addresses.modeOf(box) === 'routed';
-    if (routed) this.host.ensureForwarding(this.pools.list());
-    else this.host.ensure(this.pools.list());
-    this.wiring.wire({
+    const pools = this.pools.list();
+    if (routed) this.host.ensureForwarding(pools);
+    else this.host.ensure(pools);
+    const input: WireInput = {
       routed,
       boxId: box.id,
       hostname,
@@ -105,13 +114,22 @@ export class NetworkService {
       rootfs: runtimeFacts(box).rootfs,
       claims,
       nameservers: this.settings.nameservers ?? hostNameservers(),
-    });
+    };
+    try {
+      this.wiring.wire(input);
+    } catch (error) {
+      if (routed || !this.host.trusted) throw error;
+      // The bridge this process made sure of may have gone since (deleted by hand): look again, once.
+      this.host.forget();
+      this.host.ensure(pools);
+      this.wiring.wire(input);
+    }
     // The box's init is still held: its anti-spoofing rules are in place before it sends anything.
     const wired: WiredBox = { box: box.id, link: hostLinkName(box.id), addresses: claims.map(({ family, address }) => ({ family, address })), routed };
     this.state.set(STATE_NAMESPACE, `${WIRED_KEY}${box.id}`, JSON.stringify(wired));
     try {
       this.shaper.apply(box.id, hostLinkName(box.id), ratesOf(sectionOf(box)));
-      this.applyRules();
+      this.writeBoxRules(wired);
     } catch (error) {
       this.unwire(box);
       throw error;
@@ -135,21 +153,37 @@ export class NetworkService {
     this.shaper.apply(box.id, hostLinkName(box.id), ratesOf(next), ratesOf(previous));
   }
 
-  /** The host end goes (and the pair with it), and the box's anti-spoofing rules. Idempotent. */
+  /** The box's anti-spoofing and firewall chains, written while its init is held. */
+  private writeBoxRules(wired: WiredBox): void {
+    this.tables.wire(wired);
+  }
+
+  /** The host end goes (and the pair with it), and the box's rules. Idempotent. */
   unwire(box: Pick<Box, 'id'>): void {
     this.wiring.unwire(box.id);
     this.shaper.removeIfb(box.id);
     const key = `${WIRED_KEY}${box.id}`;
-    if (this.state.get(STATE_NAMESPACE, key) === undefined) return;
+    const record = this.state.get(STATE_NAMESPACE, key);
+    if (record === undefined) return;
+    // The rules go before the record: a crash between leaves a record that the next unwire uses.
+    this.tables.unwire(JSON.parse(record) as WiredBox);
     this.state.delete(STATE_NAMESPACE, key);
-    this.applyRules();
+  }
+
+  /** The record of a box wired now. */
+  private wiredRecord(boxId: string): WiredBox | undefined {
+    const record = this.state.get(STATE_NAMESPACE, `${WIRED_KEY}${boxId}`);
+    return record === undefined ? undefined : (JSON.parse(record) as WiredBox);
+  }
+
+  /** A box's firewall chain rewritten from its rules, when it is wired now. */
+  private refreshFirewall(boxId: string): void {
+    const wired = this.wiredRecord(boxId);
+    if (wired) this.tables.refreshFirewall(wired);
   }
 
   private wiredBoxes(): WiredBox[] {
-    return this.state
-      .list(STATE_NAMESPACE)
-      .filter((entry) => entry.key.startsWith(WIRED_KEY))
-      .map((entry) => JSON.parse(entry.value) as WiredBox);
+    return this.state.list(STATE_NAMESPACE, WIRED_KEY).map((entry) => JSON.parse(entry.value) as WiredBox);
   }
 
   /** Each forward with the box address it goes to, one per family the box has. */
@@ -179,13 +213,6 @@ export class NetworkService {
     }
   }
 
-  /** Rewrites nsbox's nft tables from the pools, forwards and wired boxes as they are now. */
-  private applyRules(): void {
-    const wired = this.wiredBoxes();
-    const firewalled = wired.map((box) => ({ box: box.box, addresses: box.addresses, rules: this.firewall.list(box.box) }));
-    applyNat(this.host.netns, this.settings.nat ? this.pools.list() : [], this.forwardRules(), wired, firewallBatch(firewalled));
-  }
-
   /** Adds an inbound allow rule (live when the box runs); a box with rules drops other new inbound connections. */
   allow(box: Box, text: string): string {
     if (!this.addresses.wired(box)) {
@@ -198,7 +225,7 @@ export class NetworkService {
       throw new NsboxError('E_ALREADY_EXISTS', `box '${box.name}' already allows ${formatAllow(rule)}`, { details: { field: 'rule' } });
     }
     try {
-      this.applyRules();
+      this.refreshFirewall(box.id);
     } catch (error) {
       this.firewall.remove(box.id, rule);
       throw error;
@@ -210,7 +237,7 @@ export class NetworkService {
   deny(box: Box, text: string): string {
     const rule: AllowRule = parseAllow(text);
     this.firewall.remove(box.id, rule);
-    this.applyRules();
+    this.refreshFirewall(box.id);
     return formatAllow(rule);
   }
 
@@ -226,7 +253,7 @@ export class NetworkService {
     const forward = { box: box.id, ...parseForward(text) };
     this.forwards.add(forward);
     try {
-      this.applyRules();
+      this.tables.refreshNat();
     } catch (error) {
       // Nothing half-made: the port is free again when its rule could not be written.
       this.forwards.remove(box.id, forward);
@@ -237,7 +264,7 @@ export class NetworkService {
 
   removeForward(box: Box, text: string): void {
     this.forwards.remove(box.id, parseForward(text));
-    this.applyRules();
+    this.tables.refreshNat();
   }
 
   listForwards(box: Box): string[] {
@@ -250,7 +277,7 @@ export class NetworkService {
     const forwarded = this.forwards.release(box.id);
     this.firewall.release(box.id);
     this.addresses.release(box);
-    if (forwarded > 0) this.applyRules();
+    if (forwarded > 0) this.tables.refreshNat();
   }
 
   describe(box: Box): Record<string, unknown> {

@@ -16,8 +16,11 @@ function memoryState(): PluginStateStore {
       return true;
     },
     delete: (namespace, key) => void data.delete(id(namespace, key)),
-    list: (namespace) =>
-      [...data.entries()].filter(([key]) => key.startsWith(`${namespace}\u0000`)).map(([key, value]) => ({ key: key.slice(namespace.length + 1), value })),
+    list: (namespace, prefix = '') =>
+      [...data.entries()]
+        .filter(([key]) => key.startsWith(`${namespace}\u0000${prefix}`))
+        .map(([key, value]) => ({ key: key.slice(namespace.length + 1), value }))
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
   };
 }
 

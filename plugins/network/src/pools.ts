@@ -71,10 +71,7 @@ export class Pools {
 
   list(): Pool[] {
     const fromConfig = this.configured.map((pool, index) => definePool(pool, 'host-config', `settings.network.pools[${index}].`));
-    const created = this.state
-      .list(STATE_NAMESPACE)
-      .filter((entry) => entry.key.startsWith(POOL_KEY))
-      .map((entry) => definePool(JSON.parse(entry.value) as PoolSettings, 'created'));
+    const created = this.state.list(STATE_NAMESPACE, POOL_KEY).map((entry) => definePool(JSON.parse(entry.value) as PoolSettings, 'created'));
     return [...fromConfig, ...created.filter((pool) => !fromConfig.some((other) => other.name === pool.name))];
   }
 

@@ -97,7 +97,7 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     const clientLink = hostLinkName(client.id);
     assert.deepEqual(
       spoofRules(net).filter((rule) => rule.startsWith(clientLink)),
-      [`${clientLink} ip`, `${clientLink} arp`, `${clientLink} ip6`],
+      [`${clientLink} ip`, `${clientLink} arp`, `${clientLink} ip6`, `${clientLink} nd`],
     );
     const clientNetns = `/proc/${runtimeFacts(client).init?.pid}/ns/net`;
     netlink(clientNetns, [{ op: 'addr-add', dev: 'eth0', address: '10.231.0.99', prefix: 32 }]);
@@ -201,10 +201,7 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     const spoofed = await t.exec('r-client', 'ping -c 2 -W 1 -I 10.231.0.99 10.231.0.2');
     assert.match(spoofed.stdout, /2 packets transmitted, 0 packets received/, 'from an address it does not hold');
     const clientRule = (listRules(net.hostPath, 'inet') ?? []).find(
-      (rule) =>
-        rule.chain === 'antispoof' &&
-        JSON.stringify(rule.expr).includes(hostLinkName(t.host.manager.get('r-client').id)) &&
-        JSON.stringify(rule.expr).includes('"ip"'),
+      (rule) => rule.chain === `spoof-${hostLinkName(t.host.manager.get('r-client').id)}` && JSON.stringify(rule.expr).includes('"ip"'),
     );
     const dropped = (clientRule?.expr as { counter?: { packets: number } }[] | undefined)?.find((part) => part.counter)?.counter?.packets ?? 0;
     assert.ok(dropped >= 2, `the routed box's IPv4 anti-spoofing rule dropped the spoofed pings (${dropped})`);

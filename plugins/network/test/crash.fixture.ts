@@ -38,7 +38,7 @@ const crasher = definePlugin({
 
 // Inside wire: after the veth, before the ifb; after the ifb, before the nft rules.
 if (point === 'wire:before-shaping') Shaper.prototype.apply = die;
-if (point === 'wire:before-rules') (NetworkService.prototype as unknown as { applyRules: () => void }).applyRules = die;
+if (point === 'wire:before-rules') (NetworkService.prototype as unknown as { writeBoxRules: () => void }).writeBoxRules = die;
 
 const host = await openHost({
   stateDir,

@@ -45,7 +45,7 @@ function leftovers(t: NetTestHost, net: TestNet) {
       .map((link) => link.name)
       .filter((name) => /^ns[bi][0-9a-f]{12}$/.test(name)),
     spoof: spoofRules(net),
-    firewall: (listRules(net.hostPath, 'inet') ?? []).filter((rule) => rule.chain === 'firewall' || rule.chain === 'antispoof').length,
+    firewall: (listRules(net.hostPath, 'inet') ?? []).filter((rule) => /^(guard|spoof)-/.test(String(rule.chain))).length,
     dnat: natRules(net).filter((rule) => rule.includes('dnat')).length,
     claims: Object.keys(t.claims()).length,
     keys: [...new Set(state.filter((key) => key !== 'pool:' && key !== 'bridge:'))].sort(),

@@ -48,9 +48,9 @@ async function fromBox(t: NetTestHost, box: string, host: string, port: number):
   return result.stdout.includes('guarded');
 }
 
-/** The firewall chain's rules in the test host namespace. */
+/** The rules of the boxes' firewall chains (`guard-LINK`) in the test host namespace. */
 function firewallChain(net: TestNet): Record<string, unknown>[] {
-  return (listRules(net.hostPath, 'inet') ?? []).filter((rule) => rule.chain === 'firewall');
+  return (listRules(net.hostPath, 'inet') ?? []).filter((rule) => String(rule.chain).startsWith('guard-'));
 }
 
 describe('network plugin: per-box firewall (real kernel, test network namespaces)', function () {

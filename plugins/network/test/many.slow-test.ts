@@ -31,7 +31,7 @@ describe('network plugin: many boxes on one bridge (real kernel, test network na
     assert.equal(Object.keys(claims).length, COUNT, 'one address per box');
     assert.equal(new Set(Object.values(claims)).size, COUNT, 'no address handed out twice');
     assert.equal(t.boxLinks().length, COUNT);
-    assert.equal(spoofRules(net).length, COUNT * 3, 'IPv4, ARP and IPv6 rules of every box');
+    assert.equal(spoofRules(net).length, COUNT * 4, 'IPv4, ARP, IPv6 and neighbour-advertisement rules of every box');
     const last = Object.entries(claims).find(([, box]) => box === t.host.manager.get(`m${COUNT - 1}`).id)?.[0] as string;
     const ping = await t.exec('m0', `ping -c 1 -W 2 ${last}`);
     assert.equal(ping.exitCode, 0, `the first box reaches the last (${last}): ${ping.stdout}`);

@@ -152,14 +152,18 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** The anti-spoofing rules of nsbox's bridge table in the test host namespace, as `LINK ETHERTYPE`. */
+/** The anti-spoofing rules of nsbox's bridge table in the test host namespace, as `LINK ETHERTYPE` or `LINK nd` (each box's chain is `spoof-LINK`). */
 export function spoofRules(net: TestNet): string[] {
-  return (listRules(net.hostPath, 'bridge') ?? []).map((rule) => {
-    // nft lists `ether type` as implied by the source match that follows it, when there is one.
-    const expr = rule.expr as { match?: { left?: { payload?: { protocol: string } }; right?: unknown } }[];
-    const second = expr[1]?.match;
-    return `${String(expr[0]?.match?.right)} ${second?.left?.payload?.protocol === 'ether' ? String(second.right) : second?.left?.payload?.protocol}`;
-  });
+  return (listRules(net.hostPath, 'bridge') ?? [])
+    .filter((rule) => String(rule.chain).startsWith('spoof-'))
+    .map((rule) => {
+      // nft lists `ether type` as implied by the source match that follows it, when there is one.
+      const first = (rule.expr as { match?: { left?: { payload?: { protocol: string } }; right?: unknown } }[])[0]?.match;
+      const protocol = first?.left?.payload?.protocol === 'ether' ? String(first.right) : first?.left?.payload?.protocol;
+      // The neighbour-advertisement rule (anti-spoof.ts): `nd`.
+      if (JSON.stringify(rule.expr).includes('nd-neighbor-advert')) return `${String(rule.chain).slice('spoof-'.length)} nd`;
+      return `${String(rule.chain).slice('spoof-'.length)} ${protocol}`;
+    });
 }
 
 /** A box whose init serves /index.html (its own name) on port 8080. */
