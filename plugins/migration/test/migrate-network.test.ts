@@ -6,45 +6,19 @@
  */
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { AnyPlugin } from '@nsbox/core';
 import { networkPlugin } from '@nsbox/plugin-network';
-import { buildBusyboxRootfs, type Cleanup, makeTempDir, TEST_NETNS_PREFIX, useCleanup } from '@nsbox/testkit';
+import { buildBusyboxRootfs, makeTempDir, TEST_NETNS_PREFIX, useCleanup } from '@nsbox/testkit';
 import { migrationPlugin } from '../src/index.js';
 import { openDaemonHost } from './hosts.js';
-import { requireCriu, waitFor } from './support.js';
+import { linePeer, requireCriu } from './support.js';
 
 const SUBNET = '10.235.9.0/24';
 const BOX_ADDRESS = '10.235.9.20';
 const PORT = 7009;
-
-interface Peer {
-  child: ChildProcess;
-  received: () => string;
-  echoes: (line: string, timeoutMs: number, everyMs: number) => Promise<boolean>;
-}
-
-function peer(cleanup: Cleanup, netns: string): Peer {
-  const child = spawn('ip', ['netns', 'exec', netns, 'busybox', 'nc', BOX_ADDRESS, String(PORT)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  cleanup.add('stop the peer', () => child.kill('SIGKILL'));
-  let received = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    received += chunk.toString();
-  });
-  const echoes = (line: string, timeoutMs: number, everyMs: number) =>
-    waitFor(
-      () => {
-        if (received.includes(`${line}\n`)) return true;
-        child.stdin?.write(`${line}\n`);
-        return false;
-      },
-      timeoutMs,
-      everyMs,
-    );
-  return { child, received: () => received, echoes };
-}
 
 describe('migration: a routed box migrated with an established TCP connection', function () {
   this.timeout(180_000);
@@ -98,7 +72,7 @@ describe('migration: a routed box migrated with an established TCP connection', 
     ).wait();
     for (const host of [source, target]) cleanup.add('destroy box mig-tcp', () => host.client.boxes.destroy('mig-tcp', { force: true }).catch(() => undefined));
     await source.client.boxes.start('mig-tcp');
-    const client = peer(cleanup, lan);
+    const client = linePeer(cleanup, lan, BOX_ADDRESS, PORT);
     assert.ok(await client.echoes('one', 10_000, 300), 'the box echoes over the connection');
     const macOf = (pid: number) => execFileSync('nsenter', ['-t', String(pid), '-n', 'cat', '/sys/class/net/eth0/address'], { encoding: 'utf8' }).trim();
     const macBefore = macOf(((await source.client.boxes.get('mig-tcp')).runtime as { init: { pid: number } }).init.pid);

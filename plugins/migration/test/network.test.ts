@@ -7,7 +7,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,41 +16,13 @@ import { findAction, invokeAction } from '@nsbox/host';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { networkPlugin } from '@nsbox/plugin-network';
 import { LinuxBoxDriver } from '@nsbox/runtime';
-import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter, TEST_NETNS_PREFIX, useCleanup } from '@nsbox/testkit';
+import { buildBusyboxRootfs, createTestHost, makeTempDir, removeCgroupsAfter, TEST_NETNS_PREFIX, useCleanup } from '@nsbox/testkit';
 import { migrationPlugin } from '../src/index.js';
-import { requireCriu, waitFor } from './support.js';
+import { linePeer, requireCriu } from './support.js';
 
 const SUBNET = '10.235.7.0/24';
 const BOX_ADDRESS = '10.235.7.20';
 const PORT = 7007;
-
-/** A line-based TCP client in the test's namespace (busybox nc), its answers collected. */
-interface Peer {
-  child: ChildProcess;
-  received: () => string;
-  /** Sends the line (again, while no answer came) until the box echoed it; false when the time ran out. */
-  echoes: (line: string, timeoutMs: number, everyMs: number) => Promise<boolean>;
-}
-
-function peer(cleanup: Cleanup, netns: string): Peer {
-  const child = spawn('ip', ['netns', 'exec', netns, 'busybox', 'nc', BOX_ADDRESS, String(PORT)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  cleanup.add('stop the peer', () => child.kill('SIGKILL'));
-  let received = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    received += chunk.toString();
-  });
-  const echoes = (line: string, timeoutMs: number, everyMs: number) =>
-    waitFor(
-      () => {
-        if (received.includes(`${line}\n`)) return true;
-        child.stdin?.write(`${line}\n`);
-        return false;
-      },
-      timeoutMs,
-      everyMs,
-    );
-  return { child, received: () => received, echoes };
-}
 
 describe('migration: a bridged box and an established TCP connection', function () {
   this.timeout(120_000);
@@ -101,7 +73,7 @@ describe('migration: a bridged box and an established TCP connection', function 
         .map((entry) => entry.key);
     assert.deepEqual(claims(), [`addr:${BOX_ADDRESS}`]);
 
-    const client = peer(cleanup, netns);
+    const client = linePeer(cleanup, netns, BOX_ADDRESS, PORT);
     assert.ok(await client.echoes('one', 10_000, 300), 'the box echoes over the connection');
     return { host, run, claims, client };
   }

@@ -5,6 +5,7 @@
  * criu the test left behind.
  */
 
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -131,4 +132,33 @@ export function isAlive(pid: number | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/** A line-based TCP client in a network namespace of the test's (busybox nc), its answers collected. */
+export interface LinePeer {
+  child: ChildProcess;
+  received: () => string;
+  /** Sends the line (again, while no answer came) until the box echoed it; false when the time ran out. */
+  echoes: (line: string, timeoutMs: number, everyMs: number) => Promise<boolean>;
+}
+
+/** Connects from netns to address:port; the cleanup kills the client. */
+export function linePeer(cleanup: Cleanup, netns: string, address: string, port: number): LinePeer {
+  const child = spawn('ip', ['netns', 'exec', netns, 'busybox', 'nc', address, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  cleanup.add('stop the peer', () => child.kill('SIGKILL'));
+  let received = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    received += chunk.toString();
+  });
+  const echoes = (line: string, timeoutMs: number, everyMs: number) =>
+    waitFor(
+      () => {
+        if (received.includes(`${line}\n`)) return true;
+        child.stdin?.write(`${line}\n`);
+        return false;
+      },
+      timeoutMs,
+      everyMs,
+    );
+  return { child, received: () => received, echoes };
 }
