@@ -4,13 +4,15 @@
  * close its boxes are destroyed, nsboxd stops and its cgroups go.
  */
 
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NsboxClient } from '@nsbox/client';
 import type { AnyPlugin } from '@nsbox/core';
 import { startDaemon } from '@nsbox/daemon';
-import { type Cleanup, makeTempDir } from '@nsbox/testkit';
+import { buildBusyboxRootfs, type Cleanup, makeTempDir } from '@nsbox/testkit';
+import { COUNTER } from './support.js';
 
 export interface DaemonHost {
   client: NsboxClient;
@@ -66,4 +68,15 @@ export async function countReaches(host: DaemonHost, box: string, above: number,
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return now;
+}
+
+/** Creates and starts a busybox box whose init is the counter on the host, once it counts; the cleanup destroys it. */
+export async function startCounterBox(cleanup: Cleanup, host: DaemonHost, name: string) {
+  const rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'rootfs'), 'rootfs'));
+  await (await host.client.boxes.create({ name, config: { rootfs, process: { args: ['sh', '-c', COUNTER] }, limits: { pids: 64 } } })).wait();
+  // Before its rootfs directory goes (clean-ups run last added first), the box goes.
+  cleanup.add(`destroy box ${name}`, () => host.client.boxes.destroy(name, { force: true }).catch(() => undefined));
+  await host.client.boxes.start(name);
+  assert.ok((await countReaches(host, name, 4, 10_000)) > 4, 'the counter runs');
+  return host.client.boxes.get(name);
 }

@@ -13,20 +13,11 @@ import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
 import { buildBusyboxRootfs, makeTempDir, useCleanup } from '@nsbox/testkit';
 import { migrationPlugin } from '../src/index.js';
-import { countIn, countReaches, type DaemonHost, openDaemonHost } from './hosts.js';
-import { COUNTER, requireCriu } from './support.js';
+import type { MigrateResult } from '../src/migrate-action.js';
+import { countIn, countReaches, openDaemonHost, startCounterBox } from './hosts.js';
+import { requireCriu } from './support.js';
 
 const plugins = [isolationPlugin as AnyPlugin, limitsPlugin as AnyPlugin, migrationPlugin as AnyPlugin];
-
-interface Migrated {
-  box: string;
-  state: string;
-  frozenMs: number;
-  dumpMs: number;
-  transferMs: number;
-  restoreMs: number;
-  bytes: number;
-}
 
 describe('migration: nsbox migrate between two hosts', function () {
   this.timeout(180_000);
@@ -36,23 +27,13 @@ describe('migration: nsbox migrate between two hosts', function () {
     requireCriu(this);
   });
 
-  async function counterBox(host: DaemonHost, name: string) {
-    const rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'rootfs'), 'rootfs'));
-    await (await host.client.boxes.create({ name, config: { rootfs, process: { args: ['sh', '-c', COUNTER] }, limits: { pids: 64 } } })).wait();
-    // Before its rootfs directory goes (clean-ups run last added first), the box goes.
-    cleanup.add(`destroy box ${name}`, () => host.client.boxes.destroy(name, { force: true }).catch(() => undefined));
-    await host.client.boxes.start(name);
-    assert.ok((await countReaches(host, name, 4, 10_000)) > 4, 'the counter runs');
-    return host.client.boxes.get(name);
-  }
-
   it('moves a running box: same id, name and config, its counter goes on there, nothing of it stays here', async () => {
     const source = await openDaemonHost(cleanup, plugins);
     const target = await openDaemonHost(cleanup, plugins);
-    const original = await counterBox(source, 'mig-move');
+    const original = await startCounterBox(cleanup, source, 'mig-move');
     const before = await countIn(source, 'mig-move');
 
-    const moved = await source.action<Migrated>('migrate', { box: 'mig-move', to: target.socket, token: target.token });
+    const moved = await source.action<MigrateResult>('migrate', { box: 'mig-move', to: target.socket, token: target.token });
     console.log(
       `      frozen ${moved.frozenMs} ms: dump ${moved.dumpMs} ms, copy ${moved.transferMs} ms (${moved.bytes} bytes), restore ${moved.restoreMs} ms`,
     );
@@ -76,7 +57,7 @@ describe('migration: nsbox migrate between two hosts', function () {
   it('checks the target before anything stops: a name taken there, no nsboxd there, a bad token', async () => {
     const source = await openDaemonHost(cleanup, plugins);
     const target = await openDaemonHost(cleanup, plugins);
-    await counterBox(source, 'mig-stay');
+    await startCounterBox(cleanup, source, 'mig-stay');
     const rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'rootfs'), 'rootfs'));
     await (await target.client.boxes.create({ name: 'mig-stay', config: { rootfs } })).wait();
 
@@ -102,7 +83,7 @@ describe('migration: nsbox migrate between two hosts', function () {
     // An I/O failure on the target once the box is dumped: its upload directory is a file.
     mkdirSync(join(target.stateDir, 'migration'), { mode: 0o700 });
     writeFileSync(join(target.stateDir, 'migration', 'incoming'), 'not a directory');
-    const original = await counterBox(source, 'mig-back');
+    const original = await startCounterBox(cleanup, source, 'mig-back');
     const before = await countIn(source, 'mig-back');
 
     await assert.rejects(source.action('migrate', { box: 'mig-back', to: target.socket, token: target.token }), /failed: .*; it runs here again/s);

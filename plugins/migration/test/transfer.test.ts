@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import type { AnyPlugin } from '@nsbox/core';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
-import { buildBusyboxRootfs, makeTempDir, useCleanup } from '@nsbox/testkit';
+import { makeTempDir, useCleanup } from '@nsbox/testkit';
 import { migrationPlugin } from '../src/index.js';
 import { tarHeader } from '../src/strict-tar.js';
-import { countIn, countReaches, type DaemonHost, openDaemonHost } from './hosts.js';
-import { COUNTER, requireCriu } from './support.js';
+import { countIn, countReaches, type DaemonHost, openDaemonHost, startCounterBox } from './hosts.js';
+import { requireCriu } from './support.js';
 
 const plugins = [isolationPlugin as AnyPlugin, limitsPlugin as AnyPlugin, migrationPlugin as AnyPlugin];
 
@@ -47,18 +47,8 @@ describe('migration: export and import of a box between two hosts', function () 
     target = await openDaemonHost(cleanup, plugins);
   });
 
-  async function counterBox(host: DaemonHost, name: string) {
-    const rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'rootfs'), 'rootfs'));
-    await (await host.client.boxes.create({ name, config: { rootfs, process: { args: ['sh', '-c', COUNTER] }, limits: { pids: 64 } } })).wait();
-    // Before its rootfs directory goes (clean-ups run last added first), the box goes.
-    cleanup.add(`destroy box ${name}`, () => host.client.boxes.destroy(name, { force: true }).catch(() => undefined));
-    await host.client.boxes.start(name);
-    assert.ok((await countReaches(host, name, 4, 10_000)) > 4, 'the counter runs');
-    return host.client.boxes.get(name);
-  }
-
   it('carries a checkpointed box — id, name, config, memory — to another host, where it goes on counting', async () => {
-    const original = await counterBox(source, 'mig-exp');
+    const original = await startCounterBox(cleanup, source, 'mig-exp');
     const file = join(makeTempDir(cleanup, 'archive'), 'mig-exp.nsbox');
     const exported = await source.action<{ file: string; bytes: number; checkpoint: boolean }>('export', { box: 'mig-exp', file, checkpoint: true });
     assert.equal(exported.checkpoint, true);
@@ -89,7 +79,7 @@ describe('migration: export and import of a box between two hosts', function () 
   });
 
   it('carries a stopped box without a checkpoint: it starts there on the root it had', async () => {
-    await counterBox(source, 'mig-cold');
+    await startCounterBox(cleanup, source, 'mig-cold');
     await source.client.boxes.exec('mig-cold', { command: ['sh', '-c', 'echo kept > /kept'] });
     await source.client.boxes.stop('mig-cold');
     const file = join(makeTempDir(cleanup, 'archive'), 'cold.nsbox');
