@@ -9,17 +9,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AnyPlugin } from '@nsbox/core';
-import { startDaemon } from '@nsbox/daemon';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
 import { buildBusyboxRootfs, type CliRunOptions, cliCommands, makeCliHost, makeTempDir, useCleanup } from '@nsbox/testkit';
 import { migrationPlugin } from '../src/index.js';
+import { countIn, openDaemonHost } from './hosts.js';
 import { COUNTER, requireCriu, waitFor } from './support.js';
 
 const pluginEntry = join(dirname(fileURLToPath(import.meta.url)), '../src/index.ts');
 
-describe('migration: nsbox checkpoint and restore (CLI)', function () {
-  this.timeout(120_000);
+/** Each test a CLI host of its own with the migration plugin (criu required); count reads a box's counter. */
+function useMigrationCli() {
   const cleanup = useCleanup();
   let cli: CliRunOptions;
 
@@ -32,7 +32,14 @@ describe('migration: nsbox checkpoint and restore (CLI)', function () {
   });
 
   const { nsbox, ok } = cliCommands(() => cli);
-  const count = () => Number(ok('exec', 'cnt', 'cat', '/count').stdout.trim());
+  const count = (box: string) => Number(ok('exec', box, 'cat', '/count').stdout.trim());
+  return { cleanup, nsbox, ok, count };
+}
+
+describe('migration: nsbox checkpoint and restore (CLI)', function () {
+  this.timeout(120_000);
+  const { cleanup, nsbox, ok, count: countOf } = useMigrationCli();
+  const count = () => countOf('cnt');
 
   it('says what criu there is, checkpoints, refuses bad input naming the field, and restores', async () => {
     const check = ok('--json', 'migration', 'check').json() as { installed: boolean; ok: boolean; version: string; verdict: string };
@@ -65,19 +72,7 @@ describe('migration: nsbox checkpoint and restore (CLI)', function () {
 
 describe('migration: nsbox export and import (CLI)', function () {
   this.timeout(180_000);
-  const cleanup = useCleanup();
-  let cli: CliRunOptions;
-
-  before(function () {
-    requireCriu(this);
-  });
-
-  beforeEach(() => {
-    cli = makeCliHost(cleanup, { plugins: [pluginEntry] });
-  });
-
-  const { nsbox, ok } = cliCommands(() => cli);
-  const count = (box: string) => Number(ok('exec', box, 'cat', '/count').stdout.trim());
+  const { cleanup, nsbox, ok, count } = useMigrationCli();
 
   it('exports a running box with --checkpoint and imports it under another name, counting on', async () => {
     ok('create', 'cnt', '--template', 'busybox', '--', 'sh', '-c', COUNTER);
@@ -106,35 +101,12 @@ describe('migration: checkpoint and restore through nsboxd', function () {
   });
 
   it('runs both as API operations (the action routes) on a box with a user namespace', async () => {
-    const dir = makeTempDir(cleanup, 'nsboxd');
-    const stateDir = join(dir, 'state');
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false }));
-    const cgroupParent = `nsbox-test-mig-${process.pid}`;
-    const daemon = await startDaemon({
-      stateDir,
-      socket: join(dir, 'nsbox.sock'),
-      socketGroup: false,
-      discover: false,
-      cgroupParent,
-      plugins: [isolationPlugin as AnyPlugin, limitsPlugin as AnyPlugin, migrationPlugin as AnyPlugin],
-      warn: () => undefined,
-    });
-    const { NsboxClient } = await import('@nsbox/client');
-    const client = new NsboxClient({ socketPath: join(dir, 'nsbox.sock'), token: daemon.adminToken });
-    cleanup.add('stop nsboxd and remove its boxes', async () => {
-      for (const box of await client.boxes.list().catch(() => [])) await client.boxes.destroy(box.name, { force: true }).catch(() => undefined);
-      client.close();
-      await daemon.close(1000);
-      const { createCgroupDriver } = await import('@nsbox/runtime');
-      const cgroups = createCgroupDriver({ parent: cgroupParent });
-      for (const name of cgroups.list()) await cgroups.remove(name);
-      cgroups.removeParent();
-    });
+    const host = await openDaemonHost(cleanup, [isolationPlugin as AnyPlugin, limitsPlugin as AnyPlugin, migrationPlugin as AnyPlugin]);
+    const { client } = host;
     const rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'rootfs'), 'rootfs'));
     await (await client.boxes.create({ name: 'api-box', config: { rootfs, process: { args: ['sh', '-c', COUNTER] } } })).wait();
     await client.boxes.start('api-box');
-    const count = async () => Number((await client.boxes.exec('api-box', { command: ['cat', '/count'] })).stdout.trim() || '0');
+    const count = () => countIn(host, 'api-box');
     const deadline = Date.now() + 10_000;
     while ((await count()) < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
 
