@@ -60,28 +60,30 @@ read_u64 (const char *path, uint64_t *out)
   return true;
 }
 
-/* `key value` of a stat-like text (memory.stat, cpu.stat, cpuacct.stat); 0 when missing. */
+/* The number after `key` and `separator` at the start of a line of text; 0 when missing. */
 static uint64_t
-stat_value (const char *text, const char *key)
+keyed_value (const char *text, const char *key, char separator)
 {
   size_t klen = strlen (key);
 
   for (const char *p = text; p && *p; p = strchr (p, '\n'), p = p ? p + 1 : NULL)
-    if (strncmp (p, key, klen) == 0 && p[klen] == ' ')
+    if (strncmp (p, key, klen) == 0 && p[klen] == separator)
       return strtoull (p + klen + 1, NULL, 10);
   return 0;
 }
 
-/* The value of a `Key:   N kB` line of /proc/meminfo (kB), 0 when missing. */
+/* `key value` of a stat-like text (memory.stat, cpu.stat, cpuacct.stat). */
+static uint64_t
+stat_value (const char *text, const char *key)
+{
+  return keyed_value (text, key, ' ');
+}
+
+/* The value of a `Key:   N kB` line of /proc/meminfo (kB). */
 static uint64_t
 meminfo_value (const char *text, const char *key)
 {
-  size_t klen = strlen (key);
-
-  for (const char *p = text; p && *p; p = strchr (p, '\n'), p = p ? p + 1 : NULL)
-    if (strncmp (p, key, klen) == 0 && p[klen] == ':')
-      return strtoull (p + klen + 1, NULL, 10);
-  return 0;
+  return keyed_value (text, key, ':');
 }
 
 /* A CPU list (`0-3,7`) into a set; the number of CPUs in it. */
