@@ -225,25 +225,34 @@ describe('podman with nsbox-runc as its runtime', function () {
     const source = join(dir, 'unbindable-src');
     mkdirSync(source, { recursive: true });
     const rt = existsSync('/sys/fs/cgroup/cpu/cpu.rt_runtime_us');
-    const result = run(
-      [
-        '--memory',
-        '64m',
-        '--oom-kill-disable',
-        ...(rt ? ['--cpu-rt-runtime', '10000'] : []),
-        '--mount',
-        `type=bind,source=${source},destination=/mnt/u,bind-propagation=runbindable`,
-        '--device',
-        '/dev/null:/dev/mynull',
-      ],
-      [
-        'sh',
-        '-c',
-        'grep ^oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control; grep -c " /mnt/u .* unbindable " /proc/self/mountinfo; stat -c "%F %t:%T" /dev/mynull; cat /sys/fs/cgroup/cpu/cpu.rt_runtime_us 2>/dev/null || echo no-rt',
-      ],
-    );
+    // memory.oom_control is cgroup v1's: where memory is on cgroup2 there is no switch, and
+    // nsbox-runc refuses the field naming it, as crun does ("cannot disable OOM killer with cgroupv2").
+    const oomSwitch = detectCgroupLayout().v1.memory !== undefined;
+    const otherFlags = [
+      ...(rt ? ['--cpu-rt-runtime', '10000'] : []),
+      '--mount',
+      `type=bind,source=${source},destination=/mnt/u,bind-propagation=runbindable`,
+      '--device',
+      '/dev/null:/dev/mynull',
+    ];
+    const probe =
+      'grep -c " /mnt/u .* unbindable " /proc/self/mountinfo; stat -c "%F %t:%T" /dev/mynull; cat /sys/fs/cgroup/cpu/cpu.rt_runtime_us 2>/dev/null || echo no-rt';
+    const rest = `1\ncharacter special file 1:3\n${rt ? '10000' : 'no-rt'}\n`;
+    if (oomSwitch) {
+      const result = run(
+        ['--memory', '64m', '--oom-kill-disable', ...otherFlags],
+        ['sh', '-c', `grep ^oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control; ${probe}`],
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `oom_kill_disable 1\n${rest}`);
+      return;
+    }
+    const refused = run(['--memory', '64m', '--oom-kill-disable'], ['true']);
+    assert.notEqual(refused.code, 0, 'a box asking for no OOM killer on cgroup2 was started');
+    assert.match(refused.stderr, /disableOOMKiller[\s\S]*cgroup2 has no switch to turn the OOM killer off/);
+    const result = run(['--memory', '64m', ...otherFlags], ['sh', '-c', probe]);
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout, `oom_kill_disable 1\n1\ncharacter special file 1:3\n${rt ? '10000' : 'no-rt'}\n`);
+    assert.equal(result.stdout, rest);
   });
 
   // A missing --workdir is podman's to refuse before the runtime runs ("workdir ... does not exist").
