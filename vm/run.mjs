@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { makeRunDisks } from './lib/disks.mjs';
+import { ensureTestTemplate } from './lib/host-built.mjs';
 import { ensureHostTools } from './lib/host-tools.mjs';
 import { ensureImage, imageFacts } from './lib/image.mjs';
 import { GuestOutput } from './lib/output.mjs';
@@ -80,6 +81,7 @@ async function main() {
   // The guest runs the tree as built here: setup brings node_modules and every build up to date first.
   await timed('setup', () => run(process.execPath, [join(repo, 'scripts', 'setup.mjs')], {}, 'scripts/setup.mjs'));
   await timed('host tools', () => ensureHostTools(log));
+  await timed('test template', () => ensureTestTemplate(repo, log));
   const image = await timed('guest image', () => ensureImage({ cacheDir, log }));
   const facts = imageFacts(image);
   log(`guest image ${image.key} (${image.built ? 'built now' : 'cached'}): Debian ${facts.release}, kernel ${facts.kernelRelease}`);

@@ -1,10 +1,12 @@
 // The per-run disks, made fresh in the run's temp dir and thrown away with it: the tree (a
-// copy of the working tree, node_modules and builds included), the host's Node (and tsx's
-// compile cache), swap, and a blank scratch disk for suites that want a real block device.
+// copy of the working tree, node_modules and builds included), the host's Node (with tsx's
+// compile cache and what the host built that the offline guest cannot: the debian-12 test
+// template and criu), swap, and a blank scratch disk for suites that want a real block device.
 
 import { cpSync, existsSync, mkdirSync, realpathSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { stageHostBuilt } from './host-built.mjs';
 import { run } from './system.mjs';
 
 /** An ext4 image holding a copy of dir (mke2fs -d: no mount, no loop device). */
@@ -53,7 +55,8 @@ export function makeRunDisks({ repo, dir }) {
   const staging = join(dir, 'node');
   stageNode(staging);
   stageTsxCache(staging);
-  ext4From(staging, disks.node, '1G', 'nsbox-node');
+  stageHostBuilt(staging);
+  ext4From(staging, disks.node, '2G', 'nsbox-node');
   run('rm', ['-rf', '--one-file-system', '--', staging]);
   run('truncate', ['-s', '1G', disks.swap]);
   run('truncate', ['-s', '1G', disks.scratch]);

@@ -11,9 +11,9 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, wr
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCgroupDriver, detectCgroupLayout } from '@nsbox/runtime';
-import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
+import { buildBusyboxRootfs, Cleanup, makeTempDir, requireRoot, slowdown } from '@nsbox/testkit';
 import { podmanBoxFlags, podmanGlobalArgs, podmanRunArgs } from './podman-args.js';
-import { createHarness, ensureNativeBuilt, type RuncHarness, removeCgroupParent, slowdown } from './runc-harness.js';
+import { createHarness, ensureNativeBuilt, type RuncHarness, removeCgroupParent } from './runc-harness.js';
 
 const IMAGE = 'localhost/nsbox-test-busybox:latest';
 

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createCgroupDriver } from '@nsbox/runtime';
-import { type Cleanup, repoRoot } from '@nsbox/testkit';
+import { type Cleanup, repoRoot, slowdown } from '@nsbox/testkit';
 import { nativePaths, packageRoot } from '../src/oci-runtime.js';
 
 const ociRoot = packageRoot();
@@ -36,12 +36,6 @@ export interface RuncHarness {
     options?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; fds?: number[] },
   ): { code: number | null; stdout: string; stderr: string };
   rootfs: string;
-}
-
-/** How many times slower than a host this machine runs: the VM lane's guest under TCG says so (NSBOX_VM_SLOWDOWN). */
-export function slowdown(): number {
-  const factor = Number(process.env['NSBOX_VM_SLOWDOWN'] ?? '1');
-  return Number.isInteger(factor) && factor > 1 ? factor : 1;
 }
 
 export function serverCommand(): string {

@@ -4,5 +4,6 @@ export { type CliCommands, type CliHostOptions, cliCommands, makeCliHost } from 
 export { type CliRunOptions, type CliRunResult, cliArgs, repoRoot, runNsbox, runNsboxAsync } from './cli-runner.js';
 export { type HostSnapshot, snapshotHost, TEST_NETNS_PREFIX } from './host-snapshot.js';
 export { requireRoot } from './require-root.js';
+export { slowdown } from './slowdown.js';
 export { removeCgroupsAfter } from './test-cgroups.js';
 export { createTestHost, makeTempDir, TEST_PREFIX, type TestHostOptions } from './test-host.js';

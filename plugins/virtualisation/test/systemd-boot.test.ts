@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Box } from '@nsbox/core';
-import { buildBusyboxRootfs, makeTempDir, requireRoot, snapshotHost, useCleanup } from '@nsbox/testkit';
+import { buildBusyboxRootfs, makeTempDir, requireRoot, slowdown, snapshotHost, useCleanup } from '@nsbox/testkit';
 import { debianRootfs, run, systemState } from './debian-box.js';
 import { openVirtHost, type VirtTestHost, waitFor } from './support.js';
 
@@ -44,11 +44,11 @@ describe('virtualisation: a debian-12 box boots systemd', function () {
     await t.host.manager.start('deb');
     const box = (): Box => t.host.manager.get('deb');
     writeFileSync('/dev/kmsg', `<6>${hostMarker} during\n`);
-    const { state, ms: bootMs } = await systemState(t.driver, box, started);
+    const { state, ms: bootMs } = await systemState(t.driver, box, started, 60_000 * slowdown());
     console.log(`      systemd: start to '${state}' in ${bootMs} ms`);
     const failed = (await run(t.driver, box(), 'systemctl --failed --no-legend --plain')).stdout.trim();
     assert.equal(state, 'running', `no unit failed (failed: ${failed || 'none'})`);
-    assert.ok(bootMs < 30_000, `booted in ${bootMs} ms`);
+    assert.ok(bootMs < 30_000 * slowdown(), `booted in ${bootMs} ms`);
 
     const inside = await run(
       t.driver,
@@ -79,7 +79,7 @@ describe('virtualisation: a debian-12 box boots systemd', function () {
     assert.ok(hz > 0 && ticks / hz < 0.2, `journald used ${ticks}/${hz} s of CPU in an idle second: ${cpu.stdout} ${cpu.stderr}`);
     const kernelJournal = async () => (await run(t.driver, box(), 'journalctl -k --no-pager -o short')).stdout;
     assert.ok(
-      await waitFor(async () => (await kernelJournal()).includes('nsbox-box-line: written to the box kmsg'), 10_000, 200),
+      await waitFor(async () => (await kernelJournal()).includes('nsbox-box-line: written to the box kmsg'), 10_000 * slowdown(), 200),
       `journalctl -k has the box's line: ${await kernelJournal()}`,
     );
     // The control: the marker is in the host's log (a box reading that would show it; see
@@ -95,7 +95,7 @@ describe('virtualisation: a debian-12 box boots systemd', function () {
     // The box's output is its console: systemd's boot messages and the login prompt.
     const log = () => readFileSync(t.driver.files(box()).consoleLog, 'utf8');
     assert.match(log(), /Welcome to .*Debian GNU\/Linux 12/);
-    assert.ok(await waitFor(() => /deb login: /.test(log()), 10_000), 'the login prompt on the console');
+    assert.ok(await waitFor(() => /deb login: /.test(log()), 10_000 * slowdown()), 'the login prompt on the console');
 
     // Memory of the idle booted box: its cgroup's usage (v1 or v2).
     const v1 = t.driver.cgroups.layout.v1.memory !== undefined;
@@ -104,12 +104,12 @@ describe('virtualisation: a debian-12 box boots systemd', function () {
     assert.ok(usage > 4 * mib && usage < 256 * mib, `idle memory ${usage} bytes`);
 
     const stopping = Date.now();
-    const stopped = await t.host.manager.stop('deb');
+    const stopped = await t.host.manager.stop('deb', { timeoutMs: 10_000 * slowdown() });
     const stopMs = Date.now() - stopping;
     console.log(`      systemd: stopped (SIGRTMIN+3) in ${stopMs} ms`);
     assert.equal(stopped.state, 'stopped');
     assert.deepEqual(t.host.manager.history({ boxId: stopped.id, kind: 'box.stop-forced' }), [], 'systemd halted before the timeout');
-    assert.ok(stopMs < 10_000);
+    assert.ok(stopMs < 10_000 * slowdown(), `stopped in ${stopMs} ms`);
     // systemd's own tree (init.scope, system.slice...) went with the box's cgroup.
     const left = snapshotHost({ cgroupParent: t.driver.cgroups.parent, marker: t.driver.boxesDir, ownDirs: [t.driver.stateDir] });
     assert.deepEqual([left.cgroups, left.processes], [[], []]);
