@@ -186,6 +186,18 @@ nsbox_read_small_file (const char *path, char *buf, size_t size)
 }
 
 int
+nsbox_read_config_file (const char *path, char *buf, size_t size, struct nsbox_error *err)
+{
+  ssize_t len = nsbox_read_small_file (path, buf, size);
+
+  if (len < 0)
+    return nsbox_fail (err, errno, "read '%s'", path);
+  if ((size_t) len == size - 1)
+    return nsbox_fail (err, EFBIG, "'%s' is larger than %zu bytes", path, size - 2);
+  return 0;
+}
+
+int
 nsbox_read_all (int fd, size_t max, char **out, size_t *len, struct nsbox_error *err)
 {
   cleanup_free char *buf = NULL;

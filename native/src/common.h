@@ -67,6 +67,10 @@ int nsbox_write_file (const char *path, const char *content, size_t len,
  * following a symlink at its last component; its length, or -1 with errno set. */
 ssize_t nsbox_read_small_file (const char *path, char *buf, size_t size);
 
+/* A helper's whole config file into buf, as nsbox_read_small_file; a file that fills buf is
+ * refused (EFBIG) rather than read cut short. 0, or -1 with err set naming the path. */
+int nsbox_read_config_file (const char *path, char *buf, size_t size, struct nsbox_error *err);
+
 /* Reads fd to EOF into a malloc'd buffer (NUL-terminated, *len excludes the NUL). */
 int nsbox_read_all (int fd, size_t max, char **out, size_t *len, struct nsbox_error *err);
 

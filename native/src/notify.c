@@ -71,14 +71,10 @@ static int
 load_config (const char *path, struct nsbox_error *err)
 {
   struct notify_rule *rule = NULL;
-  ssize_t len;
   char *line, *save = NULL;
 
-  len = nsbox_read_small_file (path, config_buf, sizeof config_buf);
-  if (len < 0)
-    return nsbox_fail (err, errno, "read '%s'", path);
-  if (len == (ssize_t) sizeof config_buf - 1)
-    return nsbox_fail (err, EFBIG, "'%s' is larger than %d bytes", path, CONFIG_MAX - 1);
+  if (nsbox_read_config_file (path, config_buf, sizeof config_buf, err) < 0)
+    return -1;
   for (line = strtok_r (config_buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
     {
       char *value = strchr (line, ' ');
