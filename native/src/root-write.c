@@ -147,3 +147,67 @@ root_write_file (const char *root, const char *path, const void *data, size_t le
   close (dir_fd);
   return 0;
 }
+
+ssize_t
+root_read_file (const char *root, const char *path, void *buf, size_t max, struct nl_error *err)
+{
+  char dir[4096], proc[64];
+  const char *slash = strrchr (path, '/');
+  const char *name = slash ? slash + 1 : path;
+  struct stat st;
+  size_t done = 0;
+  int root_fd, dir_fd, path_fd, fd, e;
+
+  if (path[0] == '/' || !name[0] || strcmp (name, ".") == 0 || strcmp (name, "..") == 0
+      || (size_t) (name - path) >= sizeof dir)
+    return nl_fail (err, EINVAL, "read '%s' in '%s': a relative file path is needed", path, root);
+  memcpy (dir, path, (size_t) (name - path));
+  dir[name - path] = '\0';
+  root_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0)
+    return nl_fail (err, errno, "open root '%s'", root);
+  dir_fd = open_dir_beneath (root_fd, dir);
+  e = errno;
+  close (root_fd);
+  if (dir_fd < 0)
+    return nl_fail (err, e, "open directory '%s' in '%s' (no symlink followed)", dir, root);
+  /* As same_file: O_PATH and fstat first, so a FIFO or device the box planted is never opened. */
+  path_fd = openat (dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  e = errno;
+  close (dir_fd);
+  if (path_fd < 0)
+    return nl_fail (err, e, "open '%s' in '%s' (no symlink followed)", path, root);
+  if (fstat (path_fd, &st) < 0 || !S_ISREG (st.st_mode))
+    {
+      close (path_fd);
+      return nl_fail (err, EINVAL, "'%s' in '%s' is not a regular file", path, root);
+    }
+  if ((size_t) st.st_size > max)
+    {
+      close (path_fd);
+      return nl_fail (err, EFBIG, "'%s' in '%s' is larger than %zu bytes", path, root, max);
+    }
+  snprintf (proc, sizeof proc, "/proc/self/fd/%d", path_fd);
+  fd = open (proc, O_RDONLY | O_CLOEXEC);
+  e = errno;
+  close (path_fd);
+  if (fd < 0)
+    return nl_fail (err, e, "open '%s' in '%s'", path, root);
+  while (done < max)
+    {
+      ssize_t n = read (fd, (unsigned char *) buf + done, max - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          e = errno;
+          close (fd);
+          return nl_fail (err, e, "read '%s' in '%s'", path, root);
+        }
+      if (n == 0)
+        break;
+      done += (size_t) n;
+    }
+  close (fd);
+  return (ssize_t) done;
+}

@@ -331,6 +331,27 @@ describe('virtualisation: the box’s own /proc views', function () {
     assert.doesNotMatch((await t.exec('quiet', 'dmesg')).stdout, /hello from the box|Killed process/, "the other box's log has none of it");
   });
 
+  it('gives a box the kernel’s report of its own segfault, continuation line included, and another box none of it', async () => {
+    await t.box('crashy', withTools());
+    await t.box('calm', withTools());
+    const crash = await t.exec('crashy', '/view-reader --segfault; echo status=$?');
+    assert.match(crash.stdout, /^status=139$/m, 'killed by SIGSEGV');
+    // The kernel's report on the host: the fault line, and its `Code:` line as the next record.
+    const report = /^\d+,(\d+),\d+,[^;]*;view-reader\[(\d+)\]: segfault at 0 .*\n\d+,(\d+),\d+,[^;]*;(Code: .*)$/gm;
+    const lastReport = () => [...spawnSync('sh', ['-c', 'timeout 1 cat /dev/kmsg'], { encoding: 'utf8' }).stdout.matchAll(report)].at(-1);
+    const hostSaw = await waitFor(() => lastReport() !== undefined, 5_000, 200);
+    const host = lastReport();
+    assert.ok(hostSaw && host && Number(host[3]) === Number(host[1]) + 1, 'the host kernel printed the report as two records');
+    const code = (host as RegExpExecArray)[4] as string;
+    const sawIt = await waitFor(async () => (await t.exec('crashy', 'dmesg')).stdout.includes(code), 5_000, 200);
+    const kmsg = (await t.exec('crashy', '/view-reader --kmsg')).stdout;
+    assert.ok(sawIt, `the box's dmesg has the whole report: ${(await t.exec('crashy', 'dmesg')).stdout}`);
+    const lines = kmsg.split('\n').map((line) => line.slice(line.indexOf(';') + 1));
+    const first = lines.findIndex((line) => /^view-reader\[\d+\]: segfault at 0 /.test(line));
+    assert.ok(first >= 0 && lines[first + 1] === code, `its /dev/kmsg: the fault line, then its Code: line: ${kmsg}`);
+    assert.doesNotMatch((await t.exec('calm', 'dmesg')).stdout, /segfault|Code:/, "the other box's log has none of it");
+  });
+
   it('has a control for the host marker: a box reading the host’s log sees it; without the view, isolation leaves a box no kernel log at all', async () => {
     // A box allowed the host's /dev/kmsg (privileged, CAP_SYSLOG, the device allowlisted) and
     // without its own log: what a leak would look like — the marker checks above would fail.
