@@ -280,7 +280,8 @@ describe('nsboxd through the SDK', function () {
     );
     // A plugin's actions are one route each, all run by actions.run().
     const action = /^(GET|POST) \/plugins\/[^/]+\/actions\/[^/]+$/;
-    assert.ok(all.includes('POST /plugins/limits/actions/set') && all.includes('GET /plugins/limits/actions/show'), "the limits plugin's actions");
+    assert.ok(all.includes('POST /plugins/limits/actions/pool-create') && all.includes('GET /plugins/limits/actions/show'), "the limits plugin's actions");
+    assert.ok(all.includes('POST /boxes/{id}/set'), "the shared set, the plugins' set options");
     const documented = [
       ...new Set(
         all.filter((route) => !route.includes(`/plugins/${ROUTE_PLUGIN}/`)).map((route) => route.replace(action, '$1 /plugins/{plugin}/actions/{action}')),
