@@ -406,6 +406,24 @@ describe('virtualisation: the box’s own /proc views', function () {
     assert.equal(field('small.errno'), '22', 'a buffer too small for the record: EINVAL, as /dev/kmsg says');
   });
 
+  it('gives concurrent read(2) and sendfile(2) readers whole texts while a view changes its length', async () => {
+    await t.box('flux', withTools());
+    // The box's thread count crosses 10 and back every 0.2 s: /proc/loadavg's length changes.
+    const oscillator = t.exec(
+      'flux',
+      'end=$(($(date +%s) + 9)); while [ $(date +%s) -lt $end ]; do for i in 1 2 3 4 5 6 7 8; do sleep 0.2 & done; wait; sleep 0.2; done',
+    );
+    const readers = await Promise.all([1, 2].map(() => t.exec('flux', '/view-reader --whole /proc/loadavg 8000')));
+    await oscillator;
+    for (const reader of readers) {
+      const field = (key: string) => Number(new RegExp(`^${key}=(\\d+)$`, 'm').exec(reader.stdout)?.[1]);
+      console.log(`      ${reader.stdout.trim().split('\n').join(' ')}`);
+      assert.ok(field('longest') > field('shortest'), `the view changed its length while it was read: ${reader.stdout}`);
+      assert.ok(field('reads') > 100 && field('sendfiles') > 100, `both ways read it many times: ${reader.stdout}`);
+      assert.deepEqual(['read.cut', 'read.padded', 'sendfile.cut', 'sendfile.padded'].map(field), [0, 0, 0, 0], `every text whole: ${reader.stdout}`);
+    }
+  });
+
   it('keeps one box’s reads as fast while another box hammers its views', async () => {
     await t.box('hammer', withTools({ limits: { memory: '100M' } }));
     await t.box('calm', withTools({ limits: { memory: '100M' } }));
