@@ -10,6 +10,7 @@ import { boxInfoPoint, contribute, coreRefs, definePlugin, exitPolicyPoint, setO
 import { contributeNotify, runtimeRefs } from '@nsbox/runtime-api';
 import { describeVirtualisation } from './box-info.js';
 import { virtualisationConfigSchema } from './config-schema.js';
+import { BoxNameFiles } from './identity/name-files.js';
 import { identitySetPart } from './identity/set-part.js';
 import { notifyRulesFor } from './notify-rules.js';
 import { PowerPolicy } from './power-policy.js';
@@ -41,6 +42,7 @@ export const virtualisationPlugin = definePlugin({
   optionalDeps: { cgroups: runtimeRefs.cgroups },
   setup: ({ deps, services }) => {
     const power = new PowerPolicy(deps.state);
+    const nameFiles = new BoxNameFiles(deps.state);
     // The Linux runtime's cgroups; a host with another driver has none.
     const cgroups = services.getOptional(runtimeRefs.cgroups);
     return {
@@ -64,8 +66,14 @@ export const virtualisationPlugin = definePlugin({
           checkInit(ctx.spec);
           if (cgroups && mountsCgroupTree(ctx.spec)) delegateCgroup(ctx.spec, ctx.box, cgroups);
         },
-        wire: (ctx) => giveConsoleToBox(ctx.spec, ctx.box),
-        destroy: (ctx) => power.forget(ctx.box.id),
+        wire: (ctx) => {
+          giveConsoleToBox(ctx.spec, ctx.box);
+          nameFiles.atStart(ctx.box);
+        },
+        destroy: (ctx) => {
+          power.forget(ctx.box.id);
+          nameFiles.forget(ctx.box.id);
+        },
       },
       contributions: [
         contribute(boxInfoPoint, { section: 'virtualisation', describe: describeVirtualisation }),
@@ -73,7 +81,7 @@ export const virtualisationPlugin = definePlugin({
         // `nsbox set NAME --hostname H --domainname D`: kept, and set live in a running box.
         contribute(
           setOptionPoint,
-          identitySetPart(() => services.getOptional(runtimeRefs.uts)),
+          identitySetPart(() => services.getOptional(runtimeRefs.uts), nameFiles),
         ),
       ],
     };

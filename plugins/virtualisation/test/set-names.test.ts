@@ -72,6 +72,15 @@ describe('virtualisation: nsbox set --hostname --domainname', function () {
     const restarted = await names('named');
     assert.deepEqual([restarted.hostname, restarted.domainname], ['web-1', 'example.net'], 'the next start has them');
 
+    // Set while stopped: kept, and the next start brings the box's files in line (a booting
+    // systemd would take its name from a stale /etc/hostname).
+    await t.host.manager.stop('named', { timeoutMs: 0 });
+    assert.deepEqual((await api.set('named', { hostname: 'web-2' })).virtualisation, { hostname: 'web-2', domainname: 'example.net' });
+    await t.host.manager.start('named');
+    const later = await names('named');
+    assert.deepEqual([later.hostname, later.etcHostname], ['web-2', 'web-2']);
+    assert.match(later.hosts, /^127\.0\.1\.1\tweb-2\.example\.net web-2$/m);
+
     // 'none' takes the domain name away, live and for the next start.
     await api.set('named', { domainname: 'none' });
     assert.equal((await names('named')).domainname, '(none)', "the kernel's word for none");
