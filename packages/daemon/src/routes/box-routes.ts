@@ -103,6 +103,7 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
       access: 'operator',
       params: boxRef,
       body: setBoxBody,
+      bodyRef: 'SetOptions',
       response: setBoxView,
       handler({ params, body, scope }) {
         return api(scope).set(params.id, body);
