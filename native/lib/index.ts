@@ -66,6 +66,12 @@ export interface NativeAddon {
    */
   writeFileInRoot(root: string, path: string, content: string | Buffer, mode: number): void;
   /**
+   * Reads `root`/`path` (at most `maxBytes`; a larger file throws EFBIG) resolved as
+   * writeFileInRoot resolves it, the file itself not followed either: only a regular file is
+   * opened. Null when it is missing.
+   */
+  readFileInRoot(root: string, path: string, maxBytes: number): Buffer | null;
+  /**
    * Attaches at `target` an idmapped clone of the mount at `source` (not recursive), its idmap
    * a user namespace with `uidMap`/`gidMap` (uid_map lines): a layered box's overlay is built on
    * such mounts of its layers (overlayfs cannot be idmapped itself; its layers can).

@@ -5,7 +5,7 @@
  *     `netns` (a path; "" for the caller's own); each op is [name, ...string args]. Stops at
  *     the first failure and throws an Error with code (errno name), errno, and step (the
  *     op's index). A `link-list` op's result is an array of links; the others' undefined.
- *   writeFileInRoot(root, path, content, mode). */
+ *   writeFileInRoot(root, path, content, mode), readFileInRoot(root, path, maxBytes). */
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -320,6 +320,47 @@ js_write_file_in_root (napi_env env, napi_callback_info info)
   return undefined (env);
 }
 
+/* readFileInRoot(root, path, maxBytes) → Buffer, or null when the file is missing */
+static napi_value
+js_read_file_in_root (napi_env env, napi_callback_info info)
+{
+  size_t argc = 3;
+  napi_value argv[3], result;
+  char root[4096], path[4096];
+  struct nl_error err = { 0 };
+  int32_t max;
+  void *copy;
+  char *buf;
+  ssize_t len;
+
+  NAPI_OK (napi_get_cb_info (env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || !read_string (env, argv[0], root, sizeof root)
+      || !read_string (env, argv[1], path, sizeof path)
+      || napi_get_value_int32 (env, argv[2], &max) != napi_ok || max < 0 || max > (1 << 24))
+    return throw_type_error (env, "readFileInRoot(root, path, maxBytes)");
+  buf = malloc ((size_t) max + 1);
+  if (!buf)
+    return throw_type_error (env, "readFileInRoot: out of memory");
+  len = root_read_file (root, path, buf, (size_t) max, &err);
+  if (len < 0)
+    {
+      free (buf);
+      if (err.errnum == ENOENT)
+        {
+          NAPI_OK (napi_get_null (env, &result));
+          return result;
+        }
+      return throw_nl_error (env, &err, -1);
+    }
+  if (napi_create_buffer_copy (env, (size_t) len, buf, &copy, &result) != napi_ok)
+    {
+      free (buf);
+      return throw_type_error (env, "readFileInRoot: out of memory");
+    }
+  free (buf);
+  return result;
+}
+
 bool
 addon_netlink_register (napi_env env, napi_value exports)
 {
@@ -327,6 +368,7 @@ addon_netlink_register (napi_env env, napi_value exports)
     { "netlink", NULL, js_netlink, NULL, NULL, NULL, napi_enumerable, NULL },
     { "netlinkSysctl", NULL, js_netlink_sysctl, NULL, NULL, NULL, napi_enumerable, NULL },
     { "writeFileInRoot", NULL, js_write_file_in_root, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "readFileInRoot", NULL, js_read_file_in_root, NULL, NULL, NULL, napi_enumerable, NULL },
   };
 
   return napi_define_properties (env, exports, sizeof functions / sizeof functions[0], functions)

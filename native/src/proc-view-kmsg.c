@@ -47,6 +47,12 @@ kmsg_open_log (int64_t started_boottime_ns, bool new_boot)
   return log_fd;
 }
 
+void
+kmsg_log_to (int fd)
+{
+  log_fd = fd;
+}
+
 int
 kmsg_log_fd (void)
 {
@@ -80,115 +86,8 @@ kmsg_append (struct view_kmsg *k, int prio, uint64_t ts_usec, const char *text, 
     nsbox_write_all (log_fd, line_buf, (size_t) n);
 }
 
-/* The box's cgroup leaf named as a whole component of a cgroup path in `text`. */
-static bool
-names_cgroup (const char *text, const char *name)
-{
-  size_t n = strlen (name);
-
-  for (const char *p = strstr (text, name); p; p = strstr (p + 1, name))
-    if (p > text && p[-1] == '/' && (p[n] == '\0' || p[n] == '/' || p[n] == ',' || p[n] == ' ' || p[n] == '\n'))
-      return true;
-  return false;
-}
-
-/* Is host pid `pid` a process of the box (its cgroup named in /proc/PID/cgroup)? */
-static bool
-pid_in_box (const struct view_config *cfg, long pid)
-{
-  char path[64], buf[4096];
-
-  snprintf (path, sizeof path, "/proc/%ld/cgroup", pid);
-  if (nsbox_read_small_file (path, buf, sizeof buf) <= 0)
-    return false;
-  return names_cgroup (buf, cfg->cgroup_name);
-}
-
-static void
-remember_pid (struct view_kmsg *k, long pid)
-{
-  k->oom_pids[k->next_oom_pid++ % (sizeof k->oom_pids / sizeof k->oom_pids[0])] = (int32_t) pid;
-}
-
-static bool
-remembered (const struct view_kmsg *k, long pid)
-{
-  for (size_t i = 0; i < sizeof k->oom_pids / sizeof k->oom_pids[0]; i++)
-    if (pid > 0 && k->oom_pids[i] == pid)
-      return true;
-  return false;
-}
-
-/* The pid of a fault line, `COMM[PID]: KEYWORD ...` as the kernel prints it, or 0. COMM is
- * the box's to choose (at most 15 bytes), so the pid is taken only where `]: ` is followed by
- * a whole keyword (which does not fit in a COMM with its own `[N]: `), within the reach of a
- * COMM at the start of the line. */
-static long
-fault_pid (const char *text)
-{
-  static const char *const keywords[] = { "]: segfault at ", "]: general protection fault ",
-                                          "]: general protection ip:", "]: trap ", NULL };
-
-  for (int i = 0; keywords[i]; i++)
-    {
-      const char *close = strstr (text, keywords[i]);
-      const char *open = close;
-      long pid;
-
-      if (!close || close - text > 15 + 1 + 10)
-        continue;
-      while (open > text && open[-1] >= '0' && open[-1] <= '9')
-        open--;
-      if (open == close || open == text || open[-1] != '[' || open - 1 - text > 15)
-        continue;
-      pid = strtol (open, NULL, 10);
-      if (pid > 0)
-        return pid;
-    }
-  return 0;
-}
-
-/* One host record's text: is it about the box? */
-static bool
-about_box (const struct view_config *cfg, struct view_kmsg *k, const char *text)
-{
-  const char *p;
-  long pid;
-
-  if (cfg->cgroup_name == NULL)
-    return false;
-  if (strncmp (text, "oom-kill:", 9) == 0)
-    {
-      /* oom-kill:constraint=...,oom_memcg=/PARENT/BOX,task_memcg=/PARENT/BOX,task=COMM,pid=N,uid=U
-       * The memcg is read up to `,task=` (COMM is the box's); the pid is the last `,pid=`. */
-      const char *memcg = strstr (text, ",task_memcg=");
-      const char *task = memcg ? strstr (memcg, ",task=") : NULL;
-      const char *last = NULL;
-      char path[512];
-
-      if (!memcg || !task || (size_t) (task - memcg) >= sizeof path)
-        return false;
-      memcpy (path, memcg, (size_t) (task - memcg));
-      path[task - memcg] = '\0';
-      if (!names_cgroup (path, cfg->cgroup_name))
-        return false;
-      for (p = strstr (task, ",pid="); p; p = strstr (p + 1, ",pid="))
-        last = p;
-      if (last)
-        remember_pid (k, strtol (last + 5, NULL, 10));
-      return true;
-    }
-  /* Memory cgroup out of memory: Killed process N (COMM) / oom_reaper: reaped process N (COMM) */
-  if (strncmp (text, "Memory cgroup out of memory: Killed process ", 44) == 0)
-    return remembered (k, strtol (text + 44, NULL, 10));
-  if (strncmp (text, "oom_reaper: reaped process ", 27) == 0)
-    return remembered (k, strtol (text + 27, NULL, 10));
-  pid = fault_pid (text);
-  return pid > 0 && (pid_in_box (cfg, pid) || remembered (k, pid));
-}
-
 /* Reads what the host's kernel logged since the last call (host_fd non-blocking), keeping
- * the records about the box. */
+ * the records about the box (proc-view-kmsg-host.c judges each). */
 void
 kmsg_follow_host (const struct view_config *cfg, struct view_kmsg *k, int host_fd)
 {
@@ -197,26 +96,13 @@ kmsg_follow_host (const struct view_config *cfg, struct view_kmsg *k, int host_f
   for (;;)
     {
       ssize_t n = read (host_fd, rec, sizeof rec - 1);
-      unsigned long long seq, ts;
-      int prio, used = 0;
-      char *text;
 
       if (n < 0 && errno == EPIPE)
         continue; /* overwritten records: the next read goes on from the oldest left */
       if (n <= 0)
         return;
       rec[n] = '\0';
-      if (sscanf (rec, "%d,%llu,%llu,%*[^;];%n", &prio, &seq, &ts, &used) < 3 || used == 0)
-        continue;
-      /* A respawned server reads the host's buffer from its start: what it saw already is
-       * skipped by sequence number. */
-      if (k->host_seq_seen && seq <= k->host_seq)
-        continue;
-      k->host_seq = seq;
-      k->host_seq_seen = 1;
-      text = rec + used;
-      if (about_box (cfg, k, text))
-        kmsg_append (k, prio, ts, text, strlen (text));
+      kmsg_host_record (cfg, k, rec);
     }
 }
 

@@ -637,6 +637,23 @@ take_request (enum conn c, bool mounting)
   return 0;
 }
 
+/* `nsbox-proc-view --attribute PIDS`: host /dev/kmsg records on stdin, one a line, judged
+ * as the server judges the host's (those pids taken as the box's), the box's records on
+ * stdout — to replay a recorded report that cannot be provoked safely (a hung task). */
+static int
+attribute_only (const char *pids)
+{
+  static struct view_kmsg k;
+  static char line[8192];
+
+  V.cfg.cgroup_name = "nsbox-attribute";
+  V.cfg.attribute_pids = pids;
+  kmsg_log_to (1);
+  while (fgets (line, sizeof line, stdin))
+    kmsg_host_record (&V.cfg, &k, line);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -644,6 +661,9 @@ main (int argc, char **argv)
   bool mount = false;
   pid_t mounter = -1;
   struct pollfd pfd[CONNS + 1];
+
+  if (argc == 3 && strcmp (argv[1], "--attribute") == 0)
+    return attribute_only (argv[2]);
 
   /* One per box: small and steady. The heap gives back what is freed at its top at once,
    * and a big buffer (a large host's cpuinfo) is mapped for its use alone. */

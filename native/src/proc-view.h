@@ -65,6 +65,11 @@ struct view_kmsg
   uint32_t host_seq_seen, full;
   int32_t oom_pids[16]; /* host pids an oom-kill line of the box named */
   uint32_t next_oom_pid, next_reader;
+  /* The open report about a process of the box (proc-view-kmsg-host.c): its pid (0: none),
+   * the continuation lines taken, and the printing thread when the kernel names it. */
+  int32_t report_pid;
+  uint32_t report_lines;
+  char report_caller[16];
   /* Blocking reads at the log's end, answered when it grows. */
   struct
   {
@@ -85,6 +90,7 @@ struct view_config
   const char *cpu_usage_v1, *cpu_stat_v2; /* cpuacct.stat (ticks) or cpu.stat (usec) */
   const char *tasks;                      /* v1 tasks or v2 cgroup.threads */
   const char *cgroup_name;                /* the box's cgroup leaf, as the kernel log names it */
+  const char *attribute_pids;             /* --attribute: these pids are the box's (a recorded report replayed) */
   int64_t started_boottime_ns;
   pid_t init_pid;
   uint32_t disk_dev_major, disk_dev_minor; /* the box root's block device, 0:0 none */
@@ -109,8 +115,12 @@ void view_kmsg_notify (int code, const void *data, size_t len);
 
 /* proc-view-kmsg.c: the log */
 int kmsg_open_log (int64_t started_boottime_ns, bool new_boot);
+/* The log goes to `fd` instead (nsbox-proc-view --attribute: stdout). */
+void kmsg_log_to (int fd);
 void kmsg_append (struct view_kmsg *k, int prio, uint64_t ts_usec, const char *text, size_t len);
 void kmsg_follow_host (const struct view_config *cfg, struct view_kmsg *k, int host_fd);
+/* proc-view-kmsg-host.c: one record of the host's /dev/kmsg (NUL-terminated), kept when it is about the box */
+void kmsg_host_record (const struct view_config *cfg, struct view_kmsg *k, char *rec);
 void kmsg_box_write (struct view_kmsg *k, const char *data, size_t len);
 ssize_t kmsg_record_at (uint64_t offset, char *buf, size_t size);
 uint64_t kmsg_size (void);

@@ -89,21 +89,21 @@ out:
   return same;
 }
 
-int
-root_write_file (const char *root, const char *path, const void *data, size_t len, mode_t mode,
-                 struct nl_error *err)
+/* The directory of `path` (relative to `root`, its last part a plain name), opened beneath the
+ * root with no symlink followed; -1 with err. `*name` is then the file's name in it. */
+static int
+open_parent (const char *root, const char *path, const char *what, const char **name, struct nl_error *err)
 {
-  char dir[4096], tmp[300];
+  char dir[4096];
   const char *slash = strrchr (path, '/');
-  const char *name = slash ? slash + 1 : path;
-  unsigned int nonce;
-  int root_fd, dir_fd, fd, e;
+  int root_fd, dir_fd, e;
 
-  if (path[0] == '/' || !name[0] || strcmp (name, ".") == 0 || strcmp (name, "..") == 0
-      || strlen (name) > 200 || (size_t) (name - path) >= sizeof dir)
-    return nl_fail (err, EINVAL, "write '%s' in '%s': a relative file path is needed", path, root);
-  memcpy (dir, path, (size_t) (name - path));
-  dir[name - path] = '\0';
+  *name = slash ? slash + 1 : path;
+  if (path[0] == '/' || !(*name)[0] || strcmp (*name, ".") == 0 || strcmp (*name, "..") == 0
+      || strlen (*name) > 200 || (size_t) (*name - path) >= sizeof dir)
+    return nl_fail (err, EINVAL, "%s '%s' in '%s': a relative file path is needed", what, path, root);
+  memcpy (dir, path, (size_t) (*name - path));
+  dir[*name - path] = '\0';
   root_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0)
     return nl_fail (err, errno, "open root '%s'", root);
@@ -112,6 +112,20 @@ root_write_file (const char *root, const char *path, const void *data, size_t le
   close (root_fd);
   if (dir_fd < 0)
     return nl_fail (err, e, "open directory '%s' in '%s' (no symlink followed)", dir, root);
+  return dir_fd;
+}
+
+int
+root_write_file (const char *root, const char *path, const void *data, size_t len, mode_t mode,
+                 struct nl_error *err)
+{
+  char tmp[300];
+  const char *name;
+  unsigned int nonce;
+  int dir_fd = open_parent (root, path, "write", &name, err), fd, e;
+
+  if (dir_fd < 0)
+    return -1;
   if (same_file (dir_fd, name, data, len, mode))
     {
       close (dir_fd);
@@ -125,7 +139,7 @@ root_write_file (const char *root, const char *path, const void *data, size_t le
     {
       e = errno;
       close (dir_fd);
-      return nl_fail (err, e, "create '%s%s' in '%s'", dir, tmp, root);
+      return nl_fail (err, e, "create '%.*s%s' in '%s'", (int) (name - path), path, tmp, root);
     }
   e = write_all (fd, data, len) < 0 || fchmod (fd, mode) < 0 ? errno : 0;
   if (close (fd) < 0 && e == 0)
@@ -134,7 +148,7 @@ root_write_file (const char *root, const char *path, const void *data, size_t le
     {
       unlinkat (dir_fd, tmp, 0);
       close (dir_fd);
-      return nl_fail (err, e, "write '%s%s' in '%s'", dir, tmp, root);
+      return nl_fail (err, e, "write '%.*s%s' in '%s'", (int) (name - path), path, tmp, root);
     }
   /* rename replaces a symlink at `name` itself: the new file never goes where it points. */
   if (renameat (dir_fd, tmp, dir_fd, name) < 0)
@@ -146,4 +160,56 @@ root_write_file (const char *root, const char *path, const void *data, size_t le
     }
   close (dir_fd);
   return 0;
+}
+
+ssize_t
+root_read_file (const char *root, const char *path, void *buf, size_t max, struct nl_error *err)
+{
+  char proc[64];
+  const char *name;
+  struct stat st;
+  size_t done = 0;
+  int dir_fd = open_parent (root, path, "read", &name, err), path_fd, fd, e;
+
+  if (dir_fd < 0)
+    return -1;
+  /* As same_file: O_PATH and fstat first, so a FIFO or device the box planted is never opened. */
+  path_fd = openat (dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  e = errno;
+  close (dir_fd);
+  if (path_fd < 0)
+    return nl_fail (err, e, "open '%s' in '%s' (no symlink followed)", path, root);
+  if (fstat (path_fd, &st) < 0 || !S_ISREG (st.st_mode))
+    {
+      close (path_fd);
+      return nl_fail (err, EINVAL, "'%s' in '%s' is not a regular file", path, root);
+    }
+  if ((size_t) st.st_size > max)
+    {
+      close (path_fd);
+      return nl_fail (err, EFBIG, "'%s' in '%s' is larger than %zu bytes", path, root, max);
+    }
+  snprintf (proc, sizeof proc, "/proc/self/fd/%d", path_fd);
+  fd = open (proc, O_RDONLY | O_CLOEXEC);
+  e = errno;
+  close (path_fd);
+  if (fd < 0)
+    return nl_fail (err, e, "open '%s' in '%s'", path, root);
+  while (done < max)
+    {
+      ssize_t n = read (fd, (unsigned char *) buf + done, max - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          e = errno;
+          close (fd);
+          return nl_fail (err, e, "read '%s' in '%s'", path, root);
+        }
+      if (n == 0)
+        break;
+      done += (size_t) n;
+    }
+  close (fd);
+  return (ssize_t) done;
 }

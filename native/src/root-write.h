@@ -18,4 +18,9 @@
 int root_write_file (const char *root, const char *path, const void *data, size_t len, mode_t mode,
                      struct nl_error *err);
 
+/* Reads `root`/`path` into `buf` (at most `max` bytes; a larger file fails with EFBIG), the
+ * directories resolved as root_write_file resolves them and the file itself not followed: only
+ * a regular file is opened. Returns the length, or -1 with `err` (ENOENT when it is missing). */
+ssize_t root_read_file (const char *root, const char *path, void *buf, size_t max, struct nl_error *err);
+
 #endif

@@ -1,7 +1,7 @@
 /** The N-API addon (PROTOCOL.md §4) against real processes and the host's mounts. */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, read, readlinkSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, read, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MNT_DETACH, native } from '../lib/index.js';
@@ -90,6 +90,7 @@ describe('nsbox native addon', () => {
       'pidfdSendSignal',
       'pipe',
       'processAlive',
+      'readFileInRoot',
       'reap',
       'removeTree',
       'removeTreeSync',
@@ -99,6 +100,30 @@ describe('nsbox native addon', () => {
       'umount',
       'writeFileInRoot',
     ]);
+  });
+
+  it('reads a regular file beneath a root and nothing a box could plant: no symlink, no FIFO, no more than asked', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nsbox-test-readroot-'));
+    try {
+      const root = join(dir, 'root');
+      const secret = join(dir, 'host-secret');
+      writeFileSync(secret, 'host only\n');
+      mkdirSync(join(root, 'etc'), { recursive: true });
+      writeFileSync(join(root, 'etc/hosts'), '127.0.0.1 localhost\n');
+      assert.equal(native().readFileInRoot(root, 'etc/hosts', 4096)?.toString(), '127.0.0.1 localhost\n');
+      assert.equal(native().readFileInRoot(root, 'etc/missing', 4096), null, 'a missing file is null');
+      assert.throws(() => native().readFileInRoot(root, 'etc/hosts', 8), /larger than 8 bytes/);
+      symlinkSync(secret, join(root, 'etc/hostname'));
+      assert.throws(() => native().readFileInRoot(root, 'etc/hostname', 4096), /not a regular file/, 'a symlink at the name is not followed');
+      symlinkSync(dir, join(root, 'up'));
+      assert.throws(() => native().readFileInRoot(root, 'up/host-secret', 4096), /no symlink followed/, 'nor one on the way');
+      execFileSync('mkfifo', [join(root, 'etc/fifo')]);
+      assert.throws(() => native().readFileInRoot(root, 'etc/fifo', 4096), /not a regular file/, 'a FIFO is never opened (it would block)');
+      assert.throws(() => native().readFileInRoot(root, '../host-secret', 4096), /no symlink followed|beneath|EXDEV|cross-device/i);
+      assert.throws(() => native().readFileInRoot(root, '/etc/hosts', 4096), /relative file path/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("sets the host and domain name in another process's UTS namespace, not in ours", async () => {

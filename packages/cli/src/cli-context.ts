@@ -8,7 +8,7 @@
  */
 
 import { RemoteBoxApi } from '@nsbox/client';
-import type { BoxApi, BoxOptionContribution, ServiceIdentifier } from '@nsbox/core';
+import type { BoxApi, BoxOptionContribution, ServiceIdentifier, SetOptionContribution } from '@nsbox/core';
 import type { NsboxHost, OpenHostOptions } from '@nsbox/host';
 import type { RemoteTarget } from './remote-daemon.js';
 import { type BoxTerminal, remoteTerminal } from './terminal.js';
@@ -30,6 +30,8 @@ export class CliContext {
   private local: Promise<BoxApi> | undefined;
   /** Plugins' options of `create` and `run` (boxOptionPoint), known once the host opened. */
   boxOptions: readonly BoxOptionContribution[] = [];
+  /** Plugins' options of `set` (setOptionPoint), known once the host opened. */
+  setOptions: readonly SetOptionContribution[] = [];
 
   constructor(
     readonly options: GlobalOptions,

@@ -7,6 +7,7 @@ import { asLocalError } from './api-error.js';
 import { CliContext, type DriverFactory, type GlobalOptions } from './cli-context.js';
 import type { CliCommand } from './command.js';
 import { pluginBoxOptions } from './commands/box-options.js';
+import { setCommand } from './commands/box-set.js';
 import { builtinCommands } from './commands/index.js';
 import { findDaemon } from './remote-daemon.js';
 import { version } from './version.js';
@@ -142,16 +143,19 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     .configureOutput({ writeOut: (text) => io.stdout(text.trimEnd()), writeErr: (text) => io.stderr(text.trimEnd()) });
 
   // The host opens first when the command line needs the plugins: they add commands, and
-  // options to create and run (boxOptionPoint).
+  // options to create and run (boxOptionPoint) and to set (setOptionPoint).
   const host = withPlugins ? await context.host().catch(() => undefined) : undefined;
   if (host) {
-    const { boxOptionPoint } = await import('@nsbox/core');
+    const { boxOptionPoint, setOptionPoint } = await import('@nsbox/core');
     context.boxOptions = host.plugins.contributions(boxOptionPoint);
+    context.setOptions = host.plugins.contributions(setOptionPoint);
   }
-  const withPluginOptions = (command: CliCommand): CliCommand =>
-    ['create', 'run'].includes(command.name) && context.boxOptions.length > 0
+  const withPluginOptions = (command: CliCommand): CliCommand => {
+    if (command.name === 'set') return setCommand(context.setOptions);
+    return ['create', 'run'].includes(command.name) && context.boxOptions.length > 0
       ? { ...command, options: [...(command.options ?? []), ...pluginBoxOptions(context.boxOptions)] }
       : command;
+  };
   for (const command of builtins) addCommand(program, withPluginOptions(command), context, io, outcome);
   try {
     if (!host) throw new Error('no host');

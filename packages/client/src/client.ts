@@ -23,6 +23,7 @@ import type {
   PluginInfo,
   Quotas,
   Role,
+  SetResult,
   Template,
   Tenant,
   TenantPolicy,
@@ -105,6 +106,14 @@ class BoxesApi {
   /** Replaces config sections (null removes one); a running box gets them live. */
   update(idOrName: string, config: Record<string, unknown>): Promise<Box> {
     return this.t.json('PATCH', box(idOrName), { body: { config } });
+  }
+
+  /**
+   * `nsbox set`: the plugins' set options by input field (`{ memory: '512M', netRate: '10mbit',
+   * hostname: 'web' }`), all validated before any is applied; a running box gets them live.
+   */
+  set(idOrName: string, options: Record<string, unknown>): Promise<SetResult> {
+    return this.t.json('POST', `${box(idOrName)}/set`, { body: options });
   }
 
   start(idOrName: string): Promise<Box> {

@@ -5,7 +5,7 @@
  */
 
 import type { CreateBoxInput, ExecInput, NsboxClient } from './client.js';
-import type { ActionInfo, Box, BoxConfig, BoxEvent, BoxState, ExecResult, PluginInfo } from './types.js';
+import type { ActionInfo, Box, BoxConfig, BoxEvent, BoxState, ExecResult, PluginInfo, SetResult } from './types.js';
 
 export class RemoteBoxApi {
   constructor(readonly client: NsboxClient) {}
@@ -49,6 +49,10 @@ export class RemoteBoxApi {
 
   update(idOrName: string, config: Record<string, unknown>): Promise<Box> {
     return this.client.boxes.update(idOrName, config);
+  }
+
+  set(idOrName: string, options: Record<string, unknown>): Promise<SetResult> {
+    return this.client.boxes.set(idOrName, options);
   }
 
   destroy(idOrName: string, options: { force?: boolean } = {}): Promise<{ name: string; destroyed: boolean }> {

@@ -13,6 +13,7 @@ export const coveredRoutes: Record<string, string> = {
   'GET /boxes/{id}': 'boxes.get()',
   'GET /boxes/{id}/details': 'boxes.details()',
   'PATCH /boxes/{id}': 'boxes.update()',
+  'POST /boxes/{id}/set': 'boxes.set()',
   'DELETE /boxes/{id}': 'boxes.destroy()',
   'POST /boxes/{id}/start': 'boxes.start()',
   'POST /boxes/{id}/stop': 'boxes.stop()',

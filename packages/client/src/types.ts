@@ -34,6 +34,14 @@ export interface Box {
   updatedAt: number;
 }
 
+/** What `boxes.set` did: the box, and each plugin's part of the change under its name. */
+export interface SetResult {
+  box: string;
+  state: BoxState;
+  appliedInMs: number;
+  [plugin: string]: unknown;
+}
+
 export interface BoxEvent {
   /** Monotonic: resume a stream after the last id seen. */
   id: number;

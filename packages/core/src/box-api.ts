@@ -68,6 +68,14 @@ export interface FollowLogsOptions {
   signal?: AbortSignal;
 }
 
+/** What `set` did: the box, and each plugin's part under its name. */
+export interface SetResult {
+  box: string;
+  state: string;
+  appliedInMs: number;
+  [plugin: string]: unknown;
+}
+
 export interface BoxApi {
   list(filter?: BoxListQuery): Promise<Box[]>;
   /** The box with its state brought in line with its processes, its spec and last exit. */
@@ -82,6 +90,11 @@ export interface BoxApi {
   resume(idOrName: string): Promise<Box>;
   /** Replaces whole config sections (null removes one); a running box gets them live. */
   update(idOrName: string, config: Record<string, unknown>): Promise<Box>;
+  /**
+   * `nsbox set`: the plugins' set options (setOptionPoint) by input field, all validated before
+   * any is applied, kept in the config and applied live on a running box.
+   */
+  set(idOrName: string, options: Record<string, unknown>): Promise<SetResult>;
   destroy(idOrName: string, options?: { force?: boolean }): Promise<{ name: string; destroyed: boolean }>;
   /** The console output so far. */
   logs(idOrName: string): Promise<string>;

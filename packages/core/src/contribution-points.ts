@@ -7,6 +7,7 @@
 import type { Box, BoxConfig } from './box.js';
 import type { BoxExitInfo } from './plugin.js';
 import { createContributionPoint } from './service-ref.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
 
 /** A section of `nsbox info` / `GET /boxes/{id}/info`. */
 export interface BoxInfoContribution {
@@ -81,6 +82,51 @@ export interface BoxOptionContribution {
   apply(config: Record<string, unknown>, value: unknown): void;
 }
 export const boxOptionPoint = createContributionPoint<BoxOptionContribution>({ id: 'core.box-option' });
+
+/** One option of `nsbox set`: its input field is the commander attribute of `flags` (`--net-rate <rate>` → `netRate`). */
+export interface SetOption {
+  /** commander syntax: `--memory <size>`, `--reset-limits`. */
+  flags: string;
+  description: string;
+  /** The option may be given more than once; its values then come as an array. */
+  repeatable?: boolean;
+}
+
+/** The whole `nsbox set` call, as a part's renderer sees it. */
+export interface SetOutcome {
+  box: string;
+  state: string;
+  /** How long the config change with the plugins' live updates took. */
+  appliedInMs: number;
+}
+
+/**
+ * A plugin's part of `nsbox set NAME ...` (`POST /boxes/{id}/set`, the SDK's `boxes.set`): its
+ * options, and what they change. The core validates every part's values first, then makes one
+ * config change of all parts through the BoxApi (the schemas, tenant policy, quotas, and each
+ * plugin's `update` hook applying its own section live, rolled back together), then runs the
+ * parts' live steps. A bad value of any part therefore changes nothing.
+ */
+export interface SetOptionContribution {
+  /** The contributing plugin: the result shows its part under this name. */
+  plugin: string;
+  /** Input field → option. Fields are unique across plugins (a clash is refused at `set`). */
+  options: Record<string, SetOption>;
+  /** Validates this part's given fields (a strict object of them), naming each bad one. */
+  input: StandardSchemaV1;
+  /** The config changes of the given (validated) fields, as BoxApi.update takes them: whole sections or core fields. */
+  changes(box: Box, values: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * What the update hooks cannot do for a running box (a core field such as `hostname`), run
+   * after the change was kept; `box` is the stored box with its new config, `previous` as it was.
+   */
+  applyLive?(box: Box, values: Record<string, unknown>, previous: Box): unknown | Promise<unknown>;
+  /** This part of the result (its live step's result given). */
+  report?(box: Box, live: unknown): unknown;
+  /** This part's human rendering; the CLI prints the part as JSON without it. */
+  render?(part: unknown, outcome: SetOutcome): string;
+}
+export const setOptionPoint = createContributionPoint<SetOptionContribution>({ id: 'core.set-option' });
 
 /**
  * What happens to a box after its init ended by itself (an exit, a signal, a reboot or halt

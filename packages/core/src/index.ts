@@ -24,7 +24,7 @@ export {
   stableStates,
   transitionalStates,
 } from './box.js';
-export type { BoxApi, BoxListQuery, CreateBoxRequest, ExecOutput, ExecRequest, FollowLogsOptions, HistoryFilter } from './box-api.js';
+export type { BoxApi, BoxListQuery, CreateBoxRequest, ExecOutput, ExecRequest, FollowLogsOptions, HistoryFilter, SetResult } from './box-api.js';
 export { BoxManager, type BoxManagerDeps, type CreateBoxInput } from './box-manager.js';
 export { type ConfigIssue, coreConfigSchema, validateBoxConfig } from './config.js';
 export {
@@ -46,6 +46,10 @@ export {
   metricsPoint,
   type QuotaClaimContribution,
   quotaClaimPoint,
+  type SetOption,
+  type SetOptionContribution,
+  type SetOutcome,
+  setOptionPoint,
 } from './contribution-points.js';
 export { coreRefs } from './core-refs.js';
 export { type DiscoveredPackage, discoverPlugins, findPluginPackages, loadPluginPackage } from './discovery.js';
@@ -114,7 +118,7 @@ export {
   type ServiceRefs,
   type ServiceSource,
 } from './service-ref.js';
-export type { InferOutput, StandardSchemaV1 } from './standard-schema.js';
+export type { InferOutput, StandardIssue, StandardSchemaV1 } from './standard-schema.js';
 export {
   coreTenantSafeFields,
   formatFieldPath,

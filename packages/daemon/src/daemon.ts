@@ -10,7 +10,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type AnyPlugin, quotaClaimPoint, sectionDefaults } from '@nsbox/core';
+import { type AnyPlugin, quotaClaimPoint, sectionDefaults, setOptionPoint } from '@nsbox/core';
 import { LocalBoxApi, openHost } from '@nsbox/host';
 import { LinuxBoxDriver } from '@nsbox/runtime';
 import { resolveStateDir } from '@nsbox/store';
@@ -207,7 +207,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
 
     let openapi: Record<string, unknown> = {};
     const routes = allRoutes(context, () => openapi);
-    openapi = buildOpenApi(routes, { version: context.version, plugins: host.plugins.definitions() });
+    openapi = buildOpenApi(routes, { version: context.version, plugins: host.plugins.definitions(), setOptions: host.plugins.contributions(setOptionPoint) });
     const appOptions = {
       tokens: context.tokens,
       audit: context.audit,

@@ -134,7 +134,7 @@ describe('actions and the BoxApi through every face', function () {
       document.paths[`/plugins/${ACTION_PLUGIN}/actions/peek`]?.get?.parameters?.map((parameter) => `${parameter.in}:${parameter.name}`),
       ['query:box'],
     );
-    assert.ok(document.paths['/plugins/limits/actions/set']?.post, "limits' set is documented too");
+    assert.ok(document.paths['/boxes/{id}/set']?.post, "the shared set (limits' options among others) is documented too");
     const listed = await admin.actions.list();
     assert.deepEqual(
       listed.filter((action) => action.plugin === ACTION_PLUGIN).map((action) => [action.name, action.method, action.command]),
@@ -153,12 +153,12 @@ describe('actions and the BoxApi through every face', function () {
   it('nsbox set goes through nsboxd: audited, judged by the tenant quota, and the same JSON as in local mode', async () => {
     const acme = await tenantToken('acme', { memory: '128M' });
     await (await nsboxd.clientFor(acme).boxes.create({ name: 'app', config: sleeper({ limits: { memory: 64 * MiB } }), start: true })).wait();
-    const setAudit = async () => (await admin.audit({ tenant: 'acme' })).filter((entry) => entry.route === 'POST /plugins/limits/actions/set');
+    const setAudit = async () => (await admin.audit({ tenant: 'acme' })).filter((entry) => entry.route === 'POST /boxes/:id/set');
 
     const within = JSON.parse((await nsbox(['--json', 'set', 'app', '--memory', '100M'], { token: acme })).stdout);
     assert.equal(within.box, 'app', 'the tenant sees its own name for the box');
-    assert.equal(within.configured.memory, 100 * MiB);
-    assert.equal(within.effective.memory, 100 * MiB, 'applied live');
+    assert.equal(within.limits.configured.memory, 100 * MiB);
+    assert.equal(within.limits.effective.memory, 100 * MiB, 'applied live');
 
     const beyond = await nsbox(['set', 'app', '--memory', '200M'], { token: acme, expect: 9 });
     assert.match(beyond.stderr, /tenant 'acme' may use 134217728 bytes of memory in all; 0 are in use and the box asks for 209715200 \[E_QUOTA_EXCEEDED\]/);
@@ -171,10 +171,9 @@ describe('actions and the BoxApi through every face', function () {
     );
     assert.equal(((await admin.boxes.get('acme--app')).config.limits as { memory: number }).memory, 100 * MiB, 'the refused change changed nothing');
 
-    // The SDK's typed call is the same route; the host admin's CLI in local mode prints what the API's action returns.
-    const limits = nsboxd.clientFor(acme).actions.plugin<LimitsActions>('limits');
+    // The SDK's call is the same route; the host admin's CLI in local mode prints what the API's action returns.
     await assert.rejects(
-      limits.set({ box: 'app', memory: '1G' }),
+      nsboxd.clientFor(acme).boxes.set('app', { memory: '1G' }),
       (error) => isNsboxApiError(error) && error.status === 403 && error.code === 'E_QUOTA_EXCEEDED',
     );
     const shown = await admin.actions.plugin<LimitsActions>('limits').show({ box: 'acme--app' });

@@ -280,7 +280,14 @@ describe('nsboxd through the SDK', function () {
     );
     // A plugin's actions are one route each, all run by actions.run().
     const action = /^(GET|POST) \/plugins\/[^/]+\/actions\/[^/]+$/;
-    assert.ok(all.includes('POST /plugins/limits/actions/set') && all.includes('GET /plugins/limits/actions/show'), "the limits plugin's actions");
+    assert.ok(all.includes('POST /plugins/limits/actions/pool-create') && all.includes('GET /plugins/limits/actions/show'), "the limits plugin's actions");
+    assert.ok(all.includes('POST /boxes/{id}/set'), "the shared set, the plugins' set options");
+    const setOptions = (document.components.schemas as Record<string, { properties?: Record<string, { type?: unknown; description?: string }> }>).SetOptions;
+    assert.match(setOptions?.properties?.memory?.description ?? '', /--memory <size>; plugin limits/, "its body documents each plugin's options");
+    assert.equal(
+      (document.paths['/boxes/{id}/set']?.post?.requestBody?.content['application/json']?.schema as { $ref?: string } | undefined)?.$ref,
+      '#/components/schemas/SetOptions',
+    );
     const documented = [
       ...new Set(
         all.filter((route) => !route.includes(`/plugins/${ROUTE_PLUGIN}/`)).map((route) => route.replace(action, '$1 /plugins/{plugin}/actions/{action}')),

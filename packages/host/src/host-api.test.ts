@@ -32,11 +32,13 @@ import {
   NsboxError,
   type PluginDatabase,
   provide,
+  setOptionPoint,
   z,
 } from '@nsbox/core';
 import { buildBusyboxRootfs, createCgroupDriver, LinuxBoxDriver } from '@nsbox/runtime';
 import { OWN_UPPER, OWN_WORK, runtimeFacts, runtimeRefs } from '@nsbox/runtime-api';
 import { findAction, invokeAction } from './actions.js';
+import { LocalBoxApi } from './local-box-api.js';
 import { type NsboxHost, openHost } from './open-host.js';
 import { MemoryDriver } from './test-fixtures.js';
 
@@ -186,6 +188,91 @@ describe('the host API: plugin contract', () => {
       (error: NsboxError) => error.code === 'E_INVALID_CONFIG' && /opt\.color/.test(error.message),
     );
     assert.equal(opened.manager.list().length, 1);
+  });
+
+  it("runs a set of several plugins' options as one change: all validated first, applied together, rolled back together, then the live steps", async () => {
+    const live: string[] = [];
+    const part = (name: string, field: string, refuse?: string) =>
+      definePlugin({
+        name,
+        version: '1.0.0',
+        core: '^1.0.0',
+        config: z.strictObject({ level: z.number().int().min(0).optional() }),
+        setup: () => ({
+          hooks: {
+            update: (ctx) => {
+              if ((ctx.config as { level?: number } | undefined)?.level === Number(refuse))
+                throw new NsboxError('E_INVALID_CONFIG', `${name}.level: refused live`);
+            },
+          },
+          contributions: [
+            contribute(setOptionPoint, {
+              plugin: name,
+              options: { [field]: { flags: `--${field} <n>`, description: 'a level' } },
+              input: z.strictObject({ [field]: z.coerce.number().int().min(0).optional() }),
+              changes: (_box, values) => ({ [name]: { level: values[field] } }),
+              applyLive: (box, values, previous) => {
+                live.push(`${name}:${values[field]}:${JSON.stringify(previous.config[name] ?? null)}->${JSON.stringify(box.config[name])}`);
+                return { live: true };
+              },
+              report: (box, result) => ({ ...(box.config[name] as object), ...(result as object | undefined) }),
+            }),
+          ],
+        }),
+      });
+    const opened = await open([part('alpha', 'alphaLevel'), part('beta', 'betaLevel', '13')]);
+    const api = new LocalBoxApi(opened);
+    await opened.manager.create({ name: 'multi', config: { rootfs: '/srv/multi' } });
+    await opened.manager.start('multi');
+
+    const result = await api.set('multi', { alphaLevel: '2', betaLevel: 3 });
+    assert.deepEqual([result.box, result.state, result.alpha, result.beta], ['multi', 'running', { level: 2, live: true }, { level: 3, live: true }]);
+    assert.deepEqual(live, ['alpha:2:null->{"level":2}', 'beta:3:null->{"level":3}'], 'the live steps, after the change, with the box before and after');
+
+    const unchanged = () => [opened.manager.get('multi').config.alpha, opened.manager.get('multi').config.beta];
+    const refused =
+      (field: string, code = 'E_INVALID_ARGUMENT') =>
+      (error: NsboxError) =>
+        error.code === code && error.details.field === field;
+    // A bad value of one part, an unknown option, nothing at all: refused, naming the field, nothing changed.
+    await assert.rejects(api.set('multi', { alphaLevel: 5, betaLevel: -1 }), refused('betaLevel'));
+    await assert.rejects(api.set('multi', { alphaLevel: 5, gamma: 1 }), refused('gamma'));
+    await assert.rejects(api.set('multi', {}), refused('options'));
+    // One part refused by its plugin's update hook (beta's, after alpha's ran): alpha's change is taken back with it.
+    await assert.rejects(api.set('multi', { alphaLevel: 7, betaLevel: 13 }), (error: NsboxError) => error.code === 'E_INVALID_CONFIG');
+    assert.deepEqual(unchanged(), [{ level: 2 }, { level: 3 }]);
+    assert.equal(live.length, 2, 'no live step ran for a refused set');
+
+    // A stopped box keeps the change for its next start and runs no live step.
+    await opened.manager.stop('multi', { timeoutMs: 0 });
+    assert.equal((await api.set('multi', { betaLevel: 4 })).state, 'stopped');
+    assert.deepEqual(unchanged(), [{ level: 2 }, { level: 4 }]);
+    assert.equal(live.length, 2);
+  });
+
+  it('refuses a set option two plugins contribute, naming both', async () => {
+    const clash = (name: string) =>
+      definePlugin({
+        name,
+        version: '1.0.0',
+        core: '^1.0.0',
+        setup: () => ({
+          contributions: [
+            contribute(setOptionPoint, {
+              plugin: name,
+              options: { level: { flags: '--level <n>', description: '' } },
+              input: z.strictObject({}),
+              changes: () => ({}),
+            }),
+          ],
+        }),
+      });
+    const opened = await open([clash('one'), clash('two')]);
+    await opened.manager.create({ name: 'clashing', config: { rootfs: '/srv/clash' } });
+    await assert.rejects(
+      new LocalBoxApi(opened).set('clashing', { level: 1 }),
+      (error: NsboxError) => error.code === 'E_PLUGIN_INVALID' && /plugins 'one' and 'two' both contribute the set option 'level'/.test(error.message),
+    );
   });
 
   it('runs exited with the reason, tears down, and restarts on a reboot from inside the box', async () => {

@@ -20,12 +20,14 @@ import {
   type OperationContext,
   operationContext,
   type PluginInfo,
+  type SetResult,
   throwIfCancelled,
 } from '@nsbox/core';
 import { actionInfos, findAction, invokeAction } from './actions.js';
 import { boxDetails } from './box-details.js';
 import type { BoxIo } from './box-io.js';
 import type { NsboxHost } from './open-host.js';
+import { setBox } from './set-box.js';
 import { signalNumber } from './signals.js';
 
 const DEFAULT_STOP_SECONDS = 10;
@@ -123,6 +125,11 @@ export class LocalBoxApi implements BoxApi {
 
   async update(idOrName: string, config: Record<string, unknown>, ctx?: OperationContext): Promise<Box> {
     return listedBox(await this.manager.update(idOrName, config, ctx));
+  }
+
+  async set(idOrName: string, options: Record<string, unknown>): Promise<SetResult> {
+    const box = await this.manager.sync(idOrName);
+    return setBox(this.host.plugins, { api: this, stored: (id) => this.manager.get(id) }, box, options);
   }
 
   async destroy(idOrName: string, options: { force?: boolean } = {}, ctx?: OperationContext): Promise<{ name: string; destroyed: boolean }> {

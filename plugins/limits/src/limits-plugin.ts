@@ -1,7 +1,8 @@
 /** The limits plugin: hard caps on CPU, memory, processes, IO, rlimits and disk, changed live. */
 
-import { boxInfoPoint, contribute, definePlugin, hostPoolPoint, quotaClaimPoint } from '@nsbox/core';
+import { boxInfoPoint, contribute, definePlugin, hostPoolPoint, quotaClaimPoint, setOptionPoint } from '@nsbox/core';
 import { limitsActions } from './actions/index.js';
+import { limitsSetPart } from './actions/set-part.js';
 import { limitsConfigSchema } from './config-schema.js';
 import { Pools } from './disk/pools.js';
 import { LimitsHooks } from './limits-hooks.js';
@@ -31,6 +32,8 @@ export const limitsPlugin = definePlugin({
         contribute(boxInfoPoint, { section: 'limits', describe: (box) => service.describe(box) }),
         contribute(hostPoolPoint, { plugin: 'limits', list: () => pools.list().map((pool) => ({ ...pool })) }),
         contribute(quotaClaimPoint, limitsQuotaClaims),
+        // `nsbox set NAME --cpus 1.5 --memory 512M ...`
+        contribute(setOptionPoint, limitsSetPart(service)),
       ],
     };
   },

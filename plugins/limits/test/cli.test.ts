@@ -36,7 +36,7 @@ describe('limits: the nsbox commands', function () {
     // One and a half CPUs where the host has two or more, all of it on one.
     const cpus = new HostFacts().onlineCpus().length >= 2 ? 1.5 : 1;
     const set = ok('set', 'web', '--cpus', String(cpus), '--memory', '512M', '--pids', '200', '--rlimit', 'nofile=1024:4096', 'core=0');
-    assert.match(set.stdout, /limits of box web \(running\): applied live in \d+ ms/);
+    assert.match(set.stdout, /^box web \(running\): applied live in \d+ ms\nlimits of box web:/);
     assert.match(set.stdout, /memory\s+512M\s+512M/);
     console.log(
       `      nsbox set, 5 limits on a running box: applied in ${/applied live in (\d+) ms/.exec(set.stdout)?.[1]} ms (the CLI call itself takes ~1 s)`,

@@ -5,6 +5,7 @@
 
 import { type Box, defineAction, z } from '@nsbox/core';
 import type { NetworkService } from './network-service.js';
+import { ratesOf, withRates } from './set-part.js';
 
 export interface PoolView {
   name: string;
@@ -162,8 +163,6 @@ export const allowListAction = defineAction({
   render: (rules) => rules.join('\n'),
 });
 
-const REMOVE = new Set(['none', 'unlimited', 'max']);
-
 export const setAction = defineAction({
   name: 'set',
   description: "change a box's network rates: a running box gets them at once, and they are kept ('none' removes one)",
@@ -183,19 +182,10 @@ export const setAction = defineAction({
   },
   // Through the BoxApi as the caller's own change: the schema, the tenant policy and the
   // network plugin's update hook judge it as they judge PATCH /boxes/:id.
+  // `nsbox set NAME --net-rate ...` (set-part.ts) is the same change beside other plugins' options.
   async run({ box: ref, rate, ingressRate }, { box, api }) {
-    const next: Record<string, unknown> = { ...((box as Box).config.network as Record<string, unknown> | undefined) };
-    for (const [field, value] of [
-      ['rate', rate],
-      ['ingressRate', ingressRate],
-    ] as const) {
-      if (value === undefined) continue;
-      if (REMOVE.has(value.toLowerCase())) delete next[field];
-      else next[field] = value;
-    }
-    const updated = await api.update(ref, { network: Object.keys(next).length > 0 ? next : null });
-    const section = (updated.config.network ?? {}) as { rate?: string; ingressRate?: string };
-    return { box: updated.name, state: updated.state, rate: section.rate ?? 'none', ingressRate: section.ingressRate ?? 'none' };
+    const updated = await api.update(ref, { network: withRates(box as Box, { rate, ingressRate }) });
+    return { box: updated.name, state: updated.state, ...ratesOf(updated) };
   },
   render: (result) =>
     `box ${result.box} (${result.state}): sends at ${result.rate}, receives at ${result.ingressRate}${result.state === 'running' ? ', applied live' : ''}`,

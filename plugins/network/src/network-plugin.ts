@@ -1,9 +1,10 @@
 /** The network plugin: each box its own addresses on a bridge (NAT to the outside), or none. */
 
-import { boxInfoPoint, boxOptionPoint, ContainerModule, contribute, coreRefs, definePlugin, hostPoolPoint, metricsPoint } from '@nsbox/core';
+import { boxInfoPoint, boxOptionPoint, ContainerModule, contribute, coreRefs, definePlugin, hostPoolPoint, metricsPoint, setOptionPoint } from '@nsbox/core';
 import { networkActions, networkServiceId } from './actions.js';
 import { networkConfigSchema } from './config-schema.js';
 import { NetworkService } from './network-service.js';
+import { networkSetPart } from './set-part.js';
 import { networkSettingsSchema } from './settings.js';
 import { version } from './version.js';
 
@@ -100,6 +101,8 @@ export const networkPlugin = definePlugin({
           description: 'what the box may receive: 20mbit (network plugin)',
           apply: (config, value) => setSection(config, { ingressRate: value }),
         }),
+        // `nsbox set NAME --net-rate 10mbit --net-ingress-rate 20mbit`, live through the update hook.
+        contribute(setOptionPoint, networkSetPart),
       ],
     };
   },

@@ -6,7 +6,7 @@
  * touched, and `nsbox set` of limits leaves these alone (the runtime's arbitration).
  */
 
-import { defineAction, z } from '@nsbox/core';
+import { type Box, defineAction, type SetOptionContribution, z } from '@nsbox/core';
 import { type SharingConfig, sharingConfigSchema } from './config-schema.js';
 
 const number = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -26,6 +26,66 @@ const cpuFlags = {
   weight: '--weight <n>',
   bias: '--bias <n>',
 } as const;
+
+export interface ShareChanges {
+  fillRate?: number | undefined;
+  interval?: number | undefined;
+  bucket?: number | undefined;
+  minimum?: number | undefined;
+  weight?: number | undefined;
+  bias?: number | undefined;
+  ioWeight?: number | undefined;
+  memoryGuarantee?: string | number | undefined;
+  reset?: boolean | undefined;
+}
+
+/** The box's sharing section with the given shares set (after `reset`, only they); null when nothing is left. */
+export function withShares(box: Box, { reset, ioWeight, memoryGuarantee, ...cpu }: ShareChanges): Record<string, unknown> | null {
+  const stored = (reset ? {} : ((box.config.sharing as Record<string, unknown> | undefined) ?? {})) as Record<string, unknown>;
+  const next: Record<string, unknown> = { ...stored };
+  const cpuChanges = Object.fromEntries(Object.entries(cpu).filter(([, value]) => value !== undefined));
+  if (Object.keys(cpuChanges).length > 0) next.cpu = { ...(stored.cpu as object | undefined), ...cpuChanges };
+  if (ioWeight !== undefined) next.io = { weight: ioWeight };
+  if (memoryGuarantee !== undefined) next.memory = { guarantee: memoryGuarantee };
+  return Object.keys(next).length > 0 ? next : null;
+}
+
+function sharesOf(box: Box): Pick<SharingConfig, 'cpu' | 'io' | 'memory'> {
+  const section = sharingConfigSchema.parse(box.config.sharing ?? {}) as SharingConfig;
+  return { cpu: section.cpu, io: section.io, memory: section.memory };
+}
+
+/** `nsbox set NAME --share-weight 300 --memory-guarantee 256M ...`: the sharing part of the core's set command. */
+const setFields = {
+  shareFillRate: ['fillRate', '--share-fill-rate <ms>', 'ms of CPU time the bucket gains per interval'],
+  shareInterval: ['interval', '--share-interval <ms>', 'the token bucket interval in ms (default 100)'],
+  shareBucket: ['bucket', '--share-bucket <ms>', 'ms of unused CPU time the box may save up and spend at once'],
+  shareMinimum: ['minimum', '--share-minimum <ms>', 'ms a drained bucket must hold before its weight goes back up'],
+  shareWeight: ['weight', '--share-weight <n>', 'CPU weight 1-10000 of the token bucket'],
+  shareBias: ['bias', '--share-bias <n>', 'how far the bias moves the weight (0: none)'],
+  ioWeight: ['ioWeight', '--io-weight <n>', 'IO weight 1-10000'],
+  memoryGuarantee: ['memoryGuarantee', '--memory-guarantee <size>', "memory kept under pressure ('256M')"],
+  resetShares: ['reset', '--reset-shares', 'remove every share first'],
+} as const;
+
+export const sharingSetPart: SetOptionContribution = {
+  plugin: 'sharing',
+  options: Object.fromEntries(Object.entries(setFields).map(([field, [, flags, description]]) => [field, { flags, description }])),
+  input: z.strictObject({
+    ...(Object.fromEntries(
+      Object.entries(setFields)
+        .filter(([field]) => !['memoryGuarantee', 'resetShares'].includes(field))
+        .map(([field]) => [field, number.optional()]),
+    ) as Record<Exclude<keyof typeof setFields, 'memoryGuarantee' | 'resetShares'>, z.ZodOptional<typeof number>>),
+    memoryGuarantee: z.union([z.string(), z.number()]).optional(),
+    resetShares: z.boolean().optional(),
+  }),
+  changes: (box, values) => ({
+    sharing: withShares(box, Object.fromEntries(Object.entries(values).map(([field, value]) => [setFields[field as keyof typeof setFields][0], value]))),
+  }),
+  report: (box) => sharesOf(box),
+  render: (part) => `shares: ${JSON.stringify(part)}`,
+};
 
 export const shareSetAction = defineAction({
   name: 'set',
@@ -57,17 +117,10 @@ export const shareSetAction = defineAction({
       { flags: '--reset', description: 'remove every share first' },
     ],
   },
-  async run({ box: ref, reset, ioWeight, memoryGuarantee, ...cpu }, { box, api }) {
-    const current = box as NonNullable<typeof box>;
-    const stored = (reset ? {} : ((current.config.sharing as Record<string, unknown> | undefined) ?? {})) as Record<string, unknown>;
-    const next: Record<string, unknown> = { ...stored };
-    const cpuChanges = Object.fromEntries(Object.entries(cpu).filter(([, value]) => value !== undefined));
-    if (Object.keys(cpuChanges).length > 0) next.cpu = { ...(stored.cpu as object | undefined), ...cpuChanges };
-    if (ioWeight !== undefined) next.io = { weight: ioWeight };
-    if (memoryGuarantee !== undefined) next.memory = { guarantee: memoryGuarantee };
-    const updated = await api.update(ref, { sharing: Object.keys(next).length > 0 ? next : null });
-    const section = sharingConfigSchema.parse(updated.config.sharing ?? {}) as SharingConfig;
-    return { box: updated.name, state: updated.state, sharing: { cpu: section.cpu, io: section.io, memory: section.memory } };
+  // `nsbox set NAME --share-weight ...` (sharingSetPart) is the same change beside other plugins' options.
+  async run({ box: ref, ...shares }, { box, api }) {
+    const updated = await api.update(ref, { sharing: withShares(box as Box, shares) });
+    return { box: updated.name, state: updated.state, sharing: sharesOf(updated) };
   },
   render: (result) =>
     `shares of box ${result.box} (${result.state}): ${JSON.stringify(result.sharing)}${result.state === 'running' ? ' (applied live)' : ' (kept for the next start)'}`,

@@ -5,12 +5,12 @@
  * service of the resident agent.
  */
 
-import { boxInfoPoint, boxOptionPoint, contribute, coreRefs, definePlugin } from '@nsbox/core';
+import { boxInfoPoint, boxOptionPoint, contribute, coreRefs, definePlugin, setOptionPoint } from '@nsbox/core';
 import { runtimeRefs } from '@nsbox/runtime-api';
 import { BiasController, BiasRegistry } from './bias-controller.js';
 import { type SharingConfig, sharingConfigSchema, sharingSettingsSchema } from './config-schema.js';
 import { rebaseAction } from './rebase-action.js';
-import { shareSetAction } from './share-actions.js';
+import { shareSetAction, sharingSetPart } from './share-actions.js';
 import { ShareService } from './share-service.js';
 import { templateActions } from './template-actions.js';
 import { TemplateSharing } from './template-sharing.js';
@@ -59,6 +59,8 @@ export const sharingPlugin = definePlugin({
             if (value === true) config.sharing = { ...(config.sharing as object | undefined), template: 'shared' };
           },
         }),
+        // `nsbox set NAME --share-weight 300 --memory-guarantee 256M`, live through the update hook.
+        contribute(setOptionPoint, sharingSetPart),
         contribute(boxInfoPoint, {
           section: 'sharing',
           describe: (box) => ({

@@ -4,9 +4,12 @@ import type { Box } from '@nsbox/core';
 import { type VirtualisationConfig, virtualisationConfigSchema } from './config-schema.js';
 import { describePower } from './power-info.js';
 
-export function describeVirtualisation(box: Pick<Box, 'config' | 'runtime'>): Record<string, unknown> {
+export function describeVirtualisation(box: Pick<Box, 'name' | 'config' | 'runtime'>): Record<string, unknown> {
   const config: VirtualisationConfig = virtualisationConfigSchema.parse(box.config.virtualisation ?? {});
   return {
+    // As the box's UTS namespace has them (set at start, and live by `nsbox set`).
+    hostname: box.config.hostname ?? box.name,
+    domainname: config.domainname ?? null,
     kernel: config.kernel ? { release: config.kernel.release, version: config.kernel.version ?? "the host's" } : "the host's",
     sysinfo: config.sysinfo ? "the box's own (memory limit and usage, processes, uptime)" : "the host's",
     clocks: config.timeNamespace

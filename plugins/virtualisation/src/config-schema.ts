@@ -5,6 +5,7 @@
 
 import { z } from '@nsbox/core';
 import { bootFields } from './boot-schema.js';
+import { dnsName } from './identity/dns-name.js';
 import { powerFields } from './power-schema.js';
 
 /** `6.1.0`, `6.1.0-18-amd64`, `5.15.0+nsbox`: what software that checks the release parses. */
@@ -21,6 +22,8 @@ export const kernelSchema = z.strictObject({
 });
 
 export const virtualisationConfigSchema = z.strictObject({
+  /** The box's domain name (its UTS namespace, `domainname`); its host name is the core's `hostname`. */
+  domainname: dnsName.optional(),
   /** What `uname -r` and `uname -v` say in the box (seccomp user-notify on uname). */
   kernel: kernelSchema.optional(),
   /** sysinfo(2) from the box's own limits, usage, processes and start (seccomp user-notify). */

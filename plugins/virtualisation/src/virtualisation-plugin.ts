@@ -6,11 +6,12 @@
  * (system-boot.ts).
  */
 
-import { boxInfoPoint, contribute, coreRefs, definePlugin, exitPolicyPoint } from '@nsbox/core';
+import { boxInfoPoint, contribute, coreRefs, definePlugin, exitPolicyPoint, setOptionPoint } from '@nsbox/core';
 import { contributeNotify, runtimeRefs } from '@nsbox/runtime-api';
 import { describeVirtualisation } from './box-info.js';
 import { virtualisationConfigSchema } from './config-schema.js';
-import { hostnameAction } from './hostname-action.js';
+import { BoxNameFiles } from './identity/name-files.js';
+import { identitySetPart } from './identity/set-part.js';
 import { notifyRulesFor } from './notify-rules.js';
 import { PowerPolicy } from './power-policy.js';
 import { addProcViews } from './proc-views/index.js';
@@ -25,12 +26,23 @@ export const virtualisationPlugin = definePlugin({
   description: 'a box that looks like a server of its own: its kernel release, its sysinfo, its uptime, its hostname changed live',
   core: '^1.1.0',
   config: virtualisationConfigSchema,
-  tenantSafe: { kernel: true, sysinfo: true, timeNamespace: true, procViews: true, kernelLog: true, quota: true, onReboot: true, restarts: true, boot: true },
+  tenantSafe: {
+    kernel: true,
+    sysinfo: true,
+    timeNamespace: true,
+    procViews: true,
+    kernelLog: true,
+    quota: true,
+    onReboot: true,
+    restarts: true,
+    boot: true,
+    domainname: true,
+  },
   deps: { state: coreRefs.pluginState },
   optionalDeps: { cgroups: runtimeRefs.cgroups },
-  actions: [hostnameAction],
   setup: ({ deps, services }) => {
     const power = new PowerPolicy(deps.state);
+    const nameFiles = new BoxNameFiles(deps.state);
     // The Linux runtime's cgroups; a host with another driver has none.
     const cgroups = services.getOptional(runtimeRefs.cgroups);
     return {
@@ -42,6 +54,8 @@ export const virtualisationPlugin = definePlugin({
           if (config.timeNamespace) addTimeNamespace(ctx.spec);
           addProcViews(ctx.spec, config);
           if (systemd) addSystemdEnvironment(ctx.spec, cgroups?.layout.unified !== undefined);
+          // The launcher sets it at every start, as it sets the core's hostname.
+          if (config.domainname) ctx.spec.domainname = config.domainname;
         },
         // After every plugin's spec edit: the final namespaces and seccomp filter.
         prepare: (ctx) => {
@@ -52,10 +66,24 @@ export const virtualisationPlugin = definePlugin({
           checkInit(ctx.spec);
           if (cgroups && mountsCgroupTree(ctx.spec)) delegateCgroup(ctx.spec, ctx.box, cgroups);
         },
-        wire: (ctx) => giveConsoleToBox(ctx.spec, ctx.box),
-        destroy: (ctx) => power.forget(ctx.box.id),
+        wire: (ctx) => {
+          giveConsoleToBox(ctx.spec, ctx.box);
+          nameFiles.atStart(ctx.box);
+        },
+        destroy: (ctx) => {
+          power.forget(ctx.box.id);
+          nameFiles.forget(ctx.box.id);
+        },
       },
-      contributions: [contribute(boxInfoPoint, { section: 'virtualisation', describe: describeVirtualisation }), contribute(exitPolicyPoint, power)],
+      contributions: [
+        contribute(boxInfoPoint, { section: 'virtualisation', describe: describeVirtualisation }),
+        contribute(exitPolicyPoint, power),
+        // `nsbox set NAME --hostname H --domainname D`: kept, and set live in a running box.
+        contribute(
+          setOptionPoint,
+          identitySetPart(() => services.getOptional(runtimeRefs.uts), nameFiles),
+        ),
+      ],
     };
   },
 });

@@ -159,31 +159,6 @@ describe('virtualisation: what a box sees of its machine', function () {
     assert.equal(bystander.failures, '0', 'and none of its calls failed');
   });
 
-  it('changes a running box hostname live through the hostname action, keeps it for the next start, and refuses a bad one', async () => {
-    await t.box('named', {});
-    const api = new LocalBoxApi(t.host);
-    const result = await api.runAction('virtualisation', 'hostname', { box: 'named', hostname: 'web-1' });
-    assert.deepEqual(result, { box: 'named', hostname: 'web-1', state: 'running', live: true });
-    assert.equal((await t.probe('named', 'uname')).nodename, 'web-1', 'uname in the box, at once');
-    assert.equal((await t.exec('named', 'cat /proc/sys/kernel/hostname')).stdout.trim(), 'web-1', "the box's UTS namespace");
-    assert.notEqual(os.hostname(), 'web-1', 'not the host');
-    assert.equal(t.host.manager.get('named').config.hostname, 'web-1', 'kept in the config');
-
-    await assert.rejects(api.runAction('virtualisation', 'hostname', { box: 'named', hostname: 'not_a name' }), (error: NsboxError) => {
-      assert.ok(isNsboxError(error) && error.code === 'E_INVALID_CONFIG', error.message);
-      assert.match(error.message, /hostname/, 'the message names the field');
-      return true;
-    });
-    assert.equal((await t.probe('named', 'uname')).nodename, 'web-1', 'a refused name changes nothing in the box');
-    assert.equal(t.host.manager.get('named').config.hostname, 'web-1', 'nor in its config');
-
-    const helper = t.notifyPid('named') as number;
-    await t.host.manager.stop('named', { timeoutMs: 0 });
-    assert.ok(helper > 0 && !existsSync(`/proc/${helper}`), 'the stopped box left no helper behind');
-    await t.host.manager.start('named');
-    assert.equal((await t.probe('named', 'uname')).nodename, 'web-1', 'the next start has it');
-  });
-
   it('leaves a box with the plugin disabled to the kernel: the host release, memory and uptime, no helper', async () => {
     await t.box('plain', { limits: { memory: '256M' }, plugins: { disable: ['virtualisation'] } });
     const seen = await t.probe('plain', 'sysinfo');

@@ -12,6 +12,7 @@ import list from './box-list.js';
 import logs from './box-logs.js';
 import restart from './box-restart.js';
 import run from './box-run.js';
+import set from './box-set.js';
 import start from './box-start.js';
 import stop from './box-stop.js';
 import configValidate from './config-validate.js';
@@ -22,6 +23,7 @@ export const builtinCommands: CliCommand[] = [
   start,
   stop,
   restart,
+  set,
   kill,
   destroy,
   list,

@@ -24,8 +24,9 @@ import {
   type OperationContext,
   type PluginInfo,
   type ServiceSource,
+  type SetResult,
 } from '@nsbox/core';
-import { findAction, invokeAction } from '@nsbox/host';
+import { findAction, invokeAction, setBox } from '@nsbox/host';
 import type { Scope } from '../auth/scope.js';
 import type { DaemonContext } from '../context.js';
 import { prefixFields } from '../http/api-error.js';
@@ -141,6 +142,12 @@ export class ScopedBoxApi implements BoxApi {
     const box = this.scope.box(idOrName);
     await judgeChange(this.context, this.scope, box, config);
     return this.view(await this.local.update(box.id, config, ctx));
+  }
+
+  /** The plugins' set options: one change judged as this caller's own (update), then their live steps. */
+  async set(idOrName: string, options: Record<string, unknown>): Promise<SetResult> {
+    const box = await this.scope.syncedBox(idOrName);
+    return setBox(this.context.host.plugins, { api: this, stored: (id) => this.context.manager.get(id) }, box, options);
   }
 
   async destroy(idOrName: string, options: { force?: boolean } = {}, ctx?: OperationContext): Promise<{ name: string; destroyed: boolean }> {

@@ -6,7 +6,7 @@
  * an answer as nsboxd produces it (the output side: defaults present, no unknown fields).
  */
 
-import { type AnyPlugin, coreConfigSchema, type StandardSchemaV1, z } from '@nsbox/core';
+import { type AnyPlugin, coreConfigSchema, type SetOptionContribution, type StandardSchemaV1, z } from '@nsbox/core';
 import { errorBody } from '../schemas/common.js';
 import type { AnyRoute } from './route.js';
 
@@ -62,8 +62,26 @@ function parameters(route: AnyRoute): JsonSchema[] {
   return list;
 }
 
+/** `nsbox set`'s body: every plugin's set options, each described with its plugin. */
+export function setOptionsJsonSchema(contributions: readonly SetOptionContribution[]): JsonSchema {
+  const properties: Record<string, JsonSchema> = {};
+  for (const contribution of contributions) {
+    const input = objectProperties(contribution.input).properties;
+    for (const [field, option] of Object.entries(contribution.options)) {
+      properties[field] = { ...(input[field] ?? {}), description: `${option.description} (${option.flags}; plugin ${contribution.plugin})` };
+    }
+  }
+  return {
+    type: 'object',
+    properties,
+    additionalProperties: false,
+    description: "The plugins' set options (setOptionPoint): every one validated before any is applied; a running box gets them live",
+  };
+}
+
 function requestBody(route: AnyRoute): JsonSchema | undefined {
   if (!route.body) return undefined;
+  if (route.bodyRef) return { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${route.bodyRef}` } } } };
   const schema = jsonSchemaOf(route.body);
   const optional = isZod(route.body) && route.body.safeParse(undefined).success;
   // An optional object comes out as anyOf [object, ...]: document the object.
@@ -93,7 +111,10 @@ function responses(route: AnyRoute): JsonSchema {
   return { [route.produces === 'websocket' ? '101' : status]: success, '4XX': error, '5XX': error };
 }
 
-export function buildOpenApi(routes: readonly AnyRoute[], options: { version: string; plugins: readonly AnyPlugin[] }): JsonSchema {
+export function buildOpenApi(
+  routes: readonly AnyRoute[],
+  options: { version: string; plugins: readonly AnyPlugin[]; setOptions?: readonly SetOptionContribution[] },
+): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const route of routes) {
     const path = route.url.replace(/:([A-Za-z_]+)/g, '{$1}');
@@ -125,7 +146,11 @@ export function buildOpenApi(routes: readonly AnyRoute[], options: { version: st
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      schemas: { Error: jsonSchemaOf(errorBody, 'an error', 'output'), BoxConfig: boxConfigJsonSchema(options.plugins) },
+      schemas: {
+        Error: jsonSchemaOf(errorBody, 'an error', 'output'),
+        BoxConfig: boxConfigJsonSchema(options.plugins),
+        SetOptions: setOptionsJsonSchema(options.setOptions ?? []),
+      },
     },
   };
 }

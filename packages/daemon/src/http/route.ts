@@ -45,6 +45,8 @@ export interface RouteDef<P extends Schema = Schema, Q extends Schema = Schema, 
   body?: B;
   /** Documents the body in OpenAPI where the zod schema is looser than the truth (box configs, validated by the plugins). */
   bodyDoc?: Record<string, unknown>;
+  /** Documents the whole body as this component of the OpenAPI document (`SetOptions`: built from the plugins). */
+  bodyRef?: string;
   /** What a success returns, for the OpenAPI document. */
   response?: z.ZodType;
   status?: number;

@@ -16,6 +16,8 @@ import {
   killBody,
   killedView,
   listBoxesQuery,
+  setBoxBody,
+  setBoxView,
   stopBody,
   updateBoxBody,
 } from '../schemas/boxes.js';
@@ -89,6 +91,22 @@ export function boxRoutes(context: DaemonContext): AnyRoute[] {
       response: boxSchema,
       handler({ params, body, scope }) {
         return api(scope).update(params.id, body.config);
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/boxes/:id/set',
+      summary: "Change a box with the plugins' set options (`nsbox set`): all validated first, kept, and applied live to a running box",
+      description:
+        'The body holds the options by input field (memory, netRate, hostname, ...); GET /plugins lists the plugins that contribute them. A bad value of any option changes nothing.',
+      tags: ['boxes'],
+      access: 'operator',
+      params: boxRef,
+      body: setBoxBody,
+      bodyRef: 'SetOptions',
+      response: setBoxView,
+      handler({ params, body, scope }) {
+        return api(scope).set(params.id, body);
       },
     }),
     defineRoute({

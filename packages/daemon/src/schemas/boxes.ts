@@ -20,6 +20,12 @@ export const updateBoxBody = z.strictObject({
   config: z.record(z.string(), z.unknown()),
 });
 
+/** `nsbox set`'s options by input field (`memory`, `netRate`, `hostname`...), as the plugins contribute them. */
+export const setBoxBody = z.record(z.string(), z.unknown());
+
+/** The box, and each plugin's part of the change under its name. */
+export const setBoxView = z.looseObject({ box: z.string(), state: z.string(), appliedInMs: z.number() });
+
 export const listBoxesQuery = z.strictObject({
   state: boxState.optional(),
   owner: tenantName.optional(),

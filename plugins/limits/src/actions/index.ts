@@ -2,10 +2,9 @@
 
 import type { ActionTypes } from '@nsbox/core';
 import { poolCreateAction, poolListAction, poolRemoveAction } from './pool-actions.js';
-import { setAction } from './set-action.js';
 import { showAction } from './show-action.js';
 
-export const limitsActions = [setAction, showAction, poolCreateAction, poolListAction, poolRemoveAction] as const;
+export const limitsActions = [showAction, poolCreateAction, poolListAction, poolRemoveAction] as const;
 
-/** For typed SDK calls: `client.actions.plugin<LimitsActions>('limits').set({ box: 'web1', memory: '1G' })`. */
+/** For typed SDK calls: `client.actions.plugin<LimitsActions>('limits').show({ box: 'web1' })`; its set options are the core's `boxes.set`. */
 export type LimitsActions = ActionTypes<typeof limitsActions>;

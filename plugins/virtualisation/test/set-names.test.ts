@@ -1,0 +1,152 @@
+/**
+ * `nsbox set` on real running boxes: the host and domain names changed live in the box's UTS
+ * namespace and its /etc files, kept across a restart; every part of a set validated before
+ * any is applied (a bad name beside a good memory limit changes neither); a symlink the box
+ * planted at /etc/hosts never read or written through; the CLI's exit codes.
+ */
+
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { isNsboxError, type NsboxError } from '@nsbox/core';
+import { LocalBoxApi } from '@nsbox/host';
+import { type CliRunOptions, cliCommands, makeCliHost, makeTempDir, requireRoot, useCleanup } from '@nsbox/testkit';
+import { openVirtHost, type VirtTestHost } from './support.js';
+
+const MiB = 2 ** 20;
+const pluginEntries = [join(import.meta.dirname, '../src/index.ts'), join(import.meta.dirname, '../../limits/src/index.ts')];
+
+describe('virtualisation: nsbox set --hostname --domainname', function () {
+  this.timeout(90_000);
+  const cleanup = useCleanup();
+  let t: VirtTestHost;
+
+  before(function () {
+    requireRoot(this, 'names of real boxes');
+  });
+
+  beforeEach(async () => {
+    t = await openVirtHost(cleanup);
+  });
+
+  const names = async (box: string) => {
+    const seen = await t.exec(box, 'hostname; cat /proc/sys/kernel/domainname; cat /etc/hostname; cat /etc/hosts');
+    assert.equal(seen.exitCode, 0, seen.stderr);
+    const [hostname, domainname, etcHostname, ...hosts] = seen.stdout.split('\n');
+    return { hostname, domainname, etcHostname, hosts: hosts.join('\n') };
+  };
+  const rejectsNaming = (field: string) => (error: NsboxError) => {
+    assert.ok(isNsboxError(error) && error.code === 'E_INVALID_ARGUMENT', String(error));
+    assert.equal(error.details.field, field);
+    assert.match(error.message, new RegExp(`${field}: `), 'the message names the field');
+    return true;
+  };
+
+  it('sets the names of a running box live, in its UTS namespace and its /etc files, and keeps them for the next start', async () => {
+    await t.box('named', {});
+    const api = new LocalBoxApi(t.host);
+    const result = await api.set('named', { hostname: 'web-1', domainname: 'example.org' });
+    assert.deepEqual(result.virtualisation, {
+      hostname: 'web-1',
+      domainname: 'example.org',
+      live: true,
+      files: { written: ['/etc/hostname', '/etc/hosts'] },
+    });
+    const seen = await names('named');
+    assert.deepEqual([seen.hostname, seen.domainname, seen.etcHostname], ['web-1', 'example.org', 'web-1']);
+    assert.match(seen.hosts, /^127\.0\.1\.1\tweb-1\.example\.org web-1$/m, 'the template’s own-name line carries the new names');
+    assert.equal((await t.probe('named', 'uname')).nodename, 'web-1', 'uname(2) too');
+    assert.notEqual(os.hostname(), 'web-1', 'not the host');
+    assert.notEqual(readFileSync('/proc/sys/kernel/domainname', 'utf8').trim(), 'example.org', "nor the host's domain name");
+
+    const info = (await api.details('named')).virtualisation as Record<string, unknown>;
+    assert.deepEqual([info.hostname, info.domainname], ['web-1', 'example.org'], 'nsbox info shows them');
+
+    // The domain name alone: the host name stays, the hosts line follows.
+    await api.set('named', { domainname: 'example.net' });
+    assert.match((await names('named')).hosts, /^127\.0\.1\.1\tweb-1\.example\.net web-1$/m);
+
+    await t.host.manager.stop('named', { timeoutMs: 0 });
+    await t.host.manager.start('named');
+    const restarted = await names('named');
+    assert.deepEqual([restarted.hostname, restarted.domainname], ['web-1', 'example.net'], 'the next start has them');
+
+    // Set while stopped: kept, and the next start brings the box's files in line (a booting
+    // systemd would take its name from a stale /etc/hostname).
+    await t.host.manager.stop('named', { timeoutMs: 0 });
+    assert.deepEqual((await api.set('named', { hostname: 'web-2' })).virtualisation, { hostname: 'web-2', domainname: 'example.net' });
+    await t.host.manager.start('named');
+    const later = await names('named');
+    assert.deepEqual([later.hostname, later.etcHostname], ['web-2', 'web-2']);
+    assert.match(later.hosts, /^127\.0\.1\.1\tweb-2\.example\.net web-2$/m);
+
+    // 'none' takes the domain name away, live and for the next start.
+    await api.set('named', { domainname: 'none' });
+    assert.equal((await names('named')).domainname, '(none)', "the kernel's word for none");
+    assert.equal((t.host.manager.get('named').config.virtualisation as { domainname?: string } | undefined)?.domainname, undefined);
+  });
+
+  it('validates every part before applying any: a bad name beside a good memory limit changes neither', async () => {
+    await t.box('strict', { limits: { memory: 64 * MiB } });
+    const api = new LocalBoxApi(t.host);
+    const memoryLimit = () => t.host.manager.get('strict').config.limits as { memory: number };
+    await assert.rejects(api.set('strict', { memory: '32M', hostname: 'not_a_name' }), rejectsNaming('hostname'));
+    await assert.rejects(api.set('strict', { memory: '32M', domainname: '-dash.example' }), rejectsNaming('domainname'));
+    await assert.rejects(api.set('strict', { hostname: 'x'.repeat(65) }), rejectsNaming('hostname'));
+    await assert.rejects(api.set('strict', { colour: 'red' }), rejectsNaming('colour'));
+    assert.equal(memoryLimit().memory, 64 * MiB, 'the memory limit as it was');
+    const seen = await names('strict');
+    // A new UTS namespace starts with the host's domain name (the kernel's "(none)" on most hosts).
+    const hostDomain = readFileSync('/proc/sys/kernel/domainname', 'utf8').trim();
+    assert.deepEqual([seen.hostname, seen.domainname], ['strict', hostDomain], 'the names as they were');
+    assert.equal(t.host.manager.get('strict').config.hostname, undefined, 'and the config');
+
+    const both = await api.set('strict', { memory: '32M', hostname: 'lean' });
+    assert.deepEqual([(both.limits as { configured: { memory: number } }).configured.memory, (await names('strict')).hostname], [32 * MiB, 'lean']);
+  });
+
+  it('never reads or writes through a symlink the box planted at /etc/hosts', async () => {
+    await t.box('planter', {});
+    const secret = join(makeTempDir(cleanup, 'secret'), 'host-only');
+    writeFileSync(secret, 'host secret\n');
+    assert.equal((await t.exec('planter', `ln -sf ${secret} /etc/hosts`)).exitCode, 0);
+    const result = await new LocalBoxApi(t.host).set('planter', { hostname: 'trap' });
+    const files = (result.virtualisation as { files: { written: string[]; skipped?: string } }).files;
+    assert.match(files.skipped ?? '', /etc\/hosts.*not a regular file/, 'reported, not followed');
+    assert.equal(readFileSync(secret, 'utf8'), 'host secret\n', 'the host file untouched');
+    assert.equal((await t.exec('planter', 'readlink /etc/hosts')).stdout.trim(), secret, "the box's link left as it made it");
+    assert.equal((await t.exec('planter', 'hostname')).stdout.trim(), 'trap', 'the names are set all the same');
+  });
+});
+
+describe('virtualisation: nsbox set through the CLI', function () {
+  this.timeout(120_000);
+  const cleanup = useCleanup();
+  let cli: CliRunOptions;
+  const { nsbox, ok } = cliCommands(() => cli);
+
+  before(function () {
+    requireRoot(this, 'the nsbox set command');
+  });
+
+  beforeEach(() => {
+    cli = makeCliHost(cleanup, { plugins: pluginEntries });
+  });
+
+  it('sets names and limits in one call, and exits non-zero naming the field for a bad one', () => {
+    ok('create', 'web', '--template', 'busybox', '--', 'sleep', '100000');
+    ok('start', 'web');
+    const set = ok('set', 'web', '--hostname', 'front', '--domainname', 'example.org', '--memory', '96M');
+    assert.match(set.stdout, /^box web \(running\): applied live in \d+ ms$/m);
+    assert.match(set.stdout, /^names: front\.example\.org \(set live\)$/m);
+    assert.equal(ok('exec', 'web', '--', 'hostname').stdout, 'front\n');
+    assert.equal(ok('exec', 'web', '--', 'cat', '/proc/sys/kernel/domainname').stdout, 'example.org\n');
+
+    const refused = nsbox('set', 'web', '--hostname', 'bad_name', '--memory', '48M');
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /hostname: label 'bad_name' is not an RFC 1123 label/);
+    assert.equal(ok('exec', 'web', '--', 'hostname').stdout, 'front\n', 'nothing changed');
+    assert.equal(ok('info', 'web', '--json').json().config.limits.memory, 96 * MiB);
+  });
+});
