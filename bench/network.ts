@@ -22,7 +22,7 @@ import { type NsboxHost, openHost } from '@nsbox/host';
 import { listLinks } from '@nsbox/native';
 import { buildBusyboxRootfs, createCgroupDriver, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
 import { Cleanup } from '@nsbox/testkit';
-import { hostLinkName, networkPlugin } from '../plugins/network/src/index.js';
+import { hostIdOf, hostLinkName, networkPlugin } from '../plugins/network/src/index.js';
 import { measureRate, rateServer } from '../plugins/network/test/rate-meter.js';
 import { median, timeRuns } from './bench-support.js';
 
@@ -134,7 +134,7 @@ try {
   // 2. Throughput: a bridged box to a receiver in the host-side namespace, and a bare veth pair.
   await bridged.manager.create({ name: 'sender', config: { rootfs, process: { args: ['sleep', '100000'] } } });
   const sender = await bridged.manager.start('sender');
-  const link = hostLinkName(sender.id);
+  const link = hostLinkName(hostIdOf(bridged.store.pluginState), sender.id);
   await rateServer(cleanup, hostNs, 19_001, 'receive', STREAM_BYTES);
   const boxStream = execInBox(bridged.driver as LinuxBoxDriver, sender, { args: ['sh', '-c', `head -c ${STREAM_BYTES} /dev/zero | nc ${GATEWAY} 19001`] });
   const boxRate = await measureRate(() => listLinks(`/run/netns/${hostNs}`).find((candidate) => candidate.name === link)?.rxBytes ?? 0, 3);

@@ -13,11 +13,6 @@ import type { Claim } from './claims.js';
 import type { HostSide } from './host-side.js';
 import { boxMacAddress } from './mac.js';
 
-/** The host end of a box's veth: `nsb` + 12 hex digits of the box id (15 bytes, the kernel's limit). */
-export function hostLinkName(boxId: string): string {
-  return `nsb${boxId.replace(/-/g, '').slice(0, 12)}`;
-}
-
 /** The gateways a routed box sees on its link: the host end answers for them (no L2 between boxes). */
 export const ROUTED_GATEWAY = { 4: '169.254.1.1', 6: 'fe80::1' } as const;
 
@@ -25,6 +20,8 @@ export interface WireInput {
   /** Routed: host routes to the box's /32 and /128 instead of a bridge. */
   routed: boolean;
   boxId: string;
+  /** The host end's name (link-names.ts). */
+  hostLink: string;
   hostname: string;
   initPid: number;
   rootfs: string | undefined;
@@ -71,7 +68,7 @@ export class BoxWiring {
         },
       );
     }
-    const hostLink = hostLinkName(input.boxId);
+    const hostLink = input.hostLink;
     try {
       const boxMac = boxMacAddress(input.boxId);
       const [hostSteps, boxSteps] = input.routed ? this.routed(hostLink, input.claims) : this.bridged(hostLink, input.claims);
@@ -147,7 +144,7 @@ export class BoxWiring {
   }
 
   /** Removes the host end (and so the pair); nothing when the box's namespace already took it along. */
-  unwire(boxId: string): void {
-    this.host.removeLink(hostLinkName(boxId));
+  unwire(hostLink: string): void {
+    this.host.removeLink(hostLink);
   }
 }
