@@ -9,20 +9,20 @@
  *     receiver, read on the kernel's byte counters) against a bare veth pair between two
  *     namespaces, measured the same way;
  *   - starting N bridged boxes one after another (total, median, last) and destroying them.
- *   npm run bench:network -- [runs] [boxes]
+ *   npm run bench:network -- [runs] [boxes]   (boxes 0: no third part)
  */
 
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnyPlugin } from '@nsbox/core';
 import { type NsboxHost, openHost } from '@nsbox/host';
 import { listLinks } from '@nsbox/native';
 import { buildBusyboxRootfs, createCgroupDriver, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
 import { Cleanup } from '@nsbox/testkit';
-import { hostIdOf, hostLinkName, networkPlugin } from '../plugins/network/src/index.js';
+import { hostIdOf, hostLinkName, isHostLinkName, networkPlugin } from '../plugins/network/src/index.js';
 import { measureRate, rateServer } from '../plugins/network/test/rate-meter.js';
 import { median, timeRuns } from './bench-support.js';
 
@@ -37,8 +37,10 @@ const rootfs = buildBusyboxRootfs(join(work, 'rootfs'));
 const POOL = { name: 'bench', subnet: '10.240.0.0/16' };
 const GATEWAY = '10.240.0.1';
 const cleanup = new Cleanup();
-/** One stream's length, long enough for a few seconds of counters at veth speed. */
-const STREAM_BYTES = 4e9;
+/** One stream's length: more than a round sends at veth speed (the receiver is killed at its end). */
+const STREAM_BYTES = 1e12;
+const THROUGHPUT_ROUNDS = Number(process.env.NSBOX_BENCH_THROUGHPUT_ROUNDS ?? 7);
+const THROUGHPUT_SECONDS = 2;
 
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
 
@@ -131,42 +133,86 @@ try {
     `network setup in a bridged start   ${median(wireTimes).toFixed(1).padStart(7)} ms  (the plugin's wire hook: veth, addresses, routes, files, nft; median)`,
   );
 
-  // 2. Throughput: a bridged box to a receiver in the host-side namespace, and a bare veth pair.
+  // 2. Throughput: a bridged box to a receiver in the host-side namespace, and a bare veth pair,
+  // in alternating rounds with the same sender (the rootfs's busybox nc) and receiver.
   await bridged.manager.create({ name: 'sender', config: { rootfs, process: { args: ['sleep', '100000'] } } });
   const sender = await bridged.manager.start('sender');
   const link = hostLinkName(hostIdOf(bridged.store.pluginState), sender.id);
-  await rateServer(cleanup, hostNs, 19_001, 'receive', STREAM_BYTES);
-  const boxStream = execInBox(bridged.driver as LinuxBoxDriver, sender, { args: ['sh', '-c', `head -c ${STREAM_BYTES} /dev/zero | nc ${GATEWAY} 19001`] });
-  const boxRate = await measureRate(() => listLinks(`/run/netns/${hostNs}`).find((candidate) => candidate.name === link)?.rxBytes ?? 0, 3);
-  void boxStream.catch(() => undefined);
-  await bridged.manager.stop('sender', { timeoutMs: 0 });
-
   ip('-n', hostNs, 'link', 'add', 'nsbb-v0', 'type', 'veth', 'peer', 'name', 'nsbb-v1', 'netns', bareNs);
   ip('-n', hostNs, 'addr', 'add', '10.241.0.1/24', 'dev', 'nsbb-v0');
   ip('-n', bareNs, 'addr', 'add', '10.241.0.2/24', 'dev', 'nsbb-v1');
   ip('-n', hostNs, 'link', 'set', 'nsbb-v0', 'up');
   ip('-n', bareNs, 'link', 'set', 'nsbb-v1', 'up');
-  await rateServer(cleanup, hostNs, 19_002, 'receive', STREAM_BYTES);
-  const bare = spawn('ip', ['netns', 'exec', bareNs, 'busybox', 'sh', '-c', `head -c ${STREAM_BYTES} /dev/zero | busybox nc 10.241.0.1 19002`], {
-    stdio: 'ignore',
-  });
-  cleanup.add('stop the bare sender', () => bare.kill('SIGKILL'));
-  const bareRate = await measureRate(() => listLinks(`/run/netns/${hostNs}`).find((candidate) => candidate.name === 'nsbb-v0')?.rxBytes ?? 0, 3);
-  bare.kill('SIGKILL');
-  console.log('\nthroughput to the host side, TCP, 3 s after the first second (kernel byte counters)\n');
-  console.log(`bare veth pair                    ${bareRate.toFixed(0).padStart(8)} Mbit/s`);
-  console.log(`box veth on the bridge            ${boxRate.toFixed(0).padStart(8)} Mbit/s  (${((boxRate / bareRate) * 100).toFixed(0)} % of bare)`);
+  const received = (name: string) => () => listLinks(`/run/netns/${hostNs}`).find((candidate) => candidate.name === name)?.rxBytes ?? 0;
+  let port = 19_000;
+  /** One stream for 1 + THROUGHPUT_SECONDS s; the receiver killed after, which ends the sender. */
+  async function stream(send: () => { done: Promise<unknown> }, counter: () => number): Promise<number> {
+    const server = await rateServer(cleanup, hostNs, ++port, 'receive', STREAM_BYTES);
+    const { done } = send();
+    const rate = await measureRate(counter, THROUGHPUT_SECONDS);
+    server.kill('SIGKILL');
+    await done.catch(() => undefined);
+    return rate;
+  }
+  const boxRound = () =>
+    stream(
+      () => ({
+        done: execInBox(bridged.driver as LinuxBoxDriver, sender, { args: ['sh', '-c', `head -c ${STREAM_BYTES} /dev/zero | nc ${GATEWAY} ${port}`] }),
+      }),
+      received(link),
+    );
+  const bareRound = () =>
+    stream(() => {
+      const busybox = join(rootfs, 'bin', 'busybox');
+      const child = spawn(
+        'ip',
+        ['netns', 'exec', bareNs, busybox, 'sh', '-c', `${busybox} head -c ${STREAM_BYTES} /dev/zero | ${busybox} nc 10.241.0.1 ${port}`],
+        {
+          stdio: 'ignore',
+        },
+      );
+      cleanup.add('stop the bare sender', () => child.kill('SIGKILL'));
+      return { done: new Promise((resolve) => child.once('exit', resolve)) };
+    }, received('nsbb-v0'));
+  const rates = { bare: [] as number[], box: [] as number[], ratio: [] as number[] };
+  const loads: string[] = [];
+  for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+    // The order alternates, so that a trend in the machine's load weighs on both alike.
+    const [first, second] = round % 2 === 0 ? [bareRound, boxRound] : [boxRound, bareRound];
+    const one = await first();
+    const two = await second();
+    const [bareRate, boxRate] = round % 2 === 0 ? [one, two] : [two, one];
+    rates.bare.push(bareRate);
+    rates.box.push(boxRate);
+    rates.ratio.push(boxRate / bareRate);
+    loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ')[0] as string);
+  }
+  await bridged.manager.stop('sender', { timeoutMs: 0 });
+  console.log(
+    `\nthroughput to the host side, TCP, busybox nc to one receiver, ${THROUGHPUT_ROUNDS} rounds of ${THROUGHPUT_SECONDS} s each way after the first second (kernel byte counters)\n`,
+  );
+  console.log(
+    `bare veth pair                    ${median(rates.bare).toFixed(0).padStart(8)} Mbit/s  (median; rounds ${rates.bare.map((rate) => rate.toFixed(0)).join(' ')})`,
+  );
+  console.log(
+    `box veth on the bridge            ${median(rates.box).toFixed(0).padStart(8)} Mbit/s  (median; rounds ${rates.box.map((rate) => rate.toFixed(0)).join(' ')})`,
+  );
+  console.log(
+    `box / bare, per round             ${(median(rates.ratio) * 100).toFixed(0).padStart(8)} %       (median; rounds ${rates.ratio.map((ratio) => (ratio * 100).toFixed(0)).join(' ')}; load ${loads.join(' ')}, ${cpus().length} CPUs)`,
+  );
 
   // 3. Many bridged boxes, one after another.
-  const times = await timeRuns(boxes, async (index) => {
-    await bridged.manager.create({ name: `many${index}`, config: { rootfs, process: { args: ['sleep', '100000'] } } });
-    await bridged.manager.start(`many${index}`);
-  });
-  const links = listLinks(`/run/netns/${hostNs}`).filter((candidate) => /^nsb[0-9a-f]{12}$/.test(candidate.name)).length;
-  console.log(`\n${boxes} bridged boxes started one after another (create + start)\n`);
-  console.log(
-    `total ${(times.reduce((sum, time) => sum + time, 0) / 1000).toFixed(1)} s, median ${median(times).toFixed(1)} ms, last ${times.at(-1)?.toFixed(1)} ms, ${links} veths on the bridge`,
-  );
+  if (boxes > 0) {
+    const times = await timeRuns(boxes, async (index) => {
+      await bridged.manager.create({ name: `many${index}`, config: { rootfs, process: { args: ['sleep', '100000'] } } });
+      await bridged.manager.start(`many${index}`);
+    });
+    const links = listLinks(`/run/netns/${hostNs}`).filter((candidate) => isHostLinkName(candidate.name)).length;
+    console.log(`\n${boxes} bridged boxes started one after another (create + start)\n`);
+    console.log(
+      `total ${(times.reduce((sum, time) => sum + time, 0) / 1000).toFixed(1)} s, median ${median(times).toFixed(1)} ms, last ${times.at(-1)?.toFixed(1)} ms, ${links} veths on the bridge`,
+    );
+  }
 } finally {
   // Boxes first, then the namespaces (nsbox's bridge, veths and nft tables go with them).
   for (const failure of await cleanup.run()) console.error(`cleanup: ${failure}`);

@@ -9,7 +9,7 @@ import { formatAddress } from './ip.js';
 import { hostLinkName, ifbName, isHostLinkName, legacyHostLinkName } from './link-names.js';
 import { linkLocalOf } from './mac.js';
 import { natBatch } from './nat.js';
-import { networkPlugin } from './network-plugin.js';
+import { networkPlugin, setMode } from './network-plugin.js';
 import { dropTables } from './nft-commands.js';
 import { definePool } from './pools.js';
 import { networkSettingsSchema } from './settings.js';
@@ -83,6 +83,18 @@ describe('network: the plugin contract and its pure parts', () => {
       }),
     );
     assert.deepEqual([...chains].sort(), ['guard-nsb000000000001', 'spoof-nsb000000000001']);
+  });
+
+  it("takes a box off a network namespace of its own for --net host and shared, and leaves the others' isolation alone", () => {
+    const shared: Record<string, unknown> = { isolation: { privileged: true, namespaces: {} } };
+    setMode(shared, 'shared');
+    assert.deepEqual(shared, { isolation: { privileged: true, namespaces: { network: 'host' } }, network: { mode: 'shared' } });
+    const host: Record<string, unknown> = {};
+    setMode(host, 'host');
+    assert.deepEqual(host, { isolation: { namespaces: { network: 'host' } }, network: { mode: 'host' } });
+    const bridged: Record<string, unknown> = { network: { ip: ['10.0.0.5'] } };
+    setMode(bridged, 'bridge');
+    assert.deepEqual(bridged, { network: { ip: ['10.0.0.5'], mode: 'bridge' } });
   });
 
   it("lets a tenant pick bridge, routed or none, never the host's stack, addresses or rates", () => {

@@ -31,7 +31,7 @@ function setSection(config: Record<string, unknown>, fields: Record<string, unkn
  * isolation plugin owns (`isolation.namespaces.network`): one flag on the command line, as the
  * config file says both.
  */
-function setMode(config: Record<string, unknown>, mode: string): void {
+export function setMode(config: Record<string, unknown>, mode: string): void {
   setSection(config, { mode });
   if (mode !== 'host' && mode !== 'shared') return;
   const isolation = (config.isolation ?? {}) as Record<string, unknown>;
