@@ -4,25 +4,30 @@
  *   - what networking adds to a box start: median start time without the plugin, with it in
  *     mode none, and bridged (veth, addresses, routes, files, nft rules), the hosts taking turns;
  *     the median of each round's difference; and the time the plugin's wire hook took (the
- *     network's own work in a start, which the machine's noise in the rest does not blur);
+ *     network's own work in a start, which the machine's noise in the rest does not blur),
+ *     with its parts;
  *   - throughput box → host side through the veth and the bridge (TCP, busybox nc to a Node
- *     receiver, read on the kernel's byte counters) against a bare veth pair between two
- *     namespaces, measured the same way;
+ *     receiver, read on the kernel's byte counters) against a bare veth pair into a box
+ *     without the plugin, measured the same way in alternating rounds;
  *   - starting N bridged boxes one after another (total, median, last) and destroying them.
  *   npm run bench:network -- [runs] [boxes]   (boxes 0: no third part)
  */
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AnyPlugin } from '@nsbox/core';
+import type { AnyPlugin, Box } from '@nsbox/core';
 import { type NsboxHost, openHost } from '@nsbox/host';
-import { listLinks } from '@nsbox/native';
+import { listLinks, netlink } from '@nsbox/native';
 import { buildBusyboxRootfs, createCgroupDriver, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
+import { runtimeFacts } from '@nsbox/runtime-api';
 import { Cleanup } from '@nsbox/testkit';
+import { BoxAddresses } from '../plugins/network/src/box-addresses.js';
+import { BoxWiring } from '../plugins/network/src/box-wiring.js';
 import { hostIdOf, hostLinkName, isHostLinkName, networkPlugin } from '../plugins/network/src/index.js';
+import { RuleTables } from '../plugins/network/src/rule-tables.js';
 import { measureRate, rateServer } from '../plugins/network/test/rate-meter.js';
 import { median, timeRuns } from './bench-support.js';
 
@@ -32,7 +37,6 @@ const tag = randomBytes(3).toString('hex');
 const work = mkdtempSync(join(tmpdir(), 'nsbox-bench-net-'));
 const cgroupParent = `nsbox-bench-${tag}`;
 const hostNs = `nsbb-${tag}-host`;
-const bareNs = `nsbb-${tag}-bare`;
 const rootfs = buildBusyboxRootfs(join(work, 'rootfs'));
 const POOL = { name: 'bench', subnet: '10.240.0.0/16' };
 const GATEWAY = '10.240.0.1';
@@ -59,6 +63,24 @@ async function open(name: string, plugins: AnyPlugin[], defaultMode: string): Pr
 
 /** How long each bridged start spent in the network plugin's wire hook (all its work on a start). */
 const wireTimes: number[] = [];
+
+/** The wire hook's parts (every host of the run shares the classes): the veth and its setup by netlink with the box's files, and the nft transaction. */
+const partTimes: Record<'netlink' | 'nft' | 'claims', number[]> = { netlink: [], nft: [], claims: [] };
+function timeMethod(prototype: object, method: string, into: number[]): void {
+  const target = prototype as Record<string, (...args: unknown[]) => unknown>;
+  const original = target[method] as (...args: unknown[]) => unknown;
+  target[method] = function (this: unknown, ...args: unknown[]) {
+    const started = performance.now();
+    try {
+      return original.apply(this, args);
+    } finally {
+      into.push(performance.now() - started);
+    }
+  };
+}
+timeMethod(BoxWiring.prototype, 'wire', partTimes.netlink);
+timeMethod(RuleTables.prototype, 'wire', partTimes.nft);
+timeMethod(BoxAddresses.prototype, 'assign', partTimes.claims);
 
 /** The plugin with its wire hook timed, the rest as it is. */
 function timedWire(plugin: AnyPlugin): AnyPlugin {
@@ -102,11 +124,9 @@ async function startTimes(hosts: { host: NsboxHost; name: string }[]): Promise<n
 }
 
 try {
-  for (const ns of [hostNs, bareNs]) {
-    ip('netns', 'add', ns);
-    cleanup.add(`delete netns ${ns}`, () => ip('netns', 'del', ns));
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-  }
+  ip('netns', 'add', hostNs);
+  cleanup.add(`delete netns ${hostNs}`, () => ip('netns', 'del', hostNs));
+  ip('-n', hostNs, 'link', 'set', 'lo', 'up');
 
   // 1. What networking adds to a start.
   const without = await open('without', [], 'none');
@@ -121,6 +141,8 @@ try {
   // Each round's bridged start against the start without the plugin just before it: the
   // machine's load, which moves the medians by more than the network costs, cancels out.
   const paired = median(wired.map((time, index) => time - (plain[index] ?? time)));
+  // What holding the init for the wire moment costs by itself (mode none wires nothing).
+  const held = median(empty.map((time, index) => time - (plain[index] ?? time)));
   console.log(`\nbox start (create once, then start/stop ${runs} times, the three hosts in turn; median of manager.start)\n`);
   console.log(`without the network plugin        ${costs.without.toFixed(1).padStart(8)} ms`);
   console.log(`plugin, mode none                 ${costs.none.toFixed(1).padStart(8)} ms`);
@@ -128,9 +150,13 @@ try {
     `plugin, bridged                   ${costs.bridged.toFixed(1).padStart(8)} ms  (+${(costs.bridged - costs.without).toFixed(1)} ms for the network)`,
   );
   console.log(`bridged minus without, per round  ${paired.toFixed(1).padStart(8)} ms  (median of the ${runs} rounds' differences)`);
+  console.log(`none minus without, per round     ${held.toFixed(1).padStart(8)} ms  (the init held for the wire moment, nothing wired)`);
   // The network's own work inside a bridged start, free of the machine's noise in the rest of it.
   console.log(
     `network setup in a bridged start   ${median(wireTimes).toFixed(1).padStart(7)} ms  (the plugin's wire hook: veth, addresses, routes, files, nft; median)`,
+  );
+  console.log(
+    `  of which veth, addresses, routes, files ${median(partTimes.netlink).toFixed(1)} ms, nft transaction ${median(partTimes.nft).toFixed(1)} ms, address claims ${median(partTimes.claims).toFixed(1)} ms (medians)`,
   );
 
   // 2. Throughput: a bridged box to a receiver in the host-side namespace, and a bare veth pair,
@@ -138,11 +164,21 @@ try {
   await bridged.manager.create({ name: 'sender', config: { rootfs, process: { args: ['sleep', '100000'] } } });
   const sender = await bridged.manager.start('sender');
   const link = hostLinkName(hostIdOf(bridged.store.pluginState), sender.id);
-  ip('-n', hostNs, 'link', 'add', 'nsbb-v0', 'type', 'veth', 'peer', 'name', 'nsbb-v1', 'netns', bareNs);
-  ip('-n', hostNs, 'addr', 'add', '10.241.0.1/24', 'dev', 'nsbb-v0');
-  ip('-n', bareNs, 'addr', 'add', '10.241.0.2/24', 'dev', 'nsbb-v1');
-  ip('-n', hostNs, 'link', 'set', 'nsbb-v0', 'up');
-  ip('-n', bareNs, 'link', 'set', 'nsbb-v1', 'up');
+  // The bare pair's sender is a box too (of the host without the plugin): the same cgroup
+  // placement, busybox and exec path, only the network between differs.
+  await without.manager.create({ name: 'bare', config: { rootfs, process: { args: ['sleep', '100000'] } } });
+  const bareBox = await without.manager.start('bare');
+  const bareNetns = `/proc/${runtimeFacts(bareBox).init?.pid}/ns/net`;
+  netlink(`/run/netns/${hostNs}`, [
+    { op: 'veth-add', name: 'nsbb-v0', peer: 'eth0', peerNetns: bareNetns },
+    { op: 'addr-add', dev: 'nsbb-v0', address: '10.241.0.1', prefix: 24 },
+    { op: 'link-up', name: 'nsbb-v0' },
+  ]);
+  netlink(bareNetns, [
+    { op: 'link-up', name: 'lo' },
+    { op: 'addr-add', dev: 'eth0', address: '10.241.0.2', prefix: 24 },
+    { op: 'link-up', name: 'eth0' },
+  ]);
   const received = (name: string) => () => listLinks(`/run/netns/${hostNs}`).find((candidate) => candidate.name === name)?.rxBytes ?? 0;
   let port = 19_000;
   /** One stream for 1 + THROUGHPUT_SECONDS s; the receiver killed after, which ends the sender. */
@@ -154,26 +190,11 @@ try {
     await done.catch(() => undefined);
     return rate;
   }
-  const boxRound = () =>
-    stream(
-      () => ({
-        done: execInBox(bridged.driver as LinuxBoxDriver, sender, { args: ['sh', '-c', `head -c ${STREAM_BYTES} /dev/zero | nc ${GATEWAY} ${port}`] }),
-      }),
-      received(link),
-    );
-  const bareRound = () =>
-    stream(() => {
-      const busybox = join(rootfs, 'bin', 'busybox');
-      const child = spawn(
-        'ip',
-        ['netns', 'exec', bareNs, busybox, 'sh', '-c', `${busybox} head -c ${STREAM_BYTES} /dev/zero | ${busybox} nc 10.241.0.1 ${port}`],
-        {
-          stdio: 'ignore',
-        },
-      );
-      cleanup.add('stop the bare sender', () => child.kill('SIGKILL'));
-      return { done: new Promise((resolve) => child.once('exit', resolve)) };
-    }, received('nsbb-v0'));
+  const sendFrom = (host: NsboxHost, box: Box, to: string) => () => ({
+    done: execInBox(host.driver as LinuxBoxDriver, box, { args: ['sh', '-c', `head -c ${STREAM_BYTES} /dev/zero | nc ${to} ${port}`] }),
+  });
+  const boxRound = () => stream(sendFrom(bridged, sender, GATEWAY), received(link));
+  const bareRound = () => stream(sendFrom(without, bareBox, '10.241.0.1'), received('nsbb-v0'));
   const rates = { bare: [] as number[], box: [] as number[], ratio: [] as number[] };
   const loads: string[] = [];
   for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
@@ -188,6 +209,7 @@ try {
     loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ')[0] as string);
   }
   await bridged.manager.stop('sender', { timeoutMs: 0 });
+  await without.manager.stop('bare', { timeoutMs: 0 });
   console.log(
     `\nthroughput to the host side, TCP, busybox nc to one receiver, ${THROUGHPUT_ROUNDS} rounds of ${THROUGHPUT_SECONDS} s each way after the first second (kernel byte counters)\n`,
   );
