@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
+import { memoryPluginState as memoryState } from '@nsbox/testkit';
 import { hostIdOf, hostLinkName, legacyHostLinkName } from './link-names.js';
-import { memoryState } from './memory-state.fixture.js';
 import { NetworkService } from './network-service.js';
 import { STATE_NAMESPACE } from './pools.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { isNsboxError } from '@nsbox/core';
+import { memoryPluginState as memoryState } from '@nsbox/testkit';
 import { Claims, parseStaticAddress } from './claims.js';
-import { memoryState } from './memory-state.fixture.js';
 import { checkConfiguredPools, Pools } from './pools.js';
 
 const refusedWith = (code: string, field: string) => (error: unknown) => isNsboxError(error) && error.code === code && error.details?.field === field;

@@ -1,11 +1,12 @@
-/** A plugin state store in memory, for the unit tests (the SQLite one is tested in packages/store). */
+/** A plugin state store in memory, for unit tests of plugins (the SQLite one is tested in packages/store). */
 
 import type { PluginStateStore } from '@nsbox/core';
 
-export function memoryState(): PluginStateStore {
+export function memoryPluginState(): PluginStateStore & { data: Map<string, string> } {
   const data = new Map<string, string>();
   const id = (namespace: string, key: string) => `${namespace}\u0000${key}`;
   return {
+    data,
     get: (namespace, key) => data.get(id(namespace, key)),
     set: (namespace, key, value) => void data.set(id(namespace, key), value),
     claim: (namespace, key, value) => {
