@@ -106,8 +106,11 @@ export class NetworkService {
    * nsbox keeps its old-style name until it stops), else this host's name for it.
    */
   linkOf(boxId: string): string {
-    const recorded = this.wiredRecord(boxId)?.link;
-    if (recorded !== undefined) return recorded;
+    return this.wiredRecord(boxId)?.link ?? this.newLinkName(boxId);
+  }
+
+  /** This host's name for a box's host end (link-names.ts). */
+  private newLinkName(boxId: string): string {
     this.hostId ??= hostIdOf(this.state);
     return hostLinkName(this.hostId, boxId);
   }
@@ -123,8 +126,7 @@ export class NetworkService {
     else this.host.ensure(pools);
     // A record left by a crash (its link perhaps of an older nsbox's naming) is undone first.
     if (this.wiredRecord(box.id)) this.unwire(box);
-    this.hostId ??= hostIdOf(this.state);
-    const link = hostLinkName(this.hostId, box.id);
+    const link = this.newLinkName(box.id);
     const input: WireInput = {
       routed,
       boxId: box.id,
