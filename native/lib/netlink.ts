@@ -12,7 +12,7 @@ import { native } from './index.js';
 export type NetlinkOp =
   /** `address`, `peerAddress`: a MAC (`02:…`); without one the kernel picks a random MAC. */
   | { op: 'bridge-add'; name: string; address?: string }
-  | { op: 'veth-add'; name: string; peer: string; peerNetns?: string; peerAddress?: string }
+  | { op: 'veth-add'; name: string; peer: string; peerNetns?: string; peerAddress?: string; master?: string; up?: boolean }
   | { op: 'link-netns'; name: string; netns: string }
   | { op: 'link-up'; name: string }
   | { op: 'link-down'; name: string }
@@ -63,7 +63,7 @@ function encode(step: NetlinkOp): string[] {
     case 'link-del':
       return [step.op, step.name];
     case 'veth-add':
-      return [step.op, step.name, step.peer, step.peerNetns ?? '', step.peerAddress ?? ''];
+      return [step.op, step.name, step.peer, step.peerNetns ?? '', step.peerAddress ?? '', step.master ?? '', step.up ? '1' : ''];
     case 'link-netns':
       return [step.op, step.name, step.netns];
     case 'link-master':

@@ -113,8 +113,8 @@ run_op (napi_env env, struct nl_conn *c, char args[][ARG_SIZE], uint32_t argc, n
     }
   if (strcmp (op, "veth-add") == 0)
     {
-      NEED (4);
-      return nl_link_add_veth (c, args[1], args[2], args[3], args[4], err);
+      NEED (6);
+      return nl_link_add_veth (c, args[1], args[2], args[3], args[4], args[5], args[6][0] == '1', err);
     }
   if (strcmp (op, "link-netns") == 0)
     {

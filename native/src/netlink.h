@@ -39,7 +39,8 @@ void nl_close (struct nl_conn *conn);
 int nl_link_add_bridge (struct nl_conn *c, const char *name, const char *address,
                         struct nl_error *err);
 int nl_link_add_veth (struct nl_conn *c, const char *name, const char *peer,
-                      const char *peer_netns, const char *peer_address, struct nl_error *err);
+                      const char *peer_netns, const char *peer_address, const char *master, bool up,
+                      struct nl_error *err);
 int nl_link_set_netns (struct nl_conn *c, const char *name, const char *target_netns,
                        struct nl_error *err);
 int nl_link_set_up (struct nl_conn *c, const char *name, bool up, struct nl_error *err);

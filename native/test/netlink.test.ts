@@ -88,6 +88,32 @@ describe('native netlink (rtnetlink through libmnl, in test namespaces)', functi
     );
   });
 
+  it('makes a veth whose host end is up and a port of a bridge in its creating message; without them, down and alone', () => {
+    const host = netns();
+    const box = netns();
+    netlink(host.path, [
+      { op: 'bridge-add', name: 'nsbt0' },
+      { op: 'veth-add', name: 'nsbt-v1', peer: 'eth0', peerNetns: box.path, master: 'nsbt0', up: true },
+      { op: 'veth-add', name: 'nsbt-v2', peer: 'nsbt-p2' },
+    ]);
+    const links = listLinks(host.path);
+    const bridge = links.find((link) => link.name === 'nsbt0');
+    const [made, plain] = ['nsbt-v1', 'nsbt-v2'].map((name) => links.find((link) => link.name === name));
+    assert.equal(made?.master, bridge?.index);
+    assert.equal(made?.up, true);
+    assert.equal(plain?.master, 0, 'the control: no master unless asked');
+    assert.equal(plain?.up, false);
+    assert.throws(
+      () => netlink(host.path, [{ op: 'veth-add', name: 'nsbt-v3', peer: 'nsbt-p3', master: 'nsbt-none' }]),
+      (error: unknown) => isNetlinkError(error, 'ENODEV'),
+    );
+    assert.equal(
+      listLinks(host.path).some((link) => link.name === 'nsbt-v3'),
+      false,
+      'nothing made for a master that is not there',
+    );
+  });
+
   it('gives a bridge and a veth peer the MAC asked for, and a bridge given one keeps it when a port with a lower MAC joins', () => {
     const host = netns();
     const box = netns();

@@ -49,4 +49,5 @@ export {
   type RootfsLayers,
   type TemplateLayer,
 } from './rootfs-layers.js';
+export { allowWhere, exactly, INT_BITS, type MaskedValue, masked, maskedComplement, seccompPermits } from './seccomp-rules.js';
 export type { UtsNames, UtsService } from './uts.js';

@@ -3,6 +3,7 @@ export { Cleanup, type CleanupAction, useCleanup } from './cleanup.js';
 export { type CliCommands, type CliHostOptions, cliCommands, makeCliHost } from './cli-host.js';
 export { type CliRunOptions, type CliRunResult, cliArgs, repoRoot, runNsbox, runNsboxAsync } from './cli-runner.js';
 export { type HostSnapshot, snapshotHost, TEST_NETNS_PREFIX } from './host-snapshot.js';
+export { memoryPluginState } from './memory-state.js';
 export { requireRoot } from './require-root.js';
 export { slowdown } from './slowdown.js';
 export { removeCgroupsAfter } from './test-cgroups.js';

@@ -6,7 +6,6 @@
  * so `nsbox config validate` finds them too.
  */
 
-import { isIP } from 'node:net';
 import { z } from '@nsbox/core';
 import { isKnownCapability } from './capabilities.js';
 import { knownSyscalls } from './syscall-names.js';
@@ -111,15 +110,10 @@ export const isolationConfigSchema = z
       .prefault({}),
     namespaces: z
       .strictObject({
-        /** `host` shares the host's network stack (then `ipConfinement` says which addresses). */
+        /** `host` shares the host's network stack (the network plugin's mode `shared` then confines it to its addresses). */
         network: z.enum(['private', 'host']).default('private'),
       })
       .prefault({}),
-    ipConfinement: z
-      .strictObject({
-        addresses: z.array(z.string().refine((address) => isIP(address) !== 0, { error: (issue) => `'${String(issue.input)}' is not an IP address` })).max(64),
-      })
-      .optional(),
   })
   .superRefine((config, context) => {
     if (config.privileged) {
@@ -139,17 +133,6 @@ export const isolationConfigSchema = z
       if (mappings && !mappings.some((mapping) => mapping.containerID === 0)) {
         context.addIssue({ code: 'custom', path: [field], message: "must map the box's root (containerID 0)" });
       }
-    }
-    if (config.ipConfinement && config.namespaces.network !== 'host') {
-      context.addIssue({
-        code: 'custom',
-        path: ['ipConfinement'],
-        message: "confines a box that shares the host's network stack: needs namespaces.network 'host'",
-      });
-    }
-    if (config.ipConfinement && config.seccomp.profile === 'unconfined') {
-      // Raw, ping and packet sockets pass no confinement hook: only the filter refuses them.
-      context.addIssue({ code: 'custom', path: ['seccomp', 'profile'], message: 'a box with ipConfinement needs the default seccomp profile' });
     }
     config.seccomp.allow.forEach((name, index) => {
       if (config.seccomp.deny.includes(name))

@@ -11,7 +11,7 @@ import { IsolationTokens } from './tokens.js';
 export const isolationPlugin = definePlugin({
   name: 'isolation',
   version: packageJson.version,
-  description: 'user namespaces with a uid range per box, idmapped rootfs, seccomp, capabilities, device allowlist, bind mounts, IP confinement',
+  description: 'user namespaces with a uid range per box, idmapped rootfs, seccomp, capabilities, device allowlist, bind mounts',
   core: '^1.0.0',
   config: isolationConfigSchema,
   tenantSafe: isolationTenantSafe,

@@ -90,11 +90,6 @@ export class IsolationHooks implements LifecycleHooks<IsolationConfig> {
     const rootfs = (context.box.config as { rootfs?: string }).rootfs;
     if (rootfs) this.refuseReachable('rootfs', 'the rootfs', rootfs);
     deviceAllowlist(config.devices);
-    if (config.ipConfinement && this.cgroups && !this.cgroups.layout.unified) {
-      throw new NsboxError('E_UNSUPPORTED', 'isolation.ipConfinement: cgroup BPF needs a cgroup2 hierarchy, and this host mounts none', {
-        details: { field: 'isolation.ipConfinement' },
-      });
-    }
   }
 
   spec(context: Context): void {
@@ -129,7 +124,6 @@ export class IsolationHooks implements LifecycleHooks<IsolationConfig> {
       capabilities: spec.process.capabilities?.bounding?.length ?? 0,
       seccomp: spec.linux.seccomp ? `${spec.linux.seccomp.syscalls?.[0]?.names.length ?? 0} syscalls allowed, others EPERM` : 'unconfined',
       noNewPrivileges: spec.process.noNewPrivileges ?? false,
-      ...(configOf(context).ipConfinement ? { ipConfinement: configOf(context).ipConfinement?.addresses } : {}),
     });
   }
 

@@ -4,7 +4,7 @@
  */
 
 import { type Box, inject, injectable, type OciSpec, optional } from '@nsbox/core';
-import { type CgroupDriver, launchContributions, runtimeRefs } from '@nsbox/runtime-api';
+import { type CgroupDriver, runtimeRefs } from '@nsbox/runtime-api';
 import { IsolationTokens } from './tokens.js';
 import type { UidAllocator } from './uid-allocator.js';
 
@@ -30,7 +30,6 @@ export class IsolationInfo {
             seccomp: spec.linux.seccomp ? `allowlist of ${spec.linux.seccomp.syscalls?.[0]?.names.length ?? 0} syscalls, others EPERM` : 'unconfined',
             deviceRules: devices?.length ?? 0,
             network: spec.linux.namespaces.some((namespace) => namespace.type === 'network') ? 'private' : 'host',
-            ...(launchContributions(spec).ipConfinement ? { ipConfinement: launchContributions(spec).ipConfinement } : {}),
           }
         : {}),
     };

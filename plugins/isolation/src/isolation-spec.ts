@@ -1,7 +1,7 @@
 /**
  * Edits a box's OCI spec for its `isolation` section: namespaces, the user namespace and
  * its idmapped rootfs, masked and read-only paths, capabilities, no_new_privs, seccomp,
- * the device allowlist, bind mounts, /proc and /sys, IP confinement. Pure: the uid range
+ * the device allowlist, bind mounts, /proc and /sys. Pure: the uid range
  * and the device facts come in, the spec goes out.
  */
 
@@ -138,11 +138,7 @@ export function applyIsolation(spec: OciSpec, config: IsolationConfig, facts: Is
   if (propagating && (spec.linux.rootfsPropagation ?? 'private').replace(/^r/, '') === 'private') spec.linux.rootfsPropagation = 'rslave';
 
   const start = spec.process.capabilities?.bounding ?? [];
-  let capabilities = effectiveCapabilities(start, config.capabilities.add, config.capabilities.drop);
-  // A box with host root's identity on the host's own stack could forge packets from any address.
-  if (!userns && config.ipConfinement && !config.capabilities.add.some((cap) => cap.toUpperCase().endsWith('NET_RAW'))) {
-    capabilities = capabilities.filter((cap) => cap !== 'CAP_NET_RAW');
-  }
+  const capabilities = effectiveCapabilities(start, config.capabilities.add, config.capabilities.drop);
   spec.process.capabilities = {
     ...spec.process.capabilities,
     bounding: capabilities,
@@ -156,7 +152,6 @@ export function applyIsolation(spec: OciSpec, config: IsolationConfig, facts: Is
       capabilities,
       allow: config.seccomp.allow,
       deny: config.seccomp.deny,
-      confined: config.ipConfinement !== undefined,
       realtime: facts.settings?.realtimeScheduling ?? false,
     });
   } else {
@@ -179,6 +174,4 @@ export function applyIsolation(spec: OciSpec, config: IsolationConfig, facts: Is
       ...facts.devices.nodes.map((node) => ({ path: node.path, type: node.type, major: node.major, minor: node.minor })),
     ];
   }
-
-  if (config.ipConfinement) contributeLaunch(spec, { ipConfinement: config.ipConfinement.addresses });
 }

@@ -5,10 +5,12 @@
  * ChromeOS decided). Syscalls that only make sense with a capability are allowed only
  * when the box has it, as in Docker; the kernel checks the capability again anyway.
  * Stricter again: no TIOCSTI/TIOCLINUX ioctls, no real-time scheduling policy unless the
- * admin allows it, and no raw/ping/packet sockets in a box confined to its IP addresses.
+ * admin allows it. (A box confined to its addresses on the host's stack loses raw, ping and
+ * packet sockets too: the network plugin's `shared` mode tightens this profile's socket rules.)
  */
 
 import type { OciSeccompRule, OciSpec } from '@nsbox/core';
+import { allowWhere, INT_BITS, masked, maskedComplement } from '@nsbox/runtime-api';
 
 const words = (text: string): string[] => text.split(/\s+/).filter(Boolean);
 
@@ -77,17 +79,7 @@ const withCapability: Record<string, string[]> = {
   CAP_DAC_READ_SEARCH: ['open_by_handle_at'],
 };
 
-const AF_INET = 2;
-const AF_INET6 = 10;
-const AF_PACKET = 17;
 const AF_VSOCK = 40;
-const SOCK_STREAM = 1;
-const SOCK_DGRAM = 2;
-const SOCK_SEQPACKET = 5;
-/** socket(2)'s type carries SOCK_NONBLOCK and SOCK_CLOEXEC above these bits. */
-const SOCK_TYPE_MASK = 0xf;
-const IPPROTO_UDP = 17;
-const IPPROTO_UDPLITE = 136;
 /** CLONE_NEWNS | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWCGROUP */
 const CLONE_NAMESPACE_FLAGS = 0x7e020000;
 /** ioctl requests that act on a terminal the caller does not own: typing into it, and the console's own. */
@@ -97,77 +89,11 @@ const SCHED_FIFO = 1;
 const SCHED_RR = 2;
 /** OR-ed into sched_setscheduler's policy; says nothing about the class. */
 const SCHED_RESET_ON_FORK = 0x40000000;
-/** The kernel reads these arguments as 32-bit ints: the upper half of the register is ignored, so never compare it. */
-const INT_BITS = 0xffffffff;
 const ENOSYS = 38;
 const EPERM = 1;
 
-type MaskedValue = { mask: number; value: number };
-
-/**
- * Every `arg & mask == value` test that together match exactly the values whose bits under
- * `bits` are none of `excluded` — "not in this set" as a list of allow rules, since a
- * libseccomp rule compares an argument once and an errno rule cannot sit beside an
- * unconditional allow of the same syscall. Splits on one bit at a time, from the top, and
- * stops as soon as no excluded value shares the prefix: about 32 tests per excluded value.
- */
-export function maskedComplement(excluded: readonly number[], bits: number = INT_BITS): MaskedValue[] {
-  const order: number[] = [];
-  for (let bit = 31; bit >= 0; bit--) if ((bits >>> bit) & 1) order.push((1 << bit) >>> 0);
-  const out: MaskedValue[] = [];
-  const split = (depth: number, mask: number, value: number, left: readonly number[]) => {
-    if (left.length === 0) {
-      out.push({ mask, value });
-      return;
-    }
-    if (depth === order.length) return;
-    const bit = order[depth] as number;
-    const nextMask = (mask | bit) >>> 0;
-    split(
-      depth + 1,
-      nextMask,
-      value,
-      left.filter((candidate) => (candidate & bit) === 0),
-    );
-    split(
-      depth + 1,
-      nextMask,
-      (value | bit) >>> 0,
-      left.filter((candidate) => (candidate & bit) !== 0),
-    );
-  };
-  split(0, 0, 0, [...new Set(excluded.map((value) => (value & bits) >>> 0))]);
-  return out;
-}
-
-const masked = (index: number, { mask, value }: MaskedValue): NonNullable<OciSeccompRule['args']>[number] => ({
-  index,
-  value: mask,
-  valueTwo: value,
-  op: 'SCMP_CMP_MASKED_EQ',
-});
-const allowWhere = (name: string, ...args: NonNullable<OciSeccompRule['args']>): OciSeccompRule => ({ names: [name], action: 'SCMP_ACT_ALLOW', args });
-const exactly = (value: number): MaskedValue => ({ mask: INT_BITS, value });
-
-/**
- * socket(2): every family but vsock (the host↔VM channel). A box confined to its addresses
- * on the host's stack also gets no raw IP, ping (ICMP datagram) or packet socket: their
- * traffic passes none of the cgroup hooks that confine it (bind, connect and sendmsg run
- * for TCP and UDP only), so the only place to stop them is their creation.
- */
-function socketRules(confined: boolean): OciSeccompRule[] {
-  if (!confined) return [allowWhere('socket', { index: 0, value: AF_VSOCK, op: 'SCMP_CMP_NE' })];
-  const rules = maskedComplement([AF_INET, AF_INET6, AF_PACKET, AF_VSOCK]).map((family) => allowWhere('socket', masked(0, family)));
-  for (const family of [AF_INET, AF_INET6]) {
-    for (const type of [SOCK_STREAM, SOCK_SEQPACKET])
-      rules.push(allowWhere('socket', masked(0, exactly(family)), masked(1, { mask: SOCK_TYPE_MASK, value: type })));
-    // A datagram socket of the default protocol (0) or UDP is UDP; ICMP (ping) is the one left out.
-    for (const protocol of [0, IPPROTO_UDP, IPPROTO_UDPLITE]) {
-      rules.push(allowWhere('socket', masked(0, exactly(family)), masked(1, { mask: SOCK_TYPE_MASK, value: SOCK_DGRAM }), masked(2, exactly(protocol))));
-    }
-  }
-  return rules;
-}
+/** socket(2): every family but vsock (the host↔VM channel). */
+const socketRule = (): OciSeccompRule => allowWhere('socket', { index: 0, value: AF_VSOCK, op: 'SCMP_CMP_NE' });
 
 /** Unfiltered for a box the admin lets run real-time. */
 const REALTIME_SYSCALLS = ['sched_setscheduler', 'sched_setattr'];
@@ -181,15 +107,10 @@ function schedulingRules(): OciSeccompRule[] {
   return maskedComplement([SCHED_FIFO, SCHED_RR], INT_BITS & ~SCHED_RESET_ON_FORK).map((policy) => allowWhere('sched_setscheduler', masked(1, policy)));
 }
 
-export interface ProfileOptions {
-  /** The box is confined to its IP addresses on the host's network stack. */
-  confined: boolean;
-}
-
 /** Allowed with conditions on their arguments (unless the box has the capability, or the config allows them outright). */
-function conditionalRules(caps: ReadonlySet<string>, options: ProfileOptions): OciSeccompRule[] {
+function conditionalRules(caps: ReadonlySet<string>): OciSeccompRule[] {
   const rules: OciSeccompRule[] = [
-    ...socketRules(options.confined),
+    socketRule(),
     // personality: the usual personas only (0, PER_LINUX32, UNAME26 combinations, query).
     ...[0x0, 0x8, 0x20000, 0x20008, 0xffffffff].map(
       (value): OciSeccompRule => ({ names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value, op: 'SCMP_CMP_EQ' }] }),
@@ -199,11 +120,6 @@ function conditionalRules(caps: ReadonlySet<string>, options: ProfileOptions): O
     ...maskedComplement([TIOCSTI, TIOCLINUX]).map((request) => allowWhere('ioctl', masked(1, request))),
     ...schedulingRules(),
   ];
-  if (options.confined) {
-    // i386's socketcall(2) hides socket's arguments in memory: a confined box makes its
-    // sockets with socket(2) (every libc since kernel 4.3 has it on i386).
-    rules.push({ names: ['socketcall'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS });
-  }
   if (!caps.has('CAP_SYS_ADMIN')) {
     // fork and threads, but no new namespaces; clone3 hides its flags in memory seccomp
     // cannot read: ENOSYS makes libc fall back to clone.
@@ -228,8 +144,6 @@ function architectures(): string[] {
 }
 
 export interface SeccompChoices {
-  /** The box is confined to its IP addresses on the host's network stack (no raw, ping or packet sockets). */
-  confined?: boolean;
   /** The admin lets the box use real-time scheduling (SCHED_FIFO, SCHED_RR, SCHED_DEADLINE). */
   realtime?: boolean;
   /** The box's capability set (bounding). */
@@ -244,11 +158,8 @@ export function defaultSeccompProfile(choices: SeccompChoices): NonNullable<OciS
   const deny = new Set(choices.deny);
   const allow = new Set([...everyBox, ...Object.entries(withCapability).flatMap(([cap, names]) => (caps.has(cap) ? names : [])), ...choices.allow]);
   if (choices.realtime) for (const name of REALTIME_SYSCALLS) allow.add(name);
-  // socketcall stays allowed for i386 binaries, except where it would slip past socket's rules.
-  if (choices.confined && !choices.allow.includes('socketcall')) allow.delete('socketcall');
   for (const name of deny) allow.delete(name);
-  const options = { confined: choices.confined ?? false };
-  const conditional = conditionalRules(caps, options).filter((rule) => rule.names.every((name) => !deny.has(name) && !allow.has(name)));
+  const conditional = conditionalRules(caps).filter((rule) => rule.names.every((name) => !deny.has(name) && !allow.has(name)));
   const syscalls: OciSeccompRule[] = [{ names: [...allow].sort(), action: 'SCMP_ACT_ALLOW' }, ...conditional];
   return { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: EPERM, architectures: architectures(), syscalls };
 }

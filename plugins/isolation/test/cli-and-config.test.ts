@@ -107,18 +107,6 @@ describe('isolation through the CLI and bad input', function () {
     },
     { what: 'an unknown syscall', isolation: { seccomp: { deny: ['fly_away'] } }, field: 'isolation.seccomp.deny[0]', message: /unknown syscall 'fly_away'/ },
     {
-      what: 'IP confinement of a box with its own network namespace',
-      isolation: { ipConfinement: { addresses: ['127.0.0.2'] } },
-      field: 'isolation.ipConfinement',
-      message: /needs namespaces.network 'host'/,
-    },
-    {
-      what: 'an address that is no address',
-      isolation: { namespaces: { network: 'host' }, ipConfinement: { addresses: ['127.0.0.300'] } },
-      field: 'isolation.ipConfinement.addresses[0]',
-      message: /not an IP address/,
-    },
-    {
       what: 'a map of host root',
       isolation: { uidMappings: [{ containerID: 0, hostID: 0, size: 1 }], gidMappings: [{ containerID: 0, hostID: 0, size: 1 }] },
       field: 'isolation.uidMappings[0].hostID',

@@ -17,6 +17,7 @@ import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'nod
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AnyPlugin, definePlugin, injectable, type LifecycleHooks, NsboxError } from '@nsbox/core';
+import { networkPlugin } from '@nsbox/plugin-network';
 import { createCgroupDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
 import { contributeLaunch } from '@nsbox/runtime-api';
 import { Cleanup, makeTempDir, requireRoot } from '@nsbox/testkit';
@@ -111,7 +112,7 @@ describe('isolation hardening: setuid files, device nodes, TIOCSTI, real-time, r
       execFileSync('mknod', [join(dir, 'mem'), 'c', '1', '1']);
       execFileSync('mknod', [join(dir, 'disk'), 'b', String(Math.floor(hostDisk / 256) & 0xfff), String(hostDisk & 0xff)]);
     }
-    plain = await hostWith(cleanup, {}, [stripPlugin as AnyPlugin]);
+    plain = await hostWith(cleanup, {}, [stripPlugin as AnyPlugin, networkPlugin as AnyPlugin]);
     setuidHost = await hostWith(cleanup, { setuidInIdmappedMounts: true });
     const bind = (source: string) => ({ isolation: { mounts: [{ source, destination: '/data', idmap: true }] } });
     await boot(plain, 'plain', rootfs.plain as string, bind(closedDir(cleanup, 'plain-data')));
@@ -123,7 +124,7 @@ describe('isolation hardening: setuid files, device nodes, TIOCSTI, real-time, r
     await boot(plain, 'priv', rootfs.priv as string, { isolation: privileged });
     await boot(plain, 'priv-free', rootfs['priv-free'] as string, { isolation: { ...privileged, seccomp: { profile: 'unconfined' } } });
     const hostNet = { privileged: true, namespaces: { network: 'host' }, capabilities: { add: ['NET_RAW'] } };
-    await boot(plain, 'confined', rootfs.confined as string, { isolation: { ...hostNet, ipConfinement: { addresses: ['127.0.0.1'] } } });
+    await boot(plain, 'confined', rootfs.confined as string, { isolation: hostNet, network: { mode: 'shared', ip: ['127.0.0.1'] } });
     await boot(plain, 'open-net', rootfs['open-net'] as string, { isolation: hostNet });
   });
 
@@ -263,17 +264,23 @@ describe('isolation hardening: setuid files, device nodes, TIOCSTI, real-time, r
       assert.equal(await probe(plain, 'confined', 'socket', '2', '2', '0'), 'ok', 'UDP');
     });
 
-    it('refuses IP confinement without the default seccomp profile', async () => {
-      await assert.rejects(
-        plain.kit.host.manager.create({
-          name: 'confined-unfiltered',
-          config: {
-            rootfs: rootfs.confined,
-            isolation: { namespaces: { network: 'host' }, ipConfinement: { addresses: ['127.0.0.1'] }, seccomp: { profile: 'unconfined' } },
-          },
-        }),
-        /isolation\.seccomp\.profile.*needs the default seccomp profile/,
-      );
+    it('refuses IP confinement without the default seccomp profile: the box does not start', async () => {
+      await plain.kit.host.manager.create({
+        name: 'confined-unfiltered',
+        config: {
+          rootfs: rootfs.confined,
+          process: { args: ['/bin/sleep', '100000'] },
+          isolation: { namespaces: { network: 'host' }, seccomp: { profile: 'unconfined' } },
+          network: { mode: 'shared', ip: ['127.0.0.1'] },
+        },
+      });
+      await assert.rejects(plain.kit.host.manager.start('confined-unfiltered'), (error: NsboxError) => {
+        assert.equal(error.details.field, 'network.mode');
+        assert.match(error.message, /seccomp allowlist/);
+        return true;
+      });
+      assert.equal(plain.kit.host.manager.get('confined-unfiltered').state, 'created', 'it never ran');
+      await plain.kit.host.manager.destroy('confined-unfiltered', { force: true });
     });
   });
 });

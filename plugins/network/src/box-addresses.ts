@@ -8,6 +8,7 @@ import { type Claim, type Claims, parseStaticAddress } from './claims.js';
 import { type NetworkConfig, type NetworkMode, wiredModes } from './config-schema.js';
 import { type Pool, type Pools, poolsFor } from './pools.js';
 import type { NetworkSettings } from './settings.js';
+import { sharedAddresses } from './shared-stack.js';
 
 export function sectionOf(box: Pick<Box, 'config'>): NetworkConfig {
   return ((box.config as { network?: NetworkConfig }).network ?? {}) as NetworkConfig;
@@ -33,8 +34,12 @@ export class BoxAddresses {
   validate(box: Pick<Box, 'id' | 'config' | 'owner'>): void {
     const section = sectionOf(box);
     if (!this.wired(box)) {
-      if (section.ip?.length)
-        throw new NsboxError('E_INVALID_CONFIG', "network.ip: addresses need network mode 'bridge' or 'routed'", { details: { field: 'network.ip' } });
+      const shared = this.modeOf(box) === 'shared';
+      if (shared) sharedAddresses(section.ip);
+      else if (section.ip?.length)
+        throw new NsboxError('E_INVALID_CONFIG', "network.ip: addresses need network mode 'bridge', 'routed' or 'shared'", {
+          details: { field: 'network.ip' },
+        });
       for (const field of ['rate', 'ingressRate'] as const) {
         if (section[field] !== undefined) {
           throw new NsboxError('E_INVALID_CONFIG', `network.${field}: a rate needs network mode 'bridge' or 'routed'`, {

@@ -13,11 +13,6 @@ import type { Claim } from './claims.js';
 import type { HostSide } from './host-side.js';
 import { boxMacAddress } from './mac.js';
 
-/** The host end of a box's veth: `nsb` + 12 hex digits of the box id (15 bytes, the kernel's limit). */
-export function hostLinkName(boxId: string): string {
-  return `nsb${boxId.replace(/-/g, '').slice(0, 12)}`;
-}
-
 /** The gateways a routed box sees on its link: the host end answers for them (no L2 between boxes). */
 export const ROUTED_GATEWAY = { 4: '169.254.1.1', 6: 'fe80::1' } as const;
 
@@ -25,6 +20,8 @@ export interface WireInput {
   /** Routed: host routes to the box's /32 and /128 instead of a bridge. */
   routed: boolean;
   boxId: string;
+  /** The host end's name (link-names.ts). */
+  hostLink: string;
   hostname: string;
   initPid: number;
   rootfs: string | undefined;
@@ -71,11 +68,22 @@ export class BoxWiring {
         },
       );
     }
-    const hostLink = hostLinkName(input.boxId);
+    const hostLink = input.hostLink;
     try {
       const boxMac = boxMacAddress(input.boxId);
-      const [hostSteps, boxSteps] = input.routed ? this.routed(hostLink, input.claims) : this.bridged(hostLink, input.claims);
-      this.hostEnd(hostLink, boxNetns, boxMac, hostSteps);
+      const [hostSteps, boxSteps] = input.routed ? this.routed(hostLink, input.claims) : this.bridged(input.claims);
+      this.hostEnd(
+        {
+          op: 'veth-add',
+          name: hostLink,
+          peer: 'eth0',
+          peerNetns: boxNetns,
+          peerAddress: boxMac,
+          up: true,
+          ...(input.routed ? {} : { master: this.host.bridge }),
+        },
+        hostSteps,
+      );
       netlink(boxNetns, boxSteps);
       if (input.rootfs) {
         native().writeFileInRoot(input.rootfs, 'etc/resolv.conf', resolvConf(input.nameservers), 0o644);
@@ -91,29 +99,27 @@ export class BoxWiring {
   }
 
   /**
-   * The veth pair, its box end made directly in the box's namespace as `eth0`, then the host
-   * end's steps, in one batch. A stale host end of this box (a crash between the pair's
-   * creation and the box's start) is removed and the batch run again.
+   * The veth pair — its box end made directly in the box's namespace as `eth0`, its host end up
+   * and (bridged) a port of the bridge in the same message — then the host end's steps, in one
+   * batch. A stale host end of this box (a crash between the pair's creation and the box's
+   * start) is removed and the batch run again.
    */
-  private hostEnd(hostLink: string, boxNetns: string, boxMac: string, then: NetlinkOp[]): void {
-    const steps: NetlinkOp[] = [{ op: 'veth-add', name: hostLink, peer: 'eth0', peerNetns: boxNetns, peerAddress: boxMac }, ...then];
+  private hostEnd(pair: NetlinkOp & { op: 'veth-add' }, then: NetlinkOp[]): void {
+    const steps: NetlinkOp[] = [pair, ...then];
     try {
       netlink(this.host.netns, steps);
     } catch (error) {
       if (!isNetlinkError(error, 'EEXIST') || error.step !== 0) throw error;
-      this.host.removeLink(hostLink);
+      this.host.removeLink(pair.name);
       netlink(this.host.netns, steps);
     }
   }
 
-  /** Host end on the bridge; inside, the pool addresses and a default route per family through its gateway. */
-  private bridged(hostLink: string, claims: readonly Claim[]): [NetlinkOp[], NetlinkOp[]] {
+  /** Host end on the bridge (made so with the pair); inside, the pool addresses and a default route per family through its gateway. */
+  private bridged(claims: readonly Claim[]): [NetlinkOp[], NetlinkOp[]] {
     const gateways = new Map(claims.map((claim) => [claim.family, claim.gateway]));
     return [
-      [
-        { op: 'link-master', name: hostLink, master: this.host.bridge },
-        { op: 'link-up', name: hostLink },
-      ],
+      [],
       [
         { op: 'link-up', name: 'lo' },
         ...claims.map((claim) => ({ op: 'addr-add' as const, dev: 'eth0', address: claim.address, prefix: claim.prefix })),
@@ -134,7 +140,6 @@ export class BoxWiring {
       [
         ...(families.has(4) ? [{ op: 'addr-add' as const, dev: hostLink, address: ROUTED_GATEWAY[4], prefix: 32 }] : []),
         ...(families.has(6) ? [{ op: 'addr-add' as const, dev: hostLink, address: ROUTED_GATEWAY[6], prefix: 64 }] : []),
-        { op: 'link-up', name: hostLink },
         ...claims.map((claim) => ({ op: 'route-add' as const, dst: claim.address, prefix: claim.family === 4 ? 32 : 128, dev: hostLink })),
       ],
       [
@@ -147,7 +152,7 @@ export class BoxWiring {
   }
 
   /** Removes the host end (and so the pair); nothing when the box's namespace already took it along. */
-  unwire(boxId: string): void {
-    this.host.removeLink(hostLinkName(boxId));
+  unwire(hostLink: string): void {
+    this.host.removeLink(hostLink);
   }
 }

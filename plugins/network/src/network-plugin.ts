@@ -1,6 +1,7 @@
 /** The network plugin: each box its own addresses on a bridge (NAT to the outside), or none. */
 
 import { boxInfoPoint, boxOptionPoint, ContainerModule, contribute, coreRefs, definePlugin, hostPoolPoint, metricsPoint, setOptionPoint } from '@nsbox/core';
+import { runtimeRefs } from '@nsbox/runtime-api';
 import { networkActions, networkServiceId } from './actions.js';
 import { networkConfigSchema } from './config-schema.js';
 import { NetworkService } from './network-service.js';
@@ -16,6 +17,7 @@ const networkModule = new ContainerModule((options) => {
         new NetworkService(
           context.get(coreRefs.pluginState.token),
           (context.get(coreRefs.hostSettings.token, { optional: true }) as Record<string, unknown> | undefined)?.network,
+          context.get(runtimeRefs.cgroups.token, { optional: true }),
         ),
     )
     .inSingletonScope();
@@ -25,14 +27,26 @@ function setSection(config: Record<string, unknown>, fields: Record<string, unkn
   config.network = { ...(config.network as Record<string, unknown> | undefined), ...fields };
 }
 
+/**
+ * `--net host|shared` also takes the box out of a network namespace of its own, which the
+ * isolation plugin owns (`isolation.namespaces.network`): one flag on the command line, as the
+ * config file says both.
+ */
+export function setMode(config: Record<string, unknown>, mode: string): void {
+  setSection(config, { mode });
+  if (mode !== 'host' && mode !== 'shared') return;
+  const isolation = (config.isolation ?? {}) as Record<string, unknown>;
+  config.isolation = { ...isolation, namespaces: { ...(isolation.namespaces as Record<string, unknown> | undefined), network: 'host' } };
+}
+
 export const networkPlugin = definePlugin({
   name: 'network',
   version,
-  description: 'box networking: a veth on a bridge with addresses from pools and NAT, or none',
+  description: "box networking: a veth on a bridge with addresses from pools and NAT, routed, none, or the host's stack (confined to its addresses)",
   core: '^1.1.0',
   config: networkConfigSchema,
-  // A tenant may ask for a mode but the host's own stack; addresses and rates are the admin's
-  // (claims on host pools, the host's bandwidth).
+  // A tenant may ask for a mode but the host's own stack (`host`, `shared`); addresses and rates
+  // are the admin's (claims on host pools, the host's addresses and bandwidth).
   tenantSafe: { mode: { values: ['bridge', 'routed', 'none'] } },
   hostSettings: networkSettingsSchema,
   module: networkModule,
@@ -43,15 +57,15 @@ export const networkPlugin = definePlugin({
     const bridged = (box: Parameters<NetworkService['describe']>[0]) => network.addresses.wired(box);
     return {
       hooks: {
-        validate: (ctx) => network.addresses.validate(ctx.box),
+        validate: (ctx) => network.validate(ctx.box),
         // Addresses are claimed when the box is made, kept across stops, freed at destroy.
         provision: (ctx) => {
           if (bridged(ctx.box)) network.addresses.assign(ctx.box);
         },
-        // A box switched to mode none while stopped gives its addresses back at its next start.
+        // A box switched to another mode while stopped gives its addresses back at its next start.
         prepare: (ctx) => {
           if (!bridged(ctx.box)) network.addresses.release(ctx.box);
-          if (network.addresses.modeOf(ctx.box) === 'host') network.checkHostMode(ctx.spec);
+          network.prepare(ctx.box, ctx.spec);
         },
         wire: (ctx) => {
           if (bridged(ctx.box)) network.wire(ctx.box, ctx.spec.hostname ?? ctx.box.name);
@@ -79,14 +93,14 @@ export const networkPlugin = definePlugin({
         contribute(boxOptionPoint, {
           flags: '--net <mode>',
           key: 'net',
-          description: 'network mode: bridge, routed, none or host (admin only; network plugin)',
-          apply: (config, value) => setSection(config, { mode: value }),
+          description: 'network mode: bridge, routed, none, host or shared (the last two admin only; network plugin)',
+          apply: (config, value) => setMode(config, String(value)),
         }),
         contribute(boxOptionPoint, {
           flags: '--ip <address>',
           key: 'ip',
           repeatable: true,
-          description: 'a static address ADDR[/PREFIX] inside a pool (repeatable; network plugin)',
+          description: 'a static address ADDR[/PREFIX] inside a pool, or for shared a host address the box is confined to (repeatable; network plugin)',
           apply: (config, value) => setSection(config, { ip: value }),
         }),
         contribute(boxOptionPoint, {

@@ -1,22 +1,24 @@
 /** The plugin's parts put together: pools, claims, the host side and the box wiring. */
 
-import { type Box, type MetricSample, NsboxError, type PluginStateStore } from '@nsbox/core';
+import { type Box, type MetricSample, NsboxError, type OciSpec, type PluginStateStore } from '@nsbox/core';
 import { listLinks } from '@nsbox/native';
-import { runtimeFacts } from '@nsbox/runtime-api';
+import { type CgroupDriver, runtimeFacts } from '@nsbox/runtime-api';
 import type { PoolView } from './actions.js';
 import type { WiredBox } from './anti-spoof.js';
 import { BoxAddresses, sectionOf } from './box-addresses.js';
-import { BoxWiring, hostLinkName, hostNameservers, type WireInput } from './box-wiring.js';
+import { BoxWiring, hostNameservers, type WireInput } from './box-wiring.js';
 import { Claims } from './claims.js';
 import type { NetworkConfig } from './config-schema.js';
 import { type AllowRule, FirewallRules, formatAllow, parseAllow } from './firewall.js';
 import { type Forward, Forwards, formatForward, parseForward } from './forwards.js';
 import { HostSide } from './host-side.js';
+import { hostIdOf, hostLinkName } from './link-names.js';
 import type { ForwardRule } from './nat.js';
 import { checkConfiguredPools, type Pool, Pools, STATE_NAMESPACE } from './pools.js';
 import { RuleTables } from './rule-tables.js';
 import { type NetworkSettings, networkSettingsSchema } from './settings.js';
 import { parseRate, type Rates, Shaper } from './shaping.js';
+import { checkSharedHost, confineToAddresses, sharedAddresses } from './shared-stack.js';
 
 /** The rates a network section asks for, in bytes per second. */
 export function ratesOf(section: NetworkConfig | undefined): Rates {
@@ -39,10 +41,12 @@ export class NetworkService {
   readonly firewall: FirewallRules;
   readonly shaper: Shaper;
   readonly tables: RuleTables;
+  private hostId: string | undefined;
 
   constructor(
     private readonly state: PluginStateStore,
     rawSettings: unknown,
+    private readonly cgroups?: CgroupDriver,
   ) {
     const parsed = networkSettingsSchema.safeParse(rawSettings ?? {});
     if (!parsed.success) {
@@ -97,6 +101,20 @@ export class NetworkService {
     this.pools.remove(name, (pool) => this.addresses.claims.countIn(pool));
   }
 
+  /**
+   * The host end of a box's veth: the one its wired record names (a box wired by an older
+   * nsbox keeps its old-style name until it stops), else this host's name for it.
+   */
+  linkOf(boxId: string): string {
+    return this.wiredRecord(boxId)?.link ?? this.newLinkName(boxId);
+  }
+
+  /** This host's name for a box's host end (link-names.ts). */
+  private newLinkName(boxId: string): string {
+    this.hostId ??= hostIdOf(this.state);
+    return hostLinkName(this.hostId, boxId);
+  }
+
   /** At the wire moment: the bridge and NAT, then the box's veth, addresses, routes and files. */
   wire(box: Box, hostname: string): void {
     const init = runtimeFacts(box).init;
@@ -106,9 +124,13 @@ export class NetworkService {
     const pools = this.pools.list();
     if (routed) this.host.ensureForwarding(pools);
     else this.host.ensure(pools);
+    // A record left by a crash (its link perhaps of an older nsbox's naming) is undone first.
+    if (this.wiredRecord(box.id)) this.unwire(box);
+    const link = this.newLinkName(box.id);
     const input: WireInput = {
       routed,
       boxId: box.id,
+      hostLink: link,
       hostname,
       initPid: init.pid,
       rootfs: runtimeFacts(box).rootfs,
@@ -125,10 +147,10 @@ export class NetworkService {
       this.wiring.wire(input);
     }
     // The box's init is still held: its anti-spoofing rules are in place before it sends anything.
-    const wired: WiredBox = { box: box.id, link: hostLinkName(box.id), addresses: claims.map(({ family, address }) => ({ family, address })), routed };
+    const wired: WiredBox = { box: box.id, link, addresses: claims.map(({ family, address }) => ({ family, address })), routed };
     this.state.set(STATE_NAMESPACE, `${WIRED_KEY}${box.id}`, JSON.stringify(wired));
     try {
-      this.shaper.apply(box.id, hostLinkName(box.id), ratesOf(sectionOf(box)));
+      this.shaper.apply(box.id, link, ratesOf(sectionOf(box)));
       this.writeBoxRules(wired);
     } catch (error) {
       this.unwire(box);
@@ -150,7 +172,7 @@ export class NetworkService {
       }
     }
     if (!this.addresses.wired(box)) return;
-    this.shaper.apply(box.id, hostLinkName(box.id), ratesOf(next), ratesOf(previous));
+    this.shaper.apply(box.id, this.linkOf(box.id), ratesOf(next), ratesOf(previous));
   }
 
   /** The box's anti-spoofing and firewall chains, written while its init is held. */
@@ -160,8 +182,9 @@ export class NetworkService {
 
   /** The host end goes (and the pair with it), and the box's rules. Idempotent. */
   unwire(box: Pick<Box, 'id'>): void {
-    this.wiring.unwire(box.id);
-    this.shaper.removeIfb(box.id);
+    const link = this.linkOf(box.id);
+    this.wiring.unwire(link);
+    this.shaper.removeIfb(link);
     const key = `${WIRED_KEY}${box.id}`;
     const record = this.state.get(STATE_NAMESPACE, key);
     if (record === undefined) return;
@@ -205,12 +228,28 @@ export class NetworkService {
    * the box must say so there too; the network plugin then adds nothing (no veth, address,
    * rule or rate: those belong to a stack of the box's own).
    */
-  checkHostMode(spec: { linux?: { namespaces?: { type: string; path?: string }[] } }): void {
+  private checkHostMode(spec: OciSpec): void {
     if (spec.linux?.namespaces?.some((namespace) => namespace.type === 'network')) {
       throw new NsboxError('E_INVALID_CONFIG', "network mode 'host' shares the host's network stack: set isolation.namespaces.network to 'host' as well", {
         details: { field: 'network.mode' },
       });
     }
+  }
+
+  /** Checks a box's section at create and start: its addresses, and for `shared` a host that can confine. */
+  validate(box: Box): void {
+    this.addresses.validate(box);
+    if (this.addresses.modeOf(box) === 'shared') checkSharedHost(this.cgroups);
+  }
+
+  /**
+   * Before the launch, after every plugin's spec edits: mode `host` checks the box is on the
+   * host's stack; mode `shared` confines it there to its addresses (shared-stack.ts).
+   */
+  prepare(box: Box, spec: OciSpec): void {
+    const mode = this.addresses.modeOf(box);
+    if (mode === 'host') this.checkHostMode(spec);
+    if (mode === 'shared') confineToAddresses(spec, sharedAddresses(sectionOf(box).ip));
   }
 
   /** Adds an inbound allow rule (live when the box runs); a box with rules drops other new inbound connections. */
@@ -282,12 +321,13 @@ export class NetworkService {
 
   describe(box: Box): Record<string, unknown> {
     const mode = this.addresses.modeOf(box);
+    if (mode === 'shared') return { mode, addresses: sharedAddresses(sectionOf(box).ip) };
     if (!this.addresses.wired(box)) return { mode };
     const claims = this.addresses.held(box);
     return {
       mode,
       ...(mode === 'bridge' ? { bridge: this.host.bridge } : {}),
-      interface: box.state === 'running' ? hostLinkName(box.id) : undefined,
+      interface: box.state === 'running' ? this.linkOf(box.id) : undefined,
       addresses: claims.map((claim) => `${claim.address}/${claim.prefix}`),
       gateways: [...new Set(claims.map((claim) => claim.gateway))],
       forwards: this.listForwards(box),
@@ -303,7 +343,7 @@ export class NetworkService {
     if (bridged.length === 0) return [];
     const links = new Map(listLinks(this.host.netns).map((link) => [link.name, link]));
     return bridged.flatMap((box) => {
-      const link = links.get(hostLinkName(box.id));
+      const link = links.get(this.linkOf(box.id));
       if (!link) return [];
       const labels = { box: box.name, interface: 'eth0' };
       const counter = (name: string, help: string, value: number): MetricSample => ({ name, help, type: 'counter', labels, value });

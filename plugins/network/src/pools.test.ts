@@ -1,28 +1,8 @@
 import assert from 'node:assert/strict';
-import { isNsboxError, type PluginStateStore } from '@nsbox/core';
+import { isNsboxError } from '@nsbox/core';
+import { memoryPluginState as memoryState } from '@nsbox/testkit';
 import { Claims, parseStaticAddress } from './claims.js';
 import { checkConfiguredPools, Pools } from './pools.js';
-
-/** The store's contract in memory (the SQLite one is tested in packages/store). */
-function memoryState(): PluginStateStore {
-  const data = new Map<string, string>();
-  const id = (namespace: string, key: string) => `${namespace}\u0000${key}`;
-  return {
-    get: (namespace, key) => data.get(id(namespace, key)),
-    set: (namespace, key, value) => void data.set(id(namespace, key), value),
-    claim: (namespace, key, value) => {
-      if (data.has(id(namespace, key))) return false;
-      data.set(id(namespace, key), value);
-      return true;
-    },
-    delete: (namespace, key) => void data.delete(id(namespace, key)),
-    list: (namespace, prefix = '') =>
-      [...data.entries()]
-        .filter(([key]) => key.startsWith(`${namespace}\u0000${prefix}`))
-        .map(([key, value]) => ({ key: key.slice(namespace.length + 1), value }))
-        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
-  };
-}
 
 const refusedWith = (code: string, field: string) => (error: unknown) => isNsboxError(error) && error.code === code && error.details?.field === field;
 

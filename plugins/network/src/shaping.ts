@@ -3,12 +3,13 @@
  * holds CAP_NET_ADMIN over its own `eth0`, never over the host end): what the box receives is
  * what the host end sends, shaped by a token bucket (tbf) as its root qdisc; what the box
  * sends is what the host end receives, redirected by a match-all filter on its ingress to an
- * ifb (`nsi` + 12 hex digits of the box id) whose root is the second token bucket — this kernel
+ * ifb (`nsi` + the host end's 12 hex digits, link-names.ts) whose root is the second token bucket — this kernel
  * has no act_police to rate ingress directly. All through netlink (native/src/netlink-tc.c).
  */
 
 import { NsboxError } from '@nsbox/core';
 import { isNetlinkError, type NetlinkOp, netlink } from '@nsbox/native';
+import { ifbName } from './link-names.js';
 
 /** A box's rates in bytes per second; absent: unshaped. */
 export interface Rates {
@@ -44,11 +45,6 @@ export function parseRate(text: string): number | undefined {
 
 export const rateMessage = `a rate as tc spells it, at least ${MIN_RATE * 8}bit: 10mbit, 500kbit, 1gbit, 2mbps (bytes)`;
 
-/** The ifb that carries a box's egress. */
-export function ifbName(boxId: string): string {
-  return `nsi${boxId.replace(/-/g, '').slice(0, 12)}`;
-}
-
 /**
  * A bucket of 10 ms of the rate (at least 16 KiB, which holds a few full frames), and a queue
  * of 100 ms (at least four buckets): close to the rate for TCP without long standing queues.
@@ -75,14 +71,14 @@ export class Shaper {
    */
   apply(boxId: string, link: string, rates: Rates, before: Rates = {}): void {
     const ns = this.netns();
-    const ifb = ifbName(boxId);
+    const ifb = ifbName(link);
     try {
       if (rates.ingress !== undefined) netlink(ns, [bucket(link, rates.ingress)]);
       else if (before.ingress !== undefined) quietly(ns, { op: 'qdisc-del', dev: link, parent: 'root' }, 'ENOENT', 'EINVAL');
       if (rates.egress !== undefined && before.egress !== undefined) netlink(ns, [bucket(ifb, rates.egress)]);
       else if (rates.egress !== undefined) {
         // A stale ifb of this box (a crash after it was made) goes first.
-        this.removeIfb(boxId);
+        this.removeIfb(link);
         netlink(ns, [
           { op: 'ifb-add', name: ifb },
           bucket(ifb, rates.egress),
@@ -92,7 +88,7 @@ export class Shaper {
         ]);
       } else if (before.egress !== undefined) {
         quietly(ns, { op: 'qdisc-del', dev: link, parent: 'ingress' }, 'ENOENT', 'EINVAL');
-        this.removeIfb(boxId);
+        this.removeIfb(link);
       }
     } catch (error) {
       throw new NsboxError('E_RUNTIME', `network: shaping the link of box ${boxId} failed: ${(error as Error).message}`, {
@@ -102,8 +98,8 @@ export class Shaper {
     }
   }
 
-  /** The box's ifb goes (with its bucket); nothing when there is none. */
-  removeIfb(boxId: string): void {
-    quietly(this.netns(), { op: 'link-del', name: ifbName(boxId) }, 'ENODEV');
+  /** The ifb of the box whose host end is `link` goes (with its bucket); nothing when there is none. */
+  removeIfb(link: string): void {
+    quietly(this.netns(), { op: 'link-del', name: ifbName(link) }, 'ENODEV');
   }
 }

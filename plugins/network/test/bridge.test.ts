@@ -13,7 +13,7 @@ import { LocalBoxApi } from '@nsbox/host';
 import { listLinks, netlink } from '@nsbox/native';
 import { runtimeFacts } from '@nsbox/runtime-api';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
-import { hostLinkName, listRules } from '../src/index.js';
+import { listRules } from '../src/index.js';
 import {
   fetchFrom,
   makeTestNet,
@@ -79,8 +79,8 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     const links = listLinks(net.hostPath);
     const bridge = links.find((link) => link.name === net.bridge);
     assert.equal(bridge?.kind, 'bridge');
-    for (const box of [web, client]) assert.equal(links.find((link) => link.name === hostLinkName(box.id))?.master, bridge?.index);
-    assert.ok(!listLinks().some((link) => link.name === hostLinkName(web.id)), "nothing in this process's own namespace");
+    for (const box of [web, client]) assert.equal(links.find((link) => link.name === t.link(box.id))?.master, bridge?.index);
+    assert.ok(!listLinks().some((link) => link.name === t.link(web.id)), "nothing in this process's own namespace");
 
     const [info] = await Promise.all(
       t.host.plugins
@@ -94,7 +94,7 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     assert.ok((sent?.value ?? 0) > 0, `the client's packets are counted (${sent?.value})`);
 
     // Anti-spoofing: the box's root adds an address that is not its own and sends from it: dropped on the bridge.
-    const clientLink = hostLinkName(client.id);
+    const clientLink = t.link(client.id);
     assert.deepEqual(
       spoofRules(net).filter((rule) => rule.startsWith(clientLink)),
       [`${clientLink} ip`, `${clientLink} arp`, `${clientLink} ip6`, `${clientLink} nd`],
@@ -112,7 +112,7 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     assert.match(unprotected.stdout, /2 packets transmitted, 2 packets received/, 'without the rules the spoofed source gets through');
 
     await t.host.manager.stop('web', { timeoutMs: 0 });
-    assert.deepEqual(t.boxLinks(), [hostLinkName(client.id)], "a stopped box's veth is gone");
+    assert.deepEqual(t.boxLinks(), [t.link(client.id)], "a stopped box's veth is gone");
     assert.equal(t.claims()['10.231.0.2'], web.id, 'a stopped box keeps its addresses');
     await assertNothingLeft(t, net, 2);
   });
@@ -193,7 +193,7 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     assert.ok(neighbours.length > 0 && neighbours.every((line) => /^(169\.254\.1\.1|fe80::1) /.test(line)), neighbours.join('; '));
     // No bridge: each host end stands alone with a route to its box.
     assert.ok(!listLinks(net.hostPath).some((link) => link.kind === 'bridge'));
-    assert.match(execFileSync('ip', ['-n', net.hostNs, 'route', 'show', '10.231.0.2'], { encoding: 'utf8' }), new RegExp(`dev ${hostLinkName(web.id)}`));
+    assert.match(execFileSync('ip', ['-n', net.hostNs, 'route', 'show', '10.231.0.2'], { encoding: 'utf8' }), new RegExp(`dev ${t.link(web.id)}`));
     // A source the routed box does not hold is dropped at its host end; its own gets through.
     const clientNetns = `/proc/${runtimeFacts(t.host.manager.get('r-client')).init?.pid}/ns/net`;
     netlink(clientNetns, [{ op: 'addr-add', dev: 'eth0', address: '10.231.0.99', prefix: 32 }]);
@@ -201,7 +201,7 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     const spoofed = await t.exec('r-client', 'ping -c 2 -W 1 -I 10.231.0.99 10.231.0.2');
     assert.match(spoofed.stdout, /2 packets transmitted, 0 packets received/, 'from an address it does not hold');
     const clientRule = (listRules(net.hostPath, 'inet') ?? []).find(
-      (rule) => rule.chain === `spoof-${hostLinkName(t.host.manager.get('r-client').id)}` && JSON.stringify(rule.expr).includes('"ip"'),
+      (rule) => rule.chain === `spoof-${t.link(t.host.manager.get('r-client').id)}` && JSON.stringify(rule.expr).includes('"ip"'),
     );
     const dropped = (clientRule?.expr as { counter?: { packets: number } }[] | undefined)?.find((part) => part.counter)?.counter?.packets ?? 0;
     assert.ok(dropped >= 2, `the routed box's IPv4 anti-spoofing rule dropped the spoofed pings (${dropped})`);
@@ -243,6 +243,27 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     assert.equal(second.claims()['10.231.0.2'], second.host.manager.get('reuse').id, 'and it is handed out again');
     assert.notEqual(keep.id, second.host.manager.get('reuse').id);
     await assertNothingLeft(second, net, 2);
+  });
+
+  it('names host ends per host: two hosts in one host-side namespace each run a box of the same id (a migration)', async () => {
+    // Each host its own bridge, pool and no NAT: the hosts share the namespace, not their tables' contents.
+    const hosts = [];
+    for (const [index, subnet] of ['10.231.1.0/24', '10.231.2.0/24'].entries()) {
+      hosts.push(await openNetHost(cleanup, net, { pools: [{ name: 'p', subnet }], settings: { bridge: `${net.bridge}${index}`, nat: false } }));
+    }
+    const [a, b] = hosts as [NetTestHost, NetTestHost];
+    await a.host.manager.create({ name: 'moved', config: { template: 'busybox', process: { args: ['sleep', '100000'] } } });
+    const id = a.host.manager.get('moved').id;
+    await b.host.manager.create({ id, name: 'moved', config: { template: 'busybox', process: { args: ['sleep', '100000'] } } });
+    for (const t of [a, b]) await t.host.manager.start('moved');
+    assert.notEqual(a.link(id), b.link(id));
+    assert.deepEqual(a.boxLinks().sort(), [a.link(id), b.link(id)].sort(), 'both host ends are in the namespace');
+    assert.match((await b.exec('moved', 'ip -o addr show dev eth0')).stdout, /inet 10\.231\.2\.2\/24/);
+    await a.host.manager.stop('moved', { timeoutMs: 0 });
+    assert.deepEqual(b.boxLinks(), [b.link(id)], "one host's stop leaves the other's box wired");
+    await b.host.manager.destroy('moved', { force: true });
+    await a.host.manager.destroy('moved', { force: true });
+    assert.deepEqual(a.boxLinks(), []);
   });
 
   it('refuses bad input naming the field, and leaves no box, claim, pool or veth behind', async () => {

@@ -10,7 +10,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listLinks } from '@nsbox/native';
 import { type CliRunOptions, cliCommands, makeCliHost, requireRoot, useCleanup } from '@nsbox/testkit';
-import { hostLinkName } from '../src/index.js';
 import { makeTestNet, natRules, OUTSIDE, type TestNet } from './support.js';
 
 const pluginEntry = join(dirname(fileURLToPath(import.meta.url)), '../src/index.ts');
@@ -61,24 +60,21 @@ describe('network: the nsbox commands', function () {
     ok('create', 'web', '--template', 'busybox', '--net', 'bridge', '--ip', '10.232.0.10', '--ip', 'fd42:232::10/64', '--', 'sleep', '100000');
     ok('start', 'web');
     const info = nsbox('--json', 'info', 'web').json() as { details: unknown };
-    const section = (info.details as { network: { addresses: string[]; gateways: string[] } }).network;
+    const section = (info.details as { network: { addresses: string[]; gateways: string[]; interface: string } }).network;
     assert.deepEqual(section.addresses.sort(), ['10.232.0.10/24', 'fd42:232::10/64']);
     assert.deepEqual(section.gateways.sort(), ['10.232.0.1', 'fd42:232::fe']);
     assert.deepEqual(natRules(net).sort(), ['10.232.0.0/24', 'fd42:232::/64']);
-    const id = (nsbox('--json', 'list').json() as { id: string }[])[0]?.id as string;
-    assert.ok(listLinks(net.hostPath).some((link) => link.name === hostLinkName(id)));
+    const hostLink = section.interface;
+    assert.ok(listLinks(net.hostPath).some((link) => link.name === hostLink));
 
     // Rates through `nsbox net set`, live; a bad one refused naming the field, the box as it was.
     ok('net', 'set', 'web', '--rate', '10mbit', '--ingress-rate', '20mbit');
     const shaped = (nsbox('--json', 'info', 'web').json() as { details: { network: { rate?: string; ingressRate?: string } } }).details.network;
     assert.deepEqual([shaped.rate, shaped.ingressRate], ['10mbit', '20mbit']);
-    assert.match(
-      execFileSync('ip', ['netns', 'exec', net.hostNs, 'tc', 'qdisc', 'show', 'dev', hostLinkName(id)], { encoding: 'utf8' }),
-      /tbf 1: root .*rate 20Mbit/,
-    );
+    assert.match(execFileSync('ip', ['netns', 'exec', net.hostNs, 'tc', 'qdisc', 'show', 'dev', hostLink], { encoding: 'utf8' }), /tbf 1: root .*rate 20Mbit/);
     refused('network.rate', 'net', 'set', 'web', '--rate', 'fast');
     ok('destroy', '--force', 'web');
-    assert.ok(!listLinks(net.hostPath).some((link) => link.name === hostLinkName(id)), 'the veth went with the box');
+    assert.ok(!listLinks(net.hostPath).some((link) => link.name === hostLink), 'the veth went with the box');
     ok('net', 'pool', 'remove', 'lan');
   });
 });

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { runtimeFacts } from '@nsbox/runtime-api';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
-import { hostLinkName, listRules } from '../src/index.js';
+import { listRules } from '../src/index.js';
 import { boxMacAddress } from '../src/mac.js';
 import { makeTestNet, openNetHost, spoofRules, type TestNet } from './support.js';
 
@@ -62,7 +62,7 @@ describe('network plugin: neighbour-discovery spoofing (real kernel, test networ
 
     reachVictim();
     assert.equal(hostEntry(), victimMac, "the host knows the victim's address at the victim's MAC");
-    const attackerLink = hostLinkName(attacker.id);
+    const attackerLink = t.link(attacker.id);
     assert.deepEqual(
       spoofRules(net).filter((rule) => rule.startsWith(attackerLink)),
       [`${attackerLink} ip`, `${attackerLink} arp`, `${attackerLink} ip6`, `${attackerLink} nd`],

@@ -12,8 +12,7 @@ import { isNsboxError } from '@nsbox/core';
 import { LocalBoxApi } from '@nsbox/host';
 import { listLinks } from '@nsbox/native';
 import { type Cleanup, requireRoot, useCleanup } from '@nsbox/testkit';
-import { hostLinkName } from '../src/index.js';
-import { ifbName } from '../src/shaping.js';
+import { ifbName } from '../src/index.js';
 import { measureRate, rateServer } from './rate-meter.js';
 import { makeTestNet, type NetTestHost, openNetHost, type TestNet } from './support.js';
 
@@ -27,11 +26,11 @@ function tc(net: TestNet, ...args: string[]): string {
 }
 
 /** What the box sent: past its ifb when it is shaped, else as its veth's host end received it. */
-function sentCounter(net: TestNet, boxId: string): () => number {
+function sentCounter(net: TestNet, link: string): () => number {
   return () => {
     const links = listLinks(net.hostPath);
-    const ifb = links.find((link) => link.name === ifbName(boxId));
-    return ifb ? ifb.txBytes : (links.find((link) => link.name === hostLinkName(boxId))?.rxBytes ?? 0);
+    const ifb = links.find((candidate) => candidate.name === ifbName(link));
+    return ifb ? ifb.txBytes : (links.find((candidate) => candidate.name === link)?.rxBytes ?? 0);
   };
 }
 
@@ -40,7 +39,7 @@ async function upload(t: NetTestHost, cleanup: Cleanup, net: TestNet, box: strin
   const bytes = Math.round((mbit * 1e6 * (SECONDS + 1.5)) / 8);
   await rateServer(cleanup, net.hostNs, port, 'receive', bytes);
   const sent = t.exec(box, `head -c ${bytes} /dev/zero | nc ${GATEWAY} ${port}`);
-  const rate = await measureRate(sentCounter(net, t.host.manager.get(box).id), SECONDS);
+  const rate = await measureRate(sentCounter(net, t.link(t.host.manager.get(box).id)), SECONDS);
   await sent;
   return rate;
 }
@@ -49,7 +48,7 @@ async function upload(t: NetTestHost, cleanup: Cleanup, net: TestNet, box: strin
 async function download(t: NetTestHost, cleanup: Cleanup, net: TestNet, box: string, mbit: number, port: number): Promise<number> {
   const bytes = Math.round((mbit * 1e6 * (SECONDS + 1.5)) / 8);
   await rateServer(cleanup, net.hostNs, port, 'send', bytes);
-  const link = hostLinkName(t.host.manager.get(box).id);
+  const link = t.link(t.host.manager.get(box).id);
   const received = t.exec(box, `nc ${GATEWAY} ${port} > /dev/null`);
   const rate = await measureRate(() => listLinks(net.hostPath).find((candidate) => candidate.name === link)?.txBytes ?? 0, SECONDS);
   await received;
@@ -74,12 +73,12 @@ describe('network plugin: shaping (real kernel, test network namespaces)', funct
     const api = new LocalBoxApi(t.host);
     await t.box('shaped', { mode: 'bridge', rate: '10mbit' });
     const id = t.host.manager.get('shaped').id;
-    const link = hostLinkName(id);
+    const link = t.link(id);
     assert.ok(
-      listLinks(net.hostPath).some((candidate) => candidate.name === ifbName(id)),
+      listLinks(net.hostPath).some((candidate) => candidate.name === ifbName(link)),
       'the ifb of its egress exists',
     );
-    assert.match(tc(net, 'filter', 'show', 'dev', link, 'ingress'), new RegExp(`Egress Redirect to device ${ifbName(id)}`));
+    assert.match(tc(net, 'filter', 'show', 'dev', link, 'ingress'), new RegExp(`Egress Redirect to device ${ifbName(link)}`));
 
     const out10 = await upload(t, cleanup, net, 'shaped', 10, 18_001);
     assert.ok(out10 >= 9 && out10 <= 10.5, `a 10mbit egress limit measures ${out10.toFixed(2)} Mbit/s`);
@@ -110,7 +109,7 @@ describe('network plugin: shaping (real kernel, test network namespaces)', funct
     // Removed: no bucket on the host end, no ifb, and the stream is no longer held to 20.
     await api.runAction('network', 'set', { box: 'shaped', rate: 'none', ingressRate: 'none' });
     assert.doesNotMatch(tc(net, 'qdisc', 'show', 'dev', link), /tbf|ingress/);
-    assert.ok(!listLinks(net.hostPath).some((candidate) => candidate.name === ifbName(id)), 'the ifb went');
+    assert.ok(!listLinks(net.hostPath).some((candidate) => candidate.name === ifbName(link)), 'the ifb went');
     console.log(`      measured: 10mbit out ${out10.toFixed(2)}, 20mbit out ${out20.toFixed(2)}, 10mbit in ${in10.toFixed(2)} Mbit/s`);
     // Unshaped, 20 MB go by far faster than 20mbit would let them (8 s): the whole exec is timed.
     await rateServer(cleanup, net.hostNs, 18_004, 'receive', 20e6);
@@ -121,7 +120,7 @@ describe('network plugin: shaping (real kernel, test network namespaces)', funct
 
     // A stop takes the ifb along with the veth.
     await api.runAction('network', 'set', { box: 'shaped', rate: '5mbit' });
-    assert.ok(listLinks(net.hostPath).some((candidate) => candidate.name === ifbName(id)));
+    assert.ok(listLinks(net.hostPath).some((candidate) => candidate.name === ifbName(link)));
     await t.host.manager.stop('shaped', { timeoutMs: 0 });
     assert.deepEqual(
       listLinks(net.hostPath).filter((candidate) => /^ns[bi][0-9a-f]{12}$/.test(candidate.name)),

@@ -14,7 +14,7 @@ import type { NsboxHost } from '@nsbox/host';
 import { listLinks } from '@nsbox/native';
 import { type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
 import { type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter, TEST_NETNS_PREFIX } from '@nsbox/testkit';
-import { listNatRules, listRules, networkPlugin } from '../src/index.js';
+import { hostIdOf, hostLinkName, isHostLinkName, listNatRules, listRules, networkPlugin } from '../src/index.js';
 
 /** The outside world's address, seen from the test host (TEST-NET-2 and the documentation IPv6 prefix). */
 export const OUTSIDE = { host4: '198.51.100.1', out4: '198.51.100.2', host6: '2001:db8:51::1', out6: '2001:db8:51::2' };
@@ -76,6 +76,8 @@ export interface NetTestHost {
   claims(): Record<string, string>;
   /** Host ends of box veths left in the test host namespace. */
   boxLinks(): string[];
+  /** The host end of a box's veth, as this host names it. */
+  link(boxId: string): string;
 }
 
 export interface NetHostOptions {
@@ -131,9 +133,10 @@ export async function openNetHost(cleanup: Cleanup, net: TestNet, options: NetHo
     },
     boxLinks() {
       return listLinks(net.hostPath)
-        .filter((link) => /^nsb[0-9a-f]{12}$/.test(link.name))
+        .filter((link) => isHostLinkName(link.name))
         .map((link) => link.name);
     },
+    link: (boxId) => hostLinkName(hostIdOf(state), boxId),
   };
 }
 

@@ -1,26 +1,9 @@
 import assert from 'node:assert/strict';
-import type { Box, BoxExitInfo, PluginStateStore } from '@nsbox/core';
+import type { Box, BoxExitInfo } from '@nsbox/core';
+import { memoryPluginState as memoryState } from '@nsbox/testkit';
 import { virtualisationConfigSchema } from './config-schema.js';
 import { backoffDelay, PowerPolicy } from './power-policy.js';
 import { defaultRestartLimit } from './power-schema.js';
-
-/** The plugin state store's contract, in memory. */
-function memoryState(): PluginStateStore & { data: Map<string, string> } {
-  const data = new Map<string, string>();
-  const key = (namespace: string, name: string) => `${namespace}/${name}`;
-  return {
-    data,
-    get: (namespace, name) => data.get(key(namespace, name)),
-    set: (namespace, name, value) => void data.set(key(namespace, name), value),
-    claim: (namespace, name, value) => {
-      if (data.has(key(namespace, name))) return false;
-      data.set(key(namespace, name), value);
-      return true;
-    },
-    delete: (namespace, name) => void data.delete(key(namespace, name)),
-    list: () => [],
-  };
-}
 
 const box = (startedAt: number): Box => ({
   id: 'b1',

@@ -1,14 +1,17 @@
 /**
  * Escapes through the network: a box with its own network namespace reaching the host's
  * interfaces or its abstract unix sockets, and a box on the host's stack (IP confinement,
- * VServer's chbind rebuilt on cgroup BPF) binding or sending from an address that is not
- * its own, or forging one with a raw socket. Loopback only. Each attack has its control.
+ * VServer's chbind rebuilt on cgroup BPF: the network plugin's mode `shared`) binding or
+ * sending from an address that is not its own, or forging one with a raw socket. Loopback
+ * only. Each attack has its control.
  */
 
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
+import type { AnyPlugin } from '@nsbox/core';
+import { networkPlugin } from '@nsbox/plugin-network';
 import { requireRoot } from '@nsbox/testkit';
 import { escapeSuite } from './escape-kit.js';
 
@@ -16,6 +19,8 @@ const port = () => String(randomInt(40_000, 60_000));
 
 const hostStack = { isolation: { namespaces: { network: 'host' } } };
 const privilegedHostStack = { isolation: { privileged: true, namespaces: { network: 'host' } } };
+/** Confined to 127.0.0.2 on the host's stack: the network plugin owns IP confinement. */
+const confinedTo = { network: { mode: 'shared', ip: ['127.0.0.2'] } };
 
 describe('escape suite: network', () => {
   let server: Server | undefined;
@@ -40,11 +45,14 @@ describe('escape suite: network', () => {
     await new Promise<void>((resolve) => udp?.bind(0, '127.0.0.1', resolve));
   });
 
-  const suite = escapeSuite({
-    target: {},
-    confined: { isolation: { namespaces: { network: 'host' }, ipConfinement: { addresses: ['127.0.0.2'] } } },
-    'privileged-confined': { isolation: { privileged: true, namespaces: { network: 'host' }, ipConfinement: { addresses: ['127.0.0.2'] } } },
-  });
+  const suite = escapeSuite(
+    {
+      target: {},
+      confined: { ...hostStack, ...confinedTo },
+      'privileged-confined': { ...privilegedHostStack, ...confinedTo },
+    },
+    { plugins: [networkPlugin as AnyPlugin] },
+  );
 
   after(() => {
     server?.close();
