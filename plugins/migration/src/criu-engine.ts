@@ -7,7 +7,7 @@
  * init ends up the shim's child (it is the nearest subreaper) and is supervised as any init.
  */
 
-import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, NsboxError, type OciSpec, type OperationContext } from '@nsbox/core';
 import {
@@ -118,7 +118,7 @@ export class CriuEngine implements CheckpointEngine {
       tcpEstablished: request.extra.tcpEstablished === true,
       ...(externalNetns ? { externalNetns } : {}),
     };
-    const logFile = join(request.boxDir, 'criu-dump.log');
+    const logFile = join(request.boxDir, DUMP_LOG);
     const args = dumpArgs({
       pid,
       imageDir: request.imageDir,
@@ -127,6 +127,9 @@ export class CriuEngine implements CheckpointEngine {
       manifest,
       options: { tcpEstablished: manifest.tcpEstablished, verbosity: this.settings.verbosity },
     });
+    // Written first, made the manifest once criu succeeded: an nsboxd killed while criu dumps
+    // leaves what completeInterruptedDump needs to finish it.
+    writeFileSync(pendingManifestFile(request.imageDir), `${JSON.stringify(manifest, null, 2)}\n`);
     context.progress({ step: 'checkpoint', message: 'criu dump' });
     const started = Date.now();
     const result = await runCriu(install, args, this.callOptions(context));
@@ -137,7 +140,7 @@ export class CriuEngine implements CheckpointEngine {
         details: { box: request.box.name, step: 'criu-dump', log: logFile },
       });
     }
-    writeFileSync(manifestFile(request.imageDir), `${JSON.stringify(manifest, null, 2)}\n`);
+    renameSync(pendingManifestFile(request.imageDir), manifestFile(request.imageDir));
     return { criu: install.version, dumpMs: Date.now() - started, externalMounts: manifest.externalMounts.length, externalNetns: Boolean(externalNetns) };
   }
 
@@ -293,6 +296,36 @@ function giveImagesToBoxRoot(imageDir: string, spec: OciSpec): void {
     const path = join(imageDir, name);
     if (lstatSync(path).isFile()) chownSync(path, uid, gid);
   }
+}
+
+const pendingManifestFile = (imageDir: string) => `${manifestFile(imageDir)}.pending`;
+export const DUMP_LOG = 'criu-dump.log';
+
+/**
+ * Whether `imageDir` holds a whole dump, finishing one whose nsboxd died while criu ran: criu
+ * (a process group of its own) carries on, and its log says whether it succeeded.
+ */
+export function completeInterruptedDump(imageDir: string, boxDir: string): boolean {
+  if (existsSync(manifestFile(imageDir))) return true;
+  const pending = pendingManifestFile(imageDir);
+  const log = join(boxDir, DUMP_LOG);
+  if (!existsSync(pending) || !existsSync(log) || !readFileSync(log, 'utf8').includes('Dumping finished successfully')) return false;
+  renameSync(pending, manifestFile(imageDir));
+  return true;
+}
+
+/** Whether a criu dump into `imageDir` still runs (started by an nsboxd that died since). */
+export function dumpRunning(imageDir: string): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args.includes('dump') && args.includes(imageDir) && args.some((arg) => arg.endsWith('/criu'))) return true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
 }
 
 export function readManifest(imageDir: string): CheckpointManifest {
