@@ -80,19 +80,31 @@ describe('migration: nsboxd killed at each phase of a migration leaves exactly o
         await victim.kill();
         await victim.start(crash.at);
       }
+      const step = (what: string) => process.env.NSBOX_TEST_TRACE && console.log(`      ${new Date().toISOString()} ${what}`);
+      step('daemons up');
       const original = await startCounterBox(cleanup, source, 'mig-crash');
+      step('box runs');
       const before = await countIn(source, 'mig-crash');
 
-      const migration = source.action('migrate', { box: 'mig-crash', to: target.socket, token: target.token });
-      migration.catch(() => undefined);
+      let ended: string | undefined;
+      source.action('migrate', { box: 'mig-crash', to: target.socket, token: target.token }).then(
+        (result) => {
+          ended = JSON.stringify(result);
+        },
+        (error: Error) => {
+          ended = error.message;
+        },
+      );
       const deadline = Date.now() + 120_000;
       const reached = () => (criuVerb ? criuRunning(victim.stateDir, criuVerb) : victim.paused() === crash.at);
       while (!reached()) {
-        assert.ok(Date.now() < deadline, `the migration never reached ${crash.at}: ${await migration.then(JSON.stringify, String)}`);
+        assert.ok(ended === undefined && Date.now() < deadline, `the migration never reached ${crash.at}: ${ended ?? 'still running'}`);
         await sleep(criuVerb ? 5 : 50);
       }
+      step(`reached ${crash.at}`);
       await victim.kill();
       await victim.start();
+      step('restarted');
 
       // Both reconcile (the source asks the target again until it answers): one copy, on one side.
       let where: [string | undefined, string | undefined] = [undefined, undefined];
