@@ -132,7 +132,8 @@ export class CriuEngine implements CheckpointEngine {
     writeFileSync(pendingManifestFile(request.imageDir), `${JSON.stringify(manifest, null, 2)}\n`);
     context.progress({ step: 'checkpoint', message: 'criu dump' });
     const started = Date.now();
-    const result = await runCriu(install, args, this.callOptions(context));
+    // Its exit status is kept beside the images: an nsboxd killed meanwhile finds out from it.
+    const result = await runCriu(install, args, { ...this.callOptions(context), detachOutput: true, exitFile: dumpExitFile(request.imageDir) });
     if (result.code !== 0) {
       const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : result.output;
       const why = result.timedOut ? `timed out after ${this.settings.timeoutSeconds} s` : criuErrors(log);
@@ -299,17 +300,19 @@ function giveImagesToBoxRoot(imageDir: string, spec: OciSpec): void {
 }
 
 const pendingManifestFile = (imageDir: string) => `${manifestFile(imageDir)}.pending`;
+const dumpExitFile = (imageDir: string) => `${imageDir}/nsbox-dump-exit`;
 export const DUMP_LOG = 'criu-dump.log';
 
 /**
  * Whether `imageDir` holds a whole dump, finishing one whose nsboxd died while criu ran: criu
- * (a process group of its own) carries on, and its log says whether it succeeded.
+ * (a process group of its own, its output going nowhere) carries on, and the shell around it
+ * writes its exit status beside the images.
  */
-export function completeInterruptedDump(imageDir: string, boxDir: string): boolean {
+export function completeInterruptedDump(imageDir: string): boolean {
   if (existsSync(manifestFile(imageDir))) return true;
   const pending = pendingManifestFile(imageDir);
-  const log = join(boxDir, DUMP_LOG);
-  if (!existsSync(pending) || !existsSync(log) || !readFileSync(log, 'utf8').includes('Dumping finished successfully')) return false;
+  const exit = dumpExitFile(imageDir);
+  if (!existsSync(pending) || !existsSync(exit) || readFileSync(exit, 'utf8').trim() !== '0') return false;
   renameSync(pending, manifestFile(imageDir));
   return true;
 }

@@ -6,11 +6,13 @@
  * until the target answers: until then the record stays, and the box runs nowhere twice.
  */
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { NsboxClient } from '@nsbox/client';
 import { type Box, type BoxManager, NsboxError, type OperationLog } from '@nsbox/core';
 import type { BoxFilesService } from '@nsbox/runtime-api';
-import { completeInterruptedDump, dumpRunning } from './criu-engine.js';
+import { completeInterruptedDump, DUMP_LOG, dumpRunning } from './criu-engine.js';
+import { criuErrors } from './criu-run.js';
 import type { SettleAnswer } from './incoming.js';
 import { type MigrationRecords, type OutgoingRecord, ownerAlive } from './migration-records.js';
 
@@ -50,6 +52,11 @@ async function waitForDump(imageDir: string): Promise<void> {
   while (dumpRunning(imageDir)) await new Promise((resolve) => setTimeout(resolve, 200));
 }
 
+function dumpLogTail(boxDir: string): string {
+  const log = join(boxDir, DUMP_LOG);
+  return existsSync(log) ? criuErrors(readFileSync(log, 'utf8'), 3) : 'no criu log';
+}
+
 function find(manager: BoxManager, id: string): Box | undefined {
   return manager.list().find((box) => box.id === id);
 }
@@ -64,7 +71,7 @@ async function bringBack(side: OutgoingSide, record: OutgoingRecord): Promise<'h
   }
   const box = await side.manager.sync(found.id);
   if (box.state !== 'running') {
-    const images = record.mode === 'live' && record.imageDir !== null && completeInterruptedDump(record.imageDir, side.files.boxDir(box));
+    const images = record.mode === 'live' && record.imageDir !== null && completeInterruptedDump(record.imageDir);
     if (images && record.imageDir && existsSync(record.imageDir)) {
       await side.manager.restore(box.id, { imageDir: record.imageDir }).catch(async (error: Error) => {
         // Busy (an exit being settled meanwhile): the next round tries again.
@@ -74,6 +81,8 @@ async function bringBack(side: OutgoingSide, record: OutgoingRecord): Promise<'h
         await side.manager.start(box.id);
       });
     } else {
+      if (record.mode === 'live')
+        side.log.warn(`migration ${record.upload}: no whole dump of box ${record.boxName} (${dumpLogTail(side.files.boxDir(box))}); starting it`);
       await side.manager.start(box.id);
     }
   }

@@ -105,6 +105,7 @@ describe('migration: nsboxd killed at each phase of a migration leaves exactly o
       await victim.kill();
       await victim.start();
       step('restarted');
+      cleanup.add('show the killed nsboxd', () => step(victim.stderr()));
 
       // Both reconcile (the source asks the target again until it answers): one copy, on one side.
       let where: [string | undefined, string | undefined] = [undefined, undefined];
@@ -124,6 +125,7 @@ describe('migration: nsboxd killed at each phase of a migration leaves exactly o
       const arrived = await host.client.boxes.get('mig-crash');
       assert.equal(arrived.id, original.id);
       const first = await countIn(host, 'mig-crash');
+      if (first < before) step(JSON.stringify((await host.client.boxes.history('mig-crash', { last: 30 })).map((event) => [event.kind, event.data])));
       assert.ok((await countReaches(host, 'mig-crash', first + 2, 15_000)) > first + 2, 'its counter goes on');
       // Its memory came along (restored from its images), it was not started again from 0.
       assert.ok(first >= before, `the counter came back at ${first}, it was ${before} before the migration`);
