@@ -31,7 +31,7 @@ export interface CriuResult {
 
 export function runCriu(install: CriuInstall, args: string[], options: CriuCallOptions = {}): Promise<CriuResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...(options.fault ? { CRIU_FAULT: options.fault } : {}) };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...(options.fault ? { CRIU_FAULT: options.fault } : {}) };
     const [file, argv] = options.exitFile
       ? ['/bin/sh', ['-c', '"$@"; rc=$?; echo $rc > "$NSBOX_CRIU_EXIT"; exit $rc', 'criu', install.file, ...install.args, ...args]]
       : [install.file, [...install.args, ...args]];

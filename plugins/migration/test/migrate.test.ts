@@ -6,7 +6,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AnyPlugin } from '@nsbox/core';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
@@ -81,7 +81,8 @@ describe('migration: nsbox migrate between two hosts', function () {
     const source = await openDaemonHost(cleanup, plugins);
     const target = await openDaemonHost(cleanup, plugins);
     // An I/O failure on the target once the box is dumped: its upload directory is a file.
-    mkdirSync(join(target.stateDir, 'migration'), { mode: 0o700 });
+    mkdirSync(join(target.stateDir, 'migration'), { recursive: true, mode: 0o700 });
+    rmSync(join(target.stateDir, 'migration', 'incoming'), { recursive: true, force: true });
     writeFileSync(join(target.stateDir, 'migration', 'incoming'), 'not a directory');
     const original = await startCounterBox(cleanup, source, 'mig-back');
     const before = await countIn(source, 'mig-back');
