@@ -14,8 +14,8 @@ import { limitsPlugin } from '@nsbox/plugin-limits';
 import { buildBusyboxRootfs, makeTempDir, useCleanup } from '@nsbox/testkit';
 import { migrationPlugin } from '../src/index.js';
 import type { MigrateResult } from '../src/migrate-action.js';
-import { countIn, countReaches, openDaemonHost, startCounterBox } from './hosts.js';
-import { requireCriu } from './support.js';
+import { countIn, countReaches, type DaemonHost, openDaemonHost, startCounterBox } from './hosts.js';
+import { COUNTER, requireCriu } from './support.js';
 
 const plugins = [isolationPlugin as AnyPlugin, limitsPlugin as AnyPlugin, migrationPlugin as AnyPlugin];
 
@@ -95,5 +95,54 @@ describe('migration: nsbox migrate between two hosts', function () {
     assert.ok((await countReaches(source, 'mig-back', first + 2, 10_000)) > first + 2, 'and counting');
     assert.deepEqual(await target.client.boxes.list(), [], 'nothing on the target');
     assert.deepEqual(readdirSync(join(source.stateDir, 'migration', 'outgoing')), [], 'no archive left on the source');
+  });
+});
+
+describe('migration: --fallback cold after a failed live attempt', function () {
+  this.timeout(240_000);
+  const cleanup = useCleanup();
+
+  before(function () {
+    requireCriu(this);
+  });
+
+  /**
+   * A box criu cannot dump: its init holds a deleted file larger than criu's ghost-file limit
+   * (1 MiB by default: `Can't dump ghost file ... increase limit`); the dump fails and the box
+   * goes on running.
+   */
+  async function startUndumpableBox(host: DaemonHost, name: string) {
+    const rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'rootfs'), 'rootfs'));
+    const init = `dd if=/dev/zero of=/ghost bs=1M count=2 2>/dev/null; exec 3</ghost; rm /ghost; ${COUNTER}`;
+    await (await host.client.boxes.create({ name, config: { rootfs, process: { args: ['sh', '-c', init] }, limits: { pids: 64 } } })).wait();
+    cleanup.add(`destroy box ${name}`, () => host.client.boxes.destroy(name, { force: true }).catch(() => undefined));
+    await host.client.boxes.start(name);
+    assert.ok((await countReaches(host, name, 4, 10_000)) > 4, 'the counter runs');
+  }
+
+  it('without it the box stays running on the source; with it the box is stopped, copied and started on the target', async () => {
+    const source = await openDaemonHost(cleanup, plugins);
+    const target = await openDaemonHost(cleanup, plugins);
+    await startUndumpableBox(source, 'mig-cold');
+
+    await assert.rejects(
+      source.action('migrate', { box: 'mig-cold', to: target.socket, token: target.token }),
+      /criu dump of box 'mig-cold' failed: .*ghost.*; it runs here again/s,
+    );
+    assert.equal((await source.client.boxes.get('mig-cold')).state, 'running');
+    const now = await countIn(source, 'mig-cold');
+    assert.ok((await countReaches(source, 'mig-cold', now + 2, 10_000)) > now + 2, 'it never stopped');
+    assert.deepEqual(await target.client.boxes.list(), [], 'nothing on the target');
+
+    const before = await countIn(source, 'mig-cold');
+    const moved = await source.action<MigrateResult>('migrate', { box: 'mig-cold', to: target.socket, token: target.token, fallback: 'cold' });
+    assert.equal(moved.mode, 'cold');
+    assert.match(moved.fallbackFrom ?? '', /criu dump of box 'mig-cold' failed/);
+    assert.equal((await target.client.boxes.get('mig-cold')).state, 'running');
+    await assert.rejects(source.client.boxes.get('mig-cold'), (error: Error & { status?: number }) => error.status === 404);
+    // Started again, not restored: its counter began anew there.
+    const first = await countIn(target, 'mig-cold');
+    assert.ok((await countReaches(target, 'mig-cold', first + 2, 10_000)) > first + 2, 'it runs there');
+    assert.ok(first < before, `the counter started again (${first} there, ${before} here before)`);
   });
 });
