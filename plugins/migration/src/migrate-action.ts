@@ -301,6 +301,8 @@ export const migrateAction = defineAction({
   box: true,
   hostWide: true,
   role: 'admin',
+  // Through nsboxd an API operation: its phases and bytes on /operations/{id}/watch, and DELETE cancels it.
+  operation: true,
   cli: {
     command: 'migrate',
     arguments: [{ name: 'box', description: 'the box (name or id)', required: true }],
