@@ -113,6 +113,8 @@ interface MigrateRequest {
   token: string;
   tcpEstablished: boolean;
   fallback: 'cold' | 'none';
+  /** Cold from the start: no live attempt. */
+  cold: boolean;
   /** This host's criu verdict (its dirty-memory tracking). */
   local: CriuCheckResult;
 }
@@ -276,6 +278,7 @@ async function migrate(transfer: TransferServices, side: OutgoingSide, box: Box,
     throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is ${box.state}, not running`, { details: { box: box.name, state: box.state } });
   }
   const run = { transfer, side, request, operation };
+  if (request.cold) return attempt(run, box, 'cold');
   try {
     return await attempt(run, box, 'live');
   } catch (error) {
@@ -296,6 +299,7 @@ export const migrateAction = defineAction({
     to: z.string().min(1).describe('the target nsboxd: its socket path or https URL'),
     token: z.string().min(1).describe("an admin token of the target's"),
     tcpEstablished: z.boolean().optional().describe('carry established TCP connections (default: yes)'),
+    cold: z.boolean().optional().describe('move it cold from the start: stopped here, started there (its memory is not kept)'),
     fallback: z.enum(['cold', 'none']).optional().describe('after a failed live attempt (the box runs here again): cold moves it stopped and starts it there'),
   }),
   box: true,
@@ -310,6 +314,7 @@ export const migrateAction = defineAction({
       { flags: '--to <target>', description: "the target nsboxd's socket path or URL" },
       { flags: '--token <token>', description: "an admin token of the target's (default: NSBOX_TARGET_TOKEN)" },
       { flags: '--no-tcp-established', description: 'do not carry established TCP connections' },
+      { flags: '--cold', description: 'stop the box, copy it and start it there (no live attempt)' },
       { flags: '--fallback <mode>', description: 'cold: after a failed live attempt, stop the box, copy it and start it there' },
     ],
     input: ([box], options) => ({
@@ -327,7 +332,7 @@ export const migrateAction = defineAction({
       transfer,
       service.outgoingSide(transfer, operation.log),
       box as Box,
-      { to: input.to, token: input.token, tcpEstablished: input.tcpEstablished ?? true, fallback: input.fallback ?? 'none', local },
+      { to: input.to, token: input.token, tcpEstablished: input.tcpEstablished ?? true, fallback: input.fallback ?? 'none', cold: input.cold ?? false, local },
       operation,
     );
   },

@@ -30,7 +30,16 @@ export interface DaemonProcessHost extends DaemonHost {
   stderr(): string;
 }
 
-export async function spawnDaemonHost(cleanup: Cleanup, settings: Record<string, unknown> = {}): Promise<DaemonProcessHost> {
+export interface DaemonProcessOptions {
+  settings?: Record<string, unknown>;
+  /** Runs nsboxd inside this network namespace (`ip netns exec`). */
+  netns?: string;
+  /** Also serves HTTP (no TLS) on HOST:PORT there. */
+  tcp?: string;
+}
+
+export async function spawnDaemonHost(cleanup: Cleanup, options: DaemonProcessOptions = {}): Promise<DaemonProcessHost> {
+  const settings = options.settings ?? {};
   const dir = makeTempDir(cleanup, 'nsboxd');
   const stateDir = join(dir, 'state');
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -49,10 +58,12 @@ export async function spawnDaemonHost(cleanup: Cleanup, settings: Record<string,
     rmSync(join(stateDir, 'migration', 'paused'), { force: true });
     const args = ['--import', 'tsx', '--conditions=source', join(repoRoot, 'packages/daemon/src/main.ts')];
     args.push('--socket', socket, '--state-dir', stateDir, '--socket-group', 'root', '--log-level', 'warn');
+    if (options.tcp) args.push('--tcp', options.tcp, '--tcp-insecure');
     const env: NodeJS.ProcessEnv = { ...process.env, NSBOX_CGROUP_PARENT: cgroupParent };
     if (pauseAt) env.NSBOX_MIGRATION_PAUSE_AT = pauseAt;
     else delete env.NSBOX_MIGRATION_PAUSE_AT;
-    const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const [command, argv] = options.netns ? ['ip', ['netns', 'exec', options.netns, process.execPath, ...args]] : [process.execPath, args];
+    const child = spawn(command, argv, { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
     });
