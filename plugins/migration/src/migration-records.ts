@@ -175,8 +175,10 @@ export class MigrationRecords {
     if (!current) throw new Error(`no outgoing migration ${upload}`);
     const owner = changes.owner ?? current.owner;
     this.open().run(
-      'UPDATE outgoing SET phase = ?, mode = ?, image_dir = ?, outcome = ?, owner_pid = ?, owner_start = ?, updated_at = ? WHERE upload = ?',
+      'UPDATE outgoing SET phase = ?, token = ?, mode = ?, image_dir = ?, outcome = ?, owner_pid = ?, owner_start = ?, updated_at = ? WHERE upload = ?',
       changes.phase,
+      // The target's token is kept only while the target may still have to be asked.
+      changes.phase === 'done' ? '' : current.token,
       changes.mode ?? current.mode,
       changes.imageDir ?? current.imageDir,
       changes.outcome ?? current.outcome,

@@ -32,7 +32,7 @@ export interface DaemonProcessHost extends DaemonHost {
 
 export interface DaemonProcessOptions {
   settings?: Record<string, unknown>;
-  /** Runs nsboxd inside this network namespace (`ip netns exec`). */
+  /** Runs nsboxd inside this network namespace (`nsenter --net`). */
   netns?: string;
   /** Also serves HTTP (no TLS) on HOST:PORT there. */
   tcp?: string;
@@ -62,7 +62,8 @@ export async function spawnDaemonHost(cleanup: Cleanup, options: DaemonProcessOp
     const env: NodeJS.ProcessEnv = { ...process.env, NSBOX_CGROUP_PARENT: cgroupParent };
     if (pauseAt) env.NSBOX_MIGRATION_PAUSE_AT = pauseAt;
     else delete env.NSBOX_MIGRATION_PAUSE_AT;
-    const [command, argv] = options.netns ? ['ip', ['netns', 'exec', options.netns, process.execPath, ...args]] : [process.execPath, args];
+    // nsenter, not `ip netns exec`: that remounts /sys, and the cgroup hierarchies under it with it.
+    const [command, argv] = options.netns ? ['nsenter', [`--net=/run/netns/${options.netns}`, process.execPath, ...args]] : [process.execPath, args];
     const child = spawn(command, argv, { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
