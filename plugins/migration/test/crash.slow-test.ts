@@ -8,10 +8,9 @@
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { useCleanup } from '@nsbox/testkit';
 import { type DaemonProcessHost, spawnDaemonHost } from './daemons.js';
 import { countIn, countReaches, startCounterBox } from './hosts.js';
-import { requireCriu, sleep } from './support.js';
+import { sleep, useCriuCleanup } from './support.js';
 
 type Side = 'source' | 'target';
 
@@ -64,11 +63,7 @@ async function boxOn(host: DaemonProcessHost, name: string): Promise<string | un
 
 describe('migration: nsboxd killed at each phase of a migration leaves exactly one running copy', function () {
   this.timeout(300_000);
-  const cleanup = useCleanup();
-
-  before(function () {
-    requireCriu(this);
-  });
+  const cleanup = useCriuCleanup();
 
   for (const crash of CASES) {
     it(`${crash.kill} killed at ${crash.at}: the box runs on the ${crash.runs}`, async () => {

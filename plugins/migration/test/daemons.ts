@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { NsboxClient } from '@nsbox/client';
 import { type Cleanup, makeTempDir, repoRoot } from '@nsbox/testkit';
 import Database from 'better-sqlite3';
+import { waitForDaemon } from '../../../packages/daemon/test/daemon-fixture.js';
 import type { DaemonHost } from './hosts.js';
 
 const PLUGINS = ['@nsbox/plugin-isolation', '@nsbox/plugin-limits', '@nsbox/plugin-migration'];
@@ -69,18 +70,7 @@ export async function spawnDaemonHost(cleanup: Cleanup, options: DaemonProcessOp
       stderr += chunk;
     });
     host.child = child;
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const probe = new NsboxClient({ socketPath: socket, timeoutMs: 2000 });
-      const up = await probe.health().then(
-        () => true,
-        () => false,
-      );
-      probe.close();
-      if (up) break;
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nsboxd did not come up: ${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitForDaemon(socket, child, () => stderr, 60_000);
     host.token = readFileSync(join(stateDir, 'admin.token'), 'utf8').trim();
     host.client?.close();
     // A migration's call lasts the dump, the copy and the restore: on a loaded machine, minutes.

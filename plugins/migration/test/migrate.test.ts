@@ -11,21 +11,17 @@ import { join } from 'node:path';
 import type { AnyPlugin } from '@nsbox/core';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
-import { buildBusyboxRootfs, makeTempDir, runNsboxAsync, useCleanup } from '@nsbox/testkit';
+import { buildBusyboxRootfs, makeTempDir, runNsboxAsync } from '@nsbox/testkit';
 import { migrationPlugin } from '../src/index.js';
 import type { MigrateResult } from '../src/migrate-action.js';
 import { countIn, countReaches, type DaemonHost, openDaemonHost, startCounterBox } from './hosts.js';
-import { COUNTER, requireCriu } from './support.js';
+import { COUNTER, useCriuCleanup } from './support.js';
 
 const plugins = [isolationPlugin as AnyPlugin, limitsPlugin as AnyPlugin, migrationPlugin as AnyPlugin];
 
 describe('migration: nsbox migrate between two hosts', function () {
   this.timeout(180_000);
-  const cleanup = useCleanup();
-
-  before(function () {
-    requireCriu(this);
-  });
+  const cleanup = useCriuCleanup();
 
   it('moves a running box: same id, name and config, its counter goes on there, nothing of it stays here', async () => {
     const source = await openDaemonHost(cleanup, plugins);
@@ -100,11 +96,7 @@ describe('migration: nsbox migrate between two hosts', function () {
 
 describe('migration: --fallback cold after a failed live attempt', function () {
   this.timeout(240_000);
-  const cleanup = useCleanup();
-
-  before(function () {
-    requireCriu(this);
-  });
+  const cleanup = useCriuCleanup();
 
   /**
    * A box criu cannot dump: its init holds a deleted file larger than criu's ghost-file limit
@@ -149,11 +141,7 @@ describe('migration: --fallback cold after a failed live attempt', function () {
 
 describe('migration: progress and cancel', function () {
   this.timeout(240_000);
-  const cleanup = useCleanup();
-
-  before(function () {
-    requireCriu(this);
-  });
+  const cleanup = useCriuCleanup();
 
   it('reports each phase and the bytes sent through the API operation, and the CLI shows them on a progress line', async () => {
     const source = await openDaemonHost(cleanup, plugins);
