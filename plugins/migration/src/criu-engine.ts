@@ -27,6 +27,8 @@ import { hostBinds, parseMountinfo } from './mountinfo.js';
 import type { MigrationSettings } from './settings.js';
 
 const RESTORE_SCRIPT = 'criu-restore.sh';
+/** How long the restore's criu call took, in ms, written by the restore script. */
+export const RESTORE_MS = 'criu-restore.ms';
 /** Where the restore launcher keeps the box's new stdio while criu's own goes to /dev/null. */
 const STDIN_FD = 5;
 const OUTPUT_FD = 6;
@@ -188,8 +190,11 @@ export class CriuEngine implements CheckpointEngine {
         ...(request.netns
           ? [`exec ${NETNS_FD}<${shellQuote(request.netns)} || { echo "error criu-restore 2 cannot open ${request.netns}" >&4; exit 1; }`]
           : []),
+        'started=$(date +%s%N)',
         `${fault}${command} ${STDIN_FD}<&0 ${OUTPUT_FD}>&1 </dev/null >/dev/null 2>&1`,
         'rc=$?',
+        // criu's own time, beside its log (bench/migration compares nsbox's restore with it).
+        `echo $(( ($(date +%s%N) - started) / 1000000 )) > ${shellQuote(join(request.boxDir, RESTORE_MS))}`,
         `if [ "$rc" -eq 0 ] && [ -s ${shellQuote(pidFile)} ]; then`,
         `  echo "ok $(cat ${shellQuote(pidFile)})" >&4`,
         '  exit 0',
