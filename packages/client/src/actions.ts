@@ -4,8 +4,16 @@
  * Whether an action reads only (a GET) is learnt once from GET /actions.
  */
 
+import { OperationHandle } from './operation-handle.js';
 import type { Query, Transport } from './transport.js';
-import type { ActionInfo, ActionMap } from './types.js';
+import type { ActionInfo, ActionMap, Operation } from './types.js';
+
+export interface ActionRunOptions {
+  /** An operation-action's progress, as it changes. */
+  onProgress?: (progress: NonNullable<Operation['progress']>) => void;
+  /** Cancels an operation-action. */
+  signal?: AbortSignal;
+}
 
 /** Runs each action of a plugin as a method of its name. */
 export type PluginActions<M extends ActionMap> = {
@@ -42,13 +50,25 @@ export class ActionsApi {
     return (await this.known).find((candidate) => candidate.plugin === plugin && candidate.name === action);
   }
 
-  /** Runs an action; its input is checked by the action's schema (400 naming the field). */
-  async run<T = unknown>(plugin: string, action: string, input: unknown = {}): Promise<T> {
+  /**
+   * Runs an action; its input is checked by the action's schema (400 naming the field). An
+   * action that runs as an API operation is waited for: `onProgress` sees its progress, and
+   * `signal` cancels it (DELETE /operations/{id}).
+   */
+  async run<T = unknown>(plugin: string, action: string, input: unknown = {}, options: ActionRunOptions = {}): Promise<T> {
     const info = await this.info(plugin, action);
     const path = info?.path ?? `/plugins/${encodeURIComponent(plugin)}/actions/${encodeURIComponent(action)}`;
     // An unknown action is POSTed all the same: nsboxd answers 404 naming it.
     if (info?.method === 'GET') return this.t.json<T>('GET', path, { query: asQuery(input) });
-    return this.t.json<T>('POST', path, { body: input });
+    if (!info?.operation) return this.t.json<T>('POST', path, { body: input });
+    const handle = new OperationHandle<T>(this.t, await this.t.json<Operation<T>>('POST', path, { body: input }));
+    const cancel = () => void handle.cancel().catch(() => undefined);
+    options.signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      return await handle.wait({ onProgress: (operation) => operation.progress && options.onProgress?.(operation.progress) });
+    } finally {
+      options.signal?.removeEventListener('abort', cancel);
+    }
   }
 
   /** A plugin's actions as typed methods. */

@@ -5,7 +5,13 @@
  */
 
 import type { CreateBoxInput, ExecInput, NsboxClient } from './client.js';
-import type { ActionInfo, Box, BoxConfig, BoxEvent, BoxState, ExecResult, PluginInfo, SetResult } from './types.js';
+import type { ActionInfo, Box, BoxConfig, BoxEvent, BoxState, ExecResult, Operation, PluginInfo, SetResult } from './types.js';
+
+/** What an operation-action reports to (core's OperationContext has this shape). */
+interface ActionProgressContext {
+  progress(progress: NonNullable<Operation['progress']>): void;
+  signal: AbortSignal;
+}
 
 export class RemoteBoxApi {
   constructor(readonly client: NsboxClient) {}
@@ -94,7 +100,7 @@ export class RemoteBoxApi {
     return this.client.actions.list();
   }
 
-  runAction(plugin: string, action: string, input: unknown = {}): Promise<unknown> {
-    return this.client.actions.run(plugin, action, input);
+  runAction(plugin: string, action: string, input: unknown = {}, ctx?: ActionProgressContext): Promise<unknown> {
+    return this.client.actions.run(plugin, action, input, ctx ? { onProgress: (progress) => ctx.progress(progress), signal: ctx.signal } : {});
   }
 }

@@ -133,6 +133,8 @@ export interface ActionInfo {
   path: string;
   /** The `nsbox` command. */
   command: string;
+  /** Runs as an API operation: `actions.run` waits for it (progress, cancel). */
+  operation: boolean;
 }
 
 /** The input and result types of a plugin's actions by name (`ActionTypes` of @nsbox/core gives them). */

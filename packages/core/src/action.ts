@@ -61,6 +61,11 @@ export interface ActionDefinition<TSchema extends StandardSchemaV1 = StandardSch
   hostWide?: boolean;
   /** Reads only: a GET route (input in the query string), no audit entry. */
   readOnly?: boolean;
+  /**
+   * Long work: nsboxd runs it as an API operation (202 with the operation), so that its
+   * progress reaches GET /operations/{id}/watch and DELETE cancels it; the SDK waits for it.
+   */
+  operation?: boolean;
   cli?: ActionCliShape;
   run(input: InferOutput<TSchema>, context: ActionContext): TResult | Promise<TResult>;
   /** Human rendering of the result; `--json` prints the result itself. */
@@ -100,6 +105,8 @@ export interface ActionInfo {
   path: string;
   /** The CLI command. */
   command: string;
+  /** Runs as an API operation (202, progress and cancel through /operations). */
+  operation: boolean;
 }
 
 export function describeAction(plugin: string, action: AnyAction): ActionInfo {
@@ -115,6 +122,7 @@ export function describeAction(plugin: string, action: AnyAction): ActionInfo {
     method: readOnly ? 'GET' : 'POST',
     path: `/plugins/${plugin}/actions/${action.name}`,
     command: action.cli?.command ?? `${plugin} ${action.name}`,
+    operation: action.operation === true,
   };
 }
 

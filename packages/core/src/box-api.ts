@@ -12,6 +12,7 @@
 import type { ActionInfo } from './action.js';
 import type { Box, BoxConfig, BoxState } from './box.js';
 import type { BoxEvent } from './events.js';
+import type { OperationContext } from './operation-context.js';
 import type { PluginInfo } from './plugin-host.js';
 
 export interface BoxListQuery {
@@ -111,5 +112,6 @@ export interface BoxApi {
   /** Every action of every enabled plugin. */
   actions(): Promise<ActionInfo[]>;
   /** Runs a plugin's action (its input validated by its schema) and returns its result. */
-  runAction(plugin: string, action: string, input?: unknown): Promise<unknown>;
+  /** `ctx` gets the action's progress and cancels it (its signal), on every face. */
+  runAction(plugin: string, action: string, input?: unknown, ctx?: OperationContext): Promise<unknown>;
 }

@@ -191,19 +191,24 @@ export async function spawnDaemon(input: { stateDir: string; socketPath: string;
     stderr += chunk;
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
+  await waitForDaemon(input.socketPath, child, () => stderr, 30_000);
+  return { child, exited, stderr: () => stderr };
+}
+
+/** Until a child nsboxd answers on its socket; its stderr in the error when it exits or the time runs out. */
+export async function waitForDaemon(socketPath: string, child: ChildProcess, stderr: () => string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = new NsboxClient({ socketPath: input.socketPath, timeoutMs: 2000 });
+    const probe = new NsboxClient({ socketPath, timeoutMs: 2000 });
     const up = await probe.health().then(
       () => true,
       () => false,
     );
     probe.close();
-    if (up) break;
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nsboxd did not come up: ${stderr}`);
+    if (up) return;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nsboxd did not come up: ${stderr()}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { child, exited, stderr: () => stderr };
 }
 
 export function adminToken(stateDir: string): string {

@@ -100,6 +100,7 @@ describe('the BoxApi in-process (LocalBoxApi)', () => {
         method: 'POST',
         path: '/plugins/labels/actions/relabel',
         command: 'labels relabel',
+        operation: false,
       },
     ]);
     assert.deepEqual(await api.runAction('labels', 'relabel', { box: 'web', hostname: 'front' }), { box: 'web', hostname: 'front', own: 'hello' });

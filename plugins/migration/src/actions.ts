@@ -10,6 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import { type Box, coreRefs, defineAction, NsboxError, z } from '@nsbox/core';
 import { runtimeRefs } from '@nsbox/runtime-api';
 import { manifestFile } from './criu-args.js';
+import { settleAction } from './incoming.js';
 import { migrateAction } from './migrate-action.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
 import { receiveAction } from './receive-action.js';
@@ -133,4 +134,4 @@ export const checkAction = defineAction({
       : `criu: not installed — ${result.verdict}`,
 });
 
-export const migrationActions = [checkpointAction, restoreAction, checkAction, exportAction, importAction, receiveAction, migrateAction] as const;
+export const migrationActions = [checkpointAction, restoreAction, checkAction, exportAction, importAction, receiveAction, settleAction, migrateAction] as const;

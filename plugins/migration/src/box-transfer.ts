@@ -72,6 +72,7 @@ export async function exportBox(
   box: Box,
   file: string,
   context: OperationContext,
+  options: { images?: boolean } = {},
 ): Promise<{ box: string; file: string; bytes: number; checkpoint: boolean }> {
   if (box.state !== 'stopped' && box.state !== 'created') {
     throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is ${box.state}: checkpoint or stop it first (or export --checkpoint)`, {
@@ -84,7 +85,8 @@ export async function exportBox(
       details: { box: box.name },
     });
   }
-  const imageDir = currentCheckpoint(box);
+  // A cold migration carries no images, even of an older checkpoint: the box starts there.
+  const imageDir = options.images === false ? undefined : currentCheckpoint(box);
   context.progress({ step: 'export', message: `archiving box ${box.name}` });
   const written = await writeBoxArchive({ box, rootfs: rootOf(box), ...(imageDir ? { imageDir } : {}), file, signal: context.signal });
   return { box: box.name, ...written };
@@ -93,6 +95,8 @@ export async function exportBox(
 export interface ImportOptions {
   file: string;
   name?: string | undefined;
+  /** Told the box's name and id before it is created (a migration records them first). */
+  creating?: (box: { name: string; id: string | undefined }) => void;
   /** Restore the box from the archive's images (or start it, without them) once created. */
   run?: boolean | undefined;
 }
@@ -114,6 +118,7 @@ export async function importBox(
     }
     // The same id when it is free: the box's cgroup, MAC address and images were made with it.
     const id = known(manager, archive.manifest.box.id) ? undefined : archive.manifest.box.id;
+    options.creating?.({ name, id });
     created = await manager.create(
       { name, config: archive.manifest.box.config, ...(id ? { id } : {}) },
       rootfsArchiveInput.with(context, { archive: archive.rootfsTar }),

@@ -7,7 +7,7 @@
  * init ends up the shim's child (it is the nearest subreaper) and is supervised as any init.
  */
 
-import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, NsboxError, type OciSpec, type OperationContext } from '@nsbox/core';
 import {
@@ -27,6 +27,8 @@ import { hostBinds, parseMountinfo } from './mountinfo.js';
 import type { MigrationSettings } from './settings.js';
 
 const RESTORE_SCRIPT = 'criu-restore.sh';
+/** How long the restore's criu call took, in ms, written by the restore script. */
+export const RESTORE_MS = 'criu-restore.ms';
 /** Where the restore launcher keeps the box's new stdio while criu's own goes to /dev/null. */
 const STDIN_FD = 5;
 const OUTPUT_FD = 6;
@@ -118,7 +120,7 @@ export class CriuEngine implements CheckpointEngine {
       tcpEstablished: request.extra.tcpEstablished === true,
       ...(externalNetns ? { externalNetns } : {}),
     };
-    const logFile = join(request.boxDir, 'criu-dump.log');
+    const logFile = join(request.boxDir, DUMP_LOG);
     const args = dumpArgs({
       pid,
       imageDir: request.imageDir,
@@ -127,9 +129,13 @@ export class CriuEngine implements CheckpointEngine {
       manifest,
       options: { tcpEstablished: manifest.tcpEstablished, verbosity: this.settings.verbosity },
     });
+    // Written first, made the manifest once criu succeeded: an nsboxd killed while criu dumps
+    // leaves what completeInterruptedDump needs to finish it.
+    writeFileSync(pendingManifestFile(request.imageDir), `${JSON.stringify(manifest, null, 2)}\n`);
     context.progress({ step: 'checkpoint', message: 'criu dump' });
     const started = Date.now();
-    const result = await runCriu(install, args, this.callOptions(context));
+    // Its exit status is kept beside the images: an nsboxd killed meanwhile finds out from it.
+    const result = await runCriu(install, args, { ...this.callOptions(context), detachOutput: true, exitFile: dumpExitFile(request.imageDir) });
     if (result.code !== 0) {
       const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : result.output;
       const why = result.timedOut ? `timed out after ${this.settings.timeoutSeconds} s` : criuErrors(log);
@@ -137,7 +143,7 @@ export class CriuEngine implements CheckpointEngine {
         details: { box: request.box.name, step: 'criu-dump', log: logFile },
       });
     }
-    writeFileSync(manifestFile(request.imageDir), `${JSON.stringify(manifest, null, 2)}\n`);
+    renameSync(pendingManifestFile(request.imageDir), manifestFile(request.imageDir));
     return { criu: install.version, dumpMs: Date.now() - started, externalMounts: manifest.externalMounts.length, externalNetns: Boolean(externalNetns) };
   }
 
@@ -184,8 +190,11 @@ export class CriuEngine implements CheckpointEngine {
         ...(request.netns
           ? [`exec ${NETNS_FD}<${shellQuote(request.netns)} || { echo "error criu-restore 2 cannot open ${request.netns}" >&4; exit 1; }`]
           : []),
+        'started=$(date +%s%N)',
         `${fault}${command} ${STDIN_FD}<&0 ${OUTPUT_FD}>&1 </dev/null >/dev/null 2>&1`,
         'rc=$?',
+        // criu's own time, beside its log (bench/migration compares nsbox's restore with it).
+        `echo $(( ($(date +%s%N) - started) / 1000000 )) > ${shellQuote(join(request.boxDir, RESTORE_MS))}`,
         `if [ "$rc" -eq 0 ] && [ -s ${shellQuote(pidFile)} ]; then`,
         `  echo "ok $(cat ${shellQuote(pidFile)})" >&4`,
         '  exit 0',
@@ -293,6 +302,38 @@ function giveImagesToBoxRoot(imageDir: string, spec: OciSpec): void {
     const path = join(imageDir, name);
     if (lstatSync(path).isFile()) chownSync(path, uid, gid);
   }
+}
+
+const pendingManifestFile = (imageDir: string) => `${manifestFile(imageDir)}.pending`;
+const dumpExitFile = (imageDir: string) => `${imageDir}/nsbox-dump-exit`;
+export const DUMP_LOG = 'criu-dump.log';
+
+/**
+ * Whether `imageDir` holds a whole dump, finishing one whose nsboxd died while criu ran: criu
+ * (a process group of its own, its output going nowhere) carries on, and the shell around it
+ * writes its exit status beside the images.
+ */
+export function completeInterruptedDump(imageDir: string): boolean {
+  if (existsSync(manifestFile(imageDir))) return true;
+  const pending = pendingManifestFile(imageDir);
+  const exit = dumpExitFile(imageDir);
+  if (!existsSync(pending) || !existsSync(exit) || readFileSync(exit, 'utf8').trim() !== '0') return false;
+  renameSync(pending, manifestFile(imageDir));
+  return true;
+}
+
+/** Whether a criu dump into `imageDir` still runs (started by an nsboxd that died since). */
+export function dumpRunning(imageDir: string): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args.includes('dump') && args.includes(imageDir) && args.some((arg) => arg.endsWith('/criu'))) return true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
 }
 
 export function readManifest(imageDir: string): CheckpointManifest {

@@ -13,6 +13,13 @@ export interface CriuCallOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   cwd?: string;
+  /**
+   * criu writes to its --log-file: its stdout and stderr go nowhere rather than to a pipe of
+   * this process, so that criu outlives this process (a dump finishes) without a SIGPIPE.
+   */
+  detachOutput?: boolean;
+  /** criu's exit status is written here by a shell around it, even when this process is gone by then. */
+  exitFile?: string;
 }
 
 export interface CriuResult {
@@ -24,20 +31,24 @@ export interface CriuResult {
 
 export function runCriu(install: CriuInstall, args: string[], options: CriuCallOptions = {}): Promise<CriuResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...(options.fault ? { CRIU_FAULT: options.fault } : {}) };
-    const child = spawn(install.file, [...install.args, ...args], {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...(options.fault ? { CRIU_FAULT: options.fault } : {}) };
+    const [file, argv] = options.exitFile
+      ? ['/bin/sh', ['-c', '"$@"; rc=$?; echo $rc > "$NSBOX_CRIU_EXIT"; exit $rc', 'criu', install.file, ...install.args, ...args]]
+      : [install.file, [...install.args, ...args]];
+    if (options.exitFile) env.NSBOX_CRIU_EXIT = options.exitFile;
+    const child = spawn(file, argv, {
       env,
       cwd: options.cwd ?? '/',
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: options.detachOutput ? 'ignore' : ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     let timedOut = false;
     const collect = (chunk: Buffer) => {
       if (output.length < 64 * 1024) output += chunk.toString('utf8');
     };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
     const killGroup = () => {
       try {
         if (child.pid) process.kill(-child.pid, 'SIGKILL');

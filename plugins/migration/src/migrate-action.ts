@@ -5,9 +5,13 @@
  * save the box. Then the box is checkpointed
  * (its processes freeze and stop here), archived with its root, sent to the target in
  * pieces and restored there with its id, name and config. The frozen time is from the dump's
- * start to the target's restore's end. On any failure after the dump the box is restored
+ * start to the target's restore's end. On any failure before the switch the box is restored
  * here from its images and whatever reached the target is removed; once it runs there, it is
- * destroyed here (its address claims freed with it).
+ * committed there and destroyed here (its address claims freed with it). Each phase is
+ * recorded on both hosts before its work (migration-records.ts), so that an nsboxd killed at
+ * any point leaves one copy once both have reconciled. `--fallback cold`: when the live
+ * attempt failed and the box runs here again, it is stopped, copied and started there.
+ * Progress: each phase, and the bytes sent, as the operation's progress.
  *
  * Memory moves stop-and-copy: criu's pre-copy (`pre-dump`) needs soft-dirty page tracking,
  * which is detected (`criu check --feature mem_dirty_track`) and reported, not used yet.
@@ -17,21 +21,19 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NsboxApiError, NsboxClient } from '@nsbox/client';
-import { type Box, coreConfigSchema, defineAction, NsboxError, type OperationContext, z } from '@nsbox/core';
+import { NsboxApiError, type NsboxClient } from '@nsbox/client';
+import { type Box, coreConfigSchema, defineAction, NsboxError, type OperationContext, operationContext, z } from '@nsbox/core';
+import type { BoxFilesService } from '@nsbox/runtime-api';
 import { exportBox, migrationDir, type TransferServices } from './box-transfer.js';
+import { pausePoint } from './crash-seam.js';
 import type { CriuCheckResult } from './criu-check.js';
+import type { MigrationMode, OutgoingPhase, OutgoingRecord } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
+import { askTarget, type OutgoingSide, settleOutgoing, TargetUndecided, targetClient } from './outgoing.js';
 import { freshImageDir, transferServices } from './transfer-actions.js';
 
 /** Raw bytes per piece: base64 of it stays under nsboxd's 1 MiB body limit. */
 const PIECE = 600 * 1024;
-
-function targetClient(to: string, token: string): NsboxClient {
-  if (/^https?:\/\//.test(to)) return new NsboxClient({ url: to, token });
-  if (to.startsWith('/')) return new NsboxClient({ socketPath: to, token });
-  throw new NsboxError('E_INVALID_ARGUMENT', `to: ${to} is neither a socket path (absolute) nor an http(s) URL`, { details: { field: 'to' } });
-}
 
 /** Pre-flight on the target: its criu works, and neither the name nor the id is taken there. */
 async function checkTarget(client: NsboxClient, box: Box, to: string): Promise<CriuCheckResult> {
@@ -66,17 +68,21 @@ async function checkTarget(client: NsboxClient, box: Box, to: string): Promise<C
   return criu;
 }
 
-async function send(client: NsboxClient, file: string, upload: string, signal: AbortSignal): Promise<number> {
+/** Sends the archive in pieces, reporting the bytes sent; the crash seam `source:transfer` stops after the first piece. */
+async function send(client: NsboxClient, file: string, upload: string, operation: OperationContext, files: BoxFilesService): Promise<number> {
   const handle = await open(file, 'r');
   try {
+    const total = (await handle.stat()).size;
     const buffer = Buffer.allocUnsafe(PIECE);
     let offset = 0;
     for (;;) {
-      signal.throwIfAborted();
+      operation.signal.throwIfAborted();
       const { bytesRead } = await handle.read(buffer, 0, PIECE, offset);
       if (bytesRead === 0) return offset;
       await client.actions.run('migration', 'receive', { upload, offset, data: buffer.subarray(0, bytesRead).toString('base64') });
       offset += bytesRead;
+      operation.progress({ step: 'transfer', percent: Math.floor((offset / total) * 100), message: `sent ${offset} of ${total} bytes` });
+      if (offset === bytesRead) await pausePoint(files, 'source:transfer');
     }
   } finally {
     await handle.close();
@@ -87,6 +93,10 @@ export interface MigrateResult {
   box: string;
   to: string;
   state: string;
+  /** live: with the box's memory (criu); cold: stopped here and started there. */
+  mode: MigrationMode;
+  /** Why the live attempt failed, when `--fallback cold` moved the box cold instead. */
+  fallbackFrom?: string;
   frozenMs: number;
   dumpMs: number;
   transferMs: number;
@@ -102,6 +112,9 @@ interface MigrateRequest {
   to: string;
   token: string;
   tcpEstablished: boolean;
+  fallback: 'cold' | 'none';
+  /** Cold from the start: no live attempt. */
+  cold: boolean;
   /** This host's criu verdict (its dirty-memory tracking). */
   local: CriuCheckResult;
 }
@@ -111,56 +124,141 @@ function precopyWhy(local: CriuCheckResult, target: CriuCheckResult): string {
   return 'stop-and-copy: pre-copy is not implemented yet';
 }
 
-async function migrate(transfer: TransferServices, box: Box, request: MigrateRequest, operation: OperationContext): Promise<MigrateResult> {
-  const { to, token, tcpEstablished } = request;
-  const { manager } = transfer;
-  if (box.state !== 'running') {
-    throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is ${box.state}, not running`, { details: { box: box.name, state: box.state } });
+interface Attempt {
+  transfer: TransferServices;
+  side: OutgoingSide;
+  request: MigrateRequest;
+  operation: OperationContext;
+}
+
+/** How many times `migrate` asks the target to commit before it leaves that to the reconcile loop. */
+const COMMIT_TRIES = 3;
+
+async function commitThere(record: OutgoingRecord): Promise<'committed' | 'aborted'> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await askTarget(record, 'commit');
+    } catch (error) {
+      if (!(error instanceof TargetUndecided) || tries >= COMMIT_TRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
   }
+}
+
+/**
+ * After a failure: where the box runs now, from the attempt's phase. When the target's word
+ * is missing the migration is left to the reconcile loop (owner pid 0), which asks again.
+ */
+async function settleAfterFailure(side: OutgoingSide, upload: string): Promise<string> {
+  try {
+    const where = await settleOutgoing(side, upload);
+    return where === 'here' ? 'it runs here again' : 'it runs there';
+  } catch (error) {
+    if (!(error instanceof TargetUndecided)) return `and bringing it back here failed too: ${(error as Error).message}`;
+    const record = side.records.outgoing(upload);
+    if (record) side.records.setOutgoing(upload, { phase: record.phase, owner: { pid: 0, start: '' } });
+    return `${error.message}: it runs here again once the target confirms it has no copy (retried in the background)`;
+  }
+}
+
+/** One attempt, live or cold, each phase recorded before its work (migration-records.ts). */
+async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<MigrateResult> {
+  const { transfer, side, request, operation } = run;
+  const { to, token, tcpEstablished } = request;
+  const { manager, files } = transfer;
+  const records = side.records;
   const client = targetClient(to, token);
   const upload = randomBytes(16).toString('hex');
-  const archive = join(migrationDir(transfer.files, 'outgoing'), `${upload}.tar`);
+  const archive = join(migrationDir(files, 'outgoing'), `${upload}.tar`);
+  records.beginOutgoing({ upload, boxId: box.id, boxName: box.name, target: to, token, mode });
+  const phase = async (name: OutgoingPhase, message: string, imageDir?: string) => {
+    operation.signal.throwIfAborted();
+    records.setOutgoing(upload, { phase: name, ...(imageDir ? { imageDir } : {}) });
+    await pausePoint(files, `source:${name}`);
+    operation.progress({ step: name, message });
+  };
   try {
+    await pausePoint(files, 'source:preflight');
     operation.progress({ step: 'preflight', message: `checking ${to}` });
-    const remote = await checkTarget(client, box, to);
+    let remote: CriuCheckResult;
+    try {
+      remote = await checkTarget(client, box, to);
+    } catch (error) {
+      records.setOutgoing(upload, { phase: 'done', outcome: 'here' });
+      throw error;
+    }
     const frozenAt = Date.now();
-    operation.progress({ step: 'dump', message: 'criu dump' });
-    const saved = await manager.checkpoint(box.id, { imageDir: freshImageDir(transfer, box), extra: { tcpEstablished } }, operation);
-    const imageDir = (saved.runtime as { checkpoint?: { imageDir?: string } }).checkpoint?.imageDir as string;
-    const dumpMs = Date.now() - frozenAt;
     let sent = 0;
+    let dumpMs = 0;
     let transferMs = 0;
     let restoreMs = 0;
     try {
-      operation.progress({ step: 'transfer', message: `sending box ${box.name} to ${to}` });
+      // The dump is not cancelled half-way (criu killed mid-dump can kill the box): a cancel is seen after it.
+      const uncancelled = operationContext({ log: operation.log, onProgress: (progress) => operation.progress(progress) });
+      if (mode === 'live') {
+        const imageDir = freshImageDir(transfer, box);
+        await phase('dump', 'criu dump', imageDir);
+        await manager.checkpoint(box.id, { imageDir, extra: { tcpEstablished } }, uncancelled);
+      } else {
+        await phase('dump', 'stopping the box');
+        await manager.stop(box.id, {}, uncancelled);
+      }
+      dumpMs = Date.now() - frozenAt;
+      await phase('transfer', `sending box ${box.name} to ${to}`);
       const transferAt = Date.now();
-      await exportBox(transfer, manager.get(box.id), archive, operation);
-      sent = await send(client, archive, upload, operation.signal);
+      await exportBox(transfer, manager.get(box.id), archive, operation, { images: mode === 'live' });
+      sent = await send(client, archive, upload, operation, files);
       transferMs = Date.now() - transferAt;
-      operation.progress({ step: 'restore', message: `restoring box ${box.name} on ${to}` });
+      await phase('restore', `${mode === 'live' ? 'restoring' : 'starting'} box ${box.name} on ${to}`);
       const restoreAt = Date.now();
       const arrived = (await client.actions.run('migration', 'import', { upload, run: true })) as { state: string };
       restoreMs = Date.now() - restoreAt;
+      await pausePoint(files, 'source:restored');
       if (arrived.state !== 'running') throw new NsboxError('E_RUNTIME', `box '${box.name}' is ${arrived.state} on ${to}, not running`);
+      // The last moment a cancel is honoured: past it, the box is the target's.
+      operation.signal.throwIfAborted();
     } catch (error) {
-      // The box runs here again; the target has nothing of it (an import that failed removed its box).
-      await client.actions.run('migration', 'receive', { upload, offset: 0, data: '', discard: true }).catch(() => undefined);
-      const back = await manager.restore(box.id, { imageDir }, operation).then(
-        () => 'it runs here again',
-        (restoreError: Error) => `and its restore here failed too: ${restoreError.message}`,
+      const back = await settleAfterFailure(side, upload);
+      const cancelled = operation.signal.aborted;
+      throw new NsboxError(
+        cancelled ? 'E_CANCELLED' : 'E_RUNTIME',
+        `migration of box '${box.name}' to ${to} ${cancelled ? 'cancelled' : `failed: ${(error as Error).message}`}; ${back}`,
+        {
+          details: { box: box.name, to, here: back === 'it runs here again' },
+          cause: error,
+        },
       );
-      throw new NsboxError('E_RUNTIME', `migration of box '${box.name}' to ${to} failed: ${(error as Error).message}; ${back}`, {
+    }
+    const frozenMs = Date.now() - frozenAt;
+    // The switch: from here on the box is the target's once it confirms.
+    records.setOutgoing(upload, { phase: 'commit' });
+    await pausePoint(files, 'source:commit');
+    operation.progress({ step: 'commit', message: `handing box ${box.name} over to ${to}` });
+    const record = records.outgoing(upload) as OutgoingRecord;
+    let answer: 'committed' | 'aborted';
+    try {
+      answer = await commitThere(record);
+    } catch (error) {
+      const where = await settleAfterFailure(side, upload);
+      throw new NsboxError('E_RUNTIME', `migration of box '${box.name}' to ${to}: ${(error as Error).message}; ${where}`, {
         details: { box: box.name, to },
         cause: error,
       });
     }
-    const frozenMs = Date.now() - frozenAt;
-    // It runs on the target: the copy here goes (its address claims, images, root).
+    if (answer === 'aborted') {
+      const where = await settleAfterFailure(side, upload);
+      throw new NsboxError('E_RUNTIME', `migration of box '${box.name}' to ${to}: the target dropped the box before its commit; ${where}`, {
+        details: { box: box.name, to },
+      });
+    }
+    await phase('destroy', `removing box ${box.name} here`);
     await manager.destroy(box.id, { force: true }, operation);
+    records.setOutgoing(upload, { phase: 'done', outcome: 'there' });
     return {
       box: box.name,
       to,
       state: 'running',
+      mode,
       frozenMs,
       dumpMs,
       transferMs,
@@ -175,6 +273,24 @@ async function migrate(transfer: TransferServices, box: Box, request: MigrateReq
   }
 }
 
+async function migrate(transfer: TransferServices, side: OutgoingSide, box: Box, request: MigrateRequest, operation: OperationContext): Promise<MigrateResult> {
+  if (box.state !== 'running') {
+    throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is ${box.state}, not running`, { details: { box: box.name, state: box.state } });
+  }
+  const run = { transfer, side, request, operation };
+  if (request.cold) return attempt(run, box, 'cold');
+  try {
+    return await attempt(run, box, 'live');
+  } catch (error) {
+    const here = error instanceof NsboxError && (error.details as { here?: boolean } | undefined)?.here === true;
+    // Cold only when the live attempt left the box running here, and nobody cancelled.
+    if (request.fallback !== 'cold' || !here || operation.signal.aborted) throw error;
+    operation.progress({ step: 'fallback', message: `live migration failed (${(error as Error).message}); moving the box cold` });
+    const cold = await attempt(run, transfer.manager.get(box.id), 'cold');
+    return { ...cold, fallbackFrom: (error as Error).message };
+  }
+}
+
 export const migrateAction = defineAction({
   name: 'migrate',
   description: 'move a running box to another nsboxd (its socket or URL and a token): checkpoint, copy, restore there',
@@ -183,10 +299,14 @@ export const migrateAction = defineAction({
     to: z.string().min(1).describe('the target nsboxd: its socket path or https URL'),
     token: z.string().min(1).describe("an admin token of the target's"),
     tcpEstablished: z.boolean().optional().describe('carry established TCP connections (default: yes)'),
+    cold: z.boolean().optional().describe('move it cold from the start: stopped here, started there (its memory is not kept)'),
+    fallback: z.enum(['cold', 'none']).optional().describe('after a failed live attempt (the box runs here again): cold moves it stopped and starts it there'),
   }),
   box: true,
   hostWide: true,
   role: 'admin',
+  // Through nsboxd an API operation: its phases and bytes on /operations/{id}/watch, and DELETE cancels it.
+  operation: true,
   cli: {
     command: 'migrate',
     arguments: [{ name: 'box', description: 'the box (name or id)', required: true }],
@@ -194,6 +314,8 @@ export const migrateAction = defineAction({
       { flags: '--to <target>', description: "the target nsboxd's socket path or URL" },
       { flags: '--token <token>', description: "an admin token of the target's (default: NSBOX_TARGET_TOKEN)" },
       { flags: '--no-tcp-established', description: 'do not carry established TCP connections' },
+      { flags: '--cold', description: 'stop the box, copy it and start it there (no live attempt)' },
+      { flags: '--fallback <mode>', description: 'cold: after a failed live attempt, stop the box, copy it and start it there' },
     ],
     input: ([box], options) => ({
       box,
@@ -202,14 +324,18 @@ export const migrateAction = defineAction({
     }),
   },
   run: async (input, { box, services, own, operation }) => {
-    const local = await own<MigrationService>(migrationServiceId).checker.recent();
+    const service = own<MigrationService>(migrationServiceId);
+    const local = await service.checker.recent();
+    const transfer = transferServices(services);
+    targetClient(input.to, input.token).close(); // checks `to` before anything
     return migrate(
-      transferServices(services),
+      transfer,
+      service.outgoingSide(transfer, operation.log),
       box as Box,
-      { to: input.to, token: input.token, tcpEstablished: input.tcpEstablished ?? true, local },
+      { to: input.to, token: input.token, tcpEstablished: input.tcpEstablished ?? true, fallback: input.fallback ?? 'none', cold: input.cold ?? false, local },
       operation,
     );
   },
   render: (result) =>
-    `box ${result.box} migrated to ${result.to}: frozen ${result.frozenMs} ms (dump ${result.dumpMs} ms, copy ${result.transferMs} ms of ${result.bytes} bytes, restore ${result.restoreMs} ms; ${result.precopyWhy})`,
+    `box ${result.box} migrated to ${result.to}${result.mode === 'cold' ? ' cold (stopped and started there)' : ''}: frozen ${result.frozenMs} ms (dump ${result.dumpMs} ms, copy ${result.transferMs} ms of ${result.bytes} bytes, restore ${result.restoreMs} ms; ${result.precopyWhy})`,
 });

@@ -5,9 +5,10 @@
  * operations, with every plugin's hooks, do the rest.
  */
 
-import { ContainerModule, contribute, coreRefs, definePlugin, hostInfoPoint } from '@nsbox/core';
+import { ContainerModule, contribute, coreRefs, definePlugin, hostInfoPoint, type PluginDatabases } from '@nsbox/core';
 import { runtimeRefs } from '@nsbox/runtime-api';
 import { migrationActions, migrationServiceId } from './actions.js';
+import { migrationReconciler } from './migration-reconcile.js';
 import { MigrationService } from './migration-service.js';
 import { migrationSettingsSchema } from './settings.js';
 import { version } from './version.js';
@@ -17,7 +18,8 @@ const migrationModule = new ContainerModule((options) => {
     .bind(migrationServiceId)
     .toDynamicValue((context) => {
       const settings = context.get(coreRefs.hostSettings.token, { optional: true }) as Record<string, unknown> | undefined;
-      return new MigrationService(migrationSettingsSchema.parse(settings?.migration ?? {}));
+      const databases = context.get(coreRefs.pluginDatabases.token, { optional: true }) as PluginDatabases | undefined;
+      return new MigrationService(migrationSettingsSchema.parse(settings?.migration ?? {}), databases);
     })
     .inSingletonScope();
 });
@@ -37,6 +39,10 @@ export const migrationPlugin = definePlugin({
     services.getOptional(runtimeRefs.checkpointEngines)?.install(migration.engine);
     migration.engine.useCgroups(services.getOptional(runtimeRefs.cgroups));
     // nsboxd's GET /host: where criu is and `criu check`'s verdict.
-    return { contributions: [contribute(hostInfoPoint, { section: 'migration', describe: () => migration.checker.recent() })] };
+    return {
+      contributions: [contribute(hostInfoPoint, { section: 'migration', describe: () => migration.checker.recent() })],
+      // In the resident agent: migrations a dead nsboxd left half-way end with one copy of the box.
+      services: [migrationReconciler(migration, services)],
+    };
   },
 });

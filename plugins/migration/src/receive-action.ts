@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { defineAction, NsboxError, z } from '@nsbox/core';
 import { type BoxFilesService, runtimeRefs } from '@nsbox/runtime-api';
 import { migrationDir } from './box-transfer.js';
+import { pausePoint } from './crash-seam.js';
 
 /** Upload ids: made by the sender, only hex (they become file names). */
 export const UPLOAD_ID = /^[0-9a-f]{16,64}$/;
@@ -33,7 +34,8 @@ export const receiveAction = defineAction({
   hostWide: true,
   role: 'admin',
   async run(input, { services }) {
-    const file = uploadFile(services.get(runtimeRefs.boxFiles), input.upload);
+    const files = services.get(runtimeRefs.boxFiles);
+    const file = uploadFile(files, input.upload);
     if (input.discard) {
       rmSync(file, { force: true });
       return { upload: input.upload, bytes: 0, discarded: true };
@@ -52,6 +54,7 @@ export const receiveAction = defineAction({
     } finally {
       await handle.close();
     }
+    if (have === 0) await pausePoint(files, 'target:receive');
     return { upload: input.upload, bytes: have + piece.length, discarded: false };
   },
 });

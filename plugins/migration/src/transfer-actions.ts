@@ -6,11 +6,59 @@
 
 import { mkdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type Box, coreRefs, defineAction, NsboxError, type ServiceSource, z } from '@nsbox/core';
+import { type Box, coreRefs, defineAction, NsboxError, type OperationContext, type ServiceSource, z } from '@nsbox/core';
 import { runtimeRefs } from '@nsbox/runtime-api';
 import { newFilePath } from './box-archive.js';
 import { exportBox, importBox, ownImageDir, type TransferServices } from './box-transfer.js';
+import { pausePoint } from './crash-seam.js';
+import type { MigrationRecords } from './migration-records.js';
+import { type MigrationService, migrationServiceId } from './migration-service.js';
 import { uploadFile } from './receive-action.js';
+
+/**
+ * The import of a migration (an upload of `migration receive`): recorded in the plugin's
+ * database before the box is made, `restored` once it runs. The box is not this host's until
+ * the source commits it (`migration settle`, incoming.ts).
+ */
+async function importMigration(
+  transfer: TransferServices,
+  records: MigrationRecords,
+  upload: string,
+  input: { name?: string | undefined; run?: boolean | undefined },
+  operation: OperationContext,
+) {
+  const file = uploadFile(transfer.files, upload);
+  try {
+    if (!records.beginIncoming(upload)) {
+      throw new NsboxError('E_INVALID_STATE', `upload: migration ${upload} was settled already (${records.incoming(upload)?.phase})`, {
+        details: { field: 'upload' },
+      });
+    }
+    await pausePoint(transfer.files, 'target:importing');
+    const imported = await importBox(
+      transfer,
+      {
+        file,
+        name: input.name,
+        run: input.run,
+        creating: ({ name, id }) => {
+          // A migrated box keeps its id (its cgroup, MAC and images were made with it).
+          if (!id) throw new NsboxError('E_ALREADY_EXISTS', `a box with the migrated box's id exists here`, { details: { field: 'upload' } });
+          records.setIncoming(upload, { phase: 'importing', boxId: id, boxName: name });
+        },
+      },
+      operation,
+    ).catch((error: Error) => {
+      if (records.incoming(upload)?.phase === 'importing') records.setIncoming(upload, { phase: 'aborted' });
+      throw error;
+    });
+    records.setIncoming(upload, { phase: 'restored' });
+    await pausePoint(transfer.files, 'target:restored');
+    return imported;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
 
 export function transferServices(services: ServiceSource): TransferServices {
   return {
@@ -87,7 +135,7 @@ export const importAction = defineAction({
     ],
     input: ([file], options) => ({ ...(file !== undefined ? { file: resolve(file) } : {}), ...options }),
   },
-  async run(input, { services, operation }) {
+  async run(input, { services, operation, own }) {
     if (input.name !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(input.name)) {
       throw new NsboxError('E_INVALID_ARGUMENT', `name: '${input.name}' is not a box name`, { details: { field: 'name' } });
     }
@@ -95,12 +143,8 @@ export const importAction = defineAction({
       throw new NsboxError('E_INVALID_ARGUMENT', 'file: give the archive as file or as upload, one of them', { details: { field: 'file' } });
     }
     const transfer = transferServices(services);
-    const file = input.upload !== undefined ? uploadFile(transfer.files, input.upload) : (input.file as string);
-    try {
-      return await importBox(transfer, { file, name: input.name, run: input.run }, operation);
-    } finally {
-      if (input.upload !== undefined) rmSync(file, { force: true });
-    }
+    if (input.upload !== undefined) return importMigration(transfer, own<MigrationService>(migrationServiceId).records, input.upload, input, operation);
+    return importBox(transfer, { file: input.file as string, name: input.name, run: input.run }, operation);
   },
   render: (result) => `box ${result.box} imported (${result.state}${result.checkpoint ? ', with its checkpoint' : ''})`,
 });

@@ -53,10 +53,16 @@ export async function openDaemonHost(cleanup: Cleanup, plugins: AnyPlugin[], set
   };
 }
 
-/** The box's counter (the COUNTER init of support.ts) read through exec. */
+/**
+ * The box's counter (the COUNTER init of support.ts) read through exec. The shell truncates
+ * /count before each write: an empty read is that moment, and is read again.
+ */
 export async function countIn(host: DaemonHost, box: string): Promise<number> {
-  const result = await host.client.boxes.exec(box, { command: ['cat', '/count'] });
-  return Number(result.stdout.trim() || '0');
+  for (let tries = 0; ; tries++) {
+    const result = await host.client.boxes.exec(box, { command: ['cat', '/count'] });
+    if (result.stdout.trim() !== '' || tries >= 10) return Number(result.stdout.trim() || '0');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 export async function countReaches(host: DaemonHost, box: string, above: number, timeoutMs: number): Promise<number> {

@@ -15,7 +15,7 @@ import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
 import { virtualisationPlugin } from '@nsbox/plugin-virtualisation';
 import { execInBox, LinuxBoxDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
-import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter } from '@nsbox/testkit';
+import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter, useCleanup } from '@nsbox/testkit';
 import { criuPrefix, findCriu, migrationPlugin } from '../src/index.js';
 
 /**
@@ -38,6 +38,15 @@ export function requireCriu(context: Mocha.Context): void {
   if (!unavailable) throw new Error(`criu is not installed (${why}); set NSBOX_CRIU_UNAVAILABLE=REASON where it cannot be`);
   console.log(`  skipped: criu is not installed here: ${unavailable}`);
   context.skip();
+}
+
+/** A suite's cleanup, and criu required before its tests (requireCriu). */
+export function useCriuCleanup(): Cleanup {
+  const cleanup = useCleanup();
+  before(function () {
+    requireCriu(this);
+  });
+  return cleanup;
 }
 
 /** The init of every test box: a counter in the shell's memory, shown on stdout and in /count. */

@@ -6,7 +6,7 @@
  * judged by the tenant policy and quotas; a POST is audited with the box it names.
  */
 
-import { type AnyAction, describeAction, z } from '@nsbox/core';
+import { type AnyAction, describeAction, operationContext, z } from '@nsbox/core';
 import { allActions } from '@nsbox/host';
 import { ScopedBoxApi } from '../boxes/scoped-box-api.js';
 import type { DaemonContext } from '../context.js';
@@ -34,7 +34,26 @@ function actionRoute(context: DaemonContext, plugin: string, action: AnyAction):
       return typeof box === 'string' ? box : undefined;
     },
     extensions: { 'x-nsbox-action': { plugin, action: action.name, box: info.box, readOnly: info.readOnly, command: info.command } },
-    handler: ({ query, body, scope }) => new ScopedBoxApi(context, scope).runAction(plugin, action.name, info.readOnly ? query : (body ?? {})),
+    ...(info.operation
+      ? {
+          // Long work: 202 with the operation, its progress and cancel through /operations.
+          status: 202,
+          handler: ({ body, scope }) =>
+            context.operations.start(
+              {
+                kind: `action.${plugin}.${action.name}`,
+                description: `${plugin} ${action.name}`,
+                tenant: scope.tenant,
+                resources: { boxes: typeof (body as { box?: unknown })?.box === 'string' ? [(body as { box: string }).box] : [] },
+                input: {},
+              },
+              ({ signal, progress }) =>
+                new ScopedBoxApi(context, scope).runAction(plugin, action.name, body ?? {}, operationContext({ signal, onProgress: progress })),
+            ),
+        }
+      : {
+          handler: ({ query, body, scope }) => new ScopedBoxApi(context, scope).runAction(plugin, action.name, info.readOnly ? query : (body ?? {})),
+        }),
   } as AnyRoute;
 }
 

@@ -199,6 +199,7 @@ export const actionInfoView = z.object({
   method: z.enum(['GET', 'POST']),
   path: z.string(),
   command: z.string(),
+  operation: z.boolean(),
 });
 
 export const eventsQuery = z.strictObject({

@@ -1,0 +1,149 @@
+/**
+ * The source's side of a migration's end: from its recorded phase, where the box must run —
+ * here again, or there (and the copy here goes). Used by `migrate` when an attempt fails, and
+ * by the reconcile loop for migrations whose nsboxd died (or that wait for the target). A
+ * decision that needs the target's word (abort acknowledged, commit confirmed) is retried
+ * until the target answers: until then the record stays, and the box runs nowhere twice.
+ */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NsboxClient } from '@nsbox/client';
+import { type Box, type BoxManager, NsboxError, type OperationLog } from '@nsbox/core';
+import type { BoxFilesService } from '@nsbox/runtime-api';
+import { completeInterruptedDump, DUMP_LOG, dumpRunning } from './criu-engine.js';
+import { criuErrors } from './criu-run.js';
+import type { SettleAnswer } from './incoming.js';
+import { type MigrationRecords, type OutgoingRecord, ownerAlive } from './migration-records.js';
+
+export interface OutgoingSide {
+  records: MigrationRecords;
+  manager: BoxManager;
+  files: BoxFilesService;
+  log: OperationLog;
+  exclusive<T>(upload: string, body: () => Promise<T>): Promise<T>;
+}
+
+/** The target did not answer (or not yet finally): the record stays and is tried again. */
+export class TargetUndecided extends Error {}
+
+export function targetClient(to: string, token: string, timeoutMs = 600_000): NsboxClient {
+  if (/^https?:\/\//.test(to)) return new NsboxClient({ url: to, token, timeoutMs });
+  if (to.startsWith('/')) return new NsboxClient({ socketPath: to, token, timeoutMs });
+  throw new NsboxError('E_INVALID_ARGUMENT', `to: ${to} is neither a socket path (absolute) nor an http(s) URL`, { details: { field: 'to' } });
+}
+
+/** The target's final word on the migration, or TargetUndecided. */
+export async function askTarget(record: OutgoingRecord, decision: 'commit' | 'abort'): Promise<'committed' | 'aborted'> {
+  const client = targetClient(record.target, record.token, 60_000);
+  let answer: SettleAnswer;
+  try {
+    answer = ((await client.actions.run('migration', 'settle', { upload: record.upload, decision })) as { state: SettleAnswer }).state;
+  } catch (error) {
+    throw new TargetUndecided(`${record.target} did not answer the ${decision}: ${(error as Error).message}`);
+  } finally {
+    client.close();
+  }
+  if (answer === 'pending') throw new TargetUndecided(`${record.target} is still importing the box`);
+  return answer;
+}
+
+async function waitForDump(imageDir: string): Promise<void> {
+  while (dumpRunning(imageDir)) await new Promise((resolve) => setTimeout(resolve, 200));
+}
+
+function dumpLogTail(boxDir: string): string {
+  const log = join(boxDir, DUMP_LOG);
+  return existsSync(log) ? criuErrors(readFileSync(log, 'utf8'), 3) : 'no criu log';
+}
+
+function find(manager: BoxManager, id: string): Box | undefined {
+  return manager.list().find((box) => box.id === id);
+}
+
+/** The box runs here again: as it was (restored from its images), or started when it has none. */
+async function bringBack(side: OutgoingSide, record: OutgoingRecord): Promise<'here'> {
+  const found = find(side.manager, record.boxId);
+  if (!found) {
+    side.log.warn(`migration ${record.upload}: box ${record.boxName} is not here any more`);
+    side.records.setOutgoing(record.upload, { phase: 'done', outcome: 'gone' });
+    return 'here';
+  }
+  const box = await side.manager.sync(found.id);
+  if (box.state !== 'running') {
+    const images = record.mode === 'live' && record.imageDir !== null && completeInterruptedDump(record.imageDir);
+    if (images && record.imageDir && existsSync(record.imageDir)) {
+      await side.manager.restore(box.id, { imageDir: record.imageDir }).catch(async (error: Error) => {
+        // Busy (an exit being settled meanwhile): the next round tries again.
+        if (error instanceof NsboxError && error.code === 'E_INVALID_STATE') throw error;
+        // Never none: without its memory, the box at least runs.
+        side.log.warn(`migration ${record.upload}: restore of box ${record.boxName} failed (${error.message}); starting it`);
+        await side.manager.start(box.id);
+      });
+    } else {
+      if (record.mode === 'live')
+        side.log.warn(`migration ${record.upload}: no whole dump of box ${record.boxName} (${dumpLogTail(side.files.boxDir(box))}); starting it`);
+      await side.manager.start(box.id);
+    }
+  }
+  side.records.setOutgoing(record.upload, { phase: 'done', outcome: 'here' });
+  return 'here';
+}
+
+async function leave(side: OutgoingSide, record: OutgoingRecord): Promise<'there'> {
+  side.records.setOutgoing(record.upload, { phase: 'destroy' });
+  const box = find(side.manager, record.boxId);
+  if (box) await side.manager.destroy(box.id, { force: true });
+  side.records.setOutgoing(record.upload, { phase: 'done', outcome: 'there' });
+  return 'there';
+}
+
+/** Settles a migration from its recorded phase: where the box runs now. TargetUndecided when the target must answer first. */
+export function settleOutgoing(side: OutgoingSide, upload: string): Promise<'here' | 'there'> {
+  return side.exclusive(upload, async () => {
+    const record = side.records.outgoing(upload);
+    if (!record) throw new Error(`no outgoing migration ${upload}`);
+    switch (record.phase) {
+      case 'done':
+        return record.outcome === 'there' ? 'there' : 'here';
+      case 'preflight':
+        // Nothing was touched.
+        side.records.setOutgoing(upload, { phase: 'done', outcome: 'here' });
+        return 'here';
+      case 'dump':
+        if (record.imageDir) await waitForDump(record.imageDir);
+        return bringBack(side, record);
+      case 'transfer':
+        // Nothing was imported there yet: the upload is only a file (the target drops it too).
+        await askTarget(record, 'abort').catch(() => undefined);
+        return bringBack(side, record);
+      case 'restore':
+      case 'aborting':
+        // The target may run a copy: it must be gone before this one runs.
+        return (await askTarget(record, 'abort')) === 'committed' ? leave(side, record) : bringBack(side, record);
+      case 'commit':
+      case 'destroy':
+        return (await askTarget(record, 'commit')) === 'committed' ? leave(side, record) : bringBack(side, record);
+    }
+  });
+}
+
+/**
+ * Settles every migration whose nsboxd died mid-way (or that `migrate` left to be retried):
+ * each one where the target's answer is still missing stays for the next round.
+ */
+export async function reconcileOutgoing(side: OutgoingSide): Promise<number> {
+  let waiting = 0;
+  for (const record of side.records.unsettledOutgoing()) {
+    // Handed off by `migrate` (pid 0), or its process died.
+    if (ownerAlive(record.owner)) continue;
+    try {
+      const where = await settleOutgoing(side, record.upload);
+      side.log.warn(`migration ${record.upload} of box ${record.boxName} (interrupted at ${record.phase}): the box runs ${where}`);
+    } catch (error) {
+      if (!(error instanceof TargetUndecided)) side.log.warn(`migration ${record.upload}: ${(error as Error).message}`);
+      waiting++;
+    }
+  }
+  return waiting;
+}

@@ -1,0 +1,136 @@
+/**
+ * Crash safety of `nsbox migrate`: two nsboxd as child processes; one of them is SIGKILLed at
+ * a phase of a migration (the crash seam stops it there, or the test catches criu's dump or
+ * restore running), started again, and once both have reconciled exactly one copy of the box
+ * runs — on the side the phase decides — its counter going on, and the other host has
+ * nothing of it: never none, never two.
+ */
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { type DaemonProcessHost, spawnDaemonHost } from './daemons.js';
+import { countIn, countReaches, startCounterBox } from './hosts.js';
+import { sleep, useCriuCleanup } from './support.js';
+
+type Side = 'source' | 'target';
+
+interface CrashCase {
+  /** Whose nsboxd is killed. */
+  kill: Side;
+  /** The seam's phase (`source:transfer`), or a criu call caught running. */
+  at: string;
+  /** Where the box runs once both reconciled. */
+  runs: Side;
+}
+
+const CASES: CrashCase[] = [
+  { kill: 'source', at: 'source:preflight', runs: 'source' },
+  { kill: 'source', at: 'criu dump', runs: 'source' },
+  { kill: 'source', at: 'source:transfer', runs: 'source' },
+  { kill: 'source', at: 'source:restore', runs: 'source' },
+  { kill: 'source', at: 'source:restored', runs: 'source' },
+  { kill: 'source', at: 'source:commit', runs: 'target' },
+  { kill: 'source', at: 'source:destroy', runs: 'target' },
+  { kill: 'target', at: 'target:receive', runs: 'source' },
+  { kill: 'target', at: 'target:importing', runs: 'source' },
+  { kill: 'target', at: 'criu restore', runs: 'source' },
+  { kill: 'target', at: 'target:restored', runs: 'source' },
+  { kill: 'target', at: 'target:committed', runs: 'target' },
+];
+
+/** A criu call with these words running on images under `stateDir`. */
+function criuRunning(stateDir: string, verb: string): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args.some((arg) => arg.endsWith('/criu')) && args.includes(verb) && args.some((arg) => arg.includes(stateDir))) return true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
+}
+
+async function boxOn(host: DaemonProcessHost, name: string): Promise<string | undefined> {
+  try {
+    return (await host.client.boxes.get(name)).state;
+  } catch (error) {
+    if ((error as { status?: number }).status === 404) return undefined;
+    throw error;
+  }
+}
+
+describe('migration: nsboxd killed at each phase of a migration leaves exactly one running copy', function () {
+  this.timeout(300_000);
+  const cleanup = useCriuCleanup();
+
+  for (const crash of CASES) {
+    it(`${crash.kill} killed at ${crash.at}: the box runs on the ${crash.runs}`, async () => {
+      const criuVerb = crash.at.startsWith('criu ') ? crash.at.slice(5) : undefined;
+      const source = await spawnDaemonHost(cleanup);
+      const target = await spawnDaemonHost(cleanup);
+      const victim = crash.kill === 'source' ? source : target;
+      if (!criuVerb) {
+        await victim.kill();
+        await victim.start(crash.at);
+      }
+      const step = (what: string) => process.env.NSBOX_TEST_TRACE && console.log(`      ${new Date().toISOString()} ${what}`);
+      step('daemons up');
+      const original = await startCounterBox(cleanup, source, 'mig-crash');
+      step('box runs');
+      const before = await countIn(source, 'mig-crash');
+
+      let ended: string | undefined;
+      source.action('migrate', { box: 'mig-crash', to: target.socket, token: target.token }).then(
+        (result) => {
+          ended = JSON.stringify(result);
+        },
+        (error: Error) => {
+          ended = error.message;
+        },
+      );
+      const deadline = Date.now() + 120_000;
+      const reached = () => (criuVerb ? criuRunning(victim.stateDir, criuVerb) : victim.paused() === crash.at);
+      while (!reached()) {
+        assert.ok(ended === undefined && Date.now() < deadline, `the migration never reached ${crash.at}: ${ended ?? 'still running'}`);
+        await sleep(criuVerb ? 5 : 50);
+      }
+      step(`reached ${crash.at}`);
+      await victim.kill();
+      await victim.start();
+      step('restarted');
+      cleanup.add('show the killed nsboxd', () => step(victim.stderr()));
+
+      // Both reconcile (the source asks the target again until it answers): one copy, on one side.
+      let where: [string | undefined, string | undefined] = [undefined, undefined];
+      const settled = Date.now() + 90_000;
+      for (;;) {
+        where = [await boxOn(source, 'mig-crash'), await boxOn(target, 'mig-crash')];
+        const open = source.records().outgoing.filter((record) => record.phase !== 'done').length;
+        const running = where.filter((state) => state === 'running').length;
+        if (open === 0 && running === 1 && where.includes(undefined)) break;
+        assert.ok(running <= 1, `two running copies: source ${where[0]}, target ${where[1]}`);
+        assert.ok(Date.now() < settled, `not settled: source ${where[0]}, target ${where[1]}, ${open} open migration(s)\n${victim.stderr()}`);
+        await sleep(250);
+      }
+      const [host, other] = crash.runs === 'source' ? [source, target] : [target, source];
+      assert.equal(where[crash.runs === 'source' ? 0 : 1], 'running', `the box runs on the ${crash.runs}`);
+      assert.equal(await boxOn(other, 'mig-crash'), undefined, 'and nothing of it is on the other side');
+      const arrived = await host.client.boxes.get('mig-crash');
+      assert.equal(arrived.id, original.id);
+      const first = await countIn(host, 'mig-crash');
+      if (first < before) step(JSON.stringify((await host.client.boxes.history('mig-crash', { last: 30 })).map((event) => [event.kind, event.data])));
+      assert.ok((await countReaches(host, 'mig-crash', first + 2, 15_000)) > first + 2, 'its counter goes on');
+      // Its memory came along (restored from its images), it was not started again from 0.
+      assert.ok(first >= before, `the counter came back at ${first}, it was ${before} before the migration`);
+      assert.deepEqual(
+        target.records().incoming.filter((record) => record.phase === 'importing' || record.phase === 'restored'),
+        [],
+        'no import left uncommitted on the target',
+      );
+      // Give the killed side's criu processes nothing to hold: none runs on either host now.
+      assert.equal(criuRunning(source.stateDir, 'dump') || criuRunning(target.stateDir, 'restore'), false);
+    });
+  }
+});
