@@ -41,11 +41,18 @@ export class Sampler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private log: OperationLog | undefined;
+  private readonly roundListeners = new Set<() => void>();
 
   constructor(private readonly parts: SamplerParts) {}
 
   private now(): number {
     return (this.parts.clock ?? Date.now)();
+  }
+
+  /** Calls `listener` after each round (the stats streams); returns the unsubscribe. */
+  onRound(listener: () => void): () => void {
+    this.roundListeners.add(listener);
+    return () => this.roundListeners.delete(listener);
   }
 
   /** One round over every running box: read, record, observe. */
@@ -82,6 +89,7 @@ export class Sampler {
         this.parts.boxes.list().map((box) => box.id),
       );
     }
+    for (const listener of [...this.roundListeners]) listener();
     return samples;
   }
 
@@ -107,7 +115,8 @@ export class Sampler {
     this.victims = [...this.victims, ...fresh].slice(-256);
     for (const sample of samples) {
       const trail = this.trails.get(sample.boxId) ?? this.restoredTrail(sample);
-      const { events, trail: next } = observe(sample, trail, this.victims, this.parts.settings.pressureThreshold);
+      const { pressureThreshold: pressure, diskFullPercent: diskFull } = this.parts.settings;
+      const { events, trail: next } = observe(sample, trail, this.victims, { pressure, diskFull });
       this.trails.set(sample.boxId, next);
       for (const event of events) {
         if (event.kind === 'tracking.oom-kill') this.victims = this.victims.filter((victim) => !victim.memcg.split('/').includes(sample.boxId));
@@ -131,6 +140,7 @@ export class Sampler {
       throttledPeriods: last.throttledPeriods ?? 0,
       throttledUsec: last.throttledUsec ?? 0,
       pressure: { memory: false, io: false },
+      diskFull: { space: false, inodes: false },
     };
   }
 

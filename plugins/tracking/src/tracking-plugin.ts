@@ -1,6 +1,17 @@
 /** The tracking plugin: what every box uses, live and over time. */
 
-import { type BoxRepository, ContainerModule, CoreTokens, contribute, coreRefs, definePlugin, type EventBus, metricsPoint, type PluginHost } from '@nsbox/core';
+import {
+  type BoxRepository,
+  boxStatsPoint,
+  ContainerModule,
+  CoreTokens,
+  contribute,
+  coreRefs,
+  definePlugin,
+  type EventBus,
+  metricsPoint,
+  type PluginHost,
+} from '@nsbox/core';
 import { runtimeRefs } from '@nsbox/runtime-api';
 import { BoxReader } from './box-reader.js';
 import { HistoryStore, historyMigrations } from './history-store.js';
@@ -8,6 +19,7 @@ import { KernelLog } from './kernel-log.js';
 import { Sampler } from './sampler.js';
 import { trackingSettingsSchema } from './settings.js';
 import { statsAction } from './stats-action.js';
+import { statsContribution } from './stats-point.js';
 import { topCommand } from './top-command.js';
 import { TrackingService, trackingServiceId } from './tracking-service.js';
 import { version } from './version.js';
@@ -54,6 +66,7 @@ export const trackingPlugin = definePlugin({
   commands: [topCommand],
   setup: ({ own }) => {
     const tracking = own<TrackingService>(trackingServiceId);
+    const boxes = own<BoxRepository>(CoreTokens.BoxRepository);
     return {
       hooks: {
         // A box's history goes with it.
@@ -61,7 +74,7 @@ export const trackingPlugin = definePlugin({
           tracking.history.forget(ctx.box.id);
         },
       },
-      contributions: [contribute(metricsPoint, tracking.contribution)],
+      contributions: [contribute(metricsPoint, tracking.contribution), contribute(boxStatsPoint, statsContribution(tracking, boxes))],
       services: tracking.sampler ? [tracking.sampler.service()] : [],
     };
   },
