@@ -1,22 +1,19 @@
 /** Reads one sample of a box from the runtime's cgroup manager and driver, and its root's filesystem. */
 
 import type { Box, MetricSample } from '@nsbox/core';
-import type { CgroupDriver, CgroupManager } from '@nsbox/runtime-api';
+import type { CgroupManager } from '@nsbox/runtime-api';
 import { diskUsage, rootPathOf } from './disk-usage.js';
-import { processCensus } from './process-census.js';
+import { boxPids, processCensus } from './process-census.js';
 import type { BoxSample } from './sample.js';
 
 export class BoxReader {
-  constructor(
-    private readonly manager: CgroupManager,
-    private readonly cgroups: CgroupDriver,
-  ) {}
+  constructor(private readonly manager: CgroupManager) {}
 
   /** undefined when the box has no cgroup (not running, or gone meanwhile). */
   read(box: Pick<Box, 'id' | 'name' | 'owner' | 'runtime'>, time: number, contributed: MetricSample[] = []): BoxSample | undefined {
-    const stats = this.manager.stats(box);
-    const events = this.manager.events(box);
-    if (!stats || !events) return undefined;
+    const usage = this.manager.usage(box);
+    if (!usage) return undefined;
+    const { cgroup, stats, events } = usage;
     const root = rootPathOf(box);
     const disk = root === undefined ? undefined : diskUsage(root);
     return {
@@ -26,7 +23,7 @@ export class BoxReader {
       time,
       stats,
       events,
-      census: processCensus(this.cgroups.pids(box.id)),
+      census: processCensus(boxPids(cgroup)),
       ...(disk ? { disk } : {}),
       contributed,
     };

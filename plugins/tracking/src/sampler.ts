@@ -42,6 +42,8 @@ export class Sampler {
   private running: Promise<void> | undefined;
   private log: OperationLog | undefined;
   private readonly roundListeners = new Set<() => void>();
+  /** What the rounds cost so far (nsboxd's GET /host shows it): CPU of this process during them, wall time. */
+  readonly cost = { rounds: 0, boxes: 0, cpuMs: 0, wallMs: 0 };
 
   constructor(private readonly parts: SamplerParts) {}
 
@@ -57,6 +59,8 @@ export class Sampler {
 
   /** One round over every running box: read, record, observe. */
   async sampleOnce(): Promise<BoxSample[]> {
+    const cpu = process.cpuUsage();
+    const wall = performance.now();
     const time = this.now();
     const running = this.parts.boxes.list({ state: 'running' });
     const contributed = await this.contributed(running);
@@ -89,6 +93,11 @@ export class Sampler {
         this.parts.boxes.list().map((box) => box.id),
       );
     }
+    const used = process.cpuUsage(cpu);
+    this.cost.rounds += 1;
+    this.cost.boxes = samples.length;
+    this.cost.cpuMs += (used.user + used.system) / 1000;
+    this.cost.wallMs += performance.now() - wall;
     for (const listener of [...this.roundListeners]) listener();
     return samples;
   }

@@ -9,6 +9,7 @@ import {
   coreRefs,
   definePlugin,
   type EventBus,
+  hostInfoPoint,
   metricsPoint,
   type PluginHost,
 } from '@nsbox/core';
@@ -33,9 +34,8 @@ const trackingModule = new ContainerModule((options) => {
       );
       const history = new HistoryStore(context.get(coreRefs.pluginDatabases.token).open('tracking', historyMigrations), settings);
       const manager = context.get(runtimeRefs.cgroupManager.token, { optional: true });
-      const cgroups = context.get(runtimeRefs.cgroups.token, { optional: true });
       // Without the runtime's cgroups (a host of another driver) there is history only.
-      const reader = manager && cgroups ? new BoxReader(manager, cgroups) : undefined;
+      const reader = manager ? new BoxReader(manager) : undefined;
       const tracking = new TrackingService(reader, history, settings);
       if (reader) {
         const plugins = context.get<PluginHost>(CoreTokens.PluginHost);
@@ -74,7 +74,15 @@ export const trackingPlugin = definePlugin({
           tracking.history.forget(ctx.box.id);
         },
       },
-      contributions: [contribute(metricsPoint, tracking.contribution), contribute(boxStatsPoint, statsContribution(tracking, boxes))],
+      contributions: [
+        contribute(metricsPoint, tracking.contribution),
+        contribute(boxStatsPoint, statsContribution(tracking, boxes)),
+        // What sampling costs this process (the rounds' CPU, as bench/metrics reads it).
+        contribute(hostInfoPoint, {
+          section: 'tracking',
+          describe: () => ({ intervalSeconds: tracking.settings.intervalSeconds, sampler: tracking.sampler?.cost ?? null }),
+        }),
+      ],
       services: tracking.sampler ? [tracking.sampler.service()] : [],
     };
   },
