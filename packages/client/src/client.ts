@@ -92,8 +92,10 @@ export interface StatsRange {
 class BoxesApi {
   constructor(private readonly t: Transport) {}
 
-  list(filter: { state?: BoxState; owner?: string; template?: string; name?: string } = {}): Promise<Box[]> {
-    return this.t.json('GET', '/boxes', { query: filter });
+  /** `sync: false`: the states as nsboxd's agent keeps them, without checking each box's processes (a panel that polls). */
+  list(filter: { state?: BoxState; owner?: string; template?: string; name?: string; sync?: boolean } = {}): Promise<Box[]> {
+    const { sync, ...rest } = filter;
+    return this.t.json('GET', '/boxes', { query: { ...rest, sync: sync === undefined ? undefined : String(sync) } });
   }
 
   get(idOrName: string): Promise<Box> {

@@ -10,7 +10,7 @@ import type { ActionInfo, Box, BoxConfig, BoxEvent, BoxState, ExecResult, Plugin
 export class RemoteBoxApi {
   constructor(readonly client: NsboxClient) {}
 
-  list(filter: { owner?: string; state?: BoxState; template?: string; name?: string } = {}): Promise<Box[]> {
+  list(filter: { owner?: string; state?: BoxState; template?: string; name?: string; sync?: boolean } = {}): Promise<Box[]> {
     return this.client.boxes.list(filter);
   }
 

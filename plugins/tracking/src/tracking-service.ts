@@ -78,6 +78,11 @@ export class TrackingService {
     return found;
   }
 
+  /** Whether the sampler runs in this process (the resident agent): its samples are fresh. */
+  sampling(): boolean {
+    return (this.sampler?.cost.rounds ?? 0) > 0;
+  }
+
   /** A running box's stats now, named as the caller names it; E_INVALID_STATE when it has none. */
   async statsOf(box: Box, name: string): Promise<BoxStatsView> {
     const found = (await this.current(box.state === 'running' ? [box] : [])).get(box.id);

@@ -46,8 +46,8 @@ export function statsRoutes(context: DaemonContext): AnyRoute[] {
       params: boxRef,
       response: statsView,
       async handler({ params, scope }) {
-        const stats = contributor(context);
         const { box, name } = await visible(scope, params.id);
+        const stats = contributor(context);
         return stats.current(box, name);
       },
     }),
@@ -62,8 +62,8 @@ export function statsRoutes(context: DaemonContext): AnyRoute[] {
       query: statsRange,
       response: statsView,
       async handler({ params, query, scope }) {
-        const stats = contributor(context);
         const { box, name } = await visible(scope, params.id);
+        const stats = contributor(context);
         return stats.history(box, name, query);
       },
     }),
@@ -76,8 +76,8 @@ export function statsRoutes(context: DaemonContext): AnyRoute[] {
       params: boxRef,
       produces: 'sse',
       async handler({ params, scope, request, reply }) {
-        const stats = contributor(context);
         const { box, name } = await visible(scope, params.id);
+        const stats = contributor(context);
         if (box.state !== 'running') {
           throw new NsboxError('E_INVALID_STATE', `box '${name}' is ${box.state}: it has no usage to follow`, { details: { box: name, state: box.state } });
         }
