@@ -114,13 +114,18 @@ try {
   await new Promise((resolve) => setTimeout(resolve, (2 * intervalSeconds + 2) * 1000));
 
   let scrapeBytes = 0;
+  // The daemon's own CPU per call beside the wall time: the machine's load blurs the latter.
+  let daemonCpu = cpuMs(pid);
   const scrapes = await timeRuns(runs, async () => {
     scrapeBytes = (await api.metrics()).length;
   });
+  const scrapeCpu = (cpuMs(pid) - daemonCpu) / runs;
+  daemonCpu = cpuMs(pid);
   const statsCalls = await timeRuns(runs, async () => {
     const result = (await api.actions.run('tracking', 'stats', { all: true })) as { boxes: { cpu?: unknown }[] };
     if (result.boxes.filter((box) => box.cpu).length !== count) throw new Error('stats --all did not answer from the sampler for every box');
   });
+  const statsCpu = (cpuMs(pid) - daemonCpu) / runs;
   const cli = join(process.cwd(), 'packages/cli/bin/nsbox.js');
   const cliRun = () => {
     const result = spawnSync(process.execPath, [cli, '--state-dir', stateDir, 'stats', '--all'], { env, encoding: 'utf8' });
@@ -177,8 +182,8 @@ try {
   console.log(
     `\nmetrics: ${count} idle boxes (busybox sleep, tracking only), started in ${startSeconds.toFixed(1)} s; ${cpus().length} cores; sampler every ${intervalSeconds} s\n`,
   );
-  console.log(`GET /metrics (one scrape, ${(scrapeBytes / 1024).toFixed(0)} KiB)   ${ms(scrapes)}`);
-  console.log(`stats --all (API: the action)         ${ms(statsCalls)}`);
+  console.log(`GET /metrics (one scrape, ${(scrapeBytes / 1024).toFixed(0)} KiB)   ${ms(scrapes)}   (nsboxd CPU ${scrapeCpu.toFixed(0)} ms)`);
+  console.log(`stats --all (API: the action)         ${ms(statsCalls)}   (nsboxd CPU ${statsCpu.toFixed(0)} ms)`);
   console.log(`nsbox stats --all (CLI process)       ${ms(cliTimes)}   (node -e 0: ${median(floorTimes).toFixed(1)} ms)`);
   console.log(
     `sampler rounds' CPU (${rounds} rounds)       ${((roundsCpu / wall) * 100).toFixed(2)} % of a core (${(roundsCpu / Math.max(rounds, 1)).toFixed(1)} ms per round)`,
