@@ -82,11 +82,21 @@ export interface StreamOptions extends EventFilter {
   reconnect?: boolean;
 }
 
+export interface StatsRange {
+  /** A span back from now: 90s, 30m, 1h, 2d, 1w. */
+  since?: string;
+  from?: Date | string | number;
+  /** Default: now. */
+  to?: Date | string | number;
+}
+
 class BoxesApi {
   constructor(private readonly t: Transport) {}
 
-  list(filter: { state?: BoxState; owner?: string; template?: string; name?: string } = {}): Promise<Box[]> {
-    return this.t.json('GET', '/boxes', { query: filter });
+  /** `sync: false`: the states as nsboxd's agent keeps them, without checking each box's processes (a panel that polls). */
+  list(filter: { state?: BoxState; owner?: string; template?: string; name?: string; sync?: boolean } = {}): Promise<Box[]> {
+    const { sync, ...rest } = filter;
+    return this.t.json('GET', '/boxes', { query: { ...rest, sync: sync === undefined ? undefined : String(sync) } });
   }
 
   get(idOrName: string): Promise<Box> {
@@ -192,6 +202,30 @@ class BoxesApi {
 
   history(idOrName: string, query: { kind?: string; since?: number; until?: number; after?: number; limit?: number; last?: number } = {}): Promise<BoxEvent[]> {
     return this.t.json('GET', `${box(idOrName)}/history`, { query });
+  }
+
+  /** The running box's usage now (a plugin keeps it: tracking); `T` is that plugin's view. */
+  stats<T = Record<string, unknown>>(idOrName: string): Promise<T> {
+    return this.t.json('GET', `${box(idOrName)}/stats`);
+  }
+
+  /** The box's usage history: `{ since: '1h' }`, or `{ from, to }` (Date, ISO 8601 or epoch milliseconds). */
+  statsHistory<T = Record<string, unknown>>(idOrName: string, range: StatsRange): Promise<T> {
+    const time = (value: Date | string | number | undefined) => (value instanceof Date ? value.toISOString() : value === undefined ? undefined : String(value));
+    return this.t.json('GET', `${box(idOrName)}/stats/history`, { query: { since: range.since, from: time(range.from), to: time(range.to) } });
+  }
+
+  /** The running box's usage now, then at each new sample; ends when the box stops running (or `signal` aborts). */
+  async *followStats<T = Record<string, unknown>>(idOrName: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<T> {
+    const response = await this.t.open('GET', `${box(idOrName)}/stats/stream`, { stream: true, ...(options.signal ? { signal: options.signal } : {}) });
+    try {
+      for await (const message of readSse(response)) {
+        if (message.event === 'stats') yield JSON.parse(message.data) as T;
+        else if (message.event === 'end') return;
+      }
+    } catch (error) {
+      if (!options.signal?.aborted) throw error;
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 export { ActionsApi, type PluginActions } from './actions.js';
-export { type ConsoleInput, type CreateBoxInput, type EventFilter, type ExecInput, NsboxClient, type StreamOptions } from './client.js';
+export { type ConsoleInput, type CreateBoxInput, type EventFilter, type ExecInput, NsboxClient, type StatsRange, type StreamOptions } from './client.js';
 export { isNsboxApiError, NsboxApiError } from './errors.js';
 export { ExecSession } from './exec-session.js';
 export { OperationHandle, type WaitOptions } from './operation-handle.js';

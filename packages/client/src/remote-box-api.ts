@@ -16,7 +16,7 @@ interface ActionProgressContext {
 export class RemoteBoxApi {
   constructor(readonly client: NsboxClient) {}
 
-  list(filter: { owner?: string; state?: BoxState; template?: string; name?: string } = {}): Promise<Box[]> {
+  list(filter: { owner?: string; state?: BoxState; template?: string; name?: string; sync?: boolean } = {}): Promise<Box[]> {
     return this.client.boxes.list(filter);
   }
 

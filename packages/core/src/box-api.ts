@@ -21,6 +21,11 @@ export interface BoxListQuery {
   template?: string;
   /** Names starting with this prefix. */
   name?: string;
+  /**
+   * false: the states as stored, without asking each live box's processes first — for
+   * listings that poll where a resident agent keeps the states in line (default true).
+   */
+  sync?: boolean;
 }
 
 export interface CreateBoxRequest {

@@ -66,6 +66,28 @@ export interface MetricsContribution {
 export const metricsPoint = createContributionPoint<MetricsContribution>({ id: 'core.metrics' });
 
 /**
+ * A box's usage as nsboxd's `GET /boxes/{id}/stats` routes serve it: now, over a span of its
+ * history, and as each new sample is taken. `name` is the box as the caller names it (a
+ * tenant's name within the tenant). The first contribution answers; none: the routes say so.
+ */
+export interface BoxStatsRange {
+  /** A span back from now: `90s`, `30m`, `1h`, `2d`, `1w`. */
+  since?: string;
+  /** From and to: ISO 8601 times or milliseconds since the epoch (`to` defaults to now). */
+  from?: string;
+  to?: string;
+}
+export interface BoxStatsContribution {
+  /** The box's usage now (E_INVALID_STATE when it has none: not running). */
+  current(box: Box, name: string): Promise<unknown>;
+  /** The box's history over the range (E_INVALID_ARGUMENT naming the field of a bad range). */
+  history(box: Box, name: string, range: BoxStatsRange): unknown | Promise<unknown>;
+  /** Calls `onStats` with the usage now, then with each new sample, until `signal` aborts or the box stops running. */
+  follow(box: Box, name: string, onStats: (stats: unknown) => void, signal: AbortSignal): Promise<void>;
+}
+export const boxStatsPoint = createContributionPoint<BoxStatsContribution>({ id: 'core.box-stats' });
+
+/**
  * An option of `nsbox create` and `nsbox run` that fills the contributing plugin's section of
  * the new box's config (`--net bridge`, `--ip 10.88.0.5`): the plugin owns its fields, the CLI
  * only parses. The config then goes through the BoxApi as any other (validation, tenant policy).

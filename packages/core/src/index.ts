@@ -30,8 +30,11 @@ export { type ConfigIssue, coreConfigSchema, validateBoxConfig } from './config.
 export {
   type BoxInfoContribution,
   type BoxOptionContribution,
+  type BoxStatsContribution,
+  type BoxStatsRange,
   boxInfoPoint,
   boxOptionPoint,
+  boxStatsPoint,
   type ExitDecision,
   type ExitPolicyContribution,
   type ExitPolicyInput,

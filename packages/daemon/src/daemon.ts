@@ -40,6 +40,7 @@ import { logRoutes } from './routes/log-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
 import { operationRoutes } from './routes/operation-routes.js';
 import { pluginRoutes } from './routes/plugin-routes.js';
+import { statsRoutes } from './routes/stats-routes.js';
 import { templateRoutes } from './routes/template-routes.js';
 import { tenantRoutes } from './routes/tenant-routes.js';
 import { DEFAULT_SOCKET, prepareSocketPath, secureSocket, socketAnswers } from './socket.js';
@@ -138,6 +139,7 @@ function allRoutes(context: DaemonContext, openapi: () => unknown): AnyRoute[] {
     ...execRoutes(context),
     ...consoleRoutes(context),
     ...logRoutes(context),
+    ...statsRoutes(context),
     ...eventRoutes(context),
     ...operationRoutes(context),
     ...templateRoutes(context),

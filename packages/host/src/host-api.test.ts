@@ -16,6 +16,7 @@ import {
   type AnyPlugin,
   boxInfoPoint,
   boxOptionPoint,
+  boxStatsPoint,
   ContainerModule,
   CoreTokens,
   contribute,
@@ -137,7 +138,15 @@ describe('the host API: plugin contract', () => {
       version: '1.0.0',
       core: '^1.0.0',
       setup: () => ({
-        contributions: [contribute(boxInfoPoint, { section: 'a', describe: (box) => ({ name: box.name }) }), contribute(greetPoint, { greet: () => 'a' })],
+        contributions: [
+          contribute(boxInfoPoint, { section: 'a', describe: (box) => ({ name: box.name }) }),
+          contribute(greetPoint, { greet: () => 'a' }),
+          contribute(boxStatsPoint, {
+            current: async (_box, name) => ({ box: name }),
+            history: (_box, name, range) => ({ box: name, range }),
+            follow: async () => undefined,
+          }),
+        ],
       }),
     });
     const b = definePlugin({ name: 'b', version: '1.0.0', core: '^1.0.0', setup: () => ({ contributions: [contribute(greetPoint, { greet: () => 'b' })] }) });
@@ -152,6 +161,10 @@ describe('the host API: plugin contract', () => {
     const box = await opened.manager.create({ name: 'info1', config: { rootfs: '/srv/info1' } });
     const sections = await Promise.all(opened.plugins.contributions(boxInfoPoint).map(async (c) => [c.section, await c.describe(box)]));
     assert.deepEqual(sections, [['a', { name: 'info1' }]]);
+    // The box-stats point (nsboxd's /boxes/:id/stats routes) answers with the name the caller gives.
+    const [stats] = opened.plugins.contributions(boxStatsPoint);
+    assert.deepEqual(await stats?.current(box, 'shown'), { box: 'shown' });
+    assert.deepEqual(await stats?.history(box, 'shown', { since: '1h' }), { box: 'shown', range: { since: '1h' } });
   });
 
   it("collects a plugin's create options; what they write goes through the plugin's schema like any config", async () => {

@@ -68,7 +68,7 @@ export class LocalBoxApi implements BoxApi {
       if (filter.template && box.config.template !== filter.template) continue;
       if (filter.name && !box.name.startsWith(filter.name)) continue;
       // A box whose init exited on its own is shown stopped, as it is.
-      const current = isLive(box) ? await this.manager.sync(box.id).catch(() => box) : box;
+      const current = isLive(box) && filter.sync !== false ? await this.manager.sync(box.id).catch(() => box) : box;
       if (!filter.state || current.state === filter.state) listed.push(listedBox(current));
     }
     return listed;

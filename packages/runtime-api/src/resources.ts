@@ -23,6 +23,7 @@
  */
 
 import type { Box } from '@nsbox/core';
+import type { BoxCgroup } from './cgroups.js';
 
 /** A throttle of one block device ('major:minor'); a field left out is not throttled. */
 export interface IoThrottle {
@@ -201,6 +202,11 @@ export interface CgroupManager {
   effective(box: ResourceBox): BoxResources | undefined;
   stats(box: ResourceBox): ResourceStats | undefined;
   events(box: ResourceBox): ResourceEvents | undefined;
+  /**
+   * stats() and events() with the box's cgroup, from one lookup of it (a sampler reads every
+   * running box each round); undefined: no cgroup.
+   */
+  usage(box: ResourceBox): { cgroup: BoxCgroup; stats: ResourceStats; events: ResourceEvents } | undefined;
   /** What this host cannot enforce of `resources`, with the kernel's reason (no box needed). */
   check(resources: BoxResources): ResourceProblem[];
 }

@@ -14,22 +14,37 @@ import { openSharedDatabase } from './open-database.js';
 
 const PLUGIN_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
+/** Prepared statements kept per database: plugins run the same few statements over and over. */
+const STATEMENT_CACHE = 64;
+
 class SqlitePluginDatabase implements PluginDatabase {
+  private readonly statements = new Map<string, Database.Statement>();
+
   constructor(
     readonly path: string,
     private readonly db: Database.Database,
   ) {}
 
+  /** The statement for `sql`, prepared once (tracking's sampler upserts every box each round). */
+  private prepare(sql: string): Database.Statement {
+    const known = this.statements.get(sql);
+    if (known) return known;
+    const statement = this.db.prepare(sql);
+    if (this.statements.size >= STATEMENT_CACHE) this.statements.delete(this.statements.keys().next().value as string);
+    this.statements.set(sql, statement);
+    return statement;
+  }
+
   run(sql: string, ...params: SqlValue[]): { changes: number } {
-    return { changes: this.db.prepare(sql).run(...params).changes };
+    return { changes: this.prepare(sql).run(...params).changes };
   }
 
   get<T>(sql: string, ...params: SqlValue[]): T | undefined {
-    return this.db.prepare(sql).get(...params) as T | undefined;
+    return this.prepare(sql).get(...params) as T | undefined;
   }
 
   all<T>(sql: string, ...params: SqlValue[]): T[] {
-    return this.db.prepare(sql).all(...params) as T[];
+    return this.prepare(sql).all(...params) as T[];
   }
 
   transaction<T>(body: () => T): T {

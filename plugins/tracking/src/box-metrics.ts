@@ -1,7 +1,8 @@
 /**
  * A box's sample as Prometheus samples, named as cAdvisor and node_exporter name theirs:
  * units in the names (seconds, bytes), counters end in `_total`. Labels: `box` (its stored
- * name; nsboxd's /metrics shows a tenant its own names and adds `tenant`), `device` for IO.
+ * name; nsboxd's /metrics shows a tenant its own names and adds `tenant`), `device` for IO,
+ * `filesystem` (own or shared) for disk.
  */
 
 import type { MetricSample } from '@nsbox/core';
@@ -38,6 +39,17 @@ export function boxMetrics(sample: BoxSample): MetricSample[] {
   add('nsbox_box_processes', 'gauge', 'processes in the box', sample.census.processes);
   add('nsbox_box_threads', 'gauge', 'threads in the box', sample.census.threads);
   add('nsbox_box_open_files', 'gauge', 'open file descriptors of every process of the box', sample.census.openFiles);
+
+  if (sample.disk) {
+    // Whether the figures are the box's own filesystem (a disk limit) or the host's it shares.
+    const fs = { filesystem: sample.disk.own ? 'own' : 'shared' };
+    add('nsbox_box_disk_size_bytes', 'gauge', "bytes the box's root filesystem offers", sample.disk.sizeBytes, fs);
+    add('nsbox_box_disk_used_bytes', 'gauge', "bytes used on the box's root filesystem", sample.disk.usedBytes, fs);
+    add('nsbox_box_disk_free_bytes', 'gauge', 'bytes still free for the box on its root filesystem', sample.disk.freeBytes, fs);
+    add('nsbox_box_disk_inodes', 'gauge', "inodes of the box's root filesystem", sample.disk.inodes ?? undefined, fs);
+    add('nsbox_box_disk_inodes_used', 'gauge', "inodes used on the box's root filesystem", sample.disk.inodesUsed ?? undefined, fs);
+    add('nsbox_box_disk_inodes_free', 'gauge', "inodes still free on the box's root filesystem", sample.disk.inodesFree ?? undefined, fs);
+  }
 
   for (const device of io) {
     const byDevice = { device: device.device };

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
+import type { DiskUsage } from './disk-usage.js';
 import { observe } from './flight-recorder.js';
 import type { BoxSample } from './sample.js';
 
-function sample(time: number, counters: { oom?: number; pids?: number; periods?: number; usec?: number; memoryAvg10?: number } = {}): BoxSample {
+const thresholds = { pressure: 20, diskFull: 95 };
+
+function sample(
+  time: number,
+  counters: { oom?: number; pids?: number; periods?: number; usec?: number; memoryAvg10?: number; disk?: DiskUsage } = {},
+): BoxSample {
   return {
     boxId: 'b1d',
     box: 'web',
@@ -17,22 +23,23 @@ function sample(time: number, counters: { oom?: number; pids?: number; periods?:
     },
     events: { oomKills: counters.oom ?? 0, pidsMax: counters.pids ?? 0 },
     census: { processes: 1, threads: 1, openFiles: 3 },
+    ...(counters.disk ? { disk: counters.disk } : {}),
     contributed: [],
   };
 }
 
 describe('the flight recorder', () => {
   it('reports nothing on the first sample of a box: it has nothing to compare with', () => {
-    assert.deepEqual(observe(sample(0, { oom: 3, pids: 2, periods: 9 }), undefined, [], 20).events, []);
+    assert.deepEqual(observe(sample(0, { oom: 3, pids: 2, periods: 9 }), undefined, [], thresholds).events, []);
   });
 
   it('reports an OOM kill with the victims of its own cgroup only, and refused forks', () => {
-    const { trail } = observe(sample(0), undefined, [], 20);
+    const { trail } = observe(sample(0), undefined, [], thresholds);
     const victims = [
       { pid: 42, command: 'dd', memcg: '/nsbox/b1d', anonRssBytes: 4096 },
       { pid: 43, command: 'other', memcg: '/nsbox/zzz' },
     ];
-    const { events } = observe(sample(1000, { oom: 1, pids: 4 }), trail, victims, 20);
+    const { events } = observe(sample(1000, { oom: 1, pids: 4 }), trail, victims, thresholds);
     assert.deepEqual(
       events.map((event) => [event.kind, event.data]),
       [
@@ -43,14 +50,14 @@ describe('the flight recorder', () => {
   });
 
   it('reports a throttling episode once when it starts and once when it ends, with its length', () => {
-    let { trail } = observe(sample(0), undefined, [], 20);
+    let { trail } = observe(sample(0), undefined, [], thresholds);
     const kinds: string[] = [];
     for (const [time, periods, usec] of [
       [1000, 5, 50_000],
       [2000, 9, 90_000],
       [3000, 9, 90_000],
     ] as const) {
-      const result = observe(sample(time, { periods, usec }), trail, [], 20);
+      const result = observe(sample(time, { periods, usec }), trail, [], thresholds);
       trail = result.trail;
       for (const event of result.events) kinds.push(`${event.kind} ${JSON.stringify(event.data)}`);
     }
@@ -61,13 +68,46 @@ describe('the flight recorder', () => {
   });
 
   it('counts a lower counter as a new cgroup (the box restarted), and pressure once per episode', () => {
-    const { trail } = observe(sample(0, { oom: 5 }), undefined, [], 20);
-    assert.deepEqual(observe(sample(1000, { oom: 0 }), trail, [], 20).events, [], 'a restart is not a kill');
-    const high = observe(sample(1000, { memoryAvg10: 35 }), trail, [], 20);
+    const { trail } = observe(sample(0, { oom: 5 }), undefined, [], thresholds);
+    assert.deepEqual(observe(sample(1000, { oom: 0 }), trail, [], thresholds).events, [], 'a restart is not a kill');
+    const high = observe(sample(1000, { memoryAvg10: 35 }), trail, [], thresholds);
     assert.deepEqual(
       high.events.map((event) => event.kind),
       ['tracking.memory-pressure'],
     );
-    assert.deepEqual(observe(sample(2000, { memoryAvg10: 40 }), high.trail, [], 20).events, [], 'still the same episode');
+    assert.deepEqual(observe(sample(2000, { memoryAvg10: 40 }), high.trail, [], thresholds).events, [], 'still the same episode');
+  });
+
+  it("reports the space or the inodes of a box's own filesystem full once per episode, and never the host's shared one", () => {
+    const disk = (usedBytes: number, inodesUsed: number, own = true): DiskUsage => ({
+      sizeBytes: 1000,
+      usedBytes,
+      freeBytes: 1000 - usedBytes,
+      inodes: 100,
+      inodesUsed,
+      inodesFree: 100 - inodesUsed,
+      own,
+    });
+    let { trail } = observe(sample(0, { disk: disk(500, 10) }), undefined, [], thresholds);
+    const seen: string[] = [];
+    for (const [time, used, inodes] of [
+      [1000, 951, 10],
+      [2000, 990, 96],
+      [3000, 800, 97],
+      [4000, 960, 20],
+    ] as const) {
+      const result = observe(sample(time, { disk: disk(used, inodes) }), trail, [], thresholds);
+      trail = result.trail;
+      for (const event of result.events) seen.push(`${time} ${event.data['resource']} ${event.data['percent']}`);
+    }
+    // 951/1000 is 96 % as df rounds: full; it stays full (no second event) until it drops below.
+    assert.deepEqual(seen, ['1000 space 96', '2000 inodes 96', '4000 space 96']);
+    const shared = observe(sample(0, { disk: disk(10, 1, false) }), undefined, [], thresholds).trail;
+    assert.deepEqual(observe(sample(1000, { disk: disk(999, 99, false) }), shared, [], thresholds).events, [], "the host's filesystem is not the box's");
+    const event = observe(sample(1000, { disk: disk(999, 10) }), shared, [], thresholds).events[0];
+    assert.deepEqual(event, {
+      kind: 'tracking.disk-full',
+      data: { box: 'web', resource: 'space', used: 999, free: 1, total: 1000, percent: 100, threshold: 95 },
+    });
   });
 });

@@ -3,7 +3,8 @@
  * it happens rather than when someone looks — an OOM kill (with its victim from the kernel
  * log and the memory at the time), forks refused at the pids limit, a CPU-throttling episode
  * (its start, and its end with how long and how much), memory or IO pressure above the
- * threshold. Events go through the event bus: into the box's history and onto the stream.
+ * threshold, the space or the inodes of the box's own filesystem (a disk limit) nearly all
+ * used. Events go through the event bus: into the box's history and onto the stream.
  */
 
 import type { OomVictim } from './kernel-log.js';
@@ -23,6 +24,16 @@ export interface BoxTrail {
   /** An episode under way: when it began and the counters then. */
   throttling?: { since: number; periods: number; usec: number };
   pressure: { memory: boolean; io: boolean };
+  /** A full-disk episode under way, by resource. */
+  diskFull: { space: boolean; inodes: boolean };
+}
+
+/** What the recorder compares a sample with: its thresholds (host settings). */
+export interface Thresholds {
+  /** PSI `some` avg10, percent. */
+  pressure: number;
+  /** Space or inodes used, percent (df's Use%). */
+  diskFull: number;
 }
 
 export function trailOf(sample: BoxSample, previous?: BoxTrail): BoxTrail {
@@ -33,7 +44,14 @@ export function trailOf(sample: BoxSample, previous?: BoxTrail): BoxTrail {
     throttledUsec: sample.stats.cpu.throttledUsec ?? 0,
     ...(previous?.throttling ? { throttling: previous.throttling } : {}),
     pressure: previous?.pressure ?? { memory: false, io: false },
+    diskFull: previous?.diskFull ?? { space: false, inodes: false },
   };
+}
+
+/** Percent used, as df rounds it up: used / (used + available to a writer). */
+function percentUsed(used: number | null, free: number | null): number | undefined {
+  if (used === null || free === null || used + free === 0) return undefined;
+  return Math.ceil((used / (used + free)) * 100);
 }
 
 /**
@@ -44,7 +62,7 @@ export function observe(
   sample: BoxSample,
   trail: BoxTrail | undefined,
   victims: readonly OomVictim[],
-  pressureThreshold: number,
+  thresholds: Thresholds,
 ): { events: RecordedEvent[]; trail: BoxTrail } {
   const next = trailOf(sample, trail);
   const events: RecordedEvent[] = [];
@@ -96,9 +114,26 @@ export function observe(
   for (const resource of ['memory', 'io'] as const) {
     const avg10 = sample.stats.pressure?.[resource]?.some.avg10;
     if (avg10 === undefined) continue;
-    const high = avg10 >= pressureThreshold;
-    if (high && !trail.pressure[resource]) events.push({ kind: `tracking.${resource}-pressure`, data: { ...box, avg10, threshold: pressureThreshold } });
+    const high = avg10 >= thresholds.pressure;
+    if (high && !trail.pressure[resource]) events.push({ kind: `tracking.${resource}-pressure`, data: { ...box, avg10, threshold: thresholds.pressure } });
     next.pressure = { ...next.pressure, [resource]: high };
+  }
+
+  // The host's filesystem filling is the host's matter: only a box's own one is watched.
+  const disk = sample.disk?.own ? sample.disk : undefined;
+  const usage = {
+    space: disk && { used: disk.usedBytes, free: disk.freeBytes, total: disk.sizeBytes },
+    inodes: disk && { used: disk.inodesUsed, free: disk.inodesFree, total: disk.inodes },
+  };
+  for (const resource of ['space', 'inodes'] as const) {
+    const figures = usage[resource];
+    const percent = figures && percentUsed(figures.used, figures.free);
+    if (percent === undefined) continue;
+    const full = percent >= thresholds.diskFull;
+    if (full && !trail.diskFull[resource]) {
+      events.push({ kind: 'tracking.disk-full', data: { ...box, resource, ...figures, percent, threshold: thresholds.diskFull } });
+    }
+    next.diskFull = { ...next.diskFull, [resource]: full };
   }
   return { events, trail: next };
 }

@@ -1,12 +1,14 @@
 /**
  * A point of history: the figures of a sample flattened into columns. Counters (cumulative
  * since the box's cgroup was made) keep the last value of their time bucket; gauges keep the
- * highest (a bucket shows the peak it held, not a value that happened to be current).
+ * highest (a bucket shows the peak it held, not a value that happened to be current), free
+ * space the lowest.
  */
 
 import type { BoxSample } from './sample.js';
 
-export type ColumnKind = 'counter' | 'gauge';
+/** `gauge`: the bucket keeps its highest; `floor`: its lowest (free space: the worst it got). */
+export type ColumnKind = 'counter' | 'gauge' | 'floor';
 
 export const pointColumns = {
   cpuUsec: ['cpu_usec', 'counter'],
@@ -34,6 +36,10 @@ export const pointColumns = {
   cpuPressure: ['cpu_pressure', 'gauge'],
   memoryPressure: ['memory_pressure', 'gauge'],
   ioPressure: ['io_pressure', 'gauge'],
+  diskUsed: ['disk_used', 'gauge'],
+  diskFree: ['disk_free', 'floor'],
+  inodesUsed: ['inodes_used', 'gauge'],
+  inodesFree: ['inodes_free', 'floor'],
 } as const satisfies Record<string, readonly [string, ColumnKind]>;
 
 export type PointField = keyof typeof pointColumns;
@@ -82,6 +88,10 @@ export function pointOf(sample: BoxSample): HistoryPoint {
     cpuPressure: pressure?.cpu?.some.avg10 ?? null,
     memoryPressure: pressure?.memory?.some.avg10 ?? null,
     ioPressure: pressure?.io?.some.avg10 ?? null,
+    diskUsed: sample.disk?.usedBytes ?? null,
+    diskFree: sample.disk?.freeBytes ?? null,
+    inodesUsed: sample.disk?.inodesUsed ?? null,
+    inodesFree: sample.disk?.inodesFree ?? null,
     counters,
   };
 }

@@ -49,6 +49,11 @@ export const historyMigrations: readonly string[] = [
      samples INTEGER NOT NULL DEFAULT 1,
      PRIMARY KEY (box_id, tier, time)
    ) WITHOUT ROWID`,
+  // Disk blocks and inodes of the box's root filesystem (gauges: a bucket keeps its highest).
+  `ALTER TABLE tracking_points ADD COLUMN disk_used INTEGER;
+   ALTER TABLE tracking_points ADD COLUMN disk_free INTEGER;
+   ALTER TABLE tracking_points ADD COLUMN inodes_used INTEGER;
+   ALTER TABLE tracking_points ADD COLUMN inodes_free INTEGER`,
 ];
 
 export const FINE = 0;
@@ -56,12 +61,13 @@ export const COARSE = 1;
 
 type Row = { time: number; counters: string } & Record<string, number | null>;
 
-/** Counters: the bucket's last value; gauges: the highest the bucket saw (NULLs do not erase). */
+/** Counters: the bucket's last value; gauges: the highest the bucket saw, floors the lowest (NULLs do not erase). */
 function merge(field: PointField): string {
   const name = column(field);
-  return pointColumns[field][1] === 'counter'
-    ? `${name} = coalesce(excluded.${name}, ${name})`
-    : `${name} = CASE WHEN ${name} IS NULL OR excluded.${name} > ${name} THEN excluded.${name} ELSE ${name} END`;
+  const kind = pointColumns[field][1];
+  if (kind === 'counter') return `${name} = coalesce(excluded.${name}, ${name})`;
+  const better = kind === 'gauge' ? '>' : '<';
+  return `${name} = CASE WHEN ${name} IS NULL OR excluded.${name} ${better} ${name} THEN excluded.${name} ELSE ${name} END`;
 }
 
 const upsert = `INSERT INTO tracking_points (box_id, tier, time, ${fields.map(column).join(', ')}, counters)

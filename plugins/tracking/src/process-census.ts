@@ -5,7 +5,9 @@
  * followed, so nothing inside the box's rootfs is touched.
  */
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BoxCgroup } from '@nsbox/runtime-api';
 import type { ProcessCensus } from './sample.js';
 
 function entries(path: string): number | undefined {
@@ -14,6 +16,32 @@ function entries(path: string): number | undefined {
   } catch {
     return undefined; // the process ended meanwhile
   }
+}
+
+/**
+ * The box's processes from one hierarchy, not the union over all of them (the driver's
+ * pids(), which a kill needs): the launcher puts every process of the box in each of its
+ * hierarchies, so the cgroup2 directory (or the v1 pids one) holds them all. A listing and
+ * one cgroup.procs per level instead of a dozen hierarchies walked with a stat per entry.
+ */
+export function boxPids(cgroup: BoxCgroup): number[] {
+  const root = cgroup.unifiedDir ?? cgroup.v1Dirs['pids'] ?? Object.values(cgroup.v1Dirs)[0];
+  const pids: number[] = [];
+  const walk = (dir: string) => {
+    let children: string[];
+    try {
+      for (const line of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (line !== '') pids.push(Number(line));
+      children = readdirSync(dir, { withFileTypes: true })
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => entry.name);
+    } catch {
+      return; // the cgroup went away meanwhile: it holds no one
+    }
+    // A box may make cgroups of its own below its root (nested systemd, a cgroup namespace).
+    for (const child of children) walk(join(dir, child));
+  };
+  if (root !== undefined) walk(root);
+  return pids;
 }
 
 export function processCensus(pids: readonly number[]): ProcessCensus {

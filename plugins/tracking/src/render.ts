@@ -39,6 +39,12 @@ function one(stats: BoxStatsView & { history?: NonNullable<StatsResult['stats']>
       `tasks     ${stats.processes} processes, ${stats.threads} threads, ${stats.openFiles} open files, pids ${number(stats.pids.current)} (limit hit ${stats.pids.limitHits}×)`,
       `pressure  cpu ${percent(stats.pressure.cpu)}, memory ${percent(stats.pressure.memory)}, io ${percent(stats.pressure.io)} (some, avg10)`,
     );
+    if (stats.disk) {
+      const { disk } = stats;
+      lines.push(
+        `disk      ${bytes(disk.usedBytes)} used of ${bytes(disk.sizeBytes)}, ${bytes(disk.freeBytes)} free; inodes ${number(disk.inodesUsed)} used, ${number(disk.inodesFree)} free (${disk.own ? 'its own filesystem' : "the host's filesystem, shared"})`,
+      );
+    }
     for (const device of stats.io)
       lines.push(
         `io ${device.device.padEnd(6)} read ${bytes(device.readBytes)} (${device.reads} ops), written ${bytes(device.writeBytes)} (${device.writes} ops)`,
@@ -46,10 +52,10 @@ function one(stats: BoxStatsView & { history?: NonNullable<StatsResult['stats']>
     for (const [series, value] of Object.entries(stats.counters)) lines.push(`${series} ${value}`);
   }
   if (stats.history) {
-    lines.push('', `history since ${stats.history.since} (${stats.history.tier}, one point per ${stats.history.stepMs / 1000} s):`);
+    lines.push('', `history ${stats.history.from} to ${stats.history.to} (${stats.history.tier}, one point per ${stats.history.stepMs / 1000} s):`);
     lines.push(
       table([
-        ['TIME', 'CPU', 'MEMORY', 'PROCS', 'READ/s', 'WRITE/s'],
+        ['TIME', 'CPU', 'MEMORY', 'PROCS', 'READ/s', 'WRITE/s', 'DISK'],
         ...stats.history.points.map((point) => [
           point.time,
           percent(point.cpuPercent),
@@ -57,6 +63,7 @@ function one(stats: BoxStatsView & { history?: NonNullable<StatsResult['stats']>
           number(point.processes),
           bytes(point.ioReadBytesPerSecond),
           bytes(point.ioWriteBytesPerSecond),
+          bytes(point.diskUsed),
         ]),
       ]),
     );
@@ -67,7 +74,7 @@ function one(stats: BoxStatsView & { history?: NonNullable<StatsResult['stats']>
 export function renderStats(result: StatsResult): string {
   if (result.stats) return one(result.stats);
   return table([
-    ['BOX', 'STATE', 'CPU', 'MEMORY', 'PROCS', 'THREADS', 'FILES'],
+    ['BOX', 'STATE', 'CPU', 'MEMORY', 'PROCS', 'THREADS', 'FILES', 'DISK'],
     ...(result.boxes ?? []).map((box) => [
       box.box,
       box.state,
@@ -76,6 +83,7 @@ export function renderStats(result: StatsResult): string {
       number(box.processes),
       number(box.threads),
       number(box.openFiles),
+      bytes(box.disk?.usedBytes),
     ]),
   ]);
 }

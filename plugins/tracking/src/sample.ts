@@ -2,6 +2,7 @@
 
 import type { MetricSample } from '@nsbox/core';
 import type { ResourceEvents, ResourceStats } from '@nsbox/runtime-api';
+import type { DiskUsage } from './disk-usage.js';
 
 /** Processes, threads and open files of the whole box (OpenVZ's numproc / numfile). */
 export interface ProcessCensus {
@@ -20,6 +21,8 @@ export interface BoxSample {
   stats: ResourceStats;
   events: ResourceEvents;
   census: ProcessCensus;
+  /** Blocks and inodes of the box's root filesystem; undefined when it could not be read. */
+  disk?: DiskUsage;
   /** Counters other plugins contribute for the box (network's per-interface bytes...). */
   contributed: MetricSample[];
 }

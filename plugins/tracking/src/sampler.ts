@@ -41,6 +41,9 @@ export class Sampler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private log: OperationLog | undefined;
+  private readonly roundListeners = new Set<() => void>();
+  /** What the rounds cost so far (nsboxd's GET /host shows it): CPU of this process during them, wall time. */
+  readonly cost = { rounds: 0, boxes: 0, cpuMs: 0, wallMs: 0 };
 
   constructor(private readonly parts: SamplerParts) {}
 
@@ -48,8 +51,16 @@ export class Sampler {
     return (this.parts.clock ?? Date.now)();
   }
 
+  /** Calls `listener` after each round (the stats streams); returns the unsubscribe. */
+  onRound(listener: () => void): () => void {
+    this.roundListeners.add(listener);
+    return () => this.roundListeners.delete(listener);
+  }
+
   /** One round over every running box: read, record, observe. */
   async sampleOnce(): Promise<BoxSample[]> {
+    const cpu = process.cpuUsage();
+    const wall = performance.now();
     const time = this.now();
     const running = this.parts.boxes.list({ state: 'running' });
     const contributed = await this.contributed(running);
@@ -82,6 +93,12 @@ export class Sampler {
         this.parts.boxes.list().map((box) => box.id),
       );
     }
+    const used = process.cpuUsage(cpu);
+    this.cost.rounds += 1;
+    this.cost.boxes = samples.length;
+    this.cost.cpuMs += (used.user + used.system) / 1000;
+    this.cost.wallMs += performance.now() - wall;
+    for (const listener of [...this.roundListeners]) listener();
     return samples;
   }
 
@@ -107,7 +124,8 @@ export class Sampler {
     this.victims = [...this.victims, ...fresh].slice(-256);
     for (const sample of samples) {
       const trail = this.trails.get(sample.boxId) ?? this.restoredTrail(sample);
-      const { events, trail: next } = observe(sample, trail, this.victims, this.parts.settings.pressureThreshold);
+      const { pressureThreshold: pressure, diskFullPercent: diskFull } = this.parts.settings;
+      const { events, trail: next } = observe(sample, trail, this.victims, { pressure, diskFull });
       this.trails.set(sample.boxId, next);
       for (const event of events) {
         if (event.kind === 'tracking.oom-kill') this.victims = this.victims.filter((victim) => !victim.memcg.split('/').includes(sample.boxId));
@@ -131,6 +149,7 @@ export class Sampler {
       throttledPeriods: last.throttledPeriods ?? 0,
       throttledUsec: last.throttledUsec ?? 0,
       pressure: { memory: false, io: false },
+      diskFull: { space: false, inodes: false },
     };
   }
 

@@ -19,6 +19,8 @@ export const trackingSettingsSchema = z.strictObject({
   coarseRetentionDays: z.number().min(1).max(366).default(31),
   /** A memory or IO pressure episode is reported when the box's `some` avg10 reaches this percentage. */
   pressureThreshold: z.number().min(0.1).max(100).default(20),
+  /** A box's own filesystem is full when this percentage of its space (or of its inodes) is used (df's Use%). */
+  diskFullPercent: z.number().min(1).max(100).default(95),
 });
 
 export type TrackingSettings = z.output<typeof trackingSettingsSchema>;

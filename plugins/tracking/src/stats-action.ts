@@ -1,18 +1,18 @@
 /**
- * `nsbox stats NAME [--since 1h]`, `nsbox stats --all`: a box's usage now (and its history),
+ * `nsbox stats NAME [--since 1h | --from T [--to T]]`, `nsbox stats --all`: a box's usage now (and its history),
  * or every box the caller may see. One action: also `GET /plugins/tracking/actions/stats`
  * and `client.actions.run('tracking', 'stats', ...)`. The caller's view of the host (a
  * tenant's token: its own boxes) is the BoxApi's, whichever face called.
  */
 
 import { type Box, type BoxRepository, CoreTokens, defineAction, NsboxError, z } from '@nsbox/core';
-import { DURATION, parseDuration } from './duration.js';
+import { DURATION } from './history-range.js';
 import { renderStats } from './render.js';
-import { type BoxHistoryView, type BoxStatsView, historyRows, statsView } from './stats-view.js';
+import { type BoxHistoryView, type BoxStatsView, statsView } from './stats-view.js';
 import { type TrackingService, trackingServiceId } from './tracking-service.js';
 
 export interface StatsResult {
-  /** One box: its stats now, and its history with `since`. */
+  /** One box: its stats now, and its history with `since` or `from`. */
   stats?: BoxStatsView & { history?: BoxHistoryView };
   /** `all`: every box the caller may see; a box that is not running has no figures. */
   boxes?: (Pick<BoxStatsView, 'box' | 'state'> & Partial<Omit<BoxStatsView, 'box' | 'state'>>)[];
@@ -27,6 +27,8 @@ export const statsAction = defineAction({
     box: z.string().min(1).optional().describe('the box (name or id)'),
     all: flag.optional().describe('every box the caller may see'),
     since: z.string().regex(DURATION, 'a duration such as 90s, 30m, 1h, 2d or 1w').optional().describe('history from this long ago'),
+    from: z.string().min(1).optional().describe('history from this time (ISO 8601 or epoch milliseconds)'),
+    to: z.string().min(1).optional().describe('history up to this time (default: now)'),
   }),
   readOnly: true,
   cli: {
@@ -35,6 +37,8 @@ export const statsAction = defineAction({
     options: [
       { flags: '--all', description: 'every box' },
       { flags: '--since <duration>', description: 'history from this long ago (90s, 30m, 1h, 2d, 1w)' },
+      { flags: '--from <time>', description: 'history from this time (ISO 8601 or epoch milliseconds)' },
+      { flags: '--to <time>', description: 'history up to this time (default: now)' },
     ],
   },
   async run(input, { api, own }): Promise<StatsResult> {
@@ -49,7 +53,9 @@ export const statsAction = defineAction({
     // The caller's view finds the box (a tenant: only its own); the stored one is what the cgroups know.
     const stored = (shown: Box) => boxes.find(shown.id) ?? shown;
     if (all) {
-      const shown = await api.list();
+      // Where the sampler runs (the resident agent, whose watcher keeps box states in line),
+      // the stored states stand: no check of every box's processes, which cost most of a call.
+      const shown = await api.list(tracking.sampling() ? { sync: false } : {});
       const current = await tracking.current(shown.filter((box) => box.state === 'running').map(stored));
       return {
         boxes: shown.map((box) => {
@@ -59,8 +65,9 @@ export const statsAction = defineAction({
       };
     }
     const shown = await api.get(input.box as string);
+    const range = input.since ?? input.from ?? input.to;
     const found = (await tracking.current(shown.state === 'running' ? [stored(shown)] : [])).get(shown.id);
-    if (!found && input.since === undefined) {
+    if (!found && range === undefined) {
       throw new NsboxError('E_INVALID_STATE', `box '${shown.name}' is ${shown.state}: it has no usage now (--since shows its history)`, {
         details: { box: shown.name, state: shown.state },
       });
@@ -68,12 +75,7 @@ export const statsAction = defineAction({
     const view: StatsResult['stats'] = found
       ? statsView(found.sample, shown.state, shown.name, found.previous)
       : ({ box: shown.name, state: shown.state } as BoxStatsView);
-    if (input.since !== undefined) {
-      const now = Date.now();
-      const since = now - parseDuration(input.since);
-      const { tier, step, points } = tracking.history.points(shown.id, { since }, now);
-      view.history = { since: new Date(since).toISOString(), stepMs: step, tier: tier === 0 ? 'fine' : 'coarse', points: historyRows(points) };
-    }
+    if (range !== undefined) view.history = tracking.historyOf(shown.id, { since: input.since, from: input.from, to: input.to });
     return { stats: view };
   },
   render: renderStats,

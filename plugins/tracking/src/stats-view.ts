@@ -1,5 +1,6 @@
 /** What `nsbox stats` and its route return, built from samples and history points. */
 
+import type { DiskUsage } from './disk-usage.js';
 import type { HistoryPoint } from './history-point.js';
 import type { BoxSample } from './sample.js';
 
@@ -32,6 +33,8 @@ export interface BoxStatsView {
   threads: number;
   openFiles: number;
   io: { device: string; readBytes: number; writeBytes: number; reads: number; writes: number }[];
+  /** Blocks and inodes of the box's root filesystem (`own: false`: the host's, shared); null when unreadable. */
+  disk: DiskUsage | null;
   /** PSI `some` avg10 (percent of wall time) by resource, where the kernel has it. */
   pressure: { cpu: number | null; memory: number | null; io: number | null };
   /** Other plugins' counters (network bytes per interface...), by series. */
@@ -51,10 +54,16 @@ export interface HistoryRow {
   oomKills: number | null;
   cpuPressure: number | null;
   memoryPressure: number | null;
+  diskUsed: number | null;
+  diskFree: number | null;
+  inodesUsed: number | null;
+  inodesFree: number | null;
 }
 
 export interface BoxHistoryView {
-  since: string;
+  /** The range asked for (ISO 8601). */
+  from: string;
+  to: string;
   /** Milliseconds between two points (the tier's step). */
   stepMs: number;
   tier: 'fine' | 'coarse';
@@ -106,6 +115,7 @@ export function statsView(sample: BoxSample, state: string, shownName: string, p
     threads: sample.census.threads,
     openFiles: sample.census.openFiles,
     io: io.map((device) => ({ ...device })),
+    disk: sample.disk ? { ...sample.disk } : null,
     pressure: { cpu: orNull(pressure?.cpu?.some.avg10), memory: orNull(pressure?.memory?.some.avg10), io: orNull(pressure?.io?.some.avg10) },
     counters,
   };
@@ -134,6 +144,10 @@ export function historyRows(points: readonly HistoryPoint[]): HistoryRow[] {
       oomKills: point.oomKills,
       cpuPressure: point.cpuPressure,
       memoryPressure: point.memoryPressure,
+      diskUsed: point.diskUsed,
+      diskFree: point.diskFree,
+      inodesUsed: point.inodesUsed,
+      inodesFree: point.inodesFree,
     };
   });
 }

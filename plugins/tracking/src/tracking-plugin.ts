@@ -1,6 +1,18 @@
 /** The tracking plugin: what every box uses, live and over time. */
 
-import { type BoxRepository, ContainerModule, CoreTokens, contribute, coreRefs, definePlugin, type EventBus, metricsPoint, type PluginHost } from '@nsbox/core';
+import {
+  type BoxRepository,
+  boxStatsPoint,
+  ContainerModule,
+  CoreTokens,
+  contribute,
+  coreRefs,
+  definePlugin,
+  type EventBus,
+  hostInfoPoint,
+  metricsPoint,
+  type PluginHost,
+} from '@nsbox/core';
 import { runtimeRefs } from '@nsbox/runtime-api';
 import { BoxReader } from './box-reader.js';
 import { HistoryStore, historyMigrations } from './history-store.js';
@@ -8,6 +20,7 @@ import { KernelLog } from './kernel-log.js';
 import { Sampler } from './sampler.js';
 import { trackingSettingsSchema } from './settings.js';
 import { statsAction } from './stats-action.js';
+import { statsContribution } from './stats-point.js';
 import { topCommand } from './top-command.js';
 import { TrackingService, trackingServiceId } from './tracking-service.js';
 import { version } from './version.js';
@@ -21,9 +34,8 @@ const trackingModule = new ContainerModule((options) => {
       );
       const history = new HistoryStore(context.get(coreRefs.pluginDatabases.token).open('tracking', historyMigrations), settings);
       const manager = context.get(runtimeRefs.cgroupManager.token, { optional: true });
-      const cgroups = context.get(runtimeRefs.cgroups.token, { optional: true });
       // Without the runtime's cgroups (a host of another driver) there is history only.
-      const reader = manager && cgroups ? new BoxReader(manager, cgroups) : undefined;
+      const reader = manager ? new BoxReader(manager) : undefined;
       const tracking = new TrackingService(reader, history, settings);
       if (reader) {
         const plugins = context.get<PluginHost>(CoreTokens.PluginHost);
@@ -54,6 +66,7 @@ export const trackingPlugin = definePlugin({
   commands: [topCommand],
   setup: ({ own }) => {
     const tracking = own<TrackingService>(trackingServiceId);
+    const boxes = own<BoxRepository>(CoreTokens.BoxRepository);
     return {
       hooks: {
         // A box's history goes with it.
@@ -61,7 +74,15 @@ export const trackingPlugin = definePlugin({
           tracking.history.forget(ctx.box.id);
         },
       },
-      contributions: [contribute(metricsPoint, tracking.contribution)],
+      contributions: [
+        contribute(metricsPoint, tracking.contribution),
+        contribute(boxStatsPoint, statsContribution(tracking, boxes)),
+        // What sampling costs this process (the rounds' CPU, as bench/metrics reads it).
+        contribute(hostInfoPoint, {
+          section: 'tracking',
+          describe: () => ({ intervalSeconds: tracking.settings.intervalSeconds, sampler: tracking.sampler?.cost ?? null }),
+        }),
+      ],
       services: tracking.sampler ? [tracking.sampler.service()] : [],
     };
   },

@@ -4,13 +4,15 @@
  * history, and its Prometheus samples.
  */
 
-import type { Box, MetricSample, MetricsContribution } from '@nsbox/core';
+import { type Box, type BoxStatsRange, type MetricSample, type MetricsContribution, NsboxError } from '@nsbox/core';
 import { boxMetrics } from './box-metrics.js';
 import type { BoxReader } from './box-reader.js';
+import { parseRange } from './history-range.js';
 import type { HistoryStore } from './history-store.js';
 import type { BoxSample } from './sample.js';
 import type { Sampler } from './sampler.js';
 import type { TrackingSettings } from './settings.js';
+import { type BoxHistoryView, type BoxStatsView, historyRows, statsView } from './stats-view.js';
 
 /** The pause between two live readings when no sampler runs here (the CPU share needs two). */
 const LIVE_GAP_MS = 250;
@@ -74,6 +76,59 @@ export class TrackingService {
       found.set(id, previous ? { sample, previous } : { sample });
     }
     return found;
+  }
+
+  /** Whether the sampler runs in this process (the resident agent): its samples are fresh. */
+  sampling(): boolean {
+    return (this.sampler?.cost.rounds ?? 0) > 0;
+  }
+
+  /** A running box's stats now, named as the caller names it; E_INVALID_STATE when it has none. */
+  async statsOf(box: Box, name: string): Promise<BoxStatsView> {
+    const found = (await this.current(box.state === 'running' ? [box] : [])).get(box.id);
+    if (!found) {
+      throw new NsboxError('E_INVALID_STATE', `box '${name}' is ${box.state}: it has no usage now (its history has)`, {
+        details: { box: name, state: box.state },
+      });
+    }
+    return statsView(found.sample, box.state, name, found.previous);
+  }
+
+  /** A box's history over a range (`since`, or `from` and `to`): the tier that covers its start. */
+  historyOf(boxId: string, range: BoxStatsRange): BoxHistoryView {
+    const now = this.clock();
+    const { from, to } = parseRange(range, now);
+    const { tier, step, points } = this.history.points(boxId, { since: from, until: to }, now);
+    return {
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      stepMs: step,
+      tier: tier === 0 ? 'fine' : 'coarse',
+      points: historyRows(points),
+    };
+  }
+
+  /**
+   * Resolves at the sampler's next round (a new sample of every running box), or after an
+   * interval where no sampler runs in this process, or when `signal` aborts.
+   */
+  nextRound(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    const waitMs = this.sampler ? 2 * this.settings.intervalSeconds * 1000 + 1000 : this.settings.intervalSeconds * 1000;
+    return new Promise((resolve) => {
+      const stops: (() => void)[] = [];
+      const done = () => {
+        for (const stop of stops) stop();
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      stops.push(
+        () => clearTimeout(timer),
+        () => signal.removeEventListener('abort', done),
+      );
+      if (this.sampler) stops.push(this.sampler.onRound(done));
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   /** Prometheus samples of the boxes: the sampler's latest where fresh, else one live reading. */

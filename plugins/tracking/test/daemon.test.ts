@@ -1,8 +1,9 @@
 /**
  * tracking in a real nsboxd on its socket: the sampler runs in the daemon's resident agent,
  * `GET /metrics` (checked by promtool) shows a tenant only its boxes, `nsbox stats` runs as an
- * action through the API (SDK and CLI), flight-recorder events reach the event stream, and a
- * real Prometheus scrapes nsboxd on loopback and answers a PromQL rate of a box's CPU.
+ * action through the API (SDK and CLI), GET /boxes/:id/stats (now, history, stream) through the
+ * SDK, flight-recorder events reach the event stream, and a real Prometheus scrapes nsboxd on
+ * loopback and answers a PromQL rate of a box's CPU.
  */
 
 import assert from 'node:assert/strict';
@@ -14,7 +15,7 @@ import { isNsboxApiError, type NsboxClient } from '@nsbox/client';
 import type { AnyPlugin } from '@nsbox/core';
 import { makeTempDir, requireRoot, useCleanup } from '@nsbox/testkit';
 import { hostPluginPackages, runCli, startTestDaemon, type TestDaemon } from '../../../packages/daemon/test/daemon-fixture.js';
-import { type StatsResult, trackingPlugin } from '../src/index.js';
+import { type BoxHistoryView, type BoxStatsView, type StatsResult, trackingPlugin } from '../src/index.js';
 import { sleep, waitFor } from './support.js';
 
 // Niced: it spins on idle CPU time only, and leaves the test's own processes theirs.
@@ -82,6 +83,9 @@ describe('tracking in nsboxd', function () {
     assert.match(text, /^# HELP nsbox_box_memory_usage_bytes /m);
     assert.match(text, /^nsbox_box_processes\{box="acme--web",tenant="acme"\} 1$/m);
     assert.match(text, /^nsbox_boxes\{state="running"\} 2$/m);
+    // No disk limit: the figures of the host's filesystem that holds the box's root.
+    assert.match(text, /^nsbox_box_disk_used_bytes\{box="acme--web",filesystem="shared",tenant="acme"\} \d+$/m);
+    assert.match(text, /^nsbox_box_disk_inodes_free\{box="acme--web",filesystem="shared",tenant="acme"\} \d+$/m);
     const checked = promtool(text);
     assert.equal(checked.code, 0, `promtool check metrics:\n${checked.output}`);
     // The control: promtool does find what the format forbids.
@@ -126,6 +130,75 @@ describe('tracking in nsboxd', function () {
     const both = await runCli(['stats', 'web', '--all'], cli);
     assert.notEqual(both.code, 0);
     assert.match(both.stderr, /box or --all/);
+  });
+
+  it("serves a box's stats now, its history over a range and a stream of its samples, in the caller's scope", async () => {
+    await start();
+    const acme = await tenantClient('acme');
+    await (await admin.boxes.create({ name: 'hostbox', config: sleeper, start: true })).wait();
+    await (await acme.client.boxes.create({ name: 'web', config: { ...sleeper, limits: { disk: '64M' } }, start: true })).wait();
+    await (await acme.client.boxes.create({ name: 'idle', config: sleeper })).wait();
+
+    const now = await acme.client.boxes.stats<BoxStatsView>('web');
+    assert.deepEqual([now.box, now.state, now.processes, now.disk?.own], ['web', 'running', 1, true], JSON.stringify(now));
+    assert.ok((now.disk?.sizeBytes ?? 0) > 60 * 2 ** 20 && (now.disk?.sizeBytes ?? 0) <= 64 * 2 ** 20, `the 64M image: ${JSON.stringify(now.disk)}`);
+    const status = (code: number, field?: string) => (error: unknown) =>
+      isNsboxApiError(error) && error.status === code && (field === undefined || error.field === field);
+    await assert.rejects(acme.client.boxes.stats('hostbox'), status(404), "another tenant's box is missing to a tenant");
+    await assert.rejects(acme.client.boxes.stats('idle'), status(409, 'state'), 'a stopped box has no usage now');
+
+    // The sampler (every 0.5 s here) has written a few points by now: the fine tier.
+    let history: BoxHistoryView & { box: string } = await acme.client.boxes.statsHistory('web', { since: '1h' });
+    assert.ok(
+      await waitFor(async () => {
+        history = await acme.client.boxes.statsHistory('web', { since: '1h' });
+        return history.points.length >= 1 && history.points.at(-1)?.diskUsed != null;
+      }, 10_000),
+      JSON.stringify(history),
+    );
+    assert.deepEqual([history.box, history.tier, history.stepMs], ['web', 'fine', 60_000]);
+    const from = new Date(Date.now() - 3_600_000);
+    const ranged: BoxHistoryView = await acme.client.boxes.statsHistory('web', { from, to: Date.now() + 1000 });
+    assert.equal(ranged.from, from.toISOString());
+    assert.deepEqual(
+      ranged.points.map((point) => point.time),
+      history.points.map((point) => point.time),
+    );
+    const empty: BoxHistoryView = await acme.client.boxes.statsHistory('web', { from: '2020-01-01T00:00:00Z', to: '2020-01-02T00:00:00Z' });
+    assert.deepEqual([empty.tier, empty.points], ['coarse', []], 'a range past every retention is empty');
+    for (const [range, field] of [
+      [{ since: 'yesterday' }, 'since'],
+      [{ from: 'tuesday' }, 'from'],
+      [{ from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' }, 'from'],
+      [{ since: '1h', from: '2026-01-01' }, 'since'],
+      [{ to: '2026-01-01' }, 'from'],
+      [{}, 'since'],
+    ] as const) {
+      await assert.rejects(acme.client.boxes.statsHistory('web', range), status(400, field), JSON.stringify(range));
+    }
+    await assert.rejects(acme.client.boxes.statsHistory('hostbox', { since: '1h' }), status(404));
+
+    // The stream: the usage now, then each new sample, until the box stops.
+    const controller = new AbortController();
+    cleanup.add('stop following stats', () => controller.abort());
+    const seen: BoxStatsView[] = [];
+    const followed = (async () => {
+      for await (const stats of acme.client.boxes.followStats<BoxStatsView>('web', { signal: controller.signal })) {
+        seen.push(stats);
+        if (seen.length === 3) void acme.client.boxes.stop('web', { timeout: 0 });
+      }
+      return 'ended';
+    })();
+    const ended = await Promise.race([followed, sleep(20_000).then(() => 'timed out')]);
+    assert.equal(ended, 'ended', `the stream ends once the box stops (${seen.length} samples seen)`);
+    assert.ok(seen.length >= 3 && seen.every((stats) => stats.box === 'web'));
+    const times = seen.map((stats) => Date.parse(stats.time));
+    assert.ok(
+      times.every((time, index) => index === 0 || time > (times[index - 1] as number)),
+      `each sample newer than the last: ${times}`,
+    );
+    await assert.rejects(acme.client.boxes.followStats('web').next(), status(409, 'state'), 'a stopped box has nothing to follow');
+    await assert.rejects(acme.client.boxes.followStats('hostbox').next(), status(404));
   });
 
   it('pushes a flight-recorder event onto the event stream as the sampler notices it', async () => {

@@ -1,11 +1,12 @@
 /**
  * The sampler on real boxes: cgroup figures, the whole box's processes, threads and open files
  * (counted from /proc, compared with what the box did), history that survives the host, and
- * the flight recorder's OOM kill (with its victim), pids-limit and throttling events.
+ * the flight recorder's OOM kill (with its victim), pids-limit and throttling events, the
+ * disk of a box's own filesystem (a disk-limit image) and its full-disk event.
  */
 
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statfsSync } from 'node:fs';
 import { type AnyPlugin, contribute, definePlugin, metricsPoint } from '@nsbox/core';
 import { LocalBoxApi } from '@nsbox/host';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
@@ -138,5 +139,42 @@ describe('tracking: the sampler on real boxes', function () {
     assert.ok(Number(ended?.data['durationMs']) > 0 && Number(ended?.data['throttledMs']) > 0, JSON.stringify(ended?.data));
     assert.equal(t.events('hog', 'tracking.oom-kill').length, 1, 'each kill once');
     assert.equal(hog.name, 'hog');
+  });
+
+  it("reads the blocks and inodes of a box's own filesystem as df in the box does, and reports it full once", async () => {
+    const box = await t.box('filler', { disk: '64M', inodes: 2000 });
+    const plain = await t.box('plain');
+    const df = async (flag: string) => (await t.exec('filler', `df ${flag} / | tail -1`)).stdout.trim().split(/\s+/).slice(1, 4).map(Number) as number[];
+    const samples = (await t.tracking.sampler?.sampleOnce()) ?? [];
+    const disk = samples.find((sample) => sample.boxId === box.id)?.disk;
+    const [size, used, free] = await df('-B1');
+    assert.deepEqual([disk?.sizeBytes, disk?.own], [size, true], `the image's filesystem: ${JSON.stringify(disk)}`);
+    // Journal and metadata change a little between two reads: within 1 MiB of what df saw.
+    assert.ok(
+      Math.abs((disk?.usedBytes ?? 0) - (used as number)) < MiB && Math.abs((disk?.freeBytes ?? 0) - (free as number)) < MiB,
+      JSON.stringify({ disk, used, free }),
+    );
+    const [inodes, inodesUsed] = await df('-i');
+    assert.equal(disk?.inodes, inodes);
+    assert.ok(Math.abs((disk?.inodesUsed ?? 0) - (inodesUsed as number)) <= 2, JSON.stringify({ disk, inodesUsed }));
+    // A box without a disk limit: the figures of the host's filesystem that holds its root.
+    const shared = samples.find((sample) => sample.boxId === plain.id)?.disk;
+    const host = statfsSync(t.host.stateDir);
+    assert.deepEqual([shared?.own, shared?.sizeBytes], [false, host.blocks * host.bsize]);
+
+    const filled = await t.exec('filler', 'dd if=/dev/zero of=/fill bs=1M count=80 2>&1; echo status=$?');
+    assert.match(filled.stdout, /No space left on device/);
+    await t.tracking.sampler?.sampleOnce();
+    await t.tracking.sampler?.sampleOnce();
+    const full = t.events('filler', 'tracking.disk-full');
+    assert.deepEqual(
+      full.map((event) => [event.data['resource'], event.data['threshold']]),
+      [['space', 95]],
+      'once per episode',
+    );
+    assert.ok(Number(full[0]?.data['percent']) >= 95 && Number(full[0]?.data['used']) > 60 * MiB, JSON.stringify(full[0]?.data));
+    assert.deepEqual(t.events('plain', 'tracking.disk-full'), []);
+    const point = t.tracking.history.latest(box.id);
+    assert.ok((point?.diskUsed ?? 0) > 60 * MiB && (point?.inodesUsed ?? 0) > 0, `the history keeps it: ${JSON.stringify(point)}`);
   });
 });

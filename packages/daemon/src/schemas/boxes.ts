@@ -32,6 +32,8 @@ export const listBoxesQuery = z.strictObject({
   template: z.string().min(1).optional(),
   /** Names starting with this prefix. */
   name: z.string().min(1).max(63).optional(),
+  /** false: the states as the resident agent keeps them, without checking each box's processes. */
+  sync: queryFlag.optional(),
 });
 
 export const stopBody = z

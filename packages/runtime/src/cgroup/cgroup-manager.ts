@@ -106,11 +106,20 @@ export class BoxCgroupManager implements CgroupManager {
   }
 
   stats(box: ResourceBox): ResourceStats | undefined {
-    return this.driver.get(box.id) ? this.reader(box).stats() : undefined;
+    const cgroup = this.driver.get(box.id);
+    return cgroup ? this.reader(box, cgroup).stats() : undefined;
   }
 
   events(box: ResourceBox): ResourceEvents | undefined {
-    return this.driver.get(box.id) ? this.reader(box).events() : undefined;
+    const cgroup = this.driver.get(box.id);
+    return cgroup ? this.reader(box, cgroup).events() : undefined;
+  }
+
+  usage(box: ResourceBox): { cgroup: BoxCgroup; stats: ResourceStats; events: ResourceEvents } | undefined {
+    const cgroup = this.driver.get(box.id);
+    if (!cgroup) return undefined;
+    const reader = this.reader(box, cgroup);
+    return { cgroup, stats: reader.stats(), events: reader.events() };
   }
 
   check(resources: BoxResources): ResourceProblem[] {
@@ -140,8 +149,8 @@ export class BoxCgroupManager implements CgroupManager {
     return this.write(box, cgroup, merged, planWrites(merged, this.context(cgroup)));
   }
 
-  private reader(box: ResourceBox): ResourceReader {
-    return new ResourceReader(this.driver, this.host, box.id);
+  private reader(box: ResourceBox, cgroup?: BoxCgroup): ResourceReader {
+    return new ResourceReader(this.driver, this.host, box.id, cgroup);
   }
 
   private change(box: ResourceBox, owner: string, declaration: ResourceDeclaration | undefined): ApplyResult {

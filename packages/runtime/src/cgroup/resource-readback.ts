@@ -6,7 +6,7 @@
 
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BoxResources, CgroupDriver, IoThrottle, ResourceEvents, ResourceStats } from '@nsbox/runtime-api';
+import type { BoxCgroup, BoxResources, CgroupDriver, IoThrottle, ResourceEvents, ResourceStats } from '@nsbox/runtime-api';
 import { readCgroupFileIfExists } from './cgroup-fs.js';
 import type { ResourceHost } from './resource-host.js';
 import { CFS_PERIOD_US, RT_PERIOD_US, type ThrottleField } from './resource-knobs.js';
@@ -50,12 +50,18 @@ export class ResourceReader {
     private readonly driver: CgroupDriver,
     private readonly host: ResourceHost,
     private readonly name: string,
+    /** The box's cgroup when the caller has it already (one get() less per stats()). */
+    private readonly cgroup?: BoxCgroup,
   ) {}
 
   /** A controller file of the box, or undefined when this host or box has none. */
   read(controller: string, file: string): string | undefined {
     try {
-      return this.driver.read(this.name, controller, file).trim();
+      if (this.cgroup === undefined) return this.driver.read(this.name, controller, file).trim();
+      // The box's directories known: read where the driver would (its v1 hierarchy, else
+      // cgroup2), without its existence checks — a sample of every box reads a dozen files.
+      const dir = this.cgroup.v1Dirs[controller] ?? this.cgroup.unifiedDir;
+      return dir === undefined ? undefined : readCgroupFileIfExists(join(dir, file))?.trim();
     } catch {
       return undefined;
     }
@@ -245,7 +251,7 @@ export class ResourceReader {
 
   /** PSI of the box's cgroup2 directory (cgroup2's core files: on hybrid hosts too, whatever its controllers). */
   private pressure(): ResourceStats['pressure'] | undefined {
-    const unifiedDir = this.driver.get(this.name)?.unifiedDir;
+    const unifiedDir = (this.cgroup ?? this.driver.get(this.name))?.unifiedDir;
     if (unifiedDir === undefined) return undefined;
     const pressure: NonNullable<ResourceStats['pressure']> = {};
     for (const resource of ['cpu', 'memory', 'io'] as const) {

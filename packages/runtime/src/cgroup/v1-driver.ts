@@ -206,7 +206,9 @@ export class V1Driver implements CgroupDriver {
   private controllerPath(name: string, controller: string, file: string): string {
     this.requireBox(name);
     assertControllerFile(controller, file);
-    const dir = this.describe(name).v1Dirs[controller];
+    // Only the controller's own hierarchy: a read is on every sample's path (tracking).
+    const hierarchy = this.hierarchies.find((candidate) => candidate.controllers.includes(controller));
+    const dir = hierarchy === undefined ? undefined : this.boxDir(hierarchy, name);
     if (dir === undefined) {
       throw new NsboxError(
         'E_UNSUPPORTED',

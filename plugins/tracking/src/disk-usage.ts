@@ -1,0 +1,57 @@
+/**
+ * Blocks and inodes of a box's own filesystem: statfs(2) of its root directory on the host
+ * (the spec's root.path). For a box with a disk limit that root is its image's mount (or a
+ * directory under a project quota, whose statfs the kernel answers with the project's
+ * figures); otherwise it is a directory of the host's filesystem, shared with the host and
+ * other boxes, and the figures are that filesystem's (`own: false` says so).
+ *
+ * Nothing inside the box's rootfs is followed: the root path is the host's (state dir or the
+ * admin's rootfs), and a root that is itself a symlink is not read (lstat first).
+ */
+
+import { lstatSync, statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Box } from '@nsbox/core';
+
+export interface DiskUsage {
+  /** Bytes the filesystem offers (df's Size). */
+  sizeBytes: number;
+  usedBytes: number;
+  /** Bytes an unprivileged writer may still use (df's Avail). */
+  freeBytes: number;
+  /** Inodes of the filesystem; null where it has no fixed count (btrfs...). */
+  inodes: number | null;
+  inodesUsed: number | null;
+  inodesFree: number | null;
+  /** The box's own filesystem (a disk limit); false: the host's filesystem it shares. */
+  own: boolean;
+}
+
+/** The box's root directory on the host, as its start recorded it (core keeps the spec on a running box). */
+export function rootPathOf(box: Pick<Box, 'runtime'>): string | undefined {
+  const path = (box.runtime?.spec as { root?: { path?: unknown } } | undefined)?.root?.path;
+  return typeof path === 'string' && path.startsWith('/') ? path : undefined;
+}
+
+/** undefined when the root cannot be read (gone meanwhile, or not a plain directory). */
+export function diskUsage(root: string): DiskUsage | undefined {
+  try {
+    if (!lstatSync(root).isDirectory()) return undefined;
+    const fs = statfsSync(root);
+    const host = statfsSync(dirname(root));
+    const inodes = fs.files > 0 ? fs.files : null;
+    return {
+      sizeBytes: fs.blocks * fs.bsize,
+      usedBytes: (fs.blocks - fs.bfree) * fs.bsize,
+      freeBytes: fs.bavail * fs.bsize,
+      inodes,
+      inodesUsed: inodes === null ? null : fs.files - fs.ffree,
+      inodesFree: inodes === null ? null : fs.ffree,
+      // An image is another filesystem, a project quota answers with the project's totals; an
+      // overlay (a layered box) answers with its upper's: the host's unless that has a limit.
+      own: fs.blocks !== host.blocks || fs.files !== host.files || fs.bsize !== host.bsize,
+    };
+  } catch {
+    return undefined;
+  }
+}
