@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 
@@ -136,6 +138,47 @@ open_kmsg_target (const struct view_config *cfg, int root)
   return fd;
 }
 
+/* Kernels before 6.15 clone a tree (OPEN_TREE_CLONE) only from a mount of the caller's own
+ * mount namespace, never from a detached one (EINVAL) — Debian 12's 6.1 is one. So the
+ * detached FUSE mounts are first attached in a mount namespace of this child's own, on a
+ * tmpfs over its /proc (no longer needed: the box's root and namespace are open), where each
+ * view is cloned; the clones are what the child then attaches in the box's namespace. The
+ * namespace is private, so nothing of it reaches the host's, and it ends with this child. */
+static int
+stage_privately (int views, int kmsg, struct nsbox_error *err)
+{
+  cleanup_fd int fs = -1;
+  cleanup_fd int stage = -1;
+
+  if (unshare (CLONE_NEWNS) < 0)
+    return nsbox_fail (err, errno, "unshare a mount namespace to stage the views in");
+  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    return nsbox_fail (err, errno, "make the staging mount namespace private");
+  fs = sys_fsopen ("tmpfs", FSOPEN_CLOEXEC);
+  if (fs < 0 || sys_fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return nsbox_fail (err, errno, "make the staging tmpfs");
+  stage = sys_fsmount (fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  if (stage < 0)
+    return nsbox_fail (err, errno, "fsmount the staging tmpfs");
+  if (sys_move_mount (stage, "", AT_FDCWD, "/proc", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return nsbox_fail (err, errno, "attach the staging tmpfs");
+  if ((views >= 0 && mkdirat (stage, "views", 0700) < 0) || (kmsg >= 0 && mkdirat (stage, "kmsg", 0700) < 0))
+    return nsbox_fail (err, errno, "make the staging directories");
+  if (views >= 0 && sys_move_mount (views, "", stage, "views", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return nsbox_fail (err, errno, "stage the views' mount");
+  if (kmsg >= 0 && sys_move_mount (kmsg, "", stage, "kmsg", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return nsbox_fail (err, errno, "stage /dev/kmsg's mount");
+  return 0;
+}
+
+static void
+close_trees (int *trees)
+{
+  for (int i = 0; i < VIEW_FILES; i++)
+    if (trees[i] >= 0)
+      close (trees[i]);
+}
+
 int
 view_mount (const struct view_config *cfg, int views_fd, int kmsg_fd, struct nsbox_error *err)
 {
@@ -144,8 +187,12 @@ view_mount (const struct view_config *cfg, int views_fd, int kmsg_fd, struct nsb
   cleanup_fd int ns = -1;
   cleanup_fd int views = -1;
   cleanup_fd int kmsg = -1;
+  int trees[VIEW_FILES];
   bool any_view = false;
+  int rc = -1;
 
+  for (int i = 0; i < VIEW_FILES; i++)
+    trees[i] = -1;
   snprintf (path, sizeof path, "/proc/%d/root", (int) cfg->init_pid);
   root = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0)
@@ -161,34 +208,56 @@ view_mount (const struct view_config *cfg, int views_fd, int kmsg_fd, struct nsb
     return -1;
   if (cfg->files[VIEW_KMSG] && (kmsg = make_mount (kmsg_fd, err)) < 0)
     return -1;
+  if (stage_privately (views, kmsg, err) < 0)
+    return -1;
+  for (int i = 0; i < VIEW_FILES; i++)
+    {
+      if (!cfg->files[i])
+        continue;
+      trees[i] = sys_open_tree (i == VIEW_KMSG ? kmsg : views, view_files[i].name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+      if (trees[i] < 0)
+        {
+          nsbox_fail (err, errno, "open_tree %s of the views", view_files[i].name);
+          goto out;
+        }
+      if (i != VIEW_KMSG)
+        {
+          struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+          if (syscall (SYS_mount_setattr, trees[i], "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+            {
+              nsbox_fail (err, errno, "make the view of /%s read-only", view_files[i].target);
+              goto out;
+            }
+        }
+    }
   /* move_mount attaches only in the caller's own mount namespace. */
   if (setns (ns, CLONE_NEWNS) < 0)
-    return nsbox_fail (err, errno, "setns into the box's mount namespace");
+    {
+      nsbox_fail (err, errno, "setns into the box's mount namespace");
+      goto out;
+    }
   for (int i = 0; i < VIEW_FILES; i++)
     {
       cleanup_fd int target = -1;
-      cleanup_fd int tree = -1;
 
-      if (!cfg->files[i])
+      if (trees[i] < 0)
         continue;
       target = i == VIEW_KMSG ? open_kmsg_target (cfg, root) : open_target (root, view_files[i].target);
       if (target < 0)
         {
           if (errno == ENOENT)
             continue;
-          return nsbox_fail (err, errno, "open the box's /%s", view_files[i].target);
+          nsbox_fail (err, errno, "open the box's /%s", view_files[i].target);
+          goto out;
         }
-      tree = sys_open_tree (i == VIEW_KMSG ? kmsg : views, view_files[i].name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-      if (tree < 0)
-        return nsbox_fail (err, errno, "open_tree %s of the views", view_files[i].name);
-      if (i != VIEW_KMSG)
+      if (sys_move_mount (trees[i], "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         {
-          struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
-          if (syscall (SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-            return nsbox_fail (err, errno, "make the view of /%s read-only", view_files[i].target);
+          nsbox_fail (err, errno, "bind the view over the box's /%s", view_files[i].target);
+          goto out;
         }
-      if (sys_move_mount (tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-        return nsbox_fail (err, errno, "bind the view over the box's /%s", view_files[i].target);
     }
-  return 0;
+  rc = 0;
+out:
+  close_trees (trees);
+  return rc;
 }

@@ -16,10 +16,12 @@ export class BoxReader {
     const { cgroup, stats, events } = usage;
     const root = rootPathOf(box);
     const disk = root === undefined ? undefined : diskUsage(root);
+    const memoryCgroupDir = cgroup.v1Dirs.memory ?? cgroup.unifiedDir;
     return {
       boxId: box.id,
       box: box.name,
       tenant: box.owner,
+      ...(memoryCgroupDir !== undefined ? { memoryCgroupDir } : {}),
       time,
       stats,
       events,

@@ -7,7 +7,7 @@
  * used. Events go through the event bus: into the box's history and onto the stream.
  */
 
-import type { OomVictim } from './kernel-log.js';
+import { isVictimOf, type OomVictim } from './kernel-log.js';
 import type { BoxSample } from './sample.js';
 
 export interface RecordedEvent {
@@ -72,7 +72,7 @@ export function observe(
 
   const kills = since(sample.events.oomKills, trail.oomKills);
   if (kills > 0) {
-    const mine = victims.filter((victim) => victim.memcg.split('/').includes(sample.boxId));
+    const mine = victims.filter((victim) => isVictimOf(victim, sample));
     events.push({
       kind: 'tracking.oom-kill',
       data: {

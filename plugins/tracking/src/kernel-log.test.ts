@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseOomVictims } from './kernel-log.js';
+import { isVictimOf, parseOomVictims } from './kernel-log.js';
 
 describe('OOM victims from the kernel log', () => {
   it('pairs the oom-kill line with the Killed line of the same pid', () => {
@@ -18,5 +18,21 @@ describe('OOM victims from the kernel log', () => {
       '6,2,2,-;hello',
     ];
     assert.deepEqual(parseOomVictims(records), [{ memcg: '/x/b2', command: 'my app', pid: 7, uid: 0 }]);
+  });
+
+  it("knows a box's victims by its memory cgroup's directory, a systemd scope's escaped name and sub-cgroups included", () => {
+    const id = '1a2b3c4d-0000-4000-8000-000000000001';
+    const scopeDir = '/sys/fs/cgroup/nsbox.slice/nsbox-1a2b3c4d\\x2d0000\\x2d4000\\x2d8000\\x2d000000000001.scope';
+    const victim = (memcg: string) => ({ pid: 1, command: 'dd', memcg });
+    const box = { boxId: id, memoryCgroupDir: scopeDir };
+    assert.equal(isVictimOf(victim('/nsbox.slice/nsbox-1a2b3c4d\\x2d0000\\x2d4000\\x2d8000\\x2d000000000001.scope'), box), true);
+    assert.equal(isVictimOf(victim('/nsbox.slice/nsbox-1a2b3c4d\\x2d0000\\x2d4000\\x2d8000\\x2d000000000001.scope/init.scope'), box), true);
+    // The id as a path component, which the old match looked for, is not in a scope's path:
+    assert.equal(victim(scopeDir.slice('/sys/fs/cgroup'.length)).memcg.split('/').includes(id), false);
+    assert.equal(isVictimOf(victim('/nsbox.slice/nsbox-other.scope'), box), false);
+    assert.equal(isVictimOf(victim('/nsbox.slice'), box), false, "the box's parent is not the box");
+    // v1 and cgroupfs: the id is the directory's name.
+    assert.equal(isVictimOf(victim(`/nsbox/${id}`), { boxId: id, memoryCgroupDir: `/sys/fs/cgroup/memory/nsbox/${id}` }), true);
+    assert.equal(isVictimOf(victim(`/nsbox/${id}`), { boxId: id }), true, 'without a directory, by the id');
   });
 });

@@ -22,6 +22,20 @@ export interface OomVictim {
 const OOM_KILL = /oom-kill:.*?oom_memcg=([^,]+),task_memcg=[^,]*,task=(.*?),pid=(\d+),uid=(\d+)/;
 const KILLED = /Killed process (\d+) \((.*?)\).*?anon-rss:(\d+)kB/;
 
+/**
+ * Whether the victim was killed at the box's memory cgroup or a cgroup below it. The kernel
+ * names the cgroup from its hierarchy's root, and the box's directory is that path under the
+ * hierarchy's mount, so the two meet at their ends: the box's id need not be a component of
+ * it (the systemd driver's scope escapes its dashes, `nsbox-web-1a\x2d2b.scope`).
+ */
+export function isVictimOf(victim: OomVictim, box: { boxId: string; memoryCgroupDir?: string | undefined }): boolean {
+  if (box.memoryCgroupDir === undefined) return victim.memcg.split('/').includes(box.boxId);
+  for (let path = victim.memcg; path.startsWith('/') && path.length > 1; path = path.slice(0, path.lastIndexOf('/'))) {
+    if (box.memoryCgroupDir.endsWith(path)) return true;
+  }
+  return false;
+}
+
 /** Parses a batch of kmsg records into victims (pairing each oom-kill line with its Killed line). */
 export function parseOomVictims(records: readonly string[]): OomVictim[] {
   const victims: OomVictim[] = [];

@@ -16,6 +16,8 @@ export interface BoxSample {
   /** The box's stored name. */
   box: string;
   tenant: string | null;
+  /** The box's memory cgroup directory (v1's memory hierarchy, or cgroup2), to know its OOM victims by. */
+  memoryCgroupDir?: string;
   /** Milliseconds since the epoch. */
   time: number;
   stats: ResourceStats;

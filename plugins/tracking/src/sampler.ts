@@ -10,7 +10,7 @@ import type { Box, BoxRepository, EventBus, HostService, MetricSample, MetricsCo
 import type { BoxReader } from './box-reader.js';
 import { type BoxTrail, observe } from './flight-recorder.js';
 import type { HistoryStore } from './history-store.js';
-import type { KernelLog, OomVictim } from './kernel-log.js';
+import { isVictimOf, type KernelLog, type OomVictim } from './kernel-log.js';
 import type { BoxSample } from './sample.js';
 import type { TrackingSettings } from './settings.js';
 
@@ -128,7 +128,7 @@ export class Sampler {
       const { events, trail: next } = observe(sample, trail, this.victims, { pressure, diskFull });
       this.trails.set(sample.boxId, next);
       for (const event of events) {
-        if (event.kind === 'tracking.oom-kill') this.victims = this.victims.filter((victim) => !victim.memcg.split('/').includes(sample.boxId));
+        if (event.kind === 'tracking.oom-kill') this.victims = this.victims.filter((victim) => !isVictimOf(victim, sample));
         this.parts.events.publish({ boxId: sample.boxId, kind: event.kind, source: 'tracking', data: event.data });
       }
     }
