@@ -56,11 +56,12 @@ function detachLoopsUnder(dir: string): void {
   }
 }
 
-export async function openSharingHost(cleanup: Cleanup, options: { settings?: Record<string, unknown> } = {}): Promise<SharingTestHost> {
+/** `stateDir`: the host's state directory, an empty one of the test's own (default: a new temp dir). */
+export async function openSharingHost(cleanup: Cleanup, options: { settings?: Record<string, unknown>; stateDir?: string } = {}): Promise<SharingTestHost> {
   const cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
   const template = buildBusyboxRootfs(join(makeTempDir(cleanup, 'template'), 'rootfs'));
   writeFileSync(join(template, 'etc', 'motd'), 'from the template\n');
-  const stateDir = makeTempDir(cleanup, 'state');
+  const stateDir = options.stateDir ?? makeTempDir(cleanup, 'state');
   if (options.settings) writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false, settings: { sharing: options.settings } }));
   removeCgroupsAfter(cleanup, cgroupParent);
   const host = await createTestHost(cleanup, {

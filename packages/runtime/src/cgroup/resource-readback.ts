@@ -129,11 +129,13 @@ export class ResourceReader {
   private effectiveMemory(softLimitIsReservation: boolean): NonNullable<BoxResources['memory']> {
     if (this.v2('memory')) {
       const low = Number(this.read('memory', 'memory.low') ?? 0);
+      const min = Number(this.read('memory', 'memory.min') ?? 0);
       return defined({
         max: this.limit(this.read('memory', 'memory.max')),
         high: this.limit(this.read('memory', 'memory.high')),
         swap: this.limit(this.read('memory', 'memory.swap.max')),
         reservation: low > 0 ? low : undefined,
+        minimum: min > 0 ? min : undefined,
       });
     }
     const max = this.limit(this.read('memory', 'memory.limit_in_bytes'));
