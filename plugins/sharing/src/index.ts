@@ -10,6 +10,7 @@ export {
   sharingSettingsSchema,
   type TemplateMode,
 } from './config-schema.js';
+export { dedupeAction } from './dedupe-action.js';
 export { advanceIo, freshIoBurst, type IoBurstState, ioThrottle } from './io-burst.js';
 export { type IoBurstChange, IoBurstController } from './io-burst-controller.js';
 export { OWNER } from './owner.js';

@@ -9,6 +9,7 @@ import { boxInfoPoint, boxOptionPoint, contribute, coreRefs, definePlugin } from
 import { runtimeRefs } from '@nsbox/runtime-api';
 import { BiasController } from './bias-controller.js';
 import { type SharingConfig, sharingConfigSchema, sharingSettingsSchema } from './config-schema.js';
+import { dedupeAction } from './dedupe-action.js';
 import { IoBurstController } from './io-burst-controller.js';
 import { rebaseAction } from './rebase-action.js';
 import { shareSetAction } from './share-actions.js';
@@ -27,7 +28,7 @@ export const sharingPlugin = definePlugin({
   hostSettings: sharingSettingsSchema,
   tenantSafe: { template: true },
   deps: { layers: runtimeRefs.rootfsLayers, cgroups: runtimeRefs.cgroupManager, state: coreRefs.pluginState },
-  actions: [...templateActions, rebaseAction, shareSetAction],
+  actions: [...templateActions, rebaseAction, dedupeAction, shareSetAction],
   setup: ({ deps, settings, log }) => {
     const hostSettings = sharingSettingsSchema.parse(settings ?? {});
     const templates = new TemplateSharing(deps.layers, hostSettings);

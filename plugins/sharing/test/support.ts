@@ -21,6 +21,7 @@ export interface SharingTestHost {
   host: NsboxHost;
   driver: LinuxBoxDriver;
   cgroupParent: string;
+  stateDir: string;
   /** A busybox rootfs directory of the test's own, used as a template (by its path). */
   template: string;
   /** Creates a box from the template, shared unless the sharing section says otherwise. */
@@ -81,6 +82,7 @@ export async function openSharingHost(cleanup: Cleanup, options: { settings?: Re
     host,
     driver,
     cgroupParent,
+    stateDir,
     template,
     create,
     async box(name, config) {
