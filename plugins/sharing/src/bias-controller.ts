@@ -6,33 +6,14 @@
  * written; started again, it picks the boxes up from the plugin state (share-registry.ts).
  */
 
-import type { OperationLog } from '@nsbox/core';
-import type { CgroupManager } from '@nsbox/runtime-api';
 import type { CpuShare } from './config-schema.js';
 import { OWNER } from './owner.js';
-import { recordResources, type ShareRegistry } from './share-registry.js';
-import { Ticker } from './ticker.js';
+import { ShareController } from './share-controller.js';
+import { recordResources } from './share-registry.js';
 import { advance, biasedWeight } from './token-bucket.js';
 
-export class BiasController {
-  private readonly ticker: Ticker;
-
-  constructor(
-    private readonly registry: ShareRegistry,
-    private readonly cgroups: CgroupManager,
-    tickMs: number,
-    private readonly clock: () => number = Date.now,
-  ) {
-    this.ticker = new Ticker('bias', tickMs, () => this.tick());
-  }
-
-  start(log: OperationLog): void {
-    this.ticker.start(log);
-  }
-
-  stop(): void {
-    this.ticker.stop();
-  }
+export class BiasController extends ShareController {
+  protected readonly name = 'bias';
 
   /** One look at every watched box; returns the boxes whose weight changed, with their new weight. */
   tick(): { boxId: string; weight: number; tokens: number }[] {

@@ -5,12 +5,10 @@
  * declares sharing's resources with the new throttle through the runtime's arbitration.
  */
 
-import type { OperationLog } from '@nsbox/core';
-import type { CgroupManager } from '@nsbox/runtime-api';
 import { advanceIo, sameThrottle } from './io-burst.js';
 import { OWNER } from './owner.js';
-import { recordResources, type ShareRegistry } from './share-registry.js';
-import { Ticker } from './ticker.js';
+import { ShareController } from './share-controller.js';
+import { recordResources } from './share-registry.js';
 
 export interface IoBurstChange {
   boxId: string;
@@ -19,25 +17,8 @@ export interface IoBurstChange {
   tokens: { read?: number; write?: number };
 }
 
-export class IoBurstController {
-  private readonly ticker: Ticker;
-
-  constructor(
-    private readonly registry: ShareRegistry,
-    private readonly cgroups: CgroupManager,
-    tickMs: number,
-    private readonly clock: () => number = Date.now,
-  ) {
-    this.ticker = new Ticker('io burst', tickMs, () => this.tick());
-  }
-
-  start(log: OperationLog): void {
-    this.ticker.start(log);
-  }
-
-  stop(): void {
-    this.ticker.stop();
-  }
+export class IoBurstController extends ShareController {
+  protected readonly name = 'io burst';
 
   /** One look at every box with an IO burst; returns those whose throttle changed. */
   tick(): IoBurstChange[] {
