@@ -62,6 +62,8 @@ describe('sharing: IO weights on a disk of the test’s own', function () {
       this.skip();
     }
     writeFileSync(`/sys/block/${disk}/queue/scheduler`, 'bfq');
+    // No boost for new processes (BFQ's low_latency weight-raising): each dd below is one, and only the weights should count.
+    writeFileSync(`/sys/block/${disk}/queue/iosched/low_latency`, '0');
     run('mkfs.ext4', '-q', loop);
     run('mount', loop, state);
     cleanup.add(`unmount ${state}`, () => run('umount', state));
@@ -79,8 +81,8 @@ describe('sharing: IO weights on a disk of the test’s own', function () {
     await t.box('light', { sharing: { template: 'shared', io: { weight: 100 } } });
     await t.box('heavy', { sharing: { template: 'shared', io: { weight: 300 } } });
     const seconds = 12;
-    // Each rewrites its own 32 MiB file in direct IO, for as long as the measurement needs.
-    const writer = `end=$(( $(date +%s) + ${seconds} )); while [ $(date +%s) -lt $end ]; do dd if=/dev/zero of=/data bs=256k count=128 oflag=direct conv=notrunc 2>/dev/null; done; echo done`;
+    // Each rewrites its own 96 MiB file in direct IO, for as long as the measurement needs.
+    const writer = `end=$(( $(date +%s) + ${seconds} )); while [ $(date +%s) -lt $end ]; do dd if=/dev/zero of=/data bs=256k count=384 oflag=direct conv=notrunc 2>/dev/null; done; echo done`;
     const writing = Promise.all([t.exec('light', writer), t.exec('heavy', writer)]);
     await sleep(3000); // both queues busy and BFQ weighing them
     const start = { light: written('light'), heavy: written('heavy') };
