@@ -110,6 +110,11 @@ export class RootfsLayersService implements RootfsLayers {
   }
 
   rebase(box: Pick<Box, 'id' | 'name' | 'state' | 'runtime'>, lowers: TemplateLayer[], options: { dryRun?: boolean } = {}): RebasePlan {
+    // Under the box's layer lock: a start or a dedupe meanwhile would see half a move.
+    return this.whileLocked(box, () => this.rebaseLocked(box, lowers, options));
+  }
+
+  private rebaseLocked(box: Pick<Box, 'id' | 'name' | 'state' | 'runtime'>, lowers: TemplateLayer[], options: { dryRun?: boolean }): RebasePlan {
     const record = this.record(box);
     if (!record) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' does not run on template layers`, { details: { box: box.name } });
     if (box.state === 'running' || box.state === 'paused' || overlayMountPoints(box.id).length > 0) {
