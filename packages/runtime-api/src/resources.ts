@@ -75,7 +75,11 @@ export interface BoxResources {
   };
   pids?: { max?: number };
   io?: {
-    /** Proportional IO weight (v2 io.weight 1-10000; v1 blkio.weight 10-1000); needs a scheduler that weighs (BFQ). */
+    /**
+     * Proportional IO weight, 1-10000 (100 = default): v2 io.weight (io.cost); BFQ's
+     * io.bfq.weight / blkio.bfq.weight get the same number up to 1000 (the ratio holds); CFQ's
+     * old v1 blkio.weight 10-1000. Needs a device whose scheduler or io.cost weighs IO.
+     */
     weight?: number;
     throttle?: IoThrottle[];
   };

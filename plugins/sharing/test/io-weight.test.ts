@@ -11,7 +11,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir, requireRoot, useCleanup } from '@nsbox/testkit';
@@ -66,7 +66,8 @@ describe('sharing: IO weights on a disk of the test’s own', function () {
     writeFileSync(`/sys/block/${disk}/queue/iosched/low_latency`, '0');
     run('mkfs.ext4', '-q', loop);
     run('mount', loop, state);
-    cleanup.add(`unmount ${state}`, () => run('umount', state));
+    // The host's cleanup (openSharingHost) unmounts what is under its state dir, this mount too.
+    cleanup.add(`unmount ${state}`, () => spawnSync('umount', [state], { stdio: 'ignore' }));
     t = await openSharingHost(cleanup, { stateDir: state });
     const [problem] = t.driver.resources.check({ io: { weight: 100 } });
     if (problem) {

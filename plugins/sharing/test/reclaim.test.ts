@@ -15,7 +15,7 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isNsboxError, type NsboxError } from '@nsbox/core';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
 import { openSharingHost, type SharingTestHost } from './support.js';
@@ -40,8 +40,12 @@ describe('sharing: memory guarantees under pressure in the test’s own parent c
 
   const layout = () => t.driver.cgroups.layout;
   const memoryIsV1 = () => layout().v1.memory !== undefined;
-  /** The test's own parent cgroup in the hierarchy that serves memory. */
-  const parentDir = () => join(memoryIsV1() ? (layout().v1.memory as string) : (layout().unified as string), t.cgroupParent);
+  /** The test's own parent cgroup in the hierarchy that serves memory: the boxes' parent (whichever driver placed them). */
+  const parentDir = () => {
+    const [first] = t.host.manager.list();
+    const cgroup = t.driver.cgroups.get((first as { id: string }).id);
+    return dirname((memoryIsV1() ? cgroup?.v1Dirs.memory : cgroup?.unifiedDir) as string);
+  };
   const limitFile = () => join(parentDir(), memoryIsV1() ? 'memory.limit_in_bytes' : 'memory.max');
   const usage = () => Number(readFileSync(join(parentDir(), memoryIsV1() ? 'memory.usage_in_bytes' : 'memory.current'), 'utf8'));
   const cached = (name: string) => t.driver.resources.stats({ id: t.host.manager.get(name).id })?.memory.file ?? 0;

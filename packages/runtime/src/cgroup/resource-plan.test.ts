@@ -101,11 +101,12 @@ describe('resource arbitration: files for v1 and v2', () => {
       'cpu/cpu.rt_period_us': '100000',
       'cpu/cpu.rt_runtime_us': '10000',
     });
-    assert.deepEqual(byFile(plan({ io: { weight: 100 } }, 'v1', 'blkio.bfq.weight')), { 'blkio/blkio.bfq.weight': String(weightToBlkio(100)) });
+    assert.deepEqual(byFile(plan({ io: { weight: 100 } }, 'v1', 'blkio.bfq.weight')), { 'blkio/blkio.bfq.weight': '100' });
+    assert.deepEqual(byFile(plan({ io: { weight: 5000 } }, 'v1', 'blkio.bfq.weight')), { 'blkio/blkio.bfq.weight': '1000' }, 'BFQ stops at 1000');
     assert.deepEqual(byFile(plan({ io: { weight: 300 } }, 'v2', 'io.weight')), { 'io/io.weight': 'default 300' });
     assert.deepEqual(byFile(plan({ io: { weight: 300 } }, 'v2', 'io.weight', 'io.bfq.weight')), {
       'io/io.weight': 'default 300',
-      'io/io.bfq.weight': `default ${weightToBlkio(300)}`,
+      'io/io.bfq.weight': 'default 300',
     });
     assert.deepEqual(byFile(plan({ memory: { reservation: 2 * MiB, minimum: MiB } }, 'v2')), {
       'memory/memory.low': String(2 * MiB),

@@ -59,6 +59,15 @@ export function weightToBlkio(weight: number): number {
   return 10 + Math.round(((weight - 1) * 990) / 9999);
 }
 
+/**
+ * v2 weight (1-10000) to BFQ's weight (1-1000, default 100, io.bfq.weight and
+ * blkio.bfq.weight): the same number, capped at 1000. Both scales default to 100, so the
+ * ratio between boxes holds (1:3 stays 1:3), which an affine map such as CFQ's would bend.
+ */
+export function weightToBfq(weight: number): number {
+  return Math.min(1000, Math.max(1, Math.round(weight)));
+}
+
 export function blkioToWeight(blkio: number): number {
   return 1 + Math.round(((blkio - 10) * 9999) / 990);
 }
@@ -234,8 +243,9 @@ class Planner {
     const weight = knob.value as number;
     for (const file of files) {
       if (file === 'io.weight') this.writes.push(write('io', file, `default ${weight}`, 'default 100', [knob.key]));
-      else if (file === 'io.bfq.weight') this.writes.push(write('io', file, `default ${weightToBlkio(weight)}`, 'default 100', [knob.key]));
-      else this.writes.push(write('blkio', file, weightToBlkio(weight), file === 'blkio.weight' ? '500' : '100', [knob.key]));
+      else if (file === 'io.bfq.weight') this.writes.push(write('io', file, `default ${weightToBfq(weight)}`, 'default 100', [knob.key]));
+      else if (file === 'blkio.bfq.weight') this.writes.push(write('blkio', file, weightToBfq(weight), '100', [knob.key]));
+      else this.writes.push(write('blkio', file, weightToBlkio(weight), '500', [knob.key]));
     }
   }
 

@@ -169,8 +169,10 @@ export class ResourceReader {
         }
       }
     } else if (this.host.flavor('io') === 'v1') {
-      const weight = this.read('blkio', 'blkio.weight') ?? this.read('blkio', 'blkio.bfq.weight');
-      if (weight !== undefined && /^\d+$/.test(weight)) io.weight = blkioToWeight(Number(weight));
+      const cfq = this.read('blkio', 'blkio.weight');
+      const bfq = this.read('blkio', 'blkio.bfq.weight');
+      if (cfq !== undefined && /^\d+$/.test(cfq)) io.weight = blkioToWeight(Number(cfq));
+      else if (bfq !== undefined) io.weight = Number(/^(?:default )?(\d+)$/m.exec(bfq)?.[1] ?? 100); // BFQ's scale is the weight's (weightToBfq)
       for (const [name, file] of Object.entries(v1ThrottleFiles) as [ThrottleField, string][]) {
         for (const line of (this.read('blkio', file) ?? '').split('\n')) {
           const [device, value] = line.trim().split(/\s+/);
