@@ -55,6 +55,8 @@ export interface NativeAddon {
   removeTree(path: string | Buffer): Promise<string[]>;
   /** The same walk on the calling thread. */
   removeTreeSync(path: string | Buffer): string[];
+  /** The names of a file's extended attributes (llistxattr: a symlink's own, never followed). */
+  listXattrs(path: string): string[];
   /** rtnetlink steps in a namespace (`''`: the caller's); see netlink.ts for the typed form. */
   netlink(netns: string, ops: string[][]): unknown[];
   netlinkSysctl(netns: string, key: string, value: string): void;

@@ -26,6 +26,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -304,6 +305,17 @@ host_pipe (int fds[2], struct host_error *err)
 {
   if (pipe2 (fds, O_CLOEXEC) < 0)
     return host_fail (err, errno, "pipe2", NULL);
+  return 0;
+}
+
+/* The names of a file's extended attributes, the file itself when it is a symlink (llistxattr:
+ * never followed). `names` gets them NUL-separated, `*size` their length. */
+static int
+host_list_xattrs (const char *path, char *names, size_t capacity, ssize_t *size, struct host_error *err)
+{
+  *size = llistxattr (path, names, capacity);
+  if (*size < 0)
+    return host_fail (err, errno, "llistxattr", path);
   return 0;
 }
 
@@ -588,6 +600,30 @@ js_is_mountpoint (napi_env env, napi_callback_info info)
   return result;
 }
 
+/* listXattrs(path) → string[]: the attribute names, never following a symlink. */
+static napi_value
+js_list_xattrs (napi_env env, napi_callback_info info)
+{
+  napi_value argv[1], result, value;
+  struct host_error err;
+  char path[PATH_MAX];
+  static char names[65536]; /* XATTR_LIST_MAX: the kernel never lists more */
+  ssize_t size;
+  uint32_t count = 0;
+
+  if (!get_args (env, info, 1, argv) || !arg_string (env, argv[0], "path", path, sizeof path))
+    return NULL;
+  if (host_list_xattrs (path, names, sizeof names, &size, &err) < 0)
+    return throw_host_error (env, &err);
+  NAPI_OK (napi_create_array (env, &result));
+  for (ssize_t at = 0; at < size; at += (ssize_t) strlen (names + at) + 1)
+    {
+      NAPI_OK (napi_create_string_utf8 (env, names + at, NAPI_AUTO_LENGTH, &value));
+      NAPI_OK (napi_set_element (env, result, count++, value));
+    }
+  return result;
+}
+
 /* removeTree: the walk runs on a worker thread (a rootfs has tens of thousands of files);
  * the promise resolves to the list of mount points left in place. */
 struct remove_tree_work
@@ -733,6 +769,7 @@ NAPI_MODULE_INIT ()
     { "reap", NULL, js_reap, NULL, NULL, NULL, napi_enumerable, NULL },
     { "removeTree", NULL, js_remove_tree, NULL, NULL, NULL, napi_enumerable, NULL },
     { "removeTreeSync", NULL, js_remove_tree_sync, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "listXattrs", NULL, js_list_xattrs, NULL, NULL, NULL, napi_enumerable, NULL },
   };
 
   if (napi_define_properties (env, exports, sizeof functions / sizeof functions[0], functions)

@@ -82,6 +82,7 @@ describe('nsbox native addon', () => {
       'close',
       'idmapBind',
       'isMountpoint',
+      'listXattrs',
       'netlink',
       'netlinkSysctl',
       'nft',
@@ -254,6 +255,24 @@ describe('nsbox native addon', () => {
     assert.equal(native().nsInode(child.pid, 'net'), String(statSync(`/proc/${child.pid}/ns/net`).ino));
     assertSystemError(() => native().nsInode(process.pid, 'nope'), 'ENOENT', 'stat');
     assertSystemError(() => native().nsInode(process.pid, '../../self/ns/mnt'), 'EINVAL', 'stat');
+  });
+
+  it('lists the extended attributes of a file, and of a symlink itself, never its target', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nsbox-test-xattrs-'));
+    try {
+      const file = join(dir, 'file');
+      writeFileSync(file, 'x');
+      assert.deepEqual(native().listXattrs(file), []);
+      execFileSync('setcap', ['cap_net_raw+ep', file]);
+      assert.deepEqual(native().listXattrs(file), ['security.capability']);
+      symlinkSync(file, join(dir, 'link'));
+      assert.deepEqual(native().listXattrs(join(dir, 'link')), [], 'the symlink has none of its own: its target is not read');
+      symlinkSync(join(dir, 'missing'), join(dir, 'dangling'));
+      assert.deepEqual(native().listXattrs(join(dir, 'dangling')), []);
+      assertSystemError(() => native().listXattrs(join(dir, 'missing')), 'ENOENT', 'llistxattr');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('tells whether a path is a mount point', () => {

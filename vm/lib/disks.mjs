@@ -3,7 +3,7 @@
 // compile cache and what the host built that the offline guest cannot: the debian-12 test
 // template and criu), swap, and a blank scratch disk for suites that want a real block device.
 
-import { cpSync, existsSync, mkdirSync, realpathSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, realpathSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stageHostBuilt } from './host-built.mjs';
@@ -39,7 +39,12 @@ function stageNode(staging) {
  */
 function stageTsxCache(staging) {
   const cache = join(tmpdir(), `tsx-${process.getuid?.() ?? 0}`);
-  if (existsSync(cache)) cpSync(cache, join(staging, 'tsx-cache'), { recursive: true });
+  // Only files and directories: a tsx process running on the host keeps its IPC socket (<pid>.pipe) there, which cp refuses.
+  const copiable = (source) => {
+    const stat = lstatSync(source, { throwIfNoEntry: false }); // gone meanwhile: nothing to copy
+    return stat !== undefined && (stat.isDirectory() || stat.isFile());
+  };
+  if (existsSync(cache)) cpSync(cache, join(staging, 'tsx-cache'), { recursive: true, filter: copiable });
   else mkdirSync(join(staging, 'tsx-cache'));
 }
 

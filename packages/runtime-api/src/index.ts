@@ -43,6 +43,8 @@ export type {
 export {
   type BoxLayers,
   type BoxLayersView,
+  type DedupeOptions,
+  type DedupeReport,
   OWN_UPPER,
   OWN_WORK,
   type RebasePlan,

@@ -11,7 +11,7 @@
  *   io throttles, hugetlb): the strictest owner's value wins — the lowest limit, the lowest
  *   share of a period for the cpu and realtime pairs (whose quota and period travel together);
  * - sets (cpu `cpus`, `mems`): the intersection; an empty one is an error naming the owners;
- * - choices (cpu weight, io weight, memory reservation, oomKillDisable, raw `unified` keys):
+ * - choices (cpu weight, io weight, memory reservation and minimum, oomKillDisable, raw `unified` keys):
  *   one owner only; a second owner setting it is an error (E_INVALID_CONFIG) naming both;
  * - an owner's `defaults` count only for knobs no owner sets firmly (the admin's default pids
  *   limit yields to a box that says how many processes it needs), merged by the same rule;
@@ -66,12 +66,21 @@ export interface BoxResources {
     swap?: number;
     /** What the box is guaranteed under pressure (v2 memory.low; v1 soft limit). */
     reservation?: number;
+    /**
+     * What the box keeps whatever the pressure, its own limit's aside (v2 memory.min: the kernel
+     * OOM-kills elsewhere before it reclaims below it). cgroup v1 has nothing like it.
+     */
+    minimum?: number;
     /** true: tasks wait instead of being OOM-killed at the limit (v1 memory.oom_control only). */
     oomKillDisable?: boolean;
   };
   pids?: { max?: number };
   io?: {
-    /** Proportional IO weight (v2 io.weight 1-10000; v1 blkio.weight 10-1000); needs a scheduler that weighs (BFQ). */
+    /**
+     * Proportional IO weight, 1-10000 (100 = default): v2 io.weight (io.cost); BFQ's
+     * io.bfq.weight / blkio.bfq.weight get the same number up to 1000 (the ratio holds); CFQ's
+     * old v1 blkio.weight 10-1000. Needs a device whose scheduler or io.cost weighs IO.
+     */
     weight?: number;
     throttle?: IoThrottle[];
   };

@@ -46,6 +46,30 @@ export interface BoxLayers {
   owner: string;
   /** The read-only layers, the topmost first. */
   lowers: TemplateLayer[];
+  /**
+   * The box's own files `dedupe` moved out of its upper: a read-only layer of its own, above
+   * `lowers`, whose files are hard links into the host's merged store (one inode, its blocks
+   * and page cache, for every box that had the same file). A write copies the file up again.
+   */
+  merged?: string;
+}
+
+export interface DedupeOptions {
+  /** Only say what would be merged and the bytes it would save; change nothing. */
+  dryRun?: boolean;
+  /** Files smaller than this are left alone (default 4096: a block saves nothing below it). */
+  minBytes?: number;
+}
+
+/** What a dedupe did (or, dry, would do). */
+export interface DedupeReport {
+  dryRun: boolean;
+  /** Files moved out of uppers into the merged store (each box's copy counts once). */
+  files: number;
+  /** Disk bytes freed: the blocks of the copies that went, less the one copy kept. */
+  bytesSaved: number;
+  /** Per box: files merged, or why it was left alone (running, upper in its disk image, busy...). */
+  boxes: { id: string; name: string; files: number; skipped?: string }[];
 }
 
 /** Where a box's layers are now, for `nsbox info`. */
@@ -93,6 +117,15 @@ export interface RootfsLayers {
    * without layers; E_UNSUPPORTED when its upper is in a disk image that is not mounted.
    */
   rebase(box: Pick<Box, 'id' | 'name' | 'state' | 'runtime'>, lowers: TemplateLayer[], options?: { dryRun?: boolean }): RebasePlan;
+  /**
+   * `nsbox dedupe`: identical files in the uppers of stopped layered boxes (same bytes, mode,
+   * owner as the box sees it, and mtime; no extended attributes, not set-id) are moved into
+   * one inode of the host's merged store, each box keeping a read-only link in its `merged`
+   * layer. Each box is locked while it is done (a start meanwhile fails E_BUSY); running boxes,
+   * boxes whose upper is in a disk image (a filesystem of its own) or on another filesystem
+   * are left alone, with the reason.
+   */
+  dedupe(boxes: Pick<Box, 'id' | 'name' | 'state' | 'runtime'>[], options?: DedupeOptions): DedupeReport;
   /** Forgets the box's layers (the undo of `use` in a create that failed). */
   release(box: Pick<Box, 'id'>): void;
   /** The box's layers (undefined: its root is a plain directory). */

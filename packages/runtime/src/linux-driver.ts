@@ -214,14 +214,11 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
     // A layered root is mounted on the spec's root path: the box's own directory, or where a
     // plugin moved it (limits' disk image), so that the upper layer lives on the box's disk.
-    const layered = this.layers.record(box);
-    const launchSpec = layered
-      ? this.mountLayers(
-          box,
-          spec,
-          layered.lowers.map((lower) => lower.dir),
-        )
-      : spec;
+    // Under the box's layer lock: a dedupe never empties an upper this mounts (E_BUSY while one runs).
+    const launchSpec = this.layers.whileLocked(box, () => {
+      const layered = this.layers.record(box);
+      return layered ? this.mountLayers(box, spec, [...(layered.merged ? [layered.merged] : []), ...layered.lowers.map((lower) => lower.dir)]) : spec;
+    });
     let cgroup: BoxCgroup;
     try {
       cgroup = this.makeCgroup(box);

@@ -1,6 +1,6 @@
 /**
  * `nsbox sharing set BOX --fill-rate 50 --interval 100 --bucket 50 --weight 300 --bias 1
- * --io-weight 200 --memory-guarantee 256M` (and `POST /plugins/sharing/actions/set`): changes
+ * --io-weight 200 --memory-guarantee 256M --memory-minimum 64M` (and `POST /plugins/sharing/actions/set`): changes
  * a box's shares, live on a running box, and keeps them. The change goes through the BoxApi
  * as the caller's own (tenant policy, audit, the section's schema); limits' values are not
  * touched, and `nsbox set` of limits leaves these alone (the runtime's arbitration).
@@ -36,17 +36,19 @@ export interface ShareChanges {
   bias?: number | undefined;
   ioWeight?: number | undefined;
   memoryGuarantee?: string | number | undefined;
+  memoryMinimum?: string | number | undefined;
   reset?: boolean | undefined;
 }
 
 /** The box's sharing section with the given shares set (after `reset`, only they); null when nothing is left. */
-export function withShares(box: Box, { reset, ioWeight, memoryGuarantee, ...cpu }: ShareChanges): Record<string, unknown> | null {
+export function withShares(box: Box, { reset, ioWeight, memoryGuarantee, memoryMinimum, ...cpu }: ShareChanges): Record<string, unknown> | null {
   const stored = (reset ? {} : ((box.config.sharing as Record<string, unknown> | undefined) ?? {})) as Record<string, unknown>;
   const next: Record<string, unknown> = { ...stored };
   const cpuChanges = Object.fromEntries(Object.entries(cpu).filter(([, value]) => value !== undefined));
   if (Object.keys(cpuChanges).length > 0) next.cpu = { ...(stored.cpu as object | undefined), ...cpuChanges };
   if (ioWeight !== undefined) next.io = { weight: ioWeight };
-  if (memoryGuarantee !== undefined) next.memory = { guarantee: memoryGuarantee };
+  const memoryChanges = Object.fromEntries(Object.entries({ guarantee: memoryGuarantee, minimum: memoryMinimum }).filter(([, value]) => value !== undefined));
+  if (Object.keys(memoryChanges).length > 0) next.memory = { ...(stored.memory as object | undefined), ...memoryChanges };
   return Object.keys(next).length > 0 ? next : null;
 }
 
@@ -64,7 +66,8 @@ const setFields = {
   shareWeight: ['weight', '--share-weight <n>', 'CPU weight 1-10000 of the token bucket'],
   shareBias: ['bias', '--share-bias <n>', 'how far the bias moves the weight (0: none)'],
   ioWeight: ['ioWeight', '--io-weight <n>', 'IO weight 1-10000'],
-  memoryGuarantee: ['memoryGuarantee', '--memory-guarantee <size>', "memory kept under pressure ('256M')"],
+  memoryGuarantee: ['memoryGuarantee', '--memory-guarantee <size>', "memory kept while others can give some back ('256M')"],
+  memoryMinimum: ['memoryMinimum', '--memory-minimum <size>', "memory kept whatever the pressure, cgroup v2 only ('64M')"],
   resetShares: ['reset', '--reset-shares', 'remove every share first'],
 } as const;
 
@@ -74,10 +77,11 @@ export const sharingSetPart: SetOptionContribution = {
   input: z.strictObject({
     ...(Object.fromEntries(
       Object.entries(setFields)
-        .filter(([field]) => !['memoryGuarantee', 'resetShares'].includes(field))
+        .filter(([field]) => !['memoryGuarantee', 'memoryMinimum', 'resetShares'].includes(field))
         .map(([field]) => [field, number.optional()]),
-    ) as Record<Exclude<keyof typeof setFields, 'memoryGuarantee' | 'resetShares'>, z.ZodOptional<typeof number>>),
+    ) as Record<Exclude<keyof typeof setFields, 'memoryGuarantee' | 'memoryMinimum' | 'resetShares'>, z.ZodOptional<typeof number>>),
     memoryGuarantee: z.union([z.string(), z.number()]).optional(),
+    memoryMinimum: z.union([z.string(), z.number()]).optional(),
     resetShares: z.boolean().optional(),
   }),
   changes: (box, values) => ({
@@ -99,7 +103,8 @@ export const shareSetAction = defineAction({
     weight: number.optional().describe('CPU weight 1-10000'),
     bias: number.optional().describe('how far the bias moves the weight (0: none)'),
     ioWeight: number.optional().describe('IO weight 1-10000'),
-    memoryGuarantee: z.union([z.string(), z.number()]).optional().describe("memory kept under pressure ('256M')"),
+    memoryGuarantee: z.union([z.string(), z.number()]).optional().describe("memory kept while others can give some back ('256M')"),
+    memoryMinimum: z.union([z.string(), z.number()]).optional().describe("memory kept whatever the pressure, cgroup v2 only ('64M')"),
     reset: z.boolean().optional().describe('remove every share first'),
   }),
   box: true,
@@ -113,7 +118,8 @@ export const shareSetAction = defineAction({
       { flags: cpuFlags.weight, description: 'CPU weight 1-10000' },
       { flags: cpuFlags.bias, description: 'how far the bias moves the weight (0: none)' },
       { flags: '--io-weight <n>', description: 'IO weight 1-10000' },
-      { flags: '--memory-guarantee <size>', description: "memory kept under pressure ('256M')" },
+      { flags: '--memory-guarantee <size>', description: "memory kept while others can give some back ('256M')" },
+      { flags: '--memory-minimum <size>', description: "memory kept whatever the pressure, cgroup v2 only ('64M')" },
       { flags: '--reset', description: 'remove every share first' },
     ],
   },

@@ -1,16 +1,19 @@
 /**
  * The sharing plugin: boxes made from a template share it copy-on-write (the runtime's rootfs
- * layers, chosen at `provision`), and each box gets its CPU token bucket, IO weight and memory
- * guarantee through the runtime's resource arbitration; the bias controller runs as a host
- * service of the resident agent.
+ * layers, chosen at `provision`), and each box gets its CPU token bucket, IO weight and burst,
+ * and memory guarantee through the runtime's resource arbitration; the CPU bias and the IO
+ * burst controllers run as host services of the resident agent.
  */
 
 import { boxInfoPoint, boxOptionPoint, contribute, coreRefs, definePlugin, setOptionPoint } from '@nsbox/core';
 import { runtimeRefs } from '@nsbox/runtime-api';
-import { BiasController, BiasRegistry } from './bias-controller.js';
+import { BiasController } from './bias-controller.js';
 import { type SharingConfig, sharingConfigSchema, sharingSettingsSchema } from './config-schema.js';
+import { dedupeAction } from './dedupe-action.js';
+import { IoBurstController } from './io-burst-controller.js';
 import { rebaseAction } from './rebase-action.js';
 import { shareSetAction, sharingSetPart } from './share-actions.js';
+import { ShareRegistry } from './share-registry.js';
 import { ShareService } from './share-service.js';
 import { templateActions } from './template-actions.js';
 import { TemplateSharing } from './template-sharing.js';
@@ -25,14 +28,17 @@ export const sharingPlugin = definePlugin({
   hostSettings: sharingSettingsSchema,
   tenantSafe: { template: true },
   deps: { layers: runtimeRefs.rootfsLayers, cgroups: runtimeRefs.cgroupManager, state: coreRefs.pluginState },
-  actions: [...templateActions, rebaseAction, shareSetAction],
+  actions: [...templateActions, rebaseAction, dedupeAction, shareSetAction],
   setup: ({ deps, settings, log }) => {
     const hostSettings = sharingSettingsSchema.parse(settings ?? {});
     const templates = new TemplateSharing(deps.layers, hostSettings);
-    const bias = new BiasRegistry(deps.state);
-    const shares = new ShareService(deps.cgroups, bias);
-    const controller = new BiasController(bias, deps.cgroups, hostSettings.biasTickMs);
+    const registry = new ShareRegistry(deps.state);
+    const shares = new ShareService(deps.cgroups, registry);
+    const bias = new BiasController(registry, deps.cgroups, hostSettings.biasTickMs);
+    const ioBurst = new IoBurstController(registry, deps.cgroups, hostSettings.ioTickMs);
     const section = (config: unknown) => config as SharingConfig | undefined;
+    /** A running box's root mount point: the IO burst's disk is found from it. */
+    const ownFiles = (ctx: { spec: { root?: { path: string } } }) => () => ctx.spec.root?.path as string;
     return {
       hooks: {
         validate: (ctx) => {
@@ -40,13 +46,13 @@ export const sharingPlugin = definePlugin({
           shares.validate(ctx.box, section(ctx.config));
         },
         provision: (ctx) => templates.provision(ctx.box, section(ctx.config), ctx.operation),
-        configure: (ctx) => shares.configure(ctx.box, section(ctx.config)),
-        update: (ctx) => shares.update(ctx.box, section(ctx.config)),
+        configure: (ctx) => shares.configure(ctx.box, section(ctx.config), ownFiles(ctx)),
+        update: (ctx) => shares.update(ctx.box, section(ctx.config), ownFiles(ctx)),
         exited: (ctx) => shares.stopped(ctx.box),
         stopped: (ctx) => shares.stopped(ctx.box),
         rollback: (ctx, hook) => {
           if (hook === 'provision') templates.release(ctx.box);
-          if (hook === 'update') shares.restore(ctx.box, ctx.previous);
+          if (hook === 'update') shares.restore(ctx.box, ctx.previous, ownFiles(ctx));
         },
       },
       contributions: [
@@ -69,7 +75,10 @@ export const sharingPlugin = definePlugin({
           }),
         }),
       ],
-      services: [{ name: 'cpu-bias', start: () => controller.start(log), stop: () => controller.stop() }],
+      services: [
+        { name: 'cpu-bias', start: () => bias.start(log), stop: () => bias.stop() },
+        { name: 'io-burst', start: () => ioBurst.start(log), stop: () => ioBurst.stop() },
+      ],
     };
   },
 });

@@ -12,10 +12,7 @@
 import type { CpuShare } from './config-schema.js';
 import { DEFAULT_WEIGHT } from './shares.js';
 
-export interface BucketState {
-  /** ms of CPU time in the bucket. */
-  tokens: number;
-  drained: boolean;
+export interface BucketState extends Level {
   /** The cgroup's CPU usage (µs) at the last look; undefined before the first. */
   usageUsec?: number;
   /** The periods the kernel throttled the box in, at the last look. */
@@ -33,6 +30,22 @@ export function freshBucket(cpu: CpuShare): BucketState {
   return { tokens: bucketSize(cpu), drained: false };
 }
 
+/** A bucket's level: what it holds, and whether it ran dry and has not yet saved up its minimum again. */
+export interface Level {
+  tokens: number;
+  drained: boolean;
+}
+
+/**
+ * One step of any bucket (CPU time here, IO bytes in io-burst.ts): `gained` in, `used` out, held
+ * between 0 and `size`; `emptied` (the kernel held the box back) empties it. A bucket that ran
+ * dry stays drained until it holds `minimum` again.
+ */
+export function step(level: Level, shape: { size: number; minimum: number }, gained: number, used: number, emptied = false): Level {
+  const tokens = emptied ? 0 : Math.min(shape.size, Math.max(0, level.tokens + gained - used));
+  return { tokens, drained: tokens <= 0 || (level.drained && tokens < shape.minimum) };
+}
+
 /** The bucket after the box used `usage.usageUsec` in total by `now` (ms), throttled in `usage.throttledPeriods` periods in total. */
 export function advance(cpu: CpuShare, state: BucketState, usage: { usageUsec: number; throttledPeriods?: number }, now: number): BucketState {
   const seen = { usageUsec: usage.usageUsec, at: now, ...(usage.throttledPeriods !== undefined ? { throttledPeriods: usage.throttledPeriods } : {}) };
@@ -41,10 +54,7 @@ export function advance(cpu: CpuShare, state: BucketState, usage: { usageUsec: n
   const gained = ((cpu.fillRate ?? 0) * elapsed) / cpu.interval;
   const used = (usage.usageUsec - state.usageUsec) / 1000;
   const throttled = usage.throttledPeriods !== undefined && state.throttledPeriods !== undefined && usage.throttledPeriods > state.throttledPeriods;
-  const tokens = throttled ? 0 : Math.min(bucketSize(cpu), Math.max(0, state.tokens + gained - used));
-  const minimum = cpu.minimum ?? 0;
-  const drained = tokens <= 0 || (state.drained && tokens < minimum);
-  return { tokens, drained, ...seen };
+  return { ...step(state, { size: bucketSize(cpu), minimum: cpu.minimum ?? 0 }, gained, used, throttled), ...seen };
 }
 
 /** The weight a bucket in this state gives the box. */

@@ -1,7 +1,7 @@
 /**
  * The sharing commands through the real `nsbox` CLI, beside limits: `create --shared`, `set`
  * (limits) and `sharing set` leaving each other's knobs through the runtime's arbitration,
- * `info` showing configured and enforced values, `sharing templates`, bad input refused.
+ * `info` showing configured and enforced values, `sharing templates`, `dedupe --dry-run`, bad input refused.
  */
 
 import assert from 'node:assert/strict';
@@ -62,5 +62,11 @@ describe('sharing: the nsbox commands', function () {
     assert.equal(templates.layers.length, 1);
     assert.equal(templates.layers[0].template, 'busybox');
     assert.equal(templates.layers[0].boxes.length, 1);
+
+    const dry = ok('dedupe', '--dry-run', '--min-size', '1K');
+    assert.match(dry.stdout, /^would merge 0 file\(s\), saving 0 \(0 bytes\)\n {2}web: left alone \(running: only a stopped box is deduplicated\)$/m);
+    const badSize = nsbox('dedupe', '--min-size', 'lots');
+    assert.notEqual(badSize.code, 0);
+    assert.match(badSize.stderr, /minSize/);
   });
 });

@@ -11,7 +11,7 @@ import { isNsboxError, type NsboxError } from '@nsbox/core';
 import { LocalBoxApi } from '@nsbox/host';
 import { weightToShares } from '@nsbox/runtime';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
-import { BiasController, BiasRegistry } from '../src/index.js';
+import { BiasController, ShareRegistry } from '../src/index.js';
 import { openSharingHost, type SharingTestHost } from './support.js';
 
 const MiB = 2 ** 20;
@@ -97,7 +97,7 @@ describe('sharing: CPU, IO and memory shares through the arbitration', function 
     await t.box('busy', { sharing: section, limits: { cpus: '0.5' }, process: { args: ['sh', '-c', 'while :; do :; done'] } });
     await t.box('idle', { sharing: section });
     assert.equal(cpu('busy').weight, weightText(400), 'a new box starts with a full bucket');
-    const controller = new BiasController(new BiasRegistry(t.host.store.pluginState), t.driver.resources, 1000);
+    const controller = new BiasController(new ShareRegistry(t.host.store.pluginState), t.driver.resources, 1000);
     controller.tick();
     await sleep(600);
     const changed = controller.tick();
@@ -114,7 +114,7 @@ describe('sharing: CPU, IO and memory shares through the arbitration', function 
     assert.deepEqual([info.bias.weight, info.bias.drained], [100, true], 'nsbox info shows the bias');
     await t.host.manager.stop('busy', { timeoutMs: 0 });
     assert.deepEqual(
-      new BiasRegistry(t.host.store.pluginState).list().map((entry) => entry.boxId),
+      new ShareRegistry(t.host.store.pluginState).list().map((entry) => entry.boxId),
       [ids.idle],
       'a stopped box is no longer watched',
     );

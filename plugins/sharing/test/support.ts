@@ -13,7 +13,7 @@ import type { AnyPlugin, Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
-import { type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
+import { type CgroupManagerKind, createCgroupDriver, type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
 import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter } from '@nsbox/testkit';
 import { sharingPlugin } from '../src/index.js';
 
@@ -21,6 +21,7 @@ export interface SharingTestHost {
   host: NsboxHost;
   driver: LinuxBoxDriver;
   cgroupParent: string;
+  stateDir: string;
   /** A busybox rootfs directory of the test's own, used as a template (by its path). */
   template: string;
   /** Creates a box from the template, shared unless the sharing section says otherwise. */
@@ -56,17 +57,30 @@ function detachLoopsUnder(dir: string): void {
   }
 }
 
-export async function openSharingHost(cleanup: Cleanup, options: { settings?: Record<string, unknown> } = {}): Promise<SharingTestHost> {
+/**
+ * `stateDir`: the host's state directory, an empty one of the test's own (default: a new temp
+ * dir); `cgroupManager`: who makes the boxes' cgroups (default: the host's choice, systemd's
+ * scopes where systemd is PID 1 on cgroup2).
+ */
+export async function openSharingHost(
+  cleanup: Cleanup,
+  options: { settings?: Record<string, unknown>; stateDir?: string; cgroupManager?: CgroupManagerKind } = {},
+): Promise<SharingTestHost> {
   const cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
   const template = buildBusyboxRootfs(join(makeTempDir(cleanup, 'template'), 'rootfs'));
   writeFileSync(join(template, 'etc', 'motd'), 'from the template\n');
-  const stateDir = makeTempDir(cleanup, 'state');
+  const stateDir = options.stateDir ?? makeTempDir(cleanup, 'state');
   if (options.settings) writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false, settings: { sharing: options.settings } }));
   removeCgroupsAfter(cleanup, cgroupParent);
   const host = await createTestHost(cleanup, {
     stateDir,
     plugins: [isolationPlugin as AnyPlugin, limitsPlugin, sharingPlugin],
-    driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),
+    driver: (dir) =>
+      new LinuxBoxDriver({
+        stateDir: dir,
+        cgroupParent,
+        ...(options.cgroupManager ? { cgroups: createCgroupDriver({ parent: cgroupParent, manager: options.cgroupManager }) } : {}),
+      }),
   });
   cleanup.add('destroy boxes, unmount what is left, detach loop devices', async () => {
     if (host.store.db.open) for (const box of host.manager.list()) await host.manager.destroy(box.id, { force: true }).catch(() => undefined);
@@ -80,6 +94,7 @@ export async function openSharingHost(cleanup: Cleanup, options: { settings?: Re
     host,
     driver,
     cgroupParent,
+    stateDir,
     template,
     create,
     async box(name, config) {

@@ -272,11 +272,11 @@ export class BoxCgroupManager implements CgroupManager {
         if (dir !== undefined) return readCgroupFile(join(dirname(dir), file)).trim();
         return this.host.flavor('cpuset') === 'v2' ? this.host.onlineCpuset(file) : '';
       },
-      ioWeightFile: () => {
+      ioWeightFiles: () => {
         const flavor = this.host.flavor('io');
         const dir = flavor === 'v2' ? cgroup.unifiedDir : cgroup.v1Dirs['blkio'];
         const candidates = flavor === 'v2' ? ['io.weight', 'io.bfq.weight'] : ['blkio.weight', 'blkio.bfq.weight'];
-        return dir === undefined ? undefined : candidates.find((file) => fileExists(join(dir, file)));
+        return dir === undefined ? [] : candidates.filter((file) => fileExists(join(dir, file)));
       },
     };
   }

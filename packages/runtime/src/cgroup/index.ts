@@ -5,7 +5,7 @@ export { type CgroupDriverOptions, type CgroupManagerKind, createCgroupDriver, D
 export { HybridDriver } from './hybrid-driver.js';
 export { type CgroupLayout, type CgroupLayoutKind, type DetectOptions, detectCgroupLayout } from './layout.js';
 export { ResourceHost } from './resource-host.js';
-export { blkioToWeight, sharesToWeight, weightToBlkio, weightToShares } from './resource-plan.js';
+export { blkioToWeight, sharesToWeight, weightToBfq, weightToBlkio, weightToShares } from './resource-plan.js';
 export { MemoryStateStore } from './resource-state.js';
 export { busctlAvailable, busctlCall, systemdIsInit } from './systemd-bus.js';
 export { SystemdDriver } from './systemd-driver.js';

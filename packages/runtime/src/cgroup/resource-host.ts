@@ -64,11 +64,11 @@ export class ResourceHost {
     return readWords(list)[0] ?? '0';
   }
 
-  /** An IO weight file a v1 hierarchy root shows (BFQ or CFQ); cgroup2 boxes have io.weight wherever io is delegated. */
-  hostIoWeightFile(): string | undefined {
-    if (this.flavor('io') === 'v2') return 'io.weight';
+  /** The IO weight files a v1 hierarchy root shows (BFQ or CFQ); cgroup2 boxes have io.weight wherever io is delegated. */
+  hostIoWeightFiles(): string[] {
+    if (this.flavor('io') === 'v2') return ['io.weight'];
     const root = this.layout.v1['blkio'];
-    return root === undefined ? undefined : ['blkio.weight', 'blkio.bfq.weight'].find((file) => existsSync(join(root, file)));
+    return root === undefined ? [] : ['blkio.weight', 'blkio.bfq.weight'].filter((file) => existsSync(join(root, file)));
   }
 
   /** The context for planning without a box (check): cpuset resets do not matter there. */
@@ -77,7 +77,7 @@ export class ResourceHost {
       flavor: (controller) => this.flavor(controller),
       mounted: () => this.mounted(),
       parentCpuset: () => '',
-      ioWeightFile: () => this.hostIoWeightFile(),
+      ioWeightFiles: () => this.hostIoWeightFiles(),
     };
   }
 

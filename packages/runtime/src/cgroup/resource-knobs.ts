@@ -98,6 +98,7 @@ export function knobsOf(resources: BoxResources, owner: string): Knob[] {
     if (memory.high !== undefined) add('memory.high', 'ceiling', count(memory.high, 'memory.high', owner, 1));
     if (memory.swap !== undefined) add('memory.swap', 'ceiling', count(memory.swap, 'memory.swap', owner));
     if (memory.reservation !== undefined) add('memory.reservation', 'choice', count(memory.reservation, 'memory.reservation', owner));
+    if (memory.minimum !== undefined) add('memory.minimum', 'choice', count(memory.minimum, 'memory.minimum', owner));
     if (memory.oomKillDisable !== undefined) {
       if (typeof memory.oomKillDisable !== 'boolean') throw invalid('memory.oomKillDisable', owner, 'must be true or false');
       add('memory.oomKillDisable', 'choice', memory.oomKillDisable);
@@ -166,7 +167,7 @@ export function resourcesOf(knobs: Map<string, KnobValue>): BoxResources {
     else if (key === 'cpu.cpus') cpu().cpus = value as string;
     else if (key === 'cpu.mems') cpu().mems = value as string;
     else if (key === 'memory.oomKillDisable') memory().oomKillDisable = value as boolean;
-    else if (key.startsWith('memory.')) memory()[key.slice(7) as 'max' | 'high' | 'swap' | 'reservation'] = value as number;
+    else if (key.startsWith('memory.')) memory()[key.slice(7) as 'max' | 'high' | 'swap' | 'reservation' | 'minimum'] = value as number;
     else if (key === 'pids.max') resources.pids = { max: value as number };
     else if (key === 'io.weight') resources.io = { ...resources.io, weight: value as number };
     else if (key.startsWith('hugetlb.')) resources.hugetlb = { ...resources.hugetlb, [key.slice(8)]: value as number };

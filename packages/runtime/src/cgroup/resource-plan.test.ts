@@ -8,12 +8,12 @@ import { diffPlans, type Flavor, type PlannedWrite, planWrites, sharesToWeight, 
 
 const MiB = 2 ** 20;
 
-function plan(resources: BoxResources, flavor: Flavor | ((controller: string) => Flavor | undefined), ioWeightFile?: string): PlannedWrite[] {
+function plan(resources: BoxResources, flavor: Flavor | ((controller: string) => Flavor | undefined), ...ioWeightFiles: string[]): PlannedWrite[] {
   return planWrites(mergeDeclarations({ test: { resources } }), {
     flavor: (controller) => (typeof flavor === 'function' ? flavor(controller) : flavor),
     mounted: () => 'cpu (v1)',
     parentCpuset: (file) => (file === 'cpuset.cpus' ? '0-3' : '0'),
-    ioWeightFile: () => ioWeightFile,
+    ioWeightFiles: () => ioWeightFiles,
   });
 }
 
@@ -37,7 +37,7 @@ describe('resource arbitration: files for v1 and v2', () => {
           flavor: () => 'v1',
           mounted: () => 'cpu (v1)',
           parentCpuset: () => '0',
-          ioWeightFile: () => undefined,
+          ioWeightFiles: () => [],
         },
       );
     assert.equal(byFile(plan({ cpu: { quota: 50_000, burst: 20_000 } }, 'v1'))['cpu/cpu.cfs_burst_us'], '20000');
@@ -101,14 +101,24 @@ describe('resource arbitration: files for v1 and v2', () => {
       'cpu/cpu.rt_period_us': '100000',
       'cpu/cpu.rt_runtime_us': '10000',
     });
-    assert.deepEqual(byFile(plan({ io: { weight: 100 } }, 'v1', 'blkio.bfq.weight')), { 'blkio/blkio.bfq.weight': String(weightToBlkio(100)) });
+    assert.deepEqual(byFile(plan({ io: { weight: 100 } }, 'v1', 'blkio.bfq.weight')), { 'blkio/blkio.bfq.weight': '100' });
+    assert.deepEqual(byFile(plan({ io: { weight: 5000 } }, 'v1', 'blkio.bfq.weight')), { 'blkio/blkio.bfq.weight': '1000' }, 'BFQ stops at 1000');
     assert.deepEqual(byFile(plan({ io: { weight: 300 } }, 'v2', 'io.weight')), { 'io/io.weight': 'default 300' });
+    assert.deepEqual(byFile(plan({ io: { weight: 300 } }, 'v2', 'io.weight', 'io.bfq.weight')), {
+      'io/io.weight': 'default 300',
+      'io/io.bfq.weight': 'default 300',
+    });
+    assert.deepEqual(byFile(plan({ memory: { reservation: 2 * MiB, minimum: MiB } }, 'v2')), {
+      'memory/memory.low': String(2 * MiB),
+      'memory/memory.min': String(MiB),
+    });
     const refusals: [BoxResources, Flavor, RegExp][] = [
       [{ memory: { oomKillDisable: true } }, 'v2', /cgroup2 has no switch to turn the OOM killer off/],
       [{ cpu: { realtimeRuntime: 1000 } }, 'v2', /cgroup2 has no realtime group scheduling/],
       [{ io: { weight: 100 } }, 'v1', /weighs IO only with the BFQ scheduler, and there is no blkio\.weight or blkio\.bfq\.weight here/],
       [{ memory: { swap: MiB } }, 'v1', /cgroup v1 limits memory and swap together \(memsw\): memory\.max must be set too/],
       [{ memory: { high: MiB, reservation: MiB } }, 'v1', /both cgroup v1's memory\.soft_limit_in_bytes/],
+      [{ memory: { minimum: MiB } }, 'v1', /cgroup v1 has no hard memory protection \(memory\.min is cgroup2's/],
     ];
     for (const [resources, flavor, reason] of refusals) {
       assert.throws(

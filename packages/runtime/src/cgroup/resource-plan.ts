@@ -23,8 +23,12 @@ export interface PlanContext {
    * cgroup with processes (ENOSPC), so a running box could not lose its cpuset limit.
    */
   parentCpuset(file: 'cpuset.cpus' | 'cpuset.mems'): string;
-  /** The IO weight file this kernel has (blkio.weight, blkio.bfq.weight, io.weight, io.bfq.weight). */
-  ioWeightFile(): string | undefined;
+  /**
+   * The IO weight files this kernel has (v1 blkio.weight, blkio.bfq.weight; v2 io.weight of
+   * io.cost, io.bfq.weight of BFQ): each is written, as systemd does, so the weight holds on a
+   * device whichever of them weighs its IO.
+   */
+  ioWeightFiles(): string[];
 }
 
 export interface PlannedWrite {
@@ -53,6 +57,15 @@ export function sharesToWeight(shares: number): number {
 /** v2 weight (1-10000) to the 10-1000 of blkio.weight and BFQ (runc's conversion, inverted). */
 export function weightToBlkio(weight: number): number {
   return 10 + Math.round(((weight - 1) * 990) / 9999);
+}
+
+/**
+ * v2 weight (1-10000) to BFQ's weight (1-1000, default 100, io.bfq.weight and
+ * blkio.bfq.weight): the same number, capped at 1000. Both scales default to 100, so the
+ * ratio between boxes holds (1:3 stays 1:3), which an affine map such as CFQ's would bend.
+ */
+export function weightToBfq(weight: number): number {
+  return Math.min(1000, Math.max(1, Math.round(weight)));
 }
 
 export function blkioToWeight(blkio: number): number {
@@ -174,6 +187,15 @@ class Planner {
         if (v2) this.writes.push(write('memory', 'memory.low', value as number, '0', [knob.key]));
         else this.softLimit(knob);
         return;
+      case 'memory.minimum':
+        if (!v2) {
+          throw unsupported(
+            knob,
+            "cgroup v1 has no hard memory protection (memory.min is cgroup2's; v1's soft limit is only a hint to the host's own reclaim)",
+          );
+        }
+        this.writes.push(write('memory', 'memory.min', value as number, '0', [knob.key]));
+        return;
       case 'memory.swap': {
         if (v2) {
           this.writes.push(write('memory', 'memory.swap.max', value as number, 'max', [knob.key]));
@@ -211,17 +233,20 @@ class Planner {
 
   private ioWeight(knob: MergedKnob): void {
     const v2 = this.flavorFor(knob, 'io') === 'v2';
-    const file = this.context.ioWeightFile();
-    if (!file) {
+    const files = this.context.ioWeightFiles();
+    if (files.length === 0) {
       throw unsupported(
         knob,
         `this kernel weighs IO only with the BFQ scheduler, and there is no ${v2 ? 'io.weight or io.bfq.weight' : 'blkio.weight or blkio.bfq.weight'} here`,
       );
     }
     const weight = knob.value as number;
-    if (file === 'io.weight') this.writes.push(write('io', file, `default ${weight}`, 'default 100', [knob.key]));
-    else if (file === 'io.bfq.weight') this.writes.push(write('io', file, `default ${weightToBlkio(weight)}`, 'default 100', [knob.key]));
-    else this.writes.push(write('blkio', file, weightToBlkio(weight), file === 'blkio.weight' ? '500' : '100', [knob.key]));
+    for (const file of files) {
+      if (file === 'io.weight') this.writes.push(write('io', file, `default ${weight}`, 'default 100', [knob.key]));
+      else if (file === 'io.bfq.weight') this.writes.push(write('io', file, `default ${weightToBfq(weight)}`, 'default 100', [knob.key]));
+      else if (file === 'blkio.bfq.weight') this.writes.push(write('blkio', file, weightToBfq(weight), '100', [knob.key]));
+      else this.writes.push(write('blkio', file, weightToBlkio(weight), '500', [knob.key]));
+    }
   }
 
   private throttle(knob: MergedKnob): void {

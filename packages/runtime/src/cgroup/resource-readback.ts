@@ -135,11 +135,13 @@ export class ResourceReader {
   private effectiveMemory(softLimitIsReservation: boolean): NonNullable<BoxResources['memory']> {
     if (this.v2('memory')) {
       const low = Number(this.read('memory', 'memory.low') ?? 0);
+      const min = Number(this.read('memory', 'memory.min') ?? 0);
       return defined({
         max: this.limit(this.read('memory', 'memory.max')),
         high: this.limit(this.read('memory', 'memory.high')),
         swap: this.limit(this.read('memory', 'memory.swap.max')),
         reservation: low > 0 ? low : undefined,
+        minimum: min > 0 ? min : undefined,
       });
     }
     const max = this.limit(this.read('memory', 'memory.limit_in_bytes'));
@@ -173,8 +175,10 @@ export class ResourceReader {
         }
       }
     } else if (this.host.flavor('io') === 'v1') {
-      const weight = this.read('blkio', 'blkio.weight') ?? this.read('blkio', 'blkio.bfq.weight');
-      if (weight !== undefined && /^\d+$/.test(weight)) io.weight = blkioToWeight(Number(weight));
+      const cfq = this.read('blkio', 'blkio.weight');
+      const bfq = this.read('blkio', 'blkio.bfq.weight');
+      if (cfq !== undefined && /^\d+$/.test(cfq)) io.weight = blkioToWeight(Number(cfq));
+      else if (bfq !== undefined) io.weight = Number(/^(?:default )?(\d+)$/m.exec(bfq)?.[1] ?? 100); // BFQ's scale is the weight's (weightToBfq)
       for (const [name, file] of Object.entries(v1ThrottleFiles) as [ThrottleField, string][]) {
         for (const line of (this.read('blkio', file) ?? '').split('\n')) {
           const [device, value] = line.trim().split(/\s+/);

@@ -4,15 +4,29 @@
  * the driver's create, removed with the box's directory).
  */
 
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, NsboxError, type OperationContext } from '@nsbox/core';
-import { type BoxLayers, type BoxLayersView, OWN_UPPER, type RebasePlan, type RootfsLayers, runtimeFacts, type TemplateLayer } from '@nsbox/runtime-api';
+import {
+  type BoxLayers,
+  type BoxLayersView,
+  type DedupeOptions,
+  type DedupeReport,
+  OWN_UPPER,
+  type RebasePlan,
+  type RootfsLayers,
+  runtimeFacts,
+  type TemplateLayer,
+} from '@nsbox/runtime-api';
+import { apply, collectStore, type DedupeBox, plan, savings } from './dedupe.js';
+import { tryLockLayers, withLayersLock } from './layer-lock.js';
 import { LayerStore, type StoredLayer } from './layer-store.js';
 import { overlayMountPoints } from './overlay-mount.js';
 import { rebaseConflicts } from './rebase-conflicts.js';
 
 const RECORD = 'layers.json';
+/** The merged store of `nsbox dedupe`, in the layer store's directory (a name no template key takes). */
+const MERGED_STORE = '.merged';
 
 export interface RootfsLayersPaths {
   /** `<state-dir>/layers` */
@@ -96,6 +110,11 @@ export class RootfsLayersService implements RootfsLayers {
   }
 
   rebase(box: Pick<Box, 'id' | 'name' | 'state' | 'runtime'>, lowers: TemplateLayer[], options: { dryRun?: boolean } = {}): RebasePlan {
+    // Under the box's layer lock: a start or a dedupe meanwhile would see half a move.
+    return this.whileLocked(box, () => this.rebaseLocked(box, lowers, options));
+  }
+
+  private rebaseLocked(box: Pick<Box, 'id' | 'name' | 'state' | 'runtime'>, lowers: TemplateLayer[], options: { dryRun?: boolean }): RebasePlan {
     const record = this.record(box);
     if (!record) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' does not run on template layers`, { details: { box: box.name } });
     if (box.state === 'running' || box.state === 'paused' || overlayMountPoints(box.id).length > 0) {
@@ -118,10 +137,105 @@ export class RootfsLayersService implements RootfsLayers {
         },
       );
     }
-    const conflicts = [...new Set(record.lowers.flatMap((lower, index) => rebaseConflicts(upper, lower.dir, (lowers[index] as TemplateLayer).dir)))].sort();
+    // The box's changes are its upper and, after a dedupe, its merged layer.
+    const own = [upper, ...(record.merged ? [record.merged] : [])];
+    const conflicts = [
+      ...new Set(own.flatMap((changes) => record.lowers.flatMap((lower, index) => rebaseConflicts(changes, lower.dir, (lowers[index] as TemplateLayer).dir)))),
+    ].sort();
     const to = lowers.map(({ template, version, dir, madeAt, bytes }) => ({ template, version, dir, madeAt, bytes }));
-    if (!options.dryRun) writeFileSync(join(this.boxDir(box), RECORD), `${JSON.stringify({ ...record, lowers: to }, null, 2)}\n`, { mode: 0o600 });
+    if (!options.dryRun) this.writeRecord(box, { ...record, lowers: to });
     return { from: record.lowers, to, conflicts, applied: !options.dryRun };
+  }
+
+  /** Replaces the box's record whole (a rename: a reader sees the old one or the new one). */
+  private writeRecord(box: Pick<Box, 'id'>, record: BoxLayers): void {
+    const file = join(this.boxDir(box), RECORD);
+    writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  }
+
+  /** Runs `work` holding the box's layer lock (a start's mount, against a dedupe); E_BUSY when a dedupe has it. */
+  whileLocked<T>(box: Pick<Box, 'id' | 'name'>, work: () => T): T {
+    return withLayersLock(this.boxDir(box), box.name, work);
+  }
+
+  dedupe(boxes: Pick<Box, 'id' | 'name' | 'state' | 'runtime'>[], options: DedupeOptions = {}): DedupeReport {
+    const dryRun = options.dryRun === true;
+    const minBytes = options.minBytes ?? 4096;
+    const storeDir = join(this.paths.layersDir, MERGED_STORE);
+    mkdirSync(storeDir, { recursive: true, mode: 0o700 });
+    const run = dryRun ? { release() {} } : tryLockLayers(storeDir);
+    if ('holder' in run) {
+      throw new NsboxError('E_BUSY', `another nsbox dedupe is running (process ${run.holder})`, { details: { holder: run.holder } });
+    }
+    const locks: { release(): void }[] = [];
+    try {
+      if (!dryRun) collectStore(storeDir);
+      const report: DedupeReport = { dryRun, files: 0, bytesSaved: 0, boxes: [] };
+      const eligible: DedupeBox[] = [];
+      for (const box of boxes) {
+        const entry = { id: box.id, name: box.name, files: 0 };
+        const skipped = this.dedupeSkip(box, storeDir, dryRun, locks);
+        if (typeof skipped === 'string') report.boxes.push({ ...entry, skipped });
+        else {
+          eligible.push(skipped);
+          report.boxes.push(entry);
+        }
+      }
+      const merging = plan(eligible, storeDir, minBytes);
+      if (dryRun) {
+        for (const group of merging.groups) for (const member of group.members) this.countFile(report, member.box.id);
+        report.bytesSaved = savings(merging.groups);
+        return report;
+      }
+      for (const box of eligible) this.makeMergedRoot(box);
+      const done = apply(merging, storeDir, (box) => {
+        const record = this.record(box) as BoxLayers;
+        if (record.merged !== box.mergedDir) this.writeRecord(box, { ...record, merged: box.mergedDir });
+      });
+      for (const [id, count] of done.moved) for (let i = 0; i < count; i += 1) this.countFile(report, id);
+      report.bytesSaved = done.bytesSaved;
+      return report;
+    } finally {
+      for (const lock of locks) lock.release();
+      run.release();
+    }
+  }
+
+  private countFile(report: DedupeReport, boxId: string): void {
+    const entry = report.boxes.find((box) => box.id === boxId);
+    if (entry) entry.files += 1;
+    report.files += 1;
+  }
+
+  /** The box as dedupe takes it (locked, unless dry), or why it is left alone. */
+  private dedupeSkip(box: Pick<Box, 'id' | 'name' | 'state' | 'runtime'>, storeDir: string, dryRun: boolean, locks: { release(): void }[]): DedupeBox | string {
+    const record = this.record(box);
+    if (!record?.lowers[0]) return 'not on shared template layers';
+    if (box.state !== 'stopped' && box.state !== 'created') return `${box.state}: only a stopped box is deduplicated`;
+    if (!dryRun) {
+      const lock = tryLockLayers(this.boxDir(box));
+      if ('holder' in lock) return `busy: process ${lock.holder} is changing its layers`;
+      locks.push(lock);
+    }
+    if (overlayMountPoints(box.id).length > 0) return 'its overlay is mounted';
+    const upper = join(runtimeFacts(box).rootfs ?? join(this.boxDir(box), 'rootfs'), OWN_UPPER);
+    if (!existsSync(upper)) return 'its upper is in its disk image, a filesystem of its own that shares no block with another';
+    const stat = lstatSync(upper);
+    if (stat.dev !== lstatSync(storeDir).dev) return 'its upper is on another filesystem than the merged store';
+    const top = lstatSync(record.lowers[0].dir);
+    // A user-namespaced box's upper root is owned by its root's host ids (overlay-mount.ts): the box's base.
+    return { id: box.id, name: box.name, upper, mergedDir: join(this.boxDir(box), 'merged'), base: { uid: stat.uid - top.uid, gid: stat.gid - top.gid } };
+  }
+
+  /** The box's merged layer's root, owned and moded as its top layer's root (the overlay takes the root from the upper, but the top lower must agree). */
+  private makeMergedRoot(box: DedupeBox): void {
+    if (existsSync(box.mergedDir)) return;
+    const record = this.record(box) as BoxLayers;
+    const top = lstatSync((record.lowers[0] as TemplateLayer).dir);
+    mkdirSync(box.mergedDir, { mode: top.mode & 0o7777 });
+    lchownSync(box.mergedDir, top.uid, top.gid);
+    chmodSync(box.mergedDir, top.mode & 0o7777);
   }
 
   release(box: Pick<Box, 'id'>): void {
