@@ -35,4 +35,16 @@ describe('OOM victims from the kernel log', () => {
     assert.equal(isVictimOf(victim(`/nsbox/${id}`), { boxId: id, memoryCgroupDir: `/sys/fs/cgroup/memory/nsbox/${id}` }), true);
     assert.equal(isVictimOf(victim(`/nsbox/${id}`), { boxId: id }), true, 'without a directory, by the id');
   });
+
+  it("reads a systemd scope's path as /dev/kmsg escapes it (its backslash as \\x5c), and knows the box by it", () => {
+    // A record as Debian's 6.1 wrote it for a box under the systemd driver (the VM lane).
+    const record =
+      '6,2301,1319130339,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=box,mems_allowed=0,' +
+      'oom_memcg=/nsbox\\x5cx2dtest.slice/nsbox\\x5cx2dtest-6ad8d9ee\\x5cx2d4fbd.scope/box,' +
+      'task_memcg=/nsbox\\x5cx2dtest.slice/nsbox\\x5cx2dtest-6ad8d9ee\\x5cx2d4fbd.scope/box,task=dd,pid=5421,uid=1000000';
+    const [victim] = parseOomVictims([record]);
+    assert.equal(victim?.memcg, '/nsbox\\x2dtest.slice/nsbox\\x2dtest-6ad8d9ee\\x2d4fbd.scope/box');
+    const box = { boxId: '6ad8d9ee-4fbd', memoryCgroupDir: '/sys/fs/cgroup/nsbox\\x2dtest.slice/nsbox\\x2dtest-6ad8d9ee\\x2d4fbd.scope' };
+    assert.equal(victim && isVictimOf(victim, box), true);
+  });
 });

@@ -36,11 +36,20 @@ export function isVictimOf(victim: OomVictim, box: { boxId: string; memoryCgroup
   return false;
 }
 
+/**
+ * /dev/kmsg writes a backslash and unprintable bytes as `\xNN`: a systemd scope's cgroup,
+ * whose name holds `\x2d`, reads `\x5cx2d` there. Undone, so that the path is the
+ * directory's name.
+ */
+function unescapeKmsg(text: string): string {
+  return text.replace(/\\x([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
 /** Parses a batch of kmsg records into victims (pairing each oom-kill line with its Killed line). */
 export function parseOomVictims(records: readonly string[]): OomVictim[] {
   const victims: OomVictim[] = [];
   for (const record of records) {
-    const message = record.slice(record.indexOf(';') + 1);
+    const message = unescapeKmsg(record.slice(record.indexOf(';') + 1));
     const kill = OOM_KILL.exec(message);
     if (kill) {
       victims.push({ memcg: kill[1] as string, command: kill[2] as string, pid: Number(kill[3]), uid: Number(kill[4]) });
