@@ -10,6 +10,7 @@ export {
   rootfsArchiveInput,
 } from './checkpoint.js';
 export { formatCpuList, parseCpuList } from './cpu-list.js';
+export { type FilesystemSpace, filesystemSpace } from './filesystem-space.js';
 export { contributeLaunch, LAUNCH_ANNOTATION, type LaunchContributions, launchContributions } from './launch.js';
 export {
   checkNotifyRule,

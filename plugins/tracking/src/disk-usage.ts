@@ -9,9 +9,10 @@
  * admin's rootfs), and a root that is itself a symlink is not read (lstat first).
  */
 
-import { lstatSync, statfsSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Box } from '@nsbox/core';
+import { filesystemSpace } from '@nsbox/runtime-api';
 
 export interface DiskUsage {
   /** Bytes the filesystem offers (df's Size). */
@@ -37,19 +38,13 @@ export function rootPathOf(box: Pick<Box, 'runtime'>): string | undefined {
 export function diskUsage(root: string): DiskUsage | undefined {
   try {
     if (!lstatSync(root).isDirectory()) return undefined;
-    const fs = statfsSync(root);
-    const host = statfsSync(dirname(root));
-    const inodes = fs.files > 0 ? fs.files : null;
+    const { blocks, blockSize, ...figures } = filesystemSpace(root);
+    const host = filesystemSpace(dirname(root));
     return {
-      sizeBytes: fs.blocks * fs.bsize,
-      usedBytes: (fs.blocks - fs.bfree) * fs.bsize,
-      freeBytes: fs.bavail * fs.bsize,
-      inodes,
-      inodesUsed: inodes === null ? null : fs.files - fs.ffree,
-      inodesFree: inodes === null ? null : fs.ffree,
+      ...figures,
       // An image is another filesystem, a project quota answers with the project's totals; an
       // overlay (a layered box) answers with its upper's: the host's unless that has a limit.
-      own: fs.blocks !== host.blocks || fs.files !== host.files || fs.bsize !== host.bsize,
+      own: blocks !== host.blocks || figures.inodes !== host.inodes || blockSize !== host.blockSize,
     };
   } catch {
     return undefined;

@@ -5,9 +5,10 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, readFileSync, statfsSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { NsboxError } from '@nsbox/core';
+import { filesystemSpace } from '@nsbox/runtime-api';
 
 const SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
@@ -118,13 +119,6 @@ export interface SpaceFigures {
 }
 
 export function space(path: string): SpaceFigures {
-  const stats = statfsSync(path);
-  const inodes = stats.files > 0 ? stats.files : null;
-  return {
-    size: stats.blocks * stats.bsize,
-    used: (stats.blocks - stats.bfree) * stats.bsize,
-    available: stats.bavail * stats.bsize,
-    inodes,
-    inodesUsed: inodes === null ? null : stats.files - stats.ffree,
-  };
+  const figures = filesystemSpace(path);
+  return { size: figures.sizeBytes, used: figures.usedBytes, available: figures.freeBytes, inodes: figures.inodes, inodesUsed: figures.inodesUsed };
 }
