@@ -8,8 +8,10 @@
 import { statfsSync } from 'node:fs';
 
 export interface FilesystemSpace {
+  /** Bytes the filesystem offers (df's Size). */
   sizeBytes: number;
   usedBytes: number;
+  /** Bytes an unprivileged writer may still use (df's Avail). */
   freeBytes: number;
   inodes: number | null;
   inodesUsed: number | null;

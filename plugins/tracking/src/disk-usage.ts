@@ -12,18 +12,10 @@
 import { lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Box } from '@nsbox/core';
-import { filesystemSpace } from '@nsbox/runtime-api';
+import { type FilesystemSpace, filesystemSpace } from '@nsbox/runtime-api';
 
-export interface DiskUsage {
-  /** Bytes the filesystem offers (df's Size). */
-  sizeBytes: number;
-  usedBytes: number;
-  /** Bytes an unprivileged writer may still use (df's Avail). */
-  freeBytes: number;
-  /** Inodes of the filesystem; null where it has no fixed count (btrfs...). */
-  inodes: number | null;
-  inodesUsed: number | null;
-  inodesFree: number | null;
+/** The filesystem's figures (runtime-api's filesystemSpace), and whose filesystem it is. */
+export interface DiskUsage extends Omit<FilesystemSpace, 'blocks' | 'blockSize'> {
   /** The box's own filesystem (a disk limit); false: the host's filesystem it shares. */
   own: boolean;
 }
