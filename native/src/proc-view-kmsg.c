@@ -292,8 +292,10 @@ kmsg_fuse_write (struct view_kmsg *k, const struct fuse_in_header *in, const voi
   if (r)
     r->pos = place_of (r, write_in->offset), r->next_off = write_in->offset + write_in->size, r->used = READER_KNOWN;
   kmsg_box_write (k, (const char *) (write_in + 1), write_in->size);
-  view_kmsg_reply (in->unique, 0, &out, sizeof out);
+  /* Pollers are woken before the write returns: a writer that polls its own fd next (journald
+   * does) must find the record ahead of it, not a wakeup still on its way. */
   kmsg_wake (k, 0);
+  view_kmsg_reply (in->unique, 0, &out, sizeof out);
 }
 
 /* POLLIN while a record is ahead of the reader; a poller that waits (SCHEDULE_NOTIFY) is
