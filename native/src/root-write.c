@@ -48,10 +48,10 @@ write_all (int fd, const unsigned char *data, size_t len)
   return 0;
 }
 
-/* True when dir_fd/name is a regular file (not followed if a link) of this mode and content:
+/* True when dir_fd/name is a regular file (not followed if a link) of this owner, mode and content:
  * a rewrite would change nothing (and a rename over it costs ext4 a flush of the new data). */
 static bool
-same_file (int dir_fd, const char *name, const void *data, size_t len, mode_t mode)
+same_file (int dir_fd, const char *name, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid)
 {
   unsigned char buf[4096];
   char proc[64];
@@ -65,7 +65,7 @@ same_file (int dir_fd, const char *name, const void *data, size_t len, mode_t mo
   if (path_fd < 0)
     return false;
   if (fstat (path_fd, &st) < 0 || !S_ISREG (st.st_mode) || (st.st_mode & 07777) != (mode & 07777)
-      || st.st_uid != geteuid () || (size_t) st.st_size != len)
+      || st.st_uid != uid || st.st_gid != gid || (size_t) st.st_size != len)
     {
       close (path_fd);
       return false;
@@ -115,6 +115,21 @@ open_parent (const char *root, const char *path, const char *what, const char **
   return dir_fd;
 }
 
+/* Whose the new file is: its directory's owner's. A box's root is not host root: in an idmapped
+ * rootfs the files on disk are owned by 0, but in a layered root's upper layer they are the box's
+ * shifted ids, where a file of host root's is `nobody` inside the box. The directory has the ids
+ * of the box's root as they are on that filesystem (or whatever ids the box gave its /etc). */
+static void
+owner_for (int dir_fd, uid_t *uid, gid_t *gid)
+{
+  struct stat st;
+
+  if (fstat (dir_fd, &st) < 0)
+    st.st_uid = geteuid (), st.st_gid = getegid ();
+  *uid = st.st_uid;
+  *gid = st.st_gid;
+}
+
 int
 root_write_file (const char *root, const char *path, const void *data, size_t len, mode_t mode,
                  struct nl_error *err)
@@ -124,9 +139,13 @@ root_write_file (const char *root, const char *path, const void *data, size_t le
   unsigned int nonce;
   int dir_fd = open_parent (root, path, "write", &name, err), fd, e;
 
+  uid_t uid;
+  gid_t gid;
+
   if (dir_fd < 0)
     return -1;
-  if (same_file (dir_fd, name, data, len, mode))
+  owner_for (dir_fd, &uid, &gid);
+  if (same_file (dir_fd, name, data, len, mode, uid, gid))
     {
       close (dir_fd);
       return 0;
@@ -141,7 +160,8 @@ root_write_file (const char *root, const char *path, const void *data, size_t le
       close (dir_fd);
       return nl_fail (err, e, "create '%.*s%s' in '%s'", (int) (name - path), path, tmp, root);
     }
-  e = write_all (fd, data, len) < 0 || fchmod (fd, mode) < 0 ? errno : 0;
+  /* fchown before fchmod: a chown clears set-id bits, the mode is then exactly `mode`. */
+  e = write_all (fd, data, len) < 0 || fchown (fd, uid, gid) < 0 || fchmod (fd, mode) < 0 ? errno : 0;
   if (close (fd) < 0 && e == 0)
     e = errno;
   if (e != 0)

@@ -11,8 +11,9 @@
 /* Replaces `root`/`path` (path relative to the root, e.g. "etc/resolv.conf") with `data`.
  * The directories on the way are resolved beneath the root with no symlink followed (a
  * symlinked /etc fails with ELOOP); the file is written to a new temporary name and renamed
- * over the old one, so a symlink planted at the name is replaced, never written through. A
- * regular file of root's already holding exactly `data` with `mode` is left as it is (a box's
+ * over the old one, so a symlink planted at the name is replaced, never written through. The
+ * file is owned as its directory is (the box's root, whatever host ids that is on disk). A regular file already holding exactly `data` with
+ * `mode` and that owner is left as it is (a box's
  * restart writes the same resolv.conf and hosts; on ext4 a rename over a file flushes the new
  * data). */
 int root_write_file (const char *root, const char *path, const void *data, size_t len, mode_t mode,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isNetlinkError, listLinks, native, netlink, setNetSysctl } from '../lib/index.js';
@@ -218,6 +218,25 @@ describe('native netlink (rtnetlink through libmnl, in test namespaces)', functi
     writeFileSync(join(outside, 'keep'), 'kept');
     assert.deepEqual(readFileSync(join(outside, 'keep'), 'utf8'), 'kept');
     assert.throws(() => native().writeFileInRoot(root, '/etc/hosts', 'x', 0o644), /relative file path/);
+  });
+  it('gives a file it writes into a root the owner of its directory: the box’s root on disk, never host root', () => {
+    // A layered box's upper layer holds the box's shifted ids; a file of host root's there is
+    // `nobody` inside the box. The ids here stand for such a box's root.
+    const root = mkdtempSync(join(tmpdir(), 'nsbt-root-'));
+    dirs.push(root);
+    mkdirSync(join(root, 'etc'));
+    chownSync(join(root, 'etc'), 1_234_567, 1_234_568);
+    writeFileSync(join(root, 'etc', 'hosts'), 'old\n');
+    native().writeFileInRoot(root, 'etc/hosts', '127.0.0.1 localhost\n', 0o644);
+    native().writeFileInRoot(root, 'etc/hostname', 'box\n', 0o644);
+    for (const name of ['hosts', 'hostname']) {
+      const written = statSync(join(root, 'etc', name));
+      assert.deepEqual([written.uid, written.gid, written.mode & 0o7777], [1_234_567, 1_234_568, 0o644], `etc/${name}`);
+    }
+    // The same content again, owned otherwise: rewritten with the directory's owner.
+    chownSync(join(root, 'etc', 'hosts'), 0, 0);
+    native().writeFileInRoot(root, 'etc/hosts', '127.0.0.1 localhost\n', 0o644);
+    assert.equal(statSync(join(root, 'etc', 'hosts')).uid, 1_234_567, 'a file of host root’s is not left as the same file');
   });
   it('shapes a link: an ifb, a tbf root qdisc replaced in place, the ingress qdisc and a redirect to the ifb — as tc sees them', () => {
     const ns = netns();
