@@ -35,6 +35,23 @@ describe('box config validation', () => {
     assert.deepEqual(config.limits, { memory: '512M' });
   });
 
+  it('takes a hostname only as RFC 1123 spells it, as nsbox set does', async () => {
+    const config = await validateBoxConfig({ hostname: 'web-1.example.org', limits: { memory: '1M' } }, [limits]);
+    assert.equal(config.hostname, 'web-1.example.org');
+    for (const [hostname, why] of [
+      ['bad_name', /label 'bad_name' is not an RFC 1123 label/],
+      ['-web', /label '-web'/],
+      ['web-', /label 'web-'/],
+      ['a..b', /empty label/],
+      ['x'.repeat(65), /at most 64 characters/],
+    ] as const) {
+      const issues = await issuesOf({ hostname, limits: { memory: '1M' } });
+      assert.equal(issues.length, 1, hostname);
+      assert.equal(issues[0]?.path, 'hostname');
+      assert.match(issues[0]?.message ?? '', why, hostname);
+    }
+  });
+
   it('names the exact field of a plugin section that is wrong', async () => {
     const issues = await issuesOf({ limits: { memory: 'lots' } });
     assert.deepEqual(issues, [{ path: 'limits.memory', message: 'must be a size like 512M' }]);

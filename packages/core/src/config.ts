@@ -6,6 +6,7 @@
 
 import { z } from 'zod';
 import type { BoxConfig } from './box.js';
+import { dnsName } from './dns-name.js';
 import { NsboxError } from './errors.js';
 import type { AnyPlugin } from './plugin.js';
 import type { StandardIssue, StandardSchemaV1 } from './standard-schema.js';
@@ -22,10 +23,8 @@ export const coreConfigSchema = z.strictObject({
       terminal: z.boolean().optional(),
     })
     .optional(),
-  hostname: z
-    .string()
-    .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/, 'must be a valid hostname')
-    .optional(),
+  /** The box's host name, RFC 1123 (its name when unset). */
+  hostname: dnsName.optional(),
   plugins: z.strictObject({ disable: z.array(z.string()).optional() }).optional(),
   /**
    * What happens when the init ends by itself: `no` (stay stopped), `on-failure` (start again

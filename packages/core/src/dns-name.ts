@@ -4,7 +4,7 @@
  * size of a `struct utsname` field (the kernel refuses a longer name with EINVAL).
  */
 
-import { z } from '@nsbox/core';
+import { z } from 'zod';
 
 const label = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 export const UTS_NAME_MAX = 64;

@@ -57,6 +57,7 @@ export {
 export { coreRefs } from './core-refs.js';
 export { type DiscoveredPackage, discoverPlugins, findPluginPackages, loadPluginPackage } from './discovery.js';
 export { discoveryCacheFile, findPluginPackagesCached } from './discovery-cache.js';
+export { dnsName, dnsNameProblem, UTS_NAME_MAX } from './dns-name.js';
 export {
   type CoreErrorCode,
   type ErrorCode,

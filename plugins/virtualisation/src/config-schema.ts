@@ -3,9 +3,8 @@
  * its own sysinfo and its own time namespace; the kernel strings are the host's unless set.
  */
 
-import { z } from '@nsbox/core';
+import { dnsName, z } from '@nsbox/core';
 import { bootFields } from './boot-schema.js';
-import { dnsName } from './identity/dns-name.js';
 import { powerFields } from './power-schema.js';
 
 /** `6.1.0`, `6.1.0-18-amd64`, `5.15.0+nsbox`: what software that checks the release parses. */

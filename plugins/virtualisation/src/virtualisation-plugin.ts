@@ -10,7 +10,7 @@ import { boxInfoPoint, contribute, coreRefs, definePlugin, exitPolicyPoint, setO
 import { contributeNotify, runtimeRefs } from '@nsbox/runtime-api';
 import { describeVirtualisation } from './box-info.js';
 import { virtualisationConfigSchema } from './config-schema.js';
-import { BoxNameFiles } from './identity/name-files.js';
+import { BoxNameFiles, NO_DOMAIN, ownsUtsNamespace } from './identity/name-files.js';
 import { identitySetPart } from './identity/set-part.js';
 import { notifyRulesFor } from './notify-rules.js';
 import { PowerPolicy } from './power-policy.js';
@@ -54,8 +54,9 @@ export const virtualisationPlugin = definePlugin({
           if (config.timeNamespace) addTimeNamespace(ctx.spec);
           addProcViews(ctx.spec, config);
           if (systemd) addSystemdEnvironment(ctx.spec, cgroups?.layout.unified !== undefined);
-          // The launcher sets it at every start, as it sets the core's hostname.
-          if (config.domainname) ctx.spec.domainname = config.domainname;
+          // The launcher sets it at every start, as it sets the core's hostname. A box without
+          // one gets the kernel's "none", not the host's, which a new UTS namespace copies.
+          if (ownsUtsNamespace(ctx.spec)) ctx.spec.domainname = config.domainname ?? NO_DOMAIN;
         },
         // After every plugin's spec edit: the final namespaces and seccomp filter.
         prepare: (ctx) => {

@@ -6,16 +6,18 @@
  */
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { isNsboxError, type NsboxError } from '@nsbox/core';
 import { LocalBoxApi } from '@nsbox/host';
-import { type CliRunOptions, cliCommands, makeCliHost, makeTempDir, requireRoot, useCleanup } from '@nsbox/testkit';
+import { type CliRunOptions, cliArgs, cliCommands, makeCliHost, makeTempDir, requireRoot, useCleanup } from '@nsbox/testkit';
 import { openVirtHost, type VirtTestHost } from './support.js';
 
 const MiB = 2 ** 20;
 const pluginEntries = [join(import.meta.dirname, '../src/index.ts'), join(import.meta.dirname, '../../limits/src/index.ts')];
+const sharingEntry = join(import.meta.dirname, '../../sharing/src/index.ts');
 
 describe('virtualisation: nsbox set --hostname --domainname', function () {
   this.timeout(90_000);
@@ -148,5 +150,43 @@ describe('virtualisation: nsbox set through the CLI', function () {
     assert.match(refused.stderr, /hostname: label 'bad_name' is not an RFC 1123 label/);
     assert.equal(ok('exec', 'web', '--', 'hostname').stdout, 'front\n', 'nothing changed');
     assert.equal(ok('info', 'web', '--json').json().config.limits.memory, 96 * MiB);
+  });
+
+  it('writes the names into a layered box’s files owned by the box’s root, not host root (nobody inside)', () => {
+    // A layered box's upper layer holds the box's shifted ids; a file host root writes there
+    // is owned by an id the box's user namespace does not map.
+    cli = makeCliHost(cleanup, { plugins: [...pluginEntries, sharingEntry] });
+    ok('create', 'layered', '--template', 'busybox', '--shared', '--', 'sleep', '100000');
+    ok('start', 'layered');
+    ok('set', 'layered', '--hostname', 'owned');
+    const owners = ok('exec', 'layered', '--', 'ls', '-ln', '/etc/hostname', '/etc/hosts').stdout.trim().split('\n');
+    assert.equal(owners.length, 2, owners.join('\n'));
+    for (const line of owners) assert.match(line, /^-rw-r--r-- +1 0 +0 /, `owned by the box's root: ${line}`);
+    assert.equal(ok('exec', 'layered', '--', 'cat', '/etc/hostname').stdout, 'owned\n');
+  });
+
+  it('gives a box without a domain name the kernel’s “(none)”, not the domain name of whoever started it', () => {
+    // The CLI starts the box from a UTS namespace whose domain name is set; a new UTS namespace
+    // copies it. Control: the same start of a box the plugin is disabled for shows it.
+    const startIn = (box: string) => {
+      const started = spawnSync(
+        'unshare',
+        ['--uts', 'sh', '-c', 'domainname leak.example && exec "$@"', 'sh', process.execPath, ...cliArgs(['start', box], cli)],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, NSBOX_CGROUP_PARENT: cli.cgroupParent },
+        },
+      );
+      assert.equal(started.status, 0, started.stderr);
+    };
+    const config = join(makeTempDir(cleanup, 'config'), 'plain.json');
+    writeFileSync(config, JSON.stringify({ plugins: { disable: ['virtualisation'] } }));
+    ok('create', 'own', '--template', 'busybox', '--', 'sleep', '100000');
+    ok('create', 'plain', '--template', 'busybox', '--config', config, '--', 'sleep', '100000');
+    startIn('own');
+    startIn('plain');
+    assert.equal(ok('exec', 'plain', '--', 'cat', '/proc/sys/kernel/domainname').stdout, 'leak.example\n', 'control: without the plugin the box copies it');
+    assert.equal(ok('exec', 'own', '--', 'cat', '/proc/sys/kernel/domainname').stdout, '(none)\n');
+    assert.equal(ok('info', 'own', '--json').json().details.virtualisation.domainname, null);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { dnsNameProblem } from './dns-name.js';
+import { dnsNameProblem } from '@nsbox/core';
 import { renameInHosts } from './hosts-file.js';
 
 describe('virtualisation: the box names in /etc/hosts', () => {

@@ -6,14 +6,21 @@
  * its host name from /etc/hostname). A box whose files nsbox never wrote is left as it is.
  */
 
-import type { Box, PluginStateStore } from '@nsbox/core';
+import type { Box, OciSpec, PluginStateStore } from '@nsbox/core';
 import { native } from '@nsbox/native';
 import { runtimeFacts } from '@nsbox/runtime-api';
 import { type BoxNames, renameInHosts } from './hosts-file.js';
 
 const NAMESPACE = 'box-names';
+/** What the kernel calls a UTS namespace's missing domain name (`domainname` prints it). */
+export const NO_DOMAIN = '(none)';
 /** /etc/hosts larger than this is not a hosts file nsbox rewrites. */
 const HOSTS_MAX = 1 << 20;
+
+/** True when the box gets a UTS namespace of its own (not one it joins by path): its names are its own to set. */
+export function ownsUtsNamespace(spec: Pick<OciSpec, 'linux'>): boolean {
+  return spec.linux.namespaces.some((namespace) => namespace.type === 'uts' && !namespace.path);
+}
 
 export function boxNames(box: Pick<Box, 'name' | 'config'>): BoxNames {
   const section = box.config.virtualisation as { domainname?: string } | undefined;

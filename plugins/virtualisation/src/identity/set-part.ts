@@ -7,14 +7,10 @@
  * (name-files.ts).
  */
 
-import { isNsboxError, type SetOptionContribution, z } from '@nsbox/core';
+import { dnsName, isNsboxError, type SetOptionContribution, z } from '@nsbox/core';
 import { runtimeFacts, type UtsService } from '@nsbox/runtime-api';
-import { dnsName } from './dns-name.js';
 import type { BoxNames } from './hosts-file.js';
-import { type BoxNameFiles, boxNames, type FilesOutcome } from './name-files.js';
-
-/** What the kernel calls a UTS namespace's missing domain name (`domainname` prints it). */
-const NO_DOMAIN = '(none)';
+import { type BoxNameFiles, boxNames, type FilesOutcome, NO_DOMAIN } from './name-files.js';
 
 export function identitySetPart(uts: () => UtsService | undefined, files: BoxNameFiles): SetOptionContribution {
   return {
