@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { isNsboxError } from '@nsbox/core';
 import { memoryPluginState as memoryState } from '@nsbox/testkit';
+import sinon from 'sinon';
 import { Claims, parseStaticAddress } from './claims.js';
 import { checkConfiguredPools, Pools } from './pools.js';
 
@@ -53,5 +54,29 @@ describe('network: pools and claims', () => {
     assert.throws(() => parseStaticAddress('10.7.0.5/24', pools.list(), 'network.ip[0]'), refusedWith('E_INVALID_CONFIG', 'network.ip[0]'));
     assert.throws(() => parseStaticAddress('10.8.0.5', pools.list(), 'network.ip[1]'), refusedWith('E_INVALID_CONFIG', 'network.ip[1]'));
     assert.throws(() => pools.remove('small', (p) => claims.countIn(p)), refusedWith('E_INVALID_ARGUMENT', 'name'), 'a host.json pool');
+  });
+
+  it('skips the claimed addresses it read, and still loses a race to a claim made after its read', () => {
+    const state = memoryState();
+    const pool = new Pools(state, [{ name: 'small', subnet: '10.7.0.0/29' }]).list()[0];
+    assert.ok(pool);
+    const claims = new Claims(state);
+    assert.deepEqual(
+      ['a', 'b'].map((box) => claims.claimNext(box, pool)),
+      ['10.7.0.2', '10.7.0.3'],
+    );
+    // Another process claims .4 between this one's read of the claims and its insert.
+    const list = state.list.bind(state);
+    const stale = sinon.stub(state, 'list').callsFake((namespace, prefix) => {
+      const entries = list(namespace, prefix);
+      new Claims({ ...state, list }).claimNext('other', pool);
+      return entries;
+    });
+    try {
+      assert.equal(claims.claimNext('c', pool), '10.7.0.5', 'the atomic claim, not the stale read, decides');
+    } finally {
+      stale.restore();
+    }
+    assert.equal(claims.holder('10.7.0.4'), 'other');
   });
 });
