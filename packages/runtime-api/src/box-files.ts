@@ -14,8 +14,14 @@ export interface BoxFilesService {
  * `runtimeFacts(box)` instead of guessing keys.
  */
 export interface RuntimeFacts {
-  /** The box's root directory on the host. */
+  /** The box's root directory on the host, as nsbox made or was given it. */
   rootfs?: string;
+  /**
+   * The directory a running box has as its /, on the host: its spec's root at the start —
+   * the rootfs, or what a plugin put in its place (a disk image's mount). Files nsbox writes
+   * into a running box go here, never into a rootfs the box does not see.
+   */
+  root?: string;
   /** The rootfs was made by nsbox (from a template) and is removed with the box. */
   ownsRootfs?: boolean;
   /** The box's init, host pid namespace (with its start time, against pid reuse). */
@@ -28,4 +34,10 @@ export interface RuntimeFacts {
 
 export function runtimeFacts(box: Pick<Box, 'runtime'>): RuntimeFacts {
   return box.runtime as RuntimeFacts;
+}
+
+/** Where to write into the box's files: the root it runs on, or its rootfs while it does not run. */
+export function boxRoot(box: Pick<Box, 'runtime'>): string | undefined {
+  const facts = runtimeFacts(box);
+  return facts.root ?? facts.rootfs;
 }

@@ -1,4 +1,4 @@
-export { type BoxFilesService, type RuntimeFacts, runtimeFacts } from './box-files.js';
+export { type BoxFilesService, boxRoot, type RuntimeFacts, runtimeFacts } from './box-files.js';
 export type { BoxCgroup, CgroupDriver, CgroupLayout, CgroupLayoutKind, KillOptions } from './cgroups.js';
 export {
   type CheckpointEngine,

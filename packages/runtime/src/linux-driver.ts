@@ -60,6 +60,8 @@ export interface LinuxDriverOptions {
 /** What the driver records on a box (Box.runtime). */
 export interface LinuxRuntimeFacts {
   rootfs?: string;
+  /** The running box's / on the host (runtime-api RuntimeFacts.root). */
+  root?: string;
   /** The rootfs was made by nsbox (from a template) and is removed with the box. */
   ownsRootfs?: boolean;
   image?: { cmd?: string[]; entrypoint?: string[]; env?: string[]; workingDir?: string };
@@ -256,7 +258,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       });
       const init = identify(ready.pid);
       const shim = identify(ready.shimPid);
-      const facts = { init, shim, cgroup: box.id, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
+      const facts = { init, shim, cgroup: box.id, root: spec.root.path, startedAt: Date.now() } satisfies LinuxRuntimeFacts;
       // The wire moment: the box's namespaces exist, its init has not run (veth in, BPF, listener).
       await moments?.wire(facts);
       if (holdSocket) {
@@ -396,6 +398,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
         init: identify(ready.pid),
         shim: identify(ready.shimPid),
         cgroup: box.id,
+        root: spec.root.path,
         startedAt: Date.now(),
         restoredFrom: { engine: engine.name, imageDir: options.imageDir, ...launcher.facts },
       };

@@ -2,7 +2,7 @@
 
 import { type Box, type MetricSample, NsboxError, type OciSpec, type PluginStateStore } from '@nsbox/core';
 import { listLinks } from '@nsbox/native';
-import { type CgroupDriver, runtimeFacts } from '@nsbox/runtime-api';
+import { boxRoot, type CgroupDriver, runtimeFacts } from '@nsbox/runtime-api';
 import type { PoolView } from './actions.js';
 import type { WiredBox } from './anti-spoof.js';
 import { BoxAddresses, sectionOf } from './box-addresses.js';
@@ -133,7 +133,7 @@ export class NetworkService {
       hostLink: link,
       hostname,
       initPid: init.pid,
-      rootfs: runtimeFacts(box).rootfs,
+      rootfs: boxRoot(box),
       claims,
       nameservers: this.settings.nameservers ?? hostNameservers(),
     };

@@ -133,6 +133,17 @@ describe('network plugin: bridged boxes (real kernel, test network namespaces)',
     await assertNothingLeft(t, net, 1);
   });
 
+  it('writes resolv.conf and hosts into the root a disk-limited box runs on (its image), not the rootfs beneath it', async () => {
+    const t = await openNetHost(cleanup, net, { pools: [POOLS[0] as (typeof POOLS)[0]], withLimits: true });
+    const box = await t.box('disky', undefined, undefined, { limits: { disk: '64M' } });
+    const facts = runtimeFacts(box);
+    assert.ok(facts.root && facts.rootfs && facts.root !== facts.rootfs, `the box runs on its image's mount: ${JSON.stringify(facts)}`);
+    const inside = await t.exec('disky', 'cat /etc/resolv.conf /etc/hosts');
+    assert.equal(inside.exitCode, 0, inside.stderr);
+    assert.match(inside.stdout, new RegExp(`^nameserver ${OUTSIDE.out4.replace(/\./g, '\\.')}$`, 'm'), `the box's resolv.conf: ${inside.stdout}`);
+    assert.match(inside.stdout, /^10\.231\.0\.2\s+disky$/m, 'its hosts file names its address');
+  });
+
   it('forwards a host port to a box over IPv4 and IPv6, refuses a port forwarded twice, and drops the rules at destroy', async () => {
     const t = await openNetHost(cleanup, net, { pools: POOLS });
     const api = new LocalBoxApi(t.host);

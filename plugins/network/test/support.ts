@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
 import { listLinks } from '@nsbox/native';
+import { limitsPlugin } from '@nsbox/plugin-limits';
 import { type ExecResult, execInBox, LinuxBoxDriver } from '@nsbox/runtime';
 import { type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter, TEST_NETNS_PREFIX } from '@nsbox/testkit';
 import { hostIdOf, hostLinkName, isHostLinkName, listNatRules, listRules, networkPlugin } from '../src/index.js';
@@ -70,7 +71,8 @@ export interface NetTestHost {
   host: NsboxHost;
   driver: LinuxBoxDriver;
   stateDir: string;
-  box(name: string, network?: Record<string, unknown>, init?: string[]): Promise<Box>;
+  /** Creates and starts a busybox box; `config` adds other sections (limits, with `withLimits`). */
+  box(name: string, network?: Record<string, unknown>, init?: string[], config?: Record<string, unknown>): Promise<Box>;
   exec(name: string, script: string): Promise<ExecResult>;
   /** The address claims in the plugin's state, address → box id. */
   claims(): Record<string, string>;
@@ -87,6 +89,8 @@ export interface NetHostOptions {
   settings?: Record<string, unknown>;
   /** The box cgroups' parent (the same for every host opened on one state dir); default: a new one. */
   cgroupParent?: string;
+  /** The limits plugin beside the network plugin (a disk-limited box runs on its image's mount). */
+  withLimits?: boolean;
 }
 
 export async function openNetHost(cleanup: Cleanup, net: TestNet, options: NetHostOptions = {}): Promise<NetTestHost> {
@@ -103,7 +107,7 @@ export async function openNetHost(cleanup: Cleanup, net: TestNet, options: NetHo
   writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false, settings: { network: settings } }));
   removeCgroupsAfter(cleanup, cgroupParent);
   const host = await createTestHost(cleanup, {
-    plugins: [networkPlugin],
+    plugins: options.withLimits ? [networkPlugin, limitsPlugin] : [networkPlugin],
     stateDir,
     driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),
   });
@@ -116,8 +120,8 @@ export async function openNetHost(cleanup: Cleanup, net: TestNet, options: NetHo
     host,
     driver,
     stateDir,
-    async box(name, network, init = ['sleep', '100000']) {
-      await host.manager.create({ name, config: { template: 'busybox', process: { args: init }, ...(network ? { network } : {}) } });
+    async box(name, network, init = ['sleep', '100000'], config = {}) {
+      await host.manager.create({ name, config: { template: 'busybox', process: { args: init }, ...(network ? { network } : {}), ...config } });
       return host.manager.start(name);
     },
     exec(name, script) {

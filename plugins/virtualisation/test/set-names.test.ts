@@ -165,6 +165,15 @@ describe('virtualisation: nsbox set through the CLI', function () {
     assert.equal(ok('exec', 'layered', '--', 'cat', '/etc/hostname').stdout, 'owned\n');
   });
 
+  it('writes the names into the root a disk-limited box runs on (its image’s mount)', () => {
+    const config = join(makeTempDir(cleanup, 'config'), 'disky.json');
+    writeFileSync(config, JSON.stringify({ limits: { disk: '64M' } }));
+    ok('create', 'disky', '--template', 'busybox', '--config', config, '--', 'sleep', '100000');
+    ok('start', 'disky');
+    assert.match(ok('set', 'disky', '--hostname', 'imaged').stdout, /^names: imaged \(set live\)$/m);
+    assert.equal(ok('exec', 'disky', '--', 'cat', '/etc/hostname').stdout, 'imaged\n');
+  });
+
   it('gives a box without a domain name the kernel’s “(none)”, not the domain name of whoever started it', () => {
     // The CLI starts the box from a UTS namespace whose domain name is set; a new UTS namespace
     // copies it. Control: the same start of a box the plugin is disabled for shows it.

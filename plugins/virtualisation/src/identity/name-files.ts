@@ -8,7 +8,7 @@
 
 import type { Box, OciSpec, PluginStateStore } from '@nsbox/core';
 import { native } from '@nsbox/native';
-import { runtimeFacts } from '@nsbox/runtime-api';
+import { boxRoot } from '@nsbox/runtime-api';
 import { type BoxNames, renameInHosts } from './hosts-file.js';
 
 const NAMESPACE = 'box-names';
@@ -55,7 +55,7 @@ export class BoxNameFiles {
   /** At a start (the wire moment: the rootfs is the box's, its init not yet run). */
   atStart(box: Pick<Box, 'id' | 'name' | 'config' | 'runtime'>): FilesOutcome | undefined {
     const stored = this.state.get(NAMESPACE, box.id);
-    const rootfs = runtimeFacts(box).rootfs;
+    const rootfs = boxRoot(box);
     if (!stored || !rootfs) return undefined;
     const written = JSON.parse(stored) as BoxNames;
     const names = boxNames(box);

@@ -8,7 +8,7 @@
  */
 
 import { dnsName, isNsboxError, type SetOptionContribution, z } from '@nsbox/core';
-import { runtimeFacts, type UtsService } from '@nsbox/runtime-api';
+import { boxRoot, type UtsService } from '@nsbox/runtime-api';
 import type { BoxNames } from './hosts-file.js';
 import { type BoxNameFiles, boxNames, type FilesOutcome, NO_DOMAIN } from './name-files.js';
 
@@ -42,7 +42,7 @@ export function identitySetPart(uts: () => UtsService | undefined, files: BoxNam
         if (isNsboxError(error) && error.code === 'E_INVALID_STATE') return { live: false };
         throw error;
       }
-      const rootfs = runtimeFacts(box).rootfs;
+      const rootfs = boxRoot(box);
       return { live: true, ...(rootfs ? { files: files.update(box, rootfs, boxNames(previous), names) } : {}) };
     },
     report: (box, live) => ({ ...boxNames(box), domainname: boxNames(box).domainname ?? null, ...(live as object | undefined) }),
