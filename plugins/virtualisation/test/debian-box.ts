@@ -29,10 +29,17 @@ export async function run(driver: LinuxBoxDriver, box: Box, script: string): Pro
 export async function systemState(driver: LinuxBoxDriver, box: () => Box, since: number, timeoutMs = 60_000): Promise<{ state: string; ms: number }> {
   const deadline = Date.now() + timeoutMs;
   let state = '';
+  // What the last poll saw besides the state: an exec that failed, systemctl's own words.
+  let last = '';
   while (Date.now() < deadline) {
-    state = (await run(driver, box(), 'systemctl is-system-running 2>/dev/null').catch(() => ({ stdout: '' }))).stdout.trim();
+    const polled = await run(driver, box(), 'systemctl is-system-running').then(
+      (result) => ({ ...result, failure: '' }),
+      (error: Error) => ({ exitCode: -1, stdout: '', stderr: '', failure: error.message }),
+    );
+    state = polled.stdout.trim();
+    last = polled.failure ? `exec failed: ${polled.failure}` : `exit ${polled.exitCode}, stderr: ${polled.stderr.trim()}`;
     if (state && !['initializing', 'starting'].includes(state)) return { state, ms: Date.now() - since };
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`systemd did not settle in ${timeoutMs} ms (last: '${state}')`);
+  throw new Error(`systemd did not settle in ${timeoutMs} ms (last: '${state}'; ${last})`);
 }
