@@ -158,7 +158,7 @@ try {
     `plugin, bridged                   ${costs.bridged.toFixed(1).padStart(8)} ms  (+${(costs.bridged - costs.without).toFixed(1)} ms for the network)`,
   );
   console.log(`bridged minus without, per round  ${paired.toFixed(1).padStart(8)} ms  (median of the ${runs} rounds' differences)`);
-  console.log(`none minus without, per round     ${held.toFixed(1).padStart(8)} ms  (the init held for the wire moment, nothing wired)`);
+  console.log(`none minus without, per round     ${held.toFixed(1).padStart(8)} ms  (nothing to wire: the init is not held; the plugin's hooks alone)`);
   // The network's own work inside a bridged start, free of the machine's noise in the rest of it.
   console.log(
     `network setup in a bridged start   ${median(wireTimes).toFixed(1).padStart(7)} ms  (the plugin's wire hook: veth, addresses, routes, files, nft; median)`,

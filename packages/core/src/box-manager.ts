@@ -180,12 +180,15 @@ export class BoxManager {
    */
   private moments(run: OperationRun, box: Box, spec: OciSpec, ctx: OperationContext): StartMoments {
     const plugins = this.deps.host.pluginsFor(box);
+    const wiring = plugins.filter(
+      (plugin) => plugin.hooks?.wire !== undefined && (plugin.hooks.wires?.call(plugin.hooks, this.context(box, plugin, spec, ctx)) ?? true),
+    );
     return {
-      wiring: plugins.some((plugin) => plugin.hooks?.wire !== undefined),
+      wiring: wiring.length > 0,
       configure: () => this.forwardHook(run, box, plugins, 'configure', spec, ctx),
       wire: async (facts) => {
         box.runtime = { ...box.runtime, ...facts };
-        await this.forwardHook(run, box, plugins, 'wire', spec, ctx);
+        await this.forwardHook(run, box, wiring, 'wire', spec, ctx);
       },
     };
   }

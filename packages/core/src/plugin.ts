@@ -84,6 +84,13 @@ export type LifecycleHooks<TConfig = unknown> = {
    * from the box alone.
    */
   rollback?(context: HookContext<TConfig>, hook: HookName): void | Promise<void>;
+  /**
+   * Whether this box needs this plugin's `wire` hook; without it, every box does. The runtime
+   * holds a box's init for the wire moment only when some plugin wires it (a round trip per
+   * start saved for a box with nothing to wire), and `wire` runs only for those that do.
+   * Asked at each start, after `prepare`, before the box's processes exist.
+   */
+  wires?(context: HookContext<TConfig>): boolean;
 };
 
 /** A command a plugin adds to the CLI; the CLI maps it to its parser. */

@@ -113,6 +113,35 @@ describe('the host API: plugin contract', () => {
     assert.equal(counted[0]?.data.n, 1);
   });
 
+  it('holds a box for the wire moment only when a plugin wires it, and runs wire only for those that do', async () => {
+    const journal: string[] = [];
+    // Wires only the box named 'wired'; the other plugin has no wire hook at all.
+    const picky = definePlugin({
+      name: 'picky',
+      version: '1.0.0',
+      core: '^1.0.0',
+      setup: () => ({ hooks: { wire: (context) => void journal.push(`picky:wire:${context.box.name}`), wires: (context) => context.box.name === 'wired' } }),
+    });
+    const always = definePlugin({ name: 'always', version: '1.0.0', core: '^1.0.0', setup: () => ({ hooks: { started: () => undefined } }) });
+    const { manager } = await open([picky, always]);
+    for (const name of ['wired', 'plain']) {
+      await manager.create({ name, config: { rootfs: `/srv/${name}` } });
+      await manager.start(name);
+    }
+    assert.deepEqual(journal, ['picky:wire:wired']);
+    assert.equal(driver.held.get(manager.get('wired').id), true, 'held: a plugin wires it');
+    assert.equal(driver.held.get(manager.get('plain').id), false, 'not held: nothing to wire');
+    // A wire hook without `wires` wires every box, as before.
+    journal.length = 0;
+    host?.close();
+    const plain = definePlugin({ name: 'picky', version: '1.0.0', core: '^1.0.0', setup: () => ({ hooks: { wire: () => void journal.push('wire') } }) });
+    const reopened = await open([plain]);
+    await reopened.manager.stop('plain', { timeoutMs: 0 });
+    await reopened.manager.start('plain');
+    assert.deepEqual(journal, ['wire']);
+    assert.equal(driver.held.get(reopened.manager.get('plain').id), true);
+  });
+
   it('refuses a plugin whose dependency nobody provides, naming the ref', async () => {
     const missingRef = createServiceRef<string>({ id: 'test.nobody' });
     const needy = definePlugin({ name: 'needy', version: '1.0.0', core: '^1.0.0', deps: { thing: missingRef }, setup: () => ({}) });

@@ -85,8 +85,11 @@ export class MemoryDriver implements BoxDriver {
       linux: { namespaces: [{ type: 'pid' }] },
     };
   }
+  /** Per box: whether its last start was asked to hold the init for the wire moment. */
+  readonly held = new Map<string, boolean>();
   /** Runs the core's moments as the Linux driver does: configure, then wire, then the box runs. */
   async start(box: Box, _spec: OciSpec, _context: OperationContext, moments: StartMoments) {
+    this.held.set(box.id, moments.wiring);
     await moments.configure();
     await moments.wire({ pid: 4242 });
     this.running.add(box.id);

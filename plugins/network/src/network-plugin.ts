@@ -67,6 +67,8 @@ export const networkPlugin = definePlugin({
           if (!bridged(ctx.box)) network.addresses.release(ctx.box);
           network.prepare(ctx.box, ctx.spec);
         },
+        // Only a box with a veth needs its init held for the wire moment.
+        wires: (ctx) => bridged(ctx.box),
         wire: (ctx) => {
           if (bridged(ctx.box)) network.wire(ctx.box, ctx.spec.hostname ?? ctx.box.name);
         },

@@ -67,6 +67,9 @@ export const virtualisationPlugin = definePlugin({
           checkInit(ctx.spec);
           if (cgroups && mountsCgroupTree(ctx.spec)) delegateCgroup(ctx.spec, ctx.box, cgroups);
         },
+        // The console goes to the box's root, and names set while stopped to its files, before
+        // its init runs; a box with neither is not held for the wire moment.
+        wires: (ctx) => ctx.spec.process.terminal === true || nameFiles.pendingAtStart(ctx.box),
         wire: (ctx) => {
           giveConsoleToBox(ctx.spec, ctx.box);
           nameFiles.atStart(ctx.box);

@@ -52,14 +52,24 @@ export class BoxNameFiles {
     }
   }
 
+  /** The names last written into the box's files, when they are not its names now. */
+  private stale(box: Pick<Box, 'id' | 'name' | 'config'>): BoxNames | undefined {
+    const stored = this.state.get(NAMESPACE, box.id);
+    if (!stored) return undefined;
+    const written = JSON.parse(stored) as BoxNames;
+    return same(written, boxNames(box)) ? undefined : written;
+  }
+
+  /** Whether the next start has names to bring into the box's files. */
+  pendingAtStart(box: Pick<Box, 'id' | 'name' | 'config'>): boolean {
+    return this.stale(box) !== undefined;
+  }
+
   /** At a start (the wire moment: the rootfs is the box's, its init not yet run). */
   atStart(box: Pick<Box, 'id' | 'name' | 'config' | 'runtime'>): FilesOutcome | undefined {
-    const stored = this.state.get(NAMESPACE, box.id);
+    const written = this.stale(box);
     const rootfs = boxRoot(box);
-    if (!stored || !rootfs) return undefined;
-    const written = JSON.parse(stored) as BoxNames;
-    const names = boxNames(box);
-    return same(written, names) ? undefined : this.update(box, rootfs, written, names);
+    return written && rootfs ? this.update(box, rootfs, written, boxNames(box)) : undefined;
   }
 
   forget(boxId: string): void {
