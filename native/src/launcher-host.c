@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +53,68 @@ write_own_pid (const char *path, struct nsbox_error *err)
   char pid[32];
   int len = snprintf (pid, sizeof pid, "%d", getpid ());
   return nsbox_write_file (path, pid, len, err);
+}
+
+/* The cgroup v2 path of `pid` as the host sees it: the `0::` line of /proc/PID/cgroup. */
+static int
+unified_path_of (pid_t pid, char *path, size_t size, struct nsbox_error *err)
+{
+  char file[64], buf[8192];
+  ssize_t n;
+  const char *line;
+
+  snprintf (file, sizeof file, "/proc/%d/cgroup", (int) pid);
+  n = nsbox_read_small_file (file, buf, sizeof buf);
+  if (n < 0)
+    return nsbox_fail (err, errno, "read '%s'", file);
+  for (line = buf; line; line = strchr (line, '\n'), line = line ? line + 1 : NULL)
+    if (strncmp (line, "0::/", 4) == 0)
+      {
+        size_t len = strcspn (line + 3, "\n");
+        if (len >= size)
+          return nsbox_fail (err, ENAMETOOLONG, "the cgroup of pid %d", (int) pid);
+        memcpy (path, line + 3, len);
+        path[len] = '\0';
+        return 0;
+      }
+  return nsbox_fail (err, ENOENT, "pid %d has no cgroup v2 path in '%s'", (int) pid, file);
+}
+
+/* Join mode, when the box's own cgroup refused the process with EBUSY: on cgroup v2 a box that
+ * runs its own cgroup tree (systemd) turns its cgroup into an inner node with controllers on,
+ * where no process may be added (the no-internal-process rule). The process then goes where the
+ * box's init is, as runc and crun do — only ever beneath the box's cgroup: `box_procs` is
+ * <mount><box path>/cgroup.procs, and the init's path must extend <box path>. */
+static int
+join_init_cgroup (const char *box_procs, const struct nsbox_program *prog, struct nsbox_error *err)
+{
+  const struct nsbox_op *join_pid = nsbox_program_find (prog, "join.pid");
+  char box_dir[PATH_MAX], init_path[PATH_MAX], target[PATH_MAX];
+  long long pid;
+  size_t dir_len;
+
+  if (!join_pid || nsbox_parse_long (join_pid->args[0], 1, INT32_MAX, &pid) < 0)
+    return nsbox_fail (err, EINVAL, "no init to join the cgroup of");
+  if (snprintf (box_dir, sizeof box_dir, "%s", box_procs) >= (int) sizeof box_dir || !strrchr (box_dir, '/'))
+    return nsbox_fail (err, ENAMETOOLONG, "'%s'", box_procs);
+  *strrchr (box_dir, '/') = '\0';
+  dir_len = strlen (box_dir);
+  if (unified_path_of ((pid_t) pid, init_path, sizeof init_path, err) < 0)
+    return -1;
+  if (strstr (init_path, "/../") || strstr (init_path, "/./"))
+    return nsbox_fail (err, EINVAL, "the init's cgroup '%s' is not a plain path", init_path);
+  /* The box path is the longest tail of box_dir, at a '/', that the init's path extends. */
+  for (const char *tail = strchr (box_dir, '/'); tail; tail = strchr (tail + 1, '/'))
+    {
+      size_t len = dir_len - (size_t) (tail - box_dir);
+      if (strncmp (init_path, tail, len) != 0 || init_path[len] != '/')
+        continue;
+      if (snprintf (target, sizeof target, "%s%s/cgroup.procs", box_dir, init_path + len) >= (int) sizeof target)
+        return nsbox_fail (err, ENAMETOOLONG, "the init's cgroup '%s'", init_path);
+      return write_own_pid (target, err);
+    }
+  return nsbox_fail (err, EBUSY, "'%s' takes no process (controllers on beneath it) and the init's cgroup '%s' is not beneath it",
+                     box_procs, init_path);
 }
 
 static int
@@ -110,7 +173,11 @@ nsbox_host_ops (const struct nsbox_program *prog, struct nsbox_host *host,
       if (op->spec->phase != NSBOX_PHASE_HOST)
         continue;
       if (strcmp (op->name, "cgroup.procs") == 0)
-        ret = write_own_pid (op->args[0], err);
+        {
+          ret = write_own_pid (op->args[0], err);
+          if (ret < 0 && join && err->errnum == EBUSY)
+            ret = join_init_cgroup (op->args[0], prog, err);
+        }
       else if (strcmp (op->name, "cgroup.into") == 0)
         {
           if (host->cgroup_fd >= 0)
