@@ -108,6 +108,27 @@ describe('sharing: nsbox dedupe', function () {
     assert.ok(existsSync(join(upper('alpha'), 'srv/data/big')), 'alpha’s write made a copy of its own, in its upper');
   });
 
+  it('rebases a deduplicated box onto a new template version: its merged files, its own changes and the new version all show', async () => {
+    const before = await writer('alpha', 'alpha');
+    await writer('beta', 'beta');
+    assert.equal((await dedupe()).files, 2);
+    writeFileSync(join(t.template, 'etc', 'motd'), 'version two\n');
+    const fresh = await t.driver.layers.refresh(t.template);
+    const api = new LocalBoxApi(t.host);
+    const dry = (await api.runAction('sharing', 'rebase', { box: 'alpha', dryRun: true })) as { conflicts: string[]; to: string; applied: boolean };
+    assert.deepEqual([dry.conflicts, dry.to, dry.applied], [[], fresh.version, false], 'nothing the box changed changed in the template');
+    const done = (await api.runAction('sharing', 'rebase', { box: 'alpha' })) as { applied: boolean };
+    assert.equal(done.applied, true);
+    await t.host.manager.start('alpha');
+    assert.equal(await look('alpha', '/srv/data/big'), before, 'the merged file, as the box wrote it');
+    const seen = await t.exec('alpha', 'cat /etc/motd; head -c 5 /srv/data/own; echo');
+    assert.equal(seen.stdout, 'version two\nalpha\n', 'the new version and the box’s own file');
+    // The other box, not rebased, keeps the old version and the shared inode.
+    await t.host.manager.start('beta');
+    assert.equal(await look('beta', '/srv/data/big'), before);
+    assert.equal((await t.exec('beta', 'cat /etc/motd')).stdout, 'from the template\n');
+  });
+
   it('refuses a start while a box’s layers are locked by a dedupe, and starts once the lock is gone (or its process is)', async () => {
     await writer('locked', 'locked');
     const lock = join(t.boxDir('locked'), 'layers.lock');
