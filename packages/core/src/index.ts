@@ -53,6 +53,8 @@ export {
   type SetOptionContribution,
   type SetOutcome,
   setOptionPoint,
+  type UploadContribution,
+  uploadPoint,
 } from './contribution-points.js';
 export { coreRefs } from './core-refs.js';
 export { type DiscoveredPackage, discoverPlugins, findPluginPackages, loadPluginPackage } from './discovery.js';

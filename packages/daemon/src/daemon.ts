@@ -43,6 +43,7 @@ import { pluginRoutes } from './routes/plugin-routes.js';
 import { statsRoutes } from './routes/stats-routes.js';
 import { templateRoutes } from './routes/template-routes.js';
 import { tenantRoutes } from './routes/tenant-routes.js';
+import { uploadRoutes } from './routes/upload-routes.js';
 import { DEFAULT_SOCKET, prepareSocketPath, secureSocket, socketAnswers } from './socket.js';
 import { TemplateRegistry } from './templates/template-registry.js';
 import { boxResourcesFrom } from './tenancy/box-resources.js';
@@ -145,6 +146,7 @@ function allRoutes(context: DaemonContext, openapi: () => unknown): AnyRoute[] {
     ...templateRoutes(context),
     ...pluginRoutes(context),
     ...actionRoutes(context),
+    ...uploadRoutes(context),
     ...tenantRoutes(context),
     ...metricsRoutes(context),
   ];

@@ -14,8 +14,8 @@ import { migrationDir } from './box-transfer.js';
 import { pausePoint } from './crash-seam.js';
 import { type IncomingRecord, type MigrationRecords, ownerAlive } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
-import { UPLOAD_ID, uploadFile } from './receive-action.js';
 import { transferServices } from './transfer-actions.js';
+import { PARTIAL_UPLOAD, UPLOAD_ID, uploadFile } from './upload-receiver.js';
 
 export type SettleAnswer = 'committed' | 'aborted' | 'pending';
 
@@ -79,6 +79,11 @@ export async function reconcileIncoming(side: IncomingSide, log: OperationLog, a
   if (!atStart) return;
   const dir = migrationDir(side.files, 'incoming');
   for (const name of readdirSync(dir)) {
+    // An upload cut short by a crash of this host.
+    if (PARTIAL_UPLOAD.test(name)) {
+      rmSync(join(dir, name), { force: true });
+      continue;
+    }
     const upload = name.replace(/\.tar$/, '');
     if (!UPLOAD_ID.test(upload)) continue;
     const record = side.records.incoming(upload);

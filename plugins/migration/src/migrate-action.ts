@@ -18,8 +18,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { createReadStream, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxApiError, type NsboxClient } from '@nsbox/client';
 import { type Box, coreConfigSchema, defineAction, NsboxError, type OperationContext, operationContext, z } from '@nsbox/core';
@@ -32,8 +31,8 @@ import { type MigrationService, migrationServiceId } from './migration-service.j
 import { askTarget, type OutgoingSide, settleOutgoing, TargetUndecided, targetClient } from './outgoing.js';
 import { freshImageDir, transferServices } from './transfer-actions.js';
 
-/** Raw bytes per piece: base64 of it stays under nsboxd's 1 MiB body limit. */
-const PIECE = 600 * 1024;
+/** How much of the archive is read (and sent) at a time. */
+const CHUNK = 1024 * 1024;
 
 /** Pre-flight on the target: its criu works, and neither the name nor the id is taken there. */
 async function checkTarget(client: NsboxClient, box: Box, to: string): Promise<CriuCheckResult> {
@@ -68,25 +67,23 @@ async function checkTarget(client: NsboxClient, box: Box, to: string): Promise<C
   return criu;
 }
 
-/** Sends the archive in pieces, reporting the bytes sent; the crash seam `source:transfer` stops after the first piece. */
+/**
+ * Streams the archive to the target's upload route (raw bytes, no JSON), reporting the bytes
+ * sent; the crash seam `source:transfer` stops after the first chunk, mid-stream.
+ */
 async function send(client: NsboxClient, file: string, upload: string, operation: OperationContext, files: BoxFilesService): Promise<number> {
-  const handle = await open(file, 'r');
-  try {
-    const total = (await handle.stat()).size;
-    const buffer = Buffer.allocUnsafe(PIECE);
-    let offset = 0;
-    for (;;) {
-      operation.signal.throwIfAborted();
-      const { bytesRead } = await handle.read(buffer, 0, PIECE, offset);
-      if (bytesRead === 0) return offset;
-      await client.actions.run('migration', 'receive', { upload, offset, data: buffer.subarray(0, bytesRead).toString('base64') });
-      offset += bytesRead;
-      operation.progress({ step: 'transfer', percent: Math.floor((offset / total) * 100), message: `sent ${offset} of ${total} bytes` });
-      if (offset === bytesRead) await pausePoint(files, 'source:transfer');
+  const total = statSync(file).size;
+  let sent = 0;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for await (const chunk of createReadStream(file, { highWaterMark: CHUNK })) {
+      yield chunk as Buffer;
+      sent += (chunk as Buffer).length;
+      operation.progress({ step: 'transfer', percent: Math.floor((sent / total) * 100), message: `sent ${sent} of ${total} bytes` });
+      if (sent === (chunk as Buffer).length) await pausePoint(files, 'source:transfer');
     }
-  } finally {
-    await handle.close();
   }
+  await client.uploads.put('migration', 'archive', upload, chunks(), { length: total, signal: operation.signal });
+  return total;
 }
 
 export interface MigrateResult {

@@ -13,7 +13,7 @@ import { exportBox, importBox, ownImageDir, type TransferServices } from './box-
 import { pausePoint } from './crash-seam.js';
 import type { MigrationRecords } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
-import { uploadFile } from './receive-action.js';
+import { uploadFile } from './upload-receiver.js';
 
 /**
  * The import of a migration (an upload of `migration receive`): recorded in the plugin's
