@@ -56,6 +56,8 @@ export interface ExportInput {
   imageDir?: string;
   file: string;
   signal?: AbortSignal;
+  /** fsync the archive before it takes its name (default); a file read at once by the same host needs none. */
+  sync?: boolean;
 }
 
 /**
@@ -107,7 +109,7 @@ export async function writeBoxArchive(input: ExportInput): Promise<{ file: strin
       }
     }
     await writer.file(ROOTFS_MEMBER, rootfsTar, input.signal);
-    await writer.close();
+    await writer.close(input.sync ?? true);
     writer = undefined;
     if (existsSync(input.file)) throw new NsboxError('E_ALREADY_EXISTS', `file: ${input.file} exists already`, { details: { field: 'file' } });
     renameSync(partial, input.file);

@@ -7,13 +7,14 @@
  * is gone again and the staging directory with it.
  */
 
-import { existsSync, mkdirSync, mkdtempSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, type BoxManager, NsboxError, type OperationContext } from '@nsbox/core';
 import { removeTree } from '@nsbox/native';
 import { type BoxFilesService, type RootfsLayers, rootfsArchiveInput } from '@nsbox/runtime-api';
 import { unpackBoxArchive, writeBoxArchive } from './box-archive.js';
 import { manifestFile } from './criu-args.js';
+import { RESTORE_MS } from './criu-engine.js';
 
 export interface TransferServices {
   manager: BoxManager;
@@ -72,7 +73,8 @@ export async function exportBox(
   box: Box,
   file: string,
   context: OperationContext,
-  options: { images?: boolean } = {},
+  /** images: false leaves them out (a cold move); sync: false skips the fsync of a file only read next (a migration's). */
+  options: { images?: boolean; sync?: boolean } = {},
 ): Promise<{ box: string; file: string; bytes: number; checkpoint: boolean }> {
   if (box.state !== 'stopped' && box.state !== 'created') {
     throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is ${box.state}: checkpoint or stop it first (or export --checkpoint)`, {
@@ -88,7 +90,14 @@ export async function exportBox(
   // A cold migration carries no images, even of an older checkpoint: the box starts there.
   const imageDir = options.images === false ? undefined : currentCheckpoint(box);
   context.progress({ step: 'export', message: `archiving box ${box.name}` });
-  const written = await writeBoxArchive({ box, rootfs: rootOf(box), ...(imageDir ? { imageDir } : {}), file, signal: context.signal });
+  const written = await writeBoxArchive({
+    box,
+    rootfs: rootOf(box),
+    ...(imageDir ? { imageDir } : {}),
+    file,
+    signal: context.signal,
+    sync: options.sync ?? true,
+  });
   return { box: box.name, ...written };
 }
 
@@ -101,12 +110,22 @@ export interface ImportOptions {
   run?: boolean | undefined;
 }
 
-export async function importBox(
-  services: TransferServices,
-  options: ImportOptions,
-  context: OperationContext,
-): Promise<{ box: string; id: string; state: string; checkpoint: boolean; restoreMs?: number }> {
+export interface ImportResult {
+  box: string;
+  id: string;
+  state: string;
+  checkpoint: boolean;
+  /** Unpacking the archive and creating the box (its root unpacked). */
+  unpackMs: number;
+  /** The restore (or start) operation, with every plugin's hooks; with run only. */
+  restoreMs?: number;
+  /** criu's own restore call within it. */
+  criuRestoreMs?: number;
+}
+
+export async function importBox(services: TransferServices, options: ImportOptions, context: OperationContext): Promise<ImportResult> {
   const { manager, files } = services;
+  const started = Date.now();
   const staging = mkdtempSync(join(migrationDir(files, 'staging'), 'import-'));
   let created: Box | undefined;
   try {
@@ -128,13 +147,23 @@ export async function importBox(
       renameSync(archive.imageDir, images);
     }
     let box = created;
-    let restoreMs: number | undefined;
-    if (options.run) {
-      const started = Date.now();
-      box = archive.imageDir ? await manager.restore(created.id, { imageDir: ownImageDir(files, created) }, context) : await manager.start(created.id, context);
-      restoreMs = Date.now() - started;
-    }
-    return { box: box.name, id: box.id, state: box.state, checkpoint: archive.imageDir !== undefined, ...(restoreMs !== undefined ? { restoreMs } : {}) };
+    const unpackMs = Date.now() - started;
+    if (!options.run) return { box: box.name, id: box.id, state: box.state, checkpoint: archive.imageDir !== undefined, unpackMs };
+    const restoreAt = Date.now();
+    box = archive.imageDir ? await manager.restore(created.id, { imageDir: ownImageDir(files, created) }, context) : await manager.start(created.id, context);
+    const restoreMs = Date.now() - restoreAt;
+    // criu's own time within the restore, as the restore script measured it.
+    const criuFile = join(files.boxDir(box), RESTORE_MS);
+    const criuRestoreMs = archive.imageDir && existsSync(criuFile) ? Number(readFileSync(criuFile, 'utf8')) : undefined;
+    return {
+      box: box.name,
+      id: box.id,
+      state: box.state,
+      checkpoint: archive.imageDir !== undefined,
+      unpackMs,
+      restoreMs,
+      ...(criuRestoreMs !== undefined ? { criuRestoreMs } : {}),
+    };
   } catch (error) {
     // Nothing half-made: the box goes again (with its directory and the images in it).
     if (created) await manager.destroy(created.id, { force: true }).catch(() => undefined);

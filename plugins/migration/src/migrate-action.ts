@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { NsboxApiError, type NsboxClient } from '@nsbox/client';
 import { type Box, coreConfigSchema, defineAction, NsboxError, type OperationContext, operationContext, z } from '@nsbox/core';
 import type { BoxFilesService } from '@nsbox/runtime-api';
-import { exportBox, migrationDir, type TransferServices } from './box-transfer.js';
+import { exportBox, type ImportResult, migrationDir, type TransferServices } from './box-transfer.js';
 import { pausePoint } from './crash-seam.js';
 import type { CriuCheckResult } from './criu-check.js';
 import type { MigrationMode, OutgoingPhase, OutgoingRecord } from './migration-records.js';
@@ -86,6 +86,22 @@ async function send(client: NsboxClient, file: string, upload: string, operation
   return total;
 }
 
+/** Where the frozen time went (ms): the source's dump and copy, the target's import and restore. */
+export interface FrozenParts {
+  /** criu dump's own call (live), within dumpMs. */
+  criuDump?: number;
+  /** Writing the archive here (root tarball, images). */
+  archive: number;
+  /** Streaming it to the target. */
+  send: number;
+  /** The target unpacking it and creating the box (its root unpacked). */
+  unpack?: number;
+  /** The target's restore (or start) operation, every plugin's hooks with it. */
+  restore?: number;
+  /** criu restore's own call within it (live). */
+  criuRestore?: number;
+}
+
 export interface MigrateResult {
   box: string;
   to: string;
@@ -98,6 +114,8 @@ export interface MigrateResult {
   dumpMs: number;
   transferMs: number;
   restoreMs: number;
+  /** The frozen time's parts, each measured where it runs. */
+  frozen: FrozenParts;
   bytes: number;
   /** Memory copied while the box ran (criu pre-dump): not yet, and never without soft-dirty tracking. */
   precopy: false;
@@ -189,13 +207,15 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
     let dumpMs = 0;
     let transferMs = 0;
     let restoreMs = 0;
+    const frozen: FrozenParts = { archive: 0, send: 0 };
     try {
       // The dump is not cancelled half-way (criu killed mid-dump can kill the box): a cancel is seen after it.
       const uncancelled = operationContext({ log: operation.log, onProgress: (progress) => operation.progress(progress) });
       if (mode === 'live') {
         const imageDir = freshImageDir(transfer, box);
         await phase('dump', 'criu dump', imageDir);
-        await manager.checkpoint(box.id, { imageDir, extra: { tcpEstablished } }, uncancelled);
+        const saved = await manager.checkpoint(box.id, { imageDir, extra: { tcpEstablished } }, uncancelled);
+        frozen.criuDump = (saved.runtime as { checkpoint?: { dumpMs?: number } }).checkpoint?.dumpMs;
       } else {
         await phase('dump', 'stopping the box');
         await manager.stop(box.id, {}, uncancelled);
@@ -203,13 +223,16 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
       dumpMs = Date.now() - frozenAt;
       await phase('transfer', `sending box ${box.name} to ${to}`);
       const transferAt = Date.now();
-      await exportBox(transfer, manager.get(box.id), archive, operation, { images: mode === 'live' });
+      await exportBox(transfer, manager.get(box.id), archive, operation, { images: mode === 'live', sync: false });
+      frozen.archive = Date.now() - transferAt;
       sent = await send(client, archive, upload, operation, files);
       transferMs = Date.now() - transferAt;
+      frozen.send = transferMs - frozen.archive;
       await phase('restore', `${mode === 'live' ? 'restoring' : 'starting'} box ${box.name} on ${to}`);
       const restoreAt = Date.now();
-      const arrived = (await client.actions.run('migration', 'import', { upload, run: true })) as { state: string };
+      const arrived = (await client.actions.run('migration', 'import', { upload, run: true })) as ImportResult;
       restoreMs = Date.now() - restoreAt;
+      Object.assign(frozen, { unpack: arrived.unpackMs, restore: arrived.restoreMs, criuRestore: arrived.criuRestoreMs });
       await pausePoint(files, 'source:restored');
       if (arrived.state !== 'running') throw new NsboxError('E_RUNTIME', `box '${box.name}' is ${arrived.state} on ${to}, not running`);
       // The last moment a cancel is honoured: past it, the box is the target's.
@@ -260,6 +283,7 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
       dumpMs,
       transferMs,
       restoreMs,
+      frozen,
       bytes: sent,
       precopy: false,
       precopyWhy: precopyWhy(request.local, remote),

@@ -91,9 +91,9 @@ export class TarWriter {
     }
   }
 
-  async close(): Promise<void> {
+  async close(sync = true): Promise<void> {
     await this.handle.write(Buffer.alloc(BLOCK * 2, 0));
-    await this.handle.sync();
+    if (sync) await this.handle.sync();
     await this.handle.close();
   }
 
