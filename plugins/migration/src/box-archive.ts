@@ -12,7 +12,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Box, NsboxError, z } from '@nsbox/core';
-import { type StrictMember, TarWriter, unpackStrict } from './strict-tar.js';
+import { type StrictMember, TarWriter, unpackStrict, unpackStrictStream } from './strict-tar.js';
 
 const run = promisify(execFile);
 
@@ -145,8 +145,21 @@ function refused(file: string, why: string, details: Record<string, unknown> = {
 export async function unpackBoxArchive(file: string, staging: string, signal?: AbortSignal): Promise<UnpackedArchive> {
   if (!isAbsolute(file)) throw new NsboxError('E_INVALID_ARGUMENT', `file: ${file} is not an absolute path`, { details: { field: 'file' } });
   if (!existsSync(file) || !statSync(file).isFile()) throw new NsboxError('E_NOT_FOUND', `file: ${file} is not a file`, { details: { field: 'file' } });
-  const members = await unpackStrict(file, staging, allowedMember, signal);
-  const has = (name: string) => members.some((member) => member.name === name);
+  await unpackStrict(file, staging, allowedMember, signal);
+  return readUnpackedArchive(file, staging);
+}
+
+/** Unpacks an archive as it arrives (a migration's upload) into `staging`; the caller removes it when this fails. */
+export async function unpackBoxArchiveStream(stream: AsyncIterable<Buffer>, label: string, staging: string, signal?: AbortSignal): Promise<void> {
+  await unpackStrictStream(stream, label, staging, allowedMember, signal);
+}
+
+/**
+ * What an unpacked archive in `staging` says, checked: its manifest, its root's tarball and,
+ * when it says so, its images. Only members the strict reader let through are there.
+ */
+export function readUnpackedArchive(file: string, staging: string): UnpackedArchive {
+  const has = (name: string) => lstatSync(join(staging, name), { throwIfNoEntry: false })?.isFile() === true;
   if (!has(ARCHIVE_MANIFEST)) throw refused(file, `it has no ${ARCHIVE_MANIFEST}`);
   if (!has(ROOTFS_MEMBER)) throw refused(file, `it has no ${ROOTFS_MEMBER}`);
   let parsed: unknown;

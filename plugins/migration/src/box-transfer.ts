@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { type Box, type BoxManager, NsboxError, type OperationContext } from '@nsbox/core';
 import { removeTree } from '@nsbox/native';
 import { type BoxFilesService, type RootfsLayers, rootfsArchiveInput } from '@nsbox/runtime-api';
-import { unpackBoxArchive, writeBoxArchive } from './box-archive.js';
+import { readUnpackedArchive, unpackBoxArchive, writeBoxArchive } from './box-archive.js';
 import { manifestFile } from './criu-args.js';
 import { RESTORE_MS } from './criu-engine.js';
 
@@ -102,7 +102,10 @@ export async function exportBox(
 }
 
 export interface ImportOptions {
-  file: string;
+  /** The archive; or, instead, */
+  file?: string;
+  /** an archive unpacked already (a migration's upload): its directory is taken over, and removed after. */
+  staged?: { dir: string; label: string };
   name?: string | undefined;
   /** Told the box's name and id before it is created (a migration records them first). */
   creating?: (box: { name: string; id: string | undefined }) => void;
@@ -126,11 +129,13 @@ export interface ImportResult {
 export async function importBox(services: TransferServices, options: ImportOptions, context: OperationContext): Promise<ImportResult> {
   const { manager, files } = services;
   const started = Date.now();
-  const staging = mkdtempSync(join(migrationDir(files, 'staging'), 'import-'));
+  const staging = options.staged?.dir ?? mkdtempSync(join(migrationDir(files, 'staging'), 'import-'));
   let created: Box | undefined;
   try {
-    context.progress({ step: 'import', message: `unpacking ${options.file}` });
-    const archive = await unpackBoxArchive(options.file, staging, context.signal);
+    context.progress({ step: 'import', message: `unpacking ${options.staged?.label ?? options.file}` });
+    const archive = options.staged
+      ? readUnpackedArchive(options.staged.label, staging)
+      : await unpackBoxArchive(options.file as string, staging, context.signal);
     const name = options.name ?? archive.manifest.box.name;
     if (known(manager, name)) {
       throw new NsboxError('E_ALREADY_EXISTS', `a box named '${name}' already exists here`, { details: { field: 'name', box: name } });
