@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { type Box, type BoxManager, NsboxError, type OperationContext } from '@nsbox/core';
 import { removeTree } from '@nsbox/native';
 import { type BoxFilesService, type RootfsLayers, rootfsArchiveInput } from '@nsbox/runtime-api';
-import { readUnpackedArchive, unpackBoxArchive, writeBoxArchive } from './box-archive.js';
+import { type ArchiveInput, readUnpackedArchive, streamBoxArchive, unpackBoxArchive, writeBoxArchive } from './box-archive.js';
 import { manifestFile } from './criu-args.js';
 import { RESTORE_MS } from './criu-engine.js';
 
@@ -68,14 +68,8 @@ function rootOf(box: Box): string {
   return rootfs;
 }
 
-export async function exportBox(
-  services: TransferServices,
-  box: Box,
-  file: string,
-  context: OperationContext,
-  /** images: false leaves them out (a cold move); sync: false skips the fsync of a file only read next (a migration's). */
-  options: { images?: boolean; sync?: boolean } = {},
-): Promise<{ box: string; file: string; bytes: number; checkpoint: boolean }> {
+/** What an archive of a stopped box holds: its root and, with `images` (default), the images of its last checkpoint. */
+function archiveInput(services: TransferServices, box: Box, context: OperationContext, images: boolean): ArchiveInput {
   if (box.state !== 'stopped' && box.state !== 'created') {
     throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is ${box.state}: checkpoint or stop it first (or export --checkpoint)`, {
       details: { box: box.name, state: box.state },
@@ -88,17 +82,34 @@ export async function exportBox(
     });
   }
   // A cold migration carries no images, even of an older checkpoint: the box starts there.
-  const imageDir = options.images === false ? undefined : currentCheckpoint(box);
+  const imageDir = images ? currentCheckpoint(box) : undefined;
+  return { box, rootfs: rootOf(box), ...(imageDir ? { imageDir } : {}), signal: context.signal };
+}
+
+export async function exportBox(
+  services: TransferServices,
+  box: Box,
+  file: string,
+  context: OperationContext,
+): Promise<{ box: string; file: string; bytes: number; checkpoint: boolean }> {
+  const input = archiveInput(services, box, context, true);
   context.progress({ step: 'export', message: `archiving box ${box.name}` });
-  const written = await writeBoxArchive({
-    box,
-    rootfs: rootOf(box),
-    ...(imageDir ? { imageDir } : {}),
-    file,
-    signal: context.signal,
-    sync: options.sync ?? true,
-  });
-  return { box: box.name, ...written };
+  return { box: box.name, ...(await writeBoxArchive({ ...input, file })) };
+}
+
+/**
+ * A migration's copy: the archive of a stopped box streamed to `send` as it is read (no file
+ * of it here), `scratch` holding the root's tarball meanwhile. `images: false`: a cold move.
+ */
+export function sendBox(
+  services: TransferServices,
+  box: Box,
+  scratch: string,
+  context: OperationContext,
+  images: boolean,
+  send: (body: AsyncIterable<Buffer>, length: number) => Promise<unknown>,
+): Promise<{ bytes: number; checkpoint: boolean }> {
+  return streamBoxArchive({ ...archiveInput(services, box, context, images), scratch }, send);
 }
 
 export interface ImportOptions {

@@ -18,21 +18,18 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { createReadStream, rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxApiError, type NsboxClient } from '@nsbox/client';
 import { type Box, coreConfigSchema, defineAction, NsboxError, type OperationContext, operationContext, z } from '@nsbox/core';
 import type { BoxFilesService } from '@nsbox/runtime-api';
-import { exportBox, type ImportResult, migrationDir, type TransferServices } from './box-transfer.js';
+import { type ImportResult, migrationDir, sendBox, type TransferServices } from './box-transfer.js';
 import { pausePoint } from './crash-seam.js';
 import type { CriuCheckResult } from './criu-check.js';
 import type { MigrationMode, OutgoingPhase, OutgoingRecord } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
 import { askTarget, type OutgoingSide, settleOutgoing, TargetUndecided, targetClient } from './outgoing.js';
 import { freshImageDir, transferServices } from './transfer-actions.js';
-
-/** How much of the archive is read (and sent) at a time. */
-const CHUNK = 1024 * 1024;
 
 /** Pre-flight on the target: its criu works, and neither the name nor the id is taken there. */
 async function checkTarget(client: NsboxClient, box: Box, to: string): Promise<CriuCheckResult> {
@@ -68,22 +65,23 @@ async function checkTarget(client: NsboxClient, box: Box, to: string): Promise<C
 }
 
 /**
- * Streams the archive to the target's upload route (raw bytes, no JSON), reporting the bytes
- * sent; the crash seam `source:transfer` stops after the first chunk, mid-stream.
+ * The archive as it is streamed to the target's upload route (raw bytes, no JSON), reporting
+ * the bytes sent; the crash seam `source:transfer` stops after the first piece, mid-stream.
  */
-async function send(client: NsboxClient, file: string, upload: string, operation: OperationContext, files: BoxFilesService): Promise<number> {
-  const total = statSync(file).size;
+async function* reported(body: AsyncIterable<Buffer>, total: number, operation: OperationContext, files: BoxFilesService): AsyncGenerator<Buffer> {
   let sent = 0;
-  async function* chunks(): AsyncGenerator<Buffer> {
-    for await (const chunk of createReadStream(file, { highWaterMark: CHUNK })) {
-      yield chunk as Buffer;
-      sent += (chunk as Buffer).length;
-      operation.progress({ step: 'transfer', percent: Math.floor((sent / total) * 100), message: `sent ${sent} of ${total} bytes` });
-      if (sent === (chunk as Buffer).length) await pausePoint(files, 'source:transfer');
+  let reportedAt = 0;
+  for await (const chunk of body) {
+    yield chunk;
+    sent += chunk.length;
+    // A line per percent at most: the pieces are small.
+    const percent = Math.floor((sent / total) * 100);
+    if (percent !== reportedAt || sent === total) {
+      reportedAt = percent;
+      operation.progress({ step: 'transfer', percent, message: `sent ${sent} of ${total} bytes` });
     }
+    if (sent === chunk.length) await pausePoint(files, 'source:transfer');
   }
-  await client.uploads.put('migration', 'archive', upload, chunks(), { length: total, signal: operation.signal });
-  return total;
 }
 
 /** Where the frozen time went (ms): the source's dump and copy, the target's import and restore. */
@@ -184,7 +182,7 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
   const records = side.records;
   const client = targetClient(to, token);
   const upload = randomBytes(16).toString('hex');
-  const archive = join(migrationDir(files, 'outgoing'), `${upload}.tar`);
+  const scratch = join(migrationDir(files, 'outgoing'), `${upload}.rootfs.tar`);
   records.beginOutgoing({ upload, boxId: box.id, boxName: box.name, target: to, token, mode });
   const phase = async (name: OutgoingPhase, message: string, imageDir?: string) => {
     operation.signal.throwIfAborted();
@@ -223,9 +221,12 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
       dumpMs = Date.now() - frozenAt;
       await phase('transfer', `sending box ${box.name} to ${to}`);
       const transferAt = Date.now();
-      await exportBox(transfer, manager.get(box.id), archive, operation, { images: mode === 'live', sync: false });
-      frozen.archive = Date.now() - transferAt;
-      sent = await send(client, archive, upload, operation, files);
+      operation.progress({ step: 'transfer', message: `archiving box ${box.name}` });
+      const streamed = await sendBox(transfer, manager.get(box.id), scratch, operation, mode === 'live', (body, length) => {
+        frozen.archive = Date.now() - transferAt;
+        return client.uploads.put('migration', 'archive', upload, reported(body, length, operation, files), { length, signal: operation.signal });
+      });
+      sent = streamed.bytes;
       transferMs = Date.now() - transferAt;
       frozen.send = transferMs - frozen.archive;
       await phase('restore', `${mode === 'live' ? 'restoring' : 'starting'} box ${box.name} on ${to}`);
@@ -289,7 +290,7 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
       precopyWhy: precopyWhy(request.local, remote),
     };
   } finally {
-    rmSync(archive, { force: true });
+    rmSync(scratch, { force: true });
     client.close();
   }
 }

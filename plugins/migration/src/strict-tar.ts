@@ -50,61 +50,62 @@ export function tarHeader(
   return header;
 }
 
-/** Writes a tar member by member to an open file. */
-export class TarWriter {
-  private constructor(private readonly handle: FileHandle) {}
+/** A member of a tar to write: a directory, bytes in memory, or a host file whose size is known before a byte is written. */
+export type PlannedMember =
+  | { name: string; type: 'dir' }
+  | { name: string; type: 'buffer'; content: Buffer }
+  | { name: string; type: 'file'; path: string; size: number; mode: number };
 
-  /** Creates `path` (it must not exist: O_EXCL, no symlink followed). */
-  static async create(path: string): Promise<TarWriter> {
-    return new TarWriter(await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
+function padding(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+/** The tar's length in bytes, before it is written: a stream can say it up front. */
+export function plannedLength(members: readonly PlannedMember[]): number {
+  let length = BLOCK * 2;
+  for (const member of members) {
+    const size = member.type === 'dir' ? 0 : member.type === 'buffer' ? member.content.length : member.size;
+    length += BLOCK + size + padding(size);
   }
+  return length;
+}
 
-  async directory(name: string): Promise<void> {
-    await this.handle.write(tarHeader(name.endsWith('/') ? name : `${name}/`, 0, 'dir'));
-  }
-
-  async buffer(name: string, content: Buffer): Promise<void> {
-    await this.handle.write(tarHeader(name, content.length, 'file'));
-    await this.handle.write(content);
-    await this.pad(content.length);
-  }
-
-  /** Copies a host file in (opened without following a symlink); returns its size. */
-  async file(name: string, path: string, signal?: AbortSignal): Promise<number> {
-    const source = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+/**
+ * The tar of `members`, piece by piece (a new buffer each). A host file is opened without
+ * following a symlink and must still have its planned size: the length said up front holds.
+ */
+export async function* tarChunks(members: readonly PlannedMember[], signal?: AbortSignal): AsyncGenerator<Buffer> {
+  for (const member of members) {
+    signal?.throwIfAborted();
+    if (member.type === 'dir') {
+      yield tarHeader(member.name.endsWith('/') ? member.name : `${member.name}/`, 0, 'dir');
+      continue;
+    }
+    if (member.type === 'buffer') {
+      yield tarHeader(member.name, member.content.length, 'file');
+      yield member.content;
+      yield Buffer.alloc(padding(member.content.length));
+      continue;
+    }
+    const source = await open(member.path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      const { size, mode } = await source.stat();
-      await this.handle.write(tarHeader(name, size, 'file', mode));
-      const buffer = Buffer.allocUnsafe(CHUNK);
-      let done = 0;
-      while (done < size) {
+      const { size } = await source.stat();
+      if (size !== member.size) throw new Error(`${member.path} changed size while it was archived (${member.size}, now ${size})`);
+      yield tarHeader(member.name, size, 'file', member.mode);
+      for (let done = 0; done < size; ) {
         signal?.throwIfAborted();
-        const { bytesRead } = await source.read(buffer, 0, Math.min(CHUNK, size - done), done);
-        if (bytesRead === 0) throw new Error(`${path} shrank while it was archived`);
-        await this.handle.write(buffer.subarray(0, bytesRead));
+        const buffer = Buffer.allocUnsafe(Math.min(CHUNK, size - done));
+        const { bytesRead } = await source.read(buffer, 0, buffer.length, done);
+        if (bytesRead === 0) throw new Error(`${member.path} shrank while it was archived`);
+        yield buffer.subarray(0, bytesRead);
         done += bytesRead;
       }
-      await this.pad(size);
-      return size;
+      yield Buffer.alloc(padding(size));
     } finally {
       await source.close();
     }
   }
-
-  async close(sync = true): Promise<void> {
-    await this.handle.write(Buffer.alloc(BLOCK * 2, 0));
-    if (sync) await this.handle.sync();
-    await this.handle.close();
-  }
-
-  async abandon(): Promise<void> {
-    await this.handle.close().catch(() => undefined);
-  }
-
-  private async pad(size: number): Promise<void> {
-    const rest = size % BLOCK;
-    if (rest > 0) await this.handle.write(Buffer.alloc(BLOCK - rest, 0));
-  }
+  yield Buffer.alloc(BLOCK * 2);
 }
 
 function bad(archive: string, why: string, member?: string): NsboxError {
