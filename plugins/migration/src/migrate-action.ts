@@ -28,7 +28,7 @@ import { pausePoint } from './crash-seam.js';
 import type { CriuCheckResult } from './criu-check.js';
 import type { MigrationMode, OutgoingPhase, OutgoingRecord } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
-import { askTarget, type OutgoingSide, settleOutgoing, TargetUndecided, targetClient } from './outgoing.js';
+import { askTarget, mintSettleToken, type OutgoingSide, settled, settleOutgoing, TargetUndecided, targetClient } from './outgoing.js';
 import { freshImageDir, transferServices } from './transfer-actions.js';
 
 /** Pre-flight on the target: its criu works, and neither the name nor the id is taken there. */
@@ -183,7 +183,8 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
   const client = targetClient(to, token);
   const upload = randomBytes(16).toString('hex');
   const scratch = join(migrationDir(files, 'outgoing'), `${upload}.rootfs.tar`);
-  records.beginOutgoing({ upload, boxId: box.id, boxName: box.name, target: to, token, mode });
+  // The caller's token is never stored: the record gets one minted for this migration (below).
+  records.beginOutgoing({ upload, boxId: box.id, boxName: box.name, target: to, token: '', mode });
   const phase = async (name: OutgoingPhase, message: string, imageDir?: string) => {
     operation.signal.throwIfAborted();
     records.setOutgoing(upload, { phase: name, ...(imageDir ? { imageDir } : {}) });
@@ -196,6 +197,7 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
     let remote: CriuCheckResult;
     try {
       remote = await checkTarget(client, box, to);
+      records.setOutgoing(upload, { phase: 'preflight', token: await mintSettleToken(client, upload) });
     } catch (error) {
       records.setOutgoing(upload, { phase: 'done', outcome: 'here' });
       throw error;
@@ -274,7 +276,7 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
     }
     await phase('destroy', `removing box ${box.name} here`);
     await manager.destroy(box.id, { force: true }, operation);
-    records.setOutgoing(upload, { phase: 'done', outcome: 'there' });
+    await settled(records, upload, 'there');
     return {
       box: box.name,
       to,
