@@ -9,6 +9,8 @@ export {
   type AnyAction,
   defineAction,
   describeAction,
+  type InterruptedContext,
+  type InterruptedOutcome,
   parseActionInput,
 } from './action.js';
 export {

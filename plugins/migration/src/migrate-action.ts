@@ -21,12 +21,12 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxApiError, type NsboxClient } from '@nsbox/client';
-import { type Box, coreConfigSchema, defineAction, NsboxError, type OperationContext, operationContext, z } from '@nsbox/core';
+import { type Box, coreConfigSchema, defineAction, type InterruptedOutcome, NsboxError, type OperationContext, operationContext, z } from '@nsbox/core';
 import type { BoxFilesService } from '@nsbox/runtime-api';
 import { type ImportResult, migrationDir, sendBox, type TransferServices } from './box-transfer.js';
 import { pausePoint } from './crash-seam.js';
 import type { CriuCheckResult } from './criu-check.js';
-import type { MigrationMode, OutgoingPhase, OutgoingRecord } from './migration-records.js';
+import type { MigrationMode, MigrationRecords, OutgoingPhase, OutgoingRecord } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
 import { askTarget, mintSettleToken, type OutgoingSide, settled, settleOutgoing, TargetUndecided, targetClient } from './outgoing.js';
 import { freshImageDir, transferServices } from './transfer-actions.js';
@@ -315,6 +315,31 @@ async function migrate(transfer: TransferServices, side: OutgoingSide, box: Box,
   }
 }
 
+/** How long a restarted nsboxd waits for an interrupted migration to be settled before it reports it open. */
+const SETTLED_WITHIN_MS = 15 * 60_000;
+
+/** What became of a migration whose nsboxd died: from its latest record, once the reconcile settled it. */
+async function interruptedMigration(records: MigrationRecords, box: string): Promise<InterruptedOutcome> {
+  let record = records.latestOutgoing(box);
+  for (const deadline = Date.now() + SETTLED_WITHIN_MS; record && record.phase !== 'done' && Date.now() < deadline; record = records.latestOutgoing(box)) {
+    // unref: a pending answer does not keep a stopping nsboxd alive (the next start asks again).
+    await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+  }
+  const details = { box, ...(record ? { to: record.target, phase: record.phase, outcome: record.outcome } : {}) };
+  if (!record) return { status: 'failure', message: `nsboxd stopped before the migration of box '${box}' began: the box was not touched`, details };
+  const stopped = `nsboxd stopped during the migration of box '${record.boxName}' to ${record.target}`;
+  if (record.phase !== 'done') {
+    return {
+      status: 'failure',
+      message: `${stopped} (at ${record.phase}); it is being settled: the box runs on one side once both hosts reconciled`,
+      details: { ...details, pending: true },
+    };
+  }
+  if (record.outcome === 'there')
+    return { status: 'success', result: { box: record.boxName, to: record.target, state: 'running', mode: record.mode, interrupted: true } };
+  return { status: 'failure', message: `${stopped}; ${record.outcome === 'here' ? 'it runs here again' : 'it is not here any more'}`, details };
+}
+
 export const migrateAction = defineAction({
   name: 'migrate',
   description: 'move a running box to another nsboxd (its socket or URL and a token): checkpoint, copy, restore there',
@@ -360,6 +385,8 @@ export const migrateAction = defineAction({
       operation,
     );
   },
+  // nsboxd died during the operation: the migration's record says where the box went (the reconcile settles an open one).
+  interrupted: ({ boxes, own }) => interruptedMigration(own<MigrationService>(migrationServiceId).records, boxes[0] ?? ''),
   render: (result) =>
     `box ${result.box} migrated to ${result.to}${result.mode === 'cold' ? ' cold (stopped and started there)' : ''}: frozen ${result.frozenMs} ms (dump ${result.dumpMs} ms, copy ${result.transferMs} ms of ${result.bytes} bytes, restore ${result.restoreMs} ms; ${result.precopyWhy})`,
 });

@@ -197,6 +197,12 @@ export class MigrationRecords {
     return row ? outgoingOf(row) : undefined;
   }
 
+  /** The latest outgoing migration of a box (by its name or id). */
+  latestOutgoing(box: string): OutgoingRecord | undefined {
+    const row = this.open().get<OutgoingRow>('SELECT * FROM outgoing WHERE box_name = ? OR box_id = ? ORDER BY updated_at DESC, rowid DESC LIMIT 1', box, box);
+    return row ? outgoingOf(row) : undefined;
+  }
+
   /** Outgoing migrations not settled yet. */
   unsettledOutgoing(): OutgoingRecord[] {
     return this.open().all<OutgoingRow>("SELECT * FROM outgoing WHERE phase <> 'done' ORDER BY updated_at").map(outgoingOf);
