@@ -17,7 +17,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnyPlugin } from '@nsbox/core';
 import { openHost } from '@nsbox/host';
@@ -205,8 +205,17 @@ async function migrations(): Promise<void> {
     const downtime = observer.stop();
     console.log(`${mode} migration of a box with 200 MB of touched memory (${memory}), over a veth between two nsboxd in their own netns:`);
     console.log(
+      `  load average ${loadavg()
+        .map((load) => load.toFixed(2))
+        .join(' ')} (1, 5, 15 min) on ${availableParallelism()} CPUs`,
+    );
+    console.log(
       `  total ${total.toFixed(0)} ms, frozen ${result.frozenMs} ms (dump/stop ${result.dumpMs}, copy ${result.transferMs}, restore/start ${result.restoreMs}), ${result.bytes} bytes sent`,
     );
+    const parts = Object.entries(result.frozen)
+      .map(([part, ms]) => `${part} ${ms}`)
+      .join(', ');
+    console.log(`  frozen time's parts (ms, each where it runs): ${parts}`);
     console.log(`  downtime seen by the observer: ${downtime.toFixed(0)} ms${mode === 'live' ? ' (target ≤ 1500 ms)' : ' (its counter starts again)'}`);
     await target.client.boxes.destroy('mig-200', { force: true });
   }

@@ -382,6 +382,17 @@ class TenantsApi {
   }
 }
 
+/** A plugin's uploads: bytes streamed to it whole (a migration's archive), `PUT /plugins/{plugin}/uploads/{name}/{id}`. */
+class UploadsApi {
+  constructor(private readonly t: Transport) {}
+
+  /** Streams exactly `length` bytes of `body`; the plugin's answer once it has kept them all. */
+  put<T = unknown>(plugin: string, name: string, id: string, body: AsyncIterable<Uint8Array>, options: { length: number; signal?: AbortSignal }): Promise<T> {
+    const path = `/plugins/${encodeURIComponent(plugin)}/uploads/${encodeURIComponent(name)}/${encodeURIComponent(id)}`;
+    return this.t.upload<T>(path, body, options.length, options.signal);
+  }
+}
+
 class TokensApi {
   constructor(private readonly t: Transport) {}
 
@@ -409,6 +420,7 @@ export class NsboxClient {
   readonly tokens: TokensApi;
   /** Plugins' actions: `run(plugin, action, input)`, or typed with `plugin<Map>(name)`. */
   readonly actions: ActionsApi;
+  readonly uploads: UploadsApi;
   private readonly transport: Transport;
 
   constructor(options: ClientOptions = {}) {
@@ -421,6 +433,7 @@ export class NsboxClient {
     this.tenants = new TenantsApi(this.transport);
     this.tokens = new TokensApi(this.transport);
     this.actions = new ActionsApi(this.transport);
+    this.uploads = new UploadsApi(this.transport);
   }
 
   /** A client from NSBOX_URL or NSBOX_SOCKET, and NSBOX_TOKEN. */

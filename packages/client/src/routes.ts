@@ -47,6 +47,7 @@ export const coveredRoutes: Record<string, string> = {
   // One route per action of each plugin (GET when it only reads), all run by actions.run().
   'POST /plugins/{plugin}/actions/{action}': 'actions.run(), actions.plugin(name)',
   'GET /plugins/{plugin}/actions/{action}': 'actions.run(), actions.plugin(name) (read-only actions)',
+  'PUT /plugins/{plugin}/uploads/{name}/{id}': 'uploads.put()',
   'GET /tenants': 'tenants.list()',
   'POST /tenants': 'tenants.create()',
   'GET /tenants/{name}': 'tenants.get()',

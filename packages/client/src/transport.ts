@@ -5,6 +5,8 @@
 
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { NsboxApiError } from './errors.js';
 import type { ApiErrorShape } from './types.js';
 
@@ -119,6 +121,24 @@ export class Transport {
     );
     if ((response.statusCode ?? 0) >= 400) throw await errorFrom(response);
     return response;
+  }
+
+  /**
+   * PUT of a stream of exactly `length` bytes (`application/octet-stream`), read as it is
+   * sent; no timeout. The answer as JSON, or an NsboxApiError (nsboxd may answer one, a 413,
+   * before it read a byte).
+   */
+  async upload<T>(path: string, body: AsyncIterable<Uint8Array>, length: number, signal?: AbortSignal): Promise<T> {
+    const send = this.secure ? httpsRequest : httpRequest;
+    const headers = { accept: 'application/json', 'content-type': 'application/octet-stream', 'content-length': String(length) };
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = send({ ...this.requestOptions('PUT', path, headers), ...(signal ? { signal } : {}) }, resolve);
+      req.on('error', reject);
+      pipeline(Readable.from(body), req).catch((error: Error) => req.destroy(error));
+    });
+    if ((response.statusCode ?? 0) >= 400) throw await errorFrom(response);
+    const text = (await readAll(response)).toString('utf8');
+    return (text ? JSON.parse(text) : null) as T;
   }
 
   async json<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {

@@ -35,6 +35,16 @@ export interface ActionContext {
   operation: OperationContext;
 }
 
+export interface InterruptedContext {
+  /** The boxes the operation named (a box action's `box`, as the caller gave it). */
+  boxes: string[];
+  services: ServiceSource;
+  own<T>(id: ServiceIdentifier<T>): T;
+}
+
+/** An interrupted action's end as its plugin knows it: done after all (with its result), or not (why, and what is the case now). */
+export type InterruptedOutcome = { status: 'success'; result: unknown } | { status: 'failure'; message: string; details?: Record<string, unknown> };
+
 export interface ActionCliShape {
   /** Command name when it differs from `<plugin> <action>`: a top-level `set`, or `pool create`. */
   command?: string;
@@ -66,6 +76,13 @@ export interface ActionDefinition<TSchema extends StandardSchemaV1 = StandardSch
    * progress reaches GET /operations/{id}/watch and DELETE cancels it; the SDK waits for it.
    */
   operation?: boolean;
+  /**
+   * For an operation action whose nsboxd died mid-way: what became of it, asked when nsboxd
+   * next starts (the boxes the operation named); the operation ends when this answers, so it
+   * may wait until the plugin has settled what the action left. Without it the operation ends
+   * interrupted, with no claim about what it had done.
+   */
+  interrupted?(context: InterruptedContext): InterruptedOutcome | Promise<InterruptedOutcome>;
   cli?: ActionCliShape;
   run(input: InferOutput<TSchema>, context: ActionContext): TResult | Promise<TResult>;
   /** Human rendering of the result; `--json` prints the result itself. */

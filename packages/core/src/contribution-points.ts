@@ -174,3 +174,22 @@ export interface ExitPolicyContribution {
   decide(input: ExitPolicyInput): ExitDecision | undefined;
 }
 export const exitPolicyPoint = createContributionPoint<ExitPolicyContribution>({ id: 'core.exit-policy' });
+
+/**
+ * A stream of bytes a plugin takes whole, too big for a JSON body: nsboxd's
+ * `PUT /plugins/{plugin}/uploads/{name}/{id}` (`application/octet-stream`, its length given,
+ * a host-wide admin token) hands the request's body to `receive` as it arrives (a migration's
+ * archive). `receive` keeps the bytes only once all `length` of them came: a stream cut short,
+ * longer than said or refused leaves nothing of it.
+ */
+export interface UploadContribution {
+  /** The contributing plugin (the route's `{plugin}`). */
+  plugin: string;
+  /** The route's `{name}`: what is uploaded. */
+  name: string;
+  /** A longer body is refused before a byte is read (413). */
+  maxBytes: number;
+  /** Checks `id` (E_INVALID_ARGUMENT naming `id`) and takes the body; the result is the route's answer. */
+  receive(id: string, body: AsyncIterable<Buffer>, input: { length: number; signal: AbortSignal }): Promise<unknown>;
+}
+export const uploadPoint = createContributionPoint<UploadContribution>({ id: 'core.upload' });

@@ -9,6 +9,8 @@ export {
   type AnyAction,
   defineAction,
   describeAction,
+  type InterruptedContext,
+  type InterruptedOutcome,
   parseActionInput,
 } from './action.js';
 export {
@@ -53,6 +55,8 @@ export {
   type SetOptionContribution,
   type SetOutcome,
   setOptionPoint,
+  type UploadContribution,
+  uploadPoint,
 } from './contribution-points.js';
 export { coreRefs } from './core-refs.js';
 export { type DiscoveredPackage, discoverPlugins, findPluginPackages, loadPluginPackage } from './discovery.js';

@@ -11,7 +11,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AnyPlugin, quotaClaimPoint, sectionDefaults, setOptionPoint } from '@nsbox/core';
-import { LocalBoxApi, openHost } from '@nsbox/host';
+import { interruptedAction, LocalBoxApi, openHost } from '@nsbox/host';
 import { LinuxBoxDriver } from '@nsbox/runtime';
 import { resolveStateDir } from '@nsbox/store';
 import type { FastifyInstance } from 'fastify';
@@ -29,7 +29,7 @@ import { buildApp } from './http/app.js';
 import { buildOpenApi } from './http/openapi.js';
 import type { AnyRoute } from './http/route.js';
 import { sweepLeftovers } from './leak-sweep.js';
-import { OperationManager } from './ops/operation-manager.js';
+import { OperationManager, type StoredOperation } from './ops/operation-manager.js';
 import { actionRoutes } from './routes/action-routes.js';
 import { boxRoutes } from './routes/box-routes.js';
 import { consoleRoutes } from './routes/console-routes.js';
@@ -43,6 +43,7 @@ import { pluginRoutes } from './routes/plugin-routes.js';
 import { statsRoutes } from './routes/stats-routes.js';
 import { templateRoutes } from './routes/template-routes.js';
 import { tenantRoutes } from './routes/tenant-routes.js';
+import { uploadRoutes } from './routes/upload-routes.js';
 import { DEFAULT_SOCKET, prepareSocketPath, secureSocket, socketAnswers } from './socket.js';
 import { TemplateRegistry } from './templates/template-registry.js';
 import { boxResourcesFrom } from './tenancy/box-resources.js';
@@ -114,11 +115,38 @@ export function daemonVersion(): string {
   }
 }
 
+/**
+ * A plugin's action that nsboxd died in: its plugin says what became of it (the operation
+ * stays running until it does); nsboxd did not roll it back, so without the plugin's word the
+ * operation only says it was interrupted.
+ */
+async function settleAction(context: DaemonContext, operation: StoredOperation): Promise<void> {
+  const [, plugin = '', action = ''] = operation.kind.split('.');
+  const outcome = await interruptedAction(context.host.plugins, plugin, action, operation.resources.boxes ?? []).catch((error: Error) => ({
+    status: 'failure' as const,
+    message: `nsboxd stopped before ${operation.description} was done, and its plugin could not say what became of it: ${error.message}`,
+  }));
+  if (outcome?.status === 'success') {
+    context.operations.settle(operation.id, 'success', { result: outcome.result });
+    return;
+  }
+  context.operations.settle(operation.id, 'failure', {
+    error: {
+      code: 'E_CANCELLED',
+      message: outcome?.message ?? `nsboxd stopped before ${operation.description} was done; what it had done is as it left it`,
+      details: { ...(outcome && 'details' in outcome ? outcome.details : {}), interrupted: true },
+    },
+  });
+}
+
 async function repair(context: DaemonContext, warn: (message: string) => void): Promise<void> {
   const repaired = await context.manager.reconcile();
   if (repaired.length > 0) warn(`reconciled ${repaired.length} operations a previous process left unfinished`);
   for (const operation of context.operations.stale()) {
     if (operation.kind === 'box.create') await settleCreate(context, operation);
+    // Not awaited: a plugin may answer only once it has settled what the action left (a migration).
+    else if (operation.kind.startsWith('action.'))
+      void settleAction(context, operation).catch((error: Error) => warn(`operation ${operation.id}: ${error.message}`));
     else {
       context.operations.settle(operation.id, 'failure', {
         error: { code: 'E_CANCELLED', message: `nsboxd stopped before ${operation.description} was done; it was rolled back`, details: { interrupted: true } },
@@ -145,6 +173,7 @@ function allRoutes(context: DaemonContext, openapi: () => unknown): AnyRoute[] {
     ...templateRoutes(context),
     ...pluginRoutes(context),
     ...actionRoutes(context),
+    ...uploadRoutes(context),
     ...tenantRoutes(context),
     ...metricsRoutes(context),
   ];

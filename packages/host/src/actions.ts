@@ -10,6 +10,7 @@ import {
   type Box,
   type BoxApi,
   describeAction,
+  type InterruptedOutcome,
   type LoadedPlugin,
   NsboxError,
   type OperationContext,
@@ -72,4 +73,15 @@ export async function invokeAction({ plugin, action }: FoundAction, input: unkno
     own: (id) => plugin.container.get(id),
     operation: scope.operation ?? operationContext(),
   });
+}
+
+/**
+ * What became of an operation action whose process died (nsboxd's restart asks, for an
+ * operation of kind `action.<plugin>.<action>`): its plugin's word, or undefined when the
+ * action has none (or is not here any more).
+ */
+export async function interruptedAction(plugins: PluginHost, plugin: string, action: string, boxes: string[]): Promise<InterruptedOutcome | undefined> {
+  const found = allActions(plugins).find((candidate) => candidate.plugin.definition.name === plugin && candidate.action.name === action);
+  if (!found?.action.interrupted) return undefined;
+  return found.action.interrupted({ boxes, services: plugins, own: (id) => found.plugin.container.get(id) });
 }

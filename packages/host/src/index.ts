@@ -1,4 +1,4 @@
-export { type ActionScope, actionInfos, allActions, type FoundAction, findAction, invokeAction } from './actions.js';
+export { type ActionScope, actionInfos, allActions, type FoundAction, findAction, interruptedAction, invokeAction } from './actions.js';
 export { boxDetails } from './box-details.js';
 export { type BoxIo, chunkStream } from './box-io.js';
 export { type HostConfig, hostConfigSchema, loadHostConfig } from './host-config.js';

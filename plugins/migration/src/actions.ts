@@ -13,7 +13,6 @@ import { manifestFile } from './criu-args.js';
 import { settleAction } from './incoming.js';
 import { migrateAction } from './migrate-action.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
-import { receiveAction } from './receive-action.js';
 import { exportAction, importAction } from './transfer-actions.js';
 
 export { migrationServiceId } from './migration-service.js';
@@ -134,4 +133,4 @@ export const checkAction = defineAction({
       : `criu: not installed — ${result.verdict}`,
 });
 
-export const migrationActions = [checkpointAction, restoreAction, checkAction, exportAction, importAction, receiveAction, settleAction, migrateAction] as const;
+export const migrationActions = [checkpointAction, restoreAction, checkAction, exportAction, importAction, settleAction, migrateAction] as const;

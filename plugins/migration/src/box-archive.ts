@@ -8,11 +8,12 @@
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { constants, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Box, NsboxError, z } from '@nsbox/core';
-import { type StrictMember, TarWriter, unpackStrict } from './strict-tar.js';
+import { type PlannedMember, plannedLength, type StrictMember, tarChunks, unpackStrict, unpackStrictStream } from './strict-tar.js';
 
 const run = promisify(execFile);
 
@@ -48,14 +49,65 @@ export function newFilePath(path: string, field: string): string {
   return path;
 }
 
-export interface ExportInput {
+export interface ArchiveInput {
   box: Pick<Box, 'id' | 'name' | 'config'>;
   /** The box's root on this host (stopped: nothing of it is mounted). */
   rootfs: string;
   /** criu's images of the box's last checkpoint, when they are its latest state. */
   imageDir?: string;
-  file: string;
   signal?: AbortSignal;
+}
+
+export interface ExportInput extends ArchiveInput {
+  file: string;
+  /** fsync the archive before it takes its name (default). */
+  sync?: boolean;
+}
+
+/** Tars the box's root into `rootfsTar` (the host's tar) and lists the archive's members, each with its size. */
+async function planBoxArchive(input: ArchiveInput, rootfsTar: string): Promise<{ members: PlannedMember[]; checkpoint: boolean }> {
+  // --one-file-system: a mount left in the root is not the box's; no -h: symlinks stay links.
+  await run(
+    'tar',
+    [
+      '-c',
+      '-f',
+      rootfsTar,
+      '--numeric-owner',
+      '--one-file-system',
+      '--xattrs',
+      '--xattrs-include=security.capability',
+      '--xattrs-include=user.*',
+      '-C',
+      input.rootfs,
+      '.',
+    ],
+    { env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 1024 * 1024, ...(input.signal ? { signal: input.signal } : {}) },
+  ).catch((error: Error & { stderr?: string }) => {
+    throw new NsboxError('E_RUNTIME', `cannot archive the root of box '${input.box.name}': ${error.stderr?.trim() || error.message}`, {
+      details: { box: input.box.name, rootfs: input.rootfs },
+    });
+  });
+  const manifest: ArchiveManifest = {
+    format: 1,
+    kind: 'nsbox-box',
+    box: { id: input.box.id, name: input.box.name, config: input.box.config },
+    exportedAt: Date.now(),
+    checkpoint: input.imageDir !== undefined,
+  };
+  const members: PlannedMember[] = [{ name: ARCHIVE_MANIFEST, type: 'buffer', content: Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`) }];
+  if (input.imageDir) {
+    members.push({ name: IMAGES_DIR, type: 'dir' });
+    for (const name of readdirSync(input.imageDir).sort()) {
+      const stat = lstatSync(join(input.imageDir, name));
+      // criu writes plain files only; anything else is not an image.
+      if (!IMAGE_NAME.test(name) || !stat.isFile()) continue;
+      members.push({ name: `${IMAGES_DIR}/${name}`, type: 'file', path: join(input.imageDir, name), size: stat.size, mode: stat.mode });
+    }
+  }
+  const root = lstatSync(rootfsTar);
+  members.push({ name: ROOTFS_MEMBER, type: 'file', path: rootfsTar, size: root.size, mode: root.mode });
+  return { members, checkpoint: manifest.checkpoint };
 }
 
 /**
@@ -65,57 +117,39 @@ export interface ExportInput {
 export async function writeBoxArchive(input: ExportInput): Promise<{ file: string; bytes: number; checkpoint: boolean }> {
   const partial = join(dirname(input.file), `.${basename(input.file)}.${randomBytes(4).toString('hex')}.partial`);
   const rootfsTar = `${partial}.rootfs`;
-  let writer: TarWriter | undefined;
   try {
-    // --one-file-system: a mount left in the root is not the box's; no -h: symlinks stay links.
-    await run(
-      'tar',
-      [
-        '-c',
-        '-f',
-        rootfsTar,
-        '--numeric-owner',
-        '--one-file-system',
-        '--xattrs',
-        '--xattrs-include=security.capability',
-        '--xattrs-include=user.*',
-        '-C',
-        input.rootfs,
-        '.',
-      ],
-      { env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 1024 * 1024, ...(input.signal ? { signal: input.signal } : {}) },
-    ).catch((error: Error & { stderr?: string }) => {
-      throw new NsboxError('E_RUNTIME', `cannot archive the root of box '${input.box.name}': ${error.stderr?.trim() || error.message}`, {
-        details: { box: input.box.name, rootfs: input.rootfs },
-      });
-    });
-    const manifest: ArchiveManifest = {
-      format: 1,
-      kind: 'nsbox-box',
-      box: { id: input.box.id, name: input.box.name, config: input.box.config },
-      exportedAt: Date.now(),
-      checkpoint: input.imageDir !== undefined,
-    };
-    writer = await TarWriter.create(partial);
-    await writer.buffer(ARCHIVE_MANIFEST, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
-    if (input.imageDir) {
-      await writer.directory(IMAGES_DIR);
-      for (const name of readdirSync(input.imageDir).sort()) {
-        // criu writes plain files only; anything else is not an image.
-        if (!IMAGE_NAME.test(name) || !lstatSync(join(input.imageDir, name)).isFile()) continue;
-        await writer.file(`${IMAGES_DIR}/${name}`, join(input.imageDir, name), input.signal);
-      }
+    const plan = await planBoxArchive(input, rootfsTar);
+    const output = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      for await (const chunk of tarChunks(plan.members, input.signal)) await output.write(chunk);
+      if (input.sync ?? true) await output.sync();
+    } finally {
+      await output.close();
     }
-    await writer.file(ROOTFS_MEMBER, rootfsTar, input.signal);
-    await writer.close();
-    writer = undefined;
     if (existsSync(input.file)) throw new NsboxError('E_ALREADY_EXISTS', `file: ${input.file} exists already`, { details: { field: 'file' } });
     renameSync(partial, input.file);
-    return { file: input.file, bytes: statSync(input.file).size, checkpoint: manifest.checkpoint };
+    return { file: input.file, bytes: statSync(input.file).size, checkpoint: plan.checkpoint };
   } finally {
-    await writer?.abandon();
     rmSync(partial, { force: true });
     rmSync(rootfsTar, { force: true });
+  }
+}
+
+/**
+ * Hands the archive to `send` as a stream read as it goes, its length known first (a
+ * migration's upload: no archive file is written); `scratch` holds the root's tarball meanwhile.
+ */
+export async function streamBoxArchive(
+  input: ArchiveInput & { scratch: string },
+  send: (body: AsyncIterable<Buffer>, length: number) => Promise<unknown>,
+): Promise<{ bytes: number; checkpoint: boolean }> {
+  try {
+    const plan = await planBoxArchive(input, input.scratch);
+    const length = plannedLength(plan.members);
+    await send(tarChunks(plan.members, input.signal), length);
+    return { bytes: length, checkpoint: plan.checkpoint };
+  } finally {
+    rmSync(input.scratch, { force: true });
   }
 }
 
@@ -143,8 +177,21 @@ function refused(file: string, why: string, details: Record<string, unknown> = {
 export async function unpackBoxArchive(file: string, staging: string, signal?: AbortSignal): Promise<UnpackedArchive> {
   if (!isAbsolute(file)) throw new NsboxError('E_INVALID_ARGUMENT', `file: ${file} is not an absolute path`, { details: { field: 'file' } });
   if (!existsSync(file) || !statSync(file).isFile()) throw new NsboxError('E_NOT_FOUND', `file: ${file} is not a file`, { details: { field: 'file' } });
-  const members = await unpackStrict(file, staging, allowedMember, signal);
-  const has = (name: string) => members.some((member) => member.name === name);
+  await unpackStrict(file, staging, allowedMember, signal);
+  return readUnpackedArchive(file, staging);
+}
+
+/** Unpacks an archive as it arrives (a migration's upload) into `staging`; the caller removes it when this fails. */
+export async function unpackBoxArchiveStream(stream: AsyncIterable<Buffer>, label: string, staging: string, signal?: AbortSignal): Promise<void> {
+  await unpackStrictStream(stream, label, staging, allowedMember, signal);
+}
+
+/**
+ * What an unpacked archive in `staging` says, checked: its manifest, its root's tarball and,
+ * when it says so, its images. Only members the strict reader let through are there.
+ */
+export function readUnpackedArchive(file: string, staging: string): UnpackedArchive {
+  const has = (name: string) => lstatSync(join(staging, name), { throwIfNoEntry: false })?.isFile() === true;
   if (!has(ARCHIVE_MANIFEST)) throw refused(file, `it has no ${ARCHIVE_MANIFEST}`);
   if (!has(ROOTFS_MEMBER)) throw refused(file, `it has no ${ROOTFS_MEMBER}`);
   let parsed: unknown;

@@ -7,13 +7,14 @@
  * is gone again and the staging directory with it.
  */
 
-import { existsSync, mkdirSync, mkdtempSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Box, type BoxManager, NsboxError, type OperationContext } from '@nsbox/core';
 import { removeTree } from '@nsbox/native';
 import { type BoxFilesService, type RootfsLayers, rootfsArchiveInput } from '@nsbox/runtime-api';
-import { unpackBoxArchive, writeBoxArchive } from './box-archive.js';
+import { type ArchiveInput, readUnpackedArchive, streamBoxArchive, unpackBoxArchive, writeBoxArchive } from './box-archive.js';
 import { manifestFile } from './criu-args.js';
+import { RESTORE_MS } from './criu-engine.js';
 
 export interface TransferServices {
   manager: BoxManager;
@@ -67,13 +68,8 @@ function rootOf(box: Box): string {
   return rootfs;
 }
 
-export async function exportBox(
-  services: TransferServices,
-  box: Box,
-  file: string,
-  context: OperationContext,
-  options: { images?: boolean } = {},
-): Promise<{ box: string; file: string; bytes: number; checkpoint: boolean }> {
+/** What an archive of a stopped box holds: its root and, with `images` (default), the images of its last checkpoint. */
+function archiveInput(services: TransferServices, box: Box, context: OperationContext, images: boolean): ArchiveInput {
   if (box.state !== 'stopped' && box.state !== 'created') {
     throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is ${box.state}: checkpoint or stop it first (or export --checkpoint)`, {
       details: { box: box.name, state: box.state },
@@ -86,14 +82,41 @@ export async function exportBox(
     });
   }
   // A cold migration carries no images, even of an older checkpoint: the box starts there.
-  const imageDir = options.images === false ? undefined : currentCheckpoint(box);
+  const imageDir = images ? currentCheckpoint(box) : undefined;
+  return { box, rootfs: rootOf(box), ...(imageDir ? { imageDir } : {}), signal: context.signal };
+}
+
+export async function exportBox(
+  services: TransferServices,
+  box: Box,
+  file: string,
+  context: OperationContext,
+): Promise<{ box: string; file: string; bytes: number; checkpoint: boolean }> {
+  const input = archiveInput(services, box, context, true);
   context.progress({ step: 'export', message: `archiving box ${box.name}` });
-  const written = await writeBoxArchive({ box, rootfs: rootOf(box), ...(imageDir ? { imageDir } : {}), file, signal: context.signal });
-  return { box: box.name, ...written };
+  return { box: box.name, ...(await writeBoxArchive({ ...input, file })) };
+}
+
+/**
+ * A migration's copy: the archive of a stopped box streamed to `send` as it is read (no file
+ * of it here), `scratch` holding the root's tarball meanwhile. `images: false`: a cold move.
+ */
+export function sendBox(
+  services: TransferServices,
+  box: Box,
+  scratch: string,
+  context: OperationContext,
+  images: boolean,
+  send: (body: AsyncIterable<Buffer>, length: number) => Promise<unknown>,
+): Promise<{ bytes: number; checkpoint: boolean }> {
+  return streamBoxArchive({ ...archiveInput(services, box, context, images), scratch }, send);
 }
 
 export interface ImportOptions {
-  file: string;
+  /** The archive; or, instead, */
+  file?: string;
+  /** an archive unpacked already (a migration's upload): its directory is taken over, and removed after. */
+  staged?: { dir: string; label: string };
   name?: string | undefined;
   /** Told the box's name and id before it is created (a migration records them first). */
   creating?: (box: { name: string; id: string | undefined }) => void;
@@ -101,17 +124,29 @@ export interface ImportOptions {
   run?: boolean | undefined;
 }
 
-export async function importBox(
-  services: TransferServices,
-  options: ImportOptions,
-  context: OperationContext,
-): Promise<{ box: string; id: string; state: string; checkpoint: boolean; restoreMs?: number }> {
+export interface ImportResult {
+  box: string;
+  id: string;
+  state: string;
+  checkpoint: boolean;
+  /** Unpacking the archive and creating the box (its root unpacked). */
+  unpackMs: number;
+  /** The restore (or start) operation, with every plugin's hooks; with run only. */
+  restoreMs?: number;
+  /** criu's own restore call within it. */
+  criuRestoreMs?: number;
+}
+
+export async function importBox(services: TransferServices, options: ImportOptions, context: OperationContext): Promise<ImportResult> {
   const { manager, files } = services;
-  const staging = mkdtempSync(join(migrationDir(files, 'staging'), 'import-'));
+  const started = Date.now();
+  const staging = options.staged?.dir ?? mkdtempSync(join(migrationDir(files, 'staging'), 'import-'));
   let created: Box | undefined;
   try {
-    context.progress({ step: 'import', message: `unpacking ${options.file}` });
-    const archive = await unpackBoxArchive(options.file, staging, context.signal);
+    context.progress({ step: 'import', message: `unpacking ${options.staged?.label ?? options.file}` });
+    const archive = options.staged
+      ? readUnpackedArchive(options.staged.label, staging)
+      : await unpackBoxArchive(options.file as string, staging, context.signal);
     const name = options.name ?? archive.manifest.box.name;
     if (known(manager, name)) {
       throw new NsboxError('E_ALREADY_EXISTS', `a box named '${name}' already exists here`, { details: { field: 'name', box: name } });
@@ -128,13 +163,23 @@ export async function importBox(
       renameSync(archive.imageDir, images);
     }
     let box = created;
-    let restoreMs: number | undefined;
-    if (options.run) {
-      const started = Date.now();
-      box = archive.imageDir ? await manager.restore(created.id, { imageDir: ownImageDir(files, created) }, context) : await manager.start(created.id, context);
-      restoreMs = Date.now() - started;
-    }
-    return { box: box.name, id: box.id, state: box.state, checkpoint: archive.imageDir !== undefined, ...(restoreMs !== undefined ? { restoreMs } : {}) };
+    const unpackMs = Date.now() - started;
+    if (!options.run) return { box: box.name, id: box.id, state: box.state, checkpoint: archive.imageDir !== undefined, unpackMs };
+    const restoreAt = Date.now();
+    box = archive.imageDir ? await manager.restore(created.id, { imageDir: ownImageDir(files, created) }, context) : await manager.start(created.id, context);
+    const restoreMs = Date.now() - restoreAt;
+    // criu's own time within the restore, as the restore script measured it.
+    const criuFile = join(files.boxDir(box), RESTORE_MS);
+    const criuRestoreMs = archive.imageDir && existsSync(criuFile) ? Number(readFileSync(criuFile, 'utf8')) : undefined;
+    return {
+      box: box.name,
+      id: box.id,
+      state: box.state,
+      checkpoint: archive.imageDir !== undefined,
+      unpackMs,
+      restoreMs,
+      ...(criuRestoreMs !== undefined ? { criuRestoreMs } : {}),
+    };
   } catch (error) {
     // Nothing half-made: the box goes again (with its directory and the images in it).
     if (created) await manager.destroy(created.id, { force: true }).catch(() => undefined);

@@ -6,16 +6,17 @@
  * again. The answers are final: once `committed` or `aborted`, always the same.
  */
 
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BoxManager, defineAction, type OperationLog, z } from '@nsbox/core';
+import { removeTree } from '@nsbox/native';
 import type { BoxFilesService } from '@nsbox/runtime-api';
 import { migrationDir } from './box-transfer.js';
 import { pausePoint } from './crash-seam.js';
 import { type IncomingRecord, type MigrationRecords, ownerAlive } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
-import { UPLOAD_ID, uploadFile } from './receive-action.js';
 import { transferServices } from './transfer-actions.js';
+import { PARTIAL_UPLOAD, removeUpload, UPLOAD_ID, uploadDir } from './upload-receiver.js';
 
 export type SettleAnswer = 'committed' | 'aborted' | 'pending';
 
@@ -33,7 +34,7 @@ async function dropIncoming(side: IncomingSide, record: IncomingRecord): Promise
     const box = side.manager.list().find((candidate) => candidate.id === record.boxId);
     if (box) await side.manager.destroy(box.id, { force: true });
   }
-  rmSync(uploadFile(side.files, record.upload), { force: true });
+  await removeUpload(side.files, record.upload);
   side.records.setIncoming(record.upload, { phase: 'aborted' });
 }
 
@@ -44,7 +45,7 @@ export function settleIncoming(side: IncomingSide, upload: string, decision: 'co
       // Nothing was imported (the import never came, or is still to come): it never will be.
       side.records.beginIncoming(upload);
       side.records.setIncoming(upload, { phase: 'aborted' });
-      rmSync(uploadFile(side.files, upload), { force: true });
+      await removeUpload(side.files, upload);
       return 'aborted';
     }
     if (record.phase === 'committed' || record.phase === 'aborted') return record.phase;
@@ -79,11 +80,15 @@ export async function reconcileIncoming(side: IncomingSide, log: OperationLog, a
   if (!atStart) return;
   const dir = migrationDir(side.files, 'incoming');
   for (const name of readdirSync(dir)) {
-    const upload = name.replace(/\.tar$/, '');
-    if (!UPLOAD_ID.test(upload)) continue;
-    const record = side.records.incoming(upload);
+    // An upload cut short by a crash of this host.
+    if (PARTIAL_UPLOAD.test(name)) {
+      await removeTree(join(dir, name));
+      continue;
+    }
+    if (!UPLOAD_ID.test(name)) continue;
+    const record = side.records.incoming(name);
     if (record && record.phase === 'importing' && ownerAlive(record.owner)) continue;
-    rmSync(join(dir, name), { force: true });
+    await removeUpload(side.files, name);
   }
 }
 
@@ -98,7 +103,7 @@ export const settleAction = defineAction({
   role: 'admin',
   async run(input, { services, own }) {
     const side = own<MigrationService>(migrationServiceId).incomingSide(transferServices(services));
-    uploadFile(side.files, input.upload); // checks the id
+    uploadDir(side.files, input.upload); // checks the id
     return { upload: input.upload, state: await settleIncoming(side, input.upload, input.decision) };
   },
 });

@@ -19,21 +19,17 @@
 
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NsboxApiError, type NsboxClient } from '@nsbox/client';
-import { type Box, coreConfigSchema, defineAction, NsboxError, type OperationContext, operationContext, z } from '@nsbox/core';
+import { type Box, coreConfigSchema, defineAction, type InterruptedOutcome, NsboxError, type OperationContext, operationContext, z } from '@nsbox/core';
 import type { BoxFilesService } from '@nsbox/runtime-api';
-import { exportBox, migrationDir, type TransferServices } from './box-transfer.js';
+import { type ImportResult, migrationDir, sendBox, type TransferServices } from './box-transfer.js';
 import { pausePoint } from './crash-seam.js';
 import type { CriuCheckResult } from './criu-check.js';
-import type { MigrationMode, OutgoingPhase, OutgoingRecord } from './migration-records.js';
+import type { MigrationMode, MigrationRecords, OutgoingPhase, OutgoingRecord } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
-import { askTarget, type OutgoingSide, settleOutgoing, TargetUndecided, targetClient } from './outgoing.js';
+import { askTarget, mintSettleToken, type OutgoingSide, settled, settleOutgoing, TargetUndecided, targetClient } from './outgoing.js';
 import { freshImageDir, transferServices } from './transfer-actions.js';
-
-/** Raw bytes per piece: base64 of it stays under nsboxd's 1 MiB body limit. */
-const PIECE = 600 * 1024;
 
 /** Pre-flight on the target: its criu works, and neither the name nor the id is taken there. */
 async function checkTarget(client: NsboxClient, box: Box, to: string): Promise<CriuCheckResult> {
@@ -68,25 +64,40 @@ async function checkTarget(client: NsboxClient, box: Box, to: string): Promise<C
   return criu;
 }
 
-/** Sends the archive in pieces, reporting the bytes sent; the crash seam `source:transfer` stops after the first piece. */
-async function send(client: NsboxClient, file: string, upload: string, operation: OperationContext, files: BoxFilesService): Promise<number> {
-  const handle = await open(file, 'r');
-  try {
-    const total = (await handle.stat()).size;
-    const buffer = Buffer.allocUnsafe(PIECE);
-    let offset = 0;
-    for (;;) {
-      operation.signal.throwIfAborted();
-      const { bytesRead } = await handle.read(buffer, 0, PIECE, offset);
-      if (bytesRead === 0) return offset;
-      await client.actions.run('migration', 'receive', { upload, offset, data: buffer.subarray(0, bytesRead).toString('base64') });
-      offset += bytesRead;
-      operation.progress({ step: 'transfer', percent: Math.floor((offset / total) * 100), message: `sent ${offset} of ${total} bytes` });
-      if (offset === bytesRead) await pausePoint(files, 'source:transfer');
+/**
+ * The archive as it is streamed to the target's upload route (raw bytes, no JSON), reporting
+ * the bytes sent; the crash seam `source:transfer` stops after the first piece, mid-stream.
+ */
+async function* reported(body: AsyncIterable<Buffer>, total: number, operation: OperationContext, files: BoxFilesService): AsyncGenerator<Buffer> {
+  let sent = 0;
+  let reportedAt = 0;
+  for await (const chunk of body) {
+    yield chunk;
+    sent += chunk.length;
+    // A line per percent at most: the pieces are small.
+    const percent = Math.floor((sent / total) * 100);
+    if (percent !== reportedAt || sent === total) {
+      reportedAt = percent;
+      operation.progress({ step: 'transfer', percent, message: `sent ${sent} of ${total} bytes` });
     }
-  } finally {
-    await handle.close();
+    if (sent === chunk.length) await pausePoint(files, 'source:transfer');
   }
+}
+
+/** Where the frozen time went (ms): the source's dump and copy, the target's import and restore. */
+export interface FrozenParts {
+  /** criu dump's own call (live), within dumpMs. */
+  criuDump?: number;
+  /** Writing the archive here (root tarball, images). */
+  archive: number;
+  /** Streaming it to the target. */
+  send: number;
+  /** The target unpacking it and creating the box (its root unpacked). */
+  unpack?: number;
+  /** The target's restore (or start) operation, every plugin's hooks with it. */
+  restore?: number;
+  /** criu restore's own call within it (live). */
+  criuRestore?: number;
 }
 
 export interface MigrateResult {
@@ -101,6 +112,8 @@ export interface MigrateResult {
   dumpMs: number;
   transferMs: number;
   restoreMs: number;
+  /** The frozen time's parts, each measured where it runs. */
+  frozen: FrozenParts;
   bytes: number;
   /** Memory copied while the box ran (criu pre-dump): not yet, and never without soft-dirty tracking. */
   precopy: false;
@@ -169,8 +182,9 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
   const records = side.records;
   const client = targetClient(to, token);
   const upload = randomBytes(16).toString('hex');
-  const archive = join(migrationDir(files, 'outgoing'), `${upload}.tar`);
-  records.beginOutgoing({ upload, boxId: box.id, boxName: box.name, target: to, token, mode });
+  const scratch = join(migrationDir(files, 'outgoing'), `${upload}.rootfs.tar`);
+  // The caller's token is never stored: the record gets one minted for this migration (below).
+  records.beginOutgoing({ upload, boxId: box.id, boxName: box.name, target: to, token: '', mode });
   const phase = async (name: OutgoingPhase, message: string, imageDir?: string) => {
     operation.signal.throwIfAborted();
     records.setOutgoing(upload, { phase: name, ...(imageDir ? { imageDir } : {}) });
@@ -183,6 +197,7 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
     let remote: CriuCheckResult;
     try {
       remote = await checkTarget(client, box, to);
+      records.setOutgoing(upload, { phase: 'preflight', token: await mintSettleToken(client, upload) });
     } catch (error) {
       records.setOutgoing(upload, { phase: 'done', outcome: 'here' });
       throw error;
@@ -192,13 +207,15 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
     let dumpMs = 0;
     let transferMs = 0;
     let restoreMs = 0;
+    const frozen: FrozenParts = { archive: 0, send: 0 };
     try {
       // The dump is not cancelled half-way (criu killed mid-dump can kill the box): a cancel is seen after it.
       const uncancelled = operationContext({ log: operation.log, onProgress: (progress) => operation.progress(progress) });
       if (mode === 'live') {
         const imageDir = freshImageDir(transfer, box);
         await phase('dump', 'criu dump', imageDir);
-        await manager.checkpoint(box.id, { imageDir, extra: { tcpEstablished } }, uncancelled);
+        const saved = await manager.checkpoint(box.id, { imageDir, extra: { tcpEstablished } }, uncancelled);
+        frozen.criuDump = (saved.runtime as { checkpoint?: { dumpMs?: number } }).checkpoint?.dumpMs;
       } else {
         await phase('dump', 'stopping the box');
         await manager.stop(box.id, {}, uncancelled);
@@ -206,13 +223,19 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
       dumpMs = Date.now() - frozenAt;
       await phase('transfer', `sending box ${box.name} to ${to}`);
       const transferAt = Date.now();
-      await exportBox(transfer, manager.get(box.id), archive, operation, { images: mode === 'live' });
-      sent = await send(client, archive, upload, operation, files);
+      operation.progress({ step: 'transfer', message: `archiving box ${box.name}` });
+      const streamed = await sendBox(transfer, manager.get(box.id), scratch, operation, mode === 'live', (body, length) => {
+        frozen.archive = Date.now() - transferAt;
+        return client.uploads.put('migration', 'archive', upload, reported(body, length, operation, files), { length, signal: operation.signal });
+      });
+      sent = streamed.bytes;
       transferMs = Date.now() - transferAt;
+      frozen.send = transferMs - frozen.archive;
       await phase('restore', `${mode === 'live' ? 'restoring' : 'starting'} box ${box.name} on ${to}`);
       const restoreAt = Date.now();
-      const arrived = (await client.actions.run('migration', 'import', { upload, run: true })) as { state: string };
+      const arrived = (await client.actions.run('migration', 'import', { upload, run: true })) as ImportResult;
       restoreMs = Date.now() - restoreAt;
+      Object.assign(frozen, { unpack: arrived.unpackMs, restore: arrived.restoreMs, criuRestore: arrived.criuRestoreMs });
       await pausePoint(files, 'source:restored');
       if (arrived.state !== 'running') throw new NsboxError('E_RUNTIME', `box '${box.name}' is ${arrived.state} on ${to}, not running`);
       // The last moment a cancel is honoured: past it, the box is the target's.
@@ -253,7 +276,7 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
     }
     await phase('destroy', `removing box ${box.name} here`);
     await manager.destroy(box.id, { force: true }, operation);
-    records.setOutgoing(upload, { phase: 'done', outcome: 'there' });
+    await settled(records, upload, 'there');
     return {
       box: box.name,
       to,
@@ -263,12 +286,13 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
       dumpMs,
       transferMs,
       restoreMs,
+      frozen,
       bytes: sent,
       precopy: false,
       precopyWhy: precopyWhy(request.local, remote),
     };
   } finally {
-    rmSync(archive, { force: true });
+    rmSync(scratch, { force: true });
     client.close();
   }
 }
@@ -289,6 +313,31 @@ async function migrate(transfer: TransferServices, side: OutgoingSide, box: Box,
     const cold = await attempt(run, transfer.manager.get(box.id), 'cold');
     return { ...cold, fallbackFrom: (error as Error).message };
   }
+}
+
+/** How long a restarted nsboxd waits for an interrupted migration to be settled before it reports it open. */
+const SETTLED_WITHIN_MS = 15 * 60_000;
+
+/** What became of a migration whose nsboxd died: from its latest record, once the reconcile settled it. */
+async function interruptedMigration(records: MigrationRecords, box: string): Promise<InterruptedOutcome> {
+  let record = records.latestOutgoing(box);
+  for (const deadline = Date.now() + SETTLED_WITHIN_MS; record && record.phase !== 'done' && Date.now() < deadline; record = records.latestOutgoing(box)) {
+    // unref: a pending answer does not keep a stopping nsboxd alive (the next start asks again).
+    await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+  }
+  const details = { box, ...(record ? { to: record.target, phase: record.phase, outcome: record.outcome } : {}) };
+  if (!record) return { status: 'failure', message: `nsboxd stopped before the migration of box '${box}' began: the box was not touched`, details };
+  const stopped = `nsboxd stopped during the migration of box '${record.boxName}' to ${record.target}`;
+  if (record.phase !== 'done') {
+    return {
+      status: 'failure',
+      message: `${stopped} (at ${record.phase}); it is being settled: the box runs on one side once both hosts reconciled`,
+      details: { ...details, pending: true },
+    };
+  }
+  if (record.outcome === 'there')
+    return { status: 'success', result: { box: record.boxName, to: record.target, state: 'running', mode: record.mode, interrupted: true } };
+  return { status: 'failure', message: `${stopped}; ${record.outcome === 'here' ? 'it runs here again' : 'it is not here any more'}`, details };
 }
 
 export const migrateAction = defineAction({
@@ -336,6 +385,8 @@ export const migrateAction = defineAction({
       operation,
     );
   },
+  // nsboxd died during the operation: the migration's record says where the box went (the reconcile settles an open one).
+  interrupted: ({ boxes, own }) => interruptedMigration(own<MigrationService>(migrationServiceId).records, boxes[0] ?? ''),
   render: (result) =>
     `box ${result.box} migrated to ${result.to}${result.mode === 'cold' ? ' cold (stopped and started there)' : ''}: frozen ${result.frozenMs} ms (dump ${result.dumpMs} ms, copy ${result.transferMs} ms of ${result.bytes} bytes, restore ${result.restoreMs} ms; ${result.precopyWhy})`,
 });

@@ -5,12 +5,13 @@
  * operations, with every plugin's hooks, do the rest.
  */
 
-import { ContainerModule, contribute, coreRefs, definePlugin, hostInfoPoint, type PluginDatabases } from '@nsbox/core';
+import { ContainerModule, contribute, coreRefs, definePlugin, hostInfoPoint, type PluginDatabases, uploadPoint } from '@nsbox/core';
 import { runtimeRefs } from '@nsbox/runtime-api';
 import { migrationActions, migrationServiceId } from './actions.js';
 import { migrationReconciler } from './migration-reconcile.js';
 import { MigrationService } from './migration-service.js';
 import { migrationSettingsSchema } from './settings.js';
+import { archiveUpload } from './upload-receiver.js';
 import { version } from './version.js';
 
 const migrationModule = new ContainerModule((options) => {
@@ -40,7 +41,14 @@ export const migrationPlugin = definePlugin({
     migration.engine.useCgroups(services.getOptional(runtimeRefs.cgroups));
     // nsboxd's GET /host: where criu is and `criu check`'s verdict.
     return {
-      contributions: [contribute(hostInfoPoint, { section: 'migration', describe: () => migration.checker.recent() })],
+      contributions: [
+        contribute(hostInfoPoint, { section: 'migration', describe: () => migration.checker.recent() }),
+        // The source streams a migrated box's archive here (nsboxd's PUT /plugins/migration/uploads/archive/{upload}).
+        contribute(
+          uploadPoint,
+          archiveUpload(() => ({ files: services.get(runtimeRefs.boxFiles), records: migration.records }), migration.settings.maxUploadBytes),
+        ),
+      ],
       // In the resident agent: migrations a dead nsboxd left half-way end with one copy of the box.
       services: [migrationReconciler(migration, services)],
     };

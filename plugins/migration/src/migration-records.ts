@@ -170,7 +170,10 @@ export class MigrationRecords {
   }
 
   /** Moves an outgoing migration to its next phase (durably, before that phase's work). */
-  setOutgoing(upload: string, changes: { phase: OutgoingPhase; mode?: MigrationMode; imageDir?: string; outcome?: string; owner?: Owner }): void {
+  setOutgoing(
+    upload: string,
+    changes: { phase: OutgoingPhase; token?: string; mode?: MigrationMode; imageDir?: string; outcome?: string; owner?: Owner },
+  ): void {
     const current = this.outgoing(upload);
     if (!current) throw new Error(`no outgoing migration ${upload}`);
     const owner = changes.owner ?? current.owner;
@@ -178,7 +181,7 @@ export class MigrationRecords {
       'UPDATE outgoing SET phase = ?, token = ?, mode = ?, image_dir = ?, outcome = ?, owner_pid = ?, owner_start = ?, updated_at = ? WHERE upload = ?',
       changes.phase,
       // The target's token is kept only while the target may still have to be asked.
-      changes.phase === 'done' ? '' : current.token,
+      changes.phase === 'done' ? '' : (changes.token ?? current.token),
       changes.mode ?? current.mode,
       changes.imageDir ?? current.imageDir,
       changes.outcome ?? current.outcome,
@@ -191,6 +194,12 @@ export class MigrationRecords {
 
   outgoing(upload: string): OutgoingRecord | undefined {
     const row = this.open().get<OutgoingRow>('SELECT * FROM outgoing WHERE upload = ?', upload);
+    return row ? outgoingOf(row) : undefined;
+  }
+
+  /** The latest outgoing migration of a box (by its name or id). */
+  latestOutgoing(box: string): OutgoingRecord | undefined {
+    const row = this.open().get<OutgoingRow>('SELECT * FROM outgoing WHERE box_name = ? OR box_id = ? ORDER BY updated_at DESC, rowid DESC LIMIT 1', box, box);
     return row ? outgoingOf(row) : undefined;
   }
 

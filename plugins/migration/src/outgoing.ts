@@ -33,6 +33,39 @@ export function targetClient(to: string, token: string, timeoutMs = 600_000): Ns
   throw new NsboxError('E_INVALID_ARGUMENT', `to: ${to} is neither a socket path (absolute) nor an http(s) URL`, { details: { field: 'to' } });
 }
 
+/** How long the target's token a migration keeps lasts: the reconcile asks the target with it until the move is settled. */
+const SETTLE_TOKEN_SECONDS = 7 * 24 * 3600;
+
+/**
+ * A token of the target's for this migration only (admin, as settle needs), expiring: the
+ * record keeps it rather than the caller's own token, and it is revoked once settled.
+ */
+export async function mintSettleToken(client: NsboxClient, upload: string): Promise<string> {
+  return (await client.tokens.create({ name: settleTokenName(upload), role: 'admin', expiresIn: SETTLE_TOKEN_SECONDS })).token;
+}
+
+function settleTokenName(upload: string): string {
+  return `migration-${upload}`;
+}
+
+/** The migration is settled: its record says where the box runs, and the target's token for it is revoked there (best effort: it expires anyway). */
+export async function settled(records: MigrationRecords, upload: string, outcome: 'here' | 'there' | 'gone'): Promise<void> {
+  const token = records.outgoing(upload)?.token;
+  records.setOutgoing(upload, { phase: 'done', outcome });
+  const target = records.outgoing(upload)?.target;
+  if (!token || !target) return;
+  const client = targetClient(target, token, 15_000);
+  try {
+    // Only the token minted for this migration (a record of an older nsbox holds its caller's own).
+    const me = await client.whoami();
+    if (me.name === settleTokenName(upload)) await client.tokens.revoke(me.tokenId);
+  } catch {
+    // Unreachable now: the token expires by itself.
+  } finally {
+    client.close();
+  }
+}
+
 /** The target's final word on the migration, or TargetUndecided. */
 export async function askTarget(record: OutgoingRecord, decision: 'commit' | 'abort'): Promise<'committed' | 'aborted'> {
   const client = targetClient(record.target, record.token, 60_000);
@@ -66,7 +99,7 @@ async function bringBack(side: OutgoingSide, record: OutgoingRecord): Promise<'h
   const found = find(side.manager, record.boxId);
   if (!found) {
     side.log.warn(`migration ${record.upload}: box ${record.boxName} is not here any more`);
-    side.records.setOutgoing(record.upload, { phase: 'done', outcome: 'gone' });
+    await settled(side.records, record.upload, 'gone');
     return 'here';
   }
   const box = await side.manager.sync(found.id);
@@ -86,7 +119,7 @@ async function bringBack(side: OutgoingSide, record: OutgoingRecord): Promise<'h
       await side.manager.start(box.id);
     }
   }
-  side.records.setOutgoing(record.upload, { phase: 'done', outcome: 'here' });
+  await settled(side.records, record.upload, 'here');
   return 'here';
 }
 
@@ -94,7 +127,7 @@ async function leave(side: OutgoingSide, record: OutgoingRecord): Promise<'there
   side.records.setOutgoing(record.upload, { phase: 'destroy' });
   const box = find(side.manager, record.boxId);
   if (box) await side.manager.destroy(box.id, { force: true });
-  side.records.setOutgoing(record.upload, { phase: 'done', outcome: 'there' });
+  await settled(side.records, record.upload, 'there');
   return 'there';
 }
 
@@ -108,7 +141,7 @@ export function settleOutgoing(side: OutgoingSide, upload: string): Promise<'her
         return record.outcome === 'there' ? 'there' : 'here';
       case 'preflight':
         // Nothing was touched.
-        side.records.setOutgoing(upload, { phase: 'done', outcome: 'here' });
+        await settled(side.records, upload, 'here');
         return 'here';
       case 'dump':
         if (record.imageDir) await waitForDump(record.imageDir);

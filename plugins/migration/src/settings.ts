@@ -15,6 +15,12 @@ export const migrationSettingsSchema = z.strictObject({
   timeoutSeconds: z.number().int().positive().default(300),
   /** criu's log verbosity (0–4); the logs stay beside the box's files. */
   verbosity: z.number().int().min(0).max(4).default(2),
+  /** The largest box archive another host may stream here (a migration's root and images); a longer one is refused before a byte is read. */
+  maxUploadBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024 ** 3),
 });
 
 export type MigrationSettings = z.infer<typeof migrationSettingsSchema>;

@@ -4,7 +4,7 @@
  * import creates a box with the config it carries.
  */
 
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Box, coreRefs, defineAction, NsboxError, type OperationContext, type ServiceSource, z } from '@nsbox/core';
 import { runtimeRefs } from '@nsbox/runtime-api';
@@ -13,10 +13,10 @@ import { exportBox, importBox, ownImageDir, type TransferServices } from './box-
 import { pausePoint } from './crash-seam.js';
 import type { MigrationRecords } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
-import { uploadFile } from './receive-action.js';
+import { removeUpload, uploadDir } from './upload-receiver.js';
 
 /**
- * The import of a migration (an upload of `migration receive`): recorded in the plugin's
+ * The import of a migration (an upload streamed to nsboxd's upload route, unpacked): recorded in the plugin's
  * database before the box is made, `restored` once it runs. The box is not this host's until
  * the source commits it (`migration settle`, incoming.ts).
  */
@@ -27,7 +27,7 @@ async function importMigration(
   input: { name?: string | undefined; run?: boolean | undefined },
   operation: OperationContext,
 ) {
-  const file = uploadFile(transfer.files, upload);
+  const dir = uploadDir(transfer.files, upload);
   try {
     if (!records.beginIncoming(upload)) {
       throw new NsboxError('E_INVALID_STATE', `upload: migration ${upload} was settled already (${records.incoming(upload)?.phase})`, {
@@ -35,10 +35,11 @@ async function importMigration(
       });
     }
     await pausePoint(transfer.files, 'target:importing');
+    if (!existsSync(dir)) throw new NsboxError('E_NOT_FOUND', `upload: no upload ${upload} was received here`, { details: { field: 'upload' } });
     const imported = await importBox(
       transfer,
       {
-        file,
+        staged: { dir, label: `upload ${upload}` },
         name: input.name,
         run: input.run,
         creating: ({ name, id }) => {
@@ -56,7 +57,7 @@ async function importMigration(
     await pausePoint(transfer.files, 'target:restored');
     return imported;
   } finally {
-    rmSync(file, { force: true });
+    await removeUpload(transfer.files, upload).catch(() => undefined);
   }
 }
 
@@ -121,7 +122,7 @@ export const importAction = defineAction({
   description: 'create a box from an archive of `nsbox export`; with --run it is restored from its checkpoint (or started)',
   input: z.strictObject({
     file: z.string().min(1).optional().describe('the archive (absolute path on the host)'),
-    upload: z.string().optional().describe('instead of file: an archive received by `migration receive` (removed after)'),
+    upload: z.string().optional().describe("instead of file: a migration's archive streamed to this host's upload route (removed after)"),
     name: z.string().min(1).optional().describe("the new box's name (default: the name in the archive)"),
     run: z.boolean().optional().describe('restore the box from its checkpoint once created (start it, without one)'),
   }),

@@ -8,6 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Operation } from '@nsbox/client';
 import { type DaemonProcessHost, spawnDaemonHost } from './daemons.js';
 import { countIn, countReaches, startCounterBox } from './hosts.js';
 import { sleep, useCriuCleanup } from './support.js';
@@ -129,6 +130,16 @@ describe('migration: nsboxd killed at each phase of a migration leaves exactly o
         [],
         'no import left uncommitted on the target',
       );
+      if (crash.kill === 'source') {
+        // The migrate operation the killed nsboxd ran ends as the move did: done there, or not (never "rolled back").
+        let operation: Operation | undefined;
+        for (const until = Date.now() + 30_000; Date.now() < until; await sleep(250)) {
+          operation = (await source.client.operations.list()).find((listed) => listed.kind === 'action.migration.migrate');
+          if (operation && operation.status !== 'running') break;
+        }
+        assert.equal(operation?.status, crash.runs === 'target' ? 'success' : 'failure', `the operation says where the box went: ${JSON.stringify(operation)}`);
+        if (crash.runs === 'source') assert.match(operation?.error?.message ?? '', /runs here again/);
+      }
       // Give the killed side's criu processes nothing to hold: none runs on either host now.
       assert.equal(criuRunning(source.stateDir, 'dump') || criuRunning(target.stateDir, 'restore'), false);
     });

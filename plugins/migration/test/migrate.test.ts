@@ -6,7 +6,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AnyPlugin } from '@nsbox/core';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
@@ -48,6 +48,14 @@ describe('migration: nsbox migrate between two hosts', function () {
     assert.equal(existsSync(`/sys/fs/cgroup/pids/${source.cgroupParent}/${original.id}`), false, "the source's cgroup is gone");
     assert.deepEqual(readdirSync(join(source.stateDir, 'migration', 'outgoing')), [], 'no archive left on the source');
     assert.deepEqual(readdirSync(join(target.stateDir, 'migration', 'incoming')), [], 'no upload left on the target');
+    // The record kept a token minted for this migration, not the caller's, and it is revoked there now.
+    const database = join(source.stateDir, 'plugins', 'migration');
+    for (const file of readdirSync(database)) {
+      assert.equal(readFileSync(join(database, file)).includes(target.token), false, `the caller's token is not in the source's ${file}`);
+    }
+    const minted = (await target.client.tokens.list()).filter((token) => token.name.startsWith('migration-'));
+    assert.equal(minted.length, 1, 'one token was minted on the target for the migration');
+    assert.ok(minted[0]?.revokedAt, 'and revoked once it was settled');
   });
 
   it('checks the target before anything stops: a name taken there, no nsboxd there, a bad token', async () => {

@@ -6,7 +6,7 @@
 
 import websocket from '@fastify/websocket';
 import { type BoxManager, NsboxError, type StandardSchemaV1, type z } from '@nsbox/core';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import Fastify, { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { AuditLog } from '../auth/audit-log.js';
 import { Scope } from '../auth/scope.js';
 import { type Caller, roleAtLeast, type TokenStore } from '../auth/token-store.js';
@@ -107,6 +107,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return;
     }
     jsonParser(request, body as string, done);
+  });
+
+  // Raw bytes only for a route that takes them (an upload): its handler reads the stream itself,
+  // so nothing is buffered and the body limit is the route's own. Anywhere else 415, as before.
+  app.addContentTypeParser('application/octet-stream', (request, payload, done) => {
+    if (request.routeOptions.config.api?.consumes === 'bytes') done(null, payload);
+    else done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers['content-type']), undefined);
   });
 
   app.addHook('onRequest', async (request) => {

@@ -80,6 +80,7 @@ export function setOptionsJsonSchema(contributions: readonly SetOptionContributi
 }
 
 function requestBody(route: AnyRoute): JsonSchema | undefined {
+  if (route.consumes === 'bytes') return { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } };
   if (!route.body) return undefined;
   if (route.bodyRef) return { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${route.bodyRef}` } } } };
   const schema = jsonSchemaOf(route.body);

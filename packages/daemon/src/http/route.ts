@@ -51,6 +51,8 @@ export interface RouteDef<P extends Schema = Schema, Q extends Schema = Schema, 
   response?: z.ZodType;
   status?: number;
   produces?: Produces;
+  /** 'bytes': the body is `application/octet-stream`, handed to the handler as the request's stream, unread. Default JSON. */
+  consumes?: 'bytes';
   /** Mutating calls are audited; defaults to every method but GET. */
   audit?: boolean;
   /** The box an audit entry names when it is not the `:id` of a /boxes route (an action's `box`). */
