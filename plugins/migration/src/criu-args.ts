@@ -110,6 +110,10 @@ export function restoreArgs(input: {
     // The runtime made the box's cgroup and wrote its knobs (the plugins' declarations): criu
     // puts the tasks back into it and leaves the values alone.
     '--manage-cgroups=soft',
+    // criu's older mount engine: the newer one (mount-v2) copies sharing groups with
+    // MOVE_MOUNT_SET_GROUP, which Debian 12's 6.1 kernel refuses from the box's idmapped root
+    // ("Failed to copy sharing from source .../restore-root"; criu#2023 is the same failure).
+    '--mntns-compat-mode',
   ];
   if (manifest.stdio.stdin?.startsWith('pipe:')) args.push('--inherit-fd', `fd[${input.stdinFd}]:${manifest.stdio.stdin}`);
   const outputs = new Set([manifest.stdio.stdout, manifest.stdio.stderr].filter((file): file is string => file?.startsWith('pipe:') === true));
