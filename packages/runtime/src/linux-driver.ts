@@ -231,11 +231,13 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     try {
       // The cgroup exists and nothing runs in it: plugins declare their resources now.
       await moments?.configure();
-      // The init holds once the box is built, before it execs (the launcher's `hold`), when a
-      // plugin wires it; otherwise it execs at once and the wire moment only records the facts.
-      const holdSocket = moments?.wiring ? join(files.dir, 'start.sock') : undefined;
       // /proc views: the shim keeps the box's FUSE connection and nsbox-proc-view serving it.
       const views = procViews(spec);
+      // The init holds once the box is built, before it execs (the launcher's `hold`), when a
+      // plugin wires it or the shim mounts views into it (the box must never run on the
+      // kernel's files, and a short-lived init would be gone before they are mounted);
+      // otherwise it execs at once and the wire moment only records the facts.
+      const holdSocket = moments?.wiring || views ? join(files.dir, 'start.sock') : undefined;
       const viewsFile = join(files.dir, VIEWS_CONFIG_FILE);
       if (views) writeFileSync(viewsFile, viewsConfig(views, cgroup), { mode: 0o600 });
       else rmSync(viewsFile, { force: true });
