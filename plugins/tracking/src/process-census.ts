@@ -6,7 +6,6 @@
  */
 
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BoxCgroup } from '@nsbox/runtime-api';
 import type { ProcessCensus } from './sample.js';
 
@@ -30,7 +29,7 @@ export function boxPids(cgroup: BoxCgroup): number[] {
   const walk = (dir: string) => {
     let children: string[];
     try {
-      for (const line of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (line !== '') pids.push(Number(line));
+      for (const line of readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n')) if (line !== '') pids.push(Number(line));
       children = readdirSync(dir, { withFileTypes: true })
         .filter((entry) => entry.isDirectory())
         .map((entry) => entry.name);
@@ -38,7 +37,7 @@ export function boxPids(cgroup: BoxCgroup): number[] {
       return; // the cgroup went away meanwhile: it holds no one
     }
     // A box may make cgroups of its own below its root (nested systemd, a cgroup namespace).
-    for (const child of children) walk(join(dir, child));
+    for (const child of children) walk(`${dir}/${child}`);
   };
   if (root !== undefined) walk(root);
   return pids;
