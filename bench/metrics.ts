@@ -126,12 +126,15 @@ try {
   const samplerCost = async () =>
     ((await api.host()) as unknown as { plugins: { tracking: { sampler: { rounds: number; cpuMs: number } } } }).plugins.tracking.sampler;
   const afterRound: number[] = [];
+  let afterRoundCpu = 0;
   for (let index = 0; index < 3; index++) {
     const rounds = (await samplerCost()).rounds;
     await waitFor(async () => (await samplerCost()).rounds > rounds, (2 * intervalSeconds + 5) * 1000, 'a sampler round');
+    const cpuBefore = cpuMs(pid);
     const started = performance.now();
     await api.metrics();
     afterRound.push(performance.now() - started);
+    afterRoundCpu += cpuMs(pid) - cpuBefore;
   }
   daemonCpu = cpuMs(pid);
   const statsCalls = await timeRuns(runs, async () => {
@@ -194,7 +197,9 @@ try {
     `\nmetrics: ${count} idle boxes (busybox sleep, tracking only), started in ${startSeconds.toFixed(1)} s; ${cpus().length} cores; sampler every ${intervalSeconds} s\n`,
   );
   console.log(`GET /metrics (one scrape, ${(scrapeBytes / 1024).toFixed(0)} KiB)   ${ms(scrapes)}   (nsboxd CPU ${scrapeCpu.toFixed(0)} ms)`);
-  console.log(`GET /metrics, first after a round       ${ms(afterRound)}   (${afterRound.length} rounds)`);
+  console.log(
+    `GET /metrics, first after a round       ${ms(afterRound)}   (nsboxd CPU ${(afterRoundCpu / afterRound.length).toFixed(0)} ms; ${afterRound.length} rounds)`,
+  );
   console.log(`stats --all (API: the action)         ${ms(statsCalls)}   (nsboxd CPU ${statsCpu.toFixed(0)} ms)`);
   console.log(`nsbox stats --all (CLI process)       ${ms(cliTimes)}   (node -e 0: ${median(floorTimes).toFixed(1)} ms)`);
   console.log(

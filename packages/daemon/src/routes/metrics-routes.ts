@@ -82,14 +82,18 @@ export function metricsRoutes(context: DaemonContext): AnyRoute[] {
           }
           let last = kept.get(contribution);
           if (!last || last.boxes !== boxes || !same(last.samples, collected)) {
-            last = {
-              samples: collected.slice(),
-              boxes,
-              blocks: familyBlocks(collected, (sample) => {
-                const box: Box | undefined = sample.labels['box'] === undefined ? undefined : byName.get(sample.labels['box']);
-                return box && sampleLine(sample, labelsOf(sample.labels, shownBoxName(scope.tenant, box.name), box.owner ?? ''));
-              }),
+            // A box's samples come one after the other with the same labels: looked up once.
+            let labels: MetricSample['labels'] | undefined;
+            let text: string | undefined;
+            const lineOf = (sample: MetricSample) => {
+              if (sample.labels !== labels) {
+                labels = sample.labels;
+                const box: Box | undefined = labels['box'] === undefined ? undefined : byName.get(labels['box']);
+                text = box && labelsOf(labels, shownBoxName(scope.tenant, box.name), box.owner ?? '');
+              }
+              return text === undefined ? undefined : sampleLine(sample, text);
             };
+            last = { samples: collected.slice(), boxes, blocks: familyBlocks(collected, lineOf) };
             kept.set(contribution, last);
           }
           for (const block of last.blocks) out.add(block);
