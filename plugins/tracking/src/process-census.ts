@@ -5,7 +5,7 @@
  * followed, so nothing inside the box's rootfs is touched.
  */
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { BoxCgroup } from '@nsbox/runtime-api';
 import type { ProcessCensus } from './sample.js';
 
@@ -27,12 +27,16 @@ export function boxPids(cgroup: BoxCgroup): number[] {
   const root = cgroup.unifiedDir ?? cgroup.v1Dirs['pids'] ?? Object.values(cgroup.v1Dirs)[0];
   const pids: number[] = [];
   const walk = (dir: string) => {
-    let children: string[];
+    let children: string[] = [];
     try {
       for (const line of readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n')) if (line !== '') pids.push(Number(line));
-      children = readdirSync(dir, { withFileTypes: true })
-        .filter((entry) => entry.isDirectory())
-        .map((entry) => entry.name);
+      // cgroupfs gives a directory 2 links plus one per child cgroup: a box without cgroups
+      // of its own (most) is not listed, its two dozen control files left alone.
+      if (statSync(dir).nlink > 2) {
+        children = readdirSync(dir, { withFileTypes: true })
+          .filter((entry) => entry.isDirectory())
+          .map((entry) => entry.name);
+      }
     } catch {
       return; // the cgroup went away meanwhile: it holds no one
     }
