@@ -1,9 +1,10 @@
 /**
  * The figures of issue 16 in one run, on N idle boxes (the cheapest: density's busybox sleep,
  * no other plugin) under an nsboxd of its own with the tracking plugin: one `GET /metrics`
- * scrape, `nsbox stats --all` (the API call, and the whole CLI process), the sampler's CPU
- * use (the nsboxd process, from /proc/PID/stat, over a quiet window: nothing else asks it
- * anything), and the history a box costs per day (a day of its real points, written out).
+ * scrape (back to back, and the first after a sampler round), `nsbox stats --all` (the API
+ * call, and the whole CLI process), the sampler's CPU use (the nsboxd process, from
+ * /proc/PID/stat, over a quiet window: nothing else asks it anything), and the history a box
+ * costs per day (a day of its real points, written out).
  *   npm run bench:metrics -- [N boxes, default 20] [quiet seconds, default 60]
  * NSBOX_BENCH_PROFILE=DIR: nsboxd writes a V8 CPU profile there (--cpu-prof) as it stops.
  */
@@ -120,6 +121,21 @@ try {
     scrapeBytes = (await api.metrics()).length;
   });
   const scrapeCpu = (cpuMs(pid) - daemonCpu) / runs;
+  // The first scrape after a sampler round writes every line anew (the ones after reuse them):
+  // what a Prometheus scraping less often than the sampler meets at each scrape.
+  const samplerCost = async () =>
+    ((await api.host()) as unknown as { plugins: { tracking: { sampler: { rounds: number; cpuMs: number } } } }).plugins.tracking.sampler;
+  const afterRound: number[] = [];
+  let afterRoundCpu = 0;
+  for (let index = 0; index < 3; index++) {
+    const rounds = (await samplerCost()).rounds;
+    await waitFor(async () => (await samplerCost()).rounds > rounds, (2 * intervalSeconds + 5) * 1000, 'a sampler round');
+    const cpuBefore = cpuMs(pid);
+    const started = performance.now();
+    await api.metrics();
+    afterRound.push(performance.now() - started);
+    afterRoundCpu += cpuMs(pid) - cpuBefore;
+  }
   daemonCpu = cpuMs(pid);
   const statsCalls = await timeRuns(runs, async () => {
     const result = (await api.actions.run('tracking', 'stats', { all: true })) as { boxes: { cpu?: unknown }[] };
@@ -139,8 +155,6 @@ try {
 
   // The quiet window: nothing asks nsboxd anything; its CPU is the sampler's and its idle timers'.
   // Also the rounds' own CPU, as the sampler measures it (process.cpuUsage around each round).
-  const samplerCost = async () =>
-    ((await api.host()) as unknown as { plugins: { tracking: { sampler: { rounds: number; cpuMs: number } } } }).plugins.tracking.sampler;
   const roundsBefore = await samplerCost();
   const cpuBefore = cpuMs(pid);
   const wallBefore = performance.now();
@@ -183,6 +197,9 @@ try {
     `\nmetrics: ${count} idle boxes (busybox sleep, tracking only), started in ${startSeconds.toFixed(1)} s; ${cpus().length} cores; sampler every ${intervalSeconds} s\n`,
   );
   console.log(`GET /metrics (one scrape, ${(scrapeBytes / 1024).toFixed(0)} KiB)   ${ms(scrapes)}   (nsboxd CPU ${scrapeCpu.toFixed(0)} ms)`);
+  console.log(
+    `GET /metrics, first after a round       ${ms(afterRound)}   (nsboxd CPU ${(afterRoundCpu / afterRound.length).toFixed(0)} ms; ${afterRound.length} rounds)`,
+  );
   console.log(`stats --all (API: the action)         ${ms(statsCalls)}   (nsboxd CPU ${statsCpu.toFixed(0)} ms)`);
   console.log(`nsbox stats --all (CLI process)       ${ms(cliTimes)}   (node -e 0: ${median(floorTimes).toFixed(1)} ms)`);
   console.log(

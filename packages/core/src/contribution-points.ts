@@ -60,7 +60,11 @@ export interface MetricSample {
   value: number;
 }
 export interface MetricsContribution {
-  /** Samples for the boxes given (all running boxes of the host when the face asks). */
+  /**
+   * Samples for the boxes given (all running boxes of the host when the face asks). A sample
+   * is never changed once returned: a contribution may return the same objects again while
+   * its figures hold (nsboxd then writes each once rather than at every scrape).
+   */
   collect(boxes: readonly Box[]): MetricSample[] | Promise<MetricSample[]>;
 }
 export const metricsPoint = createContributionPoint<MetricsContribution>({ id: 'core.metrics' });

@@ -106,6 +106,11 @@ export interface PluginDatabases {
    * `migrations`, each step once, in order, in a transaction. Closed with the host.
    */
   open(plugin: string, migrations: readonly string[]): PluginDatabase;
+  /**
+   * Whether `plugin` has a database already (an open of this or another process made it): to
+   * read or delete without making one where the plugin never wrote.
+   */
+  exists(plugin: string): boolean;
 }
 
 /** What an open host hands its driver when it asks for the driver's provisions. */

@@ -213,9 +213,10 @@ export interface CgroupManager {
   events(box: ResourceBox): ResourceEvents | undefined;
   /**
    * stats() and events() with the box's cgroup, from one lookup of it (a sampler reads every
-   * running box each round); undefined: no cgroup.
+   * running box each round); undefined: no cgroup. `known`: the cgroup an earlier usage() gave
+   * for the box, taken again if its directory is still there (one stat, not one per hierarchy).
    */
-  usage(box: ResourceBox): { cgroup: BoxCgroup; stats: ResourceStats; events: ResourceEvents } | undefined;
+  usage(box: ResourceBox, known?: BoxCgroup): { cgroup: BoxCgroup; stats: ResourceStats; events: ResourceEvents } | undefined;
   /** What this host cannot enforce of `resources`, with the kernel's reason (no box needed). */
   check(resources: BoxResources): ResourceProblem[];
 }

@@ -5,8 +5,8 @@
  * its size measurable on its own.
  */
 
-import { mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { NsboxError, type PluginDatabase, type PluginDatabases, type SqlValue } from '@nsbox/core';
 import type Database from 'better-sqlite3';
 import { migrateNamespace } from './migrations.js';
@@ -74,13 +74,10 @@ export class SqlitePluginDatabases implements PluginDatabases {
   constructor(private readonly dataRoot: string) {}
 
   open(plugin: string, migrations: readonly string[]): PluginDatabase {
-    if (!PLUGIN_NAME.test(plugin)) {
-      throw new NsboxError('E_INVALID_ARGUMENT', `invalid plugin name '${plugin}' for a plugin database`, { details: { field: 'plugin', plugin } });
-    }
     const known = this.opened.get(plugin);
     if (known) return known;
-    const dir = join(this.dataRoot, plugin);
-    const path = join(dir, `${plugin}.db`);
+    const path = this.pathOf(plugin);
+    const dir = dirname(path);
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const db = openSharedDatabase(path);
@@ -95,6 +92,18 @@ export class SqlitePluginDatabases implements PluginDatabases {
         cause: error,
       });
     }
+  }
+
+  exists(plugin: string): boolean {
+    return this.opened.has(plugin) || existsSync(this.pathOf(plugin));
+  }
+
+  /** `<data root>/<plugin>/<plugin>.db`, for a plugin of a valid name. */
+  private pathOf(plugin: string): string {
+    if (!PLUGIN_NAME.test(plugin)) {
+      throw new NsboxError('E_INVALID_ARGUMENT', `invalid plugin name '${plugin}' for a plugin database`, { details: { field: 'plugin', plugin } });
+    }
+    return join(this.dataRoot, plugin, `${plugin}.db`);
   }
 
   close(): void {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Box } from '@nsbox/core';
 import { migrations } from './migrations.js';
 import { SqliteStore } from './sqlite-store.js';
 import { resolveStateDir } from './state-dir.js';
@@ -101,6 +102,32 @@ describe('SQLite store', () => {
     const plan = open().db.prepare('EXPLAIN QUERY PLAN SELECT key FROM plugin_state WHERE namespace = ? AND key GLOB ?').all('runtime', 'box-a/*');
     assert.match(JSON.stringify(plan), /namespace=\? AND key>\? AND key<\?/, 'the prefix is a range of the primary key');
     assert.equal(state.list('runtime').length, keys.length, 'without a prefix: the whole namespace');
+  });
+
+  it('gives boxes whose config and runtime read, copy, serialize and assign as plain properties', () => {
+    const store = open();
+    const box: Box = {
+      id: 'b1',
+      name: 'web',
+      owner: null,
+      config: { process: { args: ['/bin/sleep', '1'] } } as Box['config'],
+      state: 'running',
+      runtime: { spec: { root: { path: '/srv/web' } }, initPid: 42 },
+      createdAt: 1,
+      updatedAt: 2,
+    };
+    store.insert(box);
+    const [listed] = store.list();
+    assert.ok(listed);
+    assert.deepEqual(listed, box);
+    assert.deepEqual({ ...listed }, box);
+    assert.deepEqual(JSON.parse(JSON.stringify(listed)), box);
+    assert.equal(listed.runtime, listed.runtime, 'parsed once, the same object after');
+    listed.runtime = { initPid: 7 };
+    listed.state = 'stopped';
+    store.update(listed);
+    assert.deepEqual(store.find('web')?.runtime, { initPid: 7 });
+    assert.equal(store.find('b1')?.state, 'stopped');
   });
 
   it('migrates a namespace once, and refuses tables newer than the code', () => {

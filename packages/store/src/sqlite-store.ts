@@ -57,16 +57,38 @@ interface OperationRow {
   error: string | null;
 }
 
-const toBox = (row: BoxRow): Box => ({
-  id: row.id,
-  name: row.name,
-  owner: row.owner,
-  config: JSON.parse(row.config),
-  state: row.state as Box['state'],
-  runtime: JSON.parse(row.runtime),
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
+/**
+ * A box of its row. Its config and runtime facts (the OCI spec: most of a row) are parsed at
+ * their first read: a listing of a thousand boxes (`/metrics`, `stats --all`, the sampler's
+ * round) reads the names and states of all and the spec of few. They are plain enumerable
+ * properties to every reader (spread, JSON, deep equality) and may be assigned.
+ */
+function toBox(row: BoxRow): Box {
+  let config: Box['config'] | undefined;
+  let runtime: Box['runtime'] | undefined;
+  return {
+    id: row.id,
+    name: row.name,
+    owner: row.owner,
+    get config(): Box['config'] {
+      config ??= JSON.parse(row.config) as Box['config'];
+      return config;
+    },
+    set config(value: Box['config']) {
+      config = value;
+    },
+    state: row.state as Box['state'],
+    get runtime(): Box['runtime'] {
+      runtime ??= JSON.parse(row.runtime) as Box['runtime'];
+      return runtime;
+    },
+    set runtime(value: Box['runtime']) {
+      runtime = value;
+    },
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
 
 const toEvent = (row: EventRow): BoxEvent => ({
   id: row.id,

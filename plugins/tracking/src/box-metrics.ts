@@ -10,10 +10,11 @@ import type { PressureStats } from '@nsbox/runtime-api';
 import type { BoxSample } from './sample.js';
 
 export function boxMetrics(sample: BoxSample): MetricSample[] {
-  const labels = { box: sample.box };
+  // Samples of the same labels share one object: nsboxd writes each labels object once.
+  const labels: Record<string, string> = { box: sample.box };
   const out: MetricSample[] = [];
-  const add = (name: string, type: MetricSample['type'], help: string, value: number | undefined, extra: Record<string, string> = {}) => {
-    if (value !== undefined && Number.isFinite(value)) out.push({ name, type, help, labels: { ...labels, ...extra }, value });
+  const add = (name: string, type: MetricSample['type'], help: string, value: number | undefined, shared: Record<string, string> = labels) => {
+    if (value !== undefined && Number.isFinite(value)) out.push({ name, type, help, labels: shared, value });
   };
   const seconds = (usec: number | undefined) => (usec === undefined ? undefined : usec / 1e6);
   const { cpu, memory, pids, io, pressure } = sample.stats;
@@ -42,7 +43,7 @@ export function boxMetrics(sample: BoxSample): MetricSample[] {
 
   if (sample.disk) {
     // Whether the figures are the box's own filesystem (a disk limit) or the host's it shares.
-    const fs = { filesystem: sample.disk.own ? 'own' : 'shared' };
+    const fs = { ...labels, filesystem: sample.disk.own ? 'own' : 'shared' };
     add('nsbox_box_disk_size_bytes', 'gauge', "bytes the box's root filesystem offers", sample.disk.sizeBytes, fs);
     add('nsbox_box_disk_used_bytes', 'gauge', "bytes used on the box's root filesystem", sample.disk.usedBytes, fs);
     add('nsbox_box_disk_free_bytes', 'gauge', 'bytes still free for the box on its root filesystem', sample.disk.freeBytes, fs);
@@ -52,7 +53,7 @@ export function boxMetrics(sample: BoxSample): MetricSample[] {
   }
 
   for (const device of io) {
-    const byDevice = { device: device.device };
+    const byDevice = { ...labels, device: device.device };
     add('nsbox_box_io_read_bytes_total', 'counter', 'bytes the box read from block devices', device.readBytes, byDevice);
     add('nsbox_box_io_written_bytes_total', 'counter', 'bytes the box wrote to block devices', device.writeBytes, byDevice);
     add('nsbox_box_io_reads_total', 'counter', 'read operations of the box on block devices', device.reads, byDevice);

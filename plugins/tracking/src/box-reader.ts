@@ -1,21 +1,45 @@
 /** Reads one sample of a box from the runtime's cgroup manager and driver, and its root's filesystem. */
 
 import type { Box, MetricSample } from '@nsbox/core';
-import type { CgroupManager } from '@nsbox/runtime-api';
-import { diskUsage, rootPathOf } from './disk-usage.js';
+import type { BoxCgroup, CgroupManager } from '@nsbox/runtime-api';
+import { diskUsage, ownFilesystem, rootPathOf } from './disk-usage.js';
 import { boxPids, processCensus } from './process-census.js';
 import type { BoxSample } from './sample.js';
 
+export type ReadableBox = Pick<Box, 'id' | 'name' | 'owner' | 'runtime' | 'updatedAt'>;
+
+/** What a box's earlier reading found that holds until the box changes (its record's updatedAt). */
+interface Known {
+  updatedAt: number;
+  root: string | undefined;
+  /** Whether the root is a filesystem of its own (undefined: not known yet). */
+  own?: boolean;
+  cgroup?: BoxCgroup;
+}
+
 export class BoxReader {
+  /** By box id: the sampler reads every running box each round, and this stays the same. */
+  private readonly known = new Map<string, Known>();
+
   constructor(private readonly manager: CgroupManager) {}
 
   /** undefined when the box has no cgroup (not running, or gone meanwhile). */
-  read(box: Pick<Box, 'id' | 'name' | 'owner' | 'runtime'>, time: number, contributed: MetricSample[] = []): BoxSample | undefined {
-    const usage = this.manager.usage(box);
-    if (!usage) return undefined;
+  read(box: ReadableBox, time: number, contributed: MetricSample[] = []): BoxSample | undefined {
+    let known = this.known.get(box.id);
+    if (known?.updatedAt !== box.updatedAt) {
+      // Its start (or any change) may have moved its root: the spec is read again.
+      known = { updatedAt: box.updatedAt, root: rootPathOf(box) };
+      this.known.set(box.id, known);
+    }
+    const usage = this.manager.usage(box, known.cgroup);
+    if (!usage) {
+      this.known.delete(box.id);
+      return undefined;
+    }
     const { cgroup, stats, events } = usage;
-    const root = rootPathOf(box);
-    const disk = root === undefined ? undefined : diskUsage(root);
+    known.cgroup = cgroup;
+    if (known.root !== undefined && known.own === undefined) known.own = ownFilesystem(known.root);
+    const disk = known.root === undefined || known.own === undefined ? undefined : diskUsage(known.root, known.own);
     const memoryCgroupDir = cgroup.v1Dirs.memory ?? cgroup.unifiedDir;
     return {
       boxId: box.id,
@@ -29,5 +53,10 @@ export class BoxReader {
       ...(disk ? { disk } : {}),
       contributed,
     };
+  }
+
+  /** Forgets what it knew of boxes other than these (the running ones, after a round). */
+  retain(ids: ReadonlySet<string>): void {
+    for (const id of this.known.keys()) if (!ids.has(id)) this.known.delete(id);
   }
 }

@@ -26,18 +26,29 @@ export function rootPathOf(box: Pick<Box, 'runtime'>): string | undefined {
   return typeof path === 'string' && path.startsWith('/') ? path : undefined;
 }
 
+/**
+ * Whether the root is a filesystem of its own rather than the host's it shares: an image is
+ * another filesystem, a project quota answers with the project's totals; an overlay (a layered
+ * box) answers with its upper's: the host's unless that has a limit. Undefined when the root
+ * cannot be read. It holds while the box runs: the reader asks once per start, not per sample.
+ */
+export function ownFilesystem(root: string): boolean | undefined {
+  try {
+    if (!lstatSync(root).isDirectory()) return undefined;
+    const box = filesystemSpace(root);
+    const host = filesystemSpace(dirname(root));
+    return box.blocks !== host.blocks || box.inodes !== host.inodes || box.blockSize !== host.blockSize;
+  } catch {
+    return undefined;
+  }
+}
+
 /** undefined when the root cannot be read (gone meanwhile, or not a plain directory). */
-export function diskUsage(root: string): DiskUsage | undefined {
+export function diskUsage(root: string, own: boolean): DiskUsage | undefined {
   try {
     if (!lstatSync(root).isDirectory()) return undefined;
     const { blocks, blockSize, ...figures } = filesystemSpace(root);
-    const host = filesystemSpace(dirname(root));
-    return {
-      ...figures,
-      // An image is another filesystem, a project quota answers with the project's totals; an
-      // overlay (a layered box) answers with its upper's: the host's unless that has a limit.
-      own: blocks !== host.blocks || figures.inodes !== host.inodes || blockSize !== host.blockSize,
-    };
+    return { ...figures, own };
   } catch {
     return undefined;
   }

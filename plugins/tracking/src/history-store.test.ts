@@ -1,11 +1,11 @@
 /** History in a real SQLite database: buckets per tier, counters and gauges merged, retention. */
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqlitePluginDatabases } from '@nsbox/store';
-import { COARSE, FINE, HistoryStore, historyMigrations } from './history-store.js';
+import { COARSE, FINE, HistoryStore } from './history-store.js';
 import type { BoxSample } from './sample.js';
 import { defaultTrackingSettings } from './settings.js';
 
@@ -37,11 +37,30 @@ describe('tracking history', () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'nsbox-test-history-'));
     databases = new SqlitePluginDatabases(dir);
-    history = new HistoryStore(databases.open('tracking', historyMigrations), defaultTrackingSettings);
+    history = new HistoryStore(databases, defaultTrackingSettings);
   });
   afterEach(() => {
     databases.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('makes its database at the first record only: reads, forgets and prunes before it make none', () => {
+    const file = join(dir, 'tracking', 'tracking.db');
+    assert.deepEqual(history.points('b1', { since: 0 }, HOUR).points, []);
+    assert.equal(history.latest('b1'), undefined);
+    assert.equal(history.forget('b1'), 0);
+    assert.equal(history.prune(HOUR, []), 0);
+    assert.equal(history.sizeBytes(), 0);
+    assert.equal(existsSync(file), false);
+    history.record([sample('b1', HOUR, 1, 1)]);
+    assert.equal(existsSync(file), true);
+    // Another process's store (the CLI's) reads the agent's database without making it again.
+    const other = new SqlitePluginDatabases(dir);
+    try {
+      assert.equal(new HistoryStore(other, defaultTrackingSettings).rowCount('b1'), 2);
+    } finally {
+      other.close();
+    }
   });
 
   it('folds samples into one point per minute and per hour: counters last, gauges highest', () => {

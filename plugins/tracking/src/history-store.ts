@@ -6,7 +6,7 @@
  * agent, and a box's rows are bounded by the two retentions: at the defaults 1,440 + 744.
  */
 
-import type { PluginDatabase, SqlValue } from '@nsbox/core';
+import type { PluginDatabase, PluginDatabases, SqlValue } from '@nsbox/core';
 import { type HistoryPoint, type PointField, pointColumns, pointOf } from './history-point.js';
 import type { BoxSample } from './sample.js';
 import type { TrackingSettings } from './settings.js';
@@ -56,6 +56,9 @@ export const historyMigrations: readonly string[] = [
    ALTER TABLE tracking_points ADD COLUMN inodes_free INTEGER`,
 ];
 
+/** The plugin's database, `<state-dir>/plugins/tracking/tracking.db`. */
+const TRACKING = 'tracking';
+
 export const FINE = 0;
 export const COARSE = 1;
 
@@ -80,10 +83,21 @@ export interface HistoryRange {
 }
 
 export class HistoryStore {
+  private opened: PluginDatabase | undefined;
+
   constructor(
-    private readonly db: PluginDatabase,
+    private readonly databases: PluginDatabases,
     private readonly settings: TrackingSettings,
   ) {}
+
+  /**
+   * The database, made by the first write (the sampler's): a host where tracking never sampled
+   * has none, and reading or forgetting there makes none (no CLI call opens one).
+   */
+  private db(create: boolean): PluginDatabase | undefined {
+    if (!this.opened && (create || this.databases.exists(TRACKING))) this.opened = this.databases.open(TRACKING, historyMigrations);
+    return this.opened;
+  }
 
   private steps(): [number, number] {
     return [this.settings.fineStepSeconds * 1000, this.settings.coarseStepSeconds * 1000];
@@ -93,12 +107,13 @@ export class HistoryStore {
   record(samples: readonly BoxSample[]): void {
     if (samples.length === 0) return;
     const [fine, coarse] = this.steps();
-    this.db.transaction(() => {
+    const db = this.db(true) as PluginDatabase;
+    db.transaction(() => {
       for (const sample of samples) {
         const point = pointOf(sample);
         const values: SqlValue[] = [...fields.map((field) => point[field]), JSON.stringify(point.counters)];
-        this.db.run(upsert, sample.boxId, FINE, Math.floor(sample.time / fine) * fine, ...values);
-        this.db.run(upsert, sample.boxId, COARSE, Math.floor(sample.time / coarse) * coarse, ...values);
+        db.run(upsert, sample.boxId, FINE, Math.floor(sample.time / fine) * fine, ...values);
+        db.run(upsert, sample.boxId, COARSE, Math.floor(sample.time / coarse) * coarse, ...values);
       }
     });
   }
@@ -112,29 +127,32 @@ export class HistoryStore {
     const tier = this.tierFor(range.since, now);
     const step = this.steps()[tier] as number;
     const since = Math.floor(range.since / step) * step;
-    const rows = this.db.all<Row>(
-      'SELECT * FROM tracking_points WHERE box_id = ? AND tier = ? AND time >= ? AND time <= ? ORDER BY time',
-      boxId,
-      tier,
-      since,
-      range.until ?? now,
-    );
+    const rows =
+      this.db(false)?.all<Row>(
+        'SELECT * FROM tracking_points WHERE box_id = ? AND tier = ? AND time >= ? AND time <= ? ORDER BY time',
+        boxId,
+        tier,
+        since,
+        range.until ?? now,
+      ) ?? [];
     return { tier, step, points: rows.map(toPoint) };
   }
 
   /** The latest fine point of a box (what the flight recorder compares with after a restart). */
   latest(boxId: string): HistoryPoint | undefined {
-    const row = this.db.get<Row>('SELECT * FROM tracking_points WHERE box_id = ? AND tier = ? ORDER BY time DESC LIMIT 1', boxId, FINE);
+    const row = this.db(false)?.get<Row>('SELECT * FROM tracking_points WHERE box_id = ? AND tier = ? ORDER BY time DESC LIMIT 1', boxId, FINE);
     return row && toPoint(row);
   }
 
   /** Drops what is past its tier's retention, and every point of boxes that no longer exist. */
   prune(now: number, boxIds: readonly string[]): number {
-    return this.db.transaction(() => {
-      let removed = this.db.run('DELETE FROM tracking_points WHERE tier = ? AND time < ?', FINE, now - this.settings.fineRetentionHours * 3_600_000).changes;
-      removed += this.db.run('DELETE FROM tracking_points WHERE tier = ? AND time < ?', COARSE, now - this.settings.coarseRetentionDays * 86_400_000).changes;
+    const db = this.db(false);
+    if (!db) return 0;
+    return db.transaction(() => {
+      let removed = db.run('DELETE FROM tracking_points WHERE tier = ? AND time < ?', FINE, now - this.settings.fineRetentionHours * 3_600_000).changes;
+      removed += db.run('DELETE FROM tracking_points WHERE tier = ? AND time < ?', COARSE, now - this.settings.coarseRetentionDays * 86_400_000).changes;
       const known = new Set(boxIds);
-      for (const { box_id: id } of this.db.all<{ box_id: string }>('SELECT DISTINCT box_id FROM tracking_points')) {
+      for (const { box_id: id } of db.all<{ box_id: string }>('SELECT DISTINCT box_id FROM tracking_points')) {
         if (!known.has(id)) removed += this.forget(id);
       }
       return removed;
@@ -142,18 +160,20 @@ export class HistoryStore {
   }
 
   forget(boxId: string): number {
-    return this.db.run('DELETE FROM tracking_points WHERE box_id = ?', boxId).changes;
+    return this.db(false)?.run('DELETE FROM tracking_points WHERE box_id = ?', boxId).changes ?? 0;
   }
 
   rowCount(boxId?: string): number {
+    const db = this.db(false);
     const row = boxId
-      ? this.db.get<{ n: number }>('SELECT count(*) AS n FROM tracking_points WHERE box_id = ?', boxId)
-      : this.db.get<{ n: number }>('SELECT count(*) AS n FROM tracking_points');
+      ? db?.get<{ n: number }>('SELECT count(*) AS n FROM tracking_points WHERE box_id = ?', boxId)
+      : db?.get<{ n: number }>('SELECT count(*) AS n FROM tracking_points');
     return row?.n ?? 0;
   }
 
+  /** Bytes of the database on disk (0 where tracking never sampled). */
   sizeBytes(): number {
-    return this.db.sizeBytes();
+    return this.db(false)?.sizeBytes() ?? 0;
   }
 }
 

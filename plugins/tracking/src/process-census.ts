@@ -5,8 +5,7 @@
  * followed, so nothing inside the box's rootfs is touched.
  */
 
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { BoxCgroup } from '@nsbox/runtime-api';
 import type { ProcessCensus } from './sample.js';
 
@@ -28,17 +27,21 @@ export function boxPids(cgroup: BoxCgroup): number[] {
   const root = cgroup.unifiedDir ?? cgroup.v1Dirs['pids'] ?? Object.values(cgroup.v1Dirs)[0];
   const pids: number[] = [];
   const walk = (dir: string) => {
-    let children: string[];
+    let children: string[] = [];
     try {
-      for (const line of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (line !== '') pids.push(Number(line));
-      children = readdirSync(dir, { withFileTypes: true })
-        .filter((entry) => entry.isDirectory())
-        .map((entry) => entry.name);
+      for (const line of readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n')) if (line !== '') pids.push(Number(line));
+      // cgroupfs gives a directory 2 links plus one per child cgroup: a box without cgroups
+      // of its own (most) is not listed, its two dozen control files left alone.
+      if (statSync(dir).nlink > 2) {
+        children = readdirSync(dir, { withFileTypes: true })
+          .filter((entry) => entry.isDirectory())
+          .map((entry) => entry.name);
+      }
     } catch {
       return; // the cgroup went away meanwhile: it holds no one
     }
     // A box may make cgroups of its own below its root (nested systemd, a cgroup namespace).
-    for (const child of children) walk(join(dir, child));
+    for (const child of children) walk(`${dir}/${child}`);
   };
   if (root !== undefined) walk(root);
   return pids;

@@ -73,6 +73,7 @@ export class Sampler {
         this.log?.warn(`cannot sample box ${box.name}: ${(error as Error).message}`);
       }
     }
+    this.parts.reader.retain(new Set(running.map((box) => box.id)));
     this.parts.history.record(samples);
     this.recordEvents(samples);
     const live = new Set(samples.map((sample) => sample.boxId));

@@ -15,7 +15,7 @@ import {
 } from '@nsbox/core';
 import { runtimeRefs } from '@nsbox/runtime-api';
 import { BoxReader } from './box-reader.js';
-import { HistoryStore, historyMigrations } from './history-store.js';
+import { HistoryStore } from './history-store.js';
 import { KernelLog } from './kernel-log.js';
 import { Sampler } from './sampler.js';
 import { trackingSettingsSchema } from './settings.js';
@@ -32,7 +32,7 @@ const trackingModule = new ContainerModule((options) => {
       const settings = trackingSettingsSchema.parse(
         (context.get(coreRefs.hostSettings.token, { optional: true }) as Record<string, unknown> | undefined)?.tracking ?? {},
       );
-      const history = new HistoryStore(context.get(coreRefs.pluginDatabases.token).open('tracking', historyMigrations), settings);
+      const history = new HistoryStore(context.get(coreRefs.pluginDatabases.token), settings);
       const manager = context.get(runtimeRefs.cgroupManager.token, { optional: true });
       // Without the runtime's cgroups (a host of another driver) there is history only.
       const reader = manager ? new BoxReader(manager) : undefined;

@@ -24,6 +24,8 @@ export class TrackingService {
   sampler: Sampler | undefined;
   /** What this plugin contributes to the metrics point (nsboxd's /metrics). */
   readonly contribution: MetricsContribution = { collect: (boxes) => this.metrics(boxes) };
+  /** The Prometheus samples of the sampler's samples, made at the first scrape after a round. */
+  private readonly metricsOf = new WeakMap<BoxSample, MetricSample[]>();
 
   constructor(
     readonly reader: BoxReader | undefined,
@@ -131,13 +133,26 @@ export class TrackingService {
     });
   }
 
-  /** Prometheus samples of the boxes: the sampler's latest where fresh, else one live reading. */
+  /**
+   * Prometheus samples of the boxes: the sampler's latest where fresh, else one live reading.
+   * A sampler's sample gives the same MetricSample objects at every scrape until the next
+   * round (nsboxd writes each of them once, not at every scrape).
+   */
   metrics(boxes: readonly Box[]): MetricSample[] {
-    return boxes.flatMap((box) => {
-      if (box.state !== 'running') return [];
-      const sample = this.fresh(box) ?? this.safeRead(box);
-      return sample ? boxMetrics(sample) : [];
-    });
+    const out: MetricSample[] = [];
+    for (const box of boxes) {
+      if (box.state !== 'running') continue;
+      const fresh = this.fresh(box);
+      let metrics = fresh && this.metricsOf.get(fresh);
+      if (!metrics) {
+        const sample = fresh ?? this.safeRead(box);
+        if (!sample) continue;
+        metrics = boxMetrics(sample);
+        if (fresh) this.metricsOf.set(fresh, metrics);
+      }
+      for (const metric of metrics) out.push(metric);
+    }
+    return out;
   }
 
   private safeRead(box: Box): BoxSample | undefined {

@@ -5,6 +5,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CliRunOptions, cliCommands, makeCliHost, requireRoot, useCleanup } from '@nsbox/testkit';
@@ -55,5 +56,10 @@ describe('tracking: nsbox stats in local mode', function () {
     const bad = nsbox('--json', 'stats', 'spin', '--since', 'ages');
     assert.equal(bad.code, 2);
     assert.equal(JSON.parse(bad.stdout).error.details.issues[0].path, 'since');
+    // No agent sampled: the history is empty, and neither the CLI's reads nor a destroy made a database.
+    const history = nsbox('--json', 'stats', 'spin', '--since', '1h').json() as StatsResult;
+    assert.deepEqual(history.stats?.history?.points, []);
+    ok('destroy', 'idle');
+    assert.equal(existsSync(join(cli.stateDir, 'plugins', 'tracking', 'tracking.db')), false);
   });
 });

@@ -6,7 +6,8 @@
  */
 
 import assert from 'node:assert/strict';
-import { readdirSync, statfsSync } from 'node:fs';
+import { mkdirSync, readdirSync, statfsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type AnyPlugin, contribute, definePlugin, metricsPoint } from '@nsbox/core';
 import { LocalBoxApi } from '@nsbox/host';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
@@ -47,6 +48,15 @@ describe('tracking: the sampler on real boxes', function () {
     assert.equal(sample.stats.pids.current, 2);
     assert.ok((sample.stats.memory.usage ?? 0) > 0 && (sample.stats.memory.anon ?? -1) >= 0);
     assert.equal(typeof sample.stats.cpu.usageUsec, 'number');
+
+    // A cgroup the box made of its own (nested systemd): its processes are the box's too.
+    const cgroup = t.driver.cgroups.get(box.id);
+    const root = cgroup?.unifiedDir ?? cgroup?.v1Dirs['pids'];
+    assert.ok(root, 'the box has a cgroup to count in');
+    mkdirSync(join(root, 'inner'));
+    writeFileSync(join(root, 'inner', 'cgroup.procs'), String(pids[1]));
+    const [nested] = (await t.tracking.sampler?.sampleOnce()) ?? [];
+    assert.equal(nested?.census.processes, 2, 'the sleep moved into the inner cgroup still counts');
   });
 
   it("keeps other plugins' counters for the box: in its sample, its history and its stats", async () => {

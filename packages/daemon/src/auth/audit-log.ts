@@ -1,5 +1,6 @@
 /** Every mutating call, with who made it (token id and name, tenant, role) and how it ended. */
 
+import { StatementCache } from '@nsbox/store';
 import type Database from 'better-sqlite3';
 import type { Caller } from './token-store.js';
 
@@ -82,14 +83,19 @@ export function auditedUrl(url: string): string {
 }
 
 export class AuditLog {
+  /** Statements prepared once each (a prepare compiles the SQL): every mutating call writes an entry. */
+  private readonly statements: StatementCache;
+
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.statements = new StatementCache(db);
+  }
 
   record(entry: AuditRecord): void {
-    this.db
-      .prepare(
+    this.statements
+      .get(
         'INSERT INTO daemon_audit (time, token_id, token_name, tenant, role, method, url, route, box, status, code, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
@@ -110,8 +116,8 @@ export class AuditLog {
 
   /** Redacts the exec environments that entries written before auditedUrl existed still hold. */
   redactStoredEnvironments(): number {
-    const rows = this.db.prepare("SELECT id, url FROM daemon_audit WHERE url LIKE '%env=%'").all() as { id: number; url: string }[];
-    const update = this.db.prepare('UPDATE daemon_audit SET url = ? WHERE id = ?');
+    const rows = this.statements.get("SELECT id, url FROM daemon_audit WHERE url LIKE '%env=%'").all() as { id: number; url: string }[];
+    const update = this.statements.get('UPDATE daemon_audit SET url = ? WHERE id = ?');
     let changed = 0;
     for (const row of rows) {
       const redacted = auditedUrl(row.url);
@@ -138,6 +144,6 @@ export class AuditLog {
       params.push(filter.after);
     }
     const sql = `SELECT * FROM daemon_audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
-    return (this.db.prepare(sql).all(...params, filter.limit ?? 1000) as AuditRow[]).map(toEntry);
+    return (this.statements.get(sql).all(...params, filter.limit ?? 1000) as AuditRow[]).map(toEntry);
   }
 }

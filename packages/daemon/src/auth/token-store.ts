@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { type ApiRole, apiRoles, NsboxError } from '@nsbox/core';
+import { StatementCache } from '@nsbox/store';
 import type Database from 'better-sqlite3';
 
 export interface Caller {
@@ -72,10 +73,15 @@ function unauthorized(reason: 'missing' | 'invalid' | 'expired' | 'revoked', mes
 export class TokenStore {
   private readonly lastUsedWritten = new Map<string, number>();
 
+  /** Statements prepared once each (a prepare compiles the SQL): a token is looked up at every request. */
+  private readonly statements: StatementCache;
+
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.statements = new StatementCache(db);
+  }
 
   issue(input: { name: string; tenant: string | null; role: ApiRole; expiresAt?: number | null; createdBy?: string | null }): {
     token: string;
@@ -83,8 +89,8 @@ export class TokenStore {
   } {
     const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const id = `tok_${randomBytes(6).toString('hex')}`;
-    this.db
-      .prepare('INSERT INTO daemon_tokens (id, hash, name, tenant, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    this.statements
+      .get('INSERT INTO daemon_tokens (id, hash, name, tenant, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(id, hashToken(token), input.name, input.tenant, input.role, input.createdBy ?? null, this.clock(), input.expiresAt ?? null);
     return { token, record: this.get(id) as TokenRecord };
   }
@@ -92,38 +98,38 @@ export class TokenStore {
   /** The caller a bearer secret stands for; E_UNAUTHORIZED (401) otherwise. */
   authenticate(secret: string | undefined): Caller {
     if (!secret) throw unauthorized('missing', 'this route needs a bearer token (Authorization: Bearer <token>)');
-    const row = this.db.prepare('SELECT * FROM daemon_tokens WHERE hash = ?').get(hashToken(secret)) as TokenRow | undefined;
+    const row = this.statements.get('SELECT * FROM daemon_tokens WHERE hash = ?').get(hashToken(secret)) as TokenRow | undefined;
     if (!row) throw unauthorized('invalid', 'the bearer token is not valid');
     const now = this.clock();
     if (row.revoked_at !== null) throw unauthorized('revoked', 'the bearer token was revoked');
     if (row.expires_at !== null && row.expires_at <= now) throw unauthorized('expired', 'the bearer token has expired');
     if (now - (this.lastUsedWritten.get(row.id) ?? 0) > LAST_USED_EVERY_MS) {
       this.lastUsedWritten.set(row.id, now);
-      this.db.prepare('UPDATE daemon_tokens SET last_used_at = ? WHERE id = ?').run(now, row.id);
+      this.statements.get('UPDATE daemon_tokens SET last_used_at = ? WHERE id = ?').run(now, row.id);
     }
     return { tokenId: row.id, name: row.name, tenant: row.tenant, role: row.role as ApiRole };
   }
 
   get(id: string): TokenRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM daemon_tokens WHERE id = ?').get(id) as TokenRow | undefined;
+    const row = this.statements.get('SELECT * FROM daemon_tokens WHERE id = ?').get(id) as TokenRow | undefined;
     return row && toRecord(row);
   }
 
   list(filter: { tenant?: string } = {}): TokenRecord[] {
     const rows =
       filter.tenant === undefined
-        ? this.db.prepare('SELECT * FROM daemon_tokens ORDER BY created_at, id').all()
-        : this.db.prepare('SELECT * FROM daemon_tokens WHERE tenant = ? ORDER BY created_at, id').all(filter.tenant);
+        ? this.statements.get('SELECT * FROM daemon_tokens ORDER BY created_at, id').all()
+        : this.statements.get('SELECT * FROM daemon_tokens WHERE tenant = ? ORDER BY created_at, id').all(filter.tenant);
     return (rows as TokenRow[]).map(toRecord);
   }
 
   revoke(id: string): void {
-    this.db.prepare('UPDATE daemon_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.clock(), id);
+    this.statements.get('UPDATE daemon_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.clock(), id);
   }
 
   /** A removed tenant's tokens go with it. */
   removeTenantTokens(tenant: string): void {
-    this.db.prepare('DELETE FROM daemon_tokens WHERE tenant = ?').run(tenant);
+    this.statements.get('DELETE FROM daemon_tokens WHERE tenant = ?').run(tenant);
   }
 
   /**

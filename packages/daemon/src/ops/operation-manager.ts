@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isNsboxError, NsboxError } from '@nsbox/core';
+import { StatementCache } from '@nsbox/store';
 import type Database from 'better-sqlite3';
 import { type ApiErrorBody, toApiError } from '../http/api-error.js';
 
@@ -89,18 +90,22 @@ export class OperationManager {
   /** Progress not yet written (throttled); shown by get() so pollers see it. */
   private readonly pending = new Map<string, OperationProgress>();
 
+  /** Statements prepared once each (a prepare compiles the SQL): an operation writes its row at each step. */
+  private readonly statements: StatementCache;
+
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly clock: () => number = Date.now,
   ) {
+    this.statements = new StatementCache(db);
     this.changes.setMaxListeners(0);
   }
 
   start(input: OperationInput, work: (context: OperationContext) => Promise<unknown>): Operation {
     const id = randomUUID();
     const now = this.clock();
-    this.db
-      .prepare(
+    this.statements
+      .get(
         "INSERT INTO daemon_operations (id, kind, description, status, tenant, resources, input, pid, created_at, updated_at) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
       )
       .run(id, input.kind, input.description, input.tenant, JSON.stringify(input.resources), JSON.stringify(input.input), process.pid, now, now);
@@ -128,7 +133,7 @@ export class OperationManager {
   }
 
   get(id: string): Operation | undefined {
-    const row = this.db.prepare('SELECT * FROM daemon_operations WHERE id = ?').get(id) as OperationRow | undefined;
+    const row = this.statements.get('SELECT * FROM daemon_operations WHERE id = ?').get(id) as OperationRow | undefined;
     return row && this.toOperation(row);
   }
 
@@ -144,7 +149,7 @@ export class OperationManager {
       params.push(filter.status);
     }
     const sql = `SELECT * FROM daemon_operations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`;
-    return (this.db.prepare(sql).all(...params) as OperationRow[]).map((row) => this.toOperation(row));
+    return (this.statements.get(sql).all(...params) as OperationRow[]).map((row) => this.toOperation(row));
   }
 
   /** Asks a running operation to stop; it ends 'cancelled' once its work has rolled back. */
@@ -188,7 +193,7 @@ export class OperationManager {
 
   /** Operations a previous nsboxd left running: each is settled by `settle` (finished or rolled back). */
   stale(): StoredOperation[] {
-    const rows = this.db.prepare("SELECT * FROM daemon_operations WHERE status = 'running' AND pid != ?").all(process.pid) as OperationRow[];
+    const rows = this.statements.get("SELECT * FROM daemon_operations WHERE status = 'running' AND pid != ?").all(process.pid) as OperationRow[];
     return rows.map((row) => ({ ...this.toOperation(row), input: JSON.parse(row.input), pid: row.pid }));
   }
 
@@ -198,7 +203,7 @@ export class OperationManager {
 
   /** Forgets ended operations older than `ageMs`. */
   prune(ageMs: number): number {
-    return this.db.prepare("DELETE FROM daemon_operations WHERE status != 'running' AND updated_at < ?").run(this.clock() - ageMs).changes;
+    return this.statements.get("DELETE FROM daemon_operations WHERE status != 'running' AND updated_at < ?").run(this.clock() - ageMs).changes;
   }
 
   /** Resolves when every operation of this process has ended (graceful shutdown). */
@@ -217,7 +222,7 @@ export class OperationManager {
     const updated: Operation = { ...snapshot, progress, updatedAt: now };
     if (now - entry.lastWrite >= PROGRESS_WRITE_MS) {
       entry.lastWrite = now;
-      this.db.prepare('UPDATE daemon_operations SET progress = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(progress), now, id);
+      this.statements.get('UPDATE daemon_operations SET progress = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(progress), now, id);
     } else {
       this.pending.set(id, progress);
     }
@@ -228,8 +233,8 @@ export class OperationManager {
     const progress = this.pending.get(id);
     this.pending.delete(id);
     const now = this.clock();
-    this.db
-      .prepare(`UPDATE daemon_operations SET status = ?, result = ?, error = ?, updated_at = ?${progress ? ', progress = ?' : ''} WHERE id = ?`)
+    this.statements
+      .get(`UPDATE daemon_operations SET status = ?, result = ?, error = ?, updated_at = ?${progress ? ', progress = ?' : ''} WHERE id = ?`)
       .run(
         status,
         outcome.result === undefined ? null : JSON.stringify(outcome.result),

@@ -1,6 +1,7 @@
 /** Tenants: the customers of a hosting panel. A box's `owner` is its tenant's name. */
 
 import { NsboxError } from '@nsbox/core';
+import { StatementCache } from '@nsbox/store';
 import type Database from 'better-sqlite3';
 import { emptyTenantPolicy, type TenantPolicy } from './tenant-grants.js';
 
@@ -42,24 +43,29 @@ const toTenant = (row: TenantRow): Tenant => ({
 });
 
 export class TenantStore {
+  /** Statements prepared once each (a prepare compiles the SQL): tenants are read at every quota check. */
+  private readonly statements: StatementCache;
+
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.statements = new StatementCache(db);
+  }
 
   create(input: { name: string; description?: string; quotas?: Quotas; policy?: TenantPolicy }): Tenant {
     if (this.find(input.name)) {
       throw new NsboxError('E_ALREADY_EXISTS', `a tenant named '${input.name}' already exists`, { details: { field: 'name', tenant: input.name } });
     }
     const now = this.clock();
-    this.db
-      .prepare('INSERT INTO daemon_tenants (name, description, quotas, policy, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
+    this.statements
+      .get('INSERT INTO daemon_tenants (name, description, quotas, policy, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(input.name, input.description ?? '', JSON.stringify(input.quotas ?? {}), JSON.stringify(input.policy ?? emptyTenantPolicy()), now, now);
     return this.get(input.name);
   }
 
   find(name: string): Tenant | undefined {
-    const row = this.db.prepare('SELECT * FROM daemon_tenants WHERE name = ?').get(name) as TenantRow | undefined;
+    const row = this.statements.get('SELECT * FROM daemon_tenants WHERE name = ?').get(name) as TenantRow | undefined;
     return row && toTenant(row);
   }
 
@@ -70,20 +76,20 @@ export class TenantStore {
   }
 
   list(): Tenant[] {
-    return (this.db.prepare('SELECT * FROM daemon_tenants ORDER BY name').all() as TenantRow[]).map(toTenant);
+    return (this.statements.get('SELECT * FROM daemon_tenants ORDER BY name').all() as TenantRow[]).map(toTenant);
   }
 
   update(name: string, changes: { description?: string; quotas?: Quotas; policy?: TenantPolicy }): Tenant {
     const tenant = this.get(name);
     const quotas = changes.quotas ?? tenant.quotas;
     const policy = changes.policy ?? tenant.policy;
-    this.db
-      .prepare('UPDATE daemon_tenants SET description = ?, quotas = ?, policy = ?, updated_at = ? WHERE name = ?')
+    this.statements
+      .get('UPDATE daemon_tenants SET description = ?, quotas = ?, policy = ?, updated_at = ? WHERE name = ?')
       .run(changes.description ?? tenant.description, JSON.stringify(quotas), JSON.stringify(policy), this.clock(), name);
     return this.get(name);
   }
 
   remove(name: string): void {
-    this.db.prepare('DELETE FROM daemon_tenants WHERE name = ?').run(name);
+    this.statements.get('DELETE FROM daemon_tenants WHERE name = ?').run(name);
   }
 }

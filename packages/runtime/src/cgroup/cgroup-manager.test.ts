@@ -230,6 +230,16 @@ describe('the cgroup manager on real box cgroups', function () {
     assert.equal(manager.effective({ id: 'nobox' }), undefined);
   });
 
+  it("takes a box's cgroup from an earlier usage() while it is there, and looks it up again once it is gone", async () => {
+    const first = manager.usage(box);
+    assert.ok(first);
+    const again = manager.usage(box, first.cgroup);
+    assert.equal(again?.cgroup, first.cgroup, 'the cgroup handed in, not a new lookup');
+    assert.equal(typeof again?.stats.cpu.usageUsec, 'number');
+    await driver.remove(box.id);
+    assert.equal(manager.usage(box, first.cgroup), undefined, 'gone: no usage from the directories it had');
+  });
+
   it('hands realtime CPU time down through its own parent levels (v1)', function () {
     const rootRuntime = Number(readFileSync('/sys/fs/cgroup/cpu/cpu.rt_runtime_us', 'utf8'));
     if (!(rootRuntime > 20_000) || manager.check({ cpu: { realtimeRuntime: 10_000 } }).length > 0) {

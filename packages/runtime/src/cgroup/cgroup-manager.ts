@@ -27,7 +27,7 @@ import type {
   ResourceProblem,
   ResourceStats,
 } from '@nsbox/runtime-api';
-import { childCgroups, existingControllerFile, fileExists, readCgroupFile, readCgroupFileIfExists, writeCgroupFile } from './cgroup-fs.js';
+import { childCgroups, existingControllerFile, fileExists, isDirectory, readCgroupFile, readCgroupFileIfExists, writeCgroupFile } from './cgroup-fs.js';
 import { ResourceHost } from './resource-host.js';
 import { knobsOf, resourcesOf } from './resource-knobs.js';
 import { type MergedKnob, mergeDeclarations } from './resource-merge.js';
@@ -115,8 +115,10 @@ export class BoxCgroupManager implements CgroupManager {
     return cgroup ? this.reader(box, cgroup).events() : undefined;
   }
 
-  usage(box: ResourceBox): { cgroup: BoxCgroup; stats: ResourceStats; events: ResourceEvents } | undefined {
-    const cgroup = this.driver.get(box.id);
+  usage(box: ResourceBox, known?: BoxCgroup): { cgroup: BoxCgroup; stats: ResourceStats; events: ResourceEvents } | undefined {
+    // The memory directory stands for the rest: the one OOM kills are counted in.
+    const knownDir = known && (known.v1Dirs['memory'] ?? known.unifiedDir);
+    const cgroup = known && knownDir !== undefined && isDirectory(knownDir) ? known : this.driver.get(box.id);
     if (!cgroup) return undefined;
     const reader = this.reader(box, cgroup);
     return { cgroup, stats: reader.stats(), events: reader.events() };

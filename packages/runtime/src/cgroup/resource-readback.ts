@@ -32,8 +32,7 @@ export function hugepageSizes(): string[] {
 }
 
 function field(text: string | undefined, key: string): number | undefined {
-  const value = new RegExp(`^${key} (\\d+)$`, 'm').exec(text ?? '')?.[1];
-  return value === undefined ? undefined : Number(value);
+  return keyedValues(text).get(key);
 }
 
 function sum(values: Map<string, number>, keys: string[]): number | undefined {
@@ -42,7 +41,9 @@ function sum(values: Map<string, number>, keys: string[]): number | undefined {
 }
 
 function defined<T extends object>(object: T): T {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(object)) if (value !== undefined) out[key] = value;
+  return out as T;
 }
 
 export class ResourceReader {
@@ -193,29 +194,30 @@ export class ResourceReader {
   stats(): ResourceStats {
     const number = (text: string | undefined) => (text === undefined || text === '' ? undefined : Number(text));
     const stats: ResourceStats = { cpu: {}, memory: {}, pids: {}, io: [] };
-    const cpuStat = this.read('cpu', 'cpu.stat');
+    // Each file parsed once: the sampler reads every box each round.
+    const cpuStat = keyedValues(this.read('cpu', 'cpu.stat'));
     if (this.v2('cpu') || this.host.flavor('cpu') === undefined) {
       stats.cpu = defined({
-        usageUsec: field(cpuStat, 'usage_usec'),
-        userUsec: field(cpuStat, 'user_usec'),
-        systemUsec: field(cpuStat, 'system_usec'),
-        throttledPeriods: field(cpuStat, 'nr_throttled'),
-        throttledUsec: field(cpuStat, 'throttled_usec'),
-        bursts: field(cpuStat, 'nr_bursts'),
-        burstUsec: field(cpuStat, 'burst_usec'),
+        usageUsec: cpuStat.get('usage_usec'),
+        userUsec: cpuStat.get('user_usec'),
+        systemUsec: cpuStat.get('system_usec'),
+        throttledPeriods: cpuStat.get('nr_throttled'),
+        throttledUsec: cpuStat.get('throttled_usec'),
+        bursts: cpuStat.get('nr_bursts'),
+        burstUsec: cpuStat.get('burst_usec'),
       });
     } else {
       const usage = number(this.read('cpuacct', 'cpuacct.usage'));
       // cpuacct.stat counts USER_HZ ticks, 100 a second on Linux.
-      const ticks = this.read('cpuacct', 'cpuacct.stat');
-      const user = field(ticks, 'user');
-      const system = field(ticks, 'system');
-      const throttled = field(cpuStat, 'throttled_time');
+      const ticks = keyedValues(this.read('cpuacct', 'cpuacct.stat'));
+      const user = ticks.get('user');
+      const system = ticks.get('system');
+      const throttled = cpuStat.get('throttled_time');
       stats.cpu = defined({
         usageUsec: usage === undefined ? undefined : Math.round(usage / 1000),
         userUsec: user === undefined ? undefined : user * 10_000,
         systemUsec: system === undefined ? undefined : system * 10_000,
-        throttledPeriods: field(cpuStat, 'nr_throttled'),
+        throttledPeriods: cpuStat.get('nr_throttled'),
         throttledUsec: throttled === undefined ? undefined : Math.round(throttled / 1000),
       });
     }
@@ -260,7 +262,7 @@ export class ResourceReader {
     const pressure: NonNullable<ResourceStats['pressure']> = {};
     for (const resource of ['cpu', 'memory', 'io'] as const) {
       // Read in the unified directory itself: on a hybrid host `cpu` names the v1 hierarchy.
-      const parsed = parsePressure(readCgroupFileIfExists(join(unifiedDir, `${resource}.pressure`)));
+      const parsed = parsePressure(readCgroupFileIfExists(`${unifiedDir}/${resource}.pressure`));
       if (parsed) pressure[resource] = parsed;
     }
     return Object.keys(pressure).length > 0 ? pressure : undefined;

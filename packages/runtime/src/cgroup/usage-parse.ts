@@ -6,36 +6,46 @@
 
 import type { PressureStats } from '@nsbox/runtime-api';
 
-/** `key value` lines (memory.stat, cpu.stat) as a map. */
+/** A `key count` line (the count may be followed by more fields, which are left). */
+const KEYED_LINE = /^[ \t]*(\S+)[ \t]+(\d+)(?:[ \t].*)?$/gm;
+
+/**
+ * `key value` lines (memory.stat, cpu.stat) as a map. One pass of one expression over the
+ * text: the sampler parses a few of these per box each round.
+ */
 export function keyedValues(text: string | undefined): Map<string, number> {
   const values = new Map<string, number>();
-  for (const line of (text ?? '').split('\n')) {
-    const [key, value] = line.trim().split(/\s+/);
-    if (key && value !== undefined && /^\d+$/.test(value)) values.set(key, Number(value));
-  }
+  if (text === undefined) return values;
+  for (const [, key, value] of text.matchAll(KEYED_LINE)) values.set(key as string, Number(value));
   return values;
 }
 
+/** `key=value` fields of a pressure line. */
+const PRESSURE_FIELD = /(\w+)=(\S+)/g;
+
 function pressureLine(line: string | undefined): PressureStats['some'] | undefined {
   if (line === undefined) return undefined;
-  const fields = new Map(
-    line
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map((pair) => pair.split('=') as [string, string]),
-  );
-  const number = (key: string) => Number(fields.get(key));
-  const parsed = { avg10: number('avg10'), avg60: number('avg60'), avg300: number('avg300'), totalUsec: number('total') };
-  return Object.values(parsed).every(Number.isFinite) ? parsed : undefined;
+  const fields: Record<string, string> = {};
+  for (const [, key, value] of line.matchAll(PRESSURE_FIELD)) fields[key as string] = value as string;
+  const parsed = { avg10: Number(fields['avg10']), avg60: Number(fields['avg60']), avg300: Number(fields['avg300']), totalUsec: Number(fields['total']) };
+  return Number.isFinite(parsed.avg10) && Number.isFinite(parsed.avg60) && Number.isFinite(parsed.avg300) && Number.isFinite(parsed.totalUsec)
+    ? parsed
+    : undefined;
 }
 
 /** `some avg10=0.00 avg60=0.00 avg300=0.00 total=0` (and a `full` line but for cpu on old kernels). */
 export function parsePressure(text: string | undefined): PressureStats | undefined {
   if (text === undefined) return undefined;
-  const lines = text.split('\n');
-  const some = pressureLine(lines.find((line) => line.startsWith('some ')));
+  const some = pressureLine(lineStarting(text, 'some '));
   if (!some) return undefined;
-  const full = pressureLine(lines.find((line) => line.startsWith('full ')));
+  const full = pressureLine(lineStarting(text, 'full '));
   return full ? { some, full } : { some };
+}
+
+/** The line of `text` that starts with `prefix`, without its newline. */
+function lineStarting(text: string, prefix: string): string | undefined {
+  const start = text.startsWith(prefix) ? 0 : text.indexOf(`\n${prefix}`) + 1;
+  if (start === 0 && !text.startsWith(prefix)) return undefined;
+  const end = text.indexOf('\n', start);
+  return text.slice(start, end === -1 ? undefined : end);
 }
