@@ -1,6 +1,8 @@
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'esbuild';
 import { packageBuild } from '../../tsup.base.js';
+import { buildCodeCacheEntry } from '../../tsup.code-cache.js';
 
 /**
  * zod re-exports its ~40 message locales (`z.locales`, a third of core's bundle) and uses only
@@ -26,10 +28,29 @@ const englishOnlyZod: Plugin = {
 // some 400, which is most of a CLI command's start-up. Their types stay imports of the packages.
 // `light` (errors, version) is an entry of its own for thin clients; the two entries share
 // their modules as chunks (esbuild's splitting), so each class exists once.
+const bundled = ['zod', 'semver', 'inversify', /^@inversifyjs\//, 'reflect-metadata'];
+
 export default packageBuild({
-  entry: ['src/index.ts', 'src/light.ts'],
+  entry: ['src/index.ts', 'src/light.ts', 'src/dynamic-import.ts'],
   splitting: true,
   dts: { entry: ['src/index.ts', 'src/light.ts'] },
-  noExternal: ['zod', 'semver', 'inversify', /^@inversifyjs\//, 'reflect-metadata'],
+  noExternal: bundled,
   esbuildPlugins: [englishOnlyZod],
+  // The main entry loads with V8's code cache (compiling core was most of a local command's
+  // start-up); light's modules (errors, version, liveness) stay light's, shared with it, and
+  // import() is dynamic-import's, an ES module.
+  onSuccess: () =>
+    buildCodeCacheEntry({
+      packageDir: dirname(fileURLToPath(import.meta.url)),
+      entry: 'src/index.ts',
+      esmOutput: 'dist/index.js',
+      bundle: bundled,
+      plugins: [englishOnlyZod],
+      sharedFrom: {
+        'src/errors.ts': './light.js',
+        'src/version.ts': './light.js',
+        'src/process-alive.ts': './light.js',
+        'src/dynamic-import.ts': './dynamic-import.js',
+      },
+    }),
 });
