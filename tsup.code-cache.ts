@@ -29,6 +29,11 @@ export interface CodeCacheEntry {
   esmOutput: string;
   /** Packages bundled into the entry (as in tsup's noExternal); every other import stays a require. */
   bundle: (string | RegExp)[];
+  /**
+   * Code run on the module's exports (`exports`) when the cache is made at build time: the
+   * functions it calls are compiled into the cache too, not only the top level.
+   */
+  warmUp?: string;
   /** esbuild plugins of the ES build that change what is bundled (core's English-only zod). */
   plugins?: Plugin[];
   /**
@@ -68,12 +73,15 @@ const nodeRequire = createRequire(file);
 const loaded = { exports: {} };
 script.runInThisContext()(loaded.exports, (id) => provided[id] ?? nodeRequire(id), loaded, file, dirname(file));
 if (cachedData === undefined || script.cachedDataRejected) {
-  // Best effort (a read-only install keeps compiling); written whole, then renamed into place.
-  try {
-    const temporary = \`\${cacheFile}.\${process.pid}\`;
-    writeFileSync(temporary, script.createCachedData());
-    renameSync(temporary, cacheFile);
-  } catch {}
+  // Made when this process ends, so it holds every function the process compiled, not only
+  // the top level. Best effort (a read-only install keeps compiling); written whole, then renamed.
+  process.once('exit', () => {
+    try {
+      const temporary = \`\${cacheFile}.\${process.pid}\`;
+      writeFileSync(temporary, script.createCachedData());
+      renameSync(temporary, cacheFile);
+    } catch {}
+  });
 }
 export const { ${names.join(', ')} } = loaded.exports;
 `;
@@ -142,7 +150,11 @@ console.log(JSON.stringify(Object.keys(module.exports)));`,
   }
   writeFileSync(esmFile, facadeSource(cjsName, provided, names));
   rmSync(`${esmFile}.map`, { force: true });
-  // The cache: the facade writes it the first time it loads, after the entry's top level ran.
+  // The cache: the facade writes it at the end of the first process that loads it.
   rmSync(`${cjsFile}.cache`, { force: true });
-  execFileSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(esmFile).href)})`], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    ['--input-type=module', '-e', `const exports = await import(${JSON.stringify(pathToFileURL(esmFile).href)});\n${options.warmUp ?? ''}`],
+    { stdio: 'inherit' },
+  );
 }

@@ -46,6 +46,10 @@ export default packageBuild({
       esmOutput: 'dist/index.js',
       bundle: bundled,
       plugins: [englishOnlyZod],
+      // What every face does with core when it opens: a plugin host, a box config checked.
+      warmUp: `const host = await exports.PluginHost.create({ plugins: [] });
+await exports.validateBoxConfig({ rootfs: '/', process: { args: ['/bin/true'] } }, []).catch(() => undefined);
+host.describe();`,
       sharedFrom: {
         'src/errors.ts': './light.js',
         'src/version.ts': './light.js',
