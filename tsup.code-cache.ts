@@ -14,11 +14,13 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import type { Options } from 'tsup';
+import { packageBuild } from './tsup.base.js';
 
 export interface CodeCacheEntry {
   /** The package directory. */
@@ -83,8 +85,8 @@ if (cachedData === undefined || script.cachedDataRejected) {
     } catch {}
   });
 }
-export const { ${names.join(', ')} } = loaded.exports;
-`;
+export const { ${names.filter((name) => name !== 'default').join(', ')} } = loaded.exports;
+${names.includes('default') ? 'export default loaded.exports.default;\n' : ''}`;
 }
 
 /** Leaves the shared source modules out of the bundle, as requires of the facade's table. */
@@ -102,6 +104,16 @@ function sharedModules(packageDir: string, sharedFrom: Record<string, string>): 
   };
 }
 
+/** Whether the package a specifier names is an ES module package (found up the node_modules folders). */
+function isEsModulePackage(from: string, specifier: string): boolean {
+  const name = specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'node_modules', name, 'package.json');
+    if (existsSync(manifest)) return (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: string }).type === 'module';
+    if (dirname(dir) === dir) return false;
+  }
+}
+
 /** Builds `<esmOutput>.cjs`-style CommonJS beside the ES output, the facade over it, and its code cache. */
 export async function buildCodeCacheEntry(options: CodeCacheEntry): Promise<void> {
   const esmFile = join(options.packageDir, options.esmOutput);
@@ -109,9 +121,11 @@ export async function buildCodeCacheEntry(options: CodeCacheEntry): Promise<void
   const cjsName = options.esmOutput.replace(/^.*\//, '').replace(/\.js$/, '.cjs');
   const cjsFile = join(distDir, cjsName);
   const sharedFrom = options.sharedFrom ?? {};
-  const packageJson = createRequire(join(options.packageDir, 'package.json'))('./package.json') as { dependencies?: Record<string, string> };
+  const packageJson = createRequire(join(options.packageDir, 'package.json'))('./package.json') as Record<string, Record<string, string> | undefined>;
   const bundled = (name: string) => options.bundle.some((pattern) => (typeof pattern === 'string' ? name === pattern || name.startsWith(`${pattern}/`) : pattern.test(name)));
-  const externals = Object.keys(packageJson.dependencies ?? {}).filter((name) => !bundled(name));
+  // As tsup: what the package depends on stays outside its bundle.
+  const dependencies = ['dependencies', 'peerDependencies', 'optionalDependencies'].flatMap((field) => Object.keys(packageJson[field] ?? {}));
+  const externals = dependencies.filter((name) => !bundled(name));
   await build({
     entryPoints: [join(options.packageDir, options.entry)],
     outfile: cjsFile,
@@ -124,8 +138,14 @@ export async function buildCodeCacheEntry(options: CodeCacheEntry): Promise<void
     plugins: [sharedModules(options.packageDir, sharedFrom), ...(options.plugins ?? [])],
     logLevel: 'warning',
   });
-  // The names to re-export: the CommonJS file's own, read by running it with the shared modules.
-  const provided = Object.fromEntries(Object.values(sharedFrom).map((from) => [`${PROVIDED}${from}`, from]));
+  // What the facade hands in: the shared modules, and the ES-module packages the file requires
+  // (Node 20 cannot require an ES module; CommonJS ones and Node's own are required as usual).
+  const provided: Record<string, string> = Object.fromEntries(Object.values(sharedFrom).map((from) => [`${PROVIDED}${from}`, from]));
+  const cjsSource = readFileSync(cjsFile, 'utf8');
+  for (const [, id] of cjsSource.matchAll(/\brequire\("([^"]+)"\)/g)) {
+    if (id && !id.startsWith(PROVIDED) && !isBuiltin(id) && isEsModulePackage(options.packageDir, id)) provided[id] = id;
+  }
+  // The names to re-export: the CommonJS file's own, read by running it with what is handed in.
   const names = JSON.parse(
     execFileSync(
       process.execPath,
@@ -134,18 +154,18 @@ export async function buildCodeCacheEntry(options: CodeCacheEntry): Promise<void
         '-e',
         `import { createRequire } from 'node:module';
 const table = {};
-for (const [id, from] of Object.entries(${JSON.stringify(provided)})) table[id] = await import(new URL(from, ${JSON.stringify(`${pathToFileURL(distDir).href}/`)}));
+for (const [id, from] of Object.entries(${JSON.stringify(provided)})) table[id] = await import(from.startsWith('.') ? new URL(from, ${JSON.stringify(`${pathToFileURL(distDir).href}/`)}).href : from);
 const nodeRequire = createRequire(${JSON.stringify(cjsFile)});
 const module = { exports: {} };
 const source = (await import('node:fs')).readFileSync(${JSON.stringify(cjsFile)}, 'utf8');
 new Function('exports', 'require', 'module', source)(module.exports, (id) => table[id] ?? nodeRequire(id), module);
 console.log(JSON.stringify(Object.keys(module.exports)));`,
       ],
-      { encoding: 'utf8' },
+      { encoding: 'utf8', cwd: options.packageDir },
     ),
   ) as string[];
   // A script compiled through vm cannot import() on Node 20 (without an experimental flag).
-  if (/\bawait import\(|[=(,]\s*import\(/.test(readFileSync(cjsFile, 'utf8'))) {
+  if (/\bawait import\(|[=(,]\s*import\(/.test(cjsSource)) {
     throw new Error(`${cjsFile} calls import(): give that module to sharedFrom as an ES module of its own`);
   }
   writeFileSync(esmFile, facadeSource(cjsName, provided, names));
@@ -157,4 +177,13 @@ console.log(JSON.stringify(Object.keys(module.exports)));`,
     ['--input-type=module', '-e', `const exports = await import(${JSON.stringify(pathToFileURL(esmFile).href)});\n${options.warmUp ?? ''}`],
     { stdio: 'inherit' },
   );
+}
+
+/** A package's build (tsup.base's) whose main entry, src/index.ts, loads with the code cache. */
+export function codeCachedPackageBuild(packageUrl: string, overrides: Options = {}) {
+  return packageBuild({
+    ...overrides,
+    onSuccess: () =>
+      buildCodeCacheEntry({ packageDir: fileURLToPath(new URL('.', packageUrl)), entry: 'src/index.ts', esmOutput: 'dist/index.js', bundle: [] }),
+  });
 }
