@@ -115,10 +115,14 @@ stampedStep('native', ['native/src', 'native/binding.gyp'], () => {
 });
 
 if (!args.has('--no-build')) {
-  stampedStep('build', [...workspaceDirs().flatMap((dir) => [`${dir}/src`, `${dir}/lib`, `${dir}/tsup.config.ts`]), 'tsconfig.base.json'], () => {
-    log('building TypeScript packages (lerna run build)');
-    run('npx', ['lerna', 'run', 'build', '--concurrency', '2', '--loglevel', 'warn']);
-  });
+  stampedStep(
+    'build',
+    [...workspaceDirs().flatMap((dir) => [`${dir}/src`, `${dir}/lib`, `${dir}/tsup.config.ts`]), 'tsconfig.base.json', 'tsup.base.ts', 'tsup.code-cache.ts'],
+    () => {
+      log('building TypeScript packages (lerna run build)');
+      run('npx', ['lerna', 'run', 'build', '--concurrency', '2', '--loglevel', 'warn']);
+    },
+  );
 }
 
 try {

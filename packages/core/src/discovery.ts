@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { findPluginPackagesCached } from './discovery-cache.js';
+import { importModule } from './dynamic-import.js';
 import { NsboxError } from './errors.js';
 import { type AnyPlugin, isPluginDefinition } from './plugin.js';
 
@@ -77,7 +78,7 @@ export function findPluginPackages(nodeModulesDirs: readonly string[]): Discover
 export async function loadPluginPackage(pkg: DiscoveredPackage): Promise<AnyPlugin> {
   let module: Record<string, unknown>;
   try {
-    module = (await import(pathToFileURL(pkg.entry).href)) as Record<string, unknown>;
+    module = await importModule(pathToFileURL(pkg.entry).href);
   } catch (error) {
     throw new NsboxError('E_PLUGIN_INVALID', `cannot load plugin package '${pkg.packageName}' from ${pkg.entry}: ${(error as Error).message}`, {
       details: { package: pkg.packageName },

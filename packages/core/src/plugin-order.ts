@@ -1,6 +1,9 @@
 /** Checks plugin metadata against each other and the core, and orders them by dependency. */
 
-import semver from 'semver';
+// The three functions alone: semver's index loads all of it, building its range classes at load.
+import satisfies from 'semver/functions/satisfies.js';
+import valid from 'semver/functions/valid.js';
+import validRange from 'semver/ranges/valid.js';
 import { NsboxError } from './errors.js';
 import type { AnyPlugin } from './plugin.js';
 
@@ -16,7 +19,7 @@ export function checkPlugins(plugins: readonly AnyPlugin[], coreApiVersion: stri
         details: { plugin: plugin.name },
       });
     }
-    if (!semver.valid(plugin.version)) {
+    if (!valid(plugin.version)) {
       throw new NsboxError('E_PLUGIN_INVALID', `plugin '${plugin.name}' has an invalid version '${plugin.version}'`, { details: { plugin: plugin.name } });
     }
     if (byName.has(plugin.name)) {
@@ -25,7 +28,7 @@ export function checkPlugins(plugins: readonly AnyPlugin[], coreApiVersion: stri
     byName.set(plugin.name, plugin);
   }
   for (const plugin of plugins) {
-    if (!semver.validRange(plugin.core) || !semver.satisfies(coreApiVersion, plugin.core)) {
+    if (!validRange(plugin.core) || !satisfies(coreApiVersion, plugin.core)) {
       throw new NsboxError('E_PLUGIN_VERSION', `plugin '${plugin.name}' ${plugin.version} needs core ${plugin.core}, but this core is ${coreApiVersion}`, {
         details: { plugin: plugin.name, needs: plugin.core, core: coreApiVersion },
       });
@@ -41,7 +44,7 @@ export function checkPlugins(plugins: readonly AnyPlugin[], coreApiVersion: stri
           },
         );
       }
-      if (!semver.satisfies(found.version, range)) {
+      if (!satisfies(found.version, range)) {
         throw new NsboxError('E_PLUGIN_VERSION', `plugin '${plugin.name}' requires plugin '${dependency}' ${range}, but '${dependency}' is ${found.version}`, {
           details: { plugin: plugin.name, requires: dependency, range, found: found.version },
         });
