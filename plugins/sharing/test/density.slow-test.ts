@@ -5,7 +5,9 @@
  *     plugins/sharing/test/density.slow-test.ts
  * Asserts: a box from the cached template is created in ≤ 50 ms (median); N boxes that each
  * change a few files use ≤ 1.1 × one template plus their changes; a box's first write to a
- * 50 MB template file copies it up (timed and printed beside the assertion that it did).
+ * 50 MB template file copies it up (timed and printed beside the assertion that it did); N boxes
+ * that read the same template file grow the page cache by about one copy of it, N copied boxes
+ * by N (the file's resident bytes, fincore, after its pages were dropped with fadvise).
  */
 
 import assert from 'node:assert/strict';
@@ -77,5 +79,37 @@ describe('sharing: density on debian-12 (slow)', function () {
     const upper = diskUse(join(t.boxDir('writer'), 'rootfs', OWN_UPPER));
     console.log(`      first write to a 50 MiB template file: ${ms.toFixed(0)} ms (the exec included); the upper holds ${(upper / 2 ** 20).toFixed(1)} MiB`);
     assert.ok(upper >= 50 * 2 ** 20, 'the whole file was copied up');
+  });
+
+  it('grows the page cache about once for N boxes reading one template file, and N times for N copies', async () => {
+    const n = Number(process.env.NSBOX_SHARING_PAGE_CACHE_BOXES ?? 50);
+    const size = 16 * 2 ** 20;
+    execFileSync('dd', ['if=/dev/urandom', `of=${join(t.template, 'blob')}`, `bs=${size}`, 'count=1'], { stdio: 'ignore' });
+    // The resident bytes of host files (their page cache), and dropping just those files' pages.
+    const resident = (files: string[]) =>
+      files.reduce((sum, file) => sum + Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' }).trim()), 0);
+    const drop = (files: string[]) => {
+      // Written just now, the pages are dirty, and fadvise(DONTNEED) leaves dirty pages: sync first.
+      execFileSync('sync', files);
+      for (const file of files) execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
+    };
+    const readAll = async (mode: 'shared' | 'copy'): Promise<string[]> => {
+      const names = Array.from({ length: n }, (_, i) => `${mode}${i}`);
+      for (const name of names) await t.box(name, { sharing: { template: mode } });
+      // The host files behind each box's /blob: one template layer for all, or a copy each.
+      const layer = t.driver.layers.versions().find((version) => version.boxes.length > 0);
+      const files = mode === 'shared' ? [join(layer?.dir as string, 'blob')] : names.map((name) => join(t.boxDir(name), 'rootfs', 'blob'));
+      drop(files);
+      assert.ok(resident(files) < size / 8, `the pages were dropped: ${resident(files)}`);
+      for (const name of names) assert.equal((await t.exec(name, 'cat /blob > /dev/null && echo ok')).stdout.trim(), 'ok');
+      return files;
+    };
+    const shared = resident(await readAll('shared'));
+    const copies = resident(await readAll('copy'));
+    console.log(
+      `      ${n} boxes read a ${size / 2 ** 20} MiB template file: page cache ${(shared / 2 ** 20).toFixed(1)} MiB shared, ${(copies / 2 ** 20).toFixed(1)} MiB as copies`,
+    );
+    assert.ok(shared >= 0.9 * size && shared <= 1.1 * size, `shared: about one copy (${shared} bytes)`);
+    assert.ok(copies >= 0.9 * n * size, `copies: one each (${copies} bytes)`);
   });
 });
