@@ -60,7 +60,7 @@ export class ResourceReader {
       if (this.cgroup === undefined) return this.driver.read(this.name, controller, file).trim();
       // The box's directories known: read where the driver would (its v1 hierarchy, else
       // cgroup2), without its existence checks — a sample of every box reads a dozen files.
-      const dir = this.cgroup.v1Dirs[controller] ?? this.cgroup.unifiedDir;
+      const dir = this.cgroup.v1Dirs[controller] ?? this.cgroup.fileDirs?.[file] ?? this.cgroup.unifiedDir;
       return dir === undefined ? undefined : readCgroupFileIfExists(join(dir, file))?.trim();
     } catch {
       return undefined;
