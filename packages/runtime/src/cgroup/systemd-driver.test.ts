@@ -105,7 +105,7 @@ describe('systemd cgroup driver (systemd as PID 1)', function () {
     assert.deepEqual(driver.pids('steady'), [sleeper]);
   });
 
-  it('sets the weights and protections on the scope as its unit properties, where they stay through a daemon-reload', () => {
+  it('sets the weights and protections on the scope as its unit properties, where they stay through a daemon-reload', async () => {
     const box = driver.create('weighed');
     joinCgroup(box.procsFiles, pidOf(processes.sleeper()));
     const scope = driver.scope('weighed');
@@ -140,6 +140,10 @@ describe('systemd cgroup driver (systemd as PID 1)', function () {
     driver.write('weighed', 'memory', 'memory.low', '0');
     assert.equal(unitProperty(scope, 'CPUWeight'), '100', 'a reset goes through systemd too');
     assert.equal(file(scopeDir, 'memory.low'), '0');
+    driver.write('weighed', 'cpu', 'cpu.weight', '700');
+    await driver.remove('weighed');
+    driver.create('weighed');
+    assert.equal(file(scopeDir, 'cpu.weight'), '100', 'a box made again under the same name starts from the defaults (no drop-in left)');
   });
 
   it('removes box, scope and holder process, and removeParent() the slice, leaving systemd nothing of them', async () => {
