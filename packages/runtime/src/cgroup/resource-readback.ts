@@ -79,7 +79,7 @@ export class ResourceReader {
   }
 
   /** `unified`: the raw files owners declared, read back as the kernel shows them. */
-  effective(unifiedDir: string | undefined, unified: string[], softLimitIsReservation: boolean): BoxResources {
+  effective(cgroup: BoxCgroup, unified: string[], softLimitIsReservation: boolean): BoxResources {
     const resources: BoxResources = {};
     const cpu = this.effectiveCpu();
     if (Object.keys(cpu).length > 0) resources.cpu = cpu;
@@ -95,10 +95,10 @@ export class ResourceReader {
       if (value !== undefined) hugetlb[size] = value;
     }
     if (Object.keys(hugetlb).length > 0) resources.hugetlb = hugetlb;
-    if (unifiedDir !== undefined && unified.length > 0) {
+    if (cgroup.unifiedDir !== undefined && unified.length > 0) {
       const raw: Record<string, string> = {};
       for (const file of unified) {
-        const text = readCgroupFileIfExists(join(unifiedDir, file));
+        const text = readCgroupFileIfExists(join(cgroup.fileDirs?.[file] ?? cgroup.unifiedDir, file));
         if (text !== undefined) raw[file] = text.trim();
       }
       resources.unified = raw;

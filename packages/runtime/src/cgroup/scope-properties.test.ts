@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isNsboxError, type NsboxError } from '@nsbox/core';
+import { BoxCgroupManager } from './cgroup-manager.js';
 import { isScopeFile, unitPropertyOf } from './scope-properties.js';
 import type { BusCall } from './systemd-bus.js';
 import { SystemdDriver } from './systemd-driver.js';
@@ -123,6 +124,24 @@ describe('systemd driver: weights and protections on the scope', () => {
       assert.equal(file(leaf, 'memory.max'), '1048576');
       assert.equal(file(scopeDir, 'memory.max'), 'max\n');
       assert.equal(driver.read('web', 'cpu', 'cpu.max'), '50000 100000');
+    });
+
+    it('through the arbitration: declared knobs and raw unified files reach the scope, and what is enforced is read there', () => {
+      const manager = new BoxCgroupManager(driver);
+      const box = { id: 'web' };
+      manager.apply(box, 'sharing', { cpu: { weight: 300 }, memory: { reservation: 64 * 2 ** 20 }, unified: { 'memory.min': String(2 ** 20) } });
+      assert.deepEqual(
+        calls.map((call) => call.args.slice(3).join(' ')),
+        ['CPUWeight t 300', `MemoryLow t ${64 * 2 ** 20}`, `MemoryMin t ${2 ** 20}`],
+      );
+      assert.equal(file(leaf, 'cpu.weight'), '100\n');
+      const effective = manager.effective(box);
+      assert.equal(effective?.cpu?.weight, 300);
+      assert.equal(effective?.memory?.reservation, 64 * 2 ** 20);
+      assert.deepEqual(effective?.unified, { 'memory.min': String(2 ** 20) });
+      manager.withdraw(box, 'sharing');
+      assert.equal(calls.at(-1)?.args.slice(3).join(' '), 'MemoryLow t 0', 'a withdrawn protection goes back to none through systemd');
+      assert.equal(file(scopeDir, 'cpu.weight'), '100');
     });
 
     it('leaves the file alone and says why when systemd refuses the property', () => {
