@@ -87,6 +87,11 @@ describe('sharing: memory guarantees under pressure in the test’s own parent c
     await boxWithWorkingSet('floored', { memory: { minimum: '64M' } });
     await boxWithWorkingSet('neighbour');
     const figures = squeeze(['guaranteed', 'floored', 'neighbour']);
+    console.log(
+      `      v2 under the parent's limit: ${Object.entries(figures)
+        .map(([name, { before, after }]) => `${name} ${mib(after)} of ${mib(before)}`)
+        .join(', ')}`,
+    );
     for (const name of ['guaranteed', 'floored']) {
       const { before, after } = figures[name] as { before: number; after: number };
       assert.ok(after >= 0.95 * before, `${name} kept its working set: ${mib(after)} of ${mib(before)}`);
