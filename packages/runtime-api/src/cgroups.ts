@@ -21,6 +21,12 @@ export interface BoxCgroup {
   unifiedDir?: string;
   /** v1 controller → directory of the box in that hierarchy. */
   v1Dirs: Record<string, string>;
+  /**
+   * cgroup2 files of the box that live outside unifiedDir, file name → directory: under the
+   * systemd driver the knobs that weigh a box against others (cpu.weight, io.weight,
+   * memory.low...) are its scope's, one level above. Read them there.
+   */
+  fileDirs?: Record<string, string>;
 }
 
 export interface KillOptions {

@@ -9,11 +9,9 @@
  * kernel has none (CONFIG_IOSCHED_BFQ off, no modules), so here the test says so and skips;
  * the VM lane's Debian kernel loads it (vm/guest/suites*.txt).
  *
- * The boxes' cgroups are made by the cgroupfs driver, siblings under the test's parent. Under
- * systemd's driver (the default where systemd is PID 1 on cgroup2) each box's knobs sit in a
- * leaf under its own scope, and siblings-relative knobs there (memory.low/min, cpu and io
- * weights) do not act between boxes: the VM lane showed it (the scope's own protection and
- * weight are systemd's defaults). Carrying them to the scope is left to the runtime.
+ * The boxes' cgroups are made by the host's driver: siblings under the test's parent with
+ * cgroupfs; under systemd's (the default where systemd is PID 1 on cgroup2, the VM lane) each
+ * box is a scope whose IO weight is the scope's own, against the other box's scope.
  */
 
 import assert from 'node:assert/strict';
@@ -74,7 +72,7 @@ describe('sharing: IO weights on a disk of the test’s own', function () {
     run('mount', loop, state);
     // The host's cleanup (openSharingHost) unmounts what is under its state dir, this mount too.
     cleanup.add(`unmount ${state}`, () => spawnSync('umount', [state], { stdio: 'ignore' }));
-    t = await openSharingHost(cleanup, { stateDir: state, cgroupManager: 'cgroupfs' });
+    t = await openSharingHost(cleanup, { stateDir: state });
     const [problem] = t.driver.resources.check({ io: { weight: 100 } });
     if (problem) {
       console.log(`      skipped: this host cannot weigh IO (${problem.reason})`);

@@ -12,11 +12,10 @@
  *   kernel really does there: the soft limit is written and the box is reclaimed all the same.
  *   The v2 test runs in the VM lane (pure cgroup v2, vm/guest/suites*.txt).
  *
- * The boxes' cgroups are made by the cgroupfs driver, siblings under the test's parent. Under
- * systemd's driver (the default where systemd is PID 1 on cgroup2) each box's knobs sit in a
- * leaf under its own scope, and siblings-relative knobs there (memory.low/min, cpu and io
- * weights) do not act between boxes: the VM lane showed it (the scope's own protection and
- * weight are systemd's defaults). Carrying them to the scope is left to the runtime.
+ * The boxes' cgroups are made by the host's driver: siblings under the test's parent with
+ * cgroupfs; under systemd's (the default where systemd is PID 1 on cgroup2, the VM lane) each
+ * box is a scope in the test's slice, its protection on the scope (the cgroup the box's
+ * `fileDirs` name for memory.low), and the pressure is made on the slice.
  */
 
 import assert from 'node:assert/strict';
@@ -41,16 +40,19 @@ describe('sharing: memory guarantees under pressure in the test’s own parent c
   });
 
   beforeEach(async () => {
-    t = await openSharingHost(cleanup, { cgroupManager: 'cgroupfs' });
+    t = await openSharingHost(cleanup);
   });
 
   const layout = () => t.driver.cgroups.layout;
   const memoryIsV1 = () => layout().v1.memory !== undefined;
-  /** The test's own parent cgroup in the hierarchy that serves memory: the boxes' parent (whichever driver placed them). */
+  /**
+   * The test's own parent cgroup in the hierarchy that serves memory: the parent of the cgroup
+   * that holds the boxes' protection (the box's own with cgroupfs, its scope under systemd).
+   */
   const parentDir = () => {
     const [first] = t.host.manager.list();
     const cgroup = t.driver.cgroups.get((first as { id: string }).id);
-    return dirname((memoryIsV1() ? cgroup?.v1Dirs.memory : cgroup?.unifiedDir) as string);
+    return dirname((memoryIsV1() ? cgroup?.v1Dirs.memory : (cgroup?.fileDirs?.['memory.low'] ?? cgroup?.unifiedDir)) as string);
   };
   const limitFile = () => join(parentDir(), memoryIsV1() ? 'memory.limit_in_bytes' : 'memory.max');
   const usage = () => Number(readFileSync(join(parentDir(), memoryIsV1() ? 'memory.usage_in_bytes' : 'memory.current'), 'utf8'));
@@ -85,6 +87,11 @@ describe('sharing: memory guarantees under pressure in the test’s own parent c
     await boxWithWorkingSet('floored', { memory: { minimum: '64M' } });
     await boxWithWorkingSet('neighbour');
     const figures = squeeze(['guaranteed', 'floored', 'neighbour']);
+    console.log(
+      `      v2 under the parent's limit: ${Object.entries(figures)
+        .map(([name, { before, after }]) => `${name} ${mib(after)} of ${mib(before)}`)
+        .join(', ')}`,
+    );
     for (const name of ['guaranteed', 'floored']) {
       const { before, after } = figures[name] as { before: number; after: number };
       assert.ok(after >= 0.95 * before, `${name} kept its working set: ${mib(after)} of ${mib(before)}`);

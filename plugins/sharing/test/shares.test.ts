@@ -7,6 +7,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { isNsboxError, type NsboxError } from '@nsbox/core';
 import { LocalBoxApi } from '@nsbox/host';
 import { weightToShares } from '@nsbox/runtime';
@@ -80,6 +81,30 @@ describe('sharing: CPU, IO and memory shares through the arbitration', function 
     // sharing's section goes: its knobs go back to what limits wants, or the kernel's default.
     await t.host.manager.update('both', { sharing: null });
     assert.deepEqual(cpu('both'), { quota: 80_000, period: 100_000, burst: 0, weight: weightText(100) });
+  });
+
+  it('shares one CPU between two busy boxes with weights 1:3 as 25 % / 75 % ± 5 (whichever cgroup driver placed them)', async () => {
+    // One CPU for both (limits' cpuset), the first this machine has online.
+    const cpuset = (readFileSync('/sys/devices/system/cpu/online', 'utf8').trim().split(/[,-]/)[0] as string).trim();
+    const spin = { args: ['sh', '-c', 'while :; do :; done'] };
+    for (const [name, weight] of [
+      ['light', 100],
+      ['heavy', 300],
+    ] as const) {
+      await t.box(name, { sharing: { template: 'shared', cpu: { weight } }, limits: { cpuset }, process: spin });
+    }
+    const usage = (name: string) => t.driver.resources.stats({ id: t.host.manager.get(name).id })?.cpu.usageUsec ?? 0;
+    await sleep(500);
+    const before = { light: usage('light'), heavy: usage('heavy') };
+    await sleep(3000);
+    const light = usage('light') - before.light;
+    const heavy = usage('heavy') - before.heavy;
+    const share = heavy / (light + heavy);
+    console.log(
+      `      weights 1:3 on CPU ${cpuset}: light ${(100 * (1 - share)).toFixed(1)} %, heavy ${(100 * share).toFixed(1)} % of ${((light + heavy) / 1e6).toFixed(2)} CPU-s`,
+    );
+    assert.ok(light + heavy >= 300_000, `they ran enough to measure: ${light + heavy} µs of CPU in 3 s`);
+    assert.ok(Math.abs(share - 0.75) <= 0.05, `the heavy box's share ${(100 * share).toFixed(1)} % is 75 % ± 5`);
   });
 
   it('refuses a weight two owners set, naming both, and leaves the running box as it was', async () => {

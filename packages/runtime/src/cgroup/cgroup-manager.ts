@@ -102,7 +102,7 @@ export class BoxCgroupManager implements CgroupManager {
       merged = new Map();
     }
     const unified = [...merged.keys()].filter((key) => key.startsWith('unified.')).map((key) => key.slice('unified.'.length));
-    return this.reader(box).effective(cgroup.unifiedDir, unified, merged.has('memory.reservation'));
+    return this.reader(box).effective(cgroup, unified, merged.has('memory.reservation'));
   }
 
   stats(box: ResourceBox): ResourceStats | undefined {
@@ -207,6 +207,11 @@ export class BoxCgroupManager implements CgroupManager {
     try {
       if (planned.controller === '') {
         if (cgroup.unifiedDir === undefined) throw new NsboxError('E_UNSUPPORTED', 'this host has no cgroup2 hierarchy for raw unified files');
+        // A file the driver keeps outside the box's directory (systemd: a scope's weight) goes through the driver, which knows how.
+        if (cgroup.fileDirs?.[planned.file] !== undefined) {
+          this.driver.write(box.id, planned.file.split('.')[0] as string, planned.file, planned.value);
+          return;
+        }
         writeCgroupFile(existingControllerFile(cgroup.unifiedDir, planned.file.split('.')[0] as string, planned.file), planned.value);
         return;
       }

@@ -61,7 +61,7 @@ export class ResourceReader {
       if (this.cgroup === undefined) return this.driver.read(this.name, controller, file).trim();
       // The box's directories known: read where the driver would (its v1 hierarchy, else
       // cgroup2), without its existence checks — a sample of every box reads a dozen files.
-      const dir = this.cgroup.v1Dirs[controller] ?? this.cgroup.unifiedDir;
+      const dir = this.cgroup.v1Dirs[controller] ?? this.cgroup.fileDirs?.[file] ?? this.cgroup.unifiedDir;
       return dir === undefined ? undefined : readCgroupFileIfExists(join(dir, file))?.trim();
     } catch {
       return undefined;
@@ -80,7 +80,7 @@ export class ResourceReader {
   }
 
   /** `unified`: the raw files owners declared, read back as the kernel shows them. */
-  effective(unifiedDir: string | undefined, unified: string[], softLimitIsReservation: boolean): BoxResources {
+  effective(cgroup: BoxCgroup, unified: string[], softLimitIsReservation: boolean): BoxResources {
     const resources: BoxResources = {};
     const cpu = this.effectiveCpu();
     if (Object.keys(cpu).length > 0) resources.cpu = cpu;
@@ -96,10 +96,10 @@ export class ResourceReader {
       if (value !== undefined) hugetlb[size] = value;
     }
     if (Object.keys(hugetlb).length > 0) resources.hugetlb = hugetlb;
-    if (unifiedDir !== undefined && unified.length > 0) {
+    if (cgroup.unifiedDir !== undefined && unified.length > 0) {
       const raw: Record<string, string> = {};
       for (const file of unified) {
-        const text = readCgroupFileIfExists(join(unifiedDir, file));
+        const text = readCgroupFileIfExists(join(cgroup.fileDirs?.[file] ?? cgroup.unifiedDir, file));
         if (text !== undefined) raw[file] = text.trim();
       }
       resources.unified = raw;

@@ -75,3 +75,27 @@ export function stopUnit(call: BusCall, unit: string): void {
     throw new NsboxError('E_RUNTIME', `systemd could not stop ${unit}: ${result.stderr}`, { details: { unit } });
   }
 }
+
+export interface UnitPropertyValue {
+  name: string;
+  type: string;
+  value: string;
+}
+
+/**
+ * SetUnitProperties for the unit's runtime (nothing written under /etc: the scope goes with
+ * its box). systemd applies a scope's cgroup properties to its files before it answers.
+ */
+export function setUnitProperties(call: BusCall, unit: string, properties: UnitPropertyValue[]): void {
+  const flat = properties.flatMap((property) => [property.name, property.type, property.value]);
+  const result = call('SetUnitProperties', 'sba(sv)', [unit, 'true', String(properties.length), ...flat]);
+  if (!result.ok) {
+    throw new NsboxError(
+      'E_RUNTIME',
+      `systemd refused to set ${properties.map((property) => `${property.name}=${property.value}`).join(' ')} on ${unit}: ${result.stderr}`,
+      {
+        details: { unit, properties: properties.map((property) => property.name) },
+      },
+    );
+  }
+}

@@ -105,6 +105,47 @@ describe('systemd cgroup driver (systemd as PID 1)', function () {
     assert.deepEqual(driver.pids('steady'), [sleeper]);
   });
 
+  it('sets the weights and protections on the scope as its unit properties, where they stay through a daemon-reload', async () => {
+    const box = driver.create('weighed');
+    joinCgroup(box.procsFiles, pidOf(processes.sleeper()));
+    const scope = driver.scope('weighed');
+    const scopeDir = driver.scopeDir('weighed');
+    const file = (dir: string, name: string) => readFileSync(join(dir, name), 'utf8').trim();
+    const MiB = 2 ** 20;
+    driver.write('weighed', 'cpu', 'cpu.weight', '300');
+    driver.write('weighed', 'memory', 'memory.low', String(64 * MiB));
+    driver.write('weighed', 'memory', 'memory.min', String(16 * MiB));
+    const io = existsSync(join(scopeDir, 'io.weight'));
+    if (io) driver.write('weighed', 'io', 'io.weight', 'default 300');
+    assert.deepEqual(box.fileDirs?.['cpu.weight'], scopeDir, 'the box says where its weight lives');
+    const check = (when: string) => {
+      assert.equal(unitProperty(scope, 'CPUWeight'), '300', `systemd's CPUWeight ${when}`);
+      assert.equal(unitProperty(scope, 'MemoryLow'), String(64 * MiB), `MemoryLow ${when}`);
+      assert.equal(unitProperty(scope, 'MemoryMin'), String(16 * MiB), `MemoryMin ${when}`);
+      assert.equal(file(scopeDir, 'cpu.weight'), '300', `the scope's cpu.weight ${when}`);
+      assert.equal(file(scopeDir, 'memory.low'), String(64 * MiB), `the scope's memory.low ${when}`);
+      assert.equal(file(scopeDir, 'memory.min'), String(16 * MiB), `the scope's memory.min ${when}`);
+      assert.equal(file(box.unifiedDir!, 'memory.low'), String(64 * MiB), `the leaf's memory.low ${when} (its pages are there)`);
+      assert.equal(driver.read('weighed', 'cpu', 'cpu.weight').trim(), '300', `read where it lives ${when}`);
+      if (io) {
+        assert.equal(unitProperty(scope, 'IOWeight'), '300', `IOWeight ${when}`);
+        assert.match(file(scopeDir, 'io.weight'), /^default 300$/m, `the scope's io.weight ${when}`);
+      }
+    };
+    check('once written');
+    assert.equal(file(box.unifiedDir!, 'cpu.weight'), '100', 'the leaf keeps the default: its only sibling is the idle holder');
+    execFileSync('systemctl', ['daemon-reload']);
+    check('after a daemon-reload');
+    driver.write('weighed', 'cpu', 'cpu.weight', '100');
+    driver.write('weighed', 'memory', 'memory.low', '0');
+    assert.equal(unitProperty(scope, 'CPUWeight'), '100', 'a reset goes through systemd too');
+    assert.equal(file(scopeDir, 'memory.low'), '0');
+    driver.write('weighed', 'cpu', 'cpu.weight', '700');
+    await driver.remove('weighed');
+    driver.create('weighed');
+    assert.equal(file(scopeDir, 'cpu.weight'), '100', 'a box made again under the same name starts from the defaults (no drop-in left)');
+  });
+
   it('removes box, scope and holder process, and removeParent() the slice, leaving systemd nothing of them', async () => {
     const box = driver.create('gone');
     const sleeper = processes.sleeper();

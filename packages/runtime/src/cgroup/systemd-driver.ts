@@ -10,6 +10,10 @@
  *       anchor/                     the process that holds the scope while the box is stopped
  *       box/                        the box: its processes, its limits, freeze and kill
  *
+ * The knobs that weigh a box against other boxes (cpu.weight, io.weight, memory.low and
+ * memory.min: scope-properties.ts) act between siblings, so they are the scope's: set as its
+ * unit properties (systemd owns a scope's own files), and read there.
+ *
  * A scope needs a process when it starts and goes away when it empties, while a box's
  * cgroup must exist before its launcher joins and outlive a stop until remove. A sleeping
  * anchor process holds it for that whole span, in a leaf of its own: a cgroup2 node with
@@ -20,10 +24,22 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsboxError } from '@nsbox/core';
 import { type BoxCgroup, DEFAULT_TIMEOUT_MS, type KillOptions } from './cgroup-driver.js';
-import { childCgroups, ensureDirectory, isDirectory, parsePids, pollUntil, readCgroupFileIfExists, removeSubtree, writeCgroupFile } from './cgroup-fs.js';
+import {
+  childCgroups,
+  ensureDirectory,
+  fileExists,
+  isDirectory,
+  parsePids,
+  pollUntil,
+  readCgroupFileIfExists,
+  removeSubtree,
+  writeCgroupFile,
+} from './cgroup-fs.js';
 import { assertBoxName } from './cgroup-names.js';
 import type { CgroupLayout } from './layout.js';
-import { type BusCall, busctlCall, startScope, stopUnit } from './systemd-bus.js';
+import { weightToBfq } from './resource-plan.js';
+import { isScopeFile, SCOPE_FILES, unitPropertyOf } from './scope-properties.js';
+import { type BusCall, busctlCall, setUnitProperties, startScope, stopUnit } from './systemd-bus.js';
 import { type BoxUnits, boxOfScope, boxUnits, scopeUnit } from './systemd-units.js';
 import { delegateOfferedControllers, V2Driver } from './v2-driver.js';
 
@@ -75,6 +91,37 @@ export class SystemdDriver extends V2Driver {
 
   override boxDir(name: string): string {
     return join(this.scopeDir(name), BOX);
+  }
+
+  protected override describe(name: string): BoxCgroup {
+    const scopeDir = this.scopeDir(name);
+    return { ...super.describe(name), fileDirs: Object.fromEntries([...SCOPE_FILES].map((file) => [file, scopeDir])) };
+  }
+
+  protected override fileDir(name: string, file: string): string {
+    return isScopeFile(file) ? this.scopeDir(name) : super.fileDir(name, file);
+  }
+
+  /**
+   * A scope file through its unit property (systemd writes the file before it answers), then
+   * the file itself: io.bfq.weight has no property, and for the others it is the same value.
+   */
+  override write(name: string, controller: string, file: string, value: string): void {
+    if (!isScopeFile(file)) {
+      super.write(name, controller, file, value);
+      return;
+    }
+    const path = this.controllerPath(name, controller, file);
+    const property = unitPropertyOf(file, value);
+    if (property) setUnitProperties(this.call, this.scope(name), [property]);
+    writeCgroupFile(path, value);
+    // A protection reaches the box's pages in its leaf only through the leaf's own (without
+    // cgroup2's memory_recursiveprot): the leaf gets it too. Weights need no copy there, the
+    // anchor beside the box using nothing.
+    if (file === 'memory.low' || file === 'memory.min') writeCgroupFile(join(this.boxDir(name), file), value);
+    // IOWeight also sets io.bfq.weight on systemd's own scale: nsbox's goes back on top.
+    const bfq = join(this.scopeDir(name), 'io.bfq.weight');
+    if (property?.name === 'IOWeight' && fileExists(bfq)) writeCgroupFile(bfq, `default ${weightToBfq(Number(property.value))}`);
   }
 
   override create(name: string): BoxCgroup {

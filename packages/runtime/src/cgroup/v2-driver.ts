@@ -49,7 +49,7 @@ export class V2Driver implements CgroupDriver {
     return join(this.mount, ...this.levels, name);
   }
 
-  private describe(name: string): BoxCgroup {
+  protected describe(name: string): BoxCgroup {
     const unifiedDir = this.boxDir(name);
     return { name, procsFiles: [join(unifiedDir, 'cgroup.procs')], unifiedDir, v1Dirs: {} };
   }
@@ -188,10 +188,15 @@ export class V2Driver implements CgroupDriver {
       .filter(Boolean);
   }
 
-  private controllerPath(name: string, controller: string, file: string): string {
+  /** The directory that holds a controller file of the box: its own (other drivers keep some knobs above it). */
+  protected fileDir(name: string, _file: string): string {
+    return this.boxDir(name);
+  }
+
+  protected controllerPath(name: string, controller: string, file: string): string {
     this.requireBox(name);
     assertControllerFile(controller, file);
-    const dir = this.boxDir(name);
+    const dir = this.fileDir(name, file);
     // Some files are the core's, present whether or not their controller is on (cpu.stat, *.pressure).
     if (controller === CORE_FILES || this.boxControllers(name).includes(controller) || fileExists(join(dir, file))) {
       return existingControllerFile(dir, controller, file);
