@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { type CheckpointManifest, dumpArgs, restoreArgs, shellQuote } from './criu-args.js';
-import { unmanagedCgroups } from './criu-engine.js';
+import { boxCgroupPath, unmanagedCgroups } from './criu-engine.js';
 import { version } from './version.js';
 
 const manifest: CheckpointManifest = {
@@ -85,6 +85,21 @@ describe('migration: criu command lines', () => {
       { controller: 'name=systemd', path: '/user.slice' },
       { controller: 'net_prio', path: '/' },
     ]);
+  });
+
+  it('restores into the box’s cgroup where the driver made it: a systemd scope’s leaf on pure v2, /PARENT/ID beside v1', () => {
+    const v2 = { layout: { kind: 'v2' as const, v1: {}, unified: '/sys/fs/cgroup', unifiedControllers: ['cpu'] }, parent: 'nsbox' };
+    const scoped = { name: 'b', unifiedDir: '/sys/fs/cgroup/nsbox.slice/nsbox-b.scope/box', v1Dirs: {} };
+    assert.equal(boxCgroupPath(v2, scoped), '/nsbox.slice/nsbox-b.scope/box');
+    assert.equal(boxCgroupPath(v2, { ...scoped, unifiedDir: '/sys/fs/cgroup/nsbox/b' }), '/nsbox/b');
+    const hybrid = {
+      layout: { kind: 'hybrid' as const, v1: { pids: '/sys/fs/cgroup/pids' }, unified: '/sys/fs/cgroup/unified', unifiedControllers: [] },
+      parent: 'nsbox',
+    };
+    assert.equal(
+      boxCgroupPath(hybrid, { name: 'b', unifiedDir: '/sys/fs/cgroup/unified/nsbox/b', v1Dirs: { pids: '/sys/fs/cgroup/pids/nsbox/b' } }),
+      '/nsbox/b',
+    );
   });
 
   it("quotes words for the restore script's shell", () => {

@@ -8,9 +8,10 @@
  */
 
 import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { type Box, NsboxError, type OciSpec, type OperationContext } from '@nsbox/core';
 import {
+  type BoxCgroup,
   type CgroupDriver,
   type CheckpointEngine,
   type CheckpointRequest,
@@ -219,7 +220,7 @@ export class CriuEngine implements CheckpointEngine {
   private cgroupRoots(box: Box): { controller?: string; path: string }[] {
     const cgroup = this.cgroups?.get(box.id);
     if (!cgroup || !this.cgroups) return [];
-    return [{ path: `/${this.cgroups.parent}/${box.id}` }, ...unmanagedCgroups(readFileSync('/proc/self/cgroup', 'utf8'), Object.keys(cgroup.v1Dirs))];
+    return [{ path: boxCgroupPath(this.cgroups, cgroup) }, ...unmanagedCgroups(readFileSync('/proc/self/cgroup', 'utf8'), Object.keys(cgroup.v1Dirs))];
   }
 
   private callOptions(context: OperationContext) {
@@ -275,6 +276,17 @@ function networkLeftToPlugins(box: Box, spec: OciSpec, pid: number): { inode: nu
  * The v1 hierarchies of `/proc/self/cgroup` none of whose controllers the runtime manages,
  * each with this process's path in it (the cgroup2 line has no controllers: managed).
  */
+/**
+ * The box's cgroup as a path from its hierarchy's root, where criu puts the restored tree. On
+ * pure cgroup v2 it is wherever the driver made it (systemd's: a leaf in the box's scope under
+ * a slice); with v1 hierarchies the runtime makes `/PARENT/BOX-ID` in every one.
+ */
+export function boxCgroupPath(cgroups: Pick<CgroupDriver, 'layout' | 'parent'>, cgroup: Pick<BoxCgroup, 'name' | 'unifiedDir' | 'v1Dirs'>): string {
+  const unified = cgroups.layout.unified;
+  if (unified && cgroup.unifiedDir && Object.keys(cgroup.v1Dirs).length === 0) return `/${relative(unified, cgroup.unifiedDir)}`;
+  return `/${cgroups.parent}/${cgroup.name}`;
+}
+
 export function unmanagedCgroups(procCgroup: string, managed: string[]): { controller: string; path: string }[] {
   const roots: { controller: string; path: string }[] = [];
   for (const line of procCgroup.split('\n')) {
