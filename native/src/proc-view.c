@@ -59,6 +59,9 @@ enum
   CONFIG_MAX = 8192,
   SAMPLE_MS = 1000,
   TEXT_VALID_S = 1, /* how long the kernel keeps a view's attributes, and so its text */
+  /* A view's file is sized to its text plus room to grow, in steps (text_size). */
+  SIZE_ROOM = 32,
+  SIZE_STEP = 64,
 };
 
 /* Which connection a request came from (and its answer goes to). */
@@ -91,6 +94,9 @@ struct view_page
   /* The kernel offered no-open on the views' connection (FUSE_NO_OPEN_SUPPORT, at INIT):
    * their OPEN is answered ENOSYS, after which the kernel opens them without asking. */
   uint32_t views_no_open;
+  /* The size the kernel was given for each view's file (text_size). Kept here so that a new
+   * server never gives a smaller one than its predecessor did. */
+  uint32_t view_size[VIEW_FILES];
   /* At offset 4096 (PROTOCOL.md): what comes before fits the first page. */
   char req[REQ_BUF] __attribute__ ((aligned (4096)));
 };
@@ -247,6 +253,53 @@ file_of (uint64_t nodeid)
   return which;
 }
 
+/* The size of a view's file for a text of `len` bytes. Why a file's size is not its text's:
+ * the kernel cannot change a cached file's size and its pages at once. It takes the new size
+ * first and drops the old pages after, and a read(2) or sendfile(2) that took an old page a
+ * moment before copies as much of it as the new size says: the old text cut, or padded with
+ * NULs past its end (seen by two readers of a /proc/loadavg whose length changed). So a
+ * view's size stays put while its text changes, and the text is padded to it (pad_text). It
+ * grows, by a step with room to spare, only when a text outgrows it, and shrinks only when a
+ * text fits in half of it (a box's CPUs cut by a limit); those moments keep the window.
+ * /sys/devices/system/cpu/online is never padded: glibc's parser (sysconf, get_nprocs)
+ * rejects a space in it, and its text changes only with the box's CPU limit. */
+static size_t
+text_size (int which, size_t len)
+{
+  uint32_t *size = &V.page->view_size[which];
+  size_t fit = (len + SIZE_ROOM + SIZE_STEP - 1) / SIZE_STEP * SIZE_STEP;
+
+  if (which == VIEW_CPU_ONLINE || len == 0)
+    return len;
+  if (*size < len || *size > 2 * fit)
+    *size = (uint32_t) fit;
+  return *size;
+}
+
+/* A text padded to `size` bytes with spaces at the end of its last line that is not blank
+ * (before its newline): whitespace, which every parser of these files splits fields on, and
+ * never a NUL or a line of its own. */
+static int
+pad_text (char **p, size_t len, size_t size)
+{
+  size_t end = len;
+  char *grown;
+
+  if (size == len)
+    return 0;
+  grown = realloc (*p, size);
+  if (grown == NULL)
+    return -1;
+  while (end > 0 && grown[end - 1] == '\n')
+    end--;
+  if (end == 0)
+    end = len; /* no line that is not blank: after them all */
+  memmove (grown + end + (size - len), grown + end, len - end);
+  memset (grown + end, ' ', size - len);
+  *p = grown;
+  return 0;
+}
+
 /* The text of a view made again. The mtime moves only when the text changed: the kernel
  * then drops the pages it cached (FUSE_AUTO_INVAL_DATA), and keeps them otherwise. A text
  * that cannot be made leaves the last one; NULL when there is none. */
@@ -255,10 +308,17 @@ text_refresh (int which)
 {
   struct view_text *t = &V.text[which];
   char *p;
-  size_t len;
+  size_t len, size;
 
   if (view_render (&V.cfg, &V.page->load, (enum view_file) which, &p, &len) < 0)
     return t->p ? t : NULL;
+  size = text_size (which, len);
+  if (pad_text (&p, len, size) < 0)
+    {
+      free (p);
+      return t->p ? t : NULL;
+    }
+  len = size;
   if (t->p && t->len == len && memcmp (t->p, p, len) == 0)
     {
       free (p);

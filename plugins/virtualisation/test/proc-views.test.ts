@@ -408,17 +408,23 @@ describe('virtualisation: the box’s own /proc views', function () {
 
   it('gives concurrent read(2) and sendfile(2) readers whole texts while a view changes its length', async () => {
     await t.box('flux', withTools());
-    // The box's thread count crosses 10 and back every 0.2 s: /proc/loadavg's length changes.
+    // The box's thread count crosses 10 and back every 0.2 s: /proc/loadavg's text changes its
+    // length (its file's size stays put: the text is padded to it).
     const oscillator = t.exec(
       'flux',
       'end=$(($(date +%s) + 9)); while [ $(date +%s) -lt $end ]; do for i in 1 2 3 4 5 6 7 8; do sleep 0.2 & done; wait; sleep 0.2; done',
     );
     const readers = await Promise.all([1, 2].map(() => t.exec('flux', '/view-reader --whole /proc/loadavg 8000')));
     await oscillator;
+    // The padding is spaces at the end of the text's last line: the fields parse as the kernel's.
+    const padded = (await t.exec('flux', 'cat /proc/loadavg')).stdout;
+    assert.match(padded, /^\d+\.\d\d \d+\.\d\d \d+\.\d\d \d+\/\d+ \d+ *\n$/, `/proc/loadavg: ${JSON.stringify(padded)}`);
     for (const reader of readers) {
       const field = (key: string) => Number(new RegExp(`^${key}=(\\d+)$`, 'm').exec(reader.stdout)?.[1]);
       console.log(`      ${reader.stdout.trim().split('\n').join(' ')}`);
-      assert.ok(field('longest') > field('shortest'), `the view changed its length while it was read: ${reader.stdout}`);
+      assert.ok(field('longest') > field('shortest'), `the view's text changed its length while it was read: ${reader.stdout}`);
+      // What closes the kernel's window (a new size taken before the old pages are dropped).
+      assert.equal(field('largest_file'), field('smallest_file'), `while its file kept its size: ${reader.stdout}`);
       assert.ok(field('reads') > 100 && field('sendfiles') > 100, `both ways read it many times: ${reader.stdout}`);
       assert.deepEqual(['read.cut', 'read.padded', 'sendfile.cut', 'sendfile.padded'].map(field), [0, 0, 0, 0], `every text whole: ${reader.stdout}`);
     }
