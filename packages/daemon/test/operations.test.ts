@@ -8,8 +8,33 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isNsboxApiError, type Operation } from '@nsbox/client';
+import { type AnyPlugin, defineAction, definePlugin, z } from '@nsbox/core';
 import { buildBusyboxRootfs, makeTempDir, requireRoot, useCleanup } from '@nsbox/testkit';
 import { startTestDaemon } from './daemon-fixture.js';
+
+/** An operation whose first steps pass before its caller can watch it (the POST answers after them). */
+const stepper = definePlugin({
+  name: 'stepper',
+  version: '1.0.0',
+  core: '^1.0.0',
+  actions: [
+    defineAction({
+      name: 'walk',
+      description: 'goes through three steps',
+      input: z.strictObject({}),
+      hostWide: true,
+      operation: true,
+      async run(_input, { operation }) {
+        operation.progress({ step: 'first', percent: 50 });
+        operation.progress({ step: 'first', percent: 100 });
+        operation.progress({ step: 'second' });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        operation.progress({ step: 'third' });
+        return { walked: true };
+      },
+    }),
+  ],
+}) as AnyPlugin;
 
 describe('nsboxd operations', function () {
   this.timeout(180_000);
@@ -57,6 +82,18 @@ describe('nsboxd operations', function () {
     assert.ok(!(await nsboxd.client.templates.list()).some((listed) => listed.name === 'mini'));
     assert.equal((await nsboxd.client.boxes.exec('from-mini', { command: ['true'] })).exitCode, 0, 'a box keeps its copy');
     assert.deepEqual(readdirSync(join(nsboxd.stateDir, 'images')), []);
+  });
+
+  it('shows a late watcher the steps an operation passed before it watched, each step at its last', async () => {
+    const nsboxd = await startTestDaemon(cleanup, { plugins: [stepper] });
+    const seen: { step: string; percent?: number }[] = [];
+    const result = await nsboxd.client.actions.run('stepper', 'walk', {}, { onProgress: (progress) => seen.push(progress) });
+    assert.deepEqual(result, { walked: true });
+    assert.deepEqual(
+      seen.map((progress) => progress.step).filter((step, index, all) => all[index - 1] !== step),
+      ['first', 'second', 'third'],
+    );
+    assert.deepEqual(seen[0], { step: 'first', percent: 100 }, 'a passed step as it ended');
   });
 
   it('cancels a running import and a running create, leaving nothing behind', async () => {

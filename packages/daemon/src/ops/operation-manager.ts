@@ -74,6 +74,9 @@ interface OperationRow {
 /** Progress is written to the store at most this often (and always at the end). */
 const PROGRESS_WRITE_MS = 500;
 
+/** How long an ended operation's steps stay to be replayed to a late watcher. */
+const STEPS_KEPT_MS = 60_000;
+
 interface Live {
   controller: AbortController;
   done: Promise<void>;
@@ -89,6 +92,12 @@ export class OperationManager {
   private readonly changes = new EventEmitter();
   /** Progress not yet written (throttled); shown by get() so pollers see it. */
   private readonly pending = new Map<string, OperationProgress>();
+  /**
+   * The last progress of each step an operation went through, in order: a watcher that
+   * subscribes after a step has passed (a client's watch comes a moment after its POST) is
+   * shown it still.
+   */
+  private readonly steps = new Map<string, OperationProgress[]>();
 
   /** Statements prepared once each (a prepare compiles the SQL): an operation writes its row at each step. */
   private readonly statements: StatementCache;
@@ -184,6 +193,11 @@ export class OperationManager {
     return this.get(id);
   }
 
+  /** The last progress of each step the operation went through so far, oldest first. */
+  stepsOf(id: string): OperationProgress[] {
+    return [...(this.steps.get(id) ?? [])];
+  }
+
   /** Calls `listener` with the operation on every change (progress, end). */
   watch(id: string, listener: (operation: Operation) => void): () => void {
     const onChange = (operation: Operation) => listener(operation);
@@ -220,8 +234,14 @@ export class OperationManager {
     const snapshot = this.get(id);
     if (!snapshot) return;
     const updated: Operation = { ...snapshot, progress, updatedAt: now };
+    const steps = this.steps.get(id) ?? [];
+    if (steps.at(-1)?.step === progress.step) steps[steps.length - 1] = progress;
+    else steps.push(progress);
+    this.steps.set(id, steps);
     if (now - entry.lastWrite >= PROGRESS_WRITE_MS) {
       entry.lastWrite = now;
+      // Written: an older one held back must not be written over it at the end.
+      this.pending.delete(id);
       this.statements.get('UPDATE daemon_operations SET progress = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(progress), now, id);
     } else {
       this.pending.set(id, progress);
@@ -248,6 +268,7 @@ export class OperationManager {
       this.changes.emit(`change:${id}`, operation);
       this.changes.emit(`done:${id}`, operation);
     }
+    setTimeout(() => this.steps.delete(id), STEPS_KEPT_MS).unref();
   }
 
   private toOperation(row: OperationRow): Operation {

@@ -61,7 +61,7 @@ export function operationRoutes(context: DaemonContext): AnyRoute[] {
     defineRoute({
       method: 'GET',
       url: '/operations/:id/watch',
-      summary: 'The operation as server-sent events (event: operation) on every change, until it ends',
+      summary: 'The operation as server-sent events (event: operation): the last progress of each step it passed before the watch began, then every change, until it ends',
       tags: ['operations'],
       access: 'read-only',
       params: operationRef,
@@ -69,6 +69,8 @@ export function operationRoutes(context: DaemonContext): AnyRoute[] {
       async handler({ params, scope, request, reply }) {
         const operation = visible(context, scope, params.id);
         const stream = openSse(request, reply);
+        // The steps it went through before this watch began, then where it is now.
+        for (const step of context.operations.stepsOf(params.id).slice(0, -1)) stream.send('operation', { ...operation, progress: step });
         stream.send('operation', operation);
         if (operation.status !== 'running') {
           stream.close();
