@@ -157,7 +157,8 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     if (arrived) return this.createFrom(arrived.archive, files, context);
     if (rootfs) {
       if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) {
-        throw new NsboxError('E_INVALID_ARGUMENT', `rootfs ${rootfs} does not exist or is not a directory`, { details: { field: 'rootfs', step: 'create' } });
+        // The box's config names it: the same error nsboxd gives for it (E_INVALID_CONFIG).
+        throw new NsboxError('E_INVALID_CONFIG', `rootfs ${rootfs} does not exist or is not a directory`, { details: { field: 'rootfs', step: 'create' } });
       }
       mkdirSync(files.dir, { recursive: true, mode: 0o700 });
       return { rootfs, ownsRootfs: false } satisfies LinuxRuntimeFacts;

@@ -136,6 +136,17 @@ describe('the Linux box driver through the library API', function () {
     assert.match((await import('node:fs')).readFileSync(`/proc/${init.pid}/status`, 'utf8'), /Uid:\s+200000\s/);
   });
 
+  it('refuses a rootfs that is not there as nsboxd does (E_INVALID_CONFIG naming the field), leaving no box', async () => {
+    const host = await openTestHost([]);
+    const missing = join(host.stateDir, 'no-such-rootfs');
+    await assert.rejects(host.manager.create({ name: 'norootfs', config: { rootfs: missing, process: { args: ['/bin/true'] } } }), (error: NsboxError) => {
+      assert.deepEqual([error.code, error.details.field], ['E_INVALID_CONFIG', 'rootfs']);
+      assert.match(error.message, /no-such-rootfs does not exist or is not a directory/);
+      return true;
+    });
+    assert.throws(() => host.manager.get('norootfs'), (error: NsboxError) => error.code === 'E_NOT_FOUND');
+  });
+
   it('refuses a uid map that does not fit, leaving nothing behind', async () => {
     const host = await openTestHost([userNamespacePlugin([{ containerID: 0, hostID: 4294967000, size: 65536 }])]);
     await host.manager.create({ name: 'badmap', config: { rootfs, process: { args: ['/bin/sleep', marker] } } });
