@@ -158,11 +158,29 @@ start_failed (const char *step, int errnum, const char *message)
   nsbox_close (&S.result_fd);
 }
 
+/* The launcher, which exits as soon as it has written its result: reaped before the box is
+ * said to have started. It joined the box's cgroup to make the init (cgroup v1), and until it
+ * is reaped it is a second task there (pids.current, cgroup.procs) beside the init. */
+static void
+launcher_reap (void)
+{
+  int status;
+  pid_t pid;
+
+  if (S.launcher_reaped)
+    return;
+  while ((pid = waitpid (S.launcher_pid, &status, 0)) < 0 && errno == EINTR)
+    ;
+  if (pid == S.launcher_pid)
+    S.launcher_reaped = true, S.launcher_status = status;
+}
+
 static void
 box_started (pid_t pid)
 {
   struct nsbox_error err = { 0 };
 
+  launcher_reap ();
   S.init_pid = pid;
   if (shim_write_pid_file ("init.pid", pid, &err) < 0)
     {

@@ -136,6 +136,20 @@ describe('the Linux box driver through the library API', function () {
     assert.match((await import('node:fs')).readFileSync(`/proc/${init.pid}/status`, 'utf8'), /Uid:\s+200000\s/);
   });
 
+  it('has only the box’s init in its cgroup once start returns: the launcher that made it is gone, not a second task for a moment', async () => {
+    const host = await openTestHost([]);
+    const { cgroups } = host.driver as LinuxBoxDriver;
+    const seen: number[][] = [];
+    for (let index = 0; index < 12; index++) {
+      await host.manager.create({ name: `lone${index}`, config: { rootfs, process: { args: ['/bin/sleep', marker] } } });
+      const box = await host.manager.start(`lone${index}`);
+      const init = (box.runtime as LinuxRuntimeFacts).init as { pid: number };
+      seen.push(cgroups.pids(box.id).filter((pid) => pid !== init.pid));
+      await host.manager.destroy(box.id, { force: true });
+    }
+    assert.deepEqual(seen, Array.from({ length: 12 }, () => []), 'no task but the init in the box cgroup');
+  });
+
   it('refuses a rootfs that is not there as nsboxd does (E_INVALID_CONFIG naming the field), leaving no box', async () => {
     const host = await openTestHost([]);
     const missing = join(host.stateDir, 'no-such-rootfs');
