@@ -10,7 +10,7 @@ import { type ExitDecision, exitPolicyPoint } from './contribution-points.js';
 import { NsboxError } from './errors.js';
 import type { BoxEvent, EventBus } from './events.js';
 import type { OciSpec } from './oci-spec.js';
-import { OperationRun, undoSteps } from './operation.js';
+import { OperationRun, stepsToUndo, undoSteps } from './operation.js';
 import { type OperationContext, operationContext } from './operation-context.js';
 import { type BoxExitInfo, type HookContext, type HookName, teardownHooks } from './plugin.js';
 import type { LoadedPlugin, PluginHost } from './plugin-host.js';
@@ -482,7 +482,8 @@ export class BoxManager {
       if (rollForward.includes(record.kind)) {
         await this.finishTeardown(box, record);
       } else {
-        const errors = await undoSteps(record.doneSteps, (stepId) => this.undoStep(box, stepId));
+        const undone = stepsToUndo(record);
+        const errors = await undoSteps(undone, (stepId) => this.undoStep(box, stepId));
         if (record.kind === 'start' || record.kind === 'restore') await this.deps.driver?.cleanupStart(box);
         if (record.kind === 'create') {
           this.deps.boxes.remove(box.id);
@@ -490,7 +491,7 @@ export class BoxManager {
           this.transition(box, record.fromState, { reconciled: record.kind });
         }
         this.deps.journal.finish(record.id, 'rolled-back', errors.join('; ') || undefined);
-        this.publish(box, 'operation.rolled-back', { operation: record.kind, undone: [...record.doneSteps].reverse(), errors });
+        this.publish(box, 'operation.rolled-back', { operation: record.kind, undone: [...undone].reverse(), errors });
       }
       repaired.push(record);
     }
@@ -551,7 +552,11 @@ export class BoxManager {
       const fn = plugin.hooks?.[hook];
       if (!fn) continue;
       ctx.signal.throwIfAborted();
-      await run.step({ id: `hook:${plugin.definition.name}:${hook}`, run: async () => fn.call(plugin.hooks, this.context(box, plugin, spec, ctx)) });
+      await run.step({
+        id: `hook:${plugin.definition.name}:${hook}`,
+        run: async () => fn.call(plugin.hooks, this.context(box, plugin, spec, ctx)),
+        undoable: plugin.hooks?.rollback !== undefined,
+      });
     }
   }
 

@@ -11,6 +11,12 @@ export interface Step {
   /** Stable id, stored in the journal: `hook:<plugin>:<hook>` or `driver:<action>`. */
   id: string;
   run(): Promise<void>;
+  /**
+   * It has an undo that is safe to run whatever part of it was done: recorded as begun before
+   * it runs, so that a process killed inside it has it undone by reconcile (a plugin's claim
+   * made before the step was recorded done would leak otherwise).
+   */
+  undoable?: boolean;
 }
 
 export type UndoStep = (stepId: string) => Promise<void>;
@@ -26,6 +32,7 @@ export class OperationRun {
 
   /** Runs a step; on failure undoes what this operation did so far and rethrows. */
   async step(step: Step): Promise<void> {
+    if (step.undoable) this.journal.stepBegun(this.record.id, step.id);
     try {
       await step.run();
     } catch (error) {
@@ -44,6 +51,12 @@ export class OperationRun {
   async undoAll(): Promise<string[]> {
     return undoSteps(this.done, this.undo);
   }
+}
+
+/** What reconcile undoes of an operation a killed process left: its done steps and the one it was in. */
+export function stepsToUndo(record: Pick<OperationRecord, 'doneSteps' | 'begunStep'>): string[] {
+  const { doneSteps, begunStep } = record;
+  return begunStep && !doneSteps.includes(begunStep) ? [...doneSteps, begunStep] : [...doneSteps];
 }
 
 export async function undoSteps(done: readonly string[], undo: UndoStep): Promise<string[]> {

@@ -80,8 +80,9 @@ export type LifecycleHooks<TConfig = unknown> = {
 } & {
   /**
    * Undoes what `hook` did for this box. Called in reverse order when a later step of the
-   * same operation fails, and by reconcile after a crash, so it must be idempotent and work
-   * from the box alone.
+   * same operation fails, and by reconcile after a crash — for the hook the killed process was
+   * inside too, whatever part of it was done — so it must be idempotent and work from the box
+   * alone.
    */
   rollback?(context: HookContext<TConfig>, hook: HookName): void | Promise<void>;
   /**

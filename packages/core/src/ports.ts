@@ -49,6 +49,11 @@ export interface OperationRecord {
   pid: number;
   /** Step ids in the order they completed. */
   doneSteps: string[];
+  /**
+   * The last undoable step begun (recorded before it runs): when it is not among the done
+   * ones, a process was killed inside it, and reconcile undoes it too (undo is idempotent).
+   */
+  begunStep: string | null;
   startedAt: number;
   finishedAt: number | null;
   error: string | null;
@@ -57,6 +62,8 @@ export interface OperationRecord {
 export interface OperationJournal {
   /** Records the intent; throws E_BUSY when another live process runs an operation on the box. */
   begin(op: { boxId: string; kind: OperationKind; fromState: StableState; pid: number }): OperationRecord;
+  /** Records that an undoable step is about to run (before any of its effects). */
+  stepBegun(opId: number, stepId: string): void;
   stepDone(opId: number, stepId: string): void;
   finish(opId: number, status: Exclude<OperationStatus, 'running'>, error?: string): void;
   /** Operations still marked running. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -140,39 +140,58 @@ describe('box lifecycle through the core and a real SQLite store', () => {
     assert.equal(host.manager.history({ boxId: 'another-box' }).length, 0);
   });
 
-  it('reconciles a process killed between two steps of a start', async function () {
-    this.timeout(30_000);
-    const markers = mkdtempSync(join(tmpdir(), 'nsbox-test-markers-'));
-    try {
-      const child = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', join(here, 'crash-midway.fixture.ts'), stateDir, markers], {
-        encoding: 'utf8',
-      });
-      assert.equal(child.signal, 'SIGKILL', `the fixture should die by SIGKILL: ${child.stderr}`);
-      assert.deepEqual(readdirSync(markers), ['alpha-crashy'], 'alpha prepared before the crash');
+  // A process killed in beta's prepare, as it began or once it had left its marker: either
+  // way reconcile undoes beta's prepare too (its rollback is idempotent), then what came before.
+  for (const where of ['between', 'inside'] as const) {
+    it(`reconciles a process killed ${where === 'between' ? 'between two steps of a start' : 'inside a step of a start, before the step was recorded done'}`, async function () {
+      this.timeout(30_000);
+      const markers = mkdtempSync(join(tmpdir(), 'nsbox-test-markers-'));
+      try {
+        const child = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', join(here, 'crash-midway.fixture.ts'), stateDir, markers, where], {
+          encoding: 'utf8',
+        });
+        assert.equal(child.signal, 'SIGKILL', `the fixture should die by SIGKILL: ${child.stderr}`);
+        const prepared = where === 'inside' ? ['alpha-crashy', 'beta-crashy'] : ['alpha-crashy'];
+        assert.deepEqual(readdirSync(markers).sort(), prepared, 'what was prepared before the crash');
 
-      const journal: Journal = [];
-      host = await openHost({
-        stateDir,
-        discover: false,
-        driver: new MemoryDriver(),
-        plugins: [recordingPlugin('alpha', journal, { markerDir: markers }), recordingPlugin('beta', journal, { requires: { alpha: '^1.0.0' } })],
-      });
-      assert.equal(host.manager.get('crashy').state, 'starting');
-      const repaired = await host.manager.reconcile();
-      assert.deepEqual(
-        repaired.map((record) => record.kind),
-        ['start'],
-      );
-      assert.equal(host.manager.get('crashy').state, 'created');
-      assert.equal(existsSync(join(markers, 'alpha-crashy')), false, 'rollback removed what alpha prepared');
-      assert.deepEqual(journal, ['alpha:rollback:prepare', 'beta:rollback:spec', 'alpha:rollback:spec', 'beta:rollback:validate', 'alpha:rollback:validate']);
-      assert.equal(host.store.unfinished().length, 0);
-      const kinds = host.manager.history({ boxId: host.manager.get('crashy').id, kind: 'operation' }).map((event) => event.kind);
-      assert.deepEqual(kinds, ['operation.rolled-back']);
-    } finally {
-      rmSync(markers, { recursive: true, force: true });
-    }
-  });
+        const journal: Journal = [];
+        host = await openHost({
+          stateDir,
+          discover: false,
+          driver: new MemoryDriver(),
+          plugins: [
+            recordingPlugin('alpha', journal, { markerDir: markers }),
+            recordingPlugin('beta', journal, { requires: { alpha: '^1.0.0' }, markerDir: markers }),
+          ],
+        });
+        assert.equal(host.manager.get('crashy').state, 'starting');
+        const repaired = await host.manager.reconcile();
+        assert.deepEqual(
+          repaired.map((record) => record.kind),
+          ['start'],
+        );
+        assert.equal(host.manager.get('crashy').state, 'created');
+        assert.deepEqual(readdirSync(markers), [], 'rollback removed what alpha and beta prepared');
+        assert.deepEqual(journal, [
+          'beta:rollback:prepare',
+          'alpha:rollback:prepare',
+          'beta:rollback:spec',
+          'alpha:rollback:spec',
+          'beta:rollback:validate',
+          'alpha:rollback:validate',
+        ]);
+        assert.equal(host.store.unfinished().length, 0);
+        const events = host.manager.history({ boxId: host.manager.get('crashy').id, kind: 'operation' });
+        assert.deepEqual(
+          events.map((event) => event.kind),
+          ['operation.rolled-back'],
+        );
+        assert.equal((events[0]?.data.undone as string[] | undefined)?.[0], 'hook:beta:prepare', 'the step it was in is among the undone');
+      } finally {
+        rmSync(markers, { recursive: true, force: true });
+      }
+    });
+  }
 
   it('refuses a second operation on a box while another live process runs one', async () => {
     const { manager, store } = await open([]);

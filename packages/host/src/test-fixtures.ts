@@ -26,8 +26,10 @@ export interface RecordingOptions {
   requires?: Record<string, string>;
   /** Hook that throws when it runs. */
   failOn?: HookName;
-  /** Hook that kills this whole process when it runs (a crash between two steps). */
+  /** Hook that kills this whole process when it runs, before it does anything. */
   crashOn?: HookName;
+  /** Hook that kills this whole process once it has done its work, before it returns (a crash inside a step). */
+  crashAfter?: HookName;
   /** Directory where `prepare` leaves a marker file that `rollback` removes. */
   markerDir?: string;
 }
@@ -38,6 +40,7 @@ export function recordingPlugin(name: string, journal: Journal, options: Recordi
     if (options.failOn === hook) throw new Error(`${name} refuses ${hook}`);
     journal.push(`${name}:${hook}`);
     if (hook === 'prepare' && options.markerDir) writeFileSync(join(options.markerDir, `${name}-${context.box.name}`), 'prepared');
+    if (options.crashAfter === hook) process.kill(process.pid, 'SIGKILL');
     if (hook === 'spec') context.spec.annotations = { ...context.spec.annotations, [`${name}.seen`]: 'yes' };
   };
   class RecordingHooks {

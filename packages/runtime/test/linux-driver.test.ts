@@ -147,7 +147,11 @@ describe('the Linux box driver through the library API', function () {
       seen.push(cgroups.pids(box.id).filter((pid) => pid !== init.pid));
       await host.manager.destroy(box.id, { force: true });
     }
-    assert.deepEqual(seen, Array.from({ length: 12 }, () => []), 'no task but the init in the box cgroup');
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 12 }, () => []),
+      'no task but the init in the box cgroup',
+    );
   });
 
   it('refuses a rootfs that is not there as nsboxd does (E_INVALID_CONFIG naming the field), leaving no box', async () => {
@@ -158,7 +162,10 @@ describe('the Linux box driver through the library API', function () {
       assert.match(error.message, /no-such-rootfs does not exist or is not a directory/);
       return true;
     });
-    assert.throws(() => host.manager.get('norootfs'), (error: NsboxError) => error.code === 'E_NOT_FOUND');
+    assert.throws(
+      () => host.manager.get('norootfs'),
+      (error: NsboxError) => error.code === 'E_NOT_FOUND',
+    );
   });
 
   it('refuses a uid map that does not fit, leaving nothing behind', async () => {

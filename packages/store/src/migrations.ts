@@ -48,6 +48,8 @@ export const migrations: readonly string[] = [
      PRIMARY KEY (namespace, key)
    );
    CREATE TABLE schema_versions (namespace TEXT PRIMARY KEY, version INTEGER NOT NULL);`,
+  // The step an operation began last: a process killed inside it leaves it to be undone too.
+  'ALTER TABLE operations ADD COLUMN began_step TEXT;',
 ];
 
 /**

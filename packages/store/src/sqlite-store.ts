@@ -52,6 +52,7 @@ interface OperationRow {
   status: string;
   pid: number;
   done_steps: string;
+  began_step: string | null;
   started_at: number;
   finished_at: number | null;
   error: string | null;
@@ -107,6 +108,7 @@ const toOperation = (row: OperationRow): OperationRecord => ({
   status: row.status as OperationStatus,
   pid: row.pid,
   doneSteps: JSON.parse(row.done_steps),
+  begunStep: row.began_step,
   startedAt: row.started_at,
   finishedAt: row.finished_at,
   error: row.error,
@@ -239,6 +241,10 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
       return this.statements.get('SELECT * FROM operations WHERE id = ?').get(result.lastInsertRowid) as OperationRow;
     });
     return toOperation(started.immediate());
+  }
+
+  stepBegun(opId: number, stepId: string): void {
+    this.statements.get('UPDATE operations SET began_step = ? WHERE id = ?').run(stepId, opId);
   }
 
   stepDone(opId: number, stepId: string): void {

@@ -80,10 +80,10 @@ export const networkPlugin = definePlugin({
         },
         update: (ctx) => network.update(ctx.box, ctx.previous),
         destroy: (ctx) => network.release(ctx.box),
+        // Also for a hook a killed process was inside (reconcile undoes the step it began):
+        // both are idempotent, and work from the box alone.
         rollback: (ctx, hook) => {
-          // prepare's rollback too: a start killed inside wire (its step never recorded as done)
-          // is rolled back by reconcile from the steps before it; unwire is idempotent.
-          if (hook === 'wire' || hook === 'prepare') network.unwire(ctx.box);
+          if (hook === 'wire') network.unwire(ctx.box);
           if (hook === 'provision') network.addresses.release(ctx.box);
         },
       },

@@ -9,6 +9,7 @@
 import { definePlugin, type HookName } from '@nsbox/core';
 import { openHost } from '@nsbox/host';
 import { LinuxBoxDriver } from '@nsbox/runtime';
+import { Claims } from '../src/claims.js';
 import { networkPlugin } from '../src/index.js';
 import { NetworkService } from '../src/network-service.js';
 import { Shaper } from '../src/shaping.js';
@@ -36,6 +37,15 @@ const crasher = definePlugin({
   setup: () => ({ hooks }),
 });
 
+// Inside provision: once the address is claimed in the store, before the hook returns (its
+// step never recorded as done).
+if (point === 'provision:after-claim') {
+  const claimNext = Claims.prototype.claimNext;
+  Claims.prototype.claimNext = function (this: Claims, ...args: Parameters<Claims['claimNext']>) {
+    claimNext.apply(this, args);
+    return die();
+  };
+}
 // Inside wire: after the veth, before the ifb; after the ifb, before the nft rules.
 if (point === 'wire:before-shaping') Shaper.prototype.apply = die;
 if (point === 'wire:before-rules') (NetworkService.prototype as unknown as { writeBoxRules: () => void }).writeBoxRules = die;

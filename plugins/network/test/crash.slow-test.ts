@@ -19,10 +19,11 @@ import { makeTestNet, type NetTestHost, natRules, openNetHost, spoofRules, type 
 const here = dirname(fileURLToPath(import.meta.url));
 const POOL = { name: 'v4', subnet: '10.236.0.0/24' };
 
-/** Operation → the points it is killed at (hooks in the order they run, and inside wire). */
+/** Operation → the points it is killed at (hooks in the order they run, inside provision and inside wire). */
 const POINTS: [operation: 'create' | 'start' | 'stop' | 'destroy', point: string][] = [
   ['create', 'validate'],
   ['create', 'provision'],
+  ['create', 'provision:after-claim'],
   ['start', 'validate'],
   ['start', 'spec'],
   ['start', 'prepare'],

@@ -61,7 +61,8 @@ export function operationRoutes(context: DaemonContext): AnyRoute[] {
     defineRoute({
       method: 'GET',
       url: '/operations/:id/watch',
-      summary: 'The operation as server-sent events (event: operation): the last progress of each step it passed before the watch began, then every change, until it ends',
+      summary:
+        'The operation as server-sent events (event: operation): the last progress of each step it passed before the watch began, then every change, until it ends',
       tags: ['operations'],
       access: 'read-only',
       params: operationRef,
