@@ -323,6 +323,24 @@ shim_notify_tick (int64_t now)
     helper_spawn ();
 }
 
+/* The helper started again, so that it reads its config anew (the runtime rewrote it: a
+ * value it answers with changed on the running box). The same path as a crash — the request
+ * it may have been answering is in the page they share, and the next one answers it — but
+ * not counted as one, and the new helper starts at once. */
+void
+shim_notify_reload (void)
+{
+  if (S.notify_pid <= 0)
+    return; /* none runs: the next one reads the new config anyway */
+  if (kill (S.notify_pid, SIGKILL) == 0)
+    while (waitpid (S.notify_pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  S.notify_pid = 0;
+  nsbox_close (&S.notify_ctl_fd);
+  if (S.state != BOX_EXITED && S.state != BOX_FAILED && have_listeners ())
+    helper_spawn ();
+}
+
 void
 shim_notify_stop (void)
 {

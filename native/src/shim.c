@@ -206,6 +206,8 @@ signals_setup (struct nsbox_error *err)
 
   sigemptyset (&mask);
   sigaddset (&mask, SIGCHLD);
+  /* SIGUSR1: the runtime changed the notify helper's config (nsbox set of a value it answers). */
+  sigaddset (&mask, SIGUSR1);
   if (sigprocmask (SIG_BLOCK, &mask, NULL) < 0)
     return nsbox_fail (err, errno, "sigprocmask");
   S.signal_fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -345,9 +347,12 @@ dispatch (uint64_t tag, uint32_t events)
     case TAG_SIGNAL:
       {
         struct signalfd_siginfo si;
+        bool reload = false;
         while (read (S.signal_fd, &si, sizeof si) == sizeof si)
-          ;
+          reload |= si.ssi_signo == SIGUSR1;
         shim_reap ();
+        if (reload)
+          shim_notify_reload ();
         break;
       }
     case TAG_RESULT:

@@ -159,6 +159,7 @@ bool shim_notify_reaped (pid_t pid, int status);
 void shim_notify_tick (int64_t now);
 /* The box ended: no helper any more, listeners closed. */
 void shim_notify_stop (void);
+void shim_notify_reload (void);
 
 /* shim-views.c */
 /* /dev/fuse opened and the shared page made; before the launcher runs. */

@@ -18,6 +18,8 @@ export {
   type NotifyHandlerName,
   type NotifyHandlers,
   type NotifyRule,
+  type NotifyService,
+  type NotifyUpdate,
   notifyHandlerSyscalls,
   notifyRules,
   type OwnedNotifyRule,

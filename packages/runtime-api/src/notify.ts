@@ -19,7 +19,7 @@
  * annotation, like the other launch contributions.
  */
 
-import { NsboxError, type OciSpec } from '@nsbox/core';
+import { type Box, NsboxError, type OciSpec } from '@nsbox/core';
 import { contributeLaunch, LAUNCH_ANNOTATION, launchContributions } from './launch.js';
 
 /** The built-in handlers and their parameters. */
@@ -128,4 +128,20 @@ export function contributeNotify(spec: Pick<OciSpec, 'annotations'>, owner: stri
     kept.push({ ...rule, owner } as OwnedNotifyRule);
   });
   contributeLaunch(spec, { notify: kept });
+}
+
+/** What became of new parameters for a running box's notified syscalls. */
+export type NotifyUpdate = { live: true } | { live: false; reason: string };
+
+/** A running box's notified values changed live (`nsbox set` of its kernel strings). */
+export interface NotifyService {
+  /**
+   * Gives `owner`'s rules new parameters on the running box: its nsbox-notify config is
+   * written anew and its helper started again by its shim (no call is lost: the shim keeps
+   * the listeners, and a request in flight is answered by the next helper). The syscalls
+   * answered must stay those the box started with — its seccomp filter is fixed at start —
+   * otherwise nothing changes and `live: false` says why (the next start takes the rules
+   * from the spec). E_INVALID_STATE when the box has no running init.
+   */
+  updateRules(box: Box, owner: string, rules: NotifyRule[]): NotifyUpdate;
 }

@@ -3,7 +3,7 @@
  * the native launcher under the box's shim. Boxes outlive the process that started them.
  */
 
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -25,7 +25,11 @@ import {
   type BoxFilesService,
   type CgroupManager,
   contributeLaunch,
+  contributeNotify,
   launchContributions,
+  type NotifyRule,
+  type NotifyService,
+  type NotifyUpdate,
   notifyRules,
   procViews,
   type RootfsLayers,
@@ -75,7 +79,7 @@ function facts(box: Box): LinuxRuntimeFacts {
   return box.runtime as LinuxRuntimeFacts;
 }
 
-export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
+export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, NotifyService {
   readonly cgroups: CgroupDriver;
   /** The one writer of boxes' resource files (runtimeRefs.cgroupManager). */
   readonly resources: BoxCgroupManager;
@@ -107,6 +111,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
       provide<CgroupManager>(runtimeRefs.cgroupManager, this.resources),
       provide(runtimeRefs.boxFiles, this as BoxFilesService),
       provide(runtimeRefs.uts, this as UtsService),
+      provide(runtimeRefs.notify, this as NotifyService),
       provide<RootfsLayers>(runtimeRefs.rootfsLayers, this.layers),
       provide(runtimeRefs.checkpointEngines, this.checkpointEngines),
     ];
@@ -479,6 +484,34 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService {
     } finally {
       native().close(pidfd);
     }
+  }
+
+  updateRules(box: Box, owner: string, rules: NotifyRule[]): NotifyUpdate {
+    const { init, shim, spec } = box.runtime as LinuxRuntimeFacts & { spec?: OciSpec };
+    if (!isSameProcess(init) || !isSameProcess(shim) || !spec) {
+      throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no running init`, { details: { box: box.name } });
+    }
+    const next: Pick<OciSpec, 'annotations'> = { annotations: { ...spec.annotations } };
+    contributeNotify(next, owner, rules);
+    const answered = (list: readonly NotifyRule[]) => [...new Set(list.map((rule) => rule.syscall))].sort().join(', ') || 'none';
+    const [before, after] = [answered(notifyRules(spec)), answered(notifyRules(next))];
+    if (before !== after) {
+      return {
+        live: false,
+        reason: `its seccomp filter, fixed at its start, has the host answer ${before}; these rules need ${after}: the next start applies them`,
+      };
+    }
+    const cgroup = this.cgroups.get(box.id);
+    if (!cgroup) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no cgroup`, { details: { box: box.name } });
+    const files = this.files(box);
+    const config = notifyConfig(notifyRules(next), cgroup, { loadavgView: procViews(spec)?.files.includes('loadavg') ?? false });
+    // Whole or not at all for a helper starting meanwhile: a new file renamed over the old.
+    const staged = join(files.dir, `${NOTIFY_CONFIG_FILE}.new`);
+    writeFileSync(staged, config, { mode: 0o600 });
+    renameSync(staged, join(files.dir, NOTIFY_CONFIG_FILE));
+    // The shim starts its helper again, which reads the config anew.
+    signal(shim, 'SIGUSR1');
+    return { live: true };
   }
 
   async kill(box: Box, signalNumber: number): Promise<void> {

@@ -85,7 +85,11 @@ export const virtualisationPlugin = definePlugin({
         // `nsbox set NAME --hostname H --domainname D`: kept, and set live in a running box.
         contribute(
           setOptionPoint,
-          identitySetPart(() => services.getOptional(runtimeRefs.uts), nameFiles),
+          identitySetPart(
+            () => services.getOptional(runtimeRefs.uts),
+            () => services.getOptional(runtimeRefs.notify),
+            nameFiles,
+          ),
         ),
       ],
     };

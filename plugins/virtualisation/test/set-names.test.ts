@@ -38,6 +38,10 @@ describe('virtualisation: nsbox set --hostname --domainname', function () {
     const [hostname, domainname, etcHostname, ...hosts] = seen.stdout.split('\n');
     return { hostname, domainname, etcHostname, hosts: hosts.join('\n') };
   };
+  const waitUntilTrue = async (check: () => Promise<boolean>) => {
+    for (const until = Date.now() + 5_000; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 50))) if (await check()) return true;
+    return false;
+  };
   const rejectsNaming = (field: string) => (error: NsboxError) => {
     assert.ok(isNsboxError(error) && error.code === 'E_INVALID_ARGUMENT', String(error));
     assert.equal(error.details.field, field);
@@ -87,6 +91,52 @@ describe('virtualisation: nsbox set --hostname --domainname', function () {
     await api.set('named', { domainname: 'none' });
     assert.equal((await names('named')).domainname, '(none)', "the kernel's word for none");
     assert.equal((t.host.manager.get('named').config.virtualisation as { domainname?: string } | undefined)?.domainname, undefined);
+  });
+
+  it('sets the kernel strings of a running box live, losing no uname call, and of a box whose uname was the kernel’s at its next start', async () => {
+    await t.box('kernel', { virtualisation: { kernel: { release: '6.1.0-18-amd64' } } });
+    const api = new LocalBoxApi(t.host);
+    assert.ok(await waitUntilTrue(async () => t.notifyPid('kernel') !== undefined), 'the box has its notify helper');
+    const helper = t.notifyPid('kernel');
+    // uname(2) called in a loop while the strings change: each call answered, old or new.
+    const calls = t.exec('kernel', 'for i in $(seq 400); do uname -r || echo FAILED; done');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const result = await api.set('kernel', { kernelRelease: '5.10.0-nsbox', kernelVersion: '#1 SMP nsbox' });
+    assert.deepEqual(result.virtualisation, {
+      hostname: 'kernel',
+      domainname: null,
+      kernel: { release: '5.10.0-nsbox', version: '#1 SMP nsbox', live: true },
+    });
+    const answers = (await calls).stdout.trim().split('\n');
+    assert.equal(answers.length, 400, 'every call answered');
+    assert.deepEqual(
+      [...new Set(answers)].sort(),
+      answers.at(-1) === '5.10.0-nsbox' ? ['5.10.0-nsbox', '6.1.0-18-amd64'] : ['6.1.0-18-amd64'],
+      'old, then new',
+    );
+    assert.ok(
+      await waitUntilTrue(async () => (await t.exec('kernel', 'uname -r; uname -v')).stdout === '5.10.0-nsbox\n#1 SMP nsbox\n'),
+      `uname -r and -v say the new strings: ${(await t.exec('kernel', 'uname -r; uname -v')).stdout}`,
+    );
+    assert.notEqual(t.notifyPid('kernel'), helper, 'a new helper serves the box');
+    assert.deepEqual((t.host.manager.get('kernel').config.virtualisation as { kernel: unknown }).kernel, { release: '5.10.0-nsbox', version: '#1 SMP nsbox' });
+
+    // A box that started with the host's uname: its seccomp filter does not send uname to nsbox.
+    await t.box('plain', {});
+    const plain = await api.set('plain', { kernelRelease: '4.19.0' });
+    const part = plain.virtualisation as { kernel: { release: string; live: boolean; reason: string } };
+    assert.deepEqual([part.kernel.release, part.kernel.live], ['4.19.0', false]);
+    assert.match(part.kernel.reason, /fixed at its start.*uname.*the next start applies them/);
+    assert.equal((await t.exec('plain', 'uname -r')).stdout.trim(), os.release(), "the host's release until then");
+    await t.host.manager.stop('plain', { timeoutMs: 0 });
+    await t.host.manager.start('plain');
+    assert.equal((await t.exec('plain', 'uname -r')).stdout.trim(), '4.19.0', 'the next start has it');
+
+    // Bad strings are refused naming the field; 'host' gives the host's back (at the next start).
+    await assert.rejects(api.set('plain', { kernelRelease: 'six' }), rejectsNaming('kernelRelease'));
+    const back = await api.set('plain', { kernelRelease: 'host' });
+    assert.equal((back.virtualisation as { kernel?: { live: boolean } }).kernel?.live, false);
+    assert.equal((t.host.manager.get('plain').config.virtualisation as { kernel?: unknown } | undefined)?.kernel, undefined, 'no kernel strings of its own');
   });
 
   it('validates every part before applying any: a bad name beside a good memory limit changes neither', async () => {
