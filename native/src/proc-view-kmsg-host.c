@@ -295,13 +295,16 @@ static enum continuation
 warning_continues (struct view_kmsg *k, const char *text, long pid, size_t *give)
 {
   bool kernel_regs = (k->report_kind & REPORT_KERNEL_REGS) != 0;
+  size_t keep;
   long cpu_pid;
 
-  *give = strlen (text);
   if (strncmp (text, "---[ end trace ", 15) == 0)
     return LAST;
-  if ((cpu_pid = kmsg_cpu_line (text, give)) > 0)
-    return cpu_pid != pid ? ENDS : *give > 0 ? CONTINUES : WITHHELD;
+  if ((cpu_pid = kmsg_cpu_line (text, &keep)) > 0)
+    {
+      *give = keep;
+      return cpu_pid != pid ? ENDS : keep > 0 ? CONTINUES : WITHHELD;
+    }
   switch (kmsg_dump_line (text, &kernel_regs))
     {
     case DUMP_GIVE:
