@@ -13,11 +13,12 @@
  */
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { procViewPath } from '@nsbox/native';
+import { makeTempDir, useCleanup } from '@nsbox/testkit';
 
 /** Host records, `PRIO,SEQ,TS,FLAGS[,caller=...];TEXT`, numbered from `seq`. */
 function records(lines: [number, string][], seq = 5000, caller?: (index: number) => string): string {
@@ -148,6 +149,8 @@ function givenOfV1(report: Record[]): string[] {
 }
 
 describe('virtualisation: OOM reports in a box’s own log, held until the oom-kill line says whose', () => {
+  const cleanup = useCleanup();
+
   it('gives the box the whole report of an OOM in its cgroup but the kernel’s version, registers and addresses', () => {
     const seen = attributed(records(OOM_V1), '4749');
     assert.deepEqual(seen, givenOfV1(OOM_V1));
@@ -261,6 +264,28 @@ describe('virtualisation: OOM reports in a box’s own log, held until the oom-k
     const interleaved: Record[] = [...OOM_V1.slice(0, memory), [6, '[ 9999] 0 9999 1 1 1 1 1 1 0 0 other'], ...OOM_V1.slice(memory)];
     const callers = (i: number) => (i === memory ? 'T5' : 'T4749');
     assert.deepEqual(attributed(records(interleaved, 5000, callers), '4749'), givenOfV1(OOM_V1));
+  });
+
+  it('holds the report again after the server is killed mid-report: the next one reads the host’s log from its start', () => {
+    // The judging code itself, built with a driver that keeps the state the servers share in a
+    // file: a run is a server, the next run on that file the server the shim starts after it.
+    const native = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'native', 'src');
+    const dir = makeTempDir(cleanup, 'respawn');
+    const driver = join(dir, 'kmsg-respawn');
+    const sources = ['proc-view-kmsg-host.c', 'proc-view-kmsg-oom.c', 'proc-view-kmsg.c', 'common.c'].map((file) => join(native, file));
+    execFileSync('gcc', ['-O1', '-D_GNU_SOURCE', '-I', native, '-o', driver, join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'kmsg-respawn.c'), ...sources], { stdio: 'pipe' });
+    const run = (state: string, input: string) => {
+      const result = spawnSync(driver, [join(dir, state), '4749'], { input, encoding: 'utf8' });
+      assert.equal(result.status, 0, result.stderr);
+      return result.stdout.split('\n').filter(Boolean).map((line) => line.slice(line.indexOf(';') + 1));
+    };
+    const all = records(OOM_V1);
+    const cut = index(OOM_V1, /^memory: usage/) + 3;
+    for (const at of [1, cut, OOM_V1.length - 3]) {
+      const first = run(`state-${at}`, records(OOM_V1.slice(0, at)));
+      assert.deepEqual(first, [], `nothing given before the oom-kill line (killed after ${at} records)`);
+      assert.deepEqual(run(`state-${at}`, all), givenOfV1(OOM_V1), `the whole report from the next server (killed after ${at} records)`);
+    }
   });
 
   it('ends a report that has no kill (no killable task) or goes on too long, giving nothing of it; what follows is judged afresh', () => {
