@@ -156,7 +156,10 @@ describe('virtualisation: OOM reports in a box’s own log, held until the oom-k
     assert.deepEqual(seen, givenOfV1(OOM_V1));
     assert.equal(seen[1], 'CPU: 1 UID: 1000000 PID: 4749 Comm: dd', 'the CPU line up to the taint');
     assert.ok(!seen.some((line) => /6\.18|RIP: 0010|ffff[0-9a-f]{12}/.test(line)), 'no kernel version, kernel RIP or address');
-    assert.ok(OOM_V1.some(([, text]) => text.startsWith('RIP: 0010:')), 'which the recording has');
+    assert.ok(
+      OOM_V1.some(([, text]) => text.startsWith('RIP: 0010:')),
+      'which the recording has',
+    );
   });
 
   it('gives the invoking task’s header only when it is the box’s (or gone and the victim); the figures and rows of its cgroup regardless', () => {
@@ -177,10 +180,9 @@ describe('virtualisation: OOM reports in a box’s own log, held until the oom-k
   });
 
   it('gives of a parent cgroup’s OOM the header, the rows of its own tasks and the kill, not the parent’s figures', () => {
-    const parent = killedIn(OOM_V1, '/nsbox-test-0cc1dedb', BOX_CGROUP).map(([prio, text]): Record => [
-      prio,
-      text.startsWith('Memory cgroup stats for ') ? 'Memory cgroup stats for /nsbox-test-0cc1dedb:' : text,
-    ]);
+    const parent = killedIn(OOM_V1, '/nsbox-test-0cc1dedb', BOX_CGROUP).map(
+      ([prio, text]): Record => [prio, text.startsWith('Memory cgroup stats for ') ? 'Memory cgroup stats for /nsbox-test-0cc1dedb:' : text],
+    );
     const seen = attributed(records(parent), '4749,4730');
     const memory = index(parent, /^memory: usage/);
     const tasks = index(parent, /^Tasks state/);
@@ -212,18 +214,14 @@ describe('virtualisation: OOM reports in a box’s own log, held until the oom-k
       [6, '[      1]     0     1     4269     3021      800     2221         0    69632        0             0 systemd'],
       ...OOM_V1.slice(tasks + 2, tasks + 5),
       [6, '[    612]     0   612    50330      900      100      800         0    90112        0          -250 systemd-journal'],
+      [6, `oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=${BOX_CGROUP},task=dd,pid=4749,uid=1000000`],
       [
-        6,
-        `oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=${BOX_CGROUP},task=dd,pid=4749,uid=1000000`,
+        3,
+        'Out of memory: Killed process 4749 (dd) total-vm:67804kB, anon-rss:32256kB, file-rss:1456kB, shmem-rss:0kB, UID:1000000 pgtables:100kB oom_score_adj:0',
       ],
-      [3, 'Out of memory: Killed process 4749 (dd) total-vm:67804kB, anon-rss:32256kB, file-rss:1456kB, shmem-rss:0kB, UID:1000000 pgtables:100kB oom_score_adj:0'],
     ];
     const seen = attributed(records(global), '4749,4730,4748');
-    assert.deepEqual(seen, [
-      ...givenOfV1(OOM_V1.slice(0, memory)),
-      ...texts(OOM_V1.slice(tasks, tasks + 5)),
-      ...texts(global.slice(-2)),
-    ]);
+    assert.deepEqual(seen, [...givenOfV1(OOM_V1.slice(0, memory)), ...texts(OOM_V1.slice(tasks, tasks + 5)), ...texts(global.slice(-2))]);
   });
 
   it('gives the figures of a v2 cgroup (swap:, memory.stat’s keys) as it gives v1’s', () => {
@@ -231,7 +229,23 @@ describe('virtualisation: OOM reports in a box’s own log, held until the oom-k
     // memory.stat's keys, one record each (seq_buf_do_printk).
     const memory = index(OOM_V1, /^memory: usage/);
     const tasks = index(OOM_V1, /^Tasks state/);
-    const stats = ['anon 33136640', 'file 0', 'kernel 413696', 'kernel_stack 32768', 'pagetables 139264', 'sock 0', 'shmem 0', 'file_mapped 0', 'inactive_anon 33030144', 'active_anon 8192', 'slab_reclaimable 20400', 'slab 61360', 'pgfault 9359', 'pgmajfault 0', 'thp_fault_alloc 0'];
+    const stats = [
+      'anon 33136640',
+      'file 0',
+      'kernel 413696',
+      'kernel_stack 32768',
+      'pagetables 139264',
+      'sock 0',
+      'shmem 0',
+      'file_mapped 0',
+      'inactive_anon 33030144',
+      'active_anon 8192',
+      'slab_reclaimable 20400',
+      'slab 61360',
+      'pgfault 9359',
+      'pgmajfault 0',
+      'thp_fault_alloc 0',
+    ];
     const v2: Record[] = [
       ...OOM_V1.slice(0, memory),
       [6, 'memory: usage 32768kB, limit 32768kB, failcnt 0'],
@@ -273,11 +287,18 @@ describe('virtualisation: OOM reports in a box’s own log, held until the oom-k
     const dir = makeTempDir(cleanup, 'respawn');
     const driver = join(dir, 'kmsg-respawn');
     const sources = ['proc-view-kmsg-host.c', 'proc-view-kmsg-oom.c', 'proc-view-kmsg.c', 'common.c'].map((file) => join(native, file));
-    execFileSync('gcc', ['-O1', '-D_GNU_SOURCE', '-I', native, '-o', driver, join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'kmsg-respawn.c'), ...sources], { stdio: 'pipe' });
+    execFileSync(
+      'gcc',
+      ['-O1', '-D_GNU_SOURCE', '-I', native, '-o', driver, join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'kmsg-respawn.c'), ...sources],
+      { stdio: 'pipe' },
+    );
     const run = (state: string, input: string) => {
       const result = spawnSync(driver, [join(dir, state), '4749'], { input, encoding: 'utf8' });
       assert.equal(result.status, 0, result.stderr);
-      return result.stdout.split('\n').filter(Boolean).map((line) => line.slice(line.indexOf(';') + 1));
+      return result.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.slice(line.indexOf(';') + 1));
     };
     const all = records(OOM_V1);
     const cut = index(OOM_V1, /^memory: usage/) + 3;

@@ -342,8 +342,12 @@ describe('virtualisation: the box’s own /proc views', function () {
         .split('\n')
         .filter((line) => /^\d+,\d+,\d+,-;/.test(line))
         .map((line) => line.slice(line.indexOf(';') + 1));
-    const victim = (lines: string[]) => Number(/^Memory cgroup out of memory: Killed process (\d+) \(dd\)/.exec(lines.find((l) => l.includes('Killed process')) ?? '')?.[1]);
-    assert.ok(await waitFor(async () => (await Promise.all(['oom-a', 'oom-b'].map(texts))).every((lines) => victim(lines) > 0), 5_000, 200), 'both boxes logged their kill');
+    const victim = (lines: string[]) =>
+      Number(/^Memory cgroup out of memory: Killed process (\d+) \(dd\)/.exec(lines.find((l) => l.includes('Killed process')) ?? '')?.[1]);
+    assert.ok(
+      await waitFor(async () => (await Promise.all(['oom-a', 'oom-b'].map(texts))).every((lines) => victim(lines) > 0), 5_000, 200),
+      'both boxes logged their kill',
+    );
     // What the host's kernel printed: each report whole, with what the boxes must not get.
     const host = spawnSync('sh', ['-c', 'timeout 1 cat /dev/kmsg'], { encoding: 'utf8' }).stdout;
     const release = os.release();
@@ -373,7 +377,10 @@ describe('virtualisation: the box’s own /proc views', function () {
         order.every((index, i) => index >= 0 && (i === 0 || index > (order[i - 1] as number))),
         `${name}: the header, its CPU line cut before the taint, the trace, its cgroup's figures, its dd row, the kill, in order (${order}): ${lines.join('\n')}`,
       );
-      assert.ok(lines.some((line) => /^(rss|anon) \d+$/.test(line)), `${name}: its cgroup's figures`);
+      assert.ok(
+        lines.some((line) => /^(rss|anon) \d+$/.test(line)),
+        `${name}: its cgroup's figures`,
+      );
       const leaked = lines.filter(
         (line) =>
           line.includes(release) ||
