@@ -41,6 +41,68 @@ kmsg_names_cgroup (const char *text, const char *name)
   return false;
 }
 
+static bool
+ends_component (char c)
+{
+  return c == '\0' || c == '/' || c == ',' || c == ' ' || c == ':' || c == '\n';
+}
+
+/* The box's cgroup directory (its memory files'), or NULL (--attribute): `*len` bytes. */
+static const char *
+box_dir (const struct view_config *cfg, size_t *len)
+{
+  const char *file = cfg->memory_usage, *slash = file ? strrchr (file, '/') : NULL;
+
+  *len = slash ? (size_t) (slash - file) : 0;
+  return slash ? file : NULL;
+}
+
+bool
+kmsg_box_path_at (const struct view_config *cfg, const char *p)
+{
+  size_t len, n;
+  const char *dir = box_dir (cfg, &len), *comma;
+  char path[1024];
+
+  if (*p != '/')
+    return false;
+  if (!dir)
+    {
+      /* No directory to compare with (a replay): the leaf, as a component up to the next `,`. */
+      comma = strchr (p, ',');
+      n = comma ? (size_t) (comma - p) : strlen (p);
+      if (n >= sizeof path)
+        return false;
+      memcpy (path, p, n);
+      path[n] = '\0';
+      return kmsg_names_cgroup (path, cfg->cgroup_name);
+    }
+  /* The kernel prints the path from its hierarchy's root, which is where the directory's end
+   * begins (after its mount point): one of its ends from a slash, then the path's own end or a
+   * cgroup below. A box names only cgroups below its own (`/PARENT/A/...`), and no end of
+   * another box's directory starts so. */
+  for (const char *s = dir; s < dir + len; s++)
+    if (*s == '/' && strncmp (p, s, (size_t) (dir + len - s)) == 0 && ends_component (p[dir + len - s]))
+      return true;
+  return false;
+}
+
+/* Is `p` (length `n`) the path of a cgroup above the box's: `/`, or the start of one of its
+ * directory's ends up to a slash? */
+static bool
+above_box (const struct view_config *cfg, const char *p, size_t n)
+{
+  size_t len;
+  const char *dir = box_dir (cfg, &len);
+
+  if ((n == 1 && p[0] == '/') || (!dir && n > 0 && p[0] == '/'))
+    return true; /* the root; or, with no directory to compare with, any (the box's leaf follows) */
+  for (const char *s = dir; dir && s < dir + len; s++)
+    if (*s == '/' && (size_t) (dir + len - s) > n && strncmp (p, s, n) == 0 && s[n] == '/')
+      return true;
+  return false;
+}
+
 /* Has host pid `pid` exited: no /proc/PID, or a zombie (whose cgroup no longer says)? */
 static bool
 pid_gone (long pid)
@@ -78,8 +140,17 @@ kmsg_pid_owner (const struct view_config *cfg, long pid)
       return PID_ELSEWHERE;
     }
   snprintf (path, sizeof path, "/proc/%ld/cgroup", pid);
-  if (nsbox_read_small_file (path, buf, sizeof buf) > 0 && kmsg_names_cgroup (buf, cfg->cgroup_name))
-    return PID_IN_BOX;
+  if (nsbox_read_small_file (path, buf, sizeof buf) > 0)
+    /* ID:CONTROLLERS:/PATH, a line per hierarchy */
+    for (char *line = buf, *next; line && *line; line = next)
+      {
+        char *at = strchr (line, ':');
+        next = strchr (line, '\n');
+        if (next)
+          *next++ = '\0';
+        if (at && (at = strchr (at + 1, ':')) && kmsg_box_path_at (cfg, at + 1))
+          return PID_IN_BOX;
+      }
   return pid_gone (pid) ? PID_GONE : PID_ELSEWHERE;
 }
 
@@ -322,24 +393,31 @@ warning_continues (struct view_kmsg *k, const char *text, long pid, size_t *give
 bool
 kmsg_oom_kill_names_box (const struct view_config *cfg, const char *text, long *victim)
 {
-  /* oom-kill:constraint=...,oom_memcg=/PARENT/BOX,task_memcg=/PARENT/BOX,task=COMM,pid=N,uid=U
-   * (a global OOM has `global_oom` for oom_memcg). The memcgs are read up to `,task=` (COMM
-   * is the box's); the pid is the last `,pid=`. */
-  const char *task_memcg = strstr (text, ",task_memcg="), *oom_memcg = strstr (text, ",oom_memcg=");
-  const char *task = task_memcg ? strstr (task_memcg, ",task=") : NULL;
-  const char *from = oom_memcg && oom_memcg < task_memcg ? oom_memcg : task_memcg, *last = NULL;
-  char path[1024];
+  /* oom-kill:constraint=...,cpuset=NAME,mems_allowed=...,oom_memcg=/PATH,task_memcg=/PATH,task=COMM,pid=N,uid=U
+   * (global_oom for a global OOM). Cgroup names may be a box's own (below its cgroup): the
+   * first `,oom_memcg=/` is the kernel's (the cpuset's NAME has no slash), its path is the
+   * box's when it starts with the box's; a parent's is followed by `,task_memcg=` and the
+   * box's. The pid is the last `,pid=` (COMM is the box's). */
+  const char *oom = strstr (text, ",oom_memcg=/"), *global = strstr (text, ",global_oom,task_memcg=/"), *last = NULL;
 
   *victim = 0;
-  if (strncmp (text, "oom-kill:", 9) != 0 || !task || (size_t) (task - from) >= sizeof path)
+  if (strncmp (text, "oom-kill:", 9) != 0)
     return false;
-  memcpy (path, from, (size_t) (task - from));
-  path[task - from] = '\0';
-  for (const char *p = strstr (task, ",pid="); p; p = strstr (p + 1, ",pid="))
+  for (const char *p = strstr (text, ",pid="); p; p = strstr (p + 1, ",pid="))
     last = p;
   if (last)
     *victim = strtol (last + 5, NULL, 10);
-  return kmsg_names_cgroup (path, cfg->cgroup_name);
+  if (oom)
+    {
+      oom += 11;
+      if (kmsg_box_path_at (cfg, oom))
+        return true;
+      for (const char *task = strstr (oom, ",task_memcg=/"); task; task = strstr (task + 1, ",task_memcg=/"))
+        if (above_box (cfg, oom, (size_t) (task - oom)) && kmsg_box_path_at (cfg, task + 12))
+          return true;
+      return false;
+    }
+  return global && kmsg_box_path_at (cfg, global + 23);
 }
 
 /* The first line of a record about the box? Opens its report when it has one. */

@@ -28,6 +28,8 @@ enum pid_owner
 enum pid_owner kmsg_pid_owner (const struct view_config *cfg, long pid);
 /* The box's cgroup leaf named as a whole component of a cgroup path in `text`. */
 bool kmsg_names_cgroup (const char *text, const char *name);
+/* Does the cgroup path at `p` (as the kernel prints it) name the box's cgroup or one below? */
+bool kmsg_box_path_at (const struct view_config *cfg, const char *p);
 /* `oom-kill:...`: does it name the box's cgroup (oom_memcg= or task_memcg=)? The victim's pid. */
 bool kmsg_oom_kill_names_box (const struct view_config *cfg, const char *text, long *victim);
 /* Does `text` show something of the host: its kernel version, a kernel address, a module? */

@@ -206,7 +206,7 @@ takes (const struct view_config *cfg, const struct host_record *r)
     }
   if (strncmp (text, "Memory cgroup stats for ", 24) == 0 && (O.section == SECTION_MEMCG || O.section == SECTION_STATS))
     {
-      O.stats_box = kmsg_names_cgroup (text + 24, cfg->cgroup_name);
+      O.stats_box = kmsg_box_path_at (cfg, text + 24);
       if (O.memcg < 0)
         O.memcg = O.stats_box;
       O.section = SECTION_STATS;
