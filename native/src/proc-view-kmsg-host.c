@@ -11,7 +11,8 @@
  *       message off, `task:COMM state:D ... pid:PID ...`, `Call Trace:`, the indented frames
  *       and the user registers of the task's syscall;
  *       `WARNING: CPU: N PID: PID at FILE:LINE FUNC`, then the kernel's stack dump of that
- *       task (its `CPU:` line, registers, `Call Trace:`, frames) up to `---[ end trace ]---`.
+ *       task (its `CPU:` line, registers, `Call Trace:`, frames) up to `---[ end trace ]---`,
+ *       with the `cut here` line and the WARN's message printed before it (kept aside);
  * Each printk line is a record of its own. With CONFIG_PRINTK_CALLER a record names the
  * thread that printed it (`caller=T123`), and a continuation is a record of the same caller;
  * without it (this host's Debian kernel), a continuation is the host's very next record: one
@@ -453,17 +454,77 @@ starts_about_box (const struct view_config *cfg, struct view_kmsg *k, const char
   return true;
 }
 
+/* What x86-64 prints before a WARNING line (__warn_printk: the `cut here` line, then the
+ * WARN's message): kept aside, in this process only, until the WARNING line says whose task
+ * it was; given before it when that is the box's and the kernel names the printing thread. A
+ * message has no form of its own: without the thread named, a line from elsewhere would look
+ * like one, so only a `cut here` line right before the WARNING line is given. */
+#define CUT_LINES 4
+static struct
+{
+  bool open;
+  uint64_t next_seq;
+  char caller[sizeof ((struct view_kmsg *) 0)->report_caller];
+  int n;
+  struct
+  {
+    int prio;
+    uint64_t ts;
+    char text[512];
+  } line[CUT_LINES];
+} cut;
+
+static void
+cut_observe (const struct host_record *r)
+{
+  bool same_caller = r->caller[0] && strcmp (r->caller, cut.caller) == 0;
+
+  if (strcmp (r->text, "------------[ cut here ]------------") == 0)
+    {
+      cut.open = true, cut.n = 0;
+      snprintf (cut.caller, sizeof cut.caller, "%s", r->caller);
+    }
+  else if (!cut.open || (r->caller[0] && cut.caller[0] && !same_caller) || strncmp (r->text, "WARNING: ", 9) == 0)
+    return; /* none open, another thread's line, or the WARNING line (starts judges it) */
+  else if (!(same_caller || r->seq == cut.next_seq) || cut.n == CUT_LINES)
+    {
+      cut.open = false; /* a line from elsewhere, or too long a message */
+      return;
+    }
+  cut.next_seq = r->seq + 1;
+  cut.line[cut.n].prio = r->prio, cut.line[cut.n].ts = r->ts;
+  snprintf (cut.line[cut.n++].text, sizeof cut.line[0].text, "%s", r->text);
+}
+
+/* The WARNING line `r` opened a report of the box: what came before it, if it is its own. */
+static void
+cut_give (struct view_kmsg *k, const struct host_record *r)
+{
+  bool same_caller = r->caller[0] && strcmp (r->caller, cut.caller) == 0;
+
+  if (cut.open && (same_caller || (!r->caller[0] && r->seq == cut.next_seq && cut.n == 1)))
+    for (int i = 0; i < cut.n && i < CUT_LINES; i++)
+      if (!kmsg_shows_host (cut.line[i].text))
+        kmsg_append (k, cut.line[i].prio, cut.line[i].ts, cut.line[i].text, strlen (cut.line[i].text));
+}
+
 /* A record that may start something about the box: an OOM report (held), or a line given. */
 static void
 starts (const struct view_config *cfg, struct view_kmsg *k, const struct host_record *r)
 {
+  bool warning = strncmp (r->text, "WARNING: ", 9) == 0;
+
   if (kmsg_oom_starts (cfg, k, r))
     return;
   if (starts_about_box (cfg, k, r->text))
     {
+      if (warning && k->report_pid > 0 && k->report_kind == REPORT_WARNING)
+        cut_give (k, r);
       kmsg_append (k, r->prio, r->ts, r->text, strlen (r->text));
       snprintf (k->report_caller, sizeof k->report_caller, "%s", r->caller);
     }
+  if (warning)
+    cut.open = false;
 }
 
 /* The `caller=` field of a record's prefix (`T123`, `C1`), empty without one. */
@@ -531,6 +592,7 @@ kmsg_host_record (const struct view_config *cfg, struct view_kmsg *k, char *rec)
       k->report_pid = 0;
       return;
     }
+  cut_observe (&r);
   if (k->report_pid > 0)
     {
       bool same_caller = r.caller[0] && strcmp (r.caller, k->report_caller) == 0;

@@ -325,6 +325,7 @@ describe('virtualisation: OOM reports in a box’s own log, held until the oom-k
 // __warn_printk's cut-here line and message before it).
 const WARNING: Record[] = [
   [4, '------------[ cut here ]------------'],
+  [4, 'refcount_t: underflow; use-after-free.'],
   [4, 'WARNING: CPU: 1 PID: 4242 at fs/iomap/buffered-io.c:1034 iomap_write_iter+0x2a1/0x3a0'],
   [4, 'Modules linked in: nft_chain_nat xt_MASQUERADE nf_nat overlay ext4 mbcache jbd2 virtio_net'],
   [4, 'CPU: 1 UID: 1000000 PID: 4242 Comm: probe Tainted: G        W           6.18.44-fc-v1272 #1 PREEMPT(none)'],
@@ -367,22 +368,34 @@ const WARNING: Record[] = [
 // What the box gets: the WARNING line, its CPU line up to the taint, the trace but the module's
 // frame, the user registers but one that looks like a kernel address, the end marker.
 const WARNING_GIVEN = [
-  WARNING[1]?.[1],
+  WARNING[2]?.[1],
   'CPU: 1 UID: 1000000 PID: 4242 Comm: probe',
-  ...[18, 19, 20, 21, 23, 24, 25, 26, 27, 28, 29, 31, 32, 33, 34, 35, 36].map((i) => WARNING[i]?.[1]),
+  ...[19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 32, 33, 34, 35, 36, 37].map((i) => WARNING[i]?.[1]),
 ];
 
 describe('virtualisation: WARNING reports in a box’s own log', () => {
   it('gives the box a WARNING of its process: the trace and its user registers, not the modules, the kernel’s version, registers or addresses', () => {
     assert.deepEqual(attributed(records(WARNING), '4242'), WARNING_GIVEN);
+    // Without its message (none, WARN_ON's), the cut-here line right before it.
+    assert.deepEqual(attributed(records([WARNING[0] as Record, ...WARNING.slice(2)]), '4242'), [WARNING[0]?.[1], ...WARNING_GIVEN]);
+  });
+
+  it('gives the message before it when the kernel names the printing thread, and no other thread’s line', () => {
+    const interleaved = [...WARNING.slice(0, 2), [6, 'e1000e: eth0 NIC Link is Up'] as Record, ...WARNING.slice(2)];
+    const callers = (i: number) => (i === 2 ? 'T5' : 'T4242');
+    assert.deepEqual(attributed(records(interleaved, 5000, callers), '4242'), [WARNING[0]?.[1], WARNING[1]?.[1], ...WARNING_GIVEN]);
   });
 
   it('gives nothing of a WARNING of another task, and ends at a line that is not the report’s', () => {
     assert.deepEqual(attributed(records(WARNING), '4243,1'), []);
-    const interleaved = [...WARNING.slice(0, 20), [6, 'e1000e: eth0 NIC Link is Up'] as Record, ...WARNING.slice(20)];
+    const interleaved = [...WARNING.slice(0, 21), [6, 'e1000e: eth0 NIC Link is Up'] as Record, ...WARNING.slice(21)];
     assert.deepEqual(attributed(records(interleaved), '4242'), WARNING_GIVEN.slice(0, 4));
     // The CPU: line of another task amid the report is not its own.
     const otherCpu = WARNING.map(([prio, text]): Record => [prio, text.replace('PID: 4242 Comm', 'PID: 1 Comm')]);
-    assert.deepEqual(attributed(records(otherCpu), '4242'), [WARNING_GIVEN[0]]);
+    assert.deepEqual(attributed(records(otherCpu), '4242'), WARNING_GIVEN.slice(0, 1));
+    // A line from elsewhere before the WARNING line, without the thread named: it would look
+    // like a message; nothing before the WARNING line is given.
+    const beforeIt = [WARNING[0] as Record, [6, 'e1000e: eth0 NIC Link is Up'] as Record, ...WARNING.slice(2)];
+    assert.deepEqual(attributed(records(beforeIt), '4242'), WARNING_GIVEN);
   });
 });
