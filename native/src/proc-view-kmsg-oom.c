@@ -228,7 +228,8 @@ takes (const struct view_config *cfg, const struct host_record *r)
       switch (kmsg_dump_line (text, &O.kernel_regs))
         {
         case DUMP_GIVE:
-          hold (r, HELD_HEADER, 0, len);
+          if (O.invoker == 0 || O.invoker_owner != PID_ELSEWHERE) /* another's trace is never given: not held */
+            hold (r, HELD_HEADER, 0, len);
           return true;
         case DUMP_WITHHOLD:
           return true;
