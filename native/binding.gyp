@@ -48,7 +48,7 @@
       # it keeps: static and small, like nsbox-notify.
       "target_name": "nsbox-proc-view",
       "type": "executable",
-      "sources": ["src/proc-view.c", "src/proc-view-mount.c", "src/proc-view-render.c", "src/proc-view-kmsg.c", "src/proc-view-kmsg-host.c", "src/common.c"],
+      "sources": ["src/proc-view.c", "src/proc-view-mount.c", "src/proc-view-render.c", "src/proc-view-kmsg.c", "src/proc-view-kmsg-host.c", "src/proc-view-kmsg-oom.c", "src/common.c"],
       "libraries": ["-lm"],
       "ldflags": ["-static"]
     },

@@ -2,9 +2,9 @@
  * the host's log or nothing. Here each box has a log of its own, `kmsg.log` in its box dir,
  * in /dev/kmsg's record format (`PRIO,SEQ,TS_USEC,-;MESSAGE\n`), holding:
  *   - the host kernel's lines about the box's own processes, which the server picks from the
- *     host's /dev/kmsg as they come: an OOM kill in the box's memory cgroup (the `oom-kill:`
- *     line names it; the `Killed process`/`oom_reaper` lines follow by pid), and a line
- *     `COMM[PID]: ...` (segfault, general protection, trap) of a process of the box;
+ *     host's /dev/kmsg as they come (proc-view-kmsg-host.c): an OOM kill in the box's memory
+ *     cgroup with its report, and the reports about a process of the box (segfault, general
+ *     protection, trap, hung task, WARNING);
  *   - what the box writes to its /dev/kmsg.
  * Never another line of the host's. The box reads it through its /dev/kmsg (a view, the byte
  * offset of a read is the record's place in the file, so no server keeps a position) and

@@ -70,6 +70,8 @@ struct view_kmsg
   int32_t report_pid;
   uint32_t report_lines;
   char report_caller[16];
+  uint32_t report_kind; /* its grammar, and whether the registers shown last were the kernel's */
+  uint64_t held_seq;    /* the first record of an OOM report held until it is known whose (proc-view-kmsg-oom.c), 0: none */
   /* Blocking reads at the log's end, answered when it grows. */
   struct
   {

@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -329,6 +329,123 @@ describe('virtualisation: the box’s own /proc views', function () {
       assert.ok(!text.includes(marker), `${name}: never the host's marker line`);
     }
     assert.doesNotMatch((await t.exec('quiet', 'dmesg')).stdout, /hello from the box|Killed process/, "the other box's log has none of it");
+  });
+
+  it('gives two boxes OOM-killed at once each its own OOM report — header, its cgroup’s figures, its task rows — and none of the other’s or the host’s', async () => {
+    await t.box('oom-a', withTools({ limits: { memory: '32M' } }));
+    await t.box('oom-b', withTools({ limits: { memory: '32M' } }));
+    const ids = { 'oom-a': t.host.manager.get('oom-a').id, 'oom-b': t.host.manager.get('oom-b').id };
+    const hogs = await Promise.all(['oom-a', 'oom-b'].map((name) => t.exec(name, 'sleep 1 & dd if=/dev/zero of=/dev/null bs=64M count=1')));
+    for (const hog of hogs) assert.notEqual(hog.exitCode, 0, 'dd with a 64 MiB buffer is OOM-killed in a 32 MiB box');
+    const texts = async (name: string) =>
+      (await t.exec(name, '/view-reader --kmsg')).stdout
+        .split('\n')
+        .filter((line) => /^\d+,\d+,\d+,-;/.test(line))
+        .map((line) => line.slice(line.indexOf(';') + 1));
+    const victim = (lines: string[]) =>
+      Number(/^Memory cgroup out of memory: Killed process (\d+) \(dd\)/.exec(lines.find((l) => l.includes('Killed process')) ?? '')?.[1]);
+    assert.ok(
+      await waitFor(async () => (await Promise.all(['oom-a', 'oom-b'].map(texts))).every((lines) => victim(lines) > 0), 5_000, 200),
+      'both boxes logged their kill',
+    );
+    // What the host's kernel printed: each report whole, with what the boxes must not get.
+    const host = spawnSync('sh', ['-c', 'timeout 1 cat /dev/kmsg'], { encoding: 'utf8' }).stdout;
+    const release = os.release();
+    for (const [name, other] of [
+      ['oom-a', 'oom-b'],
+      ['oom-b', 'oom-a'],
+    ] as const) {
+      const lines = await texts(name);
+      const pid = victim(lines);
+      const otherPid = victim(await texts(other));
+      const hostReport = new RegExp(`^[^;]*;CPU: \\d+ (UID: \\d+ )?PID: ${pid} Comm: dd .*${release.replace(/[.+]/g, '\\$&')}`, 'm');
+      assert.match(host, hostReport, `the host's report names the kernel release on ${name}'s CPU: line`);
+      assert.match(host, /^[^;]*;RIP: 0010:/m, "and shows the kernel's registers");
+      const at = (pattern: RegExp) => lines.findIndex((line) => pattern.test(line));
+      const order = [
+        at(/^dd invoked oom-killer: gfp_mask=/),
+        at(new RegExp(`^CPU: \\d+ (UID: \\d+ )?PID: ${pid} Comm: dd$`)),
+        at(/^Call Trace:$/),
+        at(/^memory: usage \d+kB, limit 32768kB/),
+        at(new RegExp(`^Memory cgroup stats for /.*${ids[name]}:$`)),
+        at(/^Tasks state \(memory values in pages\):$/),
+        at(new RegExp(`^\\[ *${pid}\\] +\\d+ +${pid} .* dd$`)),
+        at(/^oom-kill:.*task=dd/),
+        at(new RegExp(`^Memory cgroup out of memory: Killed process ${pid} `)),
+      ];
+      assert.ok(
+        order.every((index, i) => index >= 0 && (i === 0 || index > (order[i - 1] as number))),
+        `${name}: the header, its CPU line cut before the taint, the trace, its cgroup's figures, its dd row, the kill, in order (${order}): ${lines.join('\n')}`,
+      );
+      assert.ok(
+        lines.some((line) => /^(rss|anon) \d+$/.test(line)),
+        `${name}: its cgroup's figures`,
+      );
+      const leaked = lines.filter(
+        (line) =>
+          line.includes(release) ||
+          /tainted/i.test(line) ||
+          /ffff[0-9a-f]{12}/.test(line) ||
+          /^RIP: 0010|^Hardware name|^Mem-Info/.test(line) ||
+          line.includes(ids[other]) ||
+          new RegExp(`^\\[ *${otherPid}\\]|PID: ${otherPid} |process ${otherPid} `).test(line),
+      );
+      assert.deepEqual(leaked, [], `${name}: nothing of the host's, nor of ${other}'s report (pid ${otherPid})`);
+    }
+  });
+
+  it('gives an OOM in a cgroup below a box, named after another box, to the box it is below — never to the box it is named after', async () => {
+    // A box that may make cgroups (a delegated hierarchy) names one as it likes: here
+    // /PARENT/NEST/<ID of target>, made from the host, a 32 MiB limit, and nest's shell moved in.
+    await t.box('nest', withTools({ limits: { memory: '256M' } }));
+    await t.box('target', withTools());
+    const nest = t.host.manager.get('nest');
+    const target = t.host.manager.get('target');
+    const usage = /^memory\.usage (.*)$/m.exec(readFileSync(join(t.driver.files(nest).dir, 'views.conf'), 'utf8'))?.[1];
+    assert.ok(usage, "nest's views.conf names its memory cgroup");
+    const below = join(dirname(usage), target.id);
+    mkdirSync(below);
+    cleanup.add('remove the cgroup below nest', async () => {
+      // Its last task (nest's shell, which dd's kill ends) may take a moment to go.
+      const removed = await waitFor(() => {
+        try {
+          if (existsSync(below)) rmdirSync(below);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 5_000);
+      if (!removed) rmdirSync(below);
+    });
+    writeFileSync(join(below, 'memory.limit_in_bytes'), String(32 * MiB));
+    const hog = t.exec('nest', 'while [ ! -e /tmp/go ]; do sleep 0.1; done; dd if=/dev/zero of=/dev/null bs=64M count=1; echo dd=$?');
+    let shell: number | undefined;
+    assert.ok(
+      await waitFor(() => {
+        shell = readFileSync(join(dirname(usage), 'cgroup.procs'), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map(Number)
+          .find((pid) => {
+            try {
+              return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/tmp/go');
+            } catch {
+              return false;
+            }
+          });
+        return shell !== undefined;
+      }, 5_000),
+      "nest's waiting shell",
+    );
+    writeFileSync(join(below, 'cgroup.procs'), String(shell));
+    assert.equal((await t.exec('nest', 'touch /tmp/go')).exitCode, 0);
+    assert.doesNotMatch((await hog).stdout, /^dd=0$/m, 'dd is OOM-killed in the 32 MiB cgroup');
+    const kmsg = async (name: string) => (await t.exec(name, '/view-reader --kmsg')).stdout;
+    assert.ok(await waitFor(async () => /Killed process \d+ \(dd\)/.test(await kmsg('nest')), 5_000, 200), `nest's log has the kill: ${await kmsg('nest')}`);
+    assert.match(await kmsg('nest'), new RegExp(`Memory cgroup stats for /.*${nest.id}/${target.id}:`), 'with the figures of its cgroup below');
+    const host = spawnSync('sh', ['-c', 'timeout 1 cat /dev/kmsg'], { encoding: 'utf8' }).stdout;
+    assert.match(host, new RegExp(`oom-kill:.*oom_memcg=/[^,]*${nest.id}/${target.id},`), "the host's oom-kill line names target's id");
+    assert.doesNotMatch(await kmsg('target'), /oom|Killed process|Memory cgroup|Tasks state|\(dd\)/i, "target's log has none of it");
   });
 
   it('gives a box the kernel’s report of its own segfault, continuation line included, and another box none of it', async () => {
