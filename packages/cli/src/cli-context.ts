@@ -55,7 +55,11 @@ export class CliContext {
     });
     // Every face repairs what a killed process left before it acts (cheap when nothing is);
     // when nsboxd serves the state directory, repairing is its job.
-    if (!this.remote) await host.manager.reconcile();
+    if (!this.remote) {
+      await host.manager.reconcile();
+      const { settleHostServices } = await import('./settle-services.js');
+      await settleHostServices(host);
+    }
     return host;
   }
 

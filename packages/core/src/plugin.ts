@@ -146,6 +146,13 @@ export interface HostService {
   name: string;
   start(context: { signal: AbortSignal; log: OperationLog }): void | Promise<void>;
   stop(): void | Promise<void>;
+  /**
+   * One round of what the service keeps settling, for a host where no resident agent runs
+   * it (the local CLI calls it before it acts, after the boxes' reconcile): what a killed
+   * process left is repaired on a host that never runs nsboxd too. Cheap when there is
+   * nothing to settle; gives up when `signal` aborts.
+   */
+  settle?(context: { signal: AbortSignal; log: OperationLog }): void | Promise<void>;
 }
 
 /** What a plugin's `setup` receives. */

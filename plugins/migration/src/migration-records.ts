@@ -145,6 +145,11 @@ export class MigrationRecords {
 
   constructor(private readonly databases: PluginDatabases | undefined) {}
 
+  /** Whether a migration was ever recorded here: reading none makes no database (the CLI's settle runs on every host). */
+  private recorded(): boolean {
+    return this.db !== undefined || (this.databases?.exists('migration') ?? false);
+  }
+
   private open(): PluginDatabase {
     if (!this.databases) throw new Error('the migration plugin has no database on this host');
     this.db ??= this.databases.open('migration', migrationDbMigrations);
@@ -205,6 +210,7 @@ export class MigrationRecords {
 
   /** Outgoing migrations not settled yet. */
   unsettledOutgoing(): OutgoingRecord[] {
+    if (!this.recorded()) return [];
     return this.open().all<OutgoingRow>("SELECT * FROM outgoing WHERE phase <> 'done' ORDER BY updated_at").map(outgoingOf);
   }
 
@@ -239,6 +245,7 @@ export class MigrationRecords {
   }
 
   unsettledIncoming(): IncomingRecord[] {
+    if (!this.recorded()) return [];
     return this.open().all<IncomingRow>("SELECT * FROM incoming WHERE phase IN ('importing', 'restored') ORDER BY updated_at").map(incomingOf);
   }
 }

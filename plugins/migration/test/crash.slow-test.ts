@@ -9,9 +9,10 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Operation } from '@nsbox/client';
+import { runNsbox, runNsboxAsync } from '@nsbox/testkit';
 import { type DaemonProcessHost, spawnDaemonHost } from './daemons.js';
 import { countIn, countReaches, startCounterBox } from './hosts.js';
-import { sleep, useCriuCleanup } from './support.js';
+import { sleep, useCriuCleanup, waitFor } from './support.js';
 
 type Side = 'source' | 'target';
 
@@ -142,6 +143,57 @@ describe('migration: nsboxd killed at each phase of a migration leaves exactly o
       }
       // Give the killed side's criu processes nothing to hold: none runs on either host now.
       assert.equal(criuRunning(source.stateDir, 'dump') || criuRunning(target.stateDir, 'restore'), false);
+    });
+  }
+});
+
+describe('migration: a `nsbox migrate` of a host without nsboxd, killed mid-way, is settled by its next command', function () {
+  this.timeout(300_000);
+  const cleanup = useCriuCleanup();
+
+  const CLI_CASES: { at: string; runs: Side }[] = [
+    { at: 'source:transfer', runs: 'source' },
+    { at: 'source:commit', runs: 'target' },
+  ];
+  for (const crash of CLI_CASES) {
+    it(`killed at ${crash.at}: \`nsbox list\` on the source settles it, and the box runs on the ${crash.runs}`, async () => {
+      const source = await spawnDaemonHost(cleanup);
+      const target = await spawnDaemonHost(cleanup);
+      const original = await startCounterBox(cleanup, source, 'cli-mig');
+      // From here the source has no nsboxd (its box runs on under its shim): the CLI works on
+      // its state directory itself, as on a host that never runs one.
+      await source.kill();
+      const local = { stateDir: source.stateDir, cgroupParent: source.cgroupParent, env: { NSBOX_LOCAL: '1' } };
+      const migrating = runNsboxAsync(['migrate', 'cli-mig', '--to', target.socket, '--token', target.token], {
+        ...local,
+        env: { ...local.env, NSBOX_MIGRATION_PAUSE_AT: crash.at },
+        timeoutMs: 240_000,
+      });
+      const reached = await waitFor(() => source.paused() === crash.at || migrating.child.exitCode !== null, 180_000, 50);
+      assert.ok(reached && source.paused() === crash.at, `the migration never reached ${crash.at}`);
+      migrating.child.kill('SIGKILL');
+      await migrating.exited;
+
+      const listed = runNsbox(['list', '--json'], local);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(
+        listed.stderr,
+        new RegExp(`migration .* of box cli-mig \\(interrupted at ${crash.at.split(':')[1]}\\): the box runs`),
+        'it said what it settled',
+      );
+      const onSource = (JSON.parse(listed.stdout) as { name: string; state: string }[]).find((box) => box.name === 'cli-mig');
+      const onTarget = await boxOn(target, 'cli-mig');
+      if (crash.runs === 'source') {
+        assert.deepEqual([onSource?.state, onTarget], ['running', undefined], 'it runs here again, and nothing of it is on the target');
+      } else {
+        assert.deepEqual([onSource, onTarget], [undefined, 'running'], 'it runs on the target, and nothing of it is here');
+        assert.equal((await target.client.boxes.get('cli-mig')).id, original.id);
+      }
+      assert.deepEqual(
+        source.records().outgoing.filter((record) => record.phase !== 'done'),
+        [],
+        'no migration left open on the source',
+      );
     });
   }
 });
