@@ -3,10 +3,11 @@
  * boxes, under other names) and kept while it holds. A contribution that hands the same
  * samples again (tracking's between two of its rounds, as MetricsContribution allows) is not
  * written again: a thousand boxes are some 35,000 lines. One that says when its samples
- * change (`onChange`: tracking's sampler round) has them written at once, off the request,
- * for each caller whose pace puts its next scrape before the next change (a Prometheus
- * scraping every 15 s, 1 min...): that scrape then joins text already written, as a second
- * scrape of the same round does, and a caller that stopped scraping costs nothing.
+ * change (`onChange`: tracking's sampler round, which ends once they are written) has them
+ * written then, off any request, for each caller whose pace puts its next scrape before the
+ * next change (a Prometheus scraping every 15 s, 1 min...): that scrape serves the bytes
+ * already written, as a second scrape of the same round does. A caller that stopped
+ * scraping, or scrapes by hand, costs the rounds nothing.
  */
 
 import { type Box, type MetricSample, type MetricsContribution, metricsPoint } from '@nsbox/core';
@@ -160,30 +161,26 @@ export class MetricsViews {
     contribution.onChange(() => this.changed(contribution));
   }
 
-  /** The contribution's samples changed: written now for each caller about to scrape, after what the change's caller does. */
-  private changed(contribution: MetricsContribution): void {
+  /**
+   * The contribution's samples changed: written now (the contribution waits: tracking's round
+   * ends with them written) for each caller whose pace says it scrapes before the next change.
+   */
+  private async changed(contribution: MetricsContribution): Promise<void> {
     const now = this.now();
     const change = this.followed.get(contribution) ?? {};
     if (change.last !== undefined) change.gap = now - change.last;
     change.last = now;
-    const due = [...this.viewers.values()].filter((viewer) => scrapesBefore(viewer, now, change.gap ?? viewer.gap));
-    if (due.length === 0) return;
-    setImmediate(async () => {
-      for (const viewer of due) {
-        try {
-          // The body too, with what the other contributions gave last (the scrape asks them again).
-          const visible = this.visible(viewer.tenant);
-          const written = await this.write(viewer, contribution, this.running(visible));
-          this.body(
-            viewer,
-            visible,
-            this.contributions().map((other) => (other === contribution ? written : viewer.written.get(other))),
-          );
-        } catch {
-          // nsboxd closing meanwhile: its next scrape, if any, writes them
-        }
-      }
-    });
+    for (const viewer of [...this.viewers.values()]) {
+      if (!scrapesBefore(viewer, now, change.gap ?? viewer.gap)) continue;
+      // The body too, with what the other contributions gave last (the scrape asks them again).
+      const visible = this.visible(viewer.tenant);
+      const written = await this.write(viewer, contribution, this.running(visible));
+      this.body(
+        viewer,
+        visible,
+        this.contributions().map((other) => (other === contribution ? written : viewer.written.get(other))),
+      );
+    }
   }
 }
 
