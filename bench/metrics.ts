@@ -121,12 +121,14 @@ try {
     scrapeBytes = (await api.metrics()).length;
   });
   const scrapeCpu = (cpuMs(pid) - daemonCpu) / runs;
-  // The first scrape after a sampler round writes every line anew (the ones after reuse them):
-  // what a Prometheus scraping less often than the sampler meets at each scrape.
+  // The first scrape as soon as a sampler round ends: what a Prometheus scraping less often than
+  // the sampler meets at each scrape (nsboxd wrote it in the round for a caller at that pace).
   const samplerCost = async () =>
     ((await api.host()) as unknown as { plugins: { tracking: { sampler: { rounds: number; cpuMs: number } } } }).plugins.tracking.sampler;
   const afterRound: number[] = [];
   let afterRoundCpu = 0;
+  // The rounds while a caller scrapes each one: nsboxd writes its /metrics in them.
+  const scrapedFrom = await samplerCost();
   for (let index = 0; index < 3; index++) {
     const rounds = (await samplerCost()).rounds;
     await waitFor(async () => (await samplerCost()).rounds > rounds, (2 * intervalSeconds + 5) * 1000, 'a sampler round');
@@ -136,6 +138,7 @@ try {
     afterRound.push(performance.now() - started);
     afterRoundCpu += cpuMs(pid) - cpuBefore;
   }
+  const scrapedTo = await samplerCost();
   daemonCpu = cpuMs(pid);
   const statsCalls = await timeRuns(runs, async () => {
     const result = (await api.actions.run('tracking', 'stats', { all: true })) as { boxes: { cpu?: unknown }[] };
@@ -204,6 +207,9 @@ try {
   console.log(`nsbox stats --all (CLI process)       ${ms(cliTimes)}   (node -e 0: ${median(floorTimes).toFixed(1)} ms)`);
   console.log(
     `sampler rounds' CPU (${rounds} rounds)       ${((roundsCpu / wall) * 100).toFixed(2)} % of a core (${(roundsCpu / Math.max(rounds, 1)).toFixed(1)} ms per round)`,
+  );
+  console.log(
+    `sampler rounds, each scraped (${scrapedTo.rounds - scrapedFrom.rounds})   ${((scrapedTo.cpuMs - scrapedFrom.cpuMs) / Math.max(scrapedTo.rounds - scrapedFrom.rounds, 1)).toFixed(1)} ms per round (with /metrics written for the scraper)`,
   );
   console.log(
     `nsboxd process CPU, quiet ${(wall / 1000).toFixed(0)} s      ${((cpuUsed / wall) * 100).toFixed(2)} % of a core (${cpuUsed.toFixed(0)} ms: the rounds and every idle timer)`,

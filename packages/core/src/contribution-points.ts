@@ -66,6 +66,12 @@ export interface MetricsContribution {
    * its figures hold (nsboxd then writes each once rather than at every scrape).
    */
   collect(boxes: readonly Box[]): MetricSample[] | Promise<MetricSample[]>;
+  /**
+   * Calls `listener` each time what `collect` gives changes (tracking: at the end of each
+   * sampler round, which waits for the listener's promise); returns the unsubscribe. nsboxd
+   * then writes the new samples for a caller that scrapes at that pace, not in its request.
+   */
+  onChange?(listener: () => void | Promise<void>): () => void;
 }
 export const metricsPoint = createContributionPoint<MetricsContribution>({ id: 'core.metrics' });
 

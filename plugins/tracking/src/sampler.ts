@@ -41,7 +41,7 @@ export class Sampler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private log: OperationLog | undefined;
-  private readonly roundListeners = new Set<() => void>();
+  private readonly roundListeners = new Set<() => void | Promise<void>>();
   /** What the rounds cost so far (nsboxd's GET /host shows it): CPU of this process during them, wall time. */
   readonly cost = { rounds: 0, boxes: 0, cpuMs: 0, wallMs: 0 };
 
@@ -51,8 +51,12 @@ export class Sampler {
     return (this.parts.clock ?? Date.now)();
   }
 
-  /** Calls `listener` after each round (the stats streams); returns the unsubscribe. */
-  onRound(listener: () => void): () => void {
+  /**
+   * Calls `listener` at the end of each round (the stats streams; nsboxd's /metrics, which
+   * writes the new samples then): the round ends, and counts what it cost, once every
+   * listener's promise settled. Returns the unsubscribe.
+   */
+  onRound(listener: () => void | Promise<void>): () => void {
     this.roundListeners.add(listener);
     return () => this.roundListeners.delete(listener);
   }
@@ -94,12 +98,13 @@ export class Sampler {
         this.parts.boxes.list().map((box) => box.id),
       );
     }
+    // A listener's failure is its own (the samples are taken and kept).
+    await Promise.allSettled([...this.roundListeners].map(async (listener) => listener()));
     const used = process.cpuUsage(cpu);
     this.cost.rounds += 1;
     this.cost.boxes = samples.length;
     this.cost.cpuMs += (used.user + used.system) / 1000;
     this.cost.wallMs += performance.now() - wall;
-    for (const listener of [...this.roundListeners]) listener();
     return samples;
   }
 

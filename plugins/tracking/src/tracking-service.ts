@@ -23,7 +23,11 @@ export class TrackingService {
   /** The sampler, where the runtime's cgroups are at hand (its host service runs in the agent only). */
   sampler: Sampler | undefined;
   /** What this plugin contributes to the metrics point (nsboxd's /metrics). */
-  readonly contribution: MetricsContribution = { collect: (boxes) => this.metrics(boxes) };
+  readonly contribution: MetricsContribution = {
+    collect: (boxes) => this.metrics(boxes),
+    // The samples change at each round of a sampler of this process (nsboxd writes them then).
+    onChange: (listener) => this.sampler?.onRound(listener) ?? (() => undefined),
+  };
   /** The Prometheus samples of the sampler's samples, made at the first scrape after a round. */
   private readonly metricsOf = new WeakMap<BoxSample, MetricSample[]>();
 

@@ -132,6 +132,44 @@ describe('tracking in nsboxd', function () {
     assert.match(both.stderr, /box or --all/);
   });
 
+  it("shows a steady scraper each round's samples and a box's stop at its next scrape (what nsboxd writes ahead of it)", async () => {
+    await start();
+    await (await admin.boxes.create({ name: 'busy', config: { ...spinner, limits: { cpus: 0.5 } }, start: true })).wait();
+    await (await admin.boxes.create({ name: 'calm', config: sleeper, start: true })).wait();
+    const cpuOf = (text: string) => Number(/^nsbox_box_cpu_seconds_total\{box="busy",tenant=""\} (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+    assert.ok(await waitFor(async () => !Number.isNaN(cpuOf(await admin.metrics())), 10_000), 'busy in the scrape');
+    // Scrapes every 150 ms over rounds every 500 ms: nsboxd writes each round's samples as it
+    // ends. A scrape that starts after a round ended that another scrape did not see must show
+    // a newer value (the box spins: its counter grows every round), never the kept one again.
+    const rounds = async () => ((await admin.host()) as unknown as { plugins: { tracking: { sampler: { rounds: number } } } }).plugins.tracking.sampler.rounds;
+    const scrapes: { before: number; value: number; after: number }[] = [];
+    const until = Date.now() + 4000;
+    while (Date.now() < until) {
+      const before = await rounds();
+      const value = cpuOf(await admin.metrics());
+      scrapes.push({ before, value, after: await rounds() });
+      await sleep(150);
+    }
+    const shown = scrapes.map(({ before, value, after }) => `${before}:${value}:${after}`).join(' ');
+    let compared = 0;
+    for (const [index, later] of scrapes.entries()) {
+      for (const earlier of scrapes.slice(0, index)) {
+        assert.ok(later.value >= earlier.value, `a counter never goes back: ${shown}`);
+        if (later.before <= earlier.after) continue;
+        compared += 1;
+        assert.ok(later.value > earlier.value, `a scrape after a new round shows it: ${shown}`);
+      }
+    }
+    assert.ok(compared > 0, `scrapes on both sides of a round: ${shown}`);
+
+    await admin.boxes.stop('calm', { timeout: 0 });
+    const after = await admin.metrics();
+    assert.match(after, /^nsbox_boxes\{state="stopped"\} 1$/m);
+    assert.match(after, /^nsbox_boxes\{state="running"\} 1$/m);
+    assert.doesNotMatch(after, /box="calm"/, 'a stopped box has no samples');
+    assert.equal(promtool(after).code, 0);
+  });
+
   it("serves a box's stats now, its history over a range and a stream of its samples, in the caller's scope", async () => {
     await start();
     const acme = await tenantClient('acme');

@@ -3,7 +3,7 @@
  * so sync calls keep the drivers simple; only the waits (freezing, dying) are async.
  * Every failure becomes an NsboxError that names the file and the errno.
  */
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsboxError } from '@nsbox/core';
@@ -23,17 +23,43 @@ export function readCgroupFile(path: string): string {
   }
 }
 
-/** The file's text, or undefined when it (or its cgroup) does not exist. */
+/** Reused by every read: the sampler reads some twenty files of every box each round. */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * The file's text, or undefined when it (or its cgroup) does not exist. open, read, close: a
+ * cgroup file is a seq_file, whose read(2) gives all it has up to the buffer's size, so a
+ * short read is its end (readFileSync adds an fstat, a read that finds the end, and options).
+ */
 export function readCgroupFileIfExists(path: string): string | undefined {
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, 'r');
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return undefined;
-    throw new NsboxError('E_RUNTIME', `cannot read ${path}: ${errnoOf(error) ?? String(error)}`, {
-      details: { path, errno: errnoOf(error) },
-      cause: error,
-    });
+    throw readError(path, error);
   }
+  try {
+    let length = readSync(fd, readBuffer, 0, readBuffer.length, null);
+    if (length < readBuffer.length) return readBuffer.toString('utf8', 0, length);
+    const chunks: Buffer[] = [];
+    while (length > 0) {
+      chunks.push(Buffer.from(readBuffer.subarray(0, length)));
+      length = readSync(fd, readBuffer, 0, readBuffer.length, null);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } catch (error) {
+    throw readError(path, error);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readError(path: string, error: unknown): NsboxError {
+  return new NsboxError('E_RUNTIME', `cannot read ${path}: ${errnoOf(error) ?? String(error)}`, {
+    details: { path, errno: errnoOf(error) },
+    cause: error,
+  });
 }
 
 /**

@@ -62,7 +62,7 @@ export class ResourceReader {
       // The box's directories known: read where the driver would (its v1 hierarchy, else
       // cgroup2), without its existence checks — a sample of every box reads a dozen files.
       const dir = this.cgroup.v1Dirs[controller] ?? this.cgroup.fileDirs?.[file] ?? this.cgroup.unifiedDir;
-      return dir === undefined ? undefined : readCgroupFileIfExists(join(dir, file))?.trim();
+      return dir === undefined ? undefined : readCgroupFileIfExists(`${dir}/${file}`)?.trim();
     } catch {
       return undefined;
     }
