@@ -27,9 +27,16 @@ export function readCgroupFile(path: string): string {
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 /**
+ * The files whose seq_file has a record per process: a read(2) of them stops at a page when
+ * the next record does not fit, so a short read is not their end.
+ */
+const PER_PROCESS_FILE = /\/(cgroup\.procs|cgroup\.threads|tasks)$/;
+
+/**
  * The file's text, or undefined when it (or its cgroup) does not exist. open, read, close: a
- * cgroup file is a seq_file, whose read(2) gives all it has up to the buffer's size, so a
- * short read is its end (readFileSync adds an fstat, a read that finds the end, and options).
+ * cgroup file's value is one record of its seq_file, which a read(2) gives whole up to the
+ * buffer's size, so a short read is its end (readFileSync adds an fstat, a read that finds the
+ * end, and options). The per-process lists are read to their end.
  */
 export function readCgroupFileIfExists(path: string): string | undefined {
   let fd: number;
@@ -41,7 +48,7 @@ export function readCgroupFileIfExists(path: string): string | undefined {
   }
   try {
     let length = readSync(fd, readBuffer, 0, readBuffer.length, null);
-    if (length < readBuffer.length) return readBuffer.toString('utf8', 0, length);
+    if (length < readBuffer.length && !PER_PROCESS_FILE.test(path)) return readBuffer.toString('utf8', 0, length);
     const chunks: Buffer[] = [];
     while (length > 0) {
       chunks.push(Buffer.from(readBuffer.subarray(0, length)));
