@@ -1,12 +1,18 @@
 /** The syscalls this plugin has answered for a box, as runtime-api notify rules. */
 
+import { existsSync } from 'node:fs';
 import type { NotifyRule } from '@nsbox/runtime-api';
 import type { VirtualisationConfig } from './config-schema.js';
 
-/** Why a box's quotactl is refused on this host (written to the box's shim.log). */
-export const QUOTA_REASON = "quotas inside a box are not served by this host: its kernel has no quota format, and nsbox's quota proxy runs in the VM lane only";
+/** Why a box's quotactl is refused on a host whose kernel has no quotas (written to the box's shim.log). */
+export const QUOTA_REASON = "quotas inside a box are not served by this host: its kernel has no quota support (CONFIG_QUOTA: /proc/sys/fs/quota is missing)";
 
-export function notifyRulesFor(config: VirtualisationConfig): NotifyRule[] {
+/** Whether the kernel has quota support: its /proc/sys/fs/quota counters. */
+export function kernelHasQuota(): boolean {
+  return existsSync('/proc/sys/fs/quota');
+}
+
+export function notifyRulesFor(config: VirtualisationConfig, hasQuota = kernelHasQuota()): NotifyRule[] {
   const rules: NotifyRule[] = [];
   if (config.kernel) {
     rules.push({
@@ -18,9 +24,11 @@ export function notifyRulesFor(config: VirtualisationConfig): NotifyRule[] {
   if (config.sysinfo) rules.push({ syscall: 'sysinfo', handler: 'sysinfo', params: {} });
   // The box's own kernel log, kept by its views server (the `kmsg` view).
   if (config.kernelLog) rules.push({ syscall: 'syslog', handler: 'syslog', params: {} });
-  // quotactl inside the box: refused by nsbox with its reason, not by the seccomp profile
-  // (EPERM, which reads as a missing privilege). Serving it needs a proxy onto the box's
-  // disk image and a kernel with a quota format (the VM lane).
-  if (config.quota) for (const syscall of ['quotactl', 'quotactl_fd'] as const) rules.push({ syscall, handler: syscall, params: { reason: QUOTA_REASON } });
+  // quotactl inside the box: served on the box's own disk image (the runtime names it; a box
+  // without one is refused with that reason), or, on a kernel without quotas, refused by
+  // nsbox with its reason, not by the seccomp profile (EPERM reads as a missing privilege).
+  if (config.quota) {
+    for (const syscall of ['quotactl', 'quotactl_fd'] as const) rules.push({ syscall, handler: syscall, params: hasQuota ? {} : { reason: QUOTA_REASON } });
+  }
   return rules;
 }
