@@ -67,7 +67,10 @@ export interface NotifyConfigOptions {
 export function quotaDiskOf(spec: Pick<OciSpec, 'annotations' | 'linux'>): { quotaDisk?: QuotaDisk } {
   const launch = launchContributions(spec);
   if (!launch.diskImage) return {};
-  const idmap = launch.rootfsIdmap && (spec.linux.uidMappings ?? []).length > 0 && (spec.linux.gidMappings ?? []).length > 0 ? { uidMappings: spec.linux.uidMappings ?? [], gidMappings: spec.linux.gidMappings ?? [] } : undefined;
+  const idmap =
+    launch.rootfsIdmap && (spec.linux.uidMappings ?? []).length > 0 && (spec.linux.gidMappings ?? []).length > 0
+      ? { uidMappings: spec.linux.uidMappings ?? [], gidMappings: spec.linux.gidMappings ?? [] }
+      : undefined;
   return { quotaDisk: { mountPoint: launch.diskImage, ...(idmap ? { idmap } : {}) } };
 }
 

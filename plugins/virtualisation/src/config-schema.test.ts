@@ -23,7 +23,10 @@ describe('virtualisation: the config section', () => {
 
   it('answers uname with the release and version given, and nothing when all is off', () => {
     const config = virtualisationConfigSchema.parse({ kernel: { release: '6.1.0-18-amd64', version: '#1 SMP' }, sysinfo: false, kernelLog: false });
-    assert.deepEqual(notifyRulesFor(config, false), [{ syscall: 'uname', handler: 'uname', params: { release: '6.1.0-18-amd64', version: '#1 SMP' } }, ...quota]);
+    assert.deepEqual(notifyRulesFor(config, false), [
+      { syscall: 'uname', handler: 'uname', params: { release: '6.1.0-18-amd64', version: '#1 SMP' } },
+      ...quota,
+    ]);
     assert.deepEqual(notifyRulesFor(virtualisationConfigSchema.parse({ sysinfo: false, kernelLog: false, timeNamespace: false }), false), quota);
     assert.deepEqual(
       notifyRulesFor(virtualisationConfigSchema.parse({ sysinfo: false, kernelLog: false, quota: false }), true),
@@ -32,7 +35,7 @@ describe('virtualisation: the config section', () => {
     );
   });
 
-  it('serves quotactl where the kernel has quotas (no reason: the runtime names the box\'s image), and refuses it, naming why, where it has none', () => {
+  it("serves quotactl where the kernel has quotas (no reason: the runtime names the box's image), and refuses it, naming why, where it has none", () => {
     const config = virtualisationConfigSchema.parse({ sysinfo: false, kernelLog: false });
     assert.deepEqual(notifyRulesFor(config, true), [
       { syscall: 'quotactl', handler: 'quotactl', params: {} },

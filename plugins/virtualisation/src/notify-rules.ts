@@ -5,7 +5,7 @@ import type { NotifyRule } from '@nsbox/runtime-api';
 import type { VirtualisationConfig } from './config-schema.js';
 
 /** Why a box's quotactl is refused on a host whose kernel has no quotas (written to the box's shim.log). */
-export const QUOTA_REASON = "quotas inside a box are not served by this host: its kernel has no quota support (CONFIG_QUOTA: /proc/sys/fs/quota is missing)";
+export const QUOTA_REASON = 'quotas inside a box are not served by this host: its kernel has no quota support (CONFIG_QUOTA: /proc/sys/fs/quota is missing)';
 
 /** Whether the kernel has quota support: its /proc/sys/fs/quota counters. */
 export function kernelHasQuota(): boolean {
