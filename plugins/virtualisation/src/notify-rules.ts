@@ -1,18 +1,19 @@
 /** The syscalls this plugin has answered for a box, as runtime-api notify rules. */
 
-import { existsSync } from 'node:fs';
-import type { NotifyRule } from '@nsbox/runtime-api';
+import { kernelQuotaProblem, type NotifyRule } from '@nsbox/runtime-api';
 import type { VirtualisationConfig } from './config-schema.js';
 
-/** Why a box's quotactl is refused on a host whose kernel has no quotas (written to the box's shim.log). */
-export const QUOTA_REASON = 'quotas inside a box are not served by this host: its kernel has no quota support (CONFIG_QUOTA: /proc/sys/fs/quota is missing)';
-
-/** Whether the kernel has quota support: its /proc/sys/fs/quota counters. */
-export function kernelHasQuota(): boolean {
-  return existsSync('/proc/sys/fs/quota');
+/** Why a box's quotactl is refused on a host whose kernel keeps no quotas (written to the box's shim.log). */
+export function quotaReason(problem: string): string {
+  return `quotas inside a box are not served by this host: ${problem}`;
 }
 
-export function notifyRulesFor(config: VirtualisationConfig, hasQuota = kernelHasQuota()): NotifyRule[] {
+/** `kernel.quotaProblem`: why this kernel keeps no quotas on a box's image (undefined: it does). */
+export function notifyRulesFor(
+  config: VirtualisationConfig,
+  kernel: { quotaProblem: string | undefined } = { quotaProblem: kernelQuotaProblem() },
+): NotifyRule[] {
+  const { quotaProblem } = kernel;
   const rules: NotifyRule[] = [];
   if (config.kernel) {
     rules.push({
@@ -28,7 +29,8 @@ export function notifyRulesFor(config: VirtualisationConfig, hasQuota = kernelHa
   // without one is refused with that reason), or, on a kernel without quotas, refused by
   // nsbox with its reason, not by the seccomp profile (EPERM reads as a missing privilege).
   if (config.quota) {
-    for (const syscall of ['quotactl', 'quotactl_fd'] as const) rules.push({ syscall, handler: syscall, params: hasQuota ? {} : { reason: QUOTA_REASON } });
+    for (const syscall of ['quotactl', 'quotactl_fd'] as const)
+      rules.push({ syscall, handler: syscall, params: quotaProblem === undefined ? {} : { reason: quotaReason(quotaProblem) } });
   }
   return rules;
 }

@@ -13,8 +13,8 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LinuxRuntimeFacts } from '@nsbox/runtime';
+import { kernelQuotaProblem } from '@nsbox/runtime-api';
 import { makeTempDir, requireRoot, useCleanup } from '@nsbox/testkit';
-import { kernelHasQuota } from '../src/notify-rules.js';
 import { openVirtHost, sleep, type VirtTestHost, waitFor } from './support.js';
 
 const KiB = 1024;
@@ -296,9 +296,11 @@ describe('virtualisation: the box’s own /proc views', function () {
     assert.match(result.stdout, /^errno=95$/m, `EOPNOTSUPP, not the profile's EPERM: ${result.stdout}`);
     const log = readFileSync(join(t.driver.files(t.host.manager.get('quota')).dir, 'shim.log'), 'utf8');
     // Without quota support in the kernel, that is the reason; with it, this box has no disk image of its own.
-    const reason = kernelHasQuota()
-      ? /the box has no disk image of its own \(limits\.disk\)/
-      : /quotas inside a box are not served by this host: its kernel has no quota support \(CONFIG_QUOTA: \/proc\/sys\/fs\/quota is missing\)/;
+    const problem = kernelQuotaProblem();
+    const reason =
+      problem === undefined
+        ? /the box has no disk image of its own \(limits\.disk\)/
+        : /quotas inside a box are not served by this host: its kernel has no quota (support \(CONFIG_QUOTA|format for ext4 quota inodes \(CONFIG_QFMT_V2)/;
     assert.match(log, new RegExp(`nsbox-notify: quotactl \\(cmd 0x\\w+\\) of box pid \\d+ refused: ${reason.source}`), 'the reason, in the box’s log');
   });
 

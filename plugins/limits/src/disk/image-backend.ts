@@ -16,10 +16,11 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, trunc
 import { dirname, join } from 'node:path';
 import { NsboxError } from '@nsbox/core';
 import { removeTreeSync } from '@nsbox/native';
+import { kernelQuotaProblem } from '@nsbox/runtime-api';
 import { CAP_SYS_RESOURCE, type HostFacts } from '../host-facts.js';
 import { formatSize } from '../units.js';
 import type { BoxDiskContext, DiskProblem, DiskRecord, DiskRequest, ImageRecord, StorageBackend } from './storage-backend.js';
-import { isMountPoint, kernelHasQuota, run, type SpaceFigures, space, which } from './system.js';
+import { isMountPoint, run, type SpaceFigures, space, which } from './system.js';
 
 const BLOCK = 4096;
 /** mkfs.xfs refuses smaller filesystems. */
@@ -257,11 +258,11 @@ export class ImageBackend implements StorageBackend {
 }
 
 /**
- * Whether a new image gets the quota feature: ext4 on a kernel with quota support (an ext4
- * with it cannot be mounted read-write where the kernel has none). XFS images stay without.
+ * Whether a new image gets the quota feature: ext4 on a kernel that keeps quotas with its
+ * format (an ext4 with it cannot be mounted where the kernel has none). XFS images stay without.
  */
 function withQuota(fs: ImageRecord['fs']): boolean {
-  return fs === 'ext4' && kernelHasQuota();
+  return fs === 'ext4' && kernelQuotaProblem() === undefined;
 }
 
 /** Makes a sparse image of the limit's size with a filesystem; returns its expected overhead. */

@@ -5,7 +5,7 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { NsboxError } from '@nsbox/core';
 import { filesystemSpace } from '@nsbox/runtime-api';
@@ -23,11 +23,6 @@ export function which(tool: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/** Whether the kernel has quota support (CONFIG_QUOTA: its /proc/sys/fs/quota counters). */
-export function kernelHasQuota(): boolean {
-  return existsSync('/proc/sys/fs/quota');
 }
 
 /** Which Debian package brings a tool, for the message when it is missing. */
