@@ -105,6 +105,7 @@ describe('virtualisation: quotas inside a box', function () {
     const own = await quota('quota', '1000', 'root', 'get', '1000');
     assert.equal(own.errno, '0', 'a user reads its own quota');
     assert.ok(Number(own.curspace) >= written && Number(own.curspace) <= 1024 * KiB, `curspace ${own.curspace} covers the ${written} bytes written`);
+    console.log(`      uid 1000 limited to 512/1024 KiB: EDQUOT after ${written} bytes, Q_GETQUOTA usage ${own.curspace} bytes`);
     const next = await quota('quota', '-', 'root', 'next', '0');
     assert.match(next.ids ?? '', new RegExp(`(^|,)1000:${own.curspace},`), `Q_GETNEXTQUOTA lists the box's uid 1000 with its usage: ${next.ids}`);
     assert.equal((await quota('quota', '1000', 'root', 'get', '0')).errno, String(EPERM), 'another user’s quota needs the box’s root');
