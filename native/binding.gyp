@@ -40,7 +40,7 @@
       # The per-box seccomp-notify helper the shim starts (and restarts): static and small.
       "target_name": "nsbox-notify",
       "type": "executable",
-      "sources": ["src/notify.c", "src/notify-handlers.c", "src/common.c"],
+      "sources": ["src/notify.c", "src/notify-handlers.c", "src/notify-quota.c", "src/common.c"],
       "ldflags": ["-static"]
     },
     {

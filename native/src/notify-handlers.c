@@ -38,8 +38,8 @@ notify_param (const struct notify_rule *rule, const char *key)
   return NULL;
 }
 
-static int
-check_params (const struct notify_rule *rule, const char *const *known, struct nsbox_error *err)
+int
+notify_check_params (const struct notify_rule *rule, const char *const *known, struct nsbox_error *err)
 {
   for (unsigned i = 0; i < rule->n_params; i++)
     {
@@ -76,7 +76,7 @@ uname_check (const struct notify_rule *rule, struct nsbox_error *err)
 {
   struct utsname u;
 
-  if (check_params (rule, uname_params, err) < 0)
+  if (notify_check_params (rule, uname_params, err) < 0)
     return -1;
   for (const char *const *k = uname_params; *k; k++)
     {
@@ -153,7 +153,7 @@ box_loads (const struct notify_call *call, unsigned long loads[3])
 static int
 sysinfo_check (const struct notify_rule *rule, struct nsbox_error *err)
 {
-  return check_params (rule, sysinfo_params, err);
+  return notify_check_params (rule, sysinfo_params, err);
 }
 
 /* A cgroup number file: a count, or `max` (v2) / a huge number (v1) for none. */
@@ -278,36 +278,7 @@ sysinfo_handle (const struct notify_rule *rule, const struct notify_call *call,
   return write_result (call, &si, sizeof si, resp);
 }
 
-/* ---------------------------------------------------------------------------------- */
-/* quotactl, quotactl_fd                                                                */
-/* ---------------------------------------------------------------------------------- */
-
-/* Quotas administered inside a box (issue 15, OpenVZ's second-level quota) need the
- * host to proxy them onto the box's own disk image, with a kernel that has a quota format.
- * Where there is none, the call is refused here rather than by the kernel or the seccomp
- * profile (EPERM, which reads as a missing privilege): EOPNOTSUPP, and the reason — the
- * `reason` param, from the plugin — in the box's shim.log, naming the caller. */
-
-static const char *const quotactl_params[] = { "reason", NULL };
-
-static int
-quotactl_check (const struct notify_rule *rule, struct nsbox_error *err)
-{
-  return check_params (rule, quotactl_params, err);
-}
-
-static enum notify_verdict
-quotactl_handle (const struct notify_rule *rule, const struct notify_call *call,
-                 struct seccomp_notif_resp *resp)
-{
-  const char *reason = notify_param (rule, "reason");
-
-  dprintf (2, "nsbox-notify: %s (cmd 0x%llx) of box pid %d refused: %s\n", rule->handler,
-           (unsigned long long) call->req->data.args[rule->syscall_nr == SYS_quotactl ? 0 : 1],
-           (int) call->req->pid, reason ? reason : "quotas inside a box are not served on this host");
-  resp->error = -EOPNOTSUPP;
-  return NOTIFY_ANSWERED;
-}
+/* quotactl, quotactl_fd: notify-quota.c */
 
 /* ---------------------------------------------------------------------------------- */
 /* syslog                                                                               */
@@ -331,7 +302,7 @@ static int
 syslog_check (const struct notify_rule *rule, struct nsbox_error *err)
 {
   static const char *const none[] = { NULL };
-  return check_params (rule, none, err);
+  return notify_check_params (rule, none, err);
 }
 
 /* kmsg.log as syslog text; its length. */
@@ -410,16 +381,12 @@ syslog_handle (const struct notify_rule *rule, const struct notify_call *call,
     }
 }
 
-#ifndef SYS_quotactl_fd
-#define SYS_quotactl_fd 443
-#endif
-
 static const struct notify_handler handlers[] = {
   { "uname", SYS_uname, uname_check, uname_handle },
   { "sysinfo", SYS_sysinfo, sysinfo_check, sysinfo_handle },
-  { "quotactl", SYS_quotactl, quotactl_check, quotactl_handle },
+  { "quotactl", SYS_quotactl, notify_quotactl_check, notify_quotactl_handle },
   { "syslog", SYS_syslog, syslog_check, syslog_handle },
-  { "quotactl_fd", SYS_quotactl_fd, quotactl_check, quotactl_handle },
+  { "quotactl_fd", SYS_quotactl_fd, notify_quotactl_check, notify_quotactl_handle },
 };
 
 const struct notify_handler *

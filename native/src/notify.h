@@ -63,5 +63,15 @@ struct notify_handler
 /* notify-handlers.c */
 const struct notify_handler *notify_handler_find (const char *name);
 const char *notify_param (const struct notify_rule *rule, const char *key);
+/* An error naming the first of the rule's params that is not among `known` (NULL-ended). */
+int notify_check_params (const struct notify_rule *rule, const char *const *known, struct nsbox_error *err);
+
+/* notify-quota.c: quotactl and quotactl_fd */
+#ifndef SYS_quotactl_fd
+#define SYS_quotactl_fd 443
+#endif
+int notify_quotactl_check (const struct notify_rule *rule, struct nsbox_error *err);
+enum notify_verdict notify_quotactl_handle (const struct notify_rule *rule, const struct notify_call *call,
+                                            struct seccomp_notif_resp *resp);
 
 #endif

@@ -11,6 +11,7 @@ export {
 } from './checkpoint.js';
 export { formatCpuList, parseCpuList } from './cpu-list.js';
 export { type FilesystemSpace, filesystemSpace } from './filesystem-space.js';
+export { kernelQuotaProblem } from './kernel-quota.js';
 export { contributeLaunch, LAUNCH_ANNOTATION, type LaunchContributions, launchContributions } from './launch.js';
 export {
   checkNotifyRule,

@@ -18,6 +18,11 @@ export interface LaunchContributions {
   rootfsOptions?: string[];
   /** IP confinement on the host's stack: the addresses the box may bind and send from ([] = none). */
   ipConfinement?: string[];
+  /**
+   * The box's root is a filesystem image of its own (limits' disk limit), mounted on the host
+   * here: quotactl in the box is served on it (the notify helper's quotactl handlers).
+   */
+  diskImage?: string;
   /** Syscalls answered by the box's notify helper (`contributeNotify`, notify.ts). */
   notify?: OwnedNotifyRule[];
   /** /proc and /sys files served per box by its own nsbox-proc-view (`contributeProcViews`, proc-views.ts). */

@@ -38,9 +38,13 @@ export interface NotifyHandlers {
    */
   sysinfo: Record<string, never>;
   /**
-   * quotactl(2): refused with EOPNOTSUPP, `reason` (printable ASCII, at most 200
-   * characters) written to the box's shim.log with the caller's pid — for a host whose
-   * kernel cannot serve quotas inside a box.
+   * quotactl(2): with `reason` (printable ASCII, at most 200 characters), refused with
+   * EOPNOTSUPP and the reason written to the box's shim.log with the caller's pid — for a
+   * host whose kernel cannot serve quotas inside a box. Without it, served on the box's own
+   * disk image (the launch contribution `diskImage`: the runtime gives the helper its loop
+   * device and id maps): Q_GETQUOTA, Q_SETQUOTA, Q_GETNEXTQUOTA, Q_GETINFO, Q_SETINFO,
+   * Q_GETFMT, Q_SYNC, with the box's ids and the box's root's rights; any other device is
+   * refused, and a box without an image gets the refusal with its reason.
    */
   quotactl: { reason?: string };
   /** quotactl_fd(2): as `quotactl`. */

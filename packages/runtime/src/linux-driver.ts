@@ -45,7 +45,7 @@ import { CheckpointEngineSlot } from './checkpoint-engines.js';
 import { releaseInit } from './held-init.js';
 import { makeOwnLayer, mountOverlay, RootfsLayersService, unmountOverlay } from './layers/index.js';
 import { holdNetns, type NetnsHolder } from './netns-holder.js';
-import { NOTIFY_CONFIG_FILE, NOTIFY_SOCKET_FILE, notifyConfig } from './notify-config.js';
+import { NOTIFY_CONFIG_FILE, NOTIFY_SOCKET_FILE, notifyConfig, quotaDiskOf } from './notify-config.js';
 import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
 import { restoreRoot } from './restore-root.js';
 import { launchShim } from './shim-launch.js';
@@ -248,7 +248,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
       if (views) writeFileSync(viewsFile, viewsConfig(views, cgroup), { mode: 0o600 });
       else rmSync(viewsFile, { force: true });
       // Notified syscalls: the shim takes the listeners and keeps nsbox-notify serving them.
-      const notify = this.writeNotifyConfig(files, spec, cgroup, { loadavgView: views?.files.includes('loadavg') ?? false });
+      const notify = this.writeNotifyConfig(files, launchSpec, cgroup, { loadavgView: views?.files.includes('loadavg') ?? false });
       const program = [
         ...compileCreateProgram(launchSpec, {
           procsFiles: cgroup.procsFiles,
@@ -313,7 +313,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
       rmSync(notifyFile, { force: true });
       return undefined;
     }
-    writeFileSync(notifyFile, notifyConfig(notify, cgroup, options), { mode: 0o600 });
+    writeFileSync(notifyFile, notifyConfig(notify, cgroup, { ...options, ...quotaDiskOf(spec) }), { mode: 0o600 });
     return notifyFile;
   }
 

@@ -6,7 +6,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { type Box, inject, injectable, NsboxError, type OciRlimit, type OciSpec } from '@nsbox/core';
-import { runtimeFacts } from '@nsbox/runtime-api';
+import { contributeLaunch, runtimeFacts } from '@nsbox/runtime-api';
 import { CgroupLimits, type CgroupUsage, type EffectiveLimits } from './cgroup-limits.js';
 import type { LimitsConfig } from './config-schema.js';
 import { DiskLimits } from './disk/disk-limits.js';
@@ -112,6 +112,8 @@ export class LimitsService {
     if (Object.keys(rlimits).length > 0) spec.process.rlimits = mergeSpecRlimits(existing, rlimits);
     const root = this.disk.rootPath(box, config);
     if (root) spec.root.path = root;
+    // The box's own filesystem: quotactl in the box is served there (the runtime's notify config).
+    if (root && this.disk.ownImage(box, config)) contributeLaunch(spec, { diskImage: root });
   }
 
   /** Before start: the disk brought up, counters from zero (the runtime makes the cgroup next). */

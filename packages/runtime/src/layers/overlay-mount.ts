@@ -44,7 +44,7 @@ export function overlaySource(boxId: string): string {
 /** `mount` option values cannot hold these (the lowerdir list separator, option separators). */
 const UNSAFE_PATH = /[,:\\\s]/;
 
-interface MountEntry {
+export interface MountEntry {
   point: string;
   fstype: string;
   source: string;
@@ -54,7 +54,8 @@ function decodeMountField(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
 }
 
-function mounts(): MountEntry[] {
+/** The host's mount table (our mount namespace), in mount order: a mount stacked on another comes after it. */
+export function mounts(): MountEntry[] {
   const entries: MountEntry[] = [];
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const [left, right] = line.split(' - ');

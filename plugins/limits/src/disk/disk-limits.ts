@@ -104,6 +104,13 @@ export class DiskLimits {
     return this.backendFor(context, this.record(box)).rootPath(context);
   }
 
+  /** Whether the box's root is a filesystem image of its own (not a project quota on the host's filesystem). */
+  ownImage(box: DiskBox, config: LimitsConfig | undefined): boolean {
+    const request = this.request(config);
+    if (!request) return false;
+    return this.backendFor(this.context(box, request.pool), this.record(box)) === this.image;
+  }
+
   /** Before start: the disk is made, resized or taken back to the seed, and brought up. */
   prepare(box: DiskBox, config: LimitsConfig | undefined): void {
     const request = this.request(config);

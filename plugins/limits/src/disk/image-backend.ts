@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, trunc
 import { dirname, join } from 'node:path';
 import { NsboxError } from '@nsbox/core';
 import { removeTreeSync } from '@nsbox/native';
+import { kernelQuotaProblem } from '@nsbox/runtime-api';
 import { CAP_SYS_RESOURCE, type HostFacts } from '../host-facts.js';
 import { formatSize } from '../units.js';
 import type { BoxDiskContext, DiskProblem, DiskRecord, DiskRequest, ImageRecord, StorageBackend } from './storage-backend.js';
@@ -163,6 +164,7 @@ export class ImageBackend implements StorageBackend {
   private make(context: BoxDiskContext, request: DiskRequest, file: string): ImageRecord {
     const mount = this.rootPath(context);
     const fs = this.chooseFs(request);
+    const quota = withQuota(fs);
     let record: ImageRecord = {
       backend: 'image',
       fs,
@@ -170,8 +172,9 @@ export class ImageBackend implements StorageBackend {
       pool: request.pool,
       limit: request.limit,
       ...(request.inodes !== undefined ? { inodes: request.inodes } : {}),
-      overhead: createImage(file, fs, request),
+      overhead: createImage(file, fs, request, quota),
       populated: false,
+      ...(quota ? { quota } : {}),
     };
     try {
       bringUp(record, mount);
@@ -193,14 +196,17 @@ export class ImageBackend implements StorageBackend {
     const newMount = `${mount}.new`;
     rmSync(fresh, { force: true });
     const fs = this.chooseFs(request);
+    const quota = withQuota(fs);
     let record: ImageRecord = {
       ...old,
       fs,
       image: fresh,
       limit: request.limit,
-      overhead: createImage(fresh, fs, request),
+      overhead: createImage(fresh, fs, request, quota),
     };
     delete record.inodes;
+    delete record.quota;
+    if (quota) record.quota = quota;
     if (request.inodes !== undefined) record.inodes = request.inodes;
     try {
       for (const dir of [oldMount, newMount]) mkdirSync(dir, { recursive: true });
@@ -251,8 +257,16 @@ export class ImageBackend implements StorageBackend {
   }
 }
 
+/**
+ * Whether a new image gets the quota feature: ext4 on a kernel that keeps quotas with its
+ * format (an ext4 with it cannot be mounted where the kernel has none). XFS images stay without.
+ */
+function withQuota(fs: ImageRecord['fs']): boolean {
+  return fs === 'ext4' && kernelQuotaProblem() === undefined;
+}
+
 /** Makes a sparse image of the limit's size with a filesystem; returns its expected overhead. */
-function createImage(file: string, fs: ImageRecord['fs'], request: DiskRequest): number {
+function createImage(file: string, fs: ImageRecord['fs'], request: DiskRequest, quota: boolean): number {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   rmSync(file, { force: true });
   writeFileSync(file, '', { mode: 0o600 });
@@ -262,8 +276,10 @@ function createImage(file: string, fs: ImageRecord['fs'], request: DiskRequest):
     return 0;
   }
   const inodes = request.inodes === undefined ? [] : ['-N', String(request.inodes)];
+  // Hidden user and group quota inodes: usage counted from the first file, limits only as the box sets them.
+  const features = quota ? ['-O', 'quota', '-E', 'nodiscard,quotatype=usrquota:grpquota'] : ['-E', 'nodiscard'];
   // -m 0: no blocks kept for root, so the box gets the whole limit.
-  run('mkfs.ext4', ['-F', '-q', '-b', String(BLOCK), '-m', '0', '-E', 'nodiscard', '-L', 'nsbox', ...inodes, file]);
+  run('mkfs.ext4', ['-F', '-q', '-b', String(BLOCK), '-m', '0', ...features, '-L', 'nsbox', ...inodes, file]);
   // ext4 knows its overhead right after mkfs: grow offline by it, so df shows the limit.
   const overhead = dumpe2fs(file).get('Overhead clusters');
   if (overhead === undefined) return 0;
@@ -345,7 +361,8 @@ function bringUp(image: ImageRecord, mount: string): void {
   ensureReleased(image.image);
   const device = run('losetup', ['--find', '--show', image.image]).trim();
   try {
-    run('mount', ['-t', image.fs, device, mount]);
+    // usrquota,grpquota: the limits the box's root sets are enforced (the feature alone only counts).
+    run('mount', ['-t', image.fs, ...(image.quota ? ['-o', 'usrquota,grpquota'] : []), device, mount]);
   } catch (error) {
     run('losetup', ['-d', device]);
     throw error;

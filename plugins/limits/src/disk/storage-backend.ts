@@ -42,6 +42,12 @@ export interface ImageRecord {
   overhead: number;
   /** The seed's content was copied in. */
   populated: boolean;
+  /**
+   * Made with ext4's `quota` feature (hidden quota inodes, usage counted from the start) and
+   * mounted usrquota,grpquota: the box's root sets its users' limits (quotactl in the box,
+   * the virtualisation plugin); none is set from the host. Only where the kernel has quotas.
+   */
+  quota?: boolean;
 }
 
 export interface ProjectRecord {
