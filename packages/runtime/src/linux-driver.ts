@@ -45,7 +45,7 @@ import { CheckpointEngineSlot } from './checkpoint-engines.js';
 import { releaseInit } from './held-init.js';
 import { makeOwnLayer, mountOverlay, RootfsLayersService, unmountOverlay } from './layers/index.js';
 import { holdNetns, type NetnsHolder } from './netns-holder.js';
-import { NOTIFY_CONFIG_FILE, NOTIFY_SOCKET_FILE, notifyConfig, quotaDiskOf } from './notify-config.js';
+import { NOTIFY_CONFIG_FILE, NOTIFY_OPTIONS_FILE, NOTIFY_SOCKET_FILE, type NotifyConfigOptions, notifyConfig, quotaDiskOf } from './notify-config.js';
 import { identify, isSameProcess, isZombie, type ProcessIdentity, waitUntil } from './process-identity.js';
 import { restoreRoot } from './restore-root.js';
 import { launchShim } from './shim-launch.js';
@@ -310,10 +310,12 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
     const notify = notifyRules(spec);
     const notifyFile = join(files.dir, NOTIFY_CONFIG_FILE);
     if (notify.length === 0) {
-      rmSync(notifyFile, { force: true });
+      for (const file of [notifyFile, join(files.dir, NOTIFY_OPTIONS_FILE)]) rmSync(file, { force: true });
       return undefined;
     }
-    writeFileSync(notifyFile, notifyConfig(notify, cgroup, { ...options, ...quotaDiskOf(spec) }), { mode: 0o600 });
+    const used: NotifyConfigOptions = { ...options, ...quotaDiskOf(spec) };
+    writeFileSync(notifyFile, notifyConfig(notify, cgroup, used), { mode: 0o600 });
+    writeFileSync(join(files.dir, NOTIFY_OPTIONS_FILE), JSON.stringify(used), { mode: 0o600 });
     return notifyFile;
   }
 
@@ -504,7 +506,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
     const cgroup = this.cgroups.get(box.id);
     if (!cgroup) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' has no cgroup`, { details: { box: box.name } });
     const files = this.files(box);
-    const config = notifyConfig(notifyRules(next), cgroup, { loadavgView: procViews(spec)?.files.includes('loadavg') ?? false });
+    const config = notifyConfig(notifyRules(next), cgroup, JSON.parse(readFileSync(join(files.dir, NOTIFY_OPTIONS_FILE), 'utf8')) as NotifyConfigOptions);
     // Whole or not at all for a helper starting meanwhile: a new file renamed over the old.
     const staged = join(files.dir, `${NOTIFY_CONFIG_FILE}.new`);
     writeFileSync(staged, config, { mode: 0o600 });

@@ -16,6 +16,8 @@ import { type BoxCgroup, checkNotifyRule, launchContributions, type OwnedNotifyR
 import { mounts } from './layers/overlay-mount.js';
 
 export const NOTIFY_CONFIG_FILE = 'notify.conf';
+/** The options the start wrote the config with (the launch spec's, which only the start has): a live update writes it again with them. */
+export const NOTIFY_OPTIONS_FILE = 'notify-options.json';
 export const NOTIFY_SOCKET_FILE = 'notify.sock';
 
 /** The sysinfo handler's cgroup files: memory limit and usage, swap, process count. */
