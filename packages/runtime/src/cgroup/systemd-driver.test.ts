@@ -146,6 +146,32 @@ describe('systemd cgroup driver (systemd as PID 1)', function () {
     assert.equal(file(scopeDir, 'cpu.weight'), '100', 'a box made again under the same name starts from the defaults (no drop-in left)');
   });
 
+  it("keeps nsbox's BFQ weight on the scope through a daemon-reload and a sibling's start: systemd writes that weight itself", function () {
+    // BFQ's file shows only once its module is in; Debian's kernel has it as a module.
+    spawnSync('modprobe', ['bfq'], { stdio: 'ignore' });
+    const box = driver.create('bfq');
+    joinCgroup(box.procsFiles, pidOf(processes.sleeper()));
+    const scopeDir = driver.scopeDir('bfq');
+    if (!existsSync(join(scopeDir, 'io.bfq.weight'))) {
+      console.log('      skipped: this kernel has no BFQ (no io.bfq.weight on the scope)');
+      this.skip();
+    }
+    const bfq = (when: string) => {
+      // A call systemd answers only after it has realized what it queued (its loop realizes cgroups first).
+      unitProperty(driver.scope('bfq'), 'IOWeight');
+      assert.match(readFileSync(join(scopeDir, 'io.bfq.weight'), 'utf8'), /^default 300$/m, `the scope's io.bfq.weight ${when}`);
+      assert.equal(driver.read('bfq', 'io', 'io.bfq.weight').split('\n')[0], 'default 300', `read where it lives ${when}`);
+    };
+    // As the resource plan writes a weight of 300: io.weight, then BFQ's own file.
+    driver.write('bfq', 'io', 'io.weight', 'default 300');
+    driver.write('bfq', 'io', 'io.bfq.weight', 'default 300');
+    bfq('once written');
+    execFileSync('systemctl', ['daemon-reload']);
+    bfq('after a daemon-reload (systemd writes it again from IOWeight)');
+    driver.create('sibling');
+    bfq("after a sibling's scope joined the slice");
+  });
+
   it('removes box, scope and holder process, and removeParent() the slice, leaving systemd nothing of them', async () => {
     const box = driver.create('gone');
     const sleeper = processes.sleeper();
