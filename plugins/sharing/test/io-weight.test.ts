@@ -69,6 +69,11 @@ describe('sharing: IO weights on a disk of the test’s own', function () {
     writeFileSync(`/sys/block/${disk}/queue/scheduler`, 'bfq');
     // No boost for new processes (BFQ's low_latency weight-raising): each dd below is one, and only the weights should count.
     writeFileSync(`/sys/block/${disk}/queue/iosched/low_latency`, '0');
+    // Each dd has one write in flight: BFQ holds a weight only by waiting for a queue's next
+    // write (slice_idle, 8 ms) rather than serving the other box. In the VM lane's TCG guest on
+    // a loaded host that write can come later (the guest's timer interrupts took 15 ms), and
+    // BFQ switching queues drifts towards 50 / 50. This disk is the test's own: it waits longer.
+    writeFileSync(`/sys/block/${disk}/queue/iosched/slice_idle`, '100');
     run('mkfs.ext4', '-q', loop);
     run('mount', loop, state);
     // The host's cleanup (openSharingHost) unmounts what is under its state dir, this mount too.
