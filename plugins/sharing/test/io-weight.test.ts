@@ -11,7 +11,8 @@
  *
  * The boxes' cgroups are made by the host's driver: siblings under the test's parent with
  * cgroupfs; under systemd's (the default where systemd is PID 1 on cgroup2, the VM lane) each
- * box is a scope whose IO weight is the scope's own, against the other box's scope.
+ * box is a scope whose IO weight is the scope's own, against the other box's scope, and the
+ * test reloads systemd before it measures: the weights must survive systemd writing them again.
  */
 
 import assert from 'node:assert/strict';
@@ -68,6 +69,11 @@ describe('sharing: IO weights on a disk of the test’s own', function () {
     writeFileSync(`/sys/block/${disk}/queue/scheduler`, 'bfq');
     // No boost for new processes (BFQ's low_latency weight-raising): each dd below is one, and only the weights should count.
     writeFileSync(`/sys/block/${disk}/queue/iosched/low_latency`, '0');
+    // Each dd has one write in flight: BFQ holds a weight only by waiting for a queue's next
+    // write (slice_idle, 8 ms) rather than serving the other box. In the VM lane's TCG guest on
+    // a loaded host that write can come later (the guest's timer interrupts took 15 ms), and
+    // BFQ switching queues drifts towards 50 / 50. This disk is the test's own: it waits longer.
+    writeFileSync(`/sys/block/${disk}/queue/iosched/slice_idle`, '100');
     run('mkfs.ext4', '-q', loop);
     run('mount', loop, state);
     // The host's cleanup (openSharingHost) unmounts what is under its state dir, this mount too.
@@ -85,6 +91,19 @@ describe('sharing: IO weights on a disk of the test’s own', function () {
   it('gives two boxes writing with weights 1:3 a quarter and three quarters of the disk, ± 10 points', async () => {
     await t.box('light', { sharing: { template: 'shared', io: { weight: 100 } } });
     await t.box('heavy', { sharing: { template: 'shared', io: { weight: 300 } } });
+    const id = (name: string) => t.host.manager.get(name).id;
+    const bfqWeight = (name: string) => /^default (\d+)$/m.exec(t.driver.cgroups.read(id(name), 'io', 'io.bfq.weight'))?.[1];
+    if (t.driver.cgroups.get(id('heavy'))?.fileDirs?.['io.bfq.weight'] !== undefined) {
+      // systemd's driver: systemd writes a scope's io.bfq.weight again from its IOWeight whenever
+      // it realizes the scope, as at a daemon-reload. The weights must be nsbox's after it.
+      execFileSync('systemctl', ['daemon-reload']);
+    }
+    assert.deepEqual([bfqWeight('light'), bfqWeight('heavy')], ['100', '300'], "the boxes' BFQ weights, as set");
+    assert.deepEqual(
+      [t.driver.resources.effective({ id: id('light') })?.io?.weight, t.driver.resources.effective({ id: id('heavy') })?.io?.weight],
+      [100, 300],
+      'what the kernel enforces, as nsbox info shows it',
+    );
     const seconds = 12;
     // Each rewrites its own 96 MiB file in direct IO, for as long as the measurement needs.
     const writer = `end=$(( $(date +%s) + ${seconds} )); while [ $(date +%s) -lt $end ]; do dd if=/dev/zero of=/data bs=256k count=384 oflag=direct conv=notrunc 2>/dev/null; done; echo done`;

@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BoxCgroup, BoxResources, CgroupDriver, IoThrottle, ResourceEvents, ResourceStats } from '@nsbox/runtime-api';
 import { readCgroupFileIfExists } from './cgroup-fs.js';
+import { ioCostEnabled } from './io-cost.js';
 import type { ResourceHost } from './resource-host.js';
 import { CFS_PERIOD_US, RT_PERIOD_US, type ThrottleField } from './resource-knobs.js';
 import { blkioToWeight, sharesToWeight, v1ThrottleFiles, v2ThrottleKeys } from './resource-plan.js';
@@ -164,7 +165,11 @@ export class ResourceReader {
     const byDevice = new Map<string, IoThrottle>();
     const entry = (device: string) => byDevice.get(device) ?? (byDevice.set(device, { device }).get(device) as IoThrottle);
     if (this.v2('io')) {
-      const weight = /^default (\d+)$/m.exec(this.read('io', 'io.weight') ?? '')?.[1];
+      // Where BFQ weighs IO (io.cost on nowhere), BFQ's weight is the one enforced; under systemd
+      // io.weight holds the IOWeight systemd maps to it (300 → 2300: systemd-driver.ts).
+      const mount = this.driver.layout.unified;
+      const bfq = mount === undefined || ioCostEnabled(mount) ? undefined : this.read('io', 'io.bfq.weight');
+      const weight = /^default (\d+)$/m.exec(bfq ?? this.read('io', 'io.weight') ?? '')?.[1];
       if (weight !== undefined) io.weight = Number(weight);
       for (const line of (this.read('io', 'io.max') ?? '').split('\n')) {
         const [device, ...settings] = line.trim().split(/\s+/);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isNsboxError, type NsboxError } from '@nsbox/core';
 import { BoxCgroupManager } from './cgroup-manager.js';
-import { isScopeFile, unitPropertyOf } from './scope-properties.js';
+import { ioWeightForBfq, isScopeFile, systemdBfqWeight, unitPropertyOf } from './scope-properties.js';
 import type { BusCall } from './systemd-bus.js';
 import { SystemdDriver } from './systemd-driver.js';
 
@@ -25,6 +25,16 @@ describe('systemd driver: weights and protections on the scope', () => {
     assert.equal(unitPropertyOf('memory.max', '1'), undefined, 'a limit stays in the leaf');
     for (const file of ['cpu.weight', 'io.weight', 'io.bfq.weight', 'memory.low', 'memory.min']) assert.ok(isScopeFile(file), file);
     for (const file of ['cpu.max', 'cpu.max.burst', 'memory.max', 'memory.high', 'io.max', 'pids.max', 'cpuset.cpus']) assert.ok(!isScopeFile(file), file);
+  });
+
+  it('inverts systemd’s BFQ scale exactly: every BFQ weight 1-1000 comes back from its IOWeight', () => {
+    // systemd's BFQ_WEIGHT, integer division: 300 → 118, and 2300-2310 all → 300.
+    assert.deepEqual([systemdBfqWeight(300), systemdBfqWeight(2310), systemdBfqWeight(2311), systemdBfqWeight(10_000)], [118, 300, 301, 1000]);
+    for (let bfq = 1; bfq <= 1000; bfq++) {
+      const ioWeight = ioWeightForBfq(bfq);
+      assert.ok(ioWeight >= 1 && ioWeight <= 10_000, `IOWeight ${ioWeight} for ${bfq} is in systemd's range`);
+      assert.equal(systemdBfqWeight(ioWeight), bfq, `BFQ ${bfq} → IOWeight ${ioWeight} → BFQ`);
+    }
   });
 
   it('refuses a value with no property form, naming the file', () => {
@@ -90,15 +100,42 @@ describe('systemd driver: weights and protections on the scope', () => {
       assert.equal(driver.get('web')?.unifiedDir, leaf);
     });
 
-    it('sets IOWeight, then puts nsbox’s BFQ weight back over systemd’s own scale', () => {
+    it('where BFQ weighs IO, sets the IOWeight systemd maps to nsbox’s BFQ weight, and writes the files as systemd will', () => {
+      driver.write('web', 'io', 'io.weight', 'default 300');
+      assert.deepEqual(calls[0]?.args.slice(3), ['IOWeight', 't', '2300']);
+      assert.equal(file(scopeDir, 'io.weight'), 'default 2300', 'what systemd writes from IOWeight');
+      assert.equal(file(scopeDir, 'io.bfq.weight'), 'default 300', 'systemd’s BFQ weight for 2300: nsbox’s 300');
       driver.write('web', 'io', 'io.weight', 'default 5000');
-      assert.deepEqual(calls[0]?.args.slice(3), ['IOWeight', 't', '5000']);
-      assert.equal(file(scopeDir, 'io.weight'), 'default 5000');
-      assert.equal(file(scopeDir, 'io.bfq.weight'), 'default 1000', 'weightToBfq: the same number, capped at 1000');
-      driver.write('web', 'io', 'io.bfq.weight', 'default 300');
-      assert.equal(calls.length, 1, 'io.bfq.weight has no property: the file only');
+      assert.deepEqual(calls[1]?.args.slice(3), ['IOWeight', 't', '10000'], 'BFQ stops at 1000, which systemd writes for 10000');
+      assert.equal(file(scopeDir, 'io.bfq.weight'), 'default 1000');
+      driver.write('web', 'io', 'io.weight', '40');
+      assert.deepEqual(calls[2]?.args.slice(3), ['IOWeight', 't', '40'], 'up to 100 both scales are the weight');
+      driver.write('web', 'io', 'io.bfq.weight', 'default 40');
+      assert.equal(calls.length, 3, 'io.bfq.weight has no property: the file only');
+      assert.equal(file(leaf, 'io.bfq.weight'), 'default 100\n', 'the leaf keeps the default');
+    });
+
+    it('where io.cost weighs IO, or BFQ is absent, sets IOWeight to the weight itself', () => {
+      writeFileSync(join(root, 'io.cost.qos'), '8:0 enable=1 ctrl=auto rpct=0.00 rlat=250000 wpct=0.00 wlat=250000 min=1.00 max=10000.00\n');
+      driver.write('web', 'io', 'io.weight', 'default 300');
+      assert.deepEqual(calls[0]?.args.slice(3), ['IOWeight', 't', '300']);
+      assert.equal(file(scopeDir, 'io.weight'), 'default 300');
+      writeFileSync(join(root, 'io.cost.qos'), '8:0 enable=0 ctrl=auto rpct=0.00 rlat=250000 wpct=0.00 wlat=250000 min=1.00 max=10000.00\n');
+      rmSync(join(scopeDir, 'io.bfq.weight'));
+      driver.write('web', 'io', 'io.weight', 'default 300');
+      assert.deepEqual(calls[1]?.args.slice(3), ['IOWeight', 't', '300'], 'no BFQ file (its module not loaded)');
+    });
+
+    it('through the arbitration: an IO weight of 300 is systemd’s 2300 on the scope and reads back as the 300 BFQ enforces', () => {
+      const manager = new BoxCgroupManager(driver);
+      const box = { id: 'web' };
+      manager.apply(box, 'sharing', { io: { weight: 300 } });
+      assert.deepEqual(
+        calls.map((call) => call.args.slice(3).join(' ')),
+        ['IOWeight t 2300'],
+      );
       assert.equal(file(scopeDir, 'io.bfq.weight'), 'default 300');
-      assert.equal(file(leaf, 'io.bfq.weight'), 'default 100\n');
+      assert.equal(manager.effective(box)?.io?.weight, 300);
     });
 
     it('sets a protection on the scope and on the leaf that holds the box’s pages', () => {

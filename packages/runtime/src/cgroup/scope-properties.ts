@@ -6,8 +6,8 @@
  * they are set as unit properties, as runc's and crun's systemd managers map them: cpu.weight
  * → CPUWeight, io.weight → IOWeight, memory.low → MemoryLow, memory.min → MemoryMin.
  * io.bfq.weight has no property of its own: systemd derives it from IOWeight on a scale of
- * its own, so nsbox's value is written to the file after the property (resource-plan's
- * weightToBfq keeps 1:3 at 1:3; systemd's map agrees up to 100).
+ * its own (systemdBfqWeight) each time it realizes the scope, so where BFQ weighs IO the
+ * IOWeight is the one systemd maps to nsbox's BFQ weight (ioWeightForBfq; systemd-driver.ts).
  */
 import { NsboxError } from '@nsbox/core';
 
@@ -66,4 +66,21 @@ export function unitPropertyOf(file: string, value: string): UnitProperty | unde
     default:
       return undefined;
   }
+}
+
+/**
+ * The io.bfq.weight systemd writes for an IOWeight (BFQ_WEIGHT in its cgroup-util.h): the weight
+ * itself up to 100, above it 100 + (w − 100) × 900 / 9900 in integer arithmetic (300 → 118).
+ */
+export function systemdBfqWeight(ioWeight: number): number {
+  return ioWeight <= 100 ? ioWeight : 100 + Math.floor(((ioWeight - 100) * 900) / 9900);
+}
+
+/**
+ * The IOWeight for which systemd writes BFQ weight `bfq` (1-1000). Exact, not rounded: above
+ * 100 systemd divides by 11 (9900 / 900), so 100 + 11 × (bfq − 100) comes back as bfq
+ * (300 ↔ 2300, 1000 ↔ 10000).
+ */
+export function ioWeightForBfq(bfq: number): number {
+  return bfq <= 100 ? bfq : 100 + 11 * (bfq - 100);
 }

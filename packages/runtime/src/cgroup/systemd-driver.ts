@@ -12,7 +12,8 @@
  *
  * The knobs that weigh a box against other boxes (cpu.weight, io.weight, memory.low and
  * memory.min: scope-properties.ts) act between siblings, so they are the scope's: set as its
- * unit properties (systemd owns a scope's own files), and read there.
+ * unit properties (systemd owns a scope's own files, and writes them again from the
+ * properties whenever it realizes the scope), and read there.
  *
  * A scope needs a process when it starts and goes away when it empties, while a box's
  * cgroup must exist before its launcher joins and outlive a stop until remove. A sleeping
@@ -36,9 +37,10 @@ import {
   writeCgroupFile,
 } from './cgroup-fs.js';
 import { assertBoxName } from './cgroup-names.js';
+import { ioCostEnabled } from './io-cost.js';
 import type { CgroupLayout } from './layout.js';
 import { weightToBfq } from './resource-plan.js';
-import { isScopeFile, SCOPE_FILES, unitPropertyOf } from './scope-properties.js';
+import { ioWeightForBfq, isScopeFile, SCOPE_FILES, systemdBfqWeight, unitPropertyOf } from './scope-properties.js';
 import { type BusCall, busctlCall, setUnitProperties, startScope, stopUnit } from './systemd-bus.js';
 import { type BoxUnits, boxOfScope, boxUnits, scopeUnit } from './systemd-units.js';
 import { delegateOfferedControllers, V2Driver } from './v2-driver.js';
@@ -103,12 +105,17 @@ export class SystemdDriver extends V2Driver {
   }
 
   /**
-   * A scope file through its unit property (systemd writes the file before it answers), then
-   * the file itself: io.bfq.weight has no property, and for the others it is the same value.
+   * A scope file through its unit property, then the file itself: systemd writes the files from
+   * the properties when it next realizes the scope, which may be after it answered, so the
+   * file gets now what systemd will write. io.bfq.weight has no property: the file only.
    */
   override write(name: string, controller: string, file: string, value: string): void {
     if (!isScopeFile(file)) {
       super.write(name, controller, file, value);
+      return;
+    }
+    if (file === 'io.weight') {
+      this.writeIoWeight(name, Number(unitPropertyOf(file, value)?.value));
       return;
     }
     const path = this.controllerPath(name, controller, file);
@@ -119,9 +126,24 @@ export class SystemdDriver extends V2Driver {
     // cgroup2's memory_recursiveprot): the leaf gets it too. Weights need no copy there, the
     // anchor beside the box using nothing.
     if (file === 'memory.low' || file === 'memory.min') writeCgroupFile(join(this.boxDir(name), file), value);
-    // IOWeight also sets io.bfq.weight on systemd's own scale: nsbox's goes back on top.
-    const bfq = join(this.scopeDir(name), 'io.bfq.weight');
-    if (property?.name === 'IOWeight' && fileExists(bfq)) writeCgroupFile(bfq, `default ${weightToBfq(Number(property.value))}`);
+  }
+
+  /**
+   * A box's IO weight is one property, IOWeight, from which systemd writes the scope's io.weight
+   * and, on a scale of its own (systemdBfqWeight: 300 → 118), its io.bfq.weight, every time it
+   * realizes the scope (after SetUnitProperties, at each daemon-reload). Only the property
+   * holds, so it carries the weight the kernel reads: where BFQ weighs IO (its file is there,
+   * io.cost is on nowhere), the IOWeight systemd maps to nsbox's BFQ weight, exactly (300 →
+   * 2300; io.weight then shows 2300, which nothing reads); where io.cost is on, the weight itself,
+   * and BFQ's file, written by the plan, holds until systemd next realizes the scope.
+   */
+  private writeIoWeight(name: string, weight: number): void {
+    const bfqFile = join(this.scopeDir(name), 'io.bfq.weight');
+    const bfq = fileExists(bfqFile) && !ioCostEnabled(this.mount);
+    const ioWeight = bfq ? ioWeightForBfq(weightToBfq(weight)) : weight;
+    setUnitProperties(this.call, this.scope(name), [{ name: 'IOWeight', type: 't', value: String(ioWeight) }]);
+    writeCgroupFile(this.controllerPath(name, 'io', 'io.weight'), `default ${ioWeight}`);
+    if (bfq) writeCgroupFile(bfqFile, `default ${systemdBfqWeight(ioWeight)}`);
   }
 
   override create(name: string): BoxCgroup {
