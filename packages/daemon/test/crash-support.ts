@@ -189,7 +189,14 @@ export async function crashRound(
   const deadline = began + killAfter + 20_000;
   for (;;) {
     const due = sent === input.count && (Date.now() - began >= killAfter || pending <= fewLeft);
-    if ((due && readStore(rig.stateDir).openJournal.length > 0) || Date.now() > deadline) break;
+    if (Date.now() > deadline) break;
+    if (due) {
+      // Stopped while the store is read: an operation seen open cannot finish before the kill
+      // (read while nsboxd ran, it sometimes did — the kill then hit nothing in flight).
+      rig.daemon?.child.kill('SIGSTOP');
+      if (readStore(rig.stateDir).openJournal.length > 0) break;
+      rig.daemon?.child.kill('SIGCONT');
+    }
     await new Promise((resolve) => setTimeout(resolve, due ? 1 : 5));
   }
   const killedAfter = Date.now() - began;
