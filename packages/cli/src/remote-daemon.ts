@@ -27,17 +27,25 @@ function readable(file: string): string | undefined {
   }
 }
 
+/**
+ * What <state-dir>/nsboxd.json says of the nsboxd (or its agent alone, no socket) that runs for
+ * `stateDir`: `running` when its pid lives; undefined when there is no readable file.
+ */
+export function daemonRecord(stateDir: string): { running: boolean; socket: string | null } | undefined {
+  const stateFile = readable(join(stateDir, 'nsboxd.json'));
+  if (!stateFile) return undefined;
+  try {
+    const { pid, socket } = JSON.parse(stateFile) as { pid?: number; socket?: string | null };
+    return { running: typeof pid === 'number' && pid > 0 && isProcessAlive(pid), socket: socket ?? null };
+  } catch {
+    return { running: false, socket: null };
+  }
+}
+
 /** The socket of the nsboxd that serves `stateDir`, if one is running. */
 function socketFor(stateDir: string, explicitStateDir: boolean, env: NodeJS.ProcessEnv): string | undefined {
-  const stateFile = readable(join(stateDir, 'nsboxd.json'));
-  if (stateFile) {
-    try {
-      const { pid, socket } = JSON.parse(stateFile) as { pid: number; socket: string | null };
-      return socket && isProcessAlive(pid) ? socket : undefined;
-    } catch {
-      return undefined;
-    }
-  }
+  const record = daemonRecord(stateDir);
+  if (record) return record.running && record.socket ? record.socket : undefined;
   // A user who cannot read the state directory reaches the default daemon by its socket.
   if (explicitStateDir) return undefined;
   const socket = env.NSBOX_SOCKET ?? DEFAULT_SOCKET;

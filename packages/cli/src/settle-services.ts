@@ -6,25 +6,16 @@
  * CLI leaves it to it.
  */
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { OperationLog } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
+import { daemonRecord } from './remote-daemon.js';
 
 /** How long a command waits for the services to settle (a target host that does not answer). */
 const SETTLE_MS = 15_000;
 
 /** An nsboxd (or its agent alone) runs for this state directory: its nsboxd.json names a live pid. */
 export function agentRuns(stateDir: string): boolean {
-  try {
-    const { pid } = JSON.parse(readFileSync(join(stateDir, 'nsboxd.json'), 'utf8')) as { pid?: number };
-    if (typeof pid !== 'number' || pid <= 0) return false;
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it lives, as another user's process.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return daemonRecord(stateDir)?.running ?? false;
 }
 
 const stderrLog: OperationLog = {
