@@ -2,6 +2,7 @@
 
 import type { Box } from '@nsbox/core';
 import { type VirtualisationConfig, virtualisationConfigSchema } from './config-schema.js';
+import { shownKernel } from './identity/kernel-strings.js';
 import { describePower } from './power-info.js';
 
 export function describeVirtualisation(box: Pick<Box, 'name' | 'config' | 'runtime'>): Record<string, unknown> {
@@ -10,7 +11,7 @@ export function describeVirtualisation(box: Pick<Box, 'name' | 'config' | 'runti
     // As the box's UTS namespace has them (set at start, and live by `nsbox set`).
     hostname: box.config.hostname ?? box.name,
     domainname: config.domainname ?? null,
-    kernel: config.kernel ? { release: config.kernel.release, version: config.kernel.version ?? "the host's" } : "the host's",
+    kernel: shownKernel(box.config.virtualisation) ?? "the host's",
     sysinfo: config.sysinfo ? "the box's own (memory limit and usage, processes, uptime)" : "the host's",
     clocks: config.timeNamespace
       ? "monotonic and boottime from the box's start (time namespace); realtime is the host's: Linux has no per-box realtime clock (setting it from the box fails with EPERM)"
