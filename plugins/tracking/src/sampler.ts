@@ -91,6 +91,9 @@ export class Sampler {
       if (before) this.previous.set(sample.boxId, before);
       this.latest.set(sample.boxId, sample);
     }
+    // Counted as its samples become what readers get: a scrape while the listeners below run
+    // already shows them, and must not be taken for one of the round before.
+    this.cost.rounds += 1;
     if (time - this.lastPrune >= PRUNE_EVERY_MS) {
       this.lastPrune = time;
       this.parts.history.prune(
@@ -101,7 +104,6 @@ export class Sampler {
     // A listener's failure is its own (the samples are taken and kept).
     await Promise.allSettled([...this.roundListeners].map(async (listener) => listener()));
     const used = process.cpuUsage(cpu);
-    this.cost.rounds += 1;
     this.cost.boxes = samples.length;
     this.cost.cpuMs += (used.user + used.system) / 1000;
     this.cost.wallMs += performance.now() - wall;
