@@ -37,6 +37,7 @@ extern char **environ;
 
 #include "addon-glue.h"
 #include "addon-idmap.h"
+#include "addon-seccomp.h"
 #include "addon-netlink.h"
 #include "addon-nftables.h"
 #include "remove-tree.h"
@@ -780,6 +781,8 @@ NAPI_MODULE_INIT ()
   if (!addon_idmap_register (env, exports))
     return NULL;
   if (!addon_nftables_register (env, exports))
+    return NULL;
+  if (!addon_seccomp_register (env, exports))
     return NULL;
   return exports;
 }

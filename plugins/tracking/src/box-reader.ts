@@ -1,10 +1,11 @@
 /** Reads one sample of a box from the runtime's cgroup manager and driver, and its root's filesystem. */
 
-import type { Box, MetricSample } from '@nsbox/core';
+import type { Box, MetricSample, OciSpec } from '@nsbox/core';
 import type { BoxCgroup, CgroupManager } from '@nsbox/runtime-api';
 import { diskUsage, ownFilesystem, rootPathOf } from './disk-usage.js';
 import { boxPids, processCensus } from './process-census.js';
-import type { BoxSample } from './sample.js';
+import type { BoxSample, SeccompIdentity } from './sample.js';
+import { expectedErrnoSyscalls, logsDenials } from './seccomp-filter.js';
 
 export type ReadableBox = Pick<Box, 'id' | 'name' | 'owner' | 'runtime' | 'updatedAt'>;
 
@@ -15,6 +16,15 @@ interface Known {
   /** Whether the root is a filesystem of its own (undefined: not known yet). */
   own?: boolean;
   cgroup?: BoxCgroup;
+  seccomp: SeccompIdentity | undefined;
+}
+
+/** How the box's seccomp records are told apart, from the spec its start ran (undefined: its filter does not log). */
+function seccompIdentity(box: ReadableBox): SeccompIdentity | undefined {
+  const spec = box.runtime?.spec as OciSpec | undefined;
+  if (!logsDenials(spec?.linux?.seccomp)) return undefined;
+  const uids = (spec?.linux?.uidMappings ?? []).map(({ hostID, size }) => [hostID, hostID + size - 1] as const);
+  return { uids, expected: expectedErrnoSyscalls(spec?.linux?.seccomp) };
 }
 
 export class BoxReader {
@@ -28,7 +38,7 @@ export class BoxReader {
     let known = this.known.get(box.id);
     if (known?.updatedAt !== box.updatedAt) {
       // Its start (or any change) may have moved its root: the spec is read again.
-      known = { updatedAt: box.updatedAt, root: rootPathOf(box) };
+      known = { updatedAt: box.updatedAt, root: rootPathOf(box), seccomp: seccompIdentity(box) };
       this.known.set(box.id, known);
     }
     const usage = this.manager.usage(box, known.cgroup);
@@ -41,6 +51,7 @@ export class BoxReader {
     if (known.root !== undefined && known.own === undefined) known.own = ownFilesystem(known.root);
     const disk = known.root === undefined || known.own === undefined ? undefined : diskUsage(known.root, known.own);
     const memoryCgroupDir = cgroup.v1Dirs.memory ?? cgroup.unifiedDir;
+    const pids = boxPids(cgroup);
     return {
       boxId: box.id,
       box: box.name,
@@ -49,9 +60,11 @@ export class BoxReader {
       time,
       stats,
       events,
-      census: processCensus(boxPids(cgroup)),
+      census: processCensus(pids),
       ...(disk ? { disk } : {}),
       contributed,
+      pids,
+      ...(known.seccomp ? { seccomp: known.seccomp } : {}),
     };
   }
 

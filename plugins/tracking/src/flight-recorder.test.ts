@@ -25,6 +25,7 @@ function sample(
     census: { processes: 1, threads: 1, openFiles: 3 },
     ...(counters.disk ? { disk: counters.disk } : {}),
     contributed: [],
+    pids: [],
   };
 }
 

@@ -2,7 +2,7 @@
  * The sampler on real boxes: cgroup figures, the whole box's processes, threads and open files
  * (counted from /proc, compared with what the box did), history that survives the host, and
  * the flight recorder's OOM kill (with its victim), pids-limit and throttling events, the
- * disk of a box's own filesystem (a disk-limit image) and its full-disk event.
+ * disk of a box's own filesystem (a disk-limit image) and its full-disk event, a seccomp denial.
  */
 
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { LocalBoxApi } from '@nsbox/host';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
 import { FINE } from '../src/history-store.js';
 import type { StatsResult } from '../src/index.js';
-import { openTrackingHost, sleep, type TrackingTestHost } from './support.js';
+import { openTrackingHost, sleep, type TrackingTestHost, waitFor } from './support.js';
 
 const MiB = 2 ** 20;
 
@@ -149,6 +149,31 @@ describe('tracking: the sampler on real boxes', function () {
     assert.ok(Number(ended?.data['durationMs']) > 0 && Number(ended?.data['throttledMs']) > 0, JSON.stringify(ended?.data));
     assert.equal(t.events('hog', 'tracking.oom-kill').length, 1, 'each kill once');
     assert.equal(hog.name, 'hog');
+  });
+
+  it('records a seccomp denial with the syscall, the process and its command: in the history, counted in the sample', async () => {
+    await t.box('denied');
+    const sampler = t.tracking.sampler;
+    assert.ok(sampler);
+    await sampler.sampleOnce();
+    const denials = () => t.events('denied', 'tracking.seccomp-denied');
+    // mount without CAP_SYS_ADMIN: isolation's profile answers EPERM before the kernel looks.
+    const mount = await t.exec('denied', 'mkdir -p /tmp/m; mount -t tmpfs none /tmp/m 2>&1; echo status=$?');
+    assert.match(mount.stdout, /permission denied[\s\S]*status=[1-9]/, mount.stdout);
+    // The record reaches /dev/kmsg through the kernel's audit thread: a round or two later.
+    assert.ok(
+      await waitFor(async () => (await sampler.sampleOnce()) && denials().length > 0, 5000, 100),
+      `no denial event; seccomp ${JSON.stringify(sampler.seccomp)}`,
+    );
+    const [event] = denials();
+    assert.equal(event?.source, 'tracking');
+    const syscalls = event?.data['syscalls'] as { syscall: string; pid: number; command: string; action: string }[];
+    const mine = syscalls.find((entry) => entry.syscall === 'mount');
+    assert.ok(mine, JSON.stringify(event?.data));
+    assert.equal(mine.command, 'mount');
+    assert.equal(mine.action, 'errno');
+    assert.ok(mine.pid > 1, 'the host pid of the caller');
+    assert.ok(Number(sampler.latest.get(t.host.manager.get('denied').id)?.seccompDenials) >= 1, 'counted in the sample (stats, /metrics)');
   });
 
   it("reads the blocks and inodes of a box's own filesystem as df in the box does, and reports it full once", async () => {
