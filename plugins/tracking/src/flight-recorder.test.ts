@@ -68,6 +68,24 @@ describe('the flight recorder', () => {
     ]);
   });
 
+  it("ends an episode at a throttled period that held no task back (counted after the box's last task ran)", () => {
+    let { trail } = observe(sample(0), undefined, [], thresholds);
+    const kinds: string[] = [];
+    for (const [time, periods, usec] of [
+      [1000, 20, 1_800_000],
+      // One more period, no throttled time: the emptied cfs_rq waited for the period timer.
+      [1300, 21, 1_800_000],
+    ] as const) {
+      const result = observe(sample(time, { periods, usec }), trail, [], thresholds);
+      trail = result.trail;
+      for (const event of result.events) kinds.push(`${event.kind} ${JSON.stringify(event.data)}`);
+    }
+    assert.deepEqual(kinds, [
+      'tracking.cpu-throttled {"box":"web","periods":20,"throttledMs":1800}',
+      'tracking.cpu-throttle-ended {"box":"web","durationMs":300,"periods":21,"throttledMs":1800}',
+    ]);
+  });
+
   it('counts a lower counter as a new cgroup (the box restarted), and pressure once per episode', () => {
     const { trail } = observe(sample(0, { oom: 5 }), undefined, [], thresholds);
     assert.deepEqual(observe(sample(1000, { oom: 0 }), trail, [], thresholds).events, [], 'a restart is not a kill');

@@ -121,13 +121,19 @@ describe('tracking: the sampler on real boxes', function () {
 
   it('records an OOM kill with its victim, forks refused at the pids limit, and a throttling episode', async () => {
     const hog = await t.box('hog', { memory: '48M', pids: 6, cpus: 0.1 });
-    await t.tracking.sampler?.sampleOnce();
+    // The box's throttling counters at each sample, for a failure to show.
+    const throttling: string[] = [];
+    const sample = async () => {
+      const cpu = (await t.tracking.sampler?.sampleOnce())?.find((one) => one.box === 'hog')?.stats.cpu;
+      throttling.push(`${cpu?.throttledPeriods} periods / ${cpu?.throttledUsec} µs`);
+    };
+    await sample();
     const killed = await t.exec('hog', 'dd if=/dev/zero of=/dev/null bs=150M count=1 2>/dev/null; echo status=$?');
     assert.equal(killed.stdout.trim(), 'status=137', 'dd is OOM-killed');
     // Six tasks at most: the init, the shell, then the sleeps until a fork is refused.
     await t.exec('hog', 'for i in 1 2 3 4 5 6 7 8; do sleep 5 & done 2>/dev/null; wait');
     await t.exec('hog', 'timeout 2 sh -c "while :; do :; done"; true');
-    await t.tracking.sampler?.sampleOnce();
+    await sample();
     const [oom] = t.events('hog', 'tracking.oom-kill');
     assert.equal(oom?.source, 'tracking');
     assert.equal(oom?.data['kills'], 1);
@@ -144,9 +150,12 @@ describe('tracking: the sampler on real boxes', function () {
     const [throttled] = t.events('hog', 'tracking.cpu-throttled');
     assert.ok(Number(throttled?.data['periods']) > 0, 'a box at 0.1 CPU that spins is throttled');
     await sleep(300);
-    await t.tracking.sampler?.sampleOnce();
+    await sample();
     const [ended] = t.events('hog', 'tracking.cpu-throttle-ended');
-    assert.ok(Number(ended?.data['durationMs']) > 0 && Number(ended?.data['throttledMs']) > 0, JSON.stringify(ended?.data));
+    assert.ok(
+      Number(ended?.data['durationMs']) > 0 && Number(ended?.data['throttledMs']) > 0,
+      `${JSON.stringify(ended?.data)}; at the samples: ${throttling.join(', ')}`,
+    );
     assert.equal(t.events('hog', 'tracking.oom-kill').length, 1, 'each kill once');
     assert.equal(hog.name, 'hog');
   });
