@@ -37,7 +37,8 @@ const trackingModule = new ContainerModule((options) => {
       const history = new HistoryStore(context.get(coreRefs.pluginDatabases.token), settings);
       const manager = context.get(runtimeRefs.cgroupManager.token, { optional: true });
       // Without the runtime's cgroups (a host of another driver) there is history only.
-      const reader = manager ? new BoxReader(manager) : undefined;
+      // An idle box's full reading serves again for up to a fine step: each fine point has one.
+      const reader = manager ? new BoxReader(manager, settings.fineStepSeconds * 1000) : undefined;
       const tracking = new TrackingService(reader, history, settings);
       if (reader) {
         const plugins = context.get<PluginHost>(CoreTokens.PluginHost);

@@ -160,6 +160,22 @@ describe('tracking: the sampler on real boxes', function () {
     assert.equal(hog.name, 'hog');
   });
 
+  it('gives a box that did not run its last full reading again, and reads a box that ran in full', async () => {
+    await t.box('idle');
+    const sampler = t.tracking.sampler;
+    assert.ok(sampler);
+    const of = (samples: { box: string }[]) => samples.find((one) => one.box === 'idle') as NonNullable<ReturnType<typeof sampler.latest.get>>;
+    await sampler.sampleOnce(); // finds the box's cgroup: the next reading knows its CPU-time file beforehand
+    const first = of(await sampler.sampleOnce());
+    const second = of(await sampler.sampleOnce());
+    assert.equal(second.stats, first.stats, 'its init sleeps: the same reading, not read again');
+    assert.ok(second.time >= first.time);
+    await t.exec('idle', 'sleep 30 </dev/null >/dev/null 2>&1 & true');
+    const third = of(await sampler.sampleOnce());
+    assert.notEqual(third.stats, first.stats, 'it ran: read again');
+    assert.equal(third.census.processes, first.census.processes + 1, 'the sleep it left behind');
+  });
+
   it('records a seccomp denial with the syscall, the process and its command: in the history, counted in the sample', async () => {
     await t.box('denied');
     const sampler = t.tracking.sampler;
