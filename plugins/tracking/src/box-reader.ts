@@ -38,6 +38,8 @@ function seccompIdentity(box: ReadableBox): SeccompIdentity | undefined {
 }
 
 export class BoxReader {
+  /** Readings given again to a box that did not run (what the sampler's cost shows). */
+  reused = 0;
   /** By box id: the sampler reads every running box each round, and this stays the same. */
   private readonly known = new Map<string, Known>();
 
@@ -98,6 +100,7 @@ export class BoxReader {
     const file = activityFile(known.cgroup);
     if (file === undefined || readActivity(file) !== full.activity) return undefined;
     const { seccompDenials: _counted, ...same } = full.sample;
+    this.reused += 1;
     return { ...same, time, contributed };
   }
 

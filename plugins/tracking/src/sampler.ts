@@ -44,7 +44,7 @@ export class Sampler {
   private log: OperationLog | undefined;
   private readonly roundListeners = new Set<() => void | Promise<void>>();
   /** What the rounds cost so far (nsboxd's GET /host shows it): CPU of this process during them, wall time. */
-  readonly cost = { rounds: 0, boxes: 0, cpuMs: 0, wallMs: 0 };
+  readonly cost = { rounds: 0, boxes: 0, cpuMs: 0, wallMs: 0, samples: 0, reused: 0 };
   /** Seccomp records read so far, host-wide (GET /host): see denial-recorder.ts and seccomp-log.ts. */
   readonly seccomp = { denials: 0, expected: 0, unattributed: 0, suppressed: 0 };
   /** Denials attributed to each running box since this agent started. */
@@ -110,6 +110,8 @@ export class Sampler {
     await Promise.allSettled([...this.roundListeners].map(async (listener) => listener()));
     const used = process.cpuUsage(cpu);
     this.cost.boxes = samples.length;
+    this.cost.samples += samples.length;
+    this.cost.reused = this.parts.reader.reused;
     this.cost.cpuMs += (used.user + used.system) / 1000;
     this.cost.wallMs += performance.now() - wall;
     return samples;
