@@ -28,7 +28,7 @@ arg_arch (napi_env env, napi_value value, uint32_t *out)
   return false;
 }
 
-static napi_value
+napi_value
 js_syscall_name (napi_env env, napi_callback_info info)
 {
   napi_value argv[2], result;
@@ -49,14 +49,4 @@ js_syscall_name (napi_env env, napi_callback_info info)
     result = NULL;
   free (name);
   return result;
-}
-
-bool
-addon_seccomp_register (napi_env env, napi_value exports)
-{
-  static const napi_property_descriptor functions[] = {
-    { "syscallName", NULL, js_syscall_name, NULL, NULL, NULL, napi_enumerable, NULL },
-  };
-  return napi_define_properties (env, exports, sizeof functions / sizeof functions[0], functions)
-         == napi_ok;
 }

@@ -2,10 +2,9 @@
 #ifndef NSBOX_ADDON_SECCOMP_H
 #define NSBOX_ADDON_SECCOMP_H
 
-#include <stdbool.h>
-
 #include <node_api.h>
 
-bool addon_seccomp_register (napi_env env, napi_value exports);
+/* syscallName(auditArch, nr), in addon.c's table of functions. */
+napi_value js_syscall_name (napi_env env, napi_callback_info info);
 
 #endif

@@ -771,6 +771,7 @@ NAPI_MODULE_INIT ()
     { "removeTree", NULL, js_remove_tree, NULL, NULL, NULL, napi_enumerable, NULL },
     { "removeTreeSync", NULL, js_remove_tree_sync, NULL, NULL, NULL, napi_enumerable, NULL },
     { "listXattrs", NULL, js_list_xattrs, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "syscallName", NULL, js_syscall_name, NULL, NULL, NULL, napi_enumerable, NULL },
   };
 
   if (napi_define_properties (env, exports, sizeof functions / sizeof functions[0], functions)
@@ -781,8 +782,6 @@ NAPI_MODULE_INIT ()
   if (!addon_idmap_register (env, exports))
     return NULL;
   if (!addon_nftables_register (env, exports))
-    return NULL;
-  if (!addon_seccomp_register (env, exports))
     return NULL;
   return exports;
 }
