@@ -1,14 +1,17 @@
 /**
- * What tracking asks of a box's seccomp filter: the kernel logs each syscall the filter
- * answers with an errno (SECCOMP_FILTER_FLAG_LOG; `errno` is in the host's
- * /proc/sys/kernel/seccomp/actions_logged by default, which nsbox reads and never writes).
- * The flag logs every errno answer, the profile's deliberate ones too (isolation's ENOSYS for
- * clone3, which makes glibc fall back to clone; network's for socketcall): those syscalls are
- * the box's `expected` ones, whose records are not denials.
+ * What tracking asks of a box's seccomp filter: the kernel logs each syscall the filter denies
+ * with the default action's errno. The launcher's NSBOX_SECCOMP_LOG_DENIALS is
+ * SECCOMP_FILTER_FLAG_LOG for the denials only (`errno` is in the host's
+ * /proc/sys/kernel/seccomp/actions_logged by default, which nsbox reads and never writes):
+ * the rules answering an errno of their own (isolation's ENOSYS for clone3, which glibc meets
+ * at every thread it starts; network's for socketcall) answer from a second, unlogged filter.
+ * A filter with the kernel's flag alone logs those too: their syscalls are then the box's
+ * `expected` ones, whose records are not denials.
  */
 
 import type { OciSpec } from '@nsbox/core';
 
+const LOG_DENIALS = 'NSBOX_SECCOMP_LOG_DENIALS';
 const LOG = 'SECCOMP_FILTER_FLAG_LOG';
 
 type Seccomp = NonNullable<OciSpec['linux']['seccomp']> & { flags?: string[] };
@@ -17,12 +20,13 @@ type Seccomp = NonNullable<OciSpec['linux']['seccomp']> & { flags?: string[] };
 export function logDenials(spec: OciSpec): void {
   const seccomp = spec.linux.seccomp as Seccomp | undefined;
   if (!seccomp || seccomp.defaultAction === 'SCMP_ACT_ALLOW' || seccomp.defaultAction === 'SCMP_ACT_LOG') return;
-  if (!seccomp.flags?.includes(LOG)) seccomp.flags = [...(seccomp.flags ?? []), LOG];
+  if (!logsDenials(seccomp)) seccomp.flags = [...(seccomp.flags ?? []), LOG_DENIALS];
 }
 
-/** Whether the filter logs (the flag is set). */
+/** Whether the filter logs its denials (either flag). */
 export function logsDenials(seccomp: OciSpec['linux']['seccomp'] | undefined): boolean {
-  return (seccomp as Seccomp | undefined)?.flags?.includes(LOG) ?? false;
+  const flags = (seccomp as Seccomp | undefined)?.flags ?? [];
+  return flags.includes(LOG_DENIALS) || flags.includes(LOG);
 }
 
 /**
