@@ -2,7 +2,8 @@
  * denials"): kernel-answered EPERM, the same with SECCOMP_FILTER_FLAG_LOG (an audit record
  * per denial, whether printk's limit then drops its line or not), and SECCOMP_RET_USER_NOTIF
  * answered EPERM by a listener in another process (what nsbox-notify would do). keyctl
- * unfiltered is the baseline (the kernel's own answer).
+ * unfiltered is the baseline (the kernel's own answer). Then an allowed syscall through one
+ * filter, and through the two NSBOX_SECCOMP_LOG_DENIALS makes.
  *
  *   gcc -O2 -o /tmp/denial-cost plugins/tracking/bench/denial-cost.c -lseccomp
  *   /tmp/denial-cost [calls per mode, default 20000]
@@ -115,6 +116,40 @@ measure (const char *mode, long n)
   close (sv[1]);
 }
 
+/* An allowed syscall (getppid) through `filters` filters: the logged one (keyctl denied), and
+ * with 2 the unlogged one NSBOX_SECCOMP_LOG_DENIALS adds (clone3 answered ENOSYS). */
+static void
+measure_allowed (int filters, long n)
+{
+  pid_t child = fork ();
+
+  if (child == 0)
+    {
+      scmp_filter_ctx logged = seccomp_init (SCMP_ACT_ALLOW);
+      double t0, t;
+
+      seccomp_rule_add (logged, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (keyctl), 0);
+      seccomp_attr_set (logged, SCMP_FLTATR_CTL_LOG, 1);
+      if (filters == 2)
+        {
+          scmp_filter_ctx unlogged = seccomp_init (SCMP_ACT_ALLOW);
+          seccomp_rule_add (unlogged, SCMP_ACT_ERRNO (ENOSYS), SCMP_SYS (clone3), 0);
+          if (seccomp_load (unlogged) < 0)
+            _exit (2);
+        }
+      if (seccomp_load (logged) < 0)
+        _exit (2);
+      t0 = now ();
+      for (long i = 0; i < n; i++)
+        syscall (SYS_getppid);
+      t = now () - t0;
+      printf ("allowed getppid, %d filter%s  %ld calls, %7.3f us per call\n", filters, filters > 1 ? "s" : " ", n, t / n * 1e6);
+      fflush (stdout);
+      _exit (0);
+    }
+  waitpid (child, NULL, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -123,5 +158,7 @@ main (int argc, char **argv)
 
   for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
     measure (modes[i], n);
+  measure_allowed (1, n * 50);
+  measure_allowed (2, n * 50);
   return 0;
 }
