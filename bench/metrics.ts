@@ -124,7 +124,8 @@ try {
   // The first scrape as soon as a sampler round ends: what a Prometheus scraping less often than
   // the sampler meets at each scrape (nsboxd wrote it in the round for a caller at that pace).
   const samplerCost = async () =>
-    ((await api.host()) as unknown as { plugins: { tracking: { sampler: { rounds: number; cpuMs: number } } } }).plugins.tracking.sampler;
+    ((await api.host()) as unknown as { plugins: { tracking: { sampler: { rounds: number; cpuMs: number; samples: number; reused: number } } } }).plugins
+      .tracking.sampler;
   const afterRound: number[] = [];
   let afterRoundCpu = 0;
   // The rounds while a caller scrapes each one: nsboxd writes its /metrics in them.
@@ -207,6 +208,9 @@ try {
   console.log(`nsbox stats --all (CLI process)       ${ms(cliTimes)}   (node -e 0: ${median(floorTimes).toFixed(1)} ms)`);
   console.log(
     `sampler rounds' CPU (${rounds} rounds)       ${((roundsCpu / wall) * 100).toFixed(2)} % of a core (${(roundsCpu / Math.max(rounds, 1)).toFixed(1)} ms per round)`,
+  );
+  console.log(
+    `  of which given again (idle)          ${roundsAfter.reused - roundsBefore.reused} of ${roundsAfter.samples - roundsBefore.samples} samples (a box that did not run: its last full reading, for up to a fine step)`,
   );
   console.log(
     `sampler rounds, each scraped (${scrapedTo.rounds - scrapedFrom.rounds})   ${((scrapedTo.cpuMs - scrapedFrom.cpuMs) / Math.max(scrapedTo.rounds - scrapedFrom.rounds, 1)).toFixed(1)} ms per round (with /metrics written for the scraper)`,

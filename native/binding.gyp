@@ -10,8 +10,8 @@
   "targets": [
     {
       "target_name": "nsbox_native",
-      "sources": ["src/addon.c", "src/addon-glue.c", "src/remove-tree.c", "src/addon-netlink.c", "src/netlink.c", "src/netlink-tc.c", "src/root-write.c", "src/addon-idmap.c", "src/nftables.c", "src/addon-nftables.c"],
-      "libraries": ["-lmnl", "-lnftables"]
+      "sources": ["src/addon.c", "src/addon-glue.c", "src/remove-tree.c", "src/addon-netlink.c", "src/netlink.c", "src/netlink-tc.c", "src/root-write.c", "src/addon-idmap.c", "src/nftables.c", "src/addon-nftables.c", "src/addon-seccomp.c"],
+      "libraries": ["-lmnl", "-lnftables", "-lseccomp"]
     },
     {
       "target_name": "nsbox-launcher",

@@ -79,6 +79,12 @@ export interface NativeAddon {
    * such mounts of its layers (overlayfs cannot be idmapped itself; its layers can).
    */
   idmapBind(source: string, target: string, uidMap: string, gidMap: string): void;
+  /**
+   * A syscall's name from its number on an architecture given as its AUDIT_ARCH_* value (what
+   * the kernel's audit records say: `arch=c000003e syscall=250` is keyctl); undefined when
+   * libseccomp has no name for it.
+   */
+  syscallName(auditArch: number, nr: number): string | undefined;
 }
 
 let addon: NativeAddon | undefined;

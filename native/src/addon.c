@@ -37,6 +37,7 @@ extern char **environ;
 
 #include "addon-glue.h"
 #include "addon-idmap.h"
+#include "addon-seccomp.h"
 #include "addon-netlink.h"
 #include "addon-nftables.h"
 #include "remove-tree.h"
@@ -770,6 +771,7 @@ NAPI_MODULE_INIT ()
     { "removeTree", NULL, js_remove_tree, NULL, NULL, NULL, napi_enumerable, NULL },
     { "removeTreeSync", NULL, js_remove_tree_sync, NULL, NULL, NULL, napi_enumerable, NULL },
     { "listXattrs", NULL, js_list_xattrs, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "syscallName", NULL, js_syscall_name, NULL, NULL, NULL, napi_enumerable, NULL },
   };
 
   if (napi_define_properties (env, exports, sizeof functions / sizeof functions[0], functions)

@@ -9,7 +9,13 @@
  *
  * SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19) has no libseccomp 2.5 attribute: with
  * it, the filter libseccomp built is exported as BPF at build time and loaded with seccomp(2)
- * itself, the kernel's flags passed as they are; the listener is then seccomp(2)'s return. */
+ * itself, the kernel's flags passed as they are; the listener is then seccomp(2)'s return.
+ *
+ * NSBOX_SECCOMP_LOG_DENIALS (nsbox's, not the kernel's) is SECCOMP_FILTER_FLAG_LOG for the
+ * filter's denials only: the kernel logs per filter, by the filter whose action won, so the
+ * rules that answer an errno of their own (isolation's ENOSYS for clone3, which glibc meets
+ * at every thread it starts) go to a second filter loaded without the flag — allowed in the
+ * first, answered there — and only the default action's errno is logged. */
 #include "launcher.h"
 
 #include <errno.h>
@@ -24,13 +30,52 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* The launcher builds and loads one filter per run: the direct load's state. */
+/* The launcher builds and loads one filter per run (two with NSBOX_SECCOMP_LOG_DENIALS): the direct load's state. */
 static struct
 {
   bool wanted;              /* SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV was asked for */
   struct sock_fprog prog;   /* the exported BPF, filled by nsbox_seccomp_build */
   int listener;             /* seccomp(2)'s return, or -1 */
 } direct = { .listener = -1 };
+
+/* NSBOX_SECCOMP_LOG_DENIALS: the unlogged filter of the rules that are not denials. */
+static struct
+{
+  bool wanted;
+  scmp_filter_ctx ctx; /* made by the first such rule; loaded before the logged filter */
+} quiet;
+
+#define ACTION_IS_ERRNO(action) (((action) & 0xffff0000U) == SCMP_ACT_ERRNO (0))
+
+/* The unlogged filter, made on first use: allows what it does not answer, same architectures. */
+static scmp_filter_ctx
+quiet_ctx (const struct nsbox_program *prog, scmp_filter_ctx logged, struct nsbox_error *err)
+{
+  uint32_t tsync = 0;
+
+  if (quiet.ctx)
+    return quiet.ctx;
+  quiet.ctx = seccomp_init (SCMP_ACT_ALLOW);
+  if (quiet.ctx == NULL || seccomp_attr_set (quiet.ctx, SCMP_FLTATR_CTL_NNP, 0) < 0)
+    goto fail;
+  if (seccomp_attr_get (logged, SCMP_FLTATR_CTL_TSYNC, &tsync) == 0 && tsync
+      && seccomp_attr_set (quiet.ctx, SCMP_FLTATR_CTL_TSYNC, 1) < 0)
+    goto fail;
+  for (size_t i = 0; i < prog->n_ops; i++)
+    if (strcmp (prog->ops[i].name, "seccomp.arch") == 0)
+      {
+        int rc = seccomp_arch_add (quiet.ctx, seccomp_arch_resolve_name (prog->ops[i].args[0]));
+        if (rc < 0 && rc != -EEXIST)
+          goto fail;
+      }
+  return quiet.ctx;
+fail:
+  if (quiet.ctx)
+    seccomp_release (quiet.ctx);
+  quiet.ctx = NULL;
+  nsbox_fail (err, EINVAL, "build the unlogged seccomp filter");
+  return NULL;
+}
 
 static int
 parse_action (const char *text, uint32_t *action)
@@ -116,8 +161,8 @@ release_ctx (scmp_filter_ctx *ctx)
 }
 
 static int
-add_rule (scmp_filter_ctx ctx, uint32_t default_action, const struct nsbox_op *op,
-          struct nsbox_error *err)
+add_rule (const struct nsbox_program *prog, scmp_filter_ctx ctx, uint32_t default_action,
+          const struct nsbox_op *op, struct nsbox_error *err)
 {
   struct scmp_arg_cmp conds[6];
   size_t n_conds = op->argc - 2;
@@ -139,6 +184,16 @@ add_rule (scmp_filter_ctx ctx, uint32_t default_action, const struct nsbox_op *o
   /* libseccomp refuses a rule that repeats the default action; it is a no-op anyway. */
   if (action == default_action)
     return 0;
+  if (quiet.wanted && ACTION_IS_ERRNO (action) && ACTION_IS_ERRNO (default_action))
+    {
+      scmp_filter_ctx other = quiet_ctx (prog, ctx, err);
+      if (other == NULL)
+        return -1;
+      rc = seccomp_rule_add_array (other, action, syscall_nr, (unsigned) n_conds, conds);
+      if (rc < 0)
+        return nsbox_fail (err, -rc, "add the unlogged rule for '%s'", op->args[1]);
+      action = SCMP_ACT_ALLOW; /* here: the unlogged filter answers it */
+    }
   rc = seccomp_rule_add_array (ctx, action, syscall_nr, (unsigned) n_conds, conds);
   if (rc < 0)
     return nsbox_fail (err, -rc, "add the rule for '%s'", op->args[1]);
@@ -164,6 +219,11 @@ set_flag (scmp_filter_ctx ctx, const char *name, struct nsbox_error *err)
     {
       direct.wanted = true;
       return 0;
+    }
+  if (strcmp (name, "NSBOX_SECCOMP_LOG_DENIALS") == 0)
+    {
+      quiet.wanted = true;
+      name = "SECCOMP_FILTER_FLAG_LOG";
     }
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
     if (strcmp (flags[i].name, name) == 0)
@@ -223,7 +283,7 @@ nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *out,
   err->step = "seccomp.rule";
   for (size_t i = 0; i < prog->n_ops; i++)
     if (strcmp (prog->ops[i].name, "seccomp.rule") == 0
-        && add_rule (ctx, default_action, &prog->ops[i], err) < 0)
+        && add_rule (prog, ctx, default_action, &prog->ops[i], err) < 0)
       return -1;
   if (direct.wanted && export_bpf (ctx, err) < 0)
     return -1;
@@ -282,6 +342,12 @@ nsbox_seccomp_load (scmp_filter_ctx ctx, struct nsbox_error *err)
 {
   int rc;
 
+  /* First: the logged filter's own load then passes it (it allows seccomp). */
+  if (quiet.ctx && (rc = seccomp_load (quiet.ctx)) < 0)
+    {
+      err->step = "seccomp.load";
+      return nsbox_fail (err, -rc, "load the unlogged seccomp filter");
+    }
   if (direct.prog.filter != NULL)
     {
       /* One syscall: nothing but it may run between the capabilities and execve. */

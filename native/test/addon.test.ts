@@ -98,9 +98,21 @@ describe('nsbox native addon', () => {
       'setUtsNames',
       'spawnDetached',
       'statfs',
+      'syscallName',
       'umount',
       'writeFileInRoot',
     ]);
+  });
+
+  it('names a syscall from its audit architecture and number, and nothing it does not know', () => {
+    const X86_64 = 0xc000003e;
+    const I386 = 0x40000003;
+    assert.equal(native().syscallName(X86_64, 165), 'mount');
+    assert.equal(native().syscallName(I386, 21), 'mount');
+    assert.equal(native().syscallName(X86_64, 250), 'keyctl');
+    assert.equal(native().syscallName(X86_64, 99_999), undefined);
+    assert.equal(native().syscallName(0x12345678, 1), undefined, 'an architecture libseccomp does not know');
+    assert.throws(() => native().syscallName(-1, 1), { code: 'ERR_INVALID_ARG_TYPE' });
   });
 
   it('reads a regular file beneath a root and nothing a box could plant: no symlink, no FIFO, no more than asked', () => {

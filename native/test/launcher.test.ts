@@ -42,6 +42,8 @@ function lines(text: string): string[] {
     .filter(Boolean);
 }
 
+const words = (text: string): string[] => text.split(/\s+/).filter(Boolean);
+
 describe('nsbox-launcher', function () {
   this.timeout(20000);
 
@@ -339,6 +341,34 @@ describe('nsbox-launcher', function () {
     assert.deepEqual(lines(await launch.output()), ['NoNewPrivs: 1', 'Seccomp: 2']);
     assert.match(launch.stderr, /mkdir: can't create directory '\/tmp\/x': Operation not permitted/);
     assert.equal(existsSync(join(root.rootfs, 'tmp', 'x')), false);
+  });
+
+  it('logs only the denials of a filter with NSBOX_SECCOMP_LOG_DENIALS: the errno rules of their own answer from a second, unlogged filter', async () => {
+    // What busybox sh, mkdir and grep need; everything else is the default's EPERM.
+    const allowed = words(`execve brk mmap munmap mprotect arch_prctl set_tid_address set_robust_list rseq
+      prlimit64 getrandom read write close open openat fstat newfstatat stat lstat statx lseek ioctl fcntl
+      getpid getppid getuid geteuid getgid getegid rt_sigaction rt_sigprocmask rt_sigreturn wait4 clone
+      fork vfork exit exit_group dup dup2 dup3 pipe pipe2 uname getcwd chdir access faccessat faccessat2
+      readlink readlinkat getdents64 poll ppoll futex sigaltstack madvise umask getpgrp setpgid getsid`);
+    const run = async (flags: string[]) => {
+      const launch = start([
+        ...boxOps(root.rootfs),
+        ['no_new_privs'],
+        ['seccomp.default', 'errno:1'],
+        ...flags.map((flag): LaunchOp => ['seccomp.flag', flag]),
+        ['seccomp.arch', 'x86_64'],
+        ...allowed.map((name): LaunchOp => ['seccomp.rule', 'allow', name]),
+        ['seccomp.rule', 'errno:38', 'mkdir'],
+        ['seccomp.rule', 'errno:38', 'mkdirat'],
+        ['seccomp.load'],
+        ['exec', 'sh', '-c', 'mkdir /tmp/q 2>&1; touch /tmp/t 2>&1; grep -E "^Seccomp_filters:" /proc/self/status'],
+      ]);
+      assert.match(await launch.result, /^ok \d+$/, launch.stderr);
+      return lines(await launch.output());
+    };
+    const answers = ["mkdir: can't create directory '/tmp/q': Function not implemented", 'touch: /tmp/t: Operation not permitted'];
+    assert.deepEqual(await run(['NSBOX_SECCOMP_LOG_DENIALS']), [...answers, 'Seccomp_filters: 2']);
+    assert.deepEqual(await run(['SECCOMP_FILTER_FLAG_LOG']), [...answers, 'Seccomp_filters: 1'], 'the kernel flag alone: one filter, every errno logged');
   });
 
   it('applies rlimit, env, cwd, groups and user', async () => {

@@ -40,6 +40,12 @@ export function boxMetrics(sample: BoxSample): MetricSample[] {
   add('nsbox_box_processes', 'gauge', 'processes in the box', sample.census.processes);
   add('nsbox_box_threads', 'gauge', 'threads in the box', sample.census.threads);
   add('nsbox_box_open_files', 'gauge', 'open file descriptors of every process of the box', sample.census.openFiles);
+  add(
+    'nsbox_box_seccomp_denials_total',
+    'counter',
+    "syscalls the box's seccomp filter denied, as the kernel logged them (since the agent started)",
+    sample.seccompDenials,
+  );
 
   if (sample.disk) {
     // Whether the figures are the box's own filesystem (a disk limit) or the host's it shares.

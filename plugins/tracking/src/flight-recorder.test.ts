@@ -25,6 +25,7 @@ function sample(
     census: { processes: 1, threads: 1, openFiles: 3 },
     ...(counters.disk ? { disk: counters.disk } : {}),
     contributed: [],
+    pids: [],
   };
 }
 
@@ -49,21 +50,39 @@ describe('the flight recorder', () => {
     );
   });
 
-  it('reports a throttling episode once when it starts and once when it ends, with its length', () => {
+  /** The events of a box sampled at these [time, throttled periods, throttled µs], after a first sample at 0. */
+  function throttlingEvents(points: readonly (readonly [number, number, number])[]): string[] {
     let { trail } = observe(sample(0), undefined, [], thresholds);
     const kinds: string[] = [];
-    for (const [time, periods, usec] of [
-      [1000, 5, 50_000],
-      [2000, 9, 90_000],
-      [3000, 9, 90_000],
-    ] as const) {
+    for (const [time, periods, usec] of points) {
       const result = observe(sample(time, { periods, usec }), trail, [], thresholds);
       trail = result.trail;
       for (const event of result.events) kinds.push(`${event.kind} ${JSON.stringify(event.data)}`);
     }
+    return kinds;
+  }
+
+  it('reports a throttling episode once when it starts and once when it ends, with its length', () => {
+    const kinds = throttlingEvents([
+      [1000, 5, 50_000],
+      [2000, 9, 90_000],
+      [3000, 9, 90_000],
+    ]);
     assert.deepEqual(kinds, [
       'tracking.cpu-throttled {"box":"web","periods":5,"throttledMs":50}',
       'tracking.cpu-throttle-ended {"box":"web","durationMs":2000,"periods":9,"throttledMs":90}',
+    ]);
+  });
+
+  it("ends an episode at a throttled period that held no task back (counted after the box's last task ran)", () => {
+    const kinds = throttlingEvents([
+      [1000, 20, 1_800_000],
+      // One more period, no throttled time: the emptied cfs_rq waited for the period timer.
+      [1300, 21, 1_800_000],
+    ]);
+    assert.deepEqual(kinds, [
+      'tracking.cpu-throttled {"box":"web","periods":20,"throttledMs":1800}',
+      'tracking.cpu-throttle-ended {"box":"web","durationMs":300,"periods":21,"throttledMs":1800}',
     ]);
   });
 

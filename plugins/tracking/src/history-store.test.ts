@@ -26,6 +26,7 @@ function sample(boxId: string, time: number, cpuUsec: number, memory: number): B
     events: { oomKills: 0, pidsMax: 0 },
     census: { processes: 1, threads: 2, openFiles: 3 },
     contributed: [{ name: 'nsbox_box_network_receive_bytes_total', help: '', type: 'counter', labels: { box: boxId, interface: 'eth0' }, value: cpuUsec }],
+    pids: [],
   };
 }
 

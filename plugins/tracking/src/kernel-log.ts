@@ -1,5 +1,6 @@
 /**
- * OOM-kill victims from the kernel log (/dev/kmsg): the kernel names the killed task with
+ * What the sampler reads in the kernel log: OOM-kill victims, and seccomp denials
+ * (seccomp-log.ts). OOM-kill victims (/dev/kmsg): the kernel names the killed task with
  * the memory cgroup whose limit was hit —
  * `oom-kill:constraint=CONSTRAINT_MEMCG,...,oom_memcg=/nsbox/<box-id>,task_memcg=...,task=sh,pid=123,uid=0`
  * and `Memory cgroup out of memory: Killed process 123 (sh) total-vm:...kB, anon-rss:...kB, ...`.
@@ -8,6 +9,7 @@
  */
 
 import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { parseSeccompRecords, type SeccompRecords, type SyscallNamer } from './seccomp-log.js';
 
 export interface OomVictim {
   pid: number;
@@ -62,9 +64,17 @@ export function parseOomVictims(records: readonly string[]): OomVictim[] {
   return victims;
 }
 
+/** What one read of the kernel log found. */
+export interface KernelRecords {
+  victims: OomVictim[];
+  seccomp: SeccompRecords;
+}
+
 export class KernelLog {
   private fd: number | undefined;
   private readonly buffer = Buffer.alloc(16 * 1024);
+
+  constructor(private readonly syscallName: SyscallNamer) {}
 
   /** Records written since the last call (the first call: whatever the ring buffer still holds). */
   read(): string[] {
@@ -90,8 +100,15 @@ export class KernelLog {
     return records;
   }
 
-  victims(): OomVictim[] {
-    return parseOomVictims(this.read());
+  /**
+   * What was written since the last call. The first call's seccomp records are dropped: they
+   * were logged before this agent started, and the one before it may have reported them
+   * (victims are kept: each waits for the kill counter that goes with it).
+   */
+  take(): KernelRecords {
+    const first = this.fd === undefined;
+    const records = this.read();
+    return { victims: parseOomVictims(records), seccomp: first ? { denials: [], suppressed: 0 } : parseSeccompRecords(records, this.syscallName) };
   }
 
   close(): void {

@@ -36,7 +36,7 @@ function one(stats: BoxStatsView & { history?: NonNullable<StatsResult['stats']>
     lines.push(
       `cpu       ${percent(stats.cpu.percent)} of a CPU, ${number(stats.cpu.usageSeconds)} s used (user ${number(stats.cpu.userSeconds)}, system ${number(stats.cpu.systemSeconds)}), throttled ${number(stats.cpu.throttledPeriods)} periods / ${number(stats.cpu.throttledSeconds)} s`,
       `memory    ${bytes(stats.memory.usage)} (anon ${bytes(stats.memory.anon)}, file ${bytes(stats.memory.file)}, kernel ${bytes(stats.memory.kernel)}, sock ${bytes(stats.memory.sock)}), swap ${bytes(stats.memory.swap)}, peak ${bytes(stats.memory.peak)}, OOM kills ${stats.memory.oomKills}`,
-      `tasks     ${stats.processes} processes, ${stats.threads} threads, ${stats.openFiles} open files, pids ${number(stats.pids.current)} (limit hit ${stats.pids.limitHits}×)`,
+      `tasks     ${stats.processes} processes, ${stats.threads} threads, ${stats.openFiles} open files, pids ${number(stats.pids.current)} (limit hit ${stats.pids.limitHits}×), seccomp denials ${number(stats.seccompDenials)}`,
       `pressure  cpu ${percent(stats.pressure.cpu)}, memory ${percent(stats.pressure.memory)}, io ${percent(stats.pressure.io)} (some, avg10)`,
     );
     if (stats.disk) {

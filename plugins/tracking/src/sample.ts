@@ -27,4 +27,17 @@ export interface BoxSample {
   disk?: DiskUsage;
   /** Counters other plugins contribute for the box (network's per-interface bytes...). */
   contributed: MetricSample[];
+  /** The host pids of the box's processes at the sample. */
+  pids: readonly number[];
+  /** What tells the box's seccomp records: its filter logs, its host uids, the syscalls it answers ENOSYS... */
+  seccomp?: SeccompIdentity;
+  /** Seccomp denials the flight recorder attributed to the box since this agent started. */
+  seccompDenials?: number;
+}
+
+export interface SeccompIdentity {
+  /** Host uid ranges of the box's user namespace, [first, last]. */
+  uids: readonly (readonly [number, number])[];
+  /** Syscalls the filter answers with an errno of their own (not denials). */
+  expected: ReadonlySet<string>;
 }

@@ -8,6 +8,7 @@
 
 import type { Box, BoxRepository, EventBus, HostService, MetricSample, MetricsContribution, OperationLog } from '@nsbox/core';
 import type { BoxReader } from './box-reader.js';
+import { attributeDenials, denialEvent } from './denial-recorder.js';
 import { type BoxTrail, observe } from './flight-recorder.js';
 import type { HistoryStore } from './history-store.js';
 import { isVictimOf, type KernelLog, type OomVictim } from './kernel-log.js';
@@ -43,7 +44,11 @@ export class Sampler {
   private log: OperationLog | undefined;
   private readonly roundListeners = new Set<() => void | Promise<void>>();
   /** What the rounds cost so far (nsboxd's GET /host shows it): CPU of this process during them, wall time. */
-  readonly cost = { rounds: 0, boxes: 0, cpuMs: 0, wallMs: 0 };
+  readonly cost = { rounds: 0, boxes: 0, cpuMs: 0, wallMs: 0, samples: 0, reused: 0 };
+  /** Seccomp records read so far, host-wide (GET /host): see denial-recorder.ts and seccomp-log.ts. */
+  readonly seccomp = { denials: 0, expected: 0, unattributed: 0, suppressed: 0 };
+  /** Denials attributed to each running box since this agent started. */
+  private readonly denialTotals = new Map<string, number>();
 
   constructor(private readonly parts: SamplerParts) {}
 
@@ -105,6 +110,8 @@ export class Sampler {
     await Promise.allSettled([...this.roundListeners].map(async (listener) => listener()));
     const used = process.cpuUsage(cpu);
     this.cost.boxes = samples.length;
+    this.cost.samples += samples.length;
+    this.cost.reused = this.parts.reader.reused;
     this.cost.cpuMs += (used.user + used.system) / 1000;
     this.cost.wallMs += performance.now() - wall;
     return samples;
@@ -127,14 +134,26 @@ export class Sampler {
   }
 
   private recordEvents(samples: BoxSample[]): void {
-    const fresh = this.parts.kernelLog.victims();
+    const { victims: fresh, seccomp } = this.parts.kernelLog.take();
     // Victims wait for the count that goes with them (the kernel logs before the count shows, or after).
     this.victims = [...this.victims, ...fresh].slice(-256);
+    const denials = attributeDenials(seccomp.denials, samples);
+    this.seccomp.expected += denials.expected;
+    this.seccomp.unattributed += denials.unattributed;
+    this.seccomp.suppressed += seccomp.suppressed;
     for (const sample of samples) {
       const trail = this.trails.get(sample.boxId) ?? this.restoredTrail(sample);
       const { pressureThreshold: pressure, diskFullPercent: diskFull } = this.parts.settings;
       const { events, trail: next } = observe(sample, trail, this.victims, { pressure, diskFull });
       this.trails.set(sample.boxId, next);
+      const denied = denials.byBox.get(sample.boxId) ?? [];
+      if (sample.seccomp || denied.length > 0) {
+        const total = (this.denialTotals.get(sample.boxId) ?? 0) + denied.length;
+        this.denialTotals.set(sample.boxId, total);
+        sample.seccompDenials = total;
+        this.seccomp.denials += denied.length;
+        if (denied.length > 0) events.push(denialEvent(sample, denied, total, seccomp.suppressed));
+      }
       for (const event of events) {
         if (event.kind === 'tracking.oom-kill') this.victims = this.victims.filter((victim) => !isVictimOf(victim, sample));
         this.parts.events.publish({ boxId: sample.boxId, kind: event.kind, source: 'tracking', data: event.data });
@@ -142,6 +161,7 @@ export class Sampler {
     }
     const live = new Set(samples.map((sample) => sample.boxId));
     for (const id of this.trails.keys()) if (!live.has(id)) this.trails.delete(id);
+    for (const id of this.denialTotals.keys()) if (!live.has(id)) this.denialTotals.delete(id);
   }
 
   /**

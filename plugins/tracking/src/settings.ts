@@ -21,6 +21,8 @@ export const trackingSettingsSchema = z.strictObject({
   pressureThreshold: z.number().min(0.1).max(100).default(20),
   /** A box's own filesystem is full when this percentage of its space (or of its inodes) is used (df's Use%). */
   diskFullPercent: z.number().min(1).max(100).default(95),
+  /** Boxes' seccomp filters log what they deny (SECCOMP_FILTER_FLAG_LOG) and the flight recorder reports it. */
+  seccompDenials: z.boolean().default(true),
 });
 
 export type TrackingSettings = z.output<typeof trackingSettingsSchema>;

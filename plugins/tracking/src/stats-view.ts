@@ -32,6 +32,8 @@ export interface BoxStatsView {
   processes: number;
   threads: number;
   openFiles: number;
+  /** Syscalls the box's seccomp filter denied since the agent started; null when its filter does not log them (or no agent samples). */
+  seccompDenials: number | null;
   io: { device: string; readBytes: number; writeBytes: number; reads: number; writes: number }[];
   /** Blocks and inodes of the box's root filesystem (`own: false`: the host's, shared); null when unreadable. */
   disk: DiskUsage | null;
@@ -114,6 +116,7 @@ export function statsView(sample: BoxSample, state: string, shownName: string, p
     processes: sample.census.processes,
     threads: sample.census.threads,
     openFiles: sample.census.openFiles,
+    seccompDenials: sample.seccompDenials ?? null,
     io: io.map((device) => ({ ...device })),
     disk: sample.disk ? { ...sample.disk } : null,
     pressure: { cpu: orNull(pressure?.cpu?.some.avg10), memory: orNull(pressure?.memory?.some.avg10), io: orNull(pressure?.io?.some.avg10) },

@@ -2,7 +2,7 @@
  * tracking in a real nsboxd on its socket: the sampler runs in the daemon's resident agent,
  * `GET /metrics` (checked by promtool) shows a tenant only its boxes, `nsbox stats` runs as an
  * action through the API (SDK and CLI), GET /boxes/:id/stats (now, history, stream) through the
- * SDK, flight-recorder events reach the event stream, and a real Prometheus scrapes nsboxd on
+ * SDK, flight-recorder events (an OOM kill, a seccomp denial) reach the event stream, and a real Prometheus scrapes nsboxd on
  * loopback and answers a PromQL rate of a box's CPU.
  */
 
@@ -259,6 +259,26 @@ describe('tracking in nsboxd', function () {
       ((event?.data['victims'] ?? []) as { command: string }[]).map((victim) => victim.command),
       ['dd'],
     );
+
+    // A seccomp denial: on the stream, naming the syscall, and counted in /metrics.
+    const denials = new AbortController();
+    cleanup.add('stop following denials', () => denials.abort());
+    const denied = (async () => {
+      for await (const next of admin.events.stream({ kind: 'tracking.seccomp-denied', signal: denials.signal })) return next;
+      return undefined;
+    })();
+    const mount = await admin.boxes.exec('hog', { command: ['sh', '-c', 'mkdir -p /tmp/m; mount -t tmpfs none /tmp/m 2>&1; echo status=$?'] });
+    assert.match(mount.stdout, /permission denied[\s\S]*status=[1-9]/, mount.stdout);
+    const denial = await Promise.race([denied, sleep(10_000).then(() => undefined)]);
+    denials.abort();
+    assert.equal(denial?.data['box'], 'hog', JSON.stringify(denial?.data));
+    const syscalls = (denial?.data['syscalls'] ?? []) as { syscall: string; command: string }[];
+    assert.ok(
+      syscalls.some((entry) => entry.syscall === 'mount' && entry.command === 'mount'),
+      JSON.stringify(syscalls),
+    );
+    const metrics = await admin.metrics();
+    assert.match(metrics, /^nsbox_box_seccomp_denials_total\{box="hog"[^}]*\} [1-9]/m);
   });
 
   it('is scraped by a real Prometheus on loopback, which answers the CPU rate of a box', async () => {

@@ -2,7 +2,7 @@
  * The sampler on real boxes: cgroup figures, the whole box's processes, threads and open files
  * (counted from /proc, compared with what the box did), history that survives the host, and
  * the flight recorder's OOM kill (with its victim), pids-limit and throttling events, the
- * disk of a box's own filesystem (a disk-limit image) and its full-disk event.
+ * disk of a box's own filesystem (a disk-limit image) and its full-disk event, a seccomp denial.
  */
 
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { LocalBoxApi } from '@nsbox/host';
 import { requireRoot, useCleanup } from '@nsbox/testkit';
 import { FINE } from '../src/history-store.js';
 import type { StatsResult } from '../src/index.js';
-import { openTrackingHost, sleep, type TrackingTestHost } from './support.js';
+import { openTrackingHost, sleep, type TrackingTestHost, waitFor } from './support.js';
 
 const MiB = 2 ** 20;
 
@@ -121,13 +121,19 @@ describe('tracking: the sampler on real boxes', function () {
 
   it('records an OOM kill with its victim, forks refused at the pids limit, and a throttling episode', async () => {
     const hog = await t.box('hog', { memory: '48M', pids: 6, cpus: 0.1 });
-    await t.tracking.sampler?.sampleOnce();
+    // The box's throttling counters at each sample, for a failure to show.
+    const throttling: string[] = [];
+    const sample = async () => {
+      const cpu = (await t.tracking.sampler?.sampleOnce())?.find((one) => one.box === 'hog')?.stats.cpu;
+      throttling.push(`${cpu?.throttledPeriods} periods / ${cpu?.throttledUsec} µs`);
+    };
+    await sample();
     const killed = await t.exec('hog', 'dd if=/dev/zero of=/dev/null bs=150M count=1 2>/dev/null; echo status=$?');
     assert.equal(killed.stdout.trim(), 'status=137', 'dd is OOM-killed');
     // Six tasks at most: the init, the shell, then the sleeps until a fork is refused.
     await t.exec('hog', 'for i in 1 2 3 4 5 6 7 8; do sleep 5 & done 2>/dev/null; wait');
     await t.exec('hog', 'timeout 2 sh -c "while :; do :; done"; true');
-    await t.tracking.sampler?.sampleOnce();
+    await sample();
     const [oom] = t.events('hog', 'tracking.oom-kill');
     assert.equal(oom?.source, 'tracking');
     assert.equal(oom?.data['kills'], 1);
@@ -144,11 +150,55 @@ describe('tracking: the sampler on real boxes', function () {
     const [throttled] = t.events('hog', 'tracking.cpu-throttled');
     assert.ok(Number(throttled?.data['periods']) > 0, 'a box at 0.1 CPU that spins is throttled');
     await sleep(300);
-    await t.tracking.sampler?.sampleOnce();
+    await sample();
     const [ended] = t.events('hog', 'tracking.cpu-throttle-ended');
-    assert.ok(Number(ended?.data['durationMs']) > 0 && Number(ended?.data['throttledMs']) > 0, JSON.stringify(ended?.data));
+    assert.ok(
+      Number(ended?.data['durationMs']) > 0 && Number(ended?.data['throttledMs']) > 0,
+      `${JSON.stringify(ended?.data)}; at the samples: ${throttling.join(', ')}`,
+    );
     assert.equal(t.events('hog', 'tracking.oom-kill').length, 1, 'each kill once');
     assert.equal(hog.name, 'hog');
+  });
+
+  it('gives a box that did not run its last full reading again, and reads a box that ran in full', async () => {
+    await t.box('idle');
+    const sampler = t.tracking.sampler;
+    assert.ok(sampler);
+    const of = (samples: { box: string }[]) => samples.find((one) => one.box === 'idle') as NonNullable<ReturnType<typeof sampler.latest.get>>;
+    await sampler.sampleOnce(); // finds the box's cgroup: the next reading knows its CPU-time file beforehand
+    const first = of(await sampler.sampleOnce());
+    const second = of(await sampler.sampleOnce());
+    assert.equal(second.stats, first.stats, 'its init sleeps: the same reading, not read again');
+    assert.ok(second.time >= first.time);
+    await t.exec('idle', 'sleep 30 </dev/null >/dev/null 2>&1 & true');
+    const third = of(await sampler.sampleOnce());
+    assert.notEqual(third.stats, first.stats, 'it ran: read again');
+    assert.equal(third.census.processes, first.census.processes + 1, 'the sleep it left behind');
+  });
+
+  it('records a seccomp denial with the syscall, the process and its command: in the history, counted in the sample', async () => {
+    await t.box('denied');
+    const sampler = t.tracking.sampler;
+    assert.ok(sampler);
+    await sampler.sampleOnce();
+    const denials = () => t.events('denied', 'tracking.seccomp-denied');
+    // mount without CAP_SYS_ADMIN: isolation's profile answers EPERM before the kernel looks.
+    const mount = await t.exec('denied', 'mkdir -p /tmp/m; mount -t tmpfs none /tmp/m 2>&1; echo status=$?');
+    assert.match(mount.stdout, /permission denied[\s\S]*status=[1-9]/, mount.stdout);
+    // The record reaches /dev/kmsg through the kernel's audit thread: a round or two later.
+    assert.ok(
+      await waitFor(async () => (await sampler.sampleOnce()) && denials().length > 0, 5000, 100),
+      `no denial event; seccomp ${JSON.stringify(sampler.seccomp)}`,
+    );
+    const [event] = denials();
+    assert.equal(event?.source, 'tracking');
+    const syscalls = event?.data['syscalls'] as { syscall: string; pid: number; command: string; action: string }[];
+    const mine = syscalls.find((entry) => entry.syscall === 'mount');
+    assert.ok(mine, JSON.stringify(event?.data));
+    assert.equal(mine.command, 'mount');
+    assert.equal(mine.action, 'errno');
+    assert.ok(mine.pid > 1, 'the host pid of the caller');
+    assert.ok(Number(sampler.latest.get(t.host.manager.get('denied').id)?.seccompDenials) >= 1, 'counted in the sample (stats, /metrics)');
   });
 
   it("reads the blocks and inodes of a box's own filesystem as df in the box does, and reports it full once", async () => {
