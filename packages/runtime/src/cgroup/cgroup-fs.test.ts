@@ -5,8 +5,15 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { readCgroupFileIfExists } from './cgroup-fs.js';
 
-/** A v1 hierarchy of this host to make a test cgroup in, if it has one (the pids controller's). */
-const PIDS_V1 = '/sys/fs/cgroup/pids';
+/**
+ * Where to make the test cgroup, and a value file it has that the test may write: the v1 pids
+ * hierarchy on a v1 or hybrid host, the unified root on a pure cgroup2 host (the VM lane).
+ */
+function testHierarchy(): { parent: string; valueFile: string; value: string } | undefined {
+  if (existsSync('/sys/fs/cgroup/pids/cgroup.procs')) return { parent: '/sys/fs/cgroup/pids', valueFile: 'pids.max', value: '2000' };
+  if (existsSync('/sys/fs/cgroup/cgroup.subtree_control')) return { parent: '/sys/fs/cgroup', valueFile: 'cgroup.max.depth', value: '5' };
+  return undefined;
+}
 
 describe('cgroup files read in one read(2), the per-process lists to their end', function () {
   this.timeout(60_000);
@@ -32,8 +39,9 @@ describe('cgroup files read in one read(2), the per-process lists to their end',
   });
 
   it('gives all of a cgroup.procs longer than a page: a short read of it is not its end', async function () {
-    if (process.getuid?.() !== 0 || !existsSync(join(PIDS_V1, 'cgroup.procs'))) this.skip();
-    dir = join(PIDS_V1, `nsbox-test-${randomBytes(4).toString('hex')}`);
+    const hierarchy = testHierarchy();
+    if (process.getuid?.() !== 0 || hierarchy === undefined) this.skip();
+    dir = join(hierarchy.parent, `nsbox-test-${randomBytes(4).toString('hex')}`);
     mkdirSync(dir);
     // Sleepers until the list is two pages long (its length depends on how wide the pids are),
     // more than the page a seq_file read stops at.
@@ -46,8 +54,8 @@ describe('cgroup files read in one read(2), the per-process lists to their end',
     assert.ok(whole.length > 8192, `the list is long: ${whole.length} bytes`);
     assert.equal(readCgroupFileIfExists(join(dir, 'cgroup.procs')), whole);
     // A value file: one read.
-    writeFileSync(join(dir, 'pids.max'), '2000');
-    assert.equal(readCgroupFileIfExists(join(dir, 'pids.max')), '2000\n');
+    writeFileSync(join(dir, hierarchy.valueFile), hierarchy.value);
+    assert.equal(readCgroupFileIfExists(join(dir, hierarchy.valueFile)), `${hierarchy.value}\n`);
     assert.equal(readCgroupFileIfExists(join(dir, 'no-such-file')), undefined);
   });
 });
