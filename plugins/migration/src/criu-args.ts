@@ -80,6 +80,11 @@ export function restoreArgs(input: {
   /** The fds (in criu's process) holding the new shim's stdin read end and output write end. */
   stdinFd: number;
   outputFd: number;
+  /**
+   * The new stderr, when the caller gives one of its own (conmon's pipes for stdout and
+   * stderr are two): the old stderr pipe, when it was not the stdout one, is restored onto it.
+   */
+  errorFd?: number;
   /** The fd (in criu's process) of the network namespace to join, for images with an external one. */
   netnsFd?: number;
   /**
@@ -116,8 +121,11 @@ export function restoreArgs(input: {
     '--mntns-compat-mode',
   ];
   if (manifest.stdio.stdin?.startsWith('pipe:')) args.push('--inherit-fd', `fd[${input.stdinFd}]:${manifest.stdio.stdin}`);
-  const outputs = new Set([manifest.stdio.stdout, manifest.stdio.stderr].filter((file): file is string => file?.startsWith('pipe:') === true));
+  const { stdout, stderr } = manifest.stdio;
+  const ownError = input.errorFd !== undefined && stderr !== stdout;
+  const outputs = new Set([stdout, ownError ? undefined : stderr].filter((file): file is string => file?.startsWith('pipe:') === true));
   for (const output of outputs) args.push('--inherit-fd', `fd[${input.outputFd}]:${output}`);
+  if (ownError && stderr?.startsWith('pipe:')) args.push('--inherit-fd', `fd[${input.errorFd}]:${stderr}`);
   for (const mount of manifest.externalMounts) args.push('--external', `mnt[${mount.destination}]:${mount.source}`);
   if (manifest.externalNetns && input.netnsFd !== undefined) args.push('--inherit-fd', `fd[${input.netnsFd}]:${NETNS_KEY}`);
   if (manifest.tcpEstablished) args.push('--tcp-established');

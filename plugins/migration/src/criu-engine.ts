@@ -33,6 +33,8 @@ export const RESTORE_MS = 'criu-restore.ms';
 /** Where the restore launcher keeps the box's new stdio while criu's own goes to /dev/null. */
 const STDIN_FD = 5;
 const OUTPUT_FD = 6;
+/** The box's new stderr (a shim's is its stdout; a runc caller's, conmon's, a pipe of its own). */
+const ERROR_FD = 9;
 /**
  * The images directory, opened by the script: criu reopens it by path from inside the box's
  * user namespace, where the runtime's 0700 state directories cannot be walked through; the
@@ -168,6 +170,7 @@ export class CriuEngine implements CheckpointEngine {
       manifest,
       stdinFd: STDIN_FD,
       outputFd: OUTPUT_FD,
+      errorFd: ERROR_FD,
       ...(request.netns ? { netnsFd: NETNS_FD } : {}),
       cgroupRoots: this.cgroupRoots(request.box),
       options: { verbosity: this.settings.verbosity },
@@ -192,7 +195,7 @@ export class CriuEngine implements CheckpointEngine {
           ? [`exec ${NETNS_FD}<${shellQuote(request.netns)} || { echo "error criu-restore 2 cannot open ${request.netns}" >&4; exit 1; }`]
           : []),
         'started=$(date +%s%N)',
-        `${fault}${command} ${STDIN_FD}<&0 ${OUTPUT_FD}>&1 </dev/null >/dev/null 2>&1`,
+        `${fault}${command} ${STDIN_FD}<&0 ${OUTPUT_FD}>&1 ${ERROR_FD}>&2 </dev/null >/dev/null 2>&1`,
         'rc=$?',
         // criu's own time, beside its log (bench/migration compares nsbox's restore with it).
         `echo $(( ($(date +%s%N) - started) / 1000000 )) > ${shellQuote(join(request.boxDir, RESTORE_MS))}`,
