@@ -18,6 +18,12 @@ export interface CheckpointManifest {
    * pipe nobody reads.
    */
   stdio: { stdin?: string; stdout?: string; stderr?: string };
+  /**
+   * The init's stdio that is a file of a mount the box does not have (a runc caller's
+   * `/dev/null`, opened on the host by conmon): criu's external files (`file[MNT:INODE]`,
+   * hex), given back on restore as the new caller's fd of the same number.
+   */
+  externalStdio?: { fd: 0 | 1 | 2; key: string }[];
   /** Host paths bound into the box: destination → host source (criu's external mounts). */
   externalMounts: { destination: string; source: string }[];
   tcpEstablished: boolean;
@@ -54,7 +60,7 @@ export function dumpArgs(input: {
   imageDir: string;
   logFile: string;
   leaveRunning: boolean;
-  manifest: Pick<CheckpointManifest, 'externalMounts' | 'externalNetns'>;
+  manifest: Pick<CheckpointManifest, 'externalMounts' | 'externalNetns' | 'externalStdio'>;
   freezerCgroup?: string;
   options: CriuOptions;
 }): string[] {
@@ -62,6 +68,7 @@ export function dumpArgs(input: {
   // The mount namespace is the box's: host paths bound into it are external, named by their destination.
   for (const mount of input.manifest.externalMounts) args.push('--external', `mnt[${mount.destination}]:${mount.destination}`);
   if (input.manifest.externalNetns) args.push('--external', `net[${input.manifest.externalNetns.inode}]:${NETNS_KEY}`);
+  for (const file of input.manifest.externalStdio ?? []) args.push('--external', file.key);
   if (input.leaveRunning) args.push('--leave-running');
   if (input.options.tcpEstablished) args.push('--tcp-established');
   if (input.freezerCgroup) args.push('--freeze-cgroup', input.freezerCgroup);
@@ -126,6 +133,8 @@ export function restoreArgs(input: {
   const outputs = new Set([stdout, ownError ? undefined : stderr].filter((file): file is string => file?.startsWith('pipe:') === true));
   for (const output of outputs) args.push('--inherit-fd', `fd[${input.outputFd}]:${output}`);
   if (ownError && stderr?.startsWith('pipe:')) args.push('--inherit-fd', `fd[${input.errorFd}]:${stderr}`);
+  const newStdio = [input.stdinFd, input.outputFd, input.errorFd ?? input.outputFd];
+  for (const file of manifest.externalStdio ?? []) args.push('--inherit-fd', `fd[${newStdio[file.fd]}]:${file.key}`);
   for (const mount of manifest.externalMounts) args.push('--external', `mnt[${mount.destination}]:${mount.source}`);
   if (manifest.externalNetns && input.netnsFd !== undefined) args.push('--inherit-fd', `fd[${input.netnsFd}]:${NETNS_KEY}`);
   if (manifest.tcpEstablished) args.push('--tcp-established');

@@ -112,6 +112,7 @@ export class CriuEngine implements CheckpointEngine {
     const pid = request.initPid;
     const externalNetns = networkLeftToPlugins(request.box, request.spec, pid);
     const fd = (n: number) => readLink(`/proc/${pid}/fd/${n}`);
+    const boxMounts = parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'));
     const manifest: CheckpointManifest = {
       format: 1,
       box: { id: request.box.id, name: request.box.name },
@@ -119,7 +120,8 @@ export class CriuEngine implements CheckpointEngine {
       at: Date.now(),
       leaveRunning: request.leaveRunning,
       stdio: { stdin: fd(0), stdout: fd(1), stderr: fd(2) },
-      externalMounts: hostBinds(parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')), parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))),
+      externalMounts: hostBinds(boxMounts, parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))),
+      externalStdio: stdioOutsideBox(pid, boxMounts),
       tcpEstablished: request.extra.tcpEstablished === true,
       ...(externalNetns ? { externalNetns } : {}),
     };
@@ -273,6 +275,28 @@ function networkLeftToPlugins(box: Box, spec: OciSpec, pid: number): { inode: nu
     );
   }
   return { inode };
+}
+
+/**
+ * The init's fds 0-2 that are files on a mount the box does not have (conmon's `/dev/null`,
+ * opened on the host before the box was made): criu cannot reach them by path, so they are
+ * its external files, keyed by mount id and inode as criu names them.
+ */
+function stdioOutsideBox(pid: number, boxMounts: { id: number }[]): { fd: 0 | 1 | 2; key: string }[] {
+  const ids = new Set(boxMounts.map((mount) => mount.id));
+  const outside: { fd: 0 | 1 | 2; key: string }[] = [];
+  for (const fd of [0, 1, 2] as const) {
+    try {
+      const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (!link.startsWith('/')) continue; // pipes, sockets: criu's own kinds
+      const mountId = Number(/^mnt_id:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1]);
+      if (!Number.isInteger(mountId) || ids.has(mountId)) continue;
+      outside.push({ fd, key: `file[${mountId.toString(16)}:${statSync(`/proc/${pid}/fd/${fd}`).ino.toString(16)}]` });
+    } catch {
+      // closed or gone: the dump says so
+    }
+  }
+  return outside;
 }
 
 /**
