@@ -151,6 +151,8 @@ describe('podman with nsbox-runc as its runtime', function () {
     assert.equal(started.code, 0, started.stderr);
     const before = await waitForMore(3);
     assert.ok(before > 3, `the counter runs (${before})`);
+    const cgroups = () => readFileSync(`/proc/${podman(['inspect', '--format', '{{.State.Pid}}', name]).stdout.trim()}/cgroup`, 'utf8');
+    const cgroupsBefore = cgroups();
 
     const checkpointed = podman(['container', 'checkpoint', name], { env, timeoutMs: 120_000 });
     assert.equal(checkpointed.code, 0, checkpointed.stderr);
@@ -163,6 +165,7 @@ describe('podman with nsbox-runc as its runtime', function () {
     const restored = podman(['container', 'restore', name], { env, timeoutMs: 120_000 });
     assert.equal(restored.code, 0, restored.stderr);
     assert.equal(podman(['inspect', '--format', '{{.State.Status}}', name]).stdout.trim(), 'running');
+    assert.equal(cgroups(), cgroupsBefore, 'the restored box is in the cgroups it had');
     const after = await waitForMore(saved + 3);
     assert.ok(after > saved + 3, `the counter counts again after the restore (${saved} → ${after})`);
     // Its memory came back: one run of 1, 2, 3 … with no second 1 (a restart would print one).

@@ -60,6 +60,52 @@ describe('migration: criu command lines', () => {
     assert.equal(args[args.indexOf('--root') + 1], '/r');
   });
 
+  it("gives a runc caller's stderr pipe and its host files (conmon's /dev/null) back as the new caller's fds", () => {
+    const caller: CheckpointManifest = {
+      ...manifest,
+      stdio: { stdin: '/dev/null', stdout: 'pipe:[21]', stderr: 'pipe:[22]' },
+      externalStdio: [{ fd: 0, key: 'file[1c:5]' }],
+    };
+    const dump = dumpArgs({ pid: 42, imageDir: '/i', logFile: '/l', leaveRunning: false, manifest: caller, options: {} });
+    assert.deepEqual(
+      dump.filter((_, i) => dump[i - 1] === '--external'),
+      ['mnt[/dev/null]:/dev/null', 'file[1c:5]'],
+    );
+    const restore = restoreArgs({
+      imageDir: '/i',
+      workDir: '/w',
+      logFile: '/l',
+      pidFile: '/p',
+      rootfs: '/r',
+      manifest: caller,
+      stdinFd: 5,
+      outputFd: 6,
+      errorFd: 9,
+      options: {},
+    });
+    assert.deepEqual(
+      restore.filter((_, i) => restore[i - 1] === '--inherit-fd'),
+      ['fd[6]:pipe:[21]', 'fd[9]:pipe:[22]', 'fd[5]:file[1c:5]'],
+    );
+    // A shim's one pipe for stdout and stderr stays one.
+    const shared = restoreArgs({
+      imageDir: '/i',
+      workDir: '/w',
+      logFile: '/l',
+      pidFile: '/p',
+      rootfs: '/r',
+      manifest,
+      stdinFd: 5,
+      outputFd: 6,
+      errorFd: 9,
+      options: {},
+    });
+    assert.deepEqual(
+      shared.filter((_, i) => shared[i - 1] === '--inherit-fd'),
+      ['fd[5]:pipe:[11]', 'fd[6]:pipe:[12]'],
+    );
+  });
+
   it("roots only the runtime's controllers at the box's cgroup on this host", () => {
     const args = restoreArgs({
       imageDir: '/i',
@@ -87,7 +133,7 @@ describe('migration: criu command lines', () => {
     ]);
   });
 
-  it('restores into the box’s cgroup where the driver made it: a systemd scope’s leaf on pure v2, /PARENT/ID beside v1', () => {
+  it('restores into the box’s cgroup where the driver made it: a systemd scope’s leaf on pure v2, /PARENT/ID beside v1, an OCI cgroupsPath', () => {
     const v2 = { layout: { kind: 'v2' as const, v1: {}, unified: '/sys/fs/cgroup', unifiedControllers: ['cpu'] }, parent: 'nsbox' };
     const scoped = { name: 'b', unifiedDir: '/sys/fs/cgroup/nsbox.slice/nsbox-b.scope/box', v1Dirs: {} };
     assert.equal(boxCgroupPath(v2, scoped), '/nsbox.slice/nsbox-b.scope/box');
@@ -100,6 +146,12 @@ describe('migration: criu command lines', () => {
       boxCgroupPath(hybrid, { name: 'b', unifiedDir: '/sys/fs/cgroup/unified/nsbox/b', v1Dirs: { pids: '/sys/fs/cgroup/pids/nsbox/b' } }),
       '/nsbox/b',
     );
+    // nsbox-runc's box, where config.json's cgroupsPath put it (podman's --cgroup-parent).
+    assert.equal(
+      boxCgroupPath(hybrid, { name: 'b', unifiedDir: '/sys/fs/cgroup/unified/podman/libpod-1', v1Dirs: { pids: '/sys/fs/cgroup/pids/podman/libpod-1' } }),
+      '/podman/libpod-1',
+    );
+    assert.equal(boxCgroupPath(hybrid, { name: 'b', v1Dirs: { pids: '/sys/fs/cgroup/pids/podman/libpod-1' } }), '/podman/libpod-1');
   });
 
   it("quotes words for the restore script's shell", () => {

@@ -304,13 +304,17 @@ function stdioOutsideBox(pid: number, boxMounts: { id: number }[]): { fd: 0 | 1 
  * each with this process's path in it (the cgroup2 line has no controllers: managed).
  */
 /**
- * The box's cgroup as a path from its hierarchy's root, where criu puts the restored tree. On
- * pure cgroup v2 it is wherever the driver made it (systemd's: a leaf in the box's scope under
- * a slice); with v1 hierarchies the runtime makes `/PARENT/BOX-ID` in every one.
+ * The box's cgroup as a path from its hierarchy's root, where criu puts the restored tree:
+ * wherever the driver made it — systemd's leaf in the box's scope under a slice on pure
+ * cgroup v2, the path an OCI config.json asked for (nsbox-runc), `/PARENT/BOX-ID` by default.
  */
 export function boxCgroupPath(cgroups: Pick<CgroupDriver, 'layout' | 'parent'>, cgroup: Pick<BoxCgroup, 'name' | 'unifiedDir' | 'v1Dirs'>): string {
   const unified = cgroups.layout.unified;
-  if (unified && cgroup.unifiedDir && Object.keys(cgroup.v1Dirs).length === 0) return `/${relative(unified, cgroup.unifiedDir)}`;
+  if (unified && cgroup.unifiedDir) return `/${relative(unified, cgroup.unifiedDir)}`;
+  for (const [controller, dir] of Object.entries(cgroup.v1Dirs)) {
+    const root = cgroups.layout.v1[controller];
+    if (root) return `/${relative(root, dir)}`;
+  }
   return `/${cgroups.parent}/${cgroup.name}`;
 }
 
