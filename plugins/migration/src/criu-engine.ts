@@ -86,7 +86,7 @@ export class CriuEngine implements CheckpointEngine {
     if (procViews(spec)) {
       throw new NsboxError(
         'E_UNSUPPORTED',
-        `box '${box.name}' has files its shim serves over FUSE (virtualisation.procViews, virtualisation.kernelLog): criu cannot save FUSE mounts`,
+        `box '${box.name}' has files its shim serves over FUSE (virtualisation.procViews, virtualisation.kernelLog): criu cannot save FUSE mounts (its dump stops at "mnt: …/sys/devices/system/cpu/online doesn't have a proper root mount")`,
         {
           details: { box: box.name, field: 'virtualisation.procViews' },
         },
@@ -99,7 +99,7 @@ export class CriuEngine implements CheckpointEngine {
       const rules = notified.map((rule) => `${rule.syscall} (${rule.owner})`).join(', ');
       throw new NsboxError(
         'E_UNSUPPORTED',
-        `box '${box.name}' has syscalls answered by nsbox-notify: ${rules}; criu cannot restore a seccomp listener, so they would fail after a restore`,
+        `box '${box.name}' has syscalls answered by nsbox-notify: ${rules}; criu cannot restore a seccomp listener, so they would fail after a restore (ENOSYS)`,
         {
           details: { box: box.name, syscalls: notified.map((rule) => rule.syscall) },
         },
