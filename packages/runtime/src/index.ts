@@ -20,7 +20,6 @@ export { execFailureError, type LauncherFailure, launcherFailure } from './launc
 export { LinuxBoxDriver, type LinuxDriverOptions, type LinuxRuntimeFacts } from './linux-driver.js';
 export { encodeProgram, type LaunchOp, launcherPath, MountBelowError, removeTree, removeTreeSync } from './native-exports.js';
 export { identify, isSameProcess, isZombie, type ProcessIdentity, processStartTime, waitUntil } from './process-identity.js';
-export { type RestoreRoot, restoreRoot } from './restore-root.js';
 export { launchShim, type ShimReady } from './shim-launch.js';
 export {
   type CompileContext,

@@ -24,6 +24,7 @@ import { native, removeTree } from '@nsbox/native';
 import {
   type BoxFilesService,
   type CgroupManager,
+  type CheckpointEngine,
   contributeLaunch,
   contributeNotify,
   launchContributions,
@@ -32,6 +33,7 @@ import {
   type NotifyUpdate,
   notifyRules,
   procViews,
+  type RestoreLauncher,
   type RootfsLayers,
   rootfsArchiveInput,
   runtimeRefs,
@@ -385,18 +387,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
         holder = await holdNetns();
         await moments?.wire({ init: identify(holder.pid), cgroup: box.id });
       }
-      const launcher = await engine.restoreLauncher(
-        {
-          box,
-          spec,
-          root: restoreRoot(spec, files.dir),
-          boxDir: files.dir,
-          imageDir: options.imageDir,
-          extra: options.extra ?? {},
-          ...(holder ? { netns: holder.path } : {}),
-        },
-        context,
-      );
+      const launcher = await this.restoreLauncher(engine, box, spec, options, context, holder?.path);
       const ready = await launchShim({
         boxDir: files.dir,
         program: [],
@@ -420,6 +411,22 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
     } finally {
       holder?.stop();
     }
+  }
+
+  /** The engine's restore launcher for the box, its root mounted as the launcher mounts it. */
+  protected restoreLauncher(
+    engine: CheckpointEngine,
+    box: Box,
+    spec: OciSpec,
+    options: RestoreOptions,
+    context: OperationContext,
+    netns: string | undefined,
+  ): Promise<RestoreLauncher> {
+    const boxDir = this.boxDir(box);
+    return engine.restoreLauncher(
+      { box, spec, root: restoreRoot(spec, boxDir), boxDir, imageDir: options.imageDir, extra: options.extra ?? {}, ...(netns ? { netns } : {}) },
+      context,
+    );
   }
 
   async status(box: Box): Promise<DriverStatus> {

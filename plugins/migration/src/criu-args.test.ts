@@ -15,6 +15,9 @@ const manifest: CheckpointManifest = {
   tcpEstablished: true,
 };
 
+/** restoreArgs' paths and fds as the tests give them: the new shim's stdin on 5, its output on 6. */
+const restoreBase = { imageDir: '/i', workDir: '/w', logFile: '/l', pidFile: '/p', rootfs: '/r', stdinFd: 5, outputFd: 6, options: {} };
+
 describe('migration: criu command lines', () => {
   it('dumps the tree with its host binds named by destination, cgroups left as they are', () => {
     const args = dumpArgs({ pid: 42, imageDir: '/i', logFile: '/l', leaveRunning: true, manifest, options: { tcpEstablished: true } });
@@ -71,53 +74,21 @@ describe('migration: criu command lines', () => {
       dump.filter((_, i) => dump[i - 1] === '--external'),
       ['mnt[/dev/null]:/dev/null', 'file[1c:5]'],
     );
-    const restore = restoreArgs({
-      imageDir: '/i',
-      workDir: '/w',
-      logFile: '/l',
-      pidFile: '/p',
-      rootfs: '/r',
-      manifest: caller,
-      stdinFd: 5,
-      outputFd: 6,
-      errorFd: 9,
-      options: {},
-    });
-    assert.deepEqual(
-      restore.filter((_, i) => restore[i - 1] === '--inherit-fd'),
-      ['fd[6]:pipe:[21]', 'fd[9]:pipe:[22]', 'fd[5]:file[1c:5]'],
-    );
+    // The restore's --inherit-fd pairs for a manifest, a caller with a stderr of its own (fd 9).
+    const inherited = (saved: CheckpointManifest) => {
+      const args = restoreArgs({ ...restoreBase, manifest: saved, errorFd: 9 });
+      return args.filter((_, i) => args[i - 1] === '--inherit-fd');
+    };
+    assert.deepEqual(inherited(caller), ['fd[6]:pipe:[21]', 'fd[9]:pipe:[22]', 'fd[5]:file[1c:5]']);
     // A shim's one pipe for stdout and stderr stays one.
-    const shared = restoreArgs({
-      imageDir: '/i',
-      workDir: '/w',
-      logFile: '/l',
-      pidFile: '/p',
-      rootfs: '/r',
-      manifest,
-      stdinFd: 5,
-      outputFd: 6,
-      errorFd: 9,
-      options: {},
-    });
-    assert.deepEqual(
-      shared.filter((_, i) => shared[i - 1] === '--inherit-fd'),
-      ['fd[5]:pipe:[11]', 'fd[6]:pipe:[12]'],
-    );
+    assert.deepEqual(inherited(manifest), ['fd[5]:pipe:[11]', 'fd[6]:pipe:[12]']);
   });
 
   it("roots only the runtime's controllers at the box's cgroup on this host", () => {
     const args = restoreArgs({
-      imageDir: '/i',
-      workDir: '/w',
-      logFile: '/l',
-      pidFile: '/p',
-      rootfs: '/r',
+      ...restoreBase,
       manifest: { format: 1, box: { id: 'b', name: 'b' }, criu: '4.2', at: 0, leaveRunning: false, stdio: {}, externalMounts: [], tcpEstablished: false },
-      stdinFd: 5,
-      outputFd: 6,
       cgroupRoots: [{ path: '/nsbox/b' }, { controller: 'name=systemd', path: '/' }],
-      options: {},
     });
     assert.deepEqual(
       args.filter((_, i) => args[i - 1] === '--cgroup-root'),

@@ -30,7 +30,6 @@ import {
   launcherPath,
   type ProcessIdentity,
   removeTreeSync,
-  restoreRoot,
 } from '@nsbox/runtime';
 import { OCI_OWNER, translateResources } from '../bundle/resources.js';
 import type { CallerPort } from '../server/front-session.js';
@@ -202,18 +201,7 @@ export class OciBoxDriver extends LinuxBoxDriver {
       this.resources.apply(box, OCI_OWNER, translateResources(spec.linux.resources).resources);
       await moments?.configure();
       const netns = restoreNetns(box, spec, engine.restoreNeeds?.(options.imageDir).netns ?? false);
-      const launcher = await engine.restoreLauncher(
-        {
-          box,
-          spec,
-          root: restoreRoot(spec, files.dir),
-          boxDir: files.dir,
-          imageDir: options.imageDir,
-          extra: options.extra ?? {},
-          ...(netns ? { netns } : {}),
-        },
-        context,
-      );
+      const launcher = await this.restoreLauncher(engine, box, spec, options, context, netns);
       // The front hands the launcher a program on fd 3: the restore script has none to read.
       const programFile = join(files.dir, 'restore-program.bin');
       writeFileSync(programFile, '', { mode: 0o600 });
