@@ -392,6 +392,8 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
         boxDir: files.dir,
         program: [],
         launcher: launcher.path,
+        // A box with a terminal gets a new pty, which the engine hands the restored tree as its old one.
+        terminal: spec.process.terminal ?? false,
         timeoutMs: 120_000,
         ...(notify ? { notifyConfig: notify } : {}),
       });

@@ -84,6 +84,29 @@ describe('migration: criu command lines', () => {
     assert.deepEqual(inherited(manifest), ['fd[5]:pipe:[11]', 'fd[6]:pipe:[12]']);
   });
 
+  it("hands a terminal box's pty over: external at the dump, the new shim's pty for it and for the /dev/console bind at the restore", () => {
+    const terminal: CheckpointManifest = {
+      ...manifest,
+      stdio: { stdin: '/dev/pts/3', stdout: '/dev/pts/3', stderr: '/dev/pts/3' },
+      externalMounts: [{ destination: '/dev/console', source: '/dev/pts/3' }],
+      externalTty: 'tty[8803:1a]',
+    };
+    const dump = dumpArgs({ pid: 42, imageDir: '/i', logFile: '/l', leaveRunning: false, manifest: terminal, options: {} });
+    assert.deepEqual(
+      dump.filter((_, i) => dump[i - 1] === '--external'),
+      ['mnt[/dev/console]:/dev/console', 'tty[8803:1a]'],
+    );
+    const restore = restoreArgs({ ...restoreBase, manifest: terminal, terminalPath: '/dev/pts/7' });
+    assert.deepEqual(
+      restore.filter((_, i) => restore[i - 1] === '--external'),
+      ['mnt[/dev/console]:/dev/pts/7'],
+    );
+    assert.deepEqual(
+      restore.filter((_, i) => restore[i - 1] === '--inherit-fd'),
+      ['fd[5]:tty[8803:1a]'],
+    );
+  });
+
   it("roots only the runtime's controllers at the box's cgroup on this host", () => {
     const args = restoreArgs({
       ...restoreBase,

@@ -24,6 +24,11 @@ export interface CheckpointManifest {
    * hex), given back on restore as the new caller's fd of the same number.
    */
   externalStdio?: { fd: 0 | 1 | 2; key: string }[];
+  /**
+   * The box's terminal (a pty whose master its shim holds, outside the tree): criu's external
+   * tty (`tty[RDEV:DEV]`, hex), given back on restore as the new shim's pty, the launcher's stdin.
+   */
+  externalTty?: string;
   /** Host paths bound into the box: destination → host source (criu's external mounts). */
   externalMounts: { destination: string; source: string }[];
   tcpEstablished: boolean;
@@ -34,6 +39,9 @@ export interface CheckpointManifest {
    */
   externalNetns?: { inode: number };
 }
+
+/** A pty slave's path on the host (the box's console is bound from one). */
+const PTY_SLAVE = /^\/dev\/pts\/\d+$/;
 
 /** criu's key for the box's network namespace when it is external. */
 export const NETNS_KEY = 'nsbox-netns';
@@ -60,7 +68,7 @@ export function dumpArgs(input: {
   imageDir: string;
   logFile: string;
   leaveRunning: boolean;
-  manifest: Pick<CheckpointManifest, 'externalMounts' | 'externalNetns' | 'externalStdio'>;
+  manifest: Pick<CheckpointManifest, 'externalMounts' | 'externalNetns' | 'externalStdio' | 'externalTty'>;
   freezerCgroup?: string;
   options: CriuOptions;
 }): string[] {
@@ -69,6 +77,7 @@ export function dumpArgs(input: {
   for (const mount of input.manifest.externalMounts) args.push('--external', `mnt[${mount.destination}]:${mount.destination}`);
   if (input.manifest.externalNetns) args.push('--external', `net[${input.manifest.externalNetns.inode}]:${NETNS_KEY}`);
   for (const file of input.manifest.externalStdio ?? []) args.push('--external', file.key);
+  if (input.manifest.externalTty) args.push('--external', input.manifest.externalTty);
   if (input.leaveRunning) args.push('--leave-running');
   if (input.options.tcpEstablished) args.push('--tcp-established');
   if (input.freezerCgroup) args.push('--freeze-cgroup', input.freezerCgroup);
@@ -102,6 +111,11 @@ export function restoreArgs(input: {
    * at its root there would otherwise make criu copy that whole hierarchy below the new root.
    */
   cgroupRoots?: { controller?: string; path: string }[];
+  /**
+   * The new terminal's path (the shim's new pty slave): the source of a bind the box had from
+   * its old one (`/dev/console`), which is gone.
+   */
+  terminalPath?: string;
   options: CriuOptions;
 }): string[] {
   const { manifest } = input;
@@ -135,7 +149,11 @@ export function restoreArgs(input: {
   if (ownError && stderr?.startsWith('pipe:')) args.push('--inherit-fd', `fd[${input.errorFd}]:${stderr}`);
   const newStdio = [input.stdinFd, input.outputFd, input.errorFd ?? input.outputFd];
   for (const file of manifest.externalStdio ?? []) args.push('--inherit-fd', `fd[${newStdio[file.fd]}]:${file.key}`);
-  for (const mount of manifest.externalMounts) args.push('--external', `mnt[${mount.destination}]:${mount.source}`);
+  if (manifest.externalTty) args.push('--inherit-fd', `fd[${input.stdinFd}]:${manifest.externalTty}`);
+  for (const mount of manifest.externalMounts) {
+    const source = input.terminalPath && PTY_SLAVE.test(mount.source) ? input.terminalPath : mount.source;
+    args.push('--external', `mnt[${mount.destination}]:${source}`);
+  }
   if (manifest.externalNetns && input.netnsFd !== undefined) args.push('--inherit-fd', `fd[${input.netnsFd}]:${NETNS_KEY}`);
   if (manifest.tcpEstablished) args.push('--tcp-established');
   for (const root of input.cgroupRoots ?? []) args.push('--cgroup-root', root.controller ? `${root.controller}:${root.path}` : root.path);

@@ -7,7 +7,20 @@
  * init ends up the shim's child (it is the nearest subreaper) and is supervised as any init.
  */
 
-import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { type Box, NsboxError, type OciSpec, type OperationContext } from '@nsbox/core';
 import {
@@ -46,6 +59,17 @@ const SETPRIV = '/usr/bin/setpriv';
 /** The network namespace the runtime made and the plugins wired, for images with an external one. */
 const NETNS_FD = 8;
 
+/** The restore script's variable holding the new pty's path, and its place in criu's arguments. */
+const TERMINAL_VAR = 'NSBOX_TERMINAL';
+const TERMINAL_WORD = `\u0000${TERMINAL_VAR}\u0000`;
+
+/** A word of the restore script: quoted, but for the new terminal's path, which the shell expands. */
+function scriptWord(word: string): string {
+  if (!word.includes(TERMINAL_WORD)) return shellQuote(word);
+  const [before = '', after = ''] = word.split(TERMINAL_WORD);
+  return `${shellQuote(before)}"$${TERMINAL_VAR}"${shellQuote(after)}`;
+}
+
 function readLink(path: string): string | undefined {
   try {
     return readlinkSync(path);
@@ -77,11 +101,6 @@ export class CriuEngine implements CheckpointEngine {
 
   check(box: Box, spec: OciSpec): void {
     this.install();
-    if (spec.process?.terminal) {
-      throw new NsboxError('E_UNSUPPORTED', `box '${box.name}' has a terminal: its pty cannot be checkpointed yet (migration plugin)`, {
-        details: { box: box.name, field: 'process.terminal' },
-      });
-    }
     // The /proc views are FUSE mounts served by the box's shim: criu saves neither.
     if (procViews(spec)) {
       throw new NsboxError(
@@ -122,6 +141,7 @@ export class CriuEngine implements CheckpointEngine {
       stdio: { stdin: fd(0), stdout: fd(1), stderr: fd(2) },
       externalMounts: hostBinds(boxMounts, parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))),
       externalStdio: stdioOutsideBox(pid, boxMounts),
+      ...(request.spec.process?.terminal ? ttyOfTree(pid) : {}),
       tcpEstablished: request.extra.tcpEstablished === true,
       ...(externalNetns ? { externalNetns } : {}),
     };
@@ -175,10 +195,11 @@ export class CriuEngine implements CheckpointEngine {
       errorFd: ERROR_FD,
       ...(request.netns ? { netnsFd: NETNS_FD } : {}),
       cgroupRoots: this.cgroupRoots(request.box),
+      ...(manifest.externalTty ? { terminalPath: TERMINAL_WORD } : {}),
       options: { verbosity: this.settings.verbosity },
     });
     giveImagesToBoxRoot(request.imageDir, request.spec);
-    const command = [SETPRIV, '--pdeathsig', 'KILL', '--', ...request.root.wrapper, install.file, ...install.args, ...args].map(shellQuote).join(' ');
+    const command = [SETPRIV, '--pdeathsig', 'KILL', '--', ...request.root.wrapper, install.file, ...install.args, ...args].map(scriptWord).join(' ');
     const fault = this.settings.fault ? `CRIU_FAULT=${shellQuote(this.settings.fault)} ` : '';
     const script = join(request.boxDir, RESTORE_SCRIPT);
     writeFileSync(
@@ -196,6 +217,8 @@ export class CriuEngine implements CheckpointEngine {
         ...(request.netns
           ? [`exec ${NETNS_FD}<${shellQuote(request.netns)} || { echo "error criu-restore 2 cannot open ${request.netns}" >&4; exit 1; }`]
           : []),
+        // A terminal box's new pty, the launcher's stdin: its console is bound from it.
+        ...(manifest.externalTty ? terminalLines(request.spec) : []),
         'started=$(date +%s%N)',
         `${fault}${command} ${STDIN_FD}<&0 ${OUTPUT_FD}>&1 ${ERROR_FD}>&2 </dev/null >/dev/null 2>&1`,
         'rc=$?',
@@ -289,6 +312,7 @@ function stdioOutsideBox(pid: number, boxMounts: { id: number }[]): { fd: 0 | 1 
     try {
       const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
       if (!link.startsWith('/')) continue; // pipes, sockets: criu's own kinds
+      if (isPtySlave(statSync(`/proc/${pid}/fd/${fd}`))) continue; // the box's terminal: criu's external tty
       const mountId = Number(/^mnt_id:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1]);
       if (!Number.isInteger(mountId) || ids.has(mountId)) continue;
       outside.push({ fd, key: `file[${mountId.toString(16)}:${statSync(`/proc/${pid}/fd/${fd}`).ino.toString(16)}]` });
@@ -297,6 +321,40 @@ function stdioOutsideBox(pid: number, boxMounts: { id: number }[]): { fd: 0 | 1 
     }
   }
   return outside;
+}
+
+/** The kernel's majors of pty slaves (UNIX98_PTY_SLAVE_MAJOR and the 7 after it). */
+const PTY_SLAVE_MAJORS = [136, 143];
+
+function isPtySlave(stat: Stats): boolean {
+  const major = Math.floor(stat.rdev / 256) % 4096;
+  return stat.isCharacterDevice() && major >= (PTY_SLAVE_MAJORS[0] as number) && major <= (PTY_SLAVE_MAJORS[1] as number);
+}
+
+/**
+ * The box's terminal as criu keys it: the first pty slave a process of the tree has open
+ * (the console its shim made; systemd and its getty reopen it). Its master is the shim's,
+ * outside the tree, so criu is told it is external and gets the new shim's pty on restore.
+ */
+function ttyOfTree(init: number): { externalTty?: string } {
+  const pending = [init];
+  for (let pid = pending.shift(); pid !== undefined; pid = pending.shift()) {
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const stat = statSync(`/proc/${pid}/fd/${fd}`, { throwIfNoEntry: false });
+        if (stat && isPtySlave(stat)) {
+          return { externalTty: `tty[${stat.rdev.toString(16)}:${stat.dev.toString(16)}]` };
+        }
+      }
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+        if (children) pending.push(...children.split(' ').map(Number));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return {};
 }
 
 /**
@@ -333,6 +391,26 @@ export function unmanagedCgroups(procCgroup: string, managed: string[]): { contr
  * criu reads some images once it is inside the box's user namespace, where the host's root
  * is nobody: the images (the box's own memory) go to the host uid the box's root maps to.
  */
+/**
+ * The restore script's lines for a box with a terminal: the new pty's path, and the pty given
+ * to the box's root and tty group as the launcher gives it at a start — criu sets the owner the
+ * dump recorded from inside the box's user namespace, which it may not do to a host root's file.
+ */
+function terminalLines(spec: OciSpec): string[] {
+  const lines = [`${TERMINAL_VAR}=$(readlink /proc/self/fd/0)`];
+  const hostId = (mappings: { containerID: number; hostID: number; size: number }[] | undefined, id: number) => {
+    const mapping = mappings?.find((entry) => id >= entry.containerID && id < entry.containerID + entry.size);
+    return mapping ? mapping.hostID + id - mapping.containerID : undefined;
+  };
+  const uid = hostId(spec.linux?.uidMappings, 0);
+  const gid = hostId(spec.linux?.gidMappings, TTY_GID) ?? hostId(spec.linux?.gidMappings, 0);
+  if (uid !== undefined && gid !== undefined) lines.push(`chown ${uid}:${gid} "$${TERMINAL_VAR}"`);
+  return lines;
+}
+
+/** Debian's tty group, which owns a pty slave (devpts gid=5). */
+const TTY_GID = 5;
+
 function giveImagesToBoxRoot(imageDir: string, spec: OciSpec): void {
   const hostId = (mappings: { containerID: number; hostID: number }[] | undefined) => mappings?.find((mapping) => mapping.containerID === 0)?.hostID;
   const uid = hostId(spec.linux?.uidMappings);

@@ -5,7 +5,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { findAction, invokeAction } from '@nsbox/host';
 import type { LinuxRuntimeFacts } from '@nsbox/runtime';
@@ -75,6 +75,29 @@ describe('migration: checkpoint and restore of a real box', function () {
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(boxDir), 'no mount of the restore is left on the host');
     await t.host.manager.destroy('mig-counter');
     assert.equal(existsSync(boxDir), false, 'the box directory, with its images, went with the box');
+  });
+
+  it('keeps a pty session: a box with a terminal comes back on a new pty of its new shim, still its /dev/console, and its output goes on there', async () => {
+    const t = await openMigrationHost(cleanup);
+    const script = 'i=0; while true; do i=$((i+1)); echo "tick $i"; echo $i > /count; tty > /tty; sleep 0.1; done';
+    await t.box('mig-tty', { process: { args: ['sh', '-c', script], terminal: true } });
+    assert.ok(await waitFor(() => t.count('mig-tty') >= 3, 10_000), 'the counter runs');
+
+    await action(t, 'checkpoint', { box: 'mig-tty' });
+    const atDump = t.count('mig-tty');
+    await action(t, 'restore', { box: 'mig-tty' });
+    const after = t.host.manager.get('mig-tty');
+    const init = (after.runtime as LinuxRuntimeFacts).init?.pid;
+    assert.ok(await waitFor(() => t.count('mig-tty') > atDump + 3, 10_000), 'the counter goes on after the restore');
+    const pty = readlinkSync(`/proc/${init}/fd/0`);
+    assert.match(pty, /^\/dev\/pts\/\d+$/, 'the restored shell reads a pty');
+    assert.equal(
+      readFileSync(join((after.runtime as LinuxRuntimeFacts).rootfs as string, 'tty'), 'utf8'),
+      '/dev/console\n',
+      'its terminal is still its /dev/console',
+    );
+    const tick = atDump + 2;
+    assert.ok(await waitFor(() => t.driver.logs(after).includes(`tick ${tick}`), 5_000), `tick ${tick}, written after the restore, reached the console log`);
   });
 
   it('refuses, before anything stops, a box whose syscalls nsbox-notify answers, naming them', async () => {

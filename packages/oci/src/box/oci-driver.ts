@@ -205,9 +205,13 @@ export class OciBoxDriver extends LinuxBoxDriver {
       // The front hands the launcher a program on fd 3: the restore script has none to read.
       const programFile = join(files.dir, 'restore-program.bin');
       writeFileSync(programFile, '', { mode: 0o600 });
+      // A box with a terminal gets a new pty (through the console socket), which the engine
+      // hands the restored tree in place of its old one.
       const answer = await launch.caller.spawn({
         launcher: launcher.path,
         program: programFile,
+        ...(spec.process.terminal ? { tty: true } : {}),
+        ...(launch.consoleSocket ? { consoleSocket: launch.consoleSocket } : {}),
         ...(launch.subreaper ? { subreaper: true } : {}),
       });
       const ok = /^ok (\d+)$/.exec(answer.line);
