@@ -29,6 +29,12 @@ export interface CheckpointManifest {
    * tty (`tty[RDEV:DEV]`, hex), given back on restore as the new shim's pty, the launcher's stdin.
    */
   externalTty?: string;
+  /**
+   * The directories below the box's cgroup2 directory at the dump (a systemd box's slices),
+   * relative. criu makes again only those that held tasks; an empty one a process watches
+   * (systemd's inotify on `cgroup.events`) is made before it runs.
+   */
+  cgroupDirs?: string[];
   /** Host paths bound into the box: destination → host source (criu's external mounts). */
   externalMounts: { destination: string; source: string }[];
   tcpEstablished: boolean;

@@ -12,6 +12,7 @@ import {
   chownSync,
   existsSync,
   lstatSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -142,6 +143,7 @@ export class CriuEngine implements CheckpointEngine {
       externalMounts: hostBinds(boxMounts, parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))),
       externalStdio: stdioOutsideBox(pid, boxMounts),
       ...(request.spec.process?.terminal ? ttyOfTree(pid) : {}),
+      cgroupDirs: this.cgroupDirs(request.box),
       tcpEstablished: request.extra.tcpEstablished === true,
       ...(externalNetns ? { externalNetns } : {}),
     };
@@ -199,6 +201,8 @@ export class CriuEngine implements CheckpointEngine {
       options: { verbosity: this.settings.verbosity },
     });
     giveImagesToBoxRoot(request.imageDir, request.spec);
+    const unified = this.cgroups?.get(request.box.id)?.unifiedDir;
+    for (const dir of unified ? (manifest.cgroupDirs ?? []) : []) mkdirSync(join(unified as string, dir), { recursive: true });
     const command = [SETPRIV, '--pdeathsig', 'KILL', '--', ...request.root.wrapper, install.file, ...install.args, ...args].map(scriptWord).join(' ');
     const fault = this.settings.fault ? `CRIU_FAULT=${shellQuote(this.settings.fault)} ` : '';
     const script = join(request.boxDir, RESTORE_SCRIPT);
@@ -249,6 +253,27 @@ export class CriuEngine implements CheckpointEngine {
     const cgroup = this.cgroups?.get(box.id);
     if (!cgroup || !this.cgroups) return [];
     return [{ path: boxCgroupPath(this.cgroups, cgroup) }, ...unmanagedCgroups(readFileSync('/proc/self/cgroup', 'utf8'), Object.keys(cgroup.v1Dirs))];
+  }
+
+  /** The directories below the box's cgroup2 directory, relative (see CheckpointManifest.cgroupDirs). */
+  private cgroupDirs(box: Box): string[] {
+    const unified = this.cgroups?.get(box.id)?.unifiedDir;
+    if (!unified) return [];
+    const dirs: string[] = [];
+    const walk = (relativeDir: string) => {
+      for (const entry of readdirSync(join(unified, relativeDir), { withFileTypes: true })) {
+        if (!entry.isDirectory()) continue;
+        const child = join(relativeDir, entry.name);
+        dirs.push(child);
+        walk(child);
+      }
+    };
+    try {
+      walk('');
+    } catch {
+      // the box's cgroup went meanwhile: the dump says so
+    }
+    return dirs;
   }
 
   private callOptions(context: OperationContext) {
@@ -332,17 +357,19 @@ function isPtySlave(stat: Stats): boolean {
 }
 
 /**
- * The box's terminal as criu keys it: the first pty slave a process of the tree has open
- * (the console its shim made; systemd and its getty reopen it). Its master is the shim's,
+ * The box's terminal as criu keys it: the first slave of a pty of the host's devpts a process
+ * of the tree has open (the console its shim made; systemd and its getty reopen it). Its master is the shim's,
  * outside the tree, so criu is told it is external and gets the new shim's pty on restore.
  */
 function ttyOfTree(init: number): { externalTty?: string } {
+  const hostDevpts = statSync('/dev/pts/ptmx').dev;
   const pending = [init];
   for (let pid = pending.shift(); pid !== undefined; pid = pending.shift()) {
     try {
       for (const fd of readdirSync(`/proc/${pid}/fd`)) {
         const stat = statSync(`/proc/${pid}/fd/${fd}`, { throwIfNoEntry: false });
-        if (stat && isPtySlave(stat)) {
+        // The shim's pty is on the host's devpts; the box's own ptys (its devpts) are criu's to save.
+        if (stat && isPtySlave(stat) && stat.dev === hostDevpts) {
           return { externalTty: `tty[${stat.rdev.toString(16)}:${stat.dev.toString(16)}]` };
         }
       }
