@@ -380,8 +380,12 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
     let holder: NetnsHolder | undefined;
     try {
       await moments?.configure();
+      // The /proc views: the new shim's server binds them again over the engine's stand-ins.
+      const views = procViews(spec);
+      const viewsFile = join(files.dir, VIEWS_CONFIG_FILE);
+      if (views) writeFileSync(viewsFile, viewsConfig(views, cgroup), { mode: 0o600 });
       // Processes exec'd into the restored box send their listeners to the new shim.
-      const notify = this.writeNotifyConfig(files, spec, cgroup);
+      const notify = this.writeNotifyConfig(files, spec, cgroup, { loadavgView: views?.files.includes('loadavg') ?? false });
       // Images that left the box's network to the plugins: a namespace they wire first, as at a start.
       if (engine.restoreNeeds?.(options.imageDir).netns) {
         holder = await holdNetns();
@@ -396,6 +400,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
         terminal: spec.process.terminal ?? false,
         timeoutMs: 120_000,
         ...(notify ? { notifyConfig: notify } : {}),
+        ...(views ? { viewsConfig: viewsFile } : {}),
       });
       const restored = {
         init: identify(ready.pid),

@@ -38,7 +38,7 @@ import {
 import { type CheckpointManifest, dumpArgs, manifestFile, restoreArgs, shellQuote } from './criu-args.js';
 import { type CriuInstall, findCriu } from './criu-install.js';
 import { criuErrors, runCriu } from './criu-run.js';
-import { hostBinds, parseMountinfo } from './mountinfo.js';
+import { hostBinds, parseMountinfo, viewMounts } from './mountinfo.js';
 import type { MigrationSettings } from './settings.js';
 
 const RESTORE_SCRIPT = 'criu-restore.sh';
@@ -102,14 +102,13 @@ export class CriuEngine implements CheckpointEngine {
 
   check(box: Box, spec: OciSpec): void {
     this.install();
-    // The /proc views are FUSE mounts served by the box's shim: criu saves neither.
-    if (procViews(spec)) {
+    // The /proc views come back (see viewMounts); the kernel log view, bound over /dev/kmsg,
+    // has no file of the host's that a box may read in its place.
+    if (procViews(spec)?.files.includes('kmsg')) {
       throw new NsboxError(
         'E_UNSUPPORTED',
-        `box '${box.name}' has files its shim serves over FUSE (virtualisation.procViews, virtualisation.kernelLog): criu cannot save FUSE mounts (its dump stops at "mnt: …/sys/devices/system/cpu/online doesn't have a proper root mount")`,
-        {
-          details: { box: box.name, field: 'virtualisation.procViews' },
-        },
+        `box '${box.name}' has its own kernel log at /dev/kmsg (virtualisation.kernelLog), a FUSE mount its shim serves: criu cannot save it (its dump stops at "mnt: … doesn't have a proper root mount")`,
+        { details: { box: box.name, field: 'virtualisation.kernelLog' } },
       );
     }
     // A seccomp listener cannot be saved: criu brings the filter back without one, and the
@@ -140,7 +139,7 @@ export class CriuEngine implements CheckpointEngine {
       at: Date.now(),
       leaveRunning: request.leaveRunning,
       stdio: { stdin: fd(0), stdout: fd(1), stderr: fd(2) },
-      externalMounts: hostBinds(boxMounts, parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))),
+      externalMounts: [...hostBinds(boxMounts, parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))), ...viewMounts(boxMounts)],
       externalStdio: stdioOutsideBox(pid, boxMounts),
       ...(request.spec.process?.terminal ? ttyOfTree(pid) : {}),
       cgroupDirs: this.cgroupDirs(request.box),
