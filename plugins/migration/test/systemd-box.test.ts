@@ -2,16 +2,17 @@
  * A debian-12 box booted with systemd (the virtualisation plugin's template) is checkpointed
  * and restored: systemd is its PID 1 again and the system is `running`. Its console is a pty
  * (criu's external tty, a new one from the new shim); the slices systemd watches are made
- * again before criu runs. Its /proc views and notified syscalls are off: criu can save neither
- * (README, "What it cannot do yet").
+ * again before criu runs; its /proc views are bound again by the new shim's server. Its notified
+ * syscalls and its kernel log are off: criu can save neither (README, "What it cannot do yet").
  */
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Box } from '@nsbox/core';
 import { execInBox, type LinuxRuntimeFacts, materializeTemplate } from '@nsbox/runtime';
 import { makeTempDir, slowdown } from '@nsbox/testkit';
-import { openMigrationHost, sleep, useCriuCleanup } from './support.js';
+import { openMigrationHost, sleep, useCriuCleanup, waitFor } from './support.js';
 
 /** The template cache the virtualisation suites share (debootstrap takes minutes the first time). */
 const TEMPLATE_CACHE = process.env.NSBOX_TEST_TEMPLATE_CACHE ?? '/var/tmp/nsbox-test-templates';
@@ -23,7 +24,7 @@ describe('migration: a box booted with systemd', function () {
   it('checkpoints and restores a debian-12 box: systemd is its PID 1 again, the system running, its journal goes on', async () => {
     const t = await openMigrationHost(cleanup, { virtualisation: true });
     const { rootfs } = await materializeTemplate('debian-12', join(makeTempDir(cleanup, 'debian'), 'rootfs'), { cacheDir: TEMPLATE_CACHE });
-    await t.host.manager.create({ name: 'mig-deb', config: { rootfs, virtualisation: { procViews: false, sysinfo: false, kernelLog: false, quota: false } } });
+    await t.host.manager.create({ name: 'mig-deb', config: { rootfs, virtualisation: { sysinfo: false, kernelLog: false, quota: false } } });
     await t.host.manager.start('mig-deb');
     const box = (): Box => t.host.manager.get('mig-deb');
     const sh = async (script: string) => (await execInBox(t.driver, box(), { args: ['sh', '-c', script] })).stdout.trim();
@@ -59,6 +60,12 @@ describe('migration: a box booted with systemd', function () {
     assert.notEqual((box().runtime as LinuxRuntimeFacts).init?.pid, before, 'a new init process on the host');
 
     assert.equal(await sh('cat /proc/1/comm'), 'systemd');
+    const init = (box().runtime as LinuxRuntimeFacts).init?.pid;
+    const viewed = () =>
+      readFileSync(`/proc/${init}/mountinfo`, 'utf8')
+        .split('\n')
+        .some((line) => line.split(' ')[4] === '/proc/meminfo' && / - fuse/.test(line));
+    assert.ok(await waitFor(viewed, 10_000), 'its /proc views are mounted again');
     assert.equal(await settled(), 'running', 'systemd is running after the restore, no unit failed');
     assert.equal(await sh('cat /proc/sys/kernel/random/boot_id'), bootId, 'the same host boot');
     // journald came back with its state: the line from before is in this boot's journal, and a new one joins it.
