@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { isNsboxError, NsboxError } from '@nsbox/core';
 import { Command, CommanderError, Option } from 'commander';
+import { checkpointContainer, restoreContainer } from './commands/checkpoint.js';
 import type { CommandContext } from './commands/context.js';
 import { createContainer } from './commands/create.js';
 import { deleteContainer } from './commands/delete.js';
@@ -182,7 +183,7 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'))
     .option('--debug', 'debug lines in the log')
     .option('--systemd-cgroup', "cgroupsPath is systemd's slice:prefix:name: each container a scope, made through systemd")
-    .option('--criu <path>', 'accepted for compatibility; checkpoint is not implemented')
+    .option('--criu <path>', "accepted: criu is nsbox's own (the migration plugin's private prefix)")
     .option('--rootless <value>', 'false or auto (nsbox-runc runs as root)')
     .option('--cgroup-manager <manager>', "crun's flag: cgroupfs, or systemd (as --systemd-cgroup)")
     .version('nsbox-runc 0.1.0\nspec: 1.2.0', '-v, --version');
@@ -334,16 +335,40 @@ export async function runRuncCommand(argv: string[], caller: CallerPort, runtime
     .command('features')
     .description('what this runtime implements (JSON)')
     .action(() => showFeatures({ runtime: undefined as never, caller, log, cwd: caller.request.cwd }));
-  for (const name of ['checkpoint', 'restore']) {
-    program
-      .command(name)
-      .description('not implemented')
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(() => {
-        throw new NsboxError('E_UNSUPPORTED', `${name} is not supported by nsbox-runc yet`, { details: { command: name } });
-      });
-  }
+  // runc's checkpoint and restore flags; those of criu features nsbox does not use are accepted
+  // and left alone (podman passes some of them), those it cannot honour are refused by name.
+  const criuFlags = (command: Command) =>
+    command
+      .option('--image-path <dir>', "criu's images (default ./checkpoint)")
+      .option('--work-path <dir>', "where criu's log is left (dump.log, restore.log)")
+      .option('--tcp-established', 'keep established TCP connections')
+      .option('--ext-unix-sk', 'accepted')
+      .option('--shell-job', 'accepted')
+      .option('--file-locks', 'accepted')
+      .option('--manage-cgroups-mode <mode>', 'accepted: the runtime makes the cgroup and criu puts the tasks back (soft)')
+      .option('--empty-ns <ns>', 'accepted')
+      .option('--auto-dedup', 'accepted')
+      .option('--lsm-profile <profile>', 'accepted: no LSM here')
+      .option('--lsm-mount-context <context>', 'accepted: no LSM here');
+  criuFlags(program.command('checkpoint').description('save a running container with criu').argument('<id>'))
+    .option('--leave-running', 'keep the container running after the dump')
+    .option('--pre-dump', 'refused: no dirty memory tracking')
+    .option('--lazy-pages', 'refused')
+    .option('--page-server <address>', 'refused')
+    .option('--parent-path <dir>', 'refused')
+    .option('--status-fd <fd>', 'accepted')
+    .action(async (id: string, options) => checkpointContainer(await context(), id, options));
+  criuFlags(createFlags(program.command('restore').description('restore a container from its checkpoint').argument('<id>')))
+    .option('-d, --detach', 'do not wait for the container (always: it runs once restore returns)')
+    .option('--no-subreaper', 'accepted')
+    .action(async (id: string, options) =>
+      restoreContainer(await context(), id, {
+        ...createOptions(options),
+        imagePath: options.imagePath,
+        workPath: options.workPath,
+        tcpEstablished: options.tcpEstablished,
+      }),
+    );
 
   try {
     await program.parseAsync(args, { from: 'user' });

@@ -341,6 +341,27 @@ describe('nsbox-runc: the OCI lifecycle through the command line', function () {
     assert.equal(harness.run(['list', '--quiet']).code, 0);
   });
 
+  it('refuses to checkpoint a container that is not running, flags it cannot honour, and a restore without images, leaving nothing (issue 18)', () => {
+    const id = 'cr-refused';
+    ids.push(id);
+    const bundle = makeBundle(harness, 'b-cr', ['sleep', '60']);
+    assert.equal(harness.run(['create', '--bundle', bundle, id]).code, 0);
+    const created = harness.run(['checkpoint', '--image-path', join(harness.dir, 'cr-images'), id]);
+    assert.equal(created.code, 1);
+    assert.match(created.stderr, /container cr-refused is created: only a running container can be checkpointed/);
+    const preDump = harness.run(['checkpoint', '--pre-dump', id]);
+    assert.equal(preDump.code, 1);
+    assert.match(preDump.stderr, /--pre-dump is not supported by nsbox-runc/);
+    assert.equal(harness.run(['delete', id]).code, 0);
+
+    const empty = join(harness.dir, 'cr-empty');
+    mkdirSync(empty, { recursive: true });
+    const restored = harness.run(['restore', '--image-path', empty, '--bundle', bundle, '--detach', id]);
+    assert.equal(restored.code, 1);
+    assert.match(restored.stderr, new RegExp(`no checkpoint in ${empty}`));
+    assert.equal(harness.run(['list', '--quiet']).stdout, '', 'a failed restore leaves no container');
+  });
+
   it('refuses a server wait that is not a number of seconds, naming the variable, before it starts anything', () => {
     const root = join(harness.dir, 'root-wait');
     const result = spawnSync(nativePaths(packageRoot()).front, ['--root', root, 'list'], {

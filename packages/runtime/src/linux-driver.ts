@@ -24,6 +24,7 @@ import { native, removeTree } from '@nsbox/native';
 import {
   type BoxFilesService,
   type CgroupManager,
+  type CheckpointEngine,
   contributeLaunch,
   contributeNotify,
   launchContributions,
@@ -32,6 +33,7 @@ import {
   type NotifyUpdate,
   notifyRules,
   procViews,
+  type RestoreLauncher,
   type RootfsLayers,
   rootfsArchiveInput,
   runtimeRefs,
@@ -378,31 +380,27 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
     let holder: NetnsHolder | undefined;
     try {
       await moments?.configure();
+      // The /proc views: the new shim's server binds them again over the engine's stand-ins.
+      const views = procViews(spec);
+      const viewsFile = join(files.dir, VIEWS_CONFIG_FILE);
+      if (views) writeFileSync(viewsFile, viewsConfig(views, cgroup), { mode: 0o600 });
       // Processes exec'd into the restored box send their listeners to the new shim.
-      const notify = this.writeNotifyConfig(files, spec, cgroup);
+      const notify = this.writeNotifyConfig(files, spec, cgroup, { loadavgView: views?.files.includes('loadavg') ?? false });
       // Images that left the box's network to the plugins: a namespace they wire first, as at a start.
       if (engine.restoreNeeds?.(options.imageDir).netns) {
         holder = await holdNetns();
         await moments?.wire({ init: identify(holder.pid), cgroup: box.id });
       }
-      const launcher = await engine.restoreLauncher(
-        {
-          box,
-          spec,
-          root: restoreRoot(spec, files.dir),
-          boxDir: files.dir,
-          imageDir: options.imageDir,
-          extra: options.extra ?? {},
-          ...(holder ? { netns: holder.path } : {}),
-        },
-        context,
-      );
+      const launcher = await this.restoreLauncher(engine, box, spec, options, context, holder?.path);
       const ready = await launchShim({
         boxDir: files.dir,
         program: [],
         launcher: launcher.path,
+        // A box with a terminal gets a new pty, which the engine hands the restored tree as its old one.
+        terminal: spec.process.terminal ?? false,
         timeoutMs: 120_000,
         ...(notify ? { notifyConfig: notify } : {}),
+        ...(views ? { viewsConfig: viewsFile } : {}),
       });
       const restored = {
         init: identify(ready.pid),
@@ -420,6 +418,22 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
     } finally {
       holder?.stop();
     }
+  }
+
+  /** The engine's restore launcher for the box, its root mounted as the launcher mounts it. */
+  protected restoreLauncher(
+    engine: CheckpointEngine,
+    box: Box,
+    spec: OciSpec,
+    options: RestoreOptions,
+    context: OperationContext,
+    netns: string | undefined,
+  ): Promise<RestoreLauncher> {
+    const boxDir = this.boxDir(box);
+    return engine.restoreLauncher(
+      { box, spec, root: restoreRoot(spec, boxDir), boxDir, imageDir: options.imageDir, extra: options.extra ?? {}, ...(netns ? { netns } : {}) },
+      context,
+    );
   }
 
   async status(box: Box): Promise<DriverStatus> {

@@ -15,6 +15,9 @@ const manifest: CheckpointManifest = {
   tcpEstablished: true,
 };
 
+/** restoreArgs' paths and fds as the tests give them: the new shim's stdin on 5, its output on 6. */
+const restoreBase = { imageDir: '/i', workDir: '/w', logFile: '/l', pidFile: '/p', rootfs: '/r', stdinFd: 5, outputFd: 6, options: {} };
+
 describe('migration: criu command lines', () => {
   it('dumps the tree with its host binds named by destination, cgroups left as they are', () => {
     const args = dumpArgs({ pid: 42, imageDir: '/i', logFile: '/l', leaveRunning: true, manifest, options: { tcpEstablished: true } });
@@ -60,18 +63,55 @@ describe('migration: criu command lines', () => {
     assert.equal(args[args.indexOf('--root') + 1], '/r');
   });
 
+  it("gives a runc caller's stderr pipe and its host files (conmon's /dev/null) back as the new caller's fds", () => {
+    const caller: CheckpointManifest = {
+      ...manifest,
+      stdio: { stdin: '/dev/null', stdout: 'pipe:[21]', stderr: 'pipe:[22]' },
+      externalStdio: [{ fd: 0, key: 'file[1c:5]' }],
+    };
+    const dump = dumpArgs({ pid: 42, imageDir: '/i', logFile: '/l', leaveRunning: false, manifest: caller, options: {} });
+    assert.deepEqual(
+      dump.filter((_, i) => dump[i - 1] === '--external'),
+      ['mnt[/dev/null]:/dev/null', 'file[1c:5]'],
+    );
+    // The restore's --inherit-fd pairs for a manifest, a caller with a stderr of its own (fd 9).
+    const inherited = (saved: CheckpointManifest) => {
+      const args = restoreArgs({ ...restoreBase, manifest: saved, errorFd: 9 });
+      return args.filter((_, i) => args[i - 1] === '--inherit-fd');
+    };
+    assert.deepEqual(inherited(caller), ['fd[6]:pipe:[21]', 'fd[9]:pipe:[22]', 'fd[5]:file[1c:5]']);
+    // A shim's one pipe for stdout and stderr stays one.
+    assert.deepEqual(inherited(manifest), ['fd[5]:pipe:[11]', 'fd[6]:pipe:[12]']);
+  });
+
+  it("hands a terminal box's pty over: external at the dump, the new shim's pty for it and for the /dev/console bind at the restore", () => {
+    const terminal: CheckpointManifest = {
+      ...manifest,
+      stdio: { stdin: '/dev/pts/3', stdout: '/dev/pts/3', stderr: '/dev/pts/3' },
+      externalMounts: [{ destination: '/dev/console', source: '/dev/pts/3' }],
+      externalTty: 'tty[8803:1a]',
+    };
+    const dump = dumpArgs({ pid: 42, imageDir: '/i', logFile: '/l', leaveRunning: false, manifest: terminal, options: {} });
+    assert.deepEqual(
+      dump.filter((_, i) => dump[i - 1] === '--external'),
+      ['mnt[/dev/console]:/dev/console', 'tty[8803:1a]'],
+    );
+    const restore = restoreArgs({ ...restoreBase, manifest: terminal, terminalPath: '/dev/pts/7' });
+    assert.deepEqual(
+      restore.filter((_, i) => restore[i - 1] === '--external'),
+      ['mnt[/dev/console]:/dev/pts/7'],
+    );
+    assert.deepEqual(
+      restore.filter((_, i) => restore[i - 1] === '--inherit-fd'),
+      ['fd[5]:tty[8803:1a]'],
+    );
+  });
+
   it("roots only the runtime's controllers at the box's cgroup on this host", () => {
     const args = restoreArgs({
-      imageDir: '/i',
-      workDir: '/w',
-      logFile: '/l',
-      pidFile: '/p',
-      rootfs: '/r',
+      ...restoreBase,
       manifest: { format: 1, box: { id: 'b', name: 'b' }, criu: '4.2', at: 0, leaveRunning: false, stdio: {}, externalMounts: [], tcpEstablished: false },
-      stdinFd: 5,
-      outputFd: 6,
       cgroupRoots: [{ path: '/nsbox/b' }, { controller: 'name=systemd', path: '/' }],
-      options: {},
     });
     assert.deepEqual(
       args.filter((_, i) => args[i - 1] === '--cgroup-root'),
@@ -87,7 +127,7 @@ describe('migration: criu command lines', () => {
     ]);
   });
 
-  it('restores into the box’s cgroup where the driver made it: a systemd scope’s leaf on pure v2, /PARENT/ID beside v1', () => {
+  it('restores into the box’s cgroup where the driver made it: a systemd scope’s leaf on pure v2, /PARENT/ID beside v1, an OCI cgroupsPath', () => {
     const v2 = { layout: { kind: 'v2' as const, v1: {}, unified: '/sys/fs/cgroup', unifiedControllers: ['cpu'] }, parent: 'nsbox' };
     const scoped = { name: 'b', unifiedDir: '/sys/fs/cgroup/nsbox.slice/nsbox-b.scope/box', v1Dirs: {} };
     assert.equal(boxCgroupPath(v2, scoped), '/nsbox.slice/nsbox-b.scope/box');
@@ -100,6 +140,12 @@ describe('migration: criu command lines', () => {
       boxCgroupPath(hybrid, { name: 'b', unifiedDir: '/sys/fs/cgroup/unified/nsbox/b', v1Dirs: { pids: '/sys/fs/cgroup/pids/nsbox/b' } }),
       '/nsbox/b',
     );
+    // nsbox-runc's box, where config.json's cgroupsPath put it (podman's --cgroup-parent).
+    assert.equal(
+      boxCgroupPath(hybrid, { name: 'b', unifiedDir: '/sys/fs/cgroup/unified/podman/libpod-1', v1Dirs: { pids: '/sys/fs/cgroup/pids/podman/libpod-1' } }),
+      '/podman/libpod-1',
+    );
+    assert.equal(boxCgroupPath(hybrid, { name: 'b', v1Dirs: { pids: '/sys/fs/cgroup/pids/podman/libpod-1' } }), '/podman/libpod-1');
   });
 
   it("quotes words for the restore script's shell", () => {

@@ -18,6 +18,23 @@ export interface CheckpointManifest {
    * pipe nobody reads.
    */
   stdio: { stdin?: string; stdout?: string; stderr?: string };
+  /**
+   * The init's stdio that is a file of a mount the box does not have (a runc caller's
+   * `/dev/null`, opened on the host by conmon): criu's external files (`file[MNT:INODE]`,
+   * hex), given back on restore as the new caller's fd of the same number.
+   */
+  externalStdio?: { fd: 0 | 1 | 2; key: string }[];
+  /**
+   * The box's terminal (a pty whose master its shim holds, outside the tree): criu's external
+   * tty (`tty[RDEV:DEV]`, hex), given back on restore as the new shim's pty, the launcher's stdin.
+   */
+  externalTty?: string;
+  /**
+   * The directories below the box's cgroup2 directory at the dump (a systemd box's slices),
+   * relative. criu makes again only those that held tasks; an empty one a process watches
+   * (systemd's inotify on `cgroup.events`) is made before it runs.
+   */
+  cgroupDirs?: string[];
   /** Host paths bound into the box: destination → host source (criu's external mounts). */
   externalMounts: { destination: string; source: string }[];
   tcpEstablished: boolean;
@@ -28,6 +45,9 @@ export interface CheckpointManifest {
    */
   externalNetns?: { inode: number };
 }
+
+/** A pty slave's path on the host (the box's console is bound from one). */
+const PTY_SLAVE = /^\/dev\/pts\/\d+$/;
 
 /** criu's key for the box's network namespace when it is external. */
 export const NETNS_KEY = 'nsbox-netns';
@@ -54,7 +74,7 @@ export function dumpArgs(input: {
   imageDir: string;
   logFile: string;
   leaveRunning: boolean;
-  manifest: Pick<CheckpointManifest, 'externalMounts' | 'externalNetns'>;
+  manifest: Pick<CheckpointManifest, 'externalMounts' | 'externalNetns' | 'externalStdio' | 'externalTty'>;
   freezerCgroup?: string;
   options: CriuOptions;
 }): string[] {
@@ -62,6 +82,8 @@ export function dumpArgs(input: {
   // The mount namespace is the box's: host paths bound into it are external, named by their destination.
   for (const mount of input.manifest.externalMounts) args.push('--external', `mnt[${mount.destination}]:${mount.destination}`);
   if (input.manifest.externalNetns) args.push('--external', `net[${input.manifest.externalNetns.inode}]:${NETNS_KEY}`);
+  for (const file of input.manifest.externalStdio ?? []) args.push('--external', file.key);
+  if (input.manifest.externalTty) args.push('--external', input.manifest.externalTty);
   if (input.leaveRunning) args.push('--leave-running');
   if (input.options.tcpEstablished) args.push('--tcp-established');
   if (input.freezerCgroup) args.push('--freeze-cgroup', input.freezerCgroup);
@@ -80,6 +102,11 @@ export function restoreArgs(input: {
   /** The fds (in criu's process) holding the new shim's stdin read end and output write end. */
   stdinFd: number;
   outputFd: number;
+  /**
+   * The new stderr, when the caller gives one of its own (conmon's pipes for stdout and
+   * stderr are two): the old stderr pipe, when it was not the stdout one, is restored onto it.
+   */
+  errorFd?: number;
   /** The fd (in criu's process) of the network namespace to join, for images with an external one. */
   netnsFd?: number;
   /**
@@ -90,6 +117,11 @@ export function restoreArgs(input: {
    * at its root there would otherwise make criu copy that whole hierarchy below the new root.
    */
   cgroupRoots?: { controller?: string; path: string }[];
+  /**
+   * The new terminal's path (the shim's new pty slave): the source of a bind the box had from
+   * its old one (`/dev/console`), which is gone.
+   */
+  terminalPath?: string;
   options: CriuOptions;
 }): string[] {
   const { manifest } = input;
@@ -116,9 +148,18 @@ export function restoreArgs(input: {
     '--mntns-compat-mode',
   ];
   if (manifest.stdio.stdin?.startsWith('pipe:')) args.push('--inherit-fd', `fd[${input.stdinFd}]:${manifest.stdio.stdin}`);
-  const outputs = new Set([manifest.stdio.stdout, manifest.stdio.stderr].filter((file): file is string => file?.startsWith('pipe:') === true));
+  const { stdout, stderr } = manifest.stdio;
+  const ownError = input.errorFd !== undefined && stderr !== stdout;
+  const outputs = new Set([stdout, ownError ? undefined : stderr].filter((file): file is string => file?.startsWith('pipe:') === true));
   for (const output of outputs) args.push('--inherit-fd', `fd[${input.outputFd}]:${output}`);
-  for (const mount of manifest.externalMounts) args.push('--external', `mnt[${mount.destination}]:${mount.source}`);
+  if (ownError && stderr?.startsWith('pipe:')) args.push('--inherit-fd', `fd[${input.errorFd}]:${stderr}`);
+  const newStdio = [input.stdinFd, input.outputFd, input.errorFd ?? input.outputFd];
+  for (const file of manifest.externalStdio ?? []) args.push('--inherit-fd', `fd[${newStdio[file.fd]}]:${file.key}`);
+  if (manifest.externalTty) args.push('--inherit-fd', `fd[${input.stdinFd}]:${manifest.externalTty}`);
+  for (const mount of manifest.externalMounts) {
+    const source = input.terminalPath && PTY_SLAVE.test(mount.source) ? input.terminalPath : mount.source;
+    args.push('--external', `mnt[${mount.destination}]:${source}`);
+  }
   if (manifest.externalNetns && input.netnsFd !== undefined) args.push('--inherit-fd', `fd[${input.netnsFd}]:${NETNS_KEY}`);
   if (manifest.tcpEstablished) args.push('--tcp-established');
   for (const root of input.cgroupRoots ?? []) args.push('--cgroup-root', root.controller ? `${root.controller}:${root.path}` : root.path);

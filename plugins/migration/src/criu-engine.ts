@@ -7,7 +7,21 @@
  * init ends up the shim's child (it is the nearest subreaper) and is supervised as any init.
  */
 
-import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { type Box, NsboxError, type OciSpec, type OperationContext } from '@nsbox/core';
 import {
@@ -24,7 +38,7 @@ import {
 import { type CheckpointManifest, dumpArgs, manifestFile, restoreArgs, shellQuote } from './criu-args.js';
 import { type CriuInstall, findCriu } from './criu-install.js';
 import { criuErrors, runCriu } from './criu-run.js';
-import { hostBinds, parseMountinfo } from './mountinfo.js';
+import { hostBinds, parseMountinfo, viewMounts } from './mountinfo.js';
 import type { MigrationSettings } from './settings.js';
 
 const RESTORE_SCRIPT = 'criu-restore.sh';
@@ -33,6 +47,8 @@ export const RESTORE_MS = 'criu-restore.ms';
 /** Where the restore launcher keeps the box's new stdio while criu's own goes to /dev/null. */
 const STDIN_FD = 5;
 const OUTPUT_FD = 6;
+/** The box's new stderr (a shim's is its stdout; a runc caller's, conmon's, a pipe of its own). */
+const ERROR_FD = 9;
 /**
  * The images directory, opened by the script: criu reopens it by path from inside the box's
  * user namespace, where the runtime's 0700 state directories cannot be walked through; the
@@ -43,6 +59,17 @@ const IMAGES_FD = 7;
 const SETPRIV = '/usr/bin/setpriv';
 /** The network namespace the runtime made and the plugins wired, for images with an external one. */
 const NETNS_FD = 8;
+
+/** The restore script's variable holding the new pty's path, and its place in criu's arguments. */
+const TERMINAL_VAR = 'NSBOX_TERMINAL';
+const TERMINAL_WORD = `\u0000${TERMINAL_VAR}\u0000`;
+
+/** A word of the restore script: quoted, but for the new terminal's path, which the shell expands. */
+function scriptWord(word: string): string {
+  if (!word.includes(TERMINAL_WORD)) return shellQuote(word);
+  const [before = '', after = ''] = word.split(TERMINAL_WORD);
+  return `${shellQuote(before)}"$${TERMINAL_VAR}"${shellQuote(after)}`;
+}
 
 function readLink(path: string): string | undefined {
   try {
@@ -75,19 +102,13 @@ export class CriuEngine implements CheckpointEngine {
 
   check(box: Box, spec: OciSpec): void {
     this.install();
-    if (spec.process?.terminal) {
-      throw new NsboxError('E_UNSUPPORTED', `box '${box.name}' has a terminal: its pty cannot be checkpointed yet (migration plugin)`, {
-        details: { box: box.name, field: 'process.terminal' },
-      });
-    }
-    // The /proc views are FUSE mounts served by the box's shim: criu saves neither.
-    if (procViews(spec)) {
+    // The /proc views come back (see viewMounts); the kernel log view, bound over /dev/kmsg,
+    // has no file of the host's that a box may read in its place.
+    if (procViews(spec)?.files.includes('kmsg')) {
       throw new NsboxError(
         'E_UNSUPPORTED',
-        `box '${box.name}' has files its shim serves over FUSE (virtualisation.procViews, virtualisation.kernelLog): criu cannot save FUSE mounts`,
-        {
-          details: { box: box.name, field: 'virtualisation.procViews' },
-        },
+        `box '${box.name}' has its own kernel log at /dev/kmsg (virtualisation.kernelLog), a FUSE mount its shim serves: criu cannot save it (its dump stops at "mnt: … doesn't have a proper root mount")`,
+        { details: { box: box.name, field: 'virtualisation.kernelLog' } },
       );
     }
     // A seccomp listener cannot be saved: criu brings the filter back without one, and the
@@ -97,7 +118,7 @@ export class CriuEngine implements CheckpointEngine {
       const rules = notified.map((rule) => `${rule.syscall} (${rule.owner})`).join(', ');
       throw new NsboxError(
         'E_UNSUPPORTED',
-        `box '${box.name}' has syscalls answered by nsbox-notify: ${rules}; criu cannot restore a seccomp listener, so they would fail after a restore`,
+        `box '${box.name}' has syscalls answered by nsbox-notify: ${rules}; criu cannot restore a seccomp listener, so they would fail after a restore (ENOSYS)`,
         {
           details: { box: box.name, syscalls: notified.map((rule) => rule.syscall) },
         },
@@ -110,6 +131,7 @@ export class CriuEngine implements CheckpointEngine {
     const pid = request.initPid;
     const externalNetns = networkLeftToPlugins(request.box, request.spec, pid);
     const fd = (n: number) => readLink(`/proc/${pid}/fd/${n}`);
+    const boxMounts = parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'));
     const manifest: CheckpointManifest = {
       format: 1,
       box: { id: request.box.id, name: request.box.name },
@@ -117,7 +139,10 @@ export class CriuEngine implements CheckpointEngine {
       at: Date.now(),
       leaveRunning: request.leaveRunning,
       stdio: { stdin: fd(0), stdout: fd(1), stderr: fd(2) },
-      externalMounts: hostBinds(parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')), parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))),
+      externalMounts: [...hostBinds(boxMounts, parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))), ...viewMounts(boxMounts)],
+      externalStdio: stdioOutsideBox(pid, boxMounts),
+      ...(request.spec.process?.terminal ? ttyOfTree(pid) : {}),
+      cgroupDirs: this.cgroupDirs(request.box),
       tcpEstablished: request.extra.tcpEstablished === true,
       ...(externalNetns ? { externalNetns } : {}),
     };
@@ -168,12 +193,16 @@ export class CriuEngine implements CheckpointEngine {
       manifest,
       stdinFd: STDIN_FD,
       outputFd: OUTPUT_FD,
+      errorFd: ERROR_FD,
       ...(request.netns ? { netnsFd: NETNS_FD } : {}),
       cgroupRoots: this.cgroupRoots(request.box),
+      ...(manifest.externalTty ? { terminalPath: TERMINAL_WORD } : {}),
       options: { verbosity: this.settings.verbosity },
     });
     giveImagesToBoxRoot(request.imageDir, request.spec);
-    const command = [SETPRIV, '--pdeathsig', 'KILL', '--', ...request.root.wrapper, install.file, ...install.args, ...args].map(shellQuote).join(' ');
+    const unified = this.cgroups?.get(request.box.id)?.unifiedDir;
+    for (const dir of unified ? (manifest.cgroupDirs ?? []) : []) mkdirSync(join(unified as string, dir), { recursive: true });
+    const command = [SETPRIV, '--pdeathsig', 'KILL', '--', ...request.root.wrapper, install.file, ...install.args, ...args].map(scriptWord).join(' ');
     const fault = this.settings.fault ? `CRIU_FAULT=${shellQuote(this.settings.fault)} ` : '';
     const script = join(request.boxDir, RESTORE_SCRIPT);
     writeFileSync(
@@ -191,8 +220,10 @@ export class CriuEngine implements CheckpointEngine {
         ...(request.netns
           ? [`exec ${NETNS_FD}<${shellQuote(request.netns)} || { echo "error criu-restore 2 cannot open ${request.netns}" >&4; exit 1; }`]
           : []),
+        // A terminal box's new pty, the launcher's stdin: its console is bound from it.
+        ...(manifest.externalTty ? terminalLines(request.spec) : []),
         'started=$(date +%s%N)',
-        `${fault}${command} ${STDIN_FD}<&0 ${OUTPUT_FD}>&1 </dev/null >/dev/null 2>&1`,
+        `${fault}${command} ${STDIN_FD}<&0 ${OUTPUT_FD}>&1 ${ERROR_FD}>&2 </dev/null >/dev/null 2>&1`,
         'rc=$?',
         // criu's own time, beside its log (bench/migration compares nsbox's restore with it).
         `echo $(( ($(date +%s%N) - started) / 1000000 )) > ${shellQuote(join(request.boxDir, RESTORE_MS))}`,
@@ -221,6 +252,27 @@ export class CriuEngine implements CheckpointEngine {
     const cgroup = this.cgroups?.get(box.id);
     if (!cgroup || !this.cgroups) return [];
     return [{ path: boxCgroupPath(this.cgroups, cgroup) }, ...unmanagedCgroups(readFileSync('/proc/self/cgroup', 'utf8'), Object.keys(cgroup.v1Dirs))];
+  }
+
+  /** The directories below the box's cgroup2 directory, relative (see CheckpointManifest.cgroupDirs). */
+  private cgroupDirs(box: Box): string[] {
+    const unified = this.cgroups?.get(box.id)?.unifiedDir;
+    if (!unified) return [];
+    const dirs: string[] = [];
+    const walk = (relativeDir: string) => {
+      for (const entry of readdirSync(join(unified, relativeDir), { withFileTypes: true })) {
+        if (!entry.isDirectory()) continue;
+        const child = join(relativeDir, entry.name);
+        dirs.push(child);
+        walk(child);
+      }
+    };
+    try {
+      walk('');
+    } catch {
+      // the box's cgroup went meanwhile: the dump says so
+    }
+    return dirs;
   }
 
   private callOptions(context: OperationContext) {
@@ -273,17 +325,80 @@ function networkLeftToPlugins(box: Box, spec: OciSpec, pid: number): { inode: nu
 }
 
 /**
+ * The init's fds 0-2 that are files on a mount the box does not have (conmon's `/dev/null`,
+ * opened on the host before the box was made): criu cannot reach them by path, so they are
+ * its external files, keyed by mount id and inode as criu names them.
+ */
+function stdioOutsideBox(pid: number, boxMounts: { id: number }[]): { fd: 0 | 1 | 2; key: string }[] {
+  const ids = new Set(boxMounts.map((mount) => mount.id));
+  const outside: { fd: 0 | 1 | 2; key: string }[] = [];
+  for (const fd of [0, 1, 2] as const) {
+    try {
+      const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (!link.startsWith('/')) continue; // pipes, sockets: criu's own kinds
+      if (isPtySlave(statSync(`/proc/${pid}/fd/${fd}`))) continue; // the box's terminal: criu's external tty
+      const mountId = Number(/^mnt_id:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1]);
+      if (!Number.isInteger(mountId) || ids.has(mountId)) continue;
+      outside.push({ fd, key: `file[${mountId.toString(16)}:${statSync(`/proc/${pid}/fd/${fd}`).ino.toString(16)}]` });
+    } catch {
+      // closed or gone: the dump says so
+    }
+  }
+  return outside;
+}
+
+/** The kernel's majors of pty slaves (UNIX98_PTY_SLAVE_MAJOR and the 7 after it). */
+const PTY_SLAVE_MAJORS = [136, 143];
+
+function isPtySlave(stat: Stats): boolean {
+  const major = Math.floor(stat.rdev / 256) % 4096;
+  return stat.isCharacterDevice() && major >= (PTY_SLAVE_MAJORS[0] as number) && major <= (PTY_SLAVE_MAJORS[1] as number);
+}
+
+/**
+ * The box's terminal as criu keys it: the first slave of a pty of the host's devpts a process
+ * of the tree has open (the console its shim made; systemd and its getty reopen it). Its master is the shim's,
+ * outside the tree, so criu is told it is external and gets the new shim's pty on restore.
+ */
+function ttyOfTree(init: number): { externalTty?: string } {
+  const hostDevpts = statSync('/dev/pts/ptmx').dev;
+  const pending = [init];
+  for (let pid = pending.shift(); pid !== undefined; pid = pending.shift()) {
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const stat = statSync(`/proc/${pid}/fd/${fd}`, { throwIfNoEntry: false });
+        // The shim's pty is on the host's devpts; the box's own ptys (its devpts) are criu's to save.
+        if (stat && isPtySlave(stat) && stat.dev === hostDevpts) {
+          return { externalTty: `tty[${stat.rdev.toString(16)}:${stat.dev.toString(16)}]` };
+        }
+      }
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+        if (children) pending.push(...children.split(' ').map(Number));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return {};
+}
+
+/**
  * The v1 hierarchies of `/proc/self/cgroup` none of whose controllers the runtime manages,
  * each with this process's path in it (the cgroup2 line has no controllers: managed).
  */
 /**
- * The box's cgroup as a path from its hierarchy's root, where criu puts the restored tree. On
- * pure cgroup v2 it is wherever the driver made it (systemd's: a leaf in the box's scope under
- * a slice); with v1 hierarchies the runtime makes `/PARENT/BOX-ID` in every one.
+ * The box's cgroup as a path from its hierarchy's root, where criu puts the restored tree:
+ * wherever the driver made it — systemd's leaf in the box's scope under a slice on pure
+ * cgroup v2, the path an OCI config.json asked for (nsbox-runc), `/PARENT/BOX-ID` by default.
  */
 export function boxCgroupPath(cgroups: Pick<CgroupDriver, 'layout' | 'parent'>, cgroup: Pick<BoxCgroup, 'name' | 'unifiedDir' | 'v1Dirs'>): string {
   const unified = cgroups.layout.unified;
-  if (unified && cgroup.unifiedDir && Object.keys(cgroup.v1Dirs).length === 0) return `/${relative(unified, cgroup.unifiedDir)}`;
+  if (unified && cgroup.unifiedDir) return `/${relative(unified, cgroup.unifiedDir)}`;
+  for (const [controller, dir] of Object.entries(cgroup.v1Dirs)) {
+    const root = cgroups.layout.v1[controller];
+    if (root) return `/${relative(root, dir)}`;
+  }
   return `/${cgroups.parent}/${cgroup.name}`;
 }
 
@@ -302,6 +417,26 @@ export function unmanagedCgroups(procCgroup: string, managed: string[]): { contr
  * criu reads some images once it is inside the box's user namespace, where the host's root
  * is nobody: the images (the box's own memory) go to the host uid the box's root maps to.
  */
+/**
+ * The restore script's lines for a box with a terminal: the new pty's path, and the pty given
+ * to the box's root and tty group as the launcher gives it at a start — criu sets the owner the
+ * dump recorded from inside the box's user namespace, which it may not do to a host root's file.
+ */
+function terminalLines(spec: OciSpec): string[] {
+  const lines = [`${TERMINAL_VAR}=$(readlink /proc/self/fd/0)`];
+  const hostId = (mappings: { containerID: number; hostID: number; size: number }[] | undefined, id: number) => {
+    const mapping = mappings?.find((entry) => id >= entry.containerID && id < entry.containerID + entry.size);
+    return mapping ? mapping.hostID + id - mapping.containerID : undefined;
+  };
+  const uid = hostId(spec.linux?.uidMappings, 0);
+  const gid = hostId(spec.linux?.gidMappings, TTY_GID) ?? hostId(spec.linux?.gidMappings, 0);
+  if (uid !== undefined && gid !== undefined) lines.push(`chown ${uid}:${gid} "$${TERMINAL_VAR}"`);
+  return lines;
+}
+
+/** Debian's tty group, which owns a pty slave (devpts gid=5). */
+const TTY_GID = 5;
+
 function giveImagesToBoxRoot(imageDir: string, spec: OciSpec): void {
   const hostId = (mappings: { containerID: number; hostID: number }[] | undefined) => mappings?.find((mapping) => mapping.containerID === 0)?.hostID;
   const uid = hostId(spec.linux?.uidMappings);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { hostBinds, parseMountinfo } from './mountinfo.js';
+import { hostBinds, parseMountinfo, viewMounts } from './mountinfo.js';
 
 // A box as the launcher builds it: an idmapped root, its own proc/tmpfs/devpts, host device
 // nodes bound from devtmpfs, masks bound from /dev/null, a volume with a space in its name.
@@ -28,5 +28,19 @@ describe('migration: which of a box mounts are the host files', () => {
     const bound = parseMountinfo('40 25 254:1 /volumes /mnt/vol rw - ext4 /dev/vdb rw');
     const inBox = parseMountinfo('106 83 254:0 /r / rw - ext4 /dev/vda rw\n90 106 254:1 /volumes/app /app rw - ext4 /dev/vdb rw');
     assert.deepEqual(hostBinds(inBox, bound), [{ destination: '/app', source: '/mnt/vol/app' }]);
+  });
+
+  it("takes the /proc and /sys views (FUSE mounts of the shim's connection) back as the host's own files, and leaves /dev/kmsg's", () => {
+    const views = parseMountinfo(
+      [
+        '120 108 0:60 /meminfo /proc/meminfo rw,nosuid,nodev - fuse.nsbox-proc-view nsbox rw',
+        '121 106 0:60 /cpu-online /sys/devices/system/cpu/online rw - fuse nsbox rw',
+        '122 109 0:61 /kmsg /dev/kmsg rw - fuse.nsbox-proc-view nsbox rw',
+      ].join('\n'),
+    );
+    assert.deepEqual(viewMounts([...parseMountinfo(box), ...views]), [
+      { destination: '/proc/meminfo', source: '/proc/meminfo' },
+      { destination: '/sys/devices/system/cpu/online', source: '/sys/devices/system/cpu/online' },
+    ]);
   });
 });

@@ -69,3 +69,16 @@ export function hostBinds(box: MountEntry[], host: MountEntry[]): { destination:
   }
   return binds;
 }
+
+/**
+ * The box's /proc views: FUSE mounts (bound over `/proc/meminfo`, `/sys/devices/system/cpu/online`,
+ * ...) of a connection its shim holds, which criu cannot save. Each is external at the dump and
+ * comes back as a bind of the host's own file at the same path (the kernel's text, what a box
+ * without views reads), over which the restore's new view server binds its views again.
+ */
+export function viewMounts(box: MountEntry[]): { destination: string; source: string }[] {
+  return box
+    .filter((entry) => entry.fsType === 'fuse' || entry.fsType.startsWith('fuse.'))
+    .filter((entry) => entry.mountPoint.startsWith('/proc/') || entry.mountPoint.startsWith('/sys/'))
+    .map((entry) => ({ destination: entry.mountPoint, source: entry.mountPoint }));
+}

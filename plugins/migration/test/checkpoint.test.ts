@@ -5,7 +5,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { findAction, invokeAction } from '@nsbox/host';
 import type { LinuxRuntimeFacts } from '@nsbox/runtime';
@@ -77,6 +77,29 @@ describe('migration: checkpoint and restore of a real box', function () {
     assert.equal(existsSync(boxDir), false, 'the box directory, with its images, went with the box');
   });
 
+  it('keeps a pty session: a box with a terminal comes back on a new pty of its new shim, still its /dev/console, and its output goes on there', async () => {
+    const t = await openMigrationHost(cleanup);
+    const script = 'i=0; while true; do i=$((i+1)); echo "tick $i"; echo $i > /count; tty > /tty; sleep 0.1; done';
+    await t.box('mig-tty', { process: { args: ['sh', '-c', script], terminal: true } });
+    assert.ok(await waitFor(() => t.count('mig-tty') >= 3, 10_000), 'the counter runs');
+
+    await action(t, 'checkpoint', { box: 'mig-tty' });
+    const atDump = t.count('mig-tty');
+    await action(t, 'restore', { box: 'mig-tty' });
+    const after = t.host.manager.get('mig-tty');
+    const init = (after.runtime as LinuxRuntimeFacts).init?.pid;
+    assert.ok(await waitFor(() => t.count('mig-tty') > atDump + 3, 10_000), 'the counter goes on after the restore');
+    const pty = readlinkSync(`/proc/${init}/fd/0`);
+    assert.match(pty, /^\/dev\/pts\/\d+$/, 'the restored shell reads a pty');
+    assert.equal(
+      readFileSync(join((after.runtime as LinuxRuntimeFacts).rootfs as string, 'tty'), 'utf8'),
+      '/dev/console\n',
+      'its terminal is still its /dev/console',
+    );
+    const tick = atDump + 2;
+    assert.ok(await waitFor(() => t.driver.logs(after).includes(`tick ${tick}`), 5_000), `tick ${tick}, written after the restore, reached the console log`);
+  });
+
   it('refuses, before anything stops, a box whose syscalls nsbox-notify answers, naming them', async () => {
     const t = await openMigrationHost(cleanup, { virtualisation: true });
     await t.box('mig-notify', { virtualisation: { sysinfo: true, procViews: false, kernelLog: false } });
@@ -89,11 +112,39 @@ describe('migration: checkpoint and restore of a real box', function () {
     assert.ok(await waitFor(() => t.count('mig-notify') > before, 5_000), 'the box still runs');
   });
 
-  it('refuses, before anything stops, a box whose /proc views its shim serves over FUSE, naming the field', async () => {
+  it('brings the /proc views back: the new shim binds them again over the stand-ins criu restored', async () => {
     const t = await openMigrationHost(cleanup, { virtualisation: true });
-    await t.box('mig-views', { virtualisation: { sysinfo: false, kernelLog: false, quota: false } });
-    await assert.rejects(action(t, 'checkpoint', { box: 'mig-views' }), /virtualisation\.procViews/);
-    assert.equal(t.host.manager.get('mig-views').state, 'running');
+    await t.box('mig-views', { limits: { memory: '256M' }, virtualisation: { sysinfo: false, kernelLog: false, quota: false } });
+    const memTotal = async () => (await t.exec('mig-views', 'grep MemTotal /proc/meminfo')).replace(/\s+/g, ' ').trim();
+    assert.equal(await memTotal(), 'MemTotal: 262144 kB', "the view shows the box's limit");
+    // Twice: a restored box, its views over the stand-ins, is saved again.
+    for (const round of [1, 2]) {
+      await action(t, 'checkpoint', { box: 'mig-views' });
+      await action(t, 'restore', { box: 'mig-views' });
+      const init = (t.host.manager.get('mig-views').runtime as LinuxRuntimeFacts).init?.pid;
+      // The new server mounts once criu is done: the box reads the kernel's text until then.
+      const over = (path: string) =>
+        readFileSync(`/proc/${init}/mountinfo`, 'utf8')
+          .split('\n')
+          .filter((line) => line.split(' ')[4] === path)
+          .map((line) => line.split(' - ')[1]?.split(' ')[0]);
+      assert.ok(
+        await waitFor(() => over('/proc/meminfo').at(-1)?.startsWith('fuse') === true, 10_000),
+        `round ${round}: the view is mounted over /proc/meminfo again`,
+      );
+      // criu cannot drop a mount: each round keeps the stand-ins it found under the view (README).
+      assert.deepEqual(over('/proc/meminfo').slice(0, -1), Array(round).fill('proc'), `round ${round}: ${round} stand-in(s) under the view`);
+      assert.equal(await memTotal(), 'MemTotal: 262144 kB', `round ${round}: the view shows the box's limit after the restore`);
+    }
+    const before = t.count('mig-views');
+    assert.ok(await waitFor(() => t.count('mig-views') > before, 5_000), 'the box runs');
+  });
+
+  it('refuses, before anything stops, a box with its own kernel log (a FUSE mount over /dev/kmsg), naming the field', async () => {
+    const t = await openMigrationHost(cleanup, { virtualisation: true });
+    await t.box('mig-kmsg', { virtualisation: { sysinfo: false, kernelLog: true, quota: false } });
+    await assert.rejects(action(t, 'checkpoint', { box: 'mig-kmsg' }), /virtualisation\.kernelLog/);
+    assert.equal(t.host.manager.get('mig-kmsg').state, 'running');
   });
 
   it("refuses, before anything stops, a box that shares the host's network stack", async () => {

@@ -9,7 +9,16 @@
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Box, type DriverStatus, defineOperationInput, NsboxError, type OciSpec, type OperationContext, type StartMoments } from '@nsbox/core';
+import {
+  type Box,
+  type DriverStatus,
+  defineOperationInput,
+  NsboxError,
+  type OciSpec,
+  type OperationContext,
+  type RestoreOptions,
+  type StartMoments,
+} from '@nsbox/core';
 import {
   compileCreateProgram,
   encodeProgram,
@@ -165,6 +174,63 @@ export class OciBoxDriver extends LinuxBoxDriver {
     }
   }
 
+  /**
+   * `restore`: as a start, but the caller's front runs the checkpoint engine's restore
+   * launcher (criu restore --restore-detached) in place of the launcher, so that the restored
+   * init ends up the caller's descendant (conmon, a child subreaper, reaps it) as a created
+   * one does. It runs at once: there is no held init and no `start`.
+   */
+  override async restore(
+    box: Box,
+    spec: OciSpec,
+    options: RestoreOptions,
+    context: OperationContext,
+    moments?: StartMoments,
+  ): Promise<Record<string, unknown>> {
+    const launch = ociLaunchInput.of(context);
+    if (!launch) throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is restored by nsbox-runc restore`, { details: { box: box.name } });
+    const engine = this.checkpointEngines.require(box, 'restore');
+    engine.check?.(box, spec);
+    const facts = ociFacts(box);
+    const files = this.files(box);
+    mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    removeTreeSync(files.exitFile);
+    writeFileSync(files.specFile, JSON.stringify(spec, null, 2));
+    this.makeCgroup(box);
+    try {
+      this.resources.apply(box, OCI_OWNER, translateResources(spec.linux.resources).resources);
+      await moments?.configure();
+      const netns = restoreNetns(box, spec, engine.restoreNeeds?.(options.imageDir).netns ?? false);
+      const launcher = await this.restoreLauncher(engine, box, spec, options, context, netns);
+      // The front hands the launcher a program on fd 3: the restore script has none to read.
+      const programFile = join(files.dir, 'restore-program.bin');
+      writeFileSync(programFile, '', { mode: 0o600 });
+      // A box with a terminal gets a new pty (through the console socket), which the engine
+      // hands the restored tree in place of its old one.
+      const answer = await launch.caller.spawn({
+        launcher: launcher.path,
+        program: programFile,
+        ...(spec.process.terminal ? { tty: true } : {}),
+        ...(launch.consoleSocket ? { consoleSocket: launch.consoleSocket } : {}),
+        ...(launch.subreaper ? { subreaper: true } : {}),
+      });
+      const ok = /^ok (\d+)$/.exec(answer.line);
+      if (!ok) throw launcherError(answer.line);
+      const restored = {
+        init: identify(Number(ok[1])),
+        cgroup: box.id,
+        startedAt: Date.now(),
+        oci: { ...facts, started: true } satisfies OciFacts,
+        restoredFrom: { engine: engine.name, imageDir: options.imageDir, ...launcher.facts },
+      };
+      await moments?.wire(restored);
+      return restored;
+    } catch (error) {
+      await this.removeCgroup(box).catch(() => undefined);
+      throw error;
+    }
+  }
+
   /** An init that exited but was not reaped yet (its reaper is the engine) is stopped. */
   override async status(box: Box): Promise<DriverStatus> {
     const init = (box.runtime as LinuxRuntimeFacts).init;
@@ -176,6 +242,22 @@ export class OciBoxDriver extends LinuxBoxDriver {
   startSocket(box: Pick<Box, 'id'>): string {
     return join(this.files(box).dir, 'start.sock');
   }
+}
+
+/**
+ * The network namespace a restore joins, for images that left theirs out (its links were
+ * wired from the host: podman's netavark veth): the one config.json names, which the engine
+ * made again for this restore, as criu's `--external net`.
+ */
+function restoreNetns(box: Box, spec: OciSpec, needed: boolean): string | undefined {
+  if (!needed) return undefined;
+  const path = spec.linux.namespaces.find((namespace) => namespace.type === 'network')?.path;
+  if (path) return path;
+  throw new NsboxError(
+    'E_INVALID_ARGUMENT',
+    `container '${box.name}' was checkpointed with a network namespace of its caller's: config.json must name one (linux.namespaces network path) to restore it into`,
+    { details: { field: 'linux.namespaces' } },
+  );
 }
 
 /** 'error STEP ERRNO MESSAGE' from the launcher (read by the runtime's one reader), as runc would word it. */

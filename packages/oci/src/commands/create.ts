@@ -5,7 +5,7 @@
  * hooks run in the launcher at their moments. A failure at any step leaves nothing behind.
  */
 
-import { type Box, NsboxError, operationContext } from '@nsbox/core';
+import { type Box, NsboxError, operationContext, type RestoreOptions } from '@nsbox/core';
 import type { LinuxRuntimeFacts } from '@nsbox/runtime';
 import { assertSystemdCgroupSupported, parseCgroupsPath } from '../box/cgroup-paths.js';
 import { inheritedFds, withVariables } from '../box/inherited-fds.js';
@@ -24,6 +24,8 @@ export interface CreateOptions {
   foreground?: boolean;
   /** crun's --config: config.json's path, relative to the bundle. */
   config?: string;
+  /** `restore`: the init comes back from these images, running, instead of being launched and held. */
+  restore?: RestoreOptions;
 }
 
 export async function createContainer(context: CommandContext, id: string, options: CreateOptions): Promise<Box> {
@@ -71,7 +73,7 @@ export async function createContainer(context: CommandContext, id: string, optio
     context.log.debug(`create ${id}: box ${name}, bundle ${bundle.dir}`);
     let box = await runtime.manager.create({ name, config }, operation);
     try {
-      box = await runtime.manager.start(box.id, operation);
+      box = options.restore ? await runtime.manager.restore(box.id, options.restore, operation) : await runtime.manager.start(box.id, operation);
       const init = (box.runtime as LinuxRuntimeFacts).init;
       if (options.pidFile && init) writePidFile(context, options.pidFile, init.pid);
       return box;
