@@ -5,6 +5,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { findAction, invokeAction } from '@nsbox/host';
@@ -152,6 +153,32 @@ describe('migration: checkpoint and restore of a real box', function () {
     await t.box('mig-hostnet', { isolation: { namespaces: { network: 'host' } } });
     await assert.rejects(action(t, 'checkpoint', { box: 'mig-hostnet' }), /shares the host's network stack/);
     assert.equal(t.host.manager.get('mig-hostnet').state, 'running');
+  });
+
+  it("keeps a filter that logs its denials (tracking's two filters): the same filters, a denial still EPERM and still in the kernel's log", async () => {
+    const t = await openMigrationHost(cleanup, { tracking: true });
+    const box = await t.box('mig-logged');
+    const filters = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Seccomp_filters:\s*(\d+)/m)?.[1];
+    const initPid = (box.runtime as LinuxRuntimeFacts).init?.pid as number;
+    const rootUid = readFileSync(`/proc/${initPid}/status`, 'utf8').match(/^Uid:\s*(\d+)/m)?.[1];
+    assert.equal(filters(initPid), '2', "tracking's unlogged filter and the logged one");
+    // The kernel's records of a denied mount(2) by this box's root (its host uid), the command named.
+    const deniedMounts = () =>
+      execFileSync('dmesg', ['--raw'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((line) => line.includes('type=1326') && line.includes(` uid=${rootUid} `) && line.includes('comm="mount"')).length;
+    const deny = async () => t.exec('mig-logged', 'mkdir -p /tmp/m; mount -t tmpfs none /tmp/m 2>&1; echo status=$?');
+    const logged = deniedMounts();
+    assert.match(await deny(), /permission denied[\s\S]*status=[1-9]/);
+    assert.ok(await waitFor(() => deniedMounts() > logged, 5_000), 'the denial before the checkpoint is in the kernel log');
+
+    await action(t, 'checkpoint', { box: 'mig-logged' });
+    await action(t, 'restore', { box: 'mig-logged' });
+    const restoredPid = (t.host.manager.get('mig-logged').runtime as LinuxRuntimeFacts).init?.pid as number;
+    assert.equal(filters(restoredPid), '2', 'criu gave the restored init both filters');
+    const beforeRestoredDenial = deniedMounts();
+    assert.match(await deny(), /permission denied[\s\S]*status=[1-9]/, 'still denied after the restore');
+    assert.ok(await waitFor(() => deniedMounts() > beforeRestoredDenial, 5_000), 'and still logged: the restored filter kept its log flag');
   });
 
   it('keeps the box running with leaveRunning, and the images restore after a stop', async () => {

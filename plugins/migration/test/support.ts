@@ -13,6 +13,7 @@ import type { AnyPlugin, Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
+import { trackingPlugin } from '@nsbox/plugin-tracking';
 import { virtualisationPlugin } from '@nsbox/plugin-virtualisation';
 import { execInBox, LinuxBoxDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
 import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter, useCleanup } from '@nsbox/testkit';
@@ -75,11 +76,17 @@ function killCriuLeftovers(marker: string): void {
   }
 }
 
-export async function openMigrationHost(cleanup: Cleanup, options: { virtualisation?: boolean } = {}): Promise<MigrationTestHost> {
+export async function openMigrationHost(cleanup: Cleanup, options: { virtualisation?: boolean; tracking?: boolean } = {}): Promise<MigrationTestHost> {
   const cgroupParent = `nsbox-test-${randomBytes(4).toString('hex')}`;
   removeCgroupsAfter(cleanup, cgroupParent);
   const host = await createTestHost(cleanup, {
-    plugins: [isolationPlugin as AnyPlugin, limitsPlugin, ...(options.virtualisation ? [virtualisationPlugin] : []), migrationPlugin],
+    plugins: [
+      isolationPlugin as AnyPlugin,
+      limitsPlugin,
+      ...(options.virtualisation ? [virtualisationPlugin] : []),
+      ...(options.tracking ? [trackingPlugin as AnyPlugin] : []),
+      migrationPlugin,
+    ],
     driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),
   });
   // Every criu of this test names the state dir (its images and logs live under it).
