@@ -28,8 +28,11 @@
 static struct
 {
   bool wanted;              /* SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV was asked for */
-  struct sock_fprog prog;   /* the exported BPF, filled by nsbox_seccomp_build */
+  struct sock_fprog prog;   /* the exported BPF, filled by nsbox_seccomp_build or the cache */
   int listener;             /* seccomp(2)'s return, or -1 */
+  bool notify_used;         /* a `notify` rule went into the filter: it gets a listener */
+  bool prepared;            /* the BPF and `flags` came from nsbox_seccomp_prepare */
+  unsigned int flags;       /* the kernel's filter flags of a prepared filter */
 } direct = { .listener = -1 };
 
 static int
@@ -142,6 +145,8 @@ add_rule (scmp_filter_ctx ctx, uint32_t default_action, const struct nsbox_op *o
   rc = seccomp_rule_add_array (ctx, action, syscall_nr, (unsigned) n_conds, conds);
   if (rc < 0)
     return nsbox_fail (err, -rc, "add the rule for '%s'", op->args[1]);
+  if (action == SCMP_ACT_NOTIFY)
+    direct.notify_used = true;
   return 0;
 }
 
@@ -188,7 +193,7 @@ nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *out,
   int rc;
 
   *out = NULL;
-  if (nsbox_program_find (prog, "seccomp.load") == NULL)
+  if (nsbox_program_find (prog, "seccomp.load") == NULL || direct.prepared)
     return 0;
   err->step = "seccomp.default";
   if (def == NULL)
@@ -277,6 +282,58 @@ export_bpf (scmp_filter_ctx ctx, struct nsbox_error *err)
   return 0;
 }
 
+/* The flags libseccomp's seccomp_load gives the kernel (2.5, on a kernel with TSYNC_ESRCH
+ * and user notification): a prepared filter is loaded with seccomp(2) itself. */
+static unsigned int
+libseccomp_flags (scmp_filter_ctx ctx)
+{
+  unsigned int flags = direct.notify_used ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+  uint32_t on = 0;
+
+  if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_TSYNC, &on) == 0 && on)
+    flags |= SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+  if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_LOG, &on) == 0 && on)
+    flags |= SECCOMP_FILTER_FLAG_LOG;
+  if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_SSB, &on) == 0 && on)
+    flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+  return flags;
+}
+
+int
+nsbox_seccomp_compile (const struct nsbox_program *prog, struct sock_fprog *bpf,
+                       unsigned int *flags, struct nsbox_error *err)
+{
+  __attribute__ ((cleanup (release_ctx))) scmp_filter_ctx ctx = NULL;
+
+  if (nsbox_seccomp_build (prog, &ctx, err) < 0)
+    return -1;
+  if (ctx == NULL)
+    return 0;
+  if (direct.prog.filter == NULL && export_bpf (ctx, err) < 0)
+    return -1;
+  direct.flags = direct.wanted ? direct_flags (ctx) : libseccomp_flags (ctx);
+  direct.prepared = true;
+  *bpf = direct.prog;
+  *flags = direct.flags;
+  return 0;
+}
+
+void
+nsbox_seccomp_use_bpf (struct sock_filter *insns, unsigned short len, unsigned int flags)
+{
+  free (direct.prog.filter);
+  direct.prog.filter = insns;
+  direct.prog.len = len;
+  direct.flags = flags;
+  direct.prepared = true;
+}
+
+bool
+nsbox_seccomp_prepared (void)
+{
+  return direct.prepared;
+}
+
 int
 nsbox_seccomp_load (scmp_filter_ctx ctx, struct nsbox_error *err)
 {
@@ -285,12 +342,16 @@ nsbox_seccomp_load (scmp_filter_ctx ctx, struct nsbox_error *err)
   if (direct.prog.filter != NULL)
     {
       /* One syscall: nothing but it may run between the capabilities and execve. */
-      direct.listener = (int) syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, direct_flags (ctx), &direct.prog);
-      if (direct.listener < 0)
+      unsigned int flags = direct.prepared ? direct.flags : direct_flags (ctx);
+      int rc_load = (int) syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &direct.prog);
+      if (rc_load < 0)
         {
           err->step = "seccomp.load";
-          return nsbox_fail (err, errno, "load the seccomp filter (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)");
+          return nsbox_fail (err, errno, "load the seccomp filter%s",
+                             direct.wanted ? " (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)" : "");
         }
+      if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+        direct.listener = rc_load;
       return 0;
     }
   rc = seccomp_load (ctx);
@@ -349,7 +410,7 @@ int
 nsbox_seccomp_listener_send (scmp_filter_ctx ctx, int sock, const struct nsbox_buf *payload,
                              struct nsbox_error *err)
 {
-  int listener = direct.listener >= 0 ? direct.listener : seccomp_notify_fd (ctx);
+  int listener = direct.listener >= 0 ? direct.listener : ctx ? seccomp_notify_fd (ctx) : -ENOENT;
   char control[CMSG_SPACE (sizeof (int))] = { 0 };
   struct iovec iov = { .iov_base = payload->p, .iov_len = payload->len };
   struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,

@@ -147,9 +147,25 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
     return join(this.boxesDir, box.id);
   }
 
-  /** What a join program (exec, enter) of a running box needs: its cgroup, its shim's notify socket. */
+  /** What a join program (exec, enter) of a running box needs: its cgroup, its shim's notify socket, the filter cache. */
   joinContext(box: Pick<Box, 'id'>): CompileContext {
-    return { procsFiles: this.cgroups.get(box.id)?.procsFiles ?? [], notifySocket: join(this.boxDir(box), NOTIFY_SOCKET_FILE) };
+    return {
+      procsFiles: this.cgroups.get(box.id)?.procsFiles ?? [],
+      notifySocket: join(this.boxDir(box), NOTIFY_SOCKET_FILE),
+      seccompCache: this.seccompCache(),
+    };
+  }
+
+  private seccompCacheDir?: string;
+
+  /** Where the launcher keeps compiled seccomp filters (root's only: the launcher trusts what it reads there). */
+  private seccompCache(): string {
+    if (!this.seccompCacheDir) {
+      const dir = join(this.options.stateDir, 'seccomp-cache');
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.seccompCacheDir = dir;
+    }
+    return this.seccompCacheDir;
   }
 
   /** The operation's context follows and cancels the template work (nsboxd's operations). */
@@ -254,6 +270,7 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
           procsFiles: cgroup.procsFiles,
           ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}),
           notifySocket: join(files.dir, NOTIFY_SOCKET_FILE),
+          seccompCache: this.seccompCache(),
         }),
         ...(holdSocket ? [['hold', holdSocket]] : []),
       ];
