@@ -238,15 +238,15 @@ nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *out,
   return 0;
 }
 
-/* The kernel's filter flags for a direct load: libseccomp's attributes, the listener, and
- * WAIT_KILLABLE_RECV (which the kernel accepts only with NEW_LISTENER). */
+/* The kernel's filter flags for a direct load: BASE and libseccomp's attributes. TSYNC comes
+ * with TSYNC_ESRCH (a thread that cannot sync is ESRCH, not its tid), as libseccomp 2.5 does
+ * on a kernel that has it. */
 static unsigned int
-direct_flags (scmp_filter_ctx ctx)
+filter_flags (scmp_filter_ctx ctx, unsigned int base)
 {
-  unsigned int flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+  unsigned int flags = base;
   uint32_t on = 0;
 
-  /* TSYNC with a listener: a thread that cannot sync is ESRCH, not its tid (as libseccomp). */
   if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_TSYNC, &on) == 0 && on)
     flags |= SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
   if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_LOG, &on) == 0 && on)
@@ -254,6 +254,13 @@ direct_flags (scmp_filter_ctx ctx)
   if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_SSB, &on) == 0 && on)
     flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
   return flags;
+}
+
+/* The listener, and WAIT_KILLABLE_RECV (which the kernel accepts only with NEW_LISTENER). */
+static unsigned int
+direct_flags (scmp_filter_ctx ctx)
+{
+  return filter_flags (ctx, SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
 }
 
 /* libseccomp's BPF for the filter, through a memfd (2.5 exports to an fd only). */
@@ -287,16 +294,7 @@ export_bpf (scmp_filter_ctx ctx, struct nsbox_error *err)
 static unsigned int
 libseccomp_flags (scmp_filter_ctx ctx)
 {
-  unsigned int flags = direct.notify_used ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
-  uint32_t on = 0;
-
-  if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_TSYNC, &on) == 0 && on)
-    flags |= SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
-  if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_LOG, &on) == 0 && on)
-    flags |= SECCOMP_FILTER_FLAG_LOG;
-  if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_SSB, &on) == 0 && on)
-    flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
-  return flags;
+  return filter_flags (ctx, direct.notify_used ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
 }
 
 int
