@@ -2,7 +2,10 @@
  * nsboxd through the SDK, on its unix socket: requests per second for GET /boxes (and
  * /health, which skips the token and the store, as a floor), then box create+start+destroy
  * cycles per second, one at a time and four at once. nsboxd runs as its own process.
- *   npm run bench:api -- [seconds per request test] [create cycles]
+ * With `--boxes MAX`, GET /boxes is timed again with 100 and 1,000 running boxes (those up to
+ * MAX), so that a list that costs more than the boxes it lists shows; `--plugins` runs nsboxd
+ * with every installed plugin (discovered) instead of the runtime alone.
+ *   npm run bench:api -- [seconds per request test] [create cycles] [--boxes MAX] [--plugins]
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -14,15 +17,19 @@ import { NsboxClient } from '@nsbox/client';
 import { createCgroupDriver } from '@nsbox/runtime';
 import { median } from './bench-support.js';
 
-const seconds = Number(process.argv[2] ?? 5);
-const cycles = Number(process.argv[3] ?? 20);
+const positional = process.argv.slice(2).filter((arg, index, all) => !arg.startsWith('--') && all[index - 1] !== '--boxes');
+const seconds = Number(positional[0] ?? 5);
+const cycles = Number(positional[1] ?? 20);
+const boxesIndex = process.argv.indexOf('--boxes');
+const maxBoxes = boxesIndex > 0 ? Number(process.argv[boxesIndex + 1]) : 10;
+const withPlugins = process.argv.includes('--plugins');
 const concurrency = 16;
 const work = mkdtempSync(join(tmpdir(), 'nsbox-bench-api-'));
 const stateDir = join(work, 'state');
 const socketPath = join(work, 'nsbox.sock');
 const cgroupParent = `nsbox-bench-${randomBytes(3).toString('hex')}`;
 mkdirSync(stateDir);
-writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: false }));
+writeFileSync(join(stateDir, 'host.json'), JSON.stringify({ discover: withPlugins }));
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -118,6 +125,22 @@ try {
   console.log(
     `create+start+destroy, ${lanes} at once     ${(parallelCount / ((performance.now() - parallelStart) / 1000)).toFixed(2).padStart(7)} boxes/s   (${parallelCount} boxes)`,
   );
+
+  // How the list grows: GET /boxes with 100 and 1,000 running boxes.
+  const levels = [100, 1000].filter((level) => level <= maxBoxes);
+  if (levels.length > 0) console.log('');
+  let running = 0;
+  for (const level of levels) {
+    const fillStart = performance.now();
+    for (; running < level; running++) {
+      await (await api.boxes.create({ name: `idle-${running}`, config: { template: 'busybox', process: { args: ['sleep', '100000'] } }, start: true })).wait();
+    }
+    const filled = (performance.now() - fillStart) / 1000;
+    const result = await hammer(() => api.boxes.list());
+    console.log(
+      `${`GET /boxes (${level + 10} boxes, ${level + 5} running)`.padEnd(36)}${result.perSecond.toFixed(0).padStart(7)} req/s   p50 ${result.p50.toFixed(2)} ms   p99 ${result.p99.toFixed(2)} ms   (${result.count} requests; the boxes started in ${filled.toFixed(1)} s)`,
+    );
+  }
 
   for (const box of await api.boxes.list()) await api.boxes.destroy(box.name, { force: true });
 } finally {

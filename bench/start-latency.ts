@@ -1,7 +1,9 @@
 /**
  * create + start + wait + destroy of /bin/true, side by side in one run: nsbox's library
  * API, nsbox's CLI, crun and runc (Debian's). Prints medians and nsbox/crun ratios.
- *   npm run bench:start-latency -- [runs]
+ * Then, with every plugin, the same cycle beside 10 and 100 idle boxes (and 1,000 with
+ * `--grow 1000`), so that a start that costs more as boxes accumulate shows.
+ *   npm run bench:start-latency -- [runs] [--grow MAX]
  */
 
 import { spawnSync } from 'node:child_process';
@@ -14,7 +16,11 @@ import { openHost } from '@nsbox/host';
 import { buildBusyboxRootfs, createCgroupDriver, LinuxBoxDriver, waitUntil } from '@nsbox/runtime';
 import { makeBundle, median, printTable, timeCrun, timeRuns, which } from './bench-support.js';
 
-const runs = Number(process.argv[2] ?? 20);
+const positional = process.argv.slice(2).filter((arg, index, all) => !arg.startsWith('--') && all[index - 1] !== '--grow');
+const runs = Number(positional[0] ?? 20);
+const growIndex = process.argv.indexOf('--grow');
+const growMax = growIndex > 0 ? Number(process.argv[growIndex + 1]) : 100;
+const growRows: { name: string; medianMs?: number; note?: string }[] = [];
 const work = mkdtempSync(join(tmpdir(), 'nsbox-bench-'));
 const cgroupParent = `nsbox-bench-${randomBytes(3).toString('hex')}`;
 const rootfs = buildBusyboxRootfs(join(work, 'rootfs'));
@@ -57,6 +63,36 @@ try {
   };
   for (const plugin of installed) await libraryRun(`  + ${plugin.name} alone`, { only: withRequired(plugin) });
 
+  // How cost grows: every plugin, beside idle boxes accumulating (10, 100, 1,000).
+  {
+    const host = await openHost({
+      stateDir: join(work, 'state-grow'),
+      discover: true,
+      driver: (dir) => new LinuxBoxDriver({ stateDir: dir, cgroupParent }),
+    });
+    const driver = host.driver as LinuxBoxDriver;
+    try {
+      let idle = 0;
+      for (const level of [10, 100, 1000].filter((at) => at <= growMax)) {
+        for (; idle < level; idle++) {
+          await host.manager.create({ name: `idle${idle}`, config: { rootfs, process: { args: ['/bin/sleep', '100000'] } } });
+          await host.manager.start(`idle${idle}`);
+        }
+        const times = await timeRuns(runs, async (index) => {
+          const name = `grow${level}-${index}`;
+          await host.manager.create({ name, config: { rootfs, process: { args: ['/bin/true'] } } });
+          const box = await host.manager.start(name);
+          await waitUntil(() => driver.exit(box) !== undefined, 10_000, 1);
+          await host.manager.destroy(name, { force: true });
+        });
+        growRows.push({ name: `  beside ${level} idle boxes`, medianMs: median(times) });
+      }
+    } finally {
+      for (const box of host.manager.list()) await host.manager.destroy(box.id, { force: true }).catch(() => undefined);
+      host.close();
+    }
+  }
+
   // nsbox, CLI (built, as installed): one process per run.
   const cli = join(process.cwd(), 'packages/cli/bin/nsbox.js');
   const cliTimes = await timeRuns(runs, (index) => {
@@ -85,7 +121,10 @@ try {
   rows.push(timeCrun(work, rootfs, runs));
 
   console.log(`\nstart latency: create + start + wait + destroy of /bin/true, median of ${runs} runs\n`);
-  printTable(rows, rows.find((row) => row.name === 'crun run')?.medianMs);
+  const crunMs = rows.find((row) => row.name === 'crun run')?.medianMs;
+  printTable(rows, crunMs);
+  console.log('\nhow cost grows: nsbox library API + plugins, the same cycle beside idle boxes\n');
+  printTable(growRows, crunMs);
 } finally {
   const cgroups = createCgroupDriver({ parent: cgroupParent });
   for (const name of cgroups.list()) await cgroups.remove(name);

@@ -19,7 +19,7 @@
       "sources": [
         "src/launcher.c", "src/program.c", "src/common.c",
         "src/launcher-exe.c", "src/launcher-host.c", "src/launcher-mount.c",
-        "src/launcher-caps.c", "src/launcher-seccomp.c", "src/launcher-final.c",
+        "src/launcher-caps.c", "src/launcher-seccomp.c", "src/launcher-seccomp-cache.c", "src/launcher-final.c",
         "src/launcher-tty.c", "src/launcher-create.c", "src/launcher-join.c",
         "src/launcher-sync.c", "src/launcher-idmap.c", "src/userns-map.c", "src/launcher-bpf.c",
         "src/mount-flags.c", "src/launcher-process.c", "src/launcher-hold.c",

@@ -267,18 +267,21 @@ nsbox_final_exec (const struct nsbox_program *prog, struct nsbox_final *f, struc
   static char home_var[PATH_MAX + 8];
   static char program[PATH_MAX];
   struct nsbox_caps caps;
+  bool filtered;
 
   if (build_env (prog, &envp, err) < 0 || nsbox_caps_parse (prog, &caps, err) < 0
       || nsbox_seccomp_build (prog, &filter, err) < 0)
     return -1;
-  if (filter && f->listener_fd >= 0
+  /* Built here, or prepared by the launcher before it cloned (`seccomp.cache`). */
+  filtered = filter != NULL || nsbox_seccomp_prepared ();
+  if (filtered && f->listener_fd >= 0
       && nsbox_seccomp_listener_payload (prog, f->host_pid, &payload, err) < 0)
     return -1;
   if (nsbox_process_attributes (prog, err) < 0
       || add_home (prog, envp, home_var, sizeof home_var, err) < 0)
     return -1;
   /* Without no_new_privs, loading the filter needs CAP_SYS_ADMIN: kept until then. */
-  if (nsbox_apply_identity (prog, &caps, filter && !no_new_privs ? 1ULL << 21 : 0, err) < 0)
+  if (nsbox_apply_identity (prog, &caps, filtered && !no_new_privs ? 1ULL << 21 : 0, err) < 0)
     return -1;
   if (no_new_privs && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     {
@@ -305,7 +308,7 @@ nsbox_final_exec (const struct nsbox_program *prog, struct nsbox_final *f, struc
           || nsbox_run_hooks (prog, "startContainer", f->host_pid, err) < 0)
         return -1;
     }
-  if (filter)
+  if (filtered)
     {
       /* Nothing but the agent's sendmsg and execve after this. */
       if (nsbox_seccomp_load (filter, err) < 0)

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <linux/magic.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 
 static const struct
 {
@@ -53,6 +55,50 @@ write_own_pid (const char *path, struct nsbox_error *err)
   char pid[32];
   int len = snprintf (pid, sizeof pid, "%d", getpid ());
   return nsbox_write_file (path, pid, len, err);
+}
+
+/* Puts the box in the cgroup whose `cgroup.procs` file is PATH. A write of a pid to
+ * `cgroup.procs` takes the kernel's global threadgroup lock, whose write side waits for an
+ * RCU grace period: milliseconds on a busy host, every start and exec. So:
+ * - cgroup v1 (a `tasks` file beside it): "0" goes to `tasks`. It moves the calling thread,
+ *   which is the whole launcher (it has one thread), and the kernel skips that lock.
+ * - cgroup2, in create mode: the child is cloned into it (CLONE_INTO_CGROUP, as `cgroup.into`
+ *   does; a later `cgroup.into` replaces it), which takes that lock only for reading.
+ * - otherwise (join mode on cgroup2) the launcher's pid goes to `cgroup.procs`. */
+static int
+join_cgroup (const char *path, struct nsbox_host *host, bool join, struct nsbox_error *err)
+{
+  const char *slash = strrchr (path, '/');
+  char dir[PATH_MAX], tasks[PATH_MAX + 8];
+  struct statfs sfs;
+
+  if (slash && strcmp (slash, "/cgroup.procs") == 0
+      && snprintf (dir, sizeof dir, "%.*s", (int) (slash - path), path) < (int) sizeof dir)
+    {
+      cleanup_fd int fd = -1;
+      snprintf (tasks, sizeof tasks, "%s/tasks", dir);
+      fd = open (tasks, O_WRONLY | O_CLOEXEC);
+      if (fd >= 0)
+        {
+          if (write (fd, "0", 1) == 1)
+            return 0;
+          return nsbox_fail (err, errno, "write '%s'", tasks);
+        }
+      if (errno != ENOENT)
+        return nsbox_fail (err, errno, "open '%s'", tasks);
+      if (!join && host->cgroup_fd < 0)
+        {
+          fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          if (fd < 0)
+            return nsbox_fail (err, errno, "open '%s'", dir);
+          if (fstatfs (fd, &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC)
+            {
+              host->cgroup_fd = nsbox_steal_fd (&fd);
+              return 0;
+            }
+        }
+    }
+  return write_own_pid (path, err);
 }
 
 /* The cgroup v2 path of `pid` as the host sees it: the `0::` line of /proc/PID/cgroup. */
@@ -174,7 +220,7 @@ nsbox_host_ops (const struct nsbox_program *prog, struct nsbox_host *host,
         continue;
       if (strcmp (op->name, "cgroup.procs") == 0)
         {
-          ret = write_own_pid (op->args[0], err);
+          ret = join_cgroup (op->args[0], host, join, err);
           if (ret < 0 && join && err->errnum == EBUSY)
             ret = join_init_cgroup (op->args[0], prog, err);
         }
@@ -210,6 +256,8 @@ nsbox_host_ops (const struct nsbox_program *prog, struct nsbox_host *host,
           nsbox_close (&host->listener_fd);
           ret = nsbox_seccomp_listener_connect (op->args[0], &host->listener_fd, err);
         }
+      else if (strcmp (op->name, "seccomp.cache") == 0)
+        ret = nsbox_seccomp_prepare (prog, op->args[0], err);
       else if (strncmp (op->name, "bpf.", 4) == 0)
         ret = nsbox_bpf_op (op, err);
       if (ret < 0)

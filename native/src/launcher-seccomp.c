@@ -34,15 +34,22 @@
 static struct
 {
   bool wanted;              /* SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV was asked for */
-  struct sock_fprog prog;   /* the exported BPF, filled by nsbox_seccomp_build */
+  struct sock_fprog prog;   /* the exported BPF, filled by nsbox_seccomp_build or the cache */
   int listener;             /* seccomp(2)'s return, or -1 */
+  bool notify_used;         /* a `notify` rule went into the filter: it gets a listener */
+  bool prepared;            /* the BPF and `flags` came from nsbox_seccomp_prepare */
+  unsigned int flags;       /* the kernel's filter flags of a prepared filter */
 } direct = { .listener = -1 };
 
-/* NSBOX_SECCOMP_LOG_DENIALS: the unlogged filter of the rules that are not denials. */
+/* NSBOX_SECCOMP_LOG_DENIALS: the unlogged filter of the rules that are not denials. A
+ * prepared filter (`seccomp.cache`) carries it as BPF too: without it, the logged filter
+ * would allow what only the unlogged one answers (clone3). */
 static struct
 {
   bool wanted;
-  scmp_filter_ctx ctx; /* made by the first such rule; loaded before the logged filter */
+  scmp_filter_ctx ctx;    /* made by the first such rule; loaded before the logged filter */
+  struct sock_fprog prog; /* its BPF, when prepared (len 0: no unlogged filter) */
+  unsigned int flags;     /* the kernel's flags to load that BPF with */
 } quiet;
 
 #define ACTION_IS_ERRNO(action) (((action) & 0xffff0000U) == SCMP_ACT_ERRNO (0))
@@ -197,6 +204,8 @@ add_rule (const struct nsbox_program *prog, scmp_filter_ctx ctx, uint32_t defaul
   rc = seccomp_rule_add_array (ctx, action, syscall_nr, (unsigned) n_conds, conds);
   if (rc < 0)
     return nsbox_fail (err, -rc, "add the rule for '%s'", op->args[1]);
+  if (action == SCMP_ACT_NOTIFY)
+    direct.notify_used = true;
   return 0;
 }
 
@@ -236,7 +245,7 @@ set_flag (scmp_filter_ctx ctx, const char *name, struct nsbox_error *err)
   return nsbox_fail (err, EINVAL, "unknown seccomp filter flag '%s'", name);
 }
 
-static int export_bpf (scmp_filter_ctx ctx, struct nsbox_error *err);
+static int export_bpf (scmp_filter_ctx ctx, struct sock_fprog *out, struct nsbox_error *err);
 
 int
 nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *out,
@@ -248,7 +257,7 @@ nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *out,
   int rc;
 
   *out = NULL;
-  if (nsbox_program_find (prog, "seccomp.load") == NULL)
+  if (nsbox_program_find (prog, "seccomp.load") == NULL || direct.prepared)
     return 0;
   err->step = "seccomp.default";
   if (def == NULL)
@@ -285,7 +294,7 @@ nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *out,
     if (strcmp (prog->ops[i].name, "seccomp.rule") == 0
         && add_rule (prog, ctx, default_action, &prog->ops[i], err) < 0)
       return -1;
-  if (direct.wanted && export_bpf (ctx, err) < 0)
+  if (direct.wanted && export_bpf (ctx, &direct.prog, err) < 0)
     return -1;
   err->step = NULL;
   *out = ctx;
@@ -293,15 +302,15 @@ nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *out,
   return 0;
 }
 
-/* The kernel's filter flags for a direct load: libseccomp's attributes, the listener, and
- * WAIT_KILLABLE_RECV (which the kernel accepts only with NEW_LISTENER). */
+/* The kernel's filter flags for a direct load: BASE and libseccomp's attributes. TSYNC comes
+ * with TSYNC_ESRCH (a thread that cannot sync is ESRCH, not its tid), as libseccomp 2.5 does
+ * on a kernel that has it. */
 static unsigned int
-direct_flags (scmp_filter_ctx ctx)
+filter_flags (scmp_filter_ctx ctx, unsigned int base)
 {
-  unsigned int flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+  unsigned int flags = base;
   uint32_t on = 0;
 
-  /* TSYNC with a listener: a thread that cannot sync is ESRCH, not its tid (as libseccomp). */
   if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_TSYNC, &on) == 0 && on)
     flags |= SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
   if (seccomp_attr_get (ctx, SCMP_FLTATR_CTL_LOG, &on) == 0 && on)
@@ -311,9 +320,16 @@ direct_flags (scmp_filter_ctx ctx)
   return flags;
 }
 
+/* The listener, and WAIT_KILLABLE_RECV (which the kernel accepts only with NEW_LISTENER). */
+static unsigned int
+direct_flags (scmp_filter_ctx ctx)
+{
+  return filter_flags (ctx, SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+}
+
 /* libseccomp's BPF for the filter, through a memfd (2.5 exports to an fd only). */
 static int
-export_bpf (scmp_filter_ctx ctx, struct nsbox_error *err)
+export_bpf (scmp_filter_ctx ctx, struct sock_fprog *out, struct nsbox_error *err)
 {
   cleanup_fd int fd = memfd_create ("nsbox-seccomp-bpf", MFD_CLOEXEC);
   off_t size;
@@ -328,13 +344,78 @@ export_bpf (scmp_filter_ctx ctx, struct nsbox_error *err)
   size = lseek (fd, 0, SEEK_END);
   if (size <= 0 || size % sizeof (struct sock_filter) != 0 || size / sizeof (struct sock_filter) > BPF_MAXINSNS)
     return nsbox_fail (err, EINVAL, "the exported filter has %lld bytes", (long long) size);
-  direct.prog.filter = malloc ((size_t) size);
-  if (direct.prog.filter == NULL)
+  out->filter = malloc ((size_t) size);
+  if (out->filter == NULL)
     return nsbox_fail (err, ENOMEM, "the filter's BPF");
-  if (pread (fd, direct.prog.filter, (size_t) size, 0) != size)
+  if (pread (fd, out->filter, (size_t) size, 0) != size)
     return nsbox_fail (err, errno ? errno : EIO, "read the filter's BPF back");
-  direct.prog.len = (unsigned short) (size / sizeof (struct sock_filter));
+  out->len = (unsigned short) (size / sizeof (struct sock_filter));
   return 0;
+}
+
+/* The flags libseccomp's seccomp_load gives the kernel (2.5, on a kernel with TSYNC_ESRCH
+ * and user notification): a prepared filter is loaded with seccomp(2) itself. */
+static unsigned int
+libseccomp_flags (scmp_filter_ctx ctx)
+{
+  return filter_flags (ctx, direct.notify_used ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
+}
+
+int
+nsbox_seccomp_compile (const struct nsbox_program *prog, struct sock_fprog *bpf,
+                       unsigned int *flags, struct nsbox_error *err)
+{
+  __attribute__ ((cleanup (release_ctx))) scmp_filter_ctx ctx = NULL;
+
+  if (nsbox_seccomp_build (prog, &ctx, err) < 0)
+    return -1;
+  if (ctx == NULL)
+    return 0;
+  if (direct.prog.filter == NULL && export_bpf (ctx, &direct.prog, err) < 0)
+    return -1;
+  if (quiet.ctx != NULL && quiet.prog.filter == NULL)
+    {
+      if (export_bpf (quiet.ctx, &quiet.prog, err) < 0)
+        return -1;
+      quiet.flags = filter_flags (quiet.ctx, 0);
+    }
+  direct.flags = direct.wanted ? direct_flags (ctx) : libseccomp_flags (ctx);
+  direct.prepared = true;
+  *bpf = direct.prog;
+  *flags = direct.flags;
+  return 0;
+}
+
+void
+nsbox_seccomp_use_bpf (struct sock_filter *insns, unsigned short len, unsigned int flags)
+{
+  free (direct.prog.filter);
+  direct.prog.filter = insns;
+  direct.prog.len = len;
+  direct.flags = flags;
+  direct.prepared = true;
+}
+
+void
+nsbox_seccomp_quiet_bpf (struct sock_fprog *bpf, unsigned int *flags)
+{
+  *bpf = quiet.prog;
+  *flags = quiet.flags;
+}
+
+void
+nsbox_seccomp_use_quiet_bpf (struct sock_filter *insns, unsigned short len, unsigned int flags)
+{
+  free (quiet.prog.filter);
+  quiet.prog.filter = insns;
+  quiet.prog.len = len;
+  quiet.flags = flags;
+}
+
+bool
+nsbox_seccomp_prepared (void)
+{
+  return direct.prepared;
 }
 
 int
@@ -343,7 +424,13 @@ nsbox_seccomp_load (scmp_filter_ctx ctx, struct nsbox_error *err)
   int rc;
 
   /* First: the logged filter's own load then passes it (it allows seccomp). */
-  if (quiet.ctx && (rc = seccomp_load (quiet.ctx)) < 0)
+  if (quiet.prog.filter != NULL
+      && syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, quiet.flags, &quiet.prog) < 0)
+    {
+      err->step = "seccomp.load";
+      return nsbox_fail (err, errno, "load the unlogged seccomp filter");
+    }
+  if (quiet.prog.filter == NULL && quiet.ctx && (rc = seccomp_load (quiet.ctx)) < 0)
     {
       err->step = "seccomp.load";
       return nsbox_fail (err, -rc, "load the unlogged seccomp filter");
@@ -351,12 +438,16 @@ nsbox_seccomp_load (scmp_filter_ctx ctx, struct nsbox_error *err)
   if (direct.prog.filter != NULL)
     {
       /* One syscall: nothing but it may run between the capabilities and execve. */
-      direct.listener = (int) syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, direct_flags (ctx), &direct.prog);
-      if (direct.listener < 0)
+      unsigned int flags = direct.prepared ? direct.flags : direct_flags (ctx);
+      int rc_load = (int) syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &direct.prog);
+      if (rc_load < 0)
         {
           err->step = "seccomp.load";
-          return nsbox_fail (err, errno, "load the seccomp filter (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)");
+          return nsbox_fail (err, errno, "load the seccomp filter%s",
+                             direct.wanted ? " (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)" : "");
         }
+      if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+        direct.listener = rc_load;
       return 0;
     }
   rc = seccomp_load (ctx);
@@ -415,7 +506,7 @@ int
 nsbox_seccomp_listener_send (scmp_filter_ctx ctx, int sock, const struct nsbox_buf *payload,
                              struct nsbox_error *err)
 {
-  int listener = direct.listener >= 0 ? direct.listener : seccomp_notify_fd (ctx);
+  int listener = direct.listener >= 0 ? direct.listener : ctx ? seccomp_notify_fd (ctx) : -ENOENT;
   char control[CMSG_SPACE (sizeof (int))] = { 0 };
   struct iovec iov = { .iov_base = payload->p, .iov_len = payload->len };
   struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,

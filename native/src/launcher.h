@@ -22,6 +22,7 @@
 #include "common.h"
 #include "program.h"
 
+#include <linux/filter.h>
 #include <seccomp.h>
 
 /* fds of the protocol (PROTOCOL.md §1). */
@@ -169,6 +170,22 @@ int nsbox_apply_identity (const struct nsbox_program *prog, const struct nsbox_c
 int nsbox_seccomp_build (const struct nsbox_program *prog, scmp_filter_ctx *ctx,
                          struct nsbox_error *err);
 int nsbox_seccomp_load (scmp_filter_ctx ctx, struct nsbox_error *err);
+/* A filter prepared by the launcher before it clones (`seccomp.cache`): built and exported
+ * now (its BPF and the kernel flags to load it with), or given as BPF from the cache (insns
+ * malloc'd, owned from then on). Once prepared, nsbox_seccomp_build leaves *ctx NULL and
+ * nsbox_seccomp_load (NULL) loads the prepared BPF with seccomp(2). */
+int nsbox_seccomp_compile (const struct nsbox_program *prog, struct sock_fprog *bpf,
+                           unsigned int *flags, struct nsbox_error *err);
+void nsbox_seccomp_use_bpf (struct sock_filter *insns, unsigned short len, unsigned int flags);
+/* NSBOX_SECCOMP_LOG_DENIALS's unlogged filter of a prepared filter: its BPF and flags as
+ * compiled (len 0: none), or given from the cache (insns malloc'd, owned from then on). */
+void nsbox_seccomp_quiet_bpf (struct sock_fprog *bpf, unsigned int *flags);
+void nsbox_seccomp_use_quiet_bpf (struct sock_filter *insns, unsigned short len, unsigned int flags);
+bool nsbox_seccomp_prepared (void);
+/* launcher-seccomp-cache.c: `seccomp.cache DIR` — the compiled filter kept in DIR, keyed by
+ * the program's seccomp ops; read or built (and kept) by the launcher before it clones. */
+int nsbox_seccomp_prepare (const struct nsbox_program *prog, const char *dir,
+                           struct nsbox_error *err);
 /* `seccomp.listener`: host op, then the payload (built before the load) and its sending. */
 int nsbox_seccomp_listener_connect (const char *path, int *fd, struct nsbox_error *err);
 int nsbox_seccomp_listener_payload (const struct nsbox_program *prog, pid_t pid,

@@ -22,6 +22,7 @@ static const struct nsbox_op_spec op_specs[] = {
   { "preserve_fds", NSBOX_PHASE_HOST, 1, 1, BOTH, 0 },
   { "hold", NSBOX_PHASE_HOST, 1, 1, CREATE, 0 },
   { "seccomp.listener", NSBOX_PHASE_HOST, 2, 3, BOTH, 0 },
+  { "seccomp.cache", NSBOX_PHASE_HOST, 1, 1, BOTH, 0 },
   { "hook", NSBOX_PHASE_HOOK, 6, ANY, CREATE, 0 },
   { "bpf.devices", NSBOX_PHASE_HOST, 1, ANY, CREATE, 0 },
   { "bpf.inet", NSBOX_PHASE_HOST, 1, ANY, CREATE, 0 },

@@ -6,7 +6,21 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, lchownSync, mkdirSync, openSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  lchownSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { LaunchOp } from '../lib/index.js';
 import {
@@ -350,9 +364,12 @@ describe('nsbox-launcher', function () {
       getpid getppid getuid geteuid getgid getegid rt_sigaction rt_sigprocmask rt_sigreturn wait4 clone
       fork vfork exit exit_group dup dup2 dup3 pipe pipe2 uname getcwd chdir access faccessat faccessat2
       readlink readlinkat getdents64 poll ppoll futex sigaltstack madvise umask getpgrp setpgid getsid`);
-    const run = async (flags: string[]) => {
+    const cache = join(root.dir, 'seccomp-cache-logged');
+    mkdirSync(cache, { mode: 0o700 });
+    const run = async (flags: string[], cached = false) => {
       const launch = start([
         ...boxOps(root.rootfs),
+        ...(cached ? [['seccomp.cache', cache] as LaunchOp] : []),
         ['no_new_privs'],
         ['seccomp.default', 'errno:1'],
         ...flags.map((flag): LaunchOp => ['seccomp.flag', flag]),
@@ -369,6 +386,57 @@ describe('nsbox-launcher', function () {
     const answers = ["mkdir: can't create directory '/tmp/q': Function not implemented", 'touch: /tmp/t: Operation not permitted'];
     assert.deepEqual(await run(['NSBOX_SECCOMP_LOG_DENIALS']), [...answers, 'Seccomp_filters: 2']);
     assert.deepEqual(await run(['SECCOMP_FILTER_FLAG_LOG']), [...answers, 'Seccomp_filters: 1'], 'the kernel flag alone: one filter, every errno logged');
+    // Through the seccomp cache, compiled (a miss) then read back (a hit): both filters each
+    // time — the logged one alone allows mkdir, which only the unlogged one answers.
+    assert.deepEqual(await run(['NSBOX_SECCOMP_LOG_DENIALS'], true), [...answers, 'Seccomp_filters: 2'], 'compiled into the cache');
+    assert.equal(readdirSync(cache).length, 1, 'kept in the cache');
+    assert.deepEqual(await run(['NSBOX_SECCOMP_LOG_DENIALS'], true), [...answers, 'Seccomp_filters: 2'], 'read back from the cache');
+  });
+
+  it('keeps a compiled filter in the seccomp cache and loads it from there — only an entry of root, not writable by others', async () => {
+    const cache = join(root.dir, 'seccomp-cache');
+    mkdirSync(cache, { mode: 0o700 });
+    const run = async () => {
+      const launch = start([
+        ...boxOps(root.rootfs),
+        ['seccomp.cache', cache],
+        ['no_new_privs'],
+        ['seccomp.default', 'allow'],
+        ['seccomp.arch', 'x86_64'],
+        ['seccomp.rule', 'errno:1', 'mkdir'],
+        ['seccomp.rule', 'errno:1', 'mkdirat'],
+        ['seccomp.load'],
+        ['exec', 'sh', '-c', 'mkdir /tmp/x && echo made; rmdir /tmp/x 2>/dev/null; grep -E "^Seccomp:" /proc/self/status'],
+      ]);
+      assert.match(await launch.result, /^ok \d+$/);
+      return lines(await launch.output());
+    };
+    assert.deepEqual(await run(), ['Seccomp: 2'], 'compiled: mkdir refused');
+    const [entry, ...others] = readdirSync(cache);
+    assert.ok(entry && others.length === 0, `one entry in the cache, got ${[entry, ...others]}`);
+    const path = join(cache, entry);
+    assert.deepEqual(await run(), ['Seccomp: 2'], 'read back: mkdir refused');
+
+    // The entry's BPF replaced by one instruction, RET ALLOW: the launcher loads what the entry holds.
+    const data = readFileSync(path);
+    // Its header: flags, key length, instructions, the unlogged filter's flags and instructions (none here).
+    const head = 'nsbox-seccomp-bpf 2\n'.length;
+    const keyLength = data.readUInt32LE(head + 4);
+    assert.equal(data.readUInt32LE(head + 16), 0, 'no unlogged filter');
+    const allowAll = Buffer.alloc(8);
+    allowAll.writeUInt16LE(0x06, 0);
+    allowAll.writeUInt32LE(0x7fff0000, 4);
+    const forged = Buffer.concat([data.subarray(0, head + 20 + keyLength), allowAll]);
+    forged.writeUInt32LE(1, head + 8);
+    writeFileSync(path, forged, { mode: 0o600 });
+    assert.deepEqual(await run(), ['made', 'Seccomp: 2'], 'the entry is what gets loaded');
+
+    // Writable by others: ignored, the filter compiled again (and kept anew).
+    writeFileSync(path, forged);
+    chmodSync(path, 0o666);
+    assert.deepEqual(await run(), ['Seccomp: 2'], 'an entry others could write is not used');
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.deepEqual(await run(), ['Seccomp: 2']);
   });
 
   it('applies rlimit, env, cwd, groups and user', async () => {

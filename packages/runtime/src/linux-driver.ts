@@ -149,9 +149,34 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
     return join(this.boxesDir, box.id);
   }
 
-  /** What a join program (exec, enter) of a running box needs: its cgroup, its shim's notify socket. */
+  /** What a join program (exec, enter) of a running box needs: its cgroup, its shim's notify socket, the filter cache. */
   joinContext(box: Pick<Box, 'id'>): CompileContext {
-    return { procsFiles: this.cgroups.get(box.id)?.procsFiles ?? [], notifySocket: join(this.boxDir(box), NOTIFY_SOCKET_FILE) };
+    const seccompCache = this.seccompCache();
+    return {
+      procsFiles: this.cgroups.get(box.id)?.procsFiles ?? [],
+      notifySocket: join(this.boxDir(box), NOTIFY_SOCKET_FILE),
+      ...(seccompCache ? { seccompCache } : {}),
+    };
+  }
+
+  private seccompCacheDir?: string;
+
+  /**
+   * Where the launcher keeps compiled seccomp filters (root's only: the launcher uses an entry
+   * only from a directory of root's that no one else may write). Undefined when it cannot be
+   * made: the launcher then compiles every filter, as it would without a cache.
+   */
+  private seccompCache(): string | undefined {
+    if (!this.seccompCacheDir) {
+      const dir = join(this.options.stateDir, 'seccomp-cache');
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+      } catch {
+        return undefined;
+      }
+      this.seccompCacheDir = dir;
+    }
+    return this.seccompCacheDir;
   }
 
   /** The operation's context follows and cancels the template work (nsboxd's operations). */
@@ -250,12 +275,14 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
       if (views) writeFileSync(viewsFile, viewsConfig(views, cgroup), { mode: 0o600 });
       else rmSync(viewsFile, { force: true });
       // Notified syscalls: the shim takes the listeners and keeps nsbox-notify serving them.
+      const seccompCache = this.seccompCache();
       const notify = this.writeNotifyConfig(files, launchSpec, cgroup, { loadavgView: views?.files.includes('loadavg') ?? false });
       const program = [
         ...compileCreateProgram(launchSpec, {
           procsFiles: cgroup.procsFiles,
           ...(cgroup.unifiedDir ? { unifiedDir: cgroup.unifiedDir } : {}),
           notifySocket: join(files.dir, NOTIFY_SOCKET_FILE),
+          ...(seccompCache ? { seccompCache } : {}),
         }),
         ...(holdSocket ? [['hold', holdSocket]] : []),
       ];

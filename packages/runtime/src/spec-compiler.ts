@@ -83,6 +83,8 @@ export interface CompileContext {
   unifiedDir?: string;
   /** The shim's `notify.sock`, where the launcher sends the seccomp listener (boxes with notify rules). */
   notifySocket?: string;
+  /** The runtime's directory of compiled seccomp filters (root's, 0700): the launcher reads a box's filter there instead of compiling it. */
+  seccompCache?: string;
 }
 
 /** An OCI `linux.resources.devices` entry. */
@@ -399,6 +401,11 @@ export function effectiveSeccomp(spec: OciSpec): OciSpec['linux']['seccomp'] {
   return { ...base, syscalls: [...syscalls, { names: notified, action: 'SCMP_ACT_NOTIFY' }] };
 }
 
+/** `seccomp.cache`: a box with a filter has it compiled once, then read back (launcher-seccomp-cache.c). */
+function seccompCacheOps(spec: OciSpec, context: CompileContext): LaunchOp[] {
+  return context.seccompCache && effectiveSeccomp(spec) ? [['seccomp.cache', context.seccompCache]] : [];
+}
+
 /** `seccomp.listener` to the shim, for a box with notify rules (the same op nsbox-runc uses for an OCI agent). */
 function notifyListenerOps(spec: OciSpec, context: CompileContext): LaunchOp[] {
   if (notifyRules(spec).length === 0) return [];
@@ -410,6 +417,7 @@ function notifyListenerOps(spec: OciSpec, context: CompileContext): LaunchOp[] {
 export function compileCreateProgram(spec: OciSpec, context: CompileContext): LaunchOp[] {
   const ops: LaunchOp[] = [['mode', 'create']];
   for (const file of context.procsFiles) ops.push(['cgroup.procs', file]);
+  ops.push(...seccompCacheOps(spec, context));
 
   const fresh: string[] = [];
   for (const namespace of spec.linux.namespaces) {
@@ -533,6 +541,7 @@ export interface JoinRequest {
 export function compileJoinProgram(spec: OciSpec, request: JoinRequest, context: CompileContext): LaunchOp[] {
   const ops: LaunchOp[] = [['mode', 'join']];
   for (const file of context.procsFiles) ops.push(['cgroup.procs', file]);
+  ops.push(...seccompCacheOps(spec, context));
   const names = spec.linux.namespaces.map((namespace) => namespaceNames[namespace.type]).filter((name): name is string => Boolean(name));
   ops.push(['join.pid', String(request.initPid)], ['namespaces', ...names]);
   // The exec'd process's filter has a listener of its own: the box's shim serves it too.

@@ -114,18 +114,17 @@ export class UidAllocator {
     const existing = this.find(boxId);
     if (existing) return existing;
     const pools = this.pools();
+    // One read of the claims (not of every box's record): a start's cost grows with the boxes.
+    const claims = this.state.list(STATE_NAMESPACE, 'slot:');
     // A process that died between the claim and the record left the claim: it is this box's.
-    const claimed = this.state.list(STATE_NAMESPACE).find((entry) => entry.key.startsWith('slot:') && entry.value === boxId);
+    const claimed = claims.find((entry) => entry.value === boxId);
     let slot = claimed ? Number(claimed.key.slice('slot:'.length)) : undefined;
     let resting = 0;
     if (slot === undefined) {
-      const entries = this.state.list(STATE_NAMESPACE);
       // `taken` is a hint; the claim is what decides when another process races us.
-      const taken = new Set(entries.filter((entry) => entry.key.startsWith('slot:')).map((entry) => Number(entry.key.slice('slot:'.length))));
+      const taken = new Set(claims.map((entry) => Number(entry.key.slice('slot:'.length))));
       const cooldowns = new Map(
-        entries
-          .filter((entry) => entry.key.startsWith('cooldown:'))
-          .map((entry) => [Number(entry.key.slice('cooldown:'.length)), JSON.parse(entry.value) as Cooldown]),
+        this.state.list(STATE_NAMESPACE, 'cooldown:').map((entry) => [Number(entry.key.slice('cooldown:'.length)), JSON.parse(entry.value) as Cooldown]),
       );
       const now = this.now();
       const fresh: number[] = [];
@@ -178,8 +177,13 @@ export class UidAllocator {
   free(boxId: string): BoxIdRanges | undefined {
     const ranges = this.find(boxId);
     const freedAt = this.now();
-    for (const entry of this.state.list(STATE_NAMESPACE)) {
-      if (!entry.key.startsWith('slot:') || entry.value !== boxId) continue;
+    // A box's one claim is its record's slot (claimed before it was recorded); without a
+    // record (a process died between the two), its claim is looked for among all.
+    const claims = ranges
+      ? [{ key: slotKey(ranges.slot), value: this.state.get(STATE_NAMESPACE, slotKey(ranges.slot)) }]
+      : this.state.list(STATE_NAMESPACE, 'slot:');
+    for (const entry of claims) {
+      if (entry.value !== boxId) continue;
       // The rest is recorded before the claim goes: no allocator ever sees the slot free and not resting.
       const cooldown: Cooldown = { freedAt, until: freedAt + this.cooldownMs, boxId };
       this.state.set(STATE_NAMESPACE, cooldownKey(Number(entry.key.slice('slot:'.length))), JSON.stringify(cooldown));
