@@ -26,12 +26,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 static const char entry_magic[] = "nsbox-seccomp-bpf 2\n";
 /* Far more than BPF_MAXINSNS instructions and a key of every rule. */
 #define MAX_ENTRY (4u << 20)
+/* Entries kept at most: a box's config may change its profile (isolation's allow and deny
+ * lists), so a tenant could otherwise fill the state's disk with one entry per start. A
+ * profile met when the cache is full is compiled at each start, as without a cache. */
+#define MAX_ENTRIES 256
 
 struct entry_header
 {
@@ -150,6 +155,28 @@ read_entry (int dir_fd, const char *name, const struct nsbox_buf *key)
   return 0;
 }
 
+/* Whether DIR has room for one more entry (MAX_ENTRIES). */
+static bool
+has_room (int dir_fd)
+{
+  int fd = openat (dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *dir = fd < 0 ? NULL : fdopendir (fd);
+  size_t entries = 0;
+  struct dirent *entry;
+
+  if (dir == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      return false;
+    }
+  while ((entry = readdir (dir)) != NULL && entries < MAX_ENTRIES)
+    if (entry->d_name[0] != '.')
+      entries++;
+  closedir (dir);
+  return entries < MAX_ENTRIES;
+}
+
 /* Written to a file of its own, then renamed: a reader sees a whole entry or none. */
 static void
 write_entry (int dir_fd, const char *name, const struct nsbox_buf *key,
@@ -209,7 +236,7 @@ nsbox_seccomp_prepare (const struct nsbox_program *prog, const char *dir,
   /* A miss: compile it now (its errors are the ones the child would report), and keep it. */
   if (nsbox_seccomp_compile (prog, &bpf, &flags, err) < 0)
     return -1;
-  if (bpf.filter != NULL)
+  if (bpf.filter != NULL && has_room (dir_fd))
     write_entry (dir_fd, name, &key, &bpf, flags);
   return 0;
 }

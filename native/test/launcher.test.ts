@@ -17,6 +17,7 @@ import {
   readFileSync,
   readlinkSync,
   rmdirSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -437,6 +438,13 @@ describe('nsbox-launcher', function () {
     assert.deepEqual(await run(), ['Seccomp: 2'], 'an entry others could write is not used');
     assert.equal(statSync(path).mode & 0o777, 0o600);
     assert.deepEqual(await run(), ['Seccomp: 2']);
+
+    // A full cache (256 entries: a box's config can vary its profile) keeps no more; the
+    // filter is compiled and works as without a cache.
+    rmSync(path);
+    for (let i = 0; i < 256; i++) writeFileSync(join(cache, `full-${i}`), '', { mode: 0o600 });
+    assert.deepEqual(await run(), ['Seccomp: 2'], 'compiled: mkdir refused');
+    assert.equal(readdirSync(cache).length, 256, 'no entry added to a full cache');
   });
 
   it('applies rlimit, env, cwd, groups and user', async () => {
