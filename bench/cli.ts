@@ -56,6 +56,37 @@ function time(argvFor: (run: number) => string[], label: string): Timing {
   return { medianMs: median(times), cpuMs: (childrenCpuMs() - cpuBefore) / runs };
 }
 
+/**
+ * Where a local command's time goes: the steps `nsbox list --local` takes, each timed in one
+ * process of the built packages (performance.now() counts from the process's start, so the
+ * first step is Node's own start-up and ES loader). Median of each step over `runs` processes.
+ */
+function localPhases(stateDir: string): [string, number][] {
+  const script = `const marks = [['node start-up, ES loader', performance.now()]];
+const mark = (name) => marks.push([name, performance.now()]);
+await import('@nsbox/core'); mark('import @nsbox/core (code cache)');
+const host = await import('@nsbox/host'); mark('import @nsbox/host, @nsbox/store');
+const { LinuxBoxDriver } = await import('@nsbox/runtime'); mark('import @nsbox/runtime (code cache)');
+const stateDir = ${JSON.stringify(stateDir)};
+const plugins = await host.findPlugins({ stateDir }); mark(\`import the \${plugins.length} plugins\`);
+const opened = await host.openHost({ stateDir, driver: new LinuxBoxDriver({ stateDir, cgroupParent: process.env.NSBOX_CGROUP_PARENT }) });
+mark('open the host: store, plugins set up');
+await opened.manager.reconcile(); mark('reconcile the boxes');
+await new host.LocalBoxApi(opened).list({}); mark('list');
+opened.close();
+console.log(JSON.stringify(marks));`;
+  const samples: number[][] = [];
+  let names: string[] = [];
+  for (let run = 0; run <= runs; run++) {
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8', cwd: join(process.cwd(), 'packages/cli') });
+    if (result.status !== 0) throw new Error(`the local phases failed: ${result.stderr}`);
+    const marks = JSON.parse(result.stdout) as [string, number][];
+    names = marks.map(([name]) => name);
+    if (run > 0) samples.push(marks.map(([, at], index) => at - (marks[index - 1]?.[1] ?? 0)));
+  }
+  return names.map((name, index) => [name, median(samples.map((sample) => sample[index] as number))]);
+}
+
 function startDaemon(stateDir: string, socketPath: string): ChildProcess {
   const built = join(process.cwd(), 'packages/daemon/bin/nsboxd.js');
   return spawn(process.execPath, [built, '--socket', socketPath, '--socket-group', 'root', '--state-dir', stateDir, '--log-level', 'warn'], {
@@ -116,6 +147,8 @@ try {
     { name: 'nsbox stats NAME', args: (stateDir) => nsbox(stateDir, 'stats', 'bench-up') },
   ];
   const floor = time(() => [process.execPath, '-e', '0'], 'node -e 0');
+  // What `npx nsbox` adds (npm's exec, not nsbox): every other row runs the bin directly.
+  const npx = time(() => ['npx', '--no-install', 'nsbox', '--version'], 'npx nsbox --version');
   const crun = timeCrun(work, rootfs, runs);
 
   const ms = (value: number | undefined) => (value === undefined ? 'n/a'.padStart(9) : `${value.toFixed(1).padStart(6)} ms`);
@@ -137,6 +170,14 @@ try {
     );
   }
   console.log(`${'crun run /bin/true'.padEnd(28)}${ms(crun.medianMs)}${crun.note ? `  (${crun.note})` : ''}`);
+  console.log(`${'npx nsbox --version'.padEnd(28)}${ms(npx.medianMs)}${''.padStart(27)}${ms(npx.cpuMs).padStart(12)}  (npm's exec around the bin)`);
+  console.log(`\nwhere \`nsbox list --local\` spends its time (one process of the built packages, median of ${runs})\n`);
+  let total = 0;
+  for (const [name, phaseMs] of localPhases(localState)) {
+    total += phaseMs;
+    console.log(`${name.padEnd(40)}${ms(phaseMs)}`);
+  }
+  console.log(`${'total'.padEnd(40)}${ms(total)}`);
   console.log(
     `\nload average ${loadavg()
       .map((load) => load.toFixed(2))
