@@ -32,7 +32,7 @@ describe('nsbox run --rm', () => {
   it('reports any other refusal of the destroy at once', async () => {
     const { context, destroys } = exitedBox(0);
     const failing = { ...context, api: async () => ({ ...(await context.api()), destroy: async () => Promise.reject(new NsboxError('E_NOT_FOUND', 'gone')) }) };
-    await assert.rejects(run.run(failing as unknown as CliContext, ['one-shot', '/bin/true'], { rm: true, rootfs: '/r' }), /gone/);
+    await assert.rejects(async () => run.run(failing as unknown as CliContext, ['one-shot', '/bin/true'], { rm: true, rootfs: '/r' }), /gone/);
     assert.deepEqual(destroys, []);
   });
 });
