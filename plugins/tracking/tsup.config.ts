@@ -1,3 +1,4 @@
-import { packageBuild } from '../../tsup.base.js';
+import { codeCachedPackageBuild } from '../../tsup.code-cache.js';
 
-export default packageBuild();
+// The entry loads with V8's code cache: every local CLI command imports every plugin.
+export default codeCachedPackageBuild(import.meta.url);

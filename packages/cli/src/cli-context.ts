@@ -8,7 +8,7 @@
  */
 
 import { RemoteBoxApi } from '@nsbox/client';
-import type { BoxApi, BoxOptionContribution, ServiceIdentifier, SetOptionContribution } from '@nsbox/core';
+import type { AnyPlugin, BoxApi, BoxOptionContribution, ServiceIdentifier, SetOptionContribution } from '@nsbox/core';
 import type { NsboxHost, OpenHostOptions } from '@nsbox/host';
 import type { RemoteTarget } from './remote-daemon.js';
 import { type BoxTerminal, remoteTerminal } from './terminal.js';
@@ -45,14 +45,23 @@ export class CliContext {
     return this.opened;
   }
 
-  private async openHost(): Promise<NsboxHost> {
-    const { openHost } = await import('@nsbox/host');
-    const host = await openHost({
+  /** The plugins' definitions, imported and checked as the host would, none of them set up. */
+  async plugins(): Promise<AnyPlugin[]> {
+    const { findPlugins } = await import('@nsbox/host');
+    return findPlugins(this.hostOptions());
+  }
+
+  private hostOptions() {
+    return {
       ...(this.options.stateDir ? { stateDir: this.options.stateDir } : {}),
       ...(this.options.hostConfig ? { hostConfigFile: this.options.hostConfig } : {}),
       ...(this.options.pluginPath ? { pluginPaths: this.options.pluginPath } : {}),
-      ...(this.driver ? { driver: this.driver } : {}),
-    });
+    };
+  }
+
+  private async openHost(): Promise<NsboxHost> {
+    const { openHost } = await import('@nsbox/host');
+    const host = await openHost({ ...this.hostOptions(), ...(this.driver ? { driver: this.driver } : {}) });
     // Every face repairs what a killed process left before it acts (cheap when nothing is);
     // when nsboxd serves the state directory, repairing is its job.
     if (!this.remote) {

@@ -64,6 +64,13 @@ export function needsPlugins(scan: { words: string[]; flags: string[] }, builtin
   return scan.flags.some((flag) => !known.has(flag));
 }
 
+/** The command line names a command that is not a built-in (a plugin's), without asking for help. */
+export function namesPluginCommand(scan: { words: string[]; flags: string[] }, builtins: readonly CliCommand[]): boolean {
+  const [word] = scan.words;
+  if (word === undefined || word === 'help' || scan.flags.some((flag) => flag === '-h' || flag === '--help')) return false;
+  return !builtins.some((command) => command.name.split(' ')[0] === word);
+}
+
 function fromContribution(contribution: CommandContribution, plugin: string): CliCommand {
   return {
     name: contribution.name,
@@ -143,8 +150,11 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     .configureOutput({ writeOut: (text) => io.stdout(text.trimEnd()), writeErr: (text) => io.stderr(text.trimEnd()) });
 
   // The host opens first when the command line needs the plugins: they add commands, and
-  // options to create and run (boxOptionPoint) and to set (setOptionPoint).
-  const host = withPlugins ? await context.host().catch(() => undefined) : undefined;
+  // options to create and run (boxOptionPoint) and to set (setOptionPoint). Through nsboxd, a
+  // plugin's action runs there: parsing and rendering it takes the plugins' definitions alone.
+  const definitions = withPlugins && context.remote && namesPluginCommand(globals, builtins) ? await context.plugins().catch(() => undefined) : undefined;
+  const actionsOnly = definitions?.every((plugin) => !plugin.commands.some((command) => command.name.split(' ')[0] === globals.words[0])) ?? false;
+  const host = withPlugins && !actionsOnly ? await context.host().catch(() => undefined) : undefined;
   if (host) {
     const { boxOptionPoint, setOptionPoint } = await import('@nsbox/core');
     context.boxOptions = host.plugins.contributions(boxOptionPoint);
@@ -158,12 +168,13 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
   };
   for (const command of builtins) addCommand(program, withPluginOptions(command), context, io, outcome);
   try {
-    if (!host) throw new Error('no host');
+    const plugins = actionsOnly ? definitions : host?.plugins.plugins.map((plugin) => plugin.definition);
+    if (!plugins) throw new Error('no host');
     const { actionCommand } = await import('./action-commands.js');
-    for (const plugin of host.plugins.plugins) {
-      const name = plugin.definition.name;
-      for (const action of plugin.definition.actions ?? []) addCommand(program, actionCommand(name, action), context, io, outcome);
-      for (const contribution of plugin.definition.commands) addCommand(program, fromContribution(contribution, name), context, io, outcome);
+    for (const plugin of plugins) {
+      for (const action of plugin.actions ?? []) addCommand(program, actionCommand(plugin.name, action), context, io, outcome);
+      // A plugin's own commands run on the host (none of them is the command given when actionsOnly).
+      if (host) for (const contribution of plugin.commands) addCommand(program, fromContribution(contribution, plugin.name), context, io, outcome);
     }
   } catch {
     // The host could not open (bad host config, broken plugin): built-in commands still

@@ -4,13 +4,24 @@
  */
 
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NsboxApiError } from './errors.js';
 import type { ApiErrorShape } from './types.js';
 
 export const DEFAULT_SOCKET = '/run/nsbox/nsbox.sock';
+
+let https: typeof import('node:https') | undefined;
+
+/**
+ * node:https, loaded by a client that speaks TLS when it first needs it: with TLS under it, it
+ * is most of what the client's imports cost (~10 ms), and a CLI on the unix socket never uses it.
+ */
+export function httpsModule(): typeof import('node:https') {
+  https ??= createRequire(import.meta.url)('node:https') as typeof import('node:https');
+  return https;
+}
 
 export interface ClientOptions {
   /** The unix socket (default /run/nsbox/nsbox.sock when no url is given). */
@@ -69,7 +80,7 @@ export async function errorFrom(response: IncomingMessage): Promise<NsboxApiErro
 export class Transport {
   private readonly agent: HttpAgent;
   private readonly secure: boolean;
-  private readonly base: { socketPath?: string; hostname?: string; port?: number };
+  private readonly base: { socketPath?: string; servername?: string; hostname?: string; port?: number };
 
   constructor(readonly options: ClientOptions) {
     if (options.url) {
@@ -78,9 +89,11 @@ export class Transport {
       this.base = { hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || (this.secure ? 443 : 80)) };
     } else {
       this.secure = false;
-      this.base = { socketPath: options.socketPath ?? DEFAULT_SOCKET };
+      // No server name to work out for a socket: Node's agent would test whether `localhost`
+      // is an IP address, compiling its IPv6 pattern in every process (~4 ms of a CLI command).
+      this.base = { socketPath: options.socketPath ?? DEFAULT_SOCKET, servername: '' };
     }
-    this.agent = this.secure ? new HttpsAgent({ keepAlive: true, ...(options.ca ? { ca: options.ca } : {}) }) : new HttpAgent({ keepAlive: true });
+    this.agent = this.secure ? new (httpsModule().Agent)({ keepAlive: true, ...(options.ca ? { ca: options.ca } : {}) }) : new HttpAgent({ keepAlive: true });
   }
 
   /** Options for a raw request (the websocket client adds its upgrade headers). */
@@ -96,7 +109,7 @@ export class Transport {
   }
 
   send(options: RequestOptions, body?: Buffer, signal?: AbortSignal, timeoutMs?: number): Promise<IncomingMessage> {
-    const send = this.secure ? httpsRequest : httpRequest;
+    const send = this.secure ? httpsModule().request : httpRequest;
     return new Promise((resolve, reject) => {
       const req = send({ ...options, ...(signal ? { signal } : {}) }, resolve);
       req.on('error', reject);
@@ -129,7 +142,7 @@ export class Transport {
    * before it read a byte).
    */
   async upload<T>(path: string, body: AsyncIterable<Uint8Array>, length: number, signal?: AbortSignal): Promise<T> {
-    const send = this.secure ? httpsRequest : httpRequest;
+    const send = this.secure ? httpsModule().request : httpRequest;
     const headers = { accept: 'application/json', 'content-type': 'application/octet-stream', 'content-length': String(length) };
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = send({ ...this.requestOptions('PUT', path, headers), ...(signal ? { signal } : {}) }, resolve);

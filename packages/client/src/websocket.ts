@@ -6,9 +6,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { errorFrom, type Transport } from './transport.js';
+import { errorFrom, httpsModule, type Transport } from './transport.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const OP = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
@@ -143,7 +142,7 @@ export async function connectWebSocket(transport: Transport, path: string): Prom
     { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': key },
     false,
   );
-  const send = transport.options.url?.startsWith('https:') ? httpsRequest : httpRequest;
+  const send = transport.options.url?.startsWith('https:') ? httpsModule().request : httpRequest;
   return new Promise((resolve, reject) => {
     const req = send(options);
     req.on('upgrade', (response, socket: Socket, head: Buffer) => {

@@ -113,7 +113,7 @@ export {
   type RouteInput,
   teardownHooks,
 } from './plugin.js';
-export { type LoadedPlugin, PluginHost, type PluginHostOptions, type PluginInfo } from './plugin-host.js';
+export { enabledPlugins, type LoadedPlugin, PluginHost, type PluginHostOptions, type PluginInfo } from './plugin-host.js';
 export { checkPlugins, orderPlugins, reservedSectionNames } from './plugin-order.js';
 export type * from './ports.js';
 export { isProcessAlive } from './process-alive.js';

@@ -57,6 +57,22 @@ export interface PluginInfo {
   description?: string;
 }
 
+/**
+ * The installed plugins a host runs, in the order it runs them: none disabled that is not
+ * installed, each compatible with this core and with what it requires (a face that only
+ * parses a plugin's command, the CLI through nsboxd, checks them the same way).
+ */
+export function enabledPlugins(installed: readonly AnyPlugin[], disabled: ReadonlySet<string>, coreApiVersion = CORE_API_VERSION): AnyPlugin[] {
+  for (const name of disabled) {
+    if (!installed.some((plugin) => plugin.name === name)) {
+      throw new NsboxError('E_PLUGIN_NOT_FOUND', `cannot disable plugin '${name}': it is not installed`, { details: { plugin: name } });
+    }
+  }
+  const enabled = installed.filter((plugin) => !disabled.has(plugin.name));
+  checkPlugins(enabled, coreApiVersion);
+  return orderPlugins(enabled);
+}
+
 const silentLog: OperationLog = { debug() {}, info() {}, warn() {} };
 
 export class PluginHost implements ServiceSource {
@@ -79,14 +95,7 @@ export class PluginHost implements ServiceSource {
   constructor(private readonly options: PluginHostOptions) {
     this.installed = options.plugins;
     this.disabled = new Set(options.disabled ?? []);
-    for (const name of this.disabled) {
-      if (!options.plugins.some((plugin) => plugin.name === name)) {
-        throw new NsboxError('E_PLUGIN_NOT_FOUND', `cannot disable plugin '${name}': it is not installed`, { details: { plugin: name } });
-      }
-    }
-    const enabled = options.plugins.filter((plugin) => !this.disabled.has(plugin.name));
-    checkPlugins(enabled, options.coreApiVersion ?? CORE_API_VERSION);
-    const ordered = orderPlugins(enabled);
+    const ordered = enabledPlugins(options.plugins, this.disabled, options.coreApiVersion);
 
     this.container = options.container ?? new Container({ defaultScope: 'Singleton' });
     // The face's core services, under their typed refs too (bound once, whoever made the container).

@@ -11,9 +11,11 @@ import {
   coreRefs,
   discoverPlugins,
   EventBus,
+  enabledPlugins,
   isPluginDefinition,
   NsboxError,
   PluginHost,
+  registerPluginErrors,
 } from '@nsbox/core';
 import { resolveStateDir, SqlitePluginDatabases, SqliteStore } from '@nsbox/store';
 import { type HostConfig, loadHostConfig } from './host-config.js';
@@ -79,7 +81,10 @@ function mergeByName(lists: AnyPlugin[][]): AnyPlugin[] {
   return [...byName.values()];
 }
 
-export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost> {
+export type FindPluginsOptions = Pick<OpenHostOptions, 'stateDir' | 'hostConfigFile' | 'plugins' | 'pluginPaths' | 'discover' | 'disabled'>;
+
+/** The plugins a host of the state directory loads: named in its config and found installed, imported, not set up. */
+async function installedPlugins(options: FindPluginsOptions): Promise<{ stateDir: string; config: HostConfig; plugins: AnyPlugin[]; disabled: string[] }> {
   const stateDir = resolveStateDir(options.stateDir);
   const config = loadHostConfig(stateDir, options.hostConfigFile);
   const explicit = [...(options.plugins ?? []), ...(await Promise.all(config.plugins.map((spec) => importPlugin(spec, stateDir))))];
@@ -87,6 +92,23 @@ export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost
   // The scan of the node_modules folders is kept in the state directory while they do not change.
   const pluginPaths = [...(options.pluginPaths ?? []), ...config.pluginPaths, ...defaultPluginPaths()];
   const discovered = discover ? await discoverPlugins(pluginPaths, { cacheDir: join(stateDir, 'cache') }) : [];
+  return { stateDir, config, plugins: mergeByName([explicit, discovered]), disabled: [...config.disabled, ...(options.disabled ?? [])] };
+}
+
+/**
+ * The definitions of the plugins a host of the state directory runs, in the order it runs them,
+ * checked as it checks them, with their error codes known — without a store, a driver or any
+ * plugin's setup: what a CLI that nsboxd serves needs to parse and render a plugin's action.
+ */
+export async function findPlugins(options: FindPluginsOptions = {}): Promise<AnyPlugin[]> {
+  const { plugins, disabled } = await installedPlugins(options);
+  const ordered = enabledPlugins(plugins, new Set(disabled));
+  for (const plugin of ordered) if (plugin.errors) registerPluginErrors(plugin.name, plugin.errors);
+  return ordered;
+}
+
+export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost> {
+  const { stateDir, config, plugins: installed, disabled } = await installedPlugins(options);
   const store = new SqliteStore({ stateDir, ...(options.clock ? { clock: options.clock } : {}) });
   const events = new EventBus(store, options.clock);
   const driver = typeof options.driver === 'function' ? await options.driver(stateDir) : options.driver;
@@ -108,8 +130,8 @@ export async function openHost(options: OpenHostOptions = {}): Promise<NsboxHost
   let plugins: PluginHost;
   try {
     plugins = await PluginHost.create({
-      plugins: mergeByName([explicit, discovered]),
-      disabled: [...config.disabled, ...(options.disabled ?? [])],
+      plugins: installed,
+      disabled,
       container,
       settings: config.settings,
       protectedRefs: [...provisions.map((provision) => provision.ref), coreRefs.pluginDatabases],

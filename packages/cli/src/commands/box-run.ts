@@ -1,6 +1,28 @@
+import type { BoxApi } from '@nsbox/core';
 import { exitStatus } from '../box-helpers.js';
 import { defineCommand } from '../command.js';
 import { boxConfigFromOptions, boxDefinitionOptions } from './box-options.js';
+
+/** How long `--rm` waits for the box's stop to finish being recorded. */
+const SETTLE_MS = 10_000;
+
+/**
+ * The box has exited, but its stop may still be running where nsboxd (or the box's shim)
+ * records it — the plugins' stop hooks after the state was saved — and a destroy then is
+ * refused as busy (E_BUSY). `--rm` waits for it and destroys the box then.
+ */
+async function destroyOnceSettled(api: BoxApi, name: string): Promise<void> {
+  const deadline = Date.now() + SETTLE_MS;
+  for (;;) {
+    try {
+      await api.destroy(name, { force: true });
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'E_BUSY' || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
 
 export default defineCommand({
   name: 'run',
@@ -35,7 +57,7 @@ export default defineCommand({
       const exit = box.runtime.lastExit as Parameters<typeof exitStatus>[0];
       return { name: boxName, exitCode: exitStatus(exit) ?? 0, exit, state: box.state, ...(json ? { output } : {}) };
     } finally {
-      if (options.rm && created) await api.destroy(boxName, { force: true });
+      if (options.rm && created) await destroyOnceSettled(api, boxName);
     }
   },
   render: () => '',
