@@ -386,13 +386,21 @@ nsbox_seccomp_compile (const struct nsbox_program *prog, struct sock_fprog *bpf,
   return 0;
 }
 
+/* A prepared filter's BPF (owned from then on) and the flags to load it with. */
+static void
+take_bpf (struct sock_fprog *prog, unsigned int *prog_flags, struct sock_filter *insns,
+          unsigned short len, unsigned int flags)
+{
+  free (prog->filter);
+  prog->filter = insns;
+  prog->len = len;
+  *prog_flags = flags;
+}
+
 void
 nsbox_seccomp_use_bpf (struct sock_filter *insns, unsigned short len, unsigned int flags)
 {
-  free (direct.prog.filter);
-  direct.prog.filter = insns;
-  direct.prog.len = len;
-  direct.flags = flags;
+  take_bpf (&direct.prog, &direct.flags, insns, len, flags);
   direct.prepared = true;
 }
 
@@ -406,10 +414,7 @@ nsbox_seccomp_quiet_bpf (struct sock_fprog *bpf, unsigned int *flags)
 void
 nsbox_seccomp_use_quiet_bpf (struct sock_filter *insns, unsigned short len, unsigned int flags)
 {
-  free (quiet.prog.filter);
-  quiet.prog.filter = insns;
-  quiet.prog.len = len;
-  quiet.flags = flags;
+  take_bpf (&quiet.prog, &quiet.flags, insns, len, flags);
 }
 
 bool
