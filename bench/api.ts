@@ -2,26 +2,37 @@
  * nsboxd through the SDK, on its unix socket: requests per second for GET /boxes (and
  * /health, which skips the token and the store, as a floor), then box create+start+destroy
  * cycles per second, one at a time and four at once. nsboxd runs as its own process.
- * With `--boxes MAX`, GET /boxes is timed again with 100 and 1,000 running boxes (those up to
- * MAX), so that a list that costs more than the boxes it lists shows; `--plugins` runs nsboxd
- * with every installed plugin (discovered) instead of the runtime alone.
- *   npm run bench:api -- [seconds per request test] [create cycles] [--boxes MAX] [--plugins]
+ * Then how GET /boxes grows: at 10, 100 and 1,000 boxes (those up to `--boxes MAX`), stored
+ * (stopped: copies of a real stopped box's row, spec and all, which cost a list what a box
+ * stopped by nsbox does) and running (those up to `--running MAX`, 100 unless told: 1,000 take
+ * a minute or more to start), each timed with one request at a time (the latency a caller
+ * sees) and with 16 in flight (what nsboxd can serve). `--plugins` runs nsboxd with every
+ * installed plugin (discovered) instead of the runtime alone; `--daemon-root DIR` runs the
+ * nsboxd of another checkout (a before/after comparison on one database layout per run).
+ *   npm run bench:api -- [seconds per request test] [create cycles] [--boxes MAX] [--running MAX] [--plugins] [--daemon-root DIR]
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NsboxClient } from '@nsbox/client';
 import { createCgroupDriver } from '@nsbox/runtime';
+import Database from 'better-sqlite3';
 import { median } from './bench-support.js';
 
-const positional = process.argv.slice(2).filter((arg, index, all) => !arg.startsWith('--') && all[index - 1] !== '--boxes');
+const valued = ['--boxes', '--running', '--daemon-root'];
+const positional = process.argv.slice(2).filter((arg, index, all) => !arg.startsWith('--') && !valued.includes(all[index - 1] as string));
 const seconds = Number(positional[0] ?? 5);
 const cycles = Number(positional[1] ?? 20);
-const boxesIndex = process.argv.indexOf('--boxes');
-const maxBoxes = boxesIndex > 0 ? Number(process.argv[boxesIndex + 1]) : 10;
+function option(name: string): string | undefined {
+  const index = process.argv.indexOf(name);
+  return index > 0 ? process.argv[index + 1] : undefined;
+}
+const maxBoxes = Number(option('--boxes') ?? 10);
+const maxRunning = Math.min(maxBoxes, Number(option('--running') ?? 100));
+const daemonRoot = option('--daemon-root') ?? process.cwd();
 const withPlugins = process.argv.includes('--plugins');
 const concurrency = 16;
 const work = mkdtempSync(join(tmpdir(), 'nsbox-bench-api-'));
@@ -37,23 +48,24 @@ function percentile(values: number[], p: number): number {
 }
 
 function startDaemon(): ChildProcess {
-  const built = join(process.cwd(), 'packages/daemon/bin/nsboxd.js');
-  const args = existsSync(join(process.cwd(), 'packages/daemon/dist/main.js'))
+  const built = join(daemonRoot, 'packages/daemon/bin/nsboxd.js');
+  const args = existsSync(join(daemonRoot, 'packages/daemon/dist/main.js'))
     ? [built]
-    : ['--import', 'tsx', '--conditions=source', join(process.cwd(), 'packages/daemon/src/main.ts')];
+    : ['--import', 'tsx', '--conditions=source', join(daemonRoot, 'packages/daemon/src/main.ts')];
   return spawn(process.execPath, [...args, '--socket', socketPath, '--socket-group', 'root', '--state-dir', stateDir, '--log-level', 'warn'], {
+    cwd: daemonRoot,
     env: { ...process.env, NSBOX_CGROUP_PARENT: cgroupParent },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
 
-/** Keeps `concurrency` requests in flight for `seconds`; returns requests/s and latencies. */
-async function hammer(call: () => Promise<unknown>): Promise<{ perSecond: number; p50: number; p99: number; count: number }> {
+/** Keeps `inFlight` requests in flight for `seconds`; returns requests/s and latencies. */
+async function hammer(call: () => Promise<unknown>, inFlight = concurrency): Promise<{ perSecond: number; p50: number; p99: number; count: number }> {
   const latencies: number[] = [];
   const deadline = performance.now() + seconds * 1000;
   const started = performance.now();
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: inFlight }, async () => {
       while (performance.now() < deadline) {
         const start = performance.now();
         await call();
@@ -126,20 +138,49 @@ try {
     `create+start+destroy, ${lanes} at once     ${(parallelCount / ((performance.now() - parallelStart) / 1000)).toFixed(2).padStart(7)} boxes/s   (${parallelCount} boxes)`,
   );
 
-  // How the list grows: GET /boxes with 100 and 1,000 running boxes.
-  const levels = [100, 1000].filter((level) => level <= maxBoxes);
-  if (levels.length > 0) console.log('');
+  // How the list grows: GET /boxes at 10, 100 and 1,000 boxes, stored and running.
+  for (const box of await api.boxes.list()) await api.boxes.destroy(box.name, { force: true });
+  console.log(`\nGET /boxes as the boxes grow: 1 request at a time (latency), then ${concurrency} in flight (throughput)`);
+  const levels = [10, 100, 1000].filter((level) => level <= maxBoxes);
+  const timeList = async (label: string, note = '') => {
+    const one = await hammer(() => api.boxes.list(), 1);
+    const many = await hammer(() => api.boxes.list());
+    console.log(
+      `${label.padEnd(30)} 1: p50 ${one.p50.toFixed(2).padStart(8)} ms  p99 ${one.p99.toFixed(2).padStart(8)} ms   ${concurrency}: ${many.perSecond.toFixed(0).padStart(5)} req/s  p99 ${many.p99.toFixed(2).padStart(8)} ms${note}`,
+    );
+  };
+
+  // Stored: a real box, started and stopped, its row copied (the store is shared: WAL).
+  await (await api.boxes.create({ name: 'stored-model', config: { template: 'busybox', process: { args: ['sleep', '100000'] } }, start: true })).wait();
+  await api.boxes.stop('stored-model', { timeout: 0 });
+  const db = new Database(join(stateDir, 'nsbox.db'));
+  db.pragma('busy_timeout = 10000');
+  const model = db.prepare("SELECT * FROM boxes WHERE name = 'stored-model'").get() as Record<string, unknown>;
+  const columns = Object.keys(model);
+  const copy = db.prepare(`INSERT INTO boxes (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
+  const storedModelBytes = columns.reduce((sum, column) => sum + String(model[column] ?? '').length, 0);
+  let stored = 1;
+  try {
+    for (const level of levels) {
+      db.transaction(() => {
+        for (; stored < level; stored++)
+          copy.run(...columns.map((column) => (column === 'id' ? randomUUID() : column === 'name' ? `stored-${stored}` : model[column])));
+      })();
+      await timeList(`${level} stored (stopped)`, level === levels[0] ? `   (a stored row: ${(storedModelBytes / 1024).toFixed(1)} KiB)` : '');
+    }
+  } finally {
+    db.prepare("DELETE FROM boxes WHERE name LIKE 'stored-%' AND name != 'stored-model'").run();
+    db.close();
+  }
+  await api.boxes.destroy('stored-model', { force: true });
+
   let running = 0;
-  for (const level of levels) {
+  for (const level of levels.filter((level) => level <= maxRunning)) {
     const fillStart = performance.now();
     for (; running < level; running++) {
       await (await api.boxes.create({ name: `idle-${running}`, config: { template: 'busybox', process: { args: ['sleep', '100000'] } }, start: true })).wait();
     }
-    const filled = (performance.now() - fillStart) / 1000;
-    const result = await hammer(() => api.boxes.list());
-    console.log(
-      `${`GET /boxes (${level + 10} boxes, ${level + 5} running)`.padEnd(36)}${result.perSecond.toFixed(0).padStart(7)} req/s   p50 ${result.p50.toFixed(2)} ms   p99 ${result.p99.toFixed(2)} ms   (${result.count} requests; the boxes started in ${filled.toFixed(1)} s)`,
-    );
+    await timeList(`${level} running`, `   (started in ${((performance.now() - fillStart) / 1000).toFixed(1)} s)`);
   }
 
   for (const box of await api.boxes.list()) await api.boxes.destroy(box.name, { force: true });

@@ -21,6 +21,7 @@ import type Database from 'better-sqlite3';
 import { migrate, migrateNamespace } from './migrations.js';
 import { openSharedDatabase } from './open-database.js';
 import { SqlitePluginState } from './plugin-state.js';
+import { joinRuntime, splitRuntime } from './runtime-columns.js';
 import { ensureStateDir } from './state-dir.js';
 import { StatementCache } from './statements.js';
 
@@ -31,6 +32,9 @@ interface BoxRow {
   config: string;
   state: string;
   runtime: string;
+  /** The OCI spec's text (runtime-columns.ts): in a box read alone; a listed row has `has_spec`. */
+  spec?: string | null;
+  has_spec?: number;
   created_at: number;
   updated_at: number;
 }
@@ -59,12 +63,13 @@ interface OperationRow {
 }
 
 /**
- * A box of its row. Its config and runtime facts (the OCI spec: most of a row) are parsed at
- * their first read: a listing of a thousand boxes (`/metrics`, `stats --all`, the sampler's
- * round) reads the names and states of all and the spec of few. They are plain enumerable
- * properties to every reader (spread, JSON, deep equality) and may be assigned.
+ * A box of its row. Its config and runtime facts are parsed at their first read, and the spec
+ * in the runtime facts (most of a row) at its own first read: a listing of a thousand boxes
+ * (`/metrics`, `stats --all`, GET /boxes) reads the names and states of all and the spec of few.
+ * They are plain enumerable properties to every reader (spread, JSON, deep equality) and may be
+ * assigned. `readSpec` gives the spec's text: the row's, or a read of it for a listed row.
  */
-function toBox(row: BoxRow): Box {
+function toBox(row: BoxRow, readSpec: (() => string | null) | null): Box {
   let config: Box['config'] | undefined;
   let runtime: Box['runtime'] | undefined;
   return {
@@ -80,7 +85,7 @@ function toBox(row: BoxRow): Box {
     },
     state: row.state as Box['state'],
     get runtime(): Box['runtime'] {
-      runtime ??= JSON.parse(row.runtime) as Box['runtime'];
+      runtime ??= joinRuntime(row.runtime, readSpec);
       return runtime;
     },
     set runtime(value: Box['runtime']) {
@@ -90,6 +95,9 @@ function toBox(row: BoxRow): Box {
     updatedAt: row.updated_at,
   };
 }
+
+/** The columns a listing reads: all but the spec's text, and whether there is one. */
+const LISTED_COLUMNS = 'id, name, owner, config, state, runtime, spec IS NOT NULL AS has_spec, created_at, updated_at';
 
 const toEvent = (row: EventRow): BoxEvent => ({
   id: row.id,
@@ -152,21 +160,35 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
   // Boxes
 
   insert(box: Box): void {
+    const runtime = splitRuntime(box.runtime);
     this.statements
-      .get('INSERT INTO boxes (id, name, owner, config, state, runtime, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(box.id, box.name, box.owner, JSON.stringify(box.config), box.state, JSON.stringify(box.runtime), box.createdAt, box.updatedAt);
+      .get('INSERT INTO boxes (id, name, owner, config, state, runtime, spec, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(box.id, box.name, box.owner, JSON.stringify(box.config), box.state, runtime.runtime, runtime.spec ?? null, box.createdAt, box.updatedAt);
   }
 
   update(box: Box): void {
-    const result = this.statements
-      .get('UPDATE boxes SET name = ?, owner = ?, config = ?, state = ?, runtime = ?, updated_at = ? WHERE id = ?')
-      .run(box.name, box.owner, JSON.stringify(box.config), box.state, JSON.stringify(box.runtime), box.updatedAt, box.id);
+    const runtime = splitRuntime(box.runtime);
+    const result =
+      runtime.spec === undefined
+        ? this.statements
+            .get('UPDATE boxes SET name = ?, owner = ?, config = ?, state = ?, runtime = ?, updated_at = ? WHERE id = ?')
+            .run(box.name, box.owner, JSON.stringify(box.config), box.state, runtime.runtime, box.updatedAt, box.id)
+        : this.statements
+            .get('UPDATE boxes SET name = ?, owner = ?, config = ?, state = ?, runtime = ?, spec = ?, updated_at = ? WHERE id = ?')
+            .run(box.name, box.owner, JSON.stringify(box.config), box.state, runtime.runtime, runtime.spec, box.updatedAt, box.id);
     if (result.changes === 0) throw new NsboxError('E_NOT_FOUND', `box '${box.name}' is not in the store`, { details: { box: box.name } });
   }
 
   find(idOrName: string): Box | undefined {
     const row = this.statements.get('SELECT * FROM boxes WHERE id = ? OR name = ?').get(idOrName, idOrName) as BoxRow | undefined;
-    return row && toBox(row);
+    if (!row) return undefined;
+    const spec = row.spec ?? null;
+    return toBox(row, spec === null ? null : () => spec);
+  }
+
+  /** The spec's text of a listed box, read when someone first reads its `runtime.spec`. */
+  private readSpec(id: string): string | null {
+    return (this.statements.get('SELECT spec FROM boxes WHERE id = ?').get(id) as { spec: string | null } | undefined)?.spec ?? null;
   }
 
   list(filter: BoxListFilter = {}): Box[] {
@@ -180,8 +202,8 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
       where.push('state = ?');
       params.push(filter.state);
     }
-    const sql = `SELECT * FROM boxes ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name`;
-    return (this.statements.get(sql).all(...params) as BoxRow[]).map(toBox);
+    const sql = `SELECT ${LISTED_COLUMNS} FROM boxes ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name`;
+    return (this.statements.get(sql).all(...params) as BoxRow[]).map((row) => toBox(row, row.has_spec ? () => this.readSpec(row.id) : null));
   }
 
   remove(id: string): void {
