@@ -8,8 +8,9 @@
  * a minute or more to start), each timed with one request at a time (the latency a caller
  * sees) and with 16 in flight (what nsboxd can serve). `--plugins` runs nsboxd with every
  * installed plugin (discovered) instead of the runtime alone; `--daemon-root DIR` runs the
- * nsboxd of another checkout (a before/after comparison on one database layout per run).
- *   npm run bench:api -- [seconds per request test] [create cycles] [--boxes MAX] [--running MAX] [--plugins] [--daemon-root DIR]
+ * nsboxd of another checkout (before and after a change), `--source` from its sources;
+ * `--cpu-prof-dir DIR` leaves nsboxd's CPU profile there.
+ *   npm run bench:api -- [seconds per request test] [create cycles] [--boxes MAX] [--running MAX] [--plugins] [--daemon-root DIR] [--source] [--cpu-prof-dir DIR]
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -22,7 +23,7 @@ import { createCgroupDriver } from '@nsbox/runtime';
 import Database from 'better-sqlite3';
 import { median } from './bench-support.js';
 
-const valued = ['--boxes', '--running', '--daemon-root'];
+const valued = ['--boxes', '--running', '--daemon-root', '--cpu-prof-dir'];
 const positional = process.argv.slice(2).filter((arg, index, all) => !arg.startsWith('--') && !valued.includes(all[index - 1] as string));
 const seconds = Number(positional[0] ?? 5);
 const cycles = Number(positional[1] ?? 20);
@@ -34,6 +35,8 @@ const maxBoxes = Number(option('--boxes') ?? 10);
 const maxRunning = Math.min(maxBoxes, Number(option('--running') ?? 100));
 const daemonRoot = option('--daemon-root') ?? process.cwd();
 const withPlugins = process.argv.includes('--plugins');
+/** nsboxd from its sources (tsx), built or not: how a checkout without a build runs it. */
+const fromSource = process.argv.includes('--source');
 const concurrency = 16;
 const work = mkdtempSync(join(tmpdir(), 'nsbox-bench-api-'));
 const stateDir = join(work, 'state');
@@ -49,9 +52,12 @@ function percentile(values: number[], p: number): number {
 
 function startDaemon(): ChildProcess {
   const built = join(daemonRoot, 'packages/daemon/bin/nsboxd.js');
-  const args = existsSync(join(daemonRoot, 'packages/daemon/dist/main.js'))
-    ? [built]
-    : ['--import', 'tsx', '--conditions=source', join(daemonRoot, 'packages/daemon/src/main.ts')];
+  const args =
+    !fromSource && existsSync(join(daemonRoot, 'packages/daemon/dist/main.js'))
+      ? [built]
+      : ['--import', 'tsx', '--conditions=source', join(daemonRoot, 'packages/daemon/src/main.ts')];
+  const profile = option('--cpu-prof-dir');
+  if (profile) args.unshift('--cpu-prof', '--cpu-prof-dir', profile);
   return spawn(process.execPath, [...args, '--socket', socketPath, '--socket-group', 'root', '--state-dir', stateDir, '--log-level', 'warn'], {
     cwd: daemonRoot,
     env: { ...process.env, NSBOX_CGROUP_PARENT: cgroupParent },
@@ -158,18 +164,35 @@ try {
   const model = db.prepare("SELECT * FROM boxes WHERE name = 'stored-model'").get() as Record<string, unknown>;
   const columns = Object.keys(model);
   const copy = db.prepare(`INSERT INTO boxes (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
-  const storedModelBytes = columns.reduce((sum, column) => sum + String(model[column] ?? '').length, 0);
+  // Where a box's spec is kept: in its runtime facts (before), or in a table of its own.
+  const specTable = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'box_specs'").get() !== undefined;
+  const modelSpec = specTable ? (db.prepare('SELECT spec FROM box_specs WHERE box_id = ?').get(model.id) as { spec: string } | undefined)?.spec : undefined;
+  const copySpec = specTable ? db.prepare('INSERT INTO box_specs (box_id, spec) VALUES (?, ?)') : undefined;
+  const sizes = columns.map((column) => `${column} ${(String(model[column] ?? '').length / 1024).toFixed(1)}`);
+  if (modelSpec !== undefined) sizes.push(`box_specs.spec ${(modelSpec.length / 1024).toFixed(1)}`);
+  const copies: string[] = [];
   let stored = 1;
   try {
     for (const level of levels) {
       db.transaction(() => {
-        for (; stored < level; stored++)
-          copy.run(...columns.map((column) => (column === 'id' ? randomUUID() : column === 'name' ? `stored-${stored}` : model[column])));
+        for (; stored < level; stored++) {
+          const id = randomUUID();
+          copies.push(id);
+          copy.run(...columns.map((column) => (column === 'id' ? id : column === 'name' ? `stored-${stored}` : model[column])));
+          if (modelSpec !== undefined) copySpec?.run(id, modelSpec);
+        }
       })();
-      await timeList(`${level} stored (stopped)`, level === levels[0] ? `   (a stored row: ${(storedModelBytes / 1024).toFixed(1)} KiB)` : '');
+      await timeList(`${level} stored (stopped)`, level === levels[0] ? `   (a stored box, KiB: ${sizes.join(', ')})` : '');
     }
   } finally {
-    db.prepare("DELETE FROM boxes WHERE name LIKE 'stored-%' AND name != 'stored-model'").run();
+    const remove = db.prepare('DELETE FROM boxes WHERE id = ?');
+    const removeSpec = specTable ? db.prepare('DELETE FROM box_specs WHERE box_id = ?') : undefined;
+    db.transaction(() => {
+      for (const id of copies) {
+        remove.run(id);
+        removeSpec?.run(id);
+      }
+    })();
     db.close();
   }
   await api.boxes.destroy('stored-model', { force: true });

@@ -1,8 +1,9 @@
 /**
- * A box's runtime facts are stored in two columns: `runtime` (pids, paths, exit status: a few
- * hundred bytes) and `spec` (the OCI spec it was started with, seccomp profile and all: tens of
- * kilobytes). A listing neither reads nor parses the spec; a box's `runtime.spec` is parsed at
- * its first read, and a spec nobody read or replaced is not written back.
+ * A box's runtime facts are stored in two places: the `runtime` column of its row (pids, paths,
+ * exit status: a few hundred bytes) and its row of `box_specs` (the OCI spec it was started
+ * with, seccomp profile and all: tens of kilobytes). A listing neither reads nor parses the
+ * spec; a box's `runtime.spec` is parsed at its first read, and a spec nobody read or replaced
+ * is not written back.
  */
 
 import { type Box, runtimeWithoutSpec } from '@nsbox/core';
@@ -47,7 +48,7 @@ export function joinRuntime(runtimeText: string, readSpec: (() => string | null)
 }
 
 /**
- * The two columns of runtime facts to write. `spec` is undefined when the column is to be left
+ * The two parts of runtime facts to write. `spec` is undefined when the stored one is to be left
  * as it is: the spec was read from the store and nobody read or replaced it since (a state
  * change of a listed box does not read, parse and write back tens of kilobytes).
  */

@@ -143,11 +143,11 @@ describe('SQLite store', () => {
   });
   const spec = { ociVersion: '1.0.2', linux: { seccomp: { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] } } };
 
-  it('upgrades a database whose boxes keep their spec in the runtime facts: the spec moves to its own column, every box reads as before', () => {
+  it('upgrades a database whose boxes keep their spec in the runtime facts: the spec moves to a table of its own, every box reads as before', () => {
     const path = join(dir, 'nsbox.db');
     const old = new Database(path);
-    const specVersion = migrations.findIndex((step) => step.includes('ADD COLUMN spec'));
-    assert.ok(specVersion > 0, 'the migration that adds the spec column');
+    const specVersion = migrations.findIndex((step) => step.includes('CREATE TABLE box_specs'));
+    assert.ok(specVersion > 0, 'the migration that adds the spec table');
     for (const step of migrations.slice(0, specVersion)) old.exec(step);
     old.pragma(`user_version = ${specVersion}`);
     const boxes = [
@@ -164,7 +164,11 @@ describe('SQLite store', () => {
 
     const store = open();
     assert.equal(store.db.pragma('user_version', { simple: true }), migrations.length);
-    const rows = store.db.prepare('SELECT name, runtime, spec FROM boxes ORDER BY name').all() as { name: string; runtime: string; spec: string | null }[];
+    const rows = store.db.prepare('SELECT name, runtime, spec FROM boxes LEFT JOIN box_specs ON box_id = id ORDER BY name').all() as {
+      name: string;
+      runtime: string;
+      spec: string | null;
+    }[];
     assert.deepEqual(
       rows.map((row) => ({ name: row.name, runtime: JSON.parse(row.runtime), spec: row.spec === null ? null : JSON.parse(row.spec) })),
       [
@@ -187,14 +191,14 @@ describe('SQLite store', () => {
     const store = open();
     store.insert(specBox('web', { spec, init: { pid: 42 } }));
     // A spec that does not parse shows whether a listing parses it.
-    store.db.prepare("UPDATE boxes SET spec = '{not json' WHERE name = 'web'").run();
+    store.db.prepare("UPDATE box_specs SET spec = '{not json' WHERE box_id = 'id-web'").run();
     const [listed] = store.list();
     assert.ok(listed);
     assert.deepEqual(runtimeWithoutSpec(listed.runtime), { init: { pid: 42 } }, 'the list view reads no spec');
     assert.deepEqual(Object.keys(listed.runtime), ['init', 'spec'], 'the spec is one of the runtime facts all the same');
     assert.throws(() => listed.runtime.spec, SyntaxError, 'read (and parsed) when asked for');
 
-    store.db.prepare('UPDATE boxes SET spec = ? WHERE name = ?').run(JSON.stringify(spec), 'web');
+    store.db.prepare('UPDATE box_specs SET spec = ? WHERE box_id = ?').run(JSON.stringify(spec), 'id-web');
     const [stopped] = store.list();
     assert.ok(stopped);
     stopped.state = 'stopped';
@@ -213,7 +217,10 @@ describe('SQLite store', () => {
     delete found.runtime.spec;
     store.update(found);
     assert.deepEqual(store.find('web')?.runtime, { init: { pid: 42 }, exit: { code: 0 } }, 'a spec deleted is gone');
-    assert.deepEqual(store.db.prepare('SELECT spec FROM boxes').get(), { spec: null });
+    assert.deepEqual(store.db.prepare('SELECT count(*) AS specs FROM box_specs').get(), { specs: 0 });
+    store.insert(specBox('db', { spec }));
+    store.remove('id-db');
+    assert.deepEqual(store.db.prepare('SELECT count(*) AS specs FROM box_specs').get(), { specs: 0 }, 'removed with its box');
   });
 
   it('migrates a namespace once, and refuses tables newer than the code', () => {

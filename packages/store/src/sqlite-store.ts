@@ -32,7 +32,7 @@ interface BoxRow {
   config: string;
   state: string;
   runtime: string;
-  /** The OCI spec's text (runtime-columns.ts): in a box read alone; a listed row has `has_spec`. */
+  /** The OCI spec's text, from box_specs (runtime-columns.ts), in a box read alone; a listed row has `has_spec`. */
   spec?: string | null;
   has_spec?: number;
   created_at: number;
@@ -96,8 +96,8 @@ function toBox(row: BoxRow, readSpec: (() => string | null) | null): Box {
   };
 }
 
-/** The columns a listing reads: all but the spec's text, and whether there is one. */
-const LISTED_COLUMNS = 'id, name, owner, config, state, runtime, spec IS NOT NULL AS has_spec, created_at, updated_at';
+/** What a listing reads: the box's row, and whether it has a spec (not the spec). */
+const LISTED_COLUMNS = 'boxes.*, EXISTS (SELECT 1 FROM box_specs WHERE box_specs.box_id = boxes.id) AS has_spec';
 
 const toEvent = (row: EventRow): BoxEvent => ({
   id: row.id,
@@ -161,26 +161,35 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
 
   insert(box: Box): void {
     const runtime = splitRuntime(box.runtime);
-    this.statements
-      .get('INSERT INTO boxes (id, name, owner, config, state, runtime, spec, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(box.id, box.name, box.owner, JSON.stringify(box.config), box.state, runtime.runtime, runtime.spec ?? null, box.createdAt, box.updatedAt);
+    this.db.transaction(() => {
+      this.statements
+        .get('INSERT INTO boxes (id, name, owner, config, state, runtime, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(box.id, box.name, box.owner, JSON.stringify(box.config), box.state, runtime.runtime, box.createdAt, box.updatedAt);
+      this.writeSpec(box.id, runtime.spec ?? null);
+    })();
   }
 
   update(box: Box): void {
     const runtime = splitRuntime(box.runtime);
-    const result =
-      runtime.spec === undefined
-        ? this.statements
-            .get('UPDATE boxes SET name = ?, owner = ?, config = ?, state = ?, runtime = ?, updated_at = ? WHERE id = ?')
-            .run(box.name, box.owner, JSON.stringify(box.config), box.state, runtime.runtime, box.updatedAt, box.id)
-        : this.statements
-            .get('UPDATE boxes SET name = ?, owner = ?, config = ?, state = ?, runtime = ?, spec = ?, updated_at = ? WHERE id = ?')
-            .run(box.name, box.owner, JSON.stringify(box.config), box.state, runtime.runtime, runtime.spec, box.updatedAt, box.id);
-    if (result.changes === 0) throw new NsboxError('E_NOT_FOUND', `box '${box.name}' is not in the store`, { details: { box: box.name } });
+    this.db.transaction(() => {
+      const result = this.statements
+        .get('UPDATE boxes SET name = ?, owner = ?, config = ?, state = ?, runtime = ?, updated_at = ? WHERE id = ?')
+        .run(box.name, box.owner, JSON.stringify(box.config), box.state, runtime.runtime, box.updatedAt, box.id);
+      if (result.changes === 0) throw new NsboxError('E_NOT_FOUND', `box '${box.name}' is not in the store`, { details: { box: box.name } });
+      if (runtime.spec !== undefined) this.writeSpec(box.id, runtime.spec);
+    })();
+  }
+
+  /** A box's spec in box_specs: replaced, or removed (null). */
+  private writeSpec(id: string, spec: string | null): void {
+    if (spec === null) this.statements.get('DELETE FROM box_specs WHERE box_id = ?').run(id);
+    else this.statements.get('INSERT INTO box_specs (box_id, spec) VALUES (?, ?) ON CONFLICT(box_id) DO UPDATE SET spec = excluded.spec').run(id, spec);
   }
 
   find(idOrName: string): Box | undefined {
-    const row = this.statements.get('SELECT * FROM boxes WHERE id = ? OR name = ?').get(idOrName, idOrName) as BoxRow | undefined;
+    const row = this.statements
+      .get('SELECT boxes.*, box_specs.spec FROM boxes LEFT JOIN box_specs ON box_specs.box_id = boxes.id WHERE boxes.id = ? OR boxes.name = ?')
+      .get(idOrName, idOrName) as BoxRow | undefined;
     if (!row) return undefined;
     const spec = row.spec ?? null;
     return toBox(row, spec === null ? null : () => spec);
@@ -188,7 +197,7 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
 
   /** The spec's text of a listed box, read when someone first reads its `runtime.spec`. */
   private readSpec(id: string): string | null {
-    return (this.statements.get('SELECT spec FROM boxes WHERE id = ?').get(id) as { spec: string | null } | undefined)?.spec ?? null;
+    return (this.statements.get('SELECT spec FROM box_specs WHERE box_id = ?').get(id) as { spec: string } | undefined)?.spec ?? null;
   }
 
   list(filter: BoxListFilter = {}): Box[] {
@@ -207,7 +216,10 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
   }
 
   remove(id: string): void {
-    this.statements.get('DELETE FROM boxes WHERE id = ?').run(id);
+    this.db.transaction(() => {
+      this.statements.get('DELETE FROM boxes WHERE id = ?').run(id);
+      this.writeSpec(id, null);
+    })();
   }
 
   // History
