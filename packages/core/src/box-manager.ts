@@ -323,7 +323,7 @@ export class BoxManager {
   }
 
   async destroy(idOrName: string, options: { force?: boolean } = {}, ctx: OperationContext = operationContext()): Promise<void> {
-    let box = await this.sync(idOrName, ctx);
+    let box = await this.syncAfterOtherStop(idOrName, ctx);
     if (options.force && (box.state === 'running' || box.state === 'paused')) box = await this.stop(box.id, { timeoutMs: 0 }, ctx);
     await this.operate(box, 'destroy', async () => {
       await this.teardown(box, 'destroy', ctx);
@@ -338,10 +338,11 @@ export class BoxManager {
    * runs the `exited` hooks, then the stop's tear-down in the stop's order (plugins read their
    * counters while the cgroup still exists), then the box's restart policy. The resident
    * agent's watcher calls it the moment an init ends; any face calls it before acting, so two
-   * processes may call it for the same exit at once: only one of them settles it.
+   * processes may call it for the same exit at once: only one of them settles it. A box just
+   * read (a list's) may be passed instead of its name: it is not read again.
    */
-  async sync(idOrName: string, ctx: OperationContext = operationContext()): Promise<Box> {
-    const box = this.get(idOrName);
+  async sync(idOrName: string | Box, ctx: OperationContext = operationContext()): Promise<Box> {
+    const box = typeof idOrName === 'string' ? this.get(idOrName) : idOrName;
     if (!isLive(box) || !this.deps.driver) return box;
     const status: DriverStatus = await this.deps.driver.status(box);
     if (status.state === box.state) return box;
@@ -352,6 +353,26 @@ export class BoxManager {
     const settled = await this.settleExit(box, ctx);
     if (!settled) return this.get(box.id);
     return this.restartByPolicy(settled.box, settled.exit, ctx);
+  }
+
+  /**
+   * sync, and while another flow or process stops the box (settles its init's end: `run --rm`'s
+   * destroy comes as the resident agent runs the exit's hooks), wait for it, a bounded time,
+   * rather than fail with E_BUSY: the box is stopped by then, and what the caller asked follows.
+   */
+  private async syncAfterOtherStop(idOrName: string, ctx: OperationContext): Promise<Box> {
+    const deadline = this.clock() + OTHER_STOP_WAIT_MS;
+    for (;;) {
+      const box = await this.sync(idOrName, ctx);
+      if (!this.stopInFlight(box) || this.clock() >= deadline) return box;
+      ctx.signal.throwIfAborted();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Whether a live flow or process (this one's included: the agent's watcher) is stopping the box. */
+  private stopInFlight(box: Box): boolean {
+    return this.deps.journal.unfinished().some((op) => op.boxId === box.id && op.kind === 'stop' && this.processAlive(op.pid));
   }
 
   /**
@@ -674,6 +695,9 @@ function withoutPendingRestart(runtime: Record<string, unknown>): Record<string,
 
 /** The journal step that marks a stop as the settling of an init that ended by itself. */
 const EXIT_STEP = 'core:exited';
+
+/** How long a destroy waits for another's stop of the box (its plugins' tear-down hooks) to end. */
+const OTHER_STOP_WAIT_MS = 30_000;
 
 function isLive(box: Box): boolean {
   return box.state === 'running' || box.state === 'paused';

@@ -33,6 +33,16 @@ export interface Box {
   updatedAt: number;
 }
 
+/**
+ * A box's runtime facts without its OCI spec, the spec never read: what a list shows. The
+ * spec is most of a stored box, and the store parses it only when someone reads it.
+ */
+export function runtimeWithoutSpec(runtime: Box['runtime']): Box['runtime'] {
+  const rest: Box['runtime'] = {};
+  for (const key of Object.keys(runtime)) if (key !== 'spec') rest[key] = runtime[key];
+  return rest;
+}
+
 /** Which stable states an operation may start from, the state it passes through and where it ends. */
 export const operations = {
   create: { from: ['defined'], via: 'creating', to: 'created' },

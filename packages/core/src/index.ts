@@ -22,6 +22,7 @@ export {
   isStable,
   type OperationKind,
   operations,
+  runtimeWithoutSpec,
   type StableState,
   stableStates,
   transitionalStates,

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NsboxError } from '@nsbox/core';
+import { definePlugin, type NsboxError, z } from '@nsbox/core';
 import sinon from 'sinon';
 import { type NsboxHost, openHost } from './open-host.js';
 import { type Journal, MemoryDriver, recordingPlugin } from './test-fixtures.js';
@@ -199,6 +199,38 @@ describe('box lifecycle through the core and a real SQLite store', () => {
     const box = manager.get('web7');
     store.begin({ boxId: box.id, kind: 'start', fromState: 'created', pid: process.ppid });
     await assert.rejects(manager.start('web7'), (error: NsboxError) => error.code === 'E_BUSY');
+  });
+
+  it("destroys a box whose init's end another flow is settling once that flow's tear-down hooks end, instead of E_BUSY", async () => {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const journal: Journal = [];
+    class SlowStop {
+      async stopped() {
+        journal.push('slow:stopped:begun');
+        await released;
+        journal.push('slow:stopped:ended');
+      }
+    }
+    const driver = new MemoryDriver();
+    const slow = definePlugin({ name: 'slow', version: '1.0.0', core: '^1.0.0', config: z.strictObject({}), hooks: SlowStop });
+    host = await openHost({ stateDir, discover: false, driver, plugins: [slow] });
+    const { manager } = host;
+    await manager.create({ name: 'rm', config: {} });
+    const box = await manager.start('rm');
+    driver.running.delete(box.id); // the init exits
+
+    const settling = manager.sync('rm'); // the resident agent's watcher
+    while (!journal.includes('slow:stopped:begun')) await new Promise((resolve) => setTimeout(resolve, 5));
+    const destroyed = manager.destroy('rm', { force: true }).then(() => journal.push('destroyed'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(journal, ['slow:stopped:begun'], 'the destroy waits while the stop runs');
+    release();
+    await Promise.all([settling, destroyed]);
+    assert.deepEqual(journal, ['slow:stopped:begun', 'slow:stopped:ended', 'destroyed']);
+    assert.equal(host.store.find('rm'), undefined);
   });
 
   it('disables plugins per host and per box, refusing to disable what another needs', async () => {

@@ -20,6 +20,7 @@ import {
   type OperationContext,
   operationContext,
   type PluginInfo,
+  runtimeWithoutSpec,
   type SetResult,
   throwIfCancelled,
 } from '@nsbox/core';
@@ -34,8 +35,7 @@ const DEFAULT_STOP_SECONDS = 10;
 
 /** A box as lists show it: without its (large) OCI spec. */
 export function listedBox(box: Box): Box {
-  const { spec: _spec, ...runtime } = box.runtime;
-  return { ...box, runtime };
+  return { ...box, runtime: runtimeWithoutSpec(box.runtime) };
 }
 
 function timeoutMs(options: { timeout?: number } | undefined): number {
@@ -67,8 +67,9 @@ export class LocalBoxApi implements BoxApi {
     for (const box of this.manager.list(filter.owner !== undefined ? { owner: filter.owner } : {})) {
       if (filter.template && box.config.template !== filter.template) continue;
       if (filter.name && !box.name.startsWith(filter.name)) continue;
-      // A box whose init exited on its own is shown stopped, as it is.
-      const current = isLive(box) && filter.sync !== false ? await this.manager.sync(box.id).catch(() => box) : box;
+      // A box whose init exited on its own is shown stopped, as it is (the box just read is
+      // checked, not read again).
+      const current = isLive(box) && filter.sync !== false ? await this.manager.sync(box).catch(() => box) : box;
       if (!filter.state || current.state === filter.state) listed.push(listedBox(current));
     }
     return listed;

@@ -50,6 +50,11 @@ export const migrations: readonly string[] = [
    CREATE TABLE schema_versions (namespace TEXT PRIMARY KEY, version INTEGER NOT NULL);`,
   // The step an operation began last: a process killed inside it leaves it to be undone too.
   'ALTER TABLE operations ADD COLUMN began_step TEXT;',
+  // A box's OCI spec (tens of kilobytes with a seccomp profile) in a table of its own, out of
+  // the rows every listing scans and the runtime facts it parses (runtime-columns.ts).
+  `CREATE TABLE box_specs (box_id TEXT PRIMARY KEY, spec TEXT NOT NULL);
+   INSERT INTO box_specs (box_id, spec) SELECT id, json_extract(runtime, '$.spec') FROM boxes WHERE json_type(runtime, '$.spec') = 'object';
+   UPDATE boxes SET runtime = json_remove(runtime, '$.spec') WHERE json_type(runtime, '$.spec') = 'object';`,
 ];
 
 /**

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Box } from '@nsbox/core';
+import { type Box, runtimeWithoutSpec } from '@nsbox/core';
+import Database from 'better-sqlite3';
 import { migrations } from './migrations.js';
 import { SqliteStore } from './sqlite-store.js';
 import { resolveStateDir } from './state-dir.js';
@@ -128,6 +129,98 @@ describe('SQLite store', () => {
     store.update(listed);
     assert.deepEqual(store.find('web')?.runtime, { initPid: 7 });
     assert.equal(store.find('b1')?.state, 'stopped');
+  });
+
+  const specBox = (name: string, runtime: Box['runtime']): Box => ({
+    id: `id-${name}`,
+    name,
+    owner: null,
+    config: { process: { args: ['/bin/sleep', '1'] } } as Box['config'],
+    state: 'running',
+    runtime,
+    createdAt: 1,
+    updatedAt: 2,
+  });
+  const spec = { ociVersion: '1.0.2', linux: { seccomp: { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] } } };
+
+  it('upgrades a database whose boxes keep their spec in the runtime facts: the spec moves to a table of its own, every box reads as before', () => {
+    const path = join(dir, 'nsbox.db');
+    const old = new Database(path);
+    const specVersion = migrations.findIndex((step) => step.includes('CREATE TABLE box_specs'));
+    assert.ok(specVersion > 0, 'the migration that adds the spec table');
+    for (const step of migrations.slice(0, specVersion)) old.exec(step);
+    old.pragma(`user_version = ${specVersion}`);
+    const boxes = [
+      specBox('started', { spec, init: { pid: 42 }, rootfs: '/srv/a' }),
+      specBox('defined', {}),
+      specBox('nulled', { spec: null, exit: { code: 0 } }),
+    ];
+    for (const box of boxes) {
+      old
+        .prepare('INSERT INTO boxes (id, name, owner, config, state, runtime, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(box.id, box.name, box.owner, JSON.stringify(box.config), box.state, JSON.stringify(box.runtime), box.createdAt, box.updatedAt);
+    }
+    old.close();
+
+    const store = open();
+    assert.equal(store.db.pragma('user_version', { simple: true }), migrations.length);
+    const rows = store.db.prepare('SELECT name, runtime, spec FROM boxes LEFT JOIN box_specs ON box_id = id ORDER BY name').all() as {
+      name: string;
+      runtime: string;
+      spec: string | null;
+    }[];
+    assert.deepEqual(
+      rows.map((row) => ({ name: row.name, runtime: JSON.parse(row.runtime), spec: row.spec === null ? null : JSON.parse(row.spec) })),
+      [
+        { name: 'defined', runtime: {}, spec: null },
+        { name: 'nulled', runtime: { spec: null, exit: { code: 0 } }, spec: null },
+        { name: 'started', runtime: { init: { pid: 42 }, rootfs: '/srv/a' }, spec },
+      ],
+    );
+    for (const box of boxes) {
+      assert.deepEqual(store.find(box.name), box, `${box.name} read alone`);
+      assert.deepEqual(
+        store.list().find((listed) => listed.name === box.name),
+        box,
+        `${box.name} listed`,
+      );
+    }
+  });
+
+  it('lists boxes without reading their spec; a listed box reads it when asked, and writes it back only when it was read or replaced', () => {
+    const store = open();
+    store.insert(specBox('web', { spec, init: { pid: 42 } }));
+    // A spec that does not parse shows whether a listing parses it.
+    store.db.prepare("UPDATE box_specs SET spec = '{not json' WHERE box_id = 'id-web'").run();
+    const [listed] = store.list();
+    assert.ok(listed);
+    assert.deepEqual(runtimeWithoutSpec(listed.runtime), { init: { pid: 42 } }, 'the list view reads no spec');
+    assert.deepEqual(Object.keys(listed.runtime), ['init', 'spec'], 'the spec is one of the runtime facts all the same');
+    assert.throws(() => listed.runtime.spec, SyntaxError, 'read (and parsed) when asked for');
+
+    store.db.prepare('UPDATE box_specs SET spec = ? WHERE box_id = ?').run(JSON.stringify(spec), 'id-web');
+    const [stopped] = store.list();
+    assert.ok(stopped);
+    stopped.state = 'stopped';
+    stopped.runtime = Object.assign(stopped.runtime, { exit: { code: 0 } });
+    store.update(stopped);
+    assert.deepEqual(store.find('web')?.runtime, { init: { pid: 42 }, spec, exit: { code: 0 } }, 'a spec nobody read is kept');
+
+    const [changed] = store.list();
+    assert.ok(changed);
+    (changed.runtime.spec as typeof spec).ociVersion = '1.2.0';
+    store.update(changed);
+    assert.equal((store.find('web')?.runtime.spec as typeof spec | undefined)?.ociVersion, '1.2.0', 'a spec changed in place is written');
+
+    const found = store.find('web');
+    assert.ok(found);
+    delete found.runtime.spec;
+    store.update(found);
+    assert.deepEqual(store.find('web')?.runtime, { init: { pid: 42 }, exit: { code: 0 } }, 'a spec deleted is gone');
+    assert.deepEqual(store.db.prepare('SELECT count(*) AS specs FROM box_specs').get(), { specs: 0 });
+    store.insert(specBox('db', { spec }));
+    store.remove('id-db');
+    assert.deepEqual(store.db.prepare('SELECT count(*) AS specs FROM box_specs').get(), { specs: 0 }, 'removed with its box');
   });
 
   it('migrates a namespace once, and refuses tables newer than the code', () => {

@@ -21,6 +21,7 @@ import type Database from 'better-sqlite3';
 import { migrate, migrateNamespace } from './migrations.js';
 import { openSharedDatabase } from './open-database.js';
 import { SqlitePluginState } from './plugin-state.js';
+import { joinRuntime, splitRuntime } from './runtime-columns.js';
 import { ensureStateDir } from './state-dir.js';
 import { StatementCache } from './statements.js';
 
@@ -31,6 +32,9 @@ interface BoxRow {
   config: string;
   state: string;
   runtime: string;
+  /** The OCI spec's text, from box_specs (runtime-columns.ts), in a box read alone; a listed row has `has_spec`. */
+  spec?: string | null;
+  has_spec?: number;
   created_at: number;
   updated_at: number;
 }
@@ -59,12 +63,13 @@ interface OperationRow {
 }
 
 /**
- * A box of its row. Its config and runtime facts (the OCI spec: most of a row) are parsed at
- * their first read: a listing of a thousand boxes (`/metrics`, `stats --all`, the sampler's
- * round) reads the names and states of all and the spec of few. They are plain enumerable
- * properties to every reader (spread, JSON, deep equality) and may be assigned.
+ * A box of its row. Its config and runtime facts are parsed at their first read, and the spec
+ * in the runtime facts (most of a row) at its own first read: a listing of a thousand boxes
+ * (`/metrics`, `stats --all`, GET /boxes) reads the names and states of all and the spec of few.
+ * They are plain enumerable properties to every reader (spread, JSON, deep equality) and may be
+ * assigned. `readSpec` gives the spec's text: the row's, or a read of it for a listed row.
  */
-function toBox(row: BoxRow): Box {
+function toBox(row: BoxRow, readSpec: (() => string | null) | null): Box {
   let config: Box['config'] | undefined;
   let runtime: Box['runtime'] | undefined;
   return {
@@ -80,7 +85,7 @@ function toBox(row: BoxRow): Box {
     },
     state: row.state as Box['state'],
     get runtime(): Box['runtime'] {
-      runtime ??= JSON.parse(row.runtime) as Box['runtime'];
+      runtime ??= joinRuntime(row.runtime, readSpec);
       return runtime;
     },
     set runtime(value: Box['runtime']) {
@@ -90,6 +95,9 @@ function toBox(row: BoxRow): Box {
     updatedAt: row.updated_at,
   };
 }
+
+/** What a listing reads: the box's row, and whether it has a spec (not the spec). */
+const LISTED_COLUMNS = 'boxes.*, EXISTS (SELECT 1 FROM box_specs WHERE box_specs.box_id = boxes.id) AS has_spec';
 
 const toEvent = (row: EventRow): BoxEvent => ({
   id: row.id,
@@ -152,21 +160,44 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
   // Boxes
 
   insert(box: Box): void {
-    this.statements
-      .get('INSERT INTO boxes (id, name, owner, config, state, runtime, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(box.id, box.name, box.owner, JSON.stringify(box.config), box.state, JSON.stringify(box.runtime), box.createdAt, box.updatedAt);
+    const runtime = splitRuntime(box.runtime);
+    this.db.transaction(() => {
+      this.statements
+        .get('INSERT INTO boxes (id, name, owner, config, state, runtime, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(box.id, box.name, box.owner, JSON.stringify(box.config), box.state, runtime.runtime, box.createdAt, box.updatedAt);
+      this.writeSpec(box.id, runtime.spec ?? null);
+    })();
   }
 
   update(box: Box): void {
-    const result = this.statements
-      .get('UPDATE boxes SET name = ?, owner = ?, config = ?, state = ?, runtime = ?, updated_at = ? WHERE id = ?')
-      .run(box.name, box.owner, JSON.stringify(box.config), box.state, JSON.stringify(box.runtime), box.updatedAt, box.id);
-    if (result.changes === 0) throw new NsboxError('E_NOT_FOUND', `box '${box.name}' is not in the store`, { details: { box: box.name } });
+    const runtime = splitRuntime(box.runtime);
+    this.db.transaction(() => {
+      const result = this.statements
+        .get('UPDATE boxes SET name = ?, owner = ?, config = ?, state = ?, runtime = ?, updated_at = ? WHERE id = ?')
+        .run(box.name, box.owner, JSON.stringify(box.config), box.state, runtime.runtime, box.updatedAt, box.id);
+      if (result.changes === 0) throw new NsboxError('E_NOT_FOUND', `box '${box.name}' is not in the store`, { details: { box: box.name } });
+      if (runtime.spec !== undefined) this.writeSpec(box.id, runtime.spec);
+    })();
+  }
+
+  /** A box's spec in box_specs: replaced, or removed (null). */
+  private writeSpec(id: string, spec: string | null): void {
+    if (spec === null) this.statements.get('DELETE FROM box_specs WHERE box_id = ?').run(id);
+    else this.statements.get('INSERT INTO box_specs (box_id, spec) VALUES (?, ?) ON CONFLICT(box_id) DO UPDATE SET spec = excluded.spec').run(id, spec);
   }
 
   find(idOrName: string): Box | undefined {
-    const row = this.statements.get('SELECT * FROM boxes WHERE id = ? OR name = ?').get(idOrName, idOrName) as BoxRow | undefined;
-    return row && toBox(row);
+    const row = this.statements
+      .get('SELECT boxes.*, box_specs.spec FROM boxes LEFT JOIN box_specs ON box_specs.box_id = boxes.id WHERE boxes.id = ? OR boxes.name = ?')
+      .get(idOrName, idOrName) as BoxRow | undefined;
+    if (!row) return undefined;
+    const spec = row.spec ?? null;
+    return toBox(row, spec === null ? null : () => spec);
+  }
+
+  /** The spec's text of a listed box, read when someone first reads its `runtime.spec`. */
+  private readSpec(id: string): string | null {
+    return (this.statements.get('SELECT spec FROM box_specs WHERE box_id = ?').get(id) as { spec: string } | undefined)?.spec ?? null;
   }
 
   list(filter: BoxListFilter = {}): Box[] {
@@ -180,12 +211,15 @@ export class SqliteStore implements BoxRepository, HistoryRepository, OperationJ
       where.push('state = ?');
       params.push(filter.state);
     }
-    const sql = `SELECT * FROM boxes ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name`;
-    return (this.statements.get(sql).all(...params) as BoxRow[]).map(toBox);
+    const sql = `SELECT ${LISTED_COLUMNS} FROM boxes ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name`;
+    return (this.statements.get(sql).all(...params) as BoxRow[]).map((row) => toBox(row, row.has_spec ? () => this.readSpec(row.id) : null));
   }
 
   remove(id: string): void {
-    this.statements.get('DELETE FROM boxes WHERE id = ?').run(id);
+    this.db.transaction(() => {
+      this.statements.get('DELETE FROM boxes WHERE id = ?').run(id);
+      this.writeSpec(id, null);
+    })();
   }
 
   // History
