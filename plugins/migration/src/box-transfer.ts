@@ -172,7 +172,9 @@ export async function importBox(services: TransferServices, options: ImportOptio
     if (!options.run) return { box: box.name, id: box.id, state: box.state, checkpoint: archive.imageDir !== undefined, unpackMs };
     const restoreAt = Date.now();
     const extra = options.pageServer ? { lazyPages: options.pageServer } : {};
-    box = archive.imageDir ? await manager.restore(created.id, { imageDir: ownImageDir(files, created), extra }, context) : await manager.start(created.id, context);
+    box = archive.imageDir
+      ? await manager.restore(created.id, { imageDir: ownImageDir(files, created), extra }, context)
+      : await manager.start(created.id, context);
     const restoreMs = Date.now() - restoreAt;
     // criu's own time within the restore, as the restore script measured it.
     const criuFile = join(files.boxDir(box), RESTORE_MS);

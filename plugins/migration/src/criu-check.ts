@@ -1,7 +1,7 @@
 /** `criu check` on this host, for `nsbox migration check` and the host's info: its verdict as criu words it. */
 
-import { findCriu } from './criu-install.js';
 import { readFileSync } from 'node:fs';
+import { findCriu } from './criu-install.js';
 import { type CriuResult, criuErrors, runCriu } from './criu-run.js';
 import type { MigrationSettings } from './settings.js';
 

@@ -157,7 +157,11 @@ export class CriuEngine implements CheckpointEngine {
       logFile,
       leaveRunning: request.leaveRunning,
       manifest,
-      options: { tcpEstablished: manifest.tcpEstablished, verbosity: this.settings.verbosity, ...(lazy ? { lazyPages: { ...lazy, statusFd: STATUS_FD } } : {}) },
+      options: {
+        tcpEstablished: manifest.tcpEstablished,
+        verbosity: this.settings.verbosity,
+        ...(lazy ? { lazyPages: { ...lazy, statusFd: STATUS_FD } } : {}),
+      },
     });
     // Written first, made the manifest once criu succeeded: an nsboxd killed while criu dumps
     // leaves what completeInterruptedDump needs to finish it.
@@ -182,7 +186,13 @@ export class CriuEngine implements CheckpointEngine {
       renameSync(pendingManifestFile(request.imageDir), manifestFile(request.imageDir));
       this.pageServers.set(request.imageDir, exited);
       void exited.finally(() => this.pageServers.delete(request.imageDir));
-      return { criu: install.version, dumpMs: Date.now() - started, externalMounts: manifest.externalMounts.length, externalNetns: Boolean(externalNetns), pagesOwed: true };
+      return {
+        criu: install.version,
+        dumpMs: Date.now() - started,
+        externalMounts: manifest.externalMounts.length,
+        externalNetns: Boolean(externalNetns),
+        pagesOwed: true,
+      };
     }
     if (result.code !== 0) {
       throw new NsboxError('E_RUNTIME', `criu dump of box '${request.box.name}' failed: ${this.failure(result, logFile)} (log: ${logFile})`, {
@@ -542,7 +552,13 @@ export const LAZY_PAGES_LOG = 'criu-lazy-pages.log';
 export function lazyPagesOf(extra: Record<string, unknown>): PageServer | undefined {
   const lazy = extra.lazyPages as Partial<PageServer> | undefined;
   if (lazy === undefined) return undefined;
-  if (typeof lazy?.address !== 'string' || !/^[0-9a-fA-F.:]+$/.test(lazy.address) || !Number.isInteger(lazy.port) || (lazy.port as number) <= 0 || (lazy.port as number) > 65535) {
+  if (
+    typeof lazy?.address !== 'string' ||
+    !/^[0-9a-fA-F.:]+$/.test(lazy.address) ||
+    !Number.isInteger(lazy.port) ||
+    (lazy.port as number) <= 0 ||
+    (lazy.port as number) > 65535
+  ) {
     throw new NsboxError('E_INVALID_ARGUMENT', 'lazyPages: an IP address and a port (1–65535)', { details: { field: 'lazyPages' } });
   }
   return { address: lazy.address, port: lazy.port as number };

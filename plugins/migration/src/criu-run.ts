@@ -49,12 +49,7 @@ export function runCriu(install: CriuInstall, args: string[], options: CriuCallO
       env,
       cwd: options.cwd ?? '/',
       detached: true,
-      stdio: [
-        'ignore',
-        options.detachOutput ? 'ignore' : 'pipe',
-        options.detachOutput ? 'ignore' : 'pipe',
-        ...(options.onStatus ? (['pipe'] as const) : []),
-      ],
+      stdio: ['ignore', options.detachOutput ? 'ignore' : 'pipe', options.detachOutput ? 'ignore' : 'pipe', ...(options.onStatus ? (['pipe'] as const) : [])],
     });
     const status = options.onStatus ? (child.stdio[STATUS_FD] as NodeJS.ReadableStream & { destroy(): void }) : undefined;
     status?.once('data', () => {

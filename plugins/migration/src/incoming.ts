@@ -47,7 +47,7 @@ async function dropIncoming(side: IncomingSide, record: IncomingRecord): Promise
 function postcopyRunning(side: IncomingSide, record: IncomingRecord): boolean {
   if (record.phase !== 'restored' || !record.boxId) return false;
   const box = side.manager.list().find((candidate) => candidate.id === record.boxId);
-  if (!box || box.state !== 'running') return false;
+  if (box?.state !== 'running') return false;
   const restoredFrom = (box.runtime as { restoredFrom?: { imageDir?: string } }).restoredFrom;
   return restoredFrom?.imageDir !== undefined && postcopyServer(restoredFrom.imageDir) !== undefined;
 }

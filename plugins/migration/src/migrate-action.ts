@@ -25,8 +25,8 @@ import { type Box, coreConfigSchema, defineAction, type InterruptedOutcome, Nsbo
 import type { BoxFilesService } from '@nsbox/runtime-api';
 import { type ImportResult, migrationDir, sendBox, type TransferServices } from './box-transfer.js';
 import { pausePoint } from './crash-seam.js';
-import { DUMP_LOG } from './criu-engine.js';
 import type { CriuCheckResult } from './criu-check.js';
+import { DUMP_LOG } from './criu-engine.js';
 import type { MigrationMode, MigrationRecords, OutgoingPhase, OutgoingRecord } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
 import { askTarget, mintSettleToken, type OutgoingSide, settled, settleOutgoing, TargetUndecided, targetClient } from './outgoing.js';

@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { NsboxClient } from '@nsbox/client';
 import { type Box, type BoxManager, NsboxError, type OperationLog } from '@nsbox/core';
 import type { BoxFilesService } from '@nsbox/runtime-api';
-import { completeInterruptedDump, type CriuEngine, DUMP_LOG, dumpExit, dumpRunning, postcopyServer } from './criu-engine.js';
+import type { PageServer } from './criu-args.js';
+import { type CriuEngine, completeInterruptedDump, DUMP_LOG, dumpExit, dumpRunning, postcopyServer } from './criu-engine.js';
 import { criuErrors } from './criu-run.js';
 import type { SettleAnswer } from './incoming.js';
-import type { PageServer } from './criu-args.js';
 import { type MigrationRecords, type OutgoingRecord, ownerAlive } from './migration-records.js';
 
 export interface OutgoingSide {
@@ -96,6 +96,25 @@ async function waitForDump(imageDir: string, deadline = Number.POSITIVE_INFINITY
 /** How long a restarted source lets a target pull the pages it owes before it gives the move up. */
 const PAGES_WITHIN_MS = 60_000;
 
+/** Whether a target's lazy-pages daemon is connected to the page server (this network namespace's TCP tables). */
+function pulling(server: PageServer): boolean {
+  const port = server.port.toString(16).toUpperCase().padStart(4, '0');
+  return ['/proc/net/tcp', '/proc/net/tcp6'].some((table) => {
+    try {
+      // local_address is HEX_IP:HEX_PORT; state 01 is ESTABLISHED.
+      return readFileSync(table, 'utf8')
+        .split('\n')
+        .slice(1)
+        .some((line) => {
+          const fields = line.trim().split(/\s+/);
+          return fields[1]?.endsWith(`:${port}`) === true && fields[3] === '01';
+        });
+    } catch {
+      return false;
+    }
+  });
+}
+
 /**
  * A post-copy dump's page server that no target will pull from (the move is given up): a
  * connection that closes without a request ends it, and criu, its dump failed, lets the
@@ -126,8 +145,12 @@ async function settlePostcopy(side: OutgoingSide, record: OutgoingRecord, imageD
     await endIdlePageServer(imageDir, server);
     return bringBack(side, record);
   }
-  if (!(await waitForDump(imageDir, Date.now() + PAGES_WITHIN_MS))) {
-    // The target does not pull (its import failed or hangs): its copy goes, then this one runs again.
+  // While the target pulls (its lazy-pages daemon connected), let it finish.
+  for (const deadline = Date.now() + PAGES_WITHIN_MS; dumpRunning(imageDir) && pulling(server) && Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  if (dumpRunning(imageDir)) {
+    // The target does not pull (its import failed, or is still to come): its copy goes, then this one runs again.
     await askTarget(record, 'abort');
     await endIdlePageServer(imageDir, server);
   }

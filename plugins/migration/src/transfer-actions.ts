@@ -11,10 +11,10 @@ import { runtimeRefs } from '@nsbox/runtime-api';
 import { newFilePath } from './box-archive.js';
 import { exportBox, importBox, ownImageDir, type TransferServices } from './box-transfer.js';
 import { pausePoint } from './crash-seam.js';
+import type { PageServer } from './criu-args.js';
 import type { MigrationRecords } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
 import { removeUpload, uploadDir } from './upload-receiver.js';
-import type { PageServer } from './criu-args.js';
 
 /**
  * The import of a migration (an upload streamed to nsboxd's upload route, unpacked): recorded in the plugin's
