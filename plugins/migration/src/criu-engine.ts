@@ -235,7 +235,7 @@ export class CriuEngine implements CheckpointEngine {
     const manifest = readManifest(request.imageDir);
     const server = lazyPagesOf(request.extra);
     if (manifest.lazyPages && !server) {
-      throw new NsboxError('E_INVALID_STATE', `the images of box '${request.box.name}' are a post-copy dump's: their memory is on its source's page server`, {
+      throw new NsboxError('E_UNSUPPORTED', `the images of box '${request.box.name}' are a post-copy dump's: their memory is on its source's page server`, {
         details: { box: request.box.name, imageDir: request.imageDir },
       });
     }

@@ -116,14 +116,17 @@ function pulling(server: PageServer): boolean {
 }
 
 /**
- * A post-copy dump's page server that no target will pull from (the move is given up): a
- * connection that closes without a request ends it, and criu, its dump failed, lets the
- * frozen tree run here again.
+ * A post-copy dump's page server that no target will pull from (the move is given up) is ended
+ * with a request it does not know: its dump fails, and criu thaws the frozen tree here. (A
+ * connection closed without a word would end it as a transfer done — and end the tree.)
  */
 async function endIdlePageServer(imageDir: string, server: PageServer): Promise<void> {
+  // criu's struct page_server_iov: cmd, nr_pages (u32), vaddr, dst_id (u64); no command is 0xffff.
+  const unknown = Buffer.alloc(24);
+  unknown.writeUInt32LE(0xffff, 0);
   for (let tries = 0; dumpRunning(imageDir) && tries < 50; tries++) {
     await new Promise<void>((resolve) => {
-      const socket = connect(server.port, server.address, () => socket.end());
+      const socket = connect(server.port, server.address, () => socket.end(unknown));
       socket.on('error', () => resolve());
       socket.on('close', () => resolve());
     });
@@ -141,7 +144,6 @@ async function settlePostcopy(side: OutgoingSide, record: OutgoingRecord, imageD
   if (record.phase === 'dump' || record.phase === 'transfer') {
     // No copy there yet: nobody will pull.
     await askTarget(record, 'abort').catch(() => undefined);
-    await waitForDump(imageDir, Date.now() + 5_000);
     await endIdlePageServer(imageDir, server);
     return bringBack(side, record);
   }
