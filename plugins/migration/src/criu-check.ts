@@ -94,15 +94,13 @@ export class CriuChecker {
   async check(): Promise<CriuCheckResult> {
     const lookup = findCriu(this.prefix);
     if (!lookup.found) return { installed: false, prefix: this.prefix, ok: false, verdict: lookup.reason, notes: [] };
-    const result = await runCriu(lookup.install, ['check'], { ...(this.settings.fault ? { fault: this.settings.fault } : {}), timeoutMs: 60_000 });
-    const tracking = await runCriu(lookup.install, ['check', '--feature', 'mem_dirty_track'], {
-      ...(this.settings.fault ? { fault: this.settings.fault } : {}),
-      timeoutMs: 60_000,
-    });
-    const uffd = await runCriu(lookup.install, ['check', '--feature', 'uffd-noncoop'], {
-      ...(this.settings.fault ? { fault: this.settings.fault } : {}),
-      timeoutMs: 60_000,
-    });
+    const options = { ...(this.settings.fault ? { fault: this.settings.fault } : {}), timeoutMs: 60_000 };
+    // The two features' probes beside the whole check: each criu call costs its kernel probing.
+    const [result, tracking, uffd] = await Promise.all([
+      runCriu(lookup.install, ['check'], options),
+      runCriu(lookup.install, ['check', '--feature', 'mem_dirty_track'], options),
+      runCriu(lookup.install, ['check', '--feature', 'uffd-noncoop'], options),
+    ]);
     const lines = result.output
       .split('\n')
       .map((line) => line.trim())
