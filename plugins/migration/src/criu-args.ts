@@ -149,13 +149,7 @@ export function restoreArgs(input: {
   const args = [
     'restore',
     '--restore-detached',
-    '--images-dir',
-    input.imageDir,
-    '--work-dir',
-    input.workDir,
-    '--log-file',
-    input.logFile,
-    `-v${input.options.verbosity ?? 2}`,
+    ...restoreSideDirs(input),
     '--root',
     input.rootfs,
     '--pidfile',
@@ -196,21 +190,12 @@ export function restoreArgs(input: {
  * exits once it has them all.
  */
 export function lazyPagesArgs(input: { imageDir: string; workDir: string; logFile: string; server: PageServer; options: CriuOptions }): string[] {
-  return [
-    'lazy-pages',
-    '--page-server',
-    '--address',
-    input.server.address,
-    '--port',
-    String(input.server.port),
-    '--images-dir',
-    input.imageDir,
-    '--work-dir',
-    input.workDir,
-    '--log-file',
-    input.logFile,
-    `-v${input.options.verbosity ?? 2}`,
-  ];
+  return ['lazy-pages', '--page-server', '--address', input.server.address, '--port', String(input.server.port), ...restoreSideDirs(input)];
+}
+
+/** The images, the work dir (the restore and its lazy-pages daemon meet by a socket there) and the log of a restore-side criu call. */
+function restoreSideDirs(input: { imageDir: string; workDir: string; logFile: string; options: CriuOptions }): string[] {
+  return ['--images-dir', input.imageDir, '--work-dir', input.workDir, '--log-file', input.logFile, `-v${input.options.verbosity ?? 2}`];
 }
 
 /** A word for a POSIX shell, quoted. */
