@@ -7,14 +7,13 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Operation } from '@nsbox/client';
 import { runNsbox, runNsboxAsync } from '@nsbox/testkit';
-import { LAZY_PIPE_BYTES, PIPE_MAX_SIZE, UNPRIVILEGED_UFFD } from '../src/criu-check.js';
 import { type DaemonProcessHost, spawnDaemonHost } from './daemons.js';
 import { countIn, countReaches, startCounterBox } from './hosts.js';
-import { sleep, useCriuCleanup, waitFor } from './support.js';
+import { postcopySysctls, sleep, useCriuCleanup, waitFor } from './support.js';
 
 type Side = 'source' | 'target';
 
@@ -55,19 +54,6 @@ const CASES: CrashCase[] = [
   // page server finished, so the restarted target keeps the copy for the source's commit.
   { kill: 'target', at: 'target:restored', runs: 'target', postcopy: true },
 ];
-
-/** Post-copy's host sysctls (see criu-check.ts), set for one test and put back by its cleanup. */
-function postcopySysctls(cleanup: { add(name: string, action: () => void): void }): void {
-  for (const [file, value] of [
-    [UNPRIVILEGED_UFFD, '1'],
-    [PIPE_MAX_SIZE, String(LAZY_PIPE_BYTES)],
-  ] as const) {
-    const before = readFileSync(file, 'utf8').trim();
-    if (file === PIPE_MAX_SIZE ? Number(before) >= LAZY_PIPE_BYTES : before === value) continue;
-    writeFileSync(file, value);
-    cleanup.add(`put ${file} back to ${before}`, () => writeFileSync(file, before));
-  }
-}
 
 /** Whether a migration's images are a post-copy dump's (their manifest, as criu-engine wrote it). */
 function postcopyImages(imageDir: string | null | undefined): boolean {
