@@ -10,19 +10,23 @@
  *     between them (HTTP): total time, frozen time, bytes sent, and the downtime an observer
  *     sees — the longest gap between two advances of the box's 10 ms heartbeat (a counter in
  *     a file of its root, read every 5 ms on whichever host has the box);
+ *     — post-copy (criu lazy pages: the box runs on the target before its memory moved) and
+ *     stop-and-copy (`lazyPages: false`: every page in the archive, frozen meanwhile), bytes
+ *     counted on the source's end of the veth (the archive's HTTP and criu's page server);
  *   - the same box migrated cold (`--cold`: stopped, copied, started) for comparison.
- *   npm run bench:migration -- [runs]
+ *   npm run bench:migration -- [runs] [migrations]
  */
 
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnyPlugin } from '@nsbox/core';
 import { openHost } from '@nsbox/host';
 import { buildBusyboxRootfs, createCgroupDriver, LinuxBoxDriver } from '@nsbox/runtime';
 import { Cleanup } from '@nsbox/testkit';
+import { LAZY_PIPE_BYTES, PIPE_MAX_SIZE, UNPRIVILEGED_UFFD } from '../plugins/migration/src/criu-check.js';
 import { RESTORE_MS } from '../plugins/migration/src/criu-engine.js';
 import { criuPrefix, findCriu, migrationPlugin } from '../plugins/migration/src/index.js';
 import type { MigrateResult } from '../plugins/migration/src/migrate-action.js';
@@ -165,7 +169,23 @@ function observe(files: () => string[]): { stop: () => number } {
   };
 }
 
+/**
+ * A host sysctl set for this run only, and put back by the cleanup: post-copy needs
+ * vm.unprivileged_userfaultfd=1 (a box's restored tasks open their userfaultfd in its user
+ * namespace) and fs.pipe-max-size ≥ 4 MiB (criu's page server's pipes), which nsbox never
+ * sets itself.
+ */
+function sysctlForTheRun(file: string, value: string): void {
+  const before = readFileSync(file, 'utf8').trim();
+  if (before === value) return;
+  writeFileSync(file, value);
+  cleanup.add(`put ${file} back to ${before}`, () => writeFileSync(file, before));
+  console.log(`  (${file} ${before} → ${value} for this run, put back after)`);
+}
+
 async function migrations(): Promise<void> {
+  sysctlForTheRun(UNPRIVILEGED_UFFD, '1');
+  if (Number(readFileSync(PIPE_MAX_SIZE, 'utf8')) < LAZY_PIPE_BYTES) sysctlForTheRun(PIPE_MAX_SIZE, String(LAZY_PIPE_BYTES));
   const [sideA, sideB] = twoHostsNetwork();
   const source = await spawnDaemonHost(cleanup, { netns: sideA, tcp: '10.251.0.1:7101' });
   const target = await spawnDaemonHost(cleanup, { netns: sideB, tcp: '10.251.0.2:7102' });
@@ -177,7 +197,8 @@ async function migrations(): Promise<void> {
     const box = await host.client.boxes.get('mig-200').catch(() => undefined);
     return (box?.runtime as { rootfs?: string } | undefined)?.rootfs ?? box?.config.rootfs;
   };
-  for (const mode of ['live', 'cold'] as const) {
+  const sentOnVeth = () => Number(JSON.parse(ip('-n', sideA, '-s', '-j', 'link', 'show', `mb${tag}a`))[0].stats64.tx.bytes);
+  for (const mode of ['post-copy', 'stop-and-copy', 'cold'] as const) {
     await (await source.client.boxes.create({ name: 'mig-200', config: { rootfs, process: { args: ['sh', '-c', init] }, limits: { pids: 64 } } })).wait();
     await source.client.boxes.start('mig-200');
     // Until dd has its 200 MB.
@@ -192,17 +213,21 @@ async function migrations(): Promise<void> {
     const poller = setInterval(() => {
       void rootOf(target).then((root) => root && !roots.includes(root) && roots.push(root));
     }, 20);
+    const sentBefore = sentOnVeth();
     const started = performance.now();
     const result = await source.client.actions.run<MigrateResult>('migration', 'migrate', {
       box: 'mig-200',
       to: 'http://10.251.0.2:7102',
       token: target.token,
       ...(mode === 'cold' ? { cold: true } : {}),
+      ...(mode === 'stop-and-copy' ? { lazyPages: false } : {}),
     });
     const total = performance.now() - started;
+    const onVeth = sentOnVeth() - sentBefore;
     await new Promise((resolve) => setTimeout(resolve, 1000));
     clearInterval(poller);
     const downtime = observer.stop();
+    if (mode === 'post-copy' && !result.postcopy) console.log(`  (post-copy not available: ${result.precopyWhy})`);
     console.log(`${mode} migration of a box with 200 MB of touched memory (${memory}), over a veth between two nsboxd in their own netns:`);
     console.log(
       `  load average ${loadavg()
@@ -210,19 +235,21 @@ async function migrations(): Promise<void> {
         .join(' ')} (1, 5, 15 min) on ${availableParallelism()} CPUs`,
     );
     console.log(
-      `  total ${total.toFixed(0)} ms, frozen ${result.frozenMs} ms (dump/stop ${result.dumpMs}, copy ${result.transferMs}, restore/start ${result.restoreMs}), ${result.bytes} bytes sent`,
+      `  total ${total.toFixed(0)} ms, frozen ${result.frozenMs} ms (dump/stop ${result.dumpMs}, copy ${result.transferMs}, restore/start ${result.restoreMs}), archive ${result.bytes} bytes, ${onVeth} bytes sent on the veth`,
     );
+    if (result.postcopy) console.log(`  memory handed over ${result.postcopy.pagesMs} ms after the box ran there`);
     const parts = Object.entries(result.frozen)
       .map(([part, ms]) => `${part} ${ms}`)
       .join(', ');
     console.log(`  frozen time's parts (ms, each where it runs): ${parts}`);
-    console.log(`  downtime seen by the observer: ${downtime.toFixed(0)} ms${mode === 'live' ? ' (target ≤ 1500 ms)' : ' (its counter starts again)'}`);
+    console.log(`  downtime seen by the observer: ${downtime.toFixed(0)} ms${mode === 'cold' ? ' (its counter starts again)' : ' (target ≤ 1500 ms)'}`);
     await target.client.boxes.destroy('mig-200', { force: true });
   }
 }
 
 try {
-  await checkpointRestore();
+  // `migrations` as a second argument: only the moves between two nsboxd.
+  if (process.argv[3] !== 'migrations') await checkpointRestore();
   await migrations();
 } finally {
   await cleanup.run();

@@ -72,7 +72,11 @@ export interface CheckpointEngine {
   readonly name: string;
   /** E_UNSUPPORTED (with why) when this box cannot be saved by the engine, before anything stops. */
   check?(box: Box, spec: OciSpec): void;
-  /** Saves the tree; returns facts recorded on the box. */
+  /**
+   * Saves the tree; returns facts recorded on the box. `pagesOwed: true` among them: the tree
+   * stays frozen after the return (a post-copy dump serving the memory it left out) and ends
+   * once the engine handed it over, so the runtime does not wait for its end.
+   */
   checkpoint(request: CheckpointRequest, context: OperationContext): Promise<Record<string, unknown>>;
   /** What the images need before their restore (E_NOT_FOUND when there are none). */
   restoreNeeds?(imageDir: string): RestoreNeeds;

@@ -387,7 +387,8 @@ export class LinuxBoxDriver implements BoxDriver, BoxFilesService, UtsService, N
       context,
     );
     // The tree is gone once the dump returns; the shim writes exit.json as it reaps the init.
-    if (!leaveRunning) await waitUntil(() => this.files(box).exit() !== undefined || !isSameProcess(runtime.shim), 5_000);
+    // An engine that still owes the tree's memory (a post-copy dump) keeps it frozen until then.
+    if (!leaveRunning && saved.pagesOwed !== true) await waitUntil(() => this.files(box).exit() !== undefined || !isSameProcess(runtime.shim), 5_000);
     return { engine: engine.name, imageDir: options.imageDir, leaveRunning, at: Date.now(), ...saved };
   }
 

@@ -129,7 +129,7 @@ export const checkAction = defineAction({
   run: (_input, { own }) => own<MigrationService>(migrationServiceId).checker.check(),
   render: (result) =>
     result.installed
-      ? `criu ${result.version} in ${result.prefix}: ${result.ok ? 'ok' : 'NOT ok'} — ${result.verdict}`
+      ? `criu ${result.version} in ${result.prefix}: ${result.ok ? 'ok' : 'NOT ok'} — ${result.verdict}; post-copy (lazy pages): ${result.lazyPages ? 'yes' : `no — ${result.lazyPagesWhy}`}`
       : `criu: not installed — ${result.verdict}`,
 });
 

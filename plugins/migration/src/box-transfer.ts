@@ -13,7 +13,7 @@ import { type Box, type BoxManager, NsboxError, type OperationContext } from '@n
 import { removeTree } from '@nsbox/native';
 import { type BoxFilesService, type RootfsLayers, rootfsArchiveInput } from '@nsbox/runtime-api';
 import { type ArchiveInput, readUnpackedArchive, streamBoxArchive, unpackBoxArchive, writeBoxArchive } from './box-archive.js';
-import { manifestFile } from './criu-args.js';
+import { manifestFile, type PageServer } from './criu-args.js';
 import { RESTORE_MS } from './criu-engine.js';
 
 export interface TransferServices {
@@ -69,8 +69,10 @@ function rootOf(box: Box): string {
 }
 
 /** What an archive of a stopped box holds: its root and, with `images` (default), the images of its last checkpoint. */
-function archiveInput(services: TransferServices, box: Box, context: OperationContext, images: boolean): ArchiveInput {
-  if (box.state !== 'stopped' && box.state !== 'created') {
+function archiveInput(services: TransferServices, box: Box, context: OperationContext, images: boolean | { frozen: string }): ArchiveInput {
+  // A post-copy dump's box still has its tree, frozen until its memory moved: its root does not change meanwhile.
+  const frozen = typeof images === 'object' ? images.frozen : undefined;
+  if (box.state !== 'stopped' && box.state !== 'created' && !frozen) {
     throw new NsboxError('E_INVALID_STATE', `box '${box.name}' is ${box.state}: checkpoint or stop it first (or export --checkpoint)`, {
       details: { box: box.name, state: box.state },
     });
@@ -82,7 +84,7 @@ function archiveInput(services: TransferServices, box: Box, context: OperationCo
     });
   }
   // A cold migration carries no images, even of an older checkpoint: the box starts there.
-  const imageDir = images ? currentCheckpoint(box) : undefined;
+  const imageDir = frozen ?? (images ? currentCheckpoint(box) : undefined);
   return { box, rootfs: rootOf(box), ...(imageDir ? { imageDir } : {}), signal: context.signal };
 }
 
@@ -99,14 +101,15 @@ export async function exportBox(
 
 /**
  * A migration's copy: the archive of a stopped box streamed to `send` as it is read (no file
- * of it here), `scratch` holding the root's tarball meanwhile. `images: false`: a cold move.
+ * of it here), `scratch` holding the root's tarball meanwhile. `images: false`: a cold move;
+ * `{ frozen }`: a post-copy dump's images, its tree still frozen here (the box not stopped yet).
  */
 export function sendBox(
   services: TransferServices,
   box: Box,
   scratch: string,
   context: OperationContext,
-  images: boolean,
+  images: boolean | { frozen: string },
   send: (body: AsyncIterable<Buffer>, length: number) => Promise<unknown>,
 ): Promise<{ bytes: number; checkpoint: boolean }> {
   return streamBoxArchive({ ...archiveInput(services, box, context, images), scratch }, send);
@@ -122,6 +125,8 @@ export interface ImportOptions {
   creating?: (box: { name: string; id: string | undefined }) => void;
   /** Restore the box from the archive's images (or start it, without them) once created. */
   run?: boolean | undefined;
+  /** Post-copy images: the source's page server their memory is pulled from. */
+  pageServer?: PageServer | undefined;
 }
 
 export interface ImportResult {
@@ -166,7 +171,10 @@ export async function importBox(services: TransferServices, options: ImportOptio
     const unpackMs = Date.now() - started;
     if (!options.run) return { box: box.name, id: box.id, state: box.state, checkpoint: archive.imageDir !== undefined, unpackMs };
     const restoreAt = Date.now();
-    box = archive.imageDir ? await manager.restore(created.id, { imageDir: ownImageDir(files, created) }, context) : await manager.start(created.id, context);
+    const extra = options.pageServer ? { lazyPages: options.pageServer } : {};
+    box = archive.imageDir
+      ? await manager.restore(created.id, { imageDir: ownImageDir(files, created), extra }, context)
+      : await manager.start(created.id, context);
     const restoreMs = Date.now() - restoreAt;
     // criu's own time within the restore, as the restore script measured it.
     const criuFile = join(files.boxDir(box), RESTORE_MS);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { type CheckpointManifest, dumpArgs, restoreArgs, shellQuote } from './criu-args.js';
-import { boxCgroupPath, unmanagedCgroups } from './criu-engine.js';
+import { type CheckpointManifest, dumpArgs, lazyPagesArgs, restoreArgs, shellQuote } from './criu-args.js';
+import { boxCgroupPath, lazyPagesOf, unmanagedCgroups } from './criu-engine.js';
 import { version } from './version.js';
 
 const manifest: CheckpointManifest = {
@@ -117,6 +117,41 @@ describe('migration: criu command lines', () => {
       args.filter((_, i) => args[i - 1] === '--cgroup-root'),
       ['/nsbox/b', 'name=systemd:/'],
     );
+  });
+
+  it('post-copy: the dump serves the memory it leaves out on one address, the restore pulls it through the lazy-pages daemon', () => {
+    const server = { address: '10.251.0.1', port: 40123 };
+    const dump = dumpArgs({ pid: 42, imageDir: '/i', logFile: '/l', leaveRunning: false, manifest, options: { lazyPages: { ...server, statusFd: 3 } } });
+    assert.deepEqual(dump.slice(dump.indexOf('--lazy-pages'), dump.indexOf('--lazy-pages') + 7), [
+      '--lazy-pages',
+      '--address',
+      '10.251.0.1',
+      '--port',
+      '40123',
+      '--status-fd',
+      '3',
+    ]);
+    assert.ok(!dumpArgs({ pid: 42, imageDir: '/i', logFile: '/l', leaveRunning: false, manifest, options: {} }).includes('--lazy-pages'));
+    const common = { imageDir: '/i', workDir: '/w', logFile: '/l', pidFile: '/p', rootfs: '/r', stdinFd: 5, outputFd: 6, options: {} };
+    assert.ok(restoreArgs({ ...common, manifest: { ...manifest, lazyPages: true, pageServer: server } }).includes('--lazy-pages'));
+    assert.ok(!restoreArgs({ ...common, manifest }).includes('--lazy-pages'));
+    const daemon = lazyPagesArgs({ imageDir: '/i', workDir: '/w', logFile: '/d', server, options: {} });
+    assert.deepEqual(daemon.slice(0, 6), ['lazy-pages', '--page-server', '--address', '10.251.0.1', '--port', '40123']);
+    // The restore's socket to the daemon is in the work dir they share.
+    assert.equal(daemon[daemon.indexOf('--work-dir') + 1], '/w');
+  });
+
+  it('refuses a page server that is not an address and a port', () => {
+    assert.deepEqual(lazyPagesOf({ lazyPages: { address: '::1', port: 1 } }), { address: '::1', port: 1 });
+    assert.equal(lazyPagesOf({}), undefined);
+    for (const lazyPages of [
+      { address: 'host; rm -rf /', port: 1 },
+      { address: '10.0.0.1', port: 0 },
+      { address: '10.0.0.1', port: 70000 },
+      { address: '10.0.0.1' },
+    ]) {
+      assert.throws(() => lazyPagesOf({ lazyPages }), /lazyPages: an IP address and a port/);
+    }
   });
 
   it('finds the cgroup hierarchies the runtime does not manage, with where this process is in them', () => {

@@ -44,6 +44,20 @@ export interface CheckpointManifest {
    * joins a namespace the plugins wire again, with the same addresses.
    */
   externalNetns?: { inode: number };
+  /**
+   * Post-copy: the dump left the box's anonymous memory out of the images (`--lazy-pages`); it
+   * is served by that dump's page server, which a restore must pull from (`criu lazy-pages`).
+   * Such images cannot be restored without it.
+   */
+  lazyPages?: boolean;
+  /** Where that dump serves it (the source's address and port). */
+  pageServer?: PageServer;
+}
+
+/** Where a post-copy dump serves the memory it left out of its images (criu's page server). */
+export interface PageServer {
+  address: string;
+  port: number;
 }
 
 /** A pty slave's path on the host (the box's console is bound from one). */
@@ -57,6 +71,8 @@ export interface CriuOptions {
   tcpEstablished?: boolean;
   /** criu's log verbosity, 0–4. */
   verbosity?: number;
+  /** Post-copy: the dump serves memory from this address (its status on fd `statusFd`); the restore pulls it (lazy-pages daemon). */
+  lazyPages?: PageServer & { statusFd?: number };
 }
 
 const MANIFEST = 'nsbox-checkpoint.json';
@@ -87,6 +103,11 @@ export function dumpArgs(input: {
   if (input.leaveRunning) args.push('--leave-running');
   if (input.options.tcpEstablished) args.push('--tcp-established');
   if (input.freezerCgroup) args.push('--freeze-cgroup', input.freezerCgroup);
+  const lazy = input.options.lazyPages;
+  if (lazy) {
+    args.push('--lazy-pages', '--address', lazy.address, '--port', String(lazy.port));
+    if (lazy.statusFd !== undefined) args.push('--status-fd', String(lazy.statusFd));
+  }
   args.push('--manage-cgroups=soft');
   return args;
 }
@@ -128,13 +149,7 @@ export function restoreArgs(input: {
   const args = [
     'restore',
     '--restore-detached',
-    '--images-dir',
-    input.imageDir,
-    '--work-dir',
-    input.workDir,
-    '--log-file',
-    input.logFile,
-    `-v${input.options.verbosity ?? 2}`,
+    ...restoreSideDirs(input),
     '--root',
     input.rootfs,
     '--pidfile',
@@ -162,8 +177,25 @@ export function restoreArgs(input: {
   }
   if (manifest.externalNetns && input.netnsFd !== undefined) args.push('--inherit-fd', `fd[${input.netnsFd}]:${NETNS_KEY}`);
   if (manifest.tcpEstablished) args.push('--tcp-established');
+  // The memory left out comes from the lazy-pages daemon (lazyPagesArgs), by the work dir's socket.
+  if (manifest.lazyPages) args.push('--lazy-pages');
   for (const root of input.cgroupRoots ?? []) args.push('--cgroup-root', root.controller ? `${root.controller}:${root.path}` : root.path);
   return args;
+}
+
+/**
+ * The target's daemon of a post-copy restore: it takes the restored tasks' userfaultfds from
+ * `criu restore --lazy-pages` (a socket in the shared work dir), pulls each missing page from
+ * the source's page server when a task touches it and every other one in the background, and
+ * exits once it has them all.
+ */
+export function lazyPagesArgs(input: { imageDir: string; workDir: string; logFile: string; server: PageServer; options: CriuOptions }): string[] {
+  return ['lazy-pages', '--page-server', '--address', input.server.address, '--port', String(input.server.port), ...restoreSideDirs(input)];
+}
+
+/** The images, the work dir (the restore and its lazy-pages daemon meet by a socket there) and the log of a restore-side criu call. */
+function restoreSideDirs(input: { imageDir: string; workDir: string; logFile: string; options: CriuOptions }): string[] {
+  return ['--images-dir', input.imageDir, '--work-dir', input.workDir, '--log-file', input.logFile, `-v${input.options.verbosity ?? 2}`];
 }
 
 /** A word for a POSIX shell, quoted. */

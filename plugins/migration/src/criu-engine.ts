@@ -35,9 +35,9 @@ import {
   type RestoreNeeds,
   type RestoreRequest,
 } from '@nsbox/runtime-api';
-import { type CheckpointManifest, dumpArgs, manifestFile, restoreArgs, shellQuote } from './criu-args.js';
+import { type CheckpointManifest, dumpArgs, lazyPagesArgs, manifestFile, type PageServer, restoreArgs, shellQuote } from './criu-args.js';
 import { type CriuInstall, findCriu } from './criu-install.js';
-import { criuErrors, runCriu } from './criu-run.js';
+import { type CriuResult, criuErrors, runCriu, STATUS_FD } from './criu-run.js';
 import { hostBinds, parseMountinfo, viewMounts } from './mountinfo.js';
 import type { MigrationSettings } from './settings.js';
 
@@ -83,6 +83,8 @@ export class CriuEngine implements CheckpointEngine {
   readonly name = 'criu';
   /** The runtime's cgroups (where a restored box's cgroup is), when the driver has them. */
   private cgroups: CgroupDriver | undefined;
+  /** Post-copy dumps still serving the memory they left out, by images directory: criu's exit. */
+  private readonly pageServers = new Map<string, Promise<CriuResult>>();
 
   constructor(
     private readonly settings: MigrationSettings,
@@ -147,30 +149,81 @@ export class CriuEngine implements CheckpointEngine {
       ...(externalNetns ? { externalNetns } : {}),
     };
     const logFile = join(request.boxDir, DUMP_LOG);
+    const lazy = lazyPagesOf(request.extra);
+    if (lazy) Object.assign(manifest, { lazyPages: true, pageServer: lazy });
     const args = dumpArgs({
       pid,
       imageDir: request.imageDir,
       logFile,
       leaveRunning: request.leaveRunning,
       manifest,
-      options: { tcpEstablished: manifest.tcpEstablished, verbosity: this.settings.verbosity },
+      options: {
+        tcpEstablished: manifest.tcpEstablished,
+        verbosity: this.settings.verbosity,
+        ...(lazy ? { lazyPages: { ...lazy, statusFd: STATUS_FD } } : {}),
+      },
     });
     // Written first, made the manifest once criu succeeded: an nsboxd killed while criu dumps
     // leaves what completeInterruptedDump needs to finish it.
     writeFileSync(pendingManifestFile(request.imageDir), `${JSON.stringify(manifest, null, 2)}\n`);
-    context.progress({ step: 'checkpoint', message: 'criu dump' });
+    context.progress({ step: 'checkpoint', message: lazy ? 'criu dump (post-copy)' : 'criu dump' });
     const started = Date.now();
+    let ready: (() => void) | undefined;
+    const served = new Promise<void>((resolve) => {
+      ready = resolve;
+    });
     // Its exit status is kept beside the images: an nsboxd killed meanwhile finds out from it.
-    const result = await runCriu(install, args, { ...this.callOptions(context), detachOutput: true, exitFile: dumpExitFile(request.imageDir) });
+    const exited = runCriu(install, args, {
+      ...this.callOptions(context),
+      detachOutput: true,
+      exitFile: dumpExitFile(request.imageDir),
+      ...(lazy ? { onStatus: () => ready?.() } : {}),
+    });
+    // Post-copy: the images are whole but for the memory once criu's page server is up; criu
+    // then keeps the tree frozen and serves that memory until the target has it all.
+    const result = await Promise.race([exited, served.then(() => undefined)]);
+    if (result === undefined) {
+      renameSync(pendingManifestFile(request.imageDir), manifestFile(request.imageDir));
+      this.pageServers.set(request.imageDir, exited);
+      void exited.finally(() => this.pageServers.delete(request.imageDir));
+      return {
+        criu: install.version,
+        dumpMs: Date.now() - started,
+        externalMounts: manifest.externalMounts.length,
+        externalNetns: Boolean(externalNetns),
+        pagesOwed: true,
+      };
+    }
     if (result.code !== 0) {
-      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : result.output;
-      const why = result.timedOut ? `timed out after ${this.settings.timeoutSeconds} s` : criuErrors(log);
-      throw new NsboxError('E_RUNTIME', `criu dump of box '${request.box.name}' failed: ${why} (log: ${logFile})`, {
+      throw new NsboxError('E_RUNTIME', `criu dump of box '${request.box.name}' failed: ${this.failure(result, logFile)} (log: ${logFile})`, {
         details: { box: request.box.name, step: 'criu-dump', log: logFile },
       });
     }
     renameSync(pendingManifestFile(request.imageDir), manifestFile(request.imageDir));
     return { criu: install.version, dumpMs: Date.now() - started, externalMounts: manifest.externalMounts.length, externalNetns: Boolean(externalNetns) };
+  }
+
+  /**
+   * A post-copy dump's end: resolves once its page server handed the target every page (criu
+   * then ends the frozen tree here); rejects when it failed — criu then lets the tree run on
+   * here (its failed dump thaws it). Resolves at once for a dump that owes nothing.
+   */
+  async pagesServed(imageDir: string, logFile: string): Promise<void> {
+    const exited = this.pageServers.get(imageDir);
+    let result: Pick<CriuResult, 'code' | 'output' | 'timedOut'>;
+    if (exited) result = await exited;
+    else {
+      // Started by an nsboxd that died since: criu's exit status is beside the images.
+      while (dumpRunning(imageDir)) await new Promise((resolve) => setTimeout(resolve, 100));
+      const exit = dumpExitFile(imageDir);
+      result = { code: existsSync(exit) ? Number(readFileSync(exit, 'utf8').trim()) : null, output: '', timedOut: false };
+    }
+    if (result.code !== 0) throw new NsboxError('E_RUNTIME', `criu's page server failed: ${this.failure(result, logFile)} (log: ${logFile})`);
+  }
+
+  private failure(result: Pick<CriuResult, 'output' | 'timedOut'>, logFile: string): string {
+    const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : result.output;
+    return result.timedOut ? `timed out after ${this.settings.timeoutSeconds} s` : criuErrors(log);
   }
 
   restoreNeeds(imageDir: string): RestoreNeeds {
@@ -180,6 +233,12 @@ export class CriuEngine implements CheckpointEngine {
   async restoreLauncher(request: RestoreRequest, context: OperationContext): Promise<RestoreLauncher> {
     const install = this.install();
     const manifest = readManifest(request.imageDir);
+    const server = lazyPagesOf(request.extra);
+    if (manifest.lazyPages && !server) {
+      throw new NsboxError('E_UNSUPPORTED', `the images of box '${request.box.name}' are a post-copy dump's: their memory is on its source's page server`, {
+        details: { box: request.box.name, imageDir: request.imageDir },
+      });
+    }
     const logFile = join(request.boxDir, 'criu-restore.log');
     const pidFile = join(request.boxDir, 'criu-restore.pid');
     // criu refuses to write a pid file that exists.
@@ -223,6 +282,7 @@ export class CriuEngine implements CheckpointEngine {
         // A terminal box's new pty, the launcher's stdin: its console is bound from it.
         ...(manifest.externalTty ? terminalLines(request.spec) : []),
         'started=$(date +%s%N)',
+        ...(manifest.lazyPages && server ? this.lazyPagesLines(install, request.boxDir, server, fault) : []),
         `${fault}${command} ${STDIN_FD}<&0 ${OUTPUT_FD}>&1 ${ERROR_FD}>&2 </dev/null >/dev/null 2>&1`,
         'rc=$?',
         // criu's own time, beside its log (bench/migration compares nsbox's restore with it).
@@ -241,6 +301,37 @@ export class CriuEngine implements CheckpointEngine {
     chmodSync(script, 0o700);
     context.progress({ step: 'restore', message: 'criu restore' });
     return { path: script, facts: { criu: install.version, checkpointedAt: manifest.at } };
+  }
+
+  /**
+   * The post-copy restore's lazy-pages daemon, started before criu restore (which hands it the
+   * tasks' userfaultfds through a socket in the work dir, so it waits for that socket): a
+   * session of its own without the launcher's fds, so that it outlives this script (reparented
+   * to the shim, the subreaper) until it has pulled every page, and the shim's result pipe
+   * closes with the script.
+   */
+  private lazyPagesLines(install: CriuInstall, boxDir: string, server: PageServer, fault: string): string[] {
+    const args = lazyPagesArgs({
+      imageDir: `/proc/self/fd/${IMAGES_FD}`,
+      workDir: boxDir,
+      logFile: join(boxDir, LAZY_PAGES_LOG),
+      server,
+      options: { verbosity: this.settings.verbosity },
+    });
+    const socket = shellQuote(join(boxDir, 'lazy-pages.socket'));
+    const log = shellQuote(join(boxDir, LAZY_PAGES_LOG));
+    return [
+      `rm -f ${socket}`,
+      `${fault}setsid ${[install.file, ...install.args, ...args].map(shellQuote).join(' ')} </dev/null >/dev/null 2>&1 4>&- &`,
+      'lazy=$!',
+      `tries=0; while [ ! -S ${socket} ]; do`,
+      `  if ! kill -0 "$lazy" 2>/dev/null || [ "$tries" -ge 1000 ]; then`,
+      `    echo "error criu-lazy-pages 0 criu lazy-pages did not start: $(grep -E 'Error' ${log} 2>/dev/null | tail -n 2 | tr '\\n' ' ' | cut -c1-400)" >&4`,
+      '    kill "$lazy" 2>/dev/null; exit 1',
+      '  fi',
+      '  tries=$((tries + 1)); sleep 0.005',
+      'done',
+    ];
   }
 
   /**
@@ -454,6 +545,24 @@ function giveImagesToBoxRoot(imageDir: string, spec: OciSpec): void {
 const pendingManifestFile = (imageDir: string) => `${manifestFile(imageDir)}.pending`;
 const dumpExitFile = (imageDir: string) => `${imageDir}/nsbox-dump-exit`;
 export const DUMP_LOG = 'criu-dump.log';
+/** The target's lazy-pages daemon's log (post-copy), beside the restore's. */
+export const LAZY_PAGES_LOG = 'criu-lazy-pages.log';
+
+/** The page server a post-copy dump or restore is given (`extra.lazyPages`), checked. */
+export function lazyPagesOf(extra: Record<string, unknown>): PageServer | undefined {
+  const lazy = extra.lazyPages as Partial<PageServer> | undefined;
+  if (lazy === undefined) return undefined;
+  if (
+    typeof lazy?.address !== 'string' ||
+    !/^[0-9a-fA-F.:]+$/.test(lazy.address) ||
+    !Number.isInteger(lazy.port) ||
+    (lazy.port as number) <= 0 ||
+    (lazy.port as number) > 65535
+  ) {
+    throw new NsboxError('E_INVALID_ARGUMENT', 'lazyPages: an IP address and a port (1–65535)', { details: { field: 'lazyPages' } });
+  }
+  return { address: lazy.address, port: lazy.port as number };
+}
 
 /**
  * Whether `imageDir` holds a whole dump, finishing one whose nsboxd died while criu ran: criu
@@ -467,6 +576,20 @@ export function completeInterruptedDump(imageDir: string): boolean {
   if (!existsSync(pending) || !existsSync(exit) || readFileSync(exit, 'utf8').trim() !== '0') return false;
   renameSync(pending, manifestFile(imageDir));
   return true;
+}
+
+/** The post-copy dump's page server of these images (its manifest, or the pending one while criu dumps); undefined for any other dump. */
+export function postcopyServer(imageDir: string): PageServer | undefined {
+  for (const file of [manifestFile(imageDir), pendingManifestFile(imageDir)]) {
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as CheckpointManifest).pageServer;
+  }
+  return undefined;
+}
+
+/** How a finished dump into `imageDir` ended: criu's exit status as the shell around it kept it. */
+export function dumpExit(imageDir: string): number | undefined {
+  const exit = dumpExitFile(imageDir);
+  return existsSync(exit) ? Number(readFileSync(exit, 'utf8').trim()) : undefined;
 }
 
 /** Whether a criu dump into `imageDir` still runs (started by an nsboxd that died since). */

@@ -20,7 +20,16 @@ export interface CriuCallOptions {
   detachOutput?: boolean;
   /** criu's exit status is written here by a shell around it, even when this process is gone by then. */
   exitFile?: string;
+  /**
+   * criu's `--status-fd` is fd 3 of the call (a pipe): called once when criu writes to it (a
+   * post-copy dump whose page server is ready). The pipe is let go after, so that criu's later
+   * writes, if any, do not block it on this process.
+   */
+  onStatus?: () => void;
 }
+
+/** The fd a call's `--status-fd` names when `onStatus` is given. */
+export const STATUS_FD = 3;
 
 export interface CriuResult {
   code: number | null;
@@ -40,8 +49,14 @@ export function runCriu(install: CriuInstall, args: string[], options: CriuCallO
       env,
       cwd: options.cwd ?? '/',
       detached: true,
-      stdio: options.detachOutput ? 'ignore' : ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', options.detachOutput ? 'ignore' : 'pipe', options.detachOutput ? 'ignore' : 'pipe', ...(options.onStatus ? (['pipe'] as const) : [])],
     });
+    const status = options.onStatus ? (child.stdio[STATUS_FD] as NodeJS.ReadableStream & { destroy(): void }) : undefined;
+    status?.once('data', () => {
+      status.destroy();
+      options.onStatus?.();
+    });
+    status?.on('error', () => undefined);
     let output = '';
     let timedOut = false;
     const collect = (chunk: Buffer) => {

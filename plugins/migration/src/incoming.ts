@@ -13,6 +13,7 @@ import { removeTree } from '@nsbox/native';
 import type { BoxFilesService } from '@nsbox/runtime-api';
 import { migrationDir } from './box-transfer.js';
 import { pausePoint } from './crash-seam.js';
+import { postcopyServer } from './criu-engine.js';
 import { type IncomingRecord, type MigrationRecords, ownerAlive } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
 import { transferServices } from './transfer-actions.js';
@@ -38,6 +39,19 @@ async function dropIncoming(side: IncomingSide, record: IncomingRecord): Promise
   side.records.setIncoming(record.upload, { phase: 'aborted' });
 }
 
+/**
+ * A post-copy import that runs here: its source handed it memory (or still does) and cannot
+ * bring it back once it has, so it stays through this nsboxd's death until the source's word
+ * (its commit, or its abort when its page server failed).
+ */
+function postcopyRunning(side: IncomingSide, record: IncomingRecord): boolean {
+  if (record.phase !== 'restored' || !record.boxId) return false;
+  const box = side.manager.list().find((candidate) => candidate.id === record.boxId);
+  if (box?.state !== 'running') return false;
+  const restoredFrom = (box.runtime as { restoredFrom?: { imageDir?: string } }).restoredFrom;
+  return restoredFrom?.imageDir !== undefined && postcopyServer(restoredFrom.imageDir) !== undefined;
+}
+
 export function settleIncoming(side: IncomingSide, upload: string, decision: 'commit' | 'abort'): Promise<SettleAnswer> {
   return side.exclusive(upload, async () => {
     const record = side.records.incoming(upload);
@@ -51,7 +65,7 @@ export function settleIncoming(side: IncomingSide, upload: string, decision: 'co
     if (record.phase === 'committed' || record.phase === 'aborted') return record.phase;
     const importerAlive = ownerAlive(record.owner);
     if (record.phase === 'importing' && importerAlive) return 'pending';
-    if (decision === 'commit' && record.phase === 'restored' && importerAlive) {
+    if (decision === 'commit' && record.phase === 'restored' && (importerAlive || postcopyRunning(side, record))) {
       side.records.setIncoming(upload, { phase: 'committed' });
       await pausePoint(side.files, 'target:committed');
       return 'committed';
@@ -63,7 +77,7 @@ export function settleIncoming(side: IncomingSide, upload: string, decision: 'co
 
 /**
  * Boxes imported by a process that died before the source committed
- * them are removed (presumed abort — the source, asking later, is told so and runs the box
+ * them are removed (but for a running post-copy import, which waits for the source's word) (presumed abort — the source, asking later, is told so and runs the box
  * again); at the agent's start, uploads no import will read are deleted.
  */
 export async function reconcileIncoming(side: IncomingSide, log: OperationLog, atStart: boolean): Promise<void> {
@@ -72,6 +86,7 @@ export async function reconcileIncoming(side: IncomingSide, log: OperationLog, a
     await side.exclusive(record.upload, async () => {
       const current = side.records.incoming(record.upload);
       if (!current || (current.phase !== 'importing' && current.phase !== 'restored') || ownerAlive(current.owner)) return;
+      if (postcopyRunning(side, current)) return;
       log.warn(`migration ${record.upload}: box ${record.boxName ?? '?'} was imported by a process that died before its commit; removed`);
       await dropIncoming(side, current);
     });

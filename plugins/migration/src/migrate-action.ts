@@ -26,9 +26,11 @@ import type { BoxFilesService } from '@nsbox/runtime-api';
 import { type ImportResult, migrationDir, sendBox, type TransferServices } from './box-transfer.js';
 import { pausePoint } from './crash-seam.js';
 import type { CriuCheckResult } from './criu-check.js';
+import { DUMP_LOG } from './criu-engine.js';
 import type { MigrationMode, MigrationRecords, OutgoingPhase, OutgoingRecord } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
 import { askTarget, mintSettleToken, type OutgoingSide, settled, settleOutgoing, TargetUndecided, targetClient } from './outgoing.js';
+import { pageServerFor, postcopyVerdict } from './page-server.js';
 import { freshImageDir, transferServices } from './transfer-actions.js';
 
 /** Pre-flight on the target: its criu works, and neither the name nor the id is taken there. */
@@ -100,6 +102,12 @@ export interface FrozenParts {
   criuRestore?: number;
 }
 
+/** Post-copy's memory, after the box ran on the target (not frozen time: the box runs there meanwhile). */
+export interface PostcopyFacts {
+  /** From the target's restore's end until the source's page server handed over every page. */
+  pagesMs: number;
+}
+
 export interface MigrateResult {
   box: string;
   to: string;
@@ -117,8 +125,10 @@ export interface MigrateResult {
   bytes: number;
   /** Memory copied while the box ran (criu pre-dump): not yet, and never without soft-dirty tracking. */
   precopy: false;
-  /** Why not. */
+  /** Why not (and what was done instead: post-copy, or stop-and-copy and why). */
   precopyWhy: string;
+  /** The memory moved after the box ran there (criu lazy pages): its facts; absent for stop-and-copy. */
+  postcopy?: PostcopyFacts;
 }
 
 interface MigrateRequest {
@@ -128,13 +138,15 @@ interface MigrateRequest {
   fallback: 'cold' | 'none';
   /** Cold from the start: no live attempt. */
   cold: boolean;
-  /** This host's criu verdict (its dirty-memory tracking). */
+  /** This host's criu verdict (its dirty-memory tracking, its lazy pages). */
   local: CriuCheckResult;
+  /** Move the memory post-copy where both hosts can (default: yes). */
+  lazyPages: boolean;
 }
 
-function precopyWhy(local: CriuCheckResult, target: CriuCheckResult): string {
-  if (!local.dirtyTracking || !target.dirtyTracking) return 'stop-and-copy: no soft-dirty memory tracking in the kernel, which criu pre-dump needs';
-  return 'stop-and-copy: pre-copy is not implemented yet';
+function precopyWhy(local: CriuCheckResult, target: CriuCheckResult, instead: string): string {
+  if (!local.dirtyTracking || !target.dirtyTracking) return `no pre-copy: no soft-dirty memory tracking in the kernel, which criu pre-dump needs; ${instead}`;
+  return `no pre-copy: not implemented yet; ${instead}`;
 }
 
 interface Attempt {
@@ -208,13 +220,17 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
     let transferMs = 0;
     let restoreMs = 0;
     const frozen: FrozenParts = { archive: 0, send: 0 };
+    const lazy = postcopyVerdict(request.local, remote, request.lazyPages);
+    const pageServer = mode === 'live' && lazy.postcopy ? await pageServerFor(to) : undefined;
+    let imageDir: string | undefined;
     try {
       // The dump is not cancelled half-way (criu killed mid-dump can kill the box): a cancel is seen after it.
       const uncancelled = operationContext({ log: operation.log, onProgress: (progress) => operation.progress(progress) });
       if (mode === 'live') {
-        const imageDir = freshImageDir(transfer, box);
-        await phase('dump', 'criu dump', imageDir);
-        const saved = await manager.checkpoint(box.id, { imageDir, extra: { tcpEstablished } }, uncancelled);
+        imageDir = freshImageDir(transfer, box);
+        await phase('dump', pageServer ? 'criu dump (post-copy)' : 'criu dump', imageDir);
+        const extra = { tcpEstablished, ...(pageServer ? { lazyPages: pageServer } : {}) };
+        const saved = await manager.checkpoint(box.id, { imageDir, extra }, uncancelled);
         frozen.criuDump = (saved.runtime as { checkpoint?: { dumpMs?: number } }).checkpoint?.dumpMs;
       } else {
         await phase('dump', 'stopping the box');
@@ -224,7 +240,8 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
       await phase('transfer', `sending box ${box.name} to ${to}`);
       const transferAt = Date.now();
       operation.progress({ step: 'transfer', message: `archiving box ${box.name}` });
-      const streamed = await sendBox(transfer, manager.get(box.id), scratch, operation, mode === 'live', (body, length) => {
+      const images = mode === 'live' && (pageServer && imageDir ? { frozen: imageDir } : true);
+      const streamed = await sendBox(transfer, manager.get(box.id), scratch, operation, images, (body, length) => {
         frozen.archive = Date.now() - transferAt;
         return client.uploads.put('migration', 'archive', upload, reported(body, length, operation, files), { length, signal: operation.signal });
       });
@@ -233,7 +250,7 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
       frozen.send = transferMs - frozen.archive;
       await phase('restore', `${mode === 'live' ? 'restoring' : 'starting'} box ${box.name} on ${to}`);
       const restoreAt = Date.now();
-      const arrived = (await client.actions.run('migration', 'import', { upload, run: true })) as ImportResult;
+      const arrived = (await client.actions.run('migration', 'import', { upload, run: true, ...(pageServer ? { pageServer } : {}) })) as ImportResult;
       restoreMs = Date.now() - restoreAt;
       Object.assign(frozen, { unpack: arrived.unpackMs, restore: arrived.restoreMs, criuRestore: arrived.criuRestoreMs });
       await pausePoint(files, 'source:restored');
@@ -253,6 +270,16 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
       );
     }
     const frozenMs = Date.now() - frozenAt;
+    let postcopy: PostcopyFacts | undefined;
+    try {
+      if (pageServer && imageDir) postcopy = await pagesHandedOver(side, box, imageDir, operation);
+    } catch (error) {
+      const back = await settleAfterFailure(side, upload);
+      throw new NsboxError('E_RUNTIME', `migration of box '${box.name}' to ${to} failed after its restore there: ${(error as Error).message}; ${back}`, {
+        details: { box: box.name, to },
+        cause: error,
+      });
+    }
     // The switch: from here on the box is the target's once it confirms.
     records.setOutgoing(upload, { phase: 'commit' });
     await pausePoint(files, 'source:commit');
@@ -289,12 +316,26 @@ async function attempt(run: Attempt, box: Box, mode: MigrationMode): Promise<Mig
       frozen,
       bytes: sent,
       precopy: false,
-      precopyWhy: precopyWhy(request.local, remote),
+      precopyWhy: precopyWhy(request.local, remote, lazy.why),
+      ...(postcopy ? { postcopy } : {}),
     };
   } finally {
     rmSync(scratch, { force: true });
     client.close();
   }
+}
+
+/**
+ * Post-copy: the box runs on the target, and this host's criu serves the memory it still
+ * owes; once it has handed over every page it ends the frozen tree here. A page server that
+ * fails now leaves the target's copy without part of its memory: criu lets the tree run here
+ * again, and the target's copy is dropped (settled as after a failed restore).
+ */
+async function pagesHandedOver(side: OutgoingSide, box: Box, imageDir: string, operation: OperationContext): Promise<PostcopyFacts> {
+  const at = Date.now();
+  operation.progress({ step: 'pages', message: `handing over the memory of box ${box.name}` });
+  await side.engine.pagesServed(imageDir, join(side.files.boxDir(box), DUMP_LOG));
+  return { pagesMs: Date.now() - at };
 }
 
 async function migrate(transfer: TransferServices, side: OutgoingSide, box: Box, request: MigrateRequest, operation: OperationContext): Promise<MigrateResult> {
@@ -349,6 +390,7 @@ export const migrateAction = defineAction({
     token: z.string().min(1).describe("an admin token of the target's"),
     tcpEstablished: z.boolean().optional().describe('carry established TCP connections (default: yes)'),
     cold: z.boolean().optional().describe('move it cold from the start: stopped here, started there (its memory is not kept)'),
+    lazyPages: z.boolean().optional().describe('move the memory post-copy (criu lazy pages) where both hosts can (default: yes)'),
     fallback: z.enum(['cold', 'none']).optional().describe('after a failed live attempt (the box runs here again): cold moves it stopped and starts it there'),
   }),
   box: true,
@@ -363,6 +405,7 @@ export const migrateAction = defineAction({
       { flags: '--to <target>', description: "the target nsboxd's socket path or URL" },
       { flags: '--token <token>', description: "an admin token of the target's (default: NSBOX_TARGET_TOKEN)" },
       { flags: '--no-tcp-established', description: 'do not carry established TCP connections' },
+      { flags: '--no-lazy-pages', description: 'stop-and-copy the memory even where post-copy (criu lazy pages) works' },
       { flags: '--cold', description: 'stop the box, copy it and start it there (no live attempt)' },
       { flags: '--fallback <mode>', description: 'cold: after a failed live attempt, stop the box, copy it and start it there' },
     ],
@@ -381,7 +424,15 @@ export const migrateAction = defineAction({
       transfer,
       service.outgoingSide(transfer, operation.log),
       box as Box,
-      { to: input.to, token: input.token, tcpEstablished: input.tcpEstablished ?? true, fallback: input.fallback ?? 'none', cold: input.cold ?? false, local },
+      {
+        to: input.to,
+        token: input.token,
+        tcpEstablished: input.tcpEstablished ?? true,
+        fallback: input.fallback ?? 'none',
+        cold: input.cold ?? false,
+        local,
+        lazyPages: input.lazyPages ?? true,
+      },
       operation,
     );
   },

@@ -47,6 +47,6 @@ export class MigrationService {
   }
 
   outgoingSide(transfer: TransferServices, log: OperationLog): OutgoingSide {
-    return { ...this.incomingSide(transfer), log };
+    return { ...this.incomingSide(transfer), log, engine: this.engine };
   }
 }

@@ -7,17 +7,21 @@
  */
 
 import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { NsboxClient } from '@nsbox/client';
 import { type Box, type BoxManager, NsboxError, type OperationLog } from '@nsbox/core';
 import type { BoxFilesService } from '@nsbox/runtime-api';
-import { completeInterruptedDump, DUMP_LOG, dumpRunning } from './criu-engine.js';
+import type { PageServer } from './criu-args.js';
+import { type CriuEngine, completeInterruptedDump, DUMP_LOG, dumpExit, dumpRunning, postcopyServer } from './criu-engine.js';
 import { criuErrors } from './criu-run.js';
 import type { SettleAnswer } from './incoming.js';
 import { type MigrationRecords, type OutgoingRecord, ownerAlive } from './migration-records.js';
 
 export interface OutgoingSide {
   records: MigrationRecords;
+  /** Post-copy: its page servers (pagesServed). */
+  engine: Pick<CriuEngine, 'pagesServed'>;
   manager: BoxManager;
   files: BoxFilesService;
   log: OperationLog;
@@ -81,8 +85,86 @@ export async function askTarget(record: OutgoingRecord, decision: 'commit' | 'ab
   return answer;
 }
 
-async function waitForDump(imageDir: string): Promise<void> {
-  while (dumpRunning(imageDir)) await new Promise((resolve) => setTimeout(resolve, 200));
+async function waitForDump(imageDir: string, deadline = Number.POSITIVE_INFINITY): Promise<boolean> {
+  while (dumpRunning(imageDir)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return true;
+}
+
+/** How long a restarted source lets a target pull the pages it owes before it gives the move up. */
+const PAGES_WITHIN_MS = 60_000;
+
+/** Whether a target's lazy-pages daemon is connected to the page server (this network namespace's TCP tables). */
+function pulling(server: PageServer): boolean {
+  const port = server.port.toString(16).toUpperCase().padStart(4, '0');
+  return ['/proc/net/tcp', '/proc/net/tcp6'].some((table) => {
+    try {
+      // local_address is HEX_IP:HEX_PORT; state 01 is ESTABLISHED.
+      return readFileSync(table, 'utf8')
+        .split('\n')
+        .slice(1)
+        .some((line) => {
+          const fields = line.trim().split(/\s+/);
+          return fields[1]?.endsWith(`:${port}`) === true && fields[3] === '01';
+        });
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * A post-copy dump's page server that no target will pull from (the move is given up) is ended
+ * with a request it does not know: its dump fails, and criu thaws the frozen tree here. (A
+ * connection closed without a word would end it as a transfer done — and end the tree.)
+ */
+async function endIdlePageServer(imageDir: string, server: PageServer): Promise<void> {
+  // criu's struct page_server_iov: cmd, nr_pages (u32), vaddr, dst_id (u64); no command is 0xffff.
+  const unknown = Buffer.alloc(24);
+  unknown.writeUInt32LE(0xffff, 0);
+  for (let tries = 0; dumpRunning(imageDir) && tries < 50; tries++) {
+    await new Promise<void>((resolve) => {
+      const socket = connect(server.port, server.address, () => socket.end(unknown));
+      socket.on('error', () => resolve());
+      socket.on('close', () => resolve());
+    });
+    await waitForDump(imageDir, Date.now() + 1000);
+  }
+}
+
+/**
+ * A post-copy migration whose nsboxd died after the dump: criu's page server here decides. It
+ * ends having handed every page over — the tree here ended with it, the target's copy is the
+ * box — or failed, and criu then let the tree run here again: the target's copy, short of its
+ * memory, must go. When the page server outlived the nsboxd, the target pulls on meanwhile.
+ */
+async function settlePostcopy(side: OutgoingSide, record: OutgoingRecord, imageDir: string, server: PageServer): Promise<'here' | 'there'> {
+  if (record.phase === 'dump' || record.phase === 'transfer') {
+    // No copy there yet: nobody will pull.
+    await askTarget(record, 'abort').catch(() => undefined);
+    await endIdlePageServer(imageDir, server);
+    return bringBack(side, record);
+  }
+  // While the target pulls (its lazy-pages daemon connected), let it finish.
+  for (const deadline = Date.now() + PAGES_WITHIN_MS; dumpRunning(imageDir) && pulling(server) && Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  if (dumpRunning(imageDir)) {
+    // The target does not pull (its import failed, or is still to come): its copy goes, then this one runs again.
+    await askTarget(record, 'abort');
+    await endIdlePageServer(imageDir, server);
+  }
+  if (dumpExit(imageDir) !== 0) {
+    if ((await askTarget(record, 'abort')) === 'committed') return leave(side, record);
+    return bringBack(side, record);
+  }
+  // Every page went there and the tree here is gone: only the target's copy is the box.
+  if ((await askTarget(record, 'commit')) === 'committed') return leave(side, record);
+  side.log.warn(`migration ${record.upload}: box ${record.boxName} had its memory handed to ${record.target}, which dropped it: it is lost`);
+  await settled(side.records, record.upload, 'gone');
+  return 'there';
 }
 
 function dumpLogTail(boxDir: string): string {
@@ -136,6 +218,8 @@ export function settleOutgoing(side: OutgoingSide, upload: string): Promise<'her
   return side.exclusive(upload, async () => {
     const record = side.records.outgoing(upload);
     if (!record) throw new Error(`no outgoing migration ${upload}`);
+    const server = record.mode === 'live' && record.imageDir && record.phase !== 'done' ? postcopyServer(record.imageDir) : undefined;
+    if (server && record.imageDir && record.phase !== 'preflight') return settlePostcopy(side, record, record.imageDir, server);
     switch (record.phase) {
       case 'done':
         return record.outcome === 'there' ? 'there' : 'here';

@@ -11,6 +11,7 @@ import { runtimeRefs } from '@nsbox/runtime-api';
 import { newFilePath } from './box-archive.js';
 import { exportBox, importBox, ownImageDir, type TransferServices } from './box-transfer.js';
 import { pausePoint } from './crash-seam.js';
+import type { PageServer } from './criu-args.js';
 import type { MigrationRecords } from './migration-records.js';
 import { type MigrationService, migrationServiceId } from './migration-service.js';
 import { removeUpload, uploadDir } from './upload-receiver.js';
@@ -24,7 +25,7 @@ async function importMigration(
   transfer: TransferServices,
   records: MigrationRecords,
   upload: string,
-  input: { name?: string | undefined; run?: boolean | undefined },
+  input: { name?: string | undefined; run?: boolean | undefined; pageServer?: PageServer | undefined },
   operation: OperationContext,
 ) {
   const dir = uploadDir(transfer.files, upload);
@@ -42,6 +43,7 @@ async function importMigration(
         staged: { dir, label: `upload ${upload}` },
         name: input.name,
         run: input.run,
+        pageServer: input.pageServer,
         creating: ({ name, id }) => {
           // A migrated box keeps its id (its cgroup, MAC and images were made with it).
           if (!id) throw new NsboxError('E_ALREADY_EXISTS', `a box with the migrated box's id exists here`, { details: { field: 'upload' } });
@@ -125,6 +127,10 @@ export const importAction = defineAction({
     upload: z.string().optional().describe("instead of file: a migration's archive streamed to this host's upload route (removed after)"),
     name: z.string().min(1).optional().describe("the new box's name (default: the name in the archive)"),
     run: z.boolean().optional().describe('restore the box from its checkpoint once created (start it, without one)'),
+    pageServer: z
+      .strictObject({ address: z.union([z.ipv4(), z.ipv6()]), port: z.number().int().min(1).max(65535) })
+      .optional()
+      .describe("with upload, post-copy images: the source's page server their memory is pulled from"),
   }),
   hostWide: true,
   cli: {
@@ -145,6 +151,9 @@ export const importAction = defineAction({
     }
     const transfer = transferServices(services);
     if (input.upload !== undefined) return importMigration(transfer, own<MigrationService>(migrationServiceId).records, input.upload, input, operation);
+    if (input.pageServer !== undefined && input.upload === undefined) {
+      throw new NsboxError('E_INVALID_ARGUMENT', "pageServer: only a migration's upload has post-copy images", { details: { field: 'pageServer' } });
+    }
     return importBox(transfer, { file: input.file as string, name: input.name, run: input.run }, operation);
   },
   render: (result) => `box ${result.box} imported (${result.state}${result.checkpoint ? ', with its checkpoint' : ''})`,

@@ -7,12 +7,13 @@
  */
 
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Operation } from '@nsbox/client';
 import { runNsbox, runNsboxAsync } from '@nsbox/testkit';
 import { type DaemonProcessHost, spawnDaemonHost } from './daemons.js';
 import { countIn, countReaches, startCounterBox } from './hosts.js';
-import { sleep, useCriuCleanup, waitFor } from './support.js';
+import { postcopySysctls, sleep, useCriuCleanup, waitFor } from './support.js';
 
 type Side = 'source' | 'target';
 
@@ -23,6 +24,11 @@ interface CrashCase {
   at: string;
   /** Where the box runs once both reconciled. */
   runs: Side;
+  /**
+   * Post-copy (criu lazy pages, its host sysctls set for the test and put back): the source's
+   * criu serves the memory it owes from a process of its own, which outlives its nsboxd.
+   */
+  postcopy?: true;
 }
 
 const CASES: CrashCase[] = [
@@ -38,7 +44,22 @@ const CASES: CrashCase[] = [
   { kill: 'target', at: 'criu restore', runs: 'source' },
   { kill: 'target', at: 'target:restored', runs: 'source' },
   { kill: 'target', at: 'target:committed', runs: 'target' },
+  // Post-copy. The box is sent before any page moved: nobody pulls, its idle page server is
+  // ended and criu thaws the tree here.
+  { kill: 'source', at: 'source:transfer', runs: 'source', postcopy: true },
+  // The box runs there on pages the source's criu still serves: it hands them all over (its
+  // process outlived nsboxd), which ends the tree here, so the move must complete there.
+  { kill: 'source', at: 'source:restored', runs: 'target', postcopy: true },
+  // The target's nsboxd died with the box running there, its pages being pulled: the source's
+  // page server finished, so the restarted target keeps the copy for the source's commit.
+  { kill: 'target', at: 'target:restored', runs: 'target', postcopy: true },
 ];
+
+/** Whether a migration's images are a post-copy dump's (their manifest, as criu-engine wrote it). */
+function postcopyImages(imageDir: string | null | undefined): boolean {
+  const file = imageDir && join(imageDir, 'nsbox-checkpoint.json');
+  return Boolean(file && existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { lazyPages?: boolean }).lazyPages);
+}
 
 /** A criu call with these words running on images under `stateDir`. */
 function criuRunning(stateDir: string, verb: string): boolean {
@@ -68,8 +89,9 @@ describe('migration: nsboxd killed at each phase of a migration leaves exactly o
   const cleanup = useCriuCleanup();
 
   for (const crash of CASES) {
-    it(`${crash.kill} killed at ${crash.at}: the box runs on the ${crash.runs}`, async () => {
+    it(`${crash.kill} killed at ${crash.at}${crash.postcopy ? ' (post-copy)' : ''}: the box runs on the ${crash.runs}`, async () => {
       const criuVerb = crash.at.startsWith('criu ') ? crash.at.slice(5) : undefined;
+      if (crash.postcopy) postcopySysctls(cleanup);
       const source = await spawnDaemonHost(cleanup);
       const target = await spawnDaemonHost(cleanup);
       const victim = crash.kill === 'source' ? source : target;
@@ -99,6 +121,8 @@ describe('migration: nsboxd killed at each phase of a migration leaves exactly o
         await sleep(criuVerb ? 5 : 50);
       }
       step(`reached ${crash.at}`);
+      // The phase is post-copy's only when the dump was (and stop-and-copy's otherwise).
+      assert.equal(postcopyImages(source.records().outgoing[0]?.imageDir), crash.postcopy === true, 'the dump was a post-copy one');
       await victim.kill();
       await victim.start();
       step('restarted');

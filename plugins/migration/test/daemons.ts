@@ -27,7 +27,7 @@ export interface DaemonProcessHost extends DaemonHost {
   /** The phase the seam stopped at, once it did. */
   paused(): string | undefined;
   /** Its migration records (the plugin's database), read-only. */
-  records(): { outgoing: { phase: string; outcome: string | null }[]; incoming: { phase: string }[] };
+  records(): { outgoing: { phase: string; outcome: string | null; imageDir: string | null }[]; incoming: { phase: string }[] };
   stderr(): string;
 }
 
@@ -93,7 +93,11 @@ export async function spawnDaemonHost(cleanup: Cleanup, options: DaemonProcessOp
     const db = new Database(file, { readonly: true, fileMustExist: true });
     try {
       return {
-        outgoing: db.prepare('SELECT phase, outcome FROM outgoing').all() as { phase: string; outcome: string | null }[],
+        outgoing: db.prepare('SELECT phase, outcome, image_dir AS imageDir FROM outgoing').all() as {
+          phase: string;
+          outcome: string | null;
+          imageDir: string | null;
+        }[],
         incoming: db.prepare('SELECT phase FROM incoming').all() as { phase: string }[],
       };
     } finally {

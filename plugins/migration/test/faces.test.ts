@@ -5,13 +5,14 @@
  */
 
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AnyPlugin } from '@nsbox/core';
 import { isolationPlugin } from '@nsbox/plugin-isolation';
 import { limitsPlugin } from '@nsbox/plugin-limits';
 import { buildBusyboxRootfs, type CliRunOptions, cliCommands, makeCliHost, makeTempDir, useCleanup } from '@nsbox/testkit';
+import { LAZY_PIPE_BYTES, PIPE_MAX_SIZE, UNPRIVILEGED_UFFD } from '../src/criu-check.js';
 import { migrationPlugin } from '../src/index.js';
 import { countIn, openDaemonHost } from './hosts.js';
 import { COUNTER, requireCriu, waitFor } from './support.js';
@@ -44,6 +45,11 @@ describe('migration: nsbox checkpoint and restore (CLI)', function () {
   it('says what criu there is, checkpoints, refuses bad input naming the field, and restores', async () => {
     const check = ok('--json', 'migration', 'check').json() as { installed: boolean; ok: boolean; version: string; verdict: string };
     assert.deepEqual([check.installed, check.ok, check.verdict], [true, true, 'Looks good.']);
+    // Post-copy's verdict follows the host's sysctls (nsbox sets none of them), with the reason when not.
+    const postcopy = check as unknown as { lazyPages: boolean; lazyPagesWhy?: string };
+    const unprivileged = readFileSync(UNPRIVILEGED_UFFD, 'utf8').trim();
+    assert.equal(postcopy.lazyPages, unprivileged === '1' && Number(readFileSync(PIPE_MAX_SIZE, 'utf8')) >= LAZY_PIPE_BYTES);
+    if (unprivileged !== '1') assert.match(postcopy.lazyPagesWhy ?? '', new RegExp(`vm.unprivileged_userfaultfd is ${unprivileged}`));
     assert.match(check.version, /^4\./);
 
     ok('create', 'cnt', '--template', 'busybox', '--', 'sh', '-c', COUNTER);

@@ -15,7 +15,7 @@ import { buildBusyboxRootfs, makeTempDir, runNsboxAsync } from '@nsbox/testkit';
 import { migrationPlugin } from '../src/index.js';
 import type { MigrateResult } from '../src/migrate-action.js';
 import { countIn, countReaches, type DaemonHost, openDaemonHost, startCounterBox } from './hosts.js';
-import { COUNTER, useCriuCleanup } from './support.js';
+import { COUNTER, postcopySysctls, useCriuCleanup } from './support.js';
 
 const plugins = [isolationPlugin as AnyPlugin, limitsPlugin as AnyPlugin, migrationPlugin as AnyPlugin];
 
@@ -56,6 +56,30 @@ describe('migration: nsbox migrate between two hosts', function () {
     const minted = (await target.client.tokens.list()).filter((token) => token.name.startsWith('migration-'));
     assert.equal(minted.length, 1, 'one token was minted on the target for the migration');
     assert.ok(minted[0]?.revokedAt, 'and revoked once it was settled');
+  });
+
+  it('moves the memory post-copy where both hosts can (the box runs there before it moved), stop-and-copy when asked', async () => {
+    postcopySysctls(cleanup);
+    const source = await openDaemonHost(cleanup, plugins);
+    const target = await openDaemonHost(cleanup, plugins);
+    await startCounterBox(cleanup, source, 'mig-lazy');
+    const before = await countIn(source, 'mig-lazy');
+
+    const there = await source.action<MigrateResult>('migrate', { box: 'mig-lazy', to: target.socket, token: target.token });
+    assert.match(there.precopyWhy, /post-copy: the memory moved after the box ran there/);
+    assert.ok(there.postcopy && there.postcopy.pagesMs >= 0, 'the source waited for every page to be handed over');
+    const first = await countIn(target, 'mig-lazy');
+    assert.ok(first >= before, `its memory came along: the counter came back at ${first}, it was ${before}`);
+    assert.ok((await countReaches(target, 'mig-lazy', first + 3, 10_000)) > first + 3, 'and goes on');
+    await assert.rejects(source.client.boxes.get('mig-lazy'), (error: Error & { status?: number }) => error.status === 404);
+
+    // Back, the memory in the archive: the same box sends more bytes, its pages among them.
+    const back = await target.action<MigrateResult>('migrate', { box: 'mig-lazy', to: source.socket, token: source.token, lazyPages: false });
+    assert.equal(back.postcopy, undefined);
+    assert.match(back.precopyWhy, /stop-and-copy: post-copy not asked for/);
+    assert.ok(back.bytes > there.bytes, `stop-and-copy sent ${back.bytes} bytes, post-copy's archive ${there.bytes}`);
+    const again = await countIn(source, 'mig-lazy');
+    assert.ok(again >= first, `the counter came back at ${again}, it was ${first} there`);
   });
 
   it('checks the target before anything stops: a name taken there, no nsboxd there, a bad token', async () => {

@@ -7,7 +7,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AnyPlugin, Box } from '@nsbox/core';
 import type { NsboxHost } from '@nsbox/host';
@@ -17,6 +17,7 @@ import { trackingPlugin } from '@nsbox/plugin-tracking';
 import { virtualisationPlugin } from '@nsbox/plugin-virtualisation';
 import { execInBox, LinuxBoxDriver, type LinuxRuntimeFacts } from '@nsbox/runtime';
 import { buildBusyboxRootfs, type Cleanup, createTestHost, makeTempDir, removeCgroupsAfter, useCleanup } from '@nsbox/testkit';
+import { LAZY_PIPE_BYTES, PIPE_MAX_SIZE, UNPRIVILEGED_UFFD } from '../src/criu-check.js';
 import { criuPrefix, findCriu, migrationPlugin } from '../src/index.js';
 
 /**
@@ -177,4 +178,20 @@ export function linePeer(cleanup: Cleanup, netns: string, address: string, port:
       everyMs,
     );
   return { child, received: () => received, echoes };
+}
+
+/**
+ * Post-copy's host sysctls (see criu-check.ts: nsbox sets none of them), set for one test and
+ * put back by its cleanup.
+ */
+export function postcopySysctls(cleanup: Cleanup): void {
+  for (const [file, value] of [
+    [UNPRIVILEGED_UFFD, '1'],
+    [PIPE_MAX_SIZE, String(LAZY_PIPE_BYTES)],
+  ] as const) {
+    const before = readFileSync(file, 'utf8').trim();
+    if (file === PIPE_MAX_SIZE ? Number(before) >= LAZY_PIPE_BYTES : before === value) continue;
+    writeFileSync(file, value);
+    cleanup.add(`put ${file} back to ${before}`, () => writeFileSync(file, before));
+  }
 }
