@@ -11,7 +11,7 @@
  *     sees — the longest gap between two advances of the box's 10 ms heartbeat (a counter in
  *     a file of its root, read every 5 ms on whichever host has the box);
  *     — post-copy (criu lazy pages: the box runs on the target before its memory moved) and
- *     stop-and-copy (`lazyPages: false`: every page in the archive, frozen meanwhile), bytes
+ *     stop-and-copy (the default: every page in the archive, frozen meanwhile), bytes
  *     counted on the source's end of the veth (the archive's HTTP and criu's page server);
  *   - the same box migrated cold (`--cold`: stopped, copied, started) for comparison.
  *   npm run bench:migration -- [runs] [migrations]
@@ -220,7 +220,7 @@ async function migrations(): Promise<void> {
       to: 'http://10.251.0.2:7102',
       token: target.token,
       ...(mode === 'cold' ? { cold: true } : {}),
-      ...(mode === 'stop-and-copy' ? { lazyPages: false } : {}),
+      ...(mode === 'post-copy' ? { lazyPages: true } : {}),
     });
     const total = performance.now() - started;
     const onVeth = sentOnVeth() - sentBefore;

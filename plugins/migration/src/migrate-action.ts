@@ -140,7 +140,7 @@ interface MigrateRequest {
   cold: boolean;
   /** This host's criu verdict (its dirty-memory tracking, its lazy pages). */
   local: CriuCheckResult;
-  /** Move the memory post-copy where both hosts can (default: yes). */
+  /** Move the memory post-copy where both hosts can (default: no: the page server is unauthenticated). */
   lazyPages: boolean;
 }
 
@@ -390,7 +390,12 @@ export const migrateAction = defineAction({
     token: z.string().min(1).describe("an admin token of the target's"),
     tcpEstablished: z.boolean().optional().describe('carry established TCP connections (default: yes)'),
     cold: z.boolean().optional().describe('move it cold from the start: stopped here, started there (its memory is not kept)'),
-    lazyPages: z.boolean().optional().describe('move the memory post-copy (criu lazy pages) where both hosts can (default: yes)'),
+    lazyPages: z
+      .boolean()
+      .optional()
+      .describe(
+        "move the memory post-copy (criu lazy pages) where both hosts can (default: no — criu's page server serves the box's memory unauthenticated while it moves)",
+      ),
     fallback: z.enum(['cold', 'none']).optional().describe('after a failed live attempt (the box runs here again): cold moves it stopped and starts it there'),
   }),
   box: true,
@@ -405,7 +410,11 @@ export const migrateAction = defineAction({
       { flags: '--to <target>', description: "the target nsboxd's socket path or URL" },
       { flags: '--token <token>', description: "an admin token of the target's (default: NSBOX_TARGET_TOKEN)" },
       { flags: '--no-tcp-established', description: 'do not carry established TCP connections' },
-      { flags: '--no-lazy-pages', description: 'stop-and-copy the memory even where post-copy (criu lazy pages) works' },
+      {
+        flags: '--lazy-pages',
+        description:
+          "post-copy the memory (criu lazy pages) where both hosts can: a shorter freeze; criu's page server serves the memory unauthenticated meanwhile",
+      },
       { flags: '--cold', description: 'stop the box, copy it and start it there (no live attempt)' },
       { flags: '--fallback <mode>', description: 'cold: after a failed live attempt, stop the box, copy it and start it there' },
     ],
@@ -431,7 +440,10 @@ export const migrateAction = defineAction({
         fallback: input.fallback ?? 'none',
         cold: input.cold ?? false,
         local,
-        lazyPages: input.lazyPages ?? true,
+        // Opt-in: criu's page server answers whoever reaches its port on the source until the
+        // target has every page (no authentication of its own), so only the admin who knows the
+        // link between the hosts is private turns it on.
+        lazyPages: input.lazyPages ?? false,
       },
       operation,
     );

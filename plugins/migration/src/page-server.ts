@@ -49,7 +49,7 @@ export async function pageServerFor(to: string): Promise<PageServer> {
 
 /** Whether memory moves post-copy, and when not, why (both hosts' criu verdicts, the caller's wish). */
 export function postcopyVerdict(local: CriuCheckResult, target: CriuCheckResult, wanted: boolean): { postcopy: boolean; why: string } {
-  if (!wanted) return { postcopy: false, why: 'stop-and-copy: post-copy not asked for (--no-lazy-pages)' };
+  if (!wanted) return { postcopy: false, why: 'stop-and-copy: post-copy not asked for (--lazy-pages)' };
   if (!local.lazyPages)
     return { postcopy: false, why: `stop-and-copy: no lazy pages here (${local.lazyPagesWhy ?? 'criu check --feature uffd-noncoop failed'})` };
   if (!target.lazyPages)

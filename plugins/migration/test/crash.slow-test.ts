@@ -106,7 +106,7 @@ describe('migration: nsboxd killed at each phase of a migration leaves exactly o
       const before = await countIn(source, 'mig-crash');
 
       let ended: string | undefined;
-      source.action('migrate', { box: 'mig-crash', to: target.socket, token: target.token }).then(
+      source.action('migrate', { box: 'mig-crash', to: target.socket, token: target.token, ...(crash.postcopy ? { lazyPages: true } : {}) }).then(
         (result) => {
           ended = JSON.stringify(result);
         },

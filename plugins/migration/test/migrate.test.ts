@@ -58,14 +58,14 @@ describe('migration: nsbox migrate between two hosts', function () {
     assert.ok(minted[0]?.revokedAt, 'and revoked once it was settled');
   });
 
-  it('moves the memory post-copy where both hosts can (the box runs there before it moved), stop-and-copy when asked', async () => {
+  it('moves the memory post-copy when asked and both hosts can (the box runs there before it moved), stop-and-copy by default', async () => {
     postcopySysctls(cleanup);
     const source = await openDaemonHost(cleanup, plugins);
     const target = await openDaemonHost(cleanup, plugins);
     await startCounterBox(cleanup, source, 'mig-lazy');
     const before = await countIn(source, 'mig-lazy');
 
-    const there = await source.action<MigrateResult>('migrate', { box: 'mig-lazy', to: target.socket, token: target.token });
+    const there = await source.action<MigrateResult>('migrate', { box: 'mig-lazy', to: target.socket, token: target.token, lazyPages: true });
     assert.match(there.precopyWhy, /post-copy: the memory moved after the box ran there/);
     assert.ok(there.postcopy && there.postcopy.pagesMs >= 0, 'the source waited for every page to be handed over');
     const first = await countIn(target, 'mig-lazy');
@@ -74,7 +74,7 @@ describe('migration: nsbox migrate between two hosts', function () {
     await assert.rejects(source.client.boxes.get('mig-lazy'), (error: Error & { status?: number }) => error.status === 404);
 
     // Back, the memory in the archive: the same box sends more bytes, its pages among them.
-    const back = await target.action<MigrateResult>('migrate', { box: 'mig-lazy', to: source.socket, token: source.token, lazyPages: false });
+    const back = await target.action<MigrateResult>('migrate', { box: 'mig-lazy', to: source.socket, token: source.token });
     assert.equal(back.postcopy, undefined);
     assert.match(back.precopyWhy, /stop-and-copy: post-copy not asked for/);
     assert.ok(back.bytes > there.bytes, `stop-and-copy sent ${back.bytes} bytes, post-copy's archive ${there.bytes}`);
