@@ -77,9 +77,15 @@ export async function countReaches(host: DaemonHost, box: string, above: number,
 }
 
 /** Creates and starts a busybox box whose init is the counter on the host, once it counts; the cleanup destroys it. */
-export async function startCounterBox(cleanup: Cleanup, host: DaemonHost, name: string) {
+/**
+ * A box whose init is the counter; with `holdBytes`, the init first fills a shell variable of
+ * that size, memory it touched and keeps (what a checkpoint has to move).
+ */
+export async function startCounterBox(cleanup: Cleanup, host: DaemonHost, name: string, options: { holdBytes?: number } = {}) {
   const rootfs = buildBusyboxRootfs(join(makeTempDir(cleanup, 'rootfs'), 'rootfs'));
-  await (await host.client.boxes.create({ name, config: { rootfs, process: { args: ['sh', '-c', COUNTER] }, limits: { pids: 64 } } })).wait();
+  const hold = options.holdBytes ? `held=$(head -c ${options.holdBytes} /dev/zero | tr '\\0' x); ` : '';
+  const config = { rootfs, process: { args: ['sh', '-c', `${hold}${COUNTER}`] }, limits: { pids: 64 } };
+  await (await host.client.boxes.create({ name, config })).wait();
   // Before its rootfs directory goes (clean-ups run last added first), the box goes.
   cleanup.add(`destroy box ${name}`, () => host.client.boxes.destroy(name, { force: true }).catch(() => undefined));
   await host.client.boxes.start(name);
